@@ -142,16 +142,22 @@ def render(threads: Sequence[ThreadRow], *, ids: bool = False) -> str:
     return "\n".join(lines)
 
 
+# What the extraction asks of open threads: the same for every person (in its cached system prompt).
+EXTRACTION_RULE = (
+    '"threads": "open": what the person says they will do or are waiting for, not yet over (an exam, an '
+    "interview, a trip, a promise they made, a result they await), not one of their open threads shown: one "
+    'short third-person sentence each naming them; "due": its date where they said when (resolved as '
+    '"happened" is), else null; "said": the date of the message. "done": the numbers of the open threads '
+    "shown that these messages show done, over or called off. Empty lists are fine.")
+
+
 def extraction_part(threads: Sequence[ThreadRow], name: str) -> str:
-    """What the extraction request shows and asks of open threads (``name``: cleaned of tags)."""
-    shown = (f"Open threads of {name} (what they said they would do or are waiting for), by number:\n"
-             f'<open_threads about="{name}">\n{render(threads, ids=True)}\n</open_threads>\n\n'
-             if threads else "")
-    return (shown + f'"threads": "open": what {name} says they will do or are waiting for, not yet over (an '
-            "exam, an interview, a trip, a promise they made, a result they await), not one listed above: "
-            f"one short third-person sentence each naming them; \"due\": its date where they said when "
-            '(resolved as "happened" is), else null; "said": the date of the message. "done": the numbers of '
-            "the open threads above that these messages show done, over or called off. Empty lists are fine.")
+    """The person's open threads as an extraction request shows them ("" for none; ``name``: cleaned of
+    tags); what it asks of them is :data:`EXTRACTION_RULE`."""
+    if not threads:
+        return ""
+    return (f"Open threads of {name} (what they said they would do or are waiting for), by number:\n"
+            f'<open_threads about="{name}">\n{render(threads, ids=True)}\n</open_threads>')
 
 
 def open_now(threads: Sequence[ThreadRow], now: datetime) -> list[ThreadRow]:

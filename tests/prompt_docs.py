@@ -117,6 +117,9 @@ PARTS: dict[str, str] = {
     "message": "The message being answered (in a DM, cached as its history will show it next time).",
     "instructions": "What the character is asked to do, after the history.",
     "layout: tags and headers": "The layout's own text around the parts: XML tags, headers.",
+    "tools: in character": "One sentence per family of the tools declared (bot/reply/looking.py): when the "
+                           "character uses them and how it says what they found; the last of the system "
+                           "prompt, cached with the tools.",
 }
 
 

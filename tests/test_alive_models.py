@@ -164,6 +164,43 @@ def test_the_style_line_holds_while_a_person_writes_near_an_edge() -> None:
     assert profile is not None and StyleProfile.from_json(profile.to_json()).shown == profile.shown
 
 
+def test_modal_verbs_and_please_do_not_make_a_casual_writer_formal() -> None:
+    profile: StyleProfile | None = None
+    for text in ("what would you brew me tonight then?", "could you pour me one more please",
+                 "the tide is high tonight, shall we go out"):
+        profile = learn(profile, text)
+    line = style_guidance(profile, "alice")
+    assert line and "formal" not in line, line
+
+
+def register_of(profile: StyleProfile | None) -> str:
+    line = style_guidance(profile, "alice")
+    return "formal" if "formal" in line else "casual" if "casual" in line else ""
+
+
+def test_formal_or_casual_changes_only_when_several_recent_messages_agree() -> None:
+    """One formal sentence from someone who writes plainly, then a casual one, does not turn a label on and
+    off again; a person who clearly changes register changes it, and one message back does not undo it."""
+    profile: StyleProfile | None = None
+    registers = []
+    for text in ("hi there, how is the sea today", "tell me about the fish",
+                 "I appreciate that; however, I must go now.", "lol ok see u", "so what is for dinner"):
+        profile = learn(profile, text)
+        registers.append(register_of(profile))
+    assert registers == ["", "", "", "", ""], registers  # one message each way says nothing yet
+    for text in ("Good evening. I appreciate your kind welcome.", "Indeed, that is certainly true."):
+        profile = learn(profile, text)
+    assert register_of(profile) == "formal"  # three of the last four agree
+    profile = learn(profile, "haha yeah")
+    assert register_of(profile) == "formal"  # one casual message does not undo it
+    profile = learn(profile, "lol ok cool")
+    profile = learn(profile, "nah idk tbh")
+    assert register_of(profile) == "casual"  # several casual ones do
+    assert profile is not None
+    stored = StyleProfile.from_json(profile.to_json())
+    assert (stored.registers, stored.shown) == (profile.registers, profile.shown)
+
+
 # --------------------------------------------------------------------------- emotes
 
 

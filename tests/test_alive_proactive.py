@@ -313,6 +313,10 @@ async def test_the_daily_mood_round_sets_the_day_s_mood_once_a_day(make_harness:
     assert await h.store.state.get("daily_mood") == ""  # nothing set
     await h.bot.alive.new_day(utc_now())
     assert await h.store.state.get("daily_mood") == "Salty and cheerful today."
+    # no one is answered there: the card's {{user}} is no person called "User"
+    (request,) = [r for r in h.claude.requests if "what mood you are in" in FakeClaude.all_text(r.body)]
+    system = FakeClaude.system_text(request)
+    assert "You ask the person you are answering questions" in system and "User" not in system
     asked = len(h.claude.requests)
     await h.bot.alive.new_day(utc_now())  # set today already: not asked again
     assert not [r for r in h.claude.requests[asked:] if "what mood you are in" in FakeClaude.all_text(r.body)]

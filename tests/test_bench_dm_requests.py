@@ -9,7 +9,7 @@ from bot.core.tokens import count_tokens
 
 MEMORIES = '<memories about="alice">\n- alice has a dog called Biscuit.\n</memories>'
 OPENING = (f'[Where: a private direct message with alice]\n<person name="alice">\n{MEMORIES}\n'
-           "<summary>\nWe talked about her exam.\n</summary>\n</person>\nHow you feel about alice: neutral.")
+           "<summary>\nWe talked about her exam.\n</summary>\n</person>")
 RECALL = ('<recalled_facts about="alice" use="where it fits, never recited">\n23 November 2026:\n'
           "- alice lives in Leeds.\n\n[Words from your earlier conversations with alice, quoted]\n"
           '23 November 2026:\n- alice: "I live in Leeds, near Hyde Park"\n- Finn: "Glub, the tide is out"\n'

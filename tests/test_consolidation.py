@@ -7,6 +7,7 @@ proven by SIGKILLing a subprocess mid-run."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import multiprocessing
 import os
@@ -239,11 +240,12 @@ async def test_consolidation_learns_matches_archives_and_sets_the_mood(rig_facto
     assert not nurse.lasting and alice["Alice loves green tea"].lasting  # said again as a preference
     (glass,) = await store.facts.rows(BOB)
     assert glass.happened_at == datetime(2026, 1, 10, 12, tzinfo=UTC) and not glass.lasting
-    asked = first_user_text(next(r for r in rig.fc.requests if is_extraction(r.body)).body)
-    assert '"happened"' in asked
+    request = next(r for r in rig.fc.requests if is_extraction(r.body))
+    asked, rules = first_user_text(request.body), FakeClaude.system_text(request.body)
+    assert '"happened"' in rules
     # the messages are fenced as data, dated, and facts keep absolute dates
     assert re.search(r"<messages>\n\[\d{4}-\d\d-\d\d \d\d:\d\d\] ", asked) and "</messages>" in asked
-    assert "times as absolute dates" in asked
+    assert "times as absolute dates" in rules
     rel = await store.people.relationship(rig.key, ALICE)
     assert rel.rapport == pytest.approx(5.5)
     bob = await store.people.relationship(rig.key, BOB)
@@ -752,6 +754,35 @@ async def test_killing_the_process_at_a_random_moment_loses_and_duplicates_nothi
 
 
 # --------------------------------------------------------------------------- context (issue 44, item 9)
+
+
+async def test_extraction_follows_a_reply_for_its_context_says_utc_and_caches_its_instructions(
+        rig_factory: Any) -> None:
+    """A Discord reply to a line an hour back is context for it (the line just before would be someone
+    else's talk); the times are said to be UTC; the fixed instructions are a cached system block, the same
+    for every person."""
+    rig: Rig = rig_factory()
+    at = datetime(2026, 3, 2, 18, 0, tzinfo=UTC)
+    messages = [
+        seen(1, BOB, "Anyone been to the new aquarium?", name="bob", at=at),
+        seen(2, CAROL, "FACT[hobbies]: Carol paints seagulls", name="carol", at=at + timedelta(minutes=59)),
+        seen(3, ALICE, "FACT[hobbies]: Alice goes every week", name="alice",
+             at=at + timedelta(minutes=60))._replace(reply_to_id=1),
+    ]
+    await log_all(rig.store, messages)
+    await rig.consolidator().run()
+    requests = [r for r in rig.fc.requests if is_extraction(r.body)]
+    [alice] = [first_user_text(r.body) for r in requests if "Alice goes" in first_user_text(r.body)]
+    assert "[2026-03-02 18:00] (context) bob: Anyone been to the new aquarium?\n" \
+           "[2026-03-02 19:00] FACT[hobbies]: Alice goes every week" in alice
+    assert "Carol paints" not in alice and "(times in UTC)" in alice
+    systems = {json.dumps(r.body["system"]) for r in requests}
+    assert len(requests) == 3 and len(systems) == 1  # one cached block for every person's batch
+    [block] = requests[0].body["system"]
+    assert "cache_control" in block and "Times are UTC" in block["text"]
+    assert "the message it replies to on Discord" in block["text"]
+    for name in ("alice", "bob", "carol"):
+        assert name not in block["text"]
 
 
 async def test_extraction_sees_the_line_each_message_answers_as_context(rig_factory: Any) -> None:

@@ -98,7 +98,7 @@ async def test_a_summary_is_written_by_the_summary_model(make_harness: MakeHarne
     assert summary == script.summary
     [summary_request] = [r for r in h.openai.requests if SUMMARY_CUE in last_user_text(r.body)]
     assert summary_request.model == "summarizer" and not summary_request.stream
-    assert summary_request.body["messages"][0]["content"].startswith("You are Finn")
+    assert summary_request.body["messages"][0]["content"].startswith("You keep Finn's private notes")
     replies = [r for r in h.openai.requests if r.model == "llama3.2:3b"]
     assert len(replies) == 3 and h.claude.requests == []
     purposes = {c.purpose for c in await api_calls(h.store) if c.model == "summarizer"}

@@ -251,7 +251,8 @@ async def test_every_character_of_the_ensemble_summarizes_its_own_conversations(
     await eventually(summarized, "Atlas's summary")
     assert (await h.store.conversations.history("atlas", h.user_id, scope)).summary == summary
     [summary_request, *_] = [r for r in h.claude.requests if summary_cue in FakeClaude.all_text(r)]
-    assert FakeClaude.system_text(summary_request).startswith("You are Atlas"), (
-        "summarized in Atlas's own voice")
+    system = FakeClaude.system_text(summary_request)
+    assert system.startswith("You keep Atlas's private notes") and '<character name="Atlas">\nYou are Atlas' \
+        in system, "summarized in Atlas's own voice"
     finn = h.bot.engine.character_key  # type: ignore[union-attr]
     assert (await h.store.conversations.history(finn, h.user_id, scope)).turns == []

@@ -17,7 +17,7 @@ import discord
 import pytest
 
 from bot.discord.faces import DiscordFaces
-from bot.operator.faces import IMAGE_LIMIT, TIMER, FaceRefused
+from bot.operator.faces import TIMER, FaceRefused
 from database.timers import TimerRow
 from tests.fakes.discord_cdn import padded_png, png_bytes
 from tests.harness import GUILD_ID, OWNER_ID, USER_ID, Harness, eventually

@@ -56,7 +56,7 @@ def greeting_of(h: Harness, name: str = "alice") -> str:
     return persona.render(persona.first_message, name)
 
 
-async def test_a_first_dm_is_greeted_before_the_answer_and_the_greeting_is_kept_where_it_appears(
+async def test_a_first_dm_is_greeted_before_the_answer_and_the_greeting_is_kept_where_shown(
         make_harness: Make, tmp_path: Path) -> None:
     h = await make_harness(character_dir=lumen_folder(tmp_path), greetings="true")
     h.claude.script("Forty-one ships tonight.", model="claude-test-default")
@@ -70,20 +70,20 @@ async def test_a_first_dm_is_greeted_before_the_answer_and_the_greeting_is_kept_
     opening = first.body["messages"]
     assert content_text(opening[0]["content"]).endswith(NEW_CHAT)
     assert content_text(opening[1]["content"]) == greeting["content"]
-    # Stored where it appears: after the message, before the answer, with its Discord id.
+    # Stored where the prompt shows it, a new chat's opening: before the message, with its Discord id.
     await h.settled()
     turns = (await h.store.conversations.history(h.bot.engine.character_key, int(sent["author"]["id"]),
                                                  "dm")).turns
     assert [(t.role, t.content) for t in turns] == [
-        ("user", "How many ships passed tonight?"), ("assistant", greeting["content"]),
+        ("assistant", greeting["content"]), ("user", "How many ships passed tonight?"),
         ("assistant", "Forty-one ships tonight.")]
-    assert turns[1].discord_message_id == int(greeting["id"])
-    # A restart greets no one again; the next prompt opens with the history instead.
+    assert turns[0].discord_message_id == int(greeting["id"])
+    # A restart greets no one again; the next prompt opens with the history, the same way.
     await h.restart()
     await h.dm("And the fog?")
     await h.replies(channel, 3)
     second = reply_requests(h)[-1]
-    assert NEW_CHAT not in FakeClaude.all_text(second)
+    assert second.body["messages"][:2] == first.body["messages"][:2]
     assert FakeClaude.all_text(second).count(greeting["content"]) == 1  # once: the history's turn
     assert [m["content"] for m in h.discord.posted(channel)].count(greeting["content"]) == 1
 

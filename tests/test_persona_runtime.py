@@ -112,12 +112,11 @@ async def test_a_new_conversation_opens_with_the_greeting(play: Play) -> None:
         greeting in {persona.render(g, "alice") for g in greetings(persona)} and len(greetings(persona)) == 2
     )
     assert "alice" in greeting and "{{user}}" not in greeting
-    # Once the conversation has turns, they open the prompt instead.
+    # Once the conversation has turns, it still opens the same way: the greeting is the history's first turn.
     second = await dm_exchange(h, "How many ships tonight?", 3)
-    assert content_text(second.body["messages"][0]["content"]).endswith("Hello up there!")
-    # now a turn of the history, where it was posted (after the first message), no longer the new-chat opening
-    assert content_text(second.body["messages"][1]["content"]).startswith(greeting)
-    assert NEW_CHAT not in FakeClaude.all_text(second)
+    assert second.body["messages"][:2] == first.body["messages"][:2]
+    assert content_text(second.body["messages"][2]["content"]).endswith("Hello up there!")
+    assert FakeClaude.all_text(second).count(greeting) == 1
 
 
 # --------------------------------------------------------------------------- framework blending

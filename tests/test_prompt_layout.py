@@ -243,8 +243,8 @@ async def test_a_dms_first_reply_writes_the_prefix_its_second_reads(make_harness
     """The DM's first request says where it is (``[Where: a private direct message with alice]``) exactly as
     every later one does, and caches its message as the history shows it from then on: the second request
     opens with the first one's blocks, byte for byte, up to its last breakpoint, and reads them from cache.
-    With a greeting (posted before the first answer, stored after the message) the first request shows it
-    before the message, SillyTavern's new chat: the system and the opening block are still the same bytes."""
+    With a greeting (posted before the first answer) every request shows it before the first message,
+    SillyTavern's new chat, so the first request's whole cached prefix is read by the second too."""
     h = await make_harness(greetings=greetings)
     h.claude.responder = reply_for
     sent = await h.dm("is the stall open today?")
@@ -260,9 +260,27 @@ async def test_a_dms_first_reply_writes_the_prefix_its_second_reads(make_harness
         opening = request.body["messages"][0]["content"][0]
         assert opening["text"] == "[Where: a private direct message with alice]"
         assert "cache_control" in opening
-    upto = cached_prefix(first.body)[:2] if greeted else cached_prefix(first.body)
+    upto = cached_prefix(first.body)
     sent_again = [(where, text) for where, text, _ in blocks(second.body)][:len(upto)]
     assert json.dumps(sent_again) == json.dumps(upto)  # byte-identical
     assert second.usage["cache_read_input_tokens"] >= sum(estimate_tokens(text) for _, text in upto)
-    if not greeted:  # the message is the last breakpoint, as the history shows it next time
-        assert upto[-1][1].endswith("] is the stall open today?")
+    # the message is the last breakpoint, as the history shows it next time
+    assert upto[-1][1].endswith("] is the stall open today?")
+    if greeted:
+        assert [where for where, _ in upto] == ["system", "user", "user", "assistant", "user"]
+
+
+async def test_a_channel_reply_sends_no_empty_person_and_no_neutral_feelings(
+        make_harness: MakeHarness) -> None:
+    """Nothing known of Bob and no feelings either way: his name on the message says who is answered; an empty
+    ``<person>`` and "How you feel about Bob: neutral." would only cost tokens at every reply."""
+    h = await make_harness()
+    h.discord.add_user(MALLORY, "Bob")
+    h.discord.add_member(GUILD_ID, MALLORY)
+    await h.say("hey finn", user=MALLORY, mention=True)
+    await h.replies(CHANNEL_ID, 1)
+    await h.say("how is the tide?", user=MALLORY, mention=True)  # now after the channel's transcript
+    await h.replies(CHANNEL_ID, 2)
+    text = h.claude.all_text(reply_requests(h)[-1])
+    assert "Bob: @Finn how is the tide?" in text and "hey finn" in text
+    assert "<person" not in text and "neutral." not in text, text

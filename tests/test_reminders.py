@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -246,6 +247,40 @@ async def test_a_reminder_tool_and_a_web_search_share_a_request(make_harness: Ma
     [reply] = await h.replies(int(sent["channel_id"]))
     assert "Big day." in reply["content"]
     assert tool_names(h.claude.requests[-1].body) == ["web_search", "set_reminder", "suggest_timezone"]
+
+
+# What would tell the model what to do: a tool's guidance is in its description, its result is data.
+INSTRUCTION = re.compile(r"\b(ask|tell|confirm|say|give|choose)\b|your own words|have them", re.IGNORECASE)
+
+
+async def test_tools_are_the_characters_own_and_their_results_are_plain_data(
+        make_harness: MakeHarness) -> None:
+    h = await make_harness(web_search="dms")
+    unknown_zone = set_reminder(local_time="2026-11-27T18:00")
+    relative = set_reminder(in_minutes=5)
+    proposed = UseTool("suggest_timezone", {"zone": "Europe/London", "their_local_time": None}, answer="ok")
+    h.claude.script(Reply(tools=unknown_zone), times=2)
+    h.claude.script(Reply(tools=relative), times=2)
+    h.claude.script(Reply(tools=proposed), times=2)
+    asked = ("remind me friday at 6pm to call mum", "then in 5 minutes", "I live in London")
+    for n, text in enumerate(asked):
+        sent = await h.dm(text)
+        await h.replies(int(sent["channel_id"]), n + 1)
+    results = [r for tool in (unknown_zone, relative, proposed) for r in tool.results]
+    assert len(results) == 3 and results[0]["is_error"] and not results[1]["is_error"]
+    for result in results:  # fenced as data, and nothing in them speaks to the model
+        assert result["content"].startswith("<tool_output") and not INSTRUCTION.search(result["content"]), \
+            result["content"]
+    request = [r for r in h.claude.requests if r.body.get("tools")][0]
+    system = FakeClaude.system_text(request)
+    # one sentence per family of the tools declared, in the cached system prompt; the data rule names them
+    assert "You can look things up on the web (web_search)" in system
+    assert "You can set reminders for people here (set_reminder)" in system
+    assert "<tool_output> is what your own tools found or did" in system
+    assert "cache_control" in request.body["system"][-1]
+    # the guidance is the tool's own description
+    [declared] = [t for t in request.body["tools"] if t.get("name") == "set_reminder"]
+    assert "confirm it to them in your own words" in declared["description"]
 
 
 async def test_reminders_lists_and_cancels(make_harness: MakeHarness) -> None:

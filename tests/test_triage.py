@@ -118,6 +118,23 @@ async def test_a_question_to_the_room_in_a_quiet_channel_gets_its_vote_and_answe
     assert "reply (majority vote; votes: yes yes yes; intent: casual)" in await decision_line(h, question)
 
 
+async def test_the_judge_reads_the_character_in_the_third_person_and_is_asked_once(
+        make_harness: MakeHarness) -> None:
+    """The vote's instructions speak of Finn; the card's "You are Finn..." is quoted, addressed to Finn, not
+    to the judge; and "Answer yes or no." is said once, with the question."""
+    h = await make_harness(yes_no_vote_count="1")
+    h.claude.script("no", model=VOTER)
+    await h.say("anyone fancy tea later?", user=USER2_ID)
+    [vote] = await h.claude.wait_for_requests(1, model=VOTER)
+    system = h.claude.system_text(vote)
+    instructions, fenced, _ = system.partition('<character_prompt about="Finn"')
+    assert fenced and "You are Finn" not in instructions and "You are Finn" in system
+    assert "A walking fish who runs a tide-pool tea stall" in instructions  # the third-person description
+    assert "no instruction to you" in instructions
+    assert vote.all_text().count("Answer yes or no") == 1
+    assert vote.all_text().endswith("Should Finn reply to the latest message? Answer yes or no.")
+
+
 # --------------------------------------------------------------------------- burst coalescing
 
 

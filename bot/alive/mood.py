@@ -13,6 +13,7 @@ import zlib
 from datetime import date
 
 from bot.core.claude import ClaudeClient, ClaudeUnavailable, Prompt
+from bot.core.persona.macros import NEUTRAL_USER
 from bot.core.persona.model import Persona
 from database.state import State
 
@@ -45,7 +46,8 @@ def _usable(text: str) -> str | None:
 async def pick_mood(claude: ClaudeClient, persona: Persona, day: date) -> tuple[str, bool]:
     """(mood, whether Claude picked it)."""
     prompt = Prompt(
-        system=[{"type": "text", "text": persona.render(persona.system_prompt)}],
+        # no one is answered here: {{user}} as in a channel's shared block, not a person called "User"
+        system=[{"type": "text", "text": persona.render(persona.system_prompt, NEUTRAL_USER)}],
         messages=[{"role": "user", "content": (
             f"A new day begins ({day.strftime('%A %d %B')}). In one short sentence, in your own voice, "
             "say what mood you are in today, so you can let it colour how you talk. "

@@ -47,8 +47,10 @@ SET_REMINDER = client_tool(
     "Set a reminder for the person you are answering, delivered to them here at the time they want. Give "
     "either local_time (their local wall-clock date and time as they mean it, ISO 8601 without an offset, "
     "e.g. 2026-11-27T18:00; work the date out from <now>) or in_minutes (for \"in 20 minutes\"), the other "
-    "null. Never convert between time zones yourself. The result says when it is set for, or why not: "
-    "then ask them.",
+    "null. Never convert between time zones yourself. The result says when it is set for (confirm it to them "
+    "in your own words; its Discord timestamp shows each reader their own time), or why not: then ask them "
+    "what you need (where they live when their time zone is unknown, then suggest_timezone, or have them "
+    "run /timezone; which of a time the clocks pass twice they mean).",
     {"text": {"type": "string", "description": "What to remind them of, in a few words."},
      "local_time": {"type": ["string", "null"]},
      "in_minutes": {"type": ["integer", "null"]}},
@@ -57,7 +59,8 @@ SUGGEST_TIMEZONE = client_tool(
     "suggest_timezone",
     "Propose the IANA time zone the person you are answering lives in, when what they said tells you (their "
     "city, or \"it's 9pm here\": give that local time too, 24-hour HH:MM). It is not set until they "
-    "confirm with /timezone; ask them to.",
+    "confirm with /timezone (which then offers it first); ask them to. When the result says it is not their "
+    "zone, ask them where they are.",
     {"zone": {"type": "string", "description": "An IANA name, e.g. Europe/London"},
      "their_local_time": {"type": ["string", "null"]}},
     ("zone", "their_local_time"))
@@ -91,7 +94,7 @@ def local_to_utc(text: str, zone: ZoneInfo) -> Instant:
     shown = f"{wall:%Y-%m-%d %H:%M}"
     if first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != wall:
         raise TimeRefused(f"{shown} does not exist in {zone.key}: the clocks skip it (daylight saving time "
-                          "starts). Ask them which time they mean")
+                          "starts)")
     offset = match.group(7)
     if first.utcoffset() != second.utcoffset():
         options = {_offset(first): first, _offset(second): second}
@@ -99,11 +102,11 @@ def local_to_utc(text: str, zone: ZoneInfo) -> Instant:
             chosen = options[offset]
             return Instant(chosen.astimezone(UTC), chosen)
         earlier, later = options
-        raise TimeRefused(f"{shown} happens twice in {zone.key} (the clocks go back): ask them whether they "
-                          f"mean the first ({first.tzname()}) or the second ({second.tzname()}), then give "
-                          f"local_time with that offset ({shown[11:]}{earlier} or {shown[11:]}{later})")
+        raise TimeRefused(f"{shown} happens twice in {zone.key} (the clocks go back): the first "
+                          f"({first.tzname()}) or the second ({second.tzname()}), as local_time with its "
+                          f"offset: {shown[11:]}{earlier} or {shown[11:]}{later}")
     if offset is not None and offset != _offset(first):
-        raise TimeRefused(f"give local_time without an offset: their time zone ({zone.key}) is known")
+        raise TimeRefused(f"local_time takes no offset: their time zone ({zone.key}) is known")
     return Instant(first.astimezone(UTC), first)
 
 
@@ -161,18 +164,19 @@ class ReminderBook:
         name = clean_name(msg.author_name) or "them"
         what = " ".join(text.split())
         if not what:
-            return ToolOutput("say what to remind them of", error=True)
+            return ToolOutput("not set: no text of what to remind them of", error=True)
         now = self.clock()
         waiting, made = await self.reminders.counts(msg.author_id, now - timedelta(days=1))
         if waiting >= self.settings.reminders_max_open:
-            return ToolOutput(f"{name} already has {waiting} reminders waiting, the most one may have: they "
-                              "can cancel one with /reminders", error=True)
+            return ToolOutput(f"not set: {name} already has {waiting} reminders waiting, the most one may "
+                              "have (/reminders cancels one)", error=True)
         if made >= self.settings.reminders_per_day:
-            return ToolOutput(f"{name} has set {made} reminders in the last 24 hours, the most allowed: "
-                              "tell them to ask again tomorrow", error=True)
+            return ToolOutput(f"not set: {name} has set {made} reminders in the last 24 hours, the most "
+                              "allowed (more may be set tomorrow)", error=True)
         zone = ""
         if (local_time is None) == (in_minutes is None):
-            return ToolOutput("give either local_time or in_minutes (the other null)", error=True)
+            return ToolOutput("not set: it takes either local_time or in_minutes (the other null)",
+                              error=True)
         if in_minutes is not None:
             if in_minutes < 1:
                 return ToolOutput("in_minutes must be at least 1", error=True)
@@ -180,16 +184,14 @@ class ReminderBook:
         else:
             zone = await self.reminders.zone_of(msg.author_id)
             if not zone:
-                return ToolOutput(f"{name}'s time zone is unknown, so a local time cannot be converted: ask "
-                                  "where they live (suggest_timezone when they tell you) or have them run "
-                                  "/timezone; a relative time (in_minutes) needs no zone", error=True)
+                return ToolOutput(f"not set: {name}'s time zone is unknown, so a local time cannot be "
+                                  "converted (a relative time, in_minutes, needs no zone)", error=True)
             try:
                 due = local_to_utc(str(local_time), load_zone(zone)).due
             except (TimeRefused, ValueError) as refused:
                 return ToolOutput(str(refused), error=True)
             if due < now - LATE:
-                return ToolOutput(f"{local_time} in {zone} has already passed: ask them what they mean",
-                                  error=True)
+                return ToolOutput(f"not set: {local_time} in {zone} has already passed", error=True)
         if due > now + FURTHEST:
             return ToolOutput("that is more than a year away: too far for a reminder", error=True)
         reminder_id = await self.reminders.add(NewReminder(
@@ -199,8 +201,7 @@ class ReminderBook:
             f"in {humane(due - now)}"
         where = "in this DM" if msg.is_dm else "in this channel"
         return ToolOutput(f"Reminder #{reminder_id} set for {local} ({due:%Y-%m-%d %H:%M} UTC), delivered "
-                          f"{where}. Discord shows {stamp(due)} in each reader's own time, should you name "
-                          f"the time. Confirm it to {name} in your own words.")
+                          f"{where}; as a Discord timestamp: {stamp(due)}.")
 
     def propose(self, msg: Incoming, zone_name: str, their_local_time: str | None) -> ToolOutput:
         """A zone proposed from what the person said, kept for ``/timezone`` to offer them first."""
@@ -218,14 +219,14 @@ class ReminderBook:
             apart = abs(there.hour * 60 + there.minute - said)
             if timedelta(minutes=min(apart, 24 * 60 - apart)) > CLOSE_ENOUGH:
                 return ToolOutput(f"it is {there:%H:%M} in {zone.key} now, not {their_local_time}: that is "
-                                  "not their zone; ask them where they are", error=True)
+                                  "not their zone", error=True)
         self._proposed[msg.author_id] = zone.key
         self._proposed.move_to_end(msg.author_id)
         while len(self._proposed) > PROPOSALS_KEPT:
             self._proposed.popitem(last=False)
         name = clean_name(msg.author_name) or "them"
-        return ToolOutput(f"Proposed {zone.key} (it is {there:%H:%M} there now). It is not set yet: ask "
-                          f"{name} to confirm with /timezone, which offers {zone.key} first.")
+        return ToolOutput(f"Proposed {zone.key} (it is {there:%H:%M} there now); not set until {name} "
+                          "confirms it with /timezone.")
 
     def proposed(self, user_id: int) -> str:
         """The zone proposed to this person and not yet confirmed ("" when none)."""

@@ -5,8 +5,9 @@ Pure: a profile goes in with a message and a new profile comes out (:func:`learn
 first messages, then an exponential average so it follows a person who changes). The guidance is made of
 coarse buckets with hysteresis (:func:`settle`: a bucket is left only once the value is well past its edge,
 the buckets shown are kept in the profile), so a person writing near an edge does not make the line flicker
-from one message to the next. Whether someone may have a profile at all is consent's (memory/consent.py;
-database/style.py).
+from one message to the next. Formal or casual is judged from the last few messages that show either: a
+label changes only when several of them agree. Whether someone may have a profile at all is consent's
+(memory/consent.py; database/style.py).
 """
 
 from __future__ import annotations
@@ -24,8 +25,11 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 _EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF]|<a?:\\w+:\\d+>")
 _INFORMAL = frozenset("lol lmao lmfao rofl gonna wanna gotta u ur ya yeah yep nah idk tbh btw omg imo dunno "
                       "kinda sorta hey yo sup bruh dude haha hehe xd ok okay cuz pls plz thx".split())
-_FORMAL = frozenset("please kindly regards sincerely would could shall furthermore however therefore dear "
-                    "greetings apologies appreciate moreover indeed certainly".split())
+# Modal verbs and "please" are not here: "what would you brew me tonight then?" is casual writing.
+_FORMAL = frozenset("kindly regards sincerely furthermore however therefore dear greetings apologies "
+                    "appreciate moreover indeed certainly".split())
+REGISTER_WINDOW = 4  # the recent messages showing formal or casual words that the label is judged from
+REGISTER_AGREE = 2  # how many of them must agree (and outnumber the others) to change the label
 _STOPWORDS: dict[str, frozenset[str]] = {code: frozenset(words.split()) for code, words in {
     "en": "the and is are you i to of it that what this with have was for not",
     "es": "el la que de los las es por una para con pero como está estoy",
@@ -60,6 +64,7 @@ class StyleProfile:
     emoji: float = 0.0  # emoji per message
     formality: float = 0.0  # -1 slangy .. +1 formal (from the messages that show either)
     formal_seen: int = 0
+    registers: list[int] = field(default_factory=list)  # the last messages' +1 formal, -1 casual, 0 mixed
     languages: dict[str, float] = field(default_factory=dict)  # smoothed share of each language seen
     shown: dict[str, str] = field(default_factory=dict)  # the bucket of each trait the guidance says (settle)
 
@@ -69,6 +74,7 @@ class StyleProfile:
             value = getattr(self, key)
             data[key] = round(value, 4) if isinstance(value, float) else value
         data["languages"] = {k: round(v, 4) for k, v in self.languages.items()}
+        data["registers"] = list(self.registers)
         data["shown"] = dict(self.shown)
         return json.dumps(data, separators=(",", ":"))
 
@@ -114,11 +120,12 @@ def learn(profile: StyleProfile | None, text: str) -> StyleProfile:
         shouting = _mix(p.shouting, 1.0 if text.isupper() and len(words) >= 2 else 0.0, weight)
     tokens = set(words)
     informal, formal = len(tokens & _INFORMAL), len(tokens & _FORMAL)
-    formality, formal_seen = p.formality, p.formal_seen
+    formality, formal_seen, registers = p.formality, p.formal_seen, p.registers
     if informal or formal:
         formal_seen += 1
         formality = _mix(p.formality, (formal - informal) / (formal + informal),
                          max(1.0 / formal_seen, MIN_WEIGHT))
+        registers = [*registers, (formal > informal) - (informal > formal)][-REGISTER_WINDOW:]
     languages = dict(p.languages)
     language = language_of(lowered, words) if words else None
     if language is not None:
@@ -131,7 +138,7 @@ def learn(profile: StyleProfile | None, text: str) -> StyleProfile:
         shouting=shouting, end_punct=_mix(p.end_punct, 1.0 if text.endswith((".", "!", "?", "…")) else 0.0,
                                           weight),
         exclaim=_mix(p.exclaim, 1.0 if "!" in text else 0.0, weight), emoji=_mix(p.emoji, emoji, weight),
-        formality=formality, formal_seen=formal_seen, languages=languages, shown=p.shown)
+        formality=formality, formal_seen=formal_seen, registers=registers, languages=languages, shown=p.shown)
     new.shown = settle(new)
     return new
 
@@ -142,7 +149,7 @@ EMOJI = ((0.05, 0.3, 1.0), ("no emoji", "the odd emoji", "some emoji", "lots of 
 # A trait shown from the first figure on, hidden again only below the second (one figure is 1 - another
 # share: "mostly without final punctuation" is a share of messages ending in none).
 FLAGS = {"capitals": (0.5, 0.35), "lowercase": (0.7, 0.55), "unpunctuated": (0.7, 0.55),
-         "exclaim": (0.5, 0.35), "formal": (0.4, 0.25), "casual": (0.3, 0.15), "language": (0.6, 0.45)}
+         "exclaim": (0.5, 0.35), "language": (0.6, 0.45)}
 
 
 def _banded(value: float, edges: tuple[float, ...], labels: tuple[str, ...], was: str | None, *,
@@ -163,6 +170,15 @@ def _held(name: str, value: float, shown: dict[str, str]) -> bool:
     return value >= (leave if shown.get(name) else enter)
 
 
+def _register(recent: list[int], side: int, shown: bool) -> bool:
+    """Whether the formal (``side`` 1) or casual (-1) label is shown: it changes only when
+    :data:`REGISTER_AGREE` of the recent messages agree on the change and outnumber those against it."""
+    for_it, against = recent.count(side), recent.count(-side)
+    if shown:
+        return not (against >= REGISTER_AGREE and against > for_it)
+    return for_it >= REGISTER_AGREE and for_it > against
+
+
 def settle(p: StyleProfile) -> dict[str, str]:
     """The bucket of each trait to show ("" for a trait not shown), from the figures and the buckets shown
     until now (``p.shown``): a bucket changes only once its figure is clearly past the edge."""
@@ -175,8 +191,8 @@ def settle(p: StyleProfile) -> dict[str, str]:
     out["unpunctuated"] = ("mostly without final punctuation"
                            if _held("unpunctuated", 1 - p.end_punct, was) else "")
     out["exclaim"] = "lots of exclamation marks" if _held("exclaim", p.exclaim, was) else ""
-    out["formal"] = "formal" if p.formal_seen and _held("formal", p.formality, was) else ""
-    out["casual"] = "casual" if p.formal_seen and _held("casual", -p.formality, was) else ""
+    out["formal"] = "formal" if _register(p.registers, 1, bool(was.get("formal"))) else ""
+    out["casual"] = "casual" if _register(p.registers, -1, bool(was.get("casual"))) else ""
     language = ""
     if p.languages:
         enter, leave = FLAGS["language"]

@@ -11,7 +11,6 @@ way, handing it an :class:`Incoming` message and an :class:`Outlet` to speak thr
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 import logging
 import time
@@ -47,6 +46,7 @@ from bot.reply.keeping import ExchangeKeeper
 from bot.reply.looking import Lookup, SearchBudget
 from bot.reply.media import ImageBudget, MediaLimits, image_bytes, read_media
 from bot.reply.persona_runtime import PersonaRuntime
+from bot.reply.prompting import with_tools
 from bot.reply.throttle import BotThrottle
 from database.store import Store
 
@@ -172,7 +172,7 @@ class ReplyEngine:
             lent = [tool for lender in self.features.tools for tool in await lender(msg)]
             tools = await self.lookup.toolbox(msg, prompt, persona.name, lent)
             if tools is not None:
-                prompt = dataclasses.replace(prompt, tools=tools.declared)
+                prompt = with_tools(prompt, tools.declared, tools.voice)
             # the media is the generation's alone (no name here), so it lets the pictures go after its call
             generation = Generation(self.claude, prompt, await read_media(msg.carried, msg.fetch, limits),
                                     composer.model_call(msg, persona, premium), lines, label, log,

@@ -39,6 +39,7 @@ class Toolbox:
     # A later round's declarations, given the web searches the reply has made so far (a ``max_uses`` is
     # the whole reply's, not each call's; bot/reply/looking.py); None: the same in every round.
     narrowed: Callable[[int], Awaitable[tuple[JsonObject, ...]]] | None = None
+    voice: str = ""  # one sentence per tool family: when to use it, how to say what it found in character
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,9 @@
 
 * A person's first DM with the character: the greeting (``first_mes`` or an alternate, fixed per person,
   macros expanded for them; bot/reply/persona_runtime.py ``opening_greeting``) is posted before the answer
-  and stored in the history after their message, where it appears (bot/reply/keeping.py). A first DM that
-  only says hello (bot/reply/deciding/triage.py ``is_hello``) is answered by the greeting alone.
+  and stored in the history before their message, where a new chat shows it (bot/reply/keeping.py): every
+  request of the DM then opens the same way, the first one's too. A first DM that only says hello
+  (bot/reply/deciding/triage.py ``is_hello``) is answered by the greeting alone.
 * A server channel: the first time the character answers there, one of a V3 card's ``group_only_greetings``
   (none without them); the channel's log keeps it, as the transcript shows.
 
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Opening:
     """The greeting a conversation opened with: its text as shown, and, when this reply posted it, its parts
-    and their ids (then it is stored in the history after the message, where it appears)."""
+    and their ids (then it is stored in the history before the message, where a new chat shows it)."""
 
     text: str
     parts: tuple[str, ...] = ()

@@ -79,12 +79,12 @@ class ExchangeKeeper:
                     completion: Completion | None, mark: int, *,
                     greeting: Greeting | None = None) -> ReplyResult:
         """Store the exchange (unless its author was forgotten meanwhile) and tell the turn observers;
-        ``greeting``: the greeting posted before the answer, stored where it appears (after the message)."""
+        ``greeting``: the greeting posted before the answer, stored before the message (as a new chat)."""
         # The one place an exchange is stored: msg.text is never blank (an image-only message is stored as
         # "[image: cat.png]"), and a failed or blank answer is not stored at all.
         turns = [counted(Turn("user", msg.text, discord_message_id=msg.message_id))]
-        if greeting is not None:
-            turns.append(counted(Turn("assistant", greeting.text, discord_message_id=greeting.ids[-1])))
+        if greeting is not None:  # before the message, where a new chat shows it (bot/reply/transcript.py)
+            turns.insert(0, counted(Turn("assistant", greeting.text, discord_message_id=greeting.ids[-1])))
         if ok:
             turns.append(counted(Turn("assistant", text, discord_message_id=ids[-1] if ids else None)))
         # Nothing of it is stored when its author ran /forget_me since the message came (issue 49).

@@ -32,6 +32,35 @@ from database.spending import Spending
 # A link as Discord shows one: http(s), up to the next space or bracket a link does not end inside.
 _LINK = re.compile(r"https?://[^\s<>()\[\]\"'`|]{1,2000}")
 MAX_LINKS = 3  # links of one message the character may read
+# One sentence per tool family, said in the system prompt of a request that declares any of its tools: when
+# to use them and how to say what they found as the character, not as a tool's report. Fixed text, in this
+# order, so a request's system is the same bytes whenever its tools are (both are cached together).
+TOOL_FAMILIES: tuple[tuple[frozenset[str], str], ...] = (
+    (frozenset({"web_search", "search_web"}),
+     "You can look things up on the web (web_search) when someone asks about something current you could "
+     "not know otherwise (news, scores, prices, what happened today); tell them what you found as yourself, "
+     "in your own words and voice, as something you just looked up or heard, never as a search engine's "
+     "report, and where your world would not know such things, say how you came by it in a way that fits "
+     "you."),
+    (frozenset({"web_fetch"}),
+     "You can read the pages of links posted here (web_fetch) when someone asks about one; say what it says "
+     "briefly, in your own words, as someone who just read it."),
+    (frozenset({"set_reminder", "suggest_timezone"}),
+     "You can set reminders for people here (set_reminder) and note their time zone when they say where "
+     "they live (suggest_timezone), when they ask; tell them what you did, or what you need from them, in "
+     "your own words, as a favour you do them."),
+    (frozenset({"member_info", "scheduled_events", "recent_messages"}),
+     "You can look up this server's members, its scheduled events and what was said here lately when someone "
+     "asks; speak of what you found as something you know of the place, in your own voice."),
+    (frozenset({"react"}),
+     "You can react to the message with an emoji (react) when a reaction says it as you would."),
+)
+
+
+def tools_voice(declared: Sequence[JsonObject]) -> str:
+    """The :data:`TOOL_FAMILIES` sentences of the tools ``declared`` ("" for none of them)."""
+    names = {str(d.get("name")) for d in declared}
+    return " ".join(sentence for family, sentence in TOOL_FAMILIES if family & names)
 
 
 def links(text: str) -> list[str]:
@@ -129,7 +158,7 @@ class Lookup:
             return None
         whole = tuple(declared)
         rounds = SearchRounds(whole, search, self.budget, msg, self.settings) if search is not None else None
-        return Toolbox(whole, client, lookup.tool_rounds, rounds)
+        return Toolbox(whole, client, lookup.tool_rounds, rounds, tools_voice(declared))
 
     async def _search(self, msg: Incoming, name: str, declared: list[JsonObject],
                       client: dict[str, ClientTool]) -> JsonObject | None:

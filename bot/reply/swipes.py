@@ -131,7 +131,7 @@ class ReplySwipes:
         character = result.speaker or self.engine.character_key
         if self.engine_of(character) is None:
             return None
-        # The stored answer is the exchange's last turn (after the message, and a greeting if there was one).
+        # The stored answer is the exchange's last turn (after the message; a greeting is stored before it).
         return SwipeRecord(result.message_ids[0], character, msg.author_id, msg.scope, msg.channel_id,
                            msg.guild_id, webhook_id, result.turn_ids[-1], (result.parts[0],), 0, True,
                            now + timedelta(seconds=self.discord.swipe_timeout_seconds))

@@ -115,6 +115,10 @@ def user_turn(text: str, marker: str = "") -> str:
     return f"[{marker}] {defuse(text)}" if marker else defuse(text)
 
 
+# SillyTavern's "new chat" marker: the API wants a user turn before the greeting's assistant turn.
+NEW_CHAT = "[Start a new chat]"
+
+
 def dm_message(messages: list[JsonObject], text: str, message_id: int, stamps: DmStamps | None, *,
                rerolled: bool = False) -> str:
     """End a DM's ``messages`` (its history as :func:`history_messages` gave it, with ``stamps``) with the
@@ -152,7 +156,18 @@ def history_messages(history: History, *, drop_last_assistant: bool = False,
     # turns on every reply.
     messages: list[JsonObject] = []
     last: JsonObject | None = None
-    marks = stamps.marks(turns[:end]) if stamps is not None else {}
+    # A DM's greeting is stored before the first message, where a new chat shows it (though posted after
+    # it): after the new-chat marker, undated, so the first request's prefix is every later one's.
+    opened = not history.summary and end > 0 and turns[0][0] == "assistant"
+    if opened:
+        last = {"role": "user", "content": NEW_CHAT}
+        messages.append(last)
+    if stamps is None:
+        marks = {}
+    elif opened:
+        marks = {i + 1: mark for i, mark in stamps.marks(turns[1:end]).items()}
+    else:
+        marks = stamps.marks(turns[:end])
     for i in range(end):
         role, content = turns[i][0], turns[i][1]
         marker = marks.get(i, "") if marks else ""

@@ -134,7 +134,7 @@ class MemberInfo:
         asked = str(arguments.get("name") or "").strip().removeprefix("@").strip()
         guild_id = self.msg.guild_id
         if not asked or len(asked) > MAX_NAME or guild_id is None:
-            return ToolOutput("Give a member's name.", error=True)
+            return ToolOutput("No member's name was given.", error=True)
         mode = await self.remembered.mode_for(guild_id)
         wanted = asked.casefold()
         known = [u for u in await self.people.search_users(asked, limit=25)
@@ -244,7 +244,7 @@ class React:
     async def run(self, arguments: JsonObject) -> ToolOutput:
         emoji = arguments.get("emoji")
         if not isinstance(emoji, str) or emoji not in self.emojis:  # strict decoding keeps to the enum
-            return ToolOutput(f"Choose one of {' '.join(self.emojis)}.", error=True)
+            return ToolOutput(f"Not one of the emojis offered: {' '.join(self.emojis)}.", error=True)
         refused = await self.view.react(self.msg.channel_id, self.msg.message_id, emoji)
         return ToolOutput(f"Could not react: {refused}", error=True) if refused else ToolOutput(
             f"Reacted {emoji}.")

@@ -225,9 +225,10 @@ def premium_answer(user: UserRecord, premium: bool, models: ModelSettings) -> st
 
 
 def format_relationship(rel: RelationshipRecord, user: UserRecord) -> str:
+    guidance = relationship_guidance(rel, user.name or str(user.id)) or "none (neutral)"
     return (f"anger {rel.anger:g}/10 · rapport {rel.rapport:g}/10 · trust {rel.trust:g}/10 · "
             f"formality {rel.formality:+g} (-5..+5)\n"
-            f"Tone guidance in replies: {relationship_guidance(rel, user.name or str(user.id))}")
+            f"Tone guidance in replies: {guidance}")
 
 
 # --------------------------------------------------------------------------- verbose mode
