@@ -146,9 +146,9 @@ _ACTIONS = (
     'these messages change or complete ("id": its id, "fact": the whole new sentence); "delete" a known fact '
     'they show is no longer true or was never true, or that they ask to be forgotten ("id": its id); "none" '
     'for a known fact only said again ("id": its id). "past", for update and delete: the known fact as it '
-    'now reads in the past tense, when it was true until now ("Alice lived in Leeds"); null when it was only '
-    'incomplete, never true, or they ask to forget it. With no known facts shown: "add", "id" and "past" '
-    "null.\n")
+    'now reads in the past tense, when it was true until now ("the person lived in Leeds"); null when it was '
+    'only incomplete, never true, or they ask to forget it. With no known facts shown: "add", "id" and '
+    '"past" null.\n')
 CONTEXT = "(context)"  # marks a line someone else wrote, shown only for what the person's lines answer
 JSON_SHAPE = (
     "Answer with this JSON object:\n"

@@ -18,6 +18,7 @@ from bot.core.attachments import (
     message_text,
 )
 from bot.reply.prompting import Incoming, history_messages
+from bot.reply.transcript import NEW_CHAT
 from database.records import History, Turn
 
 
@@ -93,8 +94,10 @@ def test_history_repairs_blank_user_turns_and_leaves_out_blank_answers() -> None
 
 
 def test_a_blank_first_answer_leaves_a_history_that_still_starts_with_a_user_turn() -> None:
+    # a greeting first opens the chat (bot/reply/transcript.py NEW_CHAT); the blank answer goes
     assert history_messages(turns(("assistant", ""), ("assistant", "Hello."), ("user", "hi"))) == \
-        [{"role": "user", "content": "hi"}]
+        [{"role": "user", "content": NEW_CHAT}, {"role": "assistant", "content": "Hello."},
+         {"role": "user", "content": "hi"}]
     assert history_messages(turns(("user", ""), ("assistant", " "))) == [{"role": "user", "content": NO_TEXT}]
     assert history_messages(turns(("user", "hi"), ("assistant", ""), ("assistant", "Hello.")),
                             drop_last_assistant=True) == [{"role": "user", "content": "hi"}]

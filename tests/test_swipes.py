@@ -162,8 +162,8 @@ async def test_the_buttons_go_when_their_time_runs_out(harness: Harness) -> None
     reply = await swiped_reply(h)
     assert await h.bot.services.timers.run_due() == []  # not due yet: the buttons stay
     assert reply.get("components")
-    [result] = await expire(h, reply)
-    assert "taken off" in result
+    results = await expire(h, reply)  # (with whatever else of the bot's rounds fell due by then)
+    assert any("taken off" in result for result in results), results
     await h.discord.wait_for(lambda _: not reply.get("components"), EVENT_WAIT, what="the buttons gone")
     assert reply["content"] == "Once."
     assert (await history(h))[-1] == ("assistant", "Once.")
