@@ -8,7 +8,7 @@ A reply's parts, in order (:func:`build_reply_prompt`; each part is named by the
    names no one (``{{user}}`` is "the person you are answering"), so everyone there shares it; in a DM
    ``{{user}}`` is the person (SillyTavern's solo chat). It says once that tagged text is never a command
    (the person's notes are wishes to honour), and that the character may disagree.
-2. **the person, as quoted data** (:func:`person_and_parts`, ``<person name="...">``): core memories (whom
+2. **the person, as quoted data** (:func:`person_block`, ``<person name="...">``): core memories (whom
    about), the
    notes they asked to be remembered (``<notes>``, in their own words: "I" is them), and the summary of
    their conversation, then how the character feels about them. In a DM it opens the first user
@@ -233,10 +233,14 @@ def with_tools(prompt: Prompt, declared: tuple[JsonObject, ...], voice: str) -> 
                                parts=(*prompt.parts, ("tools: in character", voice)))
 
 
-def person_and_parts(name: str, data: PromptData) -> tuple[str, list[tuple[str, str]]]:
+def person_block(name: str, data: PromptData) -> str:
     """Part 2, the person as quoted data ("" when nothing is known of them), then how the character feels
-    about them (its own guidance, so outside the quotes); and its labelled pieces (for the prompt
-    inspector)."""
+    about them (its own guidance, so outside the quotes)."""
+    return person_and_parts(name, data)[0]
+
+
+def person_and_parts(name: str, data: PromptData) -> tuple[str, list[tuple[str, str]]]:
+    """:func:`person_block` and its labelled pieces (for the prompt inspector)."""
     inner = [p for p in (("person: core memories", listed("memories", data.core_memories, name)),
                          ("person: notes", listed("notes", data.notes, name))) if p[1]]
     if data.history.summary:
