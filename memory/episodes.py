@@ -35,7 +35,6 @@ from bot.core.tokens import count_tokens
 from database.excerpts import Excerpts
 from database.records import ExcerptRow, NewExcerpt, SeenMessage
 from database.stamps import ExcerptStamp, FactStamp
-from database.visibility import Audience, Kind, mask
 from memory.embeddings import (
     DTYPE,
     Embedder,
@@ -161,7 +160,6 @@ class ExcerptIndex:
     stamp: Stamp = ()
     dm: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     channel: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    guild: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     message_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     told: np.ndarray = field(default_factory=lambda: np.zeros(0))  # POSIX seconds
     lexical: LexicalIndex = field(default_factory=LexicalIndex)  # each line's words
@@ -215,29 +213,17 @@ class ExcerptIndex:
         return cls(list(rows), matrix, where, stamp,
                    dm=np.array([r.is_dm for r in rows], dtype=bool),
                    channel=np.array([r.channel_id for r in rows], dtype=np.int64), told=told,
-                   guild=np.array([r.guild_id or 0 for r in rows], dtype=np.int64),
                    message_ids=np.array([r.message_id for r in rows], dtype=np.int64),
                    lexical=LexicalIndex.build(texts), context=LexicalIndex.build(around),
                    centroids=centroids, starts=starts)
 
     def allowed(self, *, private: bool, channel_id: int) -> np.ndarray:
         """The strict place rule (module docstring): DM lines in DMs, a channel's lines in that channel;
-        within what the visibility rule (database/visibility.py) lets the reply's readers see."""
-        n = len(self.rows)
-        guild = self.guild if len(self.guild) == n else np.zeros(n, dtype=np.int64)
-        kind = np.where(self.dm, Kind.DM, Kind.PUBLIC)
-        person = np.ones(n, dtype=np.int64)  # the index's person, whoever they are
+        stricter than database/visibility.py's rule (a place's own lines are always its to see)."""
         if private:
-            seen = mask(Audience.dm(1), kind, person, guild, self.channel)
-            out: np.ndarray = self.dm & seen
-            return out
-        here = self.channel == channel_id
-        # the place's server: that of its own lines (a line of another server is never this channel's)
-        server = int(guild[here][0]) if here.any() else None
-        seen = mask(Audience.place(private=False, guild=server, channel=channel_id, person=1), kind, person,
-                    guild, self.channel)
-        out = ~self.dm & here & seen
-        return out
+            return self.dm.copy()
+        here: np.ndarray = ~self.dm & (self.channel == channel_id)
+        return here
 
     def search(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(excerpt indices, their cosine similarity to each row of ``vectors``: excerpts x vectors) of the

@@ -23,6 +23,7 @@ import numpy as np
 from database.boundary import Json, JsonObject
 from database.facts import Facts
 from database.records import FactRow
+from database.visibility import Audience, Kind, mask
 from memory.embeddings import DTYPE, from_bytes, normalise, similarities
 from memory.lexical import LexicalIndex
 from memory.relationships import RELATIONSHIP_RANGES
@@ -247,6 +248,17 @@ class FactIndex:
     lexical: LexicalIndex = field(default_factory=LexicalIndex)  # BM25 over the facts' words
     current: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # not closed
     past: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # closed, told as history
+
+    def seen_by(self, *, private: bool, guild_id: int | None, everywhere: bool) -> np.ndarray:
+        """The facts a reader may see, as database/visibility.py rules (the index's person standing as
+        person 1): their DMs (``private``) see all; a server's place (``guild_id``) what was learnt in its
+        public channels and what is of no place, and the other servers' too when ``everywhere``."""
+        n = len(self.rows)
+        guild = self.guild if len(self.guild) == n else np.zeros(n, dtype=np.int64)
+        kind = np.where(self.private, Kind.DM, np.where(guild != 0, Kind.PUBLIC, Kind.NOWHERE))
+        audience = Audience.dm(1) if private else Audience.place(private=False, guild=guild_id, channel=None,
+                                                                  person=1, everywhere=everywhere)
+        return mask(audience, kind, np.ones(n, dtype=np.int64), guild)
 
     @classmethod
     def build(cls, rows: Sequence[FactRow], stamp: Stamp = (), dim: int | None = None,

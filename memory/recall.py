@@ -51,7 +51,6 @@ from bot.core.tokens import count_tokens
 from database.models import utcnow
 from database.people import People
 from database.records import ExcerptRow, FactRow, PromptData
-from database.visibility import Audience, Kind, mask
 from memory import episodes
 from memory.consent import Consent
 from memory.embeddings import Embedder, encode_async, row_max
@@ -219,20 +218,6 @@ def scored(index: FactIndex, query: np.ndarray | None, text: str, allowed: np.nd
     return found[order], fused[found][order]
 
 
-def visible(index: FactIndex, *, private: bool, guild_id: int | None, channel_id: int) -> np.ndarray:
-    """The facts a reply's readers may see, as database/visibility.py rules: one person's index, whose facts
-    from DMs and private places (``index.private``) only their DMs see (``private``), those learnt in a
-    server's public channels that server (``guild_id``; None: every server, as the person chose), and those
-    of no place (an admin's) everywhere."""
-    n = len(index.rows)
-    guild = index.guild if len(index.guild) == n else np.zeros(n, dtype=np.int64)
-    kind = np.where(index.private, Kind.DM, np.where(guild != 0, Kind.PUBLIC, Kind.NOWHERE))
-    person = np.ones(n, dtype=np.int64)  # the index's person, whoever they are
-    audience = Audience.dm(1) if private else Audience.place(
-        private=False, guild=guild_id, channel=channel_id, person=1, everywhere=guild_id is None)
-    return mask(audience, kind, person, guild)
-
-
 def choose(index: FactIndex, query: np.ndarray | None, *, budget: int, private: bool, now: datetime,
            expiry_days: int, text: str = "", last_interaction: datetime | None = None,
            guild_id: int | None = None, about: np.ndarray | None = None,
@@ -272,7 +257,7 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
         return [], []
     # A closed fact only as history, and only when told as such (a reworded or retracted one never).
     allowed = expiring_allowed(index, now, expiry_days, last_interaction) & (index.current | index.past)
-    allowed &= visible(index, private=private, guild_id=guild_id, channel_id=channel_id)
+    allowed &= index.seen_by(private=private, guild_id=guild_id, everywhere=guild_id is None)
     pinned = [i for i in index.pinned_order if allowed[i]]
     pinned_set = set(pinned)
     fresh = allowed & ~shown if shown is not None and len(shown) == n else allowed

@@ -63,9 +63,7 @@ def resolve(facts: Sequence[ExtractedFact], shown: dict[str, FactRow]) -> Resolv
 def visible(index: FactIndex, private: bool, guild_id: int | None) -> np.ndarray:
     """The current facts a batch may be shown: a server's batch sees no DM secret and no other server's
     fact (its answer is written to that server's facts)."""
-    seen = index.current.copy()
-    if not private and len(index.rows):
-        seen &= ~index.private & ((index.guild == 0) | (index.guild == (guild_id or 0)))
+    seen: np.ndarray = index.current & index.seen_by(private=private, guild_id=guild_id, everywhere=False)
     return seen
 
 

@@ -9,7 +9,8 @@ import base64
 from typing import Any
 
 from bot.core.models.base import Prompt
-from bot.reply.media import ImageBudget, ImagePart, Media
+from bot.reply.imagebudget import ImageBudget
+from bot.reply.media import ImagePart, Media
 from tests.fakes.claude_server import Reply
 from tests.fakes.discord_cdn import SAMPLES
 from tests.harness import USER2_ID, USER_ID, Harness, eventually

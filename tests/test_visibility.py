@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,7 +31,6 @@ from database.swipes import SwipeRecord
 from database.threads import NewThread, ThreadChanges
 from database.visibility import Audience, Kind, Origin, clause, mask, may_enter
 from memory.facts import FactIndex
-from memory.recall import visible
 
 PEOPLE = (11, 12, 13)
 GUILDS = (1, 2)
@@ -183,6 +183,17 @@ async def generate(store: Store, rng: random.Random) -> tuple[list[Thing], dict[
     return things, everywhere
 
 
+def every_audience(people: Sequence[int], everywhere: dict[int, bool]) -> list[Audience]:
+    """Each person in their DMs and answered in every place."""
+    out = []
+    for person in people:
+        out.append(Audience.dm(person))
+        for channel, (guild, private, parent) in PLACES.items():
+            out.append(Audience.place(private=private, guild=guild, channel=channel, person=person,
+                                      parent=parent, everywhere=everywhere[person]))
+    return out
+
+
 async def read_for(store: Store, audience: Audience) -> str:
     """What the prompt read and recall's filter hand a reply read by ``audience`` (as composing does)."""
     assert audience.person is not None
@@ -194,8 +205,8 @@ async def read_for(store: Store, audience: Audience) -> str:
         guild_id=None if dm else audience.guild)
     index = FactIndex.build(await store.facts.rows(audience.person))
     everywhere = data.memory_everywhere
-    allowed = visible(index, private=dm, channel_id=channel,
-                      guild_id=None if everywhere or dm else audience.guild)
+    guild = None if everywhere or dm else audience.guild  # as recall asks (memory/recall.py)
+    allowed = index.seen_by(private=dm, guild_id=guild, everywhere=guild is None)
     facts = [r.fact for r, ok in zip(index.rows, allowed, strict=True) if ok]
     lines = [m.content for m in data.recent]  # the place's lines, as a reply's prompt reads them
     return "\n".join([*data.core_memories, *data.notes, *(t.thread for t in data.threads), *facts, *lines])
@@ -206,19 +217,12 @@ async def test_generated_stores_never_show_a_place_what_it_may_not_see(store: St
     rng = random.Random(seed)
     things, everywhere = await generate(store, rng)
     checked = 0
-    for channel in (None, *PLACES):
-        for person in PEOPLE:
-            if channel is None:
-                audience = Audience.dm(person)
-            else:
-                guild, private, parent = PLACES[channel]
-                audience = Audience.place(private=private, guild=guild, channel=channel, person=person,
-                                          parent=parent, everywhere=everywhere[person])
-            shown = (await read_for(store, audience)).split("\n")
-            for thing in things:
-                if thing.marker in shown:
-                    checked += 1
-                    assert may_enter(thing.origin, audience), (thing, audience)
+    for audience in every_audience(PEOPLE, everywhere):
+        shown = (await read_for(store, audience)).split("\n")
+        for thing in things:
+            if thing.marker in shown:
+                checked += 1
+                assert may_enter(thing.origin, audience), (thing, audience)
     assert checked  # the readers did show things: the property is not vacuous
 
 
@@ -299,18 +303,11 @@ async def test_forgetting_someone_leaves_nothing_of_them_in_any_place(store: Sto
     assert any(t.of(forgotten) for t in things)
     await store.privacy.delete_user_data(forgotten)
     assert await store.privacy.rows_about_user(forgotten) == {}
-    for person in (p for p in PEOPLE if p != forgotten):
-        for channel in (None, *PLACES):
-            if channel is None:
-                audience = Audience.dm(person)
-            else:
-                guild, private, parent = PLACES[channel]
-                audience = Audience.place(private=private, guild=guild, channel=channel, person=person,
-                                          parent=parent, everywhere=everywhere[person])
-            shown = (await read_for(store, audience)).split("\n")
-            for thing in things:
-                if thing.of(forgotten):
-                    assert thing.marker not in shown, (thing, audience)
+    for audience in every_audience([p for p in PEOPLE if p != forgotten], everywhere):
+        shown = (await read_for(store, audience)).split("\n")
+        for thing in things:
+            if thing.of(forgotten):
+                assert thing.marker not in shown, (thing, audience)
 
 
 @pytest.mark.parametrize("seed", range(4))

@@ -20,7 +20,7 @@ from bot.core.persona.model import Persona
 from bot.core.text import clean_name
 from database.boundary import JsonObject
 from database.records import PromptData
-from database.visibility import Audience
+from database.visibility import Audience, Kind
 
 if TYPE_CHECKING:
     from bot.core.claude import Completion
@@ -103,6 +103,14 @@ class Incoming:
             return Audience.dm(self.author_id)
         return Audience.place(private=self.private, guild=self.guild_id, channel=self.channel_id,
                               person=self.author_id, parent=self.parent_id, everywhere=everywhere)
+
+    def private_memories(self, quoting: frozenset[int]) -> frozenset[int]:
+        """Whose private memory the reply's request carries: in a DM, the person's (what only their DMs may
+        see, database/visibility.py) and that of anyone their notes quote (``quoting``); elsewhere no one's,
+        as the readers keep it out of any place."""
+        if self.audience().kind is not Kind.DM:
+            return frozenset()
+        return frozenset({self.author_id}) | quoting
 
     @property
     def scope(self) -> str:

@@ -42,11 +42,11 @@ from bot.reply.deciding import (
 from bot.reply.delivery import Delivery, Finish, finish_text
 from bot.reply.generation import Generation
 from bot.reply.greetings import Greeter
+from bot.reply.imagebudget import ImageBudget
 from bot.reply.keeping import ExchangeKeeper
-from bot.reply.looking import Lookup, SearchBudget
-from bot.reply.media import ImageBudget, MediaLimits, image_bytes, read_media
+from bot.reply.looking import Lookup, SearchBudget, with_tools
+from bot.reply.media import MediaLimits, image_bytes, read_media
 from bot.reply.persona_runtime import PersonaRuntime
-from bot.reply.prompting import with_tools
 from bot.reply.throttle import BotThrottle
 from database.store import Store
 

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from bot.core.claude import ClaudeClient, ClaudeUnavailable, Completion
 from bot.core.models.base import CallUsage, Prompt, SoFar, SoFarRound
 from bot.core.models.tools import ClientTool, ToolOutput, footnotes, tool_uses
-from bot.reply.media import Lease, Media
+from bot.reply.imagebudget import Lease
+from bot.reply.media import Media
 from bot.reply.prompting import fence
 from database.boundary import JsonObject
 

@@ -17,6 +17,7 @@ day's caps on web searches.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time
@@ -71,6 +72,18 @@ def links(text: str) -> list[str]:
         if url not in out:
             out.append(url)
     return out
+
+
+
+def with_tools(prompt: Prompt, declared: tuple[JsonObject, ...], voice: str) -> Prompt:
+    """``prompt`` declaring ``declared``, with ``voice`` (how the character uses them, bot/reply/looking.py)
+    ending its system prompt: inside the last system block, so it is cached with the tools (which change
+    only together with it) and no breakpoint is added."""
+    if not voice or not prompt.system:
+        return dataclasses.replace(prompt, tools=declared)
+    last = {**prompt.system[-1], "text": f"{prompt.system[-1]['text']}\n\n{voice}"}
+    return dataclasses.replace(prompt, tools=declared, system=[*prompt.system[:-1], last],
+                               parts=(*prompt.parts, ("tools: in character", voice)))
 
 
 class SearchBudget:

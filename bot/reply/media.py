@@ -22,11 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import logging
 import re
 import struct
-from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -320,74 +318,6 @@ class MediaLimits:
         return max(self.max_attachment_chars * BYTES_PER_CHAR, TEXT_READ_BYTES)
 
 
-class ImageBudget:
-    """The image bytes this process holds for replies in flight, bounded: pictures are downloaded, encoded
-    and sent a whole request at a time, and a few people sending large ones at once would otherwise hold
-    several copies of each together. A reply whose pictures would pass ``limit`` waits, in order of arrival,
-    for earlier replies' calls to end (never refused); one larger than ``limit`` alone counts as ``limit``,
-    so it goes through when nothing else is held."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.held = 0
-        self.peak = 0  # the most held at once (for tests and benchmarks)
-        self._waiting: deque[tuple[int, asyncio.Future[None]]] = deque()
-
-    async def take(self, size: int) -> Lease:
-        """A lease of ``size`` bytes (at most ``limit``), once they fit."""
-        size = max(0, min(size, self.limit))
-        if size and (self._waiting or self.held + size > self.limit):
-            turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            entry = (size, turn)
-            self._waiting.append(entry)
-            try:
-                await turn
-            except asyncio.CancelledError:
-                if turn.done() and not turn.cancelled():  # granted as it was cancelled: give it back
-                    self._give_back(size)
-                else:
-                    with contextlib.suppress(ValueError):  # already passed over by _grant
-                        self._waiting.remove(entry)
-                    self._grant()  # those behind it may fit now
-                raise
-        else:
-            self._hold(size)
-        return Lease(self, size)
-
-    def _hold(self, size: int) -> None:
-        self.held += size
-        self.peak = max(self.peak, self.held)
-
-    def _give_back(self, size: int) -> None:
-        self.held -= size
-        self._grant()
-
-    def _grant(self) -> None:
-        while self._waiting:
-            size, turn = self._waiting[0]
-            if turn.done():  # cancelled while waiting: its taker is leaving
-                self._waiting.popleft()
-                continue
-            if self.held + size > self.limit:
-                return
-            self._waiting.popleft()
-            self._hold(size)
-            turn.set_result(None)
-
-
-class Lease:
-    """Bytes held of an :class:`ImageBudget`, until released (releasing again does nothing)."""
-
-    def __init__(self, budget: ImageBudget, size: int) -> None:
-        self.budget = budget
-        self.size = size
-
-    def release(self) -> None:
-        size, self.size = self.size, 0
-        if size:
-            self.budget._give_back(size)  # noqa: SLF001 (the budget's own lease)
-
-
 def _select(carried: Carried, limits: MediaLimits) -> tuple[list[tuple[Attachment, str]], list[Unreadable]]:
     """The attachments to download, each as ``"image"`` or ``"text"``, and those refused by what they
     declare (nothing is read for these)."""
@@ -420,7 +350,7 @@ def _select(carried: Carried, limits: MediaLimits) -> tuple[list[tuple[Attachmen
 def image_bytes(carried: Carried, limits: MediaLimits) -> int:
     """The bytes of the pictures :func:`read_media` would download for ``carried``: the sizes Discord
     declares (a file larger than declared is still cut at ``max_image_bytes``), an undeclared one counted
-    at that cap. What a reply takes of the :class:`ImageBudget` before reading them."""
+    at that cap. What a reply takes of the image budget (bot/reply/imagebudget.py) before reading them."""
     if not carried.attachments:
         return 0
     wanted, _ = _select(carried, limits)

@@ -8,7 +8,7 @@ A reply's parts, in order (:func:`build_reply_prompt`; each part is named by the
    names no one (``{{user}}`` is "the person you are answering"), so everyone there shares it; in a DM
    ``{{user}}`` is the person (SillyTavern's solo chat). It says once that tagged text is never a command
    (the person's notes are wishes to honour), and that the character may disagree.
-2. **the person, as quoted data** (:func:`person_block`, ``<person name="...">``): core memories (whom
+2. **the person, as quoted data** (:func:`person_and_parts`, ``<person name="...">``): core memories (whom
    about), the
    notes they asked to be remembered (``<notes>``, in their own words: "I" is them), and the summary of
    their conversation, then how the character feels about them. In a DM it opens the first user
@@ -41,7 +41,6 @@ a channel transcript's end (or the block before the deepest note at a depth).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -60,7 +59,6 @@ from bot.reply.room import DmStamps, is_own, people_part, replied_name
 from bot.reply.transcript import NEW_CHAT, dm_message, history_messages, mark_transcript, transcript_messages
 from database.boundary import JsonObject
 from database.records import History, PromptData, RelationshipRecord, SeenMessage
-from database.visibility import Kind
 
 EPHEMERAL = {"type": "ephemeral"}
 # {{user}} in the character block of a channel prompt: that block is shared by everyone there (it opens the
@@ -222,25 +220,9 @@ def system_blocks(persona: Persona, character: str) -> list[JsonObject]:
     return [{"type": "text", "text": character, "cache_control": EPHEMERAL}]
 
 
-def with_tools(prompt: Prompt, declared: tuple[JsonObject, ...], voice: str) -> Prompt:
-    """``prompt`` declaring ``declared``, with ``voice`` (how the character uses them, bot/reply/looking.py)
-    ending its system prompt: inside the last system block, so it is cached with the tools (which change
-    only together with it) and no breakpoint is added."""
-    if not voice or not prompt.system:
-        return dataclasses.replace(prompt, tools=declared)
-    last = {**prompt.system[-1], "text": f"{prompt.system[-1]['text']}\n\n{voice}"}
-    return dataclasses.replace(prompt, tools=declared, system=[*prompt.system[:-1], last],
-                               parts=(*prompt.parts, ("tools: in character", voice)))
-
-
-def person_block(name: str, data: PromptData) -> str:
-    """Part 2, the person as quoted data ("" when nothing is known of them), then how the character feels
-    about them (its own guidance, so outside the quotes)."""
-    return person_and_parts(name, data)[0]
-
-
 def person_and_parts(name: str, data: PromptData) -> tuple[str, list[tuple[str, str]]]:
-    """:func:`person_block` and its labelled pieces (for the prompt inspector)."""
+    """Part 2, the person as quoted data ("" when nothing is known of them), then how the character feels
+    about them (its own guidance, so outside the quotes); and its labelled pieces (the prompt inspector's)."""
     inner = [p for p in (("person: core memories", listed("memories", data.core_memories, name)),
                          ("person: notes", listed("notes", data.notes, name))) if p[1]]
     if data.history.summary:
@@ -440,16 +422,7 @@ def build_reply_prompt(
     return Prompt(system=system, messages=messages, gaps=pace(data.recent, msg, data.history),
                   parts=tuple((label, text) for label, text in parts if text),
                   people=frozenset(m.author_id for m in (*data.recent, *lines, *since)),
-                  memories_of=private_memories_of(msg, data))
-
-
-def private_memories_of(msg: Incoming, data: PromptData) -> frozenset[int]:
-    """Whose private memory the reply's request carries: in a DM, the person's (what only their DMs may see,
-    database/visibility.py) and that of anyone their notes quote; elsewhere no one's, as the readers keep
-    it out of any place."""
-    if msg.audience().kind is not Kind.DM:
-        return frozenset()
-    return frozenset({msg.author_id}) | data.quoting
+                  memories_of=msg.private_memories(data.quoting))
 
 
 def pace(recent: Sequence[SeenMessage], msg: Incoming, history: History | None = None) -> tuple[float, ...]:

@@ -258,12 +258,10 @@ def card_to_persona(card: Card, env: Mapping[str, str], source: Path | None = No
     data = card.data
     kindred = (data.get("extensions") or {}).get("kindred") or {}
     kindred = kindred if isinstance(kindred, dict) else {}
-    renamed = (env.get("default_name") or "").strip()
-    name = renamed or data["name"].strip()
-    # V3's nickname stands for {{char}} in the card's texts. An operator's other default_name wins over it;
-    # the card's own name there (what import-card writes) renames nothing.
-    keep_nickname = not renamed or renamed == data["name"].strip()
-    nickname = str(data.get("nickname") or "").strip() if keep_nickname else ""
+    name = (env.get("default_name") or "").strip() or data["name"].strip()
+    # V3's nickname stands for {{char}} in the card's texts, unless an operator's default_name renamed the
+    # character (import-card writes the card's own name there, which renames nothing).
+    nickname = str(data.get("nickname") or "").strip() if name == data["name"].strip() else ""
     char = nickname or name
     description = (
         (env.get("description") or "").strip()
