@@ -125,18 +125,21 @@ class ConsolidationLog:
                         "said_at": f.said_at or now,
                         "happened_at": f.happened_at,
                         "guild_id": f.guild_id,
+                        "doubts": f.doubts,
                     }
                     for f in batch.new_facts
                 ]
-                plain = [row for row, f in zip(rows, batch.new_facts, strict=True) if f.replaces is None]
+                plain = [row for row, f in zip(rows, batch.new_facts, strict=True)
+                         if f.replaces is None and not f.closes]
                 if plain:
                     conn.execute(insert(UserFact), plain)
                 for row, f in zip(rows, batch.new_facts, strict=True):
-                    if f.replaces is not None:  # an update: the new fact first, then the old one closed
+                    if f.replaces is not None or f.closes:  # the new fact first, then the old ones closed
                         new_id = int(conn.execute(insert(UserFact).values(**row).returning(UserFact.id))
                                      .scalar_one())
-                        self._close(conn, batch.user_id, f.replaces, f.said_at or now, changed, f.past,
-                                    new_id)
+                        closed = ((f.replaces, f.past),) if f.replaces is not None else ()
+                        for old_id, past in (*closed, *f.closes):
+                            self._close(conn, batch.user_id, old_id, f.said_at or now, changed, past, new_id)
             deleted = False
             for fact_id, past in batch.retired:
                 if past is None:  # not worth keeping as history (never true, or asked to be forgotten)

@@ -6,13 +6,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, delete, func, insert, or_, select, update
+from sqlalchemy.orm import aliased
 
 from database.boundary import DbRow, Statements
 from database.engine import Database
 from database.models import User, UserFact, utcnow
 from database.records import FactRow, as_utc
 from database.stamps import FactStamp, fact_stamp, mark_deleted
+from database.visibility import kept_within
+
+_OTHER = aliased(UserFact)
+_OTHER_CURRENT = (_OTHER.user_id == UserFact.user_id, _OTHER.valid_until.is_(None),
+                  kept_within(private=UserFact.private, guild=UserFact.guild_id, other_private=_OTHER.private,
+                              other_guild=_OTHER.guild_id))
+# A current fact's doubt: the words of the current fact it may have replaced, else of the newest current fact
+# that may have replaced it; only one whose words may go wherever this fact goes (no DM secret in a server).
+_DOUBT = case((UserFact.valid_until.is_(None), func.coalesce(
+    select(_OTHER.fact).where(_OTHER.id == UserFact.doubts, *_OTHER_CURRENT).scalar_subquery(),
+    select(_OTHER.fact).where(_OTHER.doubts == UserFact.id, *_OTHER_CURRENT)
+    .order_by(_OTHER.id.desc()).limit(1).scalar_subquery())), else_=None)
 
 _COLUMNS = (
     UserFact.id,
@@ -31,6 +44,7 @@ _COLUMNS = (
     UserFact.valid_until,
     UserFact.superseded_by,
     UserFact.past,
+    _DOUBT,
 )
 
 
@@ -52,6 +66,7 @@ def _fact(r: DbRow) -> FactRow:
         as_utc(r[13]) if r[13] is not None else None,
         int(r[14]) if r[14] is not None else None,
         str(r[15]) if r[15] is not None else None,
+        str(r[16]) if r[16] is not None else None,
     )
 
 

@@ -218,7 +218,8 @@ class UserFact(Base):
     __tablename__ = "user_facts"
     # Recall's cache checks a user's newest change at every reply: answered from this index alone
     # (0002_memory).
-    __table_args__ = (Index("ix_user_facts_user_id_updated_at", "user_id", "updated_at", "id"),)
+    __table_args__ = (Index("ix_user_facts_user_id_updated_at", "user_id", "updated_at", "id"),
+                      Index("ix_user_facts_doubts", "doubts"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -247,6 +248,9 @@ class UserFact(Base):
     valid_until: Mapped[datetime | None] = mapped_column(TZ, nullable=True, default=None)
     superseded_by: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
     past: Mapped[str | None] = mapped_column(Text, nullable=True, default=None)
+    # 0032_fact_doubts. A fact that may have taken the place of another (the same slot, said unsurely): both
+    # stay current, and each is shown with the other as a doubt. NULL: no doubt.
+    doubts: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
 
 
 class Relationship(Base):

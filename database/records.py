@@ -201,6 +201,9 @@ class FactRow:
     valid_until: datetime | None = None  # closed: no longer true since then (None: current)
     superseded_by: int | None = None  # the fact that replaced it
     past: str | None = None  # a closed fact told as history ("Alice lived in Leeds"); None: never recalled
+    # a current fact that may have replaced this one, or that this one may have replaced: the other's words,
+    # read only where they may be shown wherever this one is (database/facts.py)
+    doubt: str | None = None
 
     @property
     def told(self) -> datetime:
@@ -219,6 +222,8 @@ class NewFact:
     guild_id: int | None = None  # the server whose public channels it was learnt in
     replaces: int | None = None  # the known fact it updates: closed, with ``past`` as its history wording
     past: str | None = None
+    closes: tuple[tuple[int, str], ...] = ()  # known facts of its slot it takes the place of: (id, past)
+    doubts: int | None = None  # a known fact it may take the place of: both kept, the doubt shown
 
 
 @dataclass(frozen=True)

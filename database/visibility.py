@@ -188,6 +188,14 @@ def kept_kind(*, private: Any, guild: Any) -> Any:
     return case((private, int(Kind.DM)), (guild.is_(None), int(Kind.NOWHERE)), else_=int(Kind.PUBLIC))
 
 
+def kept_within(*, private: Any, guild: Any, other_private: Any, other_guild: Any) -> ColumnElement[bool]:
+    """Whether a person's kept thing of (``other_private``, ``other_guild``) may enter every place their kept
+    thing of (``private``, ``guild``) enters, as SQL (columns as :func:`kept_kind` reads them): anything may
+    go where only their DMs read; else the other must be of that server's public channels, or of no place."""
+    return or_(private.is_(True), and_(other_private.is_(False),
+                                       or_(other_guild.is_(None), other_guild == guild)))
+
+
 def line_origin(m: SeenMessage) -> Origin:
     """Where a logged line was said, and whose words it is."""
     if m.is_dm:

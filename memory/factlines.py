@@ -48,11 +48,14 @@ YEAR_TOKENS = HEADER_TOKENS - DAY_TOKENS  # what the first heading of a year cos
 
 
 def line(row: FactRow) -> str:
-    """A fact's line: a closed one in the past tense with when it stopped ("- Alice lived in Leeds (until
-    November 2026)"); when it happened, where that is not the day it was told and the sentence does not
-    already say it (the date once, in the prompt's one format)."""
+    """A fact's line: a closed one in the past tense with the day it stopped ("- Alice lived in Leeds (until
+    20 November 2026)"); one in doubt with the other ("- unsure: Alice is staying in York or Alice lives in
+    Leeds"); when it happened, where that is not the day it was told and the sentence does not already say
+    it (the date once, in the prompt's one format)."""
     if row.valid_until is not None:
-        return f"- {(row.past or row.fact).rstrip('.')} (until {row.valid_until:%B %Y})\n"
+        return f"- {(row.past or row.fact).rstrip('.')} (until {spoken(day(row.valid_until))})\n"
+    if row.doubt:
+        return f"- unsure: {row.fact.rstrip('.')} or {row.doubt.rstrip('.')}\n"
     happened = day(row.happened_at) if row.happened_at is not None else ""
     if happened and happened != day(row.told) and not dated(row.fact, happened):
         return f"- {row.fact} (happened {spoken(happened)})\n"
@@ -76,6 +79,19 @@ def render(facts: Sequence[FactRow], user: str) -> str:
     if not facts:
         return ""
     groups: dict[str, list[FactRow]] = {}
+    doubts: set[frozenset[str]] = set()
     for f in facts:
         groups.setdefault(day(f.told), []).append(f)
-    return headed({told: "".join(line(f) for f in groups[told]) for told in sorted(groups)}).rstrip()
+    return headed({told: "".join(line(f) for f in groups[told] if not said_once(f, doubts))
+                   for told in sorted(groups)}).rstrip()
+
+
+def said_once(row: FactRow, doubts: set[frozenset[str]]) -> bool:
+    """Whether a doubt's pair was already told (from its other fact's line): each doubt once."""
+    if not row.doubt or row.valid_until is not None:
+        return False
+    pair = frozenset((row.fact, row.doubt))
+    if pair in doubts:
+        return True
+    doubts.add(pair)
+    return False

@@ -5,7 +5,9 @@ short id, and answers per fact add, update (the id, the new text), delete (the i
 again), as Mem0 keeps its memories. :func:`resolve` applies the answers to the facts shown, and
 :func:`changes` turns them into what the batch's transaction writes: new facts (an added one that says what a
 current fact says is that fact mentioned again), updates (a new fact that closes the old one, kept as
-history) and retired facts (closed, or deleted when not worth keeping as history).
+history) and retired facts (closed, or deleted when not worth keeping as history). Whatever the answer, an
+added fact that fills the slot of a current one (where they live, their work...: :func:`one_truth`) closes
+it; when that is unsure, both stay and the new one names the other as its doubt.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from database.records import FactRow, NewFact
+from database.visibility import Audience, Origin, may_enter
 from memory.batching import MESSAGE_CHARS, Batch, fact_times
 from memory.embeddings import normalise, to_bytes
 from memory.facts import MAX_SHOWN, ExtractedFact, FactIndex, match_facts
+from memory.slots import past_tense, slot_of
 
 
 def shown_ids(rows: Sequence[FactRow]) -> dict[str, FactRow]:
@@ -58,6 +62,59 @@ def resolve(facts: Sequence[ExtractedFact], shown: dict[str, FactRow]) -> Resolv
             else:
                 out.retired.append((row, f.past))
     return out
+
+
+# Cosine under which two facts are about different things whatever their words say (the shipped model gives
+# two facts about one person 0.45 or more; the person's name alone does much of it).
+SLOT_NEAR = 0.35
+# A fact the slot vocabulary does not place, this close under the "said again" threshold to a sure slot's
+# fact: perhaps that slot said otherwise, so a doubt.
+GREY_BAND = 0.05
+
+
+@dataclass(frozen=True)
+class Truth:
+    """What a new fact does to the known ones (:class:`NewFact`'s fields of the same names)."""
+
+    closes: tuple[tuple[int, str], ...] = ()  # (known fact, its past wording) it takes the place of
+    doubts: int | None = None  # a known fact it may take the place of
+
+
+def one_truth(index: FactIndex, text: str, vector: np.ndarray, seen: np.ndarray, private: bool,
+              guild_id: int | None, threshold: float) -> Truth:
+    """A new fact against the person's current facts its batch may see (``seen``): those of its slot (its
+    meaning near, memory/slots.py says the same slot) it closes as past when it says so plainly; when it
+    is unsure (a hedged fact, one the vocabulary does not place but this near to a slot's fact, or one
+    that could not close the other without telling a place what was said elsewhere) it names one as its
+    doubt."""
+    scores = np.where(seen, index.scores(vector), -np.inf)
+    near = np.flatnonzero(scores >= SLOT_NEAR)
+    slot = slot_of(text)
+    closes: list[tuple[int, str]] = []
+    doubt: int | None = None
+    for i in near[np.argsort(-scores[near], kind="stable")].tolist():
+        row = index.rows[i]
+        other = slot_of(row.fact)
+        if other is None:
+            continue
+        same = slot is not None and (slot.name, slot.key) == (other.name, other.key)
+        if same and slot is not None and slot.sure and _told_wherever(row, private, guild_id):
+            closes.append((row.id, past_tense(row.fact)))
+        elif doubt is None and (same or (slot is None and other.sure and not other.key
+                                         and scores[i] >= threshold - GREY_BAND)):
+            doubt = row.id
+    return Truth(tuple(closes), None if closes else doubt)
+
+
+def _told_wherever(row: FactRow, private: bool, guild_id: int | None) -> bool:
+    """Whether a new fact (of a batch's place) is seen in every place the known ``row`` is: only then may
+    it close it, or the place would learn from the closing that something was said where it cannot see."""
+    new = Origin.dm(1) if private else Origin.public(guild_id, person=1)
+    places = [Audience.dm(1)]
+    if not row.private:  # a server's fact, or one of no place: read in its server's (or every) place
+        places.append(Audience.place(private=False, guild=row.guild_id if row.guild_id is not None else -1,
+                                     channel=None, person=1))
+    return all(may_enter(new, audience) for audience in places)
 
 
 def visible(index: FactIndex, private: bool, guild_id: int | None) -> np.ndarray:
@@ -122,8 +179,15 @@ def changes(index: FactIndex, resolved: Resolved, vectors: np.ndarray, batch: Ba
     if rest:
         matched = match_facts(index, rest, vectors[:len(rest)], threshold)
         said.update({fid: f for fid, f in matched.mentioned_by.items() if fid not in said})
-        out.new = [NewFact(f.fact, f.category, to_bytes(v), batch.private, f.lasting, *fact_times(f, batch),
-                           guild_id=batch.guild_id) for f, v in matched.new]
+        # what the answers already changed is theirs: not closed again by a slot
+        touched = {row.id for _, row in resolved.updates} | {row.id for row, _ in resolved.retired}
+        seen = visible(index, batch.private, batch.guild_id) & np.array(
+            [r.id not in touched for r in index.rows], dtype=bool)
+        for f, v in matched.new:
+            truth = one_truth(index, f.fact, v, seen, batch.private, batch.guild_id, threshold)
+            out.new.append(NewFact(f.fact, f.category, to_bytes(v), batch.private, f.lasting,
+                                   *fact_times(f, batch), guild_id=batch.guild_id, closes=truth.closes,
+                                   doubts=truth.doubts))
     out.new += [NewFact(f.fact, f.category, to_bytes(v), batch.private, f.lasting, *fact_times(f, batch),
                         guild_id=batch.guild_id, replaces=row.id, past=f.past)
                 for (f, row), v in zip(resolved.updates, vectors[len(rest):], strict=True)]

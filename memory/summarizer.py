@@ -40,6 +40,8 @@ from bot.core.tokens import count_tokens, summary_tokens
 from database.records import NOTE_SOURCES, PRIVATE_SOURCE, CoreMemoryRow, History, Turn
 from database.store import Store
 from memory.consent import Consent
+from memory.factlines import line, said_once
+from memory.facts import FactIndex
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +84,7 @@ def transcript(turns: Sequence[Turn], persona: Persona, user_name: str) -> str:
 # What every summary keeps (Anthropic's advice: say what to do, and why).
 SUMMARY_RULES = "Only what was said; absolute dates, as \"17 November 2026\", never \"last Sunday\"."
 FACTS_SHOWN = 30  # the person's known facts shown to a pass, most often mentioned first
+PAST_SHOWN = 10  # and of those no longer true, the most recently closed
 NEUTRAL_USER = "the person you are talking with"  # {{user}} in the system prompt: names stay out of system
 
 
@@ -394,16 +397,29 @@ class Summarizer:
         return await self._ask(persona, user_name, text, user_id, "summary", SUMMARY_MAX_TOKENS, spent_for)
 
     async def _facts(self, user_id: int, user_name: str, private: bool, guild_id: int | None) -> str:
-        """The person's current facts this pass may see (a server's: no DM secret, no other server's), so
-        that what it writes neither restates nor contradicts them; '' when there are none."""
-        rows = [r for r in await self.store.facts.rows(user_id) if r.valid_until is None
-                and (private or (not r.private and r.guild_id in (None, guild_id)))]
-        rows.sort(key=lambda r: (-r.reference_count, -r.last_mentioned.timestamp()))
-        if not rows:
-            return ""
-        return (f"Facts already kept about {user_name} (what is still true; do not repeat them, and do not "
-                "contradict them unless the conversation changes them):\n"
-                + "\n".join(f"- {defuse(r.fact)}" for r in rows[:FACTS_SHOWN]))
+        """The person's facts this pass may see (FactIndex.seen_by: a server's sees no DM secret, no other
+        server's): the current ones as still true (a doubt as such), so that what it writes neither restates
+        nor contradicts them, and those no longer true as past, dated, so that it rebuilds what it kept of
+        them; '' when there are none."""
+        rows = await self.store.facts.rows(user_id)
+        index = FactIndex.build(rows, lexical=False)
+        seen = index.seen_by(private=private, guild_id=guild_id, everywhere=False)
+        current = [r for r, ok in zip(rows, seen & index.current, strict=True) if ok]
+        past = [r for r, ok in zip(rows, seen & index.past, strict=True) if ok]
+        current.sort(key=lambda r: (-r.reference_count, -r.last_mentioned.timestamp()))
+        past.sort(key=lambda r: r.valid_until or r.told, reverse=True)
+        parts: list[str] = []
+        if current:
+            doubts: set[frozenset[str]] = set()
+            lines = [line(r) for r in current[:FACTS_SHOWN] if not said_once(r, doubts)]
+            parts.append(f"Facts already kept about {user_name} (what is still true; do not repeat them, and "
+                         "do not contradict them unless the conversation changes them; where one is unsure, "
+                         "keep the doubt):\n" + defuse("".join(lines)).rstrip())
+        if past:
+            parts.append(f"No longer true about {user_name} (past, with the day it stopped: never write "
+                         "these as true now; a memory that says one is out of date):\n"
+                         + defuse("".join(line(r) for r in past[:PAST_SHOWN])).rstrip())
+        return "\n\n".join(parts)
 
     @staticmethod
     def _summary_text(persona: Persona, history: History, dropped: Sequence[Turn], user_name: str,

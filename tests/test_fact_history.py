@@ -107,7 +107,7 @@ def test_a_closed_fact_is_history_never_current_and_a_date_is_said_once() -> Non
     chosen = choose(index, vector, budget=400, private=True, now=NOW, expiry_days=0,
                     text="where does Alice live? Leeds or York")
     assert [f.id for f in chosen] == [2, 1]  # the present first, the history after it
-    assert line(leeds) == "- Alice lived in Leeds (until November 2026)\n"
+    assert line(leeds) == "- Alice lived in Leeds (until 20 November 2026)\n"
     assert "lives in Leeds" not in render(chosen, "alice")
     # Nothing asked about: the history is no filler.
     # Nothing asked about, or asked what is remembered (a filled budget): the history is no filler.
@@ -250,7 +250,7 @@ async def test_a_move_updates_the_fact_and_the_reply_knows_where_they_live_now_a
     recalled = re.search(r"<recalled_facts[^>]*>\n(.*?)\n</recalled_facts>", body, re.S)
     assert recalled is not None
     assert "- alice lives in York" in recalled[1]  # current
-    assert re.search(r"- alice lived in Leeds \(until \w+ \d{4}\)", recalled[1])  # only as past
+    assert re.search(r"- alice lived in Leeds \(until \d+ \w+ \d{4}\)", recalled[1])  # only as past
     assert "lives in Leeds" not in recalled[1]
 
 
@@ -273,5 +273,7 @@ async def test_the_summary_and_core_memory_passes_see_the_current_facts_of_their
         [request] = requests_with(h, cue)
         asked = first_user_text(request.body)
         assert "Facts already kept about alice" in asked and "- Alice lives in York" in asked
-        assert "Leeds" not in asked  # closed: not what is true now
+        still_true = asked.split("Facts already kept about alice")[1].split("\n\n")[0]
+        assert "Leeds" not in still_true  # closed: not what is true now, only as past
+        assert "- Alice lived in Leeds (until 20 November 2026)" in asked
         assert "shellfish" not in asked  # a DM secret never reaches a server channel's pass
