@@ -60,6 +60,7 @@ from memory.facts import (
 )
 from memory.reconcile import Changes, changes, resolve, show_known, to_embed
 from memory.relationships import daily_update
+from memory.summarizer import Summarizer
 from memory.threads import close_expired, still_open, thread_changes
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,7 @@ class ConsolidationReport:
     excerpts: int = 0  # messages indexed for episodic recall
     relationship_updates: int = 0
     pruned_facts: int = 0
+    refreshed_memories: int = 0  # core-memory sets rewritten because facts closed
     seconds: float = 0.0
     claude_seconds: float = 0.0  # wall time spent waiting for Claude (summed over concurrent calls)
     malformed: int = 0  # answers that did not parse (each asked again once): none with structured outputs
@@ -139,7 +141,7 @@ class Consolidator:
     def __init__(self, store: Store, claude: ClaudeClient, settings: MemorySettings, character_key: str,
                  persona: Callable[[], Persona], embedder: Embedder, *, cache: FactCache | None = None,
                  consent: Consent | None = None, concurrency: int = 8, on_step: StepHook | None = None,
-                 on_progress: ProgressHook | None = None) -> None:
+                 on_progress: ProgressHook | None = None, memories: Summarizer | None = None) -> None:
         self.store = store
         self.claude = claude
         self.settings = settings
@@ -152,6 +154,9 @@ class Consolidator:
         self.concurrency = max(1, concurrency)
         self.on_step = on_step
         self.on_progress = on_progress
+        # rewrites the core memories of a person whose facts closed (none keeps telling the old one as true)
+        self.memories = memories
+        self._closed: dict[int, set[tuple[bool, int | None]]] = {}  # person -> the places of their closings
         # One run at a time per process (other processes: see commit_consolidation).
         self._lock = asyncio.Lock()
         # A batched run's extraction answers, read ahead through the Message Batches API, by what each
@@ -231,6 +236,7 @@ class Consolidator:
             after = rows[-1][0]
             await self._window(rows, consents, modes, now, report, users, refused_dms, progress)
         report.users = len(users)
+        await self._refresh(report)
         if self.settings.fact_expiry_days:
             report.pruned_facts = await self.store.facts.delete_expired(
                 now - timedelta(days=self.settings.fact_expiry_days))
@@ -359,6 +365,10 @@ class Consolidator:
                      batch.label)
             return True
         report.committed += 1
+        if any(f.closes or f.replaces is not None for f in new) or any(past for _, past in retired):
+            # a server's closing shows in the person's DMs too (the private memories see every place)
+            self._closed.setdefault(batch.user_id, set()).update(
+                {(True, None)} if batch.private else {(True, None), (False, batch.guild_id)})
         report.archived += len(batch.messages)
         report.new_facts += len(new)
         report.excerpts += len(said_lines)
@@ -368,6 +378,18 @@ class Consolidator:
         report.relationship_updates += 1 if extraction.relationship else 0
         await self._step("committed", user_id=batch.user_id, messages=len(batch.messages))
         return True
+
+    async def _refresh(self, report: ConsolidationReport) -> None:
+        """The core memories of the places where facts closed, rewritten from the facts as they are now."""
+        closed, self._closed = self._closed, {}
+        if self.memories is None:
+            return
+        for user_id, places in closed.items():
+            try:
+                report.refreshed_memories += await self.memories.refresh(user_id, places)
+            except Exception as exc:  # the next summary pass rebuilds them anyway
+                report.errors.append(f"core memories of {user_id}: {type(exc).__name__}: {exc}")
+                log.exception("consolidation: rewriting the core memories of %s failed", user_id)
 
     async def _excerpts(self, batch: Batch, report: ConsolidationReport) -> list[NewExcerpt]:
         """The batch's messages and the character's lines beside them for episodic recall, without vectors

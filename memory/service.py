@@ -70,7 +70,7 @@ class MemoryService:
         self.summarizer = Summarizer(store, claude, settings, self.character_key, persona, self.consent,
                                      notify)
         self.consolidator = Consolidator(store, claude, settings, self.character_key, persona, self.embedder,
-                                         cache=self.cache, consent=self.consent)
+                                         cache=self.cache, consent=self.consent, memories=self.summarizer)
         self._notify = notify
         self._claude = claude
         # The other characters of an ensemble: each keeps its own histories, so each has its own summarizer.

@@ -27,7 +27,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 from bot.core.claude import ClaudeClient, ClaudeUnavailable, Prompt
@@ -465,12 +465,44 @@ class Summarizer:
         facts = await self._facts(user_id, user_name, source == PRIVATE_SOURCE, guild_id)
         if facts:
             parts.append(facts)
-        parts.append(f"What just happened with {user_name} (your summary):\n{summary}")
+        if summary:
+            parts.append(f"What just happened with {user_name} (your summary):\n{summary}")
+        else:  # a rewrite because facts changed (:meth:`refresh`)
+            parts.append(f"What you know of {user_name} changed since you wrote these memories: rewrite them "
+                         "so that none tells as true what is no longer true.")
         parts.append(fill(persona.core_memory_prompt, persona, user_name)
                      + "\nAnswer with the complete, updated list: one memory per line, "
                        "each line starting with "
                        f"\"- \" and naming {name} (whose memory it is stays clear). Nothing else.")
         return "\n\n".join(parts)
+
+    async def refresh(self, user_id: int, places: Iterable[tuple[bool, int | None]]) -> int:
+        """Rewrite the core memories of ``places`` ((private, server) pairs) after some of the person's facts
+        closed as past, so that none keeps telling the old one as true (the next summary pass would only
+        come with enough new talk); a place without memories is left alone. How many sets were rewritten;
+        a failure is logged and leaves the set as it was."""
+        if not await self.consent.remembers(user_id):
+            return 0
+        user = await self.store.people.get_user(user_id)
+        name = clean_name(user.name) if user is not None and user.name else f"user {user_id}"
+        stored = await self.store.memories.placed_memories(self.character_key, user_id, usable=True)
+        done = 0
+        for private, guild in sorted(set(places), key=str):
+            source, guild = (PRIVATE_SOURCE, None) if private else (CHANNEL_SOURCE, guild)
+            if not any(self._own(m, source, guild) for m in stored):
+                continue
+            persona = self.persona()
+            try:
+                asked = await self._memories_text(persona, "", (), user_id, name, source, guild)
+                text = await self._ask(persona, name, asked, user_id, "core_memory", MEMORY_MAX_TOKENS, guild)
+                memories = await self._checked(parse_memories(text), persona, user_id, name, guild)
+            except SummaryFailed as exc:
+                log.warning("core memories of %s not rewritten after their facts changed: %s", user_id, exc)
+                continue
+            await self.store.memories.replace_core_memories(
+                self.character_key, user_id, memories, reason="facts changed", source=source, guild_id=guild)
+            done += 1
+        return done
 
     async def _checked(self, memories: list[str], persona: Persona, user_id: int,
                        user_name: str, spent_for: int | None) -> list[str]:

@@ -21,7 +21,13 @@ from memory.facts import MAX_SHOWN, FactIndex, MalformedExtraction, parse_extrac
 from memory.recall import choose, choose_both
 from memory.reconcile import nearest, resolve, shown_ids, telling
 from tests.harness import CHANNEL_ID, USER_ID, MakeHarness
-from tests.memory_support import HashEmbedder, consolidation_responder, first_user_text, is_extraction
+from tests.memory_support import (
+    HashEmbedder,
+    consolidation_responder,
+    first_user_text,
+    is_extraction,
+    last_user_text,
+)
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 
@@ -277,3 +283,202 @@ async def test_the_summary_and_core_memory_passes_see_the_current_facts_of_their
         assert "Leeds" not in still_true  # closed: not what is true now, only as past
         assert "- Alice lived in Leeds (until 20 November 2026)" in asked
         assert "shellfish" not in asked  # a DM secret never reaches a server channel's pass
+
+
+# --------------------------------------------------------------------------- one truth at write time
+
+
+def test_a_slot_is_where_they_live_their_work_partner_pet_or_one_event_and_whose() -> None:
+    from memory.slots import past_tense, slot_of
+
+    home = slot_of("alice lives in Leeds")
+    assert home is not None and home == slot_of("Alice moved to York last week") and home.sure
+    unsure = slot_of("alice is staying in York for the winter")
+    assert unsure is not None and (unsure.name, unsure.key, unsure.sure) == ("home", "", False)
+    assert slot_of("Alice's brother lives in Paris") != home  # the brother's home, not hers
+    assert slot_of("Alice's cat is named Tom") == slot_of("Alice's kitten is called Miso")
+    assert slot_of("Alice's cat is named Tom") != slot_of("Alice's dog is named Rex")
+    assert slot_of("Alice works at the bakery") == slot_of("Alice got a job as a nurse")
+    assert slot_of("Alice's wedding is on 2027-06-01") == slot_of("Alice's wedding moved to 12 July")
+    for no_slot in ("alice adopted a cat", "Alice likes tea", "Alice grew up in Hull",
+                    "Alice loves the rain in Leeds", "Alice ran a half marathon on 2026-11-17"):
+        assert slot_of(no_slot) is None, no_slot
+    assert past_tense("alice lives in Leeds") == "alice lived in Leeds"
+    assert past_tense("alice moved to York") == "alice moved to York"
+
+
+def facts_index(*facts: tuple[int, str, bool, int | None]) -> FactIndex:
+    """(id, text, private, server) facts with the shipped model's vectors."""
+    from tests.memory_support import real_embedder
+
+    vectors = real_embedder().encode([text for _, text, _, _ in facts])
+    return FactIndex.build([FactRow(i, text, "personal", False, private, 1, NOW, NOW, to_bytes(v),
+                                    guild_id=guild) for (i, text, private, guild), v in zip(facts, vectors)])
+
+
+def truth_of(index: FactIndex, text: str, *, private: bool, guild_id: int | None = None) -> Any:
+    from memory.reconcile import one_truth, visible
+    from tests.memory_support import real_embedder
+
+    vector = real_embedder().encode([text])[0]
+    return one_truth(index, text, vector, visible(index, private, guild_id), private, guild_id, 0.8)
+
+
+def test_a_new_fact_closes_only_its_slot_and_only_where_it_is_seen_everywhere_the_old_one_is() -> None:
+    index = facts_index((1, "alice lives in Leeds", True, None), (2, "alice works at the bakery", True, None))
+    assert truth_of(index, "alice moved to York", private=True).closes == ((1, "alice lived in Leeds"),)
+    assert truth_of(index, "alice got a job as a nurse", private=True).closes == (
+        (2, "alice worked at the bakery"),)
+    nothing = truth_of(index, "alice adopted a cat", private=True)
+    assert (nothing.closes, nothing.doubts) == ((), None)
+    unsure = truth_of(index, "alice is staying in York for the winter", private=True)
+    assert (unsure.closes, unsure.doubts) == ((), 1)
+
+    # A server's fact never meets a DM-only one: it neither closes it nor names it.
+    secret = facts_index((1, "alice lives in Leeds", True, None))
+    public = truth_of(secret, "alice moved to York", private=False, guild_id=5)
+    assert (public.closes, public.doubts) == ((), None)
+    # A DM fact does not close what a server sees (the server would learn of the move from the closing):
+    # both stay, the DM one naming the other as its doubt.
+    told = facts_index((1, "alice lives in Leeds", False, 5))
+    said = truth_of(told, "alice moved to York", private=True)
+    assert (said.closes, said.doubts) == ((), 1)
+    assert truth_of(told, "alice moved to York", private=False, guild_id=5).closes == (
+        (1, "alice lived in Leeds"),)
+    assert truth_of(told, "alice moved to York", private=False, guild_id=6).closes == ()  # not seen there
+
+
+async def test_a_doubt_is_read_with_both_facts_but_never_into_a_place_that_may_not_see_the_other(
+        store: Store) -> None:
+    await store.people.ensure_user(USER_ID, "alice")
+    leeds = await store.facts.add(USER_ID, "alice lives in Leeds", category="personal")  # of no place
+    assert await store.consolidation.commit_consolidation(ConsolidationBatch(
+        "finn", USER_ID, (), at=NOW, new_facts=(
+            NewFact("alice is staying in York", "personal", None, private=True, doubts=leeds),)))
+    rows = {r.fact: r for r in await store.facts.rows(USER_ID)}
+    # the DM fact may name the other (DMs see everything); the other, read everywhere, may not name it
+    assert rows["alice is staying in York"].doubt == "alice lives in Leeds"
+    assert rows["alice lives in Leeds"].doubt is None
+    assert await store.consolidation.commit_consolidation(ConsolidationBatch(
+        "finn", USER_ID, (), at=NOW, new_facts=(
+            NewFact("alice is staying in Hull", "personal", None, doubts=leeds),)))
+    rows = {r.fact: r for r in await store.facts.rows(USER_ID)}
+    assert rows["alice lives in Leeds"].doubt == "alice is staying in Hull"
+    assert render([rows["alice lives in Leeds"], rows["alice is staying in Hull"]], "alice").count(
+        "unsure: ") == 1  # the pair told once
+    # closed, the other is no doubt any more
+    assert await store.consolidation.commit_consolidation(ConsolidationBatch(
+        "finn", USER_ID, (), at=NOW, new_facts=(
+            NewFact("alice moved to Bath", "personal", None, closes=((leeds, "alice lived in Leeds"),)),)))
+    rows = {r.fact: r for r in await store.facts.rows(USER_ID)}
+    assert rows["alice is staying in Hull"].doubt is None and rows["alice lives in Leeds"].valid_until == NOW
+
+
+PLAIN_ADDS = {"I live in Leeds": "alice lives in Leeds", "moved to York": "alice moved to York",
+              "adopted a cat": "alice adopted a cat",
+              "staying in Hull": "alice is staying in Hull for the winter"}
+
+
+def plain_adds(body: dict[str, Any]) -> str:
+    """The extraction as a model naturally answers a move: a plain ``add``, whatever facts it was shown."""
+    text = first_user_text(body)
+    return answer(*({"action": "add", "id": None, "fact": fact, "category": "personal", "lasting": True,
+                     "said": None, "happened": None, "past": None}
+                    for said, fact in PLAIN_ADDS.items() if said in text))
+
+
+LEEDS_NOW = re.compile(r"lives in Leeds", re.I)
+LEEDS_PAST = re.compile(r"- alice lived in Leeds \(until \d{1,2} [A-Z][a-z]+ \d{4}\)")
+
+
+async def test_after_a_move_told_as_a_plain_add_no_request_tells_the_old_home_as_current(
+        make_harness: MakeHarness) -> None:
+    from database.records import PRIVATE_SOURCE
+    from tests.test_summarization import MEMORY_CUE, SMALL, SUMMARY_CUE, Script, chat, summarized
+
+    h = await make_harness(**SMALL)
+    script = Script(summary="alice told me about the rain.", memories="- alice lives in Leeds.")
+    h.claude.responder = lambda body: plain_adds(body) if is_extraction(body) else script(body)
+    await h.store.people.ensure_user(USER_ID, "alice")
+    bot: Any = h.bot
+    key = bot.engine.character_key
+    await chat(h, ["I live in Leeds, the rain is relentless"], dm=True)
+    await bot.memory.summarizer.wait_idle()
+    await bot.in_flight.drain()
+    assert (await bot.memory.consolidator.run()).new_facts == 1
+    # what an earlier pass kept of her
+    await h.store.memories.replace_core_memories(key, USER_ID, ["alice lives in Leeds, rain and all"],
+                                                 reason="earlier pass", source=PRIVATE_SOURCE)
+
+    script.memories, script.summary = "- alice moved to York.", "alice told me she moved to York."
+    await chat(h, ["big news: I moved to York last week!"], dm=True, start=1)
+    await bot.memory.summarizer.wait_idle()
+    await bot.in_flight.drain()
+    moved = len(h.claude.requests)
+    report = await bot.memory.consolidator.run()
+    assert (report.new_facts, report.updated_facts, report.refreshed_memories) == (1, 0, 1)
+    facts = {r.fact: r for r in await h.store.facts.rows(USER_ID)}
+    york, leeds = facts["alice moved to York"], facts["alice lives in Leeds"]
+    assert york.valid_until is None and leeds.superseded_by == york.id and leeds.valid_until is not None
+    assert leeds.past == "alice lived in Leeds"
+    # The core memories were rebuilt from the facts: told the old home as past, dated, never as still true.
+    [rebuilt] = [r for r in h.claude.requests[moved:] if MEMORY_CUE in last_user_text(r.body)]
+    asked = last_user_text(rebuilt.body)
+    still_true = asked.split("Facts already kept about alice")[1].split("\n\n")[0]
+    assert "alice moved to York" in still_true and not LEEDS_NOW.search(still_true)
+    assert LEEDS_PAST.search(asked.split("No longer true about alice")[1])
+    assert [m.content for m in await h.store.memories.placed_memories(key, USER_ID)] == ["alice moved to York."]
+
+    # An unrelated new fact closes nothing.
+    await chat(h, ["I adopted a cat today, she is tiny"], dm=True, start=2)
+    await bot.memory.summarizer.wait_idle()
+    await bot.in_flight.drain()
+    assert (await bot.memory.consolidator.run()).refreshed_memories == 0
+    current = {r.fact for r in await h.store.facts.rows(USER_ID) if r.valid_until is None}
+    assert current == {"alice moved to York", "alice adopted a cat"}
+
+    rebuilt_at = len(h.claude.requests)
+    previous = (await h.store.conversations.history(key, USER_ID, "dm")).summary
+    await chat(h, ["where do I live these days, Leeds or York?"], dm=True, start=3)
+    await summarized(h, "dm", previous=previous)
+    later = h.claude.requests[rebuilt_at:]
+    kinds = {cue: [r for r in later if cue in last_user_text(r.body)] for cue in (SUMMARY_CUE, MEMORY_CUE)}
+    assert kinds[SUMMARY_CUE] and kinds[MEMORY_CUE]
+    for request in later:  # the reply, the summary pass, the core-memory pass
+        assert not LEEDS_NOW.search(request.all_text()), last_user_text(request.body)[:200]
+    reply = [r for r in later if r.model == "claude-test-default" and not any(
+        cue in last_user_text(r.body) for cue in (SUMMARY_CUE, MEMORY_CUE))][0].all_text()
+    recalled = re.search(r"<recalled_facts[^>]*>\n(.*?)\n</recalled_facts>", reply, re.S)
+    assert recalled is not None and LEEDS_PAST.search(recalled[1])  # as past, dated
+    assert "alice moved to York" in reply  # the present (a core memory says it: not recalled twice)
+    for request in (*kinds[SUMMARY_CUE], *kinds[MEMORY_CUE]):
+        assert LEEDS_PAST.search(last_user_text(request.body).split("No longer true about alice")[1])
+
+
+async def test_a_fact_that_may_or_may_not_replace_another_keeps_both_with_the_doubt_shown(
+        make_harness: MakeHarness) -> None:
+    h = await make_harness()
+    others = consolidation_responder()
+    h.claude.responder = lambda body: plain_adds(body) if is_extraction(body) else others(body)
+    await h.store.people.ensure_user(USER_ID, "alice")
+    bot: Any = h.bot
+    dm = await h.dm_channel_id()
+    await h.dm("I live in Leeds, the rain is relentless")
+    await h.replies(dm, 1)
+    await bot.in_flight.drain()
+    await bot.memory.consolidator.run()
+    await h.dm("I'm staying in Hull for the winter, with my aunt")
+    await h.replies(dm, 2)
+    await bot.in_flight.drain()
+    await bot.memory.consolidator.run()
+    facts = {r.fact: r for r in await h.store.facts.rows(USER_ID)}
+    hull, leeds = facts["alice is staying in Hull for the winter"], facts["alice lives in Leeds"]
+    assert hull.valid_until is None and leeds.valid_until is None and hull.doubt == leeds.fact and leeds.doubt == hull.fact
+
+    await h.dm("where do I live these days, Leeds or Hull?")
+    await h.replies(dm, 3)
+    body = h.claude.last_request("claude-test-default").all_text()
+    recalled = re.search(r"<recalled_facts[^>]*>\n(.*?)\n</recalled_facts>", body, re.S)
+    assert recalled is not None
+    assert re.search(r"- unsure: alice (lives in Leeds or alice is staying in Hull for the winter|is staying in "
+                     r"Hull for the winter or alice lives in Leeds)", recalled[1])
