@@ -9,7 +9,8 @@ One run (scheduled daily by bot/runtime/jobs.py, or ``python main.py consolidate
    character's feelings, as one JSON object (validated; a malformed answer is retried once, then the batch
    is skipped with a log line and its messages stay in the log for the next run). It is shown the person's
    nearest current facts by id and answers add, update, delete or none per fact (memory/reconcile.py): an
-   update closes the old fact as history ("lived in Leeds"), never recalled as current;
+   update closes the old fact as history ("lived in Leeds"), never recalled as current, and so does an added
+   fact that fills the old one's slot (where they live, their work...), whatever the answer said;
 4. embeds the facts (in a worker thread) and compares the added ones with the user's current facts: a
    current fact at cosine similarity >= ``fact_similarity_threshold`` is mentioned again (last_mentioned,
    reference_count + 1), anything else is inserted with its embedding;
@@ -18,8 +19,10 @@ One run (scheduled daily by bot/runtime/jobs.py, or ``python main.py consolidate
    day's bound; its messages and the character's lines beside them are indexed for episodic recall
    (memory/episodes.py: by their words at once, embedded after the run in the background). A batch whose
    messages already left the log (a concurrent run, /forget_me) rolls back;
-6. archives the remaining messages (bots, the character's own) in transactions of their own, prunes expired
-   facts, and records the run in global state (``memory.last_consolidation``; the day's mood is bot/alive's);
+6. archives the remaining messages (bots, the character's own) in transactions of their own, rewrites the
+   core memories of the places where facts closed (memory/summarizer.py ``refresh``: none keeps telling an
+   old fact as true), prunes expired facts, and records the run in global state
+   (``memory.last_consolidation``; the day's mood is bot/alive's);
 7. starts embedding the excerpts it indexed, in the background (:meth:`Consolidator.start_embedding`;
    :meth:`Consolidator.embedded` waits for it): the model costs far more than the run itself.
 

@@ -30,7 +30,7 @@ from bot.reply import delivery, guard, looking, splitting
 from bot.reply.deciding import addressing, intent, router, triage
 from bot.runtime import voice
 from bot.servertools import moderation, polls, settings
-from memory import facts, lexical, summarizer, timewords
+from memory import facts, lexical, slots, summarizer, timewords
 from personaflow.core import memory as pf_memory
 from personaflow.utils import validators
 
@@ -165,6 +165,9 @@ ENTRY_POINTS: dict[str, tuple[Callable[[str], Any], tuple[re.Pattern[str] | str,
     "reminders: a time of day said": (reminders.clock_minutes, (reminders._CLOCK, "9:30 p.m.")),
     "summaries: memory lists": (summarizer.parse_memories, ()),
     "extraction: the JSON in an answer": (_swallow(facts._json_object), ("json",)),
+    "facts: the slot a fact fills, its past tense": (
+        lambda t: (slots.slot_of(t), slots.past_tense(t)),
+        (slots._RELATIONS, slots._PET, slots._EVENT, slots._VERB, *(cue for _, _, cue in slots._CUES))),
     "personaflow: sentences and words": (lambda t: (pf_memory._sentences(t), pf_memory._words(t)), ()),
     "personaflow: names": (_swallow(validators.check_character_name), ()),
 }
@@ -175,7 +178,7 @@ def test_every_pattern_reading_outside_text_has_an_entry() -> None:
     compiled patterns are all named by some entry."""
     modules = (triage, intent, router, topics, timewords, lexical, style, emotions, mirroring, blend, macros,
                framework, template, modes, splitting, delivery, looking, emotes, voice, attachments, posting,
-               polls, moderation, localtime, text, lorekeys, appraisal, guard, reminders)
+               polls, moderation, localtime, text, lorekeys, appraisal, guard, reminders, slots)
     covered = {id(p) for _, patterns in ENTRY_POINTS.values() for p in patterns if isinstance(p, re.Pattern)}
     covered |= {id(p) for p in blend._CONTEXT_PATTERNS.values()}
     missing = [f"{m.__name__}.{name}" for m in modules for name, value in vars(m).items()

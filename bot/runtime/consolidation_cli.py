@@ -21,8 +21,10 @@ from bot.core.claude import ClaudeClient
 from bot.core.config import Settings
 from database.retention import Pruned
 from database.store import Store
+from memory.consent import Consent
 from memory.consolidation import ConsolidationReport, Consolidator
 from memory.embeddings import Embedder, SentenceEmbedder
+from memory.summarizer import Summarizer
 
 log = logging.getLogger(__name__)
 
@@ -155,8 +157,10 @@ async def _consolidate_with_bar(settings: Settings, character: CharacterSource, 
         progress.append((done, total))
         bar(done, total)
 
+    consent = Consent(store.servers, store.people, settings.memory.memory_consent)
+    memories = Summarizer(store, claude, settings.memory, key, character.current, consent)
     consolidator = Consolidator(store, claude, settings.memory, key, character.current, embedder,
-                                on_progress=on_progress)
+                                on_progress=on_progress, consent=consent, memories=memories)
     try:
         report = await consolidator.run()
     finally:
