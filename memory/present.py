@@ -47,6 +47,7 @@ class Present:
     summarized: bool = False
     memories: tuple[str, ...] = ()
     told_from: datetime | None = None
+    fresh: bool = False  # its place's conversation was just reset: no live line, no summary (memory/worth.py)
 
     def held(self, excerpts: ExcerptIndex) -> np.ndarray:
         """Which of a person's excerpts the request already holds."""
@@ -84,7 +85,8 @@ def present(msg: Incoming, data: PromptData, threads: Sequence[str] = ()) -> Pre
         if turned:
             since = snowflake_time(min(turned))
     return Present(frozenset(ids), msg.channel_id, since, bool(data.history.summary),
-                   (*data.core_memories, *data.notes, *threads), data.history.summary_since)
+                   (*data.core_memories, *data.notes, *threads), data.history.summary_since,
+                   fresh=since is None and not data.history.summary)
 
 
 def _utc(moment: datetime) -> datetime:

@@ -115,6 +115,8 @@ ENTRY_POINTS: dict[str, tuple[Callable[[str], Any], tuple[re.Pattern[str] | str,
     "time words": (lambda t: timewords.window(t, NOW), (
         timewords.DAY_MONTH_YEAR, timewords.MONTH_DAY_YEAR, timewords.ISO, timewords.MONTH_YEAR,
         timewords.IN_MONTH, " ".join(timewords.RELATIVE))),
+    "time words: a question about the past": (lambda t: timewords.asked(t, NOW), (
+        timewords.QUESTION, timewords.PAST, timewords.FIRST_PERSON, timewords.ABOUT_YOU)),
     "lexical search terms": (lexical.terms, (lexical._WORD,)),
     "style: learn": (lambda t: style.learn(None, t),
                      (style._WORD, style._EMOJI, style._SCRIPT, style._NON_LATIN)),
