@@ -269,23 +269,17 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
         np.zeros(0, np.int64), np.zeros(0))
     # each item clears its own floor too, unless told or happened when the message asks (memory/worth.py)
     floor, asked = worth.item_floor(floors), timewords.asked(text, now) if text else None
-    span = (asked[0].timestamp(), asked[1].timestamp()) if asked is not None else None
     if floor > 0 and nearness and len(found):
-        keep = worth.earned(nearness[0][found], floor, worth.within(span, index.told[found],
-                                                                      index.happened[found]))
-        found, fused = found[keep], fused[keep]
+        found, fused = worth.facts_kept(index, found, fused, nearness[0], floor, asked)
     relevant: list[int] = found.tolist()
     relevance: np.ndarray = fused
-    # the character's filler is no excerpt, nor a conversation just reset unless asked about
-    if excerpts is not None and excerpts.rows and not (present.fresh and not timewords.asks_about_past(text)):
-        place = (excerpts.allowed(private=private, channel_id=channel_id) & ~present.held(excerpts)
-                 & ~excerpts.filler)
+    # the character's filler is no excerpt, nor what a reset wiped unless asked about
+    if excerpts is not None and excerpts.rows and not (present.reset and not timewords.asks_about_past(text)):
+        place = excerpts.allowed(private=private, channel_id=channel_id) & ~present.held(excerpts) \
+            & ~excerpts.filler
         said, said_scores = episodes.ranked(excerpts, query, text, place, now, about, floors, reach)
-        if floor > 0 and len(said) and query is not None:
-            asked_rows = np.stack([query, about]) if about is not None else query[None, :]
-            near = worth.excerpt_nearness(excerpts.matrix, excerpts.slot, said, asked_rows)
-            keep = worth.earned(near, floor, worth.within(span, excerpts.told[said]))
-            said, said_scores = said[keep], said_scores[keep]
+        if floor > 0 and query is not None:
+            said, said_scores = worth.said_kept(excerpts, said, said_scores, query, about, floor, asked)
         if len(said):
             # Excerpts are coded as -1 - their index; one relevance order for both, facts first on ties.
             # Facts are the denser memory; what was said counts fully when the message names something only

@@ -10,19 +10,29 @@
 * The character's filler is not an excerpt: a line of the character sharing no word with the person's
   lines of its exchange (a greeting, "Glub! The kettle is on…") tells nothing about the person. A line
   answering what they said shares its words ("Biscuit! What a name for a greyhound.") and stays.
-* A conversation just reset (the request holds no live line and no summary of its place, ``Present.fresh``)
-  is not replayed unless the message asks about the past (memory/timewords.py ``asks_about_past``).
+* A conversation reset is not replayed unless the message asks about the past (memory/timewords.py
+  ``asks_about_past``: "do you remember my sister's puppy?", "what did we talk about yesterday?"): in a DM,
+  what the request does not hold was reset away (``Present.reset``), and "how are you doing today?" or
+  "busy this week?" right after /reset_conversation quoted it back word for word.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from database.records import ExcerptRow
 from memory.embeddings import DTYPE, row_max
 from memory.lexical import terms
+
+if TYPE_CHECKING:
+    from memory.episodes import ExcerptIndex
+    from memory.facts import FactIndex
+
+Window = tuple[datetime, datetime] | None
 
 # Chosen on the tuning part of LoCoMo's developers' half (benchmarks/bench_locomo.py --split tune) and checked
 # on its held-out part: unrelated facts sit at 0.0-0.15 of the shipped model's cosine to a message.
@@ -66,27 +76,38 @@ def filler(rows: Sequence[ExcerptRow], told: np.ndarray) -> np.ndarray:
     return out
 
 
-def excerpt_nearness(matrix: np.ndarray, slot: np.ndarray, said: np.ndarray,
-                     asked: np.ndarray | None) -> np.ndarray:
-    """The best cosine of each of the excerpts ``said`` to the message or its topic (``asked``: their rows);
-    +inf for one without a vector (its words alone found it)."""
+def facts_kept(index: FactIndex, found: np.ndarray, fused: np.ndarray, near: np.ndarray, floor: float,
+               asked: Window) -> tuple[np.ndarray, np.ndarray]:
+    """The facts ``found`` (their fused scores ``fused``; ``near``: every fact's best cosine to the message
+    or its topic) that clear ``floor`` or were told or happened in the window ``asked`` about."""
+    keep = earned(near[found], floor, within(asked, index.told[found], index.happened[found]))
+    return found[keep], fused[keep]
+
+
+def said_kept(excerpts: ExcerptIndex, said: np.ndarray, scores: np.ndarray, query: np.ndarray,
+              about: np.ndarray | None, floor: float, asked: Window) -> tuple[np.ndarray, np.ndarray]:
+    """The excerpts ``said`` (their fused ``scores``) that clear ``floor`` (their best cosine to the message,
+    ``query``, or its topic, ``about``) or were said in the window ``asked`` about; one without a vector yet
+    by its words alone."""
     near = np.full(len(said), np.inf, dtype=np.float64)
-    if asked is None or not len(said) or asked.shape[1] != matrix.shape[1]:
-        return near
-    slots = slot[said]
+    rows = np.stack([query, about]) if about is not None else query[None, :]
+    slots = excerpts.slot[said]
     has = slots >= 0
-    if has.any():
-        near[has] = row_max(matrix[slots[has]] @ asked.astype(DTYPE, copy=False).T)
-    return near
+    if has.any() and rows.shape[1] == excerpts.matrix.shape[1]:
+        near[has] = row_max(excerpts.matrix[slots[has]] @ rows.astype(DTYPE, copy=False).T)
+    keep = earned(near, floor, within(asked, excerpts.told[said]))
+    return said[keep], scores[keep]
 
 
-def within(span: tuple[float, float] | None, *moments: np.ndarray) -> np.ndarray | None:
-    """Which items were told (or happened) in the window asked about (POSIX seconds), None for no window."""
-    if span is None:
+def within(asked: Window, *moments: np.ndarray) -> np.ndarray | None:
+    """Which items were told (or happened: ``moments``, POSIX seconds) in the window asked about; None for
+    no window."""
+    if asked is None:
         return None
+    start, end = asked[0].timestamp(), asked[1].timestamp()
     out = np.zeros(len(moments[0]), dtype=bool)
     for when in moments:
-        out |= (when >= span[0]) & (when < span[1])
+        out |= (when >= start) & (when < end)
     return out
 
 
