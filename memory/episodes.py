@@ -35,6 +35,7 @@ from bot.core.tokens import count_tokens
 from database.excerpts import Excerpts
 from database.records import ExcerptRow, NewExcerpt, SeenMessage
 from database.stamps import ExcerptStamp, FactStamp
+from memory import timewords, worth
 from memory.embeddings import (
     DTYPE,
     Embedder,
@@ -49,7 +50,6 @@ from memory.factlines import day, headed
 from memory.ivf import clusters
 from memory.lexical import LexicalIndex, terms
 from memory.stamped import Stamp, StampedCache
-from memory.timewords import window
 
 EXCERPT_CHARS = 1_000  # as consolidation reads a message: one long message is not a whole evening
 NEIGHBOUR_SECONDS = 6 * 3600  # lines further apart than this are not one exchange
@@ -172,6 +172,7 @@ class ExcerptIndex:
     # order; where each cluster starts in them (one more entry: the end).
     centroids: np.ndarray | None = None
     starts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    filler: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # memory/worth.py
 
     def __post_init__(self) -> None:
         self.slot = np.full(len(self.rows), -1, dtype=np.int64)  # each line's row of ``matrix`` (-1: none)
@@ -215,7 +216,7 @@ class ExcerptIndex:
                    channel=np.array([r.channel_id for r in rows], dtype=np.int64), told=told,
                    message_ids=np.array([r.message_id for r in rows], dtype=np.int64),
                    lexical=LexicalIndex.build(texts), context=LexicalIndex.build(around),
-                   centroids=centroids, starts=starts)
+                   centroids=centroids, starts=starts, filler=worth.filler(rows, told))
 
     def allowed(self, *, private: bool, channel_id: int) -> np.ndarray:
         """The strict place rule (module docstring): DM lines in DMs, a channel's lines in that channel;
@@ -401,7 +402,7 @@ def ranked(index: ExcerptIndex, query: np.ndarray | None, text: str, allowed: np
         _add_ranking(hits, *_near(index, words, asked, floors[2]))
         context = _positive(index.context.matches(text), allowed)
         _add_ranking(hits, *_near(index, context, asked, floors[2]))
-    span = window(text, now) if now is not None and text else None
+    span = timewords.asked(text, now) if now is not None and text else None
     then = dense if dense is not None else context
     if span is not None and then is not None:
         told = index.told[then[0]]

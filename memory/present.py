@@ -11,12 +11,16 @@ leaves out:
 * an excerpt of that place said before the live lines when a summary stands for them and tells it: the
   summary tells what was said there from its first message (``History.summary_since``, set by the first
   summary after a reset) up to the live lines; what was said before that (before the reset) is recalled;
-* a fact that says what a core memory, a note or an open thread shown says, by their embeddings
-  (memory/recall.py): a thread that is also a fact is said once, as the thread (it has its day).
+* a fact that says what a core memory, a note, an open thread or a clause of the summary shown says, by
+  their embeddings (memory/recall.py): a thread that is also a fact is said once, as the thread (it has its
+  day), and the person block says each thing once. A note, in the person's own words ("I live in Leeds"), is
+  compared as theirs ("alice: I live in Leeds": 0.89 to "Alice lives in Leeds", 0.57 without the name); the
+  summary clause by clause ("Alice lives in Leeds and bakes bread": 0.75 whole, 1.0 its first clause).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +35,9 @@ from memory.episodes import ExcerptIndex
 from memory.facts import FactIndex
 
 MEMORY_VECTORS = 4_096
+# Where a summary's clauses part: sentence ends, semicolons, "and"/"but" between clauses.
+CLAUSE = re.compile(r"(?<=[.!?])\s+|;\s*|,?\s+(?:and|but)\s+")
+CLAUSE_WORDS = 3  # a shorter piece ("her cat") says too little to stand for a fact
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,9 @@ class Present:
     summarized: bool = False
     memories: tuple[str, ...] = ()
     told_from: datetime | None = None
+    # a DM: what the request does not hold of it was reset away (its history drops nothing else unsummarised;
+    # what a summary tells it holds), recalled only when asked about (memory/worth.py)
+    reset: bool = False
 
     def held(self, excerpts: ExcerptIndex) -> np.ndarray:
         """Which of a person's excerpts the request already holds."""
@@ -83,8 +93,16 @@ def present(msg: Incoming, data: PromptData, threads: Sequence[str] = ()) -> Pre
         ids.update(turned)
         if turned:
             since = snowflake_time(min(turned))
-    return Present(frozenset(ids), msg.channel_id, since, bool(data.history.summary),
-                   (*data.core_memories, *data.notes, *threads), data.history.summary_since)
+    told = (*data.core_memories, *(f"{msg.author_name}: {n}" for n in data.notes), *threads,
+            *clauses(data.history.summary))
+    return Present(frozenset(ids), msg.channel_id, since, bool(data.history.summary), told,
+                   data.history.summary_since,
+                   reset=msg.is_dm)
+
+
+def clauses(summary: str) -> list[str]:
+    """The clauses of a summary, each compared with the facts as a memory is."""
+    return [c.strip() for c in CLAUSE.split(summary) if len(c.split()) >= CLAUSE_WORDS]
 
 
 def _utc(moment: datetime) -> datetime:

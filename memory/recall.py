@@ -51,7 +51,7 @@ from bot.core.tokens import count_tokens
 from database.models import utcnow
 from database.people import People
 from database.records import ExcerptRow, FactRow, PromptData
-from memory import episodes
+from memory import episodes, timewords, worth
 from memory.consent import Consent
 from memory.embeddings import Embedder, encode_async, row_max
 from memory.episodes import ExcerptCache, ExcerptIndex
@@ -62,7 +62,6 @@ from memory.packing import Candidates
 from memory.present import NOTHING, MemoryVectors, Present, present
 from memory.sources import Recalled
 from memory.stamped import Stamp
-from memory.timewords import window
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +165,8 @@ def ranked(index: FactIndex, query: np.ndarray | None, text: str, allowed: np.nd
 def scored(index: FactIndex, query: np.ndarray | None, text: str, allowed: np.ndarray,
            now: datetime | None = None, about: np.ndarray | None = None,
            floors: tuple[float, float, float] = FLOORS,
-           reach: list[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+           reach: list[float] | None = None,
+           nearness: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(allowed facts relevant to the message, best first; their fused scores): the rankings by embedding
     similarity, by BM25, by similarity to the message's topic (``about``: the embedding of :func:`topic`)
     and, when the message names a time ("on 3 June", "last week"), by similarity among the facts told or
@@ -180,6 +180,8 @@ def scored(index: FactIndex, query: np.ndarray | None, text: str, allowed: np.nd
         raw = both[:, 0]
         if reach is not None and len(near):
             reach.append(float(near[allowed].max(initial=-1.0)))
+        if nearness is not None:
+            nearness.append(near)
         # the floor: a fact no nearer than it to the message (or its topic) is not about it. Column by column,
         # the facts not allowed masked in the same pass (numpy is slow on an inner axis of two).
         typical = TYPICAL_WEIGHT * index.typical
@@ -194,7 +196,7 @@ def scored(index: FactIndex, query: np.ndarray | None, text: str, allowed: np.nd
             shares &= ~(np.isfinite(near) & (near < floors[2]))
         top = _top(np.where(shares, lexical, -np.inf), allowed, CANDIDATES)
         fused[top] += 1.0 / (RRF_K + np.arange(1, len(top) + 1))
-    span = window(text, now) if now is not None and text else None
+    span = timewords.asked(text, now) if now is not None and text else None
     if span is not None:
         start, end = span[0].timestamp(), span[1].timestamp()
         within = ((index.told >= start) & (index.told < end)) | (
@@ -262,13 +264,22 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
     pinned_set = set(pinned)
     fresh = allowed & ~shown if shown is not None and len(shown) == n else allowed
     reach: list[float] = []  # the best cosine of a fact or excerpt to the message or its topic
-    found, fused = scored(index, query, text, fresh, now, about, floors, reach) if index.rows else (
+    nearness: list[np.ndarray] = []
+    found, fused = scored(index, query, text, fresh, now, about, floors, reach, nearness) if index.rows else (
         np.zeros(0, np.int64), np.zeros(0))
+    # each item clears its own floor too, unless told or happened when the message asks (memory/worth.py)
+    floor, asked = worth.item_floor(floors), timewords.asked(text, now) if text else None
+    if floor > 0 and nearness and len(found):
+        found, fused = worth.facts_kept(index, found, fused, nearness[0], floor, asked)
     relevant: list[int] = found.tolist()
     relevance: np.ndarray = fused
-    if excerpts is not None and excerpts.rows:
-        place = excerpts.allowed(private=private, channel_id=channel_id) & ~present.held(excerpts)
+    # the character's filler is no excerpt, nor what a reset wiped unless asked about
+    if excerpts is not None and excerpts.rows and not (present.reset and not timewords.asks_about_past(text)):
+        place = excerpts.allowed(private=private, channel_id=channel_id) & ~present.held(excerpts) \
+            & ~excerpts.filler
         said, said_scores = episodes.ranked(excerpts, query, text, place, now, about, floors, reach)
+        if floor > 0 and query is not None:
+            said, said_scores = worth.said_kept(excerpts, said, said_scores, query, about, floor, asked)
         if len(said):
             # Excerpts are coded as -1 - their index; one relevance order for both, facts first on ties.
             # Facts are the denser memory; what was said counts fully when the message names something only
@@ -281,7 +292,7 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
             relevance = both[order]
     # a message about nothing recalls nothing (the pinned facts stay); one naming a day asks about it, and
     # one naming what a fact names (a word they share: "where do I live?") asks about those facts
-    if reach and max(reach) < floors[0] and (not text or window(text, now) is None):
+    if reach and max(reach) < floors[0] and asked is None:
         named = set(index.lexical.matches(text)[0].tolist()) if index.rows and text else set()
         kept = [k for k, i in enumerate(relevant) if i in named]
         relevant, relevance = [relevant[k] for k in kept], relevance[kept]

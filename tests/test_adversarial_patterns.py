@@ -30,7 +30,7 @@ from bot.reply import delivery, guard, looking, splitting
 from bot.reply.deciding import addressing, intent, router, triage
 from bot.runtime import voice
 from bot.servertools import moderation, polls, settings
-from memory import facts, lexical, slots, summarizer, timewords
+from memory import facts, lexical, present, slots, summarizer, timewords
 from personaflow.core import memory as pf_memory
 from personaflow.utils import validators
 
@@ -115,6 +115,9 @@ ENTRY_POINTS: dict[str, tuple[Callable[[str], Any], tuple[re.Pattern[str] | str,
     "time words": (lambda t: timewords.window(t, NOW), (
         timewords.DAY_MONTH_YEAR, timewords.MONTH_DAY_YEAR, timewords.ISO, timewords.MONTH_YEAR,
         timewords.IN_MONTH, " ".join(timewords.RELATIVE))),
+    "time words: a question about the past": (lambda t: timewords.asked(t, NOW), (
+        timewords.QUESTION, timewords.PAST, timewords.FIRST_PERSON, timewords.ABOUT_YOU)),
+    "recall: a summary's clauses": (present.clauses, (present.CLAUSE,)),
     "lexical search terms": (lexical.terms, (lexical._WORD,)),
     "style: learn": (lambda t: style.learn(None, t),
                      (style._WORD, style._EMOJI, style._SCRIPT, style._NON_LATIN)),
@@ -178,7 +181,7 @@ def test_every_pattern_reading_outside_text_has_an_entry() -> None:
     compiled patterns are all named by some entry."""
     modules = (triage, intent, router, topics, timewords, lexical, style, emotions, mirroring, blend, macros,
                framework, template, modes, splitting, delivery, looking, emotes, voice, attachments, posting,
-               polls, moderation, localtime, text, lorekeys, appraisal, guard, reminders, slots)
+               polls, moderation, localtime, text, lorekeys, appraisal, guard, reminders, slots, present)
     covered = {id(p) for _, patterns in ENTRY_POINTS.values() for p in patterns if isinstance(p, re.Pattern)}
     covered |= {id(p) for p in blend._CONTEXT_PATTERNS.values()}
     missing = [f"{m.__name__}.{name}" for m in modules for name, value in vars(m).items()

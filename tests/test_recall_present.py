@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import update
 
-from database.models import LoggedMessage
+from database.models import Conversation, LoggedMessage
 from database.records import ExcerptRow, FactRow
 from memory.embeddings import to_bytes
 from memory.episodes import ExcerptIndex
@@ -18,7 +18,7 @@ from memory.facts import FactIndex
 from memory.present import MemoryVectors, Present
 from memory.recall import FLOORS, choose_both
 from memory.sources import Recalled
-from tests.harness import USER_ID, Harness, MakeHarness
+from tests.harness import USER2_ID, USER_ID, Harness, MakeHarness
 from tests.memory_support import HashEmbedder, consolidation_responder
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
@@ -42,9 +42,10 @@ async def _dm_prompt(h: Harness, text: str, n: int) -> str:
     return h.claude.last_request("claude-test-default").all_text()
 
 
-async def _archived_dm(h: Harness) -> None:
+async def _archived_dm(h: Harness, *, ago: timedelta = timedelta(days=2), at: datetime | None = None) -> None:
     """alice tells the character about her sister's dog in a DM, then the daily consolidation archives it
-    (extraction keeps no fact: only the words remain, as excerpts with their vectors)."""
+    (extraction keeps no fact: only the words remain, as excerpts with their vectors). Said ``ago`` (or
+    ``at``)."""
     h.claude.responder = consolidation_responder()
     await h.store.people.ensure_user(USER_ID, "alice")
     dm = await h.dm_channel_id()
@@ -54,7 +55,7 @@ async def _archived_dm(h: Harness) -> None:
     await h.replies(dm, 2)
     await _bot(h).in_flight.drain()
     async with h.store.engine.begin() as conn:  # said a while ago: the run archives it
-        await conn.execute(update(LoggedMessage).values(created_at=datetime.now(UTC) - timedelta(days=2)))
+        await conn.execute(update(LoggedMessage).values(created_at=at or datetime.now(UTC) - ago))
     report = await _bot(h).memory.consolidator.run()
     assert report.excerpts >= 2 and await _bot(h).memory.consolidator.embedded() == report.excerpts
 
@@ -132,7 +133,8 @@ async def test_a_fact_a_core_memory_says_in_other_words_is_left_out(make_harness
     assert "- Alice cooks a vegetarian lasagne every Sunday" in recalled
     assert "Alice is vegetarian." not in recalled  # the core memory says it (0.87 cosine, other words)
     # Embedded once, with the message: the next reply asks the model for the message alone.
-    assert memory in _bot(h).memory.recall.memories.vectors
+    # (added by the person: a note, compared as their words)
+    assert f"alice: {memory}" in _bot(h).memory.recall.memories.vectors
 
 
 # --------------------------------------------------------------------------- the rules
@@ -236,3 +238,82 @@ def test_the_excerpt_a_recalled_fact_was_drawn_from_is_left_out() -> None:
     drawn.quote(1)
     drawn.quote(0)
     assert drawn.add(0) == 0 and drawn.says(0, archive.vector(0)) and not drawn.says(1, archive.vector(1))
+
+
+# --------------------------------------------------------------------------- what earns its place
+
+
+async def _told(h: Harness, user: int, text: str, *, said_at: datetime | None = None) -> None:
+    await h.store.facts.add(user, text, embedding=await _bot(h).memory.embed(text), category="personal",
+                            said_at=said_at)
+
+
+def _person_block(body: str, name: str) -> str:
+    """What the request says of a person: the person block (core memories, notes, summary) and the recalled
+    facts and excerpts."""
+    start = body.find(f'<person name="{name}">')
+    person = "" if start < 0 else body[start:].split("</person>", 1)[0]
+    return person + _recalled(body)
+
+
+async def test_a_message_recalls_only_the_facts_it_is_about(make_harness: MakeHarness) -> None:
+    h = await make_harness()
+    await h.store.people.ensure_user(USER_ID, "alice")
+    unrelated = ("Alice's birthday is on 14 March", "Alice is vegetarian", "Alice has a cat called Miso")
+    told = datetime.now(UTC) - timedelta(days=3)  # all told last week: what she says of it is no question
+    for text in ("Alice lives in Leeds", *unrelated):
+        await _told(h, USER_ID, text, said_at=told)
+    recalled = _recalled(await _dm_prompt(h, "I moved to York last week!", 1))
+    assert not [f for f in unrelated if f in recalled]
+    # a question about that time still opens it
+    asked = _recalled(await _dm_prompt(h, "what did I tell you last week?", 2))
+    assert all(f"- {f}" in asked for f in unrelated)
+
+
+async def test_small_talk_after_a_reset_quotes_nothing_of_the_reset_conversation(
+        make_harness: MakeHarness) -> None:
+    h = await make_harness()
+    await _archived_dm(h, ago=timedelta(0))  # today's conversation, archived, then reset
+    await h.store.conversations.reset_conversation(_bot(h).engine.character_key, USER_ID, "dm")
+    for n, text in enumerate(("how are you doing today?", "busy this week?"), 3):
+        body = await _dm_prompt(h, text, n)
+        assert EXCERPTS not in body and "Biscuit" not in body and "bakery" not in body
+        assert "Hello from fake Claude." not in _recalled(body)  # the character's filler, never an excerpt
+
+
+async def test_a_question_about_yesterday_still_recalls_it(make_harness: MakeHarness) -> None:
+    h = await make_harness()
+    yesterday = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    await _archived_dm(h, at=yesterday)
+    await h.store.conversations.reset_conversation(_bot(h).engine.character_key, USER_ID, "dm")
+    body = await _dm_prompt(h, "what did we talk about yesterday?", 3)
+    recalled = _recalled(body)
+    assert EXCERPTS in body and "named it Biscuit" in recalled and "busy week at the bakery" in recalled
+    assert "Hello from fake Claude." not in recalled  # what the character said tells nothing of alice
+
+
+async def test_the_person_block_says_leeds_once(make_harness: MakeHarness) -> None:
+    """A fact the person's note or the summary already says, in other words, is not recalled again."""
+    h = await make_harness()
+    for user, name in ((USER_ID, "alice"), (USER2_ID, "bob")):
+        await h.store.people.ensure_user(user, name)
+        for text in (f"{name.title()} lives in Leeds", f"{name.title()} bakes sourdough every Sunday"):
+            await _told(h, user, text)
+    # alice's note, in her own words
+    await (await h.slash("remember", [{"name": "memory", "type": 3, "value": "I live in Leeds"}], dm=True)
+           ).message()
+    question = "any good bakeries around Leeds for my sourdough?"
+    alice = _person_block(await _dm_prompt(h, question, 1), "alice")
+    assert "<notes" in alice and "- Bob" not in alice
+    assert alice.count("Leeds") == 1 and "- Alice bakes sourdough every Sunday" in alice
+    # bob's summary says it, in a clause of a longer sentence
+    bob_dm = await h.dm_channel_id(USER2_ID)
+    await h.dm("hello finn", user=USER2_ID)
+    await h.replies(bob_dm, 1)
+    async with h.store.engine.begin() as conn:
+        await conn.execute(update(Conversation).where(Conversation.user_id == USER2_ID).values(
+            summary="Bob lives in Leeds and bakes bread for a living. He is planning a trip to the coast."))
+    await h.dm(question, user=USER2_ID)
+    await h.replies(bob_dm, 2)
+    bob = _person_block(h.claude.last_request("claude-test-default").all_text(), "bob")
+    assert "<summary" in bob and bob.count("Leeds") == 1
