@@ -13,6 +13,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import datetime
 from typing import TypeVar, overload
 
 from sqlalchemy import Connection, func, select, update
@@ -327,15 +328,24 @@ class MessageLog:
         return await self.db.read_shared(
             lambda conn: recent_messages(conn, self._q, channel_id, limit, before_id))
 
-    async def said_by(self, author_ids: Iterable[int], *, limit: int) -> list[SeenMessage]:
-        """What these authors said lately in public server channels (no DMs, no private places)."""
+    async def said_by(self, author_ids: Iterable[int], *, limit: int,
+                      since: datetime | None = None) -> list[SeenMessage]:
+        """What these authors said lately in public server channels (no DMs, no private places), newest
+        first; ``since``: only from then on. Read from the log and the archive both: a consolidation may
+        have just moved the day's lines there."""
         ids = sorted(set(author_ids))
         if not ids:
             return []
-        rows = await self.db.rows(select(LoggedMessage).where(
-            LoggedMessage.author_id.in_(ids), LoggedMessage.is_dm.is_(False),
-            LoggedMessage.private.is_(False)).order_by(LoggedMessage.id.desc()).limit(limit))
-        return [seen_message(r) for r in rows]  # a Core read: each row is the table's columns, by name
+        found: dict[int, SeenMessage] = {}
+        for table in (LoggedMessage, ArchivedMessage):
+            query = select(table).where(table.author_id.in_(ids), table.is_dm.is_(False),
+                                        table.private.is_(False))
+            if since is not None:
+                query = query.where(table.created_at >= since)
+            for r in await self.db.rows(query.order_by(table.message_id.desc()).limit(limit)):
+                m = seen_message(r)  # a Core read: each row is the table's columns, by name
+                found.setdefault(m.message_id, m)
+        return sorted(found.values(), key=lambda m: -m.message_id)[:limit]
 
     async def guild_of(self, channel_id: int) -> int | None:
         """The server of a channel the log or the archive saw a message in (None: unknown, or a DM)."""
