@@ -421,7 +421,8 @@ async def test_speaking_first_goes_by_the_room_there_not_one_persons_insults_els
     said = await unaddressed(h, "so true")
     h.bot.alive.proactive.rng = Rolls(0.0, 0.2)  # within the chance; a comment
     h.claude.script("Kelp is the ocean's finest scarf.", match=proactive)
-    assert await h.bot.alive.proactive.run(sent_at(said) + timedelta(minutes=5)) == "spoke in 1 of 1 channel(s)"
+    spoke = await h.bot.alive.proactive.run(sent_at(said) + timedelta(minutes=5))
+    assert spoke == "spoke in 1 of 1 channel(s)"
     text = h.claude.all_text(h.claude.last_request(DEFAULT))
     assert "speak up on your own" in text and "The room here feels" in text  # what was said there
     for shaken in ("rattled", "irritable", "defensive", "You feel"):

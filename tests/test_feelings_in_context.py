@@ -257,9 +257,9 @@ async def test_one_feeling_line_with_the_relationship_and_a_glad_message_eases_t
     await dm(h, "I'm so worried about my interview tomorrow", 2)
     clock.now += timedelta(hours=3)
     line = await dm(h, "still thinking about it", 3)
-    assert line == ("Toward alice you feel a little concerned: they are having a hard time: be gentle, listen first, "
-                    "nothing defensive (since this afternoon). Over time you have come to feel close to them "
-                    "and trusting of them.")
+    assert line == ("Toward alice you feel a little concerned: they are having a hard time: be gentle, "
+                    "listen first, nothing defensive (since this afternoon). Over time you have come to feel "
+                    "close to them and trusting of them.")
     asked = FakeClaude.all_text(reply_requests(h)[-1])
     assert asked.count("Toward alice") == 1 and "How you feel about" not in asked
     assert '<person name="alice"></person>' not in asked
