@@ -33,7 +33,7 @@ from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming, ReplyResult
 from bot.core.text import clean_name
 from database.feelings import FeelingRows
-from database.records import PromptData
+from database.records import PromptData, RelationshipRecord
 from database.state import State
 from database.visibility import Audience
 from memory.relationships import Lasting, lasting
@@ -121,13 +121,16 @@ class Feelings:
                           lasting=lasting(data.relationship))
 
     async def line(self, persona: Persona, user_id: int, name: str, mood: str,
-                   channel_id: int | None = None, *, quiet: bool = False) -> str:
-        """The state line toward a person (``channel_id``: where, when it is a channel), as of now;
-        ``quiet``: only what stands out (a reply's, see :func:`state_line`)."""
+                   channel_id: int | None = None, *, quiet: bool = False,
+                   relationship: RelationshipRecord | None = None) -> str:
+        """The state line toward a person (``channel_id``: where, when it is a channel), as of now, on the
+        ground of their ``relationship``; ``quiet``: only what stands out (a reply's, see
+        :func:`state_line`)."""
         person, room = await self.read(user_id, channel_id)
         if channel_id is not None:  # a place's line: what they confided elsewhere stays out of it
             person = person.seen_by(user_id, Audience.place(private=True, guild=None, channel=channel_id))
-        return self._line(persona, name, mood, person, room, self.clock(), quiet=quiet)
+        return self._line(persona, name, mood, person, room, self.clock(), quiet=quiet,
+                          lasting=lasting(relationship))
 
     def _line(self, persona: Persona, name: str, mood: str, person: Regard, room: Regard | None,
               now: datetime, *, quiet: bool, lasting: Lasting | None = None) -> str:

@@ -294,7 +294,9 @@ class Alive:
         """How the main character feels toward one person (a check-in DM): the state line of a reply."""
         if not self.settings.emotions:
             return ""
-        return await self.main_feelings.line(self.speaker.persona, user_id, name, mood)
+        speaker = self.speaker
+        relationship = await speaker.store.people.relationship(speaker.character_key, user_id)
+        return await self.main_feelings.line(speaker.persona, user_id, name, mood, relationship=relationship)
 
     def feeling_line(self) -> str:
         """How the character feels, for /status and the log channel."""
