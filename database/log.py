@@ -24,7 +24,8 @@ from database.models import ArchivedMessage, LoggedMessage, utcnow
 from database.owed import Settled, delete_owed, insert_owed, owed_rows
 from database.records import PromptData, PromptRequest, SeenMessage
 from database.retry import transient
-from database.statements import execute_all, log_batch_params, recent_messages, seen_message
+from database.said import said_by
+from database.statements import execute_all, log_batch_params, recent_messages
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -330,22 +331,8 @@ class MessageLog:
 
     async def said_by(self, author_ids: Iterable[int], *, limit: int,
                       since: datetime | None = None) -> list[SeenMessage]:
-        """What these authors said lately in public server channels (no DMs, no private places), newest
-        first; ``since``: only from then on. Read from the log and the archive both: a consolidation may
-        have just moved the day's lines there."""
-        ids = sorted(set(author_ids))
-        if not ids:
-            return []
-        found: dict[int, SeenMessage] = {}
-        for table in (LoggedMessage, ArchivedMessage):
-            query = select(table).where(table.author_id.in_(ids), table.is_dm.is_(False),
-                                        table.private.is_(False))
-            if since is not None:
-                query = query.where(table.created_at >= since)
-            for r in await self.db.rows(query.order_by(table.message_id.desc()).limit(limit)):
-                m = seen_message(r)  # a Core read: each row is the table's columns, by name
-                found.setdefault(m.message_id, m)
-        return sorted(found.values(), key=lambda m: -m.message_id)[:limit]
+        """What these authors said in public server channels, log and archive (database/said.py)."""
+        return await said_by(self.db, author_ids, limit=limit, since=since)
 
     async def guild_of(self, channel_id: int) -> int | None:
         """The server of a channel the log or the archive saw a message in (None: unknown, or a DM)."""
