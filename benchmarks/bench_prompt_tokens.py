@@ -24,6 +24,7 @@ from dotenv import dotenv_values
 from bot.alive.checkins import ASK
 from bot.alive.initiative import SelfPortrait, initiative_prompt
 from bot.alive.proactive import COMMENT
+from bot.alive.regard import Regard, room_line, state_line
 from bot.core.claude import Prompt
 from bot.core.config import PROJECT_ROOT
 from bot.core.localtime import DISCORD_EPOCH_MS
@@ -42,6 +43,7 @@ from bot.reply.prompting import (
 from bot.reply.voteprompt import build_vote_prompt
 from database.records import History, PromptData, RelationshipRecord, SeenMessage, Turn
 from memory.batching import Batch, answered_lines, extraction_prompt
+from memory.relationships import lasting
 from memory.summarizer import NEUTRAL_USER, Summarizer
 
 NOW = datetime(2026, 11, 20, 18, 30, tzinfo=UTC)
@@ -53,7 +55,11 @@ CORE = ["Alice is training for a half marathon in March.", "Alice has a cat call
 SUMMARY = ("Alice told Finn about her move to Leeds and her new job. They joked about crabs and Finn "
            "promised her a cup of kelp tea next time she visits the pier.")
 REL = RelationshipRecord(anger=0, rapport=8, trust=7, formality=-3)
-FEEL = "You feel content and a bit playful right now; let it colour your words lightly."
+# the feelings part's one line toward alice (bot/alive/regard.py): glad of her since the afternoon, on the
+# ground of the relationship; proactive talk says the room's instead
+GLAD = Regard.calm(NOW.replace(hour=17)).moved(("praise",), NOW.replace(hour=17))
+FEEL = state_line("alice", GLAD.advanced(NOW), mood=MOOD, lasting=lasting(REL), quiet=True, zone=UTC)
+ROOM_FEEL = room_line(Regard.calm(NOW).moved(("warmth",), NOW))
 STYLE = "alice writes short, lowercase messages with few emojis; match her register loosely."
 FACTS = ["Alice's sister Jo lives in York.", "Alice dislikes coriander.", "Alice ran 10k on Sunday."]
 RECALL = "told 2026-11-02:\n" + "\n".join(f"- {f}" for f in FACTS)
@@ -135,7 +141,7 @@ def prompts(persona: Persona) -> dict[str, Any]:
     portrait = SelfPortrait(IDENTITY, MOOD)
     context = ("[Where: #general on the server Tide Pool]\n\n[Recent messages in this channel]\n"
                f"{format_recent(RECENT, {BOT_ID}, persona.name)}\n\n[{COMMENT}]")
-    out["proactive"] = initiative_prompt(persona, portrait, context, feeling=FEEL, moment=Moment(NOW))
+    out["proactive"] = initiative_prompt(persona, portrait, context, feeling=ROOM_FEEL, moment=Moment(NOW))
     person = fence("person", "\n".join(f"- {m}" for m in CORE), name="alice")
     out["check-in"] = initiative_prompt(persona, portrait, ASK.format(name="alice"), feeling=FEEL,
                                         moment=Moment(NOW, timedelta(days=9)), name="alice", person=person)

@@ -13,6 +13,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import datetime
 from typing import TypeVar, overload
 
 from sqlalchemy import Connection, func, select, update
@@ -23,7 +24,8 @@ from database.models import ArchivedMessage, LoggedMessage, utcnow
 from database.owed import Settled, delete_owed, insert_owed, owed_rows
 from database.records import PromptData, PromptRequest, SeenMessage
 from database.retry import transient
-from database.statements import execute_all, log_batch_params, recent_messages, seen_message
+from database.said import said_by
+from database.statements import execute_all, log_batch_params, recent_messages
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -327,15 +329,10 @@ class MessageLog:
         return await self.db.read_shared(
             lambda conn: recent_messages(conn, self._q, channel_id, limit, before_id))
 
-    async def said_by(self, author_ids: Iterable[int], *, limit: int) -> list[SeenMessage]:
-        """What these authors said lately in public server channels (no DMs, no private places)."""
-        ids = sorted(set(author_ids))
-        if not ids:
-            return []
-        rows = await self.db.rows(select(LoggedMessage).where(
-            LoggedMessage.author_id.in_(ids), LoggedMessage.is_dm.is_(False),
-            LoggedMessage.private.is_(False)).order_by(LoggedMessage.id.desc()).limit(limit))
-        return [seen_message(r) for r in rows]  # a Core read: each row is the table's columns, by name
+    async def said_by(self, author_ids: Iterable[int], *, limit: int,
+                      since: datetime | None = None) -> list[SeenMessage]:
+        """What these authors said in public server channels, log and archive (database/said.py)."""
+        return await said_by(self.db, author_ids, limit=limit, since=since)
 
     async def guild_of(self, channel_id: int) -> int | None:
         """The server of a channel the log or the archive saw a message in (None: unknown, or a DM)."""

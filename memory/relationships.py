@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from database.records import RelationshipRecord, RelationshipUpdate
 
@@ -37,6 +38,60 @@ def judgement_instructions(character: str, user: str, max_change: float) -> str:
             'one number per '
             f"metric between -{max_change:g} and +{max_change:g} (0 when nothing changed; most days change "
             f"little):\n{lines}")
+
+
+@dataclass(frozen=True)
+class Lasting:
+    """How the character has come to feel about someone over the days (the metrics the consolidation
+    moves), in words: what it feels (``feel``, said after "you feel"), how to let it show (``show``) and the
+    register (``register``). Empty when the metrics say nothing (the defaults): the reply's one feeling line
+    (bot/alive/regard.py) then says nothing of it, rather than "neutral"."""
+
+    feel: tuple[str, ...] = ()
+    show: tuple[str, ...] = ()
+    register: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.feel or self.register)
+
+    def felt(self) -> str:
+        """What it feels, as one phrase ("close to them and trusting of them")."""
+        head = ", ".join(self.feel[:-1])
+        return f"{head} and {self.feel[-1]}" if head else "".join(self.feel)
+
+    def said(self) -> str:
+        """How to let it show, register last ("" when nothing)."""
+        return "; ".join([*self.show, *([self.register] if self.register else [])])
+
+
+def lasting(rel: RelationshipRecord | None) -> Lasting:
+    """The relationship's metrics as :class:`Lasting` words."""
+    if rel is None:
+        return Lasting()
+    notes: list[tuple[str, str]] = []
+    if rel.anger >= 6:
+        notes.append(("angry with them", "let it show"))
+    elif rel.anger >= 3:
+        notes.append(("somewhat irritated with them", ""))
+    if rel.rapport >= 7:
+        notes.append(("close to them", "be familiar and playful"))
+    elif rel.rapport <= 3:
+        notes.append(("distant from them", "be reserved"))
+    if rel.trust >= 7:
+        notes.append(("trusting of them", "you can be open"))
+    elif rel.trust <= 3:
+        notes.append(("wary of them, not trusting them yet", "be guarded"))
+    register = ("keep a formal register" if rel.formality >= 2
+                else "speak casually" if rel.formality <= -2 else "")
+    return Lasting(tuple(f for f, _ in notes), tuple(s for _, s in notes if s), register)
+
+
+def relationship_guidance(rel: RelationshipRecord | None, user: str) -> str:
+    """The lasting feeling in a sentence, for admins ("" when the metrics say nothing)."""
+    words = lasting(rel)
+    if not words:
+        return ""
+    return f"How you feel about {user}: " + "; ".join(p for p in (words.felt(), words.said()) if p) + "."
 
 
 def describe(record: RelationshipRecord) -> str:

@@ -97,7 +97,6 @@ PARTS: dict[str, str] = {
     "person: summary": "The summary of their earlier conversation, quoted as data.",
     "person: notes": "What the person asked to be remembered, in their words: wishes to honour.",
     "lore: at a depth": "Lore and the card's depth prompt placed at their depth of the chat.",
-    "person: relationship": "How the character feels about the person, as tone guidance (not raw numbers).",
     "transcript": "The conversation: the person's turns (in a channel, one line per block).",
     "transcript: the character's turn": "The character's own earlier replies, as assistant turns.",
     "time": "Today's date, weekday and local time in the character's zone, and how long since the person "
@@ -105,11 +104,14 @@ PARTS: dict[str, str] = {
     "time: macros": "What the card's time macros stand for now.",
     "room": "In a channel: who has been talking there lately, and why the character answers (addressed, or "
             "chose to join in after the votes: then brief and light).",
-    "character: state": "How the character feels right now and how the person writes (bot/alive/feelings.py, "
-                        "bot/alive/mirroring.py), fenced apart from anyone's words; only the current "
-                        "version, after the cache breakpoint.",
+    "character: state": "How the character feels about the person, in one line: the recent feeling, since "
+                        "when, and how it has come to feel about them over the days (bot/alive/regard.py, "
+                        "memory/relationships.py); and how the person writes (bot/alive/mirroring.py); "
+                        "fenced apart from anyone's words; only the current version, after the cache "
+                        "breakpoint.",
     "person: feelings": "How the character feels right now (bot/alive/feelings.py).",
-    "feelings": "How the character feels right now (bot/alive/feelings.py).",
+    "feelings": "How the character feels: toward the person in a check-in; in a proactive message, the room "
+                "there (bot/alive/feelings.py).",
     "person: style": "How the person writes (bot/alive/mirroring.py).",
     "lore": "Lorebook entries the recent messages triggered, fenced as data.",
     "person: recall": "Facts recalled for this message, under the day they were told.",

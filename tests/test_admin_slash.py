@@ -202,15 +202,18 @@ async def test_relationship_changes_the_tone_of_the_next_reply(harness: Harness)
     assert "How you feel about" not in await replies.system()
     uid = str(USER_ID)
     text = await run(h, "relationship", "set", user=uid, trust=15.0, rapport=8.0)
-    assert "trust must be within 0..10; set to 10" in text and "you trust them and can be open" in text
+    assert "trust must be within 0..10; set to 10" in text and "trusting of them; be familiar" in text
     system = await replies.system()
-    assert "you trust them and can be open" in system and "warm rapport" in system
+    # said in the reply's one feeling line (bot/alive/regard.py), with how to let it show
+    assert ("Toward alice you feel close to them and trusting of them: be familiar and playful; you can be "
+            "open.") in system
     assert "trust 10/10" in await run(h, "relationship", "show", user=uid)
 
     text = await run(h, "relationship", "set", user=uid, anger=7.0, formality=-9.0)
     assert "formality must be within -5..5; set to -5" in text
     system = await replies.system()
-    assert "you are angry with alice" in system and "speak casually" in system
+    assert "you feel angry with them, close to them and trusting of them: let it show" in system
+    assert "speak casually" in system and system.count("Toward alice") == 1
 
     assert "Reset the relationship" in await run(h, "relationship", "reset", user=uid)
     assert "How you feel about" not in await replies.system()

@@ -24,6 +24,7 @@ from tests.harness import (
     Harness,
     MakeHarness,
     eventually,
+    exchange,
     logged,
 )
 
@@ -357,3 +358,72 @@ async def test_the_status_is_written_from_what_it_said_in_public_never_in_privat
     text = FakeClaude.all_text(request)
     assert "[What you said lately in the server]" in text and said["public"] in text
     assert said["private"] not in text and said["dm"] not in text
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def insulted_in_a_dm(h: Harness) -> None:
+    """Bob insults the character in his DM, in its afternoon (no night's sleepiness): the character-wide
+    feeling (bot/alive/emotions.py) is shaken, then the bot's clock is the real one again."""
+    from tests.harness import USER2_ID, dm_reply
+
+    clock = Clock(datetime.now(UTC) + timedelta(minutes=1))
+    alive = h.bot.alive
+    while alive.time.hour(clock.now) < 14 or alive.time.hour(clock.now) >= 15:
+        clock.now += timedelta(minutes=30)
+    alive.clock = clock
+    for n, insult in enumerate(("you're useless, finn", "you are so stupid", "shut up, go away"), 1):
+        clock.now += timedelta(seconds=10)
+        await dm_reply(h, insult, n, user=USER2_ID)
+        await h.bot.in_flight.drain()
+    assert alive.main_feelings.label in ("rattled", "irritable")  # what one person did, in private
+    alive.clock = lambda: datetime.now(UTC)  # its state is kept ahead of now: as it was left
+
+
+async def test_the_status_after_the_consolidation_holds_the_days_server_lines_not_one_persons_insults(
+        make_harness: MakeHarness) -> None:
+    """The status is shown to everyone: it goes by the day's mood and what the character said in the
+    server that day, read where the consolidation has just moved it (the archive), never by how one
+    person's DM shook the character."""
+    h = await make_harness(custom_status="true")
+    await h.discord.wait_for(lambda d: d.custom_status() is not None, what="the start-up status")
+    await insulted_in_a_dm(h)
+    said = "The tide pool is sparkling today."
+    h.claude.script(said, model=DEFAULT)
+    await h.say("finn, how is the pool?", mention=True)
+    [public] = await h.replies(CHANNEL_ID)
+    await logged(h, CHANNEL_ID, int(public["id"]))
+
+    asked = len([r for r in h.claude.requests if status_request(r.body)])
+    h.claude.script("Counting sparkles in the tide pool", match=status_request)
+    await h.bot.services.memory_jobs.daily()  # the nightly moment: consolidation, the mood, the status
+    await h.discord.wait_for(lambda d: d.custom_status() == "Counting sparkles in the tide pool",
+                             what="the day's status")
+    assert await h.store.log.recent_messages(CHANNEL_ID, limit=5) and await h.store.log.count_logged() == 0
+    text = FakeClaude.all_text([r for r in h.claude.requests if status_request(r.body)][asked].body)
+    assert "[What you said lately in the server]" in text and said in text  # from the archive
+    for shaken in ("rattled", "irritable", "defensive", "You feel"):
+        assert shaken not in text
+
+
+async def test_speaking_first_goes_by_the_room_there_not_one_persons_insults_elsewhere(
+        make_harness: MakeHarness) -> None:
+    h = await make_harness(proactive_chance="1", yes_no_vote_count="1")
+    await bot_switch(h, "proactive", "on")
+    await insulted_in_a_dm(h)
+    await exchange(h, "wow, the kelp forest looks amazing today, thanks finn <3", 1)  # the room: lively
+    said = await unaddressed(h, "so true")
+    h.bot.alive.proactive.rng = Rolls(0.0, 0.2)  # within the chance; a comment
+    h.claude.script("Kelp is the ocean's finest scarf.", match=proactive)
+    spoke = await h.bot.alive.proactive.run(sent_at(said) + timedelta(minutes=5))
+    assert spoke == "spoke in 1 of 1 channel(s)"
+    text = h.claude.all_text(h.claude.last_request(DEFAULT))
+    assert "speak up on your own" in text and "The room here feels" in text  # what was said there
+    for shaken in ("rattled", "irritable", "defensive", "You feel"):
+        assert shaken not in text

@@ -16,7 +16,7 @@ import pytest
 
 from bot.alive.appraisal import appraise
 from bot.alive.reactions import warm_stimuli
-from bot.alive.regard import Regard
+from bot.alive.regard import Regard, since_words
 from bot.alive.regard import state_line as full_line
 from bot.core.config import PROJECT_ROOT
 from bot.core.config.sections import AliveSettings
@@ -240,3 +240,50 @@ async def test_the_state_line_never_holds_two_contradictory_moods(make_harness: 
         assert ("stays in the background" in line) == heavy and ("colours this" in line) == (not heavy)
         assert ("you stay attentive" in line) == heavy and ("a little tired" in line) == (not heavy)
     assert {"stung", "concerned"} <= seen and seen & {"fond", "pleased"}
+
+
+async def test_one_feeling_line_with_the_relationship_and_a_glad_message_eases_the_concern(
+        make_harness: MakeHarness) -> None:
+    """How the character feels about someone is one line: the recent feeling toward them leads, with since
+    when and what it came from, and how it has come to feel about them over the days is its ground; no
+    second "How you feel about" line to contradict it. A glad message from the one it worried about eases
+    the worry; a worry from their DMs stays out of a public channel, the lasting feeling does not."""
+    h = await make_harness(timezone="UTC")
+    clock = Clock(afternoon())
+    set_clock(h, clock)
+    key = h.bot.engine.character_key  # type: ignore[union-attr]
+    await dm(h, "hi finn", 1)
+    await h.store.people.set_relationship(key, USER_ID, rapport=8.0, trust=8.0)
+    await dm(h, "I'm so worried about my interview tomorrow", 2)
+    clock.now += timedelta(hours=3)
+    line = await dm(h, "still thinking about it", 3)
+    assert line == ("Toward alice you feel a little concerned: they are having a hard time: be gentle, "
+                    "listen first, nothing defensive (since this afternoon). Over time you have come to feel "
+                    "close to them and trusting of them.")
+    asked = FakeClaude.all_text(reply_requests(h)[-1])
+    assert asked.count("Toward alice") == 1 and "How you feel about" not in asked
+    assert '<person name="alice"></person>' not in asked
+
+    await exchange(h, "morning all", 1)  # in the channel: her DM's worry is hers, the lasting feeling shows
+    public = state_line(reply_requests(h)[-1])
+    assert public == ("Toward alice you feel close to them and trusting of them: be familiar and playful; "
+                      "you can be open.")
+
+    clock.now += timedelta(minutes=5)
+    await dm(h, "the bread came out perfect, thanks!", 4)
+    eased = await dm(h, "anyway", 5)
+    assert "concerned" not in eased and "be gentle" not in eased
+    assert eased.startswith("Toward alice you feel a little pleased: upbeat and playful with them (just now, "
+                            "after their kind words).")
+    assert FakeClaude.all_text(reply_requests(h)[-1]).count("Toward alice") == 1
+
+
+def test_since_when_is_said_in_the_characters_own_days() -> None:
+    now = datetime(2026, 11, 25, 20, 0, tzinfo=UTC)
+    assert since_words(now - timedelta(minutes=20), now) == "just now"
+    assert since_words(now.replace(hour=9), now) == "since this morning"
+    assert since_words(now - timedelta(days=1), now) == "since yesterday"
+    assert since_words(now - timedelta(days=3), now) == "since Sunday"
+    assert since_words(now - timedelta(days=10), now) == "since 15 Nov"
+    # 10:00 in Tokyo the next day: what began at 20:00 UTC (05:00 there) began that morning
+    assert since_words(now, now + timedelta(hours=5), load_zone("Asia/Tokyo")) == "since this morning"

@@ -236,8 +236,8 @@ async def test_relevant_facts_reach_the_reply_prompt_and_dm_facts_stay_in_dms(
     assert "- Alice works night shifts at the lighthouse" not in lines  # over the budget
     system = prompt.system_text()
     assert "## Your mood today\nGrumpy about the fog." in system  # the character's own: system
-    relationship = prompt.all_text().split("How you feel about alice: ", 1)[1].split("\n", 1)[0]
-    assert "you are angry with alice" in relationship and "you trust them" in relationship
+    relationship = prompt.all_text().split("Toward alice you feel ", 1)[1].split("\n", 1)[0]
+    assert relationship.startswith("angry with them and trusting of them: let it show")
     assert "angry" not in system
 
     await h.dm("I'm so tired with the pregnancy, is there a tea for that?")

@@ -89,7 +89,8 @@ def test_a_channel_prompt_shares_its_prefix_and_keeps_the_person_in_the_tail() -
     assert breakpoints(prompt)[-1] == "alice: hm"  # the transcript's last line closes the cached prefix
     tail = prompt.messages[-1]["content"][-1]["text"]
     assert "cache_control" not in prompt.messages[-1]["content"][-1]
-    for needed in ('<person name="alice">', "Alice once rescued a hermit crab.", "rapport",
+    # (the relationship is said in the feelings' one line of the state: bot/alive/regard.py)
+    for needed in ('<person name="alice">', "Alice once rescued a hermit crab.",
                    "<state>\ncontent\n.\n</state>", "alice: question 9"):
         assert needed in tail
     text = "\n".join(b["text"] for m in prompt.messages for b in m["content"])

@@ -4,11 +4,14 @@
   (database/feelings.py): a person's messages move only the character's feeling toward that person, what
   is said in a channel moves only that channel's mood, so one hostile person in a channel leaves everyone
   else's DMs as they were. Each reply is told one state line (:func:`bot.alive.regard.state_line`): the
-  feeling toward the person leads; the room, the day's mood and, where the card keeps a daily rhythm, the
-  night in the character's own time zone only colour it.
+  recent feeling toward the person leads, how the character has come to feel about them over the days
+  (the relationship, memory/relationships.py) is its ground, in the same line; the room, the day's mood
+  and, where the card keeps a daily rhythm, the night in the character's own time zone only colour it.
 * the character as a whole: the hormone model (bot/alive/emotions.py), kept in memory and persisted in
   global state (``emotions.<character>``, visible in /state) after each exchange, so a restart keeps it; it
-  is what /status, the custom status and speaking first go by (loneliness builds there).
+  is what /status and the log channel show (loneliness builds there). It is moved by everyone, DMs
+  included, so what the character says to a whole server (its custom status, speaking first) never goes
+  by it: those go by the day's mood and the place's own room (bot/alive/status.py, bot/alive/proactive.py).
 
 What a message carries is judged in context (bot/alive/appraisal.py: negation, and whom a harsh word is
 aimed at). Writes happen after the reply; the global state's are coalesced (one in flight at a time; the
@@ -23,16 +26,17 @@ from collections.abc import Callable
 from datetime import datetime
 
 from bot.alive.appraisal import appraise
-from bot.alive.emotions import BY_NAME, EmotionState, advance, describe, guidance, stimulate
-from bot.alive.regard import Regard, state_line
+from bot.alive.emotions import BY_NAME, EmotionState, advance, describe, stimulate
+from bot.alive.regard import Regard, room_line, state_line
 from bot.core.localtime import Clock, LocalTime, utc_now
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming, ReplyResult
 from bot.core.text import clean_name
 from database.feelings import FeelingRows
-from database.records import PromptData
+from database.records import PromptData, RelationshipRecord
 from database.state import State
 from database.visibility import Audience
+from memory.relationships import Lasting, lasting
 
 log = logging.getLogger(__name__)
 
@@ -97,18 +101,14 @@ class Feelings:
 
     # -- engine hooks
 
-    def block(self) -> str:
-        """The character's own feeling and its tone guidance, for what it says unprompted."""
-        return guidance(self.current().label)
-
     def night(self, persona: Persona, when: datetime) -> bool:
         """Whether it is night for the character at ``when``, in its own time zone (never, for a card
         without a daily rhythm)."""
         return persona.circadian and BY_NAME["melatonin"].rest(self.time.hour(when), 0.0) >= NIGHT_MELATONIN
 
     async def system_part(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
-        """The reply's one state line: the feeling toward the person leads (see bot/alive/regard.py), as
-        read with the prompt data."""
+        """The reply's one feeling line: the recent feeling toward the person leads, the relationship is its
+        ground (see bot/alive/regard.py), as read with the prompt data."""
         self.names = tuple(n for n in (persona.name, persona.nickname, self.character) if n)
         now = self.clock()
         toward, here = data.feelings if self.rows is not None else ("", "")
@@ -116,21 +116,33 @@ class Feelings:
             self._dropped.add(msg.author_id)  # kept of someone who opted out since: gone at this exchange
         person = Regard.from_json(toward, now).seen_by(msg.author_id, msg.audience())
         room = None if msg.is_dm else Regard.from_json(here, now)
-        return self._line(persona, clean_name(msg.author_name), data.mood, person, room, now, quiet=True)
+        name = clean_name(msg.author_name)
+        return self._line(persona, name, data.mood, person, room, now, quiet=True,
+                          lasting=lasting(data.relationship))
 
     async def line(self, persona: Persona, user_id: int, name: str, mood: str,
-                   channel_id: int | None = None, *, quiet: bool = False) -> str:
-        """The state line toward a person (``channel_id``: where, when it is a channel), as of now;
-        ``quiet``: only what stands out (a reply's, see :func:`state_line`)."""
+                   channel_id: int | None = None, *, quiet: bool = False,
+                   relationship: RelationshipRecord | None = None) -> str:
+        """The state line toward a person (``channel_id``: where, when it is a channel), as of now, on the
+        ground of their ``relationship``; ``quiet``: only what stands out (a reply's, see
+        :func:`state_line`)."""
         person, room = await self.read(user_id, channel_id)
         if channel_id is not None:  # a place's line: what they confided elsewhere stays out of it
             person = person.seen_by(user_id, Audience.place(private=True, guild=None, channel=channel_id))
-        return self._line(persona, name, mood, person, room, self.clock(), quiet=quiet)
+        return self._line(persona, name, mood, person, room, self.clock(), quiet=quiet,
+                          lasting=lasting(relationship))
 
     def _line(self, persona: Persona, name: str, mood: str, person: Regard, room: Regard | None,
-              now: datetime, *, quiet: bool) -> str:
+              now: datetime, *, quiet: bool, lasting: Lasting | None = None) -> str:
         return state_line(name, person.advanced(now), room=None if room is None else room.advanced(now),
-                          mood=mood, night=self.night(persona, now), quiet=quiet)
+                          mood=mood, night=self.night(persona, now), quiet=quiet, lasting=lasting,
+                          zone=self.time.zone)
+
+    async def room(self, channel_id: int) -> str:
+        """How a channel feels, from what was said there only, for what the character says there unprompted
+        ("" when it is calm)."""
+        _, here = await self.read(0, channel_id)
+        return room_line(here.advanced(self.clock())) if here is not None else ""
 
     async def read(self, user_id: int, channel_id: int | None = None) -> tuple[Regard, Regard | None]:
         """How the character feels toward a person and in a channel (None without one), as stored."""

@@ -5,7 +5,8 @@ A channel is skipped when the place is deactivated, when the last message there 
 when it has been silent longer than ``proactive_max_silence_hours`` (no talking into an empty room) or
 busy in the last minute (no talking over people), and during ``quiet_hours``. When it speaks, it is half
 the time a comment on the channel's recent messages, half the time a thought that expands its current
-status; either way in character, through the typing and splitting path of a reply. Its message comes back
+status; either way in character, in the day's mood and the channel's own room (what was said there, never
+what one person stirred elsewhere), through the typing and splitting path of a reply. Its message comes back
 from Discord like any of its messages and is logged, so it is in the next reply's channel context: people
 can answer it and the conversation goes on. A Claude failure posts nothing (never the fallback line into a
 quiet channel); every decision is mirrored to the log channel in verbose mode.
@@ -105,14 +106,14 @@ class ProactiveRound:
 
     def __init__(self, speaker: Speaker, time: LocalTime, *, places: Callable[[], Sequence[Place]],
                  outlet_for: Callable[[Place], Outlet], status: Callable[[], Awaitable[str]],
-                 feeling: Callable[[], str], mirror: Callable[[str], None],
+                 feeling: Callable[[int], Awaitable[str]], mirror: Callable[[str], None],
                  rng: Roller | None = None) -> None:
         self.speaker = speaker
         self.time = time
         self.places = places
         self.outlet_for = outlet_for
         self.status = status
-        self.feeling = feeling
+        self.feeling = feeling  # how a channel feels, from what was said there
         self.mirror = mirror
         self.rng: Roller = rng or random.Random()
         self.last: list[Verdict] = []  # the latest round's decisions (admins, tests)
@@ -175,7 +176,7 @@ class ProactiveRound:
             status = await self.status()
             ask = THOUGHT.format(status=status) if status else THOUGHT_NO_STATUS
             context = f"{where}\n\n[{ask}]"
-        request = initiative_prompt(persona, portrait, context, feeling=self.feeling(),
+        request = initiative_prompt(persona, portrait, context, feeling=await self.feeling(place.channel_id),
                                     moment=Moment(self.time.local(now)))
         try:
             completion = await speaker.claude.generate(

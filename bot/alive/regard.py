@@ -8,11 +8,13 @@ toward nothing every half-life, so a quarrel fades in hours and fondness in a da
 moves only with that person's messages (kept with the relationship, database/feelings.py); a channel's only
 with what is said there. Pure and deterministic: every function takes the time it works at.
 
-:func:`state_line` puts the feeling toward the person, the room's mood, the day's mood and the time of
-night into one line in a fixed order of precedence, so its parts cannot pull against each other: the
-feeling toward the person leads; the room colours it only when the person leaves no strong feeling; the
-day's mood colours a light lead and steps back behind a heavy one (hurt, concern); the night makes the
-character a little tired, except that it stays attentive to someone having a hard time.
+:func:`state_line` puts the feeling toward the person, how it has come to feel about them over the days
+(the relationship, memory/relationships.py), the room's mood, the day's mood and the time of night into one
+line in a fixed order of precedence, so its parts cannot pull against each other: the recent feeling toward
+the person leads, with since when and what it came from, and says how to let it show; the lasting one is
+its ground (or leads, when nothing recent is felt); the room colours it only when the person leaves no
+feeling; the day's mood colours a light lead and steps back behind a heavy one (hurt, concern); the night
+makes the character a little tired, except that it stays attentive to someone having a hard time.
 """
 
 from __future__ import annotations
@@ -20,17 +22,19 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, tzinfo
 
 from database.visibility import Audience, Origin, may_enter
+from memory.relationships import Lasting
 
 FEELINGS = ("warmth", "delight", "hurt", "concern")
 HALF_LIFE_HOURS = {"warmth": 12.0, "delight": 3.0, "hurt": 6.0, "concern": 8.0}
 # What each stimulus does: a positive number adds that share of the room left (saturating), a negative
 # one takes that share of the level away.
 STIMULI: dict[str, dict[str, float]] = {
-    "warmth": {"warmth": 0.35, "hurt": -0.3},
-    "praise": {"delight": 0.35, "warmth": 0.1, "hurt": -0.2},
+    # a warm or glad message from someone the character worried about says they are doing better
+    "warmth": {"warmth": 0.35, "hurt": -0.3, "concern": -0.5},
+    "praise": {"delight": 0.35, "warmth": 0.1, "hurt": -0.2, "concern": -0.6},
     "surprise": {"delight": 0.15},
     "conflict": {"hurt": 0.4, "warmth": -0.2, "delight": -0.5},
     "distress": {"concern": 0.45, "delight": -0.3},
@@ -50,6 +54,10 @@ TOWARD = {
 ROOM = {
     "warmth": "warm", "delight": "lively", "hurt": "tense", "concern": "subdued",
 }
+# What a lead toward a person came from, said after since when (concern's guidance says it already). Never
+# the person's own words: the state is the character's notes, not quoted data.
+AFTER = {"warmth": "after their warmth", "delight": "after their kind words",
+         "hurt": "after what they said to you", "concern": ""}
 
 
 @dataclass
@@ -57,12 +65,16 @@ class Regard:
     """The four feelings as of ``at`` (aware UTC). A person's regard keeps two tracks: ``levels``, moved by
     every exchange, and ``public``, moved only by what they said in a server's public channels: a feeling
     that came from their DMs or a private place is theirs, and a public reply sees only the public track
-    (:meth:`seen_by` asks database/visibility.py). A channel's regard has no second track (None)."""
+    (:meth:`seen_by` asks database/visibility.py). A channel's regard has no second track (None). Each
+    track keeps since when each of its feelings is felt (``since``, ``public_since``): the time it last
+    rose from below :data:`FELT`."""
 
     levels: dict[str, float]
     at: datetime
     label: str = field(default="")
     public: dict[str, float] | None = None
+    since: dict[str, datetime] = field(default_factory=dict)
+    public_since: dict[str, datetime] = field(default_factory=dict)
 
     @classmethod
     def calm(cls, now: datetime) -> Regard:
@@ -71,8 +83,12 @@ class Regard:
     def to_json(self) -> str:
         data: dict[str, object] = {"levels": {k: round(v, 4) for k, v in self.levels.items()},
                                    "at": self.at.isoformat()}
+        if self.since:
+            data["since"] = {k: v.isoformat() for k, v in self.since.items()}
         if self.public is not None:
             data["public"] = {k: round(v, 4) for k, v in self.public.items()}
+            if self.public_since:
+                data["public_since"] = {k: v.isoformat() for k, v in self.public_since.items()}
         return json.dumps(data, separators=(",", ":"))
 
     @classmethod
@@ -84,9 +100,12 @@ class Regard:
             at = datetime.fromisoformat(data["at"])
             shown = data.get("public")
             public = None if shown is None else {k: _clamp(float(shown.get(k, 0.0))) for k in FEELINGS}
+            since, public_since = _times(data.get("since")), _times(data.get("public_since"))
         except (ValueError, KeyError, TypeError, AttributeError):
             return cls.calm(now)
-        return cls(levels, at, public=public) if at.tzinfo is not None else cls.calm(now)
+        if at.tzinfo is None:
+            return cls.calm(now)
+        return cls(levels, at, public=public, since=since, public_since=public_since)
 
     def seen_by(self, person: int, audience: Audience) -> Regard:
         """The regard toward ``person`` that a reply read by ``audience`` may show: all of it where what
@@ -95,7 +114,7 @@ class Regard:
         if may_enter(Origin.dm(person), audience):
             return self
         return Regard(dict(self.public) if self.public is not None else dict.fromkeys(FEELINGS, 0.0),
-                      self.at)
+                      self.at, since=dict(self.public_since))
 
     def advanced(self, now: datetime) -> Regard:
         """This regard as time has left it at ``now`` (a new object)."""
@@ -105,7 +124,8 @@ class Regard:
             return {k: v * 0.5 ** (hours / HALF_LIFE_HOURS[k]) for k, v in levels.items()}
 
         return Regard(faded(self.levels), max(now, self.at),
-                      public=None if self.public is None else faded(self.public))
+                      public=None if self.public is None else faded(self.public),
+                      since=dict(self.since), public_since=dict(self.public_since))
 
     def moved(self, stimuli: tuple[str, ...], now: datetime, *, public: bool = False,
               person: bool = False) -> Regard:
@@ -114,13 +134,17 @@ class Regard:
         out = self.advanced(now)
         if person and out.public is None:
             out.public = dict.fromkeys(FEELINGS, 0.0)
-        tracks = [out.levels] + ([out.public] if public and out.public is not None else [])
-        for levels in tracks:
+        tracks = [(out.levels, out.since)]
+        if public and out.public is not None:
+            tracks.append((out.public, out.public_since))
+        for levels, since in tracks:
             for name in stimuli:
                 for feeling, delta in STIMULI.get(name, {}).items():
                     level = levels[feeling]
                     moved = level + delta * (1 - level) if delta > 0 else level * (1 + delta)
                     levels[feeling] = _clamp(moved)
+                    if delta > 0 and (level < FELT or feeling not in since):
+                        since[feeling] = out.at  # felt from now on
         return out
 
     def lead(self) -> tuple[str, float] | None:
@@ -128,6 +152,13 @@ class Regard:
         name = max(FEELINGS, key=lambda k: self.levels[k])
         level = self.levels[name]
         return (name, level) if level >= FELT else None
+
+
+def _times(raw: object) -> dict[str, datetime]:
+    if not isinstance(raw, dict):
+        return {}
+    out = {k: datetime.fromisoformat(str(v)) for k, v in raw.items() if k in FEELINGS}
+    return {k: v for k, v in out.items() if v.tzinfo is not None}
 
 
 def _clamp(x: float) -> float:
@@ -143,27 +174,64 @@ def toward(regard: Regard) -> str:
     return TOWARD[feeling][0] if level >= STRONG else f"a little {TOWARD[feeling][0]}"
 
 
+def since_words(then: datetime, now: datetime, zone: tzinfo | None = None) -> str:
+    """Since when, in words, in the character's zone ("just now", "since this morning", "since
+    yesterday", "since Monday", "since 20 Nov")."""
+    local_then, local_now = (then.astimezone(zone), now.astimezone(zone)) if zone is not None else (then, now)
+    days = (local_now.date() - local_then.date()).days
+    if days <= 0:
+        if now - then < timedelta(hours=1):
+            return "just now"
+        part = "morning" if local_then.hour < 12 else "afternoon" if local_then.hour < 18 else "evening"
+        return f"since this {part}"
+    if days == 1:
+        return "since yesterday"
+    return f"since {local_then:%A}" if days < 7 else f"since {local_then.day} {local_then:%b}"
+
+
 def state_line(name: str, person: Regard, *, room: Regard | None = None, mood: str = "",
-               night: bool = False, quiet: bool = False) -> str:
+               night: bool = False, quiet: bool = False, lasting: Lasting | None = None,
+               zone: tzinfo | None = None) -> str:
     """The one line about how the character feels right now (see the module's docstring for the order).
     ``room``: the channel's regard (None in a DM); ``mood``: today's mood, said in the character block;
-    ``night``: it is night where the character lives and its rhythm is on; ``quiet``: say only what stands
-    out (a reply's state is paid for uncached at every request, and "at ease" is what the character is
-    anyway): nothing at all when no feeling leads, the room is calm and it is not night."""
+    ``night``: it is night where the character lives and its rhythm is on; ``lasting``: how it has come to
+    feel about them over the days (the relationship), said in the same line: the recent feeling, when one
+    is felt, says how to let it show and the lasting one is its ground; ``zone``: the character's, for
+    since when; ``quiet``: say only what stands out (a reply's state is paid for uncached at every request,
+    and "at ease" is what the character is anyway): nothing at all when no feeling leads, nothing lasting
+    is felt, the room is calm and it is not night."""
     lead = person.lead()
     heavy = lead is not None and lead[0] in HEAVY
-    if quiet and lead is None and (room is None or room.lead() is None):
+    lasting = lasting or Lasting()
+    if quiet and lead is None and not lasting and (room is None or room.lead() is None):
         return "## How you feel right now\nIt is late at night for you: a little tired." if night else ""
-    parts = [f"Toward {name} you feel {toward(person)}"]
     if lead is not None:
-        parts[0] += f": {TOWARD[lead[0]][1]}."
+        feeling = lead[0]
+        began = person.since.get(feeling)
+        when = since_words(began, person.at, zone) if began else ""
+        why = ", ".join(w for w in (when, AFTER[feeling]) if w)
+        parts = [f"Toward {name} you feel {toward(person)}: {TOWARD[feeling][1]}"
+                 + (f" ({why})." if why else ".")]
+        if lasting.feel:
+            parts.append(f"Over time you have come to feel {lasting.felt()}"
+                         + (f"; {lasting.register}." if lasting.register else "."))
+        elif lasting.register:
+            parts.append(lasting.register[0].upper() + lasting.register[1:] + ".")
     else:
+        said = lasting.said()
+        parts = [f"Toward {name} you feel {lasting.felt() if lasting.feel else toward(person)}"
+                 + (f": {said}" if said else "")]
         room_lead = room.lead() if room is not None else None
-        parts[0] += (f"; the room feels {ROOM[room_lead[0]]}."
-                     if room_lead is not None else ".")
+        parts[0] += (f"; the room feels {ROOM[room_lead[0]]}." if room_lead is not None else ".")
     if mood:
         parts.append("Your mood today stays in the background." if heavy else "Your mood today colours this.")
     if night:
         parts.append("It is late at night for you, but you stay attentive." if heavy
                      else "It is late at night for you: a little tired.")
     return "## How you feel right now\n" + " ".join(parts)
+
+
+def room_line(room: Regard) -> str:
+    """How a place feels, for what the character says there unprompted ("" when it is calm)."""
+    lead = room.lead()
+    return f"## How you feel right now\nThe room here feels {ROOM[lead[0]]}." if lead is not None else ""

@@ -32,15 +32,18 @@ from bot.alive.mood import ensure_daily_mood
 from bot.alive.proactive import Place, ProactiveRound
 from bot.alive.reactions import SWITCH as REACTIONS
 from bot.alive.reactions import ReactionGate, aimed_at_me, may_react, warm_stimuli
+from bot.alive.regard import Regard, state_line
 from bot.alive.speaker import Speaker
 from bot.alive.status import StatusKeeper
 from bot.core.config import AliveSettings
 from bot.core.localtime import Clock, LocalTime, utc_now
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Decision, Incoming, Outlet, PromptPart, ReplyResult, TurnListener
+from bot.core.text import clean_name
 from database.records import PromptData
 from database.store import Store
 from memory.consent import Consent
+from memory.relationships import lasting
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +106,7 @@ class AliveParts:
     def prompt_parts(self, key: str) -> tuple[PromptPart, ...]:
         """The character's feelings, the person's style, the server's emotes: each when switched on."""
         s = self.settings
-        return (*((FeelingsPart(self.feelings[key]),) if s.emotions else ()),
+        return ((FeelingsPart(self.feelings[key]) if s.emotions else RelationshipPart()),
                 *((StylePart(self.style),) if s.style_mirroring else ()),
                 *((EmotesPart(self),) if s.server_emotes else ()))
 
@@ -178,6 +181,18 @@ class FeelingsPart:
         return await self._feelings.system_part(persona, msg, data)
 
 
+class RelationshipPart:
+    """With the feelings switched off, how the character has come to feel about the person over the days
+    (memory/relationships.py) is still said, in the same slot and words as the feelings' line."""
+
+    slot = "feelings"
+
+    async def supply(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
+        name = clean_name(msg.author_name)
+        return state_line(name, Regard.calm(msg.created_at), quiet=True,
+                          lasting=lasting(data.relationship))
+
+
 class StylePart:
     """How the person writes (bot/alive/mirroring.py), in the prompt's ``style`` slot."""
 
@@ -222,10 +237,11 @@ class Alive:
         self.time = parts.time
         self.consent = consent
         self.feelings = parts.feelings
-        self.status = StatusKeeper(speaker, feeling=self.feeling_block, apply=self._show_status,
-                                   mirror=mirror)
+        # what it says to a whole server goes by the day's mood (in its character block) and the place's
+        # own room, never by the character-wide feeling that anyone's DMs move
+        self.status = StatusKeeper(speaker, apply=self._show_status, mirror=mirror)
         self.proactive = ProactiveRound(speaker, self.time, places=side.places, outlet_for=side.outlet_for,
-                                        status=self.status.current, feeling=self.feeling_block, mirror=mirror)
+                                        status=self.status.current, feeling=self.room_feeling, mirror=mirror)
         self.checkins = CheckInRound(speaker, self.time, feeling=self.feeling_toward, open_dm=side.open_dm,
                                      remembers=self.consent.allows, mirror=mirror)
         key = speaker.character_key
@@ -270,14 +286,17 @@ class Alive:
             self.share_status(text)
         await self.side.show_status(text)
 
-    def feeling_block(self) -> str:
-        return self.main_feelings.block() if self.settings.emotions else ""
+    async def room_feeling(self, channel_id: int) -> str:
+        """How a channel feels, from what was said there (proactive talk there)."""
+        return await self.main_feelings.room(channel_id) if self.settings.emotions else ""
 
     async def feeling_toward(self, user_id: int, name: str, mood: str) -> str:
         """How the main character feels toward one person (a check-in DM): the state line of a reply."""
         if not self.settings.emotions:
             return ""
-        return await self.main_feelings.line(self.speaker.persona, user_id, name, mood)
+        speaker = self.speaker
+        relationship = await speaker.store.people.relationship(speaker.character_key, user_id)
+        return await self.main_feelings.line(speaker.persona, user_id, name, mood, relationship=relationship)
 
     def feeling_line(self) -> str:
         """How the character feels, for /status and the log channel."""

@@ -1,7 +1,12 @@
 """The character's own custom status: one line Claude writes once a day after consolidation (and at start-up
-when none is set) from who the character is (traits, lore, facts), its mood and feeling, and what it said
-lately in the server. Kept in global state (``custom_status``), set with Discord's custom activity by the
-Discord side, which re-applies it on every connect and resume. A Claude failure keeps the old status.
+when none is set) from who the character is (traits, lore, facts), the day's mood, and what it said in the
+servers' public channels over the last day. Kept in global state (``custom_status``), set with Discord's
+custom activity by the Discord side, which re-applies it on every connect and resume. A Claude failure keeps
+the old status.
+
+It is shown to everyone, everywhere: it never goes by the character-wide feeling (bot/alive/feelings.py),
+which anyone's DMs move, and what it said is read from the log and the archive together, since the nightly
+consolidation, its daily moment, has just moved the day's lines to the archive.
 """
 
 from __future__ import annotations
@@ -9,7 +14,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.alive.initiative import initiative_prompt, self_portrait
 from bot.alive.speaker import Speaker
@@ -23,6 +28,7 @@ STATUS_KEY = "custom_status"
 STATUS_AT_KEY = "custom_status_at"
 MAX_STATUS = 128  # Discord's limit for a custom status
 RECENT_SAID = 5
+SAID_WITHIN = timedelta(days=1)  # the day's lines: what it said since this time yesterday
 
 ASK = ("[Write your Discord custom status: one short line (at most 80 characters) in your own voice, saying "
        "what you are up to or how you feel right now. Let it come from who you are, your mood and what you "
@@ -42,10 +48,9 @@ def clean_status(text: str) -> str | None:
 
 
 class StatusKeeper:
-    def __init__(self, speaker: Speaker, *, feeling: Callable[[], str],
-                 apply: Callable[[str], Awaitable[None]], mirror: Callable[[str], None]) -> None:
+    def __init__(self, speaker: Speaker, *, apply: Callable[[str], Awaitable[None]],
+                 mirror: Callable[[str], None]) -> None:
         self.speaker = speaker
-        self.feeling = feeling
         self.apply = apply
         self.mirror = mirror
 
@@ -58,13 +63,14 @@ class StatusKeeper:
         persona = in_place(speaker.persona, False)  # shown everywhere: a mature one's safe register
         portrait = await self_portrait(speaker.store.identity, speaker.store.state, speaker.character_key)
         # shown in every server: only its own words said where anyone may hear them (database/visibility.py)
-        seen = await speaker.store.log.said_by(speaker.own_author_ids, limit=RECENT_SAID)
+        seen = await speaker.store.log.said_by(speaker.own_author_ids, limit=RECENT_SAID,
+                                               since=now - SAID_WITHIN)
         said = [m.content for m in seen if may_enter(line_origin(m), everywhere_for(m.author_id))]
         lately = "\n".join(f"- {' '.join(s.split())[:150]}" for s in said if s.strip())
         context = (f"[What you said lately in the server]\n{lately}\n\n" if lately else "") + ASK
         try:
             completion = await speaker.claude.complete(
-                initiative_prompt(persona, portrait, context, feeling=self.feeling()), guild_id=None,
+                initiative_prompt(persona, portrait, context), guild_id=None,
                 purpose="status", max_tokens=80)
         except ClaudeUnavailable as exc:
             log.warning("custom status not refreshed: Claude failed (%s); the old one stays", exc)

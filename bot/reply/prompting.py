@@ -11,7 +11,7 @@ A reply's parts, in order (:func:`build_reply_prompt`; each part is named by the
 2. **the person, as quoted data** (:func:`person_and_parts`, ``<person name="...">``): core memories (whom
    about), the
    notes they asked to be remembered (``<notes>``, in their own words: "I" is them), and the summary of
-   their conversation, then how the character feels about them. In a DM it opens the first user
+   their conversation. In a DM it opens the first user
    turn with where it is, and is cached (it changes only with a summary or a memory edit); in a channel it
    follows the shared transcript, uncached.
 3. **the transcript**: a DM's turns, then the message answered as the history will show it at the next
@@ -22,7 +22,8 @@ A reply's parts, in order (:func:`build_reply_prompt`; each part is named by the
 4. after the last breakpoint, what changes every reply: **the time** (:func:`now_part`: date, weekday,
    local time in the character's time zone, how long since the person last wrote), in a channel **the
    room** (who is here lately, why the character answers: addressed, or chose to join in), **the state**
-   (:func:`state_part`, ``<state>``: what stands out of its feelings and the person's writing, the current
+   (:func:`state_part`, ``<state>``: what stands out of its feelings, toward the person in one line with the
+   relationship, and of the person's writing, the current
    version only, fenced apart from anyone's words), the lore the messages trigger (``<lore>``), recalled
    facts (dated), open threads (``<open_threads>``, memory/threads.py), then, in a channel, **the
    message**, then depth-0 lore, then **the instructions after the history** (framework blend, evolution
@@ -58,7 +59,7 @@ from bot.reply.guard import variety_note
 from bot.reply.room import DmStamps, is_own, people_part, replied_name
 from bot.reply.transcript import NEW_CHAT, dm_message, history_messages, mark_transcript, transcript_messages
 from database.boundary import JsonObject
-from database.records import History, PromptData, RelationshipRecord, SeenMessage
+from database.records import History, PromptData, SeenMessage
 
 EPHEMERAL = {"type": "ephemeral"}
 # {{user}} in the character block of a channel prompt: that block is shared by everyone there (it opens the
@@ -67,30 +68,6 @@ CHANNEL_USER = NEUTRAL_USER
 
 
 IDENTITY_TITLES = {"trait": "Traits", "lore": "Lore", "fact": "Facts about yourself", "quirk": "Quirks"}
-
-
-def relationship_guidance(rel: RelationshipRecord | None, user: str) -> str:
-    """Metrics expressed as tone guidance rather than raw numbers ("" when neutral: nothing to say)."""
-    if rel is None:
-        return ""
-    notes: list[str] = []
-    if rel.anger >= 6:
-        notes.append(f"you are angry with {user}; let it show")
-    elif rel.anger >= 3:
-        notes.append(f"you are somewhat irritated with {user}")
-    if rel.rapport >= 7:
-        notes.append("you have warm rapport; be familiar and playful")
-    elif rel.rapport <= 3:
-        notes.append("your rapport is thin; be reserved")
-    if rel.trust >= 7:
-        notes.append("you trust them and can be open")
-    elif rel.trust <= 3:
-        notes.append("you do not trust them yet; be guarded")
-    if rel.formality >= 2:
-        notes.append("keep a formal register")
-    elif rel.formality <= -2:
-        notes.append("speak casually")
-    return f"How you feel about {user}: " + "; ".join(notes) + "." if notes else ""
 
 
 @dataclass(frozen=True)
@@ -221,16 +198,15 @@ def system_blocks(persona: Persona, character: str) -> list[JsonObject]:
 
 
 def person_and_parts(name: str, data: PromptData) -> tuple[str, list[tuple[str, str]]]:
-    """Part 2, the person as quoted data ("" when nothing is known of them), then how the character feels
-    about them (its own guidance, so outside the quotes); and its labelled pieces (the prompt inspector's)."""
+    """Part 2, the person as quoted data ("" when nothing is known of them), and its labelled pieces (the
+    prompt inspector's). How the character feels about them is one line of the state (the feelings part,
+    bot/alive/regard.py), the relationship with it."""
     inner = [p for p in (("person: core memories", listed("memories", data.core_memories, name)),
                          ("person: notes", listed("notes", data.notes, name))) if p[1]]
     if data.history.summary:
         inner.append(("person: summary", fence("summary", data.history.summary)))
     quoted = group("person", "\n".join(t for _, t in inner), name=name) if inner else ""
-    guidance = relationship_guidance(data.relationship, name)
-    parts = [*inner, ("person: relationship", guidance)] if guidance else inner
-    return "\n".join(p for p in (quoted, guidance) if p), parts
+    return quoted, inner
 
 
 def listed(tag: str, items: Sequence[str], name: str) -> str:

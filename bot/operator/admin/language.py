@@ -19,8 +19,8 @@ from bot.core.config import ModelSettings, Settings
 from bot.core.pipeline import Decision, Incoming
 from bot.core.text import Page, clip
 from bot.operator.conversation_tools import InvalidInput
-from bot.reply.prompting import relationship_guidance
 from database.records import RelationshipRecord, Usage, UserRecord, UserSummary
+from memory.relationships import relationship_guidance
 
 MAX_CHOICES = 25  # Discord's limit for autocomplete answers
 CHOICE_NAME = 100  # ... and for a choice's label

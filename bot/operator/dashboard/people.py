@@ -12,8 +12,8 @@ from bot.operator.admin.edits import MAX_TEXT
 from bot.operator.admin.language import parse_user_id
 from bot.operator.conversation_tools import InvalidInput
 from bot.operator.dashboard.render import CONTEXT, error_page, render
-from bot.reply.prompting import relationship_guidance
 from database.records import PRIVATE_SOURCES, UserRecord, UserSummary
+from memory.relationships import relationship_guidance
 
 PAGE_SIZE = 25
 SEARCH_LIMIT = 50
