@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from bot.core.config import AliveSettings
 from bot.core.localtime import Clock, load_zone, utc_now
-from bot.core.models.tools import ClientTool, ToolOutput, client_tool
+from bot.core.models.tools import Lent, ToolOutput, client_tool
 from bot.core.pipeline import Incoming
 from bot.core.text import clean_name
 from bot.core.timers import Timers
@@ -148,15 +148,16 @@ class ReminderBook:
         self.clock = clock
         self._proposed: OrderedDict[int, str] = OrderedDict()  # user id -> a zone waiting for /timezone
 
-    async def __call__(self, msg: Incoming) -> Sequence[tuple[JsonObject, ClientTool]]:
+    async def __call__(self, msg: Incoming) -> Sequence[Lent]:
         """The tools lent to ``msg``'s reply (bot/core/pipeline.py ``ReplyTools``): none for another bot,
         nor where reminders are off."""
         if msg.author_is_bot or msg.webhook_id is not None:
             return ()
         on = self.settings.reminders_in_dms if msg.is_dm else await self.switches.is_on(
             SWITCH, msg.channel_id, msg.guild_id, self.settings.reminders, parent_id=msg.parent_id)
-        return ((SET_REMINDER, SetReminder(self, msg)), (SUGGEST_TIMEZONE, SuggestTimezone(self, msg))) \
-            if on else ()
+        if not on:
+            return ()
+        return Lent(SET_REMINDER, SetReminder(self, msg)), Lent(SUGGEST_TIMEZONE, SuggestTimezone(self, msg))
 
     async def set(self, msg: Incoming, text: str, local_time: str | None,
                   in_minutes: int | None) -> ToolOutput:

@@ -50,6 +50,7 @@ from bot.core.models.capabilities import ModelTable
 from bot.core.pipeline import NO_FEATURES, DecisionListener, Features, Interceptor, OwnAccounts, PromptPart
 from bot.core.policy import LanguageHint, ServerPolicies
 from bot.core.timers import Dispatcher, Recurring, Timers
+from bot.features.websearch import WebSearch
 from bot.operator.access import AccessGate
 from bot.operator.activity import ActivityRecorder
 from bot.operator.admin.heartbeat import Heartbeat
@@ -282,9 +283,10 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
         reply_filters=(alive_parts.render,),
         turn_observers=(counters.on_turn, *alive_parts.turn_observers(key), news.posted(names.name),
                         own_faces.on_turn),
-        # what the model may use while writing: reminders (in DMs, and where switched on), then the server's
-        # tools (member info, events, this channel's log, a reaction), where switched on
-        tools=(reminders, KnowingTools(holder.follow(ServerToolSettings), store.people, store.log,
+        # what the model may use while writing: the web search, reminders (in DMs, and where switched on),
+        # then the server's tools (member info, events, this channel's log, a reaction), where switched on
+        tools=(WebSearch(settings.lookup, settings.alive, store.spending, names.name),  # the running sections
+               reminders, KnowingTools(holder.follow(ServerToolSettings), store.people, store.log,
                                        store.switches, consent, edge.server_view, accounts, names.name)))
     claude = compose_model(settings, store, spending=limits, models=models, mirror=mirror)
     intents = intent_router(settings)
@@ -386,7 +388,8 @@ async def compose_ensemble(settings: Settings, section: EnsembleSettings, store:
                           *instructions),
             reply_filters=(alive.render,),
             turn_observers=(memory.keeper(key, source.current), counters.on_turn, *alive.turn_observers(key),
-                            news.posted(names.name)))
+                            news.posted(names.name)),
+            tools=(WebSearch(settings.lookup, settings.alive, store.spending, names.name),))
         member = ReplyEngine(settings, store, claude, source, character_key=key, features=features,
                              accounts=accounts.sharing_webhooks(), addressee=Addressee(names),
                              policies=engine.policies,

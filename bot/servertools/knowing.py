@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from bot.core.config import ServerToolSettings
-from bot.core.models.tools import ClientTool, ToolOutput, client_tool
+from bot.core.models.tools import Lent, ToolOutput, client_tool
 from bot.core.pipeline import Incoming
 from bot.core.text import clean_name
 from database.boundary import JsonObject
@@ -270,22 +270,22 @@ class ServerTools:
             self._react = (text, React.declared(emojis) if emojis else None)
         return emojis, self._react[1]
 
-    async def __call__(self, msg: Incoming) -> Sequence[tuple[JsonObject, ClientTool]]:
+    async def __call__(self, msg: Incoming) -> Sequence[Lent]:
         s = self.settings
         if not s.server_tools or msg.author_is_bot:
             return ()
         if msg.guild_id is not None and not await self.switches.is_on(
                 SWITCH, msg.channel_id, msg.guild_id, True, parent_id=msg.parent_id):
             return ()
-        lent: list[tuple[JsonObject, ClientTool]] = []
+        lent: list[Lent] = []
         if msg.guild_id is not None and not msg.is_dm:  # an /ask in a server answers in private: no place
             member = MemberInfo(msg, self.people, self.remembered, self.view, self.own)
-            lent += [(MemberInfo.DECLARED, member),
-                     (ScheduledEvents.DECLARED, ScheduledEvents(msg, self.view)),
-                     (RecentMessages.DECLARED,
+            lent += [Lent(MemberInfo.DECLARED, member),
+                     Lent(ScheduledEvents.DECLARED, ScheduledEvents(msg, self.view)),
+                     Lent(RecentMessages.DECLARED,
                       RecentMessages(msg, self.log, self.remembered, s.server_tools_recent_lines, self.own,
                                      self.character()))]
         emojis, declared = self._react_declared()
         if declared is not None:
-            lent.append((declared, React(msg, self.view, emojis)))
+            lent.append(Lent(declared, React(msg, self.view, emojis)))
         return lent
