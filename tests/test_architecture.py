@@ -48,7 +48,7 @@ def test_no_class_has_more_than_forty_methods() -> None:
 
 
 MAX_MODULES_DIRECTLY_IN_BOT = 12
-BOT_PACKAGES = {"alive", "core", "discord", "operator", "reply", "runtime", "servertools"}
+BOT_PACKAGES = {"alive", "core", "discord", "features", "operator", "reply", "runtime", "servertools"}
 
 
 def test_bot_is_in_layers_not_modules_side_by_side() -> None:

@@ -1,4 +1,4 @@
-"""Reminders and time zones (bot/alive/reminders.py, bot/alive/reminding.py, cogs/reminders.py).
+"""Reminders and time zones (bot/features/reminders/: book.py, delivery.py; cogs/reminders.py).
 
 Units: a local wall-clock time converted with the person's IANA zone across a DST change, a time the
 clocks skip refused and one they pass twice asked back. Over the wire (fake Discord + fake Claude asking
@@ -21,11 +21,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import update
 
-from bot.alive.reminders import ReminderBook, TimeRefused, clock_minutes, local_to_utc, zone_choices
-from bot.alive.reminding import reminder_nonce
 from bot.core.config.sections import AliveSettings
 from bot.core.pipeline import Incoming
 from bot.core.timers import Dispatcher, Timers
+from bot.features.reminders.book import ReminderBook, TimeRefused, clock_minutes, local_to_utc, zone_choices
+from bot.features.reminders.delivery import reminder_nonce
 from database.alive_models import ScheduledJob
 from database.reminders import TIMER, NewReminder, Reminder, reminder_key
 from database.store import Store

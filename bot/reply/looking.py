@@ -1,6 +1,6 @@
 """A reply's tools, as the features lend them (bot/core/pipeline.py ``ReplyTools``: the web search,
 bot/features/websearch/; reminders; the server's): gathered into one :class:`Toolbox`, each tool family's
-sentence on how the character uses them added to the system prompt.
+sentence on how the character uses them (``Lent.voice``) added to the system prompt.
 
 A tool whose input goes out of Kindred (``Lent.outward``: a fetched link) is never declared in a request
 carrying another person's private memories (what it sends could carry them away). A tool that narrows in a
@@ -19,35 +19,10 @@ from bot.core.pipeline import Incoming
 from bot.reply.generation import Toolbox
 from database.boundary import JsonObject
 
-# One sentence per tool family, said in the system prompt of a request that declares any of its tools: when
-# to use them and how to say what they found as the character, not as a tool's report. Fixed text, in this
-# order, so a request's system is the same bytes whenever its tools are (both are cached together).
-TOOL_FAMILIES: tuple[tuple[frozenset[str], str], ...] = (
-    (frozenset({"web_search", "search_web"}),
-     "You can look things up on the web (web_search) when someone asks about something current you could "
-     "not know otherwise (news, scores, prices, what happened today); tell them what you found as yourself, "
-     "in your own words and voice, as something you just looked up or heard, never as a search engine's "
-     "report, and where your world would not know such things, say how you came by it in a way that fits "
-     "you."),
-    (frozenset({"web_fetch"}),
-     "You can read the pages of links posted here (web_fetch) when someone asks about one; say what it says "
-     "briefly, in your own words, as someone who just read it."),
-    (frozenset({"set_reminder", "suggest_timezone"}),
-     "You can set reminders for people here (set_reminder) and note their time zone when they say where "
-     "they live (suggest_timezone), when they ask; tell them what you did, or what you need from them, in "
-     "your own words, as a favour you do them."),
-    (frozenset({"member_info", "scheduled_events", "recent_messages"}),
-     "You can look up this server's members, its scheduled events and what was said here lately when someone "
-     "asks; speak of what you found as something you know of the place, in your own voice."),
-    (frozenset({"react"}),
-     "You can react to the message with an emoji (react) when a reaction says it as you would."),
-)
 
-
-def tools_voice(declared: Sequence[JsonObject]) -> str:
-    """The :data:`TOOL_FAMILIES` sentences of the tools ``declared`` ("" for none of them)."""
-    names = {str(d.get("name")) for d in declared}
-    return " ".join(sentence for family, sentence in TOOL_FAMILIES if family & names)
+def tools_voice(lent: Sequence[Lent]) -> str:
+    """The sentences of the tool families ``lent`` (each once, in the order lent; "" for none)."""
+    return " ".join(dict.fromkeys(one.voice for one in lent if one.voice))
 
 
 def with_tools(prompt: Prompt, declared: tuple[JsonObject, ...], voice: str) -> Prompt:
@@ -76,7 +51,7 @@ class Lending:
         client: dict[str, ClientTool] = {lent.tool.name: lent.tool for lent in self.lent
                                          if lent.tool is not None}
         narrowing = self._narrowed if any(lent.narrowing is not None for lent in self.lent) else None
-        return Toolbox(declared, client, rounds, narrowing, tools_voice(declared))
+        return Toolbox(declared, client, rounds, narrowing, tools_voice(self.lent))
 
     async def _narrowed(self, used: int) -> tuple[JsonObject, ...]:
         """The declarations of a later call, given the web searches the reply made so far."""

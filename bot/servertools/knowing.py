@@ -34,6 +34,12 @@ from database.switches import PlaceSwitches
 from database.visibility import Origin, line_origin, may_enter
 
 SWITCH = "server_tools"  # the per-place switch (/bot server-tools), over the server_tools setting
+# How the character speaks of the tools (their families' sentences in the system prompt, ``Lent.voice``).
+PLACE_VOICE = (
+    "You can look up this server's members, its scheduled events and what was said here lately when "
+    "someone asks; speak of what you found as something you know of the place, in your own voice."
+)
+REACT_VOICE = "You can react to the message with an emoji (react) when a reaction says it as you would."
 MAX_NAME = 100  # a Discord name is at most this long; longer input is no name
 MAX_EVENTS = 10
 LOOKUP_SECONDS = 8.0  # a member lookup's Discord reads, all of them (up to CANDIDATES)
@@ -280,12 +286,12 @@ class ServerTools:
         lent: list[Lent] = []
         if msg.guild_id is not None and not msg.is_dm:  # an /ask in a server answers in private: no place
             member = MemberInfo(msg, self.people, self.remembered, self.view, self.own)
-            lent += [Lent(MemberInfo.DECLARED, member),
-                     Lent(ScheduledEvents.DECLARED, ScheduledEvents(msg, self.view)),
-                     Lent(RecentMessages.DECLARED,
-                      RecentMessages(msg, self.log, self.remembered, s.server_tools_recent_lines, self.own,
-                                     self.character()))]
+            lent += [Lent(MemberInfo.DECLARED, member, voice=PLACE_VOICE),
+                     Lent(ScheduledEvents.DECLARED, ScheduledEvents(msg, self.view), voice=PLACE_VOICE),
+                     Lent(RecentMessages.DECLARED, RecentMessages(msg, self.log, self.remembered,
+                                                                  s.server_tools_recent_lines, self.own,
+                                                                  self.character()), voice=PLACE_VOICE)]
         emojis, declared = self._react_declared()
         if declared is not None:
-            lent.append(Lent(declared, React(msg, self.view, emojis)))
+            lent.append(Lent(declared, React(msg, self.view, emojis), voice=REACT_VOICE))
         return lent

@@ -54,12 +54,16 @@ class Lent(NamedTuple):
     """One tool a feature lends a reply (bot/core/pipeline.py ``ReplyTools``): its declaration, the client
     tool that runs it (None: a server tool Anthropic runs, a web search), how it narrows in the reply's later
     calls (None: the same bytes in every call), and whether what it is given goes out of Kindred (a fetched
-    link: never declared in a request carrying another person's private memories)."""
+    link: never declared in a request carrying another person's private memories), and its family's
+    sentence in the system prompt: when to use it, and how to say what it found as the character, not as a
+    tool's report (said once for the tools that share it; fixed text, so a request's system is the same
+    bytes whenever its tools are: both are cached together)."""
 
     declared: JsonObject
     tool: ClientTool | None = None
     narrowing: Narrowing | None = None
     outward: bool = False
+    voice: str = ""
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time
 
 from bot.core.config import AliveSettings
+from bot.core.config.holder import SettingsHolder
 from bot.core.config.messages import LookupSettings
 from bot.core.models.tools import Lent, Location, ToolOutput, client_tool, domains, web_fetch, web_search
 from bot.core.pipeline import Incoming
@@ -31,6 +32,18 @@ from database.spending import Spending
 # A link as Discord shows one: http(s), up to the next space or bracket a link does not end inside.
 _LINK = re.compile(r"https?://[^\s<>()\[\]\"'`|]{1,2000}")
 MAX_LINKS = 3  # links of one message the character may read
+# How the character speaks of what it looked up or read (the tools' family sentences, ``Lent.voice``).
+SEARCH_VOICE = (
+    "You can look things up on the web (web_search) when someone asks about something current you could"
+    " not know otherwise (news, scores, prices, what happened today); tell them what you found as "
+    "yourself, in your own words and voice, as something you just looked up or heard, never as a search"
+    " engine's report, and where your world would not know such things, say how you came by it in a way"
+    " that fits you."
+)
+FETCH_VOICE = (
+    "You can read the pages of links posted here (web_fetch) when someone asks about one; say what it "
+    "says briefly, in your own words, as someone who just read it."
+)
 
 
 def utc_today() -> date:
@@ -54,11 +67,11 @@ class SearchBudget:
 
     def __init__(self, spending: Spending, today: Callable[[], date] = utc_today) -> None:
         self.spending = spending
-        self._today = today
+        self.today = today
 
     async def left(self, msg: Incoming, *, person: int, server: int) -> int:
         """Searches ``msg``'s reply may still make today (caps: ``person``, ``server``)."""
-        since = datetime.combine(self._today(), time(), UTC)
+        since = datetime.combine(self.today(), time(), UTC)
         mine, theirs = await self.spending.searches(since, user_id=msg.author_id, guild_id=msg.guild_id)
         left = person - mine
         if msg.guild_id is not None:
@@ -110,6 +123,15 @@ class WebSearch:
         self.settings, self.alive, self.character = settings, alive, character
         self.budget = SearchBudget(spending, today)
 
+    @classmethod
+    def following(cls, holder: SettingsHolder, spending: Spending, character: Callable[[], str]) -> WebSearch:
+        """The search reading the running ``lookup`` and ``alive`` sections (a reload applies at once)."""
+        return cls(holder.follow(LookupSettings), holder.follow(AliveSettings), spending, character)
+
+    def speaking_as(self, character: Callable[[], str]) -> WebSearch:
+        """The same search (its settings, the day's caps) for another character of the cast."""
+        return WebSearch(self.settings, self.alive, self.budget.spending, character, today=self.budget.today)
+
     async def __call__(self, msg: Incoming) -> Sequence[Lent]:
         s = self.settings
         if not (s.web_search == "everywhere" or (s.web_search == "dms" and msg.is_dm)):
@@ -119,7 +141,7 @@ class WebSearch:
         lent = [self._search(msg, left) if left > 0 else self._capped()]
         posted = links(msg.content)[:MAX_LINKS]
         if s.web_fetch and posted:
-            lent.append(Lent(web_fetch(domains(posted)), outward=True))
+            lent.append(Lent(web_fetch(domains(posted)), outward=True, voice=FETCH_VOICE))
         return lent
 
     def _search(self, msg: Incoming, left: int) -> Lent:
@@ -129,11 +151,11 @@ class WebSearch:
         search = web_search(max_uses=min(s.web_search_max_uses, left),
                             allowed=_listed(s.web_search_allowed_domains),
                             blocked=_listed(s.web_search_blocked_domains), location=location)
-        return Lent(search, narrowing=SearchLeft(search, self.budget, msg, s))
+        return Lent(search, narrowing=SearchLeft(search, self.budget, msg, s), voice=SEARCH_VOICE)
 
     def _capped(self) -> Lent:
         line = self.settings.web_search_capped_line.replace("{name}", self.character())
-        return Lent(CappedSearch.DECLARED, CappedSearch(line))
+        return Lent(CappedSearch.DECLARED, CappedSearch(line), voice=SEARCH_VOICE)
 
 
 def _listed(text: str) -> list[str]:
