@@ -60,6 +60,13 @@ def test_bot_is_in_layers_not_modules_side_by_side() -> None:
     assert packages == BOT_PACKAGES
 
 
+def test_the_message_flow_names_no_feature() -> None:
+    """bot/discord/flow.py hands a message to the reply sequence and tells the post observers the bot
+    declares: what a feature does around a post is the feature's (swipes: bot/discord/swipes.py)."""
+    text = (ROOT / "bot" / "discord" / "flow.py").read_text().lower()
+    assert [word for word in ("swipe", "remind", "search", "poll") if word in text] == []
+
+
 def test_cogs_call_feature_classes_not_the_store() -> None:
     """A cog turns Discord in and out and calls a feature's plain class; the workflow and the data access
     live in that class (bot/<feature>/), where they are tested without Discord."""
