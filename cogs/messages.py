@@ -44,7 +44,7 @@ class Messages(commands.Cog):
         return "" if self.webhooks is not None else self.bot.engine.character.current().name
 
     def outlets(self, message: discord.Message) -> Callable[[str], Outlet]:
-        return outlets_for(message, self.webhooks, self.main_key, self.flow.swipes)
+        return outlets_for(message, self.webhooks, self.main_key, self.flow.buttons)
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:

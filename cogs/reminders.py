@@ -1,6 +1,6 @@
 """``/timezone`` (the person's IANA zone, autocompleted; the same one ``/memory timezone`` sets) and
 ``/reminders`` (the person's waiting reminders, each time shown by Discord in the reader's own zone; one
-cancelled by number). Thin Discord glue over bot/alive/reminders.py; every answer is ephemeral."""
+cancelled by number). Thin Discord glue over bot/features/reminders/book.py; every answer is ephemeral."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING
 from discord import app_commands
 from discord.ext import commands
 
-from bot.alive.reminders import ReminderBook, stamp, zone_choices, zone_names
 from bot.core.localtime import load_zone
 from bot.core.text import clip
 from bot.discord.panels import panel, show_panel
 from bot.discord.ui import tell
+from bot.features.reminders.book import ReminderBook, stamp, zone_choices, zone_names
 from database.reminders import ReminderRow
 
 if TYPE_CHECKING:

@@ -20,13 +20,15 @@ from typing import Any
 
 import pytest
 
-from bot.alive import appraisal, emotes, emotions, mirroring, reminders, status, style
+from bot.alive import appraisal, emotes, emotions, mirroring, status, style
 from bot.core import attachments, localtime, text, topics
 from bot.core.persona import blend, cards, framework, lorebook, lorekeys, macros, modes, template
 from bot.core.persona.model import Lorebook, LoreEntry
 from bot.discord import posting
+from bot.features.reminders import book as reminders
+from bot.features.websearch import lender as websearch
 from bot.operator.admin import language
-from bot.reply import delivery, guard, looking, splitting
+from bot.reply import delivery, guard, splitting
 from bot.reply.deciding import addressing, intent, router, triage
 from bot.runtime import voice
 from bot.servertools import moderation, polls, settings
@@ -146,7 +148,7 @@ ENTRY_POINTS: dict[str, tuple[Callable[[str], Any], tuple[re.Pattern[str] | str,
     "splitting a reply": (splitting.split_message, (splitting._SENTENCE_END,)),
     "delivery: sentence ends": (lambda t: list(delivery._SENTENCE_END.finditer(t)),
                                 (delivery._SENTENCE_END,)),
-    "links a message carries (web fetch)": (looking.links, (looking._LINK, "https://a.b/c")),
+    "links a message carries (web fetch)": (websearch.links, (websearch._LINK, "https://a.b/c")),
     "emotes in a reply": (emotes.render, (emotes._EMOTE, emotes._GAP)),
     "status from a reply": (status.clean_status, ("custom status",)),
     "voice: a reply read aloud": (voice.spoken_text, (voice._MARKUP,)),
@@ -180,8 +182,8 @@ def test_every_pattern_reading_outside_text_has_an_entry() -> None:
     """A new module-level pattern in a module listed here must get its adversarial entry too: the modules'
     compiled patterns are all named by some entry."""
     modules = (triage, intent, router, topics, timewords, lexical, style, emotions, mirroring, blend, macros,
-               framework, template, modes, splitting, delivery, looking, emotes, voice, attachments, posting,
-               polls, moderation, localtime, text, lorekeys, appraisal, guard, reminders, slots, present)
+               framework, template, modes, splitting, delivery, websearch, emotes, voice, attachments,
+               posting, polls, moderation, localtime, text, lorekeys, appraisal, guard, reminders, slots, present)
     covered = {id(p) for _, patterns in ENTRY_POINTS.values() for p in patterns if isinstance(p, re.Pattern)}
     covered |= {id(p) for p in blend._CONTEXT_PATTERNS.values()}
     missing = [f"{m.__name__}.{name}" for m in modules for name, value in vars(m).items()

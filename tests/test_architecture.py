@@ -48,7 +48,7 @@ def test_no_class_has_more_than_forty_methods() -> None:
 
 
 MAX_MODULES_DIRECTLY_IN_BOT = 12
-BOT_PACKAGES = {"alive", "core", "discord", "operator", "reply", "runtime", "servertools"}
+BOT_PACKAGES = {"alive", "core", "discord", "features", "operator", "reply", "runtime", "servertools"}
 
 
 def test_bot_is_in_layers_not_modules_side_by_side() -> None:
@@ -58,6 +58,13 @@ def test_bot_is_in_layers_not_modules_side_by_side() -> None:
     packages = {p.name for p in (ROOT / "bot").iterdir() if (p / "__init__.py").is_file()}
     assert len(modules) <= MAX_MODULES_DIRECTLY_IN_BOT, modules
     assert packages == BOT_PACKAGES
+
+
+def test_the_message_flow_names_no_feature() -> None:
+    """bot/discord/flow.py hands a message to the reply sequence and tells the post observers the bot
+    declares: what a feature does around a post is the feature's (swipes: bot/discord/swipes.py)."""
+    text = (ROOT / "bot" / "discord" / "flow.py").read_text().lower()
+    assert [word for word in ("swipe", "remind", "search") if word in text] == []
 
 
 def test_cogs_call_feature_classes_not_the_store() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 from bot.core.models.capabilities import WEB_SEARCH_USD
 from tests.dbtools import api_calls
@@ -20,10 +21,23 @@ NEWS = [("https://news.example.com/storm", "Storm reaches the coast"),
         ("https://www.bbc.co.uk/news/markets", "Markets rally")]
 
 
-def tool_types(body: dict[str, object]) -> list[object]:
+def tool_types(body: dict[str, object]) -> set[object]:
+    """The kinds of tools the request declares (other features may lend theirs beside them)."""
     tools = body.get("tools") or []
     assert isinstance(tools, list)
-    return [t.get("type", "custom") for t in tools if isinstance(t, dict)]
+    return {t.get("type", "custom") for t in tools if isinstance(t, dict)}
+
+
+def search_of(body: dict[str, Any]) -> dict[str, Any]:
+    """The request's web search declaration."""
+    [search] = [t for t in body.get("tools") or [] if t.get("type") == WEB_SEARCH]
+    return search
+
+
+def capped(body: dict[str, Any]) -> bool:
+    """The request declares the search's stand-in past the day's cap, and no web search."""
+    names = {t.get("name") for t in body.get("tools") or []}
+    return "search_web" in names and WEB_SEARCH not in tool_types(body)
 
 
 async def test_a_question_about_today_gets_a_search_and_its_sources(make_harness: MakeHarness) -> None:
@@ -33,8 +47,8 @@ async def test_a_question_about_today_gets_a_search_and_its_sources(make_harness
     sent = await h.dm("what's in the news today?")
     [reply] = await h.replies(int(sent["channel_id"]))
     [request] = reply_requests(h)
-    [search] = request.body["tools"]
-    assert search["type"] == WEB_SEARCH and search["max_uses"] == 3
+    search = search_of(request.body)
+    assert search["max_uses"] == 3
     assert search["user_location"] == {"type": "approximate", "city": "Brighton", "region": "England",
                                        "country": "GB", "timezone": "Europe/London"}
     text = reply["content"]
@@ -77,7 +91,7 @@ async def test_a_posted_link_is_fetched(make_harness: MakeHarness) -> None:
     await h.say(f"have you seen this? {url}", mention=True)
     [reply] = await h.replies(CHANNEL_ID)
     request = reply_requests(h)[0]
-    assert tool_types(request.body) == [WEB_SEARCH, WEB_FETCH]
+    assert {WEB_SEARCH, WEB_FETCH} <= tool_types(request.body)
     [fetch] = [t for t in request.body["tools"] if t["type"] == WEB_FETCH]
     assert fetch["allowed_domains"] == ["blog.example.org"]
     assert "don't drift apart" in reply["content"]
@@ -85,7 +99,8 @@ async def test_a_posted_link_is_fetched(make_harness: MakeHarness) -> None:
     # a message without a link: no fetch declared
     await h.say("tell me more about otters", mention=True)
     await h.replies(CHANNEL_ID, 2)
-    assert tool_types(reply_requests(h)[-1].body) == [WEB_SEARCH]
+    assert WEB_SEARCH in tool_types(reply_requests(h)[-1].body)
+    assert WEB_FETCH not in tool_types(reply_requests(h)[-1].body)
 
 
 async def test_a_paused_search_turn_is_continued(make_harness: MakeHarness) -> None:
@@ -101,8 +116,8 @@ async def test_a_paused_search_turn_is_continued(make_harness: MakeHarness) -> N
     assert [b["type"] for b in last["content"] if b["type"] != "thinking"] == [
         "text", "server_tool_use", "web_search_tool_result"]
     # the same search, with the searches the reply has left (its max_uses is the whole reply's)
-    [searching] = paused.body["tools"]
-    assert resumed.body["tools"] == [{**searching, "max_uses": searching["max_uses"] - 1}]
+    searching = search_of(paused.body)
+    assert search_of(resumed.body) == {**searching, "max_uses": searching["max_uses"] - 1}
     assert "Here it is." in reply["content"]
     assert "<https://news.example.com/storm>" in reply["content"]
 
@@ -172,8 +187,8 @@ async def test_the_cap_stops_the_eleventh_search_in_character_even_after_a_resta
     assert len(requests) == 11  # the capped one is answered without a second call
     searched = sum(r.usage.get("server_tool_use", {}).get("web_search_requests", 0) for r in requests)
     assert searched == 10
-    assert requests[9].body["tools"][0]["max_uses"] == 1  # the last search left today
-    assert tool_types(requests[10].body) == ["custom"]
+    assert search_of(requests[9].body)["max_uses"] == 1  # the last search left today
+    assert capped(requests[10].body)
     last = h.discord.posted(channel)[-1]["content"]
     assert last == "*Finn rubs their eyes.* I've looked up all I can for today. Ask me again tomorrow?"
     await h.at_rest()
@@ -190,8 +205,8 @@ async def test_the_server_cap_counts_everyone_in_it(make_harness: MakeHarness) -
         await h.at_rest()
     requests = reply_requests(h)
     # the third search is the server's last today (bob's first), the fourth is capped (bob's second)
-    assert [r.body["tools"][0].get("max_uses") for r in requests[:3]] == [3, 2, 1]
-    assert tool_types(requests[3].body) == ["custom"]
+    assert [search_of(r.body)["max_uses"] for r in requests[:3]] == [3, 2, 1]
+    assert capped(requests[3].body)
     assert h.discord.posted(CHANNEL_ID)[-1]["content"].startswith("*Finn rubs their eyes.*")
     # the searches' cost, in what the server's spending limit and the dashboard's cost by model read
     midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -201,7 +216,7 @@ async def test_the_server_cap_counts_everyone_in_it(make_harness: MakeHarness) -
     # in his DMs the server's cap is not his: he may search again there
     sent = await h.dm("any news in private?", user=USER2_ID)
     await h.replies(int(sent["channel_id"]))
-    assert tool_types(reply_requests(h)[-1].body) == [WEB_SEARCH]
+    assert WEB_SEARCH in tool_types(reply_requests(h)[-1].body)
 
 
 async def test_declared_tools_keep_the_cached_prefix(make_harness: MakeHarness) -> None:

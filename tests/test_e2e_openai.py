@@ -139,6 +139,6 @@ async def test_a_local_model_calls_kindred_s_own_tool(make_harness: MakeHarness)
     assert reply["content"] == ("*Finn rubs their eyes.* I've looked up all I can for today. "
                                 "Ask me again tomorrow?")
     [request] = h.openai.requests
-    assert [t["function"]["name"] for t in request.body["tools"]] == ["search_web"]
-    assert request.body["tools"][0]["type"] == "function" and request.stream
+    [search] = [t for t in request.body["tools"] if t["function"]["name"] == "search_web"]
+    assert search["type"] == "function" and request.stream
     assert h.claude.requests == []

@@ -119,7 +119,8 @@ async def test_a_dm_carrying_someone_elses_quoted_words_declares_no_fetch(make_h
     await h.replies(int(sent["channel_id"]), 2)
     body = reply_requests(h)[-1].body
     assert "7 Anemone Row" in json.dumps(body)
-    assert [t.get("type") for t in body["tools"]] == [WEB_SEARCH]
+    declared = {t.get("type") for t in body["tools"]}
+    assert WEB_SEARCH in declared and WEB_FETCH not in declared
 
 
 async def test_a_member_lookup_discord_never_answers_is_bounded(store: Store) -> None:

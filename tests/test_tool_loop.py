@@ -1,13 +1,14 @@
 """The reply's tool loop (bot/reply/generation.py) against the fake Messages API: a client tool asked for
 is run and its result, fenced as data, goes back in the next user turn (the fake 400s a tool_use left
 without its result); the calls of one reply are bounded; the tools each reply declares (bot/reply/looking.py)
-and the day's caps on searches, read from the recorded calls (the openai backend's function calling:
+and the web search lent to a reply (bot/features/websearch/): the day's caps on searches, read from the
+recorded calls, and the reply's own search budget across its calls (the openai backend's function calling:
 tests/test_openai_tools.py)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,11 @@ import pytest
 
 from bot.core.claude import ClaudeClient, Prompt
 from bot.core.config import load_settings
+from bot.core.models.tools import Lent
 from bot.core.pipeline import Incoming
+from bot.features.websearch import CappedSearch, WebSearch, links
 from bot.reply.generation import Generation, ModelCall, Toolbox, ToolOutput
-from bot.reply.looking import CappedSearch, Lookup, SearchBudget, links
+from bot.reply.looking import Lending
 from bot.reply.media import Media
 from database.boundary import JsonObject
 from database.store import Store
@@ -90,7 +93,7 @@ async def test_a_client_tool_runs_and_its_result_goes_back_as_data(
     assert done.text == "Let me check.\n\nA quokka is a small wallaby."
     asked, answered = fake_claude.requests
     assert asked.status == answered.status == 200
-    assert asked.body["tools"] == answered.body["tools"] == [DECLARED]
+    assert asked.body["tools"] == answered.body["tools"] and DECLARED in asked.body["tools"]
     assistant, results = answered.body["messages"][-2:]
     assert assistant["content"][-1]["type"] == "tool_use"
     [result] = results["content"]
@@ -148,21 +151,37 @@ def incoming(content: str, *, dm: bool = True, author: int = 7, guild: int | Non
     return Incoming(1, 2, author, "ann", content, datetime.now(UTC), dm, guild_id=guild)
 
 
+def lender(tmp_path: Path, store: Store, today: Callable[[], date] | None = None, **env: str) -> WebSearch:
+    s = settings(tmp_path, "http://x", **env)
+    return WebSearch(s.lookup, s.alive, store.spending, lambda: "Finn",
+                     **({"today": today} if today is not None else {}))
+
+
+async def toolbox(search: WebSearch, msg: Incoming, prompt: Prompt = PROMPT,
+                  more: Sequence[Lent] = ()) -> Toolbox | None:
+    """The toolbox of ``msg``'s reply: the search lent, then ``more`` (another feature's)."""
+    return Lending([*await search(msg), *more], msg, prompt).toolbox(search.settings.tool_rounds)
+
+
+def types(box: Toolbox | None) -> set[object]:
+    return {t.get("type") for t in box.declared} if box is not None else set()
+
+
 async def test_each_reply_declares_the_tools_its_settings_and_message_allow(tmp_path: Path,
                                                                           store: Store) -> None:
-    budget = SearchBudget(store.spending)
-    off = Lookup(settings(tmp_path, "http://x"), budget)
-    assert await off.toolbox(incoming("news?"), PROMPT, "Finn") is None  # off by default
-    dms = Lookup(settings(tmp_path, "http://x", WEB_SEARCH="dms"), budget)
-    assert await dms.toolbox(incoming("news?", dm=False, guild=5), PROMPT, "Finn") is None
-    box = await dms.toolbox(incoming("see https://a.example.com/x, and https://b.example.com/y."), PROMPT,
-                            "Finn")
-    assert box is not None and [t["type"] for t in box.declared] == [WEB_SEARCH, WEB_FETCH]
-    assert box.declared[1]["allowed_domains"] == ["a.example.com", "b.example.com"]
-    # another person's private memories in the request: no fetch
+    off = lender(tmp_path, store)
+    assert await toolbox(off, incoming("news?")) is None  # off by default
+    dms = lender(tmp_path, store, WEB_SEARCH="dms")
+    assert await toolbox(dms, incoming("news?", dm=False, guild=5)) is None
+    box = await toolbox(dms, incoming("see https://a.example.com/x, and https://b.example.com/y."))
+    assert box is not None and {WEB_SEARCH, WEB_FETCH} <= types(box)
+    [fetch] = [t for t in box.declared if t.get("type") == WEB_FETCH]
+    assert fetch["allowed_domains"] == ["a.example.com", "b.example.com"]
+    assert WEB_FETCH not in types(await toolbox(dms, incoming("no links here")))
+    # another person's private memories in the request: no fetch (what it sends out could carry them)
     theirs = Prompt(PROMPT.system, PROMPT.messages, memories_of=frozenset({7, 8}))
-    box = await dms.toolbox(incoming("see https://a.example.com/x"), theirs, "Finn")
-    assert box is not None and [t["type"] for t in box.declared] == [WEB_SEARCH]
+    box = await toolbox(dms, incoming("see https://a.example.com/x"), theirs)
+    assert WEB_SEARCH in types(box) and WEB_FETCH not in types(box)
     assert links("<https://a.b/c>, (https://d.e/f). https://g.h/i!") == ["https://a.b/c", "https://d.e/f",
                                                                           "https://g.h/i"]
 
@@ -179,24 +198,24 @@ async def test_the_day_cap_counts_per_person_and_server_and_resets_the_next_day(
                                                                                 store: Store) -> None:
     today = [date(2026, 11, 26)]
     noon = datetime(2026, 11, 26, 12, tzinfo=UTC)
-    budget = SearchBudget(store.spending, lambda: today[0])
-    lookup = Lookup(settings(tmp_path, "http://x", WEB_SEARCH="everywhere", WEB_SEARCH_DAILY_CAP_PERSON="4",
-                             WEB_SEARCH_DAILY_CAP_SERVER="5"), budget)
+    search = lender(tmp_path, store, lambda: today[0], WEB_SEARCH="everywhere",
+                    WEB_SEARCH_DAILY_CAP_PERSON="4", WEB_SEARCH_DAILY_CAP_SERVER="5")
+    budget = search.budget
     ann, bob = incoming("news?", dm=False, guild=5), incoming("news?", dm=False, guild=5, author=8)
     await searched_at(store, 7, 5, 3, noon)
     await searched_at(store, 7, 5, 9, noon - timedelta(days=1))  # yesterday's: not counted today
-    again = await lookup.toolbox(ann, PROMPT, "Finn")
-    assert again is not None and again.declared[0]["max_uses"] == 1  # her last one today
+    again = await toolbox(search, ann)
+    assert again is not None and search_uses({"tools": list(again.declared)}) == 1  # her last one today
     assert await budget.left(bob, person=4, server=5) == 2  # the server's count is everyone's
     assert await budget.left(incoming("news?", author=8), person=4, server=5) == 4  # a DM: his own cap only
     await searched_at(store, 8, 5, 2, noon)
-    capped = await lookup.toolbox(bob, PROMPT, "Finn")
-    assert capped is not None and capped.declared == (CappedSearch.DECLARED,)
+    capped = await toolbox(search, bob)
+    assert capped is not None and CappedSearch.DECLARED in capped.declared and WEB_SEARCH not in types(capped)
     said = await capped.client["search_web"].run({"query": "news"})
     assert said.final and said.text.startswith("*Finn rubs their eyes.*")
     today[0] = date(2026, 11, 27)
-    fresh = await lookup.toolbox(bob, PROMPT, "Finn")
-    assert fresh is not None and fresh.declared[0]["type"] == WEB_SEARCH
+    fresh = await toolbox(search, bob)
+    assert WEB_SEARCH in types(fresh) and CappedSearch.DECLARED not in (fresh.declared if fresh else ())
 
 
 def search_uses(body: dict[str, Any]) -> int | None:
@@ -208,11 +227,10 @@ async def test_one_replys_tool_loop_shares_one_search_budget(tmp_path: Path, fak
                                                              client: ClaudeClient, store: Store) -> None:
     """``web_search_max_uses`` is the reply's: each later call declares the searches left (none: no
     ``web_search``), and the day's cap is read again before each call (another reply's searches count)."""
-    budget = SearchBudget(store.spending)
-    lookup = Lookup(settings(tmp_path, "http://x", WEB_SEARCH="everywhere", WEB_SEARCH_MAX_USES="2",
-                             WEB_SEARCH_DAILY_CAP_PERSON="9"), budget)
+    search = lender(tmp_path, store, WEB_SEARCH="everywhere", WEB_SEARCH_MAX_USES="2",
+                    WEB_SEARCH_DAILY_CAP_PERSON="9")
     ann = incoming("news, and what is a quokka?", author=1)  # the person the calls are recorded for
-    box = await lookup.toolbox(ann, PROMPT, "Finn", [(DECLARED, Dictionary())])
+    box = await toolbox(search, ann, more=[Lent(DECLARED, Dictionary())])
     assert box is not None
     fake_claude.script(searched(1))
     fake_claude.script(searched(2))
@@ -230,7 +248,7 @@ async def test_one_replys_tool_loop_shares_one_search_budget(tmp_path: Path, fak
             await searched_at(store, 1, None, 6, datetime.now(UTC))
             return await super().run(arguments)
 
-    box = await lookup.toolbox(ann, PROMPT, "Finn", [(DECLARED, Busy())])
+    box = await toolbox(search, ann, more=[Lent(DECLARED, Busy())])
     assert box is not None and search_uses({"tools": list(box.declared)}) == 2
     fake_claude.requests.clear()
     fake_claude.script(searched(3))

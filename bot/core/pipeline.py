@@ -15,10 +15,9 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from bot.core.attachments import NO_TEXT, NOTHING, Attachment, Carried, message_text
-from bot.core.models.tools import ClientTool
+from bot.core.models.tools import Lent
 from bot.core.persona.model import Persona
 from bot.core.text import clean_name
-from database.boundary import JsonObject
 from database.records import PromptData
 from database.visibility import Audience, Kind
 
@@ -280,12 +279,13 @@ class MemoryConsent(Protocol):
 
 
 class ReplyTools(Protocol):
-    """Client tools a feature lends one reply (bot/servertools/knowing.py): each tool's declaration with the
-    tool, bound to the message answered. The declarations come first in the request's cached prefix, so
+    """The tools a feature lends one reply (the web search, bot/features/websearch/; reminders; the server's,
+    bot/servertools/knowing.py): each tool's declaration with the tool, bound to the message answered
+    (:class:`~bot.core.models.tools.Lent`). The declarations come first in the request's cached prefix, so
     they must be the same bytes for every reply in the same place under the same settings. It may read the
     database and settings; it never calls the model nor posts anything."""
 
-    async def __call__(self, msg: Incoming, /) -> Sequence[tuple[JsonObject, ClientTool]]: ...
+    async def __call__(self, msg: Incoming, /) -> Sequence[Lent]: ...
 
 
 def all_consent(answers: Sequence[bool | StoredConsent]) -> bool | StoredConsent:
@@ -318,7 +318,7 @@ class Features:
     prompt_parts: tuple[PromptPart, ...] = ()  # recall, feelings, style, emotes, a late reply's note
     reply_filters: tuple[ReplyFilter, ...] = ()  # emote names made valid
     turn_observers: tuple[TurnListener, ...] = ()  # summaries, feelings, style, counters, the cluster
-    tools: tuple[ReplyTools, ...] = ()  # what the model may use while writing (the server's tools)
+    tools: tuple[ReplyTools, ...] = ()  # what the model may use while writing: web search, reminders, ...
 
     def __post_init__(self) -> None:
         for part in self.prompt_parts:

@@ -196,7 +196,9 @@ class KindredMixin:
         # flow the messages cog hands each message to.
         self.webhooks = WebhookPool(lambda: self.user, self.ensemble) if self.ensemble is not None else None
         self.swipe_desk = SwipeDesk(self, services.swipes, self.webhooks)  # type: ignore[arg-type]  # a Bot
-        self.flow = MessageFlow(self, self.in_flight, self.swipe_desk)  # type: ignore[arg-type]  # a Bot only
+        # what is done around each post: the swipes (their buttons also go out with the reply)
+        self.flow = MessageFlow(self, self.in_flight,  # type: ignore[arg-type]  # a Bot only
+                                observers=(self.swipe_desk,), buttons=self.swipe_desk)
         # A configured model id the models list does not serve stops start-up here (exit 2, naming the key
         # and the closest real id), not at the first reply; the services are the bot's already, so the
         # close that follows releases them (the model client's connections among them).

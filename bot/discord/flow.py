@@ -2,13 +2,15 @@
 hands the messages cog (cogs/messages.py): the message becomes an :class:`~bot.core.pipeline.Incoming` (a
 voice message standing as ``[voice message]`` until heard), bots it names are noted as peers, a voice
 message is heard first (bot/discord/voice.py), the reply sequence (bot/reply/sequence.py) answers through
-the outlets it is given (bot/discord/outlets.py), and the main character's reply is also spoken when
-``voice_replies`` asks."""
+the outlets it is given (bot/discord/outlets.py), the post observers the bot declares (bot/discord/client.py)
+are told around each message's replies, and the main character's reply is also
+spoken when ``voice_replies`` asks. The flow names no feature: what happens around a post is an
+observer's."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import discord
@@ -16,13 +18,13 @@ import discord
 from bot.core.attachments import NOTHING, Attachment, Carried, Embed
 from bot.core.pipeline import Incoming, Outlet, ReplyResult
 from bot.discord.media import attachment_fetcher
+from bot.discord.outlets import Buttons
 from bot.discord.voice import Bot as VoiceBot
 from bot.discord.voice import hear, speak_reply, voice_attachment, with_voice_placeholder
 
 if TYPE_CHECKING:
     from bot.reply.sequence import ReplySequence
     from bot.runtime.lifecycle import InFlight
-    from database.swipes import SwipeRecord
 
 
 class Bot(VoiceBot, Protocol):
@@ -32,32 +34,32 @@ class Bot(VoiceBot, Protocol):
     replies: ReplySequence
 
 
-class Swipes(Protocol):
-    """The swipe buttons (bot/discord/swipes.py's desk, which reads this module's places)."""
+# What a post observer does once a message's replies are out: given them (none after a failure before any)
+# and the Discord message they answer.
+AfterPost = Callable[[list[ReplyResult], discord.Message], Awaitable[None]]
 
-    async def moved_on(self, msg: Incoming) -> list[SwipeRecord]: ...
 
-    def take_off(self, closed: list[SwipeRecord]) -> None: ...
+class PostObserver(Protocol):
+    """Told of each message the flow hands the reply sequence (e.g. buttons taken off the previous reply and
+    put on the new one). ``before`` runs beside the replies, so nothing a reply reads may depend on it;
+    what it returns runs once they are handled, also after a failure. Observers run in their order; an
+    exception propagates (the message's handling fails, as any of its own would)."""
 
-    async def offer(self, msg: Incoming, results: list[ReplyResult], message: discord.Message) -> None: ...
-
-    async def view(self, channel_id: int, guild_id: int | None) -> discord.ui.View | None: ...
-
-    def posted(self, answered: int, message_id: int, text: str, character: str,
-               webhook_id: int | None) -> None:
-        ...
+    def before(self, msg: Incoming, /) -> Awaitable[AfterPost]: ...
 
 
 class MessageFlow:
     """One Discord message's way in: what the messages cog hands on, between Discord in and Discord out.
     Built by the bot's setup_hook once the services are composed, and handed to the cog. ``in_flight``: each
-    message's handling is counted there while it runs, so a graceful stop lets it finish; ``swipes``: the
-    swipe buttons, moved to each new reply."""
+    message's handling is counted there while it runs, so a graceful stop lets it finish; ``observers``:
+    told around each message's replies; ``buttons``: those a reply goes out with (the outlets')."""
 
-    def __init__(self, bot: Bot, in_flight: InFlight, swipes: Swipes) -> None:
+    def __init__(self, bot: Bot, in_flight: InFlight, observers: Sequence[PostObserver] = (),
+                 buttons: Buttons | None = None) -> None:
         self.bot = bot
         self.in_flight = in_flight
-        self.swipes = swipes
+        self.observers = tuple(observers)
+        self.buttons = buttons
 
     def incoming(self, message: discord.Message, me: discord.abc.User, character: str = "") -> Incoming:
         """``message`` as the engine sees it; ``character``: the name an @mention of the bot account is
@@ -82,17 +84,16 @@ class MessageFlow:
                 if heard is None:
                     return
                 msg = heard
-            # The swipes of the reply before close beside the reply rather than before it (nothing the
-            # reply reads depends on them: the alternative shown is in the history already), and their
-            # buttons' edits go out once it is handled: a press meanwhile finds them closed.
-            moving_on = asyncio.ensure_future(self.swipes.moved_on(msg))
+            # The observers' work before the replies runs beside them; what they do after, once they are
+            # handled (also after a failure).
+            before = [asyncio.ensure_future(observer.before(msg)) for observer in self.observers]
             results: list[ReplyResult] = []
             try:
                 results = await self.bot.replies.handle(msg, outlet_for)
             finally:
-                self.swipes.take_off(await moving_on)
-                # Also after a failure: a reply posted with its buttons on is offered or has them taken off.
-                await self.swipes.offer(msg, results, message)
+                for pending in before:
+                    after = await pending
+                    await after(results, message)
             spoken = [r for r in results if r.speaker == self.bot.engine.character_key]
             if spoken and self.bot.voice.speaks_after(voice_message=voice_message):
                 await speak_reply(self.bot, message.channel.id, message.id, spoken[0])

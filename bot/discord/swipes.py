@@ -22,7 +22,7 @@ from typing import Any
 import discord
 
 from bot.core.pipeline import Incoming, ReplyResult
-from bot.discord.flow import age_restricted_place
+from bot.discord.flow import AfterPost, age_restricted_place
 from bot.discord.outlets import WebhookPool
 from bot.discord.permissions import (
     HookInteraction,
@@ -143,6 +143,20 @@ class SwipeDesk:
         if not self.opening.get(msg.channel_id):  # one opening there may commit after this close's search
             self.channels.discard(msg.channel_id)
         return await self.swipes.close_channel(msg.channel_id)
+
+    async def before(self, msg: Incoming) -> AfterPost:
+        """A post observer (bot/discord/flow.py): the swipes of the reply before close beside the new reply
+        rather than before it (nothing the reply reads depends on them: the alternative shown is in the
+        history already), and their buttons' edits go out once it is handled, a press meanwhile finding
+        them closed; then swipes are offered on the new reply (also after a failure: a reply posted with
+        its buttons on is offered or has them taken off)."""
+        closed = await self.moved_on(msg)
+
+        async def after(results: list[ReplyResult], message: discord.Message) -> None:
+            self.take_off(closed)
+            await self.offer(msg, results, message)
+
+        return after
 
     def take_off(self, closed: list[SwipeRecord]) -> None:
         """The buttons of the swipes closed go, in edits beside the reply."""

@@ -36,7 +36,7 @@ from database.spending import Spending, SpentToday
 log = logging.getLogger(__name__)
 
 # Calls the character makes of its own accord (bot/alive/service.py): past the global spend cap they are not
-# made (a reminder then goes out as its plain line, bot/alive/reminding.py).
+# made (a reminder then goes out as its plain line, bot/features/reminders/delivery.py).
 # Replies and votes are stopped earlier, by the message path's gate; memory upkeep goes on.
 UNPROMPTED = frozenset({"proactive", "checkin", "status", "reminder"})
 RATE_WINDOW = 60.0  # seconds: user_messages_per_minute

@@ -44,7 +44,7 @@ from bot.reply.generation import Generation
 from bot.reply.greetings import Greeter
 from bot.reply.imagebudget import ImageBudget
 from bot.reply.keeping import ExchangeKeeper
-from bot.reply.looking import Lookup, SearchBudget, with_tools
+from bot.reply.looking import Lending, with_tools
 from bot.reply.media import MediaLimits, image_bytes, read_media
 from bot.reply.persona_runtime import PersonaRuntime
 from bot.reply.throttle import BotThrottle
@@ -119,8 +119,6 @@ class ReplyEngine:
         self.keeper = ExchangeKeeper(store, key, self.owed,
                                      (self.persona_runtime.on_turn, *features.turn_observers), consent)
         self.consent = consent
-        # the tools a reply may use (web search and fetch) and their day's caps
-        self.lookup = Lookup(settings, SearchBudget(store.spending))
 
     @property
     def persona(self) -> Persona:
@@ -170,7 +168,7 @@ class ReplyEngine:
             # ends, before the typing delay and the post: the spending limits see it at once
             # (bot/operator/limits.py).
             lent = [tool for lender in self.features.tools for tool in await lender(msg)]
-            tools = await self.lookup.toolbox(msg, prompt, persona.name, lent)
+            tools = Lending(lent, msg, prompt).toolbox(self.settings.lookup.tool_rounds)
             if tools is not None:
                 prompt = with_tools(prompt, tools.declared, tools.voice)
             # the media is the generation's alone (no name here), so it lets the pictures go after its call

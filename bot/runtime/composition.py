@@ -25,8 +25,6 @@ from typing import TYPE_CHECKING
 
 from bot.alive.checkins import INTERVAL as CHECKIN_INTERVAL
 from bot.alive.checkins import CheckInChoice
-from bot.alive.reminders import ReminderBook
-from bot.alive.reminding import ReminderDelivery
 from bot.alive.service import Alive, AliveParts, DiscordSide
 from bot.alive.speaker import Speaker
 from bot.alive.status import clean_status
@@ -50,6 +48,9 @@ from bot.core.models.capabilities import ModelTable
 from bot.core.pipeline import NO_FEATURES, DecisionListener, Features, Interceptor, OwnAccounts, PromptPart
 from bot.core.policy import LanguageHint, ServerPolicies
 from bot.core.timers import Dispatcher, Recurring, Timers
+from bot.features.reminders.book import ReminderBook
+from bot.features.reminders.delivery import ReminderDelivery
+from bot.features.websearch import WebSearch
 from bot.operator.access import AccessGate
 from bot.operator.activity import ActivityRecorder
 from bot.operator.admin.heartbeat import Heartbeat
@@ -267,6 +268,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     # the swipe buttons.
     timers = Timers(store.timers)
     reminders = ReminderBook(holder.follow(AliveSettings), store.reminders, store.switches, timers)
+    search = WebSearch.following(holder, store.spending, names.name)  # each character's own, in an ensemble
     # A face per server: an admin's (/bot face), else the character's own at the stage reached there.
     faces = Faces(timers, store.state, edge.face_writer)
     own_faces = CharacterFaces(faces, store.characters, key, character.current)
@@ -282,9 +284,10 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
         reply_filters=(alive_parts.render,),
         turn_observers=(counters.on_turn, *alive_parts.turn_observers(key), news.posted(names.name),
                         own_faces.on_turn),
-        # what the model may use while writing: reminders (in DMs, and where switched on), then the server's
-        # tools (member info, events, this channel's log, a reaction), where switched on
-        tools=(reminders, KnowingTools(holder.follow(ServerToolSettings), store.people, store.log,
+        # what the model may use while writing: the web search, reminders (in DMs, and where switched on),
+        # then the server's tools (member info, events, this channel's log, a reaction), where switched on
+        tools=(search,
+               reminders, KnowingTools(holder.follow(ServerToolSettings), store.people, store.log,
                                        store.switches, consent, edge.server_view, accounts, names.name)))
     claude = compose_model(settings, store, spending=limits, models=models, mirror=mirror)
     intents = intent_router(settings)
@@ -299,7 +302,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     await seed_identity(store, settings.character_dir, engine.character_key)
     ensemble = await compose_ensemble(settings, holder.follow(EnsembleSettings), store, claude, character,
                                       engine, accounts, consent, memory, alive_parts, counters,
-                                      (LanguageHint(policies), late), news)
+                                      (LanguageHint(policies), late), news, search)
     members = [m.engine for m in ensemble.members[1:]] if ensemble is not None else []
     # The one reply sequence every message goes through; the cast chooses who answers.
     replies = ReplySequence(ensemble or Solo(engine))
@@ -366,11 +369,12 @@ async def compose_ensemble(settings: Settings, section: EnsembleSettings, store:
                            character: CharacterSource, engine: ReplyEngine, accounts: OwnAccounts,
                            consent: Consent, memory: MemoryService, alive: AliveParts,
                            counters: ActivityRecorder, instructions: tuple[PromptPart, ...],
-                           news: ClusterNews) -> Ensemble | None:
+                           news: ClusterNews, search: WebSearch) -> Ensemble | None:
     """The other characters this bot plays (``ensemble_characters``), each with its own engine; ``section``:
     the ensemble settings, following reloads. Every decision is announced on the main engine (its
     observers see the cast's); each character's replies get recall, its own summaries, feelings, the main
-    character's ``instructions`` (the language hint, the late note) and the cast's own webhooks."""
+    character's ``instructions`` (the language hint, the late note), its web search and the cast's own
+    webhooks."""
     folders = settings.ensemble_dirs
     if not folders:
         return None
@@ -386,7 +390,8 @@ async def compose_ensemble(settings: Settings, section: EnsembleSettings, store:
                           *instructions),
             reply_filters=(alive.render,),
             turn_observers=(memory.keeper(key, source.current), counters.on_turn, *alive.turn_observers(key),
-                            news.posted(names.name)))
+                            news.posted(names.name)),
+            tools=(search.speaking_as(names.name),))
         member = ReplyEngine(settings, store, claude, source, character_key=key, features=features,
                              accounts=accounts.sharing_webhooks(), addressee=Addressee(names),
                              policies=engine.policies,

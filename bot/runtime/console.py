@@ -27,7 +27,8 @@ from bot.core.claude import ClaudeClient
 from bot.core.config import PROJECT_ROOT, Settings
 from bot.core.localtime import load_zone
 from bot.core.persona.macros import Moment
-from bot.core.pipeline import Incoming
+from bot.core.pipeline import Features, Incoming
+from bot.features.websearch import WebSearch
 from bot.reply.engine import ReplyEngine
 from bot.reply.persona_runtime import dm_greeted_key, greeting_for
 from bot.reply.sequence import ReplySequence, Solo
@@ -276,7 +277,10 @@ async def _chat(settings: Settings, character: CharacterSource, user: str | None
         intents = intent_router(settings)
         memory = compose_memory(settings.memory, store, claude, character, settings.character_name_slug,
                                 intents, consent=consent)
-        engine = compose_engine(settings, store, claude, character, consent, memory, intents=intents)
+        # what it may use while writing: the web search, as a running bot's characters may
+        lent = Features(tools=(WebSearch(settings.lookup, settings.alive, store.spending,
+                                         lambda: character.current().name),))
+        engine = compose_engine(settings, store, claude, character, consent, memory, lent, intents=intents)
         console = Console(settings, store, engine, user or login_name())
         await seed_identity(store, settings.character_dir, engine.character_key)
         await claude.verify_models()  # a model id that does not exist: exit 2 now, not at the first line

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from bot.core.config import ServerToolSettings
-from bot.core.models.tools import ClientTool, ToolOutput, client_tool
+from bot.core.models.tools import Lent, ToolOutput, client_tool
 from bot.core.pipeline import Incoming
 from bot.core.text import clean_name
 from database.boundary import JsonObject
@@ -34,6 +34,12 @@ from database.switches import PlaceSwitches
 from database.visibility import Origin, line_origin, may_enter
 
 SWITCH = "server_tools"  # the per-place switch (/bot server-tools), over the server_tools setting
+# How the character speaks of the tools (their families' sentences in the system prompt, ``Lent.voice``).
+PLACE_VOICE = (
+    "You can look up this server's members, its scheduled events and what was said here lately when "
+    "someone asks; speak of what you found as something you know of the place, in your own voice."
+)
+REACT_VOICE = "You can react to the message with an emoji (react) when a reaction says it as you would."
 MAX_NAME = 100  # a Discord name is at most this long; longer input is no name
 MAX_EVENTS = 10
 LOOKUP_SECONDS = 8.0  # a member lookup's Discord reads, all of them (up to CANDIDATES)
@@ -270,22 +276,22 @@ class ServerTools:
             self._react = (text, React.declared(emojis) if emojis else None)
         return emojis, self._react[1]
 
-    async def __call__(self, msg: Incoming) -> Sequence[tuple[JsonObject, ClientTool]]:
+    async def __call__(self, msg: Incoming) -> Sequence[Lent]:
         s = self.settings
         if not s.server_tools or msg.author_is_bot:
             return ()
         if msg.guild_id is not None and not await self.switches.is_on(
                 SWITCH, msg.channel_id, msg.guild_id, True, parent_id=msg.parent_id):
             return ()
-        lent: list[tuple[JsonObject, ClientTool]] = []
+        lent: list[Lent] = []
         if msg.guild_id is not None and not msg.is_dm:  # an /ask in a server answers in private: no place
             member = MemberInfo(msg, self.people, self.remembered, self.view, self.own)
-            lent += [(MemberInfo.DECLARED, member),
-                     (ScheduledEvents.DECLARED, ScheduledEvents(msg, self.view)),
-                     (RecentMessages.DECLARED,
-                      RecentMessages(msg, self.log, self.remembered, s.server_tools_recent_lines, self.own,
-                                     self.character()))]
+            lent += [Lent(MemberInfo.DECLARED, member, voice=PLACE_VOICE),
+                     Lent(ScheduledEvents.DECLARED, ScheduledEvents(msg, self.view), voice=PLACE_VOICE),
+                     Lent(RecentMessages.DECLARED, RecentMessages(msg, self.log, self.remembered,
+                                                                  s.server_tools_recent_lines, self.own,
+                                                                  self.character()), voice=PLACE_VOICE)]
         emojis, declared = self._react_declared()
         if declared is not None:
-            lent.append((declared, React(msg, self.view, emojis)))
+            lent.append(Lent(declared, React(msg, self.view, emojis), voice=REACT_VOICE))
         return lent

@@ -11,9 +11,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 from urllib.parse import urlsplit
 
 from database.boundary import Json, JsonObject
@@ -43,6 +43,27 @@ class ClientTool(Protocol):
     name: str
 
     async def run(self, arguments: JsonObject) -> ToolOutput: ...
+
+
+# A tool's declaration in a reply's later call, given the web searches the reply made so far (a search's
+# ``max_uses`` is the whole reply's, not each call's); None: not declared any more.
+Narrowing = Callable[[int], Awaitable[JsonObject | None]]
+
+
+class Lent(NamedTuple):
+    """One tool a feature lends a reply (bot/core/pipeline.py ``ReplyTools``): its declaration, the client
+    tool that runs it (None: a server tool Anthropic runs, a web search), how it narrows in the reply's later
+    calls (None: the same bytes in every call), and whether what it is given goes out of Kindred (a fetched
+    link: never declared in a request carrying another person's private memories), and its family's
+    sentence in the system prompt: when to use it, and how to say what it found as the character, not as a
+    tool's report (said once for the tools that share it; fixed text, so a request's system is the same
+    bytes whenever its tools are: both are cached together)."""
+
+    declared: JsonObject
+    tool: ClientTool | None = None
+    narrowing: Narrowing | None = None
+    outward: bool = False
+    voice: str = ""
 
 
 @dataclass(frozen=True)

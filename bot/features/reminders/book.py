@@ -1,5 +1,5 @@
 """Reminders: "remind me Friday at 6 to call mum" becomes a durable reminder, delivered in character at the
-person's local time, in the place it was asked (bot/alive/reminding.py delivers it).
+person's local time, in the place it was asked (bot/features/reminders/delivery.py delivers it).
 
 The model never does time arithmetic: the ``set_reminder`` tool takes the person's local wall-clock time as
 they said it (ISO 8601 without an offset) or a number of minutes from now, and Kindred converts the local
@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from bot.core.config import AliveSettings
 from bot.core.localtime import Clock, load_zone, utc_now
-from bot.core.models.tools import ClientTool, ToolOutput, client_tool
+from bot.core.models.tools import Lent, ToolOutput, client_tool
 from bot.core.pipeline import Incoming
 from bot.core.text import clean_name
 from bot.core.timers import Timers
@@ -34,6 +34,12 @@ from database.reminders import TIMER, NewReminder, ReminderRow, Reminders, remin
 from database.switches import PlaceSwitches
 
 SWITCH = "reminders"  # the place switch (/bot reminders on|off)
+# How the character speaks of the tools (their family's sentence in the system prompt, ``Lent.voice``).
+VOICE = (
+    "You can set reminders for people here (set_reminder) and note their time zone when they say where "
+    "they live (suggest_timezone), when they ask; tell them what you did, or what you need from them, "
+    "in your own words, as a favour you do them."
+)
 FURTHEST = timedelta(days=366)  # a reminder further away than this is refused
 LATE = timedelta(minutes=1)  # a local time this far in the past is refused (a minute's slack: "now")
 CLOSE_ENOUGH = timedelta(minutes=20)  # a stated local time matches a proposed zone within this
@@ -148,15 +154,17 @@ class ReminderBook:
         self.clock = clock
         self._proposed: OrderedDict[int, str] = OrderedDict()  # user id -> a zone waiting for /timezone
 
-    async def __call__(self, msg: Incoming) -> Sequence[tuple[JsonObject, ClientTool]]:
+    async def __call__(self, msg: Incoming) -> Sequence[Lent]:
         """The tools lent to ``msg``'s reply (bot/core/pipeline.py ``ReplyTools``): none for another bot,
         nor where reminders are off."""
         if msg.author_is_bot or msg.webhook_id is not None:
             return ()
         on = self.settings.reminders_in_dms if msg.is_dm else await self.switches.is_on(
             SWITCH, msg.channel_id, msg.guild_id, self.settings.reminders, parent_id=msg.parent_id)
-        return ((SET_REMINDER, SetReminder(self, msg)), (SUGGEST_TIMEZONE, SuggestTimezone(self, msg))) \
-            if on else ()
+        if not on:
+            return ()
+        return (Lent(SET_REMINDER, SetReminder(self, msg), voice=VOICE),
+                Lent(SUGGEST_TIMEZONE, SuggestTimezone(self, msg), voice=VOICE))
 
     async def set(self, msg: Incoming, text: str, local_time: str | None,
                   in_minutes: int | None) -> ToolOutput:

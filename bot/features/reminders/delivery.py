@@ -1,4 +1,4 @@
-"""Delivering a reminder (bot/alive/reminders.py sets them) from its durable timer (kind ``reminder``,
+"""Delivering a reminder (bot/features/reminders/book.py sets them) from its durable timer (kind ``reminder``,
 bot/core/timers.py): once across a cluster's processes (the timer's claim holds it while it runs), and once
 across a crash (marked delivered only once posted, its posts under nonces named after it), in character, in
 the place it was asked: a DM reminder in the person's DM, never in a channel; a channel's in that channel,
@@ -21,7 +21,6 @@ from datetime import datetime, timedelta
 
 from bot.alive.initiative import initiative_prompt, place_incoming, self_portrait, speak, split
 from bot.alive.proactive import Place
-from bot.alive.reminders import SWITCH, humane
 from bot.alive.service import DiscordSide
 from bot.alive.speaker import Speaker
 from bot.core.claude import ClaudeUnavailable
@@ -30,6 +29,7 @@ from bot.core.persona.macros import Moment
 from bot.core.persona.register import in_place
 from bot.core.pipeline import Outlet, conversation_scope
 from bot.core.text import clean_name
+from bot.features.reminders.book import SWITCH, humane
 from bot.reply.prompting import fence
 from database.reminders import ReminderRow
 from database.timers import TimerRow

@@ -1,0 +1,13 @@
+"""Reminders: a person asks the character, in a reply, to remind them of something at a time; it is
+delivered in character where it was asked, at that time, once, across restarts and the cluster's
+processes.
+
+* :mod:`.book`: the ``set_reminder`` and ``suggest_timezone`` tools lent to a reply (bot/core/pipeline.py
+  ``ReplyTools``), in DMs and where a place switched them on, and what /reminders and /timezone read and
+  change (``ReminderBook``).
+* :mod:`.delivery`: a due reminder's ``reminder`` timer (bot/core/timers.py), said in character
+  (``ReminderDelivery``).
+* Its slash commands: cogs/reminders.py (thin Discord glue over the book); its rows: database/reminders.py;
+  its settings: the ``alive`` section's ``reminders*`` keys; what it is for people: docs/features.md.
+  Tests: tests/test_reminders.py.
+"""

@@ -1,0 +1,11 @@
+"""Web search while replying: Anthropic's ``web_search`` (and ``web_fetch`` for the links a message
+carries), lent to each reply like any other tool (bot/core/pipeline.py ``ReplyTools``), with the day's caps
+per person and per server and the reply's own search budget across its tool loop.
+
+Settings: the ``lookup`` section (bot/core/config/messages.py). The lender: :mod:`.lender`. How the
+character speaks of what it found: its tool family in bot/reply/looking.py. Tests: tests/test_tool_loop.py,
+tests/test_e2e_lookup.py."""
+
+from bot.features.websearch.lender import CappedSearch, SearchBudget, WebSearch, links
+
+__all__ = ["CappedSearch", "SearchBudget", "WebSearch", "links"]
