@@ -1,24 +1,27 @@
 """The one timer mechanism for work that must happen once at its time, across restarts and across the
 processes of a cluster: durable due rows (database/timers.py) and one loop that dispatches them.
 
-* A *recurring round* (:class:`Recurring`: the proactive round, check-ins) has a row keyed by its name, due on
-  a fixed grid (its first due time plus whole intervals). When it is due, the loop moves it to the first grid
-  point after now (a compare-and-set on the due time: of two processes that saw the same due time only one
-  wins) and runs it once: a round missed while the bot was down runs once, late, never several times. Its
-  result (or ``failed: ...``) is recorded; the next round comes at its time.
+* A *recurring round* (:class:`Recurring`: the proactive round, check-ins, the daily memory rounds, the
+  summary sweep) has a row keyed by its name. Its next due time is the first point of a fixed grid (its first
+  due time plus whole intervals) after now, or, for a round anchored to the clock (a daily round at
+  ``consolidation_hour_utc``), its next anchor after now. When it is due, the loop moves it to that next due
+  time (a compare-and-set on the due time: of two processes that saw the same due time only one wins) and
+  runs it once. That is the one rule for a missed run: a round whose due time passed while the bot was down
+  runs once at start-up, late, never several times, then waits for its next due time. Its result (or
+  ``failed: ...``) is recorded.
 * A *one-shot timer* (a poll's closing) is a row of a ``kind`` with a payload, armed by :meth:`Timers.at`.
   Taking it moves its due time a lease ahead; it is deleted once its handler returned. A handler that raised
   (or a process that died running it) leaves the row, taken again when the lease runs out, so handlers are
   written to be run again safely (closing a closed poll does nothing).
 
 The loop (:class:`Dispatcher`) sleeps until the earliest row of its own is due, and wakes early when a sooner
-one is armed in this process (a row armed by another process is seen at the latest ``max_wait`` later). Each
-run is a task of its own, so a long round never holds a poll's closing back. Handlers are given to the
-dispatcher when it is built (bot/runtime/composition.py); nothing registers later.
+one is armed in this process (a row armed by another process is seen at the latest ``max_wait`` later). Its
+one clock is APScheduler: a single date job, moved to the time the loop next looks, wakes it; APScheduler runs
+no other job. Each run is a task of its own, so a long round never holds a poll's closing back. Handlers are
+given to the dispatcher when it is built (bot/runtime/composition.py); nothing registers later.
 
-Not durable timers, and not here: APScheduler runs the calendar jobs (the nightly consolidation and its
-kin, bot/runtime/jobs.py); the heartbeat, the cluster's liveness loops, the config reloader's file polls and
-the activity counters' flushes are plain loops that only matter while the process runs.
+Not durable timers, and not here: the heartbeat, the cluster's liveness loops, the config reloader's file
+polls and the activity counters' flushes are plain loops that only matter while the process runs.
 """
 
 from __future__ import annotations
@@ -26,9 +29,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from contextlib import suppress
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.date import DateTrigger
 
 from bot.core.localtime import Clock, utc_now
 from database.boundary import JsonObject
@@ -50,14 +55,30 @@ def next_after(due: datetime, interval: timedelta, now: datetime) -> datetime:
     return due + steps * interval
 
 
+def next_daily(now: datetime, hour: int, minute: int = 0) -> datetime:
+    """The first ``hour``:``minute`` UTC after ``now``."""
+    at = now.astimezone(UTC).replace(hour=hour, minute=minute, second=0, microsecond=0)
+    return at if at > now else at + timedelta(days=1)
+
+
 @dataclass
 class Recurring:
-    """A recurring round: its row's key, its interval, and what runs (the time it runs at -> a one-line
-    result)."""
+    """A recurring round: its row's key, its interval, what runs (the time it runs at -> a one-line result)
+    and, for a round anchored to the clock, its next due time after a given time (read at each use, so a
+    changed setting applies from the next run on); without it the round keeps to its grid."""
 
     key: str
     interval: timedelta
     run: Callable[[datetime], Awaitable[str]]
+    anchor: Callable[[datetime], datetime] | None = None
+
+    def first(self, now: datetime) -> datetime:
+        """The first due time of a round that has no row yet."""
+        return self.anchor(now) if self.anchor is not None else now + self.interval
+
+    def after(self, due: datetime, now: datetime) -> datetime:
+        """Where a round due at ``due``, run at ``now``, is due next."""
+        return self.anchor(now) if self.anchor is not None else next_after(due, self.interval, now)
 
 
 class Timers:
@@ -90,23 +111,28 @@ class Dispatcher:
         self._loop: asyncio.Task[None] | None = None
         self._started = False  # start() runs once (each READY calls it), never after stop()
         self._running: set[asyncio.Task[str]] = set()
+        self._clock = AsyncIOScheduler(timezone=UTC)  # the one clock: its one job wakes the loop
 
     # -- the loop
 
     async def start(self) -> None:
-        """Each round's row (first due one interval from now, when it has none yet), then the loop."""
+        """Each round's row (when it has none yet: first due one interval from now, or at its next anchor),
+        then the loop."""
         if self._started:
             return
         self._started = True
         now = self.clock()
         for r in self.rounds.values():
-            await self.rows.ensure(r.key, now + r.interval)
+            await self.rows.ensure(r.key, r.first(now))
+        self._clock.start()
         self._loop = asyncio.create_task(self._run_loop(), name="timers")
 
     async def stop(self) -> None:
         """Nothing new starts; runs in flight are cancelled (a round's row has moved on already, a one-shot
         timer's is due again at once, for the next start)."""
         self._started = True
+        if self._clock.running:
+            self._clock.shutdown(wait=False)
         tasks = [*([self._loop] if self._loop is not None else []), *self._running]
         self._loop = None
         for task in tasks:
@@ -131,8 +157,13 @@ class Dispatcher:
                     if earliest <= now and not started:
                         wait = RETRY_WAIT  # due, yet none could be taken: never a busy loop
             self.timers.waking_at = self.clock() + timedelta(seconds=wait)
-            with suppress(TimeoutError):
-                await asyncio.wait_for(sooner.wait(), wait)
+            self._clock.add_job(self._wake, DateTrigger(datetime.now(UTC) + timedelta(seconds=wait)),
+                                id="timers", replace_existing=True, misfire_grace_time=None)
+            await sooner.wait()
+
+    async def _wake(self) -> None:
+        # A coroutine: APScheduler runs it on the loop (a plain function would run in a thread).
+        self.timers.sooner.set()
 
     # -- one pass
 
@@ -155,7 +186,7 @@ class Dispatcher:
         """Claim ``row`` (None when another process or pass took it first) and start its run."""
         recurring = self.rounds.get(row.key)
         if recurring is not None:
-            if not await self.rows.claim(row.key, row.due, next_after(row.due, recurring.interval, now)):
+            if not await self.rows.claim(row.key, row.due, recurring.after(row.due, now)):
                 return None
             return asyncio.create_task(self._round(recurring, now), name=f"timer {row.key}")
         handler = self.handlers.get(row.kind)
