@@ -103,12 +103,12 @@ def test_the_composition_root_hands_out_sections_that_follow_a_reload() -> None:
 # Long-lived services (issue 45): built once, by the composition root, never by a cog.
 SERVICES = {"ClaudeClient", "ReplyEngine", "MemoryService", "Alive", "AccessGate", "SpendingLimits",
             "AdminTools", "ActivityRecorder", "Places", "ModerationLog", "Polls", "UserInfo", "TicketDesk",
-            "ServerSettings", "CheckInChoice", "Dashboard", "AsyncIOScheduler", "Scheduler", "Cluster"}
+            "ServerSettings", "CheckInChoice", "Dashboard", "AsyncIOScheduler", "Dispatcher", "Cluster"}
 
 
 def test_services_are_built_in_the_composition_root_and_scheduled_by_one_scheduler() -> None:
     """bot/runtime/composition.py builds every long-lived service; cogs take theirs from the bot; the one
-    scheduler (bot/runtime/jobs.py) lists every job."""
+    clock (APScheduler) is the timer loop's (bot/core/timers.py)."""
     built = []
     for path in sorted(p for edge in EDGE for p in edge.glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
@@ -117,7 +117,7 @@ def test_services_are_built_in_the_composition_root_and_scheduled_by_one_schedul
     assert built == []
     schedulers = sorted(str(path.relative_to(ROOT)) for package in PACKAGES
                         for path in (ROOT / package).rglob("*.py") if "AsyncIOScheduler(" in path.read_text())
-    assert schedulers == ["bot/runtime/jobs.py"]
+    assert schedulers == ["bot/core/timers.py"]
 
 
 def test_the_model_client_knows_requests_not_votes_nor_the_operators_limits() -> None:
