@@ -249,7 +249,7 @@ def test_a_cogs_setup_builds_only_the_cog() -> None:
 def test_bot_reaches_no_cog_and_runs_no_loop_of_its_own_in_a_cog() -> None:
     """Nothing in ``bot/`` looks a cog up (``get_cog``): what it needs (the work in flight, the flow) it is
     given at construction. No cog runs a ``tasks.loop``: timers are the runtime's (bot/core/timers.py, the
-    scheduler, the cluster's and the heartbeat's loops, started by the bot and stopped by its close)."""
+    cluster's and the heartbeat's loops, started by the bot and stopped by its close)."""
     found = [f"{path.relative_to(ROOT)}:{n}: {line.strip()}"
              for package, word in (("bot", "get_cog("), ("cogs", "tasks.loop"))
              for path in sorted((ROOT / package).rglob("*.py"))
