@@ -111,7 +111,7 @@ class Dispatcher:
         self._loop: asyncio.Task[None] | None = None
         self._started = False  # start() runs once (each READY calls it), never after stop()
         self._running: set[asyncio.Task[str]] = set()
-        self._clock = AsyncIOScheduler(timezone=UTC)  # the one clock: its one job wakes the loop
+        self._alarm = AsyncIOScheduler(timezone=UTC)  # the one clock: its one job wakes the loop
 
     # -- the loop
 
@@ -124,15 +124,15 @@ class Dispatcher:
         now = self.clock()
         for r in self.rounds.values():
             await self.rows.ensure(r.key, r.first(now))
-        self._clock.start()
+        self._alarm.start()
         self._loop = asyncio.create_task(self._run_loop(), name="timers")
 
     async def stop(self) -> None:
         """Nothing new starts; runs in flight are cancelled (a round's row has moved on already, a one-shot
         timer's is due again at once, for the next start)."""
         self._started = True
-        if self._clock.running:
-            self._clock.shutdown(wait=False)
+        if self._alarm.running:
+            self._alarm.shutdown(wait=False)
         tasks = [*([self._loop] if self._loop is not None else []), *self._running]
         self._loop = None
         for task in tasks:
@@ -157,7 +157,7 @@ class Dispatcher:
                     if earliest <= now and not started:
                         wait = RETRY_WAIT  # due, yet none could be taken: never a busy loop
             self.timers.waking_at = self.clock() + timedelta(seconds=wait)
-            self._clock.add_job(self._wake, DateTrigger(datetime.now(UTC) + timedelta(seconds=wait)),
+            self._alarm.add_job(self._wake, DateTrigger(datetime.now(UTC) + timedelta(seconds=wait)),
                                 id="timers", replace_existing=True, misfire_grace_time=None)
             await sooner.wait()
 
