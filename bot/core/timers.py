@@ -116,20 +116,23 @@ class Dispatcher:
     # -- the loop
 
     async def start(self) -> None:
-        """Each round's row (when it has none yet: first due one interval from now, or at its next anchor),
-        then the loop."""
+        """The loop, which first gives each round without a row its row (due at its next anchor, or one
+        interval from now: a fresh bot runs no round at start), then dispatches. Nothing is awaited here:
+        a stop that comes while the rows are still being read cancels that work with the loop."""
         if self._started:
             return
         self._started = True
-        now = self.clock()
-        for r in self.rounds.values():
-            await self.rows.ensure(r.key, r.first(now))
         self._alarm.start()
         self._loop = asyncio.create_task(self._run_loop(), name="timers")
 
+    async def _first_rows(self) -> None:
+        now = self.clock()
+        for r in self.rounds.values():
+            await self.rows.ensure(r.key, r.first(now))
+
     async def stop(self) -> None:
-        """Nothing new starts; runs in flight are cancelled (a round's row has moved on already, a one-shot
-        timer's is due again at once, for the next start)."""
+        """Nothing new starts; runs in flight are cancelled (their rows are due again at once, for the next
+        start)."""
         self._started = True
         if self._alarm.running:
             self._alarm.shutdown(wait=False)
@@ -141,10 +144,14 @@ class Dispatcher:
 
     async def _run_loop(self) -> None:
         sooner = self.timers.sooner
+        rows_made = False
         while True:
             sooner.clear()
             self.timers.waking_at = None  # a row armed while this pass looks wakes the next wait at once
             try:
+                if not rows_made:
+                    await self._first_rows()
+                    rows_made = True
                 started = await self._start_due(now := self.clock())
                 earliest = await self.rows.earliest(self.rounds, self.handlers)
             except Exception:
@@ -186,18 +193,23 @@ class Dispatcher:
         """Claim ``row`` (None when another process or pass took it first) and start its run."""
         recurring = self.rounds.get(row.key)
         if recurring is not None:
-            if not await self.rows.claim(row.key, row.due, recurring.after(row.due, now)):
+            next_due = recurring.after(row.due, now)
+            if not await self.rows.claim(row.key, row.due, next_due):
                 return None
-            return asyncio.create_task(self._round(recurring, now), name=f"timer {row.key}")
+            return asyncio.create_task(self._round(recurring, row, now, next_due), name=f"timer {row.key}")
         handler = self.handlers.get(row.kind)
         leased = now + LEASE
         if handler is None or not await self.rows.claim(row.key, row.due, leased):
             return None
         return asyncio.create_task(self._once(handler, row, now, leased), name=f"timer {row.key}")
 
-    async def _round(self, recurring: Recurring, now: datetime) -> str:
+    async def _round(self, recurring: Recurring, row: TimerRow, now: datetime, next_due: datetime) -> str:
         try:
             result = await recurring.run(now)
+        except asyncio.CancelledError:
+            # Stopped (shutting down) mid-run: due again at once, so the next start runs it, once.
+            await self.rows.claim(row.key, next_due, row.due)
+            raise
         except Exception as exc:
             log.exception("scheduled round %s failed", recurring.key)
             result = f"failed: {exc}"
