@@ -7,9 +7,9 @@ avatar|banner|bio|reset`` (the character's face in this server, bot/operator/fac
 returns to the character's own face, bot/operator/character_faces.py).
 
 A deactivated channel or server gets no replies and no reply votes; its messages are still written to the
-log only when ``log_inactive_channels`` is true. The engine enforces this (ReplyEngine.observe reads
-Store.is_active for every message); this cog only records the switches. A channel's own setting wins
-over its server's.
+log only when ``log_inactive_channels`` is true. The engine enforces this (its admission's observe,
+bot/reply/admission.py, reads Store.is_active for every message); this cog only records the switches. A
+channel's own setting wins over its server's.
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ class Consent:
 
     async def for_exchange(self, msg: Incoming) -> StoredConsent:
         """The engine's question (bot/core/pipeline.py ``MemoryConsent``): the rule the person's stored answer
-        must pass, read with the write of the exchange (ReplyEngine.may_remember)."""
+        must pass, read with the write of the exchange (ExchangeKeeper.may_remember, bot/reply/keeping.py)."""
         mode = await self.mode_for(msg.guild_id)
         return lambda consent: self.allows(consent, mode)
 

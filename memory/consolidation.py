@@ -47,7 +47,6 @@ from bot.core.config import MemorySettings
 from bot.core.persona.model import Persona
 from database.models import utcnow
 from database.records import ConsolidationBatch, NewExcerpt, SeenMessage
-from database.state import State
 from database.store import Store
 from database.threads import ThreadRow
 from memory import episodes
@@ -494,25 +493,3 @@ class Consolidator:
                                                for r, v in zip(missing, vectors, strict=True)])
         self.cache.invalidate(user_id)
 
-
-# --------------------------------------------------------------------------- scheduling helpers
-
-
-def last_due(now: datetime, hour: int) -> datetime:
-    """The most recent scheduled run time at or before ``now`` (``hour`` o'clock UTC)."""
-    due = now.replace(hour=hour, minute=0, second=0, microsecond=0)
-    return due if due <= now else due - timedelta(days=1)
-
-
-async def missed_run(state: State, now: datetime, hour: int) -> bool:
-    """Whether the daily run due most recently did not happen (the bot was down at the time). A database
-    that never had a run starts counting now, so a fresh install does not consolidate at its first start."""
-    raw = await state.get(LAST_RUN_KEY)
-    if not raw:
-        await state.set(LAST_RUN_KEY, now.isoformat())
-        return False
-    try:
-        last = datetime.fromisoformat(raw)
-    except ValueError:
-        return True
-    return last < last_due(now, hour)

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from bot.core.localtime import utc_now
 from bot.core.timers import Dispatcher, Recurring, Timers
 from database.timers import TimerRow
 from tests.fakes import EVENT_WAIT
@@ -299,26 +300,26 @@ async def test_the_custom_status_is_written_shown_reapplied_and_refreshed(make_h
     assert len([r for r in h.claude.requests if status_request(r.body)]) == asked
 
     h.claude.script("After the tide turned", match=status_request)
-    await h.bot.services.memory_jobs.daily()  # once a day, after consolidation
+    await h.bot.alive.new_day(utc_now())  # the daily mood round
     await h.discord.wait_for(lambda d: d.custom_status() == "After the tide turned", what="the day's status")
 
 
-async def test_the_nightly_job_sets_the_day_s_mood_after_the_consolidation(make_harness: MakeHarness) -> None:
-    """The day's mood is the character's, not the memory's (bot/alive/mood.py): the nightly job sets it once
-    the consolidation ran (which itself writes no mood), once a day."""
+async def test_the_daily_mood_round_sets_the_day_s_mood_once_a_day(make_harness: MakeHarness) -> None:
+    """The day's mood is the character's, not the memory's (bot/alive/mood.py): the consolidation writes
+    none; the daily mood round sets it, once a day."""
     h = await make_harness()
     h.claude.script("Salty and cheerful today.",
                     match=lambda body: "what mood you are in today" in FakeClaude.all_text(body))
     await h.bot.services.memory.consolidator.run()
     assert await h.store.state.get("daily_mood") == ""  # nothing set
-    await h.bot.services.memory_jobs.daily()
+    await h.bot.alive.new_day(utc_now())
     assert await h.store.state.get("daily_mood") == "Salty and cheerful today."
     # no one is answered there: the card's {{user}} is no person called "User"
     (request,) = [r for r in h.claude.requests if "what mood you are in" in FakeClaude.all_text(r.body)]
     system = FakeClaude.system_text(request)
     assert "You ask the person you are answering questions" in system and "User" not in system
     asked = len(h.claude.requests)
-    await h.bot.services.memory_jobs.daily()  # set today already: not asked again
+    await h.bot.alive.new_day(utc_now())  # set today already: not asked again
     assert not [r for r in h.claude.requests[asked:] if "what mood you are in" in FakeClaude.all_text(r.body)]
 
 

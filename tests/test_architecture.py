@@ -110,12 +110,12 @@ def test_the_composition_root_hands_out_sections_that_follow_a_reload() -> None:
 # Long-lived services (issue 45): built once, by the composition root, never by a cog.
 SERVICES = {"ClaudeClient", "ReplyEngine", "MemoryService", "Alive", "AccessGate", "SpendingLimits",
             "AdminTools", "ActivityRecorder", "Places", "ModerationLog", "Polls", "UserInfo", "TicketDesk",
-            "ServerSettings", "CheckInChoice", "Dashboard", "AsyncIOScheduler", "Scheduler", "Cluster"}
+            "ServerSettings", "CheckInChoice", "Dashboard", "AsyncIOScheduler", "Dispatcher", "Cluster"}
 
 
 def test_services_are_built_in_the_composition_root_and_scheduled_by_one_scheduler() -> None:
     """bot/runtime/composition.py builds every long-lived service; cogs take theirs from the bot; the one
-    scheduler (bot/runtime/jobs.py) lists every job."""
+    clock (APScheduler) is the timer loop's (bot/core/timers.py)."""
     built = []
     for path in sorted(p for edge in EDGE for p in edge.glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
@@ -124,7 +124,7 @@ def test_services_are_built_in_the_composition_root_and_scheduled_by_one_schedul
     assert built == []
     schedulers = sorted(str(path.relative_to(ROOT)) for package in PACKAGES
                         for path in (ROOT / package).rglob("*.py") if "AsyncIOScheduler(" in path.read_text())
-    assert schedulers == ["bot/runtime/jobs.py"]
+    assert schedulers == ["bot/core/timers.py"]
 
 
 def test_the_model_client_knows_requests_not_votes_nor_the_operators_limits() -> None:
@@ -256,7 +256,7 @@ def test_a_cogs_setup_builds_only_the_cog() -> None:
 def test_bot_reaches_no_cog_and_runs_no_loop_of_its_own_in_a_cog() -> None:
     """Nothing in ``bot/`` looks a cog up (``get_cog``): what it needs (the work in flight, the flow) it is
     given at construction. No cog runs a ``tasks.loop``: timers are the runtime's (bot/core/timers.py, the
-    scheduler, the cluster's and the heartbeat's loops, started by the bot and stopped by its close)."""
+    cluster's and the heartbeat's loops, started by the bot and stopped by its close)."""
     found = [f"{path.relative_to(ROOT)}:{n}: {line.strip()}"
              for package, word in (("bot", "get_cog("), ("cogs", "tasks.loop"))
              for path in sorted((ROOT / package).rglob("*.py"))

@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bot.core.pipeline import all_consent
 from database.models import (
     ArchivedMessage,
     Conversation,
@@ -63,22 +62,6 @@ def test_the_consent_rule() -> None:
     everyone = Consent(None, None, "all")  # type: ignore[arg-type]
     assert [opt_in.allows(v) for v in (None, True, False)] == [False, True, False]
     assert [everyone.allows(v) for v in (None, True, False)] == [True, True, False]
-
-
-def test_consent_answers_as_one() -> None:
-    def yes_if_given(consent: bool | None) -> bool:
-        return consent is True
-
-    def not_refused(consent: bool | None) -> bool:
-        return consent is not False
-
-    assert all_consent([]) is True
-    assert all_consent([True, True]) is True
-    assert all_consent([True, yes_if_given, False]) is False  # a no wins, whatever else was said
-    assert all_consent([True, yes_if_given]) is yes_if_given  # one rule: checked as it is
-    both = all_consent([not_refused, True, yes_if_given])
-    assert callable(both)
-    assert [both(v) for v in (None, True, False)] == [False, True, False]  # every rule must pass
 
 
 async def test_opt_in_mode_keeps_nothing_about_people_who_did_not_opt_in(make_harness: MakeHarness) -> None:

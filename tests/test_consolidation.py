@@ -1,6 +1,7 @@
 """The daily consolidation, driven directly (real store on SQLite and PostgreSQL, real anthropic SDK against
 the fake Claude API): facts extracted and matched, relationships bounded per day, messages archived exactly
-once, consent purges, expiry, the schedule's bookkeeping, the CLI with its progress bar, and crash safety
+once, consent purges, expiry, the daily rounds (once at their anchor, once after a restart, once per
+cluster), the CLI with its progress bar, and crash safety
 proven by SIGKILLing a subprocess mid-run."""
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ import pytest
 from bot.alive.mood import MOOD_KEY, ensure_daily_mood
 from bot.core.character import CharacterSource
 from bot.core.claude import ClaudeClient
+from bot.core.timers import Dispatcher, Timers, next_daily
 from database.records import RelationshipRecord
 from database.store import Store
 from memory.batching import make_batches
-from memory.consolidation import LAST_RUN_KEY, Consolidator, last_due, missed_run
+from memory.consolidation import LAST_RUN_KEY, Consolidator
 from memory.embeddings import to_bytes
 from memory.facts import MalformedExtraction, parse_extraction
 from memory.relationships import bound_daily_change
@@ -46,6 +48,7 @@ from tests.memory_support import (
     real_embedder,
     seen,
 )
+from tests.test_retention import call
 
 pytestmark = pytest.mark.fake_claude(consolidating=True)
 
@@ -179,20 +182,6 @@ def test_batches_split_per_user_privacy_and_size() -> None:
     channel = [b for b in batches if not b.private]
     assert len(channel) == 3 and sum(len(b.messages) for b in channel) == 59  # ~24k characters per batch
     assert [b.log_ids for b in batches if b.private] == [(100,)]
-
-
-def test_schedule_bookkeeping() -> None:
-    now = datetime(2026, 3, 10, 5, 30, tzinfo=UTC)
-    assert last_due(now, 4) == datetime(2026, 3, 10, 4, tzinfo=UTC)
-    assert last_due(now, 6) == datetime(2026, 3, 9, 6, tzinfo=UTC)
-
-
-async def test_missed_run_detection(store: Store) -> None:
-    now = datetime(2026, 3, 10, 5, 30, tzinfo=UTC)
-    assert not await missed_run(store.state, now, 4)  # a fresh database starts counting now
-    assert await store.state.get(LAST_RUN_KEY) == now.isoformat()
-    assert not await missed_run(store.state, now + timedelta(hours=20), 4)  # not due before 04:00 tomorrow
-    assert await missed_run(store.state, now + timedelta(hours=23), 4)  # 04:00 passed without a run
 
 
 # --------------------------------------------------------------------------- a full run
@@ -411,30 +400,139 @@ async def test_concurrent_runs_count_every_fact_once(rig_factory: Any) -> None:
 # --------------------------------------------------------------------------- the schedule, over the wire
 
 
-async def test_the_daily_job_is_scheduled_and_a_missed_run_happens_at_start_up(make_harness: Any) -> None:
-    h = await make_harness(consolidation_hour_utc="3")
-    job = h.bot.scheduler.get_job("consolidation")
-    assert "hour='3'" in str(job.trigger) and "minute='0'" in str(job.trigger)
-    # A fresh database starts counting.
-    started = datetime.fromisoformat(await h.store.state.get(LAST_RUN_KEY))
+AWAY = (datetime.now(UTC).hour + 12) % 24  # an anchor hours away: the clock reaches none during a test
+ANCHOR_MINUTE = {"consolidation": 0, "mood": 0, "retention": 30}  # retention half an hour after it
+FORGOTTEN = timedelta(days=40)  # a model call past usage_retention_days
+FORGETFUL = 4242  # who made it
+
+
+async def daily_world(make_harness: Any) -> Any:
+    """A bot whose daily rounds are hours away, with one exchange for the consolidation to learn, a model
+    call for the retention to prune, and no mood yet."""
+    h = await make_harness(consolidation_hour_utc=str(AWAY), usage_retention_days="30")
     h.claude.responder = consolidation_responder()
     await h.say("FACT[work]: Alice mends fishing nets", mention=True)
     await h.replies(h.channel_id, 1)
     await h.bot.in_flight.drain()
-    assert await h.store.log.count_logged() == 2  # her message and the answer
-    assert await h.store.log.count_archived() == 0  # no run yet: today's 03:00 run is not missed
+    await h.store.usage.record_all([call("opus", datetime.now(UTC) - FORGOTTEN, user=FORGETFUL)])
+    assert await forgotten_calls(h) == 1
+    return h
 
-    await h.store.state.set(LAST_RUN_KEY, (started - timedelta(days=2)).isoformat())  # down for two days
-    await h.restart()
-    async def ran() -> bool:
-        return bool(await h.store.state.get(LAST_RUN_KEY) > started.isoformat())
-    await eventually(ran, "the missed consolidation to run at start-up")
-    assert await h.store.log.count_logged() == 0 and await h.store.log.count_archived() == 2
-    assert [r.fact for r in await h.store.facts.rows(h.user_id)] == ["Alice mends fishing nets"]
-    # the nightly job sets the day's mood after the run (bot/alive/mood.py), a step later
-    async def mood() -> bool:
-        return bool(await h.store.state.get(MOOD_KEY) == "Bright as a spring tide.")
-    await eventually(mood, "the day's mood to be set after the missed run")
+
+async def forgotten_calls(h: Any) -> int:
+    """The forgotten call, until the retention prunes it (added up per day, no longer a call of its own)."""
+    return (await h.store.usage.totals(FORGETFUL)).calls
+
+
+async def round_row(h: Any, name: str) -> Any:
+    key = f"{name}:{h.bot.engine.character_key}"
+    return await eventually(lambda: h.store.timers.get(key), f"the {name} round's row")
+
+
+async def round_done(h: Any, name: str) -> bool:
+    """What the round does, seen from outside: the exchange learnt and archived, the old call pruned, the
+    day's mood asked of Claude and kept."""
+    if name == "consolidation":  # one extraction batch sent to Claude
+        return (await h.store.log.count_archived() == 2 and h.claude.batches.created == 1
+                and [r.fact for r in await h.store.facts.rows(h.user_id)] == ["Alice mends fishing nets"])
+    if name == "retention":
+        return await forgotten_calls(h) == 0
+    return bool(await h.store.state.get(MOOD_KEY) == "Bright as a spring tide.")
+
+
+async def not_done(h: Any, name: str) -> None:
+    if name == "consolidation":
+        assert await h.store.log.count_archived() == 0 and h.claude.batches.created == 0
+    elif name == "retention":
+        assert await forgotten_calls(h) == 1
+    else:
+        assert await h.store.state.get(MOOD_KEY) == ""
+
+
+def mood_asked(h: Any) -> int:
+    return sum(1 for r in h.claude.requests if "what mood you are in today" in FakeClaude.all_text(r.body))
+
+
+DAILY = pytest.mark.parametrize("name", ["consolidation", "retention", "mood"])
+
+
+@DAILY
+async def test_a_daily_round_runs_once_at_its_anchor(make_harness: Any, name: str) -> None:
+    """Each daily round is a durable row due at its anchor (``consolidation_hour_utc``, the retention half
+    an hour later): not before it, once at it, then due at the next day's anchor."""
+    h = await daily_world(make_harness)
+    row = await round_row(h, name)
+    anchor = row.due
+    assert (anchor.hour, anchor.minute) == (AWAY, ANCHOR_MINUTE[name])
+    assert timedelta(0) < anchor - datetime.now(UTC) <= timedelta(days=1)
+    # The bot's own round, in a dispatcher whose clock the test moves (the bot's loop sleeps until then).
+    clock = Dispatcher(Timers(h.store.timers), rounds=[h.bot.services.timers.rounds[row.key]])
+    assert await clock.run_due(anchor - timedelta(seconds=1)) == []
+    await not_done(h, name)
+    assert len(await clock.run_due(anchor)) == 1
+    await eventually(lambda: round_done(h, name), f"the {name} round's work")
+    assert await clock.run_due(anchor + timedelta(minutes=1)) == []
+    after = await h.store.timers.get(row.key)
+    assert after.due == anchor + timedelta(days=1) and after.last_run == anchor and after.last_result
+    assert mood_asked(h) == (1 if name == "mood" else 0)
+
+
+@DAILY
+async def test_a_daily_round_missed_while_down_runs_once_at_the_next_start(make_harness: Any,
+                                                                             name: str) -> None:
+    """The bot was down when the round was due (two days running): at the next start it runs once, then
+    waits for its next anchor."""
+    h = await daily_world(make_harness)
+    row = await round_row(h, name)
+    await h.stop_bot()
+    store = await Store(h.store.url).open()  # the bot's own is closed
+    try:
+        missed = row.due - timedelta(days=2)
+        assert await store.timers.claim(row.key, row.due, missed)
+    finally:
+        await store.close()
+    await h.start_bot()
+
+    async def ran() -> Any:
+        again = await h.store.timers.get(row.key)
+        return again if again is not None and again.last_run is not None else None
+
+    again = await eventually(ran, "the missed round run at start-up")
+    await not_done_elsewhere(h, name)
+    await eventually(lambda: round_done(h, name), f"the missed {name} round's work")
+    assert again.due == next_daily(datetime.now(UTC), AWAY, ANCHOR_MINUTE[name])  # the next anchor
+    assert again.last_run > missed
+    assert mood_asked(h) == (1 if name == "mood" else 0)
+
+
+async def not_done_elsewhere(h: Any, name: str) -> None:
+    """Only the missed round ran: the others are still due at their anchors, hours away."""
+    for other in ANCHOR_MINUTE:
+        if other != name:
+            row = await h.store.timers.get(f"{other}:{h.bot.engine.character_key}")
+            assert row is not None and row.last_run is None
+            await not_done(h, other)
+
+
+@DAILY
+async def test_a_daily_round_runs_once_for_two_processes_on_one_database(make_harness: Any, db_url: str,
+                                                                          name: str) -> None:
+    """Two processes on one database (PostgreSQL when TEST_DATABASE_URL is set), each listing the round,
+    both looking when it is due: the row's compare-and-set lets one of them run it."""
+    h = await daily_world(make_harness)
+    row = await round_row(h, name)
+    other = await Store(db_url).open()  # the second process: its own connections to the same database
+    try:
+        daily = h.bot.services.timers.rounds[row.key]
+        here = Dispatcher(Timers(h.store.timers), rounds=[daily])
+        there = Dispatcher(Timers(other.timers), rounds=[daily])
+        ran = await asyncio.gather(here.run_due(row.due), there.run_due(row.due))
+        assert sorted(len(r) for r in ran) == [0, 1]
+        await eventually(lambda: round_done(h, name), f"the {name} round's work")
+        assert (await other.timers.get(row.key)).due == row.due + timedelta(days=1)
+    finally:
+        await other.close()
+    assert mood_asked(h) == (1 if name == "mood" else 0)
 
 
 # --------------------------------------------------------------------------- the CLI

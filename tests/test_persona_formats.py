@@ -713,15 +713,6 @@ def test_examples_copy_cleanly(tmp_path: Path) -> None:
         assert copy.system_prompt == load_example(name).system_prompt
 
 
-def test_framework_context_combines_blend_and_stage() -> None:
-    from bot.core.persona.blend import framework_context
-
-    atlas = load_example("atlas")
-    text = framework_context(atlas, "my docker server keeps crashing", interactions=25)
-    assert ordered(text, "technical", "Lead with Mentor", "## How you have grown: Map-room regular")
-    assert framework_context(load_example("finn"), "my docker server keeps crashing", interactions=25) == ""
-
-
 def test_malformed_text_chunk_is_a_config_error(tmp_path: Path) -> None:
     path = tmp_path / "card.png"
     path.write_bytes(png_with(raw_chunk(b"iTXt", b"ccv3")))

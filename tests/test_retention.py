@@ -22,7 +22,7 @@ from memory.facts import FactCache
 from memory.recall import Recall
 from tests.fakes import PROCESS_WAIT
 from tests.fakes.claude_server import FakeClaude
-from tests.harness import spawn_main
+from tests.harness import eventually, spawn_main
 from tests.memory_support import FINN, HashEmbedder, consolidation_responder, memory_settings, seen
 
 NOW = datetime(2026, 11, 25, 13, 0, tzinfo=UTC)
@@ -97,11 +97,15 @@ async def test_a_new_sqlite_database_is_readable_by_its_owner_only(tmp_path: Pat
 
 
 async def test_the_daily_retention_job_applies_the_settings(make_harness: Any) -> None:
-    """The job is scheduled half an hour after the daily consolidation and prunes by the configured days."""
+    """The round is due half an hour after the daily consolidation and prunes by the configured days."""
     h = await make_harness(usage_retention_days="30", archive_retention_days="0", consolidation_hour_utc="4")
     tasks = h.bot.services.memory_jobs
-    job = h.bot.scheduler.get_job("retention")
-    assert job is not None and str(job.trigger) == "cron[hour='4', minute='30']"
+
+    async def row() -> Any:
+        return await h.store.timers.get(f"retention:{h.bot.engine.character_key}")
+
+    due = (await eventually(row, "the retention round's row")).due
+    assert (due.hour, due.minute) == (4, 30)
     now = datetime.now(UTC)
     await h.store.usage.record_all([call("opus", now - timedelta(days=40)), call("opus", now)])
     pruned = await tasks.retention()

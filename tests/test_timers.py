@@ -93,7 +93,8 @@ async def test_a_missed_recurring_round_runs_once_late(store: Store) -> None:
     t0 = utc_now()
     runs = Runs()
     first = dispatcher(store, runs, now=t0)
-    await first.start()  # the round's row: first due one interval on
+    await first.start()  # the loop gives the round its row: first due one interval on
+    await eventually(lambda: store.timers.get("round:test"), "the round's row")
     await first.stop()
     down = dispatcher(store, runs, now=t0)
     assert await down.run_due(t0 + EVERY - timedelta(minutes=1)) == []

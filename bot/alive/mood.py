@@ -1,5 +1,5 @@
-"""The character's daily mood (global state ``daily_mood``), picked once a day: by the nightly job after the
-memory's consolidation (:meth:`bot.alive.service.Alive.after_consolidation`), and by
+"""The character's daily mood (global state ``daily_mood``), picked once a day: by the daily mood round at
+``consolidation_hour_utc`` (:meth:`bot.alive.service.Alive.new_day`, bot/runtime/jobs.py), and by
 ``python main.py consolidate --now`` (bot/runtime/consolidation_cli.py). A feeling, not a memory.
 
 Claude picks it in character; when Claude fails or answers something unusable, a mood is chosen from a fixed

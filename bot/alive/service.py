@@ -267,13 +267,15 @@ class Alive:
         for feelings in self.feelings.values():
             await feelings.save()
 
-    async def after_consolidation(self) -> None:
-        """The daily consolidation ran (bot/runtime/jobs.py): the day's mood (unless set today already),
-        then the day's custom status, which reads it."""
+    async def new_day(self, now: datetime) -> str:
+        """The daily mood round (bot/runtime/jobs.py): the day's mood (unless set today already), then the
+        day's custom status, which reads it; a one-line result."""
         speaker = self.speaker
-        await ensure_daily_mood(speaker.store.state, speaker.claude, speaker.persona, self.clock().date())
+        mood = await ensure_daily_mood(speaker.store.state, speaker.claude, speaker.persona,
+                                       self.clock().date())
         if self.settings.custom_status:
             await self.status.refresh(self.clock())
+        return "mood set" if mood is not None else "mood already set today"
 
     # -- feelings
 

@@ -288,21 +288,6 @@ class ReplyTools(Protocol):
     async def __call__(self, msg: Incoming, /) -> Sequence[Lent]: ...
 
 
-def all_consent(answers: Sequence[bool | StoredConsent]) -> bool | StoredConsent:
-    """Several consent answers as one: False if any said no, else the rule every stored-consent rule
-    passes (True when none asked for one)."""
-    rules: list[StoredConsent] = []
-    for answer in answers:
-        if isinstance(answer, bool):
-            if not answer:
-                return False
-        else:
-            rules.append(answer)
-    if len(rules) <= 1:
-        return rules[0] if rules else True
-    return lambda consent: all(rule(consent) for rule in rules)
-
-
 @dataclass(frozen=True)
 class Features:
     """What the features add to one character's replies, stage by stage, declared once by the composition

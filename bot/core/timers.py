@@ -1,24 +1,27 @@
 """The one timer mechanism for work that must happen once at its time, across restarts and across the
 processes of a cluster: durable due rows (database/timers.py) and one loop that dispatches them.
 
-* A *recurring round* (:class:`Recurring`: the proactive round, check-ins) has a row keyed by its name, due on
-  a fixed grid (its first due time plus whole intervals). When it is due, the loop moves it to the first grid
-  point after now (a compare-and-set on the due time: of two processes that saw the same due time only one
-  wins) and runs it once: a round missed while the bot was down runs once, late, never several times. Its
-  result (or ``failed: ...``) is recorded; the next round comes at its time.
+* A *recurring round* (:class:`Recurring`: the proactive round, check-ins, the daily memory rounds, the
+  summary sweep) has a row keyed by its name. Its next due time is the first point of a fixed grid (its first
+  due time plus whole intervals) after now, or, for a round anchored to the clock (a daily round at
+  ``consolidation_hour_utc``), its next anchor after now. When it is due, the loop moves it to that next due
+  time (a compare-and-set on the due time: of two processes that saw the same due time only one wins) and
+  runs it once. That is the one rule for a missed run: a round whose due time passed while the bot was down
+  runs once at start-up, late, never several times, then waits for its next due time. Its result (or
+  ``failed: ...``) is recorded.
 * A *one-shot timer* (a poll's closing) is a row of a ``kind`` with a payload, armed by :meth:`Timers.at`.
   Taking it moves its due time a lease ahead; it is deleted once its handler returned. A handler that raised
   (or a process that died running it) leaves the row, taken again when the lease runs out, so handlers are
   written to be run again safely (closing a closed poll does nothing).
 
 The loop (:class:`Dispatcher`) sleeps until the earliest row of its own is due, and wakes early when a sooner
-one is armed in this process (a row armed by another process is seen at the latest ``max_wait`` later). Each
-run is a task of its own, so a long round never holds a poll's closing back. Handlers are given to the
-dispatcher when it is built (bot/runtime/composition.py); nothing registers later.
+one is armed in this process (a row armed by another process is seen at the latest ``max_wait`` later). Its
+one clock is APScheduler: a single date job, moved to the time the loop next looks, wakes it; APScheduler runs
+no other job. Each run is a task of its own, so a long round never holds a poll's closing back. Handlers are
+given to the dispatcher when it is built (bot/runtime/composition.py); nothing registers later.
 
-Not durable timers, and not here: APScheduler runs the calendar jobs (the nightly consolidation and its
-kin, bot/runtime/jobs.py); the heartbeat, the cluster's liveness loops, the config reloader's file polls and
-the activity counters' flushes are plain loops that only matter while the process runs.
+Not durable timers, and not here: the heartbeat, the cluster's liveness loops, the config reloader's file
+polls and the activity counters' flushes are plain loops that only matter while the process runs.
 """
 
 from __future__ import annotations
@@ -26,9 +29,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from contextlib import suppress
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.date import DateTrigger
 
 from bot.core.localtime import Clock, utc_now
 from database.boundary import JsonObject
@@ -50,14 +55,30 @@ def next_after(due: datetime, interval: timedelta, now: datetime) -> datetime:
     return due + steps * interval
 
 
+def next_daily(now: datetime, hour: int, minute: int = 0) -> datetime:
+    """The first ``hour``:``minute`` UTC after ``now``."""
+    at = now.astimezone(UTC).replace(hour=hour, minute=minute, second=0, microsecond=0)
+    return at if at > now else at + timedelta(days=1)
+
+
 @dataclass
 class Recurring:
-    """A recurring round: its row's key, its interval, and what runs (the time it runs at -> a one-line
-    result)."""
+    """A recurring round: its row's key, its interval, what runs (the time it runs at -> a one-line result)
+    and, for a round anchored to the clock, its next due time after a given time (read at each use, so a
+    changed setting applies from the next run on); without it the round keeps to its grid."""
 
     key: str
     interval: timedelta
     run: Callable[[datetime], Awaitable[str]]
+    anchor: Callable[[datetime], datetime] | None = None
+
+    def first(self, now: datetime) -> datetime:
+        """The first due time of a round that has no row yet."""
+        return self.anchor(now) if self.anchor is not None else now + self.interval
+
+    def after(self, due: datetime, now: datetime) -> datetime:
+        """Where a round due at ``due``, run at ``now``, is due next."""
+        return self.anchor(now) if self.anchor is not None else next_after(due, self.interval, now)
 
 
 class Timers:
@@ -90,23 +111,31 @@ class Dispatcher:
         self._loop: asyncio.Task[None] | None = None
         self._started = False  # start() runs once (each READY calls it), never after stop()
         self._running: set[asyncio.Task[str]] = set()
+        self._alarm = AsyncIOScheduler(timezone=UTC)  # the one clock: its one job wakes the loop
 
     # -- the loop
 
     async def start(self) -> None:
-        """Each round's row (first due one interval from now, when it has none yet), then the loop."""
+        """The loop, which first gives each round without a row its row (due at its next anchor, or one
+        interval from now: a fresh bot runs no round at start), then dispatches. Nothing is awaited here:
+        a stop that comes while the rows are still being read cancels that work with the loop."""
         if self._started:
             return
         self._started = True
-        now = self.clock()
-        for r in self.rounds.values():
-            await self.rows.ensure(r.key, now + r.interval)
+        self._alarm.start()
         self._loop = asyncio.create_task(self._run_loop(), name="timers")
 
+    async def _first_rows(self) -> None:
+        now = self.clock()
+        for r in self.rounds.values():
+            await self.rows.ensure(r.key, r.first(now))
+
     async def stop(self) -> None:
-        """Nothing new starts; runs in flight are cancelled (a round's row has moved on already, a one-shot
-        timer's is due again at once, for the next start)."""
+        """Nothing new starts; runs in flight are cancelled (their rows are due again at once, for the next
+        start)."""
         self._started = True
+        if self._alarm.running:
+            self._alarm.shutdown(wait=False)
         tasks = [*([self._loop] if self._loop is not None else []), *self._running]
         self._loop = None
         for task in tasks:
@@ -115,10 +144,14 @@ class Dispatcher:
 
     async def _run_loop(self) -> None:
         sooner = self.timers.sooner
+        rows_made = False
         while True:
             sooner.clear()
             self.timers.waking_at = None  # a row armed while this pass looks wakes the next wait at once
             try:
+                if not rows_made:
+                    await self._first_rows()
+                    rows_made = True
                 started = await self._start_due(now := self.clock())
                 earliest = await self.rows.earliest(self.rounds, self.handlers)
             except Exception:
@@ -131,8 +164,13 @@ class Dispatcher:
                     if earliest <= now and not started:
                         wait = RETRY_WAIT  # due, yet none could be taken: never a busy loop
             self.timers.waking_at = self.clock() + timedelta(seconds=wait)
-            with suppress(TimeoutError):
-                await asyncio.wait_for(sooner.wait(), wait)
+            self._alarm.add_job(self._wake, DateTrigger(datetime.now(UTC) + timedelta(seconds=wait)),
+                                id="timers", replace_existing=True, misfire_grace_time=None)
+            await sooner.wait()
+
+    async def _wake(self) -> None:
+        # A coroutine: APScheduler runs it on the loop (a plain function would run in a thread).
+        self.timers.sooner.set()
 
     # -- one pass
 
@@ -155,18 +193,23 @@ class Dispatcher:
         """Claim ``row`` (None when another process or pass took it first) and start its run."""
         recurring = self.rounds.get(row.key)
         if recurring is not None:
-            if not await self.rows.claim(row.key, row.due, next_after(row.due, recurring.interval, now)):
+            next_due = recurring.after(row.due, now)
+            if not await self.rows.claim(row.key, row.due, next_due):
                 return None
-            return asyncio.create_task(self._round(recurring, now), name=f"timer {row.key}")
+            return asyncio.create_task(self._round(recurring, row, now, next_due), name=f"timer {row.key}")
         handler = self.handlers.get(row.kind)
         leased = now + LEASE
         if handler is None or not await self.rows.claim(row.key, row.due, leased):
             return None
         return asyncio.create_task(self._once(handler, row, now, leased), name=f"timer {row.key}")
 
-    async def _round(self, recurring: Recurring, now: datetime) -> str:
+    async def _round(self, recurring: Recurring, row: TimerRow, now: datetime, next_due: datetime) -> str:
         try:
             result = await recurring.run(now)
+        except asyncio.CancelledError:
+            # Stopped (shutting down) mid-run: due again at once, so the next start runs it, once.
+            await self.rows.claim(row.key, next_due, row.due)
+            raise
         except Exception as exc:
             log.exception("scheduled round %s failed", recurring.key)
             result = f"failed: {exc}"

@@ -2,7 +2,7 @@
 
 ``setup_hook`` owns the shared resources (RoboDanny's pattern): it has every long-lived service built by the
 composition root (bot/runtime/composition.py: the store, the model client, the reply sequence, memory,
-alive, the server and operator tools, the one scheduler, the dashboard), handing it what only Discord knows,
+alive, the server and operator tools, the durable timers, the dashboard), handing it what only Discord knows,
 then loads the cogs, which take what they use from the bot and build nothing. ``close`` releases them in
 reverse order. The slash-command
 error handler and the answer to expired buttons are installed by the bot itself, so they work whatever cogs
@@ -55,7 +55,6 @@ from bot.reply.recovery import ReplyRecovery
 from bot.reply.sequence import ReplySequence
 from bot.runtime.cluster import Cluster
 from bot.runtime.composition import Edge, Services, compose
-from bot.runtime.jobs import Scheduler
 from bot.runtime.lifecycle import InFlight, close_database, settle_heap
 from bot.runtime.reloader import ConfigReloader
 from bot.runtime.startup import commands_digest, remember_commands_digest
@@ -118,13 +117,12 @@ class KindredMixin:
     services: Services  # every long-lived service, built by bot/runtime/composition.py
     alive: Alive  # the character alive between messages (bot/alive/service.py)
     presence: AlivePresence  # its Discord side (bot/discord/presence.py)
-    scheduler: Scheduler  # the one scheduler and its named jobs (bot/runtime/jobs.py)
     places: Places  # where the bot is switched on (bot/operator/places.py)
     webhooks: WebhookPool | None  # the cast's webhooks, one per character per channel (None: one character)
     swipe_desk: SwipeDesk  # the swipe buttons on the latest reply (bot/discord/swipes.py)
 
     def _kindred_init(self, settings: Settings, character: CharacterSource, freeze_after_setup: bool,
-                      skip_jobs: Collection[str]) -> None:
+                      skip_rounds: Collection[str]) -> None:
         # Every component gets the holder's running settings: a live reload writes its values into them.
         self.settings_holder = SettingsHolder(settings)
         self.settings = self.settings_holder.current
@@ -140,7 +138,7 @@ class KindredMixin:
         self.stopping = False  # closing: the messages cog takes no new messages (bot/runtime/lifecycle.py)
         self.reloader: ConfigReloader | None = None  # live config reload (setup_hook)
         self.extensions_to_load: list[str] = list(EXTENSIONS)
-        self.skip_jobs = tuple(skip_jobs)  # scheduled jobs this process leaves out (tests)
+        self.skip_rounds = tuple(skip_rounds)  # the memory's rounds this process leaves out (tests)
         self.ensemble: Ensemble | None = None  # set in setup_hook when several characters are configured
         self.counters: ActivityRecorder | None = None  # per-day counters for the dashboard (setup_hook)
         self.dashboard: Dashboard | None = None  # while dashboard_port serves it (setup_hook)
@@ -185,13 +183,13 @@ class KindredMixin:
                     guild_count=lambda: len(self.guilds),  # type: ignore[attr-defined]
                     started_at=self.started_at)
         self.services = services = await compose(self.settings_holder, self.character, self.mirror, edge,
-                                                 skip_jobs=self.skip_jobs)
+                                                 skip_rounds=self.skip_rounds)
         self.store, self.claude, self.voice, self.engine = (services.store, services.claude, services.voice,
                                                             services.engine)
         self.access, self.limits, self.cluster = services.access, services.limits, services.cluster
         self.ensemble, self.replies, self.recovery = services.ensemble, services.replies, services.recovery
         self.memory, self.admin, self.counters = services.memory, services.admin, services.counters
-        self.alive, self.scheduler, self.places = services.alive, services.scheduler, services.tools.places
+        self.alive, self.places = services.alive, services.tools.places
         # The cast's webhooks, one per character per channel (the messages cog's outlets use them), and the
         # flow the messages cog hands each message to.
         self.webhooks = WebhookPool(lambda: self.user, self.ensemble) if self.ensemble is not None else None
@@ -206,7 +204,6 @@ class KindredMixin:
         for name in self.extensions_to_load:
             # a Bot's method, which the mixin gets from the Bot it is mixed into
             await self.load_extension(name)  # type: ignore[attr-defined]
-        self.scheduler.start()
         # As leader (always, on SQLite), the lead work runs now.
         await self.cluster.start(services.lead_work)
         services.heartbeat.start()  # the gateway's latency, read every heartbeat_interval_seconds
@@ -293,15 +290,15 @@ class KindredMixin:
         except TimeoutError:
             log.warning("shutdown: some replies did not finish within %gs", grace)
         if hasattr(self, "services"):
-            self.scheduler.shutdown()  # no job starts while the rest closes
-            await self.services.timers.stop()  # nor a timer's run
+            # No timer's run starts while the rest closes; a round under way (the nightly consolidation
+            # waiting on its batch) is cancelled before the model client closes, its batch with it.
+            await self.services.timers.stop()
             await self.services.heartbeat.stop()
         self.mirror.close()  # the cogs unload now: the log channel's last lines are theirs
         self.in_flight.cancel()  # what did not finish in the grace period
         # a Bot's method, which the mixin gets from the Bot it is mixed into
         await super().close()  # type: ignore[misc]
         if hasattr(self, "services"):
-            await self.services.memory_jobs.close()
             await self.alive.close()  # its feelings saved, off the engines
         if hasattr(self, "cluster"):
             await self.cluster.close()  # leadership released at once, the row marked stopped
@@ -323,17 +320,17 @@ class KindredMixin:
 # ``**options``: discord.py's own Client options (intents, proxy, ...), each of its own type, passed through.
 class KindredBot(KindredMixin, commands.Bot):
     def __init__(self, settings: Settings, character: CharacterSource, *, freeze_after_setup: bool = False,
-                 skip_jobs: Collection[str] = (), **options: Any) -> None:
+                 skip_rounds: Collection[str] = (), **options: Any) -> None:
         configure_endpoints(settings)
         options.setdefault("intents", default_intents())
         options.setdefault("allowed_mentions", NO_MENTIONS)  # a send naming no policy pings nobody
         super().__init__(command_prefix=commands.when_mentioned, help_command=None, **options)
-        self._kindred_init(settings, character, freeze_after_setup, skip_jobs)
+        self._kindred_init(settings, character, freeze_after_setup, skip_rounds)
 
 
 class KindredShardedBot(KindredMixin, commands.AutoShardedBot):
     def __init__(self, settings: Settings, character: CharacterSource, *, freeze_after_setup: bool = False,
-                 skip_jobs: Collection[str] = (), **options: Any) -> None:
+                 skip_rounds: Collection[str] = (), **options: Any) -> None:
         configure_endpoints(settings)
         options.setdefault("intents", default_intents())
         options.setdefault("allowed_mentions", NO_MENTIONS)  # a send naming no policy pings nobody
@@ -342,7 +339,7 @@ class KindredShardedBot(KindredMixin, commands.AutoShardedBot):
                          shard_count=settings.discord.shard_count,
                          shard_ids=settings.shard_id_list,  # type: ignore[arg-type]
                          **options)
-        self._kindred_init(settings, character, freeze_after_setup, skip_jobs)
+        self._kindred_init(settings, character, freeze_after_setup, skip_rounds)
 
 
 Kindred = KindredBot | KindredShardedBot

@@ -67,7 +67,7 @@ def rules_for(access: AccessSettings, config: ServerConfig | None) -> AccessRule
 
 
 class AccessGate:
-    """The message path's first gate (ReplyEngine.gates) and the slash commands' check. ``access``: the
+    """The message path's first gate (bot/reply/admission.py) and the slash commands' check. ``access``: the
     global lists (the running section: the rules kept are made again when a reload changes it);
     ``servers``: each server's own lists."""
 

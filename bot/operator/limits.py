@@ -1,8 +1,9 @@
 """Spending limits: one person's daily token budget (standard or premium), one server's and the whole bot's
 daily spend in USD, and one person's messages per minute. 0 means no limit; the bot's admins are exempt.
 
-Checked once per message in the message path (ReplyEngine.gates), after who-may-talk (bot/operator/access.py)
-and before any reply work: past a limit nothing is voted, remembered or asked of the model. The character says
+Checked once per message in the message path (a gate of the admission, bot/reply/admission.py), after
+who-may-talk (bot/operator/access.py) and before any reply work: past a limit nothing is voted, remembered or
+asked of the model. The character says
 so once, in character (``limit_reply``), when the person next speaks to it, then stays quiet until the
 window resets: the day in the operator's ``timezone`` (from local midnight), or, for the rate limit, the
 minute. A new answer asked for without a message (a swipe's 🔄, /reroll: bot/discord/permissions.py

@@ -1,13 +1,12 @@
 """One process of a cluster: several Kindred processes, each running some shards, sharing one PostgreSQL.
 
-* **Leader.** Work that must happen once per cluster (the daily consolidation, the summary sweep, the
-  custom status after it, the slash-command sync) runs only where :attr:`Cluster.leading` is true.
-  (Proactive rounds run in every process, for its own shards' channels: bot/alive/service.py.)
-  The leader holds a PostgreSQL advisory lock on its own session; PostgreSQL releases it when that session
-  dies (kill -9 included, and within seconds when the machine vanishes: TCP keepalives), and another
-  process takes it on its next try, every ``leader_failover_seconds / 3``. Becoming leader runs the lead
-  work handed to :meth:`Cluster.start` (e.g. a consolidation the dead leader missed). Every such job is
-  idempotent or resumes from the database, so one cut short by the old leader is finished or safely redone.
+* **Leader.** The slash-command sync runs only where :attr:`Cluster.leading` is true. (Scheduled work, the
+  daily memory rounds among it, is durable rounds that every process lists and one process takes each time:
+  bot/core/timers.py.) The leader holds a PostgreSQL advisory lock on its own session; PostgreSQL releases
+  it when that session dies (kill -9 included, and within seconds when the machine vanishes: TCP
+  keepalives), and another process takes it on its next try, every ``leader_failover_seconds / 3``.
+  Becoming leader runs the lead work handed to :meth:`Cluster.start`, which is idempotent, so one cut short
+  by the old leader is safely redone.
 * **Signals.** ``publish(kind, ...)`` (:class:`ClusterNews`) sends a JSON NOTIFY every process of the
   database hears (not the sender); the handlers the :class:`Cluster` was built with run on each receiver:
   ``shutdown`` (the log channel's ``shutdown?``), ``invalidate`` (an admin's edit of a cached server or

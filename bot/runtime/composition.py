@@ -10,7 +10,7 @@ spending limits, and each reply engine what every feature adds to the stages of 
 parts, filters, observers: bot/core/pipeline.py ``Features``), as constructor arguments.
 
 The order matters where one service reads another: the database first, the spending limits before the model
-client (they are its guard), every feature a reply uses before the engine, the memory before its jobs.
+client (they are its guard), every feature a reply uses before the engine, the memory before its rounds.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ from bot.reply.sequence import ReplySequence, Solo
 from bot.reply.swipes import TIMER as SWIPE_TIMER
 from bot.reply.swipes import ReplySwipes, SwipeBoard
 from bot.runtime.cluster import Cluster, ClusterNews, Handler, LeadWork, cache_invalidation
-from bot.runtime.jobs import MemoryJobs, Scheduler, scheduled_jobs
+from bot.runtime.jobs import MemoryJobs, daily_rounds
 from bot.runtime.reloader import ConfigReloader
 from bot.runtime.voice import VoiceService
 from bot.servertools.knowing import ServerTools as KnowingTools
@@ -158,7 +158,6 @@ class Services:
     counters: ActivityRecorder
     alive: Alive
     memory_jobs: MemoryJobs
-    scheduler: Scheduler
     lead_work: tuple[LeadWork, ...]  # run on becoming the cluster's leader (Cluster.start)
     reloader: ConfigReloader
     timers: Dispatcher
@@ -227,7 +226,7 @@ def intent_router(settings: Settings) -> IntentRouter:
 
 
 async def compose(holder: SettingsHolder, character: CharacterSource, mirror: LogMirror, edge: Edge, *,
-                  skip_jobs: Collection[str] = ()) -> Services:
+                  skip_rounds: Collection[str] = ()) -> Services:
     """Every service of a running bot, built and wired (nothing started that waits on Discord). The caller
     keeps them before anything can fail (the Bot class verifies the models next), so its close releases them.
 
@@ -328,22 +327,21 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     engines = [engine, *members]
     cluster = Cluster(news, holder.follow(ClusterSettings),
                       heard=cluster_signals(store, engines, alive, edge))
-    memory_jobs = MemoryJobs(memory, holder.follow(MemorySettings), holder.follow(StorageSettings), cluster,
-                             mirror.emit, report=mirror.report, after_daily=alive.after_consolidation)
-    scheduler = Scheduler(scheduled_jobs(holder.follow(MemorySettings), memory_jobs), skip=skip_jobs)
-    # What a process does on becoming the cluster's leader (at start, or when the old leader dies): only
-    # the leader runs the memory jobs, so it first catches up on a consolidation the cluster missed; then
-    # the slash commands are synced. setup_hook starts the cluster with it once the cogs are loaded.
-    catch_up = (memory_jobs.catch_up,) if "consolidation" in scheduler.names else ()
-    lead_work = (*catch_up, edge.sync_commands)
+    memory_jobs = MemoryJobs(memory, holder.follow(MemorySettings), holder.follow(StorageSettings),
+                             mirror.emit, report=mirror.report)
+    # What a process does on becoming the cluster's leader (at start, or when the old leader dies): the
+    # slash commands are synced. setup_hook starts the cluster with it once the cogs are loaded.
+    lead_work = (edge.sync_commands,)
     # The one timer loop (bot/core/timers.py): every recurring round and every kind of one-shot timer is
     # listed here, once. Each process runs the rounds listed; a round's claim lets one process run each.
+    # ``skip_rounds``: names of the memory's rounds a test leaves out.
     polls = Polls(store.polls, store.privacy, timers, edge.poll_board, character=names.name)
     swipes = ReplySwipes(store, holder.follow(DiscordSettings), engine, ensemble, timers, edge.swipe_board)
     dispatcher = Dispatcher(timers, rounds=[
         Recurring(alive.proactive_key, timedelta(minutes=settings.alive.proactive_interval_minutes),
                   alive.proactive.run),
         Recurring(alive.checkins_key, CHECKIN_INTERVAL, alive.checkins.run),
+        *daily_rounds(key, holder.follow(MemorySettings), memory_jobs, alive.new_day, skip=skip_rounds),
     ], handlers={POLL_TIMER: polls.close_due, SWIPE_TIMER: swipes.expire, FACE_TIMER: faces.apply_due,
                  REMINDER_TIMER: ReminderDelivery(
         speaker, edge.alive_side, alive_parts.time, engine.keeper.locks, mirror=mirror.emit).deliver})
@@ -355,7 +353,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     services = Services(store=store, claude=claude, voice=voice, engine=engine, access=access, limits=limits,
                         cluster=cluster, ensemble=ensemble, replies=replies, recovery=recovery, memory=memory,
                         admin=admin, counters=counters, alive=alive, memory_jobs=memory_jobs,
-                        scheduler=scheduler, lead_work=lead_work, reloader=reloader,
+                        lead_work=lead_work, reloader=reloader,
                         timers=dispatcher,
                         heartbeat=Heartbeat(holder.follow(DiscordSettings), edge.latencies, edge.post_to_log),
                         tools=ServerTools.on(store, polls),

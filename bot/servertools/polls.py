@@ -222,11 +222,6 @@ class Polls:
         return Tally(poll, tally(poll.options, await repo.counts(poll_id)))
 
 
-def seconds_until_close(poll: PollRecord, now: datetime) -> float:
-    """How long until ``poll`` closes (0 when its time has passed, while the bot was down say)."""
-    return max(0.0, (poll.closes_at - now).total_seconds())
-
-
 def vote_answer(choice: str, option: int, before: int | None) -> str:
     """The voter's private confirmation."""
     if before == option:

@@ -73,10 +73,6 @@ class Family:
     def thinks_by_default(self) -> bool:
         return self.thinking_default != "disabled"
 
-    @property
-    def always_thinks(self) -> bool:
-        return "disabled" not in self.thinking and "between_tools" not in self.thinking
-
     def price(self, input_tokens: int, output_tokens: int, cache_write: int, cache_read: int,
               cache_write_1h: int = 0) -> float:
         """USD of one call (cache writes at the 5-minute price, ``cache_write_1h`` of them at the hour's)."""
@@ -173,10 +169,6 @@ _OVERRIDABLE = tuple(n for n in _FIELD_TYPES if n not in ("name", "prefixes"))
 
 
 FieldValue = tuple[str, ...] | bool | int | float | str | None  # a Family field's value, as overridden
-
-
-def family_named(name: str) -> Family | None:
-    return _BY_NAME.get(name)
 
 
 def _parse_value(key: str, text: str) -> FieldValue:

@@ -134,12 +134,3 @@ def stage_instructions(persona: Persona, interactions: int) -> str:
     if knowledge:
         parts.append(_bullets("Things you have come to know", tuple(knowledge)))
     return "\n".join(parts)
-
-
-def framework_context(persona: Persona, text: str, interactions: int | None = None) -> str:
-    """Per-message guidance for a framework character: the blend for ``text``'s context and, when the
-    interaction count is known, the evolution stage reached. "" when the persona has neither."""
-    parts = [blend_instructions(persona, detect_context(text))]
-    if interactions is not None:
-        parts.append(stage_instructions(persona, interactions))
-    return "\n\n".join(p for p in parts if p)
