@@ -21,6 +21,7 @@ from bot.alive.regard import state_line as full_line
 from bot.core.config import PROJECT_ROOT
 from bot.core.config.sections import AliveSettings
 from bot.core.localtime import load_zone
+from database.visibility import Audience
 from tests.fakes.claude_server import FakeClaude
 from tests.harness import USER2_ID, USER_ID, Harness, MakeHarness, exchange, reply_requests
 from tests.test_memory_commands import forget
@@ -287,3 +288,32 @@ def test_since_when_is_said_in_the_characters_own_days() -> None:
     assert since_words(now - timedelta(days=10), now) == "since 15 Nov"
     # 10:00 in Tokyo the next day: what began at 20:00 UTC (05:00 there) began that morning
     assert since_words(now, now + timedelta(hours=5), load_zone("Asia/Tokyo")) == "since this morning"
+
+
+def test_since_when_is_kept_per_track_and_a_glad_word_eases_the_worry() -> None:
+    """Each track keeps since when its feelings are felt: a worry told in a DM has no "since" a public reply
+    could show; a glad message eases the worry; the times survive being stored."""
+    start = afternoon()
+    worried = Regard.calm(start).moved(("distress",), start, person=True)
+    assert worried.since == {"concern": start} and worried.public_since == {}
+    later = start + timedelta(hours=1)
+    moved = worried.moved(("warmth",), later, person=True, public=True)
+    kept = Regard.from_json(moved.to_json(), later)
+    assert kept.since == {"concern": start, "warmth": later} and kept.public_since == {"warmth": later}
+    public = kept.seen_by(USER_ID, Audience.place(private=False, guild=1, channel=2))
+    assert public.since == {"warmth": later} and public.levels["concern"] == 0.0
+    faded = worried.advanced(later).levels["concern"]
+    assert kept.levels["concern"] == pytest.approx(faded / 2, abs=1e-3)  # eased, not only faded
+    again = kept.moved(("distress",), later + timedelta(minutes=5))
+    assert again.since["concern"] == start  # still felt: since when it began
+
+
+async def test_with_the_feelings_off_the_relationship_is_still_said_in_one_line(
+        make_harness: MakeHarness) -> None:
+    h = await make_harness(emotions="false")
+    await dm(h, "hi finn", 1)
+    await h.store.people.set_relationship(h.bot.engine.character_key, USER_ID,  # type: ignore[union-attr]
+                                          rapport=2.0, formality=3.0)
+    line = await dm(h, "I feel awful today", 2)
+    assert line == "Toward alice you feel distant from them: be reserved; keep a formal register."
+    assert "How you feel about" not in FakeClaude.all_text(reply_requests(h)[-1])

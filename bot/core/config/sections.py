@@ -311,8 +311,8 @@ class AliveSettings:
         True, "Claude writes a one-line custom status once a day after consolidation (and at start-up when "
         "none is set).")
     emotions: bool = key(
-        True, "Hormone-like feelings moved by each exchange, shown to Claude as a mood label and tone "
-        "guidance.")
+        True, "Feelings toward each person and in each channel, moved by each exchange and told to Claude in "
+        "one line with the relationship; and the character's own hormone-like state, shown in /status.")
     style_mirroring: bool = key(
         True, "Learn how each remembered person writes and mirror it (one line of guidance per reply).")
     server_emotes: bool = key(
