@@ -6,7 +6,6 @@ decrypts and decodes it. What the fake refuses, Discord refuses."""
 from __future__ import annotations
 
 import io
-import math
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,15 +16,7 @@ import pytest
 
 from tests.fakes.voice_server import client_ssl
 from tests.harness import GUILD_ID, USER_ID, Harness
-
-VOICE_ID = 900_000_000_000_000_020
-
-
-def tone(hz: float, seconds: float) -> bytes:
-    """48 kHz 16-bit stereo PCM of a sine, what discord.py's PCMAudio plays."""
-    t = np.arange(int(48_000 * seconds)) / 48_000
-    mono = (np.sin(2 * math.pi * hz * t) * 12_000).astype("<i2")
-    return np.repeat(mono, 2).tobytes()
+from tests.voice_support import VOICE_ID, tone, voice_harness
 
 
 def pitch(frames: list[bytes]) -> float:
@@ -35,17 +26,6 @@ def pitch(frames: list[bytes]) -> float:
     left = left[len(left) // 4: -len(left) // 4]
     crossings = np.count_nonzero(np.diff(np.signbit(left)))
     return crossings / 2 / (len(left) / 48_000)
-
-
-async def voice_harness(db_url: str, tmp_path: Path, *, dave: bool) -> Harness:
-    # The voice gateway is wss://, as Discord's are: the bot's HTTP client trusts the fake's certificate.
-    h = Harness(db_url=db_url, tmp_path=tmp_path,
-                bot_options={"connector": aiohttp.TCPConnector(ssl=client_ssl())})
-    await h.start_world()
-    h.discord.add_voice_channel(GUILD_ID, VOICE_ID, "Lounge")
-    await h.discord.start_voice(dave=dave, require_dave=dave)
-    await h.start_bot()
-    return h
 
 
 @pytest.fixture(params=[True, False], ids=["dave", "no-dave"])

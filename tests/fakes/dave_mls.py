@@ -211,6 +211,10 @@ class DaveGroup:
         messages = b"".join(add_proposal(self.key, self.group_id, self.epoch,
                                          self._session(m).get_serialized_key_package()) for m in members)
         self._joining = list(members)
+        for member in self.server.members.values():  # every member of the group gets the proposals (a
+            session = member.dave  # commit names them by reference); the bot's commit is the one taken
+            if member.channel_id == self.channel_id and session is not None and session.ready:
+                session.process_proposals(davey.ProposalsOperationType.append, vec(messages))
         await self.server.send_binary(conn, 27, bytes([0]) + vec(messages))
 
     async def _commit(self, conn: Connection, payload: bytes) -> None:

@@ -1,0 +1,108 @@
+"""Kindred's receiver of a voice channel (bot/discord/voicechat/), over the wire: two members of a call of
+the fake Discord say lines rendered by espeak-ng, at once, their clients' packets encrypted for transport
+and, under DAVE, end to end with each member's own MLS keys; the bot's listening VoiceClient hands on one
+utterance per member, that member's, as long as what they said. And the segmenter alone, on real speech."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import discord
+import pytest
+
+from bot.discord.voicechat.client import ListeningVoiceClient, listening
+from bot.discord.voicechat.segmenter import FRAME_BYTES, Segmenter, Utterance
+from tests.harness import GUILD_ID, USER2_ID, USER_ID, Harness
+from tests.voice_support import VOICE_ID, speech, spoken_seconds, voice_harness
+
+SHORT = "Good evening."
+LONG = "The tide comes in twice a day, and the rock pools fill with little crabs."
+
+
+@pytest.fixture(params=[True, False], ids=["dave", "no-dave"])
+async def call(request: pytest.FixtureRequest, db_url: str, tmp_path: Path) -> AsyncIterator[Harness]:
+    h = await voice_harness(db_url, tmp_path, dave=request.param)
+    try:
+        yield h
+    finally:
+        await h.close()
+
+
+async def join(call: Harness, heard: list[Utterance]) -> ListeningVoiceClient:
+    assert call.bot is not None
+    channel = call.bot.get_channel(VOICE_ID)
+    assert isinstance(channel, discord.VoiceChannel)
+    client = await channel.connect(cls=listening(heard.append, max_seconds=15))
+    assert isinstance(client, ListeningVoiceClient)
+    voice = call.discord.voice
+    assert voice is not None
+    if voice.dave:
+        await voice.wait_for(lambda v: v.group is not None and v.group.active, what="the DAVE group")
+    return client
+
+
+async def test_two_members_speaking_at_once_become_one_utterance_each(call: Harness) -> None:
+    voice = call.discord.voice
+    assert voice is not None
+    for member in (USER_ID, USER2_ID):
+        await call.discord.member_joins_voice(GUILD_ID, VOICE_ID, member)
+    heard: list[Utterance] = []
+    client = await join(call, heard)
+    await asyncio.gather(voice.speak(USER_ID, speech(SHORT)), voice.speak(USER2_ID, speech(LONG)))
+    await voice.wait_for(lambda _: len(heard) >= 2, what="two utterances")
+    by_member = {u.user_id: u for u in heard}
+    assert set(by_member) == {USER_ID, USER2_ID} and len(heard) == 2
+    for member, line in ((USER_ID, SHORT), (USER2_ID, LONG)):
+        said = spoken_seconds(speech(line))
+        assert abs(spoken_seconds(by_member[member].pcm, channels=1) - said) < 0.4, member
+    counters = client.receiver.counters
+    assert counters.undecrypted == 0 and counters.unopened == 0
+    await client.disconnect()
+
+
+async def test_a_member_who_joins_later_is_heard_too(call: Harness) -> None:
+    """Under DAVE the newcomer is added to the MLS group (a proposal, the bot's commit, a welcome) before
+    its frames can be read."""
+    voice = call.discord.voice
+    assert voice is not None
+    await call.discord.member_joins_voice(GUILD_ID, VOICE_ID, USER_ID)
+    heard: list[Utterance] = []
+    client = await join(call, heard)
+    await call.discord.member_joins_voice(GUILD_ID, VOICE_ID, USER2_ID)
+    if voice.dave:
+        await voice.wait_for(lambda v: v.group.epoch >= 2 and not v.group.pending, what="the second commit")
+    await voice.speak(USER2_ID, speech(SHORT))
+    await voice.wait_for(lambda _: heard, what="an utterance")
+    assert [u.user_id for u in heard] == [USER2_ID]
+    await client.disconnect()
+
+
+def frames(pcm: bytes) -> list[bytes]:
+    """Stereo PCM as the receiver hands the segmenter: 20 ms frames of the left channel."""
+    import array
+
+    mono = array.array("h", pcm)[::2].tobytes()
+    return [mono[i:i + FRAME_BYTES] for i in range(0, len(mono) - FRAME_BYTES + 1, FRAME_BYTES)]
+
+
+def cut(segmenter: Segmenter, pcm: bytes) -> list[bytes]:
+    out = [piece for frame in frames(pcm) if (piece := segmenter.push(frame)) is not None]
+    last = segmenter.finish()
+    return out + ([last] if last is not None else [])
+
+
+def test_speech_between_silences_is_one_utterance_and_a_pause_makes_two() -> None:
+    quiet = bytes(48_000 * 2 * 2)  # a second of stereo silence
+    one = cut(Segmenter(max_seconds=15), quiet + speech(SHORT) + quiet)
+    assert len(one) == 1
+    two = cut(Segmenter(max_seconds=15), quiet + speech(SHORT) + quiet + speech(SHORT) + quiet)
+    assert len(two) == 2
+
+
+def test_an_utterance_is_cut_at_its_length_limit_and_a_click_is_none() -> None:
+    pieces = cut(Segmenter(max_seconds=1.0), speech(LONG))
+    assert len(pieces) >= 3 and all(len(p) <= 48_000 * 2 for p in pieces)
+    click = speech("t")[: 48_000 * 2 * 2 // 10]  # a tenth of a second
+    assert cut(Segmenter(max_seconds=15), bytes(48_000 * 4) + click + bytes(48_000 * 4)) == []
