@@ -6,14 +6,16 @@ utterance per member, that member's, as long as what they said. And the segmente
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import discord
 import pytest
 
 from bot.discord.voicechat.client import ListeningVoiceClient, listening
+from bot.discord.voicechat.hearing import Hearing
 from bot.discord.voicechat.segmenter import FRAME_BYTES, Segmenter, Utterance
+from tests.fakes.speech_book import SpeechBook
 from tests.harness import GUILD_ID, USER2_ID, USER_ID, Harness
 from tests.voice_support import VOICE_ID, speech, spoken_seconds, voice_harness
 
@@ -23,18 +25,19 @@ LONG = "The tide comes in twice a day, and the rock pools fill with little crabs
 
 @pytest.fixture(params=[True, False], ids=["dave", "no-dave"])
 async def call(request: pytest.FixtureRequest, db_url: str, tmp_path: Path) -> AsyncIterator[Harness]:
-    h = await voice_harness(db_url, tmp_path, dave=request.param)
+    h = await voice_harness(db_url, tmp_path, dave=request.param, stt_backend="openai")
     try:
         yield h
     finally:
         await h.close()
 
 
-async def join(call: Harness, heard: list[Utterance]) -> ListeningVoiceClient:
+async def join(call: Harness, heard: list[Utterance], *,
+               on_utterance: Callable[[Utterance], None] | None = None) -> ListeningVoiceClient:
     assert call.bot is not None
     channel = call.bot.get_channel(VOICE_ID)
     assert isinstance(channel, discord.VoiceChannel)
-    client = await channel.connect(cls=listening(heard.append, max_seconds=15))
+    client = await channel.connect(cls=listening(on_utterance or heard.append, max_seconds=15))
     assert isinstance(client, ListeningVoiceClient)
     voice = call.discord.voice
     assert voice is not None
@@ -76,6 +79,30 @@ async def test_a_member_who_joins_later_is_heard_too(call: Harness) -> None:
     await voice.speak(USER2_ID, speech(SHORT))
     await voice.wait_for(lambda _: heard, what="an utterance")
     assert [u.user_id for u in heard] == [USER2_ID]
+    await client.disconnect()
+
+
+async def test_what_each_member_said_is_transcribed_as_their_words(call: Harness) -> None:
+    """The speech-to-text backend of voice messages hears each utterance (the fake knows the lines by
+    their sound, as they came through Opus, DAVE and the detector)."""
+    voice = call.discord.voice
+    assert voice is not None and call.bot is not None
+    call.openai.speech_book = book = SpeechBook()
+    for line in (SHORT, LONG):
+        book.learn(line, speech(line))
+    for member in (USER_ID, USER2_ID):
+        await call.discord.member_joins_voice(GUILD_ID, VOICE_ID, member)
+    said: list[tuple[int, str]] = []
+
+    async def heard(member: int, content: str, _: Utterance) -> None:
+        said.append((member, content))
+
+    hearing = Hearing(call.bot.voice, heard)
+    client = await join(call, [], on_utterance=hearing.utterance)
+    await asyncio.gather(voice.speak(USER_ID, speech(SHORT)), voice.speak(USER2_ID, speech(LONG)))
+    await voice.wait_for(lambda _: len(said) >= 2, what="two transcripts")
+    assert sorted(said) == sorted([(USER_ID, f"[voice] {SHORT}"), (USER2_ID, f"[voice] {LONG}")])
+    await hearing.close()
     await client.disconnect()
 
 

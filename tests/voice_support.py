@@ -41,10 +41,10 @@ def spoken_seconds(pcm: bytes, *, channels: int = 2) -> float:
     return 0.0 if not len(loud) else (loud[-1] - loud[0]) / 48_000
 
 
-async def voice_harness(db_url: str, tmp_path: Path, *, dave: bool) -> Harness:
+async def voice_harness(db_url: str, tmp_path: Path, *, dave: bool, **config: str) -> Harness:
     """The usual world plus a voice channel, with a voice server running DAVE (or protocol version 0). The
     voice gateway is wss://, as Discord's are: the bot's HTTP client trusts the fake's certificate."""
-    h = Harness(db_url=db_url, tmp_path=tmp_path,
+    h = Harness(db_url=db_url, tmp_path=tmp_path, config=config,
                 bot_options={"connector": aiohttp.TCPConnector(ssl=client_ssl())})
     await h.start_world()
     h.discord.add_voice_channel(GUILD_ID, VOICE_ID, "Lounge")
