@@ -82,6 +82,24 @@ async def test_a_member_who_joins_later_is_heard_too(call: Harness) -> None:
     await client.disconnect()
 
 
+async def test_forged_repeated_and_cut_off_packets_leave_one_true_utterance(call: Harness) -> None:
+    """A packet sealed with another key is dropped unheard; a packet that arrives twice is played once;
+    a client whose silence frames were lost still ends its utterance when its packets stop."""
+    voice = call.discord.voice
+    assert voice is not None
+    await call.discord.member_joins_voice(GUILD_ID, VOICE_ID, USER_ID)
+    heard: list[Utterance] = []
+    client = await join(call, heard)
+    voice.forge(USER_ID)
+    await voice.speak(USER_ID, speech(LONG), silence_frames=False, duplicates=True)
+    await voice.wait_for(lambda _: heard, what="the utterance")
+    assert [u.user_id for u in heard] == [USER_ID]
+    assert abs(spoken_seconds(heard[0].pcm, channels=1) - spoken_seconds(speech(LONG))) < 0.4
+    counters = client.receiver.counters
+    assert counters.unopened == 1 and counters.late > 0 and counters.undecrypted == 0
+    await client.disconnect()
+
+
 async def test_what_each_member_said_is_transcribed_as_their_words(call: Harness) -> None:
     """The speech-to-text backend of voice messages hears each utterance (the fake knows the lines by
     their sound, as they came through Opus, DAVE and the detector)."""

@@ -332,11 +332,12 @@ class FakeVoiceServer:
             decoder = self._decoders.setdefault(member.user_id, discord.opus.Decoder())
             self.heard.setdefault(member.user_id, []).append(decoder.decode(frame))
 
-    async def speak(self, user_id: int, pcm: bytes, *, pace: float = 0.02,
-                    extension: bool = True) -> None:
+    async def speak(self, user_id: int, pcm: bytes, *, pace: float = 0.02, extension: bool = True,
+                    silence_frames: bool = True, duplicates: bool = False) -> None:
         """A member says ``pcm`` (48 kHz 16-bit stereo): SPEAKING to the bot, then each 20 ms Opus frame,
         end-to-end encrypted under DAVE, in RTP under the transport encryption, ``pace`` seconds apart (a
-        client's clock), then the five silence frames a client ends with."""
+        client's clock), then the five silence frames a client ends with (``silence_frames=False``: lost on
+        the way). ``duplicates``: every tenth packet arrives twice, as UDP may deliver it."""
         member = self.members[user_id]
         conn = next(iter(self._in_channel(member.channel_id)), None)
         assert conn is not None and conn.address is not None and conn.key, "the bot is not in the call"
@@ -344,13 +345,16 @@ class FakeVoiceServer:
         encoder = discord.opus.Encoder()
         frames = [encoder.encode(pcm[i:i + PCM_FRAME].ljust(PCM_FRAME, b"\0"), encoder.SAMPLES_PER_FRAME)
                   for i in range(0, len(pcm), PCM_FRAME)]
-        for frame in [*frames, *[OPUS_SILENCE] * 5]:
+        for n, frame in enumerate([*frames, *[OPUS_SILENCE] * (5 if silence_frames else 0)]):
             if frame != OPUS_SILENCE and self.group is not None and self.group.active:
                 frame = self.group.encrypt(member, frame)
-            self._send_rtp(conn, member, frame, extension)
+            packet = self._send_rtp(conn, member, frame, extension)
+            if duplicates and n % 10 == 5:
+                assert self._udp is not None and conn.address is not None
+                self._udp.sendto(packet, conn.address)
             await asyncio.sleep(pace)
 
-    def _send_rtp(self, conn: Connection, member: Member, frame: bytes, extension: bool) -> None:
+    def _send_rtp(self, conn: Connection, member: Member, frame: bytes, extension: bool) -> bytes:
         assert self._udp is not None and conn.address is not None
         packet = seal(conn.key, member.sequence, member.timestamp, member.ssrc, frame, member.counter,
                       extension=b"\x10\x7f\x00\x00" if extension else None)
@@ -358,6 +362,16 @@ class FakeVoiceServer:
         member.timestamp = (member.timestamp + 960) & 0xFFFFFFFF
         member.counter += 1
         self._udp.sendto(packet, conn.address)
+        return packet
+
+    def forge(self, user_id: int) -> None:
+        """A packet in a member's name sealed with another key than the call's (a forger, or a stale
+        session): it must not be heard."""
+        member = self.members[user_id]
+        conn = next(iter(self._in_channel(member.channel_id)))
+        assert self._udp is not None and conn.address is not None
+        self._udp.sendto(seal(os.urandom(32), member.sequence, member.timestamp, member.ssrc, b"\xfc" * 40,
+                              member.counter), conn.address)
 
     async def wait_for(self, predicate: Callable[[FakeVoiceServer], Any], timeout: float = EVENT_WAIT,
                        what: str = "condition") -> Any:
