@@ -82,6 +82,25 @@ async def test_a_member_who_joins_later_is_heard_too(call: Harness) -> None:
     await client.disconnect()
 
 
+async def test_a_member_still_heard_after_another_left(call: Harness) -> None:
+    """Under DAVE the one who left is removed from the MLS group (a proposal, the bot's commit): the keys
+    move to a new epoch, which the receiver follows."""
+    voice = call.discord.voice
+    assert voice is not None
+    for member in (USER_ID, USER2_ID):
+        await call.discord.member_joins_voice(GUILD_ID, VOICE_ID, member)
+    heard: list[Utterance] = []
+    client = await join(call, heard)
+    epoch = voice.group.epoch if voice.group is not None else 0
+    await call.discord.member_leaves_voice(GUILD_ID, USER2_ID)
+    if voice.dave:
+        await voice.wait_for(lambda v: v.group.epoch > epoch and not v.group.pending, what="the removal")
+    await voice.speak(USER_ID, speech(SHORT))
+    await voice.wait_for(lambda _: heard, what="an utterance")
+    assert [u.user_id for u in heard] == [USER_ID] and client.receiver.counters.undecrypted == 0
+    await client.disconnect()
+
+
 async def test_forged_repeated_and_cut_off_packets_leave_one_true_utterance(call: Harness) -> None:
     """A packet sealed with another key is dropped unheard; a packet that arrives twice is played once;
     a client whose silence frames were lost still ends its utterance when its packets stop."""

@@ -119,7 +119,7 @@ def read_vec(data: bytes, at: int) -> tuple[bytes, int]:
 
 
 MLS10, PUBLIC_MESSAGE, WELCOME = 1, 1, 3
-SENDER_EXTERNAL, CONTENT_PROPOSAL, PROPOSAL_ADD, BASIC_CREDENTIAL = 2, 2, 1, 1
+SENDER_EXTERNAL, CONTENT_PROPOSAL, PROPOSAL_ADD, PROPOSAL_REMOVE, BASIC_CREDENTIAL = 2, 2, 1, 3, 1
 CIPHERSUITE = 2  # MLS_128_DHKEMP256_AES128GCM_SHA256_P256, DAVE protocol version 1's
 
 
@@ -130,8 +130,18 @@ def external_sender(key: SigningKey, identity: bytes) -> bytes:
 
 def add_proposal(key: SigningKey, group_id: bytes, epoch: int, key_package: bytes) -> bytes:
     """An MLSMessage (PublicMessage) in which the external sender (index 0) proposes to add a member."""
+    return external_proposal(key, group_id, epoch, struct.pack(">H", PROPOSAL_ADD) + key_package)
+
+
+def remove_proposal(key: SigningKey, group_id: bytes, epoch: int, leaf_index: int) -> bytes:
+    """The external sender proposes to remove the member at ``leaf_index``."""
+    return external_proposal(key, group_id, epoch, struct.pack(">HI", PROPOSAL_REMOVE, leaf_index))
+
+
+def external_proposal(key: SigningKey, group_id: bytes, epoch: int, proposal: bytes) -> bytes:
+    """An MLSMessage (PublicMessage) carrying ``proposal`` from the external sender (index 0)."""
     content = (vec(group_id) + struct.pack(">QBI", epoch, SENDER_EXTERNAL, 0) + vec(b"")
-               + bytes([CONTENT_PROPOSAL]) + struct.pack(">H", PROPOSAL_ADD) + key_package)
+               + bytes([CONTENT_PROPOSAL]) + proposal)
     tbs = struct.pack(">HH", MLS10, PUBLIC_MESSAGE) + content  # an external sender signs no group context
     signature = key.sign(vec(b"MLS 1.0 FramedContentTBS") + vec(tbs))
     return struct.pack(">HH", MLS10, PUBLIC_MESSAGE) + content + vec(signature)
@@ -207,9 +217,20 @@ class DaveGroup:
         """A member joined the call the bot is in: propose adding it; the bot commits."""
         await self._propose(conn, [member])
 
+    async def remove_member(self, conn: Connection, member: Member) -> None:
+        """A member left the call (and the server's list): propose removing its leaf; the bot commits."""
+        if member.dave is None or member.dave.own_leaf_index is None:
+            return
+        message = remove_proposal(self.key, self.group_id, self.epoch, member.dave.own_leaf_index)
+        member.dave = None
+        await self._send_proposals(conn, message, [])
+
     async def _propose(self, conn: Connection, members: list[Member]) -> None:
         messages = b"".join(add_proposal(self.key, self.group_id, self.epoch,
                                          self._session(m).get_serialized_key_package()) for m in members)
+        await self._send_proposals(conn, messages, members)
+
+    async def _send_proposals(self, conn: Connection, messages: bytes, members: list[Member]) -> None:
         self._joining = list(members)
         for member in self.server.members.values():  # every member of the group gets the proposals (a
             session = member.dave  # commit names them by reference); the bot's commit is the one taken

@@ -177,6 +177,8 @@ class FakeVoiceServer:
             return
         for conn in self._in_channel(member.channel_id):
             await self.send(conn, 13, {"user_id": str(user_id)})
+            if self.group is not None:
+                await self.group.remove_member(conn, member)
 
     def _in_channel(self, channel_id: int) -> list[Connection]:
         return [c for c in self.connections if c.grant.channel_id == channel_id and not c.closed]
