@@ -33,11 +33,13 @@ async def call(request: pytest.FixtureRequest, db_url: str, tmp_path: Path) -> A
 
 
 async def join(call: Harness, heard: list[Utterance], *,
-               on_utterance: Callable[[Utterance], None] | None = None) -> ListeningVoiceClient:
+               on_utterance: Callable[[Utterance], None] | None = None,
+               idle_seconds: float | None = None) -> ListeningVoiceClient:
     assert call.bot is not None
     channel = call.bot.get_channel(VOICE_ID)
     assert isinstance(channel, discord.VoiceChannel)
-    client = await channel.connect(cls=listening(on_utterance or heard.append, max_seconds=15))
+    client = await channel.connect(cls=listening(on_utterance or heard.append, max_seconds=15,
+                                                 idle_seconds=idle_seconds))
     assert isinstance(client, ListeningVoiceClient)
     voice = call.discord.voice
     assert voice is not None
@@ -99,6 +101,23 @@ async def test_a_member_still_heard_after_another_left(call: Harness) -> None:
     await voice.wait_for(lambda _: heard, what="an utterance")
     assert [u.user_id for u in heard] == [USER_ID] and client.receiver.counters.undecrypted == 0
     await client.disconnect()
+
+
+async def test_the_bot_stays_while_someone_is_there_and_leaves_when_alone(call: Harness) -> None:
+    voice = call.discord.voice
+    assert voice is not None and call.bot is not None and call.bot.user is not None
+    await call.discord.member_joins_voice(GUILD_ID, VOICE_ID, USER_ID)
+    heard: list[Utterance] = []
+    client = await join(call, heard, idle_seconds=0.5)
+    await voice.wait_for(lambda _: client.present == {USER_ID}, what="the call's members")
+    await voice.speak(USER_ID, speech(LONG))  # longer than the idle time: someone is there all along
+    await voice.wait_for(lambda _: heard, what="an utterance")
+    assert call.discord.in_voice(GUILD_ID, call.bot.user.id) == VOICE_ID
+    await call.discord.member_leaves_voice(GUILD_ID, USER_ID)
+    bot_id = call.bot.user.id
+    await voice.wait_for(lambda _: call.discord.in_voice(GUILD_ID, bot_id) is None,
+                         what="the bot leaving the empty call")
+    assert not client.is_connected()
 
 
 async def test_forged_repeated_and_cut_off_packets_leave_one_true_utterance(call: Harness) -> None:

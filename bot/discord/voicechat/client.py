@@ -28,11 +28,18 @@ SWEEP_SECONDS = 0.1  # how often a speaker whose packets stopped is looked for
 
 
 class ListeningVoiceClient(discord.VoiceClient):
+    """``idle_seconds``: how long it stays in a call nobody else is connected to (the voice gateway's
+    CLIENTS_CONNECT and CLIENT_DISCONNECT say who is); None: it stays."""
+
     def __init__(self, client: discord.Client, channel: discord.abc.Connectable, *,
-                 on_utterance: Callable[[Utterance], None], max_seconds: float) -> None:
+                 on_utterance: Callable[[Utterance], None], max_seconds: float,
+                 idle_seconds: float | None = None) -> None:
         super().__init__(client, channel)
         self.receiver = VoiceReceiver(self, client.loop, on_utterance, max_seconds=max_seconds)
+        self.present: set[int] = set()  # the others connected to the call
+        self._idle_seconds = idle_seconds
         self._sweeper: asyncio.Task[None] | None = None
+        self._idle: asyncio.Task[None] | None = None
 
     def create_connection_state(self) -> VoiceConnectionState:
         return VoiceConnectionState(self, hook=self._voice_event)
@@ -41,8 +48,28 @@ class ListeningVoiceClient(discord.VoiceClient):
         op, data = msg.get("op"), msg.get("d") or {}
         if op == DiscordVoiceWebSocket.SPEAKING and "user_id" in data:
             self.receiver.speaking(int(data["user_id"]), int(data["ssrc"]))
+        elif op == DiscordVoiceWebSocket.CLIENTS_CONNECT:
+            self.present.update(int(u) for u in data.get("user_ids") or [])
+            self._watch_idle()
         elif op == DiscordVoiceWebSocket.CLIENT_DISCONNECT:
             self.receiver.left(int(data["user_id"]))
+            self.present.discard(int(data["user_id"]))
+            self._watch_idle()
+
+    def _watch_idle(self) -> None:
+        """Alone: leave after ``idle_seconds`` unless someone comes; not alone: stay."""
+        if self.present or self._idle_seconds is None:
+            if self._idle is not None:
+                self._idle.cancel()
+                self._idle = None
+        elif self._idle is None:
+            self._idle = self.loop.create_task(self._leave_when_idle(self._idle_seconds), name="voice-idle")
+
+    async def _leave_when_idle(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        self._idle = None
+        log.info("leaving the voice channel %s: nobody else was in it for %gs", self.channel.id, seconds)
+        await self.disconnect()
 
     async def connect(self, *, reconnect: bool, timeout: float, self_deaf: bool = False,
                       self_mute: bool = False) -> None:
@@ -50,6 +77,7 @@ class ListeningVoiceClient(discord.VoiceClient):
         self._connection.add_socket_listener(self.receiver.packet)
         if self._sweeper is None:
             self._sweeper = self.loop.create_task(self._sweep(), name="voice-receiver-sweep")
+        self._watch_idle()
 
     async def _sweep(self) -> None:
         while True:
@@ -58,9 +86,10 @@ class ListeningVoiceClient(discord.VoiceClient):
 
     def cleanup(self) -> None:
         self._connection.remove_socket_listener(self.receiver.packet)
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            self._sweeper = None
+        for task in (self._sweeper, self._idle):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+        self._sweeper = self._idle = None
         super().cleanup()
 
     # -- the receiver's Link
@@ -77,12 +106,14 @@ class ListeningVoiceClient(discord.VoiceClient):
         return state.dave_session if state.can_encrypt else None
 
 
-def listening(on_utterance: Callable[[Utterance], None], *, max_seconds: float
+def listening(on_utterance: Callable[[Utterance], None], *, max_seconds: float,
+              idle_seconds: float | None = None
               ) -> Callable[[discord.Client, discord.abc.Connectable], ListeningVoiceClient]:
     """What ``channel.connect(cls=...)`` takes: a listening client handing each utterance to ``on_utterance``
     (on the event loop)."""
 
     def make(client: discord.Client, channel: discord.abc.Connectable) -> ListeningVoiceClient:
-        return ListeningVoiceClient(client, channel, on_utterance=on_utterance, max_seconds=max_seconds)
+        return ListeningVoiceClient(client, channel, on_utterance=on_utterance, max_seconds=max_seconds,
+                                    idle_seconds=idle_seconds)
 
     return make
