@@ -5,6 +5,7 @@ decrypts and decodes it. What the fake refuses, Discord refuses."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -93,3 +94,46 @@ async def test_the_fake_voice_gateway_refuses_what_discord_refuses() -> None:
         assert await closing_code({"op": 0, "d": identify}, {"op": 1, "d": select}) == 4016
     finally:
         await server.close()
+
+
+async def test_what_the_character_says_in_a_call_is_heard_as_its_words(call: Harness) -> None:
+    """Its voice (the text-to-speech backend of voice messages, espeak-ng here) played into the call: the
+    other member's client decodes it, and a speech-to-text ear makes out the line."""
+    from bot.discord.voicechat.speaking import play
+    from tests.fakes.speech_book import SpeechBook
+    from tests.voice_support import speech
+
+    line = "Hello Alice, the kettle is on."
+    voice = call.discord.voice
+    assert voice is not None and call.bot is not None
+    await call.discord.member_joins_voice(GUILD_ID, VOICE_ID, USER_ID)
+    channel = call.bot.get_channel(VOICE_ID)
+    assert isinstance(channel, discord.VoiceChannel)
+    client = await channel.connect()
+    if voice.dave:
+        await voice.wait_for(lambda v: v.group is not None and v.group.active, what="the DAVE group")
+    pcm = await call.bot.voice.speak_in_call(f"**{line}**")  # Markdown marks are not read out
+    assert await play(client, pcm)
+    await voice.wait_for(lambda v: len(v.heard.get(USER_ID, [])) >= len(pcm) // 3840 - 5, what="the line")
+    book = SpeechBook()
+    book.learn(line, speech(line, call.bot.voice.voice.tts_voice or "en"))
+    heard = np.frombuffer(b"".join(voice.heard[USER_ID]), dtype="<i2")
+    assert book.recognize(wav(heard[::2].tobytes())) == line
+    # Stopped part-way (a member speaking over it): play says so.
+    playing = asyncio.create_task(play(client, pcm))
+    await voice.wait_for(lambda v: len(v.heard[USER_ID]) > len(pcm) // 3840 + 10, what="the second time")
+    client.stop()
+    assert await playing is False
+    await client.disconnect()
+
+
+def wav(mono: bytes) -> bytes:
+    import wave
+
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(48_000)
+        w.writeframes(mono)
+    return out.getvalue()
