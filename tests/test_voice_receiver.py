@@ -34,12 +34,12 @@ async def call(request: pytest.FixtureRequest, db_url: str, tmp_path: Path) -> A
 
 async def join(call: Harness, heard: list[Utterance], *,
                on_utterance: Callable[[Utterance], None] | None = None,
-               idle_seconds: float | None = None) -> ListeningVoiceClient:
+               idle_seconds: float | None = None, barge_in: bool = False) -> ListeningVoiceClient:
     assert call.bot is not None
     channel = call.bot.get_channel(VOICE_ID)
     assert isinstance(channel, discord.VoiceChannel)
     client = await channel.connect(cls=listening(on_utterance or heard.append, max_seconds=15,
-                                                 idle_seconds=idle_seconds))
+                                                 idle_seconds=idle_seconds, barge_in=barge_in))
     assert isinstance(client, ListeningVoiceClient)
     voice = call.discord.voice
     assert voice is not None
@@ -118,6 +118,25 @@ async def test_the_bot_stays_while_someone_is_there_and_leaves_when_alone(call: 
     await voice.wait_for(lambda _: call.discord.in_voice(GUILD_ID, bot_id) is None,
                          what="the bot leaving the empty call")
     assert not client.is_connected()
+
+
+async def test_a_member_who_speaks_over_the_bot_stops_it(call: Harness) -> None:
+    """Barge-in: the bot's playback stops when a member begins an utterance, and what the member says is
+    heard whole."""
+    from bot.discord.voicechat.speaking import play
+
+    voice = call.discord.voice
+    assert voice is not None
+    await call.discord.member_joins_voice(GUILD_ID, VOICE_ID, USER_ID)
+    heard: list[Utterance] = []
+    client = await join(call, heard, barge_in=True)
+    playing = asyncio.create_task(play(client, speech(LONG) * 3))
+    await voice.wait_for(lambda v: len(v.heard.get(USER_ID, [])) > 10, what="the bot speaking")
+    await voice.speak(USER_ID, speech(SHORT))
+    assert await playing is False and client.interrupted == 1
+    await voice.wait_for(lambda _: heard, what="the member's utterance")
+    assert [u.user_id for u in heard] == [USER_ID]
+    await client.disconnect()
 
 
 async def test_forged_repeated_and_cut_off_packets_leave_one_true_utterance(call: Harness) -> None:

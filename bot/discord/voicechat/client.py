@@ -29,13 +29,16 @@ SWEEP_SECONDS = 0.1  # how often a speaker whose packets stopped is looked for
 
 class ListeningVoiceClient(discord.VoiceClient):
     """``idle_seconds``: how long it stays in a call nobody else is connected to (the voice gateway's
-    CLIENTS_CONNECT and CLIENT_DISCONNECT say who is); None: it stays."""
+    CLIENTS_CONNECT and CLIENT_DISCONNECT say who is); None: it stays. ``barge_in``: what it is playing
+    stops when a member begins to speak."""
 
     def __init__(self, client: discord.Client, channel: discord.abc.Connectable, *,
                  on_utterance: Callable[[Utterance], None], max_seconds: float,
-                 idle_seconds: float | None = None) -> None:
+                 idle_seconds: float | None = None, barge_in: bool = False) -> None:
         super().__init__(client, channel)
-        self.receiver = VoiceReceiver(self, client.loop, on_utterance, max_seconds=max_seconds)
+        self.receiver = VoiceReceiver(self, client.loop, on_utterance, max_seconds=max_seconds,
+                                      on_speech=self._someone_speaks if barge_in else None)
+        self.interrupted = 0  # playbacks stopped by a member speaking over them
         self.present: set[int] = set()  # the others connected to the call
         self._idle_seconds = idle_seconds
         self._sweeper: asyncio.Task[None] | None = None
@@ -55,6 +58,12 @@ class ListeningVoiceClient(discord.VoiceClient):
             self.receiver.left(int(data["user_id"]))
             self.present.discard(int(data["user_id"]))
             self._watch_idle()
+
+    def _someone_speaks(self, user_id: int) -> None:
+        if self.is_playing():
+            log.debug("member %s spoke over the bot: its playback stops", user_id)
+            self.interrupted += 1
+            self.stop()
 
     def _watch_idle(self) -> None:
         """Alone: leave after ``idle_seconds`` unless someone comes; not alone: stay."""
@@ -107,13 +116,13 @@ class ListeningVoiceClient(discord.VoiceClient):
 
 
 def listening(on_utterance: Callable[[Utterance], None], *, max_seconds: float,
-              idle_seconds: float | None = None
+              idle_seconds: float | None = None, barge_in: bool = False
               ) -> Callable[[discord.Client, discord.abc.Connectable], ListeningVoiceClient]:
     """What ``channel.connect(cls=...)`` takes: a listening client handing each utterance to ``on_utterance``
     (on the event loop)."""
 
     def make(client: discord.Client, channel: discord.abc.Connectable) -> ListeningVoiceClient:
         return ListeningVoiceClient(client, channel, on_utterance=on_utterance, max_seconds=max_seconds,
-                                    idle_seconds=idle_seconds)
+                                    idle_seconds=idle_seconds, barge_in=barge_in)
 
     return make

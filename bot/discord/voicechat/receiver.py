@@ -68,10 +68,12 @@ class VoiceReceiver:
     limit."""
 
     def __init__(self, link: Link, loop: asyncio.AbstractEventLoop, on_utterance: Callable[[Utterance], None],
-                 *, max_seconds: float, end_silence_seconds: float = 0.6) -> None:
+                 *, max_seconds: float, end_silence_seconds: float = 0.6,
+                 on_speech: Callable[[int], None] | None = None) -> None:
         self._link = link
         self._loop = loop
         self._on_utterance = on_utterance
+        self._on_speech = on_speech  # a member began an utterance (its id), on ``loop``: barge-in
         self._max_seconds = max_seconds
         self._end_silence = end_silence_seconds
         self._lock = threading.Lock()
@@ -159,7 +161,10 @@ class VoiceReceiver:
     def _push(self, ssrc: int, speaker: _Speaker, stereo: bytes) -> None:
         self.counters.frames += 1
         mono = array.array("h", stereo)[::2].tobytes()  # the left channel: a client's voice is mono
+        was_speaking = speaker.segmenter.speaking
         pcm = speaker.segmenter.push(mono)
+        if not was_speaking and speaker.segmenter.speaking and self._on_speech is not None:
+            self._loop.call_soon_threadsafe(self._on_speech, speaker.user_id)
         if pcm is not None:
             self._emit(speaker.user_id, pcm)
 
