@@ -1,9 +1,10 @@
 # Kindred in a container: `docker compose up` (compose.yaml) runs it beside PostgreSQL; see README "Docker".
 FROM python:3.11-slim
 
-# Voice messages: ffmpeg converts audio, espeak-ng speaks (the Makefile's SYSTEM_PACKAGES).
+# Voice: ffmpeg converts audio, espeak-ng speaks, libopus0 encodes a voice channel's audio (the Makefile's
+# SYSTEM_PACKAGES).
 RUN apt-get update \
-    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ffmpeg espeak-ng \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ffmpeg espeak-ng libopus0 \
     && rm -rf /var/lib/apt/lists/*
 
 ENV PYTHONUNBUFFERED=1 \

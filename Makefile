@@ -9,8 +9,9 @@ TEST_STAMP := $(VENV)/.installed-test
 # pyproject.toml's requires-python: checked before anything is made or installed.
 MIN_PYTHON := 3.11
 
-# Debian packages voice messages need (ffmpeg converts audio, espeak-ng speaks): installed when missing.
-SYSTEM_PACKAGES := ffmpeg espeak-ng
+# Debian packages voice needs (ffmpeg converts audio, espeak-ng speaks, libopus0 is the Opus codec discord.py
+# encodes a voice channel's audio with): installed when missing.
+SYSTEM_PACKAGES := ffmpeg espeak-ng libopus0
 
 .PHONY: setup setup-test interpreter torch system-packages browser run console test lint bench screenshots \
 	constraints lock clean
@@ -114,17 +115,23 @@ setup: $(STAMP) system-packages
 
 setup-test: $(TEST_STAMP) system-packages
 
-# Each package is named after its program. Without root (or apt-get) the command to run is printed instead.
+# Each package is named after its program, or a library's (lib...N) after its file, libopus0 after libopus.so.0,
+# which the dynamic linker's cache lists. Without root (or apt-get) the command to run is printed instead.
 system-packages:
 	@missing=""; \
-	for p in $(SYSTEM_PACKAGES); do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	for p in $(SYSTEM_PACKAGES); do \
+		case $$p in \
+			lib*) { ldconfig -p || /sbin/ldconfig -p; } 2>/dev/null | grep -q "$${p%%[0-9]*}\.so\.$${p##*[!0-9]}" ;; \
+			*) command -v $$p >/dev/null 2>&1 ;; \
+		esac || missing="$$missing $$p"; \
+	done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		echo "installing$$missing (Debian packages, for voice messages)"; \
+		echo "installing$$missing (Debian packages, for voice)"; \
 		apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends$$missing; \
 	else \
-		echo "voice messages need$$missing; not root, so not installed: sudo apt-get install$$missing"; \
+		echo "voice needs$$missing; not root, so not installed: sudo apt-get install$$missing"; \
 	fi
 
 # The dashboard's browser tests drive Debian's chromium (never a browser Playwright would download). Installed

@@ -95,3 +95,11 @@ def waveform(samples: array[int], duration: float) -> bytes:
         peaks.append(max(max(chunk), -min(chunk)) if chunk else 0)
     loudest = max(peaks) or 1
     return bytes(min(255, round(255 * p / loudest)) for p in peaks)
+
+
+async def to_call_pcm(audio: bytes) -> bytes:
+    """Any audio ffmpeg reads -> raw 48 kHz 16-bit stereo PCM, what a voice channel's Opus is encoded from."""
+    if not audio:
+        raise AudioError("no audio to convert")
+    return await _run(["ffmpeg", "-v", "error", "-i", "pipe:0", "-f", "s16le", "-ar", "48000", "-ac", "2",
+                       "pipe:1"], audio, "audio conversion")

@@ -14,7 +14,7 @@ import re
 from typing import TYPE_CHECKING
 
 from bot.core.config import VoiceSettings
-from bot.runtime.audio import AudioError, VoiceClip, espeak, missing_programs, to_voice_clip
+from bot.runtime.audio import AudioError, VoiceClip, espeak, missing_programs, to_call_pcm, to_voice_clip
 
 if TYPE_CHECKING:  # the SDK is imported when a client is first made: it takes seconds
     from openai import AsyncOpenAI
@@ -118,6 +118,19 @@ class VoiceService:
             async with asyncio.timeout(self.voice.voice_timeout):
                 audio = await self._synthesize(words)
                 return await to_voice_clip(audio)
+        except TimeoutError:
+            raise VoiceUnavailable(f"speech timed out after {self.voice.voice_timeout:g}s") from None
+        except AudioError as exc:
+            raise VoiceUnavailable(str(exc)) from exc
+
+    async def speak_in_call(self, text: str) -> bytes:
+        """A reply as a voice channel plays it (48 kHz 16-bit stereo PCM), in the character's voice."""
+        words = spoken_text(text)
+        if not words:
+            raise VoiceUnavailable("nothing to say aloud")
+        try:
+            async with asyncio.timeout(self.voice.voice_timeout):
+                return await to_call_pcm(await self._synthesize(words))
         except TimeoutError:
             raise VoiceUnavailable(f"speech timed out after {self.voice.voice_timeout:g}s") from None
         except AudioError as exc:

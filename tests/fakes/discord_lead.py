@@ -48,6 +48,7 @@ from tests.fakes.discord_guild import (
     mention_text,
 )
 from tests.fakes.discord_profile import ProfileWorld
+from tests.fakes.discord_voice import VoiceWorld
 
 DISCORD_EPOCH_MS = 1420070400000
 API = "/api/v10"
@@ -88,7 +89,7 @@ class Recorded:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld):
+class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld, VoiceWorld):
     def __init__(self, *, heartbeat_interval_ms: int = 45_000) -> None:
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.users: dict[int, dict[str, Any]] = {}
@@ -123,6 +124,7 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld):
         self._init_cdn()  # attachment files (tests/fakes/discord_cdn.py)
         self._init_profiles()  # the bot's own face per server (tests/fakes/discord_profile.py)
         self._init_reliability()  # nonces, 429s and gateway faults on demand (tests/fakes/discord_faults.py)
+        self._init_voice()  # voice channels and the voice server (tests/fakes/discord_voice.py)
         self.add_bot("fake-discord-token", 800_000_000_000_000_001, "Kindred")
 
     # ------------------------------------------------------------------ world model
@@ -222,7 +224,9 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld):
             "threads": [{k: v for k, v in c.items() if not k.startswith("_")} for c in self.channels.values()
                         if c.get("guild_id") == guild["id"] and c["type"] in (11, 12)
                         and not c["thread_metadata"]["archived"]],
-            "voice_states": [], "stage_instances": [], "guild_scheduled_events": [], "soundboard_sounds": [],
+            "voice_states": [{k: v for k, v in state.items() if k != "member"}
+                             for state in self.voice_states.get(guild_id, {}).values()],
+            "stage_instances": [], "guild_scheduled_events": [], "soundboard_sounds": [],
             "joined_at": _iso(), "verification_level": 0, "default_message_notifications": 0, "mfa_level": 0,
             "explicit_content_filter": 0, "premium_tier": 0, "system_channel_flags": 0,
             "preferred_locale": "en-US",
@@ -256,6 +260,7 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld):
         return self
 
     async def close(self) -> None:
+        await self.close_voice()
         for s in list(self.sessions):
             await s.ws.close()
         if self._runner is not None:
@@ -308,6 +313,8 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld):
                 session = await self._resume(ws, data)
             elif op == 3:
                 self.presences.append(data)
+            elif op == 4 and session is not None:
+                await self._voice_state_update(session, data)
         if session is not None and session in self.sessions and session.ws is ws:  # not resumed elsewhere
             self.sessions.remove(session)
             if ws.close_code in (1000, 1001) and not session.closed_by_server:

@@ -21,7 +21,8 @@ What it speaks (checked against openai 3.x's parsers):
   tool_calls``, or streamed as ``delta.tool_calls[index]`` (the id and name first, then the arguments in
   pieces). ``rejects_tools`` plays a server without function calling: any ``tools`` is a 400.
 * ``GET /v1/models``: ``models`` (ids), as a start-up check reads them.
-* ``POST /v1/audio/transcriptions`` (multipart ``file`` + ``model``): ``{"text": transcript}``.
+* ``POST /v1/audio/transcriptions`` (multipart ``file`` + ``model``): ``{"text": transcript}``; with a
+  ``speech_book`` (tests/fakes/speech_book.py), the line a recording of a known line says.
 * ``POST /v1/audio/speech`` (JSON ``model``, ``input``, ``voice``, ``response_format``): a real WAV tone,
   longer for longer input, so ffmpeg has something true to convert.
 
@@ -54,6 +55,7 @@ from tests.fakes.claude_server import (
     estimate_tokens,
     retry_headers,
 )
+from tests.fakes.speech_book import SpeechBook
 
 __all__ = ["Calls", "FakeOpenAI", "Heard", "Reply", "SPEECH_RATE"]
 
@@ -99,6 +101,7 @@ class FakeOpenAI(ModelServer):
         self.stream_usage = True  # False: a server that ignores stream_options.include_usage
         self.rejects_tools = False  # True: a server without function calling (any ``tools`` is a 400)
         self.transcript = "hello from a voice message"
+        self.speech_book: SpeechBook | None = None  # set: a known line's recording is heard as that line
         self.audio_errors: list[int] = []  # statuses for the next audio requests, first first
         # A test holds transcriptions here (set: they answer); ``transcribing`` is set when one has arrived.
         self.transcribe_gate: asyncio.Event | None = None
@@ -332,7 +335,8 @@ class FakeOpenAI(ModelServer):
         if not heard.data or not heard.model:
             heard.status = 400
             return _invalid_request("file and model are required")
-        return web.json_response({"text": self.transcript})
+        known = self.speech_book.recognize(heard.data) if self.speech_book is not None else None
+        return web.json_response({"text": known or self.transcript})
 
     async def _speech(self, request: web.Request) -> web.Response:
         body = await request.json()

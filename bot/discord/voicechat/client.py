@@ -1,0 +1,128 @@
+"""discord.py's VoiceClient, listening: the connection's SPEAKING and CLIENT_DISCONNECT events and its UDP
+packets go to a ``VoiceReceiver`` (receiver.py). Joining, the voice gateway, DAVE's MLS group and sending
+stay discord.py's own.
+
+Made through ``channel.connect(cls=listening(...))``: discord.py builds the client itself, with the client
+and the channel as its only arguments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import davey
+import discord
+from discord.gateway import DiscordVoiceWebSocket
+from discord.voice_state import VoiceConnectionState
+
+from bot.discord.voicechat.receiver import VoiceReceiver
+from bot.discord.voicechat.rtp import MODE
+from bot.discord.voicechat.segmenter import Utterance
+
+log = logging.getLogger(__name__)
+
+SWEEP_SECONDS = 0.1  # how often a speaker whose packets stopped is looked for
+
+
+class ListeningVoiceClient(discord.VoiceClient):
+    """``idle_seconds``: how long it stays in a call nobody else is connected to (the voice gateway's
+    CLIENTS_CONNECT and CLIENT_DISCONNECT say who is); None: it stays. ``barge_in``: what it is playing
+    stops when a member begins to speak."""
+
+    def __init__(self, client: discord.Client, channel: discord.abc.Connectable, *,
+                 on_utterance: Callable[[Utterance], None], max_seconds: float,
+                 idle_seconds: float | None = None, barge_in: bool = False) -> None:
+        super().__init__(client, channel)
+        self.receiver = VoiceReceiver(self, client.loop, on_utterance, max_seconds=max_seconds,
+                                      on_speech=self._someone_speaks if barge_in else None)
+        self.interrupted = 0  # playbacks stopped by a member speaking over them
+        self.present: set[int] = set()  # the others connected to the call
+        self._idle_seconds = idle_seconds
+        self._sweeper: asyncio.Task[None] | None = None
+        self._idle: asyncio.Task[None] | None = None
+
+    def create_connection_state(self) -> VoiceConnectionState:
+        return VoiceConnectionState(self, hook=self._voice_event)
+
+    async def _voice_event(self, ws: DiscordVoiceWebSocket, msg: dict[str, Any]) -> None:
+        op, data = msg.get("op"), msg.get("d") or {}
+        if op == DiscordVoiceWebSocket.SPEAKING and "user_id" in data:
+            self.receiver.speaking(int(data["user_id"]), int(data["ssrc"]))
+        elif op == DiscordVoiceWebSocket.CLIENTS_CONNECT:
+            self.present.update(int(u) for u in data.get("user_ids") or [])
+            self._watch_idle()
+        elif op == DiscordVoiceWebSocket.CLIENT_DISCONNECT:
+            self.receiver.left(int(data["user_id"]))
+            self.present.discard(int(data["user_id"]))
+            self._watch_idle()
+
+    def _someone_speaks(self, user_id: int) -> None:
+        if self.is_playing():
+            log.debug("member %s spoke over the bot: its playback stops", user_id)
+            self.interrupted += 1
+            self.stop()
+
+    def _watch_idle(self) -> None:
+        """Alone: leave after ``idle_seconds`` unless someone comes; not alone: stay."""
+        if self.present or self._idle_seconds is None:
+            if self._idle is not None:
+                self._idle.cancel()
+                self._idle = None
+        elif self._idle is None:
+            self._idle = self.loop.create_task(self._leave_when_idle(self._idle_seconds), name="voice-idle")
+
+    async def _leave_when_idle(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        self._idle = None
+        log.info("leaving the voice channel %s: nobody else was in it for %gs", self.channel.id, seconds)
+        await self.disconnect()
+
+    async def connect(self, *, reconnect: bool, timeout: float, self_deaf: bool = False,
+                      self_mute: bool = False) -> None:
+        await super().connect(reconnect=reconnect, timeout=timeout, self_deaf=self_deaf, self_mute=self_mute)
+        self._connection.add_socket_listener(self.receiver.packet)
+        if self._sweeper is None:
+            self._sweeper = self.loop.create_task(self._sweep(), name="voice-receiver-sweep")
+        self._watch_idle()
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(SWEEP_SECONDS)
+            self.receiver.sweep()
+
+    def cleanup(self) -> None:
+        self._connection.remove_socket_listener(self.receiver.packet)
+        for task in (self._sweeper, self._idle):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+        self._sweeper = self._idle = None
+        super().cleanup()
+
+    # -- the receiver's Link
+
+    def transport_key(self) -> bytes | None:
+        state = self._connection
+        key = state.secret_key
+        if state.mode is discord.utils.MISSING or state.mode != MODE or not key:
+            return None
+        return bytes(key)
+
+    def e2ee(self) -> davey.DaveSession | None:
+        state = self._connection
+        return state.dave_session if state.can_encrypt else None
+
+
+def listening(on_utterance: Callable[[Utterance], None], *, max_seconds: float,
+              idle_seconds: float | None = None, barge_in: bool = False
+              ) -> Callable[[discord.Client, discord.abc.Connectable], ListeningVoiceClient]:
+    """What ``channel.connect(cls=...)`` takes: a listening client handing each utterance to ``on_utterance``
+    (on the event loop)."""
+
+    def make(client: discord.Client, channel: discord.abc.Connectable) -> ListeningVoiceClient:
+        return ListeningVoiceClient(client, channel, on_utterance=on_utterance, max_seconds=max_seconds,
+                                    idle_seconds=idle_seconds, barge_in=barge_in)
+
+    return make

@@ -1,0 +1,52 @@
+"""What members said in a call, as text: each utterance transcribed by the speech-to-text backend of voice
+messages (``stt_backend``), one at a time per member and in the order spoken, and handed on as that
+member's words (``[voice] ...``, as a voice message's transcript is kept). An utterance in which the
+backend made out nothing is no message; one it failed on is logged and dropped (the call goes on).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from bot.discord.voicechat.segmenter import Utterance
+from bot.runtime.voice import VoiceService, VoiceUnavailable, transcript_content
+
+log = logging.getLogger(__name__)
+
+
+class Hearing:
+    """``on_heard(member id, content, utterance)`` runs for each utterance that had words in it."""
+
+    def __init__(self, voice: VoiceService,
+                 on_heard: Callable[[int, str, Utterance], Awaitable[None]]) -> None:
+        self._voice = voice
+        self._on_heard = on_heard
+        self._queues: dict[int, asyncio.Queue[Utterance]] = {}
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+
+    def utterance(self, utterance: Utterance) -> None:
+        """An utterance from the receiver (on the event loop): queued behind the member's earlier ones."""
+        queue = self._queues.setdefault(utterance.user_id, asyncio.Queue())
+        queue.put_nowait(utterance)
+        if utterance.user_id not in self._tasks:
+            self._tasks[utterance.user_id] = asyncio.create_task(
+                self._transcribe(queue), name=f"voice-hearing-{utterance.user_id}")
+
+    async def _transcribe(self, queue: asyncio.Queue[Utterance]) -> None:
+        while True:
+            utterance = await queue.get()
+            try:
+                words = await self._voice.transcribe(utterance.wav(), "utterance.wav", "audio/wav")
+            except VoiceUnavailable as exc:
+                log.warning("a voice channel utterance was not transcribed: %s", exc)
+                continue
+            if words.strip():
+                await self._on_heard(utterance.user_id, transcript_content(words), utterance)
+
+    async def close(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        self._tasks.clear()

@@ -1,0 +1,180 @@
+"""The receiving half of a call: each member's RTP packets to utterances.
+
+Packets come on discord.py's socket-reader thread (``packet``); which member an SSRC is comes from the voice
+gateway's SPEAKING events on the event loop (``speaking``), so the state is behind a lock, and each finished
+utterance is handed to the loop (``call_soon_threadsafe``). A packet is opened with the transport key
+(``rtp.py``); its frame, under DAVE, decrypted with the bot's DAVE session as that member's (each member has
+keys of its own, which is why a packet waits, briefly, for its SSRC's member to be known); the Opus decoded
+by one decoder per SSRC (a lost frame or two concealed by the decoder); the left channel cut into utterances
+(``segmenter.py``). A member's client stops sending when it goes quiet, after five silence frames: those end
+the utterance at once, and ``sweep`` ends one whose packets simply stopped.
+"""
+
+from __future__ import annotations
+
+import array
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import davey
+import discord.opus
+
+from bot.discord.voicechat.rtp import OPUS_SILENCE, RtpFrame, open_rtp
+from bot.discord.voicechat.segmenter import Segmenter, Utterance
+
+log = logging.getLogger(__name__)
+
+WAITING_PACKETS = 50  # a second of one SSRC's audio kept until SPEAKING says whose it is
+MAX_CONCEALED = 5  # lost frames in a row the decoder fills in; past that the gap is just skipped
+
+
+class Link(Protocol):
+    """What the receiver reads of the voice connection, at each packet (both change on a reconnect)."""
+
+    def transport_key(self) -> bytes | None:
+        """The transport encryption's key once SESSION_DESCRIPTION gave it (in the mode rtp.py reads)."""
+
+    def e2ee(self) -> davey.DaveSession | None:
+        """The bot's DAVE session while frames are end-to-end encrypted, else None."""
+
+
+@dataclass
+class Counters:
+    """What was dropped, and why: for the log and the tests."""
+
+    frames: int = 0  # frames decoded into a member's audio
+    unopened: int = 0  # packets that were not RTP of this call or did not authenticate
+    undecrypted: int = 0  # frames the DAVE session could not decrypt
+    unknown: int = 0  # packets of an SSRC no SPEAKING event named, dropped after waiting
+    late: int = 0  # packets older than one already played (reordered or repeated)
+
+
+@dataclass
+class _Speaker:
+    user_id: int
+    segmenter: Segmenter
+    decoder: discord.opus.Decoder = field(default_factory=discord.opus.Decoder)
+    sequence: int | None = None
+    last_packet: float = 0.0
+
+
+class VoiceReceiver:
+    """One call's receiver. ``on_utterance`` runs on ``loop``; ``max_seconds``: an utterance's length
+    limit."""
+
+    def __init__(self, link: Link, loop: asyncio.AbstractEventLoop, on_utterance: Callable[[Utterance], None],
+                 *, max_seconds: float, end_silence_seconds: float = 0.6,
+                 on_speech: Callable[[int], None] | None = None) -> None:
+        self._link = link
+        self._loop = loop
+        self._on_utterance = on_utterance
+        self._on_speech = on_speech  # a member began an utterance (its id), on ``loop``: barge-in
+        self._max_seconds = max_seconds
+        self._end_silence = end_silence_seconds
+        self._lock = threading.Lock()
+        self._members: dict[int, int] = {}  # ssrc -> member id, from SPEAKING
+        self._speakers: dict[int, _Speaker] = {}  # by ssrc
+        self._waiting: dict[int, list[RtpFrame]] = {}  # by ssrc: frames of a member not yet named
+        self.counters = Counters()
+
+    # -- the voice gateway's side (event loop)
+
+    def speaking(self, user_id: int, ssrc: int) -> None:
+        """SPEAKING: ``ssrc`` is ``user_id``'s; frames that waited for it are played now."""
+        with self._lock:
+            self._members[ssrc] = user_id
+            waiting = self._waiting.pop(ssrc, [])
+            for frame in waiting:
+                self._play(ssrc, frame)
+
+    def left(self, user_id: int) -> None:
+        """CLIENT_DISCONNECT: what the member was saying ends, and its SSRC is forgotten."""
+        with self._lock:
+            for ssrc in [s for s, u in self._members.items() if u == user_id]:
+                self._finish(ssrc)
+                self._members.pop(ssrc, None)
+                self._speakers.pop(ssrc, None)
+
+    def sweep(self, now: float | None = None) -> None:
+        """End the utterances of members whose packets stopped without the silence frames."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            for ssrc, speaker in list(self._speakers.items()):
+                if speaker.segmenter.speaking and now - speaker.last_packet >= self._end_silence:
+                    self._finish(ssrc)
+
+    # -- the UDP socket's side (discord.py's reader thread)
+
+    def packet(self, data: bytes) -> None:
+        key = self._link.transport_key()
+        frame = open_rtp(key, data) if key else None
+        with self._lock:
+            if frame is None:
+                self.counters.unopened += 1
+            elif frame.ssrc not in self._members:
+                waiting = self._waiting.setdefault(frame.ssrc, [])
+                waiting.append(frame)
+                if len(waiting) > WAITING_PACKETS:
+                    del waiting[0]
+                    self.counters.unknown += 1
+            else:
+                self._play(frame.ssrc, frame)
+
+    # -- under the lock
+
+    def _play(self, ssrc: int, frame: RtpFrame) -> None:
+        speaker = self._speakers.get(ssrc)
+        if speaker is None:
+            segmenter = Segmenter(max_seconds=self._max_seconds, end_silence_seconds=self._end_silence)
+            speaker = self._speakers[ssrc] = _Speaker(self._members[ssrc], segmenter)
+        speaker.last_packet = time.monotonic()
+        gap = 1 if speaker.sequence is None else (frame.sequence - speaker.sequence) & 0xFFFF
+        if gap == 0 or gap > 0x8000:
+            self.counters.late += 1
+            return
+        speaker.sequence = frame.sequence
+        if frame.payload == OPUS_SILENCE:
+            self._finish(ssrc)
+            return
+        opus = self._decrypt(speaker.user_id, frame.payload)
+        if opus is None:
+            return
+        for _ in range(min(gap - 1, MAX_CONCEALED)):
+            self._push(ssrc, speaker, speaker.decoder.decode(None, fec=False))
+        self._push(ssrc, speaker, speaker.decoder.decode(opus, fec=False))
+
+    def _decrypt(self, user_id: int, payload: bytes) -> bytes | None:
+        session = self._link.e2ee()
+        if session is None:
+            return payload
+        try:
+            return bytes(session.decrypt(user_id, davey.MediaType.audio, payload))
+        except Exception:  # davey raises plain exceptions: a frame of an old key, or not encrypted
+            self.counters.undecrypted += 1
+            return None
+
+    def _push(self, ssrc: int, speaker: _Speaker, stereo: bytes) -> None:
+        self.counters.frames += 1
+        mono = array.array("h", stereo)[::2].tobytes()  # the left channel: a client's voice is mono
+        was_speaking = speaker.segmenter.speaking
+        pcm = speaker.segmenter.push(mono)
+        if not was_speaking and speaker.segmenter.speaking and self._on_speech is not None:
+            self._loop.call_soon_threadsafe(self._on_speech, speaker.user_id)
+        if pcm is not None:
+            self._emit(speaker.user_id, pcm)
+
+    def _finish(self, ssrc: int) -> None:
+        speaker = self._speakers.get(ssrc)
+        if speaker is not None:
+            pcm = speaker.segmenter.finish()
+            if pcm is not None:
+                self._emit(speaker.user_id, pcm)
+
+    def _emit(self, user_id: int, pcm: bytes) -> None:
+        utterance = Utterance(user_id, pcm, time.monotonic())
+        self._loop.call_soon_threadsafe(self._on_utterance, utterance)

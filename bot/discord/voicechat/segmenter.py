@@ -1,0 +1,98 @@
+"""One member's audio cut into utterances: speech between silences, no longer than a set length.
+
+WebRTC's voice activity detector (webrtcvad-wheels) judges each 20 ms frame of 48 kHz 16-bit mono, the rate
+a call's Opus decodes to, so nothing is resampled. An utterance starts after a few voiced frames in a row
+(with a little of what came before, so its first syllable is not clipped) and ends after a run of silence,
+when the member's client stops sending (``finish``), or at the length limit; one with too little speech in
+it (a cough, a click) is dropped.
+"""
+
+from __future__ import annotations
+
+import io
+import wave
+from collections import deque
+from dataclasses import dataclass
+
+import webrtcvad
+
+SAMPLE_RATE = 48_000
+FRAME_SECONDS = 0.02
+FRAME_BYTES = int(SAMPLE_RATE * FRAME_SECONDS) * 2  # one 20 ms frame of 16-bit mono
+AGGRESSIVENESS = 2  # 0 to 3: how readily the detector calls a frame not speech
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """What one member said between silences: 48 kHz 16-bit mono PCM. ``ended_at``: the monotonic time its
+    end was known, from which the answer's latency is measured."""
+
+    user_id: int
+    pcm: bytes
+    ended_at: float
+
+    @property
+    def seconds(self) -> float:
+        return len(self.pcm) / 2 / SAMPLE_RATE
+
+    def wav(self) -> bytes:
+        """The utterance as a WAV file, what a speech-to-text server takes."""
+        out = io.BytesIO()
+        with wave.open(out, "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(SAMPLE_RATE)
+            w.writeframes(self.pcm)
+        return out.getvalue()
+
+
+class Segmenter:
+    """Frames in, utterances' PCM out, for one speaker."""
+
+    def __init__(self, *, max_seconds: float, end_silence_seconds: float = 0.6, start_frames: int = 3,
+                 preroll_frames: int = 10, min_voiced_frames: int = 8) -> None:
+        self._vad = webrtcvad.Vad(AGGRESSIVENESS)
+        self._max_frames = max(1, int(max_seconds / FRAME_SECONDS))
+        self._end_silence = max(1, int(end_silence_seconds / FRAME_SECONDS))
+        self._start_frames = start_frames
+        self._min_voiced = min_voiced_frames
+        self._preroll: deque[bytes] = deque(maxlen=preroll_frames)
+        self._run = 0  # voiced frames in a row, before an utterance starts
+        self._frames: list[bytes] = []  # the utterance under way (empty: none)
+        self._voiced = 0
+        self._silence = 0
+
+    @property
+    def speaking(self) -> bool:
+        return bool(self._frames)
+
+    def push(self, frame: bytes) -> bytes | None:
+        """One 20 ms frame; the PCM of the utterance it ended, if it ended one."""
+        if len(frame) != FRAME_BYTES:
+            frame = frame[:FRAME_BYTES].ljust(FRAME_BYTES, b"\0")
+        voiced = self._vad.is_speech(frame, SAMPLE_RATE)
+        if not self._frames:
+            self._preroll.append(frame)
+            self._run = self._run + 1 if voiced else 0
+            if self._run >= self._start_frames:
+                self._frames, self._voiced, self._silence = list(self._preroll), self._run, 0
+                self._preroll.clear()
+            return None
+        self._frames.append(frame)
+        if voiced:
+            self._voiced += 1
+            self._silence = 0
+        else:
+            self._silence += 1
+        if self._silence >= self._end_silence or len(self._frames) >= self._max_frames:
+            return self.finish()
+        return None
+
+    def finish(self) -> bytes | None:
+        """The speaker stopped (or went quiet): the utterance under way, if it had enough speech in it."""
+        frames, voiced = self._frames, self._voiced
+        if self._silence:  # what trailed the speech is no part of it
+            frames = frames[:len(frames) - self._silence]
+        self._frames, self._voiced, self._silence, self._run = [], 0, 0, 0
+        self._preroll.clear()
+        return b"".join(frames) if voiced >= self._min_voiced else None

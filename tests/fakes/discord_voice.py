@@ -1,0 +1,120 @@
+"""The fake Discord's voice channels: voice states, and the main gateway's side of joining one.
+
+A bot's VOICE_STATE_UPDATE (op 4) is answered as Discord answers it: a VOICE_STATE_UPDATE dispatch with the
+bot's new state and its voice session id, then a VOICE_SERVER_UPDATE naming the voice server's endpoint and
+a token (tests/fakes/voice_server.py, started with :meth:`start_voice`), which accepts exactly that
+session. Leaving (channel null) dispatches the state and ends the voice connection. Members join and leave
+calls by :meth:`member_joins_voice` / :meth:`member_leaves_voice`, which the bot sees as they are seen on
+Discord: a VOICE_STATE_UPDATE on the main gateway, and CLIENTS_CONNECT / CLIENT_DISCONNECT on the voice
+gateway.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import TYPE_CHECKING, Any
+
+from tests.fakes.voice_server import FakeVoiceServer, Grant
+
+if TYPE_CHECKING:
+    from tests.fakes.discord_lead import Session
+
+VOICE_CHANNEL = 2
+CONNECT = 1 << 20
+SPEAK = 1 << 21
+
+
+class VoiceWorld:
+    if TYPE_CHECKING:
+        channels: dict[int, dict[str, Any]]
+        guilds: dict[int, dict[str, Any]]
+        bots: dict[str, dict[str, Any]]
+
+        async def dispatch(self, event: str, data: dict[str, Any], *, guild_id: int | None = None,
+                           only_token: str | None = None) -> None: ...
+
+        def _member_payload(self, guild_id: int, user_id: int, *,
+                            with_user: bool = True) -> dict[str, Any]: ...
+
+        def channel_permissions(self, channel_id: int, user_id: int) -> int: ...
+
+    def _init_voice(self) -> None:
+        self.voice: FakeVoiceServer | None = None
+        self.voice_states: dict[int, dict[int, dict[str, Any]]] = {}  # guild -> user -> state payload
+        self.voice_requests: list[dict[str, Any]] = []  # every op 4 a bot sent
+
+    async def start_voice(self, *, dave: bool = True, require_dave: bool = True) -> FakeVoiceServer:
+        self.voice = await FakeVoiceServer(dave=dave, require_dave=require_dave).start()
+        return self.voice
+
+    async def close_voice(self) -> None:
+        if self.voice is not None:
+            await self.voice.close()
+
+    def add_voice_channel(self, guild_id: int, channel_id: int, name: str) -> None:
+        self.channels[channel_id] = {"id": str(channel_id), "type": VOICE_CHANNEL, "name": name,
+                                     "guild_id": str(guild_id), "position": len(self.channels),
+                                     "permission_overwrites": [], "nsfw": False, "bitrate": 64000,
+                                     "user_limit": 0, "rtc_region": None, "video_quality_mode": 1,
+                                     "parent_id": None, "flags": 0, "last_message_id": None,
+                                     "rate_limit_per_user": 0}
+
+    def in_voice(self, guild_id: int, user_id: int) -> int | None:
+        """The voice channel a user is in on that server, or None."""
+        state = self.voice_states.get(guild_id, {}).get(user_id)
+        return int(state["channel_id"]) if state else None
+
+    def _voice_state(self, guild_id: int, user_id: int, channel_id: int | None, session_id: str,
+                     data: dict[str, Any] | None = None) -> dict[str, Any]:
+        data = data or {}
+        return {"guild_id": str(guild_id), "channel_id": str(channel_id) if channel_id else None,
+                "user_id": str(user_id), "member": self._member_payload(guild_id, user_id),
+                "session_id": session_id, "deaf": False, "mute": False,
+                "self_deaf": bool(data.get("self_deaf")), "self_mute": bool(data.get("self_mute")),
+                "self_video": False, "self_stream": False, "suppress": False,
+                "request_to_speak_timestamp": None}
+
+    async def _voice_state_update(self, session: Session, data: dict[str, Any]) -> None:
+        """A bot's op 4: join, move or leave. Discord ignores a channel that is not a voice channel of that
+        server or that the bot may not connect to (no answer comes)."""
+        self.voice_requests.append(data)
+        guild_id = int(data["guild_id"])
+        user_id = int(self.bots[session.token]["id"])
+        raw = data.get("channel_id")
+        if raw is None:
+            if self.voice_states.get(guild_id, {}).pop(user_id, None) is not None:
+                await self.dispatch("VOICE_STATE_UPDATE",
+                                    self._voice_state(guild_id, user_id, None, session.session_id),
+                                    guild_id=guild_id, only_token=session.token)
+            if self.voice is not None:
+                await self.voice.revoke(guild_id, user_id)
+            return
+        channel_id = int(raw)
+        channel = self.channels.get(channel_id, {})
+        if (channel.get("type") != VOICE_CHANNEL or channel.get("guild_id") != str(guild_id)
+                or not self.channel_permissions(channel_id, user_id) & CONNECT or self.voice is None):
+            return
+        voice_session = secrets.token_hex(16)
+        state = self._voice_state(guild_id, user_id, channel_id, voice_session, data)
+        self.voice_states.setdefault(guild_id, {})[user_id] = state
+        token = secrets.token_hex(8)
+        await self.voice.revoke(guild_id, user_id)  # a move ends the old connection
+        self.voice.grant(Grant(guild_id, channel_id, user_id, voice_session, token))
+        await self.dispatch("VOICE_STATE_UPDATE", state, guild_id=guild_id)
+        await self.dispatch("VOICE_SERVER_UPDATE", {"token": token, "guild_id": str(guild_id),
+                                                    "endpoint": self.voice.endpoint},
+                            guild_id=guild_id, only_token=session.token)
+
+    async def member_joins_voice(self, guild_id: int, channel_id: int, user_id: int) -> None:
+        state = self._voice_state(guild_id, user_id, channel_id, secrets.token_hex(16))
+        self.voice_states.setdefault(guild_id, {})[user_id] = state
+        await self.dispatch("VOICE_STATE_UPDATE", state, guild_id=guild_id)
+        assert self.voice is not None
+        await self.voice.join(user_id, channel_id)
+
+    async def member_leaves_voice(self, guild_id: int, user_id: int) -> None:
+        self.voice_states.get(guild_id, {}).pop(user_id, None)
+        await self.dispatch("VOICE_STATE_UPDATE", self._voice_state(guild_id, user_id, None, ""),
+                            guild_id=guild_id)
+        if self.voice is not None:
+            await self.voice.leave(user_id)

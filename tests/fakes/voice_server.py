@@ -1,0 +1,394 @@
+"""A fake Discord voice server on loopback: the voice gateway (version 8, over TLS as Discord's ``wss://``
+endpoints are) and the UDP peer of the call, for the real discord.py VoiceClient and Kindred's receiver.
+
+The gateway: HELLO, IDENTIFY, READY, SELECT_PROTOCOL, SESSION_DESCRIPTION, SPEAKING both ways, heartbeats and
+their ACKs, RESUME, CLIENTS_CONNECT and CLIENT_DISCONNECT, sequence numbers on what it sends (JSON ``seq``,
+binary frames' first two bytes), and DAVE's opcodes 21 to 31 (tests/fakes/dave_mls.py builds the MLS group,
+as Discord's voice server is its external sender). It refuses what Discord refuses, by Discord's close codes:
+an unknown session or token (4004), a second IDENTIFY (4005), anything before IDENTIFY (4003), a protocol
+other than UDP (4012), an encryption mode it did not offer (4016), a client without DAVE on a call that
+requires it (4017). The UDP side answers IP discovery for an SSRC it gave out, drops packets that do not
+authenticate, decrypts the bot's audio (DAVE too) and decodes its Opus, and sends members' speech: Opus
+frames of real audio, end-to-end encrypted with each member's own DAVE session, in RTP as their clients do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import itertools
+import json
+import os
+import ssl
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import discord.opus
+from aiohttp import WSMsgType, web
+
+from tests.fakes import EVENT_WAIT
+from tests.fakes.voice_rtp import MODES, OPUS_SILENCE, discovery_response, open_packet, parse_discovery, seal
+
+HEARTBEAT_MS = 13_750
+PCM_FRAME = 3840  # 20 ms of 48 kHz 16-bit stereo, what discord.opus encodes a frame from
+
+
+@functools.cache
+def tls_files() -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1 (made once per test process with openssl, Debian's own): the
+    voice gateway's wss:// endpoint is TLS, and the test trusts this certificate alone."""
+    folder = Path(tempfile.mkdtemp(prefix="kindred-voice-tls-"))
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    return str(cert), str(key)
+
+
+def client_ssl() -> ssl.SSLContext:
+    """What a client that trusts this fake (and nothing else) connects with."""
+    return ssl.create_default_context(cafile=tls_files()[0])
+
+
+@dataclass
+class Grant:
+    """A voice session the main gateway handed out (VOICE_STATE_UPDATE + VOICE_SERVER_UPDATE)."""
+
+    guild_id: int
+    channel_id: int
+    user_id: int
+    session_id: str
+    token: str
+
+
+@dataclass
+class Member:
+    """A fake member in a call: its SSRC, its DAVE session, and what it heard of the bot."""
+
+    user_id: int
+    channel_id: int
+    ssrc: int
+    dave: Any = None  # davey.DaveSession once DAVE is on
+    sequence: int = 0
+    timestamp: int = 0
+    counter: int = 0
+
+
+@dataclass
+class Connection:
+    """The bot's voice websocket and its half of the call."""
+
+    ws: web.WebSocketResponse
+    grant: Grant
+    ssrc: int
+    seq: int = 0
+    key: bytes = b""
+    mode: str = ""
+    dave_version: int = 0
+    address: tuple[str, int] | None = None  # the bot's UDP address, as IP discovery saw it
+    speaking: list[dict[str, Any]] = field(default_factory=list)  # every SPEAKING the bot sent
+    log: list[tuple[str, Any]] = field(default_factory=list)  # every frame the bot sent: (op, data)
+    closed: bool = False
+
+
+class FakeVoiceServer:
+    def __init__(self, *, dave: bool = True, require_dave: bool = True) -> None:
+        self.dave = dave  # the protocol version its calls run: 1 (DAVE) or 0 (transport encryption only)
+        self.require_dave = require_dave  # 4017 for a client whose max_dave_protocol_version is 0
+        self.grants: dict[tuple[int, int], Grant] = {}  # (guild, user) -> the session the gateway granted
+        self.connections: list[Connection] = []
+        self.members: dict[int, Member] = {}
+        self.heard: dict[int, list[bytes]] = {}  # member id -> PCM frames of the bot's audio it decoded
+        self.packets_in = 0  # RTP packets from the bot that authenticated
+        self.packets_dropped = 0  # datagrams that were neither discovery nor authentic RTP
+        self.e2ee_frames = 0  # frames of the bot's that a member decrypted with its DAVE session
+        self.undecryptable = 0  # frames of the bot's that a member's DAVE session could not decrypt
+        self._ssrcs = itertools.count(1000)
+        self._runner: web.AppRunner | None = None
+        self._udp: asyncio.DatagramTransport | None = None
+        self.port = 0
+        self.udp_port = 0
+        self.group: Any = None  # tests/fakes/dave_mls.py's DaveGroup while DAVE is on
+        self._decoders: dict[int, discord.opus.Decoder] = {}  # each member's, of the bot's audio
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> FakeVoiceServer:
+        app = web.Application()
+        app.router.add_get("/", self._gateway)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(*tls_files())
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=context)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        loop = asyncio.get_running_loop()
+        self._udp, _ = await loop.create_datagram_endpoint(lambda: _Udp(self), local_addr=("127.0.0.1", 0))
+        self.udp_port = self._udp.get_extra_info("sockname")[1]
+        return self
+
+    async def close(self) -> None:
+        for conn in list(self.connections):
+            await conn.ws.close()
+        if self._udp is not None:
+            self._udp.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def endpoint(self) -> str:
+        """What VOICE_SERVER_UPDATE names: a host and port, which discord.py opens as wss://...?v=8."""
+        return f"127.0.0.1:{self.port}"
+
+    # ------------------------------------------------------------------ the main gateway's side
+
+    def grant(self, grant: Grant) -> None:
+        self.grants[(grant.guild_id, grant.user_id)] = grant
+
+    async def revoke(self, guild_id: int, user_id: int) -> None:
+        """The user left the channel: its voice connection ends (4014, disconnected)."""
+        self.grants.pop((guild_id, user_id), None)
+        for conn in [c for c in self.connections
+                     if (c.grant.guild_id, c.grant.user_id) == (guild_id, user_id)]:
+            await self._close(conn, 4014)
+
+    def connection(self, user_id: int) -> Connection | None:
+        return next((c for c in self.connections if c.grant.user_id == user_id and not c.closed), None)
+
+    async def join(self, user_id: int, channel_id: int) -> Member:
+        """A member's client joins the call: the bot is told (CLIENTS_CONNECT), and under DAVE the member
+        is added to the group."""
+        member = Member(user_id, channel_id, next(self._ssrcs))
+        self.members[user_id] = member
+        for conn in self._in_channel(channel_id):
+            await self.send(conn, 11, {"user_ids": [str(user_id)]})
+            if self.group is not None:
+                await self.group.add_member(conn, member)
+        return member
+
+    async def leave(self, user_id: int) -> None:
+        member = self.members.pop(user_id, None)
+        if member is None:
+            return
+        for conn in self._in_channel(member.channel_id):
+            await self.send(conn, 13, {"user_id": str(user_id)})
+            if self.group is not None:
+                await self.group.remove_member(conn, member)
+
+    def _in_channel(self, channel_id: int) -> list[Connection]:
+        return [c for c in self.connections if c.grant.channel_id == channel_id and not c.closed]
+
+    # ------------------------------------------------------------------ the voice gateway
+
+    async def send(self, conn: Connection, op: int, data: Any) -> None:
+        conn.seq += 1
+        if not conn.ws.closed:
+            await conn.ws.send_str(json.dumps({"op": op, "d": data, "seq": conn.seq}))
+
+    async def send_binary(self, conn: Connection, op: int, payload: bytes) -> None:
+        conn.seq += 1
+        if not conn.ws.closed:
+            await conn.ws.send_bytes((conn.seq & 0xFFFF).to_bytes(2, "big") + bytes([op]) + payload)
+
+    async def _close(self, conn: Connection, code: int) -> None:
+        conn.closed = True
+        await conn.ws.close(code=code)
+
+    async def _gateway(self, request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse(max_msg_size=0)
+        await ws.prepare(request)
+        if request.query.get("v") != "8":
+            await ws.close(code=4012, message=b"Unknown protocol.")  # this fake speaks version 8 only
+            return ws
+        await ws.send_str(json.dumps({"op": 8, "d": {"heartbeat_interval": HEARTBEAT_MS}}))
+        conn: Connection | None = None
+        async for msg in ws:
+            if msg.type == WSMsgType.BINARY:
+                if conn is None:
+                    await ws.close(code=4003, message=b"Not authenticated.")
+                    break
+                conn.log.append((str(msg.data[0]), len(msg.data)))
+                if self.group is not None:
+                    await self.group.on_binary(conn, msg.data[0], bytes(msg.data[1:]))
+                continue
+            if msg.type != WSMsgType.TEXT:
+                continue
+            payload = json.loads(msg.data)
+            op, data = payload.get("op"), payload.get("d")
+            if conn is not None:
+                conn.log.append((str(op), data))
+            if op == 0:
+                if conn is not None:
+                    await self._close(conn, 4005)  # already authenticated
+                    break
+                conn = await self._identify(ws, data)
+                if conn is None:
+                    break
+            elif op == 7:
+                conn = await self._resume(ws, data)
+                if conn is None:
+                    break
+            elif conn is None:
+                await ws.close(code=4003, message=b"Not authenticated.")
+                break
+            elif op == 3:
+                await self.send(conn, 6, {"t": data["t"]})
+            elif op == 1:
+                if not await self._select_protocol(conn, data):
+                    break
+            elif op == 5:
+                if int(data.get("ssrc", -1)) != conn.ssrc:
+                    await self._close(conn, 4020)  # bad request: another SSRC than READY gave
+                    break
+                conn.speaking.append(data)
+            elif op in (23, 31) and self.group is not None:
+                await self.group.on_json(conn, op, data)
+        if conn is not None and conn.ws is ws:
+            conn.closed = True
+        return ws
+
+    async def _identify(self, ws: web.WebSocketResponse, data: dict[str, Any]) -> Connection | None:
+        grant = self.grants.get((int(data.get("server_id", 0)), int(data.get("user_id", 0))))
+        if grant is None or (grant.session_id, grant.token) != (data.get("session_id"), data.get("token")):
+            await ws.close(code=4004, message=b"Authentication failed.")
+            return None
+        if self.require_dave and not int(data.get("max_dave_protocol_version") or 0):
+            await ws.close(code=4017, message=b"E2EE/DAVE protocol required.")
+            return None
+        conn = Connection(ws, grant, next(self._ssrcs))
+        conn.dave_version = 1 if self.dave else 0
+        self.connections.append(conn)
+        await self.send(conn, 2, {"ssrc": conn.ssrc, "ip": "127.0.0.1", "port": self.udp_port,
+                                  "modes": list(MODES), "experiments": []})
+        return conn
+
+    async def _resume(self, ws: web.WebSocketResponse, data: dict[str, Any]) -> Connection | None:
+        conn = next((c for c in self.connections if c.grant.session_id == data.get("session_id")
+                     and c.grant.token == data.get("token")), None)
+        if conn is None:
+            await ws.close(code=4006, message=b"Session no longer valid.")
+            return None
+        conn.ws, conn.closed = ws, False
+        await self.send(conn, 9, None)
+        return conn
+
+    async def _select_protocol(self, conn: Connection, data: dict[str, Any]) -> bool:
+        mode = (data.get("data") or {}).get("mode")
+        if data.get("protocol") != "udp":
+            await self._close(conn, 4012)
+            return False
+        if mode != "aead_xchacha20_poly1305_rtpsize":  # the one of MODES this fake's peer implements
+            await self._close(conn, 4016)
+            return False
+        conn.mode, conn.key = mode, os.urandom(32)
+        await self.send(conn, 4, {"mode": mode, "secret_key": list(conn.key),
+                                  "dave_protocol_version": conn.dave_version,
+                                  "media_session_id": f"media-{conn.ssrc}"})
+        present = [m for m in self.members.values() if m.channel_id == conn.grant.channel_id]
+        if present:
+            await self.send(conn, 11, {"user_ids": [str(m.user_id) for m in present]})
+        if conn.dave_version:
+            from tests.fakes.dave_mls import DaveGroup
+
+            if self.group is None:
+                self.group = DaveGroup(self, conn.grant.channel_id)
+            await self.group.start(conn)
+        return True
+
+    # ------------------------------------------------------------------ UDP
+
+    def datagram(self, packet: bytes, address: tuple[str, int]) -> None:
+        ssrc = parse_discovery(packet)
+        if ssrc is not None:
+            conn = next((c for c in self.connections if c.ssrc == ssrc and not c.closed), None)
+            if conn is None:
+                self.packets_dropped += 1
+                return
+            conn.address = address
+            assert self._udp is not None
+            self._udp.sendto(discovery_response(ssrc, *address), address)
+            return
+        conn = next((c for c in self.connections if c.address == address and c.key), None)
+        rtp = open_packet(conn.key, packet) if conn is not None else None
+        if conn is None or rtp is None or rtp.ssrc != conn.ssrc:
+            self.packets_dropped += 1
+            return
+        self.packets_in += 1
+        if rtp.payload == OPUS_SILENCE:
+            return
+        for member in self.members.values():
+            if member.channel_id != conn.grant.channel_id:
+                continue
+            frame = rtp.payload
+            if member.dave is not None and self.group is not None and self.group.active:
+                frame = self.group.decrypt(member, conn.grant.user_id, frame)
+                if frame is None:
+                    self.undecryptable += 1
+                    continue
+                self.e2ee_frames += 1
+            decoder = self._decoders.setdefault(member.user_id, discord.opus.Decoder())
+            self.heard.setdefault(member.user_id, []).append(decoder.decode(frame))
+
+    async def speak(self, user_id: int, pcm: bytes, *, pace: float = 0.02, extension: bool = True,
+                    silence_frames: bool = True, duplicates: bool = False) -> None:
+        """A member says ``pcm`` (48 kHz 16-bit stereo): SPEAKING to the bot, then each 20 ms Opus frame,
+        end-to-end encrypted under DAVE, in RTP under the transport encryption, ``pace`` seconds apart (a
+        client's clock), then the five silence frames a client ends with (``silence_frames=False``: lost on
+        the way). ``duplicates``: every tenth packet arrives twice, as UDP may deliver it."""
+        member = self.members[user_id]
+        conn = next(iter(self._in_channel(member.channel_id)), None)
+        assert conn is not None and conn.address is not None and conn.key, "the bot is not in the call"
+        await self.send(conn, 5, {"user_id": str(user_id), "ssrc": member.ssrc, "speaking": 1})
+        encoder = discord.opus.Encoder()
+        frames = [encoder.encode(pcm[i:i + PCM_FRAME].ljust(PCM_FRAME, b"\0"), encoder.SAMPLES_PER_FRAME)
+                  for i in range(0, len(pcm), PCM_FRAME)]
+        for n, frame in enumerate([*frames, *[OPUS_SILENCE] * (5 if silence_frames else 0)]):
+            if frame != OPUS_SILENCE and self.group is not None and self.group.active:
+                frame = self.group.encrypt(member, frame)
+            packet = self._send_rtp(conn, member, frame, extension)
+            if duplicates and n % 10 == 5:
+                assert self._udp is not None and conn.address is not None
+                self._udp.sendto(packet, conn.address)
+            await asyncio.sleep(pace)
+
+    def _send_rtp(self, conn: Connection, member: Member, frame: bytes, extension: bool) -> bytes:
+        assert self._udp is not None and conn.address is not None
+        packet = seal(conn.key, member.sequence, member.timestamp, member.ssrc, frame, member.counter,
+                      extension=b"\x10\x7f\x00\x00" if extension else None)
+        member.sequence = (member.sequence + 1) & 0xFFFF
+        member.timestamp = (member.timestamp + 960) & 0xFFFFFFFF
+        member.counter += 1
+        self._udp.sendto(packet, conn.address)
+        return packet
+
+    def forge(self, user_id: int) -> None:
+        """A packet in a member's name sealed with another key than the call's (a forger, or a stale
+        session): it must not be heard."""
+        member = self.members[user_id]
+        conn = next(iter(self._in_channel(member.channel_id)))
+        assert self._udp is not None and conn.address is not None
+        self._udp.sendto(seal(os.urandom(32), member.sequence, member.timestamp, member.ssrc, b"\xfc" * 40,
+                              member.counter), conn.address)
+
+    async def wait_for(self, predicate: Callable[[FakeVoiceServer], Any], timeout: float = EVENT_WAIT,
+                       what: str = "condition") -> Any:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not (result := predicate(self)):
+            if loop.time() > deadline:
+                raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            await asyncio.sleep(0.005)
+        return result
+
+
+class _Udp(asyncio.DatagramProtocol):
+    def __init__(self, server: FakeVoiceServer) -> None:
+        self.server = server
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.server.datagram(data, addr)
