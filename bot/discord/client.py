@@ -49,8 +49,8 @@ from bot.operator.admin.tools import AdminTools
 from bot.operator.limits import SpendingLimits
 from bot.operator.logmirror import LogMirror
 from bot.operator.places import Places
-from bot.reply.engine import ReplyEngine
 from bot.reply.ensemble import Ensemble
+from bot.reply.pipeline import ReplyPipeline
 from bot.reply.recovery import ReplyRecovery
 from bot.reply.sequence import ReplySequence
 from bot.runtime.cluster import Cluster
@@ -101,7 +101,7 @@ class KindredMixin:
     store: Store
     claude: ClaudeClient
     voice: VoiceService
-    engine: ReplyEngine
+    engine: ReplyPipeline
     memory: MemoryService  # consent, recall, summarization, consolidation (memory/service.py)
     admin: AdminTools  # every admin read and edit (bot/operator/admin/)
     started_at: float

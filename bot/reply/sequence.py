@@ -28,7 +28,7 @@ from bot.core.pipeline import Decision, Incoming, Outlet, ReplyResult
 
 if TYPE_CHECKING:
     from bot.reply.composing import Prefetched
-    from bot.reply.engine import ReplyEngine
+    from bot.reply.pipeline import ReplyPipeline
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +51,11 @@ class Cast(Protocol):
     """The characters one bot plays, and how they share a message."""
 
     @property
-    def main(self) -> ReplyEngine:
+    def main(self) -> ReplyPipeline:
         """The character the bot account speaks as: it logs every message and runs the gates."""
         ...
 
-    def engine(self, key: str) -> ReplyEngine: ...
+    def engine(self, key: str) -> ReplyPipeline: ...
 
     def own_words(self, msg: Incoming) -> bool:
         """Whether one of the cast wrote ``msg`` (our account, or one of our webhooks)."""
@@ -74,74 +74,66 @@ class ReplySequence:
         main = self.cast.main
         own = self.cast.own_words(msg)
         if own:  # our own words: logged for context, then perhaps another character answers
-            if not await main.admission.observe(msg):
+            if not await main.observe(msg):
                 return []
             prefetched = None
         else:
-            admitted, prefetched = await main.admission.admit_prefetching(msg)
-            if not admitted:  # consumed (a log-channel command, say): nothing is owed
-                await main.keeper.settle(msg, at_once=True)
+            taken = await main.take(msg, outlet_for(main.character_key))
+            if taken.stop is not None:  # consumed or refused: settled, nothing owed
                 return []
-            stop = await main.admission.gate(msg, outlet_for(main.character_key))
-            if stop is not None:
-                await main.keeper.settle(msg, at_once=True)  # refused: no mark left for a restart to answer
-                await main.decider.announce_decision(msg, stop)
-                return []
+            prefetched = taken.prefetched
         casting = await self.cast.cast(msg)
         if own and not casting.speakers:  # our own post nobody answers: no decision to speak of
             log.debug("message %s: %s", msg.message_id, casting.decision.describe())
             return []
-        await main.decider.announce_decision(msg, casting.decision)
+        await main.announce(msg, casting.decision)
         if main.character_key not in casting.speakers:
-            await main.keeper.settle(msg)  # a mark the log write made for the main character, not needed
+            await main.settle(msg)  # a mark the log write made for the main character, not needed
         if not casting.speakers:
             return []
         for key in casting.speakers:  # decided by a vote or by the cast: owed from now on
-            await self.cast.engine(key).admission.owe(msg)
+            await self.cast.engine(key).owe(msg)
         if msg.author_is_bot and not msg.is_dm and not own:
-            # Counted when decided, not when sent: a bot's next message may arrive before this reply is out.
-            main.throttle.replied_to_bot(msg.channel_id, msg.author_id)
+            main.replied_to_bot(msg)
         return await self._in_turn(msg, casting, outlet_for, prefetched)
 
     async def recover(self, msg: Incoming, outlet_for: Callable[[str], Outlet], key: str,
-                      answer: Callable[[ReplyEngine, Outlet], Awaitable[ReplyResult]]) -> ReplyResult | None:
+                      answer: Callable[[ReplyPipeline, Outlet], Awaitable[ReplyResult]],
+                      ) -> ReplyResult | None:
         """A reply character ``key`` owed ``msg`` since before a restart (bot/reply/recovery.py), re-entered
         at admission: logged (found there), intercepted, gated and decided as a live message is now, so
         what would refuse it live (a blocked user, a spent budget, a place switched off) refuses it late
         too. Only a vote it won is not taken again: the mark was written because it said yes. Then
         ``answer`` gives the reply (the whole of it, or the parts a crash cut short). None: not answered,
-        and the mark cleared. The caller has claimed the mark (``engine.owed``)."""
+        and the mark cleared."""
         main, engine = self.cast.main, self.cast.engine(key)
+        engine.claim(msg.message_id)  # answering clears the mark, or a refusal does
         if self.cast.own_words(msg):  # another character's answer to ours: no interceptor, gate or vote
-            active = await main.admission.observe(msg)
+            active = await main.observe(msg)
             decision = Decision(active, "owed from before a restart" if active else "this place is inactive")
-        elif not await main.admission.admit(msg):
-            decision = Decision(False, "not admitted (an inactive place, or consumed)")
         else:
-            decision = await main.admission.gate(msg, outlet_for(main.character_key)) \
-                or await engine.decider.decide(msg, owed=True)
-        await main.decider.announce_decision(msg, decision)
+            decision = await main.readmit(msg, outlet_for(main.character_key)) \
+                or await engine.decide(msg, owed=True)
+        await main.announce(msg, decision)
         if not decision.reply:
-            await engine.keeper.settle(msg, at_once=True)
+            await engine.settle(msg, at_once=True)
             return None
         return await answer(engine, outlet_for(key))
 
     async def _in_turn(self, msg: Incoming, casting: Casting, outlet_for: Callable[[str], Outlet],
                        prefetched: Prefetched | None) -> list[ReplyResult]:
         results: list[ReplyResult] = []
-        turns = self.cast.main.turns  # the main engine observes every message: its turn-taking waits
+        main = self.cast.main  # the main character observes every message: its turn-taking waits
         try:
             for key in casting.speakers:
                 engine = self.cast.engine(key)
                 if results:  # the one before it answered here: its words are in the prompt once logged
-                    await turns.wait_posted(msg, results[-1].message_ids)
+                    await main.wait_posted(msg, results[-1].message_ids)
                 elif casting.decision.after:  # other bots' characters named first
-                # (bot/reply/deciding/turns.py)
-                    await turns.wait_turn(msg, casting.decision.after)
+                    await main.wait_turn(msg, casting.decision.after)
                 waited = bool(results or casting.decision.after)  # then the prompt is read afresh
                 result = await engine.respond(msg, outlet_for(key), see_later=waited,
-                                              prefetched=None if waited or engine is not self.cast.main
-                                              else prefetched)
+                                              prefetched=None if waited or engine is not main else prefetched)
                 results.append(result)
         finally:
             if casting.finish is not None:
@@ -152,21 +144,21 @@ class ReplySequence:
 class Solo:
     """One character: it decides by itself whether to answer (bot/reply/engine.py ``decide``)."""
 
-    def __init__(self, engine: ReplyEngine) -> None:
+    def __init__(self, engine: ReplyPipeline) -> None:
         self._engine = engine
 
     @property
-    def main(self) -> ReplyEngine:
+    def main(self) -> ReplyPipeline:
         return self._engine
 
-    def engine(self, key: str) -> ReplyEngine:
+    def engine(self, key: str) -> ReplyPipeline:
         return self._engine
 
     def own_words(self, msg: Incoming) -> bool:
-        return msg.author_id in self._engine.own_author_ids
+        return self._engine.own_words(msg)
 
     async def cast(self, msg: Incoming) -> Casting:
         if self.own_words(msg):
             return Casting.quiet(Decision(False, "my own message"))
-        decision = await self._engine.decider.decide(msg)
+        decision = await self._engine.decide(msg)
         return Casting(decision, (self._engine.character_key,) if decision.reply else ())
