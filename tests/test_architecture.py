@@ -315,12 +315,12 @@ def test_one_owner_of_the_owed_replies() -> None:
             if isinstance(node, ast.Assign | ast.AnnAssign):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 value = node.value
-                holds_a_set = isinstance(value, ast.Set | ast.SetComp) or (
-                    isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "set")
+                holds_a_set = isinstance(value, ast.Set | ast.SetComp) or (isinstance(value, ast.Call)
+                    and isinstance(value.func, ast.Name) and value.func.id == "set")
                 for target in targets:
                     name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", "")
                     if "owed" in name.lower() and holds_a_set:
-                        elsewhere.append(f"{path.relative_to(ROOT)}:{node.lineno}: {name} holds owed messages")
+                        elsewhere.append(f"{path.relative_to(ROOT)}:{node.lineno}: {name}, owed messages")
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
                 call = ast.unparse(node.func)
                 if node.func.attr == "settle_owed" or call.endswith("owed.mark"):
