@@ -1,7 +1,7 @@
 """The flow from an incoming Discord message to the reply sequence, as a plain class the bot builds and
 hands the messages cog (cogs/messages.py): the message becomes an :class:`~bot.core.pipeline.Incoming` (a
 voice message standing as ``[voice message]`` until heard), bots it names are noted as peers, a voice
-message is heard first (bot/discord/voice.py), the reply sequence (bot/reply/sequence.py) answers through
+message is heard first (bot/discord/voice.py), the reply sequence (bot/reply/pipeline.py) answers through
 the outlets it is given (bot/discord/outlets.py), and the main character's reply is also spoken when
 ``voice_replies`` asks."""
 
@@ -20,7 +20,7 @@ from bot.discord.voice import Bot as VoiceBot
 from bot.discord.voice import hear, speak_reply, voice_attachment, with_voice_placeholder
 
 if TYPE_CHECKING:
-    from bot.reply.sequence import ReplySequence
+    from bot.reply.pipeline import ReplySequence
     from bot.runtime.lifecycle import InFlight
     from database.swipes import SwipeRecord
 

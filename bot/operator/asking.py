@@ -26,8 +26,7 @@ from datetime import UTC, datetime
 
 from bot.core.pipeline import Incoming
 from bot.operator.conversation_tools import ConversationTools
-from bot.reply.pipeline import ReplyPipeline
-from bot.reply.sequence import ReplySequence, Solo
+from bot.reply.pipeline import ReplyPipeline, ReplySequence, Solo
 from bot.reply.splitting import split_message
 
 QUOTE_LIMIT = 1500  # the message asked about, as quoted in the question (the rest is cut)

@@ -31,8 +31,7 @@ from bot.reply.deciding import (
     decayed_affinity,
     exchange_delta,
 )
-from bot.reply.pipeline import ReplyPipeline
-from bot.reply.sequence import Casting
+from bot.reply.pipeline import Casting, ReplyPipeline
 from database.characters import Characters
 
 __all__ = ["CastMember", "CharacterRouter", "Ensemble", "banter_probability", "exchange_delta"]
@@ -119,7 +118,7 @@ class Ensemble:
             order = [replied, *[k for k in order if k != replied]]
         return order
 
-    # -- the cast of the one reply sequence (bot/reply/sequence.py)
+    # -- the cast of the one reply sequence (bot/reply/pipeline.py)
 
     def engine(self, key: str) -> ReplyPipeline:
         return self.member(key).engine

@@ -3,7 +3,7 @@
 Every message that will be answered is marked owed in the write that logs it (database/owed.py) and the
 mark is cleared once the reply is posted; a reply of several parts records them, and how many were posted,
 as it goes out, and one cut short is resumed from its first part not posted. At start-up, owed replies
-younger than ``reply_recovery_minutes`` re-enter the reply sequence at admission (bot/reply/sequence.py
+younger than ``reply_recovery_minutes`` re-enter the reply sequence at admission (bot/reply/pipeline.py
 ``recover``): the mark may have been written before a gate refused the message, so a late answer passes the
 same gates and decision as a live one; those it lets through are answered, the prompt telling the character
 that time passed. Older ones are closed as dropped (a late answer to a conversation long moved on would be
@@ -20,8 +20,7 @@ from datetime import datetime
 from bot.core.config.service import RecoverySettings
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming, Outlet, ReplyResult
-from bot.reply.pipeline import ReplyPipeline
-from bot.reply.sequence import ReplySequence
+from bot.reply.pipeline import ReplyPipeline, ReplySequence
 from database.models import utcnow
 from database.owed import Owed, OwedReplies
 from database.records import PromptData

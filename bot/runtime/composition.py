@@ -65,9 +65,8 @@ from bot.operator.logmirror import LogMirror
 from bot.operator.places import Places
 from bot.reply.deciding import Addressee, CharacterNames, IntentRouter
 from bot.reply.ensemble import CastMember, Ensemble
-from bot.reply.pipeline import ReplyPipeline
+from bot.reply.pipeline import ReplyPipeline, ReplySequence, Solo
 from bot.reply.recovery import LateReplies, ReplyRecovery
-from bot.reply.sequence import ReplySequence, Solo
 from bot.reply.swipes import TIMER as SWIPE_TIMER
 from bot.reply.swipes import ReplySwipes, SwipeBoard
 from bot.runtime.cluster import Cluster, ClusterNews, Handler, LeadWork, cache_invalidation

@@ -29,8 +29,7 @@ from bot.core.localtime import load_zone
 from bot.core.persona.macros import Moment
 from bot.core.pipeline import Incoming
 from bot.reply.persona_runtime import dm_greeted_key, greeting_for
-from bot.reply.pipeline import ReplyPipeline
-from bot.reply.sequence import ReplySequence, Solo
+from bot.reply.pipeline import ReplyPipeline, ReplySequence, Solo
 from bot.runtime.composition import compose_engine, compose_memory, compose_model, intent_router, open_store
 from database.store import Store
 from memory.consent import Consent
