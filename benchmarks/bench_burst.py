@@ -75,7 +75,7 @@ async def burst(messages: int, people: int, mention_every: int, database_url: st
     async def on_decision(msg: Incoming, decision: Decision) -> None:
         decisions.setdefault(msg.message_id, []).append(decision)
 
-    decider = h.bot.engine.decider  # one decision observer more than compose() declared: the benchmark's
+    decider = h.bot.engine._decider  # one decision observer more than compose() declared: the benchmark's
     decider.observers = (*decider.observers, on_decision)
     bot_id = h.bot_user_id
 

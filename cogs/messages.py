@@ -1,6 +1,6 @@
 """The messages cog: Discord messages in, replies out. Each message is handed to the message flow
 (bot/discord/flow.py: it becomes an :class:`~bot.core.pipeline.Incoming` and goes through the one reply
-sequence, bot/reply/sequence.py) with the outlets its answers go out through (bot/discord/outlets.py); once
+sequence, bot/reply/pipeline.py) with the outlets its answers go out through (bot/discord/outlets.py); once
 ready, the replies a crash left owed are answered."""
 
 from __future__ import annotations

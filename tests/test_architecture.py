@@ -5,6 +5,7 @@ which package may import which (pyproject.toml)."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import grimp
@@ -108,7 +109,7 @@ def test_the_composition_root_hands_out_sections_that_follow_a_reload() -> None:
 
 
 # Long-lived services (issue 45): built once, by the composition root, never by a cog.
-SERVICES = {"ClaudeClient", "ReplyEngine", "MemoryService", "Alive", "AccessGate", "SpendingLimits",
+SERVICES = {"ClaudeClient", "ReplyPipeline", "MemoryService", "Alive", "AccessGate", "SpendingLimits",
             "AdminTools", "ActivityRecorder", "Places", "ModerationLog", "Polls", "UserInfo", "TicketDesk",
             "ServerSettings", "CheckInChoice", "Dashboard", "AsyncIOScheduler", "Dispatcher", "Cluster"}
 
@@ -262,3 +263,74 @@ def test_bot_reaches_no_cog_and_runs_no_loop_of_its_own_in_a_cog() -> None:
              for path in sorted((ROOT / package).rglob("*.py"))
              for n, line in enumerate(path.read_text().splitlines(), 1) if word in line]
     assert found == []
+
+
+# A reply's stages, owned by its character's ReplyPipeline (bot/reply/pipeline.py) and built by the
+# composition root's reply part (bot/runtime/pipelines.py): nothing else imports them nor reaches into them.
+STAGE_MODULES = {"bot.reply.admission", "bot.reply.composing", "bot.reply.engine", "bot.reply.keeping",
+                 "bot.reply.owed", "bot.reply.throttle"}
+REPLY_ROOT = "bot.runtime.pipelines"
+STAGES_OF_A_PIPELINE = {"admission", "keeper", "decider", "throttle", "turns", "owed", "composer", "engine"}
+
+
+def _python_files(*packages: str) -> list[Path]:
+    return sorted(path for package in packages for path in (ROOT / package).rglob("*.py"))
+
+
+def test_nothing_outside_the_reply_package_builds_or_imports_a_stage_of_a_reply() -> None:
+    graph = grimp.build_graph(*PACKAGES, exclude_type_checking_imports=False, cache_dir=None)
+    reaching = sorted(f"{importer} imports {imported}" for importer in sorted(graph.modules)
+                      if not importer.startswith("bot.reply.") and importer != REPLY_ROOT
+                      for imported in graph.find_modules_directly_imported_by(importer)
+                      if imported in STAGE_MODULES)
+    assert reaching == []
+
+
+def test_a_pipelines_stages_are_its_own() -> None:
+    """The pipeline keeps its stages private, and no module reaches one through it: ``engine.admission``,
+    ``cast.main.turns``, ``x._decider`` are nowhere in bot/, cogs/ or memory/ (a class uses its own
+    collaborators; a cast member's ``engine`` is its pipeline)."""
+    tree = ast.parse((ROOT / "bot" / "reply" / "pipeline.py").read_text())
+    [pipeline] = [n for n in ast.walk(tree) if isinstance(n, ast.ClassDef) and n.name == "ReplyPipeline"]
+    [init] = [n for n in pipeline.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"]
+    kept = [t.attr for n in ast.walk(init) if isinstance(n, ast.Assign) for t in n.targets
+            if isinstance(t, ast.Attribute)]
+    assert kept and all(name.startswith("_") for name in kept), kept
+    reached = []
+    for path in _python_files("bot", "cogs", "memory"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Attribute) or node.attr.lstrip("_") not in STAGES_OF_A_PIPELINE:
+                continue
+            owner = ast.unparse(node.value)
+            if owner in ("self", "cls"):
+                continue  # a class's own collaborator
+            if node.attr.startswith("_") or re.search(r"(engine|pipeline|main)(\(.*\))?$", owner):
+                reached.append(f"{path.relative_to(ROOT)}:{node.lineno}: {ast.unparse(node)}")
+    assert reached == []
+
+
+def test_one_owner_of_the_owed_replies() -> None:
+    """Which replies this process owes is kept by one OwedMarks per character (bot/reply/owed.py): no other
+    class keeps a set of owed messages, and only it writes or clears the mark of a reply being answered
+    (the start-up recovery closes the stale marks of a previous run through the repository)."""
+    owner = ROOT / "bot" / "reply" / "owed.py"
+    elsewhere = []
+    for path in _python_files("bot", "cogs", "memory"):
+        if path == owner:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Assign | ast.AnnAssign):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                value = node.value
+                holds_a_set = isinstance(value, ast.Set | ast.SetComp) or (isinstance(value, ast.Call)
+                    and isinstance(value.func, ast.Name) and value.func.id == "set")
+                for target in targets:
+                    name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", "")
+                    if "owed" in name.lower() and holds_a_set:
+                        elsewhere.append(f"{path.relative_to(ROOT)}:{node.lineno}: {name}, owed messages")
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                call = ast.unparse(node.func)
+                if node.func.attr == "settle_owed" or call.endswith("owed.mark"):
+                    elsewhere.append(f"{path.relative_to(ROOT)}:{node.lineno}: {call}")
+    assert elsewhere == []
+    assert "class OwedMarks" in owner.read_text()

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.reply.engine import ReplyEngine
+from bot.reply.pipeline import ReplyPipeline
 from database.models import LoggedMessage
 from database.records import PRIVATE_NOTE_SOURCE
 from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, Harness, stored_history
@@ -27,7 +27,7 @@ GROUP_DM = 900_000_000_000_000_520
 EPHEMERAL = 64
 
 
-def engine(h: Harness) -> ReplyEngine:
+def engine(h: Harness) -> ReplyPipeline:
     assert h.bot is not None
     return h.bot.engine
 

@@ -140,4 +140,4 @@ async def test_the_bad_input_corpus(harness: Harness) -> None:
     await h.discord.wait_for(lambda d: any(p["content"] == "All calm." for p in bot_posts(h, CHANNEL_ID)),
                              what="the next answer")
     engine = h.bot.engine
-    await h.discord.wait_for(lambda _: not engine.owed, what="nothing owed")
+    await h.discord.wait_for(lambda _: not engine.owing(), what="nothing owed")

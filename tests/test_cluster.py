@@ -463,8 +463,8 @@ async def test_a_turn_answered_in_another_process_ends_the_wait_at_once(db_url: 
     try:
         msg = Incoming(10_000, CHANNEL_ID, USER_ID, "alice", "Atlas, then Finn: hello!",
                        datetime.now(UTC), False, guild_id=GUILD_ID)
-        waiting = asyncio.create_task(h.bot.engine.turns.wait_turn(msg, ("Atlas",)))
-        turns = h.bot.engine.turns
+        waiting = asyncio.create_task(h.bot.engine.wait_turn(msg, ("Atlas",)))
+        turns = h.bot.engine._turns  # the pipeline's own turn-taking, looked into
         # Parked on its arrivals (the log holds no answer of Atlas's): only the signal can end it now.
         await h.discord.wait_for(lambda _: turns._arrivals, what="the wait for Atlas's turn")
         assert not waiting.done()

@@ -153,7 +153,7 @@ async def test_a_failing_consent_check_stores_nothing(make_harness: MakeHarness,
         async def for_exchange(self, msg: Any) -> bool:
             raise RuntimeError("database unavailable")
 
-    h.bot.engine.keeper.consent = Broken()
+    h.bot.memory.consent.for_exchange = Broken().for_exchange  # type: ignore[method-assign]
     await exchange(h, "hello", 1)
     assert (await h.store.conversations.history(h.bot.engine.character_key, USER_ID,
                                                 f"channel:{CHANNEL_ID}")).turns == []
@@ -171,12 +171,12 @@ async def test_the_engines_consent_rule_decides_what_is_stored(make_harness: Mak
         async def for_exchange(self, msg: Any) -> Any:
             return lambda consent: asked.append(consent) or False
 
-    assert isinstance(h.bot.engine.keeper.consent, Consent)  # the memory service's, handed in by the root
-    kept = h.bot.engine.keeper.consent
-    h.bot.engine.keeper.consent = NeverStored()
+    consent = h.bot.memory.consent  # the one the root hands every character's replies
+    assert isinstance(consent, Consent)
+    consent.for_exchange = NeverStored().for_exchange  # type: ignore[method-assign]
     await exchange(h, "hello", 1)
     assert asked == [None]  # the stored answer: never given
     assert (await h.store.conversations.history(key, USER_ID, scope)).turns == []
-    h.bot.engine.keeper.consent = kept
+    del consent.for_exchange  # the class's own again
     await exchange(h, "hello again", 2)
     assert len((await h.store.conversations.history(key, USER_ID, scope)).turns) == 2

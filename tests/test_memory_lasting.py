@@ -157,8 +157,8 @@ async def _turn_done(h: Harness) -> asyncio.Event:
     """Set once the memory's turn observer has finished (the observers run side by side)."""
     assert h.bot is not None and h.bot.memory is not None
     done = asyncio.Event()
-    keeper = h.bot.engine.keeper
-    listeners = list(keeper.keepers)
+    keeper = h.bot.engine._engine._keeper  # the pipeline's own keeping stage, looked into
+    listeners = list(keeper._keepers)
     memory = h.bot.memory._on_turn
 
     async def listener(msg: Any, result: Any) -> None:
@@ -168,7 +168,7 @@ async def _turn_done(h: Harness) -> asyncio.Event:
             done.set()
 
     listeners[listeners.index(memory)] = listener
-    keeper.keepers = tuple(listeners)  # this test's stand-in for the one compose() declared
+    keeper._keepers = tuple(listeners)  # this test's stand-in for the one compose() declared
     return done
 
 

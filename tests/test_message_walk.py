@@ -42,15 +42,16 @@ ROOT = Path(__file__).resolve().parent.parent
 NOT_PROJECT = ("tests", ".venv", "venv")
 STAGES = {
     "cogs/messages.py": "events",
-    "bot/reply/sequence.py": "sequence",
+    "bot/reply/pipeline.py": "pipeline",
     "bot/reply/engine.py": "engine",
     "bot/reply/prompting.py": "prompting",
     "bot/reply/delivery.py": "delivery",
     "bot/core/claude.py": "claude",
 }
-# The walk, in order: the engine decides and has prompting build the request, then hands it to delivery, which
-# has the model client write it (bot/reply/generation.py) while the typing indicator runs.
-WALK = ["events", "sequence", "engine", "prompting", "delivery", "claude"]
+# The walk, in order: the pipeline admits and decides, its engine has prompting build the request, then
+# hands it to delivery, which has the model client write it (bot/reply/generation.py) while the typing
+# indicator runs.
+WALK = ["events", "pipeline", "engine", "prompting", "delivery", "claude"]
 OUTLETS = ROOT / "bot" / "discord" / "outlets.py"
 # What bot/ may call in cogs/: an outlet's methods (what a reply goes through).
 OUTLET_METHODS = frozenset(name for name in vars(Outlet) if not name.startswith("_")) | {"greeting"}

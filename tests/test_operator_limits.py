@@ -92,7 +92,7 @@ def test_settings_lists_take_mentions_and_ids() -> None:
 async def test_blocked_user_never_costs_a_vote_or_a_reply_and_admins_are_never_blocked(
         make_harness: Any, caplog: pytest.LogCaptureFixture) -> None:
     h = await make_harness(blocked_users=f"{USER2_ID},{ADMIN_ID}")
-    caplog.set_level(logging.INFO, logger="bot.reply.engine")
+    caplog.set_level(logging.INFO, logger="bot.reply.deciding")
     await h.say("hello finn, are you there?", user=USER2_ID, mention=True)
     await h.say("what a lovely tide today", user=USER2_ID)  # would be voted on
     await h.at_rest()

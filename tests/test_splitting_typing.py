@@ -6,8 +6,7 @@ import random
 from pathlib import Path
 
 from bot.core.config import load_settings
-from bot.reply.splitting import split_message
-from bot.reply.typing_sim import typing_time
+from bot.reply.splitting import split_message, typing_time
 
 ENV = {"DISCORD_TOKEN": "t", "ANTHROPIC_API_KEY": "k"}
 

@@ -291,7 +291,8 @@ async def test_a_reply_posted_with_buttons_but_not_kept_has_them_taken_off(harne
         async def for_exchange(self, msg: Any) -> bool:
             return False
 
-    h.bot.engine.keeper.consent = Never()  # not remembered: nothing to answer again from, no swipes
+    # not remembered: nothing to answer again from, no swipes
+    h.bot.memory.consent.for_exchange = Never().for_exchange  # type: ignore[method-assign]
     h.claude.script("Forgotten at once.", model=MODEL)
     reply = await exchange(h, "hello", 1)
     assert labels(posts_of(h, "Forgotten at once.")[0].body)

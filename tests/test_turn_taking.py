@@ -158,7 +158,7 @@ async def test_a_message_naming_only_another_character_is_left_to_it_without_a_v
     make_harness: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     h: Harness = await make_harness(peer_characters="Atlas")
-    caplog.set_level(logging.INFO, logger="bot.reply.engine")
+    caplog.set_level(logging.INFO, logger="bot.reply.deciding")
     h.claude.script("no", model="claude-test-voter", times=None)
 
     async def decision(sent: dict[str, Any]) -> str:

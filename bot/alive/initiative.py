@@ -23,8 +23,7 @@ from bot.core.persona.macros import Moment, now_note
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming, Outlet
 from bot.reply.prompting import CHANNEL_USER, IDENTITY_TITLES, character_block, now_part, system_blocks
-from bot.reply.splitting import split_message
-from bot.reply.typing_sim import typing_time
+from bot.reply.splitting import split_message, typing_time
 from database.boundary import JsonObject
 from database.identity import Identity
 from database.state import State

@@ -62,6 +62,12 @@ class CharacterSource:
         # reload says so) and the persona keys it may hold are not dropped meanwhile.
         self._config_had_settings = False
 
+    @property
+    def key(self) -> str:
+        """The name the character's conversations and memories are filed under: its folder's (stable across
+        display-name edits)."""
+        return self.folder.name
+
     def _current_stamp(self) -> tuple[tuple[str, int], ...]:
         stamps: list[tuple[str, int]] = []
         with os.scandir(self.folder) as entries:

@@ -7,6 +7,7 @@ A leaf module: it imports nothing of the engine, so everything may import it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
@@ -174,6 +175,12 @@ class Outlet(Protocol):
         """Post one message; ``first`` is the first part of a reply. Returns its message id if any."""
         ...
 
+    def resume_at(self, part: int) -> None:
+        """The next part sent is part ``part`` of the reply (one a crash cut short, resumed): where posts
+        carry a nonce per part, its is that part's, so a part that reached Discord is not posted twice.
+        Nothing to do where posts carry none."""
+        ...
+
 
 @runtime_checkable
 class GreetingOutlet(Protocol):
@@ -196,6 +203,18 @@ class NullOutlet:
     async def send(self, text: str, *, first: bool) -> int | None:
         self.sent.append(text)
         return None
+
+    def resume_at(self, part: int) -> None:
+        pass
+
+
+async def safely(awaitable: Awaitable[None], log: logging.Logger, what: str = "listener") -> None:
+    """Await a listener's work; its failure is logged (on ``log``, its caller's) and goes no further: one
+    observer failing stops neither the reply nor the others."""
+    try:
+        await awaitable
+    except Exception:
+        log.exception("%s failed", what)
 
 
 # What features plug into a reply's stages, without the engine knowing them (declared in :class:`Features`).

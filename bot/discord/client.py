@@ -49,10 +49,9 @@ from bot.operator.admin.tools import AdminTools
 from bot.operator.limits import SpendingLimits
 from bot.operator.logmirror import LogMirror
 from bot.operator.places import Places
-from bot.reply.engine import ReplyEngine
 from bot.reply.ensemble import Ensemble
+from bot.reply.pipeline import ReplyPipeline, ReplySequence
 from bot.reply.recovery import ReplyRecovery
-from bot.reply.sequence import ReplySequence
 from bot.runtime.cluster import Cluster
 from bot.runtime.composition import Edge, Services, compose
 from bot.runtime.lifecycle import InFlight, close_database, settle_heap
@@ -100,7 +99,7 @@ class KindredMixin:
     store: Store
     claude: ClaudeClient
     voice: VoiceService
-    engine: ReplyEngine
+    engine: ReplyPipeline
     memory: MemoryService  # consent, recall, summarization, consolidation (memory/service.py)
     admin: AdminTools  # every admin read and edit (bot/operator/admin/)
     started_at: float
@@ -112,7 +111,7 @@ class KindredMixin:
     access: AccessGate  # who may talk to the character (bot/operator/access.py)
     limits: SpendingLimits  # what one person, one server and the bot may spend (bot/operator/limits.py)
     cluster: Cluster  # the leader lock and signals shared with other processes on the database
-    replies: ReplySequence  # every message's one path: admit, gate, cast, owe, answer (bot/reply/sequence.py)
+    replies: ReplySequence  # every message's one path: admit, gate, cast, owe, answer (bot/reply/pipeline.py)
     recovery: ReplyRecovery  # replies a crash left owed, answered once connected (bot/reply/recovery.py)
     services: Services  # every long-lived service, built by bot/runtime/composition.py
     alive: Alive  # the character alive between messages (bot/alive/service.py)

@@ -1,7 +1,7 @@
 """The flow from an incoming Discord message to the reply sequence, as a plain class the bot builds and
 hands the messages cog (cogs/messages.py): the message becomes an :class:`~bot.core.pipeline.Incoming` (a
 voice message standing as ``[voice message]`` until heard), bots it names are noted as peers, a voice
-message is heard first (bot/discord/voice.py), the reply sequence (bot/reply/sequence.py) answers through
+message is heard first (bot/discord/voice.py), the reply sequence (bot/reply/pipeline.py) answers through
 the outlets it is given (bot/discord/outlets.py), the post observers the bot declares (bot/discord/client.py)
 are told around each message's replies, and the main character's reply is also
 spoken when ``voice_replies`` asks. The flow names no feature: what happens around a post is an
@@ -23,7 +23,7 @@ from bot.discord.voice import Bot as VoiceBot
 from bot.discord.voice import hear, speak_reply, voice_attachment, with_voice_placeholder
 
 if TYPE_CHECKING:
-    from bot.reply.sequence import ReplySequence
+    from bot.reply.pipeline import ReplySequence
     from bot.runtime.lifecycle import InFlight
 
 
@@ -70,7 +70,7 @@ class MessageFlow:
         """A bot named in the message is a character that may answer first."""
         for user in message.mentions:
             if user.bot and user.id != me.id:
-                self.bot.engine.turns.note_peer(message.channel.id, user.id, user.display_name)
+                self.bot.engine.note_peer(message.channel.id, user.id, user.display_name)
 
     async def answer(self, msg: Incoming, message: discord.Message,
                      outlet_for: Callable[[str], Outlet]) -> None:

@@ -48,7 +48,7 @@ from bot.operator.admin.language import (
 from bot.operator.admin.tools import AdminTools
 from bot.operator.conversation_tools import InvalidInput
 from bot.operator.logmirror import LogMirror
-from bot.reply.engine import ReplyEngine
+from bot.reply.pipeline import ReplyPipeline
 from bot.runtime.cluster import Cluster
 from bot.runtime.lifecycle import InFlight
 
@@ -64,7 +64,7 @@ class Bot(Checked, Protocol):
 
     admin: AdminTools
     mirror: LogMirror
-    engine: ReplyEngine
+    engine: ReplyPipeline
     claude: ClaudeClient
     cluster: Cluster
     started_at: float

@@ -217,6 +217,9 @@ class WebhookOutlet:
     async def send_swipeable(self, text: str) -> int | None:
         return await self.send(text, first=True, swipeable=True)
 
+    def resume_at(self, part: int) -> None:
+        pass  # a webhook's posts carry no nonce
+
     async def edit(self, message_id: int, text: str) -> None:
         """Edit a message of this reply (streamed delivery), as it was sent: by webhook, or marked."""
         hook = await self.pool.get(self.message.channel, self.key)

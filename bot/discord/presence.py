@@ -42,6 +42,9 @@ class ChannelOutlet:
         self.parts += 1
         return sent.id
 
+    def resume_at(self, part: int) -> None:
+        self.parts = part  # the same nonce as that part's first try
+
 
 class AlivePresence:
     """The Discord side of the character's own initiative (bot/alive/service.py's DiscordSide), made by the

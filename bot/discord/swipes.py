@@ -134,7 +134,7 @@ class SwipeDesk:
     async def moved_on(self, msg: Incoming) -> list[SwipeRecord]:
         """A message arrived in a channel: the swipes there close, each reply keeping the alternative shown
         (already in the history); the ones closed, whose buttons :meth:`take_off` removes."""
-        if msg.author_id in self.swipes.engine.own_author_ids:
+        if self.swipes.engine.own_words(msg):
             return []
         if self.channels is None:
             self.channels = set(await self.swipes.open_channels())

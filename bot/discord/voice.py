@@ -15,7 +15,6 @@ attachment ``voice-message.ogg`` (Ogg/Opus) carrying ``duration_secs`` and ``wav
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import io
 import json
@@ -34,7 +33,7 @@ from bot.runtime.voice import UNHEARD_CONTENT, VoiceUnavailable, transcript_cont
 if TYPE_CHECKING:
     from bot.core.config import Settings, VoiceSettings
     from bot.operator.access import AccessGate
-    from bot.reply.engine import ReplyEngine
+    from bot.reply.pipeline import ReplyPipeline
     from bot.runtime.audio import VoiceClip
     from bot.runtime.voice import VoiceService
 
@@ -46,7 +45,7 @@ class Bot(Protocol):
     cannot name: client.py builds the flow)."""
 
     settings: Settings
-    engine: ReplyEngine
+    engine: ReplyPipeline
     access: AccessGate
     voice: VoiceService
 
@@ -83,31 +82,20 @@ async def hear(bot: Bot, msg: Incoming, message: discord.Message, outlet: Outlet
     attachment = voice_attachment(message)
     if attachment is None or (bot.user is not None and message.author.id == bot.user.id):
         return msg  # not a voice message, or our own (whose words we know)
-    engine = bot.engine
     if await bot.access.refusal(msg.author_id, msg.author_roles, msg.guild_id) is not None:
         return msg  # not even heard: the message path refuses it, as "[voice message]"
-    if bot.voice.hears:
-        # Logged (as "[voice message]") and its answer owed before it is heard: a crash while downloading or
-        # transcribing loses neither; the restart answers it as unheard.
-        await engine.admission.log_first(msg)
+
+    async def listen() -> str | None:
         try:
-            # Listening takes a moment: where an answer is certain (a DM, a reply), the character types.
-            async with outlet.typing() if engine.reply_certain(msg) else contextlib.nullcontext():
-                audio = await download(attachment, bot.settings.voice)
-                kind = attachment.content_type or "audio/ogg"
-                text = await bot.voice.transcribe(audio, attachment.filename, kind)
-            heard = transcript_content(text)
-            await engine.admission.relog(msg, heard)
-            return dataclasses.replace(msg, content=heard, carried=NOTHING)
+            audio = await download(attachment, bot.settings.voice)
+            kind = attachment.content_type or "audio/ogg"
+            return transcript_content(await bot.voice.transcribe(audio, attachment.filename, kind))
         except (discord.HTTPException, VoiceUnavailable) as exc:
             log.warning("voice message %s could not be transcribed: %s", message.id, exc)
-    try:
-        if await engine.admission.admit(msg) and engine.reply_certain(msg):
-            line = bot.settings.voice.voice_unheard_reply.replace("{name}", engine.persona.name)
-            await outlet.send(line, first=True)
-    finally:
-        await engine.keeper.settle(msg)  # the unheard line is its answer (or none is owed)
-    return None
+            return None
+
+    return await bot.engine.hear(msg, outlet, listen if bot.voice.hears else None,
+                                 bot.settings.voice.voice_unheard_reply)
 
 
 async def download(attachment: discord.Attachment, settings: VoiceSettings) -> bytes:

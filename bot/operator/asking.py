@@ -2,7 +2,7 @@
 which work where the application is installed to a person (a server that never invited the bot, a group DM)
 as well as where it is installed to a server.
 
-Plain logic over the :class:`~bot.reply.engine.ReplyEngine`, driven the way the console drives it (one
+Plain logic over the :class:`~bot.reply.engine.ReplyPipeline`, driven the way the console drives it (one
 character, the same reply sequence), so the cog only turns an interaction into a call and the answer into
 follow-ups. What is said this way belongs to the person's private scope (``dm``, as their DMs): the bot may
 not be in that place at all, so nothing of it is ever shown in a server channel's prompt; and since the
@@ -26,8 +26,7 @@ from datetime import UTC, datetime
 
 from bot.core.pipeline import Incoming
 from bot.operator.conversation_tools import ConversationTools
-from bot.reply.engine import ReplyEngine
-from bot.reply.sequence import ReplySequence, Solo
+from bot.reply.pipeline import ReplyPipeline, ReplySequence, Solo
 from bot.reply.splitting import split_message
 
 QUOTE_LIMIT = 1500  # the message asked about, as quoted in the question (the rest is cut)
@@ -72,6 +71,9 @@ class CollectingOutlet:
         self.parts.append(text)
         return None
 
+    def resume_at(self, part: int) -> None:
+        pass  # follow-ups carry no nonce
+
 
 def question_about(quoted: Quoted, ask: str = "") -> str:
     """The question a message menu asks: the message quoted and attributed, then the person's words."""
@@ -90,7 +92,7 @@ def note_of(quoted: Quoted) -> str:
 class Asking:
     """Answers a person wherever the application is installed, in their private scope."""
 
-    def __init__(self, engine: ReplyEngine, tools: ConversationTools) -> None:
+    def __init__(self, engine: ReplyPipeline, tools: ConversationTools) -> None:
         self.engine = engine
         self.tools = tools
         self.replies = ReplySequence(Solo(engine))  # one character: no webhooks to speak as the others

@@ -1,7 +1,7 @@
 """What a user may do to their own conversation: reset it, forget exchanges, add a core memory, see their
 figures (a new answer to the last message is a swipe: bot/reply/swipes.py).
 
-Plain logic over the :class:`~bot.reply.engine.ReplyEngine` and the store, so the slash-command cog, the
+Plain logic over the :class:`~bot.reply.engine.ReplyPipeline` and the store, so the slash-command cog, the
 console and tests drive exactly the same code. Every operation is scoped to one user and one conversation
 scope (``dm`` or ``channel:<id>``, see :attr:`bot.reply.prompting.Incoming.scope`).
 """
@@ -15,8 +15,8 @@ from datetime import datetime
 
 from bot.core.config import MemorySettings
 from bot.core.tokens import history_tokens
-from bot.reply.engine import ReplyEngine
 from bot.reply.persona_runtime import StageStatus, dm_greeted_key, stage_status
+from bot.reply.pipeline import ReplyPipeline
 from database.records import PRIVATE_NOTE_SOURCE, History, Turn, Usage
 from database.store import Store
 from memory.consent import Consent
@@ -105,7 +105,7 @@ class StatusFigures:
 
 
 class ConversationTools:
-    def __init__(self, engine: ReplyEngine, store: Store, memory: MemorySettings) -> None:
+    def __init__(self, engine: ReplyPipeline, store: Store, memory: MemorySettings) -> None:
         """``engine``: the main character's, which drafts; ``memory``: the memory section, following
         reloads (its default consent)."""
         self.engine = engine

@@ -5,40 +5,46 @@ be spent)."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Iterator
 
-from bot.core.config import Settings
+from bot.core.config import ReplySettings, SecretSettings
 from bot.core.pipeline import Decision, Features, Incoming, Outlet
 from bot.core.policy import ServerPolicies
-from bot.reply.composing import Prefetched, PromptComposer
+from bot.reply.composing import Prefetched, prompt_request
 from bot.reply.deciding import Addressee, TurnTaking
+from bot.reply.owed import OwedMarks
 from bot.reply.throttle import BotThrottle
-from database.records import SeenMessage
-from database.store import Store
+from database.conversations import Conversations
+from database.log import MessageLog
+from database.places import Places
+from database.privacy import Privacy
+from database.records import PromptData, SeenMessage
 
-log = logging.getLogger("bot.reply.engine")
+log = logging.getLogger(__name__)
 
 
 class Admission:
-    """One character's admission of messages; ``owed``: the messages this process marked owed a reply and
-    has not answered yet (shared with the keeping stage, which clears them)."""
+    """One character's admission of messages, marking the replies it is certain of in ``owed``."""
 
-    def __init__(self, store: Store, settings: Settings, character_key: str, addressee: Addressee,
-                 throttle: BotThrottle, turns: TurnTaking, policies: ServerPolicies, composer: PromptComposer,
-                 features: Features, owed: set[int]) -> None:
-        self.store = store
-        self.settings = settings
-        self.character_key = character_key
-        self.addressee = addressee
-        self.throttle = throttle
-        self.turns = turns
-        self.policies = policies
-        self.composer = composer
-        self.interceptors = features.interceptors
-        self.gates = features.gates
-        self.owed = owed
+    def __init__(self, messages: MessageLog, places: Places, privacy: Privacy, conversations: Conversations,
+                 replies: ReplySettings, secrets: SecretSettings, character_key: str, addressee: Addressee,
+                 throttle: BotThrottle, turns: TurnTaking, policies: ServerPolicies, features: Features,
+                 owed: OwedMarks) -> None:
+        """``replies`` and ``secrets``: sections read at each message (a reload applies at once)."""
+        self._log = messages
+        self._places = places
+        self._privacy = privacy
+        self._conversations = conversations
+        self._replies = replies
+        self._secrets = secrets
+        self._key = character_key
+        self._addressee = addressee
+        self._throttle = throttle
+        self._turns = turns
+        self._policies = policies
+        self._interceptors = features.interceptors
+        self._gates = features.gates
+        self._owed = owed
         self._cannot_post: set[int] = set()  # the channels said to refuse our posts (said once each)
 
     async def observe(self, msg: Incoming) -> bool:
@@ -52,49 +58,39 @@ class Admission:
         read in the same trip to the database as its log write."""
         # Its privacy mark, taken when first seen: an exchange whose author ran /forget_me since is not
         # stored (database/privacy.py). Kept by the store: every character of a cast answers by the same.
-        self.store.privacy.seen(msg.message_id)
-        active = msg.is_dm or await self.store.places.is_active(msg.channel_id, msg.guild_id)
+        self._privacy.seen(msg.message_id)
+        active = msg.is_dm or await self._places.is_active(msg.channel_id, msg.guild_id)
         prefetched: Prefetched | None = None
-        if (active or self.settings.replies.log_inactive_channels) and not await self.log_channel(msg):
-            certain = active and prefetch and self.addressee.reply_certain(msg)
-            request = self.composer.prompt_request(msg) if certain else None
-            stamp = self.store.conversations.history_stamp(self.character_key, msg.author_id, msg.scope)
-            # A reply certain now is owed from this very write: a crash from here on cannot lose it.
-            owed_by = self.character_key if request is not None else None
-            with self._claiming(msg, owed=owed_by is not None):
-                data = await self.store.log.log_message(_seen(msg), then_read=request, owed_by=owed_by)
-            prefetched = Prefetched(data, stamp) if data is not None else None
+        if (active or self._replies.log_inactive_channels) and not await self.log_channel(msg):
+            if active and prefetch and self._addressee.reply_certain(msg):
+                prefetched = await self._log_prefetching(msg)
+            else:
+                await self._log.log_message(_seen(msg))
         if not msg.author_is_bot and not msg.is_dm:
-            self.throttle.human_spoke(msg.channel_id)
-        self.turns.observed(msg)
+            self._throttle.human_spoke(msg.channel_id)
+        self._turns.observed(msg)
         return active, prefetched
+
+    async def _log_prefetching(self, msg: Incoming) -> Prefetched | None:
+        """The prefetch: a message certain to be answered is logged, its reply marked owed (a crash from
+        here on cannot lose it) and its prompt data read, in one trip to the database."""
+        stamp = self._conversations.history_stamp(self._key, msg.author_id, msg.scope)
+        request = prompt_request(self._key, msg, self._replies.recent_channel_messages)
+        data: PromptData | None
+        with self._owed.claiming(msg.message_id):
+            data = await self._log.log_message(_seen(msg), then_read=request, owed_by=self._key)
+        return Prefetched(data, stamp) if data is not None else None
 
     async def log_first(self, msg: Incoming) -> None:
         """Write ``msg`` to the log now, its reply marked owed when certain, before slow work on it (a voice
         message's download and transcription): a crash during that work loses neither. The sequence's own
         log write later finds it there (the log ignores a message it has)."""
-        active = msg.is_dm or await self.store.places.is_active(msg.channel_id, msg.guild_id)
-        if not (active or self.settings.replies.log_inactive_channels) or await self.log_channel(msg):
+        active = msg.is_dm or await self._places.is_active(msg.channel_id, msg.guild_id)
+        if not (active or self._replies.log_inactive_channels) or await self.log_channel(msg):
             return
-        owed_by = self.character_key if active and self.addressee.reply_certain(msg) else None
-        with self._claiming(msg, owed=owed_by is not None):
-            await self.store.log.log_message(_seen(msg), owed_by=owed_by)
-
-    @contextlib.contextmanager
-    def _claiming(self, msg: Incoming, *, owed: bool) -> Iterator[None]:
-        """Around a write that marks ``msg``'s reply owed: this process claims the mark before the write.
-        From the moment the mark is in the database, the start-up recovery (bot/reply/recovery.py), reading
-        the marks at the same time, must see it is being answered here. Released if the write fails (a mark
-        claimed earlier, by log_first, stays claimed)."""
-        claimed = owed and msg.message_id not in self.owed
-        if claimed:
-            self.owed.add(msg.message_id)
-        try:
-            yield
-        except BaseException:
-            if claimed:
-                self.owed.discard(msg.message_id)
-            raise
+        owed_by = self._key if active and self._addressee.reply_certain(msg) else None
+        with self._owed.claiming(msg.message_id, owed=owed_by is not None):
+            await self._log.log_message(_seen(msg), owed_by=owed_by)
 
     async def log_channel(self, msg: Incoming) -> bool:
         """Whether ``msg`` is in a log channel (the admins' or a server's): not conversation, and never
@@ -102,14 +98,14 @@ class Admission:
         server's settings are cached."""
         if msg.is_dm:
             return False
-        if msg.channel_id == self.settings.secrets.log_channel:
+        if msg.channel_id == self._secrets.log_channel:
             return True
-        policy = await self.policies.of(msg.guild_id)
+        policy = await self._policies.of(msg.guild_id)
         return policy is not None and policy.log_channel_id == msg.channel_id
 
     async def relog(self, msg: Incoming, content: str) -> None:
         """The logged text of ``msg`` replaced (a voice message logged before it was heard, now heard)."""
-        await self.store.log.set_content(msg.message_id, content)
+        await self._log.set_content(msg.message_id, content)
 
     async def admit(self, msg: Incoming) -> bool:
         """Log the message, let interceptors consume it; True when reply work may follow."""
@@ -123,7 +119,7 @@ class Admission:
 
     async def _admit(self, msg: Incoming, *, prefetch: bool) -> tuple[bool, Prefetched | None]:
         active, prefetched = await self._observe(msg, prefetch=prefetch)  # logged first, whoever consumes it
-        for interceptor in self.interceptors:  # consulted even where the bot is inactive
+        for interceptor in self._interceptors:  # consulted even where the bot is inactive
             try:
                 if await interceptor(msg):
                     return False, None
@@ -144,7 +140,7 @@ class Admission:
                             msg.guild_name or msg.guild_id, msg.channel_id, msg.cannot_post, msg.cannot_post)
             return Decision(False, f"the bot lacks {msg.cannot_post} here")
         self._cannot_post.discard(msg.channel_id)  # granted since: a later refusal is said again
-        for gate in self.gates:
+        for gate in self._gates:
             stop = await gate(msg, outlet)
             if stop is not None:
                 return stop
@@ -153,9 +149,7 @@ class Admission:
     async def owe(self, msg: Incoming) -> None:
         """Mark the reply to ``msg`` owed, unless its log write did (a reply decided by a vote, or by the
         cast of several characters): from now on a crash cannot lose it."""
-        if msg.message_id not in self.owed:
-            with self._claiming(msg, owed=True):
-                await self.store.owed.mark(self.character_key, msg.message_id, msg.channel_id)
+        await self._owed.owe(msg.message_id, msg.channel_id)
 
 
 def _seen(msg: Incoming) -> SeenMessage:

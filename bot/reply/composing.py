@@ -8,7 +8,7 @@ import dataclasses
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
-from bot.core.config import Settings
+from bot.core.config import ModelSettings, ReplySettings
 from bot.core.models.base import Prompt
 from bot.core.persona.model import Persona
 from bot.core.persona.register import in_place
@@ -20,8 +20,9 @@ from bot.reply.persona_runtime import PersonaRuntime
 from bot.reply.prompting import ReplyExtras, build_reply_prompt
 from bot.reply.room import replied_name, why_part
 from bot.reply.transcript import TranscriptWindows, fetch_limit
+from database.conversations import Conversations
+from database.log import MessageLog
 from database.records import PromptData, PromptRequest, SeenMessage
-from database.store import Store
 
 
 @dataclass(frozen=True)
@@ -33,16 +34,26 @@ class Prefetched:
     stamp: tuple[int, int]
 
 
+def prompt_request(character_key: str, msg: Incoming, recent_channel_messages: int) -> PromptRequest:
+    """What a reply's prompt reads for a reply to ``msg`` (with its log write, when it is certain)."""
+    return PromptRequest(character_key, msg.author_id, msg.scope, msg.channel_id,
+                         0 if msg.is_dm else fetch_limit(recent_channel_messages), msg.message_id,
+                         msg.is_dm, None if msg.is_dm else msg.guild_id)
+
+
 class PromptComposer:
     """One character's prompts: ``parts``, what the features supply (in the composition root's order)."""
 
-    def __init__(self, store: Store, settings: Settings, character_key: str, greeter: Greeter,
+    def __init__(self, conversations: Conversations, messages: MessageLog, replies: ReplySettings,
+                 models: ModelSettings, character_key: str, greeter: Greeter,
                  runtime: PersonaRuntime, accounts: Collection[int], parts: tuple[PromptPart, ...],
-                 intents: IntentRouter, names_me: Callable[[Incoming], bool] = lambda _: False) -> None:
-        """``names_me``: whether a message names the character (bot/reply/deciding/addressing.py): the
-        prompt says why the character answers."""
-        self.store = store
-        self.settings = settings
+                 intents: IntentRouter, names_me: Callable[[Incoming], bool]) -> None:
+        """``replies`` and ``models``: sections read at each reply; ``names_me``: whether a message names the
+        character (bot/reply/deciding/addressing.py): the prompt says why the character answers."""
+        self.conversations = conversations
+        self.messages = messages
+        self.replies = replies
+        self.models = models
         self.character_key = character_key
         self.greeter = greeter
         self.persona_runtime = runtime
@@ -54,10 +65,7 @@ class PromptComposer:
 
     def prompt_request(self, msg: Incoming) -> PromptRequest:
         """What build_prompt() reads for a reply to ``msg``."""
-        return PromptRequest(self.character_key, msg.author_id, msg.scope, msg.channel_id,
-                             0 if msg.is_dm else fetch_limit(self.settings.replies.recent_channel_messages),
-                             msg.message_id,
-                             msg.is_dm, None if msg.is_dm else msg.guild_id)
+        return prompt_request(self.character_key, msg, self.replies.recent_channel_messages)
 
     async def prompt_data(self, msg: Incoming, prefetched: Prefetched | None) -> PromptData:
         """Read with the log write, unless a history has changed since. When the only change is an exchange
@@ -66,18 +74,18 @@ class PromptComposer:
         the message kept; any other change (a /forget_me, a summary) reads everything again."""
         data = None
         if prefetched is not None:
-            changes, appends = self.store.conversations.history_stamp(self.character_key, msg.author_id,
+            changes, appends = self.conversations.history_stamp(self.character_key, msg.author_id,
                                                                       msg.scope)
             if (changes, appends) == prefetched.stamp:
                 data = prefetched.data
             elif changes == prefetched.stamp[0]:
-                data = await self.store.conversations.prompt_data_again(prefetched.data,
+                data = await self.conversations.prompt_data_again(prefetched.data,
                                                                         self.prompt_request(msg))
         return data or await self.read_prompt_data(msg)
 
     async def read_prompt_data(self, msg: Incoming) -> PromptData:
         r = self.prompt_request(msg)
-        return await self.store.conversations.prompt_data(*dataclasses.astuple(r)[:4], private=r.private,
+        return await self.conversations.prompt_data(*dataclasses.astuple(r)[:4], private=r.private,
                                                           recent_limit=r.recent_limit, before_id=r.before_id)
 
     async def build_prompt(self, msg: Incoming, persona: Persona, *, ooc_context: str = "",
@@ -91,10 +99,10 @@ class PromptComposer:
         greeting = opening.text if opening is not None else await self.greeter.shown(data, msg)
         later: list[SeenMessage] = []
         if see_later and not msg.is_dm:
-            later = [m for m in await self.store.log.recent_messages(msg.channel_id, limit=10)
+            later = [m for m in await self.messages.recent_messages(msg.channel_id, limit=10)
                      if m.message_id > msg.message_id]
         lines = None if msg.is_dm else self.transcripts.window(msg.channel_id, data.recent,
-                                                               self.settings.replies.recent_channel_messages)
+                                                               self.replies.recent_channel_messages)
         why = "" if msg.is_dm else why_part(msg, self.names_me(msg), replied_name(
             msg.reply_to_id, {m.message_id: m for m in data.recent}, self.own_author_ids, persona.name))
         prompt = build_reply_prompt(persona, data, msg, extras=await self.extras(persona, msg, data),
@@ -130,7 +138,7 @@ class PromptComposer:
         """How the reply to ``msg`` is asked: premium users keep their model; others get the one of the
         message's intent (code, image). The effort goes by tier, not by model: a premium model that is also
         the default stays at reply_effort."""
-        models = self.settings.models
+        models = self.models
         model = models.premium_model if premium else self.intents.model_for(msg, models.default_model)
         return ModelCall(model, msg.author_id, msg.guild_id, persona.max_tokens, persona.temperature,
                          models.premium_reply_effort if premium else models.reply_effort)

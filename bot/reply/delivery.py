@@ -27,8 +27,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 from bot.core.claude import ClaudeUnavailable, Completion
 from bot.core.config import Settings
 from bot.core.pipeline import Incoming, Outlet, ReplyFilter
-from bot.reply.splitting import FENCE, split_message
-from bot.reply.typing_sim import typing_time
+from bot.reply.splitting import FENCE, split_message, typing_time
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

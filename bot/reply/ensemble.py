@@ -31,8 +31,7 @@ from bot.reply.deciding import (
     decayed_affinity,
     exchange_delta,
 )
-from bot.reply.engine import ReplyEngine
-from bot.reply.sequence import Casting
+from bot.reply.pipeline import Casting, ReplyPipeline
 from database.characters import Characters
 
 __all__ = ["CastMember", "CharacterRouter", "Ensemble", "banter_probability", "exchange_delta"]
@@ -45,7 +44,7 @@ class CastMember:
     """One character of an ensemble: its key (what its data is filed under, the folder name) and engine."""
 
     key: str
-    engine: ReplyEngine
+    engine: ReplyPipeline
 
     @property
     def name(self) -> str:
@@ -78,7 +77,7 @@ class Ensemble:
         self._chains: dict[int, int] = {}  # channels where several addressed characters are answering in turn
 
     @property
-    def main(self) -> ReplyEngine:
+    def main(self) -> ReplyPipeline:
         """The character the bot account speaks as."""
         return self.members[0].engine
 
@@ -119,9 +118,9 @@ class Ensemble:
             order = [replied, *[k for k in order if k != replied]]
         return order
 
-    # -- the cast of the one reply sequence (bot/reply/sequence.py)
+    # -- the cast of the one reply sequence (bot/reply/pipeline.py)
 
-    def engine(self, key: str) -> ReplyEngine:
+    def engine(self, key: str) -> ReplyPipeline:
         return self.member(key).engine
 
     def own_words(self, msg: Incoming) -> bool:
@@ -133,14 +132,14 @@ class Ensemble:
         if speaker is not None:  # our own words: maybe another character answers
             return await self._after_character(msg, speaker)
         if msg.is_dm:  # a DM is the main character's own conversation (no webhooks there)
-            decision = await self.main.decider.decide(msg)
+            decision = await self.main.decide(msg)
             return Casting(decision, (self.main_key,) if decision.reply else ())
         if not msg.author_is_bot:
             self._character_turns.pop(msg.channel_id, None)
         order = self.addressed(msg)
         if order:
             if msg.author_is_bot:
-                blocked = self.main.throttle.blocked(msg.channel_id, msg.author_id)
+                blocked = self.main.bot_blocked(msg)
                 if blocked:
                     return Casting.quiet(Decision(False, blocked))
             decision = Decision(True, "addressed: " + ", ".join(self.member(k).name for k in order))
@@ -148,7 +147,7 @@ class Ensemble:
         key, reason = self.router.route(msg, self.members)
         if key is None:
             return Casting.quiet(Decision(False, reason))
-        decision = await self.member(key).engine.decider.decide(msg)
+        decision = await self.member(key).engine.decide(msg)
         decision = Decision(decision.reply, f"{self.member(key).name}, {reason}; {decision.reason}",
                             decision.votes)
         if not decision.reply:

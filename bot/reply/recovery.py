@@ -3,7 +3,7 @@
 Every message that will be answered is marked owed in the write that logs it (database/owed.py) and the
 mark is cleared once the reply is posted; a reply of several parts records them, and how many were posted,
 as it goes out, and one cut short is resumed from its first part not posted. At start-up, owed replies
-younger than ``reply_recovery_minutes`` re-enter the reply sequence at admission (bot/reply/sequence.py
+younger than ``reply_recovery_minutes`` re-enter the reply sequence at admission (bot/reply/pipeline.py
 ``recover``): the mark may have been written before a gate refused the message, so a late answer passes the
 same gates and decision as a live one; those it lets through are answered, the prompt telling the character
 that time passed. Older ones are closed as dropped (a late answer to a conversation long moved on would be
@@ -20,8 +20,7 @@ from datetime import datetime
 from bot.core.config.service import RecoverySettings
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming, Outlet, ReplyResult
-from bot.reply.engine import ReplyEngine
-from bot.reply.sequence import ReplySequence
+from bot.reply.pipeline import ReplyPipeline, ReplySequence
 from database.models import utcnow
 from database.owed import Owed, OwedReplies
 from database.records import PromptData
@@ -62,13 +61,14 @@ class ReplyRecovery:
     """Answers, or closes, the replies a previous run of this bot's characters still owed."""
 
     def __init__(self, settings: RecoverySettings, owed: OwedReplies, sequence: ReplySequence,
-                 engines: Sequence[ReplyEngine], late: LateReplies) -> None:
-        """``sequence``: the one every live message goes through; ``late``: the prompt part every engine was
+                 pipelines: Sequence[ReplyPipeline], late: LateReplies) -> None:
+        """``sequence``: the one every live message goes through; ``late``: the prompt part every character
+        was
         built with (the composition root gives both)."""
         self.settings = settings  # the recovery section, read at each use (a live reload applies)
         self.owed = owed
         self.sequence = sequence
-        self.engines = {engine.character_key: engine for engine in engines}
+        self.pipelines = {p.character_key: p for p in pipelines}
         self.late = late.minutes
 
     async def triage(self, now: datetime | None = None) -> list[tuple[Owed, int]]:
@@ -76,9 +76,9 @@ class ReplyRecovery:
         now = now or utcnow()
         limit = self.settings.reply_recovery_minutes * 60
         fresh: list[tuple[Owed, int]] = []
-        pending = [o for key in self.engines for o in await self.owed.pending(key)]
+        pending = [o for key in self.pipelines for o in await self.owed.pending(key)]
         for owed in sorted(pending, key=lambda o: (o.owed_since, o.message_id)):
-            if owed.message_id in self.engines[owed.character].owed:
+            if self.pipelines[owed.character].is_owed(owed.message_id):
                 continue  # owed by this very process, answering it now (it came before we were ready)
             age = (now - owed.owed_since).total_seconds()
             if age <= limit:
@@ -109,9 +109,7 @@ class ReplyRecovery:
                     log.info("message %s was answered before the restart; nothing owed", owed.message_id)
                 continue
             msg, outlet_for = found
-            engine = self.engines[owed.character]
             self.late[msg.message_id] = minutes
-            engine.owed.add(msg.message_id)  # claimed: answering clears the mark, or a refusal does
             try:
                 result = await self.sequence.recover(msg, outlet_for, owed.character, _answer(msg, owed))
                 if result is None:
@@ -131,11 +129,11 @@ class ReplyRecovery:
         return answered
 
 
-def _answer(msg: Incoming, owed: Owed) -> Callable[[ReplyEngine, Outlet], Awaitable[ReplyResult]]:
+def _answer(msg: Incoming, owed: Owed) -> Callable[[ReplyPipeline, Outlet], Awaitable[ReplyResult]]:
     """How the owed reply is given once the sequence lets it through: whole, or the parts a crash cut
     short between two of them (the rest, as written then)."""
-    async def answer(engine: ReplyEngine, outlet: Outlet) -> ReplyResult:
+    async def answer(pipeline: ReplyPipeline, outlet: Outlet) -> ReplyResult:
         if owed.parts:
-            return await engine.keeper.resume(msg, outlet, owed.parts, owed.delivered)
-        return await engine.respond(msg, outlet)
+            return await pipeline.resume(msg, outlet, owed.parts, owed.delivered)
+        return await pipeline.respond(msg, outlet)
     return answer

@@ -1,8 +1,12 @@
-"""Split long replies into Discord-sized messages without breaking words or code blocks."""
+"""How a reply goes out: split into Discord-sized messages without breaking words or code blocks, and how long
+the character "types" each, from its length, like a person would."""
 
 from __future__ import annotations
 
+import random
 import re
+
+from bot.core.config import TypingSettings
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 FENCE = "```"
@@ -76,3 +80,11 @@ def _open_fence_after(body: str) -> str | None:
             else:
                 lang = None
     return lang
+
+
+def typing_time(text: str, typing: TypingSettings, rng: random.Random | None = None) -> float:
+    """Seconds of typing indicator for ``text``: length / speed, +/- variance, clamped to [min, max]."""
+    base = len(text) / typing.typing_speed_cpm * 60.0
+    variance = typing.typing_variance
+    factor = 1.0 + (rng or random).uniform(-variance, variance) if variance else 1.0
+    return min(max(base * factor, typing.min_typing_time), typing.max_typing_time)

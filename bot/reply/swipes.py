@@ -27,8 +27,8 @@ from bot.core.models.tools import without_footnotes
 from bot.core.pipeline import Incoming, ReplyResult
 from bot.core.timers import Timers
 from bot.core.tokens import count_tokens
-from bot.reply.engine import ReplyEngine
 from bot.reply.ensemble import Ensemble
+from bot.reply.pipeline import ReplyPipeline
 from database.records import Turn
 from database.store import Store
 from database.swipes import SwipeRecord
@@ -72,7 +72,7 @@ class Swiped:
 
 
 class ReplySwipes:
-    def __init__(self, store: Store, discord: DiscordSettings, engine: ReplyEngine,
+    def __init__(self, store: Store, discord: DiscordSettings, engine: ReplyPipeline,
                  ensemble: Ensemble | None, timers: Timers, board: SwipeBoard) -> None:
         """``discord``: the Discord section, following reloads (the buttons' lifetime, the message length);
         ``engine``: the main character's; ``ensemble``: the cast's other characters, when there are some;
@@ -84,7 +84,7 @@ class ReplySwipes:
         self.timers = timers
         self.board = board
 
-    def engine_of(self, character: str) -> ReplyEngine | None:
+    def engine_of(self, character: str) -> ReplyPipeline | None:
         if character == self.engine.character_key:
             return self.engine
         if self.ensemble is not None:

@@ -44,6 +44,7 @@ from bot.core.config import (
 from bot.core.config.holder import SettingsHolder, section_of
 from bot.core.config.sections import TriageSettings
 from bot.core.config.service import AccessSettings, ClusterSettings, LimitSettings, RecoverySettings
+from bot.core.keyed import KeyedLocks
 from bot.core.models.capabilities import ModelTable
 from bot.core.pipeline import NO_FEATURES, DecisionListener, Features, Interceptor, OwnAccounts, PromptPart
 from bot.core.policy import LanguageHint, ServerPolicies
@@ -64,14 +65,14 @@ from bot.operator.limits import ReplyTokenFactor, SpendingLimits
 from bot.operator.logmirror import LogMirror
 from bot.operator.places import Places
 from bot.reply.deciding import Addressee, CharacterNames, IntentRouter
-from bot.reply.engine import ReplyEngine
 from bot.reply.ensemble import CastMember, Ensemble
+from bot.reply.pipeline import ReplyPipeline, ReplySequence, Solo
 from bot.reply.recovery import LateReplies, ReplyRecovery
-from bot.reply.sequence import ReplySequence, Solo
 from bot.reply.swipes import TIMER as SWIPE_TIMER
 from bot.reply.swipes import ReplySwipes, SwipeBoard
 from bot.runtime.cluster import Cluster, ClusterNews, Handler, LeadWork, cache_invalidation
 from bot.runtime.jobs import MemoryJobs, daily_rounds
+from bot.runtime.pipelines import Shared, compose_pipeline
 from bot.runtime.reloader import ConfigReloader
 from bot.runtime.voice import VoiceService
 from bot.servertools.knowing import ServerTools as KnowingTools
@@ -146,7 +147,7 @@ class Services:
     store: Store
     claude: ClaudeClient
     voice: VoiceService
-    engine: ReplyEngine
+    engine: ReplyPipeline
     access: AccessGate
     limits: SpendingLimits
     cluster: Cluster
@@ -172,7 +173,7 @@ class Services:
     dashboard: Dashboard | None  # served when dashboard_port asks for it
 
     @property
-    def engines(self) -> list[ReplyEngine]:
+    def engines(self) -> list[ReplyPipeline]:
         """Every character's engine, the main one first."""
         return [m.engine for m in self.ensemble.members] if self.ensemble is not None else [self.engine]
 
@@ -206,15 +207,21 @@ def compose_memory(settings: MemorySettings, store: Store, claude: ClaudeClient,
 def compose_engine(settings: Settings, store: Store, claude: ClaudeClient, character: CharacterSource,
                    consent: Consent, memory: MemoryService, features: Features = NO_FEATURES, *,
                    accounts: OwnAccounts | None = None, addressee: Addressee | None = None,
-                   intents: IntentRouter | None = None,
-                   policies: ServerPolicies | None = None) -> ReplyEngine:
-    """The main character's engine: memory's recall and summaries, then ``features``' own (the console
-    gives none: no gates nor limits there)."""
+                   intents: IntentRouter | None = None, policies: ServerPolicies | None = None,
+                   shared: Shared | None = None,
+                   locks: KeyedLocks[tuple[int, str]] | None = None) -> ReplyPipeline:
+    """The main character's pipeline: memory's recall and summaries, then ``features``' own (the console
+    gives none: no gates nor limits there, and builds nothing else the bot shares: built here)."""
     features = dataclasses.replace(
         features, prompt_parts=(memory.recall_part(), memory.threads_part(), *features.prompt_parts),
         turn_observers=(memory.keeper(), *features.turn_observers))
-    engine = ReplyEngine(settings, store, claude, character, features=features, accounts=accounts,
-                         addressee=addressee, intents=intents, policies=policies, consent=consent)
+    policies = policies or ServerPolicies(settings, store.servers)
+    engine = compose_pipeline(
+        settings, store, claude, character, features,
+        shared or Shared.of(settings, store, claude, policies, consent),
+        accounts=accounts if accounts is not None else OwnAccounts(),
+        addressee=addressee or Addressee(CharacterNames(character.current, set())),
+        intents=intents or intent_router(settings), locks=locks if locks is not None else KeyedLocks())
     claude.warn_refused_settings([engine.persona])  # once: sampling a model would refuse
     return engine
 
@@ -292,15 +299,20 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     intents = intent_router(settings)
     memory = compose_memory(holder.follow(MemorySettings),  # reads a reload at each use
                             store, claude, character, key, intents, consent=consent, notify=mirror.emit)
+    # What every character's replies share in this process; the main character's conversation locks, which
+    # a reminder's delivery holds too.
+    shared = Shared.of(settings, store, claude, policies, consent)
+    locks: KeyedLocks[tuple[int, str]] = KeyedLocks()
     engine = compose_engine(settings, store, claude, character, consent, memory, main, accounts=accounts,
-                            addressee=addressee, intents=intents, policies=policies)
+                            addressee=addressee, intents=intents, policies=policies, shared=shared,
+                            locks=locks)
     voice = VoiceService(holder.follow(VoiceSettings), base_url=settings.models.openai_base_url,
                          api_key=settings.secrets.openai_api_key)
     voice.startup_problems()  # one line per missing program voice needs (ffmpeg, espeak-ng)
     log.info("starting: loading %s (identity, other characters, memory, commands)", engine.persona.name)
     await seed_identity(store, settings.character_dir, engine.character_key)
     ensemble = await compose_ensemble(settings, holder.follow(EnsembleSettings), store, claude, character,
-                                      engine, accounts, consent, memory, alive_parts, counters,
+                                      engine, accounts, shared, memory, alive_parts, counters,
                                       (LanguageHint(policies), late), news, search)
     members = [m.engine for m in ensemble.members[1:]] if ensemble is not None else []
     # The one reply sequence every message goes through; the cast chooses who answers.
@@ -344,7 +356,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
         *daily_rounds(key, holder.follow(MemorySettings), memory_jobs, alive.new_day, skip=skip_rounds),
     ], handlers={POLL_TIMER: polls.close_due, SWIPE_TIMER: swipes.expire, FACE_TIMER: faces.apply_due,
                  REMINDER_TIMER: ReminderDelivery(
-        speaker, edge.alive_side, alive_parts.time, engine.keeper.locks, mirror=mirror.emit).deliver})
+        speaker, edge.alive_side, alive_parts.time, locks, mirror=mirror.emit).deliver})
     # config.env and the character files, applied live when they change (setup_hook starts it last).
     reloader = ConfigReloader(holder, [e.character for e in engines], IdentitySeeds(store, engines).reseed)
     conversation = ConversationTools(engine, store, holder.follow(MemorySettings))
@@ -364,8 +376,8 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
 
 
 async def compose_ensemble(settings: Settings, section: EnsembleSettings, store: Store, claude: ClaudeClient,
-                           character: CharacterSource, engine: ReplyEngine, accounts: OwnAccounts,
-                           consent: Consent, memory: MemoryService, alive: AliveParts,
+                           character: CharacterSource, engine: ReplyPipeline, accounts: OwnAccounts,
+                           shared: Shared, memory: MemoryService, alive: AliveParts,
                            counters: ActivityRecorder, instructions: tuple[PromptPart, ...],
                            news: ClusterNews, search: WebSearch) -> Ensemble | None:
     """The other characters this bot plays (``ensemble_characters``), each with its own engine; ``section``:
@@ -390,12 +402,10 @@ async def compose_ensemble(settings: Settings, section: EnsembleSettings, store:
             turn_observers=(memory.keeper(key, source.current), counters.on_turn, *alive.turn_observers(key),
                             news.posted(names.name)),
             tools=(search.speaking_as(names.name),))
-        member = ReplyEngine(settings, store, claude, source, character_key=key, features=features,
-                             accounts=accounts.sharing_webhooks(), addressee=Addressee(names),
-                             policies=engine.policies,
-                             ballot=engine.voting.ballot,  # vote rounds paced process-wide
-                             images=engine.images,  # image bytes in flight bounded process-wide
-                             consent=consent)  # one consent policy for the whole bot
+        # vote rounds paced, image bytes in flight bounded, one consent policy: process-wide (shared)
+        member = compose_pipeline(settings, store, claude, source, features, shared,
+                                  accounts=accounts.sharing_webhooks(), addressee=Addressee(names),
+                                  intents=intent_router(settings), locks=KeyedLocks())
         await seed_identity(store, folder, member.character_key)
         cast.append(CastMember(key, member))
     ensemble = Ensemble(cast, section, store.characters, accounts=accounts)
@@ -403,7 +413,7 @@ async def compose_ensemble(settings: Settings, section: EnsembleSettings, store:
     return ensemble
 
 
-def cluster_signals(store: Store, engines: list[ReplyEngine], alive: Alive,
+def cluster_signals(store: Store, engines: list[ReplyPipeline], alive: Alive,
                     edge: Edge) -> dict[str, tuple[Handler, ...]]:
     """What this process does with each signal of the cluster's others (bot/runtime/cluster.py), handed to
     the :class:`Cluster` as it is built: a shutdown for all, an admin's edit of a cached setting, a
@@ -415,7 +425,7 @@ def cluster_signals(store: Store, engines: list[ReplyEngine], alive: Alive,
         seen = SeenMessage(int(message["message_id"]), int(message["channel_id"]), message.get("guild_id"),
                            0, str(message.get("author_name", "")), True, False, "", utcnow())
         for engine in engines:
-            engine.turns.arrived(seen)
+            engine.arrived(seen)
 
     async def feelings_heard(message: JsonObject) -> None:
         for feelings in alive.feelings.values():
@@ -438,7 +448,7 @@ def cluster_signals(store: Store, engines: list[ReplyEngine], alive: Alive,
 class IdentitySeeds:
     """A changed identity.json, seeded again into the character it belongs to (the reloader's call)."""
 
-    def __init__(self, store: Store, engines: list[ReplyEngine]) -> None:
+    def __init__(self, store: Store, engines: list[ReplyPipeline]) -> None:
         self.store = store
         self.engines = engines
 
@@ -455,7 +465,7 @@ def compose_live_feed() -> LiveFeed:
     return LiveFeed()
 
 
-def compose_dashboard(settings: Settings, edge: Edge, live: LiveFeed, store: Store, engine: ReplyEngine,
+def compose_dashboard(settings: Settings, edge: Edge, live: LiveFeed, store: Store, engine: ReplyPipeline,
                       memory: MemoryService, admin: AdminTools, claude: ClaudeClient) -> Dashboard:
     """The dashboard of a running bot (only when ``dashboard_port`` asks for it: Jinja2 and the pages):
     /forget_me's effect through the memory service (which also stops summaries in flight and drops cached

@@ -29,9 +29,8 @@ from bot.core.localtime import load_zone
 from bot.core.persona.macros import Moment
 from bot.core.pipeline import Features, Incoming
 from bot.features.websearch import WebSearch
-from bot.reply.engine import ReplyEngine
 from bot.reply.persona_runtime import dm_greeted_key, greeting_for
-from bot.reply.sequence import ReplySequence, Solo
+from bot.reply.pipeline import ReplyPipeline, ReplySequence, Solo
 from bot.runtime.composition import compose_engine, compose_memory, compose_model, intent_router, open_store
 from database.store import Store
 from memory.consent import Consent
@@ -93,6 +92,9 @@ class ConsoleOutlet:
         print(f"{self.name}: {text}" if first else text, flush=True)
         return None
 
+    def resume_at(self, part: int) -> None:
+        pass  # a terminal: nothing to post twice
+
 
 class LineReader:
     """Lines of stdin, read by a daemon thread: a read waiting for input never keeps the process from
@@ -124,7 +126,7 @@ class LineReader:
 class Console:
     """One console session: commands, greeting, messages to the engine."""
 
-    def __init__(self, settings: Settings, store: Store, engine: ReplyEngine, user: str) -> None:
+    def __init__(self, settings: Settings, store: Store, engine: ReplyPipeline, user: str) -> None:
         self.settings = settings
         self.store = store
         self.engine = engine
@@ -269,7 +271,7 @@ async def _chat(settings: Settings, character: CharacterSource, user: str | None
     # Built as a running bot's are (bot/runtime/composition.py), without Discord's gates and tools.
     store = await open_store(settings)
     memory: MemoryService | None = None
-    engine: ReplyEngine | None = None
+    engine: ReplyPipeline | None = None
     claude: ClaudeClient | None = None
     try:
         consent = Consent(store.servers, store.people, settings.memory.memory_consent)

@@ -222,7 +222,7 @@ class DiscordSettings:
 
 @dataclass(frozen=True)
 class TypingSettings:
-    """The simulated typing indicator (bot/reply/typing_sim.py)."""
+    """The simulated typing indicator (bot/reply/splitting.py)."""
 
     TITLE: ClassVar[str] = "Typing simulation"
     typing_speed_cpm: float = key(300.0, "Simulated typing speed, characters per minute.", above=0)

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Collection
 
 from bot.core.config.sections import TriageSettings
-from bot.core.pipeline import Decision, DecisionListener, Incoming
+from bot.core.pipeline import Decision, DecisionListener, Incoming, safely
 from bot.core.policy import ServerPolicies
 from bot.reply.deciding.addressing import Addressee, CharacterNames, addressed_order
 from bot.reply.deciding.firstlook import CardProfile, FirstLook, Look
@@ -23,7 +23,6 @@ from bot.reply.deciding.router import CharacterRouter, banter_probability, decay
 from bot.reply.deciding.triage import is_hello, parse_prefixes, skip_reason
 from bot.reply.deciding.turns import TurnTaking
 from bot.reply.deciding.voting import Ballot, Voting
-from bot.reply.keeping import _safely
 from bot.reply.throttle import BotThrottle
 
 __all__ = [
@@ -32,7 +31,7 @@ __all__ = [
     "Voting", "addressed_order", "banter_probability", "decayed_affinity", "exchange_delta", "is_hello",
 ]
 
-log = logging.getLogger("bot.reply.engine")
+log = logging.getLogger(__name__)
 
 
 class Decider:
@@ -109,5 +108,5 @@ class Decider:
             log.info("message %s from %s in %s: %s", msg.message_id, msg.author_name, msg.scope,
                      decision.describe())
         for listener in self.observers:
-            await _safely(listener(msg, decision))
+            await safely(listener(msg, decision), log)
 
