@@ -48,7 +48,6 @@ from bot.core.models.capabilities import ModelTable
 from bot.core.pipeline import NO_FEATURES, DecisionListener, Features, Interceptor, OwnAccounts, PromptPart
 from bot.core.policy import LanguageHint, ServerPolicies
 from bot.core.timers import Dispatcher, Recurring, Timers
-from bot.features.dice import Dice
 from bot.features.reminders.book import ReminderBook
 from bot.features.reminders.delivery import ReminderDelivery
 from bot.features.websearch import WebSearch
@@ -288,7 +287,6 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
         # what the model may use while writing: the web search, reminders (in DMs, and where switched on),
         # then the server's tools (member info, events, this channel's log, a reaction), where switched on
         tools=(search,
-               Dice(holder.follow(ServerToolSettings)),
                reminders, KnowingTools(holder.follow(ServerToolSettings), store.people, store.log,
                                        store.switches, consent, edge.server_view, accounts, names.name)))
     claude = compose_model(settings, store, spending=limits, models=models, mirror=mirror)

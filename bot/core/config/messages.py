@@ -137,7 +137,6 @@ class ServerToolSettings:
         "or not remembered (/forget_me, memory_consent) are left out. /bot server-tools switches them off "
         "for a channel or a server (never on past this setting). Their declarations add about 400 input "
         "tokens to each request there, read from the cache after the first.")
-    dice: bool = key(True, "Let the character roll dice while replying (a roll_dice tool).")
     server_tools_recent_lines: int = key(
         30, "Lines of this channel recent_messages returns at most.", min=1, max=100)
     react_emojis: str = key(
