@@ -96,7 +96,7 @@ async def test_server_tools_are_off_by_default_switchable_per_place_and_only_rea
     h = await make_harness(reminders_in_dms="false")  # only the server's tools here (reminders: their own)
     await h.say("hello", mention=True)
     await h.replies(CHANNEL_ID, 1)
-    assert "tools" not in reply_requests(h)[-1].body
+    assert not SERVER_TOOLS & tool_names(reply_requests(h)[-1].body)
     await h.restart(server_tools="true")
     sent = await h.dm("hi there")
     await h.replies(int(sent["channel_id"]), 1)
@@ -108,7 +108,7 @@ async def test_server_tools_are_off_by_default_switchable_per_place_and_only_rea
     assert "Server tools is **off**" in answer["content"]
     await h.say("hello again", mention=True)
     await h.replies(CHANNEL_ID, 2)
-    assert "tools" not in reply_requests(h)[-1].body
+    assert not SERVER_TOOLS & tool_names(reply_requests(h)[-1].body)
 
 
 async def test_the_servers_scheduled_events_are_listed_as_discord_shows_them(

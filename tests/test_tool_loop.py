@@ -256,3 +256,23 @@ async def test_one_replys_tool_loop_shares_one_search_budget(tmp_path: Path, fak
     fake_claude.script("Still a small wallaby.")
     await generation(client, box).write(streamed=False)
     assert [search_uses(r.body) for r in fake_claude.requests] == [2, 1, None]
+
+
+async def test_the_toolbox_narrows_what_a_lender_narrows_and_keeps_outward_tools_from_others() -> None:
+    """The search budget is the lent search's own (``Lent.narrowing``): a later call declares what it
+    narrows to, the other tools as they were; an outward tool is left out where another person's private
+    memories are in the request."""
+    search, fetch = {"type": WEB_SEARCH, "name": "web_search", "max_uses": 2}, {"type": WEB_FETCH}
+
+    async def spent(used: int) -> JsonObject | None:
+        return {**search, "max_uses": 2 - used} if used < 2 else None
+
+    lent = [Lent(search, narrowing=spent), Lent(DECLARED, Dictionary()), Lent(fetch, outward=True)]
+    box = Lending(lent, incoming("x"), PROMPT).toolbox(4)
+    assert box is not None and box.narrowed is not None and fetch in box.declared
+    assert {"type": WEB_SEARCH, "name": "web_search", "max_uses": 1} in await box.narrowed(1)
+    later = await box.narrowed(2)
+    assert search not in later and DECLARED in later and fetch in later
+    theirs = Prompt(PROMPT.system, PROMPT.messages, memories_of=frozenset({7, 8}))
+    box = Lending(lent, incoming("x"), theirs).toolbox(4)
+    assert box is not None and fetch not in box.declared and DECLARED in box.declared

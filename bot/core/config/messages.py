@@ -92,7 +92,7 @@ class DeliverySettings:
 
 @dataclass(frozen=True)
 class LookupSettings:
-    """Looking things up while replying (bot/reply/looking.py): Claude's web search and web fetch. Each
+    """Looking things up while replying (bot/features/websearch/): Claude's web search and web fetch. Each
     search costs $0.01 on top of the tokens (counted in usage and the spending limits)."""
 
     TITLE: ClassVar[str] = "Looking things up"
