@@ -1,6 +1,7 @@
 """Reminders: what a person asked the character to remind them of, where, and when (an instant in UTC,
-converted from their local wall-clock time by bot/features/reminders/book.py). Each open reminder has a durable timer
-(``reminder:<id>``, database/timers.py) that delivers it once; a delivered reminder keeps its row, marked,
+converted from their local wall-clock time by bot/features/reminders/book.py). Each open reminder has a
+durable timer (``reminder:<id>``,
+database/timers.py) that delivers it once; a delivered reminder keeps its row, marked,
 for a day (the per-day cap counts it), then goes; so does a cancelled one, marked cancelled rather than
 deleted, or cancelling would let a person set reminders past the cap."""
 

@@ -92,7 +92,8 @@ class Store:
         self.switches = PlaceSwitches(self.db, self.changes)
         self.style = StyleProfiles(self.db, q)
         self.checkins = CheckIns(self.db)
-        self.reminders = Reminders(self.db)  # what people asked to be reminded of (bot/features/reminders/book.py)
+        # what people asked to be reminded of (bot/features/reminders/book.py)
+        self.reminders = Reminders(self.db)
         self.feelings = FeelingRows(self.db)
         # A cluster of processes on one PostgreSQL: their rows (the link is each process's own session).
         self.cluster = ClusterNodes(self.db)
