@@ -201,9 +201,7 @@ class FactRow:
     valid_until: datetime | None = None  # closed: no longer true since then (None: current)
     superseded_by: int | None = None  # the fact that replaced it
     past: str | None = None  # a closed fact told as history ("Alice lived in Leeds"); None: never recalled
-    # a current fact that may have replaced this one, or that this one may have replaced: the other's words,
-    # read only where they may be shown wherever this one is (database/facts.py)
-    doubt: str | None = None
+    doubt: str | None = None  # the words of a current fact it may replace or be replaced by (facts.py _DOUBT)
 
     @property
     def told(self) -> datetime:
@@ -222,7 +220,7 @@ class NewFact:
     guild_id: int | None = None  # the server whose public channels it was learnt in
     replaces: int | None = None  # the known fact it updates: closed, with ``past`` as its history wording
     past: str | None = None
-    closes: tuple[tuple[int, str], ...] = ()  # known facts of its slot it takes the place of: (id, past)
+    closes: tuple[tuple[int, str], ...] = ()  # (id, past) of known facts of its slot (memory/slots.py)
     doubts: int | None = None  # a known fact it may take the place of: both kept, the doubt shown
 
 
@@ -394,8 +392,7 @@ class DailyUsage:
 
 @dataclass(frozen=True)
 class CheckInDue:
-    """Someone who asked for check-ins and has been silent: their name, when they were last seen, and when
-    the last check-in went out (None: never)."""
+    """Someone who asked for check-ins and is silent: name, last seen, and last check-in (None: never)."""
 
     user_id: int
     name: str

@@ -87,9 +87,10 @@ def one_truth(index: FactIndex, text: str, vector: np.ndarray, seen: np.ndarray,
     is unsure (a hedged fact, one the vocabulary does not place but this near to a slot's fact, or one
     that could not close the other without telling a place what was said elsewhere) it names one as its
     doubt."""
-    scores = np.where(seen, index.scores(vector), -np.inf)
-    near = np.flatnonzero(scores >= SLOT_NEAR)
     slot = slot_of(text)
+    scores = np.where(seen, index.scores(vector), -np.inf)
+    # without a slot of its own, only a fact in the grey band under the threshold may be in doubt
+    near = np.flatnonzero(scores >= (SLOT_NEAR if slot is not None else threshold - GREY_BAND))
     closes: list[tuple[int, str]] = []
     doubt: int | None = None
     for i in near[np.argsort(-scores[near], kind="stable")].tolist():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ _CUES: tuple[tuple[str, bool, re.Pattern[str]], ...] = (
 )
 
 
+@lru_cache(maxsize=8192)  # a batch's every new fact is weighed against the same known facts
 def slot_of(fact: str) -> Slot | None:
     """The slot a fact fills, or None (most facts: a liking, an event, a thing they have)."""
     text = fact.casefold()
