@@ -403,7 +403,9 @@ async def test_the_status_after_the_consolidation_holds_the_days_server_lines_no
 
     asked = len([r for r in h.claude.requests if status_request(r.body)])
     h.claude.script("Counting sparkles in the tide pool", match=status_request)
-    await h.bot.services.memory_jobs.daily()  # the nightly moment: consolidation, the mood, the status
+    # the nightly moment: the consolidation round, then the day's mood round (which writes the status)
+    await h.bot.services.memory_jobs.daily()
+    await h.bot.alive.new_day(utc_now())
     await h.discord.wait_for(lambda d: d.custom_status() == "Counting sparkles in the tide pool",
                              what="the day's status")
     assert await h.store.log.recent_messages(CHANNEL_ID, limit=5) and await h.store.log.count_logged() == 0
