@@ -38,6 +38,10 @@ Window = tuple[datetime, datetime] | None
 # on its held-out part: unrelated facts sit at 0.0-0.15 of the shipped model's cosine to a message.
 ITEM_SHARE = 0.6
 NEIGHBOUR_SECONDS = 6 * 3600  # as memory/episodes.py: lines further apart are not one exchange
+# The share of a fact's words (its person's name set aside) one memory, note, thread or clause of the summary
+# shown must hold for the fact to say nothing more: "Alice bakes sourdough every Sunday" against the summary's
+# "told me she bakes sourdough every Sunday" (a clause without its subject: 0.8 cosine, under SAID_AS_MEMORY).
+SAID_SHARE = 0.8
 
 
 def item_floor(floors: tuple[float, float, float]) -> float:
@@ -116,3 +120,22 @@ def earned(near: np.ndarray, floor: float, then: np.ndarray | None) -> np.ndarra
     -inf or +inf is an item without a vector, found by its words alone."""
     kept: np.ndarray = (near >= floor) | ~np.isfinite(near)
     return kept | then if then is not None else kept
+
+
+def said_in(fact: str, shown: Sequence[str], name: str) -> bool:
+    """Whether a memory, note, thread or summary clause ``shown`` says ``fact``: the same words (case,
+    spacing and the closing full stop aside), or SAID_SHARE of its telling words, ``name`` (whom it is
+    about) set aside."""
+    same = _same(fact)
+    words = set(terms(fact)) - set(terms(name))
+    for text in shown:
+        if _same(text) == same:
+            return True
+        if words and len(words & set(terms(text))) >= SAID_SHARE * len(words):
+            return True
+    return False
+
+
+def _same(text: str) -> str:
+    """A memory's words for a comparison: case, spacing and the closing full stop set aside."""
+    return " ".join(text.casefold().split()).rstrip(".")
