@@ -270,7 +270,7 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
     # each item clears its own floor too, unless told or happened when the message asks (memory/worth.py)
     floor, asked = worth.item_floor(floors), timewords.asked(text, now) if text else None
     if floor > 0 and nearness and len(found):
-        found, fused = worth.facts_kept(index, found, fused, nearness[0], floor, asked)
+        found, fused = worth.facts_kept((index.told, index.happened), found, fused, nearness[0], floor, asked)
     relevant: list[int] = found.tolist()
     relevance: np.ndarray = fused
     # the character's filler is no excerpt, nor what a reset wiped unless asked about

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
@@ -28,11 +28,15 @@ from database.records import ExcerptRow
 from memory.embeddings import DTYPE, row_max
 from memory.lexical import terms
 
-if TYPE_CHECKING:
-    from memory.episodes import ExcerptIndex
-    from memory.facts import FactIndex
-
 Window = tuple[datetime, datetime] | None
+
+
+class Archive(Protocol):
+    """What the excerpt floor reads of memory/episodes.py's ExcerptIndex (which imports this module)."""
+
+    slot: np.ndarray  # each excerpt's row of ``matrix`` (-1: no vector)
+    matrix: np.ndarray
+    told: np.ndarray
 
 # Chosen on the tuning part of LoCoMo's developers' half (benchmarks/bench_locomo.py --split tune) and checked
 # on its held-out part: unrelated facts sit at 0.0-0.15 of the shipped model's cosine to a message.
@@ -80,15 +84,16 @@ def filler(rows: Sequence[ExcerptRow], told: np.ndarray) -> np.ndarray:
     return out
 
 
-def facts_kept(index: FactIndex, found: np.ndarray, fused: np.ndarray, near: np.ndarray, floor: float,
-               asked: Window) -> tuple[np.ndarray, np.ndarray]:
+def facts_kept(moments: tuple[np.ndarray, np.ndarray], found: np.ndarray, fused: np.ndarray,
+               near: np.ndarray, floor: float, asked: Window) -> tuple[np.ndarray, np.ndarray]:
     """The facts ``found`` (their fused scores ``fused``; ``near``: every fact's best cosine to the message
-    or its topic) that clear ``floor`` or were told or happened in the window ``asked`` about."""
-    keep = earned(near[found], floor, within(asked, index.told[found], index.happened[found]))
+    or its topic; ``moments``: every fact's told and happened times) that clear ``floor`` or were told or
+    happened in the window ``asked`` about."""
+    keep = earned(near[found], floor, within(asked, moments[0][found], moments[1][found]))
     return found[keep], fused[keep]
 
 
-def said_kept(excerpts: ExcerptIndex, said: np.ndarray, scores: np.ndarray, query: np.ndarray,
+def said_kept(excerpts: Archive, said: np.ndarray, scores: np.ndarray, query: np.ndarray,
               about: np.ndarray | None, floor: float, asked: Window) -> tuple[np.ndarray, np.ndarray]:
     """The excerpts ``said`` (their fused ``scores``) that clear ``floor`` (their best cosine to the message,
     ``query``, or its topic, ``about``) or were said in the window ``asked`` about; one without a vector yet
