@@ -310,6 +310,7 @@ async def test_the_person_block_says_leeds_once(make_harness: MakeHarness) -> No
     bob_dm = await h.dm_channel_id(USER2_ID)
     await h.dm("hello finn", user=USER2_ID)
     await h.replies(bob_dm, 1)
+    await _bot(h).in_flight.drain()  # the exchange kept: bob's conversation is there to summarise
     async with h.store.engine.begin() as conn:
         await conn.execute(update(Conversation).where(Conversation.user_id == USER2_ID).values(
             summary="Bob lives in Leeds and bakes bread for a living. He is planning a trip to the coast."))
@@ -344,6 +345,7 @@ async def test_recalled_lines_repeat_the_request_under_five_percent_for_each_kin
     for n, (kind, text) in enumerate(kinds.items(), 3):
         body = await _dm_prompt(h, text, n)
         if n == 3:  # a summary of the conversation since the reset
+            await _bot(h).in_flight.drain()
             async with h.store.engine.begin() as conn:
                 await conn.execute(update(Conversation).where(Conversation.user_id == USER_ID).values(
                     summary="Alice said hi and told me she bakes sourdough every Sunday.",
