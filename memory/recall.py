@@ -59,7 +59,7 @@ from memory.factlines import DAY_TOKENS, YEAR_TOKENS, day, line, render
 from memory.facts import FactCache, FactIndex
 from memory.lexical import STOPWORDS, terms
 from memory.packing import Candidates
-from memory.present import NOTHING, MemoryVectors, Present, present
+from memory.present import NOTHING, MemoryVectors, Present, clauses, present
 from memory.sources import Recalled
 from memory.stamped import Stamp
 
@@ -270,7 +270,7 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
     # each item clears its own floor too, unless told or happened when the message asks (memory/worth.py)
     floor, asked = worth.item_floor(floors), timewords.asked(text, now) if text else None
     if floor > 0 and nearness and len(found):
-        found, fused = worth.facts_kept(index, found, fused, nearness[0], floor, asked)
+        found, fused = worth.facts_kept((index.told, index.happened), found, fused, nearness[0], floor, asked)
     relevant: list[int] = found.tolist()
     relevance: np.ndarray = fused
     # the character's filler is no excerpt, nor what a reset wiped unless asked about
@@ -381,11 +381,6 @@ def uncovered(index: FactIndex, excerpts: ExcerptIndex, text: str) -> bool:
     return any(t in excerpts.lexical.postings and t not in index.lexical.postings for t in terms(text))
 
 
-def _same(text: str) -> str:
-    """A memory's words for a comparison: case, spacing and the closing full stop set aside."""
-    return " ".join(text.casefold().split()).rstrip(".")
-
-
 class Recall:
     def __init__(self, cache: FactCache, people: People, embedder: Embedder, settings: MemorySettings,
                  consent: Consent, excerpts: ExcerptCache | None = None) -> None:
@@ -491,8 +486,8 @@ class Recall:
             last_interaction=data.last_interaction if data is not None else None, known=data is not None,
             guild_id=None if everywhere or msg.is_dm else msg.guild_id,
             present=present(msg, data, threads) if data is not None else NOTHING, fill=fill)
-        if data is not None and (data.core_memories or data.notes or threads):  # shown already: no fact twice
-            shown = {_same(m) for m in (*data.core_memories, *data.notes, *threads)}
-            facts = [f for f in facts if _same(f.fact) not in shown]
+        if data is not None:  # shown already, in the same words or nearly all of them: no fact twice
+            shown = (*data.core_memories, *data.notes, *threads, *clauses(data.history.summary))
+            facts = [f for f in facts if not worth.said_in(f.fact, shown, msg.author_name)]
         return "\n\n".join(part for part in (render(facts, msg.author_name),
                                             episodes.render(said, msg.author_name)) if part)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
@@ -28,16 +28,24 @@ from database.records import ExcerptRow
 from memory.embeddings import DTYPE, row_max
 from memory.lexical import terms
 
-if TYPE_CHECKING:
-    from memory.episodes import ExcerptIndex
-    from memory.facts import FactIndex
-
 Window = tuple[datetime, datetime] | None
+
+
+class Archive(Protocol):
+    """What the excerpt floor reads of memory/episodes.py's ExcerptIndex (which imports this module)."""
+
+    slot: np.ndarray  # each excerpt's row of ``matrix`` (-1: no vector)
+    matrix: np.ndarray
+    told: np.ndarray
 
 # Chosen on the tuning part of LoCoMo's developers' half (benchmarks/bench_locomo.py --split tune) and checked
 # on its held-out part: unrelated facts sit at 0.0-0.15 of the shipped model's cosine to a message.
 ITEM_SHARE = 0.6
 NEIGHBOUR_SECONDS = 6 * 3600  # as memory/episodes.py: lines further apart are not one exchange
+# The share of a fact's words (its person's name set aside) one memory, note, thread or clause of the summary
+# shown must hold for the fact to say nothing more: "Alice bakes sourdough every Sunday" against the summary's
+# "told me she bakes sourdough every Sunday" (a clause without its subject: 0.8 cosine, under SAID_AS_MEMORY).
+SAID_SHARE = 0.8
 
 
 def item_floor(floors: tuple[float, float, float]) -> float:
@@ -76,15 +84,16 @@ def filler(rows: Sequence[ExcerptRow], told: np.ndarray) -> np.ndarray:
     return out
 
 
-def facts_kept(index: FactIndex, found: np.ndarray, fused: np.ndarray, near: np.ndarray, floor: float,
-               asked: Window) -> tuple[np.ndarray, np.ndarray]:
+def facts_kept(moments: tuple[np.ndarray, np.ndarray], found: np.ndarray, fused: np.ndarray,
+               near: np.ndarray, floor: float, asked: Window) -> tuple[np.ndarray, np.ndarray]:
     """The facts ``found`` (their fused scores ``fused``; ``near``: every fact's best cosine to the message
-    or its topic) that clear ``floor`` or were told or happened in the window ``asked`` about."""
-    keep = earned(near[found], floor, within(asked, index.told[found], index.happened[found]))
+    or its topic; ``moments``: every fact's told and happened times) that clear ``floor`` or were told or
+    happened in the window ``asked`` about."""
+    keep = earned(near[found], floor, within(asked, moments[0][found], moments[1][found]))
     return found[keep], fused[keep]
 
 
-def said_kept(excerpts: ExcerptIndex, said: np.ndarray, scores: np.ndarray, query: np.ndarray,
+def said_kept(excerpts: Archive, said: np.ndarray, scores: np.ndarray, query: np.ndarray,
               about: np.ndarray | None, floor: float, asked: Window) -> tuple[np.ndarray, np.ndarray]:
     """The excerpts ``said`` (their fused ``scores``) that clear ``floor`` (their best cosine to the message,
     ``query``, or its topic, ``about``) or were said in the window ``asked`` about; one without a vector yet
@@ -116,3 +125,22 @@ def earned(near: np.ndarray, floor: float, then: np.ndarray | None) -> np.ndarra
     -inf or +inf is an item without a vector, found by its words alone."""
     kept: np.ndarray = (near >= floor) | ~np.isfinite(near)
     return kept | then if then is not None else kept
+
+
+def said_in(fact: str, shown: Sequence[str], name: str) -> bool:
+    """Whether a memory, note, thread or summary clause ``shown`` says ``fact``: the same words (case,
+    spacing and the closing full stop aside), or SAID_SHARE of its telling words, ``name`` (whom it is
+    about) set aside."""
+    same = _same(fact)
+    words = set(terms(fact)) - set(terms(name))
+    for text in shown:
+        if _same(text) == same:
+            return True
+        if words and len(words & set(terms(text))) >= SAID_SHARE * len(words):
+            return True
+    return False
+
+
+def _same(text: str) -> str:
+    """A memory's words for a comparison: case, spacing and the closing full stop set aside."""
+    return " ".join(text.casefold().split()).rstrip(".")

@@ -146,3 +146,33 @@ def fact_texts(rows: Sequence[Any]) -> list[str]:
 
 def tmp_db(tmp_path: Path, name: str = "k.db") -> str:
     return f"sqlite+aiosqlite:///{tmp_path / name}"
+
+
+REPEATS = 0.8  # the share of a recalled line's words another line of the request holds for it to repeat that
+
+
+def recalled_repeats(body: str) -> tuple[int, int]:
+    """(tokens of the recalled lines, tokens of those that repeat the request): a recalled fact or excerpt
+    ("- ..." in ``<recalled_facts>``) most of whose words (REPEATS, stemmed, function words out) one other
+    line of the request holds, or an earlier recalled line does."""
+    from bot.core.tokens import count_tokens
+    from memory.lexical import terms
+
+    start = body.find("<recalled_facts")
+    if start < 0:
+        return 0, 0
+    block, end = body[start:].split("</recalled_facts>", 1)
+    rest = [set(terms(line)) for line in (body[:start] + end).splitlines()]
+    rest = [words for words in rest if words]
+    total = repeated = 0
+    for line in block.splitlines():
+        if not line.startswith("- "):
+            continue
+        said = line[2:].split(": ", 1)[1] if re.match(r"- \w+: \"", line) else line[2:]
+        words = set(terms(said))
+        n = count_tokens(line)
+        total += n
+        if words and any(len(words & other) >= REPEATS * len(words) for other in rest):
+            repeated += n
+        rest.append(words)
+    return total, repeated

@@ -111,11 +111,12 @@ async def test_the_turns_corpus_is_archived_by_consolidation_and_found_by_recall
     turns = await run([read], db_url, budget=400, embedder=HashEmbedder(), corpus="turns")
     # Every turn archived and indexed (Ana's, and Ben's as the character's lines beside hers); a 400-token
     # budget holds the whole dialogue (hashed words have no relevance floor), but never the last session,
-    # which the DM's history holds (the recent context): each question quotes the four others, and the
-    # dog's is answered (D1:3). The other two name turns this short dialogue does not have (D1:5, D2:4) or
-    # that say something else.
+    # which the DM's history holds (the recent context), nor Ben's greeting ("Hi Ana! Any news?": the
+    # character's filler, telling nothing of Ana, memory/worth.py): each question quotes the three others,
+    # and the dog's is answered (D1:3). The other two name turns this short dialogue does not have (D1:5,
+    # D2:4) or that say something else.
     assert (turns.facts, turns.messages, turns.overall.n) == (0, 6, 3)
-    assert turns.quoted == 3 * 4 and turns.by_category[4].hit == 1 and turns.by_category[1].hit == 0
+    assert turns.quoted == 3 * 3 and turns.by_category[4].hit == 1 and turns.by_category[1].hit == 0
     assert turns.index_seconds > 0 and turns.excerpt_bytes > 6 * 4 * HashEmbedder().encode(["x"]).shape[1]
     # A budget for a day's header and about one line: the dog's question is answered by the turn that says it.
     tight = await run([read], db_url, budget=40, embedder=HashEmbedder(), corpus="turns")

@@ -50,19 +50,21 @@ def test_pinned_then_similar_then_most_referenced_within_the_budget() -> None:
             row(6, "Alice is pregnant", refs=50, private=True)]
     index = FactIndex.build(rows)
     query = e.encode(["how is your cat Miso doing"])[0]
-    chosen = choose(index, query, budget=1000, private=False, now=NOW, expiry_days=14)
+    # (hashed words' cosines are no model's: no floor, so the most referenced follow the similar one)
+    chosen = choose(index, query, budget=1000, private=False, now=NOW, expiry_days=14, floors=e.floors)
     # Pinned first (even when old), then the similar one, then by references; expired and private left out.
     assert [r.id for r in chosen] == [3, 2, 1, 4]
     assert [r.id for r in choose(index, query, budget=1000, private=True, now=NOW,
-                                 expiry_days=14)] == [3, 2, 6, 1, 4]
-    assert 5 in [r.id for r in choose(index, query, budget=1000, private=False, now=NOW, expiry_days=0)]
+                                 expiry_days=14, floors=e.floors)] == [3, 2, 6, 1, 4]
+    assert 5 in [r.id for r in choose(index, query, budget=1000, private=False, now=NOW, expiry_days=0,
+                                      floors=e.floors)]
     # Each line costs about 8 tokens, and each day it was told heads its facts once (6 tokens; 3 when a
     # heading before it already named the year).
-    tight = choose(index, query, budget=30, private=False, now=NOW, expiry_days=14)
+    tight = choose(index, query, budget=30, private=False, now=NOW, expiry_days=14, floors=e.floors)
     assert [r.id for r in tight] == [3, 2]
     assert [r.id for r in choose(index, query, budget=35, private=False, now=NOW,
-                                 expiry_days=14)] == [3, 2, 1]
-    assert choose(index, None, budget=0, private=False, now=NOW, expiry_days=14) == []
+                                 expiry_days=14, floors=e.floors)] == [3, 2, 1]
+    assert choose(index, None, budget=0, private=False, now=NOW, expiry_days=14, floors=e.floors) == []
     text = render(chosen, "alice")
     assert text.startswith("21 February 2026:") and "- Alice has a cat named Miso" in text  # data; the layout
     # fences and names it (bot/reply/prompting.py)

@@ -19,7 +19,7 @@ from memory.present import MemoryVectors, Present
 from memory.recall import FLOORS, choose_both
 from memory.sources import Recalled
 from tests.harness import USER2_ID, USER_ID, Harness, MakeHarness
-from tests.memory_support import HashEmbedder, consolidation_responder
+from tests.memory_support import HashEmbedder, consolidation_responder, recalled_repeats
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 EXCERPTS = "[Words from your earlier conversations with alice"
@@ -310,6 +310,7 @@ async def test_the_person_block_says_leeds_once(make_harness: MakeHarness) -> No
     bob_dm = await h.dm_channel_id(USER2_ID)
     await h.dm("hello finn", user=USER2_ID)
     await h.replies(bob_dm, 1)
+    await _bot(h).in_flight.drain()  # the exchange kept: bob's conversation is there to summarise
     async with h.store.engine.begin() as conn:
         await conn.execute(update(Conversation).where(Conversation.user_id == USER2_ID).values(
             summary="Bob lives in Leeds and bakes bread for a living. He is planning a trip to the coast."))
@@ -317,3 +318,38 @@ async def test_the_person_block_says_leeds_once(make_harness: MakeHarness) -> No
     await h.replies(bob_dm, 2)
     bob = _person_block(h.claude.last_request("claude-test-default").all_text(), "bob")
     assert "<summary" in bob and bob.count("Leeds") == 1
+
+
+async def test_recalled_lines_repeat_the_request_under_five_percent_for_each_kind_of_request(
+        make_harness: MakeHarness) -> None:
+    """The redundancy of recall per kind of request: a person with a core memory, a note, a summary, facts and
+    an archived conversation (reset since), asked a greeting, small talk naming a day, a question about a
+    fact, a memory question and a question about yesterday."""
+    h = await make_harness()
+    yesterday = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    await _archived_dm(h, at=yesterday)
+    key = _bot(h).engine.character_key
+    await h.store.conversations.reset_conversation(key, USER_ID, "dm")
+    await h.store.memories.add_core_memory(key, USER_ID, "Alice lives in Leeds with her partner Sam.",
+                                           source="summary_dm")
+    await (await h.slash("remember", [{"name": "memory", "type": 3, "value": "I am vegetarian"}], dm=True)
+           ).message()
+    for text in ("Alice lives in Leeds", "Alice is vegetarian", "Alice bakes sourdough every Sunday",
+                 "Alice's sister has a greyhound called Biscuit", "Alice is training for a half marathon"):
+        await _told(h, USER_ID, text)
+    kinds = {"greeting": "hi finn!", "small talk naming a day": "how are you doing today?",
+             "a question about a fact": "any good vegetarian bakeries around Leeds?",
+             "a memory question": "do you remember what my sister called her puppy?",
+             "a question about yesterday": "what did we talk about yesterday?"}
+    shares: dict[str, float] = {}
+    for n, (kind, text) in enumerate(kinds.items(), 3):
+        body = await _dm_prompt(h, text, n)
+        if n == 3:  # a summary of the conversation since the reset
+            await _bot(h).in_flight.drain()
+            async with h.store.engine.begin() as conn:
+                await conn.execute(update(Conversation).where(Conversation.user_id == USER_ID).values(
+                    summary="Alice said hi and told me she bakes sourdough every Sunday.",
+                    summary_since=datetime.now(UTC) - timedelta(minutes=5)))
+        total, repeated = recalled_repeats(body)
+        shares[kind] = repeated / total if total else 0.0
+    assert all(share < 0.05 for share in shares.values()), shares
