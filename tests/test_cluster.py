@@ -555,3 +555,36 @@ async def test_a_dm_reminder_is_delivered_once_by_the_cluster_after_a_restart(wo
         assert all(int(m["channel_id"]) == dm for m in world.discord.posted() if "Stretch" in m["content"])
     finally:
         await store.close()
+
+
+@needs_pg
+async def test_a_missed_daily_round_runs_once_in_the_cluster_then_waits_for_its_hour(
+        world: ClusterWorld) -> None:
+    """The cluster was down when its daily rounds were due (their rows two days past due): both processes
+    start, both see them due, and each round runs once, in one of them, then is due at the next
+    consolidation hour."""
+    store = await Store(world.db_url).open()
+    keys = [f"{name}:finn" for name in ("consolidation", "mood", "retention")]
+    try:
+        missed = datetime.now(UTC) - timedelta(days=2)
+        for key in keys:
+            await store.timers.ensure(key, missed)
+        await world.launch("low", "0-1")
+        await world.launch("high", "2-3")
+
+        async def ran() -> list[Any] | None:
+            rows = [await store.timers.get(key) for key in keys]
+            return rows if all(r is not None and r.last_run is not None for r in rows) else None
+
+        rows = await eventually(ran, "the missed daily rounds run")
+        hour = load_settings(FINN, None, environ=world.environ()).memory.consolidation_hour_utc
+        for row in rows:
+            assert datetime.now(UTC) < row.due <= datetime.now(UTC) + timedelta(days=1)
+            assert row.due.hour == hour and row.last_result and not row.last_result.startswith("failed")
+        asked = [FakeClaude.all_text(r.body) for r in world.claude.requests]
+        assert len([text for text in asked if "what mood you are in today" in text]) == 1
+        runs = [n for n in world.procs for line in world.log(n).splitlines() if "consolidation: " in line
+                and "messages:" in line]
+        assert len(runs) == 1, {n: world.log(n)[-2000:] for n in world.procs}
+    finally:
+        await store.close()

@@ -36,7 +36,7 @@ from memory.relationships import bound_daily_change
 from tests.consolidation_child import child_main, consolidate
 from tests.fakes.claude_models import lineup_capabilities
 from tests.fakes.claude_server import FakeClaude, Reply
-from tests.harness import eventually
+from tests.harness import check, eventually
 from tests.memory_support import (
     FINN,
     HashEmbedder,
@@ -475,6 +475,22 @@ async def test_a_daily_round_runs_once_at_its_anchor(make_harness: Any, name: st
     after = await h.store.timers.get(row.key)
     assert after.due == anchor + timedelta(days=1) and after.last_run == anchor and after.last_result
     assert mood_asked(h) == (1 if name == "mood" else 0)
+
+
+async def test_a_fresh_bot_runs_no_daily_round_at_start(make_harness: Any) -> None:
+    """A database with no rows yet: each daily round's first due time is its next anchor, tomorrow's even
+    when today's hour has just passed (this very hour), never "now"; nothing ran when the loop first slept."""
+    hour = datetime.now(UTC).hour
+    h = await make_harness(consolidation_hour_utc=str(hour), usage_retention_days="30")
+    await h.store.usage.record_all([call("opus", datetime.now(UTC) - FORGOTTEN, user=FORGETFUL)])
+    loop = h.bot.services.timers.timers
+    await eventually(check(lambda: loop.waking_at), "the timer loop asleep after its first pass")
+    for name, minute in ANCHOR_MINUTE.items():
+        row = await round_row(h, name)
+        assert row.last_run is None and row.due > datetime.now(UTC)
+        assert (row.due.hour, row.due.minute) == (hour, minute)
+    assert await h.store.log.count_archived() == 0 and h.claude.batches.created == 0
+    assert await h.store.state.get(MOOD_KEY) == "" and mood_asked(h) == 0
 
 
 @DAILY
