@@ -463,8 +463,8 @@ async def test_a_turn_answered_in_another_process_ends_the_wait_at_once(db_url: 
     try:
         msg = Incoming(10_000, CHANNEL_ID, USER_ID, "alice", "Atlas, then Finn: hello!",
                        datetime.now(UTC), False, guild_id=GUILD_ID)
-        waiting = asyncio.create_task(h.bot.engine.turns.wait_turn(msg, ("Atlas",)))
-        turns = h.bot.engine.turns
+        waiting = asyncio.create_task(h.bot.services.engine.turns.wait_turn(msg, ("Atlas",)))
+        turns = h.bot.services.engine.turns
         # Parked on its arrivals (the log holds no answer of Atlas's): only the signal can end it now.
         await h.discord.wait_for(lambda _: turns._arrivals, what="the wait for Atlas's turn")
         assert not waiting.done()
@@ -489,16 +489,16 @@ async def test_the_custom_status_is_shared_with_the_clusters_other_processes(db_
     async def on_status(message: dict[str, Any]) -> None:
         heard.append(message)
 
-    other = cluster_of(other_store, ClusterSettings(), h.bot.engine.character_key, shard_ids=(1,),
+    other = cluster_of(other_store, ClusterSettings(), h.bot.services.engine.character_key, shard_ids=(1,),
                        shard_count=2, heard={"status": (on_status,)})
     await other.start()
     try:
         assert await other.publish("status", text="Mending nets at dusk")
         await h.discord.wait_for(lambda d: d.custom_status() == "Mending nets at dusk",
                                  what="the status another process showed")
-        await eventually(check(lambda: h.bot.cluster.peers), "the other process counted")
+        await eventually(check(lambda: h.bot.services.cluster.peers), "the other process counted")
         await h.store.state.set("custom_status", "After the tide turned")
-        await h.bot.alive.status.reapply()
+        await h.bot.services.alive.status.reapply()
         await eventually(check(lambda: [m["text"] for m in heard]), "the status told to the other process")
         assert [m["text"] for m in heard] == ["After the tide turned"]
     finally:

@@ -232,12 +232,12 @@ async def test_a_move_updates_the_fact_and_the_reply_knows_where_they_live_now_a
     await h.dm("I live in Leeds, the rain is relentless")
     await h.replies(dm, 1)
     await bot.in_flight.drain()
-    assert (await bot.memory.consolidator.run()).new_facts == 1
+    assert (await bot.services.memory.consolidator.run()).new_facts == 1
 
     await h.dm("big news: I moved to York last week!")
     await h.replies(dm, 2)
     await bot.in_flight.drain()
-    report = await bot.memory.consolidator.run()
+    report = await bot.services.memory.consolidator.run()
     asked = [first_user_text(r.body) for r in h.claude.requests if is_extraction(r.body)]
     assert "moved to York" in asked[-1] and LEEDS.search(asked[-1])  # shown the Leeds fact, with its id
     assert report.updated_facts == 1

@@ -76,7 +76,7 @@ async def test_a_second_persons_pictures_wait_for_the_budget_and_reach_claude(ma
 
     await h.dm("and mine", user=USER2_ID, attachments=second)
     assert h.bot is not None
-    budget = h.bot.engine.images
+    budget = h.bot.services.engine.images
     async def waiting() -> bool:
         return len(budget._waiting) == 1
 

@@ -20,16 +20,13 @@ from bot.discord.voice import Bot as VoiceBot
 from bot.discord.voice import hear, speak_reply, voice_attachment, with_voice_placeholder
 
 if TYPE_CHECKING:
-    from bot.reply.sequence import ReplySequence
     from bot.runtime.lifecycle import InFlight
     from database.swipes import SwipeRecord
 
 
 class Bot(VoiceBot, Protocol):
     """What the flow reads of the bot (bot/discord/client.py's, which builds the flow and so cannot be
-    named here)."""
-
-    replies: ReplySequence
+    named here): :class:`bot.discord.voice.Bot`'s, the reply sequence among its services."""
 
 
 class Swipes(Protocol):
@@ -68,7 +65,7 @@ class MessageFlow:
         """A bot named in the message is a character that may answer first."""
         for user in message.mentions:
             if user.bot and user.id != me.id:
-                self.bot.engine.turns.note_peer(message.channel.id, user.id, user.display_name)
+                self.bot.services.engine.turns.note_peer(message.channel.id, user.id, user.display_name)
 
     async def answer(self, msg: Incoming, message: discord.Message,
                      outlet_for: Callable[[str], Outlet]) -> None:
@@ -78,7 +75,7 @@ class MessageFlow:
         with self.in_flight:
             voice_message = voice_attachment(message) is not None
             if voice_message:
-                heard = await hear(self.bot, msg, message, outlet_for(self.bot.engine.character_key))
+                heard = await hear(self.bot, msg, message, outlet_for(self.bot.services.engine.character_key))
                 if heard is None:
                     return
                 msg = heard
@@ -88,13 +85,13 @@ class MessageFlow:
             moving_on = asyncio.ensure_future(self.swipes.moved_on(msg))
             results: list[ReplyResult] = []
             try:
-                results = await self.bot.replies.handle(msg, outlet_for)
+                results = await self.bot.services.replies.handle(msg, outlet_for)
             finally:
                 self.swipes.take_off(await moving_on)
                 # Also after a failure: a reply posted with its buttons on is offered or has them taken off.
                 await self.swipes.offer(msg, results, message)
-            spoken = [r for r in results if r.speaker == self.bot.engine.character_key]
-            if spoken and self.bot.voice.speaks_after(voice_message=voice_message):
+            spoken = [r for r in results if r.speaker == self.bot.services.engine.character_key]
+            if spoken and self.bot.services.voice.speaks_after(voice_message=voice_message):
                 await speak_reply(self.bot, message.channel.id, message.id, spoken[0])
 
 

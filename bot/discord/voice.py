@@ -33,10 +33,8 @@ from bot.runtime.voice import UNHEARD_CONTENT, VoiceUnavailable, transcript_cont
 
 if TYPE_CHECKING:
     from bot.core.config import Settings, VoiceSettings
-    from bot.operator.access import AccessGate
-    from bot.reply.engine import ReplyEngine
     from bot.runtime.audio import VoiceClip
-    from bot.runtime.voice import VoiceService
+    from bot.runtime.composition import Services
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +44,9 @@ class Bot(Protocol):
     cannot name: client.py builds the flow)."""
 
     settings: Settings
-    engine: ReplyEngine
-    access: AccessGate
-    voice: VoiceService
+
+    @property
+    def services(self) -> Services: ...  # the engine, the access gate, the voice service among them
 
     @property
     def user(self) -> discord.ClientUser | None: ...
@@ -83,10 +81,10 @@ async def hear(bot: Bot, msg: Incoming, message: discord.Message, outlet: Outlet
     attachment = voice_attachment(message)
     if attachment is None or (bot.user is not None and message.author.id == bot.user.id):
         return msg  # not a voice message, or our own (whose words we know)
-    engine = bot.engine
-    if await bot.access.refusal(msg.author_id, msg.author_roles, msg.guild_id) is not None:
+    engine = bot.services.engine
+    if await bot.services.access.refusal(msg.author_id, msg.author_roles, msg.guild_id) is not None:
         return msg  # not even heard: the message path refuses it, as "[voice message]"
-    if bot.voice.hears:
+    if bot.services.voice.hears:
         # Logged (as "[voice message]") and its answer owed before it is heard: a crash while downloading or
         # transcribing loses neither; the restart answers it as unheard.
         await engine.admission.log_first(msg)
@@ -95,7 +93,7 @@ async def hear(bot: Bot, msg: Incoming, message: discord.Message, outlet: Outlet
             async with outlet.typing() if engine.reply_certain(msg) else contextlib.nullcontext():
                 audio = await download(attachment, bot.settings.voice)
                 kind = attachment.content_type or "audio/ogg"
-                text = await bot.voice.transcribe(audio, attachment.filename, kind)
+                text = await bot.services.voice.transcribe(audio, attachment.filename, kind)
             heard = transcript_content(text)
             await engine.admission.relog(msg, heard)
             return dataclasses.replace(msg, content=heard, carried=NOTHING)
@@ -127,7 +125,7 @@ async def download(attachment: discord.Attachment, settings: VoiceSettings) -> b
 async def speak_reply(bot: Bot, channel_id: int, message_id: int, result: ReplyResult) -> int | None:
     """Send ``result`` again as a voice message; a failure is logged (the text reply is already out)."""
     try:
-        clip = await bot.voice.speak(result.text)
+        clip = await bot.services.voice.speak(result.text)
         return await send_voice_message(bot.http, channel_id, clip)
     except (VoiceUnavailable, discord.HTTPException) as exc:
         log.warning("the voice reply to message %s was not sent: %s", message_id, exc)
