@@ -29,7 +29,7 @@ from bot.core.timers import Dispatcher, Timers, next_daily
 from database.records import RelationshipRecord
 from database.store import Store
 from memory.batching import make_batches
-from memory.consolidation import LAST_RUN_KEY, Consolidator
+from memory.consolidation import Consolidator
 from memory.embeddings import to_bytes
 from memory.facts import MalformedExtraction, parse_extraction
 from memory.relationships import bound_daily_change
@@ -251,7 +251,6 @@ async def test_consolidation_learns_matches_archives_and_sets_the_mood(rig_facto
     bob = await store.people.relationship(rig.key, BOB)
     assert bob.anger == pytest.approx(1.0) and bob.trust == pytest.approx(4.6)  # +3 bounded to the daily 1.0
     assert await store.state.get(MOOD_KEY) == "Bright as a spring tide."
-    assert await store.state.get(LAST_RUN_KEY)
     assert (report.new_facts, report.mentioned_facts) == (3, 2)
     assert steps[0] == "snapshot" and steps[-1] == "done" and "committed" in steps
     extraction = [r for r in rig.fc.requests if is_extraction(r.body)]
