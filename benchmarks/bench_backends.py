@@ -55,7 +55,7 @@ async def overhead(backend: str, messages: int) -> list[float]:
         sends.append(time.perf_counter())
 
     h.bot.add_listener(on_socket_raw_receive)
-    made: Any = h.bot.claude.backend(backend)
+    made: Any = h.bot.services.claude.backend(backend)
     made.sdk._client.event_hooks["request"].append(on_request)
     if getattr(made, "direct", None) is not None:  # Claude's non-streamed calls skip the SDK
         made.direct.on_request = lambda: sends.append(time.perf_counter())

@@ -264,13 +264,13 @@ async def run(tmp_path: Path) -> list[dict[str, Any]]:
             await h.dm(said)
             await h.replies(await h.dm_channel_id(), n, timeout=30)
             await bot.in_flight.drain()
-            await bot.memory.summarizer.wait_idle()
+            await bot.services.memory.summarizer.wait_idle()
             clock.at += timedelta(minutes=4)
 
     async def consolidate(days: int) -> None:
         await bot.in_flight.drain()
-        await bot.memory.consolidator.run(now=day(days, 4))
-        await bot.memory.consolidator.embedded()
+        await bot.services.memory.consolidator.run(now=day(days, 4))
+        await bot.services.memory.consolidator.embedded()
 
     try:
         await talk(DAY1, day(0, 18))

@@ -72,7 +72,7 @@ async def run(dms: int, image_bytes: int) -> None:
         elapsed = time.perf_counter() - started
         await h.at_rest()
         assert h.bot is not None
-        log = h.bot.claude.sent
+        log = h.bot.services.claude.sent
         kept = log.recent()
         held = deep_size(kept)
         print(f"{dms} DMs of 4 images of {image_bytes:,} bytes each in {elapsed:.1f} s")

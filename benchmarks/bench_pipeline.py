@@ -114,7 +114,7 @@ async def overhead(messages: int, seed: int, database_url: str | None, limits: b
         sends.append(time.perf_counter())
 
     h.bot.add_listener(on_socket_raw_receive)
-    backend: Any = h.bot.claude.backend("anthropic")
+    backend: Any = h.bot.services.claude.backend("anthropic")
     backend.sdk._client.event_hooks["request"].append(on_request)  # streamed calls
     if backend.direct is not None:  # the rest (see bot/core/models/messages_http.py)
         backend.direct.on_request = on_direct_request

@@ -21,7 +21,6 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.alive.service import Alive
 from bot.discord.media import read_capped
 from bot.discord.permissions import admin_only, in_server, server_admin_only
 from bot.discord.ui import tell
@@ -189,11 +188,7 @@ class Activation(commands.Cog):
     @in_server()
     @admin_only()
     async def status_refresh(self, interaction: Interaction) -> None:
-        alive: Alive | None = getattr(self.bot, "alive", None)
-        if alive is None:
-            await interaction.response.send_message("The custom status is not running in this bot.",
-                                                    ephemeral=True)
-            return
+        alive = self.bot.services.alive
         await interaction.response.defer(ephemeral=True, thinking=True)
         await interaction.edit_original_response(content=await alive.refresh_status_answer())
 

@@ -4,7 +4,7 @@ Every command needs Discord's administrator permission (the groups' default perm
 admin (``admin_user_ids`` or the application owner) AND to be used in a server (both checked here for every
 command and autocomplete). All answers are ephemeral. Each change is read by the very next reply, since
 prompts are built from the database at every message. The reads and edits themselves are
-``bot.admin`` (:class:`bot.operator.admin.tools.AdminTools`).
+``bot.services.admin`` (:class:`bot.operator.admin.tools.AdminTools`).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ class AdminSlash(commands.Cog):
 
     def __init__(self, bot: Kindred) -> None:
         self.bot = bot
-        self.tools = bot.admin
+        self.tools = bot.services.admin
 
     async def interaction_check(self, interaction: HookInteraction) -> bool:
         """Every command of this cog: in a server (the groups are guild-only, but discord.py does not enforce

@@ -1,4 +1,4 @@
-"""Alive between messages, the Discord side of ``bot.alive`` (bot/alive/service.py, built by
+"""Alive between messages, the Discord side of ``bot.services.alive`` (bot/alive/service.py, built by
 bot/runtime/composition.py; its rounds are durable timers of the one timer loop, bot/core/timers.py):
 
 * the custom status: shown with Discord's custom activity at every READY and RESUMED (a new gateway
@@ -94,4 +94,4 @@ class AliveCog(commands.Cog, name="Alive"):
 
 
 async def setup(bot: Kindred) -> None:
-    await bot.add_cog(AliveCog(bot, bot.alive, bot.presence))
+    await bot.add_cog(AliveCog(bot, bot.services.alive, bot.presence))

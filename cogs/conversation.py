@@ -21,7 +21,6 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.alive.service import Alive
 from bot.core.pipeline import conversation_scope, private_scope
 from bot.core.text import clip
 from bot.discord.flow import private_place
@@ -183,7 +182,7 @@ class UserCommands(commands.Cog):
 
     @property
     def character_name(self) -> str:
-        return self.bot.engine.persona.name
+        return self.bot.services.engine.persona.name
 
     # -- commands
 
@@ -234,11 +233,12 @@ class UserCommands(commands.Cog):
                           description="Your usage, plan, and our conversation here in figures.")
     async def status(self, interaction: Interaction) -> None:
         figures = await self.tools.status(interaction.user.id, scope_of(interaction))
-        alive: Alive | None = getattr(self.bot, "alive", None)
-        feeling = alive.feeling_line() if alive is not None and self.bot.settings.alive.emotions else None
+        alive = self.bot.services.alive
+        feeling = alive.feeling_line() if self.bot.settings.alive.emotions else None
         fields = figures.fields(
             where="our DMs" if interaction.guild is None else "this channel", character=self.character_name,
-            limits=await self.bot.limits.status_line(interaction.user.id, figures.premium), feeling=feeling)
+            limits=await self.bot.services.limits.status_line(interaction.user.id, figures.premium),
+            feeling=feeling)
         await show_panel(interaction, panel(f"Your status with {self.character_name}", fields))
 
     @app_commands.command(name="help", description="Every command and what it does.")

@@ -1,6 +1,6 @@
 """What people can do about what the character remembers of them: ``/memory opt-in | opt-out | servers |
-map | list | said`` and ``/forget_me``. Thin Discord glue over ``bot.memory`` (memory/service.py, created by
-the bot's ``setup_hook``); every answer is ephemeral.
+map | list | said`` and ``/forget_me``. Thin Discord glue over ``bot.services.memory`` (memory/service.py,
+built by the bot's ``setup_hook``); every answer is ephemeral.
 """
 
 from __future__ import annotations
@@ -96,11 +96,11 @@ class MemoryCommands(commands.Cog):
 
     def __init__(self, bot: Kindred) -> None:
         self.bot = bot
-        self.memory = bot.memory
+        self.memory = bot.services.memory
 
     @property
     def character(self) -> str:
-        return self.bot.engine.persona.name
+        return self.bot.services.engine.persona.name
 
     @group.command(name="opt-in", description="Let me remember our conversations and what you tell me.")
     async def opt_in(self, interaction: Interaction) -> None:

@@ -35,13 +35,13 @@ class Messages(commands.Cog):
         self.webhooks = webhooks
         # The main character's key, for the outlets: fixed for the process, so a message's handling enters
         # the reply sequence and the engine once each, in that order (tests/test_message_walk.py).
-        self.main_key = bot.engine.character_key
+        self.main_key = bot.services.engine.character_key
         self._recovered = False
 
     def mention_name(self) -> str:
         """The name an @mention of the bot account stands for: its one character's ("" with an ensemble,
         whose characters share the account)."""
-        return "" if self.webhooks is not None else self.bot.engine.character.current().name
+        return "" if self.webhooks is not None else self.bot.services.engine.character.current().name
 
     def outlets(self, message: discord.Message) -> Callable[[str], Outlet]:
         return outlets_for(message, self.webhooks, self.main_key, self.flow.buttons)
@@ -74,8 +74,8 @@ class Messages(commands.Cog):
         # collector's sight, so its full collections scan only what messages create, and a busy server's
         # messages do not wait tens of milliseconds for a pass over the whole heap.
         gc.freeze()
-        recovery = getattr(self.bot, "recovery", None)
-        if recovery is None or self._recovered:
+        recovery = self.bot.services.recovery
+        if self._recovered:
             return
         self._recovered = True
         try:
@@ -111,8 +111,9 @@ class Messages(commands.Cog):
         crash, longer ago than Discord keeps a nonce): the bot account's reply to it, or, for a character
         speaking through a webhook (which cannot reply), its next post in the channel."""
         me = self.bot.user
-        main = character == self.bot.engine.character_key
-        name = self.bot.ensemble.engine(character).persona.name if self.bot.ensemble and not main else ""
+        main = character == self.bot.services.engine.character_key
+        ensemble = self.bot.services.ensemble
+        name = ensemble.engine(character).persona.name if ensemble and not main else ""
         async for later in message.channel.history(after=message, limit=50, oldest_first=True):
             if main and me is not None and later.author.id == me.id:
                 ref = later.reference

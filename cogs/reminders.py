@@ -56,7 +56,7 @@ class ReminderCommands(commands.Cog):
         if not name:
             await tell(interaction, "Which one? Start typing your city, e.g. `London` or `New York`.")
             return
-        await self.bot.memory.set_timezone(interaction.user.id, interaction.user.display_name, name)
+        await self.bot.services.memory.set_timezone(interaction.user.id, interaction.user.display_name, name)
         self.book.confirmed(interaction.user.id)
         log.info("user %s set their time zone", interaction.user.id)
         await tell(interaction, f"Got it: you live on {name} time; your reminders follow it. "

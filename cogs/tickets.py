@@ -113,7 +113,7 @@ class Tickets(commands.Cog):
 
     @property
     def character(self) -> str:
-        return self.bot.engine.persona.name
+        return self.bot.services.engine.persona.name
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(CloseButton)

@@ -9,5 +9,5 @@
 * :mod:`memory.relationships`: the character's feelings toward people
   (its daily mood, its feelings of the moment, emotions and style mirroring live in bot/alive/);
 * :mod:`memory.svgmap`: the /memory map picture;
-* :mod:`memory.service`: all of it hooked into a running bot as ``bot.memory``.
+* :mod:`memory.service`: all of it hooked into a running bot as ``bot.services.memory``.
 """

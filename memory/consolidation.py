@@ -21,8 +21,8 @@ One run (scheduled daily by bot/runtime/jobs.py, or ``python main.py consolidate
    messages already left the log (a concurrent run, /forget_me) rolls back;
 6. archives the remaining messages (bots, the character's own) in transactions of their own, rewrites the
    core memories of the places where facts closed (memory/summarizer.py ``refresh``: none keeps telling an
-   old fact as true), prunes expired facts, and records the run in global state
-   (``memory.last_consolidation``; the day's mood is bot/alive's);
+   old fact as true), and prunes expired facts (when it last ran is its daily round's row,
+   bot/core/timers.py; the day's mood is bot/alive's);
 7. starts embedding the excerpts it indexed, in the background (:meth:`Consolidator.start_embedding`;
    :meth:`Consolidator.embedded` waits for it): the model costs far more than the run itself.
 
@@ -67,7 +67,6 @@ from memory.threads import close_expired, still_open, thread_changes
 
 log = logging.getLogger(__name__)
 
-LAST_RUN_KEY = "memory.last_consolidation"
 ARCHIVE_CHUNK = 2_000
 EXTRACTION_MAX_TOKENS = 1_500
 WINDOW = 200_000  # log rows read at a time (one window holds a normal day: more would split batches)
@@ -247,7 +246,6 @@ class Consolidator:
         await close_expired(self.store.threads, now)
         await self._step("pruned", pruned=report.pruned_facts)
         report.seconds = time.perf_counter() - started
-        await self.store.state.set(LAST_RUN_KEY, now.isoformat())
         await self._step("done", report=report)
         log.info("consolidation: %s", report.describe())
         return report

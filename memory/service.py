@@ -1,5 +1,5 @@
-"""The memory engine of a running bot: one object (``bot.memory``) holding consent, the embedding model, the
-fact cache, recall, summarization and consolidation, hooked into the reply engine.
+"""The memory engine of a running bot: one object (``bot.services.memory``) holding consent, the embedding
+model, the fact cache, recall, summarization and consolidation, hooked into the reply engine.
 
 The composition root (bot/runtime/composition.py) creates it once, before the reply engines, and declares
 what it adds to each character's replies when it builds them (:class:`bot.core.pipeline.Features`): a

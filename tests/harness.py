@@ -211,6 +211,11 @@ class Harness:
         await self.discord.wait_for(lambda d: bot.is_ready() or self._runner.done(), timeout=15)
         if self._runner.done():
             self._runner.result()  # surface a start-up failure
+        # The timer loop's first pass (its rounds' rows made, what was due started) is start-up's, not the
+        # test's: a test begins on a bot at rest.
+        timers = bot.services.timers.timers
+        await self.discord.wait_for(lambda d: timers.waking_at is not None or self._runner.done(), timeout=15,
+                                    what="the timer loop's first pass")
         return bot
 
     async def stop_bot(self) -> None:
@@ -297,7 +302,7 @@ class Harness:
     @property
     def store(self) -> Store:
         assert self.bot is not None
-        return self.bot.store
+        return self.bot.services.store
 
     @property
     def bot_user_id(self) -> int:
@@ -540,7 +545,7 @@ async def stored_history(h: Harness, scope: str, turns: int, *, user: int = USER
                          timeout: float = EVENT_WAIT) -> History:
     """The conversation once it holds ``turns`` turns (an exchange is stored just after the reply is sent)."""
     assert h.bot is not None
-    key = h.bot.engine.character_key
+    key = h.bot.services.engine.character_key
 
     async def found() -> History | None:
         history = await h.store.conversations.history(key, user, scope)

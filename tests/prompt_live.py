@@ -44,7 +44,7 @@ async def _run(h: Harness) -> dict[str, SentRequest]:
     clock = Clock(h, AT)
     store, bot = h.store, h.bot
     assert bot is not None
-    key = bot.engine.character_key
+    key = bot.services.engine.character_key
     await store.people.ensure_user(USER_ID, "alice")
     await store.state.set("daily_mood", "Cheerful: the tide came in warm this morning.")
     await store.memories.add_core_memory(key, USER_ID, "Alice keeps the Greywick lighthouse", source="model")
@@ -52,7 +52,7 @@ async def _run(h: Harness) -> dict[str, SentRequest]:
                                              "value": "never offer me anything made of fish"}])
     await remembered.message()
     for text in FACTS:
-        await store.facts.add(USER_ID, text, embedding=await bot.memory.embed(text),
+        await store.facts.add(USER_ID, text, embedding=await bot.services.memory.embed(text),
                               said_at=AT - timedelta(days=9))
     dm = await h.dm_channel_id()
     for n, (text, answer) in enumerate(zip(DM_LINES, ANSWERS, strict=True), 1):
@@ -68,7 +68,7 @@ async def _run(h: Harness) -> dict[str, SentRequest]:
     await h.at_rest()
     channel_request = h.claude.last_request(REPLY_MODEL)
     # the client's own record of what it sent, with the parts the layout named (the prompt inspector's)
-    kept = bot.claude.sent.recent()
+    kept = bot.services.claude.sent.recent()
     out: dict[str, SentRequest] = {}
     live = (("dm reply", dm_request), ("channel reply", channel_request))
     for number, (kind, recorded) in enumerate(live, 1):

@@ -181,7 +181,8 @@ async def test_core_memory_edits_reach_the_next_reply_and_versions_restore(harne
     assert "I don't know user 424242" in await run(h, "memories", "list", user="424242")
     assert "is not a user id" in await run(h, "memories", "list", user="alice")
     await h.store.people.ensure_user(USER2_ID, "bob")
-    bobs = await h.store.memories.add_core_memory(h.bot.engine.character_key, USER2_ID, "Bob fears gulls.",
+    key = h.bot.services.engine.character_key
+    bobs = await h.store.memories.add_core_memory(key, USER2_ID, "Bob fears gulls.",
                                                   source="admin")
     assert f"has no core memory #{bobs}" in await run(h, "memories", "edit", user=uid, memory=bobs, text="x")
     assert "has no archived version #987654" in await run(h, "memories", "restore", user=uid, version=987654)
@@ -254,8 +255,8 @@ async def test_fact_changes_reach_the_next_reply(harness: Harness) -> None:
     replies = Replies(h)
     assert "<recalled_facts about=" not in await replies.system()  # alice is now a known user
     embedder = HashEmbedder()  # the real model is not needed: a pinned fact is recalled whatever it says
-    h.bot.memory.embedder = embedder  # type: ignore[attr-defined]
-    h.bot.memory.recall.embedder = embedder  # type: ignore[attr-defined]
+    h.bot.services.memory.embedder = embedder  # type: ignore[attr-defined]
+    h.bot.services.memory.recall.embedder = embedder  # type: ignore[attr-defined]
     uid = str(USER_ID)
 
     text = await run(h, "facts", "add", user=uid, text="Alice keeps a lighthouse cat called Biscuit",
@@ -287,7 +288,7 @@ async def test_facts_add_edit_pin_delete_with_and_without_an_embedder(harness: H
     await h.store.people.ensure_user(USER_ID, "alice")
     await h.store.people.ensure_user(USER2_ID, "bob")
     uid = str(USER_ID)
-    facts = h.bot.admin.facts
+    facts = h.bot.services.admin.facts
     facts.embed = None  # first: admin tools without a memory engine to embed with
 
     text = await run(h, "facts", "add", user=uid, text="Works night shifts at the lighthouse",
@@ -304,8 +305,8 @@ async def test_facts_add_edit_pin_delete_with_and_without_an_embedder(harness: H
             seen.extend(sentences)
             return np.asarray([[0.5, 0.25, float(len(s))] for s in sentences], dtype="<f4")
 
-    h.bot.memory.embedder = Recording()
-    facts.embed = h.bot.memory.embed
+    h.bot.services.memory.embedder = Recording()
+    facts.embed = h.bot.services.memory.embed
     text = await run(h, "facts", "add", user=uid, text="Allergic to shellfish", pinned=True)
     assert "(pinned)" in text and "without an embedding" not in text
     second = (await h.store.facts.rows(USER_ID))[1]
@@ -323,7 +324,7 @@ async def test_facts_add_edit_pin_delete_with_and_without_an_embedder(harness: H
         def encode(self, sentences: Sequence[str]) -> np.ndarray:
             return np.ones((len(sentences), 1), dtype="<f4")
 
-    h.bot.memory.embedder = One()
+    h.bot.services.memory.embedder = One()
     await run(h, "facts", "edit", user=uid, fact=row.id, text="Works days at the old harbour")
     edited = await h.store.facts.get(USER_ID, row.id)
     assert edited is not None and np.frombuffer(edited.embedding, dtype="<f4").tolist() == [1.0]
@@ -360,7 +361,7 @@ async def test_an_unexpected_failure_is_answered_even_without_the_user_commands_
         async def broken(*_: Any) -> str:
             raise RuntimeError("identity table full of barnacles")
 
-        monkeypatch.setattr(h.bot.admin.identity, "show", broken)
+        monkeypatch.setattr(h.bot.services.admin.identity, "show", broken)
         with caplog.at_level(logging.ERROR, logger="bot.discord.ui"):
             text = await run(h, "identity", "list")
         assert text.startswith("Sorry, something went wrong on my side.")

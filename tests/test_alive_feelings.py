@@ -61,7 +61,7 @@ async def log_command(h: Harness, text: str, n: int) -> str:
 def next_afternoon(h: Harness) -> datetime:
     """The next 14:00 of the bot's own clock (from a minute ahead), when no hour-bound feeling is near."""
     at = datetime.now(UTC) + timedelta(minutes=1)
-    while h.bot.alive.time.hour(at) < 14 or h.bot.alive.time.hour(at) >= 15:
+    while h.bot.services.alive.time.hour(at) < 14 or h.bot.services.alive.time.hour(at) >= 15:
         at += timedelta(minutes=30)
     return at
 
@@ -70,8 +70,8 @@ async def test_exchanges_move_the_feelings_which_decay_and_survive_a_restart(
         make_harness: MakeHarness) -> None:
     h = await make_harness()
     clock = Clock(next_afternoon(h))  # the levels rest by the hour: at night the label would be "sleepy"
-    h.bot.alive.clock = clock
-    at_rest = EmotionState.at_rest(clock.now, h.bot.alive.time)
+    h.bot.services.alive.clock = clock
+    at_rest = EmotionState.at_rest(clock.now, h.bot.services.alive.time)
     for n in (1, 2, 3):
         clock.now += timedelta(seconds=10)
         await exchange(h, WARM, n)
@@ -96,13 +96,13 @@ async def test_exchanges_move_the_feelings_which_decay_and_survive_a_restart(
     assert "Feeling: affectionate (dopamine" in await log_command(h, "status", 1)
 
     await h.restart()  # a restart keeps the feeling
-    h.bot.alive.clock = clock
-    assert h.bot.alive.main_feelings.label == "affectionate"
+    h.bot.services.alive.clock = clock
+    assert h.bot.services.alive.main_feelings.label == "affectionate"
     assert "Feeling: affectionate" in await log_command(h, "status", 2)
 
     clock.now += timedelta(days=3)  # nobody talks for three days: the warmth fades, loneliness sets in
     assert "Feeling: lonely" in await log_command(h, "status", 3)
-    lonely = h.bot.alive.main_feelings.current().levels
+    lonely = h.bot.services.alive.main_feelings.current().levels
     assert lonely["oxytocin"] < at_rest.levels["oxytocin"] - 0.1 < stored.levels["oxytocin"]
 
 
@@ -183,7 +183,7 @@ def checkin_request(body: dict[str, Any]) -> bool:
 
 async def test_one_check_in_dm_after_a_silence_until_it_is_answered(make_harness: MakeHarness) -> None:
     h = await make_harness(checkin_after_days="2", timezone="UTC", quiet_hours="23-7")
-    alive = h.bot.alive
+    alive = h.bot.services.alive
     text = await (await h.slash("checkin", [{"type": 1, "name": "on", "options": []}])).text()
     assert "check on you" in text
     await h.dm("hello finn")

@@ -76,7 +76,7 @@ def sent_at(message: dict[str, Any]) -> datetime:
 
 async def test_a_round_comments_in_character_and_people_can_answer_it(make_harness: MakeHarness) -> None:
     h = await make_harness(proactive_chance="1", yes_no_vote_count="1")
-    alive = h.bot.alive
+    alive = h.bot.services.alive
     assert "**on** for <#" in await bot_switch(h, "proactive", "on")
     said = await unaddressed(h, "the kelp forest looks amazing today")
     alive.proactive.rng = Rolls(0.0, 0.2)  # within the chance; a comment
@@ -92,7 +92,7 @@ async def test_a_round_comments_in_character_and_people_can_answer_it(make_harne
     assert "the kelp forest looks amazing today" in text and "commenting on the recent conversation" in text
     assert "## Who you are" in h.claude.system_text(request)  # in character: the same identity as a reply
     # It knows when it speaks: the day and the local time, after the cached character block
-    when = (sent_at(said) + timedelta(minutes=5)).astimezone(h.bot.alive.proactive.time.zone)
+    when = (sent_at(said) + timedelta(minutes=5)).astimezone(h.bot.services.alive.proactive.time.zone)
     now = f"<now>{when:%A}, {when.day} {when:%B} {when.year}, "
     assert now in content_text(request.body["messages"][-1]["content"])
     assert "<now>" not in h.claude.system_text(request)
@@ -110,14 +110,14 @@ async def test_a_round_may_share_a_thought_that_expands_its_status(make_harness:
     await bot_switch(h, "proactive", "on", scope="server")
     await h.store.state.set("custom_status", "Polishing my shell collection")
     said = await unaddressed(h, "quiet day", channel=OTHER_CHANNEL_ID)
-    h.bot.alive.proactive.rng = Rolls(0.0, 0.9)  # within the chance; a thought
+    h.bot.services.alive.proactive.rng = Rolls(0.0, 0.9)  # within the chance; a thought
     h.claude.script("This conch has a spiral I could stare at for hours.", match=proactive)
-    await h.bot.alive.proactive.run(sent_at(said) + timedelta(minutes=3))
+    await h.bot.services.alive.proactive.run(sent_at(said) + timedelta(minutes=3))
     [spoken] = await h.replies(OTHER_CHANNEL_ID)
     assert spoken["content"].startswith("This conch")
     text = h.claude.all_text(h.claude.last_request(DEFAULT))
     assert "Polishing my shell collection" in text and "expands on it" in text
-    assert [v.kind for v in h.bot.alive.proactive.last if v.speak] == ["thought"]
+    assert [v.kind for v in h.bot.services.alive.proactive.last if v.speak] == ["thought"]
 
 
 async def test_the_servers_proactive_setting_switches_it_on_and_a_switch_overrides_it(
@@ -129,18 +129,18 @@ async def test_the_servers_proactive_setting_switches_it_on_and_a_switch_overrid
     h = await make_harness(proactive_chance="1", yes_no_vote_count="1")  # proactive_talk: off by default
     said = await unaddressed(h, "anyone around?")
     when = sent_at(said) + timedelta(minutes=5)
-    assert await h.bot.alive.proactive.run(when) == "spoke in 0 of 0 channel(s)"
+    assert await h.bot.services.alive.proactive.run(when) == "spoke in 0 of 0 channel(s)"
     done = await answer(await h.slash("settings", sub("set", key="proactive", value="on"), user=ADMIN_ID))
     assert "proactive" in done
-    h.bot.alive.proactive.rng = Rolls(0.0, 0.2, 0.0, 0.2)
+    h.bot.services.alive.proactive.rng = Rolls(0.0, 0.2, 0.0, 0.2)
     h.claude.script("Just me and the kelp.", match=proactive)
-    assert await h.bot.alive.proactive.run(when) == "spoke in 1 of 2 channel(s)"
+    assert await h.bot.services.alive.proactive.run(when) == "spoke in 1 of 2 channel(s)"
     [spoken] = await h.replies(CHANNEL_ID)
     assert spoken["content"] == "Just me and the kelp."
     await bot_switch(h, "proactive", "off")  # this channel: off, whatever the server says
-    assert [v.place.channel_id for v in h.bot.alive.proactive.last] == [CHANNEL_ID, OTHER_CHANNEL_ID]
-    await h.bot.alive.proactive.run(when)
-    assert CHANNEL_ID not in [v.place.channel_id for v in h.bot.alive.proactive.last]
+    assert [v.place.channel_id for v in h.bot.services.alive.proactive.last] == [CHANNEL_ID, OTHER_CHANNEL_ID]
+    await h.bot.services.alive.proactive.run(when)
+    assert CHANNEL_ID not in [v.place.channel_id for v in h.bot.services.alive.proactive.last]
 
 
 # --------------------------------------------------------------------------- every reason to stay quiet
@@ -150,7 +150,7 @@ async def test_each_skip_reason_is_decided_and_mirrored(make_harness: MakeHarnes
     hour = datetime.now(UTC).hour  # quiet hours twelve hours from now, so "now" is never quiet
     quiet = f"{(hour + 12) % 24}-{(hour + 14) % 24}"
     h = await make_harness(proactive_chance="0.5", yes_no_vote_count="1", quiet_hours=quiet, timezone="UTC")
-    alive = h.bot.alive
+    alive = h.bot.services.alive
     await h.say("verbose on", user=ADMIN_ID, channel=LOG_CHANNEL_ID)
     await h.replies(LOG_CHANNEL_ID)
     await bot_switch(h, "proactive", "on", scope="server")
@@ -194,11 +194,11 @@ async def test_a_claude_failure_posts_nothing_into_the_quiet_channel(
     await bot_switch(h, "proactive", "on")
     said = await unaddressed(h, "so quiet in here")
     h.claude.fail_all(529)
-    h.bot.alive.proactive.rng = Rolls(0.0, 0.3)
+    h.bot.services.alive.proactive.rng = Rolls(0.0, 0.3)
     with caplog.at_level(logging.WARNING):
-        result = await h.bot.alive.proactive.run(sent_at(said) + timedelta(minutes=5))
+        result = await h.bot.services.alive.proactive.run(sent_at(said) + timedelta(minutes=5))
     assert result == "spoke in 0 of 1 channel(s)"
-    [verdict] = h.bot.alive.proactive.last
+    [verdict] = h.bot.services.alive.proactive.last
     assert not verdict.speak and verdict.reason.startswith("Claude failed")
     assert "proactive message in #general skipped" in caplog.text
     # The round is over (run returned, its one channel judged): a fallback line would have been posted in it.
@@ -224,7 +224,7 @@ async def test_the_schedule_survives_a_restart_without_skipping_or_doubling(
         found.run = counted
         return loop
 
-    key = h.bot.alive.proactive_key
+    key = h.bot.services.alive.proactive_key
 
     async def rounds(loop: Dispatcher, at: datetime) -> list[str]:
         """What the proactive round said when ``loop`` ran what was due at ``at`` (check-ins run too)."""
@@ -300,7 +300,7 @@ async def test_the_custom_status_is_written_shown_reapplied_and_refreshed(make_h
     assert len([r for r in h.claude.requests if status_request(r.body)]) == asked
 
     h.claude.script("After the tide turned", match=status_request)
-    await h.bot.alive.new_day(utc_now())  # the daily mood round
+    await h.bot.services.alive.new_day(utc_now())  # the daily mood round
     await h.discord.wait_for(lambda d: d.custom_status() == "After the tide turned", what="the day's status")
 
 
@@ -312,14 +312,14 @@ async def test_the_daily_mood_round_sets_the_day_s_mood_once_a_day(make_harness:
                     match=lambda body: "what mood you are in today" in FakeClaude.all_text(body))
     await h.bot.services.memory.consolidator.run()
     assert await h.store.state.get("daily_mood") == ""  # nothing set
-    await h.bot.alive.new_day(utc_now())
+    await h.bot.services.alive.new_day(utc_now())
     assert await h.store.state.get("daily_mood") == "Salty and cheerful today."
     # no one is answered there: the card's {{user}} is no person called "User"
     (request,) = [r for r in h.claude.requests if "what mood you are in" in FakeClaude.all_text(r.body)]
     system = FakeClaude.system_text(request)
     assert "You ask the person you are answering questions" in system and "User" not in system
     asked = len(h.claude.requests)
-    await h.bot.alive.new_day(utc_now())  # set today already: not asked again
+    await h.bot.services.alive.new_day(utc_now())  # set today already: not asked again
     assert not [r for r in h.claude.requests[asked:] if "what mood you are in" in FakeClaude.all_text(r.body)]
 
 
@@ -375,7 +375,7 @@ async def insulted_in_a_dm(h: Harness) -> None:
     from tests.harness import USER2_ID, dm_reply
 
     clock = Clock(datetime.now(UTC) + timedelta(minutes=1))
-    alive = h.bot.alive
+    alive = h.bot.services.alive
     while alive.time.hour(clock.now) < 14 or alive.time.hour(clock.now) >= 15:
         clock.now += timedelta(minutes=30)
     alive.clock = clock
@@ -405,7 +405,7 @@ async def test_the_status_after_the_consolidation_holds_the_days_server_lines_no
     h.claude.script("Counting sparkles in the tide pool", match=status_request)
     # the nightly moment: the consolidation round, then the day's mood round (which writes the status)
     await h.bot.services.memory_jobs.daily()
-    await h.bot.alive.new_day(utc_now())
+    await h.bot.services.alive.new_day(utc_now())
     await h.discord.wait_for(lambda d: d.custom_status() == "Counting sparkles in the tide pool",
                              what="the day's status")
     assert await h.store.log.recent_messages(CHANNEL_ID, limit=5) and await h.store.log.count_logged() == 0
@@ -422,9 +422,9 @@ async def test_speaking_first_goes_by_the_room_there_not_one_persons_insults_els
     await insulted_in_a_dm(h)
     await exchange(h, "wow, the kelp forest looks amazing today, thanks finn <3", 1)  # the room: lively
     said = await unaddressed(h, "so true")
-    h.bot.alive.proactive.rng = Rolls(0.0, 0.2)  # within the chance; a comment
+    h.bot.services.alive.proactive.rng = Rolls(0.0, 0.2)  # within the chance; a comment
     h.claude.script("Kelp is the ocean's finest scarf.", match=proactive)
-    spoke = await h.bot.alive.proactive.run(sent_at(said) + timedelta(minutes=5))
+    spoke = await h.bot.services.alive.proactive.run(sent_at(said) + timedelta(minutes=5))
     assert spoke == "spoke in 1 of 1 channel(s)"
     text = h.claude.all_text(h.claude.last_request(DEFAULT))
     assert "speak up on your own" in text and "The room here feels" in text  # what was said there

@@ -5,6 +5,7 @@ which package may import which (pyproject.toml)."""
 from __future__ import annotations
 
 import ast
+import dataclasses
 import re
 from pathlib import Path
 
@@ -126,6 +127,32 @@ def test_services_are_built_in_the_composition_root_and_scheduled_by_one_schedul
     schedulers = sorted(str(path.relative_to(ROOT)) for package in PACKAGES
                         for path in (ROOT / package).rglob("*.py") if "AsyncIOScheduler(" in path.read_text())
     assert schedulers == ["bot/core/timers.py"]
+
+
+def test_the_bot_reaches_its_services_one_way() -> None:
+    """The Bot keeps every long-lived service in ``services`` alone: no copy of one as an attribute of its
+    own (so a cog reaches each one way), and no ``hasattr`` guard nor ``getattr`` look-up of one for a
+    half-built bot."""
+    from bot.runtime.composition import Services
+
+    fields = {f.name for f in dataclasses.fields(Services)} | {"places", "scheduler"}
+    client = ROOT / "bot" / "discord" / "client.py"
+    tree = ast.parse(client.read_text())
+    mixin = next(n for n in ast.walk(tree) if isinstance(n, ast.ClassDef) and n.name == "KindredMixin")
+    own = {n.target.id for n in mixin.body if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)}
+    own |= {n.attr for n in ast.walk(mixin) if isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store)
+            and isinstance(n.value, ast.Name) and n.value.id == "self"}
+    assert sorted(own & fields) == []
+    guards = [f"{path.relative_to(ROOT)}:{node.lineno}" for path in (client, *(ROOT / "cogs").glob("*.py"))
+              for node in ast.walk(ast.parse(path.read_text()))
+              if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "hasattr"]
+    assert guards == []
+    looked_up = [f"{path.relative_to(ROOT)}:{node.lineno}" for edge in EDGE for path in edge.glob("*.py")
+                 for node in ast.walk(ast.parse(path.read_text()))
+                 if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                 and node.func.id == "getattr" and len(node.args) > 1
+                 and isinstance(node.args[1], ast.Constant) and node.args[1].value in fields]
+    assert looked_up == []
 
 
 def test_the_model_client_knows_requests_not_votes_nor_the_operators_limits() -> None:

@@ -463,8 +463,8 @@ async def test_a_turn_answered_in_another_process_ends_the_wait_at_once(db_url: 
     try:
         msg = Incoming(10_000, CHANNEL_ID, USER_ID, "alice", "Atlas, then Finn: hello!",
                        datetime.now(UTC), False, guild_id=GUILD_ID)
-        waiting = asyncio.create_task(h.bot.engine.wait_turn(msg, ("Atlas",)))
-        turns = h.bot.engine._turns  # the pipeline's own turn-taking, looked into
+        waiting = asyncio.create_task(h.bot.services.engine.wait_turn(msg, ("Atlas",)))
+        turns = h.bot.services.engine._turns  # the pipeline's own turn-taking, looked into
         # Parked on its arrivals (the log holds no answer of Atlas's): only the signal can end it now.
         await h.discord.wait_for(lambda _: turns._arrivals, what="the wait for Atlas's turn")
         assert not waiting.done()
@@ -489,16 +489,16 @@ async def test_the_custom_status_is_shared_with_the_clusters_other_processes(db_
     async def on_status(message: dict[str, Any]) -> None:
         heard.append(message)
 
-    other = cluster_of(other_store, ClusterSettings(), h.bot.engine.character_key, shard_ids=(1,),
+    other = cluster_of(other_store, ClusterSettings(), h.bot.services.engine.character_key, shard_ids=(1,),
                        shard_count=2, heard={"status": (on_status,)})
     await other.start()
     try:
         assert await other.publish("status", text="Mending nets at dusk")
         await h.discord.wait_for(lambda d: d.custom_status() == "Mending nets at dusk",
                                  what="the status another process showed")
-        await eventually(check(lambda: h.bot.cluster.peers), "the other process counted")
+        await eventually(check(lambda: h.bot.services.cluster.peers), "the other process counted")
         await h.store.state.set("custom_status", "After the tide turned")
-        await h.bot.alive.status.reapply()
+        await h.bot.services.alive.status.reapply()
         await eventually(check(lambda: [m["text"] for m in heard]), "the status told to the other process")
         assert [m["text"] for m in heard] == ["After the tide turned"]
     finally:
@@ -553,5 +553,38 @@ async def test_a_dm_reminder_is_delivered_once_by_the_cluster_after_a_restart(wo
         delivered = [n for n in ("low again", "high again") if f"reminder {row.id} delivered" in world.log(n)]
         assert len(delivered) == 1, {n: world.log(n)[-2000:] for n in world.procs}
         assert all(int(m["channel_id"]) == dm for m in world.discord.posted() if "Stretch" in m["content"])
+    finally:
+        await store.close()
+
+
+@needs_pg
+async def test_a_missed_daily_round_runs_once_in_the_cluster_then_waits_for_its_hour(
+        world: ClusterWorld) -> None:
+    """The cluster was down when its daily rounds were due (their rows two days past due): both processes
+    start, both see them due, and each round runs once, in one of them, then is due at the next
+    consolidation hour."""
+    store = await Store(world.db_url).open()
+    keys = [f"{name}:finn" for name in ("consolidation", "mood", "retention")]
+    try:
+        missed = datetime.now(UTC) - timedelta(days=2)
+        for key in keys:
+            await store.timers.ensure(key, missed)
+        await world.launch("low", "0-1")
+        await world.launch("high", "2-3")
+
+        async def ran() -> list[Any] | None:
+            rows = [await store.timers.get(key) for key in keys]
+            return rows if all(r is not None and r.last_run is not None for r in rows) else None
+
+        rows = await eventually(ran, "the missed daily rounds run")
+        hour = load_settings(FINN, None, environ=world.environ()).memory.consolidation_hour_utc
+        for row in rows:
+            assert datetime.now(UTC) < row.due <= datetime.now(UTC) + timedelta(days=1)
+            assert row.due.hour == hour and row.last_result and not row.last_result.startswith("failed")
+        asked = [FakeClaude.all_text(r.body) for r in world.claude.requests]
+        assert len([text for text in asked if "what mood you are in today" in text]) == 1
+        runs = [n for n in world.procs for line in world.log(n).splitlines() if "consolidation: " in line
+                and "messages:" in line]
+        assert len(runs) == 1, {n: world.log(n)[-2000:] for n in world.procs}
     finally:
         await store.close()

@@ -29,14 +29,14 @@ from bot.core.timers import Dispatcher, Timers, next_daily
 from database.records import RelationshipRecord
 from database.store import Store
 from memory.batching import make_batches
-from memory.consolidation import LAST_RUN_KEY, Consolidator
+from memory.consolidation import Consolidator
 from memory.embeddings import to_bytes
 from memory.facts import MalformedExtraction, parse_extraction
 from memory.relationships import bound_daily_change
 from tests.consolidation_child import child_main, consolidate
 from tests.fakes.claude_models import lineup_capabilities
 from tests.fakes.claude_server import FakeClaude, Reply
-from tests.harness import eventually
+from tests.harness import check, eventually
 from tests.memory_support import (
     FINN,
     HashEmbedder,
@@ -251,7 +251,6 @@ async def test_consolidation_learns_matches_archives_and_sets_the_mood(rig_facto
     bob = await store.people.relationship(rig.key, BOB)
     assert bob.anger == pytest.approx(1.0) and bob.trust == pytest.approx(4.6)  # +3 bounded to the daily 1.0
     assert await store.state.get(MOOD_KEY) == "Bright as a spring tide."
-    assert await store.state.get(LAST_RUN_KEY)
     assert (report.new_facts, report.mentioned_facts) == (3, 2)
     assert steps[0] == "snapshot" and steps[-1] == "done" and "committed" in steps
     extraction = [r for r in rig.fc.requests if is_extraction(r.body)]
@@ -425,7 +424,7 @@ async def forgotten_calls(h: Any) -> int:
 
 
 async def round_row(h: Any, name: str) -> Any:
-    key = f"{name}:{h.bot.engine.character_key}"
+    key = f"{name}:{h.bot.services.engine.character_key}"
     return await eventually(lambda: h.store.timers.get(key), f"the {name} round's row")
 
 
@@ -477,6 +476,22 @@ async def test_a_daily_round_runs_once_at_its_anchor(make_harness: Any, name: st
     assert mood_asked(h) == (1 if name == "mood" else 0)
 
 
+async def test_a_fresh_bot_runs_no_daily_round_at_start(make_harness: Any) -> None:
+    """A database with no rows yet: each daily round's first due time is its next anchor, tomorrow's even
+    when today's hour has just passed (this very hour), never "now"; nothing ran when the loop first slept."""
+    hour = datetime.now(UTC).hour
+    h = await make_harness(consolidation_hour_utc=str(hour), usage_retention_days="30")
+    await h.store.usage.record_all([call("opus", datetime.now(UTC) - FORGOTTEN, user=FORGETFUL)])
+    loop = h.bot.services.timers.timers
+    await eventually(check(lambda: loop.waking_at), "the timer loop asleep after its first pass")
+    for name, minute in ANCHOR_MINUTE.items():
+        row = await round_row(h, name)
+        assert row.last_run is None and row.due > datetime.now(UTC)
+        assert (row.due.hour, row.due.minute) == (hour, minute)
+    assert await h.store.log.count_archived() == 0 and h.claude.batches.created == 0
+    assert await h.store.state.get(MOOD_KEY) == "" and mood_asked(h) == 0
+
+
 @DAILY
 async def test_a_daily_round_missed_while_down_runs_once_at_the_next_start(make_harness: Any,
                                                                              name: str) -> None:
@@ -509,7 +524,7 @@ async def not_done_elsewhere(h: Any, name: str) -> None:
     """Only the missed round ran: the others are still due at their anchors, hours away."""
     for other in ANCHOR_MINUTE:
         if other != name:
-            row = await h.store.timers.get(f"{other}:{h.bot.engine.character_key}")
+            row = await h.store.timers.get(f"{other}:{h.bot.services.engine.character_key}")
             assert row is not None and row.last_run is None
             await not_done(h, other)
 

@@ -388,7 +388,7 @@ async def test_a_forget_me_while_a_reply_waits_keeps_that_persons_lines_out_of_i
     exchange stored in its conversation: someone's /forget_me meanwhile has the prompt read again whole."""
     held = await first_reply_held(harness)
     await second_mention_waiting(harness)
-    await harness.bot.memory.forget_user(USER2_ID)  # what /forget_me does once confirmed
+    await harness.bot.services.memory.forget_user(USER2_ID)  # what /forget_me does once confirmed
     held.set()
     await harness.replies(CHANNEL_ID, 2)
     first, later = reply_requests(harness)

@@ -140,7 +140,8 @@ async def test_a_named_character_answers_through_its_own_webhook(
         return len(await said_to("atlas")) == 2
     await eventually(atlas_heard_both, "both lines stored in Atlas's conversation")
     assert await said_to("atlas") == ["Atlas, which way is north from here?", "Atlas, and south?"]
-    assert await said_to(h.bot.engine.character_key) == ["Finn, a cup of tea please"]  # type: ignore[union-attr]
+    key = h.bot.services.engine.character_key
+    assert await said_to(key) == ["Finn, a cup of tea please"]  # type: ignore[union-attr]
 
 
 async def test_characters_named_together_answer_in_order_and_the_second_sees_the_first(
@@ -180,7 +181,7 @@ async def test_sticky_routing_expires(make_ensemble: Callable[..., Awaitable[Har
     h.claude.script("yes", model=VOTER, times=None)
     await h.say("any good maps of the coast?")
     assert (await h.replies(CHANNEL_ID, 1))[-1]["author"]["username"] == "Atlas"
-    router = h.bot.ensemble.router  # type: ignore[union-attr]
+    router = h.bot.services.ensemble.router  # type: ignore[union-attr]
     now = router.clock
     router.clock = lambda: now() + 1.0  # a second later: past the 0 s stickiness, without waiting it out
     await h.say("and is it worth going in the rain?")
@@ -198,7 +199,7 @@ async def test_banter_stops_at_the_loop_cap_until_a_person_speaks(
     # Atlas answered Finn's words, which it saw as a message from Finn.
     atlas_text = FakeClaude.all_text(requests_of(h, "Atlas")[0])
     assert "Finn here, thanks friend" in atlas_text
-    finn = h.bot.engine.character_key  # type: ignore[union-attr]
+    finn = h.bot.services.engine.character_key  # type: ignore[union-attr]
     async def affinity() -> tuple[float, int] | None:  # written just after each answer is posted
         value, exchanges = await h.store.characters.affinity("atlas", finn)
         return (value, exchanges) if exchanges >= 2 else None
@@ -212,7 +213,7 @@ async def test_banter_stops_at_the_loop_cap_until_a_person_speaks(
 
 async def test_hostile_affinity_silences_banter(make_ensemble: Callable[..., Awaitable[Harness]]) -> None:
     h = await make_ensemble(banter_chance="1")
-    finn = h.bot.engine.character_key  # type: ignore[union-attr]
+    finn = h.bot.services.engine.character_key  # type: ignore[union-attr]
     for _ in range(5):
         await h.store.characters.adjust_affinity("atlas", finn, -2.0)
     assert (await h.store.characters.affinity("atlas", finn))[0] == -10.0
@@ -226,7 +227,7 @@ async def test_every_character_of_the_ensemble_summarizes_its_own_conversations(
     h = await make_ensemble(conversation_token_threshold="60", history_keep_messages="2",
                             recent_channel_messages="0")
     summary = "Alice asked me about the ridge and the old north road."
-    atlas = h.bot.ensemble.member("atlas").engine.persona  # type: ignore[union-attr]
+    atlas = h.bot.services.ensemble.member("atlas").engine.persona  # type: ignore[union-attr]
     summary_cue = atlas.summarization_prompt[:40]
     memory_cue = atlas.core_memory_prompt.split("{")[0]
 
@@ -254,5 +255,5 @@ async def test_every_character_of_the_ensemble_summarizes_its_own_conversations(
     system = FakeClaude.system_text(summary_request)
     assert system.startswith("You keep Atlas's private notes") and '<character name="Atlas">\nYou are Atlas' \
         in system, "summarized in Atlas's own voice"
-    finn = h.bot.engine.character_key  # type: ignore[union-attr]
+    finn = h.bot.services.engine.character_key  # type: ignore[union-attr]
     assert (await h.store.conversations.history(finn, h.user_id, scope)).turns == []

@@ -239,16 +239,16 @@ async def test_a_detail_said_once_in_a_dm_weeks_ago_is_found_there_never_in_a_ch
     weeks_ago = datetime.now(UTC) - timedelta(days=21)
     async with h.store.engine.begin() as conn:  # said three weeks ago
         await conn.execute(update(LoggedMessage).values(created_at=weeks_ago))
-    report = await h.bot.memory.consolidator.run()
+    report = await h.bot.services.memory.consolidator.run()
     assert report.committed >= 1 and await h.store.facts.rows(USER_ID) == []  # never extracted as a fact
     assert report.excerpts >= 2
     # The vectors come after the run, in the background.
-    assert await h.bot.memory.consolidator.embedded() == report.excerpts
+    assert await h.bot.services.memory.consolidator.embedded() == report.excerpts
     assert all(r.embedding for r in await h.store.excerpts.rows(USER_ID))
 
     # The DM's history still holds those lines verbatim: recall never quotes them back while it does. Once
     # the conversation is reset, the archive is what is left of them.
-    await h.store.conversations.reset_conversation(h.bot.engine.character_key, USER_ID, "dm")
+    await h.store.conversations.reset_conversation(h.bot.services.engine.character_key, USER_ID, "dm")
     await h.dm("do you remember what my sister called her puppy?")
     body = await _prompt_after(h, dm, 3)
     assert "[Words from your earlier conversations with alice" in body

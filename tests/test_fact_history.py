@@ -238,12 +238,12 @@ async def test_a_move_updates_the_fact_and_the_reply_knows_where_they_live_now_a
     await h.dm("I live in Leeds, the rain is relentless")
     await h.replies(dm, 1)
     await bot.in_flight.drain()
-    assert (await bot.memory.consolidator.run()).new_facts == 1
+    assert (await bot.services.memory.consolidator.run()).new_facts == 1
 
     await h.dm("big news: I moved to York last week!")
     await h.replies(dm, 2)
     await bot.in_flight.drain()
-    report = await bot.memory.consolidator.run()
+    report = await bot.services.memory.consolidator.run()
     asked = [first_user_text(r.body) for r in h.claude.requests if is_extraction(r.body)]
     assert "moved to York" in asked[-1] and LEEDS.search(asked[-1])  # shown the Leeds fact, with its id
     assert report.updated_facts == 1
@@ -402,21 +402,21 @@ async def test_after_a_move_told_as_a_plain_add_no_request_tells_the_old_home_as
     h.claude.responder = lambda body: plain_adds(body) if is_extraction(body) else script(body)
     await h.store.people.ensure_user(USER_ID, "alice")
     bot: Any = h.bot
-    key = bot.engine.character_key
+    key = bot.services.engine.character_key
     await chat(h, ["I live in Leeds, the rain is relentless"], dm=True)
-    await bot.memory.summarizer.wait_idle()
+    await bot.services.memory.summarizer.wait_idle()
     await bot.in_flight.drain()
-    assert (await bot.memory.consolidator.run()).new_facts == 1
+    assert (await bot.services.memory.consolidator.run()).new_facts == 1
     # what an earlier pass kept of her
     await h.store.memories.replace_core_memories(key, USER_ID, ["alice lives in Leeds, rain and all"],
                                                  reason="earlier pass", source=PRIVATE_SOURCE)
 
     script.memories, script.summary = "- alice moved to York.", "alice told me she moved to York."
     await chat(h, ["big news: I moved to York last week!"], dm=True, start=1)
-    await bot.memory.summarizer.wait_idle()
+    await bot.services.memory.summarizer.wait_idle()
     await bot.in_flight.drain()
     moved = len(h.claude.requests)
-    report = await bot.memory.consolidator.run()
+    report = await bot.services.memory.consolidator.run()
     assert (report.new_facts, report.updated_facts, report.refreshed_memories) == (1, 0, 1)
     facts = {r.fact: r for r in await h.store.facts.rows(USER_ID)}
     york, leeds = facts["alice moved to York"], facts["alice lives in Leeds"]
@@ -433,9 +433,9 @@ async def test_after_a_move_told_as_a_plain_add_no_request_tells_the_old_home_as
 
     # An unrelated new fact closes nothing.
     await chat(h, ["I adopted a cat today, she is tiny"], dm=True, start=2)
-    await bot.memory.summarizer.wait_idle()
+    await bot.services.memory.summarizer.wait_idle()
     await bot.in_flight.drain()
-    assert (await bot.memory.consolidator.run()).refreshed_memories == 0
+    assert (await bot.services.memory.consolidator.run()).refreshed_memories == 0
     current = {r.fact for r in await h.store.facts.rows(USER_ID) if r.valid_until is None}
     assert current == {"alice moved to York", "alice adopted a cat"}
 
@@ -468,11 +468,11 @@ async def test_a_fact_that_may_or_may_not_replace_another_keeps_both_with_the_do
     await h.dm("I live in Leeds, the rain is relentless")
     await h.replies(dm, 1)
     await bot.in_flight.drain()
-    await bot.memory.consolidator.run()
+    await bot.services.memory.consolidator.run()
     await h.dm("I'm staying in Hull for the winter, with my aunt")
     await h.replies(dm, 2)
     await bot.in_flight.drain()
-    await bot.memory.consolidator.run()
+    await bot.services.memory.consolidator.run()
     facts = {r.fact: r for r in await h.store.facts.rows(USER_ID)}
     hull, leeds = facts["alice is staying in Hull for the winter"], facts["alice lives in Leeds"]
     assert hull.valid_until is None and leeds.valid_until is None  # both kept

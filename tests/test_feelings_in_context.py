@@ -42,7 +42,7 @@ class Clock:
 
 def set_clock(h: Harness, clock: Clock) -> None:
     assert h.bot is not None
-    h.bot.alive.clock = clock
+    h.bot.services.alive.clock = clock
 
 
 def state_line(request: Any) -> str:
@@ -101,7 +101,7 @@ async def test_a_message_that_carries_nothing_leaves_the_kept_feelings_as_they_w
     h = await make_harness(timezone="UTC")
     clock = Clock(afternoon())
     set_clock(h, clock)
-    key = h.bot.engine.character_key  # type: ignore[union-attr]
+    key = h.bot.services.engine.character_key  # type: ignore[union-attr]
     await dm(h, "hello, how is the tide today?", 1)
     assert await h.store.feelings.read(key, USER_ID) == ("", "")  # nothing carried: nothing kept
     await dm(h, "thank you finn, you're the best <3", 2)
@@ -129,7 +129,7 @@ async def test_a_reply_says_nothing_of_feelings_when_nothing_stands_out(make_har
     assert (await dm(h, "thank you finn, you're the best <3", 2)) == ""  # said after this exchange
     clock.now += timedelta(minutes=1)
     assert (await dm(h, "see you", 3)).startswith("Toward alice you feel")  # then it stands out
-    checkin = await h.bot.alive.feeling_toward(USER2_ID, "bob", "")  # type: ignore[union-attr]
+    checkin = await h.bot.services.alive.feeling_toward(USER2_ID, "bob", "")  # type: ignore[union-attr]
     assert checkin.endswith("Toward bob you feel at ease.")  # a check-in's line is said in full
 
 
@@ -252,7 +252,7 @@ async def test_one_feeling_line_with_the_relationship_and_a_glad_message_eases_t
     h = await make_harness(timezone="UTC")
     clock = Clock(afternoon())
     set_clock(h, clock)
-    key = h.bot.engine.character_key  # type: ignore[union-attr]
+    key = h.bot.services.engine.character_key  # type: ignore[union-attr]
     await dm(h, "hi finn", 1)
     await h.store.people.set_relationship(key, USER_ID, rapport=8.0, trust=8.0)
     await dm(h, "I'm so worried about my interview tomorrow", 2)
@@ -312,7 +312,7 @@ async def test_with_the_feelings_off_the_relationship_is_still_said_in_one_line(
         make_harness: MakeHarness) -> None:
     h = await make_harness(emotions="false")
     await dm(h, "hi finn", 1)
-    await h.store.people.set_relationship(h.bot.engine.character_key, USER_ID,  # type: ignore[union-attr]
+    await h.store.people.set_relationship(h.bot.services.engine.character_key, USER_ID,  # type: ignore[union-attr]
                                           rapport=2.0, formality=3.0)
     line = await dm(h, "I feel awful today", 2)
     assert line == "Toward alice you feel distant from them: be reserved; keep a formal register."

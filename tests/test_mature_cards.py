@@ -151,9 +151,9 @@ async def test_proactive_talk_follows_its_channel_and_the_status_keeps_safe(make
     await h.discord.mark_age_restricted(CHANNEL_ID)
     assert "**on** for <#" in await bot_switch(h, "proactive", "on")
     said = await unaddressed(h, "quiet night in the lounge")
-    h.bot.alive.proactive.rng = Rolls(0.0, 0.2)  # within the chance; a comment
+    h.bot.services.alive.proactive.rng = Rolls(0.0, 0.2)  # within the chance; a comment
     h.claude.script(ANSWER, match=proactive)
-    spoke = await h.bot.alive.proactive.run(sent_at(said) + timedelta(minutes=5))
+    spoke = await h.bot.services.alive.proactive.run(sent_at(said) + timedelta(minutes=5))
     assert spoke == "spoke in 1 of 1 channel(s)"
     await h.replies(CHANNEL_ID)
     assert full(FakeClaude.all_text(next(r for r in reversed(h.claude.requests) if proactive(r.body))))

@@ -155,11 +155,11 @@ async def test_prune_and_return_after_silence_forget_only_what_expires(store: St
 
 async def _turn_done(h: Harness) -> asyncio.Event:
     """Set once the memory's turn observer has finished (the observers run side by side)."""
-    assert h.bot is not None and h.bot.memory is not None
+    assert h.bot is not None and h.bot.services.memory is not None
     done = asyncio.Event()
-    keeper = h.bot.engine._engine._keeper  # the pipeline's own keeping stage, looked into
+    keeper = h.bot.services.engine._engine._keeper  # the pipeline's own keeping stage, looked into
     listeners = list(keeper._keepers)
-    memory = h.bot.memory._on_turn
+    memory = h.bot.services.memory._on_turn
 
     async def listener(msg: Any, result: Any) -> None:
         try:
@@ -181,9 +181,9 @@ async def test_a_month_old_fact_reaches_the_prompt_of_someone_who_speaks_daily(
     user = USER_ID if who == "daily" else USER2_ID
     await store.people.ensure_user(user, "alice")
     said = now - timedelta(days=30)
-    embed = h.bot.memory.embed  # type: ignore[union-attr]
+    embed = h.bot.services.memory.embed  # type: ignore[union-attr]
     await store.consolidation.commit_consolidation(ConsolidationBatch(
-        h.bot.engine.character_key, user, (), at=said, new_facts=(  # type: ignore[union-attr]
+        h.bot.services.engine.character_key, user, (), at=said, new_facts=(  # type: ignore[union-attr]
             NewFact("Alice's sister Maren lives in Tromsø", "relationships",
                     await embed("Alice's sister Maren lives in Tromsø"), lasting=True, said_at=said),
             NewFact("Alice is repainting her kitchen yellow", "other",

@@ -60,7 +60,7 @@ async def test_declared_ids_and_aliases_pass(db_url: str, tmp_path: Path,
     defaults it does not set (summary_model: the default model's) and aliases pass without a word."""
     h = Harness(db_url=db_url, tmp_path=tmp_path, config={"voting_model": "claude-haiku-4-5"})
     _, warnings = await check_at_start_up(h, caplog)
-    assert h.bot is not None and h.bot.claude.wrong_models == []
+    assert h.bot is not None and h.bot.services.claude.wrong_models == []
     assert warnings == [] and h.claude.model_lists == 1
 
 

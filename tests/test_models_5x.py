@@ -93,7 +93,7 @@ async def test_a_refusal_and_a_thinking_only_answer_are_answered_in_character(ma
     first = await dm_reply(h, "something the classifier declines", 1)
     assert fallback in first and first.strip()
     assert len(h.claude.requests_for(LINEUP["reply"])) == 1  # a refusal is not retried
-    assert h.bot.claude.tally.refusals["reply"] == 1
+    assert h.bot.services.claude.tally.refusals["reply"] == 1
 
     # Thinking that fills max_tokens: asked once more with twice the room, then answered.
     h.claude.script(Reply(text="Here is the way.", thinking_tokens=10**6), model=LINEUP["reply"])
@@ -126,12 +126,12 @@ async def test_a_refusal_and_a_thinking_only_answer_are_answered_in_character(ma
 
 async def test_status_summary_and_background_work_are_not_starved(make_harness: Any) -> None:
     h = await start(make_harness)
-    completion = await h.bot.claude.complete(
+    completion = await h.bot.services.claude.complete(
         Prompt(
             messages=[{"role": "user", "content": "A short custom status, please."}]),
         guild_id=None, purpose="status", max_tokens=80)
     assert completion.text and completion.stop_reason == "end_turn"
-    summary = await h.bot.claude.summarize(
+    summary = await h.bot.services.claude.summarize(
         Prompt(
             messages=[{"role": "user", "content": "Summarize: we talked about maps."}]), user_id=None,
         guild_id=None)
@@ -149,11 +149,11 @@ async def test_thresholds_and_budgets_count_the_models_tokens(make_harness: Any)
     h.claude.responder = Script()
     await chat(h, CHAT[:2])
     await h.bot.in_flight.drain()  # the replies' turn listeners have run
-    await h.bot.memory.summarizer.wait_idle()
+    await h.bot.services.memory.summarizer.wait_idle()
     new_tokenizer = "5-5" in LINEUP["reply"]
-    assert h.bot.claude.token_factor() == (1.3 if new_tokenizer else 1.0)
+    assert h.bot.services.claude.token_factor() == (1.3 if new_tokenizer else 1.0)
     assert len(requests_with(h, SUMMARY_CUE)) == (1 if new_tokenizer else 0)
-    assert h.bot.limits.budget(False) == (13000 if new_tokenizer else 10000)
+    assert h.bot.services.limits.budget(False) == (13000 if new_tokenizer else 10000)
     # and the fake counts the same text as about 30 % more tokens on 5.x, as the API would
     sdk = AsyncAnthropic(api_key="fake-anthropic-key", base_url=h.claude.base_url)
     counts = {}

@@ -53,7 +53,7 @@ def checkin_request(body: dict[str, Any]) -> bool:
 
 async def consolidate(h: Harness) -> None:
     await h.bot.in_flight.drain()
-    report = await h.bot.memory.consolidator.run()
+    report = await h.bot.services.memory.consolidator.run()
     assert report.committed >= 1 and report.malformed == 0
 
 
@@ -92,7 +92,7 @@ async def test_an_open_thread_reaches_the_reply_and_the_check_in_and_closes_when
     await h.bot.in_flight.drain()
     day = (utc_now() + timedelta(days=3)).replace(hour=12, minute=0, second=0, microsecond=0)
     h.claude.script("Alice! How did the chemistry exam go?", match=checkin_request)
-    assert await h.bot.alive.checkins.run(day) == "1 of 1 check-in(s) sent"
+    assert await h.bot.services.alive.checkins.run(day) == "1 of 1 check-in(s) sent"
     checkin = h.claude.all_text([r for r in h.claude.requests if checkin_request(r.body)][-1])
     assert f"- {EXAM} (due {spoken})" in checkin and '<open_threads about="alice"' in checkin
     assert (f"<notes by=\"alice\" words=\"alice's own, about themselves\">\n- {note}\n</notes>"
@@ -121,7 +121,8 @@ async def test_a_thread_that_is_also_a_fact_is_said_once_as_the_thread(make_harn
     same = "Alice has a chemistry exam on Friday."
     more = "Alice is nervous about her chemistry exam on Friday"
     for text in (same, more):
-        await h.store.facts.add(USER_ID, text, embedding=await h.bot.memory.embed(text), category="plans")
+        memory = h.bot.services.memory
+        await h.store.facts.add(USER_ID, text, embedding=await memory.embed(text), category="plans")
     dm = await h.dm_channel_id()
     await h.dm("any tips for my chemistry exam?")
     await h.replies(dm, 1)

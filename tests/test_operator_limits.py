@@ -98,7 +98,7 @@ async def test_blocked_user_never_costs_a_vote_or_a_reply_and_admins_are_never_b
     await h.at_rest()
     assert asked(h) == [] and h.discord.posted(CHANNEL_ID) == []
     assert any("not allowed to talk to me: on blocked_users" in r.getMessage() for r in caplog.records)
-    assert await h.store.conversations.history(h.bot.engine.character_key, USER2_ID,
+    assert await h.store.conversations.history(h.bot.services.engine.character_key, USER2_ID,
                                                f"channel:{CHANNEL_ID}") is not None
     h.claude.script("Hello, admin!", model=REPLY_MODEL)
     await h.say("status report, finn", user=ADMIN_ID, mention=True)  # blocked too, but an admin
@@ -222,7 +222,7 @@ async def test_daily_token_budget_is_said_once_survives_a_restart_and_resets_at_
     assert len(asked(h)) == calls  # no model call for either
     mirrored = [t for t in log_posts(h) if "Limit reached" in t]
     # the budget is in the reply model's tokens: 1,000 of the 4.x tokenizer is 1,300 on 5.x
-    budget = round(1000 * h.bot.claude.token_factor())
+    budget = round(1000 * h.bot.services.claude.token_factor())
     assert mirrored and f"daily token budget {budget:,} used up (2,200 tokens today)" in mirrored[0]
     assert len(mirrored) == 1 and not any("kelp" in t for t in log_posts(h))  # DM content never mirrored
 
@@ -242,7 +242,7 @@ async def test_daily_token_budget_is_said_once_survives_a_restart_and_resets_at_
     await h.store.people.set_premium(USER_ID, False)
 
     tomorrow = datetime.now(UTC) + timedelta(days=1)
-    h.bot.limits.clock = lambda: tomorrow  # the operator's next day: the budget is whole again
+    h.bot.services.limits.clock = lambda: tomorrow  # the operator's next day: the budget is whole again
     h.claude.script("A new day!", model=REPLY_MODEL)
     assert await dm_reply(h, "good morning", 5) == "A new day!"
 
@@ -283,12 +283,12 @@ async def test_past_the_global_cap_the_character_does_not_speak_first(make_harne
     said = await unaddressed(h, "so quiet in here")
     h.claude.script("Costly answer.", model=REPLY_MODEL, usage=BIG)
     assert await dm_reply(h, "a long story please", 1) == "Costly answer."
-    h.bot.alive.proactive.rng = Rolls(0.0, 0.3)
+    h.bot.services.alive.proactive.rng = Rolls(0.0, 0.3)
     h.claude.script("Should never be asked.", match=proactive)
     before = len(asked(h))
-    result = await h.bot.alive.proactive.run(sent_at(said) + timedelta(minutes=5))
+    result = await h.bot.services.alive.proactive.run(sent_at(said) + timedelta(minutes=5))
     assert result == "spoke in 0 of 1 channel(s)"
-    [verdict] = h.bot.alive.proactive.last
+    [verdict] = h.bot.services.alive.proactive.last
     assert "global daily spend cap $0.004 reached" in verdict.reason
     assert len(asked(h)) == before and h.discord.posted(CHANNEL_ID) == []
 
@@ -307,7 +307,7 @@ async def test_message_rate_limit_counts_a_minute_and_spares_admins(make_harness
         h.claude.script(f"Admin {n}.", model=REPLY_MODEL)
         assert await dm_reply(h, f"admin {n}", n, user=ADMIN_ID) == f"Admin {n}."
 
-    limits = h.bot.limits
+    limits = h.bot.services.limits
     real = limits.monotonic
     limits.monotonic = lambda: real() + 61  # the minute is over
     h.claude.script("Rested.", model=REPLY_MODEL)

@@ -49,7 +49,7 @@ async def test_the_inspector_itemizes_a_reply_as_sent(make_harness: MakeHarness)
     await dm_twice(h)
     await h.say("hello Finn", mention=True)
     await h.replies(CHANNEL_ID, 1)
-    sent = h.bot.claude.sent  # type: ignore[union-attr]
+    sent = h.bot.services.claude.sent  # type: ignore[union-attr]
     replies = [r for r in sent.recent() if r.purpose == "reply"]
     assert len(replies) == 3
     channel, second_dm, first_dm = replies
@@ -148,7 +148,7 @@ async def test_the_inspector_keeps_the_images_kind_and_size_not_their_bytes(
               for b in m["content"] if b.get("type") == "image"]
     sizes = [len(source["data"]) for source in images]
     assert len(sizes) == 4 and sum(sizes) > 5_000_000  # the model was shown them all
-    log = h.bot.claude.sent  # type: ignore[union-attr]
+    log = h.bot.services.claude.sent  # type: ignore[union-attr]
     [kept] = [r for r in log.recent() if r.purpose == "reply"]
     assert deep_size(kept) < 100_000 and log.held < 100_000
     kept_sources = [b["source"] for m in kept.request["messages"] if isinstance(m["content"], list)
@@ -200,7 +200,7 @@ async def test_forget_me_takes_their_requests_out_of_the_inspector(make_harness:
     await h.replies(CHANNEL_ID, 1)
     await h.say("what a name", mention=True, user=USER2_ID)
     await h.replies(CHANNEL_ID, 2)
-    log = h.bot.claude.sent  # type: ignore[union-attr]
+    log = h.bot.services.claude.sent  # type: ignore[union-attr]
     _, alices = [r for r in log.recent() if r.user_id == USER_ID]  # newest first: her channel reply, her DM
     bobs_channel, bobs = [r for r in log.recent() if r.user_id == USER2_ID]
     assert any("Pickle" in text for text in map(str, bobs_channel.request["messages"]))

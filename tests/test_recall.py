@@ -204,9 +204,9 @@ async def test_every_way_a_fact_is_deleted_moves_the_stamp(store: Store) -> None
 async def test_relevant_facts_reach_the_reply_prompt_and_dm_facts_stay_in_dms(
         make_harness: MakeHarness) -> None:
     h = await make_harness(recall_token_budget="30")
-    key = h.bot.engine.character_key
+    key = h.bot.services.engine.character_key
     await h.store.people.ensure_user(USER_ID, "alice")
-    embed = h.bot.memory.embed  # what the admin fact commands use too
+    embed = h.bot.services.memory.embed  # what the admin fact commands use too
     facts = {
         "Alice has a cat called Miso": dict(category="personal"),
         "Alice works night shifts at the lighthouse": dict(category="work"),
@@ -264,7 +264,7 @@ async def test_a_failing_recall_never_costs_the_reply(make_harness: MakeHarness,
         def encode(self, sentences: Any) -> Any:
             raise RuntimeError("model file missing")
 
-    h.bot.memory.recall.embedder = Broken()
+    h.bot.services.memory.recall.embedder = Broken()
     await h.store.people.ensure_user(USER_ID, "alice")
     await h.store.facts.add(USER_ID, "Alice keeps bees", embedding=to_bytes(HashEmbedder().encode(["x"])[0]))
     with caplog.at_level(logging.ERROR):
@@ -331,18 +331,18 @@ async def test_recall_among_thousands_of_facts_reads_their_vectors_once(store: S
 async def test_the_model_is_loaded_in_the_background_at_start_up_when_there_is_something_to_recall(
         make_harness: MakeHarness, tmp_path: Any, caplog: Any) -> None:
     h = await make_harness()
-    assert h.bot.memory.warming is not None
-    assert await h.bot.memory.warming is False  # no facts yet: nothing would need the model
+    assert h.bot.services.memory.warming is not None
+    assert await h.bot.services.memory.warming is False  # no facts yet: nothing would need the model
     await h.store.people.ensure_user(USER_ID, "alice")
     await h.store.facts.add(USER_ID, "Alice keeps bees", embedding=to_bytes(HashEmbedder().encode(["x"])[0]))
     await h.restart()
-    assert await h.bot.memory.warming is True
-    assert h.bot.memory.embedder.model_name in embeddings._MODELS
+    assert await h.bot.services.memory.warming is True
+    assert h.bot.services.memory.embedder.model_name in embeddings._MODELS
 
     # A model that cannot be loaded costs a log line, never the bot.
     with caplog.at_level(logging.WARNING):
         await h.restart(embedding_model=str(tmp_path / "no-such-model"))
-        assert await h.bot.memory.warming is False
+        assert await h.bot.services.memory.warming is False
         await h.say("hello there", mention=True)
         [reply] = await h.replies(CHANNEL_ID, 1)
     assert reply["content"] == "Hello from fake Claude."
@@ -354,17 +354,18 @@ async def test_a_new_bot_loads_the_model_at_start_up_so_the_first_fact_waits_for
     """The first /facts add on a new bot waited 16 s for the model (issue 46): by default it is loaded in the
     background at start-up, facts or not."""
     h = await make_harness(preload_embedding_model="true")
-    assert await h.bot.memory.warming is True
-    assert h.bot.memory.embedder.model_name in embeddings._MODELS
+    assert await h.bot.services.memory.warming is True
+    assert h.bot.services.memory.embedder.model_name in embeddings._MODELS
 
 
 async def test_a_fact_the_core_memories_already_hold_is_not_recalled_again(make_harness: MakeHarness) -> None:
     h = await make_harness()
-    key = h.bot.engine.character_key
+    key = h.bot.services.engine.character_key
     await h.store.people.ensure_user(USER_ID, "alice")
     await h.store.memories.add_core_memory(key, USER_ID, "Alice has a cat called Biscuit.")
     for text in ("alice has a cat called  Biscuit", "Alice's cat Biscuit hates the vacuum"):
-        await h.store.facts.add(USER_ID, text, embedding=await h.bot.memory.embed(text), category="personal",
+        memory = h.bot.services.memory
+        await h.store.facts.add(USER_ID, text, embedding=await memory.embed(text), category="personal",
                                 pinned=True)
     await h.say("How is Biscuit?", mention=True)
     await h.replies(CHANNEL_ID, 1)

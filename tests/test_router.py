@@ -206,10 +206,10 @@ async def test_the_follow_up_cooldown_lets_someone_else_take_the_next_message(ma
 
 async def test_old_hostility_fades_and_banter_comes_back(make_harness: Make) -> None:
     h = await ensemble(make_harness, banter_chance="1", max_character_turns="1", affinity_decay_days="7")
-    finn = h.bot.engine.character_key  # type: ignore[union-attr]
+    finn = h.bot.services.engine.character_key  # type: ignore[union-attr]
     for _ in range(5):
         await h.store.characters.adjust_affinity("atlas", finn, -2.0)
-    band = h.bot.ensemble  # type: ignore[union-attr]
+    band = h.bot.services.ensemble  # type: ignore[union-attr]
     assert band is not None and await band.affinity("atlas", finn) == pytest.approx(-10.0, abs=0.01)
     await h.say("Finn, tell me about your day")
     await h.replies(CHANNEL_ID, 1)

@@ -198,7 +198,7 @@ async def test_config_and_character_changes_apply_live(db_url: str, tmp_path: Pa
         assert h.bot is not None
         assert h.bot.settings.discord.shard_count == 1  # the running value stays
         # memory/ was handed its section, and reads it through the bot's settings
-        assert h.bot.memory.recall.settings.recall_token_budget == 123
+        assert h.bot.services.memory.recall.settings.recall_token_budget == 123
         second = await _exchange(h, "again", "Second.", 2)
         assert second.json["max_tokens"] == 321 + room
         assert lemonade in second.system_text()

@@ -238,7 +238,7 @@ def key_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 async def wait_for_check(h: Harness) -> Any:
     assert h.bot is not None
-    checks = h.bot.claude._checks
+    checks = h.bot.services.claude._checks
     assert checks is not None
     return await asyncio.wait_for(checks, timeout=EVENT_WAIT)
 

@@ -90,13 +90,13 @@ def requests_with(h: Harness, cue: str) -> list[Any]:
 async def summarized(h: Harness, scope: str, user: int = USER_ID, timeout: float = EVENT_WAIT, *,
                      previous: str = "") -> str:
     """Wait for the conversation's summary to be there (and to differ from ``previous``); return it."""
-    key = h.bot.engine.character_key
+    key = h.bot.services.engine.character_key
 
     async def new_summary() -> str | None:
         history = await h.store.conversations.history(key, user, scope)
         return history.summary if history.summary and history.summary != previous else None
     summary = await eventually(new_summary, f"a summary of {scope}", timeout)
-    await h.bot.memory.summarizer.wait_idle()
+    await h.bot.services.memory.summarizer.wait_idle()
     return summary
 
 
@@ -127,7 +127,7 @@ async def test_a_long_conversation_is_summarized_and_the_next_prompt_uses_the_su
     assert mirrored.startswith(f"Summarized 4 messages of user {USER_ID}'s conversation in channel ")
     assert CHAT[0] not in mirrored and summary not in mirrored
 
-    key = h.bot.engine.character_key
+    key = h.bot.services.engine.character_key
     history = await h.store.conversations.history(key, USER_ID, f"channel:{CHANNEL_ID}")
     assert len(history.turns) <= 4 and CHAT[0] not in [t.content for t in history.turns]
     memories = await h.store.memories.core_memories(key, USER_ID)
@@ -198,11 +198,11 @@ async def test_a_failed_pass_keeps_the_history_backs_off_and_the_sweep_retries_w
     script = Script()
     script.fail_summaries = 1
     h.claude.responder = script.holding
-    key = h.bot.engine.character_key
+    key = h.bot.services.engine.character_key
     scope = f"channel:{CHANNEL_ID}"
     await chat(h, CHAT[:3])
     await h.discord.wait_for(lambda d: "summary" in script.kinds, 10, what="a summarization attempt")
-    await h.bot.memory.summarizer.wait_idle()
+    await h.bot.services.memory.summarizer.wait_idle()
     history = await h.store.conversations.history(key, USER_ID, scope)
     assert history.summary == "" and len(history.turns) == 6  # nothing lost
     assert await h.store.memories.core_memories(key, USER_ID) == []
@@ -211,7 +211,8 @@ async def test_a_failed_pass_keeps_the_history_backs_off_and_the_sweep_retries_w
     # would otherwise cost a full attempt)...
     await chat(h, CHAT[3:4], start=3)
     await h.bot.in_flight.drain()  # the reply's turn listeners have run
-    await h.bot.memory.summarizer.wait_idle()  # and a pass they started would have asked Claude by now
+    memory = h.bot.services.memory
+    await memory.summarizer.wait_idle()  # and a pass they started would have asked Claude by now
     assert script.kinds.count("summary") == 1
     assert len((await h.store.conversations.history(key, USER_ID, scope)).turns) == 8
 
@@ -231,7 +232,7 @@ async def test_dm_memories_stay_private(make_harness: MakeHarness) -> None:
     script = Script(summary="Alice confided that she is moving away in secret.",
                     memories="- Alice is secretly planning to move to the mainland.")
     h.claude.responder = script
-    key = h.bot.engine.character_key
+    key = h.bot.services.engine.character_key
     await chat(h, CHAT[:4], dm=True)
     await summarized(h, "dm")
     assert [(m, s) for _, m, s in await h.store.memories.core_memories(key, USER_ID)] == [
@@ -281,7 +282,7 @@ async def test_a_remember_in_dms_outlives_every_summary_and_stays_private(make_h
     asked = await h.slash("remember", [{"name": "memory", "type": 3, "value": note}], dm=True)
     answer = await asked.message()
     assert "I'll remember that" in answer["content"]
-    key = h.bot.engine.character_key
+    key = h.bot.services.engine.character_key
     await chat(h, CHAT[:4], dm=True)
     await summarized(h, "dm")
     kept = [m for _, m, _ in await h.store.memories.core_memories(key, USER_ID)]

@@ -122,7 +122,7 @@ async def test_a_summary_batch_over_its_wait_is_cancelled(store: Store, fake_cla
 async def test_the_daily_job_sends_the_summaries_due_as_batches(make_harness: Any) -> None:
     h = await make_harness(**SMALL)
     h.claude.responder = answer
-    summarizer = h.bot.memory.summarizer
+    summarizer = h.bot.services.memory.summarizer
     summarizer.batch_poll = 0.01
     turns = []
     for i in range(4):  # written straight to the store: no turn of the day scheduled a pass

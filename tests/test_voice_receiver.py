@@ -172,7 +172,7 @@ async def test_what_each_member_said_is_transcribed_as_their_words(call: Harness
     async def heard(member: int, content: str, _: Utterance) -> None:
         said.append((member, content))
 
-    hearing = Hearing(call.bot.voice, heard)
+    hearing = Hearing(call.bot.services.voice, heard)
     client = await join(call, [], on_utterance=hearing.utterance)
     await asyncio.gather(voice.speak(USER_ID, speech(SHORT)), voice.speak(USER2_ID, speech(LONG)))
     await voice.wait_for(lambda _: len(said) >= 2, what="two transcripts")

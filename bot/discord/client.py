@@ -24,9 +24,7 @@ import discord
 import yarl
 from discord.ext import commands
 
-from bot.alive.service import Alive
 from bot.core.character import CharacterSource
-from bot.core.claude import ClaudeClient
 from bot.core.config import Settings
 from bot.core.config.holder import SettingsHolder
 from bot.core.tokens import load_encoding
@@ -43,28 +41,14 @@ from bot.discord.serverview import DiscordServerView
 from bot.discord.startup import announce_connected, log_invite, watch_reconnects
 from bot.discord.swipes import DiscordSwipeBoard, SwipeDesk
 from bot.discord.ui import answer_expired_click, on_app_command_error
-from bot.operator.access import AccessGate
-from bot.operator.activity import ActivityRecorder
-from bot.operator.admin.tools import AdminTools
-from bot.operator.limits import SpendingLimits
 from bot.operator.logmirror import LogMirror
-from bot.operator.places import Places
-from bot.reply.ensemble import Ensemble
-from bot.reply.pipeline import ReplyPipeline, ReplySequence
-from bot.reply.recovery import ReplyRecovery
-from bot.runtime.cluster import Cluster
 from bot.runtime.composition import Edge, Services, compose
 from bot.runtime.lifecycle import InFlight, close_database, settle_heap
-from bot.runtime.reloader import ConfigReloader
 from bot.runtime.startup import commands_digest, remember_commands_digest
-from bot.runtime.voice import VoiceService
 from database.boundary import JsonObject
-from database.store import Store
-from memory.service import MemoryService
 
 if TYPE_CHECKING:
     from bot.operator.admin.language import Latencies
-    from bot.operator.dashboard import Dashboard
 
 log = logging.getLogger(__name__)
 
@@ -96,27 +80,13 @@ class KindredMixin:
         def user(self) -> discord.ClientUser | None: ...
     settings_holder: SettingsHolder
     character: CharacterSource
-    store: Store
-    claude: ClaudeClient
-    voice: VoiceService
-    engine: ReplyPipeline
-    memory: MemoryService  # consent, recall, summarization, consolidation (memory/service.py)
-    admin: AdminTools  # every admin read and edit (bot/operator/admin/)
     started_at: float
     exit_code: int
     mirror: LogMirror  # verbose mode: `await bot.mirror(text)` posts to the log channel
     log_channel: LogChannel  # its admin commands and the decision mirror (bot/discord/logchannel.py)
     in_flight: InFlight  # the work a graceful stop lets finish (bot/runtime/lifecycle.py)
     flow: MessageFlow  # each message's way to the reply sequence, handed to the messages cog
-    access: AccessGate  # who may talk to the character (bot/operator/access.py)
-    limits: SpendingLimits  # what one person, one server and the bot may spend (bot/operator/limits.py)
-    cluster: Cluster  # the leader lock and signals shared with other processes on the database
-    replies: ReplySequence  # every message's one path: admit, gate, cast, owe, answer (bot/reply/pipeline.py)
-    recovery: ReplyRecovery  # replies a crash left owed, answered once connected (bot/reply/recovery.py)
-    services: Services  # every long-lived service, built by bot/runtime/composition.py
-    alive: Alive  # the character alive between messages (bot/alive/service.py)
-    presence: AlivePresence  # its Discord side (bot/discord/presence.py)
-    places: Places  # where the bot is switched on (bot/operator/places.py)
+    presence: AlivePresence  # the Discord side of the character alive (bot/discord/presence.py)
     webhooks: WebhookPool | None  # the cast's webhooks, one per character per channel (None: one character)
     swipe_desk: SwipeDesk  # the swipe buttons on the latest reply (bot/discord/swipes.py)
 
@@ -135,12 +105,10 @@ class KindredMixin:
         self._kindred_closing: asyncio.Future[None] | None = None
         self._cluster_closing: asyncio.Task[None] | None = None  # a close asked for by another process
         self.stopping = False  # closing: the messages cog takes no new messages (bot/runtime/lifecycle.py)
-        self.reloader: ConfigReloader | None = None  # live config reload (setup_hook)
+        # Every long-lived service, built by bot/runtime/composition.py in setup_hook: the one way to them.
+        self._services: Services | None = None
         self.extensions_to_load: list[str] = list(EXTENSIONS)
         self.skip_rounds = tuple(skip_rounds)  # the memory's rounds this process leaves out (tests)
-        self.ensemble: Ensemble | None = None  # set in setup_hook when several characters are configured
-        self.counters: ActivityRecorder | None = None  # per-day counters for the dashboard (setup_hook)
-        self.dashboard: Dashboard | None = None  # while dashboard_port serves it (setup_hook)
         # The launcher asks for this (a process of its own); tests, which start many bots in one, do not.
         self.freeze_after_setup = freeze_after_setup
         # Installed by the bot, not by a cog: every slash command's failure is answered, and every expired
@@ -154,6 +122,19 @@ class KindredMixin:
         self.add_listener(self._show_faces, "on_ready")  # type: ignore[attr-defined]
         self.add_listener(self._show_face, "on_guild_join")  # type: ignore[attr-defined]
         self.identify_pacer = IdentifyPacer(self._max_concurrency)
+
+    @property
+    def services(self) -> Services:
+        """Every long-lived service (the store, the engines, memory, alive, the tools...), built once
+        ``setup_hook`` ran; a cog's ``setup()`` hands each cog the ones it uses."""
+        if self._services is None:
+            raise RuntimeError("the services are built in setup_hook, before any cog or event needs them")
+        return self._services
+
+    @property
+    def database_closed(self) -> bool:
+        """Whether the database is closed (or was never opened: setup_hook failed before)."""
+        return self._services is None or self._services.admin.database_closed
 
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
         await self.identify_pacer.wait(shard_id)  # Discord's own limit, not discord.py's blanket 5 s
@@ -181,17 +162,12 @@ class KindredMixin:
                     server_view=DiscordServerView(self),  # type: ignore[arg-type]
                     guild_count=lambda: len(self.guilds),  # type: ignore[attr-defined]
                     started_at=self.started_at)
-        self.services = services = await compose(self.settings_holder, self.character, self.mirror, edge,
-                                                 skip_rounds=self.skip_rounds)
-        self.store, self.claude, self.voice, self.engine = (services.store, services.claude, services.voice,
-                                                            services.engine)
-        self.access, self.limits, self.cluster = services.access, services.limits, services.cluster
-        self.ensemble, self.replies, self.recovery = services.ensemble, services.replies, services.recovery
-        self.memory, self.admin, self.counters = services.memory, services.admin, services.counters
-        self.alive, self.places = services.alive, services.tools.places
+        self._services = services = await compose(self.settings_holder, self.character, self.mirror, edge,
+                                                  skip_rounds=self.skip_rounds)
         # The cast's webhooks, one per character per channel (the messages cog's outlets use them), and the
         # flow the messages cog hands each message to.
-        self.webhooks = WebhookPool(lambda: self.user, self.ensemble) if self.ensemble is not None else None
+        ensemble = services.ensemble
+        self.webhooks = WebhookPool(lambda: self.user, ensemble) if ensemble is not None else None
         self.swipe_desk = SwipeDesk(self, services.swipes, self.webhooks)  # type: ignore[arg-type]  # a Bot
         # what is done around each post: the swipes (their buttons also go out with the reply)
         self.flow = MessageFlow(self, self.in_flight,  # type: ignore[arg-type]  # a Bot only
@@ -199,30 +175,28 @@ class KindredMixin:
         # A configured model id the models list does not serve stops start-up here (exit 2, naming the key
         # and the closest real id), not at the first reply; the services are the bot's already, so the
         # close that follows releases them (the model client's connections among them).
-        await self.claude.verify_models()
+        await services.claude.verify_models()
         for name in self.extensions_to_load:
             # a Bot's method, which the mixin gets from the Bot it is mixed into
             await self.load_extension(name)  # type: ignore[attr-defined]
         # As leader (always, on SQLite), the lead work runs now.
-        await self.cluster.start(services.lead_work)
+        await services.cluster.start(services.lead_work)
         services.heartbeat.start()  # the gateway's latency, read every heartbeat_interval_seconds
         if services.dashboard is not None:
-            self.dashboard = services.dashboard
-            await self.dashboard.start()
+            await services.dashboard.start()
         await encoding
-        self.reloader = services.reloader
-        self.reloader.start()  # config.env and the character files, applied live when they change
+        services.reloader.start()  # config.env and the character files, applied live when they change
         if self.freeze_after_setup:
             settle_heap()  # what start-up built, out of the collector's sight; full collections rarer
-        log.info("Kindred ready to connect as %s (database %s)", self.engine.persona.name,
+        log.info("Kindred ready to connect as %s (database %s)", services.engine.persona.name,
                  self.settings.safe_database_url())
         log_invite(self)
 
     async def _start_timers(self) -> None:
         """Connected: the durable timers' one loop starts (rounds, a poll's closing, bot/core/timers.py),
         so a round missed while down runs with the channels known. Later READYs find it running."""
-        if hasattr(self, "services") and not self.stopping:
-            await self.services.timers.start()
+        if self._services is not None and not self.stopping:
+            await self._services.timers.start()
 
     async def _show_faces(self) -> None:
         """Connected: the character's own face in each of this process's servers (bot/operator/
@@ -232,10 +206,10 @@ class KindredMixin:
             await self._show_face(guild)
 
     async def _show_face(self, guild: discord.Guild) -> None:
-        if not hasattr(self, "services") or self.stopping:
+        if self._services is None or self.stopping:
             return
         try:
-            await self.services.own_faces.joined(guild.id)
+            await self._services.own_faces.joined(guild.id)
         except discord.HTTPException as exc:  # one server's refusal stops no other server's face
             log.warning("could not show the character's face in server %s: %s", guild.id, exc)
 
@@ -250,7 +224,7 @@ class KindredMixin:
         await sync_app_commands(self)  # type: ignore[arg-type]
 
     async def _cluster_shutdown(self, message: JsonObject) -> None:
-        if message.get("character") != self.engine.character_key:
+        if message.get("character") != self.services.engine.character_key:
             return  # another character's processes, sharing the database
         log.warning("shutdown asked for in another process of the cluster (%s); closing", message.get("node"))
         self.exit_code = 0
@@ -278,42 +252,39 @@ class KindredMixin:
 
     async def _close_everything(self) -> None:
         self.stopping = True
-        if self.reloader is not None:
-            await self.reloader.stop()
-        if self.dashboard is not None:  # no edit may start while the rest closes
-            await self.dashboard.stop()
+        services = self._services
+        if services is None:  # setup_hook failed before it had them: only discord.py's side to close
+            self.mirror.close()
+            self.in_flight.cancel()
+            await super().close()  # type: ignore[misc]  # a Bot's method, mixed in
+            return
+        await services.reloader.stop()
+        if services.dashboard is not None:  # no edit may start while the rest closes
+            await services.dashboard.stop()
         # Let replies in flight finish and be saved before the connection and the database go away.
         grace = self.settings.operation.shutdown_grace_seconds
         try:
             await asyncio.wait_for(self.in_flight.drain(), timeout=grace)
         except TimeoutError:
             log.warning("shutdown: some replies did not finish within %gs", grace)
-        if hasattr(self, "services"):
-            # No timer's run starts while the rest closes; a round under way (the nightly consolidation
-            # waiting on its batch) is cancelled before the model client closes, its batch with it.
-            await self.services.timers.stop()
-            await self.services.heartbeat.stop()
+        # No timer's run starts while the rest closes; a round under way (the nightly consolidation
+        # waiting on its batch) is cancelled before the model client closes, its batch with it.
+        await services.timers.stop()
+        await services.heartbeat.stop()
         self.mirror.close()  # the cogs unload now: the log channel's last lines are theirs
         self.in_flight.cancel()  # what did not finish in the grace period
         # a Bot's method, which the mixin gets from the Bot it is mixed into
         await super().close()  # type: ignore[misc]
-        if hasattr(self, "services"):
-            await self.alive.close()  # its feelings saved, off the engines
-        if hasattr(self, "cluster"):
-            await self.cluster.close()  # leadership released at once, the row marked stopped
+        await services.alive.close()  # its feelings saved, off the engines
+        await services.cluster.close()  # leadership released at once, the row marked stopped
         # Work on messages that arrived after the first drain (our own goodbye, say) was cancelled above; let
         # it release its database connection before the database closes.
         await self.in_flight.drain()
-        if hasattr(self, "memory"):
-            await self.memory.close()  # background summaries stop before the database goes away
-        if self.counters is not None:
-            await self.counters.close()  # the last counts, before the database closes
-        if hasattr(self, "claude"):
-            await self.claude.close()
-        if hasattr(self, "voice"):
-            await self.voice.close()
-        if hasattr(self, "store"):
-            await close_database(self.store)
+        await services.memory.close()  # background summaries stop before the database goes away
+        await services.counters.close()  # the last counts, before the database closes
+        await services.claude.close()
+        await services.voice.close()
+        await close_database(services.store)
 
 
 # ``**options``: discord.py's own Client options (intents, proxy, ...), each of its own type, passed through.
@@ -365,7 +336,7 @@ async def sync_app_commands(bot: Kindred) -> bool:
     """Upload the slash commands only when they changed since the last upload: Discord rate-limits command
     creation, and most restarts change nothing. Returns whether a sync happened."""
     digest = app_commands_digest(bot)
-    if await commands_digest(bot.store) == digest:
+    if await commands_digest(bot.services.store) == digest:
         log.debug("application commands unchanged; not syncing")
         return False
     try:
@@ -373,6 +344,6 @@ async def sync_app_commands(bot: Kindred) -> bool:
     except discord.HTTPException as exc:  # the bot still runs; the next start tries again
         log.error("could not sync application commands with Discord: %s", exc)
         return False
-    await remember_commands_digest(bot.store, digest)
+    await remember_commands_digest(bot.services.store, digest)
     log.info("synced %d application commands with Discord (the command list changed)", len(synced))
     return True

@@ -23,15 +23,12 @@ from bot.discord.voice import Bot as VoiceBot
 from bot.discord.voice import hear, speak_reply, voice_attachment, with_voice_placeholder
 
 if TYPE_CHECKING:
-    from bot.reply.pipeline import ReplySequence
     from bot.runtime.lifecycle import InFlight
 
 
 class Bot(VoiceBot, Protocol):
     """What the flow reads of the bot (bot/discord/client.py's, which builds the flow and so cannot be
-    named here)."""
-
-    replies: ReplySequence
+    named here): :class:`bot.discord.voice.Bot`'s, the reply sequence among its services."""
 
 
 # What a post observer does once a message's replies are out: given them (none after a failure before any)
@@ -70,7 +67,7 @@ class MessageFlow:
         """A bot named in the message is a character that may answer first."""
         for user in message.mentions:
             if user.bot and user.id != me.id:
-                self.bot.engine.note_peer(message.channel.id, user.id, user.display_name)
+                self.bot.services.engine.note_peer(message.channel.id, user.id, user.display_name)
 
     async def answer(self, msg: Incoming, message: discord.Message,
                      outlet_for: Callable[[str], Outlet]) -> None:
@@ -80,7 +77,7 @@ class MessageFlow:
         with self.in_flight:
             voice_message = voice_attachment(message) is not None
             if voice_message:
-                heard = await hear(self.bot, msg, message, outlet_for(self.bot.engine.character_key))
+                heard = await hear(self.bot, msg, message, outlet_for(self.bot.services.engine.character_key))
                 if heard is None:
                     return
                 msg = heard
@@ -89,13 +86,13 @@ class MessageFlow:
             before = [asyncio.ensure_future(observer.before(msg)) for observer in self.observers]
             results: list[ReplyResult] = []
             try:
-                results = await self.bot.replies.handle(msg, outlet_for)
+                results = await self.bot.services.replies.handle(msg, outlet_for)
             finally:
                 for pending in before:
                     after = await pending
                     await after(results, message)
-            spoken = [r for r in results if r.speaker == self.bot.engine.character_key]
-            if spoken and self.bot.voice.speaks_after(voice_message=voice_message):
+            spoken = [r for r in results if r.speaker == self.bot.services.engine.character_key]
+            if spoken and self.bot.services.voice.speaks_after(voice_message=voice_message):
                 await speak_reply(self.bot, message.channel.id, message.id, spoken[0])
 
 

@@ -6,7 +6,7 @@ In the channel ``log_channel`` an admin (``admin_user_ids`` or the application o
 ``shutdown? <name>``, ``user data? <id>``, ``list users``, ``premium <id>``, ``verbose [on|off]``, ``status``
 and ``testlog``. They are caught after the message is written to the short-term log and before any reply
 work; from anyone else, or anywhere else, they are ordinary chat. The language and its text live in
-:mod:`bot.operator.admin.language`, the reads and edits in ``bot.admin`` (the bot's
+:mod:`bot.operator.admin.language`, the reads and edits in ``bot.services.admin`` (the bot's
 :class:`bot.operator.admin.tools.AdminTools`); this module only carries Discord in and out. A structured
 answer (``status``, ``user data?``, ``list users``) and a report of the verbose mirror are posted as
 Components V2 panels (bot/discord/panels.py); one-line answers and mirrored lines stay text.
@@ -25,8 +25,6 @@ from typing import Any, Protocol
 import discord
 from discord.ext import commands
 
-from bot.alive.service import Alive
-from bot.core.claude import ClaudeClient
 from bot.core.pipeline import Decision, Incoming
 from bot.core.text import Page, clip
 from bot.discord.panels import panel
@@ -45,11 +43,8 @@ from bot.operator.admin.language import (
     parse_command,
     parse_page_number,
 )
-from bot.operator.admin.tools import AdminTools
 from bot.operator.conversation_tools import InvalidInput
 from bot.operator.logmirror import LogMirror
-from bot.reply.pipeline import ReplyPipeline
-from bot.runtime.cluster import Cluster
 from bot.runtime.lifecycle import InFlight
 
 log = logging.getLogger(__name__)
@@ -62,11 +57,7 @@ class Bot(Checked, Protocol):
     """What the log channel reads of the bot (bot/discord/client.py's, which this module cannot name: an
     import cycle)."""
 
-    admin: AdminTools
     mirror: LogMirror
-    engine: ReplyPipeline
-    claude: ClaudeClient
-    cluster: Cluster
     started_at: float
     stopping: bool
     exit_code: int
@@ -126,7 +117,7 @@ class UsersPageButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]]
 
     async def callback(self, interaction: HookInteraction) -> None:
         try:
-            page, report = await interaction.client.admin.users.page(self.page)
+            page, report = await interaction.client.services.admin.users.page(self.page)
             # content=None: a page posted as text before the lists were panels becomes one
             await interaction.response.edit_message(content=None, view=users_view(page, report),
                                                     allowed_mentions=NO_PINGS)
@@ -228,7 +219,7 @@ class LogChannel:
         return True
 
     async def run(self, command: AdminCommand, msg: Incoming) -> None:
-        tools = self.bot.admin
+        tools = self.bot.services.admin
         if command.name == "shutdown":
             await self.shutdown(command.arg, msg)
         elif command.name == "user_data":
@@ -242,26 +233,22 @@ class LogChannel:
             await self.post(await tools.verbose.switch(command.arg))
         elif command.name == "status":
             report = format_status(
-                self.bot.settings, character_name=self.bot.engine.persona.name,
+                self.bot.settings, character_name=self.bot.services.engine.persona.name,
                 uptime_seconds=time.monotonic() - self.bot.started_at, guild_count=len(self.bot.guilds),
                 latencies=shard_latencies(self.bot), verbose=self.bot.mirror.enabled)
-            fields = report.fields + named_lines(await self.bot.claude.status_lines())
-            alive: Alive | None = getattr(self.bot, "alive", None)
-            if alive is not None:
-                fields += named_lines(await alive.status_lines())
+            fields = report.fields + named_lines(await self.bot.services.claude.status_lines())
+            fields += named_lines(await self.bot.services.alive.status_lines())
             await self.post_panel(report_view(Report(report.title, capped(fields))))
         elif command.name == "refresh_status":
-            alive = getattr(self.bot, "alive", None)
-            if alive is None:
-                raise InvalidInput("The custom status is not running in this bot.")
-            await self.post(await alive.refresh_status_answer())
+            await self.post(await self.bot.services.alive.refresh_status_answer())
         elif command.name == "testlog":
             now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-            await self.post(f"🧪 Test log line from {self.bot.engine.persona.name}: this channel receives my "
+            name = self.bot.services.engine.persona.name
+            await self.post(f"🧪 Test log line from {name}: this channel receives my "
                             f"log (asked by {msg.author_name} at {now}).")
 
     async def shutdown(self, name: str, msg: Incoming) -> None:
-        mine = self.bot.engine.persona.name
+        mine = self.bot.services.engine.persona.name
         if not name:
             raise InvalidInput(f"Usage: `{USAGE['shutdown']}`.")
         if name != mine:
@@ -275,9 +262,9 @@ class LogChannel:
 
     async def _shut_down(self, msg: Incoming) -> None:
         bot = self.bot
-        name = bot.engine.persona.name
+        name = bot.services.engine.persona.name
         log.warning("shutdown of %s requested in the log channel by admin %s", name, msg.author_id)
-        if await bot.cluster.publish("shutdown", by=msg.author_id):
+        if await bot.services.cluster.publish("shutdown", by=msg.author_id):
             log.warning("shutdown: every other process of the cluster was told to stop too")
         # Like SIGTERM (bot/runtime/lifecycle.py): no new messages while replies finish.
         bot.stopping = True
@@ -289,7 +276,7 @@ class LogChannel:
             finished = False
             log.warning("shutdown: some replies did not finish within %gs", grace)
         await bot.mirror.drain()
-        await bot.admin.save_log()
+        await bot.services.admin.save_log()
         done = ("Replies in flight are finished and everything is saved." if finished else
                 f"Some replies did not finish within {grace:g}s; everything else is saved.")
         try:
@@ -305,9 +292,9 @@ class LogChannel:
             log.exception("shutdown failed while closing Discord, the Claude client or the database")
             return
         # Report what the close achieved rather than what it was asked to do.
-        if bot.is_closed() and bot.admin.database_closed:
+        if bot.is_closed() and bot.services.admin.database_closed:
             log.info("shutdown complete: Discord connection and database closed")
         else:
             log.error("shutdown incomplete: Discord connection %s, database %s",
                       "closed" if bot.is_closed() else "still open",
-                      "closed" if bot.admin.database_closed else "still open")
+                      "closed" if bot.services.admin.database_closed else "still open")

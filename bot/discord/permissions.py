@@ -5,15 +5,15 @@ make the character speak also need a place where it is active (``/bot activate |
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import discord
 from discord import app_commands
 
 from bot.core.config import Settings
-from bot.operator.access import AccessGate
-from bot.operator.limits import SpendingLimits
-from bot.operator.places import Places
+
+if TYPE_CHECKING:
+    from bot.runtime.composition import Services
 
 # An interaction as discord.py hands it: to the hooks it calls (a View's or a DynamicItem's callback,
 # interaction_check, from_custom_id, an app-command check), typed for any client, so a hook must take any;
@@ -29,9 +29,9 @@ class Kindred(Protocol):
     """What the checks read of the bot (client.py's; a protocol, so the bot's own module may use them)."""
 
     settings: Settings
-    access: AccessGate
-    limits: SpendingLimits
-    places: Places  # where the bot is switched on (bot/runtime/composition.py's)
+
+    @property
+    def services(self) -> Services: ...  # the access gate, the limits, the places among them
 
     @property
     def application(self) -> discord.AppInfo | None: ...
@@ -125,7 +125,7 @@ async def require_active(bot: Kindred, interaction: HookInteraction) -> None:
     on)."""
     if interaction.guild_id is None:
         return
-    if not await bot.places.is_active(int(interaction.channel_id or 0), interaction.guild_id):
+    if not await bot.services.tools.places.is_active(int(interaction.channel_id or 0), interaction.guild_id):
         raise Inactive()
 
 
@@ -153,12 +153,13 @@ async def require_may_talk(bot: Kindred, interaction: HookInteraction, *, counte
     one against the person's messages a minute."""
     user = interaction.user
     roles = [r.id for r in user.roles] if isinstance(user, discord.Member) else []
-    if await bot.access.refusal(user.id, roles, interaction.guild_id) is not None:
+    if await bot.services.access.refusal(user.id, roles, interaction.guild_id) is not None:
         raise NotAllowed()
-    reached = await bot.limits.refusal(user.id, interaction.guild_id, int(interaction.channel_id or 0),
-                                       counted=counted)
+    limits = bot.services.limits
+    reached = await limits.refusal(user.id, interaction.guild_id, int(interaction.channel_id or 0),
+                                   counted=counted)
     if reached is not None:
-        raise NotAllowed(bot.limits.reply_text(reached))
+        raise NotAllowed(limits.reply_text(reached))
 
 
 def may_talk(*, counted: bool = False) -> Callable[[T], T]:

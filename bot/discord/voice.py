@@ -32,10 +32,8 @@ from bot.runtime.voice import UNHEARD_CONTENT, VoiceUnavailable, transcript_cont
 
 if TYPE_CHECKING:
     from bot.core.config import Settings, VoiceSettings
-    from bot.operator.access import AccessGate
-    from bot.reply.pipeline import ReplyPipeline
     from bot.runtime.audio import VoiceClip
-    from bot.runtime.voice import VoiceService
+    from bot.runtime.composition import Services
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +43,9 @@ class Bot(Protocol):
     cannot name: client.py builds the flow)."""
 
     settings: Settings
-    engine: ReplyPipeline
-    access: AccessGate
-    voice: VoiceService
+
+    @property
+    def services(self) -> Services: ...  # the engine, the access gate, the voice service among them
 
     @property
     def user(self) -> discord.ClientUser | None: ...
@@ -82,19 +80,20 @@ async def hear(bot: Bot, msg: Incoming, message: discord.Message, outlet: Outlet
     attachment = voice_attachment(message)
     if attachment is None or (bot.user is not None and message.author.id == bot.user.id):
         return msg  # not a voice message, or our own (whose words we know)
-    if await bot.access.refusal(msg.author_id, msg.author_roles, msg.guild_id) is not None:
+    if await bot.services.access.refusal(msg.author_id, msg.author_roles, msg.guild_id) is not None:
         return msg  # not even heard: the message path refuses it, as "[voice message]"
 
     async def listen() -> str | None:
         try:
             audio = await download(attachment, bot.settings.voice)
             kind = attachment.content_type or "audio/ogg"
-            return transcript_content(await bot.voice.transcribe(audio, attachment.filename, kind))
+            return transcript_content(await bot.services.voice.transcribe(audio, attachment.filename, kind))
         except (discord.HTTPException, VoiceUnavailable) as exc:
             log.warning("voice message %s could not be transcribed: %s", message.id, exc)
             return None
 
-    return await bot.engine.hear(msg, outlet, listen if bot.voice.hears else None,
+    voice = bot.services.voice
+    return await bot.services.engine.hear(msg, outlet, listen if voice.hears else None,
                                  bot.settings.voice.voice_unheard_reply)
 
 
@@ -115,7 +114,7 @@ async def download(attachment: discord.Attachment, settings: VoiceSettings) -> b
 async def speak_reply(bot: Bot, channel_id: int, message_id: int, result: ReplyResult) -> int | None:
     """Send ``result`` again as a voice message; a failure is logged (the text reply is already out)."""
     try:
-        clip = await bot.voice.speak(result.text)
+        clip = await bot.services.voice.speak(result.text)
         return await send_voice_message(bot.http, channel_id, clip)
     except (VoiceUnavailable, discord.HTTPException) as exc:
         log.warning("the voice reply to message %s was not sent: %s", message_id, exc)

@@ -38,6 +38,9 @@ class Service(Protocol):
 
     def is_closed(self) -> bool: ...
 
+    @property
+    def database_closed(self) -> bool: ...
+
     async def __aenter__(self) -> Self: ...
 
     async def __aexit__(self, *exc_info: object) -> None: ...
@@ -108,13 +111,12 @@ async def serve(bot: Service, token: str, *, grace_seconds: float) -> None:
             loop.remove_signal_handler(sig)
     if closing:
         await closing[0]  # surfaces a failed close (a traceback and exit 1 rather than a false success)
-        store = getattr(bot, "store", None)
-        if bot.is_closed() and (store is None or store.closed):
+        if bot.is_closed() and bot.database_closed:
             log.info("stopped cleanly: Discord connection and database closed")
         else:
             log.error("stop incomplete: Discord connection %s, database %s",
                       "closed" if bot.is_closed() else "still open",
-                      "closed" if store is None or store.closed else "still open")
+                      "closed" if bot.database_closed else "still open")
 
 
 def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:

@@ -9,7 +9,7 @@
 * :mod:`bot.operator.admin.users`, :mod:`bot.operator.admin.edits`, :mod:`bot.operator.admin.memories`:
   the reads and edits behind the log-channel commands and the admin slash commands (users and premium;
   identity, relationship, global state; long-term facts and core memories), gathered by
-  :class:`bot.operator.admin.tools.AdminTools`, which the bot creates once (``bot.admin``).
+  :class:`bot.operator.admin.tools.AdminTools`, which the bot creates once (``bot.services.admin``).
 
 The log channel (``bot/discord/logchannel.py``) and the admin cogs (``cogs/admin.py``,
 ``cogs/admin_slash.py``) only translate Discord into these calls and

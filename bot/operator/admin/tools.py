@@ -1,5 +1,5 @@
-"""Every admin read and edit in one object, ``bot.admin``, created once by the bot's ``setup_hook`` and
-shared by the admin cogs (the log channel's commands and the admin slash commands)."""
+"""Every admin read and edit in one object, ``bot.services.admin``, created once by the bot's ``setup_hook``
+and shared by the admin cogs (the log channel's commands and the admin slash commands)."""
 
 from __future__ import annotations
 
