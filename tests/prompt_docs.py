@@ -14,8 +14,10 @@ Run: .venv/bin/python -m tests.prompt_docs  (writes docs/prompts.md; --check: ex
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import sys
+from typing import Any
 
 from bot.core.config import PROJECT_ROOT
 from bot.core.models.sent import SentRequest, itemize
@@ -30,7 +32,8 @@ KINDS: dict[str, str] = {
         "says {{user}}; the person's block opens the conversation and is cached with it; the message, as the "
         "history will show it at the next reply, is the last breakpoint (the next reply reads it from the "
         "cache); what changes each reply (the time, the state, lore, recall, the instructions) comes after "
-        "it. The DM's tools (reminders) come first in the cache order, the same bytes every time."),
+        "it. The DM's tools (reminders; react, as server_tools is on in this run) come first in the cache "
+        "order, the same bytes every time."),
     "tool reply": (
         "Alice asks for a reminder: the reply's first request, where the model answers with a set_reminder "
         "tool call."),
@@ -108,6 +111,10 @@ PARTS: dict[str, str] = {
     "person: open threads": "What the person said they would do or are waiting for, with its day.",
     "message": "The message being answered (in a DM, cached as its history will show it next time).",
     "instructions": "What the character is asked to do, after the history.",
+    "tool call": "The model's call of a tool, in the reply's assistant turn (shown here as its name and "
+                 "input).",
+    "tool result": "What the tool gave back, fenced as data: the next request "
+                   "appends the call and its result after the previous request's turns.",
     "layout: tags and headers": "The layout's own text around the parts: XML tags, headers.",
     "tools: in character": "One sentence per family of the tools declared (bot/reply/looking.py): when the "
                            "character uses them and how it says what they found; the last of the system "
@@ -119,8 +126,33 @@ def fenced(text: str) -> str:
     return "````text\n" + text.strip("\n") + "\n````"
 
 
+TOOL_LABELS = {"[tool_use": "tool call", "[tool_result": "tool result"}
+
+
+def spelled_out(block: dict[str, Any]) -> dict[str, Any]:
+    """A tool call or result as text (the itemizer shows only its kind): the call's name and input, the
+    result's text; its cache breakpoint kept."""
+    if block.get("type") == "tool_use":
+        text = f"[tool_use {block.get('name')}] {json.dumps(block.get('input'), sort_keys=True)}"
+    elif block.get("type") == "tool_result":
+        content = block.get("content")
+        text = content if isinstance(content, str) else "\n".join(
+            str(b.get("text", "")) for b in content or [] if isinstance(b, dict))
+        text = f"[tool_result{' (error)' if block.get('is_error') else ''}]\n{text}"
+    else:
+        return block
+    return {"type": "text", "text": text} | ({"cache_control": block["cache_control"]}
+                                             if "cache_control" in block else {})
+
+
 def render_kind(kind: str, sent: SentRequest) -> str:
-    items = itemize(sent)
+    messages = [m | {"content": [spelled_out(b) for b in m["content"]]} if isinstance(m.get("content"), list)
+                else m for m in sent.request.get("messages") or []]
+    spelled = tuple((TOOL_LABELS[b["text"].split(" ", 1)[0].split("]", 1)[0]], b["text"])
+                    for m in messages if isinstance(m.get("content"), list) for b in m["content"]
+                    if b.get("type") == "text" and b["text"].startswith(tuple(TOOL_LABELS)))
+    items = itemize(dataclasses.replace(sent, request=sent.request | {"messages": messages},
+                                        parts=sent.parts + spelled))
     settings = {k: v for k, v in sent.request.items() if k not in ("system", "messages")}
     title = kind.replace("dm ", "DM ")
     lines = [f"## {title[0].upper()}{title[1:]}", "", KINDS[kind], "",

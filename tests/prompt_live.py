@@ -19,7 +19,6 @@ from sqlalchemy import update
 from bot.core.models.base import CallUsage
 from bot.core.models.sent import SentRequest
 from database.models import User
-from database.reminders import Reminder, reminder_key
 from tests.fakes.claude_server import FakeClaude, Recorded, Reply
 from tests.fakes.claude_tools import UseTool
 from tests.harness import ADMIN_ID, CHANNEL_ID, GUILD_ID, USER2_ID, USER_ID, Clock, Harness
@@ -95,6 +94,8 @@ class Run:
         self.bot = h.bot
         # the bot's own clocks (the day's mood, the reminder's "how long ago") read the run's
         self.bot.alive.clock = lambda: self.clock.at
+        self.bot.services.reminders.clock = lambda: self.clock.at
+        self.bot.services.timers.clock = lambda: self.clock.at  # the timer loop: the reminder due then
 
     def at(self, when: datetime) -> datetime:
         self.clock.at = when
@@ -164,19 +165,13 @@ class Run:
                         "- Alice has a cat called Miso, who judges tea")
         await self.take("summary", lambda: self.bot.memory.summarizer.summarize(USER_ID, "dm", "alice"),
                         count=2, kinds=("core memories",))
-        # the reminder comes due: its timer's handler, as the timer loop calls it
+        # the reminder comes due: the timer loop's pass at its time runs its handler
         [row] = await h.store.reminders.open_for(USER_ID)
-        due = self.last_dm + timedelta(minutes=30)
-        async with h.store.engine.begin() as conn:  # set by the database's clock: the run's instead
-            await conn.execute(update(Reminder).where(Reminder.id == row.id)
-                               .values(created_at=self.last_dm, due_at=due))
-        self.at(due)
         delivery = self.bot.services.timers.handlers["reminder"]
         delivery.__self__.clock = lambda: self.clock.at  # type: ignore[attr-defined]
         h.claude.script("Alice! Miso's bowl is calling. Glub.", model=REPLY_MODEL)
-        timer = await h.store.timers.get(reminder_key(row.id))
-        assert timer is not None
-        await self.take("reminder", lambda: delivery(timer))
+        self.at(row.due_at)
+        await self.take("reminder", self.bot.services.timers.run_due)
 
     async def channel(self) -> None:
         h = self.h
@@ -191,7 +186,7 @@ class Run:
         # Bob asks about Alice where the server's tools are on: member_info, and the reply from its result
         self.at(AT + timedelta(hours=2, minutes=10))
         await self.admin("server-tools", "on")
-        asked = UseTool("member_info", {"name": "alice"}, answer="That's alice! {result}")
+        asked = UseTool("member_info", {"name": "alice"}, answer="That's alice, a regular since March!")
         h.claude.script(Reply(tools=asked), times=2)
 
         async def who() -> None:
