@@ -65,9 +65,9 @@ KINDS: dict[str, str] = {
         "The same pass then rewrites what Finn always remembers about Alice, from the new summary and the "
         "old core memories (memory/summarizer.py)."),
     "extraction": (
-        "The night's consolidation reads what Alice and Bob said and keeps lasting facts and the "
-        "relationship's change, as JSON held to a schema. Its builder (memory/batching.py) names no parts: "
-        "the one user turn holds the dated messages and the task."),
+        "The night's consolidation reads what Alice wrote in her DM (Finn's lines as context) and keeps "
+        "lasting facts and the relationship's change, as JSON held to a schema. Its builder "
+        "(memory/batching.py) names no parts: the one user turn holds the dated messages and the task."),
     "mood": "A new day begins: Finn's mood for the day (bot/alive/mood.py), the night's round after the "
             "consolidation.",
     "status": "Then Finn writes its own Discord custom status, from what it said in the server lately.",
