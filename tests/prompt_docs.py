@@ -1,15 +1,12 @@
 """Writes docs/prompts.md: one request of each kind, as the fake Claude received it, part by part.
 
-Each kind's prompt is built by its real builder (bot/reply/prompting.py, bot/alive/initiative.py,
-memory/summarizer.py, memory/batching.py) on benchmarks/bench_prompt_tokens.py's fixed data (Finn, Alice,
-a fixed clock), sent by the real model client (bot/core/claude.py: the backend's shaping, the anthropic SDK)
-to the fake Claude (tests/fakes/claude_server.py), and what the fake received is itemized by the parts the
+Every kind comes from one live run of the bot itself (tests/prompt_live.py: the real bot against the fake
+Discord and the fake Claude, on a fixed clock, through an evening, its night and a check-in days later):
+each request is made by the path that makes it in production (a message, a round, a timer's handler),
+with the real speakers and the run's own times, and what the fake received is itemized by the parts the
 layout named (bot/core/models/sent.py, as the dashboard's prompt inspector does) with each part's tokens.
 Deterministic: no date, id or answer in the output depends on when it runs; tests/test_docs.py checks the
 file is what this script writes.
-
-The DM and channel replies come from a live run of the bot itself (tests/prompt_live.py), so pinned notes
-and recall are as the bot sends them.
 
 Run: .venv/bin/python -m tests.prompt_docs  (writes docs/prompts.md; --check: exit 1 when it differs)
 """
@@ -20,65 +17,61 @@ import asyncio
 import dataclasses
 import json
 import sys
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
-from benchmarks.bench_prompt_tokens import finn, prompts
-from bot.alive.initiative import SelfPortrait, initiative_prompt
-from bot.alive.status import ASK as STATUS_ASK
-from bot.core.claude import ClaudeClient, Prompt
-from bot.core.config import BY_KEY, PROJECT_ROOT, load_settings
-from bot.core.models.base import CallUsage
+from bot.core.config import PROJECT_ROOT
 from bot.core.models.sent import SentRequest, itemize
-from bot.core.models.tools import web_search
-from bot.core.persona.model import Persona
-from bot.reply.deciding.voting import Ballot
-from bot.servertools.knowing import MemberInfo, React, RecentMessages, ScheduledEvents, allowed_emojis
-from memory.consolidation import EXTRACTION_MAX_TOKENS
-from memory.facts import EXTRACTION_SCHEMA
-from tests.fakes.claude_server import FakeClaude
-from tests.harness import TEST_CONFIG
 from tests.prompt_live import live_requests
 
 TARGET = PROJECT_ROOT / "docs" / "prompts.md"
-AT = datetime(2026, 11, 20, 18, 30, tzinfo=UTC)
 
 # What each kind is for, and how it is laid out (said once, above its parts).
 KINDS: dict[str, str] = {
     "dm reply": (
-        "Alice's fourth message to Finn in a DM, from a live run of the bot (tests/prompt_live.py: the bot "
-        "against the fake Discord and the fake Claude, on a fixed clock). The character block (system) "
-        "names no one unless the card says {{user}}; the person's block opens the conversation and is "
-        "cached with it; the message, as the history will show it at the next reply, is the last "
-        "breakpoint (the next reply reads it from the cache); what changes each reply (the time, the state, "
-        "lore, recall, the instructions) comes after it."),
+        "Alice's fourth message to Finn in a DM. The character block (system) names no one unless the card "
+        "says {{user}}; the person's block opens the conversation and is cached with it; the message, as the "
+        "history will show it at the next reply, is the last breakpoint (the next reply reads it from the "
+        "cache); what changes each reply (the time, the state, lore, recall, the instructions) comes after "
+        "it. The DM's tools (reminders; react, as server_tools is on in this run) come first in the cache "
+        "order, the same bytes every time."),
+    "tool reply": (
+        "Alice asks for a reminder: the reply's first request, where the model answers with a set_reminder "
+        "tool call."),
+    "tool follow-up": (
+        "The same reply's next request: the tool call (an assistant turn) and its result (fenced as data) "
+        "appended after the first request's turns, so the first request's cache holds."),
     "channel reply": (
-        "Alice @mentions Finn in #general, from the same live run. The transcript is one block per line, "
-        "append-only, so everyone's replies in the channel read one cached prefix; the person being "
-        "answered comes after it, uncached."),
-    "search reply": (
-        "The DM reply again, with web search on (web_search=dms): the tool's declaration comes first in the "
-        "cache order, built the same way every time, so the cached prefix still holds for every reply."),
+        "Alice @mentions Finn in #general. The transcript is one block per line, append-only, so everyone's "
+        "replies in the channel read one cached prefix; the person being answered comes after it, uncached."),
     "server tools reply": (
-        "The channel reply again, with the server's tools on (server_tools=true): member_info, "
-        "scheduled_events, recent_messages and react, each with a strict schema (react's enum is the "
-        "react_emojis allow-list), first in the cache order and the same bytes for every reply there."),
+        "Bob asks Finn who Alice is, in #general with the server's tools switched on (/bot server-tools): "
+        "member_info, scheduled_events, recent_messages and react, each with a strict schema, first in the "
+        "cache order and the same bytes for every reply there; the model asks for member_info."),
+    "server tools follow-up": (
+        "The same reply's next request, with member_info's result fenced as data."),
     "vote": (
-        "Nobody addressed Finn: should Finn join in? The voting model sees who Finn is (cached, shared by "
-        "every vote), the recent lines (cached), then the latest message and the question."),
+        "Bob says something to nobody: should Finn join in? The voting model sees who Finn is (cached, "
+        "shared by every vote), the recent lines (cached), then the latest message and the question."),
+    "proactive": ("#general has gone quiet: Finn speaks up unprompted (the proactive round). The "
+                  "instructions part holds the place, the channel's recent lines and the ask, as "
+                  "bot/alive/proactive.py writes them."),
+    "reminder": ("Alice's reminder comes due: its timer's handler asks Finn to deliver it in character "
+                 "(bot/features/reminders/delivery.py), the reminder quoted as hers."),
     "summary": (
-        "Alice's DM grew long: the oldest turns are summarized in Finn's voice, with dated lines and the "
-        "earlier summary. Its builder (memory/summarizer.py) names no parts: the one user turn holds the "
-        "task and the dated lines."),
+        "Alice's DM grew long: the summary pass folds its oldest turns into a summary in Finn's voice, "
+        "with dated lines and the earlier summary. Its builder (memory/summarizer.py) names no parts: the "
+        "one user turn holds the task and the dated lines."),
+    "core memories": (
+        "The same pass then rewrites what Finn always remembers about Alice, from the new summary and the "
+        "old core memories (memory/summarizer.py)."),
     "extraction": (
-        "Consolidation reads what Alice said and keeps lasting facts and the relationship's change, as JSON "
-        "held to a schema. Its builder (memory/batching.py) names no parts: the one user turn holds the "
-        "dated messages and the task."),
-    "proactive": ("Finn speaks up in a quiet channel unprompted. The instructions part holds the place, the "
-                  "channel's recent lines and the ask, as bot/alive/proactive.py writes them."),
-    "check-in": "Alice has not written for nine days: Finn writes her a DM first.",
-    "status": "Finn writes its own Discord custom status.",
+        "The night's consolidation reads what Alice wrote in her DM (Finn's lines as context) and keeps "
+        "lasting facts and the relationship's change, as JSON held to a schema. Its builder "
+        "(memory/batching.py) names no parts: the one user turn holds the dated messages and the task."),
+    "mood": "A new day begins: Finn's mood for the day (bot/alive/mood.py), the night's round after the "
+            "consolidation.",
+    "status": "Then Finn writes its own Discord custom status, from what it said in the server lately.",
+    "check-in": "Alice has not written for days: Finn writes her a DM first (bot/alive/checkins.py).",
 }
 
 # What each part is (the labels of bot/reply/prompting.py and bot/alive/initiative.py, and the block
@@ -118,6 +111,10 @@ PARTS: dict[str, str] = {
     "person: open threads": "What the person said they would do or are waiting for, with its day.",
     "message": "The message being answered (in a DM, cached as its history will show it next time).",
     "instructions": "What the character is asked to do, after the history.",
+    "tool call": "The model's call of a tool, in the reply's assistant turn (shown here as its name and "
+                 "input).",
+    "tool result": "What the tool gave back, fenced as data: the next request "
+                   "appends the call and its result after the previous request's turns.",
     "layout: tags and headers": "The layout's own text around the parts: XML tags, headers.",
     "tools: in character": "One sentence per family of the tools declared (bot/reply/looking.py): when the "
                            "character uses them and how it says what they found; the last of the system "
@@ -125,75 +122,37 @@ PARTS: dict[str, str] = {
 }
 
 
-def settings_for(claude: FakeClaude) -> Any:
-    env = {"ANTHROPIC_API_KEY": "fake-anthropic-key", "ANTHROPIC_BASE_URL": claude.base_url,
-           "DISCORD_TOKEN": "unused", "DATABASE_URL": "sqlite+aiosqlite:///:memory:", **TEST_CONFIG}
-    return load_settings(PROJECT_ROOT / "characters" / "finn", None, environ=env)
-
-
-def build() -> tuple[Persona, dict[str, Prompt]]:
-    persona = finn()
-    built: dict[str, Prompt] = prompts(persona)
-    portrait = SelfPortrait({"trait": ["Finn hums sea shanties when nervous."]}, "")
-    built["status"] = initiative_prompt(persona, portrait, STATUS_ASK)
-    built["search reply"] = dataclasses.replace(built["dm reply"], tools=(web_search(max_uses=3),))
-    emojis = allowed_emojis(str(BY_KEY["react_emojis"].default))
-    built["server tools reply"] = dataclasses.replace(built["channel reply"], tools=(
-        MemberInfo.DECLARED, ScheduledEvents.DECLARED, RecentMessages.DECLARED, React.declared(emojis)))
-    return persona, built
-
-
-async def capture(persona: Persona, built: dict[str, Prompt]) -> list[tuple[str, SentRequest]]:
-    """Each kind's request, sent to the fake Claude: (kind, the request it received, with the layout's
-    parts)."""
-    claude = await FakeClaude(min_cache_tokens=0).start()
-    client = ClaudeClient(settings_for(claude), None)
-    models = client.settings.models
-    reply = models.default_model
-    length, heat = persona.max_tokens, persona.temperature
-    calls: dict[str, Callable[[Prompt], Awaitable[Any]]] = {
-        "dm reply": lambda p: client.generate(p, model=reply, user_id=1, guild_id=None,
-                                              max_tokens=persona.max_tokens, temperature=persona.temperature),
-        "search reply": lambda p: client.generate(p, model=reply, user_id=1, guild_id=None,
-                                                  max_tokens=persona.max_tokens,
-                                                  temperature=persona.temperature),
-        "channel reply": lambda p: client.generate(p, model=reply, user_id=1, guild_id=None,
-                                                   max_tokens=persona.max_tokens,
-                                                   temperature=persona.temperature),
-        "server tools reply": lambda p: client.generate(p, model=reply, user_id=1, guild_id=1,
-                                                        max_tokens=persona.max_tokens,
-                                                        temperature=persona.temperature),
-        "vote": lambda p: Ballot(client, client.settings).ask(p, count=1, user_id=1, guild_id=None),
-        "summary": lambda p: client.summarize(p, user_id=1, guild_id=None, purpose="summary",
-                                              max_tokens=2000),
-        "extraction": lambda p: client.complete(p, user_id=1, guild_id=None, purpose="consolidation",
-                                                max_tokens=EXTRACTION_MAX_TOKENS, schema=EXTRACTION_SCHEMA),
-        "proactive": lambda p: client.generate(p, model=reply, user_id=None, guild_id=None,
-                                               purpose="proactive", max_tokens=length, temperature=heat),
-        "check-in": lambda p: client.generate(p, model=reply, user_id=1, guild_id=None, purpose="checkin",
-                                              max_tokens=length, temperature=heat),
-        "status": lambda p: client.complete(p, guild_id=None, purpose="status", max_tokens=80),
-    }
-    out: list[tuple[str, SentRequest]] = []
-    try:
-        for number, (kind, call) in enumerate(calls.items(), 1):
-            prompt = built[kind]
-            await call(prompt)
-            body = claude.requests[-1].body
-            out.append((kind, SentRequest(number, AT, kind, str(body.get("model")), None, body, prompt.parts,
-                                          CallUsage(), "")))
-    finally:
-        await client.close()
-        await claude.close()
-    return out
-
-
 def fenced(text: str) -> str:
     return "````text\n" + text.strip("\n") + "\n````"
 
 
+TOOL_LABELS = {"[tool_use": "tool call", "[tool_result": "tool result"}
+
+
+def spelled_out(block: dict[str, Any]) -> dict[str, Any]:
+    """A tool call or result as text (the itemizer shows only its kind): the call's name and input, the
+    result's text; its cache breakpoint kept."""
+    if block.get("type") == "tool_use":
+        text = f"[tool_use {block.get('name')}] {json.dumps(block.get('input'), sort_keys=True)}"
+    elif block.get("type") == "tool_result":
+        content = block.get("content")
+        text = content if isinstance(content, str) else "\n".join(
+            str(b.get("text", "")) for b in content or [] if isinstance(b, dict))
+        text = f"[tool_result{' (error)' if block.get('is_error') else ''}]\n{text}"
+    else:
+        return block
+    return {"type": "text", "text": text} | ({"cache_control": block["cache_control"]}
+                                             if "cache_control" in block else {})
+
+
 def render_kind(kind: str, sent: SentRequest) -> str:
-    items = itemize(sent)
+    messages = [m | {"content": [spelled_out(b) for b in m["content"]]} if isinstance(m.get("content"), list)
+                else m for m in sent.request.get("messages") or []]
+    spelled = tuple((TOOL_LABELS[b["text"].split(" ", 1)[0].split("]", 1)[0]], b["text"])
+                    for m in messages if isinstance(m.get("content"), list) for b in m["content"]
+                    if b.get("type") == "text" and b["text"].startswith(tuple(TOOL_LABELS)))
+    items = itemize(dataclasses.replace(sent, request=sent.request | {"messages": messages},
+                                        parts=sent.parts + spelled))
     settings = {k: v for k, v in sent.request.items() if k not in ("system", "messages")}
     title = kind.replace("dm ", "DM ")
     lines = [f"## {title[0].upper()}{title[1:]}", "", KINDS[kind], "",
@@ -215,11 +174,11 @@ HEAD = """# Prompts, part by part
 
 What the model receives for each kind of request, generated by `tests/prompt_docs.py` (so it stays true:
 `tests/test_docs.py` fails when this file differs from what the script writes; run
-`.venv/bin/python -m tests.prompt_docs` after changing a prompt). Each request is built by the bot's own
-builders on fixed data (Finn, Alice, 20 November 2026, 18:30 UTC: the data of
-`benchmarks/bench_prompt_tokens.py`), sent by the bot's model client to the fake Claude, and itemized as
-the dashboard's prompt inspector (`/prompts`) itemizes a live one: each part as the layout
-(`bot/reply/prompting.py`) named it, with its tokens (cl100k, `bot/core/tokens.py`). ⚑ marks a block
+`.venv/bin/python -m tests.prompt_docs` after changing a prompt). Each request is made by the bot on its
+own paths in one live run (`tests/prompt_live.py`: the bot against a fake Discord and a fake Claude, on a
+fixed clock from 20 November 2026, 18:30 UTC: Alice and Bob talk with Finn), as the fake Claude received
+it, and itemized as the dashboard's prompt inspector (`/prompts`) itemizes a live one: each part as the
+layout (`bot/reply/prompting.py`) named it, with its tokens (cl100k, `bot/core/tokens.py`). ⚑ marks a block
 that ends a cache breakpoint: everything up to it is cached; what follows the last one is sent fresh each
 time. Text a person or a card wrote is quoted data inside XML tags, never system instructions.
 
@@ -230,10 +189,9 @@ totals per kind, before and after issue 44:
 
 
 def render() -> str:
-    """docs/prompts.md's text (builds the prompts, then runs its own event loop to send them); the two reply
-    kinds from a live run of the bot (tests/prompt_live.py: pins and recall as the bot sends them)."""
-    captured = dict(asyncio.run(capture(*build())))
-    captured.update(asyncio.run(live_requests()))
+    """docs/prompts.md's text: every kind from one live run of the bot (tests/prompt_live.py), in its own
+    event loop."""
+    captured = asyncio.run(live_requests())
     sections = [render_kind(kind, captured[kind]) for kind in KINDS]
     return HEAD + "\n" + "\n".join(sections).rstrip("\n") + "\n"
 
