@@ -114,16 +114,15 @@ def clauses(summary: str) -> list[str]:
 def said_once(name: str, memories: Sequence[str], notes: Sequence[str],
               summary: str) -> tuple[list[str], list[str], str]:
     """The core memories, notes and summary of ``name`` as the person block shows them, each thing said once:
-    a note a memory says goes (unless it has more telling words: then the memory goes), then each clause of
-    the summary a memory or note says. A note is compared as theirs ("alice: I live in Leeds")."""
+    a note a memory says (with as many telling words) goes, a memory a note says with more goes, then each
+    clause of the summary a memory or note says. A note is compared as theirs ("alice: I live in Leeds")."""
     kept = list(memories)
     shown: list[str] = []
     for note in notes:
         theirs = f"{name}: {note}"
-        said = [m for m in kept if said_in(theirs, [m], name)]
-        if said and all(_telling(m, name) >= _telling(theirs, name) for m in said):
+        if any(said_in(theirs, [m], name) and _telling(m, name) >= _telling(theirs, name) for m in kept):
             continue
-        kept = [m for m in kept if m not in said]
+        kept = [m for m in kept if not said_in(m, [theirs], name)]  # the note tells it, and more
         shown.append(note)
     told = [*kept, *(f"{name}: {n}" for n in shown)]
     pieces: list[tuple[str, str]] = []  # each clause and what parts it from the next

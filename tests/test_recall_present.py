@@ -15,7 +15,7 @@ from database.records import PRIVATE_SOURCE, ExcerptRow, FactRow
 from memory.embeddings import to_bytes
 from memory.episodes import ExcerptIndex
 from memory.facts import FactIndex
-from memory.present import MemoryVectors, Present
+from memory.present import MemoryVectors, Present, said_once
 from memory.recall import FLOORS, choose_both
 from memory.sources import Recalled
 from tests.harness import USER2_ID, USER_ID, Harness, MakeHarness
@@ -339,6 +339,16 @@ async def test_the_person_block_itself_says_each_thing_once(make_harness: MakeHa
     person = body[start:].split("</person>", 1)[0]
     assert start >= 0 and "<summary" in person and "Maya" in person
     assert person.count("Leeds") == 1 and "- Alice lives in Leeds" in person
+
+
+def test_said_once_keeps_the_more_telling_of_a_note_and_a_memory_and_the_summarys_own_clauses() -> None:
+    # the note tells more than the memory that says it: the note stays, the memory goes
+    memories, notes, summary = said_once("alice", ["Alice lives in Leeds"], ["I live in Leeds near the park"],
+                                         "Alice has a sister, Maya. She lives in Leeds near the park.")
+    assert (memories, notes, summary) == ([], ["I live in Leeds near the park"], "Alice has a sister, Maya.")
+    # nothing said twice: all as stored
+    assert said_once("alice", ["Alice has no fish"], ["I like kelp"], "Alice went to the interview.") == \
+        (["Alice has no fish"], ["I like kelp"], "Alice went to the interview.")
 
 
 async def test_recalled_lines_repeat_the_request_under_five_percent_for_each_kind_of_request(
