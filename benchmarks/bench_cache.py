@@ -278,7 +278,7 @@ async def run(db_url: str, tmp_path: Path, *, dm_turns: int = 50, channel_messag
     virtual = Pace(pace, seed, CLOCKS[clock])
     virtual.drive(h)
     bot = await h.start_bot()
-    bot.alive.clock = virtual.at
+    bot.services.alive.clock = virtual.at
     try:
         start = len(h.claude.requests)
         dm_channel = 0

@@ -16,6 +16,10 @@ leaves out:
   day), and the person block says each thing once. A note, in the person's own words ("I live in Leeds"), is
   compared as theirs ("alice: I live in Leeds": 0.89 to "Alice lives in Leeds", 0.57 without the name); the
   summary clause by clause ("Alice lives in Leeds and bakes bread": 0.75 whole, 1.0 its first clause).
+
+The person block itself says each thing once too (:func:`said_once`, by words, memory/worth.py ``said_in``):
+a note a core memory already says is dropped (or the memory, when the note tells more), and so is a clause of
+the summary a memory or note says. It reads only the stored texts, so the cached block changes only with them.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ from database.records import PromptData
 from memory.embeddings import row_max
 from memory.episodes import ExcerptIndex
 from memory.facts import FactIndex
+from memory.lexical import terms
+from memory.worth import said_in
 
 MEMORY_VECTORS = 4_096
 # Where a summary's clauses part: sentence ends, semicolons, "and"/"but" between clauses.
@@ -103,6 +109,42 @@ def present(msg: Incoming, data: PromptData, threads: Sequence[str] = ()) -> Pre
 def clauses(summary: str) -> list[str]:
     """The clauses of a summary, each compared with the facts as a memory is."""
     return [c.strip() for c in CLAUSE.split(summary) if len(c.split()) >= CLAUSE_WORDS]
+
+
+def said_once(name: str, memories: Sequence[str], notes: Sequence[str],
+              summary: str) -> tuple[list[str], list[str], str]:
+    """The core memories, notes and summary of ``name`` as the person block shows them, each thing said once:
+    a note a memory says (with as many telling words) goes, a memory a note says with more goes, then each
+    clause of the summary a memory or note says. A note is compared as theirs ("alice: I live in Leeds")."""
+    kept = list(memories)
+    shown: list[str] = []
+    for note in notes:
+        theirs = f"{name}: {note}"
+        if any(said_in(theirs, [m], name) and _telling(m, name) >= _telling(theirs, name) for m in kept):
+            continue
+        kept = [m for m in kept if not said_in(m, [theirs], name)]  # the note tells it, and more
+        shown.append(note)
+    told = [*kept, *(f"{name}: {n}" for n in shown)]
+    pieces: list[tuple[str, str]] = []  # each clause and what parts it from the next
+    start = 0
+    for m in CLAUSE.finditer(summary):
+        pieces.append((summary[start:m.start()], m.group()))
+        start = m.end()
+    pieces.append((summary[start:], ""))
+    left = [(c, sep) for c, sep in pieces
+            if len(c.split()) < CLAUSE_WORDS or not said_in(c.strip(), told, name)]
+    if len(left) == len(pieces):
+        return kept, shown, summary
+    text = "".join(c + sep for c, sep in left[:-1]) + (left[-1][0] if left else "")
+    text = text.strip()
+    if text and text[-1] not in ".!?" and summary.rstrip()[-1:] in (".", "!", "?"):
+        text += summary.rstrip()[-1]  # its last clause gone, the summary still ends as it did
+    return kept, shown, text[:1].upper() + text[1:]
+
+
+def _telling(text: str, name: str) -> int:
+    """How many telling words a memory has, whom it is about aside."""
+    return len(set(terms(text)) - set(terms(name)))
 
 
 def _utc(moment: datetime) -> datetime:

@@ -11,11 +11,11 @@ from typing import Any
 from sqlalchemy import update
 
 from database.models import Conversation, LoggedMessage
-from database.records import ExcerptRow, FactRow
+from database.records import PRIVATE_SOURCE, ExcerptRow, FactRow
 from memory.embeddings import to_bytes
 from memory.episodes import ExcerptIndex
 from memory.facts import FactIndex
-from memory.present import MemoryVectors, Present
+from memory.present import MemoryVectors, Present, said_once
 from memory.recall import FLOORS, choose_both
 from memory.sources import Recalled
 from tests.harness import USER2_ID, USER_ID, Harness, MakeHarness
@@ -56,8 +56,8 @@ async def _archived_dm(h: Harness, *, ago: timedelta = timedelta(days=2), at: da
     await _bot(h).in_flight.drain()
     async with h.store.engine.begin() as conn:  # said a while ago: the run archives it
         await conn.execute(update(LoggedMessage).values(created_at=at or datetime.now(UTC) - ago))
-    report = await _bot(h).memory.consolidator.run()
-    assert report.excerpts >= 2 and await _bot(h).memory.consolidator.embedded() == report.excerpts
+    report = await _bot(h).services.memory.consolidator.run()
+    assert report.excerpts >= 2 and await _bot(h).services.memory.consolidator.embedded() == report.excerpts
 
 
 async def test_after_a_consolidation_no_excerpt_repeats_a_line_of_the_history(
@@ -69,7 +69,7 @@ async def test_after_a_consolidation_no_excerpt_repeats_a_line_of_the_history(
     assert body.count("named it Biscuit, it hides from umbrellas") == 1
     assert EXCERPTS not in body
     # Once the history is gone (reset), the archive is what is left of them, and it is quoted.
-    await h.store.conversations.reset_conversation(_bot(h).engine.character_key, USER_ID, "dm")
+    await h.store.conversations.reset_conversation(_bot(h).services.engine.character_key, USER_ID, "dm")
     again = await _dm_prompt(h, "do you remember what my sister called her puppy?", 4)
     assert EXCERPTS in again and "named it Biscuit" in again
 
@@ -80,7 +80,7 @@ async def test_a_summary_hides_only_what_it_tells_what_came_before_it_is_recalle
 
     h = await make_harness(**SMALL)
     await _archived_dm(h)  # the puppy, two days ago: then a reset, and a new conversation
-    key = _bot(h).engine.character_key
+    key = _bot(h).services.engine.character_key
     await h.store.conversations.reset_conversation(key, USER_ID, "dm")
     assert (await h.store.conversations.history(key, USER_ID, "dm")).summary_since is None
     script = Script()
@@ -89,7 +89,7 @@ async def test_a_summary_hides_only_what_it_tells_what_came_before_it_is_recalle
     await summarized(h, "dm")
     history = await h.store.conversations.history(key, USER_ID, "dm")
     # it tells from the new conversation's first message on: the puppy was before it
-    said = [r.said_at for r in await _bot(h).memory.said(USER_ID)]
+    said = [r.said_at for r in await _bot(h).services.memory.said(USER_ID)]
     assert history.summary_since is not None and history.summary_since.replace(tzinfo=UTC) > max(
         s.replace(tzinfo=UTC) for s in said)
     body = await _dm_prompt(h, "do you remember what my sister called her puppy?", 6)
@@ -108,9 +108,9 @@ async def test_night_after_a_reset_recalls_nothing(make_harness: MakeHarness) ->
     h = await make_harness()
     await _archived_dm(h)
     for text in ("Alice is training for the Leeds half marathon", "Alice works at a bakery"):
-        vector = await _bot(h).memory.embed(text)
+        vector = await _bot(h).services.memory.embed(text)
         await h.store.facts.add(USER_ID, text, embedding=vector, category="personal")
-    await h.store.conversations.reset_conversation(_bot(h).engine.character_key, USER_ID, "dm")
+    await h.store.conversations.reset_conversation(_bot(h).services.engine.character_key, USER_ID, "dm")
     body = await _dm_prompt(h, "night!", 3)
     assert "<recalled_facts" not in body and EXCERPTS not in body
     assert "half marathon" not in body and "Biscuit" not in body
@@ -121,12 +121,12 @@ async def test_night_after_a_reset_recalls_nothing(make_harness: MakeHarness) ->
 
 async def test_a_fact_a_core_memory_says_in_other_words_is_left_out(make_harness: MakeHarness) -> None:
     h = await make_harness()
-    key = _bot(h).engine.character_key
+    key = _bot(h).services.engine.character_key
     await h.store.people.ensure_user(USER_ID, "alice")
     memory = "Alice told me she has been vegetarian since she was twelve."
     await h.store.memories.add_core_memory(key, USER_ID, memory)
     for text in ("Alice is vegetarian.", "Alice cooks a vegetarian lasagne every Sunday"):
-        vector = await _bot(h).memory.embed(text)
+        vector = await _bot(h).services.memory.embed(text)
         await h.store.facts.add(USER_ID, text, embedding=vector, category="personal")
     body = await _dm_prompt(h, "any vegetarian recipe ideas for Sunday?", 1)
     recalled = _recalled(body)
@@ -134,7 +134,7 @@ async def test_a_fact_a_core_memory_says_in_other_words_is_left_out(make_harness
     assert "Alice is vegetarian." not in recalled  # the core memory says it (0.87 cosine, other words)
     # Embedded once, with the message: the next reply asks the model for the message alone.
     # (added by the person: a note, compared as their words)
-    assert f"alice: {memory}" in _bot(h).memory.recall.memories.vectors
+    assert f"alice: {memory}" in _bot(h).services.memory.recall.memories.vectors
 
 
 # --------------------------------------------------------------------------- the rules
@@ -244,8 +244,8 @@ def test_the_excerpt_a_recalled_fact_was_drawn_from_is_left_out() -> None:
 
 
 async def _told(h: Harness, user: int, text: str, *, said_at: datetime | None = None) -> None:
-    await h.store.facts.add(user, text, embedding=await _bot(h).memory.embed(text), category="personal",
-                            said_at=said_at)
+    embedding = await _bot(h).services.memory.embed(text)
+    await h.store.facts.add(user, text, embedding=embedding, category="personal", said_at=said_at)
 
 
 def _person_block(body: str, name: str) -> str:
@@ -274,7 +274,7 @@ async def test_small_talk_after_a_reset_quotes_nothing_of_the_reset_conversation
         make_harness: MakeHarness) -> None:
     h = await make_harness()
     await _archived_dm(h, ago=timedelta(0))  # today's conversation, archived, then reset
-    await h.store.conversations.reset_conversation(_bot(h).engine.character_key, USER_ID, "dm")
+    await h.store.conversations.reset_conversation(_bot(h).services.engine.character_key, USER_ID, "dm")
     for n, text in enumerate(("how are you doing today?", "busy this week?"), 3):
         body = await _dm_prompt(h, text, n)
         assert EXCERPTS not in body and "Biscuit" not in body and "bakery" not in body
@@ -285,7 +285,7 @@ async def test_a_question_about_yesterday_still_recalls_it(make_harness: MakeHar
     h = await make_harness()
     yesterday = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0) - timedelta(days=1)
     await _archived_dm(h, at=yesterday)
-    await h.store.conversations.reset_conversation(_bot(h).engine.character_key, USER_ID, "dm")
+    await h.store.conversations.reset_conversation(_bot(h).services.engine.character_key, USER_ID, "dm")
     body = await _dm_prompt(h, "what did we talk about yesterday?", 3)
     recalled = _recalled(body)
     assert EXCERPTS in body and "named it Biscuit" in recalled and "busy week at the bakery" in recalled
@@ -320,6 +320,37 @@ async def test_the_person_block_says_leeds_once(make_harness: MakeHarness) -> No
     assert "<summary" in bob and bob.count("Leeds") == 1
 
 
+async def test_the_person_block_itself_says_each_thing_once(make_harness: MakeHarness) -> None:
+    """A core memory, a note and a summary clause saying the same thing: the person block says it once
+    (the memory), and still says what only the summary tells."""
+    h = await make_harness()
+    await h.store.people.ensure_user(USER_ID, "alice")
+    key = _bot(h).services.engine.character_key
+    await h.store.memories.add_core_memory(key, USER_ID, "Alice lives in Leeds", source=PRIVATE_SOURCE)
+    await (await h.slash("remember", [{"name": "memory", "type": 3, "value": "I live in Leeds"}], dm=True)
+           ).message()
+    await _dm_prompt(h, "hello finn", 1)
+    await _bot(h).in_flight.drain()  # the exchange kept: her conversation is there to summarise
+    async with h.store.engine.begin() as conn:
+        await conn.execute(update(Conversation).where(Conversation.user_id == USER_ID).values(
+            summary="Alice lives in Leeds and has a sister, Maya."))
+    body = await _dm_prompt(h, "what should I cook tonight?", 2)
+    start = body.find('<person name="alice">')
+    person = body[start:].split("</person>", 1)[0]
+    assert start >= 0 and "<summary" in person and "Maya" in person
+    assert person.count("Leeds") == 1 and "- Alice lives in Leeds" in person
+
+
+def test_said_once_keeps_the_more_telling_of_a_note_and_a_memory_and_the_summarys_own_clauses() -> None:
+    # the note tells more than the memory that says it: the note stays, the memory goes
+    memories, notes, summary = said_once("alice", ["Alice lives in Leeds"], ["I live in Leeds near the park"],
+                                         "Alice has a sister, Maya. She lives in Leeds near the park.")
+    assert (memories, notes, summary) == ([], ["I live in Leeds near the park"], "Alice has a sister, Maya.")
+    # nothing said twice: all as stored
+    assert said_once("alice", ["Alice has no fish"], ["I like kelp"], "Alice went to the interview.") == \
+        (["Alice has no fish"], ["I like kelp"], "Alice went to the interview.")
+
+
 async def test_recalled_lines_repeat_the_request_under_five_percent_for_each_kind_of_request(
         make_harness: MakeHarness) -> None:
     """The redundancy of recall per kind of request: a person with a core memory, a note, a summary, facts and
@@ -328,7 +359,7 @@ async def test_recalled_lines_repeat_the_request_under_five_percent_for_each_kin
     h = await make_harness()
     yesterday = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0) - timedelta(days=1)
     await _archived_dm(h, at=yesterday)
-    key = _bot(h).engine.character_key
+    key = _bot(h).services.engine.character_key
     await h.store.conversations.reset_conversation(key, USER_ID, "dm")
     await h.store.memories.add_core_memory(key, USER_ID, "Alice lives in Leeds with her partner Sam.",
                                            source="summary_dm")

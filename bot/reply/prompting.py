@@ -60,6 +60,7 @@ from bot.reply.room import DmStamps, is_own, people_part, replied_name
 from bot.reply.transcript import NEW_CHAT, dm_message, history_messages, mark_transcript, transcript_messages
 from database.boundary import JsonObject
 from database.records import History, PromptData, SeenMessage
+from memory.present import said_once
 
 EPHEMERAL = {"type": "ephemeral"}
 # {{user}} in the character block of a channel prompt: that block is shared by everyone there (it opens the
@@ -201,10 +202,12 @@ def person_and_parts(name: str, data: PromptData) -> tuple[str, list[tuple[str, 
     """Part 2, the person as quoted data ("" when nothing is known of them), and its labelled pieces (the
     prompt inspector's). How the character feels about them is one line of the state (the feelings part,
     bot/alive/regard.py), the relationship with it."""
-    inner = [p for p in (("person: core memories", listed("memories", data.core_memories, name)),
-                         ("person: notes", listed("notes", data.notes, name))) if p[1]]
-    if data.history.summary:
-        inner.append(("person: summary", fence("summary", data.history.summary)))
+    # each thing said once: a note or summary clause a memory already says is not repeated
+    memories, notes, summary = said_once(name, data.core_memories, data.notes, data.history.summary)
+    inner = [p for p in (("person: core memories", listed("memories", memories, name)),
+                         ("person: notes", listed("notes", notes, name))) if p[1]]
+    if summary:
+        inner.append(("person: summary", fence("summary", summary)))
     quoted = group("person", "\n".join(t for _, t in inner), name=name) if inner else ""
     return quoted, inner
 
