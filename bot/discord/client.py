@@ -43,6 +43,7 @@ from bot.discord.serverview import DiscordServerView
 from bot.discord.startup import announce_connected, log_invite, watch_reconnects
 from bot.discord.swipes import DiscordSwipeBoard, SwipeDesk
 from bot.discord.ui import answer_expired_click, on_app_command_error
+from bot.discord.voicechat.calls import DiscordCalls
 from bot.operator.access import AccessGate
 from bot.operator.activity import ActivityRecorder
 from bot.operator.admin.tools import AdminTools
@@ -71,7 +72,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EXTENSIONS = ("cogs.messages", "cogs.conversation", "cogs.activation", "cogs.admin", "cogs.admin_slash",
-              "cogs.memory",
+              "cogs.memory", "cogs.voice",
               # Server tools (issue 13): moderation, polls and info, tickets, per-server settings.
               "cogs.moderation", "cogs.polls", "cogs.info", "cogs.tickets", "cogs.server_settings",
               "cogs.alive", "cogs.reminders", "cogs.ask")
@@ -183,7 +184,8 @@ class KindredMixin:
                     face_writer=DiscordFaces(self),  # type: ignore[arg-type]
                     server_view=DiscordServerView(self),  # type: ignore[arg-type]
                     guild_count=lambda: len(self.guilds),  # type: ignore[attr-defined]
-                    started_at=self.started_at)
+                    started_at=self.started_at,
+                    call_side=DiscordCalls(self))  # type: ignore[arg-type]
         self.services = services = await compose(self.settings_holder, self.character, self.mirror, edge,
                                                  skip_jobs=self.skip_jobs)
         self.store, self.claude, self.voice, self.engine = (services.store, services.claude, services.voice,
@@ -294,6 +296,7 @@ class KindredMixin:
             self.scheduler.shutdown()  # no job starts while the rest closes
             await self.services.timers.stop()  # nor a timer's run
             await self.services.heartbeat.stop()
+            await self.services.calls.close()  # every voice channel left while the gateway is still up
         self.mirror.close()  # the cogs unload now: the log channel's last lines are theirs
         self.in_flight.cancel()  # what did not finish in the grace period
         # a Bot's method, which the mixin gets from the Bot it is mixed into
