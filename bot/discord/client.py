@@ -44,6 +44,7 @@ from bot.discord.startup import announce_connected, log_invite, watch_reconnects
 from bot.discord.swipes import DiscordSwipeBoard, SwipeDesk
 from bot.discord.ui import answer_expired_click, on_app_command_error
 from bot.discord.voicechat.calls import DiscordCalls
+from bot.discord.voicechat.talk import CallTalk
 from bot.operator.access import AccessGate
 from bot.operator.activity import ActivityRecorder
 from bot.operator.admin.tools import AdminTools
@@ -185,7 +186,7 @@ class KindredMixin:
                     server_view=DiscordServerView(self),  # type: ignore[arg-type]
                     guild_count=lambda: len(self.guilds),  # type: ignore[attr-defined]
                     started_at=self.started_at,
-                    call_side=DiscordCalls(self))  # type: ignore[arg-type]
+                    call_side=DiscordCalls(self, CallTalk(self).heard))  # type: ignore[arg-type]
         self.services = services = await compose(self.settings_holder, self.character, self.mirror, edge,
                                                  skip_jobs=self.skip_jobs)
         self.store, self.claude, self.voice, self.engine = (services.store, services.claude, services.voice,
