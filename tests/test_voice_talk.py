@@ -93,3 +93,38 @@ async def test_a_member_asks_and_the_character_answers_aloud_and_in_the_chat(cal
     rows = await h.store.log.recent_messages(VOICE_ID, limit=10)
     assert not any(m.author_id == USER_ID for m in rows)
     assert any(m.author_id == USER2_ID for m in rows)
+
+
+LONG_ANSWER = ("Chamomile, with a little honey and a slice of lemon in it. Then we sit by the window "
+               "and watch the rain come down over the harbour. And after that a second cup, because one "
+               "is never enough.")
+
+
+async def test_a_member_speaking_over_the_answer_stops_it_after_the_sentence(call: Harness) -> None:
+    h = call
+    voice = h.discord.voice
+    assert voice is not None and h.bot is not None
+    h.openai.speech_book = book = SpeechBook()
+    for line in (ASKED, ASIDE):
+        book.learn(line, speech(line))
+    h.claude.script("no", model=VOTER, times=None)
+    h.claude.script(LONG_ANSWER)
+    await in_the_call(h, USER_ID, USER2_ID)
+    first, *_ = LONG_ANSWER.split(". ")
+    first_frames = len(await h.bot.voice.speak_in_call(first + ".")) // 3840
+    whole_frames = len(await h.bot.voice.speak_in_call(LONG_ANSWER)) // 3840
+
+    await voice.speak(USER_ID, speech(ASKED))
+    await voice.wait_for(lambda v: len(v.heard.get(USER2_ID, [])) >= 10, what="the answer begun")
+    await voice.speak(USER_ID, speech(ASIDE))  # alice speaks over it
+
+    async def aside_logged() -> bool:
+        rows = await h.store.log.recent_messages(VOICE_ID, limit=10)
+        return any(m.content == f"[voice] {ASIDE}" for m in rows)
+
+    await eventually(aside_logged, "alice's aside logged")
+    await h.bot.in_flight.drain()  # the answer's speaking done
+    heard = len(voice.heard[USER2_ID])
+    assert first_frames - 5 <= heard < whole_frames // 2, (first_frames, heard, whole_frames)
+    [posted] = h.discord.posted(VOICE_ID)
+    assert posted["content"] == LONG_ANSWER  # the text is whole

@@ -74,7 +74,7 @@ class DiscordCalls:
 
         call = DiscordCall(guild_id, channel, Hearing(self._bot.voice, heard))
         make = listening(call.hearing.utterance, max_seconds=settings.voice_utterance_seconds,
-                         idle_seconds=settings.voice_idle_seconds, barge_in=True)
+                         idle_seconds=settings.voice_idle_seconds)
         try:
             # reconnect: discord.py resumes a dropped voice connection itself
             client = await channel.connect(cls=make, timeout=CONNECT_TIMEOUT, reconnect=True, self_deaf=False)

@@ -105,16 +105,21 @@ class CallOutlet:
             client = self._call.client
             if client is None or not client.is_connected():
                 return
-            try:
-                pcm = await self._voice.speak_in_call(text)
-            except VoiceUnavailable as exc:
-                log.warning("a reply in voice channel %s was posted but not spoken: %s",
-                            self._call.channel_id, exc)
-                return
-            await self._wait_for_a_pause()
-            if client.is_connected() and not await play(client, pcm):
-                log.info("a member spoke over the reply in voice channel %s: it stopped",
-                         self._call.channel_id)
+            for sentence in sentences(text):
+                try:
+                    pcm = await self._voice.speak_in_call(sentence)
+                except VoiceUnavailable as exc:
+                    log.warning("a reply in voice channel %s was posted but not spoken: %s",
+                                self._call.channel_id, exc)
+                    return
+                await self._wait_for_a_pause()
+                spoken_over = client.spoken_over
+                if not client.is_connected() or not await play(client, pcm):
+                    return
+                if client.spoken_over != spoken_over:  # barge-in: the sentence ends, the rest is not said
+                    log.info("a member spoke over the reply in voice channel %s: it stopped after the "
+                             "sentence", self._call.channel_id)
+                    return
 
     async def _wait_for_a_pause(self) -> None:
         # Polled: the receiver knows when an utterance ends only at its next frame or sweep.
@@ -124,3 +129,17 @@ class CallOutlet:
                 return
             await asyncio.sleep(TURN_POLL_SECONDS)
 
+
+def sentences(text: str) -> list[str]:
+    """The reply cut after each ``.``, ``!`` or ``?`` that ends a word: what is said whole when a member
+    speaks over it."""
+    out: list[str] = []
+    start = 0
+    for i, char in enumerate(text):
+        if char in ".!?" and (i + 1 == len(text) or text[i + 1].isspace()):
+            piece = text[start:i + 1].strip()
+            if piece:
+                out.append(piece)
+            start = i + 1
+    rest = text[start:].strip()
+    return [*out, rest] if rest else out
