@@ -273,10 +273,13 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
         found, fused = worth.facts_kept((index.told, index.happened), found, fused, nearness[0], floor, asked)
     relevant: list[int] = found.tolist()
     relevance: np.ndarray = fused
-    # the character's filler is no excerpt, nor what a reset wiped unless asked about
-    if excerpts is not None and excerpts.rows and not (present.reset and not timewords.asks_about_past(text)):
+    # the character's filler is no excerpt, nor what a reset wiped of this DM unless asked about (what
+    # other places kept for it, a private place's lines, stays)
+    if excerpts is not None and excerpts.rows:
         place = excerpts.allowed(private=private, channel_id=channel_id) & ~present.held(excerpts) \
             & ~excerpts.filler
+        if present.reset and not timewords.asks_about_past(text):
+            place &= ~(excerpts.dm & (excerpts.channel == present.channel_id))
         said, said_scores = episodes.ranked(excerpts, query, text, place, now, about, floors, reach)
         if floor > 0 and query is not None:
             said, said_scores = worth.said_kept(excerpts, said, said_scores, query, about, floor, asked)
