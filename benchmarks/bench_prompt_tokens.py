@@ -43,8 +43,9 @@ from bot.reply.prompting import (
 from bot.reply.voteprompt import build_vote_prompt
 from database.records import History, PromptData, RelationshipRecord, SeenMessage, Turn
 from memory.batching import Batch, answered_lines, extraction_prompt
+from memory.passtext import NEUTRAL_USER
 from memory.relationships import lasting
-from memory.summarizer import NEUTRAL_USER, Summarizer
+from memory.summarizer import Summarizer
 
 NOW = datetime(2026, 11, 20, 18, 30, tzinfo=UTC)
 USER, BOB, BOT_ID = 1001, 1002, 1003

@@ -32,7 +32,7 @@ from bot.reply import delivery, guard, splitting
 from bot.reply.deciding import addressing, intent, router, triage
 from bot.runtime import voice
 from bot.servertools import moderation, polls, settings
-from memory import facts, lexical, present, slots, summarizer, timewords
+from memory import facts, lexical, passtext, present, slots, timewords
 from personaflow.core import memory as pf_memory
 from personaflow.utils import validators
 
@@ -168,7 +168,7 @@ ENTRY_POINTS: dict[str, tuple[Callable[[str], Any], tuple[re.Pattern[str] | str,
         _swallow(lambda t: reminders.local_to_utc(t, reminders.ZoneInfo("Europe/London"))),
         (reminders._LOCAL, "2026-10-25T01:30+01:00")),
     "reminders: a time of day said": (reminders.clock_minutes, (reminders._CLOCK, "9:30 p.m.")),
-    "summaries: memory lists": (summarizer.parse_memories, ()),
+    "summaries: memory lists": (passtext.parse_memories, ()),
     "extraction: the JSON in an answer": (_swallow(facts._json_object), ("json",)),
     "facts: the slot a fact fills, its past tense": (
         lambda t: (slots.slot_of(t), slots.past_tense(t)),

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from database.records import PRIVATE_NOTE_SOURCE, PRIVATE_SOURCE
-from memory.summarizer import CHANNEL_SOURCE, SUMMARY_RULES
+from memory.passtext import SUMMARY_RULES
+from memory.summarizer import CHANNEL_SOURCE
 from tests.fakes.claude_server import FakeClaude
 from tests.harness import CHANNEL_ID, GUILD_ID, OTHER_CHANNEL_ID, USER_ID, Harness, panel_text
 from tests.memory_support import last_user_text

@@ -13,7 +13,8 @@ from bot.core.tokens import counted
 from database.records import PRIVATE_SOURCE, Turn
 from database.store import Store
 from memory.consent import Consent
-from memory.summarizer import CHANNEL_SOURCE, Summarizer, parse_memories
+from memory.passtext import parse_memories
+from memory.summarizer import CHANNEL_SOURCE, Summarizer
 from tests.dbtools import api_calls
 from tests.fakes import EVENT_WAIT
 from tests.fakes.claude_models import lineup, token_factor
