@@ -23,6 +23,7 @@ from tests.fakes.claude_server import FakeClaude, Recorded, Reply
 from tests.fakes.claude_tools import UseTool
 from tests.harness import ADMIN_ID, CHANNEL_ID, GUILD_ID, USER2_ID, USER_ID, Clock, Harness
 from tests.memory_support import consolidation_responder
+from tests.test_alive_proactive import Rolls, proactive
 
 AT = datetime(2026, 11, 20, 18, 30, tzinfo=UTC)
 JOINED = datetime(2025, 3, 14, 9, 0, tzinfo=UTC)
@@ -46,20 +47,6 @@ DM_LINES = ("hi finn! the gulls were loud at the lighthouse last night",
             "do you have anything for a sleepy keeper? not with fish in it, remember")
 ANSWERS = ("Glub, gulls! They steal my biscuits too.", "Oh no. Sit, I'll put the kettle on.",
            "Busy! The crabs queued all morning for oolong.", "Glub, chamomile and kelp-free honey, then.")
-
-
-class Rolls:
-    """A proactive round's dice: the chance roll, then the comment-or-thought draw."""
-
-    def __init__(self, *values: float) -> None:
-        self.values = list(values)
-
-    def random(self) -> float:
-        return self.values.pop(0)
-
-
-def proactive(body: dict[str, Any]) -> bool:
-    return "speak up on your own" in _text(body)
 
 
 def checkin(body: dict[str, Any]) -> bool:
