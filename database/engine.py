@@ -35,7 +35,7 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from database.boundary import DbValue, NamedRow
-from database.errors import SchemaNotReady
+from database.errors import DatabaseClosed, SchemaNotReady
 from database.migrating import MIGRATION_LOCK_KEY as MIGRATION_LOCK_KEY
 from database.migrating import MIGRATIONS as MIGRATIONS
 from database.migrating import upgrade, upgrade_locked
@@ -159,6 +159,9 @@ class Database:
         self._checkpointer: asyncio.Task[None] | None = None
         self._stop_checkpoints = asyncio.Event()
         self._trips = SharedTrips(self)
+        # Set once close() has let the last shared trips go: later work raises DatabaseClosed at once, on
+        # both dialects (PostgreSQL's disposed pool would quietly open a connection nobody closes).
+        self._closed = False
         # Run on each connection opened at start-up (PostgreSQL): the store prepares its hot statements.
         self.warm_up: Callable[[Connection], None] | None = None
 
@@ -190,7 +193,12 @@ class Database:
             retry.done()
             return result
 
+    def _check_open(self) -> None:
+        if self._closed:
+            raise DatabaseClosed()
+
     async def _run_once(self, fn: Callable[[Connection], T], write: bool, single: bool = False) -> T:
+        self._check_open()
         if self._thread is not None:
             return await self._thread.run(partial(_in_transaction, fn) if write else fn)
         async with (self.engine.begin() if write and not single else self._autocommit.connect()) as conn:
@@ -229,6 +237,7 @@ class Database:
         """``trip(connection)`` on one connection, outside any transaction (it manages its own): on SQLite
         one hop to its thread. Not retried here (database/trips.py decides). ``writes=False``: it only
         reads (on PostgreSQL, then, without a transaction, like :meth:`read`)."""
+        self._check_open()
         if self._thread is not None:
             return await self._thread.run(trip)
         async with (self.engine if writes else self._autocommit).connect() as conn:
@@ -250,6 +259,7 @@ class Database:
 
     async def _write_then_read_once(self, write: Callable[[Connection], None],
                                     read: Callable[[Connection], T]) -> T:
+        self._check_open()
         if self._thread is not None:
 
             def both(conn: Connection) -> T:
@@ -340,8 +350,17 @@ class Database:
             busy, pages, done = conn.exec_driver_sql(f"PRAGMA wal_checkpoint({mode})").one()
         return int(busy), int(pages), int(done)
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     async def close(self) -> None:
+        """Let the shared trips finish, checkpoint, then close the engines; work asked after that raises
+        DatabaseClosed. A second close does nothing more."""
+        if self._closed:
+            return
         await self._trips.drain()
+        self._closed = True
         if self._checkpointer is not None:
             self._stop_checkpoints.set()
             await asyncio.gather(self._checkpointer, return_exceptions=True)

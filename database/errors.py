@@ -12,3 +12,11 @@ class SchemaNotReady(Exception):
         self.database = database  # the URL without its password
         self.reason = reason
         super().__init__(f"the schema of {database} is not ready: {reason}")
+
+
+class DatabaseClosed(RuntimeError):
+    """Work asked of a database after its close began: raised at once (a caller that outlived the shutdown,
+    a timer's round, a late task), never left waiting on a thread that is gone. Not transient: no retry."""
+
+    def __init__(self, what: str = "the database") -> None:
+        super().__init__(f"{what} is closed: no more work runs on it")

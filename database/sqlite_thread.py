@@ -12,6 +12,10 @@ Why not a one-thread ThreadPoolExecutor with a connection from the pool per unit
 
 A unit whose awaiting future is cancelled before it starts does not run (as with ``run_in_executor``); one
 that has started runs to its end, and its transaction commits or rolls back as it would have.
+
+Once ``close()`` is called, ``run()`` raises :class:`DatabaseClosed` at once: a caller that outlived the
+shutdown fails instead of waiting forever on a thread that has ended. Units queued before the close still
+run; any unit found in the queue after the thread's end (there should be none) is failed the same way.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection
 from sqlalchemy.engine import Engine
+
+from database.errors import DatabaseClosed
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -45,6 +51,9 @@ class SQLiteThread:
         # is scheduled (so one wake-up carries every result finished before it runs).
         self._done: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
         self._lock = threading.Lock()
+        # Set by close() under _lock: run() checks it under the same lock, so no unit is queued after the
+        # thread's last one.
+        self._closed = False
         # A daemon: a Database nobody closed (a failed test) never holds the interpreter's exit.
         self._thread = threading.Thread(target=self._work, name=name, daemon=True)
         self._thread.start()
@@ -57,8 +66,15 @@ class SQLiteThread:
         open would also keep the checkpoints from finishing)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._jobs.put((loop, future, fn))
+        with self._lock:
+            if self._closed:
+                raise DatabaseClosed("the SQLite thread")
+            self._jobs.put((loop, future, fn))
         return future
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     async def close(self, last: Callable[[], object] | None = None) -> None:
         """Close the connection, then run ``last`` (say, disposing of the engine) on the thread, and end
@@ -71,8 +87,15 @@ class SQLiteThread:
             if last is not None:
                 last()
 
-        self._jobs.put((loop, ended, closing))
-        self._jobs.put(None)
+        with self._lock:
+            first = not self._closed
+            if first:
+                self._closed = True
+                self._jobs.put((loop, ended, closing))
+                self._jobs.put(None)
+        if not first:  # a second close waits for the first's end
+            await asyncio.to_thread(self._thread.join)
+            return
         try:
             await ended
         finally:
@@ -90,6 +113,18 @@ class SQLiteThread:
             except BaseException as exc:  # handed to the caller, who sees it as its own
                 outcome = (future, False, exc)
             self._hand_over(loop, outcome)
+        self._fail_left_over()
+
+    def _fail_left_over(self) -> None:
+        """Fail whatever is still queued at the thread's end, so no caller waits on it forever."""
+        while True:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                return
+            if job is not None:
+                loop, future, _fn = job
+                self._hand_over(loop, (future, False, DatabaseClosed("the SQLite thread")))
 
     def _unit(self, fn: Callable[[Connection], T]) -> T:
         conn = self._conn

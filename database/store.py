@@ -110,6 +110,9 @@ class Store:
         return self
 
     async def close(self) -> None:
+        if self.db.closed:  # closed already (a second close: the launcher's and a test's)
+            self.closed = True
+            return
         await self.log.flush()
         await self.places.drain()
         await self.switches.drain()

@@ -9,7 +9,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from bot.core.localtime import utc_now
-from bot.core.timers import LEASE, Dispatcher, Recurring, Timers
+from bot.core.timers import CLOSED, LEASE, Dispatcher, Recurring, Timers
 from database.store import Store
 from database.timers import TimerRow
 from tests.fakes import EVENT_WAIT
@@ -186,3 +186,30 @@ async def test_a_one_shot_timer_cut_short_by_a_shutdown_is_due_again_at_once(sto
     assert started.done()  # its run was cancelled with the loop
     row = await store.timers.get("poll:8")
     assert row is not None and row.due == t0  # not a lease away: the next start closes it
+
+
+async def test_a_daily_round_the_database_closes_under_ends_instead_of_waiting(db_url: str) -> None:
+    store = await Store(db_url).open()
+    t0 = utc_now()
+    began, release = asyncio.Event(), asyncio.Event()
+
+    async def daily(now: datetime) -> str:
+        began.set()
+        await release.wait()
+        await store.timers.get("round:daily")  # the database has closed meanwhile
+        return "ran"
+
+    rounds = [Recurring("round:daily", timedelta(days=1), daily)]
+    loop = Dispatcher(Timers(store.timers), rounds=rounds, clock=lambda: t0)
+    await loop.rows.ensure("round:daily", t0)
+    running = asyncio.ensure_future(loop.run_due(t0))
+    await asyncio.wait_for(began.wait(), EVENT_WAIT)
+    await store.close()
+    release.set()
+    assert await asyncio.wait_for(running, EVENT_WAIT) == [CLOSED]  # told, not left waiting
+    # A loop started on a closed database ends at once rather than retrying forever.
+    late = Dispatcher(Timers(store.timers), rounds=rounds, clock=lambda: t0)
+    await late.start()
+    assert late._loop is not None
+    await asyncio.wait_for(late._loop, EVENT_WAIT)
+    await late.stop()

@@ -27,6 +27,7 @@ polls and the activity counters' flushes are plain loops that only matter while 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from apscheduler.triggers.date import DateTrigger
 
 from bot.core.localtime import Clock, utc_now
 from database.boundary import JsonObject
+from database.errors import DatabaseClosed
 from database.timers import TimerRow, TimerRows
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,7 @@ Handler = Callable[[TimerRow], Awaitable[str]]  # a one-shot timer's work -> a o
 LEASE = timedelta(minutes=10)  # a one-shot timer whose run never finished is taken again after this
 MAX_WAIT = 60.0  # seconds: rows armed by another process are seen at least this often
 RETRY_WAIT = 5.0  # seconds after the database failed the loop
+CLOSED = "stopped: the database closed"  # a run cut short because the database closed under it
 
 
 def next_after(due: datetime, interval: timedelta, now: datetime) -> datetime:
@@ -154,6 +157,9 @@ class Dispatcher:
                     rows_made = True
                 started = await self._start_due(now := self.clock())
                 earliest = await self.rows.earliest(self.rounds, self.handlers)
+            except DatabaseClosed:  # shutting down without stop(): nothing more can be dispatched
+                log.info("timers: the database closed; the loop ends")
+                return
             except Exception:
                 log.exception("timers: reading the due rows failed; trying again shortly")
                 wait = RETRY_WAIT
@@ -207,26 +213,44 @@ class Dispatcher:
         try:
             result = await recurring.run(now)
         except asyncio.CancelledError:
-            # Stopped (shutting down) mid-run: due again at once, so the next start runs it, once.
-            await self.rows.claim(row.key, next_due, row.due)
+            # Stopped (shutting down) mid-run: due again at once, so the next start runs it, once. (With the
+            # database already closed it stays at its next due time: nothing can be written any more.)
+            with contextlib.suppress(DatabaseClosed):
+                await self.rows.claim(row.key, next_due, row.due)
             raise
+        except DatabaseClosed:
+            log.info("scheduled round %s stopped: the database closed under it", recurring.key)
+            return CLOSED
         except Exception as exc:
             log.exception("scheduled round %s failed", recurring.key)
             result = f"failed: {exc}"
-        await self.rows.finish(recurring.key, now, result)
+        try:
+            await self.rows.finish(recurring.key, now, result)
+        except DatabaseClosed:
+            log.info("scheduled round %s ran (%s) but the database closed before its result was kept",
+                     recurring.key, result)
         return result
 
     async def _once(self, handler: Handler, row: TimerRow, now: datetime, leased: datetime) -> str:
         try:
             result = await handler(row)
         except asyncio.CancelledError:
-            # Stopped (shutting down) mid-run: the row is due again at once, for the next start.
-            await self.rows.claim(row.key, leased, row.due)
+            # Stopped (shutting down) mid-run: the row is due again at once, for the next start (or, the
+            # database closed already, when its lease runs out).
+            with contextlib.suppress(DatabaseClosed):
+                await self.rows.claim(row.key, leased, row.due)
             raise
+        except DatabaseClosed:
+            log.info("timer %s stopped: the database closed under it; it is taken again later", row.key)
+            return CLOSED
         except Exception as exc:
             log.exception("timer %s failed; it is taken again later", row.key)
             result = f"failed: {exc}"
-            await self.rows.finish(row.key, now, result)
+            with contextlib.suppress(DatabaseClosed):  # the lease brings it back all the same
+                await self.rows.finish(row.key, now, result)
             return result
-        await self.rows.done(row.key, leased)
+        try:
+            await self.rows.done(row.key, leased)
+        except DatabaseClosed:  # its lease brings it back; handlers are safe to run again
+            log.info("timer %s ran but the database closed before it was marked done", row.key)
         return result
