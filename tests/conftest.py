@@ -119,8 +119,8 @@ def postgres_url(postgres_names: tuple[str, str]) -> str:
 async def _empty_postgres(url: str, template_url: str) -> bool:
     """Delete every row and restart every sequence, when the schema is still the template's (tables and
     Alembic version): milliseconds, where a new database from the template takes a second or more of
-    file copies and fsyncs. False when the schema differs (a test dropped or changed it) or a lock held
-    by a connection a test left behind does not let go."""
+    file copies and fsyncs. Sessions a test left behind are ended first. False when the schema differs (a
+    test dropped or changed it) or a lock held by a connection a test left behind does not let go."""
     import asyncpg
 
     async def connect(address: str) -> asyncpg.Connection:
@@ -143,6 +143,14 @@ async def _empty_postgres(url: str, template_url: str) -> bool:
             if tuple(await conn.fetchrow(shape)) != wanted:
                 return False
         except asyncpg.PostgresError:  # no alembic_version: the schema was dropped
+            return False
+        # A session an earlier test left (a killed main.py's, still ending) may hold the cluster's leader
+        # lock, an advisory lock no DELETE waits for: the next bot would not lead, nor sync its commands,
+        # until it let go. Ended here, waiting for each to be gone.
+        others = ("FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                  "AND backend_type = 'client backend'")
+        await conn.execute(f"SELECT pg_terminate_backend(pid, 10000) {others}")
+        if await conn.fetchval(f"SELECT count(*) {others}"):
             return False
         tables = [t for t in str(wanted[0]).split(",") if t != "alembic_version"]
         # replica: no foreign-key or trigger work while every table is emptied anyway.

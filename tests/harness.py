@@ -218,6 +218,13 @@ class Harness:
                                     what="the timer loop's first pass")
         return bot
 
+    async def lead_work_done(self, timeout: float = EVENT_WAIT) -> None:
+        """Wait until this bot has become the cluster's leader and run its lead work (the slash commands'
+        sync among it). On PostgreSQL that can come after start-up, from the cluster's loop: when the first
+        try at the leader lock failed (a session of a process that just ended still held it)."""
+        assert self.bot is not None
+        await asyncio.wait_for(self.bot.services.cluster.led.wait(), timeout)
+
     async def stop_bot(self) -> None:
         if self.bot is not None and not self.bot.is_closed():
             await self.bot.close()

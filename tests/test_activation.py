@@ -33,6 +33,7 @@ async def logged_ids(h: Harness, channel: int) -> set[int]:
 
 
 async def test_bot_group_is_admin_only_and_guild_only_in_the_payload(harness: Harness) -> None:
+    await harness.lead_work_done()  # the commands' sync is lead work
     [group] = [c for c in harness.discord.registered_commands() if c["name"] == "bot"]
     assert int(group["default_member_permissions"]) == 8  # administrator
     assert group["contexts"] == [0] and group["dm_permission"] is False  # servers only

@@ -70,6 +70,7 @@ class Replies:
 
 
 async def test_groups_are_registered_for_administrators(harness: Harness) -> None:
+    await harness.lead_work_done()  # the commands' sync is lead work
     registered = {c["name"]: c for c in harness.discord.registered_commands()}
     for group, subcommands in GROUPS.items():
         assert int(registered[group]["default_member_permissions"]) == 8, group  # administrator

@@ -37,6 +37,7 @@ def asked(h: Harness, needle: str) -> bool:
 
 
 async def test_ask_is_registered_for_both_installs_and_every_context(harness: Harness) -> None:
+    await harness.lead_work_done()  # the commands' sync is lead work
     registered = {c["name"]: c for c in harness.discord.registered_commands()}
     menu = f"Ask {engine(harness).persona.name}"[:32]
     for name in ("ask", menu, "Remember this"):

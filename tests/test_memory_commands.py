@@ -81,6 +81,7 @@ async def forget(h: Harness, user: int = USER_ID) -> str:
 
 
 async def test_memory_commands_are_registered(harness: Harness) -> None:
+    await harness.lead_work_done()  # the commands' sync is lead work
     registered = {c["name"]: c for c in harness.discord.registered_commands()}
     assert "forget_me" in registered
     subs = {o["name"] for o in registered["memory"]["options"]}

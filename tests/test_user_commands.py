@@ -87,6 +87,7 @@ async def settled(h: Harness, turns: int) -> None:
 
 async def test_commands_are_synced_once_with_validated_options(make_harness: MakeHarness) -> None:
     h = await make_harness()
+    await h.lead_work_done()  # the sync is lead work: on PostgreSQL it may come after start-up
     registered = {c["name"]: c for c in h.discord.registered_commands()}
     assert {"reset_conversation", "forget_last", "reroll", "remember", "status", "help",
             "bot"} <= set(registered)
@@ -96,6 +97,7 @@ async def test_commands_are_synced_once_with_validated_options(make_harness: Mak
     puts = [r for r in h.discord.requests if r.method == "PUT" and r.path.endswith("/commands")]
     assert len(puts) == 1
     await h.restart()  # same commands, same database: no second upload
+    await h.lead_work_done()  # the new bot has decided: what it would upload, it has
     puts = [r for r in h.discord.requests if r.method == "PUT" and r.path.endswith("/commands")]
     assert len(puts) == 1
 
@@ -345,6 +347,7 @@ def _registered_names(commands: list[dict[str, Any]]) -> list[str]:
 
 async def test_help_lists_every_registered_command(harness: Harness) -> None:
     h = harness
+    await h.lead_work_done()
     names = _registered_names(h.discord.registered_commands())
     assert "bot activate" in names and "reroll" in names
     ix = await h.slash("help")

@@ -164,6 +164,10 @@ class Cluster:
         self.leading = False
         self.publish = news.publish
         self._lead_work: tuple[LeadWork, ...] = ()
+        # Set once the lead work has run (this process became the leader), whether at start-up or later,
+        # from the liveness loop (a start-up whose first try at the lock failed): what waits for the slash
+        # commands' sync waits on this, not on start-up's end.
+        self.led = asyncio.Event()
         self._signals: Mapping[str, Sequence[Handler]] = dict(heard or {})
         self._link = news.link
         self._key = lock_key(f"leader:{news.character}")
@@ -272,6 +276,7 @@ class Cluster:
                 await work()
             except Exception:
                 log.exception("cluster: work on becoming leader failed")
+        self.led.set()
 
     def _heard(self, message: JsonObject) -> None:
         if message.get("node") == self.node_id or self.news.closed:
