@@ -208,13 +208,13 @@ class Harness:
         self.bot = bot
         track_handled(bot, self.handled_ids)
         self._runner = asyncio.create_task(bot.start(settings.secrets.discord_token), name="kindred-bot")
-        await self.discord.wait_for(lambda d: bot.is_ready() or self._runner.done(), timeout=15)
+        await self.discord.wait_for(lambda d: bot.is_ready() or self._runner.done(), what="the bot ready")
         if self._runner.done():
             self._runner.result()  # surface a start-up failure
         # The timer loop's first pass (its rounds' rows made, what was due started) is start-up's, not the
         # test's: a test begins on a bot at rest.
         timers = bot.services.timers.timers
-        await self.discord.wait_for(lambda d: timers.waking_at is not None or self._runner.done(), timeout=15,
+        await self.discord.wait_for(lambda d: timers.waking_at is not None or self._runner.done(),
                                     what="the timer loop's first pass")
         return bot
 

@@ -404,7 +404,7 @@ async def test_shutdown_finishes_replies_saves_and_closes(harness: Harness,
     with caplog.at_level(logging.INFO, logger="bot.discord.logchannel"):
         await h.say("shutdown? Finn", user=ADMIN_ID, channel=LOG_CHANNEL_ID)
         await wait_until(h, lambda: cog.shutdown_task is not None, "the shutdown to start")
-        await asyncio.wait_for(cog.shutdown_task, timeout=10)
+        await asyncio.wait_for(cog.shutdown_task, EVENT_WAIT)
     assert bot.is_closed()
     assert await open_database_connections(h.db_url) == 0  # the database really is closed
     assert "shutdown complete: Discord connection and database closed" in caplog.messages

@@ -182,14 +182,13 @@ async def test_one_leader_failover_and_signals_between_processes(pg_url: str) ->
         assert await clusters[1].publish("invalidate", what="server", id=8)
         await eventually(check(lambda: len(heard) >= 2), "the signal back")
         assert [(i, m["what"], m["id"]) for i, m in heard] == [(1, "server", 7), (0, "server", 8)]
-        # The leader's session dies as with kill -9 (no unlock, no goodbye): the other takes over in time.
+        # The leader's session dies as with kill -9 (no unlock, no goodbye): the other takes over.
         link = clusters[0]._link
         assert link is not None
         link._conn.terminate()
         clusters[0]._loop_task.cancel()  # type: ignore[union-attr]
-        # Bounded by the lease (plus slack for a loaded machine), not by a wall-clock assertion of its own.
-        await eventually(check(lambda: clusters[1].leading), "the takeover",
-                         timeout=fast.leader_failover_seconds + 5)
+        # Waited for as an event: how soon it comes is the lease's and the loop's, no guess of this test's.
+        await eventually(check(lambda: clusters[1].leading), "the takeover")
         await eventually(check(lambda: led == [0, 1]), "the new leader's hooks (the schedule's catch-up)")
         node = clusters[1].node_id
         deadline = asyncio.get_running_loop().time() + EVENT_WAIT
@@ -415,7 +414,7 @@ async def test_two_processes_answer_each_message_once_and_stop_together(world: C
 async def test_kill_9_of_the_leader_hands_the_schedule_over(world: ClusterWorld) -> None:
     await world.launch("first", "0-1")
     first = world.procs["first"]
-    deadline = asyncio.get_running_loop().time() + 30
+    deadline = asyncio.get_running_loop().time() + PROCESS_WAIT  # its start-up: imports, migrations
     while await _leader_pid(world.db_url) != first.pid:
         assert asyncio.get_running_loop().time() < deadline, world.log("first")[-2000:]
         await asyncio.sleep(0.2)
@@ -424,8 +423,8 @@ async def test_kill_9_of_the_leader_hands_the_schedule_over(world: ClusterWorld)
     first.send_signal(signal.SIGKILL)
     await first.wait()
     killed_at = asyncio.get_running_loop().time()
-    while await _leader_pid(world.db_url) != second.pid:
-        assert asyncio.get_running_loop().time() - killed_at < 3 + 5, world.log("second")[-2000:]
+    while await _leader_pid(world.db_url) != second.pid:  # its session gone, the other's loop takes the lock
+        assert asyncio.get_running_loop().time() - killed_at < EVENT_WAIT, world.log("second")[-2000:]
         await asyncio.sleep(0.2)
     assert "leads the scheduled work" in world.log("second")
     # It still answers, and `main.py cluster status` shows who leads now.
@@ -470,7 +469,7 @@ async def test_a_turn_answered_in_another_process_ends_the_wait_at_once(db_url: 
         assert not waiting.done()
         assert await other.publish("posted", channel_id=CHANNEL_ID, guild_id=GUILD_ID, message_id=10_001,
                                    author_name="Atlas")
-        assert await asyncio.wait_for(waiting, timeout=10) is True  # the signal, not the 30 s wait
+        assert await asyncio.wait_for(waiting, EVENT_WAIT) is True  # the signal: the wait run out is False
     finally:
         await other.close()
         await other_store.close()

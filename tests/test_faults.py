@@ -45,7 +45,7 @@ async def ends_well(h: Harness, sent: list[dict[str, Any]], *, text: str = "Stil
     await h.discord.wait_for(lambda _: len(bot_posts(h)) > before, timeout=EVENT_WAIT, what="the next reply")
     assert bot_posts(h)[-1]["content"] == text
     engine = h.bot.services.engine  # type: ignore[union-attr]
-    await h.discord.wait_for(lambda _: not engine.owing(), timeout=10, what="no reply owed")
+    await h.discord.wait_for(lambda _: not engine.owing(), what="no reply owed")
     assert {int(m["id"]) for m in sent} <= await seen_ids(h.store)
     assert await h.store.owed.count() == 0
 
@@ -58,7 +58,7 @@ async def test_claude_429_with_retry_after_is_waited_out(harness: Harness) -> No
     h.claude.script("slow down", model="claude-test-default", status=429, retry_after=0.2, times=2)
     h.claude.script("There you are.", model="claude-test-default")
     sent = [await h.say("hello?", mention=True)]
-    [reply] = await h.replies(CHANNEL_ID, timeout=10)
+    [reply] = await h.replies(CHANNEL_ID)
     assert reply["content"] == "There you are."
     assert [r.status for r in h.claude.requests_for("claude-test-default")] == [429, 429, 200]
     await ends_well(h, sent)
@@ -68,7 +68,7 @@ async def test_a_529_storm_gets_the_fallback_in_character_then_answers(make_harn
     h = await make_harness(llm_timeout="0.6")
     h.claude.fail_all(529)
     sent = [await h.say("anyone home?", mention=True)]
-    [fallback] = await h.replies(CHANNEL_ID, timeout=10)
+    [fallback] = await h.replies(CHANNEL_ID)
     assert "Finn" in fallback["content"] or "lost in thought" in fallback["content"]
     assert len(h.claude.requests) > 2  # retried within the deadline
     h.claude.recover()
@@ -79,7 +79,7 @@ async def test_a_hanging_claude_times_out_to_the_fallback_then_answers(make_harn
     h = await make_harness(llm_timeout="0.5")
     h.claude.script("far too late", model="claude-test-default", delay=30)
     sent = [await h.say("quick one", mention=True)]
-    [fallback] = await h.replies(CHANNEL_ID, timeout=10)
+    [fallback] = await h.replies(CHANNEL_ID)
     assert "lost in thought" in fallback["content"]
     await ends_well(h, sent)
 
@@ -94,7 +94,7 @@ async def test_discord_429_on_the_reply_post_is_retried_once_posted(harness: Har
     h.discord.rate_limit_next(POSTS, 0.25, global_=is_global)
     h.claude.script("Posted after the wait.", model="claude-test-default")
     sent = [await h.say("hi", mention=True)]
-    [reply] = await h.replies(CHANNEL_ID, timeout=10)
+    [reply] = await h.replies(CHANNEL_ID)
     assert reply["content"] == "Posted after the wait."
     assert len(h.discord.fault_limited) == 1  # the 429 was served, and the retry went through
     tries = [r for r in h.discord.requests if r.method == "POST" and r.path.endswith("/messages")]
@@ -160,7 +160,7 @@ async def test_sqlite_database_is_locked_by_another_writer(make_harness: MakeHar
             h.claude.script("Through the lock.", model="claude-test-default")
             sent.append(await h.say("are you stuck?", mention=True))
             await h.discord.wait_for(lambda _: any("database is locked" in r.getMessage()
-                                                   for r in caplog.records), timeout=10, what="the lock")
+                                                   for r in caplog.records), what="the lock")
         finally:
             other.execute("COMMIT")
             other.close()
@@ -214,7 +214,7 @@ async def test_postgresql_going_away_is_waited_out(make_harness: MakeHarness, db
         h.claude.script("Back from the outage.", model="claude-test-default")
         sent.append(await h.say("is the database there?", mention=True, user=USER2_ID))
         await h.discord.wait_for(lambda _: any("database unavailable" in r.getMessage()
-                                               for r in caplog.records), timeout=10, what="the outage")
+                                               for r in caplog.records), what="the outage")
         await asyncio.sleep(1.0)  # an outage of a few seconds (the retry budget covers 30)
     finally:
         await _pg_admin(db_url, f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')

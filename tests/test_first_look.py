@@ -28,7 +28,6 @@ async def decision_line(h: Harness, said: str) -> str:
     """The decision mirrored to the log channel (verbose mode) for the message that said ``said``."""
     found = await h.discord.wait_for(
         lambda _: [m["content"] for m in h.discord.posted(LOG_CHANNEL_ID) if f"“{said}”" in m["content"]],
-        timeout=5,
         what=f"the decision on {said!r}",
     )
     return str(found[0])

@@ -67,7 +67,7 @@ async def test_each_shard_is_checked(make_harness: MakeHarness) -> None:
     await h.discord.wait_for(
         lambda d: {"shard 0", "shard 1"} <= {m["content"].split(" at ")[0].split(": ")[-1]
                                              for m in d.posted(LOG_CHANNEL_ID)},
-        timeout=5, what="a warning for each shard")
+        what="a warning for each shard")
 
 
 async def test_no_warning_below_the_threshold_and_none_after_close(make_harness: MakeHarness) -> None:
@@ -78,7 +78,7 @@ async def test_no_warning_below_the_threshold_and_none_after_close(make_harness:
     await h.discord.wait_for(lambda _: heartbeat.readings >= 3, what="three heartbeat checks")
     assert h.discord.posted(LOG_CHANNEL_ID) == []
     await h.bot.close()
-    await h.discord.wait_for(lambda d: not heartbeat.running, timeout=2, what="the heartbeat to stop")
+    await h.discord.wait_for(lambda d: not heartbeat.running, what="the heartbeat to stop")
 
 
 async def test_one_slow_reading_posts_nothing_two_in_a_row_do(make_harness: MakeHarness) -> None:
@@ -95,7 +95,7 @@ async def test_one_slow_reading_posts_nothing_two_in_a_row_do(make_harness: Make
         if ack_delay:
             h.discord.ack_delays.append(ack_delay)
         await h.discord.request_heartbeat()
-        await h.discord.wait_for(lambda d: h.bot.latency != before, timeout=5,
+        await h.discord.wait_for(lambda d: h.bot.latency != before,
                                  what="a new latency measurement")
         return h.bot.latency
 

@@ -151,7 +151,8 @@ async def test_a_poll_whose_message_fails_leaves_no_row(harness: Harness) -> Non
 
 async def test_votes_count_live_change_and_close_with_a_chart(harness: Harness) -> None:
     h = harness
-    message = await start_poll(h, "Best snack?", "Kelp | Plankton | Krill", "3s")
+    # Open long enough for every vote however slow the machine; closed by its timer once they are in.
+    message = await start_poll(h, "Best snack?", "Kelp | Plankton | Krill", "10m")
     ids = button_ids(message)
     assert len(ids) == 3 and "### 📊 Best snack?" in shown(h, message)
     assert f"Poll by <@{USER_ID}>" in shown(h, message) and "**0 votes** · Closes <t:" in shown(h, message)
@@ -171,7 +172,8 @@ async def test_votes_count_live_change_and_close_with_a_chart(harness: Harness) 
     live = shown(h, message)
     assert "2 votes (100%)" in live and "**2 votes** · Closes <t:" in live and "0 votes (0%)" in live
 
-    [posted] = await h.discord.wait_for(lambda d: results(h), timeout=8, what="the poll results")
+    await h.bot.services.tools.polls.arm(replace(poll, closes_at=datetime.now(UTC)))  # its closing time now
+    [posted] = await h.discord.wait_for(lambda d: results(h), what="the poll results")
     assert posted["content"] == (
         "*Finn counts the votes.* The poll **Best snack?** has closed: **Plankton** wins (2 votes)."
     )
@@ -223,7 +225,7 @@ async def test_polls_survive_a_restart(harness: Harness) -> None:
     long_id = int(button_ids(h.discord.messages[int(long_poll["id"])])[0].split(":")[1])
     assert await h.store.polls.counts(long_id) == {0: 1, 1: 1}
     # The short poll closes from its timer's row after the restart, once.
-    [posted] = await h.discord.wait_for(lambda d: results(h), timeout=10, what="the short poll's results")
+    [posted] = await h.discord.wait_for(lambda d: results(h), what="the short poll's results")
     assert posted["_at"] > restarted_at and "**No** wins (1 vote)" in posted["content"]
 
     async def settled() -> bool:
@@ -306,7 +308,7 @@ async def test_a_poll_from_before_panels_becomes_one_when_voted_on_and_closed(ha
     [row] = await eventually(lambda: h.store.polls.open_polls(), "the poll row")
     stored.update(flags=0, content="old text", embeds=[{"title": "Old style?"}])  # closing one still old
     await h.bot.services.tools.polls.arm(replace(row, closes_at=datetime.now(UTC)))  # due now: it closes
-    await h.discord.wait_for(lambda d: results(h), timeout=10, what="the poll results")
+    await h.discord.wait_for(lambda d: results(h), what="the poll results")
     await h.discord.wait_for(lambda d: "This poll has closed." in "\n".join(panel_texts(stored)),
                              what="the closed panel")
     assert "**1 vote** · Closed <t:" in shown(h, message) and button_ids(stored) == []

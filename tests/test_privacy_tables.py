@@ -88,7 +88,7 @@ async def test_the_bots_posts_quoting_a_person_go_with_them(harness: Harness) ->
     await wait_until(h, lambda: [t for t in log_posts(h) if "12 Kelp Lane" in t], "the mirrored line")
     poll = await start_poll(h, "Secret crush?", "Nemo | Dory", "3s")
     await ticket(h, "open", topic="my private trouble")
-    await h.discord.wait_for(lambda d: results(h), timeout=8, what="the poll results")
+    await h.discord.wait_for(lambda d: results(h), what="the poll results")
     await h.bot.mirror.drain()
     await h.at_rest()
     logged = await h.store.db.rows(select(LoggedMessage.channel_id, LoggedMessage.author_id,

@@ -139,7 +139,7 @@ async def test_owed_replies_are_answered_late_at_start_up_or_dropped_when_old(ha
     h.claude.script("The reef, at last.", model="claude-test-default")
     posts_before = len(h.discord.requests)
     await h.start_bot()
-    posted = await h.replies(CHANNEL_ID, 2, timeout=10)
+    posted = await h.replies(CHANNEL_ID, 2)
     assert [p["content"] for p in bot_posts(h, CHANNEL_ID)][1:] == ["The reef, at last."]
     assert len([r for r in h.discord.requests[posts_before:]
                 if r.method == "POST" and r.path.endswith("/messages")]) == 1  # the answered one left alone
@@ -343,7 +343,7 @@ async def test_in_a_cluster_a_process_answers_only_what_came_on_its_shards(db_ur
     try:
         h.claude.script("Sorry for the wait.", model="claude-test-default")
         await h.start_bot()
-        await h.discord.wait_for(lambda _: bot_posts(h, CHANNEL_ID), timeout=10, what="the late reply")
+        await h.discord.wait_for(lambda _: bot_posts(h, CHANNEL_ID), what="the late reply")
         assert [p["content"] for p in bot_posts(h, CHANNEL_ID)] == ["Sorry for the wait."]
         events: Any = h.bot.get_cog("Messages")  # type: ignore[union-attr]
         in_flight = h.bot.in_flight  # type: ignore[union-attr]

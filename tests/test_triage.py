@@ -50,7 +50,7 @@ def log_lines(h: Harness) -> list[str]:
 
 async def decision_line(h: Harness, said: str) -> str:
     """The decision mirrored to the log channel (verbose mode) for the message that said ``said``."""
-    found = await h.discord.wait_for(lambda _: [t for t in log_lines(h) if f"“{said}”" in t], timeout=5,
+    found = await h.discord.wait_for(lambda _: [t for t in log_lines(h) if f"“{said}”" in t],
                                      what=f"the decision on {said!r}")
     return str(found[0])
 
@@ -165,7 +165,7 @@ async def test_a_burst_is_judged_in_few_vote_rounds_every_message_logged_and_dec
             mention = await h.say("quick, what's a limpet?", mention=True)
     await h.replies(CHANNEL_ID, 1)
     ids = [int(m["id"]) for m in sent]
-    await h.discord.wait_for(lambda _: all(i in decided for i in ids), timeout=10, what="every decision")
+    await h.discord.wait_for(lambda _: all(i in decided for i in ids), what="every decision")
     assert len(votes(h)) <= 0.3 * len(ids)
     assert await h.store.log.count_logged() == len(ids) + 2  # the burst, the @mention and the reply
     judged = [i for i in ids if decided[i].votes]
@@ -193,7 +193,7 @@ async def test_a_code_message_is_answered_by_code_model(make_harness: MakeHarnes
                 mention=True)
     await h.replies(CHANNEL_ID, 1)
     assert [r.model for r in replies(h)] == [CODE, DEFAULT, CODE]
-    line = await h.discord.wait_for(lambda _: [t for t in log_lines(h) if "Traceback" in t], timeout=5)
+    line = await h.discord.wait_for(lambda _: [t for t in log_lines(h) if "Traceback" in t])
     assert "intent: code" in line[0]
 
 

@@ -53,7 +53,7 @@ class Pair:
         self.atlas = bot
         track_handled(bot, self.atlas_handled)
         self._runner = asyncio.create_task(bot.start(ATLAS_TOKEN))
-        await d.wait_for(lambda _: bot.is_ready() or self._runner.done(), timeout=15)  # type: ignore[union-attr]
+        await d.wait_for(lambda _: bot.is_ready() or self._runner.done(), what="the bot ready")  # type: ignore[union-attr]
         if self._runner.done():
             self._runner.result()
         return bot
