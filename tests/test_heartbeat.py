@@ -10,6 +10,7 @@ import pytest
 
 from bot.operator.admin.heartbeat import LatencyWatch, slow_shards
 from bot.operator.admin.language import format_duration, format_latency
+from tests.fakes import EVENT_WAIT
 from tests.harness import LOG_CHANNEL_ID, MakeHarness
 
 WARNING = "Gateway latency warning"
@@ -71,7 +72,8 @@ async def test_each_shard_is_checked(make_harness: MakeHarness) -> None:
 
 
 async def test_no_warning_below_the_threshold_and_none_after_close(make_harness: MakeHarness) -> None:
-    h = await make_harness(heartbeat_interval_seconds="0.05")  # threshold 1000 ms: a local fake is far faster
+    # A threshold no reading reaches, however loaded the machine (a stalled loop would otherwise read slow).
+    h = await make_harness(heartbeat_interval_seconds="0.05", latency_warning_ms=str(int(EVENT_WAIT * 1000)))
     heartbeat = h.bot.services.heartbeat  # the runtime's, started by the bot's setup_hook
     assert heartbeat.running
     # Three checks done (a reading counts once its round, a warning's post included, has run).
