@@ -158,6 +158,15 @@ class Conversations:
         )
         return [(int(r[0]), str(r[1])) for r in rows]
 
+    async def summaries(self, character: str, user_id: int) -> list[tuple[str, str]]:
+        """(scope, summary) of the person's conversations that have a summary."""
+        rows = await self.db.rows(
+            select(Conversation.scope, Conversation.summary)
+            .where(Conversation.character == character, Conversation.user_id == user_id,
+                   Conversation.summary != "")
+            .order_by(Conversation.id))
+        return [(str(r[0]), str(r[1])) for r in rows if r[1]]
+
     # -- writes
 
     async def append_turns(
@@ -274,6 +283,18 @@ class Conversations:
             return int(result.rowcount or 0)
 
         return await self.db.write(write)
+
+    @changes_history
+    async def rewrite_summary(self, character: str, user_id: int, scope: str, *, previous: str,
+                              summary: str) -> bool:
+        """Replace a conversation's summary by a rewrite of it (its turns stay); False, and nothing changed,
+        when the summary is no longer ``previous`` (a pass or a reset came first)."""
+        result = await self.db.change(
+            update(Conversation)
+            .where(Conversation.character == character, Conversation.user_id == user_id,
+                   Conversation.scope == scope, Conversation.summary == previous)
+            .values(summary=summary, updated_at=utcnow()))
+        return bool(result)
 
     @changes_history
     async def apply_summary(

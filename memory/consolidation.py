@@ -20,8 +20,9 @@ One run (scheduled daily by bot/runtime/jobs.py, or ``python main.py consolidate
    (memory/episodes.py: by their words at once, embedded after the run in the background). A batch whose
    messages already left the log (a concurrent run, /forget_me) rolls back;
 6. archives the remaining messages (bots, the character's own) in transactions of their own, rewrites the
-   core memories of the places where facts closed (memory/summarizer.py ``refresh``: none keeps telling an
-   old fact as true), and prunes expired facts (when it last ran is its daily round's row,
+   conversation summaries and core memories of the places where facts closed (memory/summarizer.py
+   ``refresh_summaries`` and ``refresh``, each told what that place may see: none keeps telling an old fact
+   as true), and prunes expired facts (when it last ran is its daily round's row,
    bot/core/timers.py; the day's mood is bot/alive's);
 7. starts embedding the excerpts it indexed, in the background (:meth:`Consolidator.start_embedding`;
    :meth:`Consolidator.embedded` waits for it): the model costs far more than the run itself.
@@ -94,6 +95,7 @@ class ConsolidationReport:
     relationship_updates: int = 0
     pruned_facts: int = 0
     refreshed_memories: int = 0  # core-memory sets rewritten because facts closed
+    refreshed_summaries: int = 0  # conversation summaries rewritten because facts closed
     seconds: float = 0.0
     claude_seconds: float = 0.0  # wall time spent waiting for Claude (summed over concurrent calls)
     malformed: int = 0  # answers that did not parse (each asked again once): none with structured outputs
@@ -380,11 +382,17 @@ class Consolidator:
         return True
 
     async def _refresh(self, report: ConsolidationReport) -> None:
-        """The core memories of the places where facts closed, rewritten from the facts as they are now."""
+        """The conversation summaries and core memories of the places where facts closed, rewritten from the
+        facts as they are now."""
         closed, self._closed = self._closed, {}
         if self.memories is None:
             return
         for user_id, places in closed.items():
+            try:
+                report.refreshed_summaries += await self.memories.refresh_summaries(user_id, places)
+            except Exception as exc:  # the next summary pass is told the facts anyway
+                report.errors.append(f"summaries of {user_id}: {type(exc).__name__}: {exc}")
+                log.exception("consolidation: rewriting the summaries of %s failed", user_id)
             try:
                 report.refreshed_memories += await self.memories.refresh(user_id, places)
             except Exception as exc:  # the next summary pass rebuilds them anyway

@@ -41,7 +41,7 @@ from database.store import Store
 from memory.consent import Consent
 from memory.factlines import line, said_once
 from memory.facts import FactIndex
-from memory.passtext import SUMMARY_RULES, fill, parse_memories, task_system, transcript
+from memory.passtext import SUMMARY_RULES, fill, parse_memories, rewrite_text, task_system, transcript
 
 log = logging.getLogger(__name__)
 
@@ -444,6 +444,42 @@ class Summarizer:
             await self.store.memories.replace_core_memories(
                 self.character_key, user_id, memories, reason="facts changed", source=source, guild_id=guild)
             done += 1
+        return done
+
+    async def refresh_summaries(self, user_id: int, places: Iterable[tuple[bool, int | None]]) -> int:
+        """Rewrite the summaries of the person's conversations in ``places`` ((private, server) pairs) after
+        some of their facts closed as past, each told the facts its place may see (now and no longer
+        true), so that no request shows a summary telling an old fact as current until the next pass. A
+        DM or private place is private; a channel's server is the log's (a channel of no known server is
+        left alone: what it may see is unknown). How many were rewritten; a failure leaves the summary."""
+        if not await self.consent.remembers(user_id):
+            return 0
+        wanted = set(places)
+        user = await self.store.people.get_user(user_id)
+        name = clean_name(user.name) if user is not None and user.name else f"user {user_id}"
+        done = 0
+        for scope, summary in await self.store.conversations.summaries(self.character_key, user_id):
+            private = private_scope(scope)
+            guild: int | None = None
+            if not private:
+                channel = scope.rsplit(":", 1)[-1]
+                guild = await self.store.log.guild_of(int(channel)) if channel.isdigit() else None
+                if guild is None:
+                    continue
+            if (private, guild) not in wanted:
+                continue
+            persona = self.persona()
+            facts = await self._facts(user_id, name, private, guild)
+            try:
+                text = await self._ask(persona, name, rewrite_text(summary, name, private, facts), user_id,
+                                       "summary", SUMMARY_MAX_TOKENS, guild)
+            except SummaryFailed as exc:
+                log.warning("summary of %s/%s not rewritten after their facts changed: %s", user_id, scope,
+                            exc)
+                continue
+            if await self.store.conversations.rewrite_summary(self.character_key, user_id, scope,
+                                                              previous=summary, summary=text):
+                done += 1
         return done
 
     async def _checked(self, memories: list[str], persona: Persona, user_id: int,
