@@ -15,7 +15,7 @@ from database.engine import Database
 from database.history_cache import TURN_CACHE_CONVERSATIONS, TurnCache, changes_history
 from database.memories import replace_source_memories
 from database.models import Conversation, HistoryMessage, utcnow
-from database.person_read import Person, read_person, widths
+from database.person_read import Person, read_felt_since, read_person, widths
 from database.records import (
     NOTE_SOURCES,
     History,
@@ -365,7 +365,7 @@ def _prompt_data(person: Person, place: _Place) -> PromptData:
     return PromptData(
         identity,
         [str(m[0]) for m in memories if m[1] not in NOTE_SOURCES],
-        RelationshipRecord(*rel) if rel else None,
+        RelationshipRecord(*rel[:4]) if rel else None,
         mood or "",
         bool(user and user[0]),
         history,
@@ -382,5 +382,6 @@ def _prompt_data(person: Person, place: _Place) -> PromptData:
         notes=[str(m[0]) for m in memories if m[1] in NOTE_SOURCES],
         threads=threads,
         feelings=feelings,
+        relationship_since=read_felt_since(rel[4]) if rel else (None, None),
         quoting=frozenset(int(m[2]) for m in memories if len(m) > 2 and m[2] is not None),
     )
