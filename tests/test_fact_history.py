@@ -530,8 +530,19 @@ async def test_when_a_move_closes_the_old_home_the_summaries_that_told_it_are_re
     await bot.services.memory.summarizer.wait_idle()
     await bot.in_flight.drain()
     before = len(h.claude.requests)
-    report = await bot.services.memory.consolidator.run()
+    consolidator = bot.services.memory.consolidator
+    seen: list[str] = []
+
+    async def step(name: str, detail: dict[str, object]) -> None:  # what a request would read meanwhile
+        if name == "archived":
+            seen.append((await h.store.conversations.history(key, USER_ID, "dm")).summary)
+
+    consolidator.on_step = step
+    report = await consolidator.run()
+    consolidator.on_step = None
     assert report.refreshed_summaries == 1
+    # rewritten as soon as her batch was in, not after the rest of the run
+    assert seen and set(seen) == {rewritten}
     [asked] = [r for r in h.claude.requests[before:] if REWRITE_CUE in last_user_text(r.body)]
     text = last_user_text(asked.body)
     assert script.summary in text  # the summary to rewrite, and the facts as they are now
