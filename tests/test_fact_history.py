@@ -593,3 +593,37 @@ async def test_a_channel_summary_is_rewritten_only_with_what_its_server_may_see(
     text = last_user_text(asked.body)
     assert 'place="channel"' in text and LEEDS_PAST.search(text.split("No longer true about alice")[1])
     assert "cat" not in asked.all_text()
+
+
+async def test_when_the_rewrite_fails_the_clause_telling_the_old_home_is_dropped(
+        make_harness: MakeHarness) -> None:
+    """Claude failing, the summary is not rewritten but loses the clause that tells the closed fact."""
+    from memory.passtext import REWRITE_CUE
+    from tests.fakes.claude_server import Reply
+    from tests.test_summarization import SMALL, Script, chat, summarized
+
+    h = await make_harness(**SMALL)
+    script = Script(summary="alice lives in Leeds and bakes bread on Sundays.",
+                    memories="- alice bakes bread.")
+
+    def respond(body: dict[str, Any]) -> Any:
+        if is_extraction(body):
+            return plain_adds(body)
+        return Reply(status=400) if REWRITE_CUE in last_user_text(body) else script(body)
+
+    h.claude.responder = respond
+    await h.store.people.ensure_user(USER_ID, "alice")
+    bot: Any = h.bot
+    key = bot.services.engine.character_key
+    await chat(h, ["I live in Leeds, the rain is relentless and my umbrella gave up on me this morning.",
+                   "I bake bread every Sunday morning, a sourdough loaf and sometimes rye for my neighbour.",
+                   "The sourdough starter is called Gerald, he lives in a jar by the window and bubbles."],
+               dm=True)
+    assert await summarized(h, "dm") == script.summary
+    await bot.in_flight.drain()
+    await bot.services.memory.consolidator.run()
+    await chat(h, ["big news: I moved to York last week!"], dm=True, start=3)
+    await bot.services.memory.summarizer.wait_idle()
+    await bot.in_flight.drain()
+    assert (await bot.services.memory.consolidator.run()).refreshed_summaries == 1
+    assert (await h.store.conversations.history(key, USER_ID, "dm")).summary == "Bakes bread on Sundays."
