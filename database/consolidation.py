@@ -21,6 +21,7 @@ from database.boundary import NamedRow
 from database.engine import Database
 from database.excerpts import insert_excerpts
 from database.models import ArchivedMessage, LoggedMessage, Relationship, UserFact, utcnow
+from database.person_read import felt_since
 from database.records import ConsolidationBatch, RelationshipRecord, SeenMessage
 from database.stamps import mark_deleted
 from database.statements import seen_message
@@ -200,7 +201,10 @@ class ConsolidationLog:
                 used = {k: float(v) for k, v in json.loads(row.consolidated_change or "{}").items()}
             except (ValueError, TypeError, AttributeError):
                 used = {}
-        values, used = batch.relationship_update(current, used)
+        values, used, changed = batch.relationship_update(current, used)
+        # what the relationship says changed: since now, and in public only when public talk changed it (a
+        # server's reply never learns when something said in private moved it)
+        since = {"felt_since": felt_since(now, public=batch.guild_id is not None)} if changed else {}
         ins = self.db.insert(Relationship).values(
             character=batch.character,
             user_id=batch.user_id,
@@ -208,13 +212,14 @@ class ConsolidationLog:
             consolidated_day=batch.day,
             consolidated_change=json.dumps(used),
             **values,
+            **since,
         )
         conn.execute(
             ins.on_conflict_do_update(
                 index_elements=[Relationship.character, Relationship.user_id],
                 set_={
                     k: getattr(ins.excluded, k)
-                    for k in (*values, "consolidated_day", "consolidated_change", "updated_at")
+                    for k in (*values, *since, "consolidated_day", "consolidated_change", "updated_at")
                 },
             )
         )

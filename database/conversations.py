@@ -15,7 +15,7 @@ from database.engine import Database
 from database.history_cache import TURN_CACHE_CONVERSATIONS, TurnCache, changes_history
 from database.memories import replace_source_memories
 from database.models import Conversation, HistoryMessage, utcnow
-from database.person_read import Person, read_person, widths
+from database.person_read import Person, read_felt_since, read_person, widths
 from database.records import (
     NOTE_SOURCES,
     History,
@@ -158,6 +158,15 @@ class Conversations:
         )
         return [(int(r[0]), str(r[1])) for r in rows]
 
+    async def summaries(self, character: str, user_id: int) -> list[tuple[str, str]]:
+        """(scope, summary) of the person's conversations that have a summary."""
+        rows = await self.db.rows(
+            select(Conversation.scope, Conversation.summary)
+            .where(Conversation.character == character, Conversation.user_id == user_id,
+                   Conversation.summary != "")
+            .order_by(Conversation.id))
+        return [(str(r[0]), str(r[1])) for r in rows if r[1]]
+
     # -- writes
 
     async def append_turns(
@@ -276,6 +285,18 @@ class Conversations:
         return await self.db.write(write)
 
     @changes_history
+    async def rewrite_summary(self, character: str, user_id: int, scope: str, *, previous: str,
+                              summary: str) -> bool:
+        """Replace a conversation's summary by a rewrite of it (its turns stay); False, and nothing changed,
+        when the summary is no longer ``previous`` (a pass or a reset came first)."""
+        result = await self.db.change(
+            update(Conversation)
+            .where(Conversation.character == character, Conversation.user_id == user_id,
+                   Conversation.scope == scope, Conversation.summary == previous)
+            .values(summary=summary, updated_at=utcnow()))
+        return bool(result)
+
+    @changes_history
     async def apply_summary(
         self,
         conversation_id: int,
@@ -344,7 +365,7 @@ def _prompt_data(person: Person, place: _Place) -> PromptData:
     return PromptData(
         identity,
         [str(m[0]) for m in memories if m[1] not in NOTE_SOURCES],
-        RelationshipRecord(*rel) if rel else None,
+        RelationshipRecord(*rel[:4]) if rel else None,
         mood or "",
         bool(user and user[0]),
         history,
@@ -361,5 +382,6 @@ def _prompt_data(person: Person, place: _Place) -> PromptData:
         notes=[str(m[0]) for m in memories if m[1] in NOTE_SOURCES],
         threads=threads,
         feelings=feelings,
+        relationship_since=read_felt_since(rel[4]) if rel else (None, None),
         quoting=frozenset(int(m[2]) for m in memories if len(m) > 2 and m[2] is not None),
     )

@@ -271,6 +271,7 @@ class Relationship(Base):
     # holds across several runs (and a re-run after a crash) on the same day (0002_memory).
     consolidated_day: Mapped[str] = mapped_column(String(10), default="")
     consolidated_change: Mapped[str] = mapped_column(Text, default="{}")  # JSON {metric: summed delta}
+    felt_since: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON, see database/person_read.py
 
 
 class GlobalState(Base):

@@ -21,6 +21,7 @@ from database.models import (
     UserFact,
     utcnow,
 )
+from database.person_read import read_felt_since
 from database.records import RelationshipRecord, Usage, UserRecord, UserSummary, as_utc
 from database.stamps import mark_deleted
 from database.statements import USER_RECORD_COLUMNS, execute_all, user_record
@@ -205,6 +206,12 @@ class People:
         )
         return RelationshipRecord(*rel) if rel else RelationshipRecord()
 
+    async def felt_since(self, character: str, user_id: int) -> datetime | None:
+        """Since when the relationship says what it says, as their DMs may tell it (any talk changed it)."""
+        raw = await self.db.scalar(select(Relationship.felt_since).where(
+            Relationship.character == character, Relationship.user_id == user_id))
+        return read_felt_since(raw)[0]
+
     async def set_relationship(self, character: str, user_id: int, **values: float) -> RelationshipRecord:
         """Set some metrics (already bounded by the caller: memory.relationships.clamp_metrics), keeping the
         others; returns the relationship as stored."""
@@ -215,13 +222,17 @@ class People:
             **asdict(await self.relationship(character, user_id)),
             **{k: float(v) for k, v in values.items()},
         }
+        # set by hand: since when it says what it says is no longer known (memory/relationships.py dates
+        # only what a consolidation changed)
+        unknown_since = {"felt_since": None}
         ins = self.db.insert(Relationship).values(
-            character=character, user_id=user_id, updated_at=utcnow(), **merged
+            character=character, user_id=user_id, updated_at=utcnow(), **merged, **unknown_since
         )
         await self.db.change(
             ins.on_conflict_do_update(
                 index_elements=[Relationship.character, Relationship.user_id],
-                set_={**{k: getattr(ins.excluded, k) for k in merged}, "updated_at": ins.excluded.updated_at},
+                set_={**{k: getattr(ins.excluded, k) for k in (*merged, *unknown_since)},
+                      "updated_at": ins.excluded.updated_at},
             )
         )
         return RelationshipRecord(**merged)

@@ -11,14 +11,16 @@ answer these small lookups (and on PostgreSQL a round trip), and a reply reads t
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from datetime import datetime
 
 from sqlalchemy import Connection, Select, func, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.expression import ColumnElement
 
 from database.boundary import DbRow, DbValue, Query, Statement, Statements
-from database.records import PRIVATE_NOTE_SOURCE, PRIVATE_SOURCE, PromptRequest
+from database.records import PRIVATE_NOTE_SOURCE, PRIVATE_SOURCE, PromptRequest, as_utc
 from database.stamps import ExcerptStamp, FactStamp, excerpt_stamp, fact_stamp
 from database.threads import ThreadRow, thread_rows
 
@@ -120,3 +122,21 @@ def read_person(conn: Connection, q: Statements, sizes: tuple[int, ...], r: Prom
 def prompt_params(r: PromptRequest) -> dict[str, object]:
     return {"character": r.character, "user_id": r.user_id, "scope": r.scope, "channel_id": r.channel_id,
             "private_source": PRIVATE_SOURCE, "private_note": PRIVATE_NOTE_SOURCE, "guild_id": r.guild_id}
+
+
+def felt_since(now: datetime, *, public: bool) -> str:
+    """``relationships.felt_since`` once a batch changed what the relationship says (0033): since when, for
+    their DMs (``all``) and, when public talk changed it, for public places (``public``; absent once private
+    talk changed it, so that a server's reply never learns when what was said in private moved it)."""
+    return json.dumps({"all": now.isoformat(), **({"public": now.isoformat()} if public else {})})
+
+
+def read_felt_since(raw: object) -> tuple[datetime | None, datetime | None]:
+    """(for their DMs, for public places) from a stored ``felt_since`` (None: not known)."""
+    try:
+        data = json.loads(raw) if isinstance(raw, str) else {}
+        found = [as_utc(datetime.fromisoformat(v)) if isinstance(v := data.get(k), str) else None
+                 for k in ("all", "public")]
+    except (ValueError, TypeError, AttributeError):
+        return None, None
+    return found[0], found[1]

@@ -156,10 +156,10 @@ class PromptData:
     person_zone: str = ""  # the IANA time zone the person gave (/memory timezone), "" when none
     notes: list[str] = field(default_factory=list)  # the person's /remember notes, in their own words
     threads: tuple[ThreadRow, ...] = ()  # their open threads this place may show, whatever their time
-    # Whose words the notes shown quote ("Remember this" on someone else's message): their private memory
-    # rides in this request too (bot/reply/prompting.py ``memories_of``).
+    # Whose words the notes shown quote ("Remember this"): their private memory rides along (``memories_of``).
     quoting: frozenset[int] = frozenset()
     feelings: tuple[str, str] = ("", "")  # toward them and in the channel ("" in a DM), as stored
+    relationship_since: tuple[datetime | None, datetime | None] = (None, None)  # person_read.py felt_since
 
 
 @dataclass(frozen=True)
@@ -253,8 +253,8 @@ class ExcerptRow:
     embedding: bytes | None
 
 
-# (values now, change used so far today) -> (new values, new change used today): memory/relationships.py
-RelationshipUpdate = Callable[[dict[str, float], dict[str, float]], tuple[dict[str, float], dict[str, float]]]
+Metrics = dict[str, float]  # then: (values, used today) -> (new values, used today, what they say changed)
+RelationshipUpdate = Callable[[Metrics, Metrics], tuple[Metrics, Metrics, bool]]  # memory/relationships.py
 
 
 @dataclass(frozen=True)

@@ -178,8 +178,9 @@ def build_statements(dialect: Dialect) -> Statements:
                 .is_(true()))).order_by(CoreMemory.id),
             None,
         ),
-        "relationship": (  # the record's order
-            select(Relationship.anger, Relationship.rapport, Relationship.trust, Relationship.formality)
+        "relationship": (  # the record's order, then since when it says what it says (all, public)
+            select(Relationship.anger, Relationship.rapport, Relationship.trust, Relationship.formality,
+                   Relationship.felt_since)
             .where(Relationship.character == character, Relationship.user_id == user_id), None),
         "mood": (select(GlobalState.value).where(GlobalState.key == "daily_mood"), None),
         "user": (

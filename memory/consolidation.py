@@ -18,11 +18,13 @@ One run (scheduled daily by bot/runtime/jobs.py, or ``python main.py consolidate
    on message_id) and leave the log, its facts are applied and the relationship change is applied within the
    day's bound; its messages and the character's lines beside them are indexed for episodic recall
    (memory/episodes.py: by their words at once, embedded after the run in the background). A batch whose
-   messages already left the log (a concurrent run, /forget_me) rolls back;
-6. archives the remaining messages (bots, the character's own) in transactions of their own, rewrites the
-   core memories of the places where facts closed (memory/summarizer.py ``refresh``: none keeps telling an
-   old fact as true), and prunes expired facts (when it last ran is its daily round's row,
-   bot/core/timers.py; the day's mood is bot/alive's);
+   messages already left the log (a concurrent run, /forget_me) rolls back. Once a person's batches are in,
+   the conversation summaries and core memories of the places where their facts closed are rewritten at once
+   (memory/summarizer.py ``refresh_summaries`` and ``refresh``, each told what that place may see: none keeps
+   telling an old fact as true);
+6. archives the remaining messages (bots, the character's own) in transactions of their own and prunes
+   expired facts (when it last ran is its daily round's row, bot/core/timers.py; the day's mood is
+   bot/alive's);
 7. starts embedding the excerpts it indexed, in the background (:meth:`Consolidator.start_embedding`;
    :meth:`Consolidator.embedded` waits for it): the model costs far more than the run itself.
 
@@ -94,6 +96,7 @@ class ConsolidationReport:
     relationship_updates: int = 0
     pruned_facts: int = 0
     refreshed_memories: int = 0  # core-memory sets rewritten because facts closed
+    refreshed_summaries: int = 0  # conversation summaries rewritten because facts closed
     seconds: float = 0.0
     claude_seconds: float = 0.0  # wall time spent waiting for Claude (summed over concurrent calls)
     malformed: int = 0  # answers that did not parse (each asked again once): none with structured outputs
@@ -297,6 +300,8 @@ class Consolidator:
                         progress.add(len(batch.messages))
                     else:
                         progress.skip(len(batch.messages))
+                # at once, not after everyone else's batches: until then a request may show the old fact
+                await self._refresh(report, user_batches[0].user_id)
 
         await asyncio.gather(*(one_user(b) for b in plan.by_user))
         for start in range(0, len(rest), ARCHIVE_CHUNK):
@@ -379,17 +384,26 @@ class Consolidator:
         await self._step("committed", user_id=batch.user_id, messages=len(batch.messages))
         return True
 
-    async def _refresh(self, report: ConsolidationReport) -> None:
-        """The core memories of the places where facts closed, rewritten from the facts as they are now."""
-        closed, self._closed = self._closed, {}
+    async def _refresh(self, report: ConsolidationReport, user_id: int | None = None) -> None:
+        """The conversation summaries and core memories of the places where facts closed (of ``user_id``,
+        else of everyone), rewritten from the facts as they are now."""
+        if user_id is None:
+            closed, self._closed = self._closed, {}
+        else:
+            closed = {user_id: mine} if (mine := self._closed.pop(user_id, None)) else {}
         if self.memories is None:
             return
-        for user_id, places in closed.items():
+        for person, places in closed.items():
             try:
-                report.refreshed_memories += await self.memories.refresh(user_id, places)
+                report.refreshed_summaries += await self.memories.refresh_summaries(person, places)
+            except Exception as exc:  # the next summary pass is told the facts anyway
+                report.errors.append(f"summaries of {person}: {type(exc).__name__}: {exc}")
+                log.exception("consolidation: rewriting the summaries of %s failed", person)
+            try:
+                report.refreshed_memories += await self.memories.refresh(person, places)
             except Exception as exc:  # the next summary pass rebuilds them anyway
-                report.errors.append(f"core memories of {user_id}: {type(exc).__name__}: {exc}")
-                log.exception("consolidation: rewriting the core memories of %s failed", user_id)
+                report.errors.append(f"core memories of {person}: {type(exc).__name__}: {exc}")
+                log.exception("consolidation: rewriting the core memories of %s failed", person)
 
     async def _excerpts(self, batch: Batch, report: ConsolidationReport) -> list[NewExcerpt]:
         """The batch's messages and the character's lines beside them for episodic recall, without vectors

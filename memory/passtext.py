@@ -70,3 +70,23 @@ def parse_memories(text: str) -> list[str]:
     if not items:
         items = [p.strip() for p in re.split(r"\n[ \t]*(?:\n[ \t]*)+", text) if p.strip()]
     return [" ".join(i.split())[:MAX_MEMORY_CHARS] for i in items if i.strip()]
+
+
+# What a summary rewrite asks after facts closed (memory/summarizer.py ``refresh_summaries``); tests find the
+# request by it.
+REWRITE_CUE = "changed since you wrote this summary"
+
+
+def rewrite_text(summary: str, user_name: str, private: bool, facts: str) -> str:
+    """A conversation's summary to rewrite in line with the person's facts as they are now (``facts``: what
+    the place may see, the current ones and those no longer true). The summary is the character's own words,
+    quoted as the summary pass quotes an earlier one."""
+    where = "private" if private else "channel"  # a DM or a private place; else a server channel
+    return "\n\n".join(p for p in (
+        f'Your summary of your conversation with {user_name} so far:\n<summary place="{where}">\n'
+        f"{defuse(summary)}\n</summary>",
+        facts,
+        f"What you know of {user_name} {REWRITE_CUE}: rewrite it so that nothing in it tells as true now "
+        "what is no longer true (tell that as past, with its day, where it still matters); keep everything "
+        f"else as it is, in your own voice and about as long. {SUMMARY_RULES} Answer with the summary only.")
+        if p)

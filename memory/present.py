@@ -25,7 +25,7 @@ the summary a memory or note says. It reads only the stored texts, so the cached
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -125,21 +125,31 @@ def said_once(name: str, memories: Sequence[str], notes: Sequence[str],
         kept = [m for m in kept if not said_in(m, [theirs], name)]  # the note tells it, and more
         shown.append(note)
     told = [*kept, *(f"{name}: {n}" for n in shown)]
+    return kept, shown, _dropped(summary, lambda c: said_in(c, told, name))
+
+
+def without_facts(summary: str, facts: Sequence[str], name: str) -> str:
+    """``summary`` without the clauses that say one of ``facts`` (by words, memory/worth.py ``said_in``):
+    what a summary keeps of facts no longer true when it cannot be rewritten (memory/summarizer.py)."""
+    return _dropped(summary, lambda c: any(said_in(f, [c], name) for f in facts))
+
+
+def _dropped(summary: str, said: Callable[[str], bool]) -> str:
+    """``summary`` without the clauses (of CLAUSE_WORDS or more) ``said`` picks, still ending as it did."""
     pieces: list[tuple[str, str]] = []  # each clause and what parts it from the next
     start = 0
     for m in CLAUSE.finditer(summary):
         pieces.append((summary[start:m.start()], m.group()))
         start = m.end()
     pieces.append((summary[start:], ""))
-    left = [(c, sep) for c, sep in pieces
-            if len(c.split()) < CLAUSE_WORDS or not said_in(c.strip(), told, name)]
+    left = [(c, sep) for c, sep in pieces if len(c.split()) < CLAUSE_WORDS or not said(c.strip())]
     if len(left) == len(pieces):
-        return kept, shown, summary
+        return summary
     text = "".join(c + sep for c, sep in left[:-1]) + (left[-1][0] if left else "")
     text = text.strip()
     if text and text[-1] not in ".!?" and summary.rstrip()[-1:] in (".", "!", "?"):
         text += summary.rstrip()[-1]  # its last clause gone, the summary still ends as it did
-    return kept, shown, text[:1].upper() + text[1:]
+    return text[:1].upper() + text[1:]
 
 
 def _telling(text: str, name: str) -> int:

@@ -138,5 +138,11 @@ def bound_daily_change(current: dict[str, float], used: dict[str, float], delta:
 
 
 def daily_update(delta: Mapping[str, float], max_change: float) -> RelationshipUpdate:
-    """The judged ``delta`` as a consolidation batch applies it, inside its transaction."""
-    return lambda current, used: bound_daily_change(current, used, delta, max_change)
+    """The judged ``delta`` as a consolidation batch applies it, inside its transaction; it also tells
+    whether what the relationship says (:func:`lasting`'s words) changed, so that its "since" moves."""
+    def update(current: dict[str, float], used: dict[str, float]
+               ) -> tuple[dict[str, float], dict[str, float], bool]:
+        values, totals = bound_daily_change(current, used, delta, max_change)
+        return values, totals, lasting(RelationshipRecord(**values)) != lasting(RelationshipRecord(**current))
+
+    return update

@@ -36,12 +36,13 @@ from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming, ReplyResult, private_scope
 from bot.core.text import clean_name, defuse
 from bot.core.tokens import count_tokens, summary_tokens
-from database.records import NOTE_SOURCES, PRIVATE_SOURCE, CoreMemoryRow, History, Turn
+from database.records import NOTE_SOURCES, PRIVATE_SOURCE, CoreMemoryRow, FactRow, History, Turn
 from database.store import Store
 from memory.consent import Consent
 from memory.factlines import line, said_once
 from memory.facts import FactIndex
-from memory.passtext import SUMMARY_RULES, fill, parse_memories, task_system, transcript
+from memory.passtext import SUMMARY_RULES, fill, parse_memories, rewrite_text, task_system, transcript
+from memory.present import without_facts
 
 log = logging.getLogger(__name__)
 
@@ -343,11 +344,7 @@ class Summarizer:
         server's): the current ones as still true (a doubt as such), so that what it writes neither restates
         nor contradicts them, and those no longer true as past, dated, so that it rebuilds what it kept of
         them; '' when there are none."""
-        rows = await self.store.facts.rows(user_id)
-        index = FactIndex.build(rows, lexical=False)
-        seen = index.seen_by(private=private, guild_id=guild_id, everywhere=False)
-        current = [r for r, ok in zip(rows, seen & index.current, strict=True) if ok]
-        past = [r for r, ok in zip(rows, seen & index.past, strict=True) if ok]
+        current, past = await self._seen_facts(user_id, private, guild_id)
         current.sort(key=lambda r: (-r.reference_count, -r.last_mentioned.timestamp()))
         past.sort(key=lambda r: r.valid_until or r.told, reverse=True)
         parts: list[str] = []
@@ -362,6 +359,15 @@ class Summarizer:
                          "these as true now; a memory that says one is out of date):\n"
                          + defuse("".join(line(r) for r in past[:PAST_SHOWN])).rstrip())
         return "\n\n".join(parts)
+
+    async def _seen_facts(self, user_id: int, private: bool,
+                          guild_id: int | None) -> tuple[list[FactRow], list[FactRow]]:
+        """(current, no longer true) of the person's facts a place may see (FactIndex.seen_by)."""
+        rows = await self.store.facts.rows(user_id)
+        index = FactIndex.build(rows, lexical=False)
+        seen = index.seen_by(private=private, guild_id=guild_id, everywhere=False)
+        return ([r for r, ok in zip(rows, seen & index.current, strict=True) if ok],
+                [r for r, ok in zip(rows, seen & index.past, strict=True) if ok])
 
     @staticmethod
     def _summary_text(persona: Persona, history: History, dropped: Sequence[Turn], user_name: str,
@@ -444,6 +450,47 @@ class Summarizer:
             await self.store.memories.replace_core_memories(
                 self.character_key, user_id, memories, reason="facts changed", source=source, guild_id=guild)
             done += 1
+        return done
+
+    async def refresh_summaries(self, user_id: int, places: Iterable[tuple[bool, int | None]]) -> int:
+        """Rewrite the summaries of the person's conversations in ``places`` ((private, server) pairs) after
+        some of their facts closed as past, each told the facts its place may see (now and no longer
+        true), so that no request shows a summary telling an old fact as current until the next pass. A
+        DM or private place is private; a channel's server is the log's (a channel of no known server is
+        left alone: what it may see is unknown). How many were rewritten; when the rewrite fails, the clauses
+        that tell a fact no longer true in its words are dropped (memory/present.py ``without_facts``)."""
+        if not await self.consent.remembers(user_id):
+            return 0
+        wanted = set(places)
+        user = await self.store.people.get_user(user_id)
+        name = clean_name(user.name) if user is not None and user.name else f"user {user_id}"
+        done = 0
+        for scope, summary in await self.store.conversations.summaries(self.character_key, user_id):
+            private = private_scope(scope)
+            guild: int | None = None
+            if not private:
+                channel = scope.rsplit(":", 1)[-1]
+                guild = await self.store.log.guild_of(int(channel)) if channel.isdigit() else None
+                if guild is None:
+                    continue
+            if (private, guild) not in wanted:
+                continue
+            persona = self.persona()
+            facts = await self._facts(user_id, name, private, guild)
+            try:
+                text = await self._ask(persona, name, rewrite_text(summary, name, private, facts), user_id,
+                                       "summary", SUMMARY_MAX_TOKENS, guild)
+            except SummaryFailed as exc:
+                # not rewritten: at least no clause still tells a fact no longer true in its very words
+                _, past = await self._seen_facts(user_id, private, guild)
+                text = without_facts(summary, [r.fact for r in past], name)
+                log.warning("summary of %s/%s not rewritten after their facts changed (%s): %s", user_id,
+                            scope, "the old facts' clauses dropped" if text != summary else "kept", exc)
+                if text == summary:
+                    continue
+            if await self.store.conversations.rewrite_summary(self.character_key, user_id, scope,
+                                                              previous=summary, summary=text):
+                done += 1
         return done
 
     async def _checked(self, memories: list[str], persona: Persona, user_id: int,

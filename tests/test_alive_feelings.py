@@ -232,6 +232,30 @@ async def test_one_check_in_dm_after_a_silence_until_it_is_answered(make_harness
     assert await alive.checkins.run(day + timedelta(days=6)) == "0 of 0 check-in(s) sent"
 
 
+async def test_a_check_in_says_each_thing_it_knows_of_them_once(make_harness: MakeHarness) -> None:
+    """The check-in's person block is the reply's (bot/reply/prompting.py ``person_parts``): a clause of the
+    summary that a core memory already says is not said again."""
+    h = await make_harness(checkin_after_days="2", timezone="UTC", quiet_hours="23-7")
+    await (await h.slash("checkin", [{"type": 1, "name": "on", "options": []}])).text()
+    await h.dm("hello finn")
+    dm = await h.dm_channel_id()
+    await h.replies(dm, 1)
+    await h.bot.in_flight.drain()
+    key = h.bot.services.engine.character_key
+    await h.store.memories.add_core_memory(key, USER_ID, "alice restores old boats in her garage",
+                                           source="summary")
+    assert await h.store.conversations.rewrite_summary(
+        key, USER_ID, "dm", previous="",
+        summary="alice restores old boats in her garage and she missed the regatta in the rain.")
+    day = (datetime.now(UTC) + timedelta(days=3)).replace(hour=12, minute=0, second=0, microsecond=0)
+    h.claude.script("Alice! How are the boats?", match=checkin_request)
+    assert await h.bot.services.alive.checkins.run(day) == "1 of 1 check-in(s) sent"
+    asked = h.claude.all_text([r for r in h.claude.requests if checkin_request(r.body)][-1])
+    person = asked.split('<person name="alice">')[1].split("</person>")[0]
+    assert person.count("restores old boats") == 1
+    assert "<summary>\nShe missed the regatta in the rain.\n</summary>" in person
+
+
 def test_a_check_in_counts_its_days_in_words() -> None:
     """"not around for 1 days" reached the model (issue 46): the silence is now the <now> line's words
     (bot/reply/prompting.py), and the log's count says "1 day"."""

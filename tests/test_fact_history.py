@@ -486,3 +486,144 @@ async def test_a_fact_that_may_or_may_not_replace_another_keeps_both_with_the_do
     hull_said, leeds_said = "alice is staying in Hull for the winter", "alice lives in Leeds"
     assert (f"- unsure: {hull_said} or {leeds_said}" in recalled[1]
             or f"- unsure: {leeds_said} or {hull_said}" in recalled[1])
+
+
+PERSON = re.compile(r'<person name="alice">\n(.*?)\n</person>', re.S)
+
+
+def person_block(request: Any) -> str:
+    found = PERSON.search(request.all_text())
+    assert found is not None
+    return found[1]
+
+
+async def test_when_a_move_closes_the_old_home_the_summaries_that_told_it_are_rewritten(
+        make_harness: MakeHarness) -> None:
+    """A summary that says she lives in Leeds is rewritten, in the closing consolidation, from the facts her
+    DMs may see: the next reply's person block tells no superseded fact as current."""
+    from memory.passtext import REWRITE_CUE
+    from tests.test_summarization import SMALL, Script, chat, summarized
+
+    h = await make_harness(**SMALL)
+    script = Script(summary="alice lives in Leeds and bakes bread on Sundays.",
+                    memories="- alice bakes bread.")
+    rewritten = "alice moved to York in November and bakes bread on Sundays."
+
+    def respond(body: dict[str, Any]) -> Any:
+        if is_extraction(body):
+            return plain_adds(body)
+        return rewritten if REWRITE_CUE in last_user_text(body) else script(body)
+
+    h.claude.responder = respond
+    await h.store.people.ensure_user(USER_ID, "alice")
+    bot: Any = h.bot
+    key = bot.services.engine.character_key
+    await chat(h, ["I live in Leeds, the rain is relentless and my umbrella gave up on me this morning.",
+                   "I bake bread every Sunday morning, a sourdough loaf and sometimes rye for my neighbour.",
+                   "The sourdough starter is called Gerald, he lives in a jar by the window and bubbles."],
+               dm=True)
+    assert await summarized(h, "dm") == script.summary
+    await bot.in_flight.drain()
+    await bot.services.memory.consolidator.run()
+
+    await chat(h, ["big news: I moved to York last week!"], dm=True, start=3)
+    await bot.services.memory.summarizer.wait_idle()
+    await bot.in_flight.drain()
+    before = len(h.claude.requests)
+    consolidator = bot.services.memory.consolidator
+    seen: list[str] = []
+
+    async def step(name: str, detail: dict[str, object]) -> None:  # what a request would read meanwhile
+        if name == "archived":
+            seen.append((await h.store.conversations.history(key, USER_ID, "dm")).summary)
+
+    consolidator.on_step = step
+    report = await consolidator.run()
+    consolidator.on_step = None
+    assert report.refreshed_summaries == 1
+    # rewritten as soon as her batch was in, not after the rest of the run
+    assert seen and set(seen) == {rewritten}
+    [asked] = [r for r in h.claude.requests[before:] if REWRITE_CUE in last_user_text(r.body)]
+    text = last_user_text(asked.body)
+    assert script.summary in text  # the summary to rewrite, and the facts as they are now
+    assert "alice moved to York" in text.split("Facts already kept about alice")[1].split("\n\n")[0]
+    assert LEEDS_PAST.search(text.split("No longer true about alice")[1])
+    assert (await h.store.conversations.history(key, USER_ID, "dm")).summary == rewritten
+
+    await chat(h, ["what should I bake this weekend?"], dm=True, start=4)
+    block = person_block(h.claude.last_request("claude-test-default"))
+    assert "York" in block and not LEEDS_NOW.search(block)
+
+
+async def test_a_channel_summary_is_rewritten_only_with_what_its_server_may_see(
+        make_harness: MakeHarness) -> None:
+    """A move told in a server closes the old home there: that channel's summary is rewritten, told the
+    server's facts, never what she told in her DMs."""
+    from memory.passtext import REWRITE_CUE
+    from tests.test_summarization import SMALL, Script, chat, summarized
+
+    h = await make_harness(**SMALL)
+    script = Script(summary="alice lives in Leeds and bakes bread on Sundays.",
+                    memories="- alice bakes bread.")
+
+    def respond(body: dict[str, Any]) -> Any:
+        if is_extraction(body):
+            return plain_adds(body)
+        return "alice moved to York." if REWRITE_CUE in last_user_text(body) else script(body)
+
+    h.claude.responder = respond
+    await h.store.people.ensure_user(USER_ID, "alice")
+    bot: Any = h.bot
+    await chat(h, ["I live in Leeds, the rain is relentless and my umbrella gave up on me this morning.",
+                   "I bake bread every Sunday morning, a sourdough loaf and sometimes rye for my neighbour.",
+                   "The sourdough starter is called Gerald, he lives in a jar by the window and bubbles."])
+    assert await summarized(h, f"channel:{CHANNEL_ID}") == script.summary
+    await chat(h, ["I adopted a cat today, she is tiny"], dm=True)  # told in her DMs only
+    await bot.in_flight.drain()
+    await bot.services.memory.consolidator.run()
+    assert {r.fact: r.private for r in await h.store.facts.rows(USER_ID)} == {
+        "alice lives in Leeds": False, "alice adopted a cat": True}
+
+    await chat(h, ["big news: I moved to York last week!"], start=3)
+    await bot.services.memory.summarizer.wait_idle()
+    await bot.in_flight.drain()
+    before = len(h.claude.requests)
+    assert (await bot.services.memory.consolidator.run()).refreshed_summaries == 1
+    [asked] = [r for r in h.claude.requests[before:] if REWRITE_CUE in last_user_text(r.body)]
+    text = last_user_text(asked.body)
+    assert 'place="channel"' in text and LEEDS_PAST.search(text.split("No longer true about alice")[1])
+    assert "cat" not in asked.all_text()
+
+
+async def test_when_the_rewrite_fails_the_clause_telling_the_old_home_is_dropped(
+        make_harness: MakeHarness) -> None:
+    """Claude failing, the summary is not rewritten but loses the clause that tells the closed fact."""
+    from memory.passtext import REWRITE_CUE
+    from tests.fakes.claude_server import Reply
+    from tests.test_summarization import SMALL, Script, chat, summarized
+
+    h = await make_harness(**SMALL)
+    script = Script(summary="alice lives in Leeds and bakes bread on Sundays.",
+                    memories="- alice bakes bread.")
+
+    def respond(body: dict[str, Any]) -> Any:
+        if is_extraction(body):
+            return plain_adds(body)
+        return Reply(status=400) if REWRITE_CUE in last_user_text(body) else script(body)
+
+    h.claude.responder = respond
+    await h.store.people.ensure_user(USER_ID, "alice")
+    bot: Any = h.bot
+    key = bot.services.engine.character_key
+    await chat(h, ["I live in Leeds, the rain is relentless and my umbrella gave up on me this morning.",
+                   "I bake bread every Sunday morning, a sourdough loaf and sometimes rye for my neighbour.",
+                   "The sourdough starter is called Gerald, he lives in a jar by the window and bubbles."],
+               dm=True)
+    assert await summarized(h, "dm") == script.summary
+    await bot.in_flight.drain()
+    await bot.services.memory.consolidator.run()
+    await chat(h, ["big news: I moved to York last week!"], dm=True, start=3)
+    await bot.services.memory.summarizer.wait_idle()
+    await bot.in_flight.drain()
+    assert (await bot.services.memory.consolidator.run()).refreshed_summaries == 1
+    assert (await h.store.conversations.history(key, USER_ID, "dm")).summary == "Bakes bread on Sundays."

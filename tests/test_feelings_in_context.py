@@ -317,3 +317,44 @@ async def test_with_the_feelings_off_the_relationship_is_still_said_in_one_line(
     line = await dm(h, "I feel awful today", 2)
     assert line == "Toward alice you feel distant from them: be reserved; keep a formal register."
     assert "How you feel about" not in FakeClaude.all_text(reply_requests(h)[-1])
+
+
+async def test_the_lasting_feeling_says_since_when_and_a_dms_timing_stays_out_of_public(
+        make_harness: MakeHarness) -> None:
+    """How the character has come to feel about someone says since when it feels so, as the recent feeling
+    does, per track: what their DMs changed is dated in their DMs (and a check-in) only, what public talk
+    changed everywhere."""
+    import json
+
+    from tests.memory_support import is_extraction
+
+    h = await make_harness(timezone="UTC", relationship_max_daily_change="3")
+    clock = Clock(afternoon())
+    set_clock(h, clock)
+    judged = {"rapport": 3.0, "trust": 3.0}
+    h.claude.responder = lambda body: json.dumps({"facts": [], "relationship": judged}) \
+        if is_extraction(body) else None
+    await dm(h, "hi finn, what is the kelp tea like", 1)
+    await h.bot.services.memory.consolidator.run(now=clock.now)  # her DMs bring them close
+    clock.now += timedelta(days=2)
+    assert await dm(h, "ok, see you", 2) == (
+        "Toward alice you feel close to them and trusting of them (since Wednesday): be familiar and "
+        "playful; you can be open.")
+    checkin = await h.bot.services.alive.feeling_toward(USER_ID, "alice", "")  # a check-in: a DM
+    assert "(since Wednesday)" in checkin
+    await exchange(h, "morning all", 1)  # in public: the same feeling, not when her DMs moved it
+    assert state_line(reply_requests(h)[-1]) == (
+        "Toward alice you feel close to them and trusting of them: be familiar and playful; you can be open.")
+
+    judged.update(rapport=0.0, trust=0.0)  # her DM moves nothing more
+    await h.bot.in_flight.drain()
+    await h.bot.services.memory.consolidator.run(now=clock.now)
+    judged.update(formality=-3.0)  # public talk makes it casual
+    await exchange(h, "anyone tried the seafoam chai", 2)
+    await h.bot.in_flight.drain()
+    await h.bot.services.memory.consolidator.run(now=clock.now)
+    clock.now += timedelta(hours=1)
+    await exchange(h, "how is everyone", 3)
+    assert state_line(reply_requests(h)[-1]) == (
+        "Toward alice you feel close to them and trusting of them (since this afternoon): be familiar and "
+        "playful; you can be open; speak casually.")

@@ -13,7 +13,7 @@ from bot.core.tokens import counted
 from database.records import PRIVATE_SOURCE, Turn
 from database.store import Store
 from memory.consent import Consent
-from memory.passtext import parse_memories
+from memory.passtext import REWRITE_CUE, parse_memories
 from memory.summarizer import CHANNEL_SOURCE, Summarizer
 from tests.dbtools import api_calls
 from tests.fakes import EVENT_WAIT
@@ -61,6 +61,9 @@ class Script:
                 self.fail_summaries -= 1
                 return Reply(status=400)
             return Reply(self.summary, delay=self.summary_delay)
+        if REWRITE_CUE in text:  # a summary rewritten after facts closed (memory/summarizer.py)
+            self.kinds.append("rewrite")
+            return self.summary
         if DUMP_CUE in text:
             self.kinds.append("dump")
             return self.dump

@@ -21,7 +21,7 @@ from bot.core.persona.register import in_place
 from bot.core.pipeline import Outlet
 from bot.core.text import clean_name
 from bot.core.tokens import counted
-from bot.reply.prompting import fence, group, listed, threads_part
+from bot.reply.prompting import fence, group, person_parts, threads_part
 from database.checkins import CheckIns
 from database.records import NOTE_SOURCES, CheckInDue, Turn
 from memory.threads import render, still_open
@@ -79,17 +79,17 @@ class CheckInRound:
         """What the character knows of them, quoted as in a reply (bot/reply/prompting.py): its core memories,
         their own notes (/remember: their words, "I" is them, never the character's), and their open threads
         (memory/threads.py: one whose day has come is what to ask about). A DM: what was learnt in DMs
-        belongs here too. Then the conversation's summary and their last message."""
+        belongs here too. Then the conversation's summary and their last message. Each thing is said once, as
+        in a reply's person block (bot/reply/prompting.py ``person_parts``)."""
         store = self.speaker.store
         kept = await store.memories.core_memories(self.speaker.character_key, user_id, usable=True)
         threads = render(await store.threads.open_for(user_id, *still_open(now), private=True))
-        inner = [listed("memories", [m[1] for m in kept if m[2] not in NOTE_SOURCES], name),
-                 listed("notes", [m[1] for m in kept if m[2] in NOTE_SOURCES], name),
-                 threads_part(threads, name)]
         # what the conversation was about: its summary and the last thing they said
         history = await store.conversations.history(self.speaker.character_key, user_id, "dm")
-        if history.summary:
-            inner.append(fence("summary", history.summary))
+        parts = person_parts(name, [m[1] for m in kept if m[2] not in NOTE_SOURCES],
+                             [m[1] for m in kept if m[2] in NOTE_SOURCES], history.summary)
+        inner = [t for label, t in parts if label != "person: summary"]
+        inner += [threads_part(threads, name), *(t for label, t in parts if label == "person: summary")]
         last = next((t.content for t in reversed(history.turns)
                      if t.role == "user" and t.content.strip()), "")
         if last:

@@ -27,7 +27,7 @@ from datetime import datetime
 
 from bot.alive.appraisal import appraise
 from bot.alive.emotions import BY_NAME, EmotionState, advance, describe, stimulate
-from bot.alive.regard import Regard, room_line, state_line
+from bot.alive.regard import Regard, lasting_since, room_line, state_line
 from bot.core.localtime import Clock, LocalTime, utc_now
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming, ReplyResult
@@ -118,25 +118,27 @@ class Feelings:
         room = None if msg.is_dm else Regard.from_json(here, now)
         name = clean_name(msg.author_name)
         return self._line(persona, name, data.mood, person, room, now, quiet=True,
-                          lasting=lasting(data.relationship))
+                          lasting=lasting(data.relationship),
+                          since=lasting_since(msg.author_id, msg.audience(), data.relationship_since))
 
     async def line(self, persona: Persona, user_id: int, name: str, mood: str,
                    channel_id: int | None = None, *, quiet: bool = False,
-                   relationship: RelationshipRecord | None = None) -> str:
+                   relationship: RelationshipRecord | None = None, since: datetime | None = None) -> str:
         """The state line toward a person (``channel_id``: where, when it is a channel), as of now, on the
-        ground of their ``relationship``; ``quiet``: only what stands out (a reply's, see
-        :func:`state_line`)."""
+        ground of their ``relationship`` (``since``: since when it says what it says, as the place may tell
+        it); ``quiet``: only what stands out (a reply's, see :func:`state_line`)."""
         person, room = await self.read(user_id, channel_id)
         if channel_id is not None:  # a place's line: what they confided elsewhere stays out of it
             person = person.seen_by(user_id, Audience.place(private=True, guild=None, channel=channel_id))
         return self._line(persona, name, mood, person, room, self.clock(), quiet=quiet,
-                          lasting=lasting(relationship))
+                          lasting=lasting(relationship), since=since)
 
     def _line(self, persona: Persona, name: str, mood: str, person: Regard, room: Regard | None,
-              now: datetime, *, quiet: bool, lasting: Lasting | None = None) -> str:
+              now: datetime, *, quiet: bool, lasting: Lasting | None = None,
+              since: datetime | None = None) -> str:
         return state_line(name, person.advanced(now), room=None if room is None else room.advanced(now),
                           mood=mood, night=self.night(persona, now), quiet=quiet, lasting=lasting,
-                          zone=self.time.zone)
+                          zone=self.time.zone, lasting_since=since)
 
     async def room(self, channel_id: int) -> str:
         """How a channel feels, from what was said there only, for what the character says there unprompted

@@ -12,9 +12,10 @@ with what is said there. Pure and deterministic: every function takes the time i
 (the relationship, memory/relationships.py), the room's mood, the day's mood and the time of night into one
 line in a fixed order of precedence, so its parts cannot pull against each other: the recent feeling toward
 the person leads, with since when and what it came from, and says how to let it show; the lasting one is
-its ground (or leads, when nothing recent is felt); the room colours it only when the person leaves no
-feeling; the day's mood colours a light lead and steps back behind a heavy one (hurt, concern); the night
-makes the character a little tired, except that it stays attentive to someone having a hard time.
+its ground (or leads, when nothing recent is felt), with since when it says what it says (a public place is
+told only when public talk changed it); the room colours it only when the person leaves no feeling; the
+day's mood colours a light lead and steps back behind a heavy one (hurt, concern); the night makes the
+character a little tired, except that it stays attentive to someone having a hard time.
 """
 
 from __future__ import annotations
@@ -189,20 +190,30 @@ def since_words(then: datetime, now: datetime, zone: tzinfo | None = None) -> st
     return f"since {local_then:%A}" if days < 7 else f"since {local_then.day} {local_then:%b}"
 
 
+def lasting_since(person: int, audience: Audience,
+                  since: tuple[datetime | None, datetime | None]) -> datetime | None:
+    """Since when the relationship with ``person`` says what it says, as a reply read by ``audience`` may
+    tell it: ``since`` is (what any talk changed, what public talk changed); a place their DMs may not
+    reach gets only the public one (None when private talk changed it last), as :meth:`Regard.seen_by`."""
+    return since[0] if may_enter(Origin.dm(person), audience) else since[1]
+
+
 def state_line(name: str, person: Regard, *, room: Regard | None = None, mood: str = "",
                night: bool = False, quiet: bool = False, lasting: Lasting | None = None,
-               zone: tzinfo | None = None) -> str:
+               zone: tzinfo | None = None, lasting_since: datetime | None = None) -> str:
     """The one line about how the character feels right now (see the module's docstring for the order).
     ``room``: the channel's regard (None in a DM); ``mood``: today's mood, said in the character block;
     ``night``: it is night where the character lives and its rhythm is on; ``lasting``: how it has come to
     feel about them over the days (the relationship), said in the same line: the recent feeling, when one
     is felt, says how to let it show and the lasting one is its ground; ``zone``: the character's, for
-    since when; ``quiet``: say only what stands out (a reply's state is paid for uncached at every request,
+    since when; ``lasting_since``: since when the relationship says what it says (:func:`lasting_since`);
+    ``quiet``: say only what stands out (a reply's state is paid for uncached at every request,
     and "at ease" is what the character is anyway): nothing at all when no feeling leads, nothing lasting
     is felt, the room is calm and it is not night."""
     lead = person.lead()
     heavy = lead is not None and lead[0] in HEAVY
     lasting = lasting or Lasting()
+    held = f" ({since_words(lasting_since, person.at, zone)})" if lasting_since is not None else ""
     if quiet and lead is None and not lasting and (room is None or room.lead() is None):
         return "## How you feel right now\nIt is late at night for you: a little tired." if night else ""
     if lead is not None:
@@ -213,13 +224,13 @@ def state_line(name: str, person: Regard, *, room: Regard | None = None, mood: s
         parts = [f"Toward {name} you feel {toward(person)}: {TOWARD[feeling][1]}"
                  + (f" ({why})." if why else ".")]
         if lasting.feel:
-            parts.append(f"Over time you have come to feel {lasting.felt()}"
+            parts.append(f"Over time you have come to feel {lasting.felt()}{held}"
                          + (f"; {lasting.register}." if lasting.register else "."))
         elif lasting.register:
             parts.append(lasting.register[0].upper() + lasting.register[1:] + ".")
     else:
         said = lasting.said()
-        parts = [f"Toward {name} you feel {lasting.felt() if lasting.feel else toward(person)}"
+        parts = [f"Toward {name} you feel {lasting.felt() + held if lasting.feel else toward(person)}"
                  + (f": {said}" if said else "")]
         room_lead = room.lead() if room is not None else None
         parts[0] += (f"; the room feels {ROOM[room_lead[0]]}." if room_lead is not None else ".")

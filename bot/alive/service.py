@@ -32,7 +32,7 @@ from bot.alive.mood import ensure_daily_mood
 from bot.alive.proactive import Place, ProactiveRound
 from bot.alive.reactions import SWITCH as REACTIONS
 from bot.alive.reactions import ReactionGate, aimed_at_me, may_react, warm_stimuli
-from bot.alive.regard import Regard, state_line
+from bot.alive.regard import Regard, lasting_since, state_line
 from bot.alive.speaker import Speaker
 from bot.alive.status import StatusKeeper
 from bot.core.config import AliveSettings
@@ -190,7 +190,8 @@ class RelationshipPart:
     async def supply(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
         name = clean_name(msg.author_name)
         return state_line(name, Regard.calm(msg.created_at), quiet=True,
-                          lasting=lasting(data.relationship))
+                          lasting=lasting(data.relationship),
+                          lasting_since=lasting_since(msg.author_id, msg.audience(), data.relationship_since))
 
 
 class StylePart:
@@ -298,7 +299,9 @@ class Alive:
             return ""
         speaker = self.speaker
         relationship = await speaker.store.people.relationship(speaker.character_key, user_id)
-        return await self.main_feelings.line(speaker.persona, user_id, name, mood, relationship=relationship)
+        since = await speaker.store.people.felt_since(speaker.character_key, user_id)  # a DM: all of it
+        return await self.main_feelings.line(speaker.persona, user_id, name, mood, relationship=relationship,
+                                             since=since)
 
     def feeling_line(self) -> str:
         """How the character feels, for /status and the log channel."""

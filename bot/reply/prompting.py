@@ -202,14 +202,22 @@ def person_and_parts(name: str, data: PromptData) -> tuple[str, list[tuple[str, 
     """Part 2, the person as quoted data ("" when nothing is known of them), and its labelled pieces (the
     prompt inspector's). How the character feels about them is one line of the state (the feelings part,
     bot/alive/regard.py), the relationship with it."""
-    # each thing said once: a note or summary clause a memory already says is not repeated
-    memories, notes, summary = said_once(name, data.core_memories, data.notes, data.history.summary)
+    inner = person_parts(name, data.core_memories, data.notes, data.history.summary)
+    quoted = group("person", "\n".join(t for _, t in inner), name=name) if inner else ""
+    return quoted, inner
+
+
+def person_parts(name: str, memories: Sequence[str], notes: Sequence[str],
+                 summary: str) -> list[tuple[str, str]]:
+    """The core memories, notes and summary of ``name`` as quoted labelled parts (none empty), each thing
+    said once (memory/present.py ``said_once``: a note or summary clause a memory already says is not
+    repeated): a reply's person block and a check-in's (bot/alive/checkins.py) alike."""
+    memories, notes, summary = said_once(name, memories, notes, summary)
     inner = [p for p in (("person: core memories", listed("memories", memories, name)),
                          ("person: notes", listed("notes", notes, name))) if p[1]]
     if summary:
         inner.append(("person: summary", fence("summary", summary)))
-    quoted = group("person", "\n".join(t for _, t in inner), name=name) if inner else ""
-    return quoted, inner
+    return inner
 
 
 def listed(tag: str, items: Sequence[str], name: str) -> str:
