@@ -281,7 +281,8 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     # The main character's replies, stage by stage.
     main = Features(
         interceptors=(edge.intercept,),  # the log channel's admin commands
-        gates=(access.gate, limits.gate),
+        access=(access.gate,),
+        gates=(limits.gate,),
         decision_observers=(counters.on_decision, alive_parts.react, edge.mirror_decision,
                             *((live.on_decision,) if live is not None else ())),
         prompt_parts=(*alive_parts.prompt_parts(key),  # after memory's recall (compose_engine)
