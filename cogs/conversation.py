@@ -215,7 +215,7 @@ class UserCommands(commands.Cog):
     @active_here()
     @may_talk(counted=True)  # a model call without a message: it counts as one against the rate limit
     async def reroll(self, interaction: Interaction, context: str | None = None) -> None:
-        await self.bot.swipe_desk.reroll(interaction, context or "")
+        await self.bot.features.swipes.reroll(interaction, context or "")
 
     @app_commands.command(name="remember", description="Add something to what I always remember about you.")
     @app_commands.describe(memory=f"What I should remember (up to {REMEMBER_MAX_CHARS} characters)")

@@ -105,7 +105,7 @@ class ApiCall(Base):
     cache_creation_tokens: Mapped[int] = mapped_column(Integer, default=0)
     cache_read_tokens: Mapped[int] = mapped_column(Integer, default=0)
     cost: Mapped[float] = mapped_column(Float, default=0.0)
-    # Web searches the call made (billed per search; the day's caps count them, bot/reply/looking.py; 0024)
+    # Web searches the call made (billed per search; the day's caps count them, bot/features/websearch/; 0024)
     web_searches: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
     ok: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -112,7 +112,7 @@ class TableMirror(Generic[K, V]):
             if newest is None:  # the whole table: rows gone from it (none are deleted today) go too
                 self._rows = {}
             for key, value, stamp in rows:
-                # An unchanged row keeps its object, after a whole read too (bot/core/derived.py).
+                # An unchanged row keeps its object, after a whole read too (holder.py Derived).
                 self._rows[key] = kept[key] if key in kept and kept[key] == value else value
                 if newest is None or stamp > newest:
                     newest = stamp

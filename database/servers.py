@@ -41,7 +41,7 @@ class Servers:
         self.db = db
         # guild id -> its settings: the whole table, a row per server that changed something.
         self._table: TableMirror[int, ServerConfig] = TableMirror(SERVER_CACHE_SECONDS, self._read)
-        # The answer for a server with no row, one object each: what is derived from it is kept (derived.py).
+        # The answer for a server with no row, one object each: what is derived from it is kept (Derived).
         self._unset: dict[int, ServerConfig] = {}
         # Where each change is noted: the cluster tells the other processes, whose caches would lag otherwise.
         self._changes = changes

@@ -71,7 +71,7 @@ class Spending:
 
     async def searches(self, since: datetime, *, user_id: int, guild_id: int | None) -> tuple[int, int]:
         """(``user_id``'s, ``guild_id``'s) web searches from ``since``, in one trip (0 for a DM's server):
-        the day's caps read them before a reply that may search (bot/reply/looking.py)."""
+        the day's caps read them before a reply that may search (bot/features/websearch/)."""
         today = ApiCall.created_at >= since
         columns = [_sum(ApiCall.web_searches, 0, ApiCall.user_id == user_id, today),
                    _sum(ApiCall.web_searches, 0, ApiCall.guild_id == guild_id, today)

@@ -116,8 +116,8 @@ PARTS: dict[str, str] = {
     "tool result": "What the tool gave back, fenced as data: the next request "
                    "appends the call and its result after the previous request's turns.",
     "layout: tags and headers": "The layout's own text around the parts: XML tags, headers.",
-    "tools: in character": "One sentence per family of the tools declared (bot/reply/looking.py): when the "
-                           "character uses them and how it says what they found; the last of the system "
+    "tools: in character": "One sentence per family of the tools declared (bot/reply/generation.py): when "
+                           "the character uses them and how it says what they found; the last of the system "
                            "prompt, cached with the tools.",
 }
 

@@ -62,11 +62,45 @@ def test_bot_is_in_layers_not_modules_side_by_side() -> None:
     assert packages == BOT_PACKAGES
 
 
-def test_the_message_flow_names_no_feature() -> None:
-    """bot/discord/flow.py hands a message to the reply sequence and tells the post observers the bot
-    declares: what a feature does around a post is the feature's (swipes: bot/discord/swipes.py)."""
-    text = (ROOT / "bot" / "discord" / "flow.py").read_text().lower()
-    assert [word for word in ("swipe", "remind", "search") if word in text] == []
+FEATURE_WORDS = ("swipe", "remind", "search")
+# What a feature is on Discord's side: its module's own, not the flow's nor the Bot class's.
+FEATURE_MODULES = ("bot.discord.swipes", "bot.discord.poll_results", "bot.reply.swipes", "bot.features",
+                   "bot.servertools")
+
+
+def _identifiers(tree: ast.AST) -> set[str]:
+    """The names a module's code uses (not its strings nor comments): variables, attributes, arguments,
+    what it imports and defines."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            names.add(node.attr)
+        elif isinstance(node, ast.alias):
+            names.add(node.asname or node.name)
+        elif isinstance(node, ast.keyword) and node.arg is not None:
+            names.add(node.arg)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+    return names
+
+
+def test_the_message_flow_and_the_bot_class_name_no_feature() -> None:
+    """bot/discord/flow.py hands a message to the reply sequence and tells the post observers the features
+    declare, and the Bot class (bot/discord/client.py) builds the flow with them: what a feature does around
+    a post, and its timers' Discord side, are declared with the features (bot/discord/features.py)."""
+    graph = grimp.build_graph(*PACKAGES, exclude_type_checking_imports=False, cache_dir=None)
+    named = {}
+    for module in ("bot.discord.flow", "bot.discord.client"):
+        path = ROOT / (module.replace(".", "/") + ".py")
+        words = sorted(n for n in _identifiers(ast.parse(path.read_text()))
+                       if any(word in n.lower() for word in FEATURE_WORDS))
+        imports = sorted(m for m in graph.find_modules_directly_imported_by(module)
+                         if m.startswith(FEATURE_MODULES))
+        if words or imports:
+            named[module] = words + imports
+    assert named == {}
 
 
 def test_cogs_call_feature_classes_not_the_store() -> None:
@@ -361,3 +395,25 @@ def test_one_owner_of_the_owed_replies() -> None:
                     elsewhere.append(f"{path.relative_to(ROOT)}:{node.lineno}: {call}")
     assert elsewhere == []
     assert "class OwedMarks" in owner.read_text()
+
+
+def test_who_may_talk_is_asked_through_the_reply_pipeline() -> None:
+    """A message's every way in (a live one, a voice message before it is heard, one owed since a restart)
+    is asked who may talk to the character by its pipeline's admission (bot/reply/admission.py), not by the
+    way in itself: outside bot/reply/ only the composition root, which builds the access gate, and the
+    app-command check (bot/discord/permissions.py: a slash command or a button, no message) reach it."""
+    allowed = {"bot.runtime.composition", "bot.discord.permissions"}
+    graph = grimp.build_graph(*PACKAGES, exclude_type_checking_imports=False, cache_dir=None)
+    importing = sorted(m for m in graph.find_modules_that_directly_import("bot.operator.access")
+                       if not m.startswith("bot.reply.") and m not in allowed)
+    assert importing == []
+    reaching = []
+    for path in _python_files("bot", "cogs", "memory"):
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        if module.startswith("bot.reply.") or module in allowed or module == "bot.operator.access":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr == "access" and \
+                    ast.unparse(node.value).endswith("services"):
+                reaching.append(f"{path.relative_to(ROOT)}:{node.lineno}: {ast.unparse(node)}")
+    assert reaching == []

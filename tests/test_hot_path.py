@@ -12,10 +12,9 @@ from typing import Any
 import pytest
 
 from bot.core.config import PROJECT_ROOT, EnsembleSettings, ReplySettings, Settings, load_settings
-from bot.core.config.holder import SettingsHolder, section_of
+from bot.core.config.holder import Derived, SettingsHolder, section_of
 from bot.core.config.sections import TriageSettings
 from bot.core.config.service import AccessSettings
-from bot.core.derived import Derived
 from bot.core.pipeline import Incoming
 from bot.core.policy import PolicyCache
 from bot.discord.flow import clean_content

@@ -1,6 +1,6 @@
 """The reply's tool loop (bot/reply/generation.py) against the fake Messages API: a client tool asked for
 is run and its result, fenced as data, goes back in the next user turn (the fake 400s a tool_use left
-without its result); the calls of one reply are bounded; the tools each reply declares (bot/reply/looking.py)
+without its result); the calls of one reply are bounded; the tools each reply declares (Lending, there)
 and the web search lent to a reply (bot/features/websearch/): the day's caps on searches, read from the
 recorded calls, and the reply's own search budget across its calls (the openai backend's function calling:
 tests/test_openai_tools.py)."""
@@ -20,8 +20,7 @@ from bot.core.config import load_settings
 from bot.core.models.tools import Lent
 from bot.core.pipeline import Incoming
 from bot.features.websearch import CappedSearch, WebSearch, links
-from bot.reply.generation import Generation, ModelCall, Toolbox, ToolOutput
-from bot.reply.looking import Lending
+from bot.reply.generation import Generation, Lending, ModelCall, Toolbox, ToolOutput
 from bot.reply.media import Media
 from database.boundary import JsonObject
 from database.store import Store

@@ -89,6 +89,18 @@ async def test_without_speech_to_text_the_character_says_it_cannot_listen(make_h
     assert answer["content"] == UNHEARD
 
 
+async def test_a_voice_message_from_someone_refused_is_not_even_heard(make_harness: MakeHarness) -> None:
+    """Who may talk is the pipeline's to ask, before the audio is fetched: a blocked person's voice DM is
+    logged as ``[voice message]`` and refused as any message, nothing downloaded nor transcribed."""
+    h = await make_harness(stt_backend="openai", blocked_users=str(USER_ID))
+    sent = await h.discord.voice_message(USER_ID, OGG)
+    await h.handled(sent)
+    assert (await logged_texts(h, int(sent["channel_id"]), 1)) == ["[voice message]"]
+    await h.settled()  # every event read and handled: what did not happen, will not
+    assert h.discord.posted(int(sent["channel_id"])) == [] and h.claude.requests == []
+    assert h.discord.cdn_requests == [] and h.openai.heard == []
+
+
 async def test_a_failing_transcription_server_is_like_none(make_harness: MakeHarness,
                                                           caplog: pytest.LogCaptureFixture) -> None:
     h = await make_harness(stt_backend="openai")

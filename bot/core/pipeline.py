@@ -313,11 +313,15 @@ class Features:
     root (bot/runtime/composition.py ``compose``) when it builds the engine; nothing is added later. Each
     stage runs its entries in the order given:
 
-    admit (``interceptors``, then ``gates``) → decide (``decision_observers``) → compose the prompt
-    (``prompt_parts``) → generate (``tools``) and deliver (``reply_filters``) → keep (``turn_observers``)."""
+    admit (``interceptors``, then ``access``, then ``gates``) → decide (``decision_observers``) → compose
+    the prompt (``prompt_parts``) → generate (``tools``) and deliver (``reply_filters``) → keep
+    (``turn_observers``)."""
 
     interceptors: tuple[Interceptor, ...] = ()  # a log-channel command consumed before any reply work
-    gates: tuple[Gate, ...] = ()  # who may talk to it, then what it may spend
+    # who may talk to it: these say nothing and count nothing, so a voice message is asked them before it
+    # is heard (a refused person's is not transcribed)
+    access: tuple[Gate, ...] = ()
+    gates: tuple[Gate, ...] = ()  # what it may spend
     decision_observers: tuple[DecisionListener, ...] = ()  # counters, the mirror, reactions, the dashboard
     prompt_parts: tuple[PromptPart, ...] = ()  # recall, feelings, style, emotes, a late reply's note
     reply_filters: tuple[ReplyFilter, ...] = ()  # emote names made valid

@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.core.config import Settings
-from bot.core.config.holder import snapshot
-from bot.core.derived import Derived
+from bot.core.config.holder import Derived, snapshot
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming
 from database.records import PromptData, ServerConfig

@@ -29,17 +29,16 @@ from bot.core.config import Settings
 from bot.core.config.holder import SettingsHolder
 from bot.core.tokens import load_encoding
 from bot.discord.faces import DiscordFaces
+from bot.discord.features import DiscordFeatures, timer_boards
 from bot.discord.flow import MessageFlow
 from bot.discord.identify import IdentifyPacer
 from bot.discord.logchannel import LogChannel
 from bot.discord.outlets import WebhookPool
 from bot.discord.permissions import in_log_channel, is_admin_id
-from bot.discord.poll_results import DiscordPollBoard
 from bot.discord.posting import NO_MENTIONS
 from bot.discord.presence import AlivePresence
 from bot.discord.serverview import DiscordServerView
 from bot.discord.startup import announce_connected, log_invite, watch_reconnects
-from bot.discord.swipes import DiscordSwipeBoard, SwipeDesk
 from bot.discord.ui import answer_expired_click, on_app_command_error
 from bot.operator.logmirror import LogMirror
 from bot.runtime.composition import Edge, Services, compose
@@ -88,7 +87,7 @@ class KindredMixin:
     flow: MessageFlow  # each message's way to the reply sequence, handed to the messages cog
     presence: AlivePresence  # the Discord side of the character alive (bot/discord/presence.py)
     webhooks: WebhookPool | None  # the cast's webhooks, one per character per channel (None: one character)
-    swipe_desk: SwipeDesk  # the swipe buttons on the latest reply (bot/discord/swipes.py)
+    features: DiscordFeatures  # what the features do on Discord around a reply (bot/discord/features.py)
 
     def _kindred_init(self, settings: Settings, character: CharacterSource, freeze_after_setup: bool,
                       skip_rounds: Collection[str]) -> None:
@@ -156,8 +155,7 @@ class KindredMixin:
                     intercept=self.log_channel.intercept, mirror_decision=self.log_channel.mirror_decision,
                     sync_commands=self._sync_commands, cluster_shutdown=self._cluster_shutdown,
                     alive_side=self.presence, latencies=self._latencies, post_to_log=self.log_channel.post,
-                    poll_board=DiscordPollBoard(self),  # type: ignore[arg-type]
-                    swipe_board=DiscordSwipeBoard(self),  # type: ignore[arg-type]
+                    boards=timer_boards(self),  # type: ignore[arg-type]
                     face_writer=DiscordFaces(self),  # type: ignore[arg-type]
                     server_view=DiscordServerView(self),  # type: ignore[arg-type]
                     guild_count=lambda: len(self.guilds),  # type: ignore[attr-defined]
@@ -168,10 +166,10 @@ class KindredMixin:
         # flow the messages cog hands each message to.
         ensemble = services.ensemble
         self.webhooks = WebhookPool(lambda: self.user, ensemble) if ensemble is not None else None
-        self.swipe_desk = SwipeDesk(self, services.swipes, self.webhooks)  # type: ignore[arg-type]  # a Bot
-        # what is done around each post: the swipes (their buttons also go out with the reply)
+        # what the features do around each message's replies, declared in bot/discord/features.py
+        self.features = DiscordFeatures.of(self, services, self.webhooks)  # type: ignore[arg-type]  # a Bot
         self.flow = MessageFlow(self, self.in_flight,  # type: ignore[arg-type]  # a Bot only
-                                observers=(self.swipe_desk,), buttons=self.swipe_desk)
+                                observers=self.features.observers, buttons=self.features.buttons)
         # A configured model id the models list does not serve stops start-up here (exit 2, naming the key
         # and the closest real id), not at the first reply; the services are the bot's already, so the
         # close that follows releases them (the model client's connections among them).

@@ -2,8 +2,8 @@
 hands the messages cog (cogs/messages.py): the message becomes an :class:`~bot.core.pipeline.Incoming` (a
 voice message standing as ``[voice message]`` until heard), bots it names are noted as peers, a voice
 message is heard first (bot/discord/voice.py), the reply sequence (bot/reply/pipeline.py) answers through
-the outlets it is given (bot/discord/outlets.py), the post observers the bot declares (bot/discord/client.py)
-are told around each message's replies, and the main character's reply is also
+the outlets it is given (bot/discord/outlets.py), the post observers the features declare
+(bot/discord/features.py) are told around each message's replies, and the main character's reply is also
 spoken when ``voice_replies`` asks. The flow names no feature: what happens around a post is an
 observer's."""
 

@@ -58,7 +58,8 @@ class SwipeButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], te
         return cls(match["action"])
 
     async def callback(self, interaction: HookInteraction) -> None:
-        desk: SwipeDesk | None = getattr(interaction.client, "swipe_desk", None)
+        features = getattr(interaction.client, "features", None)  # the Bot's, once set up
+        desk: SwipeDesk | None = features.swipes if features is not None else None
         if desk is None:
             await tell(interaction, "Swipes are not available right now.")
             return
@@ -362,14 +363,15 @@ class SwipeDesk:
 
 class DiscordSwipeBoard:
     """The ``swipe-expiry`` timer's Discord side, given to compose() in its Edge: the buttons off an expired
-    reply, through the bot's :class:`SwipeDesk` (built after compose(), once the cast's webhooks are; the
-    timers start only once connected, after it)."""
+    reply, through the bot's :class:`SwipeDesk` (built after compose(), once the cast's webhooks are, with
+    the Discord side of the other features: bot/discord/features.py; the timers start only once connected,
+    after it)."""
 
     def __init__(self, client: discord.Client) -> None:
         self.client = client
 
     async def strip(self, record: SwipeRecord) -> None:
-        desk: SwipeDesk | None = getattr(self.client, "swipe_desk", None)  # the Bot's, once set up
-        if desk is None:  # not set up yet: the timer's row stays, taken again after its lease
+        features = getattr(self.client, "features", None)  # the Bot's, once set up
+        if features is None:  # not set up yet: the timer's row stays, taken again after its lease
             raise RuntimeError("the swipe desk is not set up yet")
-        await desk.strip(record)
+        await features.swipes.strip(record)

@@ -45,7 +45,7 @@ class Bot(Protocol):
     settings: Settings
 
     @property
-    def services(self) -> Services: ...  # the engine, the access gate, the voice service among them
+    def services(self) -> Services: ...  # the engine (the way in) and the voice service among them
 
     @property
     def user(self) -> discord.ClientUser | None: ...
@@ -75,13 +75,12 @@ def with_voice_placeholder(msg: Incoming, message: discord.Message) -> Incoming:
 
 
 async def hear(bot: Bot, msg: Incoming, message: discord.Message, outlet: Outlet) -> Incoming | None:
-    """``msg`` with its transcript as content (unchanged when not a voice message); None when the voice
-    message could not be heard and has been dealt with (logged, and answered with the unheard line)."""
+    """``msg`` with its transcript as content (unchanged when not a voice message, or from someone who may
+    not talk to the character: the pipeline asks); None when the voice message could not be heard and has
+    been dealt with (logged, and answered with the unheard line)."""
     attachment = voice_attachment(message)
     if attachment is None or (bot.user is not None and message.author.id == bot.user.id):
         return msg  # not a voice message, or our own (whose words we know)
-    if await bot.services.access.refusal(msg.author_id, msg.author_roles, msg.guild_id) is not None:
-        return msg  # not even heard: the message path refuses it, as "[voice message]"
 
     async def listen() -> str | None:
         try:

@@ -16,10 +16,9 @@ import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
-from bot.core.config.holder import snapshot
+from bot.core.config.holder import Derived, snapshot
 from bot.core.config.sections import parse_ids
 from bot.core.config.service import AccessSettings
-from bot.core.derived import Derived
 from bot.core.pipeline import Decision, Incoming, Outlet
 from database.records import ServerConfig
 from database.servers import Servers

@@ -43,7 +43,8 @@ class Admission:
         self._turns = turns
         self._policies = policies
         self._interceptors = features.interceptors
-        self._gates = features.gates
+        self._gates = (*features.access, *features.gates)
+        self._access = features.access
         self._owed = owed
         self._cannot_post: set[int] = set()  # the channels said to refuse our posts (said once each)
 
@@ -145,6 +146,14 @@ class Admission:
             if stop is not None:
                 return stop
         return None
+
+    async def refused(self, msg: Incoming, outlet: Outlet) -> bool:
+        """Whether who-may-talk refuses ``msg``: the access gates only, which say nothing and count nothing,
+        so a voice message is asked before it is heard (its refusal is the sequence's, as any message's)."""
+        for gate in self._access:
+            if await gate(msg, outlet) is not None:
+                return True
+        return False
 
     async def owe(self, msg: Incoming) -> None:
         """Mark the reply to ``msg`` owed, unless its log write did (a reply decided by a vote, or by the

@@ -19,10 +19,9 @@ from bot.core.persona.register import in_place
 from bot.core.pipeline import Features, Incoming, Outlet, ReplyResult
 from bot.reply.composing import Prefetched, PromptComposer
 from bot.reply.delivery import Delivery, Finish, finish_text
-from bot.reply.generation import Generation
+from bot.reply.generation import Generation, Lending, with_tools
 from bot.reply.imagebudget import ImageBudget
 from bot.reply.keeping import ExchangeKeeper
-from bot.reply.looking import Lending, with_tools
 from bot.reply.media import MediaLimits, image_bytes, read_media
 from bot.reply.owed import OwedMarks
 from database.privacy import Privacy

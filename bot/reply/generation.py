@@ -3,10 +3,19 @@ model, the effort, the tools) and builds a :class:`Generation`; delivery (bot/re
 while the typing indicator shows, streamed when it posts the text as it is written. Neither calls back into
 the other.
 
-With tools (a :class:`Toolbox`, bot/reply/looking.py), the reply may take several calls, at most
+With tools (a :class:`Toolbox`), the reply may take several calls, at most
 ``rounds``: a turn the API paused (``pause_turn``, a long search) is sent back as it is and goes on; a
 client tool the model asks for is run here and its result, fenced as data, sent back. The text of every
 round is kept (streamed, it grows across them), and the sources the answer used are shown under it.
+
+The tools are as the features lend them (bot/core/pipeline.py ``ReplyTools``: the web search,
+bot/features/websearch/; reminders; the server's), gathered into one :class:`Toolbox` by :class:`Lending`,
+each tool family's sentence on how the character uses them (``Lent.voice``) added to the system prompt.
+
+A tool whose input goes out of Kindred (``Lent.outward``: a fetched link) is never declared in a request
+carrying another person's private memories (what it sends could carry them away). A tool that narrows in a
+reply's later calls (``Lent.narrowing``: the web search's ``max_uses`` is the whole reply's) is declared
+as it narrows: the toolbox's ``narrowed``, given the searches the reply has made.
 """
 
 from __future__ import annotations
@@ -14,18 +23,19 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bot.core.claude import ClaudeClient, ClaudeUnavailable, Completion
 from bot.core.models.base import CallUsage, Prompt, SoFar, SoFarRound
-from bot.core.models.tools import ClientTool, ToolOutput, footnotes, tool_uses
+from bot.core.models.tools import ClientTool, Lent, ToolOutput, footnotes, tool_uses
+from bot.core.pipeline import Incoming
 from bot.reply.imagebudget import Lease
 from bot.reply.media import Media
 from bot.reply.prompting import fence
 from database.boundary import JsonObject
 
-__all__ = ["ClientTool", "Generation", "ModelCall", "ToolOutput", "Toolbox"]
+__all__ = ["ClientTool", "Generation", "Lending", "ModelCall", "ToolOutput", "Toolbox", "with_tools"]
 
 
 @dataclass(frozen=True)
@@ -38,7 +48,7 @@ class Toolbox:
     client: Mapping[str, ClientTool]
     rounds: int
     # A later round's declarations, given the web searches the reply has made so far (a ``max_uses`` is
-    # the whole reply's, not each call's; bot/reply/looking.py); None: the same in every round.
+    # the whole reply's, not each call's: Lending); None: the same in every round.
     narrowed: Callable[[int], Awaitable[tuple[JsonObject, ...]]] | None = None
     voice: str = ""  # one sentence per tool family: when to use it, how to say what it found in character
 
@@ -197,3 +207,49 @@ def _joined(before: str, text: str) -> str:
 
 def _added(a: CallUsage, b: CallUsage) -> CallUsage:
     return CallUsage(**{f.name: getattr(a, f.name) + getattr(b, f.name) for f in dataclasses.fields(a)})
+
+
+# -- the tools the features lend one reply
+
+
+def tools_voice(lent: Sequence[Lent]) -> str:
+    """The sentences of the tool families ``lent`` (each once, in the order lent; "" for none)."""
+    return " ".join(dict.fromkeys(one.voice for one in lent if one.voice))
+
+
+def with_tools(prompt: Prompt, declared: tuple[JsonObject, ...], voice: str) -> Prompt:
+    """``prompt`` declaring ``declared``, with ``voice`` (how the character uses them)
+    ending its system prompt: inside the last system block, so it is cached with the tools (which change
+    only together with it) and no breakpoint is added."""
+    if not voice or not prompt.system:
+        return dataclasses.replace(prompt, tools=declared)
+    last = {**prompt.system[-1], "text": f"{prompt.system[-1]['text']}\n\n{voice}"}
+    return dataclasses.replace(prompt, tools=declared, system=[*prompt.system[:-1], last],
+                               parts=(*prompt.parts, ("tools: in character", voice)))
+
+
+class Lending:
+    """The tools the features lend one reply, as a :class:`Toolbox` (None: no tools, one call)."""
+
+    def __init__(self, lent: Sequence[Lent], msg: Incoming, prompt: Prompt) -> None:
+        private = bool(prompt.memories_of - {msg.author_id})  # another person's private memories in it
+        self.lent = tuple(one for one in lent if not (one.outward and private))
+
+    def toolbox(self, rounds: int) -> Toolbox | None:
+        """``rounds``: the bound on the reply's calls (``tool_rounds``)."""
+        if not self.lent:
+            return None
+        declared = tuple(lent.declared for lent in self.lent)
+        client: dict[str, ClientTool] = {lent.tool.name: lent.tool for lent in self.lent
+                                         if lent.tool is not None}
+        narrowing = self._narrowed if any(lent.narrowing is not None for lent in self.lent) else None
+        return Toolbox(declared, client, rounds, narrowing, tools_voice(self.lent))
+
+    async def _narrowed(self, used: int) -> tuple[JsonObject, ...]:
+        """The declarations of a later call, given the web searches the reply made so far."""
+        out: list[JsonObject] = []
+        for lent in self.lent:
+            narrowed = await lent.narrowing(used) if lent.narrowing is not None else lent.declared
+            if narrowed is not None:
+                out.append(narrowed)
+        return tuple(out)

@@ -342,7 +342,10 @@ class ReplyPipeline:
         its content (None from it: not heard), or None when it could not be heard (no ``listen``: nobody
         can) and has been dealt with. It is logged, its answer owed when certain, before the listening: a
         crash meanwhile loses neither (the restart answers it as unheard); where the answer is certain the
-        character types while it listens."""
+        character types while it listens. One who may not talk to the character is not even heard: ``msg``
+        goes on as it is (``[voice message]``), for the sequence to refuse as any message."""
+        if await self._admission.refused(msg, outlet):
+            return msg
         if listen is not None:
             await self._admission.log_first(msg)
             async with outlet.typing() if self.reply_certain(msg) else contextlib.nullcontext():

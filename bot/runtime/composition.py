@@ -101,6 +101,14 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class Boards:
+    """The Discord side of the features' durable timers."""
+
+    polls: PollBoard  # a closed poll's results (bot/discord/poll_results.py)
+    swipes: SwipeBoard  # an expired reply's swipe buttons taken off (bot/discord/swipes.py)
+
+
+@dataclass(frozen=True)
 class Edge:
     """What only the Discord client knows, handed to :func:`compose` by bot/discord/client.py."""
 
@@ -111,8 +119,7 @@ class Edge:
     sync_commands: LeadWork  # the slash commands synced with Discord (by the cluster's leader)
     cluster_shutdown: Handler  # another process of the cluster asked every one to shut down
     alive_side: DiscordSide  # channels, DMs, emotes, reactions and the status (bot/discord/presence.py)
-    poll_board: PollBoard  # a closed poll's results (bot/discord/poll_results.py)
-    swipe_board: SwipeBoard  # an expired reply's swipe buttons taken off (bot/discord/swipes.py)
+    boards: Boards  # the Discord side of the features' durable timers (bot/discord/features.py)
     face_writer: FaceWriter  # the bot's own member edited in one server (bot/discord/faces.py)
     server_view: ServerView  # members, scheduled events, reactions for the reply's tools (serverview.py)
     latencies: Callable[[], Latencies]  # the gateway's, for the dashboard and the latency heartbeat
@@ -281,7 +288,8 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     # The main character's replies, stage by stage.
     main = Features(
         interceptors=(edge.intercept,),  # the log channel's admin commands
-        gates=(access.gate, limits.gate),
+        access=(access.gate,),
+        gates=(limits.gate,),
         decision_observers=(counters.on_decision, alive_parts.react, edge.mirror_decision,
                             *((live.on_decision,) if live is not None else ())),
         prompt_parts=(*alive_parts.prompt_parts(key),  # after memory's recall (compose_engine)
@@ -347,8 +355,8 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     # The one timer loop (bot/core/timers.py): every recurring round and every kind of one-shot timer is
     # listed here, once. Each process runs the rounds listed; a round's claim lets one process run each.
     # ``skip_rounds``: names of the memory's rounds a test leaves out.
-    polls = Polls(store.polls, store.privacy, timers, edge.poll_board, character=names.name)
-    swipes = ReplySwipes(store, holder.follow(DiscordSettings), engine, ensemble, timers, edge.swipe_board)
+    polls = Polls(store.polls, store.privacy, timers, edge.boards.polls, character=names.name)
+    swipes = ReplySwipes(store, holder.follow(DiscordSettings), engine, ensemble, timers, edge.boards.swipes)
     dispatcher = Dispatcher(timers, rounds=[
         Recurring(alive.proactive_key, timedelta(minutes=settings.alive.proactive_interval_minutes),
                   alive.proactive.run),

@@ -9,20 +9,23 @@ read. Code handed a fixed value (tests, the console, the CLI) reads ``settings.<
 way.
 
 A class takes the section it reads (``MemorySettings``), not the whole ``Settings``. A class that keeps what
-it derives from a section (bot/core/policy.py, bot/operator/access.py) compares the section's values with a
-:func:`snapshot` taken when it derived them: the object stays the same across reloads, its values do not.
+it derives from a section (bot/core/policy.py, bot/operator/access.py) keeps it in a :class:`Derived`, made
+from a :func:`snapshot` of the section's values taken when it derived them: the object stays the same
+across reloads, its values do not.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Hashable
 from dataclasses import fields, replace
-from typing import Any, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 from bot.core.config.sections import SECTIONS, Settings
 
 S = TypeVar("S")
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 
 class SettingsHolder:
@@ -70,3 +73,39 @@ def section_name(kind: type) -> str:
         if section is kind:
             return name
     raise ValueError(f"{kind.__name__} is not a settings section")
+
+
+class Derived(Generic[K, V]):
+    """Values derived from what seldom changes (a server's cached stored settings, a section a reload
+    writes new values into): each kept per key and made again only when one of its sources differs from
+    the one it was made from (the same object, or equal to it: a running section is compared by its
+    :func:`snapshot`). For what every message asks."""
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self._limit = limit
+        self._kept: dict[K, tuple[tuple[object, ...], V]] = {}
+
+    def kept(self, key: K, sources: tuple[object, ...]) -> V | None:
+        """The value kept for ``key`` if it was made from these ``sources`` (each the same object or an
+        equal one: a source that changes in place is kept as a copy, see :meth:`keep`); None: make it and
+        :meth:`keep` it."""
+        kept = self._kept.get(key)
+        if kept is not None and len(kept[0]) == len(sources) and all(
+                a is b or a == b for a, b in zip(kept[0], sources, strict=True)):
+            return kept[1]
+        return None
+
+    def keep(self, key: K, sources: tuple[object, ...], value: V) -> V:
+        """Keep ``value``, made from ``sources``, for ``key``; returns it. A source that changes in place (a
+        running settings section) is passed as a copy of its values (``holder.snapshot``)."""
+        if len(self._kept) >= self._limit:
+            self._kept.clear()  # bounded: one entry per place seen; forgetting costs one make() each
+        self._kept[key] = (sources, value)
+        return value
+
+    def get(self, key: K, sources: tuple[object, ...], make: Callable[[], V]) -> V:
+        """The value for ``key``, made by ``make()`` unless the one kept was made from these ``sources``.
+        On a hot path, prefer :meth:`kept` and :meth:`keep`: the value is made by its owner, not called back
+        from here."""
+        value = self.kept(key, sources)
+        return value if value is not None else self.keep(key, sources, make())

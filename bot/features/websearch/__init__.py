@@ -3,7 +3,7 @@ carries), lent to each reply like any other tool (bot/core/pipeline.py ``ReplyTo
 per person and per server and the reply's own search budget across its tool loop.
 
 Settings: the ``lookup`` section (bot/core/config/messages.py). The lender: :mod:`.lender`. How the
-character speaks of what it found: its tool family in bot/reply/looking.py. Tests: tests/test_tool_loop.py,
+character speaks of what it found: its tool family in bot/reply/generation.py. Tests: tests/test_tool_loop.py,
 tests/test_e2e_lookup.py."""
 
 from bot.features.websearch.lender import CappedSearch, SearchBudget, WebSearch, links

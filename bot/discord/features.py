@@ -1,0 +1,39 @@
+"""What the features do on Discord's side, declared in one place: the Discord side of their durable timers,
+handed to compose() in its Edge (a closed poll's results, an expired reply's swipe buttons taken off), and,
+once the services are composed, what is done around each message's replies: the post observers the message
+flow tells (bot/discord/flow.py) and the buttons a reply goes out with. The Bot class (bot/discord/client.py)
+and the flow name no feature: they take these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import discord
+
+from bot.discord.flow import PostObserver
+from bot.discord.outlets import Buttons, WebhookPool
+from bot.discord.poll_results import DiscordPollBoard
+from bot.discord.swipes import DiscordSwipeBoard, SwipeDesk
+from bot.runtime.composition import Boards, Services
+
+
+def timer_boards(client: discord.Client) -> Boards:
+    """The Discord side of the features' durable timers, for compose()'s Edge."""
+    return Boards(polls=DiscordPollBoard(client), swipes=DiscordSwipeBoard(client))
+
+
+@dataclass(frozen=True)
+class DiscordFeatures:
+    """What is done on Discord around each message's replies, and what answers the features' buttons."""
+
+    observers: tuple[PostObserver, ...]  # told around each message's replies, in this order
+    buttons: Buttons | None  # those a reply goes out with (the outlets')
+    swipes: SwipeDesk  # the swipe buttons' presses and /reroll (cogs/conversation.py)
+
+    @classmethod
+    def of(cls, client: discord.Client, services: Services, webhooks: WebhookPool | None) -> DiscordFeatures:
+        """``webhooks``: the cast's (None: one character)."""
+        swipes = SwipeDesk(client, services.swipes, webhooks)
+        # the swipes: the previous reply's buttons come off, the new reply is offered them (and goes out with
+        # them, so no edit has to add them)
+        return cls(observers=(swipes,), buttons=swipes, swipes=swipes)
