@@ -31,10 +31,11 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from sqlalchemy import ColumnElement, and_, case, false, literal, or_, true
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from database.records import SeenMessage
 
 
@@ -129,6 +130,8 @@ def mask(audience: Audience, kind: np.ndarray, person: np.ndarray, guild: np.nda
          channel: np.ndarray | None = None) -> np.ndarray:
     """:func:`may_enter` over many origins at once (arrays of one length: ``kind`` as :class:`Kind` values,
     ``person``, ``guild`` and ``channel`` with 0 for none). Recall filters its index with it."""
+    import numpy as np  # here: the log and the store import this module, and need no numpy
+
     none = np.zeros(len(kind), dtype=bool)
     where = np.zeros(len(kind), dtype=np.int64) if channel is None else channel
     theirs = (person != 0) & (person == (audience.person or -1))
