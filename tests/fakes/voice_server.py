@@ -295,8 +295,12 @@ class FakeVoiceServer:
         if conn.dave_version:
             from tests.fakes.dave_mls import DaveGroup
 
-            if self.group is None:
-                self.group = DaveGroup(self, conn.grant.channel_id)
+            # A new voice session of the bot (a resume selects no protocol) starts a new MLS group: the
+            # members' sessions of an earlier one are dropped, as Discord's clients re-form the group.
+            for member in self.members.values():
+                if member.channel_id == conn.grant.channel_id:
+                    member.dave = None
+            self.group = DaveGroup(self, conn.grant.channel_id)
             await self.group.start(conn)
         return True
 

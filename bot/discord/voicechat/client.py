@@ -30,15 +30,18 @@ SWEEP_SECONDS = 0.1  # how often a speaker whose packets stopped is looked for
 class ListeningVoiceClient(discord.VoiceClient):
     """``idle_seconds``: how long it stays in a call nobody else is connected to (the voice gateway's
     CLIENTS_CONNECT and CLIENT_DISCONNECT say who is); None: it stays. ``barge_in``: what it is playing
-    stops when a member begins to speak."""
+    stops when a member begins to speak (without it, ``spoken_over`` counts such starts: a speaker of whole
+    sentences stops after the one under way)."""
 
     def __init__(self, client: discord.Client, channel: discord.abc.Connectable, *,
                  on_utterance: Callable[[Utterance], None], max_seconds: float,
                  idle_seconds: float | None = None, barge_in: bool = False) -> None:
         super().__init__(client, channel)
         self.receiver = VoiceReceiver(self, client.loop, on_utterance, max_seconds=max_seconds,
-                                      on_speech=self._someone_speaks if barge_in else None)
+                                      on_speech=self._someone_speaks)
+        self._barge_in = barge_in
         self.interrupted = 0  # playbacks stopped by a member speaking over them
+        self.spoken_over = 0  # utterances a member began while the bot was playing
         self.present: set[int] = set()  # the others connected to the call
         self._idle_seconds = idle_seconds
         self._sweeper: asyncio.Task[None] | None = None
@@ -61,6 +64,8 @@ class ListeningVoiceClient(discord.VoiceClient):
 
     def _someone_speaks(self, user_id: int) -> None:
         if self.is_playing():
+            self.spoken_over += 1
+        if self._barge_in and self.is_playing():
             log.debug("member %s spoke over the bot: its playback stops", user_id)
             self.interrupted += 1
             self.stop()
