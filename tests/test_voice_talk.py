@@ -6,12 +6,14 @@ if the votes let it in; /forget_me removes the member's [voice] lines."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.fakes.claude_server import Reply
 from tests.fakes.speech_book import SpeechBook
 from tests.harness import GUILD_ID, USER2_ID, USER_ID, Harness, ephemeral, eventually, reply_requests
 from tests.test_voice_channel import wav
@@ -128,3 +130,28 @@ async def test_a_member_speaking_over_the_answer_stops_it_after_the_sentence(cal
     assert first_frames - 5 <= heard < whole_frames // 2, (first_frames, heard, whole_frames)
     [posted] = h.discord.posted(VOICE_ID)
     assert posted["content"] == LONG_ANSWER  # the text is whole
+
+
+async def test_the_first_sentence_is_spoken_while_the_rest_is_still_written(call: Harness) -> None:
+    h = call
+    voice = h.discord.voice
+    assert voice is not None and h.bot is not None
+    h.openai.speech_book = book = SpeechBook()
+    book.learn(ASKED, speech(ASKED))
+    first = LONG_ANSWER.split(". ")[0] + "."
+    writing = asyncio.Event()  # the model writes the rest once the test lets it
+    h.claude.script(Reply(LONG_ANSWER, writing=writing, written_until=len(first) + 1))
+    await in_the_call(h, USER_ID)
+    first_frames = len(await h.bot.services.voice.speak_in_call(first)) // 3840
+    whole_frames = len(await h.bot.services.voice.speak_in_call(LONG_ANSWER)) // 3840
+
+    await voice.speak(USER_ID, speech(ASKED))
+    # The first sentence is heard whole, and posted, while the rest is not written yet.
+    await voice.wait_for(lambda v: len(v.heard.get(USER_ID, [])) >= first_frames - 5,
+                         what="the first sentence")
+    [posted] = h.discord.posted(VOICE_ID)
+    assert posted["content"] == first
+    writing.set()
+    await h.discord.wait_for(lambda _: posted["content"] == LONG_ANSWER, what="the answer edited in whole")
+    await h.bot.in_flight.drain()  # the rest spoken
+    assert len(voice.heard[USER_ID]) >= whole_frames * 3 // 4, (len(voice.heard[USER_ID]), whole_frames)

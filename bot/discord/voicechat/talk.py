@@ -53,6 +53,14 @@ class CallTalk:
         msg = self.incoming(call, user_id, content)
         if msg is None:
             return
+        # Its own task: what a graceful stop waits for is this answer, which ends, not the member's hearing
+        # (a task that lives as long as the call); shielded, so leaving the call does not cut a reply half
+        # posted (its speaking stops by itself once the call is gone). The hearing waits for it: a member's
+        # words are answered in the order spoken.
+        answer = asyncio.create_task(self._answer(call, msg), name="voice-answer")
+        await asyncio.shield(answer)
+
+    async def _answer(self, call: DiscordCall, msg: Incoming) -> None:
         turn = self._speaking.setdefault(call.channel_id, asyncio.Lock())
         outlet = CallOutlet(call, self._bot.services.voice, turn)
         with self._bot.in_flight:
@@ -82,24 +90,43 @@ class CallTalk:
 
 
 class CallOutlet:
-    """Posts each part of an answer in the voice channel's chat and speaks it into the call."""
+    """Posts an answer in the voice channel's chat and speaks it into the call as it is written: the reply
+    is streamed to it (a ``SpokenOutlet``), each sentence spoken once complete, while the rest is written;
+    the chat's message is edited as the rest arrives. A member speaking over it stops it after the sentence
+    under way: the rest is posted, not said."""
 
     def __init__(self, call: DiscordCall, voice: VoiceService, turn: asyncio.Lock) -> None:
         self._call = call
         self._voice = voice
         self._turn = turn
         self._said: list[asyncio.Task[None]] = []
+        self._shown: dict[int, str] = {}  # message id -> its text as posted (what of it is said or queued)
+        self._stopped = False  # spoken over: nothing more of this answer is said
 
     @contextlib.asynccontextmanager
     async def typing(self) -> AsyncIterator[None]:
         async with self._call.channel.typing():
             yield
 
+    def says_aloud(self) -> bool:
+        return True
+
     async def send(self, text: str, *, first: bool) -> int | None:
         message = await self._call.channel.send(text)
-        # Spoken beside the next part's posting, in order (the lock is taken in the order parts are sent).
-        self._said.append(asyncio.create_task(self._say(text), name="voice-say"))
+        self._shown[message.id] = text
+        self._say_next(text)
         return message.id
+
+    async def edit(self, message_id: int, text: str) -> None:
+        await self._call.channel.get_partial_message(message_id).edit(content=text)
+        before = self._shown.get(message_id, "")
+        self._shown[message_id] = text
+        if text.startswith(before):  # the sentences written since (a retried stream that differs: not said)
+            self._say_next(text[len(before):])
+
+    async def delete(self, message_id: int) -> None:
+        self._shown.pop(message_id, None)
+        await self._call.channel.get_partial_message(message_id).delete()
 
     def resume_at(self, part: int) -> None:
         pass  # a call's words are not resumed after a crash: they were spoken to people who have moved on
@@ -107,25 +134,33 @@ class CallOutlet:
     async def spoken(self) -> None:
         await asyncio.gather(*self._said, return_exceptions=True)
 
+    def _say_next(self, text: str) -> None:
+        if text.strip():
+            # Spoken beside the writing of the rest, in order (the lock is taken in the order they come).
+            self._said.append(asyncio.create_task(self._say(text), name="voice-say"))
+
     async def _say(self, text: str) -> None:
         async with self._turn:
             client = self._call.client
-            if client is None or not client.is_connected():
-                return
             for sentence in sentences(text):
+                if self._stopped or client is None or not client.is_connected():
+                    return
                 try:
                     pcm = await self._voice.speak_in_call(sentence)
                 except VoiceUnavailable as exc:
                     log.warning("a reply in voice channel %s was posted but not spoken: %s",
                                 self._call.channel_id, exc)
+                    self._stopped = True
                     return
                 await self._wait_for_a_pause()
                 spoken_over = client.spoken_over
                 if not client.is_connected() or not await play(client, pcm):
+                    self._stopped = True
                     return
                 if client.spoken_over != spoken_over:  # barge-in: the sentence ends, the rest is not said
                     log.info("a member spoke over the reply in voice channel %s: it stopped after the "
                              "sentence", self._call.channel_id)
+                    self._stopped = True
                     return
 
     async def _wait_for_a_pause(self) -> None:
