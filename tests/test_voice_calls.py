@@ -4,6 +4,7 @@ it cannot listen, and when it leaves by itself (switched off, alone, shutdown)."
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -96,3 +97,26 @@ async def test_it_leaves_on_deactivate_when_alone_and_at_shutdown(start: Start) 
     assert h.bot is not None
     await h.bot.close()
     await h.discord.wait_for(lambda _: bot_in_voice(h) is None, what="the bot leaving at shutdown")
+
+
+async def test_a_dave_commit_it_cannot_process_makes_it_leave_with_one_log_line(
+        start: Start, caplog: pytest.LogCaptureFixture) -> None:
+    h = await start(stt_backend="openai", voice_channels="true")
+    voice = h.discord.voice
+    assert voice is not None
+    await h.discord.member_joins_voice(GUILD_ID, VOICE_ID, USER_ID)
+    assert "in your voice channel" in await voice_command(h, "join")
+    await voice.wait_for(lambda v: v.group is not None and v.group.active, what="the DAVE group")
+    conn = voice.connection(h.bot.user.id) if h.bot is not None and h.bot.user is not None else None
+    assert conn is not None
+    caplog.set_level(logging.INFO, logger="bot")
+    seen = len(caplog.records)
+    transition = await voice.group.announce_garbage(conn)
+
+    await h.discord.wait_for(lambda _: bot_in_voice(h) is None, what="the bot leaving the broken call")
+    assert transition in voice.group.invalid  # the voice server was told, as DAVE asks (op 31)
+    lines = [r.getMessage() for r in caplog.records[seen:] if "voice channel" in r.getMessage()]
+    assert len(lines) == 1 and "DAVE" in lines[0] and "failed" in lines[0], lines
+    # Nothing joined is left: /voice leave finds no call, /voice join starts afresh.
+    assert "not in a voice channel" in await voice_command(h, "leave")
+    assert "in your voice channel" in await voice_command(h, "join")

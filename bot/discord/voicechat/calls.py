@@ -87,6 +87,7 @@ class DiscordCalls:
             raise CallFailed(str(exc) or type(exc).__name__) from exc
         assert isinstance(client, ListeningVoiceClient)
         call.client = client
+        client.on_left = call.hearing.close  # alone too long, or DAVE failed: nothing more is heard
         return call
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import davey
@@ -46,9 +46,32 @@ class ListeningVoiceClient(discord.VoiceClient):
         self._idle_seconds = idle_seconds
         self._sweeper: asyncio.Task[None] | None = None
         self._idle: asyncio.Task[None] | None = None
+        self._leaving: asyncio.Task[None] | None = None
+        self.on_left: Callable[[], Awaitable[None]] | None = None  # after it left by itself
 
     def create_connection_state(self) -> VoiceConnectionState:
-        return VoiceConnectionState(self, hook=self._voice_event)
+        return _ConnectionState(self, hook=self._voice_event)
+
+    def dave_failed(self, transition_id: int) -> None:
+        """DAVE's MLS group sent a commit or welcome this client could not process: it can neither decrypt
+        the members nor be decrypted by them. discord.py told the voice server (op 31) and starts a new
+        session; the call is left rather than stay in it deaf and mute (a /voice join starts afresh)."""
+        self.leave_by_itself(logging.WARNING, "leaving the voice channel %s: its end-to-end encryption "
+                             "(DAVE) failed (transition %s could not be processed)", self.channel.id,
+                             transition_id)
+
+    def leave_by_itself(self, level: int, message: str, *args: object) -> None:
+        """Leave the call, said in one log line, and tell ``on_left`` (its hearing ends)."""
+        if self._leaving is not None:
+            return  # already on its way out: one line
+        log.log(level, message, *args)
+        self._leaving = self.loop.create_task(self._leave(), name="voice-leave")
+
+    async def _leave(self) -> None:
+        # A task of its own: discord.py's disconnect cancels the voice gateway's task this may come from.
+        await self.disconnect(force=True)
+        if self.on_left is not None:
+            await self.on_left()
 
     async def _voice_event(self, ws: DiscordVoiceWebSocket, msg: dict[str, Any]) -> None:
         op, data = msg.get("op"), msg.get("d") or {}
@@ -82,8 +105,8 @@ class ListeningVoiceClient(discord.VoiceClient):
     async def _leave_when_idle(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
         self._idle = None
-        log.info("leaving the voice channel %s: nobody else was in it for %gs", self.channel.id, seconds)
-        await self.disconnect()
+        self.leave_by_itself(logging.INFO, "leaving the voice channel %s: nobody else was in it for %gs",
+                             self.channel.id, seconds)
 
     async def connect(self, *, reconnect: bool, timeout: float, self_deaf: bool = False,
                       self_mute: bool = False) -> None:
@@ -118,6 +141,18 @@ class ListeningVoiceClient(discord.VoiceClient):
     def e2ee(self) -> davey.DaveSession | None:
         state = self._connection
         return state.dave_session if state.can_encrypt else None
+
+
+class _ConnectionState(VoiceConnectionState):
+    """discord.py's connection state, telling the client when DAVE's group could not be followed."""
+
+    def __init__(self, client: ListeningVoiceClient, **kwargs: Any) -> None:
+        super().__init__(client, **kwargs)
+        self._listening = client
+
+    async def _recover_from_invalid_commit(self, transition_id: int) -> None:
+        await super()._recover_from_invalid_commit(transition_id)  # op 31 to the voice server, as DAVE asks
+        self._listening.dave_failed(transition_id)
 
 
 def listening(on_utterance: Callable[[Utterance], None], *, max_seconds: float,
