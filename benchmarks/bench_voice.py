@@ -5,10 +5,13 @@ the member's client, with the breakdown (each on the benchmark's clock, polled e
 * utterance ended -> transcription request (the end of speech detected: the client's silence frames or the
   pause; the WAV made and sent);
 * -> reply request to Claude (the transcript back, logged, the decision);
-* -> answer posted in the voice channel's chat;
+* -> answer posted in the voice channel's chat (its first sentence: the reply is streamed to a call);
 * -> first audio packet (speech synthesis of the first sentence, espeak-ng here, Opus, DAVE, UDP).
 
-Typing simulation off; DAVE on and off. Run: python -m benchmarks.bench_voice [--quick] [--runs 3]
+The fake Claude writes the answer at a model's pace (16 characters every 50 ms, about 80 tokens a second), so
+the last figure, the whole answer written (the chat's message edited to it), shows how much of the writing
+the first sentence no longer waits for. DAVE on and off. Run: python -m benchmarks.bench_voice [--quick]
+[--runs 3]
 """
 
 from __future__ import annotations
@@ -23,12 +26,15 @@ from pathlib import Path
 
 import numpy as np
 
+from tests.fakes.claude_server import Reply
 from tests.fakes.speech_book import SpeechBook
 from tests.harness import GUILD_ID, USER2_ID, USER_ID, Harness, reply_requests
 from tests.voice_support import VOICE_ID, speech, voice_harness
 
 ASKED = "Finn, what tea would you make me?"
-ANSWER = "Chamomile, with a little honey. The kettle is on."
+ANSWER = ("Chamomile, with a little honey. The kettle is on, and the cups are warming by the stove. Sit by "
+          "the window while it steeps and tell me about your day.")
+WRITING_PACE = 0.05  # seconds between the fake model's 16-character pieces
 STAGES = ("transcription request", "reply request", "answer posted", "first audio packet")
 
 
@@ -56,7 +62,7 @@ async def one_answer(dave: bool) -> list[float]:
         assert voice is not None
         h.openai.speech_book = book = SpeechBook()
         book.learn(ASKED, speech(ASKED))
-        h.claude.script(ANSWER)
+        h.claude.script(Reply(ANSWER, stream_delay=WRITING_PACE))
         for member in (USER_ID, USER2_ID):
             await h.discord.member_joins_voice(GUILD_ID, VOICE_ID, member)
         await (await h.slash("voice", [{"name": "join", "type": 1, "options": []}])).message()
@@ -69,8 +75,9 @@ async def one_answer(dave: bool) -> list[float]:
         marks = [await until(lambda: h.openai.heard), await until(lambda: reply_requests(h)),
                  await until(lambda: h.discord.posted(VOICE_ID)),
                  await until(lambda: voice.heard.get(USER_ID))]
+        written = await until(lambda: h.discord.posted(VOICE_ID)[0]["content"] == ANSWER)
         await speaking
-        return [b - a for a, b in zip([ended, *marks[:-1]], marks, strict=True)]
+        return [*(b - a for a, b in zip([ended, *marks[:-1]], marks, strict=True)), written - ended]
     finally:
         await h.close()
 
@@ -78,11 +85,13 @@ async def one_answer(dave: bool) -> list[float]:
 async def main(runs: int) -> None:
     for dave in (False, True):
         rows = [await one_answer(dave) for _ in range(runs)]
-        totals = [sum(r) for r in rows]
+        totals = [sum(r[:len(STAGES)]) for r in rows]
         print(f"DAVE {'on' if dave else 'off'}: end of speech -> first audio packet, median of {runs}: "
               f"{statistics.median(totals) * 1000:.0f} ms")
         for i, stage in enumerate(STAGES):
             print(f"  -> {stage}: {statistics.median(r[i] for r in rows) * 1000:.0f} ms")
+        print(f"  (end of speech -> the whole answer written: "
+              f"{statistics.median(r[-1] for r in rows) * 1000:.0f} ms)")
 
 
 if __name__ == "__main__":
