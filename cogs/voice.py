@@ -33,6 +33,12 @@ class Voice(commands.Cog):
         text = await self.calls.join(interaction.guild_id, channel.id if channel is not None else None)
         await interaction.edit_original_response(content=text)
 
+    @commands.Cog.listener()
+    async def on_voice_state_update(self, member: discord.Member, before: discord.VoiceState,
+                                    after: discord.VoiceState) -> None:
+        # who is in the call changed: it leaves when alone for voice_idle_seconds
+        self.calls.voice_states_changed(member.guild.id)
+
     @group.command(name="leave", description="Send me out of this server's voice channel.")
     @in_server()
     async def leave(self, interaction: Interaction) -> None:

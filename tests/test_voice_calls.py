@@ -120,3 +120,13 @@ async def test_a_dave_commit_it_cannot_process_makes_it_leave_with_one_log_line(
     # Nothing joined is left: /voice leave finds no call, /voice join starts afresh.
     assert "not in a voice channel" in await voice_command(h, "leave")
     assert "in your voice channel" in await voice_command(h, "join")
+
+
+async def test_a_voice_state_update_alone_tells_it_the_call_is_empty(start: Start) -> None:
+    h = await start(stt_backend="openai", voice_channels="true", voice_idle_seconds="0.5")
+    await h.discord.member_joins_voice(GUILD_ID, VOICE_ID, USER_ID)
+    assert "in your voice channel" in await voice_command(h, "join")
+    # The voice gateway's CLIENT_DISCONNECT never comes: the main gateway's voice state update is enough.
+    await h.discord.member_leaves_voice(GUILD_ID, USER_ID, disconnect_lost=True)
+    await h.discord.wait_for(lambda _: bot_in_voice(h) is None, what="the bot leaving the empty call")
+    assert "not in a voice channel" in await voice_command(h, "leave")

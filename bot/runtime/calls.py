@@ -1,6 +1,7 @@
 """The character in voice channels: at most one call per server, joined when a member asks (``/voice join``)
 and left when asked (``/voice leave``), when the place is switched off (``/bot deactivate``, ``/bot voice
-off``), when nobody else is in it for ``voice_idle_seconds`` (the listening client leaves by itself) and
+off``), when nobody else is in it for ``voice_idle_seconds`` (the listening client leaves by itself, told by
+each voice state update), when its end-to-end encryption breaks (DAVE: it leaves rather than stay deaf) and
 at shutdown.
 
 Whether a server may call it in: ``voice_channels`` (the operator's default) unless the server's admins
@@ -33,6 +34,10 @@ class Call(Protocol):
         """False once it left (asked to, alone for too long, or the connection failed for good)."""
 
     async def leave(self) -> None: ...
+
+    def voice_states_changed(self) -> None:
+        """Someone joined or left a voice channel of the server: whether the call is empty now (it leaves
+        after ``voice_idle_seconds`` alone)."""
 
 
 class CallSide(Protocol):
@@ -100,6 +105,12 @@ class Calls:
         await call.leave()
         log.info("left voice channel %s in server %s", call.channel_id, guild_id)
         return True
+
+    def voice_states_changed(self, guild_id: int) -> None:
+        """A voice state update in the server (someone joined, left or moved): the call there recounts."""
+        call = self.current(guild_id)
+        if call is not None:
+            call.voice_states_changed()
 
     async def recheck(self, guild_id: int) -> None:
         """A place switch changed: leave a call where the character may no longer be."""

@@ -171,12 +171,15 @@ class FakeVoiceServer:
                 await self.group.add_member(conn, member)
         return member
 
-    async def leave(self, user_id: int) -> None:
+    async def leave(self, user_id: int, *, disconnect_lost: bool = False) -> None:
+        """A member's client leaves the call: CLIENT_DISCONNECT to the bot (``disconnect_lost``: it never
+        arrives, as when the voice connection resumes across it) and, under DAVE, its leaf removed."""
         member = self.members.pop(user_id, None)
         if member is None:
             return
         for conn in self._in_channel(member.channel_id):
-            await self.send(conn, 13, {"user_id": str(user_id)})
+            if not disconnect_lost:
+                await self.send(conn, 13, {"user_id": str(user_id)})
             if self.group is not None:
                 await self.group.remove_member(conn, member)
 

@@ -51,6 +51,10 @@ class DiscordCall:
     def connected(self) -> bool:
         return self.client is not None and self.client.is_connected()
 
+    def voice_states_changed(self) -> None:
+        if self.client is not None:
+            self.client.voice_states_changed()
+
     async def leave(self) -> None:
         client, self.client = self.client, None
         if client is not None:

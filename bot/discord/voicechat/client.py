@@ -28,8 +28,9 @@ SWEEP_SECONDS = 0.1  # how often a speaker whose packets stopped is looked for
 
 
 class ListeningVoiceClient(discord.VoiceClient):
-    """``idle_seconds``: how long it stays in a call nobody else is connected to (the voice gateway's
-    CLIENTS_CONNECT and CLIENT_DISCONNECT say who is); None: it stays. ``barge_in``: what it is playing
+    """``idle_seconds``: how long it stays in a call nobody else is connected to (the main gateway's voice
+    state updates, and the voice gateway's CLIENTS_CONNECT and CLIENT_DISCONNECT, say who is: each starts
+    or stops the one timer, nothing is polled); None: it stays. ``barge_in``: what it is playing
     stops when a member begins to speak (without it, ``spoken_over`` counts such starts: a speaker of whole
     sentences stops after the one under way)."""
 
@@ -83,6 +84,14 @@ class ListeningVoiceClient(discord.VoiceClient):
         elif op == DiscordVoiceWebSocket.CLIENT_DISCONNECT:
             self.receiver.left(int(data["user_id"]))
             self.present.discard(int(data["user_id"]))
+            self._watch_idle()
+
+    def voice_states_changed(self) -> None:
+        """Someone joined, left or moved between voice channels (the main gateway's VOICE_STATE_UPDATE):
+        who else is in the call, as discord.py's voice states have it (no member cache needed)."""
+        channel = self.channel
+        if isinstance(channel, discord.VoiceChannel | discord.StageChannel):
+            self.present = {uid for uid in channel.voice_states if uid != self.user.id}
             self._watch_idle()
 
     def _someone_speaks(self, user_id: int) -> None:
