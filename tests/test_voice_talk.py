@@ -7,6 +7,7 @@ if the votes let it in; /forget_me removes the member's [voice] lines."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -155,3 +156,26 @@ async def test_the_first_sentence_is_spoken_while_the_rest_is_still_written(call
     await h.discord.wait_for(lambda _: posted["content"] == LONG_ANSWER, what="the answer edited in whole")
     await h.bot.in_flight.drain()  # the rest spoken
     assert len(voice.heard[USER_ID]) >= whole_frames * 3 // 4, (len(voice.heard[USER_ID]), whole_frames)
+
+
+async def test_a_sentence_whose_playback_stalls_ends_all_the_same(call: Harness,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    h = call
+    voice = h.discord.voice
+    assert voice is not None and h.bot is not None and h.bot.user is not None
+    h.openai.speech_book = book = SpeechBook()
+    book.learn(ASKED, speech(ASKED))
+    h.claude.script(LONG_ANSWER)
+    await in_the_call(h, USER_ID)
+    caplog.set_level(logging.WARNING, logger="bot.discord.voicechat")
+    voice.resumes_stall = True  # the voice server fails mid-sentence and never takes the bot back
+
+    await voice.speak(USER_ID, speech(ASKED))
+    await voice.wait_for(lambda v: len(v.heard.get(USER_ID, [])) >= 10, what="the answer begun")
+    await voice.crash(h.bot.user.id)
+    # discord.py's player waits for the connection to come back; the sentence is given up instead, and
+    # the answer's work ends (the text posted whole).
+    await h.bot.in_flight.drain()
+    assert any("did not finish playing" in r.getMessage() for r in caplog.records)
+    [posted] = h.discord.posted(VOICE_ID)
+    assert posted["content"] == LONG_ANSWER

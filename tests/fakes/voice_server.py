@@ -114,6 +114,8 @@ class FakeVoiceServer:
         self.udp_port = 0
         self.group: Any = None  # tests/fakes/dave_mls.py's DaveGroup while DAVE is on
         self._decoders: dict[int, discord.opus.Decoder] = {}  # each member's, of the bot's audio
+        self.resumes_stall = False  # a RESUME is taken and never answered (a voice server stuck mid-way)
+        self._unstall = asyncio.Event()  # set at close: a stalled RESUME's handler ends
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -133,6 +135,7 @@ class FakeVoiceServer:
         return self
 
     async def close(self) -> None:
+        self._unstall.set()
         for conn in list(self.connections):
             await conn.ws.close()
         if self._udp is not None:
@@ -156,6 +159,12 @@ class FakeVoiceServer:
         for conn in [c for c in self.connections
                      if (c.grant.guild_id, c.grant.user_id) == (guild_id, user_id)]:
             await self._close(conn, 4014)
+
+    async def crash(self, user_id: int) -> None:
+        """The voice server fails under the user's connection (4015): its client resumes (RESUME)."""
+        conn = self.connection(user_id)
+        assert conn is not None, "no voice connection of that user"
+        await self._close(conn, 4015)
 
     def connection(self, user_id: int) -> Connection | None:
         return next((c for c in self.connections if c.grant.user_id == user_id and not c.closed), None)
@@ -275,6 +284,9 @@ class FakeVoiceServer:
                      and c.grant.token == data.get("token")), None)
         if conn is None:
             await ws.close(code=4006, message=b"Session no longer valid.")
+            return None
+        if self.resumes_stall:
+            await self._unstall.wait()
             return None
         conn.ws, conn.closed = ws, False
         await self.send(conn, 9, None)
