@@ -152,6 +152,10 @@ async def test_the_first_sentence_is_spoken_while_the_rest_is_still_written(call
                          what="the first sentence")
     [posted] = h.discord.posted(VOICE_ID)
     assert posted["content"] == first
+    # Posted as every reply is: a nonce naming the part, the one mention policy.
+    [body] = [r.body for r in h.discord.requests
+              if r.method == "POST" and r.path.endswith(f"/channels/{VOICE_ID}/messages")]
+    assert body["nonce"].endswith(".a0") and "everyone" not in body["allowed_mentions"]["parse"]
     writing.set()
     await h.discord.wait_for(lambda _: posted["content"] == LONG_ANSWER, what="the answer edited in whole")
     await h.bot.in_flight.drain()  # the rest spoken

@@ -20,6 +20,7 @@ import discord
 
 from bot.core.pipeline import Incoming
 from bot.discord.flow import age_restricted_place, missing_post_permission, private_place
+from bot.discord.posting import allowed_mentions_for, reply_nonce
 from bot.discord.voicechat.calls import DiscordCall
 from bot.discord.voicechat.segmenter import Utterance
 from bot.discord.voicechat.speaking import play
@@ -62,7 +63,7 @@ class CallTalk:
 
     async def _answer(self, call: DiscordCall, msg: Incoming) -> None:
         turn = self._speaking.setdefault(call.channel_id, asyncio.Lock())
-        outlet = CallOutlet(call, self._bot.services.voice, turn)
+        outlet = CallOutlet(call, self._bot.services.voice, turn, msg.message_id)
         with self._bot.in_flight:
             try:
                 await self._bot.services.replies.handle(msg, lambda _key: outlet)
@@ -95,10 +96,12 @@ class CallOutlet:
     the chat's message is edited as the rest arrives. A member speaking over it stops it after the sentence
     under way: the rest is posted, not said."""
 
-    def __init__(self, call: DiscordCall, voice: VoiceService, turn: asyncio.Lock) -> None:
+    def __init__(self, call: DiscordCall, voice: VoiceService, turn: asyncio.Lock, answered: int) -> None:
         self._call = call
         self._voice = voice
         self._turn = turn
+        self._answered = answered  # the utterance's message id: each part's nonce names it
+        self._parts = 0  # the part the next post is
         self._said: list[asyncio.Task[None]] = []
         self._shown: dict[int, str] = {}  # message id -> its text as posted (what of it is said or queued)
         self._stopped = False  # spoken over: nothing more of this answer is said
@@ -112,13 +115,18 @@ class CallOutlet:
         return True
 
     async def send(self, text: str, *, first: bool) -> int | None:
-        message = await self._call.channel.send(text)
+        # the one mention policy of every post; a re-sent part is the same post (bot/discord/posting.py)
+        nonce = reply_nonce(self._answered, self._parts)
+        self._parts += 1
+        message = await self._call.channel.send(text, allowed_mentions=allowed_mentions_for(text),
+                                                nonce=nonce)
         self._shown[message.id] = text
         self._say_next(text)
         return message.id
 
     async def edit(self, message_id: int, text: str) -> None:
-        await self._call.channel.get_partial_message(message_id).edit(content=text)
+        await self._call.channel.get_partial_message(message_id).edit(
+            content=text, allowed_mentions=allowed_mentions_for(text))
         before = self._shown.get(message_id, "")
         self._shown[message_id] = text
         if text.startswith(before):  # the sentences written since (a retried stream that differs: not said)
@@ -129,7 +137,9 @@ class CallOutlet:
         await self._call.channel.get_partial_message(message_id).delete()
 
     def resume_at(self, part: int) -> None:
-        pass  # a call's words are not resumed after a crash: they were spoken to people who have moved on
+        """The next part posted is part ``part`` of the reply (a reply resumed): its nonce is that part's,
+        so a part that reached Discord is not posted twice."""
+        self._parts = part
 
     async def spoken(self) -> None:
         await asyncio.gather(*self._said, return_exceptions=True)
