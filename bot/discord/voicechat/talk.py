@@ -4,8 +4,10 @@ channel meets the reply pipeline (so the pipeline has no way in of its own for i
 Each member's transcribed utterance is that member's message in the voice channel's text chat (kept as
 ``[voice] ...``, consent and privacy as for any message there), handled by the reply sequence as a text
 message is: addressed (its name said, or the member is the only other one in the call) it answers;
-otherwise the first look and the votes decide. The answer is posted in the voice channel's chat and spoken
-into the call in the character's voice, one reply after another, never starting while a member speaks.
+otherwise the first look and the votes decide. The answer is streamed to the call's outlet: posted in the
+voice channel's chat and spoken into the call in the character's voice a sentence at a time as it is
+written, one reply after another, never starting while a member speaks. Each answer is a task of its own
+(what a graceful stop waits for), awaited by the member's hearing so their words are answered in order.
 """
 
 from __future__ import annotations
