@@ -2,9 +2,11 @@
 ``/bot status-here``; ``/bot proactive``, ``/bot reactions`` and ``/bot server-tools`` (the switches of
 proactive talk and emote reactions, bot/alive/service.py, and of the server's tools while replying,
 bot/servertools/knowing.py: those only where the operator's server_tools setting is on); ``/bot swipes``
-(the swipe buttons, bot/reply/swipes.py); ``/bot status-refresh`` (a new custom status now); ``/bot face
-avatar|banner|bio|reset`` (the character's face in this server, bot/operator/faces.py: server admins; reset
-returns to the character's own face, bot/operator/character_faces.py).
+(the swipe buttons, bot/reply/swipes.py); ``/bot voice`` (whether people may call the character into a
+voice channel, server-wide: bot/runtime/calls.py, which also leaves a call in a place switched off);
+``/bot status-refresh`` (a new custom status now); ``/bot face avatar|banner|bio|reset`` (the character's
+face in this server, bot/operator/faces.py: server admins; reset returns to the character's own face,
+bot/operator/character_faces.py).
 
 A deactivated channel or server gets no replies and no reply votes; its messages are still written to the
 log only when ``log_inactive_channels`` is true. The engine enforces this (its admission's observe,
@@ -43,7 +45,8 @@ SWITCHES = {
     "reminders": ("alive", "reminders", "people can ask me to remind them of something here"),
     "server_tools": ("servertools", "server_tools",
                      "I may look up members, events and what was said here while replying"),
-    "swipes": ("discord", "swipes", "my latest reply carries the swipe buttons, to see another answer")}
+    "swipes": ("discord", "swipes", "my latest reply carries the swipe buttons, to see another answer"),
+    "voice": ("voice", "voice_channels", "people can call me into their voice channel with /voice join")}
 # Switches whose setting is the operator's master switch: a place may turn them off, never on past it
 # (their tools cost tokens and reach Discord: bot/servertools/knowing.py).
 MASTERED = {"server_tools"}
@@ -64,6 +67,7 @@ class Activation(commands.Cog):
     def __init__(self, bot: Kindred) -> None:
         self.bot = bot
         self.places = bot.services.tools.places
+        self.calls = bot.services.calls
 
     def _place(self, interaction: Interaction, scope: Scope) -> tuple[str, int, str]:
         """(place type, place id, how to name it) for the database."""
@@ -90,6 +94,8 @@ class Activation(commands.Cog):
         if scope == "server":
             text += " Channels with their own setting keep it."
         await interaction.response.send_message(text, ephemeral=True)
+        if interaction.guild_id is not None and not active:
+            await self.calls.recheck(interaction.guild_id)  # out of a voice channel it may no longer be in
 
     @group.command(name="activate", description="Let the bot take part in this channel or the whole server.")
     @app_commands.describe(scope="This channel (default) or the whole server")
@@ -183,6 +189,15 @@ class Activation(commands.Cog):
     @admin_only()
     async def swipes(self, interaction: Interaction, state: OnOff, scope: Scope = "channel") -> None:
         await self._set_switch(interaction, "swipes", state, scope)
+
+    @group.command(name="voice", description="Let people call me into voice channels here (or not).")
+    @app_commands.describe(state="on, off, or default (the voice_channels setting)")
+    @in_server()
+    @admin_only()
+    async def voice(self, interaction: Interaction, state: OnOff) -> None:
+        await self._set_switch(interaction, "voice", state, "server")
+        assert interaction.guild_id is not None  # in_server
+        await self.calls.recheck(interaction.guild_id)
 
     @group.command(name="status-refresh", description="Write and show a new custom status now.")
     @in_server()

@@ -40,6 +40,8 @@ from bot.discord.presence import AlivePresence
 from bot.discord.serverview import DiscordServerView
 from bot.discord.startup import announce_connected, log_invite, watch_reconnects
 from bot.discord.ui import answer_expired_click, on_app_command_error
+from bot.discord.voicechat.calls import DiscordCalls
+from bot.discord.voicechat.talk import CallTalk
 from bot.operator.logmirror import LogMirror
 from bot.runtime.composition import Edge, Services, compose
 from bot.runtime.lifecycle import InFlight, close_database, settle_heap
@@ -52,7 +54,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EXTENSIONS = ("cogs.messages", "cogs.conversation", "cogs.activation", "cogs.admin", "cogs.admin_slash",
-              "cogs.memory",
+              "cogs.memory", "cogs.voice",
               # Server tools (issue 13): moderation, polls and info, tickets, per-server settings.
               "cogs.moderation", "cogs.polls", "cogs.info", "cogs.tickets", "cogs.server_settings",
               "cogs.alive", "cogs.reminders", "cogs.ask")
@@ -159,7 +161,8 @@ class KindredMixin:
                     face_writer=DiscordFaces(self),  # type: ignore[arg-type]
                     server_view=DiscordServerView(self),  # type: ignore[arg-type]
                     guild_count=lambda: len(self.guilds),  # type: ignore[attr-defined]
-                    started_at=self.started_at)
+                    started_at=self.started_at,
+                    call_side=DiscordCalls(self, CallTalk(self).heard))  # type: ignore[arg-type]
         self._services = services = await compose(self.settings_holder, self.character, self.mirror, edge,
                                                   skip_rounds=self.skip_rounds)
         # The cast's webhooks, one per character per channel (the messages cog's outlets use them), and the
@@ -269,6 +272,7 @@ class KindredMixin:
         # waiting on its batch) is cancelled before the model client closes, its batch with it.
         await services.timers.stop()
         await services.heartbeat.stop()
+        await services.calls.close()  # every voice channel left while the gateway is still up
         self.mirror.close()  # the cogs unload now: the log channel's last lines are theirs
         self.in_flight.cancel()  # what did not finish in the grace period
         # a Bot's method, which the mixin gets from the Bot it is mixed into

@@ -7,7 +7,8 @@
 * ``streamed``: Claude's answer is streamed; the first part is posted as soon as a sentence is complete,
   then that message is edited as the rest arrives, at most once per ``stream_edit_interval`` seconds (within
   Discord's edit rate limit); the final edit carries the whole text, and what is over Discord's length
-  limit continues in new messages. An outlet that cannot edit (the console) gets ``chunked``.
+  limit continues in new messages. An outlet that cannot edit (the console) gets ``chunked``. An outlet
+  that says the reply aloud (a voice call's, :class:`SpokenOutlet`) is always streamed.
 
 :class:`Delivery` runs the reply's model call (a :class:`Writer`: bot/reply/generation.py, built by the
 engine), so each mode can overlap it as it needs, and applies the reply filters (:class:`Finish`) to every
@@ -88,6 +89,16 @@ class EditableOutlet(Protocol):
     async def edit(self, message_id: int, text: str) -> None: ...
 
     async def delete(self, message_id: int) -> None: ...
+
+
+@runtime_checkable
+class SpokenOutlet(EditableOutlet, Protocol):
+    """An editable outlet that says the reply aloud as it is posted (a voice call's:
+    bot/discord/voicechat/talk.py): streamed whatever ``reply_delivery`` is, so the first sentence is said
+    while the rest is written, and without the typing pause (in a call, silence is what waiting sounds
+    like)."""
+
+    def says_aloud(self) -> bool: ...
 
 
 @runtime_checkable
@@ -172,6 +183,8 @@ class Delivery:
 
     async def run(self) -> Delivered:
         mode = self.settings.delivery.reply_delivery
+        if isinstance(self.outlet, SpokenOutlet) and self.outlet.says_aloud():
+            return await self._streamed()
         if mode == "streamed" and isinstance(self.outlet, EditableOutlet):
             return await self._streamed()
         return await self._at_once(chunked=mode != "whole")

@@ -70,6 +70,7 @@ from bot.reply.pipeline import ReplyPipeline, ReplySequence, Solo
 from bot.reply.recovery import LateReplies, ReplyRecovery
 from bot.reply.swipes import TIMER as SWIPE_TIMER
 from bot.reply.swipes import ReplySwipes, SwipeBoard
+from bot.runtime.calls import Calls, CallSide
 from bot.runtime.cluster import Cluster, ClusterNews, Handler, LeadWork, cache_invalidation
 from bot.runtime.jobs import MemoryJobs, daily_rounds
 from bot.runtime.pipelines import Shared, compose_pipeline
@@ -126,6 +127,7 @@ class Edge:
     post_to_log: Callable[[str], Awaitable[object]]  # a line in the log channel (the heartbeat's warnings)
     guild_count: Callable[[], int]
     started_at: float  # time.monotonic() when the process started
+    call_side: CallSide  # voice channels joined and heard (bot/discord/voicechat/calls.py)
 
 
 @dataclass
@@ -177,6 +179,7 @@ class Services:
     asking: Asking  # /ask and the message menus, wherever the app is installed
     faces: Faces  # a face per server (/bot face)
     own_faces: CharacterFaces  # the character's own face in each server, by the stage reached there
+    calls: Calls  # the character in voice channels (/voice join, /voice leave)
     dashboard: Dashboard | None  # served when dashboard_port asks for it
 
     @property
@@ -370,16 +373,19 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     conversation = ConversationTools(engine, store, holder.follow(MemorySettings))
     dashboard = compose_dashboard(settings, edge, live, store, engine, memory, admin, claude) \
         if live is not None else None
+    tools = ServerTools.on(store, polls)
     services = Services(store=store, claude=claude, voice=voice, engine=engine, access=access, limits=limits,
                         cluster=cluster, ensemble=ensemble, replies=replies, recovery=recovery, memory=memory,
                         admin=admin, counters=counters, alive=alive, memory_jobs=memory_jobs,
                         lead_work=lead_work, reloader=reloader,
                         timers=dispatcher,
                         heartbeat=Heartbeat(holder.follow(DiscordSettings), edge.latencies, edge.post_to_log),
-                        tools=ServerTools.on(store, polls),
+                        tools=tools,
                         conversation=conversation, asking=Asking(engine, conversation),
                         reminders=reminders,
-                        swipes=swipes, faces=faces, own_faces=own_faces, dashboard=dashboard)
+                        swipes=swipes, faces=faces, own_faces=own_faces,
+                        calls=Calls(edge.call_side, holder.follow(VoiceSettings), tools.places, voice),
+                        dashboard=dashboard)
     return services
 
 

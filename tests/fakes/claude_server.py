@@ -136,6 +136,10 @@ class Reply:
     content: list[dict[str, Any]] | None = None  # the answer's blocks after thinking (None: one text block)
     server_tool_use: dict[str, int] | None = None  # usage.server_tool_use, when server tools ran
     searching: asyncio.Event | None = None  # a streamed tool turn waits after its server_tool_use until set
+    # A streamed answer sends its first ``written_until`` characters, then waits until ``writing`` is set (the
+    # model still writing the rest, for as long as the test needs).
+    writing: asyncio.Event | None = None
+    written_until: int = 0
 
 
 Responder = Callable[[dict[str, Any]], Reply | str | None | Awaitable[Reply | str | None]]
@@ -870,7 +874,9 @@ class FakeClaude(ModelServer):
         usage = message["usage"]
         text = reply.text
         size = max(1, len(text)) if self.zero_latency else max(1, self.chunk_size)
-        chunks = [text[i:i + size] for i in range(0, len(text), size)]
+        parts = [text[:reply.written_until], text[reply.written_until:]] if reply.writing else [text]
+        chunks = [part[i:i + size] for part in parts for i in range(0, len(part), size)]
+        paused_at = len(range(0, reply.written_until, size)) if reply.writing else -1  # first chunk held
         pace = 0.0 if self.zero_latency else reply.stream_delay
         pending: list[bytes] = []
 
@@ -914,6 +920,9 @@ class FakeClaude(ModelServer):
             if pace:
                 await flush()
                 await asyncio.sleep(pace)
+            if n == paused_at and reply.writing is not None:
+                await flush()
+                await reply.writing.wait()
             event("content_block_delta", {"type": "content_block_delta", "index": index,
                                           "delta": {"type": "text_delta", "text": chunk}})
         if reply.stream_error:

@@ -245,12 +245,23 @@ class DaveGroup:
         self.pending[transition] = {conn.ssrc}
         for member in self.server.members.values():  # those in the group already take the commit
             if member.channel_id == self.channel_id and member.dave is not None and member.dave.ready:
-                member.dave.process_commit(commit)
+                try:
+                    member.dave.process_commit(commit)
+                except Exception:  # a commit of a group the member is not in (a bot that started afresh)
+                    member.dave = None
         if welcome is not None:
             for member in self._joining:
                 self._session(member).process_welcome(welcome)
         self.epoch += 1
         await self.server.send_binary(conn, 29, struct.pack(">H", transition) + commit)
+
+    async def announce_garbage(self, conn: Connection) -> int:
+        """A commit announced (op 29) that no MLS member can process (a corrupted or forged one): the
+        client's DAVE session rejects it. Returns its transition id."""
+        transition = next(self.transitions)
+        self.pending[transition] = {conn.ssrc}
+        await self.server.send_binary(conn, 29, struct.pack(">H", transition) + secrets.token_bytes(64))
+        return transition
 
     def encrypt(self, member: Member, frame: bytes) -> bytes:
         return bytes(self._session(member).encrypt_opus(frame))

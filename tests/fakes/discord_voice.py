@@ -112,9 +112,10 @@ class VoiceWorld:
         assert self.voice is not None
         await self.voice.join(user_id, channel_id)
 
-    async def member_leaves_voice(self, guild_id: int, user_id: int) -> None:
+    async def member_leaves_voice(self, guild_id: int, user_id: int, *,
+                                  disconnect_lost: bool = False) -> None:
         self.voice_states.get(guild_id, {}).pop(user_id, None)
         await self.dispatch("VOICE_STATE_UPDATE", self._voice_state(guild_id, user_id, None, ""),
                             guild_id=guild_id)
         if self.voice is not None:
-            await self.voice.leave(user_id)
+            await self.voice.leave(user_id, disconnect_lost=disconnect_lost)

@@ -114,6 +114,8 @@ class FakeVoiceServer:
         self.udp_port = 0
         self.group: Any = None  # tests/fakes/dave_mls.py's DaveGroup while DAVE is on
         self._decoders: dict[int, discord.opus.Decoder] = {}  # each member's, of the bot's audio
+        self.resumes_stall = False  # a RESUME is taken and never answered (a voice server stuck mid-way)
+        self._unstall = asyncio.Event()  # set at close: a stalled RESUME's handler ends
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -133,6 +135,7 @@ class FakeVoiceServer:
         return self
 
     async def close(self) -> None:
+        self._unstall.set()
         for conn in list(self.connections):
             await conn.ws.close()
         if self._udp is not None:
@@ -157,6 +160,12 @@ class FakeVoiceServer:
                      if (c.grant.guild_id, c.grant.user_id) == (guild_id, user_id)]:
             await self._close(conn, 4014)
 
+    async def crash(self, user_id: int) -> None:
+        """The voice server fails under the user's connection (4015): its client resumes (RESUME)."""
+        conn = self.connection(user_id)
+        assert conn is not None, "no voice connection of that user"
+        await self._close(conn, 4015)
+
     def connection(self, user_id: int) -> Connection | None:
         return next((c for c in self.connections if c.grant.user_id == user_id and not c.closed), None)
 
@@ -171,12 +180,15 @@ class FakeVoiceServer:
                 await self.group.add_member(conn, member)
         return member
 
-    async def leave(self, user_id: int) -> None:
+    async def leave(self, user_id: int, *, disconnect_lost: bool = False) -> None:
+        """A member's client leaves the call: CLIENT_DISCONNECT to the bot (``disconnect_lost``: it never
+        arrives, as when the voice connection resumes across it) and, under DAVE, its leaf removed."""
         member = self.members.pop(user_id, None)
         if member is None:
             return
         for conn in self._in_channel(member.channel_id):
-            await self.send(conn, 13, {"user_id": str(user_id)})
+            if not disconnect_lost:
+                await self.send(conn, 13, {"user_id": str(user_id)})
             if self.group is not None:
                 await self.group.remove_member(conn, member)
 
@@ -273,6 +285,9 @@ class FakeVoiceServer:
         if conn is None:
             await ws.close(code=4006, message=b"Session no longer valid.")
             return None
+        if self.resumes_stall:
+            await self._unstall.wait()
+            return None
         conn.ws, conn.closed = ws, False
         await self.send(conn, 9, None)
         return conn
@@ -295,8 +310,12 @@ class FakeVoiceServer:
         if conn.dave_version:
             from tests.fakes.dave_mls import DaveGroup
 
-            if self.group is None:
-                self.group = DaveGroup(self, conn.grant.channel_id)
+            # A new voice session of the bot (a resume selects no protocol) starts a new MLS group: the
+            # members' sessions of an earlier one are dropped, as Discord's clients re-form the group.
+            for member in self.members.values():
+                if member.channel_id == conn.grant.channel_id:
+                    member.dave = None
+            self.group = DaveGroup(self, conn.grant.channel_id)
             await self.group.start(conn)
         return True
 

@@ -42,6 +42,16 @@ class VoiceSettings:
         "*{name} tilts their head.* I can't listen to voice messages, sorry. Could you type it?",
         "What the character says to a voice message it cannot transcribe ({name} is the character's "
         "name).")
+    voice_channels: bool = key(
+        False, "Let people call the character into a voice channel (/voice join); server admins may turn "
+        "it on or off for their server (/bot voice). It listens only with a speech-to-text backend "
+        "(stt_backend).")
+    voice_idle_seconds: float = key(
+        60.0, "Seconds the character stays in a voice channel nobody else is in before it leaves.",
+        above=0)
+    voice_utterance_seconds: float = key(
+        15.0, "Longest stretch of one member's speech in a voice channel transcribed as one message.",
+        above=0)
 
 
 @dataclass(frozen=True)

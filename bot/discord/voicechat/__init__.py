@@ -1,6 +1,5 @@
 """Talking in a voice channel: Kindred's own receiver of a call's audio (no released Python library receives
 under DAVE, Discord's end-to-end encryption of voice), and what hearing and speaking there are made of.
-Nothing here is wired to a command yet.
 
 discord.py's VoiceClient joins the call and sends; ``client.ListeningVoiceClient`` adds what it lacks: the
 voice gateway's SPEAKING, CLIENTS_CONNECT and CLIENT_DISCONNECT events (which member each SSRC is, who else
@@ -9,5 +8,7 @@ the UDP socket's packets, handed to ``receiver.VoiceReceiver``, which opens each
 transport encryption), decrypts its frame with the bot's DAVE session as that member's, decodes the Opus and
 cuts each member's audio into utterances (``segmenter.py``: WebRTC's voice activity detector).
 ``hearing.Hearing`` turns utterances into each member's ``[voice]`` words with the speech-to-text backend of
-voice messages; ``speaking.play`` plays the character's speech into the call.
+voice messages; ``speaking.play`` plays the character's speech into the call. ``calls.DiscordCalls`` joins a
+channel for bot/runtime/calls.py (``/voice join``, cogs/voice.py), and ``talk.CallTalk`` hands each member's
+words to the reply sequence as a message in the channel's chat and posts and speaks the answer.
 """

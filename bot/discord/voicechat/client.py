@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import davey
@@ -28,24 +28,51 @@ SWEEP_SECONDS = 0.1  # how often a speaker whose packets stopped is looked for
 
 
 class ListeningVoiceClient(discord.VoiceClient):
-    """``idle_seconds``: how long it stays in a call nobody else is connected to (the voice gateway's
-    CLIENTS_CONNECT and CLIENT_DISCONNECT say who is); None: it stays. ``barge_in``: what it is playing
-    stops when a member begins to speak."""
+    """``idle_seconds``: how long it stays in a call nobody else is connected to (the main gateway's voice
+    state updates, and the voice gateway's CLIENTS_CONNECT and CLIENT_DISCONNECT, say who is: each starts
+    or stops the one timer, nothing is polled); None: it stays. ``barge_in``: what it is playing
+    stops when a member begins to speak (without it, ``spoken_over`` counts such starts: a speaker of whole
+    sentences stops after the one under way)."""
 
     def __init__(self, client: discord.Client, channel: discord.abc.Connectable, *,
                  on_utterance: Callable[[Utterance], None], max_seconds: float,
                  idle_seconds: float | None = None, barge_in: bool = False) -> None:
         super().__init__(client, channel)
         self.receiver = VoiceReceiver(self, client.loop, on_utterance, max_seconds=max_seconds,
-                                      on_speech=self._someone_speaks if barge_in else None)
+                                      on_speech=self._someone_speaks)
+        self._barge_in = barge_in
         self.interrupted = 0  # playbacks stopped by a member speaking over them
+        self.spoken_over = 0  # utterances a member began while the bot was playing
         self.present: set[int] = set()  # the others connected to the call
         self._idle_seconds = idle_seconds
         self._sweeper: asyncio.Task[None] | None = None
         self._idle: asyncio.Task[None] | None = None
+        self._leaving: asyncio.Task[None] | None = None
+        self.on_left: Callable[[], Awaitable[None]] | None = None  # after it left by itself
 
     def create_connection_state(self) -> VoiceConnectionState:
-        return VoiceConnectionState(self, hook=self._voice_event)
+        return _ConnectionState(self, hook=self._voice_event)
+
+    def dave_failed(self, transition_id: int) -> None:
+        """DAVE's MLS group sent a commit or welcome this client could not process: it can neither decrypt
+        the members nor be decrypted by them. discord.py told the voice server (op 31) and starts a new
+        session; the call is left rather than stay in it deaf and mute (a /voice join starts afresh)."""
+        self.leave_by_itself(logging.WARNING, "leaving the voice channel %s: its end-to-end encryption "
+                             "(DAVE) failed (transition %s could not be processed)", self.channel.id,
+                             transition_id)
+
+    def leave_by_itself(self, level: int, message: str, *args: object) -> None:
+        """Leave the call, said in one log line, and tell ``on_left`` (its hearing ends)."""
+        if self._leaving is not None:
+            return  # already on its way out: one line
+        log.log(level, message, *args)
+        self._leaving = self.loop.create_task(self._leave(), name="voice-leave")
+
+    async def _leave(self) -> None:
+        # A task of its own: discord.py's disconnect cancels the voice gateway's task this may come from.
+        await self.disconnect(force=True)
+        if self.on_left is not None:
+            await self.on_left()
 
     async def _voice_event(self, ws: DiscordVoiceWebSocket, msg: dict[str, Any]) -> None:
         op, data = msg.get("op"), msg.get("d") or {}
@@ -59,8 +86,18 @@ class ListeningVoiceClient(discord.VoiceClient):
             self.present.discard(int(data["user_id"]))
             self._watch_idle()
 
+    def voice_states_changed(self) -> None:
+        """Someone joined, left or moved between voice channels (the main gateway's VOICE_STATE_UPDATE):
+        who else is in the call, as discord.py's voice states have it (no member cache needed)."""
+        channel = self.channel
+        if isinstance(channel, discord.VoiceChannel | discord.StageChannel):
+            self.present = {uid for uid in channel.voice_states if uid != self.user.id}
+            self._watch_idle()
+
     def _someone_speaks(self, user_id: int) -> None:
         if self.is_playing():
+            self.spoken_over += 1
+        if self._barge_in and self.is_playing():
             log.debug("member %s spoke over the bot: its playback stops", user_id)
             self.interrupted += 1
             self.stop()
@@ -77,8 +114,8 @@ class ListeningVoiceClient(discord.VoiceClient):
     async def _leave_when_idle(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
         self._idle = None
-        log.info("leaving the voice channel %s: nobody else was in it for %gs", self.channel.id, seconds)
-        await self.disconnect()
+        self.leave_by_itself(logging.INFO, "leaving the voice channel %s: nobody else was in it for %gs",
+                             self.channel.id, seconds)
 
     async def connect(self, *, reconnect: bool, timeout: float, self_deaf: bool = False,
                       self_mute: bool = False) -> None:
@@ -113,6 +150,18 @@ class ListeningVoiceClient(discord.VoiceClient):
     def e2ee(self) -> davey.DaveSession | None:
         state = self._connection
         return state.dave_session if state.can_encrypt else None
+
+
+class _ConnectionState(VoiceConnectionState):
+    """discord.py's connection state, telling the client when DAVE's group could not be followed."""
+
+    def __init__(self, client: ListeningVoiceClient, **kwargs: Any) -> None:
+        super().__init__(client, **kwargs)
+        self._listening = client
+
+    async def _recover_from_invalid_commit(self, transition_id: int) -> None:
+        await super()._recover_from_invalid_commit(transition_id)  # op 31 to the voice server, as DAVE asks
+        self._listening.dave_failed(transition_id)
 
 
 def listening(on_utterance: Callable[[Utterance], None], *, max_seconds: float,

@@ -108,6 +108,11 @@ class VoiceReceiver:
                 if speaker.segmenter.speaking and now - speaker.last_packet >= self._end_silence:
                     self._finish(ssrc)
 
+    def someone_speaking(self) -> bool:
+        """Whether a member is in the middle of an utterance (a reply waits for a pause to be spoken)."""
+        with self._lock:
+            return any(s.segmenter.speaking for s in self._speakers.values())
+
     # -- the UDP socket's side (discord.py's reader thread)
 
     def packet(self, data: bytes) -> None:

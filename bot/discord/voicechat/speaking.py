@@ -5,8 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 
 import discord
+
+log = logging.getLogger(__name__)
+
+PCM_RATE = 48_000 * 2 * 2  # bytes a second of 48 kHz 16-bit stereo
+PLAY_MARGIN = 5.0  # seconds a clip may take past its length (a thread scheduled late, a resumed connection)
 
 
 async def play(client: discord.VoiceClient, pcm: bytes) -> bool:
@@ -23,6 +29,19 @@ async def play(client: discord.VoiceClient, pcm: bytes) -> bool:
         loop.call_soon_threadsafe(settle, error)
 
     source = discord.PCMAudio(io.BytesIO(pcm))
-    client.play(source, after=after, application="voip", signal_type="voice")
-    error = await done
+    try:
+        client.play(source, after=after, application="voip", signal_type="voice")
+    except discord.ClientException as exc:  # the connection went (or another clip plays) meanwhile
+        log.warning("a clip was not played in voice channel %s: %s", client.channel.id, exc)
+        return False
+    # A safety net: discord.py's player may wait for a dropped connection to come back (up to its timeout)
+    # before it calls ``after``; a sentence is not waited for much past its own length.
+    seconds = len(pcm) / PCM_RATE + PLAY_MARGIN
+    try:
+        error = await asyncio.wait_for(done, seconds)
+    except TimeoutError:
+        log.warning("a clip in voice channel %s did not finish playing within %.1fs: stopped",
+                    client.channel.id, seconds)
+        client.stop()
+        return False
     return error is None and source.stream.tell() >= len(pcm)

@@ -1,0 +1,105 @@
+"""The Discord side of the character's calls (bot/runtime/calls.py's ``CallSide``): a voice channel joined
+with a listening client (client.py), whose utterances go to ``Hearing`` (hearing.py) and on to what the
+bot does with a member's words (``on_heard``)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Protocol
+
+import discord
+
+from bot.core.config import VoiceSettings
+from bot.discord.voicechat.client import ListeningVoiceClient, listening
+from bot.discord.voicechat.hearing import Hearing
+from bot.discord.voicechat.segmenter import Utterance
+from bot.runtime.calls import CallFailed
+
+if TYPE_CHECKING:
+    from bot.runtime.composition import Services
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 30.0  # discord.py's own default for a voice connection (gateway, UDP, DAVE)
+
+# (the call, the member, their words as kept: "[voice] ...", the utterance)
+OnHeard = Callable[["DiscordCall", int, str, Utterance], Awaitable[None]]
+
+
+class Bot(Protocol):
+    @property
+    def services(self) -> Services: ...  # the voice service among them
+
+    def get_channel(self, channel_id: int, /) -> object: ...
+
+
+class DiscordCall:
+    """One joined voice channel: its listening client and its hearing."""
+
+    def __init__(self, guild_id: int, channel: discord.VoiceChannel, hearing: Hearing) -> None:
+        self.guild_id = guild_id
+        self.channel = channel
+        self.hearing = hearing
+        self.client: ListeningVoiceClient | None = None
+
+    @property
+    def channel_id(self) -> int:
+        return self.channel.id
+
+    def connected(self) -> bool:
+        return self.client is not None and self.client.is_connected()
+
+    def voice_states_changed(self) -> None:
+        if self.client is not None:
+            self.client.voice_states_changed()
+
+    async def leave(self) -> None:
+        client, self.client = self.client, None
+        if client is not None:
+            await client.disconnect(force=True)
+        await self.hearing.close()
+
+
+class DiscordCalls:
+    """``on_heard``: each member's transcribed words (None: heard and dropped, until wired)."""
+
+    def __init__(self, bot: Bot, on_heard: OnHeard | None = None) -> None:
+        self._bot = bot
+        self.on_heard = on_heard
+
+    async def join(self, guild_id: int, channel_id: int, settings: VoiceSettings) -> DiscordCall:
+        channel = self._bot.get_channel(channel_id)
+        if not isinstance(channel, discord.VoiceChannel):
+            raise CallFailed(f"{channel_id} is not a voice channel I can see")
+        call: DiscordCall
+
+        async def heard(user_id: int, content: str, utterance: Utterance) -> None:
+            if self.on_heard is not None:
+                await self.on_heard(call, user_id, content, utterance)
+
+        call = DiscordCall(guild_id, channel, Hearing(self._bot.services.voice, heard))
+        make = listening(call.hearing.utterance, max_seconds=settings.voice_utterance_seconds,
+                         idle_seconds=settings.voice_idle_seconds)
+        try:
+            # reconnect: discord.py resumes a dropped voice connection itself
+            client = await channel.connect(cls=make, timeout=CONNECT_TIMEOUT, reconnect=True, self_deaf=False)
+        except (TimeoutError, discord.ClientException, discord.ConnectionClosed, OSError) as exc:
+            await call.hearing.close()
+            await _disconnect_leftover(channel.guild)
+            raise CallFailed(str(exc) or type(exc).__name__) from exc
+        assert isinstance(client, ListeningVoiceClient)
+        call.client = client
+        client.on_left = call.hearing.close  # alone too long, or DAVE failed: nothing more is heard
+        return call
+
+
+async def _disconnect_leftover(guild: discord.Guild) -> None:
+    """A connection that failed half-way (a DAVE failure) leaves nothing joined."""
+    client = guild.voice_client
+    if client is not None:
+        try:
+            await asyncio.wait_for(client.disconnect(force=True), CONNECT_TIMEOUT)
+        except (TimeoutError, discord.ClientException):
+            log.debug("a failed voice connection in server %s did not close cleanly", guild.id)

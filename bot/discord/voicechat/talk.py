@@ -1,0 +1,199 @@
+"""A call's words into the reply sequence, and its answers back out: the one place where talk in a voice
+channel meets the reply pipeline (so the pipeline has no way in of its own for it).
+
+Each member's transcribed utterance is that member's message in the voice channel's text chat (kept as
+``[voice] ...``, consent and privacy as for any message there), handled by the reply sequence as a text
+message is: addressed (its name said, or the member is the only other one in the call) it answers;
+otherwise the first look and the votes decide. The answer is streamed to the call's outlet: posted in the
+voice channel's chat and spoken into the call in the character's voice a sentence at a time as it is
+written, one reply after another, never starting while a member speaks. Each answer is a task of its own
+(what a graceful stop waits for), awaited by the member's hearing so their words are answered in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Protocol
+
+import discord
+
+from bot.core.pipeline import Incoming
+from bot.discord.flow import age_restricted_place, missing_post_permission, private_place
+from bot.discord.posting import allowed_mentions_for, reply_nonce
+from bot.discord.voicechat.calls import DiscordCall
+from bot.discord.voicechat.segmenter import Utterance
+from bot.discord.voicechat.speaking import play
+from bot.runtime.lifecycle import InFlight
+from bot.runtime.voice import VoiceService, VoiceUnavailable
+
+if TYPE_CHECKING:
+    from bot.runtime.composition import Services
+
+log = logging.getLogger(__name__)
+
+TURN_POLL_SECONDS = 0.05  # how often a reply waiting for its turn looks whether the members went quiet
+MAX_TURN_WAIT = 10.0  # a reply waits at most this long for a pause before it is spoken anyway
+
+
+class Bot(Protocol):
+    @property
+    def services(self) -> Services: ...  # the reply sequence and the voice service among them
+
+    in_flight: InFlight  # a reply under way finishes before shutdown, as a text message's does
+
+
+class CallTalk:
+    """``heard`` is what DiscordCalls hands each member's words to."""
+
+    def __init__(self, bot: Bot) -> None:
+        self._bot = bot
+        self._speaking: dict[int, asyncio.Lock] = {}  # by voice channel: one reply spoken at a time
+
+    async def heard(self, call: DiscordCall, user_id: int, content: str, utterance: Utterance) -> None:
+        msg = self.incoming(call, user_id, content)
+        if msg is None:
+            return
+        # Its own task: what a graceful stop waits for is this answer, which ends, not the member's hearing
+        # (a task that lives as long as the call); shielded, so leaving the call does not cut a reply half
+        # posted (its speaking stops by itself once the call is gone). The hearing waits for it: a member's
+        # words are answered in the order spoken.
+        answer = asyncio.create_task(self._answer(call, msg), name="voice-answer")
+        await asyncio.shield(answer)
+
+    async def _answer(self, call: DiscordCall, msg: Incoming) -> None:
+        turn = self._speaking.setdefault(call.channel_id, asyncio.Lock())
+        outlet = CallOutlet(call, self._bot.services.voice, turn, msg.message_id)
+        with self._bot.in_flight:
+            try:
+                await self._bot.services.replies.handle(msg, lambda _key: outlet)
+            finally:
+                await outlet.spoken()
+
+    @staticmethod
+    def incoming(call: DiscordCall, user_id: int, content: str) -> Incoming | None:
+        channel = call.channel
+        member = channel.guild.get_member(user_id)
+        if member is None or member.bot:
+            return None  # a member the cache does not know, or another bot: not heard as a person
+        alone_with = call.client is not None and call.client.present == {user_id}
+        now = discord.utils.utcnow()
+        return Incoming(
+            # No Discord message carries an utterance: its id is a snowflake of when it was heard.
+            message_id=discord.utils.time_snowflake(now, high=False) + (user_id & 0x3FFFFF),
+            channel_id=channel.id, author_id=user_id, author_name=member.display_name, content=content,
+            created_at=now, is_dm=False, guild_id=channel.guild.id, guild_name=channel.guild.name,
+            channel_name=channel.name,
+            # the only other one in the call speaks to the character, as a DM does
+            mentions_bot=alone_with,
+            author_roles=tuple(r.id for r in member.roles), private=private_place(channel),
+            age_restricted=age_restricted_place(channel), cannot_post=missing_post_permission(channel))
+
+
+class CallOutlet:
+    """Posts an answer in the voice channel's chat and speaks it into the call as it is written: the reply
+    is streamed to it (a ``SpokenOutlet``), each sentence spoken once complete, while the rest is written;
+    the chat's message is edited as the rest arrives. A member speaking over it stops it after the sentence
+    under way: the rest is posted, not said."""
+
+    def __init__(self, call: DiscordCall, voice: VoiceService, turn: asyncio.Lock, answered: int) -> None:
+        self._call = call
+        self._voice = voice
+        self._turn = turn
+        self._answered = answered  # the utterance's message id: each part's nonce names it
+        self._parts = 0  # the part the next post is
+        self._said: list[asyncio.Task[None]] = []
+        self._shown: dict[int, str] = {}  # message id -> its text as posted (what of it is said or queued)
+        self._stopped = False  # spoken over: nothing more of this answer is said
+
+    @contextlib.asynccontextmanager
+    async def typing(self) -> AsyncIterator[None]:
+        async with self._call.channel.typing():
+            yield
+
+    def says_aloud(self) -> bool:
+        return True
+
+    async def send(self, text: str, *, first: bool) -> int | None:
+        # the one mention policy of every post; a re-sent part is the same post (bot/discord/posting.py)
+        nonce = reply_nonce(self._answered, self._parts)
+        self._parts += 1
+        message = await self._call.channel.send(text, allowed_mentions=allowed_mentions_for(text),
+                                                nonce=nonce)
+        self._shown[message.id] = text
+        self._say_next(text)
+        return message.id
+
+    async def edit(self, message_id: int, text: str) -> None:
+        await self._call.channel.get_partial_message(message_id).edit(
+            content=text, allowed_mentions=allowed_mentions_for(text))
+        before = self._shown.get(message_id, "")
+        self._shown[message_id] = text
+        if text.startswith(before):  # the sentences written since (a retried stream that differs: not said)
+            self._say_next(text[len(before):])
+
+    async def delete(self, message_id: int) -> None:
+        self._shown.pop(message_id, None)
+        await self._call.channel.get_partial_message(message_id).delete()
+
+    def resume_at(self, part: int) -> None:
+        """The next part posted is part ``part`` of the reply (a reply resumed): its nonce is that part's,
+        so a part that reached Discord is not posted twice."""
+        self._parts = part
+
+    async def spoken(self) -> None:
+        await asyncio.gather(*self._said, return_exceptions=True)
+
+    def _say_next(self, text: str) -> None:
+        if text.strip():
+            # Spoken beside the writing of the rest, in order (the lock is taken in the order they come).
+            self._said.append(asyncio.create_task(self._say(text), name="voice-say"))
+
+    async def _say(self, text: str) -> None:
+        async with self._turn:
+            client = self._call.client
+            for sentence in sentences(text):
+                if self._stopped or client is None or not client.is_connected():
+                    return
+                try:
+                    pcm = await self._voice.speak_in_call(sentence)
+                except VoiceUnavailable as exc:
+                    log.warning("a reply in voice channel %s was posted but not spoken: %s",
+                                self._call.channel_id, exc)
+                    self._stopped = True
+                    return
+                await self._wait_for_a_pause()
+                spoken_over = client.spoken_over
+                if not client.is_connected() or not await play(client, pcm):
+                    self._stopped = True
+                    return
+                if client.spoken_over != spoken_over:  # barge-in: the sentence ends, the rest is not said
+                    log.info("a member spoke over the reply in voice channel %s: it stopped after the "
+                             "sentence", self._call.channel_id)
+                    self._stopped = True
+                    return
+
+    async def _wait_for_a_pause(self) -> None:
+        # Polled: the receiver knows when an utterance ends only at its next frame or sweep.
+        client = self._call.client
+        for _ in range(int(MAX_TURN_WAIT / TURN_POLL_SECONDS)):
+            if client is None or not client.receiver.someone_speaking():
+                return
+            await asyncio.sleep(TURN_POLL_SECONDS)
+
+
+def sentences(text: str) -> list[str]:
+    """The reply cut after each ``.``, ``!`` or ``?`` that ends a word: what is said whole when a member
+    speaks over it."""
+    out: list[str] = []
+    start = 0
+    for i, char in enumerate(text):
+        if char in ".!?" and (i + 1 == len(text) or text[i + 1].isspace()):
+            piece = text[start:i + 1].strip()
+            if piece:
+                out.append(piece)
+            start = i + 1
+    rest = text[start:].strip()
+    return [*out, rest] if rest else out

@@ -1,0 +1,131 @@
+"""The character in voice channels: at most one call per server, joined when a member asks (``/voice join``)
+and left when asked (``/voice leave``), when the place is switched off (``/bot deactivate``, ``/bot voice
+off``), when nobody else is in it for ``voice_idle_seconds`` (the listening client leaves by itself, told by
+each voice state update), when its end-to-end encryption breaks (DAVE: it leaves rather than stay deaf) and
+at shutdown.
+
+Whether a server may call it in: ``voice_channels`` (the operator's default) unless the server's admins
+switched it (the ``voice`` place switch). It joins only where it can listen: without a speech-to-text
+backend the member is told so, in one line, and nothing is joined. The Discord side (connecting, the
+listening client, hearing) is ``CallSide``, bot/discord/voicechat/calls.py.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+from bot.core.config import VoiceSettings
+from bot.operator.places import Places
+from bot.runtime.voice import VoiceService
+
+log = logging.getLogger(__name__)
+
+SWITCH = "voice"  # the place switch admins set with /bot voice
+
+
+class Call(Protocol):
+    """One joined voice channel."""
+
+    @property
+    def channel_id(self) -> int: ...
+
+    def connected(self) -> bool:
+        """False once it left (asked to, alone for too long, or the connection failed for good)."""
+
+    async def leave(self) -> None: ...
+
+    def voice_states_changed(self) -> None:
+        """Someone joined or left a voice channel of the server: whether the call is empty now (it leaves
+        after ``voice_idle_seconds`` alone)."""
+
+
+class CallSide(Protocol):
+    async def join(self, guild_id: int, channel_id: int, settings: VoiceSettings) -> Call:
+        """Connected, listening (``voice_utterance_seconds``) and leaving when alone (``voice_idle_seconds``);
+        raises CallFailed when Discord's voice connection (or DAVE) could not be set up."""
+
+
+class CallFailed(Exception):
+    """The voice connection could not be made; nothing is left joined."""
+
+
+class Calls:
+    """``settings``: the voice section (a reload reaches it)."""
+
+    def __init__(self, side: CallSide, settings: VoiceSettings, places: Places,
+                 voice: VoiceService) -> None:
+        self._side = side
+        self._settings = settings
+        self._places = places
+        self._voice = voice
+        self._calls: dict[int, Call] = {}  # by guild id
+
+    def current(self, guild_id: int) -> Call | None:
+        call = self._calls.get(guild_id)
+        if call is not None and not call.connected():
+            del self._calls[guild_id]  # it left by itself (alone too long) or was disconnected
+            call = None
+        return call
+
+    async def allowed(self, guild_id: int, channel_id: int) -> bool:
+        default = self._settings.voice_channels
+        return await self._places.switch_is_on(SWITCH, channel_id, guild_id, default)
+
+    async def join(self, guild_id: int, channel_id: int | None) -> str:
+        """Join ``channel_id`` (the caller's voice channel, None when not in one): what to tell the caller."""
+        if channel_id is None:
+            return "Join a voice channel first, then call me in with /voice join."
+        if not await self.allowed(guild_id, channel_id):
+            return "Voice channels are off in this server (a server admin can turn them on: /bot voice on)."
+        if not self._voice.hears:
+            return ("I can't listen in a voice channel: no speech-to-text backend is set up (stt_backend), "
+                    "so I stay out of it.")
+        if not await self._places.is_active(channel_id, guild_id):
+            return "I'm not active in that voice channel (an admin can change that: /bot activate)."
+        call = self.current(guild_id)
+        if call is not None and call.channel_id == channel_id:
+            return "I'm already in your voice channel."
+        if call is not None:  # one voice channel per server: it moves to the caller's
+            await self.leave(guild_id)
+        try:
+            self._calls[guild_id] = await self._side.join(guild_id, channel_id, self._settings)
+        except CallFailed as exc:
+            log.warning("could not join voice channel %s in server %s: %s", channel_id, guild_id, exc)
+            return "I couldn't join your voice channel (the voice connection failed); try again in a moment."
+        log.info("joined voice channel %s in server %s", channel_id, guild_id)
+        return "I'm in your voice channel, listening."
+
+    async def leave(self, guild_id: int) -> bool:
+        """Leave the server's call; False when it was in none."""
+        call = self.current(guild_id)
+        self._calls.pop(guild_id, None)
+        if call is None:
+            return False
+        await call.leave()
+        log.info("left voice channel %s in server %s", call.channel_id, guild_id)
+        return True
+
+    def voice_states_changed(self, guild_id: int) -> None:
+        """A voice state update in the server (someone joined, left or moved): the call there recounts."""
+        call = self.current(guild_id)
+        if call is not None:
+            call.voice_states_changed()
+
+    async def recheck(self, guild_id: int) -> None:
+        """A place switch changed: leave a call where the character may no longer be."""
+        call = self.current(guild_id)
+        if call is None:
+            return
+        channel_id = call.channel_id
+        allowed = await self.allowed(guild_id, channel_id)
+        if not (allowed and await self._places.is_active(channel_id, guild_id)):
+            await self.leave(guild_id)
+
+    async def close(self) -> None:
+        """Shutdown: every call left."""
+        for guild_id in list(self._calls):
+            try:
+                await self.leave(guild_id)
+            except Exception:  # one call's failure must not keep the others joined
+                log.exception("leaving the voice channel of server %s failed", guild_id)

@@ -1,0 +1,52 @@
+"""``/voice join`` (into the caller's voice channel) and ``/voice leave``: the character in a voice channel
+of this server (bot/runtime/calls.py decides; bot/discord/voicechat/ connects, hears and speaks)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.discord.permissions import in_server
+
+if TYPE_CHECKING:
+    from bot.discord.client import Interaction, Kindred
+
+
+class Voice(commands.Cog):
+    group = app_commands.Group(
+        name="voice", description="Talk with me in a voice channel.", guild_only=True,
+        allowed_contexts=app_commands.AppCommandContext(guild=True))
+
+    def __init__(self, bot: Kindred) -> None:
+        self.calls = bot.services.calls
+
+    @group.command(name="join", description="Call me into the voice channel you are in.")
+    @in_server()
+    async def join(self, interaction: Interaction) -> None:
+        assert interaction.guild_id is not None  # in_server
+        state = interaction.user.voice if isinstance(interaction.user, discord.Member) else None
+        channel = state.channel if state is not None else None
+        await interaction.response.defer(ephemeral=True, thinking=True)  # connecting takes a moment
+        text = await self.calls.join(interaction.guild_id, channel.id if channel is not None else None)
+        await interaction.edit_original_response(content=text)
+
+    @commands.Cog.listener()
+    async def on_voice_state_update(self, member: discord.Member, before: discord.VoiceState,
+                                    after: discord.VoiceState) -> None:
+        # who is in the call changed: it leaves when alone for voice_idle_seconds
+        self.calls.voice_states_changed(member.guild.id)
+
+    @group.command(name="leave", description="Send me out of this server's voice channel.")
+    @in_server()
+    async def leave(self, interaction: Interaction) -> None:
+        assert interaction.guild_id is not None  # in_server
+        left = await self.calls.leave(interaction.guild_id)
+        await interaction.response.send_message(
+            "I left the voice channel." if left else "I'm not in a voice channel here.", ephemeral=True)
+
+
+async def setup(bot: Kindred) -> None:
+    await bot.add_cog(Voice(bot))
