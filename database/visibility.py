@@ -33,10 +33,12 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, and_, case, false, literal, or_, true
 
+from database.records import PRIVATE_SOURCE
+
 if TYPE_CHECKING:
     import numpy as np
 
-    from database.records import SeenMessage
+    from database.records import CoreMemoryRow, SeenMessage
 
 
 class Kind(IntEnum):
@@ -212,3 +214,18 @@ def everywhere_for(person: int) -> Audience:
     """Everyone, in every server the character is in (its custom status, its profile): only what may be said
     anywhere, and ``person``'s (the character's own) public words."""
     return Audience(Kind.PUBLIC, person, everywhere=True)
+
+
+def pass_rewrites(memory: CoreMemoryRow, source: str, guild_id: int | None) -> bool:
+    """A core memory a memory pass of ``source`` (and server) rewrites: of its source and place (the private
+    set has no server)."""
+    return memory.source == source and (source == PRIVATE_SOURCE or memory.guild_id == guild_id)
+
+
+def pass_reads(memory: CoreMemoryRow, source: str, guild_id: int | None) -> bool:
+    """A core memory a memory pass may read (not to repeat it): a private pass reads them all (its output
+    stays private); a server's pass reads only that server's and those of no server: what it writes is shown
+    in that server, so neither a private memory nor another server's may reach it."""
+    if source == PRIVATE_SOURCE:
+        return True
+    return not memory.private and memory.guild_id in (None, guild_id)

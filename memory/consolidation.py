@@ -39,7 +39,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -54,6 +53,7 @@ from database.threads import ThreadRow
 from memory import episodes
 from memory.batching import Batch, extraction_prompt, plan_window
 from memory.consent import Consent
+from memory.consolidation_report import ConsolidationReport, Progress, ProgressHook
 from memory.embeddings import BatchingEncoder, Embedder, to_bytes
 from memory.facts import (
     EXTRACTION_SCHEMA,
@@ -75,70 +75,11 @@ WINDOW = 200_000  # log rows read at a time (one window holds a normal day: more
 
 AnswerKey = tuple[int, bool, int | None, tuple[int, ...]]  # see answer_key
 StepHook = Callable[[str, dict[str, object]], Awaitable[None]]  # told each step's name and details
-ProgressHook = Callable[[int, int], None]  # (messages done, messages in the run)
-
-
-@dataclass
-class ConsolidationReport:
-    messages: int = 0
-    purged: int = 0
-    archived: int = 0
-    batches: int = 0
-    committed: int = 0
-    skipped: int = 0  # Claude failed or answered badly twice: messages kept for the next run
-    conflicts: int = 0  # the messages had already left the log
-    users: int = 0
-    new_facts: int = 0
-    mentioned_facts: int = 0
-    updated_facts: int = 0  # known facts replaced by a new text (the old one closed, kept as history)
-    retired_facts: int = 0  # known facts no longer true (closed) or to be forgotten (deleted)
-    excerpts: int = 0  # messages indexed for episodic recall
-    relationship_updates: int = 0
-    pruned_facts: int = 0
-    refreshed_memories: int = 0  # core-memory sets rewritten because facts closed
-    refreshed_summaries: int = 0  # conversation summaries rewritten because facts closed
-    seconds: float = 0.0
-    claude_seconds: float = 0.0  # wall time spent waiting for Claude (summed over concurrent calls)
-    malformed: int = 0  # answers that did not parse (each asked again once): none with structured outputs
-    embed_seconds: float = 0.0
-    errors: list[str] = field(default_factory=list)
-
-    def describe(self) -> str:
-        return (f"{self.messages} messages: {self.archived} archived, {self.purged} deleted (no consent); "
-                f"{self.committed}/{self.batches} batches of {self.users} users committed, {self.skipped} "
-                f"skipped, {self.conflicts} already handled; facts: {self.new_facts} new, "
-                f"{self.mentioned_facts} mentioned "
-                f"again, {self.updated_facts} updated, {self.retired_facts} retired, "
-                f"{self.pruned_facts} expired; {self.excerpts} messages indexed for recall; "
-                f"{self.relationship_updates} relationships updated; "
-                f"{self.seconds:.1f}s ({self.claude_seconds:.1f}s waiting for Claude)")
 
 
 def answer_key(batch: Batch) -> AnswerKey:
     """What an extraction answers: whose messages, from where, which ones (log ids are never reused)."""
     return batch.user_id, batch.private, batch.guild_id, batch.log_ids
-
-
-class Progress:
-    """Messages handled so far (learnt from and archived, archived, or deleted), for a progress bar. The
-    messages of a skipped batch stay in the log for the next run: they are not done, and a run that skipped
-    some never reads 100 %."""
-
-    def __init__(self, total: int, hook: ProgressHook | None) -> None:
-        self.total = total
-        self.done = 0
-        self.skipped = 0
-        self.hook = hook
-        if hook is not None:
-            hook(0, total)
-
-    def add(self, messages: int) -> None:
-        self.done += messages
-        if self.hook is not None:
-            self.hook(min(self.done, self.total), self.total)
-
-    def skip(self, messages: int) -> None:
-        self.skipped += messages
 
 
 class Consolidator:

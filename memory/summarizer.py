@@ -36,8 +36,9 @@ from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming, ReplyResult, private_scope
 from bot.core.text import clean_name, defuse
 from bot.core.tokens import count_tokens, summary_tokens
-from database.records import NOTE_SOURCES, PRIVATE_SOURCE, CoreMemoryRow, FactRow, History, Turn
+from database.records import NOTE_SOURCES, PRIVATE_SOURCE, FactRow, History, Turn
 from database.store import Store
+from database.visibility import pass_reads, pass_rewrites
 from memory.consent import Consent
 from memory.factlines import line, said_once
 from memory.facts import FactIndex
@@ -301,20 +302,6 @@ class Summarizer:
             private = guild_id is None
         return private, None if private else guild_id
 
-    @staticmethod
-    def _own(memory: CoreMemoryRow, source: str, guild_id: int | None) -> bool:
-        """A memory this pass rewrites: of its source and place (the private set has no server)."""
-        return memory.source == source and (source == PRIVATE_SOURCE or memory.guild_id == guild_id)
-
-    @staticmethod
-    def _seen(memory: CoreMemoryRow, source: str, guild_id: int | None) -> bool:
-        """A memory this pass may read (not to repeat it): a private pass reads them all (its output stays
-        private); a server's pass reads only that server's and those of no server: what it writes is shown
-        in that server, so neither a private memory nor another server's may reach it."""
-        if source == PRIVATE_SOURCE:
-            return True
-        return not memory.private and memory.guild_id in (None, guild_id)
-
     def _system(self, persona: Persona, user_name: str) -> list[dict[str, object]]:
         return task_system(persona)
 
@@ -395,8 +382,9 @@ class Summarizer:
     async def _memories_text(self, persona: Persona, summary: str, dropped: Sequence[Turn], user_id: int,
                              user_name: str, source: str, guild_id: int | None) -> str:
         stored = await self.store.memories.placed_memories(self.character_key, user_id, usable=True)
-        own = [m.content for m in stored if self._own(m, source, guild_id)]
-        read = [m for m in stored if not self._own(m, source, guild_id) and self._seen(m, source, guild_id)]
+        own = [m.content for m in stored if pass_rewrites(m, source, guild_id)]
+        read = [m for m in stored
+                if not pass_rewrites(m, source, guild_id) and pass_reads(m, source, guild_id)]
         parts = [f"What you remember about {user_name} so far:\n"
                  + ("\n".join(f"- {m}" for m in own) or "(nothing yet)")]
         # Quoted as a reply quotes them (bot/reply/prompting.py): whom they are about, and a person's own
@@ -437,7 +425,7 @@ class Summarizer:
         done = 0
         for private, guild in sorted(set(places), key=str):
             source, guild = (PRIVATE_SOURCE, None) if private else (CHANNEL_SOURCE, guild)
-            if not any(self._own(m, source, guild) for m in stored):
+            if not any(pass_rewrites(m, source, guild) for m in stored):
                 continue
             persona = self.persona()
             try:

@@ -28,7 +28,7 @@ from bot.discord import posting
 from bot.features.reminders import book as reminders
 from bot.features.websearch import lender as websearch
 from bot.operator.admin import language
-from bot.reply import delivery, prompting, splitting
+from bot.reply import delivery, guard, prompting, splitting
 from bot.reply.deciding import addressing, intent, router, triage
 from bot.runtime import voice
 from bot.servertools import moderation, polls, settings
@@ -135,8 +135,8 @@ ENTRY_POINTS: dict[str, tuple[Callable[[str], Any], tuple[re.Pattern[str] | str,
                           macros.chance_macros(t, seed=1), macros.chance_macros("{{roll:" + t[:200] + "}}")),
                (macros._MACRO, macros._TIME_MACRO, macros._CHANCE, macros._DICE, macros._COMMENT,
                 macros._TRIM)),
-    "repetition guard: openers and phrases": (lambda t: prompting.variety_note([t, t, t]),
-                                              (prompting._GUARD_WORD,)),
+    "repetition guard: openers and phrases": (lambda t: guard.variety_note([t, t, t]),
+                                              (guard._GUARD_WORD,)),
     "card: char and user macros": (lambda t: cards._char_macros(t, "Finn"), ("BOT USER char user original",)),
     "card: example blocks": (cards.format_examples, ("START",)),
     "card: first sentence": (cards.first_sentence, ()),

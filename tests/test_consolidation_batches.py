@@ -18,7 +18,8 @@ from bot.core.character import CharacterSource
 from bot.core.claude import ClaudeClient
 from database.store import Store
 from memory.batching import Batch
-from memory.consolidation import ConsolidationReport, Consolidator
+from memory.consolidation import Consolidator
+from memory.consolidation_report import ConsolidationReport
 from tests.fakes import EVENT_WAIT
 from tests.fakes.claude_server import FakeClaude
 from tests.memory_support import (

@@ -16,7 +16,8 @@ from bot.alive.initiative import SelfPortrait, initiative_prompt
 from bot.core.persona.cards import import_card
 from bot.core.persona.lorebook import activate
 from bot.core.persona.model import Lorebook, LoreEntry, Persona
-from bot.reply.prompting import CHANNEL_USER, character_block, repeated, variety_note
+from bot.reply.guard import repeated, variety_note
+from bot.reply.prompting import CHANNEL_USER, character_block
 from database.records import SeenMessage
 from memory.batching import Batch, extraction_prompt
 from tests.fakes.claude_server import FakeClaude, content_text

@@ -22,7 +22,8 @@ from bot.core.config import Settings
 from database.retention import Pruned
 from database.store import Store
 from memory.consent import Consent
-from memory.consolidation import ConsolidationReport, Consolidator
+from memory.consolidation import Consolidator
+from memory.consolidation_report import ConsolidationReport
 from memory.embeddings import Embedder, SentenceEmbedder
 from memory.summarizer import Summarizer
 

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from bot.core.config import MemorySettings, StorageSettings
 from bot.core.timers import Recurring, next_daily
 from database.retention import Pruned
-from memory.consolidation import ConsolidationReport
+from memory.consolidation_report import ConsolidationReport
 from memory.service import MemoryService
 
 log = logging.getLogger(__name__)
