@@ -93,11 +93,15 @@ class Conversations:
         """Everything a reply's prompt needs, in one read. ``private`` (a DM) may see memories drawn from
         DMs; a channel prompt never does, and sees only ``guild_id``'s memories (its server's) unless the
         person shares them everywhere."""
-        request = PromptRequest(character, user_id, scope, channel_id, recent_limit, before_id, private,
-                                guild_id)
+        return await self.prompt_data_of(PromptRequest(character, user_id, scope, channel_id, recent_limit,
+                                                       before_id, private, guild_id))
+
+    async def prompt_data_of(self, r: PromptRequest) -> PromptData:
+        """:meth:`prompt_data` of a request as built: all of it, its server too (without it a server's
+        prompt would see none of that server's memories)."""
         if not self.db.is_sqlite:
-            return await self.read_prompt_beside(request)
-        return await self.db.read(lambda conn: self.read_prompt(conn, request))
+            return await self.read_prompt_beside(r)
+        return await self.db.read(lambda conn: self.read_prompt(conn, r))
 
     async def prompt_data_again(self, earlier: PromptData, r: PromptRequest) -> PromptData:
         """``earlier`` (the prompt data of ``r`` read with its message's log write) read again after turns

@@ -21,7 +21,16 @@ from database.records import PRIVATE_NOTE_SOURCE, PRIVATE_SOURCE
 from memory.passtext import SUMMARY_RULES
 from memory.summarizer import CHANNEL_SOURCE
 from tests.fakes.claude_server import FakeClaude
-from tests.harness import CHANNEL_ID, GUILD_ID, OTHER_CHANNEL_ID, USER_ID, Harness, panel_text
+from tests.harness import (
+    CHANNEL_ID,
+    GUILD_ID,
+    OTHER_CHANNEL_ID,
+    USER_ID,
+    Harness,
+    MakeHarness,
+    panel_text,
+    voted_in,
+)
 from tests.memory_support import last_user_text
 from tests.test_private_memories import OTHER_GUILD, OTHER_GUILD_CHANNEL, VIEW_CHANNEL
 
@@ -236,3 +245,12 @@ async def test_migration_0016_makes_memories_of_unknown_origin_private(db_url: s
         assert placed == {"an old summary": (PRIVATE_SOURCE, None), "an old admin note": ("admin", None)}
     finally:
         await store.close()
+
+
+async def test_a_reply_read_after_its_decision_sees_its_servers_memories(make_harness: MakeHarness) -> None:
+    """A reply the votes let in has its prompt read on its own, not with its message's log write: read for
+    its server all the same, with that server's memories in it as in the reply to an @mention."""
+    h = await make_harness()
+    assert "I'll remember that" in await remember(h, BEES)  # the server's public channel
+    await voted_in(h, h.claude, "claude-test-voter", REPLY_MODEL, yes=2, no=1)
+    assert BEES in FakeClaude.all_text(h.claude.last_request(REPLY_MODEL))

@@ -19,7 +19,16 @@ from tests.dbtools import api_calls
 from tests.fakes import EVENT_WAIT
 from tests.fakes.claude_models import lineup, token_factor
 from tests.fakes.claude_server import FakeClaude, Reply
-from tests.harness import CHANNEL_ID, GUILD_ID, LOG_CHANNEL_ID, USER_ID, Harness, MakeHarness, eventually
+from tests.harness import (
+    CHANNEL_ID,
+    GUILD_ID,
+    LOG_CHANNEL_ID,
+    USER_ID,
+    Harness,
+    MakeHarness,
+    eventually,
+    logged,
+)
 from tests.memory_support import FINN, last_user_text, memory_settings
 
 SUMMARY_CUE = "look back over this conversation"  # Finn's summarization_prompt
@@ -257,6 +266,42 @@ async def test_dm_memories_stay_private(make_harness: MakeHarness) -> None:
     assert "secretly" not in channel_reply.all_text()
     sources = sorted(s for _, _, s in await h.store.memories.core_memories(key, USER_ID))
     assert sources == sorted([CHANNEL_SOURCE, PRIVATE_SOURCE])  # both kept: each pass rewrites its own
+
+
+async def test_a_summary_landing_while_a_channel_reply_waits_leaves_it_the_servers_memories(
+        make_harness: MakeHarness) -> None:
+    """The prompt read with a channel message's log write is stale once any history changes before its reply
+    is written: here a DM summary lands while the reply waits its turn behind the one before it. Read again,
+    it is read for the server all the same: the server's memories stay in it."""
+    h = await make_harness(**SMALL, llm_timeout="60", summarize_timeout="60")  # the held calls wait it out
+    script = Script()
+    summary = asyncio.Event()  # the DM's summary waits
+    first_reply = asyncio.Event()  # the first channel reply waits
+
+    async def answer(body: dict[str, Any]) -> Reply | str:
+        said, kind, replies = script(body), script.kinds[-1], script.replies
+        if kind == "summary":
+            await summary.wait()
+        if kind == "reply" and replies == 4:  # the first in the channel, after three in the DM
+            await first_reply.wait()
+        return said
+    h.claude.responder = answer
+    bees = "I keep bees on the dunes"
+    asked = await h.slash("remember", [{"name": "memory", "type": 3, "value": bees}])  # the server's
+    assert "I'll remember that" in (await asked.message())["content"]
+    await chat(h, CHAT[:3], dm=True)  # over the threshold: the DM's pass starts, and waits
+    await h.discord.wait_for(lambda d: "summary" in script.kinds, EVENT_WAIT, what="the DM's summary pass")
+    await h.say("do you like bees?", mention=True)
+    await h.discord.wait_for(lambda d: script.kinds.count("reply") == 4, EVENT_WAIT, what="the first reply")
+    waiting = await h.say("what do you remember of me?", mention=True)
+    await logged(h, CHANNEL_ID, int(waiting["id"]))  # read with its log write, then waits its turn
+    summary.set()
+    await summarized(h, "dm")
+    first_reply.set()
+    await h.replies(CHANNEL_ID, 2)
+    second = reply_requests(h)[-1]
+    assert "what do you remember of me?" in last_user_text(second.body)
+    assert f"- {bees}" in second.all_text()
 
 
 async def test_the_summary_a_reply_starts_is_spent_for_that_replys_server(make_harness: MakeHarness) -> None:

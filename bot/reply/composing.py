@@ -4,7 +4,6 @@ layout), and the model call; bot/reply/prompting.py lays the prompt out."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
@@ -84,9 +83,7 @@ class PromptComposer:
         return data or await self.read_prompt_data(msg)
 
     async def read_prompt_data(self, msg: Incoming) -> PromptData:
-        r = self.prompt_request(msg)
-        return await self.conversations.prompt_data(*dataclasses.astuple(r)[:4], private=r.private,
-                                                          recent_limit=r.recent_limit, before_id=r.before_id)
+        return await self.conversations.prompt_data_of(self.prompt_request(msg))
 
     async def build_prompt(self, msg: Incoming, persona: Persona, *, ooc_context: str = "",
                            replace_last_reply: bool = False, see_later: bool = False,
