@@ -121,7 +121,8 @@ class Feelings:
         name = clean_name(msg.author_name)
         return self._line(persona, name, data.mood, person, room, now, quiet=True,
                           lasting=lasting(data.relationship),
-                          since=lasting_since(msg.author_id, msg.audience(), data.relationship_since))
+                          since=(lasting_since(msg.author_id, msg.audience(), data.relationship_since)
+                                 if any(data.relationship_since) else None))  # no time kept: none to tell
 
     async def line(self, persona: Persona, user_id: int, name: str, mood: str,
                    channel_id: int | None = None, *, quiet: bool = False,
