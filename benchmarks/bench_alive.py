@@ -21,8 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 from benchmarks.common import percentile, summary_ms, temp_sqlite_url
 from bot.alive.feelings import Feelings
-from bot.alive.mirroring import StyleMirror
-from bot.alive.style import StyleProfile, guidance
+from bot.alive.style import StyleMirror, StyleProfile, guidance
 from bot.core.localtime import LocalTime
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming

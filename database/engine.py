@@ -151,6 +151,8 @@ class Database:
         if self.dialect == "sqlite":
             self._sync_engine = make_sync_sqlite_engine(url, busy_timeout)
             self._thread = SQLiteThread(self._sync_engine)
+        # Whether statements run on the SQLite thread; a plain attribute, read on every message's log write.
+        self.is_sqlite = self._sync_engine is not None
         # PostgreSQL reads, and writes of one statement, without a transaction: under its default READ
         # COMMITTED each statement sees its own snapshot anyway, one statement is atomic by itself, and BEGIN
         # and COMMIT (or the ROLLBACK on return) cost two round trips a unit (about a quarter of a small
@@ -170,10 +172,6 @@ class Database:
         """The dialect statements are compiled for: the one of the engine that runs them."""
         return self._sync_engine.dialect if self._sync_engine is not None else self.engine.dialect
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self._sync_engine is not None
-
     def insert(self, table: type[DeclarativeBase] | Table) -> postgresql.Insert | sqlite.Insert:
         """An INSERT that knows ON CONFLICT (both dialects spell it the same way)."""
         return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
@@ -182,15 +180,17 @@ class Database:
         """Run ``fn(connection)`` as one unit of work: in a transaction when ``write``; retried, whole,
         through a transient failure (see database/retry.py). ``single``: a write of one statement (an
         executemany included), atomic by itself: on PostgreSQL it needs no transaction around it."""
-        retry = Retry(self.retry_seconds)
+        retry: Retry | None = None  # made at the first failure: most units succeed at once
         while True:
             try:
                 result = await self._run_once(fn, write, single)
             except Exception as exc:
+                retry = retry or Retry(self.retry_seconds)
                 if await retry.again(exc):
                     continue
                 raise
-            retry.done()
+            if retry is not None:
+                retry.done()
             return result
 
     def _check_open(self) -> None:
@@ -246,15 +246,17 @@ class Database:
     async def write_then_read(self, write: Callable[[Connection], None],
                               read: Callable[[Connection], T]) -> T:
         """Commit ``write``, then run ``read`` on the same connection: on SQLite, one trip to its thread."""
-        retry = Retry(self.retry_seconds)
+        retry: Retry | None = None
         while True:
             try:
                 result = await self._write_then_read_once(write, read)
             except Exception as exc:
+                retry = retry or Retry(self.retry_seconds)
                 if await retry.again(exc):
                     continue
                 raise
-            retry.done()
+            if retry is not None:
+                retry.done()
             return result
 
     async def _write_then_read_once(self, write: Callable[[Connection], None],

@@ -58,15 +58,17 @@ class Retry:
     ``budget`` seconds. The caller runs the unit itself and tells this object how each attempt ended (no
     callback: the unit of work stays in its own module)::
 
-        retry = Retry(budget)
+        retry = None  # made at the first failure: a unit that succeeds at once needs none
         while True:
             try:
                 result = await unit()
             except Exception as exc:
+                retry = retry or Retry(budget)
                 if await retry.again(exc):
                     continue
                 raise
-            retry.done()
+            if retry is not None:
+                retry.done()
             return result
     """
 

@@ -118,13 +118,15 @@ class SharedTrips:
                     conn.rollback()  # PostgreSQL: a failed statement spoils the rest of its transaction
             return written, outcomes
 
-        retry = Retry(self.db.retry_seconds)
+        retry: Retry | None = None  # made at the first failure (database/engine.py)
         while True:
             try:
                 written, outcomes = await self.db.run_trip(trip, writes=bool(writes))
-                retry.done()
+                if retry is not None:
+                    retry.done()
                 break
             except Exception as exc:
+                retry = retry or Retry(self.db.retry_seconds)
                 if await retry.again(exc):
                     continue
                 log.debug("a shared trip of %d units failed (%s); each runs alone", len(batch), exc)

@@ -351,6 +351,9 @@ class FactCache(StampedCache[FactIndex]):
         cached = self.cached(user_id, stamp)
         if cached is not None:
             return cached
+        if stamp[:1] == (None,):  # no newest fact (database/stamps.py): none to read, nothing to index
+            return self.keep(user_id, FactIndex([], np.zeros((0, 0), dtype=DTYPE),
+                                                np.zeros(0, dtype=np.int64), stamp))
         # Read after the stamp: a change in between leaves a newer index under an older stamp, which the
         # next lookup replaces. Never the other way round.
         rows = await self.facts.rows(user_id)

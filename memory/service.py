@@ -45,6 +45,12 @@ log = logging.getLogger(__name__)
 RecallBudget = Callable[[Incoming, int], int]  # (the message, the default budget) -> tokens of facts
 
 
+def _none_kept(stamp: tuple[object, ...] | None) -> bool:
+    """A stamp read with the prompt data says the person has none of these rows (its newest id is none,
+    database/stamps.py); an unread stamp (None) says nothing."""
+    return stamp is not None and stamp[0] is None
+
+
 class MemoryService:
     def __init__(self, settings: MemorySettings, store: Store, claude: ClaudeClient, character_key: str,
                  persona: Callable[[], Persona], *, budget: RecallBudget | None = None,
@@ -140,6 +146,8 @@ class MemoryService:
 
     async def provide(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
         """The remembered facts for a reply to ``msg`` ("" when recall fails: a reply beats none)."""
+        if _none_kept(data.fact_stamp) and _none_kept(data.excerpt_stamp):
+            return ""  # no fact and no earlier words of theirs kept: no budget or threads to weigh
         try:
             # A question about the past gets a larger budget (the engine's intent routing,
             # bot/reply/deciding/intent.py).

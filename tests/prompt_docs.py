@@ -99,13 +99,13 @@ PARTS: dict[str, str] = {
             "chose to join in after the votes: then brief and light).",
     "character: state": "How the character feels about the person, in one line: the recent feeling, since "
                         "when, and how it has come to feel about them over the days (bot/alive/regard.py, "
-                        "memory/relationships.py); and how the person writes (bot/alive/mirroring.py); "
+                        "memory/relationships.py); and how the person writes (bot/alive/style.py); "
                         "fenced apart from anyone's words; only the current version, after the cache "
                         "breakpoint.",
     "person: feelings": "How the character feels right now (bot/alive/feelings.py).",
     "feelings": "How the character feels: toward the person in a check-in; in a proactive message, the room "
                 "there (bot/alive/feelings.py).",
-    "person: style": "How the person writes (bot/alive/mirroring.py).",
+    "person: style": "How the person writes (bot/alive/style.py).",
     "lore": "Lorebook entries the recent messages triggered, fenced as data.",
     "person: recall": "Facts recalled for this message, under the day they were told.",
     "person: open threads": "What the person said they would do or are waiting for, with its day.",

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from bot.alive import appraisal, emotes, emotions, mirroring, status, style
+from bot.alive import appraisal, emotes, emotions, status, style
 from bot.core import attachments, localtime, text, topics
 from bot.core.persona import blend, cards, framework, lorebook, lorekeys, macros, modes, template
 from bot.core.persona.model import Lorebook, LoreEntry
@@ -126,7 +126,7 @@ ENTRY_POINTS: dict[str, tuple[Callable[[str], Any], tuple[re.Pattern[str] | str,
     "feelings: signals": (emotions.signals, (emotions._WORD,)),
     "feelings: appraisal in context": (lambda t: appraisal.appraise(t, ("Finn",)),
                                        (appraisal._CLAUSES, appraisal._WORD, *appraisal.ORDERS)),
-    "mirroring: mentions removed": (lambda t: mirroring._MENTION.sub("", t), (mirroring._MENTION,)),
+    "style: mentions removed": (lambda t: style._MENTION.sub("", t), (style._MENTION,)),
     "framework blend: kind of conversation": (blend.detect_context,
                                               (*blend._CONTEXT_PATTERNS.values(), blend._CALL)),
     "lorebook: keys (literal and the card's regex)": (lambda t: lorebook.activate(LORE, [t]),
@@ -182,7 +182,7 @@ ENTRY_POINTS: dict[str, tuple[Callable[[str], Any], tuple[re.Pattern[str] | str,
 def test_every_pattern_reading_outside_text_has_an_entry() -> None:
     """A new module-level pattern in a module listed here must get its adversarial entry too: the modules'
     compiled patterns are all named by some entry."""
-    modules = (triage, intent, router, topics, timewords, lexical, style, emotions, mirroring, blend, macros,
+    modules = (triage, intent, router, topics, timewords, lexical, style, emotions, blend, macros,
                framework, template, modes, splitting, delivery, websearch, emotes, voice, attachments,
                posting, polls, moderation, localtime, text, lorekeys, appraisal, prompting, reminders, slots,
                present)

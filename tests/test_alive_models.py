@@ -214,8 +214,8 @@ def test_emote_names_become_valid_syntax_and_invalid_ones_never_survive() -> Non
     assert render("<:blobwave:111> in a DM", EMPTY) == "in a DM"  # no server: its emotes are unknown
     for untouched in ("at 10:30:00 sharp", "note:this:that", "ratio 3:2 :)", "https://example.org/a:b:c"):
         assert render(untouched, emotes) == untouched
-    assert ":blobwave:" in emotes.prompt_block() and ":partyfish: (animated)" in emotes.prompt_block()
-    assert EMPTY.prompt_block() == ""
+    assert ":blobwave:" in emotes.prompt_block and ":partyfish: (animated)" in emotes.prompt_block
+    assert EMPTY.prompt_block == ""
     assert warm_reaction(EmoteSet([Emote("lovefish", 7)]), ("warmth",)) == Emote("lovefish", 7)
     assert warm_reaction(emotes, ("praise",)) == "👍" and warm_reaction(EMPTY, ("warmth",)) == "❤️"
 

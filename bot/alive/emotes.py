@@ -61,7 +61,12 @@ class EmoteSet:
             self.by_name.setdefault(e.name, e)
             self.by_id[e.id] = e
         self._folded = {name.casefold(): e for name, e in reversed(list(self.by_name.items()))}
-        self._block: str | None = None
+        # The stable prompt part naming the emotes the character may use ("" for a server without): built
+        # with the set (a place's set is kept, see bot/discord/presence.py), read at every reply.
+        names = [f":{e.name}:" + (" (animated)" if e.animated else "")
+                 for e in list(self.by_name.values())[:MAX_LISTED]]
+        self.prompt_block = ("## This server's emotes\nYou may use this server's custom emotes now and then, "
+                             "written as :name: exactly: " + ", ".join(names) + ".") if names else ""
 
     def __bool__(self) -> bool:
         return bool(self.by_name)
@@ -71,15 +76,6 @@ class EmoteSet:
 
     def find(self, name: str) -> Emote | None:
         return self.by_name.get(name) or self._folded.get(name.casefold())
-
-    def prompt_block(self) -> str:
-        """The stable prompt part naming the emotes the character may use ("" for a server without)."""
-        if self._block is None:  # built once per set: asked at every reply
-            names = [f":{e.name}:" + (" (animated)" if e.animated else "")
-                     for e in list(self.by_name.values())[:MAX_LISTED]]
-            self._block = ("## This server's emotes\nYou may use this server's custom emotes now and then, "
-                           "written as :name: exactly: " + ", ".join(names) + ".") if names else ""
-        return self._block
 
 
 EMPTY = EmoteSet()

@@ -114,12 +114,15 @@ class Feelings:
         toward, here = data.feelings if self.rows is not None else ("", "")
         if toward and not self.remembers(data.memory_consent):
             self._dropped.add(msg.author_id)  # kept of someone who opted out since: gone at this exchange
-        person = Regard.from_json(toward, now).seen_by(msg.author_id, msg.audience())
+        # Nothing kept toward them: calm, whoever reads the reply (no visibility question to ask).
+        person = (Regard.from_json(toward, now).seen_by(msg.author_id, msg.audience()) if toward
+                  else Regard.calm(now))
         room = None if msg.is_dm else Regard.from_json(here, now)
         name = clean_name(msg.author_name)
         return self._line(persona, name, data.mood, person, room, now, quiet=True,
                           lasting=lasting(data.relationship),
-                          since=lasting_since(msg.author_id, msg.audience(), data.relationship_since))
+                          since=(lasting_since(msg.author_id, msg.audience(), data.relationship_since)
+                                 if any(data.relationship_since) else None))  # no time kept: none to tell
 
     async def line(self, persona: Persona, user_id: int, name: str, mood: str,
                    channel_id: int | None = None, *, quiet: bool = False,

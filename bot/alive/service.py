@@ -1,7 +1,7 @@
 """Alive between messages: the pieces that make the character more than a responder, wired to the reply
 engine and to the Discord side (made by bot/runtime/composition.py, given Discord by bot/discord/presence.py).
 
-* feelings (feelings.py) and style mirroring (mirroring.py): prompt parts and turn observers
+* feelings (feelings.py) and style mirroring (style.py): prompt parts and turn observers
   of every character's replies (:class:`AliveParts`, declared in each engine's stages by the composition
   root);
 * server emotes (bot/alive/emotes.py): named in the stable prompt, made valid in everything the character
@@ -27,7 +27,6 @@ from typing import Protocol
 from bot.alive.checkins import CheckInRound
 from bot.alive.emotes import EMPTY, Emote, EmoteSet, render, warm_reaction
 from bot.alive.feelings import Feelings
-from bot.alive.mirroring import StyleMirror
 from bot.alive.mood import ensure_daily_mood
 from bot.alive.proactive import Place, ProactiveRound
 from bot.alive.reactions import SWITCH as REACTIONS
@@ -35,6 +34,7 @@ from bot.alive.reactions import ReactionGate, aimed_at_me, may_react, warm_stimu
 from bot.alive.regard import Regard, lasting_since, state_line
 from bot.alive.speaker import Speaker
 from bot.alive.status import StatusKeeper
+from bot.alive.style import StyleMirror
 from bot.core.config import AliveSettings
 from bot.core.localtime import Clock, LocalTime, utc_now
 from bot.core.persona.model import Persona
@@ -135,6 +135,8 @@ class AliveParts:
         return self.side.emotes_for(msg.guild_id) if on else EMPTY
 
     def render(self, msg: Incoming, text: str) -> str:
+        if ":" not in text:  # no emote written: nothing to check, not even the place's set is needed
+            return text
         return render(text, self.emotes(msg))
 
     async def react(self, msg: Incoming, decision: Decision) -> None:
@@ -195,7 +197,7 @@ class RelationshipPart:
 
 
 class StylePart:
-    """How the person writes (bot/alive/mirroring.py), in the prompt's ``style`` slot."""
+    """How the person writes (bot/alive/style.py), in the prompt's ``style`` slot."""
 
     slot = "style"
 
@@ -215,7 +217,7 @@ class EmotesPart:
         self._parts = parts
 
     async def supply(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
-        return self._parts.emotes(msg).prompt_block()
+        return self._parts.emotes(msg).prompt_block
 
 
 class Alive:

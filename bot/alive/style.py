@@ -1,22 +1,36 @@
 """Style mirroring: how a person writes (length, capitals, punctuation, emoji, language, formality), learnt
 incrementally from their messages, and one line of guidance for the character to mirror it.
 
-Pure: a profile goes in with a message and a new profile comes out (:func:`learn`, a running mean for the
-first messages, then an exponential average so it follows a person who changes). The guidance is made of
-coarse buckets with hysteresis (:func:`settle`: a bucket is left only once the value is well past its edge,
-the buckets shown are kept in the profile), so a person writing near an edge does not make the line flicker
-from one message to the next. Formal or casual is judged from the last few messages that show either: a
-label changes only when several of them agree. Whether someone may have a profile at all is consent's
-(memory/consent.py; database/style.py).
+The profile is pure: a profile goes in with a message and a new profile comes out (:func:`learn`, a running
+mean for the first messages, then an exponential average so it follows a person who changes). The guidance is
+made of coarse buckets with hysteresis (:func:`settle`: a bucket is left only once the value is well past its
+edge, the buckets shown are kept in the profile), so a person writing near an edge does not make the line
+flicker from one message to the next. Formal or casual is judged from the last few messages that show either:
+a label changes only when several of them agree.
+
+At run time (:class:`StyleMirror`) each remembered person's profile becomes that line of the stable prompt,
+and is learnt from their messages after each exchange. The profile is read with the rest of the prompt data
+(no trip of its own); consent is checked against the answer read there too. Learning runs after the reply, in
+one transaction with the consent check (database/style.py): someone not remembered gets no profile, and an
+opt-out drops theirs. Whether someone may have a profile at all is consent's (memory/consent.py).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field, fields
+
+from bot.core.persona.model import Persona
+from bot.core.pipeline import Incoming, ReplyResult
+from database.records import PromptData
+from database.style import StyleProfiles
+from memory.consent import Consent
+
+log = logging.getLogger(__name__)
 
 MIN_MESSAGES = 3  # no guidance before this many messages
 MIN_WEIGHT = 0.1  # the newest message's weight once the running mean has become an average
@@ -230,3 +244,58 @@ def guidance(p: StyleProfile | None, name: str) -> str:
     # uncached; what to do with it ("mirror it loosely") the system prompt says once, cached.
     said = ", ".join(traits(p, shown))
     return f"## How {name} writes\n{name} writes {said}{where}."
+
+
+# -- at run time
+
+PARSED_CACHE = 2_000  # profiles kept parsed, by their stored text
+_MENTION = re.compile(r"(?<!\w)[@#][^\s@#]+")
+
+
+class StyleMirror:
+    def __init__(self, profiles: StyleProfiles, consent: Consent) -> None:
+        self.profiles = profiles
+        self.consent = consent
+        self._parsed: dict[str, StyleProfile] = {}
+
+    def parse(self, raw: str | None) -> StyleProfile | None:
+        if not raw:
+            return None
+        profile = self._parsed.get(raw)
+        if profile is None:
+            try:
+                profile = StyleProfile.from_json(raw)
+            except (ValueError, TypeError):
+                log.warning("an unreadable style profile is ignored")
+                return None
+            if len(self._parsed) >= PARSED_CACHE:
+                self._parsed.clear()
+            self._parsed[raw] = profile
+        return profile
+
+    def system_part(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
+        if msg.author_is_bot or not self.consent.allows(data.memory_consent):
+            return ""
+        return guidance(self.parse(data.style_profile), msg.author_name)
+
+    async def on_turn(self, msg: Incoming, result: ReplyResult) -> None:
+        text = _MENTION.sub("", msg.content).strip()  # "@Finn" is Discord's doing, not the person's style
+        if not msg.author_is_bot and text:
+            await self.learn(msg.author_id, text)
+
+    def learnt(self, old: str | None, text: str) -> str:
+        """The stored form of the profile after ``text``; kept parsed, for the next reply's prompt."""
+        profile = learn(self.parse(old), text)
+        raw = profile.to_json()
+        if len(self._parsed) >= PARSED_CACHE:
+            self._parsed.clear()
+        self._parsed[raw] = profile
+        return raw
+
+    async def learn(self, user_id: int, text: str) -> StyleProfile | None:
+        def update(old: str | None, consent: bool | None) -> str | None:
+            if not self.consent.allows(consent):
+                return None  # not remembered: no profile (and any old one goes)
+            return self.learnt(old, text)
+
+        return self.parse(await self.profiles.learn(user_id, update))

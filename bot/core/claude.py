@@ -27,6 +27,7 @@ from anthropic import AsyncAnthropic
 
 from bot.core.config import PROJECT_ROOT, Settings
 from bot.core.errors import ConfigError
+from bot.core.localtime import utc_now
 from bot.core.model_checks import StartupChecks, models_in_use
 from bot.core.models.base import (
     KEY_REJECTED,
@@ -43,7 +44,6 @@ from bot.core.models.capabilities import Family, ModelTable
 from bot.core.models.sent import SentLog
 from bot.core.models.tally import AnswerTally
 from database.boundary import Json
-from database.models import utcnow
 from database.usage import UsageLog
 
 __all__ = ["CallUsage", "ClaudeClient", "ClaudeUnavailable", "Completion", "ModelClient", "Prompt"]
@@ -407,7 +407,7 @@ class ClaudeClient(StartupChecks):
         completion = await self._spent(completion, name, model, purpose, user_id, guild_id, started,
                                        ok=True, calls=calls)
         self.sent.add(purpose=purpose, model=model, user_id=user_id, request=kwargs, parts=parts,
-                      usage=completion.usage, answer=completion.text, at=utcnow(), begun=begun,
+                      usage=completion.usage, answer=completion.text, at=utc_now(), begun=begun,
                       people=people)
         return completion
 
@@ -448,7 +448,7 @@ class ClaudeClient(StartupChecks):
                     output_tokens=u.output_tokens, cache_creation_tokens=u.cache_creation_tokens,
                     cache_read_tokens=u.cache_read_tokens, cost=u.cost, web_searches=u.web_search_requests,
                     latency_ms=latency_ms, ok=ok,
-                    error=error, guild_id=guild_id, created_at=utcnow())
+                    error=error, guild_id=guild_id, created_at=utc_now())
         if calls is not None:
             calls.append(call)
         else:

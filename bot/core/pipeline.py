@@ -271,7 +271,7 @@ class PromptPart(Protocol):
 
 # The layout's named places for what features supply: remembered facts (memory/recall.py), the person's open
 # threads (memory/threads.py), how the character
-# feels (bot/alive/feelings.py), how the person writes (bot/alive/mirroring.py), the server's custom emotes
+# feels (bot/alive/feelings.py), how the person writes (bot/alive/style.py), the server's custom emotes
 # (bot/alive/emotes.py), and instructions (one more line each, e.g. a late reply's, bot/reply/recovery.py).
 PROMPT_SLOTS = ("recall", "threads", "feelings", "style", "emotes", "instructions")
 
