@@ -55,9 +55,10 @@ from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming
 from bot.core.text import clean_name, defuse
 from bot.reply.guard import variety_note
-from bot.reply.room import DmStamps, is_own, people_part, replied_name
+from bot.reply.room import is_own, people_part, replied_name
 from bot.reply.transcript import (
     NEW_CHAT,
+    DmStamps,
     dm_message,
     history_messages,
     mark_transcript,
@@ -280,10 +281,10 @@ def build_reply_prompt(
     """The reply prompt, laid out as the module docstring says. In a channel, ``transcript``: the lines to
     show (bot/reply/transcript.py; None: every recent message); ``own_ids``: the character's accounts (its
     lines there are its turns); ``moment``: the time of the message in the character's zone and how long
-    its author had been silent (its zone also dates the history's lines, bot/reply/room.py); ``greeting``:
-    the greeting the conversation opened with, shown to the person (a DM's first turn, after SillyTavern's
-    new-chat marker; in a channel, the character's line before the message); ``why``: in a channel, why the
-    character answers (bot/reply/room.py ``why_part``)."""
+    its author had been silent (its zone also dates the history's lines, bot/reply/transcript.py);
+    ``greeting``: the greeting the conversation opened with, shown to the person (a DM's first turn, after
+    SillyTavern's new-chat marker; in a channel, the character's line before the message); ``why``: in a
+    channel, why the character answers (bot/reply/room.py ``why_part``)."""
     name = clean_name(msg.author_name)
     lines = [m for m in (data.recent if transcript is None else transcript) if m.message_id != msg.message_id]
     shared = not msg.is_dm and bool(lines)  # a channel transcript: everyone there shares the prefix
