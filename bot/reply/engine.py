@@ -113,6 +113,7 @@ class ReplyEngine:
 
     async def generate(self, msg: Incoming, persona: Persona, *, ooc_context: str = "",
                        replace_last_reply: bool = False, see_later: bool = False) -> Completion:
+        persona = in_place(persona, msg.age_restricted)  # as it plays where the message was (a reroll too)
         prompt, premium = await self._composer.build_prompt(msg, persona, ooc_context=ooc_context,
                                                    replace_last_reply=replace_last_reply, see_later=see_later)
         return await self.complete(msg, persona, prompt, premium)
