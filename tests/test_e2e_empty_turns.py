@@ -60,7 +60,7 @@ async def test_image_only_dm_is_answered_with_a_note_and_stored_as_it(harness: H
     second = reply_requests(h)[-1]
     assert_no_blank_content(second)
     # the first turn, after the conversation's cached opening (where, and who: bot/reply/prompting.py),
-    # with when it was written (bot/reply/room.py)
+    # with when it was written (bot/reply/transcript.py)
     assert content_text(second.body["messages"][0]["content"][1:]).endswith("] [image: cat.png]")
 
 

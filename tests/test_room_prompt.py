@@ -1,13 +1,13 @@
-"""The room and the time in a reply prompt (bot/reply/room.py), read in the requests the fake Claude receives:
-why the character speaks, who replied to whom, who is here, and the time between lines."""
+"""The room and the time in a reply prompt (bot/reply/room.py, bot/reply/transcript.py), read in the requests
+the fake Claude receives: why the character speaks, who replied to whom, who is here, and the time between
+lines."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.reply.room import DmStamps
-from bot.reply.transcript import history_messages, transcript_messages
+from bot.reply.transcript import DmStamps, history_messages, transcript_messages
 from database.records import History, SeenMessage, Turn
 from tests.fakes.claude_server import content_text
 from tests.harness import CHANNEL_ID, USER2_ID, Clock, MakeHarness, reply_requests

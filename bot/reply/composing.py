@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from bot.core.config import ModelSettings, ReplySettings
 from bot.core.models.base import Prompt
+from bot.core.persona.macros import Moment
 from bot.core.persona.model import Persona
-from bot.core.persona.register import in_place
 from bot.core.pipeline import Incoming, PromptPart
 from bot.reply.deciding import IntentRouter
 from bot.reply.generation import ModelCall
@@ -89,10 +89,11 @@ class PromptComposer:
                            replace_last_reply: bool = False, see_later: bool = False,
                            data: PromptData | None = None,
                            opening: Opening | None = None) -> tuple[Prompt, bool]:
-        """The reply prompt for ``msg`` and whether its author is premium; ``data``: its prompt data if
-        already read (see prompt_request); ``opening``: the greeting this reply posted first, if any."""
+        """The reply prompt for ``msg`` and whether its author is premium; ``persona``: the character as it
+        plays in the message's place (bot/core/persona/register.py ``in_place``, the engine's); ``data``: its
+        prompt data if already read (see prompt_request); ``opening``: the greeting this reply posted first,
+        if any."""
         data = data or await self.read_prompt_data(msg)
-        persona = in_place(persona, msg.age_restricted)  # (a reroll's persona too; once is enough)
         greeting = opening.text if opening is not None else await self.greeter.shown(data, msg)
         later: list[SeenMessage] = []
         if see_later and not msg.is_dm:
@@ -102,14 +103,15 @@ class PromptComposer:
                                                                self.replies.recent_channel_messages)
         why = "" if msg.is_dm else why_part(msg, self.names_me(msg), replied_name(
             msg.reply_to_id, {m.message_id: m for m in data.recent}, self.own_author_ids, persona.name))
-        prompt = build_reply_prompt(persona, data, msg, extras=await self.extras(persona, msg, data),
-                                    moment=self.persona_runtime.moment(msg, data),
+        moment = self.persona_runtime.moment(msg, data)
+        prompt = build_reply_prompt(persona, data, msg, extras=await self.extras(persona, msg, data, moment),
+                                    moment=moment,
                                     greeting=greeting, ooc_context=ooc_context,
                                     replace_last_reply=replace_last_reply,
                                     since=later, own_ids=self.own_author_ids, transcript=lines, why=why)
         return prompt, data.premium
 
-    async def extras(self, persona: Persona, msg: Incoming, data: PromptData) -> ReplyExtras:
+    async def extras(self, persona: Persona, msg: Incoming, data: PromptData, moment: Moment) -> ReplyExtras:
         """What the features supply to the reply to ``msg``, as data for the layout: each prompt part fills
         its slot (an instruction adds a line), in the order the composition root gave them."""
         runtime = self.persona_runtime
@@ -128,7 +130,7 @@ class PromptComposer:
             recall=slots.get("recall", ""), threads=slots.get("threads", ""),
             feelings=slots.get("feelings", ""), style=slots.get("style", ""),
             emotes=slots.get("emotes", ""),
-            macro_note=runtime.macro_note(persona, msg, runtime.moment(msg, data)),
+            macro_note=runtime.macro_note(persona, msg, moment),
             instructions=instructions)
 
     def model_call(self, msg: Incoming, persona: Persona, premium: bool) -> ModelCall:

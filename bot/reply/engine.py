@@ -70,10 +70,11 @@ class ReplyEngine:
             return await keeper.keep_greeting(msg, opening, mark)  # a first DM saying hello: no model call
         prompt, premium = await composer.build_prompt(msg, persona, see_later=see_later, data=data,
                                                       opening=opening)
-        limits = MediaLimits.of(self._settings.media)
-        # The pictures' bytes are held from their download to the end of the call: while others' replies
-        # hold the process's budget, this one waits its turn here.
-        lease = await self._images.take(image_bytes(msg.carried, limits))
+        # A message with files: the pictures' bytes are held from their download to the end of the call
+        # (while others' replies hold the process's budget, this one waits its turn here). One without
+        # any has no media to read and holds nothing.
+        limits = MediaLimits.of(self._settings.media) if msg.carried.attachments else None
+        lease = await self._images.take(image_bytes(msg.carried, limits)) if limits is not None else None
         try:
             lines = (self._settings.media.unreadable_attachment_line, persona.name,
                      self._settings.media.attachments_left_out_line)
@@ -88,15 +89,16 @@ class ReplyEngine:
             if tools is not None:
                 prompt = with_tools(prompt, tools.declared, tools.voice)
             # the media is the generation's alone (no name here), so it lets the pictures go after its call
-            generation = Generation(self._claude, prompt, await read_media(msg.carried, msg.fetch, limits),
-                                    composer.model_call(msg, persona, premium), lines, label, log,
-                                    tools=tools, lease=lease)
+            media = await read_media(msg.carried, msg.fetch, limits) if limits is not None else None
+            generation = Generation(self._claude, prompt, media, composer.model_call(msg, persona, premium),
+                                    lines, label, log, tools=tools, lease=lease)
             delivery = Delivery(self._settings, outlet, generation, Finish(msg, self._features.reply_filters),
                                 self.fallback_text(persona), started, label, log,
                                 progress=keeper.progress(msg) if self._owed.is_owed(msg.message_id) else None)
             delivered = await delivery.run()
         finally:
-            lease.release()  # the generation's call gave it back already, unless it never ran
+            if lease is not None:
+                lease.release()  # the generation's call gave it back already, unless it never ran
         # Posted: no longer owed (a crash before the clearing is answered at start-up, where the reply is
         # found posted). The clearing waits for the log's next batch; the exchange is stored meanwhile, so
         # the person's next message, coming sooner than that batch, reads a history that holds it.
@@ -111,6 +113,7 @@ class ReplyEngine:
 
     async def generate(self, msg: Incoming, persona: Persona, *, ooc_context: str = "",
                        replace_last_reply: bool = False, see_later: bool = False) -> Completion:
+        persona = in_place(persona, msg.age_restricted)  # as it plays where the message was (a reroll too)
         prompt, premium = await self._composer.build_prompt(msg, persona, ooc_context=ooc_context,
                                                    replace_last_reply=replace_last_reply, see_later=see_later)
         return await self.complete(msg, persona, prompt, premium)

@@ -85,7 +85,7 @@ class Generation:
 
     claude: ClaudeClient
     prompt: Prompt
-    media: Media
+    media: Media | None  # None: the message carried no files (nothing to read into the request)
     call: ModelCall
     notice_lines: tuple[str, str, str]  # Media.notice's lines: the unreadable file's, the name, the left-out
     label: str = "reply"  # how log lines name this reply
@@ -96,7 +96,7 @@ class Generation:
     written: SoFar = field(init=False, default_factory=SoFar)  # streamed: the text written so far
 
     def __post_init__(self) -> None:
-        self.notice = self.media.notice(*self.notice_lines)
+        self.notice = self.media.notice(*self.notice_lines) if self.media is not None else ""
 
     @property
     def so_far(self) -> str:
@@ -115,12 +115,11 @@ class Generation:
         shown = self.media
         try:
             while True:
-                built = shown.into(self.prompt)
+                built = shown.into(self.prompt) if shown is not None else self.prompt
                 try:
                     return await self._rounds(built, streamed)
                 except ClaudeUnavailable as exc:
-                    refused = shown.refused_image(built, str(exc))
-                    if refused is None:
+                    if shown is None or (refused := shown.refused_image(built, str(exc))) is None:
                         raise
                     self.log.warning("%s: Claude could not process %s (%s); asking again without it",
                                      self.label, refused.filename, exc)
@@ -129,7 +128,8 @@ class Generation:
         finally:
             # The call is over: the pictures are let go (the typing and the posting still to come need
             # none of them), and their bytes given back to the budget for others' replies.
-            self.media = self.media.seen()
+            if self.media is not None:
+                self.media = self.media.seen()
             if self.lease is not None:
                 self.lease.release()
 
@@ -177,7 +177,7 @@ class Generation:
                                  self.label, tools.rounds)
             break
         shown = list(sources.items())
-        text = _joined(said, footnotes(shown)) if said else said
+        text = _joined(said, footnotes(shown)) if said and shown else said
         return dataclasses.replace(completion, text=text, usage=usage, sources=tuple(shown))
 
     async def _run(self, tools: Toolbox, completion: Completion) -> tuple[list[JsonObject], str | None]:

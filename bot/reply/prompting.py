@@ -55,9 +55,10 @@ from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming
 from bot.core.text import clean_name, defuse
 from bot.reply.guard import variety_note
-from bot.reply.room import DmStamps, is_own, people_part, replied_name
+from bot.reply.room import is_own, people_part, replied_name
 from bot.reply.transcript import (
     NEW_CHAT,
+    DmStamps,
     dm_message,
     history_messages,
     mark_transcript,
@@ -218,7 +219,8 @@ def person_parts(name: str, memories: Sequence[str], notes: Sequence[str],
     """The core memories, notes and summary of ``name`` as quoted labelled parts (none empty), each thing
     said once (memory/present.py ``said_once``: a note or summary clause a memory already says is not
     repeated): a reply's person block and a check-in's (bot/alive/checkins.py) alike."""
-    memories, notes, summary = said_once(name, memories, notes, summary)
+    if notes or summary:  # (memories alone say nothing twice)
+        memories, notes, summary = said_once(name, memories, notes, summary)
     inner = [p for p in (("person: core memories", listed("memories", memories, name)),
                          ("person: notes", listed("notes", notes, name))) if p[1]]
     if summary:
@@ -280,10 +282,10 @@ def build_reply_prompt(
     """The reply prompt, laid out as the module docstring says. In a channel, ``transcript``: the lines to
     show (bot/reply/transcript.py; None: every recent message); ``own_ids``: the character's accounts (its
     lines there are its turns); ``moment``: the time of the message in the character's zone and how long
-    its author had been silent (its zone also dates the history's lines, bot/reply/room.py); ``greeting``:
-    the greeting the conversation opened with, shown to the person (a DM's first turn, after SillyTavern's
-    new-chat marker; in a channel, the character's line before the message); ``why``: in a channel, why the
-    character answers (bot/reply/room.py ``why_part``)."""
+    its author had been silent (its zone also dates the history's lines, bot/reply/transcript.py);
+    ``greeting``: the greeting the conversation opened with, shown to the person (a DM's first turn, after
+    SillyTavern's new-chat marker; in a channel, the character's line before the message); ``why``: in a
+    channel, why the character answers (bot/reply/room.py ``why_part``)."""
     name = clean_name(msg.author_name)
     lines = [m for m in (data.recent if transcript is None else transcript) if m.message_id != msg.message_id]
     shared = not msg.is_dm and bool(lines)  # a channel transcript: everyone there shares the prefix
@@ -313,8 +315,9 @@ def build_reply_prompt(
             messages[:0] = [{"role": "user", "content": NEW_CHAT},
                             {"role": "assistant", "content": greeting}]
         # Where, and the person's stable block, open the conversation, cached with it.
-        opening = f"[Where: {msg.place()}]" + (f"\n{person}" if person else "")
-        parts.append(("where", f"[Where: {msg.place()}]"))
+        where = f"[Where: {msg.place()}]"
+        opening = where + (f"\n{person}" if person else "")
+        parts.append(("where", where))
         _lead(messages, {"type": "text", "text": opening, "cache_control": EPHEMERAL})
     else:
         line_form = "[time] name: message" if zone is not None else "name: message"
@@ -339,8 +342,9 @@ def build_reply_prompt(
         room = "\n".join(p for p in (people_part(lines, msg, own_ids, persona.name), why) if p)
     # 4. after the last breakpoint: the time, the room, the character's state (how it feels, how the person
     # writes: only the current version, fenced apart from anyone's words), the world, the recalled facts
-    if moment is not None and (when := now_part(moment, name, data.person_zone,
-                                                dated=persona.real_world_time)):
+    when = (now_part(moment, name, data.person_zone, dated=persona.real_world_time)
+            if moment is not None else "")
+    if when:
         tail.append(when)
     if not msg.is_dm:
         tail.append(room)
@@ -402,10 +406,10 @@ def build_reply_prompt(
     if final:
         _append(messages, "user", final)
     # (a DM's notes after its message are no message of the chat: a depth counts messages)
-    place_at_depth(messages, at_depth, len(system), after=1 if cached_message and final else 0)
+    if at_depth:
+        place_at_depth(messages, at_depth, len(system), after=1 if cached_message and final else 0)
     # the parts by name, for the operator's prompt inspector (bot/core/models/sent.py)
-    parts += [("time", now_part(moment, name, data.person_zone, dated=persona.real_world_time)
-                       if moment is not None else ""),
+    parts += [("time", when),
               ("room", room if not msg.is_dm else ""), ("time: macros", extras.macro_note),
               ("character: state", state), ("lore", lore_part(extras.lore)),
               ("person: recall", recall_part(extras.recall, name)),

@@ -1,92 +1,16 @@
-"""The moment around a message, as a reply prompt tells it: when each line was said, who replied to whom,
-who is here, and why the character speaks at all.
-
-Times come from the Discord ids (a snowflake holds the time its message was sent), so a line's marker never
-changes once written: the cached history and transcript stay byte-stable. They are told in the character's
-time zone, as ``<now>`` is. A DM's turn is marked only after a pause (:data:`PAUSE`), so a day between
-"thank you" and "morning!" shows where it happened; a channel's lines each carry their time.
+"""The room around a channel message, as a reply prompt tells it: who replied to whom, who is here, and why
+the character speaks at all. (When each line was said is the transcript's: bot/reply/transcript.py.)
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from datetime import datetime, timedelta, tzinfo
 
-from bot.core.localtime import DISCORD_EPOCH_MS, snowflake_time
-from bot.core.persona.macros import humanize
 from bot.core.pipeline import Incoming
 from bot.core.text import clean_name
-from database.records import SeenMessage, Turn
+from database.records import SeenMessage
 
-PAUSE = timedelta(hours=1)
-"""A silence in a DM after which the next turn says when it was written."""
-_PAUSE_MS = int(PAUSE.total_seconds() * 1000)
 PEOPLE_SHOWN = 6  # the most recent speakers a channel prompt names
-
-
-def sent_ms(message_id: int) -> int:
-    """When a Discord id was made, in milliseconds since 1970 (no datetime: a history walks hundreds)."""
-    return (message_id >> 22) + DISCORD_EPOCH_MS
-
-
-def day_and_time(when: datetime, zone: tzinfo) -> str:
-    local = when.astimezone(zone)
-    return f"{local:%a} {local.day} {local:%b}, {local:%H:%M}"
-
-
-class DmStamps:
-    """A DM's turn markers, each judged against the turn before: the first turn, and any turn after a pause,
-    say when it was written ("2 days later" first when the pause is a day or more)."""
-
-    def __init__(self, zone: tzinfo) -> None:
-        self.zone = zone
-        self._last: int | None = None
-
-    def after(self, message_id: int | None) -> str:
-        """The marker of the turn with this Discord id ("" when it needs none or has no id)."""
-        if not message_id:
-            return ""
-        at, last = sent_ms(message_id), self._last
-        self._last = at
-        if last is not None and at - last < _PAUSE_MS:
-            return ""
-        when = snowflake_time(message_id)
-        gap = timedelta(milliseconds=at - last) if last is not None else timedelta(0)
-        later = f"{humanize(gap)} later, " if gap >= timedelta(days=1) else ""
-        return f"{later}{day_and_time(when, self.zone)}"
-
-    def marks(self, turns: Sequence[Turn]) -> dict[int, str]:
-        """after() of each turn's id in turn (a blank answer, left out of a prompt, is skipped), as
-        {position: marker} for those that have one (few do): one tight loop, no call per turn, for a history
-        of hundreds of turns."""
-        out: dict[int, str] = {}
-        last = self._last
-        for i, (role, content, _, message_id, _) in enumerate(turns):
-            if not message_id or role != "user" and (not content or content.isspace()):
-                continue
-            at = (message_id >> 22) + DISCORD_EPOCH_MS  # sent_ms()
-            if last is None or at - last >= _PAUSE_MS:
-                self._last = last
-                out[i] = self.after(message_id)
-            last = at
-        self._last = last
-        return out
-
-
-class LineStamps:
-    """A channel's line times: the time of day, the day too when it is not the previous line's."""
-
-    def __init__(self, zone: tzinfo) -> None:
-        self.zone = zone
-        self._day: tuple[int, int, int] | None = None
-
-    def of(self, message_id: int) -> str:
-        local = snowflake_time(message_id).astimezone(self.zone)
-        day = (local.year, local.month, local.day)
-        if day == self._day:
-            return f"{local:%H:%M}"
-        self._day = day
-        return day_and_time(local, self.zone)
 
 
 def replied_name(reply_to_id: int | None, lines: Mapping[int, SeenMessage], own_ids: Collection[int],

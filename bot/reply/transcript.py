@@ -25,18 +25,26 @@ The chat before a note is the cached history, so the cache breakpoint moves to t
 deepest note: the turns after it are re-sent each time (a few), and the next request, whose note sits two
 turns later, reads this one's entry within the API's look-back. A note never goes inside the character's
 own turn (it would read as its words): before an assistant turn it ends the user turn before.
+
+When each line was said (:class:`DmStamps`, :class:`LineStamps`) comes from its Discord id (a snowflake holds
+the time its message was sent), so a line's marker never changes once written: the cached history and
+transcript stay byte-stable. It is told in the character's time zone, as ``<now>`` is. A DM's turn is marked
+only after a pause (:data:`PAUSE`), so a day between "thank you" and "morning!" shows where it happened; a
+channel's lines each carry their time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import tzinfo
+from datetime import datetime, timedelta, tzinfo
 
 from bot.core.attachments import NO_TEXT
+from bot.core.localtime import DISCORD_EPOCH_MS, snowflake_time
+from bot.core.persona.macros import humanize
 from bot.core.text import clean_name, defuse
-from bot.reply.room import DmStamps, LineStamps, is_own, replied_name
+from bot.reply.room import is_own, replied_name
 from database.boundary import JsonObject
-from database.records import History, SeenMessage
+from database.records import History, SeenMessage, Turn
 
 ROLL_STEP = 60
 """Lines a window grows by before it rolls over: larger means fewer rewrites of the transcript, longer
@@ -45,6 +53,81 @@ MAX_CHANNELS = 10_000
 LOOKBACK = 20
 """Blocks before a breakpoint in which the API looks for an earlier cache entry."""
 BREAKPOINTS = 4  # the API's limit per request
+
+
+# -- when each line was said
+
+PAUSE = timedelta(hours=1)
+"""A silence in a DM after which the next turn says when it was written."""
+_PAUSE_MS = int(PAUSE.total_seconds() * 1000)
+
+
+def sent_ms(message_id: int) -> int:
+    """When a Discord id was made, in milliseconds since 1970 (no datetime: a history walks hundreds)."""
+    return (message_id >> 22) + DISCORD_EPOCH_MS
+
+
+def day_and_time(when: datetime, zone: tzinfo) -> str:
+    local = when.astimezone(zone)
+    return f"{local:%a} {local.day} {local:%b}, {local:%H:%M}"
+
+
+class DmStamps:
+    """A DM's turn markers, each judged against the turn before: the first turn, and any turn after a pause,
+    say when it was written ("2 days later" first when the pause is a day or more)."""
+
+    def __init__(self, zone: tzinfo) -> None:
+        self.zone = zone
+        self._last: int | None = None
+
+    def after(self, message_id: int | None) -> str:
+        """The marker of the turn with this Discord id ("" when it needs none or has no id)."""
+        if not message_id:
+            return ""
+        at, last = sent_ms(message_id), self._last
+        self._last = at
+        if last is not None and at - last < _PAUSE_MS:
+            return ""
+        when = snowflake_time(message_id)
+        gap = timedelta(milliseconds=at - last) if last is not None else timedelta(0)
+        later = f"{humanize(gap)} later, " if gap >= timedelta(days=1) else ""
+        return f"{later}{day_and_time(when, self.zone)}"
+
+    def marks(self, turns: Sequence[Turn]) -> dict[int, str]:
+        """after() of each turn's id in turn (a blank answer, left out of a prompt, is skipped), as
+        {position: marker} for those that have one (few do): one tight loop, no call per turn, for a history
+        of hundreds of turns."""
+        out: dict[int, str] = {}
+        last = self._last
+        for i, (role, content, _, message_id, _) in enumerate(turns):
+            if not message_id or role != "user" and (not content or content.isspace()):
+                continue
+            at = (message_id >> 22) + DISCORD_EPOCH_MS  # sent_ms()
+            if last is None or at - last >= _PAUSE_MS:
+                self._last = last
+                out[i] = self.after(message_id)
+            last = at
+        self._last = last
+        return out
+
+
+class LineStamps:
+    """A channel's line times: the time of day, the day too when it is not the previous line's."""
+
+    def __init__(self, zone: tzinfo) -> None:
+        self.zone = zone
+        self._day: tuple[int, int, int] | None = None
+
+    def of(self, message_id: int) -> str:
+        local = snowflake_time(message_id).astimezone(self.zone)
+        day = (local.year, local.month, local.day)
+        if day == self._day:
+            return f"{local:%H:%M}"
+        self._day = day
+        return day_and_time(local, self.zone)
+
+
+# -- a channel's window
 
 
 def fetch_limit(keep: int) -> int:
@@ -152,7 +235,7 @@ def history_messages(history: History, *, drop_last_assistant: bool = False,
     """Turns as alternating user/assistant messages starting with a user turn (merging repeats); ``stamps``:
     a user turn written after a pause says when, and an answer written after a pause with no message in
     between (a check-in days later) is not merged into the one before: a marker turn says when it came
-    (bot/reply/room.py; from the turns' Discord ids, so the history stays byte-stable). ``stamps`` is then
+    (:class:`DmStamps`; from the turns' Discord ids, so the history stays byte-stable). ``stamps`` is then
     left at the last turn, for the message answered.
 
     A blank turn (stored by an older version, or edited to nothing) would make the API reject every request

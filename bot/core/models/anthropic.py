@@ -35,6 +35,8 @@ from bot.core.models.tools import answer_text, paused_turn, sources_of
 from database.boundary import Json, JsonObject
 
 PROBE_TIMEOUT = 10.0  # seconds for the start-up check of the key
+# The blocks of a plain answer: its words and the thinking before them (no tool's work in between).
+PLAIN_BLOCKS = frozenset({"text", "thinking", "redacted_thinking"})
 
 
 class AnthropicBackend:
@@ -192,9 +194,14 @@ def completion_of(message: object) -> Completion:
                       cache_creation_1h_tokens=int(_field(creation, "ephemeral_1h_input_tokens") or 0),
                       web_search_requests=int(_field(tools, "web_search_requests") or 0),
                       web_fetch_requests=int(_field(tools, "web_fetch_requests") or 0))
-    return Completion(text=answer_text(content), model=_field(message, "model"), usage=usage,
-                      stop_reason=_field(message, "stop_reason"), content=content,
-                      sources=sources_of(content))
+    if any(b.get("type") not in PLAIN_BLOCKS or b.get("citations") for b in content):
+        # a tool's work or citations in it: paragraphs apart around the tools, and the sources named
+        text, sources = answer_text(content), sources_of(content)
+    else:  # words (and thinking) only: the text blocks as they came, nothing to cite
+        text = "".join(str(b.get("text") or "") for b in content if b.get("type") == "text").strip()
+        sources = ()
+    return Completion(text=text, model=_field(message, "model"), usage=usage,
+                      stop_reason=_field(message, "stop_reason"), content=content, sources=sources)
 
 
 def _json(block: object) -> JsonObject:
