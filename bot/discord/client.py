@@ -168,7 +168,7 @@ class KindredMixin:
         ensemble = services.ensemble
         self.webhooks = WebhookPool(lambda: self.user, ensemble) if ensemble is not None else None
         # what the features do around each message's replies, declared in bot/discord/features.py
-        self.features = DiscordFeatures.of(self, services, self.webhooks)  # type: ignore[arg-type]  # a Bot
+        self.features = await DiscordFeatures.of(self, services, self.webhooks)  # type: ignore[arg-type]  # a Bot
         self.flow = MessageFlow(self, self.in_flight,  # type: ignore[arg-type]  # a Bot only
                                 observers=self.features.observers, buttons=self.features.buttons)
         # A configured model id the models list does not serve stops start-up here (exit 2, naming the key
