@@ -36,12 +36,15 @@ class Messages(commands.Cog):
         # The main character's key, for the outlets: fixed for the process, so a message's handling enters
         # the reply sequence and the engine once each, in that order (tests/test_message_walk.py).
         self.main_key = bot.services.engine.character_key
+        self.character = bot.services.engine.character  # its name, as a reload leaves it
         self._recovered = False
 
-    def mention_name(self) -> str:
-        """The name an @mention of the bot account stands for: its one character's ("" with an ensemble,
-        whose characters share the account)."""
-        return "" if self.webhooks is not None else self.bot.services.engine.character.current().name
+    def mention_name(self, message: discord.Message) -> str:
+        """The name an @mention of the bot account in ``message`` stands for: its one character's ("" with an
+        ensemble, whose characters share the account, or when it mentions nobody: no name to show)."""
+        if self.webhooks is not None or not message.mentions:
+            return ""
+        return self.character.current().name
 
     def outlets(self, message: discord.Message) -> Callable[[str], Outlet]:
         return outlets_for(message, self.webhooks, self.main_key, self.flow.buttons)
@@ -53,7 +56,7 @@ class Messages(commands.Cog):
             return
         if self.bot.stopping and message.author.id != me.id:
             return  # stopping (SIGTERM): no new work; our own replies in flight are still logged
-        msg = self.flow.incoming(message, me, self.mention_name())
+        msg = self.flow.incoming(message, me, self.mention_name(message))
         self.flow.note_peers(message, me)
         # discord.py runs each listener call in a task of its own, so a slow Claude never holds up the
         # gateway: the work is done right here (no second task); the flow counts it as in flight, so a
@@ -103,7 +106,7 @@ class Messages(commands.Cog):
                 return ANSWERED
         except (discord.NotFound, discord.Forbidden):
             return None
-        return self.flow.incoming(message, me, self.mention_name()), \
+        return self.flow.incoming(message, me, self.mention_name(message)), \
             self.outlets(message)
 
     async def _answered(self, message: discord.Message, character: str) -> bool:

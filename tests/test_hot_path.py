@@ -11,7 +11,14 @@ from typing import Any
 
 import pytest
 
-from bot.core.config import PROJECT_ROOT, EnsembleSettings, ReplySettings, Settings, load_settings
+from bot.core.config import (
+    PROJECT_ROOT,
+    EnsembleSettings,
+    ReplySettings,
+    SecretSettings,
+    Settings,
+    load_settings,
+)
 from bot.core.config.holder import Derived, SettingsHolder, section_of
 from bot.core.config.sections import TriageSettings
 from bot.core.config.service import AccessSettings
@@ -58,7 +65,7 @@ class _Servers:
 async def test_access_rules_follow_a_servers_lists_and_a_reload() -> None:
     holder = SettingsHolder(settings())
     servers: Any = _Servers()
-    gate = AccessGate(holder.follow(AccessSettings), servers, is_admin=lambda _: False)
+    gate = AccessGate(holder.follow(AccessSettings), servers, holder.follow(SecretSettings))
     assert await gate.refusal(42, (), 7) is None
     servers.config = ServerConfig(7, blocked_users="42")  # /settings set blocked_users 42
     assert await gate.refusal(42, (), 7) == "on blocked_users"
@@ -67,6 +74,14 @@ async def test_access_rules_follow_a_servers_lists_and_a_reload() -> None:
     holder.update(settings(BLOCKED_USERS="42"))  # and those changed by a live reload (same stored settings)
     assert await gate.refusal(42, (), 7) == "on blocked_users"
     assert await gate.refusal(42, (), None) == "on blocked_users"  # DMs too
+    holder.update(settings(ALLOW_DMS="false"))
+    assert await gate.refusal(42, (), None) == "direct messages are off (allow_dms)"
+    # the bot's admins are never refused: admin_user_ids as a reload leaves them, and the application's owners
+    holder.update(settings(ALLOW_DMS="false", ADMIN_USER_IDS="42"))
+    assert await gate.refusal(42, (), None) is None
+    owned = AccessGate(holder.follow(AccessSettings), servers, holder.follow(SecretSettings), owners={43})
+    assert await owned.refusal(43, (), None) is None
+    assert owned.is_admin(42) and not owned.is_admin(44)
     holder.update(settings(ALLOW_DMS="false"))
     assert await gate.refusal(42, (), None) == "direct messages are off (allow_dms)"
 

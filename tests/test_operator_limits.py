@@ -127,6 +127,8 @@ async def test_allow_dms_off_leaves_dms_unanswered_except_the_admins(make_harnes
     assert asked(h) == [] and h.discord.posted(int(sent["channel_id"])) == []
     h.claude.script("Always, for you.", model=REPLY_MODEL)
     assert await dm_reply(h, "anyone home?", 1, user=ADMIN_ID) == "Always, for you."
+    h.claude.script("For the owner too.", model=REPLY_MODEL)  # the application's owner is an admin
+    assert await dm_reply(h, "anyone home?", 1, user=h.owner_id) == "For the owner too."
     h.claude.script("In the channel, sure.", model=REPLY_MODEL)
     await h.say("and here?", mention=True)
     assert (await h.replies(CHANNEL_ID, 1))[0]["content"] == "In the channel, sure."

@@ -250,9 +250,10 @@ class Gate(Protocol):
 
 
 class Interceptor(Protocol):
-    """Consulted for every logged message, even where the bot is inactive, before any reply work: True when
-    it consumed the message (e.g. an admin command in the log channel), and then no reply work follows. The
-    message is logged already, whatever it answers; one that raises is logged and counts as False."""
+    """Consulted for every message in the admins' log channel (``log_channel``; no other message enters it),
+    even where the bot is inactive, before any reply work: True when it consumed the message (an admin
+    command), and then no reply work follows. The message is logged already, whatever it answers; one that
+    raises is logged and counts as False."""
 
     def __call__(self, msg: Incoming, /) -> Awaitable[bool]: ...
 
@@ -317,7 +318,7 @@ class Features:
     the prompt (``prompt_parts``) → generate (``tools``) and deliver (``reply_filters``) → keep
     (``turn_observers``)."""
 
-    interceptors: tuple[Interceptor, ...] = ()  # a log-channel command consumed before any reply work
+    interceptors: tuple[Interceptor, ...] = ()  # a log-channel command consumed (in that channel only)
     # who may talk to it: these say nothing and count nothing, so a voice message is asked them before it
     # is heard (a refused person's is not transcribed)
     access: tuple[Gate, ...] = ()

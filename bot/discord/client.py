@@ -34,7 +34,7 @@ from bot.discord.flow import MessageFlow
 from bot.discord.identify import IdentifyPacer
 from bot.discord.logchannel import LogChannel
 from bot.discord.outlets import WebhookPool
-from bot.discord.permissions import in_log_channel, is_admin_id
+from bot.discord.permissions import in_log_channel, owner_ids
 from bot.discord.posting import NO_MENTIONS
 from bot.discord.presence import AlivePresence
 from bot.discord.serverview import DiscordServerView
@@ -84,12 +84,15 @@ class KindredMixin:
     started_at: float
     exit_code: int
     mirror: LogMirror  # verbose mode: `await bot.mirror(text)` posts to the log channel
-    log_channel: LogChannel  # its admin commands and the decision mirror (bot/discord/logchannel.py)
+    log_channel: LogChannel  # its admin commands, where the mirror posts (bot/discord/logchannel.py)
     in_flight: InFlight  # the work a graceful stop lets finish (bot/runtime/lifecycle.py)
     flow: MessageFlow  # each message's way to the reply sequence, handed to the messages cog
     presence: AlivePresence  # the Discord side of the character alive (bot/discord/presence.py)
     webhooks: WebhookPool | None  # the cast's webhooks, one per character per channel (None: one character)
     features: DiscordFeatures  # what the features do on Discord around a reply (bot/discord/features.py)
+    # Every long-lived service (the store, the engines, memory, alive, the tools...), set by setup_hook before
+    # any cog or event reads it; a plain attribute, so a message's handling reads it without a call.
+    services: Services
 
     def _kindred_init(self, settings: Settings, character: CharacterSource, freeze_after_setup: bool,
                       skip_rounds: Collection[str]) -> None:
@@ -102,11 +105,13 @@ class KindredMixin:
         # The work a graceful stop lets finish: the message flow counts each message's handling there.
         self.in_flight = InFlight()
         self.log_channel = LogChannel(self, self.in_flight)  # type: ignore[arg-type]  # mixed into a Bot only
-        self.mirror = LogMirror(self.log_channel.post, self.log_channel.post_report)
+        self.mirror = LogMirror(self.log_channel.post, self.log_channel.post_report, self.settings.secrets)
         self._kindred_closing: asyncio.Future[None] | None = None
         self._cluster_closing: asyncio.Task[None] | None = None  # a close asked for by another process
         self.stopping = False  # closing: the messages cog takes no new messages (bot/runtime/lifecycle.py)
-        # Every long-lived service, built by bot/runtime/composition.py in setup_hook: the one way to them.
+        # The services once setup_hook built them (bot/runtime/composition.py), None before: what start-up
+        # and close ask of them may come before they exist (a failed setup_hook); everything else reads
+        # ``services``, set with it.
         self._services: Services | None = None
         self.extensions_to_load: list[str] = list(EXTENSIONS)
         self.skip_rounds = tuple(skip_rounds)  # the memory's rounds this process leaves out (tests)
@@ -123,14 +128,6 @@ class KindredMixin:
         self.add_listener(self._show_faces, "on_ready")  # type: ignore[attr-defined]
         self.add_listener(self._show_face, "on_guild_join")  # type: ignore[attr-defined]
         self.identify_pacer = IdentifyPacer(self._max_concurrency)
-
-    @property
-    def services(self) -> Services:
-        """Every long-lived service (the store, the engines, memory, alive, the tools...), built once
-        ``setup_hook`` ran; a cog's ``setup()`` hands each cog the ones it uses."""
-        if self._services is None:
-            raise RuntimeError("the services are built in setup_hook, before any cog or event needs them")
-        return self._services
 
     @property
     def database_closed(self) -> bool:
@@ -152,9 +149,10 @@ class KindredMixin:
         # Bot's attributes and the Kindred union the helpers take).
         self.presence = AlivePresence(
             self, is_log_channel=lambda cid: in_log_channel(self, cid))  # type: ignore[arg-type]
-        edge = Edge(is_admin=lambda uid: is_admin_id(self, uid),  # type: ignore[arg-type]
+        # the application (its owners are bot admins) is known since login, and not fetched again
+        edge = Edge(owners=owner_ids(self.application),  # type: ignore[attr-defined]  # a Bot's
                     own_user_id=self.user.id if self.user is not None else None,
-                    intercept=self.log_channel.intercept, mirror_decision=self.log_channel.mirror_decision,
+                    intercept=self.log_channel.intercept,
                     sync_commands=self._sync_commands, cluster_shutdown=self._cluster_shutdown,
                     alive_side=self.presence, latencies=self._latencies, post_to_log=self.log_channel.post,
                     boards=timer_boards(self),  # type: ignore[arg-type]
@@ -163,14 +161,14 @@ class KindredMixin:
                     guild_count=lambda: len(self.guilds),  # type: ignore[attr-defined]
                     started_at=self.started_at,
                     call_side=DiscordCalls(self, CallTalk(self).heard))  # type: ignore[arg-type]
-        self._services = services = await compose(self.settings_holder, self.character, self.mirror, edge,
-                                                  skip_rounds=self.skip_rounds)
+        self._services = self.services = services = await compose(
+            self.settings_holder, self.character, self.mirror, edge, skip_rounds=self.skip_rounds)
         # The cast's webhooks, one per character per channel (the messages cog's outlets use them), and the
         # flow the messages cog hands each message to.
         ensemble = services.ensemble
         self.webhooks = WebhookPool(lambda: self.user, ensemble) if ensemble is not None else None
         # what the features do around each message's replies, declared in bot/discord/features.py
-        self.features = DiscordFeatures.of(self, services, self.webhooks)  # type: ignore[arg-type]  # a Bot
+        self.features = await DiscordFeatures.of(self, services, self.webhooks)  # type: ignore[arg-type]  # a Bot
         self.flow = MessageFlow(self, self.in_flight,  # type: ignore[arg-type]  # a Bot only
                                 observers=self.features.observers, buttons=self.features.buttons)
         # A configured model id the models list does not serve stops start-up here (exit 2, naming the key

@@ -31,9 +31,11 @@ class DiscordFeatures:
     swipes: SwipeDesk  # the swipe buttons' presses and /reroll (cogs/conversation.py)
 
     @classmethod
-    def of(cls, client: discord.Client, services: Services, webhooks: WebhookPool | None) -> DiscordFeatures:
+    async def of(cls, client: discord.Client, services: Services,
+                 webhooks: WebhookPool | None) -> DiscordFeatures:
         """``webhooks``: the cast's (None: one character)."""
         swipes = SwipeDesk(client, services.swipes, webhooks)
+        await swipes.load()  # where swipes are open (a restart keeps them), known before any message
         # the swipes: the previous reply's buttons come off, the new reply is offered them (and goes out with
         # them, so no edit has to add them)
         return cls(observers=(swipes,), buttons=swipes, swipes=swipes)

@@ -61,7 +61,9 @@ class MessageFlow:
     def incoming(self, message: discord.Message, me: discord.abc.User, character: str = "") -> Incoming:
         """``message`` as the engine sees it; ``character``: the name an @mention of the bot account is
         shown as."""
-        return with_voice_placeholder(to_incoming(message, me, character), message)
+        msg = to_incoming(message, me, character)
+        # a voice message is a file: a message without any (most) is no voice message
+        return with_voice_placeholder(msg, message) if message.attachments else msg
 
     def note_peers(self, message: discord.Message, me: discord.abc.User) -> None:
         """A bot named in the message is a character that may answer first."""
@@ -75,7 +77,7 @@ class MessageFlow:
         reply is also spoken when ``voice_replies`` asks for it. In flight until it returns (our own posts
         too: their log write must not hold a connection open past the close)."""
         with self.in_flight:
-            voice_message = voice_attachment(message) is not None
+            voice_message = bool(message.attachments) and voice_attachment(message) is not None
             if voice_message:
                 heard = await hear(self.bot, msg, message, outlet_for(self.bot.services.engine.character_key))
                 if heard is None:
@@ -150,6 +152,7 @@ def to_incoming(message: discord.Message, me: discord.abc.User, character: str =
             replied = message._state._get_message(reference.message_id)
     guild = message.guild
     channel = message.channel
+    carried = carried_by(message)
     return Incoming(
         message_id=message.id,
         channel_id=channel.id,
@@ -168,10 +171,10 @@ def to_incoming(message: discord.Message, me: discord.abc.User, character: str =
         reply_to_id=reference.message_id if reference else None,
         reply_to_author_id=replied.author.id if replied is not None else None,
         webhook_id=message.webhook_id,
-        carried=carried_by(message),
+        carried=carried,
         author_roles=tuple(r.id for r in message.author.roles) if isinstance(message.author, discord.Member)
         else (),
-        fetch=attachment_fetcher(message),
+        fetch=attachment_fetcher(message) if carried.attachments else None,  # only a file it carries
         private=private_place(channel),
         age_restricted=age_restricted_place(channel),
         parent_id=channel.parent_id if isinstance(channel, discord.Thread) else None,

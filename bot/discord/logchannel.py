@@ -1,6 +1,7 @@
-"""The admin log channel's words and mirror: what the main engine's interceptor and decision observer
-(declared by the composition root) run, here in the bot rather than in a cog, so the message flow never calls
-up into ``cogs/``.
+"""The admin log channel's words and where the verbose mirror posts: what the main engine's interceptor
+(declared by the composition root, consulted for a message in the log channel only) runs, here in the bot
+rather than in a cog, so the message flow never calls up into ``cogs/``. Which decisions are mirrored is the
+mirror's own (bot/operator/logmirror.py, a decision listener itself).
 
 In the channel ``log_channel`` an admin (``admin_user_ids`` or the application owner) may type:
 ``shutdown? <name>``, ``user data? <id>``, ``list users``, ``premium <id>``, ``verbose [on|off]``, ``status``
@@ -25,7 +26,7 @@ from typing import Any, Protocol
 import discord
 from discord.ext import commands
 
-from bot.core.pipeline import Decision, Incoming
+from bot.core.pipeline import Incoming
 from bot.core.text import Page, clip
 from bot.discord.panels import panel
 from bot.discord.permissions import HookInteraction, in_log_channel, is_admin
@@ -37,7 +38,6 @@ from bot.operator.admin.language import (
     Latencies,
     Report,
     capped,
-    describe_decision,
     format_status,
     named_lines,
     parse_command,
@@ -179,15 +179,6 @@ class LogChannel:
     async def post_report(self, title: str, fields: Sequence[tuple[str, str]]) -> discord.Message | None:
         """A report of the verbose mirror (the daily consolidation's) as a panel."""
         return await self.post_panel(panel(title, fields))
-
-    # -- verbose mirror
-
-    async def mirror_decision(self, msg: Incoming, decision: Decision) -> None:
-        """A decision observer of the main engine."""
-        if in_log_channel(self.bot, msg.channel_id):  # chat there is visible already
-            return
-        if self.bot.mirror.active:
-            self.bot.mirror.emit(describe_decision(msg, decision))
 
     # -- commands
 

@@ -67,24 +67,24 @@ async def is_admin(bot: Kindred, user: discord.abc.User) -> bool:
 
 
 def owns(app: discord.AppInfo, user_id: int) -> bool:
-    """Whether ``user_id`` owns the application: its owner, or, for a team's, the team's owner or one of
-    its admins who accepted (issue 49: developers and read-only members are not bot admins)."""
+    """Whether ``user_id`` owns the application (see :func:`owner_ids`)."""
+    return user_id in owner_ids(app)
+
+
+def owner_ids(app: discord.AppInfo | None) -> frozenset[int]:
+    """Who owns the application: its owner, or, for a team's, the team's owner and its admins who accepted
+    (issue 49: developers and read-only members are not bot admins). None (not logged in): nobody. The
+    bot's is known from login on and never fetched again: the access gate takes these once."""
+    if app is None:
+        return frozenset()
     team = app.team
     if team is None:
-        return app.owner is not None and app.owner.id == user_id
-    if team.owner_id == user_id:
-        return True
-    return any(m.id == user_id and m.role == discord.TeamMemberRole.admin
-               and m.membership_state == discord.TeamMembershipState.accepted for m in team.members)
-
-
-def is_admin_id(bot: Kindred, user_id: int) -> bool:
-    """:func:`is_admin` without a trip to Discord (the application is known once logged in): for checks
-    on every message."""
-    if user_id in bot.settings.admin_ids:
-        return True
-    app = bot.application
-    return app is not None and owns(app, user_id)
+        return frozenset({app.owner.id}) if app.owner is not None else frozenset()
+    ids = {m.id for m in team.members if m.role == discord.TeamMemberRole.admin
+           and m.membership_state == discord.TeamMembershipState.accepted}
+    if team.owner_id is not None:
+        ids.add(team.owner_id)
+    return frozenset(ids)
 
 
 def in_log_channel(bot: Kindred, channel_id: int) -> bool:

@@ -122,13 +122,20 @@ class SwipeDesk:
         self.client = client
         self.swipes = swipes
         self.webhooks = webhooks
-        # channels that may have open swipes (None: not read yet); one is added before its swipes open
+        # channels that may have open swipes (None: not read yet, see load); one is added before its swipes
+        # open
         self.channels: set[int] | None = None
         self.busy: set[int] = set()  # messages a new alternative is being written for
         self.tasks: set[asyncio.Task[None]] = set()
         self.armed: dict[int, Armed] = {}  # replies posted with their buttons on, not yet offered swipes
         self.opening: dict[int, int] = {}  # channels -> offers whose swipes are being opened there
         self.fresh: discord.ui.View | None = None  # the buttons they go out with (built in the running loop)
+
+    async def load(self) -> None:
+        """Read the channels with open swipes, at start-up: a message then looks there without a trip to
+        the database. In a cluster each process knows the swipes open at its start and those it opens;
+        the swipes another opens later are its to close (it sees the messages there too)."""
+        self.channels = set(await self.swipes.open_channels())
 
     # -- the conversation moves on
 

@@ -13,11 +13,11 @@ not apply (restrict DMs with ``allow_dms`` or ``allowed_users``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from bot.core.config.holder import Derived, snapshot
-from bot.core.config.sections import parse_ids
+from bot.core.config.sections import SecretSettings, parse_ids
 from bot.core.config.service import AccessSettings
 from bot.core.pipeline import Decision, Incoming, Outlet
 from database.records import ServerConfig
@@ -68,14 +68,27 @@ def rules_for(access: AccessSettings, config: ServerConfig | None) -> AccessRule
 class AccessGate:
     """The message path's first gate (bot/reply/admission.py) and the slash commands' check. ``access``: the
     global lists (the running section: the rules kept are made again when a reload changes it);
-    ``servers``: each server's own lists."""
+    ``servers``: each server's own lists; the bot's admins, never refused: ``admin_user_ids`` of
+    ``secrets`` (the running section: a reload applies) and ``owners``, the application's (its owner, or
+    its team's owner and admins: bot/discord/permissions.py ``owner_ids``, known from login on)."""
 
-    def __init__(self, access: AccessSettings, servers: Servers,
-                 is_admin: Callable[[int], bool]) -> None:
+    def __init__(self, access: AccessSettings, servers: Servers, secrets: SecretSettings,
+                 owners: Collection[int] = frozenset()) -> None:
         self.access = access
         self.servers = servers
-        self.is_admin = is_admin
+        self._secrets = secrets
+        self._owners = frozenset(owners)
+        self._admins: tuple[str, frozenset[int]] = ("", frozenset())  # admin_user_ids, as last parsed
         self._kept: Derived[int | None, AccessRules] = Derived()
+
+    def is_admin(self, user_id: int) -> bool:
+        """Whether ``user_id`` is one of the bot's admins (no trip to Discord: every message asks)."""
+        if user_id in self._owners:
+            return True
+        raw = self._secrets.admin_user_ids
+        if raw != self._admins[0]:
+            self._admins = (raw, parse_ids(raw))
+        return user_id in self._admins[1]
 
     async def refusal(self, user_id: int, roles: Collection[int], guild_id: int | None) -> str | None:
         """Why ``user_id`` (holding ``roles``) may not talk to the character in ``guild_id`` (None: a DM)."""

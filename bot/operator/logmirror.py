@@ -17,6 +17,10 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
+from bot.core.config import SecretSettings
+from bot.core.pipeline import Decision, Incoming
+from bot.core.text import clip
+
 log = logging.getLogger(__name__)
 
 Sink = Callable[[str], Awaitable[object]]  # what it returns is not read
@@ -36,16 +40,30 @@ def parse_switch(value: str) -> bool | None:
     return None
 
 
+def describe_decision(msg: Incoming, decision: Decision) -> str:
+    """One verbose line about a reply decision. A DM, a private channel or a private thread (a ticket's) is
+    named by id, never quoted, its name never shown: the log channel is seen by more people."""
+    if msg.is_dm:
+        return f"DM from user {msg.author_id}: {'reply' if decision.reply else 'no reply'}"
+    if msg.private:
+        return f"{msg.log_place} · user {msg.author_id}: {'reply' if decision.reply else 'no reply'}"
+    said = clip(msg.content, 150)
+    return f"{msg.log_place} · {msg.author_name} ({msg.author_id}): “{said}” → {decision.describe()}"
+
+
 class LogMirror:
     """Holds the verbose switch and where mirrored lines go. Plain Python; ``sink``: the log channel's post
     (bot/discord/logchannel.py, given by the bot that builds it; None: lines go nowhere). The admin tools
     keep ``enabled`` in step with the ``verbose`` global state key. ``reports``: where a report goes (the
-    log channel's panels; None: as one line through ``sink``)."""
+    log channel's panels; None: as one line through ``sink``). ``secrets``: the running section naming the
+    log channel, whose own chat no decision line repeats."""
 
-    def __init__(self, sink: Sink | None = None, reports: ReportSink | None = None) -> None:
+    def __init__(self, sink: Sink | None = None, reports: ReportSink | None = None,
+                 secrets: SecretSettings | None = None) -> None:
         self.enabled = False
         self._sink = sink
         self._reports = reports
+        self._secrets = secrets
         self._tasks: set[asyncio.Task[None]] = set()
 
     def close(self) -> None:
@@ -60,6 +78,13 @@ class LogMirror:
     async def __call__(self, text: str) -> None:
         """Mirror one line when verbose mode is on; never raises, never waits for Discord."""
         self.emit(text)
+
+    async def on_decision(self, msg: Incoming, decision: Decision) -> None:
+        """A decision listener of the main engine: each decision as a line while verbose mode is on, but
+        none about chat in the log channel itself (visible there already)."""
+        if not self.active or (self._secrets is not None and msg.channel_id == self._secrets.log_channel):
+            return
+        self.emit(describe_decision(msg, decision))
 
     async def model_error(self, text: str) -> None:
         """A failed model call (the model client's error observer), marked as such."""

@@ -120,6 +120,8 @@ class Admission:
 
     async def _admit(self, msg: Incoming, *, prefetch: bool) -> tuple[bool, Prefetched | None]:
         active, prefetched = await self._observe(msg, prefetch=prefetch)  # logged first, whoever consumes it
+        if msg.is_dm or msg.channel_id != self._secrets.log_channel:
+            return active, prefetched  # the interceptors are the admins' log channel's commands: not here
         for interceptor in self._interceptors:  # consulted even where the bot is inactive
             try:
                 if await interceptor(msg):

@@ -1,7 +1,7 @@
 """The composition root: every long-lived service of a running bot is built here, once, in order.
 
 ``setup_hook`` (bot/discord/client.py) calls :func:`compose` with what only Discord can supply (:class:`Edge`:
-who is an admin, our own account, the Discord side of the character's own initiative, the gateway's
+the application's owners, our own account, the Discord side of the character's own initiative, the gateway's
 figures), keeps the :class:`Services` it returns, then loads the cogs, which take what they use from it and
 build nothing.
 The console builds its smaller set with :func:`open_store`, :func:`compose_model`, :func:`compose_memory` and
@@ -36,6 +36,7 @@ from bot.core.config import (
     EnsembleSettings,
     MemorySettings,
     ModelSettings,
+    SecretSettings,
     ServerToolSettings,
     Settings,
     StorageSettings,
@@ -46,7 +47,7 @@ from bot.core.config.sections import TriageSettings
 from bot.core.config.service import AccessSettings, ClusterSettings, LimitSettings, RecoverySettings
 from bot.core.keyed import KeyedLocks
 from bot.core.models.capabilities import ModelTable
-from bot.core.pipeline import NO_FEATURES, DecisionListener, Features, Interceptor, OwnAccounts, PromptPart
+from bot.core.pipeline import NO_FEATURES, Features, Interceptor, OwnAccounts, PromptPart
 from bot.core.policy import LanguageHint, ServerPolicies
 from bot.core.timers import Dispatcher, Recurring, Timers
 from bot.features.reminders.book import ReminderBook
@@ -113,10 +114,9 @@ class Boards:
 class Edge:
     """What only the Discord client knows, handed to :func:`compose` by bot/discord/client.py."""
 
-    is_admin: Callable[[int], bool]  # the bot's admins (the owner, admin_user_ids, the admin role)
+    owners: frozenset[int]  # the application's owners: bot admins, as admin_user_ids are (permissions.py)
     own_user_id: int | None  # our account: our own posts never count as another character's
-    intercept: Interceptor  # the log channel's commands (bot/discord/logchannel.py, while its cog is loaded)
-    mirror_decision: DecisionListener  # the verbose mirror of every decision to the log channel (idem)
+    intercept: Interceptor  # the log channel's commands (bot/discord/logchannel.py)
     sync_commands: LeadWork  # the slash commands synced with Discord (by the cluster's leader)
     cluster_shutdown: Handler  # another process of the cluster asked every one to shut down
     alive_side: DiscordSide  # channels, DMs, emotes, reactions and the status (bot/discord/presence.py)
@@ -257,7 +257,8 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     # Who may talk to it, and what it may spend: checked before any reply work. The limits read who a
     # message certainly asks for an answer (they tell that person a budget is spent) and the capability
     # table the model client gets.
-    access = AccessGate(holder.follow(AccessSettings), store.servers, edge.is_admin)
+    access = AccessGate(holder.follow(AccessSettings), store.servers, holder.follow(SecretSettings),
+                        edge.owners)
     names = CharacterNames(character.current, set())
     addressee = Addressee(names)
     models = ModelTable(settings.models.model_capabilities)
@@ -293,7 +294,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
         interceptors=(edge.intercept,),  # the log channel's admin commands
         access=(access.gate,),
         gates=(limits.gate,),
-        decision_observers=(counters.on_decision, alive_parts.react, edge.mirror_decision,
+        decision_observers=(counters.on_decision, alive_parts.react, mirror.on_decision,
                             *((live.on_decision,) if live is not None else ())),
         prompt_parts=(*alive_parts.prompt_parts(key),  # after memory's recall (compose_engine)
                       LanguageHint(policies),  # the server's language, as /settings says
@@ -377,8 +378,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     services = Services(store=store, claude=claude, voice=voice, engine=engine, access=access, limits=limits,
                         cluster=cluster, ensemble=ensemble, replies=replies, recovery=recovery, memory=memory,
                         admin=admin, counters=counters, alive=alive, memory_jobs=memory_jobs,
-                        lead_work=lead_work, reloader=reloader,
-                        timers=dispatcher,
+                        lead_work=lead_work, reloader=reloader, timers=dispatcher,
                         heartbeat=Heartbeat(holder.follow(DiscordSettings), edge.latencies, edge.post_to_log),
                         tools=tools,
                         conversation=conversation, asking=Asking(engine, conversation),

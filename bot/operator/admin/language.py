@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.core.config import ModelSettings, Settings
-from bot.core.pipeline import Decision, Incoming
 from bot.core.text import Page, clip
 from bot.operator.conversation_tools import InvalidInput
 from database.records import RelationshipRecord, Usage, UserRecord, UserSummary
@@ -239,17 +238,6 @@ def verbose_answer(on: bool) -> str:
         return ("Verbose mode is **on**: reply decisions and votes, background work and errors are mirrored "
                 "here (direct messages only as \"DM from user <id>\", never their text).")
     return "Verbose mode is **off**: only warnings and admin answers appear here."
-
-
-def describe_decision(msg: Incoming, decision: Decision) -> str:
-    """One verbose line about a reply decision. A DM, a private channel or a private thread (a ticket's) is
-    named by id, never quoted, its name never shown: the log channel is seen by more people."""
-    if msg.is_dm:
-        return f"DM from user {msg.author_id}: {'reply' if decision.reply else 'no reply'}"
-    if msg.private:
-        return f"{msg.log_place} · user {msg.author_id}: {'reply' if decision.reply else 'no reply'}"
-    said = clip(msg.content, 150)
-    return f"{msg.log_place} · {msg.author_name} ({msg.author_id}): “{said}” → {decision.describe()}"
 
 
 # --------------------------------------------------------------------------- status and heartbeat

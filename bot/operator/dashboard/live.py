@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.core.pipeline import Decision, Incoming
-from bot.operator.admin.language import describe_decision
+from bot.operator.logmirror import describe_decision
 
 KEEP = 200  # recent decisions a newly opened page shows
 QUEUE = 100  # lines waiting for one slow page
