@@ -256,6 +256,7 @@ class RecallPart:
     """The person's remembered facts, dated lines (memory/recall.py), in the prompt's ``recall`` slot."""
 
     slot = "recall"
+    in_dms = True
 
     def __init__(self, memory: MemoryService) -> None:
         self._memory = memory

@@ -174,6 +174,7 @@ class ThreadsPart:
     Recall reads them too (:meth:`shown`), to say a thread once: not again as a fact (memory/recall.py)."""
 
     slot = "threads"
+    in_dms = True
 
     def __init__(self, consent: Consent) -> None:
         self.consent = consent

@@ -175,6 +175,7 @@ class FeelingsPart:
     ``feelings`` slot."""
 
     slot = "feelings"
+    in_dms = True
 
     def __init__(self, feelings: Feelings) -> None:
         self._feelings = feelings
@@ -188,6 +189,7 @@ class RelationshipPart:
     (memory/relationships.py) is still said, in the same slot and words as the feelings' line."""
 
     slot = "feelings"
+    in_dms = True
 
     async def supply(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
         name = clean_name(msg.author_name)
@@ -200,6 +202,7 @@ class StylePart:
     """How the person writes (bot/alive/style.py), in the prompt's ``style`` slot."""
 
     slot = "style"
+    in_dms = True
 
     def __init__(self, style: StyleMirror) -> None:
         self._style = style
@@ -212,6 +215,7 @@ class EmotesPart:
     """The server's custom emotes (bot/alive/emotes.py), in the prompt's ``emotes`` slot."""
 
     slot = "emotes"
+    in_dms = False  # a server's custom emotes: none in DMs
 
     def __init__(self, parts: AliveParts) -> None:
         self._parts = parts

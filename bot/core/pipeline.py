@@ -262,10 +262,14 @@ class PromptPart(Protocol):
     """What one feature knows for one reply, as text, and the layout's slot it fills (one of
     :data:`PROMPT_SLOTS`): the layout (bot/reply/prompting.py) decides where and how it is shown, never the
     feature. Given the prompt data read for this reply, so it needs no trip of its own to the database;
-    "" when it has nothing to say."""
+    "" when it has nothing to say. ``in_dms``: whether it can have anything to say in a DM (a server's
+    language or custom emotes cannot): the composer does not ask a part where it has nothing to say."""
 
     @property
     def slot(self) -> str: ...
+
+    @property
+    def in_dms(self) -> bool: ...
 
     async def supply(self, persona: Persona, msg: Incoming, data: PromptData, /) -> str: ...
 

@@ -112,6 +112,7 @@ class LanguageHint:
     set)."""
 
     slot = "instructions"
+    in_dms = False  # a server's: none in DMs
 
     def __init__(self, policies: ServerPolicies) -> None:
         self._policies = policies

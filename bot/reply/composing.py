@@ -118,6 +118,8 @@ class PromptComposer:
         instructions = runtime.instructions(persona, msg, data)
         slots: dict[str, str] = {}
         for part in self.parts:
+            if msg.is_dm and not part.in_dms:
+                continue
             text = await part.supply(persona, msg, data)
             if not text:
                 continue

@@ -48,6 +48,7 @@ class LateReplies:
     prompt: a prompt part (an instruction) of every character's replies."""
 
     slot = "instructions"
+    in_dms = True
 
     def __init__(self) -> None:
         self.minutes: dict[int, int] = {}  # message id -> minutes late, while its reply is written
