@@ -122,9 +122,8 @@ class SwipeDesk:
         self.client = client
         self.swipes = swipes
         self.webhooks = webhooks
-        # channels that may have open swipes (None: not read yet, see load); one is added before its swipes
-        # open
-        self.channels: set[int] | None = None
+        # channels that may have open swipes (read at start-up, see load); one is added before its swipes open
+        self.channels: set[int] = set()
         self.busy: set[int] = set()  # messages a new alternative is being written for
         self.tasks: set[asyncio.Task[None]] = set()
         self.armed: dict[int, Armed] = {}  # replies posted with their buttons on, not yet offered swipes
@@ -144,8 +143,6 @@ class SwipeDesk:
         (already in the history); the ones closed, whose buttons :meth:`take_off` removes."""
         if self.swipes.engine.own_words(msg):
             return []
-        if self.channels is None:
-            self.channels = set(await self.swipes.open_channels())
         if msg.channel_id not in self.channels:
             return []
         if not self.opening.get(msg.channel_id):  # one opening there may commit after this close's search
@@ -217,9 +214,8 @@ class SwipeDesk:
         # they open (a message arriving then may search before they are written), so the next reply's offer
         # there finds them to close.
         channel = msg.channel_id
-        close = self.channels is None or channel in self.channels
-        if self.channels is not None:
-            self.channels.add(channel)
+        close = channel in self.channels
+        self.channels.add(channel)
         self.opening[channel] = self.opening.get(channel, 0) + 1
         try:
             closed, offered = await self.swipes.offer(msg, result, webhook_id, close=close)
