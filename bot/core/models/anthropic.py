@@ -31,7 +31,7 @@ from bot.core.models.messages_http import (
     retryable_status,
     tls_context,
 )
-from bot.core.models.tools import answer_text, paused_turn, sources_of
+from bot.core.models.tools import paused_turn, sources_of
 from database.boundary import Json, JsonObject
 
 PROBE_TIMEOUT = 10.0  # seconds for the start-up check of the key
@@ -194,14 +194,28 @@ def completion_of(message: object) -> Completion:
                       cache_creation_1h_tokens=int(_field(creation, "ephemeral_1h_input_tokens") or 0),
                       web_search_requests=int(_field(tools, "web_search_requests") or 0),
                       web_fetch_requests=int(_field(tools, "web_fetch_requests") or 0))
-    if any(b.get("type") not in PLAIN_BLOCKS or b.get("citations") for b in content):
-        # a tool's work or citations in it: paragraphs apart around the tools, and the sources named
-        text, sources = answer_text(content), sources_of(content)
-    else:  # words (and thinking) only: the text blocks as they came, nothing to cite
-        text = "".join(str(b.get("text") or "") for b in content if b.get("type") == "text").strip()
-        sources = ()
-    return Completion(text=text, model=_field(message, "model"), usage=usage,
-                      stop_reason=_field(message, "stop_reason"), content=content, sources=sources)
+    # only a tool's work or citations can name sources: a plain answer has none to look for
+    cited = any(b.get("type") not in PLAIN_BLOCKS or b.get("citations") for b in content)
+    return Completion(text=answer_text(content), model=_field(message, "model"), usage=usage,
+                      stop_reason=_field(message, "stop_reason"), content=content,
+                      sources=sources_of(content) if cited else ())
+
+
+def answer_text(content: Sequence[JsonObject]) -> str:
+    """The text of an answer's blocks: cited pieces of one paragraph joined as they came, a paragraph break
+    where a tool's work came between two texts; thinking never becomes text."""
+    text = ""
+    apart = False
+    for block in content:
+        kind = block.get("type")
+        if kind == "text":
+            piece = str(block.get("text") or "")
+            if piece:
+                text += ("\n\n" if apart and text else "") + piece
+                apart = False
+        elif kind != "thinking" and kind != "redacted_thinking":
+            apart = True
+    return text.strip()
 
 
 def _json(block: object) -> JsonObject:

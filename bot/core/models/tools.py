@@ -125,23 +125,6 @@ def domains(urls: Iterable[str]) -> list[str]:
     return out
 
 
-def answer_text(content: Sequence[JsonObject]) -> str:
-    """The text of an answer's blocks: cited pieces of one paragraph joined as they came, a paragraph break
-    where a tool's work came between two texts; thinking never becomes text."""
-    text = ""
-    apart = False
-    for block in content:
-        kind = block.get("type")
-        if kind == "text":
-            piece = str(block.get("text") or "")
-            if piece:
-                text += ("\n\n" if apart and text else "") + piece
-                apart = False
-        elif kind != "thinking" and kind != "redacted_thinking":
-            apart = True
-    return text.strip()
-
-
 def paused_turn(message: JsonObject) -> bool:
     """Whether an assistant message is a turn the model is still in (it holds a server tool's work): sent
     back as it is, never dropped as a prefill the model does not take."""
