@@ -22,6 +22,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core.pipeline import conversation_scope, private_scope
+from bot.core.reach import Way
 from bot.core.text import clip
 from bot.discord.flow import private_place
 from bot.discord.panels import panel, show_panel
@@ -213,7 +214,7 @@ class UserCommands(commands.Cog):
                           description="A new alternative for my latest reply to you here (a swipe).")
     @app_commands.describe(context="Optional out-of-character note to steer the new alternative")
     @active_here()
-    @may_talk(counted=True)  # a model call without a message: it counts as one against the rate limit
+    @may_talk(Way.SWIPE)  # a model call without a message: it counts as one against the rate limit
     async def reroll(self, interaction: Interaction, context: str | None = None) -> None:
         await self.bot.features.swipes.reroll(interaction, context or "")
 

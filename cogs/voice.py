@@ -9,10 +9,18 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord.permissions import in_server
+from bot.discord.permissions import in_server, is_server_admin
+from bot.runtime.calls import Caller
 
 if TYPE_CHECKING:
     from bot.discord.client import Interaction, Kindred
+
+
+async def caller_of(interaction: Interaction) -> Caller:
+    """Who asks, as the calls' rules read them (bot/runtime/calls.py)."""
+    user = interaction.user
+    roles = [r.id for r in user.roles] if isinstance(user, discord.Member) else []
+    return Caller(user.id, roles, await is_server_admin(interaction.client, interaction))
 
 
 class Voice(commands.Cog):
@@ -30,7 +38,8 @@ class Voice(commands.Cog):
         state = interaction.user.voice if isinstance(interaction.user, discord.Member) else None
         channel = state.channel if state is not None else None
         await interaction.response.defer(ephemeral=True, thinking=True)  # connecting takes a moment
-        text = await self.calls.join(interaction.guild_id, channel.id if channel is not None else None)
+        text = await self.calls.join(interaction.guild_id, channel.id if channel is not None else None,
+                                     await caller_of(interaction))
         await interaction.edit_original_response(content=text)
 
     @commands.Cog.listener()
@@ -43,9 +52,8 @@ class Voice(commands.Cog):
     @in_server()
     async def leave(self, interaction: Interaction) -> None:
         assert interaction.guild_id is not None  # in_server
-        left = await self.calls.leave(interaction.guild_id)
-        await interaction.response.send_message(
-            "I left the voice channel." if left else "I'm not in a voice channel here.", ephemeral=True)
+        text = await self.calls.send_out(interaction.guild_id, await caller_of(interaction))
+        await interaction.response.send_message(text, ephemeral=True)
 
 
 async def setup(bot: Kindred) -> None:

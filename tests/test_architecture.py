@@ -397,23 +397,27 @@ def test_one_owner_of_the_owed_replies() -> None:
     assert "class OwedMarks" in owner.read_text()
 
 
-def test_who_may_talk_is_asked_through_the_reply_pipeline() -> None:
-    """A message's every way in (a live one, a voice message before it is heard, one owed since a restart)
-    is asked who may talk to the character by its pipeline's admission (bot/reply/admission.py), not by the
-    way in itself: outside bot/reply/ only the composition root, which builds the access gate, and the
-    app-command check (bot/discord/permissions.py: a slash command or a button, no message) reach it."""
-    allowed = {"bot.runtime.composition", "bot.discord.permissions"}
+def test_who_may_talk_is_asked_through_the_one_rule() -> None:
+    """Whom the character may speak to or hear is one rule (bot/operator/reach.py), and every way asks it:
+    nothing but the rule reads the access lists or the spending limits' checks (outside it only the
+    composition root, which builds them); a message's every way in reaches it through its pipeline's
+    admission, the rest through ``services.reach`` or the Speaker; and only the rule gives a Permit (the
+    character's own initiative opens no DM or channel without one)."""
+    allowed = {"bot.runtime.composition", "bot.operator.reach"}
     graph = grimp.build_graph(*PACKAGES, exclude_type_checking_imports=False, cache_dir=None)
     importing = sorted(m for m in graph.find_modules_that_directly_import("bot.operator.access")
-                       if not m.startswith("bot.reply.") and m not in allowed)
+                       if m not in allowed)
     assert importing == []
-    reaching = []
+    reaching, issuing = [], []
     for path in _python_files("bot", "cogs", "memory"):
         module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
-        if module.startswith("bot.reply.") or module in allowed or module == "bot.operator.access":
-            continue
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Attribute) and node.attr == "access" and \
-                    ast.unparse(node.value).endswith("services"):
+            if module not in allowed and isinstance(node, ast.Attribute) and (
+                    node.attr == "access" and ast.unparse(node.value).endswith("services")
+                    or node.attr in {"refusal", "reached"} and ast.unparse(node.value).endswith("limits")):
                 reaching.append(f"{path.relative_to(ROOT)}:{node.lineno}: {ast.unparse(node)}")
+            if isinstance(node, ast.Call) and ast.unparse(node.func).split(".")[-1] == "issue" \
+                    and module not in {"bot.operator.reach", "bot.core.reach"}:
+                issuing.append(f"{path.relative_to(ROOT)}:{node.lineno}: {ast.unparse(node)}")
     assert reaching == []
+    assert issuing == []

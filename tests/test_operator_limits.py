@@ -345,7 +345,7 @@ async def test_the_limits_check_costs_one_query_and_none_when_no_limit_is_set(st
         limits = SpendingLimits(section, "UTC", store.spending, is_admin=lambda _: False,
                                 addressed=lambda _: True, name=lambda: "Finn", mirror=lambda _: None)
         statements.clear()
-        assert await limits.gate(msg, NullOutlet()) is None
+        assert await limits.reached(msg.author_id, msg.guild_id, msg.channel_id, counted=True) is None
         assert len(statements) == queries
     assert "api_calls" in statements[0] and "users" in statements[0]
     event.remove(engine, "before_cursor_execute", seen)

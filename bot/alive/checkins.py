@@ -4,6 +4,11 @@ character and drawing on what the character remembers of them. Never more than o
 the next can only follow once they have spoken again (database/checkins.py). A Claude failure sends
 nothing; the person stays due and the next round tries again. The check-in is kept in their DM history
 (when they are remembered), so their answer is read as an answer to it.
+
+A check-in is the character speaking unprompted in a DM: the one rule (bot/operator/reach.py) is asked
+before anything is written, so one who may not talk to it in DMs (blocked, ``allow_dms`` off) or over a
+spending limit gets none, and no model call is made for them; they stay due, and are asked again next
+round.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from bot.core.localtime import LocalTime, hour_in
 from bot.core.persona.macros import Moment
 from bot.core.persona.register import in_place
 from bot.core.pipeline import Outlet
+from bot.core.reach import Permit, Refusal, Way, Where
 from bot.core.text import clean_name
 from bot.core.tokens import counted
 from bot.reply.prompting import fence, group, person_parts, threads_part
@@ -48,7 +54,8 @@ Toward = Callable[[int, str, str], Awaitable[str]]  # (user id, name, today's mo
 
 class CheckInRound:
     def __init__(self, speaker: Speaker, time: LocalTime, *, feeling: Toward,
-                 open_dm: Callable[[int], Awaitable[Outlet | None]], remembers: Callable[[bool | None], bool],
+                 open_dm: Callable[[Permit], Awaitable[Outlet | None]],
+                 remembers: Callable[[bool | None], bool],
                  mirror: Callable[[str], None]) -> None:
         self.speaker = speaker
         self.time = time
@@ -98,6 +105,10 @@ class CheckInRound:
 
     async def check_in(self, person: CheckInDue, now: datetime) -> bool:
         speaker = self.speaker
+        permit = await speaker.reach.permit(Way.CHECKIN, person.user_id, Where.dm())
+        if isinstance(permit, Refusal):
+            log.debug("no check-in for user %s: %s", person.user_id, permit.reason)
+            return False
         store, persona = speaker.store, in_place(speaker.persona, False)  # a DM: a mature one's safe register
         user = await store.people.get_user(person.user_id)
         remembered = self.remembers(user.memory_consent if user is not None else None)
@@ -120,7 +131,7 @@ class CheckInRound:
             return False
         if not completion.text.strip():
             return False
-        outlet = await self.open_dm(person.user_id)
+        outlet = await self.open_dm(permit)
         if outlet is None:
             return False
         here = place_incoming(0, now, user_id=person.user_id, user_name=name)

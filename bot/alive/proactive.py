@@ -9,7 +9,9 @@ status; either way in character, in the day's mood and the channel's own room (w
 what one person stirred elsewhere), through the typing and splitting path of a reply. Its message comes back
 from Discord like any of its messages and is logged, so it is in the next reply's channel context: people
 can answer it and the conversation goes on. A Claude failure posts nothing (never the fallback line into a
-quiet channel); every decision is mirrored to the log channel in verbose mode.
+quiet channel); every decision is mirrored to the log channel in verbose mode. Before a word is written, the
+one rule (bot/operator/reach.py) gives its permit for the channel: the place active, the server's and the
+bot's spend caps not reached; what it costs is that server's.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from bot.core.localtime import LocalTime
 from bot.core.persona.macros import Moment
 from bot.core.persona.register import in_place
 from bot.core.pipeline import Outlet
+from bot.core.reach import Permit, Refusal, Way, Where
 from bot.core.text import clean_name
 from bot.reply.prompting import format_recent
 from database.records import SeenMessage
@@ -105,7 +108,7 @@ class ProactiveRound:
     """One round over every channel offered by ``places`` (the Discord side knows which exist)."""
 
     def __init__(self, speaker: Speaker, time: LocalTime, *, places: Callable[[], Sequence[Place]],
-                 outlet_for: Callable[[Place], Outlet], status: Callable[[], Awaitable[str]],
+                 outlet_for: Callable[[Place, Permit], Outlet], status: Callable[[], Awaitable[str]],
                  feeling: Callable[[int], Awaitable[str]], mirror: Callable[[str], None],
                  rng: Roller | None = None) -> None:
         self.speaker = speaker
@@ -164,6 +167,9 @@ class ProactiveRound:
     async def speak(self, place: Place, kind: str, recent: Sequence[SeenMessage], now: datetime) -> str:
         """Say something in ``place``; returns why nothing was posted ("" when it spoke)."""
         speaker, settings = self.speaker, self.speaker.settings
+        permit = await speaker.reach.permit(Way.PROACTIVE, None, Where(place.guild_id, place.channel_id))
+        if isinstance(permit, Refusal):
+            return f"{permit.reason}; nothing posted"
         persona = in_place(speaker.persona, place.age_restricted)  # a mature one's register for the place
         portrait = await self_portrait(speaker.store.identity, speaker.store.state, speaker.character_key)
         # Channel and server names are text people chose: cleaned as every prompt shows names.
@@ -180,7 +186,7 @@ class ProactiveRound:
                                     moment=Moment(self.time.local(now)))
         try:
             completion = await speaker.claude.generate(
-                request, model=settings.models.default_model, user_id=None, guild_id=None,
+                request, model=settings.models.default_model, user_id=None, guild_id=place.guild_id,
                 purpose="proactive",
                 max_tokens=persona.max_tokens, temperature=persona.temperature)
         except ClaudeUnavailable as exc:
@@ -191,5 +197,5 @@ class ProactiveRound:
         here = place_incoming(place.channel_id, now, guild_id=place.guild_id, guild_name=place.guild_name,
                               channel_name=place.channel_name)
         parts = split(settings.discord, speaker.finish_text(here, completion.text.strip()))
-        await speak(settings.typing, self.outlet_for(place), parts)
+        await speak(settings.typing, self.outlet_for(place, permit), parts)
         return ""

@@ -39,6 +39,7 @@ from bot.core.config import AliveSettings
 from bot.core.localtime import Clock, LocalTime, utc_now
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Decision, Incoming, Outlet, PromptPart, ReplyResult, TurnListener
+from bot.core.reach import Permit
 from bot.core.text import clean_name
 from database.records import PromptData
 from database.store import Store
@@ -53,8 +54,10 @@ class DiscordSide(Protocol):
 
     def places(self) -> Sequence[Place]: ...
     # ``nonce``: posts that must go out once (a reminder's): Discord returns a post sent again with it
-    def outlet_for(self, place: Place, *, nonce: str | None = None) -> Outlet: ...
-    async def open_dm(self, user_id: int, *, nonce: str | None = None) -> Outlet | None: ...
+    # Where the character speaks of its own accord: only with the one rule's permit (bot/operator/reach.py)
+    def outlet_for(self, place: Place, permit: Permit, *, nonce: str | None = None) -> Outlet: ...
+    async def open_dm(self, permit: Permit, *, nonce: str | None = None) -> Outlet | None: ...
+    def roles_of(self, guild_id: int, user_id: int) -> Collection[int]: ...  # a member's, as cached
     def age_restricted(self, channel_id: int) -> bool: ...  # a channel marked so, or a thread of one
     def parent_of(self, channel_id: int) -> int | None: ...  # a thread's channel
     def emotes_for(self, guild_id: int | None) -> EmoteSet: ...

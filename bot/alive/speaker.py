@@ -1,7 +1,9 @@
 """The character as its own initiative speaks (proactive rounds, check-ins, the custom status): the narrow
 things those read, handed in by the composition root (bot/runtime/composition.py) instead of the reply
 engine: the store, the settings, the model client, the character (its key and its persona, read live: the
-files may change), its own accounts and the reply filters its text goes through before Discord."""
+files may change), its own accounts, the reply filters its text goes through before Discord, and the one
+rule of whom it may reach (bot/operator/reach.py), whose permit Discord's side asks before it opens a DM or a
+channel for it."""
 
 from __future__ import annotations
 
@@ -12,13 +14,15 @@ from bot.core.claude import ClaudeClient
 from bot.core.config import Settings
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming, ReplyFilter
+from bot.core.reach import Rule
 from bot.reply.delivery import finish_text
 from database.store import Store
 
 
 class Speaker:
     def __init__(self, store: Store, settings: Settings, claude: ClaudeClient, character: CharacterSource,
-                 character_key: str, accounts: Collection[int], filters: tuple[ReplyFilter, ...]) -> None:
+                 character_key: str, accounts: Collection[int], filters: tuple[ReplyFilter, ...],
+                 reach: Rule) -> None:
         self.store = store
         self.settings = settings  # the whole settings: its models, alive, discord and typing sections
         self.claude = claude
@@ -26,6 +30,7 @@ class Speaker:
         self.character_key = character_key
         self.own_author_ids = accounts  # its own lines, told apart from the others' in a channel's log
         self.filters = filters
+        self.reach = reach
 
     @property
     def persona(self) -> Persona:

@@ -11,6 +11,7 @@ import discord
 from discord import app_commands
 
 from bot.core.config import Settings
+from bot.core.reach import INACTIVE, NOT_ALLOWED, Way, Where
 
 if TYPE_CHECKING:
     from bot.runtime.composition import Services
@@ -50,8 +51,7 @@ class Inactive(app_commands.CheckFailure):
     """The bot is switched off where the command was used; the message is the user's explanation."""
 
     def __init__(self) -> None:
-        super().__init__("I'm switched off in this channel (an admin used `/bot deactivate`), "
-                         "so I don't write replies here.")
+        super().__init__(INACTIVE)
 
 
 async def is_admin(bot: Kindred, user: discord.abc.User) -> bool:
@@ -142,31 +142,30 @@ def active_here() -> Callable[[T], T]:
 class NotAllowed(app_commands.CheckFailure):
     """Who-may-talk refused the caller, or they reached a daily spending limit; the message says which."""
 
-    def __init__(self, message: str = "I'm not taking requests from you here.") -> None:
+    default = NOT_ALLOWED
+
+    def __init__(self, message: str = NOT_ALLOWED) -> None:
         super().__init__(message)
 
 
-async def require_may_talk(bot: Kindred, interaction: HookInteraction, *, counted: bool = False) -> None:
-    """Raise :class:`NotAllowed` when the caller may not make the character speak, as for a message: who
-    may talk to it (bot/operator/access.py) and the daily spending limits (bot/operator/limits.py; said in
-    character). ``counted``: the model is asked without a message (a swipe, /reroll), so this counts as
-    one against the person's messages a minute."""
+async def require_may_talk(bot: Kindred, interaction: HookInteraction, way: Way = Way.ASK) -> None:
+    """Raise :class:`NotAllowed` when the caller may not make the character speak by ``way`` here, by the one
+    rule (bot/operator/reach.py): the place active, who may talk to it, what may be spent (said in
+    character). A swipe or /reroll (``Way.SWIPE``) asks the model without a message, so it counts as one
+    against the person's messages a minute."""
     user = interaction.user
     roles = [r.id for r in user.roles] if isinstance(user, discord.Member) else []
-    if await bot.services.access.refusal(user.id, roles, interaction.guild_id) is not None:
-        raise NotAllowed()
-    limits = bot.services.limits
-    reached = await limits.refusal(user.id, interaction.guild_id, int(interaction.channel_id or 0),
-                                   counted=counted)
-    if reached is not None:
-        raise NotAllowed(limits.reply_text(reached))
+    where = Where(interaction.guild_id, int(interaction.channel_id or 0))
+    refused = await bot.services.reach.refusal(way, user.id, where, roles)
+    if refused is not None:
+        raise NotAllowed(refused.tell if refused.kind != "access" else NotAllowed.default)
 
 
-def may_talk(*, counted: bool = False) -> Callable[[T], T]:
+def may_talk(way: Way = Way.ASK) -> Callable[[T], T]:
     """App-command check for commands that make the character speak (see :func:`require_may_talk`)."""
 
     async def predicate(interaction: HookInteraction) -> bool:
-        await require_may_talk(interaction.client, interaction, counted=counted)
+        await require_may_talk(interaction.client, interaction, way)
         return True
 
     return app_commands.check(predicate)

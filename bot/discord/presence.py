@@ -5,13 +5,14 @@ Made by bot/discord/client.py before the services, which are built with it."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 
 import discord
 
 from bot.alive.emotes import Emote, EmoteSet
 from bot.alive.proactive import Place
+from bot.core.reach import Permit
 from bot.discord.flow import age_restricted_place
 from bot.discord.outlets import typing_in
 from bot.discord.posting import allowed_mentions_for
@@ -78,7 +79,9 @@ class AlivePresence:
                 out.append(Place(channel.id, guild.id, channel.name, guild.name, channel.is_nsfw()))
         return out
 
-    def outlet_for(self, place: Place, *, nonce: str | None = None) -> ChannelOutlet:
+    def outlet_for(self, place: Place, permit: Permit, *, nonce: str | None = None) -> ChannelOutlet:
+        if permit.where.channel_id != place.channel_id or permit.user_id is not None and permit.where.is_dm:
+            raise ValueError(f"{permit!r} is no leave to speak in channel {place.channel_id}")
         found = self.bot.get_channel(place.channel_id)
         channel = (found if isinstance(found, discord.abc.Messageable)
                    else self.bot.get_partial_messageable(place.channel_id, guild_id=place.guild_id))
@@ -93,13 +96,22 @@ class AlivePresence:
         found = self.bot.get_channel(channel_id)
         return found.parent_id if isinstance(found, discord.Thread) else None
 
-    async def open_dm(self, user_id: int, *, nonce: str | None = None) -> ChannelOutlet | None:
+    async def open_dm(self, permit: Permit, *, nonce: str | None = None) -> ChannelOutlet | None:
+        user_id = permit.user_id
+        if user_id is None or not permit.where.is_dm:
+            raise ValueError(f"{permit!r} is no leave to open a DM")
         try:
             user = self.bot.get_user(user_id) or await self.bot.fetch_user(user_id)
             return ChannelOutlet(await user.create_dm(), nonce)
         except discord.HTTPException as exc:
             log.warning("no DM channel with user %s: %s", user_id, exc)
             return None
+
+    def roles_of(self, guild_id: int, user_id: int) -> Collection[int]:
+        """The member's role ids in the server, as the cache knows them (none when it does not)."""
+        guild = self.bot.get_guild(guild_id)
+        member = guild.get_member(user_id) if guild is not None else None
+        return [r.id for r in member.roles] if member is not None else ()
 
     def emotes_for(self, guild_id: int | None) -> EmoteSet:
         guild = self.bot.get_guild(guild_id) if guild_id else None

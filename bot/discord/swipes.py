@@ -22,6 +22,7 @@ from typing import Any
 import discord
 
 from bot.core.pipeline import Incoming, ReplyResult
+from bot.core.reach import Way
 from bot.discord.flow import AfterPost, age_restricted_place
 from bot.discord.outlets import WebhookPool
 from bot.discord.permissions import (
@@ -257,7 +258,7 @@ class SwipeDesk:
                 return
             try:  # a new alternative makes the character speak: the same rules (and rate) as a message
                 await require_active(bot, interaction)
-                await require_may_talk(bot, interaction, counted=True)
+                await require_may_talk(bot, interaction, Way.SWIPE)
             except (Inactive, NotAllowed) as exc:
                 await tell(interaction, str(exc))
                 return

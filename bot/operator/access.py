@@ -1,8 +1,9 @@
 """Who may talk to the character: ``allow_dms`` and the allow and block lists of users and roles.
 
 The lists are global settings (AccessSettings); a server's admins override each list there with
-``/settings set`` (bot/servertools/settings.py). Checked once per message, after it is logged and before any
-reply work (no vote, no memory, no model call), and by the slash commands that make the character speak.
+``/settings set`` (bot/servertools/settings.py). Asked through the one rule (bot/operator/reach.py) by every
+way the character speaks or listens: once per message, after it is logged and before any reply work (no
+vote, no memory, no model call), and by the slash commands, the voice calls and the unprompted ways.
 
 The rules: the bot's admins are never refused; DMs need ``allow_dms``; a blocked user or role is refused
 even when an allow list names them too; an empty allow list lets everyone in, else the person must be on
@@ -19,7 +20,6 @@ from dataclasses import dataclass
 from bot.core.config.holder import Derived, snapshot
 from bot.core.config.sections import SecretSettings, parse_ids
 from bot.core.config.service import AccessSettings
-from bot.core.pipeline import Decision, Incoming, Outlet
 from database.records import ServerConfig
 from database.servers import Servers
 
@@ -66,9 +66,9 @@ def rules_for(access: AccessSettings, config: ServerConfig | None) -> AccessRule
 
 
 class AccessGate:
-    """The message path's first gate (bot/reply/admission.py) and the slash commands' check. ``access``: the
-    global lists (the running section: the rules kept are made again when a reload changes it);
-    ``servers``: each server's own lists; the bot's admins, never refused: ``admin_user_ids`` of
+    """Who may talk: the first half of the one rule (bot/operator/reach.py), which every way asks.
+    ``access``: the global lists (the running section: the rules kept are made again when a reload changes
+    it); ``servers``: each server's own lists; the bot's admins, never refused: ``admin_user_ids`` of
     ``secrets`` (the running section: a reload applies) and ``owners``, the application's (its owner, or
     its team's owner and admins: bot/discord/permissions.py ``owner_ids``, known from login on)."""
 
@@ -106,7 +106,3 @@ class AccessGate:
         if rules is None:
             rules = self._kept.keep(key, (config, snapshot(access)), rules_for(access, config))
         return rules
-
-    async def gate(self, msg: Incoming, outlet: Outlet) -> Decision | None:
-        why = await self.refusal(msg.author_id, msg.author_roles, None if msg.is_dm else msg.guild_id)
-        return Decision(False, f"not allowed to talk to me: {why}") if why is not None else None

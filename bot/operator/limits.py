@@ -1,13 +1,14 @@
 """Spending limits: one person's daily token budget (standard or premium), one server's and the whole bot's
 daily spend in USD, and one person's messages per minute. 0 means no limit; the bot's admins are exempt.
 
-Checked once per message in the message path (a gate of the admission, bot/reply/admission.py), after
-who-may-talk (bot/operator/access.py) and before any reply work: past a limit nothing is voted, remembered or
-asked of the model. The character says
+Asked as the second half of the one rule of who the character may reach (bot/operator/reach.py): once per
+message in the message path (a gate of the admission, bot/reply/admission.py), after who-may-talk
+(bot/operator/access.py) and before any reply work: past a limit nothing is voted, remembered or asked of
+the model; and by every other way it speaks or listens. The character says
 so once, in character (``limit_reply``), when the person next speaks to it, then stays quiet until the
 window resets: the day in the operator's ``timezone`` (from local midnight), or, for the rate limit, the
-minute. A new answer asked for without a message (a swipe's 🔄, /reroll: bot/discord/permissions.py
-``require_may_talk``) is checked too, and counts as a message against the rate limit. Each limit reached is
+minute. A new answer asked for without a message (a swipe's 🔄, /reroll) counts as a message against the
+rate limit. Each limit reached is
 logged and mirrored to the log channel once per window.
 
 What was spent comes from the recorded model calls (store.spending: one query per message, only when a
@@ -185,7 +186,7 @@ class SpendingLimits:
             return None
         return cached[0]
 
-    async def _daily(self, user_id: int, guild_id: int | None, place: int) -> Reached | None:
+    async def _daily(self, user_id: int | None, guild_id: int | None, place: int) -> Reached | None:
         if not self.daily:
             return None
         s = self.limits
@@ -203,18 +204,22 @@ class SpendingLimits:
         budget = self.budget(spent.premium)
         if budget and spent.person_tokens >= budget:
             plan = "premium " if spent.premium else ""
-            return Reached("tokens", user_id, day, f"{plan}daily token budget {budget:,} used up "
+            return Reached("tokens", user_id or place, day, f"{plan}daily token budget {budget:,} used up "
                            f"({spent.person_tokens:,} tokens today)", "tomorrow")
         return None
 
-    async def refusal(self, user_id: int, guild_id: int | None, place: int, *,
-                      counted: bool = False) -> Reached | None:
-        """The daily limit ``user_id`` has reached (None: none, or an admin). ``place``: the channel.
-        ``counted``: the caller asks for a new answer outside the message path (a swipe, /reroll), a model
-        call like a message's: it counts against their messages a minute, and is refused past them."""
-        if not (self.daily or counted) or self.is_admin(user_id):
+    async def reached(self, user_id: int | None, guild_id: int | None, place: int, *, counted: bool = False,
+                      unprompted: bool = False) -> Reached | None:
+        """The limit a call for ``user_id`` (None: nobody in particular) in ``guild_id`` would pass (None:
+        none), for the one rule (bot/operator/reach.py). ``place``: the channel. ``counted``: a new answer is
+        asked for (a message, a swipe): it counts against their messages a minute, and is refused past them.
+        ``unprompted``: the character would speak of its own accord, so the spend caps hold even for an
+        admin."""
+        if user_id is not None and self.is_admin(user_id):
+            return await self._daily(None, guild_id, place) if unprompted else None
+        if not (self.daily or (counted and self.limits.user_messages_per_minute)):
             return None
-        reached = self._rate(user_id) if counted else None
+        reached = self._rate(user_id) if counted and user_id is not None else None
         return reached or await self._daily(user_id, guild_id, place)
 
     async def guard(self, purpose: str) -> str | None:
@@ -240,12 +245,9 @@ class SpendingLimits:
 
     # -- the message path
 
-    async def gate(self, msg: Incoming, outlet: Outlet) -> Decision | None:
-        if not self.active or self.is_admin(msg.author_id):
-            return None
-        reached = self._rate(msg.author_id) or await self._daily(msg.author_id, msg.guild_id, msg.channel_id)
-        if reached is None:
-            return None
+    async def refused(self, msg: Incoming, outlet: Outlet, reached: Reached) -> Decision:
+        """The message path's refusal for ``reached``: logged and mirrored once a window, and said once a
+        window to one who certainly asked for an answer."""
         self._note(msg, reached)
         told = self.addressed(msg) and self._once(self._told, reached)
         if told:

@@ -8,14 +8,21 @@ Whether a server may call it in: ``voice_channels`` (the operator's default) unl
 switched it (the ``voice`` place switch). It joins only where it can listen: without a speech-to-text
 backend the member is told so, in one line, and nothing is joined. The Discord side (connecting, the
 listening client, hearing) is ``CallSide``, bot/discord/voicechat/calls.py.
+
+Who may call it in or send it out is the one rule's (bot/operator/reach.py): one it may not talk to there
+can do neither. A call others are in is left, or moved away from, only by one of them or a server admin;
+in a call it hears only those the rule lets it hear (bot/discord/voicechat/hearing.py).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Protocol
 
 from bot.core.config import VoiceSettings
+from bot.core.reach import Rule, Way, Where
 from bot.operator.places import Places
 from bot.runtime.voice import VoiceService
 
@@ -35,6 +42,9 @@ class Call(Protocol):
 
     async def leave(self) -> None: ...
 
+    def people(self) -> set[int]:
+        """The people (not bots) in the call's channel now."""
+
     def voice_states_changed(self) -> None:
         """Someone joined or left a voice channel of the server: whether the call is empty now (it leaves
         after ``voice_idle_seconds`` alone)."""
@@ -50,11 +60,22 @@ class CallFailed(Exception):
     """The voice connection could not be made; nothing is left joined."""
 
 
+@dataclass(frozen=True)
+class Caller:
+    """Who asks to call the character in or send it out: their roles in the server, and whether they are one
+    of its admins (Manage Server, or the bot's)."""
+
+    user_id: int
+    roles: Collection[int] = ()
+    admin: bool = False
+
+
 class Calls:
     """``settings``: the voice section (a reload reaches it)."""
 
     def __init__(self, side: CallSide, settings: VoiceSettings, places: Places,
-                 voice: VoiceService) -> None:
+                 voice: VoiceService, reach: Rule) -> None:
+        self._reach = reach
         self._side = side
         self._settings = settings
         self._places = places
@@ -72,7 +93,7 @@ class Calls:
         default = self._settings.voice_channels
         return await self._places.switch_is_on(SWITCH, channel_id, guild_id, default)
 
-    async def join(self, guild_id: int, channel_id: int | None) -> str:
+    async def join(self, guild_id: int, channel_id: int | None, caller: Caller) -> str:
         """Join ``channel_id`` (the caller's voice channel, None when not in one): what to tell the caller."""
         if channel_id is None:
             return "Join a voice channel first, then call me in with /voice join."
@@ -83,9 +104,16 @@ class Calls:
                     "so I stay out of it.")
         if not await self._places.is_active(channel_id, guild_id):
             return "I'm not active in that voice channel (an admin can change that: /bot activate)."
+        refused = await self._reach.refusal(Way.CALL, caller.user_id, Where(guild_id, channel_id),
+                                            caller.roles)
+        if refused is not None:
+            return refused.tell
         call = self.current(guild_id)
         if call is not None and call.channel_id == channel_id:
             return "I'm already in your voice channel."
+        if call is not None and not caller.admin and call.people() - {caller.user_id}:
+            return (f"I'm in a call with others in <#{call.channel_id}>: join us there, or one of them can "
+                    "send me out with /voice leave.")
         if call is not None:  # one voice channel per server: it moves to the caller's
             await self.leave(guild_id)
         try:
@@ -95,6 +123,21 @@ class Calls:
             return "I couldn't join your voice channel (the voice connection failed); try again in a moment."
         log.info("joined voice channel %s in server %s", channel_id, guild_id)
         return "I'm in your voice channel, listening."
+
+    async def send_out(self, guild_id: int, caller: Caller) -> str:
+        """``/voice leave``: leave the server's call when ``caller`` may send the character out; what to tell
+        them."""
+        call = self.current(guild_id)
+        if call is None:
+            return "I'm not in a voice channel here."
+        refused = await self._reach.refusal(Way.CALL, caller.user_id, Where(guild_id, call.channel_id),
+                                            caller.roles)
+        if refused is not None:
+            return refused.tell
+        if not caller.admin and caller.user_id not in call.people() and call.people():
+            return "Only someone in the call (or a server admin) can send me out of it."
+        await self.leave(guild_id)
+        return "I left the voice channel."
 
     async def leave(self, guild_id: int) -> bool:
         """Leave the server's call; False when it was in none."""

@@ -65,6 +65,7 @@ from bot.operator.faces import Faces, FaceWriter
 from bot.operator.limits import ReplyTokenFactor, SpendingLimits
 from bot.operator.logmirror import LogMirror
 from bot.operator.places import Places
+from bot.operator.reach import Reach
 from bot.reply.deciding import Addressee, CharacterNames, IntentRouter
 from bot.reply.ensemble import CastMember, Ensemble
 from bot.reply.pipeline import ReplyPipeline, ReplySequence, Solo
@@ -159,6 +160,7 @@ class Services:
     engine: ReplyPipeline
     access: AccessGate
     limits: SpendingLimits
+    reach: Reach  # the one rule of whom the character may speak to or hear, asked by every way
     cluster: Cluster
     ensemble: Ensemble | None
     replies: ReplySequence
@@ -266,6 +268,9 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
         holder.follow(LimitSettings), settings.alive.timezone, store.spending, is_admin=access.is_admin,
         addressed=addressee.reply_certain, name=names.name, mirror=mirror.emit,
         token_factor=ReplyTokenFactor(holder.follow(ModelSettings), models))
+    # The one rule every way to speak or listen asks (bot/operator/reach.py): the place, who, what may be
+    # spent.
+    reach = Reach(access, limits, store.places)
     # Who may be remembered: one consent for every character, handed to each engine as it is built.
     consent = Consent(store.servers, store.people, settings.memory.memory_consent)
     # What this process tells the cluster's others; the Cluster that hears theirs is built once its
@@ -292,8 +297,8 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     # The main character's replies, stage by stage.
     main = Features(
         interceptors=(edge.intercept,),  # the log channel's admin commands
-        access=(access.gate,),
-        gates=(limits.gate,),
+        access=(reach.listens,),  # the rule's halves: who is heard at all, then what a reply may spend
+        gates=(reach.gate,),
         decision_observers=(counters.on_decision, alive_parts.react, mirror.on_decision,
                             *((live.on_decision,) if live is not None else ())),
         prompt_parts=(*alive_parts.prompt_parts(key),  # after memory's recall (compose_engine)
@@ -338,7 +343,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     shards = news.shards if settings.shard_id_list else ""
     # The character's own initiative reads the store, the settings, the model client and the character
     # itself, never the engine; its text goes through the same reply filters.
-    speaker = Speaker(store, settings, claude, character, key, accounts, main.reply_filters)
+    speaker = Speaker(store, settings, claude, character, key, accounts, main.reply_filters, reach)
     alive = Alive(speaker, alive_parts, edge.alive_side, holder.follow(AliveSettings), consent,
                   mirror=mirror.emit, shards=shards, share_status=news.share_status)
     await alive.start()
@@ -376,6 +381,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
         if live is not None else None
     tools = ServerTools.on(store, polls)
     services = Services(store=store, claude=claude, voice=voice, engine=engine, access=access, limits=limits,
+                        reach=reach,
                         cluster=cluster, ensemble=ensemble, replies=replies, recovery=recovery, memory=memory,
                         admin=admin, counters=counters, alive=alive, memory_jobs=memory_jobs,
                         lead_work=lead_work, reloader=reloader, timers=dispatcher,
@@ -384,7 +390,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                         conversation=conversation, asking=Asking(engine, conversation),
                         reminders=reminders,
                         swipes=swipes, faces=faces, own_faces=own_faces,
-                        calls=Calls(edge.call_side, holder.follow(VoiceSettings), tools.places, voice),
+                        calls=Calls(edge.call_side, holder.follow(VoiceSettings), tools.places, voice, reach),
                         dashboard=dashboard)
     return services
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 import discord
 
 from bot.core.config import VoiceSettings
+from bot.core.reach import Way, Where
 from bot.discord.voicechat.client import ListeningVoiceClient, listening
 from bot.discord.voicechat.hearing import Hearing
 from bot.discord.voicechat.segmenter import Utterance
@@ -51,6 +52,9 @@ class DiscordCall:
     def connected(self) -> bool:
         return self.client is not None and self.client.is_connected()
 
+    def people(self) -> set[int]:
+        return {m.id for m in self.channel.members if not m.bot}
+
     def voice_states_changed(self) -> None:
         if self.client is not None:
             self.client.voice_states_changed()
@@ -79,7 +83,17 @@ class DiscordCalls:
             if self.on_heard is not None:
                 await self.on_heard(call, user_id, content, utterance)
 
-        call = DiscordCall(guild_id, channel, Hearing(self._bot.services.voice, heard))
+        async def listens(user_id: int) -> bool:
+            member = channel.guild.get_member(user_id)
+            if member is None or member.bot:
+                return False  # a member the cache does not know, or another bot: not a person to hear
+            refused = await self._bot.services.reach.refusal(
+                Way.HEAR, user_id, Where(guild_id, channel_id), [r.id for r in member.roles])
+            if refused is not None:
+                log.debug("voice of user %s in channel %s not heard: %s", user_id, channel_id, refused.reason)
+            return refused is None
+
+        call = DiscordCall(guild_id, channel, Hearing(self._bot.services.voice, heard, listens))
         make = listening(call.hearing.utterance, max_seconds=settings.voice_utterance_seconds,
                          idle_seconds=settings.voice_idle_seconds)
         try:

@@ -1,7 +1,9 @@
 """What members said in a call, as text: each utterance transcribed by the speech-to-text backend of voice
 messages (``stt_backend``), one at a time per member and in the order spoken, and handed on as that
 member's words (``[voice] ...``, as a voice message's transcript is kept). An utterance in which the
-backend made out nothing is no message; one it failed on is logged and dropped (the call goes on).
+backend made out nothing is no message; one it failed on is logged and dropped (the call goes on). Only
+the words of one the character may listen to are sent to speech-to-text (``listens``: the one rule,
+bot/operator/reach.py, and never another bot): the others' audio is dropped unheard.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ class Hearing:
     """``on_heard(member id, content, utterance)`` runs for each utterance that had words in it."""
 
     def __init__(self, voice: VoiceService,
-                 on_heard: Callable[[int, str, Utterance], Awaitable[None]]) -> None:
+                 on_heard: Callable[[int, str, Utterance], Awaitable[None]],
+                 listens: Callable[[int], Awaitable[bool]] | None = None) -> None:
         self._voice = voice
         self._on_heard = on_heard
+        self._listens = listens  # (member id) -> whether their audio may be transcribed
         self._queues: dict[int, asyncio.Queue[Utterance]] = {}
         self._tasks: dict[int, asyncio.Task[None]] = {}
 
@@ -37,6 +41,8 @@ class Hearing:
     async def _transcribe(self, queue: asyncio.Queue[Utterance]) -> None:
         while True:
             utterance = await queue.get()
+            if self._listens is not None and not await self._listens(utterance.user_id):
+                continue  # not heard: nothing of it leaves the process
             try:
                 words = await self._voice.transcribe(utterance.wav(), "utterance.wav", "audio/wav")
             except VoiceUnavailable as exc:

@@ -10,6 +10,11 @@ its full one only in an age-restricted channel, never in a DM.
 It waits for a reply to the person in flight in that place (the engine's lock on the conversation), so it
 never cuts in. The character writes it (a model call with the persona, as a check-in); when the model fails,
 ``reminder_fallback_line`` goes out instead: a reminder is a promise, and it is kept.
+
+Who may be reminded is the one rule's (bot/operator/reach.py), asked when it is due, not when it was set: one
+the channel now refuses (blocked there, say) is reminded in their DM instead; one the DM refuses too
+(blocked, ``allow_dms`` off) is not reminded, and the reminder is closed. Past a spending limit (theirs, the
+server's, the bot's) the plain line goes out, without a model call.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from bot.core.localtime import Clock, LocalTime, utc_now
 from bot.core.persona.macros import Moment
 from bot.core.persona.register import in_place
 from bot.core.pipeline import Outlet, conversation_scope
+from bot.core.reach import Permit, Refusal, Way, Where
 from bot.core.text import clean_name
 from bot.features.reminders.book import SWITCH, humane
 from bot.reply.prompting import fence
@@ -70,7 +76,13 @@ class ReminderDelivery:
         reminder = await reminders.get(reminder_id)
         if reminder is None or reminder.delivered or reminder.cancelled:
             return f"reminder {reminder_id} gone (cancelled, forgotten or delivered)"
-        to_dm = reminder.is_dm or not await self._welcome_there(reminder)
+        permit = await self._permit(reminder)
+        if isinstance(permit, Refusal):
+            await reminders.mark_delivered(reminder_id, self.clock())  # closed: nobody to remind
+            log.info("reminder %s not delivered: user %s may not be reached (%s)", reminder_id,
+                     reminder.user_id, permit.reason)
+            return f"reminder {reminder_id} not delivered: {permit.reason}"
+        to_dm = permit.where.is_dm
         scope = conversation_scope(to_dm, False, reminder.channel_id)
         async with self.place_lock((reminder.user_id, scope)):  # a reply in flight there goes first
             now = self.clock()
@@ -80,11 +92,12 @@ class ReminderDelivery:
                 await reminders.mark_delivered(reminder_id, now)  # closed
                 log.warning("reminder %s dropped: still not delivered a day after its time", reminder_id)
                 return f"reminder {reminder_id} dropped: a day late"
-            outlet = await self._outlet(reminder, to_dm)
+            outlet = await self._outlet(reminder, permit)
             if outlet is None:
                 await reminders.mark_delivered(reminder_id, now)  # closed: there is nowhere to post it
                 return f"reminder {reminder_id} undeliverable: no DM channel with its person"
-            text = await self.words(reminder, now, to_dm)
+            spend = await self.speaker.reach.over_limit(Way.REMINDER, reminder.user_id, permit.where)
+            text = await self.words(reminder, now, to_dm, write=spend is None)
             here = place_incoming(reminder.channel_id, now, guild_id=None if to_dm else reminder.guild_id,
                                   user_id=reminder.user_id)
             parts = split(self.speaker.settings.discord, self.speaker.finish_text(here, text))
@@ -112,15 +125,28 @@ class ReminderDelivery:
                                           self.speaker.settings.alive.reminders,
                                           parent_id=self.side.parent_of(reminder.channel_id))
 
-    async def _outlet(self, reminder: ReminderRow, to_dm: bool) -> Outlet | None:
-        nonce = reminder_nonce(reminder.id)
-        if to_dm:  # a DM reminder goes to the DM, whatever else the row says
-            return await self.side.open_dm(reminder.user_id, nonce=nonce)
-        return self.side.outlet_for(Place(reminder.channel_id, reminder.guild_id or 0), nonce=nonce)
+    async def _permit(self, reminder: ReminderRow) -> Permit | Refusal:
+        """Leave to remind its person: in its channel while that still takes it and the rule lets them be
+        reached there, else in their DM. The leave spends nothing: past a limit the plain line goes out."""
+        reach = self.speaker.reach
+        if not reminder.is_dm and reminder.guild_id is not None and await self._welcome_there(reminder):
+            roles = self.side.roles_of(reminder.guild_id, reminder.user_id)
+            there = await reach.permit(Way.REMINDER, reminder.user_id,
+                                       Where(reminder.guild_id, reminder.channel_id), roles, spends=False)
+            if isinstance(there, Permit):
+                return there
+        return await reach.permit(Way.REMINDER, reminder.user_id, Where.dm(), spends=False)
 
-    async def words(self, reminder: ReminderRow, now: datetime, to_dm: bool) -> str:
+    async def _outlet(self, reminder: ReminderRow, permit: Permit) -> Outlet | None:
+        nonce = reminder_nonce(reminder.id)
+        if permit.where.is_dm:  # a DM reminder goes to the DM, whatever else the row says
+            return await self.side.open_dm(permit, nonce=nonce)
+        return self.side.outlet_for(Place(reminder.channel_id, reminder.guild_id or 0), permit, nonce=nonce)
+
+    async def words(self, reminder: ReminderRow, now: datetime, to_dm: bool, *, write: bool = True) -> str:
         """The reminder in the character's words, for the channel or (``to_dm``) the person's DM; the
-        fallback line when the model fails or says nothing."""
+        fallback line when the model fails or says nothing, or (not ``write``) a spending limit leaves no
+        model call."""
         speaker = self.speaker
         restricted = not to_dm and self.side.age_restricted(reminder.channel_id)
         store, persona = speaker.store, in_place(speaker.persona, restricted)  # the place's register
@@ -129,6 +155,9 @@ class ReminderDelivery:
         mention = "" if to_dm else f"<@{reminder.user_id}> "
         fallback = speaker.settings.alive.reminder_fallback_line.replace("{name}", persona.name) \
             .replace("{user}", name).replace("{reminder}", reminder.text)
+        if not write:
+            log.info("reminder %s: a spending limit is reached; the plain line goes out", reminder.id)
+            return mention + fallback
         portrait = await self_portrait(store.identity, store.state, speaker.character_key)
         ask = ASK.format(name=name, ago=humane(now - reminder.created_at))
         request = initiative_prompt(persona, portrait, ask,
