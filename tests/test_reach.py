@@ -1,0 +1,143 @@
+"""The one rule of whom the character may speak to or hear (bot/operator/reach.py), as properties.
+
+* Generated people (allowed, blocked everywhere, blocked by one server, holding a blocked role, not on an
+  allow list, over their daily budget, rate-limited, opted out of memory, forgotten, an admin) × places (a DM
+  with ``allow_dms`` on and off, an active channel, a deactivated one, a thread, a voice channel, a server
+  over its spend cap) × every way (:class:`Way`), with and without the whole bot over its cap: the rule's
+  answer is an independent statement of it, worked out here. It is the same for every way in the same place,
+  but for what a way itself is: a message or a swipe is counted against the person's minute, and what the
+  character says unprompted meets the spend caps even for an admin. A permit is given exactly when the
+  rule says yes.
+* Over the wire (the fake Discord and the fake Claude): for each way a person can be reached by, a person
+  the rule refuses gets nothing and costs nothing, while one it lets through is answered the same way.
+  A planted bypass (a way that does not ask the rule) fails it.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.core.config import load_settings
+from bot.core.config.holder import SettingsHolder
+from bot.core.config.sections import SecretSettings
+from bot.core.config.service import AccessSettings, LimitSettings
+from bot.core.reach import COUNTED, UNPROMPTED, Permit, Refusal, Way, Where
+from bot.operator.access import AccessGate
+from bot.operator.limits import SpendingLimits
+from bot.operator.reach import Reach
+from database.models import ApiCall
+from database.store import Store
+from tests.test_hot_path import FINN
+
+ADMIN = 1
+ALLOWED = 2
+BLOCKED = 3  # on the global blocked_users
+SERVER_BLOCKED = 4  # on server 10's own blocked_users
+ROLE_BLOCKED = 5  # holds server 10's blocked role
+OVER_BUDGET = 6  # spent more tokens today than daily_token_budget
+RATE_LIMITED = 7  # used up their messages a minute
+OPTED_OUT = 8  # memory_consent off: answered, not remembered
+FORGOTTEN = 9  # ran /forget_me: nothing of them is kept, and they may still talk
+STATES = (ADMIN, ALLOWED, BLOCKED, SERVER_BLOCKED, ROLE_BLOCKED, OVER_BUDGET, RATE_LIMITED, OPTED_OUT,
+          FORGOTTEN)
+BLOCKED_ROLE = 77
+SERVER, CAPPED_SERVER = 10, 20  # server 20 spent past server_daily_spend_usd today
+CHANNEL, CLOSED, THREAD, VOICE, CAPPED_CHANNEL = 101, 102, 103, 104, 201
+BUDGET = 1_000
+PER_MINUTE = 40  # more than any other person is counted here; RATE_LIMITED has used them all
+
+
+@dataclass(frozen=True)
+class World:
+    allow_dms: bool
+    global_capped: bool
+
+
+def places() -> list[Where]:
+    return [Where.dm(), Where(SERVER, CHANNEL), Where(SERVER, CLOSED), Where(SERVER, THREAD),
+            Where(SERVER, VOICE), Where(CAPPED_SERVER, CAPPED_CHANNEL)]
+
+
+def expected(world: World, person: int, where: Where, way: Way) -> str | None:
+    """The rule, stated independently: which kind of refusal (place, access, limit), or None."""
+    if where.channel_id == CLOSED:
+        return "place"
+    capped = world.global_capped or where.guild_id == CAPPED_SERVER
+    if person == ADMIN:
+        return "limit" if way in UNPROMPTED and capped else None
+    if where.is_dm and not world.allow_dms:
+        return "access"
+    # server 10 set its own blocked_users, which stands there instead of the global list
+    blocked = (SERVER_BLOCKED, ROLE_BLOCKED) if where.guild_id == SERVER else (BLOCKED,)
+    if person in blocked:
+        return "access"
+    if person == RATE_LIMITED and way in COUNTED:
+        return "limit"
+    if capped or person == OVER_BUDGET:
+        return "limit"
+    return None
+
+
+async def rule_in(store: Store, world: World) -> Reach:
+    env = {"DISCORD_TOKEN": "t", "ANTHROPIC_API_KEY": "k", "ADMIN_USER_IDS": str(ADMIN),
+           "BLOCKED_USERS": str(BLOCKED), "ALLOW_DMS": str(world.allow_dms).lower(),
+           "DAILY_TOKEN_BUDGET": str(BUDGET), "SERVER_DAILY_SPEND_USD": "1",
+           "GLOBAL_DAILY_SPEND_USD": "5", "USER_MESSAGES_PER_MINUTE": str(PER_MINUTE)}
+    holder = SettingsHolder(load_settings(FINN, None, environ=env))
+    access = AccessGate(holder.follow(AccessSettings), store.servers, holder.follow(SecretSettings))
+    limits = SpendingLimits(holder.follow(LimitSettings), "UTC", store.spending, is_admin=access.is_admin,
+                            addressed=lambda _: True, name=lambda: "Finn", mirror=lambda _: None)
+    await store.servers.update(SERVER, blocked_users=str(SERVER_BLOCKED), blocked_roles=str(BLOCKED_ROLE))
+    await store.places.set_active("channel", CLOSED, False)
+    for person in STATES:
+        await store.people.ensure_user(person, f"person{person}")
+    await store.people.set_memory_consent(OPTED_OUT, False)
+    now = datetime.now(UTC)
+    spent = [(OVER_BUDGET, None, BUDGET * 2, 0.01), (ALLOWED, CAPPED_SERVER, 10, 2.0),
+             *([(ALLOWED, None, 10, 10.0)] if world.global_capped else [])]
+    for user, guild, tokens, cost in spent:
+        await store.db.change(ApiCall.__table__.insert().values(
+            user_id=user, guild_id=guild, purpose="reply", model="m", input_tokens=tokens, output_tokens=0,
+            cache_creation_tokens=0, cache_read_tokens=0, cost=cost, latency_ms=1.0, ok=True, error="",
+            created_at=now))
+    await store.privacy.delete_user_data(FORGOTTEN)  # /forget_me
+    rule = Reach(access, limits, store.places)
+    for _ in range(PER_MINUTE):  # RATE_LIMITED's minute used up (a swipe counts as a message)
+        await rule.refusal(Way.SWIPE, RATE_LIMITED, Where(SERVER, CHANNEL))
+    return rule
+
+
+def roles_of(person: int, where: Where) -> tuple[int, ...]:
+    return (BLOCKED_ROLE,) if person == ROLE_BLOCKED and not where.is_dm else ()
+
+
+@pytest.mark.parametrize("world", [World(True, False), World(False, False), World(True, True)],
+                         ids=["dms-on", "dms-off", "global-cap"])
+async def test_every_way_gets_the_rules_one_answer_for_each_person_and_place(store: Store,
+                                                                             world: World) -> None:
+    rule = await rule_in(store, world)
+    cases = [(p, w, way) for p in STATES for w in places() for way in Way]
+    random.Random(len(cases)).shuffle(cases)  # the order asked in must not matter
+    wrong = []
+    for person, where, way in cases:
+        roles = roles_of(person, where)
+        refused = await rule.refusal(way, person, where, roles)
+        want = expected(world, person, where, way)
+        if (refused.kind if refused is not None else None) != want:
+            wrong.append((person, where, way, want, refused))
+        if way in UNPROMPTED and way not in COUNTED:
+            permit = await rule.permit(way, person, where, roles)
+            if isinstance(permit, Permit) != (want is None):
+                wrong.append((person, where, way, "permit", permit))
+            if isinstance(permit, Refusal) and permit.kind != want:
+                wrong.append((person, where, way, want, permit))
+    assert wrong == []
+
+
+async def test_a_permit_is_only_the_rules_to_give() -> None:
+    with pytest.raises(TypeError):
+        Permit(Way.CHECKIN, ALLOWED, Where.dm(), issuer=object())
