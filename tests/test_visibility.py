@@ -3,15 +3,17 @@
 * Its three forms agree: :func:`may_enter` for one thing, :func:`mask` over recall's arrays, :func:`clause` in
   SQL (run on SQLite), for thousands of generated origins and audiences.
 * Nothing private reaches a public audience: no DM's, and no private place's outside that place.
-* Generated stores: people with facts, core memories, notes and open threads from every kind of place, each
-  carrying a marker; for every place, what the real readers hand a reply (the prompt read, recall's filter,
-  the feelings a reply is told, the scheduled events a server tool lists, where an /ask answer is shown)
-  holds no marker whose origin the place's audience may not see."""
+* Generated stores: people with facts, core memories, notes, open threads and archived excerpts from every
+  kind of place (DM, private channel, public channel, another server), each carrying a marker; for every
+  place, what the real readers hand a reply (the prompt read, recall's filter, what recall itself hands it:
+  facts and excerpts, the feelings a reply is told, the scheduled events a server tool lists, where an /ask
+  answer is shown) holds no marker whose origin the place's audience may not see."""
 
 from __future__ import annotations
 
 import itertools
 import random
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,15 +24,22 @@ import pytest
 from sqlalchemy import BigInteger, Column, Integer, MetaData, Table, create_engine, insert, select
 
 from bot.alive.regard import FEELINGS, Regard
+from bot.core.config import MemorySettings
+from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming
 from bot.servertools.knowing import EventCard, ScheduledEvents
 from database.models import LoggedMessage, UserFact
-from database.records import PRIVATE_NOTE_SOURCE, PRIVATE_SOURCE, Turn
+from database.records import PRIVATE_NOTE_SOURCE, PRIVATE_SOURCE, ConsolidationBatch, NewExcerpt, Turn
 from database.store import Store
 from database.swipes import SwipeRecord
 from database.threads import NewThread, ThreadChanges
 from database.visibility import Audience, Kind, Origin, clause, mask, may_enter
-from memory.facts import FactIndex
+from memory import episodes
+from memory.consent import Consent
+from memory.embeddings import to_bytes
+from memory.facts import FactCache, FactIndex
+from memory.recall import Recall
+from tests.memory_support import HashEmbedder
 
 PEOPLE = (11, 12, 13)
 GUILDS = (1, 2)
@@ -38,9 +47,23 @@ GUILDS = (1, 2)
 PLACES: dict[int, tuple[int, bool, int | None]] = {
     101: (1, False, None), 102: (1, True, None), 103: (1, True, None), 104: (1, False, 101),
     105: (1, True, 102), 201: (2, False, None), 202: (2, True, None)}
+Places = dict[int, tuple[int, bool, int | None]]
 CHARACTER = "finn"
 BOT = 99
 MESSAGE_IDS = itertools.count(5_000)
+# What a reply asks (recall's relevance: facts and excerpts share its word, "kelp"; it asks about the past, so
+# even the DM's own archived lines may come back) and the room recall has: all it may show, it shows.
+TOPIC = "kelp"
+ASKED = f"do you remember what we said about {TOPIC}?"
+RECALL_BUDGET = 20_000
+MARKER = re.compile(r"\b[a-z]+(?:-\d+)+\b")
+EMBEDDER = HashEmbedder()
+FINN = Persona("Finn", "You are Finn.")
+
+
+def markers(text: str) -> set[str]:
+    """The markers a text holds, wherever in it (a line of its own, quoted in a sentence, in JSON)."""
+    return set(MARKER.findall(text))
 
 
 def any_origin(rng: random.Random) -> Origin:
@@ -116,86 +139,124 @@ class Thing:
         return person in (self.origin.person, self.quotes)
 
 
-def fact_origin(rng: random.Random, person: int) -> tuple[Origin, bool, int | None]:
+def fact_origin(rng: random.Random, person: int,
+                guilds: Sequence[int] = GUILDS) -> tuple[Origin, bool, int | None]:
     """An origin a fact can have, with its columns (private, guild_id)."""
     roll = rng.random()
     if roll < 0.35:
         return Origin.dm(person), True, None
     if roll < 0.8:
-        guild = rng.choice(GUILDS)
+        guild = rng.choice(guilds)
         return Origin.public(guild, None, person), False, guild
     return Origin.nowhere(person), False, None
 
 
-async def generate(store: Store, rng: random.Random) -> tuple[list[Thing], dict[int, bool]]:
+def excerpt_places(person: int, places: Places) -> list[list[tuple[int | None, int, bool]]]:
+    """Every kind of place an excerpt is said in, as (guild, channel, private) choices: the person's DMs
+    (their channel: their id, as :func:`read_for` asks there), the first server's private and public
+    channels, the other servers' channels."""
+    home = min(g for g, _, _ in places.values())
+    return [[(None, person, False)],
+            [(g, c, True) for c, (g, p, _) in places.items() if g == home and p],
+            [(g, c, False) for c, (g, p, _) in places.items() if g == home and not p],
+            [(g, c, p) for c, (g, p, _) in places.items() if g != home]]
+
+
+async def generate(store: Store, rng: random.Random, *, people: Sequence[int] = PEOPLE,
+                   places: Places = PLACES, character: str = CHARACTER,
+                   bot: int = BOT) -> tuple[list[Thing], dict[int, bool]]:
     """Things of every kind of origin about each person; and who shares their memories everywhere."""
     things: list[Thing] = []
     everywhere: dict[int, bool] = {}
     now = datetime.now(UTC)
-    for person in PEOPLE:
+    guilds = sorted({g for g, _, _ in places.values()})
+    for person in people:
         await store.people.ensure_user(person, f"p{person}")
         everywhere[person] = rng.random() < 0.5
         await store.people.set_memory_everywhere(person, everywhere[person])
         rows = []
         for n in range(rng.randint(1, 6)):
-            origin, private, guild = fact_origin(rng, person)
+            origin, private, guild = fact_origin(rng, person, guilds)
             marker = f"fact-{person}-{n}"
-            rows.append({"user_id": person, "fact": marker, "private": private, "guild_id": guild,
-                         "embedding": None})
+            text = f"{marker} {TOPIC}"  # recall finds it (its vector shares the word asked about)
+            rows.append({"user_id": person, "fact": text, "private": private, "guild_id": guild,
+                         "embedding": to_bytes(EMBEDDER.encode([text])[0])})
             things.append(Thing(marker, origin))
         await store.db.write(lambda conn, rows=rows: conn.execute(insert(UserFact), rows))
         for n in range(rng.randint(0, 4)):
-            origin, private, guild = fact_origin(rng, person)
+            origin, private, guild = fact_origin(rng, person, guilds)
             source = (rng.choice((PRIVATE_SOURCE, PRIVATE_NOTE_SOURCE)) if private
                       else rng.choice(("summary", "user", "admin")))
             marker = f"memory-{person}-{n}"
-            await store.memories.add_core_memory(CHARACTER, person, marker, source, guild_id=guild)
+            await store.memories.add_core_memory(character, person, marker, source, guild_id=guild)
             things.append(Thing(marker, origin))
         for n in range(rng.randint(0, 2)):  # "Remember this" on someone else's message: their words
-            quoted = rng.choice([p for p in PEOPLE if p != person])
+            quoted = rng.choice([p for p in people if p != person])
             marker = f"quote-{person}-{quoted}-{n}"
-            await store.memories.add_core_memory(CHARACTER, person, marker, PRIVATE_NOTE_SOURCE,
+            await store.memories.add_core_memory(character, person, marker, PRIVATE_NOTE_SOURCE,
                                                  quoted_user_id=quoted)
             things.append(Thing(marker, Origin.dm(person), quoted))
         opened = []
         for n in range(rng.randint(0, 3)):
-            origin, private, guild = fact_origin(rng, person)
+            origin, private, guild = fact_origin(rng, person, guilds)
             marker = f"thread-{person}-{n}"
             opened.append(NewThread(marker, now + timedelta(days=2), now, private, guild))
             things.append(Thing(marker, origin))
         await store.threads.apply(person, ThreadChanges(opened=tuple(opened)))
         for n in range(rng.randint(0, 3)):  # lines of the places: theirs, and the bot's posts made for them
-            channel = rng.choice(list(PLACES))
-            guild, private, _ = PLACES[channel]
+            channel = rng.choice(list(places))
+            guild, private, _ = places[channel]
             ours = rng.random() < 0.5
             marker = f"line-{person}-{n}"
             message_id = next(MESSAGE_IDS)
             await store.db.write(lambda conn, row={
                 "message_id": message_id, "channel_id": channel, "guild_id": guild,
-                "author_id": BOT if ours else person, "author_name": "Finn" if ours else f"p{person}",
+                "author_id": bot if ours else person, "author_name": "Finn" if ours else f"p{person}",
                 "author_is_bot": ours, "is_dm": False, "content": marker, "created_at": now,
                 "private": private}: conn.execute(insert(LoggedMessage), [row]))
             if ours:
                 await store.privacy.posted_for(person, message_id)
-            origin = (Origin.private_place(guild, channel, BOT if ours else person) if private
-                      else Origin.public(guild, channel, BOT if ours else person))
+            origin = (Origin.private_place(guild, channel, bot if ours else person) if private
+                      else Origin.public(guild, channel, bot if ours else person))
             things.append(Thing(marker, origin, person if ours else None))
+        # Their archived exchanges (memory/episodes.py), as consolidation indexes them: from every kind of
+        # place, their line and at times the character's beside it; a private place's kept as a DM's.
+        said: list[NewExcerpt] = []
+        for kind in excerpt_places(person, places):
+            for _ in range(rng.randint(1, 2)):
+                guild, channel, private = rng.choice(kind)
+                origin = (Origin.dm(person) if guild is None else Origin.private_place(guild, channel, person)
+                          if private else Origin.public(guild, channel, person))
+                at = now - timedelta(days=rng.randint(1, 30), minutes=len(said))
+                for own in (True, False) if rng.random() < 0.5 else (True,):
+                    # numbered past the facts': a line worded as a fact is left out as said already
+                    marker = f"said-{person}-{20 + len(said)}"
+                    said.append(NewExcerpt(next(MESSAGE_IDS), channel, guild, guild is None or private,
+                                           f"p{person}" if own else "Finn", own, f"{marker} {TOPIC}",
+                                           at + timedelta(seconds=0 if own else 30)))
+                    # the character's line beside theirs is of their exchange, read by them as it was said
+                    things.append(Thing(marker, origin))
+        await store.consolidation.commit_consolidation(ConsolidationBatch(character, person, (),
+                                                                          excerpts=tuple(said)))
+    await episodes.embed_pending(store.excerpts, EMBEDDER)  # as the backfill after consolidation does
     return things, everywhere
 
 
-def every_audience(people: Sequence[int], everywhere: dict[int, bool]) -> list[Audience]:
+def every_audience(people: Sequence[int], everywhere: dict[int, bool],
+                   places: Places = PLACES) -> list[Audience]:
     """Each person in their DMs and answered in every place."""
     out = []
     for person in people:
         out.append(Audience.dm(person))
-        for channel, (guild, private, parent) in PLACES.items():
+        for channel, (guild, private, parent) in places.items():
             out.append(Audience.place(private=private, guild=guild, channel=channel, person=person,
                                       parent=parent, everywhere=everywhere[person]))
     return out
 
 
 async def read_for(store: Store, audience: Audience) -> str:
-    """What the prompt read and recall's filter hand a reply read by ``audience`` (as composing does)."""
+    """What the prompt read, recall's filter and recall itself (facts and excerpts, memory/recall.py
+    ``provide``) hand a reply read by ``audience`` (as composing does)."""
     assert audience.person is not None
     dm = audience.kind is Kind.DM
     channel = audience.channel or audience.person
@@ -209,21 +270,34 @@ async def read_for(store: Store, audience: Audience) -> str:
     allowed = index.seen_by(private=dm, guild_id=guild, everywhere=guild is None)
     facts = [r.fact for r, ok in zip(index.rows, allowed, strict=True) if ok]
     lines = [m.content for m in data.recent]  # the place's lines, as a reply's prompt reads them
-    return "\n".join([*data.core_memories, *data.notes, *(t.thread for t in data.threads), *facts, *lines])
+    msg = Incoming(next(MESSAGE_IDS), channel, audience.person, f"p{audience.person}", ASKED,
+                   datetime.now(UTC), dm, guild_id=audience.guild, private=audience.kind is Kind.PRIVATE,
+                   parent_id=audience.parent)
+    assert msg.audience(everywhere=everywhere) == audience
+    settings = MemorySettings()
+    recall = Recall(FactCache(store.facts), store.people, EMBEDDER, settings,
+                    Consent(store.servers, store.people, settings.memory_consent),
+                    episodes.ExcerptCache(store.excerpts))
+    recalled = await recall.provide(FINN, msg, data, budget=RECALL_BUDGET, fill=True)
+    return "\n".join([*data.core_memories, *data.notes, *(t.thread for t in data.threads), *facts, *lines,
+                      recalled])
 
 
 @pytest.mark.parametrize("seed", range(3))
 async def test_generated_stores_never_show_a_place_what_it_may_not_see(store: Store, seed: int) -> None:
     rng = random.Random(seed)
     things, everywhere = await generate(store, rng)
-    checked = 0
+    checked, excerpts = 0, set()
     for audience in every_audience(PEOPLE, everywhere):
-        shown = (await read_for(store, audience)).split("\n")
+        shown = markers(await read_for(store, audience))
         for thing in things:
             if thing.marker in shown:
                 checked += 1
                 assert may_enter(thing.origin, audience), (thing, audience)
+                if thing.marker.startswith("said-"):
+                    excerpts.add(thing.origin.kind)
     assert checked  # the readers did show things: the property is not vacuous
+    assert excerpts == {Kind.DM, Kind.PRIVATE, Kind.PUBLIC}  # and recall quoted excerpts of every kind
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -304,7 +378,7 @@ async def test_forgetting_someone_leaves_nothing_of_them_in_any_place(store: Sto
     await store.privacy.delete_user_data(forgotten)
     assert await store.privacy.rows_about_user(forgotten) == {}
     for audience in every_audience([p for p in PEOPLE if p != forgotten], everywhere):
-        shown = (await read_for(store, audience)).split("\n")
+        shown = markers(await read_for(store, audience))
         for thing in things:
             if thing.of(forgotten):
                 assert thing.marker not in shown, (thing, audience)
