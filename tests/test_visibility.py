@@ -2,7 +2,9 @@
 
 * Its three forms agree: :func:`may_enter` for one thing, :func:`mask` over recall's arrays, :func:`clause` in
   SQL (run on SQLite), for thousands of generated origins and audiences.
-* Nothing private reaches a public audience: no DM's, and no private place's outside that place.
+* Nothing private reaches a public audience: no DM's, and no private place's outside that place; and a
+  server's public things reach another server only for the person they are of, when that person shares
+  their memories everywhere (``memory_everywhere``).
 * Generated stores: people with facts, core memories, notes, open threads and archived excerpts from every
   kind of place (DM, private channel, public channel, another server), each carrying a marker; for every
   place, what the real readers hand a reply (the prompt read, recall's filter, what recall itself hands it:
@@ -113,16 +115,24 @@ def test_the_rule_its_mask_and_its_sql_agree() -> None:
 
 def test_nothing_private_reaches_a_public_audience() -> None:
     rng = random.Random(7)
+    crossed = 0
     for _ in range(5000):
         origin, audience = any_origin(rng), any_audience(rng)
         if not may_enter(origin, audience):
             continue
+        elsewhere = audience.kind is not Kind.DM and audience.guild != origin.guild
         if origin.kind is Kind.DM:
             assert audience.kind is Kind.DM and audience.person == origin.person
         if origin.kind is Kind.PRIVATE and audience.kind is not Kind.DM:
             assert audience.here(origin.channel), (origin, audience)
         if audience.kind is Kind.DM and origin.person is not None:
             assert audience.person == origin.person  # a DM sees only its own person's things
+        if origin.kind is Kind.PUBLIC and elsewhere:
+            crossed += 1
+            # another server's public thing: only its own person's, and only when they share it everywhere
+            assert origin.person is not None and audience.person == origin.person, (origin, audience)
+            assert audience.everywhere, (origin, audience)
+    assert crossed  # some public thing did reach another server: the cross-server case is exercised
 
 
 # -- generated stores, read by the real readers
@@ -419,3 +429,4 @@ async def test_swipes_change_only_their_own_conversation(store: Store, seed: int
             for turn in (await store.conversations.history(CHARACTER, who, "dm")).turns:
                 owner = int(turn.content.split("-")[1])
                 assert owner == who, (who, turn.content)
+
