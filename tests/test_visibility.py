@@ -9,7 +9,11 @@
   kind of place (DM, private channel, public channel, another server), each carrying a marker; for every
   place, what the real readers hand a reply (the prompt read, recall's filter, what recall itself hands it:
   facts and excerpts, the feelings a reply is told, the scheduled events a server tool lists, where an /ask
-  answer is shown) holds no marker whose origin the place's audience may not see."""
+  answer is shown) holds no marker whose origin the place's audience may not see.
+* Over the wire: a real bot between a fake Discord and a fake Claude that repeats every marker it is shown,
+  on a generated store and markers said in DMs and a private place; for messages in every place (a public
+  channel, a private one, another server, DMs), no request to Claude and no post holds a marker whose
+  origin the place's audience may not see."""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -41,7 +46,12 @@ from memory.consent import Consent
 from memory.embeddings import to_bytes
 from memory.facts import FactCache, FactIndex
 from memory.recall import Recall
+from tests.fakes.claude_server import FakeClaude
+from tests.harness import CHANNEL_ID, GUILD_ID, OTHER_CHANNEL_ID, USER2_ID, USER_ID, Harness
 from tests.memory_support import HashEmbedder
+from tests.test_consent import use_test_embedder
+from tests.test_e2e_server_tools import hide
+from tests.test_private_memories import OTHER_GUILD, OTHER_GUILD_CHANNEL
 
 PEOPLE = (11, 12, 13)
 GUILDS = (1, 2)
@@ -430,3 +440,102 @@ async def test_swipes_change_only_their_own_conversation(store: Store, seed: int
                 owner = int(turn.content.split("-")[1])
                 assert owner == who, (who, turn.content)
 
+
+# -- over the wire: the requests and posts a real bot makes
+
+
+# The harness's world: server 1's public channel and private place (made private below), server 2's channel.
+WIRE_PLACES: Places = {CHANNEL_ID: (GUILD_ID, False, None), OTHER_CHANNEL_ID: (GUILD_ID, True, None),
+                       OTHER_GUILD_CHANNEL: (OTHER_GUILD, False, None)}
+WIRE_PEOPLE = (USER_ID, USER2_ID)
+REPLY_MODEL = "claude-test-default"
+
+
+def parrot(body: dict[str, Any]) -> str | None:
+    """The fake Claude's answer to a reply: every marker its request holds, said back (the worst a model can
+    do with what it is shown), so a post carries whatever leaked into its request."""
+    if body.get("model") != REPLY_MODEL:
+        return None  # votes and the rest: the fake's usual answers
+    return " ".join(sorted(markers(FakeClaude.all_text(body)))) or "Nothing comes to mind."
+
+
+async def answered(h: Harness, person: int, channel: int | None,
+                   text: str) -> tuple[list[Any], list[Any], int]:
+    """``person`` says ``text`` in ``channel`` (None: their DMs), @mentioning the character; once the bot is
+    done with it and at rest, the requests made to Claude meanwhile (votes aside), the bot's posts, and the
+    channel it was said in."""
+    requests, before = len(h.claude.requests), set(h.discord.messages)
+    sent = await (h.dm(text, user=person) if channel is None
+                  else h.say(text, user=person, channel=channel, mention=True))
+    await h.handled(sent)
+    await h.at_rest()
+    posts = [m for mid, m in list(h.discord.messages.items()) if mid not in before and m["author"].get("bot")]
+    assert any(m["channel_id"] == sent["channel_id"] for m in posts), "no reply"
+    return [r for r in h.claude.requests[requests:] if r.model != "claude-test-voter"], posts, int(
+        sent["channel_id"])
+
+
+def place_of(channel: int) -> Audience:
+    """Everyone who reads a channel the bot posts in outside the exchange (its admin log channel among them):
+    no one person's."""
+    guild, private, parent = WIRE_PLACES.get(channel, (GUILD_ID, False, None))
+    return Audience.place(private=private, guild=guild, channel=channel, parent=parent)
+
+
+@pytest.mark.parametrize("seed", range(2))
+async def test_no_request_or_post_carries_what_its_place_may_not_see(db_url: str, tmp_path: Path,
+                                                                     seed: int) -> None:
+    rng = random.Random(300 + seed)
+    h = Harness(db_url=db_url, tmp_path=tmp_path)
+    await h.start_world(other_guild=(OTHER_GUILD, OTHER_GUILD_CHANNEL))
+    h.discord.add_member(OTHER_GUILD, USER2_ID)
+    try:
+        await h.start_bot()
+        use_test_embedder(h)
+        h.claude.responder = parrot
+        await hide(h, OTHER_CHANNEL_ID)  # server 1's private place
+        assert h.bot is not None
+        things, everywhere = await generate(h.store, rng, people=WIRE_PEOPLE, places=WIRE_PLACES,
+                                            character=h.bot.services.engine.character_key, bot=h.bot_user_id)
+        # Where each marker came from; what the bot posts somewhere is said there too (bob's server-2
+        # memory, his to share everywhere, once posted in a server-1 place is that place's line).
+        origins: dict[str, set[Origin]] = {t.marker: {t.origin} for t in things}
+        checked = 0
+
+        async def exchange(person: int, channel: int | None, text: str) -> None:
+            nonlocal checked
+            guild, private, _ = WIRE_PLACES.get(channel or 0, (None, False, None))
+            audience = Audience.dm(person) if channel is None else Audience.place(
+                private=private, guild=guild, channel=channel, person=person, everywhere=everywhere[person])
+            requests, posts, there = await answered(h, person, channel, text)
+            for request in requests:  # each one made for this reply, read by its place
+                for marker in markers(FakeClaude.all_text(request.body)) & origins.keys():
+                    checked += 1
+                    assert any(may_enter(o, audience) for o in origins[marker]), (marker, origins[marker],
+                                                                                    audience)
+            for post in posts:
+                here = int(post["channel_id"])
+                reader = audience if here == there else place_of(here)
+                said = markers(str(post.get("content"))) & origins.keys()
+                for marker in said:
+                    assert any(may_enter(o, reader) for o in origins[marker]), (marker, origins[marker],
+                                                                                  reader)
+                for marker in said:
+                    origins[marker].add(Origin.dm(person) if reader.kind is Kind.DM else Origin(
+                        reader.kind, h.bot_user_id, reader.guild, reader.channel))
+
+        # Markers said over the wire too: in each person's DMs and in the private place (their history, the
+        # place's logged lines).
+        for n, person in enumerate(WIRE_PEOPLE):
+            for channel, marker, origin in ((None, f"wire-{person}-{n}", Origin.dm(person)),
+                                            (OTHER_CHANNEL_ID, f"wire-{person}-{n + 10}",
+                                             Origin.private_place(GUILD_ID, OTHER_CHANNEL_ID, person))):
+                origins[marker] = {origin}
+                await exchange(person, channel, f"{marker} {TOPIC}")
+        # Then everyone asks everywhere: a public channel, the other server, the private place, their DMs.
+        for person in WIRE_PEOPLE:
+            for channel in (CHANNEL_ID, OTHER_GUILD_CHANNEL, OTHER_CHANNEL_ID, None):
+                await exchange(person, channel, ASKED)
+        assert checked  # the requests did carry markers: the property is not vacuous
+    finally:
+        await h.close()
