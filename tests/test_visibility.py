@@ -2,19 +2,28 @@
 
 * Its three forms agree: :func:`may_enter` for one thing, :func:`mask` over recall's arrays, :func:`clause` in
   SQL (run on SQLite), for thousands of generated origins and audiences.
-* Nothing private reaches a public audience: no DM's, and no private place's outside that place.
-* Generated stores: people with facts, core memories, notes and open threads from every kind of place, each
-  carrying a marker; for every place, what the real readers hand a reply (the prompt read, recall's filter,
-  the feelings a reply is told, the scheduled events a server tool lists, where an /ask answer is shown)
-  holds no marker whose origin the place's audience may not see."""
+* Nothing private reaches a public audience: no DM's, and no private place's outside that place; and a
+  server's public things reach another server only for the person they are of, when that person shares
+  their memories everywhere (``memory_everywhere``).
+* Generated stores: people with facts, core memories, notes, open threads and archived excerpts from every
+  kind of place (DM, private channel, public channel, another server), each carrying a marker; for every
+  place, what the real readers hand a reply (the prompt read, recall's filter, what recall itself hands it:
+  facts and excerpts, the feelings a reply is told, the scheduled events a server tool lists, where an /ask
+  answer is shown) holds no marker whose origin the place's audience may not see.
+* Over the wire: a real bot between a fake Discord and a fake Claude that repeats every marker it is shown,
+  on a generated store and markers said in DMs and a private place; for messages in every place (a public
+  channel, a private one, another server, DMs), no request to Claude and no post holds a marker whose
+  origin the place's audience may not see."""
 
 from __future__ import annotations
 
 import itertools
 import random
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,15 +31,27 @@ import pytest
 from sqlalchemy import BigInteger, Column, Integer, MetaData, Table, create_engine, insert, select
 
 from bot.alive.regard import FEELINGS, Regard
+from bot.core.config import MemorySettings
+from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming
 from bot.servertools.knowing import EventCard, ScheduledEvents
 from database.models import LoggedMessage, UserFact
-from database.records import PRIVATE_NOTE_SOURCE, PRIVATE_SOURCE, Turn
+from database.records import PRIVATE_NOTE_SOURCE, PRIVATE_SOURCE, ConsolidationBatch, NewExcerpt, Turn
 from database.store import Store
 from database.swipes import SwipeRecord
 from database.threads import NewThread, ThreadChanges
 from database.visibility import Audience, Kind, Origin, clause, mask, may_enter
-from memory.facts import FactIndex
+from memory import episodes
+from memory.consent import Consent
+from memory.embeddings import to_bytes
+from memory.facts import FactCache, FactIndex
+from memory.recall import Recall
+from tests.fakes.claude_server import FakeClaude
+from tests.harness import CHANNEL_ID, GUILD_ID, OTHER_CHANNEL_ID, USER2_ID, USER_ID, Harness
+from tests.memory_support import HashEmbedder
+from tests.test_consent import use_test_embedder
+from tests.test_e2e_server_tools import hide
+from tests.test_private_memories import OTHER_GUILD, OTHER_GUILD_CHANNEL
 
 PEOPLE = (11, 12, 13)
 GUILDS = (1, 2)
@@ -38,9 +59,23 @@ GUILDS = (1, 2)
 PLACES: dict[int, tuple[int, bool, int | None]] = {
     101: (1, False, None), 102: (1, True, None), 103: (1, True, None), 104: (1, False, 101),
     105: (1, True, 102), 201: (2, False, None), 202: (2, True, None)}
+Places = dict[int, tuple[int, bool, int | None]]
 CHARACTER = "finn"
 BOT = 99
 MESSAGE_IDS = itertools.count(5_000)
+# What a reply asks (recall's relevance: facts and excerpts share its word, "kelp"; it asks about the past, so
+# even the DM's own archived lines may come back) and the room recall has: all it may show, it shows.
+TOPIC = "kelp"
+ASKED = f"do you remember what we said about {TOPIC}?"
+RECALL_BUDGET = 20_000
+MARKER = re.compile(r"\b[a-z]+(?:-\d+)+\b")
+EMBEDDER = HashEmbedder()
+FINN = Persona("Finn", "You are Finn.")
+
+
+def markers(text: str) -> set[str]:
+    """The markers a text holds, wherever in it (a line of its own, quoted in a sentence, in JSON)."""
+    return set(MARKER.findall(text))
 
 
 def any_origin(rng: random.Random) -> Origin:
@@ -90,16 +125,24 @@ def test_the_rule_its_mask_and_its_sql_agree() -> None:
 
 def test_nothing_private_reaches_a_public_audience() -> None:
     rng = random.Random(7)
+    crossed = 0
     for _ in range(5000):
         origin, audience = any_origin(rng), any_audience(rng)
         if not may_enter(origin, audience):
             continue
+        elsewhere = audience.kind is not Kind.DM and audience.guild != origin.guild
         if origin.kind is Kind.DM:
             assert audience.kind is Kind.DM and audience.person == origin.person
         if origin.kind is Kind.PRIVATE and audience.kind is not Kind.DM:
             assert audience.here(origin.channel), (origin, audience)
         if audience.kind is Kind.DM and origin.person is not None:
             assert audience.person == origin.person  # a DM sees only its own person's things
+        if origin.kind is Kind.PUBLIC and elsewhere:
+            crossed += 1
+            # another server's public thing: only its own person's, and only when they share it everywhere
+            assert origin.person is not None and audience.person == origin.person, (origin, audience)
+            assert audience.everywhere, (origin, audience)
+    assert crossed  # some public thing did reach another server: the cross-server case is exercised
 
 
 # -- generated stores, read by the real readers
@@ -116,86 +159,124 @@ class Thing:
         return person in (self.origin.person, self.quotes)
 
 
-def fact_origin(rng: random.Random, person: int) -> tuple[Origin, bool, int | None]:
+def fact_origin(rng: random.Random, person: int,
+                guilds: Sequence[int] = GUILDS) -> tuple[Origin, bool, int | None]:
     """An origin a fact can have, with its columns (private, guild_id)."""
     roll = rng.random()
     if roll < 0.35:
         return Origin.dm(person), True, None
     if roll < 0.8:
-        guild = rng.choice(GUILDS)
+        guild = rng.choice(guilds)
         return Origin.public(guild, None, person), False, guild
     return Origin.nowhere(person), False, None
 
 
-async def generate(store: Store, rng: random.Random) -> tuple[list[Thing], dict[int, bool]]:
+def excerpt_places(person: int, places: Places) -> list[list[tuple[int | None, int, bool]]]:
+    """Every kind of place an excerpt is said in, as (guild, channel, private) choices: the person's DMs
+    (their channel: their id, as :func:`read_for` asks there), the first server's private and public
+    channels, the other servers' channels."""
+    home = min(g for g, _, _ in places.values())
+    return [[(None, person, False)],
+            [(g, c, True) for c, (g, p, _) in places.items() if g == home and p],
+            [(g, c, False) for c, (g, p, _) in places.items() if g == home and not p],
+            [(g, c, p) for c, (g, p, _) in places.items() if g != home]]
+
+
+async def generate(store: Store, rng: random.Random, *, people: Sequence[int] = PEOPLE,
+                   places: Places = PLACES, character: str = CHARACTER,
+                   bot: int = BOT) -> tuple[list[Thing], dict[int, bool]]:
     """Things of every kind of origin about each person; and who shares their memories everywhere."""
     things: list[Thing] = []
     everywhere: dict[int, bool] = {}
     now = datetime.now(UTC)
-    for person in PEOPLE:
+    guilds = sorted({g for g, _, _ in places.values()})
+    for person in people:
         await store.people.ensure_user(person, f"p{person}")
         everywhere[person] = rng.random() < 0.5
         await store.people.set_memory_everywhere(person, everywhere[person])
         rows = []
         for n in range(rng.randint(1, 6)):
-            origin, private, guild = fact_origin(rng, person)
+            origin, private, guild = fact_origin(rng, person, guilds)
             marker = f"fact-{person}-{n}"
-            rows.append({"user_id": person, "fact": marker, "private": private, "guild_id": guild,
-                         "embedding": None})
+            text = f"{marker} {TOPIC}"  # recall finds it (its vector shares the word asked about)
+            rows.append({"user_id": person, "fact": text, "private": private, "guild_id": guild,
+                         "embedding": to_bytes(EMBEDDER.encode([text])[0])})
             things.append(Thing(marker, origin))
         await store.db.write(lambda conn, rows=rows: conn.execute(insert(UserFact), rows))
         for n in range(rng.randint(0, 4)):
-            origin, private, guild = fact_origin(rng, person)
+            origin, private, guild = fact_origin(rng, person, guilds)
             source = (rng.choice((PRIVATE_SOURCE, PRIVATE_NOTE_SOURCE)) if private
                       else rng.choice(("summary", "user", "admin")))
             marker = f"memory-{person}-{n}"
-            await store.memories.add_core_memory(CHARACTER, person, marker, source, guild_id=guild)
+            await store.memories.add_core_memory(character, person, marker, source, guild_id=guild)
             things.append(Thing(marker, origin))
         for n in range(rng.randint(0, 2)):  # "Remember this" on someone else's message: their words
-            quoted = rng.choice([p for p in PEOPLE if p != person])
+            quoted = rng.choice([p for p in people if p != person])
             marker = f"quote-{person}-{quoted}-{n}"
-            await store.memories.add_core_memory(CHARACTER, person, marker, PRIVATE_NOTE_SOURCE,
+            await store.memories.add_core_memory(character, person, marker, PRIVATE_NOTE_SOURCE,
                                                  quoted_user_id=quoted)
             things.append(Thing(marker, Origin.dm(person), quoted))
         opened = []
         for n in range(rng.randint(0, 3)):
-            origin, private, guild = fact_origin(rng, person)
+            origin, private, guild = fact_origin(rng, person, guilds)
             marker = f"thread-{person}-{n}"
             opened.append(NewThread(marker, now + timedelta(days=2), now, private, guild))
             things.append(Thing(marker, origin))
         await store.threads.apply(person, ThreadChanges(opened=tuple(opened)))
         for n in range(rng.randint(0, 3)):  # lines of the places: theirs, and the bot's posts made for them
-            channel = rng.choice(list(PLACES))
-            guild, private, _ = PLACES[channel]
+            channel = rng.choice(list(places))
+            guild, private, _ = places[channel]
             ours = rng.random() < 0.5
             marker = f"line-{person}-{n}"
             message_id = next(MESSAGE_IDS)
             await store.db.write(lambda conn, row={
                 "message_id": message_id, "channel_id": channel, "guild_id": guild,
-                "author_id": BOT if ours else person, "author_name": "Finn" if ours else f"p{person}",
+                "author_id": bot if ours else person, "author_name": "Finn" if ours else f"p{person}",
                 "author_is_bot": ours, "is_dm": False, "content": marker, "created_at": now,
                 "private": private}: conn.execute(insert(LoggedMessage), [row]))
             if ours:
                 await store.privacy.posted_for(person, message_id)
-            origin = (Origin.private_place(guild, channel, BOT if ours else person) if private
-                      else Origin.public(guild, channel, BOT if ours else person))
+            origin = (Origin.private_place(guild, channel, bot if ours else person) if private
+                      else Origin.public(guild, channel, bot if ours else person))
             things.append(Thing(marker, origin, person if ours else None))
+        # Their archived exchanges (memory/episodes.py), as consolidation indexes them: from every kind of
+        # place, their line and at times the character's beside it; a private place's kept as a DM's.
+        said: list[NewExcerpt] = []
+        for kind in excerpt_places(person, places):
+            for _ in range(rng.randint(1, 2)):
+                guild, channel, private = rng.choice(kind)
+                origin = (Origin.dm(person) if guild is None else Origin.private_place(guild, channel, person)
+                          if private else Origin.public(guild, channel, person))
+                at = now - timedelta(days=rng.randint(1, 30), minutes=len(said))
+                for own in (True, False) if rng.random() < 0.5 else (True,):
+                    # numbered past the facts': a line worded as a fact is left out as said already
+                    marker = f"said-{person}-{20 + len(said)}"
+                    said.append(NewExcerpt(next(MESSAGE_IDS), channel, guild, guild is None or private,
+                                           f"p{person}" if own else "Finn", own, f"{marker} {TOPIC}",
+                                           at + timedelta(seconds=0 if own else 30)))
+                    # the character's line beside theirs is of their exchange, read by them as it was said
+                    things.append(Thing(marker, origin))
+        await store.consolidation.commit_consolidation(ConsolidationBatch(character, person, (),
+                                                                          excerpts=tuple(said)))
+    await episodes.embed_pending(store.excerpts, EMBEDDER)  # as the backfill after consolidation does
     return things, everywhere
 
 
-def every_audience(people: Sequence[int], everywhere: dict[int, bool]) -> list[Audience]:
+def every_audience(people: Sequence[int], everywhere: dict[int, bool],
+                   places: Places = PLACES) -> list[Audience]:
     """Each person in their DMs and answered in every place."""
     out = []
     for person in people:
         out.append(Audience.dm(person))
-        for channel, (guild, private, parent) in PLACES.items():
+        for channel, (guild, private, parent) in places.items():
             out.append(Audience.place(private=private, guild=guild, channel=channel, person=person,
                                       parent=parent, everywhere=everywhere[person]))
     return out
 
 
 async def read_for(store: Store, audience: Audience) -> str:
-    """What the prompt read and recall's filter hand a reply read by ``audience`` (as composing does)."""
+    """What the prompt read, recall's filter and recall itself (facts and excerpts, memory/recall.py
+    ``provide``) hand a reply read by ``audience`` (as composing does)."""
     assert audience.person is not None
     dm = audience.kind is Kind.DM
     channel = audience.channel or audience.person
@@ -209,21 +290,34 @@ async def read_for(store: Store, audience: Audience) -> str:
     allowed = index.seen_by(private=dm, guild_id=guild, everywhere=guild is None)
     facts = [r.fact for r, ok in zip(index.rows, allowed, strict=True) if ok]
     lines = [m.content for m in data.recent]  # the place's lines, as a reply's prompt reads them
-    return "\n".join([*data.core_memories, *data.notes, *(t.thread for t in data.threads), *facts, *lines])
+    msg = Incoming(next(MESSAGE_IDS), channel, audience.person, f"p{audience.person}", ASKED,
+                   datetime.now(UTC), dm, guild_id=audience.guild, private=audience.kind is Kind.PRIVATE,
+                   parent_id=audience.parent)
+    assert msg.audience(everywhere=everywhere) == audience
+    settings = MemorySettings()
+    recall = Recall(FactCache(store.facts), store.people, EMBEDDER, settings,
+                    Consent(store.servers, store.people, settings.memory_consent),
+                    episodes.ExcerptCache(store.excerpts))
+    recalled = await recall.provide(FINN, msg, data, budget=RECALL_BUDGET, fill=True)
+    return "\n".join([*data.core_memories, *data.notes, *(t.thread for t in data.threads), *facts, *lines,
+                      recalled])
 
 
 @pytest.mark.parametrize("seed", range(3))
 async def test_generated_stores_never_show_a_place_what_it_may_not_see(store: Store, seed: int) -> None:
     rng = random.Random(seed)
     things, everywhere = await generate(store, rng)
-    checked = 0
+    checked, excerpts = 0, set()
     for audience in every_audience(PEOPLE, everywhere):
-        shown = (await read_for(store, audience)).split("\n")
+        shown = markers(await read_for(store, audience))
         for thing in things:
             if thing.marker in shown:
                 checked += 1
                 assert may_enter(thing.origin, audience), (thing, audience)
+                if thing.marker.startswith("said-"):
+                    excerpts.add(thing.origin.kind)
     assert checked  # the readers did show things: the property is not vacuous
+    assert excerpts == {Kind.DM, Kind.PRIVATE, Kind.PUBLIC}  # and recall quoted excerpts of every kind
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -304,7 +398,7 @@ async def test_forgetting_someone_leaves_nothing_of_them_in_any_place(store: Sto
     await store.privacy.delete_user_data(forgotten)
     assert await store.privacy.rows_about_user(forgotten) == {}
     for audience in every_audience([p for p in PEOPLE if p != forgotten], everywhere):
-        shown = (await read_for(store, audience)).split("\n")
+        shown = markers(await read_for(store, audience))
         for thing in things:
             if thing.of(forgotten):
                 assert thing.marker not in shown, (thing, audience)
@@ -345,3 +439,103 @@ async def test_swipes_change_only_their_own_conversation(store: Store, seed: int
             for turn in (await store.conversations.history(CHARACTER, who, "dm")).turns:
                 owner = int(turn.content.split("-")[1])
                 assert owner == who, (who, turn.content)
+
+
+# -- over the wire: the requests and posts a real bot makes
+
+
+# The harness's world: server 1's public channel and private place (made private below), server 2's channel.
+WIRE_PLACES: Places = {CHANNEL_ID: (GUILD_ID, False, None), OTHER_CHANNEL_ID: (GUILD_ID, True, None),
+                       OTHER_GUILD_CHANNEL: (OTHER_GUILD, False, None)}
+WIRE_PEOPLE = (USER_ID, USER2_ID)
+REPLY_MODEL = "claude-test-default"
+
+
+def parrot(body: dict[str, Any]) -> str | None:
+    """The fake Claude's answer to a reply: every marker its request holds, said back (the worst a model can
+    do with what it is shown), so a post carries whatever leaked into its request."""
+    if body.get("model") != REPLY_MODEL:
+        return None  # votes and the rest: the fake's usual answers
+    return " ".join(sorted(markers(FakeClaude.all_text(body)))) or "Nothing comes to mind."
+
+
+async def answered(h: Harness, person: int, channel: int | None,
+                   text: str) -> tuple[list[Any], list[Any], int]:
+    """``person`` says ``text`` in ``channel`` (None: their DMs), @mentioning the character; once the bot is
+    done with it and at rest, the requests made to Claude meanwhile (votes aside), the bot's posts, and the
+    channel it was said in."""
+    requests, before = len(h.claude.requests), set(h.discord.messages)
+    sent = await (h.dm(text, user=person) if channel is None
+                  else h.say(text, user=person, channel=channel, mention=True))
+    await h.handled(sent)
+    await h.at_rest()
+    posts = [m for mid, m in list(h.discord.messages.items()) if mid not in before and m["author"].get("bot")]
+    assert any(m["channel_id"] == sent["channel_id"] for m in posts), "no reply"
+    return [r for r in h.claude.requests[requests:] if r.model != "claude-test-voter"], posts, int(
+        sent["channel_id"])
+
+
+def place_of(channel: int) -> Audience:
+    """Everyone who reads a channel the bot posts in outside the exchange (its admin log channel among them):
+    no one person's."""
+    guild, private, parent = WIRE_PLACES.get(channel, (GUILD_ID, False, None))
+    return Audience.place(private=private, guild=guild, channel=channel, parent=parent)
+
+
+@pytest.mark.parametrize("seed", range(2))
+async def test_no_request_or_post_carries_what_its_place_may_not_see(db_url: str, tmp_path: Path,
+                                                                     seed: int) -> None:
+    rng = random.Random(300 + seed)
+    h = Harness(db_url=db_url, tmp_path=tmp_path)
+    await h.start_world(other_guild=(OTHER_GUILD, OTHER_GUILD_CHANNEL))
+    h.discord.add_member(OTHER_GUILD, USER2_ID)
+    try:
+        await h.start_bot()
+        use_test_embedder(h)
+        h.claude.responder = parrot
+        await hide(h, OTHER_CHANNEL_ID)  # server 1's private place
+        assert h.bot is not None
+        things, everywhere = await generate(h.store, rng, people=WIRE_PEOPLE, places=WIRE_PLACES,
+                                            character=h.bot.services.engine.character_key, bot=h.bot_user_id)
+        # Where each marker came from; what the bot posts somewhere is said there too (bob's server-2
+        # memory, his to share everywhere, once posted in a server-1 place is that place's line).
+        origins: dict[str, set[Origin]] = {t.marker: {t.origin} for t in things}
+        checked = 0
+
+        async def exchange(person: int, channel: int | None, text: str) -> None:
+            nonlocal checked
+            guild, private, _ = WIRE_PLACES.get(channel or 0, (None, False, None))
+            audience = Audience.dm(person) if channel is None else Audience.place(
+                private=private, guild=guild, channel=channel, person=person, everywhere=everywhere[person])
+            requests, posts, there = await answered(h, person, channel, text)
+            for request in requests:  # each one made for this reply, read by its place
+                for marker in markers(FakeClaude.all_text(request.body)) & origins.keys():
+                    checked += 1
+                    assert any(may_enter(o, audience) for o in origins[marker]), (marker, origins[marker],
+                                                                                    audience)
+            for post in posts:
+                here = int(post["channel_id"])
+                reader = audience if here == there else place_of(here)
+                said = markers(str(post.get("content"))) & origins.keys()
+                for marker in said:
+                    assert any(may_enter(o, reader) for o in origins[marker]), (marker, origins[marker],
+                                                                                  reader)
+                for marker in said:
+                    origins[marker].add(Origin.dm(person) if reader.kind is Kind.DM else Origin(
+                        reader.kind, h.bot_user_id, reader.guild, reader.channel))
+
+        # Markers said over the wire too: in each person's DMs and in the private place (their history, the
+        # place's logged lines).
+        for n, person in enumerate(WIRE_PEOPLE):
+            for channel, marker, origin in ((None, f"wire-{person}-{n}", Origin.dm(person)),
+                                            (OTHER_CHANNEL_ID, f"wire-{person}-{n + 10}",
+                                             Origin.private_place(GUILD_ID, OTHER_CHANNEL_ID, person))):
+                origins[marker] = {origin}
+                await exchange(person, channel, f"{marker} {TOPIC}")
+        # Then everyone asks everywhere: a public channel, the other server, the private place, their DMs.
+        for person in WIRE_PEOPLE:
+            for channel in (CHANNEL_ID, OTHER_GUILD_CHANNEL, OTHER_CHANNEL_ID, None):
+                await exchange(person, channel, ASKED)
+        assert checked  # the requests did carry markers: the property is not vacuous
+    finally:
+        await h.close()
