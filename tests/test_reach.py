@@ -16,21 +16,27 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from bot.core.config import load_settings
 from bot.core.config.holder import SettingsHolder
 from bot.core.config.sections import SecretSettings
 from bot.core.config.service import AccessSettings, LimitSettings
-from bot.core.reach import COUNTED, UNPROMPTED, Permit, Refusal, Way, Where
+from bot.core.pipeline import Incoming
+from bot.core.reach import COUNTED, UNPROMPTED, Permit, Refusal, Way, Where, issue
 from bot.operator.access import AccessGate
 from bot.operator.limits import SpendingLimits
-from bot.operator.reach import Reach
+from bot.operator.reach import Reach, where_of
 from database.models import ApiCall
+from database.reminders import reminder_key
 from database.store import Store
+from tests.harness import GUILD_ID, USER2_ID, USER_ID, Harness, MakeHarness
 from tests.test_hot_path import FINN
 
 ADMIN = 1
@@ -141,3 +147,122 @@ async def test_every_way_gets_the_rules_one_answer_for_each_person_and_place(sto
 async def test_a_permit_is_only_the_rules_to_give() -> None:
     with pytest.raises(TypeError):
         Permit(Way.CHECKIN, ALLOWED, Where.dm(), issuer=object())
+
+
+# --------------------------------------------------------------------------- over the wire
+
+
+@dataclass
+class Asked:
+    """What the rule answered, as the running bot asked it: (way, person, where) -> said yes at least once."""
+
+    yes: set[tuple[int, int | None]]  # (person, server or None for a DM)
+    no: set[tuple[int, int | None]]
+
+
+def recording(monkeypatch: pytest.MonkeyPatch) -> Asked:
+    """Every answer the rule gives, recorded: the property below holds the bot's calls and posts to them."""
+    asked = Asked(set(), set())
+    real = Reach.refusal, Reach.closed
+
+    async def refusal(self: Reach, way: Way, user_id: int | None, where: Where, roles: Any = (), *,
+                      counted: bool | None = None) -> Refusal | None:
+        said = await real[0](self, way, user_id, where, roles, counted=counted)
+        if user_id is not None:
+            (asked.no if said is not None else asked.yes).add((user_id, where.guild_id))
+        return said
+
+    async def closed(self: Reach, way: Way, user_id: int | None, where: Where,
+                     roles: Any = ()) -> Refusal | None:
+        said = await real[1](self, way, user_id, where, roles)
+        if user_id is not None and said is not None:
+            asked.no.add((user_id, where.guild_id))
+        return said
+
+    async def gate(self: Reach, msg: Any, outlet: Any) -> Any:  # the message path's second half
+        stop = await Reach.over_limit(self, Way.MESSAGE, msg.author_id, where_of(msg), counted=True)
+        (asked.no if stop is not None else asked.yes).add((msg.author_id, msg.guild_id))
+        return await real_gate(self, msg, outlet)
+
+    real_gate = Reach.gate
+    monkeypatch.setattr(Reach, "refusal", refusal)
+    monkeypatch.setattr(Reach, "closed", closed)
+    monkeypatch.setattr(Reach, "gate", gate)
+    return asked
+
+
+async def reached_without_a_yes(h: Harness, asked: Asked, people: Collection[int]) -> list[str]:
+    """The property: every paid call made for one of ``people`` and every post in their DM follows a yes of
+    the rule for them in that place. What breaks it, one line each."""
+    rows = await h.store.db.rows(select(ApiCall.user_id, ApiCall.guild_id, ApiCall.purpose)
+                                 .where(ApiCall.user_id.in_(list(people))))
+    broken = [f"{r.purpose} call for user {r.user_id} in {r.guild_id or 'a DM'} without a yes"
+              for r in rows if not {(r.user_id, r.guild_id), (r.user_id, None)} & asked.yes]
+    for person in people:
+        channel = h.discord.dm_channel_for(person)
+        if h.discord.posted(channel) and (person, None) not in asked.yes:
+            broken.append(f"{len(h.discord.posted(channel))} post(s) in user {person}'s DM without a yes")
+    return broken
+
+
+async def every_way(h: Harness, person: int) -> None:
+    """``person`` tries every way a person reaches the character in one server and their DMs: a DM, a mention
+    in a channel, /ask, /reroll; then the character's own: a check-in round, their DM reminder."""
+    sent = await h.dm(f"hello from {person}", user=person)
+    await h.handled(sent)
+    said = await h.say("Finn, how are the tides?", user=person, mention=True)
+    await h.handled(said)
+    await (await h.slash("ask", [{"name": "message", "type": 3, "value": "quick one"}], user=person)).text()
+    await (await h.slash("reroll", user=person)).text()
+    await h.bot.in_flight.drain()
+
+
+async def test_no_way_reaches_a_person_the_rule_refuses(make_harness: MakeHarness,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """alice may talk to the character; bob is blocked after he turned check-ins on and set a reminder. Every
+    way is tried by both: bob gets nothing and costs nothing, alice is answered every way (the control), and
+    every paid call and DM post follows a yes of the rule."""
+    asked = recording(monkeypatch)
+    h = await make_harness(checkin_after_days="2", timezone="UTC", quiet_hours="23-7")
+    h.claude.script("Hello there!", times=None)
+    for person in (USER_ID, USER2_ID):
+        await (await h.slash("checkin", [{"type": 1, "name": "on", "options": []}], user=person)).text()
+        done = await h.bot.services.reminders.set(dm_asking(person), "stretch", None, 5)
+        assert not done.error
+    await h.restart(blocked_users=str(USER2_ID))
+    h.claude.script("Hello there!", times=None)
+    before = len(h.claude.requests)
+    await every_way(h, USER2_ID)
+    assert len(h.claude.requests) == before and h.discord.posted(h.discord.dm_channel_for(USER2_ID)) == []
+    await every_way(h, USER_ID)
+    assert len(h.claude.requests) > before and h.discord.posted(h.discord.dm_channel_for(USER_ID))
+    # the character's own ways, once both have been silent long enough
+    later = (datetime.now(UTC) + timedelta(days=3)).replace(hour=12, minute=0, second=0, microsecond=0)
+    assert await h.bot.services.alive.checkins.run(later) == "1 of 2 check-in(s) sent"
+    deliver = h.bot.services.timers.handlers["reminder"]
+    results = {}
+    for person in (USER_ID, USER2_ID):
+        [row] = await h.store.reminders.open_for(person)
+        results[person] = await deliver(await h.store.timers.get(reminder_key(row.id)))
+    assert results[USER_ID].endswith("delivered") and "not delivered" in results[USER2_ID]
+    assert h.discord.posted(h.discord.dm_channel_for(USER2_ID)) == []
+    assert (USER2_ID, None) in asked.no and (USER2_ID, GUILD_ID) in asked.no
+    assert await reached_without_a_yes(h, asked, (USER_ID, USER2_ID)) == []
+
+    # A planted bypass: a check-in that does not ask the rule (it makes its own permit) is caught.
+    speaker = h.bot.services.alive.checkins.speaker
+
+    class Bypass:
+        async def permit(self, way: Way, user_id: int | None, where: Where, *_: Any, **__: Any) -> Permit:
+            return issue(way, user_id, where)
+
+    monkeypatch.setattr(speaker, "reach", Bypass())
+    h.claude.script("Bob! How have you been?")  # bob is still due (alice's check-in is unanswered)
+    assert await h.bot.services.alive.checkins.run(later + timedelta(hours=1)) == "1 of 1 check-in(s) sent"
+    assert any(str(USER2_ID) in line for line in await reached_without_a_yes(h, asked, (USER2_ID,)))
+
+
+def dm_asking(person: int) -> Incoming:
+    """A DM message of ``person`` asking for a reminder (as set_reminder sets one)."""
+    return Incoming(message_id=person % 1000, channel_id=person, author_id=person, author_name="someone",
+                    content="remind me", created_at=datetime.now(UTC), is_dm=True)
