@@ -79,7 +79,12 @@ class DiscordCalls:
             if self.on_heard is not None:
                 await self.on_heard(call, user_id, content, utterance)
 
-        call = DiscordCall(guild_id, channel, Hearing(self._bot.services.voice, heard))
+        def is_bot(user_id: int) -> bool:  # (or a member the cache does not know: not heard as a person)
+            member = channel.guild.get_member(user_id)
+            return member is None or member.bot
+
+        call = DiscordCall(guild_id, channel, Hearing(self._bot.services.voice, heard, guild_id=guild_id,
+                                                      channel_id=channel.id, is_bot=is_bot))
         make = listening(call.hearing.utterance, max_seconds=settings.voice_utterance_seconds,
                          idle_seconds=settings.voice_idle_seconds)
         try:
