@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import event
 
 from bot.core.config.sections import LimitSettings
-from bot.core.pipeline import Incoming, NullOutlet
+from bot.core.pipeline import Incoming
 from bot.operator.access import AccessRules, parse_ids
 from bot.operator.limits import SpendingLimits
 from bot.servertools.settings import BadValue, parse_value

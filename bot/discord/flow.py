@@ -95,7 +95,7 @@ class MessageFlow:
                     await after(results, message)
             spoken = [r for r in results if r.speaker == self.bot.services.engine.character_key]
             if spoken and self.bot.services.voice.speaks_after(voice_message=voice_message):
-                await speak_reply(self.bot, message.channel.id, message.id, spoken[0])
+                await speak_reply(self.bot, msg, message.id, spoken[0])
 
 
 def panel_text(components: Sequence[Any]) -> str:

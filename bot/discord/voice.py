@@ -28,7 +28,7 @@ from bot.core.attachments import NOTHING
 from bot.core.pipeline import Incoming, Outlet, ReplyResult
 from bot.discord.media import read_capped
 from bot.reply.media import TooLarge
-from bot.runtime.voice import UNHEARD_CONTENT, VoiceUnavailable, transcript_content
+from bot.runtime.voice import UNHEARD_CONTENT, Payer, VoiceRefused, VoiceUnavailable, transcript_content
 
 if TYPE_CHECKING:
     from bot.core.config import Settings, VoiceSettings
@@ -86,7 +86,14 @@ async def hear(bot: Bot, msg: Incoming, message: discord.Message, outlet: Outlet
         try:
             audio = await download(attachment, bot.settings.voice)
             kind = attachment.content_type or "audio/ogg"
-            return transcript_content(await bot.services.voice.transcribe(audio, attachment.filename, kind))
+            # Discord's own length of it (duration_secs) prices the transcription.
+            return transcript_content(await bot.services.voice.transcribe(
+                audio, attachment.filename, kind, payer_of(msg), seconds=attachment.duration))
+        except VoiceRefused as exc:
+            # A spending limit (logged once by the limits): it goes on unheard, for the message path's
+            # gate to refuse it as any message, in character.
+            log.debug("voice message %s not transcribed: %s", message.id, exc)
+            return UNHEARD_CONTENT
         except (discord.HTTPException, VoiceUnavailable) as exc:
             log.warning("voice message %s could not be transcribed: %s", message.id, exc)
             return None
@@ -110,11 +117,20 @@ async def download(attachment: discord.Attachment, settings: VoiceSettings) -> b
         raise VoiceUnavailable(f"more than max_voice_bytes ({cap}) arrived") from None
 
 
-async def speak_reply(bot: Bot, channel_id: int, message_id: int, result: ReplyResult) -> int | None:
-    """Send ``result`` again as a voice message; a failure is logged (the text reply is already out)."""
+def payer_of(msg: Incoming) -> Payer:
+    """Whom speech heard in or spoken for ``msg`` is spent for: its author, in its server."""
+    return Payer(msg.author_id, None if msg.is_dm else msg.guild_id, msg.channel_id)
+
+
+async def speak_reply(bot: Bot, msg: Incoming, message_id: int, result: ReplyResult) -> int | None:
+    """Send ``result`` again as a voice message, spent for ``msg``'s author; a failure is logged (the text
+    reply is already out)."""
     try:
-        clip = await bot.services.voice.speak(result.text)
-        return await send_voice_message(bot.http, channel_id, clip)
+        clip = await bot.services.voice.speak(result.text, payer_of(msg))
+        return await send_voice_message(bot.http, msg.channel_id, clip)
+    except VoiceRefused as exc:  # a spending limit, logged once by the limits
+        log.info("the voice reply to message %s was not sent: %s", message_id, exc)
+        return None
     except (VoiceUnavailable, discord.HTTPException) as exc:
         log.warning("the voice reply to message %s was not sent: %s", message_id, exc)
         return None

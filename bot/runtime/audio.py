@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import io
 import math
 import shutil
 import tempfile
+import wave
 from array import array
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +58,38 @@ async def _run(argv: list[str], stdin: bytes, what: str) -> bytes:
         lines = err.decode(errors="replace").strip().splitlines()
         raise AudioError(f"{argv[0]} failed ({what}): {lines[-1] if lines else f'exit {process.returncode}'}")
     return out
+
+
+def wav_seconds(audio: bytes) -> float | None:
+    """How long a WAV file lasts, from its header (None: not a WAV file ``wave`` reads)."""
+    if not audio.startswith(b"RIFF"):
+        return None
+    try:
+        with wave.open(io.BytesIO(audio), "rb") as w:
+            rate = w.getframerate()
+            return w.getnframes() / rate if rate else None
+    except (wave.Error, EOFError):
+        return None
+
+
+async def audio_seconds(audio: bytes) -> float | None:
+    """How long any audio lasts: a WAV's header, else ffprobe's reading of it (None: unknown, or ffprobe
+    missing)."""
+    seconds = wav_seconds(audio)
+    if seconds is not None or not audio:
+        return seconds
+    with tempfile.TemporaryDirectory(prefix="kindred-voice-") as folder:
+        path = Path(folder) / "audio"  # a file, not a pipe: Ogg's length is read from its last page
+        path.write_bytes(audio)
+        try:
+            out = await _run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0",
+                              str(path)], b"", "duration")
+        except AudioError:
+            return None
+    try:
+        return max(0.0, float(out.decode().strip()))
+    except ValueError:  # "N/A"
+        return None
 
 
 async def espeak(text: str, voice: str) -> bytes:

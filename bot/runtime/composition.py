@@ -323,8 +323,10 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     engine = compose_engine(settings, store, claude, character, consent, memory, main, accounts=accounts,
                             addressee=addressee, intents=intents, policies=policies, shared=shared,
                             locks=locks)
+    # Speech servers are paid like the model: each call recorded in the usage log and held to the same
+    # spending limits.
     voice = VoiceService(holder.follow(VoiceSettings), base_url=settings.models.openai_base_url,
-                         api_key=settings.secrets.openai_api_key)
+                         api_key=settings.secrets.openai_api_key, usage=store.usage, spending=limits)
     voice.startup_problems()  # one line per missing program voice needs (ffmpeg, espeak-ng)
     log.info("starting: loading %s (identity, other characters, memory, commands)", engine.persona.name)
     await seed_identity(store, settings.character_dir, engine.character_key)

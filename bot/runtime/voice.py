@@ -4,6 +4,14 @@ bot/discord/voice.py.
 
 A voice message is answered like text: its transcript, kept as ``[voice] <transcript>``, goes through the
 reply pipeline. Without a speech-to-text backend the character says, in one line, that it cannot listen.
+
+Every call to a speech server is paid for like a model call, and this service is its one owner: it asks the
+spending limits first (past the whole bot's or the server's daily spend cap, or the person's token budget,
+the call is not made: :class:`VoiceRefused`), then records it as an ``api_calls`` row (purpose
+``transcription`` or ``speech``, the model, the person and server it was spent for, its cost, latency and
+outcome) and tells the limits what it cost. Transcription is priced by the minute of audio
+(``stt_usd_per_minute``), speech by the character spoken (``tts_usd_per_million_chars``). espeak-ng speaks
+on this machine for nothing: it is neither asked about nor recorded.
 """
 
 from __future__ import annotations
@@ -11,13 +19,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from typing import TYPE_CHECKING
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from bot.core.config import VoiceSettings
-from bot.runtime.audio import AudioError, VoiceClip, espeak, missing_programs, to_call_pcm, to_voice_clip
+from bot.runtime.audio import (
+    AudioError,
+    VoiceClip,
+    audio_seconds,
+    espeak,
+    missing_programs,
+    to_call_pcm,
+    to_voice_clip,
+)
 
 if TYPE_CHECKING:  # the SDK is imported when a client is first made: it takes seconds
     from openai import AsyncOpenAI
+
+    from database.usage import UsageLog
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +48,43 @@ SILENCE = "(nothing could be made out)"
 DEFAULT_OPENAI_VOICE = "alloy"
 DEFAULT_ESPEAK_VOICE = "en"
 MAX_SPOKEN_CHARS = 4000  # a voice message is no audiobook: longer replies are spoken up to here
+TRANSCRIPTION = "transcription"  # the purposes of voice's api_calls rows
+SPEECH = "speech"
 _MARKUP = re.compile(r"[*_~`>#|]+")
+T = TypeVar("T")
 
 
 class VoiceUnavailable(Exception):
     """A transcription or a spoken reply failed (server, program or timeout); the text path goes on."""
+
+
+class VoiceRefused(VoiceUnavailable):
+    """A spending limit stopped a paid speech call before it was made (the limits log why, once a window)."""
+
+
+class VoiceSpending(Protocol):
+    """What voice asks of the spending limits (bot/operator/limits.py's SpendingLimits)."""
+
+    async def voice_refusal(self, user_id: int | None, guild_id: int | None, place: int, *,
+                            what: str) -> str | None:
+        """Why a paid speech call (``what``) for ``user_id`` in ``guild_id`` (None: a DM), heard or spoken
+        in channel ``place``, is not made; None: it may be."""
+
+    def add_spend(self, guild_id: int | None, usd: float) -> None:
+        """A call just cost ``usd`` for ``guild_id``."""
+
+
+@dataclass(frozen=True)
+class Payer:
+    """Whom a speech call is spent for: the person (the one heard, or the one answered aloud), the server
+    (None: a DM) and the channel (where a limit reached is noted, once)."""
+
+    user_id: int | None = None
+    guild_id: int | None = None
+    channel_id: int = 0
+
+
+NOBODY = Payer()  # a call made for no one in particular (a test's, a tool's): the whole bot's caps only
 
 
 def transcript_content(transcript: str) -> str:
@@ -47,12 +100,16 @@ def spoken_text(text: str) -> str:
 class VoiceService:
     """The speech-to-text and text-to-speech backends chosen in settings (one per bot). ``voice``: the voice
     section (a reload reaches it); ``base_url`` and ``api_key``: the openai backend's (``openai_base_url``,
-    ``openai_api_key``, read at start-up), for a voice server without a URL of its own."""
+    ``openai_api_key``, read at start-up), for a voice server without a URL of its own. ``usage``: where
+    each call is recorded; ``spending``: the limits asked before each call (None: neither, e.g. a tool's)."""
 
-    def __init__(self, voice: VoiceSettings, *, base_url: str = "", api_key: str = "") -> None:
+    def __init__(self, voice: VoiceSettings, *, base_url: str = "", api_key: str = "",
+                 usage: UsageLog | None = None, spending: VoiceSpending | None = None) -> None:
         self.voice = voice
         self.base_url = base_url
         self.api_key = api_key
+        self.usage = usage
+        self.spending = spending
         self._clients: dict[str, AsyncOpenAI] = {}  # by base URL
         # Made now: importing the SDK takes seconds, which the first voice message should not wait for.
         if self.hears:
@@ -93,64 +150,124 @@ class VoiceService:
             self._clients[url] = client
         return client
 
-    async def transcribe(self, audio: bytes, filename: str, content_type: str) -> str:
-        """The words of a voice message (``stt_backend=openai``: POST /audio/transcriptions)."""
+    async def transcribe(self, audio: bytes, filename: str, content_type: str, payer: Payer = NOBODY, *,
+                         seconds: float | None = None) -> str:
+        """The words of a voice message (``stt_backend=openai``: POST /audio/transcriptions), heard for
+        ``payer``. ``seconds``: how long the audio lasts, when known (else read from it, for the price)."""
         if not self.hears:
             raise VoiceUnavailable("no speech-to-text backend (stt_backend)")
+        await self._allowed(payer, "speech-to-text")
         client = self._client(self.voice.stt_base_url)
+        model = self.voice.stt_model
         try:
             async with asyncio.timeout(self.voice.voice_timeout):
-                result = await client.audio.transcriptions.create(
-                    model=self.voice.stt_model, file=(filename, audio, content_type))
+                result = await self._metered(TRANSCRIPTION, model, payer, client.audio.transcriptions.create(
+                    model=model, file=(filename, audio, content_type)))
         except TimeoutError:
             seconds = self.voice.voice_timeout
             raise VoiceUnavailable(f"transcription timed out after {seconds:g}s") from None
         except Exception as exc:  # the SDK's errors: the server said no, or could not be reached
             raise VoiceUnavailable(f"transcription failed at {client.base_url}: {exc}") from exc
-        return str(getattr(result, "text", "") or "")
+        value, latency = result
+        if seconds is None:
+            seconds = await audio_seconds(audio)
+            if seconds is None:
+                log.warning("the length of a transcribed %s is unknown: the call is recorded unpriced",
+                            content_type)
+        minutes = (seconds or 0.0) / 60
+        await self._record(TRANSCRIPTION, model, payer, latency, cost=minutes * self.voice.stt_usd_per_minute)
+        return str(getattr(value, "text", "") or "")
 
-    async def speak(self, text: str) -> VoiceClip:
-        """A reply as a voice clip, in the character's voice (``tts_voice``)."""
+    async def speak(self, text: str, payer: Payer = NOBODY) -> VoiceClip:
+        """A reply as a voice clip, in the character's voice (``tts_voice``), spoken for ``payer``."""
         words = spoken_text(text)
         if not words:
             raise VoiceUnavailable("nothing to say aloud")
         try:
             async with asyncio.timeout(self.voice.voice_timeout):
-                audio = await self._synthesize(words)
+                audio = await self._synthesize(words, payer)
                 return await to_voice_clip(audio)
         except TimeoutError:
             raise VoiceUnavailable(f"speech timed out after {self.voice.voice_timeout:g}s") from None
         except AudioError as exc:
             raise VoiceUnavailable(str(exc)) from exc
 
-    async def speak_in_call(self, text: str) -> bytes:
+    async def speak_in_call(self, text: str, payer: Payer = NOBODY) -> bytes:
         """A reply as a voice channel plays it (48 kHz 16-bit stereo PCM), in the character's voice."""
         words = spoken_text(text)
         if not words:
             raise VoiceUnavailable("nothing to say aloud")
         try:
             async with asyncio.timeout(self.voice.voice_timeout):
-                return await to_call_pcm(await self._synthesize(words))
+                return await to_call_pcm(await self._synthesize(words, payer))
         except TimeoutError:
             raise VoiceUnavailable(f"speech timed out after {self.voice.voice_timeout:g}s") from None
         except AudioError as exc:
             raise VoiceUnavailable(str(exc)) from exc
 
-    async def _synthesize(self, words: str) -> bytes:
+    async def _synthesize(self, words: str, payer: Payer) -> bytes:
         voice = self.voice.tts_voice
         if self.voice.tts_backend == "espeak-ng":
-            return await espeak(words, voice or DEFAULT_ESPEAK_VOICE)
+            return await espeak(words, voice or DEFAULT_ESPEAK_VOICE)  # local and free: not metered
+        await self._allowed(payer, "text-to-speech")
         client = self._client(self.voice.tts_base_url)
+        model = self.voice.tts_model
         try:
             # WAV: every speech server can make it, and ffmpeg turns it into the Opus Discord wants.
-            response = await client.audio.speech.create(
-                model=self.voice.tts_model, input=words, voice=voice or DEFAULT_OPENAI_VOICE,
-                response_format="wav")
+            response, latency = await self._metered(SPEECH, model, payer, client.audio.speech.create(
+                model=model, input=words, voice=voice or DEFAULT_OPENAI_VOICE, response_format="wav"))
         except Exception as exc:  # the SDK's errors
             raise AudioError(f"speech failed at {client.base_url}: {exc}") from exc
+        await self._record(SPEECH, model, payer, latency,
+                           cost=len(words) * self.voice.tts_usd_per_million_chars / 1_000_000)
         return bytes(response.content)
+
+    # -- metering
+
+    async def _allowed(self, payer: Payer, what: str) -> None:
+        """Raises VoiceRefused when the spending limits stop a call for ``payer``."""
+        if self.spending is None:
+            return
+        reason = await self.spending.voice_refusal(payer.user_id, payer.guild_id, payer.channel_id, what=what)
+        if reason is not None:
+            raise VoiceRefused(f"{what} not called: {reason}")
+
+    async def _metered(self, purpose: str, model: str, payer: Payer,
+                       request: Awaitable[T]) -> tuple[T, float]:
+        """``request``'s answer and how long it took (ms); a failed one (an error, a timeout) is recorded
+        here, unpriced (a successful one by the caller, once its price is known)."""
+        started = time.perf_counter()
+        try:
+            value = await request
+        except asyncio.CancelledError:  # voice_timeout ran out (or the bot is stopping)
+            await self._record(purpose, model, payer, _since(started), error="timed out or cancelled")
+            raise
+        except Exception as exc:
+            await self._record(purpose, model, payer, _since(started), error=str(exc) or type(exc).__name__)
+            raise
+        return value, _since(started)
+
+    async def _record(self, purpose: str, model: str, payer: Payer, latency: float, *, cost: float = 0.0,
+                      error: str = "") -> None:
+        """One speech call as an api_calls row (no tokens: its price is its cost), and its cost told to the
+        limits' running sums. A failure to record is only logged: accounting never stops a voice."""
+        if self.usage is not None:
+            try:
+                await self.usage.record(user_id=payer.user_id, guild_id=payer.guild_id, purpose=purpose,
+                                        model=model, input_tokens=0, output_tokens=0, cache_creation_tokens=0,
+                                        cache_read_tokens=0, cost=cost, latency_ms=latency, ok=not error,
+                                        error=error)
+            except Exception:
+                log.exception("could not record a %s call's usage", purpose)
+        if cost and self.spending is not None:
+            self.spending.add_spend(payer.guild_id, cost)
 
     async def close(self) -> None:
         for client in self._clients.values():
             await client.close()
         self._clients.clear()
+
+
+def _since(started: float) -> float:
+    """Milliseconds from ``started`` (a perf_counter reading) to now."""
+    return (time.perf_counter() - started) * 1000

@@ -21,6 +21,10 @@ class VoiceSettings:
         choices=("", "openai"))
     stt_base_url: str = key("", "Base URL of the transcription server; empty: openai_base_url.")
     stt_model: str = key("whisper-1", "Transcription model.")
+    stt_usd_per_minute: float = key(
+        0.006, "Price of transcription (USD per minute of audio heard: voice messages and members' speech in "
+        "a voice channel), recorded with each call and counted by the daily spend caps; 0 for a free, local "
+        "server.", min=0)
     voice_replies: str = key(
         "off", "Also send replies as Discord voice messages: off, mirror (only in answer to a voice message) "
         "or always.", choices=("off", "mirror", "always"))
@@ -29,6 +33,10 @@ class VoiceSettings:
         "OpenAI-compatible /audio/speech server).", choices=("espeak-ng", "openai"))
     tts_base_url: str = key("", "Base URL of the speech server; empty: openai_base_url.")
     tts_model: str = key("tts-1", "Speech model (openai tts_backend).")
+    tts_usd_per_million_chars: float = key(
+        15.0, "Price of speech (USD per million characters spoken, openai tts_backend), recorded with each "
+        "call and counted by the daily spend caps; 0 for a free, local server (espeak-ng is never "
+        "charged).", min=0)
     tts_voice: str = key(
         "", "The character's voice (set it in character.env): an openai voice name (empty: alloy) or an "
         "espeak-ng voice (empty: en).")

@@ -83,17 +83,21 @@ class DiscordCalls:
             if self.on_heard is not None:
                 await self.on_heard(call, user_id, content, utterance)
 
+        def is_bot(user_id: int) -> bool:  # (or a member the cache does not know: not heard as a person)
+            member = channel.guild.get_member(user_id)
+            return member is None or member.bot
+
         async def listens(user_id: int) -> bool:
             member = channel.guild.get_member(user_id)
-            if member is None or member.bot:
-                return False  # a member the cache does not know, or another bot: not a person to hear
-            refused = await self._bot.services.reach.refusal(
-                Way.HEAR, user_id, Where(guild_id, channel_id), [r.id for r in member.roles])
+            roles = [r.id for r in member.roles] if member is not None else []
+            refused = await self._bot.services.reach.refusal(Way.HEAR, user_id, Where(guild_id, channel_id),
+                                                             roles)
             if refused is not None:
                 log.debug("voice of user %s in channel %s not heard: %s", user_id, channel_id, refused.reason)
             return refused is None
 
-        call = DiscordCall(guild_id, channel, Hearing(self._bot.services.voice, heard, listens))
+        call = DiscordCall(guild_id, channel, Hearing(self._bot.services.voice, heard, guild_id=guild_id,
+                                                      channel_id=channel.id, is_bot=is_bot, listens=listens))
         make = listening(call.hearing.utterance, max_seconds=settings.voice_utterance_seconds,
                          idle_seconds=settings.voice_idle_seconds)
         try:

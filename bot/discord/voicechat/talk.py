@@ -27,7 +27,7 @@ from bot.discord.voicechat.calls import DiscordCall
 from bot.discord.voicechat.segmenter import Utterance
 from bot.discord.voicechat.speaking import play
 from bot.runtime.lifecycle import InFlight
-from bot.runtime.voice import VoiceService, VoiceUnavailable
+from bot.runtime.voice import Payer, VoiceRefused, VoiceService, VoiceUnavailable
 
 if TYPE_CHECKING:
     from bot.runtime.composition import Services
@@ -65,7 +65,8 @@ class CallTalk:
 
     async def _answer(self, call: DiscordCall, msg: Incoming) -> None:
         turn = self._speaking.setdefault(call.channel_id, asyncio.Lock())
-        outlet = CallOutlet(call, self._bot.services.voice, turn, msg.message_id)
+        outlet = CallOutlet(call, self._bot.services.voice, turn, msg.message_id,
+                            Payer(msg.author_id, call.guild_id, call.channel_id))
         with self._bot.in_flight:
             try:
                 await self._bot.services.replies.handle(msg, lambda _key: outlet)
@@ -76,7 +77,7 @@ class CallTalk:
     def incoming(call: DiscordCall, user_id: int, content: str) -> Incoming | None:
         channel = call.channel
         member = channel.guild.get_member(user_id)
-        if member is None or member.bot:
+        if member is None or member.bot:  # (Hearing already drops their audio untranscribed)
             return None  # a member the cache does not know, or another bot: not heard as a person
         alone_with = call.client is not None and call.client.present == {user_id}
         now = discord.utils.utcnow()
@@ -98,11 +99,13 @@ class CallOutlet:
     the chat's message is edited as the rest arrives. A member speaking over it stops it after the sentence
     under way: the rest is posted, not said."""
 
-    def __init__(self, call: DiscordCall, voice: VoiceService, turn: asyncio.Lock, answered: int) -> None:
+    def __init__(self, call: DiscordCall, voice: VoiceService, turn: asyncio.Lock, answered: int,
+                 payer: Payer) -> None:
         self._call = call
         self._voice = voice
         self._turn = turn
         self._answered = answered  # the utterance's message id: each part's nonce names it
+        self._payer = payer  # the member answered: what speaking the answer is spent for
         self._parts = 0  # the part the next post is
         self._said: list[asyncio.Task[None]] = []
         self._shown: dict[int, str] = {}  # message id -> its text as posted (what of it is said or queued)
@@ -158,7 +161,12 @@ class CallOutlet:
                 if self._stopped or client is None or not client.is_connected():
                     return
                 try:
-                    pcm = await self._voice.speak_in_call(sentence)
+                    pcm = await self._voice.speak_in_call(sentence, self._payer)
+                except VoiceRefused as exc:  # a spending limit, logged once by the limits
+                    log.info("a reply in voice channel %s was posted but not spoken: %s",
+                             self._call.channel_id, exc)
+                    self._stopped = True
+                    return
                 except VoiceUnavailable as exc:
                     log.warning("a reply in voice channel %s was posted but not spoken: %s",
                                 self._call.channel_id, exc)
