@@ -289,6 +289,18 @@ class SpendingLimits:
         seen[key] = reached.window
         return True
 
+    def note(self, way: str, user_id: int | None, guild_id: int | None, place: int, reached: Reached) -> None:
+        """A way other than a message (a check-in, a reminder, a person heard in a call, /ask...) stopped at
+        ``reached``: logged and mirrored once a window, as the message path's refusals are."""
+        if not self._once(self._noted, reached):
+            return
+        where = "a DM" if guild_id is None else f"channel {place}"
+        who = f"user {user_id}" if user_id is not None else "anyone"
+        line = (f"Limit reached ({way}) for {who} in {where}: {reached.reason}; no {way} there until "
+                f"{self._reset_text(reached)}.")
+        log.warning("%s", line)
+        self.mirror(f"⏳ {line}")
+
     def _note(self, msg: Incoming, reached: Reached) -> None:
         if not self._once(self._noted, reached):
             return

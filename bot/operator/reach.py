@@ -78,6 +78,8 @@ class Reach:
                                             unprompted=way in UNPROMPTED)
         if reached is None:
             return None
+        if way is not Way.MESSAGE:  # the message path notes its own (and tells the person)
+            self.limits.note(str(way), user_id, where.guild_id, where.channel_id, reached)
         return Refusal("limit", f"limit: {reached.reason}", self.limits.reply_text(reached), reached)
 
     async def permit(self, way: Way, user_id: int | None, where: Where, roles: Collection[int] = (), *,
