@@ -82,7 +82,7 @@ class Permit:
 
 def issue(way: Way, user_id: int | None, where: Where) -> Permit:
     """A permit: for the rule's implementation alone (bot/operator/reach.py ``Reach.permit``), once it has
-    said yes; tests/test_reach.py checks that nothing else calls it."""
+    said yes; tests/test_architecture.py checks that nothing else calls it."""
     return Permit(way, user_id, where, issuer=_ISSUER)
 
 
