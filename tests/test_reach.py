@@ -180,7 +180,11 @@ def recording(monkeypatch: pytest.MonkeyPatch) -> Asked:
         return said
 
     async def gate(self: Reach, msg: Any, outlet: Any) -> Any:  # the message path's second half
-        stop = await Reach.over_limit(self, Way.MESSAGE, msg.author_id, where_of(msg), counted=True)
+        # a yes only where the whole rule says yes (its first half asked again here, without counting): a
+        # planted bypass of the first half must not pass for a yes
+        where = where_of(msg)
+        stop = (await real[1](self, Way.MESSAGE, msg.author_id, where, msg.author_roles)
+                or await Reach.over_limit(self, Way.MESSAGE, msg.author_id, where))
         (asked.no if stop is not None else asked.yes).add((msg.author_id, msg.guild_id))
         return await real_gate(self, msg, outlet)
 
@@ -260,6 +264,25 @@ async def test_no_way_reaches_a_person_the_rule_refuses(make_harness: MakeHarnes
     h.claude.script("Bob! How have you been?")  # bob is still due (alice's check-in is unanswered)
     assert await h.bot.services.alive.checkins.run(later + timedelta(hours=1)) == "1 of 1 check-in(s) sent"
     assert any(str(USER2_ID) in line for line in await reached_without_a_yes(h, asked, (USER2_ID,)))
+
+
+async def test_a_message_path_that_skips_the_rule_is_caught(make_harness: MakeHarness,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A planted bypass on the message path: the first half of the rule (who may be heard) answers yes to
+    everyone. The blocked person's DM is answered, and the property names the call made without a yes."""
+    asked = recording(monkeypatch)
+
+    async def everyone(self: Reach, msg: Any, outlet: Any) -> None:
+        return None
+
+    monkeypatch.setattr(Reach, "listens", everyone)  # before the bot is built: its gates are bound then
+    h = await make_harness(blocked_users=str(USER2_ID))
+    h.claude.script("Hello there!", times=None)
+    await h.handled(await h.dm("hello", user=USER2_ID))
+    await h.bot.in_flight.drain()
+    assert h.discord.posted(h.discord.dm_channel_for(USER2_ID))  # the bypass let it through
+    broken = await reached_without_a_yes(h, asked, (USER2_ID,))
+    assert any("call for user" in line for line in broken) and any("post(s)" in line for line in broken)
 
 
 def dm_asking(person: int) -> Incoming:
