@@ -305,3 +305,21 @@ async def test_the_cost_with_neither_caching_nor_batches_includes_the_web_search
             page = await r.text()
     assert "Prompt caching saved $0.0000 and batching $0.0000" in page
     assert "(the same calls with neither: $0.0600)" in page  # what was paid, nothing saved
+
+
+async def test_a_calls_speech_shows_in_the_cost_per_model(alone: tuple[Store, str]) -> None:
+    """What a voice call's speech cost (its members' words transcribed, its answers spoken: recorded by
+    bot/runtime/voice.py) is on the overview with the model calls, per model."""
+    store, base = alone
+    row = {"user_id": USER_ID, "guild_id": 1, "latency_ms": 1.0, "ok": True, "input_tokens": 0,
+           "output_tokens": 0, "cache_creation_tokens": 0, "cache_read_tokens": 0}
+    await store.usage.record_all([  # ten minutes of speech at $0.006 a minute, 2,000 characters spoken
+        {**row, "purpose": "transcription", "model": "whisper-1", "cost": 0.06},
+        {**row, "purpose": "speech", "model": "tts-1", "cost": 0.03}])
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        await http.post(base + "/login", data={"token": TOKEN, "next": "/"})
+        async with http.get(base + "/") as r:
+            page = await r.text()
+    rows = {m.group(1): m.group(2) for m in re.finditer(
+        r"<tr><td><code>([^<]+)</code></td>.*?<td>(\$[0-9.,]+)</td></tr>", page, re.S)}
+    assert rows == {"whisper-1": "$0.0600", "tts-1": "$0.0300"}
