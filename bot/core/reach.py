@@ -92,6 +92,9 @@ class Rule(Protocol):
     async def refusal(self, way: Way, user_id: int | None, where: Where, roles: Collection[int] = (), *,
                       counted: bool | None = None) -> Refusal | None: ...
 
+    async def closed(self, way: Way, user_id: int | None, where: Where,
+                     roles: Collection[int] = ()) -> Refusal | None: ...
+
     async def over_limit(self, way: Way, user_id: int | None, where: Where, *,
                          counted: bool = False) -> Refusal | None: ...
 

@@ -130,9 +130,11 @@ class Calls:
         call = self.current(guild_id)
         if call is None:
             return "I'm not in a voice channel here."
-        refused = await self._reach.refusal(Way.CALL, caller.user_id, Where(guild_id, call.channel_id),
-                                            caller.roles)
-        if refused is not None:
+        # Sending it out spends nothing: only who may talk to it there is asked (and a place switched off
+        # since is no reason to stay).
+        refused = await self._reach.closed(Way.CALL, caller.user_id, Where(guild_id, call.channel_id),
+                                           caller.roles)
+        if refused is not None and refused.kind != "place":
             return refused.tell
         if not caller.admin and caller.user_id not in call.people() and call.people():
             return "Only someone in the call (or a server admin) can send me out of it."
