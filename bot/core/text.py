@@ -16,9 +16,21 @@ def clip(text: str, limit: int) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
-# A sentence's end: its mark, then any closing quote, bracket or markdown (a roleplay's "*waves.*"), then a
-# space.
-_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’»)\]*_~]*(?=\s)")
+# Letters of the scripts that put no space after a sentence (Japanese, Chinese; Korean after a half-width
+# mark, often) and the closing quotes, brackets and markdown that may follow a sentence's mark.
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f"
+_KANA = "\u3040-\u309f"
+_CLOSERS = "\"'”’»)\\]*_~」』）］】〕〉》〟＂＇"
+SENTENCE_END = re.compile(
+    # A Latin-script mark, its closers (a roleplay's "*waves.*"), then a space or a CJK letter
+    # ("元気?今日は").
+    rf"[.!?…]+[{_CLOSERS}]*(?=\s)|[.!?]+[{_CLOSERS}]*(?=[{_CJK}])"
+    # A full-width or ideographic mark ends a sentence by itself, with its closers; one inside a quote that
+    # a particle goes on from (「元気？」と聞いた) does not.
+    rf"|[。！？｡‼⁉]+(?:[{_CLOSERS}]+(?![{_KANA}])|(?![{_CLOSERS}]))"
+)
+"""Where a sentence ends, in any script: the match ends after its mark and closers (any space after it is
+the next sentence's to strip). Replies are cut here to be posted, streamed and spoken a sentence at a time."""
 
 
 def cut_at_sentence(text: str, limit: int) -> str:
@@ -27,7 +39,7 @@ def cut_at_sentence(text: str, limit: int) -> str:
     text = text.strip()
     if len(text) <= limit:
         return text
-    ends = [m.end() for m in _SENTENCE_END.finditer(text, 0, limit + 1) if m.end() <= limit]
+    ends = [m.end() for m in SENTENCE_END.finditer(text, 0, limit + 1) if m.end() <= limit]
     cut = max(ends, default=-1)
     if cut <= limit // 3:
         window = text[:limit + 1]

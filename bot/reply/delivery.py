@@ -28,13 +28,14 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 from bot.core.claude import ClaudeUnavailable, Completion
 from bot.core.config import Settings
 from bot.core.pipeline import Incoming, Outlet, ReplyFilter
+from bot.core.text import SENTENCE_END
 from bot.reply.splitting import FENCE, split_message, typing_time
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MIN_BURST = 150  # characters: a chunk gathers paragraphs until it is at least this long (no one-line spam)
-_SENTENCE_END = re.compile(r"[.!?…][\"')\]*_~]*(?=\s)|\n")
+_SENTENCE_END = re.compile(rf"{SENTENCE_END.pattern}|\n")  # in any script (。！？ need no space), or a line
 
 Progress = Callable[[list[str], int], Awaitable[None]]
 """Records a reply of several parts: all of them and how many are posted (bot/reply/recovery.py resumes)."""

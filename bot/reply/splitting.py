@@ -4,11 +4,10 @@ the character "types" each, from its length, like a person would."""
 from __future__ import annotations
 
 import random
-import re
 
 from bot.core.config import TypingSettings
+from bot.core.text import SENTENCE_END
 
-_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 FENCE = "```"
 
 
@@ -59,7 +58,7 @@ def _last_paragraph(window: str) -> int:
 
 def _last_sentence(window: str) -> int:
     best = -1
-    for match in _SENTENCE_END.finditer(window):
+    for match in SENTENCE_END.finditer(window):
         best = match.end()
     newline = window.rfind("\n")
     return max(best, newline + 1 if newline >= 0 else -1)

@@ -60,7 +60,7 @@ CHARACTER_KEYS = frozenset({
     "default_name", "description", "core_prompt", "first_message", "post_history_instructions",
     "summarization_prompt", "core_memory_prompt", "core_memory_dump", "modes", "default_mode", "avatar",
     "lorebook", "router_weight", "core_prompt_file", "circadian", "real_world_time", "mature",
-    "safe_register", "banner", "bio",
+    "safe_register", "banner", "bio", "names",
 })
 CHARACTER_KEY_PREFIXES = ("mode_",)
 

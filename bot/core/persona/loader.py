@@ -17,13 +17,15 @@ what the files say; ``avatar`` (a path relative to the folder) or an ``avatar.pn
 ``lorebook`` (a path) or a ``lorebook.json`` file adds a SillyTavern world-info lorebook; ``router_weight``
 is the character's share of unaddressed messages in an ensemble; ``circadian=false`` (or a card's
 ``extensions.kindred.circadian: false``) keeps the hour of the day from tiring it; ``mature`` and
-``safe_register`` (or the card's NSFW tag) say where its full register applies (register.py); ``banner``
+``safe_register`` (or the card's NSFW tag) say where its full register applies (register.py); ``names``
+(or a card's ``extensions.kindred.names``) lists the other names it answers to; ``banner``
 and ``bio`` (with the avatar and the evolution stages' own) are its face in a server (faces.py); an
 ``identity.json`` is validated here (it is seeded into the database at start-up).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -74,6 +76,19 @@ def _router_weight(folder: Path, env: Mapping[str, str]) -> float | None:
             str(folder / "character.env"), "router_weight", f"expected a number >= 0, got {raw!r}"
         )
     return weight
+
+
+# Between aliases: a comma, or the full-width and ideographic commas a Japanese or Chinese keyboard types.
+_ALIAS_SEPARATORS = re.compile(r"[,，、､]")
+
+
+def _aliases(env: Mapping[str, str], persona: Persona) -> tuple[str, ...]:
+    """The character's other names: character.env's ``names`` (a comma list), else a card's
+    ``extensions.kindred.names`` (a list, or a comma list), each once, in the order given."""
+    raw: object = env_text(env, "names") or persona.kindred_said("names") or ()
+    items = _ALIAS_SEPARATORS.split(raw) if isinstance(raw, str) else raw if isinstance(raw, list) else []
+    names = (str(item).strip() for item in items if isinstance(item, str))
+    return tuple(dict.fromkeys(n for n in names if n)) or persona.aliases
 
 
 SWITCH_WORDS = {"true": True, "on": True, "yes": True, "1": True,
@@ -173,6 +188,7 @@ def load_persona(folder: Path, env: Mapping[str, str]) -> Persona:
         lorebook=lorebook,
         router_weight=_router_weight(folder, env),
         circadian=_circadian(folder, env, persona),
+        aliases=_aliases(env, persona),
         **mature_fields(folder, env, persona),
         **face_fields(folder, env, persona),
         unused_fields=(*persona.unused_fields, *_framework_notes(persona, folder)),

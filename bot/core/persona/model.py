@@ -101,6 +101,9 @@ class Persona:
     post_history_instructions: str = ""
     talkativeness: float | None = None  # a card's extensions.talkativeness, 0..1: how readily it joins in
     nickname: str = ""  # a V3 card's nickname: {{char}} in its texts (name stays the display name)
+    # Other names people call it by, often in other scripts (character.env ``names=フィン, 핀, 芬恩``, a
+    # card's ``extensions.kindred.names``): a message naming one is addressed to it.
+    aliases: tuple[str, ...] = ()
     # A card's ``extensions.depth_prompt`` (SillyTavern's "character's note"): shown after the history.
     character_note: str = ""
     # Where a card's own description begins in ``system_prompt`` (its heading): SillyTavern's before_char

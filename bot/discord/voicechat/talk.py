@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 import discord
 
 from bot.core.pipeline import Incoming
+from bot.core.text import SENTENCE_END
 from bot.discord.flow import age_restricted_place, missing_post_permission, private_place
 from bot.discord.posting import allowed_mentions_for, reply_nonce
 from bot.discord.voicechat.calls import DiscordCall
@@ -193,15 +194,15 @@ class CallOutlet:
 
 
 def sentences(text: str) -> list[str]:
-    """The reply cut after each ``.``, ``!`` or ``?`` that ends a word: what is said whole when a member
-    speaks over it."""
+    """The reply cut after each sentence's end, in any script (``.``, ``!`` or ``?`` that ends a word, a
+    Japanese or Chinese ``。``, ``！``, ``？`` wherever it is; bot/core/text.py): what is said whole when a
+    member speaks over it."""
     out: list[str] = []
     start = 0
-    for i, char in enumerate(text):
-        if char in ".!?" and (i + 1 == len(text) or text[i + 1].isspace()):
-            piece = text[start:i + 1].strip()
-            if piece:
-                out.append(piece)
-            start = i + 1
+    for match in SENTENCE_END.finditer(text):
+        piece = text[start:match.end()].strip()
+        if piece:
+            out.append(piece)
+        start = match.end()
     rest = text[start:].strip()
     return [*out, rest] if rest else out

@@ -4,13 +4,27 @@ Used twice: by a bot process that shares a server with other character bots (a c
 waits for the first one's answer), and by the ensemble router of a bot that plays several characters.
 Name matching is cheap and decides whenever a name appears; only an unaddressed message goes to the
 voting model.
+
+A name counts when it is not part of a longer word of the same script, which is decided per script, not by
+spaces (Japanese and Chinese put none between words, Korean and Japanese glue particles to a name):
+
+* both the text and the names are compared folded (:func:`fold`: NFKC, so full-width ``Ｆｉｎｎ`` and
+  half-width ``ﾌｨﾝ`` are Finn and フィン, then case folding, Turkish ``İ``/``ı`` as ``i``);
+* a name's edge touching a letter of another script, punctuation, a space or a symbol is a word's edge:
+  "Finnさん", "Finn様", "Finn씨", "@finn", "Finn-san" and "こんにちはFinn" all name Finn;
+* touching a letter of its own script, it is part of a longer word ("Finnegan", "フィンランド",
+  "グリフィン", "핀란드"), except where that script glues grammar to a name: a Korean name followed by a
+  particle or honorific (핀씨, 핀님, 핀아, 핀은...), a hiragana name followed by a particle or honorific;
+* Han characters (Chinese, Japanese kanji) are written without word boundaries at all: a Han name of two
+  or more characters counts wherever it appears ("芬恩你好"); a katakana, hiragana or one-character Han
+  name followed by a Han character counts only when that begins an honorific ("フィン様", "フィン先生",
+  not "フィン語").
 """
 
 from __future__ import annotations
 
-import re
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
-from functools import lru_cache
 
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming
@@ -28,43 +42,102 @@ def name_variants(name: str) -> set[str]:
     return variants
 
 
-def _word(name: str) -> str:
-    # "@Finn", "Finn," and "finn?" all count; "Finnish" does not.
-    return rf"(?<!\w){re.escape(name)}(?!\w)"
-
-
-@lru_cache(maxsize=512)
-def _pattern(name: str) -> re.Pattern[str]:
-    return re.compile(_word(name), re.IGNORECASE)
-
-
 def fold(text: str) -> str:
-    """Text as NameMatcher's quick test compares it: case-folded, and the dotless ı as i (the one pair of
-    letters re's IGNORECASE matches that case folding keeps apart; checked over all of Unicode)."""
-    return text.casefold().replace("ı", "i")
+    """Text as names are compared in it: NFKC (full- and half-width forms as the usual ones), the Turkish
+    ``İ`` and dotless ``ı`` as ``i`` (case folding keeps them apart from ``I``/``i``), then case-folded."""
+    return unicodedata.normalize("NFKC", text).replace("İ", "i").replace("ı", "i").casefold()
+
+
+# What may follow a name glued to it in the same script: honorifics and particles (scripts whose grammar
+# attaches to the word before). Folded already (NFKC leaves these as they are).
+_JAPANESE_GLUED = ("さん", "くん", "ちゃん", "さま", "どの", "たん", "は", "が", "を", "に", "の", "へ", "と",
+                   "も", "で", "や", "か", "よ", "ね", "な", "って", "っ")
+_KOREAN_GLUED = ("씨", "님", "군", "양", "아", "야", "이", "가", "은", "는", "을", "를", "의", "에", "께",
+                 "한테", "도", "만", "와", "과", "랑", "하고", "로", "으로", "여", "요")
+_HAN_HONORIFICS = ("様", "殿", "氏", "君", "先生", "先輩", "老师", "老師", "同学", "哥", "姐")
+
+_HIRAGANA, _KATAKANA, _HANGUL, _HAN, _WORD = "hiragana", "katakana", "hangul", "han", "word"
+
+
+def _script(char: str) -> str:
+    """The script class of one character, for word edges: "" for what is no letter (space, punctuation,
+    symbols, emoji), "word" for the letters and digits of the scripts written with spaces (Latin, Cyrillic,
+    Greek...)."""
+    code = ord(char)
+    if 0x3040 <= code <= 0x309F:
+        return _HIRAGANA
+    if (0x30A0 <= code <= 0x30FF and code != 0x30FB) or 0x31F0 <= code <= 0x31FF:  # not the ・ between names
+        return _KATAKANA
+    if 0xAC00 <= code <= 0xD7AF or 0x1100 <= code <= 0x11FF or 0x3130 <= code <= 0x318F:
+        return _HANGUL
+    if (0x4E00 <= code <= 0x9FFF or 0x3400 <= code <= 0x4DBF or 0xF900 <= code <= 0xFAFF
+            or 0x20000 <= code <= 0x3FFFF or code == 0x3005):  # 々 repeats the kanji before it
+        return _HAN
+    if char.isalnum() or char == "_" or unicodedata.category(char).startswith("M"):
+        return _WORD
+    return ""
+
+
+def _unbounded(name: str) -> bool:
+    """A Han name of two characters or more: Chinese marks no word boundaries, so it counts anywhere."""
+    return len(name) >= 2 and all(_script(c) == _HAN for c in name)
+
+
+def _starts_ok(text: str, start: int, name: str) -> bool:
+    if start == 0:
+        return True
+    before, first = _script(text[start - 1]), _script(name[0])
+    return not before or before != first or (first == _HAN and _unbounded(name))
+
+
+def _ends_ok(text: str, end: int, name: str) -> bool:
+    if end >= len(text):
+        return True
+    after, last, rest = _script(text[end]), _script(name[-1]), text[end:]
+    if not after or not last:
+        return True
+    if after == _HAN and last in (_HAN, _KATAKANA, _HIRAGANA):
+        return (last == _HAN and _unbounded(name)) or rest.startswith(_HAN_HONORIFICS)
+    if after != last:
+        return True  # another script begins: "Finnさん", "フィンは", "Finn씨"
+    if last == _HANGUL:
+        return rest.startswith(_KOREAN_GLUED)
+    if last == _HIRAGANA:
+        return rest.startswith(_JAPANESE_GLUED)
+    return False  # the same word goes on: "Finnegan", "フィンランド"
+
+
+def _find(folded_text: str, folded_name: str) -> int | None:
+    """Where ``folded_name`` first names someone in ``folded_text`` (both :func:`fold`-ed), else None."""
+    start = folded_text.find(folded_name)
+    while start >= 0:
+        if (_starts_ok(folded_text, start, folded_name)
+                and _ends_ok(folded_text, start + len(folded_name), folded_name)):
+            return start
+        start = folded_text.find(folded_name, start + 1)
+    return None
 
 
 class NameMatcher:
     """Whether a text names any of ``names`` as a word (as :func:`first_position` finds them), asked of
-    every message. Most chatter holds no name at all, and a substring test of the folded text says so ten
-    times faster than the pattern, which then runs only when a name's letters are there."""
+    every message. Most chatter holds no name at all: a substring test of the folded text says so, and the
+    word edges are looked at only where a name's letters are there."""
 
     def __init__(self, names: Iterable[str]) -> None:
-        ordered = sorted({n for n in names if n}, key=len, reverse=True)  # a stable pattern for one set
-        self._folded = tuple(fold(n) for n in ordered)
-        self._pattern = re.compile("|".join(map(_word, ordered)), re.IGNORECASE) if ordered else None
+        folded = {fold(n.strip()) for n in names if n and n.strip()}
+        self._folded = tuple(sorted(folded, key=len, reverse=True))
 
     def __call__(self, text: str) -> bool:
-        if self._pattern is None:
+        if not self._folded:
             return False
         folded = fold(text)
-        return any(name in folded for name in self._folded) and self._pattern.search(text) is not None
+        return any(name in folded and _find(folded, name) is not None for name in self._folded)
 
 
 class CharacterNames:
     """One character's names: its persona's (read live, the files may be edited), the first word of it when
-    distinctive, and ``extra`` ones (the bot account's own username); one matcher for them all, rebuilt only
-    when the persona or the extra names change."""
+    distinctive, its aliases (``names=`` in character.env), and ``extra`` ones (the bot account's own
+    username); one matcher for them all, rebuilt only when the persona or the extra names change."""
 
     def __init__(self, persona: Callable[[], Persona], extra: set[str]) -> None:
         self.persona = persona
@@ -82,6 +155,9 @@ class CharacterNames:
         # One or two letters ("Q") would match stray words, so those stay a card-text name only.
         if len(persona.nickname.strip()) >= 3:
             names.add(persona.nickname.strip())
+        # The operator's other names for it (character.env ``names``), often in other scripts ("フィン, 핀,
+        # 芬恩"): taken at any length, as the operator chose them.
+        names.update(persona.aliases)
         return {n for n in names if n}
 
     def matcher(self) -> NameMatcher:
@@ -127,15 +203,11 @@ class Addressee:
 
 
 def first_position(text: str, names: Iterable[str]) -> int | None:
-    """Where the earliest of ``names`` appears in ``text`` as a word (None when none does)."""
-    best: int | None = None
-    for name in names:
-        if not name:
-            continue
-        match = _pattern(name).search(text)
-        if match and (best is None or match.start() < best):
-            best = match.start()
-    return best
+    """Where the earliest of ``names`` appears in ``text`` as a word (None when none does), counted in the
+    folded text: positions compare between names of one text, which is all they are for."""
+    folded = fold(text)
+    found = [_find(folded, fold(n.strip())) for n in names if n and n.strip()]
+    return min((p for p in found if p is not None), default=None)
 
 
 def addressed_order(text: str, characters: Mapping[str, Iterable[str]]) -> list[str]:
