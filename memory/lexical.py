@@ -15,7 +15,7 @@ is read in the language most of the index's documents are in.
 
 The index is built once per person's fact set (it lives in the cached :class:`memory.facts.FactIndex`) as
 postings per term with each fact's precomputed BM25 term weight, so scoring a query is a few numpy
-additions. Each document's language is guessed once (about 15 microseconds; kept by text, so rebuilding an
+additions. Each document's language is guessed once (15 to 100 microseconds; kept by text, so rebuilding an
 index after one new fact guesses only that one).
 """
 
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import Stemmer
 
-from bot.core.language import detect
+from bot.core.language import MIN_CONFIDENCE, guess, likely
 
 K1 = 1.2
 B = 0.75
@@ -54,7 +54,7 @@ STEMMERS = {"en": "english", "es": "spanish", "pt": "portuguese", "de": "german"
 FALLBACK = "en"  # the language of a text that does not tell its own, outside an index (see terms)
 _stemmers: dict[str, Stemmer.Stemmer] = {}
 _LANGUAGE_CACHE = 100_000  # documents' languages kept by text
-_languages: dict[str, str | None] = {}
+_languages: dict[str, tuple[tuple[str, ...], bool]] = {}
 
 
 def stemmer(language: str) -> Stemmer.Stemmer | None:
@@ -65,18 +65,35 @@ def stemmer(language: str) -> Stemmer.Stemmer | None:
     return found
 
 
-def language_of(text: str) -> str | None:
-    """The language of a document (bot/core/language.py), kept by text: an index rebuilt after a new fact
-    guesses only the new one's."""
+def language_of(text: str) -> tuple[tuple[str, ...], bool]:
+    """(the likeliest languages of a text, the best first; whether it is sure of the first:
+    bot/core/language.py), kept by text: an index rebuilt after a new fact guesses only the new one's."""
     try:
         return _languages[text]
     except KeyError:
         pass
-    found = detect(text)
+    code, confidence = guess(text)
+    sure = code is not None and confidence >= MIN_CONFIDENCE
+    found = ((code,) if sure and code is not None else likely(text)), sure
     if len(_languages) >= _LANGUAGE_CACHE:
         _languages.clear()
     _languages[text] = found
     return found
+
+
+def read_as(text: str, languages: tuple[str | None, ...]) -> list[str]:
+    """The terms of ``text`` read in the first of ``languages``, and those read otherwise in the others (None
+    and repeats skipped): for a text whose language is only a guess, so that it meets its words' stems in
+    whichever it is in."""
+    wanted = [code for code in dict.fromkeys(languages) if code is not None]
+    out = terms(text, wanted[0] if wanted else FALLBACK)
+    if len(wanted) > 1:
+        seen = set(out)
+        for code in wanted[1:]:
+            extra = [t for t in dict.fromkeys(terms(text, code)) if t not in seen]
+            out.extend(extra)
+            seen.update(extra)
+    return out
 
 
 def _bigrams(run: str) -> list[str]:
@@ -87,7 +104,9 @@ def terms(text: str, language: str | None = None) -> list[str]:
     """The indexed terms of a text: words stemmed in ``language`` (None: the text's own, else
     :data:`FALLBACK`), of an apostrophe word its longest part ("sister's", "l'année", "Ankara'da"), English
     function words out; character bigrams of Japanese, Chinese and Korean."""
-    language = language or detect(text) or FALLBACK
+    if language is None:
+        code, confidence = guess(text)
+        language = code if code is not None and confidence >= MIN_CONFIDENCE else FALLBACK
     stop = STOPWORDS_OF.get(language, NO_STOPWORDS)
     out: list[str] = []
     words: list[str] = []
@@ -115,12 +134,10 @@ class LexicalIndex:
 
     def terms(self, text: str) -> list[str]:
         """The terms of a query: in its own language and in the documents' (:attr:`language`), as a short
-        query's language is a guess ("kayak lake paddle" could be read as Dutch): read both ways, it meets
-        the documents' stems either way."""
-        own = detect(text)
-        if own is None or self.language is None or own == self.language:
-            return terms(text, own or self.language)
-        return list(dict.fromkeys([*terms(text, own), *terms(text, self.language)]))
+        query's language is a guess ("kayak lake paddle" could be read as Dutch): read both ways (a query
+        whose language is unsure, in its three likeliest too), it meets the documents' stems either way."""
+        codes, _ = language_of(text)
+        return read_as(text, (*codes, self.language))
 
     @classmethod
     def build(cls, documents: Sequence[str]) -> LexicalIndex:
@@ -128,14 +145,15 @@ class LexicalIndex:
         if not n:
             return cls()
         languages = [language_of(text) for text in documents]
-        tally = Counter(code for code in languages if code is not None)
+        tally = Counter(codes[0] for codes, sure in languages if sure)
         main = tally.most_common(1)[0][0] if tally else None
         counts: list[dict[str, int]] = []
         lengths = np.zeros(n, dtype=np.float32)
         docs_of: dict[str, list[int]] = {}
         for i, text in enumerate(documents):
             tf: dict[str, int] = {}
-            for t in terms(text, languages[i] or main):
+            codes, sure = languages[i]
+            for t in (terms(text, codes[0]) if sure else read_as(text, (*codes, main))):
                 tf[t] = tf.get(t, 0) + 1
             counts.append(tf)
             lengths[i] = sum(tf.values())

@@ -14,7 +14,7 @@ time-word table misreads words, while None only means "no language-specific read
 
 The model takes about half a second to load: it is loaded once, lazily, under a lock; the memory service's
 warm-up loads it in a worker thread at start-up (:func:`load`), so no reply waits for it. A guess then
-costs about 15 microseconds.
+costs 15 to 100 microseconds (benchmarks/bench_language.py).
 """
 
 from __future__ import annotations
@@ -65,7 +65,8 @@ def load() -> Any:
 
 
 def guess(text: str) -> tuple[str | None, float]:
-    """(the language of ``text`` or None, the confidence in it): 1.0 for a script that tells alone."""
+    """(the likeliest language of ``text``, the confidence in it): 1.0 for a script that tells alone; None
+    for text with too few letters to guess from. Below :data:`MIN_CONFIDENCE` it is only a guess."""
     if _KANA.search(text):
         return "ja", 1.0
     if _HANGUL.search(text):
@@ -76,14 +77,22 @@ def guess(text: str) -> tuple[str | None, float]:
     if len(_LETTER.findall(text, 0, 400)) < MIN_LETTERS:
         return None, 0.0
     code, confidence = load().classify(text[:2000])
-    if confidence < MIN_CONFIDENCE:
-        return None, float(confidence)
     return str(code), float(confidence)
 
 
 def detect(text: str) -> str | None:
     """The ISO 639-1 code of the language ``text`` is written in, or None when it does not tell."""
-    return guess(text)[0]
+    code, confidence = guess(text)
+    return code if confidence >= MIN_CONFIDENCE else None
+
+
+def likely(text: str, k: int = 3) -> tuple[str, ...]:
+    """The ``k`` likeliest languages of ``text`` however unsure, best first (none without letters to guess
+    from): for a use where reading in a wrong one as well costs little (memory/lexical.py)."""
+    code, confidence = guess(text)
+    if code is None or confidence >= 1.0:
+        return (code,) if code is not None else ()
+    return tuple(str(c) for c, _ in load().rank(_NOISE.sub(" ", text)[:2000])[:k])
 
 
 def name(code: str | None) -> str:
