@@ -430,7 +430,7 @@ def telling(index: ExcerptIndex, text: str) -> dict[str, float]:
     "thanks") picks nothing."""
     n = index.lexical.size
     out: dict[str, float] = {}
-    for t in set(terms(text)):
+    for t in set(index.lexical.terms(text)):
         hit = index.lexical.postings.get(t)
         if hit is not None and len(hit[0]) <= COMMON_SHARE * n:
             out[t] = float(np.log(1.0 + (n - len(hit[0]) + 0.5) / (len(hit[0]) + 0.5)))

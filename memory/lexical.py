@@ -4,26 +4,40 @@ Dense vectors find paraphrases ("adopted a dog" for "got a puppy") but blur name
 ("Sweden", "pottery", "Melanie's kids"), which is where exact word overlap is strongest; fusing both finds
 more of the right facts than either (the LoCoMo figures in docs/benchmarks.md).
 
-Words are lower-cased, stripped of common English function words and stemmed with the Snowball English
-stemmer (PyStemmer: a C extension, so stemming 10,000 facts takes milliseconds). The index is built once per
-person's fact set (it lives in the cached :class:`memory.facts.FactIndex`) as postings per term with each
-fact's precomputed BM25 term weight, so scoring a query is a few numpy additions.
+Words are read in the text's language (bot/core/language.py): lower-cased and stemmed with that language's
+Snowball stemmer (PyStemmer: a C extension, so stemming 10,000 facts takes milliseconds), so "vivo en Leeds"
+and "¿dónde vivo?" share "viv". Japanese, Chinese and Korean, written without spaces between words (or with
+particles fused to them), are split into overlapping character bigrams: "ヨークに住んでいる" and
+"どこに住んでいる？" share "住ん", "んで", "いる". English function words are dropped (a list of them); no
+packaged stopword lists for the other languages are installed, so there BM25's idf weighs the function words
+down (they are in most of a person's facts). A text whose language is not clear (a short fact, "pottery?")
+is read in the language most of the index's documents are in.
+
+The index is built once per person's fact set (it lives in the cached :class:`memory.facts.FactIndex`) as
+postings per term with each fact's precomputed BM25 term weight, so scoring a query is a few numpy
+additions. Each document's language is guessed once (15 to 100 microseconds; kept by text, so rebuilding an
+index after one new fact guesses only that one).
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import Stemmer
 
+from bot.core.language import MIN_CONFIDENCE, guess, likely
+
 K1 = 1.2
 B = 0.75
 
-_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
-# Function words only: content words, however common, are left to BM25's idf.
+_CJK = "\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff66-\uff9f"
+# A run of Japanese, Chinese or Korean characters, or a word of any other script (its apostrophe parts too).
+_WORD = re.compile(rf"([{_CJK}]+)|([^\W_{_CJK}]+(?:['’][^\W_{_CJK}]+)*)", re.UNICODE)
+# English function words only: content words, however common, are left to BM25's idf.
 STOPWORDS = frozenset("""
 a an the and or but if then so of to in on at by for with from into onto about as is are was were be been
 being am do does did doing have has had having i me my mine we us our you your he him his she her hers it its
@@ -31,15 +45,83 @@ they them their theirs this that these those what which who whom whose when wher
 nor can could would should will shall may might must s t just also too very than any some all each both own
 same such only up down out off over under again further once more most other
 """.split())
+NO_STOPWORDS: frozenset[str] = frozenset()
+STOPWORDS_OF = {"en": STOPWORDS}
+# The Snowball stemmer of each language that has one (a language without: words lower-cased only).
+STEMMERS = {"en": "english", "es": "spanish", "pt": "portuguese", "de": "german", "fr": "french",
+            "ru": "russian", "pl": "polish", "tr": "turkish", "it": "italian", "nl": "dutch", "sv": "swedish",
+            "cs": "czech", "id": "indonesian", "ar": "arabic"}
+FALLBACK = "en"  # the language of a text that does not tell its own, outside an index (see terms)
+_stemmers: dict[str, Stemmer.Stemmer] = {}
+_LANGUAGE_CACHE = 100_000  # documents' languages kept by text
+_languages: dict[str, tuple[tuple[str, ...], bool]] = {}
 
-_STEMMER = Stemmer.Stemmer("english")
+
+def stemmer(language: str) -> Stemmer.Stemmer | None:
+    """The Snowball stemmer of ``language`` (made once), or None for one without."""
+    found = _stemmers.get(language)
+    if found is None and language in STEMMERS:
+        found = _stemmers[language] = Stemmer.Stemmer(STEMMERS[language])
+    return found
 
 
-def terms(text: str) -> list[str]:
-    """The indexed terms of a text: stemmed words, apostrophe endings ('s) dropped, function words out."""
-    words = [w.split("'")[0] for w in _WORD.findall(text.lower())]
-    stems: list[str] = _STEMMER.stemWords([w for w in words if w and w not in STOPWORDS])  # untyped library
-    return stems
+def language_of(text: str) -> tuple[tuple[str, ...], bool]:
+    """(the likeliest languages of a text, the best first; whether it is sure of the first:
+    bot/core/language.py), kept by text: an index rebuilt after a new fact guesses only the new one's."""
+    try:
+        return _languages[text]
+    except KeyError:
+        pass
+    code, confidence = guess(text)
+    sure = code is not None and confidence >= MIN_CONFIDENCE
+    found = ((code,) if sure and code is not None else likely(text)), sure
+    if len(_languages) >= _LANGUAGE_CACHE:
+        _languages.clear()
+    _languages[text] = found
+    return found
+
+
+def read_as(text: str, languages: tuple[str | None, ...]) -> list[str]:
+    """The terms of ``text`` read in the first of ``languages``, and those read otherwise in the others (None
+    and repeats skipped): for a text whose language is only a guess, so that it meets its words' stems in
+    whichever it is in."""
+    wanted = [code for code in dict.fromkeys(languages) if code is not None]
+    out = terms(text, wanted[0] if wanted else FALLBACK)
+    if len(wanted) > 1:
+        seen = set(out)
+        for code in wanted[1:]:
+            extra = [t for t in dict.fromkeys(terms(text, code)) if t not in seen]
+            out.extend(extra)
+            seen.update(extra)
+    return out
+
+
+def _bigrams(run: str) -> list[str]:
+    return [run] if len(run) == 1 else [run[i:i + 2] for i in range(len(run) - 1)]
+
+
+def terms(text: str, language: str | None = None) -> list[str]:
+    """The indexed terms of a text: words stemmed in ``language`` (None: the text's own, else
+    :data:`FALLBACK`), of an apostrophe word its longest part ("sister's", "l'année", "Ankara'da"), English
+    function words out; character bigrams of Japanese, Chinese and Korean."""
+    if language is None:
+        code, confidence = guess(text)
+        language = code if code is not None and confidence >= MIN_CONFIDENCE else FALLBACK
+    stop = STOPWORDS_OF.get(language, NO_STOPWORDS)
+    out: list[str] = []
+    words: list[str] = []
+    for cjk, word in _WORD.findall(text.lower()):
+        if cjk:
+            out.extend(_bigrams(cjk))
+            continue
+        if "'" in word or "’" in word:
+            word = max(re.split("['’]", word), key=len)
+        if word not in stop:
+            words.append(word)
+    stem = stemmer(language)
+    if stem is not None:
+        words = stem.stemWords(words)  # untyped library
+    return words + out if out else words
 
 
 @dataclass
@@ -48,18 +130,30 @@ class LexicalIndex:
 
     size: int = 0
     postings: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    language: str | None = None  # the language most documents are in: that of a text that does not tell
+
+    def terms(self, text: str) -> list[str]:
+        """The terms of a query: in its own language and in the documents' (:attr:`language`), as a short
+        query's language is a guess ("kayak lake paddle" could be read as Dutch): read both ways (a query
+        whose language is unsure, in its three likeliest too), it meets the documents' stems either way."""
+        codes, _ = language_of(text)
+        return read_as(text, (*codes, self.language))
 
     @classmethod
     def build(cls, documents: Sequence[str]) -> LexicalIndex:
         n = len(documents)
         if not n:
             return cls()
+        languages = [language_of(text) for text in documents]
+        tally = Counter(codes[0] for codes, sure in languages if sure)
+        main = tally.most_common(1)[0][0] if tally else None
         counts: list[dict[str, int]] = []
         lengths = np.zeros(n, dtype=np.float32)
         docs_of: dict[str, list[int]] = {}
         for i, text in enumerate(documents):
             tf: dict[str, int] = {}
-            for t in terms(text):
+            codes, sure = languages[i]
+            for t in (terms(text, codes[0]) if sure else read_as(text, (*codes, main))):
                 tf[t] = tf.get(t, 0) + 1
             counts.append(tf)
             lengths[i] = sum(tf.values())
@@ -73,12 +167,12 @@ class LexicalIndex:
             tf_t = np.asarray([counts[i][t] for i in docs], dtype=np.float32)
             idf = np.log(1.0 + (n - len(docs) + 0.5) / (len(docs) + 0.5))  # Lucene's: never negative
             postings[t] = (idx, (idf * tf_t * (K1 + 1) / (tf_t + norm[idx])).astype(np.float32))
-        return cls(n, postings)
+        return cls(n, postings, main)
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every document for ``query`` (0 where no term matches)."""
         out = np.zeros(self.size, dtype=np.float32)
-        for t in set(terms(query)):
+        for t in set(self.terms(query)):
             hit = self.postings.get(t)
             if hit is not None:
                 out[hit[0]] += hit[1]
@@ -88,7 +182,7 @@ class LexicalIndex:
         """(the documents sharing a term with ``query``, ascending; their BM25 scores): the nonzero part of
         :meth:`scores`, the same values, without an array of every document when few match (an archive of
         100,000 lines, of which a word's postings are a few thousand)."""
-        hits = [hit for hit in (self.postings.get(t) for t in set(terms(query))) if hit is not None]
+        hits = [hit for hit in (self.postings.get(t) for t in set(self.terms(query))) if hit is not None]
         if not hits:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         if len(hits) == 1:  # one term's postings are ascending, each document once

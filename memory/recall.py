@@ -45,6 +45,7 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from bot.core.config import MemorySettings
+from bot.core.language import detect
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming
 from bot.core.tokens import count_tokens
@@ -57,7 +58,7 @@ from memory.embeddings import Embedder, encode_async, row_max
 from memory.episodes import ExcerptCache, ExcerptIndex
 from memory.factlines import DAY_TOKENS, YEAR_TOKENS, day, line, render
 from memory.facts import FactCache, FactIndex
-from memory.lexical import STOPWORDS, terms
+from memory.lexical import NO_STOPWORDS, STOPWORDS_OF, terms
 from memory.packing import Candidates
 from memory.present import NOTHING, MemoryVectors, Present, clauses, present
 from memory.sources import Recalled
@@ -134,12 +135,14 @@ def topic(index: FactIndex | ExcerptIndex, text: str) -> str:
     '' when that leaves nothing or the whole message."""
     n = index.lexical.size
     kept: list[str] = []
+    language = detect(text) or index.lexical.language  # once: a word alone does not tell its language
+    stop = STOPWORDS_OF.get(language or "", NO_STOPWORDS)
     for word in _TOPIC_WORD.findall(text):
         base = re.split("['’]", word)[0]
         low = base.lower()
-        if low in STOPWORDS or low in QUESTION_WORDS:
+        if low in stop or low in QUESTION_WORDS:
             continue
-        stem = terms(low)
+        stem = terms(low, language)
         hit = index.lexical.postings.get(stem[0]) if stem else None
         if hit is not None and len(hit[0]) > episodes.COMMON_SHARE * n:
             continue
@@ -381,7 +384,8 @@ async def indexes(facts: FactCache, excerpts: ExcerptCache, user_id: int,
 
 def uncovered(index: FactIndex, excerpts: ExcerptIndex, text: str) -> bool:
     """Whether the message names something the facts do not cover but the person's words do."""
-    return any(t in excerpts.lexical.postings and t not in index.lexical.postings for t in terms(text))
+    return any(t in excerpts.lexical.postings and t not in index.lexical.postings
+               for t in index.lexical.terms(text))
 
 
 class Recall:

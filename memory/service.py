@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from bot.core import language
 from bot.core.claude import ClaudeClient
 from bot.core.config import MemorySettings, StorageSettings
 from bot.core.persona.model import Persona
@@ -25,6 +26,7 @@ from database.records import CoreMemoryRow, ExcerptRow, FactRow, PromptData
 from database.retention import Pruned
 from database.store import Store
 from database.threads import ThreadRow
+from memory import timewords
 from memory.consent import Consent
 from memory.consolidation import Consolidator
 from memory.embeddings import (
@@ -49,6 +51,11 @@ def _none_kept(stamp: tuple[object, ...] | None) -> bool:
     """A stamp read with the prompt data says the person has none of these rows (its newest id is none,
     database/stamps.py); an unread stamp (None) says nothing."""
     return stamp is not None and stamp[0] is None
+
+
+def _load_words() -> None:
+    language.load()
+    timewords.warm()
 
 
 class MemoryService:
@@ -96,7 +103,14 @@ class MemoryService:
 
         Only the real model; with ``preload_embedding_model`` off, only when some fact has a vector to compare
         with (until then recall never encodes). A failure costs nothing but a log line (recall tries again,
-        and logs, when it needs the model). True when the model was loaded."""
+        and logs, when it needs the model). True when the model was loaded.
+
+        The language model and the time-word tables (bot/core/language.py, memory/timewords.py) are loaded
+        first, in a worker thread too: the first message's recall and style line do not wait for them."""
+        try:
+            await asyncio.to_thread(_load_words)
+        except Exception as exc:  # used lazily later all the same
+            log.warning("could not load the language model ahead of time: %s", exc)
         if not isinstance(self.embedder, SentenceEmbedder):
             return False
         try:

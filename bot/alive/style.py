@@ -24,6 +24,7 @@ import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field, fields
 
+from bot.core.language import NAMES, detect
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming, ReplyResult
 from database.records import PromptData
@@ -44,27 +45,9 @@ _FORMAL = frozenset("kindly regards sincerely furthermore however therefore dear
                     "appreciate moreover indeed certainly".split())
 REGISTER_WINDOW = 4  # the recent messages showing formal or casual words that the label is judged from
 REGISTER_AGREE = 2  # how many of them must agree (and outnumber the others) to change the label
-_STOPWORDS: dict[str, frozenset[str]] = {code: frozenset(words.split()) for code, words in {
-    "en": "the and is are you i to of it that what this with have was for not",
-    "es": "el la que de los las es por una para con pero como está estoy",
-    "fr": "le la les et est que une pour pas je tu vous avec ce mais",
-    "de": "der die das und ist nicht ich du ein eine mit auch wie aber",
-    "pt": "o os que de não uma para com você está eu é mas como",
-    "it": "il che di non è una per sono con come ma anche ciao sei",
-    "nl": "de het een en is niet ik je dat van met ook maar wat",
-}.items()}
-# One pass finds a non-Latin script (the group that matched names the language).
-_SCRIPT = re.compile("(?P<ru>[\u0400-\u04FF])|(?P<ja>[\u3040-\u30FF])|(?P<ko>[\uAC00-\uD7AF])|"
-                     "(?P<zh>[\u4E00-\u9FFF])|(?P<ar>[\u0600-\u06FF])|(?P<he>[\u0590-\u05FF])|"
-                     "(?P<el>[\u0370-\u03FF])")
-_NON_LATIN = re.compile("[\u0370-\u06FF\u3040-\u30FF\u4E00-\u9FFF\uAC00-\uD7AF]")  # any of them
-_STOPWORD_LANGUAGES: dict[str, tuple[str, ...]] = {}
-for _code, _words in _STOPWORDS.items():
-    for _word in _words:
-        _STOPWORD_LANGUAGES[_word] = (*_STOPWORD_LANGUAGES.get(_word, ()), _code)
-LANGUAGES = {"en": "English", "es": "Spanish", "fr": "French", "de": "German", "pt": "Portuguese",
-             "it": "Italian", "nl": "Dutch", "ru": "Russian", "ja": "Japanese", "ko": "Korean",
-             "zh": "Chinese", "ar": "Arabic", "he": "Hebrew", "el": "Greek"}
+# The language is bot/core/language.py's: a message that does not tell ("ok", "lol", an emoji) counts for
+# none, so the line never names a language the person does not write in.
+LANGUAGES = NAMES
 
 
 @dataclass(slots=True)  # not frozen: a frozen dataclass is built field by field, slowly (every message)
@@ -102,16 +85,9 @@ class StyleProfile:
 _FIELDS = tuple(f.name for f in fields(StyleProfile))
 
 
-def language_of(lowered: str, words: list[str]) -> str | None:
-    if _NON_LATIN.search(lowered) is not None:
-        script = _SCRIPT.search(lowered)
-        if script is not None:
-            return script.lastgroup
-    hits: dict[str, int] = {}
-    for word in set(words):
-        for code in _STOPWORD_LANGUAGES.get(word, ()):
-            hits[code] = hits.get(code, 0) + 1
-    return max(hits, key=hits.__getitem__) if hits else None
+def language_of(text: str) -> str | None:
+    """The language ``text`` is written in, or None when it does not tell."""
+    return detect(text)
 
 
 def _mix(old: float, new: float, weight: float) -> float:
@@ -141,7 +117,7 @@ def learn(profile: StyleProfile | None, text: str) -> StyleProfile:
                          max(1.0 / formal_seen, MIN_WEIGHT))
         registers = [*registers, (formal > informal) - (informal > formal)][-REGISTER_WINDOW:]
     languages = dict(p.languages)
-    language = language_of(lowered, words) if words else None
+    language = language_of(text) if words else None
     if language is not None:
         for code in list(languages):
             languages[code] *= 1 - weight

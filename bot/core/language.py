@@ -1,0 +1,100 @@
+"""The language a person's message is written in, or None when a short message does not tell.
+
+Decisions about a person's words (lexical recall's stemmer, time words, the style line) must work in
+Discord's big languages, not English alone, and must never act on a wrong language: a wrong stemmer or
+time-word table misreads words, while None only means "no language-specific reading".
+
+* Scripts first (a regex pass, no model): kana is Japanese, hangul Korean, Han without kana Chinese.
+* Otherwise py3langid (langid.py's naive Bayes model over byte n-grams, bundled in the wheel, numpy only),
+  restricted to :data:`LANGUAGES`: a closed set of the languages Kindred's people write in keeps a short
+  message from being read as one of 97 languages it is not.
+* A guard for short text: fewer than :data:`MIN_LETTERS` letters (emoji, "ok", "lol") is None, and so is a
+  guess below :data:`MIN_CONFIDENCE` (the model's probabilities are calibrated across lengths; "haha" or
+  "merci" alone get a low one).
+
+The model takes about half a second to load: it is loaded once, lazily, under a lock; the memory service's
+warm-up loads it in a worker thread at start-up (:func:`load`), so no reply waits for it. A guess then
+costs 15 to 100 microseconds (benchmarks/bench_language.py).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import Any
+
+# The big Discord languages and a few near them (a close neighbour in the set keeps a message in it from
+# being forced into a big language: Italian is not Spanish, Ukrainian not Russian).
+# More languages in the set is more short English or Spanish read as one of them: with Indonesian, Swedish
+# and Czech in it too, "kayak lake paddle" was Indonesian.
+LANGUAGES: tuple[str, ...] = ("en", "es", "pt", "de", "fr", "ru", "pl", "tr", "ja", "ko", "zh",
+                              "it", "nl", "uk")
+NAMES = {"en": "English", "es": "Spanish", "pt": "Portuguese", "de": "German", "fr": "French",
+         "ru": "Russian", "pl": "Polish", "tr": "Turkish", "ja": "Japanese", "ko": "Korean",
+         "zh": "Chinese", "it": "Italian", "nl": "Dutch", "uk": "Ukrainian", "sv": "Swedish", "cs": "Czech",
+         "id": "Indonesian", "vi": "Vietnamese", "ar": "Arabic"}
+MIN_LETTERS = 4  # fewer letters than this ("ok", "lol", "xd", emoji) tell no language
+MIN_CONFIDENCE = 0.5  # the model's probability below which its guess is not taken
+
+_KANA = re.compile("[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f]")
+_HANGUL = re.compile("[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]")
+_HAN = re.compile("[\u4e00-\u9fff\u3400-\u4dbf]")
+_LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
+_NOISE = re.compile(r"<a?:\w+:\d+>|<[@#]!?&?\d+>|https?://\S+", re.UNICODE)  # Discord emoji, mentions, links
+
+_lock = threading.Lock()
+_identifier: Any = None  # py3langid's LanguageIdentifier (untyped library)
+
+
+def load() -> Any:
+    """The language model, loaded on first use (about half a second: call it from a worker thread)."""
+    global _identifier
+    if _identifier is None:
+        with _lock:
+            if _identifier is None:
+                # heavy, so lazy; untyped (pyproject's list of untyped libraries is the place for it)
+                from py3langid.langid import (  # type: ignore[import-untyped]  # noqa: PLC0415
+                    MODEL_FILE,
+                    LanguageIdentifier,
+                )
+
+                identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+                identifier.set_languages([code for code in LANGUAGES if code in identifier.labels])
+                _identifier = identifier
+    return _identifier
+
+
+def guess(text: str) -> tuple[str | None, float]:
+    """(the likeliest language of ``text``, the confidence in it): 1.0 for a script that tells alone; None
+    for text with too few letters to guess from. Below :data:`MIN_CONFIDENCE` it is only a guess."""
+    if _KANA.search(text):
+        return "ja", 1.0
+    if _HANGUL.search(text):
+        return "ko", 1.0
+    if _HAN.search(text):
+        return "zh", 1.0
+    text = _NOISE.sub(" ", text)
+    if len(_LETTER.findall(text, 0, 400)) < MIN_LETTERS:
+        return None, 0.0
+    code, confidence = load().classify(text[:2000])
+    return str(code), float(confidence)
+
+
+def detect(text: str) -> str | None:
+    """The ISO 639-1 code of the language ``text`` is written in, or None when it does not tell."""
+    code, confidence = guess(text)
+    return code if confidence >= MIN_CONFIDENCE else None
+
+
+def likely(text: str, k: int = 3) -> tuple[str, ...]:
+    """The ``k`` likeliest languages of ``text`` however unsure, best first (none without letters to guess
+    from): for a use where reading in a wrong one as well costs little (memory/lexical.py)."""
+    code, confidence = guess(text)
+    if code is None or confidence >= 1.0:
+        return (code,) if code is not None else ()
+    return tuple(str(c) for c, _ in load().rank(_NOISE.sub(" ", text)[:2000])[:k])
+
+
+def name(code: str | None) -> str:
+    """The English name of a language code ("" for None or one not known here)."""
+    return NAMES.get(code or "", "")
