@@ -70,7 +70,7 @@ def _alternatives(phrases: list[str]) -> str:
 
 def _build(language: str) -> Table | None:
     # (no type hints: pyproject's list of untyped libraries is the place for dateparser.*)
-    from dateparser.languages.loader import default_loader  # type: ignore[import-untyped]  # noqa: PLC0415
+    from dateparser.languages.loader import default_loader  # noqa: PLC0415
 
     try:
         info = default_loader.get_locale(language).info

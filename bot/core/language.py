@@ -53,7 +53,7 @@ def load() -> Any:
         with _lock:
             if _identifier is None:
                 # heavy, so lazy; untyped (pyproject's list of untyped libraries is the place for it)
-                from py3langid.langid import (  # type: ignore[import-untyped]  # noqa: PLC0415
+                from py3langid.langid import (  # noqa: PLC0415
                     MODEL_FILE,
                     LanguageIdentifier,
                 )
