@@ -52,8 +52,11 @@ class Voice(commands.Cog):
     @in_server()
     async def leave(self, interaction: Interaction) -> None:
         assert interaction.guild_id is not None  # in_server
+        # Answered at once (Discord gives up on an interaction after 3 s): leaving waits for the voice
+        # connection to close and Discord to confirm, whatever the character is saying meanwhile.
+        await interaction.response.defer(ephemeral=True, thinking=True)
         text = await self.calls.send_out(interaction.guild_id, await caller_of(interaction))
-        await interaction.response.send_message(text, ephemeral=True)
+        await interaction.edit_original_response(content=text)
 
 
 async def setup(bot: Kindred) -> None:

@@ -103,7 +103,7 @@ LONG_ANSWER = ("Chamomile, with a little honey and a slice of lemon in it. Then 
                "is never enough.")
 
 
-async def test_a_member_speaking_over_the_answer_stops_it_after_the_sentence(call: Harness) -> None:
+async def test_a_member_speaking_over_the_answer_stops_it_at_once(call: Harness) -> None:
     h = call
     voice = h.discord.voice
     assert voice is not None and h.bot is not None
@@ -128,7 +128,7 @@ async def test_a_member_speaking_over_the_answer_stops_it_after_the_sentence(cal
     await eventually(aside_logged, "alice's aside logged")
     await h.bot.in_flight.drain()  # the answer's speaking done
     heard = len(voice.heard[USER2_ID])
-    assert first_frames - 5 <= heard < whole_frames // 2, (first_frames, heard, whole_frames)
+    assert heard < first_frames < whole_frames, (first_frames, heard, whole_frames)  # mid-sentence
     [posted] = h.discord.posted(VOICE_ID)
     assert posted["content"] == LONG_ANSWER  # the text is whole
 

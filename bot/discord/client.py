@@ -260,6 +260,9 @@ class KindredMixin:
         await services.reloader.stop()
         if services.dashboard is not None:  # no edit may start while the rest closes
             await services.dashboard.stop()
+        # Out of every call first, while the gateway is up: what the character is saying stops at once (an
+        # answer under way is posted, not said) rather than hold the grace period, and leaving is bounded.
+        await services.calls.close()
         # Let replies in flight finish and be saved before the connection and the database go away.
         grace = self.settings.operation.shutdown_grace_seconds
         try:
@@ -270,7 +273,6 @@ class KindredMixin:
         # waiting on its batch) is cancelled before the model client closes, its batch with it.
         await services.timers.stop()
         await services.heartbeat.stop()
-        await services.calls.close()  # every voice channel left while the gateway is still up
         self.mirror.close()  # the cogs unload now: the log channel's last lines are theirs
         self.in_flight.cancel()  # what did not finish in the grace period
         # a Bot's method, which the mixin gets from the Bot it is mixed into

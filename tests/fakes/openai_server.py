@@ -87,6 +87,7 @@ class Heard:
     content_type: str = ""
     data: bytes = b""
     status: int = 200
+    at: float = field(default_factory=time.monotonic)  # when the request arrived
 
 
 class FakeOpenAI(ModelServer):

@@ -10,10 +10,17 @@ other than UDP (4012), an encryption mode it did not offer (4016), a client with
 requires it (4017). The UDP side answers IP discovery for an SSRC it gave out, drops packets that do not
 authenticate, decrypts the bot's audio (DAVE too) and decodes its Opus, and sends members' speech: Opus
 frames of real audio, end-to-end encrypted with each member's own DAVE session, in RTP as their clients do.
+Audio the bot sends without having said it speaks (SPEAKING, op 5, with a non-zero ``speaking``, and not
+taken back by a SPEAKING 0 since) is refused, as Discord refuses it: not decoded, and counted
+(``unannounced``); a packet of the audio that just ended, racing its SPEAKING 0 from the player's thread
+(within ``SPEAKING_TAIL``), is not. When each of the bot's audio packets arrived, and when each member's
+speech began, are kept (``Connection.audio_at``, ``onsets``): what barge-in and the gaps between sentences
+are measured by.
 """
 
 from __future__ import annotations
 
+import array
 import asyncio
 import functools
 import itertools
@@ -22,6 +29,7 @@ import os
 import ssl
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +43,8 @@ from tests.fakes.voice_rtp import MODES, OPUS_SILENCE, discovery_response, open_
 
 HEARTBEAT_MS = 13_750
 PCM_FRAME = 3840  # 20 ms of 48 kHz 16-bit stereo, what discord.opus encodes a frame from
+SPEAKING_TAIL = 0.1  # seconds after a SPEAKING 0 in which a late packet of the audio it ended is let through
+LOUD = 500  # a sample this loud (16-bit) is speech begun, for ``onsets``
 
 
 @functools.cache
@@ -93,6 +103,10 @@ class Connection:
     speaking: list[dict[str, Any]] = field(default_factory=list)  # every SPEAKING the bot sent
     log: list[tuple[str, Any]] = field(default_factory=list)  # every frame the bot sent: (op, data)
     closed: bool = False
+    speaking_now: bool = False  # the last SPEAKING the bot sent said it speaks
+    silent_since: float = float("-inf")  # when a SPEAKING 0 last ended announced audio
+    audio_at: list[float] = field(default_factory=list)  # when each audio packet of the bot's arrived
+    quiet_at: list[float] = field(default_factory=list)  # when each SPEAKING 0 ending audio arrived
 
 
 class FakeVoiceServer:
@@ -107,6 +121,8 @@ class FakeVoiceServer:
         self.packets_dropped = 0  # datagrams that were neither discovery nor authentic RTP
         self.e2ee_frames = 0  # frames of the bot's that a member decrypted with its DAVE session
         self.undecryptable = 0  # frames of the bot's that a member's DAVE session could not decrypt
+        self.unannounced = 0  # audio packets of the bot's refused: sent without SPEAKING first
+        self.onsets: dict[int, list[float]] = {}  # member id -> when each speak() reached a loud frame
         self._ssrcs = itertools.count(1000)
         self._runner: web.AppRunner | None = None
         self._udp: asyncio.DatagramTransport | None = None
@@ -258,6 +274,10 @@ class FakeVoiceServer:
                     await self._close(conn, 4020)  # bad request: another SSRC than READY gave
                     break
                 conn.speaking.append(data)
+                was_speaking, conn.speaking_now = conn.speaking_now, bool(int(data.get("speaking") or 0))
+                if was_speaking and not conn.speaking_now:  # audio announced ended
+                    conn.silent_since = time.monotonic()
+                    conn.quiet_at.append(conn.silent_since)
             elif op in (23, 31) and self.group is not None:
                 await self.group.on_json(conn, op, data)
         if conn is not None and conn.ws is ws:
@@ -340,6 +360,11 @@ class FakeVoiceServer:
         self.packets_in += 1
         if rtp.payload == OPUS_SILENCE:
             return
+        now = time.monotonic()
+        if not conn.speaking_now and now - conn.silent_since >= SPEAKING_TAIL:
+            self.unannounced += 1  # audio before SPEAKING: refused
+            return
+        conn.audio_at.append(now)
         for member in self.members.values():
             if member.channel_id != conn.grant.channel_id:
                 continue
@@ -366,7 +391,10 @@ class FakeVoiceServer:
         encoder = discord.opus.Encoder()
         frames = [encoder.encode(pcm[i:i + PCM_FRAME].ljust(PCM_FRAME, b"\0"), encoder.SAMPLES_PER_FRAME)
                   for i in range(0, len(pcm), PCM_FRAME)]
+        onset = next((n for n in range(len(frames)) if _loud(pcm[n * PCM_FRAME:(n + 1) * PCM_FRAME])), None)
         for n, frame in enumerate([*frames, *[OPUS_SILENCE] * (5 if silence_frames else 0)]):
+            if n == onset:
+                self.onsets.setdefault(user_id, []).append(time.monotonic())
             if frame != OPUS_SILENCE and self.group is not None and self.group.active:
                 frame = self.group.encrypt(member, frame)
             packet = self._send_rtp(conn, member, frame, extension)
@@ -384,6 +412,19 @@ class FakeVoiceServer:
         member.counter += 1
         self._udp.sendto(packet, conn.address)
         return packet
+
+    async def garble(self, user_id: int, count: int) -> None:
+        """A member's client sends ``count`` packets whose Opus is corrupt (end-to-end encrypted and sealed
+        as usual): each must be dropped without harm."""
+        member = self.members[user_id]
+        conn = next(iter(self._in_channel(member.channel_id)))
+        await self.send(conn, 5, {"user_id": str(user_id), "ssrc": member.ssrc, "speaking": 1})
+        for _ in range(count):
+            frame = b"\x03\xff" + os.urandom(40)  # code 3 with 63 frames of a 2.5 ms mode: invalid
+            if self.group is not None and self.group.active:
+                frame = self.group.encrypt(member, frame)
+            self._send_rtp(conn, member, frame, True)
+            await asyncio.sleep(0.002)
 
     def forge(self, user_id: int) -> None:
         """A packet in a member's name sealed with another key than the call's (a forger, or a stale
@@ -403,6 +444,11 @@ class FakeVoiceServer:
                 raise AssertionError(f"timed out after {timeout}s waiting for {what}")
             await asyncio.sleep(0.005)
         return result
+
+
+def _loud(chunk: bytes) -> bool:
+    samples = array.array("h", chunk[:len(chunk) // 2 * 2])
+    return any(abs(x) >= LOUD for x in samples)
 
 
 class _Udp(asyncio.DatagramProtocol):

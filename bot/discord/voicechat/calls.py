@@ -60,6 +60,8 @@ class DiscordCall:
             self.client.voice_states_changed()
 
     async def leave(self) -> None:
+        """Bounded: the playback stops at once, and Discord's confirmation is waited for a moment only
+        (client.py's ``disconnect``)."""
         client, self.client = self.client, None
         if client is not None:
             await client.disconnect(force=True)
@@ -99,7 +101,7 @@ class DiscordCalls:
         call = DiscordCall(guild_id, channel, Hearing(self._bot.services.voice, heard, guild_id=guild_id,
                                                       channel_id=channel.id, is_bot=is_bot, listens=listens))
         make = listening(call.hearing.utterance, max_seconds=settings.voice_utterance_seconds,
-                         idle_seconds=settings.voice_idle_seconds)
+                         idle_seconds=settings.voice_idle_seconds, barge_in=True)
         try:
             # reconnect: discord.py resumes a dropped voice connection itself
             client = await channel.connect(cls=make, timeout=CONNECT_TIMEOUT, reconnect=True, self_deaf=False)

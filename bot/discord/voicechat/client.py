@@ -25,14 +25,19 @@ from bot.discord.voicechat.segmenter import Utterance
 log = logging.getLogger(__name__)
 
 SWEEP_SECONDS = 0.1  # how often a speaker whose packets stopped is looked for
+# How long leaving waits for Discord's confirmation (the VOICE_STATE_UPDATE with no channel) before it lets
+# go anyway: the voice connection is closed by then, and a command answered in time, a stop within its
+# window, matter more than the confirmation (discord.py would wait its connect timeout, 30 s).
+LEAVE_CONFIRM_SECONDS = 2.0
 
 
 class ListeningVoiceClient(discord.VoiceClient):
     """``idle_seconds``: how long it stays in a call nobody else is connected to (the main gateway's voice
     state updates, and the voice gateway's CLIENTS_CONNECT and CLIENT_DISCONNECT, say who is: each starts
     or stops the one timer, nothing is polled); None: it stays. ``barge_in``: what it is playing
-    stops when a member begins to speak (without it, ``spoken_over`` counts such starts: a speaker of whole
-    sentences stops after the one under way)."""
+    stops as soon as a member's speech has begun (the receiver's onset: enough voiced frames to be speech,
+    not a cough); without it, ``spoken_over`` counts such onsets. Leaving (``disconnect``) stops what it
+    plays at once, asks Discord once and waits at most ``LEAVE_CONFIRM_SECONDS`` for its confirmation."""
 
     def __init__(self, client: discord.Client, channel: discord.abc.Connectable, *,
                  on_utterance: Callable[[Utterance], None], max_seconds: float,
@@ -49,6 +54,15 @@ class ListeningVoiceClient(discord.VoiceClient):
         self._idle: asyncio.Task[None] | None = None
         self._leaving: asyncio.Task[None] | None = None
         self.on_left: Callable[[], Awaitable[None]] | None = None  # after it left by itself
+
+    async def disconnect(self, *, force: bool = False) -> None:
+        self.stop()  # the audio ends now, not at the end of its sentence
+        # discord.py waits for the confirmation up to its connect timeout (30 s): a confirmation cancelled
+        # by a second disconnect of its own (see _ConnectionState.disconnect) would hold a /voice leave or a
+        # shutdown that long.
+        self._connection.timeout = min(self._connection.timeout, LEAVE_CONFIRM_SECONDS)
+        await self._connection.disconnect(force=force, wait=True)
+        self.cleanup()
 
     def create_connection_state(self) -> VoiceConnectionState:
         return _ConnectionState(self, hook=self._voice_event)
@@ -158,6 +172,18 @@ class _ConnectionState(VoiceConnectionState):
     def __init__(self, client: ListeningVoiceClient, **kwargs: Any) -> None:
         super().__init__(client, **kwargs)
         self._listening = client
+        self._left = False  # a disconnect for good (cleanup) began: the call is being left
+
+    async def disconnect(self, *, force: bool = True, cleanup: bool = True, wait: bool = False) -> None:
+        """One leave: once a disconnect for good began, another (discord.py's voice websocket poller sees
+        the close code 4014 that follows the bot's own leave, and disconnects again) does nothing. The second
+        would send a second leave request (op 4) and clear the confirmation the first waits for, holding it
+        its whole timeout (discord.py issue #10376)."""
+        if self._left:
+            return
+        if cleanup:
+            self._left = True
+        await super().disconnect(force=force, cleanup=cleanup, wait=wait)
 
     async def _recover_from_invalid_commit(self, transition_id: int) -> None:
         await super()._recover_from_invalid_commit(transition_id)  # op 31 to the voice server, as DAVE asks

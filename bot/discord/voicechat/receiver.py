@@ -8,6 +8,12 @@ keys of its own, which is why a packet waits, briefly, for its SSRC's member to 
 by one decoder per SSRC (a lost frame or two concealed by the decoder); the left channel cut into utterances
 (``segmenter.py``). A member's client stops sending when it goes quiet, after five silence frames: those end
 the utterance at once, and ``sweep`` ends one whose packets simply stopped.
+
+A member's speech onset (``on_speech``: what stops the bot's own audio, barge-in) is told once an utterance
+holds ``ONSET_VOICED_FRAMES`` voiced frames (120 ms of voice): a cough or a click is not enough. A packet
+whose Opus does not decode (corrupt, or a codec this decoder cannot read) is dropped and counted
+(``Counters.corrupt``): logged in one line at the first, then at most once per ``CORRUPT_LOG_SECONDS`` with
+the count since, never a traceback per packet.
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ log = logging.getLogger(__name__)
 
 WAITING_PACKETS = 50  # a second of one SSRC's audio kept until SPEAKING says whose it is
 MAX_CONCEALED = 5  # lost frames in a row the decoder fills in; past that the gap is just skipped
+ONSET_VOICED_FRAMES = 6  # voiced 20 ms frames in an utterance before it counts as speech begun (barge-in)
+CORRUPT_LOG_SECONDS = 60.0  # at most one log line this often about Opus that did not decode
 
 
 class Link(Protocol):
@@ -52,6 +60,7 @@ class Counters:
     undecrypted: int = 0  # frames the DAVE session could not decrypt
     unknown: int = 0  # packets of an SSRC no SPEAKING event named, dropped after waiting
     late: int = 0  # packets older than one already played (reordered or repeated)
+    corrupt: int = 0  # packets whose Opus did not decode
 
 
 @dataclass
@@ -61,6 +70,7 @@ class _Speaker:
     decoder: discord.opus.Decoder = field(default_factory=discord.opus.Decoder)
     sequence: int | None = None
     last_packet: float = 0.0
+    onset_told: bool = False  # the utterance under way was told as speech begun (once per utterance)
 
 
 class VoiceReceiver:
@@ -81,6 +91,8 @@ class VoiceReceiver:
         self._speakers: dict[int, _Speaker] = {}  # by ssrc
         self._waiting: dict[int, list[RtpFrame]] = {}  # by ssrc: frames of a member not yet named
         self.counters = Counters()
+        self._corrupt_logged = 0  # the corrupt count at the last log line about it
+        self._corrupt_log_at: float | None = None  # when that line was logged
 
     # -- the voice gateway's side (event loop)
 
@@ -149,9 +161,26 @@ class VoiceReceiver:
         opus = self._decrypt(speaker.user_id, frame.payload)
         if opus is None:
             return
-        for _ in range(min(gap - 1, MAX_CONCEALED)):
-            self._push(ssrc, speaker, speaker.decoder.decode(None, fec=False))
-        self._push(ssrc, speaker, speaker.decoder.decode(opus, fec=False))
+        try:
+            concealed = [speaker.decoder.decode(None, fec=False) for _ in range(min(gap - 1, MAX_CONCEALED))]
+            pcm = speaker.decoder.decode(opus, fec=False)
+        except discord.opus.OpusError as exc:
+            self._corrupt(speaker.user_id, exc)
+            return
+        for frame_pcm in concealed:
+            self._push(ssrc, speaker, frame_pcm)
+        self._push(ssrc, speaker, pcm)
+
+    def _corrupt(self, user_id: int, exc: Exception) -> None:
+        self.counters.corrupt += 1
+        now = time.monotonic()
+        if self._corrupt_log_at is not None and now - self._corrupt_log_at < CORRUPT_LOG_SECONDS:
+            return
+        since = self.counters.corrupt - self._corrupt_logged
+        self._corrupt_logged, self._corrupt_log_at = self.counters.corrupt, now
+        log.warning("%d voice packet(s) whose audio did not decode were dropped (the latest of member %s: "
+                    "%s); %d in all in this call, logged at most once per %gs", since, user_id, exc,
+                    self.counters.corrupt, CORRUPT_LOG_SECONDS)
 
     def _decrypt(self, user_id: int, payload: bytes) -> bytes | None:
         session = self._link.e2ee()
@@ -166,10 +195,13 @@ class VoiceReceiver:
     def _push(self, ssrc: int, speaker: _Speaker, stereo: bytes) -> None:
         self.counters.frames += 1
         mono = array.array("h", stereo)[::2].tobytes()  # the left channel: a client's voice is mono
-        was_speaking = speaker.segmenter.speaking
         pcm = speaker.segmenter.push(mono)
-        if not was_speaking and speaker.segmenter.speaking and self._on_speech is not None:
-            self._loop.call_soon_threadsafe(self._on_speech, speaker.user_id)
+        if not speaker.segmenter.speaking:
+            speaker.onset_told = False
+        elif not speaker.onset_told and speaker.segmenter.voiced >= ONSET_VOICED_FRAMES:
+            speaker.onset_told = True
+            if self._on_speech is not None:
+                self._loop.call_soon_threadsafe(self._on_speech, speaker.user_id)
         if pcm is not None:
             self._emit(speaker.user_id, pcm)
 

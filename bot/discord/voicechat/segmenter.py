@@ -66,6 +66,11 @@ class Segmenter:
     def speaking(self) -> bool:
         return bool(self._frames)
 
+    @property
+    def voiced(self) -> int:
+        """Voiced frames in the utterance under way (0: none under way)."""
+        return self._voiced if self._frames else 0
+
     def push(self, frame: bytes) -> bytes | None:
         """One 20 ms frame; the PCM of the utterance it ended, if it ended one."""
         if len(frame) != FRAME_BYTES:

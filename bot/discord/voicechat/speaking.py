@@ -1,5 +1,9 @@
 """Saying something in a call: PCM played by discord.py's voice client (Opus-encoded with libopus, under
-DAVE end-to-end encrypted by discord.py's own session), and a way to stop it when someone else speaks."""
+DAVE end-to-end encrypted by discord.py's own session), and a way to stop it when someone else speaks.
+
+Discord disconnects a client whose audio comes before it said it speaks (SPEAKING, voice gateway op 5).
+discord.py's player sends SPEAKING from its thread without waiting for it, racing its first packet; ``play``
+sends it first and waits until it is sent, before every clip."""
 
 from __future__ import annotations
 
@@ -28,6 +32,13 @@ async def play(client: discord.VoiceClient, pcm: bytes) -> bool:
     def after(error: Exception | None) -> None:  # on discord.py's player thread
         loop.call_soon_threadsafe(settle, error)
 
+    if not client.is_connected():
+        return False
+    try:
+        await client.ws.speak(discord.SpeakingState.voice)  # said, before the first packet of the clip
+    except (discord.ConnectionClosed, ConnectionError) as exc:
+        log.warning("a clip was not played in voice channel %s: %s", client.channel.id, exc)
+        return False
     source = discord.PCMAudio(io.BytesIO(pcm))
     try:
         client.play(source, after=after, application="voip", signal_type="voice")

@@ -8,6 +8,18 @@ otherwise the first look and the votes decide. The answer is streamed to the cal
 voice channel's chat and spoken into the call in the character's voice a sentence at a time as it is
 written, one reply after another, never starting while a member speaks. Each answer is a task of its own
 (what a graceful stop waits for), awaited by the member's hearing so their words are answered in order.
+
+Speaking is pipelined: while a sentence plays, the next one is already with the text-to-speech backend (one
+sentence ahead, no more: what an interruption throws away is at most one sentence's speech), so between two
+sentences there is no silence beyond the backend's time to a first byte, if that.
+
+Barge-in, and what the character acknowledges: when a member's speech begins while it speaks (the
+receiver's onset: 120 ms of voice, so a cough or a click does not count), its audio stops at once, mid-word
+(about 200 ms after the member began), and it says nothing more of that answer. It does not acknowledge the
+interruption aloud (no "sorry, go ahead"): it yields. The answer's text is posted whole in the voice
+channel's chat as it is written, so the unsaid rest is there to read, and nothing of it is said later. The
+member's words are heard and answered like any others, once they finish (a reply never starts while a
+member speaks).
 """
 
 from __future__ import annotations
@@ -97,8 +109,8 @@ class CallTalk:
 class CallOutlet:
     """Posts an answer in the voice channel's chat and speaks it into the call as it is written: the reply
     is streamed to it (a ``SpokenOutlet``), each sentence spoken once complete, while the rest is written;
-    the chat's message is edited as the rest arrives. A member speaking over it stops it after the sentence
-    under way: the rest is posted, not said."""
+    the chat's message is edited as the rest arrives. A member speaking over it stops it at once: the rest
+    is posted, not said."""
 
     def __init__(self, call: DiscordCall, voice: VoiceService, turn: asyncio.Lock, answered: int,
                  payer: Payer) -> None:
@@ -108,7 +120,8 @@ class CallOutlet:
         self._answered = answered  # the utterance's message id: each part's nonce names it
         self._payer = payer  # the member answered: what speaking the answer is spent for
         self._parts = 0  # the part the next post is
-        self._said: list[asyncio.Task[None]] = []
+        self._sentences: asyncio.Queue[str | None] = asyncio.Queue()  # to be said, in order; None: no more
+        self._speaker: asyncio.Task[None] | None = None  # says them, one after another
         self._shown: dict[int, str] = {}  # message id -> its text as posted (what of it is said or queued)
         self._stopped = False  # spoken over: nothing more of this answer is said
 
@@ -148,41 +161,67 @@ class CallOutlet:
         self._parts = part
 
     async def spoken(self) -> None:
-        await asyncio.gather(*self._said, return_exceptions=True)
+        """The answer is written: until what is to be said of it was said (or stopped)."""
+        self._sentences.put_nowait(None)
+        if self._speaker is not None:
+            await asyncio.gather(self._speaker, return_exceptions=True)
 
     def _say_next(self, text: str) -> None:
-        if text.strip():
-            # Spoken beside the writing of the rest, in order (the lock is taken in the order they come).
-            self._said.append(asyncio.create_task(self._say(text), name="voice-say"))
+        if self._stopped:
+            return
+        for sentence in sentences(text):
+            self._sentences.put_nowait(sentence)
+        if self._speaker is None and not self._sentences.empty():
+            # Spoken beside the writing of the rest; answers in the order they take the turn.
+            self._speaker = asyncio.create_task(self._speak(), name="voice-say")
 
-    async def _say(self, text: str) -> None:
+    async def _speak(self) -> None:
         async with self._turn:
-            client = self._call.client
-            for sentence in sentences(text):
-                if self._stopped or client is None or not client.is_connected():
-                    return
-                try:
-                    pcm = await self._voice.speak_in_call(sentence, self._payer)
-                except VoiceRefused as exc:  # a spending limit, logged once by the limits
-                    log.info("a reply in voice channel %s was posted but not spoken: %s",
-                             self._call.channel_id, exc)
-                    self._stopped = True
-                    return
-                except VoiceUnavailable as exc:
-                    log.warning("a reply in voice channel %s was posted but not spoken: %s",
-                                self._call.channel_id, exc)
-                    self._stopped = True
-                    return
-                await self._wait_for_a_pause()
-                spoken_over = client.spoken_over
-                if not client.is_connected() or not await play(client, pcm):
-                    self._stopped = True
-                    return
-                if client.spoken_over != spoken_over:  # barge-in: the sentence ends, the rest is not said
-                    log.info("a member spoke over the reply in voice channel %s: it stopped after the "
-                             "sentence", self._call.channel_id)
-                    self._stopped = True
-                    return
+            upcoming = asyncio.create_task(self._next_speech(), name="voice-tts")
+            try:
+                while (pcm := await upcoming) is not None:
+                    # the next sentence's speech is made while this one plays
+                    upcoming = asyncio.create_task(self._next_speech(), name="voice-tts")
+                    if not await self._play(pcm):
+                        return
+            finally:
+                upcoming.cancel()
+
+    async def _next_speech(self) -> bytes | None:
+        """The next sentence's speech; None when there is no more to say (or it may not be said)."""
+        sentence = await self._sentences.get()
+        client = self._call.client
+        if sentence is None or self._stopped or client is None or not client.is_connected():
+            return None
+        try:
+            return await self._voice.speak_in_call(sentence, self._payer)
+        except VoiceRefused as exc:  # a spending limit, logged once by the limits
+            log.info("a reply in voice channel %s was posted but not spoken: %s", self._call.channel_id, exc)
+        except VoiceUnavailable as exc:
+            log.warning("a reply in voice channel %s was posted but not spoken: %s", self._call.channel_id,
+                        exc)
+        self._stopped = True
+        return None
+
+    async def _play(self, pcm: bytes) -> bool:
+        """One sentence played whole; False when it was not (spoken over, the call left): nothing more of
+        the answer is said."""
+        await self._wait_for_a_pause()
+        client = self._call.client
+        if self._stopped or client is None or not client.is_connected():
+            self._stopped = True
+            return False
+        interrupted, spoken_over = client.interrupted, client.spoken_over
+        played = await play(client, pcm)
+        if client.interrupted != interrupted:  # barge-in: stopped at once
+            log.info("a member spoke over the reply in voice channel %s: it stopped, the rest is in the chat",
+                     self._call.channel_id)
+        elif played and client.spoken_over != spoken_over:  # (a client without barge-in: after the sentence)
+            log.info("a member spoke over the reply in voice channel %s: it stopped after the sentence",
+                     self._call.channel_id)
+            played = False
+        self._stopped = self._stopped or not played
+        return played
 
     async def _wait_for_a_pause(self) -> None:
         # Polled: the receiver knows when an utterance ends only at its next frame or sweep.

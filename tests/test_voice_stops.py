@@ -1,0 +1,268 @@
+"""The character's call when things go against it, over the wire (DAVE on and off): sent out or shut down
+while it speaks, spoken over, a failed answer, corrupt audio; and how it speaks: SPEAKING before every clip
+(the fake voice server refuses audio without it, as Discord does) and the next sentence's speech made while
+the current one plays. Each measured figure is printed (``-s`` shows them)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import discord
+import pytest
+
+from bot.discord.voicechat.talk import sentences
+from tests.fakes.discord_components import RESPONSE_WINDOW
+from tests.fakes.speech_book import SpeechBook
+from tests.harness import GUILD_ID, USER2_ID, USER_ID, Harness, ephemeral, eventually
+from tests.test_voice_talk import ASIDE, ASKED, LONG_ANSWER, VOTER, in_the_call
+from tests.voice_support import VOICE_ID, speech, voice_harness
+
+BARGE_IN_MS = 200  # a member's speech stops the character's audio within this long of its onset
+
+
+@pytest.fixture(params=[True, False], ids=["dave", "no-dave"])
+async def dave(request: pytest.FixtureRequest) -> bool:
+    return bool(request.param)
+
+
+@pytest.fixture
+async def made(db_url: str, tmp_path: Path) -> AsyncIterator[list[Harness]]:
+    harnesses: list[Harness] = []
+    yield harnesses
+    for h in harnesses:
+        await h.close()
+
+
+async def a_call(made: list[Harness], db_url: str, tmp_path: Path, dave: bool, **config: str) -> Harness:
+    h = await voice_harness(db_url, tmp_path, dave=dave, stt_backend="openai", voice_channels="true",
+                            **config)
+    made.append(h)
+    return h
+
+
+def bot_id(h: Harness) -> int:
+    assert h.bot is not None and h.bot.user is not None
+    return h.bot.user.id
+
+
+async def speaking_an_answer(h: Harness, *, alone: bool = False) -> None:
+    """alice (with bob, unless ``alone``) asks; the long answer is under way, heard by the call."""
+    voice = h.discord.voice
+    assert voice is not None
+    h.openai.speech_book = book = SpeechBook()
+    for line in (ASKED, ASIDE):
+        book.learn(line, speech(line))
+    h.claude.script("no", model=VOTER, times=None)
+    h.claude.script(LONG_ANSWER)
+    await in_the_call(h, USER_ID, *(() if alone else (USER2_ID,)))
+    await voice.speak(USER_ID, speech(ASKED))
+    listener = USER_ID if alone else USER2_ID
+    await voice.wait_for(lambda v: len(v.heard.get(listener, [])) >= 10, what="the answer begun")
+
+
+async def test_voice_leave_while_it_speaks_is_answered_in_time_and_it_leaves(
+        made: list[Harness], db_url: str, tmp_path: Path, dave: bool) -> None:
+    h = await a_call(made, db_url, tmp_path, dave)
+    voice = h.discord.voice
+    assert voice is not None
+    await speaking_an_answer(h)
+    h.discord.response_window = RESPONSE_WINDOW  # Discord's own 3 s: a late response is refused
+    asked = time.perf_counter()
+    ix = await h.slash("voice", [{"name": "leave", "type": 1, "options": []}], user=USER2_ID)
+    response = await ix.response()
+    answered = response["at"] - asked
+    assert answered < RESPONSE_WINDOW
+    assert "left" in (await ephemeral(ix))["content"]
+    await h.discord.wait_for(lambda d: d.in_voice(GUILD_ID, bot_id(h)) is None, what="the bot gone")
+    left = time.perf_counter() - asked
+    leaves = [r for r in h.discord.voice_requests if r.get("channel_id") is None]
+    assert len(leaves) == 1, leaves  # one leave request, not discord.py's second
+    heard = len(voice.heard[USER2_ID])
+    assert h.bot is not None
+    await h.bot.in_flight.drain()
+    assert len(voice.heard[USER2_ID]) - heard <= 5  # its audio stopped with the leave
+    [posted] = h.discord.posted(VOICE_ID)
+    assert posted["content"] == LONG_ANSWER  # the unsaid rest is posted
+    print(f"\n/voice leave while speaking (dave={dave}): interaction answered in {answered * 1000:.0f} ms, "
+          f"answer edited in and the call left in {left * 1000:.0f} ms")
+
+
+async def test_shutdown_during_a_call_while_it_speaks_is_bounded(
+        made: list[Harness], db_url: str, tmp_path: Path, dave: bool) -> None:
+    h = await a_call(made, db_url, tmp_path, dave)
+    await speaking_an_answer(h)
+    assert h.bot is not None
+    began = time.perf_counter()
+    await asyncio.wait_for(h.bot.close(), 30.0)  # systemd's stop window
+    took = time.perf_counter() - began
+    assert h.discord.in_voice(GUILD_ID, bot_id(h)) is None
+    assert len([r for r in h.discord.voice_requests if r.get("channel_id") is None]) == 1
+    print(f"\nshutdown while speaking (dave={dave}): {took:.2f} s")
+
+
+async def test_a_member_speaking_over_it_stops_its_audio_at_once(
+        made: list[Harness], db_url: str, tmp_path: Path, dave: bool) -> None:
+    h = await a_call(made, db_url, tmp_path, dave)
+    voice = h.discord.voice
+    assert voice is not None and h.bot is not None
+    await speaking_an_answer(h)
+    await voice.speak(USER_ID, speech(ASIDE))  # alice speaks over it
+
+    async def aside_logged() -> bool:
+        rows = await h.store.log.recent_messages(VOICE_ID, limit=10)
+        return any(m.content == f"[voice] {ASIDE}" for m in rows)
+
+    await eventually(aside_logged, "alice's aside heard whole")
+    await h.bot.in_flight.drain()
+    conn = voice.connection(bot_id(h))
+    assert conn is not None
+    onset = voice.onsets[USER_ID][-1]
+    after = [t for t in conn.audio_at if t > onset]
+    stopped_ms = (after[-1] - onset) * 1000 if after else 0.0
+    print(f"\nbarge-in (dave={dave}): {len(after)} packets of the bot's after the member's speech began, "
+          f"its audio stopped {stopped_ms:.0f} ms after the onset")
+    assert stopped_ms < BARGE_IN_MS, (len(after), stopped_ms)
+    [posted] = h.discord.posted(VOICE_ID)
+    assert posted["content"] == LONG_ANSWER  # the rest posted, not said
+    assert voice.unannounced == 0
+
+
+async def test_the_next_sentence_is_synthesised_while_the_current_one_plays(
+        made: list[Harness], db_url: str, tmp_path: Path, dave: bool) -> None:
+    h = await a_call(made, db_url, tmp_path, dave, tts_backend="openai", tts_model="kokoro")
+    voice = h.discord.voice
+    assert voice is not None and h.bot is not None
+    h.openai.speech_book = book = SpeechBook()
+    book.learn(ASKED, speech(ASKED))
+    h.claude.script(LONG_ANSWER)
+    await in_the_call(h, USER_ID)
+    await voice.speak(USER_ID, speech(ASKED))
+    said = sentences(LONG_ANSWER)
+
+    def speech_requests() -> list[Any]:
+        return [r for r in h.openai.heard if r.path.endswith("/audio/speech")]
+
+    await voice.wait_for(lambda _: len(speech_requests()) >= len(said), what="every sentence's speech")
+    await h.bot.in_flight.drain()
+    conn = voice.connection(bot_id(h))
+    assert conn is not None
+    # Each clip ends with a SPEAKING 0 (discord.py's player, as it stops): sentence n ended there. (The
+    # next sentence's request is made as the current one begins to play: one sentence ahead.)
+    ends = conn.quiet_at
+    assert len(ends) >= len(said), (ends, len(said))
+    requests = speech_requests()
+    for n in range(1, len(said)):
+        # sentence n's speech was asked for while sentence n-1 still played
+        assert requests[n].at < ends[n - 1], n
+    gaps = []
+    for end in ends[:len(said) - 1]:
+        before = max(t for t in conn.audio_at if t <= end)
+        after = min(t for t in conn.audio_at if t > end)
+        gaps.append((after - before) * 1000)
+    print(f"\npipelined speech (dave={dave}): the next sentence's speech asked for "
+          f"{', '.join(f'{(ends[n - 1] - requests[n].at) * 1000:.0f}' for n in range(1, len(said)))} ms "
+          "before"
+          f" the current one ended; gaps between sentences {', '.join(f'{g:.0f}' for g in gaps)} ms")
+    assert max(gaps) < 500, gaps
+    assert voice.unannounced == 0
+
+
+async def test_a_failed_answer_does_not_deafen_the_member(
+        made: list[Harness], db_url: str, tmp_path: Path, dave: bool, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    h = await a_call(made, db_url, tmp_path, dave)
+    voice = h.discord.voice
+    assert voice is not None and h.bot is not None
+    h.openai.speech_book = book = SpeechBook()
+    for line in (ASKED, ASIDE):
+        book.learn(line, speech(line))
+    h.claude.script("Second time lucky.")
+    replies = h.bot.services.replies
+    handle = replies.handle
+    failures = 0
+
+    async def failing_once(*args: Any, **kwargs: Any) -> Any:
+        nonlocal failures
+        if not failures:
+            failures += 1
+            raise discord.Forbidden(_Response(403), "Missing Permissions")  # the post refused
+        return await handle(*args, **kwargs)
+
+    monkeypatch.setattr(replies, "handle", failing_once)
+    await in_the_call(h, USER_ID)
+    caplog.set_level(logging.ERROR, logger="bot.discord.voicechat")
+    await voice.speak(USER_ID, speech(ASKED))
+    await eventually(lambda: _true(failures), "the first answer failing")
+    await voice.speak(USER_ID, speech(ASIDE))  # heard all the same
+    [posted] = await h.discord.wait_for_messages(VOICE_ID, 1)
+    assert posted["content"] == "Second time lucky."
+    transcribed = [r for r in h.openai.heard if "transcriptions" in r.path]
+    assert [book.recognize(r.data) for r in transcribed] == [ASKED, ASIDE]
+    assert any("heard but not answered" in r.getMessage() for r in caplog.records)
+
+
+async def _true(value: object) -> bool:
+    return bool(value)
+
+
+class _Response:
+    def __init__(self, status: int) -> None:
+        self.status = status
+        self.reason = "Forbidden"
+
+
+async def test_corrupt_audio_is_counted_and_logged_once(
+        made: list[Harness], db_url: str, tmp_path: Path, dave: bool,
+        caplog: pytest.LogCaptureFixture) -> None:
+    h = await a_call(made, db_url, tmp_path, dave)
+    voice = h.discord.voice
+    assert voice is not None and h.bot is not None
+    await in_the_call(h, USER_ID)
+    call = h.bot.services.calls.current(GUILD_ID)
+    client = getattr(call, "client", None)
+    assert client is not None
+    caplog.set_level(logging.DEBUG)
+    await voice.garble(USER_ID, 100)
+    await voice.wait_for(lambda _: client.receiver.counters.corrupt >= 100, what="the corrupt packets")
+    lines = [r for r in caplog.records if "did not decode" in r.getMessage()]
+    assert len(lines) == 1, [r.getMessage() for r in lines]
+    tracebacks = [r.getMessage() for r in caplog.records if r.exc_info]
+    assert not tracebacks, tracebacks
+    # and the member is heard afterwards
+    h.openai.speech_book = book = SpeechBook()
+    book.learn(ASIDE, speech(ASIDE))
+    await voice.speak(USER_ID, speech(ASIDE))
+    await voice.wait_for(lambda _: [r for r in h.openai.heard if "transcriptions" in r.path],
+                         what="the member heard after the corrupt packets")
+
+
+async def test_audio_before_speaking_is_refused_and_the_bot_says_it_speaks_first(
+        made: list[Harness], db_url: str, tmp_path: Path, dave: bool) -> None:
+    from bot.discord.voicechat.speaking import play
+    from tests.voice_support import tone
+
+    h = await a_call(made, db_url, tmp_path, dave)
+    voice = h.discord.voice
+    assert voice is not None and h.bot is not None
+    await h.discord.member_joins_voice(GUILD_ID, VOICE_ID, USER_ID)
+    channel = h.bot.get_channel(VOICE_ID)
+    assert isinstance(channel, discord.VoiceChannel)
+    client = await channel.connect()
+    if voice.dave:
+        await voice.wait_for(lambda v: v.group is not None and v.group.active, what="the DAVE group")
+    # A client that sends audio without SPEAKING: refused, as Discord refuses it.
+    client.send_audio_packet(discord.opus.Encoder().encode(tone(440, 0.02), 960), encode=False)
+    await voice.wait_for(lambda v: v.unannounced >= 1, what="the unannounced packet refused")
+    assert not voice.heard.get(USER_ID)
+    # play says it speaks before each clip: nothing refused, however many clips.
+    refused = voice.unannounced
+    for _ in range(3):
+        assert await play(client, tone(330, 0.3))
+    await voice.wait_for(lambda v: len(v.heard.get(USER_ID, [])) >= 40, what="the clips")
+    assert voice.unannounced == refused
+    await client.disconnect()
