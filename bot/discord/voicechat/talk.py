@@ -27,7 +27,14 @@ from bot.discord.voicechat.calls import DiscordCall
 from bot.discord.voicechat.segmenter import Utterance
 from bot.discord.voicechat.speaking import play
 from bot.runtime.lifecycle import InFlight
-from bot.runtime.voice import Payer, VoiceRefused, VoiceService, VoiceUnavailable
+from bot.runtime.voice import (
+    Payer,
+    VoiceRefused,
+    VoiceService,
+    VoiceUnavailable,
+    spoken_text,
+    without_actions,
+)
 
 if TYPE_CHECKING:
     from bot.runtime.composition import Services
@@ -90,7 +97,8 @@ class CallTalk:
             # the only other one in the call speaks to the character, as a DM does
             mentions_bot=alone_with,
             author_roles=tuple(r.id for r in member.roles), private=private_place(channel),
-            age_restricted=age_restricted_place(channel), cannot_post=missing_post_permission(channel))
+            age_restricted=age_restricted_place(channel), cannot_post=missing_post_permission(channel),
+            aloud=True)  # answered in the call: its prompt says the reply will be spoken
 
 
 class CallOutlet:
@@ -157,9 +165,12 @@ class CallOutlet:
     async def _say(self, text: str) -> None:
         async with self._turn:
             client = self._call.client
-            for sentence in sentences(text):
+            # its actions out first: one spanning sentences (*sips. smiles.*) is not said in pieces
+            for sentence in sentences(without_actions(text)):
                 if self._stopped or client is None or not client.is_connected():
                     return
+                if not spoken_text(sentence):  # nothing of it is said aloud: the next one is
+                    continue
                 try:
                     pcm = await self._voice.speak_in_call(sentence, self._payer)
                 except VoiceRefused as exc:  # a spending limit, logged once by the limits
