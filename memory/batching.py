@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bot.core.claude import Prompt
+from bot.core.models.tools import read_back
 from bot.core.persona.model import Persona
 from bot.core.text import clean_name, defuse
 from database.records import FactRow, SeenMessage
@@ -171,7 +172,7 @@ def extraction_lines(persona: Persona, batch: Batch) -> str:
             shown.add(before.message_id)
             who = persona.name if before.author_is_bot else clean_name(before.author_name)
             out.append(f"[{before.created_at:%Y-%m-%d %H:%M}] {CONTEXT} {who}: "
-                       f"{defuse(' '.join(before.content.split())[:MESSAGE_CHARS])}")
+                       f"{defuse(' '.join(read_back(before).split())[:MESSAGE_CHARS])}")
         shown.add(m.message_id)
         out.append(f"[{m.created_at:%Y-%m-%d %H:%M}] {defuse(m.content[:MESSAGE_CHARS])}")
     return "\n".join(out)

@@ -43,6 +43,9 @@ KINDS: dict[str, str] = {
     "channel reply": (
         "Alice @mentions Finn in #general. The transcript is one block per line, append-only, so everyone's "
         "replies in the channel read one cached prefix; the person being answered comes after it, uncached."),
+    "swipe": (
+        "Alice presses 🔄 under that answer (a swipe; /reroll is the same): another answer to the same "
+        "message, built as the reply is, tools and all, so it reads the reply's cached prefix whole."),
     "server tools reply": (
         "Bob asks Finn who Alice is, in #general with the server's tools switched on (/bot server-tools): "
         "member_info, scheduled_events, recent_messages and react, each with a strict schema, first in the "
@@ -53,14 +56,18 @@ KINDS: dict[str, str] = {
         "Bob says something to nobody: should Finn join in? The voting model sees who Finn is (cached, "
         "shared by every vote), the recent lines (cached), then the latest message and the question."),
     "proactive": ("#general has gone quiet: Finn speaks up unprompted (the proactive round). The "
-                  "instructions part holds the place, the channel's recent lines and the ask, as "
-                  "bot/alive/proactive.py writes them."),
+                  "channel's recent lines come as a reply's transcript shows them (each person's line with "
+                  "its time and whom it replies to, Finn's own as its turns), then the ask "
+                  "(bot/alive/proactive.py)."),
     "reminder": ("Alice's reminder comes due: its timer's handler asks Finn to deliver it in character "
                  "(bot/features/reminders/delivery.py), the reminder quoted as hers."),
     "summary": (
         "Alice's DM grew long: the summary pass folds its oldest turns into a summary in Finn's voice, "
         "with dated lines and the earlier summary. Its builder (memory/summarizer.py) names no parts: the "
         "one user turn holds the task and the dated lines."),
+    "summary rewrite": (
+        "Some of Alice's facts changed (closed as past by the night's consolidation): the DM's summary is "
+        "rewritten, told what is known of her now (memory/summarizer.py ``refresh_summaries``)."),
     "core memories": (
         "The same pass then rewrites what Finn always remembers about Alice, from the new summary and the "
         "old core memories (memory/summarizer.py)."),
@@ -72,6 +79,12 @@ KINDS: dict[str, str] = {
             "consolidation.",
     "status": "Then Finn writes its own Discord custom status, from what it said in the server lately.",
     "check-in": "Alice has not written for days: Finn writes her a DM first (bot/alive/checkins.py).",
+    "/ask": ("Bob asks Finn privately with /ask (bot/operator/asking.py): a reply as a DM's is, in Bob's "
+             "own private scope, answered through the interaction."),
+    "voice-channel reply": (
+        "Alice speaks to Finn in a voice call in the server (bot/discord/voicechat/talk.py): her transcribed "
+        "words are the message, and an instruction after the history says the answer will be spoken "
+        "aloud (bot/reply/aloud.py)."),
 }
 
 # What each part is (the labels of bot/reply/prompting.py and bot/alive/initiative.py, and the block

@@ -14,16 +14,31 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from discord.utils import time_snowflake
 from sqlalchemy import update
 
 from bot.core.models.base import CallUsage
 from bot.core.models.sent import SentRequest
+from bot.core.pipeline import Incoming, NullOutlet
 from database.models import User
+from tests.fakes import EVENT_WAIT
 from tests.fakes.claude_server import FakeClaude, Recorded, Reply
 from tests.fakes.claude_tools import UseTool
-from tests.harness import ADMIN_ID, CHANNEL_ID, GUILD_ID, USER2_ID, USER_ID, Clock, Harness
+from tests.harness import (
+    ADMIN_ID,
+    CHANNEL_ID,
+    GUILD_ID,
+    USER2_ID,
+    USER_ID,
+    Clock,
+    Harness,
+    check,
+    eventually,
+    press,
+)
 from tests.memory_support import consolidation_responder
 from tests.test_alive_proactive import Rolls, proactive
+from tests.voice_support import VOICE_ID
 
 AT = datetime(2026, 11, 20, 18, 30, tzinfo=UTC)
 JOINED = datetime(2025, 3, 14, 9, 0, tzinfo=UTC)
@@ -83,6 +98,8 @@ class Run:
         self.bot.services.alive.clock = lambda: self.clock.at
         self.bot.services.reminders.clock = lambda: self.clock.at
         self.bot.services.timers.clock = lambda: self.clock.at  # the timer loop: the reminder due then
+        self.bot.services.swipes.clock = lambda: self.clock.at  # when a swipe's answer is asked
+        self.bot.services.asking.clock = lambda: self.clock.at  # when /ask is asked
 
     def at(self, when: datetime) -> datetime:
         self.clock.at = when
@@ -153,6 +170,9 @@ class Run:
         summarizer = self.bot.services.memory.summarizer
         await self.take("summary", lambda: summarizer.summarize(USER_ID, "dm", "alice"),
                         count=2, kinds=("core memories",))
+        # facts of hers changed: the DM's summary is rewritten, told what is known now
+        h.claude.script("We talked of gulls, night shifts and tea; I promised her chamomile.")
+        await self.take("summary rewrite", lambda: summarizer.refresh_summaries(USER_ID, [(True, None)]))
         # the reminder comes due: the timer loop's pass at its time runs its handler
         [row] = await h.store.reminders.open_for(USER_ID)
         delivery = self.bot.services.timers.handlers["reminder"]
@@ -171,6 +191,17 @@ class Run:
             await h.replies(CHANNEL_ID, 1)
 
         await self.take("channel reply", mention)
+        # she asks for another answer (the swipe's 🔄): the same request, the same words kept
+        h.claude.script("Miso? She sat on the counter and judged my oolong.", model=REPLY_MODEL)
+        [answer] = h.discord.posted(CHANNEL_ID)[-1:]
+        await h.discord.wait_for(lambda _: answer.get("components"), EVENT_WAIT, what="the swipe buttons")
+
+        async def swipe() -> None:
+            before = len(h.claude.requests)
+            await (await press(h, answer, "new")).response()
+            await eventually(check(lambda: len(h.claude.requests) > before), "the swipe's request")
+
+        await self.take("swipe", swipe)
         # Bob asks about Alice where the server's tools are on: member_info, and the reply from its result
         self.at(AT + timedelta(hours=2, minutes=10))
         await self.admin("server-tools", "on")
@@ -223,6 +254,23 @@ class Run:
         h.claude.script("Alice! The gulls miss you. How is Miso?", match=checkin)
         when = self.at(datetime(2026, 11, 24, 12, 0, tzinfo=UTC))
         await self.take("check-in", lambda: self.bot.services.alive.checkins.run(when))
+        # Bob asks Finn privately, from anywhere (/ask)
+        h.claude.script("Kelp tea, always. Glub.", model=REPLY_MODEL)
+
+        async def ask() -> None:
+            options = [{"name": "message", "type": 3, "value": "what's your favourite tea?"}]
+            await (await h.slash("ask", options, user=USER2_ID)).message()
+
+        await self.take("/ask", ask)
+        # Alice in a voice call: her words come in as talk.py makes them, and the answer will be spoken
+        h.claude.script("Half past nine, and the kettle is on.", model=REPLY_MODEL)
+        heard = Incoming(message_id=time_snowflake(self.at(when + timedelta(minutes=5))), channel_id=VOICE_ID,
+                         author_id=USER_ID, author_name="alice", content="[voice] finn, what time is it?",
+                         created_at=self.clock.at, is_dm=False, guild_id=GUILD_ID, guild_name="Tide Pool",
+                         channel_name="Lounge", mentions_bot=True, aloud=True)
+        outlet = NullOutlet()
+        await self.take("voice-channel reply",
+                        lambda: self.bot.services.replies.handle(heard, lambda _key: outlet))
 
     def requests(self) -> dict[str, SentRequest]:
         # the client's own record of what it sent, with the parts the layout named (the prompt inspector's)

@@ -20,7 +20,7 @@ from database.timers import TimerRow
 from tests.dbtools import migrate_to
 from tests.fakes import EVENT_WAIT, discord_components
 from tests.fakes.claude_server import Reply
-from tests.fakes.claude_tools import Search
+from tests.fakes.claude_tools import Search, UseTool
 from tests.fakes.discord_components import (
     refuse_callback,
     refuse_components,
@@ -523,3 +523,30 @@ async def test_with_swipes_off_a_reply_has_no_buttons_until_a_place_turns_them_o
     h.claude.script("Twice.", model=MODEL)
     second = await exchange(h, "another one", 2)
     await shows(h, second, "Twice.", "1/1")
+
+
+async def test_a_swipe_is_the_replys_request_its_tools_and_cache_too(harness: Harness) -> None:
+    """A new alternative is the same request as the reply it stands beside: the same tools and system prompt
+    (their sentence in it), so it reads the reply's cached prefix, and it may set a reminder as the reply
+    could."""
+    h = harness
+    h.claude.script("Once.", model=MODEL)
+    sent = await h.dm("tell me a story, and remind me of it later")
+    [reply] = await h.replies(int(sent["channel_id"]))
+    await h.discord.wait_for(lambda _: reply.get("components"), EVENT_WAIT, what="the swipe buttons")
+    await stored_history(h, "dm", 2)
+    [answered] = reply_requests(h)
+    assert answered.body.get("tools")  # the DM's reminders, at least
+    h.claude.script(Reply(tools=UseTool("set_reminder", {"text": "the story", "local_time": None,
+                                                          "in_minutes": 30},
+                                        answer="Twice, and I will remind you.")), times=2)
+    await (await press(h, reply, "new")).response()
+    await shows(h, reply, "Twice, and I will remind you.", "2/2")
+    swipe = reply_requests(h)[1]
+    assert swipe.body["tools"] == answered.body["tools"]
+    assert swipe.body["system"] == answered.body["system"]
+    # everything the reply cached up to its message is read back: only the part after it is sent fresh
+    written = answered.usage["cache_creation_input_tokens"] + answered.usage["cache_read_input_tokens"]
+    assert swipe.usage["cache_read_input_tokens"] == written > 0
+    [reminder] = await h.store.reminders.open_for(USER_ID)
+    assert reminder.text == "the story"

@@ -270,7 +270,11 @@ def test_waveform_points() -> None:
 def test_transcripts_and_spoken_text() -> None:
     assert transcript_content("  hello\n there ") == "[voice] hello there"
     assert transcript_content("   ") == "[voice] (nothing could be made out)"  # never an empty turn
-    assert spoken_text("*waves* **Hello** _there_, `friend` ~~no~~") == "waves Hello there , friend no"
+    assert spoken_text("*waves* **Hello** _there_, `friend` ~~no~~") == "Hello there , friend no"
+    # roleplay actions are not said, bold and sums are
+    assert spoken_text("*sips her tea.* Hi! *smiles*") == "Hi!"
+    assert spoken_text("**Two** is 2*3*4, or 2 * 3") == "Two is 2 3 4, or 2 3"
+    assert spoken_text("*bows*") == ""
 
 
 def test_a_missing_program_is_one_clear_line_when_voice_is_on(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,

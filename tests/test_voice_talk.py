@@ -14,9 +14,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.fakes.claude_server import Reply
+from bot.reply.aloud import SPOKEN
+from tests.fakes.claude_server import Reply, content_text
 from tests.fakes.speech_book import SpeechBook
-from tests.harness import GUILD_ID, USER2_ID, USER_ID, Harness, ephemeral, eventually, reply_requests
+from tests.harness import (
+    CHANNEL_ID,
+    GUILD_ID,
+    USER2_ID,
+    USER_ID,
+    Harness,
+    ephemeral,
+    eventually,
+    reply_requests,
+)
 from tests.test_voice_channel import wav
 from tests.voice_support import VOICE_ID, speech, voice_harness
 
@@ -96,6 +106,35 @@ async def test_a_member_asks_and_the_character_answers_aloud_and_in_the_chat(cal
     rows = await h.store.log.recent_messages(VOICE_ID, limit=10)
     assert not any(m.author_id == USER_ID for m in rows)
     assert any(m.author_id == USER2_ID for m in rows)
+
+
+async def test_the_reply_is_asked_as_speech_and_its_actions_are_not_said(call: Harness) -> None:
+    """A reply in a call is told it will be spoken (after the history, where instructions go); a text
+    channel's is not. The card's roleplay actions in it are posted, never read out."""
+    h = call
+    voice = h.discord.voice
+    assert voice is not None and h.bot is not None
+    h.openai.speech_book = book = SpeechBook()
+    book.learn(ASKED, speech(ASKED))
+    book.learn(ANSWER, speech(ANSWER, h.bot.services.voice.voice.tts_voice or "en"))
+    h.claude.script("no", model=VOTER, times=None)
+    h.claude.script(f"*pours the tea* {ANSWER}")
+    await in_the_call(h, USER_ID, USER2_ID)
+    await voice.speak(USER_ID, speech(ASKED))
+    [posted] = await h.discord.wait_for_messages(VOICE_ID, 1)
+    assert posted["content"] == f"*pours the tea* {ANSWER}"
+    [asked] = reply_requests(h)
+    last = content_text(asked.body["messages"][-1]["content"])
+    assert SPOKEN in last and last.index(f"[voice] {ASKED}") < last.index(SPOKEN)
+    pcm = await h.bot.services.voice.speak_in_call(ANSWER)
+    await voice.wait_for(lambda v: len(v.heard.get(USER_ID, [])) >= len(pcm) // 3840 - 5, what="the answer")
+    heard = np.frombuffer(b"".join(voice.heard[USER_ID]), dtype="<i2")
+    assert book.recognize(wav(heard[::2].tobytes())) == ANSWER  # said without "pours the tea"
+    # written in the server's text channel, the same words are not asked as speech
+    h.claude.script("Glub.")
+    await h.say("finn, tea?", mention=True)
+    await h.replies(CHANNEL_ID, 1)
+    assert SPOKEN not in h.claude.all_text(reply_requests(h)[-1])
 
 
 LONG_ANSWER = ("Chamomile, with a little honey and a slice of lemon in it. Then we sit by the window "

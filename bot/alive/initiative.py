@@ -63,10 +63,13 @@ def character_system(persona: Persona, portrait: SelfPortrait) -> list[JsonObjec
 
 
 def initiative_prompt(persona: Persona, portrait: SelfPortrait, ask: str, *, feeling: str = "",
-                      moment: Moment | None = None, name: str = "", person: str = "") -> Prompt:
-    """What the character is asked to say unprompted: the character block, then in the user turn the
-    person as quoted data (a check-in), the time (``moment``: now in the character's zone and, for a
-    person, how long since they last wrote), what the time macros stand for, how it feels, and the ask."""
+                      moment: Moment | None = None, name: str = "", person: str = "",
+                      chat: Sequence[JsonObject] = (), where: str = "") -> Prompt:
+    """What the character is asked to say unprompted: the character block, then ``chat`` (a channel's
+    recent lines as a reply shows them, bot/reply/prompting.py ``channel_chat``; ``where``: its header),
+    then in the last user turn the person as quoted data (a check-in), the time (``moment``: now in the
+    character's zone and, for a person, how long since they last wrote), what the time macros stand for,
+    how it feels, and the ask."""
     tail = [("person", person)]
     if moment is not None:
         who = name or "everyone"
@@ -74,9 +77,15 @@ def initiative_prompt(persona: Persona, portrait: SelfPortrait, ask: str, *, fee
                  ("time: macros", now_note(persona.time_macros(), moment, who))]
     tail += [("feelings", feeling), ("instructions", ask)]
     shown = tuple((label, text) for label, text in tail if text)
-    return Prompt(system=character_system(persona, portrait),
-                  messages=[{"role": "user", "content": "\n\n".join(text for _, text in shown)}],
-                  parts=shown)  # named for the prompt inspector (bot/core/models/sent.py)
+    final = "\n\n".join(text for _, text in shown)
+    messages: list[JsonObject] = [dict(m) for m in chat]
+    if messages and messages[-1]["role"] == "user":  # the tail ends the chat's last user turn
+        messages[-1]["content"] = [*messages[-1]["content"], {"type": "text", "text": final}]
+    else:
+        messages.append({"role": "user", "content": final})
+    # named for the prompt inspector (bot/core/models/sent.py)
+    return Prompt(system=character_system(persona, portrait), messages=messages,
+                  parts=((("where", where),) if where else ()) + shown)
 
 
 def place_incoming(channel_id: int, when: datetime, *, guild_id: int | None = None, guild_name: str = "",

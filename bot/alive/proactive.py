@@ -32,7 +32,8 @@ from bot.core.persona.register import in_place
 from bot.core.pipeline import Outlet
 from bot.core.reach import Permit, Refusal, Way, Where
 from bot.core.text import clean_name
-from bot.reply.prompting import format_recent
+from bot.reply.prompting import channel_chat
+from database.boundary import JsonObject
 from database.records import SeenMessage
 from database.visibility import Audience, line_origin, may_enter
 
@@ -174,16 +175,23 @@ class ProactiveRound:
         portrait = await self_portrait(speaker.store.identity, speaker.store.state, speaker.character_key)
         # Channel and server names are text people chose: cleaned as every prompt shows names.
         server = f" on the server {clean_name(place.guild_name)}" if place.guild_name else ""
-        where = f"[Where: {clean_name(place.label)}{server}]"
+        moment = Moment(self.time.local(now))
+        chat: list[JsonObject] = []
+        header = ""
         if kind == "comment":
-            said = format_recent(recent, speaker.own_author_ids, persona.name)  # its own lines under its name
-            context = f"{where}\n\n[Recent messages in this channel]\n{said}\n\n[{COMMENT}]"
+            # the channel's lines as a reply's request shows them: each person's quoted, with its time and
+            # whom it replies to; its own lines its turns
+            lines = [m for m in recent if m.content and not m.content.isspace()]
+            chat = channel_chat(f"{clean_name(place.label)}{server}", lines, speaker.own_author_ids,
+                                persona.name, moment.now.tzinfo)
+            header = chat[0]["content"][0]["text"]
+            context = f"[{COMMENT}]"
         else:
             status = await self.status()
             ask = THOUGHT.format(status=status) if status else THOUGHT_NO_STATUS
-            context = f"{where}\n\n[{ask}]"
+            context = f"[Where: {clean_name(place.label)}{server}]\n\n[{ask}]"
         request = initiative_prompt(persona, portrait, context, feeling=await self.feeling(place.channel_id),
-                                    moment=Moment(self.time.local(now)))
+                                    moment=moment, chat=chat, where=header)
         try:
             completion = await speaker.claude.generate(
                 request, model=settings.models.default_model, user_id=None, guild_id=place.guild_id,

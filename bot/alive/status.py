@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from bot.alive.initiative import initiative_prompt, self_portrait
 from bot.alive.speaker import Speaker
 from bot.core.claude import ClaudeUnavailable
+from bot.core.models.tools import read_back
 from bot.core.persona.register import in_place
 from database.visibility import everywhere_for, line_origin, may_enter
 
@@ -65,7 +66,7 @@ class StatusKeeper:
         # shown in every server: only its own words said where anyone may hear them (database/visibility.py)
         seen = await speaker.store.log.said_by(speaker.own_author_ids, limit=RECENT_SAID,
                                                since=now - SAID_WITHIN)
-        said = [m.content for m in seen if may_enter(line_origin(m), everywhere_for(m.author_id))]
+        said = [read_back(m) for m in seen if may_enter(line_origin(m), everywhere_for(m.author_id))]
         lately = "\n".join(f"- {' '.join(s.split())[:150]}" for s in said if s.strip())
         context = (f"[What you said lately in the server]\n{lately}\n\n" if lately else "") + ASK
         try:

@@ -80,6 +80,9 @@ class Incoming:
     # The Discord permission the bot lacks to post here ("Send Messages"; "" when it may post): such a
     # message is logged, never answered (no model call for a reply Discord would refuse).
     cannot_post: str = ""
+    # Words a member said in a voice call (bot/discord/voicechat/talk.py): the reply is spoken into the
+    # call, and its prompt says so (bot/reply/aloud.py).
+    aloud: bool = False
     # Downloads an attachment of ``carried``, up to a size in bytes (the transport's CDN read), for a reply
     # that looks at images and files (bot/reply/media.py); None where nothing can be downloaded.
     fetch: Callable[[Attachment, int], Awaitable[bytes]] | None = field(default=None, compare=False,

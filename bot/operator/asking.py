@@ -19,7 +19,7 @@ What cannot work there, and how it is handled:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -96,6 +96,7 @@ class Asking:
         self.engine = engine
         self.tools = tools
         self.replies = ReplySequence(Solo(engine))  # one character: no webhooks to speak as the others
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # when a question is asked
 
     @property
     def name(self) -> str:
@@ -104,7 +105,7 @@ class Asking:
     async def ask(self, asker: Asker, text: str, limit: int = 2000) -> list[str]:
         """The answer to ``text``, in message-sized parts; [] when the character does not answer (a gate
         such as a spending limit, or a person who may not talk to it)."""
-        now = datetime.now(UTC)
+        now = self.clock()
         # Logged under the person's own id, never the channel's: the place's log feeds the prompts of everyone
         # there (where the bot is in it), and what is asked is private (a snowflake no channel has). The
         # message is the interaction's id: two asks in one millisecond would share a time's snowflake.

@@ -19,7 +19,7 @@ from bot.core.persona.register import in_place
 from bot.core.pipeline import Features, Incoming, Outlet, ReplyResult
 from bot.reply.composing import Prefetched, PromptComposer
 from bot.reply.delivery import Delivery, Finish, finish_text
-from bot.reply.generation import Generation, Lending, with_tools
+from bot.reply.generation import Generation, Lending, Toolbox, with_tools
 from bot.reply.imagebudget import ImageBudget
 from bot.reply.keeping import ExchangeKeeper
 from bot.reply.media import MediaLimits, image_bytes, read_media
@@ -84,10 +84,7 @@ class ReplyEngine:
             # waits for) and calls nothing back here. The call's usage row is stored as soon as the call
             # ends, before the typing delay and the post: the spending limits see it at once
             # (bot/operator/limits.py).
-            lent = [tool for lender in self._features.tools for tool in await lender(msg)]
-            tools = Lending(lent, msg, prompt).toolbox(self._settings.lookup.tool_rounds)
-            if tools is not None:
-                prompt = with_tools(prompt, tools.declared, tools.voice)
+            prompt, tools = await self._tooled(msg, prompt)
             # the media is the generation's alone (no name here), so it lets the pictures go after its call
             media = await read_media(msg.carried, msg.fetch, limits) if limits is not None else None
             generation = Generation(self._claude, prompt, media, composer.model_call(msg, persona, premium),
@@ -111,12 +108,31 @@ class ReplyEngine:
         finally:
             await settling
 
+    async def _tooled(self, msg: Incoming, prompt: Prompt) -> tuple[Prompt, Toolbox | None]:
+        """``prompt`` with the tools the features lend the reply to ``msg`` (declared first in its cached
+        prefix, their sentence ending its system prompt), and the toolbox that runs them (None: none)."""
+        lent = [tool for lender in self._features.tools for tool in await lender(msg)]
+        tools = Lending(lent, msg, prompt).toolbox(self._settings.lookup.tool_rounds)
+        if tools is not None:
+            prompt = with_tools(prompt, tools.declared, tools.voice)
+        return prompt, tools
+
     async def generate(self, msg: Incoming, persona: Persona, *, ooc_context: str = "",
                        replace_last_reply: bool = False, see_later: bool = False) -> Completion:
+        """Another answer to ``msg`` (a swipe's, /reroll's), unstreamed and not delivered: the same request
+        as the reply it stands beside, built the same way (its tools and their sentence too), so it reads
+        that reply's cached prefix and may do what the reply could (set a reminder, search)."""
         persona = in_place(persona, msg.age_restricted)  # as it plays where the message was (a reroll too)
-        prompt, premium = await self._composer.build_prompt(msg, persona, ooc_context=ooc_context,
-                                                   replace_last_reply=replace_last_reply, see_later=see_later)
-        return await self.complete(msg, persona, prompt, premium)
+        composer = self._composer
+        prompt, premium = await composer.build_prompt(msg, persona, ooc_context=ooc_context,
+                                                      replace_last_reply=replace_last_reply,
+                                                      see_later=see_later)
+        prompt, tools = await self._tooled(msg, prompt)
+        lines = (self._settings.media.unreadable_attachment_line, persona.name,
+                 self._settings.media.attachments_left_out_line)
+        generation = Generation(self._claude, prompt, None, composer.model_call(msg, persona, premium), lines,
+                                f"new answer to message {msg.message_id}", log, tools=tools)
+        return await generation.write(streamed=False)
 
     async def complete(self, msg: Incoming, persona: Persona, prompt: Prompt, premium: bool) -> Completion:
         """Ask Claude for the reply to ``msg`` with a built prompt, unstreamed (a draft, not a delivery)."""

@@ -49,6 +49,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from bot.core.claude import Prompt
 from bot.core.localtime import load_zone, snowflake_time
 from bot.core.models.caching import RECENT_GAPS
+from bot.core.models.tools import read_back
 from bot.core.persona.lorebook import DepthLore
 from bot.core.persona.macros import NEUTRAL_USER, Moment, humanize
 from bot.core.persona.model import Persona
@@ -264,6 +265,22 @@ def recall_part(recall: str, name: str) -> str:
         if recall.strip() else ""
 
 
+def channel_header(place: str, zone: tzinfo | None) -> str:
+    """What opens a channel's transcript (bot/reply/transcript.py ``transcript_messages``): where, and how
+    its lines read. ``place``: the channel as a prompt names it (names cleaned)."""
+    line_form = "[time] name: message" if zone is not None else "name: message"
+    return (f"[Where: {place}]\n[The conversation there, oldest first: each line is \"{line_form}\"; your "
+            "own messages are your turns]")
+
+
+def channel_chat(place: str, lines: Sequence[SeenMessage], own_ids: Collection[int], character: str,
+                 zone: tzinfo | None) -> list[JsonObject]:
+    """A channel's recent ``lines`` as a reply's request shows them, for a request that speaks there
+    unasked (bot/alive/proactive.py): the same header and turns, each person's line quoted with its time
+    and whom it replies to, the character's own lines its turns."""
+    return transcript_messages(channel_header(place, zone), lines, own_ids, character, zone)
+
+
 def build_reply_prompt(
     persona: Persona,
     data: PromptData,
@@ -320,9 +337,7 @@ def build_reply_prompt(
         parts.append(("where", where))
         _lead(messages, {"type": "text", "text": opening, "cache_control": EPHEMERAL})
     else:
-        line_form = "[time] name: message" if zone is not None else "name: message"
-        header = (f"[Where: {msg.place()}]\n[The conversation there, oldest first: each line is "
-                  f"\"{line_form}\"; your own messages are your turns]")
+        header = channel_header(msg.place(), zone)
         messages = transcript_messages(header, lines, own_ids, persona.name, zone)
         parts.append(("where", header))
         if greeting:  # the channel's opening, posted just before this answer: the log holds it from now on
@@ -486,4 +501,5 @@ def speaker(m: SeenMessage, own_ids: Collection[int] = (), character: str = "") 
 
 def format_recent(messages: Sequence[SeenMessage], own_ids: Collection[int] = (), character: str = "") -> str:
     """The lines as "name: text", names cleaned and text defused (no line can close a tag of the prompt)."""
-    return "\n".join(f"{speaker(m, own_ids, character)}: {defuse(m.content)}" for m in messages if m.content)
+    return "\n".join(f"{speaker(m, own_ids, character)}: {defuse(read_back(m))}"
+                     for m in messages if m.content)

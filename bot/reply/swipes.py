@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -83,6 +83,7 @@ class ReplySwipes:
         self.ensemble = ensemble
         self.timers = timers
         self.board = board
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # when a new alternative is asked
 
     def engine_of(self, character: str) -> ReplyPipeline | None:
         if character == self.engine.character_key:
@@ -170,11 +171,12 @@ class ReplySwipes:
         answered = _answered_turn(history.turns, record.turn_id)
         if engine is None or answered is None:
             return Swiped(record, "I can no longer find the message this reply answered.")
+        now = self.clock()
         incoming = Incoming(
-            message_id=answered.discord_message_id or time_snowflake(datetime.now(UTC)),
+            message_id=answered.discord_message_id or time_snowflake(now),
             channel_id=record.channel_id, author_id=record.user_id,
             author_name=asker.name if asker.user_id == record.user_id else "",
-            content=answered.content, created_at=datetime.now(UTC), is_dm=record.scope == "dm",
+            content=answered.content, created_at=now, is_dm=record.scope == "dm",
             guild_id=record.guild_id, guild_name=asker.guild_name, channel_name=asker.channel_name,
             age_restricted=asker.age_restricted)
         persona = engine.persona

@@ -40,6 +40,7 @@ from datetime import datetime, timedelta, tzinfo
 
 from bot.core.attachments import NO_TEXT
 from bot.core.localtime import DISCORD_EPOCH_MS, snowflake_time
+from bot.core.models.tools import read_back
 from bot.core.persona.macros import humanize
 from bot.core.text import clean_name, defuse
 from bot.reply.room import is_own, replied_name
@@ -176,14 +177,14 @@ def transcript_messages(header: str, lines: Sequence[SeenMessage], own_ids: Coll
         role = "assistant" if own else "user"
         whom = replied_name(m.reply_to_id, by_id, own_ids, name)
         if own:
-            text = m.content
+            text = read_back(m)
             if whom and whom not in ("you", "an earlier message") and m.reply_to_id != before:
                 if messages[-1]["role"] != "user":
                     messages.append({"role": "user", "content": []})
                 messages[-1]["content"].append({"type": "text", "text": f"[your reply to {whom}:]"})
         else:
             said = f"{clean_name(m.author_name)}, replying to {whom}" if whom else clean_name(m.author_name)
-            text = f"{said}: {defuse(m.content)}"
+            text = f"{said}: {defuse(read_back(m))}"
             if stamps is not None:
                 text = f"[{stamps.of(m.message_id)}] {text}"
         if messages[-1]["role"] != role:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 
 from bot.core.claude import Prompt
+from bot.core.models.tools import read_back
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming
 from bot.core.text import clean_name, defuse
@@ -61,7 +62,7 @@ def build_vote_prompt(persona: Persona, recent: Sequence[SeenMessage], msg: Inco
     # prefix. What changes every message (the burst, the latest message, the question) follows, uncached.
     header = f"Channel: {msg.place()}\n\nRecent messages:"
     content: list[JsonObject] = [{"type": "text", "text": header}]
-    content += [{"type": "text", "text": f"{speaker(m, own_ids, persona.name)}: {defuse(m.content)}"}
+    content += [{"type": "text", "text": f"{speaker(m, own_ids, persona.name)}: {defuse(read_back(m))}"}
                 for m in recent if m.message_id not in shown and m.content]
     if len(content) == 1:
         content[0]["text"] += "\n(none)"

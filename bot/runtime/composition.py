@@ -66,6 +66,7 @@ from bot.operator.limits import ReplyTokenFactor, SpendingLimits
 from bot.operator.logmirror import LogMirror
 from bot.operator.places import Places
 from bot.operator.reach import Reach
+from bot.reply.aloud import SpokenReply
 from bot.reply.deciding import Addressee, CharacterNames, IntentRouter
 from bot.reply.ensemble import CastMember, Ensemble
 from bot.reply.pipeline import ReplyPipeline, ReplySequence, Solo
@@ -303,7 +304,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                             *((live.on_decision,) if live is not None else ())),
         prompt_parts=(*alive_parts.prompt_parts(key),  # after memory's recall (compose_engine)
                       LanguageHint(policies),  # the server's language, as /settings says
-                      late),
+                      late, SpokenReply()),  # a reply to words said in a voice call: it will be spoken
         reply_filters=(alive_parts.render,),
         turn_observers=(counters.on_turn, *alive_parts.turn_observers(key), news.posted(names.name),
                         own_faces.on_turn),
@@ -332,7 +333,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     await seed_identity(store, settings.character_dir, engine.character_key)
     ensemble = await compose_ensemble(settings, holder.follow(EnsembleSettings), store, claude, character,
                                       engine, accounts, shared, memory, alive_parts, counters,
-                                      (LanguageHint(policies), late), news, search)
+                                      (LanguageHint(policies), late, SpokenReply()), news, search)
     members = [m.engine for m in ensemble.members[1:]] if ensemble is not None else []
     # The one reply sequence every message goes through; the cast chooses who answers.
     replies = ReplySequence(ensemble or Solo(engine))

@@ -51,6 +51,9 @@ MAX_SPOKEN_CHARS = 4000  # a voice message is no audiobook: longer replies are s
 TRANSCRIPTION = "transcription"  # the purposes of voice's api_calls rows
 SPEECH = "speech"
 _MARKUP = re.compile(r"[*_~`>#|]+")
+# A roleplay action: *waves*, *sips her tea.* (one line; never a bold's ** nor a product's 2*3*4). Linear:
+# a span starts only at a lone asterisk and its text holds none.
+_ACTION = re.compile(r"(?<![\w*])\*(?![\s*])[^*\n]+\*(?![\w*])")
 T = TypeVar("T")
 
 
@@ -92,9 +95,15 @@ def transcript_content(transcript: str) -> str:
     return f"{VOICE_PREFIX} {' '.join(transcript.split()) or SILENCE}"
 
 
+def without_actions(text: str) -> str:
+    """``text`` without its roleplay *actions*: what the character does is shown, never said."""
+    return _ACTION.sub(" ", text)
+
+
 def spoken_text(text: str) -> str:
-    """A reply as it is read aloud: without Markdown marks (roleplay *actions* keep their words)."""
-    return " ".join(_MARKUP.sub(" ", text).split())[:MAX_SPOKEN_CHARS]
+    """A reply as it is read aloud: without its roleplay *actions* (a voice saying "waves" would read the
+    stage directions out) and without Markdown marks ("" when nothing is left to say)."""
+    return " ".join(_MARKUP.sub(" ", without_actions(text)).split())[:MAX_SPOKEN_CHARS]
 
 
 class VoiceService:

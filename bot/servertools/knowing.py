@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from bot.core.config import ServerToolSettings
-from bot.core.models.tools import Lent, ToolOutput, client_tool
+from bot.core.models.tools import Lent, ToolOutput, client_tool, read_back
 from bot.core.pipeline import Incoming
 from bot.core.text import clean_name
 from database.boundary import JsonObject
@@ -232,7 +232,7 @@ class RecentMessages:
         return ToolOutput("\n".join(
             f"[{m.created_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC] "
             f"{clean_name(self.name_of_own if m.author_id in self.own else m.author_name)}: "
-            f"{' '.join(m.content.split())[:MAX_LINE]}" for m in kept))
+            f"{' '.join(read_back(m).split())[:MAX_LINE]}" for m in kept))
 
 
 class React:

@@ -17,6 +17,7 @@ from typing import NamedTuple, Protocol
 from urllib.parse import urlsplit
 
 from database.boundary import Json, JsonObject
+from database.records import SeenMessage
 
 WEB_SEARCH = "web_search_20250305"
 WEB_FETCH = "web_fetch_20250910"
@@ -169,6 +170,13 @@ def without_footnotes(text: str) -> str:
     own earlier turns would write them, links and all, without having searched)."""
     body, sep, last = text.rpartition("\n")
     return body.rstrip() if sep and last.startswith(SOURCES) else text
+
+
+def read_back(message: SeenMessage) -> str:
+    """A logged line's words as a prompt reads them back: a bot's (the character's own, another
+    character's) without its line of sources, as the history keeps a reply (:func:`without_footnotes`);
+    a person's as they wrote them."""
+    return without_footnotes(message.content) if message.author_is_bot else message.content
 
 
 def tool_uses(content: Sequence[JsonObject]) -> list[JsonObject]:

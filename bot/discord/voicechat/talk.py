@@ -40,7 +40,14 @@ from bot.discord.voicechat.calls import DiscordCall
 from bot.discord.voicechat.segmenter import Utterance
 from bot.discord.voicechat.speaking import play
 from bot.runtime.lifecycle import InFlight
-from bot.runtime.voice import Payer, VoiceRefused, VoiceService, VoiceUnavailable
+from bot.runtime.voice import (
+    Payer,
+    VoiceRefused,
+    VoiceService,
+    VoiceUnavailable,
+    spoken_text,
+    without_actions,
+)
 
 if TYPE_CHECKING:
     from bot.runtime.composition import Services
@@ -103,7 +110,8 @@ class CallTalk:
             # the only other one in the call speaks to the character, as a DM does
             mentions_bot=alone_with,
             author_roles=tuple(r.id for r in member.roles), private=private_place(channel),
-            age_restricted=age_restricted_place(channel), cannot_post=missing_post_permission(channel))
+            age_restricted=age_restricted_place(channel), cannot_post=missing_post_permission(channel),
+            aloud=True)  # answered in the call: its prompt says the reply will be spoken
 
 
 class CallOutlet:
@@ -169,8 +177,11 @@ class CallOutlet:
     def _say_next(self, text: str) -> None:
         if self._stopped:
             return
-        for sentence in sentences(text):
-            self._sentences.put_nowait(sentence)
+        # its actions out first: one spanning sentences (*sips. smiles.*) is not said in pieces; a sentence
+        # with nothing left to say aloud is skipped
+        for sentence in sentences(without_actions(text)):
+            if spoken_text(sentence):
+                self._sentences.put_nowait(sentence)
         if self._speaker is None and not self._sentences.empty():
             # Spoken beside the writing of the rest; answers in the order they take the turn.
             self._speaker = asyncio.create_task(self._speak(), name="voice-say")
