@@ -206,11 +206,12 @@ class People:
         )
         return RelationshipRecord(*rel) if rel else RelationshipRecord()
 
-    async def felt_since(self, character: str, user_id: int) -> datetime | None:
-        """Since when the relationship says what it says, as their DMs may tell it (any talk changed it)."""
+    async def felt_since(self, character: str, user_id: int, *, public: bool = False) -> datetime | None:
+        """Since when the relationship says what it says, as their DMs may tell it (any talk changed it), or
+        (``public``) as a public place may (only when public talk changed it last)."""
         raw = await self.db.scalar(select(Relationship.felt_since).where(
             Relationship.character == character, Relationship.user_id == user_id))
-        return read_felt_since(raw)[0]
+        return read_felt_since(raw)[1 if public else 0]
 
     async def set_relationship(self, character: str, user_id: int, **values: float) -> RelationshipRecord:
         """Set some metrics (already bounded by the caller: memory.relationships.clamp_metrics), keeping the

@@ -40,16 +40,24 @@ def judgement_instructions(character: str, user: str, max_change: float) -> str:
             f"little):\n{lines}")
 
 
+PLAYFUL = "be familiar and playful"  # closeness's register: what a hard time or a recent hurt overrules
+
+
 @dataclass(frozen=True)
 class Lasting:
     """How the character has come to feel about someone over the days (the metrics the consolidation
     moves), in words: what it feels (``feel``, said after "you feel"), how to let it show (``show``) and the
-    register (``register``). Empty when the metrics say nothing (the defaults): the reply's one feeling line
-    (bot/alive/regard.py) then says nothing of it, rather than "neutral"."""
+    register (``register``); ``cold``: which of ``feel`` hold the person off (anger, distance, wariness),
+    ``playful``: whether closeness asks for a familiar, playful register (what a recent feeling, or the
+    person's distress, may overrule: bot/alive/regard.py reconciles the two into one instruction). Empty
+    when the metrics say nothing (the defaults): the reply's one feeling line then says nothing of it,
+    rather than "neutral"."""
 
     feel: tuple[str, ...] = ()
     show: tuple[str, ...] = ()
     register: str = ""
+    cold: tuple[str, ...] = ()
+    playful: bool = False
 
     def __bool__(self) -> bool:
         return bool(self.feel or self.register)
@@ -63,27 +71,35 @@ class Lasting:
         """How to let it show, register last ("" when nothing)."""
         return "; ".join([*self.show, *([self.register] if self.register else [])])
 
+    @property
+    def warm(self) -> tuple[str, ...]:
+        """What of ``feel`` draws the character to them (closeness, trust)."""
+        return tuple(f for f in self.feel if f not in self.cold)
+
 
 def lasting(rel: RelationshipRecord | None) -> Lasting:
     """The relationship's metrics as :class:`Lasting` words."""
     if rel is None:
         return Lasting()
-    notes: list[tuple[str, str]] = []
+    notes: list[tuple[str, str, bool]] = []  # (what it feels, how to let it show, whether it holds them off)
     if rel.anger >= 6:
-        notes.append(("angry with them", "let it show"))
+        notes.append(("angry with them", "let it show", True))
     elif rel.anger >= 3:
-        notes.append(("somewhat irritated with them", ""))
+        notes.append(("somewhat irritated with them", "", True))
     if rel.rapport >= 7:
-        notes.append(("close to them", "be familiar and playful"))
+        notes.append(("close to them", PLAYFUL, False))
     elif rel.rapport <= 3:
-        notes.append(("distant from them", "be reserved"))
+        notes.append(("distant from them", "be reserved", True))
     if rel.trust >= 7:
-        notes.append(("trusting of them", "you can be open"))
+        notes.append(("trusting of them", "you can be open", False))
     elif rel.trust <= 3:
-        notes.append(("wary of them, not trusting them yet", "be guarded"))
+        notes.append(("wary of them, not trusting them yet", "be guarded", True))
     register = ("keep a formal register" if rel.formality >= 2
                 else "speak casually" if rel.formality <= -2 else "")
-    return Lasting(tuple(f for f, _ in notes), tuple(s for _, s in notes if s), register)
+    cold = tuple(f for f, _, held_off in notes if held_off)
+    # close but angry (or wary): the anger is what shows, not a playful register beside it
+    shows = tuple(s for _, s, _ in notes if s and not (cold and s == PLAYFUL))
+    return Lasting(tuple(f for f, _, _ in notes), shows, register, cold=cold, playful=PLAYFUL in shows)
 
 
 def relationship_guidance(rel: RelationshipRecord | None, user: str) -> str:

@@ -116,8 +116,6 @@ PARTS: dict[str, str] = {
                         "fenced apart from anyone's words; only the current version, after the cache "
                         "breakpoint.",
     "person: feelings": "How the character feels right now (bot/alive/feelings.py).",
-    "feelings": "How the character feels: toward the person in a check-in; in a proactive message, the room "
-                "there (bot/alive/feelings.py).",
     "person: style": "How the person writes (bot/alive/style.py).",
     "lore": "Lorebook entries the recent messages triggered, fenced as data.",
     "person: recall": "Facts recalled for this message, under the day they were told.",

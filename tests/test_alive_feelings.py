@@ -204,7 +204,8 @@ async def test_one_check_in_dm_after_a_silence_until_it_is_answered(make_harness
     checkin = [r for r in h.claude.requests if checkin_request(r.body)][-1]
     asked = h.claude.all_text(checkin)
     assert "Alice restores old boats" in asked and "asking how they are" in asked
-    assert "## How you feel right now\nToward alice you feel at ease" in asked  # toward her, not everyone
+    # toward her, not everyone; fenced as a reply's state is (bot/reply/prompting.py state_part)
+    assert "<state>\nToward alice you feel at ease.\n</state>" in asked and "## How you feel" not in asked
     # what she typed is quoted data, never system text; the time, in the character's zone, and her silence
     assert "Alice restores old boats" not in h.claude.system_text(checkin)
     # her /remember note is hers, by name (in her words "I" is her), never the character's own memory

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -432,6 +433,8 @@ async def test_speaking_first_goes_by_the_room_there_not_one_persons_insults_els
     assert spoke == "spoke in 1 of 1 channel(s)"
     text = h.claude.all_text(h.claude.last_request(DEFAULT))
     assert "speak up on your own" in text and "The room here feels" in text  # what was said there
+    # in the state a reply is told, fenced the same way (bot/reply/prompting.py state_part)
+    assert re.search(r"<state>\nThe room here feels \w+\.\n</state>", text) and "## How you feel" not in text
     for shaken in ("rattled", "irritable", "defensive", "You feel"):
         assert shaken not in text
 

@@ -21,7 +21,9 @@ from bot.alive.regard import state_line as full_line
 from bot.core.config import PROJECT_ROOT
 from bot.core.config.sections import AliveSettings
 from bot.core.localtime import load_zone
+from database.records import RelationshipRecord
 from database.visibility import Audience
+from memory.relationships import lasting
 from tests.fakes.claude_server import FakeClaude
 from tests.harness import USER2_ID, USER_ID, Harness, MakeHarness, exchange, reply_requests
 from tests.test_memory_commands import forget
@@ -126,9 +128,11 @@ async def test_a_reply_says_nothing_of_feelings_when_nothing_stands_out(make_har
     # no "at ease", no "your mood colours this" (the mood is in the character block): no state at all
     assert "<state>\n" not in asked and "Toward alice" not in asked and "colours this" not in asked
     clock.now += timedelta(minutes=1)
-    assert (await dm(h, "thank you finn, you're the best <3", 2)) == ""  # said after this exchange
+    # the message answered moves the line of the reply to it, not the next one's
+    assert (await dm(h, "thank you finn, you're the best <3", 2)).startswith(
+        "Toward alice you feel a little fond: warm and familiar with them (just now, after their warmth).")
     clock.now += timedelta(minutes=1)
-    assert (await dm(h, "see you", 3)).startswith("Toward alice you feel")  # then it stands out
+    assert (await dm(h, "see you", 3)).startswith("Toward alice you feel")  # and it still stands out
     checkin = await h.bot.services.alive.feeling_toward(USER2_ID, "bob", "")  # type: ignore[union-attr]
     assert checkin.endswith("Toward bob you feel at ease.")  # a check-in's line is said in full
 
@@ -168,6 +172,7 @@ async def test_a_persons_own_distress_gets_concern_not_defence(make_harness: Mak
 
 @pytest.mark.parametrize(("text", "expected"), [
     ("I feel so stupid, I messed up at work", ("distress",)),
+    ("my boss yelled at me in front of everyone", ("distress",)),
     ("I'm not angry", ()),
     ("you're not stupid", ()),
     ("you are so stupid", ("conflict",)),
@@ -259,8 +264,9 @@ async def test_one_feeling_line_with_the_relationship_and_a_glad_message_eases_t
     clock.now += timedelta(hours=3)
     line = await dm(h, "still thinking about it", 3)
     assert line == ("Toward alice you feel a little concerned: they are having a hard time: be gentle, "
-                    "listen first, nothing defensive (since this afternoon). Over time you have come to feel "
-                    "close to them and trusting of them.")
+                    "listen first, nothing defensive (since this afternoon); over time you have come to feel "
+                    "close to them and trusting of them, so comfort them as a friend would: concern, not "
+                    "banter.")
     asked = FakeClaude.all_text(reply_requests(h)[-1])
     assert asked.count("Toward alice") == 1 and "How you feel about" not in asked
     assert '<person name="alice"></person>' not in asked
@@ -274,8 +280,9 @@ async def test_one_feeling_line_with_the_relationship_and_a_glad_message_eases_t
     await dm(h, "the bread came out perfect, thanks!", 4)
     eased = await dm(h, "anyway", 5)
     assert "concerned" not in eased and "be gentle" not in eased
-    assert eased.startswith("Toward alice you feel a little pleased: upbeat and playful with them (just now, "
-                            "after their kind words).")
+    assert eased == ("Toward alice you feel a little pleased: upbeat and playful with them (just now, after "
+                     "their kind words); over time you have come to feel close to them and trusting of them, "
+                     "so it comes easily; you can be open.")  # the two agree: one line, no second "you feel"
     assert FakeClaude.all_text(reply_requests(h)[-1]).count("Toward alice") == 1
 
 
@@ -358,3 +365,78 @@ async def test_the_lasting_feeling_says_since_when_and_a_dms_timing_stays_out_of
     assert state_line(reply_requests(h)[-1]) == (
         "Toward alice you feel close to them and trusting of them (since this afternoon): be familiar and "
         "playful; you can be open; speak casually.")
+
+
+async def test_a_thank_you_from_someone_resented_over_time_gets_one_instruction(
+        make_harness: MakeHarness) -> None:
+    """A recent gladness and a lasting resentment are one instruction: the recent feeling leads, the lasting
+    one tempers it ("warmer than usual, though ... stay guarded"), never "upbeat and playful" beside
+    "angry", and it shows in the reply to the thank-you itself."""
+    h = await make_harness(timezone="UTC")
+    clock = Clock(afternoon())
+    set_clock(h, clock)
+    key = h.bot.services.engine.character_key  # type: ignore[union-attr]
+    await dm(h, "hi finn", 1, user=USER2_ID)
+    await h.store.people.set_relationship(key, USER2_ID, anger=7.0, rapport=2.0)
+    clock.now += timedelta(minutes=1)
+    thanked = await dm(h, "thank you finn, that really helped", 2, user=USER2_ID)
+    clock.now += timedelta(minutes=1)
+    after = await dm(h, "anyway", 3, user=USER2_ID)
+    for line in (thanked, after):
+        assert line == ("Toward bob you feel a little pleased (just now, after their kind words), warmer "
+                        "than usual, though over time you have come to feel angry with them and distant from "
+                        "them: let it soften you a little, but stay guarded; don't turn effusive.")
+        assert line.count("you feel") == 1 and "playful" not in line and "let it show" not in line
+    asked = FakeClaude.all_text(reply_requests(h)[-1])
+    assert asked.count("Toward bob") == 1 and "Over time" not in asked
+
+
+async def test_distress_in_the_message_answered_gets_concern_in_that_very_reply_even_from_a_close_friend(
+        make_harness: MakeHarness) -> None:
+    """The message being answered is appraised before the reply is composed: a close friend's "my boss
+    yelled at me" is met with concern in the reply to it, over the fondness their thanks left and over
+    closeness's playful register; the feeling is kept once, after the reply."""
+    h = await make_harness(timezone="UTC")
+    clock = Clock(afternoon())
+    set_clock(h, clock)
+    await h.store.state.set("daily_mood", "Playful, in the mood for jokes.")
+    key = h.bot.services.engine.character_key  # type: ignore[union-attr]
+    await dm(h, "hi finn", 1)
+    await h.store.people.set_relationship(key, USER_ID, rapport=8.0, trust=8.0)
+    for n in (2, 3):
+        clock.now += timedelta(minutes=1)
+        await dm(h, "thank you finn, you're the best <3", n)
+    fond, _ = await h.store.feelings.read(key, USER_ID)
+    clock.now += timedelta(minutes=1)
+    line = await dm(h, "my boss yelled at me in front of everyone", 4)
+    assert line == ("Toward alice you feel concerned: they are having a hard time: be gentle, listen "
+                    "first, nothing defensive (just now); over time you have come to feel close to them and "
+                    "trusting of them, so comfort them as a friend would: concern, not banter. Your mood "
+                    "today stays in the background.")
+    assert "playful" not in line and "fond" not in line
+    kept, _ = await h.store.feelings.read(key, USER_ID)
+    # kept once, after the reply: the message's effect is not counted twice
+    assert kept != fond and Regard.from_json(kept, clock.now).levels["concern"] == pytest.approx(0.45)
+
+
+def test_a_reply_to_a_message_already_kept_does_not_count_it_twice() -> None:
+    """A swipe answers a message whose effect is kept already (``through``): shown as kept."""
+    start = afternoon()
+    kept = Regard.calm(start).moved(("distress",), start, person=True, message=42)
+    again = Regard.from_json(kept.to_json(), start)
+    assert again.holds(42) and not again.holds(43) and not Regard.calm(start).holds(42)
+
+
+def test_distress_leads_a_line_over_stronger_fondness_and_a_hurt_from_a_friend_is_not_cold() -> None:
+    now = afternoon()
+    close = lasting(RelationshipRecord(rapport=8.0, trust=8.0))
+    fond = Regard.calm(now).moved(("warmth",), now).moved(("warmth",), now).moved(("distress",), now)
+    assert fond.lead() is not None and fond.lead()[0] == "warmth"  # type: ignore[index]
+    line = full_line("alice", fond, lasting=close, answering=("distress",))
+    assert "you feel concerned" in line and "concern, not banter" in line and "playful" not in line
+    stung = Regard.calm(now).moved(("conflict",), now)
+    line = full_line("alice", stung, lasting=close)
+    assert "hurt more than cold" in line and "playful" not in line and "Over time" not in line
+    # close but angry: the anger shows, not a playful register beside it
+    mixed = lasting(RelationshipRecord(rapport=8.0, anger=7.0))
+    assert "playful" not in full_line("alice", Regard.calm(now), lasting=mixed)

@@ -221,6 +221,8 @@ async def test_a_dm_reminder_is_delivered_in_that_dm_after_a_restart_once(make_h
     assert bot_posts(h, CHANNEL_ID) == []  # never in a channel
     delivery = h.claude.requests[-1].body
     assert "<reminder" in json.dumps(delivery["messages"]) and "stretch" in json.dumps(delivery["messages"])
+    # how the character feels toward her, in the state a reply is told (bot/reply/prompting.py state_part)
+    assert "<state>\nToward alice you feel at ease.\n</state>" in FakeClaude.all_text(delivery)
 
 
 async def test_the_plain_line_goes_out_when_the_model_fails(make_harness: MakeHarness) -> None:
@@ -381,6 +383,7 @@ async def test_in_a_channel_reminders_wait_for_an_admin_and_are_delivered_there(
         await h.store.timers.get(reminder_key(row.id))) == f"reminder {row.id} delivered"  # type: ignore[arg-type]
     [post] = [m for m in bot_posts(h) if "Stretch time!" in m["content"]]
     assert post["content"] == f"<@{USER_ID}> Stretch time!"
+    assert "<state>\nToward alice you feel at ease.\n</state>" in FakeClaude.all_text(h.claude.requests[-1])
 
 
 async def test_a_channel_reminders_post_goes_with_its_persons_forget_me(make_harness: MakeHarness) -> None:

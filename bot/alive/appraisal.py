@@ -38,7 +38,8 @@ HARSH = frozenset("hate stupid idiot dumb annoying useless worst wtf angry pathe
                   "horrible trash garbage sucks suck loser moron".split())
 # The person's own low state (said of someone else, "you seem sad", they are not the person's distress).
 DISTRESS = frozenset("sad upset stressed depressed anxious lonely crying cry cried exhausted miserable "
-                     "scared afraid worried hurt heartbroken overwhelmed failed fired awful terrible".split())
+                     "scared afraid worried hurt heartbroken overwhelmed failed fired awful terrible "
+                     "yelled shouted screamed humiliated embarrassed ashamed bullied".split())
 WORDS: dict[str, frozenset[str]] = {
     "praise": frozenset("thanks thank thx ty great awesome amazing brilliant perfect clever genius nice "
                         "wonderful fantastic impressive smart".split()),

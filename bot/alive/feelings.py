@@ -5,7 +5,7 @@
   is said in a channel moves only that channel's mood, so one hostile person in a channel leaves everyone
   else's DMs as they were. Each reply is told one state line (:func:`bot.alive.regard.state_line`): the
   recent feeling toward the person leads, how the character has come to feel about them over the days
-  (the relationship, memory/relationships.py) is its ground, in the same line; the room, the day's mood
+  (the relationship, memory/relationships.py) tempers it, in the same sentence; the room, the day's mood
   and, where the card keeps a daily rhythm, the night in the character's own time zone only colour it.
 * the character as a whole: the hormone model (bot/alive/emotions.py), kept in memory and persisted in
   global state (``emotions.<character>``, visible in /state) after each exchange, so a restart keeps it; it
@@ -14,8 +14,14 @@
   by it: those go by the day's mood and the place's own room (bot/alive/status.py, bot/alive/proactive.py).
 
 What a message carries is judged in context (bot/alive/appraisal.py: negation, and whom a harsh word is
-aimed at). Writes happen after the reply; the global state's are coalesced (one in flight at a time; the
-newest state wins).
+aimed at). The reply to a message is told the feeling that message leaves: it is appraised before the reply
+is composed (local, microseconds) and its effect applied to the line shown, so "my boss yelled at me" is
+answered with concern in that very reply, not one message late. The stored feeling is still moved once,
+after the reply (:meth:`Feelings.exchange`): a reply that fails or is dropped leaves nothing kept, the write
+stays off the path before the model call, and an emote reaction (no reply) moves it the same way. The
+message's id is kept with what it moved (``Regard.through``), so a reply to a message already kept (a
+swipe, a reroll) does not count it twice. Writes happen after the reply; the global state's are coalesced
+(one in flight at a time; the newest state wins).
 """
 
 from __future__ import annotations
@@ -107,29 +113,42 @@ class Feelings:
         return persona.circadian and BY_NAME["melatonin"].rest(self.time.hour(when), 0.0) >= NIGHT_MELATONIN
 
     async def system_part(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
-        """The reply's one feeling line: the recent feeling toward the person leads, the relationship is its
-        ground (see bot/alive/regard.py), as read with the prompt data."""
+        """The reply's one feeling line: the recent feeling toward the person leads, the relationship
+        tempers it (see bot/alive/regard.py), as read with the prompt data and moved by the message being
+        answered (appraised here, kept only after the reply: :meth:`exchange`)."""
         self.names = tuple(n for n in (persona.name, persona.nickname, self.character) if n)
         now = self.clock()
         toward, here = data.feelings if self.rows is not None else ("", "")
         if toward and not self.remembers(data.memory_consent):
             self._dropped.add(msg.author_id)  # kept of someone who opted out since: gone at this exchange
+        answering = () if msg.author_is_bot else appraise(msg.content, self.names)
         # Nothing kept toward them: calm, whoever reads the reply (no visibility question to ask).
-        person = (Regard.from_json(toward, now).seen_by(msg.author_id, msg.audience()) if toward
-                  else Regard.calm(now))
-        room = None if msg.is_dm else Regard.from_json(here, now)
+        kept = Regard.from_json(toward, now) if toward else Regard.calm(now)
+        # the message answered is read where the reply is: its effect shows on the track shown there
+        person = self._answering(kept.seen_by(msg.author_id, msg.audience()), kept, msg, answering, now)
+        room = None
+        if not msg.is_dm:
+            place = Regard.from_json(here, now)
+            room = self._answering(place, place, msg, answering, now)
         name = clean_name(msg.author_name)
         return self._line(persona, name, data.mood, person, room, now, quiet=True,
-                          lasting=lasting(data.relationship),
+                          lasting=lasting(data.relationship), answering=answering,
                           since=(lasting_since(msg.author_id, msg.audience(), data.relationship_since)
                                  if any(data.relationship_since) else None))  # no time kept: none to tell
+
+    @staticmethod
+    def _answering(shown: Regard, kept: Regard, msg: Incoming, found: tuple[str, ...],
+                   now: datetime) -> Regard:
+        """``shown`` as the message being answered leaves it (as it was, when ``kept`` holds it already)."""
+        return shown if not found or kept.holds(msg.message_id) else shown.moved(found, now)
 
     async def line(self, persona: Persona, user_id: int, name: str, mood: str,
                    channel_id: int | None = None, *, quiet: bool = False,
                    relationship: RelationshipRecord | None = None, since: datetime | None = None) -> str:
         """The state line toward a person (``channel_id``: where, when it is a channel), as of now, on the
         ground of their ``relationship`` (``since``: since when it says what it says, as the place may tell
-        it); ``quiet``: only what stands out (a reply's, see :func:`state_line`)."""
+        it); ``quiet``: only what stands out (a reply's, see :func:`state_line`). What the character says
+        unprompted (a check-in, a reminder) answers no message: the line is as kept."""
         person, room = await self.read(user_id, channel_id)
         if channel_id is not None:  # a place's line: what they confided elsewhere stays out of it
             person = person.seen_by(user_id, Audience.place(private=True, guild=None, channel=channel_id))
@@ -138,10 +157,10 @@ class Feelings:
 
     def _line(self, persona: Persona, name: str, mood: str, person: Regard, room: Regard | None,
               now: datetime, *, quiet: bool, lasting: Lasting | None = None,
-              since: datetime | None = None) -> str:
+              since: datetime | None = None, answering: tuple[str, ...] = ()) -> str:
         return state_line(name, person.advanced(now), room=None if room is None else room.advanced(now),
                           mood=mood, night=self.night(persona, now), quiet=quiet, lasting=lasting,
-                          zone=self.time.zone, lasting_since=since)
+                          zone=self.time.zone, lasting_since=since, answering=answering)
 
     async def room(self, channel_id: int) -> str:
         """How a channel feels, from what was said there only, for what the character says there unprompted
@@ -174,12 +193,13 @@ class Feelings:
             def person(old: str, consent: bool | None) -> str | None:
                 if not self.remembers(consent):
                     return None
-                return Regard.from_json(old, now).moved(found, now, person=True, public=public).to_json()
+                return Regard.from_json(old, now).moved(found, now, person=True, public=public,
+                                                        message=msg.message_id).to_json()
 
             public = not msg.is_dm and not msg.private
 
             def place(old: str) -> str:
-                return Regard.from_json(old, now).moved(found, now).to_json()
+                return Regard.from_json(old, now).moved(found, now, message=msg.message_id).to_json()
 
             try:
                 await self.rows.move(self.character, msg.author_id, person,

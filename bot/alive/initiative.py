@@ -22,7 +22,14 @@ from bot.core.persona.lorebook import persona_world
 from bot.core.persona.macros import Moment, now_note
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming, Outlet
-from bot.reply.prompting import CHANNEL_USER, IDENTITY_TITLES, character_block, now_part, system_blocks
+from bot.reply.prompting import (
+    CHANNEL_USER,
+    IDENTITY_TITLES,
+    character_block,
+    now_part,
+    state_part,
+    system_blocks,
+)
 from bot.reply.splitting import split_message, typing_time
 from database.boundary import JsonObject
 from database.identity import Identity
@@ -69,13 +76,14 @@ def initiative_prompt(persona: Persona, portrait: SelfPortrait, ask: str, *, fee
     recent lines as a reply shows them, bot/reply/prompting.py ``channel_chat``; ``where``: its header),
     then in the last user turn the person as quoted data (a check-in), the time (``moment``: now in the
     character's zone and, for a person, how long since they last wrote), what the time macros stand for,
-    how it feels, and the ask."""
+    how it feels (``feeling``: a state line, bot/alive/regard.py, fenced as a reply's ``<state>`` by the one
+    function that fences it, bot/reply/prompting.py ``state_part``), and the ask."""
     tail = [("person", person)]
     if moment is not None:
         who = name or "everyone"
         tail += [("time", now_part(moment, who, dated=persona.real_world_time)),
                  ("time: macros", now_note(persona.time_macros(), moment, who))]
-    tail += [("feelings", feeling), ("instructions", ask)]
+    tail += [("character: state", state_part(feeling)), ("instructions", ask)]
     shown = tuple((label, text) for label, text in tail if text)
     final = "\n\n".join(text for _, text in shown)
     messages: list[JsonObject] = [dict(m) for m in chat]

@@ -11,11 +11,19 @@ with what is said there. Pure and deterministic: every function takes the time i
 :func:`state_line` puts the feeling toward the person, how it has come to feel about them over the days
 (the relationship, memory/relationships.py), the room's mood, the day's mood and the time of night into one
 line in a fixed order of precedence, so its parts cannot pull against each other: the recent feeling toward
-the person leads, with since when and what it came from, and says how to let it show; the lasting one is
-its ground (or leads, when nothing recent is felt), with since when it says what it says (a public place is
-told only when public talk changed it); the room colours it only when the person leaves no feeling; the
-day's mood colours a light lead and steps back behind a heavy one (hurt, concern); the night makes the
-character a little tired, except that it stays attentive to someone having a hard time.
+the person leads, with since when and what it came from, and the lasting one tempers it in the same
+sentence, as one instruction (:func:`reconciled`: a recent gladness from someone long resented is "warmer
+than usual, though ... stay guarded", never "upbeat and playful" beside "angry"); the lasting one leads
+when nothing recent is felt, with since when it says what it says (a public place is told only when public
+talk changed it). The person's distress in the message being answered leads over everything (concern, not
+banter), whatever the relationship's register; the room colours the line only when the person leaves no
+feeling; the day's mood colours a light lead and steps back behind a heavy one (hurt, concern); the night
+makes the character a little tired, except that it stays attentive to someone having a hard time.
+
+A reply's line already holds the message it answers (bot/alive/feelings.py): that message's appraisal is
+applied to what is shown before the reply is composed, while the stored feeling is moved once, after it;
+``through`` (the newest message a stored regard holds) keeps a reply to a message already kept (a swipe)
+from counting it twice.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 
 from database.visibility import Audience, Origin, may_enter
-from memory.relationships import Lasting
+from memory.relationships import PLAYFUL, Lasting
 
 FEELINGS = ("warmth", "delight", "hurt", "concern")
 HALF_LIFE_HOURS = {"warmth": 12.0, "delight": 3.0, "hurt": 6.0, "concern": 8.0}
@@ -68,7 +76,8 @@ class Regard:
     that came from their DMs or a private place is theirs, and a public reply sees only the public track
     (:meth:`seen_by` asks database/visibility.py). A channel's regard has no second track (None). Each
     track keeps since when each of its feelings is felt (``since``, ``public_since``): the time it last
-    rose from below :data:`FELT`."""
+    rose from below :data:`FELT`. ``through``: the id of the newest message whose effect it holds (0: none
+    known)."""
 
     levels: dict[str, float]
     at: datetime
@@ -76,6 +85,7 @@ class Regard:
     public: dict[str, float] | None = None
     since: dict[str, datetime] = field(default_factory=dict)
     public_since: dict[str, datetime] = field(default_factory=dict)
+    through: int = 0
 
     @classmethod
     def calm(cls, now: datetime) -> Regard:
@@ -86,6 +96,8 @@ class Regard:
                                    "at": self.at.isoformat()}
         if self.since:
             data["since"] = {k: v.isoformat() for k, v in self.since.items()}
+        if self.through:
+            data["through"] = self.through
         if self.public is not None:
             data["public"] = {k: round(v, 4) for k, v in self.public.items()}
             if self.public_since:
@@ -102,11 +114,12 @@ class Regard:
             shown = data.get("public")
             public = None if shown is None else {k: _clamp(float(shown.get(k, 0.0))) for k in FEELINGS}
             since, public_since = _times(data.get("since")), _times(data.get("public_since"))
+            through = int(data.get("through", 0))
         except (ValueError, KeyError, TypeError, AttributeError):
             return cls.calm(now)
         if at.tzinfo is None:
             return cls.calm(now)
-        return cls(levels, at, public=public, since=since, public_since=public_since)
+        return cls(levels, at, public=public, since=since, public_since=public_since, through=through)
 
     def seen_by(self, person: int, audience: Audience) -> Regard:
         """The regard toward ``person`` that a reply read by ``audience`` may show: all of it where what
@@ -115,7 +128,7 @@ class Regard:
         if may_enter(Origin.dm(person), audience):
             return self
         return Regard(dict(self.public) if self.public is not None else dict.fromkeys(FEELINGS, 0.0),
-                      self.at, since=dict(self.public_since))
+                      self.at, since=dict(self.public_since), through=self.through)
 
     def advanced(self, now: datetime) -> Regard:
         """This regard as time has left it at ``now`` (a new object)."""
@@ -126,13 +139,15 @@ class Regard:
 
         return Regard(faded(self.levels), max(now, self.at),
                       public=None if self.public is None else faded(self.public),
-                      since=dict(self.since), public_since=dict(self.public_since))
+                      since=dict(self.since), public_since=dict(self.public_since), through=self.through)
 
     def moved(self, stimuli: tuple[str, ...], now: datetime, *, public: bool = False,
-              person: bool = False) -> Regard:
+              person: bool = False, message: int = 0) -> Regard:
         """The regard after an exchange at ``now`` carrying ``stimuli`` (a new object); ``person``: a
-        person's regard (two tracks), ``public``: the exchange was in a server's public channel."""
+        person's regard (two tracks), ``public``: the exchange was in a server's public channel;
+        ``message``: the id of the message it was (kept as ``through``)."""
         out = self.advanced(now)
+        out.through = max(out.through, message)
         if person and out.public is None:
             out.public = dict.fromkeys(FEELINGS, 0.0)
         tracks = [(out.levels, out.since)]
@@ -147,6 +162,10 @@ class Regard:
                     if delta > 0 and (level < FELT or feeling not in since):
                         since[feeling] = out.at  # felt from now on
         return out
+
+    def holds(self, message: int) -> bool:
+        """Whether the effect of ``message`` (an id) is in this regard already."""
+        return 0 < message <= self.through
 
     def lead(self) -> tuple[str, float] | None:
         """The strongest feeling, when it is felt at all."""
@@ -169,10 +188,63 @@ def _clamp(x: float) -> float:
 def toward(regard: Regard) -> str:
     """How the character feels toward someone, in a word or two ("at ease" when nothing stands out)."""
     lead = regard.lead()
-    if lead is None:
-        return "at ease"
-    feeling, level = lead
+    return "at ease" if lead is None else _word(*lead)
+
+
+def _word(feeling: str, level: float) -> str:
     return TOWARD[feeling][0] if level >= STRONG else f"a little {TOWARD[feeling][0]}"
+
+
+def leading(person: Regard, answering: tuple[str, ...] = ()) -> tuple[str, float] | None:
+    """What leads the line toward a person: the person's distress in the message being answered
+    (``answering``: its stimuli, already applied to ``person``) puts concern first, whatever else is felt;
+    else the strongest feeling, when one is felt."""
+    if "distress" in answering and person.levels["concern"] >= FELT:
+        return "concern", person.levels["concern"]
+    return person.lead()
+
+
+def reconciled(name: str, person: Regard, lead: tuple[str, float], lasting: Lasting, held: str,
+               zone: tzinfo | None = None) -> str:
+    """The recent feeling toward ``name`` (``lead``) and how the character has come to feel about them over
+    the days (``lasting``; ``held``: since when, in words, or "") as one sentence, one instruction: the
+    recent feeling says what leads, the lasting one how it is tempered.
+
+    * glad (warmth, delight) toward someone held off (anger, distance, wariness): warmer than usual, still
+      guarded, not effusive; toward someone close: it comes easily;
+    * stung by someone close: hurt more than cold, without jabs; by someone held off: guarded and dry;
+    * concerned (they are having a hard time): concern leads whatever the relationship; closeness makes it
+      a friend's comfort, not banter; what is held against them waits."""
+    feeling, level = lead
+    began = person.since.get(feeling)
+    when = since_words(began, person.at, zone) if began else ""
+    why = ", ".join(w for w in (when, AFTER[feeling]) if w)
+    dated = f" ({why})" if why else ""
+    word, guidance = _word(feeling, level), TOWARD[feeling][1]
+    head = f"Toward {name} you feel {word}"
+    register = f"; {lasting.register}" if lasting.register else ""
+    if not lasting.feel:  # nothing lasting to temper it: the recent feeling alone, the register after it
+        tail = f" {lasting.register[0].upper()}{lasting.register[1:]}." if lasting.register else ""
+        return f"{head}: {guidance}{dated}.{tail}"
+    felt = lasting.felt()
+    if feeling == "concern":
+        temper = (f"what you have come to feel about them over time ({felt}{held}) waits: no jabs, "
+                  "no coldness now" if lasting.cold else
+                  f"over time you have come to feel {felt}{held}, so comfort them as a friend would: "
+                  "concern, not banter")
+        return f"{head}: {guidance}{dated}; {temper}{register}."
+    if feeling == "hurt":
+        if lasting.cold:
+            return (f"{head}{dated}, on top of having come to feel {felt}{held} over time: "
+                    f"{guidance}{register}.")
+        return (f"{head}{dated}, though over time you have come to feel {felt}{held}: hurt more than cold; "
+                f"say so plainly, without jabs, and leave room to make up{register}.")
+    if lasting.cold:  # glad, from someone held off
+        return (f"{head}{dated}, warmer than usual, though over time you have come to feel {felt}{held}: "
+                f"let it soften you a little, but stay guarded; don't turn effusive{register}.")
+    shows = "".join(f"; {s}" for s in lasting.show if s != PLAYFUL)  # the lead says how it shows already
+    return (f"{head}: {guidance}{dated}; over time you have come to feel {felt}{held}, so it comes easily"
+            f"{shows}{register}.")
 
 
 def since_words(then: datetime, now: datetime, zone: tzinfo | None = None) -> str:
@@ -200,7 +272,8 @@ def lasting_since(person: int, audience: Audience,
 
 def state_line(name: str, person: Regard, *, room: Regard | None = None, mood: str = "",
                night: bool = False, quiet: bool = False, lasting: Lasting | None = None,
-               zone: tzinfo | None = None, lasting_since: datetime | None = None) -> str:
+               zone: tzinfo | None = None, lasting_since: datetime | None = None,
+               answering: tuple[str, ...] = ()) -> str:
     """The one line about how the character feels right now (see the module's docstring for the order).
     ``room``: the channel's regard (None in a DM); ``mood``: today's mood, said in the character block;
     ``night``: it is night where the character lives and its rhythm is on; ``lasting``: how it has come to
@@ -209,25 +282,16 @@ def state_line(name: str, person: Regard, *, room: Regard | None = None, mood: s
     since when; ``lasting_since``: since when the relationship says what it says (:func:`lasting_since`);
     ``quiet``: say only what stands out (a reply's state is paid for uncached at every request,
     and "at ease" is what the character is anyway): nothing at all when no feeling leads, nothing lasting
-    is felt, the room is calm and it is not night."""
-    lead = person.lead()
+    is felt, the room is calm and it is not night; ``answering``: what the message being answered carries
+    (bot/alive/appraisal.py; already applied to ``person``): its distress leads (:func:`leading`)."""
+    lead = leading(person, answering)
     heavy = lead is not None and lead[0] in HEAVY
     lasting = lasting or Lasting()
     held = f" ({since_words(lasting_since, person.at, zone)})" if lasting_since is not None else ""
     if quiet and lead is None and not lasting and (room is None or room.lead() is None):
         return "## How you feel right now\nIt is late at night for you: a little tired." if night else ""
     if lead is not None:
-        feeling = lead[0]
-        began = person.since.get(feeling)
-        when = since_words(began, person.at, zone) if began else ""
-        why = ", ".join(w for w in (when, AFTER[feeling]) if w)
-        parts = [f"Toward {name} you feel {toward(person)}: {TOWARD[feeling][1]}"
-                 + (f" ({why})." if why else ".")]
-        if lasting.feel:
-            parts.append(f"Over time you have come to feel {lasting.felt()}{held}"
-                         + (f"; {lasting.register}." if lasting.register else "."))
-        elif lasting.register:
-            parts.append(lasting.register[0].upper() + lasting.register[1:] + ".")
+        parts = [reconciled(name, person, lead, lasting, held, zone)]
     else:
         said = lasting.said()
         parts = [f"Toward {name} you feel {lasting.felt() + held if lasting.feel else toward(person)}"

@@ -302,15 +302,18 @@ class Alive:
         """How a channel feels, from what was said there (proactive talk there)."""
         return await self.main_feelings.room(channel_id) if self.settings.emotions else ""
 
-    async def feeling_toward(self, user_id: int, name: str, mood: str) -> str:
-        """How the main character feels toward one person (a check-in DM): the state line of a reply."""
+    async def feeling_toward(self, user_id: int, name: str, mood: str, channel_id: int | None = None) -> str:
+        """How the main character feels toward one person, said unprompted (a check-in DM, a reminder): the
+        state line of a reply; in their DM (``channel_id`` None) all of it, in a channel only what public
+        talk moved."""
         if not self.settings.emotions:
             return ""
         speaker = self.speaker
         relationship = await speaker.store.people.relationship(speaker.character_key, user_id)
-        since = await speaker.store.people.felt_since(speaker.character_key, user_id)  # a DM: all of it
-        return await self.main_feelings.line(speaker.persona, user_id, name, mood, relationship=relationship,
-                                             since=since)
+        since = await speaker.store.people.felt_since(speaker.character_key, user_id,
+                                                      public=channel_id is not None)
+        return await self.main_feelings.line(speaker.persona, user_id, name, mood, channel_id,
+                                             relationship=relationship, since=since)
 
     def feeling_line(self) -> str:
         """How the character feels, for /status and the log channel."""

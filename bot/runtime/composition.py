@@ -376,7 +376,8 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
         *daily_rounds(key, holder.follow(MemorySettings), memory_jobs, alive.new_day, skip=skip_rounds),
     ], handlers={POLL_TIMER: polls.close_due, SWIPE_TIMER: swipes.expire, FACE_TIMER: faces.apply_due,
                  REMINDER_TIMER: ReminderDelivery(
-        speaker, edge.alive_side, alive_parts.time, locks, mirror=mirror.emit).deliver})
+        speaker, edge.alive_side, alive_parts.time, locks, mirror=mirror.emit,
+        feeling=alive.feeling_toward).deliver})
     # config.env and the character files, applied live when they change (setup_hook starts it last).
     reloader = ConfigReloader(holder, [e.character for e in engines], IdentitySeeds(store, engines).reseed)
     conversation = ConversationTools(engine, store, holder.follow(MemorySettings))

@@ -5,7 +5,9 @@ the place it was asked: a DM reminder in the person's DM, never in a channel; a 
 naming the person. A channel an admin has since closed to it (``/bot deactivate``, or ``/bot reminders off``
 there, its thread's channel or its server) is not posted in: the reminder goes to the person's DM instead,
 as they still expect it. A mature character speaks in the place's register (bot/core/persona/register.py):
-its full one only in an age-restricted channel, never in a DM.
+its full one only in an age-restricted channel, never in a DM. It is told how the character feels toward
+the person as a reply is, in the same ``<state>`` (bot/alive/initiative.py): in a channel only what public
+talk moved.
 
 It waits for a reply to the person in flight in that place (the engine's lock on the conversation), so it
 never cuts in. The character writes it (a model call with the persona, as a check-in); when the model fails,
@@ -20,7 +22,7 @@ server's, the bot's) the plain line goes out, without a model call.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 
@@ -46,6 +48,8 @@ ASK = ("[{name} asked you {ago} ago to remind them of what is quoted above, now.
        "character, in one or two short lines. Only the message.]")
 GIVE_UP = timedelta(days=1)  # a reminder whose posts kept failing this long after its time is dropped
 PlaceLock = Callable[[tuple[int, str]], AbstractAsyncContextManager[None]]  # a conversation's reply lock
+# (user id, name, today's mood, the channel or None for their DM) -> how the character feels toward them
+Toward = Callable[[int, str, str, int | None], Awaitable[str]]
 
 
 def reminder_nonce(reminder_id: int) -> str:
@@ -57,8 +61,12 @@ class ReminderDelivery:
     """The ``reminder`` timer's handler."""
 
     def __init__(self, speaker: Speaker, side: DiscordSide, time: LocalTime, place_lock: PlaceLock, *,
-                 mirror: Callable[[str], None] = lambda _: None, clock: Clock = utc_now) -> None:
+                 mirror: Callable[[str], None] = lambda _: None, clock: Clock = utc_now,
+                 feeling: Toward | None = None) -> None:
+        """``feeling``: the state line toward the person where the reminder goes (bot/alive/service.py
+        ``feeling_toward``; None: none said)."""
         self.speaker = speaker
+        self.feeling = feeling
         self.side = side
         self.time = time
         self.place_lock = place_lock  # the main character's per-conversation reply lock
@@ -160,7 +168,9 @@ class ReminderDelivery:
             return mention + fallback
         portrait = await self_portrait(store.identity, store.state, speaker.character_key)
         ask = ASK.format(name=name, ago=humane(now - reminder.created_at))
-        request = initiative_prompt(persona, portrait, ask,
+        feeling = "" if self.feeling is None else await self.feeling(
+            reminder.user_id, name, portrait.mood, None if to_dm else reminder.channel_id)
+        request = initiative_prompt(persona, portrait, ask, feeling=feeling,
                                     moment=Moment(self.time.local(now)), name=name,
                                     person=fence("reminder", reminder.text, by=name))
         try:
