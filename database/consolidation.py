@@ -127,6 +127,8 @@ class ConsolidationLog:
                         "happened_at": f.happened_at,
                         "guild_id": f.guild_id,
                         "doubts": f.doubts,
+                        "slot": f.slot[:80] if f.slot is not None else None,
+                        "slot_value": f.slot_value,
                     }
                     for f in batch.new_facts
                 ]

@@ -45,6 +45,8 @@ _COLUMNS = (
     UserFact.superseded_by,
     UserFact.past,
     _DOUBT,
+    UserFact.slot,
+    UserFact.slot_value,
 )
 
 
@@ -67,6 +69,8 @@ def _fact(r: DbRow) -> FactRow:
         int(r[14]) if r[14] is not None else None,
         str(r[15]) if r[15] is not None else None,
         str(r[16]) if r[16] is not None else None,
+        str(r[17]) if r[17] is not None else None,
+        str(r[18]) if r[18] is not None else None,
     )
 
 
@@ -132,8 +136,8 @@ class Facts:
         """Change a fact's text and/or category. A new text replaces the embedding with ``embedding`` (None
         when no embedder is available: a stale vector of the old text would recall the wrong thing)."""
         values: dict[str, object] = {}
-        if fact is not None:
-            values.update(fact=fact, embedding=embedding)
+        if fact is not None:  # the slot the extraction named was of the old words: the cues read the new
+            values.update(fact=fact, embedding=embedding, slot=None, slot_value=None)
         if category is not None:
             values["category"] = category[:50]
         if not values:

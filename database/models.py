@@ -234,9 +234,8 @@ class UserFact(Base):
     private: Mapped[bool] = mapped_column(Boolean, default=False)
     # Set on every insert and update (Core updates apply onupdate): recall's per-user cache compares it.
     updated_at: Mapped[datetime | None] = mapped_column(TZ, nullable=True, default=utcnow, onupdate=utcnow)
-    # 0012_fact_time_and_lasting. Lasting: who they are, their people, life events, preferences, plans:
-    # never expires. said_at: when they said it (the message's date); happened_at: when what it tells
-    # happened, where they said so ("last Sunday"), resolved against the message's date.
+    # 0012_fact_time_and_lasting. Lasting: who they are, their people, life events, preferences, plans: never
+    # expires. said_at: when they said it; happened_at: when what it tells happened, where they said so.
     lasting: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     said_at: Mapped[datetime | None] = mapped_column(TZ, nullable=True, default=None)
     happened_at: Mapped[datetime | None] = mapped_column(TZ, nullable=True, default=None)
@@ -248,9 +247,10 @@ class UserFact(Base):
     valid_until: Mapped[datetime | None] = mapped_column(TZ, nullable=True, default=None)
     superseded_by: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
     past: Mapped[str | None] = mapped_column(Text, nullable=True, default=None)
-    # 0032_fact_doubts. A fact that may have taken the place of another (the same slot, said unsurely): both
-    # stay current, and each is shown with the other as a doubt. NULL: no doubt.
-    doubts: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
+    doubts: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)  # 0032: may replace it
+    # 0034_fact_slots. The slot the extraction named (memory/slots.py) and its value; NULL: English cues.
+    slot: Mapped[str | None] = mapped_column(String(80), nullable=True, default=None)
+    slot_value: Mapped[str | None] = mapped_column(Text, nullable=True, default=None)
 
 
 class Relationship(Base):

@@ -12,8 +12,7 @@ from database.stamps import ExcerptStamp, FactStamp
 
 # Core memories drawn from DM conversations carry this source and never reach a channel's prompt.
 PRIVATE_SOURCE = "summary_dm"
-# What a person asked to be remembered with /remember in a DM: as private, but the person's own line, which
-# no summary pass rewrites (each pass rewrites only the memories of its own source).
+# What a person asked to be remembered with /remember in a DM: private, in their words (no pass rewrites it).
 PRIVATE_NOTE_SOURCE = "user_dm"
 NOTE_SOURCES = ("user", PRIVATE_NOTE_SOURCE)  # what a person asked to be remembered (/remember): their words
 PRIVATE_SOURCES = (PRIVATE_SOURCE, PRIVATE_NOTE_SOURCE)
@@ -173,8 +172,7 @@ class PromptRequest:
     recent_limit: int
     before_id: int | None
     private: bool  # a DM: may see memories drawn from DMs; a channel prompt never does
-    # A server's place (public or private): its memories, those of no server, and the rest of the person's
-    # non-private ones only when they share them everywhere (users.memory_everywhere; issue 49).
+    # A server's place: its memories, those of no server, the person's others if shared everywhere (issue 49).
     guild_id: int | None = None
 
 
@@ -202,6 +200,8 @@ class FactRow:
     superseded_by: int | None = None  # the fact that replaced it
     past: str | None = None  # a closed fact told as history ("Alice lived in Leeds"); None: never recalled
     doubt: str | None = None  # the words of a current fact it may replace or be replaced by (facts.py _DOUBT)
+    slot: str | None = None  # as the extraction named it (memory/slots.py: "?home"; "" none; None: by cues)
+    slot_value: str | None = None  # the value it gives its slot ("York")
 
     @property
     def told(self) -> datetime:
@@ -222,6 +222,8 @@ class NewFact:
     past: str | None = None
     closes: tuple[tuple[int, str], ...] = ()  # (id, past) of known facts of its slot (memory/slots.py)
     doubts: int | None = None  # a known fact it may take the place of: both kept, the doubt shown
+    slot: str | None = None  # FactRow's, and slot_value
+    slot_value: str | None = None
 
 
 @dataclass(frozen=True)
@@ -259,11 +261,9 @@ RelationshipUpdate = Callable[[Metrics, Metrics], tuple[Metrics, Metrics, bool]]
 
 @dataclass(frozen=True)
 class ConsolidationBatch:
-    """What one consolidation batch (one user's messages) wrote, applied atomically by commit_consolidation.
-
-    ``mentioned``: (fact id, said in a channel) of known facts mentioned again; ``relationship_update``: the
-    judged change, applied to the relationship as it stands inside the batch's transaction (the bounds are
-    the domain's rule, memory.relationships.bound_daily_change); ``day``: the UTC day its total counts for."""
+    """What one batch (one user's messages) wrote, applied atomically by commit_consolidation: ``mentioned``:
+    (fact id, said in a channel) of known facts said again; ``relationship_update``: the judged change,
+    applied to the relationship as it stands in the transaction (bounded); ``day``: the UTC day it counts."""
 
     character: str
     user_id: int

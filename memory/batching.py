@@ -20,6 +20,7 @@ from database.threads import ThreadRow
 from memory import episodes
 from memory.facts import CATEGORIES, ExtractedFact
 from memory.relationships import judgement_instructions
+from memory.slots import NO_SLOT, SLOTS
 from memory.threads import EXTRACTION_RULE, extraction_part
 
 BATCH_CHARS = 24_000  # about 6k tokens of messages per Claude call
@@ -150,11 +151,20 @@ _ACTIONS = (
     'now reads in the past tense, when it was true until now ("the person lived in Leeds"); null when it was '
     'only incomplete, never true, or they ask to forget it. With no known facts shown: "add", "id" and '
     '"past" null.\n')
+_SLOTS = (
+    '"slot": the one place of their life the fact fills, which holds one truth at a time, as one of these '
+    f'keys, whatever the language: {", ".join(SLOTS)}; "{NO_SLOT}" for a fact that fills none (a liking, a '
+    'thing they did or have). Whose or which after a colon where it is not the person\'s own or one of many, '
+    'as one lowercase English word: "home:brother" (their brother\'s home), "pet_name:cat", '
+    '"event_day:wedding". A "?" before it when the fact is hedged, passing or only planned ("?home": '
+    'staying somewhere for the winter, thinking of moving; "?work": an interview). "value": what the fact '
+    'puts in that slot, in its own words, as short as it goes ("York", "ヨーク", "nurse", "Mochi"); null '
+    f'with "{NO_SLOT}". A new fact of a slot takes the place of the known fact of that slot: "update" it.\n')
 CONTEXT = "(context)"  # marks a line someone else wrote, shown only for what the person's lines answer
 JSON_SHAPE = (
     "Answer with this JSON object:\n"
     '{"facts": [{"action": "add", "id": null, "fact": "...", "category": "...", "lasting": true, '
-    '"said": "YYYY-MM-DD", "happened": null, "past": null}], '
+    '"said": "YYYY-MM-DD", "happened": null, "past": null, "slot": "none", "value": null}], '
     '"relationship": {"anger": 0, "rapport": 0, "trust": 0, "formality": 0}, '
     '"threads": {"open": [{"thread": "...", "due": null, "said": "YYYY-MM-DD"}], "done": []}}\n\n')
 
@@ -200,10 +210,12 @@ def extraction_system(persona: Persona, max_change: float, *, structured: bool =
         + ("" if structured else JSON_SHAPE) +
         '"facts": durable facts about the person worth remembering for weeks (who they are, what they like '
         "and dislike, their work, plans, people and pets in their life, health, hobbies). One short "
-        "third-person sentence each, naming them as the request names them; the day something happened goes "
+        "third-person sentence each, naming them as the request names them, in the language the person wrote "
+        "it in (what they said in Spanish is kept in Spanish, in Japanese in Japanese); the day something "
+        "happened goes "
         'in "happened", not in the sentence; other times as absolute dates. Leave out small talk, passing '
         "moods and anything only about other people. An empty list is fine.\n"
-        + _ACTIONS +
+        + _ACTIONS + _SLOTS +
         f'"category": one of {", ".join(CATEGORIES)}.\n'
         '"lasting": true for what stays true for months or years: who they are, the people in their life, '
         "life events (a move, a new job, a birth, a loss), what they like and dislike, their plans; false "

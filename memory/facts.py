@@ -27,6 +27,7 @@ from database.visibility import Audience, Kind, mask
 from memory.embeddings import DTYPE, from_bytes, normalise, similarities
 from memory.lexical import LexicalIndex
 from memory.relationships import RELATIONSHIP_RANGES
+from memory.slots import Slot, parse_slot, same_value, slot_of
 from memory.stamped import Stamp, StampedCache
 from memory.threads import NO_THREADS, THREADS_SCHEMA, ExtractedThreads, iso_day, parse_threads
 
@@ -60,6 +61,10 @@ class ExtractedFact:
     action: str = "add"  # add; update, delete or none of the known fact ``ref``
     ref: str | None = None  # a shown fact's short id ("F3")
     past: str | None = None  # update, delete: the known fact in the past tense, if worth keeping as history
+    # The slot it fills as user_facts.slot keeps it (memory/slots.py): "home", "?home", "pet_name:cat"; ""
+    # when the model said none; None when it did not say (an answer without it: the English cues decide)
+    slot: str | None = None
+    value: str | None = None  # the slot's value as the fact gives it ("York", "ヨーク")
 
 
 @dataclass(frozen=True)
@@ -107,8 +112,9 @@ EXTRACTION_SCHEMA: JsonObject = {
                            "fact": {"type": "string"},
                            "category": {"type": "string", "enum": list(CATEGORIES)},
                            "lasting": {"type": "boolean"}, "said": _DAY_OR_NULL, "happened": _DAY_OR_NULL,
-                           "past": _TEXT_OR_NULL},
-            "required": ["action", "id", "fact", "category", "lasting", "said", "happened", "past"],
+                           "past": _TEXT_OR_NULL, "slot": {"type": "string"}, "value": _TEXT_OR_NULL},
+            "required": ["action", "id", "fact", "category", "lasting", "said", "happened", "past", "slot",
+                         "value"],
             "additionalProperties": False}},
         "relationship": {"type": "object",
                          # only what changed: a metric left out is no change (no row made for it)
@@ -124,9 +130,10 @@ EXTRACTION_SCHEMA: JsonObject = {
 
 
 def parse_extraction(text: str, max_change: float) -> Extraction:
-    """Validate ``{"facts": [{"action", "id", "fact", "category", "lasting", "said", "happened", "past"}...],
-    "relationship": {metric: delta}}`` ("lasting": a boolean, by default from the category; the dates
-    optional; "action" one of ACTIONS, by default add; "id" a shown known fact's, for the other actions).
+    """Validate ``{"facts": [{"action", "id", "fact", "category", "lasting", "said", "happened", "past",
+    "slot", "value"}...], "relationship": {metric: delta}}`` ("lasting": a boolean, by default from the
+    category; the dates optional; "action" one of ACTIONS, by default add; "id" a shown known fact's, for the
+    other actions; "slot" memory/slots.py's, none when it names no slot of SLOTS, unsaid when left out).
 
     Raises MalformedExtraction for anything else. Deltas are clamped to +/-``max_change`` (the daily bound
     is enforced again when applied); facts are trimmed and de-duplicated.
@@ -166,7 +173,7 @@ def _parse_extraction(text: str, max_change: float) -> Extraction:
             facts.append(ExtractedFact(
                 fact, category, lasting if isinstance(lasting, bool) else category in LASTING_CATEGORIES,
                 iso_day(item.get("said")), iso_day(item.get("happened")), action,
-                ref if action != "add" else None, _text(item.get("past"))))
+                ref if action != "add" else None, _text(item.get("past")), *_slot(item)))
     relationship: dict[str, float] = {}
     raw_rel = data.get("relationship", {})
     if raw_rel is None:
@@ -191,6 +198,15 @@ def _parse_extraction(text: str, max_change: float) -> Extraction:
 def _text(raw: object) -> str | None:
     """A fact's text, spaces collapsed and bounded; None for anything else or nothing."""
     return " ".join(raw.split())[:MAX_FACT_CHARS] or None if isinstance(raw, str) else None
+
+
+def _slot(item: dict[str, Json]) -> tuple[str | None, str | None]:
+    """(slot as stored, value) of an answered fact: ("", None) for none or a slot not of SLOTS, (None, None)
+    when the answer does not say (a model answering without the schema)."""
+    if "slot" not in item:
+        return None, None
+    slot = parse_slot(item["slot"])
+    return (slot.stored, _text(item.get("value"))) if slot is not None else ("", None)
 
 
 def _action(raw: object) -> str:
@@ -376,22 +392,50 @@ class Matched:
 def match_facts(index: FactIndex, facts: Sequence[ExtractedFact], vectors: np.ndarray,
                 threshold: float) -> Matched:
     """A fact whose best cosine similarity to a known fact reaches ``threshold`` is that fact mentioned again;
-    otherwise it is new (unless it repeats a new fact earlier in the same batch)."""
+    otherwise it is new (unless it repeats a new fact earlier in the same batch). Whatever the cosine, a fact
+    that gives its slot another value than the known fact of that slot has, or fills another slot than the
+    model gave it (:func:`changed`), is not a repeat: two facts of one slot in a language the embedder reads
+    poorly ("アリスの猫の名前はモチ", "アリスの猫の名前はタマ") are as near as two wordings of one fact."""
     out = Matched()
     if len(facts):
         vectors = normalise(np.asarray(vectors, dtype=DTYPE).reshape(len(facts), -1))
-    pending: list[np.ndarray] = []
+    pending: list[tuple[ExtractedFact, np.ndarray]] = []
     for fact, vector in zip(facts, vectors, strict=True):
         # A closed fact is not said again: "lives in Leeds" after the move back is a new, current fact.
         scores = np.where(index.current, index.scores(vector), -np.inf)
         best = int(np.argmax(scores)) if len(scores) else -1
         if best >= 0 and scores[best] >= threshold:
             row = index.rows[best]
-            out.mentioned.setdefault(row.id, row)
-            out.mentioned_by.setdefault(row.id, fact)
+            if not changed(fact, row.fact, row.slot, row.slot_value):
+                out.mentioned.setdefault(row.id, row)
+                out.mentioned_by.setdefault(row.id, fact)
+                continue
+        if any(float(v @ vector) >= threshold and not changed(fact, f.fact, f.slot, f.value)
+               for f, v in pending):
             continue
-        if pending and float(np.max(np.vstack(pending) @ vector)) >= threshold:
-            continue
-        pending.append(vector)
+        pending.append((fact, vector))
         out.new.append((fact, vector))
     return out
+
+
+def changed(fact: ExtractedFact, known: str, slot: str | None, value: str | None) -> bool:
+    """Whether ``fact`` (with the slot the model gave it) is another fact than a known one (``known``, its
+    stored ``slot`` and ``value``; a NULL slot: stored before slots were named, read by its English cues)
+    however near their words: it fills another slot than the model gave the known one (one of them none), or
+    gives the known fact's slot another value."""
+    if fact.slot is None or fact.fact.casefold() == known.casefold():
+        return False  # the model named no slot: the cosine decides
+    mine = parse_slot(fact.slot)
+    if slot is not None:  # both named by the model
+        theirs = parse_slot(slot)
+        if _where(mine) != _where(theirs):
+            return True
+    else:
+        theirs = slot_of(known)
+        if mine is None or theirs is None or _where(mine) != _where(theirs):
+            return False  # the cues miss most wordings: no proof of another fact
+    return mine is not None and same_value(fact.value, value, known) is False
+
+
+def _where(slot: Slot | None) -> tuple[str, str] | None:
+    return (slot.name, slot.key) if slot is not None else None

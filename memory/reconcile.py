@@ -22,7 +22,7 @@ from database.visibility import Audience, Origin, may_enter
 from memory.batching import MESSAGE_CHARS, Batch, fact_times
 from memory.embeddings import normalise, to_bytes
 from memory.facts import MAX_SHOWN, ExtractedFact, FactIndex, match_facts
-from memory.slots import past_tense, slot_of
+from memory.slots import Slot, parse_slot, past_tense, same_value, slot_for, slot_of
 
 
 def shown_ids(rows: Sequence[FactRow]) -> dict[str, FactRow]:
@@ -80,31 +80,52 @@ class Truth:
     doubts: int | None = None  # a known fact it may take the place of
 
 
+UNSAID = None  # a new fact whose slot the extraction did not name: the English cues read it (memory/slots.py)
+
+
 def one_truth(index: FactIndex, text: str, vector: np.ndarray, seen: np.ndarray, private: bool,
-              guild_id: int | None, threshold: float) -> Truth:
-    """A new fact against the person's current facts its batch may see (``seen``): those of its slot (its
-    meaning near, memory/slots.py says the same slot) it closes as past when it says so plainly; when it
-    is unsure (a hedged fact, one the vocabulary does not place but this near to a slot's fact, or one
-    that could not close the other without telling a place what was said elsewhere) it names one as its
+              guild_id: int | None, threshold: float, slot: str | None = UNSAID,
+              value: str | None = None) -> Truth:
+    """A new fact against the person's current facts its batch may see (``seen``): those of its slot it
+    closes as past when it says so plainly; when it is unsure (a hedged fact, one that names no slot but is
+    this near to a slot's fact, or one that could not close the other without telling a place what was said
+    elsewhere) it names one as its doubt.
+
+    ``slot``: the slot the extraction named (memory/slots.py, as stored; "" for none). Two facts whose slots
+    the model named are of one slot whatever their words and language; where either slot comes from the
+    English cues (a fact stored before, an answer without slots), only a fact near in meaning
+    (SLOT_NEAR) is. A fact of the model's slot that gives it the value a known fact gives it (``value``)
+    closes nothing: it is that fact told in other words. A fact the model placed in no slot raises no
     doubt."""
-    slot = slot_of(text)
+    if slot == "":
+        return Truth()
+    mine = slot_of(text) if slot is None else parse_slot(slot)
     scores = np.where(seen, index.scores(vector), -np.inf)
     # without a slot of its own, only a fact in the grey band under the threshold may be in doubt
-    near = np.flatnonzero(scores >= (SLOT_NEAR if slot is not None else threshold - GREY_BAND))
+    near = scores >= (SLOT_NEAR if mine is not None else threshold - GREY_BAND)
+    if mine is not None and slot is not None:  # named by the model: a known fact's named slot is enough
+        near |= seen & np.array([r.slot is not None and r.slot != "" for r in index.rows], dtype=bool)
+    candidates = np.flatnonzero(near)
     closes: list[tuple[int, str]] = []
     doubt: int | None = None
-    for i in near[np.argsort(-scores[near], kind="stable")].tolist():
+    for i in candidates[np.argsort(-scores[candidates], kind="stable")].tolist():
         row = index.rows[i]
-        other = slot_of(row.fact)
+        other = slot_for(row.fact, row.slot)
         if other is None:
             continue
-        same = slot is not None and (slot.name, slot.key) == (other.name, other.key)
-        if same and slot is not None and slot.sure and _told_wherever(row, private, guild_id):
+        same = _same(mine, other) and (scores[i] >= SLOT_NEAR or (slot is not None and row.slot is not None))
+        if same and same_value(value, row.slot_value, row.fact):
+            continue
+        if same and mine is not None and mine.sure and _told_wherever(row, private, guild_id):
             closes.append((row.id, past_tense(row.fact)))
-        elif doubt is None and (same or (slot is None and other.sure and not other.key
+        elif doubt is None and (same or (mine is None and other.sure and not other.key
                                          and scores[i] >= threshold - GREY_BAND)):
             doubt = row.id
     return Truth(tuple(closes), None if closes else doubt)
+
+
+def _same(mine: Slot | None, other: Slot) -> bool:
+    return mine is not None and (mine.name, mine.key) == (other.name, other.key)
 
 
 def _told_wherever(row: FactRow, private: bool, guild_id: int | None) -> bool:
@@ -185,12 +206,14 @@ def changes(index: FactIndex, resolved: Resolved, vectors: np.ndarray, batch: Ba
         seen = visible(index, batch.private, batch.guild_id) & np.array(
             [r.id not in touched for r in index.rows], dtype=bool)
         for f, v in matched.new:
-            truth = one_truth(index, f.fact, v, seen, batch.private, batch.guild_id, threshold)
+            truth = one_truth(index, f.fact, v, seen, batch.private, batch.guild_id, threshold, f.slot,
+                              f.value)
             out.new.append(NewFact(f.fact, f.category, to_bytes(v), batch.private, f.lasting,
                                    *fact_times(f, batch), guild_id=batch.guild_id, closes=truth.closes,
-                                   doubts=truth.doubts))
+                                   doubts=truth.doubts, slot=f.slot, slot_value=f.value))
     out.new += [NewFact(f.fact, f.category, to_bytes(v), batch.private, f.lasting, *fact_times(f, batch),
-                        guild_id=batch.guild_id, replaces=row.id, past=f.past)
+                        guild_id=batch.guild_id, replaces=row.id, past=f.past, slot=f.slot,
+                        slot_value=f.value)
                 for (f, row), v in zip(resolved.updates, vectors[len(rest):], strict=True)]
     out.mentioned = said
     out.retired = tuple((row.id, past) for row, past in resolved.retired)

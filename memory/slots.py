@@ -1,11 +1,16 @@
 """One truth per fact: which single place of a person's life a fact fills (its *slot*: where they live, their
 work, their partner, a pet's name, the day of one event), so that a new fact in a slot closes the old one.
 
-The slot vocabulary is small and says only which slot a fact is in and whose it is ("Alice's brother lives
-in Paris" is the brother's home, not Alice's); whether a new fact and a known one are near at all is asked
-of their embeddings (memory/reconcile.py). A plain statement ("lives in", "works as") is *sure*; a hedged
-or passing one ("is staying in", "has an interview at") is not: it never closes anything, it only raises a
-doubt that is shown to the model as such.
+The extraction model names each fact's slot itself, in any language the person writes in: a key of
+:data:`SLOTS` (or "none"), with whose or which it is where that matters ("home:brother", "pet_name:cat",
+"event_day:wedding"), a leading "?" when the fact is hedged or passing ("?home": staying somewhere for the
+winter), and the slot's value ("York"). That is stored with the fact (``user_facts.slot``/``slot_value``):
+:func:`parse_slot` reads it, :func:`slot_for` a stored fact's. A plain slot is *sure*; an unsure one never
+closes anything, it only raises a doubt that is shown to the model as such.
+
+Facts stored before the model named slots (their slot NULL) fall back to :func:`slot_of`, the small English
+cue vocabulary they were written with ("lives in", "works as"); a fact whose slot the model gave is never
+read by it.
 """
 
 from __future__ import annotations
@@ -17,9 +22,57 @@ from functools import lru_cache
 
 @dataclass(frozen=True)
 class Slot:
-    name: str  # home, work, partner, pet, event
+    name: str  # one of SLOTS: home, work, partner, pet_name, event_day...
     key: str  # whose or which: "" (the person's own), "brother", "dog", "brother/dog", "wedding"
     sure: bool  # a plain statement; an unsure one only raises a doubt
+
+    @property
+    def stored(self) -> str:
+        """How ``user_facts.slot`` keeps it (and the model writes it): "?home:brother"."""
+        return ("" if self.sure else "?") + self.name + (f":{self.key}" if self.key else "")
+
+
+# The slots the extraction names (each holds one truth per person, or per whose/which): a language-neutral
+# key, never the person's words.
+SLOTS = ("home", "work", "school", "partner", "pet_name", "birthday", "age", "diet", "event_day")
+NO_SLOT = "none"
+_KEY_PART = re.compile(r"[^\w]+")
+
+
+def parse_slot(raw: object) -> Slot | None:
+    """The model's slot ("home", "?home", "pet_name:cat", "home:brother"); None for "none", an empty one or
+    a key not in SLOTS (a slot it made up is no slot: it must never close a fact)."""
+    if not isinstance(raw, str):
+        return None
+    text = raw.strip().casefold()
+    sure = not text.startswith("?")
+    name, _, key = text.lstrip("?").strip().partition(":")
+    name = name.strip().replace(" ", "_")
+    if name not in SLOTS:
+        return None
+    key = "/".join(part for part in _KEY_PART.split(key) if part)[:60]
+    return Slot(name, key, sure)
+
+
+def slot_for(fact: str, stored: str | None) -> Slot | None:
+    """A known fact's slot: the model's, as stored ("" for none), else (a fact stored before the model named
+    slots: NULL) what the English cues of :func:`slot_of` say."""
+    return slot_of(fact) if stored is None else parse_slot(stored)
+
+
+def same_value(value: str | None, old_value: str | None, old_fact: str) -> bool | None:
+    """Whether a new fact's slot value is the known fact's (its stored value, else found in its words);
+    None when the new fact gave no value."""
+    new = _plain(value)
+    if not new:
+        return None
+    if old_value is not None and _plain(old_value):
+        return new == _plain(old_value)
+    return new in _plain(old_fact)
+
+
+def _plain(text: str | None) -> str:
+    return " ".join(_KEY_PART.split(text.casefold())).strip() if text else ""
 
 
 _RELATIONS = re.compile(
@@ -53,9 +106,10 @@ _CUES: tuple[tuple[str, bool, re.Pattern[str]], ...] = (
 
 @lru_cache(maxsize=8192)  # a batch's every new fact is weighed against the same known facts
 def slot_of(fact: str) -> Slot | None:
-    """The slot a fact fills, or None (most facts: a liking, an event, a thing they have)."""
+    """The slot an English fact stored before the model named slots fills, by its cues, or None (most facts:
+    a liking, an event, a thing they have). Named as :data:`SLOTS` names them."""
     text = fact.casefold()
-    for pattern, name in ((_EVENT, "event"), (_PET, "pet")):
+    for pattern, name in ((_EVENT, "event_day"), (_PET, "pet_name")):
         found = pattern.search(text)
         if found:
             thing = _PETS.get(found[1], found[1])

@@ -193,7 +193,33 @@ def format_problem(body: dict[str, Any]) -> str | None:
     if open_at is not None:
         return (f"output_config.format.{open_at}: For 'object' type, 'additionalProperties' must be "
                 "explicitly set to false")
+    unsupported = _unsupported(schema, "schema")
+    if unsupported is not None:
+        return f"output_config.format.{unsupported}"
     return None
+
+
+# What structured outputs refuse in a schema: numeric and string-length bounds, array bounds past minItems
+# 0 or 1, and enums of anything but plain values (the SDKs move such constraints into descriptions).
+_REFUSED = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minLength",
+            "maxLength", "maxItems", "uniqueItems", "patternProperties")
+
+
+def _unsupported(node: Any, path: str) -> str | None:
+    if isinstance(node, list):
+        found = (_unsupported(n, f"{path}.{i}") for i, n in enumerate(node))
+        return next((p for p in found if p is not None), None)
+    if not isinstance(node, dict):
+        return None
+    if node.get("type") is not None or "properties" in node or "enum" in node:  # a schema, not a property map
+        refused = next((k for k in _REFUSED if k in node), None)
+        if refused is not None:
+            return f"{path}: '{refused}' is not supported"
+        if node.get("minItems", 0) not in (0, 1):
+            return f"{path}: 'minItems' values other than 0 or 1 are not supported"
+        if any(isinstance(v, dict | list) for v in node.get("enum", ())):
+            return f"{path}.enum: only strings, numbers, booleans and null are supported"
+    return next((p for k, n in node.items() if (p := _unsupported(n, f"{path}.{k}")) is not None), None)
 
 
 def _open_object(node: Any, path: str) -> str | None:
@@ -250,6 +276,35 @@ def least(schema: dict[str, Any]) -> Any:
     if kind == "object":
         return {k: least(schema["properties"][k]) for k in schema.get("required", ())}
     return {"array": [], "string": "", "boolean": False, "number": 0, "integer": 0}.get(str(kind))
+
+
+def hold(value: Any, schema: dict[str, Any]) -> Any:
+    """A scripted answer as constrained decoding would have let the model write it: a key the schema does not
+    list is dropped (every object is closed), a value of another type or outside its enum is the smallest
+    value that follows its schema. A required key the script leaves out stays out (tests script partial
+    answers; what reads them supplies its default)."""
+    if "anyOf" in schema:
+        branch = next((s for s in schema["anyOf"] if _fits(value, s)), None)
+        return hold(value, branch) if branch is not None else least(schema)
+    if not _fits(value, schema):
+        return least(schema)
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        return {k: hold(v, props[k]) for k, v in value.items() if k in props}
+    if isinstance(value, list):
+        return [hold(v, schema.get("items", {})) for v in value]
+    return value
+
+
+def _fits(value: Any, schema: dict[str, Any]) -> bool:
+    """Whether ``value`` is of the schema's kind at its top (its type, its enum), whatever it holds."""
+    if "anyOf" in schema:
+        return any(_fits(value, s) for s in schema["anyOf"])
+    if isinstance(value, dict):
+        return conforms({}, {**schema, "required": []})
+    if isinstance(value, list):
+        return conforms([], schema)
+    return conforms(value, schema)
 
 
 def read_into(text: str, schema: dict[str, Any]) -> Any:

@@ -57,6 +57,7 @@ from tests.fakes.claude_batches import BatchRoutes
 from tests.fakes.claude_models import (
     THINKING_TOKENS,
     effort_of,
+    hold,
     read_into,
     rules_for,
     schema_of,
@@ -800,17 +801,21 @@ class FakeClaude(ModelServer):
     @staticmethod
     def constrained(body: dict[str, Any], reply: Reply) -> Reply:
         """Under ``output_config.format`` the answer is JSON, as the real model's decoding is held to the
-        schema: a scripted JSON object stands for what the model decoded (tests script partial ones); a
+        schema: a scripted JSON object stands for what the model decoded (tests script partial ones), held to
+        the schema as decoding holds the model (:func:`hold`: no key it does not list, no value off it); a
         scripted text that is not JSON is read into the schema (a vote script's "yes" becomes
         ``{"vote": "yes"}``), else the smallest value that follows it."""
         schema = schema_of(body)
         if schema is None or reply.status != 200:
             return reply
         try:
-            if isinstance(json.loads(reply.text), dict):
-                return reply
+            scripted = json.loads(reply.text)
         except ValueError:
-            pass
+            scripted = None
+        if isinstance(scripted, dict):  # held to the schema: no key it does not list, no value off it
+            held = hold(scripted, schema)
+            return reply if held == scripted else dataclasses.replace(
+                reply, text=json.dumps(held, ensure_ascii=False))
         return dataclasses.replace(reply, text=json.dumps(read_into(reply.text, schema)))
 
     @staticmethod
