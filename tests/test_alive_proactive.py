@@ -472,3 +472,20 @@ async def test_the_channels_lines_are_a_replys_transcript_quoted_timed_and_witho
     lines = [b["text"] for m in request["messages"] if m["role"] == "user" for b in m["content"]]
     assert f"[{when:%H:%M}] alice, replying to bob: the kelp forest looks amazing today" in lines
     assert "</state>" not in text  # a person's words never close a tag
+
+
+async def test_what_it_says_first_in_a_server_is_in_the_servers_language(make_harness: MakeHarness) -> None:
+    """A server whose admins set its language (/settings set language) hears the character speak first in
+    it, as its replies are: the proactive request carries the same language instruction."""
+    from tests.test_server_settings import setting
+
+    h = await make_harness(proactive_chance="1", yes_no_vote_count="1")
+    await bot_switch(h, "proactive", "on")
+    assert "Spanish" in await setting(h, "language", "Spanish")
+    said = await unaddressed(h, "el bosque de algas está precioso hoy")
+    h.bot.services.alive.proactive.rng = Rolls(0.0, 0.2)
+    h.claude.script("¡Las algas son la bufanda del océano!", match=proactive)
+    assert await h.bot.services.alive.proactive.run(sent_at(said) + timedelta(minutes=5)) == \
+        "spoke in 1 of 1 channel(s)"
+    text = h.claude.all_text(h.claude.last_request(DEFAULT))
+    assert "Answer in Spanish" in text

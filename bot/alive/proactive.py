@@ -190,6 +190,8 @@ class ProactiveRound:
             status = await self.status()
             ask = THOUGHT.format(status=status) if status else THOUGHT_NO_STATUS
             context = f"[Where: {clean_name(place.label)}{server}]\n\n[{ask}]"
+        if hint := await speaker.language(place.guild_id):  # the server's language, as a reply's
+            context = f"{context}\n\n{hint}"
         request = initiative_prompt(persona, portrait, context, feeling=await self.feeling(place.channel_id),
                                     moment=moment, chat=chat, where=header)
         try:

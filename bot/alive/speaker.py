@@ -14,6 +14,7 @@ from bot.core.claude import ClaudeClient
 from bot.core.config import Settings
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming, ReplyFilter
+from bot.core.policy import ServerPolicies, language_hint
 from bot.core.reach import Rule
 from bot.reply.delivery import finish_text
 from database.store import Store
@@ -22,7 +23,7 @@ from database.store import Store
 class Speaker:
     def __init__(self, store: Store, settings: Settings, claude: ClaudeClient, character: CharacterSource,
                  character_key: str, accounts: Collection[int], filters: tuple[ReplyFilter, ...],
-                 reach: Rule) -> None:
+                 reach: Rule, policies: ServerPolicies | None = None) -> None:
         self.store = store
         self.settings = settings  # the whole settings: its models, alive, discord and typing sections
         self.claude = claude
@@ -31,6 +32,15 @@ class Speaker:
         self.own_author_ids = accounts  # its own lines, told apart from the others' in a channel's log
         self.filters = filters
         self.reach = reach
+        self.policies = policies  # each server's /settings: the language it speaks, among them
+
+    async def language(self, guild_id: int | None) -> str:
+        """The server's language instruction (its /settings language; "" in a DM or where none is set): what
+        the character says unprompted there is in it, as its replies are."""
+        if guild_id is None or self.policies is None:
+            return ""
+        policy = await self.policies.of(guild_id)
+        return language_hint(policy) if policy is not None else ""
 
     @property
     def persona(self) -> Persona:

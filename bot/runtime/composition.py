@@ -346,7 +346,8 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     shards = news.shards if settings.shard_id_list else ""
     # The character's own initiative reads the store, the settings, the model client and the character
     # itself, never the engine; its text goes through the same reply filters.
-    speaker = Speaker(store, settings, claude, character, key, accounts, main.reply_filters, reach)
+    speaker = Speaker(store, settings, claude, character, key, accounts, main.reply_filters, reach,
+                      policies)
     alive = Alive(speaker, alive_parts, edge.alive_side, holder.follow(AliveSettings), consent,
                   mirror=mirror.emit, shards=shards, share_status=news.share_status)
     await alive.start()

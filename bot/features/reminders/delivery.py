@@ -168,6 +168,8 @@ class ReminderDelivery:
             return mention + fallback
         portrait = await self_portrait(store.identity, store.state, speaker.character_key)
         ask = ASK.format(name=name, ago=humane(now - reminder.created_at))
+        if not to_dm and (hint := await speaker.language(reminder.guild_id)):  # the server's language
+            ask = f"{ask}\n\n{hint}"
         feeling = "" if self.feeling is None else await self.feeling(
             reminder.user_id, name, portrait.mood, None if to_dm else reminder.channel_id)
         request = initiative_prompt(persona, portrait, ask, feeling=feeling,
