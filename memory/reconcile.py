@@ -81,7 +81,7 @@ class Truth:
 
 
 def one_truth(index: FactIndex, text: str, vector: np.ndarray, seen: np.ndarray, private: bool,
-              guild_id: int | None, threshold: float) -> Truth:
+              guild_id: int | None, threshold: float, slot_near: float = SLOT_NEAR) -> Truth:
     """A new fact against the person's current facts its batch may see (``seen``): those of its slot (its
     meaning near, memory/slots.py says the same slot) it closes as past when it says so plainly; when it
     is unsure (a hedged fact, one the vocabulary does not place but this near to a slot's fact, or one
@@ -90,7 +90,7 @@ def one_truth(index: FactIndex, text: str, vector: np.ndarray, seen: np.ndarray,
     slot = slot_of(text)
     scores = np.where(seen, index.scores(vector), -np.inf)
     # without a slot of its own, only a fact in the grey band under the threshold may be in doubt
-    near = np.flatnonzero(scores >= (SLOT_NEAR if slot is not None else threshold - GREY_BAND))
+    near = np.flatnonzero(scores >= (slot_near if slot is not None else threshold - GREY_BAND))
     closes: list[tuple[int, str]] = []
     doubt: int | None = None
     for i in near[np.argsort(-scores[near], kind="stable")].tolist():
@@ -168,7 +168,7 @@ def current_words(index: FactIndex) -> dict[str, int]:
 
 
 def changes(index: FactIndex, resolved: Resolved, vectors: np.ndarray, batch: Batch,
-            threshold: float) -> Changes:
+            threshold: float, slot_near: float = SLOT_NEAR) -> Changes:
     """The batch's writes; ``vectors``: the embeddings of :func:`to_embed`'s facts, in its order. A fact
     worded exactly as a current known one is that fact (no vector needed); one at cosine ``threshold`` or
     more to a current one is that fact said again."""
@@ -185,7 +185,7 @@ def changes(index: FactIndex, resolved: Resolved, vectors: np.ndarray, batch: Ba
         seen = visible(index, batch.private, batch.guild_id) & np.array(
             [r.id not in touched for r in index.rows], dtype=bool)
         for f, v in matched.new:
-            truth = one_truth(index, f.fact, v, seen, batch.private, batch.guild_id, threshold)
+            truth = one_truth(index, f.fact, v, seen, batch.private, batch.guild_id, threshold, slot_near)
             out.new.append(NewFact(f.fact, f.category, to_bytes(v), batch.private, f.lasting,
                                    *fact_times(f, batch), guild_id=batch.guild_id, closes=truth.closes,
                                    doubts=truth.doubts))
