@@ -166,7 +166,8 @@ def scored(index: FactIndex, query: np.ndarray | None, text: str, allowed: np.nd
            now: datetime | None = None, about: np.ndarray | None = None,
            floors: tuple[float, float, float] = FLOORS,
            reach: list[float] | None = None,
-           nearness: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+           nearness: list[np.ndarray] | None = None,
+           typical_weight: float = TYPICAL_WEIGHT) -> tuple[np.ndarray, np.ndarray]:
     """(allowed facts relevant to the message, best first; their fused scores): the rankings by embedding
     similarity, by BM25, by similarity to the message's topic (``about``: the embedding of :func:`topic`)
     and, when the message names a time ("on 3 June", "last week"), by similarity among the facts told or
@@ -184,7 +185,7 @@ def scored(index: FactIndex, query: np.ndarray | None, text: str, allowed: np.nd
             nearness.append(near)
         # the floor: a fact no nearer than it to the message (or its topic) is not about it. Column by column,
         # the facts not allowed masked in the same pass (numpy is slow on an inner axis of two).
-        typical = TYPICAL_WEIGHT * index.typical
+        typical = typical_weight * index.typical
         for c, weight in ((0, 1.0), (1, TOPIC_WEIGHT))[:both.shape[1]]:
             column = both[:, c]
             top = _top(np.where(allowed & (column >= floors[1]), column - typical, -np.inf), None, CANDIDATES)
@@ -202,7 +203,7 @@ def scored(index: FactIndex, query: np.ndarray | None, text: str, allowed: np.nd
         within = ((index.told >= start) & (index.told < end)) | (
             (index.happened >= start) & (index.happened < end))
         # what was told or happened then is what the message asks about: no floor
-        then = raw - TYPICAL_WEIGHT * index.typical if raw is not None else lexical
+        then = raw - typical_weight * index.typical if raw is not None else lexical
         if then is not None:
             top = _top(np.where(within, then, -np.inf), allowed, CANDIDATES)
             fused[top] += 1.0 / (RRF_K + np.arange(1, len(top) + 1))
@@ -266,7 +267,8 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
     fresh = allowed & ~shown if shown is not None and len(shown) == n else allowed
     reach: list[float] = []  # the best cosine of a fact or excerpt to the message or its topic
     nearness: list[np.ndarray] = []
-    found, fused = scored(index, query, text, fresh, now, about, floors, reach, nearness) if index.rows else (
+    found, fused = scored(index, query, text, fresh, now, about, floors, reach, nearness,
+                          tuning.typical_weight) if index.rows else (
         np.zeros(0, np.int64), np.zeros(0))
     # each item clears its own floor too, unless told or happened when the message asks (memory/worth.py)
     floor, asked = worth.item_floor(floors, tuning.item_share), timewords.asked(text, now) if text else None
