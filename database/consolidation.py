@@ -118,6 +118,7 @@ class ConsolidationLog:
                         "pinned": False,
                         "private": f.private,
                         "embedding": f.embedding,
+                        "embedding_model": self.db.embedding_model if f.embedding is not None else None,
                         "first_mentioned": now,
                         "last_mentioned": now,
                         "reference_count": 1,

@@ -166,6 +166,9 @@ class Database:
         self._closed = False
         # Run on each connection opened at start-up (PostgreSQL): the store prepares its hot statements.
         self.warm_up: Callable[[Connection], None] | None = None
+        # The embedding model of this process (memory/embeddings.py ``model_id``): vectors written are tagged
+        # with it, and vectors read of another model are read as none (database/records.py ``usable``).
+        self.embedding_model = "all-MiniLM-L6-v2"  # records.DEFAULT_EMBEDDING_MODEL (records imports engine)
 
     @property
     def statement_dialect(self) -> Dialect:

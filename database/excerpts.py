@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, bindparam, delete, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, or_, select, update
 
 from database.boundary import DbRow, Statements
 from database.engine import Database
 from database.models import ArchiveExcerpt, User, utcnow
-from database.records import ExcerptRow, NewExcerpt, as_utc
+from database.records import DEFAULT_EMBEDDING_MODEL, ExcerptRow, NewExcerpt, as_utc, usable
 from database.stamps import ExcerptStamp, FactStamp, excerpt_stamp, fact_stamp, mark_deleted
 
 _COLUMNS = (
@@ -31,8 +31,9 @@ _COLUMNS = (
 )
 
 
-def _row(r: DbRow) -> ExcerptRow:
-    vector = r[9] if len(r) > 9 else None
+def _row(r: DbRow, model: str = DEFAULT_EMBEDDING_MODEL) -> ExcerptRow:
+    """``model``: the running embedding model; a vector of another reads as none."""
+    vector = usable(bytes(r[9]), r[10], model) if len(r) > 10 and r[9] is not None else None
     return ExcerptRow(int(r[0]), int(r[1]), int(r[2]), int(r[3]) if r[3] is not None else None, bool(r[4]),
                       str(r[5]), bool(r[6]), str(r[7]), as_utc(r[8]),
                       bytes(vector) if vector is not None else None)
@@ -45,7 +46,8 @@ def insert_excerpts(db: Database, conn: Connection, user_id: int, excerpts: Sequ
         return
     rows = [{"user_id": user_id, "message_id": e.message_id, "channel_id": e.channel_id,
              "guild_id": e.guild_id, "is_dm": e.is_dm, "speaker": e.speaker[:100], "own": e.own,
-             "content": e.content, "said_at": e.said_at, "embedding": e.embedding} for e in excerpts]
+             "content": e.content, "said_at": e.said_at, "embedding": e.embedding,
+             "embedding_model": db.embedding_model if e.embedding is not None else None} for e in excerpts]
     conn.execute(db.insert(ArchiveExcerpt).values(rows).on_conflict_do_nothing(
         index_elements=[ArchiveExcerpt.user_id, ArchiveExcerpt.message_id]))
 
@@ -57,9 +59,11 @@ class Excerpts:
 
     async def rows(self, user_id: int) -> list[ExcerptRow]:
         """Every excerpt of a person with its vector, in the order they were said (per place)."""
-        query = (select(*_COLUMNS, ArchiveExcerpt.embedding).where(ArchiveExcerpt.user_id == user_id)
+        query = (select(*_COLUMNS, ArchiveExcerpt.embedding, ArchiveExcerpt.embedding_model)
+                 .where(ArchiveExcerpt.user_id == user_id)
                  .order_by(ArchiveExcerpt.said_at, ArchiveExcerpt.message_id))
-        return await self.db.read(lambda conn: [_row(r) for r in conn.execute(query).all()])
+        model = self.db.embedding_model
+        return await self.db.read(lambda conn: [_row(r, model) for r in conn.execute(query).all()])
 
     async def listed(self, user_id: int, limit: int = 500) -> list[ExcerptRow]:
         """A person's own excerpts, newest first, without vectors (what ``/memory`` shows them)."""
@@ -81,12 +85,24 @@ class Excerpts:
         row = await self.db.read(lambda conn: conn.execute(self._q["stamps"], {"user_id": user_id}).one())
         return fact_stamp(row[:3]), excerpt_stamp(row[3:])
 
+    def _stale(self) -> ColumnElement[bool]:
+        """Excerpts without a vector of the running model: none yet, or one of another model."""
+        return or_(ArchiveExcerpt.embedding.is_(None),
+                   func.coalesce(ArchiveExcerpt.embedding_model, DEFAULT_EMBEDDING_MODEL)
+                   != self.db.embedding_model)
+
+    async def count_stale(self) -> int:
+        """How many excerpts (of everyone) have no vector of the running model."""
+        row = await self.db.first(select(func.count()).select_from(ArchiveExcerpt).where(self._stale()))
+        return int(row[0]) if row is not None else 0
+
     async def unembedded(self, after: int, limit: int) -> list[tuple[int, int, str, str]]:
-        """(id, user id, speaker, content) of excerpts without a vector, past id ``after``, oldest first:
+        """(id, user id, speaker, content) of excerpts without a vector of the running model (none yet, or
+        one of another model: re-embedded), past id ``after``, oldest first:
         the caller moves ``after`` on, so each call reads a range of the primary key, not the whole table."""
         query = (select(ArchiveExcerpt.id, ArchiveExcerpt.user_id, ArchiveExcerpt.speaker,
                         ArchiveExcerpt.content)
-                 .where(ArchiveExcerpt.id > after, ArchiveExcerpt.embedding.is_(None))
+                 .where(ArchiveExcerpt.id > after, self._stale())
                  .order_by(ArchiveExcerpt.id).limit(limit))
         return await self.db.read(lambda conn: [(int(r[0]), int(r[1]), str(r[2]), str(r[3]))
                                                 for r in conn.execute(query).all()])
@@ -99,7 +115,7 @@ class Excerpts:
 
         def write(conn: Connection) -> None:
             conn.execute(update(ArchiveExcerpt).where(ArchiveExcerpt.id == bindparam("eid"))
-                         .values(embedding=bindparam("vector")),
+                         .values(embedding=bindparam("vector"), embedding_model=self.db.embedding_model),
                          [{"eid": eid, "vector": v} for eid, _, v in vectors])
             conn.execute(update(User).where(User.id.in_(sorted({u for _, u, _ in vectors})))
                          .values(excerpts_embedded=utcnow()))

@@ -6,13 +6,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, bindparam, case, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import aliased
 
 from database.boundary import DbRow, Statements
 from database.engine import Database
 from database.models import User, UserFact, utcnow
-from database.records import FactRow, as_utc
+from database.records import DEFAULT_EMBEDDING_MODEL, FactRow, as_utc, usable
 from database.stamps import FactStamp, fact_stamp, mark_deleted
 from database.visibility import kept_within
 
@@ -47,10 +59,12 @@ _COLUMNS = (
     _DOUBT,
     UserFact.slot,
     UserFact.slot_value,
+    UserFact.embedding_model,
 )
 
 
-def _fact(r: DbRow) -> FactRow:
+def _fact(r: DbRow, model: str) -> FactRow:
+    """``model``: the running embedding model; a vector of another reads as none."""
     return FactRow(
         int(r[0]),
         str(r[1]),
@@ -60,7 +74,7 @@ def _fact(r: DbRow) -> FactRow:
         int(r[5]),
         as_utc(r[6]),
         as_utc(r[7]),
-        bytes(r[8]) if r[8] is not None else None,
+        usable(bytes(r[8]) if r[8] is not None else None, r[17], model),
         bool(r[9]),
         as_utc(r[10]) if r[10] is not None else None,
         as_utc(r[11]) if r[11] is not None else None,
@@ -83,14 +97,15 @@ class Facts:
         """Every fact of a person with its embedding, oldest first."""
         query = select(*_COLUMNS).where(UserFact.user_id == user_id).order_by(UserFact.id)
         # Converted with the read: on SQLite, off the event loop.
-        return await self.db.read(lambda conn: [_fact(r) for r in conn.execute(query).all()])
+        model = self.db.embedding_model
+        return await self.db.read(lambda conn: [_fact(r, model) for r in conn.execute(query).all()])
 
     async def get(self, user_id: int, fact_id: int) -> FactRow | None:
         """One fact of this person (None if there is no such fact, or it is someone else's)."""
         row = await self.db.first(
             select(*_COLUMNS).where(UserFact.id == fact_id, UserFact.user_id == user_id)
         )
-        return None if row is None else _fact(row)
+        return None if row is None else _fact(row, self.db.embedding_model)
 
     async def add(
         self,
@@ -113,6 +128,7 @@ class Facts:
                 category=category[:50],
                 pinned=pinned,
                 embedding=embedding,
+                embedding_model=self.db.embedding_model if embedding is not None else None,
                 first_mentioned=now,
                 last_mentioned=now,
                 reference_count=1,
@@ -137,7 +153,8 @@ class Facts:
         when no embedder is available: a stale vector of the old text would recall the wrong thing)."""
         values: dict[str, object] = {}
         if fact is not None:  # the slot the extraction named was of the old words: the cues read the new
-            values.update(fact=fact, embedding=embedding, slot=None, slot_value=None)
+            values.update(fact=fact, embedding=embedding, slot=None, slot_value=None,
+                          embedding_model=self.db.embedding_model if embedding is not None else None)
         if category is not None:
             values["category"] = category[:50]
         if not values:
@@ -191,10 +208,12 @@ class Facts:
         return fact_stamp(row)
 
     async def set_embeddings(self, vectors: Sequence[tuple[int, bytes]]) -> None:
-        """Store embeddings of facts that had none (added while no model was loaded)."""
+        """Store embeddings of facts that had none (added while no model was loaded) or one of another model,
+        tagged with the running model (each sets ``updated_at``: recall's cache re-reads the person)."""
         if not vectors:
             return
-        stmt = update(UserFact).where(UserFact.id == bindparam("fid")).values(embedding=bindparam("vec"))
+        stmt = update(UserFact).where(UserFact.id == bindparam("fid")).values(
+            embedding=bindparam("vec"), embedding_model=self.db.embedding_model)
 
         def write(conn: Connection) -> None:
             for fid, vec in vectors:
@@ -223,3 +242,19 @@ class Facts:
 
         return await self.db.write(write)
 
+    def _stale(self) -> ColumnElement[bool]:
+        """Facts without a vector of the running model: none at all, or one of another model."""
+        model = func.coalesce(UserFact.embedding_model, DEFAULT_EMBEDDING_MODEL)
+        return or_(UserFact.embedding.is_(None), model != self.db.embedding_model)
+
+    async def count_stale(self) -> int:
+        """How many facts (of everyone) have no vector of the running model: what a re-embedding has left."""
+        row = await self.db.first(select(func.count()).select_from(UserFact).where(self._stale()))
+        return int(row[0]) if row is not None else 0
+
+    async def stale(self, after: int, limit: int) -> list[tuple[int, str]]:
+        """(id, text) of facts past id ``after`` without a vector of the running model, oldest first: the
+        caller moves ``after`` on (a range of the primary key a call)."""
+        query = (select(UserFact.id, UserFact.fact).where(UserFact.id > after, self._stale())
+                 .order_by(UserFact.id).limit(limit))
+        return await self.db.read(lambda conn: [(int(r[0]), str(r[1])) for r in conn.execute(query).all()])

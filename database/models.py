@@ -230,6 +230,8 @@ class UserFact(Base):
     reference_count: Mapped[int] = mapped_column(Integer, default=1)
     pinned: Mapped[bool] = mapped_column(Boolean, default=False)
     embedding: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # float32 little-endian
+    # The model the embedding came from (0035_embedding_model; NULL: the one shipped before it, MiniLM).
+    embedding_model: Mapped[str | None] = mapped_column(String(100), nullable=True)
     # Learnt from direct messages: recalled only in DMs, never in a channel's prompt (0002_memory).
     private: Mapped[bool] = mapped_column(Boolean, default=False)
     # Set on every insert and update (Core updates apply onupdate): recall's per-user cache compares it.
@@ -350,6 +352,7 @@ class ArchiveExcerpt(Base):
     content: Mapped[str] = mapped_column(Text, default="")
     said_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
     embedding: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # float32 little-endian
+    embedding_model: Mapped[str | None] = mapped_column(String(100), nullable=True)  # as UserFact's
 
 
 class PostedFor(Base):

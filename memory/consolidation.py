@@ -54,7 +54,7 @@ from memory import episodes
 from memory.batching import Batch, extraction_prompt, plan_window
 from memory.consent import Consent
 from memory.consolidation_report import ConsolidationReport, Progress, ProgressHook
-from memory.embeddings import BatchingEncoder, Embedder, to_bytes
+from memory.embeddings import BatchingEncoder, Embedder, to_bytes, tuning_of
 from memory.facts import (
     EXTRACTION_SCHEMA,
     Extraction,
@@ -287,7 +287,9 @@ class Consolidator:
                 t0 = time.perf_counter()
                 vectors = await self._encode([f.fact for f in (*rest, *changed)])
                 report.embed_seconds += time.perf_counter() - t0
-            found_changes = changes(index, resolved, vectors, batch, self.settings.fact_similarity_threshold)
+            tuning = tuning_of(self.embedder)
+            threshold = self.settings.fact_similarity_threshold or tuning.repeat  # 0: the model's own
+            found_changes = changes(index, resolved, vectors, batch, threshold, tuning.slot_near)
         new = found_changes.new
         mentioned = [(fid, not batch.private) for fid in found_changes.mentioned]
         lasting = {fid for fid, f in found_changes.mentioned.items() if f.lasting}

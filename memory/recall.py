@@ -54,7 +54,7 @@ from database.people import People
 from database.records import ExcerptRow, FactRow, PromptData
 from memory import episodes, timewords, worth
 from memory.consent import Consent
-from memory.embeddings import Embedder, encode_async, row_max
+from memory.embeddings import MINILM, Embedder, Tuning, encode_asked, row_max, tuning_of
 from memory.episodes import ExcerptCache, ExcerptIndex
 from memory.factlines import DAY_TOKENS, YEAR_TOKENS, day, line, render
 from memory.facts import FactCache, FactIndex
@@ -169,7 +169,8 @@ def scored(index: FactIndex, query: np.ndarray | None, text: str, allowed: np.nd
            now: datetime | None = None, about: np.ndarray | None = None,
            floors: tuple[float, float, float] = FLOORS,
            reach: list[float] | None = None,
-           nearness: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+           nearness: list[np.ndarray] | None = None,
+           typical_weight: float = TYPICAL_WEIGHT) -> tuple[np.ndarray, np.ndarray]:
     """(allowed facts relevant to the message, best first; their fused scores): the rankings by embedding
     similarity, by BM25, by similarity to the message's topic (``about``: the embedding of :func:`topic`)
     and, when the message names a time ("on 3 June", "last week"), by similarity among the facts told or
@@ -187,7 +188,7 @@ def scored(index: FactIndex, query: np.ndarray | None, text: str, allowed: np.nd
             nearness.append(near)
         # the floor: a fact no nearer than it to the message (or its topic) is not about it. Column by column,
         # the facts not allowed masked in the same pass (numpy is slow on an inner axis of two).
-        typical = TYPICAL_WEIGHT * index.typical
+        typical = typical_weight * index.typical
         for c, weight in ((0, 1.0), (1, TOPIC_WEIGHT))[:both.shape[1]]:
             column = both[:, c]
             top = _top(np.where(allowed & (column >= floors[1]), column - typical, -np.inf), None, CANDIDATES)
@@ -205,7 +206,7 @@ def scored(index: FactIndex, query: np.ndarray | None, text: str, allowed: np.nd
         within = ((index.told >= start) & (index.told < end)) | (
             (index.happened >= start) & (index.happened < end))
         # what was told or happened then is what the message asks about: no floor
-        then = raw - TYPICAL_WEIGHT * index.typical if raw is not None else lexical
+        then = raw - typical_weight * index.typical if raw is not None else lexical
         if then is not None:
             top = _top(np.where(within, then, -np.inf), allowed, CANDIDATES)
             fused[top] += 1.0 / (RRF_K + np.arange(1, len(top) + 1))
@@ -237,8 +238,8 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
                 expiry_days: int, text: str = "", last_interaction: datetime | None = None,
                 excerpts: ExcerptIndex | None = None, channel_id: int = 0, guild_id: int | None = None,
                 about: np.ndarray | None = None, present: Present = NOTHING, shown: np.ndarray | None = None,
-                fill: bool = False,
-                floors: tuple[float, float, float] = FLOORS) -> tuple[list[FactRow], list[ExcerptRow]]:
+                fill: bool = False, floors: tuple[float, float, float] = FLOORS,
+                tuning: Tuning = MINILM) -> tuple[list[FactRow], list[ExcerptRow]]:
     """The facts and past excerpts to recall within ``budget`` tokens (each costs its line's tokens, and a
     day's heading the first time that day appears, with its year the first time that year does). A long
     excerpt is quoted in part (episodes.snippet); one that says what a chosen fact says, or was drawn from,
@@ -253,7 +254,8 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
     (memory/present.py), whose excerpts are left out; ``shown``: the facts a core memory or note shown says
     (memory/present.py :class:`MemoryVectors`), left out unless pinned. Order: pinned facts, then facts
     and excerpts together by their fused relevance, as long as they clear the relevance floor
-    (``floors``): the budget is a ceiling, not a target; ``fill``: a message asking what is remembered
+    (``floors``; ``tuning``: the model's other thresholds, memory/embeddings.py TUNINGS): the budget is a
+    ceiling, not a target; ``fill``: a message asking what is remembered
     ("do you remember me?"), whose leftover room goes to the most referenced facts. Filtering and ranking
     are numpy operations over the whole index; only the candidates that can fill the budget are looked at
     one by one, so thousands of facts cost little more than a handful."""
@@ -268,10 +270,11 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
     fresh = allowed & ~shown if shown is not None and len(shown) == n else allowed
     reach: list[float] = []  # the best cosine of a fact or excerpt to the message or its topic
     nearness: list[np.ndarray] = []
-    found, fused = scored(index, query, text, fresh, now, about, floors, reach, nearness) if index.rows else (
+    found, fused = scored(index, query, text, fresh, now, about, floors, reach, nearness,
+                          tuning.typical_weight) if index.rows else (
         np.zeros(0, np.int64), np.zeros(0))
     # each item clears its own floor too, unless told or happened when the message asks (memory/worth.py)
-    floor, asked = worth.item_floor(floors), timewords.asked(text, now) if text else None
+    floor, asked = worth.item_floor(floors, tuning.item_share), timewords.asked(text, now) if text else None
     if floor > 0 and nearness and len(found):
         found, fused = worth.facts_kept((index.told, index.happened), found, fused, nearness[0], floor, asked)
     relevant: list[int] = found.tolist()
@@ -305,7 +308,8 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
     # a long excerpt is quoted in the sentences sharing the message's telling words
     wanted = episodes.telling(excerpts, text) if excerpts is not None and excerpts.rows else {}
     chosen: list[FactRow] = []
-    recalled = Recalled(budget // MIN_LINE_TOKENS, index, excerpts)  # what they say, with excerpts searched
+    recalled = Recalled(budget // MIN_LINE_TOKENS, index, excerpts, tuning.said_as_fact,
+                        tuning.drawn_from)  # what they say, with excerpts searched
     quoted: dict[int, tuple[ExcerptRow, int]] = {}  # excerpt index -> (its line, the line's tokens)
     days: set[str] = set()  # dates already heading a group: the facts told that day share the header
     quoted_days: set[str] = set()
@@ -451,20 +455,22 @@ class Recall:
             subject = subject_of(index, archive, text)
             asked = [text, subject] if subject else [text]
             new = self.memories.missing(present.memories) if len(index.positions) else []
-            vectors = await encode_async(self.embedder, asked + new)
+            # the message and its topic as queries, the memories as what is stored (e5 tells them apart)
+            vectors = await asyncio.to_thread(encode_asked, self.embedder, asked, new)
             query = vectors[0]
             about = vectors[1] if subject else None
             self.memories.keep(new, vectors[len(asked):])
         budget = self.settings.recall_token_budget if budget is None else budget
         floors = getattr(self.embedder, "floors", FLOORS)
+        tuning = tuning_of(self.embedder)
 
         def pick() -> tuple[list[FactRow], list[ExcerptRow]]:
             return choose_both(index, query, budget=budget, private=private, now=now,
                                expiry_days=self.settings.fact_expiry_days, text=text,
                                last_interaction=last_interaction, excerpts=archive, channel_id=channel_id,
                                guild_id=guild_id, about=about, present=present,
-                               shown=self.memories.said(index, present.memories, SAID_AS_MEMORY), fill=fill,
-                               floors=floors)
+                               shown=self.memories.said(index, present.memories, tuning.said_as_memory),
+                               fill=fill, floors=floors, tuning=tuning)
 
         if len(index.rows) + (len(archive.rows) if archive is not None else 0) > THREAD_ITEMS:
             return await asyncio.to_thread(pick)

@@ -85,7 +85,7 @@ UNSAID = None  # a new fact whose slot the extraction did not name: the English 
 
 def one_truth(index: FactIndex, text: str, vector: np.ndarray, seen: np.ndarray, private: bool,
               guild_id: int | None, threshold: float, slot: str | None = UNSAID,
-              value: str | None = None) -> Truth:
+              value: str | None = None, slot_near: float = SLOT_NEAR) -> Truth:
     """A new fact against the person's current facts its batch may see (``seen``): those of its slot it
     closes as past when it says so plainly; when it is unsure (a hedged fact, one that names no slot but is
     this near to a slot's fact, or one that could not close the other without telling a place what was said
@@ -94,7 +94,8 @@ def one_truth(index: FactIndex, text: str, vector: np.ndarray, seen: np.ndarray,
     ``slot``: the slot the extraction named (memory/slots.py, as stored; "" for none). Two facts whose slots
     the model named are of one slot whatever their words and language; where either slot comes from the
     English cues (a fact stored before, an answer without slots), only a fact near in meaning
-    (SLOT_NEAR) is. A fact of the model's slot that gives it the value a known fact gives it (``value``)
+    (``slot_near``: the embedding model's SLOT_NEAR) is. A fact of the model's slot that gives it the
+    value a known fact gives it (``value``)
     closes nothing: it is that fact told in other words. A fact the model placed in no slot raises no
     doubt."""
     if slot == "":
@@ -102,7 +103,7 @@ def one_truth(index: FactIndex, text: str, vector: np.ndarray, seen: np.ndarray,
     mine = slot_of(text) if slot is None else parse_slot(slot)
     scores = np.where(seen, index.scores(vector), -np.inf)
     # without a slot of its own, only a fact in the grey band under the threshold may be in doubt
-    near = scores >= (SLOT_NEAR if mine is not None else threshold - GREY_BAND)
+    near = scores >= (slot_near if mine is not None else threshold - GREY_BAND)
     if mine is not None and slot is not None:  # named by the model: a known fact's named slot is enough
         near |= seen & np.array([r.slot is not None and r.slot != "" for r in index.rows], dtype=bool)
     candidates = np.flatnonzero(near)
@@ -113,7 +114,7 @@ def one_truth(index: FactIndex, text: str, vector: np.ndarray, seen: np.ndarray,
         other = slot_for(row.fact, row.slot)
         if other is None:
             continue
-        same = _same(mine, other) and (scores[i] >= SLOT_NEAR or (slot is not None and row.slot is not None))
+        same = _same(mine, other) and (scores[i] >= slot_near or (slot is not None and row.slot is not None))
         if same and same_value(value, row.slot_value, row.fact):
             continue
         if same and mine is not None and mine.sure and _told_wherever(row, private, guild_id):
@@ -189,7 +190,7 @@ def current_words(index: FactIndex) -> dict[str, int]:
 
 
 def changes(index: FactIndex, resolved: Resolved, vectors: np.ndarray, batch: Batch,
-            threshold: float) -> Changes:
+            threshold: float, slot_near: float = SLOT_NEAR) -> Changes:
     """The batch's writes; ``vectors``: the embeddings of :func:`to_embed`'s facts, in its order. A fact
     worded exactly as a current known one is that fact (no vector needed); one at cosine ``threshold`` or
     more to a current one is that fact said again."""
@@ -207,7 +208,7 @@ def changes(index: FactIndex, resolved: Resolved, vectors: np.ndarray, batch: Ba
             [r.id not in touched for r in index.rows], dtype=bool)
         for f, v in matched.new:
             truth = one_truth(index, f.fact, v, seen, batch.private, batch.guild_id, threshold, f.slot,
-                              f.value)
+                              f.value, slot_near)
             out.new.append(NewFact(f.fact, f.category, to_bytes(v), batch.private, f.lasting,
                                    *fact_times(f, batch), guild_id=batch.guild_id, closes=truth.closes,
                                    doubts=truth.doubts, slot=f.slot, slot_value=f.value))

@@ -31,15 +31,18 @@ from memory.consent import Consent
 from memory.consolidation import Consolidator
 from memory.embeddings import (
     Embedder,
-    SentenceEmbedder,
     encode_async,
+    is_model,
     load_in_background,
+    make_embedder,
+    model_id_of,
     single_blas_thread,
     to_bytes,
 )
 from memory.episodes import ExcerptCache
 from memory.facts import FactCache
 from memory.recall import Recall
+from memory.reembed import reembed
 from memory.summarizer import Summarizer
 from memory.threads import ThreadsPart
 
@@ -75,7 +78,9 @@ class MemoryService:
         self._persona = persona
         # The one the engines ask before storing an exchange (bot/runtime/composition.py).
         self.consent = consent or Consent(store.servers, store.people, settings.memory_consent)
-        self.embedder: Embedder = embedder or SentenceEmbedder(settings.embedding_model)
+        self.embedder: Embedder = embedder or make_embedder(settings.embedding_model)
+        # what the vectors written are tagged with, and the only model whose vectors are read (0034)
+        store.db.embedding_model = model_id_of(self.embedder)
         self.cache = FactCache(store.facts)
         self.excerpts = ExcerptCache(store.excerpts)  # episodic recall: the person's archived exchanges
         self.recall = Recall(self.cache, store.people, self.embedder, settings, self.consent, self.excerpts)
@@ -89,6 +94,7 @@ class MemoryService:
         # The other characters of an ensemble: each keeps its own histories, so each has its own summarizer.
         self.member_summarizers: dict[str, Summarizer] = {}
         self.warming: asyncio.Task[bool] | None = None
+        self.reembedding: asyncio.Task[tuple[int, int]] | None = None
 
     # -- start-up
 
@@ -111,17 +117,35 @@ class MemoryService:
             await asyncio.to_thread(_load_words)
         except Exception as exc:  # used lazily later all the same
             log.warning("could not load the language model ahead of time: %s", exc)
-        if not isinstance(self.embedder, SentenceEmbedder):
+        if not is_model(self.embedder):
             return False
         try:
             if not self.settings.preload_embedding_model and not await self.store.facts.has_embedded():
                 return False
-            await load_in_background(self.embedder)
+            await load_in_background(self.embedder)  # type: ignore[arg-type]
         except Exception as exc:
             log.warning("could not load the embedding model %s ahead of time (recall will try again): %s",
-                        self.embedder.model_name, exc)
+                        getattr(self.embedder, "model_name", self.embedder), exc)
             return False
+        self.start_reembedding()
         return True
+
+    def start_reembedding(self) -> asyncio.Task[tuple[int, int]]:
+        """Re-embed, in the background, what is stored with no vector of this model (a model change,
+        memory/reembed.py); once per process."""
+        if self.reembedding is None:
+            self.reembedding = asyncio.create_task(self._reembed(), name="embedding-re-embed")
+        return self.reembedding
+
+    async def _reembed(self) -> tuple[int, int]:
+        try:
+            done = await reembed(self.store, self.embedder)
+        except Exception:  # what is left waits for the next start (each batch written is kept)
+            log.exception("re-embedding with %s stopped", model_id_of(self.embedder))
+            return 0, 0
+        if any(done):
+            log.info("re-embedded %d facts and %d excerpts with %s", *done, model_id_of(self.embedder))
+        return done
 
     # -- what it adds to the replies (declared by the composition root)
 
@@ -153,6 +177,8 @@ class MemoryService:
     async def close(self) -> None:
         if self.warming is not None:
             self.warming.cancel()  # a load under way finishes in its thread; the model stays cached
+        if self.reembedding is not None:
+            self.reembedding.cancel()  # each batch written is kept: the next start goes on from there
         await self.consolidator.close()  # excerpts not embedded yet wait for the next run
         await self.summarizer.close()
         for summarizer in self.member_summarizers.values():

@@ -30,8 +30,13 @@ class Recalled:
     """The chosen facts: their vectors, in a buffer filled as they are (no copy per comparison), and by day,
     for the excerpts they were drawn from (looked for only on a day an excerpt is quoted or weighed)."""
 
-    def __init__(self, capacity: int, facts: FactIndex, excerpts: ExcerptIndex | None) -> None:
+    def __init__(self, capacity: int, facts: FactIndex, excerpts: ExcerptIndex | None,
+                 said_as_fact: float = SAID_AS_FACT, drawn: float = DRAWN_FROM) -> None:
+        """``said_as_fact``, ``drawn``: SAID_AS_FACT and DRAWN_FROM for the model's cosines
+        (memory/embeddings.py TUNINGS)."""
         self.capacity = capacity
+        self.said_as_fact = said_as_fact
+        self.drawn = drawn
         self.facts = facts
         self.excerpts = excerpts
         self.vectors: np.ndarray | None = None
@@ -70,13 +75,13 @@ class Recalled:
         assert self.excerpts is not None
         if any(self.source(i) == j for i in self.by_day.get(_day(float(self.excerpts.told[j])), ())):
             return True
-        return bool(float(np.max(self.vectors[: self.n] @ vector)) >= SAID_AS_FACT)
+        return bool(float(np.max(self.vectors[: self.n] @ vector)) >= self.said_as_fact)
 
     def source(self, i: int) -> int | None:
         if i not in self.sources:
             assert self.excerpts is not None
             self.sources[i] = drawn_from(
-                self.excerpts, self.facts.matrix[self.facts.slot[i]], float(self.facts.told[i])
+                self.excerpts, self.facts.matrix[self.facts.slot[i]], float(self.facts.told[i]), self.drawn
             )
         return self.sources[i]
 
@@ -85,7 +90,8 @@ def _day(told: float) -> float:
     return told - told % DAY_SECONDS
 
 
-def drawn_from(excerpts: ExcerptIndex, vector: np.ndarray, told: float) -> int | None:
+def drawn_from(excerpts: ExcerptIndex, vector: np.ndarray, told: float,
+               floor: float = DRAWN_FROM) -> int | None:
     """The excerpt a fact (its unit ``vector``, told at ``told`` POSIX seconds) was drawn from: the line of
     its day nearest to it, at DRAWN_FROM or more; None when there is none."""
     start = _day(told)
@@ -94,4 +100,4 @@ def drawn_from(excerpts: ExcerptIndex, vector: np.ndarray, told: float) -> int |
         return None
     near = excerpts.matrix[excerpts.slot[lines]] @ vector
     best = int(np.argmax(near))
-    return int(lines[best]) if near[best] >= DRAWN_FROM else None
+    return int(lines[best]) if near[best] >= floor else None

@@ -48,9 +48,10 @@ NEIGHBOUR_SECONDS = 6 * 3600  # as memory/episodes.py: lines further apart are n
 SAID_SHARE = 0.8
 
 
-def item_floor(floors: tuple[float, float, float]) -> float:
-    """The floor each item clears: a share of the message's (an embedder's own floors scale it)."""
-    return ITEM_SHARE * floors[0]
+def item_floor(floors: tuple[float, float, float], share: float = ITEM_SHARE) -> float:
+    """The floor each item clears: a share of the message's (an embedder's own floors and share scale it,
+    memory/embeddings.py TUNINGS)."""
+    return share * floors[0]
 
 
 def filler(rows: Sequence[ExcerptRow], told: np.ndarray) -> np.ndarray:

@@ -24,7 +24,7 @@ from database.store import Store
 from memory.consent import Consent
 from memory.consolidation import Consolidator
 from memory.consolidation_report import ConsolidationReport
-from memory.embeddings import Embedder, SentenceEmbedder
+from memory.embeddings import Embedder, make_embedder, model_id_of
 from memory.summarizer import Summarizer
 
 log = logging.getLogger(__name__)
@@ -147,7 +147,8 @@ async def run_consolidation_cli(settings: Settings, character: CharacterSource, 
 async def _consolidate_with_bar(settings: Settings, character: CharacterSource, store: Store,
                                 claude: ClaudeClient, embedder: Embedder | None) -> ConsolidationReport:
     key = settings.character_name_slug  # the name the bot files data under (engine.character_key)
-    embedder = embedder or SentenceEmbedder(settings.memory.embedding_model)
+    embedder = embedder or make_embedder(settings.memory.embedding_model)
+    store.db.embedding_model = model_id_of(embedder)  # vectors tagged with, and read of, this model only
     load = getattr(embedder, "load", None)
     if load is not None:
         await asyncio.to_thread(load)  # before the bar, which would sit at 0 while a model loads

