@@ -42,6 +42,7 @@ from database.migrating import upgrade, upgrade_locked
 from database.retry import RETRY_SECONDS, Retry
 from database.sqlite_thread import SQLiteThread
 from database.trips import SharedTrips
+from database.vectors import DEFAULT_EMBEDDING_MODEL
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -168,7 +169,7 @@ class Database:
         self.warm_up: Callable[[Connection], None] | None = None
         # The embedding model of this process (memory/embeddings.py ``model_id``): vectors written are tagged
         # with it, and vectors read of another model are read as none (database/records.py ``usable``).
-        self.embedding_model = "all-MiniLM-L6-v2"  # records.DEFAULT_EMBEDDING_MODEL (records imports engine)
+        self.embedding_model = DEFAULT_EMBEDDING_MODEL  # the running model's, set by the memory service
 
     @property
     def statement_dialect(self) -> Dialect:

@@ -15,8 +15,9 @@ from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, or_, 
 from database.boundary import DbRow, Statements
 from database.engine import Database
 from database.models import ArchiveExcerpt, User, utcnow
-from database.records import DEFAULT_EMBEDDING_MODEL, ExcerptRow, NewExcerpt, as_utc, usable
+from database.records import ExcerptRow, NewExcerpt, as_utc
 from database.stamps import ExcerptStamp, FactStamp, excerpt_stamp, fact_stamp, mark_deleted
+from database.vectors import DEFAULT_EMBEDDING_MODEL, usable
 
 _COLUMNS = (
     ArchiveExcerpt.id,

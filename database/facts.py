@@ -24,8 +24,9 @@ from sqlalchemy.orm import aliased
 from database.boundary import DbRow, Statements
 from database.engine import Database
 from database.models import User, UserFact, utcnow
-from database.records import DEFAULT_EMBEDDING_MODEL, FactRow, as_utc, usable
+from database.records import FactRow, as_utc
 from database.stamps import FactStamp, fact_stamp, mark_deleted
+from database.vectors import DEFAULT_EMBEDDING_MODEL, usable
 from database.visibility import kept_within
 
 _OTHER = aliased(UserFact)
@@ -74,7 +75,7 @@ def _fact(r: DbRow, model: str) -> FactRow:
         int(r[5]),
         as_utc(r[6]),
         as_utc(r[7]),
-        usable(bytes(r[8]) if r[8] is not None else None, r[17], model),
+        usable(bytes(r[8]) if r[8] is not None else None, r[19], model),
         bool(r[9]),
         as_utc(r[10]) if r[10] is not None else None,
         as_utc(r[11]) if r[11] is not None else None,

@@ -144,8 +144,7 @@ class Conversation(Base):
     summary: Mapped[str] = mapped_column(Text, default="")
     summary_since: Mapped[datetime | None] = mapped_column(TZ, nullable=True)  # its first message's time
     updated_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
-    # Moved forward by a database trigger (migration 0004) whenever one of its history messages is added,
-    # edited or deleted, however that happens: the store's turn cache trusts nothing else.
+    # Moved forward by a trigger (0004) whenever one of its history messages changes: the turn cache's truth.
     revision: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
@@ -230,8 +229,7 @@ class UserFact(Base):
     reference_count: Mapped[int] = mapped_column(Integer, default=1)
     pinned: Mapped[bool] = mapped_column(Boolean, default=False)
     embedding: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # float32 little-endian
-    # The model the embedding came from (0035_embedding_model; NULL: the one shipped before it, MiniLM).
-    embedding_model: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    embedding_model: Mapped[str | None] = mapped_column(String(100), nullable=True)  # 0035; NULL: MiniLM
     # Learnt from direct messages: recalled only in DMs, never in a channel's prompt (0002_memory).
     private: Mapped[bool] = mapped_column(Boolean, default=False)
     # Set on every insert and update (Core updates apply onupdate): recall's per-user cache compares it.
@@ -241,8 +239,7 @@ class UserFact(Base):
     lasting: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     said_at: Mapped[datetime | None] = mapped_column(TZ, nullable=True, default=None)
     happened_at: Mapped[datetime | None] = mapped_column(TZ, nullable=True, default=None)
-    # The server whose public channels it was learnt in (None: a DM, a private place, or added by hand):
-    # recalled in that server only, unless the person said otherwise (users.memory_everywhere, 0015).
+    # The server whose public channels taught it (None: DM, private place, by hand): recalled there (0015).
     guild_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True, default=None)
     # 0019_fact_history. A fact that stopped being true is closed, not overwritten: since when, by which fact,
     # and its past-tense wording (NULL: not told as history, e.g. only reworded). Open: all three NULL.

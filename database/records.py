@@ -11,20 +11,6 @@ from typing import NamedTuple
 from database.stamps import ExcerptStamp, FactStamp
 
 # Core memories drawn from DM conversations carry this source and never reach a channel's prompt.
-# The model a stored vector came from when its row names none: the one shipped before vectors were tagged
-# (0035_embedding_model). Vectors of another model than the running one are read as none (``usable``).
-DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
-
-
-def usable(vector: bytes | None, model: str | None, current: str) -> bytes | None:
-    """A stored vector if the running model (``current``) made it, else None: the same dimension is no proof
-    of the same space, so a vector of another model is never compared with this one's (it waits to be
-    re-embedded, memory/reembed.py)."""
-    if vector is None or (model or DEFAULT_EMBEDDING_MODEL) != current:
-        return None
-    return vector
-
-
 PRIVATE_SOURCE = "summary_dm"
 # What a person asked to be remembered with /remember in a DM: private, in their words (no pass rewrites it).
 PRIVATE_NOTE_SOURCE = "user_dm"

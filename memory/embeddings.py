@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from database.records import DEFAULT_EMBEDDING_MODEL
+from database.vectors import DEFAULT_EMBEDDING_MODEL
 
 if TYPE_CHECKING:  # imported when a model is first loaded: it takes seconds
     from sentence_transformers import SentenceTransformer

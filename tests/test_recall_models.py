@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from database.models import ArchiveExcerpt, UserFact
-from database.records import DEFAULT_EMBEDDING_MODEL
 from database.store import Store
+from database.vectors import DEFAULT_EMBEDDING_MODEL
 from memory import embeddings
 from memory.embeddings import E5Embedder, SentenceEmbedder, make_embedder, model_id_of, to_bytes, tuning_of
 from memory.facts import FactCache

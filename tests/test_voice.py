@@ -169,7 +169,7 @@ async def test_mirror_answers_a_voice_message_with_a_voice_message(make_harness:
     text, voice = await h.replies(channel, 2)
     assert text["content"] == "*Finn bubbles happily.* Tea's ready!"
     [speech] = speech_requests(h)
-    assert speech.fields == {"model": "kokoro", "input": "Finn bubbles happily. Tea's ready!",
+    assert speech.fields == {"model": "kokoro", "input": "Tea's ready!",
                              "voice": "nova", "response_format": "wav"}
     # The upload as Discord requires it (the fake refuses anything else): flag, no content, one Ogg file
     # with its duration and waveform in payload_json.

@@ -8,17 +8,18 @@ voting model.
 A name counts when it is not part of a longer word of the same script, which is decided per script, not by
 spaces (Japanese and Chinese put none between words, Korean and Japanese glue particles to a name):
 
-* both the text and the names are compared folded (:func:`fold`: NFKC, so full-width ``Ｆｉｎｎ`` and
-  half-width ``ﾌｨﾝ`` are Finn and フィン, then case folding, Turkish ``İ``/``ı`` as ``i``);
+* both the text and the names are compared folded (:func:`fold`: NFKC, so full-width ``Ｍｉｒａ`` and
+  half-width ``ﾐﾗ`` are Mira and ミラ, then case folding, Turkish ``İ``/``ı`` as ``i``);
 * a name's edge touching a letter of another script, punctuation, a space or a symbol is a word's edge:
-  "Finnさん", "Finn様", "Finn씨", "@finn", "Finn-san" and "こんにちはFinn" all name Finn;
-* touching a letter of its own script, it is part of a longer word ("Finnegan", "フィンランド",
-  "グリフィン", "핀란드"), except where that script glues grammar to a name: a Korean name followed by a
-  particle or honorific (핀씨, 핀님, 핀아, 핀은...), a hiragana name followed by a particle or honorific;
+  "Miraさん", "Mira様", "Mira씨", "@mira", "Mira-san" and "こんにちはMira" all name Mira;
+* touching a letter of its own script, it is part of a longer word ("Miranda", "ミラノ",
+  "キミラ", "미라클"), except where that script glues grammar to a name: a Korean name followed by
+  a particle or honorific (미라씨, 미라님, 미라야, 미라는...), a hiragana name followed by a particle or
+  honorific;
 * Han characters (Chinese, Japanese kanji) are written without word boundaries at all: a Han name of two
   or more characters counts wherever it appears ("芬恩你好"); a katakana, hiragana or one-character Han
-  name followed by a Han character counts only when that begins an honorific ("フィン様", "フィン先生",
-  not "フィン語").
+  name followed by a Han character counts only when that begins an honorific ("ミラ様", "ミラ先生",
+  not "ミラ語").
 """
 
 from __future__ import annotations
@@ -99,12 +100,12 @@ def _ends_ok(text: str, end: int, name: str) -> bool:
     if after == _HAN and last in (_HAN, _KATAKANA, _HIRAGANA):
         return (last == _HAN and _unbounded(name)) or rest.startswith(_HAN_HONORIFICS)
     if after != last:
-        return True  # another script begins: "Finnさん", "フィンは", "Finn씨"
+        return True  # another script begins: "Miraさん", "ミラは", "Mira씨"
     if last == _HANGUL:
         return rest.startswith(_KOREAN_GLUED)
     if last == _HIRAGANA:
         return rest.startswith(_JAPANESE_GLUED)
-    return False  # the same word goes on: "Finnegan", "フィンランド"
+    return False  # the same word goes on: "Miranda", "ミラノ"
 
 
 def _find(folded_text: str, folded_name: str) -> int | None:
@@ -155,7 +156,7 @@ class CharacterNames:
         # One or two letters ("Q") would match stray words, so those stay a card-text name only.
         if len(persona.nickname.strip()) >= 3:
             names.add(persona.nickname.strip())
-        # The operator's other names for it (character.env ``names``), often in other scripts ("フィン, 핀,
+        # The operator's other names for it (character.env ``names``), often in other scripts ("ミラ, 미라,
         # 芬恩"): taken at any length, as the operator chose them.
         names.update(persona.aliases)
         return {n for n in names if n}

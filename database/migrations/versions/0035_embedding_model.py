@@ -8,7 +8,7 @@ Create Date: 2026-11-27 08:00:00
 ``model_id``) a row's vector came from. Two models' vectors are never compared, whatever their dimension: a
 vector of another model than the running one reads as none until it is re-embedded (memory/reembed.py).
 NULL for the rows already there: they were embedded by the model shipped until then, all-MiniLM-L6-v2
-(database/records.py ``DEFAULT_EMBEDDING_MODEL``), so no row is rewritten here.
+(database/vectors.py ``DEFAULT_EMBEDDING_MODEL``), so no row is rewritten here.
 """
 
 from __future__ import annotations
