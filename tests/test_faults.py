@@ -255,7 +255,7 @@ async def test_kill_9_mid_consolidation_then_the_bot_answers_and_lost_nothing(
         assert len(before) == total
         assert await run_child(db_url, fc.base_url, "committed:4") == -9
         # The bot embeds with the test's embedder too (the real model would take seconds to import and load).
-        monkeypatch.setattr(memory.service, "SentenceEmbedder", _TestEmbedder)
+        monkeypatch.setattr(memory.service, "make_embedder", lambda setting="": _TestEmbedder())
         h = Harness(db_url=db_url, tmp_path=tmp_path,
                     bot_options={"skip_rounds": ("consolidation", "retention", "summary-sweep")})
         await h.start()

@@ -12,9 +12,10 @@ authenticate, decrypts the bot's audio (DAVE too) and decodes its Opus, and send
 frames of real audio, end-to-end encrypted with each member's own DAVE session, in RTP as their clients do.
 Audio the bot sends without having said it speaks (SPEAKING, op 5, with a non-zero ``speaking``, and not
 taken back by a SPEAKING 0 since) is refused, as Discord refuses it: not decoded, and counted
-(``unannounced``); a packet of the audio that just ended, racing its SPEAKING 0 from the player's thread
-(within ``SPEAKING_TAIL``), is not. When each of the bot's audio packets arrived, and when each member's
-speech began, are kept (``Connection.audio_at``, ``onsets``): what barge-in and the gaps between sentences
+(``unannounced``, past the first ``SPEAKING_TAIL``, which may race a SPEAKING on its way); the last
+packets of the audio that just ended, racing its SPEAKING 0 from the player's thread (at most
+``SPEAKING_TAIL``, counted, not timed: a loaded machine delays them), are let through. When each of the
+bot's audio packets arrived, and when each member's speech began, are kept (``Connection.audio_at``, ``onsets``): what barge-in and the gaps between sentences
 are measured by.
 """
 
@@ -43,7 +44,7 @@ from tests.fakes.voice_rtp import MODES, OPUS_SILENCE, discovery_response, open_
 
 HEARTBEAT_MS = 13_750
 PCM_FRAME = 3840  # 20 ms of 48 kHz 16-bit stereo, what discord.opus encodes a frame from
-SPEAKING_TAIL = 0.1  # seconds after a SPEAKING 0 in which a late packet of the audio it ended is let through
+SPEAKING_TAIL = 10  # packets that may race a SPEAKING either way (an answer without one is many more)
 LOUD = 500  # a sample this loud (16-bit) is speech begun, for ``onsets``
 
 
@@ -105,6 +106,8 @@ class Connection:
     closed: bool = False
     speaking_now: bool = False  # the last SPEAKING the bot sent said it speaks
     silent_since: float = float("-inf")  # when a SPEAKING 0 last ended announced audio
+    tail_left: int = 0  # late packets of the audio a SPEAKING 0 ended still let through
+    early: int = 0  # packets refused since the last SPEAKING: past SPEAKING_TAIL, counted as unannounced
     audio_at: list[float] = field(default_factory=list)  # when each audio packet of the bot's arrived
     quiet_at: list[float] = field(default_factory=list)  # when each SPEAKING 0 ending audio arrived
 
@@ -275,8 +278,11 @@ class FakeVoiceServer:
                     break
                 conn.speaking.append(data)
                 was_speaking, conn.speaking_now = conn.speaking_now, bool(int(data.get("speaking") or 0))
+                if conn.speaking_now:
+                    conn.early = 0
                 if was_speaking and not conn.speaking_now:  # audio announced ended
                     conn.silent_since = time.monotonic()
+                    conn.tail_left = SPEAKING_TAIL
                     conn.quiet_at.append(conn.silent_since)
             elif op in (23, 31) and self.group is not None:
                 await self.group.on_json(conn, op, data)
@@ -361,9 +367,15 @@ class FakeVoiceServer:
         if rtp.payload == OPUS_SILENCE:
             return
         now = time.monotonic()
-        if not conn.speaking_now and now - conn.silent_since >= SPEAKING_TAIL:
-            self.unannounced += 1  # audio before SPEAKING: refused
-            return
+        if not conn.speaking_now:
+            if conn.tail_left <= 0:
+                # before its SPEAKING: refused; a few may race a SPEAKING already on its way (the websocket
+                # and UDP reach this loop in either order), more are audio never announced
+                conn.early += 1
+                if conn.early > SPEAKING_TAIL:
+                    self.unannounced += 1
+                return
+            conn.tail_left -= 1  # the end of the audio its SPEAKING 0 ended, arriving after it
         conn.audio_at.append(now)
         for member in self.members.values():
             if member.channel_id != conn.grant.channel_id:
