@@ -15,8 +15,8 @@ taken back by a SPEAKING 0 since) is refused, as Discord refuses it: not decoded
 (``unannounced``, past the first ``SPEAKING_TAIL``, which may race a SPEAKING on its way); the last
 packets of the audio that just ended, racing its SPEAKING 0 from the player's thread (at most
 ``SPEAKING_TAIL``, counted, not timed: a loaded machine delays them), are let through. When each of the
-bot's audio packets arrived, and when each member's speech began, are kept (``Connection.audio_at``, ``onsets``): what barge-in and the gaps between sentences
-are measured by.
+bot's audio packets arrived, and when each member's speech began, are kept (``Connection.audio_at``,
+``onsets``): what barge-in and the gaps between sentences are measured by.
 """
 
 from __future__ import annotations
