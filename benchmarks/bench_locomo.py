@@ -35,8 +35,12 @@ request shows them. ``redundancy``: the share of the recalled lines' tokens alre
 the request (:func:`redundancy`). ``--split``: the tuning part of the development half or its held-out
 part (SPLITS): ranking changes are chosen on the first and kept only if the second does not fall.
 
+In other languages: ``--facts-in DIR`` and ``--questions-in DIR`` read the observations and the questions
+from translation files kept outside the repository (benchmarks/locomo_languages.py); the dialogue itself
+is not translated, so these are measured with ``--corpus facts``.
+
 Run: python -m benchmarks.bench_locomo --data locomo10.json [--budget 400] [--corpus facts|turns|both]
-     [--split tune|held-out|all] [--json OUT] [--database-url URL]
+     [--split tune|held-out|all] [--facts-in DIR] [--questions-in DIR] [--json OUT] [--database-url URL]
      (a SCRATCH database: its Kindred tables are dropped; default a temporary SQLite)
 """
 
@@ -493,6 +497,20 @@ async def main_async(args: argparse.Namespace, data: Sequence[dict[str, Any]]) -
 
     if args.split != "all":
         data = [c for c in data if c.get("sample_id") in SPLITS[args.split]]
+    if (args.facts_in or args.questions_in) and args.corpus != "facts":
+        print("--facts-in/--questions-in translate the observations and questions, not the dialogue: "
+              "use --corpus facts", file=sys.stderr)
+        raise SystemExit(2)
+    if args.facts_in or args.questions_in:
+        from benchmarks.locomo_languages import translated
+
+        data, left_out = translated(data, Path(args.facts_in) if args.facts_in else None,
+                                    Path(args.questions_in) if args.questions_in else None)
+        for why in left_out:
+            print(f"left out: {why}", file=sys.stderr)
+        if not data:
+            print("no conversation has its translation", file=sys.stderr)
+            raise SystemExit(2)
     samples = read_samples(data)
     url = args.database_url or temp_sqlite_url("locomo.db")
     await reset_schema(url)
@@ -512,6 +530,9 @@ async def main_async(args: argparse.Namespace, data: Sequence[dict[str, Any]]) -
     result_cpu = time.process_time() - cpu0
     out = result.as_json()
     out["model"] = model_id_of(embedder)
+    out["facts_in"] = args.facts_in or "en"
+    out["questions_in"] = args.questions_in or "en"
+    out["conversations"] = [sample.name for sample in samples]
     out["cpu_seconds"] = round(result_cpu, 1)
     print(f"model {out['model']}, process CPU {result_cpu:.1f} s")
     print(f"LoCoMo, corpus {args.corpus}: {len(samples)} conversations, {result.facts} observations stored "
@@ -547,6 +568,12 @@ def main() -> None:
     parser.add_argument("--tuning", action="append", default=[],
                         help="KEY=VALUE of the model's thresholds (floors=0.78,0,0, item_share, repeat, "
                              "slot_near, said_as_memory), repeatable: for tuning on --split tune")
+    parser.add_argument("--facts-in", default=None, metavar="DIR",
+                        help="the observations translated (benchmarks/locomo_languages.py: one TSV per "
+                             "conversation); default the original English")
+    parser.add_argument("--questions-in", default=None, metavar="DIR",
+                        help="the questions translated, the same way (facts and questions in different "
+                             "languages: a cross-lingual pair)")
     parser.add_argument("--json", default=None, help="also write the figures to this file")
     parser.add_argument("--database-url", default=None,
                         help="a SCRATCH database (its Kindred tables are dropped); default: a temporary "

@@ -156,3 +156,33 @@ def test_redundancy_counts_the_recalled_tokens_the_request_already_holds() -> No
     assert total == sum(sizes) and repeated == sizes[1] + sizes[2] + sizes[4]
     assert redundancy([], [], frozenset()) == (0, 0)
     assert set(SPLITS["tune"]).isdisjoint(SPLITS["held-out"]) and len(SPLITS["tune"]) == 3
+
+
+def test_a_translation_replaces_texts_by_key_and_a_partial_one_is_left_out(tmp_path: Any) -> None:
+    from pathlib import Path
+
+    from benchmarks.locomo_languages import items, translated
+
+    keys = [k for k, _ in items(SAMPLE[0])]
+    assert keys[0] == "tiny|session_1_observation|Ana|0" and keys[-1] == "tiny|qa|3"  # category 5 not asked
+    spanish = {"tiny|session_1_observation|Ana|0": "Ana adoptó un galgo llamado Pip.",
+               "tiny|qa|0": "¿Cómo se llama el perro de Ana?"}
+    folder = Path(tmp_path) / "es"
+    folder.mkdir()
+    (folder / "tiny.tsv").write_text("".join(f"{k}\t{spanish.get(k, t + ' (es)')}\n"
+                                             for k, t in items(SAMPLE[0])), encoding="utf-8")
+    (data, left_out) = translated(SAMPLE, folder, folder)
+    (sample,) = read_samples(data)
+    assert not left_out and sample.observations[0].text == "Ana adoptó un galgo llamado Pip."
+    assert sample.questions[0].text == "¿Cómo se llama el perro de Ana?"
+    assert sample.questions[0].evidence == {"D1:3"}  # the evidence is the original's
+    # Facts in English, questions in Spanish: the cross-lingual pair.
+    (data, _) = translated(SAMPLE, None, folder)
+    (sample,) = read_samples(data)
+    assert sample.observations[0].text == "Ana adopted a greyhound called Pip."
+    assert sample.questions[0].text.startswith("¿")
+    # A file that lacks a key leaves the conversation out, said, rather than scoring it half-translated.
+    (folder / "tiny.tsv").write_text("tiny|qa|0\t¿Cómo se llama el perro de Ana?\n", encoding="utf-8")
+    (data, left_out) = translated(SAMPLE, folder, None)
+    assert data == [] and "lacks" in left_out[0]
+    assert SAMPLE[0]["observation"]["session_1_observation"]["Ana"][0][0].startswith("Ana adopted")
