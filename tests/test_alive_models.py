@@ -124,7 +124,7 @@ def test_a_profile_is_learnt_incrementally_and_becomes_one_line_of_guidance() ->
     assert profile is not None
     line = style_guidance(profile, "alice")
     assert line.startswith("## How alice writes\n") and line.count("\n") == 1
-    for part in ("very short messages", "all in lowercase", "without final punctuation", "casual"):
+    for part in ("very short messages", "all in lowercase", "without final punctuation"):
         assert part in line, line
     formal: StyleProfile | None = None
     for text in ("Good evening. Would you kindly tell me about the tides?",
@@ -132,7 +132,7 @@ def test_a_profile_is_learnt_incrementally_and_becomes_one_line_of_guidance() ->
                  "I appreciate your explanation; however, I have another question."):
         formal = learn(formal, text)
     assert formal is not None
-    assert "formal" in style_guidance(formal, "bob") and "in English" in style_guidance(formal, "bob")
+    assert "in English" in style_guidance(formal, "bob")
     # an absent habit goes unsaid (the line is paid for at every reply); a present one is said
     assert formal.shown["emoji"] == "no emoji" and "emoji" not in style_guidance(formal, "bob")
     assert "emoji" in line  # alice's odd emoji
@@ -164,41 +164,29 @@ def test_the_style_line_holds_while_a_person_writes_near_an_edge() -> None:
     assert profile is not None and StyleProfile.from_json(profile.to_json()).shown == profile.shown
 
 
-def test_modal_verbs_and_please_do_not_make_a_casual_writer_formal() -> None:
-    profile: StyleProfile | None = None
-    for text in ("what would you brew me tonight then?", "could you pour me one more please",
-                 "the tide is high tonight, shall we go out"):
-        profile = learn(profile, text)
-    line = style_guidance(profile, "alice")
-    assert line and "formal" not in line, line
-
-
-def register_of(profile: StyleProfile | None) -> str:
-    line = style_guidance(profile, "alice")
-    return "formal" if "formal" in line else "casual" if "casual" in line else ""
-
-
-def test_formal_or_casual_changes_only_when_several_recent_messages_agree() -> None:
-    """One formal sentence from someone who writes plainly, then a casual one, does not turn a label on and
-    off again; a person who clearly changes register changes it, and one message back does not undo it."""
-    profile: StyleProfile | None = None
-    registers = []
-    for text in ("hi there, how is the sea today", "tell me about the fish",
-                 "I appreciate that; however, I must go now.", "lol ok see u", "so what is for dinner"):
-        profile = learn(profile, text)
-        registers.append(register_of(profile))
-    assert registers == ["", "", "", "", ""], registers  # one message each way says nothing yet
-    for text in ("Good evening. I appreciate your kind welcome.", "Indeed, that is certainly true."):
-        profile = learn(profile, text)
-    assert register_of(profile) == "formal"  # three of the last four agree
-    profile = learn(profile, "haha yeah")
-    assert register_of(profile) == "formal"  # one casual message does not undo it
-    profile = learn(profile, "lol ok cool")
-    profile = learn(profile, "nah idk tbh")
-    assert register_of(profile) == "casual"  # several casual ones do
-    assert profile is not None
-    stored = StyleProfile.from_json(profile.to_json())
-    assert (stored.registers, stored.shown) == (profile.registers, profile.shown)
+def test_the_style_line_reads_shape_in_any_script_and_leaves_register_to_the_model() -> None:
+    """Register (tu/usted, du/Sie, です/だ) is not guessed from one language's words: the same messages
+    written formally or casually in Spanish, German or Japanese give the same kind of line, never a
+    "formal"/"casual" label, and a Japanese writer ending with 。 counts as punctuating."""
+    lines = {}
+    for code, texts in {
+        "es": ("Buenas tardes. ¿Podría usted decirme a qué hora abre la tienda?", "Muchas gracias por su ayuda.",
+               "Le agradezco mucho la explicación."),
+        "de": ("Guten Abend. Könnten Sie mir bitte sagen, wann der Laden öffnet?", "Vielen Dank für Ihre Hilfe.",
+               "Ich bedanke mich herzlich für die Erklärung."),
+        "ja": ("こんばんは。お店は何時に開きますか？", "ご丁寧にありがとうございます。", "ご説明いただき感謝いたします。"),
+    }.items():
+        profile: StyleProfile | None = None
+        for text in texts:
+            profile = learn(profile, text)
+        assert profile is not None
+        lines[code] = style_guidance(profile, "alice")
+        assert "formal" not in lines[code] and "casual" not in lines[code], lines[code]
+        assert "without final punctuation" not in lines[code], lines[code]
+    assert "in Spanish" in lines["es"] and "in German" in lines["de"] and "in Japanese" in lines["ja"]
+    # A profile stored while register was still learnt from English words loads without it.
+    old = '{"messages":4,"words":3.0,"formality":-0.8,"formal_seen":4,"registers":[-1,-1],"languages":{}}'
+    assert StyleProfile.from_json(old).messages == 4
 
 
 # --------------------------------------------------------------------------- emotes

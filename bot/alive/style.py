@@ -1,12 +1,17 @@
-"""Style mirroring: how a person writes (length, capitals, punctuation, emoji, language, formality), learnt
+"""Style mirroring: how a person writes (length, capitals, punctuation, emoji, language), learnt
 incrementally from their messages, and one line of guidance for the character to mirror it.
 
 The profile is pure: a profile goes in with a message and a new profile comes out (:func:`learn`, a running
 mean for the first messages, then an exponential average so it follows a person who changes). The guidance is
 made of coarse buckets with hysteresis (:func:`settle`: a bucket is left only once the value is well past its
 edge, the buckets shown are kept in the profile), so a person writing near an edge does not make the line
-flicker from one message to the next. Formal or casual is judged from the last few messages that show either:
-a label changes only when several of them agree.
+flicker from one message to the next.
+
+Every trait here is read from the shape of the text, so it holds in any language. Register (tu or usted, du
+or Sie, です or だ, slang or prose) is not: no word list tells it in every language, and the model that writes
+the reply reads the person's own messages in the request, in whatever language they are. So the system
+prompt asks it to match their register from those (bot/reply/prompting.py ``STATE_RULE``); nothing here
+guesses it.
 
 At run time (:class:`StyleMirror`) each remembered person's profile becomes that line of the stable prompt,
 and is learnt from their messages after each exchange. The profile is read with the rest of the prompt data
@@ -37,14 +42,9 @@ MIN_MESSAGES = 3  # no guidance before this many messages
 MIN_WEIGHT = 0.1  # the newest message's weight once the running mean has become an average
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+# Final punctuation in any script: Latin, CJK full-width, Arabic, Devanagari, Armenian, Ethiopic.
+_ENDS = (".", "!", "?", "…", "。", "！", "？", "｡", "؟", "।", "։", "።")
 _EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF]|<a?:\\w+:\\d+>")
-_INFORMAL = frozenset("lol lmao lmfao rofl gonna wanna gotta u ur ya yeah yep nah idk tbh btw omg imo dunno "
-                      "kinda sorta hey yo sup bruh dude haha hehe xd ok okay cuz pls plz thx".split())
-# Modal verbs and "please" are not here: "what would you brew me tonight then?" is casual writing.
-_FORMAL = frozenset("kindly regards sincerely furthermore however therefore dear greetings apologies "
-                    "appreciate moreover indeed certainly".split())
-REGISTER_WINDOW = 4  # the recent messages showing formal or casual words that the label is judged from
-REGISTER_AGREE = 2  # how many of them must agree (and outnumber the others) to change the label
 # The language is bot/core/language.py's: a message that does not tell ("ok", "lol", an emoji) counts for
 # none, so the line never names a language the person does not write in.
 LANGUAGES = NAMES
@@ -59,9 +59,6 @@ class StyleProfile:
     end_punct: float = 0.0  # share ending in . ! ? or …
     exclaim: float = 0.0  # share with an exclamation mark
     emoji: float = 0.0  # emoji per message
-    formality: float = 0.0  # -1 slangy .. +1 formal (from the messages that show either)
-    formal_seen: int = 0
-    registers: list[int] = field(default_factory=list)  # the last messages' +1 formal, -1 casual, 0 mixed
     languages: dict[str, float] = field(default_factory=dict)  # smoothed share of each language seen
     shown: dict[str, str] = field(default_factory=dict)  # the bucket of each trait the guidance says (settle)
 
@@ -71,13 +68,13 @@ class StyleProfile:
             value = getattr(self, key)
             data[key] = round(value, 4) if isinstance(value, float) else value
         data["languages"] = {k: round(v, 4) for k, v in self.languages.items()}
-        data["registers"] = list(self.registers)
         data["shown"] = dict(self.shown)
         return json.dumps(data, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, raw: str) -> StyleProfile:
         data = json.loads(raw)
+        # A profile stored before a trait was dropped (formality) keeps the rest.
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         return cls(**known)
 
@@ -108,14 +105,6 @@ def learn(profile: StyleProfile | None, text: str) -> StyleProfile:
     if lowered != text.upper():  # it has letters with a case (string methods: no loop in Python)
         lowercase = _mix(p.lowercase, 1.0 if text == lowered else 0.0, weight)
         shouting = _mix(p.shouting, 1.0 if text.isupper() and len(words) >= 2 else 0.0, weight)
-    tokens = set(words)
-    informal, formal = len(tokens & _INFORMAL), len(tokens & _FORMAL)
-    formality, formal_seen, registers = p.formality, p.formal_seen, p.registers
-    if informal or formal:
-        formal_seen += 1
-        formality = _mix(p.formality, (formal - informal) / (formal + informal),
-                         max(1.0 / formal_seen, MIN_WEIGHT))
-        registers = [*registers, (formal > informal) - (informal > formal)][-REGISTER_WINDOW:]
     languages = dict(p.languages)
     language = language_of(text) if words else None
     if language is not None:
@@ -125,10 +114,9 @@ def learn(profile: StyleProfile | None, text: str) -> StyleProfile:
         languages = {k: v for k, v in languages.items() if v >= 0.02}  # a stray word fades out
     new = StyleProfile(
         messages=p.messages + 1, words=_mix(p.words, len(words), weight), lowercase=lowercase,
-        shouting=shouting, end_punct=_mix(p.end_punct, 1.0 if text.endswith((".", "!", "?", "…")) else 0.0,
-                                          weight),
+        shouting=shouting, end_punct=_mix(p.end_punct, 1.0 if text.endswith(_ENDS) else 0.0, weight),
         exclaim=_mix(p.exclaim, 1.0 if "!" in text else 0.0, weight), emoji=_mix(p.emoji, emoji, weight),
-        formality=formality, formal_seen=formal_seen, registers=registers, languages=languages, shown=p.shown)
+        languages=languages, shown=p.shown)
     new.shown = settle(new)
     return new
 
@@ -160,15 +148,6 @@ def _held(name: str, value: float, shown: dict[str, str]) -> bool:
     return value >= (leave if shown.get(name) else enter)
 
 
-def _register(recent: list[int], side: int, shown: bool) -> bool:
-    """Whether the formal (``side`` 1) or casual (-1) label is shown: it changes only when
-    :data:`REGISTER_AGREE` of the recent messages agree on the change and outnumber those against it."""
-    for_it, against = recent.count(side), recent.count(-side)
-    if shown:
-        return not (against >= REGISTER_AGREE and against > for_it)
-    return for_it >= REGISTER_AGREE and for_it > against
-
-
 def settle(p: StyleProfile) -> dict[str, str]:
     """The bucket of each trait to show ("" for a trait not shown), from the figures and the buckets shown
     until now (``p.shown``): a bucket changes only once its figure is clearly past the edge."""
@@ -181,8 +160,6 @@ def settle(p: StyleProfile) -> dict[str, str]:
     out["unpunctuated"] = ("mostly without final punctuation"
                            if _held("unpunctuated", 1 - p.end_punct, was) else "")
     out["exclaim"] = "lots of exclamation marks" if _held("exclaim", p.exclaim, was) else ""
-    out["formal"] = "formal" if _register(p.registers, 1, bool(was.get("formal"))) else ""
-    out["casual"] = "casual" if _register(p.registers, -1, bool(was.get("casual"))) else ""
     language = ""
     if p.languages:
         enter, leave = FLAGS["language"]
@@ -197,7 +174,7 @@ def settle(p: StyleProfile) -> dict[str, str]:
 
 
 _CODES = {name: code for code, name in LANGUAGES.items()}
-TRAIT_ORDER = ("length", "capitals", "lowercase", "unpunctuated", "exclaim", "emoji", "formal", "casual")
+TRAIT_ORDER = ("length", "capitals", "lowercase", "unpunctuated", "exclaim", "emoji")
 
 
 # Buckets that say only that a habit is absent: left unsaid, as the line is paid for at every reply.
