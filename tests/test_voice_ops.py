@@ -226,6 +226,20 @@ async def test_the_status_says_it_listens_while_in_the_call_and_is_cleared_on_le
     assert [code for *_, code in h.discord.voice_status_requests] == [204] * 4
 
 
+async def test_shutdown_during_a_call_clears_the_status(
+        made: list[Harness], db_url: str, tmp_path: Path) -> None:
+    h = await voice_harness(db_url, tmp_path, dave=True, stt_backend="openai", voice_channels="true")
+    made.append(h)
+    await h.discord.member_joins_voice(GUILD_ID, VOICE_ID, USER_ID)
+    assert "listening" in await voice_command(h, "join")
+    assert h.discord.voice_status(VOICE_ID) is not None
+    assert h.bot is not None
+    await h.bot.close()
+    assert h.discord.in_voice(GUILD_ID, bot_id(h)) is None
+    assert h.discord.voice_status(VOICE_ID) is None
+    assert [code for *_, code in h.discord.voice_status_requests] == [204, 204]
+
+
 def character_name(h: Harness) -> str:
     assert h.bot is not None
     return h.bot.services.engine.persona.name
