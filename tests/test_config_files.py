@@ -231,12 +231,13 @@ def test_readme_commands_say_they_run_in_the_venv() -> None:
 
 
 def test_readme_walks_through_the_discord_set_up() -> None:
-    from bot.discord.permissions import INVITE_PERMISSIONS
+    from bot.discord.permissions import INVITE_PERMISSIONS, invite_permissions
 
     readme = (PROJECT_ROOT / "README.md").read_text()
     section = readme.split("## Discord set-up", 1)[1].split("\n## ", 1)[0]
     for needed in ("Message Content Intent", "Reset Token", "`bot` and `applications.commands`",
-                   f"permissions={INVITE_PERMISSIONS.value}", "connected as NAME in N servers",
+                   f"permissions={INVITE_PERMISSIONS.value}", f"permissions={invite_permissions(True).value}",
+                   "connected as NAME in N servers",
                    "character.local.env"):
         assert needed in section, needed
     assert INVITE_PERMISSIONS.add_reactions and INVITE_PERMISSIONS.send_voice_messages  # the code uses both

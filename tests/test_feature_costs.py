@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.core.config import BY_KEY, PROJECT_ROOT
 from bot.core.persona.register import DEFAULT_SAFE_REGISTER
+from bot.reply.aloud import SPOKEN
 from tests.fakes.prompt_cache import _block, estimate_tokens
 from tests.harness import CHANNEL_ID, MakeHarness, reply_requests
 
@@ -59,3 +60,18 @@ async def test_the_readme_states_what_each_feature_adds_to_a_request(make_harnes
     assert features["swipes"][0] == "on" and "`swipes`" in features["swipes"][2]
     for feature in ("swipes", "a face per server"):
         assert features[feature][1].startswith("nothing"), feature
+
+
+def test_the_readme_states_what_voice_channels_cost() -> None:
+    """The voice row: its default and switch as the settings declare them, the spoken-reply instruction's
+    tokens, and the speech servers' prices as the settings' defaults and docs/features.md give them."""
+    voice = readme_features()["voice channels"]
+    assert voice[0] == ("on" if BY_KEY["voice_channels"].default else "off")
+    assert "`voice_channels`" in voice[2] and "`/bot voice`" in voice[2] and "`stt_backend`" in voice[2]
+    tokens = estimate_tokens(SPOKEN, SHIPPED_MODEL)
+    assert abs(said_tokens(voice[1]) - tokens) <= max(10, tokens // 10), (said_tokens(voice[1]), tokens)
+    assert f"transcription ${BY_KEY['stt_usd_per_minute'].default:g} a minute heard" in voice[1]
+    per_minute = re.search(r"speech about \$([\d.]+) a minute said", voice[1])
+    assert per_minute is not None
+    features_page = (PROJECT_ROOT / "docs" / "features.md").read_text()
+    assert f"about ${per_minute.group(1)} per minute\nthe character speaks" in features_page

@@ -291,3 +291,10 @@ def test_a_missing_program_is_one_clear_line_when_voice_is_on(monkeypatch: pytes
     remote = VoiceService(load_settings(FINN, None, environ={**env, "VOICE_REPLIES": "always",
                                                              "TTS_BACKEND": "openai"}).voice)
     assert len(remote.startup_problems()) == 1  # speech from a server still needs ffmpeg's conversion
+    # Voice channels need ffmpeg too: one line names both settings, and what each goes without.
+    both = VoiceService(load_settings(FINN, None, environ={**env, "VOICE_REPLIES": "always",
+                                                           "TTS_BACKEND": "openai", "VOICE_CHANNELS": "true",
+                                                           "STT_BACKEND": "openai"}).voice)
+    [line] = both.startup_problems()
+    assert line.startswith("voice_replies=always and voice_channels=true need ffmpeg, which is not installed")
+    assert "replies stay text only and answers in a call are posted, not spoken, until it is" in line

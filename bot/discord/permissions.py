@@ -207,4 +207,14 @@ INVITE_PERMISSIONS = discord.Permissions(
     read_message_history=True, add_reactions=True, send_voice_messages=True, manage_webhooks=True,
     kick_members=True, ban_members=True, moderate_members=True, manage_messages=True, manage_threads=True,
     create_private_threads=True)
+# With voice channels on (voice_channels), a call's too: joining one, speaking and being heard by voice
+# activity (a bot has no push-to-talk key), and showing in the channel's status that it listens
+# (bot/discord/voicechat/status.py).
+VOICE_PERMISSIONS = discord.Permissions(connect=True, speak=True, use_voice_activation=True,
+                                        set_voice_channel_status=True)
 INVITE_SCOPES = ("bot", "applications.commands")
+
+
+def invite_permissions(voice_channels: bool) -> discord.Permissions:
+    """What the invite link asks for: ``INVITE_PERMISSIONS``, and a call's with voice channels on."""
+    return INVITE_PERMISSIONS | VOICE_PERMISSIONS if voice_channels else INVITE_PERMISSIONS

@@ -79,6 +79,7 @@ from bot.runtime.jobs import MemoryJobs, daily_rounds
 from bot.runtime.pipelines import Shared, compose_pipeline
 from bot.runtime.reloader import ConfigReloader
 from bot.runtime.voice import VoiceService
+from bot.runtime.voicesetup import start_voice_checks
 from bot.servertools.knowing import ServerTools as KnowingTools
 from bot.servertools.knowing import ServerView
 from bot.servertools.moderation import ModerationLog
@@ -328,7 +329,10 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     # spending limits.
     voice = VoiceService(holder.follow(VoiceSettings), base_url=settings.models.openai_base_url,
                          api_key=settings.secrets.openai_api_key, usage=store.usage, spending=limits)
-    voice.startup_problems()  # one line per missing program voice needs (ffmpeg, espeak-ng)
+    # One line per thing voice lacks: programs, a speech-to-text backend, libopus; the speech servers a call
+    # uses are asked in the background.
+    voice.startup_problems()
+    start_voice_checks(voice, settings.origins)
     log.info("starting: loading %s (identity, other characters, memory, commands)", engine.persona.name)
     await seed_identity(store, settings.character_dir, engine.character_key)
     ensemble = await compose_ensemble(settings, holder.follow(EnsembleSettings), store, claude, character,

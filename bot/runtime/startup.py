@@ -33,8 +33,9 @@ DATABASE_CONNECT_TIMEOUT = 10.0  # seconds: a server that does not answer in thi
 def quiet_libraries(level: str) -> None:
     """Below INFO (DEBUG) the libraries speak as they like; otherwise only their warnings and errors.
 
-    discord.py's warnings that PyNaCl and davey are missing are about voice channels, which Kindred does
-    not join (voice messages are files): they are switched off at the source."""
+    discord.py's warnings that PyNaCl and davey are missing are about voice channels, which Kindred joins
+    only with voice_channels on, and then says itself what a call lacks, in its own words
+    (bot/runtime/voicesetup.py): they are switched off at the source."""
     discord.VoiceClient.warn_nacl = False
     discord.VoiceClient.warn_dave = False
     if logging.getLevelName(level) <= logging.DEBUG:

@@ -55,6 +55,9 @@ _MARKUP = re.compile(r"[*_~`>#|]+")
 # a span starts only at a lone asterisk and its text holds none.
 _ACTION = re.compile(r"(?<![\w*])\*(?![\s*])[^*\n]+\*(?![\w*])")
 T = TypeVar("T")
+# What goes without a program voice needs, by the setting that needs it.
+_WITHOUT = {"voice_replies": "replies stay text only",
+            "voice_channels": "answers in a call are posted, not spoken,"}
 
 
 class VoiceUnavailable(Exception):
@@ -120,6 +123,7 @@ class VoiceService:
         self.usage = usage
         self.spending = spending
         self._clients: dict[str, AsyncOpenAI] = {}  # by base URL
+        self.checks: asyncio.Task[list[str]] | None = None  # start-up's check of the speech servers
         # Made now: importing the SDK takes seconds, which the first voice message should not wait for.
         if self.hears:
             self._client(voice.stt_base_url)
@@ -136,16 +140,36 @@ class VoiceService:
         return mode == "always" or (mode == "mirror" and voice_message)
 
     def startup_problems(self) -> list[str]:
-        """One clear line per program voice needs and lacks (logged at start-up, returned for tests)."""
-        if self.voice.voice_replies == "off":
-            return []
-        needed = ["ffmpeg"] + (["espeak-ng"] if self.voice.tts_backend == "espeak-ng" else [])
-        problems = [f"voice_replies={self.voice.voice_replies} needs {name}, which is not installed "
-                    f"(Debian: apt-get install {name}); replies stay text only until it is"
-                    for name in missing_programs(*needed)]
+        """One clear line per thing voice needs and lacks (logged at start-up, returned for tests): the
+        programs voice replies and calls speak with, and, with voice channels on, a speech-to-text backend
+        (bot/runtime/voicesetup.py says the rest a call needs)."""
+        voice = self.voice
+        needs: dict[str, list[str]] = {}  # program -> the settings that need it
+        if voice.voice_replies != "off":
+            for name in ["ffmpeg"] + (["espeak-ng"] if voice.tts_backend == "espeak-ng" else []):
+                needs.setdefault(name, []).append(f"voice_replies={voice.voice_replies}")
+        if voice.voice_channels:
+            # every answer said in a call is converted by ffmpeg, whoever synthesised it
+            for name in ["ffmpeg"] + (["espeak-ng"] if voice.tts_backend == "espeak-ng" else []):
+                needs.setdefault(name, []).append("voice_channels=true")
+        problems = []
+        if voice.voice_channels and not self.hears:
+            problems.append("voice_channels=true but stt_backend is empty: the character cannot listen in a "
+                            "voice channel, so /voice join refuses to join; set stt_backend=openai and a "
+                            "transcription server (stt_base_url)")
+        for name in missing_programs(*needs):
+            who = needs[name]
+            verb = "needs" if len(who) == 1 else "need"
+            without = " and ".join(_WITHOUT[setting.split("=")[0]] for setting in who)
+            problems.append(f"{' and '.join(who)} {verb} {name}, which is not installed (Debian: apt-get "
+                            f"install {name}); {without} until it is")
         for line in problems:
             log.warning(line)
         return problems
+
+    def server(self, base_url: str) -> AsyncOpenAI:
+        """The client of a speech server (``base_url`` empty: openai_base_url's), made once."""
+        return self._client(base_url)
 
     def _client(self, base_url: str) -> AsyncOpenAI:
         url = base_url or self.base_url
@@ -272,6 +296,8 @@ class VoiceService:
             self.spending.add_spend(payer.guild_id, cost)
 
     async def close(self) -> None:
+        if self.checks is not None:
+            self.checks.cancel()
         for client in self._clients.values():
             await client.close()
         self._clients.clear()

@@ -851,6 +851,8 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld, VoiceWorld):
                 return refused if refused is not None else await self._edit(int(mid), body, files)
             case ("DELETE", ["webhooks", wid, wtoken, "messages", mid]):
                 return await self._delete(int(mid))
+        if method == "PUT" and len(p) == 3 and p[0] == "channels" and p[2] == "voice-status":
+            return await self._voice_status(int(p[1]), body, bot or {})
         result = await self._guild_route(method, p, body, bot, query, headers or {})
         if result is not NOT_MINE:
             return result

@@ -14,6 +14,9 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING, Any
 
+from aiohttp import web
+
+from tests.fakes.discord_guild import error, missing_permissions
 from tests.fakes.voice_server import FakeVoiceServer, Grant
 
 if TYPE_CHECKING:
@@ -22,6 +25,9 @@ if TYPE_CHECKING:
 VOICE_CHANNEL = 2
 CONNECT = 1 << 20
 SPEAK = 1 << 21
+MANAGE_CHANNELS = 1 << 4
+SET_VOICE_CHANNEL_STATUS = 1 << 48
+MAX_VOICE_STATUS = 500
 
 
 class VoiceWorld:
@@ -42,6 +48,8 @@ class VoiceWorld:
         self.voice: FakeVoiceServer | None = None
         self.voice_states: dict[int, dict[int, dict[str, Any]]] = {}  # guild -> user -> state payload
         self.voice_requests: list[dict[str, Any]] = []  # every op 4 a bot sent
+        # every PUT /channels/{id}/voice-status: (channel, the status asked for, the HTTP status answered)
+        self.voice_status_requests: list[tuple[int, str | None, int]] = []
 
     async def start_voice(self, *, dave: bool = True, require_dave: bool = True) -> FakeVoiceServer:
         self.voice = await FakeVoiceServer(dave=dave, require_dave=require_dave).start()
@@ -104,6 +112,42 @@ class VoiceWorld:
         await self.dispatch("VOICE_SERVER_UPDATE", {"token": token, "guild_id": str(guild_id),
                                                     "endpoint": self.voice.endpoint},
                             guild_id=guild_id, only_token=session.token)
+
+    async def _voice_status(self, channel_id: int, body: dict[str, Any],
+                            bot: dict[str, Any]) -> web.Response | None:
+        """PUT /channels/{id}/voice-status, by Discord's rules: a voice channel (404 10003 otherwise); the
+        caller connected to it and allowed Set Voice Channel Status or Manage Channels there (403 50013
+        Missing Permissions); a status of at most 500 characters (400 50035), null or empty to clear it.
+        Kept as the channel's ``status``, and VOICE_CHANNEL_STATUS_UPDATE dispatched to the server."""
+        status = body.get("status")
+        answer = self._voice_status_refusal(channel_id, status, int(bot.get("id") or 0))
+        self.voice_status_requests.append((channel_id, status, answer.status if answer is not None else 204))
+        if answer is not None:
+            return answer
+        channel = self.channels[channel_id]
+        channel["status"] = shown = status or None
+        await self.dispatch("VOICE_CHANNEL_STATUS_UPDATE",
+                            {"id": str(channel_id), "guild_id": channel["guild_id"], "status": shown},
+                            guild_id=int(channel["guild_id"]))
+        return None
+
+    def _voice_status_refusal(self, channel_id: int, status: Any, user_id: int) -> web.Response | None:
+        channel = self.channels.get(channel_id)
+        if channel is None or channel.get("type") != VOICE_CHANNEL:
+            return error(404, 10003, "Unknown Channel")
+        if self.in_voice(int(channel["guild_id"]), user_id) != channel_id:
+            return missing_permissions()
+        if not self.channel_permissions(channel_id, user_id) & (SET_VOICE_CHANNEL_STATUS | MANAGE_CHANNELS):
+            return missing_permissions()
+        if status is not None and (not isinstance(status, str) or len(status) > MAX_VOICE_STATUS):
+            return error(400, 50035, "Invalid Form Body", {"status": {"_errors": [
+                {"code": "BASE_TYPE_MAX_LENGTH",
+                 "message": f"Must be {MAX_VOICE_STATUS} or fewer in length."}]}})
+        return None
+
+    def voice_status(self, channel_id: int) -> str | None:
+        """The voice channel's status as members see it (None: none)."""
+        return self.channels.get(channel_id, {}).get("status")
 
     async def member_joins_voice(self, guild_id: int, channel_id: int, user_id: int) -> None:
         state = self._voice_state(guild_id, user_id, channel_id, secrets.token_hex(16))

@@ -20,7 +20,8 @@ What it speaks (checked against openai 3.x's parsers):
   next message. A :class:`Calls` answer calls functions: ``message.tool_calls`` with ``finish_reason:
   tool_calls``, or streamed as ``delta.tool_calls[index]`` (the id and name first, then the arguments in
   pieces). ``rejects_tools`` plays a server without function calling: any ``tools`` is a 400.
-* ``GET /v1/models``: ``models`` (ids), as a start-up check reads them.
+* ``GET /v1/models``: ``models`` (ids), as a start-up check reads them; ``models_status`` plays a server
+  without a models list (its error), ``hangs`` one that never answers it.
 * ``POST /v1/audio/transcriptions`` (multipart ``file`` + ``model``): ``{"text": transcript}``; with a
   ``speech_book`` (tests/fakes/speech_book.py), the line a recording of a known line says.
 * ``POST /v1/audio/speech`` (JSON ``model``, ``input``, ``voice``, ``response_format``): a real WAV tone,
@@ -108,6 +109,12 @@ class FakeOpenAI(ModelServer):
         self.transcribe_gate: asyncio.Event | None = None
         self.transcribing = asyncio.Event()
         self.heard: list[Heard] = []
+        # A server without a models list (many local whisper and speech servers): GET /v1/models answers
+        # this status, in OpenAI's error envelope.
+        self.models_status: int | None = None
+        # A server that hangs: its models list is never answered (``held`` is set once one is waiting).
+        self.hangs = False
+        self.held = asyncio.Event()
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self._chat)
@@ -299,11 +306,18 @@ class FakeOpenAI(ModelServer):
 
     async def _models(self, request: web.Request) -> web.Response:
         self.model_lists += 1
+        if self.hangs:
+            self.held.set()
+            await asyncio.Event().wait()  # until the client gives up (the handler is cancelled then)
         if self.api_key is not None and request.headers.get("Authorization") != f"Bearer {self.api_key}":
             # OpenAI's answer to a wrong key on any route, the models list included
             return web.json_response({"error": {"message": "Incorrect API key provided.",
                                                 "type": "invalid_request_error", "param": None,
                                                 "code": "invalid_api_key"}}, status=401)
+        if self.models_status is not None:
+            kind, code = ERRORS.get(self.models_status, ("server_error", None))
+            return web.json_response({"error": {"message": "fake: no models list here", "type": kind,
+                                                "param": None, "code": code}}, status=self.models_status)
         return web.json_response({"object": "list", "data": [
             {"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in self.models]})
 

@@ -16,6 +16,7 @@ from bot.core.reach import Way, Where
 from bot.discord.voicechat.client import ListeningVoiceClient, listening
 from bot.discord.voicechat.hearing import Hearing
 from bot.discord.voicechat.segmenter import Utterance
+from bot.discord.voicechat.status import ChannelStatus
 from bot.runtime.calls import CallFailed
 
 if TYPE_CHECKING:
@@ -37,13 +38,16 @@ class Bot(Protocol):
 
 
 class DiscordCall:
-    """One joined voice channel: its listening client and its hearing."""
+    """One joined voice channel: its listening client, its hearing, and the channel's status while in it."""
 
-    def __init__(self, guild_id: int, channel: discord.VoiceChannel, hearing: Hearing) -> None:
+    def __init__(self, guild_id: int, channel: discord.VoiceChannel, hearing: Hearing,
+                 status: ChannelStatus) -> None:
         self.guild_id = guild_id
         self.channel = channel
         self.hearing = hearing
         self.client: ListeningVoiceClient | None = None
+        self._status = status
+        self._shown = False  # the channel's status says the character listens
 
     @property
     def channel_id(self) -> int:
@@ -59,11 +63,22 @@ class DiscordCall:
         if self.client is not None:
             self.client.voice_states_changed()
 
+    async def show_status(self) -> None:
+        self._shown = await self._status.show(self.channel)
+
+    async def clear_status(self) -> None:
+        """Before the disconnect: Discord lets only a member of the call change the status."""
+        if self._shown:
+            self._shown = False
+            await self._status.clear(self.channel)
+
     async def leave(self) -> None:
-        """Bounded: the playback stops at once, and Discord's confirmation is waited for a moment only
-        (client.py's ``disconnect``)."""
+        """Bounded: the playback stops at once, the status is cleared and Discord's confirmation waited for
+        a moment only (status.py's ``STATUS_SECONDS``, client.py's ``disconnect``)."""
         client, self.client = self.client, None
         if client is not None:
+            client.stop()
+            await self.clear_status()
             await client.disconnect(force=True)
         await self.hearing.close()
 
@@ -74,6 +89,7 @@ class DiscordCalls:
     def __init__(self, bot: Bot, on_heard: OnHeard | None = None) -> None:
         self._bot = bot
         self.on_heard = on_heard
+        self._status = ChannelStatus(lambda: bot.services.engine.persona.name)
 
     async def join(self, guild_id: int, channel_id: int, settings: VoiceSettings) -> DiscordCall:
         channel = self._bot.get_channel(channel_id)
@@ -99,7 +115,8 @@ class DiscordCalls:
             return refused is None
 
         call = DiscordCall(guild_id, channel, Hearing(self._bot.services.voice, heard, guild_id=guild_id,
-                                                      channel_id=channel.id, is_bot=is_bot, listens=listens))
+                                                      channel_id=channel.id, is_bot=is_bot, listens=listens),
+                           self._status)
         make = listening(call.hearing.utterance, max_seconds=settings.voice_utterance_seconds,
                          idle_seconds=settings.voice_idle_seconds, barge_in=True)
         try:
@@ -111,7 +128,9 @@ class DiscordCalls:
             raise CallFailed(str(exc) or type(exc).__name__) from exc
         assert isinstance(client, ListeningVoiceClient)
         call.client = client
-        client.on_left = call.hearing.close  # alone too long, or DAVE failed: nothing more is heard
+        client.before_leaving = call.clear_status  # alone too long, or DAVE failed: cleared as it goes
+        client.on_left = call.hearing.close  # and nothing more is heard
+        await call.show_status()
         return call
 
 

@@ -54,6 +54,7 @@ class ListeningVoiceClient(discord.VoiceClient):
         self._idle: asyncio.Task[None] | None = None
         self._leaving: asyncio.Task[None] | None = None
         self.on_left: Callable[[], Awaitable[None]] | None = None  # after it left by itself
+        self.before_leaving: Callable[[], Awaitable[None]] | None = None  # as it leaves by itself
 
     async def disconnect(self, *, force: bool = False) -> None:
         self.stop()  # the audio ends now, not at the end of its sentence
@@ -84,6 +85,9 @@ class ListeningVoiceClient(discord.VoiceClient):
 
     async def _leave(self) -> None:
         # A task of its own: discord.py's disconnect cancels the voice gateway's task this may come from.
+        self.stop()
+        if self.before_leaving is not None:
+            await self.before_leaving()
         await self.disconnect(force=True)
         if self.on_left is not None:
             await self.on_left()
