@@ -310,8 +310,13 @@ class FakeOpenAI(ModelServer):
             self.held.set()
             await asyncio.Event().wait()  # until the client gives up (the handler is cancelled then)
         if self.api_key is not None and request.headers.get("Authorization") != f"Bearer {self.api_key}":
-            # OpenAI's answer to a wrong key on any route, the models list included
-            return web.json_response({"error": {"message": "Incorrect API key provided.",
+            # OpenAI's answer to a wrong key on any route, the models list included: it names the key it was
+            # given, masked but for its first and last characters
+            given = request.headers.get("Authorization", "").removeprefix("Bearer ")
+            masked = f"{given[:3]}{'*' * 4}{given[-4:]}" if len(given) > 8 else given
+            return web.json_response({"error": {"message": f"Incorrect API key provided: {masked}. You can "
+                                                           "find your API key at https://platform.openai.com"
+                                                           "/account/api-keys.",
                                                 "type": "invalid_request_error", "param": None,
                                                 "code": "invalid_api_key"}}, status=401)
         if self.models_status is not None:

@@ -158,7 +158,8 @@ class OpenAIBackend:
             page = await self.sdk.with_options(timeout=PROBE_TIMEOUT).models.list()
         except openai.APIStatusError as exc:
             if exc.status_code in (401, 403):
-                return f"{self.base_url} {KEY_REJECTED} (HTTP {exc.status_code}: {_error_message(exc)})"
+                # The server's words are not quoted: OpenAI's name the rejected key (masked, but its end).
+                return f"{self.base_url} {KEY_REJECTED} (HTTP {exc.status_code})"
             return None  # it answers; not every server lists its models
         except openai.APIError as exc:
             return f"{self.base_url} is unreachable ({type(exc).__name__}: {exc})"
