@@ -87,7 +87,8 @@ class Decider:
             others = [c for c in self.turns.addressed_characters(msg) if c]
             if others:
                 return Decision(False, "addressed to " + ", ".join(others))
-        skip = skip_reason(msg, prefixes=self.bot_prefixes, own_ids=self.own_author_ids)
+        skip = skip_reason(msg, prefixes=self.bot_prefixes, own_ids=self.own_author_ids,
+                           card_word=self.first_look.says_card)
         if skip is not None:
             return Decision(False, skip)
         policy = await self.policies.of(msg.guild_id)
