@@ -19,8 +19,16 @@ from bot.core.pipeline import Features, MemoryConsent, OwnAccounts
 from bot.core.policy import ServerPolicies
 from bot.reply.admission import Admission
 from bot.reply.composing import PromptComposer
-from bot.reply.deciding import Addressee, Ballot, Decider, FirstLook, IntentRouter, TurnTaking, Voting
-from bot.reply.deciding.cardwords import CardVocabulary
+from bot.reply.deciding import (
+    Addressee,
+    Ballot,
+    CardVocabulary,
+    Decider,
+    FirstLook,
+    IntentRouter,
+    TurnTaking,
+    Voting,
+)
 from bot.reply.delivery import finish_text
 from bot.reply.engine import ReplyEngine
 from bot.reply.greetings import Greeter

@@ -249,6 +249,8 @@ class CardVocabulary:
             log.warning("card words in %s not made", language, exc_info=True)
             self._failed[at] = self.clock()
         finally:
+            while len(self._failed) > KEPT:  # the oldest failure is forgotten first
+                self._failed.pop(next(iter(self._failed)))
             self._busy.pop(at, None)
 
     async def _render(self, card: CardText, language: str, guild_id: int | None) -> Vocabulary | None:
