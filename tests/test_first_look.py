@@ -10,11 +10,13 @@ the window sized by its pace."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from bot.core.character import CharacterSource
@@ -22,7 +24,15 @@ from bot.core.config.sections import TriageSettings
 from bot.core.persona.model import Lorebook, LoreEntry, Persona
 from bot.core.pipeline import Incoming
 from bot.reply.deciding import CardProfile, FirstLook
-from bot.reply.deciding.cardwords import CardText, Vocabulary, parse_vocabulary, stem
+from bot.reply.deciding.cardwords import (
+    LANGUAGES_PER_CARD,
+    RETRY_SECONDS,
+    CardText,
+    CardVocabulary,
+    Vocabulary,
+    parse_vocabulary,
+    stem,
+)
 from tests.fakes.claude_server import FakeClaude
 from tests.harness import (
     CHANNEL_ID,
@@ -184,6 +194,29 @@ async def test_chatter_in_any_language_is_skipped(make_harness: MakeHarness) -> 
     assert "reply (majority vote" in await decision_line(h, "kelp?")
 
 
+async def test_a_rendering_is_reused_across_restarts(make_harness: MakeHarness) -> None:
+    h = await make_harness(first_look="true", verbose_logging="true")
+    render_cards(h, vote="yes")
+    small_talk, question = SAID["German"]
+    await h.say(small_talk, user=USER_ID)
+    await decision_line(h, small_talk)
+    await rendered(h, card_key(h), "German", "English")
+    made = len(renderings(h))
+
+    await h.restart()
+    tries = 0
+
+    async def voted() -> bool | None:  # a message after the restart has the stored rendering read
+        nonlocal tries
+        tries += 1
+        said = question + "?" * tries  # each a message of its own
+        await h.say(said, user=USER2_ID)
+        return "reply (majority vote" in await decision_line(h, said) or None
+
+    await eventually(voted, "a German question voted on after the restart")
+    assert len(renderings(h)) == made  # read from the database, not asked of the model again
+
+
 async def test_an_edited_card_is_rendered_anew(make_harness: MakeHarness, tmp_path: Path) -> None:
     folder = tmp_path / "finn"
     shutil.copytree(Path(__file__).parent.parent / "characters" / "finn", folder)
@@ -296,6 +329,14 @@ def test_a_message_in_another_language_meets_the_cards_words_rendered_in_it() ->
     assert profile.interest("¿Qué tal el fin de semana? Fuimos al cine con mis primos") == 0.0
     assert profile.interest("週末はどうでしたか？家族と映画を見に行きました") == 0.0
     assert profile.interest("te veo mañana en la playa") == 0.0  # "té" stems to "te", a pronoun: left out
+    # The card's prose is never read in another language: its "fin" is not Spanish "fin de semana"; its
+    # strong words (an operator's keywords) are, stemmed as the message is.
+    waving = dataclasses.replace(FINN, system_prompt=FINN.system_prompt + " You wave a fin.",
+                                 topic_interests=("oolong",))
+    profile = CardProfile.of(waving)
+    assert profile.interest("what a fin") >= 1.0
+    assert profile.interest("¿Qué tal el fin de semana? Fuimos al cine con mis primos") == 0.0
+    assert profile.interest("¿Alguien ha probado el oolong de cebada?") >= 2.0
 
 
 def test_a_rendering_is_asked_for_in_the_background_once_a_message_in_its_language_comes() -> None:
@@ -452,3 +493,76 @@ def test_one_servers_talk_about_a_card_word_does_not_mute_it_elsewhere() -> None
     assert not look.look(message(kelp, channel=100)).vote  # there, it is the chat's jargon
     assert look.look(message(kelp, channel=2, guild=4)).vote  # another server's talk of it still interests
     assert look.look(message(kelp, channel=5, guild=None)).vote  # as a place of no server's
+
+
+class Rows:
+    """CardWordRows in memory."""
+
+    def __init__(self) -> None:
+        self.stored: dict[tuple[str, str], Any] = {}
+
+    async def get(self, key: str, language: str) -> Any:
+        return self.stored.get((key, language))
+
+    async def put(self, key: str, language: str, words: Any, model: str) -> None:
+        self.stored.setdefault((key, language), words)
+
+
+class Model:
+    """The model client's two calls a rendering makes; each answer waits for ``go``."""
+
+    def __init__(self, answer: str) -> None:
+        self.answer = answer
+        self.go = asyncio.Event()
+        self.asked: list[str] = []
+        self.tally = SimpleNamespace(unparsed=lambda purpose, retried: None)
+
+    def structured(self, model: str) -> bool:
+        return False
+
+    async def complete(self, prompt: Any, **kwargs: Any) -> Any:
+        self.asked.append(prompt.messages[0]["content"])
+        await self.go.wait()
+        return SimpleNamespace(text=self.answer)
+
+
+async def test_a_rendering_is_made_once_at_a_time_stored_and_bounded_in_languages() -> None:
+    rows, model, clock = Rows(), Model(json.dumps(RENDERED["Spanish"])), Clock()
+    words = CardVocabulary(rows, model, lambda: VOTER, clock)  # type: ignore[arg-type]
+    card = CardText.of(FINN)
+    for _ in range(3):
+        words.want(card, "es", None)
+    await asyncio.sleep(0)
+    assert words.get(card.key, "es") is None  # not ready: never waited for
+    model.go.set()
+    await words.settled()
+    assert len(model.asked) == 1 and rows.stored[(card.key, "es")] == RENDERED["Spanish"]
+    assert words.get(card.key, "es") == stem(vocabulary("Spanish"), "es")
+
+    again = CardVocabulary(rows, model, lambda: VOTER, clock)  # type: ignore[arg-type]
+    again.want(card, "es", None)  # another process, or after a restart: read from the database
+    await again.settled()
+    assert len(model.asked) == 1 and again.get(card.key, "es") is not None
+
+    codes = ("de", "pt", "fr", "ru", "pl", "tr", "ja", "ko", "zh", "it")
+    for code in codes:
+        words.want(card, code, None)
+    await words.settled()
+    assert len(model.asked) == 1 + LANGUAGES_PER_CARD - 1  # "es" was one of the card's eight
+
+
+async def test_a_failed_rendering_is_asked_again_only_after_a_while() -> None:
+    rows, model, clock = Rows(), Model("I cannot help with that."), Clock()
+    words = CardVocabulary(rows, model, lambda: VOTER, clock)  # type: ignore[arg-type]
+    model.go.set()
+    card = CardText.of(FINN)
+    words.want(card, "es", None)
+    await words.settled()
+    words.want(card, "es", None)
+    await words.settled()
+    assert len(model.asked) == 1 and words.get(card.key, "es") is None and rows.stored == {}
+    clock.now += RETRY_SECONDS
+    model.answer = json.dumps(RENDERED["Spanish"])
+    words.want(card, "es", None)
+    await words.settled()
+    assert len(model.asked) == 2 and words.get(card.key, "es") is not None

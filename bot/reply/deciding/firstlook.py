@@ -85,13 +85,15 @@ class CardProfile:
             **dict.fromkeys(terms(card.prose, language), CARD_WEIGHT),
             **dict.fromkeys(terms(" ".join(card.strong), language), INTEREST_WEIGHT)})
         self._by_language: dict[str, dict[str, float]] = {}  # with a rendering, once it is ready
+        self._strong: dict[str, dict[str, float]] = {}  # the strong words alone, in a language not rendered
 
     @classmethod
     def of(cls, persona: Persona, vocabulary: CardVocabulary | None = None) -> CardProfile:
         return cls(CardText.of(persona), tuple(persona.topic_interests), vocabulary)
 
-    def _without_names(self, weights: dict[str, float]) -> dict[str, float]:
-        for word in self.names:  # names: addressing's
+    def _without_names(self, weights: dict[str, float], language: str | None = None) -> dict[str, float]:
+        names = self.names if language in (None, self.card.language) else terms(self.card.names, language)
+        for word in names:  # names: addressing's
             weights.pop(word, None)
         return weights
 
@@ -103,33 +105,34 @@ class CardProfile:
     def weights_in(self, language: str | None, guild_id: int | None = None, *,
                    ask: bool = False) -> dict[str, float]:
         """The card's weighted words to meet a message in ``language`` (None: not known, read as the
-        card's): with that language's rendering once it is ready; ``ask``: have it made if it is not (in
-        the background, spent for ``guild_id``; the card's own language's too, which sorts its prose)."""
+        card's); ``ask``: have a rendering that is not ready made (in the background, spent for
+        ``guild_id``; the card's own language's too, which sorts its prose).
+
+        In the card's language: its words (its prose as the model sorted it, once ready). In another: its
+        strong words (an operator's keywords, often names that travel) stemmed as the message is, and the
+        rendering once it is ready; never its prose's stems, which in another language are other words
+        (the card's "fin" is Spanish "fin de semana")."""
         own = self.card.language
         language = language or own
         ready = self._by_language.get(language)
-        if ready is not None or self.vocabulary is None:
-            return self.weights if ready is None else ready
-        rendered = self.vocabulary.get(self.card.key, language)
-        if ask:
+        if ready is not None:
+            return ready
+        rendered = None if self.vocabulary is None else self.vocabulary.get(self.card.key, language)
+        if ask and self.vocabulary is not None:
             for wanted in {language, own}:
                 if wanted not in self._by_language and self.vocabulary.get(self.card.key, wanted) is None:
                     self.vocabulary.want(self.card, wanted, guild_id)
-        if language == own:
-            if rendered is None:
-                return self.weights
-            # The card's prose as the model sorted it; its own strong words always count.
-            strong = dict.fromkeys(terms(" ".join(self.card.strong), own), INTEREST_WEIGHT)
-            ready = self._by_language[own] = self._without_names({**rendered, **strong})
+        if language == own and rendered is None:
+            return self.weights
+        strong = dict.fromkeys(terms(" ".join(self.card.strong), language), INTEREST_WEIGHT)
+        if rendered is None:  # another language, not rendered yet: kept once per language (a few)
+            ready = self._strong.get(language)
+            if ready is None:
+                ready = self._strong[language] = self._without_names(strong, language)
             return ready
-        base = self.weights_in(own)
-        if rendered is None:
-            return base
-        # Its own words too (names of things travel), and the rendered ones stemmed as the message is.
-        merged = self._without_names({**base, **rendered})
-        if own in self._by_language:  # kept once the card's own words are sorted too
-            self._by_language[language] = merged
-        return merged
+        # The rendering (in the card's own language: its prose as the model sorted it), its strong words.
+        ready = self._by_language[language] = self._without_names({**rendered, **strong}, language)
+        return ready
 
     def words(self, text: str, language: str | None = None,
               weights: dict[str, float] | None = None) -> set[str]:
