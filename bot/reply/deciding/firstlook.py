@@ -10,11 +10,12 @@ has none for an unaddressed message: recall embeds a message only once it is ans
   keywords) or a lorebook key weighs most; one of its description and character prompt weighs one. The
   card's words in the message's language, and which of its prose's words say what it cares about (not its
   boilerplate: "people", "message", "reply"), come from the model once per card and language, in the
-  background (bot/reply/deciding/cardwords.py): until then the message meets the card's own words, all of
-  its prose's. A card word the chat itself uses in more than :data:`USUAL_SHARE` of its messages weighs
-  less (:class:`ChatWords`: a server's jargon, "patch" in a gaming server, stops making its talk
-  interesting to a character whose awning is patched); counted per server, as jargon is a server's own:
-  one server's talk never mutes another's;
+  background (bot/reply/deciding/cardwords.py): until then a message in the card's language meets all of
+  its prose's words, and one in another its strong words alone (the stems of one language's prose are
+  other words in another). A card word the chat itself uses in more than :data:`USUAL_SHARE` of its
+  messages weighs less (:class:`ChatWords`: a server's jargon, "patch" in a gaming server, stops making
+  its talk interesting to a character whose awning is patched); counted per server, as jargon is a
+  server's own: one server's talk never mutes another's;
 * **the channel's recent topic**: how interesting its recent messages were, on average, fading with time (a
   conversation about the character's interests keeps its follow-ups interesting though they do not repeat
   the words; one interesting message among many does not);
