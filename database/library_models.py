@@ -1,6 +1,6 @@
 """The tables of what runs beside the characters: the ``personaflow`` library's characters and memories
-(0003_personaflow) and the processes of a cluster. Kept beside models.py (same ``Base``) so each file stays
-readable."""
+(0003_personaflow), the processes of a cluster, and the first look's renderings of cards' words. Kept
+beside models.py (same ``Base``) so each file stays readable."""
 
 from __future__ import annotations
 
@@ -57,3 +57,17 @@ class ClusterNode(Base):
     started_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(TZ, default=utcnow)
     stopped_at: Mapped[datetime | None] = mapped_column(TZ, nullable=True)
+
+
+class CardWordsRow(Base):
+    """A card's interest vocabulary rendered in one language, for the first look's reading of messages in
+    that language (bot/reply/deciding/cardwords.py; 0036_card_words). ``card_key``: a hash of the card's
+    text, so an edited card is rendered anew."""
+
+    __tablename__ = "card_words"
+
+    card_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    language: Mapped[str] = mapped_column(String(16), primary_key=True)
+    words: Mapped[JsonObject] = mapped_column(JSON)  # {"interests": [...], "prose": [...]} as the model gave
+    model: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)

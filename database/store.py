@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from database.card_words import CardWordRows
 from database.characters import Characters
 from database.checkins import CheckIns
 from database.cluster import ClusterLink, ClusterNodes
@@ -70,6 +71,7 @@ class Store:
         self.people = People(self.db, q)
         self.identity = Identity(self.db)
         self.characters = Characters(self.db, q)
+        self.card_words = CardWordRows(self.db)  # the first look's cards' words in other languages
         self.state = State(self.db, q)
         # What this process changed in the cached tables below, for the cluster to tell the others.
         self.changes = CacheChanges()

@@ -97,9 +97,9 @@ def _swallow(fn: Callable[[str], Any]) -> Callable[[str], Any]:
 # name -> (the entry point, the patterns it runs)
 ENTRY_POINTS: dict[str, tuple[Callable[[str], Any], tuple[re.Pattern[str] | str, ...]]] = {
     "triage: acknowledgement": (triage.is_acknowledgement, (
-        " ".join(sorted(triage._ACK_WORDS | triage._STRETCHED_ACKS)), triage._CUSTOM_EMOJI, triage._SHORTCODE,
-        triage._ACK_SEPARATORS,
-        "lool lmaooo hahaha hehehe okkk kkk mhmmm hmmm xddd ahhh ohhh")),
+        "ok lol jajaja genau 草 rsrs ㅋㅋㅋ хахаха wwww 555 ありがとう", triage._CUSTOM_EMOJI,
+        triage._SHORTCODE, triage._ACK_SEPARATORS,
+        "lool lmaooo hahaha hehehe okkk kkk mhmmm hmmm xddd ahhh ohhh jajajaj kkkkk ㅋㅋㅋㅋ")),
     "triage: another bot's command": (lambda t: triage.bot_command(t, ("!", ";;", "?")), ()),
     "intent: code, traceback, memory": (lambda t: (intent.looks_like_code(t), intent._MEMORY.search(t)),
                                         (intent._FENCE, intent._TRACE, intent._CODE_WORDS, intent._MEMORY)),

@@ -2,26 +2,121 @@
 
 Over the wire: an ordinary message in a quiet channel costs no vote request at the fake Claude, one about
 the card's interests is still voted on (and answered), and an @mention is answered at once, without a
-vote. Then unit tests of the pure logic: the card's profile, the budget, talkativeness, recency, the
-channel's topic and the window sized by its pace."""
+vote; in Spanish, German, Portuguese and Japanese (English the control), once the voting model has rendered
+the card's words in the language (bot/reply/deciding/cardwords.py), an on-topic question reaches the vote
+and small talk does not; chatter in any language is skipped; an edited card is rendered anew. Then unit
+tests of the pure logic: the card's profile, the budget, talkativeness, recency, the channel's topic and
+the window sized by its pace."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import json
+import shutil
 from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+from bot.core.character import CharacterSource
 from bot.core.config.sections import TriageSettings
-from bot.core.persona.model import Persona
+from bot.core.persona.model import Lorebook, LoreEntry, Persona
 from bot.core.pipeline import Incoming
 from bot.reply.deciding import CardProfile, FirstLook
-from tests.harness import CHANNEL_ID, LOG_CHANNEL_ID, USER2_ID, Harness, MakeHarness
+from bot.reply.deciding.cardwords import (
+    LANGUAGES_PER_CARD,
+    RETRY_SECONDS,
+    CardText,
+    CardVocabulary,
+    Vocabulary,
+    parse_vocabulary,
+    stem,
+)
+from tests.fakes.claude_server import FakeClaude
+from tests.harness import (
+    CHANNEL_ID,
+    LOG_CHANNEL_ID,
+    USER2_ID,
+    USER_ID,
+    Harness,
+    MakeHarness,
+    eventually,
+    rewrite,
+)
 
 VOTER, DEFAULT = "claude-test-voter", "claude-test-default"
+CARD_WORDS = "notice which messages in a busy chat"  # the rendering request's system prompt says this
+
+# The card's words as the voting model renders them, by the language the request names.
+RENDERED = {
+    "English": {"interests": ["tide tables"],
+                "prose": ["kelp tea", "kelp", "tea", "seafoam chai", "oolong", "tide pools", "seagulls",
+                          "crabs", "steeping", "stall", "reply", "brew"]},
+    "Spanish": {"interests": ["tablas de mareas"],
+                "prose": ["té de algas", "algas", "infusión", "reposar", "chai", "mareas", "gaviotas",
+                          "cangrejos", "puesto de té"]},
+    "German": {"interests": ["Gezeitentabellen"],
+               "prose": ["Seetangtee", "Tee", "Seetang", "ziehen", "aufbrühen", "Gezeiten", "Möwen",
+                         "Krabben", "Teestand"]},
+    "Portuguese": {"interests": ["tábuas de marés"],
+                   "prose": ["chá de algas", "algas", "infusão", "marés", "gaivotas", "caranguejos",
+                             "barraca de chá"]},
+    "Japanese": {"interests": ["潮見表"],
+                 "prose": ["昆布茶", "お茶", "昆布", "蒸らす", "潮だまり", "カモメ", "カニ", "茶屋"]},
+}
+# (small talk, an on-topic question) as people write them in each language.
+SAID = {
+    "English": ("the harbour was busy this morning", "how long should kelp tea steep, does anyone know?"),
+    "Spanish": ("¿Qué tal el fin de semana? Fuimos al cine con mis primos",
+                "¿Cuánto tiempo hay que dejar reposar el té de algas?"),
+    "German": ("Wie war euer Wochenende? Wir waren mit den Kindern im Kino",
+               "Wie lange muss Seetangtee eigentlich ziehen?"),
+    "Portuguese": ("Como foi o fim de semana de vocês? Fomos ao cinema com as crianças",
+                   "Quanto tempo devo deixar o chá de algas em infusão?"),
+    "Japanese": ("週末はどうでしたか？家族と映画を見に行きました", "昆布茶はどのくらい蒸らせばいいですか？"),
+}
+CODES = {"English": "en", "Spanish": "es", "German": "de", "Portuguese": "pt", "Japanese": "ja"}
+
+
+def is_card_words(body: dict[str, Any]) -> bool:
+    return CARD_WORDS in FakeClaude.system_text(body)
+
+
+def language_asked(body: dict[str, Any]) -> str:
+    return next(lang for lang in RENDERED if f"List words in {lang}" in FakeClaude.all_text(body))
 
 
 def votes(h: Harness) -> list[Any]:
-    return h.claude.requests_for(VOTER)
+    return [r for r in h.claude.requests_for(VOTER) if not is_card_words(r.body)]
+
+
+def renderings(h: Harness) -> list[Any]:
+    return [r for r in h.claude.requests_for(VOTER) if is_card_words(r.body)]
+
+
+def render_cards(h: Harness, *, vote: str | None = None) -> None:
+    """The fake voting model renders the card's words in the language asked (and votes ``vote``)."""
+    def answer(body: dict[str, Any]) -> str | None:
+        if is_card_words(body):
+            return json.dumps(RENDERED[language_asked(body)], ensure_ascii=False)
+        return vote if vote is not None and body.get("model") == VOTER else None
+
+    h.claude.responder = answer
+
+
+def card_key(h: Harness) -> str:
+    return CardText.of(CharacterSource(h.character_dir, None, environ={}).load()).key
+
+
+async def rendered(h: Harness, key: str, *languages: str) -> None:
+    """Until the renderings of the card ``key`` in ``languages`` are stored (the process holds them by then:
+    it keeps a rendering the moment its row is written)."""
+    async def stored() -> bool | None:
+        rows = [await h.store.card_words.get(key, CODES[lang]) for lang in languages]
+        return all(row is not None for row in rows) or None
+
+    await eventually(stored, f"the card's words in {', '.join(languages)}")
 
 
 async def decision_line(h: Harness, said: str) -> str:
@@ -30,19 +125,20 @@ async def decision_line(h: Harness, said: str) -> str:
         lambda _: [m["content"] for m in h.discord.posted(LOG_CHANNEL_ID) if f"“{said}”" in m["content"]],
         what=f"the decision on {said!r}",
     )
-    return str(found[0])
+    return str(found[-1])
 
 
 async def test_only_an_interesting_unaddressed_message_is_voted_on_and_a_mention_never_waits(
     make_harness: MakeHarness,
 ) -> None:
     h = await make_harness(first_look="true", verbose_logging="true")
+    render_cards(h)
     dull = "the harbour was busy this morning"
     await h.say(dull, user=USER2_ID)
     assert "stay quiet (first look: not interesting enough" in await decision_line(h, dull)
     assert votes(h) == []
 
-    h.claude.script("yes", model=VOTER, times=3)
+    h.claude.script("yes", model=VOTER, times=3, match=lambda b: not is_card_words(b))
     h.claude.script("Four minutes, never five. Kelp goes bitter.", model=DEFAULT)
     tea = "how long should kelp tea steep, does anyone know?"
     await h.say(tea, user=USER2_ID)
@@ -56,6 +152,96 @@ async def test_only_an_interesting_unaddressed_message_is_voted_on_and_a_mention
     replies = await h.replies(CHANNEL_ID, 2)
     assert replies[-1]["content"] == "Busy harbour, busy stall!"
     assert len(votes(h)) == 3  # answered directly: no vote, no first look
+
+
+async def test_in_every_language_an_on_topic_question_reaches_the_vote_and_small_talk_does_not(
+    make_harness: MakeHarness,
+) -> None:
+    h = await make_harness(first_look="true", verbose_logging="true")
+    render_cards(h, vote="yes")
+    key = card_key(h)
+    # Heard before the card's words are rendered in its language: judged without them, never waiting.
+    for small_talk, _ in SAID.values():
+        await h.say(small_talk, user=USER_ID)
+        assert "stay quiet (first look: not interesting enough" in await decision_line(h, small_talk)
+    await rendered(h, key, *SAID)
+    asked = [language_asked(r.body) for r in renderings(h)]
+    assert sorted(asked) == sorted(SAID)  # one rendering per language, the card's own among them
+    assert all(r.body["model"] == VOTER for r in renderings(h)) and votes(h) == []
+    assert (await h.store.usage.totals(purpose="card words")).calls == len(SAID)  # recorded as every call
+
+    for lang, (small_talk, _) in SAID.items():  # with its words rendered, small talk is still small talk
+        again = f"{small_talk}!"
+        await h.say(again, user=USER_ID)
+        assert "stay quiet (first look: not interesting enough" in await decision_line(h, again), lang
+    assert votes(h) == []
+    for n, (lang, (_, question)) in enumerate(SAID.items(), start=1):
+        await h.say(question, user=USER2_ID)
+        await h.replies(CHANNEL_ID, n)
+        assert "reply (majority vote" in await decision_line(h, question), lang
+    assert len(renderings(h)) == len(SAID)  # made once each
+
+
+async def test_chatter_in_any_language_is_skipped(make_harness: MakeHarness) -> None:
+    h = await make_harness(first_look="true", verbose_logging="true")
+    render_cards(h, vote="yes")
+    for chatter in ("jajaja", "genau", "草", "rsrs", "ㅋㅋㅋ", "хахаха", "wwww", "555", "ありがとう",
+                    "dzięki"):
+        await h.say(chatter, user=USER2_ID)
+        assert "stay quiet (filtered: a bare acknowledgement" in await decision_line(h, chatter), chatter
+    assert votes(h) == []
+    await h.say("kelp?", user=USER2_ID)  # a question, and the card's word: not chatter
+    assert "reply (majority vote" in await decision_line(h, "kelp?")
+
+
+async def test_a_rendering_is_reused_across_restarts(make_harness: MakeHarness) -> None:
+    h = await make_harness(first_look="true", verbose_logging="true")
+    render_cards(h, vote="yes")
+    small_talk, question = SAID["German"]
+    await h.say(small_talk, user=USER_ID)
+    await decision_line(h, small_talk)
+    await rendered(h, card_key(h), "German", "English")
+    made = len(renderings(h))
+
+    await h.restart()
+    tries = 0
+
+    async def voted() -> bool | None:  # a message after the restart has the stored rendering read
+        nonlocal tries
+        tries += 1
+        said = question + "?" * tries  # each a message of its own
+        await h.say(said, user=USER2_ID)
+        return "reply (majority vote" in await decision_line(h, said) or None
+
+    await eventually(voted, "a German question voted on after the restart")
+    assert len(renderings(h)) == made  # read from the database, not asked of the model again
+
+
+async def test_an_edited_card_is_rendered_anew(make_harness: MakeHarness, tmp_path: Path) -> None:
+    folder = tmp_path / "finn"
+    shutil.copytree(Path(__file__).parent.parent / "characters" / "finn", folder)
+    h = await make_harness(character_dir=folder, first_look="true", verbose_logging="true")
+    render_cards(h)
+    before = card_key(h)
+    small_talk = SAID["Spanish"][0]
+    await h.say(small_talk, user=USER_ID)
+    await decision_line(h, small_talk)
+    await rendered(h, before, "Spanish", "English")
+
+    env = folder / "character.env"
+    rewrite(env, env.read_text().replace("remembers every regular's order",
+                                         "remembers every regular's order and sells sea-glass charms"))
+    after = card_key(h)
+    assert after != before
+    async def heard_anew() -> bool | None:  # the edit applies live: the next message meets the new card
+        await h.say(small_talk + " :)", user=USER_ID)
+        await decision_line(h, small_talk + " :)")
+        return any("sea-glass" in r.all_text() and language_asked(r.body) == "Spanish"
+                   for r in renderings(h)) or None
+
+    await eventually(heard_anew, "the edited card's Spanish rendering asked for")
+    await rendered(h, after, "Spanish", "English")
+    assert await h.store.card_words.get(before, "es") is not None  # the old card's stays, unread
 
 
 # --------------------------------------------------------------------------- the pure logic
@@ -99,14 +285,96 @@ def first_look(persona: Persona = FINN, **settings: Any) -> tuple[FirstLook, Clo
     return FirstLook(triage, lambda: persona, clock), clock
 
 
+class Rendered:
+    """CardVocabulary's two calls, with renderings ready by language code (what was asked, noted)."""
+
+    def __init__(self, **by_language: Vocabulary) -> None:
+        self.ready = {code: stem(v, code) for code, v in by_language.items()}
+        self.asked: list[str] = []
+
+    def get(self, key: str, language: str) -> dict[str, float] | None:
+        return self.ready.get(language)
+
+    def want(self, card: CardText, language: str, guild_id: int | None) -> None:
+        self.asked.append(language)
+
+
+def vocabulary(lang: str) -> Vocabulary:
+    words = RENDERED[lang]
+    return Vocabulary(tuple(words["interests"]), tuple(words["prose"]))
+
+
 def test_the_cards_own_words_interest_it_and_its_boilerplate_and_name_do_not() -> None:
     profile = CardProfile.of(FINN)
     assert profile.interest("how long should kelp tea steep?") >= 1.0
     assert profile.interest("what time is high tide tonight") >= 1.0
     assert profile.interest("the harbour was busy this morning") == 0.0
-    # "reply", "messages", "character", "people" are in the card, but say nothing about what Finn cares for
-    assert profile.interest("reply to my messages people, stay in character") == 0.0
     assert profile.interest("finn") == 0.0  # the name is addressing's, not interest's
+    # "reply", "messages", "character", "people" are in the card, but once the model has sorted its words
+    # they say nothing about what Finn cares for (no list of one language's common words decides it)
+    sorted_words = Vocabulary((), ("kelp tea", "tide", "seagulls", "stall"))
+    profile = CardProfile.of(FINN, Rendered(en=sorted_words))  # type: ignore[arg-type]
+    assert profile.interest("reply to my messages people, stay in character") == 0.0
+    assert profile.interest("how long should kelp tea steep?") >= 1.0
+
+
+def test_a_message_in_another_language_meets_the_cards_words_rendered_in_it() -> None:
+    question = "¿Cuánto tiempo hay que dejar reposar el té de algas?"
+    assert CardProfile.of(FINN).interest(question) == 0.0  # the card is English
+    rendered = Rendered(es=vocabulary("Spanish"), ja=vocabulary("Japanese"), de=vocabulary("German"))
+    profile = CardProfile.of(FINN, rendered)  # type: ignore[arg-type]
+    assert profile.interest(question) >= 1.0
+    assert profile.interest("Wie lange muss Seetangtee eigentlich ziehen?") >= 1.0
+    assert profile.interest("昆布茶はどのくらい蒸らせばいいですか？") >= 1.0
+    assert profile.interest("¿Qué tal el fin de semana? Fuimos al cine con mis primos") == 0.0
+    assert profile.interest("週末はどうでしたか？家族と映画を見に行きました") == 0.0
+    assert profile.interest("te veo mañana en la playa") == 0.0  # "té" stems to "te", a pronoun: left out
+    # The card's prose is never read in another language: its "fin" is not Spanish "fin de semana"; its
+    # strong words (an operator's keywords) are, stemmed as the message is.
+    waving = dataclasses.replace(FINN, system_prompt=FINN.system_prompt + " You wave a fin.",
+                                 topic_interests=("oolong",))
+    profile = CardProfile.of(waving)
+    assert profile.interest("what a fin") >= 1.0
+    assert profile.interest("¿Qué tal el fin de semana? Fuimos al cine con mis primos") == 0.0
+    assert profile.interest("¿Alguien ha probado el oolong de cebada?") >= 2.0
+
+
+def test_a_rendering_is_asked_for_in_the_background_once_a_message_in_its_language_comes() -> None:
+    rendered = Rendered()
+    look = FirstLook(TriageSettings(first_look=True), lambda: FINN, Clock(),
+                     vocabulary=rendered)  # type: ignore[arg-type]
+    assert not look.look(message("¿Cuánto tiempo hay que dejar reposar el té de algas?")).vote  # not yet
+    assert set(rendered.asked) == {"es", "en"}  # its language's, and the card's own (which sorts its prose)
+    rendered.ready["es"] = stem(vocabulary("Spanish"), "es")
+    assert look.look(message("¿Cuánto tiempo hay que dejar reposar el té de algas?")).vote
+    assert not look.says_card("ok") and look.says_card("kelp")
+
+
+def test_the_models_answer_is_read_defensively() -> None:
+    assert parse_vocabulary('```json\n{"interests": ["té"], "prose": ["algas", 3, ""]}\n```') == Vocabulary(
+        ("té",), ("algas",))
+    assert parse_vocabulary('Here: {"interests": "marea, gaviotas", "prose": null}') == Vocabulary(
+        ("marea", "gaviotas"), ())
+    for nothing in ("", "no", "{", '{"interests": []}', "[1, 2]", '{"prose": {"a": 1}}'):
+        assert parse_vocabulary(nothing) is None
+    long = parse_vocabulary(json.dumps({"interests": [f"w{i}" for i in range(500)], "prose": ["x" * 500]}))
+    assert long is not None and len(long.interests) == 120 and long.prose == ()
+
+
+def test_rendered_words_are_stemmed_as_messages_are_and_phrases_lose_their_little_words() -> None:
+    weights = stem(Vocabulary(("tablas de mareas",), ("té de algas", "gaviotas")), "es")
+    # a phrase's "de" is left out, and "té" (a stem too short to say one thing) too
+    assert weights == {"tabl": 2.0, "mar": 2.0, "algas": 1.0, "gaviot": 1.0}
+    japanese = stem(Vocabulary((), ("昆布茶",)), "ja")
+    assert japanese == {"昆布": 0.5, "布茶": 0.5}  # one word: one word's weight, shared by its bigrams
+
+
+def test_the_card_key_follows_the_cards_text() -> None:
+    edited = dataclasses.replace(FINN, description="A walking fish with a tea stall and a kite.")
+    lore = dataclasses.replace(FINN, lorebook=Lorebook(entries=(LoreEntry(keys=("kite",), content="x"),)))
+    keys = {CardText.of(p).key for p in (FINN, edited, lore)}
+    assert len(keys) == 3 and CardText.of(FINN).key == CardText.of(dataclasses.replace(FINN)).key
+    assert CardText.of(FINN).language == "en"
 
 
 def test_topic_interests_and_their_categories_weigh_most() -> None:
@@ -225,3 +493,76 @@ def test_one_servers_talk_about_a_card_word_does_not_mute_it_elsewhere() -> None
     assert not look.look(message(kelp, channel=100)).vote  # there, it is the chat's jargon
     assert look.look(message(kelp, channel=2, guild=4)).vote  # another server's talk of it still interests
     assert look.look(message(kelp, channel=5, guild=None)).vote  # as a place of no server's
+
+
+class Rows:
+    """CardWordRows in memory."""
+
+    def __init__(self) -> None:
+        self.stored: dict[tuple[str, str], Any] = {}
+
+    async def get(self, key: str, language: str) -> Any:
+        return self.stored.get((key, language))
+
+    async def put(self, key: str, language: str, words: Any, model: str) -> None:
+        self.stored.setdefault((key, language), words)
+
+
+class Model:
+    """The model client's two calls a rendering makes; each answer waits for ``go``."""
+
+    def __init__(self, answer: str) -> None:
+        self.answer = answer
+        self.go = asyncio.Event()
+        self.asked: list[str] = []
+        self.tally = SimpleNamespace(unparsed=lambda purpose, retried: None)
+
+    def structured(self, model: str) -> bool:
+        return False
+
+    async def complete(self, prompt: Any, **kwargs: Any) -> Any:
+        self.asked.append(prompt.messages[0]["content"])
+        await self.go.wait()
+        return SimpleNamespace(text=self.answer)
+
+
+async def test_a_rendering_is_made_once_at_a_time_stored_and_bounded_in_languages() -> None:
+    rows, model, clock = Rows(), Model(json.dumps(RENDERED["Spanish"])), Clock()
+    words = CardVocabulary(rows, model, lambda: VOTER, clock)  # type: ignore[arg-type]
+    card = CardText.of(FINN)
+    for _ in range(3):
+        words.want(card, "es", None)
+    await asyncio.sleep(0)
+    assert words.get(card.key, "es") is None  # not ready: never waited for
+    model.go.set()
+    await words.settled()
+    assert len(model.asked) == 1 and rows.stored[(card.key, "es")] == RENDERED["Spanish"]
+    assert words.get(card.key, "es") == stem(vocabulary("Spanish"), "es")
+
+    again = CardVocabulary(rows, model, lambda: VOTER, clock)  # type: ignore[arg-type]
+    again.want(card, "es", None)  # another process, or after a restart: read from the database
+    await again.settled()
+    assert len(model.asked) == 1 and again.get(card.key, "es") is not None
+
+    codes = ("de", "pt", "fr", "ru", "pl", "tr", "ja", "ko", "zh", "it")
+    for code in codes:
+        words.want(card, code, None)
+    await words.settled()
+    assert len(model.asked) == 1 + LANGUAGES_PER_CARD - 1  # "es" was one of the card's eight
+
+
+async def test_a_failed_rendering_is_asked_again_only_after_a_while() -> None:
+    rows, model, clock = Rows(), Model("I cannot help with that."), Clock()
+    words = CardVocabulary(rows, model, lambda: VOTER, clock)  # type: ignore[arg-type]
+    model.go.set()
+    card = CardText.of(FINN)
+    words.want(card, "es", None)
+    await words.settled()
+    words.want(card, "es", None)
+    await words.settled()
+    assert len(model.asked) == 1 and words.get(card.key, "es") is None and rows.stored == {}
+    clock.now += RETRY_SECONDS
+    model.answer = json.dumps(RENDERED["Spanish"])
+    words.want(card, "es", None)
+    await words.settled()
+    assert len(model.asked) == 2 and words.get(card.key, "es") is not None

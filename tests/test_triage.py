@@ -19,7 +19,13 @@ import pytest
 from bot.core.attachments import Attachment, Carried
 from bot.core.pipeline import Decision, Incoming
 from bot.reply.deciding.intent import Intent, classify
-from bot.reply.deciding.triage import bot_command, is_acknowledgement, parse_prefixes
+from bot.reply.deciding.triage import (
+    bot_command,
+    is_acknowledgement,
+    is_laughter,
+    is_question,
+    parse_prefixes,
+)
 from bot.reply.deciding.voting import BurstWindow
 from tests.harness import (
     ADMIN_ID,
@@ -234,15 +240,35 @@ async def test_a_memory_question_gets_the_larger_recall_budget(make_harness: Mak
 
 @pytest.mark.parametrize("text", ["lol", "LOOOL", "ok", "k", "kk", "okay", "haha", "hahaha lol", "👍",
                                   "😂😂", "<:pog:123456789012345678>", "<a:dance:123456789012345678> lol",
-                                  ":thumbsup:", "ty!", "gg wp", "...", "?!"])
+                                  ":thumbsup:", "ty!", "gg wp", "...", "?!", "ok ok ok ok ok",
+                                  # the same, in other languages: by shape, with no list of their words
+                                  "jajaja", "jajajaj", "genau", "草", "rsrs", "kkkkk", "ㅋㅋㅋ", "хахаха",
+                                  "wwww", "555", "ahahah", "gracias!", "sehr gut", "ありがとう", "了解",
+                                  "감사합니다",
+                                  "merci beaucoup", "спасибо", "dzięki", "tamam", "jaja jaja jajaja"])
 def test_acknowledgements(text: str) -> None:
-    assert is_acknowledgement(text)
+    assert is_acknowledgement(text, card_word=lambda t: "kelp" in t)
 
 
 @pytest.mark.parametrize("text", ["lol what happened", "ok but how do tides work?", "no idea, anyone?",
-                                  "kelp", "5", "", "haha Finn"])
+                                  "kelp", "5", "", "haha kelp", "¿qué?", "ok？", "genau؟", "wie lange noch",
+                                  "今日はいい天気ですね", "jaja pero por qué no vino nadie",
+                                  "hablamos mañana en la playa"])
 def test_not_acknowledgements(text: str) -> None:
-    assert not is_acknowledgement(text)
+    assert not is_acknowledgement(text, card_word=lambda t: "kelp" in t)
+
+
+@pytest.mark.parametrize("text", ["how long?", "¿cuánto?", "どのくらい？", "كم؟", "πόσο\u037e"])
+def test_questions_in_any_script(text: str) -> None:
+    assert is_question(text)
+    assert not is_question("ok; fine")  # a Latin semicolon asks nothing
+
+
+@pytest.mark.parametrize("word", ["jajaja", "hahah", "rsrs", "kkkk", "ㅋㅋㅋ", "хахаха", "wwww", "555",
+                                  "hehe"])
+def test_laughter_is_a_syllable_said_over_and_over(word: str) -> None:
+    assert is_laughter(word)
+    assert not is_laughter("genau") and not is_laughter("aab") and not is_laughter("ha")
 
 
 def test_bot_commands() -> None:

@@ -19,7 +19,16 @@ from bot.core.pipeline import Features, MemoryConsent, OwnAccounts
 from bot.core.policy import ServerPolicies
 from bot.reply.admission import Admission
 from bot.reply.composing import PromptComposer
-from bot.reply.deciding import Addressee, Ballot, Decider, FirstLook, IntentRouter, TurnTaking, Voting
+from bot.reply.deciding import (
+    Addressee,
+    Ballot,
+    CardVocabulary,
+    Decider,
+    FirstLook,
+    IntentRouter,
+    TurnTaking,
+    Voting,
+)
 from bot.reply.delivery import finish_text
 from bot.reply.engine import ReplyEngine
 from bot.reply.greetings import Greeter
@@ -42,12 +51,14 @@ class Shared:
     ballot: Ballot
     images: ImageBudget
     consent: MemoryConsent | None
+    card_words: CardVocabulary  # the first look's cards' words in other languages, made by the voting model
 
     @staticmethod
     def of(settings: Settings, store: Store, claude: ClaudeClient, policies: ServerPolicies,
            consent: MemoryConsent | None) -> Shared:
+        card_words = CardVocabulary(store.card_words, claude, lambda: settings.replies.voting_model)
         return Shared(policies, Ballot(claude, settings), ImageBudget(settings.media.image_bytes_in_flight),
-                      consent)
+                      consent, card_words)
 
 
 def compose_pipeline(settings: Settings, store: Store, claude: ClaudeClient, character: CharacterSource,
@@ -67,7 +78,7 @@ def compose_pipeline(settings: Settings, store: Store, claude: ClaudeClient, cha
     turns = TurnTaking(store.log, section_of(settings, EnsembleSettings), names, accounts)
     owed = OwedMarks(key, store.owed, store.log)
     # Which unaddressed messages deserve a vote at all, and each channel's vote window by its pace.
-    first_look = FirstLook(triage, character.current)
+    first_look = FirstLook(triage, character.current, vocabulary=shared.card_words)
     voting = Voting(shared.ballot, store.log, replies, triage, character.current, accounts,
                     shared.policies.of, first_look.window)
     greeter = Greeter(replies, store.state, key, accounts,

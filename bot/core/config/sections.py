@@ -377,8 +377,9 @@ class TriageSettings:
     first_look: bool = key(
         True, "Before any vote, a local first look (no model call) at each unaddressed channel message: only "
         "one touching the card's interests, following the character's own words or a conversation about "
-        "them gets a vote round; the vote window grows with the channel's pace. false: every message past "
-        "the filters is voted on.")
+        "them gets a vote round; the vote window grows with the channel's pace. The card's words in each "
+        "language its servers speak are asked of the voting model once, in the background, and stored. "
+        "false: every message past the filters is voted on.")
     first_look_threshold: float = key(
         1.0, "How much interest a message needs for a vote (about one word of topic_interests or a lorebook "
         "key, or two of the card's description; 0: every message, within the budget).", min=0)

@@ -17,6 +17,7 @@ from bot.core.config.sections import TriageSettings
 from bot.core.pipeline import Decision, DecisionListener, Incoming, safely
 from bot.core.policy import ServerPolicies
 from bot.reply.deciding.addressing import Addressee, CharacterNames, addressed_order
+from bot.reply.deciding.cardwords import CardVocabulary
 from bot.reply.deciding.firstlook import CardProfile, FirstLook, Look
 from bot.reply.deciding.intent import IntentRouter
 from bot.reply.deciding.router import CharacterRouter, banter_probability, decayed_affinity, exchange_delta
@@ -26,8 +27,8 @@ from bot.reply.deciding.voting import Ballot, Voting
 from bot.reply.throttle import BotThrottle
 
 __all__ = [
-    "Addressee", "Ballot", "CardProfile", "CharacterNames", "CharacterRouter", "Decider", "FirstLook",
-    "IntentRouter", "Look", "TurnTaking",
+    "Addressee", "Ballot", "CardProfile", "CardVocabulary", "CharacterNames", "CharacterRouter", "Decider",
+    "FirstLook", "IntentRouter", "Look", "TurnTaking",
     "Voting", "addressed_order", "banter_probability", "decayed_affinity", "exchange_delta", "is_hello",
 ]
 
@@ -87,7 +88,8 @@ class Decider:
             others = [c for c in self.turns.addressed_characters(msg) if c]
             if others:
                 return Decision(False, "addressed to " + ", ".join(others))
-        skip = skip_reason(msg, prefixes=self.bot_prefixes, own_ids=self.own_author_ids)
+        skip = skip_reason(msg, prefixes=self.bot_prefixes, own_ids=self.own_author_ids,
+                           card_word=self.first_look.says_card)
         if skip is not None:
             return Decision(False, skip)
         policy = await self.policies.of(msg.guild_id)

@@ -5,13 +5,17 @@ ordinary message would cost one, for messages the character almost always lets p
 only what the message and this process already hold, never a model and never an embedding (the hot path
 has none for an unaddressed message: recall embeds a message only once it is answered, in a worker thread):
 
-* **interest**: the message's stemmed words (memory/lexical.py, microseconds) against the card's. A word of
-  the card's ``topic_interests`` (or its acore_bot category's keywords) or a lorebook key weighs most; one
-  of its description and character prompt weighs one, common chat words left out (:data:`COMMON_WORDS`),
-  so a card's boilerplate ("people", "message", "reply") says nothing; and a card word the chat itself
-  uses in more than :data:`USUAL_SHARE` of its messages weighs less (:class:`ChatWords`: a server's jargon,
-  "patch" in a gaming server, stops making its talk interesting to a character whose awning is patched);
-  counted per server, as jargon is a server's own: one server's talk never mutes another's;
+* **interest**: the message's stemmed words (memory/lexical.py, microseconds, stemmed in the message's
+  language) against the card's. A word of the card's ``topic_interests`` (or its acore_bot category's
+  keywords) or a lorebook key weighs most; one of its description and character prompt weighs one. The
+  card's words in the message's language, and which of its prose's words say what it cares about (not its
+  boilerplate: "people", "message", "reply"), come from the model once per card and language, in the
+  background (bot/reply/deciding/cardwords.py): until then a message in the card's language meets all of
+  its prose's words, and one in another its strong words alone (the stems of one language's prose are
+  other words in another). A card word the chat itself uses in more than :data:`USUAL_SHARE` of its
+  messages weighs less (:class:`ChatWords`: a server's jargon, "patch" in a gaming server, stops making
+  its talk interesting to a character whose awning is patched); counted per server, as jargon is a
+  server's own: one server's talk never mutes another's;
 * **the channel's recent topic**: how interesting its recent messages were, on average, fading with time (a
   conversation about the character's interests keeps its follow-ups interesting though they do not repeat
   the words; one interesting message among many does not);
@@ -25,7 +29,8 @@ has none for an unaddressed message: recall embeds a message only once it is ans
 
 A message that passes goes to the vote round (bot/reply/deciding/voting.py), its majority unchanged. What is
 addressed to the character (a DM, an @mention, a reply to it, its name) never comes here.
-Plain Python (no Discord, no database, no clock but the one given).
+Plain Python (no Discord, no database, no clock but the one given); the renderings it reads are made by
+another's tasks, never awaited here.
 """
 
 from __future__ import annotations
@@ -37,32 +42,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot.core.config.sections import TriageSettings
+from bot.core.language import MIN_CONFIDENCE, guess
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming
 from bot.core.topics import topic_hits
+from bot.reply.deciding.cardwords import CARD_WEIGHT, INTEREST_WEIGHT, CardText, CardVocabulary
 from memory.lexical import terms
 
-# Content words of everyday chat and of card boilerplate (stemmed as memory/lexical.py stems): in a card's
-# prose they say nothing about what the character cares about, so a message sharing them is not interesting.
-COMMON_WORDS = frozenset(
-    terms("""
-    like love know think want need get got go going come make made take say said tell told ask asked
-    see look good great nice well really thing things something anything everything nothing way time times
-    day days today tonight tomorrow yesterday year years week people person someone anyone everyone
-    friend friends guy guys man woman one two first last new old little big long short lot lots
-    right yes yeah sure maybe please thanks thank sorry hello hey okay help try use work feel felt keep
-    let put seem show still back even much many never always often sometimes usual usually kind sort bit
-    message messages reply replies respond response answer answers chat conversation talk talking user users
-    character characters roleplay role play story stay stays break stop start write written text words word
-    speak speaks speaking name names act acts action actions describe describes detail details world
-    personality scenario description prompt instructions assistant ai model human
-    voice tone style sentence sentences format formatting honest honestly kindly remember remembers
-    every now after before per four three unless whether actually went run runs don doesn didn isn can won
-    wasn aren small large strong care cares question questions questioned real really truth carry carries
-""")
-)
-INTEREST_WEIGHT = 2.0  # a word of topic_interests or a lorebook key: one is enough
-CARD_WEIGHT = 1.0  # a word of the card's prose
 USUAL_SHARE = 0.02  # a card word in more of the chat's messages than this weighs less, in proportion
 WARM_UP = 50  # messages heard, and times a word was seen, before the chat makes a word usual
 USUAL_MIN_COUNT = 5
@@ -82,36 +68,90 @@ WINDOW_MAX_SECONDS = 60.0
 HOUR = 3600.0
 
 
-@dataclass(frozen=True)
 class CardProfile:
-    """The character's card as weighted stemmed words: what a message must touch to interest it."""
+    """The character's card as weighted stemmed words: what a message must touch to interest it, in the
+    card's language and, once rendered (bot/reply/deciding/cardwords.py), in the languages its servers
+    speak."""
 
-    weights: dict[str, float]
-    topics: tuple[str, ...]  # topic_interests as written (matched with their categories' keywords too)
+    def __init__(self, card: CardText, topics: tuple[str, ...],
+                 vocabulary: CardVocabulary | None = None) -> None:
+        self.card = card
+        self.topics = topics  # topic_interests as written (matched with their categories' keywords too)
+        self.vocabulary = vocabulary
+        language = card.language
+        self.names = frozenset(terms(card.names, language))
+        # Until the card's own words are sorted by the model (its language's rendering), every word of its
+        # prose counts: no list of one language's common words decides what a card's words say.
+        self.weights = self._without_names({
+            **dict.fromkeys(terms(card.prose, language), CARD_WEIGHT),
+            **dict.fromkeys(terms(" ".join(card.strong), language), INTEREST_WEIGHT)})
+        self._by_language: dict[str, dict[str, float]] = {}  # with a rendering, once it is ready
+        self._strong: dict[str, dict[str, float]] = {}  # the strong words alone, in a language not rendered
 
     @classmethod
-    def of(cls, persona: Persona) -> CardProfile:
-        weights = dict.fromkeys(terms(f"{persona.description}\n{persona.system_prompt}"), CARD_WEIGHT)
-        strong = list(persona.topic_interests)
-        if persona.lorebook is not None:
-            strong += [
-                k for e in persona.lorebook.entries if e.enabled for k in e.keys if not k.startswith("/")
-            ]
-        for word in terms(" ".join(k.replace("_", " ") for k in strong)):
-            weights[word] = INTEREST_WEIGHT
-        for word in (*COMMON_WORDS, *terms(f"{persona.name} {persona.nickname}")):  # names: addressing's
+    def of(cls, persona: Persona, vocabulary: CardVocabulary | None = None) -> CardProfile:
+        return cls(CardText.of(persona), tuple(persona.topic_interests), vocabulary)
+
+    def _without_names(self, weights: dict[str, float], language: str | None = None) -> dict[str, float]:
+        names = self.names if language in (None, self.card.language) else terms(self.card.names, language)
+        for word in names:  # names: addressing's
             weights.pop(word, None)
-        return cls(weights, tuple(persona.topic_interests))
+        return weights
 
-    def words(self, text: str) -> set[str]:
-        """The card's words ``text`` says (stemmed, each once)."""
-        return {w for w in terms(text) if w in self.weights}
+    def language(self, text: str) -> str | None:
+        """The language of a message, when it is a confident guess (bot/core/language.py)."""
+        code, confidence = guess(text)
+        return code if code is not None and confidence >= MIN_CONFIDENCE else None
 
-    def interest(self, text: str, chat: ChatWords | None = None, words: set[str] | None = None) -> float:
+    def weights_in(self, language: str | None, guild_id: int | None = None, *,
+                   ask: bool = False) -> dict[str, float]:
+        """The card's weighted words to meet a message in ``language`` (None: not known, read as the
+        card's); ``ask``: have a rendering that is not ready made (in the background, spent for
+        ``guild_id``; the card's own language's too, which sorts its prose).
+
+        In the card's language: its words (its prose as the model sorted it, once ready). In another: its
+        strong words (an operator's keywords, often names that travel) stemmed as the message is, and the
+        rendering once it is ready; never its prose's stems, which in another language are other words
+        (the card's "fin" is Spanish "fin de semana")."""
+        own = self.card.language
+        language = language or own
+        ready = self._by_language.get(language)
+        if ready is not None:
+            return ready
+        rendered = None if self.vocabulary is None else self.vocabulary.get(self.card.key, language)
+        if ask and self.vocabulary is not None:
+            for wanted in {language, own}:
+                if wanted not in self._by_language and self.vocabulary.get(self.card.key, wanted) is None:
+                    self.vocabulary.want(self.card, wanted, guild_id)
+        if language == own and rendered is None:
+            return self.weights
+        strong = dict.fromkeys(terms(" ".join(self.card.strong), language), INTEREST_WEIGHT)
+        if rendered is None:  # another language, not rendered yet: kept once per language (a few)
+            ready = self._strong.get(language)
+            if ready is None:
+                ready = self._strong[language] = self._without_names(strong, language)
+            return ready
+        # The rendering (in the card's own language: its prose as the model sorted it), its strong words.
+        ready = self._by_language[language] = self._without_names({**rendered, **strong}, language)
+        return ready
+
+    def words(self, text: str, language: str | None = None,
+              weights: dict[str, float] | None = None) -> set[str]:
+        """The card's words ``text`` says (stemmed in ``language``, each once)."""
+        table = self.weights_in(language) if weights is None else weights
+        return {w for w in terms(text, language or self.card.language) if w in table}
+
+    def says(self, text: str) -> bool:
+        """Whether ``text`` says one of the card's words (in its own language, or one already rendered)."""
+        return bool(self.words(text, self.language(text)))
+
+    def interest(self, text: str, chat: ChatWords | None = None, words: set[str] | None = None,
+                 weights: dict[str, float] | None = None) -> float:
         """How much ``text`` touches the card: each of its ``words`` (:meth:`words`) counted once, by its
         weight (less when the ``chat`` uses it all the time)."""
-        said = self.words(text) if words is None else words
-        score = sum(self.weights[w] * (1.0 if chat is None else chat.weight(w)) for w in said)
+        table = self.weights_in(self.language(text)) if weights is None else weights
+        said = self.words(text, self.language(text), table) if words is None else words
+        score = sum(table[w] * (1.0 if chat is None else chat.weight(w)) for w in said)
         if self.topics and topic_hits(text, self.topics):  # categories' keywords ("gaming": steam, rpg...)
             score = max(score, INTEREST_WEIGHT)
         return score
@@ -171,10 +211,12 @@ class FirstLook:
         triage: TriageSettings,
         persona: Callable[[], Persona],
         clock: Callable[[], float] = time.monotonic,
+        vocabulary: CardVocabulary | None = None,
     ) -> None:
         self.triage = triage  # read at each message: a reload applies
         self.persona = persona
         self.clock = clock
+        self.vocabulary = vocabulary  # the card's words in other languages (None: its own only)
         self._channels: dict[int, _Channel] = {}
         self._profile: tuple[Persona, CardProfile] | None = None
         self._chats: OrderedDict[int, ChatWords] = OrderedDict()  # per server: how usual each card word is
@@ -186,7 +228,7 @@ class FirstLook:
     def profile(self) -> CardProfile:
         persona = self.persona()
         if self._profile is None or self._profile[0] is not persona:
-            self._profile = (persona, CardProfile.of(persona))
+            self._profile = (persona, CardProfile.of(persona, self.vocabulary))
         return self._profile[1]
 
     def chat(self, msg: Incoming) -> ChatWords:
@@ -201,6 +243,11 @@ class FirstLook:
         else:
             self._chats.move_to_end(key)
         return chat
+
+    def says_card(self, text: str) -> bool:
+        """Whether ``text`` says one of the card's words (triage: a short message that does is not chatter);
+        asks for no rendering."""
+        return self.profile().says(text)
 
     def _channel(self, channel_id: int) -> _Channel:
         channel = self._channels.get(channel_id)
@@ -240,9 +287,11 @@ class FirstLook:
             return Look(True, 0.0, "first look off")
         channel, now = self._channel(msg.channel_id), self.clock()
         profile = self.profile()
-        words = profile.words(msg.said)
+        language = profile.language(msg.said)
+        weights = profile.weights_in(language, msg.guild_id, ask=True)
+        words = profile.words(msg.said, language, weights)
         chat = self.chat(msg)
-        own = profile.interest(msg.said, chat, words)
+        own = profile.interest(msg.said, chat, words, weights)
         chat.hear(words)
         topic = channel.topic * 0.5 ** ((now - channel.topic_at) / TOPIC_HALF_LIFE)
         channel.topic, channel.topic_at = topic + TOPIC_WEIGHT * (own - topic), now

@@ -13,54 +13,74 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from bot.core.pipeline import Incoming
 
 log = logging.getLogger(__name__)
 
-# Bare acknowledgements and reactions: the whole message is these words (case and repeats ignored), emoji and
-# punctuation. Looked up word by word in sets, never by one pattern with a repeated group: overlapping
-# alternatives inside a repetition ("ok" is both ok(ay)? and o?k+) backtrack exponentially on a message
-# such as "ok ok ok ... x" (issue 43), and this runs on every unaddressed channel message.
-_ACK_WORDS = frozenset((
-    "rofl", "kek", "hah", "heh", "okay", "ya", "yep", "yup", "yeah", "yes", "ye", "no", "nah", "nope", "ty",
-    "thx", "thanks", "np", "gg", "wp", "ggwp", "nice", "cool", "true", "same", "fr", "real", "based", "oof",
-    "rip", "f", "idk", "ikr", "wow", "damn", "bruh", "smh", "w", "l", "+1", "-1", "this", "mood", "lmk",
-    "brb", "gn", "gm",
-))
-# Words people stretch ("loool", "lmaooo", "hahaha", "kkk", "hmmm"): compared after :func:`_fold`.
-_STRETCHED_ACKS = frozenset((
-    "lol", "lolz", "lmao", "lmfao", "haha", "hahah", "hehe", "ok", "k", "mhm", "hm", "y", "xd", "ah", "oh",
-    "^",
-))
-# A bare acknowledgement is a few words: anything longer is something to read (and is never scanned).
-_ACK_MAX_CHARS = 64
-_ACK_SEPARATORS = re.compile(r"[\s,.!?~]+")
+# Bare acknowledgements and reactions, recognised by their shape in any language, never by a list of words:
+# emoji and punctuation only; laughter (a syllable said over and over: "jajaja", "hahaha", "rsrs", "kkkk",
+# "ㅋㅋㅋ", "хахаха", "wwww", "555"); one word said again and again ("ok ok ok"); or one or two short words
+# with no question and none of the card's words ("genau", "gracias", "草", "ありがとう", "nice one").
+# Read character by character in Python, never by one pattern with a repeated group: overlapping
+# alternatives inside a repetition backtrack exponentially on a message such as "ok ok ok ... x" (issue 43),
+# and this runs on every unaddressed channel message.
+_ACK_MAX_CHARS = 64  # longer is something to read (and is never scanned)
+_SHORT_WORDS = 2  # at most this many words, of at most _SHORT_CHARS letters in all, is chatter
+_SHORT_CHARS = 20
+_HAN_PER_WORD = 3  # Chinese and Japanese write no spaces: a run of this many characters counts as a word
+_ACK_SEPARATORS = re.compile(r"[\s,.!?~、。，！？…;:()\[\]\"“”«»¡¿]+")
 _CUSTOM_EMOJI = re.compile(r"<a?:\w{1,32}:\d{5,25}>")
 _SHORTCODE = re.compile(r":[\w+-]{1,32}:")  # :thumbsup: as some clients send it
+# Question marks of the world's scripts (Latin and fullwidth, Spanish's opening one, Arabic, Greek's
+# semicolon-shaped one, Armenian, Ethiopic, the small form, the reversed one): a question is never chatter.
+QUESTION_MARKS = frozenset("?\uff1f\u00bf\u061f\u037e\u055e\u1367\ufe56\u2e2e")
+
+
+def is_question(text: str) -> bool:
+    """Whether ``text`` asks something by its punctuation, in any script."""
+    return any(c in QUESTION_MARKS for c in text)
 
 
 def _fold(word: str) -> str:
-    """``word`` with its stretching undone: runs of one letter made one ("loool" -> "lol"), and a syllable
-    said over and over kept twice ("hahahah" -> "hahah")."""
+    """``word`` with its stretching undone: runs of one letter made one ("heyyy" -> "hey")."""
     out: list[str] = []
     for char in word:
         if not out or out[-1] != char:
             out.append(char)
-    folded = "".join(out)
-    if len(folded) > 4 and folded[:2] * (len(folded) // 2) == folded[: len(folded) // 2 * 2]:
-        folded = folded[:4] + folded[len(folded) // 2 * 2:]  # "haha" plus the odd "h", if any
-    return folded
+    return "".join(out)
 
 
-def _is_ack_word(word: str) -> bool:
-    if word in _ACK_WORDS or _fold(word) in _STRETCHED_ACKS:
-        return True
-    bare = "".join(c for c in word if c.isalnum())
-    # Pure symbols (emoji, ":)", "-_-") say nothing; a word in brackets or with a smiley stuck to it is that
-    # word.
-    return not bare or (bare != word and (bare in _ACK_WORDS or _fold(bare) in _STRETCHED_ACKS))
+def is_laughter(word: str) -> bool:
+    """A syllable of one to three characters said over and over, perhaps cut short at the end: "jajaja",
+    "hahah", "rsrs", "kkkk", "ㅋㅋㅋ", "хахаха", "wwww", "555", "hehe", "ahahah". Linear in the word."""
+    word = word.lower()
+    for size in (1, 2, 3):
+        if len(word) < max(3, 2 * size):
+            continue
+        unit = word[:size]
+        if len(set(unit)) < size:
+            continue  # "aab" is not a syllable said over: a run of one letter is size 1's
+        if all(word[i] == unit[i % size] for i in range(len(word))):
+            return True
+    return False
+
+
+def _is_han(char: str) -> bool:
+    return "\u3040" <= char <= "\u30ff" or "\u3400" <= char <= "\u4dbf" or "\u4e00" <= char <= "\u9fff"
+
+
+def _words_in(word: str) -> int:
+    """How many words ``word`` (no spaces in it) is: Chinese and Japanese write a sentence without spaces,
+    counted :data:`_HAN_PER_WORD` characters a word."""
+    han = sum(1 for c in word if _is_han(c))
+    return max(1, -(-han // _HAN_PER_WORD))
+
+
+def _letters(word: str) -> int:
+    """A word's length as chatter reads it: a Chinese or Japanese character says as much as a short word."""
+    return sum(_HAN_PER_WORD if _is_han(c) else 1 for c in word)
 
 
 # A hello and nothing else ("hi", "hey there!", "good morning 👋"): a person's first DM that says only this is
@@ -94,8 +114,10 @@ def is_hello(text: str, names: Collection[str] = ()) -> bool:
     return seen_core
 
 
-def is_acknowledgement(text: str) -> bool:
-    """"lol", "ok", "k", "haha", "👍", "<:pog:123>" and the like: a reaction, not something to answer.
+def is_acknowledgement(text: str, card_word: Callable[[str], bool] | None = None) -> bool:
+    """"lol", "ok", "jajaja", "genau", "草", "ㅋㅋㅋ", "👍", "<:pog:123>" and the like: a reaction, not
+    something to answer, recognised by its shape in any language. ``card_word``: whether a short message
+    says one of the character's card's words ("kelp" alone is the character's topic, not a reaction).
 
     Linear in the length of ``text`` whatever it holds."""
     stripped = text.strip()
@@ -106,9 +128,17 @@ def is_acknowledgement(text: str) -> bool:
         return True
     if not any(c.isalnum() for c in rest):
         return True  # emoji, punctuation, kaomoji pieces: nothing a vote can read
-    if len(rest) > _ACK_MAX_CHARS:
+    if len(rest) > _ACK_MAX_CHARS or is_question(rest):
         return False
-    return all(_is_ack_word(word) for word in _ACK_SEPARATORS.split(rest.lower()) if word)
+    words = ["".join(c for c in w if c.isalnum()) for w in _ACK_SEPARATORS.split(rest.lower())]
+    words = [w for w in words if w]
+    if all(is_laughter(w) for w in words) or (len(words) > 2 and len(set(words)) == 1):
+        return True  # laughter, or one word said again and again ("ok ok ok", "no no no")
+    if sum(map(_words_in, words)) > _SHORT_WORDS or sum(map(_letters, words)) > _SHORT_CHARS:
+        return False
+    if not all(any(c.isalpha() for c in w) for w in words):
+        return False  # a number ("5", "2 pm") answers something
+    return card_word is None or not card_word(rest)
 
 
 @functools.lru_cache(maxsize=8)
@@ -130,11 +160,13 @@ def bot_command(text: str, prefixes: Sequence[str]) -> str | None:
     return None
 
 
-def skip_reason(msg: Incoming, *, prefixes: Sequence[str], own_ids: Collection[int]) -> str | None:
+def skip_reason(msg: Incoming, *, prefixes: Sequence[str], own_ids: Collection[int],
+                card_word: Callable[[str], bool] | None = None) -> str | None:
     """Why an unaddressed channel message gets no vote; None when it should be judged.
 
     ``own_ids``: our account and our own webhooks (a reply to them is not "to someone else", a post by
-    them is not an unknown webhook's)."""
+    them is not an unknown webhook's); ``card_word``: whether a text says one of the card's words (a short
+    message that does is not chatter)."""
     if msg.webhook_id is not None and msg.webhook_id not in own_ids and msg.author_id not in own_ids:
         return "filtered: a webhook I do not know"
     if msg.reply_to_author_id is not None and msg.reply_to_author_id not in own_ids:
@@ -144,6 +176,6 @@ def skip_reason(msg: Incoming, *, prefixes: Sequence[str], own_ids: Collection[i
     prefix = bot_command(msg.content, prefixes)
     if prefix is not None:
         return f"filtered: another bot's command ({prefix})"
-    if is_acknowledgement(msg.content) and not msg.carried.attachments:
+    if not msg.carried.attachments and is_acknowledgement(msg.content, card_word):
         return "filtered: a bare acknowledgement"
     return None
