@@ -188,8 +188,8 @@ def test_every_pattern_reading_outside_text_has_an_entry() -> None:
     compiled patterns are all named by some entry."""
     modules = (triage, intent, router, topics, timewords, lexical, style, emotions, blend, macros,
                framework, template, modes, splitting, delivery, websearch, emotes, voice, attachments,
-               posting, polls, moderation, localtime, text, lorekeys, appraisal, felt, prompting, reminders, slots,
-               present)
+               posting, polls, moderation, localtime, text, lorekeys, appraisal, felt, prompting, reminders,
+               slots, present)
     covered = {id(p) for _, patterns in ENTRY_POINTS.values() for p in patterns if isinstance(p, re.Pattern)}
     covered |= {id(p) for p in blend._CONTEXT_PATTERNS.values()}
     missing = [f"{m.__name__}.{name}" for m in modules for name, value in vars(m).items()

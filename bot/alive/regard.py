@@ -52,7 +52,7 @@ STIMULI: dict[str, dict[str, float]] = {
     "conflict": {"hurt": 0.4, "warmth": -0.2, "delight": -0.5},
     "distress": {"concern": 0.45, "delight": -0.3},
     # a hard time easing: less to worry about, and glad of it
-    "relief": {"concern": -0.6, "delight": 0.2, "warmth": 0.1},
+    "relief": {"concern": -0.6, "delight": 0.25, "warmth": 0.1},
     # teasing or self-mockery said in fun: it amuses, it neither hurts nor worries
     "banter": {"delight": 0.25, "warmth": 0.1},
 }

@@ -70,7 +70,7 @@ def split(text: str) -> tuple[str, tuple[str, ...] | None]:
         head, newline, rest = out.lstrip().partition("\n")
         if newline and len(head) <= LONGEST and kinds_of(head) is not None:
             out = rest
-    return out.lstrip(), judged[0] if judged else None
+    return out.strip(), judged[0] if judged else None
 
 
 def shown(text: str) -> str:
