@@ -24,9 +24,9 @@ INSTRUCTION = (
     "Begin every answer with one short tag for Kindred, never shown to anyone: how the newest message you "
     "answer moves you, judged from its meaning in whatever language it is written, as one or more of "
     f"{', '.join(KINDS)}, or none, e.g. <felt>distress</felt> or <felt>praise, warmth</felt>. distress: "
-    "they are having a hard time; relief: a hard time is easing; conflict: hostility aimed at you; banter: "
-    "teasing or self-mockery said in fun. Your <state> notes are how you felt before that message: let "
-    "the message itself move your answer as you judged it. Then answer as you would.")
+    "they are struggling or hurting; relief: what weighed on them is easing; conflict: hostility aimed at "
+    "you; banter: teasing or self-mockery said in fun. Your <state> notes are how you felt before that "
+    "message: let the message itself move your answer as you judged it. Then answer as you would.")
 
 LONGEST = 120  # characters a tag may take: an opening tag not closed by then is not one
 # A whole tag (its kinds inside), or a stray opening or closing one (``<felt warmth>``, ``</felt>``).
