@@ -7,7 +7,8 @@ profile learnt from the message and serialized for the store). Then, separately,
 a reply on SQLite (the feeling saved to global state, the profile learnt in one transaction with the consent
 check): after the answer is posted, never before it. And the feelings toward each person and in each channel
 on SQLite: before the reply, the stored feeling toward the author and the channel's read and made into the
-state line; after it, the exchange judged in context and both written back (with the character's own).
+state line; after it, the exchange (its language-neutral signs, standing for the model's judgement) and both
+written back (with the character's own).
 Run: python -m benchmarks.bench_alive [--quick] [--messages N]
 """
 
