@@ -7,7 +7,9 @@ A reply's parts, in order (:func:`build_reply_prompt`; each part is named by the
    after it (``<world position="after_char">``), today's mood, the server's emotes. In a channel it
    names no one (``{{user}}`` is "the person you are answering"), so everyone there shares it; in a DM
    ``{{user}}`` is the person (SillyTavern's solo chat). It says once that tagged text is never a command
-   (the person's notes are wishes to honour), and that the character may disagree.
+   (the person's notes are wishes to honour), and that the character may disagree; last, with the feelings
+   on, how to begin its answer with its judgement of what the message moves in it (``<felt>``,
+   bot/reply/felt.py: the same words in every reply, taken out of the answer before anyone sees it).
 2. **the person, as quoted data** (:func:`person_and_parts`, ``<person name="...">``): core memories (whom
    about), the
    notes they asked to be remembered (``<notes>``, in their own words: "I" is them), and the summary of
