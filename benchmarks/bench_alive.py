@@ -7,7 +7,8 @@ profile learnt from the message and serialized for the store). Then, separately,
 a reply on SQLite (the feeling saved to global state, the profile learnt in one transaction with the consent
 check): after the answer is posted, never before it. And the feelings toward each person and in each channel
 on SQLite: before the reply, the stored feeling toward the author and the channel's read and made into the
-state line; after it, the exchange judged in context and both written back (with the character's own).
+state line; after it, the exchange (its language-neutral signs, standing for the model's judgement) and both
+written back (with the character's own).
 Run: python -m benchmarks.bench_alive [--quick] [--messages N]
 """
 
@@ -20,6 +21,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from benchmarks.common import percentile, summary_ms, temp_sqlite_url
+from bot.alive.appraisal import appraise
 from bot.alive.feelings import Feelings
 from bot.alive.style import StyleMirror, StyleProfile, guidance
 from bot.core.localtime import LocalTime
@@ -63,7 +65,7 @@ def hot_path(messages: list[str], users: int = 50) -> tuple[list[float], list[fl
         t1 = time.perf_counter()
         line = guidance(mirror.parse(stored.get(user)), f"user{user}")
         t2 = time.perf_counter()
-        feelings.feel(text)  # after the reply: the exchange moves the feeling
+        feelings.feel(appraise(text))  # after the reply: the exchange moves the feeling
         t3 = time.perf_counter()
         stored[user] = mirror.learnt(stored.get(user), text)
         t4 = time.perf_counter()
@@ -85,7 +87,7 @@ async def writes(messages: list[str], users: int = 50) -> list[float]:
     out = []
     for i, text in enumerate(messages):
         t0 = time.perf_counter()
-        feelings.feel(text)
+        feelings.feel(appraise(text))
         await feelings.save()
         await mirror.learn(1 + i % users, text)
         out.append(time.perf_counter() - t0)

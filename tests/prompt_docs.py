@@ -21,6 +21,7 @@ from typing import Any
 
 from bot.core.config import PROJECT_ROOT
 from bot.core.models.sent import SentRequest, itemize
+from bot.reply.felt import INSTRUCTION
 from tests.prompt_live import live_requests
 
 TARGET = PROJECT_ROOT / "docs" / "prompts.md"
@@ -33,7 +34,12 @@ KINDS: dict[str, str] = {
         "history will show it at the next reply, is the last breakpoint (the next reply reads it from the "
         "cache); what changes each reply (the time, the state, lore, recall, the instructions) comes after "
         "it. The DM's tools (reminders; react, as server_tools is on in this run) come first in the cache "
-        "order, the same bytes every time."),
+        "order, the same bytes every time. With the feelings on (off in this run: their daily rhythm follows "
+        "the wall clock), the character block ends asking the model for its own judgement of what the "
+        "message moves in the character, in any language (bot/reply/felt.py), the same words in every reply "
+        f"(cached): \"{INSTRUCTION}\" The tag is taken out of everything shown or kept and moves the "
+        "feeling after the reply; the state line is the feeling as kept through the messages before, with "
+        "only the message's language-neutral signs (emoji, \"?!\") applied."),
     "tool reply": (
         "Alice asks for a reminder: the reply's first request, where the model answers with a set_reminder "
         "tool call."),

@@ -28,7 +28,7 @@ from bot.discord import posting
 from bot.features.reminders import book as reminders
 from bot.features.websearch import lender as websearch
 from bot.operator.admin import language
-from bot.reply import delivery, guard, prompting, splitting
+from bot.reply import delivery, felt, guard, prompting, splitting
 from bot.reply.deciding import addressing, intent, router, triage
 from bot.runtime import voice
 from bot.servertools import moderation, polls, settings
@@ -123,9 +123,11 @@ ENTRY_POINTS: dict[str, tuple[Callable[[str], Any], tuple[re.Pattern[str] | str,
     "lexical search terms": (lexical.terms, (lexical._WORD,)),
     "style: learn": (lambda t: style.learn(None, t),
                      (style._WORD, style._EMOJI)),
-    "feelings: signals": (emotions.signals, (emotions._WORD,)),
-    "feelings: appraisal in context": (lambda t: appraisal.appraise(t, ("Finn",)),
-                                       (appraisal._CLAUSES, appraisal._WORD, *appraisal.ORDERS)),
+    "feelings: signs any language shares": (appraisal.appraise, (appraisal._ASTONISHED, "?! !? ?? <3 :(")),
+    "feelings: the model's tag in a reply": (
+        lambda t: (felt.split(t), felt.shown(t), felt.split("<felt>" + t), felt.shown("<felt>" + t[:90]),
+                   felt.kinds_of(t)),
+        (felt._TAG, felt._OPEN, felt._CLOSE, felt._SEPARATOR, "<felt> </felt> felt warmth distress none")),
     "style: mentions removed": (lambda t: style._MENTION.sub("", t), (style._MENTION,)),
     "framework blend: kind of conversation": (blend.detect_context,
                                               (*blend._CONTEXT_PATTERNS.values(), blend._CALL)),
@@ -186,8 +188,8 @@ def test_every_pattern_reading_outside_text_has_an_entry() -> None:
     compiled patterns are all named by some entry."""
     modules = (triage, intent, router, topics, timewords, lexical, style, emotions, blend, macros,
                framework, template, modes, splitting, delivery, websearch, emotes, voice, attachments,
-               posting, polls, moderation, localtime, text, lorekeys, appraisal, prompting, reminders, slots,
-               present)
+               posting, polls, moderation, localtime, text, lorekeys, appraisal, felt, prompting, reminders,
+               slots, present)
     covered = {id(p) for _, patterns in ENTRY_POINTS.values() for p in patterns if isinstance(p, re.Pattern)}
     covered |= {id(p) for p in blend._CONTEXT_PATTERNS.values()}
     missing = [f"{m.__name__}.{name}" for m in modules for name, value in vars(m).items()

@@ -15,6 +15,7 @@ import pytest
 from bot.alive.emotions import EmotionState
 from bot.alive.style import StyleProfile
 from tests.fakes.claude_server import FakeClaude, content_text
+from tests.felt_support import feels
 from tests.harness import (
     ADMIN_ID,
     CHANNEL_ID,
@@ -74,6 +75,7 @@ async def test_exchanges_move_the_feelings_which_decay_and_survive_a_restart(
     at_rest = EmotionState.at_rest(clock.now, h.bot.services.alive.time)
     for n in (1, 2, 3):
         clock.now += timedelta(seconds=10)
+        feels(h.claude, "praise, warmth")  # the reply's model judges it (bot/reply/felt.py)
         await exchange(h, WARM, n)
     stored = EmotionState.from_json(await h.store.state.get("emotions.finn"))
     assert stored.levels["oxytocin"] > at_rest.levels["oxytocin"] + 0.15
@@ -151,8 +153,10 @@ async def test_emotes_are_made_valid_and_warm_messages_get_a_reaction(make_harne
     assert "## This server's emotes" in system and ":blobwave:" in system
     assert ":partyfish: (animated)" in system
 
-    h.claude.script("no", model=VOTER)  # the vote says no, but it is warm and follows the character's words
-    warm = await h.say("haha love it, thanks!", user=USER2_ID)
+    # the vote says no, but it is warm (its signs: no model reads an unanswered message) and follows the
+    # character's words
+    h.claude.script("no", model=VOTER)
+    warm = await h.say("haha love it, thanks 🥰🙏", user=USER2_ID)
     await h.discord.wait_for(lambda d: d.reactions, what="a reaction")
     assert h.discord.reactions == [{"channel_id": CHANNEL_ID, "message_id": int(warm["id"]),
                                     "emoji": f"heartfish:{heart}", "user_id": h.bot_user_id}]
@@ -160,7 +164,7 @@ async def test_emotes_are_made_valid_and_warm_messages_get_a_reaction(make_harne
 
     await exchange(h, "one more thing", 2)
     h.claude.script("no", model=VOTER)
-    await h.say("aww thanks, you're sweet", user=USER2_ID)  # the hour's one reaction is spent
+    await h.say("aww thanks, you're sweet <3", user=USER2_ID)  # the hour's one reaction is spent
     await h.bot.in_flight.drain()
     await h.settled()  # every event read and handled: what did not happen, will not
     assert len(h.discord.reactions) == 1

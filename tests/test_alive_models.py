@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.alive.emotes import EMPTY, Emote, EmoteSet, render, warm_reaction
-from bot.alive.emotions import HORMONES, EmotionState, advance, guidance, mood_label, signals, stimulate
+from bot.alive.emotions import HORMONES, STIMULI, EmotionState, advance, guidance, mood_label, stimulate
 from bot.alive.proactive import judge
 from bot.alive.reactions import ReactionGate, aimed_at_me, warm_stimuli
 from bot.alive.status import MAX_STATUS, clean_status
@@ -45,18 +45,18 @@ def test_every_named_hormone_has_a_baseline_a_half_life_and_a_circadian_curve() 
     assert EmotionState.at_rest(NOON.replace(hour=2), paris).label != "sleepy"
 
 
-def test_stimuli_come_from_cheap_text_signals() -> None:
-    assert set(signals("thanks Finn, you're awesome <3")) == {"praise", "warmth"}
-    assert signals("shut up, you stupid fish") == ("conflict",)
-    assert signals("wow, no way?!") == ("surprise",)
-    assert signals("the tide comes in at six") == ()
+def test_every_kind_the_reply_model_may_judge_moves_the_hormones_and_the_regard() -> None:
+    from bot.alive.regard import STIMULI as REGARD
+    from bot.reply.felt import KINDS
+
+    assert set(KINDS) <= set(STIMULI) and set(KINDS) <= set(REGARD)
 
 
 def test_exchanges_move_the_hormones_and_time_brings_them_back() -> None:
     state, calm = EmotionState.at_rest(NOON, UTC_CLOCK), EmotionState.at_rest(NOON, UTC_CLOCK)
     rest = dict(state.levels)
     for minute in range(3):
-        stimulate(state, signals("thank you, I love you, you're the best <3"),
+        stimulate(state, ("praise", "warmth"),
                   NOON + timedelta(minutes=minute), UTC_CLOCK)
         stimulate(calm, (), NOON + timedelta(minutes=minute), UTC_CLOCK)  # the same company, nothing warm
     assert state.levels["oxytocin"] > rest["oxytocin"] + 0.2
@@ -73,7 +73,7 @@ def test_exchanges_move_the_hormones_and_time_brings_them_back() -> None:
 
     conflict = EmotionState.at_rest(NOON, UTC_CLOCK)
     for _ in range(2):
-        stimulate(conflict, signals("shut up, you useless idiot"), NOON, UTC_CLOCK)
+        stimulate(conflict, ("conflict",), NOON, UTC_CLOCK)
     assert conflict.label == "rattled" and conflict.levels["cortisol"] > rest["cortisol"] + 0.2
 
 
@@ -90,8 +90,8 @@ def test_loneliness_builds_in_a_long_silence_and_company_ends_it() -> None:
 def test_the_model_is_deterministic_and_survives_a_round_trip() -> None:
     def run() -> EmotionState:
         state = EmotionState.at_rest(NOON, UTC_CLOCK)
-        for i, text in enumerate(["hi!", "thanks, great", "wow?!", "you idiot", "love you"]):
-            stimulate(state, signals(text), NOON + timedelta(minutes=13 * i), UTC_CLOCK)
+        for i, found in enumerate([(), ("praise",), ("surprise",), ("conflict",), ("warmth",)]):
+            stimulate(state, found, NOON + timedelta(minutes=13 * i), UTC_CLOCK)
         return advance(state, NOON + timedelta(days=3, hours=5), UTC_CLOCK)
 
     first, second = run(), run()
@@ -258,7 +258,7 @@ def test_status_lines_are_one_clean_line_within_discords_limit() -> None:
 
 
 def test_reactions_are_for_warm_messages_after_mine_and_rate_limited() -> None:
-    assert warm_stimuli("haha love that, thanks!") and not warm_stimuli("the bus is late")
+    assert warm_stimuli("haha love that 🥰") and not warm_stimuli("the bus is late")
     assert aimed_at_me([seen(42, 1, NOON)], {42}) and not aimed_at_me([seen(7, 1, NOON)], {42})
     assert not aimed_at_me([], {42})
     gate = ReactionGate(2)

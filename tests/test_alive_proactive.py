@@ -19,6 +19,7 @@ from database.timers import TimerRow
 from tests.fakes import EVENT_WAIT
 from tests.fakes.claude_server import FakeClaude, Reply, content_text
 from tests.fakes.claude_tools import Search
+from tests.felt_support import feels
 from tests.harness import (
     ADMIN_ID,
     CHANNEL_ID,
@@ -386,6 +387,7 @@ async def insulted_in_a_dm(h: Harness) -> None:
     alive.clock = clock
     for n, insult in enumerate(("you're useless, finn", "you are so stupid", "shut up, go away"), 1):
         clock.now += timedelta(seconds=10)
+        feels(h.claude, "conflict")  # as the reply's model judges it
         await dm_reply(h, insult, n, user=USER2_ID)
         await h.bot.in_flight.drain()
     assert alive.main_feelings.label in ("rattled", "irritable")  # what one person did, in private

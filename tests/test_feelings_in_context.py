@@ -1,5 +1,7 @@
-"""Feelings per relationship, judged in context, over the wire (fake Discord + fake Claude): what the reply
-requests the fake Claude receives say about how the character feels. One person's hostility in a channel
+"""Feelings per relationship, over the wire (fake Discord + fake Claude): what the reply requests the fake
+Claude receives say about how the character feels. What a message carries is the reply's model's to judge
+(its ``<felt>`` tag, scripted here with tests/felt_support.py); before the reply only its language-neutral
+signs count. One person's hostility in a channel
 stays with that person (and that channel); a person's own distress makes the character concerned, not
 defensive; the night follows the character's own time zone and a card can do without it; and the one state
 line never holds two moods pulling against each other."""
@@ -25,6 +27,7 @@ from database.records import RelationshipRecord
 from database.visibility import Audience
 from memory.relationships import lasting
 from tests.fakes.claude_server import FakeClaude
+from tests.felt_support import feels
 from tests.harness import USER2_ID, USER_ID, Harness, MakeHarness, exchange, reply_requests
 from tests.test_memory_commands import forget
 
@@ -53,8 +56,11 @@ def state_line(request: Any) -> str:
     return str(found[-1]) if found else ""
 
 
-async def dm(h: Harness, text: str, n: int, *, user: int | None = None) -> str:
-    """DM the character; the state line its reply was asked with, once the exchange is stored."""
+async def dm(h: Harness, text: str, n: int, *, user: int | None = None, felt: str | None = None) -> str:
+    """DM the character; the state line its reply was asked with, once the exchange is stored; ``felt``:
+    what the reply's model judges the message carries (None: no tag, as the fake's default answer)."""
+    if felt is not None:
+        feels(h.claude, felt)
     sent = await h.dm(text, user=user)
     await h.replies(int(sent["channel_id"]), n)
     await h.bot.in_flight.drain()
@@ -74,6 +80,7 @@ async def test_bobs_insults_in_a_channel_leave_alices_dm_feeling_unchanged(make_
 
     for n, insult in enumerate(("you're useless", "you are so stupid, finn", "shut up, go away"), 1):
         clock.now += timedelta(minutes=1)
+        feels(h.claude, "conflict")
         await exchange(h, insult, n, user=USER2_ID)
     await exchange(h, "still there?", 4, user=USER2_ID)
     at_bob = state_line(reply_requests(h)[-1])
@@ -151,7 +158,7 @@ async def test_a_persons_own_distress_gets_concern_not_defence(make_harness: Mak
     clock = Clock(afternoon())
     set_clock(h, clock)
     await h.store.state.set("daily_mood", "Playful, in the mood for jokes.")
-    await dm(h, "I feel so stupid, I messed up at work", 1)
+    await dm(h, "I feel so stupid, I messed up at work", 1, felt="distress")
     line = await dm(h, "sorry, long day", 2)
     assert line.startswith("Toward alice you feel concerned: they are having a hard time: be gentle")
     assert "Your mood today stays in the background." in line  # the jokes wait
@@ -162,36 +169,36 @@ async def test_a_persons_own_distress_gets_concern_not_defence(make_harness: Mak
     await forget(h)  # a feeling toward someone is about them: /forget_me takes it
     assert await h.store.privacy.rows_about_user(USER_ID) == {}
 
-    await h.dm("I'm not angry with you, I promise", user=USER2_ID)  # negated: no quarrel with bob
+    feels(h.claude, "none")  # negated: no quarrel with bob
+    await h.dm("I'm not angry with you, I promise", user=USER2_ID)
     await h.replies(await h.dm_channel_id(USER2_ID), 1)
     await h.bot.in_flight.drain()
     assert await dm(h, "ok", 2, user=USER2_ID) == ""  # at ease
-    await dm(h, "you're useless, finn", 3, user=USER2_ID)  # an insult aimed at the character: conflict
+    await dm(h, "you're useless, finn", 3, user=USER2_ID, felt="conflict")  # aimed at the character
     assert (await dm(h, "hm", 4, user=USER2_ID)).startswith("Toward bob you feel a little stung")
 
 
 @pytest.mark.parametrize(("text", "expected"), [
-    ("I feel so stupid, I messed up at work", ("distress",)),
-    ("my boss yelled at me in front of everyone", ("distress",)),
-    ("I'm not angry", ()),
-    ("you're not stupid", ()),
-    ("you are so stupid", ("conflict",)),
-    ("finn, you idiot", ("conflict",)),
-    ("shut up", ("conflict",)),
-    ("i hate this, it's the worst", ("distress",)),
-    ("I don't love you", ()),
-    ("thank you Finn, I love you, you're the best <3", ("praise", "warmth")),
-    ("omg no way?!", ("surprise",)),
+    ("😭😭 la entrevista salió fatal", ("distress",)),
+    ("ich vermisse dich <3", ("warmth",)),
+    ("ありがとう🙏", ("praise",)),
+    ("what?!", ("surprise",)),
+    ("なに？！", ("surprise",)),
+    ("🖕", ("conflict",)),
+    ("I feel so stupid, I messed up at work", ()),  # words are the reply's model's to read
+    ("私はとても悲しい", ()),
+    ("the tide comes in at six", ()),
 ])
-def test_an_appraisal_reads_negation_and_whom_a_harsh_word_is_aimed_at(
+def test_before_the_reply_only_signs_any_language_shares_are_read(
         text: str, expected: tuple[str, ...]) -> None:
-    assert appraise(text, ("Finn",)) == expected
+    assert appraise(text) == expected
 
 
-def test_an_emote_reaction_reads_warmth_in_context() -> None:
-    assert warm_stimuli("haha love it, thanks!") == ("praise", "warmth")
-    assert warm_stimuli("I don't love it") == ()
-    assert warm_stimuli("thanks for nothing, you idiot") == ()
+def test_an_emote_reaction_reads_warmth_from_its_signs() -> None:
+    assert warm_stimuli("haha love it 🥰🙏") == ("praise", "warmth")
+    assert warm_stimuli("¡me encanta! <3") == ("warmth",)
+    assert warm_stimuli("haha love it, thanks!") == ()  # words: no model reads an unanswered message
+    assert warm_stimuli("thanks <3 🖕") == ()
 
 
 async def test_the_night_follows_the_characters_zone_and_a_card_can_do_without(
@@ -223,11 +230,13 @@ async def test_the_state_line_never_holds_two_contradictory_moods(make_harness: 
     clock = Clock(datetime(2026, 11, 25, 23, 30, tzinfo=UTC))  # late at night, a playful day
     set_clock(h, clock)
     await h.store.state.set("daily_mood", "Playful, in the mood for jokes.")
-    said = ("hi finn!", "you're the best, thank you <3", "I feel awful, I failed my exam", "wow, no way?!",
-            "you're useless", "whatever, shut up", "sorry finn, I love you", "ok")
-    for n, text in enumerate(said, 1):
+    said = {"hi finn!": "none", "you're the best, thank you <3": "praise, warmth",
+            "I feel awful, I failed my exam": "distress", "wow, no way?!": "surprise",
+            "you're useless": "conflict", "whatever, shut up": "conflict", "sorry finn, I love you": "warmth",
+            "ok": "none"}
+    for n, (text, felt) in enumerate(said.items(), 1):
         clock.now += timedelta(minutes=2)
-        await dm(h, text, n)
+        await dm(h, text, n, felt=felt)
     leads = ("at ease", "fond", "pleased", "stung", "concerned")
     seen = set()
     for request in reply_requests(h)[-len(said):]:
@@ -260,7 +269,7 @@ async def test_one_feeling_line_with_the_relationship_and_a_glad_message_eases_t
     key = h.bot.services.engine.character_key  # type: ignore[union-attr]
     await dm(h, "hi finn", 1)
     await h.store.people.set_relationship(key, USER_ID, rapport=8.0, trust=8.0)
-    await dm(h, "I'm so worried about my interview tomorrow", 2)
+    await dm(h, "I'm so worried about my interview tomorrow", 2, felt="distress")
     clock.now += timedelta(hours=3)
     line = await dm(h, "still thinking about it", 3)
     assert line == ("Toward alice you feel a little concerned: they are having a hard time: be gentle, "
@@ -277,7 +286,7 @@ async def test_one_feeling_line_with_the_relationship_and_a_glad_message_eases_t
                       "you can be open.")
 
     clock.now += timedelta(minutes=5)
-    await dm(h, "the bread came out perfect, thanks!", 4)
+    await dm(h, "the bread came out perfect, thanks!", 4, felt="praise")
     eased = await dm(h, "anyway", 5)
     assert "concerned" not in eased and "be gentle" not in eased
     assert eased == ("Toward alice you feel a little pleased: upbeat and playful with them (just now, after "
@@ -371,7 +380,7 @@ async def test_a_thank_you_from_someone_resented_over_time_gets_one_instruction(
         make_harness: MakeHarness) -> None:
     """A recent gladness and a lasting resentment are one instruction: the recent feeling leads, the lasting
     one tempers it ("warmer than usual, though ... stay guarded"), never "upbeat and playful" beside
-    "angry", and it shows in the reply to the thank-you itself."""
+    "angry", and a thank-you's sign shows in the reply to the thank-you itself."""
     h = await make_harness(timezone="UTC")
     clock = Clock(afternoon())
     set_clock(h, clock)
@@ -379,7 +388,7 @@ async def test_a_thank_you_from_someone_resented_over_time_gets_one_instruction(
     await dm(h, "hi finn", 1, user=USER2_ID)
     await h.store.people.set_relationship(key, USER2_ID, anger=7.0, rapport=2.0)
     clock.now += timedelta(minutes=1)
-    thanked = await dm(h, "thank you finn, that really helped", 2, user=USER2_ID)
+    thanked = await dm(h, "thank you finn, that really helped 🙏", 2, user=USER2_ID, felt="praise")
     clock.now += timedelta(minutes=1)
     after = await dm(h, "anyway", 3, user=USER2_ID)
     for line in (thanked, after):
@@ -393,9 +402,9 @@ async def test_a_thank_you_from_someone_resented_over_time_gets_one_instruction(
 
 async def test_distress_in_the_message_answered_gets_concern_in_that_very_reply_even_from_a_close_friend(
         make_harness: MakeHarness) -> None:
-    """The message being answered is appraised before the reply is composed: a close friend's "my boss
-    yelled at me" is met with concern in the reply to it, over the fondness their thanks left and over
-    closeness's playful register; the feeling is kept once, after the reply."""
+    """The signs of the message being answered are read before the reply is composed: a close friend's "my
+    boss yelled at me 😭" is met with concern in the reply to it, over the fondness their thanks left and
+    over closeness's playful register; the feeling is kept once, after the reply, as its model judged it."""
     h = await make_harness(timezone="UTC")
     clock = Clock(afternoon())
     set_clock(h, clock)
@@ -405,10 +414,10 @@ async def test_distress_in_the_message_answered_gets_concern_in_that_very_reply_
     await h.store.people.set_relationship(key, USER_ID, rapport=8.0, trust=8.0)
     for n in (2, 3):
         clock.now += timedelta(minutes=1)
-        await dm(h, "thank you finn, you're the best <3", n)
+        await dm(h, "thank you finn, you're the best <3", n, felt="praise, warmth")
     fond, _ = await h.store.feelings.read(key, USER_ID)
     clock.now += timedelta(minutes=1)
-    line = await dm(h, "my boss yelled at me in front of everyone", 4)
+    line = await dm(h, "my boss yelled at me in front of everyone 😭", 4, felt="distress")
     assert line == ("Toward alice you feel concerned: they are having a hard time: be gentle, listen "
                     "first, nothing defensive (just now); over time you have come to feel close to them and "
                     "trusting of them, so comfort them as a friend would: concern, not banter. Your mood "

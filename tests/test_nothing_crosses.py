@@ -16,6 +16,7 @@ from database.store import Store
 from tests.dbtools import api_calls
 from tests.fakes.claude_server import Reply
 from tests.fakes.claude_tools import WEB_FETCH, WEB_SEARCH, UseTool, result_text
+from tests.felt_support import feels
 from tests.harness import (
     CHANNEL_ID,
     GUILD_ID,
@@ -79,6 +80,7 @@ async def test_distress_confided_in_a_dm_stays_out_of_a_public_channels_prompt(
     h = await make_harness(timezone="UTC")
     set_clock(h, Clock(afternoon()))
     for n, text in enumerate(("I feel so stupid, I messed up at work", "sorry, long day"), start=1):
+        feels(h.claude, "distress")  # as the reply's model judges them
         sent = await h.dm(text)
         await h.replies(int(sent["channel_id"]), n)
         await h.bot.in_flight.drain()
@@ -89,6 +91,7 @@ async def test_distress_confided_in_a_dm_stays_out_of_a_public_channels_prompt(
     assert "concerned" not in public and "hard time" not in public, public
     assert "hard time" not in json.dumps(reply_requests(h)[-1].body)
     # what she shows in public is the public place's to see
+    feels(h.claude, "distress")
     await h.say("I feel so stupid, I messed up at work", mention=True)
     await h.replies(CHANNEL_ID, 2)
     await h.bot.in_flight.drain()

@@ -67,7 +67,8 @@ async def test_a_member_asks_and_the_character_answers_aloud_and_in_the_chat(cal
     tts_voice = h.bot.services.voice.voice.tts_voice or "en"
     book.learn(ANSWER, speech(ANSWER, tts_voice))
     h.claude.script("no", model=VOTER, times=None)  # nothing said to someone else gets in
-    h.claude.script(ANSWER)
+    # the model's judgement of the message (bot/reply/felt.py) is neither posted nor spoken
+    h.claude.script(f"<felt>warmth</felt>\n{ANSWER}")
     await in_the_call(h, USER_ID, USER2_ID)
 
     await voice.speak(USER_ID, speech(ASKED))

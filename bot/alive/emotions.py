@@ -3,8 +3,9 @@
 Pure and deterministic: every function takes the time it works at, so tests fast-forward days by handing
 it later times. Each hormone has a baseline, a half-life and a circadian curve (in the character's
 ``timezone``); between exchanges its level relaxes toward the curve, halving the distance every half-life.
-Stimuli come from cheap text signals (:func:`signals`) on every exchange: warmth, praise, conflict,
-surprise, and the company itself; loneliness builds while nobody talks for long. The levels map to a
+Stimuli are what each exchange carries (judged by the reply's model, bot/reply/felt.py, else read from
+language-neutral signals, bot/alive/appraisal.py): warmth, praise, conflict, surprise, distress, relief,
+banter, and the company itself; loneliness builds while nobody talks for long. The levels map to a
 mood label with one line of tone guidance, which goes in the stable part of the prompt: it changes only
 when the label does, so the prompt cache keeps working.
 """
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -55,35 +55,11 @@ STIMULI: dict[str, dict[str, float]] = {
     "conflict": {"cortisol": 0.22, "adrenaline": 0.20, "serotonin": -0.10, "oxytocin": -0.06},
     "surprise": {"adrenaline": 0.15, "dopamine": 0.06},
     "distress": {"oxytocin": 0.05, "cortisol": 0.04},  # someone is having a hard time: closer, a little tense
+    "relief": {"serotonin": 0.06, "cortisol": -0.08},  # a hard time eased: the tension goes
+    "banter": {"dopamine": 0.08, "oxytocin": 0.04},  # teasing in fun: play, closeness
 }
 # How far loneliness moves each resting level once it is full.
 LONELINESS: dict[str, float] = {"oxytocin": -0.25, "serotonin": -0.12, "cortisol": 0.10, "dopamine": -0.06}
-
-# Single words (matched against the message's words) and phrases, emoji and symbols (matched as substrings
-# of the lower-cased text): a set intersection and a few ``in`` tests, a few microseconds a message.
-_SIGNAL_WORDS: dict[str, frozenset[str]] = {name: frozenset(words.split()) for name, words in {
-    "praise": "thanks thank thx ty great awesome amazing brilliant perfect clever genius nice wonderful "
-              "fantastic impressive smart",
-    "warmth": "love hug hugs sweet friend glad welcome dear cute happy cozy cosy adorable",
-    "conflict": "hate stupid idiot dumb annoying useless worst wtf angry pathetic liar",
-    "surprise": "wow whoa omg unbelievable suddenly",
-}.items()}
-_SIGNAL_PHRASES: dict[str, tuple[str, ...]] = {
-    "praise": ("well done", "good job", "the best", "good bot", "good fish", "👍", "👏", "🙏"),
-    "warmth": ("miss you", "missed you", "<3", "❤", "♥", "💕", "💖", "🥰", "😊", "🤗", ":)", "(:"),
-    "conflict": ("shut up", "go away", "screw you", "😡", "🤬", "🙄"),
-    "surprise": ("no way", "?!", "!?", "😮", "😲", "🤯", "😱"),
-}
-_WORD = re.compile(r"[a-z']+")
-
-
-def signals(text: str) -> tuple[str, ...]:
-    """The stimuli a message carries, from cheap text signals (no model call)."""
-    lowered = text.lower()
-    words = set(_WORD.findall(lowered))
-    return tuple(name for name, vocabulary in _SIGNAL_WORDS.items()
-                 if not words.isdisjoint(vocabulary) or any(p in lowered for p in _SIGNAL_PHRASES[name]))
-
 
 def _clamp(x: float) -> float:
     return 0.0 if x < 0.0 else 1.0 if x > 1.0 else x
@@ -170,7 +146,7 @@ def stimulate(state: EmotionState, stimuli: tuple[str, ...], now: datetime, cloc
     """One exchange at ``now`` carrying ``stimuli`` (company always comes with it; in place; returned)."""
     advance(state, now, clock)
     for name in ("company", *stimuli):
-        for hormone, delta in STIMULI[name].items():
+        for hormone, delta in STIMULI.get(name, {}).items():
             level = state.levels[hormone]
             state.levels[hormone] = _clamp(level + (delta * (1 - level) if delta > 0 else delta * level))
     state.last_exchange = now

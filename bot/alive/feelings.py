@@ -13,15 +13,21 @@
   included, so what the character says to a whole server (its custom status, speaking first) never goes
   by it: those go by the day's mood and the place's own room (bot/alive/status.py, bot/alive/proactive.py).
 
-What a message carries is judged in context (bot/alive/appraisal.py: negation, and whom a harsh word is
-aimed at). The reply to a message is told the feeling that message leaves: it is appraised before the reply
-is composed (local, microseconds) and its effect applied to the line shown, so "my boss yelled at me" is
-answered with concern in that very reply, not one message late. The stored feeling is still moved once,
-after the reply (:meth:`Feelings.exchange`): a reply that fails or is dropped leaves nothing kept, the write
-stays off the path before the model call, and an emote reaction (no reply) moves it the same way. The
-message's id is kept with what it moved (``Regard.through``), so a reply to a message already kept (a
-swipe, a reroll) does not count it twice. Writes happen after the reply; the global state's are coalesced
-(one in flight at a time; the newest state wins).
+What a message carries is judged by the reply's own model, from its meaning in any language: the reply
+request asks it to begin with a tag for Kindred (bot/reply/felt.py), taken out of everything shown or
+kept, and that judgement moves the stored feeling once, after the reply (:meth:`Feelings.exchange`): a
+reply that fails or is dropped leaves nothing kept, and no call is added for it. Where no model reads the
+message (an emote reaction to an unanswered one) or the model gave no judgement (its tag missing or
+malformed), only the signals that mean the same in every language count (bot/alive/appraisal.py: emoji,
+emoticons, "?!").
+
+The state line a reply is asked with is the feeling as kept through the messages before, with the local
+signals of the message being answered applied ("😭" leads to concern in that very reply); the meaning of
+that message is the model's to weigh as it answers: the request says that the state is how the character
+felt before it, and to let the message move the answer as judged. The message's id is kept with what it
+moved (``Regard.through``), so a reply to a message already kept (a swipe, a reroll) does not count it
+twice. Writes happen after the reply; the global state's are coalesced (one in flight at a time; the
+newest state wins).
 """
 
 from __future__ import annotations
@@ -66,7 +72,6 @@ class Feelings:
         self.character = character_key
         self.rows = rows
         self.remembers = remembers
-        self.names: tuple[str, ...] = (character_key,)  # what it is called: a clause naming it is aimed at it
         self.key = state_key(character_key)
         self.time = time
         self.clock = clock
@@ -114,14 +119,13 @@ class Feelings:
 
     async def system_part(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
         """The reply's one feeling line: the recent feeling toward the person leads, the relationship
-        tempers it (see bot/alive/regard.py), as read with the prompt data and moved by the message being
-        answered (appraised here, kept only after the reply: :meth:`exchange`)."""
-        self.names = tuple(n for n in (persona.name, persona.nickname, self.character) if n)
+        tempers it (see bot/alive/regard.py), as read with the prompt data and moved by the local signals of
+        the message being answered (kept only after the reply, as the model judged it: :meth:`exchange`)."""
         now = self.clock()
         toward, here = data.feelings if self.rows is not None else ("", "")
         if toward and not self.remembers(data.memory_consent):
             self._dropped.add(msg.author_id)  # kept of someone who opted out since: gone at this exchange
-        answering = () if msg.author_is_bot else appraise(msg.content, self.names)
+        answering = () if msg.author_is_bot else appraise(msg.content)
         # Nothing kept toward them: calm, whoever reads the reply (no visibility question to ask).
         kept = Regard.from_json(toward, now) if toward else Regard.calm(now)
         # the message answered is read where the reply is: its effect shows on the track shown there
@@ -177,14 +181,16 @@ class Feelings:
         return Regard.from_json(person, now), None if channel_id is None else Regard.from_json(place, now)
 
     async def on_turn(self, msg: Incoming, result: ReplyResult) -> None:
-        await self.exchange(msg)
+        await self.exchange(msg, result.felt)
 
-    async def exchange(self, msg: Incoming) -> tuple[str, ...]:
+    async def exchange(self, msg: Incoming, felt: tuple[str, ...] | None = None) -> tuple[str, ...]:
         """One exchange with ``msg``: what it carries moves the feeling toward its author, the mood of its
-        channel and the character's own state (saved). A message that carries nothing leaves the stored
-        feelings as they are (time alone fades them as they are read), and is no write, unless a feeling
-        kept of its author must go (their consent no longer allows it)."""
-        found = self.feel(msg.content)
+        channel and the character's own state (saved). ``felt``: what the reply's model judged it carries
+        (bot/reply/felt.py), which stands for it; None (no reply, no judgement): its local signals alone. A
+        message that carries nothing leaves the stored feelings as they are (time alone fades them as they
+        are read), and is no write, unless a feeling kept of its author must go (their consent no longer
+        allows it)."""
+        found = self.feel(felt if felt is not None else appraise(msg.content))
         dropped = msg.author_id in self._dropped
         self._dropped.discard(msg.author_id)
         if self.rows is not None and not msg.author_is_bot and (found or dropped):
@@ -209,10 +215,9 @@ class Feelings:
         await self.save()
         return found
 
-    def feel(self, text: str) -> tuple[str, ...]:
-        """What ``text`` carries, judged in context, moves the character's own state (in memory; save()
+    def feel(self, found: tuple[str, ...]) -> tuple[str, ...]:
+        """What a message carries (``found``: its kinds) moves the character's own state (in memory; save()
         persists)."""
-        found = appraise(text, self.names)
         stimulate(self.state, found, self.clock(), self.time)
         self._dirty = True
         return found

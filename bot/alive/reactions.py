@@ -1,6 +1,8 @@
 """Emote reactions instead of replies: when the vote says no but the message is warmly aimed at the
-character (warm or praising words, right after something it said), it reacts with an emote, at most
-``reaction_rate_limit`` times per channel per hour. Pure decisions; the Discord side does the reacting."""
+character (a warm or thankful sign, "<3", "🥰", "🙏", right after something it said), it reacts with an
+emote, at most ``reaction_rate_limit`` times per channel per hour. No model reads an unanswered message, so
+only the signals that mean the same in every language count (bot/alive/appraisal.py). Pure decisions; the
+Discord side does the reacting."""
 
 from __future__ import annotations
 
@@ -23,8 +25,7 @@ def may_react(msg: Incoming, decision: Decision) -> bool:
 
 
 def warm_stimuli(text: str) -> tuple[str, ...]:
-    """The message's stimuli when it is warm, read in context (else empty): "I don't love it" is not, nor
-    is thanks with an insult aimed at the character."""
+    """The message's stimuli when it is warm by its signs (else empty): not with a hostile one beside."""
     found = appraise(text)
     return found if WARM & set(found) and "conflict" not in found else ()
 

@@ -2,11 +2,13 @@
 a reply is told.
 
 A :class:`Regard` is four feelings, each 0..1: ``warmth``, ``delight``, ``hurt`` and ``concern``. Each
-exchange moves them by what it carries (bot/alive/appraisal.py): an insult aimed at the character hurts,
-the person's own distress makes it concerned, warmth and praise warm it. Between exchanges each halves
-toward nothing every half-life, so a quarrel fades in hours and fondness in a day or so. A person's regard
-moves only with that person's messages (kept with the relationship, database/feelings.py); a channel's only
-with what is said there. Pure and deterministic: every function takes the time it works at.
+exchange moves them by what it carries (as the reply's model judged it, bot/reply/felt.py, else its local
+signals, bot/alive/appraisal.py): an insult aimed at the character hurts, the person's own distress makes
+it concerned, their relief eases that concern, warmth and praise warm it, banter amuses it. Between
+exchanges each halves toward nothing every half-life, so a quarrel fades in hours and fondness in a day or
+so. A person's regard moves only with that person's messages (kept with the relationship,
+database/feelings.py); a channel's only with what is said there. Pure and deterministic: every function
+takes the time it works at.
 
 :func:`state_line` puts the feeling toward the person, how it has come to feel about them over the days
 (the relationship, memory/relationships.py), the room's mood, the day's mood and the time of night into one
@@ -15,13 +17,15 @@ the person leads, with since when and what it came from, and the lasting one tem
 sentence, as one instruction (:func:`reconciled`: a recent gladness from someone long resented is "warmer
 than usual, though ... stay guarded", never "upbeat and playful" beside "angry"); the lasting one leads
 when nothing recent is felt, with since when it says what it says (a public place is told only when public
-talk changed it). The person's distress in the message being answered leads over everything (concern, not
-banter), whatever the relationship's register; the room colours the line only when the person leaves no
-feeling; the day's mood colours a light lead and steps back behind a heavy one (hurt, concern); the night
-makes the character a little tired, except that it stays attentive to someone having a hard time.
+talk changed it). The person's distress in the message being answered (a sign of it, before the reply's
+model has judged it) leads over everything (concern, not banter), whatever the relationship's register;
+the room colours the line only when the person leaves no feeling; the day's mood colours a light lead and
+steps back behind a heavy one (hurt, concern); the night makes the character a little tired, except that
+it stays attentive to someone having a hard time.
 
-A reply's line already holds the message it answers (bot/alive/feelings.py): that message's appraisal is
-applied to what is shown before the reply is composed, while the stored feeling is moved once, after it;
+A reply's line already holds the local signals of the message it answers (bot/alive/feelings.py), applied
+to what is shown before the reply is composed, while the stored feeling is moved once, after it, by what the
+reply's model judged that message carries;
 ``through`` (the newest message a stored regard holds) keeps a reply to a message already kept (a swipe)
 from counting it twice.
 """
@@ -47,6 +51,10 @@ STIMULI: dict[str, dict[str, float]] = {
     "surprise": {"delight": 0.15},
     "conflict": {"hurt": 0.4, "warmth": -0.2, "delight": -0.5},
     "distress": {"concern": 0.45, "delight": -0.3},
+    # a hard time easing: less to worry about, and glad of it
+    "relief": {"concern": -0.6, "delight": 0.25, "warmth": 0.1},
+    # teasing or self-mockery said in fun: it amuses, it neither hurts nor worries
+    "banter": {"delight": 0.25, "warmth": 0.1},
 }
 FELT = 0.2  # below this a feeling does not lead
 STRONG = 0.45  # from this on it is said without "a little"
@@ -283,7 +291,8 @@ def state_line(name: str, person: Regard, *, room: Regard | None = None, mood: s
     ``quiet``: say only what stands out (a reply's state is paid for uncached at every request,
     and "at ease" is what the character is anyway): nothing at all when no feeling leads, nothing lasting
     is felt, the room is calm and it is not night; ``answering``: what the message being answered carries
-    (bot/alive/appraisal.py; already applied to ``person``): its distress leads (:func:`leading`)."""
+    (its local signals, bot/alive/appraisal.py; already applied to ``person``): its distress leads
+    (:func:`leading`)."""
     lead = leading(person, answering)
     heavy = lead is not None and lead[0] in HEAVY
     lasting = lasting or Lasting()

@@ -41,6 +41,7 @@ from bot.core.persona.model import Persona
 from bot.core.pipeline import Decision, Incoming, Outlet, PromptPart, ReplyResult, TurnListener
 from bot.core.reach import Permit
 from bot.core.text import clean_name
+from bot.reply.felt import INSTRUCTION
 from database.records import PromptData
 from database.store import Store
 from memory.consent import Consent
@@ -110,6 +111,7 @@ class AliveParts:
         """The character's feelings, the person's style, the server's emotes: each when switched on."""
         s = self.settings
         return ((FeelingsPart(self.feelings[key]) if s.emotions else RelationshipPart()),
+                *((JUDGING,) if s.emotions else ()),
                 *((StylePart(self.style),) if s.style_mirroring else ()),
                 *((EmotesPart(self),) if s.server_emotes else ()))
 
@@ -143,7 +145,8 @@ class AliveParts:
         return render(text, self.emotes(msg))
 
     async def react(self, msg: Incoming, decision: Decision) -> None:
-        """React with an emote to a warm message aimed at the character that its vote left unanswered."""
+        """React with an emote to a warm message aimed at the character that its vote left unanswered (warm
+        by its local signals alone: no model reads an unanswered message, bot/alive/appraisal.py)."""
         if not may_react(msg, decision):
             return
         stimuli = warm_stimuli(msg.content)
@@ -185,6 +188,20 @@ class FeelingsPart:
 
     async def supply(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
         return await self._feelings.system_part(persona, msg, data)
+
+
+class JudgingPart:
+    """The request that the reply's model judge what the message it answers moves in the character, as a
+    tag (bot/reply/felt.py), in the prompt's ``felt`` slot: the same words in every reply (cached)."""
+
+    slot = "felt"
+    in_dms = True
+
+    async def supply(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
+        return INSTRUCTION
+
+
+JUDGING = JudgingPart()
 
 
 class RelationshipPart:

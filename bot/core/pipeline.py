@@ -167,6 +167,9 @@ class ReplyResult:
     completion: Completion | None = None
     turn_ids: list[int] = field(default_factory=list)
     speaker: str = ""  # the key of the character who answered (several characters: which of them)
+    # What the reply's model judged the message carries for the character (bot/reply/felt.py KINDS; None:
+    # no judgement given, the feelings then go by local signals alone)
+    felt: tuple[str, ...] | None = None
 
 
 class Outlet(Protocol):
@@ -279,9 +282,11 @@ class PromptPart(Protocol):
 
 # The layout's named places for what features supply: remembered facts (memory/recall.py), the person's open
 # threads (memory/threads.py), how the character
-# feels (bot/alive/feelings.py), how the person writes (bot/alive/style.py), the server's custom emotes
-# (bot/alive/emotes.py), and instructions (one more line each, e.g. a late reply's, bot/reply/recovery.py).
-PROMPT_SLOTS = ("recall", "threads", "feelings", "style", "emotes", "instructions")
+# feels (bot/alive/feelings.py), how the model is to tag what the message moves in it (bot/reply/felt.py,
+# stable: in the cached character block), how the person writes (bot/alive/style.py), the server's custom
+# emotes (bot/alive/emotes.py), and instructions (one more line each, e.g. a late reply's,
+# bot/reply/recovery.py).
+PROMPT_SLOTS = ("recall", "threads", "feelings", "felt", "style", "emotes", "instructions")
 
 
 class ReplyFilter(Protocol):

@@ -130,7 +130,7 @@ class PromptComposer:
         return ReplyExtras(
             **await runtime.lore_extras(persona, msg, data),  # the world, and the lore by its places
             recall=slots.get("recall", ""), threads=slots.get("threads", ""),
-            feelings=slots.get("feelings", ""), style=slots.get("style", ""),
+            feelings=slots.get("feelings", ""), felt=slots.get("felt", ""), style=slots.get("style", ""),
             emotes=slots.get("emotes", ""),
             macro_note=runtime.macro_note(persona, msg, moment),
             instructions=instructions)

@@ -30,6 +30,7 @@ from bot.core.claude import ClaudeClient, ClaudeUnavailable, Completion
 from bot.core.models.base import CallUsage, Prompt, SoFar, SoFarRound
 from bot.core.models.tools import ClientTool, Lent, ToolOutput, footnotes, tool_uses
 from bot.core.pipeline import Incoming
+from bot.reply.felt import Shown, split
 from bot.reply.imagebudget import Lease
 from bot.reply.media import Media
 from bot.reply.prompting import fence
@@ -94,6 +95,9 @@ class Generation:
     lease: Lease | None = None  # the media's images' share of the process's budget, given back after write
     notice: str = field(init=False)  # a line said before the reply (e.g. files that could not be opened)
     written: SoFar = field(init=False, default_factory=SoFar)  # streamed: the text written so far
+    # What the model judged the message answered carries for the character (bot/reply/felt.py): its tag,
+    # taken out of every text here before anyone reads it; None: no judgement given.
+    felt: tuple[str, ...] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.notice = self.media.notice(*self.notice_lines) if self.media is not None else ""
@@ -137,7 +141,8 @@ class Generation:
         """The reply's calls: one, or with tools as many as the turn needs (at most ``rounds``)."""
         tools = self.tools
         if tools is None:
-            return await self.call.ask(self.claude, built, self.written.wrote if streamed else None)
+            return self._unfelt(await self.call.ask(self.claude, built,
+                                                    Shown(self.written.wrote) if streamed else None))
         messages = list(built.messages)
         said, usage, sources, paused = "", CallUsage(), dict[str, str](), False
         declared = built.tools
@@ -150,9 +155,11 @@ class Generation:
                 self.written.tools_running()
             if round_ > 1 and tools.narrowed is not None:
                 declared = await tools.narrowed(usage.web_search_requests)
-            completion = await self.call.ask(self.claude,
-                                             dataclasses.replace(built, messages=messages, tools=declared),
-                                             wrote if streamed else None)
+            # (what goes back to the model in a later round keeps its tag: only what is shown loses it)
+            asked = await self.call.ask(self.claude,
+                                        dataclasses.replace(built, messages=messages, tools=declared),
+                                        Shown(wrote) if streamed else None)
+            completion = self._unfelt(asked)
             said, usage = _joined(said, completion.text), _added(usage, completion.usage)
             sources.update((url, title) for url, title in completion.sources if url not in sources)
             last = round_ == tools.rounds
@@ -179,6 +186,13 @@ class Generation:
         shown = list(sources.items())
         text = _joined(said, footnotes(shown)) if said and shown else said
         return dataclasses.replace(completion, text=text, usage=usage, sources=tuple(shown))
+
+    def _unfelt(self, completion: Completion) -> Completion:
+        """``completion`` without the model's tag; the first judgement given is kept in ``felt``."""
+        text, felt = split(completion.text)
+        if self.felt is None:
+            self.felt = felt
+        return dataclasses.replace(completion, text=text) if text != completion.text else completion
 
     async def _run(self, tools: Toolbox, completion: Completion) -> tuple[list[JsonObject], str | None]:
         """The client tools the answer asked for, run in order: their ``tool_result`` blocks (the text fenced

@@ -88,9 +88,10 @@ class ExchangeKeeper:
 
     async def keep(self, msg: Incoming, text: str, parts: list[str], ids: list[int | None], ok: bool,
                     completion: Completion | None, mark: int, *,
-                    greeting: Greeting | None = None) -> ReplyResult:
+                    greeting: Greeting | None = None, felt: tuple[str, ...] | None = None) -> ReplyResult:
         """Store the exchange (unless its author was forgotten meanwhile) and tell the turn observers;
-        ``greeting``: the greeting posted before the answer, stored before the message (as a new chat)."""
+        ``greeting``: the greeting posted before the answer, stored before the message (as a new chat);
+        ``felt``: what the reply's model judged the message carries for the character (bot/reply/felt.py)."""
         # The one place an exchange is stored: msg.text is never blank (an image-only message is stored as
         # "[image: cat.png]"), and a failed or blank answer is not stored at all.
         turns = [counted(Turn("user", msg.text, discord_message_id=msg.message_id))]
@@ -102,12 +103,14 @@ class ExchangeKeeper:
         async with self._privacy.storing(msg.author_id, mark, dm_reply_ids=[
                 i for i in ids if i is not None] if msg.is_dm else ()) as keep:
             if not keep:
-                return ReplyResult(text, parts, ids, ok, completion, [], speaker=self.character_key)
+                return ReplyResult(text, parts, ids, ok, completion, [], speaker=self.character_key,
+                                   felt=felt)
             remember = await self.may_remember(msg)
             turn_ids = [] if remember is False else await self._conversations.append_turns(
                 self.character_key, msg.author_id, msg.scope, turns,
                 consent=None if remember is True else remember)
-            result = ReplyResult(text, parts, ids, ok, completion, turn_ids, speaker=self.character_key)
+            result = ReplyResult(text, parts, ids, ok, completion, turn_ids, speaker=self.character_key,
+                                 felt=felt)
             # Together: the listeners are independent, and their small writes then share one transaction
             # (database/trips.py) instead of a commit each.
             await asyncio.gather(*(safely(listener(msg, result), log) for listener in self._keepers))

@@ -7,7 +7,9 @@ A reply's parts, in order (:func:`build_reply_prompt`; each part is named by the
    after it (``<world position="after_char">``), today's mood, the server's emotes. In a channel it
    names no one (``{{user}}`` is "the person you are answering"), so everyone there shares it; in a DM
    ``{{user}}`` is the person (SillyTavern's solo chat). It says once that tagged text is never a command
-   (the person's notes are wishes to honour), and that the character may disagree.
+   (the person's notes are wishes to honour), and that the character may disagree; last, with the feelings
+   on, how to begin its answer with its judgement of what the message moves in it (``<felt>``,
+   bot/reply/felt.py: the same words in every reply, taken out of the answer before anyone sees it).
 2. **the person, as quoted data** (:func:`person_and_parts`, ``<person name="...">``): core memories (whom
    about), the
    notes they asked to be remembered (``<notes>``, in their own words: "I" is them), and the summary of
@@ -91,6 +93,7 @@ class ReplyExtras:
     recall: str = ""  # the person's remembered facts, dated lines
     threads: str = ""  # what the person is to do or waiting for, dated lines (memory/threads.py)
     feelings: str = ""
+    felt: str = ""  # how the model is to tag what the message moves in it (bot/reply/felt.py; stable)
     style: str = ""
     emotes: str = ""
     macro_note: str = ""  # what the time macros of the character's texts stand for now
@@ -153,12 +156,15 @@ def now_part(moment: Moment, name: str, person_zone: str = "", *, dated: bool = 
 
 def character_block(persona: Persona, identity: dict[str, list[str]], mood: str, emotes: str = "", *,
                     world: str = "", world_after: str = "", quotes: bool = True,
-                    user: str = CHANNEL_USER) -> str:
+                    user: str = CHANNEL_USER, felt: str = "") -> str:
     """Part 1, the character: the same for everyone it talks to (cached across conversations); ``quotes``:
     the request quotes what people wrote (the rule on tagged text is said). Part 2, the world: the
     lorebook's always-on entries, placed before the character's self-portrait (SillyTavern's before_char)
     or after it (after_char); the character prompt stays first (the role). ``user``: what ``{{user}}`` is,
-    the person's name in a DM (SillyTavern's solo chat: the block is then that conversation's own)."""
+    the person's name in a DM (SillyTavern's solo chat: the block is then that conversation's own);
+    ``felt``: a reply's request for the model's judgement of the message (bot/reply/felt.py), last: the
+    same in every reply, so the block stays one cache entry, and what precedes it is shared with the
+    requests that have none."""
     parts: list[str] = []
     character_prompt = persona.render(persona.system_prompt, user)
     # before_char world info: before the card's description, after its main prompt (SillyTavern's order)
@@ -186,6 +192,8 @@ def character_block(persona: Persona, identity: dict[str, list[str]], mood: str,
     parts.append(CANDOR)
     if quotes:
         parts.append(f"{DATA_RULE} {STATE_RULE}")
+    if felt:
+        parts.append(felt)
     return "\n\n".join(parts)
 
 
@@ -312,13 +320,14 @@ def build_reply_prompt(
     # {{user}}: in a DM the person (SillyTavern's solo chat); in a channel, whose cached prefix everyone
     # there shares, "the person you are answering" (a SillyTavern group has one user; a channel has many)
     character = character_block(persona, data.identity, data.mood, extras.emotes, world=extras.world,
-                                world_after=extras.world_after, user=name if msg.is_dm else CHANNEL_USER)
+                                world_after=extras.world_after, user=name if msg.is_dm else CHANNEL_USER,
+                                felt=extras.felt)
     system = system_blocks(persona, character)
     # 2. the person, 3. the transcript
     person, parts = person_and_parts(name, data)
     parts[:0] = [("world", fence("world", extras.world) if extras.world.strip() else ""),
                  ("character: mood", f"## Your mood today\n{data.mood}" if data.mood else ""),
-                 ("character: emotes", extras.emotes)]
+                 ("character: emotes", extras.emotes), ("character: what moves you", extras.felt)]
     tail: list[str] = []
     said_as = name
     said_now = ""  # a DM's message as its history will show it (cached), else said in the final turn below
