@@ -170,11 +170,12 @@ def test_the_style_line_reads_shape_in_any_script_and_leaves_register_to_the_mod
     "formal"/"casual" label, and a Japanese writer ending with 。 counts as punctuating."""
     lines = {}
     for code, texts in {
-        "es": ("Buenas tardes. ¿Podría usted decirme a qué hora abre la tienda?", "Muchas gracias por su ayuda.",
-               "Le agradezco mucho la explicación."),
-        "de": ("Guten Abend. Könnten Sie mir bitte sagen, wann der Laden öffnet?", "Vielen Dank für Ihre Hilfe.",
-               "Ich bedanke mich herzlich für die Erklärung."),
-        "ja": ("こんばんは。お店は何時に開きますか？", "ご丁寧にありがとうございます。", "ご説明いただき感謝いたします。"),
+        "es": ("Buenas tardes. ¿Podría usted decirme a qué hora abre la tienda?",
+               "Muchas gracias por su ayuda.", "Le agradezco mucho la explicación."),
+        "de": ("Guten Abend. Könnten Sie mir bitte sagen, wann der Laden öffnet?",
+               "Vielen Dank für Ihre Hilfe.", "Ich bedanke mich herzlich für die Erklärung."),
+        "ja": ("こんばんは。お店は何時に開きますか？", "ご丁寧にありがとうございます。",
+               "ご説明いただき感謝いたします。"),
     }.items():
         profile: StyleProfile | None = None
         for text in texts:
