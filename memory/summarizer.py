@@ -445,15 +445,14 @@ class Summarizer:
             parts.append(f"What you know of {user_name} changed since you wrote these memories: rewrite them "
                          "so that none tells as true what is no longer true.")
         closing = ""
-        if refs:
-            closing = ("\nThen, for each fact already kept that what just happened shows is no longer true "
-                       f"(it changed: {name} moved, changed jobs, parted), one line after the list: "
+        if refs:  # the ids, not the facts' words: any language, and nothing to match
+            closing = (" After the list, only this line for each fact already kept that what just happened "
+                       f"shows is no longer true ({name} moved, changed jobs, parted): "
                        '<outdated ref="its id">the fact as it now reads in the past tense</outdated>.')
         parts.append(fill(persona.core_memory_prompt, persona, user_name)
                      + "\nAnswer with the complete, updated list: one memory per line, "
                        "each line starting with "
-                       f"\"- \" and naming {name} (whose memory it is stays clear). Nothing else."
-                     + closing)
+                       f"\"- \" and naming {name} (whose memory it is stays clear).{closing} Nothing else.")
         return "\n\n".join(parts)
 
     async def refresh(self, user_id: int, places: Iterable[tuple[bool, int | None]]) -> int:
