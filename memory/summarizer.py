@@ -53,6 +53,7 @@ from memory.passtext import (
     transcript,
 )
 from memory.present import without_facts
+from memory.reconcile import told_wherever
 
 log = logging.getLogger(__name__)
 
@@ -397,7 +398,10 @@ class Summarizer:
                                           refs)
         text, gone = outdated(await self._ask(persona, user_name, asked, user_id, "core_memory",
                                               MEMORY_MAX_TOKENS, spent_for))
-        closing = {refs[ref].id: past for ref, past in gone.items() if ref in refs and not refs[ref].pinned}
+        # as the nightly extraction: closed only where every place that sees the fact sees this conversation
+        # (a DM never closes a server's fact: the server would learn from it what was said in private)
+        closing = {refs[ref].id: past for ref, past in gone.items() if ref in refs and not refs[ref].pinned
+                   and told_wherever(refs[ref], source == PRIVATE_SOURCE, guild_id)}
         return await self._checked(parse_memories(text), persona, user_id, user_name, spent_for), closing
 
     async def _close(self, user_id: int, closing: dict[int, str]) -> int:

@@ -115,6 +115,21 @@ async def test_a_move_folded_into_the_days_memories_closes_the_old_home_at_once(
     assert "Alice lived in Leeds" in shown
 
 
+async def test_a_dm_pass_never_closes_a_fact_a_server_sees(make_harness: MakeHarness) -> None:
+    # The server would learn from the closing what was said in private: it waits for what the server hears.
+    h = await make_harness(**(SMALL | {"conversation_token_threshold": "30"}))
+    h.claude.responder = MoveScript()
+    ids = await facts(h, {"Alice lives in Leeds": 5}, private=False)
+    for n, line in enumerate(("Big news: I moved to York last week!", "The new flat is tiny.",
+                              "Still unpacking boxes, honestly."), 1):
+        await dm(h, line, n)
+    await summarized(h, "dm")
+    asked = [r for r in h.claude.requests if MEMORY_CUE in last_user_text(r.body)][0]
+    assert "] Alice lives in Leeds" in last_user_text(asked.body)  # named by the pass...
+    leeds = await h.store.facts.get(USER_ID, ids["Alice lives in Leeds"])
+    assert leeds is not None and leeds.valid_until is None  # ...but not closed
+
+
 # --------------------------------------------------------------------------- questions keep to the point
 
 
