@@ -166,6 +166,15 @@ class Facts:
             )
         )
 
+    async def close(self, user_id: int, fact_id: int, until: datetime, past: str | None) -> bool:
+        """Close a current fact learnt to be no longer true during the day (a summary pass): since
+        ``until``, told as history in ``past`` (None: never recalled again). A closed one keeps its first
+        closing; False when it was closed or gone already."""
+        return bool(await self.db.change(
+            update(UserFact)
+            .where(UserFact.id == fact_id, UserFact.user_id == user_id, UserFact.valid_until.is_(None))
+            .values(valid_until=until, past=past, updated_at=until)))
+
     async def set_lasting(self, user_id: int, fact_id: int, lasting: bool) -> bool:
         return bool(
             await self.db.change(

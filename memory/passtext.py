@@ -72,6 +72,18 @@ def parse_memories(text: str) -> list[str]:
     return [" ".join(i.split())[:MAX_MEMORY_CHARS] for i in items if i.strip()]
 
 
+# A kept fact the core-memory pass finds no longer true, after its list: the fact's short id as the request
+# showed it, and the fact as it now reads in the past tense.
+_OUTDATED = re.compile(r'<outdated ref="([^"<>]{1,12})">([^<>]{0,600})</outdated>')
+
+
+def outdated(text: str) -> tuple[str, dict[str, str]]:
+    """The answer without its ``<outdated>`` lines, and what they say: short id -> the fact in the past
+    tense ("" when none was given)."""
+    found = {m[1].strip(): " ".join(m[2].split()) for m in _OUTDATED.finditer(text)}
+    return (_OUTDATED.sub("", text) if found else text), found
+
+
 # What a summary rewrite asks after facts closed (memory/summarizer.py ``refresh_summaries``); tests find the
 # request by it.
 REWRITE_CUE = "changed since you wrote this summary"

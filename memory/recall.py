@@ -41,6 +41,7 @@ import logging
 import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import partial
 
 import numpy as np
 
@@ -239,7 +240,7 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
                 excerpts: ExcerptIndex | None = None, channel_id: int = 0, guild_id: int | None = None,
                 about: np.ndarray | None = None, present: Present = NOTHING, shown: np.ndarray | None = None,
                 fill: bool = False, floors: tuple[float, float, float] = FLOORS,
-                tuning: Tuning = MINILM) -> tuple[list[FactRow], list[ExcerptRow]]:
+                tuning: Tuning = MINILM, base: int | None = None) -> tuple[list[FactRow], list[ExcerptRow]]:
     """The facts and past excerpts to recall within ``budget`` tokens (each costs its line's tokens, and a
     day's heading the first time that day appears, with its year the first time that year does). A long
     excerpt is quoted in part (episodes.snippet); one that says what a chosen fact says, or was drawn from,
@@ -255,8 +256,12 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
     (memory/present.py :class:`MemoryVectors`), left out unless pinned. Order: pinned facts, then facts
     and excerpts together by their fused relevance, as long as they clear the relevance floor
     (``floors``; ``tuning``: the model's other thresholds, memory/embeddings.py TUNINGS): the budget is a
-    ceiling, not a target; ``fill``: a message asking what is remembered
-    ("do you remember me?"), whose leftover room goes to the most referenced facts. Filtering and ranking
+    ceiling, not a target. ``base``: the budget every item may spend; the tokens past it, up to ``budget`` (a
+    question's larger one), go only to what the message asks about: a fact or excerpt whose cosine to the
+    message or its topic reaches the item floor (memory/worth.py), or told in the window it asks about;
+    never to one found by its words alone, nor to the most referenced facts. ``fill``: the leftover room
+    goes to the most referenced facts, unranked (a check that shows everything a place may see,
+    tests/test_visibility.py; no reply fills). Filtering and ranking
     are numpy operations over the whole index; only the candidates that can fill the budget are looked at
     one by one, so thousands of facts cost little more than a handful."""
     n = len(index.rows)
@@ -279,6 +284,10 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
         found, fused = worth.facts_kept((index.told, index.happened), found, fused, nearness[0], floor, asked)
     relevant: list[int] = found.tolist()
     relevance: np.ndarray = fused
+    # each item's best cosine to the message or its topic (-inf: none known), for the room past ``base`` and
+    # for which of a fact and the excerpt it was drawn from the message asks about
+    fact_near = nearness[0] if nearness else np.full(n, -np.inf)
+    said_near = np.full(len(excerpts.rows) if excerpts is not None else 0, -np.inf)
     # the character's filler is no excerpt, nor what a reset wiped of this DM unless asked about (what
     # other places kept for it, a private place's lines, stays)
     if excerpts is not None and excerpts.rows:
@@ -287,8 +296,12 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
         if present.reset and not timewords.asks_about_past(text):
             place &= ~(excerpts.dm & (excerpts.channel == present.channel_id))
         said, said_scores = episodes.ranked(excerpts, query, text, place, now, about, floors, reach)
-        if floor > 0 and query is not None:
-            said, said_scores = worth.said_kept(excerpts, said, said_scores, query, about, floor, asked)
+        if query is not None and len(said):
+            near_said = worth.said_near(excerpts, said, query, about)
+            if floor > 0:
+                said, said_scores, near_said = worth.said_kept(excerpts, said, said_scores, near_said,
+                                                               floor, asked)
+            said_near[said] = near_said
         if len(said):
             # Excerpts are coded as -1 - their index; one relevance order for both, facts first on ties.
             # Facts are the denser memory; what was said counts fully when the message names something only
@@ -317,6 +330,20 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
     quoted_years: set[str] = set()
     left = budget
     misses = 0
+    extra = budget - base if base is not None and 0 <= base < budget else 0
+    then_fact = worth.within(asked, index.told, index.happened) if extra and n else None
+    then_said = worth.within(asked, excerpts.told) if extra and excerpts is not None and excerpts.rows \
+        else None
+
+    def nearer(mine: float, j: int) -> bool:
+        """Whether excerpt ``j`` is nearer the message than a fact (its cosine ``mine``)."""
+        return bool(said_near[j] > mine)
+
+    def asks_about(code: int) -> bool:
+        """Whether the message asks about candidate ``code`` (a fact, or -1 - an excerpt): what may spend
+        the room past ``base``."""
+        near, then, k = (fact_near, then_fact, code) if code >= 0 else (said_near, then_said, -1 - code)
+        return bool(np.isfinite(near[k]) and near[k] >= floor) or (then is not None and bool(then[k]))
 
     def fact_day(i: int) -> str:
         known = index.days.get(i)
@@ -337,9 +364,10 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
             told = excerpts.day_of(-1 - i)
             if told not in quoted_days:
                 cost += DAY_TOKENS + (YEAR_TOKENS if told[:4] not in quoted_years else 0)
-            if cost <= left and recalled.says(-1 - i, excerpts.vector(-1 - i)):
+            room = left if not extra or asks_about(i) else left - extra
+            if cost <= room and recalled.says(-1 - i, excerpts.vector(-1 - i)):
                 continue
-            if cost <= left:
+            if cost <= room:
                 quoted[-1 - i] = row, own
                 recalled.quote(-1 - i)
                 quoted_days.add(told)
@@ -358,9 +386,13 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
             cost, told = known_cost, fact_day(i)
             if told not in days:
                 cost += DAY_TOKENS + (YEAR_TOKENS if told[:4] not in years else 0)
-            if cost <= left:
+            room = left if not extra or asks_about(i) else left - extra
+            if cost <= room:
                 chosen.append(index.rows[i])
-                source = recalled.add(i)
+                # the excerpt it was drawn from goes, unless that is nearer what the message asks (the fact
+                # was drawn from another part of the line: "the trip" asked, a line naming the trip and the
+                # diet, the diet's fact)
+                source = recalled.add(i, partial(nearer, float(fact_near[i])))
                 if source is not None:  # quoted before the fact drawn from it: the fact says it
                     left += quoted.pop(source)[1]
                     offered.freed()
@@ -417,23 +449,26 @@ class Recall:
                          budget: int | None = None, last_interaction: datetime | None = None,
                          known: bool = False, guild_id: int | None = None,
                          said: Stamp | None = None, present: Present = NOTHING,
-                         fill: bool = False) -> tuple[list[FactRow], list[ExcerptRow]]:
+                         fill: bool = False,
+                         base: int | None = None) -> tuple[list[FactRow], list[ExcerptRow]]:
         """The facts and the past excerpts of this place that share the budget. ``budget``: tokens
         (default ``recall_token_budget``; more for memory questions); ``last_interaction``: the person's
         previous interaction, when the caller has read it (``known``); ``guild_id``: the server asked in
         (only its facts), None in DMs or for everyone's; ``stamp``, ``said``: the fact and excerpt stamps,
         when the caller has read them; ``present``: what the request already holds (memory/present.py),
-        never recalled again; ``fill``: the message asks what is remembered (:func:`choose_both`)."""
+        never recalled again; ``fill``, ``base``: see :func:`choose_both` (``base``: the budget past which
+        only what the message asks about is recalled)."""
         return await self._recall(user_id, text, private=private, channel_id=channel_id, now=now,
                                   stamp=stamp, budget=budget, last_interaction=last_interaction, known=known,
                                   search_archive=self.excerpts is not None, guild_id=guild_id, said=said,
-                                  present=present, fill=fill)
+                                  present=present, fill=fill, base=base)
 
     async def _recall(self, user_id: int, text: str, *, private: bool, channel_id: int, now: datetime | None,
                       stamp: Stamp | None, budget: int | None, last_interaction: datetime | None,
                       known: bool, search_archive: bool, guild_id: int | None,
                       said: Stamp | None = None, present: Present = NOTHING,
-                      fill: bool = False) -> tuple[list[FactRow], list[ExcerptRow]]:
+                      fill: bool = False,
+                      base: int | None = None) -> tuple[list[FactRow], list[ExcerptRow]]:
         now = now or utcnow()
         if not known:
             last_interaction = await self.people.last_interaction(user_id)
@@ -470,18 +505,20 @@ class Recall:
                                last_interaction=last_interaction, excerpts=archive, channel_id=channel_id,
                                guild_id=guild_id, about=about, present=present,
                                shown=self.memories.said(index, present.memories, tuning.said_as_memory),
-                               fill=fill, floors=floors, tuning=tuning)
+                               fill=fill, floors=floors, tuning=tuning, base=base)
 
         if len(index.rows) + (len(archive.rows) if archive is not None else 0) > THREAD_ITEMS:
             return await asyncio.to_thread(pick)
         return pick()
 
     async def provide(self, persona: Persona, msg: Incoming, data: PromptData | None = None, *,
-                      budget: int | None = None, fill: bool = False, threads: Sequence[str] = ()) -> str:
+                      budget: int | None = None, fill: bool = False, base: int | None = None,
+                      threads: Sequence[str] = ()) -> str:
         """The context provider: '' when there is nothing to recall (or the user is not remembered).
-        ``data``: the prompt data of this reply, which already holds the user's consent answer; ``budget``:
-        see recall_for; ``fill``: the message asks what is remembered (:func:`choose_both`); ``threads``: the
-        open threads the reply shows (memory/threads.py), whose facts are not said again."""
+        ``data``: the prompt data of this reply, which already holds the user's consent answer; ``budget``,
+        ``fill``, ``base``: see recall_for (a question's larger budget, with the default as ``base``: the rest
+        only for what it asks about); ``threads``: the open threads the reply shows (memory/threads.py),
+        whose facts are not said again."""
         budget = self.settings.recall_token_budget if budget is None else budget
         if budget <= 0 or msg.author_is_bot:
             return ""
@@ -498,7 +535,7 @@ class Recall:
             said=data.excerpt_stamp if data is not None else None, budget=budget,
             last_interaction=data.last_interaction if data is not None else None, known=data is not None,
             guild_id=None if everywhere or msg.is_dm else msg.guild_id,
-            present=present(msg, data, threads) if data is not None else NOTHING, fill=fill)
+            present=present(msg, data, threads) if data is not None else NOTHING, fill=fill, base=base)
         if data is not None:  # shown already, in the same words or nearly all of them: no fact twice
             shown = (*data.core_memories, *data.notes, *threads, *clauses(data.history.summary))
             facts = [f for f in facts if not worth.said_in(f.fact, shown, msg.author_name)]

@@ -117,7 +117,7 @@ def one_truth(index: FactIndex, text: str, vector: np.ndarray, seen: np.ndarray,
         same = _same(mine, other) and (scores[i] >= slot_near or (slot is not None and row.slot is not None))
         if same and same_value(value, row.slot_value, row.fact):
             continue
-        if same and mine is not None and mine.sure and _told_wherever(row, private, guild_id):
+        if same and mine is not None and mine.sure and told_wherever(row, private, guild_id):
             closes.append((row.id, past_tense(row.fact)))
         elif doubt is None and (same or (mine is None and other.sure and not other.key
                                          and scores[i] >= threshold - GREY_BAND)):
@@ -129,7 +129,7 @@ def _same(mine: Slot | None, other: Slot) -> bool:
     return mine is not None and (mine.name, mine.key) == (other.name, other.key)
 
 
-def _told_wherever(row: FactRow, private: bool, guild_id: int | None) -> bool:
+def told_wherever(row: FactRow, private: bool, guild_id: int | None) -> bool:
     """Whether a new fact (of a batch's place) is seen in every place the known ``row`` is: only then may
     it close it, or the place would learn from the closing that something was said where it cannot see."""
     new = Origin.dm(1) if private else Origin.public(guild_id, person=1)

@@ -189,15 +189,13 @@ class MemoryService:
         if _none_kept(data.fact_stamp) and _none_kept(data.excerpt_stamp):
             return ""  # no fact and no earlier words of theirs kept: no budget or threads to weigh
         try:
-            # A question about the past gets a larger budget (the engine's intent routing,
-            # bot/reply/deciding/intent.py).
+            # A question gets a larger budget (the engine's intent routing, bot/reply/deciding/intent.py),
+            # spent past the default only on what it asks about (memory/recall.py), never on facts that are
+            # merely often mentioned; no open thread the reply shows is said again as a fact
             default = self.settings.recall_token_budget
             budget = self._budget(msg, default) if self._budget is not None else default
-            # ... and may be answered by the most referenced facts when none is about what it asks
-            # ... and says no open thread the reply shows again as a fact
             threads = [t.thread for t in await self.open_threads.shown(msg, data)]
-            return await self.recall.provide(persona, msg, data, budget=budget, fill=budget > default,
-                                             threads=threads)
+            return await self.recall.provide(persona, msg, data, budget=budget, base=default, threads=threads)
         except Exception:  # a reply without recalled facts beats no reply
             log.exception("recall failed for message %s", msg.message_id)
             return ""

@@ -12,6 +12,8 @@ any excerpt within SAID_AS_FACT of a chosen fact (of any day) says what it says.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from memory.episodes import ExcerptIndex
@@ -45,8 +47,9 @@ class Recalled:
         self.quoted: dict[float, set[int]] = {}  # the quoted excerpts by day
         self.sources: dict[int, int | None] = {}  # fact -> the excerpt it was drawn from
 
-    def add(self, i: int) -> int | None:
-        """Fact ``i`` is chosen: the quoted excerpt it was drawn from, if any (it says it: to be let go)."""
+    def add(self, i: int, keeps: Callable[[int], bool] = lambda j: False) -> int | None:
+        """Fact ``i`` is chosen: the quoted excerpt it was drawn from, if any (it says it: to be let go),
+        unless ``keeps`` that excerpt (it holds more of what is asked than the fact: it stays)."""
         if self.excerpts is None or self.facts.slot[i] < 0:
             return None
         vector = self.facts.matrix[self.facts.slot[i]]
@@ -58,7 +61,7 @@ class Recalled:
         day = _day(float(self.facts.told[i]))
         self.by_day.setdefault(day, []).append(i)
         source = self.source(i) if day in self.quoted else None
-        if source is not None and source in self.quoted[day]:
+        if source is not None and source in self.quoted[day] and not keeps(source):
             self.quoted[day].discard(source)
             return source
         return None

@@ -36,14 +36,24 @@ from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming, ReplyResult, private_scope
 from bot.core.text import clean_name, defuse
 from bot.core.tokens import count_tokens, summary_tokens
+from database.models import utcnow
 from database.records import NOTE_SOURCES, PRIVATE_SOURCE, FactRow, History, Turn
 from database.store import Store
 from database.visibility import pass_reads, pass_rewrites
 from memory.consent import Consent
 from memory.factlines import line, said_once
-from memory.facts import FactIndex
-from memory.passtext import SUMMARY_RULES, fill, parse_memories, rewrite_text, task_system, transcript
+from memory.facts import MAX_FACT_CHARS, FactIndex
+from memory.passtext import (
+    SUMMARY_RULES,
+    fill,
+    outdated,
+    parse_memories,
+    rewrite_text,
+    task_system,
+    transcript,
+)
 from memory.present import without_facts
+from memory.reconcile import told_wherever
 
 log = logging.getLogger(__name__)
 
@@ -272,16 +282,17 @@ class Summarizer:
         source = PRIVATE_SOURCE if private else CHANNEL_SOURCE
         summary = await self._summary(persona, history, dropped, user_id, user_name, private_scope(scope),
                                       await self._facts(user_id, user_name, private, guild), guild_id)
-        memories = await self._memories(persona, summary, dropped, user_id, user_name, source, guild,
-                                        guild_id)
+        memories, closing = await self._memories(persona, summary, dropped, user_id, user_name, source, guild,
+                                                 guild_id)
         done = await self.store.conversations.apply_summary(
             history.conversation_id, summary=summary, previous_summary=history.summary,
             drop_through_id=dropped[-1].id, expected_dropped=len(dropped), character=self.character_key,
             user_id=user_id, memories=memories, source=source, reason=f"summarization of {scope}",
             guild_id=guild, covers_from=first_said(dropped))
         if done:
-            log.info("summarized %d turns of %s/%s (%d core memories)", len(dropped), user_id, scope,
-                     len(memories))
+            closed = await self._close(user_id, closing)
+            log.info("summarized %d turns of %s/%s (%d core memories, %d facts closed)", len(dropped),
+                     user_id, scope, len(memories), closed)
             if self.notify is not None:
                 where = ("their DMs" if scope == "dm" else "a private place" if private
                          else scope.replace("channel:", "channel "))
@@ -326,18 +337,24 @@ class Summarizer:
         text = self._summary_text(persona, history, dropped, user_name, private, facts)
         return await self._ask(persona, user_name, text, user_id, "summary", SUMMARY_MAX_TOKENS, spent_for)
 
-    async def _facts(self, user_id: int, user_name: str, private: bool, guild_id: int | None) -> str:
+    async def _facts(self, user_id: int, user_name: str, private: bool, guild_id: int | None,
+                     refs: dict[str, FactRow] | None = None) -> str:
         """The person's facts this pass may see (FactIndex.seen_by: a server's sees no DM secret, no other
         server's): the current ones as still true (a doubt as such), so that what it writes neither restates
         nor contradicts them, and those no longer true as past, dated, so that it rebuilds what it kept of
-        them; '' when there are none."""
+        them; '' when there are none. ``refs``: filled with the short id shown before each current fact
+        (none shown without it)."""
         current, past = await self._seen_facts(user_id, private, guild_id)
         current.sort(key=lambda r: (-r.reference_count, -r.last_mentioned.timestamp()))
         past.sort(key=lambda r: r.valid_until or r.told, reverse=True)
         parts: list[str] = []
         if current:
             doubts: set[frozenset[str]] = set()
-            lines = [line(r) for r in current[:FACTS_SHOWN] if not said_once(r, doubts)]
+            shown = [r for r in current[:FACTS_SHOWN] if not said_once(r, doubts)]
+            lines = [line(r) for r in shown]
+            if refs is not None:  # "- [k1] Alice lives in Leeds": the pass may name one no longer true
+                refs.update((f"k{n}", r) for n, r in enumerate(shown, 1))
+                lines = [f"- [{ref}] {line(r)[2:]}" for ref, r in refs.items()]
             parts.append(f"Facts already kept about {user_name} (what is still true; do not repeat them, and "
                          "do not contradict them unless the conversation changes them; where one is unsure, "
                          "keep the doubt):\n" + defuse("".join(lines)).rstrip())
@@ -373,14 +390,36 @@ class Summarizer:
 
     async def _memories(self, persona: Persona, summary: str, dropped: Sequence[Turn], user_id: int,
                         user_name: str, source: str, guild_id: int | None,
-                        spent_for: int | None) -> list[str]:
-        asked = await self._memories_text(persona, summary, dropped, user_id, user_name, source, guild_id)
-        text = await self._ask(persona, user_name, asked, user_id, "core_memory", MEMORY_MAX_TOKENS,
-                               spent_for)
-        return await self._checked(parse_memories(text), persona, user_id, user_name, spent_for)
+                        spent_for: int | None) -> tuple[list[str], dict[int, str]]:
+        """The rewritten memories, and the kept facts the pass found no longer true (id -> the fact in the
+        past tense, "" when it gave none)."""
+        refs: dict[str, FactRow] = {}
+        asked = await self._memories_text(persona, summary, dropped, user_id, user_name, source, guild_id,
+                                          refs)
+        text, gone = outdated(await self._ask(persona, user_name, asked, user_id, "core_memory",
+                                              MEMORY_MAX_TOKENS, spent_for))
+        # as the nightly extraction: closed only where every place that sees the fact sees this conversation
+        # (a DM never closes a server's fact: the server would learn from it what was said in private)
+        closing = {refs[ref].id: past for ref, past in gone.items() if ref in refs and not refs[ref].pinned
+                   and told_wherever(refs[ref], source == PRIVATE_SOURCE, guild_id)}
+        return await self._checked(parse_memories(text), persona, user_id, user_name, spent_for), closing
+
+    async def _close(self, user_id: int, closing: dict[int, str]) -> int:
+        """Close the facts a day's pass found no longer true, at once: until the nightly extraction, a
+        request would otherwise recall the old fact as current beside memories telling the new one (a
+        closed fact is recalled as history, in its past tense: memory/factlines.py). How many closed."""
+        now = utcnow()
+        closed = 0
+        for fact_id, past in closing.items():
+            closed += await self.store.facts.close(user_id, fact_id, now, past[:MAX_FACT_CHARS] or None)
+        return closed
 
     async def _memories_text(self, persona: Persona, summary: str, dropped: Sequence[Turn], user_id: int,
-                             user_name: str, source: str, guild_id: int | None) -> str:
+                             user_name: str, source: str, guild_id: int | None,
+                             refs: dict[str, FactRow] | None = None) -> str:
+        """The core-memory request. After a summary (a day's or the night's pass), the kept facts are shown
+        with short ids (``refs`` filled with them), so that the pass can name one the conversation made no
+        longer true, in any language: it is closed at once (:meth:`_close`)."""
         stored = await self.store.memories.placed_memories(self.character_key, user_id, usable=True)
         own = [m.content for m in stored if pass_rewrites(m, source, guild_id)]
         read = [m for m in stored
@@ -398,7 +437,10 @@ class Summarizer:
         if notes:
             parts.append(f"What {name} asked you to remember, in their own words (do not repeat these):\n"
                          f'<notes by="{name}" words="{name}\'s own, about themselves">\n{notes}\n</notes>')
-        facts = await self._facts(user_id, user_name, source == PRIVATE_SOURCE, guild_id)
+        if summary and refs is None:  # (the nightly batch asks the very text the pass would)
+            refs = {}
+        facts = await self._facts(user_id, user_name, source == PRIVATE_SOURCE, guild_id,
+                                  refs if summary else None)
         if facts:
             parts.append(facts)
         if summary:
@@ -406,10 +448,15 @@ class Summarizer:
         else:  # a rewrite because facts changed (:meth:`refresh`)
             parts.append(f"What you know of {user_name} changed since you wrote these memories: rewrite them "
                          "so that none tells as true what is no longer true.")
+        closing = ""
+        if refs:  # the ids, not the facts' words: any language, and nothing to match
+            closing = (" After the list, only this line for each fact already kept that what just happened "
+                       f"shows is no longer true ({name} moved, changed jobs, parted): "
+                       '<outdated ref="its id">the fact as it now reads in the past tense</outdated>.')
         parts.append(fill(persona.core_memory_prompt, persona, user_name)
                      + "\nAnswer with the complete, updated list: one memory per line, "
                        "each line starting with "
-                       f"\"- \" and naming {name} (whose memory it is stays clear). Nothing else.")
+                       f"\"- \" and naming {name} (whose memory it is stays clear).{closing} Nothing else.")
         return "\n\n".join(parts)
 
     async def refresh(self, user_id: int, places: Iterable[tuple[bool, int | None]]) -> int:

@@ -94,19 +94,25 @@ def facts_kept(moments: tuple[np.ndarray, np.ndarray], found: np.ndarray, fused:
     return found[keep], fused[keep]
 
 
-def said_kept(excerpts: Archive, said: np.ndarray, scores: np.ndarray, query: np.ndarray,
-              about: np.ndarray | None, floor: float, asked: Window) -> tuple[np.ndarray, np.ndarray]:
-    """The excerpts ``said`` (their fused ``scores``) that clear ``floor`` (their best cosine to the message,
-    ``query``, or its topic, ``about``) or were said in the window ``asked`` about; one without a vector yet
-    by its words alone."""
+def said_near(excerpts: Archive, said: np.ndarray, query: np.ndarray, about: np.ndarray | None) -> np.ndarray:
+    """The best cosine of each excerpt ``said`` to the message (``query``) or its topic (``about``); +inf for
+    one without a vector yet (found by its words alone)."""
     near = np.full(len(said), np.inf, dtype=np.float64)
     rows = np.stack([query, about]) if about is not None else query[None, :]
     slots = excerpts.slot[said]
     has = slots >= 0
     if has.any() and rows.shape[1] == excerpts.matrix.shape[1]:
         near[has] = row_max(excerpts.matrix[slots[has]] @ rows.astype(DTYPE, copy=False).T)
+    return near
+
+
+def said_kept(excerpts: Archive, said: np.ndarray, scores: np.ndarray, near: np.ndarray, floor: float,
+              asked: Window) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The excerpts ``said`` (their fused ``scores``, their cosines ``near``: :func:`said_near`) that clear
+    ``floor`` or were said in the window ``asked`` about, with their scores and cosines; one without a vector
+    yet by its words alone."""
     keep = earned(near, floor, within(asked, excerpts.told[said]))
-    return said[keep], scores[keep]
+    return said[keep], scores[keep], near[keep]
 
 
 def within(asked: Window, *moments: np.ndarray) -> np.ndarray | None:

@@ -203,7 +203,8 @@ async def test_every_way_a_fact_is_deleted_moves_the_stamp(store: Store) -> None
 
 async def test_relevant_facts_reach_the_reply_prompt_and_dm_facts_stay_in_dms(
         make_harness: MakeHarness) -> None:
-    h = await make_harness(recall_token_budget="30")
+    # (a question may spend a larger budget on what it asks about: the same here, so 30 tokens bound it)
+    h = await make_harness(recall_token_budget="30", memory_recall_token_budget="30")
     key = h.bot.services.engine.character_key
     await h.store.people.ensure_user(USER_ID, "alice")
     embed = h.bot.services.memory.embed  # what the admin fact commands use too

@@ -240,6 +240,26 @@ def test_the_excerpt_a_recalled_fact_was_drawn_from_is_left_out() -> None:
     assert drawn.add(0) == 0 and drawn.says(0, archive.vector(0)) and not drawn.says(1, archive.vector(1))
 
 
+
+def test_the_line_a_question_asks_about_stays_beside_a_fact_drawn_from_another_part_of_it() -> None:
+    # The trip's line also names the diet: the diet's fact was drawn from it, but the question asks about the
+    # trip, which only the line says. Letting the line go for the fact lost the answer.
+    e = HashEmbedder()
+    day = NOW - timedelta(days=3)
+    diet = "alice is on a low sodium diet now"
+    vector = to_bytes(e.encode([diet])[0])
+    index = FactIndex.build([FactRow(1, diet, "other", False, False, 1, day, day, vector, said_at=day)])
+    archive = ExcerptIndex.build([
+        _excerpt(1, "we are planning a trip to Lisbon and I am on a low sodium diet now", e, at=day)])
+    asked = "are we planning a trip to Lisbon?"
+    chosen, said = choose_both(index, e.encode([asked])[0], budget=1000, private=True, now=NOW, expiry_days=0,
+                               text=asked, excerpts=archive, floors=(0.0, 0.0, 0.0))
+    assert [r.id for r in said] == [1]
+    drawn = Recalled(10, index, archive)
+    drawn.quote(0)
+    assert drawn.add(0, lambda j: True) is None  # kept: nearer what is asked than the fact
+
+
 # --------------------------------------------------------------------------- what earns its place
 
 

@@ -392,8 +392,8 @@ class TriageSettings:
     code_model: str = key("", "Model for replies to code (fences, stack traces, code); empty: the default.")
     vision_model: str = key("", "Model for replies to messages with an image; empty: the default.")
     memory_recall_token_budget: int = key(
-        1500, "Recall budget (tokens of remembered facts) for questions about the past (do you remember...).",
-        min=0)
+        1500, "Recall budget (tokens) for a question (in any script): past recall_token_budget, spent only "
+        "on what it asks about.", min=0)
 
 
 @lru_cache(maxsize=256)

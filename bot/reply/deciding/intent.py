@@ -2,8 +2,10 @@
 
 * ``image``: it carries an image (by content type, else by file name): ``vision_model``;
 * ``code``: a code fence, a stack trace, or a few lines that read like a program: ``code_model``;
-* ``memory``: a question about the past ("do you remember", "last time", "what did I tell you"): a larger
-  recall budget (``memory_recall_token_budget``);
+* ``memory``: a question, in any script (? ？ ¿ ؟ and the like): it may be asking what is remembered, so its
+  recall may spend a larger budget (``memory_recall_token_budget``), but only on what clears the message's
+  relevance floor (memory/recall.py): what it asks about, not its wording, grants the tokens, so the
+  routing needs no words of any language, and small talk asks about nothing and recalls nothing;
 * ``casual``: everything else: the defaults.
 
 An empty model setting means the default model. Plain Python; the reply engine asks :class:`IntentRouter`
@@ -34,13 +36,9 @@ _CODE_WORDS = re.compile(
     r"\bconsole\.log\(|\bprint\(|\breturn [^.?!]*;|\bconst \w+ =|\blet \w+ =|\bvar \w+ =|\bfn \w+\(|"
     r"\bpublic static\b|\bSELECT .+ FROM\b|=>|\b\w+\.\w+\(.*\)|[{};][ \t]*$|==|!=|&&|\|\|",
     re.MULTILINE)
-_MEMORY = re.compile(
-    r"\b(?:do|did|can|could) you (?:still )?(?:remember|recall)\b|\bremember (?:when|what|that|how|the time|"
-    r"me)\b|\blast time\b|\bwhat did i (?:tell|say|ask|mention)\b|\bwhat i (?:told|said to) you\b|"
-    r"\bi (?:told|mentioned to) you\b|\byou (?:said|told me|promised)\b.*\?|\bhave we (?:ever )?"
-    r"(?:talked|spoken|met)\b|\bdo you know (?:my|what my)\b|\bwhat(?:'s| is) my\b|\bforgot(?:ten)? "
-    r"(?:already|me)\b",
-    re.IGNORECASE)
+# Question marks of the world's scripts: Latin (and most others), full-width (CJK), Spanish's opening one,
+# Arabic, Greek (U+037E), Armenian, Ethiopic, the reversed one and the small and vertical forms.
+QUESTION_MARKS = frozenset("?？¿؟;՞፧⸮﹖︖")
 
 
 class Intent(StrEnum):
@@ -64,13 +62,18 @@ def looks_like_code(text: str) -> bool:
     return len(_CODE_WORDS.findall(text)) >= 2
 
 
+def is_question(text: str) -> bool:
+    """Whether ``text`` asks something, in any script (a question mark of :data:`QUESTION_MARKS`)."""
+    return any(c in QUESTION_MARKS for c in text)
+
+
 def classify(msg: Incoming) -> Intent:
     """The intent of ``msg``; an image first (only a vision model can read it), then code, then memory."""
     if has_image(msg.carried):
         return Intent.IMAGE
     if looks_like_code(msg.content):
         return Intent.CODE
-    if _MEMORY.search(msg.content):
+    if is_question(msg.content):
         return Intent.MEMORY
     return Intent.CASUAL
 
