@@ -41,10 +41,11 @@ class ListeningVoiceClient(discord.VoiceClient):
 
     def __init__(self, client: discord.Client, channel: discord.abc.Connectable, *,
                  on_utterance: Callable[[Utterance], None], max_seconds: float,
-                 idle_seconds: float | None = None, barge_in: bool = False) -> None:
+                 idle_seconds: float | None = None, barge_in: bool = False,
+                 pause_seconds: float | None = None) -> None:
         super().__init__(client, channel)
         self.receiver = VoiceReceiver(self, client.loop, on_utterance, max_seconds=max_seconds,
-                                      on_speech=self._someone_speaks)
+                                      pause_seconds=pause_seconds, on_speech=self._someone_speaks)
         self._barge_in = barge_in
         self.interrupted = 0  # playbacks stopped by a member speaking over them
         self.spoken_over = 0  # utterances a member began while the bot was playing
@@ -195,13 +196,13 @@ class _ConnectionState(VoiceConnectionState):
 
 
 def listening(on_utterance: Callable[[Utterance], None], *, max_seconds: float,
-              idle_seconds: float | None = None, barge_in: bool = False
+              idle_seconds: float | None = None, barge_in: bool = False, pause_seconds: float | None = None
               ) -> Callable[[discord.Client, discord.abc.Connectable], ListeningVoiceClient]:
     """What ``channel.connect(cls=...)`` takes: a listening client handing each utterance to ``on_utterance``
-    (on the event loop)."""
+    (on the event loop); with ``pause_seconds``, each pause too (receiver.py)."""
 
     def make(client: discord.Client, channel: discord.abc.Connectable) -> ListeningVoiceClient:
         return ListeningVoiceClient(client, channel, on_utterance=on_utterance, max_seconds=max_seconds,
-                                    idle_seconds=idle_seconds, barge_in=barge_in)
+                                    idle_seconds=idle_seconds, barge_in=barge_in, pause_seconds=pause_seconds)
 
     return make
