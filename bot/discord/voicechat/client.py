@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -24,7 +25,6 @@ from bot.discord.voicechat.segmenter import Utterance
 
 log = logging.getLogger(__name__)
 
-SWEEP_SECONDS = 0.1  # how often a speaker whose packets stopped is looked for
 # How long leaving waits for Discord's confirmation (the VOICE_STATE_UPDATE with no channel) before it lets
 # go anyway: the voice connection is closed by then, and a command answered in time, a stop within its
 # window, matter more than the confirmation (discord.py would wait its connect timeout, 30 s).
@@ -145,12 +145,25 @@ class ListeningVoiceClient(discord.VoiceClient):
         self._watch_idle()
 
     async def _sweep(self) -> None:
+        """End the utterances whose packets stopped: asleep until the receiver's next deadline, or until an
+        utterance begins (nothing is polled while nobody speaks)."""
+        receiver = self.receiver
         while True:
-            await asyncio.sleep(SWEEP_SECONDS)
-            self.receiver.sweep()
+            deadline = receiver.deadline()
+            if deadline is None:
+                receiver.changed.clear()
+                if receiver.deadline() is None:  # (one may have begun meanwhile)
+                    await receiver.changed.wait()
+                continue
+            delay = deadline - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)  # packets may come meanwhile: the deadline is looked at again
+                continue
+            receiver.sweep()
 
     def cleanup(self) -> None:
         self._connection.remove_socket_listener(self.receiver.packet)
+        self.receiver.close()
         for task in (self._sweeper, self._idle):
             if task is not None and task is not asyncio.current_task():
                 task.cancel()

@@ -25,6 +25,10 @@ class Jitter:
         self._held: dict[int, RtpFrame] = {}
         self.late = 0  # packets dropped: older than one played, or a repeat
 
+    @property
+    def holding(self) -> bool:
+        return bool(self._held)
+
     def put(self, frame: RtpFrame) -> list[tuple[int, RtpFrame]]:
         """The packets now playable, in order, each with how many were lost just before it."""
         if self._next is None:

@@ -1,13 +1,17 @@
 """The receiving half of a call: each member's RTP packets to utterances.
 
-Packets come on discord.py's socket-reader thread (``packet``); which member an SSRC is comes from the voice
-gateway's SPEAKING events on the event loop (``speaking``), so the state is behind a lock, and each finished
-utterance is handed to the loop (``call_soon_threadsafe``). A packet is opened with the transport key
-(``rtp.py``); its frame, under DAVE, decrypted with the bot's DAVE session as that member's (each member has
-keys of its own, which is why a packet waits, briefly, for its SSRC's member to be known); the Opus decoded
-by one decoder per SSRC (a lost frame or two concealed by the decoder); the left channel cut into utterances
-(``segmenter.py``). A member's client stops sending when it goes quiet, after five silence frames: those end
-the utterance at once, and ``sweep`` ends one whose packets simply stopped.
+Packets come on discord.py's socket-reader thread (``packet``), which only queues them: the receiver's own
+thread does the rest, so that decoding, DAVE and the voice activity detector never hold up the socket (nor
+the event loop). Which member an SSRC is comes from the voice gateway's SPEAKING events on the event loop
+(``speaking``), queued behind the packets that came before it; the state is behind a lock (the loop's side
+reads it and ends utterances), and each finished utterance is handed to the loop (``call_soon_threadsafe``).
+Nothing is polled: ``quiet`` (no utterance under way: a reply may be said) and ``changed`` (one began or
+ended: client.py's sweeper sleeps until the next ``deadline``) are events on the loop. A packet is opened
+with the transport key (``rtp.py``); its frame, under DAVE, decrypted with the bot's DAVE session as that
+member's (each member has keys of its own, which is why a packet waits, briefly, for its SSRC's member to be
+known); the Opus decoded by one decoder per SSRC (a lost frame or two concealed by the decoder); the left
+channel cut into utterances (``segmenter.py``). A member's client stops sending when it goes quiet, after
+five silence frames: those end the utterance at once, and ``sweep`` ends one whose packets simply stopped.
 
 Time is the member's, not the process's. Each SSRC's packets go through a jitter buffer (``jitter.py``: one
 that comes up to 60 ms after its successors is put back in its place, not dropped as late), and a gap is
@@ -37,10 +41,12 @@ from __future__ import annotations
 import array
 import asyncio
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Protocol
 
 import davey
@@ -61,6 +67,7 @@ BURST_FRAMES = 50  # a second of audio a member may send ahead of real time befo
 SAMPLES_PER_FRAME = 960  # the RTP timestamp's step per 20 ms frame (48 kHz)
 STOPPED_GRACE = 0.6  # seconds past the end-of-silence wait before stopped packets end an utterance
 DAVE_MARKER = b"\xfa\xfa"  # the last two bytes of every DAVE-encrypted frame
+INBOX_PACKETS = 2_000  # packets queued for the receiver's thread (40 s of one member); past it, dropped
 
 
 class Link(Protocol):
@@ -85,6 +92,7 @@ class Counters:
     corrupt: int = 0  # packets whose Opus did not decode
     paced: int = 0  # packets past a member's real-time credit
     passthrough: int = 0  # unencrypted frames taken while the DAVE session let them through
+    overrun: int = 0  # packets dropped because the receiver's thread was that far behind
 
 
 @dataclass
@@ -129,20 +137,44 @@ class VoiceReceiver:
         self._lock = threading.Lock()
         self._members: dict[int, int] = {}  # ssrc -> member id, from SPEAKING
         self._speakers: dict[int, _Speaker] = {}  # by ssrc
-        self._waiting: dict[int, list[RtpFrame]] = {}  # by ssrc: frames of a member not yet named
+        self._waiting: dict[int, list[tuple[float, RtpFrame]]] = {}  # by ssrc: (arrived, frame) of a
+        # member not yet named
         self.counters = Counters()
+        # On ``loop``: set while no member is in the middle of an utterance (a reply waits for it), and
+        # set when one begins or ends, or packets are held (the sweeper waits on it rather than polling).
+        self.quiet = asyncio.Event()
+        self.quiet.set()
+        self.changed = asyncio.Event()
+        self._inbox: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._work, name="voice-receiver", daemon=True)
         self._corrupt_logged = 0  # the corrupt count at the last log line about it
         self._corrupt_log_at: float | None = None  # when that line was logged
+        self._thread.start()  # (last: it reads all of the above)
+
+    def close(self) -> None:
+        """Its thread ends (after what is queued)."""
+        self._inbox.put(None)
+
+    def _work(self) -> None:
+        while (job := self._inbox.get()) is not None:
+            try:
+                job()
+            except Exception:  # one bad packet must not end the hearing of the whole call
+                log.exception("a voice packet could not be handled")
 
     # -- the voice gateway's side (event loop)
 
     def speaking(self, user_id: int, ssrc: int) -> None:
-        """SPEAKING: ``ssrc`` is ``user_id``'s; frames that waited for it are played now."""
+        """SPEAKING: ``ssrc`` is ``user_id``'s; frames that waited for it are played (on the receiver's
+        thread, after the packets that came before)."""
+        self._inbox.put(partial(self._named, user_id, ssrc))
+
+    def _named(self, user_id: int, ssrc: int) -> None:
         with self._lock:
             self._members[ssrc] = user_id
             waiting = self._waiting.pop(ssrc, [])
-            for frame in waiting:
-                self._play(ssrc, frame)
+            for at, frame in waiting:
+                self._play(ssrc, frame, at)
 
     def left(self, user_id: int) -> None:
         """CLIENT_DISCONNECT: what the member was saying ends, and its SSRC is forgotten."""
@@ -151,10 +183,13 @@ class VoiceReceiver:
                 self._finish(ssrc)
                 self._members.pop(ssrc, None)
                 self._speakers.pop(ssrc, None)
+        self._changed()
 
     def sweep(self, now: float | None = None) -> None:
         """End the utterances of members whose packets stopped without the silence frames."""
         now = time.monotonic() if now is None else now
+        if not self._inbox.empty():
+            return  # the receiver's thread is behind: what it has not read yet may go on the utterance
         with self._lock:
             for ssrc, speaker in list(self._speakers.items()):
                 if now - speaker.last_packet < self._end_silence + STOPPED_GRACE:
@@ -163,6 +198,7 @@ class VoiceReceiver:
                     self._take(ssrc, speaker, lost, frame)
                 if speaker.segmenter.speaking:
                     self._finish(ssrc)
+        self._changed()
 
     def conclude(self, user_id: int, mark: tuple[int, int]) -> bool:
         """The member's utterance ends at its pause ``mark`` (it was heard from there), if that pause still
@@ -171,17 +207,43 @@ class VoiceReceiver:
             for speaker in self._speakers.values():
                 if speaker.user_id == user_id and speaker.segmenter.conclude(mark):
                     speaker.onset_told = False
-                    return True
-        return False
+                    break
+            else:
+                return False
+        self._changed()
+        return True
 
     def someone_speaking(self) -> bool:
         """Whether a member is in the middle of an utterance (a reply waits for a pause to be spoken)."""
         with self._lock:
             return any(s.segmenter.speaking for s in self._speakers.values())
 
+    def deadline(self) -> float | None:
+        """When ``sweep`` next has something to do (monotonic): the earliest moment a member in the middle
+        of an utterance, or with packets held, will have sent nothing long enough; None: nobody is."""
+        with self._lock:
+            times = [s.last_packet for s in self._speakers.values()
+                     if s.segmenter.speaking or s.jitter.holding]
+        return min(times) + self._end_silence + STOPPED_GRACE if times else None
+
+    def _changed(self) -> None:  # on the loop
+        if self.someone_speaking():
+            self.quiet.clear()
+        else:
+            self.quiet.set()
+        self.changed.set()
+
     # -- the UDP socket's side (discord.py's reader thread)
 
     def packet(self, data: bytes) -> None:
+        if self._inbox.qsize() >= INBOX_PACKETS:
+            self.counters.overrun += 1
+            return
+        self._inbox.put(partial(self._packet, time.monotonic(), data))
+
+    # -- the receiver's thread
+
+    def _packet(self, at: float, data: bytes) -> None:
         key = self._link.transport_key()
         frame = open_rtp(key, data) if key else None
         with self._lock:
@@ -189,32 +251,34 @@ class VoiceReceiver:
                 self.counters.unopened += 1
             elif frame.ssrc not in self._members:
                 waiting = self._waiting.setdefault(frame.ssrc, [])
-                waiting.append(frame)
+                waiting.append((at, frame))
                 if len(waiting) > WAITING_PACKETS:
                     del waiting[0]
                     self.counters.unknown += 1
             else:
-                self._play(frame.ssrc, frame)
+                self._play(frame.ssrc, frame, at)
 
     # -- under the lock
 
-    def _play(self, ssrc: int, frame: RtpFrame) -> None:
+    def _play(self, ssrc: int, frame: RtpFrame, at: float) -> None:
         speaker = self._speakers.get(ssrc)
         if speaker is None:
             segmenter = Segmenter(max_seconds=self._max_seconds, end_silence_seconds=self._end_silence,
                                   pause_seconds=self._pause)
             speaker = self._speakers[ssrc] = _Speaker(self._members[ssrc], segmenter)
-        if not speaker.admit(time.monotonic()):
+        if not speaker.admit(at):
             self.counters.paced += 1
             speaker.paced = True
             return
         if speaker.paced:  # the gap is of its own making: not the member's silence, nor a loss to conceal
             speaker.paced, speaker.jitter, speaker.timestamp = False, Jitter(), None
-        late = speaker.jitter.late
+        late, speaking, holding = speaker.jitter.late, speaker.segmenter.speaking, speaker.jitter.holding
         playable = speaker.jitter.put(frame)
         self.counters.late += speaker.jitter.late - late
         for lost, ready in playable:
             self._take(ssrc, speaker, lost, ready)
+        if speaker.segmenter.speaking != speaking or speaker.jitter.holding and not holding:
+            self._loop.call_soon_threadsafe(self._changed)
 
     def _take(self, ssrc: int, speaker: _Speaker, lost: int, frame: RtpFrame) -> None:
         """A frame in its order, ``lost`` frames missing just before it."""
