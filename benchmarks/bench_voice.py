@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.discord.voicechat import calls
 from bot.discord.voicechat.hearing import ends_sentence
 from bot.discord.voicechat.segmenter import FRAME_BYTES, Segmenter
 from tests.fakes.claude_server import Reply
@@ -67,7 +68,8 @@ async def until(check: Callable[[], object]) -> float:
     return time.monotonic()
 
 
-async def one_answer(dave: bool, silence_frames: bool = True) -> list[float]:
+async def one_answer(dave: bool, silence_frames: bool = True, early: bool = True) -> list[float]:
+    calls.PAUSE_SECONDS = PAUSE if early else None  # read at /voice join
     folder = Path(tempfile.mkdtemp(prefix="kindred-bench-voice-"))
     h: Harness = await voice_harness(f"sqlite+aiosqlite:///{folder / 'bench.db'}", folder, dave=dave,
                                      stt_backend="openai", voice_channels="true", min_typing_time="0",
@@ -84,11 +86,14 @@ async def one_answer(dave: bool, silence_frames: bool = True) -> list[float]:
         if voice.dave:
             await voice.wait_for(lambda v: v.group is not None and v.group.active, what="the DAVE group")
         pcm = speech(ASKED) + (b"" if silence_frames else bytes(48_000 * 4 * 2))  # 2 s of quiet sent
-        started = time.monotonic()
         # paced as a client sends: 20 ms a frame
         speaking = asyncio.create_task(voice.speak(USER_ID, pcm, silence_frames=silence_frames))
-        ended = started + last_loud(pcm)  # the end of the words, not of the quiet espeak-ng leaves after
-        marks = [await until(lambda: h.openai.heard), await until(lambda: reply_requests(h)),
+        first_mark = await until(lambda: h.openai.heard)
+        # The end of the words (not of the quiet espeak-ng leaves after): when the fake client sent the frame
+        # of the last loud sample, less what of that frame followed it. The sender's own clock, not the
+        # nominal 20 ms a frame, which a loaded machine stretches.
+        ended = voice.speech_ends[USER_ID][-1] - (0.02 - last_loud(pcm) % 0.02)
+        marks = [first_mark, await until(lambda: reply_requests(h)),
                  await until(lambda: h.discord.posted(VOICE_ID)),
                  await until(lambda: voice.heard.get(USER_ID))]
         written = await until(lambda: h.discord.posted(VOICE_ID)[0]["content"] == ANSWER)
@@ -99,10 +104,12 @@ async def one_answer(dave: bool, silence_frames: bool = True) -> list[float]:
 
 
 async def main(runs: int) -> None:
-    for dave, silence_frames in ((False, True), (True, True), (False, False), (True, False)):
-        rows = [await one_answer(dave, silence_frames) for _ in range(runs)]
+    for dave, silence_frames, early in ((False, True, True), (True, True, True), (False, False, True),
+                                        (True, False, True), (False, False, False), (True, False, False)):
+        rows = [await one_answer(dave, silence_frames, early) for _ in range(runs)]
         totals = [sum(r[:len(STAGES)]) for r in rows]
-        client = "silence frames" if silence_frames else "quiet sent as audio"
+        client = ("silence frames" if silence_frames else "quiet sent as audio") + ("" if early else
+                                                                                    ", the full wait only")
         print(f"DAVE {'on' if dave else 'off'}, {client}: end of speech -> first audio packet, median of "
               f"{runs}: {statistics.median(totals) * 1000:.0f} ms")
         for i, stage in enumerate(STAGES):

@@ -126,6 +126,7 @@ class FakeVoiceServer:
         self.undecryptable = 0  # frames of the bot's that a member's DAVE session could not decrypt
         self.unannounced = 0  # audio packets of the bot's refused: sent without SPEAKING first
         self.onsets: dict[int, list[float]] = {}  # member id -> when each speak() reached a loud frame
+        self.speech_ends: dict[int, list[float]] = {}  # member id -> when each speak() sent its last loud one
         self._ssrcs = itertools.count(1000)
         self._runner: web.AppRunner | None = None
         self._udp: asyncio.DatagramTransport | None = None
@@ -409,7 +410,8 @@ class FakeVoiceServer:
         encoder = discord.opus.Encoder()
         frames = [encoder.encode(pcm[i:i + PCM_FRAME].ljust(PCM_FRAME, b"\0"), encoder.SAMPLES_PER_FRAME)
                   for i in range(0, len(pcm), PCM_FRAME)]
-        onset = next((n for n in range(len(frames)) if _loud(pcm[n * PCM_FRAME:(n + 1) * PCM_FRAME])), None)
+        loud = [n for n in range(len(frames)) if _loud(pcm[n * PCM_FRAME:(n + 1) * PCM_FRAME])]
+        onset, last = (loud[0], loud[-1]) if loud else (None, None)
         held: list[tuple[int, bytes]] = []  # (sent after packet n, packet): reordered ones
         sent = [*frames, *[OPUS_SILENCE] * (5 if silence_frames else 0)]
         for n, frame in enumerate(sent):
@@ -428,6 +430,8 @@ class FakeVoiceServer:
             for due, packet in [h for h in held if h[0] == n]:
                 held.remove((due, packet))
                 self._udp.sendto(packet, conn.address)
+            if n == last:
+                self.speech_ends.setdefault(user_id, []).append(time.monotonic())
             await asyncio.sleep(pace + (stall[1] if stall is not None and stall[0] == n else 0.0))
         return len(sent)
 

@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 30.0  # discord.py's own default for a voice connection (gateway, UDP, DAVE)
-PAUSE_SECONDS = 0.3  # a pause after which what was said is transcribed early: answered if it ends a sentence
+# A pause after which what was said is transcribed early, and answered if it ends a sentence (None: only
+# the full end-of-silence wait ends a turn).
+PAUSE_SECONDS: float | None = 0.3
 
 # (the call, the member, their words as kept: "[voice] ...", the utterance)
 OnHeard = Callable[["DiscordCall", int, str, Utterance], Awaitable[None]]
