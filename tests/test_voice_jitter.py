@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.discord.voicechat.hearing import Hearing
+from bot.discord.voicechat.hearing import Hearing, ends_sentence
+from bot.discord.voicechat.jitter import Jitter
 from bot.discord.voicechat.receiver import BURST_FRAMES
+from bot.discord.voicechat.rtp import RtpFrame
 from bot.discord.voicechat.segmenter import Utterance
 from bot.runtime.audio import wav_seconds
 from tests.fakes.speech_book import SpeechBook
@@ -133,7 +135,7 @@ async def test_a_finished_question_is_answered_at_a_short_pause_and_an_unfinishe
         call: Harness) -> None:
     """The client sends its quiet as audio (no silence frames): the end is the receiver's to find. A
     transcript ending a sentence, at a 0.3 s pause, ends the utterance there; one that does not waits the
-    full 0.6 s, and its early transcription is its only one."""
+    full 0.6 s (30 frames), and its early transcription is its only one."""
     voice = call.discord.voice
     assert voice is not None and call.bot is not None
     call.openai.speech_book = book = SpeechBook()
@@ -149,7 +151,9 @@ async def test_a_finished_question_is_answered_at_a_short_pause_and_an_unfinishe
     client = await join(call, [], on_utterance=hearing.utterance, pause_seconds=0.3)
     hearing.conclude = client.receiver.conclude
     quiet = bytes(PCM_FRAME * 60)  # 1.2 s
-    await voice.speak(USER_ID, speech(QUESTION) + quiet, silence_frames=False)
+    # Then nothing: the 0.3 s pause is reached, the full wait never by packets (only the wall clock's, 1.2 s
+    # after the last packet, however long the transcription takes on a loaded machine)
+    await voice.speak(USER_ID, speech(QUESTION) + bytes(PCM_FRAME * 16), silence_frames=False)
     await voice.wait_for(lambda _: said, what="the question answered")
     [(words, utterance)] = said
     assert words == f"[voice] {QUESTION}" and hearing.early == 1
@@ -162,3 +166,67 @@ async def test_a_finished_question_is_answered_at_a_short_pause_and_an_unfinishe
     assert len(transcribed(call)) == 2  # each heard once: the pause's transcription reused at the end
     await hearing.close()
     await client.disconnect()
+
+
+async def test_passthrough_and_reordered_packets_transcribe_the_same_words_as_a_clean_run(
+        call: Harness) -> None:
+    """5 % of the frames unencrypted during a DAVE transition, a tenth of the packets 60 ms late: the same
+    words as the clean line."""
+    voice = call.discord.voice
+    assert voice is not None and call.bot is not None
+    call.openai.speech_book = book = SpeechBook()
+    book.learn(LONG, speech(LONG))
+    await call.discord.member_joins_voice(GUILD_ID, VOICE_ID, USER_ID)
+    said: list[str] = []
+
+    async def heard(_member: int, content: str, _u: Utterance) -> None:
+        said.append(content)
+
+    hearing = Hearing(call.bot.services.voice, heard)
+    client = await join(call, [], on_utterance=hearing.utterance)
+    if voice.dave:
+        await voice.prepare_downgrade(USER_ID)
+        session = client.e2ee()
+        assert session is not None
+        await voice.wait_for(lambda _: session.can_passthrough(USER_ID), what="passthrough allowed")
+    await voice.speak(USER_ID, speech(LONG), plain_every=20, reorder=3)
+    await voice.wait_for(lambda _: said, what="the transcript")
+    counters = client.receiver.counters
+    assert said == [f"[voice] {LONG}"] and counters.late == 0 and counters.undecrypted == 0
+    if voice.dave:
+        assert counters.passthrough == plain_frames(speech(LONG), 20)
+    await hearing.close()
+    await client.disconnect()
+
+
+def rtp(sequence: int) -> RtpFrame:
+    return RtpFrame(sequence & 0xFFFF, sequence * 960, 1, b"x")
+
+
+def played(jitter: Jitter, order: list[int]) -> list[tuple[int, int]]:
+    """(lost before it, sequence) of each packet played, fed in ``order``."""
+    return [(lost, f.sequence) for s in order for lost, f in jitter.put(rtp(s))]
+
+
+def test_the_jitter_buffer_puts_back_in_order_what_comes_within_three_frames() -> None:
+    assert played(Jitter(), [0, 1, 2, 3]) == [(0, 0), (0, 1), (0, 2), (0, 3)]  # in order: at once
+    jitter = Jitter()
+    assert played(jitter, [0, 2, 3, 4, 1, 5]) == [(0, 0), (0, 1), (0, 2), (0, 3), (0, 4), (0, 5)]
+    assert jitter.late == 0
+    jitter = Jitter()  # four frames past the missing one: it is taken for lost, and dropped when it comes
+    assert played(jitter, [0, 2, 3, 4, 5, 1, 6]) == [(0, 0), (1, 2), (0, 3), (0, 4), (0, 5), (0, 6)]
+    assert jitter.late == 1
+    jitter = Jitter()  # across the sequence number's wrap, and a repeat
+    assert played(jitter, [65_534, 0, 65_535, 65_535, 1]) == [(0, 65_534), (0, 65_535), (0, 0), (0, 1)]
+    assert jitter.late == 1
+    jitter = Jitter()  # what is held when the packets stop: flushed in order
+    played(jitter, [0, 2, 3])
+    assert [(lost, f.sequence) for lost, f in jitter.flush()] == [(1, 2), (0, 3)] and not jitter.holding
+
+
+def test_a_sentence_end_is_known_in_any_script() -> None:
+    for words in ("What tea would you make me?", "Il est tard.", "¡Vamos!", "很晚了。", "你好吗？",
+                  "देर हो गई है।", "هل نعود إلى البيت؟", "Он сказал: «Пойдём».", 'She said "yes."'):
+        assert ends_sentence(words), words
+    for words in ("I went down to the harbour,", "I think that", "我走到港口，", "Well...", "", "   "):
+        assert not ends_sentence(words), words
