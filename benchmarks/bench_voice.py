@@ -10,8 +10,21 @@ the member's client, with the breakdown (each on the benchmark's clock, polled e
 
 The fake Claude writes the answer at a model's pace (16 characters every 50 ms, about 80 tokens a second), so
 the last figure, the whole answer written (the chat's message edited to it), shows how much of the writing
-the first sentence no longer waits for. DAVE on and off. Run: python -m benchmarks.bench_voice [--quick]
-[--runs 3]
+the first sentence no longer waits for. DAVE on and off, and with a client that sends its silence frames
+(Discord's, the end known at once) or one that sends its quiet as audio (the end is the receiver's to find:
+its endpointing at work).
+
+Endpointing alone (``--endpointing``, no wire, on the packet clock so the figures are exact): 32 utterances
+rendered by espeak-ng in eight languages and scripts (English, French, German, Spanish, Russian, Mandarin,
+Hindi, Arabic): a question; a sentence paused at its comma; a hesitation ("I think that ... we should go");
+two sentences with a pause between. Each is cut by the receiver's segmenter as a call's would be (a pause
+0.3 s, the full wait 0.6 s), the client sending its quiet as audio. The transcript of what was said up to
+a pause is modelled two ways: as written (each clause with its own punctuation: "I went down to the
+harbour," ends no sentence) and pessimistic (every fragment ends with a full stop, as Whisper often writes
+one). Reported: end of speech -> end of turn (median, 90th percentile) and the utterances cut off (ended
+before their last clause), beside the full wait alone.
+
+Run: python -m benchmarks.bench_voice [--quick] [--runs 3] [--endpointing]
 """
 
 from __future__ import annotations
@@ -26,6 +39,9 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.discord.voicechat import calls
+from bot.discord.voicechat.hearing import ends_sentence
+from bot.discord.voicechat.segmenter import FRAME_BYTES, Segmenter
 from tests.fakes.claude_server import Reply
 from tests.fakes.speech_book import SpeechBook
 from tests.harness import GUILD_ID, USER2_ID, USER_ID, Harness, reply_requests
@@ -52,7 +68,8 @@ async def until(check: Callable[[], object]) -> float:
     return time.monotonic()
 
 
-async def one_answer(dave: bool) -> list[float]:
+async def one_answer(dave: bool, silence_frames: bool = True, early: bool = True) -> list[float]:
+    calls.PAUSE_SECONDS = PAUSE if early else None  # read at /voice join
     folder = Path(tempfile.mkdtemp(prefix="kindred-bench-voice-"))
     h: Harness = await voice_harness(f"sqlite+aiosqlite:///{folder / 'bench.db'}", folder, dave=dave,
                                      stt_backend="openai", voice_channels="true", min_typing_time="0",
@@ -68,11 +85,15 @@ async def one_answer(dave: bool) -> list[float]:
         await (await h.slash("voice", [{"name": "join", "type": 1, "options": []}])).message()
         if voice.dave:
             await voice.wait_for(lambda v: v.group is not None and v.group.active, what="the DAVE group")
-        pcm = speech(ASKED)
-        started = time.monotonic()
-        speaking = asyncio.create_task(voice.speak(USER_ID, pcm))  # paced as a client sends: 20 ms a frame
-        ended = started + last_loud(pcm)  # the end of the words, not of the quiet espeak-ng leaves after
-        marks = [await until(lambda: h.openai.heard), await until(lambda: reply_requests(h)),
+        pcm = speech(ASKED) + (b"" if silence_frames else bytes(48_000 * 4 * 2))  # 2 s of quiet sent
+        # paced as a client sends: 20 ms a frame
+        speaking = asyncio.create_task(voice.speak(USER_ID, pcm, silence_frames=silence_frames))
+        first_mark = await until(lambda: h.openai.heard)
+        # The end of the words (not of the quiet espeak-ng leaves after): when the fake client sent the frame
+        # of the last loud sample, less what of that frame followed it. The sender's own clock, not the
+        # nominal 20 ms a frame, which a loaded machine stretches.
+        ended = voice.speech_ends[USER_ID][-1] - (0.02 - last_loud(pcm) % 0.02)
+        marks = [first_mark, await until(lambda: reply_requests(h)),
                  await until(lambda: h.discord.posted(VOICE_ID)),
                  await until(lambda: voice.heard.get(USER_ID))]
         written = await until(lambda: h.discord.posted(VOICE_ID)[0]["content"] == ANSWER)
@@ -83,20 +104,118 @@ async def one_answer(dave: bool) -> list[float]:
 
 
 async def main(runs: int) -> None:
-    for dave in (False, True):
-        rows = [await one_answer(dave) for _ in range(runs)]
+    for dave, silence_frames, early in ((False, True, True), (True, True, True), (False, False, True),
+                                        (True, False, True), (False, False, False), (True, False, False)):
+        rows = [await one_answer(dave, silence_frames, early) for _ in range(runs)]
         totals = [sum(r[:len(STAGES)]) for r in rows]
-        print(f"DAVE {'on' if dave else 'off'}: end of speech -> first audio packet, median of {runs}: "
-              f"{statistics.median(totals) * 1000:.0f} ms")
+        client = ("silence frames" if silence_frames else "quiet sent as audio") + ("" if early else
+                                                                                    ", the full wait only")
+        print(f"DAVE {'on' if dave else 'off'}, {client}: end of speech -> first audio packet, median of "
+              f"{runs}: {statistics.median(totals) * 1000:.0f} ms")
         for i, stage in enumerate(STAGES):
             print(f"  -> {stage}: {statistics.median(r[i] for r in rows) * 1000:.0f} ms")
         print(f"  (end of speech -> the whole answer written: "
               f"{statistics.median(r[-1] for r in rows) * 1000:.0f} ms)")
 
 
+# (voice, [(clause, extra pause after it in seconds)]): espeak-ng leaves 0.3 s of quiet after a clause, 0.15 s
+# after one that ends in a comma: pauses within a turn of 0.35 to 0.55 s, shorter than the full wait
+UTTERANCES: list[tuple[str, list[tuple[str, float]]]] = [
+    ("en", [("What tea would you make me?", 0)]),
+    ("en", [("I went down to the harbour,", 0.2), ("and the boats were all gone.", 0)]),
+    ("en", [("I think that", 0.25), ("we should leave tomorrow.", 0)]),
+    ("en", [("It is late.", 0.05), ("Shall we go home?", 0)]),
+    ("fr-fr", [("Quel thé me ferais-tu ?", 0)]),
+    ("fr-fr", [("Je suis descendu au port,", 0.3), ("et les bateaux étaient partis.", 0)]),
+    ("fr-fr", [("Je pense que", 0.05), ("nous devrions partir demain.", 0)]),
+    ("fr-fr", [("Il est tard.", 0.15), ("On rentre à la maison ?", 0)]),
+    ("de", [("Welchen Tee würdest du mir machen?", 0)]),
+    ("de", [("Ich ging hinunter zum Hafen,", 0.4), ("und die Boote waren alle weg.", 0)]),
+    ("de", [("Ich glaube, dass", 0.15), ("wir morgen abreisen sollten.", 0)]),
+    ("de", [("Es ist spät.", 0.25), ("Gehen wir nach Hause?", 0)]),
+    ("es", [("¿Qué té me prepararías?", 0)]),
+    ("es", [("Bajé al puerto,", 0.2), ("y los barcos ya no estaban.", 0)]),
+    ("es", [("Creo que", 0.25), ("deberíamos irnos mañana.", 0)]),
+    ("es", [("Es tarde.", 0.05), ("¿Volvemos a casa?", 0)]),
+    ("ru", [("Какой чай ты бы мне заварил?", 0)]),
+    ("ru", [("Я спустился в гавань,", 0.3), ("и все лодки уже ушли.", 0)]),
+    ("ru", [("Я думаю, что", 0.05), ("нам стоит уехать завтра.", 0)]),
+    ("ru", [("Уже поздно.", 0.15), ("Пойдём домой?", 0)]),
+    ("cmn", [("你会给我泡什么茶？", 0)]),
+    ("cmn", [("我走到港口，", 0.4), ("船都已经走了。", 0)]),
+    ("cmn", [("我觉得", 0.15), ("我们明天应该走。", 0)]),
+    ("cmn", [("很晚了。", 0.25), ("我们回家吧？", 0)]),
+    ("hi", [("तुम मेरे लिए कौन सी चाय बनाओगे?", 0)]),
+    ("hi", [("मैं बंदरगाह गया,", 0.2), ("और सारी नावें जा चुकी थीं।", 0)]),
+    ("hi", [("मुझे लगता है कि", 0.25), ("हमें कल चलना चाहिए।", 0)]),
+    ("hi", [("देर हो गई है।", 0.05), ("क्या हम घर चलें?", 0)]),
+    ("ar", [("أي شاي ستعد لي؟", 0)]),
+    ("ar", [("نزلت إلى الميناء،", 0.3), ("وكانت القوارب قد رحلت.", 0)]),
+    ("ar", [("أعتقد أن", 0.05), ("علينا أن نغادر غدا.", 0)]),
+    ("ar", [("لقد تأخر الوقت.", 0.15), ("هل نعود إلى البيت؟", 0)]),
+]
+PAUSE, FULL = 0.3, 0.6  # bot/discord/voicechat/calls.py's PAUSE_SECONDS, the receiver's end of silence
+
+
+def _mono(pcm: bytes) -> np.ndarray:
+    return np.frombuffer(pcm, dtype="<i2")[::2]
+
+
+def _end_of_turn(frames: list[bytes], clause_ends: list[int], texts: list[str], *, pause: float | None,
+                 pessimistic: bool) -> int | None:
+    """The frame at which the turn ends (a pause whose transcript ends a sentence, or the full wait)."""
+    segmenter = Segmenter(max_seconds=15, end_silence_seconds=FULL, pause_seconds=pause)
+    for i, frame in enumerate(frames):
+        if segmenter.push(frame) is not None:
+            return i
+        if segmenter.take_pause() is not None:
+            heard_to = (i + 1) * FRAME_BYTES // 2  # samples so far: the clauses ended by now are in it
+            said = [t for t, end in zip(texts, clause_ends, strict=True) if end <= heard_to]
+            transcript = " ".join(said)
+            if said and pessimistic and len(said) < len(texts):
+                transcript = transcript.rstrip(",،，") + "."
+            if said and ends_sentence(transcript):
+                return i  # (the speech-to-text answering at once: the most a pause can cut)
+    return None
+
+
+def endpointing() -> None:
+    variants = [("full wait", None, False)] + [
+        (f"pause {p:g} s, {'pessimistic' if pessimistic else 'as written'}", p, pessimistic)
+        for p in (0.25, PAUSE, 0.4, 0.5) for pessimistic in (False, True)]
+    results: dict[str, list[tuple[float, bool]]] = {name: [] for name, _, _ in variants}
+    for voice_name, clauses in UTTERANCES:
+        pcm, ends = b"", []
+        for text, extra in clauses:
+            pcm += speech(text, voice_name)
+            loud = np.flatnonzero(np.abs(_mono(pcm).astype(int)) > 500)
+            ends.append(int(loud[-1]))
+            pcm += bytes(int(48_000 * extra) * 4)
+        pcm += bytes(48_000 * 4 * 2)  # 2 s of quiet, sent as audio
+        mono = _mono(pcm).tobytes()
+        frames = [mono[i:i + FRAME_BYTES] for i in range(0, len(mono) - FRAME_BYTES + 1, FRAME_BYTES)]
+        texts = [t for t, _ in clauses]
+        for name, pause, pessimistic in variants:
+            at = _end_of_turn(frames, ends, texts, pause=pause, pessimistic=pessimistic)
+            assert at is not None, (voice_name, texts)
+            ended = (at + 1) * FRAME_BYTES // 2
+            results[name].append(((ended - ends[-1]) / 48_000, ended < ends[-1]))
+    print(f"Endpointing, {len(UTTERANCES)} utterances in 8 languages (packet clock, speech-to-text at once):")
+    for name, rows in results.items():
+        whole = sorted(latency for latency, cut in rows if not cut)
+        cut = sum(c for _, c in rows)
+        p90 = whole[int(0.9 * (len(whole) - 1))] if whole else 0.0
+        print(f"  {name}: end of speech -> end of turn median {statistics.median(whole) * 1000:.0f} ms, "
+              f"p90 {p90 * 1000:.0f} ms (of the {len(whole)} heard whole); cut off: {cut} of {len(rows)}")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="one run each")
+    parser.add_argument("--endpointing", action="store_true", help="endpointing alone, no wire")
     options = parser.parse_args()
-    asyncio.run(main(1 if options.quick else options.runs))
+    if options.endpointing:
+        endpointing()
+    else:
+        asyncio.run(main(1 if options.quick else options.runs))

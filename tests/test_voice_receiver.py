@@ -34,12 +34,14 @@ async def call(request: pytest.FixtureRequest, db_url: str, tmp_path: Path) -> A
 
 async def join(call: Harness, heard: list[Utterance], *,
                on_utterance: Callable[[Utterance], None] | None = None,
-               idle_seconds: float | None = None, barge_in: bool = False) -> ListeningVoiceClient:
+               idle_seconds: float | None = None, barge_in: bool = False,
+               pause_seconds: float | None = None) -> ListeningVoiceClient:
     assert call.bot is not None
     channel = call.bot.get_channel(VOICE_ID)
     assert isinstance(channel, discord.VoiceChannel)
     client = await channel.connect(cls=listening(on_utterance or heard.append, max_seconds=15,
-                                                 idle_seconds=idle_seconds, barge_in=barge_in))
+                                                 idle_seconds=idle_seconds, barge_in=barge_in,
+                                                 pause_seconds=pause_seconds))
     assert isinstance(client, ListeningVoiceClient)
     voice = call.discord.voice
     assert voice is not None

@@ -126,6 +126,7 @@ class FakeVoiceServer:
         self.undecryptable = 0  # frames of the bot's that a member's DAVE session could not decrypt
         self.unannounced = 0  # audio packets of the bot's refused: sent without SPEAKING first
         self.onsets: dict[int, list[float]] = {}  # member id -> when each speak() reached a loud frame
+        self.speech_ends: dict[int, list[float]] = {}  # member id -> when each speak() sent its last loud one
         self._ssrcs = itertools.count(1000)
         self._runner: web.AppRunner | None = None
         self._udp: asyncio.DatagramTransport | None = None
@@ -391,11 +392,17 @@ class FakeVoiceServer:
             self.heard.setdefault(member.user_id, []).append(decoder.decode(frame))
 
     async def speak(self, user_id: int, pcm: bytes, *, pace: float = 0.02, extension: bool = True,
-                    silence_frames: bool = True, duplicates: bool = False) -> None:
+                    silence_frames: bool = True, duplicates: bool = False, reorder: int = 0,
+                    plain_every: int = 0, stall: tuple[int, float] | None = None) -> int:
         """A member says ``pcm`` (48 kHz 16-bit stereo): SPEAKING to the bot, then each 20 ms Opus frame,
         end-to-end encrypted under DAVE, in RTP under the transport encryption, ``pace`` seconds apart (a
         client's clock), then the five silence frames a client ends with (``silence_frames=False``: lost on
-        the way). ``duplicates``: every tenth packet arrives twice, as UDP may deliver it."""
+        the way). ``duplicates``: every tenth packet arrives twice, as UDP may deliver it. ``reorder``: every
+        tenth packet arrives after that many of its successors (20 ms each). ``plain_every``: every so many
+        frames are sent without DAVE's encryption (passthrough, as during a transition). ``stall``: (n, s):
+        after packet n nothing is sent for s seconds, the packets' clock going on as if nothing happened (a
+        network or a process that held them up). Returns the number
+        of packets sent (silence frames included)."""
         member = self.members[user_id]
         conn = next(iter(self._in_channel(member.channel_id)), None)
         assert conn is not None and conn.address is not None and conn.key, "the bot is not in the call"
@@ -403,26 +410,50 @@ class FakeVoiceServer:
         encoder = discord.opus.Encoder()
         frames = [encoder.encode(pcm[i:i + PCM_FRAME].ljust(PCM_FRAME, b"\0"), encoder.SAMPLES_PER_FRAME)
                   for i in range(0, len(pcm), PCM_FRAME)]
-        onset = next((n for n in range(len(frames)) if _loud(pcm[n * PCM_FRAME:(n + 1) * PCM_FRAME])), None)
-        for n, frame in enumerate([*frames, *[OPUS_SILENCE] * (5 if silence_frames else 0)]):
+        loud = [n for n in range(len(frames)) if _loud(pcm[n * PCM_FRAME:(n + 1) * PCM_FRAME])]
+        onset, last = (loud[0], loud[-1]) if loud else (None, None)
+        held: list[tuple[int, bytes]] = []  # (sent after packet n, packet): reordered ones
+        sent = [*frames, *[OPUS_SILENCE] * (5 if silence_frames else 0)]
+        for n, frame in enumerate(sent):
             if n == onset:
                 self.onsets.setdefault(user_id, []).append(time.monotonic())
-            if frame != OPUS_SILENCE and self.group is not None and self.group.active:
+            plain = plain_every and n % plain_every == plain_every - 1
+            if frame != OPUS_SILENCE and self.group is not None and self.group.active and not plain:
                 frame = self.group.encrypt(member, frame)
-            packet = self._send_rtp(conn, member, frame, extension)
-            if duplicates and n % 10 == 5:
-                assert self._udp is not None and conn.address is not None
+            assert self._udp is not None and conn.address is not None
+            if reorder and n % 10 == 3 and n + reorder < len(sent):
+                held.append((n + reorder, self._seal_rtp(conn, member, frame, extension)))
+            else:
+                packet = self._send_rtp(conn, member, frame, extension)
+                if duplicates and n % 10 == 5:
+                    self._udp.sendto(packet, conn.address)
+            for due, packet in [h for h in held if h[0] == n]:
+                held.remove((due, packet))
                 self._udp.sendto(packet, conn.address)
-            await asyncio.sleep(pace)
+            if n == last:
+                self.speech_ends.setdefault(user_id, []).append(time.monotonic())
+            await asyncio.sleep(pace + (stall[1] if stall is not None and stall[0] == n else 0.0))
+        return len(sent)
+
+    async def prepare_downgrade(self, user_id: int) -> None:
+        """Announce a transition to protocol version 0 (DAVE_PREPARE_TRANSITION, op 21), as when a client
+        without DAVE joins: the bot's DAVE session lets unencrypted frames through until it is executed."""
+        member = self.members[user_id]
+        conn = next(iter(self._in_channel(member.channel_id)))
+        await self.send(conn, 21, {"transition_id": 60_000, "protocol_version": 0})
 
     def _send_rtp(self, conn: Connection, member: Member, frame: bytes, extension: bool) -> bytes:
         assert self._udp is not None and conn.address is not None
+        packet = self._seal_rtp(conn, member, frame, extension)
+        self._udp.sendto(packet, conn.address)
+        return packet
+
+    def _seal_rtp(self, conn: Connection, member: Member, frame: bytes, extension: bool) -> bytes:
         packet = seal(conn.key, member.sequence, member.timestamp, member.ssrc, frame, member.counter,
                       extension=b"\x10\x7f\x00\x00" if extension else None)
         member.sequence = (member.sequence + 1) & 0xFFFF
         member.timestamp = (member.timestamp + 960) & 0xFFFFFFFF
         member.counter += 1
-        self._udp.sendto(packet, conn.address)
         return packet
 
     async def garble(self, user_id: int, count: int) -> None:

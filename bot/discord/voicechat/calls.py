@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 30.0  # discord.py's own default for a voice connection (gateway, UDP, DAVE)
+# A pause after which what was said is transcribed early, and answered if it ends a sentence (None: only
+# the full end-of-silence wait ends a turn).
+PAUSE_SECONDS: float | None = 0.3
 
 # (the call, the member, their words as kept: "[voice] ...", the utterance)
 OnHeard = Callable[["DiscordCall", int, str, Utterance], Awaitable[None]]
@@ -118,7 +121,7 @@ class DiscordCalls:
                                                       channel_id=channel.id, is_bot=is_bot, listens=listens),
                            self._status)
         make = listening(call.hearing.utterance, max_seconds=settings.voice_utterance_seconds,
-                         idle_seconds=settings.voice_idle_seconds, barge_in=True)
+                         idle_seconds=settings.voice_idle_seconds, barge_in=True, pause_seconds=PAUSE_SECONDS)
         try:
             # reconnect: discord.py resumes a dropped voice connection itself
             client = await channel.connect(cls=make, timeout=CONNECT_TIMEOUT, reconnect=True, self_deaf=False)
@@ -128,6 +131,7 @@ class DiscordCalls:
             raise CallFailed(str(exc) or type(exc).__name__) from exc
         assert isinstance(client, ListeningVoiceClient)
         call.client = client
+        call.hearing.conclude = client.receiver.conclude  # a sentence heard at a pause ends it there
         client.before_leaving = call.clear_status  # alone too long, or DAVE failed: cleared as it goes
         client.on_left = call.hearing.close  # and nothing more is heard
         await call.show_status()

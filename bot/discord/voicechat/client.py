@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -24,7 +25,6 @@ from bot.discord.voicechat.segmenter import Utterance
 
 log = logging.getLogger(__name__)
 
-SWEEP_SECONDS = 0.1  # how often a speaker whose packets stopped is looked for
 # How long leaving waits for Discord's confirmation (the VOICE_STATE_UPDATE with no channel) before it lets
 # go anyway: the voice connection is closed by then, and a command answered in time, a stop within its
 # window, matter more than the confirmation (discord.py would wait its connect timeout, 30 s).
@@ -41,10 +41,11 @@ class ListeningVoiceClient(discord.VoiceClient):
 
     def __init__(self, client: discord.Client, channel: discord.abc.Connectable, *,
                  on_utterance: Callable[[Utterance], None], max_seconds: float,
-                 idle_seconds: float | None = None, barge_in: bool = False) -> None:
+                 idle_seconds: float | None = None, barge_in: bool = False,
+                 pause_seconds: float | None = None) -> None:
         super().__init__(client, channel)
         self.receiver = VoiceReceiver(self, client.loop, on_utterance, max_seconds=max_seconds,
-                                      on_speech=self._someone_speaks)
+                                      pause_seconds=pause_seconds, on_speech=self._someone_speaks)
         self._barge_in = barge_in
         self.interrupted = 0  # playbacks stopped by a member speaking over them
         self.spoken_over = 0  # utterances a member began while the bot was playing
@@ -144,12 +145,25 @@ class ListeningVoiceClient(discord.VoiceClient):
         self._watch_idle()
 
     async def _sweep(self) -> None:
+        """End the utterances whose packets stopped: asleep until the receiver's next deadline, or until an
+        utterance begins (nothing is polled while nobody speaks)."""
+        receiver = self.receiver
         while True:
-            await asyncio.sleep(SWEEP_SECONDS)
-            self.receiver.sweep()
+            deadline = receiver.deadline()
+            if deadline is None:
+                receiver.changed.clear()
+                if receiver.deadline() is None:  # (one may have begun meanwhile)
+                    await receiver.changed.wait()
+                continue
+            delay = deadline - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)  # packets may come meanwhile: the deadline is looked at again
+                continue
+            receiver.sweep()
 
     def cleanup(self) -> None:
         self._connection.remove_socket_listener(self.receiver.packet)
+        self.receiver.close()
         for task in (self._sweeper, self._idle):
             if task is not None and task is not asyncio.current_task():
                 task.cancel()
@@ -195,13 +209,13 @@ class _ConnectionState(VoiceConnectionState):
 
 
 def listening(on_utterance: Callable[[Utterance], None], *, max_seconds: float,
-              idle_seconds: float | None = None, barge_in: bool = False
+              idle_seconds: float | None = None, barge_in: bool = False, pause_seconds: float | None = None
               ) -> Callable[[discord.Client, discord.abc.Connectable], ListeningVoiceClient]:
     """What ``channel.connect(cls=...)`` takes: a listening client handing each utterance to ``on_utterance``
-    (on the event loop)."""
+    (on the event loop); with ``pause_seconds``, each pause too (receiver.py)."""
 
     def make(client: discord.Client, channel: discord.abc.Connectable) -> ListeningVoiceClient:
         return ListeningVoiceClient(client, channel, on_utterance=on_utterance, max_seconds=max_seconds,
-                                    idle_seconds=idle_seconds, barge_in=barge_in)
+                                    idle_seconds=idle_seconds, barge_in=barge_in, pause_seconds=pause_seconds)
 
     return make

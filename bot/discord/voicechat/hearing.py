@@ -9,6 +9,15 @@ speaker, in the call's server.
 A member's hearing outlives any one of their utterances: an answer that failed (a post refused, the
 database down) is logged and the next utterance is heard all the same. At most ``MAX_WAITING`` utterances of a
 member wait for transcription: past that the oldest is dropped, and counted (``dropped``, logged).
+
+End of turn (endpointing): the receiver hands on what a member said up to a short pause (an utterance not
+``final``, receiver.py's ``pause_seconds``), and it is transcribed at once. When that transcript ends a
+sentence (``ends_sentence``: . ? ! or their counterparts in other scripts, nothing of any one language) and
+the pause still lasts, the utterance ends there (the receiver's ``conclude``) and is answered, without the
+full end-of-silence wait; otherwise the utterance goes on, and when it ends with no more speech the early
+transcript is its own (one transcription, not two). Only a member with nothing else waiting is heard early.
+A member who resumes within the full wait after a transcript that ended a sentence is heard as a second
+utterance: the cost of answering sooner, measured in benchmarks/bench_voice.py.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from bot.discord.voicechat.segmenter import Utterance
 from bot.runtime.voice import Payer, VoiceRefused, VoiceService, VoiceUnavailable, transcript_content
@@ -24,6 +34,24 @@ from bot.runtime.voice import Payer, VoiceRefused, VoiceService, VoiceUnavailabl
 log = logging.getLogger(__name__)
 
 MAX_WAITING = 3  # a member's utterances waiting to be transcribed; the oldest goes first when more come
+# What ends a sentence, in the scripts speech-to-text writes: Latin, Greek and Cyrillic; CJK full-width and
+# ideographic; Devanagari's danda; Arabic and Urdu; Armenian; Ethiopic; the ellipsis is not an end.
+SENTENCE_ENDS = frozenset(".?!。？！｡।॥؟۔։።")
+CLOSERS = "\"'”’»)]}」』）"  # quotes and brackets that may follow a sentence's end
+
+
+def ends_sentence(words: str) -> bool:
+    """Whether a transcript ends a sentence (by its punctuation, whatever the language)."""
+    text = words.rstrip().rstrip(CLOSERS).rstrip()
+    return bool(text) and text[-1] in SENTENCE_ENDS and not text.endswith("..")
+
+
+@dataclass
+class _Early:
+    """A transcription begun at a pause: its utterance's mark and its words (None: none made out)."""
+
+    mark: tuple[int, int]
+    task: asyncio.Task[str | None]
 
 
 class Hearing:
@@ -47,7 +75,13 @@ class Hearing:
         self._queues: dict[int, deque[Utterance]] = {}  # by member: what waits to be transcribed
         self._waiting: dict[int, asyncio.Event] = {}  # by member: set while their queue has something
         self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._busy: set[int] = set()  # members whose utterance is being heard now
+        self._early: dict[int, _Early] = {}  # by member: the transcription begun at their latest pause
+        self._answering: set[asyncio.Task[None]] = set()
         self.dropped = 0  # utterances dropped untranscribed because too many of a member's waited
+        self.early = 0  # utterances answered at a pause, without the full end-of-silence wait
+        # The receiver's ``conclude(member, mark)``: ends an utterance at a pause, if that pause lasts.
+        self.conclude: Callable[[int, tuple[int, int]], bool] | None = None
 
     def utterance(self, utterance: Utterance) -> None:
         """An utterance from the receiver (on the event loop): queued behind the member's earlier ones."""
@@ -55,6 +89,9 @@ class Hearing:
             log.debug("an utterance of %s, a bot, was not transcribed", utterance.user_id)
             return
         member = utterance.user_id
+        if not utterance.final:
+            self._at_pause(utterance)
+            return
         queue = self._queues.setdefault(member, deque())
         if len(queue) >= MAX_WAITING:
             queue.popleft()
@@ -69,6 +106,38 @@ class Hearing:
             self._tasks[member] = asyncio.create_task(self._transcribe(member),
                                                       name=f"voice-hearing-{member}")
 
+    def _at_pause(self, utterance: Utterance) -> None:
+        member = utterance.user_id
+        if self.conclude is None or self._queues.get(member) or member in self._busy:
+            return  # heard in its turn, at its end: an early answer must not overtake what waits
+        task = asyncio.create_task(self._words(utterance), name=f"voice-early-{member}")
+        self._early[member] = _Early(utterance.mark, task)
+        answering = asyncio.create_task(self._answer_early(utterance, task),
+                                        name=f"voice-early-answer-{member}")
+        self._answering.add(answering)
+        answering.add_done_callback(self._answering.discard)
+
+    async def _answer_early(self, utterance: Utterance, task: asyncio.Task[str | None]) -> None:
+        member = utterance.user_id
+        try:
+            words = await task
+            if not words or not ends_sentence(words) or member in self._busy or self._queues.get(member):
+                return  # the full wait decides
+            assert self.conclude is not None
+            if not self.conclude(member, utterance.mark):
+                return  # they went on speaking (or it ended meanwhile, and its final reuses these words)
+            self.early += 1
+            self._busy.add(member)
+            try:
+                await self._on_heard(member, transcript_content(words), utterance)
+            finally:
+                self._busy.discard(member)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # as in _transcribe: one failed answer must not deafen them
+            log.exception("the words of member %s in voice channel %s were heard but not answered",
+                          member, self._channel_id)
+
     async def _transcribe(self, member: int) -> None:
         queue, waiting = self._queues[member], self._waiting[member]
         while True:
@@ -76,6 +145,7 @@ class Hearing:
             utterance = queue.popleft()
             if not queue:
                 waiting.clear()
+            self._busy.add(member)
             try:
                 await self._hear(utterance)
             except asyncio.CancelledError:
@@ -83,25 +153,36 @@ class Hearing:
             except Exception:  # one failed answer (a post refused, the database) must not deafen them
                 log.exception("the words of member %s in voice channel %s were heard but not answered",
                               member, self._channel_id)
+            finally:
+                self._busy.discard(member)
 
-    async def _hear(self, utterance: Utterance) -> None:
+    async def _words(self, utterance: Utterance) -> str | None:
+        """The utterance transcribed (None: not heard, refused, or failed; logged)."""
         if self._listens is not None and not await self._listens(utterance.user_id):
-            return  # not heard: nothing of it leaves the process
+            return None  # not heard: nothing of it leaves the process
         payer = Payer(utterance.user_id, self._guild_id, self._channel_id)
         try:
-            words = await self._voice.transcribe(utterance.wav(), "utterance.wav", "audio/wav", payer,
-                                                 seconds=utterance.seconds)
+            return await self._voice.transcribe(utterance.wav(), "utterance.wav", "audio/wav", payer,
+                                                seconds=utterance.seconds)
         except VoiceRefused as exc:  # a spending limit, logged once by the limits
             log.debug("a voice channel utterance was not transcribed: %s", exc)
-            return
         except VoiceUnavailable as exc:
             log.warning("a voice channel utterance was not transcribed: %s", exc)
-            return
-        if words.strip():
+        return None
+
+    async def _hear(self, utterance: Utterance) -> None:
+        early = self._early.pop(utterance.user_id, None)
+        if early is not None and early.mark == utterance.mark:
+            words = await asyncio.shield(early.task)  # begun at its pause: the same audio, heard once
+        else:
+            words = await self._words(utterance)
+        if words and words.strip():
             await self._on_heard(utterance.user_id, transcript_content(words), utterance)
 
     async def close(self) -> None:
-        for task in self._tasks.values():
+        tasks = [*self._tasks.values(), *self._answering, *(e.task for e in self._early.values())]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.clear()
+        self._early.clear()

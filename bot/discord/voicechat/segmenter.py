@@ -5,6 +5,11 @@ a call's Opus decodes to, so nothing is resampled. An utterance starts after a f
 (with a little of what came before, so its first syllable is not clipped) and ends after a run of silence,
 when the member's client stops sending (``finish``), or at the length limit; one with too little speech in
 it (a cough, a click) is dropped.
+
+Endpointing: a shorter run of silence (``pause_seconds``) is a pause, which may be the end. What was said up
+to it is handed out early (``take_pause``) for a transcription that, when it ends a sentence, ends the
+utterance there (``conclude``) without waiting the full silence; a member who goes on speaking makes the
+pause nothing, and the utterance goes on.
 """
 
 from __future__ import annotations
@@ -30,6 +35,9 @@ class Utterance:
     user_id: int
     pcm: bytes
     ended_at: float
+    final: bool = True  # False: only a pause so far, the utterance may go on (``Segmenter.take_pause``)
+    mark: tuple[int, int] = (0, 0)  # (which utterance of the speaker, its frames): a pause's is its final's
+    silence: int = 0  # silent frames after the speech when it was handed on
 
     @property
     def seconds(self) -> float:
@@ -49,11 +57,17 @@ class Utterance:
 class Segmenter:
     """Frames in, utterances' PCM out, for one speaker."""
 
-    def __init__(self, *, max_seconds: float, end_silence_seconds: float = 0.6, start_frames: int = 3,
-                 preroll_frames: int = 10, min_voiced_frames: int = 8) -> None:
+    def __init__(self, *, max_seconds: float, end_silence_seconds: float = 0.6,
+                 pause_seconds: float | None = None, start_frames: int = 3, preroll_frames: int = 10,
+                 min_voiced_frames: int = 8) -> None:
         self._vad = webrtcvad.Vad(AGGRESSIVENESS)
         self._max_frames = max(1, int(max_seconds / FRAME_SECONDS))
         self._end_silence = max(1, int(end_silence_seconds / FRAME_SECONDS))
+        self._pause = None if pause_seconds is None else max(1, int(pause_seconds / FRAME_SECONDS))
+        self.serial = 0  # utterances begun
+        self._paused: bytes | None = None  # what was said up to a pause just reached, until taken
+        self._pause_at = 0  # the frames of speech at the latest pause (0: none since the speech went on)
+        self.ended: tuple[tuple[int, int], int] = ((0, 0), 0)  # the last utterance finished: mark, silence
         self._start_frames = start_frames
         self._min_voiced = min_voiced_frames
         self._preroll: deque[bytes] = deque(maxlen=preroll_frames)
@@ -82,22 +96,51 @@ class Segmenter:
             if self._run >= self._start_frames:
                 self._frames, self._voiced, self._silence = list(self._preroll), self._run, 0
                 self._preroll.clear()
+                self.serial += 1
             return None
         self._frames.append(frame)
         if voiced:
             self._voiced += 1
-            self._silence = 0
+            self._silence, self._pause_at = 0, 0
         else:
             self._silence += 1
         if self._silence >= self._end_silence or len(self._frames) >= self._max_frames:
             return self.finish()
+        if self._silence == self._pause and self._voiced >= self._min_voiced:
+            self._pause_at = len(self._frames) - self._silence
+            self._paused = b"".join(self._frames[:self._pause_at])
         return None
+
+    @property
+    def silence(self) -> int:
+        """Silent frames since the speech of the utterance under way."""
+        return self._silence
+
+    def take_pause(self) -> bytes | None:
+        """What was said up to a pause the last frame reached (once), else None."""
+        paused, self._paused = self._paused, None
+        return paused
+
+    def mark(self) -> tuple[int, int]:
+        """The utterance under way and its frames of speech so far (what its pause or end is known by)."""
+        return self.serial, len(self._frames) - self._silence
+
+    def conclude(self, mark: tuple[int, int]) -> bool:
+        """End the utterance at its pause ``mark`` without handing it out (it was heard from the pause): only
+        while that pause lasts; False when the speech went on, or the utterance ended anyway."""
+        if not self._frames or not self._pause_at or (self.serial, self._pause_at) != mark:
+            return False
+        self._frames, self._voiced, self._silence, self._run, self._pause_at = [], 0, 0, 0, 0
+        self._preroll.clear()
+        return True
 
     def finish(self) -> bytes | None:
         """The speaker stopped (or went quiet): the utterance under way, if it had enough speech in it."""
         frames, voiced = self._frames, self._voiced
         if self._silence:  # what trailed the speech is no part of it
             frames = frames[:len(frames) - self._silence]
-        self._frames, self._voiced, self._silence, self._run = [], 0, 0, 0
+        self.ended = (self.serial, len(frames)), self._silence  # the mark of what it hands out, and its wait
+        self._frames, self._voiced, self._silence, self._run, self._pause_at = [], 0, 0, 0, 0
+        self._paused = None
         self._preroll.clear()
         return b"".join(frames) if voiced >= self._min_voiced else None

@@ -54,7 +54,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TURN_POLL_SECONDS = 0.05  # how often a reply waiting for its turn looks whether the members went quiet
 MAX_TURN_WAIT = 10.0  # a reply waits at most this long for a pause before it is spoken anyway
 
 
@@ -235,12 +234,13 @@ class CallOutlet:
         return played
 
     async def _wait_for_a_pause(self) -> None:
-        # Polled: the receiver knows when an utterance ends only at its next frame or sweep.
         client = self._call.client
-        for _ in range(int(MAX_TURN_WAIT / TURN_POLL_SECONDS)):
-            if client is None or not client.receiver.someone_speaking():
-                return
-            await asyncio.sleep(TURN_POLL_SECONDS)
+        if client is None:
+            return
+        try:  # the receiver sets it when the last utterance under way ends
+            await asyncio.wait_for(client.receiver.quiet.wait(), MAX_TURN_WAIT)
+        except TimeoutError:
+            pass
 
 
 def sentences(text: str) -> list[str]:
