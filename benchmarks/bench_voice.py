@@ -154,7 +154,7 @@ UTTERANCES: list[tuple[str, list[tuple[str, float]]]] = [
     ("ar", [("أعتقد أن", 0.05), ("علينا أن نغادر غدا.", 0)]),
     ("ar", [("لقد تأخر الوقت.", 0.15), ("هل نعود إلى البيت؟", 0)]),
 ]
-PAUSE, FULL = 0.3, 0.6  # bot/discord/voicechat/calls.py's PAUSE_SECONDS, the receiver's end of silence
+PAUSE, FULL = 0.5, 0.6  # bot/discord/voicechat/calls.py's PAUSE_SECONDS, the receiver's end of silence
 
 
 def _mono(pcm: bytes) -> np.ndarray:

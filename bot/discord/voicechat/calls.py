@@ -26,8 +26,9 @@ log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 30.0  # discord.py's own default for a voice connection (gateway, UDP, DAVE)
 # A pause after which what was said is transcribed early, and answered if it ends a sentence (None: only
-# the full end-of-silence wait ends a turn).
-PAUSE_SECONDS: float | None = 0.3
+# the full end-of-silence wait ends a turn). 0.5 s: a shorter pause answered sooner but cut more people off
+# between two sentences (docs/performance.md has the table); being cut off is worse than 100 ms more.
+PAUSE_SECONDS: float | None = 0.5
 
 # (the call, the member, their words as kept: "[voice] ...", the utterance)
 OnHeard = Callable[["DiscordCall", int, str, Utterance], Awaitable[None]]
