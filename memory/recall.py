@@ -40,6 +40,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -55,7 +56,7 @@ from database.people import People
 from database.records import ExcerptRow, FactRow, PromptData
 from memory import episodes, timewords, worth
 from memory.consent import Consent
-from memory.embeddings import MINILM, Embedder, Tuning, encode_asked, row_max, tuning_of
+from memory.embeddings import MINILM, Embedder, Tuning, encode_asked, row_max, tuning_for, tuning_of
 from memory.episodes import ExcerptCache, ExcerptIndex
 from memory.factlines import DAY_TOKENS, YEAR_TOKENS, day, line, render
 from memory.facts import FactCache, FactIndex
@@ -496,8 +497,13 @@ class Recall:
             about = vectors[1] if subject else None
             self.memories.keep(new, vectors[len(asked):])
         budget = self.settings.recall_token_budget if budget is None else budget
-        floors = getattr(self.embedder, "floors", FLOORS)
-        tuning = tuning_of(self.embedder)
+        # the question's own thresholds (a pair of models scores each language its own way), the memories'
+        # (stored against stored) the model's
+        asking = tuning_for(self.embedder, text)
+        floors = asking.floors if hasattr(self.embedder, "tuning_for") else getattr(self.embedder, "floors",
+                                                                                   FLOORS)
+        tuning = replace(tuning_of(self.embedder), floors=asking.floors, item_share=asking.item_share,
+                         typical_weight=asking.typical_weight)
 
         def pick() -> tuple[list[FactRow], list[ExcerptRow]]:
             return choose_both(index, query, budget=budget, private=private, now=now,
