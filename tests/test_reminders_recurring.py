@@ -298,3 +298,30 @@ async def test_the_caps_refuse_a_one_minute_recurrence_with_one_line(make_harnes
     line = result["content"].split(">", 1)[1].rsplit("<", 1)[0].strip()  # inside its <tool_output> fence
     assert "\n" not in line and "1 minute apart are too close: at least 5 minutes apart" in line, line
     assert await h.store.reminders.open_for(h.user_id) == []
+
+
+async def test_two_processes_move_an_occurrence_on_once(store: Store, db_url: str) -> None:
+    """Two processes' runs holding the same occurrence (a lease run out under a slow one, say): the one
+    transaction that moves the row and its timer on is made by one of them; the other sees it moved."""
+    now = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    await store.people.ensure_user(asking().author_id, "alice")
+    await store.people.set_timezone(asking().author_id, "Europe/London")
+    book = ReminderBook(AliveSettings(), store.reminders, store.switches, Timers(store.timers),
+                        clock=lambda: now)
+    assert not (await book.set(asking(), "stand up", "2026-12-01T10:00", None, "FREQ=DAILY")).error
+    [row] = await store.reminders.open_for(asking().author_id)
+    after = next_after(row.rule, datetime(2026, 12, 1, 10, 0), LONDON)
+    assert after is not None
+    other = await Store(db_url).open()
+    try:
+        key, payload = reminder_key(row.id), {"reminder": row.id}
+        moved = [await s.reminders.advance(row.id, row.due_at, after.due, "2026-12-02T10:00:00", key, payload)
+                 for s in (store, other)]
+        assert moved == [True, False]
+        current = await other.reminders.get(row.id)
+        timer = await other.timers.get(key)
+        assert current is not None
+        assert (current.due_at, current.local_at) == (after.due, "2026-12-02T10:00:00")
+        assert timer is not None and timer.due == after.due
+    finally:
+        await other.close()
