@@ -1,6 +1,7 @@
 """``/timezone`` (the person's IANA zone, autocompleted; the same one ``/memory timezone`` sets) and
 ``/reminders`` (the person's waiting reminders, each time shown by Discord in the reader's own zone; one
-cancelled by number). Thin Discord glue over bot/features/reminders/book.py; every answer is ephemeral."""
+cancelled by number, a recurring one paused, resumed or its next time skipped). Thin Discord glue over
+bot/features/reminders/book.py; every answer is ephemeral."""
 
 from __future__ import annotations
 
@@ -27,7 +28,9 @@ Choices = list[app_commands.Choice[str | int | float]]
 
 
 def reminder_line(reminder: ReminderRow, here: str) -> str:
-    return f"**#{reminder.id}** {stamp(reminder.due_at)} · {here} · {clip(reminder.text, 120)}"
+    repeats = "" if not reminder.rule else \
+        f" · repeats `{reminder.rule}` ({reminder.zone})" + (" · **paused**" if reminder.paused else "")
+    return f"**#{reminder.id}** {stamp(reminder.due_at)} · {here}{repeats} · {clip(reminder.text, 120)}"
 
 
 class ReminderCommands(commands.Cog):
@@ -75,11 +78,25 @@ class ReminderCommands(commands.Cog):
             for r in waiting if typed in f"#{r.id} {r.text}".casefold()]
         return choices[:25]
 
-    @app_commands.command(name="reminders", description="Your reminders waiting; cancel one.")
-    @app_commands.describe(cancel="The reminder to cancel (its number in the list)")
-    @app_commands.autocomplete(cancel=ac_reminder)
-    async def reminders(self, interaction: Interaction, cancel: int | None = None) -> None:
+    @app_commands.command(name="reminders", description="Your reminders waiting; cancel, pause, resume or "
+                                                         "skip one.")
+    @app_commands.describe(cancel="The reminder to cancel (its number in the list)",
+                           pause="A recurring reminder to pause", resume="A paused reminder to start again",
+                           skip="A recurring reminder whose next time to skip, once")
+    @app_commands.autocomplete(cancel=ac_reminder, pause=ac_reminder, resume=ac_reminder, skip=ac_reminder)
+    async def reminders(self, interaction: Interaction, cancel: int | None = None, pause: int | None = None,
+                        resume: int | None = None, skip: int | None = None) -> None:
         user = interaction.user.id
+        if sum(option is not None for option in (cancel, pause, resume, skip)) > 1:
+            await tell(interaction, "One at a time: give only one of cancel, pause, resume or skip.")
+            return
+        if pause is not None or resume is not None:
+            await tell(interaction, await self.book.pause(user, pause if pause is not None else resume or 0,
+                                                          paused=pause is not None))
+            return
+        if skip is not None:
+            await tell(interaction, await self.book.skip(user, skip))
+            return
         if cancel is not None:
             gone = await self.book.cancel(user, cancel)
             await tell(interaction, f"Cancelled reminder #{cancel}." if gone
@@ -93,7 +110,8 @@ class ReminderCommands(commands.Cog):
         lines = [reminder_line(r, self._place(r)) for r in waiting]
         # The hint first: a long list is cut at its end, never the hint.
         await show_panel(interaction, panel("Your reminders", [
-            ("", "-# `/reminders cancel:<number>` cancels one"), ("", "\n".join(lines))]))
+            ("", "-# `/reminders cancel:<number>` cancels one; `pause`, `resume` and `skip` (its next time) "
+                 "are for a recurring one"), ("", "\n".join(lines))]))
 
     def _place(self, reminder: ReminderRow) -> str:
         return "in our DMs" if reminder.is_dm else f"in <#{reminder.channel_id}>"

@@ -3,10 +3,16 @@ converted from their local wall-clock time by bot/features/reminders/book.py). E
 durable timer (``reminder:<id>``,
 database/timers.py) that delivers it once; a delivered reminder keeps its row, marked,
 for a day (the per-day cap counts it), then goes; so does a cancelled one, marked cancelled rather than
-deleted, or cancelling would let a person set reminders past the cap."""
+deleted, or cancelling would let a person set reminders past the cap.
+
+A recurring reminder (``rule``, an RFC 5545 RRULE read by bot/features/reminders/recurrence.py) is never
+marked delivered while its rule runs: each occurrence delivered moves ``due_at`` (and ``local_at``, its
+local wall-clock time) to the next one and its timer with it, in one transaction that only the run holding
+that occurrence can make (:meth:`Reminders.advance`). A paused one keeps its row and loses its timer."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,6 +34,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from database.alive_models import ScheduledJob
+from database.boundary import JsonObject
 from database.engine import Database
 from database.models import TZ, Base, User, utcnow
 from database.records import as_utc
@@ -58,6 +66,10 @@ class Reminder(Base):
     created_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(TZ, nullable=True, default=None)
     cancelled_at: Mapped[datetime | None] = mapped_column(TZ, nullable=True, default=None)  # by its person
+    # 0037_recurring_reminders: its RRULE ("": once), the local time of its next occurrence, when paused
+    rule: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    local_at: Mapped[str] = mapped_column(String(19), default="", server_default="")
+    paused_at: Mapped[datetime | None] = mapped_column(TZ, nullable=True, default=None)
 
 
 @dataclass(frozen=True)
@@ -75,6 +87,9 @@ class ReminderRow:
     created_at: datetime
     delivered: bool
     cancelled: bool = False
+    rule: str = ""  # its RRULE ("": it fires once)
+    local_at: str = ""  # the local wall-clock time of due_at, for the rule to be read from
+    paused: bool = False
 
 
 @dataclass(frozen=True)
@@ -87,11 +102,13 @@ class NewReminder:
     text: str
     due_at: datetime
     zone: str = ""
+    rule: str = ""
+    local_at: str = ""
 
 
 COLUMNS = (Reminder.id, Reminder.user_id, Reminder.channel_id, Reminder.guild_id, Reminder.is_dm,
            Reminder.text, Reminder.due_at, Reminder.zone, Reminder.created_at, Reminder.delivered_at,
-           Reminder.cancelled_at)
+           Reminder.cancelled_at, Reminder.rule, Reminder.local_at, Reminder.paused_at)
 # Still to be delivered: neither delivered nor cancelled.
 WAITING = (Reminder.delivered_at.is_(None), Reminder.cancelled_at.is_(None))
 
@@ -101,7 +118,8 @@ def _row(r: Sequence[object]) -> ReminderRow:
     return ReminderRow(
         int(str(r[0])), int(str(r[1])), int(str(r[2])), None if guild is None else int(str(guild)),
         bool(r[4]), str(r[5]), as_utc(due) if isinstance(due, datetime) else utcnow(), str(r[7] or ""),
-        as_utc(created) if isinstance(created, datetime) else utcnow(), r[9] is not None, r[10] is not None)
+        as_utc(created) if isinstance(created, datetime) else utcnow(), r[9] is not None, r[10] is not None,
+        str(r[11] or ""), str(r[12] or ""), r[13] is not None)
 
 
 class Reminders:
@@ -123,8 +141,8 @@ class Reminders:
                                            Reminder.cancelled_at < now - KEPT_DELIVERED))
         added = insert(Reminder).values(
             user_id=new.user_id, channel_id=new.channel_id, guild_id=new.guild_id, is_dm=new.is_dm,
-            text=new.text[:MAX_REMINDER_CHARS], due_at=new.due_at, zone=new.zone, created_at=now
-        ).returning(Reminder.id)
+            text=new.text[:MAX_REMINDER_CHARS], due_at=new.due_at, zone=new.zone, created_at=now,
+            rule=new.rule, local_at=new.local_at).returning(Reminder.id)
 
         def write(conn: Connection) -> int:
             conn.execute(person)
@@ -150,6 +168,45 @@ class Reminders:
         made = await self.db.scalar(select(func.count()).select_from(Reminder).where(
             Reminder.user_id == user_id, Reminder.created_at >= since))
         return int(str(open_ or 0)), int(str(made or 0))
+
+    async def recurring_counts(self, user_id: int, guild_id: int | None) -> tuple[int, int]:
+        """(the person's recurring reminders still running, the server's: 0 for a DM)."""
+        theirs = await self.db.scalar(select(func.count()).select_from(Reminder).where(
+            Reminder.user_id == user_id, Reminder.rule != "", *WAITING))
+        server = 0 if guild_id is None else await self.db.scalar(
+            select(func.count()).select_from(Reminder).where(
+                Reminder.guild_id == guild_id, Reminder.is_dm.is_(False), Reminder.rule != "", *WAITING))
+        return int(str(theirs or 0)), int(str(server or 0))
+
+    async def advance(self, reminder_id: int, was: datetime, due: datetime | None, local_at: str,
+                      timer: str, payload: JsonObject) -> bool:
+        """Move a recurring reminder from its occurrence ``was`` to the next (``due``, local ``local_at``)
+        and its timer ``timer`` with it, in one transaction; None: its rule has ended, it is closed. False
+        when it was no longer at ``was`` (another run, a skip or a cancel moved it first)."""
+        moved = update(Reminder).where(Reminder.id == reminder_id, Reminder.due_at == was, *WAITING)
+        moved = moved.values(due_at=due, local_at=local_at) if due is not None else \
+            moved.values(delivered_at=was)
+        ins = self.db.insert(ScheduledJob)
+        arm = ins.values(name=timer, kind=TIMER, payload=json.dumps(payload), next_due=due, last_run=None,
+                         last_result="", updated_at=utcnow()).on_conflict_do_update(
+            index_elements=[ScheduledJob.name], set_={"next_due": due, "updated_at": utcnow(),
+                                                      "last_result": ""})
+
+        def write(conn: Connection) -> bool:
+            if conn.execute(moved).rowcount != 1:
+                return False
+            if due is not None:
+                conn.execute(arm)
+            return True
+
+        return await self.db.write(write)
+
+    async def pause(self, user_id: int, reminder_id: int, paused: bool, now: datetime) -> bool:
+        """Pause (or resume) one of the person's running recurring reminders; whether there was one."""
+        return bool(await self.db.change(update(Reminder).where(
+            Reminder.id == reminder_id, Reminder.user_id == user_id, Reminder.rule != "",
+            Reminder.paused_at.is_(None) if paused else Reminder.paused_at.is_not(None), *WAITING).values(
+            paused_at=now if paused else None)))
 
     async def cancel(self, user_id: int, reminder_id: int, now: datetime | None = None) -> bool:
         """Mark one of the person's open reminders cancelled (kept a day, for the per-day cap to count it);

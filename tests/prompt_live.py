@@ -155,7 +155,7 @@ class Run:
         # she asks for a reminder: the set_reminder tool, and the reply that follows its result
         self.last_dm = self.at(AT + timedelta(minutes=40))
         h.claude.script(Reply(tools=UseTool(
-            "set_reminder", {"text": "feed Miso", "local_time": None, "in_minutes": 30},
+            "set_reminder", {"text": "feed Miso", "local_time": None, "in_minutes": 30, "repeat": None},
             answer="Will do, I'll nudge you!")), times=2)
 
         async def ask() -> None:

@@ -519,7 +519,7 @@ async def test_a_dm_reminder_is_delivered_once_by_the_cluster_after_a_restart(wo
 
     await world.launch("low", "0-1")
     await world.launch("high", "2-3")
-    asked = {"text": "stretch", "local_time": None, "in_minutes": 2}
+    asked = {"text": "stretch", "local_time": None, "in_minutes": 2, "repeat": None}
     world.claude.script(Reply(tools=UseTool("set_reminder", asked, answer="Will do!")), times=2)
     sent = await world.discord.dm_message(USER, "remind me in 2 minutes to stretch")
     dm = int(sent["channel_id"])

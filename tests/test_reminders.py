@@ -163,7 +163,8 @@ async def test_two_processes_deliver_a_reminder_once(store: Store, db_url: str) 
 
 
 def set_reminder(**input_: Any) -> UseTool:
-    return UseTool("set_reminder", {"text": "stretch", "local_time": None, "in_minutes": None, **input_},
+    return UseTool("set_reminder", {"text": "stretch", "local_time": None, "in_minutes": None, "repeat": None,
+                                    **input_},
                    answer="Will do, I'll nudge you!")
 
 

@@ -538,7 +538,7 @@ async def test_a_swipe_is_the_replys_request_its_tools_and_cache_too(harness: Ha
     [answered] = reply_requests(h)
     assert answered.body.get("tools")  # the DM's reminders, at least
     h.claude.script(Reply(tools=UseTool("set_reminder", {"text": "the story", "local_time": None,
-                                                          "in_minutes": 30},
+                                                          "in_minutes": 30, "repeat": None},
                                         answer="Twice, and I will remind you.")), times=2)
     await (await press(h, reply, "new")).response()
     await shows(h, reply, "Twice, and I will remind you.", "2/2")

@@ -5,9 +5,11 @@ processes.
 * :mod:`.book`: the ``set_reminder`` and ``suggest_timezone`` tools lent to a reply (bot/core/pipeline.py
   ``ReplyTools``), in DMs and where a place switched them on, and what /reminders and /timezone read and
   change (``ReminderBook``).
+* :mod:`.recurrence`: a recurring reminder's RFC 5545 RRULE, read in the person's local time with
+  python-dateutil (its next occurrence, the caps checked when it is set).
 * :mod:`.delivery`: a due reminder's ``reminder`` timer (bot/core/timers.py), said in character
   (``ReminderDelivery``).
 * Its slash commands: cogs/reminders.py (thin Discord glue over the book); its rows: database/reminders.py;
   its settings: the ``alive`` section's ``reminders*`` keys; what it is for people: docs/features.md.
-  Tests: tests/test_reminders.py.
+  Tests: tests/test_reminders.py, tests/test_reminders_recurring.py.
 """

@@ -11,6 +11,11 @@ zone from what the person said ("it's 9pm here"), which ``/timezone`` then offer
 Offered in DMs (``reminders_in_dms``) and in servers' channels where an admin switched them on (``/bot
 reminders``; the ``reminders`` setting is the default), at most ``reminders_max_open`` waiting and
 ``reminders_per_day`` set in 24 hours per person.
+
+A reminder may repeat: ``repeat`` is an RFC 5545 RRULE, read in the person's zone from its first local time
+(bot/features/reminders/recurrence.py); at most ``reminders_recurring_max`` run per person and
+``reminders_recurring_per_server`` per server, their occurrences at least ``reminders_recurring_min_minutes``
+apart, checked when it is set. ``/reminders`` pauses, resumes, skips the next occurrence of and cancels one.
 """
 
 from __future__ import annotations
@@ -29,6 +34,15 @@ from bot.core.models.tools import Lent, ToolOutput, client_tool
 from bot.core.pipeline import Incoming
 from bot.core.text import clean_name
 from bot.core.timers import Timers
+from bot.features.reminders.recurrence import (
+    Occurrence,
+    RuleRefused,
+    from_text,
+    local_text,
+    next_off_loop,
+    plan_off_loop,
+    to_instant,
+)
 from database.boundary import JsonObject
 from database.reminders import TIMER, NewReminder, ReminderRow, Reminders, reminder_key
 from database.switches import PlaceSwitches
@@ -56,11 +70,15 @@ SET_REMINDER = client_tool(
     "null. Never convert between time zones yourself. The result says when it is set for (confirm it to them "
     "in your own words; its Discord timestamp shows each reader their own time), or why not: then ask them "
     "what you need (where they live when their time zone is unknown, then suggest_timezone, or have them "
-    "run /timezone; which of a time the clocks pass twice they mean).",
+    "run /timezone; which of a time the clocks pass twice they mean). For a reminder that repeats (\"every "
+    "weekday at 8\", \"every other Friday\", \"on the 1st of each month\") give repeat, an RFC 5545 RRULE "
+    "without DTSTART (FREQ=WEEKLY;BYDAY=FR, FREQ=WEEKLY;INTERVAL=2;BYDAY=FR, FREQ=MONTHLY;BYMONTHDAY=1), "
+    "with local_time its first time (its time of day is every occurrence's); else repeat null.",
     {"text": {"type": "string", "description": "What to remind them of, in a few words."},
      "local_time": {"type": ["string", "null"]},
-     "in_minutes": {"type": ["integer", "null"]}},
-    ("text", "local_time", "in_minutes"))
+     "in_minutes": {"type": ["integer", "null"]},
+     "repeat": {"type": ["string", "null"]}},
+    ("text", "local_time", "in_minutes", "repeat"))
 SUGGEST_TIMEZONE = client_tool(
     "suggest_timezone",
     "Propose the IANA time zone the person you are answering lives in, when what they said tells you (their "
@@ -167,7 +185,7 @@ class ReminderBook:
                 Lent(SUGGEST_TIMEZONE, SuggestTimezone(self, msg), voice=VOICE))
 
     async def set(self, msg: Incoming, text: str, local_time: str | None,
-                  in_minutes: int | None) -> ToolOutput:
+                  in_minutes: int | None, repeat: str | None = None) -> ToolOutput:
         """A reminder for ``msg``'s author in ``msg``'s place, or the reason why not (for the model)."""
         name = clean_name(msg.author_name) or "them"
         what = " ".join(text.split())
@@ -185,6 +203,8 @@ class ReminderBook:
         if (local_time is None) == (in_minutes is None):
             return ToolOutput("not set: it takes either local_time or in_minutes (the other null)",
                               error=True)
+        if repeat is not None and repeat.strip():
+            return await self._set_recurring(msg, what, local_time, in_minutes, repeat, now)
         if in_minutes is not None:
             if in_minutes < 1:
                 return ToolOutput("in_minutes must be at least 1", error=True)
@@ -210,6 +230,112 @@ class ReminderBook:
         where = "in this DM" if msg.is_dm else "in this channel"
         return ToolOutput(f"Reminder #{reminder_id} set for {local} ({due:%Y-%m-%d %H:%M} UTC), delivered "
                           f"{where}; as a Discord timestamp: {stamp(due)}.")
+
+    async def _set_recurring(self, msg: Incoming, what: str, local_time: str | None, in_minutes: int | None,
+                             repeat: str, now: datetime) -> ToolOutput:
+        """A recurring reminder, read in the person's zone from its first local time, or why not."""
+        name = clean_name(msg.author_name) or "them"
+        settings = self.settings
+        theirs, server = await self.reminders.recurring_counts(msg.author_id, None if msg.is_dm
+                                                               else msg.guild_id)
+        if theirs >= settings.reminders_recurring_max:
+            return ToolOutput(f"not set: {name} already has {theirs} recurring reminders, the most one may "
+                              "have (/reminders cancels one)", error=True)
+        if server >= settings.reminders_recurring_per_server:
+            return ToolOutput(f"not set: this server already has {server} recurring reminders, the most it "
+                              "may have", error=True)
+        zone_name = await self.reminders.zone_of(msg.author_id)
+        if not zone_name:
+            return ToolOutput(f"not set: {name}'s time zone is unknown, and a repeating reminder keeps to "
+                              "their local time", error=True)
+        zone = load_zone(zone_name)
+        here = now.astimezone(zone).replace(tzinfo=None, second=0, microsecond=0)
+        if in_minutes is not None:
+            first = here + timedelta(minutes=max(1, in_minutes))
+        else:
+            match = _LOCAL.fullmatch(str(local_time or "").strip())
+            if match is None:
+                return ToolOutput(f"not set: {local_time!r} is not a local date and time like "
+                                  "2026-11-27T18:00", error=True)
+            try:
+                year, month, day, hour, minute = (int(match.group(i)) for i in range(1, 6))
+                first = datetime(year, month, day, hour, minute)
+            except ValueError as error:
+                return ToolOutput(f"not set: {local_time!r} is not a real date and time ({error})",
+                                  error=True)
+        if first > here + FURTHEST:
+            return ToolOutput("not set: its first time is more than a year away", error=True)
+        try:
+            planned = await plan_off_loop(repeat, first, zone,
+                                          timedelta(minutes=settings.reminders_recurring_min_minutes))
+            start: Occurrence | None = planned.first
+            if planned.first.due < now - LATE:  # its first time has passed: the next one to come
+                start = await next_off_loop(planned.rule, here, zone, anchor=planned.first.local)
+        except RuleRefused as refused:
+            return ToolOutput(f"not set: {refused}", error=True)
+        if start is None:
+            return ToolOutput("not set: that rule has no occurrence still to come", error=True)
+        reminder_id = await self.reminders.add(NewReminder(
+            msg.author_id, msg.author_name, msg.channel_id, msg.guild_id, msg.is_dm, what, start.due,
+            zone.key, planned.rule, local_text(start.local)), now)
+        await self.timers.at(TIMER, reminder_key(reminder_id), start.due, {"reminder": reminder_id})
+        coming = [start]
+        while len(coming) < 3 and (after := await next_off_loop(planned.rule, coming[-1].local, zone)):
+            coming.append(after)
+        where = "in this DM" if msg.is_dm else "in this channel"
+        return ToolOutput(f"Recurring reminder #{reminder_id} set ({planned.rule} in {zone.key}), delivered "
+                          f"{where}; its next times: " + "; ".join(
+                              f"{c.local:%A %d %B %Y, %H:%M} ({stamp(c.due)})" for c in coming) + ".")
+
+    async def pause(self, user_id: int, reminder_id: int, paused: bool) -> str:
+        """Pause or resume one of the person's recurring reminders: what happened, in a line for them. A
+        paused one's timer finds it paused and goes; resuming it arms the next occurrence after now."""
+        now = self.clock()
+        if not await self.reminders.pause(user_id, reminder_id, paused, now):
+            state = "running" if paused else "paused"
+            return f"You have no {state} recurring reminder #{reminder_id}: nothing changed."
+        if paused:
+            return f"Paused reminder #{reminder_id}; `/reminders resume:{reminder_id}` starts it again."
+        row = await self.reminders.get(reminder_id)
+        upcoming = None if row is None else await self._upcoming(row, now)
+        if row is None or upcoming is None:
+            return f"Reminder #{reminder_id} has no time still to come."
+        await self._move(row, upcoming)
+        return f"Resumed reminder #{reminder_id}: next {stamp(upcoming.due)}."
+
+    async def skip(self, user_id: int, reminder_id: int) -> str:
+        """Skip the next occurrence of one of the person's recurring reminders: a line for them."""
+        row = await self.reminders.get(reminder_id)
+        if row is None or row.user_id != user_id or row.delivered or row.cancelled:
+            return f"You have no reminder #{reminder_id} waiting: nothing was skipped."
+        if not row.rule:
+            return f"Reminder #{reminder_id} happens only once: `/reminders cancel:{reminder_id}` cancels it."
+        if row.paused:
+            return f"Reminder #{reminder_id} is paused: `/reminders resume:{reminder_id}` first."
+        zone, local = load_zone(row.zone or "UTC"), from_text(row.local_at)
+        after = await next_off_loop(row.rule, local, zone) if local is not None else None
+        if after is None:
+            return f"Reminder #{reminder_id} has no later time: `/reminders cancel:{reminder_id}` ends it."
+        if not await self._move(row, after):
+            return f"Reminder #{reminder_id} was just delivered or changed: look at `/reminders` again."
+        return (f"Skipped reminder #{reminder_id} on {stamp(row.due_at)}; next {stamp(after.due)}.")
+
+    async def _upcoming(self, row: ReminderRow, now: datetime) -> Occurrence | None:
+        """A recurring reminder's first occurrence from now on (its own time when still to come)."""
+        zone, local = load_zone(row.zone or "UTC"), from_text(row.local_at)
+        if local is None:
+            return None
+        if row.due_at >= now:
+            return Occurrence(to_instant(local, zone), local)
+        here = now.astimezone(zone).replace(tzinfo=None)
+        return await next_off_loop(row.rule, here, zone, anchor=local)
+
+    async def _move(self, row: ReminderRow, to: Occurrence) -> bool:
+        key, payload = reminder_key(row.id), {"reminder": row.id}
+        if not await self.reminders.advance(row.id, row.due_at, to.due, local_text(to.local), key, payload):
+            return False
+        await self.timers.at(TIMER, key, to.due, payload)  # the loop woken when it comes sooner
+        return True
 
     def propose(self, msg: Incoming, zone_name: str, their_local_time: str | None) -> ToolOutput:
         """A zone proposed from what the person said, kept for ``/timezone`` to offer them first."""
@@ -287,9 +413,10 @@ class SetReminder:
 
     async def run(self, arguments: JsonObject) -> ToolOutput:
         text, local, minutes = arguments.get("text"), arguments.get("local_time"), arguments.get("in_minutes")
+        repeat = arguments.get("repeat")
         return await self.book.set(self.msg, str(text or ""), str(local) if local is not None else None,
                                    minutes if isinstance(minutes, int) and not isinstance(minutes, bool)
-                                   else None)
+                                   else None, str(repeat) if repeat else None)
 
 
 class SuggestTimezone:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.alive.initiative import initiative_prompt, place_incoming, self_portrait, speak, split
@@ -31,30 +32,49 @@ from bot.alive.proactive import Place
 from bot.alive.service import DiscordSide
 from bot.alive.speaker import Speaker
 from bot.core.claude import ClaudeUnavailable
-from bot.core.localtime import Clock, LocalTime, utc_now
+from bot.core.localtime import Clock, LocalTime, load_zone, utc_now
 from bot.core.persona.macros import Moment
 from bot.core.persona.register import in_place
 from bot.core.pipeline import Outlet, conversation_scope
 from bot.core.reach import Permit, Refusal, Way, Where
 from bot.core.text import clean_name
 from bot.features.reminders.book import SWITCH, humane
+from bot.features.reminders.recurrence import Due, Occurrence, due_off_loop, from_text, local_text
 from bot.reply.prompting import fence
-from database.reminders import ReminderRow
+from database.reminders import ReminderRow, reminder_key
 from database.timers import TimerRow
 
 log = logging.getLogger(__name__)
 
 ASK = ("[{name} asked you {ago} ago to remind them of what is quoted above, now. Remind them of it, in "
        "character, in one or two short lines. Only the message.]")
+MISSED = ("[{name} asked you to remind them of what is quoted above, repeating. You were away when it came "
+          "due {count}, so you skipped it rather than remind them late. Tell them so, in character, in one "
+          "short line{next}. Only the message.]")
+SKIPPED_TOO = (" [You were also away for {count} of its times before this one, which you skipped; say so "
+               "in a few words.]")
+MISSED_AFTER = timedelta(minutes=30)  # a recurring occurrence later than this is skipped and said, not made
 GIVE_UP = timedelta(days=1)  # a reminder whose posts kept failing this long after its time is dropped
 PlaceLock = Callable[[tuple[int, str]], AbstractAsyncContextManager[None]]  # a conversation's reply lock
 # (user id, name, today's mood, the channel or None for their DM) -> how the character feels toward them
 Toward = Callable[[int, str, str, int | None], Awaitable[str]]
 
 
-def reminder_nonce(reminder_id: int) -> str:
-    """What a reminder's posts are, as their nonce says (each part adds its index)."""
-    return f"reminder.{reminder_id}"
+def reminder_nonce(reminder_id: int, occurrence: datetime | None = None) -> str:
+    """What a reminder's posts are, as their nonce says (each part adds its index; Discord keeps 25
+    characters): a recurring one's name the occurrence too, by its minute."""
+    if occurrence is None:
+        return f"reminder.{reminder_id}"
+    return f"rem.{reminder_id}.{int(occurrence.timestamp()) // 60:x}"
+
+
+@dataclass(frozen=True)
+class Turn:
+    """A recurring reminder's time to deliver: where its rule stands, and whether its latest occurrence is
+    too late to deliver (then it is skipped and said)."""
+
+    due: Due
+    missed: bool
 
 
 class ReminderDelivery:
@@ -78,15 +98,19 @@ class ReminderDelivery:
         delivered or cancelled is left alone). While this run holds the timer's lease (bot/core/timers.py) no
         other takes the row, so the reminder is marked delivered only once posted: a crash before that (in
         the model call, say) leaves it to the run after the lease. Its posts carry nonces named after it: a
-        post that reached Discord just before a crash or a failed answer is not made twice."""
+        post that reached Discord just before a crash or a failed answer is not made twice. A recurring
+        one is moved to its next occurrence instead of marked (with its timer, in one transaction)."""
         reminders = self.speaker.store.reminders
         reminder_id = int(str(row.payload.get("reminder", 0)))
         reminder = await reminders.get(reminder_id)
         if reminder is None or reminder.delivered or reminder.cancelled:
             return f"reminder {reminder_id} gone (cancelled, forgotten or delivered)"
+        if reminder.paused:  # its timer goes; resuming arms the next occurrence
+            return f"reminder {reminder_id} paused"
+        turn = await self._turn(reminder) if reminder.rule else None
         permit = await self._permit(reminder)
         if isinstance(permit, Refusal):
-            await reminders.mark_delivered(reminder_id, self.clock())  # closed: nobody to remind
+            await self._close(reminder, turn, self.clock())  # nobody to remind (this time)
             log.info("reminder %s not delivered: user %s may not be reached (%s)", reminder_id,
                      reminder.user_id, permit.reason)
             return f"reminder {reminder_id} not delivered: {permit.reason}"
@@ -97,15 +121,15 @@ class ReminderDelivery:
             if row.last_result.startswith("failed") and now - reminder.due_at > GIVE_UP:
                 # its posts keep failing (its place gone, or closed to us): not retried for ever; one merely
                 # late (the bot was down) still goes out
-                await reminders.mark_delivered(reminder_id, now)  # closed
+                await self._close(reminder, turn, now)
                 log.warning("reminder %s dropped: still not delivered a day after its time", reminder_id)
                 return f"reminder {reminder_id} dropped: a day late"
-            outlet = await self._outlet(reminder, permit)
+            outlet = await self._outlet(reminder, permit, turn)
             if outlet is None:
-                await reminders.mark_delivered(reminder_id, now)  # closed: there is nowhere to post it
+                await self._close(reminder, turn, now)  # there is nowhere to post it
                 return f"reminder {reminder_id} undeliverable: no DM channel with its person"
             spend = await self.speaker.reach.over_limit(Way.REMINDER, reminder.user_id, permit.where)
-            text = await self.words(reminder, now, to_dm, write=spend is None)
+            text = await self.words(reminder, now, to_dm, write=spend is None, turn=turn)
             here = place_incoming(reminder.channel_id, now, guild_id=None if to_dm else reminder.guild_id,
                                   user_id=reminder.user_id)
             parts = split(self.speaker.settings.discord, self.speaker.finish_text(here, text))
@@ -115,13 +139,35 @@ class ReminderDelivery:
                 for message_id in posted:
                     if message_id is not None:
                         await self.speaker.store.privacy.posted_for(reminder.user_id, message_id)
-            if not await reminders.mark_delivered(reminder_id, self.clock()):
-                log.info("reminder %s was cancelled while it was being posted", reminder_id)
+            if not await self._close(reminder, turn, self.clock()):
+                log.info("reminder %s was cancelled or moved while it was being posted", reminder_id)
         where = ("their DM" if reminder.is_dm else f"channel {reminder.channel_id}" if not to_dm
                  else f"their DM (channel {reminder.channel_id} is closed to reminders now)")
-        log.info("reminder %s delivered to user %s in %s", reminder_id, reminder.user_id, where)
-        self.mirror(f"Reminder {reminder_id} delivered to user {reminder.user_id} in {where}.")
-        return f"reminder {reminder_id} delivered"
+        said = "missed, said" if turn is not None and turn.missed else "delivered"
+        log.info("reminder %s %s to user %s in %s", reminder_id, said, reminder.user_id, where)
+        self.mirror(f"Reminder {reminder_id} {said} to user {reminder.user_id} in {where}.")
+        return f"reminder {reminder_id} {said}"
+
+    async def _turn(self, reminder: ReminderRow) -> Turn:
+        """Where a recurring reminder stands now: its latest occurrence due, those before it gone by while
+        the bot was down, whether that latest is too late to deliver, and its next."""
+        zone = load_zone(reminder.zone or "UTC")
+        local = from_text(reminder.local_at) or reminder.due_at.astimezone(zone).replace(tzinfo=None)
+        now = self.clock()
+        due = await due_off_loop(reminder.rule, Occurrence(reminder.due_at, local), zone, now)
+        return Turn(due, now - due.latest.due > MISSED_AFTER)
+
+    async def _close(self, reminder: ReminderRow, turn: Turn | None, now: datetime) -> bool:
+        """This time of the reminder is done: a one-shot is marked delivered; a recurring one moves to its
+        next occurrence, its timer with it (closed when its rule has ended). False: it was not open (or not
+        at that occurrence) any more."""
+        reminders = self.speaker.store.reminders
+        if turn is None:
+            return await reminders.mark_delivered(reminder.id, now)
+        after = turn.due.next
+        return await reminders.advance(reminder.id, reminder.due_at, None if after is None else after.due,
+                                       "" if after is None else local_text(after.local),
+                                       reminder_key(reminder.id), {"reminder": reminder.id})
 
     async def _welcome_there(self, reminder: ReminderRow) -> bool:
         """Whether the reminder's channel still takes it: the bot active there and reminders on (read now:
@@ -145,13 +191,14 @@ class ReminderDelivery:
                 return there
         return await reach.permit(Way.REMINDER, reminder.user_id, Where.dm(), spends=False)
 
-    async def _outlet(self, reminder: ReminderRow, permit: Permit) -> Outlet | None:
-        nonce = reminder_nonce(reminder.id)
+    async def _outlet(self, reminder: ReminderRow, permit: Permit, turn: Turn | None) -> Outlet | None:
+        nonce = reminder_nonce(reminder.id, None if turn is None else turn.due.latest.due)
         if permit.where.is_dm:  # a DM reminder goes to the DM, whatever else the row says
             return await self.side.open_dm(permit, nonce=nonce)
         return self.side.outlet_for(Place(reminder.channel_id, reminder.guild_id or 0), permit, nonce=nonce)
 
-    async def words(self, reminder: ReminderRow, now: datetime, to_dm: bool, *, write: bool = True) -> str:
+    async def words(self, reminder: ReminderRow, now: datetime, to_dm: bool, *, write: bool = True,
+                    turn: Turn | None = None) -> str:
         """The reminder in the character's words, for the channel or (``to_dm``) the person's DM; the
         fallback line when the model fails or says nothing, or (not ``write``) a spending limit leaves no
         model call."""
@@ -161,13 +208,23 @@ class ReminderDelivery:
         user = await store.people.get_user(reminder.user_id)
         name = clean_name(user.name) if user is not None and user.name else "them"
         mention = "" if to_dm else f"<@{reminder.user_id}> "
-        fallback = speaker.settings.alive.reminder_fallback_line.replace("{name}", persona.name) \
-            .replace("{user}", name).replace("{reminder}", reminder.text)
+        missed = turn is not None and turn.missed
+        line = speaker.settings.alive.reminder_missed_line if missed else \
+            speaker.settings.alive.reminder_fallback_line
+        fallback = line.replace("{name}", persona.name).replace("{user}", name).replace("{reminder}",
+                                                                                         reminder.text)
         if not write:
             log.info("reminder %s: a spending limit is reached; the plain line goes out", reminder.id)
             return mention + fallback
         portrait = await self_portrait(store.identity, store.state, speaker.character_key)
         ask = ASK.format(name=name, ago=humane(now - reminder.created_at))
+        if turn is not None and missed:
+            count = turn.due.passed + 1
+            after = turn.due.next
+            ask = MISSED.format(name=name, count="once" if count == 1 else f"{count} times",
+                                next="" if after is None else f"; the next is in {humane(after.due - now)}")
+        elif turn is not None and turn.due.passed:
+            ask += SKIPPED_TOO.format(count=turn.due.passed)
         if not to_dm and (hint := await speaker.language(reminder.guild_id)):  # the server's language
             ask = f"{ask}\n\n{hint}"
         feeling = "" if self.feeling is None else await self.feeling(
