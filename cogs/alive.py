@@ -66,11 +66,14 @@ class AliveCog(commands.Cog, name="Alive"):
     @commands.Cog.listener()
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
         me = self.bot.user
-        if me is None or payload.user_id == me.id or payload.message_author_id != me.id:
-            return  # only reactions on its own messages reach it
+        if me is None or payload.user_id == me.id:
+            return
+        own = payload.message_author_id == me.id
+        if not own and not self.alive.felt.was_asked(payload.message_id):
+            return  # only reactions on its own messages, or on one it was asked about, reach it
         if payload.member is not None and payload.member.bot:
             return
-        self._felt(payload, added=True)
+        self._felt(payload, added=True, own=own)
 
     @commands.Cog.listener()
     async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
@@ -78,7 +81,7 @@ class AliveCog(commands.Cog, name="Alive"):
         if me is not None and payload.user_id != me.id:
             self._felt(payload, added=False)  # only one it kept an add for is taken back (reacting.py)
 
-    def _felt(self, payload: discord.RawReactionActionEvent, *, added: bool) -> None:
+    def _felt(self, payload: discord.RawReactionActionEvent, *, added: bool, own: bool = True) -> None:
         channel = self.bot.get_channel(payload.channel_id) if payload.guild_id is not None else None
         emoji = payload.emoji
         self.alive.felt.add(Reaction(
@@ -86,7 +89,7 @@ class AliveCog(commands.Cog, name="Alive"):
             guild_id=payload.guild_id,
             # an uncached server channel counts as private: it then reaches nothing beyond itself
             private=payload.guild_id is not None and (channel is None or private_place(channel)),
-            emoji=shown(emoji.name or "", emoji.id is not None), added=added, at=self.alive.now()))
+            emoji=shown(emoji.name or "", emoji.id is not None), added=added, at=self.alive.now(), own=own))
 
     async def _status_on_connect(self) -> None:
         if not self.bot.settings.alive.custom_status:

@@ -6,13 +6,25 @@ inbox; someone opted out leaves nothing, and /forget_me removes what was kept.""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from bot.alive.felt import EMOJI_PER_ENTRY, Reaction, ReactionInbox, stimuli
 from bot.alive.reacting import FeltReactions
 from tests.fakes.discord_lead import GUILD_MESSAGE_REACTIONS
-from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, Harness, MakeHarness, bot_posts, check, eventually, \
-    exchange, reply_requests
+from tests.harness import (
+    CHANNEL_ID,
+    GUILD_ID,
+    USER2_ID,
+    USER_ID,
+    Harness,
+    MakeHarness,
+    bot_posts,
+    check,
+    eventually,
+    exchange,
+    reply_requests,
+)
 from tests.test_consent import memory_command
 from tests.test_feelings_in_context import Clock, afternoon, dm, set_clock, state_line
 from tests.test_memory_commands import forget
@@ -38,6 +50,12 @@ async def react(h: Harness, message: dict[str, Any], emoji: str, *, user: int = 
 async def kept(h: Harness, user: int = USER_ID) -> str:
     assert h.bot is not None
     return (await h.store.feelings.read(h.bot.services.engine.character_key, user))[0]
+
+
+async def reacted(h: Harness, user: int = USER_ID) -> list[dict[str, Any]]:
+    """The reactions kept of ``user`` (with the feeling toward them)."""
+    row = await kept(h, user)
+    return list(json.loads(row).get("reacted", [])) if row else []
 
 
 async def start(make_harness: MakeHarness) -> Harness:
@@ -132,8 +150,7 @@ async def test_a_flood_of_reactions_costs_no_model_call_and_bounded_memory(make_
     await reactions.flush()
     assert len(reactions.inbox) == 0
     assert len(h.claude.requests) == requests and len(bot_posts(h)) == posts  # no model call, no post
-    bob = await kept(h, USER2_ID)
-    assert bob.count('"m":') == EMOJI_PER_ENTRY  # his entry kept a bounded number of emoji
+    assert len(await reacted(h, USER2_ID)) == EMOJI_PER_ENTRY  # his entry kept a bounded number of emoji
     assert await kept(h, 910_000_000_000_000_000 + 489 // 2) == ""  # never stored: nothing kept
 
 
@@ -144,7 +161,7 @@ async def test_an_opted_out_persons_reaction_leaves_nothing_and_forget_me_remove
     reply = (await h.replies(await h.dm_channel_id(), 1))[0]
     await react(h, reply, "❤️")
     await react(h, reply, "👎")
-    assert '"reacted"' in await kept(h)
+    assert [(r["e"], r.get("cue", False)) for r in await reacted(h)] == [("❤", False), ("👎", True)]
     assert "Done: I deleted" in await forget(h)
     assert await kept(h) == ""  # /forget_me removed the reactions with the feeling
 
@@ -191,3 +208,22 @@ def test_an_emojis_meaning_is_the_emoji_and_the_inbox_coalesces() -> None:
     assert len(inbox) == 2 and inbox.dropped == 1
     taken = inbox.take()
     assert set(taken) == {2, 3} and len(inbox) == 0
+
+
+async def test_a_reaction_on_a_message_it_was_asked_about_reaches_it(make_harness: MakeHarness) -> None:
+    h = await start(make_harness)
+    reply = await exchange(h, "finn, hello", 1)  # alice is remembered
+    target = await h.say("the kiln is too hot again", user=USER2_ID)
+    await h.discord.user_reaction(target, USER_ID, "❤️")  # someone else's message: not the character's
+    await react(h, reply, "🦀")  # on its reply, after it (events come in order): means nothing
+    assert [r["e"] for r in await reacted(h)] == ["🦀"]
+    assert h.bot is not None
+    h.claude.script("It happens with old kilns.", model="claude-test-default")
+    menu = f"Ask {h.bot.services.engine.persona.name}"[:32]
+    ask = await h.discord.interaction_installed(menu, user_id=USER_ID, channel_id=CHANNEL_ID,
+                                                guild_id=GUILD_ID, target=target)
+    await ask.message()
+    await react(h, target, "❤️")
+    await react(h, target, "👎")  # a correction only on its own replies
+    assert [(r["e"], r.get("cue", False)) for r in await reacted(h)] == [("🦀", False), ("❤", False),
+                                                                         ("👎", False)]

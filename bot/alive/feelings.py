@@ -247,7 +247,7 @@ class Feelings:
                 first = entry.first
                 found: list[str] = []
                 for emoji, on in entry.emoji.items():
-                    correction = emoji.strip(":") in corrections or emoji in corrections
+                    correction = first.own and (emoji.strip(":") in corrections or emoji in corrections)
                     if not on:
                         if correction:
                             withdrawn.add(first.message_id)

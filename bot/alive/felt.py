@@ -78,6 +78,7 @@ class Reaction:
     emoji: str  # shown(...): a unicode emoji, or :name: for a custom one
     added: bool  # False: taken back
     at: datetime
+    own: bool = True  # on the character's own message (else on one it was asked about: no correction)
 
     @property
     def is_dm(self) -> bool:

@@ -31,6 +31,17 @@ class FeltReactions:
         self._corrections = correction_set
         self._task: asyncio.Task[None] | None = None
         self._reacted_on: OrderedDict[int, None] = OrderedDict()  # messages with a kept add, the newest
+        self._asked: OrderedDict[int, None] = OrderedDict()  # messages it was asked about, the newest
+
+    def asked_about(self, message_id: int) -> None:
+        """The character was asked about this message: reactions on it reach it too."""
+        self._asked[message_id] = None
+        self._asked.move_to_end(message_id)
+        if len(self._asked) > MESSAGES_KEPT:
+            self._asked.popitem(last=False)
+
+    def was_asked(self, message_id: int) -> bool:
+        return message_id in self._asked
 
     def add(self, reaction: Reaction) -> None:
         """One reaction event (from the gateway): gathered; a pass is scheduled when none is. A reaction
