@@ -7,6 +7,8 @@ engine and to the Discord side (made by bot/runtime/composition.py, given Discor
 * server emotes (bot/alive/emotes.py): named in the stable prompt, made valid in everything the character
   sends (a reply filter);
 * emote reactions (bot/alive/reactions.py): a decision observer;
+* people's reactions on its messages (bot/alive/felt.py, bot/alive/reacting.py): felt like words, gathered
+  and kept off the gateway's path, never a model call;
 * proactive rounds (bot/alive/proactive.py) and check-ins (bot/alive/checkins.py): recurring rounds of the
   one timer loop (bot/core/timers.py), keyed ``proactive_key`` and ``checkins_key`` (listed by the
   composition root);
