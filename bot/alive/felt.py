@@ -2,7 +2,7 @@
 that place, felt like their words (bot/alive/feelings.py) but never answered on its own and never a model
 call.
 
-* What an emoji means is read from the emoji itself (:data:`MEANING`): an emoji is the same in every
+* What an emoji means is read from the emoji itself (:func:`stimuli`): an emoji is the same in every
   language, so no words are read; a custom emoji, or one not listed, moves nothing.
 * A correction emoji (``correction_reactions``, 👎 by default) on a reply is a cue the next reply to that
   person in that place is told of (:func:`cue_line`), once.
@@ -20,9 +20,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.alive.appraisal import appraise
 from database.visibility import Audience, Kind, Origin, may_enter
 
-# What an emoji on the character's message says, as the stimuli of bot/alive/regard.py's STIMULI.
+# What an emoji on the character's message says, as the stimuli of bot/alive/regard.py's STIMULI (where the
+# signals read in messages say nothing of it).
 _GROUPS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("warmth",): ("❤", "♥", "💕", "💖", "💗", "💓", "💞", "💘", "💝", "🥰", "😍", "😊", "🤗", "😘",
                   "☺", "🫶", "💜", "💙", "💚", "💛", "🧡", "🤍", "🩷", "🫂"),
@@ -49,8 +51,11 @@ def base(emoji: str) -> str:
 
 
 def stimuli(emoji: str) -> tuple[str, ...]:
-    """What a reaction carries (empty for a custom emoji or one not listed)."""
-    return MEANING.get(base(emoji), ())
+    """What a reaction carries (empty for a custom emoji or one not listed): the language-neutral signals
+    read in messages (bot/alive/appraisal.py), else what it says as a reaction on the character's message
+    (:data:`MEANING`: a laugh is praise there, an angry face is aimed at the character)."""
+    shape = base(emoji)
+    return appraise(shape) or MEANING.get(shape, ())
 
 
 def corrections(setting: str) -> frozenset[str]:
