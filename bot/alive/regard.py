@@ -182,8 +182,9 @@ class Regard:
 
     def with_reacted(self, added: tuple[Reacted, ...] = (), *, withdrawn: frozenset[int] = frozenset(),
                      told: Audience | None = None, person: int = 0) -> Regard:
-        """This regard with reactions ``added`` (the newest kept), the cues of messages ``withdrawn`` (their
-        correction taken back) and those a reply read by ``told`` was told of (``person``'s) cleared."""
+        """This regard, changed in place (callers hold a fresh one: from_json's or moved's), with reactions
+        ``added`` (the newest kept), the cues of messages ``withdrawn`` (their correction taken back) and
+        those a reply read by ``told`` was told of (``person``'s) cleared."""
         def still(r: Reacted) -> Reacted:
             if r.cue and (r.message in withdrawn or (told is not None and r.here(person, told))):
                 return Reacted(r.message, r.channel, r.guild, r.kind, r.emoji, r.at, cue=False)
