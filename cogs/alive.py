@@ -4,7 +4,8 @@ bot/runtime/composition.py; its rounds are durable timers of the one timer loop,
 * the custom status: shown with Discord's custom activity at every READY and RESUMED (a new gateway
   session starts without one), written at start-up when none is set and after each daily consolidation;
 * ``/checkin on|off`` for everyone; the admin switches live in cogs/activation.py (``/bot ...``);
-* the server's emotes (from the guild cache) and reactions.
+* the server's emotes (from the guild cache) and reactions: its own emote reactions, and people's reactions
+  on its messages, handed to the felt reactions (bot/alive/reacting.py) as they come from the gateway.
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ import logging
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING
 
+import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.alive.felt import Reaction, shown
 from bot.alive.service import Alive
+from bot.discord.flow import private_place
 from bot.discord.presence import AlivePresence
 
 if TYPE_CHECKING:
@@ -56,6 +60,36 @@ class AliveCog(commands.Cog, name="Alive"):
     @commands.Cog.listener()
     async def on_resumed(self) -> None:
         self._spawn(self._status_on_connect(), "status-on-resume")
+
+    # -- people's reactions on the character's messages (the reactions intents, on by default)
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        me = self.bot.user
+        if me is None or payload.user_id == me.id:
+            return
+        own = payload.message_author_id == me.id
+        if not own and not self.alive.felt.was_asked(payload.message_id):
+            return  # only reactions on its own messages, or on one it was asked about, reach it
+        if payload.member is not None and payload.member.bot:
+            return
+        self._felt(payload, added=True, own=own)
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
+        me = self.bot.user
+        if me is not None and payload.user_id != me.id:
+            self._felt(payload, added=False)  # only one it kept an add for is taken back (reacting.py)
+
+    def _felt(self, payload: discord.RawReactionActionEvent, *, added: bool, own: bool = True) -> None:
+        channel = self.bot.get_channel(payload.channel_id) if payload.guild_id is not None else None
+        emoji = payload.emoji
+        self.alive.felt.add(Reaction(
+            user_id=payload.user_id, message_id=payload.message_id, channel_id=payload.channel_id,
+            guild_id=payload.guild_id,
+            # an uncached server channel counts as private: it then reaches nothing beyond itself
+            private=payload.guild_id is not None and (channel is None or private_place(channel)),
+            emoji=shown(emoji.name or "", emoji.id is not None), added=added, at=self.alive.now(), own=own))
 
     async def _status_on_connect(self) -> None:
         if not self.bot.settings.alive.custom_status:

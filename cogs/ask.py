@@ -66,6 +66,7 @@ async def answer(interaction: Interaction, parts: list[str]) -> None:
 @may_talk()
 async def ask_about(interaction: Interaction, message: discord.Message) -> None:
     await interaction.response.defer(thinking=True, ephemeral=ephemeral_here(interaction))
+    interaction.client.services.alive.felt.asked_about(message.id)  # reactions on it now reach it
     asking = interaction.client.services.asking
     await answer(interaction, await asking.ask_about(asker_of(interaction), quoted_of(interaction, message)))
 

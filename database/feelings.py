@@ -5,9 +5,11 @@ writes them back, so every process of a cluster, and a restart, sees what the la
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, delete, select
+from sqlalchemy import Connection, bindparam, delete, select, update
 
 from database.alive_models import PersonFeeling, PlaceFeeling
 from database.boundary import Statements
@@ -27,6 +29,28 @@ def feeling_statements() -> Statements:
     read's (database/statements.py)."""
     return {"feelings": select(select(PersonFeeling.feeling).where(*_MINE).scalar_subquery(),
                                select(PlaceFeeling.feeling).where(*_HERE).scalar_subquery())}
+
+
+def prune_reactions(conn: Connection, before: datetime) -> int:
+    """The retention's part here: reactions kept with a feeling (bot/alive/felt.py, ``reacted``) made before
+    ``before`` are let go (whatever holds what a person did expires as their words do); how many."""
+    gone = 0
+    rows = conn.execute(select(PersonFeeling.character, PersonFeeling.user_id, PersonFeeling.feeling)
+                        .where(PersonFeeling.feeling.contains('"reacted"'))).all()
+    for character, user_id, raw in rows:
+        try:
+            data = json.loads(raw)
+            kept = [r for r in data["reacted"] if datetime.fromisoformat(str(r["at"])) >= before]
+        except (ValueError, KeyError, TypeError):
+            continue  # unreadable: the reader calms it (bot/alive/regard.py)
+        if len(kept) == len(data["reacted"]):
+            continue
+        gone += len(data["reacted"]) - len(kept)
+        data["reacted"] = kept
+        conn.execute(update(PersonFeeling).where(PersonFeeling.character == character,
+                                                 PersonFeeling.user_id == user_id)
+                     .values(feeling=json.dumps(data, separators=(",", ":"))))
+    return gone
 
 
 class FeelingRows:

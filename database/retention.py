@@ -7,7 +7,8 @@
   deleted (what was learnt from them stays in facts, summaries and memories), and with them, in the same
   transaction, their word-for-word copies kept for episodic recall (``archive_excerpts``): whatever holds a
   person's words expires with them. Those people's excerpt stamps change, so recall's cached indexes are
-  read again and quote none of them.
+  read again and quote none of them. Reactions kept with the feeling toward a person (``person_feelings``)
+  made before the same cutoff go too (they keep 7 days at most anyway).
 
 0 for either setting keeps those rows forever. The job runs daily on the cluster's leader
 (bot/runtime/jobs.py), and after each ``python main.py consolidate --now`` (bot/runtime/consolidation_cli.py).
@@ -21,6 +22,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, case, delete, func, select
 
 from database.engine import Database
+from database.feelings import prune_reactions
 from database.models import ApiCall, ArchivedMessage, ArchiveExcerpt, UsageDay
 from database.stamps import mark_deleted
 from database.stats import day_of
@@ -32,11 +34,13 @@ class Pruned:
     days: int = 0  # (day, model) rows they were added to
     archived: int = 0  # message_archive rows deleted
     excerpts: int = 0  # archive_excerpts rows (their words, kept for recall) deleted with them
+    reactions: int = 0  # reactions kept with a feeling toward a person, let go
 
     def describe(self) -> str:
         return (f"{self.calls} model calls older than the usage retention added up into {self.days} "
                 f"day(s) and deleted; {self.archived} archived messages deleted, with {self.excerpts} "
-                "excerpts of them kept for recall")
+                "excerpts of them kept for recall"
+                + (f"; {self.reactions} kept reactions let go" if self.reactions else ""))
 
 
 def usage_cutoff(now: datetime, days: int) -> datetime:
@@ -50,14 +54,15 @@ class Retention:
 
     async def prune(self, now: datetime, *, usage_days: int, archive_days: int) -> Pruned:
         """Apply both retentions as of ``now`` (an aware UTC datetime); 0 days: keep forever."""
-        calls = days = archived = excerpts = 0
+        calls = days = archived = excerpts = reactions = 0
         if usage_days > 0:
             cutoff = usage_cutoff(now, usage_days)
             calls, days = await self.db.write(lambda conn: self._fold_usage(conn, cutoff))
         if archive_days > 0:
             before = now - timedelta(days=archive_days)
             archived, excerpts = await self.db.write(lambda conn: self._prune_archive(conn, before))
-        return Pruned(calls, days, archived, excerpts)
+            reactions = await self.db.write(lambda conn: prune_reactions(conn, before))
+        return Pruned(calls, days, archived, excerpts, reactions)
 
     def _prune_archive(self, conn: Connection, before: datetime) -> tuple[int, int]:
         """The archived messages said before ``before`` and their excerpts (``said_at`` is the message's

@@ -5,6 +5,7 @@ database a local run creates is readable by its owner only. On SQLite and Postgr
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import stat
 from datetime import UTC, datetime, timedelta
@@ -170,3 +171,19 @@ async def test_consolidate_now_applies_the_retention_to_the_archive_and_its_word
     assert [e.content for e in await store.excerpts.rows(alice)] == [
         "the bakery opens a second shop in spring"]
     assert await recalled() == ["the bakery opens a second shop in spring"]
+
+
+async def test_reactions_kept_with_a_feeling_expire_with_the_archive(store: Store) -> None:
+    await store.people.ensure_user(7, "alice")
+    old, new = NOW - timedelta(days=3), NOW - timedelta(hours=1)
+
+    def reacted(at: datetime, emoji: str) -> dict[str, Any]:
+        return {"m": 1, "c": 2, "g": 0, "k": 0, "e": emoji, "at": at.isoformat()}
+
+    feeling = json.dumps({"levels": {}, "at": NOW.isoformat(),
+                          "reacted": [reacted(old, "👎"), reacted(new, "❤")]})
+    await store.feelings.move("finn", 7, lambda _old, _consent: feeling)
+    pruned = await store.retention.prune(NOW, usage_days=0, archive_days=2)
+    assert pruned.reactions == 1 and "1 kept reactions let go" in pruned.describe()
+    kept = json.loads((await store.feelings.read("finn", 7))[0])["reacted"]
+    assert [r["e"] for r in kept] == ["❤"]

@@ -39,6 +39,7 @@ from datetime import datetime
 
 from bot.alive.appraisal import appraise
 from bot.alive.emotions import BY_NAME, EmotionState, advance, describe, stimulate
+from bot.alive.felt import Pending, Reacted, cue_line, stimuli
 from bot.alive.regard import Regard, lasting_since, room_line, state_line
 from bot.core.localtime import Clock, LocalTime, utc_now
 from bot.core.persona.model import Persona
@@ -80,6 +81,7 @@ class Feelings:
         self._dirty = False
         self._shared = shared
         self._dropped: set[int] = set()  # people whose kept feeling their next exchange deletes
+        self._cued: set[int] = set()  # people whose reply was told of their correction: cleared after it
 
     def adopt(self, raw: str) -> bool:
         """Take a state another process saved (no write: it is stored already)."""
@@ -135,10 +137,15 @@ class Feelings:
             place = Regard.from_json(here, now)
             room = self._answering(place, place, msg, answering, now)
         name = clean_name(msg.author_name)
-        return self._line(persona, name, data.mood, person, room, now, quiet=True,
+        line = self._line(persona, name, data.mood, person, room, now, quiet=True,
                           lasting=lasting(data.relationship), answering=answering,
                           since=(lasting_since(msg.author_id, msg.audience(), data.relationship_since)
                                  if any(data.relationship_since) else None))  # no time kept: none to tell
+        # a correction they reacted with here (never one from another place) is told once, in this reply
+        cue = cue_line(name, kept.reacted, msg.author_id, msg.audience()) if kept.reacted else ""
+        if cue:
+            self._cued.add(msg.author_id)
+        return "\n".join(part for part in (line, cue) if part)
 
     @staticmethod
     def _answering(shown: Regard, kept: Regard, msg: Incoming, found: tuple[str, ...],
@@ -193,14 +200,19 @@ class Feelings:
         found = self.feel(felt if felt is not None else appraise(msg.content))
         dropped = msg.author_id in self._dropped
         self._dropped.discard(msg.author_id)
-        if self.rows is not None and not msg.author_is_bot and (found or dropped):
+        cued = msg.author_id in self._cued
+        self._cued.discard(msg.author_id)
+        if self.rows is not None and not msg.author_is_bot and (found or dropped or cued):
             now = self.clock()
 
             def person(old: str, consent: bool | None) -> str | None:
                 if not self.remembers(consent):
                     return None
-                return Regard.from_json(old, now).moved(found, now, person=True, public=public,
-                                                        message=msg.message_id).to_json()
+                regard = Regard.from_json(old, now).moved(found, now, person=True, public=public,
+                                                          message=msg.message_id)
+                if cued:  # told of their correction: the next reply is not told again
+                    regard.with_reacted(told=msg.audience(), person=msg.author_id)
+                return regard.to_json()
 
             public = not msg.is_dm and not msg.private
 
@@ -214,6 +226,43 @@ class Feelings:
                 log.exception("could not keep the feelings of an exchange with user %s", msg.author_id)
         await self.save()
         return found
+
+    async def reacted(self, user_id: int, entries: list[Pending], corrections: frozenset[str]) -> None:
+        """A person's reactions on the character's messages since the last pass (bot/alive/felt.py): what
+        each emoji carries moves the feeling toward them as their words would there (a DM's only their
+        own track, a public channel's the public one too), each is kept with it (a correction as a cue for
+        the next reply there), a taken-back correction withdraws its cue. One write; nothing kept of
+        someone who opted out or was never stored."""
+        if self.rows is None:
+            return
+        now = self.clock()
+
+        def person(old: str, consent: bool | None) -> str | None:
+            if not self.remembers(consent):
+                return None
+            regard = Regard.from_json(old, now)
+            added: list[Reacted] = []
+            withdrawn: set[int] = set()
+            for entry in entries:
+                first = entry.first
+                found: list[str] = []
+                for emoji, on in entry.emoji.items():
+                    correction = first.own and (emoji.strip(":") in corrections or emoji in corrections)
+                    if not on:
+                        if correction:
+                            withdrawn.add(first.message_id)
+                        continue
+                    found.extend(k for k in stimuli(emoji) if k not in found)
+                    added.append(Reacted.of(first, emoji, correction))
+                if found:
+                    public = not first.is_dm and not first.private
+                    regard = regard.moved(tuple(found), now, person=True, public=public)
+            return regard.with_reacted(tuple(added), withdrawn=frozenset(withdrawn)).to_json()
+
+        try:
+            await self.rows.move(self.character, user_id, person)
+        except Exception:
+            log.exception("could not keep the reactions of user %s", user_id)
 
     def feel(self, found: tuple[str, ...]) -> tuple[str, ...]:
         """What a message carries (``found``: its kinds) moves the character's own state (in memory; save()

@@ -37,6 +37,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 
+from bot.alive.felt import CUES_KEPT, Reacted, kept
 from database.visibility import Audience, Origin, may_enter
 from memory.relationships import PLAYFUL, Lasting
 
@@ -85,7 +86,8 @@ class Regard:
     (:meth:`seen_by` asks database/visibility.py). A channel's regard has no second track (None). Each
     track keeps since when each of its feelings is felt (``since``, ``public_since``): the time it last
     rose from below :data:`FELT`. ``through``: the id of the newest message whose effect it holds (0: none
-    known)."""
+    known). ``reacted``: the person's newest reactions on the character's messages (bot/alive/felt.py),
+    each with where it was, so it is seen only there."""
 
     levels: dict[str, float]
     at: datetime
@@ -94,6 +96,7 @@ class Regard:
     since: dict[str, datetime] = field(default_factory=dict)
     public_since: dict[str, datetime] = field(default_factory=dict)
     through: int = 0
+    reacted: tuple[Reacted, ...] = ()
 
     @classmethod
     def calm(cls, now: datetime) -> Regard:
@@ -106,6 +109,8 @@ class Regard:
             data["since"] = {k: v.isoformat() for k, v in self.since.items()}
         if self.through:
             data["through"] = self.through
+        if self.reacted:
+            data["reacted"] = [r.to_obj() for r in self.reacted]
         if self.public is not None:
             data["public"] = {k: round(v, 4) for k, v in self.public.items()}
             if self.public_since:
@@ -123,11 +128,13 @@ class Regard:
             public = None if shown is None else {k: _clamp(float(shown.get(k, 0.0))) for k in FEELINGS}
             since, public_since = _times(data.get("since")), _times(data.get("public_since"))
             through = int(data.get("through", 0))
+            reacted = kept(data.get("reacted"), now)
         except (ValueError, KeyError, TypeError, AttributeError):
             return cls.calm(now)
         if at.tzinfo is None:
             return cls.calm(now)
-        return cls(levels, at, public=public, since=since, public_since=public_since, through=through)
+        return cls(levels, at, public=public, since=since, public_since=public_since, through=through,
+                   reacted=reacted)
 
     def seen_by(self, person: int, audience: Audience) -> Regard:
         """The regard toward ``person`` that a reply read by ``audience`` may show: all of it where what
@@ -136,7 +143,8 @@ class Regard:
         if may_enter(Origin.dm(person), audience):
             return self
         return Regard(dict(self.public) if self.public is not None else dict.fromkeys(FEELINGS, 0.0),
-                      self.at, since=dict(self.public_since), through=self.through)
+                      self.at, since=dict(self.public_since), through=self.through,
+                      reacted=tuple(r for r in self.reacted if may_enter(r.origin(person), audience)))
 
     def advanced(self, now: datetime) -> Regard:
         """This regard as time has left it at ``now`` (a new object)."""
@@ -147,7 +155,8 @@ class Regard:
 
         return Regard(faded(self.levels), max(now, self.at),
                       public=None if self.public is None else faded(self.public),
-                      since=dict(self.since), public_since=dict(self.public_since), through=self.through)
+                      since=dict(self.since), public_since=dict(self.public_since), through=self.through,
+                      reacted=self.reacted)
 
     def moved(self, stimuli: tuple[str, ...], now: datetime, *, public: bool = False,
               person: bool = False, message: int = 0) -> Regard:
@@ -170,6 +179,19 @@ class Regard:
                     if delta > 0 and (level < FELT or feeling not in since):
                         since[feeling] = out.at  # felt from now on
         return out
+
+    def with_reacted(self, added: tuple[Reacted, ...] = (), *, withdrawn: frozenset[int] = frozenset(),
+                     told: Audience | None = None, person: int = 0) -> Regard:
+        """This regard, changed in place (callers hold a fresh one: from_json's or moved's), with reactions
+        ``added`` (the newest kept), the cues of messages ``withdrawn`` (their correction taken back) and
+        those a reply read by ``told`` was told of (``person``'s) cleared."""
+        def still(r: Reacted) -> Reacted:
+            if r.cue and (r.message in withdrawn or (told is not None and r.here(person, told))):
+                return Reacted(r.message, r.channel, r.guild, r.kind, r.emoji, r.at, cue=False)
+            return r
+
+        self.reacted = tuple(still(r) for r in (*self.reacted, *added))[-CUES_KEPT:]
+        return self
 
     def holds(self, message: int) -> bool:
         """Whether the effect of ``message`` (an id) is in this regard already."""

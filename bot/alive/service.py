@@ -7,6 +7,8 @@ engine and to the Discord side (made by bot/runtime/composition.py, given Discor
 * server emotes (bot/alive/emotes.py): named in the stable prompt, made valid in everything the character
   sends (a reply filter);
 * emote reactions (bot/alive/reactions.py): a decision observer;
+* people's reactions on its messages (bot/alive/felt.py, bot/alive/reacting.py): felt like words, gathered
+  and kept off the gateway's path, never a model call;
 * proactive rounds (bot/alive/proactive.py) and check-ins (bot/alive/checkins.py): recurring rounds of the
   one timer loop (bot/core/timers.py), keyed ``proactive_key`` and ``checkins_key`` (listed by the
   composition root);
@@ -29,6 +31,7 @@ from bot.alive.emotes import EMPTY, Emote, EmoteSet, render, warm_reaction
 from bot.alive.feelings import Feelings
 from bot.alive.mood import ensure_daily_mood
 from bot.alive.proactive import Place, ProactiveRound
+from bot.alive.reacting import FeltReactions
 from bot.alive.reactions import SWITCH as REACTIONS
 from bot.alive.reactions import ReactionGate, aimed_at_me, may_react, warm_stimuli
 from bot.alive.regard import Regard, lasting_since, state_line
@@ -271,6 +274,10 @@ class Alive:
                                         status=self.status.current, feeling=self.room_feeling, mirror=mirror)
         self.checkins = CheckInRound(speaker, self.time, feeling=self.feeling_toward, open_dm=side.open_dm,
                                      remembers=self.consent.allows, mirror=mirror)
+        # reactions on its messages, felt like words (bot/alive/reacting.py)
+        self.felt = FeltReactions(lambda: self.main_feelings,
+                                  lambda: self.settings.felt_reactions and self.settings.emotions,
+                                  lambda: self.settings.correction_reactions)
         key = speaker.character_key
         self.proactive_key = f"proactive:{key}" + (f":shards {shards}" if shards else "")
         self.checkins_key = f"checkins:{key}"
@@ -291,6 +298,7 @@ class Alive:
             await feelings.load()
 
     async def close(self) -> None:
+        await self.felt.flush()
         for feelings in self.feelings.values():
             await feelings.save()
 

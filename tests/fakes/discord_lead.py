@@ -63,6 +63,9 @@ DM_EVENTS = frozenset({"MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE", "ME
 # portal, the "limited" flag of a bot in fewer than 100 servers): asking for one that is off closes with 4014.
 PRIVILEGED_INTENTS = {"guild_members": (1 << 1, 1 << 15), "guild_presences": (1 << 8, 1 << 13),
                       "message_content": (1 << 15, 1 << 19)}
+# Gateway intents that decide which reaction events a session gets (Discord sends none without them).
+GUILD_MESSAGE_REACTIONS = 1 << 10
+DIRECT_MESSAGE_REACTIONS = 1 << 13
 MEMBER_PERMISSIONS = str(0x400 | 0x800 | 0x4000 | 0x8000 | 0x10000 | 0x40 | 0x80000000)
 
 
@@ -73,6 +76,7 @@ class Session:
     token: str
     shard: tuple[int, int]
     seq: int = 0
+    intents: int = 0  # as asked for in IDENTIFY
     identified: bool = False
     sent: list[dict[str, Any]] = field(default_factory=list)  # dispatched payloads, for RESUME replay
     resumable: bool = True  # False after a close or op 9 that ends it (tests/fakes/discord_faults.py)
@@ -344,7 +348,8 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld, VoiceWorld):
             await ws.close(code=4014, message=b"Disallowed intent(s).")
             return None
         shard = tuple(data.get("shard") or (0, 1))
-        session = Session(ws, f"session-{self.snowflake()}", token, (int(shard[0]), int(shard[1])))
+        session = Session(ws, f"session-{self.snowflake()}", token, (int(shard[0]), int(shard[1])),
+                          intents=asked)
         self.sessions.append(session)
         guilds = [g for g in self.guilds if self._on_shard(g, session.shard)]
         await self._send(session, "READY", {
@@ -391,13 +396,16 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld, VoiceWorld):
             await session.ws.send_str(json.dumps(payload))
 
     async def dispatch(self, event: str, data: dict[str, Any], *, guild_id: int | None = None,
-                       only_token: str | None = None) -> None:
-        """Send an event to every connected session that should see it (by shard, by bot)."""
+                       only_token: str | None = None, intent: int = 0) -> None:
+        """Send an event to every connected session that should see it (by shard, by bot, and by
+        ``intent``: a bit the session must have asked for, when the event needs one)."""
         # A session that may still RESUME counts: what it misses meanwhile is replayed (see _resume).
         await self.wait_for(lambda d: any(s.identified for s in [*d.sessions, *d.dead_sessions.values()]),
                             timeout=10, what="a gateway session")
         for session in [*self.sessions, *self.dead_sessions.values()]:  # a resumable one gets them on RESUME
             if only_token is not None and session.token != only_token:
+                continue
+            if intent and not session.intents & intent:
                 continue
             if guild_id is not None and not self._on_shard(guild_id, session.shard):
                 continue
@@ -522,6 +530,34 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld, VoiceWorld):
         message["_user"] = True
         await self.dispatch("MESSAGE_CREATE", self._public(message))
         return message
+
+    async def user_reaction(self, message: dict[str, Any], user_id: int, emoji: str, *,
+                            remove: bool = False, burst: bool = False,
+                            emoji_id: int | None = None) -> None:
+        """A user adds (or ``remove``s) a reaction to ``message``: MESSAGE_REACTION_ADD / _REMOVE as
+        Discord sends it, only to sessions with the guild (or direct) message reactions intent. ``emoji``:
+        a unicode emoji, or a custom emoji's name with ``emoji_id``."""
+        channel_id = int(message["channel_id"])
+        guild_id = self.channels[channel_id].get("guild_id")
+        if user_id not in self.users:
+            self.add_user(user_id, f"reactor{user_id % 100_000}")
+        data: dict[str, Any] = {
+            "user_id": str(user_id), "channel_id": str(channel_id), "message_id": str(message["id"]),
+            "emoji": {"id": str(emoji_id) if emoji_id else None, "name": emoji},
+            "burst": burst, "type": 1 if burst else 0}
+        if guild_id:
+            data["guild_id"] = str(guild_id)
+        if not remove:
+            data["message_author_id"] = str(message["author"]["id"])
+            data["burst_colors"] = ["#ff0000"] if burst else []
+            if guild_id:
+                gid = int(guild_id)
+                if user_id not in self.members.get(gid, {}):
+                    self.add_member(gid, user_id)
+                data["member"] = self._member_payload(gid, user_id)
+        await self.dispatch("MESSAGE_REACTION_REMOVE" if remove else "MESSAGE_REACTION_ADD", data,
+                            guild_id=int(guild_id) if guild_id else None,
+                            intent=GUILD_MESSAGE_REACTIONS if guild_id else DIRECT_MESSAGE_REACTIONS)
 
     async def voice_message(self, author_id: int, audio: bytes, *, channel_id: int | None = None,
                             duration: float = 1.5, waveform: bytes = bytes([16, 128, 255, 128, 16]),
