@@ -81,6 +81,7 @@ SERVER_RECORDS: dict[str, str] = {
 NOTHING_PERSONAL: dict[str, str] = {
     "character_affinity": "between characters",
     "character_state": "the character's own state",
+    "card_words": "the character card's own words, rendered per language by the model; no one's words",
     "character_server_state": "the character's interaction count and stage in a server (server ids)",
     "cluster_nodes": "the bot's processes",
     "daily_counts": "per-day totals, no ids (0006)",

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0037_recurring_reminders"
-down_revision = "0035_embedding_model"
+down_revision = "0036_card_words"
 branch_labels = None
 depends_on = None
 
