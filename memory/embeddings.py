@@ -231,33 +231,36 @@ class PairedEmbedder:
         return np.hstack((self.minilm.encode(sentences) * self.HALF,
                           self.e5.encode(sentences) * self.HALF)).astype(DTYPE)
 
-    def encode_queries(self, sentences: Sequence[str]) -> np.ndarray:
-        """What a message asks (the message first, then its topic): encoded by the message's language."""
+    def encode_queries(self, sentences: Sequence[str], english: bool | None = None) -> np.ndarray:
+        """What a message asks (the message first, then its topic): encoded by the message's language, or as
+        ``english`` says (:func:`english`, which also weighs the language of what is searched)."""
         if not sentences:
             return np.zeros((0, 0), dtype=DTYPE)
         e5 = self.e5.encode_queries(sentences)
-        if not english(sentences[0]):
+        if not (english if english is not None else is_english(sentences[0])):
             # against a stored e5 half of sqrt(1/2): sqrt(2) makes the dot product e5's cosine itself
             return np.hstack((np.zeros_like(e5), e5 * self.WHOLE)).astype(DTYPE)
         return np.hstack((self.minilm.encode(sentences) * self.HALF, e5 * self.HALF)).astype(DTYPE)
 
     @staticmethod
-    def tuning_for(text: str) -> Tuning:
-        """The thresholds of the formula a question of ``text`` is scored by."""
-        return TUNINGS[PAIRED_MODEL_ID] if english(text) else TUNINGS[E5_MODEL_ID]
+    def tuning_for(english: bool) -> Tuning:
+        """The thresholds of the formula a question is scored by."""
+        return TUNINGS[PAIRED_MODEL_ID] if english else TUNINGS[E5_MODEL_ID]
 
 
-def english(text: str) -> bool:
-    """Whether a question is read as English (or tells no language: most short ones are chat in any)."""
+def is_english(text: str, searched: str | None = None) -> bool:
+    """Whether a question is scored as English: it is (or tells no language: most short ones are chat in
+    any), and so is most of what it searches (``searched``: the language most of a person's facts are in;
+    None: unknown). Asked in English of facts kept in Spanish, MiniLM's half would only add noise."""
     from bot.core.language import detect
 
-    return detect(text) in (None, "en")
+    return detect(text) in (None, "en") and searched in (None, "en")
 
 
-def tuning_for(embedder: object, text: str) -> Tuning:
+def tuning_for(embedder: object, text: str, searched: str | None = None) -> Tuning:
     """The thresholds a question of ``text`` is scored with (a pair of models chooses by language)."""
     choose = getattr(embedder, "tuning_for", None)
-    return choose(text) if choose is not None else tuning_of(embedder)
+    return choose(is_english(text, searched)) if choose is not None else tuning_of(embedder)
 
 
 # The ``embedding_model`` setting: empty for the bundled all-MiniLM-L6-v2, one of these names for an adapter,
@@ -317,13 +320,19 @@ async def encode_async(embedder: Embedder, sentences: Sequence[str]) -> np.ndarr
     return await asyncio.to_thread(embedder.encode, list(sentences))
 
 
-def encode_asked(embedder: Embedder, asked: Sequence[str], stored: Sequence[str] = ()) -> np.ndarray:
+def encode_asked(embedder: Embedder, asked: Sequence[str], stored: Sequence[str] = (),
+                 searched: str | None = None) -> np.ndarray:
     """What a message asks (``asked``: encoded as queries where the model tells queries from passages, e5)
-    then what is stored (``stored``), as one matrix. Blocking: call it in a worker thread."""
+    then what is stored (``stored``), as one matrix; ``searched``: the language most of what the question
+    searches is in (a pair of models chooses its formula by it too). Blocking: call it in a worker thread."""
     queries = getattr(embedder, "encode_queries", None)
     if queries is None:
         return embedder.encode([*asked, *stored])
-    parts = [queries(list(asked))] + ([embedder.encode(list(stored))] if stored else [])
+    if isinstance(embedder, PairedEmbedder) and asked:
+        first = embedder.encode_queries(list(asked), english=is_english(asked[0], searched))
+    else:
+        first = queries(list(asked))
+    parts = [first] + ([embedder.encode(list(stored))] if stored else [])
     return np.vstack(parts)
 
 

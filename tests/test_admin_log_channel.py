@@ -152,7 +152,7 @@ async def test_non_admin_in_the_log_channel_is_ordinary_chat(harness: Harness) -
     h = harness
     h.claude.script("yes", model=VOTER, times=3)
     h.claude.script("Status? Calm waters, friend.", model=DEFAULT)
-    await h.say("status", user=USER_ID, channel=LOG_CHANNEL_ID)
+    await h.say("status please", user=USER_ID, channel=LOG_CHANNEL_ID)
     [reply] = await h.replies(LOG_CHANNEL_ID)
     assert reply["content"] == "Status? Calm waters, friend."
     assert len(h.claude.requests_for(VOTER)) == 3

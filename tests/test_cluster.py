@@ -36,6 +36,7 @@ from tests.dbtools import reset_schema
 from tests.fakes import EVENT_WAIT, PROCESS_WAIT
 from tests.fakes.claude_server import FakeClaude
 from tests.fakes.discord_lead import FakeDiscord, panel_texts
+from tests.felt_support import feels
 from tests.harness import TEST_CONFIG, check, eventually, nothing_owed
 
 FINN = PROJECT_ROOT / "characters" / "finn"
@@ -393,6 +394,9 @@ async def test_two_processes_answer_each_message_once_and_stop_together(world: C
         assert f"message {mid} from" not in world.log(other)
     # One character, one mood: what people say to "low" moves the feelings "high" reports.
     before = await _cortisol_reported(world)
+    # The reply's model judges each insult (the <felt> tag it starts its answer with: bot/reply/felt.py)
+    for _ in range(3):
+        feels(world.claude, "conflict", "Rude.")
     for n in range(3):
         await world.discord.user_message(world.channels[0], USER,
                                          f"Finn you stupid useless idiot, shut up {n}")

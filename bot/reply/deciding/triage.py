@@ -21,15 +21,18 @@ log = logging.getLogger(__name__)
 
 # Bare acknowledgements and reactions, recognised by their shape in any language, never by a list of words:
 # emoji and punctuation only; laughter (a syllable said over and over: "jajaja", "hahaha", "rsrs", "kkkk",
-# "ㅋㅋㅋ", "хахаха", "wwww", "555"); one word said again and again ("ok ok ok"); or one or two short words
-# with no question and none of the card's words ("genau", "gracias", "草", "ありがとう", "nice one").
+# "ㅋㅋㅋ", "хахаха", "wwww", "555"); one word said again and again ("ok ok ok"); or one short word
+# with no question and none of the card's words ("genau", "gracias", "草", "ありがとう").
 # Read character by character in Python, never by one pattern with a repeated group: overlapping
 # alternatives inside a repetition backtrack exponentially on a message such as "ok ok ok ... x" (issue 43),
 # and this runs on every unaddressed channel message.
 _ACK_MAX_CHARS = 64  # longer is something to read (and is never scanned)
-_SHORT_WORDS = 2  # at most this many words, of at most _SHORT_CHARS letters in all, is chatter
-_SHORT_CHARS = 20
-_HAN_PER_WORD = 3  # Chinese and Japanese write no spaces: a run of this many characters counts as a word
+# One word, of at most _SHORT_CHARS letters, is chatter; two are already a greeting or a remark ("Evening,
+# all.", "still here") that a vote should read.
+_SHORT_WORDS = 1
+_SHORT_CHARS = 12
+_HAN_PER_WORD = 5  # Chinese and Japanese write no spaces: a run of this many characters counts as a word
+_HAN_LETTERS = 2  # and each of their characters as this many letters
 _ACK_SEPARATORS = re.compile(r"[\s,.!?~、。，！？…;:()\[\]\"“”«»¡¿]+")
 _CUSTOM_EMOJI = re.compile(r"<a?:\w{1,32}:\d{5,25}>")
 _SHORTCODE = re.compile(r":[\w+-]{1,32}:")  # :thumbsup: as some clients send it
@@ -80,7 +83,7 @@ def _words_in(word: str) -> int:
 
 def _letters(word: str) -> int:
     """A word's length as chatter reads it: a Chinese or Japanese character says as much as a short word."""
-    return sum(_HAN_PER_WORD if _is_han(c) else 1 for c in word)
+    return sum(_HAN_LETTERS if _is_han(c) else 1 for c in word)
 
 
 # A hello and nothing else ("hi", "hey there!", "good morning 👋"): a person's first DM that says only this is
