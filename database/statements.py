@@ -20,6 +20,7 @@ from sqlalchemy.types import DateTime
 from database.alive_models import StyleProfile
 from database.boundary import DbRow, DbValue, NamedRow, Params, Query, Statement, Statements
 from database.feelings import feeling_statements
+from database.profiles import profile_statements
 from database.memories import in_use
 from database.models import (
     ApiCall,
@@ -285,7 +286,8 @@ def build_statements(dialect: Dialect) -> Statements:
         ),
     }
     statements.update((name, (stmt, None)) for name, stmt in {**thread_statements(),
-                                                              **feeling_statements()}.items())
+                                                              **feeling_statements(),
+                                                              **profile_statements()}.items())
     built = {name: stmt for name, (stmt, _) in statements.items()}
     built |= person_statements(built, dialect)  # the person half of a reply's prompt read (person_read.py)
     if dialect.name == "postgresql":

@@ -21,6 +21,7 @@ from database.engine import Database
 from database.excerpts import Excerpts
 from database.facts import Facts
 from database.feelings import FeelingRows
+from database.profiles import Profiles
 from database.identity import Identity
 from database.log import MessageLog
 from database.memories import Memories
@@ -97,6 +98,7 @@ class Store:
         # what people asked to be reminded of (bot/features/reminders/book.py)
         self.reminders = Reminders(self.db)
         self.feelings = FeelingRows(self.db)
+        self.profiles = Profiles(self.db)  # what people said of themselves with /me
         # A cluster of processes on one PostgreSQL: their rows (the link is each process's own session).
         self.cluster = ClusterNodes(self.db)
         # Replies owed (issue 14): what a crash left unanswered is answered at the next start-up.
