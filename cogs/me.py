@@ -27,7 +27,8 @@ def shown(profile: Profile) -> str:
 
 
 class MeCommands(commands.Cog):
-    group = app_commands.Group(name="me", description="What I call you, your pronouns, a few lines about you.")
+    group = app_commands.Group(name="me",
+                               description="What I call you, your pronouns, a few lines about you.")
 
     def __init__(self, bot: Kindred) -> None:
         self.bot = bot

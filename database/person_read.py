@@ -36,7 +36,8 @@ SCALARS = frozenset({"mood", "style_profile"})
 # The person's half of a prompt read as read (identity, memories, relationship, mood, user, stage, fact
 # stamp, writing style, excerpt stamp, open threads, feelings, the persona they set).
 Person = tuple[dict[str, list[str]], list[tuple[DbValue, ...]], DbRow | None, DbValue, DbRow | None,
-               DbRow | None, FactStamp, DbValue, ExcerptStamp, tuple[ThreadRow, ...], tuple[str, str], Profile]
+               DbRow | None, FactStamp, DbValue, ExcerptStamp, tuple[ThreadRow, ...], tuple[str, str],
+               Profile]
 
 def person_statements(parts: Mapping[str, Statement], dialect: Dialect) -> Statements:
     def query(name: str) -> Query:  # the reads combined here are all queries

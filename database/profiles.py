@@ -45,8 +45,8 @@ _THEIRS = PersonProfile.user_id == bindparam("user_id")
 
 def profile_statements() -> Statements:
     """"profile": (name, pronouns, about), NULL where none is kept; one of the prompt read's."""
-    return {"profile": select(*(select(column).where(_THEIRS).scalar_subquery()
-                                for column in (PersonProfile.name, PersonProfile.pronouns, PersonProfile.about)))}
+    columns = (PersonProfile.name, PersonProfile.pronouns, PersonProfile.about)
+    return {"profile": select(*(select(column).where(_THEIRS).scalar_subquery() for column in columns))}
 
 
 def profile_of(row: tuple[object, ...] | None) -> Profile:
@@ -68,7 +68,8 @@ class Profiles:
     async def set(self, user_id: int, *, name: str | None = None, pronouns: str | None = None,
                   about: str | None = None) -> Profile:
         """Set the fields given (None: kept as it was; "": cleared); the profile as it now stands."""
-        changes = {k: v for k, v in (("name", name), ("pronouns", pronouns), ("about", about)) if v is not None}
+        given = (("name", name), ("pronouns", pronouns), ("about", about))
+        changes = {k: v for k, v in given if v is not None}
 
         def write(conn: Connection) -> Profile:
             row = conn.execute(select(PersonProfile.name, PersonProfile.pronouns, PersonProfile.about)

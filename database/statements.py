@@ -20,7 +20,6 @@ from sqlalchemy.types import DateTime
 from database.alive_models import StyleProfile
 from database.boundary import DbRow, DbValue, NamedRow, Params, Query, Statement, Statements
 from database.feelings import feeling_statements
-from database.profiles import profile_statements
 from database.memories import in_use
 from database.models import (
     ApiCall,
@@ -37,6 +36,7 @@ from database.models import (
     User,
 )
 from database.person_read import person_statements
+from database.profiles import profile_statements
 from database.records import SeenMessage, UserRecord, as_utc
 from database.stamps import excerpt_stamp_select, fact_stamp_select
 from database.threads import thread_statements

@@ -21,7 +21,6 @@ from database.engine import Database
 from database.excerpts import Excerpts
 from database.facts import Facts
 from database.feelings import FeelingRows
-from database.profiles import Profiles
 from database.identity import Identity
 from database.log import MessageLog
 from database.memories import Memories
@@ -32,6 +31,7 @@ from database.personaflow import PersonaFlowRows
 from database.places import Places
 from database.polls import Polls
 from database.privacy import Privacy
+from database.profiles import Profiles
 from database.refreshing import CacheChanges
 from database.reminders import Reminders
 from database.retention import Retention

@@ -4,14 +4,19 @@ name and pronouns only; /me clear and /forget_me take it away; a field over its 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from database.profiles import NO_PROFILE
+from bot.core.config import BY_KEY
+from bot.reply.prompting import profile_part
+from database.profiles import ABOUT_MAX, NO_PROFILE, Profile
 from tests.fakes.claude_server import FakeClaude
+from tests.fakes.prompt_cache import estimate_tokens
 from tests.harness import CHANNEL_ID, USER_ID, Harness, ephemeral, reply_requests
 from tests.server_support import opts
+from tests.test_feature_costs import readme_features
 from tests.test_memory_commands import forget, memory
 
 CHARACTER = """\
@@ -99,3 +104,14 @@ async def test_forget_me_deletes_it_and_an_opt_out_does_not(harness: Harness) ->
     assert "person_profiles" not in await h.store.privacy.rows_about_user(USER_ID)
     seen = await dm_request(h, "hello again", 1)
     assert "<self" not in seen and "Sam" not in seen and "rooftop" not in seen
+
+
+def test_the_readme_states_what_a_persona_adds_to_a_request() -> None:
+    model = str(BY_KEY["default_model"].default)
+    row = readme_features()["a persona of one's own"]
+    assert row[0] == "nothing set" and "`/me set`" in row[2]
+    said = [int(n) for n in re.findall(r"about (\d+) (?:tokens|with)", row[1])]
+    short = estimate_tokens(profile_part(Profile("Sam", "they/them"), "Sam", "alice", private=False), model)
+    about = "word " * (ABOUT_MAX // 5)
+    full = estimate_tokens(profile_part(Profile("Sam", "they/them", about), "Sam", "alice"), model)
+    assert abs(said[0] - short) <= 10 and abs(said[1] - full) <= max(10, full // 10), (said, short, full)

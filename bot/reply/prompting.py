@@ -10,8 +10,9 @@ A reply's parts, in order (:func:`build_reply_prompt`; each part is named by the
    (the person's notes are wishes to honour), and that the character may disagree; last, with the feelings
    on, how to begin its answer with its judgement of what the message moves in it (``<felt>``,
    bot/reply/felt.py: the same words in every reply, taken out of the answer before anyone sees it).
-2. **the person, as quoted data** (:func:`person_and_parts`, ``<person name="...">``): core memories (whom
-   about), the
+2. **the person, as quoted data** (:func:`person_and_parts`, ``<person name="...">``): what they said of
+   themselves with /me (``<self>``: the name, which is ``name`` everywhere, pronouns, and in their DMs only
+   the about: :func:`profile_part`), core memories (whom about), the
    notes they asked to be remembered (``<notes>``, in their own words: "I" is them), and the summary of
    their conversation. In a DM it opens the first user
    turn with where it is, and is cached (it changes only with a summary or a memory edit); in a channel it
