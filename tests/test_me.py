@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,9 @@ from bot.reply.prompting import profile_part
 from database.profiles import ABOUT_MAX, NO_PROFILE, Profile
 from tests.fakes.claude_server import FakeClaude
 from tests.fakes.prompt_cache import estimate_tokens
-from tests.harness import CHANNEL_ID, USER_ID, Harness, ephemeral, reply_requests
+from tests.harness import CHANNEL_ID, USER_ID, Harness, MakeHarness, ephemeral, reply_requests
 from tests.server_support import opts
+from tests.test_alive_feelings import checkin_request
 from tests.test_feature_costs import readme_features
 from tests.test_memory_commands import forget, memory
 
@@ -115,3 +117,18 @@ def test_the_readme_states_what_a_persona_adds_to_a_request() -> None:
     about = "word " * (ABOUT_MAX // 5)
     full = estimate_tokens(profile_part(Profile("Sam", "they/them", about), "Sam", "alice"), model)
     assert abs(said[0] - short) <= 10 and abs(said[1] - full) <= max(10, full // 10), (said, short, full)
+
+
+async def test_a_check_in_calls_them_by_the_name_they_set(make_harness: MakeHarness) -> None:
+    """A check-in is a DM of its own: the person block opens with their persona, the about included."""
+    h = await make_harness(checkin_after_days="2", timezone="UTC", quiet_hours="23-7")
+    await (await h.slash("checkin", [{"type": 1, "name": "on", "options": []}])).text()
+    await h.dm("hello finn")
+    await h.replies(await h.dm_channel_id(), 1)
+    await h.bot.in_flight.drain()
+    await me(h, "set", name="Sam", pronouns="they/them", about=ABOUT)
+    day = (datetime.now(UTC) + timedelta(days=3)).replace(hour=12, minute=0, second=0, microsecond=0)
+    h.claude.script("Sam! How are the bees?", match=checkin_request)
+    assert await h.bot.services.alive.checkins.run(day) == "1 of 1 check-in(s) sent"
+    asked = FakeClaude.all_text([r for r in h.claude.requests if checkin_request(r.body)][-1])
+    assert '<person name="Sam">\n<self by="Sam"' in asked and f"About me: {ABOUT}" in asked
