@@ -67,7 +67,8 @@ class ForgetMeView(OwnedView):
                         "the excerpts of our conversations I can look back on, how I feel "
                         "about you, how you write, your check-in choice, your reminders, your logged and "
                         "archived messages "
-                        "(my answers in our DMs too), your usage records and your names. This cannot be "
+                        "(my answers in our DMs too), your usage records, your names and what you set with "
+                        "`/me`. This cannot be "
                         "undone.")
         self.button("Yes, delete everything", "confirm", self.confirm, style=discord.ButtonStyle.danger)
         self.button("Cancel", "cancel", self.cancel)

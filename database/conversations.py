@@ -364,7 +364,7 @@ class Conversations:
 
 
 def _prompt_data(person: Person, place: _Place) -> PromptData:
-    identity, memories, rel, mood, user, state, stamp, style, said, threads, feelings = person
+    identity, memories, rel, mood, user, state, stamp, style, said, threads, feelings, profile = person
     history, recent = place
     return PromptData(
         identity,
@@ -386,6 +386,7 @@ def _prompt_data(person: Person, place: _Place) -> PromptData:
         notes=[str(m[0]) for m in memories if m[1] in NOTE_SOURCES],
         threads=threads,
         feelings=feelings,
+        profile=profile,
         relationship_since=read_felt_since(rel[4]) if rel else (None, None),
         quoting=frozenset(int(m[2]) for m in memories if len(m) > 2 and m[2] is not None),
     )

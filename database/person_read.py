@@ -20,6 +20,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.expression import ColumnElement
 
 from database.boundary import DbRow, DbValue, Query, Statement, Statements
+from database.profiles import Profile, profile_of
 from database.records import PRIVATE_NOTE_SOURCE, PRIVATE_SOURCE, PromptRequest, as_utc
 from database.stamps import ExcerptStamp, FactStamp, excerpt_stamp, fact_stamp
 from database.threads import ThreadRow, thread_rows
@@ -27,15 +28,16 @@ from database.threads import ThreadRow, thread_rows
 # The parts of one row at most, in read_person's order, and the ones that are rows (None when absent; their
 # first column is never NULL in a row that is there).
 SINGLES = ("relationship", "mood", "user", "character_state", "fact_stamp", "style_profile", "excerpt_stamp",
-           "feelings")
+           "feelings", "profile")
 ROWS = frozenset({"relationship", "user", "character_state"})
 SCALARS = frozenset({"mood", "style_profile"})
 
 
 # The person's half of a prompt read as read (identity, memories, relationship, mood, user, stage, fact
-# stamp, writing style, excerpt stamp, open threads, feelings).
+# stamp, writing style, excerpt stamp, open threads, feelings, the persona they set).
 Person = tuple[dict[str, list[str]], list[tuple[DbValue, ...]], DbRow | None, DbValue, DbRow | None,
-               DbRow | None, FactStamp, DbValue, ExcerptStamp, tuple[ThreadRow, ...], tuple[str, str]]
+               DbRow | None, FactStamp, DbValue, ExcerptStamp, tuple[ThreadRow, ...], tuple[str, str],
+               Profile]
 
 def person_statements(parts: Mapping[str, Statement], dialect: Dialect) -> Statements:
     def query(name: str) -> Query:  # the reads combined here are all queries
@@ -57,7 +59,7 @@ def person_statements(parts: Mapping[str, Statement], dialect: Dialect) -> State
     return {person: select(
         many("identity"), many(f"memories{private}"), one("relationship"), query("mood").scalar_subquery(),
         one("user"), one("character_state"), one("fact_stamp"), query("style_profile").scalar_subquery(),
-        one("excerpt_stamp"), many(f"threads{private}"), one("feelings"))
+        one("excerpt_stamp"), many(f"threads{private}"), one("feelings"), one("profile"))
         for person, private in (("person", ""), ("person_private", "_private"))}
 
 
@@ -91,7 +93,7 @@ def read_person(conn: Connection, q: Statements, sizes: tuple[int, ...], r: Prom
     private = "_private" if r.private else ""
     together = q.get(f"person{private}")  # PostgreSQL: one statement
     if together is not None:
-        kinds, found, rel, mood, user, state, stamp, style, said, threads, feelings = conn.execute(
+        kinds, found, rel, mood, user, state, stamp, style, said, threads, feelings, profile = conn.execute(
             together, params).one()
         memories = [tuple(m) for m in found]  # (content, source) rows, as read one by one
     else:
@@ -100,7 +102,7 @@ def read_person(conn: Connection, q: Statements, sizes: tuple[int, ...], r: Prom
         threads = conn.execute(q[f"threads{private}"], params).all()
     singles = q.get("person_singles")  # SQLite: the parts of one row in one statement
     if singles is not None:
-        rel, mood, user, state, stamp, style, said, feelings = split_singles(
+        rel, mood, user, state, stamp, style, said, feelings, profile = split_singles(
             conn.execute(singles, params).one(), sizes)
     elif together is None:
         rel = conn.execute(q["relationship"], params).first()
@@ -111,12 +113,14 @@ def read_person(conn: Connection, q: Statements, sizes: tuple[int, ...], r: Prom
         style = conn.execute(q["style_profile"], params).scalar()
         said = conn.execute(q["excerpt_stamp"], params).first()
         feelings = conn.execute(q["feelings"], params).one()
+        profile = conn.execute(q["profile"], params).one()
     identity: dict[str, list[str]] = {}
     for kind, content in kinds:
         identity.setdefault(kind, []).append(content)
     toward, room = feelings
     return (identity, memories, rel, mood, user, state, fact_stamp(stamp), style, excerpt_stamp(said),
-            thread_rows(threads), (str(toward or ""), "" if r.private else str(room or "")))
+            thread_rows(threads), (str(toward or ""), "" if r.private else str(room or "")),
+            profile_of(tuple(profile)))
 
 
 def prompt_params(r: PromptRequest) -> dict[str, object]:

@@ -36,6 +36,7 @@ from database.models import (
     UserFact,
     utcnow,
 )
+from database.profiles import PersonProfile
 from database.reminders import Reminder, reminder_key
 from database.server_models import Poll, PollVote, Ticket, TicketMessage
 from database.swipes import SwipeSet
@@ -69,6 +70,7 @@ PERSON_COLUMNS: dict[str, tuple[str, ...]] = {
     "tickets": ("opener_id", "closed_by"),  # the topic is their words
     "ticket_messages": ("author_id",),
     "swipes": ("user_id",),  # the alternatives of a reply to them
+    "person_profiles": ("user_id",),  # what they said of themselves with /me
 }
 THROUGH_PARENT: dict[str, str] = {"history_messages": "conversations"}
 # 2. The server's own record about members: kept, as the server's moderators would expect.
@@ -309,6 +311,7 @@ class Privacy:
             ("api_calls", delete(ApiCall).where(ApiCall.user_id == user_id)),
             ("nicknames", delete(Nickname).where(Nickname.user_id == user_id)),
             ("swipes", delete(SwipeSet).where(SwipeSet.user_id == user_id)),
+            ("person_profiles", delete(PersonProfile).where(PersonProfile.user_id == user_id)),
             # Their poll votes and their lines in ticket transcripts; the server's moderation record
             # (warnings, actions: target_id / moderator_id) is the server's and stays.
             ("poll_votes", delete(PollVote).where(PollVote.user_id == user_id)),

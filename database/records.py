@@ -8,12 +8,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import NamedTuple
 
+from database.profiles import NO_PROFILE, Profile
 from database.stamps import ExcerptStamp, FactStamp
 
-# Core memories drawn from DM conversations carry this source and never reach a channel's prompt.
-PRIVATE_SOURCE = "summary_dm"
-# What a person asked to be remembered with /remember in a DM: private, in their words (no pass rewrites it).
-PRIVATE_NOTE_SOURCE = "user_dm"
+PRIVATE_SOURCE = "summary_dm"  # core memories drawn from DMs: never in a channel's prompt
+PRIVATE_NOTE_SOURCE = "user_dm"  # /remember in a DM: private, in their words (no pass rewrites it)
 NOTE_SOURCES = ("user", PRIVATE_NOTE_SOURCE)  # what a person asked to be remembered (/remember): their words
 PRIVATE_SOURCES = (PRIVATE_SOURCE, PRIVATE_NOTE_SOURCE)
 # What a memory of unknown origin becomes (0016): private, as the privacy-safe reading (issue 49).
@@ -159,6 +158,7 @@ class PromptData:
     quoting: frozenset[int] = frozenset()
     feelings: tuple[str, str] = ("", "")  # toward them and in the channel ("" in a DM), as stored
     relationship_since: tuple[datetime | None, datetime | None] = (None, None)  # person_read.py felt_since
+    profile: Profile = NO_PROFILE  # what they said of themselves with /me (database/profiles.py)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from database.models import (
     User,
 )
 from database.person_read import person_statements
+from database.profiles import profile_statements
 from database.records import SeenMessage, UserRecord, as_utc
 from database.stamps import excerpt_stamp_select, fact_stamp_select
 from database.threads import thread_statements
@@ -285,7 +286,8 @@ def build_statements(dialect: Dialect) -> Statements:
         ),
     }
     statements.update((name, (stmt, None)) for name, stmt in {**thread_statements(),
-                                                              **feeling_statements()}.items())
+                                                              **feeling_statements(),
+                                                              **profile_statements()}.items())
     built = {name: stmt for name, (stmt, _) in statements.items()}
     built |= person_statements(built, dialect)  # the person half of a reply's prompt read (person_read.py)
     if dialect.name == "postgresql":

@@ -31,6 +31,7 @@ from database.personaflow import PersonaFlowRows
 from database.places import Places
 from database.polls import Polls
 from database.privacy import Privacy
+from database.profiles import Profiles
 from database.refreshing import CacheChanges
 from database.reminders import Reminders
 from database.retention import Retention
@@ -97,6 +98,7 @@ class Store:
         # what people asked to be reminded of (bot/features/reminders/book.py)
         self.reminders = Reminders(self.db)
         self.feelings = FeelingRows(self.db)
+        self.profiles = Profiles(self.db)  # what people said of themselves with /me
         # A cluster of processes on one PostgreSQL: their rows (the link is each process's own session).
         self.cluster = ClusterNodes(self.db)
         # Replies owed (issue 14): what a crash left unanswered is answered at the next start-up.

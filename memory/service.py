@@ -22,6 +22,7 @@ from bot.core.config import MemorySettings, StorageSettings
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming, ReplyResult, TurnListener
 from database.models import utcnow
+from database.profiles import Profile, tidy
 from database.records import CoreMemoryRow, ExcerptRow, FactRow, PromptData
 from database.retention import Pruned
 from database.store import Store
@@ -270,6 +271,23 @@ class MemoryService:
         local time."""
         await self.store.people.ensure_user(user_id, name)
         await self.store.people.set_timezone(user_id, zone)
+
+    # What a person states of themselves (/me): theirs, kept whatever their memory consent (stating it is
+    # consent to that row), deleted by /me clear and /forget_me.
+    async def profile(self, user_id: int) -> Profile:
+        return await self.store.profiles.get(user_id)
+
+    async def set_profile(self, user_id: int, *, name: str | None = None, pronouns: str | None = None,
+                          about: str | None = None) -> tuple[Profile | None, list[str]]:
+        """Set the fields given, trimmed; (the profile as it now stands, []), or (None, what is wrong) and
+        nothing changed when a field is over its bound."""
+        given, wrong = tidy(name, pronouns, about)
+        if wrong or not given:
+            return None, wrong
+        return await self.store.profiles.set(user_id, **given), []
+
+    async def clear_profile(self, user_id: int) -> bool:
+        return await self.store.profiles.clear(user_id)
 
     async def opted_out(self, user_id: int) -> bool:
         """Whether the user said no to being remembered (``/memory opt-out``; kept through a forget)."""

@@ -10,6 +10,7 @@ import pytest
 
 from bot.core.tokens import counted
 from database.excerpts import insert_excerpts
+from database.profiles import Profile
 from database.records import (
     PRIVATE_NOTE_SOURCE,
     PRIVATE_SOURCE,
@@ -397,19 +398,22 @@ async def test_the_person_read_in_one_statement_matches_the_statements_one_by_on
                                                                private=i == 0, guild_id=i or None)
                                                      for i in (0, 7, 8))))
     await store.feelings.move("finn", 5, lambda old, _: '{"warm": 1}', 10, lambda old: '{"lively": 1}')
+    await store.profiles.set(5, name="Sam", about="bees")
     for private in (False, True):
         together, alone = await both(private)
         assert together == alone
         shown = ["thread 0", "thread 7", "thread 8"] if private else ["thread 7"]
         assert [t.thread for t in together[9]] == shown
         assert together[10] == ('{"warm": 1}', "" if private else '{"lively": 1}')
+        assert together[11] == Profile("Sam", "", "bees")  # /me's, whatever the place (the prompt decides)
         # What recall's caches read for themselves (memory/recall.py, indexes): the very same stamps.
         assert together[6:9:2] == (await store.excerpts.stamps(5)) and None not in together[8]
         assert together[8] == await store.excerpts.stamp(5) and together[6] == await store.facts.stamp(5)
         # Rows come back as tuples or asyncpg records (read alike by position); the values in them, and
         # every other part, of the same types.
         def shape(value: Any) -> Any:
-            return [type(v) for v in value] if value is not None and not isinstance(value, str | dict) \
+            leaf = isinstance(value, str | dict | Profile)
+            return [type(v) for v in value] if value is not None and not leaf \
                 else type(value)
 
         assert [shape(v) for v in together] == [shape(v) for v in alone]

@@ -27,8 +27,9 @@ from bot.core.pipeline import Outlet
 from bot.core.reach import Permit, Refusal, Way, Where
 from bot.core.text import clean_name
 from bot.core.tokens import counted
-from bot.reply.prompting import fence, group, person_parts, threads_part
+from bot.reply.prompting import fence, group, person_parts, profile_part, threads_part
 from database.checkins import CheckIns
+from database.profiles import NO_PROFILE, Profile
 from database.records import NOTE_SOURCES, CheckInDue, Turn
 from memory.threads import render, still_open
 
@@ -82,7 +83,7 @@ class CheckInRound:
                 log.exception("check-in for user %s failed", person.user_id)
         return f"{sent} of {len(due)} check-in(s) sent"
 
-    async def person(self, user_id: int, name: str, now: datetime) -> str:
+    async def person(self, user_id: int, name: str, now: datetime, profile: Profile = NO_PROFILE) -> str:
         """What the character knows of them, quoted as in a reply (bot/reply/prompting.py): its core memories,
         their own notes (/remember: their words, "I" is them, never the character's), and their open threads
         (memory/threads.py: one whose day has come is what to ask about). A DM: what was learnt in DMs
@@ -95,7 +96,8 @@ class CheckInRound:
         history = await store.conversations.history(self.speaker.character_key, user_id, "dm")
         parts = person_parts(name, [m[1] for m in kept if m[2] not in NOTE_SOURCES],
                              [m[1] for m in kept if m[2] in NOTE_SOURCES], history.summary)
-        inner = [t for label, t in parts if label != "person: summary"]
+        inner = [profile_part(profile, name)]  # first, as in a reply: what they said of themselves (/me)
+        inner += [t for label, t in parts if label != "person: summary"]
         inner += [threads_part(threads, name), *(t for label, t in parts if label == "person: summary")]
         last = next((t.content for t in reversed(history.turns)
                      if t.role == "user" and t.content.strip()), "")
@@ -112,8 +114,12 @@ class CheckInRound:
         store, persona = speaker.store, in_place(speaker.persona, False)  # a DM: a mature one's safe register
         user = await store.people.get_user(person.user_id)
         remembered = self.remembers(user.memory_consent if user is not None else None)
-        name = clean_name(person.name) if person.name else "them"
-        block = await self.person(person.user_id, name, now) if remembered else ""
+        profile = await store.profiles.get(person.user_id)  # what they set with /me: theirs, kept regardless
+        shown = person.name or profile.name
+        name = clean_name(profile.name or person.name) if shown else "them"
+        block = await self.person(person.user_id, name, now, profile) if remembered else ""
+        if not block and profile:
+            block = group("person", profile_part(profile, name), name=name)
         portrait = await self_portrait(store.identity, store.state, speaker.character_key)
         request = initiative_prompt(persona, portrait,
                                     ASK.format(name=name),

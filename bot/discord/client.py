@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EXTENSIONS = ("cogs.messages", "cogs.conversation", "cogs.activation", "cogs.admin", "cogs.admin_slash",
-              "cogs.memory", "cogs.voice",
+              "cogs.memory", "cogs.me", "cogs.voice",
               # Server tools (issue 13): moderation, polls and info, tickets, per-server settings.
               "cogs.moderation", "cogs.polls", "cogs.info", "cogs.tickets", "cogs.server_settings",
               "cogs.alive", "cogs.reminders", "cogs.ask")

@@ -132,7 +132,7 @@ class PromptComposer:
             recall=slots.get("recall", ""), threads=slots.get("threads", ""),
             feelings=slots.get("feelings", ""), felt=slots.get("felt", ""), style=slots.get("style", ""),
             emotes=slots.get("emotes", ""),
-            macro_note=runtime.macro_note(persona, msg, moment),
+            macro_note=runtime.macro_note(persona, msg, data, moment),
             instructions=instructions)
 
     def model_call(self, msg: Incoming, persona: Persona, premium: bool) -> ModelCall:

@@ -58,6 +58,11 @@ def greetings(persona: Persona) -> list[str]:
     return [g for g in (persona.first_message, *persona.alternate_greetings) if g.strip()]
 
 
+def person_name(msg: Incoming, data: PromptData) -> str:
+    """What ``{{user}}`` is for the person answered: the name they set with /me, else their display name."""
+    return data.profile.name or msg.author_name
+
+
 def greeting_for(persona: Persona, user_id: int, scope: str) -> str:
     """The greeting a conversation opens with: ``first_mes``, or one of the alternates, picked by a stable
     hash so one conversation always gets the same one and different people meet different openings."""
@@ -80,7 +85,7 @@ def opening_greeting(persona: Persona, data: PromptData, msg: Incoming, moment: 
         return ""
     # ``moment``: the greeting is posted, so the time macros are rendered as their values; so is the name,
     # written as Discord text
-    return persona.render(greeting, discord_name(msg.author_name), moment, seed=msg.message_id)
+    return persona.render(greeting, discord_name(person_name(msg, data)), moment, seed=msg.message_id)
 
 
 def channel_greeting(persona: Persona, msg: Incoming, moment: Moment | None = None) -> str:
@@ -174,11 +179,11 @@ class PersonaRuntime:
         """The message's time in the character's zone, and how long its author had been silent."""
         return moment_of(msg, data, self.zone)
 
-    def macro_note(self, persona: Persona, msg: Incoming, moment: Moment) -> str:
+    def macro_note(self, persona: Persona, msg: Incoming, data: PromptData, moment: Moment) -> str:
         """What the time macros of the character's texts stand for at this reply ("" when it uses none): the
         stable prompt holds references to them (bot/core/persona/macros.py)."""
         names = persona.time_macros()
-        return now_note(names, moment, clean_name(msg.author_name)) if names else ""
+        return now_note(names, moment, clean_name(person_name(msg, data))) if names else ""
 
     def world(self, persona: Persona, *, after: bool = False,
               user: str = "the person you are answering") -> str:
@@ -188,7 +193,7 @@ class PersonaRuntime:
 
     async def lore(self, persona: Persona, msg: Incoming, data: PromptData) -> PlacedLore:
         """The lore the recent messages activate, by where it is placed, as data (the layout fences it)."""
-        scanned, name = scanned_messages(msg, data), clean_name(msg.author_name)
+        scanned, name = scanned_messages(msg, data), clean_name(person_name(msg, data))
         if persona.lorebook is not None and needs_thread(persona.lorebook):
             # A card's own patterns (each searched with a time limit), a large book's one pass over the text,
             # or a book's first use (its keys are prepared): in a worker thread, never on the loop.
@@ -198,7 +203,7 @@ class PersonaRuntime:
     async def lore_extras(self, persona: Persona, msg: Incoming, data: PromptData) -> JsonObject:
         """The world and the lore of a reply, as ReplyExtras fields (bot/reply/prompting.py)."""
         lore = await self.lore(persona, msg, data)
-        user = clean_name(msg.author_name) if msg.is_dm else "the person you are answering"
+        user = clean_name(person_name(msg, data)) if msg.is_dm else "the person you are answering"
         return {"world": self.world(persona, user=user),
                 "world_after": self.world(persona, after=True, user=user),
                 "lore": lore.beside_char, "depth_lore": lore.at_depth,

@@ -10,8 +10,9 @@ A reply's parts, in order (:func:`build_reply_prompt`; each part is named by the
    (the person's notes are wishes to honour), and that the character may disagree; last, with the feelings
    on, how to begin its answer with its judgement of what the message moves in it (``<felt>``,
    bot/reply/felt.py: the same words in every reply, taken out of the answer before anyone sees it).
-2. **the person, as quoted data** (:func:`person_and_parts`, ``<person name="...">``): core memories (whom
-   about), the
+2. **the person, as quoted data** (:func:`person_and_parts`, ``<person name="...">``): what they said of
+   themselves with /me (``<self>``: the name, which is ``name`` everywhere, pronouns, and in their DMs only
+   the about: :func:`profile_part`), core memories (whom about), the
    notes they asked to be remembered (``<notes>``, in their own words: "I" is them), and the summary of
    their conversation. In a DM it opens the first user
    turn with where it is, and is cached (it changes only with a summary or a memory edit); in a channel it
@@ -69,6 +70,7 @@ from bot.reply.transcript import (
     transcript_messages,
 )
 from database.boundary import JsonObject
+from database.profiles import Profile
 from database.records import History, PromptData, SeenMessage
 from memory.present import said_once
 
@@ -215,11 +217,15 @@ def system_blocks(persona: Persona, character: str) -> list[JsonObject]:
     return [{"type": "text", "text": character, "cache_control": EPHEMERAL}]
 
 
-def person_and_parts(name: str, data: PromptData) -> tuple[str, list[tuple[str, str]]]:
+def person_and_parts(name: str, data: PromptData, *, shown_as: str = "",
+                     private: bool = True) -> tuple[str, list[tuple[str, str]]]:
     """Part 2, the person as quoted data ("" when nothing is known of them), and its labelled pieces (the
-    prompt inspector's). How the character feels about them is one line of the state (the feelings part,
-    bot/alive/regard.py), the relationship with it."""
+    prompt inspector's): first what they said of themselves (/me), then what was learnt. How the character
+    feels about them is one line of the state (the feelings part, bot/alive/regard.py), the relationship
+    with it."""
     inner = person_parts(name, data.core_memories, data.notes, data.history.summary)
+    if stated := profile_part(data.profile, name, shown_as, private=private):
+        inner.insert(0, ("person: their own persona", stated))
     quoted = group("person", "\n".join(t for _, t in inner), name=name) if inner else ""
     return quoted, inner
 
@@ -236,6 +242,24 @@ def person_parts(name: str, memories: Sequence[str], notes: Sequence[str],
     if summary:
         inner.append(("person: summary", fence("summary", summary)))
     return inner
+
+
+# What a person states of themselves is theirs to say: it outranks whatever was learnt (a nickname, a fact).
+PROFILE_USE = "stated by them: true over anything learnt, never contradict it"
+
+
+def profile_part(profile: Profile, name: str, shown_as: str = "", *, private: bool = True) -> str:
+    """What the person set with /me, as their own words: the name to call them (with the display name the
+    transcript shows, when another), their pronouns and, in their own DMs only (``private``), their about."""
+    lines = []
+    if profile.name:
+        other = f" (shown as {shown_as})" if shown_as and shown_as != name else ""
+        lines.append(f"Call me: {profile.name}{other}")
+    if profile.pronouns:
+        lines.append(f"My pronouns: {profile.pronouns}")
+    if private and profile.about:
+        lines.append(f"About me: {profile.about}")
+    return fence("self", "\n".join(lines), by=name, use=PROFILE_USE) if lines else ""
 
 
 def listed(tag: str, items: Sequence[str], name: str) -> str:
@@ -312,7 +336,8 @@ def build_reply_prompt(
     ``greeting``: the greeting the conversation opened with, shown to the person (a DM's first turn, after
     SillyTavern's new-chat marker; in a channel, the character's line before the message); ``why``: in a
     channel, why the character answers (bot/reply/room.py ``why_part``)."""
-    name = clean_name(msg.author_name)
+    # the name they set with /me wins over their display name: {{user}}, the macros, the person block
+    name = clean_name(data.profile.name or msg.author_name)
     lines = [m for m in (data.recent if transcript is None else transcript) if m.message_id != msg.message_id]
     shared = not msg.is_dm and bool(lines)  # a channel transcript: everyone there shares the prefix
     zone: tzinfo | None = moment.now.tzinfo if moment is not None else None
@@ -324,7 +349,7 @@ def build_reply_prompt(
                                 felt=extras.felt)
     system = system_blocks(persona, character)
     # 2. the person, 3. the transcript
-    person, parts = person_and_parts(name, data)
+    person, parts = person_and_parts(name, data, shown_as=clean_name(msg.author_name), private=msg.is_dm)
     parts[:0] = [("world", fence("world", extras.world) if extras.world.strip() else ""),
                  ("character: mood", f"## Your mood today\n{data.mood}" if data.mood else ""),
                  ("character: emotes", extras.emotes), ("character: what moves you", extras.felt)]
