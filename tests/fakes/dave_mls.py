@@ -234,7 +234,7 @@ class DaveGroup:
         self.proposed: dict[bytes, tuple[str, int]] = {}
         self.refused: list[str] = []  # key packages and commits refused, and why
         self.welcomes: list[int] = []  # transitions by which the bot was welcomed into the members' group
-        self._joining: list[Member] = []  # the members the latest proposals add
+        self.added: list[int] = []  # the users the latest commit taken added
 
     def _session(self, member: Member) -> Any:
         if member.dave is None:
@@ -309,9 +309,11 @@ class DaveGroup:
         for kind, leaf in named:  # removals first, then adds into the leftmost blank leaves (RFC 9420 12.3)
             if kind == "remove":
                 self.roster.pop(leaf, None)
+        self.added = []
         for kind, user in named:
             if kind == "add":
                 self.roster[next(i for i in itertools.count() if i not in self.roster)] = user
+                self.added.append(user)
         self.proposed = {}
         self.commits.append(data)
         self.epoch += 1
@@ -394,7 +396,7 @@ class DaveGroup:
         message = remove_proposal(self.key, self.group_id, self.epoch, leaf)
         self.proposed[proposal_ref(message)] = ("remove", leaf)
         member.dave = None
-        await self._send_proposals(conn, message, [])
+        await self._send_proposals(conn, message)
 
     def _proposals(self, members: list[Member]) -> bytes:
         messages = b""
@@ -406,10 +408,9 @@ class DaveGroup:
         return messages
 
     async def _propose(self, conn: Connection, members: list[Member]) -> None:
-        await self._send_proposals(conn, self._proposals(members), members)
+        await self._send_proposals(conn, self._proposals(members))
 
-    async def _send_proposals(self, conn: Connection, messages: bytes, members: list[Member]) -> None:
-        self._joining = list(members)
+    async def _send_proposals(self, conn: Connection, messages: bytes) -> None:
         for member in self.server.members.values():  # every member of the group gets the proposals (a
             session = member.dave  # commit names them by reference); the bot's commit is the one taken
             if member.channel_id == self.channel_id and session is not None and session.ready:
@@ -429,8 +430,9 @@ class DaveGroup:
                 except Exception:  # a commit of a group the member is not in (a bot that started afresh)
                     member.dave = None
         if welcome is not None:
-            for member in self._joining:
-                self._session(member).process_welcome(welcome)
+            for user in self.added:
+                if user in self.server.members:
+                    self._session(self.server.members[user]).process_welcome(welcome)
         await self.server.send_binary(conn, 29, struct.pack(">H", transition) + commit)
 
     async def announce_garbage(self, conn: Connection) -> int:
