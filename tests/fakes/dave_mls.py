@@ -6,6 +6,9 @@ members' key packages (27, MLS PublicMessages signed with its own P-256 key); ta
 a client answers with (28); announces the commit to the group (29) and welcomes the new members (30); and
 executes the transition (22) once every client said it is ready (23). Each fake member is a davey
 ``DaveSession`` of its own, so what the bot encrypts is decrypted by another MLS member, as on Discord.
+It checks what Discord's server checks (``DaveGroup``'s docstring): the bot's key package, and each
+commit's group, epoch, sender and proposal references; and it can start a call whose group the members
+already formed, so that the bot joins it by a Welcome.
 
 The MLS structures (RFC 9420) are written by hand: the external sender, an Add proposal's PublicMessage and
 its signature (SignWithLabel over FramedContentTBS, ECDSA P-256 with SHA-256, DER), the vectors' varint
@@ -16,6 +19,7 @@ no constant time.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import secrets
 import struct
 from typing import TYPE_CHECKING, Any
@@ -163,8 +167,54 @@ def split_commit_welcome(data: bytes) -> tuple[bytes, bytes | None]:
     return data, None
 
 
+def proposal_ref(message: bytes) -> bytes:
+    """The ProposalRef a commit names a proposal by: RefHash over its AuthenticatedContent (the MLSMessage
+    without its version; an external sender's proposal has no membership tag)."""
+    return hashlib.sha256(vec(b"MLS 1.0 Proposal Reference") + vec(message[2:])).digest()
+
+
+class Commit:
+    """What the voice server reads of a commit (RFC 9420 PublicMessage with a Commit): its group, epoch,
+    sender and the proposals it names. The rest (the path, the signature) only members can check."""
+
+    def __init__(self, data: bytes) -> None:
+        version, wire = struct.unpack_from(">HH", data, 0)
+        if (version, wire) != (MLS10, PUBLIC_MESSAGE):
+            raise ValueError("not an MLS 1.0 PublicMessage")
+        self.group_id, at = read_vec(data, 4)
+        self.epoch, sender_type, self.sender = struct.unpack_from(">QBI", data, at)
+        if sender_type != SENDER_MEMBER:
+            raise ValueError("a commit from a sender that is not a member")
+        _, at = read_vec(data, at + 13)  # authenticated data
+        if data[at] != CONTENT_COMMIT:
+            raise ValueError("not a commit")
+        proposals, _ = read_vec(data, at + 1)
+        self.refs: list[bytes] = []
+        at = 0
+        while at < len(proposals):
+            if proposals[at] != PROPOSAL_BY_REFERENCE:  # DAVE commits only the external sender's proposals
+                raise ValueError("a proposal inline in the commit")
+            ref, at = read_vec(proposals, at + 1)
+            self.refs.append(ref)
+
+
+SENDER_MEMBER, CONTENT_COMMIT, PROPOSAL_BY_REFERENCE = 1, 3, 2
+
+
 class DaveGroup:
-    """One call's MLS group, as its external sender keeps it."""
+    """One call's MLS group, as its external sender keeps it.
+
+    What it enforces, as Discord's voice server does: a key package (op 26) must parse, carry a valid
+    signature and a basic credential whose identity is the connecting user's id (checked by a throwaway
+    davey session asked to add it with ``expected_user_ids``), or the connection is closed with 4020 (bad
+    request) and the package never proposed. A commit (op 28, or a member's) is taken only if it is a
+    PublicMessage of this group for its current epoch, sent by a member at the leaf the committer holds in
+    the group's tree, and naming by reference only proposals the server sent in this epoch; any other is
+    dropped unannounced (``refused`` says why), as Discord drops them. With ``FakeVoiceServer.members_group``
+    the members already in the call formed the group before the bot came (the first created it and added
+    the others): the bot's key package is proposed to them, the first commits, and the bot is welcomed into
+    the existing group (op 30) with a transition it executes (op 22) once ready (op 23).
+    """
 
     def __init__(self, server: FakeVoiceServer, channel_id: int) -> None:
         self.server = server
@@ -179,7 +229,12 @@ class DaveGroup:
         self.commits: list[bytes] = []
         self.invalid: list[int] = []  # transitions a client said it could not process (op 31)
         self.bot_key_packages: dict[int, bytes] = {}  # bot ssrc -> its latest key package
-        self._joining: list[Member] = []  # the members the latest proposals add
+        self.roster: dict[int, int] = {}  # leaf index -> user id, as the group's tree has them
+        # the proposals sent this epoch, by ref: ("add", user id) or ("remove", leaf index)
+        self.proposed: dict[bytes, tuple[str, int]] = {}
+        self.refused: list[str] = []  # key packages and commits refused, and why
+        self.welcomes: list[int] = []  # transitions by which the bot was welcomed into the members' group
+        self.added: list[int] = []  # the users the latest commit taken added
 
     def _session(self, member: Member) -> Any:
         if member.dave is None:
@@ -188,17 +243,133 @@ class DaveGroup:
         return member.dave
 
     async def start(self, conn: Connection) -> None:
-        """After SESSION_DESCRIPTION: the external sender package; the client answers with its key package."""
+        """After SESSION_DESCRIPTION: the external sender package; the client answers with its key package.
+        Unless the members formed the group, the bot's client creates it, alone at leaf 0 until it commits."""
+        present = [m for m in self.server.members.values() if m.channel_id == self.channel_id]
+        if self.server.members_group and present:
+            self._form_among(present)
+        else:
+            self.roster = {0: conn.grant.user_id}
         await self.server.send_binary(conn, 25, self.package)
+
+    def _form_among(self, members: list[Member]) -> None:
+        """The members' clients made the group before the bot came: the first created it, and added the
+        others with a commit of its own that the server took (and checked) as any other."""
+        first = members[0]
+        self.roster = {0: first.user_id}
+        self._session(first)
+        if len(members) > 1:
+            messages = self._proposals(members[1:])
+            self._member_commit(first, messages, members[1:])
+
+    def _member_commit(self, committer: Member, messages: bytes, joining: list[Member]) -> bytes | None:
+        """The members' group takes the proposals and ``committer`` commits them; the welcome it returns
+        (for whoever the proposals add) is returned, or None when the server refused the commit."""
+        result, group = None, self._in_group()
+        for member in group:
+            out = member.dave.process_proposals(davey.ProposalsOperationType.append, vec(messages))
+            if member is committer:
+                result = out
+        assert result is not None, "the committer made no commit"
+        if not self.take_commit(result.commit, committer.user_id):
+            return None
+        for member in group:
+            member.dave.process_commit(result.commit)
+        for member in joining:
+            self._session(member).process_welcome(result.welcome)
+        return bytes(result.welcome) if result.welcome is not None else None
+
+    def _in_group(self) -> list[Member]:
+        users = set(self.roster.values())
+        return [m for m in self.server.members.values()
+                if m.channel_id == self.channel_id and m.user_id in users and m.dave is not None]
+
+    def key_package_refusal(self, package: bytes, user_id: int) -> str | None:
+        """Why ``package`` may not be proposed for ``user_id``, or None: davey's own MLS code (openmls)
+        parses it, checks its signature and that its credential names that user."""
+        checker = davey.DaveSession(1, (user_id + 1) % (1 << 63), self.channel_id)
+        checker.set_external_sender(self.package)
+        message = add_proposal(self.key, self.group_id, 0, package)
+        try:
+            checker.process_proposals(davey.ProposalsOperationType.append, vec(message),
+                                      expected_user_ids=[user_id])
+        except Exception as error:
+            return str(error)
+        return None
+
+    def take_commit(self, data: bytes, user_id: int) -> bool:
+        """Whether the server takes ``data`` as ``user_id``'s commit of the current epoch; a taken one
+        moves the group on (its tree, its epoch); a refused one is recorded in ``refused``."""
+        why = self._commit_refusal(data, user_id)
+        if why is not None:
+            self.refused.append(f"commit: {why}")
+            return False
+        commit = Commit(data)
+        named = [self.proposed[ref] for ref in commit.refs]
+        for kind, leaf in named:  # removals first, then adds into the leftmost blank leaves (RFC 9420 12.3)
+            if kind == "remove":
+                self.roster.pop(leaf, None)
+        self.added = []
+        for kind, user in named:
+            if kind == "add":
+                self.roster[next(i for i in itertools.count() if i not in self.roster)] = user
+                self.added.append(user)
+        self.proposed = {}
+        self.commits.append(data)
+        self.epoch += 1
+        return True
+
+    def _commit_refusal(self, data: bytes, user_id: int) -> str | None:
+        try:
+            commit = Commit(data)
+        except (ValueError, IndexError, struct.error) as error:
+            return f"unreadable ({error})"
+        if commit.group_id != self.group_id:
+            return "of another group"
+        if commit.epoch != self.epoch:
+            return f"for epoch {commit.epoch}, the group is at {self.epoch}"
+        if self.roster.get(commit.sender) != user_id:
+            return f"sent as leaf {commit.sender}, which is not the committer's"
+        if not commit.refs or any(ref not in self.proposed for ref in commit.refs):
+            return "names a proposal the server did not send this epoch"
+        return None
 
     async def on_binary(self, conn: Connection, op: int, payload: bytes) -> None:
         if op == 26:  # the client's key package: propose the members already in the call
+            why = self.key_package_refusal(payload, conn.grant.user_id)
+            if why is not None:
+                self.refused.append(f"key package: {why}")
+                await self.server.refuse(conn, 4020)
+                return
             self.bot_key_packages[conn.ssrc] = payload
             members = [m for m in self.server.members.values() if m.channel_id == self.channel_id]
-            if members:
+            if self.server.members_group and self._in_group():
+                await self._welcome(conn, payload)
+            elif members:
                 await self._propose(conn, members)
         elif op == 28:
             await self._commit(conn, payload)
+
+    async def _welcome(self, conn: Connection, package: bytes) -> None:
+        """The bot into the members' group: proposed to them, committed by the first, welcomed (op 30)."""
+        group = self._in_group()
+        committer = min(group, key=lambda m: m.dave.own_leaf_index)
+        message = add_proposal(self.key, self.group_id, self.epoch, package)
+        self.proposed[proposal_ref(message)] = ("add", conn.grant.user_id)
+        result = None
+        for member in group:
+            out = member.dave.process_proposals(davey.ProposalsOperationType.append, vec(message))
+            if member is committer:
+                result = out
+        assert result is not None and result.welcome is not None
+        if not self.take_commit(result.commit, committer.user_id):
+            return
+        for member in group:
+            member.dave.process_commit(result.commit)
+        transition = next(self.transitions)
+        self.pending[transition] = {conn.ssrc}
+        self.welcomes.append(transition)
+        await self.server.send_binary(conn, 30, struct.pack(">H", transition) + bytes(result.welcome))
 
     async def on_json(self, conn: Connection, op: int, data: dict[str, Any]) -> None:
         if op == 23:
@@ -221,17 +392,25 @@ class DaveGroup:
         """A member left the call (and the server's list): propose removing its leaf; the bot commits."""
         if member.dave is None or member.dave.own_leaf_index is None:
             return
-        message = remove_proposal(self.key, self.group_id, self.epoch, member.dave.own_leaf_index)
+        leaf = member.dave.own_leaf_index
+        message = remove_proposal(self.key, self.group_id, self.epoch, leaf)
+        self.proposed[proposal_ref(message)] = ("remove", leaf)
         member.dave = None
-        await self._send_proposals(conn, message, [])
+        await self._send_proposals(conn, message)
+
+    def _proposals(self, members: list[Member]) -> bytes:
+        messages = b""
+        for member in members:
+            message = add_proposal(self.key, self.group_id, self.epoch,
+                                   self._session(member).get_serialized_key_package())
+            self.proposed[proposal_ref(message)] = ("add", member.user_id)
+            messages += message
+        return messages
 
     async def _propose(self, conn: Connection, members: list[Member]) -> None:
-        messages = b"".join(add_proposal(self.key, self.group_id, self.epoch,
-                                         self._session(m).get_serialized_key_package()) for m in members)
-        await self._send_proposals(conn, messages, members)
+        await self._send_proposals(conn, self._proposals(members))
 
-    async def _send_proposals(self, conn: Connection, messages: bytes, members: list[Member]) -> None:
-        self._joining = list(members)
+    async def _send_proposals(self, conn: Connection, messages: bytes) -> None:
         for member in self.server.members.values():  # every member of the group gets the proposals (a
             session = member.dave  # commit names them by reference); the bot's commit is the one taken
             if member.channel_id == self.channel_id and session is not None and session.ready:
@@ -240,7 +419,8 @@ class DaveGroup:
 
     async def _commit(self, conn: Connection, payload: bytes) -> None:
         commit, welcome = split_commit_welcome(payload)
-        self.commits.append(commit)
+        if not self.take_commit(commit, conn.grant.user_id):
+            return
         transition = next(self.transitions)
         self.pending[transition] = {conn.ssrc}
         for member in self.server.members.values():  # those in the group already take the commit
@@ -250,9 +430,9 @@ class DaveGroup:
                 except Exception:  # a commit of a group the member is not in (a bot that started afresh)
                     member.dave = None
         if welcome is not None:
-            for member in self._joining:
-                self._session(member).process_welcome(welcome)
-        self.epoch += 1
+            for user in self.added:
+                if user in self.server.members:
+                    self._session(self.server.members[user]).process_welcome(welcome)
         await self.server.send_binary(conn, 29, struct.pack(">H", transition) + commit)
 
     async def announce_garbage(self, conn: Connection) -> int:

@@ -7,9 +7,14 @@ binary frames' first two bytes), and DAVE's opcodes 21 to 31 (tests/fakes/dave_m
 as Discord's voice server is its external sender). It refuses what Discord refuses, by Discord's close codes:
 an unknown session or token (4004), a second IDENTIFY (4005), anything before IDENTIFY (4003), a protocol
 other than UDP (4012), an encryption mode it did not offer (4016), a client without DAVE on a call that
-requires it (4017). The UDP side answers IP discovery for an SSRC it gave out, drops packets that do not
-authenticate, decrypts the bot's audio (DAVE too) and decodes its Opus, and sends members' speech: Opus
-frames of real audio, end-to-end encrypted with each member's own DAVE session, in RTP as their clients do.
+requires it (4017), a DAVE key package that does not parse or is not the user's own (4020); a DAVE
+commit for another epoch, from another sender than its committer or naming proposals the server did not
+send is dropped unannounced (tests/fakes/dave_mls.py's ``DaveGroup`` says what it checks). With
+``members_group`` the members in the call formed its MLS group before the bot came, and the bot is
+welcomed into it (op 30), as when it joins a call in progress. The UDP side answers IP discovery for an
+SSRC it gave out, drops packets that do not authenticate, decrypts the bot's audio (DAVE too) and decodes
+its Opus, and sends members' speech: Opus frames of real audio, end-to-end encrypted with each member's
+own DAVE session, in RTP as their clients do.
 Audio the bot sends without having said it speaks (SPEAKING, op 5, with a non-zero ``speaking``, and not
 taken back by a SPEAKING 0 since) is refused, as Discord refuses it: not decoded, and counted
 (``unannounced``, past the first ``SPEAKING_TAIL``, which may race a SPEAKING on its way); the last
@@ -133,6 +138,9 @@ class FakeVoiceServer:
         self.port = 0
         self.udp_port = 0
         self.group: Any = None  # tests/fakes/dave_mls.py's DaveGroup while DAVE is on
+        # The members already in the call formed its MLS group before the bot came (joining a call in
+        # progress): the bot is welcomed into their group rather than creating one.
+        self.members_group = False
         self._decoders: dict[int, discord.opus.Decoder] = {}  # each member's, of the bot's audio
         self.resumes_stall = False  # a RESUME is taken and never answered (a voice server stuck mid-way)
         self._unstall = asyncio.Event()  # set at close: a stalled RESUME's handler ends
@@ -226,6 +234,10 @@ class FakeVoiceServer:
         conn.seq += 1
         if not conn.ws.closed:
             await conn.ws.send_bytes((conn.seq & 0xFFFF).to_bytes(2, "big") + bytes([op]) + payload)
+
+    async def refuse(self, conn: Connection, code: int) -> None:
+        """Close the bot's voice websocket with ``code``, as Discord closes one that broke the protocol."""
+        await self._close(conn, code)
 
     async def _close(self, conn: Connection, code: int) -> None:
         conn.closed = True
