@@ -22,9 +22,11 @@ ELSEWHERE_GUILD = 900_000_000_000_000_601  # a server the bot was never invited 
 ELSEWHERE_CHANNEL = 900_000_000_000_000_610
 
 
-def recalled(h: Harness) -> str:
-    """The <recalled_facts> block of the last reply request ('' when none)."""
-    text = h.claude.last_request(DEFAULT).all_text()
+def recalled(h: Harness, asking: str = "") -> str:
+    """The <recalled_facts> block of the last reply request ('' when none); ``asking``: of the last request
+    holding that text (a memory pass of the same model may land after the reply's)."""
+    requests = [r for r in h.claude.requests_for(DEFAULT) if asking in r.all_text()]
+    text = requests[-1].all_text() if requests else ""
     if '<recalled_facts about="alice"' not in text:
         return ""
     return text.split('<recalled_facts about="alice"', 1)[1].split("</recalled_facts>", 1)[0]
@@ -63,7 +65,7 @@ async def ask(h: Harness, text: str) -> str:
         "ask", [{"name": "message", "type": 3, "value": text}], user_id=USER_ID, channel_id=ELSEWHERE_CHANNEL,
         guild_id=ELSEWHERE_GUILD)
     await interaction.message()
-    return recalled(h)
+    return recalled(h, text)
 
 
 # --------------------------------------------------------------------------- the newest truth at once
