@@ -24,7 +24,6 @@ import functools
 import re
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -94,15 +93,7 @@ class TimeRefused(ValueError):
     """A local time that cannot be converted as given; the message says why, for the character to ask."""
 
 
-@dataclass(frozen=True)
-class Instant:
-    """A reminder's time: the instant (UTC) and the local time it stands for."""
-
-    due: datetime
-    local: datetime
-
-
-def local_to_utc(text: str, zone: ZoneInfo) -> Instant:
+def local_to_utc(text: str, zone: ZoneInfo) -> Occurrence:
     """``text`` (``YYYY-MM-DDTHH:MM``, local to ``zone``) as an instant. A time the clocks skip or pass twice
     raises :class:`TimeRefused`; an offset after it chooses one of an ambiguous time's two (and must be one
     of them)."""
@@ -124,14 +115,14 @@ def local_to_utc(text: str, zone: ZoneInfo) -> Instant:
         options = {_offset(first): first, _offset(second): second}
         if offset in options:
             chosen = options[offset]
-            return Instant(chosen.astimezone(UTC), chosen)
+            return Occurrence(chosen.astimezone(UTC), chosen)
         earlier, later = options
         raise TimeRefused(f"{shown} happens twice in {zone.key} (the clocks go back): the first "
                           f"({first.tzname()}) or the second ({second.tzname()}), as local_time with its "
                           f"offset: {shown[11:]}{earlier} or {shown[11:]}{later}")
     if offset is not None and offset != _offset(first):
         raise TimeRefused(f"local_time takes no offset: their time zone ({zone.key}) is known")
-    return Instant(first.astimezone(UTC), first)
+    return Occurrence(first.astimezone(UTC), first)
 
 
 def _offset(when: datetime) -> str:

@@ -37,7 +37,8 @@ class RuleRefused(ValueError):
 
 @dataclass(frozen=True)
 class Occurrence:
-    """One occurrence: its instant (UTC) and the local wall-clock time it stands for (naive)."""
+    """A reminder's time, a one-off or one occurrence of a rule: its instant (UTC) and the local wall-clock
+    time it stands for."""
 
     due: datetime
     local: datetime
