@@ -125,7 +125,7 @@ async def test_a_second_process_on_one_sqlite_file_refuses_to_start(tmp_path: Pa
         assert second.returncode == 2, text
         line = lines_of(text)[-1]
         assert line.startswith("config error: ") and "database_url" in line, text
-        assert "another Kindred process" in line and str(tmp_path / "kindred.db") in line, line
+        assert "another Kindred bot" in line and str(tmp_path / "kindred.db") in line, line
         assert "Traceback" not in text
         assert len([g for g in h.discord.gateway_log if g[0] == "2"]) == logins  # no second login
         await h.shut_down(first)

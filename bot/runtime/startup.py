@@ -153,9 +153,10 @@ def claim_sqlite_file(settings: Settings) -> None:
         pid = handle.read().decode(errors="replace").strip()
         handle.close()
         raise ConfigError(_url_origin(settings), "database_url",
-                          f"another Kindred process{f' (pid {pid})' if pid.isdigit() else ''} is already "
-                          f"running on {path}: stop it first (one process per SQLite file; processes that "
-                          "share a database need PostgreSQL)") from None
+                          f"another Kindred bot{f' (pid {pid})' if pid.isdigit() else ''} is already "
+                          f"running on {path}: stop it first (one bot per SQLite file, though the console, "
+                          "the dashboard and consolidate may run beside it; bots that share a database need "
+                          "PostgreSQL)") from None
     handle.truncate(0)
     handle.write(str(os.getpid()).encode())
     handle.flush()
