@@ -127,7 +127,8 @@ def test_pips_silent_unpacking_is_announced_before_it_starts(tmp_path: Path) -> 
         assert installs_, target
         for i in installs_:
             said_before = lines[i - 1]
-            assert said_before.startswith("echo") and "Installing collected packages" in said_before, said_before
+            assert said_before.startswith("echo"), said_before
+            assert "Installing collected packages" in said_before
             assert "prints nothing" in said_before and "Ctrl-C" in said_before
 
 

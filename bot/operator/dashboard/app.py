@@ -109,8 +109,8 @@ class Dashboard:
             await web.TCPSite(self._runner, self.host, self.port).start()
         except OSError as exc:
             await self.stop()
-            raise ConfigError(self.port_origin(), "dashboard_port", listen_problem(self.host, self.port, exc)) \
-                from None
+            problem = listen_problem(self.host, self.port, exc)
+            raise ConfigError(self.port_origin(), "dashboard_port", problem) from None
         log.info("dashboard at %s", self.url)
 
     def port_origin(self) -> str:
@@ -131,8 +131,8 @@ def listen_problem(host: str, port: int, exc: OSError) -> str:
     """Why a port cannot be listened on, its cause first (a port in use is the usual one)."""
     where = f"{host}:{port}"
     if exc.errno == errno.EADDRINUSE:
-        return f"port {port} is already in use ({where}): another program listens on it; choose another port " \
-               "or stop that program"
+        return (f"port {port} is already in use ({where}): another program listens on it; choose another "
+                "port or stop that program")
     if exc.errno == errno.EACCES:
         return f"no permission to listen on {where} (ports below 1024 need root): choose a port above 1023"
     return f"cannot listen on {where} ({exc.strerror or exc}): choose another port or host"
