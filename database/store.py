@@ -19,6 +19,7 @@ from database.consolidation import ConsolidationLog
 from database.conversations import Conversations
 from database.engine import Database
 from database.excerpts import Excerpts
+from database.export import PersonExport
 from database.facts import Facts
 from database.feelings import FeelingRows
 from database.identity import Identity
@@ -83,6 +84,7 @@ class Store:
         self.stats = Stats(self.db)
         self.retention = Retention(self.db)  # old usage rows added up per day, old archive deleted
         self.privacy = Privacy(self.db, self.log, self.conversations)
+        self.export = PersonExport(self.db)  # a person's own rows, returned to them (/export_me)
         # Server tools (issue 13): per-server settings, moderation record, polls, tickets.
         self.servers = Servers(self.db, self.changes)
         self.moderation = Moderation(self.db)
