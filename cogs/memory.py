@@ -236,13 +236,16 @@ class MemoryCommands(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         made = await export.make(interaction.user.id, character=self.character)
         log.info("exported the data of user %s on request (%d rows)", interaction.user.id, made.rows)
+        # The answer replaces the "thinking…" placeholder, the file with it.
         if not made.rows:
-            await tell(interaction, f"{self.character} has nothing stored about you.")
+            nothing = f"{self.character} has nothing stored about you."
+            await interaction.edit_original_response(content=nothing)
             return
-        await tell(interaction, f"Everything {self.character} has stored about you: {made.rows} record(s) of "
-                                f"{made.tables} kind(s), in this file (only you can see this message). "
-                                "`/forget_me` deletes it all.",
-                   file=discord.File(io.BytesIO(made.data), filename=made.filename))
+        await interaction.edit_original_response(
+            content=f"Everything {self.character} has stored about you: {made.rows} record(s) of "
+                    f"{made.tables} kind(s), in this file (only you can see this message). `/forget_me` "
+                    "deletes it all.",
+            attachments=[discord.File(io.BytesIO(made.data), filename=made.filename)])
 
     @app_commands.command(name="forget_me", description="Delete everything I have stored about you.")
     async def forget_me(self, interaction: Interaction) -> None:
