@@ -18,6 +18,7 @@ from database.store import Store
 EXPORT_EVERY_SECONDS = 300.0  # one export per person per five minutes (per bot process)
 # Discord's upload limit for a bot outside boosted servers (10 MiB); a larger file is sent gzipped.
 UPLOAD_LIMIT = 10 * 1024 * 1024
+UPLOAD_MARGIN = 64 * 1024  # the message's own fields, sent with the file
 JSON_SAFE = 2**53  # ids above this lose digits in JavaScript's numbers: written as strings
 
 
@@ -72,6 +73,6 @@ class PersonalExport:
         data = json.dumps(document, ensure_ascii=False, indent=1, default=str).encode()
         name = "".join(c for c in character.lower().replace(" ", "-") if c.isalnum() or c in "-_")
         filename = f"{name or 'kindred'}-your-data.json"
-        if len(data) > UPLOAD_LIMIT - 64 * 1024:
+        if len(data) > UPLOAD_LIMIT - UPLOAD_MARGIN:
             data, filename = gzip.compress(data), filename + ".gz"
         return ExportFile(filename, data, len(tables), sum(len(rows) for rows in tables.values()))

@@ -4,8 +4,11 @@ nothing of another person is in it; one export per person every few minutes."""
 
 from __future__ import annotations
 
+import gzip
 import json
 from typing import Any
+
+import pytest
 
 import database.store  # noqa: F401  (imports every model module: the whole schema is on Base)
 from database.export import EXPORTED, EXPORTED_THROUGH, NOT_EXPORTED, OTHER_COLUMNS, classified, person_keyed
@@ -98,6 +101,21 @@ async def test_export_me_sends_their_data_and_none_of_anyone_elses(harness: Harn
     # Bob's own export is his, not limited by Alice's.
     bob = json.loads((await export(h, USER2_ID))["attachments"][0]["_data"])
     assert bob["tables"]["person_profiles"][0]["name"] == "Bobbo" and "sea glass" not in everything_in(bob)
+
+
+async def test_an_export_past_the_upload_limit_comes_gzipped(harness: Harness,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Discord refuses a file over its upload limit (the fake too): a larger export is sent gzipped."""
+    import memory.export
+
+    h = harness
+    monkeypatch.setattr(memory.export, "UPLOAD_LIMIT", memory.export.UPLOAD_MARGIN + 200)
+    await h.store.people.ensure_user(USER_ID, "alice")
+    await h.store.facts.add(USER_ID, "Alice collects sea glass " * 20, category="hobbies")
+    [attachment] = (await export(h, USER_ID))["attachments"]
+    assert attachment["filename"].endswith("-your-data.json.gz")
+    document = json.loads(gzip.decompress(bytes(attachment["_data"])))
+    assert "Alice collects sea glass" in document["tables"]["user_facts"][0]["fact"]
 
 
 async def test_export_me_of_someone_never_seen_says_so(harness: Harness) -> None:

@@ -770,6 +770,8 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld, VoiceWorld):
             body = await request.json()
         elif request.content_type.startswith("multipart/"):
             body, files = await _read_multipart(request)
+            if sum(len(f["data"]) for f in files) > UPLOAD_LIMIT:  # Discord refuses the whole request
+                return _json({"message": "Request entity too large", "code": 40005}, 413)
         headers = {k: v for k, v in request.headers.items() if k.lower().startswith("x-")}
         self.requests.append(Recorded(request.method, path, dict(request.query), body, time.perf_counter(),
                                       headers))
@@ -1253,6 +1255,9 @@ def _voice_refusal(body: dict[str, Any], files: list[dict[str, Any]]) -> tuple[i
     if not isinstance(duration, int | float) or duration <= 0 or not 1 <= len(wave) <= 256:
         return 50161, "Voice messages must have supporting metadata."
     return None
+
+
+UPLOAD_LIMIT = 10 * 1024 * 1024  # a bot's files in one message, outside boosted servers (Discord: 10 MiB)
 
 
 async def _read_multipart(request: web.Request) -> tuple[dict[str, Any], list[dict[str, Any]]]:
