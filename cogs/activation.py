@@ -30,7 +30,7 @@ from bot.discord.panels import panel, show_panel
 from bot.discord.permissions import admin_only, in_server, is_admin, server_admin_only
 from bot.discord.ui import tell
 from bot.features.reminders.book import zone_choices
-from bot.features.reminders.tasks import PlaceTasks, task_line
+from bot.features.reminders.tasks import task_line
 from bot.operator.faces import BIO_LIMIT, IMAGE_LIMIT, declared_problem
 from bot.reply.media import TooLarge
 from database.boundary import JsonObject
@@ -75,7 +75,7 @@ class Activation(commands.Cog):
         self.bot = bot
         self.places = bot.services.tools.places
         self.calls = bot.services.calls
-        self.place_tasks = PlaceTasks(bot.services.reminders)
+        self.place_tasks = bot.services.place_tasks
 
     def _place(self, interaction: Interaction, scope: Scope) -> tuple[str, int, str]:
         """(place type, place id, how to name it) for the database."""
