@@ -17,6 +17,11 @@ Who may be reminded is the one rule's (bot/operator/reach.py), asked when it is 
 the channel now refuses (blocked there, say) is reminded in their DM instead; one the DM refuses too
 (blocked, ``allow_dms`` off) is not reminded, and the reminder is closed. Past a spending limit (theirs, the
 server's, the bot's) the plain line goes out, without a model call.
+
+A place task (bot/features/reminders/tasks.py) shares the timer and the row but not the promise: its time is
+carried out in its channel, through the gates of anything said unprompted (the place active, the rule, the
+spending limits, the bot still allowed to send there), or skipped with one log line; never moved to a DM,
+never a plain line.
 """
 
 from __future__ import annotations
