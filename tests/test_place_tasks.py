@@ -1,7 +1,8 @@
 """Place tasks (bot/features/reminders/tasks.py, delivery.py; ``/bot tasks`` in cogs/activation.py), over the
 wire: an admin gives the character a daily task in a channel; at each of its times the durable timer fires
 (the bot's clocks set to a fake time and its timer loop woken, never waited for), the fake Claude is asked to
-carry the instruction out, shown the task's earlier posts, and the channel gets a new post each time, once.
+carry the instruction out, shown the task's earlier posts, and the channel gets a new post each time, once,
+a restart between them.
 A non-admin is refused ephemerally; a deactivated channel, or one the bot may no longer send in, skips its
 time with one log line and no model call; the caps refuse with one line."""
 
@@ -88,6 +89,9 @@ async def test_an_admin_sets_a_daily_question_and_each_day_brings_a_new_one(
     text = FakeClaude.all_text(asked)
     assert QUESTION in text and "your_earlier_posts" not in text
 
+    await h.stop_bot()  # durable: the task and its timer outlive a restart
+    await h.start_bot()  # on the real clock: its next time is days ahead, nothing is due
+    at_fake_time(h, now)
     h.claude.script(second, match=carrying_out)
     await fire(h, day2, now)
     await h.discord.wait_for(lambda _: [m for m in bot_posts(h) if m["content"] == second],
