@@ -52,6 +52,7 @@ from bot.core.policy import LanguageHint, ServerPolicies
 from bot.core.timers import Dispatcher, Recurring, Timers
 from bot.features.reminders.book import ReminderBook
 from bot.features.reminders.delivery import ReminderDelivery
+from bot.features.reminders.tasks import PlaceTasks
 from bot.features.websearch import WebSearch
 from bot.operator.access import AccessGate
 from bot.operator.activity import ActivityRecorder
@@ -179,6 +180,7 @@ class Services:
     tools: ServerTools
     conversation: ConversationTools  # /history, /forget, /ooc, /remember: on the main character's engine
     reminders: ReminderBook  # /reminders, /timezone's proposals, the set_reminder tool
+    place_tasks: PlaceTasks  # /bot tasks: what the character does in a channel on a schedule
     swipes: ReplySwipes  # a reply's alternatives (bot/discord/swipes.py shows them)
     asking: Asking  # /ask and the message menus, wherever the app is installed
     faces: Faces  # a face per server (/bot face)
@@ -397,7 +399,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                         heartbeat=Heartbeat(holder.follow(DiscordSettings), edge.latencies, edge.post_to_log),
                         tools=tools,
                         conversation=conversation, asking=Asking(engine, conversation),
-                        reminders=reminders,
+                        reminders=reminders, place_tasks=PlaceTasks(reminders),
                         swipes=swipes, faces=faces, own_faces=own_faces,
                         calls=Calls(edge.call_side, holder.follow(VoiceSettings), tools.places, voice, reach),
                         dashboard=dashboard)

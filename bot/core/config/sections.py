@@ -352,6 +352,11 @@ class AliveSettings:
     reminders_recurring_min_minutes: int = key(
         5, "Minutes a recurring reminder's occurrences must be apart at least (a closer rule is refused).",
         min=1)
+    place_tasks_per_server: int = key(
+        5, "Place tasks (/bot tasks: an admin's recurring instruction the character carries out in a "
+        "channel) a server may have at once.", min=0)
+    place_tasks_min_minutes: int = key(
+        60, "Minutes a place task's occurrences must be apart at least (a closer rule is refused).", min=1)
     reminder_fallback_line: str = key(
         "{user}, you asked me to remind you: {reminder}", "A reminder as it goes out when the model cannot "
         "write it ({user}: the person, {reminder}: what they asked, {name}: the character).")
