@@ -112,11 +112,19 @@ class DiscordOutlet:
         view = await buttons.view(_channel_id(self.channel), _guild_id(self.message)) if buttons else None
         buttons = buttons if view is not None else None
         options: SendOptions = {"view": view} if view is not None else {}
-        if first and self.message.guild is not None and not self.greeting_posts and not self.in_thread:
-            sent = await self.message.reply(text, mention_author=False, allowed_mentions=allowed, nonce=nonce,
-                                            **options)
-        else:
-            sent = await self.channel.send(text, allowed_mentions=allowed, nonce=nonce, **options)
+        try:
+            if first and self.message.guild is not None and not self.greeting_posts and not self.in_thread:
+                sent = await self.message.reply(text, mention_author=False, allowed_mentions=allowed,
+                                                nonce=nonce, **options)
+            else:
+                sent = await self.channel.send(text, allowed_mentions=allowed, nonce=nonce, **options)
+        except discord.HTTPException as exc:
+            why = thread_refusal(self.channel, exc)
+            if why is None:
+                raise
+            log.warning("reply to message %s not posted: thread %s %s", self.message.id,
+                        _channel_id(self.channel), why)
+            return None
         if buttons is not None:
             buttons.posted(self.message.id, sent.id, text, "", None)
         return sent.id
@@ -131,6 +139,19 @@ class DiscordOutlet:
 
     async def delete(self, message_id: int) -> None:
         await _partial(self.channel, message_id).delete()
+
+
+def thread_refusal(channel: object, exc: discord.HTTPException) -> str | None:
+    """Why Discord turned a post in a thread away, where nothing is to be done but say so once: the thread
+    was deleted (10003), or is archived and locked for who may not manage threads (50083). None: another
+    error (a thread's or not), raised as any."""
+    if not isinstance(channel, discord.Thread):
+        return None
+    if exc.code == 10003:
+        return "was deleted"
+    if exc.code == 50083:
+        return "is archived and locked (only who may manage threads posts there)"
+    return None
 
 
 def _channel_id(channel: discord.abc.Messageable) -> int:
