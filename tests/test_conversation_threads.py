@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.fakes.discord_guild import SEND_MESSAGES_IN_THREADS
 from tests.fakes.discord_lead import MEMBER_PERMISSIONS
 from tests.harness import (
@@ -97,7 +99,6 @@ async def test_people_talking_among_themselves_in_the_thread_go_to_the_vote(harn
     tid = int((await opened(h, asked))["id"])
     await h.replies(tid, 1)
     h.claude.script("no", model="claude-test-voter", times=20)
-    votes_before = len(vote_requests(h))
     # bob answers alice, alice answers bob: between them, not to the character
     to_alice = await h.say("I drink rooibos", user=USER2_ID, channel=tid, reply_to=int(asked["id"]))
     await h.handled(to_alice)
@@ -111,7 +112,8 @@ async def test_people_talking_among_themselves_in_the_thread_go_to_the_vote(harn
     assert posts[-1]["content"] == "Since always."
 
 
-async def test_a_deleted_thread_is_forgotten(make_harness: MakeHarness) -> None:
+async def test_a_deleted_thread_is_forgotten(make_harness: MakeHarness,
+                                             caplog: pytest.LogCaptureFixture) -> None:
     h = await make_harness(conversation_threads="true")  # the operator's default: on everywhere
     h.claude.script("Hibiscus.", model=MODEL)
     asked = await h.say("a tea for summer?", mention=True)
@@ -119,24 +121,39 @@ async def test_a_deleted_thread_is_forgotten(make_harness: MakeHarness) -> None:
     await h.replies(tid, 1)
     key = h.bot.services.engine.character_key
     assert await h.store.talk_threads.of(key) == {tid}
-    await h.discord.delete_thread(tid)
+    gone: dict[str, Any] = {}
+
+    def delete(_: Any) -> bool:  # deleted while the answer is written: Discord answers 404 10003
+        gone.update(h.discord.channels.pop(tid))
+        return True
+
+    h.claude.script("Nobody reads this.", model=MODEL, match=delete)
+    late = await h.say("and for autumn?", channel=tid)
+    await h.handled(late)
+    [line] = [r.getMessage() for r in caplog.records if "not posted" in r.getMessage()]
+    assert f"thread {tid} was deleted" in line
+    h.discord.channels[tid] = gone
+    await h.discord.delete_thread(tid)  # and Discord says so: THREAD_DELETE
     await h.discord.wait_for(lambda _: True)
     await h.settled()
     assert await h.store.talk_threads.of(key) == set()
 
 
 async def test_without_the_right_to_open_threads_the_answer_stays_in_the_channel(
-        make_harness: MakeHarness) -> None:
+        make_harness: MakeHarness, caplog: pytest.LogCaptureFixture) -> None:
     h = await make_harness(conversation_threads="true")
     d = h.discord
+    # the bot's role without Create Public Threads
     await d.set_role_permissions(GUILD_ID, d.bot_role_id(GUILD_ID),
-                                 int(MEMBER_PERMISSIONS) | SEND_MESSAGES_IN_THREADS)  # no Create Public Threads
+                                 int(MEMBER_PERMISSIONS) | SEND_MESSAGES_IN_THREADS)
     h.claude.script("Mint.", model=MODEL)
     asked = await h.say("a tea for summer?", mention=True)
     [reply] = await h.replies(CHANNEL_ID, 1)
     assert reply["content"] == "Mint."
     assert d.thread_of(int(asked["id"])) is None
     assert not [r for r in d.requests if r.path.endswith("/threads")]  # not even asked: it would be refused
+    [line] = [r.getMessage() for r in caplog.records if "no thread opened" in r.getMessage()]
+    assert "missing the Create Public Threads permission" in line
 
 
 async def test_a_rate_limited_thread_opens_once_the_wait_is_over(make_harness: MakeHarness) -> None:
@@ -151,7 +168,7 @@ async def test_a_rate_limited_thread_opens_once_the_wait_is_over(make_harness: M
 
 
 async def test_archived_threads_unarchive_on_a_post_and_a_locked_one_refuses(
-        make_harness: MakeHarness) -> None:
+        make_harness: MakeHarness, caplog: pytest.LogCaptureFixture) -> None:
     h = await make_harness(conversation_threads="true")
     d = h.discord
     h.claude.script("Rooibos.", model=MODEL)
@@ -164,14 +181,22 @@ async def test_archived_threads_unarchive_on_a_post_and_a_locked_one_refuses(
     posts = await h.replies(tid, 2)
     assert posts[-1]["content"] == "Still rooibos."
     assert d.channels[tid]["thread_metadata"]["archived"] is False
-    # locked by a moderator, and the bot may not manage threads: Discord refuses its post (50083)
+    # locked by a moderator while the answer is written, and the bot may not manage threads: Discord refuses
+    # its post (50083)
     await d.set_role_permissions(GUILD_ID, d.bot_role_id(GUILD_ID),
                                  int(MEMBER_PERMISSIONS) | SEND_MESSAGES_IN_THREADS)
-    await d.archive_thread(tid, locked=True)
-    h.claude.script("Never seen.", model=MODEL)
+
+    def lock(_: Any) -> bool:  # as the reply's request arrives
+        d.channels[tid]["thread_metadata"].update(archived=True, locked=True)
+        return True
+
+    h.claude.script("Never seen.", model=MODEL, match=lock)
     late = await h.say("one more?", channel=tid)
     await h.handled(late)
     assert len(bot_posts(h, tid)) == 2
     refused = [r for r in d.requests if r.path == f"/channels/{tid}/messages" and r.method == "POST"]
-    assert refused  # it tried, and was told no
+    assert refused  # it tried, and was told no, in one line
+    [line] = [r.getMessage() for r in caplog.records if "not posted" in r.getMessage()]
+    assert f"thread {tid} is archived and locked" in line
+    assert not [r for r in caplog.records if "failed to handle message" in r.getMessage()]
     assert d.channels[tid]["thread_metadata"]["archived"] is True
