@@ -118,7 +118,7 @@ class ReplySequence:
             await self.cast.engine(key).owe(msg)
         if msg.author_is_bot and not msg.is_dm and not own:
             main.replied_to_bot(msg)
-        if self.threads is not None and not own:
+        if self.threads is not None and not own and not msg.is_dm:  # (a DM has no threads)
             moved = await self.threads.move(msg, outlet_for)
             if moved is not None:  # the answer begins the thread's own conversation
                 msg, outlet_for = moved
