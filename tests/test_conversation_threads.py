@@ -200,3 +200,16 @@ async def test_archived_threads_unarchive_on_a_post_and_a_locked_one_refuses(
     assert f"thread {tid} is archived and locked" in line
     assert not [r for r in caplog.records if "failed to handle message" in r.getMessage()]
     assert d.channels[tid]["thread_metadata"]["archived"] is True
+
+
+async def test_a_thread_follows_its_channel_switched_off(make_harness: MakeHarness) -> None:
+    h = await make_harness(conversation_threads="true")
+    h.claude.script("Oolong.", model=MODEL)
+    asked = await h.say("a tea for focus?", mention=True)
+    tid = int((await opened(h, asked))["id"])
+    await h.replies(tid, 1)
+    off = await h.slash("bot", [{"type": 1, "name": "deactivate", "options": []}], user=h.admin_id)
+    await off.message()
+    quiet = await h.say("and after lunch?", channel=tid)
+    await h.handled(quiet)
+    assert len(bot_posts(h, tid)) == 1  # its channel is off: so is the thread, with no setting of its own
