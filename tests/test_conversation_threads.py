@@ -3,10 +3,13 @@ the fake Claude receives."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from bot.core.pipeline import Incoming
+from bot.reply.deciding import thread_name
 from tests.fakes.discord_guild import SEND_MESSAGES_IN_THREADS
 from tests.fakes.discord_lead import MEMBER_PERMISSIONS
 from tests.harness import (
@@ -213,3 +216,17 @@ async def test_a_thread_follows_its_channel_switched_off(make_harness: MakeHarne
     quiet = await h.say("and after lunch?", channel=tid)
     await h.handled(quiet)
     assert len(bot_posts(h, tid)) == 1  # its channel is off: so is the thread, with no setting of its own
+
+
+def test_a_thread_is_named_from_the_message() -> None:
+    def named(content: str, author: str = "alice") -> str:
+        msg = Incoming(1, CHANNEL_ID, USER_ID, author, content, datetime.now(UTC), False, guild_id=GUILD_ID)
+        return thread_name(msg, "Finn")
+
+    assert named("@Finn what tea for a cold?") == "what tea for a cold?"
+    assert named("@Finn @bob  which   tea?\nsecond line") == "which tea?"
+    assert named("お茶は何がいい？") == "お茶は何がいい？"
+    long = named("@Finn " + "camomile " * 20)
+    assert long.endswith("…") and len(long) <= 81 and "camomil…" not in long
+    assert named("", "alice") == "alice"  # a picture alone
+    assert named("@Finn") == "alice"
