@@ -107,6 +107,10 @@ async def test_people_talking_among_themselves_in_the_thread_go_to_the_vote(harn
     await h.handled(to_alice)
     to_bob = await h.say("oh nice, since when?", user=USER_ID, channel=tid, reply_to=int(to_alice["id"]))
     await h.handled(to_bob)
+    back = await h.say("since spring", user=USER2_ID, channel=tid, reply_to=int(to_bob["id"]))
+    await h.handled(back)
+    plain = await h.say("haha, same", channel=tid)  # no reply mark, but answering bob who just answered her
+    await h.handled(plain)
     assert len(bot_posts(h, tid)) == 1  # not answered by right: the usual decision let them be
     # alice turns back to the character (no reply, no mention): answered again
     h.claude.script("Since always.", model=MODEL)
