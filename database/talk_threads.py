@@ -15,7 +15,7 @@ from database.models import TZ, Base, utcnow
 
 
 class TalkThread(Base):
-    """A thread ``character`` opened from a message in channel ``parent_id`` (0039_talk_threads)."""
+    """A thread ``character`` opened from a message in channel ``parent_id`` (0040_talk_threads)."""
 
     __tablename__ = "talk_threads"
 

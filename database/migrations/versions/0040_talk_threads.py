@@ -1,7 +1,7 @@
 """talk threads: the threads a character opened to go on with a conversation (/bot threads)
 
-Revision ID: 0039_talk_threads
-Revises: 0038_person_profile
+Revision ID: 0040_talk_threads
+Revises: 0039_place_tasks
 Create Date: 2026-11-27 13:40:00
 
 ``talk_threads``: one row per thread a character opened from a message; ids only.
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0039_talk_threads"
-down_revision = "0038_person_profile"
+revision = "0040_talk_threads"
+down_revision = "0039_place_tasks"
 branch_labels = None
 depends_on = None
 
