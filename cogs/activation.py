@@ -2,7 +2,8 @@
 ``/bot proactive``, ``/bot reactions`` and ``/bot server-tools`` (the switches of proactive talk and emote
 reactions, bot/alive/service.py, and of the server's tools while replying, bot/servertools/knowing.py: those
 only where the operator's server_tools setting is on); ``/bot swipes`` (the swipe buttons,
-bot/reply/swipes.py); ``/bot voice`` (whether people may call the character into a voice channel, server-wide:
+bot/reply/swipes.py); ``/bot threads`` (conversations going on in a thread the character opens,
+bot/reply/threads.py); ``/bot voice`` (whether people may call the character into a voice channel, server-wide:
 bot/runtime/calls.py, which also leaves a call in a place switched off); ``/bot status-refresh`` (a new custom
 status now); ``/bot tasks add|list|pause|resume|skip|cancel`` (place tasks: what the character does in a
 channel on a schedule, bot/features/reminders/tasks.py); ``/bot face avatar|banner|bio|reset`` (the
@@ -51,6 +52,8 @@ SWITCHES = {
     "server_tools": ("servertools", "server_tools",
                      "I may look up members, events and what was said here while replying"),
     "swipes": ("discord", "swipes", "my latest reply carries the swipe buttons, to see another answer"),
+    "threads": ("discord", "conversation_threads",
+                "a conversation started with me goes on in a thread I open, where I answer every message"),
     "voice": ("voice", "voice_channels", "people can call me into their voice channel with /voice join")}
 # Switches whose setting is the operator's master switch: a place may turn them off, never on past it
 # (their tools cost tokens and reach Discord: bot/servertools/knowing.py).
@@ -197,6 +200,14 @@ class Activation(commands.Cog):
     @admin_only()
     async def swipes(self, interaction: Interaction, state: OnOff, scope: Scope = "channel") -> None:
         await self._set_switch(interaction, "swipes", state, scope)
+
+    @group.command(name="threads", description="Go on with a conversation in a thread I open (or not).")
+    @app_commands.describe(state="on, off, or default (the conversation_threads setting)",
+                           scope="This channel (default) or the whole server")
+    @in_server()
+    @admin_only()
+    async def threads(self, interaction: Interaction, state: OnOff, scope: Scope = "channel") -> None:
+        await self._set_switch(interaction, "threads", state, scope)
 
     @group.command(name="voice", description="Let people call me into voice channels here (or not).")
     @app_commands.describe(state="on, off, or default (the voice_channels setting)")

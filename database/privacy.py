@@ -95,6 +95,7 @@ NOTHING_PERSONAL: dict[str, str] = {
     "place_settings": "where the character is active (channel or server ids)",
     "place_switches": "per-place switches (channel or server ids)",
     "place_feelings": "how the room feels in a channel (channel ids), everyone's at once",
+    "talk_threads": "the threads a character opened to go on talking (thread, channel, server ids; no name)",
     "scheduled_jobs": "the bot's schedule",
 }
 # 4. Where a person sits in the key of one of the bot's small named values, or in the text of one: the

@@ -45,6 +45,7 @@ from database.stats import Stats
 from database.style import StyleProfiles
 from database.swipes import Swipes
 from database.switches import PlaceSwitches
+from database.talk_threads import TalkThreads
 from database.threads import Threads
 from database.tickets import Tickets
 from database.timers import TimerRows
@@ -95,6 +96,7 @@ class Store:
         self.timers = TimerRows(self.db)
         self.swipes = Swipes(self.db, conversations.history_changed)  # a reply's alternatives on its message
         self.switches = PlaceSwitches(self.db, self.changes)
+        self.talk_threads = TalkThreads(self.db)  # threads a character opened to go on talking (/bot threads)
         self.style = StyleProfiles(self.db, q)
         self.checkins = CheckIns(self.db)
         # what people asked to be reminded of (bot/features/reminders/book.py)

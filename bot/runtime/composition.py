@@ -234,7 +234,7 @@ def compose_engine(settings: Settings, store: Store, claude: ClaudeClient, chara
     policies = policies or ServerPolicies(settings, store.servers)
     engine = compose_pipeline(
         settings, store, claude, character, features,
-        shared or Shared.of(settings, store, claude, policies, consent),
+        shared or Shared.of(settings, store, claude, policies, consent, character),
         accounts=accounts if accounts is not None else OwnAccounts(),
         addressee=addressee or Addressee(CharacterNames(character.current, set())),
         intents=intents or intent_router(settings), locks=locks if locks is not None else KeyedLocks())
@@ -322,7 +322,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                             store, claude, character, key, intents, consent=consent, notify=mirror.emit)
     # What every character's replies share in this process; the main character's conversation locks, which
     # a reminder's delivery holds too.
-    shared = Shared.of(settings, store, claude, policies, consent)
+    shared = Shared.of(settings, store, claude, policies, consent, character)
     locks: KeyedLocks[tuple[int, str]] = KeyedLocks()
     engine = compose_engine(settings, store, claude, character, consent, memory, main, accounts=accounts,
                             addressee=addressee, intents=intents, policies=policies, shared=shared,
@@ -342,7 +342,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                                       (LanguageHint(policies), late, SpokenReply()), news, search)
     members = [m.engine for m in ensemble.members[1:]] if ensemble is not None else []
     # The one reply sequence every message goes through; the cast chooses who answers.
-    replies = ReplySequence(ensemble or Solo(engine))
+    replies = ReplySequence(ensemble or Solo(engine), shared.threads)
     # Run once ready (cogs/messages.py).
     recovery = ReplyRecovery(holder.follow(RecoverySettings), store.owed, replies, [engine, *members],
                              late)

@@ -39,6 +39,7 @@ from tests.fakes.discord_faults import Reliability
 from tests.fakes.discord_guild import (
     ADD_REACTIONS,
     ADMINISTRATOR,
+    MANAGE_THREADS,
     NOT_MINE,
     READ_MESSAGE_HISTORY,
     SEND_MESSAGES,
@@ -504,6 +505,7 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld, VoiceWorld):
                                 reply_to=reply_to,
                                 extra=self._carried(attachments, stickers, embeds, forwarded))
         message["_user"] = True
+        await self.unarchive_on_post(channel_id, locked_too=False)
         guild_id = self.channels[channel_id].get("guild_id")
         await self.dispatch("MESSAGE_CREATE", self._public(message),
                             guild_id=int(guild_id) if guild_id else None)
@@ -980,6 +982,7 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld, VoiceWorld):
                                 reply_to=int(ref["message_id"]) if ref else None, extra=fields)
         message["mention_roles"] = [str(r) for r in pings["roles"]]  # the roles it mentions, as Discord lists
         self._mention_into_thread(channel_id, author, body)
+        await self.unarchive_on_post(channel_id, locked_too=True)
         self._remember_nonce(author, body, message)
         await self._echo(message)
         await self._maybe_stall()
@@ -989,7 +992,9 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld, VoiceWorld):
         """Discord's checks of a post in a server: View Channel (403 50001 Missing Access), then Send
         Messages, or Send Messages in Threads in a thread (403 50013 Missing Permissions)."""
         channel = self.channels.get(channel_id)
-        if channel is None or not channel.get("guild_id"):
+        if channel is None:  # a thread deleted under the poster, say
+            return _json({"message": "Unknown Channel", "code": 10003}, 404)
+        if not channel.get("guild_id"):
             return None
         allowed = self.channel_permissions(channel_id, int(author.get("id") or 0))
         if not allowed & VIEW_CHANNEL:
@@ -997,6 +1002,10 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld, VoiceWorld):
         needed = SEND_MESSAGES_IN_THREADS if channel.get("type") in (10, 11, 12) else SEND_MESSAGES
         if not allowed & needed:
             return _json({"message": "Missing Permissions", "code": 50013}, 403)
+        # An archived thread: a post unarchives it, but a locked one only for who may manage threads.
+        metadata = channel.get("thread_metadata") or {}
+        if metadata.get("archived") and metadata.get("locked") and not allowed & MANAGE_THREADS:
+            return _json({"message": "Thread is archived", "code": 50083}, 400)
         return None
 
     async def _echo(self, message: dict[str, Any]) -> None:

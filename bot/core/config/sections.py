@@ -209,6 +209,10 @@ class DiscordSettings:
         True, "Swipe buttons (◀ ▶ 🔄) on the character's latest reply, to page through other answers to the "
         "same message (each new one is a model call, asked for by a press). false: replies go out without "
         "them; /bot swipes turns them on or off for a channel or a server.")
+    conversation_threads: bool = key(
+        False, "A conversation started with the character (an @mention, a reply, a message it chose to "
+        "answer) goes on in a thread it opens from that message, where it answers every message; "
+        "/bot threads turns this on or off for a channel or a server.")
     swipe_timeout_seconds: int = key(
         900, "Seconds the swipe buttons (◀ ▶ 🔄) stay on the character's latest reply, from when it is "
         "posted; they also go when the next message arrives there.", min=1)
