@@ -1,11 +1,13 @@
-"""Per-place settings (admins, servers only): ``/bot activate``, ``/bot deactivate`` and
-``/bot status-here``; ``/bot proactive``, ``/bot reactions`` and ``/bot server-tools`` (the switches of
-proactive talk and emote reactions, bot/alive/service.py, and of the server's tools while replying,
+"""Per-place settings (admins, servers only): ``/bot activate``, ``/bot deactivate`` and ``/bot
+status-here``; ``/bot proactive``, ``/bot reactions`` and ``/bot server-tools`` (the switches of proactive
+talk and emote reactions, bot/alive/service.py, and of the server's tools while replying,
 bot/servertools/knowing.py: those only where the operator's server_tools setting is on); ``/bot swipes``
-(the swipe buttons, bot/reply/swipes.py); ``/bot voice`` (whether people may call the character into a
-voice channel, server-wide: bot/runtime/calls.py, which also leaves a call in a place switched off);
-``/bot status-refresh`` (a new custom status now); ``/bot face avatar|banner|bio|reset`` (the character's
-face in this server, bot/operator/faces.py: server admins; reset returns to the character's own face,
+(the swipe buttons, bot/reply/swipes.py); ``/bot mcp add|allow|remove|list|private`` (the MCP servers whose
+tools the character may use here, bot/features/mcp/: server admins); ``/bot voice`` (whether people may call
+the character into a voice channel, server-wide: bot/runtime/calls.py, which also leaves a call in a place
+switched off); ``/bot status-refresh`` (a new custom status now); ``/bot face avatar|banner|bio|reset`` (the
+character's face in this server, bot/operator/faces.py: server admins; reset returns to the character's own
+face,
 bot/operator/character_faces.py).
 
 A deactivated channel or server gets no replies and no reply votes; its messages are still written to the
@@ -45,6 +47,8 @@ SWITCHES = {
     "reminders": ("alive", "reminders", "people can ask me to remind them of something here"),
     "server_tools": ("servertools", "server_tools",
                      "I may look up members, events and what was said here while replying"),
+    "mcp_private": ("mcp", "mcp_private_places",
+                    "the MCP tools added here are offered in private places (what is said may go to them)"),
     "swipes": ("discord", "swipes", "my latest reply carries the swipe buttons, to see another answer"),
     "voice": ("voice", "voice_channels", "people can call me into their voice channel with /voice join")}
 # Switches whose setting is the operator's master switch: a place may turn them off, never on past it
@@ -63,6 +67,8 @@ class Activation(commands.Cog):
         default_permissions=discord.Permissions(administrator=True), extras={"admin": True})
     face = app_commands.Group(name="face", parent=group,
                               description="My avatar, banner and bio in this server (server admins).")
+    mcp = app_commands.Group(name="mcp", parent=group,
+                             description="MCP servers whose tools I may use here (server admins).")
 
     def __init__(self, bot: Kindred) -> None:
         self.bot = bot
@@ -279,6 +285,44 @@ class Activation(commands.Cog):
     @server_admin_only()
     async def face_reset(self, interaction: Interaction) -> None:
         await self._change_face(interaction, None, "my face")
+
+    # -- /bot mcp: the MCP servers whose tools the character may use here (bot/features/mcp/admin.py)
+
+    @mcp.command(name="add", description="Add an MCP server (https URL, or local:NAME) and allow its tools.")
+    @app_commands.describe(name="A short name here (its tools are named after it)",
+                           url="The server's streamable HTTP URL, or local:NAME for the operator's own",
+                           tools="The tools to allow, comma-separated (none: see them, allow later)")
+    @server_admin_only()
+    async def mcp_add(self, interaction: Interaction, name: str, url: str, tools: str = "") -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)  # its tools are listed: a call out
+        await tell(interaction, await self.bot.services.mcp.add(
+            int(interaction.guild_id or 0), interaction.user.id, name, url, tools))
+
+    @mcp.command(name="allow", description="Which tools of an MCP server I may use here.")
+    @app_commands.describe(name="The server's name here", tools="Tool names, comma-separated (empty: none)")
+    @server_admin_only()
+    async def mcp_allow(self, interaction: Interaction, name: str, tools: str = "") -> None:
+        await tell(interaction, await self.bot.services.mcp.allow(
+            int(interaction.guild_id or 0), interaction.user.id, name, tools))
+
+    @mcp.command(name="remove", description="Remove an MCP server: its tools are no longer offered here.")
+    @app_commands.describe(name="The server's name here")
+    @server_admin_only()
+    async def mcp_remove(self, interaction: Interaction, name: str) -> None:
+        await tell(interaction, await self.bot.services.mcp.remove(
+            int(interaction.guild_id or 0), interaction.user.id, name))
+
+    @mcp.command(name="list", description="The MCP servers added here and their allowed tools.")
+    @server_admin_only()
+    async def mcp_list(self, interaction: Interaction) -> None:
+        await tell(interaction, await self.bot.services.mcp.show(int(interaction.guild_id or 0)))
+
+    @mcp.command(name="private", description="Offer the MCP tools in private places here (or not).")
+    @app_commands.describe(state="on, off, or default (the mcp_private_places setting)",
+                           scope="This channel (default) or the whole server")
+    @server_admin_only()
+    async def mcp_private(self, interaction: Interaction, state: OnOff, scope: Scope = "channel") -> None:
+        await self._set_switch(interaction, "mcp_private", state, scope)
 
 
 async def setup(bot: Kindred) -> None:

@@ -169,6 +169,10 @@ class McpSettings:
     mcp_in_dms: bool = key(
         False, "Offer the operator's local MCP servers' tools in direct messages too (a DM is private: "
         "what the person says there could be sent to the server).")
+    mcp_private_places: bool = key(
+        False, "Offer MCP tools in private places too (a private channel or thread, an answer only the "
+        "asker sees): what is said there could be sent to the MCP server. /bot mcp private switches it for "
+        "a channel or a server.")
     mcp_private_hosts: bool = key(
         False, "Let /bot mcp add name plain http:// and private or loopback addresses (a server on this "
         "host's network); off: https:// to public hosts only.")
