@@ -7,8 +7,7 @@ tools the character may use here, bot/features/mcp/: server admins); ``/bot voic
 the character into a voice channel, server-wide: bot/runtime/calls.py, which also leaves a call in a place
 switched off); ``/bot status-refresh`` (a new custom status now); ``/bot face avatar|banner|bio|reset`` (the
 character's face in this server, bot/operator/faces.py: server admins; reset returns to the character's own
-face,
-bot/operator/character_faces.py).
+face, bot/operator/character_faces.py).
 
 A deactivated channel or server gets no replies and no reply votes; its messages are still written to the
 log only when ``log_inactive_channels`` is true. The engine enforces this (its admission's observe,
@@ -27,7 +26,7 @@ from discord.ext import commands
 
 from bot.discord.media import read_capped
 from bot.discord.permissions import admin_only, in_server, server_admin_only
-from bot.discord.ui import tell
+from bot.discord.ui import send_long, tell
 from bot.operator.faces import BIO_LIMIT, IMAGE_LIMIT, declared_problem
 from bot.reply.media import TooLarge
 from database.boundary import JsonObject
@@ -295,8 +294,8 @@ class Activation(commands.Cog):
     @server_admin_only()
     async def mcp_add(self, interaction: Interaction, name: str, url: str, tools: str = "") -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)  # its tools are listed: a call out
-        await tell(interaction, await self.bot.services.mcp.add(
-            int(interaction.guild_id or 0), interaction.user.id, name, url, tools))
+        await send_long(interaction, await self.bot.services.mcp.add(
+            int(interaction.guild_id or 0), interaction.user.id, name, url, tools), deferred=True)
 
     @mcp.command(name="allow", description="Which tools of an MCP server I may use here.")
     @app_commands.describe(name="The server's name here", tools="Tool names, comma-separated (empty: none)")

@@ -11,7 +11,6 @@ from urllib.parse import urlsplit
 
 from bot.core.config import McpSettings
 from bot.features.mcp.lender import LOCAL, McpTools, local_servers
-from bot.features.mcp.link import Link
 from database.mcp import URL_MAX, McpServers
 
 log = logging.getLogger(__name__)
@@ -69,8 +68,8 @@ class McpAdmin:
         new = await self.servers.add(guild_id, name, url, allowed)
         log.info("admin %s %s MCP server %s (%s) in server %s, tools: %s", user_id,
                  "added" if new else "changed", name, url, guild_id, ",".join(allowed) or "none")
-        link = self.lender.link(guild_id, name, url)
-        offered = await (Link(name, link.target, self.settings).tools() if link is not None else _none())
+        link = self.lender.link(guild_id, name, url, fresh=True)  # its listing now is the replies' too
+        offered = await link.tools() if link is not None else ()
         head = f"{'Added' if new else 'Changed'} the MCP server **{name}**."
         if not offered:
             return f"{head} It did not list any tools just now (see the log); I'll ask it again later."
@@ -107,7 +106,3 @@ class McpAdmin:
         lines = [f"**{s.name}** <{s.url}>: " + (", ".join(f"`{t}`" for t in s.tools) or "no tool allowed")
                  for s in added]
         return "\n".join(lines if self.settings.mcp_tools else [*lines, OFF])
-
-
-async def _none() -> tuple[()]:
-    return ()

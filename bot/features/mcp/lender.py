@@ -78,12 +78,14 @@ class McpTools:
             return local_servers(self.settings).get(url.removeprefix(LOCAL))
         return url
 
-    def link(self, guild_id: int | None, name: str, url: str) -> Link | None:
+    def link(self, guild_id: int | None, name: str, url: str, *, fresh: bool = False) -> Link | None:
+        """The link to the server ``name`` added in ``guild_id`` at ``url``; ``fresh``: a new one (its tools
+        listed anew, a failure forgotten: an admin just added it again)."""
         target = self.target(url)
         if target is None:
             return None
         key = (guild_id, name, url if isinstance(target, str) else repr(target))
-        if key not in self._links:
+        if fresh or key not in self._links:
             self._links[key] = Link(name, target, self.settings)
         return self._links[key]
 
