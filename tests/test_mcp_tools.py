@@ -155,7 +155,8 @@ async def test_a_lying_server_costs_one_call_and_one_log_line(
     h = world
     said = await admin(h, "add", name="odd", url=fake_mcp.url, tools="liar,flood")
     # a schema that is no JSON Schema: never declared, never called
-    assert "Its tools: `diary`, `flood`, `forecast`, `hang`\n" in said and "It has no tool called `liar`" in said
+    assert "Its tools: `diary`, `flood`, `forecast`, `hang`\n" in said
+    assert "It has no tool called `liar`" in said
     [line] = mcp_lines(caplog)
     assert "the tool 'liar': its input schema is invalid" in line
     # megabytes: cut to what the character reads
@@ -164,7 +165,8 @@ async def test_a_lying_server_costs_one_call_and_one_log_line(
     await ask(h, "flood me", 1)
     assert "odd_liar" not in tool_names(reply_requests(h)[-2].body)
     text = result_text(asked.results[0])
-    assert len(text) < McpSettings().mcp_result_chars + 200 and f"{FLOOD_CHARS - 8000} more characters" in text
+    kept = McpSettings().mcp_result_chars
+    assert len(text) < kept + 200 and f"[cut: {FLOOD_CHARS - kept} more characters]" in text
     assert any("flood answered 3000000 characters" in x for x in mcp_lines(caplog))
     # garbage for an answer: one call, one line, no tools
     async with garbage_server() as url:
