@@ -16,12 +16,13 @@ from database.mcp import URL_MAX, McpServers
 log = logging.getLogger(__name__)
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,19}$")  # its tools are declared as "<name>_<tool>"
+_BETWEEN_NAMES = re.compile(r"[,\s]+")
 OFF = "MCP tools are off on this bot (the operator's mcp_tools setting)."
 
 
 def tool_list(text: str) -> tuple[str, ...]:
     """Comma- or space-separated tool names, once each, in order."""
-    return tuple(dict.fromkeys(t for t in re.split(r"[,\s]+", text) if t))
+    return tuple(dict.fromkeys(t for t in _BETWEEN_NAMES.split(text) if t))
 
 
 class McpAdmin:
