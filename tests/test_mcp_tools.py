@@ -21,7 +21,8 @@ from bot.features.mcp.lender import McpTools
 from tests.fakes.claude_server import Reply
 from tests.fakes.claude_tools import UseTool, result_text
 from tests.fakes.mcp_server import FLOOD_CHARS, FakeMcp, garbage_server, http_server, silent_server
-from tests.harness import CHANNEL_ID, OWNER_ID, Harness, reply_requests
+from tests.fakes.discord_guild import VIEW_CHANNEL
+from tests.harness import CHANNEL_ID, GUILD_ID, OWNER_ID, Harness, reply_requests
 
 OTHER_GUILD, OTHER_CHANNEL = 880_000_000_000_000_001, 880_000_000_000_000_002
 BASE = {"mcp_tools": "true", "mcp_private_hosts": "true"}
@@ -81,25 +82,25 @@ async def test_an_added_tool_is_used_where_it_was_added_fenced_as_data_and_absen
     said = await admin(h, "add", name="weather", url=fake_mcp.url, tools="forecast")
     assert "Added the MCP server **weather**" in said and "`forecast`" in said and "`diary`" in said
     assert "Allowed here: `forecast`" in said
-    asked = UseTool("weather_forecast", {"city": "Oslo"}, answer="Looks like {result}")
+    asked = UseTool("weather__forecast", {"city": "Oslo"}, answer="Looks like {result}")
     h.claude.script(Reply(tools=asked), times=2)
     reply = await ask(h, "what's the weather in Oslo?", 1)
     first, second = reply_requests(h)[-2:]
     declared = tool_names(first.body)
-    assert "weather_forecast" in declared
-    assert "weather_diary" not in declared  # not on the allow-list
+    assert "weather__forecast" in declared
+    assert "weather__diary" not in declared  # not on the allow-list
     assert fake_mcp.calls == [("forecast", {"city": "Oslo"})]
     # the result went back in the next request as a tool_result, fenced as data
     result = second.body["messages"][-1]["content"][0]
     assert result["type"] == "tool_result" and result["is_error"] is False
     text = result_text(result)
-    assert text.startswith('<tool_output name="weather_forecast">') and "sunny in Oslo" in text
+    assert text.startswith('<tool_output name="weather__forecast">') and "sunny in Oslo" in text
     assert "sunny in Oslo" in reply["content"]
 
     # another server, whose admins added nothing: the tool is not declared there
-    h.claude.script(Reply(tools=UseTool("weather_forecast", {"city": "Rome"}, plain="No idea, sorry.")))
+    h.claude.script(Reply(tools=UseTool("weather__forecast", {"city": "Rome"}, plain="No idea, sorry.")))
     elsewhere = await ask(h, "and the weather in Rome?", 1, channel=OTHER_CHANNEL)
-    assert "weather_forecast" not in tool_names(reply_requests(h)[-1].body)
+    assert "weather__forecast" not in tool_names(reply_requests(h)[-1].body)
     assert elsewhere["content"] == "No idea, sorry." and len(fake_mcp.calls) == 1
 
     # listed, allowed again, removed
@@ -108,11 +109,29 @@ async def test_an_added_tool_is_used_where_it_was_added_fenced_as_data_and_absen
         h, "allow", name="weather", tools="forecast, diary")
     h.claude.script(Reply(text="Hello!"))
     await ask(h, "hello", 2)
-    assert {"weather_forecast", "weather_diary"} <= tool_names(reply_requests(h)[-1].body)
+    assert {"weather__forecast", "weather__diary"} <= tool_names(reply_requests(h)[-1].body)
     assert "Removed" in await admin(h, "remove", name="weather")
     h.claude.script(Reply(text="Hello again!"))
     await ask(h, "hello again", 3)
-    assert not any(n.startswith("weather_") for n in tool_names(reply_requests(h)[-1].body))
+    assert not any(n.startswith("weather__") for n in tool_names(reply_requests(h)[-1].body))
+
+
+async def test_a_private_place_offers_them_only_where_its_admins_say_so(world: Harness,
+                                                                       fake_mcp: FakeMcp) -> None:
+    h = world
+    await admin(h, "add", name="weather", url=fake_mcp.url, tools="forecast")
+    channel = h.discord.channels[CHANNEL_ID]  # made a private place: @everyone cannot view it
+    channel["permission_overwrites"] = [{"id": str(GUILD_ID), "type": 0, "allow": "0",
+                                         "deny": str(VIEW_CHANNEL)}]
+    await h.discord.dispatch("CHANNEL_UPDATE", channel, guild_id=GUILD_ID)
+    h.claude.script(Reply(text="Hm?"))
+    await ask(h, "what's the weather?", 1)
+    assert "weather__forecast" not in tool_names(reply_requests(h)[-1].body)
+    said = await (await h.slash("bot", mcp("private", state="on"), user=OWNER_ID)).message()
+    assert "Mcp private is **on**" in said["content"]
+    h.claude.script(Reply(text="Let me see."))
+    await ask(h, "and now?", 2)
+    assert "weather__forecast" in tool_names(reply_requests(h)[-1].body)
 
 
 async def test_a_hung_server_costs_one_bounded_call_and_one_log_line(
@@ -121,7 +140,7 @@ async def test_a_hung_server_costs_one_bounded_call_and_one_log_line(
     h = await two_servers(db_url, tmp_path, mcp_call_seconds="3")  # a bound, not a wait: ample headroom
     try:
         await admin(h, "add", name="slow", url=fake_mcp.url, tools="hang")
-        asked = UseTool("slow_hang", {"x": "now"}, answer="It said: {result}")
+        asked = UseTool("slow__hang", {"x": "now"}, answer="It said: {result}")
         h.claude.script(Reply(tools=asked), times=2)
         await ask(h, "try the slow one", 1)
         [result] = asked.results
@@ -132,7 +151,7 @@ async def test_a_hung_server_costs_one_bounded_call_and_one_log_line(
         # left alone for mcp_retry_seconds: the next reply does not wait on it (nor declare it)
         h.claude.script(Reply(text="Sure."))
         await ask(h, "anything else?", 2)
-        assert "slow_hang" not in tool_names(reply_requests(h)[-1].body)
+        assert "slow__hang" not in tool_names(reply_requests(h)[-1].body)
         assert len(mcp_lines(caplog, "slow")) == 2 and fake_mcp.calls == [("hang", {"x": "now"})]
 
         # a server that takes the connection and never says a word: adding it costs one bounded call
@@ -160,10 +179,10 @@ async def test_a_lying_server_costs_one_call_and_one_log_line(
     [line] = mcp_lines(caplog)
     assert "the tool 'liar': its input schema is invalid" in line
     # megabytes: cut to what the character reads
-    asked = UseTool("odd_flood", {"x": "all"}, answer="ok")
+    asked = UseTool("odd__flood", {"x": "all"}, answer="ok")
     h.claude.script(Reply(tools=asked), times=2)
     await ask(h, "flood me", 1)
-    assert "odd_liar" not in tool_names(reply_requests(h)[-2].body)
+    assert "odd__liar" not in tool_names(reply_requests(h)[-2].body)
     text = result_text(asked.results[0])
     kept = McpSettings().mcp_result_chars
     assert len(text) < kept + 200 and f"[cut: {FLOOD_CHARS - kept} more characters]" in text
@@ -184,11 +203,11 @@ async def test_the_operators_local_server_runs_over_stdio(db_url: str, tmp_path:
         assert "no such local server" in await admin(h, "add", name="mine", url="local:bash")
         said = await admin(h, "add", name="home", url="local:here", tools="forecast")
         assert "Allowed here: `forecast`" in said
-        asked = UseTool("home_forecast", {"city": "Lima"}, answer="{result}")
+        asked = UseTool("home__forecast", {"city": "Lima"}, answer="{result}")
         h.claude.script(Reply(tools=asked), times=2)
         reply = await ask(h, "weather in Lima?", 1)
         assert "sunny in Lima" in reply["content"]
-        assert result_text(asked.results[0]).startswith('<tool_output name="home_forecast">')
+        assert result_text(asked.results[0]).startswith('<tool_output name="home__forecast">')
     finally:
         await h.close()
 

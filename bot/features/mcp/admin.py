@@ -15,7 +15,7 @@ from database.mcp import URL_MAX, McpServers
 
 log = logging.getLogger(__name__)
 
-NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,19}$")  # its tools are declared as "<name>_<tool>"
+NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,19}$")  # its tools are declared as "<name>__<tool>"
 _BETWEEN_NAMES = re.compile(r"[,\s]+")
 OFF = "MCP tools are off on this bot (the operator's mcp_tools setting)."
 

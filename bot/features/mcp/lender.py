@@ -107,10 +107,12 @@ class McpTools:
         links = [(server, self.link(msg.guild_id, server.name, server.url)) for server in added]
         found = [(server, link) for server, link in links if link is not None]
         listed = await asyncio.gather(*(link.tools() for _, link in found))
-        lent: list[Lent] = []
+        lent: dict[str, Lent] = {}
         for (server, link), tools in zip(found, listed, strict=True):
             for tool in tools:
                 if msg.guild_id is not None and tool.name not in server.tools:
                     continue  # not on the server's allow-list (a DM's are the operator's own, all of them)
-                lent.append(Lent(tool.declared, Bound(link, tool), outward=True, voice=VOICE))
-        return lent[:self.settings.mcp_max_tools]
+                # (two of its tools whose names differ only in what a declared name cannot hold: the first)
+                lent.setdefault(tool.api_name, Lent(tool.declared, Bound(link, tool), outward=True,
+                                                    voice=VOICE))
+        return list(lent.values())[:self.settings.mcp_max_tools]

@@ -14,8 +14,8 @@ from jsonschema import validators
 
 from database.boundary import JsonObject
 
-# The Messages API's tool names; a declared name is "<server>_<tool>", so a server's tools never clash
-# with another server's or with the character's own.
+# The Messages API's tool names; a declared name is "<server>__<tool>" (a server's name has no "_"), so a
+# server's tools never clash with another server's, nor with the character's own (none holds "__").
 _API_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _UNSAFE = re.compile(r"[^a-zA-Z0-9_-]")
 MAX_SCHEMA_CHARS = 16_000  # one tool's input schema, as JSON: its bytes are every request's input tokens
@@ -43,7 +43,7 @@ class McpTool:
 
 
 def declared_name(server: str, tool: str) -> str:
-    return f"{server}_{_UNSAFE.sub('_', tool)}"
+    return f"{server}__{_UNSAFE.sub('_', tool)}"
 
 
 def checked(server: str, name: object, description: object, schema: object) -> McpTool | str:
