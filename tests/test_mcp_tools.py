@@ -20,8 +20,8 @@ from bot.features.mcp.admin import McpAdmin
 from bot.features.mcp.lender import McpTools
 from tests.fakes.claude_server import Reply
 from tests.fakes.claude_tools import UseTool, result_text
-from tests.fakes.mcp_server import FLOOD_CHARS, FakeMcp, garbage_server, http_server, silent_server
 from tests.fakes.discord_guild import VIEW_CHANNEL
+from tests.fakes.mcp_server import FLOOD_CHARS, FakeMcp, garbage_server, http_server, silent_server
 from tests.harness import CHANNEL_ID, GUILD_ID, OWNER_ID, Harness, reply_requests
 
 OTHER_GUILD, OTHER_CHANNEL = 880_000_000_000_000_001, 880_000_000_000_000_002
