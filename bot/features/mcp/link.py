@@ -24,6 +24,7 @@ from database.boundary import JsonObject
 log = logging.getLogger(__name__)
 
 Target = str | StdioServerParameters  # a streamable HTTP URL, or the operator's local program
+MAX_LISTED = 100  # tools of one server read from its listing (the rest are not looked at)
 
 
 class Link:
@@ -69,7 +70,7 @@ class Link:
                 return ()
             found: list[McpTool] = []
             wrong: list[str] = []
-            for tool in listing.tools:
+            for tool in listing.tools[:MAX_LISTED]:
                 fit = checked(self.name, tool.name, tool.description, tool.input_schema)
                 if isinstance(fit, McpTool):
                     found.append(fit)

@@ -12,6 +12,7 @@ from typing import Any
 from jsonschema import exceptions as schema_errors
 from jsonschema import validators
 
+from bot.core.text import defuse
 from database.boundary import JsonObject
 
 # The Messages API's tool names; a declared name is "<server>__<tool>" (a server's name has no "_"), so a
@@ -62,7 +63,8 @@ def checked(server: str, name: object, description: object, schema: object) -> M
         return f"the tool {name!r}: its input schema is invalid ({str(exc).splitlines()[0][:200]})"
     if size > MAX_SCHEMA_CHARS:
         return f"the tool {name!r}: its input schema is {size} characters long (at most {MAX_SCHEMA_CHARS})"
-    said = " ".join(description.split())[:MAX_DESCRIPTION] if isinstance(description, str) else ""
+    # a third party's words in the request: the prompt's own tags in them made inert
+    said = defuse(" ".join(description.split())[:MAX_DESCRIPTION]) if isinstance(description, str) else ""
     text = f"{said} (a tool of the MCP server {server!r}, which its admins added here)".strip()
     typed: dict[str, Any] = schema
     return McpTool(server, name, {"name": api, "description": text, "input_schema": typed}, typed)
