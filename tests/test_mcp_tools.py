@@ -6,23 +6,31 @@ goes back fenced as data; a server that hangs or lies costs one bounded call and
 
 from __future__ import annotations
 
+import json
 import logging
 import shlex
 import sys
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.core.config import McpSettings
+from bot.core.pipeline import Incoming
 from bot.features.mcp.admin import McpAdmin
 from bot.features.mcp.lender import McpTools
+from bot.reply.generation import Lending
+from database.store import Store
 from tests.fakes.claude_server import Reply
 from tests.fakes.claude_tools import UseTool, result_text
 from tests.fakes.discord_guild import VIEW_CHANNEL
 from tests.fakes.mcp_server import FLOOD_CHARS, FakeMcp, garbage_server, http_server, silent_server
+from tests.fakes.openai_server import Calls, FakeOpenAI
 from tests.harness import CHANNEL_ID, GUILD_ID, OWNER_ID, Harness, reply_requests
+from tests.test_openai_tools import generation, make_client  # noqa: F401  (a fixture)
+from tests.test_tool_loop import PROMPT
 
 OTHER_GUILD, OTHER_CHANNEL = 880_000_000_000_000_001, 880_000_000_000_000_002
 BASE = {"mcp_tools": "true", "mcp_private_hosts": "true"}
@@ -222,3 +230,21 @@ def test_only_public_https_servers_unless_the_operator_allows_private_hosts() ->
     assert "https://" in str(strict.url_problem("python -m something"))
     loose = McpAdmin(None, McpTools(McpSettings(mcp_tools=True, mcp_private_hosts=True), None, None))  # type: ignore[arg-type]
     assert loose.url_problem("http://127.0.0.1:9/mcp") is None
+
+
+async def test_an_mcp_tool_works_with_a_local_model_on_the_openai_backend(
+        make_client: Any, fake_openai: FakeOpenAI, store: Store, fake_mcp: FakeMcp) -> None:  # noqa: F811
+    tools = McpTools(McpSettings(mcp_tools=True, mcp_private_hosts=True), store.mcp, store.switches)
+    await store.mcp.add(GUILD_ID, "weather", fake_mcp.url, ("forecast",))
+    msg = Incoming(1, CHANNEL_ID, 7, "ann", "weather in Oslo?", datetime.now(UTC), False, guild_id=GUILD_ID)
+    box = Lending(await tools(msg), msg, PROMPT).toolbox(4)
+    assert box is not None
+    fake_openai.script(Calls("Let me look.", calls=[("weather__forecast", json.dumps({"city": "Oslo"}))]))
+    fake_openai.script("Sunny, it says.")
+    done = await generation(make_client(), box).write(streamed=False)
+    assert done.text.endswith("Sunny, it says.") and fake_mcp.calls == [("forecast", {"city": "Oslo"})]
+    asked, answered = fake_openai.requests
+    assert [t["function"]["name"] for t in asked.body["tools"]] == ["weather__forecast"]
+    result = answered.body["messages"][-1]
+    assert result["role"] == "tool" and result["content"].startswith('<tool_output name="weather__forecast">')
+    assert "sunny in Oslo" in result["content"]
