@@ -228,6 +228,7 @@ def test_only_public_https_servers_unless_the_operator_allows_private_hosts() ->
                    "https://localhost:8080/mcp", "https://[::1]/mcp"):
         assert "private network" in str(strict.url_problem(inside)), inside
     assert "https://" in str(strict.url_problem("python -m something"))
+    assert strict.url_problem("https://tools.example.com:http/mcp") == "That URL's port is no port."
     loose = McpAdmin(None, McpTools(McpSettings(mcp_tools=True, mcp_private_hosts=True), None, None))  # type: ignore[arg-type]
     assert loose.url_problem("http://127.0.0.1:9/mcp") is None
 

@@ -43,6 +43,10 @@ class McpAdmin:
                 "This bot's operator set up no local MCP servers (mcp_local_servers).")
         parts = urlsplit(url)
         private_ok = self.settings.mcp_private_hosts
+        try:
+            _ = parts.port  # a port that is no number raises
+        except ValueError:
+            return "That URL's port is no port."
         if len(url) > URL_MAX or parts.scheme not in ("https", "http") or not parts.hostname:
             return f"Give an https:// URL (at most {URL_MAX} characters), or local:NAME."
         if parts.scheme == "http" and not private_ok:
@@ -68,7 +72,7 @@ class McpAdmin:
         allowed = tool_list(tools)
         new = await self.servers.add(guild_id, name, url, allowed)
         log.info("admin %s %s MCP server %s (%s) in server %s, tools: %s", user_id,
-                 "added" if new else "changed", name, url, guild_id, ",".join(allowed) or "none")
+                 "added" if new else "changed", name, _logged(url), guild_id, ",".join(allowed) or "none")
         link = self.lender.link(guild_id, name, url, fresh=True)  # its listing now is the replies' too
         offered = await link.tools() if link is not None else ()
         head = f"{'Added' if new else 'Changed'} the MCP server **{name}**."
@@ -107,3 +111,10 @@ class McpAdmin:
         lines = [f"**{s.name}** <{s.url}>: " + (", ".join(f"`{t}`" for t in s.tools) or "no tool allowed")
                  for s in added]
         return "\n".join(lines if self.settings.mcp_tools else [*lines, OFF])
+
+
+def _logged(url: str) -> str:
+    """``url`` as a log line names it: without what may hold a key (its user and password, its query)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}{parts.path}" \
+        if parts.hostname else url
