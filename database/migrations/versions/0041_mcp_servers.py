@@ -1,7 +1,7 @@
 """mcp servers: the MCP servers a server's admins added (/bot mcp add), with their tools' allow-list
 
-Revision ID: 0039_mcp_servers
-Revises: 0038_person_profile
+Revision ID: 0041_mcp_servers
+Revises: 0040_talk_threads
 Create Date: 2026-11-27 13:30:00
 
 ``mcp_servers``: one row per MCP server added in a Discord server (its name there unique).
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0039_mcp_servers"
-down_revision = "0038_person_profile"
+revision = "0041_mcp_servers"
+down_revision = "0040_talk_threads"
 branch_labels = None
 depends_on = None
 
