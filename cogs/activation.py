@@ -3,7 +3,8 @@
 reactions, bot/alive/service.py, and of the server's tools while replying, bot/servertools/knowing.py: those
 only where the operator's server_tools setting is on); ``/bot swipes`` (the swipe buttons,
 bot/reply/swipes.py); ``/bot threads`` (conversations going on in a thread the character opens,
-bot/reply/threads.py); ``/bot voice`` (whether people may call the character into a voice channel, server-wide:
+bot/reply/deciding/threads.py); ``/bot mcp add|allow|remove|list|private`` (the MCP servers whose tools
+the character may use here, bot/features/mcp/: server admins); ``/bot voice`` (whether people may call the character into a voice channel, server-wide:
 bot/runtime/calls.py, which also leaves a call in a place switched off); ``/bot status-refresh`` (a new custom
 status now); ``/bot tasks add|list|pause|resume|skip|cancel`` (place tasks: what the character does in a
 channel on a schedule, bot/features/reminders/tasks.py); ``/bot face avatar|banner|bio|reset`` (the
@@ -29,7 +30,7 @@ from bot.core.text import clip
 from bot.discord.media import read_capped
 from bot.discord.panels import panel, show_panel
 from bot.discord.permissions import admin_only, in_server, is_admin, server_admin_only
-from bot.discord.ui import tell
+from bot.discord.ui import send_long, tell
 from bot.features.reminders.book import zone_choices
 from bot.features.reminders.tasks import task_line
 from bot.operator.faces import BIO_LIMIT, IMAGE_LIMIT, declared_problem
@@ -51,6 +52,8 @@ SWITCHES = {
     "reminders": ("alive", "reminders", "people can ask me to remind them of something here"),
     "server_tools": ("servertools", "server_tools",
                      "I may look up members, events and what was said here while replying"),
+    "mcp_private": ("mcp", "mcp_private_places",
+                    "the MCP tools added here are offered in private places (what is said may go to them)"),
     "swipes": ("discord", "swipes", "my latest reply carries the swipe buttons, to see another answer"),
     "threads": ("discord", "conversation_threads",
                 "a conversation started with me goes on in a thread I open, where I answer every message"),
@@ -73,6 +76,8 @@ class Activation(commands.Cog):
                               description="My avatar, banner and bio in this server (server admins).")
     tasks = app_commands.Group(name="tasks", parent=group,
                                description="Things I do in a channel on a schedule (admins).")
+    mcp = app_commands.Group(name="mcp", parent=group,
+                             description="MCP servers whose tools I may use here (server admins).")
 
     def __init__(self, bot: Kindred) -> None:
         self.bot = bot
@@ -384,6 +389,44 @@ class Activation(commands.Cog):
     @server_admin_only()
     async def face_reset(self, interaction: Interaction) -> None:
         await self._change_face(interaction, None, "my face")
+
+    # -- /bot mcp: the MCP servers whose tools the character may use here (bot/features/mcp/admin.py)
+
+    @mcp.command(name="add", description="Add an MCP server (https URL, or local:NAME) and allow its tools.")
+    @app_commands.describe(name="A short name here (its tools are named after it)",
+                           url="The server's streamable HTTP URL, or local:NAME for the operator's own",
+                           tools="The tools to allow, comma-separated (none: see them, allow later)")
+    @server_admin_only()
+    async def mcp_add(self, interaction: Interaction, name: str, url: str, tools: str = "") -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)  # its tools are listed: a call out
+        await send_long(interaction, await self.bot.services.mcp.add(
+            int(interaction.guild_id or 0), interaction.user.id, name, url, tools), deferred=True)
+
+    @mcp.command(name="allow", description="Which tools of an MCP server I may use here.")
+    @app_commands.describe(name="The server's name here", tools="Tool names, comma-separated (empty: none)")
+    @server_admin_only()
+    async def mcp_allow(self, interaction: Interaction, name: str, tools: str = "") -> None:
+        await tell(interaction, await self.bot.services.mcp.allow(
+            int(interaction.guild_id or 0), interaction.user.id, name, tools))
+
+    @mcp.command(name="remove", description="Remove an MCP server: its tools are no longer offered here.")
+    @app_commands.describe(name="The server's name here")
+    @server_admin_only()
+    async def mcp_remove(self, interaction: Interaction, name: str) -> None:
+        await tell(interaction, await self.bot.services.mcp.remove(
+            int(interaction.guild_id or 0), interaction.user.id, name))
+
+    @mcp.command(name="list", description="The MCP servers added here and their allowed tools.")
+    @server_admin_only()
+    async def mcp_list(self, interaction: Interaction) -> None:
+        await tell(interaction, await self.bot.services.mcp.show(int(interaction.guild_id or 0)))
+
+    @mcp.command(name="private", description="Offer the MCP tools in private places here (or not).")
+    @app_commands.describe(state="on, off, or default (the mcp_private_places setting)",
+                           scope="This channel (default) or the whole server")
+    @server_admin_only()
+    async def mcp_private(self, interaction: Interaction, state: OnOff, scope: Scope = "channel") -> None:
+        await self._set_switch(interaction, "mcp_private", state, scope)
 
 
 async def setup(bot: Kindred) -> None:

@@ -24,6 +24,7 @@ from database.facts import Facts
 from database.feelings import FeelingRows
 from database.identity import Identity
 from database.log import MessageLog
+from database.mcp import McpServers
 from database.memories import Memories
 from database.moderation import Moderation
 from database.owed import OwedReplies, owed_statements
@@ -103,6 +104,7 @@ class Store:
         self.reminders = Reminders(self.db)
         self.feelings = FeelingRows(self.db)
         self.profiles = Profiles(self.db)  # what people said of themselves with /me
+        self.mcp = McpServers(self.db)  # the MCP servers each server's admins added (bot/features/mcp/)
         # A cluster of processes on one PostgreSQL: their rows (the link is each process's own session).
         self.cluster = ClusterNodes(self.db)
         # Replies owed (issue 14): what a crash left unanswered is answered at the next start-up.

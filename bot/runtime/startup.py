@@ -42,6 +42,9 @@ def quiet_libraries(level: str) -> None:
         return
     for name in QUIET_LIBRARIES:
         logging.getLogger(name).setLevel(logging.WARNING)
+    # The MCP SDK logs a third party's garbage as its own errors, a traceback each: what failed is said
+    # once, in one line, by the MCP feature (bot/features/mcp/link.py).
+    logging.getLogger("mcp").setLevel(logging.CRITICAL)
     # transformers draws a "Loading weights" bar when the embedding model loads (warm-up, consolidation);
     # huggingface_hub reads this when first imported, which is later (the model loads after start-up).
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")

@@ -22,6 +22,7 @@ from bot.core.config.keys import Section, Setting, declared, is_section, key, pa
 from bot.core.config.messages import (
     DeliverySettings,
     LookupSettings,
+    McpSettings,
     MediaSettings,
     ServerToolSettings,
     VoiceSettings,
@@ -461,6 +462,7 @@ class Settings:
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     lookup: LookupSettings = field(default_factory=LookupSettings)
     servertools: ServerToolSettings = field(default_factory=ServerToolSettings)
+    mcp: McpSettings = field(default_factory=McpSettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     recovery: RecoverySettings = field(default_factory=RecoverySettings)
     triage: TriageSettings = field(default_factory=TriageSettings)
