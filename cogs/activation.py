@@ -3,18 +3,17 @@
 reactions, bot/alive/service.py, and of the server's tools while replying, bot/servertools/knowing.py: those
 only where the operator's server_tools setting is on); ``/bot swipes`` (the swipe buttons,
 bot/reply/swipes.py); ``/bot threads`` (conversations going on in a thread the character opens,
-bot/reply/deciding/threads.py); ``/bot mcp add|allow|remove|list|private`` (the MCP servers whose tools
-the character may use here, bot/features/mcp/: server admins); ``/bot voice`` (whether people may call the character into a voice channel, server-wide:
-bot/runtime/calls.py, which also leaves a call in a place switched off); ``/bot status-refresh`` (a new custom
-status now); ``/bot tasks add|list|pause|resume|skip|cancel`` (place tasks: what the character does in a
-channel on a schedule, bot/features/reminders/tasks.py); ``/bot face avatar|banner|bio|reset`` (the
-character's face in this server, bot/operator/faces.py: server admins; reset returns to the character's own
-face, bot/operator/character_faces.py).
-
-A deactivated channel or server gets no replies and no reply votes; its messages are still written to the
-log only when ``log_inactive_channels`` is true. The engine enforces this (its admission's observe,
-bot/reply/admission.py, reads Store.is_active for every message); this cog only records the switches. A
-channel's own setting wins over its server's.
+bot/reply/deciding/threads.py); ``/bot mcp add|allow|remove|list|private`` (the MCP servers whose tools the
+character may use here, bot/features/mcp/: server admins); ``/bot voice`` (whether people may call the
+character into a voice channel, server-wide: bot/runtime/calls.py, which also leaves a call in a place
+switched off); ``/bot status-refresh`` (a new custom status now); ``/bot tasks
+add|list|pause|resume|skip|cancel`` (place tasks: what the character does in a channel on a schedule,
+bot/features/reminders/tasks.py); ``/bot face avatar|banner|bio|reset`` (the character's face in this server,
+bot/operator/faces.py: server admins; reset returns to the character's own face,
+bot/operator/character_faces.py). A deactivated channel or server gets no replies and no reply votes; its
+messages are still written to the log only when ``log_inactive_channels`` is true. The engine enforces this
+(its admission's observe, bot/reply/admission.py, reads Store.is_active for every message); this cog only
+records the switches. A channel's own setting wins over its server's.
 """
 
 from __future__ import annotations
