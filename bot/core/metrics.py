@@ -330,8 +330,9 @@ class Tracing:
         with self.tracer.start_as_current_span(name, attributes=dict(attributes or {})):
             yield
 
-    def close(self) -> None:
-        self.provider.shutdown()  # the last batch sent
+    async def close(self) -> None:
+        """The last batch sent (from a thread: the exporter's HTTP call blocks)."""
+        await asyncio.to_thread(self.provider.shutdown)
 
 
 @contextlib.contextmanager

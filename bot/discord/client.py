@@ -292,7 +292,7 @@ class KindredMixin:
         await services.claude.close()
         await services.voice.close()
         if services.tracing is not None:
-            services.tracing.close()  # the last spans sent
+            await services.tracing.close()  # the last spans sent
         await close_database(services.store)
 
 
