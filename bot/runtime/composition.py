@@ -522,15 +522,15 @@ def compose_live_feed() -> LiveFeed:
 def compose_metrics(settings: Settings, key: str, store: Store) -> tuple[Metrics | None, Tracing | None]:
     """The process's metrics (metrics_port; its statements timed) and traces (otel_endpoint: the optional
     SDK imported only then); None for what is off."""
-    section = settings.metrics
     metrics = None
-    if section.metrics_port:
+    if settings.metrics.metrics_port:
         metrics = Metrics(key)
         metrics.watch_database(store.db.sync_engines)
     tracing = None
-    if section.otel_endpoint:
+    endpoint = settings.metrics.otel_endpoint.strip()
+    if endpoint:
         try:
-            tracing = Tracing(section.otel_endpoint, f"kindred-{key}")
+            tracing = Tracing(endpoint, f"kindred-{key}")
         except ImportError:
             raise ConfigError(settings.origins.get("otel_endpoint", "environment"), "otel_endpoint",
                               "traces need the OpenTelemetry SDK: pip install '.[otel]' "
@@ -542,10 +542,10 @@ def compose_metrics_server(settings: Settings, metrics: Metrics) -> MetricsServe
     """GET /metrics on its own port, or on the dashboard's when metrics_port is dashboard_port."""
     from bot.operator.metrics import MetricsServer
 
-    section, dashboard = settings.metrics, settings.dashboard
-    own = section.metrics_port != dashboard.dashboard_port
-    return MetricsServer(metrics, section.metrics_host.strip() or "127.0.0.1", section.metrics_port,
-                         section.metrics_token.strip(), own_port=own,
+    port = settings.metrics.metrics_port
+    return MetricsServer(metrics, settings.metrics.metrics_host.strip() or "127.0.0.1", port,
+                         settings.metrics.metrics_token.strip(),
+                         own_port=port != settings.dashboard.dashboard_port,
                          origin=settings.origins.get("metrics_port", "environment"))
 
 
