@@ -61,6 +61,9 @@ LAG_INTERVAL = 1.0  # seconds between the event-loop lag sampler's ticks
 # A decision's reason (free text: it may name people, characters, message ids) as a bounded label: the first
 # of these found in it, else "other". Checked in this order ("name mentioned" before "mentioned").
 REASON_KINDS: tuple[tuple[str, str], ...] = (
+    ("first look: not interesting", "first_look_uninteresting"),  # the commonest first: most are quiet
+    ("first look: this channel's vote budget", "first_look_budget"),
+    ("filtered:", "filtered"),
     ("coalesced into", "coalesced"),
     ("limit:", "limit"),
     ("direct message", "direct_message"),
@@ -81,7 +84,11 @@ REASON_KINDS: tuple[tuple[str, str], ...] = (
     ("my own message", "own_message"),
     ("one of my characters spoke", "ensemble_spoke"),
     ("nobody answers", "ensemble_quiet"),
+    ("bot reply threshold", "bot_threshold"),
+    ("cooldown", "bot_cooldown"),
 )
+_KINDS_SEEN: dict[str, str] = {}  # reason -> kind, for the reasons that repeat word for word
+_KINDS_KEPT = 512  # reasons with a number in them (a score, a message id) do not fill it past this
 
 
 def reason_kind(decision: Decision) -> str:
@@ -89,10 +96,18 @@ def reason_kind(decision: Decision) -> str:
     if decision.votes:
         return "vote"
     reason = decision.reason
-    for needle, kind in REASON_KINDS:
-        if needle in reason:
-            return kind
-    return "other"
+    kind = _KINDS_SEEN.get(reason)
+    if kind is None:
+        kind = next((k for needle, k in REASON_KINDS if needle in reason), "other")
+        if len(_KINDS_SEEN) < _KINDS_KEPT:
+            _KINDS_SEEN[reason] = kind
+    return kind
+
+
+
+VOTES = {True: "yes", False: "no", None: "failed"}
+
+
 
 
 def error_kind(error: str) -> str:
@@ -194,25 +209,34 @@ class Metrics:
         self.cache_sums: dict[str, tuple[int, int]] = {}  # purpose -> (cache read tokens, input tokens)
         r.register(_Sampled(self))
         self._lag_handle: asyncio.TimerHandle | None = None
-        self._seen = self.seen.labels(character)  # the per-message children, looked up once
+        # Each label set's child, looked up once: prometheus_client's labels() checks and locks each time.
+        self._children: dict[tuple[object, ...], Any] = {}
+        self._seen = self.seen.labels(character)
         self._lag = self.loop_lag.labels(character)
+
+    def _child(self, metric: Counter | Histogram, *labels: str) -> Any:
+        child = self._children.get((metric, *labels))
+        if child is None:
+            child = self._children[(metric, *labels)] = metric.labels(*labels)
+        return child
 
     # -- the reply pipeline's observers (every message: a few additions)
 
     async def on_decision(self, msg: Incoming, decision: Decision) -> None:
         self._seen.inc()
-        self.decisions.labels(self.character, "yes" if decision.reply else "no", reason_kind(decision)).inc()
+        self._child(self.decisions, self.character, "yes" if decision.reply else "no",
+                    reason_kind(decision)).inc()
         for vote in decision.votes:
-            self.votes.labels(self.character, {True: "yes", False: "no", None: "failed"}[vote]).inc()
+            self._child(self.votes, self.character, VOTES[vote]).inc()
 
     async def on_turn(self, msg: Incoming, result: ReplyResult) -> None:
         character = result.speaker or self.character
-        self.replies.labels(character, "ok" if result.ok else "fallback").inc()
+        self._child(self.replies, character, "ok" if result.ok else "fallback").inc()
         first = next((i for i in result.message_ids if i), None)
         if first is not None and msg.message_id > 1 << 22:  # both real Discord ids (not the console's)
             latency = (snowflake_ms(first) - snowflake_ms(msg.message_id)) / 1000
             if latency >= 0:
-                self.reply_latency.labels(character).observe(latency)
+                self._child(self.reply_latency, character).observe(latency)
 
     # -- the model client and the voice service
 
@@ -220,16 +244,16 @@ class Metrics:
                    cache_read_tokens: int, cache_creation_tokens: int, cost: float, latency_ms: float,
                    ok: bool, error: str) -> None:
         labels = (self.character, purpose, model)
-        self.model_calls.labels(*labels, "ok" if ok else "error").inc()
+        self._child(self.model_calls, *labels, "ok" if ok else "error").inc()
         for kind, n in (("input", input_tokens), ("output", output_tokens), ("cache_read", cache_read_tokens),
                         ("cache_write", cache_creation_tokens)):
             if n:
-                self.tokens.labels(*labels, kind).inc(n)
+                self._child(self.tokens, *labels, kind).inc(n)
         if cost:
-            self.spend.labels(*labels).inc(cost)
-        self.model_latency.labels(*labels).observe(latency_ms / 1000)
+            self._child(self.spend, *labels).inc(cost)
+        self._child(self.model_latency, *labels).observe(latency_ms / 1000)
         if not ok:
-            self.errors.labels(self.character, "model", error_kind(error)).inc()
+            self._child(self.errors, self.character, "model", error_kind(error)).inc()
         read, total = self.cache_sums.get(purpose, (0, 0))
         self.cache_sums[purpose] = (read + cache_read_tokens,
                                     total + input_tokens + cache_read_tokens + cache_creation_tokens)
