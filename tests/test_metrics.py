@@ -147,7 +147,7 @@ def test_each_process_has_its_own_registry() -> None:
 
 
 async def test_a_replys_stages_reach_the_otlp_collector_as_spans(make_harness: Callable[..., Any]) -> None:
-    pytest.importorskip("opentelemetry.sdk")
+    pytest.importorskip("opentelemetry.exporter.otlp.proto.http")  # the otel extra
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
     received: list[str] = []
