@@ -7,6 +7,7 @@ scraper has no session)."""
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import logging
 
 from aiohttp import web
@@ -70,9 +71,19 @@ class MetricsServer:
                               f"cannot listen on {self.host}:{self.port} ({exc.strerror or exc}); "
                               "choose another port or stop what uses it") from None
         log.info("metrics at http://%s:%d%s", self.host, self.port, PATH)
+        if not self.token and not _loopback(self.host):
+            log.warning("metrics: %s is reachable from other machines and metrics_token is empty: anyone "
+                        "who can reach it reads the bot's figures (set metrics_token)", self.host)
 
     async def stop(self) -> None:
         self.metrics.stop_lag_sampler()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
