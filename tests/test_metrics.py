@@ -168,7 +168,8 @@ async def test_a_replys_stages_reach_the_otlp_collector_as_spans(make_harness: C
         await h.say("hello Finn", mention=True)
         await h.replies(CHANNEL_ID, 1)
         await h.stop_bot()  # the last batch is sent as the bot closes
-        assert {"reply.message", "reply.admit", "reply.decide", "reply.respond", "model.call"} <= set(received)
+        stages = {"reply.message", "reply.admit", "reply.decide", "reply.respond", "model.call"}
+        assert stages <= set(received)
     finally:
         await runner.cleanup()
 
