@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import aiohttp
+import jsonschema
 import pytest
 from aiohttp import web
 from prometheus_client import generate_latest
@@ -174,48 +175,65 @@ async def test_a_replys_stages_reach_the_otlp_collector_as_spans(make_harness: C
         await runner.cleanup()
 
 
-# The part of Grafana's dashboard model (schemaVersion 39) that an import reads, checked by hand (no JSON
-# schema library is a dependency): the keys and types a dashboard must have for Grafana to load it.
-PANEL_TYPES = {"timeseries", "stat", "gauge", "bargauge", "table", "heatmap", "text"}
+# The part of Grafana's dashboard model (schemaVersion 39) an import reads: the keys and types a dashboard
+# must have for Grafana to load it, as a JSON schema (checked with jsonschema, a dependency already).
+PANEL_TYPES = ["timeseries", "stat", "gauge", "bargauge", "table", "heatmap", "text"]
+INTEGER = {"type": "integer", "minimum": 0}
+DATASOURCE = {"type": "object", "required": ["type", "uid"],
+              "properties": {"type": {"const": "prometheus"}, "uid": {"type": "string"}}}
+DASHBOARD_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "required": ["title", "uid", "schemaVersion", "panels", "templating", "time"],
+    "properties": {
+        "title": {"type": "string", "minLength": 1},
+        "uid": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,40}$"},
+        "schemaVersion": {"type": "integer", "minimum": 30},
+        "time": {"type": "object", "required": ["from", "to"]},
+        "templating": {"type": "object", "required": ["list"], "properties": {"list": {
+            "type": "array", "items": {"type": "object", "required": ["name", "type"]}}}},
+        "panels": {"type": "array", "minItems": 1, "items": {
+            "type": "object",
+            "required": ["id", "type", "title", "gridPos", "datasource", "targets"],
+            "properties": {
+                "id": {"type": "integer", "minimum": 1},
+                "type": {"enum": PANEL_TYPES},
+                "title": {"type": "string", "minLength": 1},
+                "gridPos": {"type": "object", "required": ["h", "w", "x", "y"],
+                            "properties": {"h": {"type": "integer", "minimum": 1},
+                                           "w": {"type": "integer", "minimum": 1, "maximum": 24},
+                                           "x": {"type": "integer", "minimum": 0, "maximum": 23},
+                                           "y": INTEGER}},
+                "datasource": DATASOURCE,
+                "targets": {"type": "array", "minItems": 1, "items": {
+                    "type": "object", "required": ["refId", "expr"],
+                    "properties": {"refId": {"type": "string"}, "expr": {"type": "string", "minLength": 1},
+                                   "datasource": DATASOURCE}}},
+            }}},
+    },
+}
 
 
 def check_dashboard(board: dict[str, Any]) -> None:
-    def typed(where: str, obj: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
-        assert key in obj, f"{where}: no {key}"
-        assert isinstance(obj[key], kind) and not (kind is int and isinstance(obj[key], bool)), \
-            f"{where}.{key}: {obj[key]!r} is not {kind}"
-        return obj[key]
-
-    typed("dashboard", board, "title", str)
-    typed("dashboard", board, "uid", str)
-    assert typed("dashboard", board, "schemaVersion", int) >= 30
-    variables = typed("templating", typed("dashboard", board, "templating", dict), "list", list)
-    names = {typed("variable", v, "name", str) for v in variables}
-    assert {"datasource", "character"} <= names
-    panels = typed("dashboard", board, "panels", list)
-    assert panels
-    ids = [typed("panel", p, "id", int) for p in panels]
+    jsonschema.validate(board, DASHBOARD_SCHEMA)  # raises with the path of what is wrong
+    assert {v["name"] for v in board["templating"]["list"]} >= {"datasource", "character"}
+    ids = [p["id"] for p in board["panels"]]
     assert len(ids) == len(set(ids)), "panel ids repeat"
-    for p in panels:
-        where = f"panel {p['id']}"
-        assert typed(where, p, "type", str) in PANEL_TYPES
-        typed(where, p, "title", str)
-        grid = typed(where, p, "gridPos", dict)
-        for k in ("h", "w", "x", "y"):
-            assert typed(f"{where}.gridPos", grid, k, int) >= 0
-        assert 0 < grid["w"] and grid["x"] + grid["w"] <= 24 and grid["h"] > 0
-        assert typed(where, p, "datasource", dict)["type"] == "prometheus"
-        targets = typed(where, p, "targets", list)
-        assert targets
-        refs = [typed(f"{where} target", t, "refId", str) for t in targets]
-        assert len(refs) == len(set(refs))
-        for t in targets:
-            assert typed(f"{where} target", t, "expr", str).count("(") == t["expr"].count(")")
+    for p in board["panels"]:
+        assert p["gridPos"]["x"] + p["gridPos"]["w"] <= 24, p["title"]
+        refs = [t["refId"] for t in p["targets"]]
+        assert len(refs) == len(set(refs)), p["title"]
+        for t in p["targets"]:
+            assert t["expr"].count("(") == t["expr"].count(")"), t["expr"]
 
 
 def test_the_grafana_dashboard_reads_the_metrics_the_bot_serves() -> None:
     board = json.loads(GRAFANA.read_text())
     check_dashboard(board)
+    broken = json.loads(GRAFANA.read_text())
+    broken["panels"][0]["gridPos"]["w"] = "12"  # what Grafana would not load
+    with pytest.raises(jsonschema.ValidationError):
+        check_dashboard(broken)
     exprs = " ".join(t["expr"] for p in board["panels"] for t in p.get("targets", []))
     for series in ("kindred_messages_seen_total", "kindred_decisions_total", "kindred_replies_total",
                    "kindred_votes_total", "kindred_model_calls_total", "kindred_model_tokens_total",
