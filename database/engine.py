@@ -172,6 +172,12 @@ class Database:
         self.embedding_model = DEFAULT_EMBEDDING_MODEL  # the running model's, set by the memory service
 
     @property
+    def sync_engines(self) -> list[Engine]:
+        """The synchronous engines statements run on (the async engine's, and the SQLite thread's), for
+        whoever times them through SQLAlchemy's events (bot/core/metrics.py)."""
+        return [self.engine.sync_engine, *([self._sync_engine] if self._sync_engine is not None else [])]
+
+    @property
     def statement_dialect(self) -> Dialect:
         """The dialect statements are compiled for: the one of the engine that runs them."""
         return self._sync_engine.dialect if self._sync_engine is not None else self.engine.dialect

@@ -80,6 +80,11 @@ def first_said(turns: Sequence[Turn]) -> datetime | None:
 
 
 class Summarizer:
+    @property
+    def writing(self) -> int:
+        """Summaries being written now (the metrics' queue depth)."""
+        return len(self._tasks)
+
     def __init__(self, store: Store, claude: ClaudeClient, settings: MemorySettings, character_key: str,
                  persona: Callable[[], Persona], consent: Consent,
                  notify: Callable[[str], None] | None = None) -> None:

@@ -21,13 +21,14 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from anthropic import AsyncAnthropic
 
 from bot.core.config import PROJECT_ROOT, Settings
 from bot.core.errors import ConfigError
 from bot.core.localtime import utc_now
+from bot.core.metrics import Metrics, Span, no_span
 from bot.core.model_checks import StartupChecks, models_in_use
 from bot.core.models.base import (
     KEY_REJECTED,
@@ -89,13 +90,18 @@ class ClaudeClient(StartupChecks):
 
     def __init__(self, settings: Settings, usage: UsageLog | None, *, sdk: AsyncAnthropic | None = None,
                  spending: SpendingGuard | None = None, models: ModelTable | None = None,
-                 on_error: Sequence[Callable[[str], Awaitable[None]]] = ()) -> None:
+                 on_error: Sequence[Callable[[str], Awaitable[None]]] = (), metrics: Metrics | None = None,
+                 span: Span = no_span) -> None:
         """``usage``: where each call's tokens and cost are recorded (None: nowhere, e.g. the prompt docs).
         ``models``: the capability table, when the composition root shares it (the spending limits read it);
         ``on_error``: told one line per failed call (the admin log channel's mirror).
         The whole ``settings``: the client reads the models, timeouts, secrets, storage (its API log) and
-        the vote model's sections, and names where a rejected key was set (``origins``)."""
+        the vote model's sections, and names where a rejected key was set (``origins``). ``metrics``: told
+        each call's tokens, cost and latency (metrics_port); ``span``: each call a trace span (otel_endpoint).
+        """
         self.settings = settings
+        self.metrics = metrics
+        self.span = span
         # The operator's spending limits (bot/operator/limits.py), handed in by the composition root: asked
         # before each call, told what each one cost.
         self.spending = spending
@@ -329,13 +335,18 @@ class ClaudeClient(StartupChecks):
 
     # -- the call loop
 
-    async def _call(self, kwargs: Request, *, purpose: str, user_id: int | None, guild_id: int | None,
-                    timeout: float,
-                    stream: bool, on_text: Callable[[str], None] | None = None, background: bool = True,
-                    effort: str | None = None, calls: list[Mapping[str, object]] | None = None,
-                    gaps: Sequence[float] = (), schema: Mapping[str, Json] | None = None,
-                    parts: Sequence[tuple[str, str]] = (),
-                    people: frozenset[int] = frozenset()) -> Completion:
+    async def _call(self, kwargs: Request, *, purpose: str, **rest: Any) -> Completion:
+        """:meth:`_attempts` in a trace span of its own (a span that does nothing without otel_endpoint)."""
+        with self.span("model.call", {"purpose": purpose, "model": str(kwargs["model"])}):
+            return await self._attempts(kwargs, purpose=purpose, **rest)
+
+    async def _attempts(self, kwargs: Request, *, purpose: str, user_id: int | None, guild_id: int | None,
+                        timeout: float,
+                        stream: bool, on_text: Callable[[str], None] | None = None, background: bool = True,
+                        effort: str | None = None, calls: list[Mapping[str, object]] | None = None,
+                        gaps: Sequence[float] = (), schema: Mapping[str, Json] | None = None,
+                        parts: Sequence[tuple[str, str]] = (),
+                        people: frozenset[int] = frozenset()) -> Completion:
         """One model call, retried through transient failures; its usage recorded (a successful call's
         appended to ``calls`` instead, when given, for the caller to store with others), and the request
         kept for the prompt inspector with the layout's ``parts`` and the ``people`` it quotes."""
@@ -455,6 +466,11 @@ class ClaudeClient(StartupChecks):
             await self._store_usage([call])
         if u.cost and self.spending is not None:
             self.spending.add_spend(guild_id, u.cost)
+        if self.metrics is not None:
+            self.metrics.model_call(purpose=purpose, model=completion.model, input_tokens=u.input_tokens,
+                                    output_tokens=u.output_tokens, cache_read_tokens=u.cache_read_tokens,
+                                    cache_creation_tokens=u.cache_creation_tokens, cost=u.cost,
+                                    latency_ms=latency_ms, ok=ok, error=error)
         if self._api_log is not None:
             self._api_log.write(purpose=purpose, model=completion.model, user_id=user_id, ok=ok, error=error,
                                 usage=u, latency_ms=latency_ms)

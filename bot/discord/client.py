@@ -183,6 +183,9 @@ class KindredMixin:
         services.heartbeat.start()  # the gateway's latency, read every heartbeat_interval_seconds
         if services.dashboard is not None:
             await services.dashboard.start()
+        if services.metrics_server is not None:  # GET /metrics (its own port or the dashboard's), the lag
+            services.metrics_server.metrics.queue("replies_in_flight", self.in_flight.__len__)
+            await services.metrics_server.start()
         await encoding
         services.reloader.start()  # config.env and the character files, applied live when they change
         if self.freeze_after_setup:
@@ -260,6 +263,8 @@ class KindredMixin:
         await services.reloader.stop()
         if services.dashboard is not None:  # no edit may start while the rest closes
             await services.dashboard.stop()
+        if services.metrics_server is not None:
+            await services.metrics_server.stop()
         # Out of every call first, while the gateway is up: what the character is saying stops at once (an
         # answer under way is posted, not said) rather than hold the grace period, and leaving is bounded.
         await services.calls.close()
@@ -286,6 +291,8 @@ class KindredMixin:
         await services.counters.close()  # the last counts, before the database closes
         await services.claude.close()
         await services.voice.close()
+        if services.tracing is not None:
+            await services.tracing.close()  # the last spans sent
         await close_database(services.store)
 
 

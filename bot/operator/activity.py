@@ -70,6 +70,11 @@ class ActivityRecorder:
         if n:
             self._pending[(day, self.character, name)] += n
 
+    @property
+    def unwritten(self) -> int:
+        """Counters waiting for the next flush (the metrics' queue depth)."""
+        return len(self._pending)
+
     # -- lifecycle
 
     def start(self) -> None:

@@ -66,6 +66,11 @@ class LogMirror:
         self._secrets = secrets
         self._tasks: set[asyncio.Task[None]] = set()
 
+    @property
+    def backlog(self) -> int:
+        """Lines being posted now (the metrics' queue depth)."""
+        return len(self._tasks)
+
     def close(self) -> None:
         """No line is posted from now on (the bot is closing: the log channel is going away)."""
         self._sink = None

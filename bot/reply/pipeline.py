@@ -40,6 +40,7 @@ from typing import Protocol
 from bot.core.attachments import NOTHING
 from bot.core.character import CharacterSource
 from bot.core.claude import Completion
+from bot.core.metrics import Span, no_span
 from bot.core.models.base import Prompt
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Decision, Incoming, Outlet, ReplyResult
@@ -88,12 +89,19 @@ class Cast(Protocol):
 class ReplySequence:
     """Runs every message through the same steps; the :class:`Cast` only chooses who answers."""
 
-    def __init__(self, cast: Cast, threads: ConversationThreads | None = None) -> None:
-        """``threads``: where the switch is on, a conversation started in a channel goes on in a thread."""
+    def __init__(self, cast: Cast, threads: ConversationThreads | None = None, *,
+                 span: Span = no_span) -> None:
+        """``threads``: where the switch is on, a conversation started in a channel goes on in a thread;
+        ``span``: the stages as trace spans (otel_endpoint), else a span that does nothing."""
         self.cast = cast
         self.threads = threads
+        self.span = span
 
     async def handle(self, msg: Incoming, outlet_for: Callable[[str], Outlet]) -> list[ReplyResult]:
+        with self.span("reply.message", {"character": self.cast.main.character_key}):
+            return await self._handle(msg, outlet_for)
+
+    async def _handle(self, msg: Incoming, outlet_for: Callable[[str], Outlet]) -> list[ReplyResult]:
         main = self.cast.main
         own = self.cast.own_words(msg)
         if own:  # our own words: logged for context, then perhaps another character answers
@@ -101,11 +109,13 @@ class ReplySequence:
                 return []
             prefetched = None
         else:
-            taken = await main.take(msg, outlet_for(main.character_key))
+            with self.span("reply.admit"):
+                taken = await main.take(msg, outlet_for(main.character_key))
             if taken.stop is not None:  # consumed or refused: settled, nothing owed
                 return []
             prefetched = taken.prefetched
-        casting = await self.cast.cast(msg)
+        with self.span("reply.decide"):
+            casting = await self.cast.cast(msg)
         if own and not casting.speakers:  # our own post nobody answers: no decision to speak of
             log.debug("message %s: %s", msg.message_id, casting.decision.describe())
             return []
@@ -160,8 +170,10 @@ class ReplySequence:
                 elif casting.decision.after:  # other bots' characters named first
                     await main.wait_turn(msg, casting.decision.after)
                 waited = bool(results or casting.decision.after)  # then the prompt is read afresh
-                result = await engine.respond(msg, outlet_for(key), see_later=waited,
-                                              prefetched=None if waited or engine is not main else prefetched)
+                with self.span("reply.respond", {"character": key}):
+                    result = await engine.respond(
+                        msg, outlet_for(key), see_later=waited,
+                        prefetched=None if waited or engine is not main else prefetched)
                 results.append(result)
         finally:
             if casting.finish is not None:

@@ -45,9 +45,11 @@ from bot.core.config import (
 from bot.core.config.holder import SettingsHolder, section_of
 from bot.core.config.sections import TriageSettings
 from bot.core.config.service import AccessSettings, ClusterSettings, LimitSettings, RecoverySettings
+from bot.core.errors import ConfigError
 from bot.core.keyed import KeyedLocks
+from bot.core.metrics import Metrics, Tracing, span_of
 from bot.core.models.capabilities import ModelTable
-from bot.core.pipeline import NO_FEATURES, Features, Interceptor, OwnAccounts, PromptPart
+from bot.core.pipeline import NO_FEATURES, Features, Interceptor, OwnAccounts, PromptPart, TurnListener
 from bot.core.policy import LanguageHint, ServerPolicies
 from bot.core.timers import Dispatcher, Recurring, Timers
 from bot.features.mcp import McpAdmin, McpTools
@@ -103,6 +105,7 @@ if TYPE_CHECKING:
     from bot.operator.admin.language import Latencies
     from bot.operator.dashboard import Dashboard
     from bot.operator.dashboard.live import LiveFeed
+    from bot.operator.metrics import MetricsServer
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +192,9 @@ class Services:
     own_faces: CharacterFaces  # the character's own face in each server, by the stage reached there
     calls: Calls  # the character in voice channels (/voice join, /voice leave)
     dashboard: Dashboard | None  # served when dashboard_port asks for it
+    metrics: Metrics | None = None  # when metrics_port asks for them
+    metrics_server: MetricsServer | None = None  # GET /metrics on its own port; the event-loop lag sampler
+    tracing: Tracing | None = None  # a reply's stages as OpenTelemetry spans, when otel_endpoint is set
 
     @property
     def engines(self) -> list[ReplyPipeline]:
@@ -203,11 +209,13 @@ async def open_store(settings: Settings) -> Store:
 
 
 def compose_model(settings: Settings, store: Store, *, spending: SpendingGuard | None = None,
-                  models: ModelTable | None = None, mirror: LogMirror | None = None) -> ClaudeClient:
+                  models: ModelTable | None = None, mirror: LogMirror | None = None,
+                  metrics: Metrics | None = None, tracing: Tracing | None = None) -> ClaudeClient:
     """The model client, guarded by the spending limits, its failures mirrored to the log channel (neither
-    in the console)."""
+    in the console), each call counted (metrics_port) and traced (otel_endpoint) when asked."""
     claude = ClaudeClient(settings, store.usage, spending=spending, models=models,
-                          on_error=(mirror.model_error,) if mirror is not None else ())
+                          on_error=(mirror.model_error,) if mirror is not None else (), metrics=metrics,
+                          span=span_of(tracing))
     claude.start_checks()  # an unreachable model server is a warning with its URL, never a crash
     return claude
 
@@ -286,6 +294,9 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     # never count as another character's.
     accounts = OwnAccounts(edge.own_user_id)
     counters = ActivityRecorder(store.stats, key)
+    # What an operator graphs (metrics_port) and traces (otel_endpoint): nothing is built when both are off.
+    metrics, tracing = compose_metrics(settings, key, store)
+    watched = (metrics,) if metrics is not None else ()
     keys = [key, *(folder.name for folder in settings.ensemble_dirs)]
     alive_parts = AliveParts(store, holder.follow(AliveSettings), consent, keys, edge.alive_side, accounts,
                              mirror=mirror.emit, share_feelings=news.share_feelings)
@@ -307,13 +318,14 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
         access=(reach.listens,),  # the rule's halves: who is heard at all, then what a reply may spend
         gates=(reach.gate,),
         decision_observers=(counters.on_decision, alive_parts.react, mirror.on_decision,
-                            *((live.on_decision,) if live is not None else ())),
+                            *((live.on_decision,) if live is not None else ()),
+                            *(m.on_decision for m in watched)),
         prompt_parts=(*alive_parts.prompt_parts(key),  # after memory's recall (compose_engine)
                       LanguageHint(policies),  # the server's language, as /settings says
                       late, SpokenReply()),  # a reply to words said in a voice call: it will be spoken
         reply_filters=(alive_parts.render,),
         turn_observers=(counters.on_turn, *alive_parts.turn_observers(key), news.posted(names.name),
-                        own_faces.on_turn),
+                        own_faces.on_turn, *(m.on_turn for m in watched)),
         # what the model may use while writing: the web search, reminders (in DMs, and where switched on),
         # then the server's tools (member info, events, this channel's log, a reaction), where switched on,
         # then the MCP servers' tools its admins added
@@ -321,7 +333,8 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                reminders, KnowingTools(holder.follow(ServerToolSettings), store.people, store.log,
                                        store.switches, consent, edge.server_view, accounts, names.name),
                mcp))
-    claude = compose_model(settings, store, spending=limits, models=models, mirror=mirror)
+    claude = compose_model(settings, store, spending=limits, models=models, mirror=mirror, metrics=metrics,
+                           tracing=tracing)
     intents = intent_router(settings)
     memory = compose_memory(holder.follow(MemorySettings),  # reads a reload at each use
                             store, claude, character, key, intents, consent=consent, notify=mirror.emit)
@@ -335,7 +348,8 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     # Speech servers are paid like the model: each call recorded in the usage log and held to the same
     # spending limits.
     voice = VoiceService(holder.follow(VoiceSettings), base_url=settings.models.openai_base_url,
-                         api_key=settings.secrets.openai_api_key, usage=store.usage, spending=limits)
+                         api_key=settings.secrets.openai_api_key, usage=store.usage, spending=limits,
+                         metrics=metrics)
     # One line per thing voice lacks: programs, a speech-to-text backend, libopus; the speech servers a call
     # uses are asked in the background.
     voice.startup_problems()
@@ -343,11 +357,12 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     log.info("starting: loading %s (identity, other characters, memory, commands)", engine.persona.name)
     await seed_identity(store, settings.character_dir, engine.character_key)
     ensemble = await compose_ensemble(settings, holder.follow(EnsembleSettings), store, claude, character,
-                                      engine, accounts, shared, memory, alive_parts, counters,
+                                      engine, accounts, shared, memory, alive_parts,
+                                      (counters.on_turn, *(m.on_turn for m in watched)),
                                       (LanguageHint(policies), late, SpokenReply()), news, search)
     members = [m.engine for m in ensemble.members[1:]] if ensemble is not None else []
     # The one reply sequence every message goes through; the cast chooses who answers.
-    replies = ReplySequence(ensemble or Solo(engine), shared.threads)
+    replies = ReplySequence(ensemble or Solo(engine), shared.threads, span=span_of(tracing))
     # Run once ready (cogs/messages.py).
     recovery = ReplyRecovery(holder.follow(RecoverySettings), store.owed, replies, [engine, *members],
                              late)
@@ -393,8 +408,17 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     # config.env and the character files, applied live when they change (setup_hook starts it last).
     reloader = ConfigReloader(holder, [e.character for e in engines], IdentitySeeds(store, engines).reseed)
     conversation = ConversationTools(engine, store, holder.follow(MemorySettings))
-    dashboard = compose_dashboard(settings, edge, live, store, engine, memory, admin, claude) \
-        if live is not None else None
+    metrics_server = None
+    if metrics is not None:
+        for name, depth in {"owed_replies": lambda: sum(e.owing() for e in engines),
+                            "summaries": lambda: memory.summarizer.writing,
+                            "log_mirror": lambda: mirror.backlog,
+                            "activity_counters": lambda: counters.unwritten}.items():
+            metrics.queue(name, depth)
+        metrics_server = compose_metrics_server(settings, metrics)
+    dashboard = compose_dashboard(settings, edge, live, store, engine, memory, admin, claude,
+                                  metrics_server if metrics_server is not None and not metrics_server.own_port
+                                  else None) if live is not None else None
     tools = ServerTools.on(store, polls)
     services = Services(store=store, claude=claude, voice=voice, engine=engine, access=access, limits=limits,
                         reach=reach,
@@ -408,14 +432,15 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                         mcp=McpAdmin(store.mcp, mcp),
                         swipes=swipes, faces=faces, own_faces=own_faces,
                         calls=Calls(edge.call_side, holder.follow(VoiceSettings), tools.places, voice, reach),
-                        dashboard=dashboard)
+                        dashboard=dashboard, metrics=metrics, metrics_server=metrics_server,
+                        tracing=tracing)
     return services
 
 
 async def compose_ensemble(settings: Settings, section: EnsembleSettings, store: Store, claude: ClaudeClient,
                            character: CharacterSource, engine: ReplyPipeline, accounts: OwnAccounts,
                            shared: Shared, memory: MemoryService, alive: AliveParts,
-                           counters: ActivityRecorder, instructions: tuple[PromptPart, ...],
+                           counting: tuple[TurnListener, ...], instructions: tuple[PromptPart, ...],
                            news: ClusterNews, search: WebSearch) -> Ensemble | None:
     """The other characters this bot plays (``ensemble_characters``), each with its own engine; ``section``:
     the ensemble settings, following reloads. Every decision is announced on the main engine (its
@@ -436,7 +461,7 @@ async def compose_ensemble(settings: Settings, section: EnsembleSettings, store:
             prompt_parts=(memory.recall_part(), memory.threads_part(), *alive.prompt_parts(key),
                           *instructions),
             reply_filters=(alive.render,),
-            turn_observers=(memory.keeper(key, source.current), counters.on_turn, *alive.turn_observers(key),
+            turn_observers=(memory.keeper(key, source.current), *counting, *alive.turn_observers(key),
                             news.posted(names.name)),
             tools=(search.speaking_as(names.name),))
         # vote rounds paced, image bytes in flight bounded, one consent policy: process-wide (shared)
@@ -502,8 +527,39 @@ def compose_live_feed() -> LiveFeed:
     return LiveFeed()
 
 
+def compose_metrics(settings: Settings, key: str, store: Store) -> tuple[Metrics | None, Tracing | None]:
+    """The process's metrics (metrics_port; its statements timed) and traces (otel_endpoint: the optional
+    SDK imported only then); None for what is off."""
+    metrics = None
+    if settings.metrics.metrics_port:
+        metrics = Metrics(key)
+        metrics.watch_database(store.db.sync_engines)
+    tracing = None
+    endpoint = settings.metrics.otel_endpoint.strip()
+    if endpoint:
+        try:
+            tracing = Tracing(endpoint, f"kindred-{key}")
+        except ImportError:
+            raise ConfigError(settings.origins.get("otel_endpoint", "environment"), "otel_endpoint",
+                              "traces need the OpenTelemetry SDK: pip install '.[otel]' "
+                              "(or leave otel_endpoint empty)") from None
+    return metrics, tracing
+
+
+def compose_metrics_server(settings: Settings, metrics: Metrics) -> MetricsServer:
+    """GET /metrics on its own port, or on the dashboard's when metrics_port is dashboard_port."""
+    from bot.operator.metrics import MetricsServer
+
+    port = settings.metrics.metrics_port
+    return MetricsServer(metrics, settings.metrics.metrics_host.strip() or "127.0.0.1", port,
+                         settings.metrics.metrics_token.strip(),
+                         own_port=port != settings.dashboard.dashboard_port,
+                         origin=settings.origins.get("metrics_port", "environment"))
+
+
 def compose_dashboard(settings: Settings, edge: Edge, live: LiveFeed, store: Store, engine: ReplyPipeline,
-                      memory: MemoryService, admin: AdminTools, claude: ClaudeClient) -> Dashboard:
+                      memory: MemoryService, admin: AdminTools, claude: ClaudeClient,
+                      metrics: MetricsServer | None = None) -> Dashboard:
     """The dashboard of a running bot (only when ``dashboard_port`` asks for it: Jinja2 and the pages):
     /forget_me's effect through the memory service (which also stops summaries in flight and drops cached
     facts), the admin tools with its embedder, the live stream of decisions (a decision observer of the
@@ -520,4 +576,5 @@ def compose_dashboard(settings: Settings, edge: Edge, live: LiveFeed, store: Sto
         forget=forget,
         bot=RunningBot(edge.started_at, edge.latencies, edge.guild_count, claude, live),
     )
-    return Dashboard(context, settings.dashboard.dashboard_host, settings.dashboard.dashboard_port)
+    return Dashboard(context, settings.dashboard.dashboard_host, settings.dashboard.dashboard_port,
+                     metrics=metrics.handler if metrics is not None else None)

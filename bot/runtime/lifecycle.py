@@ -59,6 +59,10 @@ class InFlight:
     def busy(self) -> bool:
         return bool(self._tasks)
 
+    def __len__(self) -> int:
+        """Messages being handled now (the metrics' queue depth)."""
+        return len(self._tasks)
+
     def __enter__(self) -> None:
         task = asyncio.current_task()
         if task is not None:

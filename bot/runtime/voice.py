@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from bot.core.config import VoiceSettings
+from bot.core.metrics import Metrics
 from bot.runtime.audio import (
     AudioError,
     VoiceClip,
@@ -116,8 +117,10 @@ class VoiceService:
     each call is recorded; ``spending``: the limits asked before each call (None: neither, e.g. a tool's)."""
 
     def __init__(self, voice: VoiceSettings, *, base_url: str = "", api_key: str = "",
-                 usage: UsageLog | None = None, spending: VoiceSpending | None = None) -> None:
+                 usage: UsageLog | None = None, spending: VoiceSpending | None = None,
+                 metrics: Metrics | None = None) -> None:
         self.voice = voice
+        self.metrics = metrics  # each speech call's latency and cost, when metrics_port asks
         self.base_url = base_url
         self.api_key = api_key
         self.usage = usage
@@ -294,6 +297,8 @@ class VoiceService:
                 log.exception("could not record a %s call's usage", purpose)
         if cost and self.spending is not None:
             self.spending.add_spend(payer.guild_id, cost)
+        if self.metrics is not None:
+            self.metrics.voice_call(purpose=purpose, model=model, latency_ms=latency, cost=cost, error=error)
 
     async def close(self) -> None:
         if self.checks is not None:

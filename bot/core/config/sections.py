@@ -33,6 +33,7 @@ from bot.core.config.service import (
     ClusterSettings,
     ConsoleSettings,
     LimitSettings,
+    MetricsSettings,
     OperationSettings,
     RecoverySettings,
     parse_shard_ids,
@@ -458,6 +459,7 @@ class Settings:
     limits: LimitSettings = field(default_factory=LimitSettings)
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
     operation: OperationSettings = field(default_factory=OperationSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
     media: MediaSettings = field(default_factory=MediaSettings)
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     lookup: LookupSettings = field(default_factory=LookupSettings)

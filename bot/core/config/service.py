@@ -105,6 +105,34 @@ class OperationSettings:
         choices=("uvloop", "asyncio"), restart=True)
 
 
+def _otlp_url(value: str) -> str | None:
+    value = value.strip()
+    if value and not value.startswith(("http://", "https://")):
+        return f"must be an http:// or https:// URL of an OTLP/HTTP traces endpoint, got {value!r}"
+    return None
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    """Prometheus metrics and OpenTelemetry traces for the operator's graphs (bot/core/metrics.py,
+    bot/operator/metrics.py); off by default."""
+
+    TITLE: ClassVar[str] = "Metrics and traces"
+    metrics_port: int = key(
+        0, "Port of the Prometheus endpoint GET /metrics (0: off). The dashboard's port serves it beside "
+        "the dashboard.", min=0, max=65535, restart=True)
+    metrics_host: str = key(
+        "127.0.0.1", "Address the metrics endpoint listens on when it has a port of its own.",
+        restart=True)
+    metrics_token: str = key(
+        "", "Bearer token a scrape must send (Authorization: Bearer ...); empty: none asked (keep the "
+        "endpoint on localhost then).", secret=True, restart=True)
+    otel_endpoint: str = key(
+        "", "OTLP/HTTP traces endpoint (e.g. http://127.0.0.1:4318/v1/traces): a reply's stages as "
+        "OpenTelemetry spans; needs the otel extra (pip install '.[otel]'). Empty: no traces.",
+        check=_otlp_url, restart=True)
+
+
 @dataclass(frozen=True)
 class ConsoleSettings:
     """Console mode: chatting in the terminal (bot/runtime/console.py)."""

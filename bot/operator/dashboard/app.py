@@ -48,9 +48,15 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
                           "That request failed; the traceback is in the bot's log.")
 
 
-def create_app(ctx: DashboardContext, live: LiveFeed | None = None) -> web.Application:
+def create_app(ctx: DashboardContext, live: LiveFeed | None = None,
+               metrics: Handler | None = None) -> web.Application:
+    """``metrics``: GET /metrics on the dashboard's port (metrics_port = dashboard_port), with its own
+    token rather than the login."""
     app = web.Application(middlewares=[errors, auth.guard], client_max_size=MAX_BODY)
     app[CONTEXT] = ctx
+    if metrics is not None:
+        app[auth.METRICS] = True
+        app.router.add_get(auth.METRICS_PATH, metrics)
     app[SESSIONS] = Sessions()
     app[auth.LOGINS] = auth.LoginLimiter()
     if live is not None:
@@ -86,8 +92,10 @@ def create_app(ctx: DashboardContext, live: LiveFeed | None = None) -> web.Appli
 
 
 class Dashboard:
-    def __init__(self, ctx: DashboardContext, host: str, port: int, origin: str | None = None) -> None:
+    def __init__(self, ctx: DashboardContext, host: str, port: int, origin: str | None = None, *,
+                 metrics: Handler | None = None) -> None:
         self.ctx = ctx
+        self.metrics = metrics
         self.host = host
         self.port = port
         self.origin = origin  # where the port was given when not the settings (`--port`)
@@ -102,7 +110,7 @@ class Dashboard:
         """Listen; a port that cannot be had stops start-up naming the setting."""
         if self.ctx.bot is not None:
             self.live = self.ctx.bot.live
-        self._runner = web.AppRunner(create_app(self.ctx, self.live), access_log=None,
+        self._runner = web.AppRunner(create_app(self.ctx, self.live, self.metrics), access_log=None,
                                      shutdown_timeout=SHUTDOWN_SECONDS)
         await self._runner.setup()
         try:

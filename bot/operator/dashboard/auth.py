@@ -40,6 +40,8 @@ FAILURES_PER_ADDRESS = 5
 FAILURES_OVERALL = 50
 ADDRESSES_KEPT = 1024  # addresses remembered (the least recently failing go first): bounded memory
 PUBLIC_PREFIXES = ("/static/",)
+METRICS_PATH = "/metrics"  # served here when metrics_port is the dashboard's (bot/operator/metrics.py)
+METRICS = web.AppKey("metrics", bool)
 HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -159,6 +161,8 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
 async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Logged in for everything but the login page and the stylesheet; the CSRF token on every POST."""
     if request.path == "/login" or request.path.startswith(PUBLIC_PREFIXES):
+        return await handler(request)
+    if request.path == METRICS_PATH and METRICS in request.app:  # a scraper: metrics_token, not a login
         return await handler(request)
     session = session_of(request)
     if session is None:
