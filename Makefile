@@ -31,6 +31,10 @@ TORCH_INDEX := https://download.pytorch.org/whl/cpu
 # The first set-up takes minutes with no word from pip when quiet (-q): the banner says what comes and how
 # long it took as measured (a fresh venv from a local wheel folder: 91 s of CPU; 6 to 9 minutes of wall time
 # at a load of 8 to 17 on 2 cores), each step is named, and pip shows each package as it goes.
+# pip's last phase ("Installing collected packages") unpacks everything with no progress at all: about
+# 100 s on a quiet machine, where a newcomer took it for a hang and pressed Ctrl-C. Said before it starts.
+QUIET_PHASE := after the list, pip says 'Installing collected packages' and then prints nothing while it \
+	unpacks them, for a minute or two (several on a busy machine): it is working, do not press Ctrl-C
 LOCKS := requirements.lock requirements-test.lock requirements-torch.lock
 PACKAGES = $(shell echo $$(( $$(grep -c '^[A-Za-z0-9]' requirements.lock) + 1 )))
 $(STAMP): pyproject.toml constraints.txt $(LOCKS) | interpreter
@@ -38,9 +42,10 @@ $(STAMP): pyproject.toml constraints.txt $(LOCKS) | interpreter
 	      "build among them); about 2 minutes on a quiet machine, 6 to 9 on a busy 2-core one, more when" \
 	      "they are downloaded; pip shows each package as it goes"
 	$(PYTHON) -m venv $(VENV)
-	@echo "[1/3] torch, the CPU build"
+	@echo "[1/3] torch, the CPU build (its unpacking is quiet for a minute or so)"
 	$(MAKE) --no-print-directory torch
 	@echo "[2/3] the other $$(( $(PACKAGES) - 1 )) packages (requirements.lock)"
+	@echo "$(QUIET_PHASE)"
 	$(BIN)/pip install --require-hashes -r requirements.lock
 	@echo "[3/3] Kindred itself"
 	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
@@ -50,6 +55,7 @@ $(STAMP): pyproject.toml constraints.txt $(LOCKS) | interpreter
 # The test extras, hash-checked the same way, on top of what running needs.
 $(TEST_STAMP): $(STAMP)
 	@echo "adding the test tools (requirements-test.lock)"
+	@echo "$(QUIET_PHASE)"
 	$(BIN)/pip install --require-hashes -r requirements.lock -r requirements-test.lock
 	$(BIN)/pip install -q --no-deps --no-build-isolation -e ".[test]"
 	touch $(TEST_STAMP)

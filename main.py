@@ -267,7 +267,8 @@ def run_dashboard(args: argparse.Namespace, settings: Settings, character: Chara
     if not 0 < port < 65536:
         raise ConfigError("--port", "dashboard_port", f"must be between 1 and 65535, got {port}")
     host = (args.host or settings.dashboard.dashboard_host).strip()
-    return asyncio.run(serve_alone(settings, character, host, port))
+    origin = "--port" if args.port is not None else None
+    return asyncio.run(serve_alone(settings, character, host, port, origin))
 
 
 def _database_settings(args: argparse.Namespace) -> Settings:

@@ -5,7 +5,9 @@ built by the bot's ``setup_hook``); every answer is ephemeral.
 
 from __future__ import annotations
 
+import io
 import logging
+import math
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -221,6 +223,29 @@ class MemoryCommands(commands.Cog):
         note = (" I only remember people who ran `/memory opt-in`." if consent.mode == "opt_in" else "")
         return ("I don't have any long-term facts about you yet: I gather them once a day from our "
                 f"conversations.{note}")
+
+    @app_commands.command(name="export_me", description="A file of everything I have stored about you.")
+    async def export_me(self, interaction: Interaction) -> None:
+        export = self.memory.export
+        left = export.wait_left(interaction.user.id)
+        if left > 0:
+            minutes = max(1, math.ceil(left / 60))
+            await tell(interaction, "I sent you your data a moment ago: you can ask for it again in "
+                                    f"{minutes} minute{'s' if minutes != 1 else ''}.")
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        made = await export.make(interaction.user.id, character=self.character)
+        log.info("exported the data of user %s on request (%d rows)", interaction.user.id, made.rows)
+        # The answer replaces the "thinking…" placeholder, the file with it.
+        if not made.rows:
+            nothing = f"{self.character} has nothing stored about you."
+            await interaction.edit_original_response(content=nothing)
+            return
+        await interaction.edit_original_response(
+            content=f"Everything {self.character} has stored about you: {made.rows} record(s) of "
+                    f"{made.tables} kind(s), in this file (only you can see this message). `/forget_me` "
+                    "deletes it all.",
+            attachments=[discord.File(io.BytesIO(made.data), filename=made.filename)])
 
     @app_commands.command(name="forget_me", description="Delete everything I have stored about you.")
     async def forget_me(self, interaction: Interaction) -> None:

@@ -1,7 +1,8 @@
 """The messages cog: Discord messages in, replies out. Each message is handed to the message flow
 (bot/discord/flow.py: it becomes an :class:`~bot.core.pipeline.Incoming` and goes through the one reply
 sequence, bot/reply/pipeline.py) with the outlets its answers go out through (bot/discord/outlets.py); once
-ready, the replies a crash left owed are answered."""
+ready, the replies a crash left owed are answered; a thread the character opened and Discord deleted is
+forgotten."""
 
 from __future__ import annotations
 
@@ -69,6 +70,13 @@ class Messages(commands.Cog):
             # The exchange this message started is over (answered, voted down, skipped or failed): the one
             # point a listener (the tests, proving an absence) can know no reply to it is still coming.
             self.bot.dispatch("message_handled", message)
+
+    @commands.Cog.listener()
+    async def on_raw_thread_delete(self, payload: discord.RawThreadDeleteEvent) -> None:
+        """A thread the character opened, deleted under it: forgotten (bot/reply/deciding/threads.py)."""
+        threads = self.bot.services.replies.threads
+        if threads is not None:
+            await threads.forget(payload.thread_id)
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:

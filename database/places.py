@@ -45,9 +45,14 @@ class Places:
         """Wait for the cache's reads under way (before the database closes)."""
         await self._table.close()
 
-    async def is_active(self, channel_id: int, guild_id: int | None) -> bool:
-        """A channel setting wins over its server's; places without a setting are active."""
-        return effective_activation(*await self.activation(channel_id, guild_id))
+    async def is_active(self, channel_id: int, guild_id: int | None, parent_id: int | None = None) -> bool:
+        """A channel setting wins over its server's; places without a setting are active. ``parent_id``: a
+        thread's channel, whose setting a thread without its own follows (a channel switched off is so with
+        its threads)."""
+        channel, guild = await self.activation(channel_id, guild_id)
+        if channel is None and parent_id is not None:
+            channel = await self._table.get(("channel", parent_id))
+        return effective_activation(channel, guild)
 
     async def activation(self, channel_id: int, guild_id: int | None, *,
                          fresh: bool = False) -> tuple[bool | None, bool | None]:

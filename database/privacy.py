@@ -94,7 +94,9 @@ NOTHING_PERSONAL: dict[str, str] = {
     "personaflow_memories": "a character's own memories",
     "place_settings": "where the character is active (channel or server ids)",
     "place_switches": "per-place switches (channel or server ids)",
+    "mcp_servers": "the MCP servers a server's admins added: URLs, tool names, server ids (who: logged only)",
     "place_feelings": "how the room feels in a channel (channel ids), everyone's at once",
+    "talk_threads": "the threads a character opened to go on talking (thread, channel, server ids; no name)",
     "scheduled_jobs": "the bot's schedule",
 }
 # 4. Where a person sits in the key of one of the bot's small named values, or in the text of one: the

@@ -8,7 +8,11 @@ deleted, or cancelling would let a person set reminders past the cap.
 A recurring reminder (``rule``, an RFC 5545 RRULE read by bot/features/reminders/recurrence.py) is never
 marked delivered while its rule runs: each occurrence delivered moves ``due_at`` (and ``local_at``, its
 local wall-clock time) to the next one and its timer with it, in one transaction that only the run holding
-that occurrence can make (:meth:`Reminders.advance`). A paused one keeps its row and loses its timer."""
+that occurrence can make (:meth:`Reminders.advance`). A paused one keeps its row and loses its timer.
+
+A place task (``task``) is a recurring reminder an admin set for a server's channel: its text an instruction
+the character carries out there (bot/features/reminders/tasks.py), its latest posts kept in ``recent``. It is
+counted, listed and managed by its server, never by the person who set it (whose /reminders leaves it out)."""
 
 from __future__ import annotations
 
@@ -20,12 +24,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    ColumnElement,
     Connection,
     ForeignKey,
     Integer,
     String,
     Text,
     delete,
+    false,
     func,
     insert,
     or_,
@@ -70,6 +76,9 @@ class Reminder(Base):
     rule: Mapped[str] = mapped_column(String(300), default="", server_default="")
     local_at: Mapped[str] = mapped_column(String(19), default="", server_default="")
     paused_at: Mapped[datetime | None] = mapped_column(TZ, nullable=True, default=None)
+    # 0039_place_tasks: a place task (an admin's instruction for the channel), its latest posts (JSON list)
+    task: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    recent: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 @dataclass(frozen=True)
@@ -90,6 +99,8 @@ class ReminderRow:
     rule: str = ""  # its RRULE ("": it fires once)
     local_at: str = ""  # the local wall-clock time of due_at, for the rule to be read from
     paused: bool = False
+    task: bool = False  # a place task: its text an instruction for the character in the channel
+    recent: tuple[str, ...] = ()  # a place task's latest posts, oldest first
 
 
 @dataclass(frozen=True)
@@ -104,13 +115,26 @@ class NewReminder:
     zone: str = ""
     rule: str = ""
     local_at: str = ""
+    task: bool = False
 
 
 COLUMNS = (Reminder.id, Reminder.user_id, Reminder.channel_id, Reminder.guild_id, Reminder.is_dm,
            Reminder.text, Reminder.due_at, Reminder.zone, Reminder.created_at, Reminder.delivered_at,
-           Reminder.cancelled_at, Reminder.rule, Reminder.local_at, Reminder.paused_at)
+           Reminder.cancelled_at, Reminder.rule, Reminder.local_at, Reminder.paused_at, Reminder.task,
+           Reminder.recent)
 # Still to be delivered: neither delivered nor cancelled.
 WAITING = (Reminder.delivered_at.is_(None), Reminder.cancelled_at.is_(None))
+PERSONAL = Reminder.task.is_(False)  # a person's own reminder, not a place task
+RECENT_KEPT = 5  # a place task's latest posts kept
+RECENT_CHARS = 400  # of each
+
+
+def _recent(text: object) -> tuple[str, ...]:
+    try:
+        loaded = json.loads(str(text or "[]"))
+    except ValueError:
+        return ()
+    return tuple(str(x) for x in loaded) if isinstance(loaded, list) else ()
 
 
 def _row(r: Sequence[object]) -> ReminderRow:
@@ -119,7 +143,7 @@ def _row(r: Sequence[object]) -> ReminderRow:
         int(str(r[0])), int(str(r[1])), int(str(r[2])), None if guild is None else int(str(guild)),
         bool(r[4]), str(r[5]), as_utc(due) if isinstance(due, datetime) else utcnow(), str(r[7] or ""),
         as_utc(created) if isinstance(created, datetime) else utcnow(), r[9] is not None, r[10] is not None,
-        str(r[11] or ""), str(r[12] or ""), r[13] is not None)
+        str(r[11] or ""), str(r[12] or ""), r[13] is not None, bool(r[14]), _recent(r[15]))
 
 
 class Reminders:
@@ -142,7 +166,7 @@ class Reminders:
         added = insert(Reminder).values(
             user_id=new.user_id, channel_id=new.channel_id, guild_id=new.guild_id, is_dm=new.is_dm,
             text=new.text[:MAX_REMINDER_CHARS], due_at=new.due_at, zone=new.zone, created_at=now,
-            rule=new.rule, local_at=new.local_at).returning(Reminder.id)
+            rule=new.rule, local_at=new.local_at, task=new.task).returning(Reminder.id)
 
         def write(conn: Connection) -> int:
             conn.execute(person)
@@ -158,24 +182,25 @@ class Reminders:
     async def open_for(self, user_id: int) -> list[ReminderRow]:
         """The person's reminders still to come, soonest first."""
         return [_row(r) for r in await self.db.rows(
-            select(*COLUMNS).where(Reminder.user_id == user_id, *WAITING)
+            select(*COLUMNS).where(Reminder.user_id == user_id, PERSONAL, *WAITING)
             .order_by(Reminder.due_at, Reminder.id))]
 
     async def counts(self, user_id: int, since: datetime) -> tuple[int, int]:
         """(open reminders, reminders set since ``since``) of the person."""
         open_ = await self.db.scalar(select(func.count()).select_from(Reminder).where(
-            Reminder.user_id == user_id, *WAITING))
+            Reminder.user_id == user_id, PERSONAL, *WAITING))
         made = await self.db.scalar(select(func.count()).select_from(Reminder).where(
-            Reminder.user_id == user_id, Reminder.created_at >= since))
+            Reminder.user_id == user_id, PERSONAL, Reminder.created_at >= since))
         return int(str(open_ or 0)), int(str(made or 0))
 
     async def recurring_counts(self, user_id: int, guild_id: int | None) -> tuple[int, int]:
         """(the person's recurring reminders still running, the server's: 0 for a DM)."""
         theirs = await self.db.scalar(select(func.count()).select_from(Reminder).where(
-            Reminder.user_id == user_id, Reminder.rule != "", *WAITING))
+            Reminder.user_id == user_id, PERSONAL, Reminder.rule != "", *WAITING))
         server = 0 if guild_id is None else await self.db.scalar(
             select(func.count()).select_from(Reminder).where(
-                Reminder.guild_id == guild_id, Reminder.is_dm.is_(False), Reminder.rule != "", *WAITING))
+                Reminder.guild_id == guild_id, Reminder.is_dm.is_(False), PERSONAL, Reminder.rule != "",
+                *WAITING))
         return int(str(theirs or 0)), int(str(server or 0))
 
     async def advance(self, reminder_id: int, was: datetime, due: datetime | None, local_at: str,
@@ -201,19 +226,37 @@ class Reminders:
 
         return await self.db.write(write)
 
-    async def pause(self, user_id: int, reminder_id: int, paused: bool, now: datetime) -> bool:
-        """Pause (or resume) one of the person's running recurring reminders; whether there was one."""
+    async def pause(self, user_id: int, reminder_id: int, paused: bool, now: datetime, *,
+                    guild_id: int | None = None) -> bool:
+        """Pause (or resume) one of the person's running recurring reminders (``guild_id``: one of that
+        server's place tasks instead); whether there was one."""
         return bool(await self.db.change(update(Reminder).where(
-            Reminder.id == reminder_id, Reminder.user_id == user_id, Reminder.rule != "",
+            Reminder.id == reminder_id, *_owned(user_id, guild_id), Reminder.rule != "",
             Reminder.paused_at.is_(None) if paused else Reminder.paused_at.is_not(None), *WAITING).values(
             paused_at=now if paused else None)))
 
-    async def cancel(self, user_id: int, reminder_id: int, now: datetime | None = None) -> bool:
-        """Mark one of the person's open reminders cancelled (kept a day, for the per-day cap to count it);
-        whether there was one."""
+    async def cancel(self, user_id: int, reminder_id: int, now: datetime | None = None, *,
+                     guild_id: int | None = None) -> bool:
+        """Mark one of the person's open reminders cancelled (kept a day, for the per-day cap to count it;
+        ``guild_id``: one of that server's place tasks instead); whether there was one."""
         return bool(await self.db.change(update(Reminder).where(
-            Reminder.id == reminder_id, Reminder.user_id == user_id, *WAITING).values(
+            Reminder.id == reminder_id, *_owned(user_id, guild_id), *WAITING).values(
             cancelled_at=now or utcnow())))
+
+    async def tasks_of(self, guild_id: int) -> list[ReminderRow]:
+        """The server's place tasks still running (or paused), soonest first."""
+        return [_row(r) for r in await self.db.rows(
+            select(*COLUMNS).where(Reminder.guild_id == guild_id, Reminder.task.is_(True), *WAITING)
+            .order_by(Reminder.due_at, Reminder.id))]
+
+    async def note_post(self, reminder_id: int, text: str) -> None:
+        """Keep ``text`` as a place task's latest post (its oldest kept goes)."""
+        row = await self.get(reminder_id)
+        if row is None:
+            return
+        kept = [*row.recent, text[:RECENT_CHARS]][-RECENT_KEPT:]
+        await self.db.change(update(Reminder).where(Reminder.id == reminder_id).values(
+            recent=json.dumps(kept, ensure_ascii=False)))
 
     async def mark_delivered(self, reminder_id: int, now: datetime) -> bool:
         """Mark it delivered once posted (or closed undelivered); False when it was not open (cancelled
@@ -224,3 +267,10 @@ class Reminders:
     async def unmark(self, reminder_id: int) -> None:
         """Open it again: still to be delivered (the timer tries again)."""
         await self.db.change(update(Reminder).where(Reminder.id == reminder_id).values(delivered_at=None))
+
+
+def _owned(user_id: int, guild_id: int | None) -> tuple[ColumnElement[bool], ...]:
+    """Whose reminder it is to change: the person's own, or (``guild_id``) that server's place task."""
+    if guild_id is None:
+        return (Reminder.user_id == user_id, PERSONAL)
+    return (Reminder.guild_id == guild_id, Reminder.task.is_(True))

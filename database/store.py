@@ -19,10 +19,12 @@ from database.consolidation import ConsolidationLog
 from database.conversations import Conversations
 from database.engine import Database
 from database.excerpts import Excerpts
+from database.export import PersonExport
 from database.facts import Facts
 from database.feelings import FeelingRows
 from database.identity import Identity
 from database.log import MessageLog
+from database.mcp import McpServers
 from database.memories import Memories
 from database.moderation import Moderation
 from database.owed import OwedReplies, owed_statements
@@ -44,6 +46,7 @@ from database.stats import Stats
 from database.style import StyleProfiles
 from database.swipes import Swipes
 from database.switches import PlaceSwitches
+from database.talk_threads import TalkThreads
 from database.threads import Threads
 from database.tickets import Tickets
 from database.timers import TimerRows
@@ -83,6 +86,7 @@ class Store:
         self.stats = Stats(self.db)
         self.retention = Retention(self.db)  # old usage rows added up per day, old archive deleted
         self.privacy = Privacy(self.db, self.log, self.conversations)
+        self.export = PersonExport(self.db)  # a person's own rows, returned to them (/export_me)
         # Server tools (issue 13): per-server settings, moderation record, polls, tickets.
         self.servers = Servers(self.db, self.changes)
         self.moderation = Moderation(self.db)
@@ -93,12 +97,14 @@ class Store:
         self.timers = TimerRows(self.db)
         self.swipes = Swipes(self.db, conversations.history_changed)  # a reply's alternatives on its message
         self.switches = PlaceSwitches(self.db, self.changes)
+        self.talk_threads = TalkThreads(self.db)  # threads a character opened to go on talking (/bot threads)
         self.style = StyleProfiles(self.db, q)
         self.checkins = CheckIns(self.db)
         # what people asked to be reminded of (bot/features/reminders/book.py)
         self.reminders = Reminders(self.db)
         self.feelings = FeelingRows(self.db)
         self.profiles = Profiles(self.db)  # what people said of themselves with /me
+        self.mcp = McpServers(self.db)  # the MCP servers each server's admins added (bot/features/mcp/)
         # A cluster of processes on one PostgreSQL: their rows (the link is each process's own session).
         self.cluster = ClusterNodes(self.db)
         # Replies owed (issue 14): what a crash left unanswered is answered at the next start-up.

@@ -41,6 +41,7 @@ from memory.embeddings import (
     to_bytes,
 )
 from memory.episodes import ExcerptCache
+from memory.export import PersonalExport
 from memory.facts import FactCache
 from memory.recall import Recall
 from memory.reembed import reembed
@@ -94,6 +95,7 @@ class MemoryService:
         self._claude = claude
         # The other characters of an ensemble: each keeps its own histories, so each has its own summarizer.
         self.member_summarizers: dict[str, Summarizer] = {}
+        self.export = PersonalExport(store)  # /export_me
         self.warming: asyncio.Task[bool] | None = None
         self.reembedding: asyncio.Task[tuple[int, int]] | None = None
 

@@ -25,6 +25,8 @@ from bot.core import attachments, localtime, text, topics
 from bot.core.persona import blend, cards, framework, lorebook, lorekeys, macros, modes, template
 from bot.core.persona.model import Lorebook, LoreEntry
 from bot.discord import posting
+from bot.features.mcp import admin as mcp_admin
+from bot.features.mcp import schema as mcp_schema
 from bot.features.reminders import book as reminders
 from bot.features.websearch import lender as websearch
 from bot.operator.admin import language
@@ -156,6 +158,9 @@ ENTRY_POINTS: dict[str, tuple[Callable[[str], Any], tuple[re.Pattern[str] | str,
     "delivery: sentence ends": (lambda t: list(delivery._SENTENCE_END.finditer(t)),
                                 (delivery._SENTENCE_END,)),
     "links a message carries (web fetch)": (websearch.links, (websearch._LINK, "https://a.b/c")),
+    "MCP: a server's name and tools as an admin typed them, a tool's name as its server listed it": (
+        lambda t: (mcp_admin.NAME.match(t), mcp_admin.tool_list(t), mcp_schema.checked("s", t, t, {})),
+        (mcp_admin.NAME, mcp_admin._BETWEEN_NAMES, mcp_schema._API_NAME, mcp_schema._UNSAFE, "a-b c,d e.f")),
     "emotes in a reply": (emotes.render, (emotes._EMOTE, emotes._GAP)),
     "status from a reply": (status.clean_status, ("custom status",)),
     "voice: a reply read aloud": (voice.spoken_text, (voice._MARKUP, voice._ACTION)),
@@ -191,7 +196,7 @@ def test_every_pattern_reading_outside_text_has_an_entry() -> None:
     modules = (triage, intent, router, topics, timewords, lexical, style, emotions, blend, macros,
                framework, template, modes, splitting, delivery, websearch, emotes, voice, attachments,
                posting, polls, moderation, localtime, text, lorekeys, appraisal, felt, prompting, reminders,
-               slots, present)
+               slots, present, mcp_admin, mcp_schema)
     covered = {id(p) for _, patterns in ENTRY_POINTS.values() for p in patterns if isinstance(p, re.Pattern)}
     covered |= {id(p) for p in blend._CONTEXT_PATTERNS.values()}
     missing = [f"{m.__name__}.{name}" for m in modules for name, value in vars(m).items()

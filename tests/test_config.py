@@ -480,3 +480,15 @@ def test_a_character_env_that_is_a_folder_says_so(tmp_path: Path) -> None:
     assert line == (f"config error: {char / 'character.env'}: character.env: is a folder, not a file (Docker "
                     "makes one where a file to mount is missing): remove it, write the file")
 
+
+def test_a_character_folder_without_character_env_names_the_file(tmp_path: Path) -> None:
+    """A folder with no character.env was reported as "core_prompt: missing", a key of a file that is not
+    there: the file is named, one line, exit 2."""
+    char = tmp_path / "nyx"
+    char.mkdir()
+    result = run_main("--character", str(char), env={"DISCORD_TOKEN": "x", "ANTHROPIC_API_KEY": "y"})
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    [line] = [line for line in result.stderr.strip().splitlines() if "INFO" not in line]
+    assert line.startswith(f"config error: {char / 'character.env'}: character.env: no such file: ")
+    assert "core_prompt: missing" not in result.stderr
+

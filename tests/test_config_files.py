@@ -160,7 +160,7 @@ def test_credential_messages_name_their_source_and_read_alike(tmp_path: Path) ->
         ({}, str(char / "character.env"), "discord_token", "still the example placeholder: put the Discord "
          f"bot token here, or better in {local} (git-ignored), or set the DISCORD_TOKEN environment "
          "variable"),
-        ({"DISCORD_TOKEN": ""}, "environment", "DISCORD_TOKEN", "missing: set the Discord bot token in the "
+        ({"DISCORD_TOKEN": ""}, "environment", "discord_token", "missing: set the Discord bot token in the "
          f"DISCORD_TOKEN environment variable, or unset it and put discord_token=... in {local}"),
         ({"DISCORD_TOKEN": "d"}, local, "anthropic_api_key", "missing: put the Anthropic API key here as "
          "anthropic_api_key=..., or set the ANTHROPIC_API_KEY environment variable"),

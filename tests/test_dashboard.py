@@ -259,6 +259,30 @@ async def test_main_dashboard_serves_the_database_until_stopped(tmp_path: Path) 
     assert proc.returncode == 0 and b"Traceback" not in output and TOKEN.encode() not in output
 
 
+async def test_main_dashboard_on_a_busy_port_says_the_port_is_in_use(tmp_path: Path) -> None:
+    """`main.py dashboard --port N` on a port another program holds blamed config.env, which did not exist:
+    the line names the flag and the cause, exit 2, no traceback."""
+    import socket
+
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    port = holder.getsockname()[1]
+    env = {**{k: v for k, v in os.environ.items() if k.lower() not in ("discord_token", "anthropic_api_key")},
+           "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", "DASHBOARD_TOKEN": TOKEN}
+    try:
+        proc = await spawn_main("dashboard", "--port", str(port), env=env, cwd=tmp_path,
+                                stderr=asyncio.subprocess.PIPE)
+        _, err = await asyncio.wait_for(proc.communicate(), 60)
+    finally:
+        holder.close()
+    text = err.decode()
+    assert proc.returncode == 2 and "Traceback" not in text
+    [line] = [line for line in text.splitlines() if " INFO " not in line]
+    assert line.startswith(f"config error: --port: dashboard_port: port {port} is already in use "), line
+    assert "config.env" not in line
+
+
 async def test_main_dashboard_refuses_a_short_token(tmp_path: Path) -> None:
     env: dict[str, Any] = {**os.environ, "DASHBOARD_TOKEN": "tiny"}
     proc = await spawn_main("dashboard", env=env, stderr=asyncio.subprocess.PIPE)

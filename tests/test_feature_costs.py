@@ -1,6 +1,7 @@
 """What each optional feature adds to every reply's request where it is on, measured on the requests the fake
-Claude receives (the tools each declares, counted as the fake counts a prompt, on the shipped reply model),
-and the README's feature table saying the same figures and defaults."""
+Claude receives (the tools each declares and the sentence the system prompt gains on how the character uses
+them, counted as the fake counts a prompt, on the shipped reply model), and the README's feature table saying
+the same figures and defaults."""
 
 from __future__ import annotations
 
@@ -9,20 +10,32 @@ from typing import Any
 
 from bot.core.config import BY_KEY, PROJECT_ROOT
 from bot.core.persona.register import DEFAULT_SAFE_REGISTER
+from bot.features.reminders.book import VOICE as REMINDERS_VOICE
+from bot.features.websearch.lender import SEARCH_VOICE
 from bot.reply.aloud import SPOKEN
+from bot.servertools.knowing import PLACE_VOICE, REACT_VOICE
 from tests.fakes.prompt_cache import _block, estimate_tokens
 from tests.harness import CHANNEL_ID, MakeHarness, reply_requests
 
 SHIPPED_MODEL = str(BY_KEY["default_model"].default)  # what a reply is sent to out of the box
 TOOLS = {"reminders": {"set_reminder", "suggest_timezone"}, "web search": {"web_search"},
          "server tools": {"member_info", "scheduled_events", "recent_messages", "react"}}
+# The sentence each tool family adds to the system prompt (bot/reply/generation.py, tools_voice): counted
+# with its tools; a README figure of the declarations alone understated web search's cost five times.
+VOICES = {"reminders": (REMINDERS_VOICE,), "web search": (SEARCH_VOICE,),
+          "server tools": (PLACE_VOICE, REACT_VOICE)}
 
 
-def declared(body: dict[str, Any], names: set[str]) -> int:
-    """Tokens of the named tools' declarations in the request (each a block of the cached prefix)."""
+def declared(body: dict[str, Any], feature: str) -> int:
+    """Tokens a tool feature adds to the request: its tools' declarations (each a block of the cached prefix)
+    and its sentences in the system prompt, each checked to be there."""
+    names = TOOLS[feature]
     tools = [t for t in body.get("tools") or [] if str(t.get("name")) in names]
     assert {str(t["name"]) for t in tools} == names, [t.get("name") for t in body.get("tools") or []]
-    return sum(estimate_tokens(_block("tool", t).text, SHIPPED_MODEL) for t in tools)
+    system = "\n".join(str(b.get("text", "")) for b in body.get("system") or [])
+    assert all(voice in system for voice in VOICES[feature]), feature
+    return (sum(estimate_tokens(_block("tool", t).text, SHIPPED_MODEL) for t in tools)
+            + sum(estimate_tokens(voice, SHIPPED_MODEL) for voice in VOICES[feature]))
 
 
 def readme_features() -> dict[str, list[str]]:
@@ -47,9 +60,9 @@ async def test_the_readme_states_what_each_feature_adds_to_a_request(make_harnes
     await h.say("hello everyone", mention=True)
     await h.replies(CHANNEL_ID, 1)
     channel = reply_requests(h)[-1].body
-    measured = {"reminders": declared(dm, TOOLS["reminders"]),
-                "web search": declared(channel, TOOLS["web search"]),
-                "server tools": declared(channel, TOOLS["server tools"]),
+    measured = {"reminders": declared(dm, "reminders"),
+                "web search": declared(channel, "web search"),
+                "server tools": declared(channel, "server tools"),
                 "mature characters": estimate_tokens(DEFAULT_SAFE_REGISTER, SHIPPED_MODEL)}
     features = readme_features()
     for feature, tokens in measured.items():

@@ -117,6 +117,21 @@ def test_the_first_set_up_says_what_it_installs_how_long_it_takes_and_shows_prog
     assert "$(BIN)/pip install --index-url $(TORCH_INDEX)" in (PROJECT_ROOT / "Makefile").read_text()
 
 
+def test_pips_silent_unpacking_is_announced_before_it_starts(tmp_path: Path) -> None:
+    """pip's "Installing collected packages" prints nothing for about 100 s, where a newcomer pressed Ctrl-C:
+    a line right before each big install says that the silence comes, that it is work, and not to stop it."""
+    venv = tmp_path / ".venv"
+    for target in ("run", "test"):
+        lines = [line.strip() for line in make("-n", target, f"VENV={venv}").stdout.splitlines()]
+        installs_ = [i for i, line in enumerate(lines) if "pip install --require-hashes" in line]
+        assert installs_, target
+        for i in installs_:
+            said_before = lines[i - 1]
+            assert said_before.startswith("echo"), said_before
+            assert "Installing collected packages" in said_before
+            assert "prints nothing" in said_before and "Ctrl-C" in said_before
+
+
 def test_a_reinstall_for_running_redoes_the_test_extras(tmp_path: Path) -> None:
     """A changed pyproject.toml reinstalls for running: the test extras' stamp goes with it, so `make test`
     installs them again at the new constraints."""

@@ -44,7 +44,7 @@ async def test_the_readmes_own_placeholders_are_placeholders(tmp_path: Path) -> 
     code, output = await exit_of(h, DISCORD_TOKEN="your-bot-token", ANTHROPIC_API_KEY="your-api-key")
     assert code == 2, output
     [line] = lines_of(output)
-    assert line.startswith("config error: environment: DISCORD_TOKEN: still the example placeholder"), line
+    assert line.startswith("config error: environment: discord_token: still the example placeholder"), line
     assert "rejected" not in line and "Reset Token" not in line
     assert h.discord.requests == [] and h.discord.gateway_log == []
 
@@ -54,7 +54,7 @@ async def test_a_token_with_its_bot_prefix_is_named_before_login(tmp_path: Path)
     code, output = await exit_of(h, DISCORD_TOKEN="Bot fake-discord-token")
     assert code == 2, output
     [line] = lines_of(output)
-    assert line.startswith("config error: environment variable DISCORD_TOKEN: discord_token: "), line
+    assert line.startswith("config error: environment: discord_token: "), line
     assert "'Bot '" in line and "without" in line and "rejected" not in line
     assert "fake-discord-token" not in output  # never the secret itself
     assert h.discord.requests == [] and h.discord.gateway_log == []
@@ -68,7 +68,7 @@ async def test_a_token_not_shaped_like_discords_is_named_before_any_request(tmp_
                                  DISCORD_TOKEN="my discord token")
     assert code == 2, output
     [line] = lines_of(output)
-    assert line.startswith("config error: environment variable DISCORD_TOKEN: discord_token: "
+    assert line.startswith("config error: environment: discord_token: "
                            "does not look like a Discord bot token"), line
     assert "my discord token" not in output
 
@@ -125,7 +125,7 @@ async def test_a_second_process_on_one_sqlite_file_refuses_to_start(tmp_path: Pa
         assert second.returncode == 2, text
         line = lines_of(text)[-1]
         assert line.startswith("config error: ") and "database_url" in line, text
-        assert "another Kindred process" in line and str(tmp_path / "kindred.db") in line, line
+        assert "another Kindred bot" in line and str(tmp_path / "kindred.db") in line, line
         assert "Traceback" not in text
         assert len([g for g in h.discord.gateway_log if g[0] == "2"]) == logins  # no second login
         await h.shut_down(first)

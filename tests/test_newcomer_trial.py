@@ -67,7 +67,7 @@ async def test_start_ups_info_lines_keep_to_a_warning_level(tmp_path: Path) -> N
                                  DISCORD_TOKEN="my discord token", LOG_LEVEL="WARNING")
     assert code == 2, output
     [line] = lines_of(output)
-    assert line.startswith("config error: environment variable DISCORD_TOKEN"), output
+    assert line.startswith("config error: environment: discord_token: "), output
 
 
 def test_a_key_colon_value_line_is_named_by_its_file_line_and_text(tmp_path: Path) -> None:

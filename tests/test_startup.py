@@ -262,7 +262,7 @@ async def test_a_wrong_anthropic_key_is_a_warning_at_start_up(db_url: str, tmp_p
     h.claude.api_key = "sk-ant-the-real-one"  # the fake now answers any other key with 401
     _, [warning] = await check_at_start_up(h, caplog)
     assert h.claude.model_lists == 1 and h.claude.requests == []  # the free request, not a message
-    assert warning.startswith("environment variable ANTHROPIC_API_KEY: anthropic_api_key: ")
+    assert warning.startswith("environment: anthropic_api_key: ")
     assert "rejected the API key (HTTP 401: invalid x-api-key)" in warning and "starting anyway" in warning
     assert "fake-anthropic-key" not in warning
 
@@ -325,6 +325,6 @@ async def test_a_rejected_discord_token_names_where_it_came_from(tmp_path: Path)
     code, output = await exit_of(h, DISCORD_TOKEN="not-the-token")
     assert code == 2, output
     [line] = lines_of(output)
-    assert line.startswith("config error: environment variable DISCORD_TOKEN: discord_token: Discord "
+    assert line.startswith("config error: environment: discord_token: Discord "
                            "rejected the Discord bot token (HTTP 401"), line
     assert "not-the-token" not in output

@@ -275,3 +275,12 @@ async def test_the_toolbox_narrows_what_a_lender_narrows_and_keeps_outward_tools
     theirs = Prompt(PROMPT.system, PROMPT.messages, memories_of=frozenset({7, 8}))
     box = Lending(lent, incoming("x"), theirs).toolbox(4)
     assert box is not None and fetch not in box.declared and DECLARED in box.declared
+
+
+def test_a_name_lent_twice_is_declared_once_the_first_lent_keeping_it() -> None:
+    """Two features (the character's own tool, a server's that others run) lending the same name: the API
+    refuses a request declaring it twice, so the first keeps it and the later one is left out."""
+    theirs = Dictionary()
+    box = Lending([Lent(DECLARED, Dictionary()), Lent(DECLARED, theirs, outward=True)], incoming("x"),
+                  PROMPT).toolbox(4)
+    assert box is not None and box.declared == (DECLARED,) and box.client["define"] is not theirs

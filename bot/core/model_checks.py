@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bot.core.config import PROJECT_ROOT, ModelSettings, Settings
-from bot.core.config.credentials import source_of
+from bot.core.config.credentials import origin_of
 from bot.core.config.loading import ENVIRONMENT
 from bot.core.errors import ConfigError
 from bot.core.models.base import KEY_REJECTED, MODELS_NOT_CHECKED, Backend, route
@@ -79,7 +79,7 @@ class StartupChecks:
                 self._refused[name] = (problem, time.monotonic())
                 key = f"{name}_api_key"
                 log.warning("%s: %s: %s; starting anyway, but replies that need %s fall back in character "
-                            "until the key is fixed", source_of(key, self.settings.origins), key, problem,
+                            "until the key is fixed", origin_of(key, self.settings.origins), key, problem,
                             ", ".join(models))
                 problems.append(problem)
             elif problem and MODELS_NOT_CHECKED in problem:  # it answers; only the check is missing

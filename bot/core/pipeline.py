@@ -196,6 +196,24 @@ class GreetingOutlet(Protocol):
     def greeting(self) -> Outlet: ...
 
 
+class ThreadRefused(Exception):
+    """Discord will not open a thread from the message (a permission missing, one there already): the answer
+    stays where the message is."""
+
+
+@runtime_checkable
+class ThreadOpener(Protocol):
+    """The outlets of a message (one per character) that can open a thread from it and speak there
+    (bot/reply/deciding/threads.py)."""
+
+    def __call__(self, key: str, /) -> Outlet: ...
+
+    async def open_thread(self, name: str) -> tuple[int, Callable[[str], Outlet]]:
+        """Open a public thread named ``name`` from the message: its id, and the outlets speaking in it.
+        Raises :class:`ThreadRefused`."""
+        ...
+
+
 class NullOutlet:
     """Collects replies in memory (benchmarks, tests of the logic without Discord)."""
 

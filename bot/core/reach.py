@@ -26,9 +26,10 @@ class Way(StrEnum):
     CHECKIN = "checkin"
     REMINDER = "reminder"
     PROACTIVE = "proactive"
+    TASK = "task"  # a place task an admin set (bot/features/reminders/tasks.py): said to a channel
 
 
-UNPROMPTED = frozenset({Way.CHECKIN, Way.REMINDER, Way.PROACTIVE})
+UNPROMPTED = frozenset({Way.CHECKIN, Way.REMINDER, Way.PROACTIVE, Way.TASK})
 COUNTED = frozenset({Way.MESSAGE, Way.SWIPE})  # a new answer asked for: one of the person's messages a minute
 
 

@@ -16,7 +16,7 @@ from typing import Protocol
 import discord
 
 from bot.core.keyed import KeyedLocks
-from bot.core.pipeline import Outlet
+from bot.core.pipeline import Outlet, ThreadRefused
 from bot.discord.posting import SendOptions, allowed_mentions_for, reply_nonce
 from bot.reply.ensemble import Ensemble
 
@@ -76,8 +76,12 @@ class DiscordOutlet:
     a reply of one message goes out with (None: never)."""
 
     def __init__(self, message: discord.Message, *, greeting: bool = False,
-                 buttons: Buttons | None = None) -> None:
+                 buttons: Buttons | None = None, channel: discord.Thread | None = None) -> None:
+        """``channel``: the thread opened from the message, where the answer goes instead (not as a reply:
+        the thread starts from the message)."""
         self.message = message
+        self.channel: discord.abc.Messageable = channel if channel is not None else message.channel
+        self.in_thread = channel is not None
         self.parts = 0
         self.greeting_posts = greeting
         self.buttons = buttons
@@ -87,10 +91,11 @@ class DiscordOutlet:
         answer's own parts keep theirs (a restart between the two re-sends the answer, not the greeting).
         It replies to nothing: in a server the answer is the reply to the message, as a restart looks
         for (cogs/messages.py)."""
-        return DiscordOutlet(self.message, greeting=True)
+        return DiscordOutlet(self.message, greeting=True,
+                             channel=self.channel if isinstance(self.channel, discord.Thread) else None)
 
     def typing(self) -> AbstractAsyncContextManager[None]:
-        return typing_in(self.message.channel)
+        return typing_in(self.channel)
 
     def resume_at(self, part: int) -> None:
         """The next part sent is part ``part`` of the reply (a reply resumed after a crash): its nonce is
@@ -104,14 +109,22 @@ class DiscordOutlet:
         nonce = reply_nonce(self.message.id, self.parts, greeting=self.greeting_posts)
         self.parts += 1
         buttons = self.buttons if swipeable and not self.greeting_posts else None
-        view = await buttons.view(self.message.channel.id, _guild_id(self.message)) if buttons else None
+        view = await buttons.view(_channel_id(self.channel), _guild_id(self.message)) if buttons else None
         buttons = buttons if view is not None else None
         options: SendOptions = {"view": view} if view is not None else {}
-        if first and self.message.guild is not None and not self.greeting_posts:
-            sent = await self.message.reply(text, mention_author=False, allowed_mentions=allowed, nonce=nonce,
-                                            **options)
-        else:
-            sent = await self.message.channel.send(text, allowed_mentions=allowed, nonce=nonce, **options)
+        try:
+            if first and self.message.guild is not None and not self.greeting_posts and not self.in_thread:
+                sent = await self.message.reply(text, mention_author=False, allowed_mentions=allowed,
+                                                nonce=nonce, **options)
+            else:
+                sent = await self.channel.send(text, allowed_mentions=allowed, nonce=nonce, **options)
+        except discord.HTTPException as exc:
+            why = thread_refusal(self.channel, exc)
+            if why is None:
+                raise
+            log.warning("reply to message %s not posted: thread %s %s", self.message.id,
+                        _channel_id(self.channel), why)
+            return None
         if buttons is not None:
             buttons.posted(self.message.id, sent.id, text, "", None)
         return sent.id
@@ -121,11 +134,29 @@ class DiscordOutlet:
 
     async def edit(self, message_id: int, text: str) -> None:
         """Edit a message of this reply (streamed delivery)."""
-        await _partial(self.message.channel, message_id).edit(content=text,
-                                                              allowed_mentions=allowed_mentions_for(text))
+        await _partial(self.channel, message_id).edit(content=text,
+                                                      allowed_mentions=allowed_mentions_for(text))
 
     async def delete(self, message_id: int) -> None:
-        await _partial(self.message.channel, message_id).delete()
+        await _partial(self.channel, message_id).delete()
+
+
+def thread_refusal(channel: object, exc: discord.HTTPException) -> str | None:
+    """Why Discord turned a post in a thread away, where nothing is to be done but say so once: the thread
+    was deleted (10003), or is archived and locked for who may not manage threads (50083). None: another
+    error (a thread's or not), raised as any."""
+    if not isinstance(channel, discord.Thread):
+        return None
+    if exc.code == 10003:
+        return "was deleted"
+    if exc.code == 50083:
+        return "is archived and locked (only who may manage threads posts there)"
+    return None
+
+
+def _channel_id(channel: discord.abc.Messageable) -> int:
+    # every channel a message is posted in has an id; the Messageable protocol does not declare it
+    return int(channel.id)  # type: ignore[attr-defined]
 
 
 def _partial(channel: discord.abc.Messageable, message_id: int) -> discord.PartialMessage:
@@ -185,26 +216,28 @@ class WebhookOutlet:
     """Speaks as one character of the ensemble through its channel webhook (its own name and avatar)."""
 
     def __init__(self, pool: WebhookPool, message: discord.Message, key: str,
-                 buttons: Buttons | None = None) -> None:
+                 buttons: Buttons | None = None, channel: discord.Thread | None = None) -> None:
+        """``channel``: the thread opened from the message (no webhook there: the bot account speaks)."""
         self.pool = pool
         self.message = message
         self.key = key
         self.buttons = buttons
+        self.channel: discord.abc.Messageable = channel if channel is not None else message.channel
 
     def typing(self) -> AbstractAsyncContextManager[None]:
-        return typing_in(self.message.channel)
+        return typing_in(self.channel)
 
     async def send(self, text: str, *, first: bool, swipeable: bool = False) -> int | None:
         """``swipeable``: the reply's one message, posted with its swipe buttons on (through the webhook
         only: a message the bot account says for the character is not swapped in place)."""
         allowed = allowed_mentions_for(text)
         persona = self.pool.ensemble.member(self.key).engine.persona  # read now: live edits apply
-        hook = await self.pool.get(self.message.channel, self.key)
+        hook = await self.pool.get(self.channel, self.key)
         if hook is None:  # still say it, marked with who is speaking
-            sent = await self.message.channel.send(f"**{persona.name}:** {text}", allowed_mentions=allowed)
+            sent = await self.channel.send(f"**{persona.name}:** {text}", allowed_mentions=allowed)
             return sent.id
         buttons = self.buttons if swipeable else None
-        view = await buttons.view(self.message.channel.id, _guild_id(self.message)) if buttons else None
+        view = await buttons.view(_channel_id(self.channel), _guild_id(self.message)) if buttons else None
         buttons = buttons if view is not None else None
         # A picture given as a URL (acore_bot's avatar_url) is fetched by Discord, per message.
         sent = await hook.send(text, username=persona.name, wait=True, allowed_mentions=allowed,
@@ -222,32 +255,65 @@ class WebhookOutlet:
 
     async def edit(self, message_id: int, text: str) -> None:
         """Edit a message of this reply (streamed delivery), as it was sent: by webhook, or marked."""
-        hook = await self.pool.get(self.message.channel, self.key)
+        hook = await self.pool.get(self.channel, self.key)
         if hook is None:
             name = self.pool.ensemble.member(self.key).engine.persona.name
-            await _partial(self.message.channel, message_id).edit(content=f"**{name}:** {text}",
+            await _partial(self.channel, message_id).edit(content=f"**{name}:** {text}",
                                                                   allowed_mentions=allowed_mentions_for(text))
         else:
             await hook.edit_message(message_id, content=text, allowed_mentions=allowed_mentions_for(text))
 
     async def delete(self, message_id: int) -> None:
-        hook = await self.pool.get(self.message.channel, self.key)
+        hook = await self.pool.get(self.channel, self.key)
         if hook is None:
-            await _partial(self.message.channel, message_id).delete()
+            await _partial(self.channel, message_id).delete()
         else:
             await hook.delete_message(message_id)
 
 
 
 
-def outlets_for(message: discord.Message, pool: WebhookPool | None, main_key: str,
-                buttons: Buttons | None = None) -> Callable[[str], Outlet]:
+class MessageOutlets:
     """Each character's outlet for answering ``message``: the main one as the bot account, the others of an
     ensemble through their webhooks (in DMs, or without a pool, everyone as the bot account); ``buttons``:
-    the swipe buttons a reply of one message goes out with."""
-    def outlet_for(key: str) -> Outlet:
-        if pool is None or key == main_key or message.guild is None:
-            return DiscordOutlet(message, buttons=buttons)
-        return WebhookOutlet(pool, message, key, buttons)
+    the swipe buttons a reply of one message goes out with; ``thread``: the thread opened from the message,
+    where they all speak instead. It may open that thread (bot/core/pipeline.py ThreadOpener)."""
 
-    return outlet_for
+    def __init__(self, message: discord.Message, pool: WebhookPool | None, main_key: str,
+                 buttons: Buttons | None = None, thread: discord.Thread | None = None) -> None:
+        self.message = message
+        self.pool = pool
+        self.main_key = main_key
+        self.buttons = buttons
+        self.thread = thread
+
+    def __call__(self, key: str, /) -> Outlet:
+        if self.pool is None or key == self.main_key or self.message.guild is None:
+            return DiscordOutlet(self.message, buttons=self.buttons, channel=self.thread)
+        return WebhookOutlet(self.pool, self.message, key, self.buttons, self.thread)
+
+    async def open_thread(self, name: str) -> tuple[int, Callable[[str], Outlet]]:
+        """A public thread from the message, archived after the channel's default duration (discord.py sends
+        it). Discord's rules, each one line: only a text channel's message opens one; Create Public Threads to
+        open it and Send Messages in Threads to speak there; a message has one thread at most; a rate limit is
+        waited out by discord.py."""
+        channel = self.message.channel
+        if self.thread is not None or not isinstance(channel, discord.TextChannel):
+            raise ThreadRefused("threads open only from a message of a text channel")
+        allowed = channel.permissions_for(channel.guild.me)
+        for right, label in (("create_public_threads", "Create Public Threads"),
+                             ("send_messages_in_threads", "Send Messages in Threads")):
+            if not getattr(allowed, right):
+                raise ThreadRefused(f"missing the {label} permission")
+        try:
+            thread = await self.message.create_thread(name=name,
+                                                      reason="Kindred: a conversation goes on here")
+        except discord.HTTPException as exc:
+            raise ThreadRefused(f"Discord refused it: {exc.status} {exc.code} {exc.text}") from exc
+        return thread.id, MessageOutlets(self.message, self.pool, self.main_key, self.buttons, thread)
+
+
+def outlets_for(message: discord.Message, pool: WebhookPool | None, main_key: str,
+                buttons: Buttons | None = None) -> MessageOutlets:
+    """Each character's outlet for answering ``message`` (:class:`MessageOutlets`)."""
+    return MessageOutlets(message, pool, main_key, buttons)

@@ -133,9 +133,10 @@ def run_discord(bot: Any, settings: Settings, run: Callable[[], None]) -> int:
         return _fail(f"config error: {line}", 2)
     except discord.PrivilegedIntentsRequired:
         app = f"{PORTAL}/{bot.application_id}/bot" if bot.application_id else PORTAL
-        return _fail("config error: Discord refused the connection because the Message Content intent is not "
-                     f"enabled for this bot: turn on 'Message Content Intent' at {app} (Privileged Gateway "
-                     "Intents), then start again", 2)
+        # The same WHERE: KEY: message form as every config error, the portal being where it is set.
+        return _fail("config error: Discord developer portal: Message Content Intent: off for this bot, so "
+                     f"Discord refused the connection: turn it on at {app} (Privileged Gateway Intents), "
+                     "then start again", 2)
     except (TimeoutError, aiohttp.ClientConnectionError, OSError, discord.GatewayNotFound) as exc:
         detail = str(exc).strip() or type(exc).__name__
         return _fail(f"cannot reach Discord at {settings.discord.discord_api_base_url} ({detail}): check the "

@@ -60,7 +60,7 @@ class Admission:
         # Its privacy mark, taken when first seen: an exchange whose author ran /forget_me since is not
         # stored (database/privacy.py). Kept by the store: every character of a cast answers by the same.
         self._privacy.seen(msg.message_id)
-        active = msg.is_dm or await self._places.is_active(msg.channel_id, msg.guild_id)
+        active = msg.is_dm or await self._places.is_active(msg.channel_id, msg.guild_id, msg.parent_id)
         prefetched: Prefetched | None = None
         if (active or self._replies.log_inactive_channels) and not await self.log_channel(msg):
             if active and prefetch and self._addressee.reply_certain(msg):
@@ -86,7 +86,7 @@ class Admission:
         """Write ``msg`` to the log now, its reply marked owed when certain, before slow work on it (a voice
         message's download and transcription): a crash during that work loses neither. The sequence's own
         log write later finds it there (the log ignores a message it has)."""
-        active = msg.is_dm or await self._places.is_active(msg.channel_id, msg.guild_id)
+        active = msg.is_dm or await self._places.is_active(msg.channel_id, msg.guild_id, msg.parent_id)
         if not (active or self._replies.log_inactive_channels) or await self.log_channel(msg):
             return
         owed_by = self._key if active and self._addressee.reply_certain(msg) else None

@@ -247,7 +247,11 @@ class Lending:
 
     def __init__(self, lent: Sequence[Lent], msg: Incoming, prompt: Prompt) -> None:
         private = bool(prompt.memories_of - {msg.author_id})  # another person's private memories in it
-        self.lent = tuple(one for one in lent if not (one.outward and private))
+        # a name declared twice is a request the API refuses: the first lent keeps it (the character's own
+        # tools come before those of servers others run)
+        named = {str(one.declared.get("name")): one for one in reversed(lent)}
+        self.lent = tuple(one for one in lent if not (one.outward and private)
+                          and named[str(one.declared.get("name"))] is one)
 
     def toolbox(self, rounds: int) -> Toolbox | None:
         """``rounds``: the bound on the reply's calls (``tool_rounds``)."""

@@ -45,7 +45,7 @@ from bot.core.persona.model import Persona
 from bot.core.pipeline import Decision, Incoming, Outlet, ReplyResult
 from bot.reply.admission import Admission
 from bot.reply.composing import Prefetched
-from bot.reply.deciding import Addressee, CharacterNames, Decider, TurnTaking
+from bot.reply.deciding import Addressee, CharacterNames, ConversationThreads, Decider, TurnTaking
 from bot.reply.engine import ReplyEngine
 from bot.reply.owed import OwedMarks
 from bot.reply.throttle import BotThrottle
@@ -88,8 +88,10 @@ class Cast(Protocol):
 class ReplySequence:
     """Runs every message through the same steps; the :class:`Cast` only chooses who answers."""
 
-    def __init__(self, cast: Cast) -> None:
+    def __init__(self, cast: Cast, threads: ConversationThreads | None = None) -> None:
+        """``threads``: where the switch is on, a conversation started in a channel goes on in a thread."""
         self.cast = cast
+        self.threads = threads
 
     async def handle(self, msg: Incoming, outlet_for: Callable[[str], Outlet]) -> list[ReplyResult]:
         main = self.cast.main
@@ -116,6 +118,11 @@ class ReplySequence:
             await self.cast.engine(key).owe(msg)
         if msg.author_is_bot and not msg.is_dm and not own:
             main.replied_to_bot(msg)
+        if self.threads is not None and not own and not msg.is_dm:  # (a DM has no threads)
+            moved = await self.threads.move(msg, outlet_for)
+            if moved is not None:  # the answer begins the thread's own conversation
+                msg, outlet_for = moved
+                prefetched = None  # read for the channel's
         return await self._in_turn(msg, casting, outlet_for, prefetched)
 
     async def recover(self, msg: Incoming, outlet_for: Callable[[str], Outlet], key: str,

@@ -50,8 +50,10 @@ from bot.core.models.capabilities import ModelTable
 from bot.core.pipeline import NO_FEATURES, Features, Interceptor, OwnAccounts, PromptPart
 from bot.core.policy import LanguageHint, ServerPolicies
 from bot.core.timers import Dispatcher, Recurring, Timers
+from bot.features.mcp import McpAdmin, McpTools
 from bot.features.reminders.book import ReminderBook
 from bot.features.reminders.delivery import ReminderDelivery
+from bot.features.reminders.tasks import PlaceTasks
 from bot.features.websearch import WebSearch
 from bot.operator.access import AccessGate
 from bot.operator.activity import ActivityRecorder
@@ -179,6 +181,8 @@ class Services:
     tools: ServerTools
     conversation: ConversationTools  # /history, /forget, /ooc, /remember: on the main character's engine
     reminders: ReminderBook  # /reminders, /timezone's proposals, the set_reminder tool
+    place_tasks: PlaceTasks  # /bot tasks: what the character does in a channel on a schedule
+    mcp: McpAdmin  # /bot mcp: the MCP servers a server's admins add (bot/features/mcp/)
     swipes: ReplySwipes  # a reply's alternatives (bot/discord/swipes.py shows them)
     asking: Asking  # /ask and the message menus, wherever the app is installed
     faces: Faces  # a face per server (/bot face)
@@ -232,7 +236,7 @@ def compose_engine(settings: Settings, store: Store, claude: ClaudeClient, chara
     policies = policies or ServerPolicies(settings, store.servers)
     engine = compose_pipeline(
         settings, store, claude, character, features,
-        shared or Shared.of(settings, store, claude, policies, consent),
+        shared or Shared.of(settings, store, claude, policies, consent, character),
         accounts=accounts if accounts is not None else OwnAccounts(),
         addressee=addressee or Addressee(CharacterNames(character.current, set())),
         intents=intents or intent_router(settings), locks=locks if locks is not None else KeyedLocks())
@@ -293,6 +297,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     timers = Timers(store.timers)
     reminders = ReminderBook(holder.follow(AliveSettings), store.reminders, store.switches, timers)
     search = WebSearch.following(holder, store.spending, names.name)  # each character's own, in an ensemble
+    mcp = McpTools.following(holder, store.mcp, store.switches)  # the MCP servers each server's admins added
     # A face per server: an admin's (/bot face), else the character's own at the stage reached there.
     faces = Faces(timers, store.state, edge.face_writer)
     own_faces = CharacterFaces(faces, store.characters, key, character.current)
@@ -310,17 +315,19 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
         turn_observers=(counters.on_turn, *alive_parts.turn_observers(key), news.posted(names.name),
                         own_faces.on_turn),
         # what the model may use while writing: the web search, reminders (in DMs, and where switched on),
-        # then the server's tools (member info, events, this channel's log, a reaction), where switched on
+        # then the server's tools (member info, events, this channel's log, a reaction), where switched on,
+        # then the MCP servers' tools its admins added
         tools=(search,
                reminders, KnowingTools(holder.follow(ServerToolSettings), store.people, store.log,
-                                       store.switches, consent, edge.server_view, accounts, names.name)))
+                                       store.switches, consent, edge.server_view, accounts, names.name),
+               mcp))
     claude = compose_model(settings, store, spending=limits, models=models, mirror=mirror)
     intents = intent_router(settings)
     memory = compose_memory(holder.follow(MemorySettings),  # reads a reload at each use
                             store, claude, character, key, intents, consent=consent, notify=mirror.emit)
     # What every character's replies share in this process; the main character's conversation locks, which
     # a reminder's delivery holds too.
-    shared = Shared.of(settings, store, claude, policies, consent)
+    shared = Shared.of(settings, store, claude, policies, consent, character)
     locks: KeyedLocks[tuple[int, str]] = KeyedLocks()
     engine = compose_engine(settings, store, claude, character, consent, memory, main, accounts=accounts,
                             addressee=addressee, intents=intents, policies=policies, shared=shared,
@@ -340,7 +347,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                                       (LanguageHint(policies), late, SpokenReply()), news, search)
     members = [m.engine for m in ensemble.members[1:]] if ensemble is not None else []
     # The one reply sequence every message goes through; the cast chooses who answers.
-    replies = ReplySequence(ensemble or Solo(engine))
+    replies = ReplySequence(ensemble or Solo(engine), shared.threads)
     # Run once ready (cogs/messages.py).
     recovery = ReplyRecovery(holder.follow(RecoverySettings), store.owed, replies, [engine, *members],
                              late)
@@ -397,7 +404,8 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                         heartbeat=Heartbeat(holder.follow(DiscordSettings), edge.latencies, edge.post_to_log),
                         tools=tools,
                         conversation=conversation, asking=Asking(engine, conversation),
-                        reminders=reminders,
+                        reminders=reminders, place_tasks=PlaceTasks(reminders),
+                        mcp=McpAdmin(store.mcp, mcp),
                         swipes=swipes, faces=faces, own_faces=own_faces,
                         calls=Calls(edge.call_side, holder.follow(VoiceSettings), tools.places, voice, reach),
                         dashboard=dashboard)

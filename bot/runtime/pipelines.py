@@ -10,7 +10,14 @@ from dataclasses import dataclass
 
 from bot.core.character import CharacterSource
 from bot.core.claude import ClaudeClient
-from bot.core.config import EnsembleSettings, ModelSettings, ReplySettings, SecretSettings, Settings
+from bot.core.config import (
+    DiscordSettings,
+    EnsembleSettings,
+    ModelSettings,
+    ReplySettings,
+    SecretSettings,
+    Settings,
+)
 from bot.core.config.holder import section_of
 from bot.core.config.sections import TriageSettings
 from bot.core.keyed import KeyedLocks
@@ -23,6 +30,7 @@ from bot.reply.deciding import (
     Addressee,
     Ballot,
     CardVocabulary,
+    ConversationThreads,
     Decider,
     FirstLook,
     IntentRouter,
@@ -52,13 +60,17 @@ class Shared:
     images: ImageBudget
     consent: MemoryConsent | None
     card_words: CardVocabulary  # the first look's cards' words in other languages, made by the voting model
+    threads: ConversationThreads  # the threads the bot opened to go on with a conversation (/bot threads)
 
     @staticmethod
     def of(settings: Settings, store: Store, claude: ClaudeClient, policies: ServerPolicies,
-           consent: MemoryConsent | None) -> Shared:
+           consent: MemoryConsent | None, character: CharacterSource) -> Shared:
         card_words = CardVocabulary(store.card_words, claude, lambda: settings.replies.voting_model)
+        threads = ConversationThreads(store.talk_threads, store.switches,
+                                      section_of(settings, DiscordSettings), store.log, character.key,
+                                      lambda: character.current().name)
         return Shared(policies, Ballot(claude, settings), ImageBudget(settings.media.image_bytes_in_flight),
-                      consent, card_words)
+                      consent, card_words, threads)
 
 
 def compose_pipeline(settings: Settings, store: Store, claude: ClaudeClient, character: CharacterSource,
@@ -90,7 +102,7 @@ def compose_pipeline(settings: Settings, store: Store, claude: ClaudeClient, cha
                           section_of(settings, SecretSettings), key, addressee, throttle, turns,
                           shared.policies, features, owed)
     decider = Decider(addressee, throttle, turns, triage, voting, shared.policies, intents, accounts,
-                      features.decision_observers, first_look)
+                      features.decision_observers, first_look, shared.threads)
     keeper = ExchangeKeeper(store.conversations, store.privacy, key, owed,
                             (runtime.on_turn, *features.turn_observers), shared.consent, locks)
     engine = ReplyEngine(settings, claude, character, composer, keeper, owed, store.privacy,

@@ -42,6 +42,9 @@ def quiet_libraries(level: str) -> None:
         return
     for name in QUIET_LIBRARIES:
         logging.getLogger(name).setLevel(logging.WARNING)
+    # The MCP SDK logs a third party's garbage as its own errors, a traceback each: what failed is said
+    # once, in one line, by the MCP feature (bot/features/mcp/link.py).
+    logging.getLogger("mcp").setLevel(logging.CRITICAL)
     # transformers draws a "Loading weights" bar when the embedding model loads (warm-up, consolidation);
     # huggingface_hub reads this when first imported, which is later (the model loads after start-up).
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
@@ -153,9 +156,10 @@ def claim_sqlite_file(settings: Settings) -> None:
         pid = handle.read().decode(errors="replace").strip()
         handle.close()
         raise ConfigError(_url_origin(settings), "database_url",
-                          f"another Kindred process{f' (pid {pid})' if pid.isdigit() else ''} is already "
-                          f"running on {path}: stop it first (one process per SQLite file; processes that "
-                          "share a database need PostgreSQL)") from None
+                          f"another Kindred bot{f' (pid {pid})' if pid.isdigit() else ''} is already "
+                          f"running on {path}: stop it first (one bot per SQLite file, though the console, "
+                          "the dashboard and consolidate may run beside it; bots that share a database need "
+                          "PostgreSQL)") from None
     handle.truncate(0)
     handle.write(str(os.getpid()).encode())
     handle.flush()

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 import database.alive_models  # noqa: F401  (registers the alive tables on Base)
 import database.library_models  # noqa: F401  (registers personaflow's and the cluster's tables on Base)
+import database.mcp  # noqa: F401  (registers the mcp_servers table on Base)
 import database.owed  # noqa: F401  (registers the owed_replies table on Base)
 import database.reminders  # noqa: F401  (registers the reminders table on Base)
 import database.server_models  # noqa: F401  (registers the server tools' tables on Base)

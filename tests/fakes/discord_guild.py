@@ -40,6 +40,7 @@ MANAGE_MESSAGES = 1 << 13
 READ_MESSAGE_HISTORY = 1 << 16
 MENTION_EVERYONE = 1 << 17
 MANAGE_THREADS = 1 << 34
+CREATE_PUBLIC_THREADS = 1 << 35
 CREATE_PRIVATE_THREADS = 1 << 36
 SEND_MESSAGES_IN_THREADS = 1 << 38
 MODERATE_MEMBERS = 1 << 40
@@ -104,6 +105,7 @@ DEFAULT_LIMITS: dict[str, tuple[int, float]] = {
     "DELETE /guilds/:major/bans/:id": (5, 5.0),
     "POST /channels/:major/messages/bulk-delete": (5, 5.0),
     "POST /channels/:major/threads": (5, 5.0),
+    "POST /channels/:major/messages/:id/threads": (5, 5.0),
     "PATCH /channels/:major/messages/:id": (5, 5.0),  # message edits (a streamed reply's)
 }
 
@@ -530,6 +532,8 @@ class GuildWorld:
                 return await self._bulk_delete(int(cid), body, bot, headers)
             case ("POST", ["channels", cid, "threads"]):
                 return await self._create_thread(int(cid), body, bot, headers)
+            case ("POST", ["channels", cid, "messages", mid, "threads"]):
+                return await self._thread_from_message(int(cid), int(mid), body, bot, headers)
             case ("PUT", ["channels", tid, "thread-members", uid]):
                 thread = self.channels[int(tid)]
                 if int(uid) not in self.members.get(int(thread["guild_id"]), {}):
@@ -724,6 +728,94 @@ class GuildWorld:
         public = {k: v for k, v in thread.items() if not k.startswith("_")}
         await self._dispatch_guild("THREAD_CREATE", {**public, "newly_created": True}, gid)
         return public
+
+    async def _thread_from_message(
+        self, cid: int, mid: int, body: dict[str, Any], bot: dict[str, Any], headers: Mapping[str, str]
+    ) -> Any:
+        """Start Thread from Message, as Discord checks it: a text channel's message (a thread's or a DM's
+        cannot: 400 50024), the message in that channel (404 10008 Unknown Message), Create Public Threads
+        there (403 50013), a name of 1-100 characters and an auto_archive_duration of 60, 1440, 4320 or 10080
+        (400 50035), one thread per message (400 160004). The thread's id is the message's; THREAD_CREATE is
+        dispatched."""
+        parent = self.channels.get(cid)
+        if parent is None:
+            return error(404, 10003, "Unknown Channel")
+        if parent.get("type") not in (0, 5) or not parent.get("guild_id"):
+            return error(400, 50024, "Cannot execute action on this channel type")
+        message = self.messages.get(mid)  # type: ignore[attr-defined]
+        if message is None or int(message["channel_id"]) != cid or message.get("_deleted"):
+            return error(404, 10008, "Unknown Message")
+        gid = int(parent["guild_id"])
+        if not self.channel_permissions(cid, int(bot.get("id") or 0)) & CREATE_PUBLIC_THREADS:
+            return missing_permissions()
+        name = str(body.get("name") or "")
+        if not 1 <= len(name) <= 100:
+            return error(400, 50035, "Invalid Form Body", {"name": {"_errors": [
+                {"code": "BASE_TYPE_BAD_LENGTH", "message": "Must be between 1 and 100 in length."}]}})
+        duration = body.get("auto_archive_duration")
+        if duration is not None and int(duration) not in (60, 1440, 4320, 10080):
+            return error(400, 50035, "Invalid Form Body", {"auto_archive_duration": {"_errors": [
+                {"code": "BASE_TYPE_CHOICES", "message": "Value must be one of {60, 1440, 4320, 10080}."}]}})
+        if mid in self.channels or message.get("_thread"):
+            return error(400, 160004, "A thread has already been created for this message")
+        now = datetime.now(UTC).isoformat()
+        thread = {
+            "id": str(mid), "type": 11, "name": name, "guild_id": str(gid), "parent_id": str(cid),
+            "owner_id": str(bot.get("id")), "last_message_id": None, "rate_limit_per_user": 0,
+            "message_count": 0, "member_count": 1, "total_message_sent": 0, "flags": 0,
+            "_members": {int(bot.get("id") or 0)},
+            "thread_metadata": {
+                "archived": False,
+                "auto_archive_duration": int(duration or parent.get("default_auto_archive_duration") or 1440),
+                "archive_timestamp": now, "locked": False, "create_timestamp": now,
+            },
+        }
+        self.channels[mid] = thread
+        message["_thread"] = mid
+        self._audit(gid, "thread_create", mid, bot, headers)
+        public = {k: v for k, v in thread.items() if not k.startswith("_")}
+        await self._dispatch_guild("THREAD_CREATE", {**public, "newly_created": True}, gid)
+        return public
+
+    def thread_of(self, message_id: int) -> dict[str, Any] | None:
+        """The thread started from a message, if one was."""
+        thread = self.channels.get(message_id)
+        return thread if thread is not None and thread.get("type") in (11, 12) else None
+
+    async def archive_thread(self, thread_id: int, *, locked: bool = False) -> None:
+        """Discord archives a thread (its duration passed, or a moderator did), locked or not:
+        THREAD_UPDATE."""
+        thread = self.channels[thread_id]
+        thread["thread_metadata"].update(archived=True, locked=locked)
+        await self._thread_update(thread)
+
+    async def unarchive_on_post(self, channel_id: int, *, locked_too: bool) -> None:
+        """A message posted into an archived thread unarchives it, as Discord does; a locked one only when
+        the poster may manage threads (``locked_too``: the bot's posts, which ``_refuse_post`` checked)."""
+        thread = self.channels.get(channel_id) or {}
+        metadata = thread.get("thread_metadata") or {}
+        if metadata.get("archived") and (locked_too or not metadata.get("locked")):
+            thread["thread_metadata"]["archived"] = False
+            await self._thread_update(thread)
+
+    async def _thread_update(self, thread: dict[str, Any]) -> None:
+        public = {k: v for k, v in thread.items() if not k.startswith("_")}
+        await self._dispatch_guild("THREAD_UPDATE", public, int(thread["guild_id"]))
+
+    async def delete_thread(self, thread_id: int) -> None:
+        """A moderator deletes a thread: gone, THREAD_DELETE dispatched; posting there is 404 10003."""
+        thread = self.channels.pop(thread_id)
+        gone = {"id": str(thread_id), "guild_id": thread["guild_id"], "parent_id": thread["parent_id"],
+                "type": thread["type"]}
+        await self._dispatch_guild("THREAD_DELETE", gone, int(thread["guild_id"]))
+
+    async def set_default_archive(self, channel_id: int, minutes: int) -> None:
+        """A server admin sets a channel's default auto-archive duration for its new threads:
+        CHANNEL_UPDATE."""
+        channel = self.channels[channel_id]
+        channel["default_auto_archive_duration"] = minutes
+        public = {k: v for k, v in channel.items() if not k.startswith("_")}
+        await self._dispatch_guild("CHANNEL_UPDATE", public, int(channel["guild_id"]))
 
     async def open_thread(self, parent_id: int, user_id: int, name: str) -> int:
         """A member opens a public thread in a channel (as the bot would, with the member's permissions)."""

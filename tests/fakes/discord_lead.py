@@ -39,6 +39,7 @@ from tests.fakes.discord_faults import Reliability
 from tests.fakes.discord_guild import (
     ADD_REACTIONS,
     ADMINISTRATOR,
+    MANAGE_THREADS,
     NOT_MINE,
     READ_MESSAGE_HISTORY,
     SEND_MESSAGES,
@@ -504,6 +505,7 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld, VoiceWorld):
                                 reply_to=reply_to,
                                 extra=self._carried(attachments, stickers, embeds, forwarded))
         message["_user"] = True
+        await self.unarchive_on_post(channel_id, locked_too=False)
         guild_id = self.channels[channel_id].get("guild_id")
         await self.dispatch("MESSAGE_CREATE", self._public(message),
                             guild_id=int(guild_id) if guild_id else None)
@@ -770,6 +772,8 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld, VoiceWorld):
             body = await request.json()
         elif request.content_type.startswith("multipart/"):
             body, files = await _read_multipart(request)
+            if sum(len(f["data"]) for f in files) > UPLOAD_LIMIT:  # Discord refuses the whole request
+                return _json({"message": "Request entity too large", "code": 40005}, 413)
         headers = {k: v for k, v in request.headers.items() if k.lower().startswith("x-")}
         self.requests.append(Recorded(request.method, path, dict(request.query), body, time.perf_counter(),
                                       headers))
@@ -978,6 +982,7 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld, VoiceWorld):
                                 reply_to=int(ref["message_id"]) if ref else None, extra=fields)
         message["mention_roles"] = [str(r) for r in pings["roles"]]  # the roles it mentions, as Discord lists
         self._mention_into_thread(channel_id, author, body)
+        await self.unarchive_on_post(channel_id, locked_too=True)
         self._remember_nonce(author, body, message)
         await self._echo(message)
         await self._maybe_stall()
@@ -987,7 +992,9 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld, VoiceWorld):
         """Discord's checks of a post in a server: View Channel (403 50001 Missing Access), then Send
         Messages, or Send Messages in Threads in a thread (403 50013 Missing Permissions)."""
         channel = self.channels.get(channel_id)
-        if channel is None or not channel.get("guild_id"):
+        if channel is None:  # a thread deleted under the poster, say
+            return _json({"message": "Unknown Channel", "code": 10003}, 404)
+        if not channel.get("guild_id"):
             return None
         allowed = self.channel_permissions(channel_id, int(author.get("id") or 0))
         if not allowed & VIEW_CHANNEL:
@@ -995,6 +1002,10 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld, VoiceWorld):
         needed = SEND_MESSAGES_IN_THREADS if channel.get("type") in (10, 11, 12) else SEND_MESSAGES
         if not allowed & needed:
             return _json({"message": "Missing Permissions", "code": 50013}, 403)
+        # An archived thread: a post unarchives it, but a locked one only for who may manage threads.
+        metadata = channel.get("thread_metadata") or {}
+        if metadata.get("archived") and metadata.get("locked") and not allowed & MANAGE_THREADS:
+            return _json({"message": "Thread is archived", "code": 50083}, 400)
         return None
 
     async def _echo(self, message: dict[str, Any]) -> None:
@@ -1253,6 +1264,9 @@ def _voice_refusal(body: dict[str, Any], files: list[dict[str, Any]]) -> tuple[i
     if not isinstance(duration, int | float) or duration <= 0 or not 1 <= len(wave) <= 256:
         return 50161, "Voice messages must have supporting metadata."
     return None
+
+
+UPLOAD_LIMIT = 10 * 1024 * 1024  # a bot's files in one message, outside boosted servers (Discord: 10 MiB)
 
 
 async def _read_multipart(request: web.Request) -> tuple[dict[str, Any], list[dict[str, Any]]]:

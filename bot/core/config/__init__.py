@@ -24,7 +24,7 @@ from bot.core.config.loading import (
     warn_unknown_character_keys,
     warn_unknown_keys,
 )
-from bot.core.config.messages import ServerToolSettings, VoiceSettings
+from bot.core.config.messages import McpSettings, ServerToolSettings, VoiceSettings
 from bot.core.config.paths import (
     DEFAULT_CHARACTER,
     PROJECT_ROOT,
@@ -60,7 +60,7 @@ __all__ = [
     "DashboardSettings", "DiscordSettings", "EnsembleSettings", "is_known_key", "key", "load_settings",
     "MemorySettings", "missing_folder", "ModelSettings", "OperationSettings",
     "read_sources", "ReplySettings", "resolve_character_dir",
-    "resolve_folder", "SecretSettings", "ServerToolSettings", "Setting", "Settings", "Source",
+    "McpSettings", "resolve_folder", "SecretSettings", "ServerToolSettings", "Setting", "Settings", "Source",
     "StorageSettings",
     "TimeoutSettings", "TypingSettings", "VoiceSettings", "warn_unknown_character_keys",
     "warn_unknown_keys",

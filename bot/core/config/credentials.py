@@ -30,6 +30,12 @@ def source_of(key: str, origins: Mapping[str, str]) -> str:
     return f"environment variable {CREDENTIALS[key][1]}" if origin == ENVIRONMENT else origin
 
 
+def origin_of(key: str, origins: Mapping[str, str]) -> str:
+    """The WHERE of a ``WHERE: KEY: message`` line about a credential: a file's path, or ``environment`` as
+    for every other key (the variable is the key in capitals)."""
+    return origins.get(key) or "not set anywhere"
+
+
 def unusable(key: str, origins: Mapping[str, str], character_dir: Path, why: str) -> ConfigError:
     """A credential that is not set, empty or an example placeholder (``why``: ``missing`` or
     ``still the example placeholder``)."""
@@ -37,7 +43,7 @@ def unusable(key: str, origins: Mapping[str, str], character_dir: Path, why: str
     local = character_dir / LOCAL_ENV
     origin = origins.get(key)
     if origin == ENVIRONMENT:
-        return ConfigError(ENVIRONMENT, variable, f"{why}: set {what} in the {variable} environment "
+        return ConfigError(ENVIRONMENT, key, f"{why}: set {what} in the {variable} environment "
                                                   f"variable, or unset it and put {key}=... in {local}")
     if origin is None:
         return ConfigError(str(local), key, f"{why}: put {what} here as {key}=..., or set the {variable} "
@@ -48,7 +54,7 @@ def unusable(key: str, origins: Mapping[str, str], character_dir: Path, why: str
 
 def rejected(key: str, origins: Mapping[str, str], by: str, detail: str, advice: str) -> str:
     """The line for a credential its service refused (``by``: the service; ``detail``: its answer)."""
-    return f"{source_of(key, origins)}: {key}: {by} rejected {CREDENTIALS[key][0]} ({detail}): {advice}"
+    return f"{origin_of(key, origins)}: {key}: {by} rejected {CREDENTIALS[key][0]} ({detail}): {advice}"
 
 
 DISCORD_PORTAL = "https://discord.com/developers/applications"
@@ -75,4 +81,4 @@ def check_discord_token(token: str, origins: Mapping[str, str], api_base_url: st
     """Raise the config error for a Discord token no login could take (see discord_token_problem)."""
     problem = discord_token_problem(token, discord_itself=api_base_url.startswith("https://discord.com/"))
     if problem is not None:
-        raise ConfigError(source_of("discord_token", origins), "discord_token", problem)
+        raise ConfigError(origin_of("discord_token", origins), "discord_token", problem)

@@ -22,6 +22,7 @@ from bot.core.config.keys import Section, Setting, declared, is_section, key, pa
 from bot.core.config.messages import (
     DeliverySettings,
     LookupSettings,
+    McpSettings,
     MediaSettings,
     ServerToolSettings,
     VoiceSettings,
@@ -209,6 +210,10 @@ class DiscordSettings:
         True, "Swipe buttons (◀ ▶ 🔄) on the character's latest reply, to page through other answers to the "
         "same message (each new one is a model call, asked for by a press). false: replies go out without "
         "them; /bot swipes turns them on or off for a channel or a server.")
+    conversation_threads: bool = key(
+        False, "A conversation started with the character (an @mention, a reply, a message it chose to "
+        "answer) goes on in a thread it opens from that message, where it answers every message; "
+        "/bot threads turns this on or off for a channel or a server.")
     swipe_timeout_seconds: int = key(
         900, "Seconds the swipe buttons (◀ ▶ 🔄) stay on the character's latest reply, from when it is "
         "posted; they also go when the next message arrives there.", min=1)
@@ -352,6 +357,11 @@ class AliveSettings:
     reminders_recurring_min_minutes: int = key(
         5, "Minutes a recurring reminder's occurrences must be apart at least (a closer rule is refused).",
         min=1)
+    place_tasks_per_server: int = key(
+        5, "Place tasks (/bot tasks: an admin's recurring instruction the character carries out in a "
+        "channel) a server may have at once.", min=0)
+    place_tasks_min_minutes: int = key(
+        60, "Minutes a place task's occurrences must be apart at least (a closer rule is refused).", min=1)
     reminder_fallback_line: str = key(
         "{user}, you asked me to remind you: {reminder}", "A reminder as it goes out when the model cannot "
         "write it ({user}: the person, {reminder}: what they asked, {name}: the character).")
@@ -452,6 +462,7 @@ class Settings:
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     lookup: LookupSettings = field(default_factory=LookupSettings)
     servertools: ServerToolSettings = field(default_factory=ServerToolSettings)
+    mcp: McpSettings = field(default_factory=McpSettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     recovery: RecoverySettings = field(default_factory=RecoverySettings)
     triage: TriageSettings = field(default_factory=TriageSettings)

@@ -63,6 +63,11 @@ def core_prompt(folder: Path, env: Mapping[str, str]) -> str:
 def load_claudemask(folder: Path, env: Mapping[str, str]) -> Persona:
     file = str(folder / "character.env")
     core = core_prompt(folder, env)
+    if not core and not (folder / "character.env").exists():
+        # A folder with no character file at all: the file is what is missing, not one key of it.
+        raise ConfigError(file, "character.env", "no such file: a character folder needs one "
+                          "(core_prompt=..., see character.env.example) or a SillyTavern card; "
+                          "`main.py new-character NAME` makes a folder with it")
     if not core:
         raise ConfigError(file, "core_prompt", "missing: the character has no prompt")
     name = env_text(env, "default_name") or folder.name.replace("_", " ").replace("-", " ").title()

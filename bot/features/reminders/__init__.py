@@ -8,8 +8,10 @@ processes.
 * :mod:`.recurrence`: a recurring reminder's RFC 5545 RRULE, read in the person's local time with
   python-dateutil (its next occurrence, the caps checked when it is set).
 * :mod:`.delivery`: a due reminder's ``reminder`` timer (bot/core/timers.py), said in character
-  (``ReminderDelivery``).
+  (``ReminderDelivery``), and a place task's time carried out in its channel.
+* :mod:`.tasks`: place tasks, recurring reminders an admin sets for a channel whose text is an instruction
+  for the character ("post a question of the day"), managed with ``/bot tasks`` (``PlaceTasks``).
 * Its slash commands: cogs/reminders.py (thin Discord glue over the book); its rows: database/reminders.py;
   its settings: the ``alive`` section's ``reminders*`` keys; what it is for people: docs/features.md.
-  Tests: tests/test_reminders.py, tests/test_reminders_recurring.py.
+  Tests: tests/test_reminders.py, tests/test_reminders_recurring.py, tests/test_place_tasks.py.
 """

@@ -288,16 +288,16 @@ class ReminderBook:
         if paused:
             return f"Paused reminder #{reminder_id}; `/reminders resume:{reminder_id}` starts it again."
         row = await self.reminders.get(reminder_id)
-        upcoming = None if row is None else await self._upcoming(row, now)
+        upcoming = None if row is None else await self.upcoming(row, now)
         if row is None or upcoming is None:
             return f"Reminder #{reminder_id} has no time still to come."
-        await self._move(row, upcoming)
+        await self.move(row, upcoming)
         return f"Resumed reminder #{reminder_id}: next {stamp(upcoming.due)}."
 
     async def skip(self, user_id: int, reminder_id: int) -> str:
         """Skip the next occurrence of one of the person's recurring reminders: a line for them."""
         row = await self.reminders.get(reminder_id)
-        if row is None or row.user_id != user_id or row.delivered or row.cancelled:
+        if row is None or row.user_id != user_id or row.task or row.delivered or row.cancelled:
             return f"You have no reminder #{reminder_id} waiting: nothing was skipped."
         if not row.rule:
             return f"Reminder #{reminder_id} happens only once: `/reminders cancel:{reminder_id}` cancels it."
@@ -307,11 +307,11 @@ class ReminderBook:
         after = await next_off_loop(row.rule, local, zone) if local is not None else None
         if after is None:
             return f"Reminder #{reminder_id} has no later time: `/reminders cancel:{reminder_id}` ends it."
-        if not await self._move(row, after):
+        if not await self.move(row, after):
             return f"Reminder #{reminder_id} was just delivered or changed: look at `/reminders` again."
         return (f"Skipped reminder #{reminder_id} on {stamp(row.due_at)}; next {stamp(after.due)}.")
 
-    async def _upcoming(self, row: ReminderRow, now: datetime) -> Occurrence | None:
+    async def upcoming(self, row: ReminderRow, now: datetime) -> Occurrence | None:
         """A recurring reminder's first occurrence from now on (its own time when still to come)."""
         zone, local = load_zone(row.zone or "UTC"), from_text(row.local_at)
         if local is None:
@@ -321,7 +321,7 @@ class ReminderBook:
         here = now.astimezone(zone).replace(tzinfo=None)
         return await next_off_loop(row.rule, here, zone, anchor=local)
 
-    async def _move(self, row: ReminderRow, to: Occurrence) -> bool:
+    async def move(self, row: ReminderRow, to: Occurrence) -> bool:
         key, payload = reminder_key(row.id), {"reminder": row.id}
         if not await self.reminders.advance(row.id, row.due_at, to.due, local_text(to.local), key, payload):
             return False

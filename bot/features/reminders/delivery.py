@@ -17,6 +17,11 @@ Who may be reminded is the one rule's (bot/operator/reach.py), asked when it is 
 the channel now refuses (blocked there, say) is reminded in their DM instead; one the DM refuses too
 (blocked, ``allow_dms`` off) is not reminded, and the reminder is closed. Past a spending limit (theirs, the
 server's, the bot's) the plain line goes out, without a model call.
+
+A place task (bot/features/reminders/tasks.py) shares the timer and the row but not the promise: its time is
+carried out in its channel, through the gates of anything said unprompted (the place active, the rule, the
+spending limits, the bot still allowed to send there), or skipped with one log line; never moved to a DM,
+never a plain line.
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ from bot.core.reach import Permit, Refusal, Way, Where
 from bot.core.text import clean_name
 from bot.features.reminders.book import SWITCH, humane
 from bot.features.reminders.recurrence import Due, Occurrence, due_off_loop, from_text, local_text
+from bot.features.reminders.tasks import ASK as TASK_ASK
+from bot.features.reminders.tasks import BEFORE as TASK_BEFORE
 from bot.reply.prompting import fence
 from database.reminders import ReminderRow, reminder_key
 from database.timers import TimerRow
@@ -107,6 +114,8 @@ class ReminderDelivery:
             return f"reminder {reminder_id} gone (cancelled, forgotten or delivered)"
         if reminder.paused:  # its timer goes; resuming arms the next occurrence
             return f"reminder {reminder_id} paused"
+        if reminder.task:
+            return await self._carry_out(reminder)
         turn = await self._turn(reminder) if reminder.rule else None
         permit = await self._permit(reminder)
         if isinstance(permit, Refusal):
@@ -147,6 +156,76 @@ class ReminderDelivery:
         log.info("reminder %s %s to user %s in %s", reminder_id, said, reminder.user_id, where)
         self.mirror(f"Reminder {reminder_id} {said} to user {reminder.user_id} in {where}.")
         return f"reminder {reminder_id} {said}"
+
+    async def _carry_out(self, task: ReminderRow) -> str:
+        """A place task's time (bot/features/reminders/tasks.py): the character does what it says, in its
+        channel, through the gates of anything it says unprompted; a time that finds one shut, or that came
+        while the bot was away, is skipped with one log line. Moved on to its next time once posted (a crash
+        before that tries again, its post under the same nonce)."""
+        turn = await self._turn(task)
+        now = self.clock()
+        why = "its time went by while I was away" if turn.missed else await self._task_shut(task)
+        permit: Permit | Refusal | None = None
+        if not why:
+            permit = await self.speaker.reach.permit(Way.TASK, None, Where(task.guild_id, task.channel_id))
+            if isinstance(permit, Refusal):
+                why = permit.reason
+        if why or not isinstance(permit, Permit):
+            await self._close(task, turn, now)
+            log.info("place task %s skipped in channel %s: %s", task.id, task.channel_id, why)
+            return f"place task {task.id} skipped: {why}"
+        text = await self._task_words(task, now)
+        if not text:
+            await self._close(task, turn, now)
+            return f"place task {task.id} skipped: nothing written"
+        outlet = self.side.outlet_for(Place(task.channel_id, task.guild_id or 0), permit,
+                                      nonce=reminder_nonce(task.id, turn.due.latest.due))
+        here = place_incoming(task.channel_id, now, guild_id=task.guild_id)
+        await speak(self.speaker.settings.typing, outlet,
+                    split(self.speaker.settings.discord, self.speaker.finish_text(here, text)))
+        await self.speaker.store.reminders.note_post(task.id, text)
+        if not await self._close(task, turn, self.clock()):
+            log.info("place task %s was cancelled or moved while it was being posted", task.id)
+        log.info("place task %s done in channel %s", task.id, task.channel_id)
+        self.mirror(f"Place task {task.id} done in channel {task.channel_id}.")
+        return f"place task {task.id} done"
+
+    async def _task_shut(self, task: ReminderRow) -> str:
+        """Why a place task may not speak in its channel now ("" when it may): the place deactivated since,
+        or the bot no longer allowed to send there."""
+        if task.guild_id is None or not await self.speaker.store.places.is_active(task.channel_id,
+                                                                                   task.guild_id):
+            return "the place is inactive"
+        if not any(place.channel_id == task.channel_id for place in self.side.places()):
+            return "I may not send messages there (or the channel is gone)"
+        return ""
+
+    async def _task_words(self, task: ReminderRow, now: datetime) -> str:
+        """The task carried out in the character's words ("" when the model fails or says nothing: a task
+        is no promise to anyone, so nothing goes out)."""
+        speaker = self.speaker
+        store = speaker.store
+        persona = in_place(speaker.persona, self.side.age_restricted(task.channel_id))
+        admin = await store.people.get_user(task.user_id)
+        name = clean_name(admin.name) if admin is not None and admin.name else "an admin"
+        ask = TASK_ASK.format(name=name, before=TASK_BEFORE if task.recent else "")
+        if hint := await speaker.language(task.guild_id):  # the server's language
+            ask = f"{ask}\n\n{hint}"
+        quoted = fence("task", task.text, by=name)
+        if task.recent:
+            quoted += "\n\n" + fence("your_earlier_posts", "\n\n".join(
+                f"{n}. {post}" for n, post in enumerate(task.recent, 1)))
+        portrait = await self_portrait(store.identity, store.state, speaker.character_key)
+        request = initiative_prompt(persona, portrait, ask, moment=Moment(self.time.local(now)),
+                                    person=quoted)
+        try:
+            completion = await speaker.claude.generate(
+                request, model=speaker.settings.models.default_model, user_id=None, guild_id=task.guild_id,
+                purpose="task", max_tokens=persona.max_tokens, temperature=persona.temperature)
+        except ClaudeUnavailable as exc:
+            log.warning("place task %s skipped: Claude failed (%s)", task.id, exc)
+            return ""
+        return completion.text.strip()
 
     async def _turn(self, reminder: ReminderRow) -> Turn:
         """Where a recurring reminder stands now: its latest occurrence due, those before it gone by while

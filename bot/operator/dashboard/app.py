@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import signal
 
@@ -85,10 +86,11 @@ def create_app(ctx: DashboardContext, live: LiveFeed | None = None) -> web.Appli
 
 
 class Dashboard:
-    def __init__(self, ctx: DashboardContext, host: str, port: int) -> None:
+    def __init__(self, ctx: DashboardContext, host: str, port: int, origin: str | None = None) -> None:
         self.ctx = ctx
         self.host = host
         self.port = port
+        self.origin = origin  # where the port was given when not the settings (`--port`)
         self.live: LiveFeed | None = None
         self._runner: web.AppRunner | None = None
 
@@ -107,11 +109,15 @@ class Dashboard:
             await web.TCPSite(self._runner, self.host, self.port).start()
         except OSError as exc:
             await self.stop()
-            settings = self.ctx.settings
-            raise ConfigError(str(settings.config_file or "environment"), "dashboard_port",
-                              f"cannot listen on {self.host}:{self.port} ({exc.strerror or exc}); "
-                              "choose another port or stop what uses it") from None
+            problem = listen_problem(self.host, self.port, exc)
+            raise ConfigError(self.port_origin(), "dashboard_port", problem) from None
         log.info("dashboard at %s", self.url)
+
+    def port_origin(self) -> str:
+        """Where the port came from: the command line, the file or environment that set it, or the default
+        (a config.env that does not exist is never blamed)."""
+        origin = self.origin or self.ctx.settings.origins.get("dashboard_port")
+        return origin or "default (dashboard_port not set)"
 
     async def stop(self) -> None:
         if self.live is not None:
@@ -121,11 +127,23 @@ class Dashboard:
             self._runner = None
 
 
-async def serve_alone(settings: Settings, character: CharacterSource, host: str, port: int) -> int:
+def listen_problem(host: str, port: int, exc: OSError) -> str:
+    """Why a port cannot be listened on, its cause first (a port in use is the usual one)."""
+    where = f"{host}:{port}"
+    if exc.errno == errno.EADDRINUSE:
+        return (f"port {port} is already in use ({where}): another program listens on it; choose another "
+                "port or stop that program")
+    if exc.errno == errno.EACCES:
+        return f"no permission to listen on {where} (ports below 1024 need root): choose a port above 1023"
+    return f"cannot listen on {where} ({exc.strerror or exc}): choose another port or host"
+
+
+async def serve_alone(settings: Settings, character: CharacterSource, host: str, port: int,
+                      origin: str | None = None) -> int:
     """`python main.py dashboard`: the dashboard without the bot, on the same database, until Ctrl+C or
     SIGTERM."""
     store = await Store(settings.resolved_database_url()).open()
-    dashboard = Dashboard(standalone_context(settings, character, store), host, port)
+    dashboard = Dashboard(standalone_context(settings, character, store), host, port, origin)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

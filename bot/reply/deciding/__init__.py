@@ -21,15 +21,18 @@ from bot.reply.deciding.cardwords import CardVocabulary
 from bot.reply.deciding.firstlook import CardProfile, FirstLook, Look
 from bot.reply.deciding.intent import IntentRouter
 from bot.reply.deciding.router import CharacterRouter, banter_probability, decayed_affinity, exchange_delta
+from bot.reply.deciding.threads import ConversationThreads, thread_name
 from bot.reply.deciding.triage import is_hello, parse_prefixes, skip_reason
 from bot.reply.deciding.turns import TurnTaking
 from bot.reply.deciding.voting import Ballot, Voting
 from bot.reply.throttle import BotThrottle
 
 __all__ = [
-    "Addressee", "Ballot", "CardProfile", "CardVocabulary", "CharacterNames", "CharacterRouter", "Decider",
+    "Addressee", "Ballot", "CardProfile", "CardVocabulary", "CharacterNames", "CharacterRouter",
+    "ConversationThreads", "Decider",
     "FirstLook", "IntentRouter", "Look", "TurnTaking",
     "Voting", "addressed_order", "banter_probability", "decayed_affinity", "exchange_delta", "is_hello",
+    "thread_name",
 ]
 
 log = logging.getLogger(__name__)
@@ -40,7 +43,8 @@ class Decider:
 
     def __init__(self, addressee: Addressee, throttle: BotThrottle, turns: TurnTaking, triage: TriageSettings,
                  voting: Voting, policies: ServerPolicies, intents: IntentRouter, accounts: Collection[int],
-                 observers: tuple[DecisionListener, ...], first_look: FirstLook) -> None:
+                 observers: tuple[DecisionListener, ...], first_look: FirstLook,
+                 threads: ConversationThreads | None = None) -> None:
         self.addressee = addressee
         self.throttle = throttle
         self.turns = turns
@@ -51,6 +55,7 @@ class Decider:
         self.own_author_ids = accounts
         self.observers = observers
         self.first_look = first_look  # which unaddressed messages get a vote round at all
+        self.threads = threads  # the threads the character opened, where it answers every message
 
     @property
     def bot_prefixes(self) -> tuple[str, ...]:
@@ -83,6 +88,9 @@ class Decider:
             return Decision(True, "name mentioned", after=self.turns.characters_before_me(msg))
         if not msg.content.strip():
             return Decision(False, "empty message")
+        if (self.threads is not None and msg.parent_id is not None and not msg.author_is_bot
+                and await self.threads.answers_all(msg, self.own_author_ids)):
+            return Decision(True, "in the thread I opened")
         # Name match first: a message naming another character (and not us) is theirs, no vote needed.
         if self.turns.has_peers(msg.channel_id):
             others = [c for c in self.turns.addressed_characters(msg) if c]

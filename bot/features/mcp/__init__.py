@@ -1,0 +1,23 @@
+"""MCP tools while replying: the tools of MCP servers a server's admins added (``/bot mcp add URL``, HTTP)
+or the operator configured (``mcp_local_servers``, local programs over stdio), used through the official
+``mcp`` SDK as a client, so they work with every model backend. They are lent to each reply like the
+character's own tools (bot/core/pipeline.py ``ReplyTools``), inside the same tool loop and bound
+(``tool_rounds``); their results go back fenced as data (bot/reply/generation.py).
+
+* Where: only in the server whose admins added the server, only the tools on its allow-list
+  (``/bot mcp allow``); in a private place there only where ``/bot mcp private`` allows it; in DMs only the
+  operator's local servers, with ``mcp_in_dms``. Never in a request carrying another person's private
+  memories (``Lent.outward``).
+* Bounded: every call (connect, list, run) is held to ``mcp_call_seconds``; a server that hangs, answers
+  garbage or is gone costs that one call and one log line, then is left alone for ``mcp_retry_seconds``;
+  a result is cut at ``mcp_result_chars``; a tool whose input schema is no valid JSON Schema is never
+  declared, and the model's input is checked against the schema before it is sent.
+
+Settings: the ``mcp`` section (bot/core/config/messages.py ``McpSettings``). The table: database/mcp.py.
+The commands: cogs/activation.py (``/bot mcp``). Tests: tests/test_mcp_tools.py (a fake MCP server built
+with the SDK's own server side: tests/fakes/mcp_server.py)."""
+
+from bot.features.mcp.admin import McpAdmin
+from bot.features.mcp.lender import McpTools
+
+__all__ = ["McpAdmin", "McpTools"]

@@ -1,0 +1,146 @@
+"""A person's own data, returned to them (/export_me): what /forget_me deletes, read instead of deleted.
+
+Built on database/privacy.py's classification: every table where a person's id sits (``PERSON_COLUMNS``,
+and the tables under one of them, ``THROUGH_PARENT``) is either exported by the column that makes a row
+theirs (``EXPORTED``) or left out with the reason (``NOT_EXPORTED``); a person column that is not the one
+making a row theirs (their id as the staff who closed someone else's ticket) is named in ``OTHER_COLUMNS``
+with why its rows are not. tests/test_export_me.py fails for a table or column in neither, so a new table
+is covered by construction. Nothing of another person goes out: rows are selected by the person's own
+column only, and the archived versions of their core memories lose the notes quoting someone else (that
+person's words)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Column, ColumnElement, Connection, LargeBinary, RowMapping, Table, and_, or_, select
+
+from database.engine import Database
+from database.memories import QUOTED
+from database.models import Base, GlobalState
+from database.privacy import PERSON_COLUMNS, THROUGH_PARENT, dm_greeting_marks
+
+# table -> the column holding the id of the person a row belongs to
+EXPORTED: dict[str, str] = {
+    "users": "id",  # their name as seen, memory consent, /memory servers, time zone
+    "nicknames": "user_id",
+    "api_calls": "user_id",  # what their replies cost (model, tokens), no text
+    "conversations": "user_id",  # the summaries of their conversations
+    "core_memories": "user_id",  # what the character holds true about them (not notes quoting others)
+    "core_memory_versions": "user_id",  # the archived versions (notes quoting others taken out)
+    "user_facts": "user_id",
+    "open_threads": "user_id",
+    "archive_excerpts": "user_id",  # their words, and the character's lines beside them
+    "relationships": "user_id",
+    "style_profiles": "user_id",
+    "person_feelings": "user_id",
+    "checkins": "user_id",
+    "reminders": "user_id",
+    "message_log": "author_id",  # and the character's answers in their DMs, and posts made for them
+    "message_archive": "author_id",
+    "posted_for": "user_id",
+    "polls": "author_id",  # their question and options (others' votes in it are theirs: not exported)
+    "poll_votes": "user_id",
+    "tickets": "opener_id",
+    "ticket_messages": "author_id",  # their lines only, not the staff's answers
+    "swipes": "user_id",
+    "person_profiles": "user_id",  # what they set with /me
+}
+# Tables under an exported one, exported through it (the turns of their conversations).
+EXPORTED_THROUGH: dict[str, str] = {"history_messages": "conversations"}
+# Person-keyed tables not exported, each with the reason (none today: every one holds what is theirs).
+NOT_EXPORTED: dict[str, str] = {}
+# Person columns that do not make a row theirs: rows matching only them stay out.
+OTHER_COLUMNS: dict[tuple[str, str], str] = {
+    ("core_memories", "quoted_user_id"): "another person's note quoting them (\"Remember this\"): that "
+                                         "person's memory",
+    ("tickets", "closed_by"): "a ticket someone else opened that they closed as staff: the opener's",
+}
+# The character's own values naming them in the key: the greeting shown in their DMs.
+GREETINGS = "greetings"
+
+
+def plain(value: Any) -> Any:
+    """A column's value as JSON holds it."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def _row(table: Table, row: RowMapping) -> dict[str, Any]:
+    # Vectors (an embedding's float bytes) say nothing a person could read: left out.
+    return {c.name: plain(row[c.name]) for c in table.c if not isinstance(c.type, LargeBinary)}
+
+
+def _without_others_quotes(snapshot: str, user_id: int) -> str:
+    """An archived version of their core memories, without the notes quoting someone else."""
+    try:
+        notes = json.loads(snapshot)
+    except ValueError:
+        return snapshot
+    if not isinstance(notes, list):
+        return snapshot
+    return json.dumps([n for n in notes if not isinstance(n, dict) or n.get(QUOTED) in (None, user_id)])
+
+
+class PersonExport:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def rows(self, user_id: int) -> dict[str, list[dict[str, Any]]]:
+        """Every row that is the person's, per table (tables with none left out), in one read."""
+        return await self.db.read(lambda conn: self._read(conn, int(user_id)))
+
+    @staticmethod
+    def _read(conn: Connection, user_id: int) -> dict[str, list[dict[str, Any]]]:
+        tables = Base.metadata.tables
+        out: dict[str, list[dict[str, Any]]] = {}
+        # Their DM channels: those their own messages were sent in (the character's answers there are theirs).
+        dm_channels: set[int] = set()
+        for name in ("message_log", "message_archive"):
+            t = tables[name]
+            dm_channels.update(int(c) for c in conn.execute(
+                select(t.c.channel_id).where(t.c.author_id == user_id, t.c.is_dm.is_(True)).distinct()
+            ).scalars())
+        posted = select(tables["posted_for"].c.message_id).where(tables["posted_for"].c.user_id == user_id)
+        for name, column in EXPORTED.items():
+            table = tables[name]
+            where: ColumnElement[bool] = table.c[column] == user_id
+            if name == "core_memories":  # not their notes quoting someone else: that person's words
+                quoted: Column[Any] = table.c.quoted_user_id
+                where = and_(where, or_(quoted.is_(None), quoted == user_id))
+            if name in ("message_log", "message_archive"):
+                conds = [where, table.c.message_id.in_(posted)]
+                if dm_channels:
+                    conds.append(and_(table.c.is_dm.is_(True), table.c.channel_id.in_(sorted(dm_channels))))
+                where = or_(*conds)
+            rows = [_row(table, r) for r in conn.execute(select(table).where(where)).mappings()]
+            if name == "core_memory_versions":
+                for r in rows:
+                    r["snapshot"] = _without_others_quotes(str(r.get("snapshot") or "[]"), user_id)
+            if rows:
+                out[name] = rows
+        for name, parent_name in EXPORTED_THROUGH.items():
+            table, parent = tables[name], tables[parent_name]
+            [fk] = [fk for fk in table.foreign_keys if fk.column.table is parent]
+            mine = select(fk.column).where(parent.c[EXPORTED[parent_name]] == user_id)
+            rows = [_row(table, r) for r in conn.execute(select(table).where(fk.parent.in_(mine))).mappings()]
+            if rows:
+                out[name] = rows
+        greetings = [{"key": k, "value": v} for k, v in conn.execute(
+            select(GlobalState.key, GlobalState.value).where(dm_greeting_marks(user_id)))]
+        if greetings:
+            out[GREETINGS] = greetings
+        return out
+
+
+def classified() -> set[str]:
+    """The person-keyed tables this export has decided on (exported, through a parent, or not exported)."""
+    return set(EXPORTED) | set(EXPORTED_THROUGH) | set(NOT_EXPORTED)
+
+
+def person_keyed() -> set[str]:
+    """The tables database/privacy.py says hold a person's id (what /forget_me deletes)."""
+    return set(PERSON_COLUMNS) | set(THROUGH_PARENT)

@@ -1,0 +1,78 @@
+"""/export_me: a person's own data as one JSON file (database/export.py reads it), at most once per person
+every few minutes (the file can be large: each is a full read of their rows)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from database.export import NOT_EXPORTED, OTHER_COLUMNS
+from database.models import utcnow
+from database.store import Store
+
+EXPORT_EVERY_SECONDS = 300.0  # one export per person per five minutes (per bot process)
+# Discord's upload limit for a bot outside boosted servers (10 MiB); a larger file is sent gzipped.
+UPLOAD_LIMIT = 10 * 1024 * 1024
+UPLOAD_MARGIN = 64 * 1024  # the message's own fields, sent with the file
+JSON_SAFE = 2**53  # ids above this lose digits in JavaScript's numbers: written as strings
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    filename: str
+    data: bytes
+    tables: int  # how many kinds of record it holds
+    rows: int
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= JSON_SAFE:
+        return str(value)
+    return value
+
+
+class PersonalExport:
+    def __init__(self, store: Store, clock: Callable[[], float] = time.monotonic) -> None:
+        self.store = store
+        self._clock = clock
+        self._last: dict[int, float] = {}  # person -> when their last export was made
+
+    def wait_left(self, user_id: int) -> float:
+        """Seconds until ``user_id`` may ask again (0: now)."""
+        last = self._last.get(user_id)
+        return 0.0 if last is None else max(0.0, last + EXPORT_EVERY_SECONDS - self._clock())
+
+    async def make(self, user_id: int, *, character: str, now: datetime | None = None) -> ExportFile:
+        """Their data as a file (counted against the limit from now)."""
+        self._last[user_id] = self._clock()
+        if len(self._last) > 10_000:  # long past their wait: dropped
+            cutoff = self._clock() - EXPORT_EVERY_SECONDS
+            self._last = {u: t for u, t in self._last.items() if t > cutoff}
+        tables = await self.store.export.rows(user_id)
+        made = (now or utcnow()).isoformat()
+        document = {
+            "what": f"everything {character} has stored about you (what /forget_me deletes)",
+            "user_id": str(user_id),
+            "made_at": made,
+            "tables": _json_safe(tables),
+            "left_out": {
+                **{name: reason for name, reason in NOT_EXPORTED.items()},
+                **{f"{t}.{c}": reason for (t, c), reason in OTHER_COLUMNS.items()},
+                "embeddings": "the vectors recall compares meanings with: numbers, nothing readable",
+            },
+        }
+        data = json.dumps(document, ensure_ascii=False, indent=1, default=str).encode()
+        name = "".join(c for c in character.lower().replace(" ", "-") if c.isalnum() or c in "-_")
+        filename = f"{name or 'kindred'}-your-data.json"
+        if len(data) > UPLOAD_LIMIT - UPLOAD_MARGIN:
+            data, filename = gzip.compress(data), filename + ".gz"
+        return ExportFile(filename, data, len(tables), sum(len(rows) for rows in tables.values()))

@@ -1,0 +1,236 @@
+"""Conversations in threads (``/bot threads``), proven over the wire: what the fake Discord is sent and what
+the fake Claude receives."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from bot.core.pipeline import Incoming
+from bot.reply.deciding import thread_name
+from tests.fakes.discord_guild import SEND_MESSAGES_IN_THREADS
+from tests.fakes.discord_lead import MEMBER_PERMISSIONS
+from tests.harness import (
+    CHANNEL_ID,
+    GUILD_ID,
+    USER2_ID,
+    USER_ID,
+    Harness,
+    MakeHarness,
+    bot_posts,
+    reply_requests,
+)
+
+MODEL = "claude-test-default"
+
+
+def vote_requests(h: Harness) -> list[Any]:
+    return h.claude.requests_for("claude-test-voter")
+
+
+async def switch(h: Harness, state: str, **scope: str) -> str:
+    options: list[dict[str, Any]] = [{"type": 3, "name": "state", "value": state}]
+    options += [{"type": 3, "name": k, "value": v} for k, v in scope.items()]
+    answer = await (await h.slash("bot", [{"type": 1, "name": "threads", "options": options}],
+                                  user=h.admin_id)).message()
+    return str(answer["content"])
+
+
+async def opened(h: Harness, message: dict[str, Any]) -> dict[str, Any]:
+    thread: dict[str, Any] = await h.discord.wait_for(lambda d: d.thread_of(int(message["id"])),
+                                                      what="a thread from the message")
+    return thread
+
+
+async def test_a_mention_opens_a_thread_where_every_message_is_answered(harness: Harness) -> None:
+    h = harness
+    h.claude.script("no", model="claude-test-voter", times=20)  # unaddressed channel talk is voted down
+    chatter = await h.say("turnips are the best vegetable", user=USER2_ID)
+    await h.handled(chatter)
+    assert "Threads is **on**" in await switch(h, "on")
+    await h.discord.set_default_archive(CHANNEL_ID, 60)  # the place's own duration for new threads
+    h.claude.script("Ginger and honey, glub.", model=MODEL)
+    asked = await h.say("what tea for a cold?", mention=True)
+    thread = await opened(h, asked)
+    # named from the message (without the mention), archived after the channel's duration
+    assert thread["name"] == "what tea for a cold?"
+    assert thread["parent_id"] == str(CHANNEL_ID)
+    assert thread["thread_metadata"]["auto_archive_duration"] == 60
+    tid = int(thread["id"])
+    [first] = await h.replies(tid, 1)
+    assert first["content"] == "Ginger and honey, glub."
+    assert not first.get("message_reference")  # the thread starts from the message: no reply to it
+    [request] = reply_requests(h)
+    assert "what tea for a cold?" in h.claude.all_text(request)
+    assert "turnips" not in h.claude.all_text(request)  # the thread's history is its own
+    votes_before = len(vote_requests(h))
+    for n, text in enumerate(("with lemon?", "and how hot?", "can I add milk?"), start=2):
+        h.claude.script(f"Answer {n}.", model=MODEL)
+        await h.say(text, channel=tid)
+        posts = await h.replies(tid, n)
+        assert posts[-1]["content"] == f"Answer {n}."
+    assert len(vote_requests(h)) == votes_before  # no mention, no vote: answered by right
+    last = h.claude.all_text(reply_requests(h)[-1])
+    assert "what tea for a cold?" in last and "Ginger and honey" in last and "Answer 3." in last
+    assert "turnips" not in last
+    # the channel's own talk is not answered by right: it goes to the usual vote (voted down here)
+    talk = await h.say("anyone up for lunch?", user=USER2_ID)
+    await h.handled(talk)
+    assert bot_posts(h, CHANNEL_ID) == []
+    assert len(vote_requests(h)) > votes_before
+    # the switch is off by default elsewhere and says so when put back
+    assert "back to the default (off" in await switch(h, "default")
+
+
+async def test_off_by_default_the_answer_stays_in_the_channel(harness: Harness) -> None:
+    h = harness
+    h.claude.script("Peppermint.", model=MODEL)
+    asked = await h.say("what tea for a cold?", mention=True)
+    [reply] = await h.replies(CHANNEL_ID, 1)
+    assert reply["content"] == "Peppermint."
+    assert h.discord.thread_of(int(asked["id"])) is None
+    assert not [r for r in h.discord.requests if r.path.endswith("/threads")]
+
+
+async def test_people_talking_among_themselves_in_the_thread_go_to_the_vote(harness: Harness) -> None:
+    h = harness
+    await switch(h, "on")
+    h.claude.script("Chamomile.", model=MODEL)
+    asked = await h.say("what tea helps sleep?", mention=True)
+    tid = int((await opened(h, asked))["id"])
+    await h.replies(tid, 1)
+    h.claude.script("no", model="claude-test-voter", times=20)
+    # bob answers alice, alice answers bob: between them, not to the character
+    to_alice = await h.say("I drink rooibos", user=USER2_ID, channel=tid, reply_to=int(asked["id"]))
+    await h.handled(to_alice)
+    to_bob = await h.say("oh nice, since when?", user=USER_ID, channel=tid, reply_to=int(to_alice["id"]))
+    await h.handled(to_bob)
+    back = await h.say("since spring", user=USER2_ID, channel=tid, reply_to=int(to_bob["id"]))
+    await h.handled(back)
+    plain = await h.say("haha, same", channel=tid)  # no reply mark, but answering bob who just answered her
+    await h.handled(plain)
+    assert len(bot_posts(h, tid)) == 1  # not answered by right: the usual decision let them be
+    # alice turns back to the character (no reply, no mention): answered again
+    h.claude.script("Since always.", model=MODEL)
+    await h.say("what do you think?", channel=tid)
+    posts = await h.replies(tid, 2)
+    assert posts[-1]["content"] == "Since always."
+
+
+async def test_a_deleted_thread_is_forgotten(make_harness: MakeHarness,
+                                             caplog: pytest.LogCaptureFixture) -> None:
+    h = await make_harness(conversation_threads="true")  # the operator's default: on everywhere
+    h.claude.script("Hibiscus.", model=MODEL)
+    asked = await h.say("a tea for summer?", mention=True)
+    tid = int((await opened(h, asked))["id"])
+    await h.replies(tid, 1)
+    key = h.bot.services.engine.character_key
+    assert await h.store.talk_threads.of(key) == {tid}
+    gone: dict[str, Any] = {}
+
+    def delete(_: Any) -> bool:  # deleted while the answer is written: Discord answers 404 10003
+        gone.update(h.discord.channels.pop(tid))
+        return True
+
+    h.claude.script("Nobody reads this.", model=MODEL, match=delete)
+    late = await h.say("and for autumn?", channel=tid)
+    await h.handled(late)
+    [line] = [r.getMessage() for r in caplog.records if "not posted" in r.getMessage()]
+    assert f"thread {tid} was deleted" in line
+    h.discord.channels[tid] = gone
+    await h.discord.delete_thread(tid)  # and Discord says so: THREAD_DELETE
+    await h.discord.wait_for(lambda _: True)
+    await h.settled()
+    assert await h.store.talk_threads.of(key) == set()
+
+
+async def test_without_the_right_to_open_threads_the_answer_stays_in_the_channel(
+        make_harness: MakeHarness, caplog: pytest.LogCaptureFixture) -> None:
+    h = await make_harness(conversation_threads="true")
+    d = h.discord
+    # the bot's role without Create Public Threads
+    await d.set_role_permissions(GUILD_ID, d.bot_role_id(GUILD_ID),
+                                 int(MEMBER_PERMISSIONS) | SEND_MESSAGES_IN_THREADS)
+    h.claude.script("Mint.", model=MODEL)
+    asked = await h.say("a tea for summer?", mention=True)
+    [reply] = await h.replies(CHANNEL_ID, 1)
+    assert reply["content"] == "Mint."
+    assert d.thread_of(int(asked["id"])) is None
+    assert not [r for r in d.requests if r.path.endswith("/threads")]  # not even asked: it would be refused
+    [line] = [r.getMessage() for r in caplog.records if "no thread opened" in r.getMessage()]
+    assert "missing the Create Public Threads permission" in line
+
+
+async def test_a_rate_limited_thread_opens_once_the_wait_is_over(make_harness: MakeHarness) -> None:
+    h = await make_harness(conversation_threads="true")
+    h.discord.rate_limit_next("POST /channels/*/messages/*/threads", 0.05)
+    h.claude.script("Lemon balm.", model=MODEL)
+    asked = await h.say("a tea for summer?", mention=True)
+    tid = int((await opened(h, asked))["id"])
+    [reply] = await h.replies(tid, 1)
+    assert reply["content"] == "Lemon balm."
+    assert len([r for r in h.discord.requests if r.path.endswith("/threads")]) == 2
+
+
+async def test_archived_threads_unarchive_on_a_post_and_a_locked_one_refuses(
+        make_harness: MakeHarness, caplog: pytest.LogCaptureFixture) -> None:
+    h = await make_harness(conversation_threads="true")
+    d = h.discord
+    h.claude.script("Rooibos.", model=MODEL)
+    asked = await h.say("a tea for the evening?", mention=True)
+    tid = int((await opened(h, asked))["id"])
+    await h.replies(tid, 1)
+    await d.archive_thread(tid)  # its duration passed
+    h.claude.script("Still rooibos.", model=MODEL)
+    await h.say("and tomorrow?", channel=tid)  # a person's post unarchives it; answered by right
+    posts = await h.replies(tid, 2)
+    assert posts[-1]["content"] == "Still rooibos."
+    assert d.channels[tid]["thread_metadata"]["archived"] is False
+    # locked by a moderator while the answer is written, and the bot may not manage threads: Discord refuses
+    # its post (50083)
+    await d.set_role_permissions(GUILD_ID, d.bot_role_id(GUILD_ID),
+                                 int(MEMBER_PERMISSIONS) | SEND_MESSAGES_IN_THREADS)
+
+    def lock(_: Any) -> bool:  # as the reply's request arrives
+        d.channels[tid]["thread_metadata"].update(archived=True, locked=True)
+        return True
+
+    h.claude.script("Never seen.", model=MODEL, match=lock)
+    late = await h.say("one more?", channel=tid)
+    await h.handled(late)
+    assert len(bot_posts(h, tid)) == 2
+    refused = [r for r in d.requests if r.path == f"/channels/{tid}/messages" and r.method == "POST"]
+    assert refused  # it tried, and was told no, in one line
+    [line] = [r.getMessage() for r in caplog.records if "not posted" in r.getMessage()]
+    assert f"thread {tid} is archived and locked" in line
+    assert not [r for r in caplog.records if "failed to handle message" in r.getMessage()]
+    assert d.channels[tid]["thread_metadata"]["archived"] is True
+
+
+async def test_a_thread_follows_its_channel_switched_off(make_harness: MakeHarness) -> None:
+    h = await make_harness(conversation_threads="true")
+    h.claude.script("Oolong.", model=MODEL)
+    asked = await h.say("a tea for focus?", mention=True)
+    tid = int((await opened(h, asked))["id"])
+    await h.replies(tid, 1)
+    off = await h.slash("bot", [{"type": 1, "name": "deactivate", "options": []}], user=h.admin_id)
+    await off.message()
+    quiet = await h.say("and after lunch?", channel=tid)
+    await h.handled(quiet)
+    assert len(bot_posts(h, tid)) == 1  # its channel is off: so is the thread, with no setting of its own
+
+
+def test_a_thread_is_named_from_the_message() -> None:
+    def named(content: str, author: str = "alice") -> str:
+        msg = Incoming(1, CHANNEL_ID, USER_ID, author, content, datetime.now(UTC), False, guild_id=GUILD_ID)
+        return thread_name(msg, "Finn")
+
+    assert named("@Finn what tea for a cold?") == "what tea for a cold?"
+    assert named("@Finn @bob  which   tea?\nsecond line") == "which tea?"
+    assert named("お茶は何がいい？") == "お茶は何がいい？"
+    long = named("@Finn " + "camomile " * 20)
+    assert long.endswith("…") and len(long) <= 81 and "camomil…" not in long
+    assert named("", "alice") == "alice"  # a picture alone
+    assert named("@Finn") == "alice"
