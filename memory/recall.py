@@ -101,6 +101,9 @@ PAST_WEIGHT = 0.35
 # for thousands, most of it without the GIL), so the event loop goes on serving other messages meanwhile.
 THREAD_ITEMS = 2_000
 QUESTION_WORDS = frozenset("kind kinds type types".split())
+# The mentions a message opens with ("@Finn, ..."): whom it is said to, not what it asks about (a name in
+# the query pulls a short question's vector towards every fact and none).
+_OPENING_MENTIONS = re.compile(r"^(?:\s*(?:<@!?\d+>|@[^\s,:;]+)[\s,:;]*)+")
 _TOPIC_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
 
 
@@ -165,6 +168,12 @@ def ranked(index: FactIndex, query: np.ndarray | None, text: str, allowed: np.nd
     """Allowed facts relevant to the message, best first (see :func:`scored`)."""
     best: list[int] = scored(index, query, text, allowed, now, about)[0].tolist()
     return best
+
+
+def asked_of(text: str) -> str:
+    """What a message asks, without the mentions it opens with (all of it when it is only mentions)."""
+    rest = _OPENING_MENTIONS.sub("", text, count=1)
+    return rest if rest.strip() else text
 
 
 def scored(index: FactIndex, query: np.ndarray | None, text: str, allowed: np.ndarray,
@@ -316,7 +325,7 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
     # a message about nothing recalls nothing (the pinned facts stay); one naming a day asks about it, and
     # one naming what a fact names (a word they share: "where do I live?") asks about those facts
     if reach and max(reach) < floors[0] and asked is None:
-        named = set(index.lexical.matches(text)[0].tolist()) if index.rows and text else set()
+        named = set(index.lexical.naming(text).tolist()) if index.rows and text else set()
         kept = [k for k, i in enumerate(relevant) if i in named]
         relevant, relevance = [relevant[k] for k in kept], relevance[kept]
     # a long excerpt is quoted in the sentences sharing the message's telling words
@@ -536,7 +545,7 @@ class Recall:
         # unless the person chose every server (/memory servers all; not read here: per server).
         everywhere = data is not None and data.memory_everywhere
         facts, said = await self.recall_for(
-            msg.author_id, msg.content, private=msg.is_dm, channel_id=msg.channel_id,
+            msg.author_id, asked_of(msg.content), private=msg.is_dm, channel_id=msg.channel_id,
             stamp=data.fact_stamp if data is not None else None,
             said=data.excerpt_stamp if data is not None else None, budget=budget,
             last_interaction=data.last_interaction if data is not None else None, known=data is not None,

@@ -34,7 +34,7 @@ from bot.reply import delivery, felt, guard, prompting, splitting
 from bot.reply.deciding import addressing, intent, router, triage
 from bot.runtime import voice
 from bot.servertools import moderation, polls, settings
-from memory import facts, lexical, passtext, present, slots, timewords
+from memory import facts, lexical, passtext, present, recall, slots, timewords
 from personaflow.core import memory as pf_memory
 from personaflow.utils import validators
 
@@ -122,7 +122,9 @@ ENTRY_POINTS: dict[str, tuple[Callable[[str], Any], tuple[re.Pattern[str] | str,
     "time words: a question about the past": (lambda t: timewords.asked(t, NOW), (
         timewords.QUESTION, timewords.PAST, timewords.FIRST_PERSON, timewords.ABOUT_YOU, timewords.ASKED)),
     "recall: a summary's clauses": (present.clauses, (present.CLAUSE,)),
-    "lexical search terms": (lexical.terms, (lexical._WORD,)),
+    "lexical search terms": (lambda t: (lexical.terms(t), lexical.LexicalIndex.build([t]).naming(t)),
+                             (lexical._WORD, lexical._CJK_RE)),
+    "recall: the mentions a message opens with": (recall.asked_of, (recall._OPENING_MENTIONS,)),
     "style: learn": (lambda t: style.learn(None, t),
                      (style._WORD, style._EMOJI)),
     "feelings: signs any language shares": (appraisal.appraise, (appraisal._ASTONISHED, "?! !? ?? <3 :(")),

@@ -1,0 +1,78 @@
+"""Recall in every language, over the wire, with the multilingual pair of models (``embedding_model=paired``):
+a fact told in a language is recalled when asked in it, a fact kept in English when asked in another
+language, and small talk recalls nothing, in each of Discord's big languages."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.harness import CHANNEL_ID, USER_ID, Harness, MakeHarness
+
+# language: (the fact as consolidation keeps it, a question about it, small talk)
+SAID: dict[str, tuple[str, str, str]] = {
+    "en": ("Alice lives in Leeds", "Which town do I live in these days?", "good night everyone, sleep well!"),
+    "es": ("Alice vive en Leeds", "¿En qué ciudad vivo ahora?", "¡buenas noches a todos, que descanséis!"),
+    "pt": ("Alice mora em Leeds", "Em que cidade eu moro agora?", "boa noite, pessoal, durmam bem!"),
+    "de": ("Alice wohnt in Leeds", "In welcher Stadt wohne ich gerade?", "gute Nacht zusammen, schlaft gut!"),
+    "fr": ("Alice habite à Leeds", "Dans quelle ville j'habite en ce moment ?", "bonne nuit à tous, dormez bien !"),
+    "it": ("Alice abita a Leeds", "In che città abito adesso?", "buonanotte a tutti, dormite bene!"),
+    "pl": ("Alice mieszka w Leeds", "W jakim mieście teraz mieszkam?", "dobranoc wszystkim, śpijcie dobrze!"),
+    "ru": ("Алиса живёт в Лидсе", "В каком городе я сейчас живу?", "всем спокойной ночи, сладких снов!"),
+    "tr": ("Alice Leeds'te yaşıyor", "Şu an hangi şehirde yaşıyorum?", "herkese iyi geceler, iyi uykular!"),
+    "ja": ("アリスはリーズに住んでいる", "私は今どの町に住んでいる？", "みんなおやすみ、ゆっくり寝てね！"),
+    "ko": ("앨리스는 리즈에 산다", "나 지금 어느 도시에 살지?", "다들 잘 자요, 푹 쉬어요!"),
+    "zh": ("爱丽丝住在利兹", "我现在住在哪个城市？", "大家晚安，睡个好觉！"),
+}
+# what else is known of her, kept in English: none of it is about where she lives
+OTHER_FACTS = ("Alice has a cat called Miso", "Alice works early shifts at the lighthouse",
+               "Alice builds model ships", "Alice is learning the violin")
+
+
+async def _recalled(h: Harness, text: str) -> list[str]:
+    """The facts about alice in the request the reply to ``text`` is written from ([] when none was)."""
+    answered = len(h.discord.posted(CHANNEL_ID))
+    await h.say(text, mention=True)
+    await h.replies(CHANNEL_ID, answered + 1)
+    prompt = h.claude.last_request("claude-test-default").all_text()
+    if '<recalled_facts about="alice"' not in prompt:
+        return []
+    part = prompt.split('<recalled_facts about="alice"', 1)[1].split("</recalled_facts>", 1)[0]
+    return [line[2:] for line in part.splitlines() if line.startswith("- ")]
+
+
+async def _keep(h: Harness, *facts: str) -> None:
+    for old in await h.store.facts.rows(USER_ID):
+        await h.store.facts.delete(USER_ID, old.id)
+    embed = h.bot.services.memory.embed
+    for text in facts:
+        await h.store.facts.add(USER_ID, text, embedding=await embed(text), category="personal")
+
+
+# What the pair of models still misses, measured (memory/embeddings.py E5_NEUTRAL_ID's floor, 0.15): a Turkish
+# question of the English fact scores 0.148; Japanese and Chinese small talk score 0.21 and 0.16 against the
+# fact in their own language (what is left of e5's own-language bias). Listed so a change that fixes or adds
+# a miss is seen.
+KNOWN_MISSES = {("tr", "asked of the English fact"), ("ja", "small talk"), ("zh", "small talk")}
+
+
+@pytest.mark.parametrize("languages", [("en", "es", "pt", "de"), ("fr", "it", "pl", "ru"), ("tr", "ja", "ko", "zh")],
+                         ids=lambda group: "-".join(group))
+async def test_a_fact_is_recalled_when_asked_in_any_language_and_small_talk_recalls_nothing(
+        make_harness: MakeHarness, languages: tuple[str, ...]) -> None:
+    h = await make_harness(embedding_model="paired")
+    await h.store.people.ensure_user(USER_ID, "alice")
+    misses: set[tuple[str, str]] = set()
+
+    def check(code: str, what: str, held: bool) -> None:
+        if not held:
+            misses.add((code, what))
+
+    for code in languages:
+        fact, question, small_talk = SAID[code]
+        await _keep(h, fact, *OTHER_FACTS)  # told in the language
+        check(code, "asked in it", (await _recalled(h, question))[:1] == [fact])
+        check(code, "small talk", await _recalled(h, small_talk) == [])
+        await _keep(h, SAID["en"][0], *OTHER_FACTS)  # kept in English, asked in the language
+        check(code, "asked of the English fact", (await _recalled(h, question))[:1] == [SAID["en"][0]])
+        check(code, "small talk", await _recalled(h, small_talk) == [])
+    assert misses == {miss for miss in KNOWN_MISSES if miss[0] in languages}
