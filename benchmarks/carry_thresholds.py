@@ -24,8 +24,9 @@ PAIRS = 400  # observations a conversation, and questions
 FACT_TO_FACT = ("repeat", "slot_near", "said_as_memory", "said_as_fact", "drawn_from")
 
 
-def cosines(embedder: object, questions: list[str], facts: list[str], english: bool) -> tuple[np.ndarray, ...]:
-    encode = getattr(embedder, "encode")
+def cosines(embedder: object, questions: list[str], facts: list[str],
+            english: bool) -> tuple[np.ndarray, ...]:
+    encode = embedder.encode
     queries = getattr(embedder, "encode_queries", None)
     if isinstance(embedder, PairedEmbedder):
         asked = embedder.encode_queries(questions, english=english)

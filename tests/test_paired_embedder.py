@@ -23,7 +23,8 @@ def test_a_question_is_ranked_by_its_language() -> None:
         qm, qe = paired.minilm.encode([question])[0], paired.e5.encode_queries([question])[0]
         want = 0.5 * float(qm @ m) + 0.5 * float(qe @ e) if english else float(qe @ e)
         assert float(asked @ stored[0]) == pytest.approx(want, abs=1e-4)
-        assert tuning_for(paired, question) is embeddings.TUNINGS[PAIRED_MODEL_ID if english else E5_NEUTRAL_ID]
+        want = PAIRED_MODEL_ID if english else E5_NEUTRAL_ID
+        assert tuning_for(paired, question) is embeddings.TUNINGS[want]
     # Asked in English of facts mostly kept in Spanish: e5 alone (MiniLM's half would be noise there).
     asked = embeddings.encode_asked(paired, ["where does Alice live?"], searched="es")[0]
     qe = paired.e5.encode_queries(["where does Alice live?"])[0]

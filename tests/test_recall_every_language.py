@@ -14,7 +14,8 @@ SAID: dict[str, tuple[str, str, str]] = {
     "es": ("Alice vive en Leeds", "¿En qué ciudad vivo ahora?", "¡buenas noches a todos, que descanséis!"),
     "pt": ("Alice mora em Leeds", "Em que cidade eu moro agora?", "boa noite, pessoal, durmam bem!"),
     "de": ("Alice wohnt in Leeds", "In welcher Stadt wohne ich gerade?", "gute Nacht zusammen, schlaft gut!"),
-    "fr": ("Alice habite à Leeds", "Dans quelle ville j'habite en ce moment ?", "bonne nuit à tous, dormez bien !"),
+    "fr": ("Alice habite à Leeds", "Dans quelle ville j'habite en ce moment ?",
+           "bonne nuit à tous, dormez bien !"),
     "it": ("Alice abita a Leeds", "In che città abito adesso?", "buonanotte a tutti, dormite bene!"),
     "pl": ("Alice mieszka w Leeds", "W jakim mieście teraz mieszkam?", "dobranoc wszystkim, śpijcie dobrze!"),
     "ru": ("Алиса живёт в Лидсе", "В каком городе я сейчас живу?", "всем спокойной ночи, сладких снов!"),
@@ -55,8 +56,10 @@ async def _keep(h: Harness, *facts: str) -> None:
 KNOWN_MISSES = {("tr", "asked of the English fact"), ("ja", "small talk"), ("zh", "small talk")}
 
 
-@pytest.mark.parametrize("languages", [("en", "es", "pt", "de"), ("fr", "it", "pl", "ru"), ("tr", "ja", "ko", "zh")],
-                         ids=lambda group: "-".join(group))
+GROUPS = [("en", "es", "pt", "de"), ("fr", "it", "pl", "ru"), ("tr", "ja", "ko", "zh")]
+
+
+@pytest.mark.parametrize("languages", GROUPS, ids=lambda group: "-".join(group))
 async def test_a_fact_is_recalled_when_asked_in_any_language_and_small_talk_recalls_nothing(
         make_harness: MakeHarness, languages: tuple[str, ...]) -> None:
     h = await make_harness(embedding_model="paired")
