@@ -22,7 +22,8 @@ from sqlalchemy import text
 
 from benchmarks.common import summary_ms, temp_sqlite_url
 from bot.core.config.sections import LimitSettings
-from bot.core.pipeline import Incoming, NullOutlet
+from bot.core.pipeline import Incoming
+from bot.operator.asking import CollectingOutlet
 from bot.operator.limits import SpendingLimits
 from database.models import ApiCall
 from database.store import Store
@@ -54,7 +55,7 @@ async def time_checks(store: Store, section: LimitSettings, checks: int) -> list
     limits = SpendingLimits(section, "UTC", store.spending, is_admin=lambda _: False,
                             addressed=lambda _: True, name=lambda: "Finn", mirror=lambda _: None)
     rng = random.Random(11)
-    outlet = NullOutlet()
+    outlet = CollectingOutlet()
     samples = []
     for i in range(checks):
         msg = Incoming(i + 1, 10, rng.randrange(PEOPLE) + 1, "someone", "hi", datetime.now(UTC), False,

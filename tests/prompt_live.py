@@ -19,7 +19,8 @@ from sqlalchemy import update
 
 from bot.core.models.base import CallUsage
 from bot.core.models.sent import SentRequest
-from bot.core.pipeline import Incoming, NullOutlet
+from bot.core.pipeline import Incoming
+from bot.operator.asking import CollectingOutlet
 from database.models import User
 from tests.fakes import EVENT_WAIT
 from tests.fakes.claude_server import FakeClaude, Recorded, Reply
@@ -268,7 +269,7 @@ class Run:
                          author_id=USER_ID, author_name="alice", content="[voice] finn, what time is it?",
                          created_at=self.clock.at, is_dm=False, guild_id=GUILD_ID, guild_name="Tide Pool",
                          channel_name="Lounge", mentions_bot=True, aloud=True)
-        outlet = NullOutlet()
+        outlet = CollectingOutlet()
         await self.take("voice-channel reply",
                         lambda: self.bot.services.replies.handle(heard, lambda _key: outlet))
 

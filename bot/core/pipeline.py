@@ -8,8 +8,8 @@ A leaf module: it imports nothing of the engine, so everything may import it.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -212,24 +212,6 @@ class ThreadOpener(Protocol):
         """Open a public thread named ``name`` from the message: its id, and the outlets speaking in it.
         Raises :class:`ThreadRefused`."""
         ...
-
-
-class NullOutlet:
-    """Collects replies in memory (benchmarks, tests of the logic without Discord)."""
-
-    def __init__(self) -> None:
-        self.sent: list[str] = []
-
-    @asynccontextmanager
-    async def typing(self) -> AsyncIterator[None]:
-        yield
-
-    async def send(self, text: str, *, first: bool) -> int | None:
-        self.sent.append(text)
-        return None
-
-    def resume_at(self, part: int) -> None:
-        pass
 
 
 async def safely(awaitable: Awaitable[None], log: logging.Logger, what: str = "listener") -> None:
