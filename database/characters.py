@@ -73,10 +73,6 @@ class Characters:
                                                                      ServerStage.guild_id == guild_id))
         return "" if stage is None else str(stage)
 
-    async def set_character_stage(self, character: str, stage: str) -> None:
-        await self.db.change(update(CharacterState).where(CharacterState.character == character)
-                             .values(stage=stage, updated_at=utcnow()))
-
     async def affinity(self, a: str, b: str) -> tuple[float, int]:
         """(affinity -10..10, exchanges so far) between two characters, whichever order they are named in."""
         a, b = sorted((a, b))

@@ -242,17 +242,6 @@ class Conversations:
         return ids
 
     @changes_history
-    async def replace_turn(
-        self, turn_id: int, content: str, tokens: int, discord_message_id: int | None = None
-    ) -> None:
-        if not content.strip():
-            raise ValueError("a blank turn is never stored")
-        values: dict[str, object] = {"content": content, "tokens": tokens}
-        if discord_message_id is not None:
-            values["discord_message_id"] = discord_message_id
-        await self.db.change(update(HistoryMessage).where(HistoryMessage.id == turn_id).values(**values))
-
-    @changes_history
     async def delete_turns(self, turn_ids: Sequence[int]) -> int:
         if not turn_ids:
             return 0

@@ -175,15 +175,6 @@ class Facts:
             .where(UserFact.id == fact_id, UserFact.user_id == user_id, UserFact.valid_until.is_(None))
             .values(valid_until=until, past=past, updated_at=until)))
 
-    async def set_lasting(self, user_id: int, fact_id: int, lasting: bool) -> bool:
-        return bool(
-            await self.db.change(
-                update(UserFact)
-                .where(UserFact.id == fact_id, UserFact.user_id == user_id)
-                .values(lasting=lasting)
-            )
-        )
-
     async def pin(self, user_id: int, fact_id: int, pinned: bool) -> bool:
         return bool(
             await self.db.change(

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Select, and_, bindparam, func, insert, select, text, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.expression import BindParameter
-from sqlalchemy.types import DateTime
 
 from database.alive_models import StyleProfile
-from database.boundary import DbRow, DbValue, NamedRow, Params, Query, Statement, Statements
+from database.boundary import DbRow, NamedRow, Params, Query, Statement, Statements
 from database.feelings import feeling_statements
 from database.memories import in_use
 from database.models import (
@@ -44,19 +42,7 @@ from database.visibility import dm_clause, kept_kind, place_clause
 
 log = logging.getLogger(__name__)
 
-# SQLAlchemy's own reading of SQLite's stored times: the fallback for a value not in ISO form.
-_SQLITE_TIME = DateTime().dialect_impl(sqlite.dialect()).result_processor(sqlite.dialect(), None)
 MAX_MESSAGE_ID = 2**63 - 1  # above every Discord snowflake: "no upper bound" as a bound parameter
-
-
-def sqlite_time(value: DbValue) -> datetime:
-    """A time as SQLite keeps it (SQLAlchemy writes "2026-11-24 14:00:00.123456", UTC, no zone), aware."""
-    if isinstance(value, str):
-        try:
-            return datetime.fromisoformat(value).replace(tzinfo=UTC)
-        except ValueError:
-            value = _SQLITE_TIME(value) if _SQLITE_TIME is not None else value
-    return as_utc(value)
 
 
 def recent_messages(conn: Connection, q: Statements, channel_id: int, limit: int,

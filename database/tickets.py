@@ -72,10 +72,6 @@ class Tickets:
         row = await self.db.first(select(*TICKET_COLUMNS).where(Ticket.id == ticket_id))
         return _ticket(row) if row is not None else None
 
-    async def by_thread(self, thread_id: int) -> TicketRecord | None:
-        row = await self.db.first(select(*TICKET_COLUMNS).where(Ticket.thread_id == thread_id))
-        return _ticket(row) if row is not None else None
-
     async def open_for(self, guild_id: int, opener_id: int) -> list[TicketRecord]:
         rows = await self.db.rows(
             select(*TICKET_COLUMNS).where(

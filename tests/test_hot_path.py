@@ -31,7 +31,6 @@ from bot.reply.deciding.intent import IntentRouter
 from bot.reply.deciding.turns import TurnTaking
 from bot.reply.throttle import BotThrottle
 from database.records import ServerConfig
-from database.statements import sqlite_time
 
 FINN = PROJECT_ROOT / "characters" / "finn"
 
@@ -103,15 +102,6 @@ def test_a_derived_value_is_made_again_only_when_a_source_is_another_object() ->
     kept.get(3, (first,), lambda: make("e"))  # over the limit: what was kept is forgotten
     assert kept.get(1, (second,), lambda: make("f")) == "f"
     assert made == ["a", "c", "d", "e", "f"]
-
-
-@pytest.mark.parametrize("stored, expected", [
-    ("2026-11-24 14:00:00.123456", datetime(2026, 11, 24, 14, 0, 0, 123456, tzinfo=UTC)),
-    ("2026-11-24 14:00:00", datetime(2026, 11, 24, 14, 0, tzinfo=UTC)),  # CURRENT_TIMESTAMP's form
-    ("2026-11-24T14:00:00.5", datetime(2026, 11, 24, 14, 0, 0, 500000, tzinfo=UTC)),
-])
-def test_sqlite_times_are_read_back_as_aware_utc(stored: str, expected: datetime) -> None:
-    assert sqlite_time(stored) == expected and sqlite_time(stored).tzinfo is UTC
 
 
 class _Message:

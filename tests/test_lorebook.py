@@ -16,7 +16,6 @@ from bot.core.persona.lorebook import (
     load_lorebook,
     lorebook_from_dict,
     lorebook_to_dict,
-    persona_lore,
     persona_world,
     placed_lore,
 )
@@ -210,9 +209,9 @@ def test_lorebook_file_in_any_character_folder(tmp_path: Path) -> None:
     (tmp_path / "lorebook.json").write_text((DATA / "world_info.json").read_text())
     p = load_persona(tmp_path, {"core_prompt": "You are {{char}}.", "default_name": "Gull"})
     assert p.lorebook is not None and len(p.lorebook.entries) == 3
-    text = persona_lore(p, ["the harbour is cold"], "Sam")
+    text = placed_lore(p, ["the harbour is cold"], "Sam").beside_char
     assert "freezes over every midwinter" in text
-    assert format_lore([]) == "" and persona_lore(p, ["nothing"]) == ""
+    assert format_lore([]) == "" and placed_lore(p, ["nothing"]).beside_char == ""
     (tmp_path / "lorebook.json").write_text("{oops")
     with pytest.raises(ConfigError) as info:
         load_persona(tmp_path, {"core_prompt": "x"})

@@ -112,11 +112,6 @@ _CURVES = tuple((h.name, h.baseline, h.amplitude, h.peak_hour, LONELINESS.get(h.
 _FULL_REST_S = 12 * 3600 * max(h.half_life_hours for h in HORMONES)  # 12 half-lives: back at rest
 
 
-def loneliness(state: EmotionState, now: datetime) -> float:
-    """0 until LONELY_AFTER of silence, then growing to 1 over the next day."""
-    return _lonely(now.timestamp() - state.last_exchange.timestamp())
-
-
 def _lonely(silent_s: float) -> float:
     extra = silent_s - LONELY_AFTER_S
     return 0.0 if extra <= 0 else min(1.0, extra / LONELY_RAMP_S)

@@ -6,7 +6,6 @@ The pipeline holds it, privately; nothing calls back in here.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import time
 
@@ -20,7 +19,6 @@ from bot.core.persona.register import in_place
 from bot.core.pipeline import Features, Incoming, Outlet, ReplyResult
 from bot.reply.composing import Prefetched, PromptComposer
 from bot.reply.delivery import Delivery, Finish, finish_text
-from bot.reply.felt import split
 from bot.reply.generation import Generation, Lending, Toolbox, with_tools
 from bot.reply.imagebudget import ImageBudget
 from bot.reply.keeping import ExchangeKeeper
@@ -136,12 +134,6 @@ class ReplyEngine:
         generation = Generation(self._claude, prompt, None, composer.model_call(msg, persona, premium), lines,
                                 f"new answer to message {msg.message_id}", log, tools=tools)
         return await generation.write(streamed=False)
-
-    async def complete(self, msg: Incoming, persona: Persona, prompt: Prompt, premium: bool) -> Completion:
-        """Ask Claude for the reply to ``msg`` with a built prompt, unstreamed (a draft, not a delivery)."""
-        completion = await self._composer.model_call(msg, persona, premium).ask(self._claude, prompt)
-        text, _ = split(completion.text)  # the model's judgement tag is never shown (bot/reply/felt.py)
-        return dataclasses.replace(completion, text=text)
 
     def finish_text(self, msg: Incoming, text: str) -> str:
         """The text as it goes to Discord (reply filters applied; a failing filter is skipped)."""

@@ -41,7 +41,6 @@ from bot.core.attachments import NOTHING
 from bot.core.character import CharacterSource
 from bot.core.claude import Completion
 from bot.core.metrics import Span, no_span
-from bot.core.models.base import Prompt
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Decision, Incoming, Outlet, ReplyResult
 from bot.reply.admission import Admission
@@ -391,9 +390,6 @@ class ReplyPipeline:
         """A draft answer to ``msg``, unstreamed and not delivered."""
         return await self._engine.generate(msg, persona, ooc_context=ooc_context,
                                            replace_last_reply=replace_last_reply, see_later=see_later)
-
-    async def complete(self, msg: Incoming, persona: Persona, prompt: Prompt, premium: bool) -> Completion:
-        return await self._engine.complete(msg, persona, prompt, premium)
 
     def finish_text(self, msg: Incoming, text: str) -> str:
         """The text as it goes to Discord (reply filters applied; a failing filter is skipped)."""

@@ -404,14 +404,6 @@ def placed_lore(persona: Persona, recent_messages: Sequence[str], user_name: str
                                             and e.role == r)) for d, r in depths))
 
 
-def persona_lore(
-    persona: Persona, recent_messages: Sequence[str], user_name: str = "User", token_budget: int | None = None
-) -> str:
-    """The triggered entries placed beside the character (see :func:`placed_lore`), macros resolved
-    ("" without a lorebook)."""
-    return placed_lore(persona, recent_messages, user_name, token_budget).beside_char
-
-
 def merge_lorebooks(books: Sequence[Lorebook | None]) -> Lorebook | None:
     """One lorebook from several (the first one's settings win); None when there are none."""
     present = [b for b in books if b is not None]
