@@ -20,7 +20,7 @@ from sqlalchemy import Column, ColumnElement, Connection, LargeBinary, RowMappin
 from database.engine import Database
 from database.memories import QUOTED
 from database.models import Base, GlobalState
-from database.privacy import PERSON_COLUMNS, THROUGH_PARENT, dm_greeting_marks
+from database.privacy import dm_greeting_marks
 
 # table -> the column holding the id of the person a row belongs to
 EXPORTED: dict[str, str] = {
@@ -134,13 +134,3 @@ class PersonExport:
         if greetings:
             out[GREETINGS] = greetings
         return out
-
-
-def classified() -> set[str]:
-    """The person-keyed tables this export has decided on (exported, through a parent, or not exported)."""
-    return set(EXPORTED) | set(EXPORTED_THROUGH) | set(NOT_EXPORTED)
-
-
-def person_keyed() -> set[str]:
-    """The tables database/privacy.py says hold a person's id (what /forget_me deletes)."""
-    return set(PERSON_COLUMNS) | set(THROUGH_PARENT)
