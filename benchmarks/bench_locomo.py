@@ -9,7 +9,7 @@ For each conversation, every observation (of both speakers) is stored as one fac
 data path consolidation uses (``commit_consolidation``, embedded with the shipped model), dated by its
 session (``said_at``) and lasting; the person's last interaction is the last session. Then each question of
 categories 1-4 (multi-hop, temporal, open-domain, single-hop; 5, adversarial, has no answer to find) is asked
-through the recall a reply uses (:meth:`memory.recall.Recall.facts_for`, shipped defaults, ``--budget``
+through the recall a reply uses (:meth:`memory.recall.Recall.recall_for`, shipped defaults, ``--budget``
 tokens) on the day after the last session.
 
 * ``hit``: at least one recalled fact carries an evidence turn id;

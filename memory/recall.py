@@ -445,15 +445,6 @@ class Recall:
         self.excerpts = excerpts  # None: facts only (the person's archive is not searched)
         self.memories = MemoryVectors()  # the core memories' and notes', embedded once each
 
-    async def facts_for(self, user_id: int, text: str, *, private: bool, now: datetime | None = None,
-                        stamp: Stamp | None = None, budget: int | None = None,
-                        last_interaction: datetime | None = None, known: bool = False,
-                        guild_id: int | None = None) -> list[FactRow]:
-        """The facts alone (see :meth:`recall_for`)."""
-        return (await self._recall(user_id, text, private=private, channel_id=0, now=now, stamp=stamp,
-                                   budget=budget, last_interaction=last_interaction, known=known,
-                                   search_archive=False, guild_id=guild_id))[0]
-
     async def recall_for(self, user_id: int, text: str, *, private: bool, channel_id: int,
                          now: datetime | None = None, stamp: Stamp | None = None,
                          budget: int | None = None, last_interaction: datetime | None = None,

@@ -315,12 +315,14 @@ async def test_recall_among_thousands_of_facts_reads_their_vectors_once(store: S
                     Consent(store.servers, store.people, "all"))
     for i in random.Random(3).sample(range(1, n), 20):
         in_dm = i % 10 == 0  # a fact learnt in DMs is asked about in DMs
-        chosen = await recall.facts_for(USER_ID, f"Do you remember fact {i}?", private=in_dm)
+        chosen, _ = await recall.recall_for(USER_ID, f"Do you remember fact {i}?", private=in_dm,
+                                            channel_id=0)
         assert chosen[0].fact == f"Alice remembers fact {i}"  # the one fact like the message, out of 3,000
         assert sum(count_tokens(prompt_line(r)) for r in chosen) <= budget
         assert in_dm or not any(r.private for r in chosen)
-    assert not [r for r in await recall.facts_for(USER_ID, "Do you remember fact 10?", private=False)
-                if r.fact == "Alice remembers fact 10"]  # a DM fact, asked about in a channel
+    chosen, _ = await recall.recall_for(USER_ID, "Do you remember fact 10?", private=False, channel_id=0)
+    # a DM fact, asked about in a channel
+    assert not [r for r in chosen if r.fact == "Alice remembers fact 10"]
     assert cache.loads == 1  # 21 recalls, the vectors read and decoded once
     assert embedder.calls == 21  # only the messages (each with its topic, in the same call) were encoded
     assert len(scored_in) == 21 and threading.main_thread().name not in scored_in
