@@ -19,16 +19,15 @@ from bot.core.attachments import NOTHING, Attachment, Carried, Embed
 from bot.core.pipeline import Incoming, Outlet, ReplyResult
 from bot.discord.media import attachment_fetcher
 from bot.discord.outlets import Buttons
-from bot.discord.voice import Bot as VoiceBot
-from bot.discord.voice import hear, speak_reply, voice_attachment, with_voice_placeholder
+from bot.discord.voice import VoiceBot, hear, speak_reply, voice_attachment, with_voice_placeholder
 
 if TYPE_CHECKING:
     from bot.runtime.lifecycle import InFlight
 
 
-class Bot(VoiceBot, Protocol):
+class FlowBot(VoiceBot, Protocol):
     """What the flow reads of the bot (bot/discord/client.py's, which builds the flow and so cannot be
-    named here): :class:`bot.discord.voice.Bot`'s, the reply sequence among its services."""
+    named here): :class:`bot.discord.voice.VoiceBot`'s, the reply sequence among its services."""
 
 
 # What a post observer does once a message's replies are out: given them (none after a failure before any)
@@ -51,7 +50,7 @@ class MessageFlow:
     message's handling is counted there while it runs, so a graceful stop lets it finish; ``observers``:
     told around each message's replies; ``buttons``: those a reply goes out with (the outlets')."""
 
-    def __init__(self, bot: Bot, in_flight: InFlight, observers: Sequence[PostObserver] = (),
+    def __init__(self, bot: FlowBot, in_flight: InFlight, observers: Sequence[PostObserver] = (),
                  buttons: Buttons | None = None) -> None:
         self.bot = bot
         self.in_flight = in_flight

@@ -53,7 +53,7 @@ PAGE_BUTTON = r"kindred-admin:users:(?P<page>\d+):(?P<direction>prev|next)"
 FAILED = "Sorry, that admin command failed; the traceback is in the bot's log."
 
 
-class Bot(Checked, Protocol):
+class LogChannelBot(Checked, Protocol):
     """What the log channel reads of the bot (bot/discord/client.py's, which this module cannot name: an
     import cycle)."""
 
@@ -148,7 +148,7 @@ def users_view(page: Page, report: Report) -> discord.ui.LayoutView:
 
 
 class LogChannel:
-    def __init__(self, bot: Bot, in_flight: InFlight) -> None:
+    def __init__(self, bot: LogChannelBot, in_flight: InFlight) -> None:
         """``in_flight``: the bot's work in flight, which ``shutdown?`` lets finish before it closes."""
         self.bot = bot
         self.in_flight = in_flight

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class Bot(Protocol):
+class VoiceBot(Protocol):
     """What hearing and speaking read of the bot (bot/discord/client.py's, which the message flow it serves
     cannot name: client.py builds the flow)."""
 
@@ -74,7 +74,7 @@ def with_voice_placeholder(msg: Incoming, message: discord.Message) -> Incoming:
     return dataclasses.replace(msg, content=UNHEARD_CONTENT, carried=NOTHING)  # the note says it all
 
 
-async def hear(bot: Bot, msg: Incoming, message: discord.Message, outlet: Outlet) -> Incoming | None:
+async def hear(bot: VoiceBot, msg: Incoming, message: discord.Message, outlet: Outlet) -> Incoming | None:
     """``msg`` with its transcript as content (unchanged when not a voice message, or from someone who may
     not talk to the character: the pipeline asks); None when the voice message could not be heard and has
     been dealt with (logged, and answered with the unheard line)."""
@@ -122,7 +122,7 @@ def payer_of(msg: Incoming) -> Payer:
     return Payer(msg.author_id, None if msg.is_dm else msg.guild_id, msg.channel_id)
 
 
-async def speak_reply(bot: Bot, msg: Incoming, message_id: int, result: ReplyResult) -> int | None:
+async def speak_reply(bot: VoiceBot, msg: Incoming, message_id: int, result: ReplyResult) -> int | None:
     """Send ``result`` again as a voice message, spent for ``msg``'s author; a failure is logged (the text
     reply is already out)."""
     try:

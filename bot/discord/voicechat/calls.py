@@ -34,7 +34,7 @@ PAUSE_SECONDS: float | None = 0.5
 OnHeard = Callable[["DiscordCall", int, str, Utterance], Awaitable[None]]
 
 
-class Bot(Protocol):
+class CallsBot(Protocol):
     @property
     def services(self) -> Services: ...  # the voice service among them
 
@@ -90,7 +90,7 @@ class DiscordCall:
 class DiscordCalls:
     """``on_heard``: each member's transcribed words (None: heard and dropped, until wired)."""
 
-    def __init__(self, bot: Bot, on_heard: OnHeard | None = None) -> None:
+    def __init__(self, bot: CallsBot, on_heard: OnHeard | None = None) -> None:
         self._bot = bot
         self.on_heard = on_heard
         self._status = ChannelStatus(lambda: bot.services.engine.persona.name)

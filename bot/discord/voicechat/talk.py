@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 MAX_TURN_WAIT = 10.0  # a reply waits at most this long for a pause before it is spoken anyway
 
 
-class Bot(Protocol):
+class TalkBot(Protocol):
     @property
     def services(self) -> Services: ...  # the reply sequence and the voice service among them
 
@@ -67,7 +67,7 @@ class Bot(Protocol):
 class CallTalk:
     """``heard`` is what DiscordCalls hands each member's words to."""
 
-    def __init__(self, bot: Bot) -> None:
+    def __init__(self, bot: TalkBot) -> None:
         self._bot = bot
         self._speaking: dict[int, asyncio.Lock] = {}  # by voice channel: one reply spoken at a time
 
