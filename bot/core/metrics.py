@@ -33,12 +33,12 @@ log = logging.getLogger(__name__)
 
 # What the observers read of bot/core/pipeline.py's Incoming, Decision and ReplyResult (named by their
 # shape: the model client imports this module, and the pipeline imports the model client).
-class Incoming(Protocol):
+class MeasuredMessage(Protocol):
     @property
     def message_id(self) -> int: ...
 
 
-class Decision(Protocol):
+class MeasuredDecision(Protocol):
     @property
     def reply(self) -> bool: ...
     @property
@@ -47,7 +47,7 @@ class Decision(Protocol):
     def votes(self) -> tuple[bool | None, ...]: ...
 
 
-class ReplyResult(Protocol):
+class MeasuredReply(Protocol):
     @property
     def ok(self) -> bool: ...
     @property
@@ -91,7 +91,7 @@ _KINDS_SEEN: dict[str, str] = {}  # reason -> kind, for the reasons that repeat 
 _KINDS_KEPT = 512  # reasons with a number in them (a score, a message id) do not fill it past this
 
 
-def reason_kind(decision: Decision) -> str:
+def reason_kind(decision: MeasuredDecision) -> str:
     """The bounded kind of a decision's reason (``vote`` when a vote round decided it)."""
     if decision.votes:
         return "vote"
@@ -222,14 +222,14 @@ class Metrics:
 
     # -- the reply pipeline's observers (every message: a few additions)
 
-    async def on_decision(self, msg: Incoming, decision: Decision) -> None:
+    async def on_decision(self, msg: MeasuredMessage, decision: MeasuredDecision) -> None:
         self._seen.inc()
         self._child(self.decisions, self.character, "yes" if decision.reply else "no",
                     reason_kind(decision)).inc()
         for vote in decision.votes:
             self._child(self.votes, self.character, VOTES[vote]).inc()
 
-    async def on_turn(self, msg: Incoming, result: ReplyResult) -> None:
+    async def on_turn(self, msg: MeasuredMessage, result: MeasuredReply) -> None:
         character = result.speaker or self.character
         self._child(self.replies, character, "ok" if result.ok else "fallback").inc()
         first = next((i for i in result.message_ids if i), None)
