@@ -15,7 +15,7 @@ import pytest
 
 from bot.core.claude import ClaudeClient, ClaudeUnavailable, Prompt
 from bot.core.models.openai import chat_request
-from bot.core.models.openai_tools import Call, tool_use_blocks
+from bot.core.models.openai_tools import FunctionCall, tool_use_blocks
 from bot.reply.generation import Generation, ModelCall, Toolbox
 from bot.reply.media import Media
 from database.store import Store
@@ -145,5 +145,5 @@ def test_tool_turns_translate_to_tool_calls_and_tool_messages() -> None:
     assert second == {"role": "tool", "tool_call_id": "call_b", "content": "error: no such word"}
     assert rest == {"role": "user", "content": "(and be quick)"}
     # an answer's calls read back: arguments that are not a JSON object are read as none
-    blocks = tool_use_blocks("", [Call("", "define", "{not json")])
+    blocks = tool_use_blocks("", [FunctionCall("", "define", "{not json")])
     assert blocks == ({"type": "tool_use", "id": "call_0", "name": "define", "input": {}},)

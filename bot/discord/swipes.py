@@ -35,7 +35,7 @@ from bot.discord.permissions import (
 )
 from bot.discord.posting import allowed_mentions_for
 from bot.discord.ui import tell
-from bot.reply.swipes import Asker, ReplySwipes, Swiped
+from bot.reply.swipes import ReplySwipes, Swiped, Swiper
 from database.swipes import SwipeRecord
 
 log = logging.getLogger(__name__)
@@ -300,9 +300,9 @@ class SwipeDesk:
             f"({swiped.record.shown + 1}/{len(swiped.record.alternatives)}); "
             "◀ ▶ go back to the others. The one shown when we talk on is the one I keep."))
 
-    def _asker(self, interaction: HookInteraction, admin: bool) -> Asker:
+    def _asker(self, interaction: HookInteraction, admin: bool) -> Swiper:
         channel = interaction.channel
-        return Asker(interaction.user.id, interaction.user.display_name, admin,
+        return Swiper(interaction.user.id, interaction.user.display_name, admin,
                      interaction.guild.name if interaction.guild else "", getattr(channel, "name", "") or "",
                      age_restricted_place(channel))
 

@@ -52,7 +52,7 @@ class SwipeBoard(Protocol):
 
 
 @dataclass(frozen=True)
-class Asker:
+class Swiper:
     """Who pressed a button, and where: their name and the place's, for the prompt of a new alternative."""
 
     user_id: int
@@ -147,7 +147,7 @@ class ReplySwipes:
         """The open swipes of the reply to ``user_id`` in this channel (for /reroll), if any."""
         return await self.store.swipes.open_for(user_id, channel_id)
 
-    def refusal(self, record: SwipeRecord | None, asker: Asker, now: datetime | None = None) -> str:
+    def refusal(self, record: SwipeRecord | None, asker: Swiper, now: datetime | None = None) -> str:
         """Why ``asker`` may not swipe here ("" when they may)."""
         if record is None or not record.open or record.closes_at <= (now or datetime.now(UTC)):
             return "These buttons have expired: the conversation has moved on."
@@ -163,7 +163,7 @@ class ReplySwipes:
         text = record.alternatives[index]
         return await self._shown(record, index, text, added=False)
 
-    async def new_alternative(self, record: SwipeRecord, asker: Asker, ooc_context: str = "") -> Swiped:
+    async def new_alternative(self, record: SwipeRecord, asker: Swiper, ooc_context: str = "") -> Swiped:
         """Ask the model for another answer to the same message (steered by ``ooc_context``, an
         out-of-character note), and show it."""
         engine = self.engine_of(record.character)

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 SWITCH = "voice"  # the place switch admins set with /bot voice
 
 
-class Call(Protocol):
+class JoinedCall(Protocol):
     """One joined voice channel."""
 
     @property
@@ -54,12 +54,12 @@ class Call(Protocol):
 
 
 class CallSide(Protocol):
-    async def join(self, guild_id: int, channel_id: int, settings: VoiceSettings) -> Call:
+    async def join(self, guild_id: int, channel_id: int, settings: VoiceSettings) -> JoinedCall:
         """Connected, listening (``voice_utterance_seconds``) and leaving when alone (``voice_idle_seconds``);
-        raises CallFailed when Discord's voice connection (or DAVE) could not be set up."""
+        raises JoinFailed when Discord's voice connection (or DAVE) could not be set up."""
 
 
-class CallFailed(Exception):
+class JoinFailed(Exception):
     """The voice connection could not be made; nothing is left joined."""
 
 
@@ -83,9 +83,9 @@ class Calls:
         self._settings = settings
         self._places = places
         self._voice = voice
-        self._calls: dict[int, Call] = {}  # by guild id
+        self._calls: dict[int, JoinedCall] = {}  # by guild id
 
-    def current(self, guild_id: int) -> Call | None:
+    def current(self, guild_id: int) -> JoinedCall | None:
         call = self._calls.get(guild_id)
         if call is not None and not call.connected():
             del self._calls[guild_id]  # it left by itself (alone too long) or was disconnected
@@ -121,7 +121,7 @@ class Calls:
             await self.leave(guild_id)
         try:
             self._calls[guild_id] = await self._side.join(guild_id, channel_id, self._settings)
-        except CallFailed as exc:
+        except JoinFailed as exc:
             log.warning("could not join voice channel %s in server %s: %s", channel_id, guild_id, exc)
             return "I couldn't join your voice channel (the voice connection failed); try again in a moment."
         log.info("joined voice channel %s in server %s", channel_id, guild_id)

@@ -26,7 +26,7 @@ from bot.core.models.base import (
     temperature_of,
 )
 from bot.core.models.openai_tools import (
-    Call,
+    FunctionCall,
     StreamedCalls,
     client_tools,
     functions,
@@ -254,7 +254,7 @@ def _image_url(block: Json) -> str | None:
 
 
 def _completion(body: JsonObject, text: str, model: str | None, usage: CompletionUsage | None,
-                finish: str | None, calls: list[Call]) -> Completion:
+                finish: str | None, calls: list[FunctionCall]) -> Completion:
     if usage is not None:
         details = getattr(usage, "prompt_tokens_details", None)
         cached = int(getattr(details, "cached_tokens", 0) or 0)

@@ -67,7 +67,7 @@ def tool_turn(message: JsonObject, text_of: Callable[[Json], str]) -> ToolTurn |
 
 
 @dataclass
-class Call:
+class FunctionCall:
     """One function call of an answer: its id, name and arguments (JSON text, grown delta by delta)."""
 
     id: str = ""
@@ -79,11 +79,11 @@ class StreamedCalls:
     """The ``delta.tool_calls`` of a streamed answer, put together by their ``index``."""
 
     def __init__(self) -> None:
-        self.calls: dict[int, Call] = {}
+        self.calls: dict[int, FunctionCall] = {}
 
     def add(self, deltas: Sequence[object] | None) -> None:
         for delta in deltas or ():
-            call = self.calls.setdefault(int(getattr(delta, "index", 0) or 0), Call())
+            call = self.calls.setdefault(int(getattr(delta, "index", 0) or 0), FunctionCall())
             call.id = str(getattr(delta, "id", None) or call.id)
             function = getattr(delta, "function", None)
             if function is not None:
@@ -91,21 +91,21 @@ class StreamedCalls:
                 call.name = str(getattr(function, "name", None) or call.name)
                 call.arguments += str(getattr(function, "arguments", None) or "")
 
-    def done(self) -> list[Call]:
+    def done(self) -> list[FunctionCall]:
         return [self.calls[i] for i in sorted(self.calls)]
 
 
-def whole_calls(calls: Sequence[object] | None) -> list[Call]:
+def whole_calls(calls: Sequence[object] | None) -> list[FunctionCall]:
     """The ``message.tool_calls`` of an answer that was not streamed."""
     out = []
     for call in calls or ():
         function = getattr(call, "function", None)
-        out.append(Call(str(getattr(call, "id", "") or ""), str(getattr(function, "name", "") or ""),
+        out.append(FunctionCall(str(getattr(call, "id", "") or ""), str(getattr(function, "name", "") or ""),
                         str(getattr(function, "arguments", "") or "")))
     return out
 
 
-def tool_use_blocks(text: str, calls: Sequence[Call]) -> tuple[JsonObject, ...]:
+def tool_use_blocks(text: str, calls: Sequence[FunctionCall]) -> tuple[JsonObject, ...]:
     """An answer that called functions, as the Messages API's blocks: its text, then a ``tool_use`` for each
     call (arguments that are not a JSON object are read as none: the tool says what it misses)."""
     blocks: list[JsonObject] = [{"type": "text", "text": text}] if text.strip() else []

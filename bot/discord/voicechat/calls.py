@@ -17,7 +17,7 @@ from bot.discord.voicechat.client import ListeningVoiceClient, listening
 from bot.discord.voicechat.hearing import Hearing
 from bot.discord.voicechat.segmenter import Utterance
 from bot.discord.voicechat.status import ChannelStatus
-from bot.runtime.calls import CallFailed
+from bot.runtime.calls import JoinFailed
 
 if TYPE_CHECKING:
     from bot.runtime.composition import Services
@@ -98,7 +98,7 @@ class DiscordCalls:
     async def join(self, guild_id: int, channel_id: int, settings: VoiceSettings) -> DiscordCall:
         channel = self._bot.get_channel(channel_id)
         if not isinstance(channel, discord.VoiceChannel):
-            raise CallFailed(f"{channel_id} is not a voice channel I can see")
+            raise JoinFailed(f"{channel_id} is not a voice channel I can see")
         call: DiscordCall
 
         async def heard(user_id: int, content: str, utterance: Utterance) -> None:
@@ -129,7 +129,7 @@ class DiscordCalls:
         except (TimeoutError, discord.ClientException, discord.ConnectionClosed, OSError) as exc:
             await call.hearing.close()
             await _disconnect_leftover(channel.guild)
-            raise CallFailed(str(exc) or type(exc).__name__) from exc
+            raise JoinFailed(str(exc) or type(exc).__name__) from exc
         assert isinstance(client, ListeningVoiceClient)
         call.client = client
         call.hearing.conclude = client.receiver.conclude  # a sentence heard at a pause ends it there

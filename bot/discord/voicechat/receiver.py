@@ -70,7 +70,7 @@ DAVE_MARKER = b"\xfa\xfa"  # the last two bytes of every DAVE-encrypted frame
 INBOX_PACKETS = 2_000  # packets queued for the receiver's thread (40 s of one member); past it, dropped
 
 
-class Link(Protocol):
+class VoiceLink(Protocol):
     """What the receiver reads of the voice connection, at each packet (both change on a reconnect)."""
 
     def transport_key(self) -> bytes | None:
@@ -123,8 +123,9 @@ class VoiceReceiver:
     limit. With ``pause_seconds``, what was said up to each pause that long is handed on too, as an
     utterance not ``final``, which ``conclude`` may end there."""
 
-    def __init__(self, link: Link, loop: asyncio.AbstractEventLoop, on_utterance: Callable[[Utterance], None],
-                 *, max_seconds: float, end_silence_seconds: float = 0.6, pause_seconds: float | None = None,
+    def __init__(self, link: VoiceLink, loop: asyncio.AbstractEventLoop,
+                 on_utterance: Callable[[Utterance], None], *, max_seconds: float,
+                 end_silence_seconds: float = 0.6, pause_seconds: float | None = None,
                  on_speech: Callable[[int], None] | None = None) -> None:
         self._link = link
         self._loop = loop
