@@ -84,8 +84,7 @@ from bot.runtime.pipelines import Shared, compose_pipeline
 from bot.runtime.reloader import ConfigReloader
 from bot.runtime.voice import VoiceService
 from bot.runtime.voicesetup import start_voice_checks
-from bot.servertools.knowing import ServerTools as KnowingTools
-from bot.servertools.knowing import ServerView
+from bot.servertools.knowing import ServerTools, ServerView
 from bot.servertools.moderation import ModerationLog
 from bot.servertools.polls import TIMER as POLL_TIMER
 from bot.servertools.polls import PollBoard, Polls
@@ -139,7 +138,7 @@ class Edge:
 
 
 @dataclass
-class ServerTools:
+class ServerToolParts:
     """The server tools' plain classes (bot/servertools/) and the places' activation (bot/operator/)."""
 
     moderation: ModerationLog
@@ -151,7 +150,7 @@ class ServerTools:
     checkins: CheckInChoice
 
     @classmethod
-    def on(cls, store: Store, polls: Polls) -> ServerTools:
+    def on(cls, store: Store, polls: Polls) -> ServerToolParts:
         return cls(ModerationLog(store.moderation), polls, UserInfo(store.people),
                    TicketDesk(store), Places(store.places, store.switches), ServerSettings(store.servers),
                    CheckInChoice(store.checkins))
@@ -181,7 +180,7 @@ class Services:
     reloader: ConfigReloader
     timers: Dispatcher
     heartbeat: Heartbeat  # the gateway's latency, read every heartbeat_interval_seconds
-    tools: ServerTools
+    tools: ServerToolParts
     conversation: ConversationTools  # /history, /forget, /ooc, /remember: on the main character's engine
     reminders: ReminderBook  # /reminders, /timezone's proposals, the set_reminder tool
     place_tasks: PlaceTasks  # /bot tasks: what the character does in a channel on a schedule
@@ -330,7 +329,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
         # then the server's tools (member info, events, this channel's log, a reaction), where switched on,
         # then the MCP servers' tools its admins added
         tools=(search,
-               reminders, KnowingTools(holder.follow(ServerToolSettings), store.people, store.log,
+               reminders, ServerTools(holder.follow(ServerToolSettings), store.people, store.log,
                                        store.switches, consent, edge.server_view, accounts, names.name),
                mcp))
     claude = compose_model(settings, store, spending=limits, models=models, mirror=mirror, metrics=metrics,
@@ -419,7 +418,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     dashboard = compose_dashboard(settings, edge, live, store, engine, memory, admin, claude,
                                   metrics_server if metrics_server is not None and not metrics_server.own_port
                                   else None) if live is not None else None
-    tools = ServerTools.on(store, polls)
+    tools = ServerToolParts.on(store, polls)
     services = Services(store=store, claude=claude, voice=voice, engine=engine, access=access, limits=limits,
                         reach=reach,
                         cluster=cluster, ensemble=ensemble, replies=replies, recovery=recovery, memory=memory,
