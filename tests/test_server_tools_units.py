@@ -11,10 +11,10 @@ import pytest
 
 from bot.alive.checkins import CheckInChoice
 from bot.core.timers import Timers
-from bot.operator.places import Places
+from bot.operator.places import PlaceControls
 from bot.servertools.moderation import ModerationLog
-from bot.servertools.polls import PollBoard, Polls, Tally, parse_poll, vote_answer
-from bot.servertools.settings import ServerSettings
+from bot.servertools.polls import PollBoard, PollLifecycle, Tally, parse_poll, vote_answer
+from bot.servertools.settings import ServerSettingsBook
 from bot.servertools.tickets import TicketDesk, may_close, transcript_line
 from bot.servertools.userinfo import UserInfo, known_since
 from database.models import utcnow
@@ -34,8 +34,9 @@ class Board:
         return 9000 + tally.poll.id
 
 
-def polls_on(store: Store, board: PollBoard | None = None) -> Polls:
-    return Polls(store.polls, store.privacy, Timers(store.timers), board or Board(), character=lambda: "Finn")
+def polls_on(store: Store, board: PollBoard | None = None) -> PollLifecycle:
+    return PollLifecycle(store.polls, store.privacy, Timers(store.timers), board or Board(),
+                         character=lambda: "Finn")
 
 
 async def test_a_poll_is_voted_on_changed_and_closed_once(store: Store) -> None:
@@ -142,7 +143,7 @@ async def test_the_moderation_log_counts_warnings(store: Store) -> None:
 
 
 async def test_server_settings_are_set_by_key_and_cleared(store: Store) -> None:
-    settings = ServerSettings(store.servers)
+    settings = ServerSettingsBook(store.servers)
     assert (await settings.get(GUILD)).language is None
     await settings.set(GUILD, "language", "German")
     await settings.set(GUILD, "log_channel", CHANNEL)
@@ -163,7 +164,7 @@ async def test_userinfo_knows_only_people_it_has_talked_to(store: Store) -> None
 
 
 async def test_places_and_switches(store: Store) -> None:
-    places = Places(store.places, store.switches)
+    places = PlaceControls(store.places, store.switches)
     assert await places.is_active(CHANNEL, GUILD)  # active unless switched off
     await places.set_active("guild", GUILD, False)
     assert not await places.is_active(CHANNEL, GUILD)

@@ -7,7 +7,7 @@ from database.places import Places as PlaceRows
 from database.switches import PlaceSwitches
 
 
-class Places:
+class PlaceControls:
     """``places``: where the bot is active (the store's places repository); ``switches``: the per-place
     switches."""
 

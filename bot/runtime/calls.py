@@ -24,7 +24,7 @@ from typing import Protocol
 
 from bot.core.config import VoiceSettings
 from bot.core.reach import Rule, Way, Where
-from bot.operator.places import Places
+from bot.operator.places import PlaceControls
 from bot.runtime.voice import VoiceService
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ class Caller:
 class Calls:
     """``settings``: the voice section (a reload reaches it)."""
 
-    def __init__(self, side: CallSide, settings: VoiceSettings, places: Places,
+    def __init__(self, side: CallSide, settings: VoiceSettings, places: PlaceControls,
                  voice: VoiceService, reach: Rule) -> None:
         self._reach = reach
         self._side = side

@@ -68,7 +68,7 @@ from bot.operator.faces import TIMER as FACE_TIMER
 from bot.operator.faces import Faces, FaceWriter
 from bot.operator.limits import ReplyTokenFactor, SpendingLimits
 from bot.operator.logmirror import LogMirror
-from bot.operator.places import Places
+from bot.operator.places import PlaceControls
 from bot.operator.reach import Reach
 from bot.reply.aloud import SpokenReply
 from bot.reply.deciding import Addressee, CharacterNames, IntentRouter
@@ -87,8 +87,8 @@ from bot.runtime.voicesetup import start_voice_checks
 from bot.servertools.knowing import ServerTools, ServerView
 from bot.servertools.moderation import ModerationLog
 from bot.servertools.polls import TIMER as POLL_TIMER
-from bot.servertools.polls import PollBoard, Polls
-from bot.servertools.settings import ServerSettings
+from bot.servertools.polls import PollBoard, PollLifecycle
+from bot.servertools.settings import ServerSettingsBook
 from bot.servertools.tickets import TicketDesk
 from bot.servertools.userinfo import UserInfo
 from database.boundary import JsonObject
@@ -142,18 +142,18 @@ class ServerToolParts:
     """The server tools' plain classes (bot/servertools/) and the places' activation (bot/operator/)."""
 
     moderation: ModerationLog
-    polls: Polls
+    polls: PollLifecycle
     members: UserInfo
     tickets: TicketDesk
-    places: Places
-    settings: ServerSettings
+    places: PlaceControls
+    settings: ServerSettingsBook
     checkins: CheckInChoice
 
     @classmethod
-    def on(cls, store: Store, polls: Polls) -> ServerToolParts:
+    def on(cls, store: Store, polls: PollLifecycle) -> ServerToolParts:
         return cls(ModerationLog(store.moderation), polls, UserInfo(store.people),
-                   TicketDesk(store), Places(store.places, store.switches), ServerSettings(store.servers),
-                   CheckInChoice(store.checkins))
+                   TicketDesk(store), PlaceControls(store.places, store.switches),
+                   ServerSettingsBook(store.servers), CheckInChoice(store.checkins))
 
 
 @dataclass
@@ -393,7 +393,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     # The one timer loop (bot/core/timers.py): every recurring round and every kind of one-shot timer is
     # listed here, once. Each process runs the rounds listed; a round's claim lets one process run each.
     # ``skip_rounds``: names of the memory's rounds a test leaves out.
-    polls = Polls(store.polls, store.privacy, timers, edge.boards.polls, character=names.name)
+    polls = PollLifecycle(store.polls, store.privacy, timers, edge.boards.polls, character=names.name)
     swipes = ReplySwipes(store, holder.follow(DiscordSettings), engine, ensemble, timers, edge.boards.swipes)
     dispatcher = Dispatcher(timers, rounds=[
         Recurring(alive.proactive_key, timedelta(minutes=settings.alive.proactive_interval_minutes),

@@ -146,7 +146,7 @@ class PollBoard(Protocol):
         ...
 
 
-class Polls:
+class PollLifecycle:
     """A poll's lifecycle without Discord: created (and dropped again when its message could not be posted),
     voted on, its closing timer armed, closed once when it comes due. The cog posts the poll and takes the
     votes; ``board`` shows the results."""

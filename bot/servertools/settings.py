@@ -150,7 +150,7 @@ def is_set(key: str, config: ServerConfig) -> bool:
     return getattr(config, KEYS[key].column) is not None
 
 
-class ServerSettings:
+class ServerSettingsBook:
     """A server's own settings as stored: read (cached; ``fresh`` reads the database) and changed by key."""
 
     def __init__(self, servers: Servers) -> None:
