@@ -44,7 +44,7 @@ class PlaceSwitch(Base):
     updated_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
 
 
-class StyleProfile(Base):
+class StyleProfileRow(Base):
     """How a person writes (bot/alive/style.py), learnt from their messages; only for people remembered."""
 
     __tablename__ = "style_profiles"

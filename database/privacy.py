@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Connection, Select, and_, delete, func, insert, or_, select, update
 from sqlalchemy.sql.dml import UpdateBase
 
-from database.alive_models import CheckIn, PersonFeeling, ScheduledJob, StyleProfile
+from database.alive_models import CheckIn, PersonFeeling, ScheduledJob, StyleProfileRow
 from database.conversations import Conversations
 from database.engine import Database
 from database.log import MessageLog
@@ -300,7 +300,7 @@ class Privacy:
             ("open_threads", delete(OpenThread).where(OpenThread.user_id == user_id)),
             ("archive_excerpts", delete(ArchiveExcerpt).where(ArchiveExcerpt.user_id == user_id)),
             ("relationships", delete(Relationship).where(Relationship.user_id == user_id)),
-            ("style_profiles", delete(StyleProfile).where(StyleProfile.user_id == user_id)),
+            ("style_profiles", delete(StyleProfileRow).where(StyleProfileRow.user_id == user_id)),
             ("person_feelings", delete(PersonFeeling).where(PersonFeeling.user_id == user_id)),
             ("checkins", delete(CheckIn).where(CheckIn.user_id == user_id)),
             ("reminder_timers", delete(ScheduledJob).where(ScheduledJob.name.in_(

@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.expression import BindParameter
 
-from database.alive_models import StyleProfile
+from database.alive_models import StyleProfileRow
 from database.boundary import DbRow, NamedRow, Params, Query, Statement, Statements
 from database.feelings import feeling_statements
 from database.memories import in_use
@@ -114,7 +114,7 @@ def build_statements(dialect: Dialect) -> Statements:
 
     insert_for = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
     user, nick, state = insert_for(User), insert_for(Nickname), insert_for(CharacterState)
-    style, global_state = insert_for(StyleProfile), insert_for(GlobalState)
+    style, global_state = insert_for(StyleProfileRow), insert_for(GlobalState)
 
     def replacing(ins: postgresql.Insert | sqlite.Insert, key: str,
                   columns: list[str]) -> tuple[Statement, list[str]]:
@@ -175,7 +175,7 @@ def build_statements(dialect: Dialect) -> Statements:
                    User.timezone)
             .where(User.id == user_id), None
         ),
-        "style_profile": (select(StyleProfile.profile).where(StyleProfile.user_id == user_id), None),
+        "style_profile": (select(StyleProfileRow.profile).where(StyleProfileRow.user_id == user_id), None),
         "fact_stamp": (fact_stamp_select(user_id, dialect), None),
         "excerpt_stamp": (excerpt_stamp_select(user_id), None),
         "character_state": (
@@ -248,7 +248,7 @@ def build_statements(dialect: Dialect) -> Statements:
         "user_record": (select(*USER_RECORD_COLUMNS).where(User.id == user_id), None),
         # After a reply: the style learnt, the last interaction moved, the feelings stored.
         "style_locked": (
-            select(StyleProfile.profile).where(StyleProfile.user_id == user_id).with_for_update(), None
+            select(StyleProfileRow.profile).where(StyleProfileRow.user_id == user_id).with_for_update(), None
         ),
         "style_upsert": replacing(style, "user_id", ["profile", "updated_at"]),
         "last_interaction": (
@@ -279,8 +279,10 @@ def build_statements(dialect: Dialect) -> Statements:
     if dialect.name == "postgresql":
         built["log_batch"] = LOG_BATCH
     else:  # after a reply, SQLite (no locks to take): what two reads each gave, in one statement
-        built["user_style"] = select(User.memory_consent, select(StyleProfile.profile).where(  # style learnt
-            StyleProfile.user_id == user_id).scalar_subquery()).where(User.id == user_id)
+        built["user_style"] = select(  # the style learnt
+            User.memory_consent,
+            select(StyleProfileRow.profile).where(StyleProfileRow.user_id == user_id).scalar_subquery(),
+        ).where(User.id == user_id)
         built["conversation_consent"] = select(User.premium, User.memory_consent, *(  # the exchange stored
             select(column).where(conversation_key).scalar_subquery()
             for column in (Conversation.id, Conversation.revision))).where(User.id == user_id)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, delete, select
 
-from database.alive_models import StyleProfile
+from database.alive_models import StyleProfileRow
 from database.boundary import Statements
 from database.engine import Database
 from database.models import utcnow
@@ -24,7 +24,8 @@ class StyleProfiles:
         self._q = q
 
     async def get(self, user_id: int) -> str | None:
-        value = await self.db.scalar(select(StyleProfile.profile).where(StyleProfile.user_id == user_id))
+        value = await self.db.scalar(select(StyleProfileRow.profile)
+                                     .where(StyleProfileRow.user_id == user_id))
         return None if value is None else str(value)
 
     async def learn(self, user_id: int, update: StyleUpdate) -> str | None:
@@ -47,7 +48,7 @@ class StyleProfiles:
             new = update(None if old is None else str(old), consent)
             if new is None:
                 if old is not None:
-                    conn.execute(delete(StyleProfile).where(StyleProfile.user_id == user_id))
+                    conn.execute(delete(StyleProfileRow).where(StyleProfileRow.user_id == user_id))
                 return None
             execute_all(conn, q["style_upsert"], [{**key, "profile": new, "updated_at": utcnow()}])
             return new
@@ -55,4 +56,4 @@ class StyleProfiles:
         return await self.db.write_shared(write)  # after a reply, with the other listeners' writes
 
     async def delete(self, user_id: int) -> bool:
-        return bool(await self.db.change(delete(StyleProfile).where(StyleProfile.user_id == user_id)))
+        return bool(await self.db.change(delete(StyleProfileRow).where(StyleProfileRow.user_id == user_id)))
