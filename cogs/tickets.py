@@ -70,7 +70,7 @@ class CloseButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], te
 
     async def callback(self, interaction: HookInteraction) -> None:
         cog = interaction.client.get_cog("Tickets")
-        if not isinstance(cog, Tickets):
+        if not isinstance(cog, TicketCommands):
             await tell(interaction, "Tickets are not available right now.")
             return
         await cog.close(interaction, self.ticket_id)
@@ -99,7 +99,7 @@ def ticket_panel(ticket_id: int, opener_id: int, staff_role_id: int, topic: str,
     return view
 
 
-class Tickets(commands.Cog):
+class TicketCommands(commands.Cog, name="Tickets"):
     group = app_commands.Group(
         name="ticket",
         description="Private help threads with the server's staff.",
@@ -317,4 +317,4 @@ class Tickets(commands.Cog):
 
 
 async def setup(bot: Kindred) -> None:
-    await bot.add_cog(Tickets(bot))
+    await bot.add_cog(TicketCommands(bot))

@@ -76,7 +76,7 @@ def reminder_nonce(reminder_id: int, occurrence: datetime | None = None) -> str:
 
 
 @dataclass(frozen=True)
-class Turn:
+class DueTurn:
     """A recurring reminder's time to deliver: where its rule stands, and whether its latest occurrence is
     too late to deliver (then it is skipped and said)."""
 
@@ -227,16 +227,16 @@ class ReminderDelivery:
             return ""
         return completion.text.strip()
 
-    async def _turn(self, reminder: ReminderRow) -> Turn:
+    async def _turn(self, reminder: ReminderRow) -> DueTurn:
         """Where a recurring reminder stands now: its latest occurrence due, those before it gone by while
         the bot was down, whether that latest is too late to deliver, and its next."""
         zone = load_zone(reminder.zone or "UTC")
         local = from_text(reminder.local_at) or reminder.due_at.astimezone(zone).replace(tzinfo=None)
         now = self.clock()
         due = await due_off_loop(reminder.rule, Occurrence(reminder.due_at, local), zone, now)
-        return Turn(due, now - due.latest.due > MISSED_AFTER)
+        return DueTurn(due, now - due.latest.due > MISSED_AFTER)
 
-    async def _close(self, reminder: ReminderRow, turn: Turn | None, now: datetime) -> bool:
+    async def _close(self, reminder: ReminderRow, turn: DueTurn | None, now: datetime) -> bool:
         """This time of the reminder is done: a one-shot is marked delivered; a recurring one moves to its
         next occurrence, its timer with it (closed when its rule has ended). False: it was not open (or not
         at that occurrence) any more."""
@@ -270,14 +270,14 @@ class ReminderDelivery:
                 return there
         return await reach.permit(Way.REMINDER, reminder.user_id, Where.dm(), spends=False)
 
-    async def _outlet(self, reminder: ReminderRow, permit: Permit, turn: Turn | None) -> Outlet | None:
+    async def _outlet(self, reminder: ReminderRow, permit: Permit, turn: DueTurn | None) -> Outlet | None:
         nonce = reminder_nonce(reminder.id, None if turn is None else turn.due.latest.due)
         if permit.where.is_dm:  # a DM reminder goes to the DM, whatever else the row says
             return await self.side.open_dm(permit, nonce=nonce)
         return self.side.outlet_for(Place(reminder.channel_id, reminder.guild_id or 0), permit, nonce=nonce)
 
     async def words(self, reminder: ReminderRow, now: datetime, to_dm: bool, *, write: bool = True,
-                    turn: Turn | None = None) -> str:
+                    turn: DueTurn | None = None) -> str:
         """The reminder in the character's words, for the channel or (``to_dm``) the person's DM; the
         fallback line when the model fails or says nothing, or (not ``write``) a spending limit leaves no
         model call."""
