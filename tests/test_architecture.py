@@ -49,6 +49,17 @@ def test_no_class_has_more_than_forty_methods() -> None:
     assert crowded == {}
 
 
+def test_each_class_name_is_defined_once() -> None:
+    """A name that means two things (five protocols all called ``Bot``) misleads whoever reads an import."""
+    where: dict[str, list[str]] = {}
+    for package in PACKAGES:
+        for path in (ROOT / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.ClassDef):
+                    where.setdefault(node.name, []).append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert {name: places for name, places in where.items() if len(places) > 1} == {}
+
+
 MAX_MODULES_DIRECTLY_IN_BOT = 12
 BOT_PACKAGES = {"alive", "core", "discord", "features", "operator", "reply", "runtime", "servertools"}
 
