@@ -76,7 +76,7 @@ async def burst(messages: int, people: int, mention_every: int, database_url: st
         decisions.setdefault(msg.message_id, []).append(decision)
 
     # one decision observer more than compose() declared: the benchmark's
-    decider = h.bot.services.engine._decider
+    decider = h.bot.services.pipeline._decider
     decider.observers = (*decider.observers, on_decision)
     bot_id = h.bot_user_id
 
@@ -171,7 +171,7 @@ async def quiet_room(database_url: str | None, window: float, vote_latency: floa
             out.append((first_vote - sent_at, reply[0].received_at - sent_at))
             await h.discord.wait_for_messages(CHANNEL_ID, k + 1, timeout=30)
             await asyncio.sleep(window + 0.5)  # the window its round opened closes empty: quiet again
-            assert h.bot.services.engine.voting.burst.quiet(CHANNEL_ID)
+            assert h.bot.services.pipeline.voting.burst.quiet(CHANNEL_ID)
     finally:
         await h.stop_bot()
         await fakes.call(h.claude.close())

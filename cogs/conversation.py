@@ -183,7 +183,7 @@ class UserCommands(commands.Cog):
 
     @property
     def character_name(self) -> str:
-        return self.bot.services.engine.persona.name
+        return self.bot.services.pipeline.persona.name
 
     # -- commands
 

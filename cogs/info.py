@@ -26,7 +26,7 @@ class Info(commands.Cog):
 
     @property
     def character(self) -> str:
-        return self.bot.services.engine.persona.name
+        return self.bot.services.pipeline.persona.name
 
     @app_commands.command(name="userinfo", description="About a member: joined, created, roles, boosts.")
     @app_commands.guild_only()
@@ -71,7 +71,7 @@ class Info(commands.Cog):
             ),
         )
         if known is not None and await is_admin(self.bot, interaction.user):
-            rel = await self.members.relationship(self.bot.services.engine.character_key, target.id)
+            rel = await self.members.relationship(self.bot.services.pipeline.character_key, target.id)
             embed.add_field(
                 name="Relationship (admins only)",
                 inline=False,

@@ -103,7 +103,7 @@ class MemoryCommands(commands.Cog):
 
     @property
     def character(self) -> str:
-        return self.bot.services.engine.persona.name
+        return self.bot.services.pipeline.persona.name
 
     @group.command(name="opt-in", description="Let me remember our conversations and what you tell me.")
     async def opt_in(self, interaction: Interaction) -> None:

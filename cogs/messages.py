@@ -36,8 +36,8 @@ class Messages(commands.Cog):
         self.webhooks = webhooks
         # The main character's key, for the outlets: fixed for the process, so a message's handling enters
         # the reply sequence and the engine once each, in that order (tests/test_message_walk.py).
-        self.main_key = bot.services.engine.character_key
-        self.character = bot.services.engine.character  # its name, as a reload leaves it
+        self.main_key = bot.services.pipeline.character_key
+        self.character = bot.services.pipeline.character  # its name, as a reload leaves it
         self._recovered = False
 
     def mention_name(self, message: discord.Message) -> str:
@@ -122,7 +122,7 @@ class Messages(commands.Cog):
         crash, longer ago than Discord keeps a nonce): the bot account's reply to it, or, for a character
         speaking through a webhook (which cannot reply), its next post in the channel."""
         me = self.bot.user
-        main = character == self.bot.services.engine.character_key
+        main = character == self.bot.services.pipeline.character_key
         ensemble = self.bot.services.ensemble
         name = ensemble.engine(character).persona.name if ensemble and not main else ""
         async for later in message.channel.history(after=message, limit=50, oldest_first=True):

@@ -69,7 +69,7 @@ class ModerationCog(commands.Cog, name="Moderation"):
 
     @property
     def character(self) -> str:
-        return self.bot.services.engine.persona.name
+        return self.bot.services.pipeline.persona.name
 
     # -- the shared steps
 

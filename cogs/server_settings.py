@@ -68,7 +68,7 @@ class ServerSettingsCog(commands.Cog, name="ServerSettings"):
 
     @property
     def character(self) -> str:
-        return self.bot.services.engine.persona.name
+        return self.bot.services.pipeline.persona.name
 
     @group.command(name="show", description="This server's settings, and which ones are the defaults.")
     @server_admin_only()

@@ -113,7 +113,7 @@ class TicketCommands(commands.Cog, name="Tickets"):
 
     @property
     def character(self) -> str:
-        return self.bot.services.engine.persona.name
+        return self.bot.services.pipeline.persona.name
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(CloseButton)

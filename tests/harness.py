@@ -552,7 +552,7 @@ async def stored_history(h: Harness, scope: str, turns: int, *, user: int = USER
                          timeout: float = EVENT_WAIT) -> History:
     """The conversation once it holds ``turns`` turns (an exchange is stored just after the reply is sent)."""
     assert h.bot is not None
-    key = h.bot.services.engine.character_key
+    key = h.bot.services.pipeline.character_key
 
     async def found() -> History | None:
         history = await h.store.conversations.history(key, user, scope)

@@ -126,7 +126,7 @@ class Run:
 
     async def setup(self) -> None:
         h, store = self.h, self.h.store
-        key = self.bot.services.engine.character_key
+        key = self.bot.services.pipeline.character_key
         await store.people.ensure_user(USER_ID, "alice")
         await store.people.ensure_user(USER2_ID, "bob")
         for member in h.discord.members[GUILD_ID].values():  # the fake stamps them with the wall clock

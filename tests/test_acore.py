@@ -384,7 +384,7 @@ async def test_an_acore_character_moves_through_its_evolution_stages(
     make_harness: Make, tmp_path: Path
 ) -> None:
     h = await make_harness(character_dir=acore_folder(tmp_path, "tai", "characters/tai.json"))
-    key = h.bot.services.engine.character_key  # type: ignore[union-attr]
+    key = h.bot.services.pipeline.character_key  # type: ignore[union-attr]
     for _ in range(49):  # 49 earlier interactions: the first milestone (50) is one answer away
         await h.store.characters.count_interaction(key)
     before = last_user_text((await dm_exchange(h, "Status report?", 1)).body)

@@ -188,10 +188,10 @@ async def test_admin_chat_that_is_no_command_goes_to_the_character(harness: Harn
 async def seed_user(h: Harness, user_id: int, name: str, *, secret: str = "") -> None:
     await h.store.people.ensure_user(user_id, name)
     if secret:
-        key = h.bot.services.engine.character_key
+        key = h.bot.services.pipeline.character_key
         await h.store.conversations.append_turns(key, user_id, f"channel:{CHANNEL_ID}",
                                    [counted(Turn("user", secret)), counted(Turn("assistant", "noted"))])
-        key = h.bot.services.engine.character_key
+        key = h.bot.services.pipeline.character_key
         await h.store.memories.add_core_memory(key, user_id, "likes " + secret)
     await h.store.usage.record(user_id=user_id, purpose="reply", model=DEFAULT, input_tokens=1200,
                                   output_tokens=300, cache_creation_tokens=0, cache_read_tokens=500,
@@ -417,7 +417,7 @@ async def test_shutdown_finishes_replies_saves_and_closes(harness: Harness,
     assert bot.exit_code == 0
     # Everything was saved: a new bot on the same database has the exchange.
     await h.restart()
-    key = h.bot.services.engine.character_key
+    key = h.bot.services.pipeline.character_key
     hist = await h.store.conversations.history(key, USER_ID, f"channel:{CHANNEL_ID}")
     assert [t.content for t in hist.turns][-1] == "A slow, careful answer."
 

@@ -182,7 +182,7 @@ async def test_core_memory_edits_reach_the_next_reply_and_versions_restore(harne
     assert "I don't know user 424242" in await run(h, "memories", "list", user="424242")
     assert "is not a user id" in await run(h, "memories", "list", user="alice")
     await h.store.people.ensure_user(USER2_ID, "bob")
-    key = h.bot.services.engine.character_key
+    key = h.bot.services.pipeline.character_key
     bobs = await h.store.memories.add_core_memory(key, USER2_ID, "Bob fears gulls.",
                                                   source="admin")
     assert f"has no core memory #{bobs}" in await run(h, "memories", "edit", user=uid, memory=bobs, text="x")

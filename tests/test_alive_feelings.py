@@ -246,7 +246,7 @@ async def test_a_check_in_says_each_thing_it_knows_of_them_once(make_harness: Ma
     dm = await h.dm_channel_id()
     await h.replies(dm, 1)
     await h.bot.in_flight.drain()
-    key = h.bot.services.engine.character_key
+    key = h.bot.services.pipeline.character_key
     await h.store.memories.add_core_memory(key, USER_ID, "alice restores old boats in her garage",
                                            source="summary")
     assert await h.store.conversations.rewrite_summary(

@@ -239,8 +239,8 @@ def test_nothing_outside_the_reply_pipeline_reads_the_engine_s_store_settings_or
              for package in ("bot", "cogs", "memory")
              for path in sorted((ROOT / package).rglob("*.py")) if str(path.relative_to(ROOT)) not in pipeline
              for n, line in enumerate(path.read_text().splitlines(), 1)
-             for attr in ("store", "settings", "claude") if f"engine.{attr}" in line.replace("self.", "")
-             and f"engine.{attr}_" not in line]
+             for holder in ("engine", "pipeline") for attr in ("store", "settings", "claude")
+             if f"{holder}.{attr}" in line.replace("self.", "") and f"{holder}.{attr}_" not in line]
     assert reads == []
 
 

@@ -29,7 +29,7 @@ EPHEMERAL = 64
 
 def engine(h: Harness) -> ReplyPipeline:
     assert h.bot is not None
-    return h.bot.services.engine
+    return h.bot.services.pipeline
 
 
 def asked(h: Harness, needle: str) -> bool:

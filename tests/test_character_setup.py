@@ -154,7 +154,7 @@ async def test_identity_json_leads_at_start_up_and_admin_entries_stay(
     system = FakeClaude.system_text(await dm_exchange(h, "and now?", 2))
     assert "Lives in the old oak" not in system
     assert "Loves riddles" in system and "Is 300" in system and "Counts acorns aloud" in system
-    assert len(await h.store.identity.entries(h.bot.services.engine.character_key)) == 3
+    assert len(await h.store.identity.entries(h.bot.services.pipeline.character_key)) == 3
 
 
 # --------------------------------------------------------------------------- import-card

@@ -22,7 +22,7 @@ async def test_a_crash_between_two_parts_sends_the_rest_once(db_url: str, tmp_pa
                                                           "shutdown_grace_seconds": "0.2"})
     await h.start()
     try:
-        key = h.bot.services.engine.character_key
+        key = h.bot.services.pipeline.character_key
         h.claude.script(ANSWER, model="claude-test-default")
         h.discord.stall_posts(after=1)  # the first part is answered; the second is created, its answer held
         sent = await (h.dm("tell me everything") if where == "dm" else h.say("tell me everything",
@@ -80,6 +80,6 @@ async def test_a_resumed_reply_after_a_greeting_sends_the_rest_of_the_answer(db_
         posts = [m["content"] for m in h.discord.posted(channel) if m["author"].get("bot")]
         assert posts == [greeting, *PARAGRAPHS]
         assert h.discord.duplicate_nonces == [reply_nonce(int(sent["id"]), 1)]  # the second part, re-sent
-        assert await h.store.owed.pending(h.bot.services.engine.character_key) == []
+        assert await h.store.owed.pending(h.bot.services.pipeline.character_key) == []
     finally:
         await h.close()

@@ -466,8 +466,8 @@ async def test_a_turn_answered_in_another_process_ends_the_wait_at_once(db_url: 
     try:
         msg = Incoming(10_000, CHANNEL_ID, USER_ID, "alice", "Atlas, then Finn: hello!",
                        datetime.now(UTC), False, guild_id=GUILD_ID)
-        waiting = asyncio.create_task(h.bot.services.engine.wait_turn(msg, ("Atlas",)))
-        turns = h.bot.services.engine._turns  # the pipeline's own turn-taking, looked into
+        waiting = asyncio.create_task(h.bot.services.pipeline.wait_turn(msg, ("Atlas",)))
+        turns = h.bot.services.pipeline._turns  # the pipeline's own turn-taking, looked into
         # Parked on its arrivals (the log holds no answer of Atlas's): only the signal can end it now.
         await h.discord.wait_for(lambda _: turns._arrivals, what="the wait for Atlas's turn")
         assert not waiting.done()
@@ -492,7 +492,7 @@ async def test_the_custom_status_is_shared_with_the_clusters_other_processes(db_
     async def on_status(message: dict[str, Any]) -> None:
         heard.append(message)
 
-    other = cluster_of(other_store, ClusterSettings(), h.bot.services.engine.character_key, shard_ids=(1,),
+    other = cluster_of(other_store, ClusterSettings(), h.bot.services.pipeline.character_key, shard_ids=(1,),
                        shard_count=2, heard={"status": (on_status,)})
     await other.start()
     try:

@@ -80,7 +80,7 @@ async def test_opt_in_mode_keeps_nothing_about_people_who_did_not_opt_in(make_ha
     assert "from now on I remember" in (await ix.message())["content"]
     await exchange(h, "FACT[hobbies]: Bob surfs at dawn.", 4, user=USER2_ID)
 
-    key = h.bot.services.engine.character_key
+    key = h.bot.services.pipeline.character_key
     assert (await h.store.conversations.history(key, USER_ID, f"channel:{CHANNEL_ID}")).turns == []
     assert (await h.store.conversations.history(key, USER_ID, "dm")).turns == []
     # After opting in:
@@ -105,7 +105,7 @@ async def test_opt_in_mode_keeps_nothing_about_people_who_did_not_opt_in(make_ha
 async def test_opting_out_stops_new_memories_and_recall(make_harness: MakeHarness) -> None:
     h = await make_harness()  # memory_consent=all: everyone until they opt out
     use_test_embedder(h)
-    key = h.bot.services.engine.character_key
+    key = h.bot.services.pipeline.character_key
     await exchange(h, "Hello Finn, one kelp tea please.", 1)
     assert len((await h.store.conversations.history(key, USER_ID, f"channel:{CHANNEL_ID}")).turns) == 2
     await h.store.facts.add(USER_ID, "Alice loves kelp tea",
@@ -130,7 +130,7 @@ async def test_an_opt_out_while_the_reply_is_written_keeps_it_out(make_harness: 
     """Consent is read in the transaction that stores the exchange, not before the model call: an opt-out
     made while the character is still answering already keeps that exchange out of the history."""
     h = await make_harness()  # memory_consent=all
-    key, scope = h.bot.services.engine.character_key, f"channel:{CHANNEL_ID}"
+    key, scope = h.bot.services.pipeline.character_key, f"channel:{CHANNEL_ID}"
     held = asyncio.Event()
     h.claude.script(Reply("One kelp tea, coming up.", held=held), model="claude-test-default")
     await h.say("One kelp tea please.", mention=True)
@@ -156,7 +156,7 @@ async def test_a_failing_consent_check_stores_nothing(make_harness: MakeHarness,
 
     h.bot.services.memory.consent.for_exchange = Broken().for_exchange  # type: ignore[method-assign]
     await exchange(h, "hello", 1)
-    assert (await h.store.conversations.history(h.bot.services.engine.character_key, USER_ID,
+    assert (await h.store.conversations.history(h.bot.services.pipeline.character_key, USER_ID,
                                                 f"channel:{CHANNEL_ID}")).turns == []
     assert "memory consent check failed" in caplog.text
 
@@ -165,7 +165,7 @@ async def test_the_engines_consent_rule_decides_what_is_stored(make_harness: Mak
     """The consent may answer yes or no at once, or with a rule for the stored consent, checked as the
     exchange is written."""
     h = await make_harness()
-    key, scope = h.bot.services.engine.character_key, f"channel:{CHANNEL_ID}"
+    key, scope = h.bot.services.pipeline.character_key, f"channel:{CHANNEL_ID}"
     asked: list[bool | None] = []
 
     class NeverStored:

@@ -424,7 +424,7 @@ async def forgotten_calls(h: Any) -> int:
 
 
 async def round_row(h: Any, name: str) -> Any:
-    key = f"{name}:{h.bot.services.engine.character_key}"
+    key = f"{name}:{h.bot.services.pipeline.character_key}"
     return await eventually(lambda: h.store.timers.get(key), f"the {name} round's row")
 
 
@@ -524,7 +524,7 @@ async def not_done_elsewhere(h: Any, name: str) -> None:
     """Only the missed round ran: the others are still due at their anchors, hours away."""
     for other in ANCHOR_MINUTE:
         if other != name:
-            row = await h.store.timers.get(f"{other}:{h.bot.services.engine.character_key}")
+            row = await h.store.timers.get(f"{other}:{h.bot.services.pipeline.character_key}")
             assert row is not None and row.last_run is None
             await not_done(h, other)
 

@@ -239,7 +239,7 @@ async def test_a_batch_waited_on_when_the_bot_stops_is_cancelled(make_harness: A
     await h.bot.in_flight.drain()
     h.claude.batches.held = {"*"}  # nothing is processed: the consolidation waits on it
     timers = h.bot.services.timers  # the nightly round, run by the bot's own timer loop
-    row = await h.store.timers.get(f"consolidation:{h.bot.services.engine.character_key}")
+    row = await h.store.timers.get(f"consolidation:{h.bot.services.pipeline.character_key}")
     assert row is not None
     nightly = asyncio.create_task(timers.run_due(row.due))
     await h.claude.batches.wait_for(lambda b: any(x.polls for x in b.batches.values()), EVENT_WAIT,

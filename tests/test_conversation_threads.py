@@ -126,7 +126,7 @@ async def test_a_deleted_thread_is_forgotten(make_harness: MakeHarness,
     asked = await h.say("a tea for summer?", mention=True)
     tid = int((await opened(h, asked))["id"])
     await h.replies(tid, 1)
-    key = h.bot.services.engine.character_key
+    key = h.bot.services.pipeline.character_key
     assert await h.store.talk_threads.of(key) == {tid}
     gone: dict[str, Any] = {}
 

@@ -105,7 +105,7 @@ async def test_a_servers_core_memories_stay_in_it_and_private_ones_in_dms(two_se
     assert BEES in private_place and HEALTH not in private_place and TICKET not in private_place
     dm = await memories_in(h, None, 1)
     assert BEES in dm and HEALTH in dm and TICKET in dm
-    key = h.bot.services.engine.character_key
+    key = h.bot.services.pipeline.character_key
     placed = {m.content: (m.source, m.guild_id) for m in await h.store.memories.placed_memories(key, USER_ID)}
     assert placed == {BEES: ("user", GUILD_ID), HEALTH: (PRIVATE_NOTE_SOURCE, None),
                       TICKET: (PRIVATE_NOTE_SOURCE, None)}
@@ -142,7 +142,7 @@ def summarizing(body: dict[str, Any]) -> str | None:
 async def test_the_summary_pass_rewrites_one_places_memories_and_sees_no_others(two_servers: Any) -> None:
     h: Harness = await two_servers(conversation_token_threshold="100000", history_keep_messages="1")
     h.claude.responder = summarizing
-    summarizer, key = h.bot.services.memory.summarizer, h.bot.services.engine.character_key
+    summarizer, key = h.bot.services.memory.summarizer, h.bot.services.pipeline.character_key
     places = ((CHANNEL_ID, "ALPHA", f"channel:{CHANNEL_ID}"), (None, "DELTA", "dm"),
               (OTHER_CHANNEL_ID, "PAPA", f"private:{OTHER_CHANNEL_ID}"),
               (OTHER_GUILD_CHANNEL, "BRAVO", f"channel:{OTHER_GUILD_CHANNEL}"))

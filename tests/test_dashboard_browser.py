@@ -105,7 +105,7 @@ async def bar_values(page: Any, chart: str, day: str) -> list[float]:
 
 async def test_operator_session(make_harness: MakeHarness, tmp_path: Path) -> None:
     h, base = await start(make_harness)
-    key = h.bot.services.engine.character_key  # type: ignore[union-attr]
+    key = h.bot.services.pipeline.character_key  # type: ignore[union-attr]
     await h.store.state.set("daily_mood", "sunny, a little sleepy")
     dm = await traffic(h)
     await h.store.memories.add_core_memory(key, USER_ID, "Alice orders kelp tea every morning",
@@ -226,7 +226,7 @@ async def test_operator_session(make_harness: MakeHarness, tmp_path: Path) -> No
 async def test_bad_input_gets_a_clear_message_and_loses_nothing(make_harness: MakeHarness,
                                                                  tmp_path: Path) -> None:
     h, base = await start(make_harness)
-    key = h.bot.services.engine.character_key  # type: ignore[union-attr]
+    key = h.bot.services.pipeline.character_key  # type: ignore[union-attr]
     await h.say("hello Finn", mention=True)
     await h.replies(CHANNEL_ID, 1)
     original = "Alice once brought Finn a shell from the far reef"

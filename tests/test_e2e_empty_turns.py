@@ -151,7 +151,7 @@ async def test_unaddressed_image_is_logged_with_its_note_and_asks_no_vote(harnes
 async def test_a_conversation_with_empty_turns_stored_heals_without_a_reset(harness: Harness) -> None:
     h = harness
     assert h.bot is not None
-    key = h.bot.services.engine.character_key
+    key = h.bot.services.pipeline.character_key
     # As an older version left it: an empty user turn (an image-only DM) whose answer failed, more messages
     # after it, and an answer since edited to nothing.
     await h.store.people.ensure_user(USER_ID, "alice")

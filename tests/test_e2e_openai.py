@@ -30,7 +30,7 @@ LOCAL = {"llm_backend": "openai", "default_model": "llama3.2:3b", "voting_model"
 
 def fallback(h: Harness) -> str:
     assert h.bot is not None
-    return h.bot.settings.replies.fallback_reply.replace("{name}", h.bot.services.engine.persona.name)
+    return h.bot.settings.replies.fallback_reply.replace("{name}", h.bot.services.pipeline.persona.name)
 
 
 async def stored_turns(h: Harness, scope: str, n: int, user: int = USER_ID) -> list[str]:

@@ -140,7 +140,7 @@ async def test_a_named_character_answers_through_its_own_webhook(
         return len(await said_to("atlas")) == 2
     await eventually(atlas_heard_both, "both lines stored in Atlas's conversation")
     assert await said_to("atlas") == ["Atlas, which way is north from here?", "Atlas, and south?"]
-    key = h.bot.services.engine.character_key
+    key = h.bot.services.pipeline.character_key
     assert await said_to(key) == ["Finn, a cup of tea please"]  # type: ignore[union-attr]
 
 
@@ -199,7 +199,7 @@ async def test_banter_stops_at_the_loop_cap_until_a_person_speaks(
     # Atlas answered Finn's words, which it saw as a message from Finn.
     atlas_text = FakeClaude.all_text(requests_of(h, "Atlas")[0])
     assert "Finn here, thanks friend" in atlas_text
-    finn = h.bot.services.engine.character_key  # type: ignore[union-attr]
+    finn = h.bot.services.pipeline.character_key  # type: ignore[union-attr]
     async def affinity() -> tuple[float, int] | None:  # written just after each answer is posted
         value, exchanges = await h.store.characters.affinity("atlas", finn)
         return (value, exchanges) if exchanges >= 2 else None
@@ -213,7 +213,7 @@ async def test_banter_stops_at_the_loop_cap_until_a_person_speaks(
 
 async def test_hostile_affinity_silences_banter(make_ensemble: Callable[..., Awaitable[Harness]]) -> None:
     h = await make_ensemble(banter_chance="1")
-    finn = h.bot.services.engine.character_key  # type: ignore[union-attr]
+    finn = h.bot.services.pipeline.character_key  # type: ignore[union-attr]
     for _ in range(5):
         await h.store.characters.adjust_affinity("atlas", finn, -2.0)
     assert (await h.store.characters.affinity("atlas", finn))[0] == -10.0
@@ -255,5 +255,5 @@ async def test_every_character_of_the_ensemble_summarizes_its_own_conversations(
     system = FakeClaude.system_text(summary_request)
     assert system.startswith("You keep Atlas's private notes") and '<character name="Atlas">\nYou are Atlas' \
         in system, "summarized in Atlas's own voice"
-    finn = h.bot.services.engine.character_key  # type: ignore[union-attr]
+    finn = h.bot.services.pipeline.character_key  # type: ignore[union-attr]
     assert (await h.store.conversations.history(finn, h.user_id, scope)).turns == []

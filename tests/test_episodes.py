@@ -248,7 +248,7 @@ async def test_a_detail_said_once_in_a_dm_weeks_ago_is_found_there_never_in_a_ch
 
     # The DM's history still holds those lines verbatim: recall never quotes them back while it does. Once
     # the conversation is reset, the archive is what is left of them.
-    await h.store.conversations.reset_conversation(h.bot.services.engine.character_key, USER_ID, "dm")
+    await h.store.conversations.reset_conversation(h.bot.services.pipeline.character_key, USER_ID, "dm")
     await h.dm("do you remember what my sister called her puppy?")
     body = await _prompt_after(h, dm, 3)
     assert "[Words from your earlier conversations with alice" in body

@@ -50,7 +50,7 @@ def everything_in(document: dict[str, Any]) -> str:
 
 async def test_export_me_sends_their_data_and_none_of_anyone_elses(harness: Harness) -> None:
     h = harness
-    key = h.bot.services.engine.character_key
+    key = h.bot.services.pipeline.character_key
     # Alice chats in the channel and in her DMs and sets /me; Bob does the same, with words of his own.
     await h.say("alice says the tide is high", mention=True)
     await h.replies(CHANNEL_ID, 1)

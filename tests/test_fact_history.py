@@ -404,7 +404,7 @@ async def test_after_a_move_told_as_a_plain_add_no_request_tells_the_old_home_as
     h.claude.responder = lambda body: plain_adds(body) if is_extraction(body) else script(body)
     await h.store.people.ensure_user(USER_ID, "alice")
     bot: Any = h.bot
-    key = bot.services.engine.character_key
+    key = bot.services.pipeline.character_key
     await chat(h, ["I live in Leeds, the rain is relentless"], dm=True)
     await bot.services.memory.summarizer.wait_idle()
     await bot.in_flight.drain()
@@ -519,7 +519,7 @@ async def test_when_a_move_closes_the_old_home_the_summaries_that_told_it_are_re
     h.claude.responder = respond
     await h.store.people.ensure_user(USER_ID, "alice")
     bot: Any = h.bot
-    key = bot.services.engine.character_key
+    key = bot.services.pipeline.character_key
     await chat(h, ["I live in Leeds, the rain is relentless and my umbrella gave up on me this morning.",
                    "I bake bread every Sunday morning, a sourdough loaf and sometimes rye for my neighbour.",
                    "The sourdough starter is called Gerald, he lives in a jar by the window and bubbles."],
@@ -616,7 +616,7 @@ async def test_when_the_rewrite_fails_the_clause_telling_the_old_home_is_dropped
     h.claude.responder = respond
     await h.store.people.ensure_user(USER_ID, "alice")
     bot: Any = h.bot
-    key = bot.services.engine.character_key
+    key = bot.services.pipeline.character_key
     await chat(h, ["I live in Leeds, the rain is relentless and my umbrella gave up on me this morning.",
                    "I bake bread every Sunday morning, a sourdough loaf and sometimes rye for my neighbour.",
                    "The sourdough starter is called Gerald, he lives in a jar by the window and bubbles."],

@@ -110,7 +110,7 @@ async def test_a_message_that_carries_nothing_leaves_the_kept_feelings_as_they_w
     h = await make_harness(timezone="UTC")
     clock = Clock(afternoon())
     set_clock(h, clock)
-    key = h.bot.services.engine.character_key  # type: ignore[union-attr]
+    key = h.bot.services.pipeline.character_key  # type: ignore[union-attr]
     await dm(h, "hello, how is the tide today?", 1)
     assert await h.store.feelings.read(key, USER_ID) == ("", "")  # nothing carried: nothing kept
     await dm(h, "thank you finn, you're the best <3", 2)
@@ -266,7 +266,7 @@ async def test_one_feeling_line_with_the_relationship_and_a_glad_message_eases_t
     h = await make_harness(timezone="UTC")
     clock = Clock(afternoon())
     set_clock(h, clock)
-    key = h.bot.services.engine.character_key  # type: ignore[union-attr]
+    key = h.bot.services.pipeline.character_key  # type: ignore[union-attr]
     await dm(h, "hi finn", 1)
     await h.store.people.set_relationship(key, USER_ID, rapport=8.0, trust=8.0)
     await dm(h, "I'm so worried about my interview tomorrow", 2, felt="distress")
@@ -328,7 +328,7 @@ async def test_with_the_feelings_off_the_relationship_is_still_said_in_one_line(
         make_harness: MakeHarness) -> None:
     h = await make_harness(emotions="false")
     await dm(h, "hi finn", 1)
-    await h.store.people.set_relationship(h.bot.services.engine.character_key, USER_ID,  # type: ignore[union-attr]
+    await h.store.people.set_relationship(h.bot.services.pipeline.character_key, USER_ID,  # type: ignore[union-attr]
                                           rapport=2.0, formality=3.0)
     line = await dm(h, "I feel awful today", 2)
     assert line == "Toward alice you feel distant from them: be reserved; keep a formal register."
@@ -384,7 +384,7 @@ async def test_a_thank_you_from_someone_resented_over_time_gets_one_instruction(
     h = await make_harness(timezone="UTC")
     clock = Clock(afternoon())
     set_clock(h, clock)
-    key = h.bot.services.engine.character_key  # type: ignore[union-attr]
+    key = h.bot.services.pipeline.character_key  # type: ignore[union-attr]
     await dm(h, "hi finn", 1, user=USER2_ID)
     await h.store.people.set_relationship(key, USER2_ID, anger=7.0, rapport=2.0)
     clock.now += timedelta(minutes=1)
@@ -409,7 +409,7 @@ async def test_distress_in_the_message_answered_gets_concern_in_that_very_reply_
     clock = Clock(afternoon())
     set_clock(h, clock)
     await h.store.state.set("daily_mood", "Playful, in the mood for jokes.")
-    key = h.bot.services.engine.character_key  # type: ignore[union-attr]
+    key = h.bot.services.pipeline.character_key  # type: ignore[union-attr]
     await dm(h, "hi finn", 1)
     await h.store.people.set_relationship(key, USER_ID, rapport=8.0, trust=8.0)
     for n in (2, 3):

@@ -137,7 +137,7 @@ async def test_what_word_lists_misread_is_read_as_the_model_judges_it(make_harne
     h = await make_harness(timezone="UTC")
     clock = Clock(afternoon())
     set_clock(h, clock)
-    key = h.bot.services.engine.character_key  # type: ignore[union-attr]
+    key = h.bot.services.pipeline.character_key  # type: ignore[union-attr]
     await dm(h, said, 1, felt=felt)
     clock.now += timedelta(minutes=1)
     line = await dm(h, "anyway", 2)
@@ -160,7 +160,7 @@ async def test_a_missing_or_malformed_tag_changes_nothing_and_shows_nothing(
     h = await make_harness(timezone="UTC")
     clock = Clock(afternoon())
     set_clock(h, clock)
-    key = h.bot.services.engine.character_key  # type: ignore[union-attr]
+    key = h.bot.services.pipeline.character_key  # type: ignore[union-attr]
     channel = await h.dm_channel_id()
     for n, answer in enumerate(MALFORMED, 1):
         clock.now += timedelta(minutes=1)

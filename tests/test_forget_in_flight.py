@@ -75,7 +75,7 @@ async def test_forget_me_while_their_channel_reply_is_in_flight(harness: Harness
     await h.at_rest()
     assert await tables_saying(h, SECRET) == {}
     assert SECRET not in h.claude.all_text(h.claude.last_request("claude-test-default"))
-    rows: Any = await h.store.conversations.history(h.bot.services.engine.character_key, USER_ID,
+    rows: Any = await h.store.conversations.history(h.bot.services.pipeline.character_key, USER_ID,
                                                     f"channel:{CHANNEL_ID}")
     assert [t.content for t in rows.turns][-1] != "Noted, I will keep it."
 

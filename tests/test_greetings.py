@@ -52,7 +52,7 @@ def lumen_folder(tmp_path: Path, **card: Any) -> Path:
 
 
 def greeting_of(h: Harness, name: str = "alice") -> str:
-    persona = h.bot.services.engine.persona
+    persona = h.bot.services.pipeline.persona
     return persona.render(persona.first_message, name)
 
 
@@ -72,7 +72,7 @@ async def test_a_first_dm_is_greeted_before_the_answer_and_the_greeting_is_kept_
     assert content_text(opening[1]["content"]) == greeting["content"]
     # Stored where the prompt shows it, a new chat's opening: before the message, with its Discord id.
     await h.settled()
-    key = h.bot.services.engine.character_key
+    key = h.bot.services.pipeline.character_key
     turns = (await h.store.conversations.history(key, int(sent["author"]["id"]),
                                                  "dm")).turns
     assert [(t.role, t.content) for t in turns] == [
@@ -120,7 +120,7 @@ async def test_a_channel_opens_with_a_group_only_greeting_once(make_harness: Mak
     h.claude.script("The Narrows are calm.", model="claude-test-default", times=None)
     await h.say("how are the Narrows?", mention=True)
     greeting, answer = await h.replies(CHANNEL_ID, 2)
-    assert greeting["content"] == h.bot.services.engine.persona.render(GROUP, "alice")
+    assert greeting["content"] == h.bot.services.pipeline.persona.render(GROUP, "alice")
     assert answer["content"] == "The Narrows are calm."
     # The first-DM greeting is never used in a channel.
     assert greeting_of(h) not in [m["content"] for m in h.discord.posted(CHANNEL_ID)]

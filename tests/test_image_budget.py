@@ -76,7 +76,7 @@ async def test_a_second_persons_pictures_wait_for_the_budget_and_reach_claude(ma
 
     await h.dm("and mine", user=USER2_ID, attachments=second)
     assert h.bot is not None
-    budget = h.bot.services.engine._engine._images  # the process's budget, looked into
+    budget = h.bot.services.pipeline._engine._images  # the process's budget, looked into
     async def waiting() -> bool:
         return len(budget._waiting) == 1
 

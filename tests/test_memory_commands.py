@@ -43,7 +43,7 @@ async def remember_everything(h: Harness, user: int, name: str, replies: int) ->
     """Something in every table that can hold data about a user (``replies``: channel messages of the bot
     expected so far), and two DM exchanges over the wire: the first archived, the second still in the log.
     Returns the user's DM channel."""
-    key = h.bot.services.engine.character_key
+    key = h.bot.services.pipeline.character_key
     await h.say(f"hello from {name}", user=user, mention=True)
     await h.replies(CHANNEL_ID, replies)
     for n in (1, 2):
@@ -129,7 +129,7 @@ async def test_forget_me_deletes_everything_after_confirmation(harness: Harness)
 
 async def test_forget_me_keeps_an_opt_out_and_nothing_else(harness: Harness) -> None:
     h = harness
-    key = h.bot.services.engine.character_key
+    key = h.bot.services.pipeline.character_key
     dm = await remember_everything(h, USER_ID, "alice", 1)
     assert "no longer keep anything new" in (await (await memory(h, "opt-out")).message())["content"]
     outcome = await forget(h)
@@ -150,7 +150,7 @@ async def test_memory_map_is_an_svg_attachment_of_the_callers_facts(harness: Har
     h = harness
     await h.store.people.ensure_user(USER_ID, "alice")
     await h.store.people.ensure_user(USER2_ID, "bob")
-    key = h.bot.services.engine.character_key
+    key = h.bot.services.pipeline.character_key
     nasty = "Alice wrote <script>alert('x')</script> & \"quoted\" ]]> things"
     ids = [await h.store.facts.add(USER_ID, text, category=cat, pinned=pin) for text, cat, pin in (
         ("Alice keeps bees", "hobbies", False), ("Alice sails on Sundays", "hobbies", False),

@@ -157,7 +157,7 @@ async def _turn_done(h: Harness) -> asyncio.Event:
     """Set once the memory's turn observer has finished (the observers run side by side)."""
     assert h.bot is not None and h.bot.services.memory is not None
     done = asyncio.Event()
-    keeper = h.bot.services.engine._engine._keeper  # the pipeline's own keeping stage, looked into
+    keeper = h.bot.services.pipeline._engine._keeper  # the pipeline's own keeping stage, looked into
     listeners = list(keeper._keepers)
     memory = h.bot.services.memory._on_turn
 
@@ -183,7 +183,7 @@ async def test_a_month_old_fact_reaches_the_prompt_of_someone_who_speaks_daily(
     said = now - timedelta(days=30)
     embed = h.bot.services.memory.embed  # type: ignore[union-attr]
     await store.consolidation.commit_consolidation(ConsolidationBatch(
-        h.bot.services.engine.character_key, user, (), at=said, new_facts=(  # type: ignore[union-attr]
+        h.bot.services.pipeline.character_key, user, (), at=said, new_facts=(  # type: ignore[union-attr]
             NewFact("Alice's sister Maren lives in Tromsø", "relationships",
                     await embed("Alice's sister Maren lives in Tromsø"), lasting=True, said_at=said),
             NewFact("Alice is repainting her kitchen yellow", "other",

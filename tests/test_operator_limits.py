@@ -98,7 +98,7 @@ async def test_blocked_user_never_costs_a_vote_or_a_reply_and_admins_are_never_b
     await h.at_rest()
     assert asked(h) == [] and h.discord.posted(CHANNEL_ID) == []
     assert any("not allowed to talk to me: on blocked_users" in r.getMessage() for r in caplog.records)
-    assert await h.store.conversations.history(h.bot.services.engine.character_key, USER2_ID,
+    assert await h.store.conversations.history(h.bot.services.pipeline.character_key, USER2_ID,
                                                f"channel:{CHANNEL_ID}") is not None
     h.claude.script("Hello, admin!", model=REPLY_MODEL)
     await h.say("status report, finn", user=ADMIN_ID, mention=True)  # blocked too, but an admin

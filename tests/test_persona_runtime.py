@@ -59,7 +59,7 @@ async def interactions_reach(h: Harness, count: int) -> tuple[int, str]:
     """Wait until the character has counted ``count`` interactions (counted right after each reply is
     sent)."""
     async def reached() -> tuple[int, str] | None:
-        state = await h.store.characters.character_state(h.bot.services.engine.character_key)
+        state = await h.store.characters.character_state(h.bot.services.pipeline.character_key)
         return state if state[0] >= count else None
     return await eventually(reached, f"an interaction count of {count}")
 
@@ -103,7 +103,7 @@ async def test_keys_in_the_channel_recent_messages_count_too(play: Play) -> None
 async def test_a_new_conversation_opens_with_the_greeting(play: Play) -> None:
     h = await play(CHARACTERS / "lumen", greetings="true")
     first = await dm_exchange(h, "Hello up there!", 2)  # the greeting is posted first, then the answer
-    persona = h.bot.services.engine.persona
+    persona = h.bot.services.pipeline.persona
     opening = first.body["messages"][:2]
     assert [m["role"] for m in first.body["messages"]] == ["user", "assistant", "user"]
     assert content_text(opening[0]["content"]).endswith(NEW_CHAT)  # after where and who (cached, quoted)
@@ -204,7 +204,7 @@ async def test_a_character_without_stages_counts_but_shows_no_stage(play: Play) 
 async def test_identity_json_is_seeded_once_and_reaches_the_prompt(play: Play) -> None:
     h = await play(CHARACTERS / "finn")
     seed = json.loads((CHARACTERS / "finn" / "identity.json").read_text())
-    key = h.bot.services.engine.character_key
+    key = h.bot.services.pipeline.character_key
     stored = await h.store.identity.entries(key)
     assert sorted((kind, text) for _, kind, text in stored) == sorted(
         (kind.rstrip("s"), text) for kind, items in seed.items() for text in items

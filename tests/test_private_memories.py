@@ -58,7 +58,7 @@ async def test_private_places_are_kept_like_dms_and_servers_keep_their_own(
         logged = await h.store.consolidation.logged_through(await h.store.consolidation.log_watermark())
         flags = {m.content.split(": ", 1)[-1]: m.private for _, m in logged if m.author_id == USER_ID}
         assert flags == {DIABETES: True, BEES: False}
-        key = h.bot.services.engine.character_key
+        key = h.bot.services.pipeline.character_key
         assert (await h.store.conversations.history(key, USER_ID, f"private:{OTHER_CHANNEL_ID}")).turns
 
         await h.bot.services.memory.consolidator.run()
@@ -105,7 +105,7 @@ async def test_a_private_places_conversation_is_summarized_into_private_memories
     await h.at_rest()
     summarizer = h.bot.services.memory.summarizer
     await summarizer.wait_idle()
-    key, scope = h.bot.services.engine.character_key, f"private:{OTHER_CHANNEL_ID}"
+    key, scope = h.bot.services.pipeline.character_key, f"private:{OTHER_CHANNEL_ID}"
     if len((await h.store.conversations.history(key, USER_ID, scope)).turns) > 1:
         assert await summarizer.summarize(USER_ID, scope, "alice")
     memories = await h.store.memories.core_memories(key, USER_ID)

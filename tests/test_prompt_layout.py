@@ -212,7 +212,7 @@ async def test_a_v3_cards_nickname_stands_for_char(make_harness: MakeHarness, tm
     await h.replies(int(sent["channel_id"]), 1)
     system = h.claude.system_text(reply_requests(h)[-1])
     assert "Q is a sentient fountain pen" in system and "Quill is a sentient" not in system
-    assert h.bot.services.engine.persona.name == "Quill"  # still its name on Discord
+    assert h.bot.services.pipeline.persona.name == "Quill"  # still its name on Discord
 
 
 async def test_a_cards_talkativeness_and_a_wpp_description_reach_the_vote_whole(
@@ -230,7 +230,7 @@ async def test_a_cards_talkativeness_and_a_wpp_description_reach_the_vote_whole(
     await h.say("anyone up for tea later?")
     [vote] = await h.claude.wait_for_requests(1, model="claude-test-voter")
     system = h.claude.system_text(vote)
-    name = h.bot.services.engine.persona.name
+    name = h.bot.services.pipeline.persona.name
     assert f"{name} is quiet in groups (talkativeness 0.2 of 1): lean no when unsure." in system
     first = system.split("You decide whether", 1)[1].split("Say yes", 1)[0]
     assert 'Mind("kind" + "wry. Dry.") Likes("tea")}] Lore.' in first  # never cut inside the brackets

@@ -49,7 +49,7 @@ async def react(h: Harness, message: dict[str, Any], emoji: str, *, user: int = 
 
 async def kept(h: Harness, user: int = USER_ID) -> str:
     assert h.bot is not None
-    return (await h.store.feelings.read(h.bot.services.engine.character_key, user))[0]
+    return (await h.store.feelings.read(h.bot.services.pipeline.character_key, user))[0]
 
 
 async def reacted(h: Harness, user: int = USER_ID) -> list[dict[str, Any]]:
@@ -219,7 +219,7 @@ async def test_a_reaction_on_a_message_it_was_asked_about_reaches_it(make_harnes
     assert [r["e"] for r in await reacted(h)] == ["🦀"]
     assert h.bot is not None
     h.claude.script("It happens with old kilns.", model="claude-test-default")
-    menu = f"Ask {h.bot.services.engine.persona.name}"[:32]
+    menu = f"Ask {h.bot.services.pipeline.persona.name}"[:32]
     ask = await h.discord.interaction_installed(menu, user_id=USER_ID, channel_id=CHANNEL_ID,
                                                 guild_id=GUILD_ID, target=target)
     await ask.message()

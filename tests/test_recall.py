@@ -205,7 +205,7 @@ async def test_relevant_facts_reach_the_reply_prompt_and_dm_facts_stay_in_dms(
         make_harness: MakeHarness) -> None:
     # (a question may spend a larger budget on what it asks about: the same here, so 30 tokens bound it)
     h = await make_harness(recall_token_budget="30", memory_recall_token_budget="30")
-    key = h.bot.services.engine.character_key
+    key = h.bot.services.pipeline.character_key
     await h.store.people.ensure_user(USER_ID, "alice")
     embed = h.bot.services.memory.embed  # what the admin fact commands use too
     facts = {
@@ -363,7 +363,7 @@ async def test_a_new_bot_loads_the_model_at_start_up_so_the_first_fact_waits_for
 
 async def test_a_fact_the_core_memories_already_hold_is_not_recalled_again(make_harness: MakeHarness) -> None:
     h = await make_harness()
-    key = h.bot.services.engine.character_key
+    key = h.bot.services.pipeline.character_key
     await h.store.people.ensure_user(USER_ID, "alice")
     await h.store.memories.add_core_memory(key, USER_ID, "Alice has a cat called Biscuit.")
     for text in ("alice has a cat called  Biscuit", "Alice's cat Biscuit hates the vacuum"):

@@ -34,7 +34,7 @@ def recalled(h: Harness, asking: str = "") -> str:
 
 async def facts(h: Harness, texts: dict[str, int], *, private: bool = True) -> dict[str, int]:
     """Store ``texts`` (fact -> how often mentioned) as Alice's facts, embedded as the admin commands do."""
-    key = h.bot.services.engine.character_key
+    key = h.bot.services.pipeline.character_key
     await h.store.people.ensure_user(USER_ID, "alice")
     ids: dict[str, int] = {}
     for text, refs in texts.items():

@@ -69,7 +69,7 @@ async def test_after_a_consolidation_no_excerpt_repeats_a_line_of_the_history(
     assert body.count("named it Biscuit, it hides from umbrellas") == 1
     assert EXCERPTS not in body
     # Once the history is gone (reset), the archive is what is left of them, and it is quoted.
-    await h.store.conversations.reset_conversation(_bot(h).services.engine.character_key, USER_ID, "dm")
+    await h.store.conversations.reset_conversation(_bot(h).services.pipeline.character_key, USER_ID, "dm")
     again = await _dm_prompt(h, "do you remember what my sister called her puppy?", 4)
     assert EXCERPTS in again and "named it Biscuit" in again
 
@@ -80,7 +80,7 @@ async def test_a_summary_hides_only_what_it_tells_what_came_before_it_is_recalle
 
     h = await make_harness(**SMALL)
     await _archived_dm(h)  # the puppy, two days ago: then a reset, and a new conversation
-    key = _bot(h).services.engine.character_key
+    key = _bot(h).services.pipeline.character_key
     await h.store.conversations.reset_conversation(key, USER_ID, "dm")
     assert (await h.store.conversations.history(key, USER_ID, "dm")).summary_since is None
     script = Script()
@@ -110,7 +110,7 @@ async def test_night_after_a_reset_recalls_nothing(make_harness: MakeHarness) ->
     for text in ("Alice is training for the Leeds half marathon", "Alice works at a bakery"):
         vector = await _bot(h).services.memory.embed(text)
         await h.store.facts.add(USER_ID, text, embedding=vector, category="personal")
-    await h.store.conversations.reset_conversation(_bot(h).services.engine.character_key, USER_ID, "dm")
+    await h.store.conversations.reset_conversation(_bot(h).services.pipeline.character_key, USER_ID, "dm")
     body = await _dm_prompt(h, "night!", 3)
     assert "<recalled_facts" not in body and EXCERPTS not in body
     assert "half marathon" not in body and "Biscuit" not in body
@@ -121,7 +121,7 @@ async def test_night_after_a_reset_recalls_nothing(make_harness: MakeHarness) ->
 
 async def test_a_fact_a_core_memory_says_in_other_words_is_left_out(make_harness: MakeHarness) -> None:
     h = await make_harness()
-    key = _bot(h).services.engine.character_key
+    key = _bot(h).services.pipeline.character_key
     await h.store.people.ensure_user(USER_ID, "alice")
     memory = "Alice told me she has been vegetarian since she was twelve."
     await h.store.memories.add_core_memory(key, USER_ID, memory)
@@ -294,7 +294,7 @@ async def test_small_talk_after_a_reset_quotes_nothing_of_the_reset_conversation
         make_harness: MakeHarness) -> None:
     h = await make_harness()
     await _archived_dm(h, ago=timedelta(0))  # today's conversation, archived, then reset
-    await h.store.conversations.reset_conversation(_bot(h).services.engine.character_key, USER_ID, "dm")
+    await h.store.conversations.reset_conversation(_bot(h).services.pipeline.character_key, USER_ID, "dm")
     for n, text in enumerate(("how are you doing today?", "busy this week?"), 3):
         body = await _dm_prompt(h, text, n)
         assert EXCERPTS not in body and "Biscuit" not in body and "bakery" not in body
@@ -305,7 +305,7 @@ async def test_a_question_about_yesterday_still_recalls_it(make_harness: MakeHar
     h = await make_harness()
     yesterday = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0) - timedelta(days=1)
     await _archived_dm(h, at=yesterday)
-    await h.store.conversations.reset_conversation(_bot(h).services.engine.character_key, USER_ID, "dm")
+    await h.store.conversations.reset_conversation(_bot(h).services.pipeline.character_key, USER_ID, "dm")
     body = await _dm_prompt(h, "what did we talk about yesterday?", 3)
     recalled = _recalled(body)
     assert EXCERPTS in body and "named it Biscuit" in recalled and "busy week at the bakery" in recalled
@@ -345,7 +345,7 @@ async def test_the_person_block_itself_says_each_thing_once(make_harness: MakeHa
     (the memory), and still says what only the summary tells."""
     h = await make_harness()
     await h.store.people.ensure_user(USER_ID, "alice")
-    key = _bot(h).services.engine.character_key
+    key = _bot(h).services.pipeline.character_key
     await h.store.memories.add_core_memory(key, USER_ID, "Alice lives in Leeds", source=PRIVATE_SOURCE)
     await (await h.slash("remember", [{"name": "memory", "type": 3, "value": "I live in Leeds"}], dm=True)
            ).message()
@@ -379,7 +379,7 @@ async def test_recalled_lines_repeat_the_request_under_five_percent_for_each_kin
     h = await make_harness()
     yesterday = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0) - timedelta(days=1)
     await _archived_dm(h, at=yesterday)
-    key = _bot(h).services.engine.character_key
+    key = _bot(h).services.pipeline.character_key
     await h.store.conversations.reset_conversation(key, USER_ID, "dm")
     await h.store.memories.add_core_memory(key, USER_ID, "Alice lives in Leeds with her partner Sam.",
                                            source="summary_dm")

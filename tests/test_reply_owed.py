@@ -51,7 +51,7 @@ async def test_a_reply_is_owed_until_posted_and_posted_with_its_nonce(harness: H
     store = h.store
 
     async def while_generating(body: dict[str, Any]) -> str:
-        key = h.bot.services.engine.character_key  # type: ignore[union-attr]
+        key = h.bot.services.pipeline.character_key  # type: ignore[union-attr]
         seen.extend(o.message_id for o in await store.owed.pending(key))
         return "Here I am."
 
@@ -60,8 +60,8 @@ async def test_a_reply_is_owed_until_posted_and_posted_with_its_nonce(harness: H
     [reply] = await h.replies(CHANNEL_ID)
     assert reply["content"] == "Here I am."
     assert seen == [int(sent["id"])]  # owed while the reply was written (marked with the log write)
-    await h.discord.wait_for(lambda _: not h.bot.services.engine.owing(), what="the mark cleared")  # type: ignore[union-attr]
-    assert await store.owed.pending(h.bot.services.engine.character_key) == []  # type: ignore[union-attr]
+    await h.discord.wait_for(lambda _: not h.bot.services.pipeline.owing(), what="the mark cleared")  # type: ignore[union-attr]
+    assert await store.owed.pending(h.bot.services.pipeline.character_key) == []  # type: ignore[union-attr]
     [body] = post_bodies(h)
     assert body["nonce"] == reply_nonce(int(sent["id"]), 0) and body["enforce_nonce"] is True
     assert reply["nonce"] == body["nonce"]
@@ -77,7 +77,7 @@ async def test_a_message_that_is_not_answered_owes_nothing(make_harness: Any) ->
     await h.say("anyone up for a swim?")
     [reply] = await h.replies(CHANNEL_ID)
     assert reply["content"] == "Count me in."
-    await h.discord.wait_for(lambda _: not h.bot.services.engine.owing(), what="the voted reply settled")
+    await h.discord.wait_for(lambda _: not h.bot.services.pipeline.owing(), what="the voted reply settled")
     assert await h.store.owed.count() == 0
 
 
@@ -121,7 +121,7 @@ async def test_owed_replies_are_answered_late_at_start_up_or_dropped_when_old(ha
     old = await h.say("and the tide?", user=USER2_ID, channel=OTHER_CHANNEL_ID, mention=True)
     await h.replies(CHANNEL_ID, 2)
     await h.replies(OTHER_CHANNEL_ID)
-    key = h.bot.services.engine.character_key  # type: ignore[union-attr]
+    key = h.bot.services.pipeline.character_key  # type: ignore[union-attr]
     await h.stop_bot()
     store = await Store(h.db_url).open()
     try:
@@ -145,7 +145,7 @@ async def test_owed_replies_are_answered_late_at_start_up_or_dropped_when_old(ha
                 if r.method == "POST" and r.path.endswith("/messages")]) == 1  # the answered one left alone
     assert "3 minutes late" in h.claude.all_text(h.claude.requests[-1])
     assert posted[-1]["message_reference"]["message_id"] == fresh["id"]
-    engine = h.bot.services.engine  # type: ignore[union-attr]
+    engine = h.bot.services.pipeline  # type: ignore[union-attr]
     await h.discord.wait_for(lambda _: not engine.owing(), what="the late reply settled")
     assert await h.store.owed.count() == 0  # the old one was closed as dropped
     assert len(bot_posts(h, OTHER_CHANNEL_ID)) == 1  # and not answered again
@@ -375,7 +375,7 @@ async def test_a_mark_being_answered_here_is_never_taken_for_one_left_by_a_crash
     sent = await h.say("are you there?", mention=True)
     await asyncio.wait_for(written.wait(), EVENT_WAIT)
     assert int(sent["id"]) in {o.message_id for o in await h.bot.services.store.owed.pending(  # type: ignore[union-attr]
-        h.bot.services.engine.character_key)}  # type: ignore[union-attr]
+        h.bot.services.pipeline.character_key)}  # type: ignore[union-attr]
     fresh = await h.bot.services.recovery.triage()  # type: ignore[union-attr]
     assert int(sent["id"]) not in {owed.message_id for owed, _ in fresh}
     release.set()

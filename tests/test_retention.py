@@ -103,7 +103,7 @@ async def test_the_daily_retention_job_applies_the_settings(make_harness: Any) -
     tasks = h.bot.services.memory_jobs
 
     async def row() -> Any:
-        return await h.store.timers.get(f"retention:{h.bot.services.engine.character_key}")
+        return await h.store.timers.get(f"retention:{h.bot.services.pipeline.character_key}")
 
     due = (await eventually(row, "the retention round's row")).due
     assert (due.hour, due.minute) == (4, 30)

@@ -206,7 +206,7 @@ async def test_the_follow_up_cooldown_lets_someone_else_take_the_next_message(ma
 
 async def test_old_hostility_fades_and_banter_comes_back(make_harness: Make) -> None:
     h = await ensemble(make_harness, banter_chance="1", max_character_turns="1", affinity_decay_days="7")
-    finn = h.bot.services.engine.character_key  # type: ignore[union-attr]
+    finn = h.bot.services.pipeline.character_key  # type: ignore[union-attr]
     for _ in range(5):
         await h.store.characters.adjust_affinity("atlas", finn, -2.0)
     band = h.bot.services.ensemble  # type: ignore[union-attr]

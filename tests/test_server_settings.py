@@ -164,7 +164,7 @@ async def test_language_hint_reaches_the_reply_prompt(harness: Harness) -> None:
 
 async def test_memory_consent_of_the_server_decides_what_is_kept(harness: Harness) -> None:
     h = harness
-    key = h.bot.services.engine.character_key
+    key = h.bot.services.pipeline.character_key
     scope = f"channel:{CHANNEL_ID}"
     await setting(h, "memory_consent", "opt_in")
     await h.say("remember my shell", mention=True)

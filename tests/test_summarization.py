@@ -103,7 +103,7 @@ def requests_with(h: Harness, cue: str) -> list[Any]:
 async def summarized(h: Harness, scope: str, user: int = USER_ID, timeout: float = EVENT_WAIT, *,
                      previous: str = "") -> str:
     """Wait for the conversation's summary to be there (and to differ from ``previous``); return it."""
-    key = h.bot.services.engine.character_key
+    key = h.bot.services.pipeline.character_key
 
     async def new_summary() -> str | None:
         history = await h.store.conversations.history(key, user, scope)
@@ -140,7 +140,7 @@ async def test_a_long_conversation_is_summarized_and_the_next_prompt_uses_the_su
     assert mirrored.startswith(f"Summarized 4 messages of user {USER_ID}'s conversation in channel ")
     assert CHAT[0] not in mirrored and summary not in mirrored
 
-    key = h.bot.services.engine.character_key
+    key = h.bot.services.pipeline.character_key
     history = await h.store.conversations.history(key, USER_ID, f"channel:{CHANNEL_ID}")
     assert len(history.turns) <= 4 and CHAT[0] not in [t.content for t in history.turns]
     memories = await h.store.memories.core_memories(key, USER_ID)
@@ -213,7 +213,7 @@ async def test_a_failed_pass_keeps_the_history_backs_off_and_the_sweep_retries_w
     script = Script()
     script.fail_summaries = 1
     h.claude.responder = script.holding
-    key = h.bot.services.engine.character_key
+    key = h.bot.services.pipeline.character_key
     scope = f"channel:{CHANNEL_ID}"
     await chat(h, CHAT[:3])
     await h.discord.wait_for(lambda d: "summary" in script.kinds, 10, what="a summarization attempt")
@@ -247,7 +247,7 @@ async def test_dm_memories_stay_private(make_harness: MakeHarness) -> None:
     script = Script(summary="Alice confided that she is moving away in secret.",
                     memories="- Alice is secretly planning to move to the mainland.")
     h.claude.responder = script
-    key = h.bot.services.engine.character_key
+    key = h.bot.services.pipeline.character_key
     await chat(h, CHAT[:4], dm=True)
     await summarized(h, "dm")
     assert [(m, s) for _, m, s in await h.store.memories.core_memories(key, USER_ID)] == [
@@ -333,7 +333,7 @@ async def test_a_remember_in_dms_outlives_every_summary_and_stays_private(make_h
     asked = await h.slash("remember", [{"name": "memory", "type": 3, "value": note}], dm=True)
     answer = await asked.message()
     assert "I'll remember that" in answer["content"]
-    key = h.bot.services.engine.character_key
+    key = h.bot.services.pipeline.character_key
     await chat(h, CHAT[:4], dm=True)
     await summarized(h, "dm")
     kept = [m for _, m, _ in await h.store.memories.core_memories(key, USER_ID)]

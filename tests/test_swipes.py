@@ -62,7 +62,7 @@ async def shows(h: Harness, message: dict[str, Any], text: str, position: str) -
 
 
 async def history(h: Harness) -> list[tuple[str, str]]:
-    key = h.bot.services.engine.character_key
+    key = h.bot.services.pipeline.character_key
     hist = await h.store.conversations.history(key, USER_ID, f"channel:{CHANNEL_ID}")
     return [(t.role, t.content) for t in hist.turns]
 
@@ -354,7 +354,7 @@ async def reset_dm(h: Harness) -> None:
 async def test_a_swipe_after_its_answer_is_gone_never_touches_another_persons_answer(
         harness: Harness, drop: Callable[[Harness], Awaitable[None]]) -> None:
     h = harness
-    key = h.bot.services.engine.character_key
+    key = h.bot.services.pipeline.character_key
     reply = await dm_swiped(h)
     await drop(h)
     assert (await h.store.conversations.history(key, USER_ID, "dm")).turns == []
@@ -382,7 +382,7 @@ async def test_a_swipe_writes_only_to_its_own_conversations_answer(harness: Harn
     """Even a row naming another conversation's turn (as one could before ids were never reused) changes
     nothing of it: ◀ is told the buttons expired, and the row goes."""
     h = harness
-    key = h.bot.services.engine.character_key
+    key = h.bot.services.pipeline.character_key
     reply = await swiped_reply(h)
     h.claude.script("Twice.", model=MODEL)
     await (await press(h, reply, "new")).response()
@@ -451,7 +451,7 @@ async def test_back_to_a_reply_with_sources_keeps_them_out_of_the_history(make_h
     await shows(h, reply, "Nothing much.", "2/2")
     await (await press(h, reply, "prev")).response()
     await shows(h, reply, first, "1/2")  # the post shows its sources again
-    turns = (await h.store.conversations.history(h.bot.services.engine.character_key, USER_ID, "dm")).turns
+    turns = (await h.store.conversations.history(h.bot.services.pipeline.character_key, USER_ID, "dm")).turns
     assert "Sources:" not in turns[-1].content and "Big day out there." in turns[-1].content
     h.claude.script("More news.", model=MODEL)
     await h.dm("wow, tell me more")

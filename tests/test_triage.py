@@ -155,7 +155,7 @@ async def test_a_burst_is_judged_in_few_vote_rounds_every_message_logged_and_dec
         decided[msg.message_id] = decision
 
     assert h.bot is not None
-    decider = h.bot.services.engine._decider  # one observer more than compose() declared: this test's
+    decider = h.bot.services.pipeline._decider  # one observer more than compose() declared: this test's
     decider.observers = (*decider.observers, on_decision)
     h.claude.script("no", model=VOTER, times=None)
     sent: list[dict[str, Any]] = []

@@ -55,12 +55,12 @@ async def seed(h: Harness, exchanges: int, *, scope: str = f"channel:{CHANNEL_ID
     turns = []
     for i in range(1, exchanges + 1):
         turns += [counted(Turn("user", f"question {i}")), counted(Turn("assistant", f"answer {i}"))]
-    return await h.store.conversations.append_turns(h.bot.services.engine.character_key, user, scope, turns)
+    return await h.store.conversations.append_turns(h.bot.services.pipeline.character_key, user, scope, turns)
 
 
 async def history(h: Harness, scope: str = f"channel:{CHANNEL_ID}",
                   user: int = USER_ID) -> list[tuple[str, str]]:
-    hist = await h.store.conversations.history(h.bot.services.engine.character_key, user, scope)
+    hist = await h.store.conversations.history(h.bot.services.pipeline.character_key, user, scope)
     return [(t.role, t.content) for t in hist.turns]
 
 
@@ -107,7 +107,7 @@ async def test_commands_are_synced_once_with_validated_options(make_harness: Mak
 
 async def test_reset_conversation_cancel_then_confirm(harness: Harness) -> None:
     h = harness
-    key = h.bot.services.engine.character_key
+    key = h.bot.services.pipeline.character_key
     ids = await seed(h, 2)
     await seed(h, 1, scope="dm")
     hist = await h.store.conversations.history(key, USER_ID, f"channel:{CHANNEL_ID}")
@@ -250,7 +250,7 @@ async def test_forget_last_with_nothing_to_forget(harness: Harness) -> None:
 
 async def test_remember_adds_a_core_memory_and_rejects_bad_input(harness: Harness) -> None:
     h = harness
-    key = h.bot.services.engine.character_key
+    key = h.bot.services.pipeline.character_key
     ok = await ephemeral(await h.slash("remember", [{"name": "memory", "type": 3,
                                                      "value": "  I am allergic to shellfish "}]))
     assert "I'll remember that" in ok["content"]
@@ -264,7 +264,7 @@ async def test_remember_adds_a_core_memory_and_rejects_bad_input(harness: Harnes
 
 async def test_remember_respects_memory_consent(make_harness: MakeHarness) -> None:
     h = await make_harness(memory_consent="opt_in")
-    key = h.bot.services.engine.character_key
+    key = h.bot.services.pipeline.character_key
 
     async def remember(text: str) -> str:
         answer = await ephemeral(await h.slash("remember", [{"name": "memory", "type": 3, "value": text}]))
@@ -301,7 +301,7 @@ async def test_status_shows_usage_plan_conversation_and_memories(harness: Harnes
     h = harness
     await chat(h, "count me", "Counted.", 1)
     await settled(h, 2)
-    key = h.bot.services.engine.character_key
+    key = h.bot.services.pipeline.character_key
     await h.store.memories.add_core_memory(key, USER_ID, "Alice counts things.")
     usage = await h.store.usage.totals(USER_ID)
     ix = await h.slash("status")
@@ -315,14 +315,14 @@ async def test_status_shows_usage_plan_conversation_and_memories(harness: Harnes
     assert container["type"] == 17
     kinds = [c["type"] for c in container["components"]]
     assert kinds[:2] == [10, 14] and set(kinds[2:]) == {10}
-    name = h.bot.services.engine.persona.name
+    name = h.bot.services.pipeline.persona.name
     assert container["components"][0]["content"] == f"### Your status with {name}"
     fields = panel_fields(answer)
     assert list(fields)[:2] == ["Plan", "Usage (all time)"]
     assert fields["Plan"] == "Standard"
     assert (f"{usage.calls} calls" in fields["Usage (all time)"]
             and f"${usage.cost:.4f}" in fields["Usage (all time)"])
-    key = h.bot.services.engine.character_key
+    key = h.bot.services.pipeline.character_key
     hist = await h.store.conversations.history(key, USER_ID, f"channel:{CHANNEL_ID}")
     assert fields["Conversation in this channel"] == f"2 messages · {history_tokens(hist):,} tokens"
     assert fields["Core memories"] == "1"

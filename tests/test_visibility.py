@@ -495,8 +495,9 @@ async def test_no_request_or_post_carries_what_its_place_may_not_see(db_url: str
         h.claude.responder = parrot
         await hide(h, OTHER_CHANNEL_ID)  # server 1's private place
         assert h.bot is not None
+        main = h.bot.services.pipeline.character_key
         things, everywhere = await generate(h.store, rng, people=WIRE_PEOPLE, places=WIRE_PLACES,
-                                            character=h.bot.services.engine.character_key, bot=h.bot_user_id)
+                                            character=main, bot=h.bot_user_id)
         # Where each marker came from; what the bot posts somewhere is said there too (bob's server-2
         # memory, his to share everywhere, once posted in a server-1 place is that place's line).
         origins: dict[str, set[Origin]] = {t.marker: {t.origin} for t in things}

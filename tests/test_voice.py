@@ -123,7 +123,7 @@ async def test_a_voice_message_is_logged_and_owed_before_it_is_heard(make_harnes
     channel = int(sent["channel_id"])
     await asyncio.wait_for(h.openai.transcribing.wait(), 30)
     assert (await logged_texts(h, channel, 1)) == ["[voice message]"]
-    owed = await h.store.owed.pending(h.bot.services.engine.character_key)
+    owed = await h.store.owed.pending(h.bot.services.pipeline.character_key)
     assert [o.message_id for o in owed] == [int(sent["id"])]
     h.openai.transcribe_gate.set()
     [reply] = await h.replies(channel)
@@ -131,7 +131,7 @@ async def test_a_voice_message_is_logged_and_owed_before_it_is_heard(make_harnes
     assert (await logged_texts(h, channel, 2))[0] == "[voice] is the tide in?"  # the transcript replaced it
     await h.bot.in_flight.drain()
     await h.store.log.flush()
-    assert await h.store.owed.pending(h.bot.services.engine.character_key) == []
+    assert await h.store.owed.pending(h.bot.services.pipeline.character_key) == []
 
 
 async def test_a_voice_message_over_max_voice_bytes_is_not_downloaded(make_harness: MakeHarness) -> None:
@@ -142,7 +142,7 @@ async def test_a_voice_message_over_max_voice_bytes_is_not_downloaded(make_harne
     assert h.discord.cdn_requests == [] and h.openai.heard == []  # not one byte fetched
     await h.bot.in_flight.drain()
     await h.store.log.flush()  # the owed mark is cleared with the log's next batch
-    key = h.bot.services.engine.character_key
+    key = h.bot.services.pipeline.character_key
     assert await h.store.owed.pending(key) == []  # the unheard line answered it
 
 

@@ -242,7 +242,7 @@ async def test_shutdown_during_a_call_clears_the_status(
 
 def character_name(h: Harness) -> str:
     assert h.bot is not None
-    return h.bot.services.engine.persona.name
+    return h.bot.services.pipeline.persona.name
 
 
 async def test_a_refused_status_is_logged_once_and_the_call_goes_on(

@@ -190,7 +190,7 @@ class KindredMixin:
         services.reloader.start()  # config.env and the character files, applied live when they change
         if self.freeze_after_setup:
             settle_heap()  # what start-up built, out of the collector's sight; full collections rarer
-        log.info("Kindred ready to connect as %s (database %s)", services.engine.persona.name,
+        log.info("Kindred ready to connect as %s (database %s)", services.pipeline.persona.name,
                  self.settings.safe_database_url())
         log_invite(self)
 
@@ -226,7 +226,7 @@ class KindredMixin:
         await sync_app_commands(self)  # type: ignore[arg-type]
 
     async def _cluster_shutdown(self, message: JsonObject) -> None:
-        if message.get("character") != self.services.engine.character_key:
+        if message.get("character") != self.services.pipeline.character_key:
             return  # another character's processes, sharing the database
         log.warning("shutdown asked for in another process of the cluster (%s); closing", message.get("node"))
         self.exit_code = 0

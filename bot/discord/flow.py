@@ -68,7 +68,7 @@ class MessageFlow:
         """A bot named in the message is a character that may answer first."""
         for user in message.mentions:
             if user.bot and user.id != me.id:
-                self.bot.services.engine.note_peer(message.channel.id, user.id, user.display_name)
+                self.bot.services.pipeline.note_peer(message.channel.id, user.id, user.display_name)
 
     async def answer(self, msg: Incoming, message: discord.Message,
                      outlet_for: Callable[[str], Outlet]) -> None:
@@ -78,7 +78,8 @@ class MessageFlow:
         with self.in_flight:
             voice_message = bool(message.attachments) and voice_attachment(message) is not None
             if voice_message:
-                heard = await hear(self.bot, msg, message, outlet_for(self.bot.services.engine.character_key))
+                main = self.bot.services.pipeline.character_key
+                heard = await hear(self.bot, msg, message, outlet_for(main))
                 if heard is None:
                     return
                 msg = heard
@@ -92,7 +93,7 @@ class MessageFlow:
                 for pending in before:
                     after = await pending
                     await after(results, message)
-            spoken = [r for r in results if r.speaker == self.bot.services.engine.character_key]
+            spoken = [r for r in results if r.speaker == self.bot.services.pipeline.character_key]
             if spoken and self.bot.services.voice.speaks_after(voice_message=voice_message):
                 await speak_reply(self.bot, msg, message.id, spoken[0])
 

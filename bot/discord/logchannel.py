@@ -224,7 +224,7 @@ class LogChannel:
             await self.post(await tools.verbose.switch(command.arg))
         elif command.name == "status":
             report = format_status(
-                self.bot.settings, character_name=self.bot.services.engine.persona.name,
+                self.bot.settings, character_name=self.bot.services.pipeline.persona.name,
                 uptime_seconds=time.monotonic() - self.bot.started_at, guild_count=len(self.bot.guilds),
                 latencies=shard_latencies(self.bot), verbose=self.bot.mirror.enabled)
             fields = report.fields + named_lines(await self.bot.services.claude.status_lines())
@@ -234,12 +234,12 @@ class LogChannel:
             await self.post(await self.bot.services.alive.refresh_status_answer())
         elif command.name == "testlog":
             now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-            name = self.bot.services.engine.persona.name
+            name = self.bot.services.pipeline.persona.name
             await self.post(f"🧪 Test log line from {name}: this channel receives my "
                             f"log (asked by {msg.author_name} at {now}).")
 
     async def shutdown(self, name: str, msg: Incoming) -> None:
-        mine = self.bot.services.engine.persona.name
+        mine = self.bot.services.pipeline.persona.name
         if not name:
             raise InvalidInput(f"Usage: `{USAGE['shutdown']}`.")
         if name != mine:
@@ -253,7 +253,7 @@ class LogChannel:
 
     async def _shut_down(self, msg: Incoming) -> None:
         bot = self.bot
-        name = bot.services.engine.persona.name
+        name = bot.services.pipeline.persona.name
         log.warning("shutdown of %s requested in the log channel by admin %s", name, msg.author_id)
         if await bot.services.cluster.publish("shutdown", by=msg.author_id):
             log.warning("shutdown: every other process of the cluster was told to stop too")

@@ -99,7 +99,7 @@ async def hear(bot: VoiceBot, msg: Incoming, message: discord.Message, outlet: O
             return None
 
     voice = bot.services.voice
-    return await bot.services.engine.hear(msg, outlet, listen if voice.hears else None,
+    return await bot.services.pipeline.hear(msg, outlet, listen if voice.hears else None,
                                  bot.settings.voice.voice_unheard_reply)
 
 

@@ -163,7 +163,7 @@ class Services:
     store: Store
     claude: ClaudeClient
     voice: VoiceService
-    engine: ReplyPipeline
+    pipeline: ReplyPipeline  # the main character's
     access: AccessGate
     limits: SpendingLimits
     reach: Reach  # the one rule of whom the character may speak to or hear, asked by every way
@@ -194,11 +194,6 @@ class Services:
     metrics: Metrics | None = None  # when metrics_port asks for them
     metrics_server: MetricsServer | None = None  # GET /metrics on its own port; the event-loop lag sampler
     tracing: Tracing | None = None  # a reply's stages as OpenTelemetry spans, when otel_endpoint is set
-
-    @property
-    def engines(self) -> list[ReplyPipeline]:
-        """Every character's engine, the main one first."""
-        return [m.engine for m in self.ensemble.members] if self.ensemble is not None else [self.engine]
 
 
 async def open_store(settings: Settings) -> Store:
@@ -419,8 +414,8 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                                   metrics_server if metrics_server is not None and not metrics_server.own_port
                                   else None) if live is not None else None
     tools = ServerToolParts.on(store, polls)
-    services = Services(store=store, claude=claude, voice=voice, engine=engine, access=access, limits=limits,
-                        reach=reach,
+    services = Services(store=store, claude=claude, voice=voice, pipeline=engine, access=access,
+                        limits=limits, reach=reach,
                         cluster=cluster, ensemble=ensemble, replies=replies, recovery=recovery, memory=memory,
                         admin=admin, counters=counters, alive=alive, memory_jobs=memory_jobs,
                         lead_work=lead_work, reloader=reloader, timers=dispatcher,

@@ -93,7 +93,7 @@ class DiscordCalls:
     def __init__(self, bot: CallsBot, on_heard: OnHeard | None = None) -> None:
         self._bot = bot
         self.on_heard = on_heard
-        self._status = ChannelStatus(lambda: bot.services.engine.persona.name)
+        self._status = ChannelStatus(lambda: bot.services.pipeline.persona.name)
 
     async def join(self, guild_id: int, channel_id: int, settings: VoiceSettings) -> DiscordCall:
         channel = self._bot.get_channel(channel_id)
