@@ -124,7 +124,7 @@ class Messages(commands.Cog):
         me = self.bot.user
         main = character == self.bot.services.pipeline.character_key
         ensemble = self.bot.services.ensemble
-        name = ensemble.engine(character).persona.name if ensemble and not main else ""
+        name = ensemble.pipeline(character).persona.name if ensemble and not main else ""
         async for later in message.channel.history(after=message, limit=50, oldest_first=True):
             if main and me is not None and later.author.id == me.id:
                 ref = later.reference

@@ -227,7 +227,7 @@ async def test_every_character_of_the_ensemble_summarizes_its_own_conversations(
     h = await make_ensemble(conversation_token_threshold="60", history_keep_messages="2",
                             recent_channel_messages="0")
     summary = "Alice asked me about the ridge and the old north road."
-    atlas = h.bot.services.ensemble.member("atlas").engine.persona  # type: ignore[union-attr]
+    atlas = h.bot.services.ensemble.member("atlas").pipeline.persona  # type: ignore[union-attr]
     summary_cue = atlas.summarization_prompt[:40]
     memory_cue = atlas.core_memory_prompt.split("{")[0]
 

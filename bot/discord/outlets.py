@@ -199,7 +199,7 @@ class WebhookPool:
                 if found:
                     hook = found[0]
                 else:
-                    persona = self.ensemble.member(key).engine.persona
+                    persona = self.ensemble.member(key).pipeline.persona
                     avatar = persona.avatar_bytes()
                     hook = await channel.create_webhook(name=name, avatar=avatar,
                                                         reason=f"Kindred: {persona.name} speaks through it")
@@ -231,7 +231,7 @@ class WebhookOutlet:
         """``swipeable``: the reply's one message, posted with its swipe buttons on (through the webhook
         only: a message the bot account says for the character is not swapped in place)."""
         allowed = allowed_mentions_for(text)
-        persona = self.pool.ensemble.member(self.key).engine.persona  # read now: live edits apply
+        persona = self.pool.ensemble.member(self.key).pipeline.persona  # read now: live edits apply
         hook = await self.pool.get(self.channel, self.key)
         if hook is None:  # still say it, marked with who is speaking
             sent = await self.channel.send(f"**{persona.name}:** {text}", allowed_mentions=allowed)
@@ -257,7 +257,7 @@ class WebhookOutlet:
         """Edit a message of this reply (streamed delivery), as it was sent: by webhook, or marked."""
         hook = await self.pool.get(self.channel, self.key)
         if hook is None:
-            name = self.pool.ensemble.member(self.key).engine.persona.name
+            name = self.pool.ensemble.member(self.key).pipeline.persona.name
             await _partial(self.channel, message_id).edit(content=f"**{name}:** {text}",
                                                                   allowed_mentions=allowed_mentions_for(text))
         else:

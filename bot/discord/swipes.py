@@ -142,7 +142,7 @@ class SwipeDesk:
     async def moved_on(self, msg: Incoming) -> list[SwipeRecord]:
         """A message arrived in a channel: the swipes there close, each reply keeping the alternative shown
         (already in the history); the ones closed, whose buttons :meth:`take_off` removes."""
-        if self.swipes.engine.own_words(msg):
+        if self.swipes.pipeline.own_words(msg):
             return []
         if msg.channel_id not in self.channels:
             return []
@@ -205,7 +205,7 @@ class SwipeDesk:
         result = results[-1]
         webhook_id = None
         if self.webhooks is not None and message.guild is not None and result.speaker \
-                and result.speaker != self.swipes.engine.character_key:
+                and result.speaker != self.swipes.pipeline.character_key:
             hook = await self._hook(message.channel, result.speaker)
             if hook is None:  # said by the bot account as "**Name:** ...": not swapped in place
                 return None

@@ -2,7 +2,7 @@
 which work where the application is installed to a person (a server that never invited the bot, a group DM)
 as well as where it is installed to a server.
 
-Plain logic over the :class:`~bot.reply.engine.ReplyPipeline`, driven the way the console drives it (one
+Plain logic over the :class:`~bot.reply.pipeline.ReplyPipeline`, driven the way the console drives it (one
 character, the same reply sequence), so the cog only turns an interaction into a call and the answer into
 follow-ups. What is said this way belongs to the person's private scope (``dm``, as their DMs): the bot may
 not be in that place at all, so nothing of it is ever shown in a server channel's prompt; and since the
@@ -92,15 +92,15 @@ def note_of(quoted: Quoted) -> str:
 class Asking:
     """Answers a person wherever the application is installed, in their private scope."""
 
-    def __init__(self, engine: ReplyPipeline, tools: ConversationTools) -> None:
-        self.engine = engine
+    def __init__(self, pipeline: ReplyPipeline, tools: ConversationTools) -> None:
+        self.pipeline = pipeline
         self.tools = tools
-        self.replies = ReplySequence(Solo(engine))  # one character: no webhooks to speak as the others
+        self.replies = ReplySequence(Solo(pipeline))  # one character: no webhooks to speak as the others
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # when a question is asked
 
     @property
     def name(self) -> str:
-        return self.engine.persona.name
+        return self.pipeline.persona.name
 
     async def ask(self, asker: Asker, text: str, limit: int = 2000) -> list[str]:
         """The answer to ``text``, in message-sized parts; [] when the character does not answer (a gate

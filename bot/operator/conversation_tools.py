@@ -1,7 +1,7 @@
 """What a user may do to their own conversation: reset it, forget exchanges, add a core memory, see their
 figures (a new answer to the last message is a swipe: bot/reply/swipes.py).
 
-Plain logic over the :class:`~bot.reply.engine.ReplyPipeline` and the store, so the slash-command cog, the
+Plain logic over the :class:`~bot.reply.pipeline.ReplyPipeline` and the store, so the slash-command cog, the
 console and tests drive exactly the same code. Every operation is scoped to one user and one conversation
 scope (``dm`` or ``channel:<id>``, see :attr:`bot.reply.prompting.Incoming.scope`).
 """
@@ -105,16 +105,16 @@ class StatusFigures:
 
 
 class ConversationTools:
-    def __init__(self, engine: ReplyPipeline, store: Store, memory: MemorySettings) -> None:
-        """``engine``: the main character's, which drafts; ``memory``: the memory section, following
+    def __init__(self, pipeline: ReplyPipeline, store: Store, memory: MemorySettings) -> None:
+        """``pipeline``: the main character's, which drafts; ``memory``: the memory section, following
         reloads (its default consent)."""
-        self.engine = engine
+        self.pipeline = pipeline
         self.store = store
         self.memory = memory
 
     @property
     def character_key(self) -> str:
-        return self.engine.character_key
+        return self.pipeline.character_key
 
     async def history(self, user_id: int, scope: str) -> History:
         return await self.store.conversations.history(self.character_key, user_id, scope)
@@ -199,4 +199,4 @@ class ConversationTools:
             usage=await self.store.usage.totals(user_id), premium=bool(user and user.premium),
             history_messages=len(history.turns), history_tokens=history_tokens(history),
             has_summary=bool(history.summary), core_memories=len(memories),
-            stage=stage_status(self.engine.persona, interactions, stored_stage))
+            stage=stage_status(self.pipeline.persona, interactions, stored_stage))

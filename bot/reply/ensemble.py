@@ -41,14 +41,14 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class CastMember:
-    """One character of an ensemble: its key (what its data is filed under, the folder name) and engine."""
+    """One character of an ensemble: its key (what its data is filed under, the folder name) and pipeline."""
 
     key: str
-    engine: ReplyPipeline
+    pipeline: ReplyPipeline
 
     @property
     def name(self) -> str:
-        return self.engine.persona.name
+        return self.pipeline.persona.name
 
 
 class Ensemble:
@@ -79,7 +79,7 @@ class Ensemble:
     @property
     def main(self) -> ReplyPipeline:
         """The character the bot account speaks as."""
-        return self.members[0].engine
+        return self.members[0].pipeline
 
     @property
     def main_key(self) -> str:
@@ -109,7 +109,7 @@ class Ensemble:
 
     def addressed(self, msg: Incoming, exclude: str | None = None) -> list[str]:
         """The cast members ``msg`` speaks to: a reply to one of them first, then names/mentions in order."""
-        names = {m.key: m.engine.names() for m in self.members if m.key != exclude}
+        names = {m.key: m.pipeline.names() for m in self.members if m.key != exclude}
         order = addressed_order(msg.content, names)
         if msg.mentions_bot and self.main_key != exclude and self.main_key not in order:
             order.insert(0, self.main_key)
@@ -120,8 +120,8 @@ class Ensemble:
 
     # -- the cast of the one reply sequence (bot/reply/pipeline.py)
 
-    def engine(self, key: str) -> ReplyPipeline:
-        return self.member(key).engine
+    def pipeline(self, key: str) -> ReplyPipeline:
+        return self.member(key).pipeline
 
     def own_words(self, msg: Incoming) -> bool:
         return self.speaker_of(msg) is not None
@@ -147,7 +147,7 @@ class Ensemble:
         key, reason = self.router.route(msg, self.members)
         if key is None:
             return Casting.quiet(Decision(False, reason))
-        decision = await self.member(key).engine.decide(msg)
+        decision = await self.member(key).pipeline.decide(msg)
         decision = Decision(decision.reply, f"{self.member(key).name}, {reason}; {decision.reason}",
                             decision.votes)
         if not decision.reply:

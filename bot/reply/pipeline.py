@@ -76,7 +76,7 @@ class Cast(Protocol):
         """The character the bot account speaks as: it logs every message and runs the gates."""
         ...
 
-    def engine(self, key: str) -> ReplyPipeline: ...
+    def pipeline(self, key: str) -> ReplyPipeline: ...
 
     def own_words(self, msg: Incoming) -> bool:
         """Whether one of the cast wrote ``msg`` (our account, or one of our webhooks)."""
@@ -124,7 +124,7 @@ class ReplySequence:
         if not casting.speakers:
             return []
         for key in casting.speakers:  # decided by a vote or by the cast: owed from now on
-            await self.cast.engine(key).owe(msg)
+            await self.cast.pipeline(key).owe(msg)
         if msg.author_is_bot and not msg.is_dm and not own:
             main.replied_to_bot(msg)
         if self.threads is not None and not own and not msg.is_dm:  # (a DM has no threads)
@@ -143,7 +143,7 @@ class ReplySequence:
         too. Only a vote it won is not taken again: the mark was written because it said yes. Then
         ``answer`` gives the reply (the whole of it, or the parts a crash cut short). None: not answered,
         and the mark cleared."""
-        main, engine = self.cast.main, self.cast.engine(key)
+        main, engine = self.cast.main, self.cast.pipeline(key)
         engine.claim(msg.message_id)  # answering clears the mark, or a refusal does
         if self.cast.own_words(msg):  # another character's answer to ours: no interceptor, gate or vote
             active = await main.observe(msg)
@@ -163,7 +163,7 @@ class ReplySequence:
         main = self.cast.main  # the main character observes every message: its turn-taking waits
         try:
             for key in casting.speakers:
-                engine = self.cast.engine(key)
+                engine = self.cast.pipeline(key)
                 if results:  # the one before it answered here: its words are in the prompt once logged
                     await main.wait_posted(msg, results[-1].message_ids)
                 elif casting.decision.after:  # other bots' characters named first
@@ -181,26 +181,26 @@ class ReplySequence:
 
 
 class Solo:
-    """One character: it decides by itself whether to answer (bot/reply/engine.py ``decide``)."""
+    """One character: it decides by itself whether to answer (``ReplyPipeline.decide``)."""
 
-    def __init__(self, engine: ReplyPipeline) -> None:
-        self._engine = engine
+    def __init__(self, pipeline: ReplyPipeline) -> None:
+        self._pipeline = pipeline
 
     @property
     def main(self) -> ReplyPipeline:
-        return self._engine
+        return self._pipeline
 
-    def engine(self, key: str) -> ReplyPipeline:
-        return self._engine
+    def pipeline(self, key: str) -> ReplyPipeline:
+        return self._pipeline
 
     def own_words(self, msg: Incoming) -> bool:
-        return self._engine.own_words(msg)
+        return self._pipeline.own_words(msg)
 
     async def cast(self, msg: Incoming) -> Casting:
         if self.own_words(msg):
             return Casting.quiet(Decision(False, "my own message"))
-        decision = await self._engine.decide(msg)
-        return Casting(decision, (self._engine.character_key,) if decision.reply else ())
+        decision = await self._pipeline.decide(msg)
+        return Casting(decision, (self._pipeline.character_key,) if decision.reply else ())
 
 
 @dataclass(frozen=True)

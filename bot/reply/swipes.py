@@ -72,25 +72,25 @@ class Swiped:
 
 
 class ReplySwipes:
-    def __init__(self, store: Store, discord: DiscordSettings, engine: ReplyPipeline,
+    def __init__(self, store: Store, discord: DiscordSettings, pipeline: ReplyPipeline,
                  ensemble: Ensemble | None, timers: Timers, board: SwipeBoard) -> None:
         """``discord``: the Discord section, following reloads (the buttons' lifetime, the message length);
-        ``engine``: the main character's; ``ensemble``: the cast's other characters, when there are some;
+        ``pipeline``: the main character's; ``ensemble``: the cast's other characters, when there are some;
         ``timers``: where the buttons' expiry is armed; ``board``: what takes them off then."""
         self.store = store
         self.discord = discord
-        self.engine = engine
+        self.pipeline = pipeline
         self.ensemble = ensemble
         self.timers = timers
         self.board = board
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # when a new alternative is asked
 
-    def engine_of(self, character: str) -> ReplyPipeline | None:
-        if character == self.engine.character_key:
-            return self.engine
+    def pipeline_of(self, character: str) -> ReplyPipeline | None:
+        if character == self.pipeline.character_key:
+            return self.pipeline
         if self.ensemble is not None:
             try:
-                return self.ensemble.engine(character)
+                return self.ensemble.pipeline(character)
             except (KeyError, StopIteration):  # a character no longer in the cast
                 return None
         return None
@@ -129,8 +129,8 @@ class ReplySwipes:
             return None
         if len(result.turn_ids) < 2:  # not kept (the person is not remembered): nothing to answer again from
             return None
-        character = result.speaker or self.engine.character_key
-        if self.engine_of(character) is None:
+        character = result.speaker or self.pipeline.character_key
+        if self.pipeline_of(character) is None:
             return None
         # The stored answer is the exchange's last turn (after the message; a greeting is stored before it).
         return SwipeRecord(result.message_ids[0], character, msg.author_id, msg.scope, msg.channel_id,
@@ -166,10 +166,10 @@ class ReplySwipes:
     async def new_alternative(self, record: SwipeRecord, asker: Swiper, ooc_context: str = "") -> Swiped:
         """Ask the model for another answer to the same message (steered by ``ooc_context``, an
         out-of-character note), and show it."""
-        engine = self.engine_of(record.character)
+        pipeline = self.pipeline_of(record.character)
         history = await self.store.conversations.history(record.character, record.user_id, record.scope)
         answered = _answered_turn(history.turns, record.turn_id)
-        if engine is None or answered is None:
+        if pipeline is None or answered is None:
             return Swiped(record, "I can no longer find the message this reply answered.")
         now = self.clock()
         incoming = Incoming(
@@ -179,14 +179,14 @@ class ReplySwipes:
             content=answered.content, created_at=now, is_dm=record.scope == "dm",
             guild_id=record.guild_id, guild_name=asker.guild_name, channel_name=asker.channel_name,
             age_restricted=asker.age_restricted)
-        persona = engine.persona
+        persona = pipeline.persona
         try:
-            completion = await engine.generate(incoming, persona, ooc_context=ooc_context.strip(),
+            completion = await pipeline.generate(incoming, persona, ooc_context=ooc_context.strip(),
                                                replace_last_reply=record.turn_id is not None)
         except ClaudeUnavailable as exc:
             log.error("a new swipe for user %s in %s failed: %s", record.user_id, record.scope, exc)
             return Swiped(record, "I could not come up with another answer just now; try again in a moment.")
-        text = engine.finish_text(incoming, completion.text).strip()
+        text = pipeline.finish_text(incoming, completion.text).strip()
         if not text:
             return Swiped(record, "I could not come up with another answer just now; try again in a moment.")
         limit = self.discord.max_message_length

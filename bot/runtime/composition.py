@@ -354,7 +354,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                                       engine, accounts, shared, memory, alive_parts,
                                       (counters.on_turn, *(m.on_turn for m in watched)),
                                       (LanguageHint(policies), late, SpokenReply()), news, search)
-    members = [m.engine for m in ensemble.members[1:]] if ensemble is not None else []
+    members = [m.pipeline for m in ensemble.members[1:]] if ensemble is not None else []
     # The one reply sequence every message goes through; the cast chooses who answers.
     replies = ReplySequence(ensemble or Solo(engine), shared.threads, span=span_of(tracing))
     # Run once ready (cogs/messages.py).

@@ -126,21 +126,21 @@ class LineReader:
 class Console:
     """One console session: commands, greeting, messages to the engine."""
 
-    def __init__(self, settings: Settings, store: Store, engine: ReplyPipeline, user: str) -> None:
+    def __init__(self, settings: Settings, store: Store, pipeline: ReplyPipeline, user: str) -> None:
         self.settings = settings
         self.store = store
-        self.engine = engine
-        self.replies = ReplySequence(Solo(engine))  # the same sequence as Discord's, one character
+        self.pipeline = pipeline
+        self.replies = ReplySequence(Solo(pipeline))  # the same sequence as Discord's, one character
         self.user = user
         self.last: Incoming | None = None
 
     @property
     def key(self) -> str:
-        return self.engine.character_key
+        return self.pipeline.character_key
 
     async def greet(self) -> None:
         """The greeting, only when the conversation is new; else a word that it goes on."""
-        persona = self.engine.persona
+        persona = self.pipeline.persona
         history = await self.store.conversations.history(self.key, CONSOLE_USER_ID, SCOPE)
         if history.turns or history.summary:
             note(f"continuing your conversation with {persona.name}; /reset starts a new one")
@@ -179,7 +179,7 @@ class Console:
         return True
 
     async def status(self) -> None:
-        persona = self.engine.persona
+        persona = self.pipeline.persona
         history = await self.store.conversations.history(self.key, CONSOLE_USER_ID, SCOPE)
         memories = await self.store.memories.core_memories(self.key, CONSOLE_USER_ID)
         lines = [f"{persona.name} ({self.settings.character_dir}), "
@@ -195,7 +195,7 @@ class Console:
         self.last = Incoming(message_id=time_snowflake(now), channel_id=CONSOLE_CHANNEL_ID,
                              author_id=CONSOLE_USER_ID, author_name=self.user, content=text, created_at=now,
                              is_dm=True)
-        outlet = ConsoleOutlet(self.engine.persona.name)
+        outlet = ConsoleOutlet(self.pipeline.persona.name)
         await self.replies.handle(self.last, lambda key: outlet)
 
     def prompt(self) -> None:

@@ -1,6 +1,6 @@
 """Who among several characters takes a message nobody addressed, and how two characters feel about each
 other. Plain Python (no Discord, no database): :mod:`bot.reply.ensemble` drives it, with its cast (any
-:class:`Member`: a key and an engine that knows its persona).
+:class:`Member`: a key and a reply pipeline that knows its persona).
 
 :meth:`CharacterRouter.route`, in order:
 
@@ -35,7 +35,7 @@ class Speaking(Protocol):
 
 
 class Member(Protocol):
-    """One character of the cast (bot/reply/ensemble.py ``CastMember``): its key, name and engine."""
+    """One character of the cast (bot/reply/ensemble.py ``CastMember``): its key, name and reply pipeline."""
 
     @property
     def key(self) -> str: ...
@@ -44,7 +44,7 @@ class Member(Protocol):
     def name(self) -> str: ...
 
     @property
-    def engine(self) -> Speaking: ...
+    def pipeline(self) -> Speaking: ...
 
 
 class CharacterRouter:
@@ -85,7 +85,7 @@ class CharacterRouter:
         free: list[tuple[Member, float | None]] = []
         held: list[str] = []
         for member in cast:
-            persona = member.engine.persona
+            persona = member.pipeline.persona
             avoided = topic_hits(msg.content, persona.topic_avoidances)
             wait = self.cooldown_left(msg.channel_id, member.key)
             if avoided:
@@ -100,7 +100,7 @@ class CharacterRouter:
             return None, "nobody free to join in: " + "; ".join(held)
         best: tuple[float, str, str] | None = None
         for member, weight in free:
-            hits = topic_hits(msg.content, member.engine.persona.topic_interests)
+            hits = topic_hits(msg.content, member.pipeline.persona.topic_interests)
             score = len(hits) * (1.0 if weight is None else weight)
             if hits and (best is None or score > best[0]):
                 best = (score, member.key, hits[0])
@@ -109,7 +109,7 @@ class CharacterRouter:
         last = self.last_speaker(msg.channel_id)
         if last is not None and any(m.key == last for m, _ in free):
             return last, "spoke last here"
-        if any(m.engine.persona.router_weight is not None for m in cast):
+        if any(m.pipeline.persona.router_weight is not None for m in cast):
             weights = [1.0 if w is None else w for _, w in free]
             [(member, weight)] = self.rng.choices(free, weights=weights)
             share = (1.0 if weight is None else weight) / sum(weights)
