@@ -73,10 +73,6 @@ class Origin:
     def public(cls, guild: int | None, channel: int | None = None, person: int | None = None) -> Origin:
         return cls(Kind.PUBLIC, person, guild, channel)
 
-    @classmethod
-    def nowhere(cls, person: int | None = None) -> Origin:
-        return cls(Kind.NOWHERE, person)
-
 
 @dataclass(frozen=True)
 class Audience:

@@ -20,7 +20,6 @@ from bot.core.persona import Persona, detect_format, load_persona
 from bot.core.persona.blend import blend_instructions, current_stage, detect_context, stage_instructions
 from bot.core.persona.cards import export_card, import_card, read_card
 from bot.core.persona.lorebook import activate
-from bot.core.persona.modes import current_mode, split_mode_tag
 from bot.core.persona.png import make_png, png_text, read_png_chunks
 from tests.harness import rewrite
 
@@ -157,15 +156,6 @@ def test_modes_are_compiled_and_tags_parsed(tmp_path: Path) -> None:
         "SHOUT A LOT.",
     )
     assert p.extra["modes"] == ["Calm", "Wild"] and p.extra["default_mode"] == "Calm"
-    assert split_mode_tag("[MODE: Wild]\nHELLO") == ("Wild", "HELLO")
-    assert split_mode_tag("no tag here") == (None, "no tag here")
-    assert (
-        current_mode(
-            ["[MODE: Wild]\nA", "plain", "[mode: calm] b", "[MODE: Bogus]\nc"], ["Calm", "Wild"], "Calm"
-        )
-        == "Calm"
-    )
-    assert current_mode(["x", "[MODE: Wild]\nA"], ["Calm", "Wild"], "Calm") == "Wild"
 
 
 @pytest.mark.parametrize(

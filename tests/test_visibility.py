@@ -168,7 +168,7 @@ def fact_origin(rng: random.Random, person: int,
     if roll < 0.8:
         guild = rng.choice(guilds)
         return Origin.public(guild, None, person), False, guild
-    return Origin.nowhere(person), False, None
+    return Origin(Kind.NOWHERE, person), False, None
 
 
 def excerpt_places(person: int, places: Places) -> list[list[tuple[int | None, int, bool]]]:

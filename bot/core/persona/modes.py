@@ -9,8 +9,7 @@ A ClaudeMask ``character.env`` may declare modes next to ``core_prompt``::
     mode_dreamer="..."
 
 The loader appends a "Modes" section to the system prompt telling the character to open every reply with
-a ``[MODE: <name>]`` line, so a mode switch is visible in the chat. :func:`split_mode_tag` and
-:func:`current_mode` read those tags back (for logs, or to keep a mode across restarts).
+a ``[MODE: <name>]`` line, so a mode switch is visible in the chat.
 """
 
 from __future__ import annotations
@@ -20,8 +19,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from bot.core.errors import ConfigError
-
-MODE_TAG = re.compile(r"^\s*\[\s*MODE\s*:\s*([^\]\n]+?)\s*\]\s*\n?", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -78,22 +75,3 @@ def modes_section(modes: Iterable[Mode], default: str) -> str:
     ]
     lines.extend(f"### {m.name}\n{m.instructions}\n" for m in modes)
     return "\n".join(lines).rstrip()
-
-
-def split_mode_tag(reply: str) -> tuple[str | None, str]:
-    """(mode name, reply without the tag line) — (None, reply) when the reply carries no tag."""
-    match = MODE_TAG.match(reply)
-    if not match:
-        return None, reply
-    return match.group(1).strip(), reply[match.end() :]
-
-
-def current_mode(replies: Iterable[str], mode_names: Iterable[str], default: str) -> str:
-    """The mode of the most recent tagged reply (oldest → newest input) that names a known mode."""
-    known = {n.lower(): n for n in mode_names}
-    mode = default
-    for reply in replies:
-        tag, _ = split_mode_tag(reply)
-        if tag is not None and tag.lower() in known:
-            mode = known[tag.lower()]
-    return mode
