@@ -1,5 +1,5 @@
-"""Polls without Discord: reading the options and the duration, the lifecycle (:class:`Polls`: create, vote,
-close), tallying, and the words and chart shown.
+"""Polls without Discord: reading the options and the duration, the lifecycle (:class:`PollLifecycle`: create,
+vote, close), tallying, and the words and chart shown.
 
 A poll has 2 to 25 options (25 buttons is what one Discord message holds), one vote per person that they
 may change, and a closing time; its results are posted at close with a bar chart (bot/servertools/charts.py).
