@@ -78,27 +78,11 @@ class Conversations:
             self._turns.put(cid, revision, turns)
         return History(cid, summary, turns, since)
 
-    async def prompt_data(
-        self,
-        character: str,
-        user_id: int,
-        scope: str,
-        channel_id: int,
-        *,
-        recent_limit: int,
-        before_id: int | None,
-        private: bool,
-        guild_id: int | None = None,
-    ) -> PromptData:
-        """Everything a reply's prompt needs, in one read. ``private`` (a DM) may see memories drawn from
+    async def prompt_data_of(self, r: PromptRequest) -> PromptData:
+        """Everything a reply's prompt needs, in one read, its server's part too (without it a server's
+        prompt would see none of that server's memories). ``private`` (a DM) may see memories drawn from
         DMs; a channel prompt never does, and sees only ``guild_id``'s memories (its server's) unless the
         person shares them everywhere."""
-        return await self.prompt_data_of(PromptRequest(character, user_id, scope, channel_id, recent_limit,
-                                                       before_id, private, guild_id))
-
-    async def prompt_data_of(self, r: PromptRequest) -> PromptData:
-        """:meth:`prompt_data` of a request as built: all of it, its server too (without it a server's
-        prompt would see none of that server's memories)."""
         if not self.db.is_sqlite:
             return await self.read_prompt_beside(r)
         return await self.db.read(lambda conn: self.read_prompt(conn, r))

@@ -264,10 +264,6 @@ class Reminders:
         return bool(await self.db.change(update(Reminder).where(
             Reminder.id == reminder_id, *WAITING).values(delivered_at=now)))
 
-    async def unmark(self, reminder_id: int) -> None:
-        """Open it again: still to be delivered (the timer tries again)."""
-        await self.db.change(update(Reminder).where(Reminder.id == reminder_id).values(delivered_at=None))
-
 
 def _owned(user_id: int, guild_id: int | None) -> tuple[ColumnElement[bool], ...]:
     """Whose reminder it is to change: the person's own, or (``guild_id``) that server's place task."""

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from database.records import PRIVATE_NOTE_SOURCE, PRIVATE_SOURCE
+from database.records import PRIVATE_NOTE_SOURCE, PRIVATE_SOURCE, PromptRequest
 from memory.passtext import SUMMARY_RULES
 from memory.summarizer import CHANNEL_SOURCE
 from tests.fakes.claude_server import FakeClaude
@@ -230,11 +230,11 @@ async def test_migration_0016_makes_memories_of_unknown_origin_private(db_url: s
         assert placed == {"a channel summary": (PRIVATE_SOURCE, None),
                           "a remembered note": (PRIVATE_NOTE_SOURCE, None),
                           "an admin's note": ("admin", None), "a DM summary": (PRIVATE_SOURCE, None)}
-        channel = await store.conversations.prompt_data("finn", 7, "channel:10", 10, recent_limit=0,
-                                                        before_id=None, private=False, guild_id=GUILD_ID)
+        channel = await store.conversations.prompt_data_of(PromptRequest(
+            "finn", 7, "channel:10", 10, recent_limit=0, before_id=None, private=False, guild_id=GUILD_ID))
         assert channel.core_memories == ["an admin's note"]
-        dm = await store.conversations.prompt_data("finn", 7, "dm", 11, recent_limit=0, before_id=None,
-                                                   private=True)
+        dm = await store.conversations.prompt_data_of(PromptRequest(
+            "finn", 7, "dm", 11, recent_limit=0, before_id=None, private=True))
         # a /remember note is shown apart, in the person's words (issue 44): three memories and the note
         assert len(dm.core_memories) == 3 and dm.notes == ["a remembered note"]
         # A version archived before 0016 comes back the same way.

@@ -453,7 +453,8 @@ async def test_a_reminder_whose_posts_keep_failing_is_dropped_after_a_day(make_h
     h.claude.script("Late, but: stretch!")
     late = dataclasses.replace(timer, last_result="")
     assert await handler(late) == f"reminder {row.id} delivered"
-    await h.store.reminders.unmark(row.id)  # as if that post had failed, and the run before it too
+    async with h.store.engine.begin() as conn:  # as if that post had failed, and the run before it too
+        await conn.execute(update(Reminder).where(Reminder.id == row.id).values(delivered_at=None))
     failed = dataclasses.replace(timer, last_result="failed: 403 Forbidden")
     assert await handler(failed) == f"reminder {row.id} dropped: a day late"
     assert await h.store.reminders.open_for(USER_ID) == []

@@ -80,12 +80,12 @@ async def test_private_core_memories_stay_out_of_channel_prompts(store: Store) -
     await store.memories.replace_core_memories(
         "finn", 5, ["told me a secret in DMs"], reason="dm summary", source=PRIVATE_SOURCE
     )
-    channel = await store.conversations.prompt_data(
+    channel = await store.conversations.prompt_data_of(PromptRequest(
         "finn", 5, "channel:10", 10, recent_limit=5, before_id=None, private=False
-    )
-    dm = await store.conversations.prompt_data(
+    ))
+    dm = await store.conversations.prompt_data_of(PromptRequest(
         "finn", 5, "dm", 11, recent_limit=0, before_id=None, private=True
-    )
+    ))
     # a /remember note ("user") is the person's own words, apart from the character's memories
     assert channel.core_memories == [] and channel.notes == ["likes herring"]
     assert dm.core_memories == ["told me a secret in DMs"] and dm.notes == ["likes herring"]
@@ -287,9 +287,9 @@ async def test_history_edited_by_any_means_reaches_the_next_read(store: Store) -
         return [t.content for t in data.history.turns]
 
     def read() -> Any:
-        return store.conversations.prompt_data(
+        return store.conversations.prompt_data_of(PromptRequest(
             "finn", 5, "dm", 11, recent_limit=0, before_id=None, private=True
-        )
+        ))
 
     await by_hand(update(HistoryMessage).where(HistoryMessage.content == "two").values(content="TWO"))
     assert contents(await read()) == ["one", "TWO", "three"]

@@ -36,7 +36,14 @@ from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming
 from bot.servertools.knowing import EventCard, ScheduledEvents
 from database.models import LoggedMessage, UserFact
-from database.records import PRIVATE_NOTE_SOURCE, PRIVATE_SOURCE, ConsolidationBatch, NewExcerpt, Turn
+from database.records import (
+    PRIVATE_NOTE_SOURCE,
+    PRIVATE_SOURCE,
+    ConsolidationBatch,
+    NewExcerpt,
+    PromptRequest,
+    Turn,
+)
 from database.store import Store
 from database.swipes import SwipeRecord
 from database.threads import NewThread, ThreadChanges
@@ -281,9 +288,9 @@ async def read_for(store: Store, audience: Audience) -> str:
     dm = audience.kind is Kind.DM
     channel = audience.channel or audience.person
     scope = "dm" if dm else f"channel:{channel}"
-    data = await store.conversations.prompt_data(
+    data = await store.conversations.prompt_data_of(PromptRequest(
         CHARACTER, audience.person, scope, channel, recent_limit=0 if dm else 50, before_id=None, private=dm,
-        guild_id=None if dm else audience.guild)
+        guild_id=None if dm else audience.guild))
     index = FactIndex.build(await store.facts.rows(audience.person))
     everywhere = data.memory_everywhere
     guild = None if everywhere or dm else audience.guild  # as recall asks (memory/recall.py)

@@ -142,7 +142,6 @@ class ReplyEngine:
     def fallback_text(self, persona: Persona) -> str:
         return self._settings.replies.fallback_reply.replace("{name}", persona.name)
 
-
     async def resume(self, msg: Incoming, outlet: Outlet, parts: list[str], delivered: int) -> ReplyResult:
         """The parts of a reply a crash cut short, from the first not posted (bot/reply/keeping.py)."""
         return await self._keeper.resume(msg, outlet, parts, delivered)

@@ -199,9 +199,6 @@ class PollLifecycle:
         """A poll whose message could not be posted: no poll without its message."""
         await self.polls.delete(poll_id)
 
-    async def open_polls(self) -> list[PollRecord]:
-        return await self.polls.open_polls()
-
     async def vote(self, poll_id: int, user_id: int, option: int) -> Vote:
         repo = self.polls
         poll = await repo.get(poll_id)
