@@ -1,7 +1,7 @@
 """A character is named as people write it in their own language and script
 (bot/reply/deciding/addressing.py): "Finnさん", "フィン、", "핀 씨" name Finn as "Finn," does, while
-"Finnegan" and "フィンランド" (Finland) do not. The same decisions in Discord's eleven big languages, unit by unit and
-over the wire (no vote asked of the voter model)."""
+"Finnegan" and "フィンランド" (Finland) do not. The same decisions in Discord's eleven big languages, unit by
+unit and over the wire (no vote asked of the voter model)."""
 
 from __future__ import annotations
 
