@@ -1,8 +1,8 @@
 """The character's feelings in any language: the reply's model judges what the message it answers carries
 (its ``<felt>`` tag, bot/reply/felt.py), in the call it makes anyway, and the tag never reaches anyone.
 Over the wire (fake Discord + fake Claude): the tag is in no post, no streamed edit, no stored turn, no
-swipe and no /ask answer; distress said in Spanish, German, Japanese and English moves the character
-toward concern alike; an insult in another language is not read as warmth; the English the old word lists
+swipe and no /ask answer; distress said in any of Discord's eleven big languages moves the character
+toward concern alike; an insult in any of them is not read as warmth; the English the old word lists
 misread is read as the model judges it; a tag missing or malformed changes nothing and shows nothing.
 Then the parser itself."""
 
@@ -88,10 +88,17 @@ async def test_the_tag_reaches_no_swipe_and_no_ask_answer(make_harness: MakeHarn
 
 # the same meaning in each language: "my boss yelled at me in front of everyone, I can't anymore"
 DISTRESS = {
-    "es": "mi jefe me gritó delante de todos, ya no puedo más",
-    "de": "mein Chef hat mich vor allen angeschrien, ich kann nicht mehr",
-    "ja": "上司にみんなの前で怒鳴られた。もう無理",
     "en": "my boss yelled at me in front of everyone, I can't anymore",
+    "es": "mi jefe me gritó delante de todos, ya no puedo más",
+    "pt": "meu chefe gritou comigo na frente de todo mundo, não aguento mais",
+    "de": "mein Chef hat mich vor allen angeschrien, ich kann nicht mehr",
+    "fr": "mon patron m'a crié dessus devant tout le monde, je n'en peux plus",
+    "ru": "начальник наорал на меня при всех, я больше не могу",
+    "pl": "szef nakrzyczał na mnie przy wszystkich, już nie daję rady",
+    "tr": "patronum herkesin önünde bana bağırdı, artık dayanamıyorum",
+    "ja": "上司にみんなの前で怒鳴られた。もう無理",
+    "ko": "상사가 사람들 앞에서 나한테 소리를 질렀어. 이제 더는 못 버티겠어",
+    "zh": "老板当着所有人的面吼我，我真的撑不下去了",
 }
 
 
@@ -113,14 +120,30 @@ async def test_distress_in_any_language_moves_the_character_toward_concern(
     assert leaked(h) == []
 
 
-@pytest.mark.parametrize("insult", ["eres un inútil, cállate ya", "du bist echt nutzlos, halt die Klappe",
-                                    "お前は本当に役立たずだ、黙れ"])
-async def test_an_insult_in_another_language_is_not_read_as_warmth(make_harness: MakeHarness,
-                                                                    insult: str) -> None:
+# the same meaning in each language: "you're really useless, shut up already"
+INSULT = {
+    "en": "you're honestly useless, just shut up",
+    "es": "eres un inútil, cállate ya",
+    "pt": "você é um inútil, cala a boca",
+    "de": "du bist echt nutzlos, halt die Klappe",
+    "fr": "t'es vraiment un bon à rien, ferme-la",
+    "ru": "ты реально бесполезный, заткнись уже",
+    "pl": "jesteś naprawdę beznadziejny, zamknij się",
+    "tr": "gerçekten işe yaramazsın, kes sesini artık",
+    "ja": "お前は本当に役立たずだ、黙れ",
+    "ko": "너 진짜 쓸모없다, 입 좀 다물어",
+    "zh": "你真是个废物，闭嘴吧",
+}
+
+
+@pytest.mark.parametrize("language", list(INSULT))
+async def test_an_insult_in_any_language_is_not_read_as_warmth(make_harness: MakeHarness,
+                                                                language: str) -> None:
     h = await make_harness(timezone="UTC")
     clock = Clock(afternoon())
     set_clock(h, clock)
-    await dm(h, insult, 1, felt="conflict")
+    await dm(h, INSULT[language], 1, felt="conflict")
+    assert INSULT[language] in FakeClaude.all_text(reply_requests(h)[-1])  # the model reads it
     clock.now += timedelta(minutes=1)
     line = await dm(h, "...", 2)
     assert line.startswith("Toward alice you feel a little stung: a little guarded and dry")

@@ -2,7 +2,7 @@
 
 Over the wire: an ordinary message in a quiet channel costs no vote request at the fake Claude, one about
 the card's interests is still voted on (and answered), and an @mention is answered at once, without a
-vote; in Spanish, German, Portuguese and Japanese (English the control), once the voting model has rendered
+vote; in each of Discord's eleven big languages (English the control), once the voting model has rendered
 the card's words in the language (bot/reply/deciding/cardwords.py), an on-topic question reaches the vote
 and small talk does not; chatter in any language is skipped; an edited card is rendered anew. Then unit
 tests of the pure logic: the card's profile, the budget, talkativeness, recency, the channel's topic and
@@ -64,6 +64,22 @@ RENDERED = {
                              "barraca de chá"]},
     "Japanese": {"interests": ["潮見表"],
                  "prose": ["昆布茶", "お茶", "昆布", "蒸らす", "潮だまり", "カモメ", "カニ", "茶屋"]},
+    "French": {"interests": ["tables des marées"],
+               "prose": ["thé aux algues", "algues", "thé", "infuser", "infusion", "marées", "mouettes",
+                         "crabes", "stand de thé"]},
+    "Russian": {"interests": ["таблицы приливов"],
+                "prose": ["чай из водорослей", "водоросли", "чай", "заваривать", "заварка", "приливы",
+                          "чайки", "крабы", "чайная лавка"]},
+    "Polish": {"interests": ["tablice pływów"],
+               "prose": ["herbata z wodorostów", "wodorosty", "herbata", "parzyć", "zaparzać", "pływy",
+                         "mewy", "kraby", "budka z herbatą"]},
+    "Turkish": {"interests": ["gelgit tabloları"],
+                "prose": ["yosun çayı", "yosun", "çay", "demlemek", "demlenmek", "gelgit", "martılar",
+                          "yengeçler", "çay tezgâhı"]},
+    "Korean": {"interests": ["물때표"],
+               "prose": ["다시마차", "다시마", "우리다", "우려내다", "조수 웅덩이", "갈매기", "게", "찻집"]},
+    "Chinese": {"interests": ["潮汐表"],
+                "prose": ["海带茶", "海带", "泡茶", "冲泡", "潮池", "海鸥", "螃蟹", "茶摊"]},
 }
 # (small talk, an on-topic question) as people write them in each language.
 SAID = {
@@ -75,8 +91,19 @@ SAID = {
     "Portuguese": ("Como foi o fim de semana de vocês? Fomos ao cinema com as crianças",
                    "Quanto tempo devo deixar o chá de algas em infusão?"),
     "Japanese": ("週末はどうでしたか？家族と映画を見に行きました", "昆布茶はどのくらい蒸らせばいいですか？"),
+    "French": ("Vous avez passé un bon week-end ? On est allés au cinéma avec les enfants",
+               "Combien de temps faut-il laisser infuser le thé aux algues ?"),
+    "Russian": ("Как прошли выходные? Мы ходили в кино с детьми",
+                "Сколько времени нужно заваривать чай из водорослей?"),
+    "Polish": ("Jak minął wam weekend? Byliśmy z dziećmi w kinie",
+               "Jak długo powinna się parzyć herbata z wodorostów?"),
+    "Turkish": ("Hafta sonunuz nasıl geçti? Çocuklarla sinemaya gittik",
+                "Yosun çayını ne kadar demlemek gerekiyor?"),
+    "Korean": ("주말 잘 보냈어요? 우리는 아이들이랑 영화 보러 갔어요", "다시마차는 얼마나 우려야 하나요?"),
+    "Chinese": ("周末过得怎么样？我们带孩子去看电影了", "海带茶要泡多久才好？"),
 }
-CODES = {"English": "en", "Spanish": "es", "German": "de", "Portuguese": "pt", "Japanese": "ja"}
+CODES = {"English": "en", "Spanish": "es", "German": "de", "Portuguese": "pt", "Japanese": "ja",
+         "French": "fr", "Russian": "ru", "Polish": "pl", "Turkish": "tr", "Korean": "ko", "Chinese": "zh"}
 
 
 def is_card_words(body: dict[str, Any]) -> bool:
@@ -544,11 +571,11 @@ async def test_a_rendering_is_made_once_at_a_time_stored_and_bounded_in_language
     await again.settled()
     assert len(model.asked) == 1 and again.get(card.key, "es") is not None
 
-    codes = ("de", "pt", "fr", "ru", "pl", "tr", "ja", "ko", "zh", "it")
+    codes = ("de", "pt", "fr", "ru", "pl", "tr", "ja", "ko", "zh", "it", "nl", "uk")
     for code in codes:
         words.want(card, code, None)
     await words.settled()
-    assert len(model.asked) == 1 + LANGUAGES_PER_CARD - 1  # "es" was one of the card's eight
+    assert len(model.asked) == 1 + LANGUAGES_PER_CARD - 1  # "es" was one of the card's twelve
 
 
 async def test_a_failed_rendering_is_asked_again_only_after_a_while() -> None:

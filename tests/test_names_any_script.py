@@ -1,7 +1,7 @@
 """A character is named as people write it in their own language and script
 (bot/reply/deciding/addressing.py): "Finnさん", "フィン、", "핀 씨" name Finn as "Finn," does, while
-"Finnegan" and "フィンランド" (Finland) do not. The same decisions in several languages, unit by unit and
-over the wire (no vote asked of the voter model)."""
+"Finnegan" and "フィンランド" (Finland) do not. The same decisions in Discord's eleven big languages, unit by
+unit and over the wire (no vote asked of the voter model)."""
 
 from __future__ import annotations
 
@@ -48,7 +48,10 @@ NOT_NAMED = [
     ("en", "Finnegan is here"),
     ("en", "Finnish weather"),
     ("es", "el finlandés"),
+    ("pt", "A Finlândia é linda"),
     ("de", "Finnland ist schön"),
+    ("fr", "La Finlande me manque"),
+    ("pl", "Finlandia jest piękna"),
     ("ru", "Финнов много"),  # a longer Cyrillic word
     ("ja", "フィンランドに行きたい"),  # Finland
     ("ja", "グリフィンを見た"),  # griffin
@@ -114,8 +117,9 @@ def votes(h: Harness) -> list[Any]:
 async def test_a_channel_message_naming_it_in_any_language_is_answered_without_a_vote(
         make_harness: MakeHarness) -> None:
     h = await make_harness(names=", ".join(ALIASES), verbose_logging="true")
-    said = ["Finnさん、お茶は何がいい？", "フィン、元気？", "Finn, ¿qué tal?", "Finn, wie geht's?",
-            "핀 씨, 안녕하세요", "芬恩，你好！", "Финн, как дела?"]
+    said = ["Finn, how are you?", "Finn, ¿qué tal?", "Oi Finn! Tudo bem?", "Finn, wie geht's?",
+            "Salut Finn, ça va ?", "Финн, как дела?", "Cześć Finn, co słychać?", "FİNN, nasılsın?",
+            "Finnさん、お茶は何がいい？", "フィン、元気？", "핀 씨, 안녕하세요", "芬恩，你好！"]
     for n, text in enumerate(said, 1):
         await h.say(text)
         await h.replies(h.channel_id, n)

@@ -40,7 +40,9 @@ log = logging.getLogger(__name__)
 INTEREST_WEIGHT = 2.0  # a word of topic_interests or a lorebook key: one is enough
 CARD_WEIGHT = 1.0  # a word of the card's prose
 PURPOSE = "card words"  # the usage rows' purpose of a rendering
-LANGUAGES_PER_CARD = 8  # renderings asked for one card (its own language among them), at most
+# Renderings asked for one card (its own language among them), at most: Discord's eleven big languages and
+# one neighbour, so a server that speaks them all is heard in each; a bound on the calls a card costs.
+LANGUAGES_PER_CARD = 12
 RETRY_SECONDS = 600.0  # after a failed rendering, before it is asked for again
 KEPT = 256  # renderings held in memory (the least used goes first)
 MAX_WORDS = 120  # of each kind in a rendering; more is cut
