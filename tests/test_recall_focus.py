@@ -24,8 +24,10 @@ ELSEWHERE_CHANNEL = 900_000_000_000_000_610
 
 def recalled(h: Harness, asking: str = "") -> str:
     """The <recalled_facts> block of the last reply request ('' when none); ``asking``: of the last request
-    holding that text (a memory pass of the same model may land after the reply's)."""
-    requests = [r for r in h.claude.requests_for(DEFAULT) if asking in r.all_text()]
+    holding that text that is no memory pass (one of the same model may land after the reply's, and show the
+    conversation)."""
+    requests = [r for r in h.claude.requests_for(DEFAULT) if asking in r.all_text()
+                and not any(cue in last_user_text(r.body) for cue in (SUMMARY_CUE, MEMORY_CUE))]
     text = requests[-1].all_text() if requests else ""
     if '<recalled_facts about="alice"' not in text:
         return ""
@@ -175,3 +177,28 @@ async def test_a_question_spends_the_larger_budget_on_what_it_asks_small_talk_on
     assert "Miso" not in shown, shown
     await dm(h, small_talk, 2)
     assert recalled(h) == "", recalled(h)  # asks about nothing kept: recalls nothing
+
+
+# --------------------------------------------------------------------------- what was told in confidence
+
+
+SISTER = ["Alice's sister Beth is getting married in June",
+          "Alice and her sister Beth do not speak much since the funeral"]
+CONFESSION = "Alice cried alone in a car park after her shift"
+OTHERS = {"Alice works as a nurse": 3, "Alice plays the cello in an orchestra": 2, "Alice hates fog": 1,
+          "Alice drinks oolong tea": 1, "Alice is learning Portuguese": 1, "Alice moved to York last year": 4,
+          "Alice failed her driving test twice": 1, "Alice's favourite film is Amelie": 1}
+
+
+async def test_a_private_confession_comes_only_for_a_question_about_it(make_harness: MakeHarness) -> None:
+    # "what did I tell you about my sister?" is as near everything she told (0.23-0.47 by plain cosine, the
+    # confession 0.30) as her sister's facts are: asked from anywhere (/ask, her private scope, a question's
+    # larger budget), her sister's facts come and the confession, told in private, does not.
+    h = await make_harness(recall_token_budget="60", memory_recall_token_budget="600")
+    await facts(h, {**{f: 1 for f in SISTER}, CONFESSION: 6, **OTHERS})
+    shown = await ask(h, "what did I tell you about my sister?")
+    assert [f for f in SISTER if f"- {f}" in shown] == SISTER, shown
+    assert "car park" not in shown, shown
+    # asked about, it comes
+    shown = await ask(h, "do you remember what happened in the car park?")
+    assert f"- {CONFESSION}" in shown, shown
