@@ -278,10 +278,14 @@ async def test_the_summary_and_core_memory_passes_see_the_current_facts_of_their
     for cue in (SUMMARY_CUE, MEMORY_CUE):
         [request] = requests_with(h, cue)
         asked = first_user_text(request.body)
-        assert "Facts already kept about alice" in asked
+        # the core-memory pass merges the memories with what happened: the facts, recalled beside them, are
+        # kept apart (never "do not repeat them" beside "merge what you already knew")
+        heading = "Facts kept apart about alice" if cue == MEMORY_CUE else "Facts already kept about alice"
+        assert heading in asked
+        assert ("do not repeat them" in asked) is (cue == SUMMARY_CUE)
         # the core-memory pass sees each with a short id, to name one the conversation made no longer true
         assert ("- [k1] Alice lives in York" if cue == MEMORY_CUE else "- Alice lives in York") in asked
-        still_true = asked.split("Facts already kept about alice")[1].split("\n\n")[0]
+        still_true = asked.split(heading)[1].split("\n\n")[0]
         assert "Leeds" not in still_true  # closed: not what is true now, only as past
         assert "- Alice lived in Leeds (until 20 November 2026)" in asked
         assert "shellfish" not in asked  # a DM secret never reaches a server channel's pass
@@ -427,7 +431,10 @@ async def test_after_a_move_told_as_a_plain_add_no_request_tells_the_old_home_as
     # The core memories were rebuilt from the facts: told the old home as past, dated, never as still true.
     [rebuilt] = [r for r in h.claude.requests[moved:] if MEMORY_CUE in last_user_text(r.body)]
     asked = last_user_text(rebuilt.body)
-    still_true = asked.split("Facts already kept about alice")[1].split("\n\n")[0]
+    # no conversation is shown: none is asked to be merged
+    assert "this conversation" not in asked and "What just happened" not in asked
+    assert "rewrite them so that none tells as true what is no longer true" in asked.lower()
+    still_true = asked.split("Facts kept apart about alice")[1].split("\n\n")[0]
     assert "alice moved to York" in still_true and not LEEDS_NOW.search(still_true)
     assert LEEDS_PAST.search(asked.split("No longer true about alice")[1])
     kept = await h.store.memories.placed_memories(key, USER_ID)
