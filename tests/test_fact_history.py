@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -213,14 +213,19 @@ def downgrade_to(revision: str) -> Any:
 LEEDS = re.compile(r"\[(F\d+)\] alice lives in Leeds")
 
 
+MOVED_ON: list[date] = []  # the day the fake's extraction says the move happened ("last week")
+
+
 def extraction(body: dict[str, Any]) -> str:
-    """The fake's extraction: Leeds added; with the Leeds fact shown, "moved to York" updates it."""
+    """The fake's extraction: Leeds added; with the Leeds fact shown, "moved to York" updates it, the move
+    dated a week before it was told."""
     text = first_user_text(body)
     shown = LEEDS.search(text)
     if "moved to York" in text and shown:
+        MOVED_ON[:] = [(datetime.now(UTC) - timedelta(days=7)).date()]
         return answer({"action": "update", "id": shown[1], "fact": "alice lives in York",
-                       "category": "personal", "lasting": True, "said": None, "happened": None,
-                       "past": "alice lived in Leeds"})
+                       "category": "personal", "lasting": True, "said": None,
+                       "happened": MOVED_ON[0].isoformat(), "past": "alice lived in Leeds"})
     if "I live in Leeds" in text:
         return answer({"action": "add", "id": None, "fact": "alice lives in Leeds", "category": "personal",
                        "lasting": True, "said": None, "happened": None, "past": None})
@@ -256,7 +261,9 @@ async def test_a_move_updates_the_fact_and_the_reply_knows_where_they_live_now_a
     recalled = re.search(r"<recalled_facts[^>]*>\n(.*?)\n</recalled_facts>", body, re.S)
     assert recalled is not None
     assert "- alice lives in York" in recalled[1]  # current
-    assert re.search(r"- alice lived in Leeds \(until \d+ \w+ \d{4}\)", recalled[1])  # only as past
+    # only as past, until the day she moved (not the day she told of it)
+    moved = MOVED_ON[0]
+    assert f"- alice lived in Leeds (until {moved.day} {moved:%B} {moved.year})" in recalled[1], recalled[1]
     assert "lives in Leeds" not in recalled[1]
 
 
