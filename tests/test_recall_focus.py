@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from database.records import ConsolidationBatch
+from database.records import ConsolidationBatch, FactRow
+from memory.embeddings import to_bytes
+from memory.facts import FactIndex
+from memory.recall import choose, subject_of
 from tests.harness import USER_ID, Harness, MakeHarness
-from tests.memory_support import last_user_text
+from tests.memory_support import last_user_text, real_embedder
 from tests.test_summarization import MEMORY_CUE, SMALL, SUMMARY_CUE, summarized
 
 DEFAULT = "claude-test-default"
@@ -202,3 +206,27 @@ async def test_a_private_confession_comes_only_for_a_question_about_it(make_harn
     # asked about, it comes
     shown = await ask(h, "do you remember what happened in the car park?")
     assert f"- {CONFESSION}" in shown, shown
+
+
+def test_a_sensitive_fact_told_in_public_is_guarded_as_a_private_one() -> None:
+    # A health fact learnt in a server's channel is no secret there, but no less tender: it too comes only
+    # for a question about it (told as an ordinary fact, the same words come for the sister question).
+    now = datetime(2026, 6, 1, 12, tzinfo=UTC)
+    embedder = real_embedder()
+    texts = [*SISTER, CONFESSION, *OTHERS]
+
+    def recalled_for(question: str, category: str) -> list[str]:
+        vectors = embedder.encode(texts)
+        rows = [FactRow(i, t, category if t == CONFESSION else "personal", False, False, 1, now, now,
+                        to_bytes(vectors[i]), guild_id=7) for i, t in enumerate(texts)]
+        index = FactIndex.build(rows)
+        subject = subject_of(index, None, question)
+        asked = embedder.encode([question, subject] if subject else [question])
+        return [r.fact for r in choose(index, asked[0], budget=600, private=False, now=now, expiry_days=0,
+                                       text=question, guild_id=7, about=asked[1] if subject else None)]
+
+    sister = "what did I tell you about my sister?"
+    assert CONFESSION in recalled_for(sister, "personal")  # plain cosine: as near as anything she told
+    guarded = recalled_for(sister, "health")
+    assert CONFESSION not in guarded and all(f in guarded for f in SISTER), guarded
+    assert CONFESSION in recalled_for("do you remember what happened in the car park?", "health")
