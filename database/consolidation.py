@@ -22,7 +22,7 @@ from database.engine import Database
 from database.excerpts import insert_excerpts
 from database.models import ArchivedMessage, LoggedMessage, Relationship, UserFact, utcnow
 from database.person_read import felt_since
-from database.records import ConsolidationBatch, RelationshipRecord, SeenMessage
+from database.records import ConsolidationBatch, NewFact, RelationshipRecord, SeenMessage
 from database.stamps import mark_deleted
 from database.statements import seen_message
 from database.threads import NO_CHANGES, ThreadChanges, apply_thread_changes
@@ -30,6 +30,13 @@ from database.threads import NO_CHANGES, ThreadChanges, apply_thread_changes
 
 class _BatchConflict(Exception):
     """Some of a batch's messages already left the log: roll the batch back."""
+
+
+def _since(fact: NewFact, now: datetime) -> datetime:
+    """When what a new fact replaces stopped being true: the day it happened ("got the keys yesterday"),
+    where the person said and it is not still to come; else when it was told."""
+    told = fact.said_at or now
+    return fact.happened_at if fact.happened_at is not None and fact.happened_at <= told else told
 
 
 def _chunks(ids: Sequence[int], size: int = 500) -> Iterable[list[int]]:
@@ -143,7 +150,7 @@ class ConsolidationLog:
                                      .scalar_one())
                         closed = ((f.replaces, f.past),) if f.replaces is not None else ()
                         for old_id, past in (*closed, *f.closes):
-                            self._close(conn, batch.user_id, old_id, f.said_at or now, changed, past, new_id)
+                            self._close(conn, batch.user_id, old_id, _since(f, now), changed, past, new_id)
             deleted = False
             for fact_id, past in batch.retired:
                 if past is None:  # not worth keeping as history (never true, or asked to be forgotten)

@@ -177,6 +177,8 @@ class ExcerptIndex:
     def __post_init__(self) -> None:
         self.slot = np.full(len(self.rows), -1, dtype=np.int64)  # each line's row of ``matrix`` (-1: none)
         self.slot[self.positions] = np.arange(len(self.positions))
+        # the direction all the person's lines share (memory/worth.py ``about``)
+        self.common = worth.unit(self.matrix.mean(axis=0)) if len(self.positions) else None
         self._where: dict[int, int] | None = None
         self._by_time: tuple[np.ndarray, np.ndarray] | None = None
         self._in_channel: dict[int, tuple[np.ndarray, np.ndarray]] = {}

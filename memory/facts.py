@@ -24,6 +24,7 @@ from database.boundary import Json, JsonObject
 from database.facts import Facts
 from database.records import FactRow
 from database.visibility import Audience, Kind, mask
+from memory import worth
 from memory.embeddings import DTYPE, from_bytes, normalise, similarities
 from memory.lexical import LexicalIndex
 from memory.relationships import RELATIONSHIP_RANGES
@@ -35,6 +36,9 @@ CATEGORIES = ("personal", "preferences", "work", "hobbies", "relationships", "he
 # What lasts when extraction does not say: who they are, their people, their likes, their plans (life events
 # are said explicitly: they come in any category).
 LASTING_CATEGORIES = frozenset({"personal", "relationships", "preferences", "plans"})
+# What is sensitive whoever heard it: recalled only for a message about it, as what was said in private is
+# (memory/worth.py ``about``).
+SENSITIVE_CATEGORIES = frozenset({"health"})
 MAX_FACTS_PER_BATCH = 30
 MAX_FACT_CHARS = 300
 CACHE_USERS = 256  # per-user matrices kept; a thousand 384-d facts take 1.5 MB
@@ -323,7 +327,13 @@ class FactIndex:
         self.slot[self.positions] = np.arange(len(self.positions))
         # How much each fact looks like the person's facts in general (its product with their mean vector):
         # recall discounts it, so a message is matched on what it asks about, not on whom.
-        typical = self.scores(self.matrix.mean(axis=0)) if len(self.positions) else np.zeros(len(self.rows))
+        mean = self.matrix.mean(axis=0) if len(self.positions) else None
+        typical = self.scores(mean) if mean is not None else np.zeros(len(self.rows))
+        self.common = worth.unit(mean)  # the direction all the person's facts share (worth.about)
+        # What was said in private, or is sensitive: recalled only for a message about it (memory/worth.py).
+        n = len(self.rows)
+        private = self.private if len(self.private) == n else np.zeros(n, dtype=bool)
+        self.guarded = private | np.array([r.category in SENSITIVE_CATEGORIES for r in self.rows], dtype=bool)
         # (0 for a fact with no vector: its similarity stays -inf)
         self.typical = np.where(np.isfinite(typical), typical, 0.0).astype(np.float32)
 

@@ -20,6 +20,10 @@ opening a new day: memory/packing.py):
    budget), the most referenced facts, most recently mentioned first on ties: otherwise the budget is a
    ceiling, not a target.
 
+What was said in private (in DMs or a server's private places) or is sensitive (a health fact) comes only
+when the message is about it, never with a question's larger budget or to fill it (memory/worth.py):
+"what did I tell you about my sister?" recalls her sister's facts, not what she confided that day.
+
 Nothing the request already holds is recalled again (memory/present.py): an excerpt of the live history or
 of what its summary tells, a fact a core memory or note shown says (by their vectors, SAID_AS_MEMORY).
 
@@ -269,8 +273,9 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
     ceiling, not a target. ``base``: the budget every item may spend; the tokens past it, up to ``budget`` (a
     question's larger one), go only to what the message asks about: a fact or excerpt whose cosine to the
     message or its topic reaches the item floor (memory/worth.py), or told in the window it asks about;
-    never to one found by its words alone, nor to the most referenced facts. ``fill``: the leftover room
-    goes to the most referenced facts, unranked (a check that shows everything a place may see,
+    never to one found by its words alone, nor to the most referenced facts. A private or sensitive item
+    only when the message is about it (memory/worth.py ``confided``). ``fill``: the leftover room goes to
+    the most referenced facts that are neither, unranked (a check that shows everything a place may see,
     tests/test_visibility.py; no reply fills). Filtering and ranking
     are numpy operations over the whole index; only the candidates that can fill the budget are looked at
     one by one, so thousands of facts cost little more than a handful."""
@@ -292,6 +297,14 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
     floor, asked = worth.item_floor(floors, tuning.item_share), timewords.asked(text, now) if text else None
     if floor > 0 and nearness and len(found):
         found, fused = worth.facts_kept((index.told, index.happened), found, fused, nearness[0], floor, asked)
+    # what was said in private, or is sensitive, only when the message is about it (memory/worth.py)
+    guard = worth.ABOUT_SHARE * floors[0]
+    asking = None if query is None else np.stack([query, about]) if about is not None else query[None, :]
+    if len(found):
+        keep = worth.confided(index.guarded[found], index.slot[found], index.matrix, asking, index.common,
+                              guard, worth.within(asked, index.told[found], index.happened[found]),
+                              lambda: np.isin(found, index.lexical.naming(text)))
+        found, fused = found[keep], fused[keep]
     relevant: list[int] = found.tolist()
     relevance: np.ndarray = fused
     # each item's best cosine to the message or its topic (-inf: none known), for the room past ``base`` and
@@ -311,6 +324,10 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
             if floor > 0:
                 said, said_scores, near_said = worth.said_kept(excerpts, said, said_scores, near_said,
                                                                floor, asked)
+            keep = worth.confided(excerpts.dm[said], excerpts.slot[said], excerpts.matrix, asking,
+                                  excerpts.common, guard, worth.within(asked, excerpts.told[said]),
+                                  lambda: np.isin(said, excerpts.lexical.naming(text)))
+            said, said_scores, near_said = said[keep], said_scores[keep], near_said[keep]
             said_near[said] = near_said
         if len(said):
             # Excerpts are coded as -1 - their index; one relevance order for both, facts first on ties.
@@ -364,7 +381,7 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
     # a fact of a day already headed may come a little before one opening a new day (memory/packing.py)
     offered = Candidates(pinned, relevant, relevance.tolist(),
                          lambda i: None if i < 0 else (index.days.get(i) or fact_day(i)) not in days,
-                         index.order_list if fill else ())
+                         [i for i in index.order_list if not index.guarded[i]] if fill else ())
     # Lazily: the loop stops once the budget is full, long before the end of thousands of facts.
     for i in offered:
         if i < 0:  # an excerpt

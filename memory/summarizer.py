@@ -343,12 +343,13 @@ class Summarizer:
         return await self._ask(persona, user_name, text, user_id, "summary", SUMMARY_MAX_TOKENS, spent_for)
 
     async def _facts(self, user_id: int, user_name: str, private: bool, guild_id: int | None,
-                     refs: dict[str, FactRow] | None = None) -> str:
+                     refs: dict[str, FactRow] | None = None, apart: bool = False) -> str:
         """The person's facts this pass may see (FactIndex.seen_by: a server's sees no DM secret, no other
         server's): the current ones as still true (a doubt as such), so that what it writes neither restates
         nor contradicts them, and those no longer true as past, dated, so that it rebuilds what it kept of
         them; '' when there are none. ``refs``: filled with the short id shown before each current fact
-        (none shown without it)."""
+        (none shown without it); ``apart``: for the core-memory pass, which merges the memories, not these
+        (recalled beside them, they are told as kept apart)."""
         current, past = await self._seen_facts(user_id, private, guild_id)
         current.sort(key=lambda r: (-r.reference_count, -r.last_mentioned.timestamp()))
         past.sort(key=lambda r: r.valid_until or r.told, reverse=True)
@@ -360,9 +361,14 @@ class Summarizer:
             if refs is not None:  # "- [k1] Alice lives in Leeds": the pass may name one no longer true
                 refs.update((f"k{n}", r) for n, r in enumerate(shown, 1))
                 lines = [f"- [{ref}] {line(r)[2:]}" for ref, r in refs.items()]
-            parts.append(f"Facts already kept about {user_name} (what is still true; do not repeat them, and "
-                         "do not contradict them unless the conversation changes them; where one is unsure, "
-                         "keep the doubt):\n" + defuse("".join(lines)).rstrip())
+            heading = (f"Facts kept apart about {user_name}, recalled beside your memories whenever they "
+                       "matter (what is still true; leave them out of your memories, and do not contradict "
+                       "them unless what happened changes them; where one is unsure, keep the doubt)"
+                       if apart else
+                       f"Facts already kept about {user_name} (what is still true; do not repeat them, and "
+                       "do not contradict them unless the conversation changes them; where one is unsure, "
+                       "keep the doubt)")
+            parts.append(heading + ":\n" + defuse("".join(lines)).rstrip())
         if past:
             parts.append(f"No longer true about {user_name} (past, with the day it stopped: never write "
                          "these as true now; a memory that says one is out of date):\n"
@@ -445,21 +451,22 @@ class Summarizer:
         if summary and refs is None:  # (the nightly batch asks the very text the pass would)
             refs = {}
         facts = await self._facts(user_id, user_name, source == PRIVATE_SOURCE, guild_id,
-                                  refs if summary else None)
+                                  refs if summary else None, apart=True)
         if facts:
             parts.append(facts)
         if summary:
             parts.append(f"What just happened with {user_name} (your summary):\n{summary}")
-        else:  # a rewrite because facts changed (:meth:`refresh`)
-            parts.append(f"What you know of {user_name} changed since you wrote these memories: rewrite them "
-                         "so that none tells as true what is no longer true.")
+            ask = fill(persona.core_memory_prompt, persona, user_name)
+        else:  # a rewrite because facts changed (:meth:`refresh`): no conversation to merge
+            ask = (f"{persona.name}, update what you remember about {name}: what you know of them "
+                   "changed since you wrote these memories. Rewrite them so that none tells as true what is "
+                   "no longer true, keeping the rest as it is.")
         closing = ""
         if refs:  # the ids, not the facts' words: any language, and nothing to match
             closing = (" After the list, only this line for each fact already kept that what just happened "
                        f"shows is no longer true ({name} moved, changed jobs, parted): "
                        '<outdated ref="its id">the fact as it now reads in the past tense</outdated>.')
-        parts.append(fill(persona.core_memory_prompt, persona, user_name)
-                     + "\nAnswer with the complete, updated list: one memory per line, "
+        parts.append(ask + "\nAnswer with the complete, updated list: one memory per line, "
                        "each line starting with "
                        f"\"- \" and naming {name} (whose memory it is stays clear).{closing} Nothing else.")
         return "\n\n".join(parts)

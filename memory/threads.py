@@ -8,6 +8,8 @@ such so that the character can ask how it went (database/threads.py stores them)
 * **Closed by time.** A dated thread stays open :data:`DUE_GRACE` after its day, so that a reply or a check-in
   in the days after can still ask how it went; an undated one :data:`UNDATED_LIFE` after it was said. Past
   that it is not shown, and the nightly consolidation deletes it.
+* **Closed with the reminder that stood for it.** A reminder delivered (a one-off) or cancelled closes the
+  threads holding its words (:func:`served`): what it reminded of is then done or dropped.
 * **Read with each reply's prompt data** (database/conversations.py: no trip of their own) **and afresh at
   each check-in**, with the privacy of facts (memory/recall.py): DM threads only in DMs; in a server only
   that server's, unless the person chose every server.
@@ -28,6 +30,8 @@ from database.models import utcnow
 from database.records import PromptData
 from database.threads import NewThread, ThreadChanges, ThreadRow, Threads
 from memory.consent import Consent
+from memory.lexical import terms
+from memory.worth import SAID_SHARE
 
 log = logging.getLogger(__name__)
 
@@ -188,3 +192,35 @@ class ThreadsPart:
 
     async def supply(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
         return render(await self.shown(msg, data))
+
+
+# --------------------------------------------------------------------------- served by a reminder
+
+SERVED_DAYS = 1  # a dated thread a reminder serves is due within this many days of it (zones apart)
+
+
+def served(text: str, due: datetime, threads: Sequence[ThreadRow]) -> tuple[int, ...]:
+    """The ids of the open threads a reminder (its ``text``, due at ``due``) stood for: those holding
+    worth.SAID_SHARE of its telling words ("call mum" and "Alice will call her mum on Friday"), undated or
+    due on its day. Its delivery or cancelling closes them: what it reminded of is then done or dropped, and
+    no later reply asks after it as still to come."""
+    words = set(terms(text))
+    if not words:
+        return ()
+    near = timedelta(days=SERVED_DAYS)
+    return tuple(t.id for t in threads
+                 if (t.due_at is None or abs(t.due_at - due) <= near)
+                 and len(words & set(terms(t.thread))) >= SAID_SHARE * len(words))
+
+
+async def close_served(threads: Threads, user_id: int, text: str, due: datetime) -> int:
+    """Close the person's open threads a reminder delivered or cancelled stood for (:func:`served`); how
+    many. A failure is logged: the threads then close with time, as any."""
+    try:
+        ids = served(text, due, await threads.rows(user_id))
+        if ids:
+            await threads.apply(user_id, ThreadChanges(closed=ids))
+        return len(ids)
+    except Exception:
+        log.exception("could not close the threads of user %s's reminder", user_id)
+        return 0

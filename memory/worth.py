@@ -14,11 +14,21 @@
   ``asks_about_past``: "do you remember my sister's puppy?", "what did we talk about yesterday?"): in a DM,
   what the request does not hold was reset away (``Present.reset``), and "how are you doing today?" or
   "busy this week?" right after /reset_conversation quoted it back word for word.
+* What was said in private (a fact learnt in DMs or a private place, a line of one) or is sensitive (a
+  health fact) comes only when the message is about it (:func:`confided`): it shares a word with the
+  message (``naming``: "what did we plan for the trip?"), or was told in the window asked about, or its
+  cosine to the message (or its topic) once the direction all the person's items share is taken out of
+  both (Mu & Viswanath 2018's "all-but-the-top") reaches ABOUT_SHARE of the message's floor, or it says
+  nearly what such an item says (ALONGSIDE).
+  Plain cosine is not enough: "what did I tell you about my sister?" is as near "Alice cried alone in a car
+  park" (0.30) as "Alice's sister Beth is getting married" (0.35), since both are things she told; with
+  what every item shares set aside, 0.01 against 0.11. Nor does it come with the room a memory question is
+  given past the usual budget, or with the most referenced facts that fill it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -41,6 +51,12 @@ class Archive(Protocol):
 # Chosen on the tuning part of LoCoMo's developers' half (benchmarks/bench_locomo.py --split tune) and checked
 # on its held-out part: unrelated facts sit at 0.0-0.15 of the shipped model's cosine to a message.
 ITEM_SHARE = 0.6
+# The share of the message's floor a private or sensitive item's cosine clears with the common direction set
+# aside (MiniLM's: 0.1; a question's own subject at 0.11-0.3, the person's other facts under 0.06).
+ABOUT_SHARE = 1 / 3
+# The cosine at which a private or sensitive item says nearly what one the message is about says (MiniLM's:
+# a trip's tickets and its hotel 0.79; a confession and a sister's facts at most 0.45).
+ALONGSIDE = 0.6
 NEIGHBOUR_SECONDS = 6 * 3600  # as memory/episodes.py: lines further apart are not one exchange
 # The share of a fact's words (its person's name set aside) one memory, note, thread or clause of the summary
 # shown must hold for the fact to say nothing more: "Alice bakes sourdough every Sunday" against the summary's
@@ -151,3 +167,60 @@ def said_in(fact: str, shown: Sequence[str], name: str) -> bool:
 def _same(text: str) -> str:
     """A memory's words for a comparison: case, spacing and the closing full stop set aside."""
     return " ".join(text.casefold().split()).rstrip(".")
+
+
+def unit(mean: np.ndarray | None) -> np.ndarray | None:
+    """The unit direction of a mean vector (None: none, or a zero one)."""
+    if mean is None:
+        return None
+    norm = float(np.linalg.norm(mean))
+    return (mean / norm).astype(DTYPE) if norm > 0 else None
+
+
+def about(vectors: np.ndarray, asked: np.ndarray, common: np.ndarray | None) -> np.ndarray:
+    """The best cosine of each item (its unit ``vectors``) to the rows of ``asked`` (the message, its topic)
+    once the ``common`` unit direction is taken out of both: what the item says beyond what all the
+    person's items share (what makes "what did I tell you about..." near anything they told)."""
+    if not len(vectors):
+        return np.zeros(0, dtype=np.float64)
+    if common is None or common.size != vectors.shape[1]:
+        return row_max(vectors @ asked.astype(DTYPE, copy=False).T).astype(np.float64)
+    common = common.astype(DTYPE, copy=False)
+
+    def aside(x: np.ndarray) -> np.ndarray:
+        rest = x - np.outer(x @ common, common)
+        norms = np.linalg.norm(rest, axis=1, keepdims=True)
+        return rest / np.where(norms > 0, norms, 1)
+
+    return row_max(aside(vectors.astype(DTYPE, copy=False)) @ aside(asked.astype(DTYPE, copy=False)).T
+                   ).astype(np.float64)
+
+
+def confided(guarded: np.ndarray, slots: np.ndarray, matrix: np.ndarray, asked: np.ndarray | None,
+             common: np.ndarray | None, floor: float, then: np.ndarray | None,
+             named: Callable[[], np.ndarray]) -> np.ndarray:
+    """Which items may come (``guarded``: which are private or sensitive; ``slots``: their rows of ``matrix``,
+    -1 for one without a vector; ``asked``: the message and its topic; ``then``: told in the window asked
+    about; ``named``: which the message names by a word they share, asked only when needed): one not
+    guarded, one told then or named, one the message is about (:func:`about` reaches ``floor``) or one beside
+    such a one (ALONGSIDE), or one without a vector (found by the message's words alone)."""
+    if asked is None or floor <= 0:
+        return np.ones(len(guarded), dtype=bool)
+    keep = ~guarded | (slots < 0)
+    if then is not None:
+        keep |= then
+    if keep.all():
+        return keep
+    keep |= named()
+    todo = np.flatnonzero(~keep)
+    if not len(todo) or asked.shape[1] != matrix.shape[1]:
+        return keep
+    keep[todo] = about(matrix[slots[todo]], asked, common) >= floor
+    # beside what the message is about, what says nearly the same thing (the trip's tickets beside its hotel,
+    # when the person's facts are mostly that trip and what they share is the trip itself)
+    anchors = np.flatnonzero(keep & guarded & (slots >= 0))
+    rest = np.flatnonzero(~keep)
+    if len(anchors) and len(rest):
+        near = matrix[slots[rest]] @ matrix[slots[anchors]].T
+        keep[rest] = near.max(axis=1) >= ALONGSIDE
+    return keep

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -213,14 +213,19 @@ def downgrade_to(revision: str) -> Any:
 LEEDS = re.compile(r"\[(F\d+)\] alice lives in Leeds")
 
 
+MOVED_ON: list[date] = []  # the day the fake's extraction says the move happened ("last week")
+
+
 def extraction(body: dict[str, Any]) -> str:
-    """The fake's extraction: Leeds added; with the Leeds fact shown, "moved to York" updates it."""
+    """The fake's extraction: Leeds added; with the Leeds fact shown, "moved to York" updates it, the move
+    dated a week before it was told."""
     text = first_user_text(body)
     shown = LEEDS.search(text)
     if "moved to York" in text and shown:
+        MOVED_ON[:] = [(datetime.now(UTC) - timedelta(days=7)).date()]
         return answer({"action": "update", "id": shown[1], "fact": "alice lives in York",
-                       "category": "personal", "lasting": True, "said": None, "happened": None,
-                       "past": "alice lived in Leeds"})
+                       "category": "personal", "lasting": True, "said": None,
+                       "happened": MOVED_ON[0].isoformat(), "past": "alice lived in Leeds"})
     if "I live in Leeds" in text:
         return answer({"action": "add", "id": None, "fact": "alice lives in Leeds", "category": "personal",
                        "lasting": True, "said": None, "happened": None, "past": None})
@@ -256,7 +261,9 @@ async def test_a_move_updates_the_fact_and_the_reply_knows_where_they_live_now_a
     recalled = re.search(r"<recalled_facts[^>]*>\n(.*?)\n</recalled_facts>", body, re.S)
     assert recalled is not None
     assert "- alice lives in York" in recalled[1]  # current
-    assert re.search(r"- alice lived in Leeds \(until \d+ \w+ \d{4}\)", recalled[1])  # only as past
+    # only as past, until the day she moved (not the day she told of it)
+    moved = MOVED_ON[0]
+    assert f"- alice lived in Leeds (until {moved.day} {moved:%B} {moved.year})" in recalled[1], recalled[1]
     assert "lives in Leeds" not in recalled[1]
 
 
@@ -278,10 +285,14 @@ async def test_the_summary_and_core_memory_passes_see_the_current_facts_of_their
     for cue in (SUMMARY_CUE, MEMORY_CUE):
         [request] = requests_with(h, cue)
         asked = first_user_text(request.body)
-        assert "Facts already kept about alice" in asked
+        # the core-memory pass merges the memories with what happened: the facts, recalled beside them, are
+        # kept apart (never "do not repeat them" beside "merge what you already knew")
+        heading = "Facts kept apart about alice" if cue == MEMORY_CUE else "Facts already kept about alice"
+        assert heading in asked
+        assert ("do not repeat them" in asked) is (cue == SUMMARY_CUE)
         # the core-memory pass sees each with a short id, to name one the conversation made no longer true
         assert ("- [k1] Alice lives in York" if cue == MEMORY_CUE else "- Alice lives in York") in asked
-        still_true = asked.split("Facts already kept about alice")[1].split("\n\n")[0]
+        still_true = asked.split(heading)[1].split("\n\n")[0]
         assert "Leeds" not in still_true  # closed: not what is true now, only as past
         assert "- Alice lived in Leeds (until 20 November 2026)" in asked
         assert "shellfish" not in asked  # a DM secret never reaches a server channel's pass
@@ -427,7 +438,10 @@ async def test_after_a_move_told_as_a_plain_add_no_request_tells_the_old_home_as
     # The core memories were rebuilt from the facts: told the old home as past, dated, never as still true.
     [rebuilt] = [r for r in h.claude.requests[moved:] if MEMORY_CUE in last_user_text(r.body)]
     asked = last_user_text(rebuilt.body)
-    still_true = asked.split("Facts already kept about alice")[1].split("\n\n")[0]
+    # no conversation is shown: none is asked to be merged
+    assert "this conversation" not in asked and "What just happened" not in asked
+    assert "rewrite them so that none tells as true what is no longer true" in asked.lower()
+    still_true = asked.split("Facts kept apart about alice")[1].split("\n\n")[0]
     assert "alice moved to York" in still_true and not LEEDS_NOW.search(still_true)
     assert LEEDS_PAST.search(asked.split("No longer true about alice")[1])
     kept = await h.store.memories.placed_memories(key, USER_ID)

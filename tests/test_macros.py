@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.core.persona.macros import Moment, humanize, now_note, render_macros, time_macros_in
+from bot.core.persona.macros import NEUTRAL_USER, Moment, humanize, now_note, render_macros, time_macros_in
 from tests.fakes.claude_server import FakeClaude
 from tests.harness import Clock, Harness, reply_requests, said_in_dm
 from tests.memory_support import last_user_text
@@ -138,3 +138,11 @@ async def test_random_pick_and_roll_are_drawn_and_the_cached_prompt_stays_put(
     for c in cards:
         roll, card = c.rstrip(".").split(" and the ")
         assert 3 <= int(roll) <= 3000 and card in {"tower", "star", "moon", "sun", "fool"}
+
+
+def test_the_stand_in_for_no_one_opens_a_sentence_with_a_capital() -> None:
+    text = "{{user}} waves. Ask {{user}} twice! *{{user}} laughs* \n「{{user}}」"
+    assert render_macros(text, char="Wren", user=NEUTRAL_USER) == (
+        "The person you are answering waves. Ask the person you are answering twice! *The person you are "
+        "answering laughs* \n「The person you are answering」")
+    assert render_macros("{{user}} waves.", char="Wren", user="alice") == "alice waves."  # a name as it is

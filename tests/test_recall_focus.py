@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from database.records import ConsolidationBatch
+from database.records import ConsolidationBatch, FactRow
+from memory.embeddings import to_bytes
+from memory.facts import FactIndex
+from memory.recall import choose, subject_of
 from tests.harness import USER_ID, Harness, MakeHarness
-from tests.memory_support import last_user_text
+from tests.memory_support import last_user_text, real_embedder
 from tests.test_summarization import MEMORY_CUE, SMALL, SUMMARY_CUE, summarized
 
 DEFAULT = "claude-test-default"
@@ -24,8 +28,10 @@ ELSEWHERE_CHANNEL = 900_000_000_000_000_610
 
 def recalled(h: Harness, asking: str = "") -> str:
     """The <recalled_facts> block of the last reply request ('' when none); ``asking``: of the last request
-    holding that text (a memory pass of the same model may land after the reply's)."""
-    requests = [r for r in h.claude.requests_for(DEFAULT) if asking in r.all_text()]
+    holding that text that is no memory pass (one of the same model may land after the reply's, and show the
+    conversation)."""
+    requests = [r for r in h.claude.requests_for(DEFAULT) if asking in r.all_text()
+                and not any(cue in last_user_text(r.body) for cue in (SUMMARY_CUE, MEMORY_CUE))]
     text = requests[-1].all_text() if requests else ""
     if '<recalled_facts about="alice"' not in text:
         return ""
@@ -175,3 +181,52 @@ async def test_a_question_spends_the_larger_budget_on_what_it_asks_small_talk_on
     assert "Miso" not in shown, shown
     await dm(h, small_talk, 2)
     assert recalled(h) == "", recalled(h)  # asks about nothing kept: recalls nothing
+
+
+# --------------------------------------------------------------------------- what was told in confidence
+
+
+SISTER = ["Alice's sister Beth is getting married in June",
+          "Alice and her sister Beth do not speak much since the funeral"]
+CONFESSION = "Alice cried alone in a car park after her shift"
+OTHERS = {"Alice works as a nurse": 3, "Alice plays the cello in an orchestra": 2, "Alice hates fog": 1,
+          "Alice drinks oolong tea": 1, "Alice is learning Portuguese": 1, "Alice moved to York last year": 4,
+          "Alice failed her driving test twice": 1, "Alice's favourite film is Amelie": 1}
+
+
+async def test_a_private_confession_comes_only_for_a_question_about_it(make_harness: MakeHarness) -> None:
+    # "what did I tell you about my sister?" is as near everything she told (0.23-0.47 by plain cosine, the
+    # confession 0.30) as her sister's facts are: asked from anywhere (/ask, her private scope, a question's
+    # larger budget), her sister's facts come and the confession, told in private, does not.
+    h = await make_harness(recall_token_budget="60", memory_recall_token_budget="600")
+    await facts(h, {**{f: 1 for f in SISTER}, CONFESSION: 6, **OTHERS})
+    shown = await ask(h, "what did I tell you about my sister?")
+    assert [f for f in SISTER if f"- {f}" in shown] == SISTER, shown
+    assert "car park" not in shown, shown
+    # asked about, it comes
+    shown = await ask(h, "do you remember what happened in the car park?")
+    assert f"- {CONFESSION}" in shown, shown
+
+
+def test_a_sensitive_fact_told_in_public_is_guarded_as_a_private_one() -> None:
+    # A health fact learnt in a server's channel is no secret there, but no less tender: it too comes only
+    # for a question about it (told as an ordinary fact, the same words come for the sister question).
+    now = datetime(2026, 6, 1, 12, tzinfo=UTC)
+    embedder = real_embedder()
+    texts = [*SISTER, CONFESSION, *OTHERS]
+
+    def recalled_for(question: str, category: str) -> list[str]:
+        vectors = embedder.encode(texts)
+        rows = [FactRow(i, t, category if t == CONFESSION else "personal", False, False, 1, now, now,
+                        to_bytes(vectors[i]), guild_id=7) for i, t in enumerate(texts)]
+        index = FactIndex.build(rows)
+        subject = subject_of(index, None, question)
+        asked = embedder.encode([question, subject] if subject else [question])
+        return [r.fact for r in choose(index, asked[0], budget=600, private=False, now=now, expiry_days=0,
+                                       text=question, guild_id=7, about=asked[1] if subject else None)]
+
+    sister = "what did I tell you about my sister?"
+    assert CONFESSION in recalled_for(sister, "personal")  # plain cosine: as near as anything she told
+    guarded = recalled_for(sister, "health")
+    assert CONFESSION not in guarded and all(f in guarded for f in SISTER), guarded
+    assert CONFESSION in recalled_for("do you remember what happened in the car park?", "health")

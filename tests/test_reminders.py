@@ -29,6 +29,7 @@ from bot.features.reminders.delivery import reminder_nonce
 from database.alive_models import ScheduledJob
 from database.reminders import TIMER, NewReminder, Reminder, reminder_key
 from database.store import Store
+from database.threads import NewThread, ThreadChanges
 from tests.fakes import EVENT_WAIT
 from tests.fakes.claude_server import FakeClaude, Reply
 from tests.fakes.claude_tools import Search, UseTool
@@ -45,6 +46,7 @@ from tests.harness import (
     check,
     ephemeral,
     eventually,
+    reply_requests,
     start_main,
     stop_process,
 )
@@ -579,3 +581,47 @@ async def test_a_reminder_for_a_channel_closed_since_goes_to_the_persons_dm(
     h.claude.script("Call your mum!")
     await deliver(in_thread)
     assert bot_posts(h, thread) == [] and bot_posts(h, dm)[-1]["content"] == "Call your mum!"
+
+
+async def test_a_reminder_delivered_or_cancelled_closes_the_open_thread_it_stood_for(
+        make_harness: MakeHarness) -> None:
+    h = await make_harness()
+    now = datetime.now(UTC)
+    await h.store.people.ensure_user(USER_ID, "alice")
+    stretch, plants, exam = ("alice will stretch after the long meeting", "alice must water the plants",
+                             "alice has her chemistry exam")
+    await h.store.threads.apply(USER_ID, ThreadChanges(opened=tuple(
+        NewThread(t, None, now, True) for t in (stretch, plants, exam))))
+    h.claude.script(Reply(tools=set_reminder(in_minutes=2)), times=2)
+    sent = await h.dm("remind me in 2 minutes to stretch")
+    dm = int(sent["channel_id"])
+    await h.replies(dm)
+    assert f"- {stretch}" in FakeClaude.all_text(reply_requests(h)[-1])  # open while it waits
+    [row] = await h.store.reminders.open_for(USER_ID)
+
+    await h.stop_bot()
+    await due_now(h, row.id)
+    h.claude.script("Oi! Time to stretch those fins.")
+    await h.start_bot()
+    await h.discord.wait_for(lambda d: [m for m in bot_posts(h, dm) if "stretch those fins" in m["content"]],
+                             what="the reminder")
+
+    async def delivered() -> bool:
+        return bool((await h.store.reminders.get(row.id)).delivered)  # type: ignore[union-attr]
+
+    await eventually(delivered, "the reminder to be delivered")
+    h.claude.script(Reply(tools=set_reminder(text="water the plants", in_minutes=90)), times=2)
+    await h.dm("and remind me in 90 minutes to water the plants")
+    await h.replies(dm, 3)
+    shown = FakeClaude.all_text(reply_requests(h)[-1])
+    assert stretch not in shown and f"- {plants}" in shown and f"- {exam}" in shown  # said: done with
+
+    [waiting] = await h.store.reminders.open_for(USER_ID)
+    done = await ephemeral(await h.slash("reminders", [{"name": "cancel", "type": 4, "value": waiting.id}],
+                                         dm=True))
+    assert f"Cancelled reminder #{waiting.id}" in done["content"]
+    h.claude.script("Righto.")
+    await h.dm("thanks")
+    await h.replies(dm, 4)
+    shown = FakeClaude.all_text(reply_requests(h)[-1])
+    assert plants not in shown and f"- {exam}" in shown  # called off with it; the exam is another thing

@@ -71,8 +71,10 @@ async def test_a_nickname_is_a_name_she_answers_to_without_votes(make_harness: M
     await h.say("Mara, is the kestrel safe?")
     await h.replies(CHANNEL_ID, 1)
     assert not [r for r in h.claude.requests if r.body.get("model") == VOTER]
-    # in a channel, whose cached character block everyone there shares, {{user}} names no one
-    assert "the person you are answering is a passenger" in FakeClaude.system_text(reply_requests(h)[-1])
+    # in a channel, whose cached character block everyone there shares, {{user}} names no one; opening a
+    # sentence, it opens it with a capital
+    assert "Kestrel. The person you are answering is a passenger" in FakeClaude.system_text(
+        reply_requests(h)[-1])
 
 
 async def test_the_depth_prompt_sits_four_messages_from_the_end_and_the_history_is_read(

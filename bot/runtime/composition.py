@@ -300,7 +300,8 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     # The durable timers' rows (bot/core/timers.py), armed by what replies set (a reminder), the polls and
     # the swipe buttons.
     timers = Timers(store.timers)
-    reminders = ReminderBook(holder.follow(AliveSettings), store.reminders, store.switches, timers)
+    reminders = ReminderBook(holder.follow(AliveSettings), store.reminders, store.switches, timers,
+                             threads=store.threads)
     search = WebSearch.following(holder, store.spending, names.name)  # each character's own, in an ensemble
     mcp = McpTools.following(holder, store.mcp, store.switches)  # the MCP servers each server's admins added
     # A face per server: an admin's (/bot face), else the character's own at the stage reached there.

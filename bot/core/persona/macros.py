@@ -128,8 +128,9 @@ def render_macros(text: str, *, char: str, user: str, moment: Moment | None = No
         key = match.group(1).lower()
         if key in ("char", "group", "charifnotgroup"):
             return char
-        if key == "user":
-            return user
+        if key == "user":  # the stand-in opening a sentence opens it with a capital, as a name would
+            return user[:1].upper() + user[1:] if user == NEUTRAL_USER and opens_sentence(
+                match.string, match.start()) else user
         if key == "user_line":
             return "someone" if user == NEUTRAL_USER else user
         if key == "newline":
@@ -141,6 +142,18 @@ def render_macros(text: str, *, char: str, user: str, moment: Moment | None = No
         return moment.value(key) if moment is not None else reference(key)
 
     return _TRIM.sub("", _MACRO.sub(sub, text))
+
+
+# What ends a sentence (in the scripts that mark it), and what may stand between that and the next word.
+SENTENCE_ENDS = ".!?。！？\n"
+SENTENCE_OPENERS = " \t*_\"'“‘«(「"
+
+
+def opens_sentence(text: str, at: int) -> bool:
+    """Whether position ``at`` of ``text`` starts a sentence: nothing but spaces, quotes and emphasis since
+    the text's start or the end of the sentence before it."""
+    before = text[:at].rstrip(SENTENCE_OPENERS)
+    return not before or before[-1] in SENTENCE_ENDS
 
 
 def time_macros_in(texts: Iterable[str]) -> list[str]:

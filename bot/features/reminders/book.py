@@ -45,6 +45,8 @@ from bot.features.reminders.recurrence import (
 from database.boundary import JsonObject
 from database.reminders import TIMER, NewReminder, ReminderRow, Reminders, reminder_key
 from database.switches import PlaceSwitches
+from database.threads import Threads
+from memory.threads import close_served
 
 SWITCH = "reminders"  # the place switch (/bot reminders on|off)
 # How the character speaks of the tools (their family's sentence in the system prompt, ``Lent.voice``).
@@ -155,9 +157,10 @@ class ReminderBook:
     proposed from what people said."""
 
     def __init__(self, settings: AliveSettings, reminders: Reminders, switches: PlaceSwitches, timers: Timers,
-                 *, clock: Clock = utc_now) -> None:
+                 *, clock: Clock = utc_now, threads: Threads | None = None) -> None:
         self.settings = settings  # the alive section, following reloads
         self.reminders = reminders
+        self.threads = threads  # the open threads a cancelled reminder stood for close with it
         self.switches = switches
         self.timers = timers
         self.clock = clock
@@ -365,8 +368,14 @@ class ReminderBook:
 
     async def cancel(self, user_id: int, reminder_id: int) -> bool:
         """Cancel one of the person's waiting reminders (its timer finds it cancelled; it still counts
-        towards the day's cap); whether there was one."""
-        return await self.reminders.cancel(user_id, reminder_id, self.clock())
+        towards the day's cap), and the open threads it stood for (memory/threads.py ``served``); whether
+        there was one."""
+        reminder = await self.reminders.get(reminder_id) if self.threads is not None else None
+        if not await self.reminders.cancel(user_id, reminder_id, self.clock()):
+            return False
+        if self.threads is not None and reminder is not None and reminder.user_id == user_id:
+            await close_served(self.threads, user_id, reminder.text, reminder.due_at)
+        return True
 
 
 @functools.cache

@@ -50,6 +50,7 @@ from bot.features.reminders.tasks import BEFORE as TASK_BEFORE
 from bot.reply.prompting import fence
 from database.reminders import ReminderRow, reminder_key
 from database.timers import TimerRow
+from memory.threads import close_served
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +151,9 @@ class ReminderDelivery:
                         await self.speaker.store.privacy.posted_for(reminder.user_id, message_id)
             if not await self._close(reminder, turn, self.clock()):
                 log.info("reminder %s was cancelled or moved while it was being posted", reminder_id)
+            elif turn is None:  # said: the thread it stood for is no longer to come
+                await close_served(self.speaker.store.threads, reminder.user_id, reminder.text,
+                                   reminder.due_at)
         where = ("their DM" if reminder.is_dm else f"channel {reminder.channel_id}" if not to_dm
                  else f"their DM (channel {reminder.channel_id} is closed to reminders now)")
         said = "missed, said" if turn is not None and turn.missed else "delivered"
