@@ -189,7 +189,7 @@ def test_the_first_screen_says_what_a_first_run_costs_and_how_to_try_it_briskly(
     readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
     first = readme.split("## Contents", 1)[0]
     assert "1.6 GB" in first and "minutes" in first and "up to 15" in first  # the set-up, the reply pace
-    assert "`TYPING_SPEED_CPM=3000 MAX_TYPING_TIME=3 ` before\n`make run`" in first
+    assert "`TYPING_SPEED_CPM=3000 MAX_TYPING_TIME=3 ` before `make run`" in " ".join(first.split())
     quick = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
     assert not any(tool in quick for tool in ("ruff", "lint-imports", "mypy"))  # for contributors, later
 

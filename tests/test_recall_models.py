@@ -51,7 +51,7 @@ def test_the_setting_chooses_the_embedder() -> None:
     assert make_embedder("/models/x").model_id == "/models/x"  # another sentence-transformers model: its name
     # each model its own thresholds; an embedder without a model id (a test's) gets MiniLM's
     assert tuning_of(E5Embedder()) != tuning_of(HashEmbedder()) == embeddings.TUNINGS[DEFAULT_EMBEDDING_MODEL]
-    assert E5Embedder().floors == embeddings.TUNINGS[embeddings.E5_MODEL_ID].floors
+    assert E5Embedder().floors == embeddings.TUNINGS[embeddings.E5_NEUTRAL_ID].floors
 
 
 async def test_vectors_carry_their_model_and_another_models_are_not_read(store: Store) -> None:
