@@ -11,7 +11,8 @@ from memory.embeddings import E5_NEUTRAL_ID, PAIRED_MODEL_ID, PairedEmbedder, ma
 
 
 def test_a_question_is_ranked_by_its_language() -> None:
-    assert not isinstance(make_embedder(""), PairedEmbedder)  # empty: MiniLM alone
+    assert isinstance(make_embedder(""), PairedEmbedder)  # empty: the pair, the default
+    assert not isinstance(make_embedder("minilm"), PairedEmbedder)
     paired = make_embedder("paired")
     assert isinstance(paired, PairedEmbedder) and paired.model_id == PAIRED_MODEL_ID
     stored = paired.encode(["Alice lives in Leeds", "Alicia vive en Leeds"])

