@@ -610,6 +610,11 @@ async def test_a_reminder_delivered_or_cancelled_closes_the_open_thread_it_stood
         return bool((await h.store.reminders.get(row.id)).delivered)  # type: ignore[union-attr]
 
     await eventually(delivered, "the reminder to be delivered")
+
+    async def served() -> bool:  # closed just after the reminder is marked delivered
+        return stretch not in [t.thread for t in await h.store.threads.rows(USER_ID)]
+
+    await eventually(served, "the thread the reminder stood for to close")
     h.claude.script(Reply(tools=set_reminder(text="water the plants", in_minutes=90)), times=2)
     await h.dm("and remind me in 90 minutes to water the plants")
     await h.replies(dm, 3)
