@@ -187,7 +187,8 @@ MODES = ["whole", "streamed"]  # streamed: the model call runs in a task of its 
 # on PostgreSQL the person's own /me profile in the one statement that reads the person
 # (database/profiles.py); a reply's trace spans (bot/core/metrics.py, a no-op when tracing is off) and the MCP
 # servers' tools asked for theirs (bot/features/mcp/lender.py, none when off). Two walks of the same DM differ
-# by up to 3 modules and 8 steps (what runs beside the reply in the walk's window): the ceilings hold the larger.
+# by up to 3 modules and 8 steps (what runs beside the reply in the walk's window): the ceilings hold the
+# larger.
 CEILING = {"sqlite": (77, 118), "postgresql": (81, 123)}
 
 
