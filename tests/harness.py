@@ -412,6 +412,11 @@ def said_in_dm(body: dict[str, Any]) -> str:
     return _DM_MARKER.sub("", said.rsplit("\n\n", 1)[-1], count=1)
 
 
+def vote_requests(h: Harness) -> list[Recorded]:
+    """The yes/no vote requests to Claude (the voting model's)."""
+    return h.claude.requests_for("claude-test-voter")
+
+
 def reply_requests(h: Harness) -> list[Recorded]:
     """The requests to Claude that were not yes/no votes."""
     return [r for r in h.claude.requests if r.model != "claude-test-voter"]

@@ -21,13 +21,11 @@ from tests.harness import (
     MakeHarness,
     bot_posts,
     reply_requests,
+    vote_requests,
 )
 
 MODEL = "claude-test-default"
 
-
-def vote_requests(h: Harness) -> list[Any]:
-    return h.claude.requests_for("claude-test-voter")
 
 
 async def switch(h: Harness, state: str, **scope: str) -> str:

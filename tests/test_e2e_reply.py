@@ -25,6 +25,7 @@ from tests.harness import (
     MakeHarness,
     logged,
     reply_requests,
+    vote_requests,
     voted_in,
 )
 
@@ -44,9 +45,6 @@ async def sqlite_statements(db: Database) -> AsyncIterator[list[str]]:
     finally:
         await db.read(trace(False))
 
-
-def vote_requests(h: Harness) -> list[Any]:
-    return h.claude.requests_for("claude-test-voter")
 
 
 async def test_dm_gets_typing_then_a_reply(harness: Harness) -> None:
