@@ -4,7 +4,6 @@ its wheel brings the driver, and the browser is the system's. Each test gets a f
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,12 +19,6 @@ SKIP_REASON = ("Debian's chromium is not installed at /usr/bin/chromium, so the 
 
 needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason=SKIP_REASON)
 
-
-def free_port() -> int:
-    """A port nothing listens on right now (the dashboard's port 0 means "off", so tests pick one)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @asynccontextmanager

@@ -5,7 +5,6 @@ failure (error statuses, a closed port, a slow server) as the SDK path's failure
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from bot.core.models.anthropic import AnthropicBackend, completion_of
 from bot.core.models.base import Failure
 from bot.core.models.messages_http import CallFailed
 from tests.fakes.claude_server import FakeClaude, Reply
+from tests.ports import free_port
 
 pytestmark = pytest.mark.fake_claude(min_cache_tokens=0, api_key="sk-test")
 
@@ -182,9 +182,7 @@ async def test_an_error_body_that_is_not_the_apis_envelope(fake_claude: FakeClau
 
 
 async def test_connection_refused_is_retryable(backend: AnthropicBackend) -> None:
-    with socket.socket() as s:  # a port nobody listens on any more
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # nobody listens there
     closed = AnthropicBackend(api_key="sk-test", base_url=f"http://127.0.0.1:{port}", timeout=5.0)
     try:
         failure = await direct_failure(closed, REQUEST)

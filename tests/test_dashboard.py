@@ -25,8 +25,8 @@ from bot.operator.dashboard.charts import Series, bar_chart, nice_ceiling
 from bot.operator.dashboard.live import LiveFeed
 from bot.operator.dashboard.sessions import Sessions
 from database.store import Store
-from tests.browser import free_port
 from tests.harness import CHANNEL_ID, USER_ID, Harness, spawn_main, stop_process
+from tests.ports import free_port
 
 FINN = PROJECT_ROOT / "characters" / "finn"
 TOKEN = "http-test-token-0123456789"

@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from bot.core.config import PROJECT_ROOT
-from tests.browser import chromium, free_port, needs_chromium
+from tests.browser import chromium, needs_chromium
 from tests.dbtools import seed_dashboard_history
 from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, Harness, MakeHarness, eventually
+from tests.ports import free_port
 
 pytestmark = needs_chromium
 

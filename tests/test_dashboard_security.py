@@ -22,7 +22,7 @@ from bot.operator.dashboard.app import create_app
 from bot.operator.dashboard.auth import FAILURES_OVERALL, FAILURES_PER_ADDRESS
 from bot.operator.dashboard.live import LiveFeed
 from database.store import Store
-from tests.browser import free_port
+from tests.ports import free_port
 
 FINN = PROJECT_ROOT / "characters" / "finn"
 TOKEN = "security-test-token-0123456789"

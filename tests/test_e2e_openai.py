@@ -6,7 +6,6 @@ Kindred's own tools called as a function."""
 from __future__ import annotations
 
 import json
-import socket
 
 import pytest
 
@@ -23,6 +22,7 @@ from tests.harness import (
     voted_in,
 )
 from tests.memory_support import last_user_text
+from tests.ports import free_port
 from tests.test_summarization import SMALL, SUMMARY_CUE, Script, chat, summarized
 
 LOCAL = {"llm_backend": "openai", "default_model": "llama3.2:3b", "voting_model": "qwen3:0.6b"}
@@ -118,9 +118,7 @@ async def test_a_timeout_falls_back_in_character(make_harness: MakeHarness) -> N
 async def test_an_unreachable_server_is_a_warning_then_a_fallback(make_harness: MakeHarness,
                                                                   caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level("WARNING")
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        url = f"http://127.0.0.1:{s.getsockname()[1]}/v1"
+    url = f"http://127.0.0.1:{free_port()}/v1"  # nobody listens there
     h = await make_harness(**LOCAL, openai_base_url=url, llm_timeout="1")
     # the check runs beside start-up
     await eventually(check(lambda: f"{url} is unreachable" in caplog.text), "the unreachable warning")

@@ -22,8 +22,8 @@ from prometheus_client.samples import Sample
 from bot.core.config import PROJECT_ROOT
 from bot.core.metrics import Metrics, error_kind, reason_kind
 from bot.core.pipeline import Decision
-from tests.browser import free_port
 from tests.harness import CHANNEL_ID, GUILD_ID, USER2_ID, USER_ID, Harness, eventually
+from tests.ports import free_port
 
 GRAFANA = PROJECT_ROOT / "deploy" / "grafana" / "kindred.json"
 TOKEN = "scrape-token-0123456789abcdef"

@@ -16,10 +16,10 @@ from anthropic import AsyncAnthropic
 from bot.core.config import PROJECT_ROOT
 from bot.core.models.base import Prompt
 from bot.reply.deciding.voting import VOTE_SCHEMA
-from tests.browser import free_port
 from tests.fakes.claude_models import lineup
 from tests.fakes.claude_server import Reply
 from tests.harness import CHANNEL_ID, Harness, dm_reply, log_posts
+from tests.ports import free_port
 
 ATLAS = PROJECT_ROOT / "characters" / "atlas"
 LINEUP = lineup()

@@ -5,7 +5,6 @@ of the one prompt (system blocks, cache breakpoints, content and image blocks)."
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from database.store import Store
 from tests.dbtools import api_calls
 from tests.fakes.claude_server import FakeClaude, Reply, estimate_tokens
 from tests.fakes.openai_server import FakeOpenAI
+from tests.ports import free_port
 
 CACHED = {"type": "ephemeral"}
 PROMPT = Prompt(
@@ -219,9 +219,7 @@ async def test_the_start_up_check_names_the_url(make_client: Any, fake_openai: F
     fake_openai.models = ["something-else"]
     [problem] = await make_client().check_backends()
     assert fake_openai.base_url in problem and LOCAL in problem and "something-else" in problem
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        closed = f"http://127.0.0.1:{s.getsockname()[1]}/v1"
+    closed = f"http://127.0.0.1:{free_port()}/v1"  # nobody listens there
     caplog.set_level("WARNING")
     [problem] = await make_client(OPENAI_BASE_URL=closed).check_backends()
     assert f"{closed} is unreachable" in problem

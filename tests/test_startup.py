@@ -13,7 +13,6 @@ import logging
 import os
 import re
 import signal
-import socket
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any
@@ -26,17 +25,12 @@ from tests.fakes import EVENT_WAIT, PROCESS_WAIT
 
 # Libraries whose lines an operator should not see at INFO (logger names, or their parents).
 from tests.harness import LOG_CHANNEL_ID, Harness, stop_process
+from tests.ports import free_port
 
 NOISY = ("alembic", "apscheduler", "sentence_transformers", "transformers", "huggingface_hub", "torch",
          "httpx", "httpx2", "discord")
 LINE = re.compile(r"^\S+ \S+ (?P<level>[A-Z]+)\s+(?P<name>[\w.]+): (?P<message>.*)$")
 
-
-def closed_port() -> int:
-    """A local port nothing listens on (bound, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def start_fakes(tmp_path: Path) -> Harness:
@@ -140,7 +134,7 @@ async def test_a_missing_message_content_intent_is_one_line_and_exit_2(tmp_path:
 @pytest.mark.parametrize("host", ["127.0.0.1:{port}", "kindred-test.invalid"])  # refused; no such name
 async def test_an_unreachable_discord_is_one_line_and_exit_1(tmp_path: Path, host: str) -> None:
     h = await start_fakes(tmp_path)
-    host = host.format(port=closed_port())  # .invalid never resolves (RFC 6761)
+    host = host.format(port=free_port())  # .invalid never resolves (RFC 6761)
     code, output = await exit_of(h, DISCORD_API_BASE_URL=f"http://{host}/api/v10",
                                  DISCORD_GATEWAY_URL=f"ws://{host}/gateway")
     assert code == 1, output
@@ -167,7 +161,7 @@ async def test_a_bad_database_url_stops_before_discord(tmp_path: Path, url: str,
 
 async def test_an_unreachable_postgresql_stops_before_discord(tmp_path: Path) -> None:
     h = await start_fakes(tmp_path)
-    port = closed_port()
+    port = free_port()
     url = f"postgres://kindred:secret-pw@127.0.0.1:{port}/kindred"  # also: the postgres:// spelling is taken
     code, output = await exit_of(h, DATABASE_URL=url)
     assert code == 2, output
@@ -315,7 +309,7 @@ async def test_a_wrong_openai_key_names_the_file_it_came_from(db_url: str, tmp_p
 async def test_an_unreachable_model_server_is_a_warning_at_start_up(db_url: str, tmp_path: Path,
                                                                     caplog: pytest.LogCaptureFixture) -> None:
     h = Harness(db_url=db_url, tmp_path=tmp_path,
-                config={"ANTHROPIC_BASE_URL": f"http://127.0.0.1:{closed_port()}"})
+                config={"ANTHROPIC_BASE_URL": f"http://127.0.0.1:{free_port()}"})
     _, [warning] = await check_at_start_up(h, caplog)
     assert "anthropic backend: http://127.0.0.1:" in warning and "is unreachable" in warning
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -22,6 +21,7 @@ from bot.runtime import voicesetup
 from tests.fakes.discord_voice import SET_VOICE_CHANNEL_STATUS
 from tests.fakes.openai_server import FakeOpenAI
 from tests.harness import ADMIN_ID, GUILD_ID, USER2_ID, USER_ID, Harness, ephemeral
+from tests.ports import free_port
 from tests.test_voice_stops import bot_id, speaking_an_answer
 from tests.voice_support import VOICE_ID, voice_harness
 
@@ -46,11 +46,6 @@ def said(lines: list[str], *parts: str) -> str:
     assert len(found) == 1, (parts, lines)
     return found[0]
 
-
-def unused_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def started(made: list[Harness], db_url: str, tmp_path: Path, **config: str) -> Harness:
@@ -106,7 +101,7 @@ async def test_voice_off_says_nothing_and_the_invite_asks_for_no_call(
 
 async def test_speech_servers_that_cannot_be_reached_or_refuse_the_key_are_said_without_the_key(
         made: list[Harness], db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    port = unused_port()  # nothing listens there: connection refused
+    port = free_port()  # nothing listens there: connection refused
     h = await started(made, db_url, tmp_path, voice_channels="true", stt_backend="openai",
                       stt_base_url=f"http://whisper:{SECRET}@127.0.0.1:{port}/v1?token={SECRET}",
                       tts_backend="openai", OPENAI_API_KEY=SECRET)
