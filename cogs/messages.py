@@ -120,15 +120,18 @@ class Messages(commands.Cog):
     async def _answered(self, message: discord.Message, character: str) -> bool:
         """Whether ``character``'s answer to ``message`` is in the channel already (posted just before a
         crash, longer ago than Discord keeps a nonce): the bot account's reply to it, or, for a character
-        speaking through a webhook (which cannot reply), its next post in the channel."""
+        speaking through a webhook (which cannot reply), its next post in the channel. Where a thread was
+        begun from the message, the answer is there: the character's first post not replying to another."""
         me = self.bot.user
         main = character == self.bot.services.pipeline.character_key
         ensemble = self.bot.services.ensemble
         name = ensemble.pipeline(character).persona.name if ensemble and not main else ""
-        async for later in message.channel.history(after=message, limit=50, oldest_first=True):
+        thread = message.thread
+        where = message.channel if thread is None else thread
+        async for later in where.history(after=message, limit=50, oldest_first=True):
             if main and me is not None and later.author.id == me.id:
                 ref = later.reference
-                if ref is not None and ref.message_id == message.id:
+                if (ref.message_id == message.id) if ref is not None else thread is not None:
                     return True
             elif not main and later.webhook_id is not None and later.author.name == name:
                 return True

@@ -3,13 +3,16 @@ the fake Claude receives."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from bot.core.pipeline import Incoming
 from bot.reply.deciding import thread_name
+from database.models import utcnow
+from database.owed import OwedReply
+from database.store import Store
 from tests.fakes.discord_guild import SEND_MESSAGES_IN_THREADS
 from tests.fakes.discord_lead import MEMBER_PERMISSIONS
 from tests.harness import (
@@ -20,6 +23,7 @@ from tests.harness import (
     Harness,
     MakeHarness,
     bot_posts,
+    eventually,
     reply_requests,
     vote_requests,
 )
@@ -232,3 +236,55 @@ def test_a_thread_is_named_from_the_message() -> None:
     assert long.endswith("…") and len(long) <= 81 and "camomil…" not in long
     assert named("", "alice") == "alice"  # a picture alone
     assert named("@Finn") == "alice"
+
+
+async def test_replies_owed_from_before_a_restart_go_on_in_their_threads(harness: Harness) -> None:
+    """A crash left two replies owed where threads are on (written straight into the table, as the crashed
+    process left it): one whose thread was opened but whose answer never reached it, and one to a message
+    that came as it went down; and one answered in its thread just before the crash, its mark not yet
+    cleared. After the restart the first is answered in the thread it already has (no second thread asked
+    of Discord), the second in a thread opened from it, the third left alone; the channel gets none."""
+    h = harness
+    assert "Threads is **on**" in await switch(h, "on")
+    h.claude.script("Ginger and honey.", model=MODEL)
+    first = await h.say("what tea for a cold?", mention=True)
+    begun = int((await opened(h, first))["id"])
+    [lost] = await h.replies(begun, 1)
+    h.claude.script("Mint.", model=MODEL)
+    done = await h.say("a tea for after dinner?", mention=True)
+    answered = int((await opened(h, done))["id"])
+    await h.replies(answered, 1)
+    key = h.bot.services.pipeline.character_key  # type: ignore[union-attr]
+    await h.stop_bot()
+    h.discord.messages.pop(int(lost["id"]))  # as if never posted
+    second = await h.say("and for a sore throat?", mention=True)  # came as the process went down
+    store = await Store(h.db_url).open()
+    try:
+        await store.db.write(lambda conn: conn.execute(OwedReply.__table__.insert(), [
+            {"message_id": int(m["id"]), "character": key, "channel_id": CHANNEL_ID,
+             "owed_since": utcnow() - timedelta(minutes=2)} for m in (first, second, done)]))
+    finally:
+        await store.close()
+    h.claude.script("Ginger, late.", model=MODEL, match=lambda b: "what tea" in h.claude.all_text(b)
+                    and "sore throat" not in h.claude.all_text(b))
+    h.claude.script("Sage, late.", model=MODEL, match=lambda b: "sore throat" in h.claude.all_text(b))
+    opens_before = len([r for r in h.discord.requests if r.path.endswith("/threads")])
+    asked_before = len(reply_requests(h))
+    await h.start_bot()
+    [again] = await h.replies(begun, 1)
+    assert again["content"] == "Ginger, late."
+    thread = await opened(h, second)
+    [answer] = await h.replies(int(thread["id"]), 1)
+    assert answer["content"] == "Sage, late." and thread["name"] == "and for a sore throat?"
+    opens = [r for r in h.discord.requests if r.path.endswith("/threads")][opens_before:]
+    assert [r.path.split("/")[-2] for r in opens] == [second["id"]]  # one thread opened, none asked twice
+    assert bot_posts(h, CHANNEL_ID) == []
+    late = [r for r in reply_requests(h) if "sore throat" in h.claude.all_text(r)][-1]
+    assert "late; you were briefly away" in h.claude.all_text(late)
+    async def settled() -> bool:
+        return await h.store.owed.count() == 0
+
+    await eventually(settled, "every mark settled")  # the third, last, found answered
+    assert [p["content"] for p in bot_posts(h, answered)] == ["Mint."]  # found answered in its thread,
+    asked = [r for r in reply_requests(h)[asked_before:] if "after dinner" in h.claude.all_text(r)]
+    assert asked == []  # not written again

@@ -208,9 +208,10 @@ class ThreadOpener(Protocol):
 
     def __call__(self, key: str, /) -> Outlet: ...
 
-    async def open_thread(self, name: str) -> tuple[int, Callable[[str], Outlet]]:
-        """Open a public thread named ``name`` from the message: its id, and the outlets speaking in it.
-        Raises :class:`ThreadRefused`."""
+    async def open_thread(self, name: str, *, again: bool = False) -> tuple[int, Callable[[str], Outlet]]:
+        """Open a public thread named ``name`` from the message: its id, and the outlets speaking in it;
+        ``again``: the thread the character began from this message before a restart, found rather than
+        opened. Raises :class:`ThreadRefused`."""
         ...
 
 

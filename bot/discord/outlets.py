@@ -292,11 +292,17 @@ class MessageOutlets:
             return DiscordOutlet(self.message, buttons=self.buttons, channel=self.thread)
         return WebhookOutlet(self.pool, self.message, key, self.buttons, self.thread)
 
-    async def open_thread(self, name: str) -> tuple[int, Callable[[str], Outlet]]:
+    async def open_thread(self, name: str, *, again: bool = False) -> tuple[int, Callable[[str], Outlet]]:
         """A public thread from the message, archived after the channel's default duration (discord.py sends
         it). Discord's rules, each one line: only a text channel's message opens one; Create Public Threads to
         open it and Send Messages in Threads to speak there; a message has one thread at most; a rate limit is
-        waited out by discord.py."""
+        waited out by discord.py. ``again``: the one begun before a restart, as the fetched message names
+        it (Discord sends a message with the thread started from it)."""
+        if again:
+            begun = self.message.thread
+            if begun is None:
+                raise ThreadRefused("the thread begun from the message is gone")
+            return begun.id, MessageOutlets(self.message, self.pool, self.main_key, self.buttons, begun)
         channel = self.message.channel
         if self.thread is not None or not isinstance(channel, discord.TextChannel):
             raise ThreadRefused("threads open only from a message of a text channel")

@@ -135,14 +135,14 @@ class ReplySequence:
         return await self._in_turn(msg, casting, outlet_for, prefetched)
 
     async def recover(self, msg: Incoming, outlet_for: Callable[[str], Outlet], key: str,
-                      answer: Callable[[ReplyPipeline, Outlet], Awaitable[ReplyResult]],
+                      answer: Callable[[ReplyPipeline, Incoming, Outlet], Awaitable[ReplyResult]],
                       ) -> ReplyResult | None:
         """A reply character ``key`` owed ``msg`` since before a restart (bot/reply/recovery.py), re-entered
         at admission: logged (found there), intercepted, gated and decided as a live message is now, so
         what would refuse it live (a blocked user, a spent budget, a place switched off) refuses it late
         too. Only a vote it won is not taken again: the mark was written because it said yes. Then
-        ``answer`` gives the reply (the whole of it, or the parts a crash cut short). None: not answered,
-        and the mark cleared."""
+        ``answer`` gives the reply (the whole of it, or the parts a crash cut short), in the conversation's
+        thread where threads are on. None: not answered, and the mark cleared."""
         main, engine = self.cast.main, self.cast.pipeline(key)
         engine.claim(msg.message_id)  # answering clears the mark, or a refusal does
         if self.cast.own_words(msg):  # another character's answer to ours: no interceptor, gate or vote
@@ -155,7 +155,11 @@ class ReplySequence:
         if not decision.reply:
             await engine.settle(msg, at_once=True)
             return None
-        return await answer(engine, outlet_for(key))
+        if self.threads is not None and not self.cast.own_words(msg) and not msg.is_dm:
+            moved = await self.threads.move(msg, outlet_for)  # where it would have gone live, or went
+            if moved is not None:
+                msg, outlet_for = moved
+        return await answer(engine, msg, outlet_for(key))
 
     async def _in_turn(self, msg: Incoming, casting: Casting, outlet_for: Callable[[str], Outlet],
                        prefetched: Prefetched | None) -> list[ReplyResult]:

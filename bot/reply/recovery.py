@@ -112,7 +112,7 @@ class ReplyRecovery:
             msg, outlet_for = found
             self.late[msg.message_id] = minutes
             try:
-                result = await self.sequence.recover(msg, outlet_for, owed.character, _answer(msg, owed))
+                result = await self.sequence.recover(msg, outlet_for, owed.character, _answer(owed))
                 if result is None:
                     log.info("message %s, owed a reply from before a restart, is no longer answered",
                              msg.message_id)
@@ -130,10 +130,11 @@ class ReplyRecovery:
         return answered
 
 
-def _answer(msg: Incoming, owed: Owed) -> Callable[[ReplyPipeline, Outlet], Awaitable[ReplyResult]]:
-    """How the owed reply is given once the sequence lets it through: whole, or the parts a crash cut
-    short between two of them (the rest, as written then)."""
-    async def answer(pipeline: ReplyPipeline, outlet: Outlet) -> ReplyResult:
+def _answer(owed: Owed) -> Callable[[ReplyPipeline, Incoming, Outlet], Awaitable[ReplyResult]]:
+    """How the owed reply is given once the sequence lets it through (``msg`` as it then stands: in its
+    thread, perhaps): whole, or the parts a crash cut short between two of them (the rest, as written
+    then)."""
+    async def answer(pipeline: ReplyPipeline, msg: Incoming, outlet: Outlet) -> ReplyResult:
         if owed.parts:
             return await pipeline.resume(msg, outlet, owed.parts, owed.delivered)
         return await pipeline.respond(msg, outlet)

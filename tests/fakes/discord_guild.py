@@ -772,6 +772,7 @@ class GuildWorld:
         }
         self.channels[mid] = thread
         message["_thread"] = mid
+        message["_thread_channel"] = thread  # sent with the message while the thread lasts, as Discord does
         self._audit(gid, "thread_create", mid, bot, headers)
         public = {k: v for k, v in thread.items() if not k.startswith("_")}
         await self._dispatch_guild("THREAD_CREATE", {**public, "newly_created": True}, gid)
@@ -805,6 +806,7 @@ class GuildWorld:
     async def delete_thread(self, thread_id: int) -> None:
         """A moderator deletes a thread: gone, THREAD_DELETE dispatched; posting there is 404 10003."""
         thread = self.channels.pop(thread_id)
+        thread["_gone"] = True
         gone = {"id": str(thread_id), "guild_id": thread["guild_id"], "parent_id": thread["parent_id"],
                 "type": thread["type"]}
         await self._dispatch_guild("THREAD_DELETE", gone, int(thread["guild_id"]))
@@ -865,6 +867,7 @@ class GuildWorld:
         if not self._may(gid, bot, MANAGE_THREADS if channel["type"] in (11, 12) else 1 << 4):
             return missing_permissions()
         del self.channels[cid]
+        channel["_gone"] = True
         self._audit(gid, "channel_delete", cid, bot, headers)
         public = {k: v for k, v in channel.items() if not k.startswith("_")}
         if channel["type"] in (11, 12):

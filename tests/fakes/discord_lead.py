@@ -465,6 +465,9 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld, VoiceWorld):
                                   for a in out["attachments"]]
         if isinstance(out.get("referenced_message"), dict):  # it may carry attachments (files) too
             out["referenced_message"] = FakeDiscord._public(out["referenced_message"])
+        thread = message.get("_thread_channel")  # the thread started from it, while it lasts
+        if isinstance(thread, dict) and not thread.get("_gone"):
+            out["thread"] = {k: v for k, v in thread.items() if not k.startswith("_")}
         return out
 
     def sticker(self, name: str, *, format_type: int = 1) -> dict[str, Any]:

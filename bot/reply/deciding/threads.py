@@ -89,19 +89,23 @@ class ConversationThreads:
                    ) -> tuple[Incoming, Callable[[str], Outlet]] | None:
         """Open a thread from ``msg`` (to be answered) where the switch is on: the message as it now stands
         (in the thread, whose conversation it begins) and the outlets speaking there; None: answered where
-        it is (a DM, a thread already, a bot's message, switched off, or Discord refused)."""
+        it is (a DM, a thread already, a bot's message, switched off, or Discord refused). A reply owed
+        since a restart whose thread was opened before it goes on there (a thread from a message has the
+        message's id)."""
         if (msg.is_dm or msg.parent_id is not None or msg.author_is_bot or msg.guild_id is None
                 or not isinstance(outlets, ThreadOpener) or not await self.switched_on(msg)):
             return None
         name = thread_name(msg, self.name())
+        again = msg.message_id in await self._threads()
         try:
-            thread_id, moved = await outlets.open_thread(name)
+            thread_id, moved = await outlets.open_thread(name, again=again)
         except ThreadRefused as exc:
             log.warning("message %s: no thread opened in channel %s (%s); answering in the channel",
                         msg.message_id, msg.channel_id, exc)
             return None
-        (await self._threads()).add(thread_id)
-        await self.rows.add(thread_id, self.character, msg.channel_id, msg.guild_id)
+        if not again:
+            (await self._threads()).add(thread_id)
+            await self.rows.add(thread_id, self.character, msg.channel_id, msg.guild_id)
         log.info("message %s: conversation goes on in thread %s of channel %s", msg.message_id, thread_id,
                  msg.channel_id)
         there = dataclasses.replace(msg, channel_id=thread_id, parent_id=msg.channel_id, channel_name=name)
