@@ -24,6 +24,7 @@ from tests.harness import (
     MakeHarness,
     bot_posts,
     eventually,
+    press,
     reply_requests,
     vote_requests,
 )
@@ -288,3 +289,21 @@ async def test_replies_owed_from_before_a_restart_go_on_in_their_threads(harness
     assert [p["content"] for p in bot_posts(h, answered)] == ["Mint."]  # found answered in its thread,
     asked = [r for r in reply_requests(h)[asked_before:] if "after dinner" in h.claude.all_text(r)]
     assert asked == []  # not written again
+
+
+async def test_an_answer_in_a_thread_is_swiped_there_from_the_threads_own_talk(harness: Harness) -> None:
+    h = harness
+    h.claude.script("no", model="claude-test-voter", times=20)
+    await h.handled(await h.say("turnips are the best vegetable", user=USER2_ID))
+    await switch(h, "on")
+    h.claude.script("Ginger.", model=MODEL)
+    asked = await h.say("what tea for a cold?", mention=True)
+    tid = int((await opened(h, asked))["id"])
+    [answer] = await h.replies(tid, 1)
+    await h.discord.wait_for(lambda _: answer.get("components"), what="the swipe buttons in the thread")
+    h.claude.script("Lemon balm.", model=MODEL)
+    await (await press(h, answer, "new")).response()
+    await h.discord.wait_for(lambda _: answer["content"] == "Lemon balm.", what="the alternative shown")
+    swipe = h.claude.all_text(reply_requests(h)[-1])
+    assert "what tea for a cold?" in swipe and "turnips" not in swipe
+    assert bot_posts(h, CHANNEL_ID) == []

@@ -13,7 +13,7 @@ from bot.core.pipeline import Incoming
 from bot.reply.deciding.addressing import addressed_order, name_variants
 from bot.reply.ensemble import CharacterRouter, banter_probability, exchange_delta
 from tests.fakes.claude_server import FakeClaude
-from tests.harness import CHANNEL_ID, Harness, eventually, speaker
+from tests.harness import CHANNEL_ID, Harness, buttons, eventually, press, speaker
 
 VOTER = "claude-test-voter"
 
@@ -257,3 +257,45 @@ async def test_every_character_of_the_ensemble_summarizes_its_own_conversations(
         in system, "summarized in Atlas's own voice"
     finn = h.bot.services.pipeline.character_key  # type: ignore[union-attr]
     assert (await h.store.conversations.history(finn, h.user_id, scope)).turns == []
+
+
+async def test_a_thread_goes_on_with_the_character_who_answered_there(
+        make_ensemble: Callable[..., Awaitable[Harness]], caplog: pytest.LogCaptureFixture) -> None:
+    """Conversations in threads with several characters: the thread opened from a message Atlas answered
+    goes on with Atlas, every message there answered by right (no vote, no router's chance); another
+    thread opened by Finn goes on with Finn."""
+    h = await make_ensemble(conversation_threads="true", global_response_chance="0")
+    h.claude.script("no", model=VOTER, times=None)  # a vote, were one held, would let nobody in
+    asked = await h.say("Atlas, which map for a walk on the fells?")
+    thread = await h.discord.wait_for(lambda d: d.thread_of(int(asked["id"])), what="Atlas's thread")
+    tid = int(thread["id"])
+    [first] = await h.replies(tid, 1)
+    assert first["author"]["username"] == "Atlas" and first["webhook_id"]
+    for n, text in enumerate(("and the scale?", "is it waterproof?"), start=2):
+        await h.say(text, channel=tid)
+        posted = await h.replies(tid, n)
+        assert posted[-1]["author"]["username"] == "Atlas", posted[-1]
+    assert not [r for r in h.claude.requests if r.model == VOTER]
+    assert len(requests_of(h, "Atlas")) == 3 and not requests_of(h, "Finn")
+
+    other = await h.say("Finn, a tea for the walk?")
+    theirs = await h.discord.wait_for(lambda d: d.thread_of(int(other["id"])), what="Finn's thread")
+    await h.replies(int(theirs["id"]), 1)
+    await h.say("with honey?", channel=int(theirs["id"]))
+    posted = await h.replies(int(theirs["id"]), 2)
+    assert all(int(p["author"]["id"]) == h.bot_user_id for p in posted)
+    assert h.discord.posted(CHANNEL_ID) == []
+    # Atlas's last answer there is swiped through its channel's webhook, in the thread, from the thread's talk
+    last = h.discord.posted(tid)[-1]
+    await h.discord.wait_for(lambda _: last.get("components"), what="the swipe buttons in the thread")
+    await (await press(h, last, "new")).response()
+    await h.discord.wait_for(lambda _: any(c.get("label") == "2/2" for c in buttons(last)),
+                             what="the second alternative")
+    hook = h.discord.webhooks[int(last["webhook_id"])]
+    edits = [r for r in h.discord.requests
+             if r.method == "PATCH" and r.path.endswith(f"/messages/{last['id']}")]
+    assert edits and all(r.path.startswith(f"/webhooks/{hook['id']}/") for r in edits)
+    assert all(r.query.get("thread_id") == str(tid) for r in edits)
+    swipe = FakeClaude.all_text(requests_of(h, "Atlas")[-1])
+    assert "is it waterproof?" in swipe and "a tea for the walk" not in swipe  # the thread's own talk
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text

@@ -167,6 +167,7 @@ class ReplyResult:
     completion: Completion | None = None
     turn_ids: list[int] = field(default_factory=list)
     speaker: str = ""  # the key of the character who answered (several characters: which of them)
+    channel_id: int = 0  # where it was posted: the message's channel, or the thread opened from it
     # What the reply's model judged the message carries for the character (bot/reply/felt.py KINDS; None:
     # no judgement given, the feelings then go by local signals alone)
     felt: tuple[str, ...] | None = None

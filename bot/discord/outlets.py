@@ -11,7 +11,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Protocol
+from typing import Any, Protocol
 
 import discord
 
@@ -165,6 +165,12 @@ def _partial(channel: discord.abc.Messageable, message_id: int) -> discord.Parti
     return partial
 
 
+def in_thread(channel: object) -> Any:
+    """What a webhook's send, edit or delete is given as ``thread`` for a message in ``channel``: the
+    thread itself (Discord's ``thread_id``), else nothing."""
+    return channel if isinstance(channel, discord.Thread) else discord.utils.MISSING
+
+
 def webhook_name(key: str) -> str:
     """How Kindred finds its own webhook for a character again after a restart."""
     return f"Kindred {key}"[:80]
@@ -180,8 +186,10 @@ class WebhookPool:
         self._locks: KeyedLocks[int] = KeyedLocks()
 
     async def get(self, channel: discord.abc.Messageable, key: str) -> discord.Webhook | None:
-        """The character's webhook in ``channel``; None where webhooks cannot be used (threads, no
-        permission)."""
+        """The character's webhook in ``channel`` (a thread's: its channel's, which posts there with
+        :func:`in_thread`); None where webhooks cannot be used (DMs, a forum, no permission)."""
+        if isinstance(channel, discord.Thread):
+            channel = channel.parent  # type: ignore[assignment]
         if not isinstance(channel, discord.TextChannel):
             return None
         cached = self._hooks.get((channel.id, key))
@@ -217,7 +225,7 @@ class WebhookOutlet:
 
     def __init__(self, pool: WebhookPool, message: discord.Message, key: str,
                  buttons: Buttons | None = None, channel: discord.Thread | None = None) -> None:
-        """``channel``: the thread opened from the message (no webhook there: the bot account speaks)."""
+        """``channel``: the thread opened from the message (the channel's webhook speaks there)."""
         self.pool = pool
         self.message = message
         self.key = key
@@ -242,7 +250,8 @@ class WebhookOutlet:
         # A picture given as a URL (acore_bot's avatar_url) is fetched by Discord, per message.
         sent = await hook.send(text, username=persona.name, wait=True, allowed_mentions=allowed,
                                avatar_url=persona.avatar_url or discord.utils.MISSING,
-                               view=view if view is not None else discord.utils.MISSING)
+                               view=view if view is not None else discord.utils.MISSING,
+                               thread=in_thread(self.channel))
         if buttons is not None:
             buttons.posted(self.message.id, sent.id, text, self.key, hook.id)
         return sent.id
@@ -261,14 +270,15 @@ class WebhookOutlet:
             await _partial(self.channel, message_id).edit(content=f"**{name}:** {text}",
                                                                   allowed_mentions=allowed_mentions_for(text))
         else:
-            await hook.edit_message(message_id, content=text, allowed_mentions=allowed_mentions_for(text))
+            await hook.edit_message(message_id, content=text, allowed_mentions=allowed_mentions_for(text),
+                                    thread=in_thread(self.channel))
 
     async def delete(self, message_id: int) -> None:
         hook = await self.pool.get(self.channel, self.key)
         if hook is None:
             await _partial(self.channel, message_id).delete()
         else:
-            await hook.delete_message(message_id)
+            await hook.delete_message(message_id, thread=in_thread(self.channel))
 
 
 

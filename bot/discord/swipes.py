@@ -15,7 +15,7 @@ import contextlib
 import logging
 import re
 from collections.abc import Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,7 +24,7 @@ import discord
 from bot.core.pipeline import Incoming, ReplyResult
 from bot.core.reach import Way
 from bot.discord.flow import AfterPost, age_restricted_place
-from bot.discord.outlets import WebhookPool
+from bot.discord.outlets import WebhookPool, in_thread
 from bot.discord.permissions import (
     HookInteraction,
     Inactive,
@@ -188,6 +188,9 @@ class SwipeDesk:
         as); its buttons are added, unless it went out with them. A reply of this message posted with them
         that is not offered swipes after all (an earlier speaker's, one not kept) has them taken off."""
         posted = {mid: arm for mid, arm in self.armed.items() if arm.answered == msg.message_id}
+        where = results[-1].channel_id if results else 0
+        if where and where != msg.channel_id:  # answered in the thread opened from it: the swipes are there
+            msg = replace(msg, channel_id=where, parent_id=msg.channel_id)
         offered: SwipeRecord | None = None
         try:
             offered = await self._offer(msg, results, message, posted)
@@ -206,7 +209,7 @@ class SwipeDesk:
         webhook_id = None
         if self.webhooks is not None and message.guild is not None and result.speaker \
                 and result.speaker != self.swipes.pipeline.character_key:
-            hook = await self._hook(message.channel, result.speaker)
+            hook = await self._hook(self._place(msg, message), result.speaker)
             if hook is None:  # said by the bot account as "**Name:** ...": not swapped in place
                 return None
             webhook_id = hook.id
@@ -227,8 +230,14 @@ class SwipeDesk:
         for record in closed:  # an older reply is no longer latest
             self.beside(self.strip(record))
         if offered is not None and offered.message_id not in posted:
-            await self.edit(offered, message.channel, None, buttons=True)
+            await self.edit(offered, self._place(msg, message), None, buttons=True)
         return offered
+
+    def _place(self, msg: Incoming, message: discord.Message) -> object:
+        """Where the reply to ``message`` went: its channel, or the thread opened from it."""
+        if msg.channel_id == message.channel.id:
+            return message.channel
+        return self.client.get_channel(msg.channel_id) or self.client.get_partial_messageable(msg.channel_id)
 
     # -- the buttons
 
@@ -340,7 +349,7 @@ class SwipeDesk:
                 log.info("no webhook of %s to edit message %s with", record.character, record.message_id)
                 return
             await hook.edit_message(record.message_id, content=record.text, view=view,
-                                    allowed_mentions=mentions)
+                                    allowed_mentions=mentions, thread=in_thread(channel))
         elif interaction is not None:
             await interaction.edit_original_response(content=record.text, view=view,
                                                      allowed_mentions=mentions)

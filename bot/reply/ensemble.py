@@ -26,6 +26,7 @@ from bot.core.config import EnsembleSettings
 from bot.core.pipeline import Decision, Incoming, OwnAccounts, ReplyResult
 from bot.reply.deciding import (
     CharacterRouter,
+    ConversationThreads,
     addressed_order,
     banter_probability,
     decayed_affinity,
@@ -54,10 +55,11 @@ class CastMember:
 class Ensemble:
     def __init__(
         self, cast: Sequence[CastMember], settings: EnsembleSettings, characters: Characters,
-        rng: random.Random | None = None, *, accounts: OwnAccounts | None = None
+        rng: random.Random | None = None, *, accounts: OwnAccounts | None = None,
+        threads: ConversationThreads | None = None,
     ) -> None:
         """``accounts``: the main character's own (the bot user, known at login, and the cast's webhooks,
-        which every character's accounts share)."""
+        which every character's accounts share); ``threads``: the conversation threads the bot opened."""
         if not cast:
             raise ValueError("an ensemble needs at least one character")
         self.members = list(cast)
@@ -72,6 +74,7 @@ class Ensemble:
             rng=self.rng,
         )
         self.now: Callable[[], datetime] = lambda: datetime.now(UTC)  # affinity fades with the days
+        self.threads = threads
         self.webhook_keys: dict[int, str] = {}  # webhook id -> the character it speaks for
         self._character_turns: dict[int, int] = {}
         self._chains: dict[int, int] = {}  # channels where several addressed characters are answering in turn
@@ -137,6 +140,11 @@ class Ensemble:
         if not msg.author_is_bot:
             self._character_turns.pop(msg.channel_id, None)
         order = self.addressed(msg)
+        if not order and await self._in_own_thread(msg):
+            talker = await self._thread_speaker(msg)
+            self.router.joined_in(msg.channel_id, talker)
+            decision = Decision(True, f"{self.member(talker).name}, in the thread opened to talk")
+            return self._chain(msg, decision, [talker])
         if order:
             if msg.author_is_bot:
                 blocked = self.main.bot_blocked(msg)
@@ -154,6 +162,24 @@ class Ensemble:
             return Casting.quiet(decision)
         self.router.joined_in(msg.channel_id, key)
         return self._chain(msg, decision, [key])
+
+    async def _in_own_thread(self, msg: Incoming) -> bool:
+        """A person's message in a thread the bot opened to go on with a conversation (/bot threads), for
+        the cast rather than people talking among themselves: answered by right, as one character's is."""
+        return (self.threads is not None and msg.parent_id is not None and not msg.author_is_bot
+                and await self.threads.answers_all(msg, self.accounts))
+
+    async def _thread_speaker(self, msg: Incoming) -> str:
+        """Who the thread's conversation is with: the character who spoke there last (the one who answered
+        the message it began from, at first); the main character where none of the cast has."""
+        assert self.threads is not None
+        recent = await self.threads.messages.recent_messages(msg.channel_id, limit=20,
+                                                             before_id=msg.message_id)
+        for seen in reversed(recent):
+            key = self.author_key(seen.author_id)
+            if key is not None:
+                return key
+        return self.main_key
 
     def _chain(self, msg: Incoming, decision: Decision, order: Sequence[str]) -> Casting:
         """Each character answers in turn, the later ones seeing the earlier answers; while several answer,

@@ -104,13 +104,13 @@ class ExchangeKeeper:
                 i for i in ids if i is not None] if msg.is_dm else ()) as keep:
             if not keep:
                 return ReplyResult(text, parts, ids, ok, completion, [], speaker=self.character_key,
-                                   felt=felt)
+                                   channel_id=msg.channel_id, felt=felt)
             remember = await self.may_remember(msg)
             turn_ids = [] if remember is False else await self._conversations.append_turns(
                 self.character_key, msg.author_id, msg.scope, turns,
                 consent=None if remember is True else remember)
             result = ReplyResult(text, parts, ids, ok, completion, turn_ids, speaker=self.character_key,
-                                 felt=felt)
+                                 channel_id=msg.channel_id, felt=felt)
             # Together: the listeners are independent, and their small writes then share one transaction
             # (database/trips.py) instead of a commit each.
             await asyncio.gather(*(safely(listener(msg, result), log) for listener in self._keepers))

@@ -465,7 +465,7 @@ async def compose_ensemble(settings: Settings, section: EnsembleSettings, store:
                                   intents=intent_router(settings), locks=KeyedLocks())
         await seed_identity(store, folder, member.character_key)
         cast.append(CastMember(key, member))
-    ensemble = Ensemble(cast, section, store.characters, accounts=accounts)
+    ensemble = Ensemble(cast, section, store.characters, accounts=accounts, threads=shared.threads)
     log.info("playing %d characters: %s", len(cast), ", ".join(m.name for m in cast))
     return ensemble
 

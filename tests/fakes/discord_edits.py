@@ -28,14 +28,29 @@ def too_long(body: dict[str, Any]) -> web.Response | None:
 
 
 def refuse_webhook_edit(message: dict[str, Any] | None, hook: dict[str, Any] | None, token: str,
-                        body: dict[str, Any]) -> web.Response | None:
-    """Discord's rules for PATCH /webhooks/{id}/{token}/messages/{message.id}: the webhook and its token must
-    be right (404 10015), and only that webhook's own messages can be edited (404 10008)."""
+                        body: dict[str, Any], thread_id: str | None = None) -> web.Response | None:
+    """Discord's rules for PATCH and DELETE /webhooks/{id}/{token}/messages/{message.id}: the webhook and its
+    token must be right (404 10015), and only that webhook's own messages can be edited (404 10008), one
+    in a thread only with that thread named (``thread_id``): the message is looked up where it says."""
     if hook is None or hook.get("token") != token:
         return error(404, 10015, "Unknown Webhook")
     if message is None or message.get("_deleted") or str(message.get("webhook_id")) != str(hook["id"]):
         return error(404, 10008, "Unknown Message")
+    if str(message["channel_id"]) != (thread_id or str(hook["channel_id"])):
+        return error(404, 10008, "Unknown Message")
     return too_long(body)
+
+
+def refuse_webhook_thread(thread: dict[str, Any] | None, hook: dict[str, Any]) -> web.Response | None:
+    """Discord's rules for a webhook posting into a thread (``?thread_id=``): a thread whose parent is the
+    webhook's channel (else 400 10003 Unknown Channel), not archived and locked (400 50083)."""
+    if (thread is None or thread.get("type") not in (10, 11, 12)
+            or thread.get("parent_id") != hook["channel_id"]):
+        return error(400, 10003, "Unknown Channel")
+    metadata = thread.get("thread_metadata") or {}
+    if metadata.get("archived") and metadata.get("locked"):
+        return error(400, 50083, "Thread is archived")
+    return None
 
 
 def refuse_edit(message: dict[str, Any] | None, channel_id: int, bot: dict[str, Any] | None,

@@ -34,7 +34,7 @@ from tests.fakes.discord_components import (
     walk_components,
     webhook_components,
 )
-from tests.fakes.discord_edits import refuse_edit, refuse_webhook_edit, too_long
+from tests.fakes.discord_edits import refuse_edit, refuse_webhook_edit, refuse_webhook_thread, too_long
 from tests.fakes.discord_faults import Reliability
 from tests.fakes.discord_guild import (
     ADD_REACTIONS,
@@ -889,11 +889,15 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld, VoiceWorld):
             case ("PATCH", ["webhooks", wid, wtoken, "messages", mid]):
                 hook = self.webhooks.get(int(wid))
                 body, refused = webhook_components(hook, body, query) if hook else (body, None)
-                refused = (refused or refuse_webhook_edit(self.messages.get(int(mid)), hook, wtoken, body)
+                refused = (refused or refuse_webhook_edit(self.messages.get(int(mid)), hook, wtoken, body,
+                                                          query.get("thread_id"))
                            or refuse_v2_edit(self.messages.get(int(mid)), body))
                 return refused if refused is not None else await self._edit(int(mid), body, files)
             case ("DELETE", ["webhooks", wid, wtoken, "messages", mid]):
-                return await self._delete(int(mid))
+                hook = self.webhooks.get(int(wid))
+                refused = refuse_webhook_edit(self.messages.get(int(mid)), hook, wtoken, {},
+                                              query.get("thread_id"))
+                return refused if refused is not None else await self._delete(int(mid))
         if method == "PUT" and len(p) == 3 and p[0] == "channels" and p[2] == "voice-status":
             return await self._voice_status(int(p[1]), body, bot or {})
         result = await self._guild_route(method, p, body, bot, query, headers or {})
@@ -1177,9 +1181,16 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld, VoiceWorld):
         body, refused = webhook_components(hook, body, query)
         if refused is not None:
             return refused
+        where = int(hook["channel_id"])
+        if query.get("thread_id"):  # a thread of the webhook's channel; an archived one is unarchived
+            where = int(query["thread_id"])
+            refused = refuse_webhook_thread(self.channels.get(where), hook)
+            if refused is not None:
+                return refused
+            await self.unarchive_on_post(where, locked_too=False)  # type: ignore[attr-defined]
         author = {"id": str(wid), "username": body.get("username") or hook["name"], "avatar": hook["avatar"],
                   "discriminator": "0000", "bot": True, "global_name": None}
-        message = self._message(int(hook["channel_id"]), author, "",
+        message = self._message(where, author, "",
                                 extra={**self._content_fields(body, files), "webhook_id": str(wid),
                                        "_avatar_url": body.get("avatar_url")})
         await self._echo(message)
