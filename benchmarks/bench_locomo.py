@@ -53,7 +53,7 @@ import re
 import sys
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -69,7 +69,7 @@ from database.store import Store
 from memory import episodes
 from memory import recall as recall_lines
 from memory.consent import Consent
-from memory.embeddings import Embedder, encode_asked, make_embedder, model_id_of, to_bytes
+from memory.embeddings import Embedder, encode_asked, glossed, make_embedder, model_id_of, to_bytes
 from memory.episodes import ExcerptCache
 from memory.facts import FactCache
 from memory.present import Present
@@ -103,6 +103,7 @@ class Observation:
     text: str
     turns: frozenset[str]
     said: datetime
+    gloss: str | None = None  # its English wording (``--glossed``: the original's), kept beside a translation
 
 
 @dataclass(frozen=True)
@@ -363,11 +364,12 @@ async def run(samples: Sequence[Sample], url: str, *, budget: int, embedder: Emb
             await store.people.ensure_user(user_id, sample.speakers[0] or sample.name)
             inserted: list[Observation] = []  # in id order
             if facts:
-                vectors = embedder.encode([o.text for o in sample.observations])
+                vectors = embedder.encode([glossed(o.text, o.gloss) for o in sample.observations])
                 sessions: dict[datetime, list[tuple[Observation, NewFact]]] = {}
                 for o, v in zip(sample.observations, vectors, strict=True):
                     sessions.setdefault(o.said, []).append(
-                        (o, NewFact(o.text, "other", to_bytes(v), lasting=True, said_at=o.said)))
+                        (o, NewFact(o.text, "other", to_bytes(v), lasting=True, said_at=o.said,
+                                    gloss=o.gloss)))
                 for session, group in sorted(sessions.items()):
                     await store.consolidation.commit_consolidation(ConsolidationBatch(
                         "bench", user_id, (), new_facts=tuple(f for _, f in group),
@@ -501,6 +503,10 @@ async def main_async(args: argparse.Namespace, data: Sequence[dict[str, Any]]) -
         print("--facts-in/--questions-in translate the observations and questions, not the dialogue: "
               "use --corpus facts", file=sys.stderr)
         raise SystemExit(2)
+    english = read_samples(data) if args.glossed else []
+    if args.glossed and not args.facts_in:
+        print("--glossed keeps the English beside translated observations: give --facts-in", file=sys.stderr)
+        raise SystemExit(2)
     if args.facts_in or args.questions_in:
         from benchmarks.locomo_languages import translated
 
@@ -512,6 +518,11 @@ async def main_async(args: argparse.Namespace, data: Sequence[dict[str, Any]]) -
             print("no conversation has its translation", file=sys.stderr)
             raise SystemExit(2)
     samples = read_samples(data)
+    if english:  # what the extraction writes beside a fact kept in another language: its English
+        originals = {s.name: s for s in english}
+        samples = [replace(s, observations=[
+            replace(o, gloss=e.text) for o, e in zip(
+                s.observations, originals[s.name].observations, strict=True)]) for s in samples]
     url = args.database_url or temp_sqlite_url("locomo.db")
     await reset_schema(url)
     embedder = make_embedder(args.model)
@@ -574,6 +585,9 @@ def main() -> None:
     parser.add_argument("--questions-in", default=None, metavar="DIR",
                         help="the questions translated, the same way (facts and questions in different "
                              "languages: a cross-lingual pair)")
+    parser.add_argument("--glossed", action="store_true",
+                        help="with --facts-in: each translated observation kept with the original English "
+                             "as its gloss (user_facts.gloss, as the extraction writes it)")
     parser.add_argument("--json", default=None, help="also write the figures to this file")
     parser.add_argument("--database-url", default=None,
                         help="a SCRATCH database (its Kindred tables are dropped); default: a temporary "

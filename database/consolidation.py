@@ -121,6 +121,7 @@ class ConsolidationLog:
                     {
                         "user_id": batch.user_id,
                         "fact": f.fact,
+                        "gloss": f.gloss,
                         "category": f.category[:50],
                         "pinned": False,
                         "private": f.private,

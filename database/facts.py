@@ -61,6 +61,7 @@ _COLUMNS = (
     UserFact.slot,
     UserFact.slot_value,
     UserFact.embedding_model,
+    UserFact.gloss,
 )
 
 
@@ -86,6 +87,7 @@ def _fact(r: DbRow, model: str) -> FactRow:
         str(r[16]) if r[16] is not None else None,
         str(r[17]) if r[17] is not None else None,
         str(r[18]) if r[18] is not None else None,
+        gloss=str(r[20]) if r[20] is not None else None,
     )
 
 
@@ -119,7 +121,9 @@ class Facts:
         lasting: bool = False,
         said_at: datetime | None = None,
         happened_at: datetime | None = None,
+        gloss: str | None = None,
     ) -> int:
+        """``gloss``: the fact in English, where it is kept in another language (``embedding`` read it)."""
         now = utcnow()
         statement = (
             insert(UserFact)
@@ -136,6 +140,7 @@ class Facts:
                 lasting=lasting,
                 said_at=said_at or now,
                 happened_at=happened_at,
+                gloss=gloss,
             )
             .returning(UserFact.id)
         )
@@ -154,7 +159,7 @@ class Facts:
         when no embedder is available: a stale vector of the old text would recall the wrong thing)."""
         values: dict[str, object] = {}
         if fact is not None:  # the slot the extraction named was of the old words: the cues read the new
-            values.update(fact=fact, embedding=embedding, slot=None, slot_value=None,
+            values.update(fact=fact, embedding=embedding, slot=None, slot_value=None, gloss=None,
                           embedding_model=self.db.embedding_model if embedding is not None else None)
         if category is not None:
             values["category"] = category[:50]
@@ -253,9 +258,10 @@ class Facts:
         row = await self.db.first(select(func.count()).select_from(UserFact).where(self._stale()))
         return int(row[0]) if row is not None else 0
 
-    async def stale(self, after: int, limit: int) -> list[tuple[int, str]]:
-        """(id, text) of facts past id ``after`` without a vector of the running model, oldest first: the
-        caller moves ``after`` on (a range of the primary key a call)."""
-        query = (select(UserFact.id, UserFact.fact).where(UserFact.id > after, self._stale())
+    async def stale(self, after: int, limit: int) -> list[tuple[int, str, str | None]]:
+        """(id, text, English gloss) of facts past id ``after`` without a vector of the running model,
+        oldest first: the caller moves ``after`` on (a range of the primary key a call)."""
+        query = (select(UserFact.id, UserFact.fact, UserFact.gloss).where(UserFact.id > after, self._stale())
                  .order_by(UserFact.id).limit(limit))
-        return await self.db.read(lambda conn: [(int(r[0]), str(r[1])) for r in conn.execute(query).all()])
+        return await self.db.read(
+            lambda conn: [(int(r[0]), str(r[1]), r[2]) for r in conn.execute(query).all()])

@@ -250,6 +250,9 @@ class UserFact(Base):
     # 0034_fact_slots. The slot the extraction named (memory/slots.py) and its value; NULL: English cues.
     slot: Mapped[str | None] = mapped_column(String(80), nullable=True, default=None)
     slot_value: Mapped[str | None] = mapped_column(Text, nullable=True, default=None)
+    # 0042_fact_gloss. The fact in English, where it is kept in another language (the extraction writes it):
+    # what the English embedding model reads of it (memory/embeddings.py ``glossed``); never shown.
+    gloss: Mapped[str | None] = mapped_column(Text, nullable=True, default=None)
 
 
 class Relationship(Base):

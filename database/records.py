@@ -202,6 +202,7 @@ class FactRow:
     doubt: str | None = None  # the words of a current fact it may replace or be replaced by (facts.py _DOUBT)
     slot: str | None = None  # as the extraction named it (memory/slots.py: "?home"; "" none; None: by cues)
     slot_value: str | None = None  # the value it gives its slot ("York")
+    gloss: str | None = None  # the fact in English, where it is kept in another language
 
     @property
     def told(self) -> datetime:
@@ -224,6 +225,7 @@ class NewFact:
     doubts: int | None = None  # a known fact it may take the place of: both kept, the doubt shown
     slot: str | None = None  # FactRow's, and slot_value
     slot_value: str | None = None
+    gloss: str | None = None  # FactRow's
 
 
 @dataclass(frozen=True)

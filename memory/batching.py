@@ -164,7 +164,7 @@ CONTEXT = "(context)"  # marks a line someone else wrote, shown only for what th
 JSON_SHAPE = (
     "Answer with this JSON object:\n"
     '{"facts": [{"action": "add", "id": null, "fact": "...", "category": "...", "lasting": true, '
-    '"said": "YYYY-MM-DD", "happened": null, "past": null, "slot": "none", "value": null}], '
+    '"said": "YYYY-MM-DD", "happened": null, "past": null, "slot": "none", "value": null, "english": null}], '
     '"relationship": {"anger": 0, "rapport": 0, "trust": 0, "formality": 0}, '
     '"threads": {"open": [{"thread": "...", "due": null, "said": "YYYY-MM-DD"}], "done": []}}\n\n')
 
@@ -215,6 +215,8 @@ def extraction_system(persona: Persona, max_change: float, *, structured: bool =
         "happened goes "
         'in "happened", not in the sentence; other times as absolute dates. Leave out small talk, passing '
         "moods and anything only about other people. An empty list is fine.\n"
+        '"english": the same sentence in English where the fact is in another language (it is searched by '
+        "an English model too; never shown), else null.\n"
         + _ACTIONS + _SLOTS +
         f'"category": one of {", ".join(CATEGORIES)}.\n'
         '"lasting": true for what stays true for months or years: who they are, the people in their life, '

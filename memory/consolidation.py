@@ -54,7 +54,7 @@ from memory import episodes
 from memory.batching import Batch, extraction_prompt, plan_window
 from memory.consent import Consent
 from memory.consolidation_report import ConsolidationReport, Progress, ProgressHook
-from memory.embeddings import BatchingEncoder, Embedder, to_bytes, tuning_of
+from memory.embeddings import BatchingEncoder, Embedder, glossed, to_bytes, tuning_of
 from memory.facts import (
     EXTRACTION_SCHEMA,
     Extraction,
@@ -285,7 +285,7 @@ class Consolidator:
             vectors = np.zeros((0, 0))
             if rest or changed:
                 t0 = time.perf_counter()
-                vectors = await self._encode([f.fact for f in (*rest, *changed)])
+                vectors = await self._encode([glossed(f.fact, f.english) for f in (*rest, *changed)])
                 report.embed_seconds += time.perf_counter() - t0
             tuning = tuning_of(self.embedder)
             threshold = self.settings.fact_similarity_threshold or tuning.repeat  # 0: the model's own
@@ -436,13 +436,13 @@ class Consolidator:
             return
         dim = index.dim
         if not dim:
-            probe = await self._encode([index.rows[0].fact])
+            probe = await self._encode([glossed(index.rows[0].fact, index.rows[0].gloss)])
             dim = int(probe.shape[1])
         missing = index.unembedded(dim)
         if not missing:
             return
         t0 = time.perf_counter()
-        vectors = await self._encode([r.fact for r in missing])
+        vectors = await self._encode([glossed(r.fact, r.gloss) for r in missing])
         report.embed_seconds += time.perf_counter() - t0
         await self.store.facts.set_embeddings([(r.id, to_bytes(v))
                                                for r, v in zip(missing, vectors, strict=True)])

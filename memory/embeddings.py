@@ -135,8 +135,32 @@ def load_model(name_or_path: str) -> SentenceTransformer:
         return model
 
 
+# Between a stored text and its English wording (ASCII's unit separator), in what is embedded: a fact kept in
+# the person's language carries the English the extraction wrote beside it (user_facts.gloss), and each
+# model reads the side it understands: an English model (MiniLM) the English, a multilingual one the text.
+GLOSS = "\x1f"
+
+
+def glossed(text: str, gloss: str | None) -> str:
+    """What is embedded for ``text`` kept with its English wording ``gloss`` (None or the same: the text)."""
+    text = text.replace(GLOSS, " ")
+    english = (gloss or "").replace(GLOSS, " ").strip()
+    return f"{text}{GLOSS}{english}" if english and english != text.strip() else text
+
+
+def own_words(sentences: Sequence[str]) -> list[str]:
+    """What a multilingual model reads: each text as it was kept."""
+    return [s.partition(GLOSS)[0] for s in sentences]
+
+
+def english_words(sentences: Sequence[str]) -> list[str]:
+    """What an English model reads: each text's English wording where it has one, else the text."""
+    return [s.rpartition(GLOSS)[2] for s in sentences]
+
+
 class SentenceEmbedder:
-    """The configured sentence-transformers model, loaded on first use."""
+    """The configured sentence-transformers model, loaded on first use (an English model, by default: a
+    stored text with an English wording is read in it, :func:`glossed`)."""
 
     def __init__(self, model: str = "") -> None:
         self.model_name = model or default_model_path()
@@ -159,7 +183,7 @@ class SentenceEmbedder:
             return np.zeros((0, 0), dtype=DTYPE)
         model = load_model(self.model_name)
         with self._encode_lock:
-            vectors = model.encode(list(sentences), batch_size=64, normalize_embeddings=True,
+            vectors = model.encode(english_words(sentences), batch_size=64, normalize_embeddings=True,
                                    convert_to_numpy=True, show_progress_bar=False)
         return np.asarray(vectors, dtype=DTYPE)
 
@@ -211,7 +235,7 @@ class E5Embedder:
             return np.zeros((0, 0), dtype=DTYPE)
         self.load()
         with self._lock:  # one call at a time: the engine already uses every core
-            vectors = self._model.encode(list(sentences), is_query=query)
+            vectors = self._model.encode(own_words(sentences), is_query=query)
         vectors = normalise(np.asarray(vectors, dtype=DTYPE).reshape(len(sentences), -1))
         return self._freed(vectors, query) if self.neutral else vectors
 
@@ -235,7 +259,9 @@ class E5Embedder:
 
 class PairedEmbedder:
     """Two models as one, chosen per question: what is stored carries its MiniLM vector and its e5 vector
-    side by side (each times the square root of one half), and a question is encoded by its language.
+    side by side (each times the square root of one half), and a question is encoded by its language. A fact
+    kept in another language with its English wording (:func:`glossed`) has MiniLM's half of that English and
+    e5's of its own words: an English question then meets it as it would an English fact.
 
     * An English question (or one too short to tell) is MiniLM and e5 side by side too, so its dot product is
       half of each model's cosine: MiniLM knows English paraphrase best, e5 catches what it misses, and the

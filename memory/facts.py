@@ -25,7 +25,7 @@ from database.facts import Facts
 from database.records import FactRow
 from database.visibility import Audience, Kind, mask
 from memory import worth
-from memory.embeddings import DTYPE, from_bytes, normalise, similarities
+from memory.embeddings import DTYPE, from_bytes, glossed, normalise, similarities
 from memory.lexical import LexicalIndex
 from memory.relationships import RELATIONSHIP_RANGES
 from memory.slots import Slot, parse_slot, same_value, slot_of
@@ -69,6 +69,7 @@ class ExtractedFact:
     # when the model said none; None when it did not say (an answer without it: the English cues decide)
     slot: str | None = None
     value: str | None = None  # the slot's value as the fact gives it ("York", "ヨーク")
+    english: str | None = None  # the fact in English where it is kept in another language (user_facts.gloss)
 
 
 @dataclass(frozen=True)
@@ -116,9 +117,10 @@ EXTRACTION_SCHEMA: JsonObject = {
                            "fact": {"type": "string"},
                            "category": {"type": "string", "enum": list(CATEGORIES)},
                            "lasting": {"type": "boolean"}, "said": _DAY_OR_NULL, "happened": _DAY_OR_NULL,
-                           "past": _TEXT_OR_NULL, "slot": {"type": "string"}, "value": _TEXT_OR_NULL},
+                           "past": _TEXT_OR_NULL, "slot": {"type": "string"}, "value": _TEXT_OR_NULL,
+                           "english": _TEXT_OR_NULL},
             "required": ["action", "id", "fact", "category", "lasting", "said", "happened", "past", "slot",
-                         "value"],
+                         "value", "english"],
             "additionalProperties": False}},
         "relationship": {"type": "object",
                          # only what changed: a metric left out is no change (no row made for it)
@@ -177,7 +179,8 @@ def _parse_extraction(text: str, max_change: float) -> Extraction:
             facts.append(ExtractedFact(
                 fact, category, lasting if isinstance(lasting, bool) else category in LASTING_CATEGORIES,
                 iso_day(item.get("said")), iso_day(item.get("happened")), action,
-                ref if action != "add" else None, _text(item.get("past")), *_slot(item)))
+                ref if action != "add" else None, _text(item.get("past")), *_slot(item),
+                english=_text(item.get("english"))))
     relationship: dict[str, float] = {}
     raw_rel = data.get("relationship", {})
     if raw_rel is None:
@@ -269,6 +272,13 @@ class FactIndex:
     current: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # not closed
     past: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # closed, told as history
 
+    @property
+    def searched_in(self) -> str | None:
+        """The language an English model read these facts in: English where most carry an English wording
+        (user_facts.gloss), else the language most of them are written in (their BM25 index's)."""
+        glosses = sum(1 for r in self.rows if r.gloss)
+        return "en" if glosses and 2 * glosses >= len(self.rows) else self.lexical.language
+
     def seen_by(self, *, private: bool, guild_id: int | None, everywhere: bool) -> np.ndarray:
         """The facts a reader may see, as database/visibility.py rules (the index's person standing as
         person 1): their DMs (``private``) see all; a server's place (``guild_id``) what was learnt in its
@@ -311,7 +321,8 @@ class FactIndex:
                    by_references=order.astype(np.int64),
                    current=np.array([r.valid_until is None for r in rows], dtype=bool),
                    past=np.array([r.valid_until is not None and bool(r.past) for r in rows], dtype=bool),
-                   lexical=LexicalIndex.build([r.fact for r in rows]) if lexical else LexicalIndex())
+                   lexical=LexicalIndex.build([glossed(r.fact, r.gloss) for r in rows]) if lexical
+                   else LexicalIndex())
 
     def __post_init__(self) -> None:
         if len(self.current) != len(self.rows):  # built by hand (tests, benchmarks): every fact current

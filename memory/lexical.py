@@ -30,6 +30,7 @@ import numpy as np
 import Stemmer
 
 from bot.core.language import MIN_CONFIDENCE, guess, likely
+from memory.embeddings import GLOSS
 
 K1 = 1.2
 B = 0.75
@@ -145,9 +146,13 @@ class LexicalIndex:
 
     @classmethod
     def build(cls, documents: Sequence[str]) -> LexicalIndex:
+        """``documents``: texts, each perhaps with its English wording (memory/embeddings.py ``glossed``),
+        whose words are indexed too, read as English: an English question meets a fact kept in Japanese."""
         n = len(documents)
         if not n:
             return cls()
+        parts = [text.partition(GLOSS) for text in documents]
+        documents = [own for own, _, _ in parts]
         languages = [language_of(text) for text in documents]
         tally = Counter(codes[0] for codes, sure in languages if sure)
         main = tally.most_common(1)[0][0] if tally else None
@@ -157,7 +162,9 @@ class LexicalIndex:
         for i, text in enumerate(documents):
             tf: dict[str, int] = {}
             codes, sure = languages[i]
-            for t in (terms(text, codes[0]) if sure else read_as(text, (*codes, main))):
+            english = parts[i][2]
+            for t in (terms(text, codes[0]) if sure else read_as(text, (*codes, main))) + (
+                    terms(english, "en") if english else []):
                 tf[t] = tf.get(t, 0) + 1
             counts.append(tf)
             lengths[i] = sum(tf.values())

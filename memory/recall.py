@@ -509,14 +509,14 @@ class Recall:
             asked = [text, subject] if subject else [text]
             new = self.memories.missing(present.memories) if len(index.positions) else []
             # the message and its topic as queries, the memories as what is stored (e5 tells them apart)
-            vectors = await asyncio.to_thread(encode_asked, self.embedder, asked, new, index.lexical.language)
+            vectors = await asyncio.to_thread(encode_asked, self.embedder, asked, new, index.searched_in)
             query = vectors[0]
             about = vectors[1] if subject else None
             self.memories.keep(new, vectors[len(asked):])
         budget = self.settings.recall_token_budget if budget is None else budget
         # the question's own thresholds (a pair of models scores each language its own way), the memories'
         # (stored against stored) the model's
-        asking = tuning_for(self.embedder, text, index.lexical.language)
+        asking = tuning_for(self.embedder, text, index.searched_in)
         floors = asking.floors if hasattr(self.embedder, "tuning_for") else getattr(self.embedder, "floors",
                                                                                    FLOORS)
         tuning = replace(tuning_of(self.embedder), floors=asking.floors, item_share=asking.item_share,

@@ -211,10 +211,10 @@ def changes(index: FactIndex, resolved: Resolved, vectors: np.ndarray, batch: Ba
                               f.value, slot_near)
             out.new.append(NewFact(f.fact, f.category, to_bytes(v), batch.private, f.lasting,
                                    *fact_times(f, batch), guild_id=batch.guild_id, closes=truth.closes,
-                                   doubts=truth.doubts, slot=f.slot, slot_value=f.value))
+                                   doubts=truth.doubts, slot=f.slot, slot_value=f.value, gloss=f.english))
     out.new += [NewFact(f.fact, f.category, to_bytes(v), batch.private, f.lasting, *fact_times(f, batch),
                         guild_id=batch.guild_id, replaces=row.id, past=f.past, slot=f.slot,
-                        slot_value=f.value)
+                        slot_value=f.value, gloss=f.english)
                 for (f, row), v in zip(resolved.updates, vectors[len(rest):], strict=True)]
     out.mentioned = said
     out.retired = tuple((row.id, past) for row, past in resolved.retired)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from database.store import Store
-from memory.embeddings import Embedder, encode_async, to_bytes
+from memory.embeddings import Embedder, encode_async, glossed, to_bytes
 from memory.episodes import indexed_text
 
 log = logging.getLogger(__name__)
@@ -39,9 +39,9 @@ async def reembed(store: Store, embedder: Embedder, *, batch: int = BATCH,
     embedder's); (facts, excerpts) re-embedded. ``progress`` is told at the start, at most every ``every``
     seconds, and at the end of each kind."""
     facts = await _kind(
-        "facts", store.facts.count_stale, store.facts.stale, lambda row: row[1],
+        "facts", store.facts.count_stale, store.facts.stale, lambda row: glossed(row[1], row[2]),
         lambda rows, vectors: store.facts.set_embeddings(
-            [(fid, to_bytes(v)) for (fid, _), v in zip(rows, vectors, strict=True)]),
+            [(row[0], to_bytes(v)) for row, v in zip(rows, vectors, strict=True)]),
         embedder, batch, progress, every)
     excerpts = await _kind(
         "excerpts", store.excerpts.count_stale, store.excerpts.unembedded,

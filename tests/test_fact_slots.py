@@ -19,6 +19,7 @@ from bot.core.claude import ClaudeClient
 from database.records import FactRow
 from database.store import Store
 from memory.consolidation import Consolidator
+from memory.embeddings import from_bytes
 from memory.facts import EXTRACTION_SCHEMA, ExtractedFact, FactIndex, match_facts, parse_extraction
 from memory.slots import parse_slot, slot_for
 from tests.fakes.claude_server import FakeClaude
@@ -61,7 +62,8 @@ STORIES: dict[str, Story] = {
 def fact(text: str, slot: str = "none", value: str | None = None, **extra: Any) -> dict[str, Any]:
     """An extracted fact as the model writes it under the schema: every field."""
     return {"action": "add", "id": None, "fact": text, "category": "personal", "lasting": True,
-            "said": None, "happened": None, "past": None, "slot": slot, "value": value, **extra}
+            "said": None, "happened": None, "past": None, "slot": slot, "value": value, "english": None,
+            **extra}
 
 
 def extractions(answers: dict[str, list[dict[str, Any]]]) -> Callable[[dict[str, Any]], str | None]:
@@ -204,3 +206,24 @@ def test_a_changed_value_is_no_repeat_whatever_the_cosine() -> None:
     # without a slot (an answer of old), the cosine decides as before: said again
     plain = ExtractedFact("アリスの猫の名前はタマ", "personal")
     assert list(match_facts(index, [plain], vectors[1:], 0.8).mentioned) == [1]
+
+
+@pytest.mark.parametrize(("said", "kept", "english"), [
+    ("猫の名前はモチだよ", "アリスの猫の名前はモチ", "Alice's cat is called Mochi"),
+    ("Mi gato se llama Miso", "El gato de Alice se llama Miso", "Alice's cat is called Miso"),
+    ("Моего кота зовут Мисо", "Кота Алисы зовут Мисо", "Alice's cat is called Miso"),
+])
+async def test_a_fact_kept_in_another_language_carries_its_english_for_the_english_model(
+        store: Store, fake_claude: FakeClaude, said: str, kept: str, english: str) -> None:
+    """The extraction writes each fact in the person's language and, beside it, in English; the English is
+    kept (user_facts.gloss, never shown) and is what the English model embeds of it."""
+    fake_claude.responder = extractions({said: [fact(kept, english=english)]})
+    await Rig(store, fake_claude).tell(said)
+    [asked] = [r for r in fake_claude.requests if is_extraction(r.body)]
+    assert '"english": the same sentence in English' in asked.all_text()
+    [row] = await store.facts.rows(ALICE)
+    assert (row.fact, row.gloss) == (kept, english)
+    assert row.embedding is not None
+    stored = from_bytes(row.embedding)
+    assert float(stored @ real_embedder().encode([english])[0]) > 0.99  # read in English
+    assert float(stored @ real_embedder().encode([kept])[0]) < 0.9

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from memory.embeddings import glossed
 from tests.harness import CHANNEL_ID, USER_ID, Harness, MakeHarness
 
 # language: (the fact as consolidation keeps it, a question about it, small talk)
@@ -79,3 +80,46 @@ async def test_a_fact_is_recalled_when_asked_in_any_language_and_small_talk_reca
         check(code, "asked of the English fact", (await _recalled(h, question))[:1] == [SAID["en"][0]])
         check(code, "small talk", await _recalled(h, small_talk) == [])
     assert misses == {miss for miss in KNOWN_MISSES if miss[0] in languages}
+
+
+# A person who writes Spanish, German, Russian, Japanese or Chinese has every fact kept in that language, with
+# the English wording the extraction writes beside each (user_facts.gloss): the English model reads that, so a
+# question asked in English (people switch) meets them as it meets English facts.
+KEPT_IN: dict[str, tuple[tuple[str, str], ...]] = {
+    "es": (("Alice tiene un gato llamado Miso", "Alice has a cat called Miso"),
+           ("Alice hace turnos de mañana en el faro", "Alice works early shifts at the lighthouse"),
+           ("Alice construye maquetas de barcos", "Alice builds model ships"),
+           ("Alice está aprendiendo a tocar el violín", "Alice is learning the violin")),
+    "de": (("Alice hat eine Katze namens Miso", "Alice has a cat called Miso"),
+           ("Alice arbeitet Frühschichten im Leuchtturm", "Alice works early shifts at the lighthouse"),
+           ("Alice baut Schiffsmodelle", "Alice builds model ships"),
+           ("Alice lernt Geige", "Alice is learning the violin")),
+    "ru": (("У Алисы есть кошка по имени Мисо", "Alice has a cat called Miso"),
+           ("Алиса работает в ранние смены на маяке", "Alice works early shifts at the lighthouse"),
+           ("Алиса собирает модели кораблей", "Alice builds model ships"),
+           ("Алиса учится играть на скрипке", "Alice is learning the violin")),
+    "ja": (("アリスはミソという猫を飼っている", "Alice has a cat called Miso"),
+           ("アリスは灯台で早番の仕事をしている", "Alice works early shifts at the lighthouse"),
+           ("アリスは模型の船を作っている", "Alice builds model ships"),
+           ("アリスはバイオリンを習っている", "Alice is learning the violin")),
+    "zh": (("爱丽丝有一只叫味噌的猫", "Alice has a cat called Miso"),
+           ("爱丽丝在灯塔上早班", "Alice works early shifts at the lighthouse"),
+           ("爱丽丝制作船模", "Alice builds model ships"),
+           ("爱丽丝在学小提琴", "Alice is learning the violin")),
+}
+
+
+@pytest.mark.parametrize("code", list(KEPT_IN))
+async def test_facts_kept_in_the_persons_language_are_recalled_when_asked_in_english(
+        make_harness: MakeHarness, code: str) -> None:
+    h = await make_harness(embedding_model="paired")
+    await h.store.people.ensure_user(USER_ID, "alice")
+    embed = h.bot.services.memory.embed
+    home = (SAID[code][0], SAID["en"][0])
+    for text, english in (home, *KEPT_IN[code]):
+        await h.store.facts.add(USER_ID, text, embedding=await embed(glossed(text, english)),
+                                category="personal", gloss=english)
+    assert (await _recalled(h, SAID["en"][1]))[:1] == [SAID[code][0]]  # which town, asked in English
+    assert (await _recalled(h, "what's my cat called again?"))[:1] == [KEPT_IN[code][0][0]]
+    assert await _recalled(h, SAID["en"][2]) == []  # small talk in English: nothing
+    assert (await _recalled(h, SAID[code][1]))[:1] == [SAID[code][0]]  # and still in the person's language
