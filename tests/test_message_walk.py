@@ -201,7 +201,7 @@ MODES = ["whole", "streamed"]  # streamed: the model call runs in a task of its 
 # (modules entered, module-to-module steps) at most, by database: the data layer's own modules differ
 # (PostgreSQL's statements and a person's rows read in one, SQLite's thread). Measured warm (traced_dm), so
 # the same DM walks the same way whichever test ran before it in the process: the ceilings are its walk.
-CEILING = {"sqlite": (74, 111), "postgresql": (78, 116)}
+CEILING = {"sqlite": (72, 108), "postgresql": (76, 113)}
 
 
 @pytest.mark.parametrize("mode", MODES)

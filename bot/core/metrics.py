@@ -9,7 +9,8 @@ so it is reduced to its kind (:func:`reason_kind`) before it becomes a label.
 
 On the message's path a metric is a counter's or a histogram's lock and an addition (about a microsecond);
 the queue depths, the cache read share and the event-loop lag's reading cost nothing until a scrape or a
-sampler tick. Traces (OpenTelemetry, ``otel_endpoint``) are made by :class:`Tracing`, imported only then.
+sampler tick. Traces (OpenTelemetry, ``otel_endpoint``) are made by :class:`Tracing`, imported only then;
+without them a stage holds no span maker at all.
 """
 
 from __future__ import annotations
@@ -359,14 +360,10 @@ class Tracing:
         await asyncio.to_thread(self.provider.shutdown)
 
 
-@contextlib.contextmanager
-def no_span(name: str, attributes: Mapping[str, str | int | float | bool] | None = None) -> Iterator[None]:
-    yield
-
-
 Span = Callable[..., contextlib.AbstractContextManager[None]]
 
 
-def span_of(tracing: Tracing | None) -> Span:
-    """The span maker a stage uses: the tracer's, or one that does nothing."""
-    return tracing.span if tracing is not None else no_span
+def span_of(tracing: Tracing | None) -> Span | None:
+    """The span maker a stage uses: the tracer's, or None without traces (the stage then makes none, and
+    enters nothing of this module for it)."""
+    return tracing.span if tracing is not None else None

@@ -40,7 +40,7 @@ from typing import Protocol
 from bot.core.attachments import NOTHING
 from bot.core.character import CharacterSource
 from bot.core.claude import Completion
-from bot.core.metrics import Span, no_span
+from bot.core.metrics import Span
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Decision, Incoming, Outlet, ReplyResult
 from bot.reply.admission import Admission
@@ -89,12 +89,17 @@ class ReplySequence:
     """Runs every message through the same steps; the :class:`Cast` only chooses who answers."""
 
     def __init__(self, cast: Cast, threads: ConversationThreads | None = None, *,
-                 span: Span = no_span) -> None:
+                 span: Span | None = None) -> None:
         """``threads``: where the switch is on, a conversation started in a channel goes on in a thread;
-        ``span``: the stages as trace spans (otel_endpoint), else a span that does nothing."""
+        ``span``: the stages as trace spans (otel_endpoint; None: none made)."""
         self.cast = cast
         self.threads = threads
-        self.span = span
+        self._tracer = span
+
+    def span(self, name: str, attributes: dict[str, str] | None = None
+             ) -> contextlib.AbstractContextManager[None]:
+        """A stage's trace span, or nothing when traces are off (no module entered for it)."""
+        return contextlib.nullcontext() if self._tracer is None else self._tracer(name, attributes)
 
     async def handle(self, msg: Incoming, outlet_for: Callable[[str], Outlet]) -> list[ReplyResult]:
         with self.span("reply.message", {"character": self.cast.main.character_key}):
