@@ -152,7 +152,8 @@ class ReplySequence:
         engine.claim(msg.message_id)  # answering clears the mark, or a refusal does
         if self.cast.own_words(msg):  # another character's answer to ours: no interceptor, gate or vote
             active = await main.observe(msg)
-            decision = Decision(active, "owed from before a restart" if active else "this place is inactive")
+            decision = (Decision(True, "owed from before a restart", kind="owed") if active
+                        else Decision(False, "this place is inactive", kind="inactive"))
         else:
             decision = await main.readmit(msg, outlet_for(main.character_key)) \
                 or await engine.decide(msg, owed=True)
@@ -207,7 +208,7 @@ class Solo:
 
     async def cast(self, msg: Incoming) -> Casting:
         if self.own_words(msg):
-            return Casting.quiet(Decision(False, "my own message"))
+            return Casting.quiet(Decision(False, "my own message", kind="own_message"))
         decision = await self._pipeline.decide(msg)
         return Casting(decision, (self._pipeline.character_key,) if decision.reply else ())
 
@@ -278,7 +279,7 @@ class ReplyPipeline:
         admitted, prefetched = await self._admission.admit_prefetching(msg)
         if not admitted:  # consumed (a log-channel command, say): nothing is owed
             await self._owed.settle(msg.message_id, at_once=True)
-            return Taken(Decision(False, "consumed"))
+            return Taken(Decision(False, "consumed", kind="consumed"))
         stop = await self._admission.gate(msg, outlet)
         if stop is not None:
             await self._owed.settle(msg.message_id, at_once=True)  # refused: no mark left for a restart
@@ -295,8 +296,8 @@ class ReplyPipeline:
         """The decision logged and told to the decision observers."""
         await self._decider.announce_decision(msg, decision)
 
-    def bot_blocked(self, msg: Incoming) -> str | None:
-        """Why answering ``msg``, another bot's, would loop (None: it would not)."""
+    def bot_blocked(self, msg: Incoming) -> Decision | None:
+        """The decision not to answer ``msg``, another bot's, as answering would loop (None: it would not)."""
         return self._throttle.blocked(msg.channel_id, msg.author_id)
 
     def replied_to_bot(self, msg: Incoming) -> None:
@@ -353,7 +354,7 @@ class ReplyPipeline:
         """An owed message admitted again, as a live one would be now: the decision that stops it, if
         any."""
         if not await self._admission.admit(msg):
-            return Decision(False, "not admitted (an inactive place, or consumed)")
+            return Decision(False, "not admitted (an inactive place, or consumed)", kind="not_admitted")
         return await self._admission.gate(msg, outlet)
 
     async def resume(self, msg: Incoming, outlet: Outlet, parts: Sequence[str],
