@@ -143,7 +143,8 @@ class Ensemble:
         if not order and await self._in_own_thread(msg):
             talker = await self._thread_speaker(msg)
             self.router.joined_in(msg.channel_id, talker)
-            decision = Decision(True, f"{self.member(talker).name}, in the thread opened to talk")
+            decision = Decision(True, f"{self.member(talker).name}, in the thread opened to talk",
+                                kind="own_thread")
             return self._chain(msg, decision, [talker])
         if order:
             if msg.author_is_bot:
