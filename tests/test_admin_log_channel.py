@@ -446,9 +446,10 @@ def test_decision_lines_never_quote_a_dm() -> None:
     from bot.operator.logmirror import describe_decision
 
     dm = Incoming(1, 2, 3, "alice", "my secret", datetime.now(UTC), is_dm=True)
-    assert describe_decision(dm, Decision(True, "direct message")) == "DM from user 3: reply"
+    answered = Decision(True, "direct message", kind="direct_message")
+    assert describe_decision(dm, answered) == "DM from user 3: reply"
     channel = Incoming(1, 2, 3, "alice", "hello all", datetime.now(UTC), is_dm=False, channel_name="general")
-    line = describe_decision(channel, Decision(False, "majority vote", (True, False, None)))
+    line = describe_decision(channel, Decision(False, "majority vote", (True, False, None), kind="vote"))
     assert line == "#general · alice (3): “hello all” → stay quiet (majority vote; votes: yes no fail)"
 
 
@@ -468,10 +469,11 @@ async def test_the_mirror_lines_decisions_while_on_but_none_about_the_log_channe
     now = datetime.now(UTC)
     here = Incoming(1, CHANNEL_ID, 3, "alice", "hello all", now, is_dm=False, channel_name="general")
     there = Incoming(2, LOG_CHANNEL_ID, 3, "alice", "hi admins", now, is_dm=False)
-    await mirror.on_decision(here, Decision(True, "mentioned"))  # verbose mode off: nothing
+    await mirror.on_decision(here, Decision(True, "mentioned", kind="mentioned"))  # verbose mode off: nothing
     mirror.enabled = True
-    await mirror.on_decision(there, Decision(True, "mentioned"))  # visible in the log channel already
-    await mirror.on_decision(here, Decision(True, "mentioned"))
+    # visible in the log channel already
+    await mirror.on_decision(there, Decision(True, "mentioned", kind="mentioned"))
+    await mirror.on_decision(here, Decision(True, "mentioned", kind="mentioned"))
     await mirror.drain()
     assert posted == ["#general · alice (3): “hello all” → reply (mentioned)"]
 

@@ -110,7 +110,7 @@ async def test_the_live_feed_words_dms_as_the_log_channel_does_and_drops_for_slo
     now = datetime.now(UTC)
     for i in range(105):
         await feed.on_decision(Incoming(i, 2, 3, "alice", f"secret {i}", now, is_dm=True),
-                               Decision(True, "dm"))
+                               Decision(True, "dm", kind="direct_message"))
     assert [e.number for e in feed.recent] == [103, 104, 105]
     assert all("secret" not in e.text and e.text == "DM from user 3: reply" for e in feed.recent)
     assert queue.qsize() == 100 and (await queue.get()).number == 6  # the slow page lost its oldest five

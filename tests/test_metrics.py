@@ -6,10 +6,11 @@ Grafana dashboard in deploy/ checked against the shape Grafana loads."""
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, get_args
 
 import aiohttp
 import jsonschema
@@ -20,8 +21,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from bot.core.config import PROJECT_ROOT
-from bot.core.metrics import Metrics, error_kind, reason_kind
-from bot.core.pipeline import Decision
+from bot.core.metrics import Metrics, error_kind
+from bot.core.pipeline import Decision, DecisionKind
 from tests.harness import CHANNEL_ID, GUILD_ID, USER2_ID, USER_ID, Harness, eventually
 from tests.ports import free_port
 
@@ -121,17 +122,55 @@ async def test_metrics_share_the_dashboards_port_without_its_login(make_harness:
         assert r.status in (302, 303) and "/login" in r.headers["Location"]  # the pages still need it
 
 
-def test_a_reason_becomes_a_bounded_kind_without_names_or_ids() -> None:
-    said = {
-        "direct message": "direct_message", "mentioned": "mentioned", "name mentioned": "name_mentioned",
-        "reply to one of my messages": "reply_to_me", "addressed to Alice, Bob": "addressed_to_others",
-        "coalesced into 900000000000000123": "coalesced", "limit: alice's daily budget": "limit",
-        "Lumen, asked by name; mentioned": "mentioned", "empty message": "empty",
-        "this place is inactive": "inactive", "something new": "other",
-    }
-    for reason, kind in said.items():
-        assert reason_kind(Decision(False, reason)) == kind, reason
-    assert reason_kind(Decision(True, "majority vote on a burst of 3", (True, True, None))) == "vote"
+def decision_calls() -> list[tuple[str, ast.Call]]:
+    """Every ``Decision(...)`` the product builds, with where (file:line)."""
+    found = []
+    for folder in ("bot", "cogs", "memory", "database"):
+        for path in sorted((PROJECT_ROOT / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                        and node.func.id == "Decision":
+                    found.append((f"{path.relative_to(PROJECT_ROOT)}:{node.lineno}", node))
+    return found
+
+
+def kind_words(kind: ast.expr) -> set[str]:
+    """The kinds a ``kind=`` argument names: a word, or one of two; none when it is passed on from another
+    decision or verdict (``decision.kind``: mypy checks its type)."""
+    if isinstance(kind, ast.Constant):
+        return {kind.value}
+    if isinstance(kind, ast.IfExp):
+        return kind_words(kind.body) | kind_words(kind.orelse)
+    return set()
+
+
+async def test_every_decision_is_made_with_its_kind_and_counted_by_it() -> None:
+    kinds = set(get_args(DecisionKind))
+    calls = decision_calls()
+    assert len(calls) > 20, calls  # the scan sees them (the decider, admission, the gates, the ensemble)
+    given: set[str] = set()
+    for where, call in calls:
+        [kind] = [k.value for k in call.keywords if k.arg == "kind"] or [None]
+        assert kind is not None, f"{where}: a Decision without its kind"
+        for word in kind_words(kind):
+            assert word in kinds, f"{where}: {word!r} is no DecisionKind"
+            given.add(word)
+    # the first look's verdicts carry theirs (bot/reply/deciding/firstlook.py Look), and its default
+    given |= {"first_look_budget", "first_look_uninteresting"}
+    assert given == kinds, kinds ^ given  # each kind is one some decision is made with: none dead
+
+    metrics = Metrics("finn")
+    named = Decision(False, "addressed to Alice, Bob; coalesced into 900000000000000123",
+                     kind="addressed_to_others")
+    for decision in (named, Decision(True, "majority vote", (True, True, None), kind="vote")):
+        await metrics.on_decision(None, decision)  # type: ignore[arg-type]  # (the message is not read)
+    text = generate_latest(metrics.registry).decode()
+    decided = {s.labels["reason"]: s.value for s in samples(text) if s.name == "kindred_decisions_total"}
+    assert decided == {"addressed_to_others": 1, "vote": 1}  # the kind it carries, never its reason's words
+    assert "Alice" not in text and "900000000000000123" not in text
+
+
+def test_a_model_error_becomes_a_bounded_kind() -> None:
     assert [error_kind(e) for e in ("refusal", "timed out after 5s (HTTP 529)", "HTTP 429 slow down",
                                     "HTTP 500 oops", "HTTP 404 no such model", "weird")] == \
         ["refusal", "timeout", "rate_limited", "server_error", "client_error", "other"]

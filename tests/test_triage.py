@@ -288,7 +288,7 @@ async def test_the_window_judges_a_quiet_channel_at_once_then_the_latest_of_what
 
     async def judge(msg: Incoming, burst: Any) -> Decision:
         judged.append((msg.message_id, [m.message_id for m in burst]))
-        return Decision(True, "majority vote", (True,))
+        return Decision(True, "majority vote", (True,), kind="vote")
 
     window = BurstWindow(0.05, judge)
     quiet_again = asyncio.Event()
@@ -335,7 +335,7 @@ async def test_a_message_in_an_open_window_waits_for_its_close() -> None:
     async def judge(msg: Incoming, burst: Any) -> Decision:
         judged.append(msg.message_id)
         leading_judged.set()
-        return Decision(False, "majority vote", (False,))
+        return Decision(False, "majority vote", (False,), kind="vote")
 
     window = BurstWindow(3600, judge)  # never closes within the test
     first = Incoming(message_id=1, channel_id=7, author_id=1, author_name="a", content="x",
@@ -439,7 +439,7 @@ async def test_an_earlier_message_is_decided_when_the_next_arrives_not_at_the_cl
 
     async def judge(msg: Incoming, burst: Any) -> Decision:
         judged.append((msg.message_id, [m.message_id for m in burst]))
-        return Decision(False, "majority vote", (False,))
+        return Decision(False, "majority vote", (False,), kind="vote")
 
     window = BurstWindow(3600, judge)  # never closes within the test
 
@@ -470,7 +470,7 @@ async def test_a_live_change_of_the_vote_window_applies_to_the_next_window() -> 
     seconds = [3600.0]
 
     async def judge(msg: Incoming, burst: Any) -> Decision:
-        return Decision(False, "majority vote", (False,))
+        return Decision(False, "majority vote", (False,), kind="vote")
 
     window = BurstWindow(lambda: seconds[0], judge)
 

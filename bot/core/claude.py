@@ -28,7 +28,7 @@ from anthropic import AsyncAnthropic
 from bot.core.config import PROJECT_ROOT, Settings
 from bot.core.errors import ConfigError
 from bot.core.localtime import utc_now
-from bot.core.metrics import Metrics, Span, no_span
+from bot.core.metrics import Metrics, Span
 from bot.core.model_checks import StartupChecks, models_in_use
 from bot.core.models.base import (
     KEY_REJECTED,
@@ -91,13 +91,14 @@ class ClaudeClient(StartupChecks):
     def __init__(self, settings: Settings, usage: UsageLog | None, *, sdk: AsyncAnthropic | None = None,
                  spending: SpendingGuard | None = None, models: ModelTable | None = None,
                  on_error: Sequence[Callable[[str], Awaitable[None]]] = (), metrics: Metrics | None = None,
-                 span: Span = no_span) -> None:
+                 span: Span | None = None) -> None:
         """``usage``: where each call's tokens and cost are recorded (None: nowhere, e.g. the prompt docs).
         ``models``: the capability table, when the composition root shares it (the spending limits read it);
         ``on_error``: told one line per failed call (the admin log channel's mirror).
         The whole ``settings``: the client reads the models, timeouts, secrets, storage (its API log) and
         the vote model's sections, and names where a rejected key was set (``origins``). ``metrics``: told
-        each call's tokens, cost and latency (metrics_port); ``span``: each call a trace span (otel_endpoint).
+        each call's tokens, cost and latency (metrics_port); ``span``: each call a trace span (otel_endpoint;
+        None: none made).
         """
         self.settings = settings
         self.metrics = metrics
@@ -336,7 +337,9 @@ class ClaudeClient(StartupChecks):
     # -- the call loop
 
     async def _call(self, kwargs: Request, *, purpose: str, **rest: Any) -> Completion:
-        """:meth:`_attempts` in a trace span of its own (a span that does nothing without otel_endpoint)."""
+        """:meth:`_attempts` in a trace span of its own (none without otel_endpoint)."""
+        if self.span is None:
+            return await self._attempts(kwargs, purpose=purpose, **rest)
         with self.span("model.call", {"purpose": purpose, "model": str(kwargs["model"])}):
             return await self._attempts(kwargs, purpose=purpose, **rest)
 

@@ -3,13 +3,15 @@ per process, built by the composition root only when asked for, with a registry 
 library's global one), and handed to what already sees each event: the reply pipeline's decision and turn
 observers, the model client's usage record, the voice service's, the database engines' statement events.
 
-Every series is labelled by character and by bounded kinds (a purpose, a model id, a reason's kind), never
+Every series is labelled by character and by bounded kinds (a purpose, a model id, a decision's kind), never
 by a person, a place or a message: a decision's reason is free text that can name people and message ids,
-so it is reduced to its kind (:func:`reason_kind`) before it becomes a label.
+so a decision is labelled by the kind it carries (bot/core/pipeline.py ``DecisionKind``), set where it is
+made, never by its reason.
 
 On the message's path a metric is a counter's or a histogram's lock and an addition (about a microsecond);
 the queue depths, the cache read share and the event-loop lag's reading cost nothing until a scrape or a
-sampler tick. Traces (OpenTelemetry, ``otel_endpoint``) are made by :class:`Tracing`, imported only then.
+sampler tick. Traces (OpenTelemetry, ``otel_endpoint``) are made by :class:`Tracing`, imported only then;
+without them a stage holds no span maker at all.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ class MeasuredDecision(Protocol):
     @property
     def reply(self) -> bool: ...
     @property
-    def reason(self) -> str: ...
+    def kind(self) -> str: ...
     @property
     def votes(self) -> tuple[bool | None, ...]: ...
 
@@ -55,59 +57,10 @@ class MeasuredReply(Protocol):
     @property
     def message_ids(self) -> list[int | None]: ...
 
+
 DISCORD_EPOCH_MS = 1_420_070_400_000
 LAG_INTERVAL = 1.0  # seconds between the event-loop lag sampler's ticks
-
-# A decision's reason (free text: it may name people, characters, message ids) as a bounded label: the first
-# of these found in it, else "other". Checked in this order ("name mentioned" before "mentioned").
-REASON_KINDS: tuple[tuple[str, str], ...] = (
-    ("first look: not interesting", "first_look_uninteresting"),  # the commonest first: most are quiet
-    ("first look: this channel's vote budget", "first_look_budget"),
-    ("filtered:", "filtered"),
-    ("coalesced into", "coalesced"),
-    ("limit:", "limit"),
-    ("direct message", "direct_message"),
-    ("reply to one of my messages", "reply_to_me"),
-    ("name mentioned", "name_mentioned"),
-    ("mentioned", "mentioned"),
-    ("addressed to", "addressed_to_others"),
-    ("addressed:", "addressed"),
-    ("addressed only", "addressed_only_mode"),
-    ("answers", "ensemble_answer"),
-    ("majority vote", "vote"),
-    ("owed from before a restart", "owed"),
-    ("empty message", "empty"),
-    ("inactive", "inactive"),
-    ("not admitted", "not_admitted"),
-    ("consumed", "consumed"),
-    ("the bot lacks", "no_permission"),
-    ("my own message", "own_message"),
-    ("one of my characters spoke", "ensemble_spoke"),
-    ("nobody answers", "ensemble_quiet"),
-    ("bot reply threshold", "bot_threshold"),
-    ("cooldown", "bot_cooldown"),
-)
-_KINDS_SEEN: dict[str, str] = {}  # reason -> kind, for the reasons that repeat word for word
-_KINDS_KEPT = 512  # reasons with a number in them (a score, a message id) do not fill it past this
-
-
-def reason_kind(decision: MeasuredDecision) -> str:
-    """The bounded kind of a decision's reason (``vote`` when a vote round decided it)."""
-    if decision.votes:
-        return "vote"
-    reason = decision.reason
-    kind = _KINDS_SEEN.get(reason)
-    if kind is None:
-        kind = next((k for needle, k in REASON_KINDS if needle in reason), "other")
-        if len(_KINDS_SEEN) < _KINDS_KEPT:
-            _KINDS_SEEN[reason] = kind
-    return kind
-
-
-
 VOTES = {True: "yes", False: "no", None: "failed"}
-
-
 
 
 def error_kind(error: str) -> str:
@@ -173,7 +126,7 @@ class Metrics:
         c = ["character"]
         self.seen = Counter("kindred_messages_seen", "Messages the character considered.", c, registry=r)
         self.decisions = Counter("kindred_decisions",
-                                 "Decisions to answer or stay quiet, by the reason's kind.",
+                                 "Decisions to answer or stay quiet, by what decided it.",
                                  [*c, "reply", "reason"], registry=r)
         self.votes = Counter("kindred_votes", "Yes/no votes, by outcome (yes, no, failed).", [*c, "vote"],
                              registry=r)
@@ -224,8 +177,7 @@ class Metrics:
 
     async def on_decision(self, msg: MeasuredMessage, decision: MeasuredDecision) -> None:
         self._seen.inc()
-        self._child(self.decisions, self.character, "yes" if decision.reply else "no",
-                    reason_kind(decision)).inc()
+        self._child(self.decisions, self.character, "yes" if decision.reply else "no", decision.kind).inc()
         for vote in decision.votes:
             self._child(self.votes, self.character, VOTES[vote]).inc()
 
@@ -359,14 +311,10 @@ class Tracing:
         await asyncio.to_thread(self.provider.shutdown)
 
 
-@contextlib.contextmanager
-def no_span(name: str, attributes: Mapping[str, str | int | float | bool] | None = None) -> Iterator[None]:
-    yield
-
-
 Span = Callable[..., contextlib.AbstractContextManager[None]]
 
 
-def span_of(tracing: Tracing | None) -> Span:
-    """The span maker a stage uses: the tracer's, or one that does nothing."""
-    return tracing.span if tracing is not None else no_span
+def span_of(tracing: Tracing | None) -> Span | None:
+    """The span maker a stage uses: the tracer's, or None without traces (the stage then makes none, and
+    enters nothing of this module for it)."""
+    return tracing.span if tracing is not None else None

@@ -13,7 +13,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from bot.core.attachments import NO_TEXT, NOTHING, Attachment, Carried, message_text
 from bot.core.models.tools import Lent
@@ -138,14 +138,29 @@ class Incoming:
         return f"{where} on the server {clean_name(self.guild_name)}" if self.guild_name else where
 
 
+# What decided a message, as a bounded word: set where each decision is made, so what counts decisions
+# (bot/core/metrics.py) labels them by it, never by the reason, which is free text naming people and ids.
+DecisionKind = Literal[
+    # the decider (bot/reply/deciding/)
+    "direct_message", "mentioned", "reply_to_me", "name_mentioned", "empty", "own_thread",
+    "addressed_to_others", "filtered", "addressed_only_mode", "owed", "first_look_uninteresting",
+    "first_look_budget", "vote", "coalesced", "bot_threshold", "bot_cooldown",
+    # admission, the one rule's gates (bot/reply/admission.py, bot/operator/)
+    "inactive", "not_allowed", "limit", "no_permission", "consumed", "not_admitted", "own_message",
+    # several characters (bot/reply/ensemble.py)
+    "addressed", "unrouted", "ensemble_answer", "ensemble_spoke", "ensemble_quiet", "ensemble_turns",
+]
+
+
 @dataclass(frozen=True)
 class Decision:
     reply: bool
-    reason: str
+    reason: str  # for the log: free text (it may name people, characters, message ids)
     votes: tuple[bool | None, ...] = ()
     # Other characters (bots in this server) named before this one: they answer first, we wait our turn.
     after: tuple[str, ...] = ()
     intent: str = ""  # of a message that will be answered (bot/reply/deciding/intent.py)
+    kind: DecisionKind = field(kw_only=True)  # what decided it (DecisionKind), given where it is made
 
     def describe(self) -> str:
         what = f"{'reply' if self.reply else 'stay quiet'} ({self.reason}"

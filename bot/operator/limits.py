@@ -277,7 +277,7 @@ class SpendingLimits:
                 await outlet.send(self.reply_text(reached), first=True)
             except Exception as exc:  # the refusal stands even when Discord would not take the line
                 log.warning("could not tell %s about the limit: %s", msg.author_id, exc)
-        return Decision(False, f"limit: {reached.reason}{'; said so once' if told else ''}")
+        return Decision(False, f"limit: {reached.reason}{'; said so once' if told else ''}", kind="limit")
 
     def _once(self, seen: dict[tuple[str, int], str], reached: Reached) -> bool:
         """True the first time ``reached`` (its kind, subject and window) is seen in ``seen``."""

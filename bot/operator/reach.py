@@ -100,7 +100,9 @@ class Reach:
         """Whether the author of ``msg`` is heard at all: asked before a voice message is transcribed and
         before any reply work. Says nothing, counts nothing."""
         refused = await self.closed(Way.MESSAGE, msg.author_id, where_of(msg), msg.author_roles)
-        return Decision(False, refused.reason) if refused is not None else None
+        if refused is None:
+            return None
+        return Decision(False, refused.reason, kind="inactive" if refused.kind == "place" else "not_allowed")
 
     async def gate(self, msg: Incoming, outlet: Outlet) -> Decision | None:
         """What a reply to ``msg`` may spend (the message counted against the author's minute). A limit is

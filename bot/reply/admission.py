@@ -141,7 +141,7 @@ class Admission:
                             "go unanswered: grant the bot's role %s in that channel (Edit Channel > "
                             "Permissions) or in Server Settings > Roles", msg.channel_name or msg.channel_id,
                             msg.guild_name or msg.guild_id, msg.channel_id, msg.cannot_post, msg.cannot_post)
-            return Decision(False, f"the bot lacks {msg.cannot_post} here")
+            return Decision(False, f"the bot lacks {msg.cannot_post} here", kind="no_permission")
         self._cannot_post.discard(msg.channel_id)  # granted since: a later refusal is said again
         for gate in self._gates:
             stop = await gate(msg, outlet)

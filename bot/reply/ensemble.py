@@ -143,21 +143,23 @@ class Ensemble:
         if not order and await self._in_own_thread(msg):
             talker = await self._thread_speaker(msg)
             self.router.joined_in(msg.channel_id, talker)
-            decision = Decision(True, f"{self.member(talker).name}, in the thread opened to talk")
+            decision = Decision(True, f"{self.member(talker).name}, in the thread opened to talk",
+                                kind="own_thread")
             return self._chain(msg, decision, [talker])
         if order:
             if msg.author_is_bot:
                 blocked = self.main.bot_blocked(msg)
-                if blocked:
-                    return Casting.quiet(Decision(False, blocked))
-            decision = Decision(True, "addressed: " + ", ".join(self.member(k).name for k in order))
+                if blocked is not None:
+                    return Casting.quiet(blocked)
+            decision = Decision(True, "addressed: " + ", ".join(self.member(k).name for k in order),
+                                kind="addressed")
             return self._chain(msg, decision, order)
         key, reason = self.router.route(msg, self.members)
         if key is None:
-            return Casting.quiet(Decision(False, reason))
+            return Casting.quiet(Decision(False, reason, kind="unrouted"))
         decision = await self.member(key).pipeline.decide(msg)
         decision = Decision(decision.reply, f"{self.member(key).name}, {reason}; {decision.reason}",
-                            decision.votes)
+                            decision.votes, kind=decision.kind)
         if not decision.reply:
             return Casting.quiet(decision)
         self.router.joined_in(msg.channel_id, key)
@@ -202,18 +204,20 @@ class Ensemble:
     async def _after_character(self, msg: Incoming, speaker: str) -> Casting:
         if msg.is_dm or len(self.members) < 2 or self._chains.get(msg.channel_id):
             # (during a chain, the next addressed character answers anyway: no banter on top)
-            return Casting.quiet(Decision(False, "one of my characters spoke"))
+            return Casting.quiet(Decision(False, "one of my characters spoke", kind="ensemble_spoke"))
         turns = self._character_turns.get(msg.channel_id, 0)
         if turns >= self.settings.max_character_turns:
             return Casting.quiet(Decision(
-                False, f"{turns} character turns in a row in this channel; waiting for a person"))
+                False, f"{turns} character turns in a row in this channel; waiting for a person",
+                kind="ensemble_turns"))
         named = self.addressed(msg, exclude=speaker)
         if named:
             key, reason = named[0], "named by " + self.member(speaker).name
         else:
             picked = await self._banter_pick(speaker, msg.channel_id)
             if picked is None:
-                return Casting.quiet(Decision(False, f"nobody answers {self.member(speaker).name}"))
+                return Casting.quiet(Decision(False, f"nobody answers {self.member(speaker).name}",
+                                              kind="ensemble_quiet"))
             key, reason = picked
             self.router.joined_in(msg.channel_id, key)
         self._character_turns[msg.channel_id] = turns + 1
@@ -225,7 +229,8 @@ class Ensemble:
                     speaker, key, exchange_delta(results[0].text), decay=self._fade)
                 log.info("affinity %s/%s now %+.2f", speaker, key, value)
 
-        decision = Decision(True, f"{self.member(key).name} answers {self.member(speaker).name} ({reason})")
+        decision = Decision(True, f"{self.member(key).name} answers {self.member(speaker).name} ({reason})",
+                            kind="ensemble_answer")
         return Casting(decision, (key,), finish)
 
     def _fade(self, value: float, updated_at: datetime | None) -> float:

@@ -40,7 +40,7 @@ from typing import Protocol
 from bot.core.attachments import NOTHING
 from bot.core.character import CharacterSource
 from bot.core.claude import Completion
-from bot.core.metrics import Span, no_span
+from bot.core.metrics import Span
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Decision, Incoming, Outlet, ReplyResult
 from bot.reply.admission import Admission
@@ -89,12 +89,17 @@ class ReplySequence:
     """Runs every message through the same steps; the :class:`Cast` only chooses who answers."""
 
     def __init__(self, cast: Cast, threads: ConversationThreads | None = None, *,
-                 span: Span = no_span) -> None:
+                 span: Span | None = None) -> None:
         """``threads``: where the switch is on, a conversation started in a channel goes on in a thread;
-        ``span``: the stages as trace spans (otel_endpoint), else a span that does nothing."""
+        ``span``: the stages as trace spans (otel_endpoint; None: none made)."""
         self.cast = cast
         self.threads = threads
-        self.span = span
+        self._tracer = span
+
+    def span(self, name: str, attributes: dict[str, str] | None = None
+             ) -> contextlib.AbstractContextManager[None]:
+        """A stage's trace span, or nothing when traces are off (no module entered for it)."""
+        return contextlib.nullcontext() if self._tracer is None else self._tracer(name, attributes)
 
     async def handle(self, msg: Incoming, outlet_for: Callable[[str], Outlet]) -> list[ReplyResult]:
         with self.span("reply.message", {"character": self.cast.main.character_key}):
@@ -147,7 +152,8 @@ class ReplySequence:
         engine.claim(msg.message_id)  # answering clears the mark, or a refusal does
         if self.cast.own_words(msg):  # another character's answer to ours: no interceptor, gate or vote
             active = await main.observe(msg)
-            decision = Decision(active, "owed from before a restart" if active else "this place is inactive")
+            decision = (Decision(True, "owed from before a restart", kind="owed") if active
+                        else Decision(False, "this place is inactive", kind="inactive"))
         else:
             decision = await main.readmit(msg, outlet_for(main.character_key)) \
                 or await engine.decide(msg, owed=True)
@@ -202,7 +208,7 @@ class Solo:
 
     async def cast(self, msg: Incoming) -> Casting:
         if self.own_words(msg):
-            return Casting.quiet(Decision(False, "my own message"))
+            return Casting.quiet(Decision(False, "my own message", kind="own_message"))
         decision = await self._pipeline.decide(msg)
         return Casting(decision, (self._pipeline.character_key,) if decision.reply else ())
 
@@ -273,7 +279,7 @@ class ReplyPipeline:
         admitted, prefetched = await self._admission.admit_prefetching(msg)
         if not admitted:  # consumed (a log-channel command, say): nothing is owed
             await self._owed.settle(msg.message_id, at_once=True)
-            return Taken(Decision(False, "consumed"))
+            return Taken(Decision(False, "consumed", kind="consumed"))
         stop = await self._admission.gate(msg, outlet)
         if stop is not None:
             await self._owed.settle(msg.message_id, at_once=True)  # refused: no mark left for a restart
@@ -290,8 +296,8 @@ class ReplyPipeline:
         """The decision logged and told to the decision observers."""
         await self._decider.announce_decision(msg, decision)
 
-    def bot_blocked(self, msg: Incoming) -> str | None:
-        """Why answering ``msg``, another bot's, would loop (None: it would not)."""
+    def bot_blocked(self, msg: Incoming) -> Decision | None:
+        """The decision not to answer ``msg``, another bot's, as answering would loop (None: it would not)."""
         return self._throttle.blocked(msg.channel_id, msg.author_id)
 
     def replied_to_bot(self, msg: Incoming) -> None:
@@ -348,7 +354,7 @@ class ReplyPipeline:
         """An owed message admitted again, as a live one would be now: the decision that stops it, if
         any."""
         if not await self._admission.admit(msg):
-            return Decision(False, "not admitted (an inactive place, or consumed)")
+            return Decision(False, "not admitted (an inactive place, or consumed)", kind="not_admitted")
         return await self._admission.gate(msg, outlet)
 
     async def resume(self, msg: Incoming, outlet: Outlet, parts: Sequence[str],

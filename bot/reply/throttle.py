@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from bot.core.config import ReplySettings
+from bot.core.pipeline import Decision
 
 
 class BotThrottle:
@@ -27,12 +28,14 @@ class BotThrottle:
     def human_spoke(self, channel_id: int) -> None:
         self._consecutive.pop(channel_id, None)
 
-    def blocked(self, channel_id: int, bot_id: int) -> str | None:
+    def blocked(self, channel_id: int, bot_id: int) -> Decision | None:
+        """The decision not to answer ``bot_id`` here (None: answering would not loop)."""
         if self._consecutive.get(channel_id, 0) >= self.threshold:
-            return f"bot reply threshold {self.threshold} reached until a human speaks"
+            return Decision(False, f"bot reply threshold {self.threshold} reached until a human speaks",
+                            kind="bot_threshold")
         last = self._last_reply_to.get(bot_id)
         if last is not None and time.monotonic() - last < self.cooldown:
-            return f"cooldown {self.cooldown:g}s for this bot"
+            return Decision(False, f"cooldown {self.cooldown:g}s for this bot", kind="bot_cooldown")
         return None
 
     def replied_to_bot(self, channel_id: int, bot_id: int) -> None:

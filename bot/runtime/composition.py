@@ -323,11 +323,11 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                         own_faces.on_turn, *(m.on_turn for m in watched)),
         # what the model may use while writing: the web search, reminders (in DMs, and where switched on),
         # then the server's tools (member info, events, this channel's log, a reaction), where switched on,
-        # then the MCP servers' tools its admins added
+        # then the MCP servers' tools its admins added (only when they are on: off, no reply asks them)
         tools=(search,
                reminders, ServerTools(holder.follow(ServerToolSettings), store.people, store.log,
                                        store.switches, consent, edge.server_view, accounts, names.name),
-               mcp))
+               *((mcp,) if settings.mcp.mcp_tools else ())))
     claude = compose_model(settings, store, spending=limits, models=models, mirror=mirror, metrics=metrics,
                            tracing=tracing)
     intents = intent_router(settings)

@@ -151,7 +151,7 @@ class McpSettings:
     mcp_tools: bool = key(
         False, "Let server admins add MCP servers (/bot mcp add URL, with an allow-list of its tools) whose "
         "tools the character may use while replying there, beside its own. Each tool's result is read as "
-        "data, never as instructions.")
+        "data, never as instructions.", restart=True)
     mcp_local_servers: str = key(
         "", "The operator's local MCP servers, run as programs on this host over stdio: "
         "\"name=command arg arg; name2=command ...\". A server's admins turn one on with "

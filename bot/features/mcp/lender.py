@@ -1,5 +1,6 @@
 """The MCP tools lent to one reply (bot/core/pipeline.py ``ReplyTools``), read at each message (a reload, an
-admin's /bot mcp change apply to the next one).
+admin's /bot mcp change apply to the next one). Lent only when ``mcp_tools`` was on at start-up (read once:
+off, the composition root does not wire it, and no reply asks it).
 
 * In a server: the MCP servers its admins added (/bot mcp add), each only with the tools on its allow-list;
   never another server's. In a private place there (a private channel or thread, an answer only the asker

@@ -75,39 +75,40 @@ class Decider:
     async def _decide(self, msg: Incoming, owed: bool = False) -> Decision:
         if msg.author_is_bot:
             blocked = self.throttle.blocked(msg.channel_id, msg.author_id)
-            if blocked:
-                return Decision(False, blocked)
+            if blocked is not None:
+                return blocked
         if msg.is_dm:
-            return Decision(True, "direct message")
+            return Decision(True, "direct message", kind="direct_message")
         self.first_look.heard(msg.channel_id)  # the channel's pace, whoever the message is for
         if msg.mentions_bot:
-            return Decision(True, "mentioned", after=self.turns.characters_before_me(msg))
+            return Decision(True, "mentioned", after=self.turns.characters_before_me(msg), kind="mentioned")
         if msg.replies_to_bot:
-            return Decision(True, "reply to one of my messages")
+            return Decision(True, "reply to one of my messages", kind="reply_to_me")
         if self.addressee.names_me(msg):
-            return Decision(True, "name mentioned", after=self.turns.characters_before_me(msg))
+            return Decision(True, "name mentioned", after=self.turns.characters_before_me(msg),
+                            kind="name_mentioned")
         if not msg.content.strip():
-            return Decision(False, "empty message")
+            return Decision(False, "empty message", kind="empty")
         if (self.threads is not None and msg.parent_id is not None and not msg.author_is_bot
                 and await self.threads.answers_all(msg, self.own_author_ids)):
-            return Decision(True, "in the thread I opened")
+            return Decision(True, "in the thread I opened", kind="own_thread")
         # Name match first: a message naming another character (and not us) is theirs, no vote needed.
         if self.turns.has_peers(msg.channel_id):
             others = [c for c in self.turns.addressed_characters(msg) if c]
             if others:
-                return Decision(False, "addressed to " + ", ".join(others))
+                return Decision(False, "addressed to " + ", ".join(others), kind="addressed_to_others")
         skip = skip_reason(msg, prefixes=self.bot_prefixes, own_ids=self.own_author_ids,
                            card_word=self.first_look.says_card)
         if skip is not None:
-            return Decision(False, skip)
+            return Decision(False, skip, kind="filtered")  # (every reason triage gives)
         policy = await self.policies.of(msg.guild_id)
         if policy is not None and not policy.votes:
-            return Decision(False, "this server's reply mode is addressed only")
+            return Decision(False, "this server's reply mode is addressed only", kind="addressed_only_mode")
         if owed:
-            return Decision(True, "owed from before a restart")
+            return Decision(True, "owed from before a restart", kind="owed")
         look = self.first_look.look(msg)  # addressed messages never wait for it: they were answered above
         if not look.vote:
-            return Decision(False, look.reason)
+            return Decision(False, look.reason, kind=look.kind)
         decision = await self.voting.submit(msg)  # one vote round per burst of the channel
         if decision.votes:  # a round ran (not coalesced into a later message's)
             self.first_look.voted(msg.channel_id)

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from bot.core.config.sections import TriageSettings
 from bot.core.language import MIN_CONFIDENCE, guess
 from bot.core.persona.model import Persona
-from bot.core.pipeline import Incoming
+from bot.core.pipeline import DecisionKind, Incoming
 from bot.core.topics import topic_hits
 from bot.reply.deciding.cardwords import CARD_WEIGHT, INTEREST_WEIGHT, CardText, CardVocabulary
 from memory.lexical import terms
@@ -189,6 +189,7 @@ class Look:
     vote: bool
     score: float
     reason: str
+    kind: DecisionKind = "first_look_uninteresting"  # why it gets none (a decision's kind)
 
 
 @dataclass(slots=True)
@@ -305,7 +306,8 @@ class FirstLook:
             rounds.popleft()
         budget = self.triage.vote_budget_per_hour
         if budget and len(rounds) >= budget:
-            return Look(False, score, f"first look: this channel's vote budget is spent ({budget} an hour)")
+            return Look(False, score, f"first look: this channel's vote budget is spent ({budget} an hour)",
+                        "first_look_budget")
         spent = max(0.0, len(rounds) / budget - BUDGET_FREE) / (1.0 - BUDGET_FREE) if budget else 0.0
         needed = self.triage.first_look_threshold * (1.0 + BUDGET_STEEPNESS * spent)
         if score < needed:

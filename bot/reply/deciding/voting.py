@@ -157,7 +157,7 @@ class Voting:
         votes = await self.ballot.ask(prompts, count=count, user_id=msg.author_id,
                                       guild_id=msg.guild_id)
         reason = f"majority vote on a burst of {len(burst) + 1}" if burst else "majority vote"
-        return Decision(majority_yes(votes), reason, tuple(votes))
+        return Decision(majority_yes(votes), reason, tuple(votes), kind="vote")
 
 
 # Judges the latest message of a burst, given the earlier ones (oldest first).
@@ -204,10 +204,11 @@ class BurstWindow:
             # each close), and stays in the window as context for the round.
             newest = self._newest.get(msg.channel_id)
             if newest is not None and newest[0].message_id > msg.message_id:  # arrived out of order
-                future.set_result(Decision(False, f"coalesced into {newest[0].message_id}"))
+                future.set_result(Decision(False, f"coalesced into {newest[0].message_id}", kind="coalesced"))
             else:
                 if newest is not None and not newest[1].done():
-                    newest[1].set_result(Decision(False, f"coalesced into {msg.message_id}"))
+                    newest[1].set_result(Decision(False, f"coalesced into {msg.message_id}",
+                                                  kind="coalesced"))
                 self._newest[msg.channel_id] = (msg, future)
             pending.append((msg, future))
         # The round runs in a task of its own: a caller cancelled while waiting (a shutdown) cancels only its
@@ -243,7 +244,7 @@ class BurstWindow:
     async def _round(self, items: list[tuple[Incoming, asyncio.Future[Decision]]]) -> None:
         ordered = sorted(items, key=lambda item: item[0].message_id)  # snowflakes: the order Discord saw
         (latest, latest_future), earlier = ordered[-1], ordered[:-1]
-        coalesced = Decision(False, f"coalesced into {latest.message_id}")
+        coalesced = Decision(False, f"coalesced into {latest.message_id}", kind="coalesced")
         for _, future in earlier:  # decided now: they wait for no vote
             if not future.done():
                 future.set_result(coalesced)
