@@ -218,6 +218,27 @@ async def test_two_members_joining_before_the_bots_commit_lands_are_both_in_the_
     await heard_in_the_call(h, book, (USER2_ID, BOB_SAYS), (ADMIN_ID, CAROL_SAYS), (USER_ID, ASKED))
 
 
+async def test_a_member_leaving_and_another_joining_before_the_bots_commit_lands(dave_call: Harness) -> None:
+    h = dave_call
+    voice = h.discord.voice
+    assert voice is not None and h.bot is not None and h.bot.user is not None
+    book = answering(h)
+    await in_the_call(h, USER_ID, USER2_ID)
+    group = voice.group
+    assert group is not None and group.epoch == 1
+    group.hold_commits()
+    await h.discord.member_leaves_voice(GUILD_ID, USER2_ID)  # bob's leaf proposed for removal
+    await voice.wait_for(lambda _: len(group.held or []) == 1, what="the bot's commit removing bob")
+    await h.discord.member_joins_voice(GUILD_ID, VOICE_ID, ADMIN_ID)
+    await voice.wait_for(lambda _: len(group.held or []) == 2, what="the bot's commit removing and adding")
+    await group.release_commits()
+
+    assert group.refused == ["commit: leaves out a proposal the server sent this epoch"]
+    assert group.epoch == 2 and group.invalid == []
+    assert sorted(group.roster.values()) == sorted([h.bot.user.id, USER_ID, ADMIN_ID])
+    await heard_in_the_call(h, book, (ADMIN_ID, CAROL_SAYS), (USER_ID, ASKED))
+
+
 async def test_a_member_leaving_before_its_add_is_committed_is_revoked(dave_call: Harness) -> None:
     h = dave_call
     voice = h.discord.voice
