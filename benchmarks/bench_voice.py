@@ -24,7 +24,11 @@ harbour," ends no sentence) and pessimistic (every fragment ends with a full sto
 one). Reported: end of speech -> end of turn (median, 90th percentile) and the utterances cut off (ended
 before their last clause), beside the full wait alone.
 
-Run: python -m benchmarks.bench_voice [--quick] [--runs 3] [--endpointing]
+A long first sentence (``--first-clause``): the answer begins with a 19-word sentence whose first clause
+("Well, if you ask me honestly,") is said ahead, before the sentence is written whole; the same run with the
+clause not said ahead (the first sentence waited for) beside it. DAVE on, silence frames.
+
+Run: python -m benchmarks.bench_voice [--quick] [--runs 3] [--endpointing] [--first-clause]
 """
 
 from __future__ import annotations
@@ -39,9 +43,11 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.core.text import first_clause as clause_ahead
 from bot.discord.voicechat import calls
 from bot.discord.voicechat.hearing import ends_sentence
 from bot.discord.voicechat.segmenter import FRAME_BYTES, Segmenter
+from bot.reply import delivery
 from tests.fakes.claude_server import Reply
 from tests.fakes.speech_book import SpeechBook
 from tests.harness import GUILD_ID, USER2_ID, USER_ID, Harness, reply_requests
@@ -50,6 +56,8 @@ from tests.voice_support import VOICE_ID, speech, voice_harness
 ASKED = "Finn, what tea would you make me?"
 ANSWER = ("Chamomile, with a little honey. The kettle is on, and the cups are warming by the stove. Sit by "
           "the window while it steeps and tell me about your day.")
+LONG_FIRST = ("Well, if you ask me honestly, I would make you a big pot of chamomile with a spoon of honey "
+              "and a slice of lemon. Then we sit by the window and watch the rain.")
 WRITING_PACE = 0.05  # seconds between the fake model's 16-character pieces
 STAGES = ("transcription request", "reply request", "answer posted", "first audio packet")
 
@@ -68,8 +76,11 @@ async def until(check: Callable[[], object]) -> float:
     return time.monotonic()
 
 
-async def one_answer(dave: bool, silence_frames: bool = True, early: bool = True) -> list[float]:
+async def one_answer(dave: bool, silence_frames: bool = True, early: bool = True, answer: str = ANSWER,
+                     ahead: bool = True) -> list[float]:
     calls.PAUSE_SECONDS = PAUSE if early else None  # read at /voice join
+    # the first clause said ahead of its sentence, or (the before figure) no clause ever long enough
+    delivery.first_clause = clause_ahead if ahead else (lambda _: "")
     folder = Path(tempfile.mkdtemp(prefix="kindred-bench-voice-"))
     h: Harness = await voice_harness(f"sqlite+aiosqlite:///{folder / 'bench.db'}", folder, dave=dave,
                                      stt_backend="openai", voice_channels="true", min_typing_time="0",
@@ -79,7 +90,7 @@ async def one_answer(dave: bool, silence_frames: bool = True, early: bool = True
         assert voice is not None
         h.openai.speech_book = book = SpeechBook()
         book.learn(ASKED, speech(ASKED))
-        h.claude.script(Reply(ANSWER, stream_delay=WRITING_PACE))
+        h.claude.script(Reply(answer, stream_delay=WRITING_PACE))
         for member in (USER_ID, USER2_ID):
             await h.discord.member_joins_voice(GUILD_ID, VOICE_ID, member)
         await (await h.slash("voice", [{"name": "join", "type": 1, "options": []}])).message()
@@ -96,11 +107,27 @@ async def one_answer(dave: bool, silence_frames: bool = True, early: bool = True
         marks = [first_mark, await until(lambda: reply_requests(h)),
                  await until(lambda: h.discord.posted(VOICE_ID)),
                  await until(lambda: voice.heard.get(USER_ID))]
-        written = await until(lambda: h.discord.posted(VOICE_ID)[0]["content"] == ANSWER)
+        # when the first audio packet arrived, kept by the fake voice server: it may come before the post
+        bot_id = h.bot.user.id if h.bot is not None and h.bot.user is not None else 0
+        conn = voice.connection(bot_id)
+        if conn is not None and conn.audio_at:
+            marks[-1] = conn.audio_at[0]
+        written = await until(lambda: h.discord.posted(VOICE_ID)[0]["content"] == answer)
         await speaking
         return [*(b - a for a, b in zip([ended, *marks[:-1]], marks, strict=True)), written - ended]
     finally:
         await h.close()
+
+
+async def first_clause(runs: int) -> None:
+    for ahead in (False, True):
+        rows = [await one_answer(True, answer=LONG_FIRST, ahead=ahead) for _ in range(runs)]
+        totals = [sum(r[:len(STAGES)]) for r in rows]
+        print(f"long first sentence, its first clause {'said ahead' if ahead else 'not said ahead'}: end of "
+              f"speech -> first audio packet, median of {runs}: {statistics.median(totals) * 1000:.0f} ms "
+              f"(each: {', '.join(f'{t * 1000:.0f}' for t in totals)})")
+        for i, stage in enumerate(STAGES):
+            print(f"  -> {stage}: {statistics.median(r[i] for r in rows) * 1000:.0f} ms")
 
 
 async def main(runs: int) -> None:
@@ -214,8 +241,12 @@ if __name__ == "__main__":
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="one run each")
     parser.add_argument("--endpointing", action="store_true", help="endpointing alone, no wire")
+    parser.add_argument("--first-clause", action="store_true",
+                        help="a long first sentence, its first clause said ahead or not")
     options = parser.parse_args()
     if options.endpointing:
         endpointing()
+    elif options.first_clause:
+        asyncio.run(first_clause(1 if options.quick else options.runs))
     else:
         asyncio.run(main(1 if options.quick else options.runs))

@@ -156,6 +156,8 @@ ENTRY_POINTS: dict[str, tuple[Callable[[str], Any], tuple[re.Pattern[str] | str,
                                        (slots._KEY_PART,)),
     "delivery: sentence ends": (lambda t: list(delivery._SENTENCE_END.finditer(t)),
                                 (delivery._SENTENCE_END,)),
+    "delivery: a first clause said ahead": (text.first_clause, (text.CLAUSE_END, text._CJK_LETTER,
+                                                                "a, b; c: d、e，")),
     "links a message carries (web fetch)": (websearch.links, (websearch._LINK, "https://a.b/c")),
     "MCP: a server's name and tools as an admin typed them, a tool's name as its server listed it": (
         lambda t: (mcp_admin.NAME.match(t), mcp_admin.tool_list(t), mcp_schema.checked("s", t, t, {})),

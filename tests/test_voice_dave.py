@@ -2,7 +2,10 @@
 formed the call's MLS group before the bot came, the bot is welcomed into it (op 30), hears a member's
 end-to-end encrypted speech and is heard. The fake voice server refuses a key package that is not the
 user's or does not parse (4020) and drops a commit for another epoch, from another sender or naming
-proposals it never sent."""
+proposals it never sent or leaving out one it did. Members joining and leaving race the bot's commit: the
+voice server takes only the commit that names every proposal of the epoch. A commit or welcome the bot
+cannot process is flagged (op 31) and the bot is welcomed back into the group, as the DAVE protocol
+recovers; a recovery that fails too makes it leave."""
 
 from __future__ import annotations
 
@@ -18,12 +21,14 @@ from tests.fakes.claude_server import Reply
 from tests.fakes.dave_mls import DaveGroup, add_proposal, vec
 from tests.fakes.speech_book import SpeechBook
 from tests.fakes.voice_server import FakeVoiceServer, Grant, Member, client_ssl
-from tests.harness import USER2_ID, USER_ID, Harness, reply_requests
+from tests.harness import ADMIN_ID, GUILD_ID, USER2_ID, USER_ID, Harness, reply_requests
 from tests.test_voice_channel import wav
-from tests.test_voice_talk import ANSWER, ASKED, in_the_call
+from tests.test_voice_talk import ANSWER, ASKED, VOTER, in_the_call
 from tests.voice_support import VOICE_ID, speech, voice_harness
 
 CHANNEL = 4242
+BOB_SAYS = "The kettle is boiling already."
+CAROL_SAYS = "Seven apples on the table."
 
 
 @pytest.fixture
@@ -144,3 +149,137 @@ async def test_the_voice_gateway_closes_on_a_key_package_not_the_users() -> None
         assert await close_code(b"\x00\x01\x00\x02" + bytes(60)) == 4020  # does not parse
     finally:
         await server.close()
+
+
+async def heard_in_the_call(h: Harness, book: SpeechBook, *speakers: tuple[int, str]) -> None:
+    """Each speaker's line, end-to-end encrypted by its own DAVE session, reaches the transcription; the
+    bot's DAVE session decrypted it (no frame let through unencrypted); and its answer to the last (which
+    names the character: the others are not answered), spoken into the call, is decrypted and decoded by
+    each of them."""
+    voice = h.discord.voice
+    assert voice is not None and h.bot is not None
+    [client] = h.bot.voice_clients
+    session = client._connection.dave_session  # type: ignore[attr-defined]
+    heard = {user: len(voice.heard.get(user, [])) for user, _ in speakers}
+    undecryptable = voice.undecryptable
+    for user, line in speakers:
+        before = len(h.openai.heard)
+        await voice.speak(user, speech(line))
+        await voice.wait_for(lambda _, n=before: len(h.openai.heard) > n, what=f"{line!r} transcribed")
+        assert book.recognize(h.openai.heard[before].data) == line
+        stats = session.get_decryption_stats(user)
+        assert stats is not None and stats.successes > 0 and stats.passthroughs == 0
+    frames = len(await h.bot.services.voice.speak_in_call(ANSWER)) // 3840
+    for user, _ in speakers:
+        await voice.wait_for(lambda v, u=user: len(v.heard.get(u, [])) - heard[u] >= frames - 5,
+                             what=f"the answer heard by {user}")
+        await h.bot.in_flight.drain()
+        mine = np.frombuffer(b"".join(voice.heard[user][heard[user]:]), dtype="<i2")
+        assert book.recognize(wav(mine[::2].tobytes())) == ANSWER
+    assert voice.undecryptable == undecryptable
+
+
+def answering(h: Harness) -> SpeechBook:
+    assert h.bot is not None
+    h.openai.speech_book = book = SpeechBook()
+    for line in (BOB_SAYS, CAROL_SAYS, ASKED):
+        book.learn(line, speech(line))
+    book.learn(ANSWER, speech(ANSWER, h.bot.services.voice.voice.tts_voice or "en"))
+    h.claude.script("no", model=VOTER, times=None)
+    h.claude.script(Reply(ANSWER), times=None)
+    return book
+
+
+async def test_two_members_joining_before_the_bots_commit_lands_are_both_in_the_next_epoch(
+        dave_call: Harness) -> None:
+    h = dave_call
+    voice = h.discord.voice
+    assert voice is not None and h.bot is not None and h.bot.user is not None
+    book = answering(h)
+    await in_the_call(h, USER_ID)
+    group = voice.group
+    assert group is not None and group.epoch == 1
+    # The bot's commits are held on the way: bob's and the admin's joins are proposed back to back, each
+    # before the bot's commit for the one before reached the voice server.
+    group.hold_commits()
+    await h.discord.member_joins_voice(GUILD_ID, VOICE_ID, USER2_ID)
+    await voice.wait_for(lambda _: len(group.held or []) == 1, what="the bot's commit adding bob")
+    await h.discord.member_joins_voice(GUILD_ID, VOICE_ID, ADMIN_ID)
+    await voice.wait_for(lambda _: len(group.held or []) == 2, what="the bot's commit adding both")
+    await group.release_commits()
+
+    # The first names bob's proposal alone: refused, as Discord refuses it; the second, naming both, taken.
+    assert group.refused == ["commit: leaves out a proposal the server sent this epoch"]
+    assert group.epoch == 2 and group.invalid == []
+    assert sorted(group.roster.values()) == sorted([h.bot.user.id, USER_ID, USER2_ID, ADMIN_ID])
+    [client] = h.bot.voice_clients
+    await voice.wait_for(lambda _: client._connection.dave_session.epoch == 2,  # type: ignore[attr-defined]
+                         what="the bot in the epoch the commit began")
+    await heard_in_the_call(h, book, (USER2_ID, BOB_SAYS), (ADMIN_ID, CAROL_SAYS), (USER_ID, ASKED))
+
+
+async def test_a_member_leaving_and_another_joining_before_the_bots_commit_lands(dave_call: Harness) -> None:
+    h = dave_call
+    voice = h.discord.voice
+    assert voice is not None and h.bot is not None and h.bot.user is not None
+    book = answering(h)
+    await in_the_call(h, USER_ID, USER2_ID)
+    group = voice.group
+    assert group is not None and group.epoch == 1
+    group.hold_commits()
+    await h.discord.member_leaves_voice(GUILD_ID, USER2_ID)  # bob's leaf proposed for removal
+    await voice.wait_for(lambda _: len(group.held or []) == 1, what="the bot's commit removing bob")
+    await h.discord.member_joins_voice(GUILD_ID, VOICE_ID, ADMIN_ID)
+    await voice.wait_for(lambda _: len(group.held or []) == 2, what="the bot's commit removing and adding")
+    await group.release_commits()
+
+    assert group.refused == ["commit: leaves out a proposal the server sent this epoch"]
+    assert group.epoch == 2 and group.invalid == []
+    assert sorted(group.roster.values()) == sorted([h.bot.user.id, USER_ID, ADMIN_ID])
+    await heard_in_the_call(h, book, (ADMIN_ID, CAROL_SAYS), (USER_ID, ASKED))
+
+
+async def test_a_member_leaving_before_its_add_is_committed_is_revoked(dave_call: Harness) -> None:
+    h = dave_call
+    voice = h.discord.voice
+    assert voice is not None and h.bot is not None and h.bot.user is not None
+    book = answering(h)
+    await in_the_call(h, USER_ID)
+    group = voice.group
+    assert group is not None
+    group.hold_commits()
+    await h.discord.member_joins_voice(GUILD_ID, VOICE_ID, ADMIN_ID)
+    await voice.wait_for(lambda _: len(group.held or []) == 1, what="the bot's commit adding the admin")
+    await h.discord.member_leaves_voice(GUILD_ID, ADMIN_ID)  # gone before it was added: its add revoked
+    await h.discord.member_joins_voice(GUILD_ID, VOICE_ID, USER2_ID)
+    await voice.wait_for(lambda _: len(group.held or []) == 2, what="the bot's commit adding bob")
+    await group.release_commits()
+
+    assert group.refused == ["commit: names a proposal the server did not send this epoch"]
+    assert group.epoch == 2 and group.invalid == []
+    assert sorted(group.roster.values()) == sorted([h.bot.user.id, USER_ID, USER2_ID])
+    await heard_in_the_call(h, book, (USER2_ID, BOB_SAYS), (USER_ID, ASKED))
+
+
+async def test_a_commit_it_cannot_process_is_flagged_and_it_is_welcomed_back(dave_call: Harness) -> None:
+    h = dave_call
+    voice = h.discord.voice
+    assert voice is not None and h.bot is not None and h.bot.user is not None
+    book = answering(h)
+    await in_the_call(h, USER_ID, USER2_ID)
+    group = voice.group
+    assert group is not None
+    conn = voice.connection(h.bot.user.id)
+    assert conn is not None
+    transition = await group.announce_garbage(conn)
+
+    # Flagged (op 31); its leaf removed by a member's commit; its new key package welcomed (op 30).
+    await voice.wait_for(lambda _: group.welcomes, what="the bot welcomed back")
+    assert group.invalid == [transition]
+    assert sorted(group.roster.values()) == sorted([h.bot.user.id, USER_ID, USER2_ID])
+    [client] = h.bot.voice_clients
+    await voice.wait_for(lambda _: client._connection.can_encrypt  # type: ignore[attr-defined]
+                         and client._connection.dave_session.epoch == group.epoch,  # type: ignore[attr-defined]
+                         what="the bot in the group's epoch again")
+    assert h.discord.in_voice(GUILD_ID, h.bot.user.id) == VOICE_ID  # still in the call
+    await heard_in_the_call(h, book, (USER2_ID, BOB_SAYS), (USER_ID, ASKED))

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bot.core.text import first_clause
 from bot.reply.aloud import SPOKEN
 from tests.fakes.claude_server import Reply, content_text
 from tests.fakes.speech_book import SpeechBook
@@ -223,3 +224,60 @@ async def test_a_sentence_whose_playback_stalls_ends_all_the_same(call: Harness,
     assert any("did not finish playing" in r.getMessage() for r in caplog.records)
     [posted] = h.discord.posted(VOICE_ID)
     assert posted["content"] == LONG_ANSWER
+
+
+CLAUSED = ("Well, if you ask me honestly, I would make you a pot of chamomile with a spoon of honey. "
+           "Then we sit by the window.")
+
+
+@pytest.fixture
+async def openai_speech(db_url: str, tmp_path: Path) -> AsyncIterator[Harness]:
+    h = await voice_harness(db_url, tmp_path, dave=True, stt_backend="openai", voice_channels="true",
+                            tts_backend="openai")
+    try:
+        yield h
+    finally:
+        await h.close()
+
+
+async def test_a_long_first_sentence_is_said_from_its_first_clause_while_the_rest_is_written(
+        openai_speech: Harness) -> None:
+    h = openai_speech
+    voice = h.discord.voice
+    assert voice is not None and h.bot is not None
+    h.openai.speech_book = book = SpeechBook()
+    book.learn(ASKED, speech(ASKED))
+    clause = "Well, if you ask me honestly,"  # "Well," alone is too short to be said by itself
+    writing = asyncio.Event()  # the model writes the rest of the sentence once the test lets it
+    h.claude.script(Reply(CLAUSED, writing=writing, written_until=len(clause) + len(" I would")))
+    await in_the_call(h, USER_ID)
+    before = len(h.openai.heard)
+
+    def said() -> list[str]:
+        return [str(r.fields.get("input")) for r in h.openai.heard[before:]
+                if r.path.endswith("/audio/speech")]
+
+    await voice.speak(USER_ID, speech(ASKED))
+    # The clause goes to text-to-speech while the sentence it begins is still being written (nothing of it
+    # posted yet: the chat shows whole sentences).
+    await voice.wait_for(lambda _: said(), what="the first clause's speech requested")
+    assert said() == [clause] and h.discord.posted(VOICE_ID) == []
+    writing.set()
+    await h.bot.in_flight.drain()
+    [posted] = h.discord.posted(VOICE_ID)
+    assert posted["content"] == CLAUSED
+    # Said in three requests, nothing twice, nothing left out.
+    assert said() == [clause, "I would make you a pot of chamomile with a spoon of honey.",
+                      "Then we sit by the window."]
+    assert " ".join(said()) == CLAUSED
+
+
+def test_the_first_clause_is_long_enough_to_be_said_alone_in_any_script() -> None:
+    assert first_clause("Well, I think") == ""
+    assert first_clause("Well, if you ask me honestly, I") == "Well, if you ask me honestly,"
+    assert first_clause("It costs 1,000 dollars, more or less") == "It costs 1,000 dollars,"  # (not 1,)
+    assert first_clause("Chamomile, with a little honey") == ""
+    assert first_clause("At 9:30 we meet at the harbour, then") == "At 9:30 we meet at the harbour,"
+    assert first_clause("今日はとても良い天気ですね、散歩に") == "今日はとても良い天気ですね、"
+    assert first_clause("今日は、散歩") == ""
+    assert first_clause("Сегодня я весь день гулял по городу, и") == "Сегодня я весь день гулял по городу,"

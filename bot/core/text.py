@@ -32,6 +32,31 @@ SENTENCE_END = re.compile(
 """Where a sentence ends, in any script: the match ends after its mark and closers (any space after it is
 the next sentence's to strip). Replies are cut here to be posted, streamed and spoken a sentence at a time."""
 
+CLAUSE_END = re.compile(
+    # A comma, semicolon, colon or dash of Latin, Greek, Cyrillic or Arabic script, its closers, then a space;
+    # a full-width or ideographic one (、，；：) by itself.
+    rf"[,;:—–،؛]+[{_CLOSERS}]*(?=\s)|[、，；：︐︑]+[{_CLOSERS}]*"
+)
+"""Where a clause ends inside a sentence, in any script (punctuation only: no language's words)."""
+
+# A sentence's start said before its end is written is at least this long (a clause alone: "Well," or
+# "Yes, but" would sound clipped): this many words and characters, or this many CJK characters.
+FIRST_CLAUSE_WORDS = 4
+FIRST_CLAUSE_CHARS = 20
+FIRST_CLAUSE_CJK = 10
+_CJK_LETTER = re.compile(f"[{_CJK}]")
+
+
+def first_clause(text: str) -> str:
+    """The start of ``text`` (a sentence still being written) up to the first clause end after which it is
+    long enough to be said by itself; "" when there is none yet."""
+    for match in CLAUSE_END.finditer(text):
+        head = text[:match.end()].strip()
+        if len(_CJK_LETTER.findall(head)) >= FIRST_CLAUSE_CJK or (
+                len(head) >= FIRST_CLAUSE_CHARS and len(head.split()) >= FIRST_CLAUSE_WORDS):
+            return head
+    return ""
+
 
 def cut_at_sentence(text: str, limit: int) -> str:
     """``text`` when it fits in ``limit`` characters, else its longest start that fits and ends a sentence

@@ -28,7 +28,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 from bot.core.claude import ClaudeUnavailable, Completion
 from bot.core.config import Settings
 from bot.core.pipeline import Incoming, Outlet, ReplyFilter
-from bot.core.text import SENTENCE_END
+from bot.core.text import SENTENCE_END, first_clause
 from bot.reply.splitting import FENCE, split_message, typing_time
 
 log = logging.getLogger(__name__)
@@ -100,6 +100,10 @@ class SpokenOutlet(EditableOutlet, Protocol):
     like)."""
 
     def says_aloud(self) -> bool: ...
+
+    def say_ahead(self, clause: str) -> None:
+        """The first sentence's first clause, to be said before the sentence is complete (and posted): the
+        first audio comes sooner. The sentence, when posted, is said from after it."""
 
 
 @runtime_checkable
@@ -286,9 +290,14 @@ class Delivery:
             sentences = complete_sentences(self.writer.so_far)
             return self._shown(sentences) if sentences else ""
 
+        # A reply said aloud starts being said at the first sentence's first long enough clause.
+        ahead = outlet if isinstance(outlet, SpokenOutlet) and outlet.says_aloud() else None
         try:
             async with self.outlet.typing():  # until the first sentence is out
                 while not generation.done() and not visible():
+                    if ahead is not None and (clause := first_clause(self.finish(self.writer.so_far))):
+                        ahead.say_ahead(with_notice(self.writer.notice, clause))
+                        ahead = None
                     changed.clear()
                     await _first_of(changed.wait(), generation)
             last_edit = time.monotonic()

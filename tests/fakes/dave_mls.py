@@ -209,8 +209,10 @@ class DaveGroup:
     davey session asked to add it with ``expected_user_ids``), or the connection is closed with 4020 (bad
     request) and the package never proposed. A commit (op 28, or a member's) is taken only if it is a
     PublicMessage of this group for its current epoch, sent by a member at the leaf the committer holds in
-    the group's tree, and naming by reference only proposals the server sent in this epoch; any other is
-    dropped unannounced (``refused`` says why), as Discord drops them. With ``FakeVoiceServer.members_group``
+    the group's tree, and naming by reference every proposal the server sent in this epoch and no other;
+    any other is dropped unannounced (``refused`` says why), as Discord drops them. A member that leaves
+    before its add was committed has that proposal revoked (op 27, revoke). ``hold_commits`` holds the
+    bot's commits on the way, so that proposals race them. With ``FakeVoiceServer.members_group``
     the members already in the call formed the group before the bot came (the first created it and added
     the others): the bot's key package is proposed to them, the first commits, and the bot is welcomed into
     the existing group (op 30) with a transition it executes (op 22) once ready (op 23).
@@ -235,6 +237,9 @@ class DaveGroup:
         self.refused: list[str] = []  # key packages and commits refused, and why
         self.welcomes: list[int] = []  # transitions by which the bot was welcomed into the members' group
         self.added: list[int] = []  # the users the latest commit taken added
+        # The bot's commits (op 28) held on their way while a test makes proposals race them; None: none held.
+        self.held: list[tuple[Connection, bytes]] | None = None
+        self.readmitting: set[int] = set()  # bot ssrcs that flagged op 31: their next key package is welcomed
 
     def _session(self, member: Member) -> Any:
         if member.dave is None:
@@ -332,6 +337,8 @@ class DaveGroup:
             return f"sent as leaf {commit.sender}, which is not the committer's"
         if not commit.refs or any(ref not in self.proposed for ref in commit.refs):
             return "names a proposal the server did not send this epoch"
+        if set(commit.refs) != set(self.proposed):  # as Discord: every unrevoked proposal of the epoch
+            return "leaves out a proposal the server sent this epoch"
         return None
 
     async def on_binary(self, conn: Connection, op: int, payload: bytes) -> None:
@@ -343,11 +350,25 @@ class DaveGroup:
                 return
             self.bot_key_packages[conn.ssrc] = payload
             members = [m for m in self.server.members.values() if m.channel_id == self.channel_id]
-            if self.server.members_group and self._in_group():
+            if (self.server.members_group or conn.ssrc in self.readmitting) and self._in_group():
+                self.readmitting.discard(conn.ssrc)
                 await self._welcome(conn, payload)
             elif members:
                 await self._propose(conn, members)
         elif op == 28:
+            if self.held is not None:
+                self.held.append((conn, payload))
+                return
+            await self._commit(conn, payload)
+
+    def hold_commits(self) -> None:
+        """Hold the bot's commits on their way (a slow link): proposals sent meanwhile race them."""
+        self.held = []
+
+    async def release_commits(self) -> None:
+        """The held commits arrive, in the order the bot sent them; later ones are no longer held."""
+        held, self.held = self.held or [], None
+        for conn, payload in held:
             await self._commit(conn, payload)
 
     async def _welcome(self, conn: Connection, package: bytes) -> None:
@@ -383,13 +404,45 @@ class DaveGroup:
                     self.active = True
         elif op == 31:
             self.invalid.append(int(data["transition_id"]))
+            await self._readmit(conn)
+
+    async def _readmit(self, conn: Connection) -> None:
+        """A client flagged a commit or welcome it could not process (op 31): as the DAVE protocol has the
+        voice gateway do, its leaf is proposed for removal (a member commits it) and it is pending again;
+        its next key package is welcomed into the group. With nobody else in the group, the group starts
+        anew from that key package. The external sender is sent again: the client's session starts over."""
+        user = conn.grant.user_id
+        group = self._in_group()
+        if not group:
+            self.epoch, self.roster, self.proposed = 0, {0: user}, {}
+        else:
+            leaf = next((i for i, u in self.roster.items() if u == user), None)
+            if leaf is not None:
+                message = remove_proposal(self.key, self.group_id, self.epoch, leaf)
+                self.proposed[proposal_ref(message)] = ("remove", leaf)
+                self._member_commit(min(group, key=lambda m: m.dave.own_leaf_index), message, [])
+            self.readmitting.add(conn.ssrc)
+        await self.server.send_binary(conn, 25, self.package)
 
     async def add_member(self, conn: Connection, member: Member) -> None:
         """A member joined the call the bot is in: propose adding it; the bot commits."""
         await self._propose(conn, [member])
 
     async def remove_member(self, conn: Connection, member: Member) -> None:
-        """A member left the call (and the server's list): propose removing its leaf; the bot commits."""
+        """A member left the call (and the server's list): propose removing its leaf; the bot commits. One
+        whose add is still in flight (proposed, not committed) has that proposal revoked (op 27, revoke)."""
+        in_flight = [ref for ref, (kind, user) in self.proposed.items()
+                     if kind == "add" and user == member.user_id]
+        if in_flight:
+            for ref in in_flight:
+                del self.proposed[ref]
+            member.dave = None
+            refs = b"".join(vec(ref) for ref in in_flight)
+            for other in self._in_group():
+                if other.dave.ready:
+                    other.dave.process_proposals(davey.ProposalsOperationType.revoke, vec(refs))
+            await self.server.send_binary(conn, 27, bytes([1]) + vec(refs))
+            return
         if member.dave is None or member.dave.own_leaf_index is None:
             return
         leaf = member.dave.own_leaf_index

@@ -8,8 +8,10 @@ as Discord's voice server is its external sender). It refuses what Discord refus
 an unknown session or token (4004), a second IDENTIFY (4005), anything before IDENTIFY (4003), a protocol
 other than UDP (4012), an encryption mode it did not offer (4016), a client without DAVE on a call that
 requires it (4017), a DAVE key package that does not parse or is not the user's own (4020); a DAVE
-commit for another epoch, from another sender than its committer or naming proposals the server did not
-send is dropped unannounced (tests/fakes/dave_mls.py's ``DaveGroup`` says what it checks). With
+commit for another epoch, from another sender than its committer, naming proposals the server did not
+send or leaving out one it did is dropped unannounced; a client that flags a commit it could not process
+(op 31) is removed from the group and welcomed back with its next key package
+(tests/fakes/dave_mls.py's ``DaveGroup`` says what it checks). With
 ``members_group`` the members in the call formed its MLS group before the bot came, and the bot is
 welcomed into it (op 30), as when it joins a call in progress. The UDP side answers IP discovery for an
 SSRC it gave out, drops packets that do not authenticate, decrypts the bot's audio (DAVE too) and decodes

@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 # go anyway: the voice connection is closed by then, and a command answered in time, a stop within its
 # window, matter more than the confirmation (discord.py would wait its connect timeout, 30 s).
 LEAVE_CONFIRM_SECONDS = 2.0
+# A commit or welcome it cannot process is recovered from as the DAVE protocol says (op 31, a new session and
+# key package, welcomed back into the group); failing this many times with no transition executed between
+# (the recovery failing too), it leaves rather than stay in the call deaf and unheard.
+DAVE_FAILURES_TO_LEAVE = 2
 
 
 class ListeningVoiceClient(discord.VoiceClient):
@@ -69,13 +73,19 @@ class ListeningVoiceClient(discord.VoiceClient):
     def create_connection_state(self) -> VoiceConnectionState:
         return _ConnectionState(self, hook=self._voice_event)
 
-    def dave_failed(self, transition_id: int) -> None:
+    def dave_failed(self, transition_id: int, failures: int) -> None:
         """DAVE's MLS group sent a commit or welcome this client could not process: it can neither decrypt
-        the members nor be decrypted by them. discord.py told the voice server (op 31) and starts a new
-        session; the call is left rather than stay in it deaf and mute (a /voice join starts afresh)."""
+        the members nor be decrypted by them. discord.py told the voice server (op 31) and started a new
+        session whose key package gets it welcomed back. ``failures``: in a row, with no transition
+        executed between; at ``DAVE_FAILURES_TO_LEAVE`` the recovery failed too and the call is left
+        (a /voice join starts afresh)."""
+        if failures < DAVE_FAILURES_TO_LEAVE:
+            log.warning("voice channel %s: DAVE transition %s could not be processed; rejoining its group",
+                        self.channel.id, transition_id)
+            return
         self.leave_by_itself(logging.WARNING, "leaving the voice channel %s: its end-to-end encryption "
-                             "(DAVE) failed (transition %s could not be processed)", self.channel.id,
-                             transition_id)
+                             "(DAVE) failed (transition %s could not be processed, %d times in a row)",
+                             self.channel.id, transition_id, failures)
 
     def leave_by_itself(self, level: int, message: str, *args: object) -> None:
         """Leave the call, said in one log line, and tell ``on_left`` (its hearing ends)."""
@@ -191,6 +201,7 @@ class _ConnectionState(VoiceConnectionState):
         super().__init__(client, **kwargs)
         self._listening = client
         self._left = False  # a disconnect for good (cleanup) began: the call is being left
+        self.dave_failures = 0  # commits or welcomes it could not process since a transition was executed
 
     async def disconnect(self, *, force: bool = True, cleanup: bool = True, wait: bool = False) -> None:
         """One leave: once a disconnect for good began, another (discord.py's voice websocket poller sees
@@ -204,8 +215,16 @@ class _ConnectionState(VoiceConnectionState):
         await super().disconnect(force=force, cleanup=cleanup, wait=wait)
 
     async def _recover_from_invalid_commit(self, transition_id: int) -> None:
-        await super()._recover_from_invalid_commit(transition_id)  # op 31 to the voice server, as DAVE asks
-        self._listening.dave_failed(transition_id)
+        # op 31 to the voice server, a new session and its key package, as the DAVE protocol recovers
+        await super()._recover_from_invalid_commit(transition_id)
+        self.dave_failures += 1
+        self._listening.dave_failed(transition_id, self.dave_failures)
+
+    async def _execute_transition(self, transition_id: int) -> None:
+        had = transition_id in self.dave_pending_transitions
+        await super()._execute_transition(transition_id)
+        if had:
+            self.dave_failures = 0  # the group is followed again
 
 
 def listening(on_utterance: Callable[[Utterance], None], *, max_seconds: float,

@@ -12,6 +12,9 @@ written, one reply after another, never starting while a member speaks. Each ans
 Speaking is pipelined: while a sentence plays, the next one is already with the text-to-speech backend (one
 sentence ahead, no more: what an interruption throws away is at most one sentence's speech), so between two
 sentences there is no silence beyond the backend's time to a first byte, if that.
+The first sentence, when long, is begun at its first clause (``say_ahead``: bot/core/text.py's
+``first_clause``, a clause mark after at least four words, in any script) before the rest of it is written,
+and said on from there once it is: the first audio does not wait for the first full stop.
 
 Barge-in, and what the character acknowledges: when a member's speech begins while it speaks (the
 receiver's onset: 120 ms of voice, so a cough or a click does not count), its audio stops at once, mid-word
@@ -131,6 +134,7 @@ class CallOutlet:
         self._speaker: asyncio.Task[None] | None = None  # says them, one after another
         self._shown: dict[int, str] = {}  # message id -> its text as posted (what of it is said or queued)
         self._stopped = False  # spoken over: nothing more of this answer is said
+        self._ahead = ""  # the first sentence's start, said before the sentence was posted
 
     @contextlib.asynccontextmanager
     async def typing(self) -> AsyncIterator[None]:
@@ -147,8 +151,16 @@ class CallOutlet:
         message = await self._call.channel.send(text, allowed_mentions=allowed_mentions_for(text),
                                                 nonce=nonce)
         self._shown[message.id] = text
-        self._say_next(text)
+        said, self._ahead = self._ahead, ""
+        # the first sentence from after what was said of it ahead (a stream retried differently: all of it)
+        self._say_next(text[len(said):] if said and text.startswith(said) else text)
         return message.id
+
+    def say_ahead(self, clause: str) -> None:
+        if self._parts or self._ahead or "*" in clause:  # (an action may be open in it: said whole later)
+            return
+        self._ahead = clause
+        self._say_next(clause)
 
     async def edit(self, message_id: int, text: str) -> None:
         await self._call.channel.get_partial_message(message_id).edit(
