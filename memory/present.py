@@ -41,9 +41,15 @@ from memory.lexical import terms
 from memory.worth import said_in
 
 MEMORY_VECTORS = 4_096
+# The facts a person needs before their common direction means "whom they are about" (with fewer, it is
+# mostly the compared fact's own and says nothing of the memory).
+ASIDE_FACTS = 4
 # Where a summary's clauses part: sentence ends, semicolons, "and"/"but" between clauses.
 CLAUSE = re.compile(r"(?<=[.!?])\s+|;\s*|,?\s+(?:and|but)\s+")
 CLAUSE_WORDS = 3  # a shorter piece ("her cat") says too little to stand for a fact
+PIECE = re.compile(r"(?<=[,;:.!?\u3001\u3002\uff0c\uff1b\uff01\uff1f])\s*")
+# a memory's piece of fewer words (a list of names: "Churro y Canela.") is near any fact naming them
+PIECE_WORDS = 4
 
 
 @dataclass(frozen=True)
@@ -99,11 +105,23 @@ def present(msg: Incoming, data: PromptData, threads: Sequence[str] = ()) -> Pre
         ids.update(turned)
         if turned:
             since = snowflake_time(min(turned))
-    told = (*data.core_memories, *(f"{msg.author_name}: {n}" for n in data.notes), *threads,
-            *clauses(data.history.summary))
+    told = (*data.core_memories, *pieces(data.core_memories),
+            *(f"{msg.author_name}: {n}" for n in data.notes), *threads, *clauses(data.history.summary))
     return Present(frozenset(ids), msg.channel_id, since, bool(data.history.summary), told,
                    data.history.summary_since,
                    reset=msg.is_dm)
+
+
+def pieces(memories: Sequence[str]) -> list[str]:
+    """The parts of memories that say several things ("Bea tiene dos gatos, Churro y Canela."), parted at
+    punctuation (in any script), each long enough (PIECE_WORDS) to say something of its own: a fact saying one
+    of them is nearer it than the whole memory."""
+    out: list[str] = []
+    for memory in memories:
+        parts = [p.strip() for p in PIECE.split(memory)]
+        if len(parts) > 1:
+            out += [p for p in parts if len(p.split()) >= PIECE_WORDS]
+    return list(dict.fromkeys(out))
 
 
 def clauses(summary: str) -> list[str]:
@@ -178,11 +196,34 @@ class MemoryVectors:
                 del self.vectors[next(iter(self.vectors))]
             self.vectors[m] = v
 
-    def said(self, index: FactIndex, memories: Sequence[str], threshold: float) -> np.ndarray | None:
-        """Which facts of ``index`` are within ``threshold`` cosine of one of ``memories`` (those embedded);
-        None when none can be compared."""
+    def said(self, index: FactIndex, memories: Sequence[str], threshold: float,
+             aside: float | None = None) -> np.ndarray | None:
+        """Which facts of ``index`` are within ``threshold`` cosine of one of ``memories`` (those embedded),
+        or within ``aside`` once the direction all the person's facts share is set aside from both
+        (memory/worth.py ``about``: every fact and memory names them, so plain cosine sits high for any two
+        of them and low for a fact saying part of a longer memory, or saying it in another language); None
+        when none can be compared."""
         vectors = [v for m in memories if (v := self.vectors.get(m)) is not None and v.size == index.dim]
         if not vectors or not len(index.positions):
             return None
-        shown: np.ndarray = row_max(index.scores_of(np.stack(vectors))) >= threshold
+        stack = np.stack(vectors)
+        scores = index.scores_of(stack)
+        shown: np.ndarray = row_max(scores) >= threshold
+        common = index.common
+        if aside is not None and common is not None and len(index.positions) >= ASIDE_FACTS \
+                and common.size == index.dim:
+            shown |= row_max(_aside(scores, index.scores_of(common[None, :])[:, 0], stack @ common)) >= aside
         return shown
+
+
+def _aside(scores: np.ndarray, facts_common: np.ndarray, memories_common: np.ndarray) -> np.ndarray:
+    """The cosines ``scores`` (facts x memories, unit vectors) with the common direction taken out of both
+    (their products with it given): what memory/worth.py ``about`` computes, without a copy of every fact's
+    vector. -inf for a fact without a vector."""
+    out = np.full(scores.shape, -np.inf, dtype=np.float64)
+    has = np.isfinite(facts_common)
+    f = facts_common[has].astype(np.float64)
+    m = memories_common.astype(np.float64)
+    rest = np.outer(np.sqrt(np.clip(1 - f * f, 1e-6, None)), np.sqrt(np.clip(1 - m * m, 1e-6, None)))
+    out[has] = (scores[has].astype(np.float64) - np.outer(f, m)) / rest
+    return out

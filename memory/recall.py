@@ -527,7 +527,8 @@ class Recall:
                                expiry_days=self.settings.fact_expiry_days, text=text,
                                last_interaction=last_interaction, excerpts=archive, channel_id=channel_id,
                                guild_id=guild_id, about=about, present=present,
-                               shown=self.memories.said(index, present.memories, tuning.said_as_memory),
+                               shown=self.memories.said(index, present.memories, tuning.said_as_memory,
+                                                        tuning.said_aside),
                                fill=fill, floors=floors, tuning=tuning, base=base)
 
         if len(index.rows) + (len(archive.rows) if archive is not None else 0) > THREAD_ITEMS:
