@@ -207,13 +207,14 @@ class MemoryVectors:
         if not vectors or not len(index.positions):
             return None
         stack = np.stack(vectors)
-        scores = index.scores_of(stack)
-        shown: np.ndarray = row_max(scores) >= threshold
         common = index.common
-        if aside is not None and common is not None and len(index.positions) >= ASIDE_FACTS \
-                and common.size == index.dim:
-            shown |= row_max(_aside(scores, index.scores_of(common[None, :])[:, 0], stack @ common)) >= aside
-        return shown
+        if aside is None or common is None or len(index.positions) < ASIDE_FACTS or common.size != index.dim:
+            plain: np.ndarray = row_max(index.scores_of(stack)) >= threshold
+            return plain
+        both = index.scores_of(np.vstack([stack, common[None, :]]))  # one pass over the facts
+        scores = both[:, :-1]
+        shown: np.ndarray = row_max(scores) >= threshold
+        return shown | (row_max(_aside(scores, both[:, -1], stack @ common)) >= aside)
 
 
 def _aside(scores: np.ndarray, facts_common: np.ndarray, memories_common: np.ndarray) -> np.ndarray:

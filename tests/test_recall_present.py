@@ -430,3 +430,24 @@ async def test_a_fact_the_person_block_says_in_other_words_or_another_language_i
         body = await _dm_prompt(h, text, n)
         assert not [f for f in said if f in body], _recalled(body)
         assert body.count("Leeds") == 1  # the memory's, not the fact's again
+
+
+def test_the_memories_aside_cosines_are_worths_about_without_a_copy_of_the_facts() -> None:
+    import numpy as np
+
+    from memory.present import _aside
+    from memory.worth import about, unit
+
+    rng = np.random.default_rng(7)
+    facts, memories = (m / np.linalg.norm(m, axis=1, keepdims=True)
+                       for m in (rng.normal(size=(6, 16)), rng.normal(size=(3, 16))))
+    common = unit(facts.mean(axis=0))
+    assert common is not None
+    got = _aside(facts @ memories.T, facts @ common, memories @ common).max(axis=1)
+    assert np.allclose(got, about(facts.astype(np.float32), memories.astype(np.float32), common), atol=1e-4)
+    # a fact without a vector (its scores -inf) is never said
+    scores = facts @ memories.T
+    scores[0] = -np.inf
+    fc = facts @ common
+    fc[0] = -np.inf
+    assert np.isneginf(_aside(scores, fc, memories @ common)[0]).all()
