@@ -15,7 +15,14 @@ leaves out:
   their embeddings (memory/recall.py): a thread that is also a fact is said once, as the thread (it has its
   day), and the person block says each thing once. A note, in the person's own words ("I live in Leeds"), is
   compared as theirs ("alice: I live in Leeds": 0.89 to "Alice lives in Leeds", 0.57 without the name); the
-  summary clause by clause ("Alice lives in Leeds and bakes bread": 0.75 whole, 1.0 its first clause).
+  summary clause by clause ("Alice lives in Leeds and bakes bread": 0.75 whole, 1.0 its first clause), a
+  memory whole and piece by piece (parted at its punctuation). Plain cosine at the model's ``said_as_memory``
+  only catches a near copy: every fact and memory names the person, so any two sit high, and a fact saying
+  part of a longer memory, or saying it in another language, sits as high as one saying something else
+  ("Alice vive en Leeds con Sam" 0.60 to "Alice lives in Leeds with her partner Sam and their greyhound
+  Biscuit.", "Alice's partner Sam teaches at a primary school" 0.56). With the direction all the person's
+  facts share set aside from both (memory/worth.py ``about``), the first is at 0.33 and the second at 0.19:
+  the model's ``said_aside`` (memory/embeddings.py TUNINGS; benchmarks/bench_person_recall.py).
 
 The person block itself says each thing once too (:func:`said_once`, by words, memory/worth.py ``said_in``):
 a note a core memory already says is dropped (or the memory, when the note tells more), and so is a clause of
