@@ -15,7 +15,14 @@ leaves out:
   their embeddings (memory/recall.py): a thread that is also a fact is said once, as the thread (it has its
   day), and the person block says each thing once. A note, in the person's own words ("I live in Leeds"), is
   compared as theirs ("alice: I live in Leeds": 0.89 to "Alice lives in Leeds", 0.57 without the name); the
-  summary clause by clause ("Alice lives in Leeds and bakes bread": 0.75 whole, 1.0 its first clause).
+  summary clause by clause ("Alice lives in Leeds and bakes bread": 0.75 whole, 1.0 its first clause), a
+  memory whole and piece by piece (parted at its punctuation). Plain cosine at the model's ``said_as_memory``
+  only catches a near copy: every fact and memory names the person, so any two sit high, and a fact saying
+  part of a longer memory, or saying it in another language, sits as high as one saying something else
+  ("Alice vive en Leeds con Sam" 0.60 to "Alice lives in Leeds with her partner Sam and their greyhound
+  Biscuit.", "Alice's partner Sam teaches at a primary school" 0.56). With the direction all the person's
+  facts share set aside from both (memory/worth.py ``about``), the first is at 0.33 and the second at 0.19:
+  the model's ``said_aside`` (memory/embeddings.py TUNINGS; benchmarks/bench_person_recall.py).
 
 The person block itself says each thing once too (:func:`said_once`, by words, memory/worth.py ``said_in``):
 a note a core memory already says is dropped (or the memory, when the note tells more), and so is a clause of
@@ -41,9 +48,15 @@ from memory.lexical import terms
 from memory.worth import said_in
 
 MEMORY_VECTORS = 4_096
+# The facts a person needs before their common direction means "whom they are about" (with fewer, it is
+# mostly the compared fact's own and says nothing of the memory).
+ASIDE_FACTS = 4
 # Where a summary's clauses part: sentence ends, semicolons, "and"/"but" between clauses.
 CLAUSE = re.compile(r"(?<=[.!?])\s+|;\s*|,?\s+(?:and|but)\s+")
 CLAUSE_WORDS = 3  # a shorter piece ("her cat") says too little to stand for a fact
+PIECE = re.compile(r"(?<=[,;:.!?\u3001\u3002\uff0c\uff1b\uff01\uff1f])\s*")
+# a memory's piece of fewer words (a list of names: "Churro y Canela.") is near any fact naming them
+PIECE_WORDS = 4
 
 
 @dataclass(frozen=True)
@@ -99,11 +112,23 @@ def present(msg: Incoming, data: PromptData, threads: Sequence[str] = ()) -> Pre
         ids.update(turned)
         if turned:
             since = snowflake_time(min(turned))
-    told = (*data.core_memories, *(f"{msg.author_name}: {n}" for n in data.notes), *threads,
-            *clauses(data.history.summary))
+    told = (*data.core_memories, *pieces(data.core_memories),
+            *(f"{msg.author_name}: {n}" for n in data.notes), *threads, *clauses(data.history.summary))
     return Present(frozenset(ids), msg.channel_id, since, bool(data.history.summary), told,
                    data.history.summary_since,
                    reset=msg.is_dm)
+
+
+def pieces(memories: Sequence[str]) -> list[str]:
+    """The parts of memories that say several things ("Bea tiene dos gatos, Churro y Canela."), parted at
+    punctuation (in any script), each long enough (PIECE_WORDS) to say something of its own: a fact saying one
+    of them is nearer it than the whole memory."""
+    out: list[str] = []
+    for memory in memories:
+        parts = [p.strip() for p in PIECE.split(memory)]
+        if len(parts) > 1:
+            out += [p for p in parts if len(p.split()) >= PIECE_WORDS]
+    return list(dict.fromkeys(out))
 
 
 def clauses(summary: str) -> list[str]:
@@ -178,11 +203,35 @@ class MemoryVectors:
                 del self.vectors[next(iter(self.vectors))]
             self.vectors[m] = v
 
-    def said(self, index: FactIndex, memories: Sequence[str], threshold: float) -> np.ndarray | None:
-        """Which facts of ``index`` are within ``threshold`` cosine of one of ``memories`` (those embedded);
-        None when none can be compared."""
+    def said(self, index: FactIndex, memories: Sequence[str], threshold: float,
+             aside: float | None = None) -> np.ndarray | None:
+        """Which facts of ``index`` are within ``threshold`` cosine of one of ``memories`` (those embedded),
+        or within ``aside`` once the direction all the person's facts share is set aside from both
+        (memory/worth.py ``about``: every fact and memory names them, so plain cosine sits high for any two
+        of them and low for a fact saying part of a longer memory, or saying it in another language); None
+        when none can be compared."""
         vectors = [v for m in memories if (v := self.vectors.get(m)) is not None and v.size == index.dim]
         if not vectors or not len(index.positions):
             return None
-        shown: np.ndarray = row_max(index.scores_of(np.stack(vectors))) >= threshold
-        return shown
+        stack = np.stack(vectors)
+        common = index.common
+        if aside is None or common is None or len(index.positions) < ASIDE_FACTS or common.size != index.dim:
+            plain: np.ndarray = row_max(index.scores_of(stack)) >= threshold
+            return plain
+        both = index.scores_of(np.vstack([stack, common[None, :]]))  # one pass over the facts
+        scores = both[:, :-1]
+        shown: np.ndarray = row_max(scores) >= threshold
+        return shown | (row_max(_aside(scores, both[:, -1], stack @ common)) >= aside)
+
+
+def _aside(scores: np.ndarray, facts_common: np.ndarray, memories_common: np.ndarray) -> np.ndarray:
+    """The cosines ``scores`` (facts x memories, unit vectors) with the common direction taken out of both
+    (their products with it given): what memory/worth.py ``about`` computes, without a copy of every fact's
+    vector. -inf for a fact without a vector."""
+    out = np.full(scores.shape, -np.inf, dtype=np.float64)
+    has = np.isfinite(facts_common)
+    f = facts_common[has].astype(np.float64)
+    m = memories_common.astype(np.float64)
+    rest = np.outer(np.sqrt(np.clip(1 - f * f, 1e-6, None)), np.sqrt(np.clip(1 - m * m, 1e-6, None)))
+    out[has] = (scores[has].astype(np.float64) - np.outer(f, m)) / rest
+    return out

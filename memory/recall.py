@@ -25,7 +25,8 @@ when the message is about it, never with a question's larger budget or to fill i
 "what did I tell you about my sister?" recalls her sister's facts, not what she confided that day.
 
 Nothing the request already holds is recalled again (memory/present.py): an excerpt of the live history or
-of what its summary tells, a fact a core memory or note shown says (by their vectors, SAID_AS_MEMORY).
+of what its summary tells, a fact a core memory or note shown says (by their vectors, SAID_AS_MEMORY, or
+the model's ``said_aside`` with what all the person's facts share set aside: memory/present.py).
 
 Forgetting follows the person, not the fact: a fact that expires (neither pinned nor lasting) is left out
 once the person has been silent with the characters for longer than ``fact_expiry_days`` (their previous
@@ -527,7 +528,8 @@ class Recall:
                                expiry_days=self.settings.fact_expiry_days, text=text,
                                last_interaction=last_interaction, excerpts=archive, channel_id=channel_id,
                                guild_id=guild_id, about=about, present=present,
-                               shown=self.memories.said(index, present.memories, tuning.said_as_memory),
+                               shown=self.memories.said(index, present.memories, tuning.said_as_memory,
+                                                        tuning.said_aside),
                                fill=fill, floors=floors, tuning=tuning, base=base)
 
         if len(index.rows) + (len(archive.rows) if archive is not None else 0) > THREAD_ITEMS:

@@ -24,20 +24,24 @@ RELATIONSHIP_RANGES: dict[str, tuple[float, float]] = {
     "formality": (-5.0, 5.0),
 }
 
-METRIC_MEANINGS = {
-    "anger": "how angry or irritated you are with them (0 calm .. 10 furious)",
-    "rapport": "how warm and close you feel (0 distant .. 10 close friends)",
-    "trust": "how much you trust them (0 not at all .. 10 completely)",
-    "formality": "how formally you speak with them (-5 very casual .. +5 very formal)",
+# What each end of a day's change means, on the one scale Claude answers in: the change itself, in the
+# stored metric's own units (added to it by bound_daily_change), never the metric's range.
+METRIC_CHANGES = {
+    "anger": ("much angrier with them", "much calmer with them"),
+    "rapport": ("much warmer and closer to them", "much more distant from them"),
+    "trust": ("much more trusting of them", "much less trusting of them"),
+    "formality": ("much more formal with them", "much more casual with them"),
 }
 
 
 def judgement_instructions(character: str, user: str, max_change: float) -> str:
-    lines = "\n".join(f'  - "{k}": {v}' for k, v in METRIC_MEANINGS.items())
-    return (f'"relationship": how these messages change {character}\'s feelings toward {user}, '
-            'one number per '
-            f"metric between -{max_change:g} and +{max_change:g} (0 when nothing changed; most days change "
-            f"little):\n{lines}")
+    """The relationship part of the extraction's instructions: one change per metric, each metric said by
+    what the two ends of that same change mean (not by the metric's stored range, a second scale)."""
+    top = f"{max_change:g}"
+    lines = "\n".join(f'  - "{k}": +{top} {up} .. -{top} {down}' for k, (up, down) in METRIC_CHANGES.items())
+    return (f'"relationship": how these messages change {character}\'s feelings toward {user}: for each '
+            f"metric, one number, the change, between -{top} and +{top} (0 when nothing changed; most days "
+            f"change little):\n{lines}")
 
 
 PLAYFUL = "be familiar and playful"  # closeness's register: what a hard time or a recent hurt overrules

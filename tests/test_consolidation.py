@@ -330,6 +330,28 @@ async def test_relationship_change_is_bounded_per_day_across_runs(rig_factory: A
     assert (await rig.store.people.relationship(rig.key, ALICE)).rapport == pytest.approx(6.3)
 
 
+async def test_relationship_is_asked_on_one_scale_the_change_that_is_applied(rig_factory: Any) -> None:
+    """Each metric is asked for as the day's change, its two ends said on that same -1..+1 scale (never the
+    stored 0..10 or -5..+5 range, a second scale Claude would mix in), and an answer moves the stored
+    metric by exactly that change."""
+    rig: Rig = rig_factory()  # relationship_max_daily_change: 1.0
+    await log_all(rig.store, [seen(30, ALICE, "FEEL[anger]: 0.5\nFEEL[formality]: -1", name="alice")])
+    await rig.consolidator().run()
+    request = next(r for r in rig.fc.requests if is_extraction(r.body))
+    rules = FakeClaude.system_text(request.body)
+    part = rules[rules.index('"relationship":'):].split("\n\n")[0]
+    assert "between -1 and +1" in part and "the change" in part
+    assert not re.search(r"\b10\b|-5|\+5|\b0 (calm|distant|not)", part)  # no second or third scale
+    metric_lines = {m.group(1): m.group(0) for m in re.finditer(r'^  - "(\w+)": .*$', part, re.M)}
+    assert set(metric_lines) == {"anger", "rapport", "trust", "formality"}
+    for line in metric_lines.values():
+        assert re.search(r'": \+1 \S.* \.\. -1 \S', line), line  # both ends of the change, in its scale
+    assert "angrier" in metric_lines["anger"] and "calmer" in metric_lines["anger"]
+    rel = await rig.store.people.relationship(rig.key, ALICE)
+    assert rel.anger == pytest.approx(0.5) and rel.formality == pytest.approx(-1.0)  # +0.5 and -1 applied
+    assert rel.rapport == pytest.approx(5.0)  # unanswered: unchanged
+
+
 async def test_opt_in_mode_purges_the_unconsented_and_their_dms(rig_factory: Any, monkeypatch: Any) -> None:
     import memory.consolidation
 

@@ -404,3 +404,50 @@ async def test_recalled_lines_repeat_the_request_under_five_percent_for_each_kin
         total, repeated = recalled_repeats(body)
         shares[kind] = repeated / total if total else 0.0
     assert all(share < 0.05 for share in shares.values()), shares
+
+
+async def test_a_fact_the_person_block_says_in_other_words_or_another_language_is_not_recalled(
+        make_harness: MakeHarness) -> None:
+    """The core memories say where alice lives, with whom, her dog and her work; the facts consolidation kept
+    say parts of it in other words, or in Spanish (her words): a reply's request says each once, in the block,
+    by the facts' and memories' vectors with what all her facts share set aside (memory/present.py). What the
+    block does not say (the dog's fear of thunder) is still recalled."""
+    h = await make_harness()
+    key = _bot(h).services.pipeline.character_key
+    await h.store.people.ensure_user(USER_ID, "alice")
+    for memory in ("Alice lives in Leeds with her partner Sam and their greyhound Biscuit.",
+                   "Alice works night shifts as a nurse at St James's hospital."):
+        await h.store.memories.add_core_memory(key, USER_ID, memory, source="summary_dm")
+    said = ("Alice has a greyhound called Biscuit", "Alice vive en Leeds con Sam",
+            "Alice trabaja de enfermera por la noche")
+    for text in (*said, "Biscuit is scared of thunder", "Alice bakes sourdough every Sunday",
+                 "Alice plays the cello", "Alice is afraid of swans"):
+        await _told(h, USER_ID, text)
+    dog = await _dm_prompt(h, "how do you think Biscuit is doing?", 1)
+    assert "- Biscuit is scared of thunder" in _recalled(dog)
+    assert dog.count("greyhound") == 1 and "greyhound" in _person_block(dog, "alice").split("<recalled")[0]
+    for n, text in enumerate(("tell me about Sam", "long night at work again"), 2):
+        body = await _dm_prompt(h, text, n)
+        assert not [f for f in said if f in body], _recalled(body)
+        assert body.count("Leeds") == 1  # the memory's, not the fact's again
+
+
+def test_the_memories_aside_cosines_are_worths_about_without_a_copy_of_the_facts() -> None:
+    import numpy as np
+
+    from memory.present import _aside
+    from memory.worth import about, unit
+
+    rng = np.random.default_rng(7)
+    facts, memories = (m / np.linalg.norm(m, axis=1, keepdims=True)
+                       for m in (rng.normal(size=(6, 16)), rng.normal(size=(3, 16))))
+    common = unit(facts.mean(axis=0))
+    assert common is not None
+    got = _aside(facts @ memories.T, facts @ common, memories @ common).max(axis=1)
+    assert np.allclose(got, about(facts.astype(np.float32), memories.astype(np.float32), common), atol=1e-4)
+    # a fact without a vector (its scores -inf) is never said
+    scores = facts @ memories.T
+    scores[0] = -np.inf
+    fc = facts @ common
+    fc[0] = -np.inf
+    assert np.isneginf(_aside(scores, fc, memories @ common)[0]).all()
