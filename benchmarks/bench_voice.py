@@ -28,7 +28,12 @@ A long first sentence (``--first-clause``): the answer begins with a 19-word sen
 ("Well, if you ask me honestly,") is said ahead, before the sentence is written whole; the same run with the
 clause not said ahead (the first sentence waited for) beside it. DAVE on, silence frames.
 
-Run: python -m benchmarks.bench_voice [--quick] [--runs 3] [--endpointing] [--first-clause]
+Leaving while it speaks (``--stops``, ``--runs 20``): a call where the character is saying a long answer to
+two members, then ``/voice leave`` (the interaction's answer against Discord's 3 s, the call left) or a
+shutdown (against a service manager's 30 s stop window), DAVE on and off; each run a fresh bot, and the
+count of runs within the window beside the median and the slowest.
+
+Run: python -m benchmarks.bench_voice [--quick] [--runs 3] [--endpointing] [--first-clause] [--stops]
 """
 
 from __future__ import annotations
@@ -117,6 +122,42 @@ async def one_answer(dave: bool, silence_frames: bool = True, early: bool = True
         return [*(b - a for a, b in zip([ended, *marks[:-1]], marks, strict=True)), written - ended]
     finally:
         await h.close()
+
+
+async def one_stop(dave: bool, leave: bool) -> float:
+    """Seconds from ``/voice leave`` to its interaction answered (``leave``), or from the shutdown's start to
+    its end, while the character speaks."""
+    from tests.fakes.discord_components import RESPONSE_WINDOW
+    from tests.test_voice_stops import bot_id, speaking_an_answer
+
+    folder = Path(tempfile.mkdtemp(prefix="kindred-bench-voice-"))
+    h: Harness = await voice_harness(f"sqlite+aiosqlite:///{folder / 'bench.db'}", folder, dave=dave,
+                                     stt_backend="openai", voice_channels="true")
+    try:
+        await speaking_an_answer(h)
+        began = time.perf_counter()
+        if leave:
+            h.discord.response_window = RESPONSE_WINDOW  # Discord's own 3 s: a late answer is refused
+            ix = await h.slash("voice", [{"name": "leave", "type": 1, "options": []}], user=USER2_ID)
+            took = float((await ix.response())["at"]) - began
+            await h.discord.wait_for(lambda d: d.in_voice(GUILD_ID, bot_id(h)) is None, what="the bot gone")
+        else:
+            assert h.bot is not None
+            await asyncio.wait_for(h.bot.close(), 60.0)
+            took = time.perf_counter() - began
+        return took
+    finally:
+        await h.close()
+
+
+async def stops(runs: int) -> None:
+    for leave, window in ((True, 3.0), (False, 30.0)):
+        for dave in (True, False):
+            times = [await one_stop(dave, leave) for _ in range(runs)]
+            within = sum(t < window for t in times)
+            print(f"{'/voice leave answered' if leave else 'shutdown ended'} while speaking, DAVE "
+                  f"{'on' if dave else 'off'}: {within} of {runs} within {window:.0f} s; median "
+                  f"{statistics.median(times) * 1000:.0f} ms, slowest {max(times) * 1000:.0f} ms")
 
 
 async def first_clause(runs: int) -> None:
@@ -243,10 +284,14 @@ if __name__ == "__main__":
     parser.add_argument("--endpointing", action="store_true", help="endpointing alone, no wire")
     parser.add_argument("--first-clause", action="store_true",
                         help="a long first sentence, its first clause said ahead or not")
+    parser.add_argument("--stops", action="store_true",
+                        help="/voice leave and a shutdown while it speaks, each run a fresh bot")
     options = parser.parse_args()
     if options.endpointing:
         endpointing()
     elif options.first_clause:
         asyncio.run(first_clause(1 if options.quick else options.runs))
+    elif options.stops:
+        asyncio.run(stops(1 if options.quick else options.runs))
     else:
         asyncio.run(main(1 if options.quick else options.runs))
