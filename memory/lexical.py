@@ -142,12 +142,17 @@ class LexicalIndex:
         query's language is a guess ("kayak lake paddle" could be read as Dutch): read both ways (a query
         whose language is unsure, in its three likeliest too), it meets the documents' stems either way."""
         codes, _ = language_of(text)
-        return read_as(text, (*codes, self.language))
+        found = read_as(text, (*codes, self.language))
+        if codes and codes[0] == "en":  # an English question meets the English wordings too
+            found += [GLOSS + t for t in terms(text, "en")]
+        return found
 
     @classmethod
     def build(cls, documents: Sequence[str]) -> LexicalIndex:
         """``documents``: texts, each perhaps with its English wording (memory/embeddings.py ``glossed``),
-        whose words are indexed too, read as English: an English question meets a fact kept in Japanese."""
+        whose words are indexed too, read as English, as terms of their own (marked): an English question
+        meets a fact kept in Japanese, and a question in the fact's own language is scored as before (its
+        terms' weights and the document's length are its own words')."""
         n = len(documents)
         if not n:
             return cls()
@@ -162,12 +167,13 @@ class LexicalIndex:
         for i, text in enumerate(documents):
             tf: dict[str, int] = {}
             codes, sure = languages[i]
-            english = parts[i][2]
-            for t in (terms(text, codes[0]) if sure else read_as(text, (*codes, main))) + (
-                    terms(english, "en") if english else []):
+            for t in (terms(text, codes[0]) if sure else read_as(text, (*codes, main))):
                 tf[t] = tf.get(t, 0) + 1
-            counts.append(tf)
             lengths[i] = sum(tf.values())
+            english = parts[i][2]
+            for t in terms(english, "en") if english else ():
+                tf[GLOSS + t] = tf.get(GLOSS + t, 0) + 1
+            counts.append(tf)
             for t in tf:
                 docs_of.setdefault(t, []).append(i)
         avg = float(lengths.mean()) or 1.0
