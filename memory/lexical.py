@@ -101,6 +101,12 @@ def read_as(text: str, languages: tuple[str | None, ...]) -> list[str]:
     return out
 
 
+def names_a_thing(word: str) -> bool:
+    """Whether a word (or term) is long enough to name a thing: :data:`NAMING_LETTERS` letters or more, or
+    Japanese, Chinese or Korean (a bigram of theirs is a word's worth); shorter ones are particles."""
+    return len(word) >= NAMING_LETTERS or bool(_CJK_RE.match(word))
+
+
 def _bigrams(run: str) -> list[str]:
     return [run] if len(run) == 1 else [run[i:i + 2] for i in range(len(run) - 1)]
 
@@ -200,7 +206,7 @@ class LexicalIndex:
         bigram counts), ascending: what a message names by its words. Shorter shared words are the
         particles and prepositions of any language ("à", "w", "в", "of"): no sign of what it is about."""
         hits = [self.postings[t][0] for t in set(self.terms(query))
-                if t in self.postings and (len(t) >= NAMING_LETTERS or _CJK_RE.match(t))]
+                if t in self.postings and names_a_thing(t)]
         return np.unique(np.concatenate(hits)) if hits else np.zeros(0, dtype=np.int64)
 
     def matches(self, query: str) -> tuple[np.ndarray, np.ndarray]:

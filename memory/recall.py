@@ -65,7 +65,7 @@ from memory.embeddings import MINILM, Embedder, Tuning, encode_asked, row_max, t
 from memory.episodes import ExcerptCache, ExcerptIndex
 from memory.factlines import DAY_TOKENS, YEAR_TOKENS, day, line, render
 from memory.facts import FactCache, FactIndex
-from memory.lexical import NO_STOPWORDS, STOPWORDS_OF, terms
+from memory.lexical import NO_STOPWORDS, STOPWORDS_OF, names_a_thing, terms
 from memory.packing import Candidates
 from memory.present import NOTHING, MemoryVectors, Present, clauses, present
 from memory.sources import Recalled
@@ -145,20 +145,25 @@ def topic(index: FactIndex | ExcerptIndex, text: str) -> str:
     '' when that leaves nothing or the whole message."""
     n = index.lexical.size
     kept: list[str] = []
+    telling = False  # whether a word that names a thing was set aside
     language = detect(text) or index.lexical.language  # once: a word alone does not tell its language
     stop = STOPWORDS_OF.get(language or "", NO_STOPWORDS)
     for word in _TOPIC_WORD.findall(text):
         base = re.split("['’]", word)[0]
         low = base.lower()
         if low in stop or low in QUESTION_WORDS:
+            telling |= names_a_thing(low)
             continue
         stem = terms(low, language)
         hit = index.lexical.postings.get(stem[0]) if stem else None
         if hit is not None and len(hit[0]) > episodes.COMMON_SHARE * n:
+            telling |= names_a_thing(low)
             continue
         kept.append(base)
-    said = " ".join(kept)
-    return "" if said.casefold() == " ".join(_TOPIC_WORD.findall(text)).casefold() else said
+    # Less only particles ("à", "w", "в": in most of a few facts, in a language without a list of function
+    # words) it is the message again, its punctuation gone: a second draw at the floor, not what it asks
+    # ("bonne nuit à tous, dormez bien !" read as "bonne nuit tous dormez bien" came within reach of a fact).
+    return " ".join(kept) if telling and kept else ""
 
 
 def subject_of(index: FactIndex, archive: ExcerptIndex | None, text: str) -> str:

@@ -81,6 +81,13 @@ def test_a_broad_question_is_also_ranked_by_its_topic() -> None:
     assert topic(index, "What kinds of activities does Melanie do?") == "activities"
     assert topic(index, "Melanie?") == ""  # nothing left to ask about
     assert topic(index, "camping") == ""  # the whole message: no second ranking
+    # less only particles (in a language without a list of function words, one in most of a few facts) it
+    # is the whole message again, its punctuation gone: no second ranking, no second reach at the floor
+    french = FactIndex.build([row(1, "Alice habite à Leeds"), row(2, "Alice a un chat")])
+    assert topic(french, "bonne nuit à tous, dormez bien !") == ""
+    assert topic(french, "un verre à la maison ?") == ""
+    assert topic(french, "un chat noir à la maison ?") == "noir la maison"  # "chat" set aside: a word
+    assert topic(french, "dans quelle ville habite Alice ?") == "dans quelle ville"  # a word of hers aside
     e = HashEmbedder()
     found = choose(index, e.encode(["What kinds of activities does Melanie do?"])[0], budget=1000,
                    private=False, now=NOW, expiry_days=0, about=e.encode(["went camping"])[0],
