@@ -27,10 +27,15 @@ ALICE = 5
 def test_the_extraction_schema_is_strict_and_what_the_parser_reads() -> None:
     answer = {"facts": [{"action": "add", "id": None, "fact": "Alice sells kites", "category": "work",
                          "lasting": True, "said": "2026-05-01", "happened": None, "past": None,
-                         "slot": "work", "value": "kites"}],
+                         "slot": "work", "value": "kites", "english": None},
+                        {"action": "add", "id": None, "fact": "Alice vende cometas", "category": "work",
+                         "lasting": True, "said": "2026-05-01", "happened": None, "past": None,
+                         "slot": "none", "value": None, "english": "Alice sells kites"}],
               "relationship": {"rapport": 0.5}}
     assert conforms(answer, EXTRACTION_SCHEMA)
-    assert parse_extraction(json.dumps(answer), 1.0).facts[0].slot == "work"
+    facts = parse_extraction(json.dumps(answer), 1.0).facts
+    assert facts[0].slot == "work" and facts[0].english is None
+    assert facts[1].english == "Alice sells kites"  # the English wording beside a fact in Spanish
     assert not conforms({"facts": [{"fact": 12}], "relationship": {}}, EXTRACTION_SCHEMA)
     assert not conforms({**answer, "mood": "happy"}, EXTRACTION_SCHEMA)  # additionalProperties false
     empty = least(EXTRACTION_SCHEMA)
