@@ -80,7 +80,8 @@ class ActivityRecorder:
 
     def start(self) -> None:
         if self._flusher is None:
-            self._flusher = self.ticker.every("activity counters' flush", lambda: FLUSH_SECONDS, self.flush)
+            self._flusher = self.ticker.every("the activity counters' flush", lambda: FLUSH_SECONDS,
+                                              self.flush)
 
     async def flush(self) -> None:
         """Write what was counted since the last flush; kept for the next one when the write fails."""

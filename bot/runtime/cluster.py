@@ -219,7 +219,7 @@ class Cluster:
             if not self.leading:
                 log.info("cluster: process %s runs shards %s; another process leads the schedule",
                          self.node_id, self.shards)
-        self._liveness = self.ticker.every("cluster: the heartbeat", lambda: self.poll_seconds, self._beat)
+        self._liveness = self.ticker.every("the cluster's heartbeat", lambda: self.poll_seconds, self._beat)
         if self._link is not None:  # on SQLite there is no other process to tell
             self._passing_on = asyncio.create_task(self._pass_on_cache_changes(), name="cluster-invalidate")
 

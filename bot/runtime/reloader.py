@@ -97,8 +97,8 @@ class ConfigReloader:
             return
         self._stamps = self._stamp()
         self._config_had_settings = empty_or_missing(self.config_file) is None
-        self._job = self.ticker.every("config reload", lambda: self.settings.operation.config_reload_seconds,
-                                      self.check)
+        self._job = self.ticker.every("the config reload",
+                                      lambda: self.settings.operation.config_reload_seconds, self.check)
 
     async def stop(self) -> None:
         if self._job is not None:
