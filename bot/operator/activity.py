@@ -4,8 +4,7 @@ A decision observer of the main engine (an ensemble announces every decision the
 every engine (bot/runtime/composition.py declares both), so it sees every message the character considered
 (whichever character of an ensemble answers). On the message's path it only adds to a dictionary; the sums
 reach the database (``store.stats``) in one small write every ``FLUSH_SECONDS`` (a job of the process's
-ticker, bot/core/ticker.py) and at shutdown. Counted per
-UTC day and character:
+ticker, bot/core/ticker.py) and at shutdown. Counted per UTC day and character:
 
 - ``seen``: messages the character considered (in active places; admin commands excluded)
 - ``answered``: of those, the ones it decided to answer
