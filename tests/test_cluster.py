@@ -21,6 +21,7 @@ import pytest
 from bot.core.config import PROJECT_ROOT, load_settings
 from bot.core.config.sections import ClusterSettings, parse_shard_ids
 from bot.core.errors import ConfigError
+from bot.core.ticker import Ticker
 from bot.runtime.cluster import (
     Cluster,
     ClusterNews,
@@ -109,7 +110,7 @@ def cluster_of(store: Store, settings: ClusterSettings, key: str, *, shard_ids: 
                shard_count: int, heard: Mapping[str, Sequence[Handler]] | None = None) -> Cluster:
     """One process's cluster membership, built as the composition root builds it."""
     news = ClusterNews(store, key, shard_ids=shard_ids, shard_count=shard_count)
-    return Cluster(news, settings, heard=heard)
+    return Cluster(news, settings, Ticker(), heard=heard)
 
 
 async def test_on_sqlite_the_one_process_leads_and_signals_go_nowhere(tmp_path: Path) -> None:
@@ -187,7 +188,7 @@ async def test_one_leader_failover_and_signals_between_processes(pg_url: str) ->
         link = clusters[0]._link
         assert link is not None
         link._conn.terminate()
-        clusters[0]._loop_task.cancel()  # type: ignore[union-attr]
+        await clusters[0]._liveness.stop()  # type: ignore[union-attr]
         # Waited for as an event: how soon it comes is the lease's and the loop's, no guess of this test's.
         await eventually(check(lambda: clusters[1].leading), "the takeover")
         await eventually(check(lambda: led == [0, 1]), "the new leader's hooks (the schedule's catch-up)")

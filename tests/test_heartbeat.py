@@ -79,8 +79,12 @@ async def test_no_warning_below_the_threshold_and_none_after_close(make_harness:
     # Three checks done (a reading counts once its round, a warning's post included, has run).
     await h.discord.wait_for(lambda _: heartbeat.readings >= 3, what="three heartbeat checks")
     assert h.discord.posted(LOG_CHANNEL_ID) == []
+    ticker = h.bot.services.ticker  # the process's periodic jobs: the heartbeat is one of them
+    assert {"the latency heartbeat", "the activity counters' flush", "the cluster's heartbeat"} <= {
+        job.name for job in ticker.jobs}
     await h.bot.close()
     await h.discord.wait_for(lambda d: not heartbeat.running, what="the heartbeat to stop")
+    assert not ticker.jobs and ticker.stopped  # the close left no periodic job running
 
 
 async def test_one_slow_reading_posts_nothing_two_in_a_row_do(make_harness: MakeHarness) -> None:

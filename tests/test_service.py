@@ -23,6 +23,7 @@ from bot.core.config.docs import render_example, render_markdown
 from bot.core.config.holder import SettingsHolder, section_name, section_of, snapshot
 from bot.core.config.live import changes, live_settings
 from bot.core.config.service import LimitSettings
+from bot.core.ticker import Ticker
 from bot.reply.throttle import BotThrottle
 from bot.runtime.reloader import ConfigReloader
 from database.store import Store
@@ -389,9 +390,9 @@ async def test_config_reload_seconds_0_watches_nothing(tmp_path: Path) -> None:
     async def reseed(folder: Path) -> None:
         raise AssertionError("nothing is watched")
 
-    reloader = ConfigReloader(SettingsHolder(settings), [CharacterSource(FINN, None, {})], reseed)
+    reloader = ConfigReloader(SettingsHolder(settings), [CharacterSource(FINN, None, {})], reseed, Ticker())
     reloader.start()
-    assert reloader._task is None
+    assert reloader._job is None
     await reloader.stop()
 
 
@@ -411,7 +412,7 @@ async def test_an_emptied_config_env_is_said_once_and_keeps_settings_and_persona
     async def reseed(folder: Path) -> None:
         raise AssertionError("no identity.json changed")
 
-    reloader = ConfigReloader(holder, [source], reseed)
+    reloader = ConfigReloader(holder, [source], reseed, Ticker())
     reloader.start()  # polls hourly: each look below is asked for
     caplog.set_level(logging.INFO, logger="bot")
     try:

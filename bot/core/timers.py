@@ -20,8 +20,9 @@ one clock is APScheduler: a single date job, moved to the time the loop next loo
 no other job. Each run is a task of its own, so a long round never holds a poll's closing back. Handlers are
 given to the dispatcher when it is built (bot/runtime/composition.py); nothing registers later.
 
-Not durable timers, and not here: the heartbeat, the cluster's liveness loops, the config reloader's file
-polls and the activity counters' flushes are plain loops that only matter while the process runs.
+Not durable timers, and not here: periodic work that only matters while the process runs (the latency
+heartbeat, the cluster's liveness beat, the config reloader's file polls, the activity counters' flush) is a
+job of the process's ticker, bot/core/ticker.py.
 """
 
 from __future__ import annotations

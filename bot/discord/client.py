@@ -289,6 +289,7 @@ class KindredMixin:
         await self.in_flight.drain()
         await services.memory.close()  # background summaries stop before the database goes away
         await services.counters.close()  # the last counts, before the database closes
+        await services.ticker.stop()  # each periodic job was stopped by its owner above; none outlives this
         await services.claude.close()
         await services.voice.close()
         if services.tracing is not None:

@@ -3,8 +3,8 @@
 A decision observer of the main engine (an ensemble announces every decision there) and a turn observer of
 every engine (bot/runtime/composition.py declares both), so it sees every message the character considered
 (whichever character of an ensemble answers). On the message's path it only adds to a dictionary; the sums
-reach the database (``store.stats``) in one small write every ``FLUSH_SECONDS`` and at shutdown. Counted per
-UTC day and character:
+reach the database (``store.stats``) in one small write every ``FLUSH_SECONDS`` (a job of the process's
+ticker, bot/core/ticker.py) and at shutdown. Counted per UTC day and character:
 
 - ``seen``: messages the character considered (in active places; admin commands excluded)
 - ``answered``: of those, the ones it decided to answer
@@ -15,13 +15,13 @@ UTC day and character:
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections import Counter
 from datetime import UTC, datetime
 
 from bot.core.pipeline import Decision, Incoming, ReplyResult
+from bot.core.ticker import Ticker, TickerJob
 from database.stats import Stats
 
 log = logging.getLogger(__name__)
@@ -43,12 +43,12 @@ def today() -> str:
 
 
 class ActivityRecorder:
-    def __init__(self, stats: Stats, character: str) -> None:
+    def __init__(self, stats: Stats, character: str, ticker: Ticker) -> None:
         self.stats = stats
         self.character = character
+        self.ticker = ticker
         self._pending: Counter[tuple[str, str, str]] = Counter()
-        self._flusher: asyncio.Task[None] | None = None
-        self._stop = asyncio.Event()
+        self._flusher: TickerJob | None = None
 
     # -- the observers (on every message: dictionary work only)
 
@@ -79,15 +79,8 @@ class ActivityRecorder:
 
     def start(self) -> None:
         if self._flusher is None:
-            self._flusher = asyncio.create_task(self._flush_loop(), name="activity-counters")
-
-    async def _flush_loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                await asyncio.wait_for(self._stop.wait(), FLUSH_SECONDS)
-            except TimeoutError:
-                pass
-            await self.flush()
+            self._flusher = self.ticker.every("the activity counters' flush", lambda: FLUSH_SECONDS,
+                                              self.flush)
 
     async def flush(self) -> None:
         """Write what was counted since the last flush; kept for the next one when the write fails."""
@@ -102,8 +95,7 @@ class ActivityRecorder:
 
     async def close(self) -> None:
         """Stop the periodic flush and write the rest (before the store closes)."""
-        self._stop.set()
         if self._flusher is not None:
-            await asyncio.gather(self._flusher, return_exceptions=True)
+            await self._flusher.stop(finish=True)  # a write under way is not cut half-way
             self._flusher = None
         await self.flush()

@@ -13,7 +13,8 @@
   channel setting), ``posted`` (a character answered: another process waiting for its turn stops waiting),
   ``status``.
 * **Rows.** Each process keeps its row in ``cluster_nodes`` fresh every ``cluster_heartbeat_seconds``
-  (`main.py cluster status`).
+  (`main.py cluster status`). That beat and the session's check are one job of the process's ticker
+  (bot/core/ticker.py), which logs a round that failed (the database away for a while) and tries again.
 
 On SQLite there is one process: it always leads and signals go nowhere.
 """
@@ -30,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.core.config.service import ClusterSettings
 from bot.core.pipeline import Incoming, ReplyResult, TurnListener
+from bot.core.ticker import Ticker, TickerJob
 from database.boundary import Json, JsonObject
 from database.cluster import NodeRow, lock_key
 from database.store import Store
@@ -151,10 +153,11 @@ def cache_invalidation(store: Store) -> Handler:
 
 
 class Cluster:
-    def __init__(self, news: ClusterNews, settings: ClusterSettings, *,
+    def __init__(self, news: ClusterNews, settings: ClusterSettings, ticker: Ticker, *,
                  heard: Mapping[str, Sequence[Handler]] | None = None) -> None:
-        """``news``: what this process tells the others; ``heard``: what each kind of signal from the
-        others is handed to (the composition root's list; a kind not in it is ignored)."""
+        """``news``: what this process tells the others; ``ticker``: runs the liveness beat; ``heard``: what
+        each kind of signal from the others is handed to (the composition root's list; a kind not in it is
+        ignored)."""
         self.news = news
         self.store = news.store
         self.settings = settings
@@ -165,13 +168,15 @@ class Cluster:
         self.publish = news.publish
         self._lead_work: tuple[LeadWork, ...] = ()
         # Set once the lead work has run (this process became the leader), whether at start-up or later,
-        # from the liveness loop (a start-up whose first try at the lock failed): what waits for the slash
+        # from the liveness beat (a start-up whose first try at the lock failed): what waits for the slash
         # commands' sync waits on this, not on start-up's end.
         self.led = asyncio.Event()
         self._signals: Mapping[str, Sequence[Handler]] = dict(heard or {})
         self._link = news.link
         self._key = lock_key(f"leader:{news.character}")
-        self._loop_task: asyncio.Task[None] | None = None
+        self.ticker = ticker
+        self._liveness: TickerJob | None = None
+        self._since_beat = 0.0
         self._passing_on: asyncio.Task[None] | None = None  # the store's cache changes, told to the others
         self._tasks: set[asyncio.Task[object]] = set()
 
@@ -214,7 +219,7 @@ class Cluster:
             if not self.leading:
                 log.info("cluster: process %s runs shards %s; another process leads the schedule",
                          self.node_id, self.shards)
-        self._loop_task = asyncio.create_task(self._run(), name="cluster")
+        self._liveness = self.ticker.every("the cluster's heartbeat", lambda: self.poll_seconds, self._beat)
         if self._link is not None:  # on SQLite there is no other process to tell
             self._passing_on = asyncio.create_task(self._pass_on_cache_changes(), name="cluster-invalidate")
 
@@ -222,21 +227,15 @@ class Cluster:
     def poll_seconds(self) -> float:
         return min(self.settings.cluster_heartbeat_seconds, self.settings.leader_failover_seconds / 3)
 
-    async def _run(self) -> None:
-        since_beat = 0.0
-        while True:
-            await asyncio.sleep(self.poll_seconds)
-            since_beat += self.poll_seconds
-            try:
-                await self._check_link()
-                if since_beat >= self.settings.cluster_heartbeat_seconds:
-                    since_beat = 0.0
-                    await self.store.cluster.beat(self.node_id, leader=self.leading)
-                    await self._count_peers()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the database away for a while: the next round tries again
-                log.warning("cluster: heartbeat failed (%s); trying again in %gs", exc, self.poll_seconds)
+    async def _beat(self) -> None:
+        """One liveness round, every :attr:`poll_seconds`: the session checked (the lead taken when free), and
+        every ``cluster_heartbeat_seconds`` the row kept fresh and the others counted."""
+        self._since_beat += self.poll_seconds
+        await self._check_link()
+        if self._since_beat >= self.settings.cluster_heartbeat_seconds:
+            self._since_beat = 0.0
+            await self.store.cluster.beat(self.node_id, leader=self.leading)
+            await self._count_peers()
 
     async def _count_peers(self) -> None:
         if self._link is not None:
@@ -299,10 +298,11 @@ class Cluster:
     async def close(self) -> None:
         if self.news.closed:
             return
-        for task in (self._loop_task, self._passing_on):
-            if task is not None:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+        if self._liveness is not None:
+            await self._liveness.stop()
+        if self._passing_on is not None:
+            self._passing_on.cancel()
+            await asyncio.gather(self._passing_on, return_exceptions=True)
         if self._passing_on is not None:
             self._publish_cache_changes()  # a change made since the last pass is told all the same
         self.news.closed = True

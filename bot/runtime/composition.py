@@ -51,6 +51,7 @@ from bot.core.metrics import Metrics, Tracing, span_of
 from bot.core.models.capabilities import ModelTable
 from bot.core.pipeline import NO_FEATURES, Features, Interceptor, OwnAccounts, PromptPart, TurnListener
 from bot.core.policy import LanguageHint, ServerPolicies
+from bot.core.ticker import Ticker
 from bot.core.timers import Dispatcher, Recurring, Timers
 from bot.features.mcp import McpAdmin, McpTools
 from bot.features.reminders.book import ReminderBook
@@ -179,6 +180,7 @@ class Services:
     lead_work: tuple[LeadWork, ...]  # run on becoming the cluster's leader (Cluster.start)
     reloader: ConfigReloader
     timers: Dispatcher
+    ticker: Ticker  # the periodic jobs of this process only (bot/core/ticker.py); the bot stops what is left
     heartbeat: Heartbeat  # the gateway's latency, read every heartbeat_interval_seconds
     tools: ServerToolParts
     conversation: ConversationTools  # /history, /forget, /ooc, /remember: on the main character's engine
@@ -287,7 +289,10 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     # Our own accounts (the bot user, logged in by now; the cast's webhooks as they are made): our own posts
     # never count as another character's.
     accounts = OwnAccounts(edge.own_user_id)
-    counters = ActivityRecorder(store.stats, key)
+    # The one mechanism for this process's periodic work (bot/core/ticker.py): the counters' flush, the
+    # cluster's beat, the latency heartbeat and the config reloader's polls are its jobs.
+    ticker = Ticker()
+    counters = ActivityRecorder(store.stats, key, ticker)
     # What an operator graphs (metrics_port) and traces (otel_endpoint): nothing is built when both are off.
     metrics, tracing = compose_metrics(settings, key, store)
     watched = (metrics,) if metrics is not None else ()
@@ -379,7 +384,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                        state_changed=(alive.state_changed, news.share_state_edit))
     await admin.verbose.load()  # verbose mode as the admins last left it
     engines = [engine, *members]
-    cluster = Cluster(news, holder.follow(ClusterSettings),
+    cluster = Cluster(news, holder.follow(ClusterSettings), ticker,
                       heard=cluster_signals(store, engines, alive, edge))
     memory_jobs = MemoryJobs(memory, holder.follow(MemorySettings), holder.follow(StorageSettings),
                              mirror.emit, report=mirror.report)
@@ -401,7 +406,8 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
         speaker, edge.alive_side, alive_parts.time, locks, mirror=mirror.emit,
         feeling=alive.feeling_toward).deliver})
     # config.env and the character files, applied live when they change (setup_hook starts it last).
-    reloader = ConfigReloader(holder, [e.character for e in engines], IdentitySeeds(store, engines).reseed)
+    reloader = ConfigReloader(holder, [e.character for e in engines], IdentitySeeds(store, engines).reseed,
+                              ticker)
     conversation = ConversationTools(engine, store, holder.follow(MemorySettings))
     metrics_server = None
     if metrics is not None:
@@ -419,8 +425,9 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                         limits=limits, reach=reach,
                         cluster=cluster, ensemble=ensemble, replies=replies, recovery=recovery, memory=memory,
                         admin=admin, counters=counters, alive=alive, memory_jobs=memory_jobs,
-                        lead_work=lead_work, reloader=reloader, timers=dispatcher,
-                        heartbeat=Heartbeat(holder.follow(DiscordSettings), edge.latencies, edge.post_to_log),
+                        lead_work=lead_work, reloader=reloader, timers=dispatcher, ticker=ticker,
+                        heartbeat=Heartbeat(holder.follow(DiscordSettings), edge.latencies, edge.post_to_log,
+                                            ticker),
                         tools=tools,
                         conversation=conversation, asking=Asking(engine, conversation),
                         reminders=reminders, place_tasks=PlaceTasks(reminders),

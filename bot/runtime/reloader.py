@@ -1,5 +1,6 @@
 """Live configuration reload: ``config.env`` and the character folders, checked every
-``config_reload_seconds`` (0: off) by modification time and size.
+``config_reload_seconds`` (0: off) by modification time and size, a job of the process's ticker
+(bot/core/ticker.py: a failed look is logged there and the next one comes all the same).
 
 On a change the whole configuration is read and validated again, as at start-up. Valid: one log line per
 changed key, the keys that can change live are applied at once (bot/core/config/holder.py), the
@@ -29,6 +30,7 @@ from bot.core.config.live import changes, live_settings
 from bot.core.config.sections import Settings
 from bot.core.errors import ConfigError
 from bot.core.persona.identity import IDENTITY_FILE
+from bot.core.ticker import Ticker, TickerJob
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +68,7 @@ class ConfigReloader:
     """Polls the configuration files and copies the reloaded settings into the running ones."""
 
     def __init__(self, holder: SettingsHolder, characters: Sequence[CharacterSource],
-                 reseed: Callable[[Path], Awaitable[None]]) -> None:
+                 reseed: Callable[[Path], Awaitable[None]], ticker: Ticker) -> None:
         self.holder = holder  # the running bot's settings: every component reads through it
         self.settings = holder.current
         self.characters = list(characters)  # the main character first
@@ -74,8 +76,9 @@ class ConfigReloader:
         main = self.characters[0]
         self.config_file = main.config_file
         self.environ = main.environ  # None: the process environment, read again at each reload
+        self.ticker = ticker
         self._stamps: Stamps = {}
-        self._task: asyncio.Task[None] | None = None
+        self._job: TickerJob | None = None
         # Whether the running configuration was read from a config.env with settings in it (then its
         # vanishing is an edit under way, not "use every default"), and whether that was said already.
         self._config_had_settings = False
@@ -89,28 +92,18 @@ class ConfigReloader:
         return stamp_files(self.folders, [self.config_file])
 
     def start(self) -> None:
-        """Begin polling (nothing when ``config_reload_seconds`` is 0)."""
-        if self.settings.operation.config_reload_seconds <= 0 or self._task is not None:
+        """Begin polling (nothing when ``config_reload_seconds`` is 0; set to 0 by a reload, polls end)."""
+        if self.settings.operation.config_reload_seconds <= 0 or self._job is not None:
             return
         self._stamps = self._stamp()
         self._config_had_settings = empty_or_missing(self.config_file) is None
-        self._task = asyncio.create_task(self._poll(), name="config-reload")
+        self._job = self.ticker.every("the config reload",
+                                      lambda: self.settings.operation.config_reload_seconds, self.check)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _poll(self) -> None:
-        while (seconds := self.settings.operation.config_reload_seconds) > 0:
-            await asyncio.sleep(seconds)
-            try:
-                await self.check()
-            except Exception:  # a bug here must not end live reload for the rest of the run
-                log.exception("config reload failed")
-        log.info("config reload: config_reload_seconds is 0, no longer watching the configuration")
+        if self._job is not None:
+            await self._job.stop()
+            self._job = None
 
     async def check(self) -> list[str]:
         """Compare the files with the last look; on a change, reload. Returns the changed files."""

@@ -1,6 +1,7 @@
 """The gateway-latency heartbeat: every ``heartbeat_interval_seconds`` :class:`Heartbeat` reads each shard's
 latency and warns, in the log and the log channel, about the shards :class:`LatencyWatch` finds slow. The
-composition root builds it; the bot starts it in its setup_hook and stops it when it closes.
+composition root builds it; the bot starts it in its setup_hook and stops it when it closes. Its rounds are a
+job of the process's ticker (bot/core/ticker.py), which logs a round that failed.
 
 One high reading is not enough: after the gateway invalidates a session (op 9), discord.py waits 5 s before
 identifying again, and the first latency it measures on the new connection includes that wait ("5002 ms")
@@ -11,14 +12,13 @@ two readings are always two different measurements.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import math
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from bot.core.config import DiscordSettings
+from bot.core.ticker import Ticker, TickerJob
 from bot.operator.admin.language import Latencies, latency_warning
 
 log = logging.getLogger(__name__)
@@ -66,36 +66,34 @@ class Heartbeat:
     channel. Reads the interval and the threshold at each round, so a live reload applies."""
 
     def __init__(self, settings: DiscordSettings, latencies: Callable[[], Latencies],
-                 post: Callable[[str], Awaitable[object]]) -> None:
+                 post: Callable[[str], Awaitable[object]], ticker: Ticker) -> None:
         self.settings = settings
         self.latencies = latencies
         self.post = post
+        self.ticker = ticker
         self.watch = LatencyWatch()
         self.readings = 0  # rounds done, each one's warnings posted (tests wait on it)
-        self._task: asyncio.Task[None] | None = None
+        self._job: TickerJob | None = None
 
     @property
     def running(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return self._job is not None and self._job.running
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="latency-heartbeat")
+        if self._job is None:  # a first reading at once, then one every interval
+            self._job = self.ticker.every("the latency heartbeat",
+                                          lambda: self.settings.heartbeat_interval_seconds, self._round,
+                                          at_once=True)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        if self._job is not None:
+            await self._job.stop()
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.check()
-            except Exception:  # a bug here must not end the heartbeat for the rest of the run
-                log.exception("the latency heartbeat failed")
+    async def _round(self) -> None:
+        try:
+            await self.check()
+        finally:  # a failed round counts too (the ticker logs it)
             self.readings += 1
-            await asyncio.sleep(self.settings.heartbeat_interval_seconds)
 
     async def check(self) -> None:
         """One reading of every shard's latency; warn about those slow on consecutive readings. Before the
