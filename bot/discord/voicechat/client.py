@@ -19,6 +19,7 @@ import discord
 from discord.gateway import DiscordVoiceWebSocket
 from discord.voice_state import VoiceConnectionState
 
+from bot.discord.voicechat.echo import Played, Tapped
 from bot.discord.voicechat.receiver import VoiceReceiver
 from bot.discord.voicechat.rtp import MODE
 from bot.discord.voicechat.segmenter import Utterance
@@ -123,6 +124,12 @@ class ListeningVoiceClient(discord.VoiceClient):
             self.present = {uid for uid in channel.voice_states if uid != self.user.id}
             self._watch_idle()
 
+    def play(self, source: discord.AudioSource, **kwargs: Any) -> Any:
+        """discord.py's play, what it plays tapped as it is read (the receiver tells its echo by it)."""
+        if not source.is_opus():
+            source = _Tap(source, self.receiver.played)
+        return super().play(source, **kwargs)
+
     def _someone_speaks(self, user_id: int) -> None:
         if self.is_playing():
             self.spoken_over += 1
@@ -192,6 +199,27 @@ class ListeningVoiceClient(discord.VoiceClient):
     def e2ee(self) -> davey.DaveSession | None:
         state = self._connection
         return state.dave_session if state.can_encrypt else None
+
+
+class _Tap(discord.AudioSource):
+    """An audio source's frames, each also written to ``Played`` as discord.py's player reads it (on its
+    thread, just before it encodes and sends the frame)."""
+
+    def __init__(self, source: discord.AudioSource, played: Played) -> None:
+        self.source = source
+        self._tapped = Tapped(played)
+
+    def read(self) -> bytes:
+        frame = self.source.read()
+        if frame:
+            self._tapped.frame(frame)
+        return frame
+
+    def is_opus(self) -> bool:
+        return False
+
+    def cleanup(self) -> None:
+        self.source.cleanup()
 
 
 class _ConnectionState(VoiceConnectionState):
