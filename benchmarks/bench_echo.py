@@ -21,6 +21,7 @@ import discord.opus
 import numpy as np
 
 from bot.discord.voicechat.echo import THRESHOLD, EchoWindow, Played, Tapped
+from bot.discord.voicechat.receiver import ONSET_VOICED_FRAMES
 
 PCM_FRAME = 3840  # 20 ms of 48 kHz 16-bit stereo
 BOT = [("en-us", "I think the harbour is lovely at this time of year, with the boats coming in."),
@@ -57,10 +58,12 @@ def to_pcm(samples: np.ndarray) -> bytes:
     return np.clip(samples, -32768, 32767).astype("<i2").tobytes()
 
 
-def run(bot: bytes, member: bytes | None, gain: float, delay: float) -> tuple[list[float], list[float]]:
+def run(bot: bytes, member: bytes | None, gain: float,
+        delay: float) -> tuple[list[float], list[float], int | None]:
     """The bot plays ``bot``; the member's client sends back its echo (``gain``, ``delay``) and, with
     ``member``, the member's speech over it from the bot's second 0.3. The correlation of each loud frame
-    judged: (those of the echo alone, those with the member's speech in them)."""
+    judged: (those of the echo alone, those with the member's speech in them), and the frames from the
+    member's first loud one to the sixth not taken for echo (where the receiver tells their onset)."""
     played = Played()
     sent = frames(bot)
     heard = opus(sent)  # what the member's client decoded of the bot's audio
@@ -80,13 +83,16 @@ def run(bot: bytes, member: bytes | None, gain: float, delay: float) -> tuple[li
     window = EchoWindow()
     tap = Tapped(played)
     echo, spoken = [], []
+    first: int | None = None
+    onset: int | None = None
+    told = 0
     epoch = time.monotonic()
     for n in range(length):
         at = epoch + 1.0 + n * 0.02
         if n < len(sent):
             tap.frame(sent[n], at)
         mono = np.frombuffer(back[n], dtype="<i2")[::2].tobytes()
-        window.judge(mono, played, at)
+        echoed = window.judge(mono, played, at)
         if float(np.sqrt(np.mean(np.frombuffer(mono, "<i2").astype(np.float32) ** 2))) < 100:
             continue
         if at - played.last > 0.9:
@@ -94,7 +100,12 @@ def run(bot: bytes, member: bytes | None, gain: float, delay: float) -> tuple[li
         speaking = 0 <= n - start < len(speech_frames) and np.abs(
             np.frombuffer(speech_frames[n - start], "<i2")).max() > 500
         (spoken if speaking else echo).append(window.last)
-    return echo, spoken
+        if speaking:
+            first = n if first is None else first
+            told += not echoed
+            if told == ONSET_VOICED_FRAMES and onset is None:
+                onset = n - first + 1
+    return echo, spoken, onset
 
 
 def main() -> None:
@@ -104,18 +115,24 @@ def main() -> None:
     for gain in GAINS:
         echo: list[float] = []
         spoken: list[float] = []
+        onsets: list[int | None] = []
         for delay in DELAYS:
             for bot in bots:
-                e, _ = run(bot, None, gain, delay)
+                e, _, _ = run(bot, None, gain, delay)
                 echo += e
                 for member in members:
-                    e2, s = run(bot, member, gain, delay)
+                    _, s, onset = run(bot, member, gain, delay)
                     spoken += s
+                    onsets.append(onset)
         e_arr, s_arr = np.array(echo), np.array(spoken)
         if len(e_arr):
             print(f"gain {gain}: echo alone, {len(e_arr)} frames: {spread(e_arr, low=True)}")
         kind = "member's speech alone" if gain == 0.0 else "member speaking over the echo"
         print(f"gain {gain}: {kind}, {len(s_arr)} frames: {spread(s_arr, low=False)}")
+        told = sorted(20 * o for o in onsets if o is not None)
+        print(f"         its onset told (the {ONSET_VOICED_FRAMES}th loud frame not taken for echo) "
+              f"{ONSET_VOICED_FRAMES * 20} ms at best, here median {told[len(told) // 2]} ms, slowest "
+              f"{told[-1]} ms; never in {onsets.count(None)} of {len(onsets)} runs")
 
 
 def spread(values: np.ndarray, *, low: bool) -> str:

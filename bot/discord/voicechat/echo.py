@@ -37,7 +37,6 @@ EARLY = 0.1  # seconds a member's frame may seem to come before what it echoes (
 REANCHOR = 1.0  # seconds off its schedule at which a clip's frames are timed afresh (the player paused)
 RING_SECONDS = 4.0  # what is kept of the bot's played audio
 THRESHOLD = 0.85  # normalised cross-correlation from which a frame is the bot's echo (measured, see above)
-KEEP = 0.7  # once a member's audio is the bot's echo, it stays so down to this (their voice over it: less)
 LOUD_RMS = 100.0  # a member's frame quieter than this (16-bit) is not judged: it is silence to the detector
 PLAYED_RMS = 100.0  # what was played quieter than this at a delay is no reference there
 
@@ -189,5 +188,7 @@ class EchoWindow:
         end = played.position(now + EARLY)
         reference = played.window(end - len(member) - int((MAX_DELAY + EARLY) * RATE), end)
         self.last = correlation(member, reference)
-        self.echoing = self.last >= (KEEP if self.echoing else THRESHOLD)
+        # (no lower bar to stay an echo: a voice like the bot's, espeak-ng's same voice in the measurements,
+        # held a member's barge-in back 400 ms with one)
+        self.echoing = self.last >= THRESHOLD
         return self.echoing
