@@ -47,8 +47,9 @@ def _low_pass(taps: int = 97, cutoff: float = 3_400.0) -> Samples:
     """A windowed-sinc FIR low-pass at 48 kHz: what is above ``cutoff`` must not fold into the 8 kHz signal
     (Opus fills its high bands afresh at each generation: folded down they would be noise to compare)."""
     n = np.arange(taps) - (taps - 1) / 2
-    h = np.sinc(2 * cutoff / 48_000 * n) * np.hamming(taps)
-    return (h / h.sum()).astype(np.float32)
+    h: Samples = (np.sinc(2 * cutoff / 48_000 * n) * np.hamming(taps)).astype(np.float32)
+    out: Samples = h / h.sum()
+    return out
 
 
 LOW_PASS = _low_pass()
