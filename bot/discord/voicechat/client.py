@@ -38,11 +38,12 @@ DAVE_FAILURES_TO_LEAVE = 2
 
 class ListeningVoiceClient(discord.VoiceClient):
     """``idle_seconds``: how long it stays in a call nobody else is connected to (the main gateway's voice
-    state updates, and the voice gateway's CLIENTS_CONNECT and CLIENT_DISCONNECT, say who is: each starts
-    or stops the one timer, nothing is polled); None: it stays. ``barge_in``: what it is playing
-    stops as soon as a member's speech has begun (the receiver's onset: enough voiced frames to be speech,
-    not a cough); without it, ``spoken_over`` counts such onsets. Leaving (``disconnect``) stops what it
-    plays at once, asks Discord once and waits at most ``LEAVE_CONFIRM_SECONDS`` for its confirmation."""
+    state updates, and the voice gateway's CLIENTS_CONNECT and CLIENT_DISCONNECT, say who is: each starts or
+    stops the one timer, nothing is polled); None: it stays. ``barge_in``: what it is playing stops as soon as
+    a member's speech has begun (the receiver's onset: enough voiced frames to be speech, not a cough; its own
+    voice coming back through a member's client is no one's speech: what it plays is tapped for the receiver's
+    echo check, echo.py); without it, ``spoken_over`` counts such onsets. Leaving (``disconnect``) stops what
+    it plays at once, asks Discord once and waits at most ``LEAVE_CONFIRM_SECONDS`` for its confirmation."""
 
     def __init__(self, client: discord.Client, channel: discord.abc.Connectable, *,
                  on_utterance: Callable[[Utterance], None], max_seconds: float,
