@@ -109,6 +109,8 @@ class _Speaker:
     echo: EchoWindow = field(default_factory=EchoWindow)
     timestamp: int | None = None  # the RTP timestamp of the last frame played
     last_packet: float = 0.0  # when its latest packet arrived (monotonic)
+    arrived: float = 0.0  # when the packet being played arrived (the echo check's clock: not when the
+    # receiver's thread, perhaps behind, got to it)
     credit: float = BURST_FRAMES  # frames it may still send ahead of real time
     onset_told: bool = False  # the utterance under way was told as speech begun (once per utterance)
     paced: bool = False  # a packet was dropped for the real-time credit since the last one taken
@@ -274,6 +276,7 @@ class VoiceReceiver:
             segmenter = Segmenter(max_seconds=self._max_seconds, end_silence_seconds=self._end_silence,
                                   pause_seconds=self._pause)
             speaker = self._speakers[ssrc] = _Speaker(self._members[ssrc], segmenter)
+        speaker.arrived = at
         if not speaker.admit(at):
             self.counters.paced += 1
             speaker.paced = True
@@ -348,7 +351,7 @@ class VoiceReceiver:
 
     def _push(self, ssrc: int, speaker: _Speaker, stereo: bytes) -> None:
         mono = array.array("h", stereo)[::2].tobytes()  # the left channel: a client's voice is mono
-        echo = speaker.echo.judge(mono, self.played)
+        echo = speaker.echo.judge(mono, self.played, speaker.arrived or None)
         if echo:
             self.counters.echo += 1
         pcm = speaker.segmenter.push(mono, echo=echo)
