@@ -5,11 +5,14 @@ before is the bot's echo, and counts as silence (receiver.py hands it to the seg
 begins an utterance, nor stops the bot's audio, nor is transcribed as the member's speech).
 
 What the bot plays is tapped as discord.py's player reads it (``Played``, written on the player's thread:
-the left channel, averaged down to 8 kHz, into a ring of the last few seconds, each clip's frames at their
-nominal 20 ms steps from the clip's start). Each loud frame of a member's, while the bot played within the
-last second, is judged with the member's last 200 ms (``EchoWindow``): the largest normalised
-cross-correlation of that window with what was played, over every echo delay from 0 to ``MAX_DELAY`` (one FFT,
-on the receiver's thread where the audio already is). Past ``THRESHOLD`` the frame is the bot's own voice.
+the left channel, low-passed and taken down to 8 kHz, into a ring of the last few seconds, each clip's frames
+at their nominal 20 ms steps from the clip's start). Each loud frame of a member's, while the bot played
+within the last 0.9 s, is judged with the member's last 200 ms from its first loud frame (``EchoWindow``,
+timed by the packet's arrival): the largest normalised cross-correlation of that window with what was
+played, over every echo delay from 0 to ``MAX_DELAY`` (by FFT, on the receiver's thread where the audio
+already is, about a millisecond). From ``THRESHOLD`` the frame is the bot's own voice; a frame too quiet to
+judge is as the loud one before it was. No lower bar to stay an echo once it is one: a member whose voice is
+like the bot's would be held back from barging in.
 
 A member really speaking over the bot correlates little with it, even with the echo mixed in: their voice is
 not explained by what was played (the correlation is the echo's share of the window's energy, square-rooted),
@@ -37,7 +40,7 @@ EARLY = 0.1  # seconds a member's frame may seem to come before what it echoes (
 REANCHOR = 1.0  # seconds off its schedule at which a clip's frames are timed afresh (the player paused)
 RING_SECONDS = 4.0  # what is kept of the bot's played audio
 THRESHOLD = 0.85  # normalised cross-correlation from which a frame is the bot's echo (measured, see above)
-LOUD_RMS = 100.0  # a member's frame quieter than this (16-bit) is not judged: it is silence to the detector
+LOUD_RMS = 100.0  # a member's frame quieter than this (16-bit) is not judged (too little to correlate)
 PLAYED_RMS = 100.0  # what was played quieter than this at a delay is no reference there
 
 Samples = npt.NDArray[np.float32]
@@ -189,7 +192,5 @@ class EchoWindow:
         end = played.position(now + EARLY)
         reference = played.window(end - len(member) - int((MAX_DELAY + EARLY) * RATE), end)
         self.last = correlation(member, reference)
-        # (no lower bar to stay an echo: a voice like the bot's, espeak-ng's same voice in the measurements,
-        # held a member's barge-in back 400 ms with one)
         self.echoing = self.last >= THRESHOLD
         return self.echoing
