@@ -136,6 +136,44 @@ async def test_a_member_speaking_over_it_stops_its_audio_at_once(
     assert voice.unannounced == 0
 
 
+async def test_its_own_voice_coming_back_through_a_member_does_not_stop_it(
+        made: list[Harness], db_url: str, tmp_path: Path, dave: bool) -> None:
+    h = await a_call(made, db_url, tmp_path, dave)
+    voice = h.discord.voice
+    assert voice is not None and h.bot is not None
+    await speaking_an_answer(h)
+    client = getattr(h.bot.services.calls.current(GUILD_ID), "client", None)
+    assert client is not None
+    conn = voice.connection(bot_id(h))
+    assert conn is not None
+    # alice is on speakers without echo cancellation: the bot's voice comes back through her client, half as
+    # loud, 150 ms later, through her Opus encoder (and DAVE), for as long as it speaks
+    stop = asyncio.Event()
+    echo = asyncio.create_task(voice.echo_back(USER_ID, stop, delay=0.15, gain=0.5))
+    said = sentences(LONG_ANSWER)
+    await voice.wait_for(lambda _: len(conn.quiet_at) >= len(said), what="the whole answer said")
+    stop.set()
+    sent = await echo
+    # the echo's frames are heard, and taken for the bot's own voice
+    counters = client.receiver.counters
+    await voice.wait_for(lambda _: counters.echo >= sent // 2, what="the echo taken for the bot's own")
+    assert client.interrupted == 0 and client.spoken_over == 0
+    # and alice, really speaking afterwards, is heard: her words are the only ones after her question (her
+    # hearing is in order, so an utterance made of the echo would have been transcribed before)
+    await voice.speak(USER_ID, speech(ASIDE))
+    await voice.wait_for(lambda _: len([r for r in h.openai.heard if "transcriptions" in r.path]) >= 2,
+                         what="alice's aside transcribed")
+    await h.bot.in_flight.drain()
+    book = h.openai.speech_book
+    assert book is not None
+    transcribed = [r for r in h.openai.heard if "transcriptions" in r.path]
+    assert [book.recognize(r.data) for r in transcribed] == [ASKED, ASIDE]
+    [posted] = h.discord.posted(VOICE_ID)
+    assert posted["content"] == LONG_ANSWER
+    print(f"\nits own voice back (dave={dave}): {sent} packets of echo sent, {counters.echo} frames taken "
+          f"for the bot's own voice, {len(said)} sentences said whole, none stopped")
+
+
 async def test_the_next_sentence_is_synthesised_while_the_current_one_plays(
         made: list[Harness], db_url: str, tmp_path: Path, dave: bool) -> None:
     h = await a_call(made, db_url, tmp_path, dave, tts_backend="openai", tts_model="kokoro")

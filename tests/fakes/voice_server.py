@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import array
 import asyncio
+import collections
 import functools
 import itertools
 import json
@@ -94,6 +95,12 @@ class Member:
     sequence: int = 0
     timestamp: int = 0
     counter: int = 0
+    encoder: Any = None  # its client's Opus encoder: one for the whole call, as a client's is
+
+    def opus(self) -> discord.opus.Encoder:
+        if self.encoder is None:
+            self.encoder = discord.opus.Encoder()
+        return self.encoder
 
 
 @dataclass
@@ -421,7 +428,7 @@ class FakeVoiceServer:
         conn = next(iter(self._in_channel(member.channel_id)), None)
         assert conn is not None and conn.address is not None and conn.key, "the bot is not in the call"
         await self.send(conn, 5, {"user_id": str(user_id), "ssrc": member.ssrc, "speaking": 1})
-        encoder = discord.opus.Encoder()
+        encoder = member.opus()
         frames = [encoder.encode(pcm[i:i + PCM_FRAME].ljust(PCM_FRAME, b"\0"), encoder.SAMPLES_PER_FRAME)
                   for i in range(0, len(pcm), PCM_FRAME)]
         loud = [n for n in range(len(frames)) if _loud(pcm[n * PCM_FRAME:(n + 1) * PCM_FRAME])]
@@ -448,6 +455,46 @@ class FakeVoiceServer:
                 self.speech_ends.setdefault(user_id, []).append(time.monotonic())
             await asyncio.sleep(pace + (stall[1] if stall is not None and stall[0] == n else 0.0))
         return len(sent)
+
+    async def echo_back(self, user_id: int, stop: asyncio.Event, *, delay: float = 0.15,
+                        gain: float = 0.5) -> int:
+        """A member on speakers whose client has no echo cancellation: what it hears of the bot comes back
+        as its own audio, ``delay`` seconds later and ``gain`` as loud, through its Opus encoder (end-to-end
+        encrypted under DAVE, as its speech is), until ``stop`` is set and what was pending has gone; then
+        the five silence frames. Between the bot's clips it sends nothing, its RTP clock going on. Returns
+        the audio packets sent (silence frames not counted)."""
+        member = self.members[user_id]
+        conn = next(iter(self._in_channel(member.channel_id)), None)
+        assert conn is not None and conn.address is not None and conn.key, "the bot is not in the call"
+        await self.send(conn, 5, {"user_id": str(user_id), "ssrc": member.ssrc, "speaking": 1})
+        encoder = member.opus()
+        heard = self.heard.setdefault(user_id, [])
+        taken = len(heard)
+        pending: collections.deque[tuple[float, bytes]] = collections.deque()
+        loop = asyncio.get_running_loop()
+        sent, due_before = 0, loop.time()
+        while not stop.is_set() or pending:
+            now = loop.time()
+            pending.extend((now + delay, pcm) for pcm in heard[taken:])
+            taken = len(heard)
+            while pending and pending[0][0] <= now:
+                due, pcm = pending.popleft()
+                if due - due_before >= 0.1:  # the bot was quiet between: its clock went on (not a mere stall)
+                    member.timestamp = (member.timestamp + 960 * (round((due - due_before) / 0.02) - 1)
+                                        ) & 0xFFFFFFFF
+                due_before = due
+                quieter = array.array("h", pcm)
+                for i, x in enumerate(quieter):
+                    quieter[i] = int(x * gain)
+                frame = encoder.encode(quieter.tobytes(), encoder.SAMPLES_PER_FRAME)
+                if self.group is not None and self.group.active:
+                    frame = self.group.encrypt(member, frame)
+                self._send_rtp(conn, member, frame, True)
+                sent += 1
+            await asyncio.sleep(0.005)
+        for _ in range(5):
+            self._send_rtp(conn, member, OPUS_SILENCE, True)
+        return sent
 
     async def prepare_downgrade(self, user_id: int) -> None:
         """Announce a transition to protocol version 0 (DAVE_PREPARE_TRANSITION, op 21), as when a client

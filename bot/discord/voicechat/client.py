@@ -19,6 +19,7 @@ import discord
 from discord.gateway import DiscordVoiceWebSocket
 from discord.voice_state import VoiceConnectionState
 
+from bot.discord.voicechat.echo import Played, Tapped
 from bot.discord.voicechat.receiver import VoiceReceiver
 from bot.discord.voicechat.rtp import MODE
 from bot.discord.voicechat.segmenter import Utterance
@@ -37,11 +38,12 @@ DAVE_FAILURES_TO_LEAVE = 2
 
 class ListeningVoiceClient(discord.VoiceClient):
     """``idle_seconds``: how long it stays in a call nobody else is connected to (the main gateway's voice
-    state updates, and the voice gateway's CLIENTS_CONNECT and CLIENT_DISCONNECT, say who is: each starts
-    or stops the one timer, nothing is polled); None: it stays. ``barge_in``: what it is playing
-    stops as soon as a member's speech has begun (the receiver's onset: enough voiced frames to be speech,
-    not a cough); without it, ``spoken_over`` counts such onsets. Leaving (``disconnect``) stops what it
-    plays at once, asks Discord once and waits at most ``LEAVE_CONFIRM_SECONDS`` for its confirmation."""
+    state updates, and the voice gateway's CLIENTS_CONNECT and CLIENT_DISCONNECT, say who is: each starts or
+    stops the one timer, nothing is polled); None: it stays. ``barge_in``: what it is playing stops as soon as
+    a member's speech has begun (the receiver's onset: enough voiced frames to be speech, not a cough; its own
+    voice coming back through a member's client is no one's speech: what it plays is tapped for the receiver's
+    echo check, echo.py); without it, ``spoken_over`` counts such onsets. Leaving (``disconnect``) stops what
+    it plays at once, asks Discord once and waits at most ``LEAVE_CONFIRM_SECONDS`` for its confirmation."""
 
     def __init__(self, client: discord.Client, channel: discord.abc.Connectable, *,
                  on_utterance: Callable[[Utterance], None], max_seconds: float,
@@ -123,6 +125,12 @@ class ListeningVoiceClient(discord.VoiceClient):
             self.present = {uid for uid in channel.voice_states if uid != self.user.id}
             self._watch_idle()
 
+    def play(self, source: discord.AudioSource, **kwargs: Any) -> Any:
+        """discord.py's play, what it plays tapped as it is read (the receiver tells its echo by it)."""
+        if not source.is_opus():
+            source = _Tap(source, self.receiver.played)
+        return super().play(source, **kwargs)
+
     def _someone_speaks(self, user_id: int) -> None:
         if self.is_playing():
             self.spoken_over += 1
@@ -192,6 +200,27 @@ class ListeningVoiceClient(discord.VoiceClient):
     def e2ee(self) -> davey.DaveSession | None:
         state = self._connection
         return state.dave_session if state.can_encrypt else None
+
+
+class _Tap(discord.AudioSource):
+    """An audio source's frames, each also written to ``Played`` as discord.py's player reads it (on its
+    thread, just before it encodes and sends the frame)."""
+
+    def __init__(self, source: discord.AudioSource, played: Played) -> None:
+        self.source = source
+        self._tapped = Tapped(played)
+
+    def read(self) -> bytes:
+        frame = self.source.read()
+        if frame:
+            self._tapped.frame(frame)
+        return frame
+
+    def is_opus(self) -> bool:
+        return False
+
+    def cleanup(self) -> None:
+        self.source.cleanup()
 
 
 class _ConnectionState(VoiceConnectionState):

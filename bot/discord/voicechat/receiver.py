@@ -30,7 +30,10 @@ transition, as Discord's clients do), a frame without DAVE's marker is taken as 
 (``Counters.passthrough``); otherwise such a frame is dropped as undecrypted.
 
 A member's speech onset (``on_speech``: what stops the bot's own audio, barge-in) is told once an utterance
-holds ``ONSET_VOICED_FRAMES`` voiced frames (120 ms of voice): a cough or a click is not enough. A packet
+holds ``ONSET_VOICED_FRAMES`` voiced frames (120 ms of voice): a cough or a click is not enough. A frame that
+is the bot's own voice coming back through a member's client (``echo.py``: it correlates with what the bot
+played, ``played``) is silence to the detector, and counted (``Counters.echo``): it stops nothing and is no
+one's words. A packet
 whose Opus does not decode (corrupt, or a codec this decoder cannot read) is dropped and counted
 (``Counters.corrupt``): logged in one line at the first, then at most once per ``CORRUPT_LOG_SECONDS`` with
 the count since, never a traceback per packet.
@@ -52,6 +55,7 @@ from typing import Protocol
 import davey
 import discord.opus
 
+from bot.discord.voicechat.echo import EchoWindow, Played
 from bot.discord.voicechat.jitter import Jitter
 from bot.discord.voicechat.rtp import OPUS_SILENCE, RtpFrame, open_rtp
 from bot.discord.voicechat.segmenter import Segmenter, Utterance
@@ -93,6 +97,7 @@ class Counters:
     paced: int = 0  # packets past a member's real-time credit
     passthrough: int = 0  # unencrypted frames taken while the DAVE session let them through
     overrun: int = 0  # packets dropped because the receiver's thread was that far behind
+    echo: int = 0  # frames of members' audio taken for the bot's own voice coming back (silence to the VAD)
 
 
 @dataclass
@@ -101,8 +106,11 @@ class _Speaker:
     segmenter: Segmenter
     decoder: discord.opus.Decoder = field(default_factory=discord.opus.Decoder)
     jitter: Jitter = field(default_factory=Jitter)
+    echo: EchoWindow = field(default_factory=EchoWindow)
     timestamp: int | None = None  # the RTP timestamp of the last frame played
     last_packet: float = 0.0  # when its latest packet arrived (monotonic)
+    arrived: float = 0.0  # when the packet being played arrived (the echo check's clock: not when the
+    # receiver's thread, perhaps behind, got to it)
     credit: float = BURST_FRAMES  # frames it may still send ahead of real time
     onset_told: bool = False  # the utterance under way was told as speech begun (once per utterance)
     paced: bool = False  # a packet was dropped for the real-time credit since the last one taken
@@ -141,6 +149,7 @@ class VoiceReceiver:
         self._waiting: dict[int, list[tuple[float, RtpFrame]]] = {}  # by ssrc: (arrived, frame) of a
         # member not yet named
         self.counters = Counters()
+        self.played = Played()  # what the bot played (its player's thread writes it): its echo is no speech
         # On ``loop``: set while no member is in the middle of an utterance (a reply waits for it), and
         # set when one begins or ends, or packets are held (the sweeper waits on it rather than polling).
         self.quiet = asyncio.Event()
@@ -267,6 +276,7 @@ class VoiceReceiver:
             segmenter = Segmenter(max_seconds=self._max_seconds, end_silence_seconds=self._end_silence,
                                   pause_seconds=self._pause)
             speaker = self._speakers[ssrc] = _Speaker(self._members[ssrc], segmenter)
+        speaker.arrived = at
         if not speaker.admit(at):
             self.counters.paced += 1
             speaker.paced = True
@@ -341,7 +351,10 @@ class VoiceReceiver:
 
     def _push(self, ssrc: int, speaker: _Speaker, stereo: bytes) -> None:
         mono = array.array("h", stereo)[::2].tobytes()  # the left channel: a client's voice is mono
-        pcm = speaker.segmenter.push(mono)
+        echo = speaker.echo.judge(mono, self.played, speaker.arrived or None)
+        if echo:
+            self.counters.echo += 1
+        pcm = speaker.segmenter.push(mono, echo=echo)
         if not speaker.segmenter.speaking:
             speaker.onset_told = False
         elif not speaker.onset_told and speaker.segmenter.voiced >= ONSET_VOICED_FRAMES:

@@ -85,11 +85,12 @@ class Segmenter:
         """Voiced frames in the utterance under way (0: none under way)."""
         return self._voiced if self._frames else 0
 
-    def push(self, frame: bytes) -> bytes | None:
-        """One 20 ms frame; the PCM of the utterance it ended, if it ended one."""
+    def push(self, frame: bytes, *, echo: bool = False) -> bytes | None:
+        """One 20 ms frame; the PCM of the utterance it ended, if it ended one. ``echo``: the frame is the
+        bot's own voice coming back (echo.py), silence to the detector (kept as it is in the audio)."""
         if len(frame) != FRAME_BYTES:
             frame = frame[:FRAME_BYTES].ljust(FRAME_BYTES, b"\0")
-        voiced = self._vad.is_speech(frame, SAMPLE_RATE)
+        voiced = not echo and self._vad.is_speech(frame, SAMPLE_RATE)
         if not self._frames:
             self._preroll.append(frame)
             self._run = self._run + 1 if voiced else 0

@@ -16,13 +16,13 @@ The first sentence, when long, is begun at its first clause (``say_ahead``: bot/
 ``first_clause``, a clause mark after at least four words, in any script) before the rest of it is written,
 and said on from there once it is: the first audio does not wait for the first full stop.
 
-Barge-in, and what the character acknowledges: when a member's speech begins while it speaks (the
-receiver's onset: 120 ms of voice, so a cough or a click does not count), its audio stops at once, mid-word
-(about 200 ms after the member began), and it says nothing more of that answer. It does not acknowledge the
-interruption aloud (no "sorry, go ahead"): it yields. The answer's text is posted whole in the voice
-channel's chat as it is written, so the unsaid rest is there to read, and nothing of it is said later. The
-member's words are heard and answered like any others, once they finish (a reply never starts while a
-member speaks).
+Barge-in, and what the character acknowledges: when a member's speech begins while it speaks (the receiver's
+onset: 120 ms of voice, so a cough or a click does not count), its audio stops at once, mid-word (about 200 ms
+after the member began), and it says nothing more of that answer. Its own voice coming back through a member's
+client (on speakers, echo cancellation off) is not a member speaking (echo.py). It does not acknowledge the
+interruption aloud (no "sorry, go ahead"): it yields. The answer's text is posted whole in the voice channel's
+chat as it is written, so the unsaid rest is there to read, and nothing of it is said later. The member's
+words are heard and answered like any others, once they finish (a reply never starts while a member speaks).
 """
 
 from __future__ import annotations
