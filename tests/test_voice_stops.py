@@ -274,7 +274,9 @@ async def test_corrupt_audio_is_counted_and_logged_once(
     assert counters.corrupt >= BURST_FRAMES
     lines = [r for r in caplog.records if "did not decode" in r.getMessage()]
     assert len(lines) == 1, [r.getMessage() for r in lines]
-    tracebacks = [r.getMessage() for r in caplog.records if r.exc_info]
+    # (discord.py's own socket reader logs at DEBUG, with its traceback, a read from a voice socket closed
+    # under it, "safe to ignore": a socket of the call's set-up, not the packets)
+    tracebacks = [r.getMessage() for r in caplog.records if r.exc_info and not r.name.startswith("discord.")]
     assert not tracebacks, tracebacks
     # and the member is heard afterwards
     h.openai.speech_book = book = SpeechBook()
