@@ -271,13 +271,13 @@ class FactIndex:
     lexical: LexicalIndex = field(default_factory=LexicalIndex)  # BM25 over the facts' words
     current: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # not closed
     past: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # closed, told as history
+    read_in_english: bool = False  # most facts carry an English wording (user_facts.gloss)
 
     @property
     def searched_in(self) -> str | None:
         """The language an English model read these facts in: English where most carry an English wording
         (user_facts.gloss), else the language most of them are written in (their BM25 index's)."""
-        glosses = sum(1 for r in self.rows if r.gloss)
-        return "en" if glosses and 2 * glosses >= len(self.rows) else self.lexical.language
+        return "en" if self.read_in_english else self.lexical.language
 
     def seen_by(self, *, private: bool, guild_id: int | None, everywhere: bool) -> np.ndarray:
         """The facts a reader may see, as database/visibility.py rules (the index's person standing as
@@ -322,7 +322,8 @@ class FactIndex:
                    current=np.array([r.valid_until is None for r in rows], dtype=bool),
                    past=np.array([r.valid_until is not None and bool(r.past) for r in rows], dtype=bool),
                    lexical=LexicalIndex.build([glossed(r.fact, r.gloss) for r in rows]) if lexical
-                   else LexicalIndex())
+                   else LexicalIndex(),
+                   read_in_english=0 < 2 * sum(1 for r in rows if r.gloss) >= len(rows))
 
     def __post_init__(self) -> None:
         if len(self.current) != len(self.rows):  # built by hand (tests, benchmarks): every fact current

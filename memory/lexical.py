@@ -142,6 +142,7 @@ class LexicalIndex:
     size: int = 0
     postings: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     language: str | None = None  # the language most documents are in: that of a text that does not tell
+    glossed: bool = False  # some documents carry an English wording (their own terms, GLOSS-marked)
 
     def terms(self, text: str) -> list[str]:
         """The terms of a query: in its own language and in the documents' (:attr:`language`), as a short
@@ -149,7 +150,7 @@ class LexicalIndex:
         whose language is unsure, in its three likeliest too), it meets the documents' stems either way."""
         codes, _ = language_of(text)
         found = read_as(text, (*codes, self.language))
-        if codes and codes[0] == "en":  # an English question meets the English wordings too
+        if self.glossed and codes and codes[0] == "en":  # an English question meets the English wordings too
             found += [GLOSS + t for t in terms(text, "en")]
         return found
 
@@ -190,7 +191,7 @@ class LexicalIndex:
             tf_t = np.asarray([counts[i][t] for i in docs], dtype=np.float32)
             idf = np.log(1.0 + (n - len(docs) + 0.5) / (len(docs) + 0.5))  # Lucene's: never negative
             postings[t] = (idx, (idf * tf_t * (K1 + 1) / (tf_t + norm[idx])).astype(np.float32))
-        return cls(n, postings, main)
+        return cls(n, postings, main, any(english for _, _, english in parts))
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every document for ``query`` (0 where no term matches)."""
