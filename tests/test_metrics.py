@@ -287,3 +287,21 @@ def test_the_grafana_dashboard_reads_the_metrics_the_bot_serves() -> None:
     for name in set(re.findall(r"kindred_[a-z_]+", exprs)):
         base = re.sub(r"_(total|bucket|sum|count)$", "", name)
         assert base in families, name
+
+
+async def test_off_by_default_on_loopback_unless_configured_and_an_open_one_warned_of(
+        make_harness: Callable[..., Any], caplog: pytest.LogCaptureFixture) -> None:
+    h: Harness = await make_harness()
+    assert h.bot is not None
+    assert h.bot.services.metrics is None and h.bot.services.metrics_server is None  # nothing built
+    port = free_port()
+    h = await make_harness(metrics_port=port)
+    assert h.bot is not None and h.bot.services.metrics_server is not None
+    assert h.bot.services.metrics_server.host == "127.0.0.1"  # loopback unless metrics_host says otherwise
+    assert (await scrape(port, None))[0] == 200
+    assert not [r for r in caplog.records if "reachable from other machines" in r.getMessage()]
+    port = free_port()
+    await make_harness(metrics_port=port, metrics_host="0.0.0.0")  # noqa: S104 - what an operator may set
+    [line] = [r.getMessage() for r in caplog.records if "reachable from other machines" in r.getMessage()]
+    assert "0.0.0.0" in line and "metrics_token" in line
+    assert (await scrape(port, None))[0] == 200
