@@ -287,3 +287,23 @@ async def test_a_server_gone_after_it_was_added_costs_one_call_and_one_log_line(
     await ask(h, "and tomorrow?", 2)  # left alone: not declared, not called, no line more
     assert "brief__forecast" not in tool_names(reply_requests(h)[-1].body)
     assert len(mcp_lines(caplog, "brief")) == 2 and gone.calls == []
+
+
+async def test_mcp_tools_keep_to_the_requests_tool_cap_and_the_tool_loops_bound(
+        db_url: str, tmp_path: Path, fake_mcp: FakeMcp, caplog: pytest.LogCaptureFixture) -> None:
+    h = await two_servers(db_url, tmp_path, mcp_max_tools="2", tool_rounds="2")
+    try:
+        await admin(h, "add", name="weather", url=fake_mcp.url, tools="forecast,diary,hang")
+        again = UseTool("weather__forecast", {"city": "Bergen"})
+        asked = UseTool("weather__forecast", {"city": "Oslo"},
+                        then=UseTool("weather__forecast", {"city": "Rome"}, then=again))
+        h.claude.script(Reply(tools=asked), times=3)
+        await ask(h, "the weather everywhere, one city at a time", 1)
+        first = reply_requests(h)[-2]
+        assert sorted(n for n in tool_names(first.body) if n.startswith("weather__")) == [
+            "weather__diary", "weather__forecast"]  # two of the three allowed: mcp_max_tools
+        # tool_rounds=2: the first call's tool runs, the second call is the last (its tool is not run)
+        assert fake_mcp.calls == [("forecast", {"city": "Oslo"})] and len(reply_requests(h)) == 2
+        assert any("still using tools after 2 calls" in r.getMessage() for r in caplog.records)
+    finally:
+        await h.close()
