@@ -362,3 +362,23 @@ async def test_a_thread_of_a_private_channel_is_a_private_place(make_harness: Ma
     key = h.bot.services.pipeline.character_key
     assert (await h.store.conversations.history(key, USER_ID, f"private:{tid}")).turns
     assert not (await h.store.conversations.history(key, USER_ID, f"channel:{tid}")).turns
+
+
+async def test_a_thread_is_summarized_as_a_conversation_of_its_own(make_harness: MakeHarness) -> None:
+    from tests.test_summarization import CHAT, SMALL, Script, summarized
+
+    h = await make_harness(**SMALL, conversation_threads="true")
+    script = Script()
+    h.claude.responder = script
+    asked = await h.say(CHAT[0], mention=True)
+    tid = int((await opened(h, asked))["id"])
+    await h.replies(tid, 1)
+    for n, text in enumerate(CHAT[1:3], start=2):  # no mention: answered by right in its thread
+        await h.say(text, channel=tid)
+        await h.replies(tid, n)
+    assert await summarized(h, f"channel:{tid}") == script.summary
+    assert h.bot is not None
+    key = h.bot.services.pipeline.character_key
+    channel = await h.store.conversations.history(key, USER_ID, f"channel:{CHANNEL_ID}")
+    assert channel.summary == "" and not any(text in t.content for t in channel.turns for text in CHAT)
+    assert bot_posts(h, CHANNEL_ID) == []
