@@ -382,3 +382,19 @@ async def test_a_thread_is_summarized_as_a_conversation_of_its_own(make_harness:
     channel = await h.store.conversations.history(key, USER_ID, f"channel:{CHANNEL_ID}")
     assert channel.summary == "" and not any(text in t.content for t in channel.turns for text in CHAT)
     assert bot_posts(h, CHANNEL_ID) == []
+
+
+async def test_a_bot_with_the_invites_permissions_opens_conversation_threads(
+        make_harness: MakeHarness) -> None:
+    from bot.discord.permissions import INVITE_PERMISSIONS
+
+    h = await make_harness(conversation_threads="true")
+    d = h.discord
+    await d.set_role_permissions(GUILD_ID, d.bot_role_id(GUILD_ID), INVITE_PERMISSIONS.value)  # as invited
+    h.claude.script("Sencha.", model=MODEL)
+    asked = await h.say("a green tea?", mention=True)
+    tid = int((await opened(h, asked))["id"])
+    assert (await h.replies(tid, 1))[0]["content"] == "Sencha."
+    h.claude.script("Gyokuro, then.", model=MODEL)
+    await h.say("a finer one?", channel=tid)
+    assert (await h.replies(tid, 2))[-1]["content"] == "Gyokuro, then."
