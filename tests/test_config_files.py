@@ -241,6 +241,7 @@ def test_readme_walks_through_the_discord_set_up() -> None:
                    "character.local.env"):
         assert needed in section, needed
     assert INVITE_PERMISSIONS.add_reactions and INVITE_PERMISSIONS.send_voice_messages  # the code uses both
+    assert INVITE_PERMISSIONS.create_public_threads and INVITE_PERMISSIONS.send_messages_in_threads  # threads
 
 
 # -- sampling settings a card carries are bounded like the settings

@@ -307,3 +307,94 @@ async def test_an_answer_in_a_thread_is_swiped_there_from_the_threads_own_talk(h
     swipe = h.claude.all_text(reply_requests(h)[-1])
     assert "what tea for a cold?" in swipe and "turnips" not in swipe
     assert bot_posts(h, CHANNEL_ID) == []
+
+
+async def test_a_reply_to_it_and_a_message_it_voted_to_answer_open_threads(make_harness: MakeHarness) -> None:
+    h = await make_harness(yes_no_vote_count=3)
+    h.claude.script("Earl grey.", model=MODEL)
+    await h.say("a tea for the morning?", mention=True)  # threads off: answered in the channel
+    [earlier] = await h.replies(CHANNEL_ID, 1)
+    await switch(h, "on")
+    # a reply to what it said in the channel, without a mention
+    h.claude.script("Darjeeling too.", model=MODEL)
+    replied = await h.say("and a second cup?", reply_to=int(earlier["id"]))
+    thread = await opened(h, replied)
+    assert thread["name"] == "and a second cup?"
+    assert (await h.replies(int(thread["id"]), 1))[0]["content"] == "Darjeeling too."
+    # a message to no one that the vote decided to answer
+    h.claude.script("yes", model="claude-test-voter", times=3)
+    h.claude.script("Jasmine, always.", model=MODEL)
+    voted = await h.say("which tea smells the best", user=USER2_ID)
+    thread = await opened(h, voted)
+    assert thread["name"] == "which tea smells the best"
+    assert (await h.replies(int(thread["id"]), 1))[0]["content"] == "Jasmine, always."
+    assert len(bot_posts(h, CHANNEL_ID)) == 1  # both answers went into their threads
+
+
+async def test_a_thread_of_a_private_channel_is_a_private_place(make_harness: MakeHarness) -> None:
+    from tests.test_admin_log_channel import admin_says, log_posts, wait_until
+    from tests.test_private_places_log import VIEW_CHANNEL
+
+    h = await make_harness(conversation_threads="true")
+    d = h.discord
+    channel: dict[str, Any] = d.channels[CHANNEL_ID]
+    channel["permission_overwrites"] = [{"id": str(GUILD_ID), "type": 0, "allow": "0",
+                                         "deny": str(VIEW_CHANNEL)}]
+    await d.dispatch("CHANNEL_UPDATE", channel, guild_id=GUILD_ID)
+    await admin_says(h, "verbose", 1)
+    h.claude.script("Rooibos.", model=MODEL)
+    asked = await h.say("a secret tea for the plans?", mention=True)
+    tid = int((await opened(h, asked))["id"])
+    await h.replies(tid, 1)
+    h.claude.script("Still rooibos.", model=MODEL)
+    await h.say("the plans need a second cup", channel=tid)
+    await h.replies(tid, 2)
+    line = f"private channel {tid} · user {USER_ID}: reply"
+    await wait_until(h, lambda: line in log_posts(h), "the thread's decision, mirrored as a private place's")
+    assert h.bot is not None
+    await h.bot.mirror.drain()
+    assert not any("plans" in t or "secret" in t for t in log_posts(h))
+    # what is kept of it is kept as a DM's: logged as private, its conversation a private one of its own
+    await h.at_rest()
+    logged = await h.store.consolidation.logged_through(await h.store.consolidation.log_watermark())
+    there = [m for _, m in logged if m.channel_id == tid]
+    assert len(there) >= 3 and all(m.private for m in there), [(m.content, m.private) for m in there]
+    key = h.bot.services.pipeline.character_key
+    assert (await h.store.conversations.history(key, USER_ID, f"private:{tid}")).turns
+    assert not (await h.store.conversations.history(key, USER_ID, f"channel:{tid}")).turns
+
+
+async def test_a_thread_is_summarized_as_a_conversation_of_its_own(make_harness: MakeHarness) -> None:
+    from tests.test_summarization import CHAT, SMALL, Script, summarized
+
+    h = await make_harness(**SMALL, conversation_threads="true")
+    script = Script()
+    h.claude.responder = script
+    asked = await h.say(CHAT[0], mention=True)
+    tid = int((await opened(h, asked))["id"])
+    await h.replies(tid, 1)
+    for n, text in enumerate(CHAT[1:3], start=2):  # no mention: answered by right in its thread
+        await h.say(text, channel=tid)
+        await h.replies(tid, n)
+    assert await summarized(h, f"channel:{tid}") == script.summary
+    assert h.bot is not None
+    key = h.bot.services.pipeline.character_key
+    channel = await h.store.conversations.history(key, USER_ID, f"channel:{CHANNEL_ID}")
+    assert channel.summary == "" and not any(text in t.content for t in channel.turns for text in CHAT)
+    assert bot_posts(h, CHANNEL_ID) == []
+
+
+async def test_a_bot_with_the_invites_permissions_opens_conversation_threads(
+        make_harness: MakeHarness) -> None:
+    from bot.discord.permissions import INVITE_PERMISSIONS
+
+    h = await make_harness(conversation_threads="true")
+    d = h.discord
+    await d.set_role_permissions(GUILD_ID, d.bot_role_id(GUILD_ID), INVITE_PERMISSIONS.value)  # as invited
+    h.claude.script("Sencha.", model=MODEL)
+    asked = await h.say("a green tea?", mention=True)
+    tid = int((await opened(h, asked))["id"])
+    assert (await h.replies(tid, 1))[0]["content"] == "Sencha."
+    h.claude.script("Gyokuro, then.", model=MODEL)
+    await h.say("a finer one?", channel=tid)
+    assert (await h.replies(tid, 2))[-1]["content"] == "Gyokuro, then."

@@ -249,3 +249,61 @@ async def test_an_mcp_tool_works_with_a_local_model_on_the_openai_backend(
     result = answered.body["messages"][-1]
     assert result["role"] == "tool" and result["content"].startswith('<tool_output name="weather__forecast">')
     assert "sunny in Oslo" in result["content"]
+
+
+async def test_an_answer_past_its_byte_bound_is_not_read_on(db_url: str, tmp_path: Path, fake_mcp: FakeMcp,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="bot.features.mcp")
+    h = await two_servers(db_url, tmp_path, mcp_response_bytes=str(1 << 20))  # a third of the flood
+    try:
+        await admin(h, "add", name="big", url=fake_mcp.url, tools="flood")
+        asked = UseTool("big__flood", {"x": "all"}, answer="It said: {result}")
+        h.claude.script(Reply(tools=asked), times=2)
+        await ask(h, "flood me", 1)
+        [result] = asked.results
+        assert result["is_error"] is True and "the tool did not answer" in result_text(result)
+        [line] = [x for x in mcp_lines(caplog, "big") if "flood" in x]
+        assert "running flood failed" in line and f"ran past {1 << 20} bytes" in line, line
+        assert fake_mcp.calls == [("flood", {"x": "all"})]
+    finally:
+        await h.close()
+
+
+async def test_a_server_gone_after_it_was_added_costs_one_call_and_one_log_line(
+        world: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="bot.features.mcp")
+    h = world
+    async with http_server() as gone:
+        await admin(h, "add", name="brief", url=gone.url, tools="forecast")
+    # its listing is still kept: the tool is declared, and the call finds no one there
+    asked = UseTool("brief__forecast", {"city": "Oslo"}, answer="It said: {result}")
+    h.claude.script(Reply(tools=asked), times=2)
+    await ask(h, "weather in Oslo?", 1)
+    [result] = asked.results
+    assert result["is_error"] is True and "the tool did not answer" in result_text(result)
+    [line] = [x for x in mcp_lines(caplog, "brief") if "running" in x]  # (the other: its liar, listed)
+    assert "brief: running forecast failed" in line and "left alone for 300 s" in line
+    h.claude.script(Reply(text="No forecast today."))
+    await ask(h, "and tomorrow?", 2)  # left alone: not declared, not called, no line more
+    assert "brief__forecast" not in tool_names(reply_requests(h)[-1].body)
+    assert len(mcp_lines(caplog, "brief")) == 2 and gone.calls == []
+
+
+async def test_mcp_tools_keep_to_the_requests_tool_cap_and_the_tool_loops_bound(
+        db_url: str, tmp_path: Path, fake_mcp: FakeMcp, caplog: pytest.LogCaptureFixture) -> None:
+    h = await two_servers(db_url, tmp_path, mcp_max_tools="2", tool_rounds="2")
+    try:
+        await admin(h, "add", name="weather", url=fake_mcp.url, tools="forecast,diary,hang")
+        again = UseTool("weather__forecast", {"city": "Bergen"})
+        asked = UseTool("weather__forecast", {"city": "Oslo"},
+                        then=UseTool("weather__forecast", {"city": "Rome"}, then=again))
+        h.claude.script(Reply(tools=asked), times=3)
+        await ask(h, "the weather everywhere, one city at a time", 1)
+        first = reply_requests(h)[-2]
+        assert sorted(n for n in tool_names(first.body) if n.startswith("weather__")) == [
+            "weather__diary", "weather__forecast"]  # two of the three allowed: mcp_max_tools
+        # tool_rounds=2: the first call's tool runs, the second call is the last (its tool is not run)
+        assert fake_mcp.calls == [("forecast", {"city": "Oslo"})] and len(reply_requests(h)) == 2
+        assert any("still using tools after 2 calls" in r.getMessage() for r in caplog.records)
+    finally:
+        await h.close()

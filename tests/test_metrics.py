@@ -287,3 +287,48 @@ def test_the_grafana_dashboard_reads_the_metrics_the_bot_serves() -> None:
     for name in set(re.findall(r"kindred_[a-z_]+", exprs)):
         base = re.sub(r"_(total|bucket|sum|count)$", "", name)
         assert base in families, name
+
+
+async def test_off_by_default_on_loopback_unless_configured_and_an_open_one_warned_of(
+        make_harness: Callable[..., Any], caplog: pytest.LogCaptureFixture) -> None:
+    h: Harness = await make_harness()
+    assert h.bot is not None
+    assert h.bot.services.metrics is None and h.bot.services.metrics_server is None  # nothing built
+    port = free_port()
+    h = await make_harness(metrics_port=port)
+    assert h.bot is not None and h.bot.services.metrics_server is not None
+    assert h.bot.services.metrics_server.host == "127.0.0.1"  # loopback unless metrics_host says otherwise
+    assert (await scrape(port, None))[0] == 200
+    assert not [r for r in caplog.records if "reachable from other machines" in r.getMessage()]
+    port = free_port()
+    await make_harness(metrics_port=port, metrics_host="0.0.0.0")  # noqa: S104 - what an operator may set
+    [line] = [r.getMessage() for r in caplog.records if "reachable from other machines" in r.getMessage()]
+    assert "0.0.0.0" in line and "metrics_token" in line
+    assert (await scrape(port, None))[0] == 200
+
+
+async def test_a_voice_messages_transcription_is_timed_and_priced(make_harness: Callable[..., Any]) -> None:
+    from tests.test_voice import OGG
+
+    port = free_port()
+    h: Harness = await make_harness(metrics_port=port, metrics_token=TOKEN, stt_backend="openai",
+                                    stt_model="whisper-large-v3")
+    sent = await h.discord.voice_message(USER_ID, OGG, channel_id=CHANNEL_ID, duration=30.0)
+    await h.handled(sent)
+    h.openai.audio_errors = [500, 503]  # the next one fails (the SDK's one retry too)
+    failed = await h.discord.voice_message(USER_ID, OGG, channel_id=CHANNEL_ID, duration=3.0)
+    await h.handled(failed)
+
+    async def timed() -> list[Sample] | None:
+        found = samples((await scrape(port))[1])
+        return found if value(found, "kindred_voice_latency_seconds_count") >= 2 else None
+
+    found = await eventually(timed, "two speech calls timed")
+    transcribed = {"character": "finn", "purpose": "transcription"}
+    assert value(found, "kindred_voice_latency_seconds_count", **transcribed) == 2
+    assert 0 < value(found, "kindred_voice_latency_seconds_sum", **transcribed) < 10
+    assert value(found, "kindred_spend_usd_total", purpose="transcription",
+                 model="whisper-large-v3") == pytest.approx(0.003)  # half a minute at $0.006 a minute
+    assert value(found, "kindred_errors_total", source="voice") == 1
+    for s in found:
+        assert not any(str(i) in v for v in s.labels.values() for i in (USER_ID, GUILD_ID, CHANNEL_ID))

@@ -180,3 +180,25 @@ async def test_the_caps_refuse_with_one_line(make_harness: MakeHarness) -> None:
     assert full == ("Not set: this server already has 1 place tasks, the most it may have (`/bot tasks "
                     "cancel` ends one).")
     assert len(await h.store.reminders.tasks_of(GUILD_ID)) == 1
+
+
+async def test_a_server_past_its_spending_cap_skips_its_task_with_one_line_and_no_model_call(
+        make_harness: MakeHarness, caplog: pytest.LogCaptureFixture) -> None:
+    h = await make_harness(server_daily_spend_usd="0.01")
+    now = [tomorrow_at(8)]
+    at_fake_time(h, now)
+    row = await daily_question(h, now)
+    caplog.set_level(logging.INFO, logger="bot.features.reminders.delivery")
+    now[0] = row.due_at
+    await h.store.usage.record(user_id=None, guild_id=GUILD_ID, purpose="reply", model="claude-test-default",
+                               input_tokens=0, output_tokens=0, cache_creation_tokens=0, cache_read_tokens=0,
+                               cost=0.02, latency_ms=1.0, ok=True)  # its messages spent the day's allowance
+    timer = await h.store.timers.get(f"reminder:{row.id}")
+    assert timer is not None
+    said = await h.bot.services.timers.handlers["reminder"](timer)
+    assert said.startswith(f"place task {row.id} skipped: ") and "spend" in said, said
+    lines = [r.getMessage() for r in caplog.records if f"place task {row.id}" in r.getMessage()]
+    assert len(lines) == 1 and "skipped" in lines[0]
+    assert not [r for r in h.claude.requests if carrying_out(r.body)]  # no model call
+    moved = await h.store.reminders.get(row.id)
+    assert moved is not None and moved.due_at == row.due_at + timedelta(days=1)  # that time is gone

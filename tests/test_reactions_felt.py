@@ -227,3 +227,30 @@ async def test_a_reaction_on_a_message_it_was_asked_about_reaches_it(make_harnes
     await react(h, target, "👎")  # a correction only on its own replies
     assert [(r["e"], r.get("cue", False)) for r in await reacted(h)] == [("🦀", False), ("❤", False),
                                                                          ("👎", False)]
+
+
+async def test_the_operators_correction_set_replaces_the_thumbs_down(make_harness: MakeHarness) -> None:
+    h = await make_harness(timezone="UTC", correction_reactions="🤦, wrongo")
+    set_clock(h, Clock(afternoon()))
+    felt(h).delay = 0.01
+    await dm(h, "what tea is good for a cold?", 1)
+    reply = (await h.replies(await h.dm_channel_id(), 1))[0]
+    await react(h, reply, "👎")  # not in the operator's set: a reaction, not a correction
+    await dm(h, "hm", 2)
+    assert "to a reply of yours here" not in FakeClaudeText.of(h)
+    await react(h, reply, "🤦🏽")  # in the set, whatever the skin tone
+    await dm(h, "so?", 3)
+    assert "alice reacted 🤦 to a reply of yours here" in FakeClaudeText.of(h)
+    seen = felt(h).events
+    await h.discord.user_reaction(reply, USER_ID, "wrongo", emoji_id=990_000_000_000_000_001)  # custom
+    await eventually(check(lambda: felt(h).events > seen), "the custom reaction")
+    await felt(h).flush()
+    await dm(h, "and now?", 4)
+    assert "alice reacted :wrongo: to a reply of yours here" in FakeClaudeText.of(h)
+    empty = await make_harness(timezone="UTC", correction_reactions="")  # none: no correction at all
+    set_clock(empty, Clock(afternoon()))
+    felt(empty).delay = 0.01
+    await dm(empty, "hello", 1)
+    await react(empty, (await empty.replies(await empty.dm_channel_id(), 1))[0], "👎")
+    await dm(empty, "hm", 2)
+    assert "to a reply of yours here" not in FakeClaudeText.of(empty)

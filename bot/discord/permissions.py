@@ -201,12 +201,13 @@ def server_admin_only() -> Callable[[T], T]:
 
 # What the invite link asks for (README "Discord set-up"): reading and talking (embeds, files, history),
 # emote reactions (cogs/alive.py), voice messages (bot/discord/voice.py), webhooks for the characters of an
-# ensemble, and the server tools: kick, ban, time out, purge, ticket threads.
+# ensemble, conversation threads (/bot threads: public threads from a message), and the server tools: kick,
+# ban, time out, purge, ticket threads.
 INVITE_PERMISSIONS = discord.Permissions(
     view_channel=True, send_messages=True, send_messages_in_threads=True, embed_links=True, attach_files=True,
     read_message_history=True, add_reactions=True, send_voice_messages=True, manage_webhooks=True,
     kick_members=True, ban_members=True, moderate_members=True, manage_messages=True, manage_threads=True,
-    create_private_threads=True)
+    create_public_threads=True, create_private_threads=True)
 # With voice channels on (voice_channels), a call's too: joining one, speaking and being heard by voice
 # activity (a bot has no push-to-talk key), and showing in the channel's status that it listens
 # (bot/discord/voicechat/status.py).

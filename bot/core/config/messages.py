@@ -165,6 +165,10 @@ class McpSettings:
     mcp_result_chars: int = key(
         8000, "Characters of one MCP tool's result the character reads at most (the rest is cut).",
         min=100, max=100_000)
+    mcp_response_bytes: int = key(
+        8_388_608, "Bytes of one answer from an MCP server over HTTP read at most; past it the call fails "
+        "(one log line) and the rest is not read, so a server answering without end costs bounded memory.",
+        min=65_536, max=67_108_864)
     mcp_max_tools: int = key(10, "MCP tools one request declares at most.", min=1, max=20)
     mcp_in_dms: bool = key(
         False, "Offer the operator's local MCP servers' tools in direct messages too (a DM is private: "

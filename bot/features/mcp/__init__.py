@@ -10,8 +10,9 @@ character's own tools (bot/core/pipeline.py ``ReplyTools``), inside the same too
   memories (``Lent.outward``).
 * Bounded: every call (connect, list, run) is held to ``mcp_call_seconds``; a server that hangs, answers
   garbage or is gone costs that one call and one log line, then is left alone for ``mcp_retry_seconds``;
-  a result is cut at ``mcp_result_chars``; a tool whose input schema is no valid JSON Schema is never
-  declared, and the model's input is checked against the schema before it is sent.
+  an answer is read up to ``mcp_response_bytes`` and a result cut at ``mcp_result_chars``; a tool whose
+  input schema is no valid JSON Schema is never declared, and the model's input is checked against the
+  schema before it is sent.
 
 Settings: the ``mcp`` section (bot/core/config/messages.py ``McpSettings``). The table: database/mcp.py.
 The commands: cogs/activation.py (``/bot mcp``). Tests: tests/test_mcp_tools.py (a fake MCP server built

@@ -11,10 +11,13 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
+import httpx2
 from mcp import Client, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
 
 from bot.core.config import McpSettings
 from bot.core.models.tools import ToolOutput
@@ -50,6 +53,9 @@ class Link:
                     self.settings.mcp_retry_seconds)
 
     def _client(self) -> Client:
+        if isinstance(self.target, str):
+            return Client(_capped_http(self.target, self.settings.mcp_response_bytes,
+                                       self.settings.mcp_call_seconds), cache=None)
         return Client(self.target, cache=None)
 
     async def tools(self) -> tuple[McpTool, ...]:
@@ -102,6 +108,48 @@ class Link:
                         len(text), cap)
             text = f"{text[:cap]}\n[cut: {len(text) - cap} more characters]"
         return ToolOutput(text or "(no text)", error=bool(result.is_error))
+
+
+class TooLong(httpx2.StreamError):
+    """An MCP server's answer ran past ``mcp_response_bytes`` (a StreamError: the SDK turns it into the
+    request's error instead of waiting on)."""
+
+
+class _CappedBody(httpx2.AsyncByteStream):
+    """A response body read up to ``cap`` bytes: past it the read stops with :class:`TooLong`, the rest
+    never held in memory."""
+
+    def __init__(self, body: httpx2.AsyncByteStream, cap: int) -> None:
+        self.body, self.cap = body, cap
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        read = 0
+        async for chunk in self.body:
+            read += len(chunk)
+            if read > self.cap:
+                raise TooLong(f"its answer ran past {self.cap} bytes")
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self.body.aclose()
+
+
+def _capped_http(url: str, cap: int, seconds: float) -> AbstractAsyncContextManager[Any]:
+    """The SDK's streamable HTTP transport to ``url`` over an HTTP client whose every answer is read up to
+    ``cap`` bytes (the SDK reads a JSON answer whole; an event of a stream is held to it too). Asked
+    uncompressed, so the bytes counted are the bytes held."""
+
+    async def capped(response: httpx2.Response) -> None:  # before its body is read
+        response.stream = _CappedBody(response.stream, cap)  # type: ignore[arg-type]
+
+    @asynccontextmanager
+    async def connected() -> AsyncIterator[Any]:
+        http = httpx2.AsyncClient(timeout=httpx2.Timeout(seconds), headers={"Accept-Encoding": "identity"},
+                                  event_hooks={"response": [capped]})
+        async with http, streamable_http_client(url, http_client=http, max_sse_event_size=cap) as streams:
+            yield streams
+
+    return connected()
 
 
 def _text(content: list[Any], structured: object) -> str:
