@@ -74,6 +74,7 @@ from bot.operator.reach import Reach
 from bot.reply.aloud import SpokenReply
 from bot.reply.deciding import Addressee, CharacterNames, IntentRouter
 from bot.reply.ensemble import CastMember, Ensemble
+from bot.reply.imagebudget import ImageBudget
 from bot.reply.pipeline import ReplyPipeline, ReplySequence, Solo
 from bot.reply.recovery import LateReplies, ReplyRecovery
 from bot.reply.swipes import TIMER as SWIPE_TIMER
@@ -171,6 +172,10 @@ class Services:
     cluster: Cluster
     ensemble: Ensemble | None
     replies: ReplySequence
+    # What the main character's replies share with other work, for it and for whoever watches it: one reply
+    # at a time per conversation (a reminder's delivery holds it too), and the image bytes in flight.
+    conversation_locks: KeyedLocks[tuple[int, str]]
+    images: ImageBudget
     recovery: ReplyRecovery
     memory: MemoryService
     admin: AdminTools
@@ -423,7 +428,8 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     tools = ServerToolParts.on(store, polls)
     services = Services(store=store, claude=claude, voice=voice, pipeline=engine, access=access,
                         limits=limits, reach=reach,
-                        cluster=cluster, ensemble=ensemble, replies=replies, recovery=recovery, memory=memory,
+                        cluster=cluster, ensemble=ensemble, replies=replies, conversation_locks=locks,
+                        images=shared.images, recovery=recovery, memory=memory,
                         admin=admin, counters=counters, alive=alive, memory_jobs=memory_jobs,
                         lead_work=lead_work, reloader=reloader, timers=dispatcher, ticker=ticker,
                         heartbeat=Heartbeat(holder.follow(DiscordSettings), edge.latencies, edge.post_to_log,
