@@ -2,11 +2,14 @@
 
 :class:`ReplyPipeline`, one per character, owns its stages, privately: admission (bot/reply/admission.py),
 the decision (bot/reply/deciding), the owed marks (bot/reply/owed.py), and the answer (bot/reply/engine.py:
-the prompt, the generation and delivery, the keeping). Its ways in: a live message (through the
-:class:`ReplySequence` below), a reply owed since before a restart (re-entering at admission,
-bot/reply/recovery.py), a voice message (logged before it is heard, bot/discord/voice.py), and an interaction
-that makes the character speak (/ask, a swipe's reroll). Callers ask it for a step of a reply, never for a
-stage; the composition root's reply part (bot/runtime/pipelines.py) builds the stages and hands them in.
+the prompt, the generation and delivery, the keeping). It is asked, never walked, in a few verbs: a live
+message, or a question asked privately (/ask, the console), goes through the :class:`ReplySequence` below
+(``handle``), a reply owed since before a restart re-enters it at admission (``recover``, from
+bot/reply/recovery.py), the cast asks a character whether it answers (``decide``), a voice message is heard
+first (``hear``, logged before it is heard, bot/discord/voice.py), a swipe asks for another answer
+(``alternative``). The sequence, in this module, runs each pipeline's stages through its private steps; no
+caller sequences them. The composition root's reply part (bot/runtime/pipelines.py) builds the stages and
+hands them in.
 
 :class:`ReplySequence` runs every message through the same steps, the :class:`Cast` choosing who answers:
 
@@ -151,7 +154,7 @@ class ReplySequence:
         main, engine = self.cast.main, self.cast.pipeline(key)
         engine._claim(msg.message_id)  # answering clears the mark, or a refusal does
         own = self.cast.own_words(msg)
-        decision = await main._readmit(msg, outlet_for(main.character_key), own=own) \
+        decision = await main._readmit(msg, None if own else outlet_for(main.character_key)) \
             or await engine.decide(msg, owed=True)
         await main._announce(msg, decision)
         if not decision.reply:
@@ -361,11 +364,11 @@ class ReplyPipeline:
             return Taken(stop)
         return Taken(None, prefetched)
 
-    async def _readmit(self, msg: Incoming, outlet: Outlet, *, own: bool) -> Decision | None:
+    async def _readmit(self, msg: Incoming, outlet: Outlet | None) -> Decision | None:
         """An owed message admitted again, as a live one would be now: the decision that stops it, if any.
-        Another character's answer to ours: only whether the place is still active (no interceptor, gate
-        or vote), and then it is answered."""
-        if own:
+        Another character's answer to ours (no ``outlet``): only whether the place is still active (no
+        interceptor, gate or vote), and then it is answered."""
+        if outlet is None:
             if await self._admission.observe(msg):
                 return Decision(True, "owed from before a restart", kind="owed")
             return Decision(False, "this place is inactive", kind="inactive")
