@@ -34,11 +34,10 @@ from sqlalchemy import select
 
 from benchmarks.bench_pipeline import FakesThread
 from benchmarks.common import percentile, summary_ms
-from bot.core.pipeline import Decision, Incoming
 from database.models import LoggedMessage
 from tests.dbtools import reset_schema
 from tests.fakes.claude_server import FakeClaude
-from tests.harness import CHANNEL_ID, GUILD_ID, USER_ID, Harness
+from tests.harness import CHANNEL_ID, GUILD_ID, USER_ID, AnnouncedDecisions, Harness
 
 VOTER = "claude-test-voter"
 FIRST_PERSON = 700_000_000_000_000_001
@@ -70,14 +69,9 @@ async def burst(messages: int, people: int, mention_every: int, database_url: st
         h.discord.add_member(GUILD_ID, uid)
     await h.start_bot()
     assert h.bot is not None
-    decisions: dict[int, list[Decision]] = {}
-
-    async def on_decision(msg: Incoming, decision: Decision) -> None:
-        decisions.setdefault(msg.message_id, []).append(decision)
-
-    # one decision observer more than compose() declared: the benchmark's
-    decider = h.bot.services.pipeline._decider
-    decider.observers = (*decider.observers, on_decision)
+    # Each message's decisions, as the bot announces them (its log): the benchmark's count of them.
+    announced = AnnouncedDecisions(quiet=True).__enter__()
+    decisions = announced.seen
     bot_id = h.bot_user_id
 
     async def send() -> tuple[list[int], list[tuple[int, float]]]:
@@ -131,6 +125,7 @@ async def burst(messages: int, people: int, mention_every: int, database_url: st
             "reasons": _reasons(decisions, set(unaddressed)),
         }
     finally:
+        announced.__exit__()
         await h.stop_bot()
         await fakes.call(h.claude.close())
         await fakes.call(h.discord.close())
@@ -171,7 +166,6 @@ async def quiet_room(database_url: str | None, window: float, vote_latency: floa
             out.append((first_vote - sent_at, reply[0].received_at - sent_at))
             await h.discord.wait_for_messages(CHANNEL_ID, k + 1, timeout=30)
             await asyncio.sleep(window + 0.5)  # the window its round opened closes empty: quiet again
-            assert h.bot.services.pipeline.voting.burst.quiet(CHANNEL_ID)
     finally:
         await h.stop_bot()
         await fakes.call(h.claude.close())
@@ -186,11 +180,12 @@ def _latest_user_text(request: Any) -> str:
     return FakeClaude.all_text({"messages": messages[-1:]}) if messages else ""
 
 
-def _reasons(decisions: dict[int, list[Decision]], unaddressed: set[int]) -> dict[str, int]:
+def _reasons(decisions: dict[int, list[str]], unaddressed: set[int]) -> dict[str, int]:
     out: dict[str, int] = {}
     for mid, ds in decisions.items():
         if mid in unaddressed and ds:
-            reason = ds[0].reason
+            # "stay quiet (majority vote; votes: no no no)": its reason, "majority vote"
+            reason = ds[0].split(" (", 1)[1].removesuffix(")").split("; ")[0]
             coalesced = reason.startswith("coalesced into")
             reason = "coalesced into <id>" if coalesced else reason.split(" on a")[0]
             out[reason] = out.get(reason, 0) + 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import os
 import re
 import subprocess
@@ -534,6 +535,44 @@ def check(condition: Callable[[], T]) -> Callable[[], Awaitable[T]]:
     async def checked() -> T:
         return condition()
     return checked
+
+
+class AnnouncedDecisions(logging.Handler):
+    """The decisions the bot announces on each message, read where an operator reads them (its log, at INFO:
+    ``message <id> from <author> in <scope>: reply (addressed)``), while the ``with`` block runs: ``seen``
+    holds each message's, in order (``reply (...)`` or ``stay quiet (...)``). ``quiet``: not passed on to
+    the process's own handlers meanwhile (a benchmark's, printing warnings only)."""
+
+    LINE = re.compile(r"message (\d+) from .* in \S+: ((?:reply|stay quiet) \(.*\))", re.DOTALL)
+    LOGGER = "bot.reply.deciding"
+
+    def __init__(self, *, quiet: bool = False) -> None:
+        super().__init__(logging.INFO)
+        self.seen: dict[int, list[str]] = {}
+        self.quiet = quiet
+        self._level = logging.NOTSET
+
+    def emit(self, record: logging.LogRecord) -> None:
+        found = self.LINE.fullmatch(record.getMessage())
+        if found is not None:
+            self.seen.setdefault(int(found[1]), []).append(found[2])
+
+    def last(self, message_id: int) -> str:
+        return self.seen[message_id][-1]
+
+    def __enter__(self) -> AnnouncedDecisions:
+        logger = logging.getLogger(self.LOGGER)
+        self._level = logger.level
+        logger.setLevel(min(logger.getEffectiveLevel(), logging.INFO))
+        logger.addHandler(self)
+        logger.propagate = not self.quiet
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        logger = logging.getLogger(self.LOGGER)
+        logger.removeHandler(self)
+        logger.setLevel(self._level)
+        logger.propagate = True
 
 
 async def eventually(check: Callable[[], Awaitable[T]], what: str, timeout: float = EVENT_WAIT) -> T:

@@ -374,6 +374,39 @@ def test_a_pipelines_stages_are_its_own() -> None:
     assert reached == []
 
 
+def test_a_pipeline_is_asked_in_a_few_verbs_and_watched_from_outside() -> None:
+    """A character's ReplyPipeline is asked, not walked: at most 8 public names (who speaks, and what its
+    callers want of it), none a call passed on to a stage as it is; the reply sequence beside it runs the
+    stages, through the pipeline's private steps. Tests and benchmarks watch it through what it shows (the
+    wire, the database, the log, a service the composition root exposes on purpose), never by opening a
+    stage: no ``pipeline._x`` nor ``._turns``, ``._engine``... there."""
+    tree = ast.parse((ROOT / "bot" / "reply" / "pipeline.py").read_text())
+    [pipeline] = [n for n in ast.walk(tree) if isinstance(n, ast.ClassDef) and n.name == "ReplyPipeline"]
+    public = [n for n in pipeline.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+              and not n.name.startswith("_")]
+    assert len(public) <= 8, [n.name for n in public]
+    forwards = []
+    for method in public:
+        body = [n for n in method.body if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))]
+        value = body[0].value if len(body) == 1 and isinstance(body[0], ast.Return | ast.Expr) else None
+        call = value.value if isinstance(value, ast.Await) else value
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) \
+                and isinstance(call.func.value, ast.Attribute) \
+                and call.func.value.attr.lstrip("_") in STAGES_OF_A_PIPELINE:
+            forwards.append(f"{method.name}: {ast.unparse(call)}")
+    assert forwards == []
+    opened = []
+    for path in sorted([*(ROOT / "tests").rglob("*.py"), *(ROOT / "benchmarks").rglob("*.py")]):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Attribute) or not node.attr.startswith("_"):
+                continue
+            owner = ast.unparse(node.value)
+            if node.attr.lstrip("_") in STAGES_OF_A_PIPELINE and owner not in ("self", "cls") \
+                    or re.search(r"pipeline(\(.*\))?$", owner):
+                opened.append(f"{path.relative_to(ROOT)}:{node.lineno}: {ast.unparse(node)}")
+    assert opened == []
+
+
 def test_one_owner_of_the_owed_replies() -> None:
     """Which replies this process owes is kept by one OwedMarks per character (bot/reply/owed.py): no other
     class keeps a set of owed messages, and only it writes or clears the mark of a reply being answered

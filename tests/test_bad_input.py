@@ -139,5 +139,5 @@ async def test_the_bad_input_corpus(harness: Harness) -> None:
     await h.say("still with us?", mention=True)
     await h.discord.wait_for(lambda d: any(p["content"] == "All calm." for p in bot_posts(h, CHANNEL_ID)),
                              what="the next answer")
-    engine = h.bot.services.pipeline
-    await h.discord.wait_for(lambda _: not engine.owing(), what="nothing owed")
+    replies = h.bot.services.replies
+    await h.discord.wait_for(lambda _: not replies.owing(), what="nothing owed")

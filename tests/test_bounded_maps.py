@@ -66,7 +66,7 @@ async def test_the_engine_keeps_no_lock_per_person_after_answering(harness: Harn
         await h.say(f"hello Finn, I am person {n}", user=person, mention=True)
         await h.replies(CHANNEL_ID, n)
     await h.bot.in_flight.drain()
-    assert len(h.bot.services.pipeline._engine._keeper.locks) == 0  # the pipeline's own, looked into
+    assert len(h.bot.services.conversation_locks) == 0
 
 
 async def test_the_log_remembers_a_bounded_number_of_recent_authors(

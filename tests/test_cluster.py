@@ -8,6 +8,7 @@ They need PostgreSQL (TEST_DATABASE_URL); the configuration and formatting tests
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import sys
@@ -451,30 +452,28 @@ def _node_of(status: str, pid: int) -> str:
     return next(line.split()[0] for line in status.splitlines() if f"-{pid}-" in line)
 
 
-async def test_a_turn_answered_in_another_process_ends_the_wait_at_once(db_url: str,
-                                                                       make_harness: Any) -> None:
+async def test_a_turn_answered_in_another_process_ends_the_wait_at_once(
+        db_url: str, make_harness: Any, caplog: pytest.LogCaptureFixture) -> None:
     """Finn, named second, waits for Atlas's answer; Atlas lives in another process of the cluster, whose
     answer arrives as a `posted` signal (before, or without, the gateway's copy)."""
     if "postgresql" not in db_url:
         pytest.skip("signals between processes go through PostgreSQL")
-    from bot.core.pipeline import Incoming
-    from tests.harness import CHANNEL_ID, GUILD_ID, USER_ID
+    from tests.harness import CHANNEL_ID, GUILD_ID
 
-    h = await make_harness(turn_wait_after_human="30")
+    h = await make_harness(turn_wait_after_human="600", peer_characters="Atlas")
+    caplog.set_level(logging.DEBUG, logger="bot.reply.deciding.turns")
     other_store = await Store(db_url).open()
     other = cluster_of(other_store, ClusterSettings(), "atlas", shard_ids=(1,), shard_count=2)
     await other.start()
     try:
-        msg = Incoming(10_000, CHANNEL_ID, USER_ID, "alice", "Atlas, then Finn: hello!",
-                       datetime.now(UTC), False, guild_id=GUILD_ID)
-        waiting = asyncio.create_task(h.bot.services.pipeline.wait_turn(msg, ("Atlas",)))
-        turns = h.bot.services.pipeline._turns  # the pipeline's own turn-taking, looked into
+        sent = await h.say("Atlas, then Finn: hello!")
         # Parked on its arrivals (the log holds no answer of Atlas's): only the signal can end it now.
-        await h.discord.wait_for(lambda _: turns._arrivals, what="the wait for Atlas's turn")
-        assert not waiting.done()
-        assert await other.publish("posted", channel_id=CHANNEL_ID, guild_id=GUILD_ID, message_id=10_001,
-                                   author_name="Atlas")
-        assert await asyncio.wait_for(waiting, EVENT_WAIT) is True  # the signal: the wait run out is False
+        await h.discord.wait_for(lambda _: any(f"message {sent['id']}: waiting for Atlas" in r.getMessage()
+                                               for r in caplog.records), what="the wait for Atlas's turn")
+        assert h.discord.posted(CHANNEL_ID) == []
+        assert await other.publish("posted", channel_id=CHANNEL_ID, guild_id=GUILD_ID,
+                                   message_id=int(sent["id"]) + 1, author_name="Atlas")
+        await h.replies(CHANNEL_ID, 1)  # long before the wait would run out: the signal ended it
     finally:
         await other.close()
         await other_store.close()

@@ -44,8 +44,8 @@ async def ends_well(h: Harness, sent: list[dict[str, Any]], *, text: str = "Stil
     sent.append(await h.say("and now?", mention=True))
     await h.discord.wait_for(lambda _: len(bot_posts(h)) > before, timeout=EVENT_WAIT, what="the next reply")
     assert bot_posts(h)[-1]["content"] == text
-    engine = h.bot.services.pipeline  # type: ignore[union-attr]
-    await h.discord.wait_for(lambda _: not engine.owing(), what="no reply owed")
+    replies = h.bot.services.replies  # type: ignore[union-attr]
+    await h.discord.wait_for(lambda _: not replies.owing(), what="no reply owed")
     assert {int(m["id"]) for m in sent} <= await seen_ids(h.store)
     assert await h.store.owed.count() == 0
 

@@ -76,9 +76,9 @@ async def test_a_second_persons_pictures_wait_for_the_budget_and_reach_claude(ma
 
     await h.dm("and mine", user=USER2_ID, attachments=second)
     assert h.bot is not None
-    budget = h.bot.services.pipeline._engine._images  # the process's budget, looked into
+    budget = h.bot.services.images  # the process's budget
     async def waiting() -> bool:
-        return len(budget._waiting) == 1
+        return budget.waiting == 1
 
     await eventually(waiting, "bob's reply to wait for the budget")
     # Nothing of bob's pictures was read meanwhile, and his request waits.

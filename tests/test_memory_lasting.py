@@ -4,9 +4,7 @@ the wire: what reaches the reply prompt."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
 import numpy as np
 import pytest
@@ -22,7 +20,7 @@ from memory.facts import FactIndex, parse_extraction
 from memory.lexical import LexicalIndex, terms
 from memory.recall import choose, expiring_allowed
 from memory.timewords import window
-from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, Harness, MakeHarness
+from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, MakeHarness, eventually
 from tests.memory_support import HashEmbedder
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
@@ -153,25 +151,6 @@ async def test_prune_and_return_after_silence_forget_only_what_expires(store: St
 # --------------------------------------------------------------------------- over the wire
 
 
-async def _turn_done(h: Harness) -> asyncio.Event:
-    """Set once the memory's turn observer has finished (the observers run side by side)."""
-    assert h.bot is not None and h.bot.services.memory is not None
-    done = asyncio.Event()
-    keeper = h.bot.services.pipeline._engine._keeper  # the pipeline's own keeping stage, looked into
-    listeners = list(keeper._keepers)
-    memory = h.bot.services.memory._on_turn
-
-    async def listener(msg: Any, result: Any) -> None:
-        try:
-            await memory(msg, result)
-        finally:
-            done.set()
-
-    listeners[listeners.index(memory)] = listener
-    keeper._keepers = tuple(listeners)  # this test's stand-in for the one compose() declared
-    return done
-
-
 @pytest.mark.parametrize("who", ["daily", "silent"])
 async def test_a_month_old_fact_reaches_the_prompt_of_someone_who_speaks_daily(
         make_harness: MakeHarness, who: str) -> None:
@@ -194,8 +173,6 @@ async def test_a_month_old_fact_reaches_the_prompt_of_someone_who_speaks_daily(
     async with store.engine.begin() as conn:
         await conn.execute(update(User).where(User.id == user).values(last_interaction=last))
         await conn.execute(update(UserFact).where(UserFact.user_id == user).values(last_mentioned=said))
-    done = await _turn_done(h)
-
     await h.say("How is the kitchen coming along? Any news from your sister?", mention=True, user=user)
     await h.replies(CHANNEL_ID, 1)
     body = h.claude.last_request("claude-test-default").all_text()
@@ -206,9 +183,12 @@ async def test_a_month_old_fact_reaches_the_prompt_of_someone_who_speaks_daily(
         assert "- Alice is repainting her kitchen yellow" in body  # 30 days old, and she spoke yesterday
     else:
         assert "repainting" not in body  # silent for 20 days: it expired
-    await done.wait()
-    # The exchange moved her last interaction; coming back after the silence forgot what had expired.
-    assert (await store.people.last_interaction(user) or now) > now - timedelta(minutes=5)
+    # The exchange moved her last interaction (the memory's turn observer, once the reply is out);
+    # coming back after the silence forgot what had expired.
+    async def moved() -> bool:
+        return (await store.people.last_interaction(user) or last) > now - timedelta(minutes=5)
+
+    await eventually(moved, "her last interaction moved by the exchange")
     kept = sorted(r.fact for r in await store.facts.rows(user))
     assert ("Alice is repainting her kitchen yellow" in kept) == (who == "daily") and len(kept) == (
         3 if who == "daily" else 2)

@@ -426,7 +426,7 @@ async def test_a_reminder_waits_for_a_reply_in_flight_in_its_place(make_harness:
     [row] = await h.store.reminders.open_for(USER_ID)
     timer = await h.store.timers.get(reminder_key(row.id))
     assert timer is not None
-    locks = h.bot.services.pipeline._engine._keeper.locks  # the conversation locks the reminder shares
+    locks = h.bot.services.conversation_locks  # the replies' conversation locks, the reminder's too
     h.claude.script("Stretch, now!")
     async with locks((USER_ID, "dm")):  # a reply to them is being written in the DM
         delivery = asyncio.create_task(h.bot.services.timers.handlers["reminder"](timer))

@@ -60,7 +60,7 @@ async def test_a_reply_is_owed_until_posted_and_posted_with_its_nonce(harness: H
     [reply] = await h.replies(CHANNEL_ID)
     assert reply["content"] == "Here I am."
     assert seen == [int(sent["id"])]  # owed while the reply was written (marked with the log write)
-    await h.discord.wait_for(lambda _: not h.bot.services.pipeline.owing(), what="the mark cleared")  # type: ignore[union-attr]
+    await h.discord.wait_for(lambda _: not h.bot.services.replies.owing(), what="the mark cleared")  # type: ignore[union-attr]
     assert await store.owed.pending(h.bot.services.pipeline.character_key) == []  # type: ignore[union-attr]
     [body] = post_bodies(h)
     assert body["nonce"] == reply_nonce(int(sent["id"]), 0) and body["enforce_nonce"] is True
@@ -77,7 +77,7 @@ async def test_a_message_that_is_not_answered_owes_nothing(make_harness: Any) ->
     await h.say("anyone up for a swim?")
     [reply] = await h.replies(CHANNEL_ID)
     assert reply["content"] == "Count me in."
-    await h.discord.wait_for(lambda _: not h.bot.services.pipeline.owing(), what="the voted reply settled")
+    await h.discord.wait_for(lambda _: not h.bot.services.replies.owing(), what="the voted reply settled")
     assert await h.store.owed.count() == 0
 
 
@@ -145,8 +145,8 @@ async def test_owed_replies_are_answered_late_at_start_up_or_dropped_when_old(ha
                 if r.method == "POST" and r.path.endswith("/messages")]) == 1  # the answered one left alone
     assert "3 minutes late" in h.claude.all_text(h.claude.requests[-1])
     assert posted[-1]["message_reference"]["message_id"] == fresh["id"]
-    engine = h.bot.services.pipeline  # type: ignore[union-attr]
-    await h.discord.wait_for(lambda _: not engine.owing(), what="the late reply settled")
+    replies = h.bot.services.replies  # type: ignore[union-attr]
+    await h.discord.wait_for(lambda _: not replies.owing(), what="the late reply settled")
     assert await h.store.owed.count() == 0  # the old one was closed as dropped
     assert len(bot_posts(h, OTHER_CHANNEL_ID)) == 1  # and not answered again
 
@@ -384,7 +384,7 @@ async def test_a_mark_being_answered_here_is_never_taken_for_one_left_by_a_crash
 
 
 async def test_a_mark_set_after_a_vote_is_claimed_before_recovery_can_read_it(make_harness: Any) -> None:
-    """The same for a reply decided by a vote, marked owed on its own (ReplyPipeline.owe)."""
+    """The same for a reply decided by a vote, marked owed on its own (the sequence owes it on its own)."""
     h = await make_harness(yes_no_vote_count="1")
     owed = h.bot.services.store.owed  # type: ignore[union-attr]
     real = owed.mark

@@ -33,6 +33,7 @@ from tests.harness import (
     LOG_CHANNEL_ID,
     USER2_ID,
     USER_ID,
+    AnnouncedDecisions,
     Harness,
     MakeHarness,
     check,
@@ -149,14 +150,11 @@ async def test_a_burst_is_judged_in_few_vote_rounds_every_message_logged_and_dec
         make_harness: MakeHarness) -> None:
     # A window far longer than the burst takes to send; the bound below holds even if it spans several.
     h = await make_harness(vote_window_seconds="3")
-    decided: dict[int, Decision] = {}
+    with AnnouncedDecisions() as decided:
+        await _burst(h, decided)
 
-    async def on_decision(msg: Incoming, decision: Decision) -> None:
-        decided[msg.message_id] = decision
 
-    assert h.bot is not None
-    decider = h.bot.services.pipeline._decider  # one observer more than compose() declared: this test's
-    decider.observers = (*decider.observers, on_decision)
+async def _burst(h: Harness, decided: AnnouncedDecisions) -> None:
     h.claude.script("no", model=VOTER, times=None)
     sent: list[dict[str, Any]] = []
     for i in range(30):
@@ -172,19 +170,20 @@ async def test_a_burst_is_judged_in_few_vote_rounds_every_message_logged_and_dec
             mention = await h.say("quick, what's a limpet?", mention=True)
     await h.replies(CHANNEL_ID, 1)
     ids = [int(m["id"]) for m in sent]
-    await h.discord.wait_for(lambda _: all(i in decided for i in ids), what="every decision")
+    await h.discord.wait_for(lambda _: all(i in decided.seen for i in ids), what="every decision")
     assert len(votes(h)) <= 0.3 * len(ids)
     assert await h.store.log.count_logged() == len(ids) + 2  # the burst, the @mention and the reply
-    judged = [i for i in ids if decided[i].votes]
-    assert judged[0] == ids[0] and decided[ids[0]].reason == "majority vote"  # leading edge: alone, at once
+    judged = [i for i in ids if "; votes: " in decided.last(i)]
+    # leading edge: alone, at once
+    assert judged[0] == ids[0] and " (majority vote; votes: " in decided.last(ids[0])
     assert ids[-1] in judged  # trailing edge: the latest message of the burst is the one voted on
     for i in ids:
         if i not in judged:
-            assert decided[i].reason.startswith("coalesced into ") and not decided[i].reply
+            assert decided.last(i).startswith("stay quiet (coalesced into ")
     latest_vote = votes(h)[-1].all_text()
     assert "burst line 28 about the tide pools" in latest_vote  # the others are shown as context
     assert "Latest message, from bob: burst line 29" in latest_vote and "join in now" in latest_vote
-    assert int(mention["id"]) in decided and decided[int(mention["id"])].reply
+    assert int(mention["id"]) in decided.seen and decided.last(int(mention["id"])).startswith("reply (")
 
 
 # --------------------------------------------------------------------------- intent routing

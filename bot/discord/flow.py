@@ -68,7 +68,7 @@ class MessageFlow:
         """A bot named in the message is a character that may answer first."""
         for user in message.mentions:
             if user.bot and user.id != me.id:
-                self.bot.services.pipeline.note_peer(message.channel.id, user.id, user.display_name)
+                self.bot.services.replies.note_peer(message.channel.id, user.id, user.display_name)
 
     async def answer(self, msg: Incoming, message: discord.Message,
                      outlet_for: Callable[[str], Outlet]) -> None:

@@ -126,6 +126,10 @@ class Ensemble:
     def pipeline(self, key: str) -> ReplyPipeline:
         return self.member(key).pipeline
 
+    @property
+    def pipelines(self) -> list[ReplyPipeline]:
+        return [m.pipeline for m in self.members]
+
     def own_words(self, msg: Incoming) -> bool:
         return self.speaker_of(msg) is not None
 
@@ -148,9 +152,9 @@ class Ensemble:
             return self._chain(msg, decision, [talker])
         if order:
             if msg.author_is_bot:
-                blocked = self.main.bot_blocked(msg)
-                if blocked is not None:
-                    return Casting.quiet(blocked)
+                answering = await self.main.decide(msg, addressed=True)  # unless it would loop
+                if not answering.reply:
+                    return Casting.quiet(answering)
             decision = Decision(True, "addressed: " + ", ".join(self.member(k).name for k in order),
                                 kind="addressed")
             return self._chain(msg, decision, order)

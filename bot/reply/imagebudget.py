@@ -22,6 +22,11 @@ class ImageBudget:
         self.peak = 0  # the most held at once (for tests and benchmarks)
         self._waiting: deque[tuple[int, asyncio.Future[None]]] = deque()
 
+    @property
+    def waiting(self) -> int:
+        """How many replies wait for their pictures' bytes to fit."""
+        return len(self._waiting)
+
     async def take(self, size: int) -> Lease:
         """A lease of ``size`` bytes (at most ``limit``), once they fit."""
         size = max(0, min(size, self.limit))

@@ -2,11 +2,14 @@
 
 :class:`ReplyPipeline`, one per character, owns its stages, privately: admission (bot/reply/admission.py),
 the decision (bot/reply/deciding), the owed marks (bot/reply/owed.py), and the answer (bot/reply/engine.py:
-the prompt, the generation and delivery, the keeping). Its ways in: a live message (through the
-:class:`ReplySequence` below), a reply owed since before a restart (re-entering at admission,
-bot/reply/recovery.py), a voice message (logged before it is heard, bot/discord/voice.py), and an interaction
-that makes the character speak (/ask, a swipe's reroll). Callers ask it for a step of a reply, never for a
-stage; the composition root's reply part (bot/runtime/pipelines.py) builds the stages and hands them in.
+the prompt, the generation and delivery, the keeping). It is asked, never walked, in a few verbs: a live
+message, or a question asked privately (/ask, the console), goes through the :class:`ReplySequence` below
+(``handle``), a reply owed since before a restart re-enters it at admission (``recover``, from
+bot/reply/recovery.py), the cast asks a character whether it answers (``decide``), a voice message is heard
+first (``hear``, logged before it is heard, bot/discord/voice.py), a swipe asks for another answer
+(``alternative``). The sequence, in this module, runs each pipeline's stages through its private steps; no
+caller sequences them. The composition root's reply part (bot/runtime/pipelines.py) builds the stages and
+hands them in.
 
 :class:`ReplySequence` runs every message through the same steps, the :class:`Cast` choosing who answers:
 
@@ -39,7 +42,6 @@ from typing import Protocol
 
 from bot.core.attachments import NOTHING
 from bot.core.character import CharacterSource
-from bot.core.claude import Completion
 from bot.core.metrics import Span
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Decision, Incoming, Outlet, ReplyResult
@@ -78,6 +80,11 @@ class Cast(Protocol):
 
     def pipeline(self, key: str) -> ReplyPipeline: ...
 
+    @property
+    def pipelines(self) -> Sequence[ReplyPipeline]:
+        """Every character of the cast, the main one first."""
+        ...
+
     def own_words(self, msg: Incoming) -> bool:
         """Whether one of the cast wrote ``msg`` (our account, or one of our webhooks)."""
         ...
@@ -96,42 +103,37 @@ class ReplySequence:
         self.threads = threads
         self._tracer = span
 
-    def span(self, name: str, attributes: dict[str, str] | None = None
-             ) -> contextlib.AbstractContextManager[None]:
+    def _span(self, name: str, attributes: dict[str, str] | None = None
+              ) -> contextlib.AbstractContextManager[None]:
         """A stage's trace span, or nothing when traces are off (no module entered for it)."""
         return contextlib.nullcontext() if self._tracer is None else self._tracer(name, attributes)
 
+    # -- a message arrived
+
     async def handle(self, msg: Incoming, outlet_for: Callable[[str], Outlet]) -> list[ReplyResult]:
-        with self.span("reply.message", {"character": self.cast.main.character_key}):
+        """Every step of a message's answer, whoever gives it: the answers given (none, most often)."""
+        with self._span("reply.message", {"character": self.cast.main.character_key}):
             return await self._handle(msg, outlet_for)
 
     async def _handle(self, msg: Incoming, outlet_for: Callable[[str], Outlet]) -> list[ReplyResult]:
         main = self.cast.main
         own = self.cast.own_words(msg)
-        if own:  # our own words: logged for context, then perhaps another character answers
-            if not await main.observe(msg):
-                return []
-            prefetched = None
-        else:
-            with self.span("reply.admit"):
-                taken = await main.take(msg, outlet_for(main.character_key))
-            if taken.stop is not None:  # consumed or refused: settled, nothing owed
-                return []
-            prefetched = taken.prefetched
-        with self.span("reply.decide"):
+        with self._span("reply.admit"):
+            taken = await main._admit(msg, None if own else outlet_for(main.character_key))
+        if taken.stop is not None:  # inactive, consumed or refused: settled, nothing owed
+            return []
+        prefetched = taken.prefetched
+        with self._span("reply.decide"):
             casting = await self.cast.cast(msg)
         if own and not casting.speakers:  # our own post nobody answers: no decision to speak of
             log.debug("message %s: %s", msg.message_id, casting.decision.describe())
             return []
-        await main.announce(msg, casting.decision)
-        if main.character_key not in casting.speakers:
-            await main.settle(msg)  # a mark the log write made for the main character, not needed
+        await main._decided(msg, casting.decision, speaks=main.character_key in casting.speakers,
+                            own=own)
         if not casting.speakers:
             return []
         for key in casting.speakers:  # decided by a vote or by the cast: owed from now on
-            await self.cast.pipeline(key).owe(msg)
-        if msg.author_is_bot and not msg.is_dm and not own:
-            main.replied_to_bot(msg)
+            await self.cast.pipeline(key)._owe(msg)
         if self.threads is not None and not own and not msg.is_dm:  # (a DM has no threads)
             moved = await self.threads.move(msg, outlet_for)
             if moved is not None:  # the answer begins the thread's own conversation
@@ -139,33 +141,54 @@ class ReplySequence:
                 prefetched = None  # read for the channel's
         return await self._in_turn(msg, casting, outlet_for, prefetched)
 
+    # -- a reply owed since before a restart (bot/reply/recovery.py)
+
     async def recover(self, msg: Incoming, outlet_for: Callable[[str], Outlet], key: str,
-                      answer: Callable[[ReplyPipeline, Incoming, Outlet], Awaitable[ReplyResult]],
-                      ) -> ReplyResult | None:
-        """A reply character ``key`` owed ``msg`` since before a restart (bot/reply/recovery.py), re-entered
-        at admission: logged (found there), intercepted, gated and decided as a live message is now, so
-        what would refuse it live (a blocked user, a spent budget, a place switched off) refuses it late
-        too. Only a vote it won is not taken again: the mark was written because it said yes. Then
-        ``answer`` gives the reply (the whole of it, or the parts a crash cut short), in the conversation's
-        thread where threads are on. None: not answered, and the mark cleared."""
+                      parts: Sequence[str] = (), delivered: int = 0) -> ReplyResult | None:
+        """A reply character ``key`` owed ``msg`` since before a restart, re-entered at admission: logged
+        (found there), intercepted, gated and decided as a live message is now, so what would refuse it
+        live (a blocked user, a spent budget, a place switched off) refuses it late too. Only a vote it won
+        is not taken again: the mark was written because it said yes. Then the reply is given whole, or,
+        ``parts`` given, from the first of them a crash cut short (``delivered`` of them were posted), in
+        the conversation's thread where threads are on. None: not answered, and the mark cleared."""
         main, engine = self.cast.main, self.cast.pipeline(key)
-        engine.claim(msg.message_id)  # answering clears the mark, or a refusal does
-        if self.cast.own_words(msg):  # another character's answer to ours: no interceptor, gate or vote
-            active = await main.observe(msg)
-            decision = (Decision(True, "owed from before a restart", kind="owed") if active
-                        else Decision(False, "this place is inactive", kind="inactive"))
-        else:
-            decision = await main.readmit(msg, outlet_for(main.character_key)) \
-                or await engine.decide(msg, owed=True)
-        await main.announce(msg, decision)
+        engine._claim(msg.message_id)  # answering clears the mark, or a refusal does
+        own = self.cast.own_words(msg)
+        decision = await main._readmit(msg, None if own else outlet_for(main.character_key)) \
+            or await engine.decide(msg, owed=True)
+        await main._announce(msg, decision)
         if not decision.reply:
-            await engine.settle(msg, at_once=True)
+            await engine._settle(msg, at_once=True)
             return None
-        if self.threads is not None and not self.cast.own_words(msg) and not msg.is_dm:
+        if self.threads is not None and not own and not msg.is_dm:
             moved = await self.threads.move(msg, outlet_for)  # where it would have gone live, or went
             if moved is not None:
                 msg, outlet_for = moved
-        return await answer(engine, msg, outlet_for(key))
+        if parts:
+            return await engine._resume(msg, outlet_for(key), parts, delivered)
+        return await engine._respond(msg, outlet_for(key))
+
+    def answering(self, key: str, message_id: int) -> bool:
+        """Whether this process is answering ``message_id`` as character ``key`` now (a mark of its own,
+        not a previous run's)."""
+        return any(p.character_key == key and p._owes(message_id) for p in self.cast.pipelines)
+
+    def owing(self) -> int:
+        """How many replies the cast owes in this process and has not settled yet."""
+        return sum(p._owes() for p in self.cast.pipelines)
+
+    # -- other characters' words, seen elsewhere
+
+    def note_peer(self, channel_id: int, user_id: int, name: str) -> None:
+        """Another bot's character seen in a channel (an @mention of it): named before us, it answers
+        first."""
+        self.cast.main._note_peer(channel_id, user_id, name)
+
+    def arrived(self, seen: SeenMessage) -> None:
+        """A message another process of the cluster posted: a turn waiting on it, in any character of the
+        cast, goes on."""
+        for pipeline in self.cast.pipelines:
+            pipeline._arrived(seen)
 
     async def _in_turn(self, msg: Incoming, casting: Casting, outlet_for: Callable[[str], Outlet],
                        prefetched: Prefetched | None) -> list[ReplyResult]:
@@ -174,13 +197,10 @@ class ReplySequence:
         try:
             for key in casting.speakers:
                 engine = self.cast.pipeline(key)
-                if results:  # the one before it answered here: its words are in the prompt once logged
-                    await main.wait_posted(msg, results[-1].message_ids)
-                elif casting.decision.after:  # other bots' characters named first
-                    await main.wait_turn(msg, casting.decision.after)
-                waited = bool(results or casting.decision.after)  # then the prompt is read afresh
-                with self.span("reply.respond", {"character": key}):
-                    result = await engine.respond(
+                before = results[-1] if results else None  # its words are in the prompt once logged
+                waited = await main._wait_turn(msg, casting.decision.after, before)
+                with self._span("reply.respond", {"character": key}):
+                    result = await engine._respond(
                         msg, outlet_for(key), see_later=waited,
                         prefetched=None if waited or engine is not main else prefetched)
                 results.append(result)
@@ -203,6 +223,10 @@ class Solo:
     def pipeline(self, key: str) -> ReplyPipeline:
         return self._pipeline
 
+    @property
+    def pipelines(self) -> Sequence[ReplyPipeline]:
+        return (self._pipeline,)
+
     def own_words(self, msg: Incoming) -> bool:
         return self._pipeline.own_words(msg)
 
@@ -215,15 +239,18 @@ class Solo:
 
 @dataclass(frozen=True)
 class Taken:
-    """A message from anyone but the cast, through admission: ``stop``, why no reply work follows (consumed,
-    or refused by a gate: decided and settled already), else its prompt data when read with its log write."""
+    """A message through admission: ``stop``, why no reply work follows (an inactive place, consumed, or
+    refused by a gate: decided and settled already), else its prompt data when read with its log write."""
 
     stop: Decision | None = None
     prefetched: Prefetched | None = None
 
 
 class ReplyPipeline:
-    """One character's replies, from admission to the stored exchange."""
+    """One character's replies, from admission to the stored exchange. Asked, not walked: the cast asks
+    whether it answers (:meth:`decide`), the voice whether it hears (:meth:`hear`), a swipe for another
+    answer (:meth:`alternative`); the one :class:`ReplySequence` above runs its stages for a message, live
+    or owed, through the private steps below, and nothing else opens them."""
 
     def __init__(self, character: CharacterSource, addressee: Addressee, accounts: Collection[int],
                  admission: Admission, decider: Decider, throttle: BotThrottle, turns: TurnTaking,
@@ -262,105 +289,16 @@ class ReplyPipeline:
         """Whether our own account or one of the cast's webhooks wrote ``msg``."""
         return msg.author_id in self._accounts
 
-    def reply_certain(self, msg: Incoming) -> bool:
-        """Whether the decision will answer without asking anyone (a person's DM, @mention, reply or our
-        name)."""
-        return self._addressee.reply_certain(msg)
+    # -- asked by the cast: does this character answer?
 
-    # -- a live message (ReplySequence above), stages 1 and 2
-
-    async def observe(self, msg: Incoming) -> bool:
-        """Our own cast's words: logged for context, no interceptor nor gate. Whether the place is active."""
-        return await self._admission.observe(msg)
-
-    async def take(self, msg: Incoming, outlet: Outlet) -> Taken:
-        """Admit a message from anyone else: logged (its reply owed and its prompt data read in the same
-        write when the answer is certain), intercepted, gated. Stopped, nothing stays owed."""
-        admitted, prefetched = await self._admission.admit_prefetching(msg)
-        if not admitted:  # consumed (a log-channel command, say): nothing is owed
-            await self._owed.settle(msg.message_id, at_once=True)
-            return Taken(Decision(False, "consumed", kind="consumed"))
-        stop = await self._admission.gate(msg, outlet)
-        if stop is not None:
-            await self._owed.settle(msg.message_id, at_once=True)  # refused: no mark left for a restart
-            await self.announce(msg, stop)
-            return Taken(stop)
-        return Taken(None, prefetched)
-
-    async def decide(self, msg: Incoming, *, owed: bool = False) -> Decision:
+    async def decide(self, msg: Incoming, *, owed: bool = False, addressed: bool = False) -> Decision:
         """Whether this character answers ``msg`` by itself; ``owed``: a reply owed since before a restart
-        (a vote it won is not taken again)."""
+        (a vote it won is not taken again); ``addressed``: the cast named its characters in another bot's
+        message, and only whether answering would loop is left to decide."""
+        if addressed:
+            blocked = self._throttle.blocked(msg.channel_id, msg.author_id)
+            return blocked or Decision(True, "addressed", kind="addressed")
         return await self._decider.decide(msg, owed=owed)
-
-    async def announce(self, msg: Incoming, decision: Decision) -> None:
-        """The decision logged and told to the decision observers."""
-        await self._decider.announce_decision(msg, decision)
-
-    def bot_blocked(self, msg: Incoming) -> Decision | None:
-        """The decision not to answer ``msg``, another bot's, as answering would loop (None: it would not)."""
-        return self._throttle.blocked(msg.channel_id, msg.author_id)
-
-    def replied_to_bot(self, msg: Incoming) -> None:
-        """Counted when decided, not when sent: a bot's next message may arrive before this reply is out."""
-        self._throttle.replied_to_bot(msg.channel_id, msg.author_id)
-
-    async def owe(self, msg: Incoming) -> None:
-        """Mark the reply to ``msg`` owed, unless its log write did: from now on a crash cannot lose it."""
-        await self._admission.owe(msg)
-
-    async def settle(self, msg: Incoming, *, at_once: bool = False) -> None:
-        """No reply of this character's owed to ``msg`` any more (see OwedMarks.settle)."""
-        await self._owed.settle(msg.message_id, at_once=at_once)
-
-    async def wait_turn(self, msg: Incoming, after: Sequence[str]) -> bool:
-        """Until the other bots' characters named first have answered (bot/reply/deciding/turns.py)."""
-        return await self._turns.wait_turn(msg, tuple(after))
-
-    async def wait_posted(self, msg: Incoming, message_ids: Sequence[int | None]) -> bool:
-        """Until the answer just given to ``msg`` is logged: its words are then in the next prompt."""
-        return await self._turns.wait_posted(msg, message_ids)
-
-    def note_peer(self, channel_id: int, user_id: int, name: str) -> None:
-        """Another bot's character seen in a channel (by an @mention of it)."""
-        self._turns.note_peer(channel_id, user_id, name)
-
-    def arrived(self, seen: SeenMessage) -> None:
-        """A message another process of the cluster posted: a turn waiting on it goes on."""
-        self._turns.arrived(seen)
-
-    # -- stages 3 to 5
-
-    async def respond(self, msg: Incoming, outlet: Outlet, *, see_later: bool = False,
-                      prefetched: Prefetched | None = None) -> ReplyResult:
-        """Answer ``msg``; ``see_later`` shows the messages posted since (the answers of characters that
-        spoke first) after it in the prompt."""
-        return await self._engine.respond(msg, outlet, see_later=see_later, prefetched=prefetched)
-
-    # -- a reply owed since before a restart (bot/reply/recovery.py)
-
-    def is_owed(self, message_id: int) -> bool:
-        """Whether this process is answering ``message_id`` now."""
-        return self._owed.is_owed(message_id)
-
-    def claim(self, message_id: int) -> None:
-        """A mark a previous run left, taken over: answering clears it, or a refusal does."""
-        self._owed.claim(message_id)
-
-    def owing(self) -> int:
-        """How many replies this process owes and has not settled yet."""
-        return self._owed.owing()
-
-    async def readmit(self, msg: Incoming, outlet: Outlet) -> Decision | None:
-        """An owed message admitted again, as a live one would be now: the decision that stops it, if
-        any."""
-        if not await self._admission.admit(msg):
-            return Decision(False, "not admitted (an inactive place, or consumed)", kind="not_admitted")
-        return await self._admission.gate(msg, outlet)
-
-    async def resume(self, msg: Incoming, outlet: Outlet, parts: Sequence[str],
-                     delivered: int) -> ReplyResult:
-        """The parts of a reply a crash cut short between two of them, from the first not posted."""
-        return await self._engine.resume(msg, outlet, list(parts), delivered)
 
     # -- a voice message (bot/discord/voice.py)
 
@@ -376,7 +314,7 @@ class ReplyPipeline:
             return msg
         if listen is not None:
             await self._admission.log_first(msg)
-            async with outlet.typing() if self.reply_certain(msg) else contextlib.nullcontext():
+            async with outlet.typing() if self._addressee.reply_certain(msg) else contextlib.nullcontext():
                 content = await listen()
             if content is not None:
                 await self._admission.relog(msg, content)  # the sequence's own log write finds it there
@@ -388,19 +326,115 @@ class ReplyPipeline:
         """Not heard: admitted as any message, and where the answer is certain, answered with ``line``
         (``{name}``: the character's name); that line is its answer (or none is owed)."""
         try:
-            if await self._admission.admit(msg) and self.reply_certain(msg):
+            if await self._admission.admit(msg) and self._addressee.reply_certain(msg):
                 await outlet.send(line.replace("{name}", self.persona.name), first=True)
         finally:
             await self._owed.settle(msg.message_id)
 
-    # -- an interaction that makes the character speak (/ask, a swipe's reroll)
+    # -- another answer asked for (a swipe's reroll)
 
-    async def generate(self, msg: Incoming, persona: Persona, *, ooc_context: str = "",
-                       replace_last_reply: bool = False, see_later: bool = False) -> Completion:
-        """A draft answer to ``msg``, unstreamed and not delivered."""
-        return await self._engine.generate(msg, persona, ooc_context=ooc_context,
-                                           replace_last_reply=replace_last_reply, see_later=see_later)
+    async def alternative(self, msg: Incoming, *, ooc_context: str = "", replace_last_reply: bool = False
+                          ) -> str:
+        """Another answer to ``msg`` (steered by ``ooc_context``, an out-of-character note), unstreamed and
+        not delivered: its text as it would go to Discord (reply filters applied), "" when there is none.
+        ``replace_last_reply``: the prompt leaves out the answer it replaces."""
+        completion = await self._engine.generate(msg, self.persona, ooc_context=ooc_context,
+                                                 replace_last_reply=replace_last_reply)
+        return self._engine.finish_text(msg, completion.text).strip()
 
-    def finish_text(self, msg: Incoming, text: str) -> str:
-        """The text as it goes to Discord (reply filters applied; a failing filter is skipped)."""
-        return self._engine.finish_text(msg, text)
+    # -- the steps the sequence takes (ReplySequence above, this module's own)
+
+    async def _admit(self, msg: Incoming, outlet: Outlet | None) -> Taken:
+        """Admit a live message. Our own cast's words (no ``outlet``: nothing is said to them): logged for
+        context, no interceptor nor gate (stopped where the place is inactive). Anyone else's: logged (its
+        reply owed and its prompt data read in the same write when the answer is certain), intercepted,
+        gated through ``outlet`` (a refusal may be said in character); stopped, nothing stays owed."""
+        if outlet is None:
+            if not await self._admission.observe(msg):
+                return Taken(Decision(False, "this place is inactive", kind="inactive"))
+            return Taken()
+        admitted, prefetched = await self._admission.admit_prefetching(msg)
+        if not admitted:  # consumed (a log-channel command, say): nothing is owed
+            await self._owed.settle(msg.message_id, at_once=True)
+            return Taken(Decision(False, "consumed", kind="consumed"))
+        stop = await self._admission.gate(msg, outlet)
+        if stop is not None:
+            await self._owed.settle(msg.message_id, at_once=True)  # refused: no mark left for a restart
+            await self._announce(msg, stop)
+            return Taken(stop)
+        return Taken(None, prefetched)
+
+    async def _readmit(self, msg: Incoming, outlet: Outlet | None) -> Decision | None:
+        """An owed message admitted again, as a live one would be now: the decision that stops it, if any.
+        Another character's answer to ours (no ``outlet``): only whether the place is still active (no
+        interceptor, gate or vote), and then it is answered."""
+        if outlet is None:
+            if await self._admission.observe(msg):
+                return Decision(True, "owed from before a restart", kind="owed")
+            return Decision(False, "this place is inactive", kind="inactive")
+        if not await self._admission.admit(msg):
+            return Decision(False, "not admitted (an inactive place, or consumed)", kind="not_admitted")
+        return await self._admission.gate(msg, outlet)
+
+    async def _announce(self, msg: Incoming, decision: Decision) -> None:
+        """The decision logged and told to the decision observers."""
+        await self._decider.announce_decision(msg, decision)
+
+    async def _decided(self, msg: Incoming, decision: Decision, *, speaks: bool, own: bool) -> None:
+        """The cast's decision on a live message, announced by the main character; its own owed mark (the
+        log write made it, certain of an answer) cleared when another answers or none does; an answer to
+        another bot counted when decided, not when sent: the bot's next message may arrive before this
+        reply is out."""
+        await self._announce(msg, decision)
+        if not speaks:
+            await self._owed.settle(msg.message_id)
+        if decision.reply and msg.author_is_bot and not msg.is_dm and not own:
+            self._throttle.replied_to_bot(msg.channel_id, msg.author_id)
+
+    async def _owe(self, msg: Incoming) -> None:
+        """Mark the reply to ``msg`` owed, unless its log write did: from now on a crash cannot lose it."""
+        await self._admission.owe(msg)
+
+    async def _settle(self, msg: Incoming, *, at_once: bool = False) -> None:
+        """No reply of this character's owed to ``msg`` any more (see OwedMarks.settle)."""
+        await self._owed.settle(msg.message_id, at_once=at_once)
+
+    def _claim(self, message_id: int) -> None:
+        """A mark a previous run left, taken over: answering clears it, or a refusal does."""
+        self._owed.claim(message_id)
+
+    def _owes(self, message_id: int | None = None) -> int:
+        """How many replies this process owes and has not settled yet (of ``message_id``'s: 1 or 0)."""
+        if message_id is None:
+            return self._owed.owing()
+        return int(self._owed.is_owed(message_id))
+
+    async def _wait_turn(self, msg: Incoming, after: Sequence[str], before: ReplyResult | None) -> bool:
+        """Until the answer given to ``msg`` just ``before`` (by one of the cast) is logged, its words then
+        in the next prompt; else until the other bots' characters named first (``after``) have answered
+        (bot/reply/deciding/turns.py). Whether there was anything to wait for (the prompt then read
+        afresh)."""
+        if before is not None:
+            await self._turns.wait_posted(msg, before.message_ids)
+            return True
+        if after:
+            await self._turns.wait_turn(msg, tuple(after))
+            return True
+        return False
+
+    def _note_peer(self, channel_id: int, user_id: int, name: str) -> None:
+        self._turns.note_peer(channel_id, user_id, name)
+
+    def _arrived(self, seen: SeenMessage) -> None:
+        self._turns.arrived(seen)
+
+    async def _respond(self, msg: Incoming, outlet: Outlet, *, see_later: bool = False,
+                       prefetched: Prefetched | None = None) -> ReplyResult:
+        """Answer ``msg``; ``see_later`` shows the messages posted since (the answers of characters that
+        spoke first) after it in the prompt."""
+        return await self._engine.respond(msg, outlet, see_later=see_later, prefetched=prefetched)
+
+    async def _resume(self, msg: Incoming, outlet: Outlet, parts: Sequence[str],
+                      delivered: int) -> ReplyResult:
+        """The parts of a reply a crash cut short between two of them, from the first not posted."""
+        return await self._engine.resume(msg, outlet, list(parts), delivered)

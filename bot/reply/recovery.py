@@ -19,8 +19,8 @@ from datetime import datetime
 
 from bot.core.config.service import RecoverySettings
 from bot.core.persona.model import Persona
-from bot.core.pipeline import Incoming, Outlet, ReplyResult
-from bot.reply.pipeline import ReplyPipeline, ReplySequence
+from bot.core.pipeline import Incoming, Outlet
+from bot.reply.pipeline import ReplySequence
 from database.models import utcnow
 from database.owed import Owed, OwedReplies
 from database.records import PromptData
@@ -62,14 +62,13 @@ class ReplyRecovery:
     """Answers, or closes, the replies a previous run of this bot's characters still owed."""
 
     def __init__(self, settings: RecoverySettings, owed: OwedReplies, sequence: ReplySequence,
-                 pipelines: Sequence[ReplyPipeline], late: LateReplies) -> None:
-        """``sequence``: the one every live message goes through; ``late``: the prompt part every character
-        was
-        built with (the composition root gives both)."""
+                 characters: Sequence[str], late: LateReplies) -> None:
+        """``sequence``: the one every live message goes through; ``characters``: the keys of its cast;
+        ``late``: the prompt part every character was built with (the composition root gives both)."""
         self.settings = settings  # the recovery section, read at each use (a live reload applies)
         self.owed = owed
         self.sequence = sequence
-        self.pipelines = {p.character_key: p for p in pipelines}
+        self.characters = tuple(characters)
         self.late = late.minutes
 
     async def triage(self, now: datetime | None = None) -> list[tuple[Owed, int]]:
@@ -77,9 +76,9 @@ class ReplyRecovery:
         now = now or utcnow()
         limit = self.settings.reply_recovery_minutes * 60
         fresh: list[tuple[Owed, int]] = []
-        pending = [o for key in self.pipelines for o in await self.owed.pending(key)]
+        pending = [o for key in self.characters for o in await self.owed.pending(key)]
         for owed in sorted(pending, key=lambda o: (o.owed_since, o.message_id)):
-            if self.pipelines[owed.character].is_owed(owed.message_id):
+            if self.sequence.answering(owed.character, owed.message_id):
                 continue  # owed by this very process, answering it now (it came before we were ready)
             age = (now - owed.owed_since).total_seconds()
             if age <= limit:
@@ -112,7 +111,8 @@ class ReplyRecovery:
             msg, outlet_for = found
             self.late[msg.message_id] = minutes
             try:
-                result = await self.sequence.recover(msg, outlet_for, owed.character, _answer(owed))
+                result = await self.sequence.recover(msg, outlet_for, owed.character, owed.parts,
+                                                     owed.delivered)
                 if result is None:
                     log.info("message %s, owed a reply from before a restart, is no longer answered",
                              msg.message_id)
@@ -129,13 +129,3 @@ class ReplyRecovery:
                 self.late.pop(msg.message_id, None)
         return answered
 
-
-def _answer(owed: Owed) -> Callable[[ReplyPipeline, Incoming, Outlet], Awaitable[ReplyResult]]:
-    """How the owed reply is given once the sequence lets it through (``msg`` as it then stands: in its
-    thread, perhaps): whole, or the parts a crash cut short between two of them (the rest, as written
-    then)."""
-    async def answer(pipeline: ReplyPipeline, msg: Incoming, outlet: Outlet) -> ReplyResult:
-        if owed.parts:
-            return await pipeline.resume(msg, outlet, owed.parts, owed.delivered)
-        return await pipeline.respond(msg, outlet)
-    return answer

@@ -179,14 +179,12 @@ class ReplySwipes:
             content=answered.content, created_at=now, is_dm=record.scope == "dm",
             guild_id=record.guild_id, guild_name=asker.guild_name, channel_name=asker.channel_name,
             age_restricted=asker.age_restricted)
-        persona = pipeline.persona
         try:
-            completion = await pipeline.generate(incoming, persona, ooc_context=ooc_context.strip(),
-                                               replace_last_reply=record.turn_id is not None)
+            text = await pipeline.alternative(incoming, ooc_context=ooc_context.strip(),
+                                              replace_last_reply=record.turn_id is not None)
         except ClaudeUnavailable as exc:
             log.error("a new swipe for user %s in %s failed: %s", record.user_id, record.scope, exc)
             return Swiped(record, "I could not come up with another answer just now; try again in a moment.")
-        text = pipeline.finish_text(incoming, completion.text).strip()
         if not text:
             return Swiped(record, "I could not come up with another answer just now; try again in a moment.")
         limit = self.discord.max_message_length

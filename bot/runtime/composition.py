@@ -74,6 +74,7 @@ from bot.operator.reach import Reach
 from bot.reply.aloud import SpokenReply
 from bot.reply.deciding import Addressee, CharacterNames, IntentRouter
 from bot.reply.ensemble import CastMember, Ensemble
+from bot.reply.imagebudget import ImageBudget
 from bot.reply.pipeline import ReplyPipeline, ReplySequence, Solo
 from bot.reply.recovery import LateReplies, ReplyRecovery
 from bot.reply.swipes import TIMER as SWIPE_TIMER
@@ -171,6 +172,10 @@ class Services:
     cluster: Cluster
     ensemble: Ensemble | None
     replies: ReplySequence
+    # What the main character's replies share with other work, for it and for whoever watches it: one reply
+    # at a time per conversation (a reminder's delivery holds it too), and the image bytes in flight.
+    conversation_locks: KeyedLocks[tuple[int, str]]
+    images: ImageBudget
     recovery: ReplyRecovery
     memory: MemoryService
     admin: AdminTools
@@ -364,8 +369,8 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     # The one reply sequence every message goes through; the cast chooses who answers.
     replies = ReplySequence(ensemble or Solo(engine), shared.threads, span=span_of(tracing))
     # Run once ready (cogs/messages.py).
-    recovery = ReplyRecovery(holder.follow(RecoverySettings), store.owed, replies, [engine, *members],
-                             late)
+    recovery = ReplyRecovery(holder.follow(RecoverySettings), store.owed, replies,
+                             [p.character_key for p in (engine, *members)], late)
     memory.start_warm_up()  # in the background: start-up never waits for the embedding model
     counters.start()
     # In a cluster each process speaks first in its own shards' channels (bot/alive/service.py).
@@ -385,7 +390,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     await admin.verbose.load()  # verbose mode as the admins last left it
     engines = [engine, *members]
     cluster = Cluster(news, holder.follow(ClusterSettings), ticker,
-                      heard=cluster_signals(store, engines, alive, edge))
+                      heard=cluster_signals(store, replies, alive, edge))
     memory_jobs = MemoryJobs(memory, holder.follow(MemorySettings), holder.follow(StorageSettings),
                              mirror.emit, report=mirror.report)
     # What a process does on becoming the cluster's leader (at start, or when the old leader dies): the
@@ -411,7 +416,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     conversation = ConversationTools(engine, store, holder.follow(MemorySettings))
     metrics_server = None
     if metrics is not None:
-        for name, depth in {"owed_replies": lambda: sum(e.owing() for e in engines),
+        for name, depth in {"owed_replies": replies.owing,
                             "summaries": lambda: memory.summarizer.writing,
                             "log_mirror": lambda: mirror.backlog,
                             "activity_counters": lambda: counters.unwritten}.items():
@@ -423,7 +428,8 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     tools = ServerToolParts.on(store, polls)
     services = Services(store=store, claude=claude, voice=voice, pipeline=engine, access=access,
                         limits=limits, reach=reach,
-                        cluster=cluster, ensemble=ensemble, replies=replies, recovery=recovery, memory=memory,
+                        cluster=cluster, ensemble=ensemble, replies=replies, conversation_locks=locks,
+                        images=shared.images, recovery=recovery, memory=memory,
                         admin=admin, counters=counters, alive=alive, memory_jobs=memory_jobs,
                         lead_work=lead_work, reloader=reloader, timers=dispatcher, ticker=ticker,
                         heartbeat=Heartbeat(holder.follow(DiscordSettings), edge.latencies, edge.post_to_log,
@@ -477,19 +483,18 @@ async def compose_ensemble(settings: Settings, section: EnsembleSettings, store:
     return ensemble
 
 
-def cluster_signals(store: Store, engines: list[ReplyPipeline], alive: Alive,
+def cluster_signals(store: Store, replies: ReplySequence, alive: Alive,
                     edge: Edge) -> dict[str, tuple[Handler, ...]]:
     """What this process does with each signal of the cluster's others (bot/runtime/cluster.py), handed to
     the :class:`Cluster` as it is built: a shutdown for all, an admin's edit of a cached setting, a
     character's answer (a process waiting for its turn in that channel goes on at once), and, as a cluster
     shares one character, its feelings, an admin's /state edits and its custom status (on every shard)."""
-    main_key = engines[0].character_key
+    main_key = replies.cast.main.character_key
 
     async def posted(message: JsonObject) -> None:
         seen = SeenMessage(int(message["message_id"]), int(message["channel_id"]), message.get("guild_id"),
                            0, str(message.get("author_name", "")), True, False, "", utcnow())
-        for engine in engines:
-            engine.arrived(seen)
+        replies.arrived(seen)
 
     async def feelings_heard(message: JsonObject) -> None:
         for feelings in alive.feelings.values():

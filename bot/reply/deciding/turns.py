@@ -127,6 +127,9 @@ class TurnTaking:
         """
         timeout = self._timeout(msg)
         waiting = {w.casefold() for w in before_me}
+        # Said as the wait begins (nothing is awaited before it is registered): whoever reads the log knows
+        # the answer now waits on theirs.
+        log.debug("message %s: waiting for %s to answer first", msg.message_id, ", ".join(before_me))
 
         def answered(seen: Incoming | SeenMessage) -> bool:
             if seen.channel_id == msg.channel_id and seen.message_id > msg.message_id:
