@@ -63,6 +63,12 @@ def corrections(setting: str) -> frozenset[str]:
     return frozenset(base(part.strip()) for part in setting.split(",") if part.strip())
 
 
+def is_correction(reaction: Reaction, emoji: str, chosen: frozenset[str]) -> bool:
+    """Whether ``emoji`` (as :func:`shown` names it) on ``reaction``'s message is a correction: one of the
+    operator's set, on the character's own message."""
+    return reaction.own and (emoji.strip(":") in chosen or emoji in chosen)
+
+
 def shown(emoji: str, custom: bool) -> str:
     """How an emoji may be named in a prompt: a unicode one as itself, a custom one by a safe name."""
     if not custom:

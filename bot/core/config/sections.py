@@ -342,6 +342,13 @@ class AliveSettings:
     correction_reactions: str = key(
         "👎", "Reactions (comma-separated: unicode emoji, or custom emoji names) on a reply that the next "
         "reply to that person in that place is told of, once (empty: none).")
+    correction_answers: bool = key(
+        False, "A correction reaction on one of the character's replies gets an answer of its own there (a "
+        "short reply to the reacted message, one model call), where no admin used /bot corrections; in a DM "
+        "this default stands.")
+    correction_answers_per_hour: int = key(
+        3, "Answers to correction reactions per channel per hour at most (a reaction flood costs at most "
+        "this many model calls a channel).", min=0, restart=True)
     checkins: bool = key(
         True, "Allow /checkin: one DM to people who opted in after checkin_after_days of silence.")
     checkin_after_days: float = key(
