@@ -13,7 +13,8 @@ model call, and the reply filters. A model failure posts an in-character line in
 
 At most one answer per reacted message (however many corrections it gets, from whomever), and at most
 ``correction_answers_per_hour`` per channel: a flood of corrections costs a bounded number of model calls.
-Once answered, the person's cue there is marked told, so their next reply does not acknowledge it again.
+Once answered, the person's cue there is marked told, so their next reply does not acknowledge it again; so
+is the cue of anyone who marks a message already answered (the answer is there for them to read).
 The messages answered are kept in memory (a bounded set): after a restart a message may be answered once
 more."""
 
@@ -38,7 +39,7 @@ from bot.core.reach import Refusal, Way, Where
 from bot.core.text import clean_name
 from bot.core.tokens import counted
 from bot.reply.prompting import channel_chat, fence
-from database.records import Turn
+from database.records import SeenMessage, Turn
 from database.visibility import Audience, line_origin, may_enter
 
 if TYPE_CHECKING:
@@ -78,7 +79,8 @@ class CorrectionAnswers:
         self.mirror = mirror
         self.gate = ReactionGate(per_hour)
         self.answered = 0  # answers posted (tests wait on it)
-        self._claimed: OrderedDict[int, None] = OrderedDict()  # reacted messages answered (or being)
+        # reacted messages being answered (False) or answered (True), the newest
+        self._claimed: OrderedDict[int, bool] = OrderedDict()
         self._tasks: set[asyncio.Task[None]] = set()
 
     def consider(self, reaction: Reaction, emoji: str) -> None:
@@ -108,20 +110,26 @@ class CorrectionAnswers:
                                                        self.default(), parent_id=parent)
 
     def _claim(self, message_id: int) -> bool:
-        """Whether this message is still to be answered (then it is from now on): no await between the
-        look and the mark, so two corrections on it never make two answers."""
+        """Whether this message is still to be answered (then it is claimed): no await between the look and
+        the mark, so two corrections on it never make two answers."""
         if message_id in self._claimed:
             return False
-        self._claimed[message_id] = None
+        self._claimed[message_id] = False
         if len(self._claimed) > ANSWERED_KEPT:
             self._claimed.popitem(last=False)
         return True
 
     async def _answer(self, reaction: Reaction, emoji: str) -> None:
-        if not await self.switched_on(reaction) or not self._claim(reaction.message_id):
+        if not await self.switched_on(reaction):
+            return
+        message = reaction.message_id
+        if not self._claim(message):
+            if self._claimed.get(message):  # answered already, before everyone's eyes there: not told again
+                await self.feelings().told(reaction.user_id, self._audience(reaction))
             return
         where = f"DM {reaction.channel_id}" if reaction.is_dm else f"channel {reaction.channel_id}"
         if not self.gate.allow(reaction.channel_id, reaction.at):
+            self._claimed.pop(message, None)  # a later correction on it may be answered once the hour allows
             self.mirror(f"No answer to a correction in {where}: {self.gate.per_hour} per hour reached.")
             return
         speaker = self.speaker
@@ -130,15 +138,14 @@ class CorrectionAnswers:
         roles = () if reaction.guild_id is None else self.side.roles_of(reaction.guild_id, reaction.user_id)
         permit = await speaker.reach.permit(Way.CORRECTION, reaction.user_id, place, roles)
         if isinstance(permit, Refusal):
+            self._claimed.pop(message, None)
             log.debug("no answer to a correction in %s: %s", where, permit.reason)
             return
         audience = self._audience(reaction)
-        lines = [m for m in await speaker.store.log.recent_messages(
-            reaction.channel_id, limit=RECENT, before_id=reaction.message_id + 1)
-            if may_enter(line_origin(m), audience) and m.content and not m.content.isspace()]
-        reacted = next((m for m in lines if m.message_id == reaction.message_id), None)
-        if reacted is None:
-            log.info("no answer to a correction in %s: the reacted message is not in the log", where)
+        said, lines = await self._context(reaction, audience)
+        if not said:
+            self._claimed.pop(message, None)
+            log.info("no answer to a correction in %s: the reacted message is not kept", where)
             return
         store = speaker.store
         user = await store.people.get_user(reaction.user_id)
@@ -155,7 +162,7 @@ class CorrectionAnswers:
                                    None if reaction.is_dm else reaction.channel_id)
         cue = cue_line(name, (Reacted.of(reaction, emoji, True),), reaction.user_id, audience)
         ask = "\n\n".join(part for part in (
-            fence("reacted_reply", reacted.content[:TEXT_SHOWN], by=persona.name), ASK.format(name=name),
+            fence("reacted_reply", said[:TEXT_SHOWN], by=persona.name), ASK.format(name=name),
             await speaker.language(reaction.guild_id)) if part)
         request = initiative_prompt(persona, portrait, ask, feeling="\n".join(p for p in (state, cue) if p),
                                     moment=moment, name=name, chat=chat, where=header)
@@ -173,6 +180,7 @@ class CorrectionAnswers:
         if reaction.is_dm:
             outlet = await self.side.open_dm(permit, reply_to=reaction.message_id)
             if outlet is None:
+                self._claimed.pop(message, None)
                 return
         else:
             outlet = self.side.outlet_for(Place(reaction.channel_id, reaction.guild_id or 0), permit,
@@ -181,6 +189,7 @@ class CorrectionAnswers:
                               user_id=reaction.user_id, user_name=name)
         parts = split(speaker.settings.discord, speaker.finish_text(here, text))
         ids = await speak(speaker.settings.typing, outlet, parts)
+        self._claimed[message] = True
         self.answered += 1
         await self.feelings().told(reaction.user_id, audience)
         if reaction.is_dm and self.remembers(user.memory_consent if user is not None else None):
@@ -189,6 +198,21 @@ class CorrectionAnswers:
                 counted(Turn("assistant", "\n\n".join(parts), discord_message_id=ids[-1] if ids else None))])
         log.info("answered a correction on message %s in %s", reaction.message_id, where)
         self.mirror(f"Answered a correction ({emoji}) on my message in {where}.")
+
+    async def _context(self, reaction: Reaction, audience: Audience) -> tuple[str, list[SeenMessage]]:
+        """What the reacted message said ("" when it is not kept) and the place's lines up to it that
+        ``audience`` may read: a channel's from its log; a DM's history is the conversation's (a DM is not
+        in the log), where the reacted reply is its own turn (nothing of a person not remembered)."""
+        store, message = self.speaker.store, reaction.message_id
+        if reaction.is_dm:
+            history = await store.conversations.history(self.speaker.character_key, reaction.user_id, "dm")
+            turn = next((t for t in history.turns if t.discord_message_id == message), None)
+            return (turn.content if turn is not None and turn.role == "assistant" else ""), []
+        lines = [m for m in await store.log.recent_messages(reaction.channel_id, limit=RECENT,
+                                                            before_id=message + 1)
+                 if may_enter(line_origin(m), audience) and m.content and not m.content.isspace()]
+        said = next((m.content for m in lines if m.message_id == message), "")
+        return said, lines
 
     def _audience(self, reaction: Reaction) -> Audience:
         if reaction.is_dm:
