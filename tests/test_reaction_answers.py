@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.alive.answering import CorrectionAnswers
 from tests.fakes.claude_server import Recorded
-from tests.harness import USER2_ID, Harness, MakeHarness, bot_posts, check, eventually, exchange
+from tests.harness import USER2_ID, USER_ID, Harness, MakeHarness, bot_posts, check, eventually, exchange
 from tests.test_feelings_in_context import Clock, afternoon, dm, set_clock
 from tests.test_reactions_felt import CUE, FakeClaudeText, felt, react
 
@@ -36,9 +36,9 @@ async def corrections(h: Harness, state: str) -> str:
     return str(answer["content"])
 
 
-async def thumbs_down(h: Harness, message: dict[str, Any], *, user: int | None = None) -> None:
+async def thumbs_down(h: Harness, message: dict[str, Any], *, user: int = USER_ID) -> None:
     """A 👎 on ``message``, kept, and whatever answer it got posted."""
-    await react(h, message, "👎", **({"user": user} if user is not None else {}))
+    await react(h, message, "👎", user=user)
     await answers(h).settled()
 
 
@@ -92,7 +92,8 @@ async def test_a_flood_of_corrections_costs_at_most_the_channels_cap(make_harnes
     assert len(answer_requests(h)) == 2 and answers(h).answered == 2  # the cap, whatever the flood
 
 
-async def test_in_a_dm_the_setting_stands_and_a_failure_answers_in_character(make_harness: MakeHarness) -> None:
+async def test_in_a_dm_the_setting_stands_and_a_failure_answers_in_character(
+        make_harness: MakeHarness) -> None:
     h = await start(make_harness, correction_answers=True)
     await dm(h, "what tea is good for a cold?", 1)
     channel = await h.dm_channel_id()

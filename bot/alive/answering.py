@@ -23,9 +23,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Collection, Coroutine
+from typing import Protocol
 
+from bot.alive.feelings import Feelings
 from bot.alive.felt import Reacted, Reaction, cue_line
 from bot.alive.initiative import initiative_prompt, place_incoming, self_portrait, speak, split
 from bot.alive.proactive import Place
@@ -35,16 +36,13 @@ from bot.core.claude import ClaudeUnavailable
 from bot.core.localtime import LocalTime
 from bot.core.persona.macros import Moment
 from bot.core.persona.register import in_place
-from bot.core.reach import Refusal, Way, Where
+from bot.core.pipeline import Outlet
+from bot.core.reach import Permit, Refusal, Way, Where
 from bot.core.text import clean_name
 from bot.core.tokens import counted
 from bot.reply.prompting import channel_chat, fence
 from database.records import SeenMessage, Turn
 from database.visibility import Audience, line_origin, may_enter
-
-if TYPE_CHECKING:
-    from bot.alive.feelings import Feelings
-    from bot.alive.service import DiscordSide
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +55,18 @@ ASK = ("[Nobody wrote to you since: {name} only reacted to that reply of yours. 
        "one short reply to it, in character: acknowledge that it missed for them and set right what you "
        "can. Only the message.]")
 
+class Side(Protocol):
+    """What an answer needs of Discord (a part of bot/alive/service.py's DiscordSide)."""
+
+    def outlet_for(self, place: Place, permit: Permit, *, nonce: str | None = None,
+                   reply_to: int | None = None) -> Outlet: ...
+    async def open_dm(self, permit: Permit, *, nonce: str | None = None,
+                      reply_to: int | None = None) -> Outlet | None: ...
+    def roles_of(self, guild_id: int, user_id: int) -> Collection[int]: ...
+    def age_restricted(self, channel_id: int) -> bool: ...
+    def parent_of(self, channel_id: int) -> int | None: ...
+
+
 Toward = Callable[[int, str, str, int | None], Awaitable[str]]  # (user, name, mood, channel) -> state line
 
 
@@ -66,7 +76,7 @@ class CorrectionAnswers:
     ``feeling_toward``); ``feelings``: the main character's, whose cues are marked told; ``default``: the
     setting where no switch is set."""
 
-    def __init__(self, speaker: Speaker, time: LocalTime, side: DiscordSide, *, feeling: Toward,
+    def __init__(self, speaker: Speaker, time: LocalTime, side: Side, *, feeling: Toward,
                  feelings: Callable[[], Feelings], default: Callable[[], bool], per_hour: int,
                  remembers: Callable[[bool | None], bool], mirror: Callable[[str], None]) -> None:
         self.speaker = speaker

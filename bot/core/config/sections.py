@@ -337,8 +337,8 @@ class AliveSettings:
         3, "Emote reactions (instead of replies) per channel per hour at most.", min=0, restart=True)
     felt_reactions: bool = key(
         True, "People's reactions on the character's messages move its feeling toward them (as their words "
-        "would, in that place) and are kept with it; no model call, never a reply of their own (needs "
-        "emotions).")
+        "would, in that place) and are kept with it; no model call, never a reply of their own unless a "
+        "place asks for one (correction_answers) (needs emotions).")
     correction_reactions: str = key(
         "👎", "Reactions (comma-separated: unicode emoji, or custom emoji names) on a reply that the next "
         "reply to that person in that place is told of, once (empty: none).")
