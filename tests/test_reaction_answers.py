@@ -106,3 +106,22 @@ async def test_in_a_dm_the_setting_stands_and_a_failure_answers_in_character(
     await dm(h, "hm", 3)
     assert CUE not in FakeClaudeText.of(h)
     await eventually(check(lambda: answers(h).answered == 1), "one answer")
+
+
+async def test_an_answer_in_a_channel_shows_no_dm_feeling_and_a_closed_place_gets_none(
+        make_harness: MakeHarness) -> None:
+    h = await start(make_harness)
+    await corrections(h, "on")
+    first = await exchange(h, "finn, which kelp is best?", 1)
+    second = await exchange(h, "and the oolong?", 2)
+    await dm(h, "hi finn", 1)
+    await react(h, (await h.replies(await h.dm_channel_id(), 1))[0], "❤️")  # fondness from her DM
+    await thumbs_down(h, first)
+    [request] = answer_requests(h)
+    state = h.claude.all_text(request).split("<state>")[-1].split("</state>")[0]  # the fenced one
+    assert f"alice {CUE}" in state and "fond" not in state  # the DM's feeling stays in the DM
+
+    await h.slash("bot", [{"type": 1, "name": "deactivate", "options": []}], user=h.admin_id)
+    requests = len(h.claude.requests)
+    await thumbs_down(h, second)  # the place is closed: the rule gives no permit, no call is made
+    assert len(h.claude.requests) == requests and answers(h).answered == 1
