@@ -2,7 +2,8 @@
 ``/bot proactive``, ``/bot reactions`` and ``/bot server-tools`` (the switches of proactive talk and emote
 reactions, bot/alive/service.py, and of the server's tools while replying, bot/servertools/knowing.py: those
 only where the operator's server_tools setting is on); ``/bot swipes`` (the swipe buttons,
-bot/reply/swipes.py); ``/bot threads`` (conversations going on in a thread the character opens,
+bot/reply/swipes.py); ``/bot corrections`` (an answer of its own to a correction reaction,
+bot/alive/answering.py); ``/bot threads`` (conversations going on in a thread the character opens,
 bot/reply/deciding/threads.py); ``/bot mcp add|allow|remove|list|private`` (the MCP servers whose tools the
 character may use here, bot/features/mcp/: server admins); ``/bot voice`` (whether people may call the
 character into a voice channel, server-wide: bot/runtime/calls.py, which also leaves a call in a place
@@ -48,6 +49,8 @@ OnOff = Literal["on", "off", "default"]
 SWITCHES = {
     "proactive": ("alive", "proactive_talk", "I speak first now and then (when it has been quiet a while)"),
     "reactions": ("alive", "emote_reactions", "I react with an emote to warm messages I don't answer"),
+    "corrections": ("alive", "correction_answers",
+                    "a correction reaction on one of my replies gets a short answer of its own"),
     "reminders": ("alive", "reminders", "people can ask me to remind them of something here"),
     "server_tools": ("servertools", "server_tools",
                      "I may look up members, events and what was said here while replying"),
@@ -178,6 +181,15 @@ class Activation(commands.Cog):
     async def reactions(self, interaction: Interaction, state: OnOff,
                         scope: Scope = "channel") -> None:
         await self._set_switch(interaction, "reactions", state, scope)
+
+    @group.command(name="corrections",
+                   description="Answer a correction reaction (👎) on one of my replies right away (or not).")
+    @app_commands.describe(state="on, off, or default (the correction_answers setting)",
+                           scope="This channel (default) or the whole server")
+    @in_server()
+    @admin_only()
+    async def corrections(self, interaction: Interaction, state: OnOff, scope: Scope = "channel") -> None:
+        await self._set_switch(interaction, "corrections", state, scope)
 
     @group.command(name="reminders", description="Let people ask me for reminders here (or not).")
     @app_commands.describe(state="on, off, or default (the reminders setting)",

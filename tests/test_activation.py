@@ -38,9 +38,9 @@ async def test_bot_group_is_admin_only_and_guild_only_in_the_payload(harness: Ha
     assert int(group["default_member_permissions"]) == 8  # administrator
     assert group["contexts"] == [0] and group["dm_permission"] is False  # servers only
     assert {o["name"] for o in group["options"]} == {"activate", "deactivate", "status-here", "proactive",
-                                                     "reactions", "reminders", "server-tools", "swipes",
-                                                     "threads", "voice", "face", "status-refresh", "tasks",
-                                                     "mcp"}
+                                                     "reactions", "corrections", "reminders", "server-tools",
+                                                     "swipes", "threads", "voice", "face", "status-refresh",
+                                                     "tasks", "mcp"}
     [activate] = [o for o in group["options"] if o["name"] == "activate"]
     [scope] = activate["options"]
     assert [c["value"] for c in scope["choices"]] == ["channel", "server"] and scope["required"] is False

@@ -39,7 +39,7 @@ from datetime import datetime
 
 from bot.alive.appraisal import appraise
 from bot.alive.emotions import BY_NAME, EmotionState, advance, describe, stimulate
-from bot.alive.felt import Pending, Reacted, cue_line, stimuli
+from bot.alive.felt import Pending, Reacted, cue_line, is_correction, stimuli
 from bot.alive.regard import Regard, lasting_since, room_line, state_line
 from bot.core.localtime import Clock, LocalTime, utc_now
 from bot.core.persona.model import Persona
@@ -247,7 +247,7 @@ class Feelings:
                 first = entry.first
                 found: list[str] = []
                 for emoji, on in entry.emoji.items():
-                    correction = first.own and (emoji.strip(":") in corrections or emoji in corrections)
+                    correction = is_correction(first, emoji, corrections)
                     if not on:
                         if correction:
                             withdrawn.add(first.message_id)
@@ -263,6 +263,23 @@ class Feelings:
             await self.rows.move(self.character, user_id, person)
         except Exception:
             log.exception("could not keep the reactions of user %s", user_id)
+
+    async def told(self, user_id: int, audience: Audience) -> None:
+        """The person's corrections in the place ``audience`` reads were answered already (an answer of its
+        own, bot/alive/answering.py): the next reply there is not told of them again."""
+        if self.rows is None:
+            return
+        now = self.clock()
+
+        def person(old: str, consent: bool | None) -> str | None:
+            if not old or not self.remembers(consent):
+                return None  # nothing kept (none stored, or no longer allowed): nothing to mark
+            return Regard.from_json(old, now).with_reacted(told=audience, person=user_id).to_json()
+
+        try:
+            await self.rows.move(self.character, user_id, person)
+        except Exception:
+            log.exception("could not mark the corrections of user %s told", user_id)
 
     def feel(self, found: tuple[str, ...]) -> tuple[str, ...]:
         """What a message carries (``found``: its kinds) moves the character's own state (in memory; save()

@@ -1,6 +1,6 @@
 """Reactions as input: a person's reaction on one of the character's messages is an event of that person in
-that place, felt like their words (bot/alive/feelings.py) but never answered on its own and never a model
-call.
+that place, felt like their words (bot/alive/feelings.py) but never a model call, and never answered on its
+own unless a place asks for an answer to a correction (bot/alive/answering.py).
 
 * What an emoji means is read from the emoji itself (:func:`stimuli`): an emoji is the same in every
   language, so no words are read; a custom emoji, or one not listed, moves nothing.
@@ -61,6 +61,12 @@ def stimuli(emoji: str) -> tuple[str, ...]:
 def corrections(setting: str) -> frozenset[str]:
     """The operator's correction set, from a comma-separated setting (unicode emoji, or custom names)."""
     return frozenset(base(part.strip()) for part in setting.split(",") if part.strip())
+
+
+def is_correction(reaction: Reaction, emoji: str, chosen: frozenset[str]) -> bool:
+    """Whether ``emoji`` (as :func:`shown` names it) on ``reaction``'s message is a correction: one of the
+    operator's set, on the character's own message."""
+    return reaction.own and (emoji.strip(":") in chosen or emoji in chosen)
 
 
 def shown(emoji: str, custom: bool) -> str:

@@ -1,6 +1,7 @@
 """Reactions felt, the running part (bot/alive/felt.py decides what they mean): reactions on the character's
 messages gather in a bounded inbox and are kept in one pass a moment later, one write per person, off the
-gateway's path. Never a model call, never a reply."""
+gateway's path. Never a model call, never a reply, but where a place asks for an answer to a correction
+(bot/alive/answering.py): each correction kept is handed on to it."""
 
 from __future__ import annotations
 
@@ -8,19 +9,27 @@ import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Protocol
 
 from bot.alive.feelings import Feelings
-from bot.alive.felt import FLUSH_SECONDS, Reaction, ReactionInbox, corrections
+from bot.alive.felt import FLUSH_SECONDS, Reaction, ReactionInbox, corrections, is_correction
 
 log = logging.getLogger(__name__)
 MESSAGES_KEPT = 4096  # the character's messages reacted on lately, whose taken-back reactions count
 
 
+class Answers(Protocol):
+    """Where a correction kept goes next (bot/alive/answering.py): answered where the place asks for it."""
+
+    def consider(self, reaction: Reaction, emoji: str) -> None: ...
+
+
 class FeltReactions:
     def __init__(self, feelings: Callable[[], Feelings], on: Callable[[], bool],
-                 correction_set: Callable[[], str]) -> None:
+                 correction_set: Callable[[], str], answers: Answers | None = None) -> None:
         """``feelings``: the main character's (whose messages are reacted to); ``on``: whether reactions
-        are felt now (a reload reaches it); ``correction_set``: the operator's correction emoji."""
+        are felt now (a reload reaches it); ``correction_set``: the operator's correction emoji;
+        ``answers``: told of each correction added."""
         self.inbox = ReactionInbox()
         self.delay = FLUSH_SECONDS
         self.passes = 0  # passes done (tests wait on it)
@@ -29,6 +38,7 @@ class FeltReactions:
         self._feelings = feelings
         self._on = on
         self._corrections = correction_set
+        self._answers = answers
         self._task: asyncio.Task[None] | None = None
         self._reacted_on: OrderedDict[int, None] = OrderedDict()  # messages with a kept add, the newest
         self._asked: OrderedDict[int, None] = OrderedDict()  # messages it was asked about, the newest
@@ -90,4 +100,9 @@ class FeltReactions:
                 await feelings.reacted(user_id, entries, chosen)
             except Exception:
                 log.exception("could not keep the reactions of user %s", user_id)
+            if self._answers is not None:  # after the cue is kept: an answer marks it told
+                for entry in entries:
+                    for emoji, on in entry.emoji.items():
+                        if on and is_correction(entry.first, emoji, chosen):
+                            self._answers.consider(entry.first, emoji)
         self.passes += 1

@@ -8,7 +8,8 @@ engine and to the Discord side (made by bot/runtime/composition.py, given Discor
   sends (a reply filter);
 * emote reactions (bot/alive/reactions.py): a decision observer;
 * people's reactions on its messages (bot/alive/felt.py, bot/alive/reacting.py): felt like words, gathered
-  and kept off the gateway's path, never a model call;
+  and kept off the gateway's path, never a model call; a correction answered on its own only where a place
+  asks for it (bot/alive/answering.py);
 * proactive rounds (bot/alive/proactive.py) and check-ins (bot/alive/checkins.py): recurring rounds of the
   one timer loop (bot/core/timers.py), keyed ``proactive_key`` and ``checkins_key`` (listed by the
   composition root);
@@ -26,6 +27,7 @@ from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from bot.alive.answering import CorrectionAnswers
 from bot.alive.checkins import CheckInRound
 from bot.alive.emotes import EMPTY, Emote, EmoteSet, render, warm_reaction
 from bot.alive.feelings import Feelings
@@ -59,8 +61,11 @@ class DiscordSide(Protocol):
     def places(self) -> Sequence[Place]: ...
     # ``nonce``: posts that must go out once (a reminder's): Discord returns a post sent again with it
     # Where the character speaks of its own accord: only with the one rule's permit (bot/operator/reach.py)
-    def outlet_for(self, place: Place, permit: Permit, *, nonce: str | None = None) -> Outlet: ...
-    async def open_dm(self, permit: Permit, *, nonce: str | None = None) -> Outlet | None: ...
+    # ``reply_to``: a message of that place the first post replies to
+    def outlet_for(self, place: Place, permit: Permit, *, nonce: str | None = None,
+                   reply_to: int | None = None) -> Outlet: ...
+    async def open_dm(self, permit: Permit, *, nonce: str | None = None,
+                      reply_to: int | None = None) -> Outlet | None: ...
     def roles_of(self, guild_id: int, user_id: int) -> Collection[int]: ...  # a member's, as cached
     def age_restricted(self, channel_id: int) -> bool: ...  # a channel marked so, or a thread of one
     def parent_of(self, channel_id: int) -> int | None: ...  # a thread's channel
@@ -274,10 +279,16 @@ class Alive:
                                         status=self.status.current, feeling=self.room_feeling, mirror=mirror)
         self.checkins = CheckInRound(speaker, self.time, feeling=self.feeling_toward, open_dm=side.open_dm,
                                      remembers=self.consent.allows, mirror=mirror)
-        # reactions on its messages, felt like words (bot/alive/reacting.py)
+        # reactions on its messages, felt like words (bot/alive/reacting.py); a correction answered on its
+        # own where the place asks for it (bot/alive/answering.py)
+        self.answers = CorrectionAnswers(speaker, self.time, side, feeling=self.feeling_toward,
+                                         feelings=lambda: self.main_feelings,
+                                         default=lambda: self.settings.correction_answers,
+                                         per_hour=settings.correction_answers_per_hour,
+                                         remembers=self.consent.allows, mirror=mirror)
         self.felt = FeltReactions(lambda: self.main_feelings,
                                   lambda: self.settings.felt_reactions and self.settings.emotions,
-                                  lambda: self.settings.correction_reactions)
+                                  lambda: self.settings.correction_reactions, self.answers)
         key = speaker.character_key
         self.proactive_key = f"proactive:{key}" + (f":shards {shards}" if shards else "")
         self.checkins_key = f"checkins:{key}"
@@ -299,6 +310,7 @@ class Alive:
 
     async def close(self) -> None:
         await self.felt.flush()
+        await self.answers.settled()
         for feelings in self.feelings.values():
             await feelings.save()
 

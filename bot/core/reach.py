@@ -27,9 +27,10 @@ class Way(StrEnum):
     REMINDER = "reminder"
     PROACTIVE = "proactive"
     TASK = "task"  # a place task an admin set (bot/features/reminders/tasks.py): said to a channel
+    CORRECTION = "correction"  # an answer of its own to a correction reaction (bot/alive/answering.py)
 
 
-UNPROMPTED = frozenset({Way.CHECKIN, Way.REMINDER, Way.PROACTIVE, Way.TASK})
+UNPROMPTED = frozenset({Way.CHECKIN, Way.REMINDER, Way.PROACTIVE, Way.TASK, Way.CORRECTION})
 COUNTED = frozenset({Way.MESSAGE, Way.SWIPE})  # a new answer asked for: one of the person's messages a minute
 
 

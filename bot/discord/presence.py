@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager
+from typing import Any
 
 import discord
 
@@ -24,11 +25,14 @@ class ChannelOutlet:
     """Speaks into a channel or DM on the character's own initiative (no message to reply to). ``nonce``:
     what the posts are (a reminder's): each part goes out with it and its index as Discord's nonce, so the
     same post sent again (a retry, a run after a crash) returns the message already made instead of a
-    second one (bot/discord/posting.py)."""
+    second one (bot/discord/posting.py). ``reply_to``: a message there the first post replies to (an answer
+    to a reaction on it); gone by then, the post goes out without the reply."""
 
-    def __init__(self, channel: discord.abc.Messageable, nonce: str | None = None) -> None:
+    def __init__(self, channel: discord.abc.Messageable, nonce: str | None = None,
+                 reply_to: int | None = None) -> None:
         self.channel = channel
         self.nonce = nonce
+        self.reply_to = reply_to
         self.parts = 0  # posted so far
 
     def typing(self) -> AbstractAsyncContextManager[None]:
@@ -36,10 +40,16 @@ class ChannelOutlet:
 
     async def send(self, text: str, *, first: bool) -> int | None:
         allowed = allowed_mentions_for(text)
+        extra: dict[str, Any] = {}
+        if first and self.reply_to is not None:
+            allowed.replied_user = False  # the reply is to its own message: nobody to ping
+            extra["reference"] = discord.MessageReference(
+                message_id=self.reply_to, channel_id=int(getattr(self.channel, "id", 0)),
+                fail_if_not_exists=False)
         if self.nonce is None:
-            return (await self.channel.send(text, allowed_mentions=allowed)).id
+            return (await self.channel.send(text, allowed_mentions=allowed, **extra)).id
         nonce = f"{self.nonce}.{self.parts}"[:25]  # Discord's limit
-        sent = await self.channel.send(text, allowed_mentions=allowed, nonce=nonce)
+        sent = await self.channel.send(text, allowed_mentions=allowed, nonce=nonce, **extra)
         self.parts += 1
         return sent.id
 
@@ -79,13 +89,14 @@ class AlivePresence:
                 out.append(Place(channel.id, guild.id, channel.name, guild.name, channel.is_nsfw()))
         return out
 
-    def outlet_for(self, place: Place, permit: Permit, *, nonce: str | None = None) -> ChannelOutlet:
+    def outlet_for(self, place: Place, permit: Permit, *, nonce: str | None = None,
+                   reply_to: int | None = None) -> ChannelOutlet:
         if permit.where.channel_id != place.channel_id or permit.user_id is not None and permit.where.is_dm:
             raise ValueError(f"{permit!r} is no leave to speak in channel {place.channel_id}")
         found = self.bot.get_channel(place.channel_id)
         channel = (found if isinstance(found, discord.abc.Messageable)
                    else self.bot.get_partial_messageable(place.channel_id, guild_id=place.guild_id))
-        return ChannelOutlet(channel, nonce)
+        return ChannelOutlet(channel, nonce, reply_to)
 
     def age_restricted(self, channel_id: int) -> bool:
         """Whether the channel (or the thread's channel) is age-restricted; unknown is not (the safe side)."""
@@ -96,13 +107,14 @@ class AlivePresence:
         found = self.bot.get_channel(channel_id)
         return found.parent_id if isinstance(found, discord.Thread) else None
 
-    async def open_dm(self, permit: Permit, *, nonce: str | None = None) -> ChannelOutlet | None:
+    async def open_dm(self, permit: Permit, *, nonce: str | None = None,
+                      reply_to: int | None = None) -> ChannelOutlet | None:
         user_id = permit.user_id
         if user_id is None or not permit.where.is_dm:
             raise ValueError(f"{permit!r} is no leave to open a DM")
         try:
             user = self.bot.get_user(user_id) or await self.bot.fetch_user(user_id)
-            return ChannelOutlet(await user.create_dm(), nonce)
+            return ChannelOutlet(await user.create_dm(), nonce, reply_to)
         except discord.HTTPException as exc:
             log.warning("no DM channel with user %s: %s", user_id, exc)
             return None

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 # Calls the character makes of its own accord (bot/alive/service.py): past the global spend cap they are not
 # made (a reminder then goes out as its plain line, bot/features/reminders/delivery.py).
 # Replies and votes are stopped earlier, by the message path's gate; memory upkeep goes on.
-UNPROMPTED = frozenset({"proactive", "checkin", "status", "reminder", "task"})
+UNPROMPTED = frozenset({"proactive", "checkin", "status", "reminder", "task", "correction"})
 RATE_WINDOW = 60.0  # seconds: user_messages_per_minute
 SHARED_SPEND_SECONDS = 5.0  # how long a server's or the bot's spend today is reused before it is read again
 MAX_TRACKED = 20_000  # people (or places) remembered at once; the oldest windows are forgotten past it

@@ -5,9 +5,10 @@ The ways (:class:`Way`): a person's message of any kind (text, a voice message, 
 with it every reply, vote, ensemble turn, greeting and late reply (bot/reply/admission.py asks, once per
 message, in two halves: who before anything is heard, then what may be spent); a person's audio before it
 is transcribed; ``/ask`` and the message menus; a swipe or ``/reroll``; ``/voice join`` and ``/voice leave``;
-and what the character says unprompted: check-ins, reminders, proactive talk and place tasks. The unprompted
-ways cannot reach anyone without it: Discord's side hands out a DM or a channel to speak in only for a
-:class:`Permit`, and only :meth:`Reach.permit` makes one.
+and what the character says unprompted: check-ins, reminders, proactive talk, place tasks and an answer to a
+correction reaction (bot/alive/answering.py). The unprompted ways cannot reach anyone without it: Discord's
+side hands out a DM or a channel to speak in only for a :class:`Permit`, and only :meth:`Reach.permit` makes
+one.
 
 The rule, the same for every way in the same place (``Where``: a server's channel, or None for a DM):
 1. the place is active (``/bot deactivate`` closes it to every way);

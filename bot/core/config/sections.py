@@ -337,11 +337,18 @@ class AliveSettings:
         3, "Emote reactions (instead of replies) per channel per hour at most.", min=0, restart=True)
     felt_reactions: bool = key(
         True, "People's reactions on the character's messages move its feeling toward them (as their words "
-        "would, in that place) and are kept with it; no model call, never a reply of their own (needs "
-        "emotions).")
+        "would, in that place) and are kept with it; no model call, never a reply of their own unless a "
+        "place asks for one (correction_answers) (needs emotions).")
     correction_reactions: str = key(
         "👎", "Reactions (comma-separated: unicode emoji, or custom emoji names) on a reply that the next "
         "reply to that person in that place is told of, once (empty: none).")
+    correction_answers: bool = key(
+        False, "A correction reaction on one of the character's replies gets an answer of its own there (a "
+        "short reply to the reacted message, one model call), where no admin used /bot corrections; in a DM "
+        "this default stands.")
+    correction_answers_per_hour: int = key(
+        3, "Answers to correction reactions per channel per hour at most (a reaction flood costs at most "
+        "this many model calls a channel).", min=0, restart=True)
     checkins: bool = key(
         True, "Allow /checkin: one DM to people who opted in after checkin_after_days of silence.")
     checkin_after_days: float = key(
