@@ -118,7 +118,7 @@ async def test_an_answer_begun_at_a_pause_is_withdrawn_when_the_member_goes_on(c
     assert len(asked) == 2 and f"[voice] {FIRST} {REST}" in h.claude.all_text(asked[1])
     # nothing of the withdrawn answer posted or said: one post, and no audio before the second request
     assert [m["content"] for m in h.discord.posted(VOICE_ID)] == [WHOLE]
-    assert min(bot_audio(h)) > asked[1].at
+    assert min(bot_audio(h)) > asked[1].received_at
     # kept: her whole words once (the withdrawn turn's message rewritten), and the one answer
     lines = await voice_lines(h)
     assert [x for x in lines if x.startswith("[voice]")] == [f"[voice] {FIRST} {REST}"]
