@@ -174,6 +174,45 @@ async def test_its_own_voice_coming_back_through_a_member_does_not_stop_it(
           f"for the bot's own voice, {len(said)} sentences said whole, none stopped")
 
 
+async def test_a_member_speaking_over_its_echo_is_heard_and_stops_it(
+        made: list[Harness], db_url: str, tmp_path: Path, dave: bool) -> None:
+    """alice is on speakers without echo cancellation, and speaks while the bot's voice comes back through
+    her client: her voice with its echo mixed in stops the bot (barge-in), and her words are heard."""
+    h = await a_call(made, db_url, tmp_path, dave)
+    voice = h.discord.voice
+    assert voice is not None and h.bot is not None
+    await speaking_an_answer(h)
+    client = getattr(h.bot.services.calls.current(GUILD_ID), "client", None)
+    assert client is not None
+    conn = voice.connection(bot_id(h))
+    assert conn is not None
+    counters = client.receiver.counters
+    stop, speak = asyncio.Event(), asyncio.Event()
+    echo = asyncio.create_task(voice.echo_back(USER_ID, stop, delay=0.15, gain=0.5, say=speech(ASIDE),
+                                               say_when=speak))
+    # the echo alone first, taken for the bot's own voice; then she speaks over it
+    await voice.wait_for(lambda _: counters.echo >= 10, what="the echo heard as the bot's own")
+    assert client.interrupted == 0
+    speak.set()
+    await voice.wait_for(lambda _: client.interrupted, what="barge-in")
+    stop.set()
+    await echo
+    onset = voice.onsets[USER_ID][-1]
+    after = [t for t in conn.audio_at if t > onset]
+    print(f"\nspeaking over its echo (dave={dave}): the bot stopped {len(after)} packets "
+          f"({(after[-1] - onset) * 1000 if after else 0:.0f} ms) after her onset")
+    assert len(after) <= 10  # 200 ms of the bot's audio at 20 ms a packet
+    await voice.wait_for(lambda _: len([r for r in h.openai.heard if "transcriptions" in r.path]) >= 2,
+                         what="her words transcribed")
+    await h.bot.in_flight.drain()
+    book = h.openai.speech_book
+    assert book is not None
+    transcribed = [book.recognize(r.data) for r in h.openai.heard if "transcriptions" in r.path]
+    assert transcribed == [ASKED, ASIDE]
+    [posted] = h.discord.posted(VOICE_ID)
+    assert posted["content"] == LONG_ANSWER  # the rest posted, not said
+
+
 async def test_the_next_sentence_is_synthesised_while_the_current_one_plays(
         made: list[Harness], db_url: str, tmp_path: Path, dave: bool) -> None:
     h = await a_call(made, db_url, tmp_path, dave, tts_backend="openai", tts_model="kokoro")

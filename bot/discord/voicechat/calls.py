@@ -29,8 +29,13 @@ CONNECT_TIMEOUT = 30.0  # discord.py's own default for a voice connection (gatew
 # only the full end-of-silence wait ends a turn). The answer is speculative (hearing.py's ``Turn``): a member
 # who goes on before its first audio withdraws it unseen and unheard, and one who goes on after has it stopped
 # and their words heard with the earlier ones, so a short pause costs a cancelled model request, not a
-# member cut off (docs/performance.md has the figures).
-PAUSE_SECONDS: float | None = 0.2
+# member cut off (docs/performance.md has the figures). The answer is said once the silence reached
+# ANSWER_SECONDS, and not before: begun at the shorter pause, the time it takes to be ready (the
+# transcription, the model's first sentence, its speech) is spent within that wait rather than after it.
+# 0.3 s: the first audio some 420 ms after the last word; a member it cuts off (between two sentences) stops
+# it by speaking on, and is heard whole.
+PAUSE_SECONDS: float | None = 0.1
+ANSWER_SECONDS = 0.3
 
 # (the call, the member, their words as kept: "[voice] ...", the utterance, the turn they make)
 OnHeard = Callable[["DiscordCall", int, str, Utterance, Turn], Awaitable[None]]
@@ -122,7 +127,8 @@ class DiscordCalls:
 
         call = DiscordCall(guild_id, channel, Hearing(self._bot.services.voice, None, guild_id=guild_id,
                                                       channel_id=channel.id, is_bot=is_bot, listens=listens,
-                                                      on_turn=heard),
+                                                      on_turn=heard,
+                                                      hold_seconds=ANSWER_SECONDS - (PAUSE_SECONDS or 0.0)),
                            self._status)
         make = listening(call.hearing.utterance, max_seconds=settings.voice_utterance_seconds,
                          idle_seconds=settings.voice_idle_seconds, barge_in=True, pause_seconds=PAUSE_SECONDS)

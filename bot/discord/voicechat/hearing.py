@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -62,8 +63,9 @@ class Turn:
     cancelled). One heard at the end of an utterance is committed from the start."""
 
     def __init__(self, commit: Callable[[], bool] | None = None, *, mark: tuple[int, int] = (0, 0),
-                 replaces: Turn | None = None) -> None:
+                 replaces: Turn | None = None, not_before: float = 0.0) -> None:
         self._commit = commit
+        self.not_before = not_before  # (monotonic) the member's silence long enough for it to be said
         self.mark = mark
         self.committed = commit is None
         self.withdrawn = False
@@ -72,6 +74,12 @@ class Turn:
         self.task: asyncio.Task[None] | None = None  # its answer, what withdrawing cancels
         self.message_id: int | None = None  # the message its words are, once the answerer made it
         self.words = ""  # the words answered (with those of a turn it follows)
+
+    async def due(self) -> None:
+        """Until the member's pause has lasted long enough to answer (its answer ready sooner waits)."""
+        delay = self.not_before - time.monotonic()
+        if delay > 0 and not self.committed:
+            await asyncio.sleep(delay)
 
     def commit(self) -> bool:
         """The turn ends here, for its answer to be said; False (and withdrawn) when the member went on."""
@@ -119,10 +127,11 @@ class Hearing:
                  guild_id: int | None = None, channel_id: int = 0,
                  is_bot: Callable[[int], bool] = lambda _member: False,
                  listens: Callable[[int], Awaitable[bool]] | None = None,
-                 on_turn: OnTurn | None = None) -> None:
+                 on_turn: OnTurn | None = None, hold_seconds: float = 0.0) -> None:
         self._voice = voice
         self._on_heard = on_heard
         self._on_turn = on_turn
+        self._hold = hold_seconds  # how much longer than the pause the silence lasts before an answer is said
         self._guild_id = guild_id
         self._channel_id = channel_id
         self._is_bot = is_bot
@@ -240,7 +249,7 @@ class Hearing:
             assert self.conclude is not None and self._on_turn is not None
             conclude = self.conclude
             turn = Turn(lambda: conclude(member, utterance.mark), mark=utterance.mark,
-                        replaces=self._replaced(utterance))
+                        replaces=self._replaced(utterance), not_before=utterance.ended_at + self._hold)
             turn.words = self._follows(utterance, words)
             self._turns[member] = turn
             self.early += 1

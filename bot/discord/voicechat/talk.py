@@ -227,8 +227,10 @@ class CallOutlet:
     async def _committed(self) -> None:
         """Until the turn is committed (its first audio about to play; at once when nothing of it is to be
         said); a turn withdrawn meanwhile cancels this answer, so this never returns for it."""
-        if self._speaker is None and self._held is not None and self._held.commit():
-            self._go.set_result(None)
+        if self._speaker is None and self._held is not None:
+            await self._held.due()
+            if not self._go.done() and self._held.commit():
+                self._go.set_result(None)
         await asyncio.shield(self._go)
 
     def abandon(self) -> None:
@@ -291,8 +293,10 @@ class CallOutlet:
         """One sentence played whole; False when it was not (spoken over, the call left): nothing more of
         the answer is said."""
         if not self._go.done():
-            # the first audio of an answer begun at a pause: the member's turn ends here, unless they went
-            # on (then the turn is withdrawn and this answer cancelled)
+            # the first audio of an answer begun at a pause: once the pause lasted long enough, the member's
+            # turn ends here, unless they went on (then the turn is withdrawn and this answer cancelled)
+            if self._held is not None:
+                await self._held.due()
             if self._held is None or not self._held.commit():
                 self._stopped = True
                 return False
