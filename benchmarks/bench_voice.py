@@ -33,7 +33,17 @@ two members, then ``/voice leave`` (the interaction's answer against Discord's 3
 shutdown (against a service manager's 30 s stop window), DAVE on and off; each run a fresh bot, and the
 count of runs within the window beside the median and the slowest.
 
+The speculative end of turn (``--speculative``, no wire, the packet clock, the endpointing set): an answer
+begun at a short pause whose transcript ends a sentence, said once the silence reached a longer one (and
+when ready: Kindred's own time from the pause, a parameter), withdrawn if the member goes on first; the end
+of speech -> first audio, the answers withdrawn unheard, the members cut off (the answer's audio begun
+before their last clause) and the transcriptions made at pauses. Over the wire with the fakes answering at
+once (``--instant --pause 0.1``): end of speech -> first audio packet, DAVE off and on, with its stages
+timed inside the bot (the wait, the speech-to-text, the log write and decision, the model, the
+text-to-speech, the send).
+
 Run: python -m benchmarks.bench_voice [--quick] [--runs 3] [--endpointing] [--first-clause] [--stops]
+[--speculative] [--instant --pause 0.1]
 """
 
 from __future__ import annotations

@@ -22,7 +22,9 @@ utterance: the cost of answering sooner, measured in benchmarks/bench_voice.py.
 Speculative end of turn (``on_turn``, what a call uses): at a shorter pause whose transcript ends a sentence
 the answer is begun at once, as a ``Turn`` not yet committed, and the utterance is not ended there. The
 answer holds everything a member would see or hear (its post, its typing, its speech) until its first audio
-is about to play: then ``commit`` ends the utterance at that pause, if it still lasts. A member who goes on
+is about to play, which waits until the silence has lasted ``hold_seconds`` longer (``Turn.due``: what the
+answer takes to be ready is spent within that wait): then ``commit`` ends the utterance at that pause, if it
+still lasts. A member who goes on
 speaking before that (the receiver's ``on_resume``) withdraws it: the answer's task is cancelled (its model
 request with it), nothing of it was posted or said, and the utterance goes on, to be answered whole (the
 next turn ``replaces`` the withdrawn one: the same message, its words rewritten). One who goes on after the
