@@ -137,13 +137,13 @@ async def one_answer(dave: bool, silence_frames: bool = True, early: bool = True
 
 INSTANT_STAGES = ("wait (end of speech -> transcription begun)", "speech-to-text",
                   "log write and decision (-> reply request)", "model (-> first sentence to speech)",
-                  "text-to-speech (espeak-ng, ffmpeg)", "send (commit, Opus, DAVE, UDP -> first packet)")
+                  "text-to-speech (espeak-ng, made 48 kHz stereo)", "send (commit, Opus, DAVE, UDP -> first packet)")
 
 
-async def one_instant(dave: bool, pause: float) -> list[float]:
+async def one_instant(dave: bool, pause: float, said_at: float) -> list[float]:
     """End of speech -> first audio packet with the fakes answering at once (the model's answer whole at
     once), the client sending its quiet as audio; the stages timed inside the bot's process."""
-    calls.PAUSE_SECONDS = pause  # read at /voice join
+    calls.PAUSE_SECONDS, calls.ANSWER_SECONDS = pause, said_at  # read at /voice join
     folder = Path(tempfile.mkdtemp(prefix="kindred-bench-voice-"))
     h: Harness = await voice_harness(f"sqlite+aiosqlite:///{folder / 'bench.db'}", folder, dave=dave,
                                      stt_backend="openai", voice_channels="true", min_typing_time="0",
@@ -196,11 +196,12 @@ async def one_instant(dave: bool, pause: float) -> list[float]:
         await h.close()
 
 
-async def instant(runs: int, pause: float) -> None:
+async def instant(runs: int, pause: float, said_at: float) -> None:
     for dave in (False, True):
-        rows = [await one_instant(dave, pause) for _ in range(runs)]
+        rows = [await one_instant(dave, pause, said_at) for _ in range(runs)]
         totals = [sum(r) for r in rows]
-        print(f"DAVE {'on' if dave else 'off'}, pause {pause:g} s, instant fakes, quiet sent as audio: "
+        print(f"DAVE {'on' if dave else 'off'}, begun at {pause:g} s, said at {said_at:g} s, instant fakes, "
+              "quiet sent as audio: "
               f"end of speech -> first audio packet, median of {runs}: "
               f"{statistics.median(totals) * 1000:.0f} ms "
               f"(each: {', '.join(f'{t * 1000:.0f}' for t in totals)})")
@@ -438,7 +439,8 @@ if __name__ == "__main__":
     parser.add_argument("--endpointing", action="store_true", help="endpointing alone, no wire")
     parser.add_argument("--instant", action="store_true",
                         help="the fakes answering at once, the stages timed in the bot (with --pause)")
-    parser.add_argument("--pause", type=float, default=calls.PAUSE_SECONDS or 0.2)
+    parser.add_argument("--pause", type=float, default=calls.PAUSE_SECONDS or 0.1)
+    parser.add_argument("--said-at", type=float, default=calls.ANSWER_SECONDS)
     parser.add_argument("--speculative", action="store_true",
                         help="the speculative end of turn on the endpointing set, no wire")
     parser.add_argument("--first-clause", action="store_true",
@@ -449,7 +451,7 @@ if __name__ == "__main__":
     if options.endpointing:
         endpointing()
     elif options.instant:
-        asyncio.run(instant(1 if options.quick else options.runs, options.pause))
+        asyncio.run(instant(1 if options.quick else options.runs, options.pause, options.said_at))
     elif options.speculative:
         speculative()
     elif options.first_clause:
