@@ -137,7 +137,8 @@ async def one_answer(dave: bool, silence_frames: bool = True, early: bool = True
 
 INSTANT_STAGES = ("wait (end of speech -> transcription begun)", "speech-to-text",
                   "log write and decision (-> reply request)", "model (-> first sentence to speech)",
-                  "text-to-speech (espeak-ng, made 48 kHz stereo)", "send (commit, Opus, DAVE, UDP -> first packet)")
+                  "text-to-speech (espeak-ng, made 48 kHz stereo)",
+                  "send (the wait to the said-at silence, commit, Opus, DAVE, UDP -> first packet)")
 
 
 async def one_instant(dave: bool, pause: float, said_at: float) -> list[float]:

@@ -77,6 +77,8 @@ class CallTalk:
 
     async def heard(self, call: DiscordCall, user_id: int, content: str, utterance: Utterance,
                     turn: Turn | None = None) -> None:
+        if turn is not None and turn.withdrawn:
+            return  # they went on before its answer was even begun
         replaced = turn.replaces if turn is not None else None
         earlier = replaced.message_id if replaced is not None else None
         msg = self.incoming(call, user_id, content, message_id=earlier)
