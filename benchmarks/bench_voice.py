@@ -33,7 +33,17 @@ two members, then ``/voice leave`` (the interaction's answer against Discord's 3
 shutdown (against a service manager's 30 s stop window), DAVE on and off; each run a fresh bot, and the
 count of runs within the window beside the median and the slowest.
 
+The speculative end of turn (``--speculative``, no wire, the packet clock, the endpointing set): an answer
+begun at a short pause whose transcript ends a sentence, said once the silence reached a longer one (and
+when ready: Kindred's own time from the pause, a parameter), withdrawn if the member goes on first; the end
+of speech -> first audio, the answers withdrawn unheard, the members cut off (the answer's audio begun
+before their last clause) and the transcriptions made at pauses. Over the wire with the fakes answering at
+once (``--instant --pause 0.1``): end of speech -> first audio packet, DAVE off and on, with its stages
+timed inside the bot (the wait, the speech-to-text, the log write and decision, the model, the
+text-to-speech, the send).
+
 Run: python -m benchmarks.bench_voice [--quick] [--runs 3] [--endpointing] [--first-clause] [--stops]
+[--speculative] [--instant --pause 0.1]
 """
 
 from __future__ import annotations
@@ -45,6 +55,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -122,6 +133,81 @@ async def one_answer(dave: bool, silence_frames: bool = True, early: bool = True
         return [*(b - a for a, b in zip([ended, *marks[:-1]], marks, strict=True)), written - ended]
     finally:
         await h.close()
+
+
+INSTANT_STAGES = ("wait (end of speech -> transcription begun)", "speech-to-text",
+                  "log write and decision (-> reply request)", "model (-> first sentence to speech)",
+                  "text-to-speech (espeak-ng, made 48 kHz stereo)",
+                  "send (the wait to the said-at silence, commit, Opus, DAVE, UDP -> first packet)")
+
+
+async def one_instant(dave: bool, pause: float, said_at: float) -> list[float]:
+    """End of speech -> first audio packet with the fakes answering at once (the model's answer whole at
+    once), the client sending its quiet as audio; the stages timed inside the bot's process."""
+    calls.PAUSE_SECONDS, calls.ANSWER_SECONDS = pause, said_at  # read at /voice join
+    folder = Path(tempfile.mkdtemp(prefix="kindred-bench-voice-"))
+    h: Harness = await voice_harness(f"sqlite+aiosqlite:///{folder / 'bench.db'}", folder, dave=dave,
+                                     stt_backend="openai", voice_channels="true", min_typing_time="0",
+                                     max_typing_time="0")
+    try:
+        voice = h.discord.voice
+        assert voice is not None and h.bot is not None
+        service = h.bot.services.voice
+        marks: dict[str, float] = {}
+        transcribe, speak_in_call = service.transcribe, service.speak_in_call
+
+        async def timed_transcribe(*args: Any, **kwargs: Any) -> Any:
+            marks.setdefault("stt", time.monotonic())
+            try:
+                return await transcribe(*args, **kwargs)
+            finally:
+                marks.setdefault("stt_done", time.monotonic())
+
+        async def timed_speak(*args: Any, **kwargs: Any) -> Any:
+            marks.setdefault("tts", time.monotonic())
+            try:
+                return await speak_in_call(*args, **kwargs)
+            finally:
+                marks.setdefault("tts_done", time.monotonic())
+
+        service.transcribe = timed_transcribe  # type: ignore[method-assign]
+        service.speak_in_call = timed_speak  # type: ignore[method-assign]
+        h.openai.speech_book = book = SpeechBook()
+        book.learn(ASKED, speech(ASKED))
+        h.claude.script(Reply(ANSWER))
+        for member in (USER_ID, USER2_ID):
+            await h.discord.member_joins_voice(GUILD_ID, VOICE_ID, member)
+        await (await h.slash("voice", [{"name": "join", "type": 1, "options": []}])).message()
+        if voice.dave:
+            await voice.wait_for(lambda v: v.group is not None and v.group.active, what="the DAVE group")
+        pcm = speech(ASKED) + bytes(48_000 * 4 * 2)  # 2 s of quiet sent as audio
+        speaking = asyncio.create_task(voice.speak(USER_ID, pcm, silence_frames=False))
+        await until(lambda: voice.heard.get(USER_ID))
+        ended = voice.speech_ends[USER_ID][-1] - (0.02 - last_loud(pcm) % 0.02)
+        bot_id = h.bot.user.id if h.bot.user is not None else 0
+        conn = voice.connection(bot_id)
+        assert conn is not None and conn.audio_at
+        [asked] = reply_requests(h)
+        times = [ended, marks["stt"], marks["stt_done"], asked.received_at, marks["tts"], marks["tts_done"],
+                 conn.audio_at[0]]
+        await speaking
+        await h.discord.wait_for_messages(VOICE_ID, 1)
+        return [b - a for a, b in zip(times, times[1:], strict=False)]
+    finally:
+        await h.close()
+
+
+async def instant(runs: int, pause: float, said_at: float) -> None:
+    for dave in (False, True):
+        rows = [await one_instant(dave, pause, said_at) for _ in range(runs)]
+        totals = [sum(r) for r in rows]
+        print(f"DAVE {'on' if dave else 'off'}, begun at {pause:g} s, said at {said_at:g} s, instant fakes, "
+              "quiet sent as audio: "
+              f"end of speech -> first audio packet, median of {runs}: "
+              f"{statistics.median(totals) * 1000:.0f} ms "
+              f"(each: {', '.join(f'{t * 1000:.0f}' for t in totals)})")
+        for i, stage in enumerate(INSTANT_STAGES):
+            print(f"  {stage}: {statistics.median(r[i] for r in rows) * 1000:.0f} ms")
 
 
 async def one_stop(dave: bool, leave: bool) -> float:
@@ -277,11 +363,87 @@ def endpointing() -> None:
               f"p90 {p90 * 1000:.0f} ms (of the {len(whole)} heard whole); cut off: {cut} of {len(rows)}")
 
 
+def _speculative_turn(frames: list[bytes], clause_ends: list[int], texts: list[str], *, pause: float,
+                      answer_at: float, pessimistic: bool, said_at: float = 0.0
+                      ) -> tuple[int, int, bool, int]:
+    """A call's speculative end of turn, on the packet clock: at each pause whose transcript ends a sentence
+    an answer is begun, its first audio ``answer_at`` seconds later (Kindred's own time from the pause to the
+    first audio packet), and not before the silence reached ``said_at`` seconds (calls.py's ANSWER_SECONDS);
+    the member's speech going on before that withdraws it. Returns (the frame at which
+    the answer's first audio plays, the answers withdrawn, whether it began before the last clause ended:
+    the member cut off, stopped by barge-in and heard with the rest; the transcriptions made at pauses)."""
+    segmenter = Segmenter(max_seconds=15, end_silence_seconds=FULL, pause_seconds=pause)
+    lead = max(round(answer_at / 0.02), round((said_at - pause) / 0.02))  # frames from the pause to the audio
+    due: int | None = None  # the frame the answer begun at a pause plays at
+    withdrawn = pauses = 0
+    for i, frame in enumerate(frames):
+        if due is not None and i >= due:
+            return i, withdrawn, i * FRAME_BYTES // 2 < clause_ends[-1], pauses
+        if segmenter.push(frame) is not None:  # the full wait: the answer (begun or not) goes on from here
+            return (due if due is not None else i + lead), withdrawn, False, pauses
+        if segmenter.take_resumed() and due is not None:
+            due, withdrawn = None, withdrawn + 1
+        if segmenter.take_pause() is not None:
+            pauses += 1
+            heard_to = (i + 1) * FRAME_BYTES // 2
+            said = [t for t, end in zip(texts, clause_ends, strict=True) if end <= heard_to]
+            transcript = " ".join(said)
+            if said and pessimistic and len(said) < len(texts):
+                transcript = transcript.rstrip(",،，") + "."
+            if said and ends_sentence(transcript):
+                due = i + lead
+    raise AssertionError("the turn never ended")
+
+
+def speculative() -> None:
+    """The speculative end of turn on the endpointing set: how soon the first audio, how many answers were
+    withdrawn unheard, and how many members were cut off (the answer begun before their last clause)."""
+    rendered = []
+    for voice_name, clauses in UTTERANCES:
+        pcm, ends = b"", []
+        for text, extra in clauses:
+            pcm += speech(text, voice_name)
+            loud = np.flatnonzero(np.abs(_mono(pcm).astype(int)) > 500)
+            ends.append(int(loud[-1]))
+            pcm += bytes(int(48_000 * extra) * 4)
+        pcm += bytes(48_000 * 4 * 2)
+        mono = _mono(pcm).tobytes()
+        frames = [mono[i:i + FRAME_BYTES] for i in range(0, len(mono) - FRAME_BYTES + 1, FRAME_BYTES)]
+        rendered.append((frames, ends, [t for t, _ in clauses]))
+    print(f"Speculative end of turn, {len(UTTERANCES)} utterances in 8 languages (packet clock):")
+    for pause, said_at in SPECULATIONS:
+        for answer_at in ANSWER_AT:
+            for pessimistic in (False, True):
+                rows = [_speculative_turn(f, e, t, pause=pause, answer_at=answer_at, pessimistic=pessimistic,
+                                          said_at=said_at) for f, e, t in rendered]
+                whole = sorted(((at + 1) * FRAME_BYTES // 2 - e[-1]) / 48_000
+                               for (at, _, cut, _), (_, e, _) in zip(rows, rendered, strict=True) if not cut)
+                p90 = whole[int(0.9 * (len(whole) - 1))] if whole else 0.0
+                print(f"  begun at a {pause:g} s pause, said at {said_at:g} s of silence at the soonest, "
+                      f"ready {answer_at * 1000:.0f} ms after the pause, "
+                      f"{'pessimistic' if pessimistic else 'as written'}: end of speech -> first audio "
+                      f"median "
+                      f"{statistics.median(whole) * 1000:.0f} ms, p90 {p90 * 1000:.0f} ms; withdrawn unheard "
+                      f"{sum(r[1] for r in rows)}; cut off {sum(r[2] for r in rows)} of {len(rows)}; "
+                      f"transcriptions at pauses {sum(r[3] for r in rows)}")
+
+
+ANSWER_AT = (0.1, 0.2, 0.3)  # Kindred's own time from a pause to the first audio packet (bench_voice's wire)
+# (begun at a pause of, said at a silence of at the soonest; seconds)
+SPECULATIONS = [(0.1, 0.3), (0.15, 0.3), (0.2, 0.2), (0.3, 0.3), (0.5, 0.5)]
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="one run each")
     parser.add_argument("--endpointing", action="store_true", help="endpointing alone, no wire")
+    parser.add_argument("--instant", action="store_true",
+                        help="the fakes answering at once, the stages timed in the bot (with --pause)")
+    parser.add_argument("--pause", type=float, default=calls.PAUSE_SECONDS or 0.1)
+    parser.add_argument("--said-at", type=float, default=calls.ANSWER_SECONDS)
+    parser.add_argument("--speculative", action="store_true",
+                        help="the speculative end of turn on the endpointing set, no wire")
     parser.add_argument("--first-clause", action="store_true",
                         help="a long first sentence, its first clause said ahead or not")
     parser.add_argument("--stops", action="store_true",
@@ -289,6 +451,10 @@ if __name__ == "__main__":
     options = parser.parse_args()
     if options.endpointing:
         endpointing()
+    elif options.instant:
+        asyncio.run(instant(1 if options.quick else options.runs, options.pause, options.said_at))
+    elif options.speculative:
+        speculative()
     elif options.first_clause:
         asyncio.run(first_clause(1 if options.quick else options.runs))
     elif options.stops:

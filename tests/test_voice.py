@@ -298,3 +298,24 @@ def test_a_missing_program_is_one_clear_line_when_voice_is_on(monkeypatch: pytes
     [line] = both.startup_problems()
     assert line.startswith("voice_replies=always and voice_channels=true need ffmpeg, which is not installed")
     assert "replies stay text only and answers in a call are posted, not spoken, until it is" in line
+
+
+async def test_a_wav_is_made_call_audio_in_process_as_ffmpeg_makes_it() -> None:
+    """espeak-ng's WAV in three scripts' voices: the call's 48 kHz stereo PCM made without ffmpeg is ffmpeg's
+    own (same length, same loudness, the same waveform); what is not a plain WAV goes to ffmpeg."""
+    import numpy as np
+
+    from bot.runtime.audio import _run, espeak, to_call_pcm, wav_to_call_pcm
+
+    for line, voice in (("Chamomile, with a little honey.", "en"), ("Il est tard.", "fr-fr"),
+                        ("我们明天应该走。", "cmn")):
+        wav = await espeak(line, voice)
+        ours = np.frombuffer(await to_call_pcm(wav), dtype="<i2").astype(float)
+        ffmpeg = ["ffmpeg", "-v", "error", "-i", "pipe:0", "-f", "s16le", "-ar", "48000", "-ac", "2",
+                  "pipe:1"]
+        theirs = np.frombuffer(await _run(ffmpeg, wav, "conversion"), dtype="<i2").astype(float)
+        assert len(ours) == len(theirs), voice
+        assert np.corrcoef(ours, theirs)[0, 1] > 0.999, voice
+        assert abs(np.sqrt(np.mean(ours ** 2)) / np.sqrt(np.mean(theirs ** 2)) - 1) < 0.01, voice
+    assert wav_to_call_pcm(b"OggS not a wav") is None
+    assert len(await to_call_pcm(tone(0.2))) > 0  # (the fake speech server's WAV tone)

@@ -19,10 +19,13 @@ from array import array
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 ANALYSIS_RATE = 8000  # Hz of the mono PCM the waveform is drawn from (plenty for an outline)
 MAX_WAVEFORM_POINTS = 256
 POINT_SECONDS = 0.1  # Discord's clients sample at most once per 100 ms
 OPUS_BITRATE = "32k"
+CALL_RATE = 48_000  # Hz of the PCM a voice channel's Opus is encoded from
 
 
 class AudioError(Exception):
@@ -118,6 +121,38 @@ async def to_voice_clip(audio: bytes) -> VoiceClip:
     return VoiceClip(ogg, round(duration, 2), base64.b64encode(waveform(samples, duration)).decode())
 
 
+def wav_to_call_pcm(audio: bytes) -> bytes | None:
+    """A 16-bit PCM WAV (mono or stereo, any rate) -> 48 kHz 16-bit stereo PCM; None for anything else (and
+    for a WAV with nothing in it). The rate is changed band-limited, by the FFT of the whole clip (a
+    sentence: a few milliseconds)."""
+    try:
+        with wave.open(io.BytesIO(audio)) as w:
+            if w.getsampwidth() != 2 or w.getnchannels() not in (1, 2) or w.getcomptype() != "NONE":
+                return None
+            rate, channels = w.getframerate(), w.getnchannels()
+            frames = w.readframes(w.getnframes())  # (a streamed header's length is read to the end)
+    except (wave.Error, EOFError):
+        return None
+    samples = np.frombuffer(frames[:len(frames) // (2 * channels) * 2 * channels], dtype="<i2")
+    if not len(samples) or rate <= 0:
+        return None
+    wide = samples.reshape(-1, channels).astype(np.float64)
+    if channels == 1:  # as ffmpeg makes mono stereo: each side 3 dB down, the same loudness
+        wide = np.repeat(wide * math.sqrt(0.5), 2, axis=1)
+    if rate != CALL_RATE:
+        # padded with silence to a length whose FFT is fast and whose new length is whole: ``down`` times
+        # a power of two in, ``up`` times it out
+        n, common = len(wide), math.gcd(rate, CALL_RATE)
+        up, down = CALL_RATE // common, rate // common
+        blocks = 1 << max(0, math.ceil(math.log2(n / down)))
+        spectrum = np.fft.rfft(wide, n=down * blocks, axis=0)
+        resized = np.zeros((up * blocks // 2 + 1, 2), dtype=complex)
+        kept = min(len(spectrum), len(resized))
+        resized[:kept] = spectrum[:kept]
+        wide = np.fft.irfft(resized, n=up * blocks, axis=0)[:math.ceil(n * up / down)] * (up / down)
+    return np.clip(np.round(wide), -32768, 32767).astype("<i2").tobytes()
+
+
 def waveform(samples: array[int], duration: float) -> bytes:
     """One byte per slice of the clip (at most 256, each at least 100 ms): its peak, scaled so the loudest
     slice is 255."""
@@ -132,8 +167,13 @@ def waveform(samples: array[int], duration: float) -> bytes:
 
 
 async def to_call_pcm(audio: bytes) -> bytes:
-    """Any audio ffmpeg reads -> raw 48 kHz 16-bit stereo PCM, what a voice channel's Opus is encoded from."""
+    """Any audio ffmpeg reads -> raw 48 kHz 16-bit stereo PCM, what a voice channel's Opus is encoded from.
+    A plain 16-bit WAV (espeak-ng's, a speech server's) is converted in process, on a thread: starting
+    ffmpeg costs tens of milliseconds on an idle machine and hundreds on a loaded one, before each sentence
+    a call hears."""
     if not audio:
         raise AudioError("no audio to convert")
+    if (pcm := await asyncio.to_thread(wav_to_call_pcm, audio)) is not None:
+        return pcm
     return await _run(["ffmpeg", "-v", "error", "-i", "pipe:0", "-f", "s16le", "-ar", "48000", "-ac", "2",
                        "pipe:1"], audio, "audio conversion")

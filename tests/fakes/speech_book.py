@@ -39,6 +39,20 @@ class SpeechBook:
         """``line`` as rendered: 16-bit PCM."""
         self._lines[line] = _envelope(np.frombuffer(pcm, dtype="<i2")[::channels], rate)
 
+    def heard_in(self, audio: bytes, line: str, *, lead: float = 0.5) -> bool:
+        """Whether a WAV upload is ``line`` once up to ``lead`` seconds of something else before it are left
+        out (an utterance begun on a sound just before the words, as a speech-to-text server would hear
+        past)."""
+        try:
+            with wave.open(io.BytesIO(audio)) as w:
+                rate, channels = w.getframerate(), w.getnchannels()
+                samples = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")[::channels]
+        except (wave.Error, EOFError):
+            return False
+        heard, step = _envelope(samples, rate), max(1, rate // 50)
+        return any(_similarity(_envelope(samples[k * step:], rate), self._lines[line]) > 0.6
+                   for k in range(int(lead * 50) + 1)) if len(heard) else False
+
     def recognize(self, audio: bytes) -> str | None:
         """The known line a WAV upload is, or None when none is close enough."""
         try:

@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import discord.opus
+import numpy as np
 from aiohttp import WSMsgType, web
 
 from tests.fakes import EVENT_WAIT
@@ -457,12 +458,15 @@ class FakeVoiceServer:
         return len(sent)
 
     async def echo_back(self, user_id: int, stop: asyncio.Event, *, delay: float = 0.15,
-                        gain: float = 0.5) -> int:
+                        gain: float = 0.5, say: bytes = b"", say_when: asyncio.Event | None = None) -> int:
         """A member on speakers whose client has no echo cancellation: what it hears of the bot comes back
         as its own audio, ``delay`` seconds later and ``gain`` as loud, through its Opus encoder (end-to-end
         encrypted under DAVE, as its speech is), until ``stop`` is set and what was pending has gone; then
-        the five silence frames. Between the bot's clips it sends nothing, its RTP clock going on. Returns
-        the audio packets sent (silence frames not counted)."""
+        the five silence frames. Between the bot's clips it sends nothing, its RTP clock going on. ``say``
+        (48 kHz 16-bit stereo): the member speaks over it once ``say_when`` is set (at once when None), one
+        frame every 20 ms, the echo mixed into their voice as a microphone hears both (``onsets`` and
+        ``speech_ends`` kept as ``speak`` keeps them). Returns the audio packets sent (silence frames not
+        counted)."""
         member = self.members[user_id]
         conn = next(iter(self._in_channel(member.channel_id)), None)
         assert conn is not None and conn.address is not None and conn.key, "the bot is not in the call"
@@ -473,10 +477,33 @@ class FakeVoiceServer:
         pending: collections.deque[tuple[float, bytes]] = collections.deque()
         loop = asyncio.get_running_loop()
         sent, due_before = 0, loop.time()
-        while not stop.is_set() or pending:
+        own = [say[i:i + PCM_FRAME].ljust(PCM_FRAME, b"\0") for i in range(0, len(say), PCM_FRAME)]
+        loud = [n for n, f in enumerate(own) if _loud(f)]
+        saying: int | None = None  # the member's next frame of their own voice
+        next_at = 0.0
+        while not stop.is_set() or pending or (saying is not None and saying < len(own)):
             now = loop.time()
             pending.extend((now + delay, pcm) for pcm in heard[taken:])
             taken = len(heard)
+            if saying is None and own and (say_when is None or say_when.is_set()):
+                saying, next_at = 0, now
+            if saying is not None and saying < len(own):
+                if now >= next_at:  # their voice, and the echo due by now mixed in (one frame of it)
+                    mixed = np.frombuffer(own[saying], dtype="<i2").astype(np.int32)
+                    if pending and pending[0][0] <= now:
+                        mixed += (np.frombuffer(pending.popleft()[1], dtype="<i2") * gain).astype(np.int32)
+                    pcm = np.clip(mixed, -32768, 32767).astype("<i2").tobytes()
+                    frame = encoder.encode(pcm, encoder.SAMPLES_PER_FRAME)
+                    if self.group is not None and self.group.active:
+                        frame = self.group.encrypt(member, frame)
+                    if loud and saying == loud[0]:
+                        self.onsets.setdefault(user_id, []).append(time.monotonic())
+                    self._send_rtp(conn, member, frame, True)
+                    if loud and saying == loud[-1]:
+                        self.speech_ends.setdefault(user_id, []).append(time.monotonic())
+                    saying, next_at, due_before, sent = saying + 1, next_at + 0.02, now, sent + 1
+                await asyncio.sleep(0.002)
+                continue
             while pending and pending[0][0] <= now:
                 due, pcm = pending.popleft()
                 if due - due_before >= 0.1:  # the bot was quiet between: its clock went on (not a mere stall)

@@ -14,7 +14,7 @@ import discord
 from bot.core.config import VoiceSettings
 from bot.core.reach import Way, Where
 from bot.discord.voicechat.client import ListeningVoiceClient, listening
-from bot.discord.voicechat.hearing import Hearing
+from bot.discord.voicechat.hearing import Hearing, Turn
 from bot.discord.voicechat.segmenter import Utterance
 from bot.discord.voicechat.status import ChannelStatus
 from bot.runtime.calls import JoinFailed
@@ -25,13 +25,20 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 30.0  # discord.py's own default for a voice connection (gateway, UDP, DAVE)
-# A pause after which what was said is transcribed early, and answered if it ends a sentence (None: only
-# the full end-of-silence wait ends a turn). 0.5 s: a shorter pause answered sooner but cut more people off
-# between two sentences (docs/performance.md has the table); being cut off is worse than 100 ms more.
-PAUSE_SECONDS: float | None = 0.5
+# A pause after which what was said is transcribed at once, and its answer begun if it ends a sentence (None:
+# only the full end-of-silence wait ends a turn). The answer is speculative (hearing.py's ``Turn``): a member
+# who goes on before its first audio withdraws it unseen and unheard, and one who goes on after has it stopped
+# and their words heard with the earlier ones, so a short pause costs a cancelled model request, not a
+# member cut off (docs/performance.md has the figures). The answer is said once the silence reached
+# ANSWER_SECONDS, and not before: begun at the shorter pause, the time it takes to be ready (the
+# transcription, the model's first sentence, its speech) is spent within that wait rather than after it.
+# 0.3 s: the first audio some 420 ms after the last word; a member it cuts off (between two sentences) stops
+# it by speaking on, and is heard whole.
+PAUSE_SECONDS: float | None = 0.1
+ANSWER_SECONDS = 0.3
 
-# (the call, the member, their words as kept: "[voice] ...", the utterance)
-OnHeard = Callable[["DiscordCall", int, str, Utterance], Awaitable[None]]
+# (the call, the member, their words as kept: "[voice] ...", the utterance, the turn they make)
+OnHeard = Callable[["DiscordCall", int, str, Utterance, Turn], Awaitable[None]]
 
 
 class CallsBot(Protocol):
@@ -101,9 +108,9 @@ class DiscordCalls:
             raise JoinFailed(f"{channel_id} is not a voice channel I can see")
         call: DiscordCall
 
-        async def heard(user_id: int, content: str, utterance: Utterance) -> None:
+        async def heard(user_id: int, content: str, utterance: Utterance, turn: Turn) -> None:
             if self.on_heard is not None:
-                await self.on_heard(call, user_id, content, utterance)
+                await self.on_heard(call, user_id, content, utterance, turn)
 
         def is_bot(user_id: int) -> bool:  # (or a member the cache does not know: not heard as a person)
             member = channel.guild.get_member(user_id)
@@ -118,8 +125,10 @@ class DiscordCalls:
                 log.debug("voice of user %s in channel %s not heard: %s", user_id, channel_id, refused.reason)
             return refused is None
 
-        call = DiscordCall(guild_id, channel, Hearing(self._bot.services.voice, heard, guild_id=guild_id,
-                                                      channel_id=channel.id, is_bot=is_bot, listens=listens),
+        call = DiscordCall(guild_id, channel, Hearing(self._bot.services.voice, None, guild_id=guild_id,
+                                                      channel_id=channel.id, is_bot=is_bot, listens=listens,
+                                                      on_turn=heard,
+                                                      hold_seconds=ANSWER_SECONDS - (PAUSE_SECONDS or 0.0)),
                            self._status)
         make = listening(call.hearing.utterance, max_seconds=settings.voice_utterance_seconds,
                          idle_seconds=settings.voice_idle_seconds, barge_in=True, pause_seconds=PAUSE_SECONDS)
@@ -132,7 +141,10 @@ class DiscordCalls:
             raise JoinFailed(str(exc) or type(exc).__name__) from exc
         assert isinstance(client, ListeningVoiceClient)
         call.client = client
-        call.hearing.conclude = client.receiver.conclude  # a sentence heard at a pause ends it there
+        # a sentence heard at a pause begins its answer; said, it ends the turn there; gone on, withdrawn
+        call.hearing.conclude = client.receiver.conclude
+        call.hearing.paused = client.receiver.paused
+        client.receiver.on_resume = call.hearing.resumed
         client.before_leaving = call.clear_status  # alone too long, or DAVE failed: cleared as it goes
         client.on_left = call.hearing.close  # and nothing more is heard
         await call.show_status()

@@ -18,12 +18,25 @@ full end-of-silence wait; otherwise the utterance goes on, and when it ends with
 transcript is its own (one transcription, not two). Only a member with nothing else waiting is heard early.
 A member who resumes within the full wait after a transcript that ended a sentence is heard as a second
 utterance: the cost of answering sooner, measured in benchmarks/bench_voice.py.
+
+Speculative end of turn (``on_turn``, what a call uses): at a shorter pause whose transcript ends a sentence
+the answer is begun at once, as a ``Turn`` not yet committed, and the utterance is not ended there. The
+answer holds everything a member would see or hear (its post, its typing, its speech) until its first audio
+is about to play, which waits until the silence has lasted ``hold_seconds`` longer (``Turn.due``: what the
+answer takes to be ready is spent within that wait): then ``commit`` ends the utterance at that pause, if it
+still lasts. A member who goes on
+speaking before that (the receiver's ``on_resume``) withdraws it: the answer's task is cancelled (its model
+request with it), nothing of it was posted or said, and the utterance goes on, to be answered whole (the
+next turn ``replaces`` the withdrawn one: the same message, its words rewritten). One who goes on after the
+audio began stops it (barge-in) and is heard as a new utterance that ``follows`` the answered one: its words
+are the earlier ones and the new, one turn, so nothing they said is lost.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -46,6 +59,54 @@ def ends_sentence(words: str) -> bool:
     return bool(text) and text[-1] in SENTENCE_ENDS and not text.endswith("..")
 
 
+class Turn:
+    """A member's words handed on to be answered. One begun at a pause (speculative) may be said only once
+    ``commit`` ended the member's turn there; the member going on first withdraws it (``task``, the answer,
+    cancelled). One heard at the end of an utterance is committed from the start."""
+
+    def __init__(self, commit: Callable[[], bool] | None = None, *, mark: tuple[int, int] = (0, 0),
+                 replaces: Turn | None = None, not_before: float = 0.0) -> None:
+        self._commit = commit
+        self.not_before = not_before  # (monotonic) the member's silence long enough for it to be said
+        self.mark = mark
+        self.committed = commit is None
+        self.withdrawn = False
+        self.ended = False  # the utterance ended at this pause anyway (the full wait): nothing to conclude
+        self.replaces = replaces  # a withdrawn (or unsaid) turn of the same utterance: these words rewrite it
+        self.task: asyncio.Task[None] | None = None  # its answer, what withdrawing cancels
+        self.message_id: int | None = None  # the message its words are, once the answerer made it
+        self.words = ""  # the words answered (with those of a turn it follows)
+
+    async def due(self) -> None:
+        """Until the member's pause has lasted long enough to answer (its answer ready sooner waits)."""
+        delay = self.not_before - time.monotonic()
+        if delay > 0 and not self.committed:
+            await asyncio.sleep(delay)
+
+    def commit(self) -> bool:
+        """The turn ends here, for its answer to be said; False (and withdrawn) when the member went on."""
+        if not self.committed and not self.withdrawn:
+            assert self._commit is not None
+            if self.ended or self._commit():
+                self.committed = True
+            else:
+                self.withdraw()
+        return self.committed
+
+    def withdraw(self) -> bool:
+        """The member went on before the answer began to be said: it is cancelled. False: too late."""
+        if self.committed:
+            return False
+        if not self.withdrawn:
+            self.withdrawn = True
+            if self.task is not None:
+                self.task.cancel()
+        return True
+
+
+OnTurn = Callable[[int, str, Utterance, Turn], Awaitable[None]]
+
+
 @dataclass
 class _Early:
     """A transcription begun at a pause: its utterance's mark and its words (None: none made out)."""
@@ -55,19 +116,24 @@ class _Early:
 
 
 class Hearing:
-    """``on_heard(member id, content, utterance)`` runs for each utterance that had words in it.
+    """``on_heard(member id, content, utterance)`` runs for each utterance that had words in it, or with
+    ``on_turn`` (then ``on_heard`` may be None), ``on_turn(member id, content, utterance, turn)``, answers
+    begun at a pause among them (speculative).
     ``guild_id`` and ``channel_id``: the call's, what its transcriptions are spent for; ``is_bot(member
     id)``: whether a member is a bot (or unknown), whose utterances are dropped untranscribed;
     ``listens(member id)``: whether the one rule lets the character hear them, asked before each utterance
     is transcribed."""
 
     def __init__(self, voice: VoiceService,
-                 on_heard: Callable[[int, str, Utterance], Awaitable[None]], *,
+                 on_heard: Callable[[int, str, Utterance], Awaitable[None]] | None, *,
                  guild_id: int | None = None, channel_id: int = 0,
                  is_bot: Callable[[int], bool] = lambda _member: False,
-                 listens: Callable[[int], Awaitable[bool]] | None = None) -> None:
+                 listens: Callable[[int], Awaitable[bool]] | None = None,
+                 on_turn: OnTurn | None = None, hold_seconds: float = 0.0) -> None:
         self._voice = voice
         self._on_heard = on_heard
+        self._on_turn = on_turn
+        self._hold = hold_seconds  # how much longer than the pause the silence lasts before an answer is said
         self._guild_id = guild_id
         self._channel_id = channel_id
         self._is_bot = is_bot
@@ -80,8 +146,13 @@ class Hearing:
         self._answering: set[asyncio.Task[None]] = set()
         self.dropped = 0  # utterances dropped untranscribed because too many of a member's waited
         self.early = 0  # utterances answered at a pause, without the full end-of-silence wait
-        # The receiver's ``conclude(member, mark)``: ends an utterance at a pause, if that pause lasts.
+        self.withdrawn = 0  # answers begun at a pause and withdrawn: the member went on
+        # The receiver's ``conclude(member, mark)``: ends an utterance at a pause, if that pause lasts; and
+        # ``paused(member, mark)``: whether it does.
         self.conclude: Callable[[int, tuple[int, int]], bool] | None = None
+        self.paused: Callable[[int, tuple[int, int]], bool] | None = None
+        self._turns: dict[int, Turn] = {}  # by member: their latest turn begun at a pause
+        self._said: dict[int, str] = {}  # by member: the words of their latest turn answered at a pause
 
     def utterance(self, utterance: Utterance) -> None:
         """An utterance from the receiver (on the event loop): queued behind the member's earlier ones."""
@@ -91,6 +162,11 @@ class Hearing:
         member = utterance.user_id
         if not utterance.final:
             self._at_pause(utterance)
+            return
+        turn = self._turns.get(member)
+        if turn is not None and turn.mark == utterance.mark and not turn.withdrawn:
+            turn.ended = True  # the answer begun at its pause is this utterance's
+            self._early.pop(member, None)
             return
         queue = self._queues.setdefault(member, deque())
         if len(queue) >= MAX_WAITING:
@@ -112,8 +188,8 @@ class Hearing:
             return  # heard in its turn, at its end: an early answer must not overtake what waits
         task = asyncio.create_task(self._words(utterance), name=f"voice-early-{member}")
         self._early[member] = _Early(utterance.mark, task)
-        answering = asyncio.create_task(self._answer_early(utterance, task),
-                                        name=f"voice-early-answer-{member}")
+        answer = self._answer_early if self._on_turn is None else self._speculate
+        answering = asyncio.create_task(answer(utterance, task), name=f"voice-early-answer-{member}")
         self._answering.add(answering)
         answering.add_done_callback(self._answering.discard)
 
@@ -129,9 +205,63 @@ class Hearing:
             self.early += 1
             self._busy.add(member)
             try:
+                assert self._on_heard is not None
                 await self._on_heard(member, transcript_content(words), utterance)
             finally:
                 self._busy.discard(member)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # as in _transcribe: one failed answer must not deafen them
+            log.exception("the words of member %s in voice channel %s were heard but not answered",
+                          member, self._channel_id)
+
+    def resumed(self, member: int) -> None:
+        """The member's speech went on after a pause (the receiver's ``on_resume``): an answer begun there
+        that is not being said yet is withdrawn."""
+        turn = self._turns.get(member)
+        if turn is not None and not turn.committed and not turn.withdrawn:
+            turn.withdraw()
+            self.withdrawn += 1
+
+    def _follows(self, utterance: Utterance, words: str) -> str:
+        """The words of a turn: with those of the turn answered at a pause just before, when the member went
+        on within the full wait of it (one turn by that wait)."""
+        if not utterance.follows:
+            self._said.pop(utterance.user_id, None)
+            return words
+        earlier = self._said.get(utterance.user_id, "")
+        return f"{earlier} {words}" if earlier else words
+
+    def _replaced(self, utterance: Utterance) -> Turn | None:
+        """The turn begun at an earlier pause of this same utterance and not said: the member went on."""
+        turn = self._turns.get(utterance.user_id)
+        if turn is None or turn.mark[0] != utterance.mark[0] or turn.committed:
+            return None
+        turn.withdraw()
+        return turn
+
+    async def _speculate(self, utterance: Utterance, task: asyncio.Task[str | None]) -> None:
+        member = utterance.user_id
+        try:
+            words = await task
+            if not words or not ends_sentence(words) or member in self._busy or self._queues.get(member):
+                return  # the full wait decides
+            if self.paused is not None and not self.paused(member, utterance.mark):
+                return  # they went on meanwhile
+            assert self.conclude is not None and self._on_turn is not None
+            conclude = self.conclude
+            turn = Turn(lambda: conclude(member, utterance.mark), mark=utterance.mark,
+                        replaces=self._replaced(utterance), not_before=utterance.ended_at + self._hold)
+            turn.words = self._follows(utterance, words)
+            self._turns[member] = turn
+            self.early += 1
+            self._busy.add(member)
+            try:
+                await self._on_turn(member, transcript_content(turn.words), utterance, turn)
+            finally:
+                self._busy.discard(member)
+                if turn.committed:
+                    self._said[member] = turn.words
         except asyncio.CancelledError:
             raise
         except Exception:  # as in _transcribe: one failed answer must not deafen them
@@ -176,8 +306,16 @@ class Hearing:
             words = await asyncio.shield(early.task)  # begun at its pause: the same audio, heard once
         else:
             words = await self._words(utterance)
-        if words and words.strip():
+        if not words or not words.strip():
+            return
+        if self._on_turn is None:
+            assert self._on_heard is not None
             await self._on_heard(utterance.user_id, transcript_content(words), utterance)
+            return
+        turn = Turn(mark=utterance.mark, replaces=self._replaced(utterance))
+        turn.words = self._follows(utterance, words)
+        self._turns.pop(utterance.user_id, None)
+        await self._on_turn(utterance.user_id, transcript_content(turn.words), utterance, turn)
 
     async def close(self) -> None:
         tasks = [*self._tasks.values(), *self._answering, *(e.task for e in self._early.values())]

@@ -150,6 +150,9 @@ class VoiceReceiver:
         # member not yet named
         self.counters = Counters()
         self.played = Played()  # what the bot played (its player's thread writes it): its echo is no speech
+        # On ``loop``, a member's speech went on after a pause handed out (their id): an answer begun at
+        # that pause is withdrawn if it has not begun to be said.
+        self.on_resume: Callable[[int], None] | None = None
         # On ``loop``: set while no member is in the middle of an utterance (a reply waits for it), and
         # set when one begins or ends, or packets are held (the sweeper waits on it rather than polling).
         self.quiet = asyncio.Event()
@@ -222,6 +225,11 @@ class VoiceReceiver:
                 return False
         self._changed()
         return True
+
+    def paused(self, user_id: int, mark: tuple[int, int]) -> bool:
+        """Whether the member's utterance is still silent at its pause ``mark``."""
+        with self._lock:
+            return any(s.user_id == user_id and s.segmenter.paused_at(mark) for s in self._speakers.values())
 
     def someone_speaking(self) -> bool:
         """Whether a member is in the middle of an utterance (a reply waits for a pause to be spoken)."""
@@ -303,6 +311,7 @@ class VoiceReceiver:
             self._finish(ssrc)
             return
         if quiet >= self._end_frames:  # silent that long by the member's clock: what came before ended
+            speaker.segmenter.skip(quiet)
             self._finish(ssrc)
             quiet = lost = 0
         opus = self._decrypt(speaker.user_id, frame.payload)
@@ -355,6 +364,8 @@ class VoiceReceiver:
         if echo:
             self.counters.echo += 1
         pcm = speaker.segmenter.push(mono, echo=echo)
+        if speaker.segmenter.take_resumed() and self.on_resume is not None:
+            self._loop.call_soon_threadsafe(self.on_resume, speaker.user_id)
         if not speaker.segmenter.speaking:
             speaker.onset_told = False
         elif not speaker.onset_told and speaker.segmenter.voiced >= ONSET_VOICED_FRAMES:
@@ -363,10 +374,12 @@ class VoiceReceiver:
                 self._loop.call_soon_threadsafe(self._on_speech, speaker.user_id)
         if pcm is not None:
             mark, silence = speaker.segmenter.ended
-            self._emit(Utterance(speaker.user_id, pcm, time.monotonic(), mark=mark, silence=silence))
+            self._emit(Utterance(speaker.user_id, pcm, time.monotonic(), mark=mark, silence=silence,
+                                 follows=speaker.segmenter.follows))
         elif (paused := speaker.segmenter.take_pause()) is not None:
             self._emit(Utterance(speaker.user_id, paused, time.monotonic(), final=False,
-                                 mark=speaker.segmenter.mark(), silence=speaker.segmenter.silence))
+                                 mark=speaker.segmenter.mark(), silence=speaker.segmenter.silence,
+                                 follows=speaker.segmenter.follows))
 
     def _finish(self, ssrc: int) -> None:
         speaker = self._speakers.get(ssrc)
@@ -374,7 +387,8 @@ class VoiceReceiver:
             pcm = speaker.segmenter.finish()
             if pcm is not None:
                 mark, silence = speaker.segmenter.ended
-                self._emit(Utterance(speaker.user_id, pcm, time.monotonic(), mark=mark, silence=silence))
+                self._emit(Utterance(speaker.user_id, pcm, time.monotonic(), mark=mark, silence=silence,
+                                     follows=speaker.segmenter.follows))
 
     def _emit(self, utterance: Utterance) -> None:
         self._loop.call_soon_threadsafe(self._on_utterance, utterance)

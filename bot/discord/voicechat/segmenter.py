@@ -9,7 +9,8 @@ it (a cough, a click) is dropped.
 Endpointing: a shorter run of silence (``pause_seconds``) is a pause, which may be the end. What was said up
 to it is handed out early (``take_pause``) for a transcription that, when it ends a sentence, ends the
 utterance there (``conclude``) without waiting the full silence; a member who goes on speaking makes the
-pause nothing, and the utterance goes on.
+pause nothing (``resumed``: told once per pause), and the utterance goes on. An utterance that begins before
+the full wait would have ended the one concluded at a pause ``follows`` it: by the full wait it was one turn.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class Utterance:
     final: bool = True  # False: only a pause so far, the utterance may go on (``Segmenter.take_pause``)
     mark: tuple[int, int] = (0, 0)  # (which utterance of the speaker, its frames): a pause's is its final's
     silence: int = 0  # silent frames after the speech when it was handed on
+    follows: bool = False  # it began within the full wait of the end of one concluded at its pause
 
     @property
     def seconds(self) -> float:
@@ -75,6 +77,10 @@ class Segmenter:
         self._frames: list[bytes] = []  # the utterance under way (empty: none)
         self._voiced = 0
         self._silence = 0
+        self._grace = 0  # frames left of the full wait after an utterance concluded at its pause
+        self._run_in_grace = False  # the voiced run under way began within that wait
+        self.follows = False  # the utterance under way began within it
+        self.resumed = False  # speech went on after a pause was handed out (until read: ``take_resumed``)
 
     @property
     def speaking(self) -> bool:
@@ -94,14 +100,20 @@ class Segmenter:
         if not self._frames:
             self._preroll.append(frame)
             self._run = self._run + 1 if voiced else 0
+            if self._run == 1:
+                self._run_in_grace = self._grace > 0
+            self._grace = max(0, self._grace - 1)
             if self._run >= self._start_frames:
                 self._frames, self._voiced, self._silence = list(self._preroll), self._run, 0
                 self._preroll.clear()
                 self.serial += 1
+                self.follows, self._grace = self._run_in_grace, 0
             return None
         self._frames.append(frame)
         if voiced:
             self._voiced += 1
+            if self._pause_at:
+                self.resumed = True
             self._silence, self._pause_at = 0, 0
         else:
             self._silence += 1
@@ -117,6 +129,20 @@ class Segmenter:
         """Silent frames since the speech of the utterance under way."""
         return self._silence
 
+    def skip(self, frames: int) -> None:
+        """``frames`` of silence the member's client did not send (its clock went on): counted against the
+        full wait after a concluded utterance."""
+        self._grace = max(0, self._grace - frames)
+
+    def take_resumed(self) -> bool:
+        """Whether speech went on after a pause handed out since the last call (once)."""
+        resumed, self.resumed = self.resumed, False
+        return resumed
+
+    def paused_at(self, mark: tuple[int, int]) -> bool:
+        """Whether the utterance under way is still silent at its pause ``mark``."""
+        return bool(self._frames) and bool(self._pause_at) and (self.serial, self._pause_at) == mark
+
     def take_pause(self) -> bytes | None:
         """What was said up to a pause the last frame reached (once), else None."""
         paused, self._paused = self._paused, None
@@ -129,8 +155,9 @@ class Segmenter:
     def conclude(self, mark: tuple[int, int]) -> bool:
         """End the utterance at its pause ``mark`` without handing it out (it was heard from the pause): only
         while that pause lasts; False when the speech went on, or the utterance ended anyway."""
-        if not self._frames or not self._pause_at or (self.serial, self._pause_at) != mark:
+        if not self.paused_at(mark):
             return False
+        self._grace = self._end_silence - self._silence  # what the full wait had left to run
         self._frames, self._voiced, self._silence, self._run, self._pause_at = [], 0, 0, 0, 0
         self._preroll.clear()
         return True

@@ -40,6 +40,7 @@ from bot.core.text import SENTENCE_END
 from bot.discord.flow import age_restricted_place, missing_post_permission, private_place
 from bot.discord.posting import allowed_mentions_for, reply_nonce
 from bot.discord.voicechat.calls import DiscordCall
+from bot.discord.voicechat.hearing import Turn
 from bot.discord.voicechat.segmenter import Utterance
 from bot.discord.voicechat.speaking import play
 from bot.runtime.lifecycle import InFlight
@@ -74,29 +75,60 @@ class CallTalk:
         self._bot = bot
         self._speaking: dict[int, asyncio.Lock] = {}  # by voice channel: one reply spoken at a time
 
-    async def heard(self, call: DiscordCall, user_id: int, content: str, utterance: Utterance) -> None:
-        msg = self.incoming(call, user_id, content)
+    async def heard(self, call: DiscordCall, user_id: int, content: str, utterance: Utterance,
+                    turn: Turn | None = None) -> None:
+        if turn is not None and turn.withdrawn:
+            return  # they went on before its answer was even begun
+        replaced = turn.replaces if turn is not None else None
+        earlier = replaced.message_id if replaced is not None else None
+        msg = self.incoming(call, user_id, content, message_id=earlier)
         if msg is None:
             return
+        if replaced is not None and replaced.task is not None:
+            # the withdrawn answer's own ending first (its owed mark cleared), then its message is these words
+            await asyncio.gather(replaced.task, return_exceptions=True)
+        if earlier is not None:
+            log_ = self._bot.services.store.log
+            await log_.flush()
+            await log_.set_content(earlier, content)
         # Its own task: what a graceful stop waits for is this answer, which ends, not the member's hearing
         # (a task that lives as long as the call); shielded, so leaving the call does not cut a reply half
         # posted (its speaking stops by itself once the call is gone). The hearing waits for it: a member's
         # words are answered in the order spoken.
-        answer = asyncio.create_task(self._answer(call, msg), name="voice-answer")
-        await asyncio.shield(answer)
+        answer = asyncio.create_task(self._answer(call, msg, turn), name="voice-answer")
+        if turn is not None:
+            turn.message_id, turn.task = msg.message_id, answer
+            if turn.withdrawn:  # they went on while its message was made
+                answer.cancel()
+        try:
+            await asyncio.shield(answer)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if not answer.cancelled() or (current is not None and current.cancelling()):
+                raise  # (a withdrawn answer ends the turn's waiting quietly)
 
-    async def _answer(self, call: DiscordCall, msg: Incoming) -> None:
-        turn = self._speaking.setdefault(call.channel_id, asyncio.Lock())
-        outlet = CallOutlet(call, self._bot.services.voice, turn, msg.message_id,
-                            Payer(msg.author_id, call.guild_id, call.channel_id))
+    async def _answer(self, call: DiscordCall, msg: Incoming, turn: Turn | None) -> None:
+        lock = self._speaking.setdefault(call.channel_id, asyncio.Lock())
+        held = turn if turn is not None and not turn.committed else None
+        outlet = CallOutlet(call, self._bot.services.voice, lock, msg.message_id,
+                            Payer(msg.author_id, call.guild_id, call.channel_id), held)
         with self._bot.in_flight:
             try:
                 await self._bot.services.replies.handle(msg, lambda _key: outlet)
+            except asyncio.CancelledError:
+                outlet.abandon()
+                if held is not None and held.withdrawn:
+                    # Nothing was posted or said: no reply is owed to these words (the turn that replaces
+                    # them marks its own, under the same message).
+                    await self._bot.services.store.log.flush()
+                    await self._bot.services.replies.cast.main.settle(msg, at_once=True)
+                raise
             finally:
                 await outlet.spoken()
 
     @staticmethod
-    def incoming(call: DiscordCall, user_id: int, content: str) -> Incoming | None:
+    def incoming(call: DiscordCall, user_id: int, content: str, *, message_id: int | None = None
+                 ) -> Incoming | None:
         channel = call.channel
         member = channel.guild.get_member(user_id)
         if member is None or member.bot:  # (Hearing already drops their audio untranscribed)
@@ -105,7 +137,8 @@ class CallTalk:
         now = discord.utils.utcnow()
         return Incoming(
             # No Discord message carries an utterance: its id is a snowflake of when it was heard.
-            message_id=discord.utils.time_snowflake(now, high=False) + (user_id & 0x3FFFFF),
+            # (``message_id``: a withdrawn answer's, whose words these rewrite)
+            message_id=message_id or discord.utils.time_snowflake(now, high=False) + (user_id & 0x3FFFFF),
             channel_id=channel.id, author_id=user_id, author_name=member.display_name, content=content,
             created_at=now, is_dm=False, guild_id=channel.guild.id, guild_name=channel.guild.name,
             channel_name=channel.name,
@@ -123,8 +156,14 @@ class CallOutlet:
     is posted, not said."""
 
     def __init__(self, call: DiscordCall, voice: VoiceService, turn: asyncio.Lock, answered: int,
-                 payer: Payer) -> None:
+                 payer: Payer, held: Turn | None = None) -> None:
         self._call = call
+        # A turn begun at a pause (speculative): nothing is posted, typed or said until its first audio
+        # commits it (``_go``: set then); until then the member may go on and withdraw it.
+        self._held = held
+        self._go: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if held is None:
+            self._go.set_result(None)
         self._voice = voice
         self._turn = turn
         self._answered = answered  # the utterance's message id: each part's nonce names it
@@ -138,6 +177,9 @@ class CallOutlet:
 
     @contextlib.asynccontextmanager
     async def typing(self) -> AsyncIterator[None]:
+        if not self._go.done():  # a speculative answer shows nothing (it is said within the moment anyway)
+            yield
+            return
         async with self._call.channel.typing():
             yield
 
@@ -148,12 +190,17 @@ class CallOutlet:
         # the one mention policy of every post; a re-sent part is the same post (bot/discord/posting.py)
         nonce = reply_nonce(self._answered, self._parts)
         self._parts += 1
+        said, self._ahead = self._ahead, ""
+        # the first sentence from after what was said of it ahead (a stream retried differently: all of it)
+        unsaid = text[len(said):] if said and text.startswith(said) else text
+        if not self._go.done():  # speculative: its speech made now, posted once its first audio commits it
+            self._say_next(unsaid)
+            await self._committed()
+            unsaid = ""
         message = await self._call.channel.send(text, allowed_mentions=allowed_mentions_for(text),
                                                 nonce=nonce)
         self._shown[message.id] = text
-        said, self._ahead = self._ahead, ""
-        # the first sentence from after what was said of it ahead (a stream retried differently: all of it)
-        self._say_next(text[len(said):] if said and text.startswith(said) else text)
+        self._say_next(unsaid)
         return message.id
 
     def say_ahead(self, clause: str) -> None:
@@ -178,6 +225,21 @@ class CallOutlet:
         """The next part posted is part ``part`` of the reply (a reply resumed): its nonce is that part's,
         so a part that reached Discord is not posted twice."""
         self._parts = part
+
+    async def _committed(self) -> None:
+        """Until the turn is committed (its first audio about to play; at once when nothing of it is to be
+        said); a turn withdrawn meanwhile cancels this answer, so this never returns for it."""
+        if self._speaker is None and self._held is not None:
+            await self._held.due()
+            if not self._go.done() and self._held.commit():
+                self._go.set_result(None)
+        await asyncio.shield(self._go)
+
+    def abandon(self) -> None:
+        """The answer is cancelled (withdrawn, or the call left): nothing more of it is said."""
+        self._stopped = True
+        if self._speaker is not None:
+            self._speaker.cancel()
 
     async def spoken(self) -> None:
         """The answer is written: until what is to be said of it was said (or stopped)."""
@@ -208,6 +270,10 @@ class CallOutlet:
                         return
             finally:
                 upcoming.cancel()
+        # Nothing said (its speech refused or failed): the answer is posted all the same, the turn ending
+        # at its pause as if it had been said.
+        if not self._go.done() and self._held is not None and self._held.commit():
+            self._go.set_result(None)
 
     async def _next_speech(self) -> bytes | None:
         """The next sentence's speech; None when there is no more to say (or it may not be said)."""
@@ -228,6 +294,15 @@ class CallOutlet:
     async def _play(self, pcm: bytes) -> bool:
         """One sentence played whole; False when it was not (spoken over, the call left): nothing more of
         the answer is said."""
+        if not self._go.done():
+            # the first audio of an answer begun at a pause: once the pause lasted long enough, the member's
+            # turn ends here, unless they went on (then the turn is withdrawn and this answer cancelled)
+            if self._held is not None:
+                await self._held.due()
+            if self._held is None or not self._held.commit():
+                self._stopped = True
+                return False
+            self._go.set_result(None)
         await self._wait_for_a_pause()
         client = self._call.client
         if self._stopped or client is None or not client.is_connected():
