@@ -55,13 +55,14 @@ from bot.core.config import MemorySettings
 from bot.core.language import detect
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming
+from bot.core.text import is_question
 from bot.core.tokens import count_tokens
 from database.models import utcnow
 from database.people import People
 from database.records import ExcerptRow, FactRow, PromptData
 from memory import episodes, timewords, worth
 from memory.consent import Consent
-from memory.embeddings import MINILM, Embedder, Tuning, encode_asked, row_max, tuning_for, tuning_of
+from memory.embeddings import MINILM, Embedder, Tuning, encode_asked, is_model, row_max, tuning_for, tuning_of
 from memory.episodes import ExcerptCache, ExcerptIndex
 from memory.factlines import DAY_TOKENS, YEAR_TOKENS, day, line, render
 from memory.facts import FactCache, FactIndex
@@ -521,11 +522,13 @@ class Recall:
             self.memories.keep(new, vectors[len(asked):])
         budget = self.settings.recall_token_budget if budget is None else budget
         # the question's own thresholds (a pair of models scores each language its own way), the memories'
-        # (stored against stored) the model's
+        # (stored against stored) the model's; a question (a question mark of any script) may be held to a
+        # lower message floor than a remark (memory/embeddings.py Tuning.asked_floor)
         asking = tuning_for(self.embedder, text, index.searched_in)
-        floors = asking.floors if hasattr(self.embedder, "tuning_for") else getattr(self.embedder, "floors",
-                                                                                   FLOORS)
-        tuning = replace(tuning_of(self.embedder), floors=asking.floors, item_share=asking.item_share,
+        question = is_question(text)
+        floors = asking.floors_for(question) if hasattr(self.embedder, "tuning_for") or is_model(
+            self.embedder) else getattr(self.embedder, "floors", FLOORS)
+        tuning = replace(tuning_of(self.embedder), floors=floors, item_share=asking.item_share,
                          typical_weight=asking.typical_weight)
 
         def pick() -> tuple[list[FactRow], list[ExcerptRow]]:

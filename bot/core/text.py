@@ -9,6 +9,16 @@ from dataclasses import dataclass
 
 PAGE_SIZE = 10  # lines per page unless a list says otherwise
 
+# Question marks of the world's scripts: Latin (and most others), full-width (CJK), Spanish's opening one,
+# Arabic, Greek (U+037E, not the Latin semicolon it looks like), Armenian, Ethiopic, the reversed one and the
+# small and vertical forms.
+QUESTION_MARKS = frozenset("?\uff1f\u00bf\u061f\u037e\u055e\u1367\u2e2e\ufe56\ufe16")
+
+
+def is_question(text: str) -> bool:
+    """Whether ``text`` asks something, in any script (a question mark of :data:`QUESTION_MARKS`)."""
+    return any(c in QUESTION_MARKS for c in text)
+
 
 def clip(text: str, limit: int) -> str:
     """``text`` on one line, cut to ``limit`` characters with an ellipsis."""

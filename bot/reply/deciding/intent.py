@@ -22,6 +22,7 @@ from enum import StrEnum
 from bot.core.attachments import Carried
 from bot.core.config.sections import TriageSettings
 from bot.core.pipeline import Incoming
+from bot.core.text import is_question
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".heic", ".avif")
 
@@ -36,10 +37,6 @@ _CODE_WORDS = re.compile(
     r"\bconsole\.log\(|\bprint\(|\breturn [^.?!]*;|\bconst \w+ =|\blet \w+ =|\bvar \w+ =|\bfn \w+\(|"
     r"\bpublic static\b|\bSELECT .+ FROM\b|=>|\b\w+\.\w+\(.*\)|[{};][ \t]*$|==|!=|&&|\|\|",
     re.MULTILINE)
-# Question marks of the world's scripts: Latin (and most others), full-width (CJK), Spanish's opening one,
-# Arabic, Greek (U+037E), Armenian, Ethiopic, the reversed one and the small and vertical forms.
-QUESTION_MARKS = frozenset("?？¿؟;՞፧⸮﹖︖")
-
 
 class Intent(StrEnum):
     CODE = "code"
@@ -60,11 +57,6 @@ def looks_like_code(text: str) -> bool:
     if _FENCE.search(text) or _TRACE.search(text):
         return True
     return len(_CODE_WORDS.findall(text)) >= 2
-
-
-def is_question(text: str) -> bool:
-    """Whether ``text`` asks something, in any script (a question mark of :data:`QUESTION_MARKS`)."""
-    return any(c in QUESTION_MARKS for c in text)
 
 
 def classify(msg: Incoming) -> Intent:

@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Collection, Sequence
 
 from bot.core.pipeline import Incoming
+from bot.core.text import is_question
 
 log = logging.getLogger(__name__)
 
@@ -36,16 +37,6 @@ _HAN_LETTERS = 2  # and each of their characters as this many letters
 _ACK_SEPARATORS = re.compile(r"[\s,.!?~、。，！？…;:()\[\]\"“”«»¡¿]+")
 _CUSTOM_EMOJI = re.compile(r"<a?:\w{1,32}:\d{5,25}>")
 _SHORTCODE = re.compile(r":[\w+-]{1,32}:")  # :thumbsup: as some clients send it
-# Question marks of the world's scripts (Latin and fullwidth, Spanish's opening one, Arabic, Greek's
-# semicolon-shaped one, Armenian, Ethiopic, the small form, the reversed one): a question is never chatter.
-QUESTION_MARKS = frozenset("?\uff1f\u00bf\u061f\u037e\u055e\u1367\ufe56\u2e2e")
-
-
-def is_question(text: str) -> bool:
-    """Whether ``text`` asks something by its punctuation, in any script."""
-    return any(c in QUESTION_MARKS for c in text)
-
-
 def _fold(word: str) -> str:
     """``word`` with its stretching undone: runs of one letter made one ("heyyy" -> "hey")."""
     out: list[str] = []
