@@ -141,6 +141,11 @@ class ReplySequence:
                 prefetched = None  # read for the channel's
         return await self._in_turn(msg, casting, outlet_for, prefetched)
 
+    async def withdraw(self, msg: Incoming) -> None:
+        """``msg``'s answer was withdrawn before any of it was posted or said (a voice turn its speaker went
+        on from: the words that replace it are answered under the same message): no reply is owed to it."""
+        await self.cast.main._settle(msg, at_once=True)
+
     # -- a reply owed since before a restart (bot/reply/recovery.py)
 
     async def recover(self, msg: Incoming, outlet_for: Callable[[str], Outlet], key: str,

@@ -14,7 +14,7 @@ import discord
 from bot.core.config import VoiceSettings
 from bot.core.reach import Way, Where
 from bot.discord.voicechat.client import ListeningVoiceClient, listening
-from bot.discord.voicechat.hearing import Hearing, Turn
+from bot.discord.voicechat.hearing import Hearing, SpokenTurn
 from bot.discord.voicechat.segmenter import Utterance
 from bot.discord.voicechat.status import ChannelStatus
 from bot.runtime.calls import JoinFailed
@@ -26,9 +26,9 @@ log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 30.0  # discord.py's own default for a voice connection (gateway, UDP, DAVE)
 # A pause after which what was said is transcribed at once, and its answer begun if it ends a sentence (None:
-# only the full end-of-silence wait ends a turn). The answer is speculative (hearing.py's ``Turn``): a member
-# who goes on before its first audio withdraws it unseen and unheard, and one who goes on after has it stopped
-# and their words heard with the earlier ones, so a short pause costs a cancelled model request, not a
+# only the full end-of-silence wait ends a turn). The answer is speculative (hearing.py's ``SpokenTurn``): a
+# member who goes on before its first audio withdraws it unseen and unheard, and one who goes on after has it
+# stopped and their words heard with the earlier ones, so a short pause costs a cancelled model request, not a
 # member cut off (docs/performance.md has the figures). The answer is said once the silence reached
 # ANSWER_SECONDS, and not before: begun at the shorter pause, the time it takes to be ready (the
 # transcription, the model's first sentence, its speech) is spent within that wait rather than after it.
@@ -38,7 +38,7 @@ PAUSE_SECONDS: float | None = 0.1
 ANSWER_SECONDS = 0.3
 
 # (the call, the member, their words as kept: "[voice] ...", the utterance, the turn they make)
-OnHeard = Callable[["DiscordCall", int, str, Utterance, Turn], Awaitable[None]]
+OnHeard = Callable[["DiscordCall", int, str, Utterance, SpokenTurn], Awaitable[None]]
 
 
 class CallsBot(Protocol):
@@ -108,7 +108,7 @@ class DiscordCalls:
             raise JoinFailed(f"{channel_id} is not a voice channel I can see")
         call: DiscordCall
 
-        async def heard(user_id: int, content: str, utterance: Utterance, turn: Turn) -> None:
+        async def heard(user_id: int, content: str, utterance: Utterance, turn: SpokenTurn) -> None:
             if self.on_heard is not None:
                 await self.on_heard(call, user_id, content, utterance, turn)
 

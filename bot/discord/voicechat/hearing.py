@@ -20,14 +20,14 @@ A member who resumes within the full wait after a transcript that ended a senten
 utterance: the cost of answering sooner, measured in benchmarks/bench_voice.py.
 
 Speculative end of turn (``on_turn``, what a call uses): at a shorter pause whose transcript ends a sentence
-the answer is begun at once, as a ``Turn`` not yet committed, and the utterance is not ended there. The
+the answer is begun at once, as a ``SpokenTurn`` not yet committed, and the utterance is not ended there. The
 answer holds everything a member would see or hear (its post, its typing, its speech) until its first audio
-is about to play, which waits until the silence has lasted ``hold_seconds`` longer (``Turn.due``: what the
-answer takes to be ready is spent within that wait): then ``commit`` ends the utterance at that pause, if it
-still lasts. A member who goes on
-speaking before that (the receiver's ``on_resume``) withdraws it: the answer's task is cancelled (its model
-request with it), nothing of it was posted or said, and the utterance goes on, to be answered whole (the
-next turn ``replaces`` the withdrawn one: the same message, its words rewritten). One who goes on after the
+is about to play, which waits until the silence has lasted ``hold_seconds`` longer (``SpokenTurn.due``: what
+the answer takes to be ready is spent within that wait): then ``commit`` ends the utterance at that pause,
+if it still lasts. A member who goes on speaking before that (the receiver's ``on_resume``) withdraws it: the
+answer's task is cancelled (its model request with it), nothing of it was posted or said, and the utterance
+goes on, to be answered whole (the next turn ``replaces`` the withdrawn one: the same message, its words
+rewritten). One who goes on after the
 audio began stops it (barge-in) and is heard as a new utterance that ``follows`` the answered one: its words
 are the earlier ones and the new, one turn, so nothing they said is lost.
 """
@@ -59,13 +59,13 @@ def ends_sentence(words: str) -> bool:
     return bool(text) and text[-1] in SENTENCE_ENDS and not text.endswith("..")
 
 
-class Turn:
+class SpokenTurn:
     """A member's words handed on to be answered. One begun at a pause (speculative) may be said only once
     ``commit`` ended the member's turn there; the member going on first withdraws it (``task``, the answer,
     cancelled). One heard at the end of an utterance is committed from the start."""
 
     def __init__(self, commit: Callable[[], bool] | None = None, *, mark: tuple[int, int] = (0, 0),
-                 replaces: Turn | None = None, not_before: float = 0.0) -> None:
+                 replaces: SpokenTurn | None = None, not_before: float = 0.0) -> None:
         self._commit = commit
         self.not_before = not_before  # (monotonic) the member's silence long enough for it to be said
         self.mark = mark
@@ -104,7 +104,7 @@ class Turn:
         return True
 
 
-OnTurn = Callable[[int, str, Utterance, Turn], Awaitable[None]]
+OnTurn = Callable[[int, str, Utterance, SpokenTurn], Awaitable[None]]
 
 
 @dataclass
@@ -151,7 +151,7 @@ class Hearing:
         # ``paused(member, mark)``: whether it does.
         self.conclude: Callable[[int, tuple[int, int]], bool] | None = None
         self.paused: Callable[[int, tuple[int, int]], bool] | None = None
-        self._turns: dict[int, Turn] = {}  # by member: their latest turn begun at a pause
+        self._turns: dict[int, SpokenTurn] = {}  # by member: their latest turn begun at a pause
         self._said: dict[int, str] = {}  # by member: the words of their latest turn answered at a pause
 
     def utterance(self, utterance: Utterance) -> None:
@@ -232,7 +232,7 @@ class Hearing:
         earlier = self._said.get(utterance.user_id, "")
         return f"{earlier} {words}" if earlier else words
 
-    def _replaced(self, utterance: Utterance) -> Turn | None:
+    def _replaced(self, utterance: Utterance) -> SpokenTurn | None:
         """The turn begun at an earlier pause of this same utterance and not said: the member went on."""
         turn = self._turns.get(utterance.user_id)
         if turn is None or turn.mark[0] != utterance.mark[0] or turn.committed:
@@ -250,7 +250,7 @@ class Hearing:
                 return  # they went on meanwhile
             assert self.conclude is not None and self._on_turn is not None
             conclude = self.conclude
-            turn = Turn(lambda: conclude(member, utterance.mark), mark=utterance.mark,
+            turn = SpokenTurn(lambda: conclude(member, utterance.mark), mark=utterance.mark,
                         replaces=self._replaced(utterance), not_before=utterance.ended_at + self._hold)
             turn.words = self._follows(utterance, words)
             self._turns[member] = turn
@@ -312,7 +312,7 @@ class Hearing:
             assert self._on_heard is not None
             await self._on_heard(utterance.user_id, transcript_content(words), utterance)
             return
-        turn = Turn(mark=utterance.mark, replaces=self._replaced(utterance))
+        turn = SpokenTurn(mark=utterance.mark, replaces=self._replaced(utterance))
         turn.words = self._follows(utterance, words)
         self._turns.pop(utterance.user_id, None)
         await self._on_turn(utterance.user_id, transcript_content(turn.words), utterance, turn)

@@ -40,7 +40,7 @@ from bot.core.text import SENTENCE_END
 from bot.discord.flow import age_restricted_place, missing_post_permission, private_place
 from bot.discord.posting import allowed_mentions_for, reply_nonce
 from bot.discord.voicechat.calls import DiscordCall
-from bot.discord.voicechat.hearing import Turn
+from bot.discord.voicechat.hearing import SpokenTurn
 from bot.discord.voicechat.segmenter import Utterance
 from bot.discord.voicechat.speaking import play
 from bot.runtime.lifecycle import InFlight
@@ -76,7 +76,7 @@ class CallTalk:
         self._speaking: dict[int, asyncio.Lock] = {}  # by voice channel: one reply spoken at a time
 
     async def heard(self, call: DiscordCall, user_id: int, content: str, utterance: Utterance,
-                    turn: Turn | None = None) -> None:
+                    turn: SpokenTurn | None = None) -> None:
         if turn is not None and turn.withdrawn:
             return  # they went on before its answer was even begun
         replaced = turn.replaces if turn is not None else None
@@ -107,7 +107,7 @@ class CallTalk:
             if not answer.cancelled() or (current is not None and current.cancelling()):
                 raise  # (a withdrawn answer ends the turn's waiting quietly)
 
-    async def _answer(self, call: DiscordCall, msg: Incoming, turn: Turn | None) -> None:
+    async def _answer(self, call: DiscordCall, msg: Incoming, turn: SpokenTurn | None) -> None:
         lock = self._speaking.setdefault(call.channel_id, asyncio.Lock())
         held = turn if turn is not None and not turn.committed else None
         outlet = CallOutlet(call, self._bot.services.voice, lock, msg.message_id,
@@ -121,7 +121,7 @@ class CallTalk:
                     # Nothing was posted or said: no reply is owed to these words (the turn that replaces
                     # them marks its own, under the same message).
                     await self._bot.services.store.log.flush()
-                    await self._bot.services.replies.cast.main.settle(msg, at_once=True)
+                    await self._bot.services.replies.withdraw(msg)
                 raise
             finally:
                 await outlet.spoken()
@@ -156,7 +156,7 @@ class CallOutlet:
     is posted, not said."""
 
     def __init__(self, call: DiscordCall, voice: VoiceService, turn: asyncio.Lock, answered: int,
-                 payer: Payer, held: Turn | None = None) -> None:
+                 payer: Payer, held: SpokenTurn | None = None) -> None:
         self._call = call
         # A turn begun at a pause (speculative): nothing is posted, typed or said until its first audio
         # commits it (``_go``: set then); until then the member may go on and withdraw it.
