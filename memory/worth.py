@@ -7,9 +7,11 @@
   after fusion, so what clears it keeps its place. What was told or happened in the window a question asks
   about ("what did we talk about yesterday?") needs no floor; nor does an item without a vector yet (found
   by its words alone).
-* The character's filler is not an excerpt: a line of the character sharing no word with the person's
-  lines of its exchange (a greeting, "Glub! The kettle is on…") tells nothing about the person. A line
-  answering what they said shares its words ("Biscuit! What a name for a greyhound.") and stays.
+* The character's filler is not an excerpt: a short line of the character sharing no word with the
+  person's lines of its exchange (a greeting, "Glub! The kettle is on…") tells nothing about the person. A
+  line answering what they said shares its words ("Biscuit! What a name for a greyhound.") and stays, and so
+  does a longer one (more than FILLER_TERMS words of its own): what the character told of itself, which a
+  question may ask about ("what did you say about your trip?").
 * A conversation reset is not replayed unless the message asks about the past (memory/timewords.py
   ``asks_about_past``: "do you remember my sister's puppy?", "what did we talk about yesterday?"): in a DM,
   what the request does not hold was reset away (``Present.reset``), and "how are you doing today?" or
@@ -58,6 +60,11 @@ ABOUT_SHARE = 1 / 3
 # a trip's tickets and its hotel 0.79; a confession and a sister's facts at most 0.45).
 ALONGSIDE = 0.6
 NEIGHBOUR_SECONDS = 6 * 3600  # as memory/episodes.py: lines further apart are not one exchange
+# The most distinct words (stemmed, function words aside) a line of filler has: a greeting or an aside is a
+# handful; a line telling something of its own has more. LoCoMo's second speaker, read as the character,
+# tells its own news in such lines, and its questions ask about them (benchmarks/bench_locomo.py --corpus
+# turns, tuning part).
+FILLER_TERMS = 8
 # The share of a fact's words (its person's name set aside) one memory, note, thread or clause of the summary
 # shown must hold for the fact to say nothing more: "Alice bakes sourdough every Sunday" against the summary's
 # "told me she bakes sourdough every Sunday" (a clause without its subject: 0.8 cosine, under SAID_AS_MEMORY).
@@ -71,8 +78,8 @@ def item_floor(floors: tuple[float, float, float], share: float = ITEM_SHARE) ->
 
 
 def filler(rows: Sequence[ExcerptRow], told: np.ndarray) -> np.ndarray:
-    """Which excerpts are the character's filler: its lines sharing no term with the person's nearest lines
-    (before and after, in the same place, within NEIGHBOUR_SECONDS)."""
+    """Which excerpts are the character's filler: its lines of at most FILLER_TERMS terms sharing none with
+    the person's nearest lines (before and after, in the same place, within NEIGHBOUR_SECONDS)."""
     out = np.zeros(len(rows), dtype=bool)
     by_place: dict[tuple[bool, int], list[int]] = {}
     for i, r in enumerate(rows):
@@ -87,7 +94,7 @@ def filler(rows: Sequence[ExcerptRow], told: np.ndarray) -> np.ndarray:
     for members in by_place.values():
         members.sort(key=lambda i: (told[i], rows[i].message_id))
         for n, i in enumerate(members):
-            if rows[i].own:
+            if rows[i].own or len(of(i)) > FILLER_TERMS:
                 continue
             theirs: set[str] = set()
             for step in (-1, 1):

@@ -451,3 +451,24 @@ def test_the_memories_aside_cosines_are_worths_about_without_a_copy_of_the_facts
     fc = facts @ common
     fc[0] = -np.inf
     assert np.isneginf(_aside(scores, fc, memories @ common)[0]).all()
+
+
+def test_the_characters_filler_is_a_short_line_sharing_no_word_with_the_person() -> None:
+    import numpy as np
+
+    from memory.lexical import terms
+    from memory.worth import FILLER_TERMS, filler
+
+    def row(n: int, own: bool, content: str) -> ExcerptRow:
+        return ExcerptRow(n, n, 10, None, True, "alice" if own else "Finn", own, content, NOW, None)
+
+    told = [NOW + timedelta(minutes=k) for k in range(4)]
+    long_news = ("Spent the whole weekend painting a mural of the harbour at sunset with my cousin "
+                 "Marta, orange everywhere")
+    rows = [row(1, True, "I adopted a greyhound"),
+            row(2, False, "Glub! The kettle is on."),  # an aside: filler
+            row(3, False, "A greyhound! Lovely."),  # answers her: stays
+            row(4, False, long_news)]  # what the character tells of itself: stays
+    assert len(set(terms(long_news))) > FILLER_TERMS
+    got = filler(rows, np.array([t.timestamp() for t in told]))
+    assert got.tolist() == [False, True, False, False]
