@@ -178,11 +178,8 @@ class CorrectionAnswers:
                                     moment=moment, name=name, chat=chat, where=header)
         text = ""
         try:
-            completion = await speaker.claude.generate(
-                request, model=speaker.settings.models.default_model, user_id=reaction.user_id,
-                guild_id=reaction.guild_id, purpose="correction", max_tokens=persona.max_tokens,
-                temperature=persona.temperature)
-            text = completion.text.strip()
+            text = await speaker.line(request, user_id=reaction.user_id, guild_id=reaction.guild_id,
+                                      purpose="correction")
         except ClaudeUnavailable as exc:
             log.warning("the answer to a correction in %s failed (%s): the fallback line", where, exc)
         if not text:  # someone is waiting on the correction: the character's own line, not silence

@@ -127,21 +127,18 @@ class CheckInRound:
                                     moment=Moment(self.time.local(now), now - person.last_seen), name=name,
                                     person=block)
         try:
-            completion = await speaker.claude.generate(
-                request, model=speaker.settings.models.default_model,
-                user_id=person.user_id, guild_id=None, purpose="checkin", max_tokens=persona.max_tokens,
-                temperature=persona.temperature)
+            said = await speaker.line(request, user_id=person.user_id, guild_id=None, purpose="checkin")
         except ClaudeUnavailable as exc:
             log.warning("check-in for user %s skipped: Claude failed (%s)", person.user_id, exc)
             self.mirror(f"Check-in for user {person.user_id} skipped: Claude failed; tried again later.")
             return False
-        if not completion.text.strip():
+        if not said:
             return False
         outlet = await self.open_dm(permit)
         if outlet is None:
             return False
         here = place_incoming(0, now, user_id=person.user_id, user_name=name)
-        parts = split(speaker.settings.discord, speaker.finish_text(here, completion.text.strip()))
+        parts = split(speaker.settings.discord, speaker.finish_text(here, said))
         await store.checkins.mark_sent(person.user_id)  # first: a crash after sending must not send twice
         store.log.forget_author(person.user_id)  # their next message stamps last_seen anew: the answer
         try:

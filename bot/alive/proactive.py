@@ -195,17 +195,14 @@ class ProactiveRound:
         request = initiative_prompt(persona, portrait, context, feeling=await self.feeling(place.channel_id),
                                     moment=moment, chat=chat, where=header)
         try:
-            completion = await speaker.claude.generate(
-                request, model=settings.models.default_model, user_id=None, guild_id=place.guild_id,
-                purpose="proactive",
-                max_tokens=persona.max_tokens, temperature=persona.temperature)
+            said = await speaker.line(request, user_id=None, guild_id=place.guild_id, purpose="proactive")
         except ClaudeUnavailable as exc:
             log.warning("proactive message in %s skipped: Claude failed (%s)", place.label, exc)
             return f"Claude failed ({exc}); nothing posted"
-        if not completion.text.strip():
+        if not said:
             return "Claude answered nothing; nothing posted"
         here = place_incoming(place.channel_id, now, guild_id=place.guild_id, guild_name=place.guild_name,
                               channel_name=place.channel_name)
-        parts = split(settings.discord, speaker.finish_text(here, completion.text.strip()))
+        parts = split(settings.discord, speaker.finish_text(here, said))
         await speak(settings.typing, self.outlet_for(place, permit), parts)
         return ""

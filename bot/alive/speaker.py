@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from bot.core.character import CharacterSource
-from bot.core.claude import ClaudeClient
+from bot.core.claude import ClaudeClient, Prompt
 from bot.core.config import Settings
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming, ReplyFilter
@@ -45,6 +45,16 @@ class Speaker:
     @property
     def persona(self) -> Persona:
         return self.character.current()
+
+    async def line(self, request: Prompt, *, user_id: int | None, guild_id: int | None, purpose: str) -> str:
+        """What the character says to ``request``, on the reply model with its persona's length and
+        temperature, stripped ("": nothing said); ClaudeUnavailable when the model fails (each caller says
+        what that costs it)."""
+        persona = self.persona
+        completion = await self.claude.generate(
+            request, model=self.settings.models.default_model, user_id=user_id, guild_id=guild_id,
+            purpose=purpose, max_tokens=persona.max_tokens, temperature=persona.temperature)
+        return completion.text.strip()
 
     def finish_text(self, msg: Incoming, text: str) -> str:
         """The text as it goes to Discord, through the same filters as a reply (emote names made valid)."""

@@ -223,13 +223,10 @@ class ReminderDelivery:
         request = initiative_prompt(persona, portrait, ask, moment=Moment(self.time.local(now)),
                                     person=quoted)
         try:
-            completion = await speaker.claude.generate(
-                request, model=speaker.settings.models.default_model, user_id=None, guild_id=task.guild_id,
-                purpose="task", max_tokens=persona.max_tokens, temperature=persona.temperature)
+            return await speaker.line(request, user_id=None, guild_id=task.guild_id, purpose="task")
         except ClaudeUnavailable as exc:
             log.warning("place task %s skipped: Claude failed (%s)", task.id, exc)
             return ""
-        return completion.text.strip()
 
     async def _turn(self, reminder: ReminderRow) -> DueTurn:
         """Where a recurring reminder stands now: its latest occurrence due, those before it gone by while
@@ -316,11 +313,8 @@ class ReminderDelivery:
                                     moment=Moment(self.time.local(now)), name=name,
                                     person=fence("reminder", reminder.text, by=name))
         try:
-            completion = await speaker.claude.generate(
-                request, model=speaker.settings.models.default_model, user_id=reminder.user_id,
-                guild_id=reminder.guild_id, purpose="reminder", max_tokens=persona.max_tokens,
-                temperature=persona.temperature)
-            text = completion.text.strip()
+            text = await speaker.line(request, user_id=reminder.user_id, guild_id=reminder.guild_id,
+                                      purpose="reminder")
         except ClaudeUnavailable as exc:
             log.warning("reminder %s: Claude failed (%s); the plain line goes out", reminder.id, exc)
             text = ""
