@@ -56,25 +56,27 @@ def is_laughter(word: str) -> bool:
         unit = word[:size]
         if len(set(unit)) < size:
             continue  # "aab" is not a syllable said over: a run of one letter is size 1's
-        if all(word[i] == unit[i % size] for i in range(len(word))):
+        if (unit * (len(word) // size + 1))[:len(word)] == word:  # (compared in C: this runs per message)
             return True
     return False
 
 
-def _is_han(char: str) -> bool:
-    return "\u3040" <= char <= "\u30ff" or "\u3400" <= char <= "\u4dbf" or "\u4e00" <= char <= "\u9fff"
+# Kana and Han: Chinese and Japanese, written without spaces (a character class: linear, no backtracking)
+_HAN = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
+_NOT_ALNUM = re.compile(r"[\W_]+")  # what str.isalnum() refuses (\w is it and the underscore)
+_ALNUM = re.compile(r"[^\W_]")
+_ALPHA = re.compile(r"[^\W\d_]")
 
 
 def _words_in(word: str) -> int:
     """How many words ``word`` (no spaces in it) is: Chinese and Japanese write a sentence without spaces,
     counted :data:`_HAN_PER_WORD` characters a word."""
-    han = sum(1 for c in word if _is_han(c))
-    return max(1, -(-han // _HAN_PER_WORD))
+    return max(1, -(-len(_HAN.findall(word)) // _HAN_PER_WORD))
 
 
 def _letters(word: str) -> int:
     """A word's length as chatter reads it: a Chinese or Japanese character says as much as a short word."""
-    return sum(_HAN_LETTERS if _is_han(c) else 1 for c in word)
+    return len(word) + (_HAN_LETTERS - 1) * len(_HAN.findall(word))
 
 
 # A hello and nothing else ("hi", "hey there!", "good morning 👋"): a person's first DM that says only this is
@@ -120,17 +122,16 @@ def is_acknowledgement(text: str, card_word: Callable[[str], bool] | None = None
     rest = _SHORTCODE.sub(" ", _CUSTOM_EMOJI.sub(" ", stripped)).strip()
     if not rest:
         return True
-    if not any(c.isalnum() for c in rest):
+    if not _ALNUM.search(rest):
         return True  # emoji, punctuation, kaomoji pieces: nothing a vote can read
     if len(rest) > _ACK_MAX_CHARS or is_question(rest):
         return False
-    words = ["".join(c for c in w if c.isalnum()) for w in _ACK_SEPARATORS.split(rest.lower())]
-    words = [w for w in words if w]
+    words = [w for w in (_NOT_ALNUM.sub("", w) for w in _ACK_SEPARATORS.split(rest.lower())) if w]
     if all(is_laughter(w) for w in words) or (len(words) > 2 and len(set(words)) == 1):
         return True  # laughter, or one word said again and again ("ok ok ok", "no no no")
     if sum(map(_words_in, words)) > _SHORT_WORDS or sum(map(_letters, words)) > _SHORT_CHARS:
         return False
-    if not all(any(c.isalpha() for c in w) for w in words):
+    if not all(_ALPHA.search(w) for w in words):
         return False  # a number ("5", "2 pm") answers something
     return card_word is None or not card_word(rest)
 
