@@ -100,8 +100,9 @@ def _swallow(fn: Callable[[str], Any]) -> Callable[[str], Any]:
 ENTRY_POINTS: dict[str, tuple[Callable[[str], Any], tuple[re.Pattern[str] | str, ...]]] = {
     "triage: acknowledgement": (triage.is_acknowledgement, (
         "ok lol jajaja genau 草 rsrs ㅋㅋㅋ хахаха wwww 555 ありがとう", triage._CUSTOM_EMOJI,
-        triage._SHORTCODE, triage._ACK_SEPARATORS, triage._HAN, triage._NOT_ALNUM, triage._ALNUM,
-        triage._ALPHA, "lool lmaooo hahaha hehehe okkk kkk mhmmm hmmm xddd ahhh ohhh jajajaj kkkkk ㅋㅋㅋㅋ")),
+        triage._SHORTCODE, triage._ACK_SEPARATORS,
+        triage._HAN, triage._NOT_ALNUM, triage._ALNUM, triage._ALPHA,
+        "lool lmaooo hahaha hehehe okkk kkk mhmmm hmmm xddd ahhh ohhh jajajaj kkkkk ㅋㅋㅋㅋ")),
     "triage: another bot's command": (lambda t: triage.bot_command(t, ("!", ";;", "?")), ()),
     "intent: code, traceback": (lambda t: (intent.looks_like_code(t), intent.is_question(t)),
                                 (intent._FENCE, intent._TRACE, intent._CODE_WORDS)),
