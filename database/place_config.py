@@ -37,7 +37,7 @@ KINDS: dict[str, type] = {"bool": bool, "int": int, "str": str}
 
 
 @dataclass(frozen=True)
-class Setting:
+class PlaceSetting:
     key: str
     kind: str  # bool | int | str: what a value must be (JSON keeps it so)
     scopes: frozenset[str]
@@ -60,15 +60,15 @@ class Setting:
         return getattr(getattr(settings, section), name)
 
 
-_REGISTRY: dict[str, Setting] = {}
+_REGISTRY: dict[str, PlaceSetting] = {}
 
 
 def register(key: str, kind: str, *, scopes: Iterable[str] = SCOPES, default: object = None,
-             follows: str = "", help: str = "") -> Setting:
+             follows: str = "", help: str = "") -> PlaceSetting:
     """Register a setting (at import, where it is used); registering the same one again is harmless."""
     if kind not in KINDS:
         raise ValueError(f"a setting's kind is one of {', '.join(KINDS)}, not {kind!r}")
-    setting = Setting(key, kind, frozenset(scopes), default, follows, help)
+    setting = PlaceSetting(key, kind, frozenset(scopes), default, follows, help)
     if not setting.scopes or not setting.scopes <= PLACE:
         raise ValueError(f"{key}: scopes are among {', '.join(SCOPES)}")
     known = _REGISTRY.setdefault(key, setting)
@@ -77,12 +77,12 @@ def register(key: str, kind: str, *, scopes: Iterable[str] = SCOPES, default: ob
     return setting
 
 
-def registered() -> tuple[Setting, ...]:
+def registered() -> tuple[PlaceSetting, ...]:
     """Every registered setting, in the order registered."""
     return tuple(_REGISTRY.values())
 
 
-def setting(key: str) -> Setting:
+def setting(key: str) -> PlaceSetting:
     found = _REGISTRY.get(key)
     if found is None:
         raise KeyError(f"no setting {key!r} is registered (database/place_config.py register)")

@@ -77,8 +77,8 @@ THROUGH_PARENT: dict[str, str] = {"history_messages": "conversations"}
 SERVER_RECORDS: dict[str, str] = {
     "warnings": "a moderator's warning (target_id, moderator_id): the server's record",
     "moderation_actions": "a moderation action (target_id, moderator_id): the server's record",
-    "scoped_settings": "a server's or channel's settings, access lists (allowed_users, blocked_users) among them: "
-                       "its admins' rules",
+    "scoped_settings": "a server's or channel's settings, access lists (allowed_users, blocked_users) "
+                       "among them: its admins' rules",
 }
 # 3. Nothing about any one person.
 NOTHING_PERSONAL: dict[str, str] = {
