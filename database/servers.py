@@ -53,10 +53,11 @@ class Servers:
 
     async def get(self, guild_id: int, *, fresh: bool = False) -> ServerConfig:
         """The server's stored settings (all None when it never changed one)."""
-        values = await self.config.scope(SERVER, guild_id, FIELDS, fresh=fresh)
+        await self.config.own(FIELDS[0], SERVER, guild_id, fresh=fresh)  # the copy brought up to date
         made = self._made.get(guild_id)
         if made is not None and made[0] == self.config.version:
             return made[1]
+        values = await self.config.scope(SERVER, guild_id, FIELDS)
         config = ServerConfig(guild_id, **values)  # type: ignore[arg-type]
         if made is not None and made[1] == config:
             config = made[1]
