@@ -1,4 +1,4 @@
-"""The tables of the character's life between messages (0007_alive): durable schedules, per-place switches,
+"""The tables of the character's life between messages (0007_alive): durable schedules,
 how a person writes, check-ins, how the character feels toward a person and in a channel
 (0021_relationship_feelings). Kept beside models.py (same ``Base``) so each file stays readable."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from database.models import TZ, Base, utcnow
@@ -26,21 +26,6 @@ class ScheduledJob(Base):
     next_due: Mapped[datetime] = mapped_column(TZ)
     last_run: Mapped[datetime | None] = mapped_column(TZ, nullable=True)
     last_result: Mapped[str] = mapped_column(Text, default="")
-    updated_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
-
-
-class PlaceSwitch(Base):
-    """An admin's per-channel or per-server switch of one behaviour (``proactive``, ``reactions``); a
-    channel's own setting wins over its server's, and places without one follow the configured default."""
-
-    __tablename__ = "place_switches"
-    __table_args__ = (UniqueConstraint("place_type", "place_id", "switch"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    place_type: Mapped[str] = mapped_column(String(16))  # channel | guild
-    place_id: Mapped[int] = mapped_column(BigInteger)
-    switch: Mapped[str] = mapped_column(String(32))
-    enabled: Mapped[bool] = mapped_column(Boolean)
     updated_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
 
 

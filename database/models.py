@@ -286,16 +286,18 @@ class GlobalState(Base):
     updated_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
 
 
-class PlaceSetting(Base):
-    """Per-channel or per-server switches (activation)."""
+class ScopedSetting(Base):
+    """One registered setting's value at one scope (0043_scoped_settings; database/place_config.py): a
+    server's or a channel's activation, switches and /settings, a row per value an admin set."""
 
-    __tablename__ = "place_settings"
-    __table_args__ = (UniqueConstraint("place_type", "place_id"),)
+    __tablename__ = "scoped_settings"
+    __table_args__ = (UniqueConstraint("scope", "scope_id", "key"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    place_type: Mapped[str] = mapped_column(String(16))  # channel | guild
-    place_id: Mapped[int] = mapped_column(BigInteger)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    scope: Mapped[str] = mapped_column(String(16))  # server | channel
+    scope_id: Mapped[int] = mapped_column(BigInteger)
+    key: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str] = mapped_column(Text)  # JSON
     updated_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
 
 

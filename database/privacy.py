@@ -77,7 +77,8 @@ THROUGH_PARENT: dict[str, str] = {"history_messages": "conversations"}
 SERVER_RECORDS: dict[str, str] = {
     "warnings": "a moderator's warning (target_id, moderator_id): the server's record",
     "moderation_actions": "a moderation action (target_id, moderator_id): the server's record",
-    "server_settings": "the server's access lists (allowed_users, blocked_users): its admins' rules",
+    "scoped_settings": "a server's or channel's settings, access lists (allowed_users, blocked_users) "
+                       "among them: its admins' rules",
 }
 # 3. Nothing about any one person.
 NOTHING_PERSONAL: dict[str, str] = {
@@ -92,8 +93,6 @@ NOTHING_PERSONAL: dict[str, str] = {
     "owed_replies": "a message and channel id while a reply is owed, gone once answered; no text",
     "personaflow_characters": "characters",
     "personaflow_memories": "a character's own memories",
-    "place_settings": "where the character is active (channel or server ids)",
-    "place_switches": "per-place switches (channel or server ids)",
     "mcp_servers": "the MCP servers a server's admins added: URLs, tool names, server ids (who: logged only)",
     "place_feelings": "how the room feels in a channel (channel ids), everyone's at once",
     "talk_threads": "the threads a character opened to go on talking (thread, channel, server ids; no name)",

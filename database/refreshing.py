@@ -1,7 +1,7 @@
-"""A small settings table kept whole in memory, for answers asked at every message (a place's switch, a
-server's settings).
+"""A small settings table kept whole in memory, for answers asked at every message (a place's activation,
+its switches, a server's settings: database/place_config.py).
 
-Both tables hold a row only where an admin changed something, so they stay small however many servers the
+The table holds a row only where an admin changed something, so they stay small however many servers the
 bot is in. A copy answers every message; no message waits on the database for one after the first. Kept
 per key instead, a bot in many servers would find thousands of answers expired at the same moment (their
 channels' first messages came together) and read them again one by one, each a turn through the event
@@ -47,6 +47,7 @@ class TableMirror(Generic[K, V]):
         self._reading: asyncio.Task[None] | None = None  # the read callers may share
         self._tasks: set[asyncio.Task[None]] = set()  # every read under way (close() waits for them)
         self._generation = 0  # moved by forget(): a read begun before it does not count as fresh
+        self.version = 0  # moved whenever the copy's rows change
 
     async def get(self, key: K, *, fresh: bool = False) -> V | None:
         """The row's value (None: the table has no row for ``key``); ``fresh``: the table as it is now."""
@@ -54,6 +55,10 @@ class TableMirror(Generic[K, V]):
             await self._shared_read(fresh=fresh)
         elif time.monotonic() - self._read_at >= self.seconds and self._reading is None:
             self._start_read().add_done_callback(_quietly)  # answered from the copy meanwhile
+        return self._rows.get(key)
+
+    def peek(self, key: K) -> V | None:
+        """The copy's value as it stands, without reading (after a :meth:`get` brought it up to date)."""
         return self._rows.get(key)
 
     @property
@@ -109,13 +114,19 @@ class TableMirror(Generic[K, V]):
                     self._read_at = began  # the copy is still served; tried again in `seconds`
                 raise
             kept = self._rows
-            if newest is None:  # the whole table: rows gone from it (none are deleted today) go too
+            whole = newest is None
+            if whole:  # the whole table: rows gone from it go too
                 self._rows = {}
+            changed = False
             for key, value, stamp in rows:
                 # An unchanged row keeps its object, after a whole read too (holder.py Derived).
-                self._rows[key] = kept[key] if key in kept and kept[key] == value else value
+                same = key in kept and kept[key] == value
+                changed = changed or not same
+                self._rows[key] = kept[key] if same else value
                 if newest is None or stamp > newest:
                     newest = stamp
+            if changed or (whole and len(self._rows) != len(kept)):
+                self.version += 1
             if generation == self._generation:  # a read begun before a forget() does not count as fresh
                 self._newest = newest
                 self._read_at = began

@@ -1,5 +1,6 @@
-"""The server tools' tables (0005_server_tools): per-server settings, the moderation record, polls and their
-votes, tickets and their transcripts. Kept beside models.py (same ``Base``) so each file stays readable."""
+"""The server tools' tables (0005_server_tools): the moderation record, polls and their votes, tickets and
+their transcripts (a server's /settings: database/place_config.py). Kept beside models.py (same ``Base``)
+so each file stays readable."""
 
 from __future__ import annotations
 
@@ -9,28 +10,6 @@ from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, St
 from sqlalchemy.orm import Mapped, mapped_column
 
 from database.models import TZ, Base, utcnow
-
-
-class ServerSettings(Base):
-    """One server's own settings (0005_server_tools); NULL means "use the global setting"."""
-
-    __tablename__ = "server_settings"
-
-    guild_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    reply_mode: Mapped[str | None] = mapped_column(String(16), nullable=True)  # addressed | vote
-    vote_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    proactive: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
-    memory_consent: Mapped[str | None] = mapped_column(String(16), nullable=True)  # all | opt_in
-    log_channel_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
-    language: Mapped[str | None] = mapped_column(String(60), nullable=True)
-    staff_role_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # tickets
-    ticket_channel_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
-    # Who may talk to the character here (0010_operator_limits): comma-separated ids; "" is an empty list.
-    allowed_users: Mapped[str | None] = mapped_column(Text, nullable=True)
-    blocked_users: Mapped[str | None] = mapped_column(Text, nullable=True)
-    allowed_roles: Mapped[str | None] = mapped_column(Text, nullable=True)
-    blocked_roles: Mapped[str | None] = mapped_column(Text, nullable=True)
-    updated_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
 
 
 class MemberWarning(Base):

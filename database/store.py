@@ -30,6 +30,7 @@ from database.moderation import Moderation
 from database.owed import OwedReplies, owed_statements
 from database.people import People
 from database.personaflow import PersonaFlowRows
+from database.place_config import PlaceConfig
 from database.places import Places
 from database.polls import Polls
 from database.privacy import Privacy
@@ -79,7 +80,9 @@ class Store:
         self.state = State(self.db, q)
         # What this process changed in the cached tables below, for the cluster to tell the others.
         self.changes = CacheChanges()
-        self.places = Places(self.db, self.changes)
+        # Every per-place setting (activation, switches, a server's /settings): database/place_config.py.
+        self.config = PlaceConfig(self.db, self.changes)
+        self.places = Places(self.config)
         self.usage = UsageLog(self.db, q)
         self.spending = Spending(self.db)  # today's spend, for the spending limits
         self.personaflow = PersonaFlowRows(self.db)
@@ -88,7 +91,7 @@ class Store:
         self.privacy = Privacy(self.db, self.log, self.conversations)
         self.export = PersonExport(self.db)  # a person's own rows, returned to them (/export_me)
         # Server tools (issue 13): per-server settings, moderation record, polls, tickets.
-        self.servers = Servers(self.db, self.changes)
+        self.servers = Servers(self.config)
         self.moderation = Moderation(self.db)
         self.polls = Polls(self.db)
         self.tickets = Tickets(self.db)
@@ -96,7 +99,7 @@ class Store:
         # styles, check-ins, feelings toward each person and in each channel.
         self.timers = TimerRows(self.db)
         self.swipes = Swipes(self.db, conversations.history_changed)  # a reply's alternatives on its message
-        self.switches = PlaceSwitches(self.db, self.changes)
+        self.switches = PlaceSwitches(self.config)
         self.talk_threads = TalkThreads(self.db)  # threads a character opened to go on talking (/bot threads)
         self.style = StyleProfiles(self.db, q)
         self.checkins = CheckIns(self.db)
@@ -124,8 +127,6 @@ class Store:
             self.closed = True
             return
         await self.log.flush()
-        await self.places.drain()
-        await self.switches.drain()
-        await self.servers.drain()
+        await self.config.drain()
         await self.db.close()
         self.closed = True  # every pooled connection released (what shutdown reports)

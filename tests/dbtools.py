@@ -21,6 +21,8 @@ async def reset_schema(url: str) -> None:
     async with engine.begin() as conn:
         await conn.run_sync(Base.metadata.drop_all)
         await conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+        for gone in ("place_settings", "place_switches", "server_settings"):  # before 0043, left by a test
+            await conn.exec_driver_sql(f"DROP TABLE IF EXISTS {gone}")
         if conn.dialect.name == "postgresql":  # outlives the tables (migration 0004)
             await conn.exec_driver_sql("DROP FUNCTION IF EXISTS kindred_history_revision()")
     await engine.dispose()

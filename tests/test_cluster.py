@@ -263,11 +263,11 @@ async def test_cluster_signals_invalidate_the_other_process_caches(pg_url: str) 
         assert (await stores[1].servers.get(guild)).guild_id == guild  # cached in process 2
         assert (await stores[1].servers.get(guild)).vote_count is None
         changed = await stores[0].servers.update(guild, vote_count=1)
-        await eventually(check(lambda: not stores[1].servers._table.held), "the invalidation")
+        await eventually(check(lambda: not stores[1].config.held), "the invalidation")
         assert await stores[1].servers.get(guild) == changed
         assert await stores[1].places.is_active(7, guild)  # cached in process 2
         await stores[0].places.set_active("channel", 7, False)
-        await eventually(check(lambda: not stores[1].places._table.held), "the places' invalidation")
+        await eventually(check(lambda: not stores[1].config.held), "the places' invalidation")
         assert not await stores[1].places.is_active(7, guild)
     finally:
         await _close(clusters, stores)

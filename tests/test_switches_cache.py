@@ -3,6 +3,7 @@ a removal included, applies at once; another process's once the cluster passes i
 
 from __future__ import annotations
 
+from database.place_config import PlaceConfig
 from database.store import Store
 from database.switches import PlaceSwitches
 
@@ -21,7 +22,7 @@ async def test_a_switch_set_and_removed_applies_to_the_next_ask(store: Store) ->
 
 
 async def test_another_processs_change_applies_once_forgotten(store: Store) -> None:
-    other = PlaceSwitches(store.db)  # another process's copy of the same table
+    other = PlaceSwitches(PlaceConfig(store.db))  # another process's copy of the same table
     assert await other.get("reminders", 2, 20) == (None, None)  # read: a copy is held
     await store.switches.set("reminders", "channel", 2, False)
     assert store.changes.take()[1]  # noted for the cluster to pass on

@@ -131,8 +131,9 @@ class ProactiveRound:
             return "quiet hours"
         verdicts: list[Verdict] = []
         for place in self.places():
+            # /bot proactive and /settings proactive set one setting (database/servers.py)
             on = await store.switches.is_on(SWITCH, place.channel_id, place.guild_id,
-                                            await self._server_default(place))
+                                            settings.alive.proactive_talk)
             if not on:
                 continue
             active = await store.places.is_active(place.channel_id, place.guild_id)
@@ -155,15 +156,6 @@ class ProactiveRound:
         self.last = verdicts
         spoke = sum(v.speak for v in verdicts)
         return f"spoke in {spoke} of {len(verdicts)} channel(s)"
-
-    async def _server_default(self, place: Place) -> bool:
-        """Where no channel or server switch (/bot proactive) is set: the server's ``proactive`` setting
-        (/server settings), else proactive_talk."""
-        if place.guild_id is not None:
-            stored = (await self.speaker.store.servers.get(place.guild_id)).proactive  # cached
-            if stored is not None:
-                return stored
-        return self.speaker.settings.alive.proactive_talk
 
     async def speak(self, place: Place, kind: str, recent: Sequence[SeenMessage], now: datetime) -> str:
         """Say something in ``place``; returns why nothing was posted ("" when it spoke)."""

@@ -25,7 +25,7 @@ class BadValue(ValueError):
 @dataclass(frozen=True)
 class Key:
     name: str  # as typed in /settings set
-    column: str  # ServerSettings column
+    column: str  # its registered setting (database/servers.py)
     help: str
     choices: tuple[str, ...] = ()
 
