@@ -31,9 +31,12 @@ from bot.discord.media import read_capped
 from bot.discord.panels import panel, show_panel
 from bot.discord.permissions import admin_only, in_server, is_admin, server_admin_only
 from bot.discord.ui import send_long, tell
+from bot.features import FEATURES
+from bot.features.mcp import McpAdmin
 from bot.features.reminders.book import zone_choices
-from bot.features.reminders.tasks import task_line
+from bot.features.reminders.tasks import PlaceTasks, task_line
 from bot.operator.faces import BIO_LIMIT, IMAGE_LIMIT, declared_problem
+from bot.operator.registration import Switch
 from bot.reply.media import TooLarge
 from database.boundary import JsonObject
 from database.places import effective_activation
@@ -45,24 +48,32 @@ log = logging.getLogger(__name__)
 
 Scope = Literal["channel", "server"]
 OnOff = Literal["on", "off", "default"]
-# switch -> (settings section, the key that is its default, what it does)
-SWITCHES = {
-    "proactive": ("alive", "proactive_talk", "I speak first now and then (when it has been quiet a while)"),
-    "reactions": ("alive", "emote_reactions", "I react with an emote to warm messages I don't answer"),
-    "corrections": ("alive", "correction_answers",
-                    "a correction reaction on one of my replies gets a short answer of its own"),
-    "reminders": ("alive", "reminders", "people can ask me to remind them of something here"),
-    "server_tools": ("servertools", "server_tools",
-                     "I may look up members, events and what was said here while replying"),
-    "mcp_private": ("mcp", "mcp_private_places",
-                    "the MCP tools added here are offered in private places (what is said may go to them)"),
-    "swipes": ("discord", "swipes", "my latest reply carries the swipe buttons, to see another answer"),
-    "threads": ("discord", "conversation_threads",
-                "a conversation started with me goes on in a thread I open, where I answer every message"),
-    "voice": ("voice", "voice_channels", "people can call me into their voice channel with /voice join")}
-# Switches whose setting is the operator's master switch: a place may turn them off, never on past it
-# (their tools cost tokens and reach Discord: bot/servertools/knowing.py).
-MASTERED = {"server_tools"}
+# The switches of what is not yet a feature package of its own; the features' come with their registrations
+# (bot/features/ ``FEATURES``). Each gets its ``/bot <name> on|off|default [scope]``, made when the cog is.
+OWN_SWITCHES = (
+    Switch("proactive", "Let me speak first now and then here (or not).",
+           "I speak first now and then (when it has been quiet a while)",
+           section="alive", key="proactive_talk"),
+    Switch("reactions", "Let me react with emotes to warm messages I don't answer.",
+           "I react with an emote to warm messages I don't answer", section="alive", key="emote_reactions"),
+    Switch("corrections", "Answer a correction reaction (👎) on one of my replies right away (or not).",
+           "a correction reaction on one of my replies gets a short answer of its own",
+           section="alive", key="correction_answers"),
+    # the operator's setting is the master switch: its tools cost tokens and reach Discord
+    Switch("server_tools", "Let me look up members, events and this channel's messages while replying.",
+           "I may look up members, events and what was said here while replying",
+           section="servertools", key="server_tools", mastered=True),
+    Switch("swipes", "Put the swipe buttons on my latest reply here (or not).",
+           "my latest reply carries the swipe buttons, to see another answer",
+           section="discord", key="swipes"),
+    Switch("threads", "Go on with a conversation in a thread I open (or not).",
+           "a conversation started with me goes on in a thread I open, where I answer every message",
+           section="discord", key="conversation_threads"),
+    # server-wide, and a call in a server switched off is left: its command is written below
+    Switch("voice", "Let people call me into voice channels here (or not).",
+           "people can call me into their voice channel with /voice join",
+           section="voice", key="voice_channels", command=""))
+SWITCHES = {switch.name: switch for switch in (*OWN_SWITCHES, *(s for f in FEATURES for s in f.switches))}
 
 
 def on_off(value: bool | None) -> str:
@@ -85,7 +96,29 @@ class Activation(commands.Cog):
         self.bot = bot
         self.places = bot.services.tools.places
         self.calls = bot.services.calls
-        self.place_tasks = bot.services.place_tasks
+        self.place_tasks = bot.services.part(PlaceTasks)
+        self.mcp_admin = bot.services.part(McpAdmin)
+        for switch in SWITCHES.values():
+            if switch.subcommand:
+                self._add_switch_command(switch)
+
+    def _add_switch_command(self, switch: Switch) -> None:
+        """``/bot <switch> on|off|default [scope]``, in the subgroup its command names (``mcp private``)."""
+        *path, name = switch.subcommand.split()
+        parent = self.group  # this cog's own copy of the group
+        for step in path:
+            [parent] = [c for c in parent.commands if isinstance(c, app_commands.Group) and c.name == step]
+
+        async def set_here(interaction: Interaction, state: OnOff, scope: Scope = "channel") -> None:
+            await self._set_switch(interaction, switch.name, state, scope)
+
+        set_here = app_commands.describe(state=f"on, off, or default ({switch.default_name})",
+                                         scope="This channel (default) or the whole server")(set_here)
+        if switch.server_admins:
+            set_here = server_admin_only()(set_here)
+        else:
+            set_here = in_server()(admin_only()(set_here))
+        parent.add_command(app_commands.Command(name=name, description=switch.description, callback=set_here))
 
     def _place(self, interaction: Interaction, scope: Scope) -> tuple[str, int, str]:
         """(place type, place id, how to name it) for the database."""
@@ -149,10 +182,11 @@ class Activation(commands.Cog):
         place_type, place_id, name = self._place(interaction, scope)
         wanted = None if state == "default" else state == "on"
         await self.places.set_switch(switch, place_type, place_id, wanted)
-        section, default_key, what = SWITCHES[switch]
-        default = getattr(getattr(self.bot.settings, section), default_key)
+        declared = SWITCHES[switch]
+        default, default_key = declared.default_from(self.bot.settings), declared.default_name
+        what = declared.what
         channel_id, guild_id = int(interaction.channel_id or 0), interaction.guild_id
-        if switch in MASTERED:
+        if declared.mastered:
             effective = default and await self.places.switch_is_on(switch, channel_id, guild_id, True)
         else:
             effective = await self.places.switch_is_on(switch, channel_id, guild_id, default)
@@ -163,67 +197,6 @@ class Activation(commands.Cog):
         await interaction.response.send_message(
             f"{head} Here it is now **{'on' if effective else 'off'}**: "
             f"{what if effective else 'not here'}. A channel setting wins over its server's.", ephemeral=True)
-
-    @group.command(name="proactive", description="Let me speak first now and then here (or not).")
-    @app_commands.describe(state="on, off, or default (the proactive_talk setting)",
-                           scope="This channel (default) or the whole server")
-    @in_server()
-    @admin_only()
-    async def proactive(self, interaction: Interaction, state: OnOff,
-                        scope: Scope = "channel") -> None:
-        await self._set_switch(interaction, "proactive", state, scope)
-
-    @group.command(name="reactions", description="Let me react with emotes to warm messages I don't answer.")
-    @app_commands.describe(state="on, off, or default (the emote_reactions setting)",
-                           scope="This channel (default) or the whole server")
-    @in_server()
-    @admin_only()
-    async def reactions(self, interaction: Interaction, state: OnOff,
-                        scope: Scope = "channel") -> None:
-        await self._set_switch(interaction, "reactions", state, scope)
-
-    @group.command(name="corrections",
-                   description="Answer a correction reaction (👎) on one of my replies right away (or not).")
-    @app_commands.describe(state="on, off, or default (the correction_answers setting)",
-                           scope="This channel (default) or the whole server")
-    @in_server()
-    @admin_only()
-    async def corrections(self, interaction: Interaction, state: OnOff, scope: Scope = "channel") -> None:
-        await self._set_switch(interaction, "corrections", state, scope)
-
-    @group.command(name="reminders", description="Let people ask me for reminders here (or not).")
-    @app_commands.describe(state="on, off, or default (the reminders setting)",
-                           scope="This channel (default) or the whole server")
-    @in_server()
-    @admin_only()
-    async def reminders(self, interaction: Interaction, state: OnOff,
-                        scope: Scope = "channel") -> None:
-        await self._set_switch(interaction, "reminders", state, scope)
-
-    @group.command(name="server-tools",
-                   description="Let me look up members, events and this channel's messages while replying.")
-    @app_commands.describe(state="on, off, or default (the server_tools setting)",
-                           scope="This channel (default) or the whole server")
-    @in_server()
-    @admin_only()
-    async def server_tools(self, interaction: Interaction, state: OnOff, scope: Scope = "channel") -> None:
-        await self._set_switch(interaction, "server_tools", state, scope)
-
-    @group.command(name="swipes", description="Put the swipe buttons on my latest reply here (or not).")
-    @app_commands.describe(state="on, off, or default (the swipes setting)",
-                           scope="This channel (default) or the whole server")
-    @in_server()
-    @admin_only()
-    async def swipes(self, interaction: Interaction, state: OnOff, scope: Scope = "channel") -> None:
-        await self._set_switch(interaction, "swipes", state, scope)
-
-    @group.command(name="threads", description="Go on with a conversation in a thread I open (or not).")
-    @app_commands.describe(state="on, off, or default (the conversation_threads setting)",
-                           scope="This channel (default) or the whole server")
-    @in_server()
-    @admin_only()
-    async def threads(self, interaction: Interaction, state: OnOff, scope: Scope = "channel") -> None:
-        await self._set_switch(interaction, "threads", state, scope)
 
     @group.command(name="voice", description="Let people call me into voice channels here (or not).")
     @app_commands.describe(state="on, off, or default (the voice_channels setting)")
@@ -410,34 +383,27 @@ class Activation(commands.Cog):
     @server_admin_only()
     async def mcp_add(self, interaction: Interaction, name: str, url: str, tools: str = "") -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)  # its tools are listed: a call out
-        await send_long(interaction, await self.bot.services.mcp.add(
+        await send_long(interaction, await self.mcp_admin.add(
             int(interaction.guild_id or 0), interaction.user.id, name, url, tools), deferred=True)
 
     @mcp.command(name="allow", description="Which tools of an MCP server I may use here.")
     @app_commands.describe(name="The server's name here", tools="Tool names, comma-separated (empty: none)")
     @server_admin_only()
     async def mcp_allow(self, interaction: Interaction, name: str, tools: str = "") -> None:
-        await tell(interaction, await self.bot.services.mcp.allow(
+        await tell(interaction, await self.mcp_admin.allow(
             int(interaction.guild_id or 0), interaction.user.id, name, tools))
 
     @mcp.command(name="remove", description="Remove an MCP server: its tools are no longer offered here.")
     @app_commands.describe(name="The server's name here")
     @server_admin_only()
     async def mcp_remove(self, interaction: Interaction, name: str) -> None:
-        await tell(interaction, await self.bot.services.mcp.remove(
+        await tell(interaction, await self.mcp_admin.remove(
             int(interaction.guild_id or 0), interaction.user.id, name))
 
     @mcp.command(name="list", description="The MCP servers added here and their allowed tools.")
     @server_admin_only()
     async def mcp_list(self, interaction: Interaction) -> None:
-        await tell(interaction, await self.bot.services.mcp.show(int(interaction.guild_id or 0)))
-
-    @mcp.command(name="private", description="Offer the MCP tools in private places here (or not).")
-    @app_commands.describe(state="on, off, or default (the mcp_private_places setting)",
-                           scope="This channel (default) or the whole server")
-    @server_admin_only()
-    async def mcp_private(self, interaction: Interaction, state: OnOff, scope: Scope = "channel") -> None:
-        await self._set_switch(interaction, "mcp_private", state, scope)
+        await tell(interaction, await self.mcp_admin.show(int(interaction.guild_id or 0)))
 
 
 async def setup(bot: Kindred) -> None:

@@ -42,6 +42,7 @@ from bot.discord.startup import announce_connected, log_invite, watch_reconnects
 from bot.discord.ui import answer_expired_click, on_app_command_error
 from bot.discord.voicechat.calls import DiscordCalls
 from bot.discord.voicechat.talk import CallTalk
+from bot.features import FEATURES
 from bot.operator.logmirror import LogMirror
 from bot.runtime.composition import Edge, Services, compose
 from bot.runtime.lifecycle import InFlight, close_database, settle_heap
@@ -55,9 +56,11 @@ log = logging.getLogger(__name__)
 
 EXTENSIONS = ("cogs.messages", "cogs.conversation", "cogs.activation", "cogs.admin", "cogs.admin_slash",
               "cogs.memory", "cogs.me", "cogs.voice",
-              # Server tools (issue 13): moderation, polls and info, tickets, per-server settings.
+              # Server tools: moderation, polls and info, tickets, per-server settings.
               "cogs.moderation", "cogs.polls", "cogs.info", "cogs.tickets", "cogs.server_settings",
-              "cogs.alive", "cogs.reminders", "cogs.ask")
+              "cogs.alive", "cogs.ask",
+              # the features' own (their registrations, bot/features/)
+              *(cog for feature in FEATURES for cog in feature.cogs))
 
 
 def configure_endpoints(settings: Settings) -> None:
