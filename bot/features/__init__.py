@@ -7,8 +7,14 @@ imports what is below it (the operator, alive, the server tools, the reply path,
 layer), never another feature nor the Discord edge; its slash commands stay a thin cog in cogs/, which its
 docstring names. How to add one: docs/architecture.md."""
 
-from bot.features import mcp, reminders, websearch
+from bot.features.mcp import FEATURE as MCP
+from bot.features.reminders import FEATURE as REMINDERS
+from bot.features.websearch import FEATURE as WEBSEARCH
 from bot.operator.registration import Feature
 
-# In the order their tools are offered to the model.
-FEATURES: tuple[Feature, ...] = (websearch.FEATURE, reminders.FEATURE, mcp.FEATURE)
+# One line each (and its import), in the order their tools are offered to the model and their gates asked.
+FEATURES: tuple[Feature, ...] = (
+    WEBSEARCH,
+    REMINDERS,
+    MCP,
+)
