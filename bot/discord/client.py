@@ -42,9 +42,8 @@ from bot.discord.startup import announce_connected, log_invite, watch_reconnects
 from bot.discord.ui import answer_expired_click, on_app_command_error
 from bot.discord.voicechat.calls import DiscordCalls
 from bot.discord.voicechat.talk import CallTalk
-from bot.features import FEATURES
 from bot.operator.logmirror import LogMirror
-from bot.runtime.composition import Edge, Services, compose
+from bot.runtime.composition import FEATURE_COGS, Edge, Services, compose
 from bot.runtime.lifecycle import InFlight, close_database, settle_heap
 from bot.runtime.startup import commands_digest, remember_commands_digest
 from database.boundary import JsonObject
@@ -59,8 +58,7 @@ EXTENSIONS = ("cogs.messages", "cogs.conversation", "cogs.activation", "cogs.adm
               # Server tools: moderation, polls and info, tickets, per-server settings.
               "cogs.moderation", "cogs.polls", "cogs.info", "cogs.tickets", "cogs.server_settings",
               "cogs.alive", "cogs.ask",
-              # the features' own (their registrations, bot/features/)
-              *(cog for feature in FEATURES for cog in feature.cogs))
+              *FEATURE_COGS)  # the features' own, from their registrations
 
 
 def configure_endpoints(settings: Settings) -> None:

@@ -114,6 +114,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 P = TypeVar("P")  # a feature's part, asked for by its type
+FEATURE_COGS = tuple(cog for feature in FEATURES for cog in feature.cogs)  # loaded after the client's own
 CastTools = Callable[[Callable[[], str]], tuple[ReplyTools, ...]]  # the features' tools for a cast's member
 
 
