@@ -94,13 +94,14 @@ TimerHandler = Callable[["TimerRow"], Awaitable[str]]
 
 @dataclass(frozen=True)
 class Contribution:
-    """What a built feature adds: to the main character's reply stages (``gates``, ``decision_observers``,
-    ``prompt_parts``, ``tools``, ``turn_observers``), to each other character of a cast (``cast_tools``, given
-    that character's name), the objects its slash commands use (``parts``: read with ``Services.part``), what
-    a person's ``/forget_me`` clears in memory (``forget_held``: their id) and its durable timers' handlers
-    (``timers``: by kind, built once the character's initiative is)."""
+    """What a built feature adds: to the main character's reply stages (``gates``, ``place_gates``,
+    ``decision_observers``, ``prompt_parts``, ``tools``, ``turn_observers``), to each other character of a
+    cast (``cast_tools``, given that character's name), the objects its slash commands use (``parts``: read
+    with ``Services.part``), what a person's ``/forget_me`` clears in memory (``forget_held``: their id) and
+    its durable timers' handlers (``timers``: by kind, built once the character's initiative is)."""
 
     gates: tuple[Gate, ...] = ()
+    place_gates: tuple[Gate, ...] = ()  # asked in a server only (a place's switch), after the gates
     decision_observers: tuple[DecisionListener, ...] = ()
     prompt_parts: tuple[PromptPart, ...] = ()
     tools: tuple[ReplyTools, ...] = ()
@@ -121,6 +122,7 @@ class Contribution:
 
         return Contribution(
             gates=tuple(x for b in built for x in b.gates),
+            place_gates=tuple(x for b in built for x in b.place_gates),
             decision_observers=tuple(x for b in built for x in b.decision_observers),
             prompt_parts=tuple(x for b in built for x in b.prompt_parts),
             tools=tuple(x for b in built for x in b.tools),

@@ -346,6 +346,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
         interceptors=(edge.intercept,),  # the log channel's admin commands
         access=(reach.listens,),  # the rule's halves: who is heard at all, then what a reply may spend
         gates=(reach.gate, *lent.gates),
+        place_gates=lent.place_gates,  # a place's own switches (a DM never enters them)
         decision_observers=(counters.on_decision, alive_parts.react, mirror.on_decision,
                             *((live.on_decision,) if live is not None else ()),
                             *(m.on_decision for m in watched), *lent.decision_observers),
