@@ -8,6 +8,7 @@ layer), never another feature nor the Discord edge; its slash commands stay a th
 docstring names. How to add one: docs/architecture.md."""
 
 from bot.features.mcp import FEATURE as MCP
+from bot.features.quiet import FEATURE as QUIET
 from bot.features.reminders import FEATURE as REMINDERS
 from bot.features.websearch import FEATURE as WEBSEARCH
 from bot.operator.registration import Feature
@@ -17,4 +18,5 @@ FEATURES: tuple[Feature, ...] = (
     WEBSEARCH,
     REMINDERS,
     MCP,
+    QUIET,
 )
