@@ -1,20 +1,16 @@
 """Per-place settings (admins, servers only): ``/bot activate``, ``/bot deactivate`` and ``/bot status-here``;
-``/bot proactive``, ``/bot reactions`` and ``/bot server-tools`` (the switches of proactive talk and emote
-reactions, bot/alive/service.py, and of the server's tools while replying, bot/servertools/knowing.py: those
-only where the operator's server_tools setting is on); ``/bot swipes`` (the swipe buttons,
-bot/reply/swipes.py); ``/bot corrections`` (an answer of its own to a correction reaction,
-bot/alive/answering.py); ``/bot threads`` (conversations going on in a thread the character opens,
-bot/reply/deciding/threads.py); ``/bot mcp add|allow|remove|list|private`` (the MCP servers whose tools the
-character may use here, bot/features/mcp/: server admins); ``/bot voice`` (whether people may call the
-character into a voice channel, server-wide: bot/runtime/calls.py, which also leaves a call in a place
-switched off); ``/bot status-refresh`` (a new custom status now); ``/bot tasks
-add|list|pause|resume|skip|cancel`` (place tasks: what the character does in a channel on a schedule,
-bot/features/reminders/tasks.py); ``/bot face avatar|banner|bio|reset`` (the character's face in this server,
-bot/operator/faces.py: server admins; reset returns to the character's own face,
-bot/operator/character_faces.py). A deactivated channel or server gets no replies and no reply votes; its
-messages are still written to the log only when ``log_inactive_channels`` is true. The engine enforces this
-(its admission's observe, bot/reply/admission.py, reads Store.is_active for every message); this cog only
-records the switches. A channel's own setting wins over its server's.
+a ``/bot <switch> on|off|default [scope]`` per registered switch, made when the cog is (``SWITCHES``: the
+features' registrations, bot/features/, and the cog's own ``OWN_SWITCHES``: proactive talk, emote reactions,
+correction answers, the server's tools while replying, swipes, conversation threads); ``/bot voice`` (whether
+people may call the character into a voice channel, server-wide: bot/runtime/calls.py, which also leaves a
+call in a place switched off); ``/bot mcp add|allow|remove|list`` (the MCP servers whose tools the character
+may use here, bot/features/mcp/: server admins); ``/bot status-refresh`` (a new custom status now);
+``/bot face avatar|banner|bio|reset`` (the character's face in this server, bot/operator/faces.py: server
+admins; reset returns to the character's own face, bot/operator/character_faces.py). A feature's own ``/bot``
+subgroup is added by its cog (``/bot tasks``: cogs/place_tasks.py). A deactivated channel or server gets no
+replies and no reply votes; its messages are still written to the log only when ``log_inactive_channels`` is
+true. The engine enforces this (its admission's observe, bot/reply/admission.py, reads Store.is_active for
+every message); this cog only records the switches. A channel's own setting wins over its server's.
 """
 
 from __future__ import annotations
@@ -26,15 +22,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core.text import clip
 from bot.discord.media import read_capped
-from bot.discord.panels import panel, show_panel
-from bot.discord.permissions import admin_only, in_server, is_admin, server_admin_only
+from bot.discord.permissions import admin_only, in_server, server_admin_only
 from bot.discord.ui import send_long, tell
 from bot.features import FEATURES
 from bot.features.mcp import McpAdmin
-from bot.features.reminders.book import zone_choices
-from bot.features.reminders.tasks import PlaceTasks, task_line
 from bot.operator.faces import BIO_LIMIT, IMAGE_LIMIT, declared_problem
 from bot.operator.registration import Switch
 from bot.reply.media import TooLarge
@@ -87,8 +79,6 @@ class Activation(commands.Cog):
         default_permissions=discord.Permissions(administrator=True), extras={"admin": True})
     face = app_commands.Group(name="face", parent=group,
                               description="My avatar, banner and bio in this server (server admins).")
-    tasks = app_commands.Group(name="tasks", parent=group,
-                               description="Things I do in a channel on a schedule (admins).")
     mcp = app_commands.Group(name="mcp", parent=group,
                              description="MCP servers whose tools I may use here (server admins).")
 
@@ -96,7 +86,6 @@ class Activation(commands.Cog):
         self.bot = bot
         self.places = bot.services.tools.places
         self.calls = bot.services.calls
-        self.place_tasks = bot.services.part(PlaceTasks)
         self.mcp_admin = bot.services.part(McpAdmin)
         for switch in SWITCHES.values():
             if switch.subcommand:
@@ -206,92 +195,6 @@ class Activation(commands.Cog):
         await self._set_switch(interaction, "voice", state, "server")
         assert interaction.guild_id is not None  # in_server
         await self.calls.recheck(interaction.guild_id)
-
-    async def ac_zone(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
-        return [app_commands.Choice(name=z, value=z) for z in zone_choices(str(current))]
-
-    async def ac_task(self, interaction: Interaction, current: str) -> list[app_commands.Choice[int]]:
-        if interaction.guild_id is None or not await is_admin(self.bot, interaction.user):
-            return []
-        typed = str(current).casefold()
-        return [app_commands.Choice(name=clip(f"#{t.id} {t.text}", 100), value=t.id)
-                for t in await self.place_tasks.listed(interaction.guild_id)
-                if typed in f"#{t.id} {t.text}".casefold()][:25]
-
-    @tasks.command(name="add", description="Give me something to do in this channel on a schedule.")
-    @app_commands.describe(what="What I should do each time, e.g. post a question of the day",
-                           time="The time of day, e.g. 09:00 or 9am",
-                           repeat="An RRULE, e.g. FREQ=WEEKLY;BYDAY=MO,WE,FR (default: every day)",
-                           zone="The time zone (default: mine), e.g. Europe/London")
-    @app_commands.autocomplete(zone=ac_zone)
-    @in_server()
-    @admin_only()
-    async def tasks_add(self, interaction: Interaction, what: app_commands.Range[str, 1, 500], time: str,
-                        repeat: str = "", zone: str = "") -> None:
-        assert interaction.guild_id is not None and interaction.channel_id is not None  # in_server
-        channel, guild = interaction.channel, interaction.guild
-        if not isinstance(channel, discord.TextChannel) or guild is None:
-            await tell(interaction, "Place tasks are for a server's text channels: use it in one.")
-            return
-        if not channel.permissions_for(guild.me).send_messages:
-            await tell(interaction, f"I can't post in {channel.mention}; give me Send Messages there first.")
-            return
-        answer = await self.place_tasks.add(interaction.guild_id, channel.id, interaction.user.id,
-                                            interaction.user.display_name, what, time, repeat, zone)
-        if answer.startswith("Place task #"):
-            log.info("admin %s set a place task in channel %s", interaction.user.id, channel.id)
-            if not await self.places.is_active(channel.id, interaction.guild_id):
-                answer += "\n-# I'm inactive here: its times are skipped until `/bot activate`."
-        await tell(interaction, answer, allowed_mentions=discord.AllowedMentions.none())
-
-    @tasks.command(name="list", description="This server's place tasks.")
-    @in_server()
-    @admin_only()
-    async def tasks_list(self, interaction: Interaction) -> None:
-        assert interaction.guild_id is not None  # in_server
-        listed = await self.place_tasks.listed(interaction.guild_id)
-        if not listed:
-            await tell(interaction, "This server has no place tasks. `/bot tasks add` gives me one here.")
-            return
-        await show_panel(interaction, panel("Place tasks", [
-            ("", "-# `/bot tasks pause`, `resume`, `skip` (its next time) and `cancel` change one"),
-            ("", "\n".join(task_line(t) for t in listed))]))
-
-    @tasks.command(name="pause", description="Pause one of this server's place tasks.")
-    @app_commands.describe(task="The task (its number in the list)")
-    @app_commands.autocomplete(task=ac_task)
-    @in_server()
-    @admin_only()
-    async def tasks_pause(self, interaction: Interaction, task: int) -> None:
-        assert interaction.guild_id is not None  # in_server
-        await tell(interaction, await self.place_tasks.pause(interaction.guild_id, task, paused=True))
-
-    @tasks.command(name="resume", description="Start a paused place task again.")
-    @app_commands.describe(task="The task (its number in the list)")
-    @app_commands.autocomplete(task=ac_task)
-    @in_server()
-    @admin_only()
-    async def tasks_resume(self, interaction: Interaction, task: int) -> None:
-        assert interaction.guild_id is not None  # in_server
-        await tell(interaction, await self.place_tasks.pause(interaction.guild_id, task, paused=False))
-
-    @tasks.command(name="skip", description="Skip the next time of a place task, once.")
-    @app_commands.describe(task="The task (its number in the list)")
-    @app_commands.autocomplete(task=ac_task)
-    @in_server()
-    @admin_only()
-    async def tasks_skip(self, interaction: Interaction, task: int) -> None:
-        assert interaction.guild_id is not None  # in_server
-        await tell(interaction, await self.place_tasks.skip(interaction.guild_id, task))
-
-    @tasks.command(name="cancel", description="End one of this server's place tasks.")
-    @app_commands.describe(task="The task (its number in the list)")
-    @app_commands.autocomplete(task=ac_task)
-    @in_server()
-    @admin_only()
-    async def tasks_cancel(self, interaction: Interaction, task: int) -> None:
-        assert interaction.guild_id is not None  # in_server
-        await tell(interaction, await self.place_tasks.cancel(interaction.guild_id, task))
 
     @group.command(name="status-refresh", description="Write and show a new custom status now.")
     @in_server()

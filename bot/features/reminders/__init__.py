@@ -46,6 +46,6 @@ FEATURE = Feature(
     switches=(Switch(SWITCH, "Let people ask me for reminders here (or not).",
                      "people can ask me to remind them of something here",
                      section="alive", key="reminders"),),
-    cogs=("cogs.reminders",), forget=forget_person,
+    cogs=("cogs.reminders", "cogs.place_tasks"), forget=forget_person,
     unprompted=frozenset({"reminder", "task"}),  # a reminder said in character, a place task's time
     build=build)
