@@ -25,21 +25,23 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def place_tasks(interaction: Interaction) -> PlaceTasks:
+    return interaction.client.services.part(PlaceTasks)
+
+
 class TaskCommands(app_commands.Group):
-    def __init__(self, bot: Kindred) -> None:
-        super().__init__(name="tasks", description="Things I do in a channel on a schedule (admins).")
-        self.bot = bot
-        self.place_tasks = bot.services.part(PlaceTasks)
+    """The subgroup, one per load of this module (each bot loads its own): it holds nothing of a bot's and
+    reads the place tasks from the bot the interaction came to."""
 
     async def ac_zone(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
         return [app_commands.Choice(name=z, value=z) for z in zone_choices(str(current))]
 
     async def ac_task(self, interaction: Interaction, current: str) -> list[app_commands.Choice[int]]:
-        if interaction.guild_id is None or not await is_admin(self.bot, interaction.user):
+        if interaction.guild_id is None or not await is_admin(interaction.client, interaction.user):
             return []
         typed = str(current).casefold()
         return [app_commands.Choice(name=clip(f"#{t.id} {t.text}", 100), value=t.id)
-                for t in await self.place_tasks.listed(interaction.guild_id)
+                for t in await place_tasks(interaction).listed(interaction.guild_id)
                 if typed in f"#{t.id} {t.text}".casefold()][:25]
 
     @app_commands.command(name="add", description="Give me something to do in this channel on a schedule.")
@@ -60,11 +62,11 @@ class TaskCommands(app_commands.Group):
         if not channel.permissions_for(guild.me).send_messages:
             await tell(interaction, f"I can't post in {channel.mention}; give me Send Messages there first.")
             return
-        answer = await self.place_tasks.add(interaction.guild_id, channel.id, interaction.user.id,
+        answer = await place_tasks(interaction).add(interaction.guild_id, channel.id, interaction.user.id,
                                             interaction.user.display_name, what, time, repeat, zone)
         if answer.startswith("Place task #"):
             log.info("admin %s set a place task in channel %s", interaction.user.id, channel.id)
-            if not await self.bot.services.tools.places.is_active(channel.id, interaction.guild_id):
+            if not await interaction.client.services.tools.places.is_active(channel.id, interaction.guild_id):
                 answer += "\n-# I'm inactive here: its times are skipped until `/bot activate`."
         await tell(interaction, answer, allowed_mentions=discord.AllowedMentions.none())
 
@@ -73,7 +75,7 @@ class TaskCommands(app_commands.Group):
     @admin_only()
     async def tasks_list(self, interaction: Interaction) -> None:
         assert interaction.guild_id is not None  # in_server
-        listed = await self.place_tasks.listed(interaction.guild_id)
+        listed = await place_tasks(interaction).listed(interaction.guild_id)
         if not listed:
             await tell(interaction, "This server has no place tasks. `/bot tasks add` gives me one here.")
             return
@@ -88,7 +90,7 @@ class TaskCommands(app_commands.Group):
     @admin_only()
     async def tasks_pause(self, interaction: Interaction, task: int) -> None:
         assert interaction.guild_id is not None  # in_server
-        await tell(interaction, await self.place_tasks.pause(interaction.guild_id, task, paused=True))
+        await tell(interaction, await place_tasks(interaction).pause(interaction.guild_id, task, paused=True))
 
     @app_commands.command(name="resume", description="Start a paused place task again.")
     @app_commands.describe(task="The task (its number in the list)")
@@ -97,7 +99,8 @@ class TaskCommands(app_commands.Group):
     @admin_only()
     async def tasks_resume(self, interaction: Interaction, task: int) -> None:
         assert interaction.guild_id is not None  # in_server
-        await tell(interaction, await self.place_tasks.pause(interaction.guild_id, task, paused=False))
+        tasks = place_tasks(interaction)
+        await tell(interaction, await tasks.pause(interaction.guild_id, task, paused=False))
 
     @app_commands.command(name="skip", description="Skip the next time of a place task, once.")
     @app_commands.describe(task="The task (its number in the list)")
@@ -106,7 +109,7 @@ class TaskCommands(app_commands.Group):
     @admin_only()
     async def tasks_skip(self, interaction: Interaction, task: int) -> None:
         assert interaction.guild_id is not None  # in_server
-        await tell(interaction, await self.place_tasks.skip(interaction.guild_id, task))
+        await tell(interaction, await place_tasks(interaction).skip(interaction.guild_id, task))
 
     @app_commands.command(name="cancel", description="End one of this server's place tasks.")
     @app_commands.describe(task="The task (its number in the list)")
@@ -115,23 +118,25 @@ class TaskCommands(app_commands.Group):
     @admin_only()
     async def tasks_cancel(self, interaction: Interaction, task: int) -> None:
         assert interaction.guild_id is not None  # in_server
-        await tell(interaction, await self.place_tasks.cancel(interaction.guild_id, task))
+        await tell(interaction, await place_tasks(interaction).cancel(interaction.guild_id, task))
+
+
+TASKS = TaskCommands(name="tasks", description="Things I do in a channel on a schedule (admins).")
 
 
 class PlaceTaskCommands(commands.Cog):
     def __init__(self, bot: Kindred) -> None:
         self.bot = bot
-        self.commands = TaskCommands(bot)
 
     async def cog_load(self) -> None:
         group = self.bot.tree.get_command("bot")
         if isinstance(group, app_commands.Group):  # /bot is there unless a test left its cog out
-            group.add_command(self.commands)
+            group.add_command(TASKS)
 
     async def cog_unload(self) -> None:
         group = self.bot.tree.get_command("bot")
         if isinstance(group, app_commands.Group):
-            group.remove_command(self.commands.name)
+            group.remove_command(TASKS.name)
 
 
 async def setup(bot: Kindred) -> None:
