@@ -180,7 +180,7 @@ class Services:
     ensemble: Ensemble | None
     replies: ReplySequence
     # What the main character's replies share with other work, for it and for whoever watches it: one reply
-    # at a time per conversation (a reminder's delivery holds it too), and the image bytes in flight.
+    # at a time per conversation (a feature's timer speaking there holds it too), the image bytes in flight.
     conversation_locks: KeyedLocks[tuple[int, str]]
     images: ImageBudget
     recovery: ReplyRecovery
@@ -205,8 +205,8 @@ class Services:
     metrics: Metrics | None = None  # when metrics_port asks for them
     metrics_server: MetricsServer | None = None  # GET /metrics on its own port; the event-loop lag sampler
     tracing: Tracing | None = None  # a reply's stages as OpenTelemetry spans, when otel_endpoint is set
-    # What the features' slash commands use (their registrations' ``parts``: a reminder book, the MCP admin),
-    # read by type with part(); what /forget_me clears in their memory.
+    # What the features' slash commands use (their registrations' ``parts``), read by type with part();
+    # what /forget_me clears in their memory.
     parts: tuple[object, ...] = ()
     forget_held: tuple[Callable[[int], None], ...] = ()
 
@@ -328,7 +328,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     late = LateReplies()  # owed since before a restart: their prompt says so (bot/reply/recovery.py)
     policies = ServerPolicies(settings, store.servers)  # each server's /settings over the global ones
     live = compose_live_feed() if settings.dashboard.dashboard_port else None
-    # The durable timers' rows (bot/core/timers.py), armed by what replies set (a reminder), the polls and
+    # The durable timers' rows (bot/core/timers.py), armed by what replies set (the features'), the polls and
     # the swipe buttons.
     timers = Timers(store.timers)
     # The features (bot/features/ ``FEATURES``), each built from the same parts; what they delete of a
@@ -367,7 +367,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     memory = compose_memory(holder.follow(MemorySettings),  # reads a reload at each use
                             store, claude, character, key, intents, consent=consent, notify=mirror.emit)
     # What every character's replies share in this process; the main character's conversation locks, which
-    # a reminder's delivery holds too.
+    # a feature's timer speaking there holds too.
     shared = Shared.of(settings, store, claude, policies, consent, character)
     locks: KeyedLocks[tuple[int, str]] = KeyedLocks()
     engine = compose_engine(settings, store, claude, character, consent, memory, main, accounts=accounts,
