@@ -1,20 +1,16 @@
 """Per-place settings (admins, servers only): ``/bot activate``, ``/bot deactivate`` and ``/bot status-here``;
-``/bot proactive``, ``/bot reactions`` and ``/bot server-tools`` (the switches of proactive talk and emote
-reactions, bot/alive/service.py, and of the server's tools while replying, bot/servertools/knowing.py: those
-only where the operator's server_tools setting is on); ``/bot swipes`` (the swipe buttons,
-bot/reply/swipes.py); ``/bot corrections`` (an answer of its own to a correction reaction,
-bot/alive/answering.py); ``/bot threads`` (conversations going on in a thread the character opens,
-bot/reply/deciding/threads.py); ``/bot mcp add|allow|remove|list|private`` (the MCP servers whose tools the
-character may use here, bot/features/mcp/: server admins); ``/bot voice`` (whether people may call the
-character into a voice channel, server-wide: bot/runtime/calls.py, which also leaves a call in a place
-switched off); ``/bot status-refresh`` (a new custom status now); ``/bot tasks
-add|list|pause|resume|skip|cancel`` (place tasks: what the character does in a channel on a schedule,
-bot/features/reminders/tasks.py); ``/bot face avatar|banner|bio|reset`` (the character's face in this server,
-bot/operator/faces.py: server admins; reset returns to the character's own face,
-bot/operator/character_faces.py). A deactivated channel or server gets no replies and no reply votes; its
-messages are still written to the log only when ``log_inactive_channels`` is true. The engine enforces this
-(its admission's observe, bot/reply/admission.py, reads Store.is_active for every message); this cog only
-records the switches. A channel's own setting wins over its server's.
+a ``/bot <switch> on|off|default [scope]`` per registered switch, made when the cog is (``SWITCHES``: the
+features' registrations, bot/features/, and the cog's own ``OWN_SWITCHES``: proactive talk, emote reactions,
+correction answers, the server's tools while replying, swipes, conversation threads); ``/bot voice`` (whether
+people may call the character into a voice channel, server-wide: bot/runtime/calls.py, which also leaves a
+call in a place switched off); ``/bot mcp add|allow|remove|list`` (the MCP servers whose tools the character
+may use here, bot/features/mcp/: server admins); ``/bot status-refresh`` (a new custom status now);
+``/bot face avatar|banner|bio|reset`` (the character's face in this server, bot/operator/faces.py: server
+admins; reset returns to the character's own face, bot/operator/character_faces.py). A feature's own ``/bot``
+subgroup is added by its cog (``/bot tasks``: cogs/place_tasks.py). A deactivated channel or server gets no
+replies and no reply votes; its messages are still written to the log only when ``log_inactive_channels`` is
+true. The engine enforces this (its admission's observe, bot/reply/admission.py, reads Store.is_active for
+every message); this cog only records the switches. A channel's own setting wins over its server's.
 """
 
 from __future__ import annotations
@@ -26,14 +22,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core.text import clip
 from bot.discord.media import read_capped
-from bot.discord.panels import panel, show_panel
-from bot.discord.permissions import admin_only, in_server, is_admin, server_admin_only
+from bot.discord.permissions import admin_only, in_server, server_admin_only
 from bot.discord.ui import send_long, tell
-from bot.features.reminders.book import zone_choices
-from bot.features.reminders.tasks import task_line
+from bot.features import FEATURES
+from bot.features.mcp import McpAdmin
 from bot.operator.faces import BIO_LIMIT, IMAGE_LIMIT, declared_problem
+from bot.operator.registration import Switch
 from bot.reply.media import TooLarge
 from database.boundary import JsonObject
 from database.places import effective_activation
@@ -45,24 +40,32 @@ log = logging.getLogger(__name__)
 
 Scope = Literal["channel", "server"]
 OnOff = Literal["on", "off", "default"]
-# switch -> (settings section, the key that is its default, what it does)
-SWITCHES = {
-    "proactive": ("alive", "proactive_talk", "I speak first now and then (when it has been quiet a while)"),
-    "reactions": ("alive", "emote_reactions", "I react with an emote to warm messages I don't answer"),
-    "corrections": ("alive", "correction_answers",
-                    "a correction reaction on one of my replies gets a short answer of its own"),
-    "reminders": ("alive", "reminders", "people can ask me to remind them of something here"),
-    "server_tools": ("servertools", "server_tools",
-                     "I may look up members, events and what was said here while replying"),
-    "mcp_private": ("mcp", "mcp_private_places",
-                    "the MCP tools added here are offered in private places (what is said may go to them)"),
-    "swipes": ("discord", "swipes", "my latest reply carries the swipe buttons, to see another answer"),
-    "threads": ("discord", "conversation_threads",
-                "a conversation started with me goes on in a thread I open, where I answer every message"),
-    "voice": ("voice", "voice_channels", "people can call me into their voice channel with /voice join")}
-# Switches whose setting is the operator's master switch: a place may turn them off, never on past it
-# (their tools cost tokens and reach Discord: bot/servertools/knowing.py).
-MASTERED = {"server_tools"}
+# The switches of what is not yet a feature package of its own; the features' come with their registrations
+# (bot/features/ ``FEATURES``). Each gets its ``/bot <name> on|off|default [scope]``, made when the cog is.
+OWN_SWITCHES = (
+    Switch("proactive", "Let me speak first now and then here (or not).",
+           "I speak first now and then (when it has been quiet a while)",
+           section="alive", key="proactive_talk"),
+    Switch("reactions", "Let me react with emotes to warm messages I don't answer.",
+           "I react with an emote to warm messages I don't answer", section="alive", key="emote_reactions"),
+    Switch("corrections", "Answer a correction reaction (👎) on one of my replies right away (or not).",
+           "a correction reaction on one of my replies gets a short answer of its own",
+           section="alive", key="correction_answers"),
+    # the operator's setting is the master switch: its tools cost tokens and reach Discord
+    Switch("server_tools", "Let me look up members, events and this channel's messages while replying.",
+           "I may look up members, events and what was said here while replying",
+           section="servertools", key="server_tools", mastered=True),
+    Switch("swipes", "Put the swipe buttons on my latest reply here (or not).",
+           "my latest reply carries the swipe buttons, to see another answer",
+           section="discord", key="swipes"),
+    Switch("threads", "Go on with a conversation in a thread I open (or not).",
+           "a conversation started with me goes on in a thread I open, where I answer every message",
+           section="discord", key="conversation_threads"),
+    # server-wide, and a call in a server switched off is left: its command is written below
+    Switch("voice", "Let people call me into voice channels here (or not).",
+           "people can call me into their voice channel with /voice join",
+           section="voice", key="voice_channels", command=""))
+SWITCHES = {switch.name: switch for switch in (*OWN_SWITCHES, *(s for f in FEATURES for s in f.switches))}
 
 
 def on_off(value: bool | None) -> str:
@@ -76,8 +79,6 @@ class Activation(commands.Cog):
         default_permissions=discord.Permissions(administrator=True), extras={"admin": True})
     face = app_commands.Group(name="face", parent=group,
                               description="My avatar, banner and bio in this server (server admins).")
-    tasks = app_commands.Group(name="tasks", parent=group,
-                               description="Things I do in a channel on a schedule (admins).")
     mcp = app_commands.Group(name="mcp", parent=group,
                              description="MCP servers whose tools I may use here (server admins).")
 
@@ -85,7 +86,28 @@ class Activation(commands.Cog):
         self.bot = bot
         self.places = bot.services.tools.places
         self.calls = bot.services.calls
-        self.place_tasks = bot.services.place_tasks
+        self.mcp_admin = bot.services.part(McpAdmin)
+        for switch in SWITCHES.values():
+            if switch.subcommand:
+                self._add_switch_command(switch)
+
+    def _add_switch_command(self, switch: Switch) -> None:
+        """``/bot <switch> on|off|default [scope]``, in the subgroup its command names (``mcp private``)."""
+        *path, name = switch.subcommand.split()
+        parent = self.group  # this cog's own copy of the group
+        for step in path:
+            [parent] = [c for c in parent.commands if isinstance(c, app_commands.Group) and c.name == step]
+
+        async def set_here(interaction: Interaction, state: OnOff, scope: Scope = "channel") -> None:
+            await self._set_switch(interaction, switch.name, state, scope)
+
+        set_here = app_commands.describe(state=f"on, off, or default ({switch.default_name})",
+                                         scope="This channel (default) or the whole server")(set_here)
+        if switch.server_admins:
+            set_here = server_admin_only()(set_here)
+        else:
+            set_here = in_server()(admin_only()(set_here))
+        parent.add_command(app_commands.Command(name=name, description=switch.description, callback=set_here))
 
     def _place(self, interaction: Interaction, scope: Scope) -> tuple[str, int, str]:
         """(place type, place id, how to name it) for the database."""
@@ -149,10 +171,11 @@ class Activation(commands.Cog):
         place_type, place_id, name = self._place(interaction, scope)
         wanted = None if state == "default" else state == "on"
         await self.places.set_switch(switch, place_type, place_id, wanted)
-        section, default_key, what = SWITCHES[switch]
-        default = getattr(getattr(self.bot.settings, section), default_key)
+        declared = SWITCHES[switch]
+        default, default_key = declared.default_from(self.bot.settings), declared.default_name
+        what = declared.what
         channel_id, guild_id = int(interaction.channel_id or 0), interaction.guild_id
-        if switch in MASTERED:
+        if declared.mastered:
             effective = default and await self.places.switch_is_on(switch, channel_id, guild_id, True)
         else:
             effective = await self.places.switch_is_on(switch, channel_id, guild_id, default)
@@ -164,67 +187,6 @@ class Activation(commands.Cog):
             f"{head} Here it is now **{'on' if effective else 'off'}**: "
             f"{what if effective else 'not here'}. A channel setting wins over its server's.", ephemeral=True)
 
-    @group.command(name="proactive", description="Let me speak first now and then here (or not).")
-    @app_commands.describe(state="on, off, or default (the proactive_talk setting)",
-                           scope="This channel (default) or the whole server")
-    @in_server()
-    @admin_only()
-    async def proactive(self, interaction: Interaction, state: OnOff,
-                        scope: Scope = "channel") -> None:
-        await self._set_switch(interaction, "proactive", state, scope)
-
-    @group.command(name="reactions", description="Let me react with emotes to warm messages I don't answer.")
-    @app_commands.describe(state="on, off, or default (the emote_reactions setting)",
-                           scope="This channel (default) or the whole server")
-    @in_server()
-    @admin_only()
-    async def reactions(self, interaction: Interaction, state: OnOff,
-                        scope: Scope = "channel") -> None:
-        await self._set_switch(interaction, "reactions", state, scope)
-
-    @group.command(name="corrections",
-                   description="Answer a correction reaction (👎) on one of my replies right away (or not).")
-    @app_commands.describe(state="on, off, or default (the correction_answers setting)",
-                           scope="This channel (default) or the whole server")
-    @in_server()
-    @admin_only()
-    async def corrections(self, interaction: Interaction, state: OnOff, scope: Scope = "channel") -> None:
-        await self._set_switch(interaction, "corrections", state, scope)
-
-    @group.command(name="reminders", description="Let people ask me for reminders here (or not).")
-    @app_commands.describe(state="on, off, or default (the reminders setting)",
-                           scope="This channel (default) or the whole server")
-    @in_server()
-    @admin_only()
-    async def reminders(self, interaction: Interaction, state: OnOff,
-                        scope: Scope = "channel") -> None:
-        await self._set_switch(interaction, "reminders", state, scope)
-
-    @group.command(name="server-tools",
-                   description="Let me look up members, events and this channel's messages while replying.")
-    @app_commands.describe(state="on, off, or default (the server_tools setting)",
-                           scope="This channel (default) or the whole server")
-    @in_server()
-    @admin_only()
-    async def server_tools(self, interaction: Interaction, state: OnOff, scope: Scope = "channel") -> None:
-        await self._set_switch(interaction, "server_tools", state, scope)
-
-    @group.command(name="swipes", description="Put the swipe buttons on my latest reply here (or not).")
-    @app_commands.describe(state="on, off, or default (the swipes setting)",
-                           scope="This channel (default) or the whole server")
-    @in_server()
-    @admin_only()
-    async def swipes(self, interaction: Interaction, state: OnOff, scope: Scope = "channel") -> None:
-        await self._set_switch(interaction, "swipes", state, scope)
-
-    @group.command(name="threads", description="Go on with a conversation in a thread I open (or not).")
-    @app_commands.describe(state="on, off, or default (the conversation_threads setting)",
-                           scope="This channel (default) or the whole server")
-    @in_server()
-    @admin_only()
-    async def threads(self, interaction: Interaction, state: OnOff, scope: Scope = "channel") -> None:
-        await self._set_switch(interaction, "threads", state, scope)
-
     @group.command(name="voice", description="Let people call me into voice channels here (or not).")
     @app_commands.describe(state="on, off, or default (the voice_channels setting)")
     @in_server()
@@ -233,92 +195,6 @@ class Activation(commands.Cog):
         await self._set_switch(interaction, "voice", state, "server")
         assert interaction.guild_id is not None  # in_server
         await self.calls.recheck(interaction.guild_id)
-
-    async def ac_zone(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
-        return [app_commands.Choice(name=z, value=z) for z in zone_choices(str(current))]
-
-    async def ac_task(self, interaction: Interaction, current: str) -> list[app_commands.Choice[int]]:
-        if interaction.guild_id is None or not await is_admin(self.bot, interaction.user):
-            return []
-        typed = str(current).casefold()
-        return [app_commands.Choice(name=clip(f"#{t.id} {t.text}", 100), value=t.id)
-                for t in await self.place_tasks.listed(interaction.guild_id)
-                if typed in f"#{t.id} {t.text}".casefold()][:25]
-
-    @tasks.command(name="add", description="Give me something to do in this channel on a schedule.")
-    @app_commands.describe(what="What I should do each time, e.g. post a question of the day",
-                           time="The time of day, e.g. 09:00 or 9am",
-                           repeat="An RRULE, e.g. FREQ=WEEKLY;BYDAY=MO,WE,FR (default: every day)",
-                           zone="The time zone (default: mine), e.g. Europe/London")
-    @app_commands.autocomplete(zone=ac_zone)
-    @in_server()
-    @admin_only()
-    async def tasks_add(self, interaction: Interaction, what: app_commands.Range[str, 1, 500], time: str,
-                        repeat: str = "", zone: str = "") -> None:
-        assert interaction.guild_id is not None and interaction.channel_id is not None  # in_server
-        channel, guild = interaction.channel, interaction.guild
-        if not isinstance(channel, discord.TextChannel) or guild is None:
-            await tell(interaction, "Place tasks are for a server's text channels: use it in one.")
-            return
-        if not channel.permissions_for(guild.me).send_messages:
-            await tell(interaction, f"I can't post in {channel.mention}; give me Send Messages there first.")
-            return
-        answer = await self.place_tasks.add(interaction.guild_id, channel.id, interaction.user.id,
-                                            interaction.user.display_name, what, time, repeat, zone)
-        if answer.startswith("Place task #"):
-            log.info("admin %s set a place task in channel %s", interaction.user.id, channel.id)
-            if not await self.places.is_active(channel.id, interaction.guild_id):
-                answer += "\n-# I'm inactive here: its times are skipped until `/bot activate`."
-        await tell(interaction, answer, allowed_mentions=discord.AllowedMentions.none())
-
-    @tasks.command(name="list", description="This server's place tasks.")
-    @in_server()
-    @admin_only()
-    async def tasks_list(self, interaction: Interaction) -> None:
-        assert interaction.guild_id is not None  # in_server
-        listed = await self.place_tasks.listed(interaction.guild_id)
-        if not listed:
-            await tell(interaction, "This server has no place tasks. `/bot tasks add` gives me one here.")
-            return
-        await show_panel(interaction, panel("Place tasks", [
-            ("", "-# `/bot tasks pause`, `resume`, `skip` (its next time) and `cancel` change one"),
-            ("", "\n".join(task_line(t) for t in listed))]))
-
-    @tasks.command(name="pause", description="Pause one of this server's place tasks.")
-    @app_commands.describe(task="The task (its number in the list)")
-    @app_commands.autocomplete(task=ac_task)
-    @in_server()
-    @admin_only()
-    async def tasks_pause(self, interaction: Interaction, task: int) -> None:
-        assert interaction.guild_id is not None  # in_server
-        await tell(interaction, await self.place_tasks.pause(interaction.guild_id, task, paused=True))
-
-    @tasks.command(name="resume", description="Start a paused place task again.")
-    @app_commands.describe(task="The task (its number in the list)")
-    @app_commands.autocomplete(task=ac_task)
-    @in_server()
-    @admin_only()
-    async def tasks_resume(self, interaction: Interaction, task: int) -> None:
-        assert interaction.guild_id is not None  # in_server
-        await tell(interaction, await self.place_tasks.pause(interaction.guild_id, task, paused=False))
-
-    @tasks.command(name="skip", description="Skip the next time of a place task, once.")
-    @app_commands.describe(task="The task (its number in the list)")
-    @app_commands.autocomplete(task=ac_task)
-    @in_server()
-    @admin_only()
-    async def tasks_skip(self, interaction: Interaction, task: int) -> None:
-        assert interaction.guild_id is not None  # in_server
-        await tell(interaction, await self.place_tasks.skip(interaction.guild_id, task))
-
-    @tasks.command(name="cancel", description="End one of this server's place tasks.")
-    @app_commands.describe(task="The task (its number in the list)")
-    @app_commands.autocomplete(task=ac_task)
-    @in_server()
-    @admin_only()
-    async def tasks_cancel(self, interaction: Interaction, task: int) -> None:
-        assert interaction.guild_id is not None  # in_server
-        await tell(interaction, await self.place_tasks.cancel(interaction.guild_id, task))
 
     @group.command(name="status-refresh", description="Write and show a new custom status now.")
     @in_server()
@@ -410,34 +286,27 @@ class Activation(commands.Cog):
     @server_admin_only()
     async def mcp_add(self, interaction: Interaction, name: str, url: str, tools: str = "") -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)  # its tools are listed: a call out
-        await send_long(interaction, await self.bot.services.mcp.add(
+        await send_long(interaction, await self.mcp_admin.add(
             int(interaction.guild_id or 0), interaction.user.id, name, url, tools), deferred=True)
 
     @mcp.command(name="allow", description="Which tools of an MCP server I may use here.")
     @app_commands.describe(name="The server's name here", tools="Tool names, comma-separated (empty: none)")
     @server_admin_only()
     async def mcp_allow(self, interaction: Interaction, name: str, tools: str = "") -> None:
-        await tell(interaction, await self.bot.services.mcp.allow(
+        await tell(interaction, await self.mcp_admin.allow(
             int(interaction.guild_id or 0), interaction.user.id, name, tools))
 
     @mcp.command(name="remove", description="Remove an MCP server: its tools are no longer offered here.")
     @app_commands.describe(name="The server's name here")
     @server_admin_only()
     async def mcp_remove(self, interaction: Interaction, name: str) -> None:
-        await tell(interaction, await self.bot.services.mcp.remove(
+        await tell(interaction, await self.mcp_admin.remove(
             int(interaction.guild_id or 0), interaction.user.id, name))
 
     @mcp.command(name="list", description="The MCP servers added here and their allowed tools.")
     @server_admin_only()
     async def mcp_list(self, interaction: Interaction) -> None:
-        await tell(interaction, await self.bot.services.mcp.show(int(interaction.guild_id or 0)))
-
-    @mcp.command(name="private", description="Offer the MCP tools in private places here (or not).")
-    @app_commands.describe(state="on, off, or default (the mcp_private_places setting)",
-                           scope="This channel (default) or the whole server")
-    @server_admin_only()
-    async def mcp_private(self, interaction: Interaction, state: OnOff, scope: Scope = "channel") -> None:
-        await self._set_switch(interaction, "mcp_private", state, scope)
+        await tell(interaction, await self.mcp_admin.show(int(interaction.guild_id or 0)))
 
 
 async def setup(bot: Kindred) -> None:

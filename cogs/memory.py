@@ -59,10 +59,10 @@ def thread_line(thread: ThreadRow) -> str:
 
 class ForgetMeView(OwnedView):
     def __init__(self, memory: MemoryService, origin: Interaction, character: str,
-                 forget_proposal: Callable[[int], None] = lambda _: None) -> None:
+                 forget_held: Callable[[int], None] = lambda _: None) -> None:
         super().__init__(origin.user.id, origin, timeout=confirm_timeout(origin))
         self.memory = memory
-        self.forget_proposal = forget_proposal  # a time zone proposed to them, kept in memory only
+        self.forget_held = forget_held  # what the features hold of them in memory only (a proposed zone)
         self.content = (f"Delete **everything** {character} has stored about you? "
                         "Our conversations and their "
                         "summaries, core memories (and their archived versions), long-term facts, "
@@ -78,7 +78,7 @@ class ForgetMeView(OwnedView):
     async def confirm(self, interaction: Interaction) -> None:
         await interaction.response.defer()
         counts = await self.memory.forget_user(interaction.user.id)
-        self.forget_proposal(interaction.user.id)
+        self.forget_held(interaction.user.id)
         total = sum(counts.values())
         if await self.memory.opted_out(interaction.user.id):
             await self.finish(interaction, f"Done: I deleted {total} record(s) about you. "
@@ -249,7 +249,7 @@ class MemoryCommands(commands.Cog):
 
     @app_commands.command(name="forget_me", description="Delete everything I have stored about you.")
     async def forget_me(self, interaction: Interaction) -> None:
-        view = ForgetMeView(self.memory, interaction, self.character, self.bot.services.reminders.confirmed)
+        view = ForgetMeView(self.memory, interaction, self.character, self.bot.services.forget_person)
         await interaction.response.send_message(view.content, view=view, ephemeral=True)
 
 

@@ -36,7 +36,7 @@ def reminder_line(reminder: ReminderRow, here: str) -> str:
 class ReminderCommands(commands.Cog):
     def __init__(self, bot: Kindred) -> None:
         self.bot = bot
-        self.book: ReminderBook = bot.services.reminders
+        self.book = bot.services.part(ReminderBook)
 
     async def cog_load(self) -> None:
         await asyncio.to_thread(zone_names)  # the zone list read once, off the event loop

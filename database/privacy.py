@@ -6,14 +6,14 @@ import asyncio
 import contextlib
 import json
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, Connection, Select, and_, delete, func, insert, or_, select, update
 from sqlalchemy.sql.dml import UpdateBase
 
-from database.alive_models import CheckIn, PersonFeeling, ScheduledJob, StyleProfileRow
+from database.alive_models import CheckIn, PersonFeeling, StyleProfileRow
 from database.conversations import Conversations
 from database.engine import Database
 from database.log import MessageLog
@@ -37,7 +37,6 @@ from database.models import (
     utcnow,
 )
 from database.profiles import PersonProfile
-from database.reminders import Reminder, reminder_key
 from database.server_models import Poll, PollVote, Ticket, TicketMessage
 from database.swipes import SwipeSet
 from database.threads import OpenThread
@@ -164,6 +163,13 @@ class Privacy:
         self._storing: dict[int, list[_Storing]] = {}
         self._marks: dict[int, int] = {}  # message id -> mark when first seen
         self._lock = asyncio.Lock()  # one forget (or an in-flight exchange's cleanup) at a time
+        # The features' own rows of a person (bot/operator/registration.py ``Feature.forget``), deleted in
+        # the same transaction, before the rest: their rows may point at the person's.
+        self._features: tuple[Callable[[Connection, int], Mapping[str, int]], ...] = ()
+
+    def also_forget(self, *deletes: Callable[[Connection, int], Mapping[str, int]]) -> None:
+        """What the features delete of a person, each in /forget_me's transaction (the rows per table)."""
+        self._features = (*self._features, *deletes)
 
     def mark(self) -> int:
         """What a reply notes when its message is first seen (see :meth:`forgotten_since`)."""
@@ -259,13 +265,17 @@ class Privacy:
             await self._log.flush()  # their messages already on the way to the log must not outlive this
             self._log.forget_author(user_id)
             try:
-                return await self.db.write(lambda conn: self._delete(conn, user_id, replies))
+                return await self.db.write(lambda conn: self._delete(conn, user_id, replies, self._features))
             finally:  # also after a failure: the change may have been made
                 self._conversations.history_changed()
 
     @staticmethod
-    def _delete(conn: Connection, user_id: int, replies: Sequence[int] = ()) -> dict[str, int]:
+    def _delete(conn: Connection, user_id: int, replies: Sequence[int] = (),
+                features: Sequence[Callable[[Connection, int], Mapping[str, int]]] = ()) -> dict[str, int]:
         consent = conn.execute(select(User.memory_consent).where(User.id == user_id)).scalar()
+        counts: dict[str, int] = {}
+        for forget in features:
+            counts.update(forget(conn, user_id))
         # Collected before anything is deleted: their own messages are what identifies their DM channels.
         dm_channels: set[int] = set()
         for table in (LoggedMessage, ArchivedMessage):
@@ -302,10 +312,6 @@ class Privacy:
             ("style_profiles", delete(StyleProfileRow).where(StyleProfileRow.user_id == user_id)),
             ("person_feelings", delete(PersonFeeling).where(PersonFeeling.user_id == user_id)),
             ("checkins", delete(CheckIn).where(CheckIn.user_id == user_id)),
-            ("reminder_timers", delete(ScheduledJob).where(ScheduledJob.name.in_(
-                [reminder_key(int(r)) for r in conn.execute(
-                    select(Reminder.id).where(Reminder.user_id == user_id)).scalars()]))),
-            ("reminders", delete(Reminder).where(Reminder.user_id == user_id)),
             ("message_log", delete(LoggedMessage).where(theirs(LoggedMessage))),
             ("message_archive", delete(ArchivedMessage).where(theirs(ArchivedMessage))),
             ("posted_for", delete(PostedFor).where(PostedFor.user_id == user_id)),
@@ -326,7 +332,7 @@ class Privacy:
             ("global_state", delete(GlobalState).where(dm_greeting_marks(user_id))),
             ("greeting_texts", update(GlobalState).where(channel_greeting_texts()).values(value=NO_TEXT)),
         ]
-        counts = {name: int(conn.execute(stmt).rowcount or 0) for name, stmt in plan}
+        counts.update({name: int(conn.execute(stmt).rowcount or 0) for name, stmt in plan})
         counts["quoted_in_versions"] = _strip_quotes(conn, user_id)
         if consent is False:
             now = utcnow()

@@ -270,3 +270,12 @@ def _owned(user_id: int, guild_id: int | None) -> tuple[ColumnElement[bool], ...
     if guild_id is None:
         return (Reminder.user_id == user_id, PERSONAL)
     return (Reminder.guild_id == guild_id, Reminder.task.is_(True))
+
+
+def forget_person(conn: Connection, user_id: int) -> dict[str, int]:
+    """/forget_me's part here (in its transaction, database/privacy.py): what they asked to be reminded of,
+    and those reminders' timers (named by the reminder, so deleted first)."""
+    ids = [int(r) for r in conn.execute(select(Reminder.id).where(Reminder.user_id == user_id)).scalars()]
+    timers = conn.execute(delete(ScheduledJob).where(ScheduledJob.name.in_([reminder_key(r) for r in ids])))
+    rows = conn.execute(delete(Reminder).where(Reminder.user_id == user_id))
+    return {"reminder_timers": int(timers.rowcount or 0), "reminders": int(rows.rowcount or 0)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cogs.activation import SWITCHES
 from tests.harness import (
     ADMIN_ID,
     CHANNEL_ID,
@@ -37,10 +38,10 @@ async def test_bot_group_is_admin_only_and_guild_only_in_the_payload(harness: Ha
     [group] = [c for c in harness.discord.registered_commands() if c["name"] == "bot"]
     assert int(group["default_member_permissions"]) == 8  # administrator
     assert group["contexts"] == [0] and group["dm_permission"] is False  # servers only
-    assert {o["name"] for o in group["options"]} == {"activate", "deactivate", "status-here", "proactive",
-                                                     "reactions", "corrections", "reminders", "server-tools",
-                                                     "swipes", "threads", "voice", "face", "status-refresh",
-                                                     "tasks", "mcp"}
+    # the cog's own commands, and one per registered switch (the features' and the cog's own)
+    switches = {s.subcommand for s in SWITCHES.values() if s.subcommand and " " not in s.subcommand}
+    assert {o["name"] for o in group["options"]} == {"activate", "deactivate", "status-here", "voice", "face",
+                                                     "status-refresh", "tasks", "mcp"} | switches
     [activate] = [o for o in group["options"] if o["name"] == "activate"]
     [scope] = activate["options"]
     assert [c["value"] for c in scope["choices"]] == ["channel", "server"] and scope["required"] is False

@@ -20,6 +20,7 @@ from bot.core.persona.loader import load_persona
 from bot.core.persona.register import DEFAULT_SAFE_REGISTER, MATURE_PLACE, SAFE_HEADING
 from bot.core.persona.transfer import import_character
 from bot.core.pipeline import Incoming
+from bot.features.reminders.book import ReminderBook
 from database.reminders import reminder_key
 from tests.fakes.claude_server import FakeClaude
 from tests.harness import CHANNEL_ID, GUILD_ID, OTHER_CHANNEL_ID, USER_ID, Harness, reply_requests
@@ -173,7 +174,7 @@ async def test_a_reminder_speaks_in_its_places_register(make_harness: Make, tmp_
                                                           is_dm=False)),
                        ("restricted", replace(asked, channel_id=OTHER_CHANNEL_ID, guild_id=GUILD_ID,
                                               is_dm=False))):
-        done = await h.bot.services.reminders.set(msg, f"the {place} show", None, 5)
+        done = await h.bot.services.part(ReminderBook).set(msg, f"the {place} show", None, 5)
         assert not done.error, done.text
         [row] = [r for r in await h.store.reminders.open_for(USER_ID) if r.text == f"the {place} show"]
         h.claude.script(ANSWER)

@@ -30,6 +30,7 @@ from bot.core.config.sections import SecretSettings
 from bot.core.config.service import AccessSettings, LimitSettings
 from bot.core.pipeline import Incoming
 from bot.core.reach import COUNTED, UNPROMPTED, Permit, Refusal, Way, Where, issue
+from bot.features.reminders.book import ReminderBook
 from bot.operator.access import AccessGate
 from bot.operator.limits import SpendingLimits
 from bot.operator.reach import Reach, where_of
@@ -231,7 +232,7 @@ async def test_no_way_reaches_a_person_the_rule_refuses(make_harness: MakeHarnes
     h.claude.script("Hello there!", times=None)
     for person in (USER_ID, USER2_ID):
         await (await h.slash("checkin", [{"type": 1, "name": "on", "options": []}], user=person)).text()
-        done = await h.bot.services.reminders.set(dm_asking(person), "stretch", None, 5)
+        done = await h.bot.services.part(ReminderBook).set(dm_asking(person), "stretch", None, 5)
         assert not done.error
     await h.restart(blocked_users=str(USER2_ID))
     h.claude.script("Hello there!", times=None)

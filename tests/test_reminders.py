@@ -327,9 +327,9 @@ async def test_forget_me_removes_their_reminders(make_harness: MakeHarness) -> N
     sent = await h.dm("remind me in half an hour to stretch")
     await h.replies(int(sent["channel_id"]))
     [row] = await h.store.reminders.open_for(USER_ID)
-    h.bot.services.reminders.propose(asking(), "Asia/Tokyo", None)
+    h.bot.services.part(ReminderBook).propose(asking(), "Asia/Tokyo", None)
     await forget(h)
-    assert h.bot.services.reminders.proposed(USER_ID) == ""
+    assert h.bot.services.part(ReminderBook).proposed(USER_ID) == ""
     assert await h.store.reminders.open_for(USER_ID) == []
     assert await h.store.timers.of_kind("reminder") == []
     assert "reminders" not in await h.store.privacy.rows_about_user(USER_ID)
@@ -548,8 +548,8 @@ async def test_cancelling_does_not_lift_the_daily_cap(make_harness: MakeHarness)
 
 async def channel_reminder(h: Harness, text: str, channel: int = CHANNEL_ID) -> Any:
     """A reminder alice set in ``channel`` (as set_reminder sets it), and its timer."""
-    done = await h.bot.services.reminders.set(dataclasses.replace(asking(dm=False), channel_id=channel), text,
-                                              None, 5)
+    book = h.bot.services.part(ReminderBook)
+    done = await book.set(dataclasses.replace(asking(dm=False), channel_id=channel), text, None, 5)
     assert not done.error, done.text
     row = next(r for r in await h.store.reminders.open_for(USER_ID) if r.text == text)
     return await h.store.timers.get(reminder_key(row.id))

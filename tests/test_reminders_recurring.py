@@ -130,7 +130,7 @@ def at_fake_time(h: Harness, now: list[datetime]) -> None:
     assert h.bot is not None
     clock: Callable[[], datetime] = lambda: now[0]  # noqa: E731
     services = h.bot.services
-    services.reminders.clock = clock
+    services.part(ReminderBook).clock = clock
     services.timers.clock = clock
     services.timers.handlers["reminder"].__self__.clock = clock  # type: ignore[attr-defined]
 

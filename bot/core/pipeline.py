@@ -343,15 +343,16 @@ class Features:
     root (bot/runtime/composition.py ``compose``) when it builds the engine; nothing is added later. Each
     stage runs its entries in the order given:
 
-    admit (``interceptors``, then ``access``, then ``gates``) → decide (``decision_observers``) → compose
-    the prompt (``prompt_parts``) → generate (``tools``) and deliver (``reply_filters``) → keep
-    (``turn_observers``)."""
+    admit (``interceptors``, then ``access``, then ``gates``, then in a server ``place_gates``) → decide
+    (``decision_observers``) → compose the prompt (``prompt_parts``) → generate (``tools``) and deliver
+    (``reply_filters``) → keep (``turn_observers``)."""
 
     interceptors: tuple[Interceptor, ...] = ()  # a log-channel command consumed (in that channel only)
     # who may talk to it: these say nothing and count nothing, so a voice message is asked them before it
     # is heard (a refused person's is not transcribed)
     access: tuple[Gate, ...] = ()
     gates: tuple[Gate, ...] = ()  # what it may spend
+    place_gates: tuple[Gate, ...] = ()  # asked after the gates, in a server only: a place's own switches
     decision_observers: tuple[DecisionListener, ...] = ()  # counters, the mirror, reactions, the dashboard
     prompt_parts: tuple[PromptPart, ...] = ()  # recall, feelings, style, emotes, a late reply's note
     reply_filters: tuple[ReplyFilter, ...] = ()  # emote names made valid

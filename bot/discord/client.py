@@ -43,7 +43,7 @@ from bot.discord.ui import answer_expired_click, on_app_command_error
 from bot.discord.voicechat.calls import DiscordCalls
 from bot.discord.voicechat.talk import CallTalk
 from bot.operator.logmirror import LogMirror
-from bot.runtime.composition import Edge, Services, compose
+from bot.runtime.composition import FEATURE_COGS, Edge, Services, compose
 from bot.runtime.lifecycle import InFlight, close_database, settle_heap
 from bot.runtime.startup import commands_digest, remember_commands_digest
 from database.boundary import JsonObject
@@ -55,9 +55,10 @@ log = logging.getLogger(__name__)
 
 EXTENSIONS = ("cogs.messages", "cogs.conversation", "cogs.activation", "cogs.admin", "cogs.admin_slash",
               "cogs.memory", "cogs.me", "cogs.voice",
-              # Server tools (issue 13): moderation, polls and info, tickets, per-server settings.
+              # Server tools: moderation, polls and info, tickets, per-server settings.
               "cogs.moderation", "cogs.polls", "cogs.info", "cogs.tickets", "cogs.server_settings",
-              "cogs.alive", "cogs.reminders", "cogs.ask")
+              "cogs.alive", "cogs.ask",
+              *FEATURE_COGS)  # the features' own, from their registrations
 
 
 def configure_endpoints(settings: Settings) -> None:

@@ -1,5 +1,22 @@
 """The features, a package each (its plain classes in one place: what it lends a reply, what it delivers,
-its settings' section named in its docstring), built by the composition root (bot/runtime/composition.py)
-with one line each. A feature package imports what is below it (the operator, alive, the server tools,
-the reply path, memory, the core, the data layer), never another feature nor the Discord edge; its slash
-commands stay a thin cog in cogs/, which its docstring names."""
+its settings' section named in its docstring), each declaring itself in one registration (its ``FEATURE``,
+bot/operator/registration.py): its switches, its cogs, what /forget_me deletes, its unprompted spending and
+what it adds to the replies. ``FEATURES`` lists them, once: the composition root (bot/runtime/composition.py)
+builds them, the client loads their cogs, ``/bot`` gets their switches (cogs/activation.py). A feature package
+imports what is below it (the operator, alive, the server tools, the reply path, memory, the core, the data
+layer), never another feature nor the Discord edge; its slash commands stay a thin cog in cogs/, which its
+docstring names. How to add one: docs/architecture.md."""
+
+from bot.features.mcp import FEATURE as MCP
+from bot.features.quiet import FEATURE as QUIET
+from bot.features.reminders import FEATURE as REMINDERS
+from bot.features.websearch import FEATURE as WEBSEARCH
+from bot.operator.registration import Feature
+
+# One line each (and its import), in the order their tools are offered to the model and their gates asked.
+FEATURES: tuple[Feature, ...] = (
+    WEBSEARCH,
+    REMINDERS,
+    MCP,
+    QUIET,
+)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -38,10 +38,10 @@ from database.spending import Spending, SpentToday
 
 log = logging.getLogger(__name__)
 
-# Calls the character makes of its own accord (bot/alive/service.py): past the global spend cap they are not
-# made (a reminder then goes out as its plain line, bot/features/reminders/delivery.py).
+# Calls the character makes of its own accord (bot/alive/service.py), and the features' (their registrations'
+# ``unprompted``, handed over by the composition root): past the global spend cap they are not made.
 # Replies and votes are stopped earlier, by the message path's gate; memory upkeep goes on.
-UNPROMPTED = frozenset({"proactive", "checkin", "status", "reminder", "task", "correction"})
+UNPROMPTED = frozenset({"proactive", "checkin", "status", "correction"})
 RATE_WINDOW = 60.0  # seconds: user_messages_per_minute
 SHARED_SPEND_SECONDS = 5.0  # how long a server's or the bot's spend today is reused before it is read again
 MAX_TRACKED = 20_000  # people (or places) remembered at once; the oldest windows are forgotten past it
@@ -83,8 +83,10 @@ class SpendingLimits:
                  addressed: Callable[[Incoming], bool], name: Callable[[], str],
                  mirror: Callable[[str], None], clock: Clock = utc_now,
                  monotonic: Callable[[], float] = time.monotonic,
-                 token_factor: Callable[[], float] = lambda: 1.0) -> None:
+                 token_factor: Callable[[], float] = lambda: 1.0,
+                 unprompted: Iterable[str] = ()) -> None:
         self.limits = limits
+        self.unprompted = UNPROMPTED | frozenset(unprompted)
         # The reply model's tokens per local token (ClaudeClient.token_factor): budgets are written for the
         # 4.x tokenizer, so on 5.x (about 30 % more tokens of the same text) they buy the same conversation.
         self.token_factor = token_factor
@@ -227,7 +229,7 @@ class SpendingLimits:
         """ClaudeClient.spending: why a call the character would make unprompted is not made (None: it
         may be)."""
         cap = self.limits.global_daily_spend_usd
-        if not cap or purpose not in UNPROMPTED:
+        if not cap or purpose not in self.unprompted:
             return None
         now = self.clock()
         spent = (await self.spent(None, None, now)).global_usd

@@ -44,6 +44,7 @@ class Admission:
         self._policies = policies
         self._interceptors = features.interceptors
         self._gates = (*features.access, *features.gates)
+        self._place_gates = features.place_gates  # a DM never asks them
         self._access = features.access
         self._owed = owed
         self._cannot_post: set[int] = set()  # the channels said to refuse our posts (said once each)
@@ -143,7 +144,7 @@ class Admission:
                             msg.guild_name or msg.guild_id, msg.channel_id, msg.cannot_post, msg.cannot_post)
             return Decision(False, f"the bot lacks {msg.cannot_post} here", kind="no_permission")
         self._cannot_post.discard(msg.channel_id)  # granted since: a later refusal is said again
-        for gate in self._gates:
+        for gate in (*self._gates, *(() if msg.is_dm else self._place_gates)):
             stop = await gate(msg, outlet)
             if stop is not None:
                 return stop

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from bot.alive.checkins import INTERVAL as CHECKIN_INTERVAL
 from bot.alive.checkins import CheckInChoice
@@ -49,15 +49,19 @@ from bot.core.errors import ConfigError
 from bot.core.keyed import KeyedLocks
 from bot.core.metrics import Metrics, Tracing, span_of
 from bot.core.models.capabilities import ModelTable
-from bot.core.pipeline import NO_FEATURES, Features, Interceptor, OwnAccounts, PromptPart, TurnListener
+from bot.core.pipeline import (
+    NO_FEATURES,
+    Features,
+    Interceptor,
+    OwnAccounts,
+    PromptPart,
+    ReplyTools,
+    TurnListener,
+)
 from bot.core.policy import LanguageHint, ServerPolicies
 from bot.core.ticker import Ticker
 from bot.core.timers import Dispatcher, Recurring, Timers
-from bot.features.mcp import McpAdmin, McpTools
-from bot.features.reminders.book import ReminderBook
-from bot.features.reminders.delivery import ReminderDelivery
-from bot.features.reminders.tasks import PlaceTasks
-from bot.features.websearch import WebSearch
+from bot.features import FEATURES
 from bot.operator.access import AccessGate
 from bot.operator.activity import ActivityRecorder
 from bot.operator.admin.heartbeat import Heartbeat
@@ -71,6 +75,7 @@ from bot.operator.limits import ReplyTokenFactor, SpendingLimits
 from bot.operator.logmirror import LogMirror
 from bot.operator.places import PlaceControls
 from bot.operator.reach import Reach
+from bot.operator.registration import Contribution, Parts, Running
 from bot.reply.aloud import SpokenReply
 from bot.reply.deciding import Addressee, CharacterNames, IntentRouter
 from bot.reply.ensemble import CastMember, Ensemble
@@ -96,7 +101,6 @@ from bot.servertools.userinfo import UserInfo
 from database.boundary import JsonObject
 from database.models import utcnow
 from database.records import SeenMessage
-from database.reminders import TIMER as REMINDER_TIMER
 from database.store import Store
 from memory.consent import Consent
 from memory.identity import seed_identity
@@ -109,6 +113,9 @@ if TYPE_CHECKING:
     from bot.operator.metrics import MetricsServer
 
 log = logging.getLogger(__name__)
+P = TypeVar("P")  # a feature's part, asked for by its type
+FEATURE_COGS = tuple(cog for feature in FEATURES for cog in feature.cogs)  # loaded after the client's own
+CastTools = Callable[[Callable[[], str]], tuple[ReplyTools, ...]]  # the features' tools for a cast's member
 
 
 @dataclass(frozen=True)
@@ -173,7 +180,7 @@ class Services:
     ensemble: Ensemble | None
     replies: ReplySequence
     # What the main character's replies share with other work, for it and for whoever watches it: one reply
-    # at a time per conversation (a reminder's delivery holds it too), and the image bytes in flight.
+    # at a time per conversation (a feature's timer speaking there holds it too), the image bytes in flight.
     conversation_locks: KeyedLocks[tuple[int, str]]
     images: ImageBudget
     recovery: ReplyRecovery
@@ -189,9 +196,6 @@ class Services:
     heartbeat: Heartbeat  # the gateway's latency, read every heartbeat_interval_seconds
     tools: ServerToolParts
     conversation: ConversationTools  # /history, /forget, /ooc, /remember: on the main character's engine
-    reminders: ReminderBook  # /reminders, /timezone's proposals, the set_reminder tool
-    place_tasks: PlaceTasks  # /bot tasks: what the character does in a channel on a schedule
-    mcp: McpAdmin  # /bot mcp: the MCP servers a server's admins add (bot/features/mcp/)
     swipes: ReplySwipes  # a reply's alternatives (bot/discord/swipes.py shows them)
     asking: Asking  # /ask and the message menus, wherever the app is installed
     faces: Faces  # a face per server (/bot face)
@@ -201,6 +205,22 @@ class Services:
     metrics: Metrics | None = None  # when metrics_port asks for them
     metrics_server: MetricsServer | None = None  # GET /metrics on its own port; the event-loop lag sampler
     tracing: Tracing | None = None  # a reply's stages as OpenTelemetry spans, when otel_endpoint is set
+    # What the features' slash commands use (their registrations' ``parts``), read by type with part();
+    # what /forget_me clears in their memory.
+    parts: tuple[object, ...] = ()
+    forget_held: tuple[Callable[[int], None], ...] = ()
+
+    def part(self, kind: type[P]) -> P:
+        """The feature's part of type ``kind`` its slash commands use (LookupError: no feature built one)."""
+        for part in self.parts:
+            if isinstance(part, kind):
+                return part
+        raise LookupError(f"no feature built a {kind.__name__}")
+
+    def forget_person(self, user_id: int) -> None:
+        """What the features hold of a person in memory, forgotten with their /forget_me."""
+        for forget in self.forget_held:
+            forget(user_id)
 
 
 async def open_store(settings: Settings) -> Store:
@@ -282,7 +302,8 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     limits = SpendingLimits(
         holder.follow(LimitSettings), settings.alive.timezone, store.spending, is_admin=access.is_admin,
         addressed=addressee.reply_certain, name=names.name, mirror=mirror.emit,
-        token_factor=ReplyTokenFactor(holder.follow(ModelSettings), models))
+        token_factor=ReplyTokenFactor(holder.follow(ModelSettings), models),
+        unprompted=frozenset().union(*(f.unprompted for f in FEATURES)))
     # The one rule every way to speak or listen asks (bot/operator/reach.py): the place, who, what may be
     # spent.
     reach = Reach(access, limits, store.places)
@@ -307,13 +328,16 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     late = LateReplies()  # owed since before a restart: their prompt says so (bot/reply/recovery.py)
     policies = ServerPolicies(settings, store.servers)  # each server's /settings over the global ones
     live = compose_live_feed() if settings.dashboard.dashboard_port else None
-    # The durable timers' rows (bot/core/timers.py), armed by what replies set (a reminder), the polls and
+    # The durable timers' rows (bot/core/timers.py), armed by what replies set (the features'), the polls and
     # the swipe buttons.
     timers = Timers(store.timers)
-    reminders = ReminderBook(holder.follow(AliveSettings), store.reminders, store.switches, timers,
-                             threads=store.threads)
-    search = WebSearch.following(holder, store.spending, names.name)  # each character's own, in an ensemble
-    mcp = McpTools.following(holder, store.mcp, store.switches)  # the MCP servers each server's admins added
+    # The features (bot/features/ ``FEATURES``), each built from the same parts; what they delete of a
+    # person goes into /forget_me's transaction.
+    parts = Parts(holder, store, timers, PlaceControls(store.places, store.switches), names.name,
+                  addressee.reply_certain)
+    built = [feature.build(parts) for feature in FEATURES]
+    lent = Contribution.joined(built)
+    store.privacy.also_forget(*(f.forget for f in FEATURES if f.forget is not None))
     # A face per server: an admin's (/bot face), else the character's own at the stage reached there.
     faces = Faces(timers, store.state, edge.face_writer)
     own_faces = CharacterFaces(faces, store.characters, key, character.current)
@@ -321,30 +345,29 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     main = Features(
         interceptors=(edge.intercept,),  # the log channel's admin commands
         access=(reach.listens,),  # the rule's halves: who is heard at all, then what a reply may spend
-        gates=(reach.gate,),
+        gates=(reach.gate, *lent.gates),
+        place_gates=lent.place_gates,  # a place's own switches (a DM never enters them)
         decision_observers=(counters.on_decision, alive_parts.react, mirror.on_decision,
                             *((live.on_decision,) if live is not None else ()),
-                            *(m.on_decision for m in watched)),
+                            *(m.on_decision for m in watched), *lent.decision_observers),
         prompt_parts=(*alive_parts.prompt_parts(key),  # after memory's recall (compose_engine)
                       LanguageHint(policies),  # the server's language, as /settings says
-                      late, SpokenReply()),  # a reply to words said in a voice call: it will be spoken
+                      late, SpokenReply(),  # a reply to words said in a voice call: it will be spoken
+                      *lent.prompt_parts),
         reply_filters=(alive_parts.render,),
         turn_observers=(counters.on_turn, *alive_parts.turn_observers(key), news.posted(names.name),
-                        own_faces.on_turn, *(m.on_turn for m in watched)),
-        # what the model may use while writing: the web search, reminders (in DMs, and where switched on),
-        # then the server's tools (member info, events, this channel's log, a reaction), where switched on,
-        # then the MCP servers' tools its admins added (only when they are on: off, no reply asks them)
-        tools=(search,
-               reminders, ServerTools(holder.follow(ServerToolSettings), store.people, store.log,
-                                       store.switches, consent, edge.server_view, accounts, names.name),
-               *((mcp,) if settings.mcp.mcp_tools else ())))
+                        own_faces.on_turn, *(m.on_turn for m in watched), *lent.turn_observers),
+        # what the model may use while writing: the features' tools (in FEATURES' order), then the server's
+        # tools (member info, events, this channel's log, a reaction), where switched on
+        tools=(*lent.tools, ServerTools(holder.follow(ServerToolSettings), store.people, store.log,
+                                        store.switches, consent, edge.server_view, accounts, names.name)))
     claude = compose_model(settings, store, spending=limits, models=models, mirror=mirror, metrics=metrics,
                            tracing=tracing)
     intents = intent_router(settings)
     memory = compose_memory(holder.follow(MemorySettings),  # reads a reload at each use
                             store, claude, character, key, intents, consent=consent, notify=mirror.emit)
     # What every character's replies share in this process; the main character's conversation locks, which
-    # a reminder's delivery holds too.
+    # a feature's timer speaking there holds too.
     shared = Shared.of(settings, store, claude, policies, consent, character)
     locks: KeyedLocks[tuple[int, str]] = KeyedLocks()
     engine = compose_engine(settings, store, claude, character, consent, memory, main, accounts=accounts,
@@ -364,7 +387,8 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     ensemble = await compose_ensemble(settings, holder.follow(EnsembleSettings), store, claude, character,
                                       engine, accounts, shared, memory, alive_parts,
                                       (counters.on_turn, *(m.on_turn for m in watched)),
-                                      (LanguageHint(policies), late, SpokenReply()), news, search)
+                                      (LanguageHint(policies), late, SpokenReply()), news,
+                                      lent.cast_tools)
     members = [m.pipeline for m in ensemble.members[1:]] if ensemble is not None else []
     # The one reply sequence every message goes through; the cast chooses who answers.
     replies = ReplySequence(ensemble or Solo(engine), shared.threads, span=span_of(tracing))
@@ -401,15 +425,14 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     # ``skip_rounds``: names of the memory's rounds a test leaves out.
     polls = PollLifecycle(store.polls, store.privacy, timers, edge.boards.polls, character=names.name)
     swipes = ReplySwipes(store, holder.follow(DiscordSettings), engine, ensemble, timers, edge.boards.swipes)
+    running = Running(speaker, edge.alive_side, alive_parts.time, locks, mirror.emit, alive.feeling_toward)
     dispatcher = Dispatcher(timers, rounds=[
         Recurring(alive.proactive_key, timedelta(minutes=settings.alive.proactive_interval_minutes),
                   alive.proactive.run),
         Recurring(alive.checkins_key, CHECKIN_INTERVAL, alive.checkins.run),
         *daily_rounds(key, holder.follow(MemorySettings), memory_jobs, alive.new_day, skip=skip_rounds),
     ], handlers={POLL_TIMER: polls.close_due, SWIPE_TIMER: swipes.expire, FACE_TIMER: faces.apply_due,
-                 REMINDER_TIMER: ReminderDelivery(
-        speaker, edge.alive_side, alive_parts.time, locks, mirror=mirror.emit,
-        feeling=alive.feeling_toward).deliver})
+                 **lent.timers(running)})
     # config.env and the character files, applied live when they change (setup_hook starts it last).
     reloader = ConfigReloader(holder, [e.character for e in engines], IdentitySeeds(store, engines).reseed,
                               ticker)
@@ -436,12 +459,10 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                                             ticker),
                         tools=tools,
                         conversation=conversation, asking=Asking(engine, conversation),
-                        reminders=reminders, place_tasks=PlaceTasks(reminders),
-                        mcp=McpAdmin(store.mcp, mcp),
                         swipes=swipes, faces=faces, own_faces=own_faces,
                         calls=Calls(edge.call_side, holder.follow(VoiceSettings), tools.places, voice, reach),
                         dashboard=dashboard, metrics=metrics, metrics_server=metrics_server,
-                        tracing=tracing)
+                        tracing=tracing, parts=lent.parts, forget_held=lent.forget_held)
     return services
 
 
@@ -449,12 +470,12 @@ async def compose_ensemble(settings: Settings, section: EnsembleSettings, store:
                            character: CharacterSource, engine: ReplyPipeline, accounts: OwnAccounts,
                            shared: Shared, memory: MemoryService, alive: AliveParts,
                            counting: tuple[TurnListener, ...], instructions: tuple[PromptPart, ...],
-                           news: ClusterNews, search: WebSearch) -> Ensemble | None:
+                           news: ClusterNews, cast_tools: CastTools) -> Ensemble | None:
     """The other characters this bot plays (``ensemble_characters``), each with its own engine; ``section``:
     the ensemble settings, following reloads. Every decision is announced on the main engine (its
     observers see the cast's); each character's replies get recall, its own summaries, feelings, the main
-    character's ``instructions`` (the language hint, the late note), its web search and the cast's own
-    webhooks."""
+    character's ``instructions`` (the language hint, the late note), the features' tools for it
+    (``cast_tools``: its own web search) and the cast's own webhooks."""
     folders = settings.ensemble_dirs
     if not folders:
         return None
@@ -471,7 +492,7 @@ async def compose_ensemble(settings: Settings, section: EnsembleSettings, store:
             reply_filters=(alive.render,),
             turn_observers=(memory.keeper(key, source.current), *counting, *alive.turn_observers(key),
                             news.posted(names.name)),
-            tools=(search.speaking_as(names.name),))
+            tools=cast_tools(names.name))
         # vote rounds paced, image bytes in flight bounded, one consent policy: process-wide (shared)
         member = compose_pipeline(settings, store, claude, source, features, shared,
                                   accounts=accounts.sharing_webhooks(), addressee=Addressee(names),

@@ -20,5 +20,21 @@ with the SDK's own server side: tests/fakes/mcp_server.py)."""
 
 from bot.features.mcp.admin import McpAdmin
 from bot.features.mcp.lender import McpTools
+from bot.operator.registration import Contribution, Feature, Parts, Switch
 
-__all__ = ["McpAdmin", "McpTools"]
+__all__ = ["FEATURE", "McpAdmin", "McpTools"]
+
+
+def build(parts: Parts) -> Contribution:
+    tools = McpTools.following(parts.holder, parts.store.mcp, parts.store.switches)
+    # lent only when they are on: off, no reply asks them
+    return Contribution(tools=(tools,) if parts.holder.current.mcp.mcp_tools else (),
+                        parts=(McpAdmin(parts.store.mcp, tools),))
+
+
+FEATURE = Feature(
+    name="mcp", settings="mcp",
+    switches=(Switch("mcp_private", "Offer the MCP tools in private places here (or not).",
+                     "the MCP tools added here are offered in private places (what is said may go to them)",
+                     section="mcp", key="mcp_private_places", command="mcp private", server_admins=True),),
+    build=build)

@@ -14,4 +14,38 @@ processes.
 * Its slash commands: cogs/reminders.py (thin Discord glue over the book); its rows: database/reminders.py;
   its settings: the ``alive`` section's ``reminders*`` keys; what it is for people: docs/features.md.
   Tests: tests/test_reminders.py, tests/test_reminders_recurring.py, tests/test_place_tasks.py.
+
+Its registration (bot/operator/registration.py): ``FEATURE`` below.
 """
+
+from __future__ import annotations
+
+from bot.core.config import AliveSettings
+from bot.features.reminders.book import SWITCH, ReminderBook
+from bot.features.reminders.delivery import ReminderDelivery
+from bot.features.reminders.tasks import PlaceTasks
+from bot.operator.registration import Contribution, Feature, Parts, Running, Switch, TimerHandler
+from database.reminders import TIMER, forget_person
+
+
+def build(parts: Parts) -> Contribution:
+    book = ReminderBook(parts.holder.follow(AliveSettings), parts.store.reminders, parts.store.switches,
+                        parts.timers, threads=parts.store.threads)
+
+    def timers(running: Running) -> dict[str, TimerHandler]:
+        return {TIMER: ReminderDelivery(running.speaker, running.side, running.time, running.place_lock,
+                                        mirror=running.mirror, feeling=running.feeling).deliver}
+
+    # a zone proposed and not yet confirmed is forgotten with the person
+    return Contribution(tools=(book,), parts=(book, PlaceTasks(book)), forget_held=(book.confirmed,),
+                        timers=timers)
+
+
+FEATURE = Feature(
+    name="reminders", settings="alive",
+    switches=(Switch(SWITCH, "Let people ask me for reminders here (or not).",
+                     "people can ask me to remind them of something here",
+                     section="alive", key="reminders"),),
+    cogs=("cogs.reminders", "cogs.place_tasks"), forget=forget_person,
+    unprompted=frozenset({"reminder", "task"}),  # a reminder said in character, a place task's time
+    build=build)

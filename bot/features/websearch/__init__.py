@@ -6,6 +6,21 @@ Settings: the ``lookup`` section (bot/core/config/messages.py). The lender: :mod
 character speaks of what it found: its tool family in bot/reply/generation.py. Tests: tests/test_tool_loop.py,
 tests/test_e2e_lookup.py."""
 
-from bot.features.websearch.lender import CappedSearch, SearchBudget, WebSearch, links
+from collections.abc import Callable
 
-__all__ = ["CappedSearch", "SearchBudget", "WebSearch", "links"]
+from bot.features.websearch.lender import CappedSearch, SearchBudget, WebSearch, links
+from bot.operator.registration import Contribution, Feature, Parts
+
+__all__ = ["FEATURE", "CappedSearch", "SearchBudget", "WebSearch", "links"]
+
+
+def build(parts: Parts) -> Contribution:
+    search = WebSearch.following(parts.holder, parts.store.spending, parts.name)
+
+    def speaking_as(name: Callable[[], str]) -> tuple[WebSearch, ...]:
+        return (search.speaking_as(name),)  # each character of a cast counts its own searches
+
+    return Contribution(tools=(search,), cast_tools=speaking_as)
+
+
+FEATURE = Feature(name="websearch", settings="lookup", build=build)

@@ -1,0 +1,41 @@
+"""Quiet places: ``/bot quiet on|off|default [scope]`` (a channel, or the whole server; a channel's setting
+wins; default off). Where it is on, the character answers only when it is addressed (named, @mentioned, or
+replied to) and never joins in on its own: an unaddressed message is stopped before any vote is asked, so a
+quiet place costs no model call for the talk around it. A DM is never quiet.
+
+A place gate of the replies' admission (bot/core/pipeline.py ``Features.place_gates``: a DM never asks it):
+it reads the place's switch (a cached table) only for a message nobody addressed to the character. Its
+registration is ``FEATURE`` below. Tests: tests/test_quiet.py."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bot.core.pipeline import Decision, Incoming, Outlet
+from bot.operator.places import PlaceControls
+from bot.operator.registration import Contribution, Feature, Parts, Switch
+
+SWITCH = Switch("quiet", "Answer here only when I'm named, mentioned or replied to (or not).",
+                "I answer only when I'm named, mentioned or replied to, and never join in on my own")
+
+
+class QuietGate:
+    """Stops an unaddressed message in a quiet place before the decider's vote."""
+
+    def __init__(self, places: PlaceControls, addressed: Callable[[Incoming], bool]) -> None:
+        self.places = places
+        self.addressed = addressed
+
+    async def __call__(self, msg: Incoming, outlet: Outlet, /) -> Decision | None:
+        if msg.mentions_bot or msg.replies_to_bot or self.addressed(msg):
+            return None
+        if not await self.places.switch_is_on(SWITCH.name, msg.channel_id, msg.guild_id, SWITCH.default):
+            return None
+        return Decision(False, "a quiet place: answered only when addressed", kind="addressed_only_mode")
+
+
+def build(parts: Parts) -> Contribution:
+    return Contribution(place_gates=(QuietGate(parts.places, parts.addressed),))
+
+
+FEATURE = Feature(name="quiet", switches=(SWITCH,), build=build)

@@ -1,0 +1,152 @@
+"""How a feature registers itself: one ``Feature`` a feature package declares (its ``FEATURE``), listed
+once in bot/features/__init__.py ``FEATURES``. The composition root builds each (``build``) and adds what
+it lends to the replies' stages (bot/core/pipeline.py ``Features``); the client loads its cogs; ``/bot``
+gets a command per switch (cogs/activation.py); ``/forget_me`` deletes its rows; the spending limits count
+its unprompted calls. No hub file lists a registered feature by name.
+
+It sits here, under the features and over what they are built from (alive, the reply path, the core, the
+data layer), so that a feature package imports it without importing another feature."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from bot.core.config.holder import SettingsHolder
+from bot.core.pipeline import DecisionListener, Gate, Incoming, PromptPart, ReplyTools, TurnListener
+from bot.core.timers import Timers
+from bot.operator.places import PlaceControls
+from database.store import Store
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from bot.alive.service import DiscordSide
+    from bot.alive.speaker import Speaker
+    from bot.core.localtime import LocalTime
+    from database.timers import TimerRow
+
+
+@dataclass(frozen=True)
+class Switch:
+    """A per-place on/off switch an admin sets with ``/bot <command> on|off|default [scope]`` (a channel's
+    setting wins over its server's). Its default is a setting (``section``, ``key``), else ``default``.
+    ``mastered``: the setting is the operator's master switch: a place may turn it off, never on past it.
+    ``command``: its subcommand ("" for one whose command is written by hand; "mcp private" for one in a
+    subgroup); ``what``: the line the admin is shown when it is on; ``server_admins``: only a server's own
+    admins may set it (not the bot's)."""
+
+    name: str
+    description: str
+    what: str
+    section: str = ""
+    key: str = ""
+    default: bool = False
+    mastered: bool = False
+    command: str | None = None  # None: the name, with dashes
+    server_admins: bool = False
+
+    @property
+    def subcommand(self) -> str:
+        return self.name.replace("_", "-") if self.command is None else self.command
+
+    def default_from(self, settings: object) -> bool:
+        """Its default under ``settings`` (the running ones: a reload applies)."""
+        if not self.key:
+            return self.default
+        return bool(getattr(getattr(settings, self.section), self.key))
+
+    @property
+    def default_name(self) -> str:
+        return self.key or ("on" if self.default else "off")
+
+
+@dataclass(frozen=True)
+class Parts:
+    """What a feature is built from (the composition root's, at start-up): the running settings, the store,
+    the durable timers, the place switches' accessors, the character's name, and whether a message certainly
+    asks this character for an answer (a DM, a mention, a reply, its name)."""
+
+    holder: SettingsHolder
+    store: Store
+    timers: Timers
+    places: PlaceControls
+    name: Callable[[], str]
+    addressed: Callable[[Incoming], bool]
+
+
+@dataclass(frozen=True)
+class Running:
+    """What a feature's durable timers are handled with, once the character's initiative is built."""
+
+    speaker: Speaker
+    side: DiscordSide
+    time: LocalTime
+    place_lock: Callable[[tuple[int, str]], AbstractAsyncContextManager[None]]
+    mirror: Callable[[str], None]
+    feeling: Callable[[int, str, str, int | None], Awaitable[str]]
+
+
+TimerHandler = Callable[["TimerRow"], Awaitable[str]]
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """What a built feature adds: to the main character's reply stages (``gates``, ``place_gates``,
+    ``decision_observers``, ``prompt_parts``, ``tools``, ``turn_observers``), to each other character of a
+    cast (``cast_tools``, given that character's name), the objects its slash commands use (``parts``: read
+    with ``Services.part``), what a person's ``/forget_me`` clears in memory (``forget_held``: their id) and
+    its durable timers' handlers (``timers``: by kind, built once the character's initiative is)."""
+
+    gates: tuple[Gate, ...] = ()
+    place_gates: tuple[Gate, ...] = ()  # asked in a server only (a place's switch), after the gates
+    decision_observers: tuple[DecisionListener, ...] = ()
+    prompt_parts: tuple[PromptPart, ...] = ()
+    tools: tuple[ReplyTools, ...] = ()
+    turn_observers: tuple[TurnListener, ...] = ()
+    cast_tools: Callable[[Callable[[], str]], tuple[ReplyTools, ...]] = lambda _: ()
+    parts: tuple[object, ...] = ()
+    forget_held: tuple[Callable[[int], None], ...] = ()
+    timers: Callable[[Running], Mapping[str, TimerHandler]] = lambda _: {}
+
+    @staticmethod
+    def joined(built: Sequence[Contribution]) -> Contribution:
+        """Every feature's, stage by stage, in their order."""
+        def timers(running: Running) -> dict[str, TimerHandler]:
+            return {kind: handler for b in built for kind, handler in b.timers(running).items()}
+
+        def cast_tools(name: Callable[[], str]) -> tuple[ReplyTools, ...]:
+            return tuple(t for b in built for t in b.cast_tools(name))
+
+        return Contribution(
+            gates=tuple(x for b in built for x in b.gates),
+            place_gates=tuple(x for b in built for x in b.place_gates),
+            decision_observers=tuple(x for b in built for x in b.decision_observers),
+            prompt_parts=tuple(x for b in built for x in b.prompt_parts),
+            tools=tuple(x for b in built for x in b.tools),
+            turn_observers=tuple(x for b in built for x in b.turn_observers),
+            cast_tools=cast_tools, parts=tuple(x for b in built for x in b.parts),
+            forget_held=tuple(x for b in built for x in b.forget_held), timers=timers)
+
+
+def nothing(_: Parts) -> Contribution:
+    return Contribution()
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One feature, as its package declares it. ``settings``: its section of config.env (for the docs);
+    ``switches``: its per-place switches; ``cogs``: its slash commands' extensions; ``forget``: the rows it
+    deletes for a person's ``/forget_me``, in /forget_me's own transaction (the rows deleted, per table);
+    ``unprompted``: the spending purposes of the calls it makes of its own accord (held to the global spend
+    cap); ``build``: what it adds to the replies, from the composition root's ``Parts``."""
+
+    name: str
+    settings: str = ""
+    switches: tuple[Switch, ...] = ()
+    cogs: tuple[str, ...] = ()
+    forget: Callable[[Connection, int], Mapping[str, int]] | None = None
+    unprompted: frozenset[str] = field(default_factory=frozenset)
+    build: Callable[[Parts], Contribution] = nothing
