@@ -11,21 +11,28 @@ from __future__ import annotations
 
 from database.place_config import CHANNEL, PLACE_TYPES, SERVER, PlaceConfig, register
 
-# switch -> the global setting ("section.key") that is its default where no place set it. A feature
-# that adds a switch registers it where it lives (register(name, "bool", follows=...)).
+
+def register_switch(name: str, follows: str = "", default: bool | None = None) -> None:
+    """Register the place switch ``name``: an on/off place setting whose default is the global setting
+    ``follows`` ("section.key"), else ``default``. A feature's switch registers itself so
+    (bot/operator/registration.py ``Switch``); the same registration again is harmless."""
+    register(name, "bool", follows=follows, default=None if follows else default,
+             help="a place switch (/bot " + name.replace("_", "-") + ")")
+
+
+# The switches of what is not (yet) a feature package, each with the global setting that is its default
+# where no place set it; a feature's come with its registration.
 SWITCHES = {
     "proactive": "alive.proactive_talk",
     "reactions": "alive.emote_reactions",
     "corrections": "alive.correction_answers",
-    "reminders": "alive.reminders",
     "server_tools": "servertools.server_tools",
-    "mcp_private": "mcp.mcp_private_places",
     "swipes": "discord.swipes",
     "threads": "discord.conversation_threads",
     "voice": "voice.voice_channels",
 }
 for _name, _follows in SWITCHES.items():
-    register(_name, "bool", follows=_follows, help="a place switch (/bot " + _name.replace("_", "-") + ")")
+    register_switch(_name, _follows)
 
 
 class PlaceSwitches:

@@ -42,3 +42,9 @@ class TalkThreads:
         """Every thread ``character`` opened and Discord still has (as far as we heard)."""
         rows = await self.db.rows(select(TalkThread.thread_id).where(TalkThread.character == character))
         return {int(str(r[0])) for r in rows}
+
+    async def opened_by(self, thread_id: int, character: str) -> bool:
+        """Whether ``thread_id`` is a conversation thread ``character`` opened."""
+        rows = await self.db.rows(select(TalkThread.thread_id).where(
+            TalkThread.thread_id == thread_id, TalkThread.character == character))
+        return bool(rows)

@@ -34,9 +34,11 @@ SAMPLES: dict[str, tuple[object, object]] = {"bool": (True, False), "int": (1234
 def test_the_registrations_name_every_place_setting_and_its_default() -> None:
     keys = {s.key: s for s in registered()}
     assert {scope for s in registered() for scope in s.scopes} == set(SCOPES)
-    for name, (section, default_key, _what) in SWITCHES.items():  # the /bot switches
-        assert keys[name].kind == "bool" and keys[name].follows == f"{section}.{default_key}"
+    for name, switch in SWITCHES.items():  # the /bot switches, the features' among them
+        follows = f"{switch.section}.{switch.key}" if switch.key else ""
+        assert keys[name].kind == "bool" and keys[name].follows == follows
         assert keys[name].scopes == {SERVER, CHANNEL}
+        assert follows or keys[name].default is switch.default
     for spec in KEYS.values():  # /settings
         assert SERVER in keys[spec.column].scopes
     assert set(FIELDS) == {f for f in ServerConfig.__dataclass_fields__ if f != "guild_id"}

@@ -73,3 +73,28 @@ async def test_off_and_default_vote_on_unaddressed_talk_as_before(harness: Harne
     await h.say("coffee, then?", user=USER2_ID, channel=OTHER_CHANNEL_ID)
     [coffee] = await h.replies(OTHER_CHANNEL_ID)
     assert coffee["content"] == "Coffee, always." and len(vote_requests(h)) > voted
+
+
+async def test_a_thread_follows_its_quiet_channel_and_the_characters_own_thread_is_talk_with_it(
+        harness: Harness) -> None:
+    h = harness
+    assert "Quiet is **on**" in await quiet(h, "on")
+    answer = await (await h.slash("bot", [{"type": 1, "name": "threads", "options": [
+        {"type": 3, "name": "state", "value": "on"}]}], user=h.admin_id)).message()
+    assert "Threads is **on**" in answer["content"]
+    h.claude.script("Chamomile, glub.", model=MODEL)
+    asked = await h.say("Finn, what tea helps sleep?")
+    thread = await h.discord.wait_for(lambda d: d.thread_of(int(asked["id"])), what="a thread from it")
+    tid = int(thread["id"])
+    await h.replies(tid, 1)
+    # in its own conversation thread every message is talk with it, quiet or not
+    h.claude.script("With honey.", model=MODEL)
+    await h.say("and with honey?", channel=tid)
+    posts = await h.replies(tid, 2)
+    assert posts[-1]["content"] == "With honey." and vote_requests(h) == []
+    # a thread people opened themselves in the quiet channel is as quiet as its channel
+    h.claude.script("yes", model=VOTER, times=5)
+    theirs = await h.discord.open_thread(CHANNEL_ID, USER2_ID, "turnip talk")
+    chatter = await h.say("turnips are the best vegetable, don't you think?", user=USER2_ID, channel=theirs)
+    await h.handled(chatter)
+    assert vote_requests(h) == [] and h.discord.posted(theirs) == []

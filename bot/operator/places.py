@@ -29,5 +29,7 @@ class PlaceControls:
         """Switch ``switch`` on or off at a place; None: back to the default."""
         await self.switches.set(switch, place_type, place_id, wanted)
 
-    async def switch_is_on(self, switch: str, channel_id: int, guild_id: int | None, default: bool) -> bool:
-        return await self.switches.is_on(switch, channel_id, guild_id, default)
+    async def switch_is_on(self, switch: str, channel_id: int, guild_id: int | None, default: bool, *,
+                           parent_id: int | None = None) -> bool:
+        """``parent_id``: a thread's channel, whose setting the thread follows where it has none."""
+        return await self.switches.is_on(switch, channel_id, guild_id, default, parent_id=parent_id)

@@ -19,6 +19,7 @@ from bot.core.pipeline import DecisionListener, Gate, Incoming, PromptPart, Repl
 from bot.core.timers import Timers
 from bot.operator.places import PlaceControls
 from database.store import Store
+from database.switches import register_switch
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -48,6 +49,10 @@ class Switch:
     command: str | None = None  # None: the name, with dashes
     server_admins: bool = False
 
+    def __post_init__(self) -> None:
+        # a switch is a place setting (database/place_config.py): declaring it registers it
+        register_switch(self.name, f"{self.section}.{self.key}" if self.key else "", self.default)
+
     @property
     def subcommand(self) -> str:
         return self.name.replace("_", "-") if self.command is None else self.command
@@ -67,7 +72,8 @@ class Switch:
 class Parts:
     """What a feature is built from (the composition root's, at start-up): the running settings, the store,
     the durable timers, the place switches' accessors, the character's name, and whether a message certainly
-    asks this character for an answer (a DM, a mention, a reply, its name)."""
+    asks this character for an answer (a DM, a mention, a reply, its name); ``character``: the key its rows
+    are filed under."""
 
     holder: SettingsHolder
     store: Store
@@ -75,6 +81,7 @@ class Parts:
     places: PlaceControls
     name: Callable[[], str]
     addressed: Callable[[Incoming], bool]
+    character: str = ""
 
 
 @dataclass(frozen=True)

@@ -334,7 +334,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     # The features (bot/features/ ``FEATURES``), each built from the same parts; what they delete of a
     # person goes into /forget_me's transaction.
     parts = Parts(holder, store, timers, PlaceControls(store.places, store.switches), names.name,
-                  addressee.reply_certain)
+                  addressee.reply_certain, key)
     built = [feature.build(parts) for feature in FEATURES]
     lent = Contribution.joined(built)
     store.privacy.also_forget(*(f.forget for f in FEATURES if f.forget is not None))

@@ -9,7 +9,7 @@ registration is ``FEATURE`` below. Tests: tests/test_quiet.py."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from bot.core.pipeline import Decision, Incoming, Outlet
 from bot.operator.places import PlaceControls
@@ -20,22 +20,31 @@ SWITCH = Switch("quiet", "Answer here only when I'm named, mentioned or replied 
 
 
 class QuietGate:
-    """Stops an unaddressed message in a quiet place before the decider's vote."""
+    """Stops an unaddressed message in a quiet place before the decider's vote. A thread follows its
+    channel; a conversation thread the character opened (``/bot threads``) is talk with it, so it passes."""
 
-    def __init__(self, places: PlaceControls, addressed: Callable[[Incoming], bool]) -> None:
+    def __init__(self, places: PlaceControls, addressed: Callable[[Incoming], bool],
+                 own_thread: Callable[[int], Awaitable[bool]]) -> None:
         self.places = places
         self.addressed = addressed
+        self.own_thread = own_thread
 
     async def __call__(self, msg: Incoming, outlet: Outlet, /) -> Decision | None:
         if msg.mentions_bot or msg.replies_to_bot or self.addressed(msg):
             return None
-        if not await self.places.switch_is_on(SWITCH.name, msg.channel_id, msg.guild_id, SWITCH.default):
+        if not await self.places.switch_is_on(SWITCH.name, msg.channel_id, msg.guild_id, SWITCH.default,
+                                              parent_id=msg.parent_id):
+            return None
+        if msg.parent_id is not None and await self.own_thread(msg.channel_id):
             return None
         return Decision(False, "a quiet place: answered only when addressed", kind="addressed_only_mode")
 
 
 def build(parts: Parts) -> Contribution:
-    return Contribution(place_gates=(QuietGate(parts.places, parts.addressed),))
+    def own_thread(thread_id: int) -> Awaitable[bool]:
+        return parts.store.talk_threads.opened_by(thread_id, parts.character)
+
+    return Contribution(place_gates=(QuietGate(parts.places, parts.addressed, own_thread),))
 
 
 FEATURE = Feature(name="quiet", switches=(SWITCH,), build=build)
