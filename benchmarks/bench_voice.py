@@ -202,7 +202,7 @@ async def one_instant(dave: bool, pause: float, said_at: float) -> list[float]:
         assert conn is not None and conn.audio_at
         [asked] = reply_requests(h)
         # (a first packet that raced the SPEAKING sent before it, read later by the fake's busy loop, counts)
-        first = min(conn.audio_at[0], *[at for at in conn.early_at[:1] if conn.early <= SPEAKING_TAIL])
+        first = min([conn.audio_at[0], *[at for at in conn.early_at[:1] if conn.early <= SPEAKING_TAIL]])
         times = [ended, marks["stt"], marks["stt_done"], asked.received_at, marks["tts"], marks["tts_done"],
                  max(marks["commit"], marks["tts_done"]), first]
         await speaking
