@@ -40,7 +40,8 @@ of speech -> first audio, the answers withdrawn unheard, the members cut off (th
 before their last clause) and the transcriptions made at pauses. Over the wire with the fakes answering at
 once (``--instant --pause 0.1``): end of speech -> first audio packet, DAVE off and on, with its stages
 timed inside the bot (the wait, the speech-to-text, the log write and decision, the model, the
-text-to-speech, the send).
+text-to-speech, the rest of the hold, the send), beside the wait itself on the packet clock (the question
+through Opus, its pause found by the segmenter, the hold after it: what no work of Kindred's shortens).
 
 Run: python -m benchmarks.bench_voice [--quick] [--runs 3] [--endpointing] [--first-clause] [--stops]
 [--speculative] [--instant --pause 0.1]
@@ -57,15 +58,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import discord.opus
 import numpy as np
 
 from bot.core.text import first_clause as clause_ahead
 from bot.discord.voicechat import calls
-from bot.discord.voicechat.hearing import ends_sentence
+from bot.discord.voicechat.hearing import SpokenTurn, ends_sentence
 from bot.discord.voicechat.segmenter import FRAME_BYTES, Segmenter
 from bot.reply import delivery
 from tests.fakes.claude_server import Reply
 from tests.fakes.speech_book import SpeechBook
+from tests.fakes.voice_server import SPEAKING_TAIL
 from tests.harness import GUILD_ID, USER2_ID, USER_ID, Harness, reply_requests
 from tests.voice_support import VOICE_ID, speech, voice_harness
 
@@ -138,7 +141,8 @@ async def one_answer(dave: bool, silence_frames: bool = True, early: bool = True
 INSTANT_STAGES = ("wait (end of speech -> transcription begun)", "speech-to-text",
                   "log write and decision (-> reply request)", "model (-> first sentence to speech)",
                   "text-to-speech (espeak-ng, made 48 kHz stereo)",
-                  "send (the wait to the said-at silence, commit, Opus, DAVE, UDP -> first packet)")
+                  "the rest of the wait to the said-at silence (-> the turn committed)",
+                  "send (SPEAKING, Opus, DAVE, UDP -> first packet arrived)")
 
 
 async def one_instant(dave: bool, pause: float, said_at: float) -> list[float]:
@@ -146,6 +150,7 @@ async def one_instant(dave: bool, pause: float, said_at: float) -> list[float]:
     once), the client sending its quiet as audio; the stages timed inside the bot's process."""
     calls.PAUSE_SECONDS, calls.ANSWER_SECONDS = pause, said_at  # read at /voice join
     folder = Path(tempfile.mkdtemp(prefix="kindred-bench-voice-"))
+    commit = SpokenTurn.commit
     h: Harness = await voice_harness(f"sqlite+aiosqlite:///{folder / 'bench.db'}", folder, dave=dave,
                                      stt_backend="openai", voice_channels="true", min_typing_time="0",
                                      max_typing_time="0")
@@ -172,6 +177,14 @@ async def one_instant(dave: bool, pause: float, said_at: float) -> list[float]:
 
         service.transcribe = timed_transcribe  # type: ignore[method-assign]
         service.speak_in_call = timed_speak  # type: ignore[method-assign]
+
+        def timed_commit(turn: SpokenTurn) -> bool:
+            try:
+                return commit(turn)
+            finally:
+                marks.setdefault("commit", time.monotonic())
+
+        SpokenTurn.commit = timed_commit  # type: ignore[method-assign,assignment]
         h.openai.speech_book = book = SpeechBook()
         book.learn(ASKED, speech(ASKED))
         h.claude.script(Reply(ANSWER))
@@ -188,16 +201,38 @@ async def one_instant(dave: bool, pause: float, said_at: float) -> list[float]:
         conn = voice.connection(bot_id)
         assert conn is not None and conn.audio_at
         [asked] = reply_requests(h)
+        # (a first packet that raced the SPEAKING sent before it, read later by the fake's busy loop, counts)
+        first = min([conn.audio_at[0], *[at for at in conn.early_at[:1] if conn.early <= SPEAKING_TAIL]])
         times = [ended, marks["stt"], marks["stt_done"], asked.received_at, marks["tts"], marks["tts_done"],
-                 conn.audio_at[0]]
+                 max(marks["commit"], marks["tts_done"]), first]
         await speaking
         await h.discord.wait_for_messages(VOICE_ID, 1)
         return [b - a for a, b in zip(times, times[1:], strict=False)]
     finally:
+        SpokenTurn.commit = commit  # type: ignore[method-assign]
         await h.close()
 
 
+def platform_wait(pcm: bytes, pause: float, said_at: float) -> float:
+    """Seconds from the end of the words in ``pcm`` (48 kHz 16-bit stereo, its quiet after) to the silence an
+    answer is said at, on the packet clock: the audio through Opus as a call carries it (its coding delays
+    the detector's view of the end), the pause found by the receiver's segmenter, the rest of the hold
+    after it. What no work of Kindred's shortens."""
+    encoder, decoder = discord.opus.Encoder(application="voip"), discord.opus.Decoder()  # type: ignore[no-untyped-call]
+    heard = b"".join(decoder.decode(encoder.encode(pcm[i:i + 3840], 960), fec=False)
+                     for i in range(0, len(pcm) - 3840 + 1, 3840))
+    mono = _mono(heard).tobytes()
+    segmenter = Segmenter(max_seconds=15, end_silence_seconds=FULL, pause_seconds=pause)
+    for i in range(len(mono) // FRAME_BYTES):
+        segmenter.push(mono[i * FRAME_BYTES:(i + 1) * FRAME_BYTES])
+        if segmenter.take_pause() is not None:
+            return (i + 1) * 0.02 - last_loud(pcm) + (said_at - pause)
+    raise AssertionError("no pause")
+
+
 async def instant(runs: int, pause: float, said_at: float) -> None:
+    wait = platform_wait(speech(ASKED) + bytes(48_000 * 4 * 2), pause, said_at)
+    print(f"the wait itself (packet clock, through Opus): {wait * 1000:.0f} ms")
     for dave in (False, True):
         rows = [await one_instant(dave, pause, said_at) for _ in range(runs)]
         totals = [sum(r) for r in rows]

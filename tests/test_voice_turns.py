@@ -148,3 +148,49 @@ async def test_going_on_after_the_answer_began_stops_it_and_is_heard_with_the_ea
     asked = reply_requests(h)
     assert f"[voice] {FIRST} {REST}" in h.claude.all_text(asked[1])
     assert [m["content"] for m in h.discord.posted(VOICE_ID)][-1] == WHOLE
+
+
+THANKS = "Thank you, good night."
+
+
+async def test_after_a_withdrawn_answer_the_next_requests_carry_the_whole_words_once(call: Harness) -> None:
+    """A conversation under way (an earlier exchange, its prompt prefix cached), then an answer begun at a
+    pause and withdrawn: the request that answers the whole words, and the one after it, read the member's
+    words once, whole; never the fragment the withdrawn answer was begun on."""
+    h = call
+    voice = h.discord.voice
+    assert voice is not None and h.bot is not None
+    h.openai.speech_book = book = SpeechBook()
+    book.learn(QUESTION, speech(QUESTION))
+    book.learn(FIRST, speech(FIRST))
+    book.learn(f"{FIRST} {REST}", speech(FIRST) + speech(REST))
+    book.learn(THANKS, speech(THANKS))
+    held = asyncio.Event()
+    h.claude.script(ANSWER)
+    h.claude.script(Reply(TOO_SOON, held=held))
+    h.claude.script(WHOLE)
+    h.claude.script("Good night.")
+    await in_the_call(h, USER_ID)
+    try:
+        await voice.speak(USER_ID, speech(QUESTION) + quiet(1.2), silence_frames=False)
+        await h.discord.wait_for_messages(VOICE_ID, 1)
+        await h.bot.in_flight.drain()
+        await voice.speak(USER_ID, speech(FIRST), silence_frames=False)
+        await voice.wait_for(lambda _: len(reply_requests(h)) >= 2, what="the answer begun at the pause")
+        await voice.speak(USER_ID, speech(REST) + quiet(1.2), silence_frames=False)
+        await h.discord.wait_for_messages(VOICE_ID, 2)
+        await h.bot.in_flight.drain()
+    finally:
+        held.set()
+    await voice.speak(USER_ID, speech(THANKS) + quiet(1.2), silence_frames=False)
+    await h.discord.wait_for_messages(VOICE_ID, 3)
+    await h.bot.in_flight.drain()
+    asked = reply_requests(h)
+    assert len(asked) == 4 and hearing_of(h).withdrawn == 1
+    assert FIRST in h.claude.all_text(asked[1]) and REST not in h.claude.all_text(asked[1])
+    # the answer to the whole words (they end its request), then the next (they are a line of its history)
+    for request in asked[2:]:
+        text = h.claude.all_text(request)
+        assert text.count(f"[voice] {FIRST} {REST}") == 1 and text.count(FIRST) == 1
+    assert h.claude.all_text(asked[3]).index(f"[voice] {FIRST} {REST}") < h.claude.all_text(asked[3]).index(
+        WHOLE) < h.claude.all_text(asked[3]).index(f"[voice] {THANKS}")

@@ -23,7 +23,11 @@ taken back by a SPEAKING 0 since) is refused, as Discord refuses it: not decoded
 packets of the audio that just ended, racing its SPEAKING 0 from the player's thread (at most
 ``SPEAKING_TAIL``, counted, not timed: a loaded machine delays them), are let through. When each of the
 bot's audio packets arrived, and when each member's speech began, are kept (``Connection.audio_at``,
-``onsets``): what barge-in and the gaps between sentences are measured by.
+``onsets``): what barge-in and the gaps between sentences are measured by. A packet's arrival is the
+kernel's stamp of it (``SO_TIMESTAMPNS``), not when the event loop got to it: the loop is the bot's too, and
+its work is no part of the wire's time. A member's frames are sent on their client's clock: each due 20 ms
+after the one before was due, not after it went out (a sound card's clock does not stretch with the load; a
+frame held up longer than a frame moves the clock on rather than bursting).
 """
 
 from __future__ import annotations
@@ -35,7 +39,9 @@ import functools
 import itertools
 import json
 import os
+import socket
 import ssl
+import struct
 import subprocess
 import tempfile
 import time
@@ -123,6 +129,8 @@ class Connection:
     silent_since: float = float("-inf")  # when a SPEAKING 0 last ended announced audio
     tail_left: int = 0  # late packets of the audio a SPEAKING 0 ended still let through
     early: int = 0  # packets refused since the last SPEAKING: past SPEAKING_TAIL, counted as unannounced
+    early_at: list[float] = field(default_factory=list)  # when each refused one arrived (it may have raced a
+    # SPEAKING sent before it that this loop had not read yet)
     audio_at: list[float] = field(default_factory=list)  # when each audio packet of the bot's arrived
     quiet_at: list[float] = field(default_factory=list)  # when each SPEAKING 0 ending audio arrived
 
@@ -144,7 +152,7 @@ class FakeVoiceServer:
         self.speech_ends: dict[int, list[float]] = {}  # member id -> when each speak() sent its last loud one
         self._ssrcs = itertools.count(1000)
         self._runner: web.AppRunner | None = None
-        self._udp: asyncio.DatagramTransport | None = None
+        self._udp: _Udp | None = None
         self.port = 0
         self.udp_port = 0
         self.group: Any = None  # tests/fakes/dave_mls.py's DaveGroup while DAVE is on
@@ -168,8 +176,8 @@ class FakeVoiceServer:
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         loop = asyncio.get_running_loop()
-        self._udp, _ = await loop.create_datagram_endpoint(lambda: _Udp(self), local_addr=("127.0.0.1", 0))
-        self.udp_port = self._udp.get_extra_info("sockname")[1]
+        self._udp = _Udp(self, loop)
+        self.udp_port = self._udp.port
         return self
 
     async def close(self) -> None:
@@ -370,7 +378,7 @@ class FakeVoiceServer:
 
     # ------------------------------------------------------------------ UDP
 
-    def datagram(self, packet: bytes, address: tuple[str, int]) -> None:
+    def datagram(self, packet: bytes, address: tuple[str, int], arrived: float | None = None) -> None:
         ssrc = parse_discovery(packet)
         if ssrc is not None:
             conn = next((c for c in self.connections if c.ssrc == ssrc and not c.closed), None)
@@ -389,12 +397,13 @@ class FakeVoiceServer:
         self.packets_in += 1
         if rtp.payload == OPUS_SILENCE:
             return
-        now = time.monotonic()
+        now = time.monotonic() if arrived is None else arrived
         if not conn.speaking_now:
             if conn.tail_left <= 0:
                 # before its SPEAKING: refused; a few may race a SPEAKING already on its way (the websocket
                 # and UDP reach this loop in either order), more are audio never announced
                 conn.early += 1
+                conn.early_at.append(now)
                 if conn.early > SPEAKING_TAIL:
                     self.unannounced += 1
                 return
@@ -417,14 +426,14 @@ class FakeVoiceServer:
                     silence_frames: bool = True, duplicates: bool = False, reorder: int = 0,
                     plain_every: int = 0, stall: tuple[int, float] | None = None) -> int:
         """A member says ``pcm`` (48 kHz 16-bit stereo): SPEAKING to the bot, then each 20 ms Opus frame,
-        end-to-end encrypted under DAVE, in RTP under the transport encryption, ``pace`` seconds apart (a
-        client's clock), then the five silence frames a client ends with (``silence_frames=False``: lost on
-        the way). ``duplicates``: every tenth packet arrives twice, as UDP may deliver it. ``reorder``: every
-        tenth packet arrives after that many of its successors (20 ms each). ``plain_every``: every so many
-        frames are sent without DAVE's encryption (passthrough, as during a transition). ``stall``: (n, s):
-        after packet n nothing is sent for s seconds, the packets' clock going on as if nothing happened (a
-        network or a process that held them up). Returns the number
-        of packets sent (silence frames included)."""
+        end-to-end encrypted under DAVE, in RTP under the transport encryption, ``pace`` seconds apart (on
+        the client's clock, which a frame a little late does not shift), then the five silence frames a
+        client ends with (``silence_frames=False``: lost on the way). ``duplicates``: every tenth packet
+        arrives twice, as UDP may deliver it. ``reorder``: every tenth packet arrives after that many of its
+        successors (20 ms each). ``plain_every``: every so many frames are sent without DAVE's encryption
+        (passthrough, as during a transition). ``stall``: (n, s): after packet n nothing is sent for s
+        seconds, the packets' clock going on as if nothing happened (a network or a process that held them
+        up). Returns the number of packets sent (silence frames included)."""
         member = self.members[user_id]
         conn = next(iter(self._in_channel(member.channel_id)), None)
         assert conn is not None and conn.address is not None and conn.key, "the bot is not in the call"
@@ -436,6 +445,7 @@ class FakeVoiceServer:
         onset, last = (loud[0], loud[-1]) if loud else (None, None)
         held: list[tuple[int, bytes]] = []  # (sent after packet n, packet): reordered ones
         sent = [*frames, *[OPUS_SILENCE] * (5 if silence_frames else 0)]
+        due = time.monotonic()  # when the next frame is due, on the client's clock
         for n, frame in enumerate(sent):
             if n == onset:
                 self.onsets.setdefault(user_id, []).append(time.monotonic())
@@ -454,7 +464,10 @@ class FakeVoiceServer:
                 self._udp.sendto(packet, conn.address)
             if n == last:
                 self.speech_ends.setdefault(user_id, []).append(time.monotonic())
-            await asyncio.sleep(pace + (stall[1] if stall is not None and stall[0] == n else 0.0))
+            due += pace + (stall[1] if stall is not None and stall[0] == n else 0.0)
+            now = time.monotonic()
+            due = max(due, now - pace)  # held up longer than a frame: on from here, not in a burst
+            await asyncio.sleep(max(0.0, due - now))
         return len(sent)
 
     async def echo_back(self, user_id: int, stop: asyncio.Event, *, delay: float = 0.15,
@@ -582,9 +595,44 @@ def _loud(chunk: bytes) -> bool:
     return any(abs(x) >= LOUD for x in samples)
 
 
-class _Udp(asyncio.DatagramProtocol):
-    def __init__(self, server: FakeVoiceServer) -> None:
-        self.server = server
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # (Linux's; Python names it on some builds only)
 
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        self.server.datagram(data, addr)
+
+class _Udp:
+    """The UDP peer's socket, read on the loop, one datagram a turn as asyncio's transport reads; each
+    stamped with the kernel's time of its arrival where the kernel gives one."""
+
+    def __init__(self, server: FakeVoiceServer, loop: asyncio.AbstractEventLoop) -> None:
+        self.server = server
+        self._loop = loop
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.setblocking(False)
+        try:
+            self._sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        except OSError:  # no stamps: the time the loop reads it
+            pass
+        self.port: int = self._sock.getsockname()[1]
+        loop.add_reader(self._sock.fileno(), self._readable)
+
+    def _readable(self) -> None:
+        try:
+            data, ancillary, _, address = self._sock.recvmsg(65_536, socket.CMSG_SPACE(16))
+        except OSError:  # (nothing after all, or an error a UDP socket may report: nothing to read)
+            return
+        arrived = time.monotonic()
+        for level, kind, raw in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(raw) >= 16:
+                seconds, nanoseconds = struct.unpack("qq", raw[:16])
+                arrived -= max(0.0, time.time() - (seconds + nanoseconds / 1e9))  # how long it waited
+        self.server.datagram(data, address, arrived)
+
+    def sendto(self, data: bytes, address: tuple[str, int]) -> None:
+        try:
+            self._sock.sendto(data, address)
+        except OSError:  # a full buffer or a peer gone: lost, as a datagram may be
+            pass
+
+    def close(self) -> None:
+        self._loop.remove_reader(self._sock.fileno())
+        self._sock.close()

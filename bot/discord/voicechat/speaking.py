@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+from collections.abc import Callable
 
 import discord
 
@@ -19,9 +20,9 @@ PCM_RATE = 48_000 * 2 * 2  # bytes a second of 48 kHz 16-bit stereo
 PLAY_MARGIN = 5.0  # seconds a clip may take past its length (a thread scheduled late, a resumed connection)
 
 
-async def play(client: discord.VoiceClient, pcm: bytes) -> bool:
+async def play(client: discord.VoiceClient, pcm: bytes, started: Callable[[], None] | None = None) -> bool:
     """Play 48 kHz 16-bit stereo PCM to the end; False when it was stopped first (``client.stop()``: a
-    member began to speak over it) or failed."""
+    member began to speak over it) or failed. ``started``: called once its player is under way."""
     loop = asyncio.get_running_loop()
     done: asyncio.Future[Exception | None] = loop.create_future()
 
@@ -45,6 +46,8 @@ async def play(client: discord.VoiceClient, pcm: bytes) -> bool:
     except discord.ClientException as exc:  # the connection went (or another clip plays) meanwhile
         log.warning("a clip was not played in voice channel %s: %s", client.channel.id, exc)
         return False
+    if started is not None:
+        started()
     # A safety net: discord.py's player may wait for a dropped connection to come back (up to its timeout)
     # before it calls ``after``; a sentence is not waited for much past its own length.
     seconds = len(pcm) / PCM_RATE + PLAY_MARGIN

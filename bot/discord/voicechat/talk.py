@@ -59,6 +59,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_TURN_WAIT = 10.0  # a reply waits at most this long for a pause before it is spoken anyway
+FIRST_AUDIO_FIRST = 0.05  # a speculative answer's post waits at most this long for its first audio to start
 
 
 class TalkBot(Protocol):
@@ -174,6 +175,9 @@ class CallOutlet:
         self._shown: dict[int, str] = {}  # message id -> its text as posted (what of it is said or queued)
         self._stopped = False  # spoken over: nothing more of this answer is said
         self._ahead = ""  # the first sentence's start, said before the sentence was posted
+        # Set once the first audio is under way (or none will be): a speculative answer's post waits for it
+        # a moment, so that the call hears it before the event loop turns to posting.
+        self._begun: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     @contextlib.asynccontextmanager
     async def typing(self) -> AsyncIterator[None]:
@@ -196,6 +200,9 @@ class CallOutlet:
         if not self._go.done():  # speculative: its speech made now, posted once its first audio commits it
             self._say_next(unsaid)
             await self._committed()
+            if self._speaker is not None:
+                with contextlib.suppress(TimeoutError):  # (speech not made yet: posted meanwhile)
+                    await asyncio.wait_for(asyncio.shield(self._begun), FIRST_AUDIO_FIRST)
             unsaid = ""
         message = await self._call.channel.send(text, allowed_mentions=allowed_mentions_for(text),
                                                 nonce=nonce)
@@ -270,6 +277,7 @@ class CallOutlet:
                         return
             finally:
                 upcoming.cancel()
+                self._begin()
         # Nothing said (its speech refused or failed): the answer is posted all the same, the turn ending
         # at its pause as if it had been said.
         if not self._go.done() and self._held is not None and self._held.commit():
@@ -309,7 +317,7 @@ class CallOutlet:
             self._stopped = True
             return False
         interrupted, spoken_over = client.interrupted, client.spoken_over
-        played = await play(client, pcm)
+        played = await play(client, pcm, started=self._begin)
         if client.interrupted != interrupted:  # barge-in: stopped at once
             log.info("a member spoke over the reply in voice channel %s: it stopped, the rest is in the chat",
                      self._call.channel_id)
@@ -319,6 +327,10 @@ class CallOutlet:
             played = False
         self._stopped = self._stopped or not played
         return played
+
+    def _begin(self) -> None:
+        if not self._begun.done():
+            self._begun.set_result(None)
 
     async def _wait_for_a_pause(self) -> None:
         client = self._call.client
