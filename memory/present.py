@@ -46,7 +46,7 @@ from bot.core.language import MIN_CONFIDENCE, guess
 from bot.core.localtime import snowflake_time
 from bot.core.pipeline import Incoming
 from database.records import PromptData
-from memory.embeddings import row_max
+from memory.embeddings import is_english, row_max
 from memory.episodes import ExcerptIndex
 from memory.facts import FactIndex
 from memory.lexical import FALLBACK, Unit, names_a_thing, terms, units
@@ -69,9 +69,22 @@ CLAUSE_WORDS = 3  # a shorter piece ("her cat") says too little to stand for a f
 STRETCH_SHARE = 0.75
 STRETCH_NAMING = 2  # and two of its words that name a thing (or CJK characters): "her cat" is not a memory
 LEFT_OUT = "\u2026"  # what stands for the stretch left out of a clause (…)
+WINDOW_WORDS = (3, 8)  # the stretches of a memory compared with the facts (fewer words say too little)
+# a fact is compared with the stretches of about its length or longer (one word fewer: "is called" in it)
+WINDOW_SLACK = 1
 PIECE = re.compile(r"(?<=[,;:.!?\u3001\u3002\uff0c\uff1b\uff01\uff1f])\s*")
 # a memory's piece of fewer words (a list of names: "Churro y Canela.") is near any fact naming them
 PIECE_WORDS = 4
+
+
+@dataclass(frozen=True)
+class Window:
+    """A stretch of a core memory (``text``, with whom it is about), of ``size`` words, in English or not
+    (``english``: the pair of models compares an English one by both, another by its multilingual half)."""
+
+    text: str
+    size: float
+    english: bool
 
 
 @dataclass(frozen=True)
@@ -91,6 +104,8 @@ class Present:
     # a DM: what the request does not hold of it was reset away (its history drops nothing else unsummarised;
     # what a summary tells it holds), recalled only when asked about (memory/worth.py)
     reset: bool = False
+    # the stretches of the core memories shown (:func:`windows`), compared with the facts by their vectors
+    windows: tuple[Window, ...] = ()
 
     def held(self, excerpts: ExcerptIndex) -> np.ndarray:
         """Which of a person's excerpts the request already holds."""
@@ -131,7 +146,35 @@ def present(msg: Incoming, data: PromptData, threads: Sequence[str] = ()) -> Pre
             *(f"{msg.author_name}: {n}" for n in data.notes), *threads, *clauses(data.history.summary))
     return Present(frozenset(ids), msg.channel_id, since, bool(data.history.summary), told,
                    data.history.summary_since,
-                   reset=msg.is_dm)
+                   reset=msg.is_dm, windows=tuple(windows(data.core_memories, msg.author_name)))
+
+
+def windows(memories: Sequence[str], name: str) -> list[Window]:
+    """Every stretch of WINDOW_WORDS words of each memory longer than that (a CJK character half a word),
+    named as theirs ("alice: her partner Sam"): a fact saying one thing of a memory that says several
+    ("Alice's partner is called Sam" of "Alice lives in Leeds with her partner Sam and their greyhound
+    Biscuit.") is near the stretch that says it, where the whole memory, and its pieces at its punctuation,
+    say too much else; a fact that adds to it ("Alice's partner Sam teaches at a primary school") is near
+    none as long as it (MemoryVectors.said_within)."""
+    out: dict[str, Window] = {}
+    low, high = WINDOW_WORDS
+    for memory in memories:
+        own = units(memory, FALLBACK)
+        weights = [0.5 if u.cjk else 1.0 for u in own]
+        if sum(weights) <= low:
+            continue
+        english = is_english(memory)
+        for i in range(len(own)):
+            total = 0.0
+            for j in range(i, len(own)):
+                total += weights[j]
+                if total > high:
+                    break
+                if total >= low and total.is_integer():
+                    text = memory[own[i].start:own[j].end]
+                    text = text if name.casefold() in text.casefold() else f"{name}: {text}"
+                    out.setdefault(text, Window(text, total, english))
+    return list(out.values())
 
 
 def pieces(memories: Sequence[str]) -> list[str]:
@@ -339,6 +382,45 @@ class MemoryVectors:
         scores = both[:, :-1]
         shown: np.ndarray = row_max(scores) >= threshold
         return shown | (row_max(_aside(scores, both[:, -1], stack @ common)) >= aside)
+
+    def said_within(self, index: FactIndex, stretches: Sequence[Window], threshold: float,
+                    alone: tuple[float, slice] | None = None) -> np.ndarray | None:
+        """Which facts of ``index`` a stretch of a memory says (:func:`windows`, those embedded): one of
+        about the fact's length or longer (WINDOW_SLACK words fewer) within ``threshold`` aside (the common
+        direction of the person's facts set aside from both, as :meth:`said`); a stretch not in English by
+        the multilingual part of the vectors alone (``alone``: its threshold, and where it is in a vector),
+        as the pair of models reads a question in another language. None when none can be compared."""
+        common = index.common
+        kept = [(w, v) for w in stretches
+                if (v := self.vectors.get(w.text)) is not None and v.size == index.dim]
+        if not kept or len(index.positions) < ASIDE_FACTS or common is None or common.size != index.dim:
+            return None
+        facts = index.matrix.astype(np.float64)
+        stack = np.stack([v for _, v in kept]).astype(np.float64)
+        english = np.array([w.english or alone is None for w, _ in kept])
+        long = np.array([w.size for w, _ in kept])[None, :] >= \
+            np.minimum(_sizes(index), WINDOW_WORDS[1])[:, None] - WINDOW_SLACK
+        near = np.zeros((len(index.positions), len(kept)), dtype=bool)
+        c = common.astype(np.float64)
+        ours = stack[english]
+        near[:, english] = _aside(facts @ ours.T, facts @ c, ours @ c) >= threshold
+        if alone is not None and (~english).any():
+            part = alone[1]
+            f, m, cp = _unit(facts[:, part]), _unit(stack[~english][:, part]), _unit(c[part][None, :])[0]
+            near[:, ~english] = _aside(f @ m.T, f @ cp, m @ cp) >= alone[0]
+        out = np.zeros(len(index.rows), dtype=bool)
+        out[index.positions] = (near & long).any(axis=1)
+        return out
+
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    return rows / np.where(norms > 0, norms, 1)
+
+
+def _sizes(index: FactIndex) -> np.ndarray:
+    """How many words each embedded fact has (a CJK character half a word), as :func:`windows` counts."""
+    return np.array([_size(index.rows[p].fact) for p in index.positions], dtype=np.float64)
 
 
 def _aside(scores: np.ndarray, facts_common: np.ndarray, memories_common: np.ndarray) -> np.ndarray:

@@ -483,6 +483,31 @@ async def test_a_fact_the_person_block_says_in_other_words_or_another_language_i
         assert body.count("Leeds") == 1  # the memory's, not the fact's again
 
 
+@pytest.mark.parametrize(("person", "asked", "said", "new"), [
+    (0, "tell me about Sam", "Alice's partner is called Sam",
+     "Alice's partner Sam teaches at a primary school"),
+    (1, "¿qué recuerdas de mí?", "Bea is an architect", "Bea's brother Luis lives in Madrid")])
+async def test_a_fact_a_stretch_of_a_memory_says_is_not_recalled_and_one_adding_to_it_is(
+        make_harness: MakeHarness, person: int, asked: str, said: str, new: str) -> None:
+    """A memory saying several things ("Alice lives in Leeds with her partner Sam and their greyhound
+    Biscuit."; in Spanish, "Bea vive en Sevilla y trabaja como arquitecta en un estudio pequeño."): a fact
+    saying one of them in other words, or in English, is near the stretch of the memory that says it and is
+    not recalled; a fact adding to it (what Sam does, Bea's brother) is (memory/present.py ``windows``). The
+    people of benchmarks/bench_person_recall.py, over the wire."""
+    from benchmarks.bench_person_recall import PEOPLE, recalled_lines
+
+    who = PEOPLE[person]
+    h = await make_harness()
+    key = _bot(h).services.pipeline.character_key
+    await h.store.people.ensure_user(USER_ID, who.name)
+    for memory in who.memories:
+        await h.store.memories.add_core_memory(key, USER_ID, memory, source=PRIVATE_SOURCE)
+    for text in (*who.said, *who.new):
+        await _told(h, USER_ID, text, said_at=datetime.now(UTC) - timedelta(days=3))
+    recalled = recalled_lines(await _dm_prompt(h, asked, 1))
+    assert new in recalled and said not in recalled, recalled
+
+
 def test_the_memories_aside_cosines_are_worths_about_without_a_copy_of_the_facts() -> None:
     import numpy as np
 
