@@ -116,6 +116,10 @@ PAST_WEIGHT = 0.35
 # Past this many facts and excerpts together, the scoring runs in a worker thread (a few milliseconds of numpy
 # for thousands, most of it without the GIL), so the event loop goes on serving other messages meanwhile.
 THREAD_ITEMS = 2_000
+# The stretches of the memories shown (memory/present.py ``windows``) embedded with one reply's message, at
+# most: a rewritten memory's 40-odd are spread over the next replies, each then paying about one memory's
+# encoding (docs/benchmarks.md)
+WINDOWS_PER_REPLY = 12
 QUESTION_WORDS = frozenset("kind kinds type types".split())
 # The mentions a message opens with ("@Finn, ..."): whom it is said to, not what it asks about (a name in
 # the query pulls a short question's vector towards every fact and none).
@@ -524,8 +528,12 @@ class Recall:
         if text.strip() and (len(index.positions) or (archive is not None and len(archive.positions))):
             subject = subject_of(index, archive, text)
             asked = [text, subject] if subject else [text]
-            stretches = [w.text for w in present.windows] if tuning_of(self.embedder).said_window else []
-            new = self.memories.missing([*present.memories, *stretches]) if len(index.positions) else []
+            new = self.memories.missing(present.memories) if len(index.positions) else []
+            if new or not len(index.positions) or not tuning_of(self.embedder).said_window:
+                stretches: list[str] = []
+            else:  # a few of the memories' stretches a reply, each once: no one reply pays for all
+                stretches = self.memories.missing([w.text for w in present.windows])[:WINDOWS_PER_REPLY]
+            new += stretches
             # the message and its topic as queries, the memories as what is stored (e5 tells them apart)
             vectors = await asyncio.to_thread(encode_asked, self.embedder, asked, new, index.searched_in)
             query = vectors[0]

@@ -495,6 +495,8 @@ async def test_a_fact_a_stretch_of_a_memory_says_is_not_recalled_and_one_adding_
     not recalled; a fact adding to it (what Sam does, Bea's brother) is (memory/present.py ``windows``). The
     people of benchmarks/bench_person_recall.py, over the wire."""
     from benchmarks.bench_person_recall import PEOPLE, recalled_lines
+    from memory.present import windows
+    from memory.recall import WINDOWS_PER_REPLY
 
     who = PEOPLE[person]
     h = await make_harness()
@@ -504,7 +506,11 @@ async def test_a_fact_a_stretch_of_a_memory_says_is_not_recalled_and_one_adding_
         await h.store.memories.add_core_memory(key, USER_ID, memory, source=PRIVATE_SOURCE)
     for text in (*who.said, *who.new):
         await _told(h, USER_ID, text, said_at=datetime.now(UTC) - timedelta(days=3))
-    recalled = recalled_lines(await _dm_prompt(h, asked, 1))
+    # the first reply embeds the memories, each one after a few of their stretches (no reply pays for all)
+    replies = 2 + -(-len(windows(who.memories, who.name)) // WINDOWS_PER_REPLY)
+    for n in range(1, replies):
+        await _dm_prompt(h, "hi finn", n)
+    recalled = recalled_lines(await _dm_prompt(h, asked, replies))
     assert new in recalled and said not in recalled, recalled
 
 
