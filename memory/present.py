@@ -22,7 +22,9 @@ leaves out:
   ("Alice vive en Leeds con Sam" 0.60 to "Alice lives in Leeds with her partner Sam and their greyhound
   Biscuit.", "Alice's partner Sam teaches at a primary school" 0.56). With the direction all the person's
   facts share set aside from both (memory/worth.py ``about``), the first is at 0.33 and the second at 0.19:
-  the model's ``said_aside`` (memory/embeddings.py TUNINGS; benchmarks/bench_person_recall.py).
+  the model's ``said_aside`` (memory/embeddings.py TUNINGS; benchmarks/bench_person_recall.py). A fact
+  saying one thing of a memory that says several ("Alice's partner is called Sam") is compared with the
+  memory's stretches of about its length (:func:`windows`), as the pair of models reads each language.
 
 The person block itself says each thing once too (:func:`said_once`, by words, memory/worth.py ``said_in``):
 a note a core memory already says is dropped (or the memory, when the note tells more), and so is a clause of
