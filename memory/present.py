@@ -66,9 +66,12 @@ CLAUSE = re.compile(r"(?<=[.!?])\s+|[,;:](?=\s)\s*|[\u3001\uff0c\uff1b\uff1a\u06
                     r"|(?<=[\u3002\uff01\uff1f\u061f\u0964])\s*")
 CLAUSE_WORDS = 3  # a shorter piece ("her cat") says too little to stand for a fact
 # A stretch of a clause says a memory when it holds this share of the memory's words (whom it is about aside):
-# "Alice lives in Leeds" all of "alice: I live in Leeds" but "I", "Alice's partner Sam" not "is" of "Alice's
-# partner is Sam" (cut, "teaches at a primary school" would be nobody's).
+# "Alice lives in Leeds" all of "alice: I live in Leeds" but "I". One that opens the clause may be its subject
+# (most languages put it first), so it holds more: "Alice's partner Sam" lacks "is" of "Alice's partner is
+# Sam" (cut, "teaches at a primary school" would be nobody's); one further on, two thirds ("she starts at the
+# lighthouse" of "Alice starts night shifts at the lighthouse").
 STRETCH_SHARE = 0.75
+STRETCH_SHARE_LATER = 2 / 3
 STRETCH_NAMING = 2  # and two of its words that name a thing (or CJK characters): "her cat" is not a memory
 LEFT_OUT = "\u2026"  # what stands for the stretch left out of a clause (…)
 WINDOW_WORDS = (3, 8)  # the stretches of a memory compared with the facts (fewer words say too little)
@@ -302,7 +305,8 @@ def _cut(clause: str, told: Sequence[str], name: str, language: str) -> str:
                 last -= 1
             got = frozenset().union(*(u.keys for u in own[first:last]))
             covered = [u for u in theirs if u.keys & got]
-            if len(covered) >= STRETCH_SHARE * len(theirs) and \
+            share = STRETCH_SHARE if first == 0 else STRETCH_SHARE_LATER
+            if len(covered) >= share * len(theirs) - 1e-9 and \
                     sum(_naming(text, u) for u in covered) >= STRETCH_NAMING:
                 for k in range(first, end if last == j else last):
                     cut[k] = True

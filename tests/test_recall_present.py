@@ -403,6 +403,10 @@ def test_a_clause_keeps_what_no_memory_says_whole() -> None:
     long = "Alice lives in Leeds with her partner Sam and their greyhound Biscuit."
     ill = "Alice's partner Sam is very ill with flu."
     assert said_once("alice", [long], [], ill)[2] == ill
+    # further on in the clause, two thirds of a memory's words are enough (it is not the clause's subject)
+    assert said_once("alice", ["Alice starts night shifts at the lighthouse."], [],
+                     "Alice told me Miso broke the teapot and she starts at the lighthouse.")[2] == \
+        "Alice told me Miso broke the teapot and she …"
     # a stretch at the end, in German: the clause before it ends as it did
     german = "Alice hat eine Schwester und wohnt in Leeds."
     assert said_once("alice", ["Alice wohnt in Leeds"], [], german)[2] == "Alice hat eine Schwester und …"
