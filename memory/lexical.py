@@ -111,6 +111,51 @@ def _bigrams(run: str) -> list[str]:
     return [run] if len(run) == 1 else [run[i:i + 2] for i in range(len(run) - 1)]
 
 
+@dataclass(frozen=True)
+class Unit:
+    """A word of a text, or one Japanese, Chinese or Korean character (written without spaces, a word is not
+    marked), with where it stands and what it matches in another text: a word its lower-cased form, its
+    longest apostrophe part and that part's stem; a character the bigrams it is in (as :func:`terms`)."""
+
+    start: int
+    end: int
+    keys: frozenset[str]
+    cjk: bool
+    kana: bool  # hiragana: in Japanese, the inflection or particle that ends the word before it
+
+
+_UNIT = re.compile(rf"([{_CJK}])|([^\W_{_CJK}]+(?:['’][^\W_{_CJK}]+)*)", re.UNICODE)
+
+
+def units(text: str, language: str | None = None) -> list[Unit]:
+    """The words and CJK characters of ``text`` in order (words stemmed in ``language``, None: the text's
+    own), for finding which stretch of a text another one says (memory/present.py)."""
+    if language is None:
+        code, confidence = guess(text)
+        language = code if code is not None and confidence >= MIN_CONFIDENCE else FALLBACK
+    stem = stemmer(language)
+    found = list(_UNIT.finditer(text))  # lower-cased by match: lower() may change a text's length
+    out: list[Unit] = []
+    for i, m in enumerate(found):
+        if m.group(1):
+            char = m.group(1).lower()
+            keys: set[str] = set()
+            if i and found[i - 1].group(1) and found[i - 1].end() == m.start():
+                keys.add(found[i - 1].group(1).lower() + char)
+            if i + 1 < len(found) and found[i + 1].group(1) and found[i + 1].start() == m.end():
+                keys.add(char + found[i + 1].group(1).lower())
+            kana = "\u3040" <= char <= "\u309f"
+            out.append(Unit(m.start(), m.end(), frozenset(keys or {char}), True, kana))
+            continue
+        word = m.group(2).lower()
+        part = max(re.split("['’]", word), key=len)
+        keys = {word, part}
+        if stem is not None:
+            keys.add(stem.stemWord(part))  # untyped library
+        out.append(Unit(m.start(), m.end(), frozenset(keys), False, False))
+    return out
+
+
 def terms(text: str, language: str | None = None) -> list[str]:
     """The indexed terms of a text: words stemmed in ``language`` (None: the text's own, else
     :data:`FALLBACK`), of an apostrophe word its longest part ("sister's", "l'année", "Ankara'da"), English

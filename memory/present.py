@@ -22,11 +22,17 @@ leaves out:
   ("Alice vive en Leeds con Sam" 0.60 to "Alice lives in Leeds with her partner Sam and their greyhound
   Biscuit.", "Alice's partner Sam teaches at a primary school" 0.56). With the direction all the person's
   facts share set aside from both (memory/worth.py ``about``), the first is at 0.33 and the second at 0.19:
-  the model's ``said_aside`` (memory/embeddings.py TUNINGS; benchmarks/bench_person_recall.py).
+  the model's ``said_aside`` (memory/embeddings.py TUNINGS; benchmarks/bench_person_recall.py). A fact
+  saying one thing of a memory that says several ("Alice's partner is called Sam") is compared with the
+  memory's stretches of about its length (:func:`windows`), as the pair of models reads each language.
 
 The person block itself says each thing once too (:func:`said_once`, by words, memory/worth.py ``said_in``):
 a note a core memory already says is dropped (or the memory, when the note tells more), and so is a clause of
-the summary a memory or note says. It reads only the stored texts, so the cached block changes only with them.
+the summary a memory or note says, or the stretch of a clause one says ("… and has a sister, Maya." beside
+"Alice lives in Leeds"). Clauses part at punctuation of any script, never at a language's words; the stretch
+is found by the words (or CJK bigrams) it shares with the memory, in the memory's order of nearly all its
+words, so "y", "und" or a て-form join clauses as "and" does. It reads only the stored texts, so the cached
+block changes only with them.
 """
 
 from __future__ import annotations
@@ -38,25 +44,52 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from bot.core.language import MIN_CONFIDENCE, guess
 from bot.core.localtime import snowflake_time
 from bot.core.pipeline import Incoming
 from database.records import PromptData
-from memory.embeddings import row_max
+from memory.embeddings import is_english, row_max
 from memory.episodes import ExcerptIndex
 from memory.facts import FactIndex
-from memory.lexical import terms
+from memory.lexical import FALLBACK, Unit, names_a_thing, terms, units
 from memory.worth import said_in
 
 MEMORY_VECTORS = 4_096
 # The facts a person needs before their common direction means "whom they are about" (with fewer, it is
 # mostly the compared fact's own and says nothing of the memory).
 ASIDE_FACTS = 4
-# Where a summary's clauses part: sentence ends, semicolons, "and"/"but" between clauses.
-CLAUSE = re.compile(r"(?<=[.!?])\s+|;\s*|,?\s+(?:and|but)\s+")
+# Where a summary's clauses part: its punctuation, in any script (a sentence's end, a comma, semicolon
+# or colon before a space; 、。，；：！？ and the Arabic and Devanagari marks without one). Never its words:
+# which word joins two clauses is each language's own (and, y, und, て...); what a memory says inside a
+# clause is found by the words the two share instead (:func:`_cut`).
+CLAUSE = re.compile(r"(?<=[.!?])\s+|[,;:](?=\s)\s*|[\u3001\uff0c\uff1b\uff1a\u060c\u061b]\s*"
+                    r"|(?<=[\u3002\uff01\uff1f\u061f\u0964])\s*")
 CLAUSE_WORDS = 3  # a shorter piece ("her cat") says too little to stand for a fact
+# A stretch of a clause says a memory when it holds this share of the memory's words (whom it is about aside):
+# "Alice lives in Leeds" all of "alice: I live in Leeds" but "I". One that opens the clause may be its subject
+# (most languages put it first), so it holds more: "Alice's partner Sam" lacks "is" of "Alice's partner is
+# Sam" (cut, "teaches at a primary school" would be nobody's); one further on, two thirds ("she starts at the
+# lighthouse" of "Alice starts night shifts at the lighthouse").
+STRETCH_SHARE = 0.75
+STRETCH_SHARE_LATER = 2 / 3
+STRETCH_NAMING = 2  # and two of its words that name a thing (or CJK characters): "her cat" is not a memory
+LEFT_OUT = "\u2026"  # what stands for the stretch left out of a clause (…)
+WINDOW_WORDS = (3, 8)  # the stretches of a memory compared with the facts (fewer words say too little)
+# a fact is compared with the stretches of about its length or longer (one word fewer: "is called" in it)
+WINDOW_SLACK = 1
 PIECE = re.compile(r"(?<=[,;:.!?\u3001\u3002\uff0c\uff1b\uff01\uff1f])\s*")
 # a memory's piece of fewer words (a list of names: "Churro y Canela.") is near any fact naming them
 PIECE_WORDS = 4
+
+
+@dataclass(frozen=True)
+class Window:
+    """A stretch of a core memory (``text``, with whom it is about), of ``size`` words, in English or not
+    (``english``: the pair of models compares an English one by both, another by its multilingual half)."""
+
+    text: str
+    size: float
+    english: bool
 
 
 @dataclass(frozen=True)
@@ -76,6 +109,8 @@ class Present:
     # a DM: what the request does not hold of it was reset away (its history drops nothing else unsummarised;
     # what a summary tells it holds), recalled only when asked about (memory/worth.py)
     reset: bool = False
+    # the stretches of the core memories shown (:func:`windows`), compared with the facts by their vectors
+    windows: tuple[Window, ...] = ()
 
     def held(self, excerpts: ExcerptIndex) -> np.ndarray:
         """Which of a person's excerpts the request already holds."""
@@ -116,7 +151,35 @@ def present(msg: Incoming, data: PromptData, threads: Sequence[str] = ()) -> Pre
             *(f"{msg.author_name}: {n}" for n in data.notes), *threads, *clauses(data.history.summary))
     return Present(frozenset(ids), msg.channel_id, since, bool(data.history.summary), told,
                    data.history.summary_since,
-                   reset=msg.is_dm)
+                   reset=msg.is_dm, windows=tuple(windows(data.core_memories, msg.author_name)))
+
+
+def windows(memories: Sequence[str], name: str) -> list[Window]:
+    """Every stretch of WINDOW_WORDS words of each memory longer than that (a CJK character half a word),
+    named as theirs ("alice: her partner Sam"): a fact saying one thing of a memory that says several
+    ("Alice's partner is called Sam" of "Alice lives in Leeds with her partner Sam and their greyhound
+    Biscuit.") is near the stretch that says it, where the whole memory, and its pieces at its punctuation,
+    say too much else; a fact that adds to it ("Alice's partner Sam teaches at a primary school") is near
+    none as long as it (MemoryVectors.said_within)."""
+    out: dict[str, Window] = {}
+    low, high = WINDOW_WORDS
+    for memory in memories:
+        own = units(memory, FALLBACK)
+        weights = [0.5 if u.cjk else 1.0 for u in own]
+        if sum(weights) <= low:
+            continue
+        english = is_english(memory)
+        for i in range(len(own)):
+            total = 0.0
+            for j in range(i, len(own)):
+                total += weights[j]
+                if total > high:
+                    break
+                if total >= low and total.is_integer():
+                    text = memory[own[i].start:own[j].end]
+                    text = text if name.casefold() in text.casefold() else f"{name}: {text}"
+                    out.setdefault(text, Window(text, total, english))
+    return list(out.values())
 
 
 def pieces(memories: Sequence[str]) -> list[str]:
@@ -133,14 +196,15 @@ def pieces(memories: Sequence[str]) -> list[str]:
 
 def clauses(summary: str) -> list[str]:
     """The clauses of a summary, each compared with the facts as a memory is."""
-    return [c.strip() for c in CLAUSE.split(summary) if len(c.split()) >= CLAUSE_WORDS]
+    return [c.strip() for c in CLAUSE.split(summary) if _size(c) >= CLAUSE_WORDS]
 
 
 def said_once(name: str, memories: Sequence[str], notes: Sequence[str],
               summary: str) -> tuple[list[str], list[str], str]:
     """The core memories, notes and summary of ``name`` as the person block shows them, each thing said once:
     a note a memory says (with as many telling words) goes, a memory a note says with more goes, then each
-    clause of the summary a memory or note says. A note is compared as theirs ("alice: I live in Leeds")."""
+    clause of the summary a memory or note says, or the stretch of it one says (:func:`_cut`). A note is
+    compared as theirs ("alice: I live in Leeds")."""
     kept = list(memories)
     shown: list[str] = []
     for note in notes:
@@ -150,31 +214,133 @@ def said_once(name: str, memories: Sequence[str], notes: Sequence[str],
         kept = [m for m in kept if not said_in(m, [theirs], name)]  # the note tells it, and more
         shown.append(note)
     told = [*kept, *(f"{name}: {n}" for n in shown)]
-    return kept, shown, _dropped(summary, lambda c: said_in(c, told, name))
+    return kept, shown, _dropped(summary, lambda c, language: said_in(c, told, name, language),
+                                 [*told, *pieces(kept)], name)
 
 
 def without_facts(summary: str, facts: Sequence[str], name: str) -> str:
-    """``summary`` without the clauses that say one of ``facts`` (by words, memory/worth.py ``said_in``):
-    what a summary keeps of facts no longer true when it cannot be rewritten (memory/summarizer.py)."""
-    return _dropped(summary, lambda c: any(said_in(f, [c], name) for f in facts))
+    """``summary`` without what it says of ``facts`` (by words, memory/worth.py ``said_in``, and
+    :func:`_cut`): what a summary keeps of facts no longer true when it cannot be rewritten
+    (memory/summarizer.py)."""
+    return _dropped(summary, lambda c, language: any(said_in(f, [c], name, language) for f in facts), facts,
+                    name)
 
 
-def _dropped(summary: str, said: Callable[[str], bool]) -> str:
-    """``summary`` without the clauses (of CLAUSE_WORDS or more) ``said`` picks, still ending as it did."""
-    pieces: list[tuple[str, str]] = []  # each clause and what parts it from the next
+def _dropped(summary: str, said: Callable[[str, str], bool], told: Sequence[str], name: str) -> str:
+    """``summary`` without the clauses (of CLAUSE_WORDS or more) ``said`` picks (read in the summary's
+    language), once the stretch each of ``told`` says is cut out of them, still ending its sentences as it
+    did."""
+    parts: list[tuple[str, str]] = []  # each clause and what parts it from the next
     start = 0
     for m in CLAUSE.finditer(summary):
-        pieces.append((summary[start:m.start()], m.group()))
-        start = m.end()
-    pieces.append((summary[start:], ""))
-    left = [(c, sep) for c, sep in pieces if len(c.split()) < CLAUSE_WORDS or not said(c.strip())]
-    if len(left) == len(pieces):
+        if m.end() > start or m.start() > start:
+            parts.append((summary[start:m.start()], m.group()))
+            start = m.end()
+    if summary[start:]:
+        parts.append((summary[start:], ""))
+    language = _language(summary)
+    left: list[tuple[str, str]] = []
+    changed = False
+    for clause, sep in parts:
+        if _size(clause) < CLAUSE_WORDS:
+            left.append((clause, sep))
+            continue
+        rest = _cut(clause, told, name, language)
+        if not said(rest.strip(), language):
+            left.append((rest, sep))
+            changed = changed or rest != clause
+            continue
+        changed = True
+        end = clause.rstrip()[-1:]
+        if left and end in SENTENCE_ENDS and left[-1][0].rstrip()[-1:] not in SENTENCE_ENDS \
+                and not any(c in SENTENCE_ENDS for c in left[-1][1]):
+            left[-1] = (left[-1][0], end + sep)  # the clause before it now ends the sentence
+    if not changed:
         return summary
-    text = "".join(c + sep for c, sep in left[:-1]) + (left[-1][0] if left else "")
+    text = ""
+    for clause, sep in left:
+        opens = not text.strip() or text.rstrip()[-1] in SENTENCE_ENDS
+        text += (clause.lstrip()[:1].upper() + clause.lstrip()[1:] if opens else clause) + sep
     text = text.strip()
-    if text and text[-1] not in ".!?" and summary.rstrip()[-1:] in (".", "!", "?"):
+    if text and text[-1] in ",;:\u3001\uff0c\uff1b\uff1a\u060c\u061b":
+        text = text[:-1].rstrip()
+    if text and text[-1] not in (*SENTENCE_ENDS, LEFT_OUT) and summary.rstrip()[-1:] in SENTENCE_ENDS:
         text += summary.rstrip()[-1]  # its last clause gone, the summary still ends as it did
-    return text[:1].upper() + text[1:]
+    return text
+
+
+SENTENCE_ENDS = ".!?\u3002\uff01\uff1f\u061f\u0964"
+
+
+def _cut(clause: str, told: Sequence[str], name: str, language: str) -> str:
+    """``clause`` without the stretch of it one of ``told`` says (its words in the order of the clause,
+    STRETCH_SHARE of the memory's, whom it is about aside), marked LEFT_OUT: "Alice lives in Leeds and has a
+    sister" is "… and has a sister" beside the memory "Alice lives in Leeds", in any language, as the words
+    the two share decide and not the word that joins the clauses. A clause left with fewer than CLAUSE_WORDS
+    is kept whole (it is then said or not, whole)."""
+    own = units(clause, language)
+    named = frozenset().union(*(u.keys for u in units(name, language)))
+    cut = [False] * len(own)
+    for text in told:
+        theirs = [u for u in units(text, language) if not u.keys & named]
+        if not theirs:
+            continue
+        keys = frozenset().union(*(u.keys for u in theirs))
+        inside = [bool(u.keys & (keys | named)) for u in own]
+        i = 0
+        while i < len(own):
+            if not inside[i]:
+                i += 1
+                continue
+            j = i
+            while j < len(own) and inside[j]:
+                j += 1
+            end = j
+            while end < len(own) and own[end - 1].cjk and own[end].kana:
+                end += 1  # Japanese: the kana after the stretch inflect its last word ("住んでい|て")
+            first, last = i, j
+            while first < last and not _naming(clause, own[first]):
+                first += 1
+            while last > first and not _naming(clause, own[last - 1]):
+                last -= 1
+            got = frozenset().union(*(u.keys for u in own[first:last]))
+            covered = [u for u in theirs if u.keys & got]
+            share = STRETCH_SHARE if first == 0 else STRETCH_SHARE_LATER
+            if len(covered) >= share * len(theirs) - 1e-9 and \
+                    sum(_naming(text, u) for u in covered) >= STRETCH_NAMING:
+                for k in range(first, end if last == j else last):
+                    cut[k] = True
+            i = j
+    if not any(cut) or sum(0.5 if u.cjk else 1 for u, gone in zip(own, cut, strict=True)
+                           if not gone) < CLAUSE_WORDS:
+        return clause
+    out, at, i = "", 0, 0
+    while i < len(own):
+        if not cut[i]:
+            i += 1
+            continue
+        j = i
+        while j < len(own) and cut[j]:
+            j += 1
+        out += clause[at:own[i].start] + LEFT_OUT
+        at, i = own[j - 1].end, j
+    out += clause[at:]
+    return " ".join(out.split()).replace(LEFT_OUT + ".", LEFT_OUT)
+
+
+def _naming(text: str, unit: Unit) -> bool:
+    """Whether a unit of ``text`` names a thing (memory/lexical.py ``names_a_thing``)."""
+    return unit.cjk or names_a_thing(text[unit.start:unit.end])
+
+
+def _size(text: str) -> float:
+    """How many words a text has, a CJK character half of one (a word is two of them, as the bigrams)."""
+    return sum(0.5 if u.cjk else 1 for u in units(text, FALLBACK))
+
+
+def _language(text: str) -> str:
+    code, confidence = guess(text)
+    return code if code is not None and confidence >= MIN_CONFIDENCE else FALLBACK
 
 
 def _telling(text: str, name: str) -> int:
@@ -222,6 +388,45 @@ class MemoryVectors:
         scores = both[:, :-1]
         shown: np.ndarray = row_max(scores) >= threshold
         return shown | (row_max(_aside(scores, both[:, -1], stack @ common)) >= aside)
+
+    def said_within(self, index: FactIndex, stretches: Sequence[Window], threshold: float,
+                    alone: tuple[float, slice] | None = None) -> np.ndarray | None:
+        """Which facts of ``index`` a stretch of a memory says (:func:`windows`, those embedded): one of
+        about the fact's length or longer (WINDOW_SLACK words fewer) within ``threshold`` aside (the common
+        direction of the person's facts set aside from both, as :meth:`said`); a stretch not in English by
+        the multilingual part of the vectors alone (``alone``: its threshold, and where it is in a vector),
+        as the pair of models reads a question in another language. None when none can be compared."""
+        common = index.common
+        kept = [(w, v) for w in stretches
+                if (v := self.vectors.get(w.text)) is not None and v.size == index.dim]
+        if not kept or len(index.positions) < ASIDE_FACTS or common is None or common.size != index.dim:
+            return None
+        facts = index.matrix.astype(np.float64)
+        stack = np.stack([v for _, v in kept]).astype(np.float64)
+        english = np.array([w.english or alone is None for w, _ in kept])
+        long = np.array([w.size for w, _ in kept])[None, :] >= \
+            np.minimum(_sizes(index), WINDOW_WORDS[1])[:, None] - WINDOW_SLACK
+        near = np.zeros((len(index.positions), len(kept)), dtype=bool)
+        c = common.astype(np.float64)
+        ours = stack[english]
+        near[:, english] = _aside(facts @ ours.T, facts @ c, ours @ c) >= threshold
+        if alone is not None and (~english).any():
+            part = alone[1]
+            f, m, cp = _unit(facts[:, part]), _unit(stack[~english][:, part]), _unit(c[part][None, :])[0]
+            near[:, ~english] = _aside(f @ m.T, f @ cp, m @ cp) >= alone[0]
+        out = np.zeros(len(index.rows), dtype=bool)
+        out[index.positions] = (near & long).any(axis=1)
+        return out
+
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    return rows / np.where(norms > 0, norms, 1)
+
+
+def _sizes(index: FactIndex) -> np.ndarray:
+    """How many words each embedded fact has (a CJK character half a word), as :func:`windows` counts."""
+    return np.array([_size(index.rows[p].fact) for p in index.positions], dtype=np.float64)
 
 
 def _aside(scores: np.ndarray, facts_common: np.ndarray, memories_common: np.ndarray) -> np.ndarray:

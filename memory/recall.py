@@ -62,7 +62,17 @@ from database.people import People
 from database.records import ExcerptRow, FactRow, PromptData
 from memory import episodes, timewords, worth
 from memory.consent import Consent
-from memory.embeddings import MINILM, Embedder, Tuning, encode_asked, is_model, row_max, tuning_for, tuning_of
+from memory.embeddings import (
+    MINILM,
+    Embedder,
+    Tuning,
+    alone_of,
+    encode_asked,
+    is_model,
+    row_max,
+    tuning_for,
+    tuning_of,
+)
 from memory.episodes import ExcerptCache, ExcerptIndex
 from memory.factlines import DAY_TOKENS, YEAR_TOKENS, day, line, render
 from memory.facts import FactCache, FactIndex
@@ -106,6 +116,10 @@ PAST_WEIGHT = 0.35
 # Past this many facts and excerpts together, the scoring runs in a worker thread (a few milliseconds of numpy
 # for thousands, most of it without the GIL), so the event loop goes on serving other messages meanwhile.
 THREAD_ITEMS = 2_000
+# The stretches of the memories shown (memory/present.py ``windows``) embedded with one reply's message, at
+# most: a rewritten memory's 40-odd are spread over the next replies, each then paying about one memory's
+# encoding (docs/benchmarks.md)
+WINDOWS_PER_REPLY = 12
 QUESTION_WORDS = frozenset("kind kinds type types".split())
 # The mentions a message opens with ("@Finn, ..."): whom it is said to, not what it asks about (a name in
 # the query pulls a short question's vector towards every fact and none).
@@ -515,6 +529,11 @@ class Recall:
             subject = subject_of(index, archive, text)
             asked = [text, subject] if subject else [text]
             new = self.memories.missing(present.memories) if len(index.positions) else []
+            if new or not len(index.positions) or not tuning_of(self.embedder).said_window:
+                stretches: list[str] = []
+            else:  # a few of the memories' stretches a reply, each once: no one reply pays for all
+                stretches = self.memories.missing([w.text for w in present.windows])[:WINDOWS_PER_REPLY]
+            new += stretches
             # the message and its topic as queries, the memories as what is stored (e5 tells them apart)
             vectors = await asyncio.to_thread(encode_asked, self.embedder, asked, new, index.searched_in)
             query = vectors[0]
@@ -532,12 +551,16 @@ class Recall:
                          typical_weight=asking.typical_weight)
 
         def pick() -> tuple[list[FactRow], list[ExcerptRow]]:
+            shown = self.memories.said(index, present.memories, tuning.said_as_memory, tuning.said_aside)
+            if tuning.said_window is not None and present.windows:
+                within = self.memories.said_within(index, present.windows, tuning.said_window, alone_of(
+                    self.embedder, tuning))
+                shown = within if shown is None else shown if within is None else shown | within
             return choose_both(index, query, budget=budget, private=private, now=now,
                                expiry_days=self.settings.fact_expiry_days, text=text,
                                last_interaction=last_interaction, excerpts=archive, channel_id=channel_id,
                                guild_id=guild_id, about=about, present=present,
-                               shown=self.memories.said(index, present.memories, tuning.said_as_memory,
-                                                        tuning.said_aside),
+                               shown=shown,
                                fill=fill, floors=floors, tuning=tuning, base=base)
 
         if len(index.rows) + (len(archive.rows) if archive is not None else 0) > THREAD_ITEMS:

@@ -157,16 +157,17 @@ def earned(near: np.ndarray, floor: float, then: np.ndarray | None) -> np.ndarra
     return kept | then if then is not None else kept
 
 
-def said_in(fact: str, shown: Sequence[str], name: str) -> bool:
+def said_in(fact: str, shown: Sequence[str], name: str, language: str | None = None) -> bool:
     """Whether a memory, note, thread or summary clause ``shown`` says ``fact``: the same words (case,
     spacing and the closing full stop aside), or SAID_SHARE of its telling words, ``name`` (whom it is
-    about) set aside."""
+    about) set aside; all read in ``language`` when it is known (a clause of a summary: too short to tell
+    its own, it is read in the summary's), else each in its own."""
     same = _same(fact)
-    words = set(terms(fact)) - set(terms(name))
+    words = set(terms(fact, language)) - set(terms(name, language))
     for text in shown:
         if _same(text) == same:
             return True
-        if words and len(words & set(terms(text))) >= SAID_SHARE * len(words):
+        if words and len(words & set(terms(text, language))) >= SAID_SHARE * len(words):
             return True
     return False
 

@@ -123,6 +123,9 @@ ENTRY_POINTS: dict[str, tuple[Callable[[str], Any], tuple[re.Pattern[str] | str,
     "time words: a question about the past": (lambda t: timewords.asked(t, NOW), (
         timewords.QUESTION, timewords.PAST, timewords.FIRST_PERSON, timewords.ABOUT_YOU, timewords.ASKED)),
     "recall: a summary's clauses": (present.clauses, (present.CLAUSE,)),
+    "person block: the stretch of a clause a memory says": (
+        lambda t: present.said_once("alice", ["Alice lives in Leeds", t], [], t),
+        (lexical._UNIT, present.CLAUSE, "Alice lives in Leeds and 、。 アリス")),
     "recall: a core memory's pieces": (lambda t: present.pieces([t]), (present.PIECE, ", ; 。 ！")),
     "lexical search terms": (lambda t: (lexical.terms(t), lexical.LexicalIndex.build([t]).naming(t)),
                              (lexical._WORD, lexical._CJK_RE)),

@@ -613,7 +613,8 @@ async def test_a_channel_summary_is_rewritten_only_with_what_its_server_may_see(
 
 async def test_when_the_rewrite_fails_the_clause_telling_the_old_home_is_dropped(
         make_harness: MakeHarness) -> None:
-    """Claude failing, the summary is not rewritten but loses the clause that tells the closed fact."""
+    """Claude failing, the summary is not rewritten but loses the stretch that tells the closed fact (found by
+    the words it shares with the fact, never by the word joining the clauses: memory/present.py)."""
     from memory.passtext import REWRITE_CUE
     from tests.fakes.claude_server import Reply
     from tests.test_summarization import SMALL, Script, chat, summarized
@@ -642,4 +643,4 @@ async def test_when_the_rewrite_fails_the_clause_telling_the_old_home_is_dropped
     await bot.services.memory.summarizer.wait_idle()
     await bot.in_flight.drain()
     assert (await bot.services.memory.consolidator.run()).refreshed_summaries == 1
-    assert (await h.store.conversations.history(key, USER_ID, "dm")).summary == "Bakes bread on Sundays."
+    assert (await h.store.conversations.history(key, USER_ID, "dm")).summary == "… and bakes bread on Sundays."

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import update
 
 from database.models import Conversation, LoggedMessage
@@ -361,6 +362,60 @@ async def test_the_person_block_itself_says_each_thing_once(make_harness: MakeHa
     assert person.count("Leeds") == 1 and "- Alice lives in Leeds" in person
 
 
+# A memory, a summary telling it inside a longer clause, the place it names and what only the summary tells:
+# the clause joined as each language joins them (and, y, und, て with and without 、, ，).
+IN_A_CLAUSE = {
+    "en": ("Alice lives in Leeds", "Alice lives in Leeds and has a sister, Maya.", "Leeds", "Maya"),
+    "es": ("Alice vive en Leeds", "Alice vive en Leeds y tiene una hermana, Maya.", "Leeds", "Maya"),
+    "de": ("Alice wohnt in Leeds", "Alice wohnt in Leeds und hat eine Schwester, Maya.", "Leeds", "Maya"),
+    "ja": ("アリスはリーズに住んでいる", "アリスはリーズに住んでいて、妹のマヤがいる。", "リーズ", "マヤ"),
+    "ja-te": ("アリスはリーズに住んでいる", "アリスはリーズに住んでいて妹のマヤがいる。", "リーズ", "マヤ"),
+    "zh": ("爱丽丝住在利兹", "爱丽丝住在利兹，有一个妹妹玛雅。", "利兹", "玛雅"),
+}
+
+
+@pytest.mark.parametrize("language", list(IN_A_CLAUSE))
+async def test_the_person_block_says_once_what_a_summary_clause_repeats_in_any_language(
+        make_harness: MakeHarness, language: str) -> None:
+    """A core memory and a summary clause that says it and more, in each language: the person block says the
+    place once (the memory) and keeps what only the summary tells, by the words the two share, never by the
+    word that joins the clauses."""
+    memory, summary, place, new = IN_A_CLAUSE[language]
+    h = await make_harness()
+    await h.store.people.ensure_user(USER_ID, "alice")
+    key = _bot(h).services.pipeline.character_key
+    await h.store.memories.add_core_memory(key, USER_ID, memory, source=PRIVATE_SOURCE)
+    await _dm_prompt(h, "hello finn", 1)
+    await _bot(h).in_flight.drain()
+    async with h.store.engine.begin() as conn:
+        await conn.execute(update(Conversation).where(Conversation.user_id == USER_ID).values(
+            summary=summary))
+    person = _person_block(await _dm_prompt(h, "what should I cook tonight?", 2), "alice")
+    assert f"- {memory}" in person and "<summary" in person and new in person
+    assert person.count(place) == 1
+
+
+def test_a_clause_keeps_what_no_memory_says_whole() -> None:
+    """Only a stretch that says a memory (nearly all its words) is left out: a clause naming part of a
+    memory, or saying a short memory's words around its own verb, is kept as written."""
+    whole = "Alice's partner Sam teaches at a primary school."
+    assert said_once("alice", ["Alice's partner is Sam"], [], whole)[2] == whole
+    long = "Alice lives in Leeds with her partner Sam and their greyhound Biscuit."
+    ill = "Alice's partner Sam is very ill with flu."
+    assert said_once("alice", [long], [], ill)[2] == ill
+    # further on in the clause, two thirds of a memory's words are enough (it is not the clause's subject)
+    assert said_once("alice", ["Alice starts night shifts at the lighthouse."], [],
+                     "Alice told me Miso broke the teapot and she starts at the lighthouse.")[2] == \
+        "Alice told me Miso broke the teapot and she …"
+    # a stretch at the end, in German: the clause before it ends as it did
+    german = "Alice hat eine Schwester und wohnt in Leeds."
+    assert said_once("alice", ["Alice wohnt in Leeds"], [], german)[2] == "Alice hat eine Schwester und …"
+    # a whole clause said, in Spanish: the sentence before it ends there
+    spanish = "Bea tiene dos gatos, vive en Sevilla. Le gusta correr."
+    assert said_once("bea", ["Bea vive en Sevilla"], [], spanish)[2] == \
+        "Bea tiene dos gatos. Le gusta correr."
+
+
 def test_said_once_keeps_the_more_telling_of_a_note_and_a_memory_and_the_summarys_own_clauses() -> None:
     # the note tells more than the memory that says it: the note stays, the memory goes
     memories, notes, summary = said_once("alice", ["Alice lives in Leeds"], ["I live in Leeds near the park"],
@@ -430,6 +485,37 @@ async def test_a_fact_the_person_block_says_in_other_words_or_another_language_i
         body = await _dm_prompt(h, text, n)
         assert not [f for f in said if f in body], _recalled(body)
         assert body.count("Leeds") == 1  # the memory's, not the fact's again
+
+
+@pytest.mark.parametrize(("person", "asked", "said", "new"), [
+    (0, "tell me about Sam", "Alice's partner is called Sam",
+     "Alice's partner Sam teaches at a primary school"),
+    (1, "¿qué recuerdas de mí?", "Bea is an architect", "Bea's brother Luis lives in Madrid")])
+async def test_a_fact_a_stretch_of_a_memory_says_is_not_recalled_and_one_adding_to_it_is(
+        make_harness: MakeHarness, person: int, asked: str, said: str, new: str) -> None:
+    """A memory saying several things ("Alice lives in Leeds with her partner Sam and their greyhound
+    Biscuit."; in Spanish, "Bea vive en Sevilla y trabaja como arquitecta en un estudio pequeño."): a fact
+    saying one of them in other words, or in English, is near the stretch of the memory that says it and is
+    not recalled; a fact adding to it (what Sam does, Bea's brother) is (memory/present.py ``windows``). The
+    people of benchmarks/bench_person_recall.py, over the wire."""
+    from benchmarks.bench_person_recall import PEOPLE, recalled_lines
+    from memory.present import windows
+    from memory.recall import WINDOWS_PER_REPLY
+
+    who = PEOPLE[person]
+    h = await make_harness()
+    key = _bot(h).services.pipeline.character_key
+    await h.store.people.ensure_user(USER_ID, who.name)
+    for memory in who.memories:
+        await h.store.memories.add_core_memory(key, USER_ID, memory, source=PRIVATE_SOURCE)
+    for text in (*who.said, *who.new):
+        await _told(h, USER_ID, text, said_at=datetime.now(UTC) - timedelta(days=3))
+    # the first reply embeds the memories, each one after a few of their stretches (no reply pays for all)
+    replies = 2 + -(-len(windows(who.memories, who.name)) // WINDOWS_PER_REPLY)
+    for n in range(1, replies):
+        await _dm_prompt(h, "hi finn", n)
+    recalled = recalled_lines(await _dm_prompt(h, asked, replies))
+    assert new in recalled and said not in recalled, recalled
 
 
 def test_the_memories_aside_cosines_are_worths_about_without_a_copy_of_the_facts() -> None:
