@@ -95,6 +95,7 @@ class CardProfile:
         self._stemmers = [s for s in map(stemmer, self._read_in) if s is not None]
         self._rendered: int | None = None
         self._every: frozenset[str] = frozenset()
+        self._numbered = False
         self._checked: dict[str, bool] = {}
 
     @classmethod
@@ -155,6 +156,8 @@ class CardProfile:
         if rendered != self._rendered:  # a rendering came (or went): every table again
             self._rendered = rendered
             self._every = frozenset(w for c in self._read_in for w in self.weights_in(c))
+            # no stemmer takes a digit off: a word with one meets no card word without one
+            self._numbered = any(c.isdigit() for w in self._every for c in w)
             self._checked.clear()
         checked = self._checked
         for word in words:
@@ -162,8 +165,9 @@ class CardProfile:
             if found is None:
                 if len(checked) >= WORDS_KEPT:
                     checked.clear()
-                found = checked[word] = word in self._every or any(
-                    stem.stemWord(word) in self._every for stem in self._stemmers)
+                found = checked[word] = word in self._every or (
+                    (self._numbered or word.isalpha() or not any(c.isdigit() for c in word))
+                    and any(stem.stemWord(word) in self._every for stem in self._stemmers))
             if found:
                 return True
         return False

@@ -50,6 +50,8 @@ def is_laughter(word: str) -> bool:
     """A syllable of one to three characters said over and over, perhaps cut short at the end: "jajaja",
     "hahah", "rsrs", "kkkk", "ㅋㅋㅋ", "хахаха", "wwww", "555", "hehe", "ahahah". Linear in the word."""
     word = word.lower()
+    if len(set(word)) > 3:
+        return False  # a syllable of three characters at most, said over, has no more than three
     for size in (1, 2, 3):
         if len(word) < max(3, 2 * size):
             continue
