@@ -156,14 +156,9 @@ def units(text: str, language: str | None = None) -> list[Unit]:
     return out
 
 
-def terms(text: str, language: str | None = None) -> list[str]:
-    """The indexed terms of a text: words stemmed in ``language`` (None: the text's own, else
-    :data:`FALLBACK`), of an apostrophe word its longest part ("sister's", "l'année", "Ankara'da"), English
-    function words out; character bigrams of Japanese, Chinese and Korean."""
-    if language is None:
-        code, confidence = guess(text)
-        language = code if code is not None and confidence >= MIN_CONFIDENCE else FALLBACK
-    stop = STOPWORDS_OF.get(language, NO_STOPWORDS)
+def words_of(text: str) -> tuple[list[str], list[str]]:
+    """(the words of a text, lower-cased and not yet stemmed, of an apostrophe word its longest part; the
+    character bigrams of its Japanese, Chinese and Korean): what :func:`terms` reads in any language."""
     out: list[str] = []
     words: list[str] = []
     for cjk, word in _WORD.findall(text.lower()):
@@ -172,8 +167,21 @@ def terms(text: str, language: str | None = None) -> list[str]:
             continue
         if "'" in word or "’" in word:
             word = max(re.split("['’]", word), key=len)
-        if word not in stop:
-            words.append(word)
+        words.append(word)
+    return words, out
+
+
+def terms(text: str, language: str | None = None) -> list[str]:
+    """The indexed terms of a text: words stemmed in ``language`` (None: the text's own, else
+    :data:`FALLBACK`), of an apostrophe word its longest part ("sister's", "l'année", "Ankara'da"), English
+    function words out; character bigrams of Japanese, Chinese and Korean."""
+    if language is None:
+        code, confidence = guess(text)
+        language = code if code is not None and confidence >= MIN_CONFIDENCE else FALLBACK
+    stop = STOPWORDS_OF.get(language, NO_STOPWORDS)
+    words, out = words_of(text)
+    if stop:
+        words = [w for w in words if w not in stop]
     stem = stemmer(language)
     if stem is not None:
         words = stem.stemWords(words)  # untyped library

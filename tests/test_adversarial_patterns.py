@@ -22,6 +22,7 @@ import pytest
 
 from bot.alive import appraisal, emotes, emotions, status, style
 from bot.core import attachments, localtime, text, topics
+from bot.core import language as guessing
 from bot.core.persona import blend, cards, framework, lorebook, lorekeys, macros, modes, template
 from bot.core.persona.model import Lorebook, LoreEntry
 from bot.discord import posting
@@ -127,6 +128,9 @@ ENTRY_POINTS: dict[str, tuple[Callable[[str], Any], tuple[re.Pattern[str] | str,
         lambda t: present.said_once("alice", ["Alice lives in Leeds", t], [], t),
         (lexical._UNIT, present.CLAUSE, "Alice lives in Leeds and 、。 アリス")),
     "recall: a core memory's pieces": (lambda t: present.pieces([t]), (present.PIECE, ", ; 。 ！")),
+    "the language a message is written in": (guessing.guess, (
+        guessing._CJK, guessing._KANA, guessing._HANGUL, guessing._HAN, guessing._ENOUGH_LETTERS,
+        guessing._NOISE, "ok lol 草 ㅋㅋㅋ ありがとう <:pog:123456> <@123> https://x.y 1 2 3")),
     "lexical search terms": (lambda t: (lexical.terms(t), lexical.LexicalIndex.build([t]).naming(t)),
                              (lexical._WORD, lexical._CJK_RE)),
     "recall: the mentions a message opens with": (recall.asked_of, (recall._OPENING_MENTIONS,)),
@@ -202,7 +206,7 @@ def test_every_pattern_reading_outside_text_has_an_entry() -> None:
     modules = (triage, intent, router, topics, timewords, lexical, style, emotions, blend, macros,
                framework, template, modes, splitting, delivery, websearch, emotes, voice, attachments,
                posting, polls, moderation, localtime, text, lorekeys, appraisal, felt, prompting, reminders,
-               slots, present, mcp_admin, mcp_schema)
+               slots, present, mcp_admin, mcp_schema, guessing)
     covered = {id(p) for _, patterns in ENTRY_POINTS.values() for p in patterns if isinstance(p, re.Pattern)}
     covered |= {id(p) for p in blend._CONTEXT_PATTERNS.values()}
     missing = [f"{m.__name__}.{name}" for m in modules for name, value in vars(m).items()

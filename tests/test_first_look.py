@@ -322,6 +322,10 @@ class Rendered:
     def get(self, key: str, language: str) -> dict[str, float] | None:
         return self.ready.get(language)
 
+    @property
+    def version(self) -> int:  # renderings are only added here
+        return len(self.ready)
+
     def want(self, card: CardText, language: str, guild_id: int | None) -> None:
         self.asked.append(language)
 

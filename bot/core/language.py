@@ -39,7 +39,10 @@ MIN_CONFIDENCE = 0.5  # the model's probability below which its guess is not tak
 _KANA = re.compile("[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f]")
 _HANGUL = re.compile("[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]")
 _HAN = re.compile("[\u4e00-\u9fff\u3400-\u4dbf]")
-_LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
+_CJK = re.compile("[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f\uac00-\ud7af\u1100-\u11ff\u3130-\u318f"
+                  "\u4e00-\u9fff\u3400-\u4dbf]")  # any of the three above: one pass for most messages
+# MIN_LETTERS letters (found without counting the rest: this runs on every message the first look reads)
+_ENOUGH_LETTERS = re.compile(rf"[^\W\d_](?:[\W\d_]*[^\W\d_]){{{MIN_LETTERS - 1}}}", re.UNICODE)
 _NOISE = re.compile(r"<a?:\w+:\d+>|<[@#]!?&?\d+>|https?://\S+", re.UNICODE)  # Discord emoji, mentions, links
 
 _lock = threading.Lock()
@@ -71,14 +74,14 @@ def load() -> Any:
 def guess(text: str) -> tuple[str | None, float]:
     """(the likeliest language of ``text``, the confidence in it): 1.0 for a script that tells alone; None
     for text with too few letters to guess from. Below :data:`MIN_CONFIDENCE` it is only a guess."""
-    if _KANA.search(text):
-        return "ja", 1.0
-    if _HANGUL.search(text):
-        return "ko", 1.0
-    if _HAN.search(text):
+    if _CJK.search(text):
+        if _KANA.search(text):
+            return "ja", 1.0
+        if _HANGUL.search(text):
+            return "ko", 1.0
         return "zh", 1.0
     text = _NOISE.sub(" ", text)
-    if len(_LETTER.findall(text, 0, 400)) < MIN_LETTERS:
+    if _ENOUGH_LETTERS.search(text, 0, 400) is None:
         return None, 0.0
     code, confidence = load().classify(text[:2000])
     return str(code), float(confidence)

@@ -203,6 +203,8 @@ class CardVocabulary:
         self._busy: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._failed: dict[tuple[str, str], float] = {}
         self._asked: OrderedDict[str, set[str]] = OrderedDict()  # per card: the languages asked for
+        self.version = 0  # moved whenever a rendering is ready or forgotten (what is derived from them is
+        # made again)
 
     def get(self, key: str, language: str) -> dict[str, float] | None:
         """The rendering's weighted terms, when ready (a dict lookup: the hot path's)."""
@@ -246,6 +248,7 @@ class CardVocabulary:
             self._ready[at] = stem(vocabulary, language)
             while len(self._ready) > KEPT:
                 self._ready.popitem(last=False)
+            self.version += 1
             self._failed.pop(at, None)
         except Exception:  # a model or database outage: judged without it, asked again later
             log.warning("card words in %s not made", language, exc_info=True)

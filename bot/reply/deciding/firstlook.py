@@ -42,12 +42,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot.core.config.sections import TriageSettings
-from bot.core.language import MIN_CONFIDENCE, guess
+from bot.core.language import LANGUAGES, MIN_CONFIDENCE, guess
 from bot.core.persona.model import Persona
 from bot.core.pipeline import DecisionKind, Incoming
 from bot.core.topics import topic_hits
 from bot.reply.deciding.cardwords import CARD_WEIGHT, INTEREST_WEIGHT, CardText, CardVocabulary
-from memory.lexical import terms
+from memory.lexical import stemmer, terms, words_of
 
 USUAL_SHARE = 0.02  # a card word in more of the chat's messages than this weighs less, in proportion
 WARM_UP = 50  # messages heard, and times a word was seen, before the chat makes a word usual
@@ -66,6 +66,8 @@ BUDGET_STEEPNESS = 2.0  # (1 + this) x first_look_threshold at the budget's last
 WINDOW_MAX_FACTOR = 4.0  # a busy channel's vote window: at most this many times vote_window_seconds
 WINDOW_MAX_SECONDS = 60.0
 HOUR = 3600.0
+WORDS_KEPT = 100_000  # the words whose every reading the card's words were checked against (then cleared)
+CHANNEL_WORDS = 256  # a channel's words read in its language, kept to know the next message's (then cleared)
 
 
 class CardProfile:
@@ -87,6 +89,14 @@ class CardProfile:
             **dict.fromkeys(terms(" ".join(card.strong), language), INTEREST_WEIGHT)})
         self._by_language: dict[str, dict[str, float]] = {}  # with a rendering, once it is ready
         self._strong: dict[str, dict[str, float]] = {}  # the strong words alone, in a language not rendered
+        # may_say(): every table's words, in every language a message may be read in (made again when a
+        # rendering is ready), and which words of the chat one of their readings is among them
+        self._read_in = tuple(dict.fromkeys((*LANGUAGES, language)))
+        self._stemmers = [s for s in map(stemmer, self._read_in) if s is not None]
+        self._rendered: int | None = None
+        self._every: frozenset[str] = frozenset()
+        self._numbered = False
+        self._checked: dict[str, bool] = {}
 
     @classmethod
     def of(cls, persona: Persona, vocabulary: CardVocabulary | None = None) -> CardProfile:
@@ -135,6 +145,33 @@ class CardProfile:
         ready = self._by_language[language] = self._without_names({**rendered, **strong}, language)
         return ready
 
+    def may_say(self, words: list[str], cjk: list[str]) -> bool:
+        """Whether a text (its ``words`` and ``cjk`` bigrams: lexical.words_of) may say one of the card's
+        words in whatever language it is read: one of its words, stemmed in one of the languages, is a word
+        of the card's in one of them. When none is, its language changes nothing of its interest (the first
+        look need not know it)."""
+        if cjk:
+            return True  # a script that tells its language alone (a guess costs nothing there)
+        rendered = 0 if self.vocabulary is None else self.vocabulary.version
+        if rendered != self._rendered:  # a rendering came (or went): every table again
+            self._rendered = rendered
+            self._every = frozenset(w for c in self._read_in for w in self.weights_in(c))
+            # no stemmer takes a digit off: a word with one meets no card word without one
+            self._numbered = any(c.isdigit() for w in self._every for c in w)
+            self._checked.clear()
+        checked = self._checked
+        for word in words:
+            found = checked.get(word)
+            if found is None:
+                if len(checked) >= WORDS_KEPT:
+                    checked.clear()
+                found = checked[word] = word in self._every or (
+                    (self._numbered or word.isalpha() or not any(c.isdigit() for c in word))
+                    and any(stem.stemWord(word) in self._every for stem in self._stemmers))
+            if found:
+                return True
+        return False
+
     def words(self, text: str, language: str | None = None,
               weights: dict[str, float] | None = None) -> set[str]:
         """The card's words ``text`` says (stemmed in ``language``, each once)."""
@@ -143,7 +180,7 @@ class CardProfile:
 
     def says(self, text: str) -> bool:
         """Whether ``text`` says one of the card's words (in its own language, or one already rendered)."""
-        return bool(self.words(text, self.language(text)))
+        return self.may_say(*words_of(text)) and bool(self.words(text, self.language(text)))
 
     def interest(self, text: str, chat: ChatWords | None = None, words: set[str] | None = None,
                  weights: dict[str, float] | None = None) -> float:
@@ -201,6 +238,8 @@ class _Channel:
     spoke_at: float = -math.inf
     spoke_to: int | None = None  # the person it answered there last
     rounds: deque[float] = field(default_factory=deque)  # when its vote rounds of the last hour ran
+    language: str | None = None  # of its last message the first look guessed the language of
+    words: set[str] = field(default_factory=set)  # the words of its messages guessed in that language
 
 
 class FirstLook:
@@ -282,15 +321,37 @@ class FirstLook:
         factor = min(WINDOW_MAX_FACTOR, max(1.0, math.sqrt(per_window)))
         return min(max(seconds, WINDOW_MAX_SECONDS), seconds * factor)
 
+    @staticmethod
+    def _language(channel: _Channel, profile: CardProfile, text: str, words: list[str], *,
+                  known: bool = False) -> str | None:
+        """The language of ``text`` (its ``words``: lexical.words_of), the model's guess; with ``known``,
+        for a message said only in words its channel's messages in its language said already, that language
+        (no guess: a new language brings new words)."""
+        said = [w for w in words if w.isalpha()]  # a number or a tag says no language
+        if known and channel.language is not None and said and channel.words.issuperset(said):
+            return channel.language
+        language = profile.language(text)
+        if language is not None:
+            if language != channel.language or len(channel.words) >= CHANNEL_WORDS:
+                channel.language, channel.words = language, set()
+            channel.words.update(said)
+        return language
+
     def look(self, msg: Incoming) -> Look:
         """Whether the unaddressed ``msg`` (past triage) deserves a vote round."""
         if not self.on:
             return Look(True, 0.0, "first look off")
         channel, now = self._channel(msg.channel_id), self.clock()
         profile = self.profile()
-        language = profile.language(msg.said)
-        weights = profile.weights_in(language, msg.guild_id, ask=True)
-        words = profile.words(msg.said, language, weights)
+        said, cjk = words_of(msg.said)
+        if profile.may_say(said, cjk):
+            language = self._language(channel, profile, msg.said, said)
+            weights = profile.weights_in(language, msg.guild_id, ask=True)
+            words = profile.words(msg.said, language, weights)
+        else:  # its language changes nothing here: it is guessed only to ask for the card in a new one
+            language = self._language(channel, profile, msg.said, said, known=True)
+            profile.weights_in(language, msg.guild_id, ask=True)
+            weights, words = {}, set()
         chat = self.chat(msg)
         own = profile.interest(msg.said, chat, words, weights)
         chat.hear(words)

@@ -50,6 +50,8 @@ def is_laughter(word: str) -> bool:
     """A syllable of one to three characters said over and over, perhaps cut short at the end: "jajaja",
     "hahah", "rsrs", "kkkk", "ㅋㅋㅋ", "хахаха", "wwww", "555", "hehe", "ahahah". Linear in the word."""
     word = word.lower()
+    if len(set(word)) > 3:
+        return False  # a syllable of three characters at most, said over, has no more than three
     for size in (1, 2, 3):
         if len(word) < max(3, 2 * size):
             continue
@@ -129,7 +131,10 @@ def is_acknowledgement(text: str, card_word: Callable[[str], bool] | None = None
     words = [w for w in (_NOT_ALNUM.sub("", w) for w in _ACK_SEPARATORS.split(rest.lower())) if w]
     if all(is_laughter(w) for w in words) or (len(words) > 2 and len(set(words)) == 1):
         return True  # laughter, or one word said again and again ("ok ok ok", "no no no")
-    if sum(map(_words_in, words)) > _SHORT_WORDS or sum(map(_letters, words)) > _SHORT_CHARS:
+    if not _HAN.search(rest):  # no Chinese or Japanese: a word is a word, a letter a letter
+        if len(words) > _SHORT_WORDS or sum(map(len, words)) > _SHORT_CHARS:
+            return False
+    elif sum(map(_words_in, words)) > _SHORT_WORDS or sum(map(_letters, words)) > _SHORT_CHARS:
         return False
     if not all(_ALPHA.search(w) for w in words):
         return False  # a number ("5", "2 pm") answers something
