@@ -66,7 +66,15 @@ from memory.embeddings import MINILM, Embedder, Tuning, encode_asked, is_model, 
 from memory.episodes import ExcerptCache, ExcerptIndex
 from memory.factlines import DAY_TOKENS, YEAR_TOKENS, day, line, render
 from memory.facts import FactCache, FactIndex
-from memory.lexical import NO_STOPWORDS, STOPWORDS_OF, names_a_thing, terms
+from memory.lexical import (
+    NAMING_LETTERS,
+    NO_STOPWORDS,
+    STOPWORDS_OF,
+    is_grammar,
+    names_a_thing,
+    pieces,
+    terms,
+)
 from memory.packing import Candidates
 from memory.present import NOTHING, MemoryVectors, Present, clauses, present
 from memory.sources import Recalled
@@ -149,15 +157,24 @@ def topic(index: FactIndex | ExcerptIndex, text: str) -> str:
     telling = False  # whether a word that names a thing was set aside
     language = detect(text) or index.lexical.language  # once: a word alone does not tell its language
     stop = STOPWORDS_OF.get(language or "", NO_STOPWORDS)
-    for word in _TOPIC_WORD.findall(text):
-        base = re.split("['’]", word)[0]
+    common = episodes.COMMON_SHARE * n
+    # Japanese is cut where its script changes (memory/lexical.py pieces), its hiragana set aside as another
+    # language's function words are: "メラニーはどのような活動をしていますか？" asks about "活動".
+    for base in (piece for word in _TOPIC_WORD.findall(text) for piece in pieces(re.split("['’]", word)[0])):
         low = base.lower()
+        if is_grammar(base):
+            telling |= len(base) >= NAMING_LETTERS
+            continue
         if low in stop or low in QUESTION_WORDS:
             telling |= names_a_thing(low)
             continue
-        stem = terms(low, language)
-        hit = index.lexical.postings.get(stem[0]) if stem else None
-        if hit is not None and len(hit[0]) > episodes.COMMON_SHARE * n:
+        # in most of the person's facts by most of its terms (a word has one; a piece of Japanese its
+        # bigrams, of which the person's name's are each common, and a word beginning like it, キャンプ,
+        # only its first)
+        stems = terms(low, language)
+        shared = sum(len(hit[0]) > common for hit in map(index.lexical.postings.get, stems)
+                     if hit is not None)
+        if stems and 2 * shared >= len(stems):
             telling |= names_a_thing(low)
             continue
         kept.append(base)
