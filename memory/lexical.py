@@ -143,6 +143,8 @@ def terms(text: str, language: str | None = None) -> list[str]:
     for cjk, word in _WORD.findall(text.lower()):
         if cjk:
             out.extend(_bigrams(cjk))
+            # a kanji alone between kana is a word of its own (本, 絵, 描いた), which its bigrams split
+            out.extend(p for p in pieces(cjk) if len(p) == 1 and len(cjk) > 1 and not is_grammar(p))
             continue
         if "'" in word or "’" in word:
             word = max(re.split("['’]", word), key=len)

@@ -62,7 +62,17 @@ from database.people import People
 from database.records import ExcerptRow, FactRow, PromptData
 from memory import episodes, timewords, worth
 from memory.consent import Consent
-from memory.embeddings import MINILM, Embedder, Tuning, encode_asked, is_model, row_max, tuning_for, tuning_of
+from memory.embeddings import (
+    GLOSS,
+    MINILM,
+    Embedder,
+    Tuning,
+    encode_asked,
+    is_model,
+    row_max,
+    tuning_for,
+    tuning_of,
+)
 from memory.episodes import ExcerptCache, ExcerptIndex
 from memory.factlines import DAY_TOKENS, YEAR_TOKENS, day, line, render
 from memory.facts import FactCache, FactIndex
@@ -70,6 +80,7 @@ from memory.lexical import (
     NAMING_LETTERS,
     NO_STOPWORDS,
     STOPWORDS_OF,
+    LexicalIndex,
     is_grammar,
     names_a_thing,
     pieces,
@@ -172,8 +183,7 @@ def topic(index: FactIndex | ExcerptIndex, text: str) -> str:
         # bigrams, of which the person's name's are each common, and a word beginning like it, キャンプ,
         # only its first)
         stems = terms(low, language)
-        shared = sum(len(hit[0]) > common for hit in map(index.lexical.postings.get, stems)
-                     if hit is not None)
+        shared = sum(_in_facts(index.lexical, t) > common for t in stems)
         if stems and 2 * shared >= len(stems):
             telling |= names_a_thing(low)
             continue
@@ -182,6 +192,14 @@ def topic(index: FactIndex | ExcerptIndex, text: str) -> str:
     # words) it is the message again, its punctuation gone: a second draw at the floor, not what it asks
     # ("bonne nuit à tous, dormez bien !" read as "bonne nuit tous dormez bien" came within reach of a fact).
     return " ".join(kept) if telling and kept else ""
+
+
+def _in_facts(lexical: LexicalIndex, term: str) -> int:
+    """How many of the person's facts have ``term`` in their own words or in their English wording (a fact
+    kept in another language: memory/lexical.py), where an English question meets the person's name."""
+    found = [hit[0] for hit in (lexical.postings.get(term), lexical.postings.get(GLOSS + term)
+                                if lexical.glossed else None) if hit is not None]
+    return len(found[0]) if len(found) == 1 else len(np.union1d(*found)) if found else 0
 
 
 def subject_of(index: FactIndex, archive: ExcerptIndex | None, text: str) -> str:

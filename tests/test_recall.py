@@ -95,6 +95,47 @@ def test_a_broad_question_is_also_ranked_by_its_topic() -> None:
     assert found[0].id == 2
 
 
+# (the person's facts, a broad question about them, the word it asks about) in several languages
+ACTIVITIES = [
+    (("Melanie paints sunsets", "Melanie went camping", "Melanie plays the clarinet"),
+     "What kinds of activities does Melanie do?", "activities"),
+    (("Melanie pinta atardeceres", "Melanie fue de campamento", "Melanie toca el clarinete"),
+     "¿Qué actividades hace Melanie?", "actividades"),
+    (("Melanie malt Sonnenuntergänge", "Melanie war zelten", "Melanie spielt Klarinette"),
+     "Welche Aktivitäten macht Melanie?", "Aktivitäten"),
+    (("メラニーは夕日の絵を描く", "メラニーはキャンプに行った", "メラニーはクラリネットを吹く"),
+     "メラニーはどのような活動をしていますか？", "活動"),
+    (("멜라니는 노을을 그린다", "멜라니는 캠핑을 갔다", "멜라니는 클라리넷을 분다"),
+     "멜라니는 어떤 활동을 하나요?", "활동을"),
+]
+
+
+@pytest.mark.parametrize(("facts", "question", "word"), ACTIVITIES)
+def test_a_broad_question_has_a_topic_without_the_persons_name_in_any_language(
+        facts: tuple[str, ...], question: str, word: str) -> None:
+    index = FactIndex.build([row(i, fact) for i, fact in enumerate(facts, 1)])
+    about = topic(index, question)
+    assert word in about.split()
+    assert not {"Melanie", "メラニー", "멜라니는"} & set(about.split())
+
+
+def test_a_japanese_question_is_read_in_its_words() -> None:
+    # Written without spaces, Japanese is cut where its script changes; its hiragana (particles, endings,
+    # question words) is set aside as another language's function words are, and the name by its bigrams.
+    things = ["夕日の絵を描く", "クラリネットを吹く", "陶芸教室に通う", "本を読む", "犬を飼っている",
+              "公園を走る", "バイオリンを弾く", "博物館に行った", "ケーキを焼いた", "花を育てている",
+              "夫と旅行した", "猫が好きだ", "海で泳いだ", "ギターを習っている", "映画を見た", "写真を撮る",
+              "料理教室に通う", "山に登った", "手紙を書いた", "友人と会った", "庭を手入れする", "歌を歌う",
+              "詩を書く", "自転車に乗る", "キャンプに行った"]
+    index = FactIndex.build([row(i, f"キャロラインは{thing}") for i, thing in enumerate(things, 1)])
+    assert topic(index, "キャロラインはどのような活動をしていますか？") == "活動"
+    assert topic(index, "キャロラインはどこでキャンプをしましたか？") == "キャンプ"  # begins like her name
+    assert topic(index, "キャロライン？") == ""  # nothing left to ask about
+    assert topic(index, "陶芸教室") == ""  # the whole message: no second ranking
+    assert topic(index, "おはよう") == ""  # hiragana alone: nothing named
+    assert topic(index, "キャロラインが日の出の絵を描いたのはいつですか？") == "日 出 絵 描"
+
+
 def test_the_message_and_its_topic_are_scored_in_one_pass_with_the_same_results(monkeypatch: Any) -> None:
     monkeypatch.setattr(embeddings, "BLOCK_ROWS", 4)  # several blocks and a short last one
     e = HashEmbedder()
