@@ -8,6 +8,7 @@ import random
 import re
 import threading
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -134,6 +135,18 @@ def test_a_japanese_question_is_read_in_its_words() -> None:
     assert topic(index, "陶芸教室") == ""  # the whole message: no second ranking
     assert topic(index, "おはよう") == ""  # hiragana alone: nothing named
     assert topic(index, "キャロラインが日の出の絵を描いたのはいつですか？") == "日 出 絵 描"
+
+
+def test_an_english_question_of_facts_kept_in_another_language_sets_the_name_aside() -> None:
+    # The name an English question shares with the facts is in their English wordings (user_facts.gloss),
+    # not in their own words: set aside there as it is among English facts.
+    kept = [("メラニーは夕日の絵を描く", "Melanie paints sunsets"),
+            ("メラニーはキャンプに行った", "Melanie went camping"),
+            ("Melanie pinta atardeceres", "Melanie paints sunsets"),
+            ("Melanie fue de campamento", "Melanie went camping")]
+    for pair in (kept[:2], kept[2:]):
+        rows = [replace(row(i, fact), gloss=english) for i, (fact, english) in enumerate(pair, 1)]
+        assert topic(FactIndex.build(rows), "What kinds of activities does Melanie do?") == "activities"
 
 
 def test_the_message_and_its_topic_are_scored_in_one_pass_with_the_same_results(monkeypatch: Any) -> None:
