@@ -170,8 +170,11 @@ def topic(index: FactIndex | ExcerptIndex, text: str) -> str:
     stop = STOPWORDS_OF.get(language or "", NO_STOPWORDS)
     common = episodes.COMMON_SHARE * n
     # Japanese is cut where its script changes (memory/lexical.py pieces), its hiragana set aside as another
-    # language's function words are: "メラニーはどのような活動をしていますか？" asks about "活動".
-    for base in (piece for word in _TOPIC_WORD.findall(text) for piece in pieces(re.split("['’]", word)[0])):
+    # language's function words are: "メラニーはどのような活動をしていますか？" asks about "活動". Only
+    # against facts in its language: of facts kept in English, the name it writes in katakana is in none,
+    # so it could not be told from what it asks (read whole, the message has no topic).
+    cut = pieces if language == index.lexical.language else _whole
+    for base in (piece for word in _TOPIC_WORD.findall(text) for piece in cut(re.split("['’]", word)[0])):
         low = base.lower()
         if is_grammar(base):
             telling |= len(base) >= NAMING_LETTERS
@@ -192,6 +195,10 @@ def topic(index: FactIndex | ExcerptIndex, text: str) -> str:
     # words) it is the message again, its punctuation gone: a second draw at the floor, not what it asks
     # ("bonne nuit à tous, dormez bien !" read as "bonne nuit tous dormez bien" came within reach of a fact).
     return " ".join(kept) if telling and kept else ""
+
+
+def _whole(word: str) -> list[str]:
+    return [word]
 
 
 def _in_facts(lexical: LexicalIndex, term: str) -> int:

@@ -135,6 +135,9 @@ def test_a_japanese_question_is_read_in_its_words() -> None:
     assert topic(index, "陶芸教室") == ""  # the whole message: no second ranking
     assert topic(index, "おはよう") == ""  # hiragana alone: nothing named
     assert topic(index, "キャロラインが日の出の絵を描いたのはいつですか？") == "日 出 絵 描"
+    # of facts kept in English, the name written in katakana is in none of them: no topic, as before
+    english = FactIndex.build([row(1, "Caroline paints sunsets"), row(2, "Caroline went camping")])
+    assert topic(english, "キャロラインはどのような活動をしていますか？") == ""
 
 
 def test_an_english_question_of_facts_kept_in_another_language_sets_the_name_aside() -> None:
