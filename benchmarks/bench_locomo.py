@@ -219,6 +219,7 @@ class Result:
     excerpt_bytes: int = 0
     tokens: int = 0  # of the recalled lines
     repeated: int = 0  # of those that repeat another recalled line or the recent context
+    missed: list[dict[str, Any]] = field(default_factory=list)  # each question none of whose evidence came
 
     @property
     def redundancy(self) -> float:
@@ -245,6 +246,7 @@ class Result:
             "redundancy": round(self.redundancy, 4),
             "excerpt_bytes_per_10k_messages": round(self.excerpt_bytes * 10_000 / self.messages)
             if self.messages else 0,
+            "missed": self.missed,
             "by_category": {CATEGORIES[c]: {**{k: round(v, 4) for k, v in t.rates().items()}, "n": t.n}
                             for c, t in sorted(self.by_category.items())},
         }
@@ -417,6 +419,11 @@ async def run(samples: Sequence[Sample], url: str, *, budget: int, embedder: Emb
                     cos_hit = score([turns_of[i] for i in by_cosine], q.evidence)[0]
                     bm_hit = score([turns_of[i] for i in by_bm25], q.evidence)[0]
                 result.overall.add(hit, every, cos_hit, bm_hit)
+                if not hit:  # what was asked, what answers it, and what came instead: to read why
+                    result.missed.append({
+                        "sample": sample.name, "question": q.text, "category": q.category,
+                        "evidence": [o.text for o in inserted if o.turns & q.evidence],
+                        "recalled": [r.fact for r in chosen]})
                 result.by_category.setdefault(q.category, Tally()).add(hit, every, cos_hit, bm_hit)
                 result.recalled += k
                 result.quoted += len(said)

@@ -39,6 +39,14 @@ _CJK = "\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff66-
 # A run of Japanese, Chinese or Korean characters, or a word of any other script (its apostrophe parts too).
 _WORD = re.compile(rf"([{_CJK}]+)|([^\W_{_CJK}]+(?:['’][^\W_{_CJK}]+)*)", re.UNICODE)
 _CJK_RE = re.compile(rf"[{_CJK}]")
+# Japanese writes its content words in kanji or katakana and its grammar (particles, endings, most question
+# words) in hiragana, without spaces: a change of script is where a word begins or ends
+# ("メラニー|は|どのような|活動|をしていますか"). Han (with its repeat mark 々), katakana (with its
+# long-vowel mark), hiragana.
+_HAN, _KANA = "\u3005\u3400-\u4dbf\u4e00-\u9fff", "\u30a1-\u30fa\u30fc-\u30ff\u31f0-\u31ff\uff66-\uff9f"
+_HIRA = "\u3041-\u309f"
+_SCRIPT_RUN = re.compile(rf"[{_HAN}]+|[{_KANA}]+|[{_HIRA}]+|[^{_HAN}{_KANA}{_HIRA}\u30fb]+")
+_HIRAGANA = re.compile(rf"[{_HIRA}]+")
 # A shared word this long or longer names a thing (memory/recall.py: a message under the floor that names
 # what a fact names still recalls it); shorter ones are any language's particles.
 NAMING_LETTERS = 3
@@ -107,6 +115,17 @@ def names_a_thing(word: str) -> bool:
     return len(word) >= NAMING_LETTERS or bool(_CJK_RE.match(word))
 
 
+def pieces(word: str) -> list[str]:
+    """A word cut where its script changes between Han, katakana and hiragana (see _SCRIPT_RUN): Japanese
+    written without spaces, in its words and the grammar between them; any other word whole."""
+    return _SCRIPT_RUN.findall(word) if _CJK_RE.search(word) else [word]
+
+
+def is_grammar(piece: str) -> bool:
+    """Whether a piece of Japanese is hiragana alone: its particles, endings and question words."""
+    return _HIRAGANA.fullmatch(piece) is not None
+
+
 def _bigrams(run: str) -> list[str]:
     return [run] if len(run) == 1 else [run[i:i + 2] for i in range(len(run) - 1)]
 
@@ -164,6 +183,8 @@ def words_of(text: str) -> tuple[list[str], list[str]]:
     for cjk, word in _WORD.findall(text.lower()):
         if cjk:
             out.extend(_bigrams(cjk))
+            # a kanji alone between kana is a word of its own (本, 絵, 描いた), which its bigrams split
+            out.extend(p for p in pieces(cjk) if len(p) == 1 and len(cjk) > 1 and not is_grammar(p))
             continue
         if "'" in word or "’" in word:
             word = max(re.split("['’]", word), key=len)

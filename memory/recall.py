@@ -63,6 +63,7 @@ from database.records import ExcerptRow, FactRow, PromptData
 from memory import episodes, timewords, worth
 from memory.consent import Consent
 from memory.embeddings import (
+    GLOSS,
     MINILM,
     Embedder,
     Tuning,
@@ -76,7 +77,16 @@ from memory.embeddings import (
 from memory.episodes import ExcerptCache, ExcerptIndex
 from memory.factlines import DAY_TOKENS, YEAR_TOKENS, day, line, render
 from memory.facts import FactCache, FactIndex
-from memory.lexical import NO_STOPWORDS, STOPWORDS_OF, names_a_thing, terms
+from memory.lexical import (
+    NAMING_LETTERS,
+    NO_STOPWORDS,
+    STOPWORDS_OF,
+    LexicalIndex,
+    is_grammar,
+    names_a_thing,
+    pieces,
+    terms,
+)
 from memory.packing import Candidates
 from memory.present import NOTHING, MemoryVectors, Present, clauses, present
 from memory.sources import Recalled
@@ -163,15 +173,26 @@ def topic(index: FactIndex | ExcerptIndex, text: str) -> str:
     telling = False  # whether a word that names a thing was set aside
     language = detect(text) or index.lexical.language  # once: a word alone does not tell its language
     stop = STOPWORDS_OF.get(language or "", NO_STOPWORDS)
-    for word in _TOPIC_WORD.findall(text):
-        base = re.split("['’]", word)[0]
+    common = episodes.COMMON_SHARE * n
+    # Japanese is cut where its script changes (memory/lexical.py pieces), its hiragana set aside as another
+    # language's function words are: "メラニーはどのような活動をしていますか？" asks about "活動". Only
+    # against facts in its language: of facts kept in English, the name it writes in katakana is in none,
+    # so it could not be told from what it asks (read whole, the message has no topic).
+    cut = pieces if language == index.lexical.language else _whole
+    for base in (piece for word in _TOPIC_WORD.findall(text) for piece in cut(re.split("['’]", word)[0])):
         low = base.lower()
+        if is_grammar(base):
+            telling |= len(base) >= NAMING_LETTERS
+            continue
         if low in stop or low in QUESTION_WORDS:
             telling |= names_a_thing(low)
             continue
-        stem = terms(low, language)
-        hit = index.lexical.postings.get(stem[0]) if stem else None
-        if hit is not None and len(hit[0]) > episodes.COMMON_SHARE * n:
+        # in most of the person's facts by most of its terms (a word has one; a piece of Japanese its
+        # bigrams, of which the person's name's are each common, and a word beginning like it, キャンプ,
+        # only its first)
+        stems = terms(low, language)
+        shared = sum(_in_facts(index.lexical, t) > common for t in stems)
+        if stems and 2 * shared >= len(stems):
             telling |= names_a_thing(low)
             continue
         kept.append(base)
@@ -179,6 +200,18 @@ def topic(index: FactIndex | ExcerptIndex, text: str) -> str:
     # words) it is the message again, its punctuation gone: a second draw at the floor, not what it asks
     # ("bonne nuit à tous, dormez bien !" read as "bonne nuit tous dormez bien" came within reach of a fact).
     return " ".join(kept) if telling and kept else ""
+
+
+def _whole(word: str) -> list[str]:
+    return [word]
+
+
+def _in_facts(lexical: LexicalIndex, term: str) -> int:
+    """How many of the person's facts have ``term`` in their own words or in their English wording (a fact
+    kept in another language: memory/lexical.py), where an English question meets the person's name."""
+    found = [hit[0] for hit in (lexical.postings.get(term), lexical.postings.get(GLOSS + term)
+                                if lexical.glossed else None) if hit is not None]
+    return len(found[0]) if len(found) == 1 else len(np.union1d(*found)) if found else 0
 
 
 def subject_of(index: FactIndex, archive: ExcerptIndex | None, text: str) -> str:

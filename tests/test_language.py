@@ -12,7 +12,7 @@ import pytest
 from bot.alive import style
 from bot.core import language
 from memory import timewords
-from memory.lexical import LexicalIndex, terms
+from memory.lexical import LexicalIndex, is_grammar, pieces, terms
 from tests.harness import CHANNEL_ID, USER_ID, MakeHarness
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
@@ -64,6 +64,21 @@ def test_stems_follow_the_language_and_cjk_is_split_into_bigrams() -> None:
     assert set(terms("perros")) == set(terms("perro"))  # Spanish stems, not English
     assert "住ん" in terms("ヨークに住んでいる")  # a Japanese clause is not one token
     assert terms("j'habite") == ["habit"]  # an elided article is not the word
+
+
+@pytest.mark.parametrize(("word", "cut"), [
+    ("メラニーはどのような活動をしていますか", ["メラニー", "はどのような", "活動", "をしていますか"]),
+    ("ドクター・スースの本", ["ドクター", "スース", "の", "本"]),  # the middle dot parts two words
+    ("人々が住んでいる", ["人々", "が", "住", "んでいる"]),  # 々 repeats a kanji: one word
+    ("ﾒﾗﾆｰは", ["ﾒﾗﾆｰ", "は"]),  # half-width katakana
+    ("LGBTQのグループ", ["LGBTQ", "の", "グループ"]),
+    ("我住在北京", ["我住在北京"]),  # Chinese: one script, no cut to be read from it
+    ("캐롤라인은", ["캐롤라인은"]),  # Korean: spaces already part its words
+    ("Leeds'te", ["Leeds'te"]), ("vivo", ["vivo"]),
+])
+def test_japanese_is_cut_where_its_script_changes(word: str, cut: list[str]) -> None:
+    assert pieces(word) == cut
+    assert [is_grammar(p) for p in cut] == [all("\u3041" <= c <= "\u309f" for c in p) for p in cut]
 
 
 def test_a_query_too_short_to_tell_is_read_in_the_documents_language() -> None:
