@@ -38,7 +38,7 @@ block changes only with them.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -287,14 +287,7 @@ def _cut(clause: str, told: Sequence[str], name: str, language: str) -> str:
             continue
         keys = frozenset().union(*(u.keys for u in theirs))
         inside = [bool(u.keys & (keys | named)) for u in own]
-        i = 0
-        while i < len(own):
-            if not inside[i]:
-                i += 1
-                continue
-            j = i
-            while j < len(own) and inside[j]:
-                j += 1
+        for i, j in _runs(inside):
             end = j
             while end < len(own) and own[end - 1].cjk and own[end].kana:
                 end += 1  # Japanese: the kana after the stretch inflect its last word ("住んでい|て")
@@ -310,20 +303,13 @@ def _cut(clause: str, told: Sequence[str], name: str, language: str) -> str:
                     sum(_naming(text, u) for u in covered) >= STRETCH_NAMING:
                 for k in range(first, end if last == j else last):
                     cut[k] = True
-            i = j
     if not any(cut) or sum(0.5 if u.cjk else 1 for u, gone in zip(own, cut, strict=True)
                            if not gone) < CLAUSE_WORDS:
         return clause
-    out, at, i = "", 0, 0
-    while i < len(own):
-        if not cut[i]:
-            i += 1
-            continue
-        j = i
-        while j < len(own) and cut[j]:
-            j += 1
+    out, at = "", 0
+    for i, j in _runs(cut):
         out += clause[at:own[i].start] + LEFT_OUT
-        at, i = own[j - 1].end, j
+        at = own[j - 1].end
     out += clause[at:]
     return " ".join(out.split()).replace(LEFT_OUT + ".", LEFT_OUT)
 
@@ -440,3 +426,17 @@ def _aside(scores: np.ndarray, facts_common: np.ndarray, memories_common: np.nda
     rest = np.outer(np.sqrt(np.clip(1 - f * f, 1e-6, None)), np.sqrt(np.clip(1 - m * m, 1e-6, None)))
     out[has] = (scores[has].astype(np.float64) - np.outer(f, m)) / rest
     return out
+
+
+def _runs(flags: Sequence[bool]) -> Iterator[tuple[int, int]]:
+    """Each run of true flags, as (its first index, the index past its last)."""
+    i = 0
+    while i < len(flags):
+        if not flags[i]:
+            i += 1
+            continue
+        j = i
+        while j < len(flags) and flags[j]:
+            j += 1
+        yield i, j
+        i = j
