@@ -30,6 +30,10 @@ from tests.harness import (
     panel_fields,
 )
 
+# the state line as the check-in or reminder has it; the character's own night, by the clock, adds to it
+AT_EASE = re.compile(r"<state>\nToward alice you feel at ease\."
+                     r"( It is late at night for you: a little tired\.)?\n</state>")
+
 VOTER, DEFAULT = "claude-test-voter", "claude-test-default"
 WARM = "thank you Finn, I love you, you're the best <3"
 
@@ -209,7 +213,7 @@ async def test_one_check_in_dm_after_a_silence_until_it_is_answered(make_harness
     asked = h.claude.all_text(checkin)
     assert "Alice restores old boats" in asked and "asking how they are" in asked
     # toward her, not everyone; fenced as a reply's state is (bot/reply/prompting.py state_part)
-    assert "<state>\nToward alice you feel at ease.\n</state>" in asked and "## How you feel" not in asked
+    assert AT_EASE.search(asked) and "## How you feel" not in asked
     # what she typed is quoted data, never system text; the time, in the character's zone, and her silence
     assert "Alice restores old boats" not in h.claude.system_text(checkin)
     # her /remember note is hers, by name (in her words "I" is her), never the character's own memory
@@ -258,7 +262,8 @@ async def test_a_check_in_says_each_thing_it_knows_of_them_once(make_harness: Ma
     asked = h.claude.all_text([r for r in h.claude.requests if checkin_request(r.body)][-1])
     person = asked.split('<person name="alice">')[1].split("</person>")[0]
     assert person.count("restores old boats") == 1
-    assert "<summary>\nShe missed the regatta in the rain.\n</summary>" in person
+    # the stretch the memory says is cut (by shared words, in any language), what it does not say kept
+    assert "<summary>\n… and she missed the regatta in the rain.\n</summary>" in person
 
 
 def test_a_check_in_counts_its_days_in_words() -> None:

@@ -643,4 +643,5 @@ async def test_when_the_rewrite_fails_the_clause_telling_the_old_home_is_dropped
     await bot.services.memory.summarizer.wait_idle()
     await bot.in_flight.drain()
     assert (await bot.services.memory.consolidator.run()).refreshed_summaries == 1
-    assert (await h.store.conversations.history(key, USER_ID, "dm")).summary == "… and bakes bread on Sundays."
+    assert (await h.store.conversations.history(key, USER_ID, "dm")).summary == \
+        "… and bakes bread on Sundays."
