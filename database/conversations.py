@@ -16,6 +16,7 @@ from database.history_cache import TURN_CACHE_CONVERSATIONS, TurnCache, changes_
 from database.memories import replace_source_memories
 from database.models import Conversation, HistoryMessage, utcnow
 from database.person_read import Person, read_felt_since, read_person, widths
+from database.place_config import stored
 from database.records import (
     NOTE_SOURCES,
     History,
@@ -355,7 +356,7 @@ def _prompt_data(person: Person, place: _Place) -> PromptData:
         style_profile=style,
         last_interaction=as_utc(user[2]) if user and user[2] is not None else None,
         memory_everywhere=bool(user and user[3]),
-        person_zone=str(user[4] or "") if user else "",
+        person_zone=str(stored(user[4]) or "") if user else "",
         notes=[str(m[0]) for m in memories if m[1] in NOTE_SOURCES],
         threads=threads,
         feelings=feelings,

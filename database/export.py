@@ -19,12 +19,13 @@ from sqlalchemy import Column, ColumnElement, Connection, LargeBinary, RowMappin
 
 from database.engine import Database
 from database.memories import QUOTED
-from database.models import Base, GlobalState
+from database.models import Base, GlobalState, ScopedSetting
+from database.place_config import person_rows
 from database.privacy import dm_greeting_marks
 
 # table -> the column holding the id of the person a row belongs to
 EXPORTED: dict[str, str] = {
-    "users": "id",  # their name as seen, memory consent, /memory servers, time zone
+    "users": "id",  # their name as seen, memory consent, /memory servers
     "nicknames": "user_id",
     "api_calls": "user_id",  # what their replies cost (model, tokens), no text
     "conversations": "user_id",  # the summaries of their conversations
@@ -60,6 +61,8 @@ OTHER_COLUMNS: dict[tuple[str, str], str] = {
 }
 # The character's own values naming them in the key: the greeting shown in their DMs.
 GREETINGS = "greetings"
+# Their own settings (the person scope of database/place_config.py: their time zone, ...), key and value.
+SETTINGS = "settings"
 
 
 def plain(value: Any) -> Any:
@@ -133,4 +136,9 @@ class PersonExport:
             select(GlobalState.key, GlobalState.value).where(dm_greeting_marks(user_id)))]
         if greetings:
             out[GREETINGS] = greetings
+        settings = [{"key": k, "value": json.loads(v), "updated_at": plain(t)} for k, v, t in conn.execute(
+            select(ScopedSetting.key, ScopedSetting.value, ScopedSetting.updated_at)
+            .where(person_rows(user_id)).order_by(ScopedSetting.key))]
+        if settings:
+            out[SETTINGS] = settings
         return out

@@ -71,8 +71,7 @@ class User(Base):
     # /memory servers all: facts learnt in one server's channels are recalled in the others too (0015).
     # No Python default: the hot path's upsert leaves it out (the server's default applies).
     memory_everywhere: Mapped[bool] = mapped_column(Boolean, server_default=false())
-    # The IANA time zone the person gave (/memory timezone, 0022): a reply prompt tells their local time.
-    timezone: Mapped[str | None] = mapped_column(String(64), nullable=True, default=None)
+    # (Their time zone, /timezone, is a person setting since 0044: database/person_settings.py.)
 
 
 class Nickname(Base):
@@ -288,14 +287,15 @@ class GlobalState(Base):
 
 class ScopedSetting(Base):
     """One registered setting's value at one scope (0043_scoped_settings; database/place_config.py): a
-    server's or a channel's activation, switches and /settings, a row per value an admin set."""
+    server's or a channel's activation, switches and /settings, a row per value an admin set; a person's
+    own settings (0044), a row per value they set."""
 
     __tablename__ = "scoped_settings"
     __table_args__ = (UniqueConstraint("scope", "scope_id", "key"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    scope: Mapped[str] = mapped_column(String(16))  # server | channel
-    scope_id: Mapped[int] = mapped_column(BigInteger)
+    scope: Mapped[str] = mapped_column(String(16))  # server | channel | person
+    scope_id: Mapped[int] = mapped_column(BigInteger)  # the server's, channel's or person's id
     key: Mapped[str] = mapped_column(String(64))
     value: Mapped[str] = mapped_column(Text)  # JSON
     updated_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)

@@ -22,6 +22,8 @@ from database.models import (
     utcnow,
 )
 from database.person_read import read_felt_since
+from database.person_settings import TIMEZONE
+from database.place_config import PERSON, PlaceConfig
 from database.records import RelationshipRecord, Usage, UserRecord, UserSummary, as_utc
 from database.stamps import mark_deleted
 from database.statements import USER_RECORD_COLUMNS, execute_all, user_record
@@ -34,9 +36,10 @@ _MOVE_ON_RECENT = _MOVE_ON.where(or_(User.last_interaction.is_(None),
 
 
 class People:
-    def __init__(self, db: Database, q: Statements) -> None:
+    def __init__(self, db: Database, q: Statements, config: PlaceConfig) -> None:
         self.db = db
         self._q = q
+        self._config = config  # a person's own settings (database/person_settings.py)
 
     # -- users
 
@@ -92,8 +95,8 @@ class People:
         await self.db.change(update(User).where(User.id == user_id).values(memory_everywhere=everywhere))
 
     async def set_timezone(self, user_id: int, zone: str | None) -> None:
-        """``/memory timezone``: the IANA zone the person lives in (None: forget it)."""
-        await self.db.change(update(User).where(User.id == user_id).values(timezone=zone))
+        """``/memory timezone``: the IANA zone the person lives in (None: forget it), a person setting."""
+        await self._config.set(TIMEZONE, PERSON, user_id, zone or None)
 
     async def last_interaction(self, user_id: int) -> datetime | None:
         value = await self.db.scalar(select(User.last_interaction).where(User.id == user_id))

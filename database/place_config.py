@@ -1,12 +1,18 @@
-"""One way to configure a place: registered settings, one table of values, one cached accessor.
+"""One way to configure a place or a person: registered settings, one table of values, one cached accessor.
 
 A setting is registered once (:func:`register`) with its key, its type, the scopes it may be set at and
 what applies where nothing is set there: a fixed default, or the global setting it follows (``follows``,
 "section.key" of bot/core/config). Its values live in one table, ``scoped_settings``: a row per (scope,
-scope id, key) an admin set, the value as JSON. A new setting is a registration: no column, no migration.
+scope id, key) an admin (or, at the person scope, the person) set, the value as JSON. A new setting is a
+registration: no column, no migration.
 
-Scopes: a server, a channel (a thread without a value of its own follows its channel's). A channel's own
-value wins over its server's; where neither has one, the default applies.
+Scopes: a person (scope id: their user id), a channel (a thread without a value of its own follows its
+channel's), a server. What applies (:meth:`PlaceConfig.value`), first found: the person's own value, the
+channel's, the thread's parent channel's, the server's, the default. The person comes first because a key
+registered per person is a preference about themselves (their time zone, their own switch), which a
+place's admins set only as the default for everyone there; what a place must be able to impose on people
+is registered without the person scope, and then no person's value is consulted. A setting registered only
+per person is read with :meth:`PlaceConfig.person`.
 
 Read at every message (activation, switches, a server's /settings), so answered from a copy of the table
 (database/refreshing.py ``TableMirror``): this process's own changes apply at once; another process's (a
@@ -20,7 +26,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, ScalarSelect, and_, delete, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from database.engine import Database
 from database.models import ScopedSetting, utcnow
@@ -29,8 +36,9 @@ from database.refreshing import CacheChanges, TableMirror
 CONFIG_CACHE_SECONDS = 5.0
 SERVER = "server"
 CHANNEL = "channel"
-SCOPES = (SERVER, CHANNEL)
-PLACE = frozenset(SCOPES)
+PERSON = "person"
+PLACE_SCOPES = (SERVER, CHANNEL)  # a setting's scopes when its registration names none
+SCOPES = (PERSON, CHANNEL, SERVER)  # every scope, in the order a value is looked for (PlaceConfig.value)
 # What callers name a place by (``/bot activate``'s place types) -> its scope.
 PLACE_TYPES = {"guild": SERVER, "server": SERVER, "channel": CHANNEL}
 KINDS: dict[str, type] = {"bool": bool, "int": int, "str": str}
@@ -63,13 +71,13 @@ class PlaceSetting:
 _REGISTRY: dict[str, PlaceSetting] = {}
 
 
-def register(key: str, kind: str, *, scopes: Iterable[str] = SCOPES, default: object = None,
+def register(key: str, kind: str, *, scopes: Iterable[str] = PLACE_SCOPES, default: object = None,
              follows: str = "", help: str = "") -> PlaceSetting:
     """Register a setting (at import, where it is used); registering the same one again is harmless."""
     if kind not in KINDS:
         raise ValueError(f"a setting's kind is one of {', '.join(KINDS)}, not {kind!r}")
     setting = PlaceSetting(key, kind, frozenset(scopes), default, follows, help)
-    if not setting.scopes or not setting.scopes <= PLACE:
+    if not setting.scopes or not setting.scopes <= set(SCOPES):
         raise ValueError(f"{key}: scopes are among {', '.join(SCOPES)}")
     known = _REGISTRY.setdefault(key, setting)
     if known != setting:
@@ -92,7 +100,7 @@ def setting(key: str) -> PlaceSetting:
 class PlaceConfig:
     def __init__(self, db: Database, changes: CacheChanges | None = None) -> None:
         self.db = db
-        # (scope, scope id, key) -> value: the whole table, a row per value an admin set.
+        # (scope, scope id, key) -> value: the whole table, a row per value an admin or a person set.
         self._table: TableMirror[tuple[str, int, str], object] = TableMirror(CONFIG_CACHE_SECONDS, self._read)
         # Where each change is noted: the cluster tells the other processes, whose caches would lag otherwise.
         self._changes = changes if changes is not None else CacheChanges()
@@ -126,15 +134,32 @@ class PlaceConfig:
         return {key: self._table.peek((scope, scope_id, key)) for key in keys}
 
     async def value(self, key: str, channel_id: int, guild_id: int | None, default: object, *,
-                    parent_id: int | None = None) -> object:
-        """What applies in a channel: its own value, else its parent channel's (a thread's), else its
-        server's, else ``default``."""
+                    parent_id: int | None = None, person_id: int | None = None) -> object:
+        """What applies in a channel (to ``person_id``, when the setting is registered per person): the
+        person's own value, else the channel's, else its parent channel's (a thread's), else its server's,
+        else ``default``."""
         found = await self._table.get((CHANNEL, channel_id, key))
+        if person_id is not None and PERSON in setting(key).scopes:
+            found = _first(self._table.peek((PERSON, person_id, key)), found)
         if found is None and parent_id is not None:
             found = self._table.peek((CHANNEL, parent_id, key))
         if found is None and guild_id is not None:
             found = self._table.peek((SERVER, guild_id, key))
         return default if found is None else found
+
+    async def person(self, key: str, person_id: int, default: object = None) -> object:
+        """A person's own value of a setting registered per person, else ``default`` (None: the registered
+        one)."""
+        found = await self._table.get((PERSON, person_id, key))
+        if found is not None:
+            return found
+        return setting(key).default if default is None else default
+
+    def rows_deleted(self) -> None:
+        """Rows went behind the accessor (a person's, with the rest of their data, /forget_me): read the
+        table again at the next ask, and have the other processes do so."""
+        self._table.forget()
+        self._changes.places()
 
     async def set(self, key: str, scope: str, scope_id: int, value: object) -> None:
         """Set a registered setting at a scope; None removes the scope's own value (the default applies)."""
@@ -153,7 +178,7 @@ class PlaceConfig:
         await self._table.refresh()  # our own change applies to the very next message
         if scope == SERVER:
             self._changes.server(scope_id)
-        else:
+        else:  # a channel's or a person's: the others read the table again
             self._changes.places()
 
     async def everywhere(self, key: str, scope: str) -> dict[int, object]:
@@ -170,3 +195,26 @@ class PlaceConfig:
         rows = await self.db.read_shared(lambda conn: conn.execute(query).all())
         return [((str(scope), int(scope_id), str(key)), json.loads(value), stamp)
                 for scope, scope_id, key, value, stamp in rows]
+
+
+def _first(*values: object) -> object:
+    return next((v for v in values if v is not None), None)
+
+
+def person_rows(user_id: int) -> ColumnElement[bool]:
+    """A person's own settings (their rows of the person scope): what /forget_me deletes and /export_me
+    returns. A place's settings naming them (an access list) are its admins' rules, not theirs."""
+    return and_(ScopedSetting.scope == PERSON, ScopedSetting.scope_id == int(user_id))
+
+
+def person_value(key: str, person: ColumnElement[int] | InstrumentedAttribute[int]) -> ScalarSelect[str]:
+    """A person's own value of ``key`` as stored (JSON; NULL when unset), within a statement that reads the
+    person anyway (the reply's prompt data: no second read). :func:`stored` reads it."""
+    return select(ScopedSetting.value).where(
+        ScopedSetting.scope == PERSON, ScopedSetting.scope_id == person, ScopedSetting.key == key
+    ).scalar_subquery()
+
+
+def stored(value: object) -> object:
+    """A value as :func:`person_value` gave it (None when unset)."""
+    return None if value is None else json.loads(str(value))

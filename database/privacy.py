@@ -32,10 +32,12 @@ from database.models import (
     Nickname,
     PostedFor,
     Relationship,
+    ScopedSetting,
     User,
     UserFact,
     utcnow,
 )
+from database.place_config import PlaceConfig, person_rows
 from database.profiles import PersonProfile
 from database.server_models import Poll, PollVote, Ticket, TicketMessage
 from database.swipes import SwipeSet
@@ -76,8 +78,6 @@ THROUGH_PARENT: dict[str, str] = {"history_messages": "conversations"}
 SERVER_RECORDS: dict[str, str] = {
     "warnings": "a moderator's warning (target_id, moderator_id): the server's record",
     "moderation_actions": "a moderation action (target_id, moderator_id): the server's record",
-    "scoped_settings": "a server's or channel's settings, access lists (allowed_users, blocked_users) "
-                       "among them: its admins' rules",
 }
 # 3. Nothing about any one person.
 NOTHING_PERSONAL: dict[str, str] = {
@@ -103,7 +103,11 @@ NOTHING_PERSONAL: dict[str, str] = {
 #    history holds it: deleted. A channel's, ``greeted:<character>:channel:<id>`` (or a private place's),
 #    holds the greeting shown to the first person answered there, named by no id: whoever is forgotten, its
 #    text goes and the mark stays ("-", greeted, text not kept), as nothing reads more than that it is set.
-IN_KEYS: dict[str, str] = {"global_state": "the bot's own values; the greeting marks name people"}
+#    A registered setting's value names its scope in its key (scope, scope id): a person's own settings
+#    (scope ``person``, database/place_config.py ``person_rows``) are theirs and go; a server's or a
+#    channel's, access lists (allowed_users, blocked_users) among them, are its admins' rules and stay.
+IN_KEYS: dict[str, str] = {"global_state": "the bot's own values; the greeting marks name people",
+                           "scoped_settings": "registered settings; a person's own are keyed by their id"}
 GREETED = "greeted:"
 NO_TEXT = "-"
 
@@ -151,10 +155,12 @@ class _Storing:
 
 
 class Privacy:
-    def __init__(self, db: Database, log: MessageLog, conversations: Conversations) -> None:
+    def __init__(self, db: Database, log: MessageLog, conversations: Conversations,
+                 config: PlaceConfig) -> None:
         self.db = db
         self._log = log
         self._conversations = conversations
+        self._config = config  # its cached copy: a person's settings deleted behind it
         # A reply takes a mark when its message is first seen; a /forget_me of its author after that mark
         # means the exchange belongs to what was forgotten (issue 49): nothing of it is stored, once answered.
         self._forgets = 0
@@ -268,6 +274,7 @@ class Privacy:
                 return await self.db.write(lambda conn: self._delete(conn, user_id, replies, self._features))
             finally:  # also after a failure: the change may have been made
                 self._conversations.history_changed()
+                self._config.rows_deleted()
 
     @staticmethod
     def _delete(conn: Connection, user_id: int, replies: Sequence[int] = (),
@@ -329,6 +336,7 @@ class Privacy:
             ("tickets", delete(Ticket).where(Ticket.opener_id == user_id)),
             ("tickets_closed_by", update(Ticket).where(Ticket.closed_by == user_id).values(closed_by=None)),
             ("users", delete(User).where(User.id == user_id)),
+            ("scoped_settings", delete(ScopedSetting).where(person_rows(user_id))),  # their own settings
             ("global_state", delete(GlobalState).where(dm_greeting_marks(user_id))),
             ("greeting_texts", update(GlobalState).where(channel_greeting_texts()).values(value=NO_TEXT)),
         ]
@@ -373,6 +381,8 @@ class Privacy:
                 conds.extend([dm_greeting_marks(user_id), channel_greeting_texts()])
             if table.name == CoreMemoryVersion.__tablename__:
                 conds.append(quoting_versions(user_id))
+            if table.name == ScopedSetting.__tablename__:
+                conds.append(person_rows(user_id))
             if "message_id" in table.c and table.name != PostedFor.__tablename__:  # a post made for them
                 conds.append(table.c.message_id.in_(
                     select(PostedFor.message_id).where(PostedFor.user_id == user_id)))

@@ -1,11 +1,11 @@
 """A small settings table kept whole in memory, for answers asked at every message (a place's activation,
-its switches, a server's settings: database/place_config.py).
+its switches, a server's settings, a person's own settings: database/place_config.py).
 
-The table holds a row only where an admin changed something, so they stay small however many servers the
-bot is in. A copy answers every message; no message waits on the database for one after the first. Kept
-per key instead, a bot in many servers would find thousands of answers expired at the same moment (their
-channels' first messages came together) and read them again one by one, each a turn through the event
-loop while @mentions wait behind them.
+The table holds a row only where an admin (or a person, for themselves) changed something, so it stays
+small however many servers the bot is in. A copy answers every message; no message waits on the database
+for one after the first. Kept per key instead, a bot in many servers would find thousands of answers
+expired at the same moment (their channels' first messages came together) and read them again one by one,
+each a turn through the event loop while @mentions wait behind them.
 
 - The first ask reads the whole table; the callers that come meanwhile share that read.
 - Once ``seconds`` have passed since the last read, the next ask starts one read in the background of the

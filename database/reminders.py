@@ -44,6 +44,8 @@ from database.alive_models import ScheduledJob
 from database.boundary import JsonObject
 from database.engine import Database
 from database.models import TZ, Base, User, utcnow
+from database.person_settings import TIMEZONE
+from database.place_config import PlaceConfig
 from database.records import as_utc
 
 MAX_REMINDER_CHARS = 500
@@ -147,12 +149,13 @@ def _row(r: Sequence[object]) -> ReminderRow:
 
 
 class Reminders:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, config: PlaceConfig) -> None:
         self.db = db
+        self._config = config
 
     async def zone_of(self, user_id: int) -> str:
-        """The IANA zone the person gave (/timezone), "" when none."""
-        return str(await self.db.scalar(select(User.timezone).where(User.id == user_id)) or "")
+        """The IANA zone the person gave (/timezone), "" when none: a person setting, from its cached copy."""
+        return str(await self._config.person(TIMEZONE, user_id) or "")
 
     async def add(self, new: NewReminder, now: datetime | None = None) -> int:
         """Store a reminder (the person's row made when missing); its id. Delivered reminders older than a

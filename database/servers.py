@@ -9,7 +9,7 @@ PostgreSQL) within the cache window, or at once when the cluster passes them on.
 
 from __future__ import annotations
 
-from database.place_config import SCOPES, SERVER, PlaceConfig, register
+from database.place_config import PLACE_SCOPES, SERVER, PlaceConfig, register
 from database.records import ServerConfig
 
 UNSET_LIMIT = 100_000
@@ -31,7 +31,7 @@ _KEYS: dict[str, tuple[str, str, object]] = {
     "blocked_roles": ("str", "access.blocked_roles", None),
 }
 for _key, (_kind, _follows, _default) in _KEYS.items():
-    register(_key, _kind, scopes=SCOPES if _key == "proactive" else (SERVER,), follows=_follows,
+    register(_key, _kind, scopes=PLACE_SCOPES if _key == "proactive" else (SERVER,), follows=_follows,
              default=_default, help="a server setting (/settings)")
 FIELDS = tuple(_KEYS)
 

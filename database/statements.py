@@ -34,6 +34,8 @@ from database.models import (
     User,
 )
 from database.person_read import person_statements
+from database.person_settings import TIMEZONE
+from database.place_config import person_value
 from database.profiles import profile_statements
 from database.records import SeenMessage, UserRecord, as_utc
 from database.stamps import excerpt_stamp_select, fact_stamp_select
@@ -172,7 +174,7 @@ def build_statements(dialect: Dialect) -> Statements:
         "mood": (select(GlobalState.value).where(GlobalState.key == "daily_mood"), None),
         "user": (
             select(User.premium, User.memory_consent, User.last_interaction, User.memory_everywhere,
-                   User.timezone)
+                   person_value(TIMEZONE, User.id))  # their time zone: a person setting, as JSON
             .where(User.id == user_id), None
         ),
         "style_profile": (select(StyleProfileRow.profile).where(StyleProfileRow.user_id == user_id), None),

@@ -65,6 +65,11 @@ class Store:
         dialect = self.db.statement_dialect
         q = build_statements(dialect) | owed_statements(dialect) | stamp_statements(dialect)
         self.db.warm_up = partial(warm_statements, q)  # on the connections opened at start-up
+        # What this process changed in the cached tables below, for the cluster to tell the others.
+        self.changes = CacheChanges()
+        # Every per-place and per-person setting (activation, switches, a server's /settings, a person's
+        # time zone): database/place_config.py.
+        self.config = PlaceConfig(self.db, self.changes)
         self.conversations = Conversations(self.db, q)
         conversations = self.conversations
         self.log = MessageLog(self.db, q, conversations.read_prompt, conversations.read_prompt_beside)
@@ -73,22 +78,18 @@ class Store:
         self.facts = Facts(self.db, q)
         self.threads = Threads(self.db)  # what people said they would do or are waiting for
         self.excerpts = Excerpts(self.db, q)  # episodic recall's archive index
-        self.people = People(self.db, q)
+        self.people = People(self.db, q, self.config)
         self.identity = Identity(self.db)
         self.characters = Characters(self.db, q)
         self.card_words = CardWordRows(self.db)  # the first look's cards' words in other languages
         self.state = State(self.db, q)
-        # What this process changed in the cached tables below, for the cluster to tell the others.
-        self.changes = CacheChanges()
-        # Every per-place setting (activation, switches, a server's /settings): database/place_config.py.
-        self.config = PlaceConfig(self.db, self.changes)
         self.places = Places(self.config)
         self.usage = UsageLog(self.db, q)
         self.spending = Spending(self.db)  # today's spend, for the spending limits
         self.personaflow = PersonaFlowRows(self.db)
         self.stats = Stats(self.db)
         self.retention = Retention(self.db)  # old usage rows added up per day, old archive deleted
-        self.privacy = Privacy(self.db, self.log, self.conversations)
+        self.privacy = Privacy(self.db, self.log, self.conversations, self.config)
         self.export = PersonExport(self.db)  # a person's own rows, returned to them (/export_me)
         # Server tools (issue 13): per-server settings, moderation record, polls, tickets.
         self.servers = Servers(self.config)
@@ -104,7 +105,7 @@ class Store:
         self.style = StyleProfiles(self.db, q)
         self.checkins = CheckIns(self.db)
         # what people asked to be reminded of (bot/features/reminders/book.py)
-        self.reminders = Reminders(self.db)
+        self.reminders = Reminders(self.db, self.config)
         self.feelings = FeelingRows(self.db)
         self.profiles = Profiles(self.db)  # what people said of themselves with /me
         self.mcp = McpServers(self.db)  # the MCP servers each server's admins added (bot/features/mcp/)

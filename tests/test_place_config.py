@@ -1,15 +1,18 @@
-"""One way to configure a place (database/place_config.py): every registered setting is set and read at each
-of its scopes through the one accessor (the list comes from the registrations), a new setting needs no
-migration, migration 0043 moves the old tables' rows into it (and back), and a server's proactive is one
-setting whichever command sets it."""
+"""One way to configure a place or a person (database/place_config.py): every registered setting is set and
+read at each of its scopes through the one accessor (the list comes from the registrations), a new setting
+needs no migration, a person's own value comes first where a setting is registered per person, migrations
+0043 and 0044 move the old tables' and column's rows into it (and back), a server's proactive is one setting
+whichever command sets it, and a person's time zone is a person setting over the wire: set by /timezone,
+read by the reply, returned by /export_me, deleted by /forget_me."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 
 from bot.core.config import Settings
 from bot.runtime import composition  # noqa: F401  every registration the running bot makes
@@ -17,15 +20,38 @@ from bot.servertools.settings import KEYS
 from cogs.activation import SWITCHES
 from database.engine import make_engine
 from database.migrating import head_revisions
-from database.place_config import CHANNEL, SCOPES, SERVER, PlaceConfig, register, registered, setting
+from database.models import ScopedSetting
+from database.person_settings import TIMEZONE
+from database.place_config import (
+    CHANNEL,
+    PERSON,
+    PLACE_SCOPES,
+    SCOPES,
+    SERVER,
+    PlaceConfig,
+    register,
+    registered,
+    setting,
+)
 from database.records import ServerConfig
 from database.servers import FIELDS
 from database.store import Store
 from tests.dbtools import migrate_to, reset_schema
-from tests.harness import ADMIN_ID, CHANNEL_ID, GUILD_ID, Harness
+from tests.harness import (
+    ADMIN_ID,
+    CHANNEL_ID,
+    GUILD_ID,
+    USER2_ID,
+    USER_ID,
+    Harness,
+    ephemeral,
+    reply_requests,
+)
 from tests.server_support import answer, sub
 from tests.test_activation import bot_command
+from tests.test_export_me import export
 from tests.test_fact_history import downgrade_to
+from tests.test_memory_commands import forget
 
 SAMPLES: dict[str, tuple[object, object]] = {"bool": (True, False), "int": (12345678901234567, 7),
                                              "str": ("German", "")}
@@ -34,6 +60,10 @@ SAMPLES: dict[str, tuple[object, object]] = {"bool": (True, False), "int": (1234
 def test_the_registrations_name_every_place_setting_and_its_default() -> None:
     keys = {s.key: s for s in registered()}
     assert {scope for s in registered() for scope in s.scopes} == set(SCOPES)
+    assert SCOPES == (PERSON, CHANNEL, SERVER)  # in the order a value is looked for
+    assert set(PLACE_SCOPES) == {SERVER, CHANNEL}
+    assert keys[TIMEZONE].scopes == {PERSON} and keys[TIMEZONE].default == ""  # a person's own
+    assert register("unscoped_here", "bool").scopes == set(PLACE_SCOPES)  # none named: a place's
     for name, switch in SWITCHES.items():  # the /bot switches, the features' among them
         follows = f"{switch.section}.{switch.key}" if switch.key else ""
         assert keys[name].kind == "bool" and keys[name].follows == follows
@@ -93,6 +123,41 @@ async def test_a_new_setting_is_a_registration_not_a_migration(store: Store) -> 
         await again.close()
     assert head_revisions() == heads
     assert await column_names(store) == columns
+
+
+async def test_a_persons_own_value_comes_first_where_the_setting_is_registered_per_person(
+        store: Store) -> None:
+    """Resolution: the person's own, the channel's, the thread's parent's, the server's, the default. A
+    setting a place must be able to impose is registered without the person scope: no person's value is
+    looked at (nor may one be set)."""
+    config, other = store.config, PlaceConfig(store.db)
+    length = register("answer_length", "str", scopes=(PERSON, CHANNEL, SERVER), default="medium").key
+    imposed = register("imposed_here", "bool", default=False).key
+    alice, bob, server, channel, thread = 7, 8, 10, 1, 3
+    assert await config.value(length, channel, server, "medium", person_id=alice) == "medium"
+    await config.set(length, SERVER, server, "short")
+    assert await config.value(length, channel, server, "medium", person_id=alice) == "short"
+    await config.set(length, CHANNEL, channel, "long")
+    assert await config.value(length, thread, server, "medium", parent_id=channel, person_id=alice) == "long"
+    await config.set(length, CHANNEL, thread, "medium")
+    assert await config.value(length, thread, server, "x", parent_id=channel, person_id=alice) == "medium"
+    await config.set(length, PERSON, alice, "terse")
+    for place in (channel, thread, 99):  # hers wherever she is
+        assert await config.value(length, place, server, "x", parent_id=channel, person_id=alice) == "terse"
+    assert await config.value(length, channel, server, "x", person_id=bob) == "long"  # not Bob's
+    assert await config.value(length, channel, server, "x") == "long"  # nobody in particular
+    assert await config.person(length, alice) == "terse" and await config.person(length, bob) == "medium"
+    assert await config.own(length, PERSON, alice) == "terse"
+    assert await config.own(length, PERSON, bob) is None
+    other.forget()  # another process, told by the cluster
+    assert await other.value(length, channel, server, "x", person_id=alice) == "terse"
+    await config.set(length, PERSON, alice, None)  # back to what the place says
+    assert await config.value(length, channel, server, "x", person_id=alice) == "long"
+    await config.set(imposed, CHANNEL, channel, True)
+    with pytest.raises(ValueError):
+        await config.set(imposed, PERSON, alice, False)
+    assert await config.value(imposed, channel, server, False, person_id=alice) is True
+    await other.drain()
 
 
 async def column_names(store: Store) -> list[str]:
@@ -169,3 +234,72 @@ async def test_migration_0043_moves_the_old_rows_into_the_one_table_and_back(db_
         ("channel", 5, "reactions", False), ("channel", 6, "swipes", True), ("guild", 10, "proactive", True),
         ("guild", 11, "proactive", True)]
     assert [tuple(r) for r in servers] == [(10, "addressed", 3, "German", 900000000000999999, "42,43", "")]
+
+
+async def test_a_persons_time_zone_is_their_setting_over_the_wire(harness: Harness) -> None:
+    """/timezone sets Alice's own value; her reply knows her time; /export_me returns it and not Bob's;
+    /forget_me deletes hers (the cached copy at once) and keeps Bob's and the server's."""
+    h = harness
+    done = await ephemeral(await h.slash("timezone", [{"name": "zone", "type": 3, "value": "Asia/Tokyo"}],
+                                         dm=True))
+    assert "Asia/Tokyo" in done["content"]
+    await h.slash("timezone", [{"name": "zone", "type": 3, "value": "Europe/Oslo"}], user=USER2_ID, dm=True)
+    await h.store.config.set("vote_count", SERVER, GUILD_ID, 3)
+    assert await h.store.config.own(TIMEZONE, PERSON, USER_ID) == "Asia/Tokyo"
+    assert await h.store.reminders.zone_of(USER_ID) == "Asia/Tokyo"
+    h.claude.script("Evening!")
+    sent = await h.dm("still up?")
+    await h.replies(int(sent["channel_id"]))
+    assert "(Asia/Tokyo)" in h.claude.all_text(reply_requests(h)[-1])
+    assert (await h.store.privacy.rows_about_user(USER_ID))["scoped_settings"] == 1
+
+    [attachment] = (await export(h, USER_ID))["attachments"]
+    settings = json.loads(attachment["_data"])["tables"]["settings"]
+    assert [(s["key"], s["value"]) for s in settings] == [(TIMEZONE, "Asia/Tokyo")]  # hers alone
+
+    await forget(h)
+    assert await h.store.config.person(TIMEZONE, USER_ID) == ""  # at once, from the cached copy too
+    assert await h.store.privacy.rows_about_user(USER_ID) == {}
+    rows = await h.store.db.rows(select(ScopedSetting.scope, ScopedSetting.scope_id, ScopedSetting.key))
+    assert sorted((r.scope, r.scope_id, r.key) for r in rows) == [
+        (PERSON, USER2_ID, TIMEZONE), (SERVER, GUILD_ID, "vote_count")]
+    assert await h.store.reminders.zone_of(USER2_ID) == "Europe/Oslo"
+
+
+async def test_migration_0044_moves_a_persons_time_zone_into_the_one_table_and_back(db_url: str) -> None:
+    await reset_schema(db_url)
+    engine = make_engine(db_url)
+    now = "'2026-11-01 10:00:00'"
+    async with engine.begin() as conn:
+        await conn.run_sync(migrate_to("0043_scoped_settings"))
+        for sql in (
+            f"INSERT INTO users (id, name, is_bot, premium, first_seen, last_seen, timezone) VALUES "
+            f"(1, 'alice', false, false, {now}, {now}, 'Europe/London'), "
+            f"(2, 'bob', false, false, {now}, {now}, NULL), (3, 'carol', false, false, {now}, {now}, '')",
+            f"INSERT INTO user_facts (user_id, fact, category, first_mentioned, last_mentioned, "
+            f"reference_count, pinned, private) VALUES (1, 'Alice sails', 'hobbies', {now}, {now}, 1, false, "
+            f"false)",
+            f"INSERT INTO scoped_settings (scope, scope_id, key, value, updated_at) VALUES "
+            f"('server', 10, 'vote_count', '3', {now})",
+        ):
+            await conn.exec_driver_sql(sql)
+    store = await Store(db_url).open()  # upgrades to the newest migration
+    try:
+        assert await store.config.person(TIMEZONE, 1) == "Europe/London"
+        assert await store.config.own(TIMEZONE, PERSON, 2) is None
+        assert await store.config.person(TIMEZONE, 3) == ""
+        assert await store.reminders.zone_of(1) == "Europe/London"
+        assert (await store.servers.get(10)).vote_count == 3
+        assert [f.fact for f in await store.facts.rows(1)] == ["Alice sails"]  # users kept whole
+        await store.config.set(TIMEZONE, PERSON, 2, "Asia/Tokyo")  # set since
+    finally:
+        await store.close()
+    async with engine.begin() as conn:  # and down again: the column holds them
+        await conn.run_sync(downgrade_to("0043_scoped_settings"))
+        zones = (await conn.exec_driver_sql("SELECT id, timezone FROM users ORDER BY id")).all()
+        scoped = (await conn.exec_driver_sql("SELECT scope, scope_id, key FROM scoped_settings")).all()
+        facts = (await conn.exec_driver_sql("SELECT fact FROM user_facts")).all()
+    await engine.dispose()
+    assert [tuple(r) for r in zones] == [(1, "Europe/London"), (2, "Asia/Tokyo"), (3, None)]
+    assert [tuple(r) for r in scoped] == [("server", 10, "vote_count")]
+    assert [tuple(r) for r in facts] == [("Alice sails",)]
