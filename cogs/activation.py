@@ -1,7 +1,7 @@
 """Per-place settings (admins, servers only): ``/bot activate``, ``/bot deactivate`` and ``/bot status-here``;
 a ``/bot <switch> on|off|default [scope]`` per registered switch, made when the cog is (``SWITCHES``: the
 features' registrations, bot/features/, and the cog's own ``OWN_SWITCHES``: proactive talk, emote reactions,
-correction answers, the server's tools while replying, swipes, conversation threads); ``/bot voice`` (whether
+correction answers, the server's tools while replying, conversation threads); ``/bot voice`` (whether
 people may call the character into a voice channel, server-wide: bot/runtime/calls.py, which also leaves a
 call in a place switched off); ``/bot mcp add|allow|remove|list`` (the MCP servers whose tools the character
 may use here, bot/features/mcp/: server admins); ``/bot status-refresh`` (a new custom status now);
@@ -55,9 +55,6 @@ OWN_SWITCHES = (
     Switch("server_tools", "Let me look up members, events and this channel's messages while replying.",
            "I may look up members, events and what was said here while replying",
            section="servertools", key="server_tools", mastered=True),
-    Switch("swipes", "Put the swipe buttons on my latest reply here (or not).",
-           "my latest reply carries the swipe buttons, to see another answer",
-           section="discord", key="swipes"),
     Switch("threads", "Go on with a conversation in a thread I open (or not).",
            "a conversation started with me goes on in a thread I open, where I answer every message",
            section="discord", key="conversation_threads"),

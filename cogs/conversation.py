@@ -1,14 +1,14 @@
 """The commands about a person's own conversation with the character (the cog ``UserCommands``):
-/reset_conversation, /forget_last, /reroll, /remember, /status, /help; and the swipe buttons (◀ ▶ 🔄) on the
-character's latest reply, which /reroll presses for you (bot/discord/swipes.py, bot/reply/swipes.py).
+/reset_conversation, /forget_last, /remember, /status, /help (/reroll is the swipes feature's:
+cogs/swipes.py).
 
 Thin Discord glue over :class:`bot.operator.conversation_tools.ConversationTools`. Every command acts on the
 caller's own conversation where it is used (a DM, or this channel). Buttons belong to the person who ran the
 command and expire (bot/discord/ui.py); the bot's error handler turns every failure into an ephemeral answer.
 
-Where an admin used ``/bot deactivate``, /reroll (and the 🔄 button) refuse: they make the character speak
-there. The other commands keep working, since they are about the caller's own data (their
-history, memories and figures), which stays theirs to see and clean up wherever the bot is silent.
+Where an admin used ``/bot deactivate``, these commands keep working, since they are about the caller's own
+data (their history, memories and figures), which stays theirs to see and clean up wherever the bot is
+silent.
 """
 
 from __future__ import annotations
@@ -22,15 +22,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core.pipeline import conversation_scope, private_scope
-from bot.core.reach import Way
 from bot.core.text import clip
 from bot.discord.flow import private_place
 from bot.discord.panels import panel, show_panel
-from bot.discord.permissions import (
-    active_here,
-    may_talk,
-)
-from bot.discord.swipes import SwipeButton
 from bot.discord.ui import OwnedView, confirm_timeout, help_lines, tell
 from bot.operator.conversation_tools import (
     FORGET_DEFAULT,
@@ -175,12 +169,6 @@ class UserCommands(commands.Cog):
         self.bot = bot
         self.tools = bot.services.conversation
 
-    async def cog_load(self) -> None:
-        self.bot.add_dynamic_items(SwipeButton)  # every reply's swipe buttons, before and after a restart
-
-    async def cog_unload(self) -> None:
-        self.bot.remove_dynamic_items(SwipeButton)
-
     @property
     def character_name(self) -> str:
         return self.bot.services.pipeline.persona.name
@@ -209,14 +197,6 @@ class UserCommands(commands.Cog):
             return
         view = ForgetView(self.tools, interaction, scope, pairs, self.character_name)
         await interaction.response.send_message(view.content, view=view, ephemeral=True)
-
-    @app_commands.command(name="reroll",
-                          description="A new alternative for my latest reply to you here (a swipe).")
-    @app_commands.describe(context="Optional out-of-character note to steer the new alternative")
-    @active_here()
-    @may_talk(Way.SWIPE)  # a model call without a message: it counts as one against the rate limit
-    async def reroll(self, interaction: Interaction, context: str | None = None) -> None:
-        await self.bot.features.swipes.reroll(interaction, context or "")
 
     @app_commands.command(name="remember", description="Add something to what I always remember about you.")
     @app_commands.describe(memory=f"What I should remember (up to {REMEMBER_MAX_CHARS} characters)")

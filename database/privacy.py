@@ -40,7 +40,6 @@ from database.models import (
 from database.place_config import PlaceConfig, person_rows
 from database.profiles import PersonProfile
 from database.server_models import Poll, PollVote, Ticket, TicketMessage
-from database.swipes import SwipeSet
 from database.threads import OpenThread
 
 # Every table, classified once (tests/test_privacy_tables.py walks the models: a new table that is in
@@ -324,7 +323,6 @@ class Privacy:
             ("posted_for", delete(PostedFor).where(PostedFor.user_id == user_id)),
             ("api_calls", delete(ApiCall).where(ApiCall.user_id == user_id)),
             ("nicknames", delete(Nickname).where(Nickname.user_id == user_id)),
-            ("swipes", delete(SwipeSet).where(SwipeSet.user_id == user_id)),
             ("person_profiles", delete(PersonProfile).where(PersonProfile.user_id == user_id)),
             # Their poll votes and their lines in ticket transcripts; the server's moderation record
             # (warnings, actions: target_id / moderator_id) is the server's and stays.

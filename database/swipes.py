@@ -109,6 +109,13 @@ def forget_turns(conn: Connection, turns: ColumnElement[bool]) -> None:
     conn.execute(delete(SwipeSet).where(SwipeSet.turn_id.in_(select(HistoryMessage.id).where(turns))))
 
 
+def forget_person(conn: Connection, user_id: int) -> dict[str, int]:
+    """/forget_me's part here (in its transaction, database/privacy.py): the alternatives of the replies to
+    them (a row's expiry timer then finds nothing to close)."""
+    rows = conn.execute(delete(SwipeSet).where(SwipeSet.user_id == user_id))
+    return {"swipes": int(rows.rowcount or 0)}
+
+
 class Swipes:
     def __init__(self, db: Database, history_changed: Callable[[], None]) -> None:
         """``history_changed``: called when a stored answer changes (the conversations' turn cache and prompt

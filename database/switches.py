@@ -27,7 +27,6 @@ SWITCHES = {
     "reactions": "alive.emote_reactions",
     "corrections": "alive.correction_answers",
     "server_tools": "servertools.server_tools",
-    "swipes": "discord.swipes",
     "threads": "discord.conversation_threads",
     "voice": "voice.voice_channels",
 }

@@ -21,6 +21,7 @@ from bot.core.models.base import CallUsage
 from bot.core.models.sent import SentRequest
 from bot.core.pipeline import Incoming
 from bot.features.reminders.book import ReminderBook
+from bot.features.swipes import ReplySwipes
 from bot.operator.asking import CollectingOutlet
 from database.models import User
 from tests.fakes import EVENT_WAIT
@@ -100,7 +101,7 @@ class Run:
         self.bot.services.alive.clock = lambda: self.clock.at
         self.bot.services.part(ReminderBook).clock = lambda: self.clock.at
         self.bot.services.timers.clock = lambda: self.clock.at  # the timer loop: the reminder due then
-        self.bot.services.swipes.clock = lambda: self.clock.at  # when a swipe's answer is asked
+        self.bot.services.part(ReplySwipes).clock = lambda: self.clock.at  # when a swipe's answer is asked
         self.bot.services.asking.clock = lambda: self.clock.at  # when /ask is asked
 
     def at(self, when: datetime) -> datetime:

@@ -68,7 +68,7 @@ def test_bot_is_in_layers_not_modules_side_by_side() -> None:
 
 FEATURE_WORDS = ("swipe", "remind", "search")
 # What a feature is on Discord's side: its module's own, not the flow's nor the Bot class's.
-FEATURE_MODULES = ("bot.discord.swipes", "bot.discord.poll_results", "bot.reply.swipes", "bot.features",
+FEATURE_MODULES = ("bot.discord.swipes", "bot.discord.poll_results", "bot.features",
                    "bot.servertools")
 
 

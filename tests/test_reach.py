@@ -114,7 +114,7 @@ async def rule_in(store: Store, world: World) -> Reach:
     await store.privacy.delete_user_data(FORGOTTEN)  # /forget_me
     rule = Reach(access, limits, store.places)
     for _ in range(PER_MINUTE):  # RATE_LIMITED's minute used up (a swipe counts as a message)
-        await rule.refusal(Way.SWIPE, RATE_LIMITED, Where(SERVER, CHANNEL))
+        await rule.refusal(Way.NEW_ANSWER, RATE_LIMITED, Where(SERVER, CHANNEL))
     return rule
 
 

@@ -21,7 +21,7 @@ class Way(StrEnum):
     MESSAGE = "message"  # a message (text, voice message, a call's utterance): replies, votes, greetings
     HEAR = "hear"  # a person's audio, before it is sent to speech-to-text
     ASK = "ask"  # /ask and the message menus
-    SWIPE = "swipe"  # a swipe or /reroll: a new answer without a message
+    NEW_ANSWER = "new answer"  # another answer to a message already answered (a feature's button, a command)
     CALL = "call"  # /voice join, /voice leave
     CHECKIN = "checkin"
     REMINDER = "reminder"
@@ -31,7 +31,8 @@ class Way(StrEnum):
 
 
 UNPROMPTED = frozenset({Way.CHECKIN, Way.REMINDER, Way.PROACTIVE, Way.TASK, Way.CORRECTION})
-COUNTED = frozenset({Way.MESSAGE, Way.SWIPE})  # a new answer asked for: one of the person's messages a minute
+# a new answer asked for: one of the person's messages a minute
+COUNTED = frozenset({Way.MESSAGE, Way.NEW_ANSWER})
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,13 @@ from bot.discord.flow import PostObserver
 from bot.discord.outlets import Buttons, WebhookPool
 from bot.discord.poll_results import DiscordPollBoard
 from bot.discord.swipes import DiscordSwipeBoard, SwipeDesk
+from bot.features.swipes import ReplySwipes
 from bot.runtime.composition import Boards, Services
 
 
 def timer_boards(client: discord.Client) -> Boards:
     """The Discord side of the features' durable timers, for compose()'s Edge."""
-    return Boards(polls=DiscordPollBoard(client), swipes=DiscordSwipeBoard(client))
+    return Boards(polls=DiscordPollBoard(client), features=(DiscordSwipeBoard(client),))
 
 
 @dataclass(frozen=True)
@@ -28,13 +29,13 @@ class DiscordFeatures:
 
     observers: tuple[PostObserver, ...]  # told around each message's replies, in this order
     buttons: Buttons | None  # those a reply goes out with (the outlets')
-    swipes: SwipeDesk  # the swipe buttons' presses and /reroll (cogs/conversation.py)
+    swipes: SwipeDesk  # the swipe buttons' presses and /reroll (cogs/swipes.py)
 
     @classmethod
     async def of(cls, client: discord.Client, services: Services,
                  webhooks: WebhookPool | None) -> DiscordFeatures:
         """``webhooks``: the cast's (None: one character)."""
-        swipes = SwipeDesk(client, services.swipes, webhooks)
+        swipes = SwipeDesk(client, services.part(ReplySwipes), webhooks)
         await swipes.load()  # where swipes are open (a restart keeps them), known before any message
         # the swipes: the previous reply's buttons come off, the new reply is offered them (and goes out with
         # them, so no edit has to add them)

@@ -58,10 +58,11 @@ def _guild_id(message: discord.Message) -> int | None:
 
 
 class Buttons(Protocol):
-    """The swipe buttons a reply of one message is posted with (bot/discord/swipes.py's desk)."""
+    """The buttons a reply's whole answer in one message is posted with (a feature's, declared in
+    bot/discord/features.py)."""
 
     async def view(self, channel_id: int, guild_id: int | None) -> discord.ui.View | None:
-        """The buttons of a reply just offered swipes (one alternative, shown); None where swipes are off."""
+        """The buttons of a reply just posted there; None where they are switched off."""
         ...
 
     def posted(self, answered: int, message_id: int, text: str, character: str,
@@ -72,8 +73,8 @@ class Buttons(Protocol):
 
 class DiscordOutlet:
     """Speaks into the channel the message came from; the first part of the answer replies to it in servers.
-    ``greeting``: it posts the greeting before the answer (:meth:`greeting`); ``buttons``: the swipe buttons
-    a reply of one message goes out with (None: never)."""
+    ``greeting``: it posts the greeting before the answer (:meth:`greeting`); ``buttons``: those a reply's
+    whole answer in one message goes out with (None: never)."""
 
     def __init__(self, message: discord.Message, *, greeting: bool = False,
                  buttons: Buttons | None = None, channel: discord.Thread | None = None) -> None:
@@ -102,13 +103,13 @@ class DiscordOutlet:
         that part's, so one that reached Discord unbeknown to us is not posted twice."""
         self.parts = part
 
-    async def send(self, text: str, *, first: bool, swipeable: bool = False) -> int | None:
-        """``swipeable``: the reply's one message, posted with its swipe buttons on."""
+    async def send(self, text: str, *, first: bool, whole: bool = False) -> int | None:
+        """``whole``: the reply's whole answer in one message, posted with its buttons on."""
         allowed = allowed_mentions_for(text)
         # a re-sent part is the same post (bot/discord/posting.py)
         nonce = reply_nonce(self.message.id, self.parts, greeting=self.greeting_posts)
         self.parts += 1
-        buttons = self.buttons if swipeable and not self.greeting_posts else None
+        buttons = self.buttons if whole and not self.greeting_posts else None
         view = await buttons.view(_channel_id(self.channel), _guild_id(self.message)) if buttons else None
         buttons = buttons if view is not None else None
         options: SendOptions = {"view": view} if view is not None else {}
@@ -129,8 +130,8 @@ class DiscordOutlet:
             buttons.posted(self.message.id, sent.id, text, "", None)
         return sent.id
 
-    async def send_swipeable(self, text: str) -> int | None:
-        return await self.send(text, first=True, swipeable=True)
+    async def send_whole(self, text: str) -> int | None:
+        return await self.send(text, first=True, whole=True)
 
     async def edit(self, message_id: int, text: str) -> None:
         """Edit a message of this reply (streamed delivery)."""
@@ -235,16 +236,16 @@ class WebhookOutlet:
     def typing(self) -> AbstractAsyncContextManager[None]:
         return typing_in(self.channel)
 
-    async def send(self, text: str, *, first: bool, swipeable: bool = False) -> int | None:
-        """``swipeable``: the reply's one message, posted with its swipe buttons on (through the webhook
-        only: a message the bot account says for the character is not swapped in place)."""
+    async def send(self, text: str, *, first: bool, whole: bool = False) -> int | None:
+        """``whole``: the reply's whole answer in one message, posted with its buttons on (through the
+        webhook only: a message the bot account says for the character cannot be edited as it)."""
         allowed = allowed_mentions_for(text)
         persona = self.pool.ensemble.member(self.key).pipeline.persona  # read now: live edits apply
         hook = await self.pool.get(self.channel, self.key)
         if hook is None:  # still say it, marked with who is speaking
             sent = await self.channel.send(f"**{persona.name}:** {text}", allowed_mentions=allowed)
             return sent.id
-        buttons = self.buttons if swipeable else None
+        buttons = self.buttons if whole else None
         view = await buttons.view(_channel_id(self.channel), _guild_id(self.message)) if buttons else None
         buttons = buttons if view is not None else None
         # A picture given as a URL (acore_bot's avatar_url) is fetched by Discord, per message.
@@ -256,8 +257,8 @@ class WebhookOutlet:
             buttons.posted(self.message.id, sent.id, text, self.key, hook.id)
         return sent.id
 
-    async def send_swipeable(self, text: str) -> int | None:
-        return await self.send(text, first=True, swipeable=True)
+    async def send_whole(self, text: str) -> int | None:
+        return await self.send(text, first=True, whole=True)
 
     def resume_at(self, part: int) -> None:
         pass  # a webhook's posts carry no nonce
@@ -286,7 +287,7 @@ class WebhookOutlet:
 class MessageOutlets:
     """Each character's outlet for answering ``message``: the main one as the bot account, the others of an
     ensemble through their webhooks (in DMs, or without a pool, everyone as the bot account); ``buttons``:
-    the swipe buttons a reply of one message goes out with; ``thread``: the thread opened from the message,
+    those a reply's whole answer in one message goes out with; ``thread``: the thread opened from the message,
     where they all speak instead. It may open that thread (bot/core/pipeline.py ThreadOpener)."""
 
     def __init__(self, message: discord.Message, pool: WebhookPool | None, main_key: str,

@@ -151,7 +151,7 @@ class NotAllowed(app_commands.CheckFailure):
 async def require_may_talk(bot: Kindred, interaction: HookInteraction, way: Way = Way.ASK) -> None:
     """Raise :class:`NotAllowed` when the caller may not make the character speak by ``way`` here, by the one
     rule (bot/operator/reach.py): the place active, who may talk to it, what may be spent (said in
-    character). A swipe or /reroll (``Way.SWIPE``) asks the model without a message, so it counts as one
+    character). A swipe or /reroll (``Way.NEW_ANSWER``) asks the model without a message, so it counts as one
     against the person's messages a minute."""
     user = interaction.user
     roles = [r.id for r in user.roles] if isinstance(user, discord.Member) else []

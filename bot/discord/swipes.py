@@ -1,5 +1,5 @@
 """Swipes on Discord: the ◀ ▶ 🔄 buttons on the character's latest reply, and the edits that show an
-alternative on that same message (the logic is bot/reply/swipes.py).
+alternative on that same message (the logic is the swipes feature's, bot/features/swipes/).
 
 The buttons are a discord.py DynamicItem: their custom ids name only the action, and the message they are
 on says which reply, so any reply's buttons work after a restart with nothing to register per message. A
@@ -35,7 +35,7 @@ from bot.discord.permissions import (
 )
 from bot.discord.posting import allowed_mentions_for
 from bot.discord.ui import tell
-from bot.reply.swipes import ReplySwipes, Swiped, Swiper
+from bot.features.swipes import ReplySwipes, SwipeBoard, Swiped, Swiper
 from database.swipes import SwipeRecord
 
 log = logging.getLogger(__name__)
@@ -267,7 +267,7 @@ class SwipeDesk:
                 return
             try:  # a new alternative makes the character speak: the same rules (and rate) as a message
                 await require_active(bot, interaction)
-                await require_may_talk(bot, interaction, Way.SWIPE)
+                await require_may_talk(bot, interaction, Way.NEW_ANSWER)
             except (Inactive, NotAllowed) as exc:
                 await tell(interaction, str(exc))
                 return
@@ -374,7 +374,7 @@ class SwipeDesk:
         task.add_done_callback(self.tasks.discard)
 
 
-class DiscordSwipeBoard:
+class DiscordSwipeBoard(SwipeBoard):
     """The ``swipe-expiry`` timer's Discord side, given to compose() in its Edge: the buttons off an expired
     reply, through the bot's :class:`SwipeDesk` (built after compose(), once the cast's webhooks are, with
     the Discord side of the other features: bot/discord/features.py; the timers start only once connected,

@@ -1,5 +1,5 @@
 """What a user may do to their own conversation: reset it, forget exchanges, add a core memory, see their
-figures (a new answer to the last message is a swipe: bot/reply/swipes.py).
+figures (a new answer to the last message is a swipe: bot/features/swipes/).
 
 Plain logic over the :class:`~bot.reply.pipeline.ReplyPipeline` and the store, so the slash-command cog, the
 console and tests drive exactly the same code. Every operation is scoped to one user and one conversation

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from bot.core.config.holder import SettingsHolder
 from bot.core.pipeline import DecisionListener, Gate, Incoming, PromptPart, ReplyTools, TurnListener
@@ -27,7 +27,10 @@ if TYPE_CHECKING:
     from bot.alive.service import DiscordSide
     from bot.alive.speaker import Speaker
     from bot.core.localtime import LocalTime
+    from bot.reply.pipeline import Cast
     from database.timers import TimerRow
+
+S = TypeVar("S")  # the Discord side of a feature's timers, asked for by its type
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,8 @@ class Parts:
     """What a feature is built from (the composition root's, at start-up): the running settings, the store,
     the durable timers, the place switches' accessors, the character's name, and whether a message certainly
     asks this character for an answer (a DM, a mention, a reply, its name); ``character``: the key its rows
-    are filed under."""
+    are filed under; ``sides``: the Discord side of the features' durable timers (bot/discord/features.py),
+    each found by its type (:meth:`side`)."""
 
     holder: SettingsHolder
     store: Store
@@ -82,11 +86,20 @@ class Parts:
     name: Callable[[], str]
     addressed: Callable[[Incoming], bool]
     character: str = ""
+    sides: tuple[object, ...] = ()
+
+    def side(self, kind: type[S]) -> S:
+        """The Discord side of type ``kind`` (LookupError: the client handed none over)."""
+        for side in self.sides:
+            if isinstance(side, kind):
+                return side
+        raise LookupError(f"no Discord side is a {kind.__name__}")
 
 
 @dataclass(frozen=True)
 class Running:
-    """What a feature's durable timers are handled with, once the character's initiative is built."""
+    """What a feature's durable timers and its later parts are built with, once the character's initiative
+    and the characters' replies are: ``cast``, the characters the bot plays (bot/reply/pipeline.py)."""
 
     speaker: Speaker
     side: DiscordSide
@@ -94,6 +107,7 @@ class Running:
     place_lock: Callable[[tuple[int, str]], AbstractAsyncContextManager[None]]
     mirror: Callable[[str], None]
     feeling: Callable[[int, str, str, int | None], Awaitable[str]]
+    cast: Cast
 
 
 TimerHandler = Callable[["TimerRow"], Awaitable[str]]
@@ -104,8 +118,9 @@ class Contribution:
     """What a built feature adds: to the main character's reply stages (``gates``, ``place_gates``,
     ``decision_observers``, ``prompt_parts``, ``tools``, ``turn_observers``), to each other character of a
     cast (``cast_tools``, given that character's name), the objects its slash commands use (``parts``: read
-    with ``Services.part``), what a person's ``/forget_me`` clears in memory (``forget_held``: their id) and
-    its durable timers' handlers (``timers``: by kind, built once the character's initiative is)."""
+    with ``Services.part``; ``later_parts``: those built once the characters' replies are, from ``Running``),
+    what a person's ``/forget_me`` clears in memory (``forget_held``: their id) and its durable timers'
+    handlers (``timers``: by kind, built once the character's initiative is)."""
 
     gates: tuple[Gate, ...] = ()
     place_gates: tuple[Gate, ...] = ()  # asked in a server only (a place's switch), after the gates
@@ -115,6 +130,7 @@ class Contribution:
     turn_observers: tuple[TurnListener, ...] = ()
     cast_tools: Callable[[Callable[[], str]], tuple[ReplyTools, ...]] = lambda _: ()
     parts: tuple[object, ...] = ()
+    later_parts: Callable[[Running], tuple[object, ...]] = lambda _: ()
     forget_held: tuple[Callable[[int], None], ...] = ()
     timers: Callable[[Running], Mapping[str, TimerHandler]] = lambda _: {}
 
@@ -127,6 +143,9 @@ class Contribution:
         def cast_tools(name: Callable[[], str]) -> tuple[ReplyTools, ...]:
             return tuple(t for b in built for t in b.cast_tools(name))
 
+        def later_parts(running: Running) -> tuple[object, ...]:
+            return tuple(p for b in built for p in b.later_parts(running))
+
         return Contribution(
             gates=tuple(x for b in built for x in b.gates),
             place_gates=tuple(x for b in built for x in b.place_gates),
@@ -134,7 +153,7 @@ class Contribution:
             prompt_parts=tuple(x for b in built for x in b.prompt_parts),
             tools=tuple(x for b in built for x in b.tools),
             turn_observers=tuple(x for b in built for x in b.turn_observers),
-            cast_tools=cast_tools, parts=tuple(x for b in built for x in b.parts),
+            cast_tools=cast_tools, parts=tuple(x for b in built for x in b.parts), later_parts=later_parts,
             forget_held=tuple(x for b in built for x in b.forget_held), timers=timers)
 
 

@@ -107,12 +107,12 @@ class SpokenOutlet(EditableOutlet, Protocol):
 
 
 @runtime_checkable
-class SwipeableOutlet(Protocol):
-    """An outlet that can post a reply's one message with its swipe buttons already on
-    (bot/discord/outlets.py): a reply known at its post to be one message is sent so, sparing the edit that
-    would add them (bot/discord/swipes.py takes them off again if it is not offered swipes after all)."""
+class WholeAnswerOutlet(Protocol):
+    """An outlet told when what it posts is a reply's whole answer in one message (not a fallback): it may
+    post it with controls that act on a whole answer already on (a feature's, bot/discord/outlets.py),
+    sparing the edit that would add them after."""
 
-    async def send_swipeable(self, text: str) -> int | None: ...
+    async def send_whole(self, text: str) -> int | None: ...
 
 
 @dataclass
@@ -239,8 +239,8 @@ class Delivery:
             if i and chunked:
                 async with self.outlet.typing():
                     await asyncio.sleep(shares[i])
-            if ok and len(parts) == 1 and isinstance(self.outlet, SwipeableOutlet):
-                ids.append(await self.outlet.send_swipeable(part))
+            if ok and len(parts) == 1 and isinstance(self.outlet, WholeAnswerOutlet):
+                ids.append(await self.outlet.send_whole(part))
             else:
                 ids.append(await self.outlet.send(part, first=i == 0))
             if i < len(parts) - 1:

@@ -120,7 +120,7 @@ class ReplyEngine:
 
     async def generate(self, msg: Incoming, persona: Persona, *, ooc_context: str = "",
                        replace_last_reply: bool = False, see_later: bool = False) -> Completion:
-        """Another answer to ``msg`` (a swipe's, /reroll's), unstreamed and not delivered: the same request
+        """Another answer to ``msg`` (a reroll), unstreamed and not delivered: the same request
         as the reply it stands beside, built the same way (its tools and their sentence too), so it reads
         that reply's cached prefix and may do what the reply could (set a reminder, search)."""
         persona = in_place(persona, msg.age_restricted)  # as it plays where the message was (a reroll too)

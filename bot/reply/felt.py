@@ -5,7 +5,7 @@ written. Nothing here reads the person's words: the model does, in any language.
 
 The tag is for Kindred alone: :func:`split` takes it out of the finished text (every tag, wherever it
 stands) and :func:`shown` out of a streamed text so far, holding back what may still become one, so no post,
-edit, spoken line, stored turn or swipe ever shows it. It is read defensively: a tag that is missing,
+edit, spoken line, stored turn or other answer ever shows it. It is read defensively: a tag that is missing,
 malformed, or names only kinds not in :data:`KINDS` is no judgement (None), and the feelings then go by the
 local signals alone (bot/alive/appraisal.py); ``<felt>none</felt>`` is a judgement that nothing is carried.
 """

@@ -6,7 +6,7 @@ the prompt, the generation and delivery, the keeping). It is asked, never walked
 message, or a question asked privately (/ask, the console), goes through the :class:`ReplySequence` below
 (``handle``), a reply owed since before a restart re-enters it at admission (``recover``, from
 bot/reply/recovery.py), the cast asks a character whether it answers (``decide``), a voice message is heard
-first (``hear``, logged before it is heard, bot/discord/voice.py), a swipe asks for another answer
+first (``hear``, logged before it is heard, bot/discord/voice.py), a feature asks for another answer
 (``alternative``). The sequence, in this module, runs each pipeline's stages through its private steps; no
 caller sequences them. The composition root's reply part (bot/runtime/pipelines.py) builds the stages and
 hands them in.
@@ -253,7 +253,7 @@ class Taken:
 
 class ReplyPipeline:
     """One character's replies, from admission to the stored exchange. Asked, not walked: the cast asks
-    whether it answers (:meth:`decide`), the voice whether it hears (:meth:`hear`), a swipe for another
+    whether it answers (:meth:`decide`), the voice whether it hears (:meth:`hear`), a feature for another
     answer (:meth:`alternative`); the one :class:`ReplySequence` above runs its stages for a message, live
     or owed, through the private steps below, and nothing else opens them."""
 
@@ -336,7 +336,7 @@ class ReplyPipeline:
         finally:
             await self._owed.settle(msg.message_id)
 
-    # -- another answer asked for (a swipe's reroll)
+    # -- another answer asked for (a reroll)
 
     async def alternative(self, msg: Incoming, *, ooc_context: str = "", replace_last_reply: bool = False
                           ) -> str:

@@ -82,8 +82,6 @@ from bot.reply.ensemble import CastMember, Ensemble
 from bot.reply.imagebudget import ImageBudget
 from bot.reply.pipeline import ReplyPipeline, ReplySequence, Solo
 from bot.reply.recovery import LateReplies, ReplyRecovery
-from bot.reply.swipes import TIMER as SWIPE_TIMER
-from bot.reply.swipes import ReplySwipes, SwipeBoard
 from bot.runtime.calls import Calls, CallSide
 from bot.runtime.cluster import Cluster, ClusterNews, Handler, LeadWork, cache_invalidation
 from bot.runtime.jobs import MemoryJobs, daily_rounds
@@ -123,7 +121,7 @@ class Boards:
     """The Discord side of the features' durable timers."""
 
     polls: PollBoard  # a closed poll's results (bot/discord/poll_results.py)
-    swipes: SwipeBoard  # an expired reply's swipe buttons taken off (bot/discord/swipes.py)
+    features: tuple[object, ...] = ()  # the registered features' (their Parts.side, found by type)
 
 
 @dataclass(frozen=True)
@@ -196,7 +194,6 @@ class Services:
     heartbeat: Heartbeat  # the gateway's latency, read every heartbeat_interval_seconds
     tools: ServerToolParts
     conversation: ConversationTools  # /history, /forget, /ooc, /remember: on the main character's engine
-    swipes: ReplySwipes  # a reply's alternatives (bot/discord/swipes.py shows them)
     asking: Asking  # /ask and the message menus, wherever the app is installed
     faces: Faces  # a face per server (/bot face)
     own_faces: CharacterFaces  # the character's own face in each server, by the stage reached there
@@ -328,13 +325,13 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     late = LateReplies()  # owed since before a restart: their prompt says so (bot/reply/recovery.py)
     policies = ServerPolicies(settings, store.servers)  # each server's /settings over the global ones
     live = compose_live_feed() if settings.dashboard.dashboard_port else None
-    # The durable timers' rows (bot/core/timers.py), armed by what replies set (the features'), the polls and
-    # the swipe buttons.
+    # The durable timers' rows (bot/core/timers.py), armed by what replies set and the features, and the
+    # polls.
     timers = Timers(store.timers)
     # The features (bot/features/ ``FEATURES``), each built from the same parts; what they delete of a
     # person goes into /forget_me's transaction.
     parts = Parts(holder, store, timers, PlaceControls(store.places, store.switches), names.name,
-                  addressee.reply_certain, key)
+                  addressee.reply_certain, key, sides=edge.boards.features)
     built = [feature.build(parts) for feature in FEATURES]
     lent = Contribution.joined(built)
     store.privacy.also_forget(*(f.forget for f in FEATURES if f.forget is not None))
@@ -424,14 +421,14 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     # listed here, once. Each process runs the rounds listed; a round's claim lets one process run each.
     # ``skip_rounds``: names of the memory's rounds a test leaves out.
     polls = PollLifecycle(store.polls, store.privacy, timers, edge.boards.polls, character=names.name)
-    swipes = ReplySwipes(store, holder.follow(DiscordSettings), engine, ensemble, timers, edge.boards.swipes)
-    running = Running(speaker, edge.alive_side, alive_parts.time, locks, mirror.emit, alive.feeling_toward)
+    running = Running(speaker, edge.alive_side, alive_parts.time, locks, mirror.emit, alive.feeling_toward,
+                      replies.cast)
     dispatcher = Dispatcher(timers, rounds=[
         Recurring(alive.proactive_key, timedelta(minutes=settings.alive.proactive_interval_minutes),
                   alive.proactive.run),
         Recurring(alive.checkins_key, CHECKIN_INTERVAL, alive.checkins.run),
         *daily_rounds(key, holder.follow(MemorySettings), memory_jobs, alive.new_day, skip=skip_rounds),
-    ], handlers={POLL_TIMER: polls.close_due, SWIPE_TIMER: swipes.expire, FACE_TIMER: faces.apply_due,
+    ], handlers={POLL_TIMER: polls.close_due, FACE_TIMER: faces.apply_due,
                  **lent.timers(running)})
     # config.env and the character files, applied live when they change (setup_hook starts it last).
     reloader = ConfigReloader(holder, [e.character for e in engines], IdentitySeeds(store, engines).reseed,
@@ -459,10 +456,11 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                                             ticker),
                         tools=tools,
                         conversation=conversation, asking=Asking(engine, conversation),
-                        swipes=swipes, faces=faces, own_faces=own_faces,
+                        faces=faces, own_faces=own_faces,
                         calls=Calls(edge.call_side, holder.follow(VoiceSettings), tools.places, voice, reach),
                         dashboard=dashboard, metrics=metrics, metrics_server=metrics_server,
-                        tracing=tracing, parts=lent.parts, forget_held=lent.forget_held)
+                        tracing=tracing, parts=(*lent.parts, *lent.later_parts(running)),
+                        forget_held=lent.forget_held)
     return services
 
 

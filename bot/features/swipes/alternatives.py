@@ -6,8 +6,9 @@ call like the reply's own (the same engine, the same server, so the spending lim
 showing an alternative writes it into the stored answer at once, so what the history keeps when the
 conversation moves on is always the one shown. The buttons go (:meth:`ReplySwipes.close_channel`) when the
 next message arrives there, or when ``swipe_timeout_seconds`` ran out (a one-shot durable timer of kind
-``swipe-expiry``, bot/core/timers.py, armed when they are offered). Everything lives in the database
-(database/swipes.py), so a restart changes nothing. Discord's side is bot/discord/swipes.py.
+``swipe-expiry``, bot/core/timers.py, armed when they are offered; :class:`SwipeExpiry` handles it).
+Everything lives in the database (database/swipes.py), so a restart changes nothing. Discord's side is
+bot/discord/swipes.py.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
 from discord.utils import time_snowflake
 
@@ -27,8 +27,7 @@ from bot.core.models.tools import without_footnotes
 from bot.core.pipeline import Incoming, ReplyResult
 from bot.core.timers import Timers
 from bot.core.tokens import count_tokens
-from bot.reply.ensemble import Ensemble
-from bot.reply.pipeline import ReplyPipeline
+from bot.reply.pipeline import Cast, ReplyPipeline
 from database.records import Turn
 from database.store import Store
 from database.swipes import SwipeRecord
@@ -44,11 +43,13 @@ def timer_key(message_id: int) -> str:
     return f"swipe:{message_id}"
 
 
-class SwipeBoard(Protocol):
-    """Discord's side of an expiry (bot/discord/swipes.py): the buttons off a reply, its shown alternative
-    staying."""
+class SwipeBoard:
+    """Discord's side of an expiry (bot/discord/swipes.py, a subclass): the buttons off a reply, its shown
+    alternative staying. The Discord client hands it over with its other timers' sides, where it is found by
+    this class (``Parts.side``)."""
 
-    async def strip(self, record: SwipeRecord) -> None: ...
+    async def strip(self, record: SwipeRecord) -> None:
+        raise NotImplementedError
 
 
 @dataclass(frozen=True)
@@ -72,28 +73,27 @@ class Swiped:
 
 
 class ReplySwipes:
-    def __init__(self, store: Store, discord: DiscordSettings, pipeline: ReplyPipeline,
-                 ensemble: Ensemble | None, timers: Timers, board: SwipeBoard) -> None:
+    def __init__(self, store: Store, discord: DiscordSettings, cast: Cast, timers: Timers) -> None:
         """``discord``: the Discord section, following reloads (the buttons' lifetime, the message length);
-        ``pipeline``: the main character's; ``ensemble``: the cast's other characters, when there are some;
-        ``timers``: where the buttons' expiry is armed; ``board``: what takes them off then."""
+        ``cast``: the characters the bot plays (the main one, and an ensemble's others); ``timers``: where
+        the buttons' expiry is armed."""
         self.store = store
         self.discord = discord
-        self.pipeline = pipeline
-        self.ensemble = ensemble
+        self.cast = cast
+        self.pipeline = cast.main  # the main character's, the bot account's (read on every message)
         self.timers = timers
-        self.board = board
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # when a new alternative is asked
 
     def pipeline_of(self, character: str) -> ReplyPipeline | None:
+        """The pipeline of ``character`` (a cast member's key; None: no longer in the cast)."""
         if character == self.pipeline.character_key:
             return self.pipeline
-        if self.ensemble is not None:
-            try:
-                return self.ensemble.pipeline(character)
-            except (KeyError, StopIteration):  # a character no longer in the cast
-                return None
-        return None
+        if len(self.cast.pipelines) < 2:  # one character: no other answers
+            return None
+        try:
+            return self.cast.pipeline(character)
+        except (KeyError, StopIteration):  # a character no longer in the cast
+            return None
 
     async def allowed(self, channel_id: int, guild_id: int | None) -> bool:
         """Whether replies there carry the buttons: the place's /bot swipes, else the swipes setting."""
@@ -205,6 +205,15 @@ class ReplySwipes:
     async def close_channel(self, channel_id: int) -> list[SwipeRecord]:
         """The conversation there moved on: its open swipes close, keeping the alternative shown."""
         return await self.store.swipes.close_in_channel(channel_id)
+
+
+class SwipeExpiry:
+    """The ``swipe-expiry`` timer's handler: a reply's row closes and ``board`` (Discord's side) takes its
+    buttons off."""
+
+    def __init__(self, store: Store, board: SwipeBoard) -> None:
+        self.store = store
+        self.board = board
 
     async def expire(self, timer: TimerRow) -> str:
         """The ``swipe-expiry`` timer's handler: the reply's row closes and its buttons go. Safe to run again:

@@ -1,0 +1,58 @@
+"""Swipes: the ◀ ▶ 🔄 buttons on the character's latest reply, to page through other answers to the same
+message (as SillyTavern does), and ``/reroll``, which presses 🔄 with an out-of-character note.
+
+* :mod:`.alternatives`: the plain logic (``ReplySwipes``): which reply is offered them, a new alternative
+  (the reply path's generic ``ReplyPipeline.alternative``, on the character who answered), the one shown
+  written into the stored answer; and the ``swipe-expiry`` durable timer that takes the buttons off when
+  ``swipe_timeout_seconds`` ran out (``SwipeExpiry``).
+* Discord's side (the buttons, the edits, the reply posted with its buttons on: a post observer of the
+  message flow): bot/discord/swipes.py, declared in bot/discord/features.py. The reply path names no swipe:
+  an outlet may post a reply known at its post to be one whole message with controls of its own
+  (bot/reply/delivery.py ``WholeAnswerOutlet``), which the Discord outlets give to this desk.
+* Its slash command and buttons: cogs/swipes.py; its rows: database/swipes.py (a reply to a person: theirs,
+  deleted by their /forget_me); its settings: the ``discord`` section's ``swipes`` (the default of the
+  ``/bot swipes`` switch) and ``swipe_timeout_seconds``. A new alternative is asked by a person (a press,
+  /reroll: ``Way.NEW_ANSWER``, counted as one of their messages), never of the character's own accord: no
+  unprompted spending. Tests: tests/test_swipes.py.
+
+Its registration (bot/operator/registration.py): ``FEATURE`` below.
+"""
+
+from __future__ import annotations
+
+from bot.core.config import DiscordSettings
+from bot.features.swipes.alternatives import (
+    SWITCH,
+    TIMER,
+    ReplySwipes,
+    SwipeBoard,
+    Swiped,
+    SwipeExpiry,
+    Swiper,
+)
+from bot.operator.registration import Contribution, Feature, Parts, Running, Switch, TimerHandler
+from database.swipes import forget_person
+
+__all__ = ["FEATURE", "ReplySwipes", "SwipeBoard", "Swiped", "Swiper"]
+
+
+def build(parts: Parts) -> Contribution:
+    discord = parts.holder.follow(DiscordSettings)
+    expiry = SwipeExpiry(parts.store, parts.side(SwipeBoard))
+
+    def timers(_: Running) -> dict[str, TimerHandler]:
+        return {TIMER: expiry.expire}
+
+    def later_parts(running: Running) -> tuple[object, ...]:
+        # a new alternative is asked of the character who answered: built once the characters are
+        return (ReplySwipes(parts.store, discord, running.cast, parts.timers),)
+
+    return Contribution(timers=timers, later_parts=later_parts)
+
+
+FEATURE = Feature(
+    name="swipes", settings="discord",
+    switches=(Switch(SWITCH, "Put the swipe buttons on my latest reply here (or not).",
+                     "my latest reply carries the swipe buttons, to see another answer",
+                     section="discord", key="swipes"),),
+    cogs=("cogs.swipes",), forget=forget_person, build=build)
