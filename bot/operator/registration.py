@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from bot.core.config.holder import SettingsHolder
 from bot.core.pipeline import DecisionListener, Gate, Incoming, PromptPart, ReplyTools, TurnListener
-from bot.core.timers import Timers
+from bot.core.timers import Recurring, Timers
 from bot.operator.places import PlaceControls
 from database.store import Store
 from database.switches import register_switch
@@ -73,7 +73,8 @@ class Parts:
     """What a feature is built from (the composition root's, at start-up): the running settings, the store,
     the durable timers, the place switches' accessors, the character's name, and whether a message certainly
     asks this character for an answer (a DM, a mention, a reply, its name); ``character``: the key its rows
-    are filed under."""
+    are filed under; ``shards``: in a cluster, the shards this process runs ("" otherwise: a round of the
+    channels, run per shard set, is keyed by them)."""
 
     holder: SettingsHolder
     store: Store
@@ -82,11 +83,15 @@ class Parts:
     name: Callable[[], str]
     addressed: Callable[[Incoming], bool]
     character: str = ""
+    shards: str = ""
 
 
 @dataclass(frozen=True)
 class Running:
-    """What a feature's durable timers are handled with, once the character's initiative is built."""
+    """What a feature's durable timers and recurring rounds are run with, once the character's initiative
+    is built: ``feeling``: toward a person (in a channel, or their DM: None); ``room``: in a channel;
+    ``status``: the custom status shown; ``remembers``: whether a person's consent lets them be
+    remembered."""
 
     speaker: Speaker
     side: DiscordSide
@@ -94,6 +99,9 @@ class Running:
     place_lock: Callable[[tuple[int, str]], AbstractAsyncContextManager[None]]
     mirror: Callable[[str], None]
     feeling: Callable[[int, str, str, int | None], Awaitable[str]]
+    room: Callable[[int], Awaitable[str]]
+    status: Callable[[], Awaitable[str]]
+    remembers: Callable[[bool | None], bool]
 
 
 TimerHandler = Callable[["TimerRow"], Awaitable[str]]
@@ -104,8 +112,10 @@ class Contribution:
     """What a built feature adds: to the main character's reply stages (``gates``, ``place_gates``,
     ``decision_observers``, ``prompt_parts``, ``tools``, ``turn_observers``), to each other character of a
     cast (``cast_tools``, given that character's name), the objects its slash commands use (``parts``: read
-    with ``Services.part``), what a person's ``/forget_me`` clears in memory (``forget_held``: their id) and
-    its durable timers' handlers (``timers``: by kind, built once the character's initiative is)."""
+    with ``Services.part``), what a person's ``/forget_me`` clears in memory (``forget_held``: their id),
+    its durable timers' handlers (``timers``: by kind) and its recurring rounds (``recurring``: run by the one
+    timer loop, bot/core/timers.py), both built once the character's initiative is, and its lines in the log
+    channel's ``status`` (``status_lines``)."""
 
     gates: tuple[Gate, ...] = ()
     place_gates: tuple[Gate, ...] = ()  # asked in a server only (a place's switch), after the gates
@@ -117,6 +127,8 @@ class Contribution:
     parts: tuple[object, ...] = ()
     forget_held: tuple[Callable[[int], None], ...] = ()
     timers: Callable[[Running], Mapping[str, TimerHandler]] = lambda _: {}
+    recurring: Callable[[Running], Sequence[Recurring]] = lambda _: ()
+    status_lines: tuple[Callable[[], Awaitable[str]], ...] = ()
 
     @staticmethod
     def joined(built: Sequence[Contribution]) -> Contribution:
@@ -127,6 +139,9 @@ class Contribution:
         def cast_tools(name: Callable[[], str]) -> tuple[ReplyTools, ...]:
             return tuple(t for b in built for t in b.cast_tools(name))
 
+        def recurring(running: Running) -> tuple[Recurring, ...]:
+            return tuple(r for b in built for r in b.recurring(running))
+
         return Contribution(
             gates=tuple(x for b in built for x in b.gates),
             place_gates=tuple(x for b in built for x in b.place_gates),
@@ -135,7 +150,8 @@ class Contribution:
             tools=tuple(x for b in built for x in b.tools),
             turn_observers=tuple(x for b in built for x in b.turn_observers),
             cast_tools=cast_tools, parts=tuple(x for b in built for x in b.parts),
-            forget_held=tuple(x for b in built for x in b.forget_held), timers=timers)
+            forget_held=tuple(x for b in built for x in b.forget_held), timers=timers, recurring=recurring,
+            status_lines=tuple(x for b in built for x in b.status_lines))
 
 
 def nothing(_: Parts) -> Contribution:
