@@ -21,9 +21,7 @@ from typing import Any
 
 from dotenv import dotenv_values
 
-from bot.alive.checkins import ASK
 from bot.alive.initiative import SelfPortrait, initiative_prompt
-from bot.alive.proactive import COMMENT
 from bot.alive.regard import Regard, room_line, state_line
 from bot.core.claude import Prompt
 from bot.core.config import PROJECT_ROOT
@@ -33,6 +31,8 @@ from bot.core.persona.macros import Moment
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming
 from bot.core.tokens import count_tokens
+from bot.features.checkins.rounds import ASK
+from bot.features.proactive.rounds import COMMENT
 from bot.reply.prompting import (
     CHANNEL_USER,
     ReplyExtras,

@@ -1,6 +1,6 @@
 """Per-place settings (admins, servers only): ``/bot activate``, ``/bot deactivate`` and ``/bot status-here``;
 a ``/bot <switch> on|off|default [scope]`` per registered switch, made when the cog is (``SWITCHES``: the
-features' registrations, bot/features/, and the cog's own ``OWN_SWITCHES``: proactive talk, emote reactions,
+features' registrations, bot/features/, and the cog's own ``OWN_SWITCHES``: emote reactions,
 correction answers, the server's tools while replying, conversation threads); ``/bot voice`` (whether
 people may call the character into a voice channel, server-wide: bot/runtime/calls.py, which also leaves a
 call in a place switched off); ``/bot mcp add|allow|remove|list`` (the MCP servers whose tools the character
@@ -43,9 +43,6 @@ OnOff = Literal["on", "off", "default"]
 # The switches of what is not yet a feature package of its own; the features' come with their registrations
 # (bot/features/ ``FEATURES``). Each gets its ``/bot <name> on|off|default [scope]``, made when the cog is.
 OWN_SWITCHES = (
-    Switch("proactive", "Let me speak first now and then here (or not).",
-           "I speak first now and then (when it has been quiet a while)",
-           section="alive", key="proactive_talk"),
     Switch("reactions", "Let me react with emotes to warm messages I don't answer.",
            "I react with an emote to warm messages I don't answer", section="alive", key="emote_reactions"),
     Switch("corrections", "Answer a correction reaction (👎) on one of my replies right away (or not).",

@@ -3,7 +3,7 @@ bot/runtime/composition.py; its rounds are durable timers of the one timer loop,
 
 * the custom status: shown with Discord's custom activity at every READY and RESUMED (a new gateway
   session starts without one), written at start-up when none is set and after each daily consolidation;
-* ``/checkin on|off`` for everyone; the admin switches live in cogs/activation.py (``/bot ...``);
+* the admin switches live in cogs/activation.py (``/bot ...``);
 * the server's emotes (from the guild cache) and reactions: its own emote reactions, and people's reactions
   on its messages, handed to the felt reactions (bot/alive/reacting.py) as they come from the gateway.
 """
@@ -16,7 +16,6 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING
 
 import discord
-from discord import app_commands
 from discord.ext import commands
 
 from bot.alive.felt import Reaction, shown
@@ -25,15 +24,12 @@ from bot.discord.flow import private_place
 from bot.discord.presence import AlivePresence
 
 if TYPE_CHECKING:
-    from bot.discord.client import Interaction, Kindred
+    from bot.discord.client import Kindred
 
 log = logging.getLogger(__name__)
 
 
 class AliveCog(commands.Cog, name="Alive"):
-    checkin = app_commands.Group(name="checkin",
-                                 description="Whether I may check on you after a long silence.")
-
     def __init__(self, bot: Kindred, alive: Alive, presence: AlivePresence) -> None:
         self.bot = bot
         self.alive = alive
@@ -102,29 +98,6 @@ class AliveCog(commands.Cog, name="Alive"):
             await self.alive.status.reapply()
         except Exception:
             log.exception("could not show the custom status")
-
-    # -- /checkin
-
-    @checkin.command(name="on", description="Let me DM you to ask how you are after a long silence.")
-    async def checkin_on(self, interaction: Interaction) -> None:
-        settings = self.bot.settings
-        if not settings.alive.checkins:
-            await interaction.response.send_message("Check-ins are switched off for this bot.",
-                                                    ephemeral=True)
-            return
-        user = interaction.user
-        await self.bot.services.tools.checkins.choose(user.id, user.display_name, True)
-        days = f"{settings.alive.checkin_after_days:g}"
-        await interaction.response.send_message(
-            f"I'll check on you with a DM if I haven't heard from you for {days} days (never more than one "
-            "until you answer). `/checkin off` stops it.", ephemeral=True)
-
-    @checkin.command(name="off", description="No more check-in DMs from me.")
-    async def checkin_off(self, interaction: Interaction) -> None:
-        user = interaction.user
-        await self.bot.services.tools.checkins.choose(user.id, user.display_name, False)
-        await interaction.response.send_message("Understood: no check-in DMs from me. `/checkin on` brings "
-                                                "them back.", ephemeral=True)
 
 
 async def setup(bot: Kindred) -> None:

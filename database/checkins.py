@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, or_, select, update
+from sqlalchemy import Connection, delete, or_, select, update
 
 from database.alive_models import CheckIn
 from database.engine import Database
@@ -60,3 +60,9 @@ class CheckIns:
         """Undo mark_sent: the DM could not be delivered."""
         await self.db.change(update(CheckIn).where(CheckIn.user_id == user_id)
                              .values(sent_at=previous, updated_at=utcnow()))
+
+
+def forget_person(conn: Connection, user_id: int) -> dict[str, int]:
+    """/forget_me's part here (in its transaction, database/privacy.py): their check-in choice."""
+    rows = conn.execute(delete(CheckIn).where(CheckIn.user_id == user_id))
+    return {"checkins": int(rows.rowcount or 0)}

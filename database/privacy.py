@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Connection, Select, and_, delete, func, insert, or_, select, update
 from sqlalchemy.sql.dml import UpdateBase
 
-from database.alive_models import CheckIn, PersonFeeling, StyleProfileRow
+from database.alive_models import PersonFeeling, StyleProfileRow
 from database.conversations import Conversations
 from database.engine import Database
 from database.log import MessageLog
@@ -317,7 +317,6 @@ class Privacy:
             ("relationships", delete(Relationship).where(Relationship.user_id == user_id)),
             ("style_profiles", delete(StyleProfileRow).where(StyleProfileRow.user_id == user_id)),
             ("person_feelings", delete(PersonFeeling).where(PersonFeeling.user_id == user_id)),
-            ("checkins", delete(CheckIn).where(CheckIn.user_id == user_id)),
             ("message_log", delete(LoggedMessage).where(theirs(LoggedMessage))),
             ("message_archive", delete(ArchivedMessage).where(theirs(ArchivedMessage))),
             ("posted_for", delete(PostedFor).where(PostedFor.user_id == user_id)),

@@ -14,7 +14,7 @@ from database.records import ServerConfig
 
 UNSET_LIMIT = 100_000
 # key -> (kind, the global setting it follows, or its fixed default); "proactive" is also a place switch
-# (database/switches.py), one setting whichever command sets it.
+# (/bot proactive, registered by its feature), one setting whichever command sets it.
 _KEYS: dict[str, tuple[str, str, object]] = {
     "reply_mode": ("str", "", "vote"),
     "vote_count": ("int", "replies.yes_no_vote_count", None),

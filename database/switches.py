@@ -1,4 +1,4 @@
-"""Per-place switches of single behaviours (``proactive``, ``reactions``): what an admin set for a channel
+"""Per-place switches of single behaviours (``reactions``, ``quiet``): what an admin set for a channel
 or a whole server. As with activation, a channel's own setting wins over its server's; where neither has
 one, the configured default applies (the caller's). A thread without a setting of its own follows its
 channel's.
@@ -23,7 +23,6 @@ def register_switch(name: str, follows: str = "", default: bool | None = None) -
 # The switches of what is not (yet) a feature package, each with the global setting that is its default
 # where no place set it; a feature's come with its registration.
 SWITCHES = {
-    "proactive": "alive.proactive_talk",
     "reactions": "alive.emote_reactions",
     "corrections": "alive.correction_answers",
     "server_tools": "servertools.server_tools",

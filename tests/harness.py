@@ -26,6 +26,10 @@ from bot.core.character import CharacterSource
 from bot.core.config import PROJECT_ROOT, Settings, load_settings
 from bot.core.localtime import DISCORD_EPOCH_MS
 from bot.discord.client import Kindred, create_bot
+from bot.features.checkins import CheckInDMs
+from bot.features.checkins.rounds import CheckInRound
+from bot.features.proactive import ProactiveTalk
+from bot.features.proactive.rounds import ProactiveRound
 from database.records import History, SeenMessage
 from database.store import Store
 from tests.fakes import EVENT_WAIT, PROCESS_WAIT
@@ -390,6 +394,16 @@ class Clock:
 
 MakeHarness = Callable[..., Awaitable[Harness]]  # conftest.py's make_harness fixture
 T = TypeVar("T")
+
+
+def proactive_round(h: Harness) -> ProactiveRound:
+    """The running bot's proactive round (bot/features/proactive/), run by hand at a chosen time."""
+    return h.bot.services.part(ProactiveTalk).round
+
+
+def checkin_round(h: Harness) -> CheckInRound:
+    """The running bot's check-in round (bot/features/checkins/), run by hand at a chosen time."""
+    return h.bot.services.part(CheckInDMs).round
 
 
 def bot_posts(h: Harness, channel_id: int | None = CHANNEL_ID) -> list[dict[str, Any]]:

@@ -64,7 +64,7 @@ KINDS: dict[str, str] = {
     "proactive": ("#general has gone quiet: Finn speaks up unprompted (the proactive round). The "
                   "channel's recent lines come as a reply's transcript shows them (each person's line with "
                   "its time and whom it replies to, Finn's own as its turns), then the ask "
-                  "(bot/alive/proactive.py)."),
+                  "(bot/features/proactive/rounds.py)."),
     "reminder": ("Alice's reminder comes due: its timer's handler asks Finn to deliver it in character "
                  "(bot/features/reminders/delivery.py), the reminder quoted as hers."),
     "summary": (
@@ -84,7 +84,8 @@ KINDS: dict[str, str] = {
     "mood": "A new day begins: Finn's mood for the day (bot/alive/mood.py), the night's round after the "
             "consolidation.",
     "status": "Then Finn writes its own Discord custom status, from what it said in the server lately.",
-    "check-in": "Alice has not written for days: Finn writes her a DM first (bot/alive/checkins.py).",
+    "check-in": ("Alice has not written for days: Finn writes her a DM first "
+                 "(bot/features/checkins/rounds.py)."),
     "/ask": ("Bob asks Finn privately with /ask (bot/operator/asking.py): a reply as a DM's is, in Bob's "
              "own private scope, answered through the interaction."),
     "voice-channel reply": (

@@ -20,6 +20,8 @@ from sqlalchemy import update
 from bot.core.models.base import CallUsage
 from bot.core.models.sent import SentRequest
 from bot.core.pipeline import Incoming
+from bot.features.checkins import CheckInDMs
+from bot.features.proactive import ProactiveTalk
 from bot.features.reminders.book import ReminderBook
 from bot.features.swipes import ReplySwipes
 from bot.operator.asking import CollectingOutlet
@@ -222,12 +224,13 @@ class Run:
         await self.take("vote", lambda: h.say("the gulls took my chips again", user=USER2_ID))
         # a quiet spell: Finn speaks up on its own
         await self.admin("proactive", "on")
-        self.bot.services.alive.proactive.rng = Rolls(0.0, 0.2)  # within the chance; a comment
+        self.bot.services.part(ProactiveTalk).round.rng = Rolls(0.0, 0.2)  # within the chance; a comment
         h.claude.script("Kelp is the ocean's finest scarf, honestly.", match=proactive)
         when = self.at(AT + timedelta(hours=2, minutes=40))
         async def speak() -> None:
-            said = await self.bot.services.alive.proactive.run(when)
-            assert said == "spoke in 1 of 1 channel(s)", (said, self.bot.services.alive.proactive.last)
+            round_ = self.bot.services.part(ProactiveTalk).round
+            said = await round_.run(when)
+            assert said == "spoke in 1 of 1 channel(s)", (said, round_.last)
 
         await self.take("proactive", speak)
 
@@ -256,7 +259,7 @@ class Run:
             await conn.execute(update(User).where(User.id == USER_ID).values(last_seen=self.last_dm))
         h.claude.script("Alice! The gulls miss you. How is Miso?", match=checkin)
         when = self.at(datetime(2026, 11, 24, 12, 0, tzinfo=UTC))
-        await self.take("check-in", lambda: self.bot.services.alive.checkins.run(when))
+        await self.take("check-in", lambda: self.bot.services.part(CheckInDMs).round.run(when))
         # Bob asks Finn privately, from anywhere (/ask)
         h.claude.script("Kelp tea, always. Glub.", model=REPLY_MODEL)
 

@@ -340,6 +340,8 @@ async def test_status_reports_models_settings_uptime_and_latency(harness: Harnes
     assert fields["Gateway latency"].startswith("gateway ") and fields["Gateway latency"].endswith(
         " ms (warning above 1000 ms)")
     assert "no model calls yet" in fields["Costs per model"] and "Refusals since start" in fields
+    # a feature's own line (its registration's status_lines): proactive talk's round
+    assert fields["Proactive talk"].startswith("default off · every 30 min · chance 0.1 · next round ")
 
 
 async def test_a_status_with_very_many_models_stays_inside_the_v2_limits(harness: Harness) -> None:

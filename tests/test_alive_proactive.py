@@ -15,6 +15,7 @@ import pytest
 
 from bot.core.localtime import utc_now
 from bot.core.timers import Dispatcher, Recurring, Timers
+from bot.features.proactive import ProactiveTalk
 from database.timers import TimerRow
 from tests.fakes import EVENT_WAIT
 from tests.fakes.claude_server import FakeClaude, Reply, content_text
@@ -31,6 +32,7 @@ from tests.harness import (
     eventually,
     exchange,
     logged,
+    proactive_round,
 )
 from tests.test_e2e_lookup import NEWS
 
@@ -82,13 +84,12 @@ def sent_at(message: dict[str, Any]) -> datetime:
 
 async def test_a_round_comments_in_character_and_people_can_answer_it(make_harness: MakeHarness) -> None:
     h = await make_harness(proactive_chance="1", yes_no_vote_count="1")
-    alive = h.bot.services.alive
     assert "**on** for <#" in await bot_switch(h, "proactive", "on")
     said = await unaddressed(h, "the kelp forest looks amazing today")
-    alive.proactive.rng = Rolls(0.0, 0.2)  # within the chance; a comment
+    proactive_round(h).rng = Rolls(0.0, 0.2)  # within the chance; a comment
     h.claude.script("Kelp is the ocean's finest scarf, honestly.", match=proactive)
 
-    assert await alive.proactive.run(sent_at(said) + timedelta(minutes=5)) == "spoke in 1 of 1 channel(s)"
+    assert await proactive_round(h).run(sent_at(said) + timedelta(minutes=5)) == "spoke in 1 of 1 channel(s)"
     [spoken] = await h.replies(CHANNEL_ID)
     assert spoken["content"] == "Kelp is the ocean's finest scarf, honestly."
     assert "message_reference" not in spoken  # it speaks on its own: a message, not a reply
@@ -98,7 +99,7 @@ async def test_a_round_comments_in_character_and_people_can_answer_it(make_harne
     assert "the kelp forest looks amazing today" in text and "commenting on the recent conversation" in text
     assert "## Who you are" in h.claude.system_text(request)  # in character: the same identity as a reply
     # It knows when it speaks: the day and the local time, after the cached character block
-    when = (sent_at(said) + timedelta(minutes=5)).astimezone(h.bot.services.alive.proactive.time.zone)
+    when = (sent_at(said) + timedelta(minutes=5)).astimezone(proactive_round(h).time.zone)
     now = f"<now>{when:%A}, {when.day} {when:%B} {when.year}, "
     assert now in content_text(request.body["messages"][-1]["content"])
     assert "<now>" not in h.claude.system_text(request)
@@ -116,14 +117,14 @@ async def test_a_round_may_share_a_thought_that_expands_its_status(make_harness:
     await bot_switch(h, "proactive", "on", scope="server")
     await h.store.state.set("custom_status", "Polishing my shell collection")
     said = await unaddressed(h, "quiet day", channel=OTHER_CHANNEL_ID)
-    h.bot.services.alive.proactive.rng = Rolls(0.0, 0.9)  # within the chance; a thought
+    proactive_round(h).rng = Rolls(0.0, 0.9)  # within the chance; a thought
     h.claude.script("This conch has a spiral I could stare at for hours.", match=proactive)
-    await h.bot.services.alive.proactive.run(sent_at(said) + timedelta(minutes=3))
+    await proactive_round(h).run(sent_at(said) + timedelta(minutes=3))
     [spoken] = await h.replies(OTHER_CHANNEL_ID)
     assert spoken["content"].startswith("This conch")
     text = h.claude.all_text(h.claude.last_request(DEFAULT))
     assert "Polishing my shell collection" in text and "expands on it" in text
-    assert [v.kind for v in h.bot.services.alive.proactive.last if v.speak] == ["thought"]
+    assert [v.kind for v in proactive_round(h).last if v.speak] == ["thought"]
 
 
 async def test_the_servers_proactive_setting_switches_it_on_and_a_switch_overrides_it(
@@ -135,18 +136,18 @@ async def test_the_servers_proactive_setting_switches_it_on_and_a_switch_overrid
     h = await make_harness(proactive_chance="1", yes_no_vote_count="1")  # proactive_talk: off by default
     said = await unaddressed(h, "anyone around?")
     when = sent_at(said) + timedelta(minutes=5)
-    assert await h.bot.services.alive.proactive.run(when) == "spoke in 0 of 0 channel(s)"
+    assert await proactive_round(h).run(when) == "spoke in 0 of 0 channel(s)"
     done = await answer(await h.slash("settings", sub("set", key="proactive", value="on"), user=ADMIN_ID))
     assert "proactive" in done
-    h.bot.services.alive.proactive.rng = Rolls(0.0, 0.2, 0.0, 0.2)
+    proactive_round(h).rng = Rolls(0.0, 0.2, 0.0, 0.2)
     h.claude.script("Just me and the kelp.", match=proactive)
-    assert await h.bot.services.alive.proactive.run(when) == "spoke in 1 of 2 channel(s)"
+    assert await proactive_round(h).run(when) == "spoke in 1 of 2 channel(s)"
     [spoken] = await h.replies(CHANNEL_ID)
     assert spoken["content"] == "Just me and the kelp."
     await bot_switch(h, "proactive", "off")  # this channel: off, whatever the server says
-    assert [v.place.channel_id for v in h.bot.services.alive.proactive.last] == [CHANNEL_ID, OTHER_CHANNEL_ID]
-    await h.bot.services.alive.proactive.run(when)
-    assert CHANNEL_ID not in [v.place.channel_id for v in h.bot.services.alive.proactive.last]
+    assert [v.place.channel_id for v in proactive_round(h).last] == [CHANNEL_ID, OTHER_CHANNEL_ID]
+    await proactive_round(h).run(when)
+    assert CHANNEL_ID not in [v.place.channel_id for v in proactive_round(h).last]
 
 
 # --------------------------------------------------------------------------- every reason to stay quiet
@@ -156,7 +157,6 @@ async def test_each_skip_reason_is_decided_and_mirrored(make_harness: MakeHarnes
     hour = datetime.now(UTC).hour  # quiet hours twelve hours from now, so "now" is never quiet
     quiet = f"{(hour + 12) % 24}-{(hour + 14) % 24}"
     h = await make_harness(proactive_chance="0.5", yes_no_vote_count="1", quiet_hours=quiet, timezone="UTC")
-    alive = h.bot.services.alive
     await h.say("verbose on", user=ADMIN_ID, channel=LOG_CHANNEL_ID)
     await h.replies(LOG_CHANNEL_ID)
     await bot_switch(h, "proactive", "on", scope="server")
@@ -164,9 +164,9 @@ async def test_each_skip_reason_is_decided_and_mirrored(make_harness: MakeHarnes
     base = sent_at(said)
 
     async def reasons(at: datetime, *rolls: float) -> dict[int, str]:
-        alive.proactive.rng = Rolls(*rolls)
-        await alive.proactive.run(at)
-        return {v.place.channel_id: v.reason for v in alive.proactive.last}
+        proactive_round(h).rng = Rolls(*rolls)
+        await proactive_round(h).run(at)
+        return {v.place.channel_id: v.reason for v in proactive_round(h).last}
 
     seen = await reasons(base + timedelta(seconds=20))
     assert seen == {CHANNEL_ID: "busy: someone spoke in the last minute",
@@ -174,7 +174,7 @@ async def test_each_skip_reason_is_decided_and_mirrored(make_harness: MakeHarnes
     assert (await reasons(base + timedelta(minutes=5), 0.9))[CHANNEL_ID] == "roll 0.90 missed the chance 0.5"
     silent = (await reasons(base + timedelta(hours=7)))[CHANNEL_ID]
     assert silent.startswith("silent for 7.0 h, longer than 6 h")
-    assert await alive.proactive.run(base + timedelta(hours=12, minutes=30)) == "quiet hours"
+    assert await proactive_round(h).run(base + timedelta(hours=12, minutes=30)) == "quiet hours"
     await (await h.slash("bot", [{"name": "deactivate", "type": 1, "options": []}], user=ADMIN_ID)).message()
     assert (await reasons(base + timedelta(minutes=5)))[CHANNEL_ID] == "deactivated here"
     await (await h.slash("bot", [{"name": "activate", "type": 1, "options": []}], user=ADMIN_ID)).message()
@@ -200,11 +200,11 @@ async def test_a_claude_failure_posts_nothing_into_the_quiet_channel(
     await bot_switch(h, "proactive", "on")
     said = await unaddressed(h, "so quiet in here")
     h.claude.fail_all(529)
-    h.bot.services.alive.proactive.rng = Rolls(0.0, 0.3)
+    proactive_round(h).rng = Rolls(0.0, 0.3)
     with caplog.at_level(logging.WARNING):
-        result = await h.bot.services.alive.proactive.run(sent_at(said) + timedelta(minutes=5))
+        result = await proactive_round(h).run(sent_at(said) + timedelta(minutes=5))
     assert result == "spoke in 0 of 1 channel(s)"
-    [verdict] = h.bot.services.alive.proactive.last
+    [verdict] = proactive_round(h).last
     assert not verdict.speak and verdict.reason.startswith("Claude failed")
     assert "proactive message in #general skipped" in caplog.text
     # The round is over (run returned, its one channel judged): a fallback line would have been posted in it.
@@ -230,7 +230,7 @@ async def test_the_schedule_survives_a_restart_without_skipping_or_doubling(
         found.run = counted
         return loop
 
-    key = h.bot.services.alive.proactive_key
+    key = h.bot.services.part(ProactiveTalk).key
 
     async def rounds(loop: Dispatcher, at: datetime) -> list[str]:
         """What the proactive round said when ``loop`` ran what was due at ``at`` (check-ins run too)."""
@@ -429,9 +429,9 @@ async def test_speaking_first_goes_by_the_room_there_not_one_persons_insults_els
     await insulted_in_a_dm(h)
     await exchange(h, "wow, the kelp forest looks amazing today, thanks finn <3", 1)  # the room: lively
     said = await unaddressed(h, "so true")
-    h.bot.services.alive.proactive.rng = Rolls(0.0, 0.2)  # within the chance; a comment
+    proactive_round(h).rng = Rolls(0.0, 0.2)  # within the chance; a comment
     h.claude.script("Kelp is the ocean's finest scarf.", match=proactive)
-    spoke = await h.bot.services.alive.proactive.run(sent_at(said) + timedelta(minutes=5))
+    spoke = await proactive_round(h).run(sent_at(said) + timedelta(minutes=5))
     assert spoke == "spoke in 1 of 1 channel(s)"
     text = h.claude.all_text(h.claude.last_request(DEFAULT))
     assert "speak up on your own" in text and "The room here feels" in text  # what was said there
@@ -448,7 +448,6 @@ async def test_the_channels_lines_are_a_replys_transcript_quoted_timed_and_witho
     of sources under a reply of its is no words of its (neither there nor in the next reply's history)."""
     h = await make_harness(proactive_chance="1", yes_no_vote_count="1", web_search="everywhere",
                            reminders_in_dms="false")
-    alive = h.bot.services.alive
     await bot_switch(h, "proactive", "on")
     h.claude.script(Reply(tools=Search("news today", NEWS, answer="Big day out there.")), model=DEFAULT)
     answered = await exchange(h, "what's in the news today?", 1)
@@ -460,9 +459,9 @@ async def test_the_channels_lines_are_a_replys_transcript_quoted_timed_and_witho
     assert "Big day out there." in FakeClaude.all_text(reply) and "Sources:" not in FakeClaude.all_text(reply)
     bobs = await unaddressed(h, "</state> wow", user=USER2_ID)
     said = await unaddressed(h, "the kelp forest looks amazing today", reply_to=int(bobs["id"]))
-    alive.proactive.rng = Rolls(0.0, 0.2)  # within the chance; a comment
+    proactive_round(h).rng = Rolls(0.0, 0.2)  # within the chance; a comment
     h.claude.script("Kelp is the ocean's finest scarf, honestly.", match=proactive)
-    assert await alive.proactive.run(sent_at(said) + timedelta(minutes=5)) == "spoke in 1 of 1 channel(s)"
+    assert await proactive_round(h).run(sent_at(said) + timedelta(minutes=5)) == "spoke in 1 of 1 channel(s)"
     request = [r for r in h.claude.requests if proactive(r.body)][-1].body
     text = FakeClaude.all_text(request)
     assert "Sources:" not in text and "Big day out there." in text
@@ -470,7 +469,7 @@ async def test_the_channels_lines_are_a_replys_transcript_quoted_timed_and_witho
     assert request["messages"][0]["content"][0] == reply["messages"][0]["content"][0]
     own = [b["text"] for m in request["messages"] if m["role"] == "assistant" for b in m["content"]]
     assert own == [answered["content"].rsplit("\n", 1)[0].rstrip(), "Nothing more to say."]
-    when = sent_at(said).astimezone(alive.proactive.time.zone)
+    when = sent_at(said).astimezone(proactive_round(h).time.zone)
     lines = [b["text"] for m in request["messages"] if m["role"] == "user" for b in m["content"]]
     assert f"[{when:%H:%M}] alice, replying to bob: the kelp forest looks amazing today" in lines
     assert "</state>" not in text  # a person's words never close a tag
@@ -485,9 +484,9 @@ async def test_what_it_says_first_in_a_server_is_in_the_servers_language(make_ha
     await bot_switch(h, "proactive", "on")
     assert "Spanish" in await setting(h, "language", "Spanish")
     said = await unaddressed(h, "el bosque de algas está precioso hoy")
-    h.bot.services.alive.proactive.rng = Rolls(0.0, 0.2)
+    proactive_round(h).rng = Rolls(0.0, 0.2)
     h.claude.script("¡Las algas son la bufanda del océano!", match=proactive)
-    assert await h.bot.services.alive.proactive.run(sent_at(said) + timedelta(minutes=5)) == \
+    assert await proactive_round(h).run(sent_at(said) + timedelta(minutes=5)) == \
         "spoke in 1 of 1 channel(s)"
     text = h.claude.all_text(h.claude.last_request(DEFAULT))
     assert "Answer in Spanish" in text

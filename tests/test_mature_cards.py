@@ -23,7 +23,15 @@ from bot.core.pipeline import Incoming
 from bot.features.reminders.book import ReminderBook
 from database.reminders import reminder_key
 from tests.fakes.claude_server import FakeClaude
-from tests.harness import CHANNEL_ID, GUILD_ID, OTHER_CHANNEL_ID, USER_ID, Harness, reply_requests
+from tests.harness import (
+    CHANNEL_ID,
+    GUILD_ID,
+    OTHER_CHANNEL_ID,
+    USER_ID,
+    Harness,
+    proactive_round,
+    reply_requests,
+)
 from tests.test_alive_proactive import Rolls, bot_switch, proactive, sent_at, status_request, unaddressed
 
 Make = Callable[..., Awaitable[Harness]]
@@ -152,9 +160,9 @@ async def test_proactive_talk_follows_its_channel_and_the_status_keeps_safe(make
     await h.discord.mark_age_restricted(CHANNEL_ID)
     assert "**on** for <#" in await bot_switch(h, "proactive", "on")
     said = await unaddressed(h, "quiet night in the lounge")
-    h.bot.services.alive.proactive.rng = Rolls(0.0, 0.2)  # within the chance; a comment
+    proactive_round(h).rng = Rolls(0.0, 0.2)  # within the chance; a comment
     h.claude.script(ANSWER, match=proactive)
-    spoke = await h.bot.services.alive.proactive.run(sent_at(said) + timedelta(minutes=5))
+    spoke = await proactive_round(h).run(sent_at(said) + timedelta(minutes=5))
     assert spoke == "spoke in 1 of 1 channel(s)"
     await h.replies(CHANNEL_ID)
     assert full(FakeClaude.all_text(next(r for r in reversed(h.claude.requests) if proactive(r.body))))

@@ -16,7 +16,7 @@ from database.store import Store
 from database.threads import NewThread, ThreadChanges
 from memory.threads import parse_threads, still_open, thread_changes
 from tests.fakes.claude_server import FakeClaude
-from tests.harness import CHANNEL_ID, USER_ID, Harness, MakeHarness, panel_text
+from tests.harness import CHANNEL_ID, USER_ID, Harness, MakeHarness, checkin_round, panel_text
 from tests.memory_support import first_user_text, is_extraction
 from tests.test_memory_commands import forget, memory
 
@@ -92,7 +92,7 @@ async def test_an_open_thread_reaches_the_reply_and_the_check_in_and_closes_when
     await h.bot.in_flight.drain()
     day = (utc_now() + timedelta(days=3)).replace(hour=12, minute=0, second=0, microsecond=0)
     h.claude.script("Alice! How did the chemistry exam go?", match=checkin_request)
-    assert await h.bot.services.alive.checkins.run(day) == "1 of 1 check-in(s) sent"
+    assert await checkin_round(h).run(day) == "1 of 1 check-in(s) sent"
     checkin = h.claude.all_text([r for r in h.claude.requests if checkin_request(r.body)][-1])
     assert f"- {EXAM} (due {spoken})" in checkin and '<open_threads about="alice"' in checkin
     assert (f"<notes by=\"alice\" words=\"alice's own, about themselves\">\n- {note}\n</notes>"

@@ -35,6 +35,7 @@ from tests.harness import (
     dm_reply,
     log_posts,
     panel_fields,
+    proactive_round,
 )
 from tests.server_support import answer, sub
 
@@ -285,12 +286,12 @@ async def test_past_the_global_cap_the_character_does_not_speak_first(make_harne
     said = await unaddressed(h, "so quiet in here")
     h.claude.script("Costly answer.", model=REPLY_MODEL, usage=BIG)
     assert await dm_reply(h, "a long story please", 1) == "Costly answer."
-    h.bot.services.alive.proactive.rng = Rolls(0.0, 0.3)
+    proactive_round(h).rng = Rolls(0.0, 0.3)
     h.claude.script("Should never be asked.", match=proactive)
     before = len(asked(h))
-    result = await h.bot.services.alive.proactive.run(sent_at(said) + timedelta(minutes=5))
+    result = await proactive_round(h).run(sent_at(said) + timedelta(minutes=5))
     assert result == "spoke in 0 of 1 channel(s)"
-    [verdict] = h.bot.services.alive.proactive.last
+    [verdict] = proactive_round(h).last
     assert "global daily spend cap $0.004 reached" in verdict.reason
     assert len(asked(h)) == before and h.discord.posted(CHANNEL_ID) == []
 

@@ -37,7 +37,7 @@ from bot.operator.reach import Reach, where_of
 from database.models import ApiCall
 from database.reminders import reminder_key
 from database.store import Store
-from tests.harness import GUILD_ID, USER2_ID, USER_ID, Harness, MakeHarness
+from tests.harness import GUILD_ID, USER2_ID, USER_ID, Harness, MakeHarness, checkin_round
 from tests.test_hot_path import FINN
 
 ADMIN = 1
@@ -243,7 +243,7 @@ async def test_no_way_reaches_a_person_the_rule_refuses(make_harness: MakeHarnes
     assert len(h.claude.requests) > before and h.discord.posted(h.discord.dm_channel_for(USER_ID))
     # the character's own ways, once both have been silent long enough
     later = (datetime.now(UTC) + timedelta(days=3)).replace(hour=12, minute=0, second=0, microsecond=0)
-    assert await h.bot.services.alive.checkins.run(later) == "1 of 2 check-in(s) sent"
+    assert await checkin_round(h).run(later) == "1 of 2 check-in(s) sent"
     deliver = h.bot.services.timers.handlers["reminder"]
     results = {}
     for person in (USER_ID, USER2_ID):
@@ -255,7 +255,7 @@ async def test_no_way_reaches_a_person_the_rule_refuses(make_harness: MakeHarnes
     assert await reached_without_a_yes(h, asked, (USER_ID, USER2_ID)) == []
 
     # A planted bypass: a check-in that does not ask the rule (it makes its own permit) is caught.
-    speaker = h.bot.services.alive.checkins.speaker
+    speaker = checkin_round(h).speaker
 
     class Bypass:
         async def permit(self, way: Way, user_id: int | None, where: Where, *_: Any, **__: Any) -> Permit:
@@ -263,7 +263,7 @@ async def test_no_way_reaches_a_person_the_rule_refuses(make_harness: MakeHarnes
 
     monkeypatch.setattr(speaker, "reach", Bypass())
     h.claude.script("Bob! How have you been?")  # bob is still due (alice's check-in is unanswered)
-    assert await h.bot.services.alive.checkins.run(later + timedelta(hours=1)) == "1 of 1 check-in(s) sent"
+    assert await checkin_round(h).run(later + timedelta(hours=1)) == "1 of 1 check-in(s) sent"
     assert any(str(USER2_ID) in line for line in await reached_without_a_yes(h, asked, (USER2_ID,)))
 
 

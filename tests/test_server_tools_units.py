@@ -9,8 +9,8 @@ from datetime import timedelta
 
 import pytest
 
-from bot.alive.checkins import CheckInChoice
 from bot.core.timers import Timers
+from bot.features.checkins.rounds import CheckInChoice
 from bot.operator.places import PlaceControls
 from bot.servertools.moderation import ModerationLog
 from bot.servertools.polls import PollBoard, PollLifecycle, Tally, parse_poll, vote_answer

@@ -28,8 +28,7 @@ from typing import Protocol
 
 from bot.alive.feelings import Feelings
 from bot.alive.felt import Reacted, Reaction, cue_line
-from bot.alive.initiative import initiative_prompt, place_incoming, self_portrait, speak, split
-from bot.alive.proactive import Place
+from bot.alive.initiative import Place, initiative_prompt, place_incoming, self_portrait, speak, split
 from bot.alive.reactions import ReactionGate
 from bot.alive.speaker import Speaker
 from bot.core.claude import ClaudeUnavailable

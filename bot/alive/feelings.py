@@ -11,7 +11,8 @@
   global state (``emotions.<character>``, visible in /state) after each exchange, so a restart keeps it; it
   is what /status and the log channel show (loneliness builds there). It is moved by everyone, DMs
   included, so what the character says to a whole server (its custom status, speaking first) never goes
-  by it: those go by the day's mood and the place's own room (bot/alive/status.py, bot/alive/proactive.py).
+  by it: those go by the day's mood and the place's own room (bot/alive/status.py,
+  bot/features/proactive/rounds.py).
 
 What a message carries is judged by the reply's own model, from its meaning in any language: the reply
 request asks it to begin with a tag for Kindred (bot/reply/felt.py), taken out of everything shown or

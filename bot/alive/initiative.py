@@ -37,6 +37,22 @@ from database.state import State
 
 
 @dataclass(frozen=True)
+class Place:
+    """A server channel the character may speak in of its own accord (proactive talk, a reminder, a place
+    task, a correction's answer), as the Discord side offers it."""
+
+    channel_id: int
+    guild_id: int
+    channel_name: str = ""
+    guild_name: str = ""
+    age_restricted: bool = False  # Discord's NSFW channel: a mature character speaks in full there
+
+    @property
+    def label(self) -> str:
+        return f"#{self.channel_name}" if self.channel_name else f"channel {self.channel_id}"
+
+
+@dataclass(frozen=True)
 class SelfPortrait:
     """Who the character is today: its identity entries by kind and the daily mood."""
 

@@ -10,9 +10,6 @@ engine and to the Discord side (made by bot/runtime/composition.py, given Discor
 * people's reactions on its messages (bot/alive/felt.py, bot/alive/reacting.py): felt like words, gathered
   and kept off the gateway's path, never a model call; a correction answered on its own only where a place
   asks for it (bot/alive/answering.py);
-* proactive rounds (bot/alive/proactive.py) and check-ins (bot/alive/checkins.py): recurring rounds of the
-  one timer loop (bot/core/timers.py), keyed ``proactive_key`` and ``checkins_key`` (listed by the
-  composition root);
 * the custom status (bot/alive/status.py).
 
 Everything reads time from ``clock`` (tests inject theirs). Discord is reached only through
@@ -28,11 +25,10 @@ from datetime import datetime
 from typing import Protocol
 
 from bot.alive.answering import CorrectionAnswers
-from bot.alive.checkins import CheckInRound
 from bot.alive.emotes import EMPTY, Emote, EmoteSet, render, warm_reaction
 from bot.alive.feelings import Feelings
+from bot.alive.initiative import Place
 from bot.alive.mood import ensure_daily_mood
-from bot.alive.proactive import Place, ProactiveRound
 from bot.alive.reacting import FeltReactions
 from bot.alive.reactions import SWITCH as REACTIONS
 from bot.alive.reactions import ReactionGate, aimed_at_me, may_react, warm_stimuli
@@ -56,7 +52,8 @@ log = logging.getLogger(__name__)
 
 
 class DiscordSide(Protocol):
-    """What the behaviours here need of Discord (bot/discord/presence.py)."""
+    """What the behaviours here, and the features' rounds and timers, need of Discord
+    (bot/discord/presence.py)."""
 
     def places(self) -> Sequence[Place]: ...
     # ``nonce``: posts that must go out once (a reminder's): Discord returns a post sent again with it
@@ -255,14 +252,12 @@ class EmotesPart:
 class Alive:
     def __init__(self, speaker: Speaker, parts: AliveParts, side: DiscordSide, settings: AliveSettings,
                  consent: Consent, *, mirror: Callable[[str], None] = lambda _: None,
-                 shards: str = "", share_status: Callable[[str], None] | None = None) -> None:
+                 share_status: Callable[[str], None] | None = None) -> None:
         """``speaker``: the main character as its own initiative speaks; ``parts``: what being alive adds to
         the replies (its feelings are the ones shown and changed here); ``settings``: the alive section (a
         reload reaches it); ``consent``: the bot's one memory consent (whose writing style may be learnt).
-        ``shards``: in a cluster, the shards this process runs. Each process then runs the proactive rounds
-        of its own channels (a round per shard set), while a check-in round, which reaches anyone by DM,
-        stays one round for the whole cluster (its claim lets one process run each). ``share_status``: told
-        of each custom status shown (a cluster's other processes show it on their shards)."""
+        ``share_status``: told of each custom status shown (a cluster's other processes show it on their
+        shards)."""
         self.speaker = speaker
         self.share_status = share_status
         self.parts = parts
@@ -272,13 +267,7 @@ class Alive:
         self.time = parts.time
         self.consent = consent
         self.feelings = parts.feelings
-        # what it says to a whole server goes by the day's mood (in its character block) and the place's
-        # own room, never by the character-wide feeling that anyone's DMs move
         self.status = StatusKeeper(speaker, apply=self._show_status, mirror=mirror)
-        self.proactive = ProactiveRound(speaker, self.time, places=side.places, outlet_for=side.outlet_for,
-                                        status=self.status.current, feeling=self.room_feeling, mirror=mirror)
-        self.checkins = CheckInRound(speaker, self.time, feeling=self.feeling_toward, open_dm=side.open_dm,
-                                     remembers=self.consent.allows, mirror=mirror)
         # reactions on its messages, felt like words (bot/alive/reacting.py); a correction answered on its
         # own where the place asks for it (bot/alive/answering.py)
         self.answers = CorrectionAnswers(speaker, self.time, side, feeling=self.feeling_toward,
@@ -289,9 +278,6 @@ class Alive:
         self.felt = FeltReactions(lambda: self.main_feelings,
                                   lambda: self.settings.felt_reactions and self.settings.emotions,
                                   lambda: self.settings.correction_reactions, self.answers)
-        key = speaker.character_key
-        self.proactive_key = f"proactive:{key}" + (f":shards {shards}" if shards else "")
-        self.checkins_key = f"checkins:{key}"
 
     @property
     def clock(self) -> Clock:
@@ -336,11 +322,11 @@ class Alive:
         await self.side.show_status(text)
 
     async def room_feeling(self, channel_id: int) -> str:
-        """How a channel feels, from what was said there (proactive talk there)."""
+        """How a channel feels, from what was said there (what it says there unasked)."""
         return await self.main_feelings.room(channel_id) if self.settings.emotions else ""
 
     async def feeling_toward(self, user_id: int, name: str, mood: str, channel_id: int | None = None) -> str:
-        """How the main character feels toward one person, said unprompted (a check-in DM, a reminder): the
+        """How the main character feels toward one person, said unprompted (a DM it starts, a reminder): the
         state line of a reply; in their DM (``channel_id`` None) all of it, in a channel only what public
         talk moved."""
         if not self.settings.emotions:
@@ -357,17 +343,11 @@ class Alive:
         return self.main_feelings.describe() if self.settings.emotions else "off (emotions=false)"
 
     async def status_lines(self) -> str:
-        """The log channel's ``status`` lines about feelings, the custom status and proactive talk."""
+        """The log channel's ``status`` lines about feelings and the custom status."""
         status = await self.status.current() if self.settings.custom_status else ""
-        row = await self.speaker.store.timers.get(self.proactive_key)
-        rounds = (f"next round {row.due:%Y-%m-%d %H:%M} UTC, last: {row.last_result or 'none yet'}"
-                  if row else "no round yet")
-        s = self.settings
         return "\n".join([
             f"Feeling: {self.feeling_line()}",
-            f"Custom status: {status or ('(none yet)' if s.custom_status else 'off')}",
-            f"Proactive talk: default {'on' if s.proactive_talk else 'off'} · every "
-            f"{s.proactive_interval_minutes} min · chance {s.proactive_chance:g} · {rounds}",
+            f"Custom status: {status or ('(none yet)' if self.settings.custom_status else 'off')}",
         ])
 
     async def refresh_status_answer(self) -> str:

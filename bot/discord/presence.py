@@ -12,7 +12,7 @@ from typing import Any
 import discord
 
 from bot.alive.emotes import Emote, EmoteSet
-from bot.alive.proactive import Place
+from bot.alive.initiative import Place
 from bot.core.reach import Permit
 from bot.discord.flow import age_restricted_place
 from bot.discord.outlets import typing_in

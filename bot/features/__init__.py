@@ -7,7 +7,9 @@ imports what is below it (the operator, alive, the server tools, the reply path,
 layer), never another feature nor the Discord edge; its slash commands stay a thin cog in cogs/, which its
 docstring names. How to add one: docs/architecture.md."""
 
+from bot.features.checkins import FEATURE as CHECKINS
 from bot.features.mcp import FEATURE as MCP
+from bot.features.proactive import FEATURE as PROACTIVE
 from bot.features.quiet import FEATURE as QUIET
 from bot.features.reminders import FEATURE as REMINDERS
 from bot.features.swipes import FEATURE as SWIPES
@@ -21,4 +23,6 @@ FEATURES: tuple[Feature, ...] = (
     MCP,
     QUIET,
     SWIPES,
+    PROACTIVE,
+    CHECKINS,
 )

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 # Calls the character makes of its own accord (bot/alive/service.py), and the features' (their registrations'
 # ``unprompted``, handed over by the composition root): past the global spend cap they are not made.
 # Replies and votes are stopped earlier, by the message path's gate; memory upkeep goes on.
-UNPROMPTED = frozenset({"proactive", "checkin", "status", "correction"})
+UNPROMPTED = frozenset({"status", "correction"})
 RATE_WINDOW = 60.0  # seconds: user_messages_per_minute
 SHARED_SPEND_SECONDS = 5.0  # how long a server's or the bot's spend today is reused before it is read again
 MAX_TRACKED = 20_000  # people (or places) remembered at once; the oldest windows are forgotten past it
@@ -239,8 +239,8 @@ class SpendingLimits:
         reason = f"global daily spend cap ${cap:g} reached (${spent:.2f} today)"
         if self._once(self._noted, Reached("global", 0, day, reason, "tomorrow")):
             log.warning("%s: the character speaks first no more today", reason)
-            self.mirror(f"⏳ {reason}: no proactive messages, check-ins or status until midnight "
-                        f"({self.timezone}).")
+            self.mirror(f"⏳ {reason}: nothing said unprompted (a first word, a DM, the status) until "
+                        f"midnight ({self.timezone}).")
         return reason
 
     async def voice_refusal(self, user_id: int | None, guild_id: int | None, place: int, *,
@@ -292,7 +292,7 @@ class SpendingLimits:
         return True
 
     def note(self, way: str, user_id: int | None, guild_id: int | None, place: int, reached: Reached) -> None:
-        """A way other than a message (a check-in, a reminder, a person heard in a call, /ask...) stopped at
+        """A way other than a message (a DM it starts, a reminder, someone heard in a call, /ask) stopped at
         ``reached``: logged and mirrored once a window, as the message path's refusals are."""
         if not self._once(self._noted, reached):
             return

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from bot.core.config.holder import SettingsHolder
 from bot.core.pipeline import DecisionListener, Gate, Incoming, PromptPart, ReplyTools, TurnListener
-from bot.core.timers import Timers
+from bot.core.timers import Recurring, Timers
 from bot.operator.places import PlaceControls
 from database.store import Store
 from database.switches import register_switch
@@ -77,7 +77,8 @@ class Parts:
     the durable timers, the place switches' accessors, the character's name, and whether a message certainly
     asks this character for an answer (a DM, a mention, a reply, its name); ``character``: the key its rows
     are filed under; ``sides``: the Discord side of the features' durable timers (bot/discord/features.py),
-    each found by its type (:meth:`side`)."""
+    each found by its type (:meth:`side`); ``shards``: in a cluster, the shards this process runs (""
+    otherwise: a round of the channels, run per shard set, is keyed by them)."""
 
     holder: SettingsHolder
     store: Store
@@ -87,6 +88,7 @@ class Parts:
     addressed: Callable[[Incoming], bool]
     character: str = ""
     sides: tuple[object, ...] = ()
+    shards: str = ""
 
     def side(self, kind: type[S]) -> S:
         """The Discord side of type ``kind`` (LookupError: the client handed none over)."""
@@ -98,8 +100,10 @@ class Parts:
 
 @dataclass(frozen=True)
 class Running:
-    """What a feature's durable timers and its later parts are built with, once the character's initiative
-    and the characters' replies are: ``cast``, the characters the bot plays (bot/reply/pipeline.py)."""
+    """What a feature's durable timers, recurring rounds and later parts are built with, once the character's
+    initiative and the characters' replies are: ``feeling``: toward a person (in a channel, or their DM:
+    None); ``room``: in a channel; ``status``: the custom status shown; ``remembers``: whether a person's
+    consent lets them be remembered; ``cast``: the characters the bot plays (bot/reply/pipeline.py)."""
 
     speaker: Speaker
     side: DiscordSide
@@ -108,6 +112,9 @@ class Running:
     mirror: Callable[[str], None]
     feeling: Callable[[int, str, str, int | None], Awaitable[str]]
     cast: Cast
+    room: Callable[[int], Awaitable[str]]
+    status: Callable[[], Awaitable[str]]
+    remembers: Callable[[bool | None], bool]
 
 
 TimerHandler = Callable[["TimerRow"], Awaitable[str]]
@@ -119,8 +126,10 @@ class Contribution:
     ``decision_observers``, ``prompt_parts``, ``tools``, ``turn_observers``), to each other character of a
     cast (``cast_tools``, given that character's name), the objects its slash commands use (``parts``: read
     with ``Services.part``; ``later_parts``: those built once the characters' replies are, from ``Running``),
-    what a person's ``/forget_me`` clears in memory (``forget_held``: their id) and its durable timers'
-    handlers (``timers``: by kind, built once the character's initiative is)."""
+    what a person's ``/forget_me`` clears in memory (``forget_held``: their id), its durable timers' handlers
+    (``timers``: by kind) and its recurring rounds (``recurring``: run by the one timer loop,
+    bot/core/timers.py), both built once the character's initiative is, and its lines in the log channel's
+    ``status`` (``status_lines``)."""
 
     gates: tuple[Gate, ...] = ()
     place_gates: tuple[Gate, ...] = ()  # asked in a server only (a place's switch), after the gates
@@ -133,6 +142,8 @@ class Contribution:
     later_parts: Callable[[Running], tuple[object, ...]] = lambda _: ()
     forget_held: tuple[Callable[[int], None], ...] = ()
     timers: Callable[[Running], Mapping[str, TimerHandler]] = lambda _: {}
+    recurring: Callable[[Running], Sequence[Recurring]] = lambda _: ()
+    status_lines: tuple[Callable[[], Awaitable[str]], ...] = ()
 
     @staticmethod
     def joined(built: Sequence[Contribution]) -> Contribution:
@@ -145,6 +156,8 @@ class Contribution:
 
         def later_parts(running: Running) -> tuple[object, ...]:
             return tuple(p for b in built for p in b.later_parts(running))
+        def recurring(running: Running) -> tuple[Recurring, ...]:
+            return tuple(r for b in built for r in b.recurring(running))
 
         return Contribution(
             gates=tuple(x for b in built for x in b.gates),
@@ -154,7 +167,8 @@ class Contribution:
             tools=tuple(x for b in built for x in b.tools),
             turn_observers=tuple(x for b in built for x in b.turn_observers),
             cast_tools=cast_tools, parts=tuple(x for b in built for x in b.parts), later_parts=later_parts,
-            forget_held=tuple(x for b in built for x in b.forget_held), timers=timers)
+            forget_held=tuple(x for b in built for x in b.forget_held), timers=timers, recurring=recurring,
+            status_lines=tuple(x for b in built for x in b.status_lines))
 
 
 def nothing(_: Parts) -> Contribution:

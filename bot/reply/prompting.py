@@ -234,7 +234,7 @@ def person_parts(name: str, memories: Sequence[str], notes: Sequence[str],
                  summary: str) -> list[tuple[str, str]]:
     """The core memories, notes and summary of ``name`` as quoted labelled parts (none empty), each thing
     said once (memory/present.py ``said_once``: a note or summary clause a memory already says is not
-    repeated): a reply's person block and a check-in's (bot/alive/checkins.py) alike."""
+    repeated): a reply's person block and a check-in's (bot/features/checkins/rounds.py) alike."""
     if notes or summary:  # (memories alone say nothing twice)
         memories, notes, summary = said_once(name, memories, notes, summary)
     inner = [p for p in (("person: core memories", listed("memories", memories, name)),
@@ -309,8 +309,8 @@ def channel_header(place: str, zone: tzinfo | None) -> str:
 def channel_chat(place: str, lines: Sequence[SeenMessage], own_ids: Collection[int], character: str,
                  zone: tzinfo | None) -> list[JsonObject]:
     """A channel's recent ``lines`` as a reply's request shows them, for a request that speaks there
-    unasked (bot/alive/proactive.py): the same header and turns, each person's line quoted with its time
-    and whom it replies to, the character's own lines its turns."""
+    unasked (bot/features/proactive/rounds.py): the same header and turns, each person's line quoted with
+    its time and whom it replies to, the character's own lines its turns."""
     return transcript_messages(channel_header(place, zone), lines, own_ids, character, zone)
 
 

@@ -19,12 +19,9 @@ import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from bot.alive.checkins import INTERVAL as CHECKIN_INTERVAL
-from bot.alive.checkins import CheckInChoice
 from bot.alive.service import Alive, AliveParts, DiscordSide
 from bot.alive.speaker import Speaker
 from bot.alive.status import clean_status
@@ -60,7 +57,7 @@ from bot.core.pipeline import (
 )
 from bot.core.policy import LanguageHint, ServerPolicies
 from bot.core.ticker import Ticker
-from bot.core.timers import Dispatcher, Recurring, Timers
+from bot.core.timers import Dispatcher, Timers
 from bot.features import FEATURES
 from bot.operator.access import AccessGate
 from bot.operator.activity import ActivityRecorder
@@ -154,13 +151,12 @@ class ServerToolParts:
     tickets: TicketDesk
     places: PlaceControls
     settings: ServerSettingsBook
-    checkins: CheckInChoice
 
     @classmethod
     def on(cls, store: Store, polls: PollLifecycle) -> ServerToolParts:
         return cls(ModerationLog(store.moderation), polls, UserInfo(store.people),
                    TicketDesk(store), PlaceControls(store.places, store.switches),
-                   ServerSettingsBook(store.servers), CheckInChoice(store.checkins))
+                   ServerSettingsBook(store.servers))
 
 
 @dataclass
@@ -203,9 +199,10 @@ class Services:
     metrics_server: MetricsServer | None = None  # GET /metrics on its own port; the event-loop lag sampler
     tracing: Tracing | None = None  # a reply's stages as OpenTelemetry spans, when otel_endpoint is set
     # What the features' slash commands use (their registrations' ``parts``), read by type with part();
-    # what /forget_me clears in their memory.
+    # what /forget_me clears in their memory; their lines in the log channel's ``status``.
     parts: tuple[object, ...] = ()
     forget_held: tuple[Callable[[int], None], ...] = ()
+    status_lines: tuple[Callable[[], Awaitable[str]], ...] = ()
 
     def part(self, kind: type[P]) -> P:
         """The feature's part of type ``kind`` its slash commands use (LookupError: no feature built one)."""
@@ -328,10 +325,12 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     # The durable timers' rows (bot/core/timers.py), armed by what replies set and the features, and the
     # polls.
     timers = Timers(store.timers)
+    # In a cluster each process speaks first in its own shards' channels (a round per shard set).
+    shards = news.shards if settings.shard_id_list else ""
     # The features (bot/features/ ``FEATURES``), each built from the same parts; what they delete of a
     # person goes into /forget_me's transaction.
     parts = Parts(holder, store, timers, PlaceControls(store.places, store.switches), names.name,
-                  addressee.reply_certain, key, sides=edge.boards.features)
+                  addressee.reply_certain, key, sides=edge.boards.features, shards=shards)
     built = [feature.build(parts) for feature in FEATURES]
     lent = Contribution.joined(built)
     store.privacy.also_forget(*(f.forget for f in FEATURES if f.forget is not None))
@@ -394,14 +393,12 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                              [p.character_key for p in (engine, *members)], late)
     memory.start_warm_up()  # in the background: start-up never waits for the embedding model
     counters.start()
-    # In a cluster each process speaks first in its own shards' channels (bot/alive/service.py).
-    shards = news.shards if settings.shard_id_list else ""
     # The character's own initiative reads the store, the settings, the model client and the character
     # itself, never the engine; its text goes through the same reply filters.
     speaker = Speaker(store, settings, claude, character, key, accounts, main.reply_filters, reach,
                       policies)
     alive = Alive(speaker, alive_parts, edge.alive_side, holder.follow(AliveSettings), consent,
-                  mirror=mirror.emit, shards=shards, share_status=news.share_status)
+                  mirror=mirror.emit, share_status=news.share_status)
     await alive.start()
     # An admin's /state edit of a feelings key takes effect at once, here and in the cluster's other
     # processes.
@@ -422,11 +419,10 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     # ``skip_rounds``: names of the memory's rounds a test leaves out.
     polls = PollLifecycle(store.polls, store.privacy, timers, edge.boards.polls, character=names.name)
     running = Running(speaker, edge.alive_side, alive_parts.time, locks, mirror.emit, alive.feeling_toward,
-                      replies.cast)
+                      room=alive.room_feeling, status=alive.status.current, remembers=consent.allows,
+                      cast=replies.cast)
     dispatcher = Dispatcher(timers, rounds=[
-        Recurring(alive.proactive_key, timedelta(minutes=settings.alive.proactive_interval_minutes),
-                  alive.proactive.run),
-        Recurring(alive.checkins_key, CHECKIN_INTERVAL, alive.checkins.run),
+        *lent.recurring(running),  # the features' rounds
         *daily_rounds(key, holder.follow(MemorySettings), memory_jobs, alive.new_day, skip=skip_rounds),
     ], handlers={POLL_TIMER: polls.close_due, FACE_TIMER: faces.apply_due,
                  **lent.timers(running)})
@@ -460,7 +456,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                         calls=Calls(edge.call_side, holder.follow(VoiceSettings), tools.places, voice, reach),
                         dashboard=dashboard, metrics=metrics, metrics_server=metrics_server,
                         tracing=tracing, parts=(*lent.parts, *lent.later_parts(running)),
-                        forget_held=lent.forget_held)
+                        forget_held=lent.forget_held, status_lines=lent.status_lines)
     return services
 
 

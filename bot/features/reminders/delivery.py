@@ -32,8 +32,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.alive.initiative import initiative_prompt, place_incoming, self_portrait, speak, split
-from bot.alive.proactive import Place
+from bot.alive.initiative import Place, initiative_prompt, place_incoming, self_portrait, speak, split
 from bot.alive.service import DiscordSide
 from bot.alive.speaker import Speaker
 from bot.core.claude import ClaudeUnavailable

@@ -1,9 +1,9 @@
-"""Check-ins: someone who ran ``/checkin on`` and has been silent for ``checkin_after_days`` gets one DM, at a
-sensible local hour (CHECKIN_HOURS in ``timezone``, never in ``quiet_hours``), asking how they are, in
-character and drawing on what the character remembers of them. Never more than one unanswered check-in:
-the next can only follow once they have spoken again (database/checkins.py). A Claude failure sends
-nothing; the person stays due and the next round tries again. The check-in is kept in their DM history
-(when they are remembered), so their answer is read as an answer to it.
+"""The check-in round: someone who ran ``/checkin on`` and has been silent for ``checkin_after_days`` gets one
+DM, at a sensible local hour (CHECKIN_HOURS in ``timezone``, never in ``quiet_hours``), asking how they
+are, in character and drawing on what the character remembers of them. Never more than one unanswered
+check-in: the next can only follow once they have spoken again (database/checkins.py). A Claude failure
+sends nothing; the person stays due and the next round tries again. The check-in is kept in their DM
+history (when they are remembered), so their answer is read as an answer to it.
 
 A check-in is the character speaking unprompted in a DM: the one rule (bot/operator/reach.py) is asked
 before anything is written, so one who may not talk to it in DMs (blocked, ``allow_dms`` off) or over a

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from bot.alive.initiative import initiative_prompt, place_incoming, self_portrait, speak, split
+from bot.alive.initiative import Place, initiative_prompt, place_incoming, self_portrait, speak, split
 from bot.alive.speaker import Speaker
 from bot.core.claude import ClaudeUnavailable
 from bot.core.localtime import LocalTime
@@ -46,19 +46,6 @@ RECENT = 15  # channel messages read (and shown to Claude for a comment)
 
 class Roller(Protocol):
     def random(self) -> float: ...
-
-
-@dataclass(frozen=True)
-class Place:
-    channel_id: int
-    guild_id: int
-    channel_name: str = ""
-    guild_name: str = ""
-    age_restricted: bool = False  # Discord's NSFW channel: a mature character speaks in full there
-
-    @property
-    def label(self) -> str:
-        return f"#{self.channel_name}" if self.channel_name else f"channel {self.channel_id}"
 
 
 @dataclass(frozen=True)
