@@ -37,7 +37,6 @@ from database.models import (
     utcnow,
 )
 from database.profiles import PersonProfile
-from database.server_models import Poll, PollVote, Ticket, TicketMessage
 from database.swipes import SwipeSet
 from database.threads import OpenThread
 
@@ -319,15 +318,6 @@ class Privacy:
             ("nicknames", delete(Nickname).where(Nickname.user_id == user_id)),
             ("swipes", delete(SwipeSet).where(SwipeSet.user_id == user_id)),
             ("person_profiles", delete(PersonProfile).where(PersonProfile.user_id == user_id)),
-            # Their poll votes and their lines in ticket transcripts; the server's moderation record
-            # (warnings, actions: target_id / moderator_id) is the server's and stays.
-            ("poll_votes", delete(PollVote).where(PollVote.user_id == user_id)),
-            # Their polls (question, options) and the votes in them (cascade); their tickets (topic) and
-            # those tickets' transcripts (cascade): their words, whoever else took part.
-            ("polls", delete(Poll).where(Poll.author_id == user_id)),
-            ("ticket_messages", delete(TicketMessage).where(TicketMessage.author_id == user_id)),
-            ("tickets", delete(Ticket).where(Ticket.opener_id == user_id)),
-            ("tickets_closed_by", update(Ticket).where(Ticket.closed_by == user_id).values(closed_by=None)),
             ("users", delete(User).where(User.id == user_id)),
             ("global_state", delete(GlobalState).where(dm_greeting_marks(user_id))),
             ("greeting_texts", update(GlobalState).where(channel_greeting_texts()).values(value=NO_TEXT)),

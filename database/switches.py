@@ -26,7 +26,6 @@ SWITCHES = {
     "proactive": "alive.proactive_talk",
     "reactions": "alive.emote_reactions",
     "corrections": "alive.correction_answers",
-    "server_tools": "servertools.server_tools",
     "swipes": "discord.swipes",
     "threads": "discord.conversation_threads",
     "voice": "voice.voice_channels",

@@ -12,10 +12,18 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from bot.core.config.holder import SettingsHolder
-from bot.core.pipeline import DecisionListener, Gate, Incoming, PromptPart, ReplyTools, TurnListener
+from bot.core.pipeline import (
+    DecisionListener,
+    Gate,
+    Incoming,
+    OwnAccounts,
+    PromptPart,
+    ReplyTools,
+    TurnListener,
+)
 from bot.core.timers import Timers
 from bot.operator.places import PlaceControls
 from database.store import Store
@@ -27,7 +35,11 @@ if TYPE_CHECKING:
     from bot.alive.service import DiscordSide
     from bot.alive.speaker import Speaker
     from bot.core.localtime import LocalTime
+    from bot.core.persona.model import Persona
     from database.timers import TimerRow
+    from memory.consent import Consent
+
+S = TypeVar("S")  # a Discord side, asked for by its type
 
 
 @dataclass(frozen=True)
@@ -72,8 +84,11 @@ class Switch:
 class Parts:
     """What a feature is built from (the composition root's, at start-up): the running settings, the store,
     the durable timers, the place switches' accessors, the character's name, and whether a message certainly
-    asks this character for an answer (a DM, a mention, a reply, its name); ``character``: the key its rows
-    are filed under."""
+    asks this character for an answer (a DM, a mention, a reply, its name), who may be remembered
+    (``consent``, one for every character), our own accounts (the bot user, the cast's webhooks as they are
+    made); ``character``: the key its rows are filed under; ``persona``: the character as its files say now;
+    ``sides``: what only Discord does for the features (bot/discord/features.py), each read by its type with
+    :meth:`side`."""
 
     holder: SettingsHolder
     store: Store
@@ -81,7 +96,18 @@ class Parts:
     places: PlaceControls
     name: Callable[[], str]
     addressed: Callable[[Incoming], bool]
+    consent: Consent
+    accounts: OwnAccounts
     character: str = ""
+    persona: Callable[[], Persona] | None = None
+    sides: tuple[object, ...] = ()
+
+    def side(self, kind: type[S]) -> S:
+        """The Discord side of type ``kind`` (LookupError: the edge supplies none)."""
+        for side in self.sides:
+            if isinstance(side, kind):
+                return side
+        raise LookupError(f"the Discord edge supplies no {kind.__name__}")
 
 
 @dataclass(frozen=True)
@@ -104,8 +130,9 @@ class Contribution:
     """What a built feature adds: to the main character's reply stages (``gates``, ``place_gates``,
     ``decision_observers``, ``prompt_parts``, ``tools``, ``turn_observers``), to each other character of a
     cast (``cast_tools``, given that character's name), the objects its slash commands use (``parts``: read
-    with ``Services.part``), what a person's ``/forget_me`` clears in memory (``forget_held``: their id) and
-    its durable timers' handlers (``timers``: by kind, built once the character's initiative is)."""
+    with ``Services.part``), what a person's ``/forget_me`` clears in memory (``forget_held``: their id),
+    what it does in each server the bot is in (``in_server``: its id; once connected, and on joining one)
+    and its durable timers' handlers (``timers``: by kind, built once the character's initiative is)."""
 
     gates: tuple[Gate, ...] = ()
     place_gates: tuple[Gate, ...] = ()  # asked in a server only (a place's switch), after the gates
@@ -116,6 +143,7 @@ class Contribution:
     cast_tools: Callable[[Callable[[], str]], tuple[ReplyTools, ...]] = lambda _: ()
     parts: tuple[object, ...] = ()
     forget_held: tuple[Callable[[int], None], ...] = ()
+    in_server: tuple[Callable[[int], Awaitable[None]], ...] = ()
     timers: Callable[[Running], Mapping[str, TimerHandler]] = lambda _: {}
 
     @staticmethod
@@ -135,7 +163,8 @@ class Contribution:
             tools=tuple(x for b in built for x in b.tools),
             turn_observers=tuple(x for b in built for x in b.turn_observers),
             cast_tools=cast_tools, parts=tuple(x for b in built for x in b.parts),
-            forget_held=tuple(x for b in built for x in b.forget_held), timers=timers)
+            forget_held=tuple(x for b in built for x in b.forget_held),
+            in_server=tuple(x for b in built for x in b.in_server), timers=timers)
 
 
 def nothing(_: Parts) -> Contribution:
