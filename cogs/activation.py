@@ -1,16 +1,15 @@
 """Per-place settings (admins, servers only): ``/bot activate``, ``/bot deactivate`` and ``/bot status-here``;
 a ``/bot <switch> on|off|default [scope]`` per registered switch, made when the cog is (``SWITCHES``: the
 features' registrations, bot/features/, and the cog's own ``OWN_SWITCHES``: emote reactions,
-correction answers, the server's tools while replying, conversation threads); ``/bot voice`` (whether
-people may call the character into a voice channel, server-wide: bot/runtime/calls.py, which also leaves a
-call in a place switched off); ``/bot mcp add|allow|remove|list`` (the MCP servers whose tools the character
-may use here, bot/features/mcp/: server admins); ``/bot status-refresh`` (a new custom status now);
-``/bot face avatar|banner|bio|reset`` (the character's face in this server, bot/operator/faces.py: server
-admins; reset returns to the character's own face, bot/operator/character_faces.py). A feature's own ``/bot``
-subgroup is added by its cog (``/bot tasks``: cogs/place_tasks.py). A deactivated channel or server gets no
-replies and no reply votes; its messages are still written to the log only when ``log_inactive_channels`` is
-true. The engine enforces this (its admission's observe, bot/reply/admission.py, reads Store.is_active for
-every message); this cog only records the switches. A channel's own setting wins over its server's.
+correction answers, conversation threads); ``/bot voice`` (whether people may call the character
+into a voice channel, server-wide: bot/runtime/calls.py, which also leaves a call in a place switched off);
+``/bot mcp add|allow|remove|list`` (the MCP servers whose tools the character may use here,
+bot/features/mcp/: server admins); ``/bot status-refresh`` (a new custom status now). A feature's own
+``/bot`` subgroup is added by its cog (``/bot tasks``: cogs/place_tasks.py; ``/bot face``: cogs/faces.py).
+A deactivated channel or server gets no replies and no reply votes; its messages are still written to the
+log only when ``log_inactive_channels`` is true. The engine enforces this (its admission's observe,
+bot/reply/admission.py, reads Store.is_active for every message); this cog only records the switches. A
+channel's own setting wins over its server's.
 """
 
 from __future__ import annotations
@@ -22,15 +21,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord.media import read_capped
 from bot.discord.permissions import admin_only, in_server, server_admin_only
 from bot.discord.ui import send_long, tell
 from bot.features import FEATURES
 from bot.features.mcp import McpAdmin
-from bot.operator.faces import BIO_LIMIT, IMAGE_LIMIT, declared_problem
 from bot.operator.registration import Switch
-from bot.reply.media import TooLarge
-from database.boundary import JsonObject
 from database.places import effective_activation
 
 if TYPE_CHECKING:
@@ -48,10 +43,6 @@ OWN_SWITCHES = (
     Switch("corrections", "Answer a correction reaction (👎) on one of my replies right away (or not).",
            "a correction reaction on one of my replies gets a short answer of its own",
            section="alive", key="correction_answers"),
-    # the operator's setting is the master switch: its tools cost tokens and reach Discord
-    Switch("server_tools", "Let me look up members, events and this channel's messages while replying.",
-           "I may look up members, events and what was said here while replying",
-           section="servertools", key="server_tools", mastered=True),
     Switch("threads", "Go on with a conversation in a thread I open (or not).",
            "a conversation started with me goes on in a thread I open, where I answer every message",
            section="discord", key="conversation_threads"),
@@ -71,8 +62,6 @@ class Activation(commands.Cog):
         name="bot", description="Where the bot takes part (admins).", guild_only=True,
         allowed_contexts=app_commands.AppCommandContext(guild=True),
         default_permissions=discord.Permissions(administrator=True), extras={"admin": True})
-    face = app_commands.Group(name="face", parent=group,
-                              description="My avatar, banner and bio in this server (server admins).")
     mcp = app_commands.Group(name="mcp", parent=group,
                              description="MCP servers whose tools I may use here (server admins).")
 
@@ -198,78 +187,6 @@ class Activation(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         await interaction.edit_original_response(content=await alive.refresh_status_answer())
 
-
-    async def _change_face(self, interaction: Interaction, change: JsonObject | None, what: str) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        await self._deferred_change(interaction, change, what)
-
-    async def _deferred_change(self, interaction: Interaction, change: JsonObject | None, what: str) -> None:
-        assert interaction.guild_id is not None  # server_admin_only
-        services = self.bot.services
-        left_out: tuple[str, ...] = ()
-        try:
-            if change is None:  # back to the character's own face (Discord's default when it has none)
-                due, own = await services.own_faces.reset(interaction.guild_id)
-                left_out = own.problems
-            else:
-                due = await services.faces.change(interaction.guild_id, change)
-        except (ValueError, discord.HTTPException, LookupError) as exc:
-            await interaction.edit_original_response(content=f"I could not change {what}: {exc}")
-            return
-        log.info("server admin %s changed the face (%s) in server %s", interaction.user.id, what,
-                 interaction.guild_id)
-        # A picture of the character's folder Discord would refuse is left out, and said so.
-        note = "".join(f"\nNot shown: {problem}." for problem in left_out)
-        if due is None:
-            await interaction.edit_original_response(content=f"Done: {what} changed in this server.{note}")
-        else:
-            # Discord limits how often a face changes; the change waits for the window, then is sent once.
-            await interaction.edit_original_response(
-                content=f"Discord limits how often I may change my face: {what} will change "
-                        f"{discord.utils.format_dt(due, 'R')}.{note}")
-
-    async def _image(self, interaction: Interaction, field: str, image: discord.Attachment) -> None:
-        # Refused by what it declares, before a byte is downloaded.
-        if problem := declared_problem(image.content_type, image.size):
-            await tell(interaction, f"I could not change my {field}: {image.filename} is {problem}.")
-            return
-        await interaction.response.defer(ephemeral=True, thinking=True)  # a download may take a while
-        try:
-            # streamed and cut at the limit: a file larger than it declared is never read whole
-            data = await read_capped(image, IMAGE_LIMIT)
-        except TooLarge:
-            await interaction.edit_original_response(
-                content=f"I could not change my {field}: {image.filename} is larger than it said, over "
-                        f"Discord's limit of {IMAGE_LIMIT // 1024 // 1024} MiB for a profile picture.")
-            return
-        except discord.HTTPException as exc:
-            await interaction.edit_original_response(
-                content=f"I could not change my {field}: {image.filename} could not be downloaded ({exc}).")
-            return
-        await self._deferred_change(interaction, {field: data}, f"my {field}")
-
-    @face.command(name="avatar", description="My avatar in this server.")
-    @app_commands.describe(image="A PNG, JPEG, GIF or WebP image")
-    @server_admin_only()
-    async def face_avatar(self, interaction: Interaction, image: discord.Attachment) -> None:
-        await self._image(interaction, "avatar", image)
-
-    @face.command(name="banner", description="My profile banner in this server.")
-    @app_commands.describe(image="A PNG, JPEG, GIF or WebP image")
-    @server_admin_only()
-    async def face_banner(self, interaction: Interaction, image: discord.Attachment) -> None:
-        await self._image(interaction, "banner", image)
-
-    @face.command(name="bio", description="My profile bio in this server.")
-    @app_commands.describe(text=f"At most {BIO_LIMIT} characters")
-    @server_admin_only()
-    async def face_bio(self, interaction: Interaction, text: app_commands.Range[str, 1, BIO_LIMIT]) -> None:
-        await self._change_face(interaction, {"bio": text}, "my bio")
-
-    @face.command(name="reset", description="Back to my own avatar, banner and bio in this server.")
-    @server_admin_only()
-    async def face_reset(self, interaction: Interaction) -> None:
-        await self._change_face(interaction, None, "my face")
 
     # -- /bot mcp: the MCP servers whose tools the character may use here (bot/features/mcp/admin.py)
 

@@ -12,7 +12,7 @@ from discord.ext import commands
 from bot.discord.permissions import is_admin, require_server
 from bot.discord.poll_results import POLL_COLOR
 from bot.discord.ui import tell
-from bot.servertools.userinfo import known_since
+from bot.features.servertools.userinfo import UserInfo, known_since
 from database.models import utcnow
 
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 class Info(commands.Cog):
     def __init__(self, bot: Kindred) -> None:
         self.bot = bot
-        self.members = bot.services.tools.members
+        self.members = bot.services.part(UserInfo)
 
     @property
     def character(self) -> str:

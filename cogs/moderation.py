@@ -1,7 +1,7 @@
 """Moderation: ``/kick``, ``/ban``, ``/unban``, ``/timeout``, ``/untimeout``, ``/purge``, ``/warn``,
-``/warnings``. Every command checks both sides first (bot/servertools/moderation.py ``refusal``): the caller's
-Discord permission (the command's default permission hides it from others; this runtime check covers the
-rest), the bot's own permission, and the role hierarchy. A refusal is one ephemeral line naming the rule.
+``/warnings``. Every command checks both sides first (bot/features/servertools/moderation.py ``refusal``): the
+caller's Discord permission (the command's default permission hides it from others; this runtime check covers
+the rest), the bot's own permission, and the role hierarchy. A refusal is one ephemeral line naming the rule.
 The reason goes into Discord's audit log; the person may get a short DM notice; every action is written to the
 moderation log (database) and posted in the server's log channel.
 """
@@ -22,12 +22,13 @@ from bot.core.text import clip
 from bot.discord.permissions import require_server
 from bot.discord.serverlog import post_notice
 from bot.discord.ui import tell
-from bot.servertools.moderation import (
+from bot.features.servertools.moderation import (
     ACTIONS,
     MAX_TIMEOUT,
     PURGE_MAX,
     BadInput,
     Candidate,
+    ModerationLog,
     Party,
     audit_reason,
     clean_reason,
@@ -65,7 +66,7 @@ class Refused(Exception):
 class ModerationCog(commands.Cog, name="Moderation"):
     def __init__(self, bot: Kindred) -> None:
         self.bot = bot
-        self.modlog = bot.services.tools.moderation
+        self.modlog = bot.services.part(ModerationLog)
 
     @property
     def character(self) -> str:

@@ -21,10 +21,11 @@ from bot.core.text import clip
 from bot.discord.permissions import HookInteraction, require_server
 from bot.discord.poll_results import poll_panel
 from bot.discord.ui import tell
-from bot.servertools.moderation import BadInput
-from bot.servertools.polls import (
+from bot.features.servertools.moderation import BadInput
+from bot.features.servertools.polls import (
     CUSTOM_ID,
     CUSTOM_ID_PATTERN,
+    PollLifecycle,
     parse_poll,
     vote_answer,
 )
@@ -72,7 +73,7 @@ def poll_buttons(poll_id: int, options: list[str] | tuple[str, ...]) -> list[Pol
 class PollsCog(commands.Cog, name="Polls"):
     def __init__(self, bot: Kindred) -> None:
         self.bot = bot
-        self.polls = bot.services.tools.polls
+        self.polls = bot.services.part(PollLifecycle)
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(PollButton)

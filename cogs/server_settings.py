@@ -1,8 +1,8 @@
 """``/settings show`` and ``/settings set``: a server's own settings (server admins; the global settings stay
 the defaults). A separate group from ``/bot`` (cogs/activation.py), which switches the bot on or off by place.
 
-What each key does is bot/servertools/settings.py; every change applies to the very next message (the store's
-cache of the row is cleared by the change).
+What each key does is bot/features/servertools/settings.py; every change applies to the very next message (the
+store's cache of the row is cleared by the change).
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ from discord.ext import commands
 from bot.discord.permissions import is_server_admin, server_admin_only
 from bot.discord.serverlog import server_policy
 from bot.discord.ui import tell
-from bot.servertools.settings import (
+from bot.features.servertools.settings import (
     CLEAR_WORDS,
     KEYS,
     BadValue,
+    ServerSettingsBook,
     is_set,
     parse_value,
     show_value,
@@ -64,7 +65,7 @@ class ServerSettingsCog(commands.Cog, name="ServerSettings"):
 
     def __init__(self, bot: Kindred) -> None:
         self.bot = bot
-        self.server_settings = bot.services.tools.settings
+        self.server_settings = bot.services.part(ServerSettingsBook)
 
     @property
     def character(self) -> str:

@@ -3,8 +3,8 @@ opened by a panel (Components V2: who opened it, the staff, the topic, its statu
 closing archives the transcript in the database, turns the panel to closed and posts a summary panel to the
 log channel. ``/ticket setup`` (server admins) sets the staff role and the channel the threads live in.
 
-The workflow (a ticket never left half-done) is bot/servertools/tickets.py's TicketDesk; this cog turns
-Discord in and out.
+The workflow (a ticket never left half-done) is bot/features/servertools/tickets.py's TicketDesk; this cog
+turns Discord in and out.
 """
 
 from __future__ import annotations
@@ -23,11 +23,12 @@ from bot.discord.permissions import HookInteraction, NotServerAdmin, is_server_a
 from bot.discord.posting import allowed_mentions_for
 from bot.discord.serverlog import post_notice
 from bot.discord.ui import tell
-from bot.servertools.moderation import audit_reason
-from bot.servertools.tickets import (
+from bot.features.servertools.moderation import audit_reason
+from bot.features.servertools.tickets import (
     CUSTOM_ID,
     CUSTOM_ID_PATTERN,
     TRANSCRIPT_MAX,
+    TicketDesk,
     clean_topic,
     may_close,
     notice_title,
@@ -109,7 +110,7 @@ class TicketCommands(commands.Cog, name="Tickets"):
 
     def __init__(self, bot: Kindred) -> None:
         self.bot = bot
-        self.desk = bot.services.tools.tickets
+        self.desk = bot.services.part(TicketDesk)
 
     @property
     def character(self) -> str:

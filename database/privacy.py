@@ -39,7 +39,6 @@ from database.models import (
 )
 from database.place_config import PlaceConfig, person_rows
 from database.profiles import PersonProfile
-from database.server_models import Poll, PollVote, Ticket, TicketMessage
 from database.threads import OpenThread
 
 # Every table, classified once (tests/test_privacy_tables.py walks the models: a new table that is in
@@ -323,15 +322,6 @@ class Privacy:
             ("api_calls", delete(ApiCall).where(ApiCall.user_id == user_id)),
             ("nicknames", delete(Nickname).where(Nickname.user_id == user_id)),
             ("person_profiles", delete(PersonProfile).where(PersonProfile.user_id == user_id)),
-            # Their poll votes and their lines in ticket transcripts; the server's moderation record
-            # (warnings, actions: target_id / moderator_id) is the server's and stays.
-            ("poll_votes", delete(PollVote).where(PollVote.user_id == user_id)),
-            # Their polls (question, options) and the votes in them (cascade); their tickets (topic) and
-            # those tickets' transcripts (cascade): their words, whoever else took part.
-            ("polls", delete(Poll).where(Poll.author_id == user_id)),
-            ("ticket_messages", delete(TicketMessage).where(TicketMessage.author_id == user_id)),
-            ("tickets", delete(Ticket).where(Ticket.opener_id == user_id)),
-            ("tickets_closed_by", update(Ticket).where(Ticket.closed_by == user_id).values(closed_by=None)),
             ("users", delete(User).where(User.id == user_id)),
             ("scoped_settings", delete(ScopedSetting).where(person_rows(user_id))),  # their own settings
             ("global_state", delete(GlobalState).where(dm_greeting_marks(user_id))),

@@ -6,8 +6,22 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Connection,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    delete,
+    update,
+)
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.dml import UpdateBase
 
 from database.models import TZ, Base, utcnow
 
@@ -109,7 +123,7 @@ class TicketMessage(Base):
 
 class ServerStage(Base):
     """A character's interactions and evolution stage in one server (0027_faces): the stage reached there
-    picks the face it shows there (bot/operator/character_faces.py)."""
+    picks the face it shows there (bot/features/faces/character_faces.py)."""
 
     __tablename__ = "character_server_state"
 
@@ -118,3 +132,19 @@ class ServerStage(Base):
     interaction_count: Mapped[int] = mapped_column(Integer, default=0)
     stage: Mapped[str] = mapped_column(String(100), default="")
     updated_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+
+
+def forget_person(conn: Connection, user_id: int) -> dict[str, int]:
+    """/forget_me's part of the server tools' rows (in its transaction, database/privacy.py): their poll
+    votes and their lines in ticket transcripts; their polls (question, options) and the votes in them
+    (cascade); their tickets (topic) and those tickets' transcripts (cascade): their words, whoever else took
+    part; their name cleared as the staff who closed another's ticket. The server's moderation record
+    (warnings, actions) is the server's and stays."""
+    plan: list[tuple[str, UpdateBase]] = [
+        ("poll_votes", delete(PollVote).where(PollVote.user_id == user_id)),
+        ("polls", delete(Poll).where(Poll.author_id == user_id)),
+        ("ticket_messages", delete(TicketMessage).where(TicketMessage.author_id == user_id)),
+        ("tickets", delete(Ticket).where(Ticket.opener_id == user_id)),
+        ("tickets_closed_by", update(Ticket).where(Ticket.closed_by == user_id).values(closed_by=None)),
+    ]
+    return {name: int(conn.execute(stmt).rowcount or 0) for name, stmt in plan}

@@ -25,7 +25,6 @@ def register_switch(name: str, follows: str = "", default: bool | None = None) -
 SWITCHES = {
     "reactions": "alive.emote_reactions",
     "corrections": "alive.correction_answers",
-    "server_tools": "servertools.server_tools",
     "threads": "discord.conversation_threads",
     "voice": "voice.voice_channels",
 }

@@ -97,8 +97,8 @@ KINDS: dict[str, str] = {
 # What each part is (the labels of bot/reply/prompting.py and bot/alive/initiative.py, and the block
 # defaults of bot/core/models/sent.py).
 PARTS: dict[str, str] = {
-    "tools": "The tools the model may use (bot/core/models/tools.py, bot/servertools/knowing.py): first in "
-             "the cached prefix.",
+    "tools": "The tools the model may use (bot/core/models/tools.py, bot/features/servertools/knowing.py): "
+             "first in the cached prefix.",
     "system": "The character: its prompt, who it is, its mood today (and for a vote or a summary, the task).",
     "character": "The character's own prompt, as the card wrote it.",
     "world": "The lorebook's always-on entries, fenced as data.",

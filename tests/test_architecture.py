@@ -54,7 +54,7 @@ def test_each_class_name_is_defined_once() -> None:
 
 
 MAX_MODULES_DIRECTLY_IN_BOT = 12
-BOT_PACKAGES = {"alive", "core", "discord", "features", "operator", "reply", "runtime", "servertools"}
+BOT_PACKAGES = {"alive", "core", "discord", "features", "operator", "reply", "runtime"}
 
 
 def test_bot_is_in_layers_not_modules_side_by_side() -> None:
@@ -68,8 +68,7 @@ def test_bot_is_in_layers_not_modules_side_by_side() -> None:
 
 FEATURE_WORDS = ("swipe", "remind", "search")
 # What a feature is on Discord's side: its module's own, not the flow's nor the Bot class's.
-FEATURE_MODULES = ("bot.discord.swipes", "bot.discord.poll_results", "bot.features",
-                   "bot.servertools")
+FEATURE_MODULES = ("bot.discord.swipes", "bot.discord.poll_results", "bot.features")
 
 
 def _identifiers(tree: ast.AST) -> set[str]:

@@ -153,7 +153,7 @@ async def test_an_admins_face_wins_over_the_stage_until_reset(two_servers: Harne
 
 async def test_a_picture_discord_would_refuse_is_left_out_and_said_so(
         db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="bot.operator.character_faces")
+    caplog.set_level(logging.WARNING, logger="bot.features.faces.character_faces")
     too_large = padded_png(10 * 1024 * 1024 + 4096)
     h = Harness(db_url=db_url, tmp_path=tmp_path, character_dir=wren(tmp_path, banner=too_large))
     await h.start_world()
@@ -243,7 +243,7 @@ async def test_a_face_discord_refuses_for_good_is_logged_once_and_not_sent_again
             return [r for r in caplog.records if "refused by Discord" in r.getMessage()]
 
         [line] = await eventually(refused, "the refusal logged")
-        assert line.name == "bot.operator.character_faces" and line.exc_info is None
+        assert line.name == "bot.features.faces.character_faces" and line.exc_info is None
         assert "403" in line.getMessage() and "\n" not in line.getMessage()
         assert not [r for r in caplog.records if r.exc_info is not None]
         tried = [r for r in h.discord.requests if r.method == "PATCH" and r.path == path]

@@ -17,7 +17,7 @@ import discord
 import pytest
 
 from bot.discord.faces import DiscordFaces
-from bot.operator.faces import TIMER, FaceRefused
+from bot.features.faces.faces import TIMER, FaceRefused, Faces
 from database.timers import TimerRow
 from tests.fakes.discord_cdn import padded_png, png_bytes
 from tests.harness import GUILD_ID, OWNER_ID, USER_ID, Harness, eventually
@@ -57,7 +57,7 @@ async def test_a_face_is_set_deferred_within_the_limit_and_reset(harness: Harnes
     # The window passes (the fake's bucket empties) and the timer comes due: exactly one request.
     h.discord.buckets[ROUTE].hits.clear()
     assert h.bot is not None
-    await h.bot.services.faces.timers.at(TIMER, pending.key, datetime.now(UTC), pending.payload)
+    await h.bot.services.part(Faces).timers.at(TIMER, pending.key, datetime.now(UTC), pending.payload)
     await h.discord.wait_for(lambda d: len(d.face_edits(GUILD_ID)) == 2, what="the deferred edit")
 
     async def retired() -> bool:
@@ -135,7 +135,7 @@ async def test_a_picture_deferred_to_its_timer_is_kept_as_base64(harness: Harnes
     assert pending.payload["change"] == {"banner": base64.b64encode(banner).decode()}
     h.discord.buckets[ROUTE].hits.clear()
     assert h.bot is not None
-    await h.bot.services.faces.timers.at(TIMER, pending.key, datetime.now(UTC), pending.payload)
+    await h.bot.services.part(Faces).timers.at(TIMER, pending.key, datetime.now(UTC), pending.payload)
     await h.discord.wait_for(lambda d: len(d.face_edits(GUILD_ID)) == 2, what="the deferred edit")
     assert h.discord.face_edits(GUILD_ID)[1] == {"banner": "data:image/png;base64,"
                                                  + base64.b64encode(banner).decode()}
@@ -155,7 +155,7 @@ async def test_a_change_discord_refuses_for_good_is_dropped_not_retried(
     [pending] = await h.store.timers.of_kind(TIMER)
     edits = len(h.discord.face_edits(GUILD_ID))
     h.discord.fail_next(ROUTE_PATH, 403, 50013, "Missing Permissions")
-    await h.bot.services.faces.timers.at(TIMER, pending.key, datetime.now(UTC), pending.payload)
+    await h.bot.services.part(Faces).timers.at(TIMER, pending.key, datetime.now(UTC), pending.payload)
 
     async def over() -> tuple[TimerRow | None] | None:
         row = await h.store.timers.get(pending.key)
@@ -163,7 +163,7 @@ async def test_a_change_discord_refuses_for_good_is_dropped_not_retried(
 
     assert (await eventually(over, "the face timer's run"))[0] is None  # retired: not taken again
     refused = [r for r in caplog.records if "face" in r.getMessage()]
-    assert [(r.name, r.levelname) for r in refused] == [("bot.operator.faces", "WARNING")]
+    assert [(r.name, r.levelname) for r in refused] == [("bot.features.faces.faces", "WARNING")]
     assert refused[0].exc_info is None and "\n" not in refused[0].getMessage()
     assert "403" in refused[0].getMessage() and "Missing Permissions" in refused[0].getMessage()
     assert len(h.discord.face_edits(GUILD_ID)) == edits and h.discord.faces[GUILD_ID]["bio"] == "First."

@@ -1,5 +1,6 @@
-"""The server's tools as plain classes (bot/servertools/knowing.py), without Discord: what each lends where,
-and what a tool's answer may hold (the privacy rules), on fakes of the Discord side, the log and consent."""
+"""The server's tools as plain classes (bot/features/servertools/knowing.py), without Discord: what each lends
+where, and what a tool's answer may hold (the privacy rules), on fakes of the Discord side, the log and
+consent."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 from bot.core.config import ServerToolSettings
 from bot.core.pipeline import Incoming
-from bot.servertools.knowing import (
+from bot.features.servertools.knowing import (
     EventCard,
     MemberCard,
     React,

@@ -14,7 +14,7 @@ import discord
 import pytest
 
 from bot.discord.permissions import INVITE_PERMISSIONS
-from bot.servertools.moderation import BULK_DELETE_MAX_AGE
+from bot.features.servertools.moderation import BULK_DELETE_MAX_AGE
 from tests.fakes.discord_guild import ADMINISTRATOR, KICK_MEMBERS, MODERATE_MEMBERS
 from tests.harness import (
     CHANNEL_ID,

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.core.pipeline import Incoming
 from bot.core.text import PROMPT_TAGS, defuse
-from bot.servertools.knowing import MemberInfo
+from bot.features.servertools.knowing import MemberInfo
 from database.store import Store
 from tests.dbtools import api_calls
 from tests.fakes.claude_server import Reply

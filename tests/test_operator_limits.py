@@ -17,9 +17,9 @@ from sqlalchemy import event
 
 from bot.core.config.sections import LimitSettings
 from bot.core.pipeline import Incoming
+from bot.features.servertools.settings import BadValue, parse_value
 from bot.operator.access import AccessRules, parse_ids
 from bot.operator.limits import SpendingLimits
-from bot.servertools.settings import BadValue, parse_value
 from database.models import ApiCall
 from database.store import Store
 from tests.dbtools import api_calls

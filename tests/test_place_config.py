@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import inspect, select
 
 from bot.core.config import Settings
+from bot.features.servertools.settings import KEYS
 from bot.runtime import composition  # noqa: F401  every registration the running bot makes
-from bot.servertools.settings import KEYS
 from cogs.activation import SWITCHES
 from database.engine import make_engine
 from database.migrating import head_revisions

@@ -17,9 +17,16 @@ from sqlalchemy import update
 
 from bot.discord.panels import MAX_COMPONENTS, MAX_TEXT
 from bot.discord.poll_results import poll_panel
-from bot.servertools.charts import WINNER, render_bar_chart
-from bot.servertools.moderation import BadInput
-from bot.servertools.polls import MAX_OPTIONS, OPTION_MAX_CHARS, QUESTION_MAX_CHARS, parse_poll, result_lines
+from bot.features.servertools.charts import WINNER, render_bar_chart
+from bot.features.servertools.moderation import BadInput
+from bot.features.servertools.polls import (
+    MAX_OPTIONS,
+    OPTION_MAX_CHARS,
+    QUESTION_MAX_CHARS,
+    PollLifecycle,
+    parse_poll,
+    result_lines,
+)
 from cogs.polls import poll_buttons
 from database.alive_models import ScheduledJob
 from database.records import PollRecord
@@ -95,7 +102,8 @@ def test_the_bar_chart_is_a_real_png_with_the_leader_drawn_longest() -> None:
         start = y * (width * 3 + 1) + 1 + x * 3
         return tuple(raw[start : start + 3])
 
-    row_y = [16 + 36 + i * 30 + 9 for i in range(2)]  # the middle of each bar (see bot/servertools/charts.py)
+    # the middle of each bar (see bot/features/servertools/charts.py)
+    row_y = [16 + 36 + i * 30 + 9 for i in range(2)]
     bar_end = 640 - 16 - 110 - 1
     assert pixel(bar_end, row_y[1]) == WINNER  # krill leads: its bar is full length, in green
     assert pixel(bar_end, row_y[0]) != WINNER  # kelp's bar stops a third of the way
@@ -172,7 +180,8 @@ async def test_votes_count_live_change_and_close_with_a_chart(harness: Harness) 
     live = shown(h, message)
     assert "2 votes (100%)" in live and "**2 votes** · Closes <t:" in live and "0 votes (0%)" in live
 
-    await h.bot.services.tools.polls.arm(replace(poll, closes_at=datetime.now(UTC)))  # its closing time now
+    # its closing time now
+    await h.bot.services.part(PollLifecycle).arm(replace(poll, closes_at=datetime.now(UTC)))
     [posted] = await h.discord.wait_for(lambda d: results(h), what="the poll results")
     assert posted["content"] == (
         "*Finn counts the votes.* The poll **Best snack?** has closed: **Plankton** wins (2 votes)."
@@ -307,7 +316,8 @@ async def test_a_poll_from_before_panels_becomes_one_when_voted_on_and_closed(ha
 
     [row] = await eventually(lambda: h.store.polls.open_polls(), "the poll row")
     stored.update(flags=0, content="old text", embeds=[{"title": "Old style?"}])  # closing one still old
-    await h.bot.services.tools.polls.arm(replace(row, closes_at=datetime.now(UTC)))  # due now: it closes
+    # due now: it closes
+    await h.bot.services.part(PollLifecycle).arm(replace(row, closes_at=datetime.now(UTC)))
     await h.discord.wait_for(lambda d: results(h), what="the poll results")
     await h.discord.wait_for(lambda d: "This poll has closed." in "\n".join(panel_texts(stored)),
                              what="the closed panel")

@@ -12,7 +12,7 @@ import pytest
 
 from bot.core.config import MemorySettings, ReplySettings, SecretSettings, Settings
 from bot.core.policy import ServerPolicy, language_hint, resolve
-from bot.servertools.settings import parse_value
+from bot.features.servertools.settings import parse_value
 from database.records import ServerConfig
 from tests.harness import (
     ADMIN_ID,
@@ -44,7 +44,7 @@ def test_values_are_read_and_resolved_over_the_global_defaults() -> None:
     assert parse_value("memory_consent", "opt-in") == "opt_in"
     assert parse_value("log_channel", "<#123456789>") == 123456789
     assert parse_value("language", "default") is None
-    from bot.servertools.settings import BadValue
+    from bot.features.servertools.settings import BadValue
 
     for key, value in (
         ("vote_count", "99"),

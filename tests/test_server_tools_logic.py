@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.servertools.moderation import (
+from bot.features.servertools.moderation import (
     ACTIONS,
     MAX_TIMEOUT,
     BadInput,

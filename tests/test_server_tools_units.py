@@ -11,12 +11,12 @@ import pytest
 
 from bot.core.timers import Timers
 from bot.features.checkins.rounds import CheckInChoice
+from bot.features.servertools.moderation import ModerationLog
+from bot.features.servertools.polls import PollBoard, PollLifecycle, Tally, parse_poll, vote_answer
+from bot.features.servertools.settings import ServerSettingsBook
+from bot.features.servertools.tickets import TicketDesk, may_close, transcript_line
+from bot.features.servertools.userinfo import UserInfo, known_since
 from bot.operator.places import PlaceControls
-from bot.servertools.moderation import ModerationLog
-from bot.servertools.polls import PollBoard, PollLifecycle, Tally, parse_poll, vote_answer
-from bot.servertools.settings import ServerSettingsBook
-from bot.servertools.tickets import TicketDesk, may_close, transcript_line
-from bot.servertools.userinfo import UserInfo, known_since
 from database.models import utcnow
 from database.store import Store
 

@@ -34,7 +34,7 @@ from bot.alive.regard import FEELINGS, Regard
 from bot.core.config import MemorySettings
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming
-from bot.servertools.knowing import EventCard, ScheduledEvents
+from bot.features.servertools.knowing import EventCard, ScheduledEvents
 from database.models import LoggedMessage, UserFact
 from database.records import (
     PRIVATE_NOTE_SOURCE,

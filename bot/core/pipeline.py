@@ -329,7 +329,7 @@ class MemoryConsent(Protocol):
 
 class ReplyTools(Protocol):
     """The tools a feature lends one reply (the web search, bot/features/websearch/; reminders; the server's,
-    bot/servertools/knowing.py): each tool's declaration with the tool, bound to the message answered
+    bot/features/servertools/knowing.py): each tool's declaration with the tool, bound to the message answered
     (:class:`~bot.core.models.tools.Lent`). The declarations come first in the request's cached prefix, so
     they must be the same bytes for every reply in the same place under the same settings. It may read the
     database and settings; it never calls the model nor posts anything."""

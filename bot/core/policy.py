@@ -2,7 +2,8 @@
 its own values where set, else the global ones. The reply decision uses ``reply_mode`` and ``vote_count``,
 the prompt gets the ``language`` hint, memory uses ``memory_consent``, moderation and ticket notices go to
 ``log_channel``; the who-may-talk lists (``allowed_users`` ...) are read by bot/operator/access.py. What each
-key means and how an admin's typed value is read is the server-settings feature (bot/servertools/settings.py).
+key means and how an admin's typed value is read is the server-settings feature
+(bot/features/servertools/settings.py).
 """
 
 from __future__ import annotations

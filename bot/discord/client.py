@@ -28,8 +28,7 @@ from bot.core.character import CharacterSource
 from bot.core.config import Settings
 from bot.core.config.holder import SettingsHolder
 from bot.core.tokens import load_encoding
-from bot.discord.faces import DiscordFaces
-from bot.discord.features import DiscordFeatures, timer_boards
+from bot.discord.features import DiscordFeatures, feature_sides
 from bot.discord.flow import MessageFlow
 from bot.discord.identify import IdentifyPacer
 from bot.discord.logchannel import LogChannel
@@ -37,7 +36,6 @@ from bot.discord.outlets import WebhookPool
 from bot.discord.permissions import in_log_channel, owner_ids
 from bot.discord.posting import NO_MENTIONS
 from bot.discord.presence import AlivePresence
-from bot.discord.serverview import DiscordServerView
 from bot.discord.startup import announce_connected, log_invite, watch_reconnects
 from bot.discord.ui import answer_expired_click, on_app_command_error
 from bot.discord.voicechat.calls import DiscordCalls
@@ -55,8 +53,6 @@ log = logging.getLogger(__name__)
 
 EXTENSIONS = ("cogs.messages", "cogs.conversation", "cogs.activation", "cogs.admin", "cogs.admin_slash",
               "cogs.memory", "cogs.me", "cogs.voice",
-              # Server tools: moderation, polls and info, tickets, per-server settings.
-              "cogs.moderation", "cogs.polls", "cogs.info", "cogs.tickets", "cogs.server_settings",
               "cogs.alive", "cogs.ask",
               *FEATURE_COGS)  # the features' own, from their registrations
 
@@ -126,8 +122,8 @@ class KindredMixin:
         self.add_listener(functools.partial(announce_connected, self), "on_ready")  # type: ignore[attr-defined]
         watch_reconnects(self)  # a lost connection and its return as one line each
         self.add_listener(self._start_timers, "on_ready")  # type: ignore[attr-defined]
-        self.add_listener(self._show_faces, "on_ready")  # type: ignore[attr-defined]
-        self.add_listener(self._show_face, "on_guild_join")  # type: ignore[attr-defined]
+        self.add_listener(self._in_servers, "on_ready")  # type: ignore[attr-defined]
+        self.add_listener(self._in_server, "on_guild_join")  # type: ignore[attr-defined]
         self.identify_pacer = IdentifyPacer(self._max_concurrency)
 
     @property
@@ -156,12 +152,10 @@ class KindredMixin:
                     intercept=self.log_channel.intercept,
                     sync_commands=self._sync_commands, cluster_shutdown=self._cluster_shutdown,
                     alive_side=self.presence, latencies=self._latencies, post_to_log=self.log_channel.post,
-                    boards=timer_boards(self),  # type: ignore[arg-type]
-                    face_writer=DiscordFaces(self),  # type: ignore[arg-type]
-                    server_view=DiscordServerView(self),  # type: ignore[arg-type]
                     guild_count=lambda: len(self.guilds),  # type: ignore[attr-defined]
                     started_at=self.started_at,
-                    call_side=DiscordCalls(self, CallTalk(self).heard))  # type: ignore[arg-type]
+                    call_side=DiscordCalls(self, CallTalk(self).heard),  # type: ignore[arg-type]
+                    sides=feature_sides(self))  # type: ignore[arg-type]
         self._services = self.services = services = await compose(
             self.settings_holder, self.character, self.mirror, edge, skip_rounds=self.skip_rounds)
         # The cast's webhooks, one per character per channel (the messages cog's outlets use them), and the
@@ -201,20 +195,21 @@ class KindredMixin:
         if self._services is not None and not self.stopping:
             await self._services.timers.start()
 
-    async def _show_faces(self) -> None:
-        """Connected: the character's own face in each of this process's servers (bot/operator/
-        character_faces.py), sent only where it is not what was last applied."""
+    async def _in_servers(self) -> None:
+        """Connected: what the features do in each of this process's servers (their registrations'
+        ``in_server``: the character's own face, sent only where it is not what was last applied)."""
         # attr-defined: a Client's attribute, which the mixin gets from the Bot it is mixed into
         for guild in list(self.guilds):  # type: ignore[attr-defined]
-            await self._show_face(guild)
+            await self._in_server(guild)
 
-    async def _show_face(self, guild: discord.Guild) -> None:
+    async def _in_server(self, guild: discord.Guild) -> None:
         if self._services is None or self.stopping:
             return
-        try:
-            await self._services.own_faces.joined(guild.id)
-        except discord.HTTPException as exc:  # one server's refusal stops no other server's face
-            log.warning("could not show the character's face in server %s: %s", guild.id, exc)
+        for work in self._services.in_server:
+            try:
+                await work(guild.id)
+            except discord.HTTPException as exc:  # one server's refusal stops no other server's work
+                log.warning("could not finish a feature's work in server %s: %s", guild.id, exc)
 
     def _latencies(self) -> Latencies:
         if isinstance(self, commands.AutoShardedBot):

@@ -1,11 +1,11 @@
-"""The Discord side of a face per server (bot/operator/faces.py): one current-member edit
+"""The Discord side of a face per server (bot/features/faces/faces.py): one current-member edit
 (``PATCH /guilds/{guild}/members/@me``) through discord.py's ``Member.edit`` on the bot's own member."""
 
 from __future__ import annotations
 
 import discord
 
-from bot.operator.faces import FaceRefused, FaceWriteLimited, decode_image
+from bot.features.faces.faces import FaceRefused, FaceWriteLimited, decode_image
 from database.boundary import JsonObject
 
 

@@ -1,5 +1,5 @@
 """A poll on Discord as a Components V2 panel, and its closing (the :class:`PollBoard` of
-bot/servertools/polls.py, handed to the composition root in the Edge).
+bot/features/servertools/polls.py, handed to the composition root in the Edge).
 
 The poll's message is a panel (:func:`poll_panel`): the question, each option with its count and a bar, the
 total and when it closes, with the voting buttons under it; each vote edits it in place, and at close its
@@ -21,8 +21,8 @@ from discord import ui
 from bot.core.text import clip
 from bot.discord.panels import MAX_COMPONENTS, MAX_TEXT
 from bot.discord.posting import SendOptions
-from bot.servertools.charts import render_bar_chart
-from bot.servertools.polls import Tally, closing_line, result_lines, results_text
+from bot.features.servertools.charts import render_bar_chart
+from bot.features.servertools.polls import Tally, closing_line, result_lines, results_text
 from database.records import PollRecord
 
 log = logging.getLogger(__name__)

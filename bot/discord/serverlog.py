@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.core.policy import ServerPolicy, resolve
+from bot.features.servertools.settings import ServerSettingsBook
 
 if TYPE_CHECKING:
     from bot.discord.client import Kindred
@@ -18,7 +19,7 @@ log = logging.getLogger(__name__)
 
 
 async def server_policy(bot: Kindred, guild_id: int, *, fresh: bool = False) -> ServerPolicy:
-    config = await bot.services.tools.settings.get(guild_id, fresh=fresh)
+    config = await bot.services.part(ServerSettingsBook).get(guild_id, fresh=fresh)
     channel = bot.get_channel(bot.settings.secrets.log_channel) if bot.settings.secrets.log_channel else None
     here = getattr(getattr(channel, "guild", None), "id", None) == guild_id
     return resolve(bot.settings, config, global_log_here=here)

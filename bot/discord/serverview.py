@@ -1,7 +1,7 @@
-"""The Discord side of the server's tools (bot/servertools/knowing.py ``ServerView``): a member read with
-``GET /guilds/{guild}/members/{user}`` (no privileged intent needed), the scheduled events with
+"""The Discord side of the server's tools (bot/features/servertools/knowing.py ``ServerView``): a member read
+with ``GET /guilds/{guild}/members/{user}`` (no privileged intent needed), the scheduled events with
 ``GET /guilds/{guild}/scheduled-events`` (Discord leaves out those in channels the bot cannot view) and a
-reaction to a message. Made by bot/discord/client.py before the services, which are built with it."""
+reaction to a message. Made by bot/discord/features.py before the services, which are built with it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import logging
 
 import discord
 
-from bot.servertools.knowing import EventCard, MemberCard
+from bot.features.servertools.knowing import EventCard, MemberCard
 
 log = logging.getLogger(__name__)
 LIVE = (discord.EventStatus.scheduled, discord.EventStatus.active)

@@ -3,15 +3,17 @@ its settings' section named in its docstring), each declaring itself in one regi
 bot/operator/registration.py): its switches, its cogs, what /forget_me deletes, its unprompted spending and
 what it adds to the replies. ``FEATURES`` lists them, once: the composition root (bot/runtime/composition.py)
 builds them, the client loads their cogs, ``/bot`` gets their switches (cogs/activation.py). A feature package
-imports what is below it (the operator, alive, the server tools, the reply path, memory, the core, the data
+imports what is below it (the operator, alive, the reply path, memory, the core, the data
 layer), never another feature nor the Discord edge; its slash commands stay a thin cog in cogs/, which its
 docstring names. How to add one: docs/architecture.md."""
 
 from bot.features.checkins import FEATURE as CHECKINS
+from bot.features.faces import FEATURE as FACES
 from bot.features.mcp import FEATURE as MCP
 from bot.features.proactive import FEATURE as PROACTIVE
 from bot.features.quiet import FEATURE as QUIET
 from bot.features.reminders import FEATURE as REMINDERS
+from bot.features.servertools import FEATURE as SERVERTOOLS
 from bot.features.swipes import FEATURE as SWIPES
 from bot.features.websearch import FEATURE as WEBSEARCH
 from bot.operator.registration import Feature
@@ -25,4 +27,6 @@ FEATURES: tuple[Feature, ...] = (
     SWIPES,
     PROACTIVE,
     CHECKINS,
+    SERVERTOOLS,
+    FACES,
 )

@@ -1,9 +1,9 @@
 """Who may talk to the character: ``allow_dms`` and the allow and block lists of users and roles.
 
 The lists are global settings (AccessSettings); a server's admins override each list there with
-``/settings set`` (bot/servertools/settings.py). Asked through the one rule (bot/operator/reach.py) by every
-way the character speaks or listens: once per message, after it is logged and before any reply work (no
-vote, no memory, no model call), and by the slash commands, the voice calls and the unprompted ways.
+``/settings set`` (bot/features/servertools/settings.py). Asked through the one rule (bot/operator/reach.py)
+by every way the character speaks or listens: once per message, after it is logged and before any reply work
+(no vote, no memory, no model call), and by the slash commands, the voice calls and the unprompted ways.
 
 The rules: the bot's admins are never refused; DMs need ``allow_dms``; a blocked user or role is refused
 even when an allow list names them too; an empty allow list lets everyone in, else the person must be on

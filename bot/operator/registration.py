@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
 from bot.core.config.holder import SettingsHolder
-from bot.core.pipeline import DecisionListener, Gate, Incoming, PromptPart, ReplyTools, TurnListener
+from bot.core.pipeline import (
+    DecisionListener,
+    Gate,
+    Incoming,
+    OwnAccounts,
+    PromptPart,
+    ReplyTools,
+    TurnListener,
+)
 from bot.core.timers import Recurring, Timers
 from bot.operator.places import PlaceControls
 from database.store import Store
@@ -27,10 +35,12 @@ if TYPE_CHECKING:
     from bot.alive.service import DiscordSide
     from bot.alive.speaker import Speaker
     from bot.core.localtime import LocalTime
+    from bot.core.persona.model import Persona
     from bot.reply.pipeline import Cast
     from database.timers import TimerRow
+    from memory.consent import Consent
 
-S = TypeVar("S")  # the Discord side of a feature's timers, asked for by its type
+S = TypeVar("S")  # a Discord side, asked for by its type
 
 
 @dataclass(frozen=True)
@@ -75,10 +85,12 @@ class Switch:
 class Parts:
     """What a feature is built from (the composition root's, at start-up): the running settings, the store,
     the durable timers, the place switches' accessors, the character's name, and whether a message certainly
-    asks this character for an answer (a DM, a mention, a reply, its name); ``character``: the key its rows
-    are filed under; ``sides``: the Discord side of the features' durable timers (bot/discord/features.py),
-    each found by its type (:meth:`side`); ``shards``: in a cluster, the shards this process runs (""
-    otherwise: a round of the channels, run per shard set, is keyed by them)."""
+    asks this character for an answer (a DM, a mention, a reply, its name), who may be remembered
+    (``consent``, one for every character), our own accounts (the bot user, the cast's webhooks as they are
+    made); ``character``: the key its rows are filed under; ``persona``: the character as its files say now;
+    ``sides``: what only Discord does for the features (bot/discord/features.py), each read by its type with
+    :meth:`side`; ``shards``: in a cluster, the shards this process runs ("" otherwise: a round of the
+    channels, run per shard set, is keyed by them)."""
 
     holder: SettingsHolder
     store: Store
@@ -86,7 +98,10 @@ class Parts:
     places: PlaceControls
     name: Callable[[], str]
     addressed: Callable[[Incoming], bool]
+    consent: Consent
+    accounts: OwnAccounts
     character: str = ""
+    persona: Callable[[], Persona] | None = None
     sides: tuple[object, ...] = ()
     shards: str = ""
 
@@ -128,8 +143,9 @@ class Contribution:
     with ``Services.part``; ``later_parts``: those built once the characters' replies are, from ``Running``),
     what a person's ``/forget_me`` clears in memory (``forget_held``: their id), its durable timers' handlers
     (``timers``: by kind) and its recurring rounds (``recurring``: run by the one timer loop,
-    bot/core/timers.py), both built once the character's initiative is, and its lines in the log channel's
-    ``status`` (``status_lines``)."""
+    bot/core/timers.py), both built once the character's initiative is, its lines in the log channel's
+    ``status`` (``status_lines``) and what it does in each server the bot is in (``in_server``: its id; once
+    connected, and on joining one)."""
 
     gates: tuple[Gate, ...] = ()
     place_gates: tuple[Gate, ...] = ()  # asked in a server only (a place's switch), after the gates
@@ -141,6 +157,7 @@ class Contribution:
     parts: tuple[object, ...] = ()
     later_parts: Callable[[Running], tuple[object, ...]] = lambda _: ()
     forget_held: tuple[Callable[[int], None], ...] = ()
+    in_server: tuple[Callable[[int], Awaitable[None]], ...] = ()
     timers: Callable[[Running], Mapping[str, TimerHandler]] = lambda _: {}
     recurring: Callable[[Running], Sequence[Recurring]] = lambda _: ()
     status_lines: tuple[Callable[[], Awaitable[str]], ...] = ()
@@ -168,7 +185,8 @@ class Contribution:
             turn_observers=tuple(x for b in built for x in b.turn_observers),
             cast_tools=cast_tools, parts=tuple(x for b in built for x in b.parts), later_parts=later_parts,
             forget_held=tuple(x for b in built for x in b.forget_held), timers=timers, recurring=recurring,
-            status_lines=tuple(x for b in built for x in b.status_lines))
+            status_lines=tuple(x for b in built for x in b.status_lines),
+            in_server=tuple(x for b in built for x in b.in_server))
 
 
 def nothing(_: Parts) -> Contribution:

@@ -34,7 +34,6 @@ from bot.core.config import (
     MemorySettings,
     ModelSettings,
     SecretSettings,
-    ServerToolSettings,
     Settings,
     StorageSettings,
     VoiceSettings,
@@ -64,10 +63,7 @@ from bot.operator.activity import ActivityRecorder
 from bot.operator.admin.heartbeat import Heartbeat
 from bot.operator.admin.tools import AdminTools
 from bot.operator.asking import Asking
-from bot.operator.character_faces import CharacterFaces
 from bot.operator.conversation_tools import ConversationTools
-from bot.operator.faces import TIMER as FACE_TIMER
-from bot.operator.faces import Faces, FaceWriter
 from bot.operator.limits import ReplyTokenFactor, SpendingLimits
 from bot.operator.logmirror import LogMirror
 from bot.operator.places import PlaceControls
@@ -86,13 +82,6 @@ from bot.runtime.pipelines import Shared, compose_pipeline
 from bot.runtime.reloader import ConfigReloader
 from bot.runtime.voice import VoiceService
 from bot.runtime.voicesetup import start_voice_checks
-from bot.servertools.knowing import ServerTools, ServerView
-from bot.servertools.moderation import ModerationLog
-from bot.servertools.polls import TIMER as POLL_TIMER
-from bot.servertools.polls import PollBoard, PollLifecycle
-from bot.servertools.settings import ServerSettingsBook
-from bot.servertools.tickets import TicketDesk
-from bot.servertools.userinfo import UserInfo
 from database.boundary import JsonObject
 from database.models import utcnow
 from database.records import SeenMessage
@@ -114,14 +103,6 @@ CastTools = Callable[[Callable[[], str]], tuple[ReplyTools, ...]]  # the feature
 
 
 @dataclass(frozen=True)
-class Boards:
-    """The Discord side of the features' durable timers."""
-
-    polls: PollBoard  # a closed poll's results (bot/discord/poll_results.py)
-    features: tuple[object, ...] = ()  # the registered features' (their Parts.side, found by type)
-
-
-@dataclass(frozen=True)
 class Edge:
     """What only the Discord client knows, handed to :func:`compose` by bot/discord/client.py."""
 
@@ -131,32 +112,26 @@ class Edge:
     sync_commands: LeadWork  # the slash commands synced with Discord (by the cluster's leader)
     cluster_shutdown: Handler  # another process of the cluster asked every one to shut down
     alive_side: DiscordSide  # channels, DMs, emotes, reactions and the status (bot/discord/presence.py)
-    boards: Boards  # the Discord side of the features' durable timers (bot/discord/features.py)
-    face_writer: FaceWriter  # the bot's own member edited in one server (bot/discord/faces.py)
-    server_view: ServerView  # members, scheduled events, reactions for the reply's tools (serverview.py)
     latencies: Callable[[], Latencies]  # the gateway's, for the dashboard and the latency heartbeat
     post_to_log: Callable[[str], Awaitable[object]]  # a line in the log channel (the heartbeat's warnings)
     guild_count: Callable[[], int]
     started_at: float  # time.monotonic() when the process started
     call_side: CallSide  # voice channels joined and heard (bot/discord/voicechat/calls.py)
+    # what only Discord does for the registered features, each taking its own by type (registration.py
+    # ``Parts.side``; bot/discord/features.py ``feature_sides``)
+    sides: tuple[object, ...] = ()
 
 
 @dataclass
 class ServerToolParts:
-    """The server tools' plain classes (bot/servertools/) and the places' activation (bot/operator/)."""
+    """The places' activation (bot/operator/) and the check-ins' choice (bot/alive/), for their slash
+    commands (the server tools' own are the servertools feature's parts: bot/features/servertools/)."""
 
-    moderation: ModerationLog
-    polls: PollLifecycle
-    members: UserInfo
-    tickets: TicketDesk
     places: PlaceControls
-    settings: ServerSettingsBook
 
     @classmethod
-    def on(cls, store: Store, polls: PollLifecycle) -> ServerToolParts:
-        return cls(ModerationLog(store.moderation), polls, UserInfo(store.people),
-                   TicketDesk(store), PlaceControls(store.places, store.switches),
-                   ServerSettingsBook(store.servers))
+    def on(cls, store: Store) -> ServerToolParts:
+        return cls(PlaceControls(store.places, store.switches))
 
 
 @dataclass
@@ -191,18 +166,18 @@ class Services:
     tools: ServerToolParts
     conversation: ConversationTools  # /history, /forget, /ooc, /remember: on the main character's engine
     asking: Asking  # /ask and the message menus, wherever the app is installed
-    faces: Faces  # a face per server (/bot face)
-    own_faces: CharacterFaces  # the character's own face in each server, by the stage reached there
     calls: Calls  # the character in voice channels (/voice join, /voice leave)
     dashboard: Dashboard | None  # served when dashboard_port asks for it
     metrics: Metrics | None = None  # when metrics_port asks for them
     metrics_server: MetricsServer | None = None  # GET /metrics on its own port; the event-loop lag sampler
     tracing: Tracing | None = None  # a reply's stages as OpenTelemetry spans, when otel_endpoint is set
     # What the features' slash commands use (their registrations' ``parts``), read by type with part();
-    # what /forget_me clears in their memory; their lines in the log channel's ``status``.
+    # what /forget_me clears in their memory; their lines in the log channel's ``status``; what they do in
+    # each server the bot is in (by its id).
     parts: tuple[object, ...] = ()
     forget_held: tuple[Callable[[int], None], ...] = ()
     status_lines: tuple[Callable[[], Awaitable[str]], ...] = ()
+    in_server: tuple[Callable[[int], Awaitable[None]], ...] = ()
 
     def part(self, kind: type[P]) -> P:
         """The feature's part of type ``kind`` its slash commands use (LookupError: no feature built one)."""
@@ -322,21 +297,19 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     late = LateReplies()  # owed since before a restart: their prompt says so (bot/reply/recovery.py)
     policies = ServerPolicies(settings, store.servers)  # each server's /settings over the global ones
     live = compose_live_feed() if settings.dashboard.dashboard_port else None
-    # The durable timers' rows (bot/core/timers.py), armed by what replies set and the features, and the
-    # polls.
+    # The durable timers' rows (bot/core/timers.py), armed by what replies set and what the features do
+    # (a poll's closing, a reminder, a swipe's buttons).
     timers = Timers(store.timers)
     # In a cluster each process speaks first in its own shards' channels (a round per shard set).
     shards = news.shards if settings.shard_id_list else ""
     # The features (bot/features/ ``FEATURES``), each built from the same parts; what they delete of a
     # person goes into /forget_me's transaction.
     parts = Parts(holder, store, timers, PlaceControls(store.places, store.switches), names.name,
-                  addressee.reply_certain, key, sides=edge.boards.features, shards=shards)
+                  addressee.reply_certain, consent, accounts, key, persona=character.current,
+                  sides=edge.sides, shards=shards)
     built = [feature.build(parts) for feature in FEATURES]
     lent = Contribution.joined(built)
     store.privacy.also_forget(*(f.forget for f in FEATURES if f.forget is not None))
-    # A face per server: an admin's (/bot face), else the character's own at the stage reached there.
-    faces = Faces(timers, store.state, edge.face_writer)
-    own_faces = CharacterFaces(faces, store.characters, key, character.current)
     # The main character's replies, stage by stage.
     main = Features(
         interceptors=(edge.intercept,),  # the log channel's admin commands
@@ -352,11 +325,9 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                       *lent.prompt_parts),
         reply_filters=(alive_parts.render,),
         turn_observers=(counters.on_turn, *alive_parts.turn_observers(key), news.posted(names.name),
-                        own_faces.on_turn, *(m.on_turn for m in watched), *lent.turn_observers),
-        # what the model may use while writing: the features' tools (in FEATURES' order), then the server's
-        # tools (member info, events, this channel's log, a reaction), where switched on
-        tools=(*lent.tools, ServerTools(holder.follow(ServerToolSettings), store.people, store.log,
-                                        store.switches, consent, edge.server_view, accounts, names.name)))
+                        *(m.on_turn for m in watched), *lent.turn_observers),
+        # what the model may use while writing: the features' tools, in FEATURES' order
+        tools=lent.tools)
     claude = compose_model(settings, store, spending=limits, models=models, mirror=mirror, metrics=metrics,
                            tracing=tracing)
     intents = intent_router(settings)
@@ -417,15 +388,13 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     # The one timer loop (bot/core/timers.py): every recurring round and every kind of one-shot timer is
     # listed here, once. Each process runs the rounds listed; a round's claim lets one process run each.
     # ``skip_rounds``: names of the memory's rounds a test leaves out.
-    polls = PollLifecycle(store.polls, store.privacy, timers, edge.boards.polls, character=names.name)
     running = Running(speaker, edge.alive_side, alive_parts.time, locks, mirror.emit, alive.feeling_toward,
                       room=alive.room_feeling, status=alive.status.current, remembers=consent.allows,
                       cast=replies.cast)
     dispatcher = Dispatcher(timers, rounds=[
         *lent.recurring(running),  # the features' rounds
         *daily_rounds(key, holder.follow(MemorySettings), memory_jobs, alive.new_day, skip=skip_rounds),
-    ], handlers={POLL_TIMER: polls.close_due, FACE_TIMER: faces.apply_due,
-                 **lent.timers(running)})
+    ], handlers=lent.timers(running))
     # config.env and the character files, applied live when they change (setup_hook starts it last).
     reloader = ConfigReloader(holder, [e.character for e in engines], IdentitySeeds(store, engines).reseed,
                               ticker)
@@ -441,7 +410,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     dashboard = compose_dashboard(settings, edge, live, store, engine, memory, admin, claude,
                                   metrics_server if metrics_server is not None and not metrics_server.own_port
                                   else None) if live is not None else None
-    tools = ServerToolParts.on(store, polls)
+    tools = ServerToolParts.on(store)
     services = Services(store=store, claude=claude, voice=voice, pipeline=engine, access=access,
                         limits=limits, reach=reach,
                         cluster=cluster, ensemble=ensemble, replies=replies, conversation_locks=locks,
@@ -452,11 +421,11 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                                             ticker),
                         tools=tools,
                         conversation=conversation, asking=Asking(engine, conversation),
-                        faces=faces, own_faces=own_faces,
                         calls=Calls(edge.call_side, holder.follow(VoiceSettings), tools.places, voice, reach),
                         dashboard=dashboard, metrics=metrics, metrics_server=metrics_server,
                         tracing=tracing, parts=(*lent.parts, *lent.later_parts(running)),
-                        forget_held=lent.forget_held, status_lines=lent.status_lines)
+                        forget_held=lent.forget_held, status_lines=lent.status_lines,
+                        in_server=lent.in_server)
     return services
 
 

@@ -184,7 +184,7 @@ class McpSettings:
 
 @dataclass(frozen=True)
 class ServerToolSettings:
-    """What the character may look at and do in a server while replying (bot/servertools/knowing.py):
+    """What the character may look at and do in a server while replying (bot/features/servertools/knowing.py):
     read-only tools, each answering from this server only, and a reaction from an allow-list."""
 
     TITLE: ClassVar[str] = "Knowing the server"

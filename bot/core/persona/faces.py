@@ -5,7 +5,7 @@ and a profile bio (character.env ``bio``, else a card's ``extensions.kindred.bio
 :data:`BIO_LIMIT` characters. An evolution stage may declare its own ``avatar``, ``banner`` (pictures in the
 folder) and ``bio`` (:func:`stage_face`); the loader resolves them here, so a missing picture fails at
 load, named with its file and field. Whether a picture is one Discord takes (type, size) is checked as the
-face is shown (bot/operator/character_faces.py), so a bad one is reported, never sent.
+face is shown (bot/features/faces/character_faces.py), so a bad one is reported, never sent.
 """
 
 from __future__ import annotations

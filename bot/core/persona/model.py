@@ -121,7 +121,7 @@ class Persona:
     avatar_path: Path | None = None
     avatar_url: str = ""  # an http(s) picture Discord fetches itself for webhook messages (acore avatar_url)
     avatar_data: bytes | None = None  # a picture carried inside the character file (a base64 data: URI)
-    # The rest of its face in a server (bot/operator/character_faces.py): a profile banner and bio.
+    # The rest of its face in a server (bot/features/faces/character_faces.py): a profile banner and bio.
     banner_path: Path | None = None
     bio: str = ""
     topic_interests: tuple[str, ...] = ()

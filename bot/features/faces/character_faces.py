@@ -1,6 +1,6 @@
 """The character's own face in each server: the avatar, banner and bio its folder declares
 (bot/core/persona/faces.py), with those of the evolution stage it reached in that server, shown through
-the same current-member route and rate-limit deferral as an admin's (bot/operator/faces.py).
+the same current-member route and rate-limit deferral as an admin's (bot/features/faces/faces.py).
 
 It is shown when the bot is in a server (at start, on joining one) and when the stage reached there
 changes (a turn observer of the main character, counting its interactions per server); never over a field
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from bot.core.persona.blend import current_stage
 from bot.core.persona.model import Persona
-from bot.operator.faces import FaceRefused, Faces, image_problem
+from bot.features.faces.faces import FaceRefused, Faces, image_problem
 from database.boundary import JsonObject
 from database.characters import Characters
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import datetime
 
-from bot.servertools.moderation import describe_duration
+from bot.features.servertools.moderation import describe_duration
 from database.records import ServerConfig, TicketRecord, TranscriptLine
 from database.store import Store
 

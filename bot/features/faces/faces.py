@@ -7,8 +7,8 @@ ends; a later change made meanwhile is merged into the same pending row, so the 
 request. When the last change was made is a state key, so a restart keeps the window.
 
 Which fields a server admin set by hand is a state key too: the character's own face
-(bot/operator/character_faces.py) never overrides them, until ``/bot face reset`` forgets them. A picture
-Discord would refuse (not PNG, JPEG, GIF or WebP, or over :data:`IMAGE_LIMIT`) is refused here with a
+(bot/features/faces/character_faces.py) never overrides them, until ``/bot face reset`` forgets them. A
+picture Discord would refuse (not PNG, JPEG, GIF or WebP, or over :data:`IMAGE_LIMIT`) is refused here with a
 clear message, never sent; an attachment is refused by what it declares before a byte of it is read
 (:func:`declared_problem`). A change Discord refuses for good all the same (a 4xx other than 429: an image
 it will not take, a permission missing) is logged in one line and dropped: sent again only when the face is
@@ -23,7 +23,7 @@ from __future__ import annotations
 import base64
 import logging
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bot.core.localtime import utc_now
 from bot.core.timers import Timers
@@ -57,6 +57,7 @@ class FaceRefused(ValueError):
     the admin."""
 
 
+@runtime_checkable  # the edge hands it to the feature among its sides (registration.py ``Parts``)
 class FaceWriter(Protocol):
     async def write(self, guild_id: int, change: JsonObject) -> None:
         """Send one current-member edit with the fields of ``change`` (pictures as bytes or base64, None to

@@ -2,9 +2,9 @@
 vote, close), tallying, and the words and chart shown.
 
 A poll has 2 to 25 options (25 buttons is what one Discord message holds), one vote per person that they
-may change, and a closing time; its results are posted at close with a bar chart (bot/servertools/charts.py).
-A poll closes from its durable timer (a due row of kind ``poll``, bot/core/timers.py), so it closes once, on
-time, whatever restarts or processes came between.
+may change, and a closing time; its results are posted at close with a bar chart
+(bot/features/servertools/charts.py). A poll closes from its durable timer (a due row of kind ``poll``,
+bot/core/timers.py), so it closes once, on time, whatever restarts or processes came between.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bot.core.timers import Timers
-from bot.servertools.moderation import BadInput, parse_duration
+from bot.features.servertools.moderation import BadInput, parse_duration
 from database.polls import Polls as PollRows
 from database.privacy import Privacy
 from database.records import PollRecord
@@ -137,6 +137,7 @@ class Vote:
     before: int | None = None
 
 
+@runtime_checkable  # the edge hands it to the feature among its sides (registration.py ``Parts``)
 class PollBoard(Protocol):
     """Where a closed poll's results are shown (bot/discord/poll_results.py): its buttons retired, the results
     posted with their chart."""

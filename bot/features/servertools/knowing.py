@@ -21,7 +21,7 @@ import asyncio
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bot.core.config import ServerToolSettings
 from bot.core.models.tools import Lent, ToolOutput, client_tool, read_back
@@ -78,6 +78,7 @@ class EventCard:
         return Origin.public(guild_id, self.channel_id)
 
 
+@runtime_checkable  # the edge hands it to the feature among its sides (registration.py ``Parts``)
 class ServerView(Protocol):
     """What the tools need of Discord (bot/discord/serverview.py); each call is one read or one reaction."""
 

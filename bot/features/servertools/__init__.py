@@ -1,0 +1,56 @@
+"""Server tools: what the character may look at and do in a server while replying, and the servers' own
+tools run by slash commands: moderation, polls, tickets, /userinfo and the per-server /settings.
+
+* :mod:`.knowing`: the client tools lent to a reply in a server (``member_info``, events, this channel's
+  log, a reaction: :class:`ServerTools`), where the ``server_tools`` switch is on (the operator's setting
+  is its master switch: the tools cost tokens and reach Discord); what Discord answers is the edge's
+  (bot/discord/serverview.py, a ``ServerView``).
+* :mod:`.moderation`, :mod:`.polls` (with :mod:`.charts`), :mod:`.tickets`, :mod:`.userinfo`,
+  :mod:`.settings`: the plain classes behind the slash commands. A poll closes from its ``poll`` timer; its
+  results are posted by the edge (bot/discord/poll_results.py, a ``PollBoard``).
+* Its slash commands: cogs/moderation.py, cogs/polls.py, cogs/info.py, cogs/tickets.py,
+  cogs/server_settings.py; its rows: database/server_models.py (moderation, polls, tickets), the servers'
+  settings in database/place_config.py; its settings: the ``servertools`` section. Tests:
+  tests/test_moderation.py, tests/test_polls.py, tests/test_tickets.py, tests/test_server_settings.py,
+  tests/test_server_tools_logic.py, tests/test_server_tools_units.py, tests/test_knowing_units.py.
+
+Its registration (bot/operator/registration.py): ``FEATURE`` below.
+"""
+
+from __future__ import annotations
+
+from bot.core.config import ServerToolSettings
+from bot.features.servertools.knowing import SWITCH, ServerTools, ServerView
+from bot.features.servertools.moderation import ModerationLog
+from bot.features.servertools.polls import TIMER, PollBoard, PollLifecycle
+from bot.features.servertools.settings import ServerSettingsBook
+from bot.features.servertools.tickets import TicketDesk
+from bot.features.servertools.userinfo import UserInfo
+from bot.operator.registration import Contribution, Feature, Parts, Running, Switch, TimerHandler
+from database.server_models import forget_person
+
+
+def build(parts: Parts) -> Contribution:
+    store = parts.store
+    # the Discord edge's sides are protocols, asked for by their type
+    board = parts.side(PollBoard)  # type: ignore[type-abstract]
+    view = parts.side(ServerView)  # type: ignore[type-abstract]
+    polls = PollLifecycle(store.polls, store.privacy, parts.timers, board, character=parts.name)
+    tools = ServerTools(parts.holder.follow(ServerToolSettings), store.people, store.log, store.switches,
+                        parts.consent, view, parts.accounts, parts.name)
+
+    def timers(_: Running) -> dict[str, TimerHandler]:
+        return {TIMER: polls.close_due}
+
+    return Contribution(tools=(tools,), parts=(ModerationLog(store.moderation), polls, UserInfo(store.people),
+                                               TicketDesk(store), ServerSettingsBook(store.servers)),
+                        timers=timers)
+
+
+FEATURE = Feature(
+    name="servertools", settings="servertools",
+    switches=(Switch(SWITCH, "Let me look up members, events and this channel's messages while replying.",
+                     "I may look up members, events and what was said here while replying",
+                     section="servertools", key="server_tools", mastered=True),),
+    cogs=("cogs.moderation", "cogs.polls", "cogs.info", "cogs.tickets", "cogs.server_settings"),
+    forget=forget_person, build=build)

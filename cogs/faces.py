@@ -1,0 +1,126 @@
+"""``/bot face avatar|banner|bio|reset``: the character's face in this server (server admins), a subgroup of
+``/bot`` (cogs/activation.py) added by this cog. The change and Discord's rate window are the faces
+feature's (bot/features/faces/faces.py); reset returns to the character's own face
+(bot/features/faces/character_faces.py)."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.discord.media import read_capped
+from bot.discord.permissions import server_admin_only
+from bot.discord.ui import tell
+from bot.features.faces import CharacterFaces, Faces
+from bot.features.faces.faces import BIO_LIMIT, IMAGE_LIMIT, declared_problem
+from bot.reply.media import TooLarge
+from database.boundary import JsonObject
+
+if TYPE_CHECKING:
+    from bot.discord.client import Interaction, Kindred
+
+log = logging.getLogger(__name__)
+
+
+async def change_face(interaction: Interaction, change: JsonObject | None, what: str) -> None:
+    """Change (None: reset) the face in the interaction's server, once its answer is deferred."""
+    assert interaction.guild_id is not None  # server_admin_only
+    services = interaction.client.services
+    left_out: tuple[str, ...] = ()
+    try:
+        if change is None:  # back to the character's own face (Discord's default when it has none)
+            due, own = await services.part(CharacterFaces).reset(interaction.guild_id)
+            left_out = own.problems
+        else:
+            due = await services.part(Faces).change(interaction.guild_id, change)
+    except (ValueError, discord.HTTPException, LookupError) as exc:
+        await interaction.edit_original_response(content=f"I could not change {what}: {exc}")
+        return
+    log.info("server admin %s changed the face (%s) in server %s", interaction.user.id, what,
+             interaction.guild_id)
+    # A picture of the character's folder Discord would refuse is left out, and said so.
+    note = "".join(f"\nNot shown: {problem}." for problem in left_out)
+    if due is None:
+        await interaction.edit_original_response(content=f"Done: {what} changed in this server.{note}")
+    else:
+        # Discord limits how often a face changes; the change waits for the window, then is sent once.
+        await interaction.edit_original_response(
+            content=f"Discord limits how often I may change my face: {what} will change "
+                    f"{discord.utils.format_dt(due, 'R')}.{note}")
+
+
+async def change_image(interaction: Interaction, field: str, image: discord.Attachment) -> None:
+    # Refused by what it declares, before a byte is downloaded.
+    if problem := declared_problem(image.content_type, image.size):
+        await tell(interaction, f"I could not change my {field}: {image.filename} is {problem}.")
+        return
+    await interaction.response.defer(ephemeral=True, thinking=True)  # a download may take a while
+    try:
+        # streamed and cut at the limit: a file larger than it declared is never read whole
+        data = await read_capped(image, IMAGE_LIMIT)
+    except TooLarge:
+        await interaction.edit_original_response(
+            content=f"I could not change my {field}: {image.filename} is larger than it said, over "
+                    f"Discord's limit of {IMAGE_LIMIT // 1024 // 1024} MiB for a profile picture.")
+        return
+    except discord.HTTPException as exc:
+        await interaction.edit_original_response(
+            content=f"I could not change my {field}: {image.filename} could not be downloaded ({exc}).")
+        return
+    await change_face(interaction, {field: data}, f"my {field}")
+
+
+class FaceCommands(app_commands.Group):
+    """The subgroup, one per load of this module (each bot loads its own): it holds nothing of a bot's and
+    reads the faces from the bot the interaction came to."""
+
+    @app_commands.command(name="avatar", description="My avatar in this server.")
+    @app_commands.describe(image="A PNG, JPEG, GIF or WebP image")
+    @server_admin_only()
+    async def face_avatar(self, interaction: Interaction, image: discord.Attachment) -> None:
+        await change_image(interaction, "avatar", image)
+
+    @app_commands.command(name="banner", description="My profile banner in this server.")
+    @app_commands.describe(image="A PNG, JPEG, GIF or WebP image")
+    @server_admin_only()
+    async def face_banner(self, interaction: Interaction, image: discord.Attachment) -> None:
+        await change_image(interaction, "banner", image)
+
+    @app_commands.command(name="bio", description="My profile bio in this server.")
+    @app_commands.describe(text=f"At most {BIO_LIMIT} characters")
+    @server_admin_only()
+    async def face_bio(self, interaction: Interaction, text: app_commands.Range[str, 1, BIO_LIMIT]) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await change_face(interaction, {"bio": text}, "my bio")
+
+    @app_commands.command(name="reset", description="Back to my own avatar, banner and bio in this server.")
+    @server_admin_only()
+    async def face_reset(self, interaction: Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await change_face(interaction, None, "my face")
+
+
+FACE = FaceCommands(name="face", description="My avatar, banner and bio in this server (server admins).")
+
+
+class FaceAdmin(commands.Cog):
+    def __init__(self, bot: Kindred) -> None:
+        self.bot = bot
+
+    async def cog_load(self) -> None:
+        group = self.bot.tree.get_command("bot")
+        if isinstance(group, app_commands.Group):  # /bot is there unless a test left its cog out
+            group.add_command(FACE)
+
+    async def cog_unload(self) -> None:
+        group = self.bot.tree.get_command("bot")
+        if isinstance(group, app_commands.Group):
+            group.remove_command(FACE.name)
+
+
+async def setup(bot: Kindred) -> None:
+    await bot.add_cog(FaceAdmin(bot))
