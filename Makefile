@@ -175,8 +175,9 @@ lint: setup-test
 	$(BIN)/mypy
 
 # In parallel (pytest-xdist): one worker per core and one more (a third of a test's time is spent waiting on
-# its child processes, fakes and timers: on 2 cores, 3 workers finish in 5 min where 2 take 7), each with its own
-# temp folders and databases; worksteal moves waiting tests to an idle worker. PYTEST_WORKERS=0: one process.
+# its child processes, fakes and timers: on 2 cores a third worker keeps both busy; the measured time is in
+# docs/architecture.md), each with its own temp folders and databases; worksteal moves waiting tests to an idle
+# worker. PYTEST_WORKERS=0: one process.
 PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 
 test: setup-test browser

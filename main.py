@@ -29,8 +29,8 @@ if TYPE_CHECKING:  # imported where used: a --help or a bad setting answers befo
 
 # Run with a Python that lacks Kindred's packages (a system python instead of .venv/bin/python): one line
 # saying how to get them, not a ModuleNotFoundError traceback.
-MISSING_PACKAGES = ("Kindred's packages are not installed for {python} ({module} is missing): run "
-                    "`make setup` once (it creates .venv), then run .venv/bin/python main.py ...")
+MISSING_PACKAGES = ("setup error: Kindred's packages are not installed for {python} ({module} is missing): "
+                    "run `make setup` once (it creates .venv), then run .venv/bin/python main.py ...")
 try:
     from bot.core.config import (
         BY_KEY,

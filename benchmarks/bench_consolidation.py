@@ -41,7 +41,7 @@ from database.store import Store
 from memory import episodes
 from memory.consolidation import Consolidator
 from memory.embeddings import Embedder, SentenceEmbedder, to_bytes
-from tests.dbtools import reset_schema
+from tests.dbtools import archived_count, logged_count, reset_schema
 
 HOBBIES = ("sailing", "pottery", "chess", "birdwatching", "baking bread", "running", "knitting", "astronomy",
            "gardening", "rock climbing", "playing the cello", "photography", "fishing", "painting", "surfing")
@@ -171,7 +171,7 @@ async def run(url: str, messages: int, users: int, concurrency: int, embed: bool
         background = time.perf_counter() - t0
     else:
         await consolidator.close()
-    assert await store.log.count_logged() == 0 and await store.log.count_archived() == messages, (
+    assert await logged_count(store) == 0 and await archived_count(store) == messages, (
         report.describe()
     )
     await claude.close()

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from benchmarks.common import temp_sqlite_url
 from database.records import SeenMessage
 from database.store import Store
-from tests.dbtools import reset_schema
+from tests.dbtools import logged_count, reset_schema
 
 
 async def run(url: str, messages: int, concurrency: int) -> float:
@@ -35,7 +35,7 @@ async def run(url: str, messages: int, concurrency: int) -> float:
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
-    assert await store.log.count_logged() == messages
+    assert await logged_count(store) == messages
     await store.close()
     return messages / elapsed
 

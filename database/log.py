@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from typing import TypeVar, overload
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, select, update
 
 from database.boundary import Statements
 from database.engine import Database
@@ -342,12 +342,6 @@ class MessageLog:
             if guild is not None:
                 return int(guild)
         return None
-
-    async def count_logged(self) -> int:
-        return int(await self.db.scalar(select(func.count()).select_from(LoggedMessage)))
-
-    async def count_archived(self) -> int:
-        return int(await self.db.scalar(select(func.count()).select_from(ArchivedMessage)))
 
 
 def clean_name(name: str) -> str:

@@ -60,13 +60,6 @@ class PlaceSetting:
         if value is not None and type(value) is not KINDS[self.kind]:  # a bool is no int here
             raise ValueError(f"{self.key} takes a {self.kind}, not {value!r}")
 
-    def default_in(self, settings: object) -> object:
-        """The default under ``settings`` (the global ones): the followed key's value, else ``default``."""
-        if not self.follows:
-            return self.default
-        section, _, name = self.follows.partition(".")
-        return getattr(getattr(settings, section), name)
-
 
 _REGISTRY: dict[str, PlaceSetting] = {}
 

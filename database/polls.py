@@ -85,13 +85,6 @@ class Polls:
         row = await self.db.first(select(*POLL_COLUMNS).where(Poll.id == poll_id))
         return _poll(row) if row is not None else None
 
-    async def open_polls(self) -> list[PollRecord]:
-        """Polls still to be closed (each closes from its durable timer, database/timers.py)."""
-        rows = await self.db.rows(
-            select(*POLL_COLUMNS).where(Poll.closed.is_(False)).order_by(Poll.closes_at)
-        )
-        return [_poll(r) for r in rows]
-
     async def vote(self, poll_id: int, user_id: int, option: int) -> bool:
         """Record (or change) a person's vote; False when the poll is closed or gone."""
         now = utcnow()

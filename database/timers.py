@@ -112,8 +112,3 @@ class TimerRows:
         """A one-shot timer ran: its row goes (unless it was set to another time meanwhile)."""
         await self.db.change(delete(ScheduledJob)
                              .where(ScheduledJob.name == key, ScheduledJob.next_due == due))
-
-    async def of_kind(self, kind: str) -> list[TimerRow]:
-        rows = await self.db.rows(select(*COLUMNS).where(ScheduledJob.kind == kind)
-                                  .order_by(ScheduledJob.next_due))
-        return [_row(r) for r in rows]

@@ -7,12 +7,24 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 
+from database.alive_models import ScheduledJob
 from database.engine import make_engine
-from database.models import ApiCall, Base, Conversation, HistoryMessage, Nickname, utcnow
-from database.records import as_utc
+from database.models import (
+    ApiCall,
+    ArchivedMessage,
+    Base,
+    Conversation,
+    HistoryMessage,
+    LoggedMessage,
+    Nickname,
+    utcnow,
+)
+from database.records import PollRecord, as_utc
+from database.server_models import Poll
 from database.store import Store
+from database.timers import TimerRow
 
 
 async def reset_schema(url: str) -> None:
@@ -42,6 +54,29 @@ def migrate_to(revision: str) -> Callable[[object], None]:
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, revision)
     return run
+
+
+async def logged_count(store: Store) -> int:
+    """Rows in the message log (not yet consolidated)."""
+    return int(await store.db.scalar(select(func.count()).select_from(LoggedMessage)))
+
+
+async def archived_count(store: Store) -> int:
+    """Rows consolidation moved to the archive."""
+    return int(await store.db.scalar(select(func.count()).select_from(ArchivedMessage)))
+
+
+async def open_polls(store: Store) -> list[PollRecord]:
+    """Polls still to be closed, soonest first, read as the bot reads one."""
+    ids = await store.db.rows(select(Poll.id).where(Poll.closed.is_(False)).order_by(Poll.closes_at))
+    return [poll for (poll_id,) in ids if (poll := await store.polls.get(int(poll_id))) is not None]
+
+
+async def timers_of_kind(store: Store, kind: str) -> list[TimerRow]:
+    """The durable timers of one kind, soonest first, read as the timer loop reads one."""
+    keys = await store.db.rows(select(ScheduledJob.name).where(ScheduledJob.kind == kind)
+                               .order_by(ScheduledJob.next_due))
+    return [row for (key,) in keys if (row := await store.timers.get(str(key))) is not None]
 
 
 async def api_calls(store: Store, *, user_id: int | None = None, limit: int = 100) -> list[Any]:

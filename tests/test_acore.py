@@ -16,7 +16,7 @@ import pytest
 
 from bot.core.config import PROJECT_ROOT
 from bot.core.errors import ConfigError
-from bot.core.persona import detect_format, load_persona
+from bot.core.persona import load_persona
 from bot.core.persona.acore_frameworks import load_all_frameworks
 from bot.core.persona.blend import blend_instructions, stage_instructions
 from bot.core.persona.cards import read_card
@@ -71,7 +71,7 @@ def test_every_acore_character_file_loads_unchanged(tmp_path: Path, rel: str) ->
     folder = acore_folder(tmp_path, "c", rel, frameworks=tuple(FRAMEWORKS))
     raw = json.loads((ACORE / rel).read_text())
     persona = load_persona(folder, {})
-    assert detect_format(folder) == ("card" if "spec" in raw else "acore")
+    assert persona.source_format.startswith("card" if "spec" in raw else "acore")
     name = raw.get("data", {}).get("name") or raw.get("display_name") or raw.get("character_name")
     assert persona.name == name and len(persona.system_prompt) > 200
 

@@ -17,6 +17,7 @@ from bot.core.localtime import utc_now
 from bot.core.timers import Dispatcher, Recurring, Timers
 from bot.features.proactive import ProactiveTalk
 from database.timers import TimerRow
+from tests.dbtools import logged_count
 from tests.fakes import EVENT_WAIT
 from tests.fakes.claude_server import FakeClaude, Reply, content_text
 from tests.fakes.claude_tools import Search
@@ -415,7 +416,7 @@ async def test_the_status_after_the_consolidation_holds_the_days_server_lines_no
     await h.bot.services.alive.new_day(utc_now())
     await h.discord.wait_for(lambda d: d.custom_status() == "Counting sparkles in the tide pool",
                              what="the day's status")
-    assert await h.store.log.recent_messages(CHANNEL_ID, limit=5) and await h.store.log.count_logged() == 0
+    assert await h.store.log.recent_messages(CHANNEL_ID, limit=5) and await logged_count(h.store) == 0
     text = FakeClaude.all_text([r for r in h.claude.requests if status_request(r.body)][asked].body)
     assert "[What you said lately in the server]" in text and said in text  # from the archive
     for shaken in ("rattled", "irritable", "defensive", "You feel"):

@@ -16,8 +16,8 @@ from bot.core.config import (
     SETTINGS,
     MemorySettings,
     Setting,
+    choose_character_dir,
     load_settings,
-    resolve_character_dir,
 )
 from bot.core.errors import ConfigError
 from tests.harness import run_main
@@ -196,9 +196,9 @@ def test_the_docs_give_the_persona_prompt_defaults() -> None:
 
 
 def test_character_dir_resolution(tmp_path: Path) -> None:
-    assert resolve_character_dir(None, {}) == PROJECT_ROOT / "characters" / "finn"
-    assert resolve_character_dir(None, {"CHARACTER_DIR": str(tmp_path)}) == tmp_path
-    assert resolve_character_dir(str(tmp_path), {"CHARACTER_DIR": "elsewhere"}) == tmp_path
+    assert choose_character_dir(None, {}).folder == PROJECT_ROOT / "characters" / "finn"
+    assert choose_character_dir(None, {"CHARACTER_DIR": str(tmp_path)}).folder == tmp_path
+    assert choose_character_dir(str(tmp_path), {"CHARACTER_DIR": "elsewhere"}).folder == tmp_path
 
 
 def test_main_exits_2_with_one_line_and_no_traceback(claudemask: tuple[Path, Path]) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from database.store import Store
+from tests.dbtools import archived_count, logged_count
 from tests.fakes import PROCESS_WAIT
 from tests.fakes.claude_server import FakeClaude
 from tests.harness import spawn_main
@@ -75,7 +76,7 @@ async def test_consolidate_now_shows_one_honest_bar(tmp_path: Path) -> None:
     assert out == b""
     store = await Store(url).open()
     try:
-        assert await store.log.count_logged() == 1 and await store.log.count_archived() == 2
+        assert await logged_count(store) == 1 and await archived_count(store) == 2
     finally:
         await store.close()
 

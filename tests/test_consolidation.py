@@ -34,6 +34,7 @@ from memory.embeddings import to_bytes
 from memory.facts import MalformedExtraction, parse_extraction
 from memory.relationships import bound_daily_change
 from tests.consolidation_child import child_main, consolidate
+from tests.dbtools import archived_count, logged_count
 from tests.fakes.claude_models import lineup_capabilities
 from tests.fakes.claude_server import FakeClaude, Reply
 from tests.harness import check, eventually
@@ -160,7 +161,7 @@ async def test_a_hostile_answer_is_asked_again_like_any_malformed_one(rig_factor
     assert report.malformed == len(HOSTILE_ANSWERS) and report.skipped == 0, report.errors
     assert asked == {str(i): 2 for i in range(len(HOSTILE_ANSWERS))}  # each asked again once
     assert fact_texts(await rig.store.facts.rows(ALICE)) == sorted(facts)
-    assert await rig.store.log.count_logged() == 0
+    assert await logged_count(rig.store) == 0
 
 
 def test_daily_bound_holds_over_several_steps_and_ranges() -> None:
@@ -221,7 +222,7 @@ async def test_consolidation_learns_matches_archives_and_sets_the_mood(rig_facto
     assert await ensure_daily_mood(store.state, rig.claude, rig.persona(), date.today()) is not None
 
     assert report.skipped == 0 and report.conflicts == 0 and report.messages == 7
-    assert await store.log.count_logged() == 0 and await archived_ids(store) == [1, 2, 3, 4, 5, 6, 7]
+    assert await logged_count(store) == 0 and await archived_ids(store) == [1, 2, 3, 4, 5, 6, 7]
     alice = {r.fact: r for r in await store.facts.rows(ALICE)}
     assert set(alice) == {"Alice loves green tea", "Alice has a cat called Miso",
                           "Alice works as a night nurse",
@@ -303,11 +304,11 @@ async def test_malformed_answers_are_retried_once_then_skipped_keeping_the_messa
 
     fake_claude.fail_all(400)  # Claude down: skipped the same way
     report = await rig.consolidator().run()
-    assert report.skipped == 1 and await rig.store.log.count_logged() == 1
+    assert report.skipped == 1 and await logged_count(rig.store) == 1
     fake_claude.recover()
     fake_claude.responder = consolidation_responder()
     report = await rig.consolidator().run()
-    assert report.committed == 1 and await rig.store.log.count_logged() == 0
+    assert report.committed == 1 and await logged_count(rig.store) == 0
     assert fact_texts(await rig.store.facts.rows(BOB)) == ["Bob fixes boats"]
 
 
@@ -370,7 +371,7 @@ async def test_opt_in_mode_purges_the_unconsented_and_their_dms(rig_factory: Any
     report = await rig.consolidator().run()
     assert report.purged == 4
     assert await archived_ids(rig.store) == [1, 6]
-    assert await rig.store.log.count_logged() == 0
+    assert await logged_count(rig.store) == 0
     assert fact_texts(await rig.store.facts.rows(ALICE)) == ["Alice sells kites"]
     for uid in (BOB, CAROL):
         assert await rig.store.facts.rows(uid) == []
@@ -413,7 +414,7 @@ async def test_concurrent_runs_count_every_fact_once(rig_factory: Any) -> None:
     one, two = rig.consolidator(), rig.consolidator()
     reports = await asyncio.gather(one.run(), two.run())
     assert sum(r.committed for r in reports) == 3 and sum(r.conflicts for r in reports) <= 3
-    assert await rig.store.log.count_logged() == 0 and len(await archived_ids(rig.store)) == 30
+    assert await logged_count(rig.store) == 0 and len(await archived_ids(rig.store)) == 30
     facts = [r for uid in (ALICE, BOB, CAROL) for r in await rig.store.facts.rows(uid)]
     assert len(facts) == 30 and all(r.reference_count == 1 for r in facts)
 
@@ -454,7 +455,7 @@ async def round_done(h: Any, name: str) -> bool:
     """What the round does, seen from outside: the exchange learnt and archived, the old call pruned, the
     day's mood asked of Claude and kept."""
     if name == "consolidation":  # one extraction batch sent to Claude
-        return (await h.store.log.count_archived() == 2 and h.claude.batches.created == 1
+        return (await archived_count(h.store) == 2 and h.claude.batches.created == 1
                 and [r.fact for r in await h.store.facts.rows(h.user_id)] == ["Alice mends fishing nets"])
     if name == "retention":
         return await forgotten_calls(h) == 0
@@ -463,7 +464,7 @@ async def round_done(h: Any, name: str) -> bool:
 
 async def not_done(h: Any, name: str) -> None:
     if name == "consolidation":
-        assert await h.store.log.count_archived() == 0 and h.claude.batches.created == 0
+        assert await archived_count(h.store) == 0 and h.claude.batches.created == 0
     elif name == "retention":
         assert await forgotten_calls(h) == 1
     else:
@@ -510,7 +511,7 @@ async def test_a_fresh_bot_runs_no_daily_round_at_start(make_harness: Any) -> No
         row = await round_row(h, name)
         assert row.last_run is None and row.due > datetime.now(UTC)
         assert (row.due.hour, row.due.minute) == (hour, minute)
-    assert await h.store.log.count_archived() == 0 and h.claude.batches.created == 0
+    assert await archived_count(h.store) == 0 and h.claude.batches.created == 0
     assert await h.store.state.get(MOOD_KEY) == "" and mood_asked(h) == 0
 
 
@@ -619,7 +620,7 @@ def test_cli_consolidates_with_a_progress_bar(tmp_path: Path, capsys: Any, monke
 
     async def check() -> None:
         store = await Store(url).open()
-        assert await store.log.count_logged() == 1 and await store.log.count_archived() == 8
+        assert await logged_count(store) == 1 and await archived_count(store) == 8
         assert len(await store.facts.rows(ALICE)) + len(await store.facts.rows(BOB)) == 8
         await store.close()
 
@@ -725,7 +726,7 @@ async def reference_result(fake_claude: FakeClaude) -> Any:
         await ref.close()
         await consolidate(url, fake_claude.base_url)  # in-process: the same code the child runs
         ref = await Store(url).open()
-        assert await ref.log.count_logged() == 0 and await ref.log.count_archived() == total
+        assert await logged_count(ref) == 0 and await archived_count(ref) == total
         _REFERENCE.append(await snapshot(ref, memory_settings(url).character_name_slug))
         await ref.close()
     return _REFERENCE[0]
@@ -753,7 +754,7 @@ async def assert_recovers(db_url: str, fake_claude: FakeClaude, total: int, expe
     await consolidate(db_url, fake_claude.base_url)  # the next run, in-process: the same code the child runs
     store = await Store(db_url).open()
     try:
-        assert await store.log.count_logged() == 0 and len(await archived_ids(store)) == total, note
+        assert await logged_count(store) == 0 and len(await archived_ids(store)) == total, note
         assert await snapshot(store, memory_settings(db_url).character_name_slug) == expected, note
     finally:
         await store.close()

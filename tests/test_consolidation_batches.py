@@ -20,6 +20,7 @@ from database.store import Store
 from memory.batching import Batch
 from memory.consolidation import Consolidator
 from memory.consolidation_report import ConsolidationReport
+from tests.dbtools import logged_count
 from tests.fakes import EVENT_WAIT
 from tests.fakes.claude_server import FakeClaude
 from tests.memory_support import (
@@ -60,7 +61,7 @@ async def consolidate(store: Store, fc: FakeClaude, *, batch: bool, **settings: 
                                     CharacterSource(FINN, None, environ={}).current, HashEmbedder())
         consolidator.batch_poll = 0.01  # the test's fake answers at once: no need to wait 5 s to ask
         report = await consolidator.run(batch=batch)
-        assert report.skipped == 0 and await store.log.count_logged() == 0
+        assert report.skipped == 0 and await logged_count(store) == 0
         facts = {}
         rels = {}
         for person in (ALICE, BOB, CAROL):
@@ -252,6 +253,6 @@ async def test_a_batch_waited_on_when_the_bot_stops_is_cancelled(make_harness: A
     assert nightly.done() and nightly.cancelled()
     store = await Store(h.store.url).open()  # the bot's own is closed
     try:
-        assert await store.log.count_logged() == 2  # the exchange waits for the next run
+        assert await logged_count(store) == 2  # the exchange waits for the next run
     finally:
         await store.close()

@@ -8,10 +8,13 @@ WHERE or KEY at all."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from bot.core.config import PROJECT_ROOT
 from bot.core.config.credentials import check_discord_token, rejected, unusable
 from bot.core.errors import ConfigError
 from tests.harness import run_main
@@ -70,3 +73,13 @@ async def test_the_message_content_intent_is_said_in_the_form(tmp_path: Path) ->
     assert code == 2, output
     [line] = lines_of(output)
     assert form(line) == ("Discord developer portal", "Message Content Intent")
+
+
+def test_a_python_without_the_packages_says_so_in_the_same_kind_of_line() -> None:
+    """Start-up lines that are not config errors begin the same way, `KIND error: ` (`database error:`,
+    `network error:`, here `setup error:`): `-S` leaves out site-packages, as a system Python lacks them."""
+    result = subprocess.run([sys.executable, "-S", str(PROJECT_ROOT / "main.py")], capture_output=True,
+                            text=True, timeout=60, cwd=PROJECT_ROOT)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith("setup error: Kindred's packages are not installed for ") and "make setup" in line

@@ -19,6 +19,7 @@ import pytest
 from bot.discord.faces import DiscordFaces
 from bot.features.faces.faces import TIMER, FaceRefused, Faces
 from database.timers import TimerRow
+from tests.dbtools import timers_of_kind
 from tests.fakes.discord_cdn import padded_png, png_bytes
 from tests.harness import GUILD_ID, OWNER_ID, USER_ID, Harness, eventually
 from tests.server_support import answer
@@ -51,7 +52,7 @@ async def test_a_face_is_set_deferred_within_the_limit_and_reset(harness: Harnes
     said = await answer(await h.slash("bot", face("bio", text="Keeper of the lighthouse."), user=OWNER_ID))
     assert said.startswith("Discord limits how often I may change my face: my bio will change <t:")
     assert len(h.discord.face_edits(GUILD_ID)) == 1 and h.discord.rate_limited == []
-    [pending] = await h.store.timers.of_kind(TIMER)
+    [pending] = await timers_of_kind(h.store, TIMER)
     assert pending.payload == {"guild_id": GUILD_ID, "change": {"bio": "Keeper of the lighthouse."}}
 
     # The window passes (the fake's bucket empties) and the timer comes due: exactly one request.
@@ -61,7 +62,7 @@ async def test_a_face_is_set_deferred_within_the_limit_and_reset(harness: Harnes
     await h.discord.wait_for(lambda d: len(d.face_edits(GUILD_ID)) == 2, what="the deferred edit")
 
     async def retired() -> bool:
-        return await h.store.timers.of_kind(TIMER) == []
+        return await timers_of_kind(h.store, TIMER) == []
 
     await eventually(retired, "the face timer to retire")
     assert h.discord.face_edits(GUILD_ID)[1] == {"bio": "Keeper of the lighthouse."}
@@ -131,7 +132,7 @@ async def test_a_picture_deferred_to_its_timer_is_kept_as_base64(harness: Harnes
     later = h.discord.attachment("b.png", content_type="image/png", data=banner)
     said = await answer(await h.slash("bot", face("banner", image=later), user=OWNER_ID))
     assert said.startswith("Discord limits how often I may change my face: my banner will change <t:")
-    [pending] = await h.store.timers.of_kind(TIMER)
+    [pending] = await timers_of_kind(h.store, TIMER)
     assert pending.payload["change"] == {"banner": base64.b64encode(banner).decode()}
     h.discord.buckets[ROUTE].hits.clear()
     assert h.bot is not None
@@ -152,7 +153,7 @@ async def test_a_change_discord_refuses_for_good_is_dropped_not_retried(
     assert said == "Done: my bio changed in this server."
     said = await answer(await h.slash("bot", face("bio", text="Second."), user=OWNER_ID))
     assert said.startswith("Discord limits how often I may change my face")
-    [pending] = await h.store.timers.of_kind(TIMER)
+    [pending] = await timers_of_kind(h.store, TIMER)
     edits = len(h.discord.face_edits(GUILD_ID))
     h.discord.fail_next(ROUTE_PATH, 403, 50013, "Missing Permissions")
     await h.bot.services.part(Faces).timers.at(TIMER, pending.key, datetime.now(UTC), pending.payload)

@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 import memory.service
 from database.models import ArchivedMessage, LoggedMessage
 from database.store import Store
+from tests.dbtools import logged_count
 from tests.fakes import EVENT_WAIT
 from tests.fakes.claude_server import FakeClaude
 from tests.harness import CHANNEL_ID, USER2_ID, Harness, MakeHarness, bot_posts
@@ -268,7 +269,7 @@ async def test_kill_9_mid_consolidation_then_the_bot_answers_and_lost_nothing(
         await consolidate(db_url, fc.base_url)
     store = await Store(db_url).open()
     try:
-        assert await store.log.count_logged() == 0
+        assert await logged_count(store) == 0
         archived = {int(r[0]) for r in await store.db.rows(select(ArchivedMessage.message_id))}
         assert before | {int(m["id"]) for m in sent} <= archived
     finally:

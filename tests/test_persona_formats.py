@@ -16,7 +16,7 @@ import pytest
 
 from bot.core.config import PROJECT_ROOT, read_sources
 from bot.core.errors import ConfigError
-from bot.core.persona import Persona, detect_format, load_persona
+from bot.core.persona import Persona, load_persona
 from bot.core.persona.blend import blend_instructions, current_stage, detect_context, stage_instructions
 from bot.core.persona.cards import export_card, import_card, read_card
 from bot.core.persona.lorebook import activate
@@ -87,7 +87,6 @@ def test_claudemask_minimal_and_defaults(tmp_path: Path) -> None:
     assert p.render(p.system_prompt, "Sam") == "You are Sprocket. Greet Sam."
     assert p.summarization_prompt == Persona.summarization_prompt  # dataclass defaults kept
     assert "{user_name}" in p.core_memory_prompt and "{user_name}" in p.core_memory_dump
-    assert detect_format(folder) == "claudemask"
 
 
 def test_claudemask_missing_prompt_names_file_and_key(tmp_path: Path) -> None:
@@ -133,7 +132,7 @@ def test_memory_prompts_and_avatar_from_env(tmp_path: Path) -> None:
 
 def test_plain_avatar_png_is_not_mistaken_for_a_card(tmp_path: Path) -> None:
     folder = folder_with(tmp_path, {"avatar.png": png_with(raw_chunk(b"tEXt", b"Comment\0hello"))})
-    assert detect_format(folder) == "claudemask"
+    assert load_persona(folder, {"core_prompt": "x"}).source_format == "claudemask"
 
 
 def test_modes_are_compiled_and_tags_parsed(tmp_path: Path) -> None:
@@ -246,7 +245,7 @@ def test_framework_single_file_and_env_name_override(tmp_path: Path) -> None:
     p = load_persona(folder, {"default_name": "Mossy", "description": "Greenhouse golem."})
     assert p.name == "Mossy" and p.description == "Greenhouse golem."
     assert "Moss guides with a mossy voice (slow, kind)." in p.system_prompt
-    assert detect_format(folder) == "framework"
+    assert p.source_format == "framework"
 
 
 @pytest.mark.parametrize(
@@ -404,7 +403,7 @@ def test_evolution_stages() -> None:
 def test_v2_json_card_compiles_prompt_and_fields(tmp_path: Path) -> None:
     folder = folder_with(tmp_path, {"card.json": v2_card()})
     p = load_persona(folder, {})
-    assert p.name == "Wren" and p.source_format == "card_v2" and detect_format(folder) == "card"
+    assert p.name == "Wren" and p.source_format == "card_v2"
     assert ordered(
         p.system_prompt,
         "Courier rules first.",

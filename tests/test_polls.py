@@ -31,6 +31,7 @@ from cogs.polls import poll_buttons
 from database.alive_models import ScheduledJob
 from database.records import PollRecord
 from database.server_models import Poll
+from tests.dbtools import open_polls, timers_of_kind
 from tests.fakes.discord_components import V2_FLAG, refuse_components, walk_components
 from tests.fakes.discord_lead import panel_texts
 from tests.harness import CHANNEL_ID, GUILD_ID, USER2_ID, USER_ID, Harness, eventually
@@ -140,7 +141,7 @@ async def test_bad_polls_get_one_line_and_leave_nothing(harness: Harness) -> Non
     ]:
         ix = await h.slash("poll", opts(question="Drink?", options=options, duration=duration))
         assert await answer(ix) == expected
-    assert await h.store.polls.open_polls() == []
+    assert await open_polls(h.store) == []
     assert h.discord.posted(CHANNEL_ID) == []
 
 
@@ -153,8 +154,8 @@ async def test_a_poll_whose_message_fails_leaves_no_row(harness: Harness) -> Non
         what="the failed poll answer",
     )
     assert "went wrong" in await answer(ix)  # the apology, after the failed first answer
-    assert await h.store.polls.open_polls() == []
-    assert await h.store.timers.of_kind("poll") == []  # no closing timer either
+    assert await open_polls(h.store) == []
+    assert await timers_of_kind(h.store, "poll") == []  # no closing timer either
 
 
 async def test_votes_count_live_change_and_close_with_a_chart(harness: Harness) -> None:
@@ -164,7 +165,7 @@ async def test_votes_count_live_change_and_close_with_a_chart(harness: Harness) 
     ids = button_ids(message)
     assert len(ids) == 3 and "### 📊 Best snack?" in shown(h, message)
     assert f"Poll by <@{USER_ID}>" in shown(h, message) and "**0 votes** · Closes <t:" in shown(h, message)
-    [poll] = await eventually(lambda: h.store.polls.open_polls(), "the poll row")
+    [poll] = await eventually(lambda: open_polls(h.store), "the poll row")
     poll = await eventually(lambda: _with_message(h, poll.id), "the poll's message id")
     assert poll.message_id == int(message["id"]) and poll.options == ("Kelp", "Plankton", "Krill")
 
@@ -200,7 +201,7 @@ async def test_votes_count_live_change_and_close_with_a_chart(harness: Harness) 
 
     # A click that lands after the poll closed in the database, before its buttons were retired, is refused.
     other = await start_poll(h, "Second?", "Yes | No", "10m")
-    [row] = await eventually(lambda: h.store.polls.open_polls(), "the second poll")
+    [row] = await eventually(lambda: open_polls(h.store), "the second poll")
     assert await h.store.polls.close(row.id)
     ix = await h.click(other, button_ids(other)[0], user=USER2_ID)
     assert await answer(ix) == "This poll has closed; votes are no longer counted."
@@ -238,7 +239,7 @@ async def test_polls_survive_a_restart(harness: Harness) -> None:
     assert posted["_at"] > restarted_at and "**No** wins (1 vote)" in posted["content"]
 
     async def settled() -> bool:
-        return {r.key for r in await h.store.timers.of_kind("poll")} == {f"poll:{long_id}"}
+        return {r.key for r in await timers_of_kind(h.store, "poll")} == {f"poll:{long_id}"}
 
     await eventually(settled, "the closed poll's timer to retire")
     assert len(results(h)) == 1
@@ -314,7 +315,7 @@ async def test_a_poll_from_before_panels_becomes_one_when_voted_on_and_closed(ha
     assert await vote(h, stored, 0, USER_ID) == "You voted for **Yes**. Press another option to change it."
     assert "1 vote (100%)" in shown(h, message) and button_ids(stored) == ids  # a panel now, its text gone
 
-    [row] = await eventually(lambda: h.store.polls.open_polls(), "the poll row")
+    [row] = await eventually(lambda: open_polls(h.store), "the poll row")
     stored.update(flags=0, content="old text", embeds=[{"title": "Old style?"}])  # closing one still old
     # due now: it closes
     await h.bot.services.part(PollLifecycle).arm(replace(row, closes_at=datetime.now(UTC)))

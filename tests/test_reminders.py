@@ -30,6 +30,7 @@ from database.alive_models import ScheduledJob
 from database.reminders import TIMER, NewReminder, Reminder, reminder_key
 from database.store import Store
 from database.threads import NewThread, ThreadChanges
+from tests.dbtools import timers_of_kind
 from tests.fakes import EVENT_WAIT
 from tests.fakes.claude_server import FakeClaude, Reply
 from tests.fakes.claude_tools import Search, UseTool
@@ -122,7 +123,7 @@ async def test_a_reminder_for_friday_is_stored_for_the_right_utc_instant(store: 
     assert row.due_at == datetime(2026, 10, 30, 18, 0, tzinfo=UTC) and row.zone == "Europe/London"
     assert f"<t:{int(row.due_at.timestamp())}:F>" in done.text
     assert "Friday 30 October 2026, 18:00" in done.text
-    [timer] = await store.timers.of_kind("reminder")
+    [timer] = await timers_of_kind(store, "reminder")
     assert (timer.key, timer.due, timer.payload) == (reminder_key(row.id), row.due_at, {"reminder": row.id})
     skipped = await book.set(msg, "x", "2027-03-28T01:30", None)
     assert skipped.error and "does not exist" in skipped.text
@@ -160,7 +161,7 @@ async def test_two_processes_deliver_a_reminder_once(store: Store, db_url: str) 
         due = now + timedelta(minutes=3)
         results = [r for run in [await loop.run_due(due) for loop in loops] for r in run]
         assert results == ["delivered"] and len(delivered) == 1
-        assert await store.timers.of_kind("reminder") == []
+        assert await timers_of_kind(store, "reminder") == []
     finally:
         await other.close()
 
@@ -335,7 +336,7 @@ async def test_forget_me_removes_their_reminders(make_harness: MakeHarness) -> N
     await forget(h)
     assert h.bot.services.part(ReminderBook).proposed(USER_ID) == ""
     assert await h.store.reminders.open_for(USER_ID) == []
-    assert await h.store.timers.of_kind("reminder") == []
+    assert await timers_of_kind(h.store, "reminder") == []
     assert "reminders" not in await h.store.privacy.rows_about_user(USER_ID)
 
 

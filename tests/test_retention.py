@@ -21,6 +21,7 @@ from memory.consent import Consent
 from memory.consolidation import Consolidator
 from memory.facts import FactCache
 from memory.recall import Recall
+from tests.dbtools import archived_count
 from tests.fakes import PROCESS_WAIT
 from tests.fakes.claude_server import FakeClaude
 from tests.harness import eventually, spawn_main
@@ -152,7 +153,7 @@ async def test_consolidate_now_applies_the_retention_to_the_archive_and_its_word
     assert await recalled() == ["Biscuit! What a name for a greyhound.",
                                 "my sister named her greyhound Biscuit",
                                 "the bakery opens a second shop in spring"]
-    assert await store.log.count_archived() == 3
+    assert await archived_count(store) == 3
 
     config = tmp_path / "config.env"
     config.write_text(f'DATABASE_URL="{store.url}"\nDEFAULT_MODEL="claude-test-default"\n'
@@ -167,7 +168,7 @@ async def test_consolidate_now_applies_the_retention_to_the_archive_and_its_word
     assert proc.returncode == 0, err
     assert "retention done:" in err and "2 archived messages deleted, with 2 excerpts" in err, err
 
-    assert await store.log.count_archived() == 1
+    assert await archived_count(store) == 1
     assert [e.content for e in await store.excerpts.rows(alice)] == [
         "the bakery opens a second shop in spring"]
     assert await recalled() == ["the bakery opens a second shop in spring"]

@@ -7,7 +7,7 @@ import asyncio
 import os
 from pathlib import Path
 
-from bot.core.config import PROJECT_ROOT, choose_character_dir, resolve_character_dir
+from bot.core.config import PROJECT_ROOT, choose_character_dir
 from tests.fakes import EVENT_WAIT, PROCESS_WAIT
 from tests.harness import USER_ID, Harness, spawn_main
 
@@ -41,7 +41,7 @@ def test_the_root_character_env_is_used_when_nothing_else_is_given(tmp_path: Pat
         "CHARACTER_DIR come first"
     )
     assert choose_character_dir(str(FINN), {}, roots=(tmp_path,)).why.startswith("from --character; the ")
-    assert resolve_character_dir(None, {}, roots=(tmp_path,)) == tmp_path
+    assert choose_character_dir(None, {}, roots=(tmp_path,)).folder == tmp_path
 
 
 def environment(**extra: str) -> dict[str, str]:

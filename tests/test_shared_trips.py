@@ -15,6 +15,7 @@ from database.log import _GroupCommit
 from database.models import GlobalState, User, utcnow
 from database.records import SeenMessage
 from database.store import Store
+from tests.dbtools import logged_count
 from tests.harness import check, eventually
 
 
@@ -146,7 +147,7 @@ async def test_chatter_lingers_but_a_message_someone_waits_on_does_not(store: St
     await asyncio.wait_for(group.write((seen(4), "user5", None), None, urgent=True), timeout=60)
     await asyncio.gather(*chatter)
     assert batches == [1, 3]
-    assert await store.log.count_logged() == 4
+    assert await logged_count(store) == 4
 
 
 async def test_without_a_linger_chatter_is_written_at_once() -> None:

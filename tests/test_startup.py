@@ -139,7 +139,8 @@ async def test_an_unreachable_discord_is_one_line_and_exit_1(tmp_path: Path, hos
                                  DISCORD_GATEWAY_URL=f"ws://{host}/gateway")
     assert code == 1, output
     [line] = lines_of(output)
-    assert line.startswith(f"cannot reach Discord at http://{host}/api/v10 (") and "Traceback" not in output
+    assert line.startswith(f"network error: cannot reach Discord at http://{host}/api/v10 (")
+    assert "Traceback" not in output
 
 
 @pytest.mark.parametrize(("url", "says"), [

@@ -22,7 +22,7 @@ from database.records import (
 from database.store import Store
 from database.threads import NewThread, ThreadChanges
 from memory.relationships import clamp_metrics
-from tests.dbtools import nicknames
+from tests.dbtools import logged_count, nicknames
 from tests.harness import check, eventually
 
 
@@ -36,14 +36,14 @@ async def test_migrations_are_idempotent(db_url: str) -> None:
     first = await Store(db_url).open()
     await first.close()
     second = await Store(db_url).open()  # upgrading an up-to-date database is a no-op
-    assert await second.log.count_logged() == 0
+    assert await logged_count(second) == 0
     await second.close()
 
 
 async def test_concurrent_log_writes_are_all_kept_once(store: Store) -> None:
     await asyncio.gather(*(store.log.log_message(seen(i, author=i % 7 + 1)) for i in range(1, 301)))
     await store.log.log_message(seen(1))  # a duplicate delivery changes nothing
-    assert await store.log.count_logged() == 300
+    assert await logged_count(store) == 300
     assert (await store.people.get_user(3)) is not None
     assert len(await store.people.list_users(limit=100)) == 7
 
@@ -239,7 +239,7 @@ async def test_a_failed_read_after_logging_keeps_the_message(store: Store, monke
     monkeypatch.setattr(store.log, "_read_prompt_beside", broken_beside)
     request = PromptRequest("finn", 5, "dm", 11, 0, None, True)
     assert await store.log.log_message(seen(1, 11, dm=True), then_read=request) is None
-    assert await store.log.count_logged() == 1
+    assert await logged_count(store) == 1
     monkeypatch.undo()
     data = await store.log.log_message(seen(2, 11, dm=True), then_read=request)
     assert data is not None and data.history.turns == []
@@ -252,7 +252,7 @@ async def test_a_message_to_answer_is_logged_even_when_its_caller_is_cancelled(s
     await asyncio.sleep(0)
     caller.cancel()
     await store.log.flush()
-    assert await store.log.count_logged() == 1
+    assert await logged_count(store) == 1
     data = await store.log.log_message(seen(2), then_read=PromptRequest("finn", 5, "channel:10", 10, 15, 2,
                                                                            False))
     assert data is not None and [m.message_id for m in data.recent] == [1]
@@ -583,7 +583,7 @@ async def test_a_prompt_read_beside_its_write_has_the_channels_lines_still_on_th
     finally:
         release.set()
         await asyncio.gather(in_flight, *waiting)
-    assert await log.count_logged() == 6
+    assert await logged_count(store) == 6
 
 
 async def test_connections_opened_at_start_up_have_the_hot_statements_prepared(db_url: str) -> None:

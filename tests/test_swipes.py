@@ -17,7 +17,7 @@ from database.records import Turn
 from database.store import Store
 from database.swipes import SwipeSet
 from database.timers import TimerRow
-from tests.dbtools import migrate_to
+from tests.dbtools import migrate_to, timers_of_kind
 from tests.fakes import EVENT_WAIT, discord_components
 from tests.fakes.claude_server import Reply
 from tests.fakes.claude_tools import Search, UseTool
@@ -152,7 +152,7 @@ def message_edits(h: Harness, reply: dict[str, Any]) -> list[Any]:
 async def expire(h: Harness, reply: dict[str, Any]) -> list[str]:
     """The reply's swipe-expiry timer is armed at its row's deadline; the timer loop's pass at that time runs
     it (time driven through the dispatcher, not waited for)."""
-    [timer] = await h.store.timers.of_kind("swipe-expiry")
+    [timer] = await timers_of_kind(h.store, "swipe-expiry")
     record = await h.store.swipes.get(int(reply["id"]))
     assert record is not None and timer.key == f"swipe:{reply['id']}" and timer.due == record.closes_at
     return await h.bot.services.timers.run_due(timer.due)
@@ -169,7 +169,7 @@ async def test_the_buttons_go_when_their_time_runs_out(harness: Harness) -> None
     assert reply["content"] == "Once."
     assert (await history(h))[-1] == ("assistant", "Once.")
     assert await h.store.swipes.get(int(reply["id"])) is None
-    assert await h.store.timers.of_kind("swipe-expiry") == []
+    assert await timers_of_kind(h.store, "swipe-expiry") == []
     # run again (a lease ran out, another process): the row is gone, nothing happens
     again = TimerRow(f"swipe:{reply['id']}", "swipe-expiry", datetime.now(UTC), {"message": int(reply["id"])},
                      None, "")

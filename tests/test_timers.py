@@ -12,6 +12,7 @@ from bot.core.localtime import utc_now
 from bot.core.timers import CLOSED, LEASE, Dispatcher, Recurring, Timers
 from database.store import Store
 from database.timers import TimerRow
+from tests.dbtools import open_polls, timers_of_kind
 from tests.fakes import EVENT_WAIT
 from tests.harness import eventually
 
@@ -60,7 +61,7 @@ async def test_a_due_row_is_run_by_one_process_only(store: Store, db_url: str) -
             assert sorted(r.split()[0] for r in ran) == ["note", "round"]  # each once, by one of them
         assert len(here.rounds) + len(there.rounds) == 5  # each grid point once, by one of them
         assert sorted(int(r.payload["n"]) for r in here.once + there.once) == [0, 1, 2, 3, 4]
-        assert await store.timers.of_kind("note") == []  # each one-shot row gone once it ran
+        assert await timers_of_kind(store, "note") == []  # each one-shot row gone once it ran
     finally:
         await other.close()
 
@@ -82,7 +83,7 @@ async def test_a_row_armed_sooner_wakes_the_sleeping_loop(store: Store) -> None:
         assert [r.key for r in runs.once] == ["note:soon"]
 
         async def retired() -> bool:
-            return [r.key for r in await store.timers.of_kind("note")] == ["note:later"]
+            return [r.key for r in await timers_of_kind(store, "note")] == ["note:later"]
 
         await eventually(retired, "the run row deleted, the later one kept")
     finally:
@@ -156,8 +157,8 @@ async def test_migration_0018_gives_each_open_poll_a_closing_timer_and_keeps_the
     await engine.dispose()
     store = await Store(db_url).open()
     try:
-        [poll] = await store.polls.open_polls()
-        [timer] = await store.timers.of_kind("poll")
+        [poll] = await open_polls(store)
+        [timer] = await timers_of_kind(store, "poll")
         assert (timer.key, timer.due, timer.payload) == (f"poll:{poll.id}", poll.closes_at, {"poll": poll.id})
         kept = await store.timers.get("proactive:finn")
         assert kept is not None and (kept.kind, kept.due, kept.last_result) == (

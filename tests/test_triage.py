@@ -27,6 +27,7 @@ from bot.reply.deciding.triage import (
     parse_prefixes,
 )
 from bot.reply.deciding.voting import BurstWindow
+from tests.dbtools import logged_count
 from tests.harness import (
     ADMIN_ID,
     CHANNEL_ID,
@@ -172,7 +173,7 @@ async def _burst(h: Harness, decided: AnnouncedDecisions) -> None:
     ids = [int(m["id"]) for m in sent]
     await h.discord.wait_for(lambda _: all(i in decided.seen for i in ids), what="every decision")
     assert len(votes(h)) <= 0.3 * len(ids)
-    assert await h.store.log.count_logged() == len(ids) + 2  # the burst, the @mention and the reply
+    assert await logged_count(h.store) == len(ids) + 2  # the burst, the @mention and the reply
     judged = [i for i in ids if "; votes: " in decided.last(i)]
     # leading edge: alone, at once
     assert judged[0] == ids[0] and " (majority vote; votes: " in decided.last(ids[0])

@@ -139,6 +139,8 @@ def run_discord(bot: Any, settings: Settings, run: Callable[[], None]) -> int:
                      "then start again", 2)
     except (TimeoutError, aiohttp.ClientConnectionError, OSError, discord.GatewayNotFound) as exc:
         detail = str(exc).strip() or type(exc).__name__
-        return _fail(f"cannot reach Discord at {settings.discord.discord_api_base_url} ({detail}): check the "
-                     "network, DNS and any proxy, then start again", 1)
+        # "KIND error: " as the config and database lines begin: a reader (or a log filter) finds them alike.
+        where = settings.discord.discord_api_base_url
+        return _fail(f"network error: cannot reach Discord at {where} ({detail}): check the network, DNS and "
+                     "any proxy, then start again", 1)
     return int(bot.exit_code)

@@ -31,7 +31,6 @@ from bot.core.config.paths import (
     CharacterChoice,
     choose_character_dir,
     missing_folder,
-    resolve_character_dir,
     resolve_folder,
 )
 from bot.core.config.sections import (
@@ -59,7 +58,7 @@ __all__ = [
     "PROJECT_ROOT", "SECTIONS", "SETTINGS", "AliveSettings", "CharacterChoice", "choose_character_dir",
     "DashboardSettings", "DiscordSettings", "EnsembleSettings", "is_known_key", "key", "load_settings",
     "MemorySettings", "missing_folder", "ModelSettings", "OperationSettings",
-    "read_sources", "ReplySettings", "resolve_character_dir",
+    "read_sources", "ReplySettings",
     "McpSettings", "resolve_folder", "SecretSettings", "ServerToolSettings", "Setting", "Settings", "Source",
     "StorageSettings",
     "TimeoutSettings", "TypingSettings", "VoiceSettings", "warn_unknown_character_keys",

@@ -12,12 +12,6 @@ PROJECT_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_CHARACTER = PROJECT_ROOT / "characters" / "finn"
 
 
-def resolve_character_dir(cli_value: str | None, environ: Mapping[str, str] | None = None,
-                          roots: tuple[Path, ...] | None = None) -> Path:
-    """``--character``, then ``CHARACTER_DIR``, then a root holding ``character.env``, then the example."""
-    return choose_character_dir(cli_value, environ, roots).folder
-
-
 @dataclass(frozen=True)
 class CharacterChoice:
     folder: Path

@@ -1,7 +1,7 @@
 """Characters: every supported format is loaded into one :class:`Persona` (see
 :mod:`bot.core.persona.loader`)."""
 
-from bot.core.persona.loader import detect_format, load_persona
+from bot.core.persona.loader import load_persona
 from bot.core.persona.model import EvolutionStage, Lorebook, LoreEntry, Persona, render_macros
 
 __all__ = [
@@ -9,7 +9,6 @@ __all__ = [
     "LoreEntry",
     "Lorebook",
     "Persona",
-    "detect_format",
     "load_persona",
     "render_macros",
 ]

@@ -52,17 +52,6 @@ def _kindred_character(folder: Path) -> bool:
     return path.is_file() and acore_kind(read_json_object(path)) is None
 
 
-def detect_format(folder: Path) -> str:
-    """``card``, ``framework``, ``acore`` or ``claudemask``."""
-    if find_card(folder) is not None:
-        return "card"
-    if _kindred_character(folder):
-        return "framework"
-    if find_acore_character(folder) is not None:
-        return "acore"
-    return "claudemask"
-
-
 def _router_weight(folder: Path, env: Mapping[str, str]) -> float | None:
     raw = env_text(env, "router_weight")
     if not raw:
