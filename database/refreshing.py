@@ -66,6 +66,15 @@ class TableMirror(Generic[K, V]):
         """Whether a copy is held that the next ask answers from (read, and not forgotten since)."""
         return self._read_at is not None
 
+    def settled(self) -> int | None:
+        """The copy's :attr:`version` while the next ask would be answered from it without a read (held, not
+        forgotten, not due for a refresh); None: ask :meth:`get`. What is derived from the copy may be kept
+        while this stays the same number, without asking (a forget() or a due refresh makes it None)."""
+        read_at = self._read_at
+        if read_at is None or time.monotonic() - read_at >= self.seconds:
+            return None
+        return self.version
+
     async def refresh(self) -> None:
         """Read the changes now (after this process wrote one: the very next message sees it)."""
         await self._shared_read(fresh=True)
