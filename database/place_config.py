@@ -108,8 +108,8 @@ class PlaceConfig:
         return self._table.version
 
     def settled(self) -> int | None:
-        """:attr:`version` while the copy answers without a read; None when the next ask reads (the cache
-        window passed, or another process's change was passed on): database/refreshing.py."""
+        """:attr:`version` while the copy answers (a due refresh is started); None when the next ask reads
+        and waits (another process's change was passed on): database/refreshing.py."""
         return self._table.settled()
 
     def forget(self) -> None:

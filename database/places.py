@@ -25,7 +25,7 @@ class Places:
         self.config.forget()
 
     def settled(self) -> int | None:
-        """The switches' version while they are answered without a read (database/refreshing.py)."""
+        """The switches' version while they are answered from the copy (database/refreshing.py)."""
         return self.config.settled()
 
     async def set_active(self, place_type: str, place_id: int, active: bool) -> None:

@@ -67,12 +67,15 @@ class TableMirror(Generic[K, V]):
         return self._read_at is not None
 
     def settled(self) -> int | None:
-        """The copy's :attr:`version` while the next ask would be answered from it without a read (held, not
-        forgotten, not due for a refresh); None: ask :meth:`get`. What is derived from the copy may be kept
-        while this stays the same number, without asking (a forget() or a due refresh makes it None)."""
+        """The copy's :attr:`version` while an ask would be answered from it (held, not forgotten): what is
+        derived from the copy may be kept while this stays the same number, without asking. Like
+        :meth:`get`, it starts the read of the changes in the background once ``seconds`` have passed (the
+        copy answers meanwhile: so may what was derived from it). None: the next ask reads and waits."""
         read_at = self._read_at
-        if read_at is None or time.monotonic() - read_at >= self.seconds:
+        if read_at is None:
             return None
+        if time.monotonic() - read_at >= self.seconds and self._reading is None:
+            self._start_read().add_done_callback(_quietly)
         return self.version
 
     async def refresh(self) -> None:

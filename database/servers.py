@@ -44,7 +44,7 @@ class Servers:
         self._made: dict[int, tuple[int, ServerConfig]] = {}
 
     def settled(self) -> int | None:
-        """The stored settings' version while they are answered without a read (database/refreshing.py)."""
+        """The stored settings' version while they are answered from the copy (database/refreshing.py)."""
         return self.config.settled()
 
     def forget(self, guild_id: int) -> None:

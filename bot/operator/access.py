@@ -97,7 +97,7 @@ class AccessGate:
         """A token of everything an answer in ``guild_id`` (None: a DM) depends on: the server's stored
         lists (their copy's version), the global lists and the admins (how often a reload changed them,
         seen at the very next call: the sections are compared). Answers may be kept while it stays the same;
-        None when the stored lists are due to be read again (ask :meth:`refusal`)."""
+        None when the stored lists must be read again first (ask :meth:`refusal`)."""
         seen, admins = self._seen
         if self.access != seen or self._secrets.admin_user_ids != admins:
             self._seen = (snapshot(self.access), self._secrets.admin_user_ids)

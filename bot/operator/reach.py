@@ -73,9 +73,9 @@ class Reach:
                      roles: Collection[int] = ()) -> Refusal | None:
         """The rule's first half, which spends nothing: the place is active and the person may talk there.
         Every message asks it, so its answer is kept per place and person (and roles) while nothing it
-        depends on changed: the stored switches and lists (this process's own change moves their version
-        before it returns; another's is passed on by the cluster or read within the cache window, either way
-        no answer is kept until the copy is read again), the global lists and the admins (a reload)."""
+        depends on changed: the stored switches and lists (their cached copy's version: this process's own
+        change moves it before it returns, another's when the copy reads it, within the cache window or at
+        once when the cluster passes it on), the global lists and the admins (a reload)."""
         key = (where.guild_id, where.channel_id, user_id, roles if type(roles) is tuple else tuple(roles))
         made_from = self._made_from(where)
         answers = self._answers
@@ -93,7 +93,7 @@ class Reach:
 
     def _made_from(self, where: Where) -> Made | None:
         """A token of what the first half's answer in ``where`` is made from; None: not settled (the stored
-        copy is due to be read: ask, keep nothing)."""
+        copy was forgotten and must be read: ask, keep nothing)."""
         access = self.access.settled(where.guild_id)
         if where.is_dm or access is None:
             return access
