@@ -108,6 +108,11 @@ class PlaceConfig:
         """Moves whenever the copy changes: what is derived from it may be kept while it stays."""
         return self._table.version
 
+    def settled(self) -> int | None:
+        """:attr:`version` while the copy answers (a due refresh is started); None when the next ask reads
+        and waits (another process's change was passed on): database/refreshing.py."""
+        return self._table.settled()
+
     def forget(self) -> None:
         """Another process changed a value: read the table again at the next ask."""
         self._table.forget()

@@ -24,6 +24,10 @@ class Places:
         """Another process changed a place: read the table again at the next message."""
         self.config.forget()
 
+    def settled(self) -> int | None:
+        """The switches' version while they are answered from the copy (database/refreshing.py)."""
+        return self.config.settled()
+
     async def set_active(self, place_type: str, place_id: int, active: bool) -> None:
         await self.config.set(ACTIVE, PLACE_TYPES[place_type], place_id, active)
 

@@ -66,6 +66,18 @@ class TableMirror(Generic[K, V]):
         """Whether a copy is held that the next ask answers from (read, and not forgotten since)."""
         return self._read_at is not None
 
+    def settled(self) -> int | None:
+        """The copy's :attr:`version` while an ask would be answered from it (held, not forgotten): what is
+        derived from the copy may be kept while this stays the same number, without asking. Like
+        :meth:`get`, it starts the read of the changes in the background once ``seconds`` have passed (the
+        copy answers meanwhile: so may what was derived from it). None: the next ask reads and waits."""
+        read_at = self._read_at
+        if read_at is None:
+            return None
+        if time.monotonic() - read_at >= self.seconds and self._reading is None:
+            self._start_read().add_done_callback(_quietly)
+        return self.version
+
     async def refresh(self) -> None:
         """Read the changes now (after this process wrote one: the very next message sees it)."""
         await self._shared_read(fresh=True)

@@ -43,6 +43,10 @@ class Servers:
         # so what is derived from it is kept (Derived).
         self._made: dict[int, tuple[int, ServerConfig]] = {}
 
+    def settled(self) -> int | None:
+        """The stored settings' version while they are answered from the copy (database/refreshing.py)."""
+        return self.config.settled()
+
     def forget(self, guild_id: int) -> None:
         """Another process changed a server's settings: read the table again at the next message."""
         self.config.forget()

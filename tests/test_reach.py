@@ -35,9 +35,14 @@ from bot.operator.access import AccessGate
 from bot.operator.limits import SpendingLimits
 from bot.operator.reach import Reach, where_of
 from database.models import ApiCall
+from database.place_config import PlaceConfig
+from database.places import Places
 from database.reminders import reminder_key
+from database.servers import Servers
 from database.store import Store
-from tests.harness import GUILD_ID, USER2_ID, USER_ID, Harness, MakeHarness, checkin_round
+from tests.harness import ADMIN_ID, GUILD_ID, USER2_ID, USER_ID, Harness, MakeHarness, checkin_round
+from tests.server_support import answer, sub
+from tests.test_activation import bot_command
 from tests.test_hot_path import FINN
 
 ADMIN = 1
@@ -290,3 +295,65 @@ def dm_asking(person: int) -> Incoming:
     """A DM message of ``person`` asking for a reminder (as set_reminder sets one)."""
     return Incoming(message_id=person % 1000, channel_id=person, author_id=person, author_name="someone",
                     content="remind me", created_at=datetime.now(UTC), is_dm=True)
+
+
+async def test_a_kept_answer_never_lets_anyone_in_after_a_change(harness: Harness) -> None:
+    """The rule's first half keeps its answer per place and person (every message asks it). alice, answered
+    (her yes kept), is refused at her very next message after /bot deactivate, answered again after /bot
+    activate, and refused at her very next message once /settings names her on blocked_users."""
+    h = harness
+    h.claude.script("Hello there!", times=None)
+
+    async def answered(text: str) -> bool:
+        before = len(h.claude.requests)
+        await h.handled(await h.say(text, mention=True))
+        await h.bot.in_flight.drain()
+        return len(h.claude.requests) > before
+
+    assert await answered("Finn, are you there?")
+    assert await answered("and now?")  # from the kept answer
+    assert "inactive in <#" in await bot_command(h, "deactivate")
+    assert not await answered("still there?")
+    assert "I'm active in <#" in await bot_command(h, "activate")
+    assert await answered("back again?")
+    said = await answer(await h.slash("settings", sub("set", key="blocked_users", value=str(USER_ID)),
+                                      user=ADMIN_ID))
+    assert "blocked_users" in said
+    assert not await answered("may I?")
+    before = len(h.claude.requests)
+    await h.handled(await h.say("Finn, hello from bob", mention=True, user=USER2_ID))
+    await h.bot.in_flight.drain()
+    assert len(h.claude.requests) > before  # the block is alice's alone
+
+
+async def test_a_kept_answer_follows_a_reload_and_another_processs_change(store: Store) -> None:
+    """What the kept answers are made from changes elsewhere: a reload of the global lists or the admins
+    applies at the very next ask; another process's change to a server's lists, once the cluster passes it
+    on (the copy forgotten), too."""
+    env = {"DISCORD_TOKEN": "t", "ANTHROPIC_API_KEY": "k"}
+    holder = SettingsHolder(load_settings(FINN, None, environ=env))
+    config = PlaceConfig(store.db)  # this process's copy; ``store`` writes as another process would
+    access = AccessGate(holder.follow(AccessSettings), Servers(config), holder.follow(SecretSettings))
+    limits = SpendingLimits(holder.follow(LimitSettings), "UTC", store.spending, is_admin=access.is_admin,
+                            addressed=lambda _: True, name=lambda: "Finn", mirror=lambda _: None)
+    rule = Reach(access, limits, Places(config))
+    here = Where(SERVER, CHANNEL)
+
+    async def kind(person: int, where: Where = here) -> str | None:
+        refused = await rule.closed(Way.MESSAGE, person, where)
+        return None if refused is None else refused.kind
+
+    assert [await kind(ALLOWED), await kind(ALLOWED), await kind(ALLOWED, Where.dm())] == [None] * 3
+    holder.update(load_settings(FINN, None, environ={**env, "BLOCKED_USERS": str(ALLOWED)}))
+    assert [await kind(ALLOWED), await kind(ALLOWED, Where.dm())] == ["access"] * 2
+    holder.update(load_settings(FINN, None, environ={**env, "BLOCKED_USERS": str(ALLOWED),
+                                                     "ADMIN_USER_IDS": str(ALLOWED)}))
+    assert await kind(ALLOWED) is None  # an admin is never refused
+    holder.update(load_settings(FINN, None, environ=env))
+    assert await kind(ALLOWED) is None and await kind(SERVER_BLOCKED) is None
+    await store.servers.update(SERVER, blocked_users=str(SERVER_BLOCKED))
+    await store.places.set_active("channel", CLOSED, False)
+    config.forget()  # what the cluster's notice does
+    assert await kind(SERVER_BLOCKED) == "access" and await kind(ALLOWED) is None
+    assert await kind(ALLOWED, Where(SERVER, CLOSED)) == "place"
+    await config.drain()

@@ -164,3 +164,26 @@ async def test_an_unchanged_row_keeps_its_object_across_a_whole_read() -> None:
     mirror.forget()  # another process changed a row: the whole table is read again
     assert await mirror.get(2) == "two"
     assert await mirror.get(1) is first
+
+
+async def test_settled_names_the_copy_an_ask_would_answer_from() -> None:
+    """What is derived from the copy is kept while settled() stays the same number: None until a copy is
+    held and after forget() (the next ask reads and waits); when the refresh is due it starts the read, as
+    an ask would, and the number moves once the read brings a change."""
+    table = Table()
+    mirror: TableMirror[int, str] = TableMirror(0.0, table.load)  # due for a refresh at every ask
+    assert mirror.settled() is None and table.reads == []
+    await mirror.get(1)
+    table.write(2, "two", T0 + timedelta(minutes=10))
+    table.gate.clear()
+    held = mirror.settled()
+    assert held is not None and mirror.settled() == held  # the copy answers while one read is under way
+    await asyncio.sleep(0)
+    assert table.reads == [None, T0 - OVERLAP]
+    table.gate.set()
+    await mirror.close()
+    moved = mirror.settled()
+    assert moved is not None and moved != held
+    mirror.forget()
+    assert mirror.settled() is None
+    await mirror.close()

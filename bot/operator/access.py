@@ -80,6 +80,9 @@ class AccessGate:
         self._owners = frozenset(owners)
         self._admins: tuple[str, frozenset[int]] = ("", frozenset())  # admin_user_ids, as last parsed
         self._kept: Derived[int | None, AccessRules] = Derived()
+        # What settled() last saw of the running sections, and how often they changed since.
+        self._seen: tuple[AccessSettings, str] = (snapshot(access), secrets.admin_user_ids)
+        self._reloads = 0
 
     def is_admin(self, user_id: int) -> bool:
         """Whether ``user_id`` is one of the bot's admins (no trip to Discord: every message asks)."""
@@ -89,6 +92,20 @@ class AccessGate:
         if raw != self._admins[0]:
             self._admins = (raw, parse_ids(raw))
         return user_id in self._admins[1]
+
+    def settled(self, guild_id: int | None) -> tuple[int, int] | None:
+        """A token of everything an answer in ``guild_id`` (None: a DM) depends on: the server's stored
+        lists (their copy's version), the global lists and the admins (how often a reload changed them,
+        seen at the very next call: the sections are compared). Answers may be kept while it stays the same;
+        None when the stored lists must be read again first (ask :meth:`refusal`)."""
+        seen, admins = self._seen
+        if self.access != seen or self._secrets.admin_user_ids != admins:
+            self._seen = (snapshot(self.access), self._secrets.admin_user_ids)
+            self._reloads += 1
+        if guild_id is None:  # a DM reads no server's lists
+            return 0, self._reloads
+        stored = self.servers.settled()
+        return None if stored is None else (stored, self._reloads)
 
     async def refusal(self, user_id: int, roles: Collection[int], guild_id: int | None) -> str | None:
         """Why ``user_id`` (holding ``roles``) may not talk to the character in ``guild_id`` (None: a DM)."""

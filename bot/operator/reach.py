@@ -30,6 +30,7 @@ silent, logged at debug.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Collection
 
 from bot.core.pipeline import Decision, Incoming, Outlet
@@ -40,6 +41,10 @@ from database.places import Places
 
 log = logging.getLogger(__name__)
 
+Made = tuple[int, ...]  # a token of what an answer was made from (Reach._made_from)
+ANSWERS_KEPT = 4_096  # the first half's answers kept (places x people asking lately); the oldest goes first
+
+
 class Reach:
     """The rule. ``access``: who may talk (and who the admins are); ``limits``: what may be spent;
     ``places``: where the character is active."""
@@ -48,6 +53,10 @@ class Reach:
         self.access = access
         self.limits = limits
         self.places = places
+        # The first half's answers by (server, channel, person, roles), each with what it was made from
+        # (_made_from), most recently asked last.
+        self._answers: OrderedDict[tuple[int | None, int, int | None, tuple[int, ...]],
+                                   tuple[Made, Refusal | None]] = OrderedDict()
 
     async def refusal(self, way: Way, user_id: int | None, where: Where, roles: Collection[int] = (), *,
                       counted: bool | None = None) -> Refusal | None:
@@ -62,7 +71,36 @@ class Reach:
 
     async def closed(self, way: Way, user_id: int | None, where: Where,
                      roles: Collection[int] = ()) -> Refusal | None:
-        """The rule's first half, which spends nothing: the place is active and the person may talk there."""
+        """The rule's first half, which spends nothing: the place is active and the person may talk there.
+        Every message asks it, so its answer is kept per place and person (and roles) while nothing it
+        depends on changed: the stored switches and lists (their cached copy's version: this process's own
+        change moves it before it returns, another's when the copy reads it, within the cache window or at
+        once when the cluster passes it on), the global lists and the admins (a reload)."""
+        key = (where.guild_id, where.channel_id, user_id, roles if type(roles) is tuple else tuple(roles))
+        made_from = self._made_from(where)
+        answers = self._answers
+        kept = answers.get(key)
+        if kept is not None and made_from is not None and kept[0] == made_from:
+            answers.move_to_end(key)
+            return kept[1]
+        answer = await self._closed(user_id, where, roles)
+        if made_from is not None and self._made_from(where) == made_from:  # nothing changed while asked
+            answers[key] = (made_from, answer)
+            answers.move_to_end(key)
+            if len(answers) > ANSWERS_KEPT:
+                answers.popitem(last=False)
+        return answer
+
+    def _made_from(self, where: Where) -> Made | None:
+        """A token of what the first half's answer in ``where`` is made from; None: not settled (the stored
+        copy was forgotten and must be read: ask, keep nothing)."""
+        access = self.access.settled(where.guild_id)
+        if where.is_dm or access is None:
+            return access
+        places = self.places.settled()
+        return None if places is None else (places, *access)
+
+    async def _closed(self, user_id: int | None, where: Where, roles: Collection[int]) -> Refusal | None:
         if not where.is_dm and not await self.places.is_active(where.channel_id, where.guild_id):
             return Refusal("place", "this place is inactive", INACTIVE)
         if user_id is None:

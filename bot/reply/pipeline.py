@@ -54,6 +54,7 @@ from bot.reply.throttle import BotThrottle
 from database.records import SeenMessage
 
 log = logging.getLogger(__name__)
+NO_SPAN: contextlib.AbstractContextManager[None] = contextlib.nullcontext()  # reusable: it holds nothing
 
 
 @dataclass(frozen=True)
@@ -103,16 +104,19 @@ class ReplySequence:
         self.threads = threads
         self._tracer = span
 
-    def _span(self, name: str, attributes: dict[str, str] | None = None
-              ) -> contextlib.AbstractContextManager[None]:
-        """A stage's trace span, or nothing when traces are off (no module entered for it)."""
-        return contextlib.nullcontext() if self._tracer is None else self._tracer(name, attributes)
+    def _span(self, name: str, character: str | None = None) -> contextlib.AbstractContextManager[None]:
+        """A stage's trace span (``character``: the one answering, an attribute of it); when traces are off
+        the one shared no-op context: every message passes here, so nothing is built for it."""
+        tracer = self._tracer
+        if tracer is None:
+            return NO_SPAN
+        return tracer(name, None if character is None else {"character": character})
 
     # -- a message arrived
 
     async def handle(self, msg: Incoming, outlet_for: Callable[[str], Outlet]) -> list[ReplyResult]:
         """Every step of a message's answer, whoever gives it: the answers given (none, most often)."""
-        with self._span("reply.message", {"character": self.cast.main.character_key}):
+        with self._span("reply.message", self.cast.main.character_key):
             return await self._handle(msg, outlet_for)
 
     async def _handle(self, msg: Incoming, outlet_for: Callable[[str], Outlet]) -> list[ReplyResult]:
@@ -204,7 +208,7 @@ class ReplySequence:
                 engine = self.cast.pipeline(key)
                 before = results[-1] if results else None  # its words are in the prompt once logged
                 waited = await main._wait_turn(msg, casting.decision.after, before)
-                with self._span("reply.respond", {"character": key}):
+                with self._span("reply.respond", key):
                     result = await engine._respond(
                         msg, outlet_for(key), see_later=waited,
                         prefetched=None if waited or engine is not main else prefetched)
