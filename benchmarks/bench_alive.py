@@ -26,7 +26,7 @@ from bot.alive.feelings import Feelings
 from bot.alive.style import StyleMirror, StyleProfile, guidance
 from bot.core.localtime import LocalTime
 from bot.core.persona.model import Persona
-from bot.core.pipeline import Incoming
+from bot.core.stages import Incoming
 from database.records import SeenMessage
 from database.store import Store
 from memory.consent import Consent

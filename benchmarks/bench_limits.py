@@ -22,7 +22,7 @@ from sqlalchemy import text
 
 from benchmarks.common import summary_ms, temp_sqlite_url
 from bot.core.config.sections import LimitSettings
-from bot.core.pipeline import Incoming
+from bot.core.stages import Incoming
 from bot.operator.asking import CollectingOutlet
 from bot.operator.limits import SpendingLimits
 from database.models import ApiCall

@@ -29,7 +29,7 @@ from bot.core.localtime import DISCORD_EPOCH_MS
 from bot.core.persona.loader import load_persona
 from bot.core.persona.macros import Moment
 from bot.core.persona.model import Persona
-from bot.core.pipeline import Incoming
+from bot.core.stages import Incoming
 from bot.core.tokens import count_tokens
 from bot.features.checkins.rounds import ASK
 from bot.features.proactive.rounds import COMMENT

@@ -7,7 +7,7 @@ into a voice channel, server-wide: bot/runtime/calls.py, which also leaves a cal
 bot/features/mcp/: server admins); ``/bot status-refresh`` (a new custom status now). A feature's own
 ``/bot`` subgroup is added by its cog (``/bot tasks``: cogs/place_tasks.py; ``/bot face``: cogs/faces.py).
 A deactivated channel or server gets no replies and no reply votes; its messages are still written to the
-log only when ``log_inactive_channels`` is true. The engine enforces this (its admission's observe,
+log only when ``log_inactive_channels`` is true. The pipeline enforces this (its admission's observe,
 bot/reply/admission.py, reads Store.is_active for every message); this cog only records the switches. A
 channel's own setting wins over its server's.
 """

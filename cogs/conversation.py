@@ -21,7 +21,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core.pipeline import conversation_scope, private_scope
+from bot.core.stages import conversation_scope, private_scope
 from bot.core.text import clip
 from bot.discord.flow import private_place
 from bot.discord.panels import panel, show_panel

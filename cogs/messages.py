@@ -1,5 +1,5 @@
 """The messages cog: Discord messages in, replies out. Each message is handed to the message flow
-(bot/discord/flow.py: it becomes an :class:`~bot.core.pipeline.Incoming` and goes through the one reply
+(bot/discord/flow.py: it becomes an :class:`~bot.core.stages.Incoming` and goes through the one reply
 sequence, bot/reply/pipeline.py) with the outlets its answers go out through (bot/discord/outlets.py); once
 ready, the replies a crash left owed are answered; a thread the character opened and Discord deleted is
 forgotten."""
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import discord
 from discord.ext import commands
 
-from bot.core.pipeline import Incoming, Outlet
+from bot.core.stages import Incoming, Outlet
 from bot.discord.flow import MessageFlow
 from bot.discord.outlets import WebhookPool, outlets_for
 from bot.reply.recovery import ANSWERED, NOT_MINE
@@ -35,7 +35,7 @@ class Messages(commands.Cog):
         self.flow = flow
         self.webhooks = webhooks
         # The main character's key, for the outlets: fixed for the process, so a message's handling enters
-        # the reply sequence and the engine once each, in that order (tests/test_message_walk.py).
+        # the reply sequence and the pipeline once each, in that order (tests/test_message_walk.py).
         self.main_key = bot.services.pipeline.character_key
         self.character = bot.services.pipeline.character  # its name, as a reload leaves it
         self._recovered = False

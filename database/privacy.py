@@ -117,7 +117,7 @@ def dm_greeting_marks(user_id: int) -> ColumnElement[bool]:
 
 def channel_greeting_texts() -> ColumnElement[bool]:
     """The greeting marks of channels and private places that still hold the text shown there."""
-    # (the scopes of bot/core/pipeline.py conversation_scope: "channel:<id>", "private:<id>", "dm")
+    # (the scopes of bot/core/stages.py conversation_scope: "channel:<id>", "private:<id>", "dm")
     place = or_(GlobalState.key.like("%:channel:%"), GlobalState.key.like("%:private:%"))
     return and_(GlobalState.key.like(f"{GREETED}%"), place, GlobalState.key.not_like("%:dm"),
                 GlobalState.value != NO_TEXT)

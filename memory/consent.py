@@ -13,7 +13,7 @@ servers (summaries of core memories) follow the global mode.
 from __future__ import annotations
 
 from bot.core.config import BY_KEY
-from bot.core.pipeline import Incoming, StoredConsent
+from bot.core.stages import Incoming, StoredConsent
 from database.people import People
 from database.servers import Servers
 
@@ -40,7 +40,7 @@ class Consent:
         return (await self.servers.get(guild_id)).memory_consent or self.mode
 
     async def for_exchange(self, msg: Incoming) -> StoredConsent:
-        """The engine's question (bot/core/pipeline.py ``MemoryConsent``): the rule the person's stored answer
+        """The engine's question (bot/core/stages.py ``MemoryConsent``): the rule the person's stored answer
         must pass, read with the write of the exchange (ExchangeKeeper.may_remember, bot/reply/keeping.py)."""
         mode = await self.mode_for(msg.guild_id)
         return lambda consent: self.allows(consent, mode)

@@ -46,7 +46,7 @@ import numpy as np
 
 from bot.core.language import MIN_CONFIDENCE, guess
 from bot.core.localtime import snowflake_time
-from bot.core.pipeline import Incoming
+from bot.core.stages import Incoming
 from database.records import PromptData
 from memory.embeddings import is_english, row_max
 from memory.episodes import ExcerptIndex

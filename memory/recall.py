@@ -1,7 +1,7 @@
 """Recall: the user's long-term facts that belong in this reply's prompt, within a token budget.
 
 The ``recall`` slot of a reply's prompt (memory/service.py ``RecallPart``, a
-:class:`bot.core.pipeline.PromptPart`). In order, as long as they
+:class:`bot.core.stages.PromptPart`). In order, as long as they
 fit in ``recall_token_budget`` tokens (a fact too long for what is left is skipped for a shorter one after
 it, and offered again if room is given back; one whose day is already headed may come a little before one
 opening a new day: memory/packing.py):
@@ -54,7 +54,7 @@ import numpy as np
 from bot.core.config import MemorySettings
 from bot.core.language import detect
 from bot.core.persona.model import Persona
-from bot.core.pipeline import Incoming
+from bot.core.stages import Incoming
 from bot.core.text import is_question
 from bot.core.tokens import count_tokens
 from database.models import utcnow

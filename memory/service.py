@@ -2,7 +2,7 @@
 model, the fact cache, recall, summarization and consolidation, hooked into the reply engine.
 
 The composition root (bot/runtime/composition.py) creates it once, before the reply engines, and declares
-what it adds to each character's replies when it builds them (:class:`bot.core.pipeline.Features`): a
+what it adds to each character's replies when it builds them (:class:`bot.core.stages.Features`): a
 prompt part (:meth:`MemoryService.recall_part`, the recalled facts) and a turn observer
 (:meth:`MemoryService.keeper`, summarization); its consent is handed to the engines too. The console builds
 its own. The admin fact commands embed with :meth:`MemoryService.embed`.
@@ -20,7 +20,7 @@ from bot.core import language
 from bot.core.claude import ClaudeClient
 from bot.core.config import MemorySettings, StorageSettings
 from bot.core.persona.model import Persona
-from bot.core.pipeline import Incoming, ReplyResult, TurnListener
+from bot.core.stages import Incoming, ReplyResult, TurnListener
 from database.models import utcnow
 from database.profiles import Profile, tidy
 from database.records import CoreMemoryRow, ExcerptRow, FactRow, PromptData

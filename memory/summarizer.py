@@ -33,7 +33,7 @@ from bot.core.claude import ClaudeClient, ClaudeUnavailable, Prompt
 from bot.core.config import MemorySettings
 from bot.core.localtime import snowflake_time
 from bot.core.persona.model import Persona
-from bot.core.pipeline import Incoming, ReplyResult, private_scope
+from bot.core.stages import Incoming, ReplyResult, private_scope
 from bot.core.text import clean_name, defuse
 from bot.core.tokens import count_tokens, summary_tokens
 from database.models import utcnow

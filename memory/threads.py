@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from bot.core.persona.model import Persona
-from bot.core.pipeline import Incoming
+from bot.core.stages import Incoming
 from bot.core.text import defuse
 from database.boundary import JsonObject
 from database.models import utcnow

@@ -19,7 +19,7 @@ from sqlalchemy import update
 
 from bot.core.models.base import CallUsage
 from bot.core.models.sent import SentRequest
-from bot.core.pipeline import Incoming
+from bot.core.stages import Incoming
 from bot.features.checkins import CheckInDMs
 from bot.features.proactive import ProactiveTalk
 from bot.features.reminders.book import ReminderBook

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import make_url
 
-from bot.core.pipeline import Incoming
+from bot.core.stages import Incoming
 from bot.core.text import page_of
 from bot.core.tokens import counted
 from bot.discord.permissions import is_admin
@@ -444,7 +444,7 @@ async def test_main_exits_with_code_0_after_shutdown(db_url: str, tmp_path: Any)
 def test_decision_lines_never_quote_a_dm() -> None:
     from datetime import UTC, datetime
 
-    from bot.core.pipeline import Decision
+    from bot.core.stages import Decision
     from bot.operator.logmirror import describe_decision
 
     dm = Incoming(1, 2, 3, "alice", "my secret", datetime.now(UTC), is_dm=True)
@@ -459,7 +459,7 @@ async def test_the_mirror_lines_decisions_while_on_but_none_about_the_log_channe
     from datetime import UTC, datetime
 
     from bot.core.config import SecretSettings
-    from bot.core.pipeline import Decision
+    from bot.core.stages import Decision
     from bot.operator.logmirror import LogMirror
 
     posted: list[str] = []

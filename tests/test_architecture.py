@@ -208,7 +208,7 @@ CALLABLE_WORDS = ("Callable", "Listener", "Filter", "Interceptor", "Gate", "Hand
 
 def test_no_class_in_bot_exposes_a_list_of_callables() -> None:
     """What a feature adds to a reply (a gate, a prompt part, a filter, an observer) is declared once by the
-    composition root, as a constructor argument (bot/core/pipeline.py ``Features``): no public list an
+    composition root, as a constructor argument (bot/core/stages.py ``Features``): no public list an
     outsider appends to after construction. The data layer too: a repository tells of its changes through
     what it is given at construction (database/refreshing.py ``CacheChanges``)."""
     lists = []
@@ -226,7 +226,7 @@ def test_no_class_in_bot_exposes_a_list_of_callables() -> None:
 def test_nothing_outside_the_reply_pipeline_reads_the_engine_s_store_settings_or_model_client() -> None:
     """Features get the narrow things they use (repositories, the model client, the character) from the
     composition root, never the engine as a service locator."""
-    pipeline = {"bot/reply/engine.py", "bot/reply/keeping.py"}
+    pipeline = {"bot/reply/writer.py", "bot/reply/keeping.py"}
     reads = [f"{path.relative_to(ROOT)}:{n}: {line.strip()}"
              for package in ("bot", "cogs", "memory")
              for path in sorted((ROOT / package).rglob("*.py")) if str(path.relative_to(ROOT)) not in pipeline
@@ -330,10 +330,10 @@ def test_bot_reaches_no_cog_and_runs_no_loop_of_its_own_in_a_cog() -> None:
 
 
 # A reply's stages, owned by its character's ReplyPipeline (bot/reply/pipeline.py) and built by the
-# composition root's reply part (bot/runtime/pipelines.py): nothing else imports them nor reaches into them.
-STAGE_MODULES = {"bot.reply.admission", "bot.reply.composing", "bot.reply.engine", "bot.reply.keeping",
+# composition root's reply part (bot/runtime/replies.py): nothing else imports them nor reaches into them.
+STAGE_MODULES = {"bot.reply.admission", "bot.reply.composing", "bot.reply.writer", "bot.reply.keeping",
                  "bot.reply.owed", "bot.reply.throttle"}
-REPLY_ROOT = "bot.runtime.pipelines"
+REPLY_ROOT = "bot.runtime.replies"
 STAGES_OF_A_PIPELINE = {"admission", "keeper", "decider", "throttle", "turns", "owed", "composer", "engine"}
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.core.pipeline import Incoming
+from bot.core.stages import Incoming
 from bot.reply.deciding import thread_name
 from database.models import utcnow
 from database.owed import OwedReply

@@ -19,7 +19,7 @@ import pytest
 from bot.core.character import CharacterSource
 from bot.core.config import PROJECT_ROOT, load_settings
 from bot.core.errors import ConfigError
-from bot.core.pipeline import Decision, Incoming
+from bot.core.stages import Decision, Incoming
 from bot.operator.dashboard import Dashboard, standalone_context
 from bot.operator.dashboard.charts import Series, bar_chart, nice_ceiling
 from bot.operator.dashboard.live import LiveFeed

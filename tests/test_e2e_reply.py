@@ -109,13 +109,13 @@ async def test_overloaded_claude_gets_fallback_then_recovers(harness: Harness) -
 
 async def test_empty_answer_gets_fallback_and_a_warning(harness: Harness,
                                                         caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="bot.reply.engine")
+    caplog.set_level(logging.WARNING, logger="bot.reply.writer")
     harness.claude.script("", model="claude-test-default")
     sent = await harness.dm("say nothing")
     [fallback] = await harness.replies(int(sent["channel_id"]))
     assert "lost in thought" in fallback["content"]
     assert [r.text for r in reply_requests(harness)] == [""]
-    assert any("came back empty" in r.getMessage() for r in caplog.records if r.name == "bot.reply.engine")
+    assert any("came back empty" in r.getMessage() for r in caplog.records if r.name == "bot.reply.writer")
 
 
 async def test_slow_claude_times_out_to_fallback(make_harness: MakeHarness) -> None:

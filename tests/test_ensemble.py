@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bot.core.persona import Persona
-from bot.core.pipeline import Incoming
+from bot.core.stages import Incoming
 from bot.reply.deciding.addressing import addressed_order, name_variants
 from bot.reply.ensemble import CharacterRouter, banter_probability, exchange_delta
 from tests.fakes.claude_server import FakeClaude

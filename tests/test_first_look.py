@@ -22,7 +22,7 @@ from typing import Any
 from bot.core.character import CharacterSource
 from bot.core.config.sections import TriageSettings
 from bot.core.persona.model import Lorebook, LoreEntry, Persona
-from bot.core.pipeline import Incoming
+from bot.core.stages import Incoming
 from bot.reply.deciding import CardProfile, FirstLook
 from bot.reply.deciding.cardwords import (
     LANGUAGES_PER_CARD,

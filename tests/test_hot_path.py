@@ -22,8 +22,8 @@ from bot.core.config import (
 from bot.core.config.holder import Derived, SettingsHolder, section_of
 from bot.core.config.sections import TriageSettings
 from bot.core.config.service import AccessSettings
-from bot.core.pipeline import Incoming
 from bot.core.policy import PolicyCache
+from bot.core.stages import Incoming
 from bot.discord.flow import clean_content
 from bot.operator import activity
 from bot.operator.access import AccessGate
@@ -138,7 +138,7 @@ def test_the_counters_day_turns_at_midnight_utc(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_the_reply_engines_parts_read_their_sections_as_a_reload_leaves_them() -> None:
-    """What the engine hands its parts (bot/reply/engine.py) is the section following the running settings:
+    """What the engine hands its parts (bot/reply/writer.py) is the section following the running settings:
     a reload reaches the throttle, the intents' models and the turn-taking waits without rebuilding them."""
     holder = SettingsHolder(settings())
     running = holder.current

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.core.config import ServerToolSettings
-from bot.core.pipeline import Incoming
+from bot.core.stages import Incoming
 from bot.features.servertools.knowing import (
     EventCard,
     MemberCard,

@@ -19,7 +19,7 @@ import pytest
 from bot.core.persona.loader import load_persona
 from bot.core.persona.register import DEFAULT_SAFE_REGISTER, MATURE_PLACE, SAFE_HEADING
 from bot.core.persona.transfer import import_character
-from bot.core.pipeline import Incoming
+from bot.core.stages import Incoming
 from bot.features.reminders.book import ReminderBook
 from database.reminders import reminder_key
 from tests.fakes.claude_server import FakeClaude

@@ -18,7 +18,7 @@ One real DM reply over the fake wire is traced with ``sys.setprofile``. What cou
   below the caller, i.e. no A -> B -> A: a module hands work to others and gets their answer back, and none
   of them calls back into it (a callback, a hook reaching through to its owner's attributes).
 * **the Discord edge**: nothing in ``bot/`` enters ``cogs/`` except an outlet's methods (the ``Outlet``
-  protocol of bot/core/pipeline.py): cogs are the edge, the flow does not call up into them.
+  protocol of bot/core/stages.py): cogs are the edge, the flow does not call up into them.
 * **the stages**: six modules a reader follows a message through (``STAGES``). The stages entered, in the
   order they are entered and with consecutive entries of the same stage collapsed (other modules ignored),
   name each stage once (``WALK``), and no entry comes from a stage later in the walk than the one entered.
@@ -43,7 +43,7 @@ from typing import Any
 import pytest
 from sqlalchemy import make_url
 
-from bot.core.pipeline import Outlet
+from bot.core.stages import Outlet
 from tests.fakes.claude_server import Reply
 from tests.harness import MakeHarness, reply_requests
 
@@ -52,7 +52,7 @@ NOT_PROJECT = ("tests", ".venv", "venv")
 STAGES = {
     "cogs/messages.py": "events",
     "bot/reply/pipeline.py": "pipeline",
-    "bot/reply/engine.py": "engine",
+    "bot/reply/writer.py": "engine",
     "bot/reply/prompting.py": "prompting",
     "bot/reply/delivery.py": "delivery",
     "bot/core/claude.py": "claude",
@@ -67,7 +67,7 @@ OUTLET_METHODS = frozenset(name for name in vars(Outlet) if not name.startswith(
 
 
 def module_of(filename: str) -> str | None:
-    """The project module a code object belongs to ("bot/reply/engine.py"), None outside the project."""
+    """The project module a code object belongs to ("bot/reply/writer.py"), None outside the project."""
     path = Path(filename).resolve()
     try:
         relative = path.relative_to(ROOT)

@@ -22,7 +22,7 @@ from prometheus_client.samples import Sample
 
 from bot.core.config import PROJECT_ROOT
 from bot.core.metrics import Metrics, error_kind
-from bot.core.pipeline import Decision, DecisionKind
+from bot.core.stages import Decision, DecisionKind
 from tests.harness import CHANNEL_ID, GUILD_ID, USER2_ID, USER_ID, Harness, eventually
 from tests.ports import free_port
 

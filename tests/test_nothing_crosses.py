@@ -9,7 +9,7 @@ import copy
 import json
 from datetime import UTC, datetime, timedelta
 
-from bot.core.pipeline import Incoming
+from bot.core.stages import Incoming
 from bot.core.text import PROMPT_TAGS, defuse
 from bot.features.servertools.knowing import MemberInfo
 from database.store import Store

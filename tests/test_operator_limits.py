@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import event
 
 from bot.core.config.sections import LimitSettings
-from bot.core.pipeline import Incoming
+from bot.core.stages import Incoming
 from bot.features.servertools.settings import BadValue, parse_value
 from bot.operator.access import AccessRules, parse_ids
 from bot.operator.limits import SpendingLimits

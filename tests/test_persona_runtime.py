@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from bot.core.config import PROJECT_ROOT
-from bot.core.pipeline import Incoming
+from bot.core.stages import Incoming
 from bot.reply.persona_runtime import DISCORD_EPOCH_MS, greetings, last_spoke, snowflake_time
 from bot.reply.prompting import NEW_CHAT
 from database.records import History, PromptData, SeenMessage, Turn

@@ -28,8 +28,8 @@ from bot.core.config import load_settings
 from bot.core.config.holder import SettingsHolder
 from bot.core.config.sections import SecretSettings
 from bot.core.config.service import AccessSettings, LimitSettings
-from bot.core.pipeline import Incoming
 from bot.core.reach import COUNTED, UNPROMPTED, Permit, Refusal, Way, Where, issue
+from bot.core.stages import Incoming
 from bot.features.reminders.book import ReminderBook
 from bot.operator.access import AccessGate
 from bot.operator.limits import SpendingLimits

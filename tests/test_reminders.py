@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import update
 
 from bot.core.config.sections import AliveSettings
-from bot.core.pipeline import Incoming
+from bot.core.stages import Incoming
 from bot.core.timers import Dispatcher, Timers
 from bot.features.reminders.book import ReminderBook, TimeRefused, clock_minutes, local_to_utc, zone_choices
 from bot.features.reminders.delivery import reminder_nonce

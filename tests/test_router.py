@@ -16,7 +16,7 @@ import pytest
 
 from bot.core.config import PROJECT_ROOT
 from bot.core.persona import Persona
-from bot.core.pipeline import Incoming
+from bot.core.stages import Incoming
 from bot.core.topics import topic_hits
 from bot.reply.deciding.router import CharacterRouter, decayed_affinity
 from bot.reply.ensemble import CastMember

@@ -18,7 +18,7 @@ import pytest
 from bot.core.claude import ClaudeClient, Prompt
 from bot.core.config import load_settings
 from bot.core.models.tools import Lent
-from bot.core.pipeline import Incoming
+from bot.core.stages import Incoming
 from bot.features.websearch import CappedSearch, WebSearch, links
 from bot.reply.generation import Generation, Lending, ModelCall, Toolbox, ToolOutput
 from bot.reply.media import Media

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.core.persona.model import Persona
-from bot.core.pipeline import Incoming
+from bot.core.stages import Incoming
 from bot.reply.prompting import ReplyExtras, build_reply_prompt
 from bot.reply.transcript import ROLL_STEP, TranscriptWindows, fetch_limit, transcript_messages
 from database.records import History, PromptData, RelationshipRecord, SeenMessage, Turn

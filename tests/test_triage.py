@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from bot.core.attachments import Attachment, Carried
-from bot.core.pipeline import Decision, Incoming
+from bot.core.stages import Decision, Incoming
 from bot.reply.deciding.intent import Intent, classify
 from bot.reply.deciding.triage import (
     bot_command,

@@ -33,7 +33,7 @@ from sqlalchemy import BigInteger, Column, Integer, MetaData, Table, create_engi
 from bot.alive.regard import FEELINGS, Regard
 from bot.core.config import MemorySettings
 from bot.core.persona.model import Persona
-from bot.core.pipeline import Incoming
+from bot.core.stages import Incoming
 from bot.features.servertools.knowing import EventCard, ScheduledEvents
 from database.models import LoggedMessage, UserFact
 from database.records import (

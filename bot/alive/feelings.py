@@ -44,7 +44,7 @@ from bot.alive.felt import Pending, Reacted, cue_line, is_correction, stimuli
 from bot.alive.regard import Regard, lasting_since, room_line, state_line
 from bot.core.localtime import Clock, LocalTime, utc_now
 from bot.core.persona.model import Persona
-from bot.core.pipeline import Incoming, ReplyResult
+from bot.core.stages import Incoming, ReplyResult
 from bot.core.text import clean_name
 from database.feelings import FeelingRows
 from database.records import PromptData, RelationshipRecord

@@ -4,7 +4,7 @@ the prompt parts they share, and speaking through an outlet the way a reply does
 The system part is a reply's character block (bot/reply/prompting.py: character prompt, who it is, today's
 mood), byte for byte, so what it says unprompted sounds like the same character and reads the same cache.
 What changes (the time, how it feels, what it remembers of a person) follows in the user turn. Speaking
-goes through the engine's reply filters (valid emotes), the typing indicator and message splitting, like
+goes through the pipeline's reply filters (valid emotes), the typing indicator and message splitting, like
 any reply.
 """
 
@@ -21,7 +21,7 @@ from bot.core.config import DiscordSettings, TypingSettings
 from bot.core.persona.lorebook import persona_world
 from bot.core.persona.macros import Moment, now_note
 from bot.core.persona.model import Persona
-from bot.core.pipeline import Incoming, Outlet
+from bot.core.stages import Incoming, Outlet
 from bot.reply.prompting import (
     CHANNEL_USER,
     IDENTITY_TITLES,

@@ -11,7 +11,7 @@ from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 
 from bot.alive.appraisal import appraise
-from bot.core.pipeline import Decision, Incoming
+from bot.core.stages import Decision, Incoming
 from database.records import SeenMessage
 
 SWITCH = "reactions"  # the place switch (/bot reactions on|off)

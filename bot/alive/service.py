@@ -39,8 +39,8 @@ from bot.alive.style import StyleMirror
 from bot.core.config import AliveSettings
 from bot.core.localtime import Clock, LocalTime, utc_now
 from bot.core.persona.model import Persona
-from bot.core.pipeline import Decision, Incoming, Outlet, PromptPart, ReplyResult, TurnListener
 from bot.core.reach import Permit
+from bot.core.stages import Decision, Incoming, Outlet, PromptPart, ReplyResult, TurnListener
 from bot.core.text import clean_name
 from bot.reply.felt import INSTRUCTION
 from database.records import PromptData
@@ -72,8 +72,8 @@ class DiscordSide(Protocol):
 
 
 class AliveParts:
-    """What being alive adds to each character's replies, built before the engines and declared by the
-    composition root in their stages (bot/core/pipeline.py ``Features``): the character's feelings and the
+    """What being alive adds to each character's replies, built before the pipelines and declared by the
+    composition root in their stages (bot/core/stages.py ``Features``): the character's feelings and the
     person's writing style (prompt parts and turn observers, each when switched on at start-up), the server's
     emotes (a prompt part, and a reply filter that makes every :emote: valid, whatever ``server_emotes``
     says: nothing invalid may reach Discord) and emote reactions (a decision observer)."""

@@ -13,9 +13,9 @@ from bot.core.character import CharacterSource
 from bot.core.claude import ClaudeClient, Prompt
 from bot.core.config import Settings
 from bot.core.persona.model import Persona
-from bot.core.pipeline import Incoming, ReplyFilter
 from bot.core.policy import ServerPolicies, language_hint
 from bot.core.reach import Rule
+from bot.core.stages import Incoming, ReplyFilter
 from bot.reply.delivery import finish_text
 from database.store import Store
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, fields
 
 from bot.core.language import NAMES, detect
 from bot.core.persona.model import Persona
-from bot.core.pipeline import Incoming, ReplyResult
+from bot.core.stages import Incoming, ReplyResult
 from database.records import PromptData
 from database.style import StyleProfiles
 from memory.consent import Consent

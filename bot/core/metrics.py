@@ -5,7 +5,7 @@ observers, the model client's usage record, the voice service's, the database en
 
 Every series is labelled by character and by bounded kinds (a purpose, a model id, a decision's kind), never
 by a person, a place or a message: a decision's reason is free text that can name people and message ids,
-so a decision is labelled by the kind it carries (bot/core/pipeline.py ``DecisionKind``), set where it is
+so a decision is labelled by the kind it carries (bot/core/stages.py ``DecisionKind``), set where it is
 made, never by its reason.
 
 On the message's path a metric is a counter's or a histogram's lock and an addition (about a microsecond);
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-# What the observers read of bot/core/pipeline.py's Incoming, Decision and ReplyResult (named by their
+# What the observers read of bot/core/stages.py's Incoming, Decision and ReplyResult (named by their
 # shape: the model client imports this module, and the pipeline imports the model client).
 class MeasuredMessage(Protocol):
     @property

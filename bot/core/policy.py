@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from bot.core.config import Settings
 from bot.core.config.holder import Derived, snapshot
 from bot.core.persona.model import Persona
-from bot.core.pipeline import Incoming
+from bot.core.stages import Incoming
 from database.records import PromptData, ServerConfig
 from database.servers import Servers
 

@@ -87,8 +87,8 @@ class KindredMixin:
     presence: AlivePresence  # the Discord side of the character alive (bot/discord/presence.py)
     webhooks: WebhookPool | None  # the cast's webhooks, one per character per channel (None: one character)
     features: DiscordFeatures  # what the features do on Discord around a reply (bot/discord/features.py)
-    # Every long-lived service (the store, the engines, memory, alive, the tools...), set by setup_hook before
-    # any cog or event reads it; a plain attribute, so a message's handling reads it without a call.
+    # Every long-lived service (the store, the pipelines, memory, alive, the tools...), set by setup_hook
+    # before any cog or event reads it; a plain attribute, so a message's handling reads it without a call.
     services: Services
 
     def _kindred_init(self, settings: Settings, character: CharacterSource, freeze_after_setup: bool,
@@ -278,7 +278,7 @@ class KindredMixin:
         self.in_flight.cancel()  # what did not finish in the grace period
         # a Bot's method, which the mixin gets from the Bot it is mixed into
         await super().close()  # type: ignore[misc]
-        await services.alive.close()  # its feelings saved, off the engines
+        await services.alive.close()  # its feelings saved, off the pipelines
         await services.cluster.close()  # leadership released at once, the row marked stopped
         # Work on messages that arrived after the first drain (our own goodbye, say) was cancelled above; let
         # it release its database connection before the database closes.

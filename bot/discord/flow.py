@@ -1,5 +1,5 @@
 """The flow from an incoming Discord message to the reply sequence, as a plain class the bot builds and
-hands the messages cog (cogs/messages.py): the message becomes an :class:`~bot.core.pipeline.Incoming` (a
+hands the messages cog (cogs/messages.py): the message becomes an :class:`~bot.core.stages.Incoming` (a
 voice message standing as ``[voice message]`` until heard), bots it names are noted as peers, a voice
 message is heard first (bot/discord/voice.py), the reply sequence (bot/reply/pipeline.py) answers through
 the outlets it is given (bot/discord/outlets.py), the post observers the features declare
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import discord
 
 from bot.core.attachments import NOTHING, Attachment, Carried, Embed
-from bot.core.pipeline import Incoming, Outlet, ReplyResult
+from bot.core.stages import Incoming, Outlet, ReplyResult
 from bot.discord.media import attachment_fetcher
 from bot.discord.outlets import Buttons
 from bot.discord.voice import VoiceBot, hear, speak_reply, voice_attachment, with_voice_placeholder
@@ -58,7 +58,7 @@ class MessageFlow:
         self.buttons = buttons
 
     def incoming(self, message: discord.Message, me: discord.abc.User, character: str = "") -> Incoming:
-        """``message`` as the engine sees it; ``character``: the name an @mention of the bot account is
+        """``message`` as the pipeline sees it; ``character``: the name an @mention of the bot account is
         shown as."""
         msg = to_incoming(message, me, character)
         # a voice message is a file: a message without any (most) is no voice message
@@ -141,7 +141,7 @@ def _named(message: discord.Message, text: str) -> str:
 
 
 def to_incoming(message: discord.Message, me: discord.abc.User, character: str = "") -> Incoming:
-    """Translate a discord.py message into the engine's transport-free form; ``character``: the name an
+    """Translate a discord.py message into the pipeline's transport-free form; ``character``: the name an
     @mention of the bot account is shown as (the character's, not the account's)."""
     reference = message.reference
     replied: discord.Message | None = None

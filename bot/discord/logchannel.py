@@ -1,4 +1,4 @@
-"""The admin log channel's words and where the verbose mirror posts: what the main engine's interceptor
+"""The admin log channel's words and where the verbose mirror posts: what the main pipeline's interceptor
 (declared by the composition root, consulted for a message in the log channel only) runs, here in the bot
 rather than in a cog, so the message flow never calls up into ``cogs/``. Which decisions are mirrored is the
 mirror's own (bot/operator/logmirror.py, a decision listener itself).
@@ -26,7 +26,7 @@ from typing import Any, Protocol
 import discord
 from discord.ext import commands
 
-from bot.core.pipeline import Incoming
+from bot.core.stages import Incoming
 from bot.core.text import Page, clip
 from bot.discord.panels import panel
 from bot.discord.permissions import HookInteraction, in_log_channel, is_admin
@@ -183,7 +183,7 @@ class LogChannel:
     # -- commands
 
     async def intercept(self, msg: Incoming) -> bool:
-        """The main engine's interceptor: consume the message when it is an admin command from an admin in
+        """The main pipeline's interceptor: consume the message when it is an admin command from an admin in
         the log channel."""
         if msg.author_is_bot or not in_log_channel(self.bot, msg.channel_id):
             return False

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import discord
 
 from bot.core.keyed import KeyedLocks
-from bot.core.pipeline import Outlet, ThreadRefused
+from bot.core.stages import Outlet, ThreadRefused
 from bot.discord.posting import SendOptions, allowed_mentions_for, reply_nonce
 from bot.reply.ensemble import Ensemble
 
@@ -288,7 +288,7 @@ class MessageOutlets:
     """Each character's outlet for answering ``message``: the main one as the bot account, the others of an
     ensemble through their webhooks (in DMs, or without a pool, everyone as the bot account); ``buttons``:
     those a reply's whole answer in one message goes out with; ``thread``: the thread opened from the message,
-    where they all speak instead. It may open that thread (bot/core/pipeline.py ThreadOpener)."""
+    where they all speak instead. It may open that thread (bot/core/stages.py ThreadOpener)."""
 
     def __init__(self, message: discord.Message, pool: WebhookPool | None, main_key: str,
                  buttons: Buttons | None = None, thread: discord.Thread | None = None) -> None:

@@ -21,8 +21,8 @@ from typing import Any
 
 import discord
 
-from bot.core.pipeline import Incoming, ReplyResult
 from bot.core.reach import Way
+from bot.core.stages import Incoming, ReplyResult
 from bot.discord.flow import AfterPost, age_restricted_place
 from bot.discord.outlets import WebhookPool, in_thread
 from bot.discord.permissions import (

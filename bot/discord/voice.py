@@ -25,7 +25,7 @@ import discord
 from discord.http import Route
 
 from bot.core.attachments import NOTHING
-from bot.core.pipeline import Incoming, Outlet, ReplyResult
+from bot.core.stages import Incoming, Outlet, ReplyResult
 from bot.discord.media import read_capped
 from bot.reply.media import TooLarge
 from bot.runtime.voice import UNHEARD_CONTENT, Payer, VoiceRefused, VoiceUnavailable, transcript_content
@@ -45,7 +45,7 @@ class VoiceBot(Protocol):
     settings: Settings
 
     @property
-    def services(self) -> Services: ...  # the engine (the way in) and the voice service among them
+    def services(self) -> Services: ...  # the pipeline (the way in) and the voice service among them
 
     @property
     def user(self) -> discord.ClientUser | None: ...

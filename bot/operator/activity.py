@@ -1,7 +1,7 @@
 """Per-day counters of what the reply pipeline decided, for the operator's dashboard.
 
-A decision observer of the main engine (an ensemble announces every decision there) and a turn observer of
-every engine (bot/runtime/composition.py declares both), so it sees every message the character considered
+A decision observer of the main pipeline (an ensemble announces every decision there) and a turn observer of
+every pipeline (bot/runtime/composition.py declares both), so it sees every message the character considered
 (whichever character of an ensemble answers). On the message's path it only adds to a dictionary; the sums
 reach the database (``store.stats``) in one small write every ``FLUSH_SECONDS`` (a job of the process's
 ticker, bot/core/ticker.py) and at shutdown. Counted per UTC day and character:
@@ -20,7 +20,7 @@ import time
 from collections import Counter
 from datetime import UTC, datetime
 
-from bot.core.pipeline import Decision, Incoming, ReplyResult
+from bot.core.stages import Decision, Incoming, ReplyResult
 from bot.core.ticker import Ticker, TickerJob
 from database.stats import Stats
 

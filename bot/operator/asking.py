@@ -11,7 +11,7 @@ server it is shown to them only (ephemeral), never posted. It is spent as that s
 replies there.
 
 What cannot work there, and how it is handled:
-- no webhooks: an ensemble's characters answer as the main one (one engine, :class:`Solo`);
+- no webhooks: an ensemble's characters answer as the main one (one pipeline, :class:`Solo`);
 - no channel history: the prompt sees the person's private conversation and the message asked about, never
   the place's other messages;
 - an interaction may only answer through itself: the answer is collected here and sent as follow-ups.
@@ -24,7 +24,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bot.core.pipeline import Incoming
+from bot.core.stages import Incoming
 from bot.operator.conversation_tools import ConversationTools
 from bot.reply.pipeline import ReplyPipeline, ReplySequence, Solo
 from bot.reply.splitting import split_message

@@ -33,7 +33,7 @@ from bot.core.config.service import LimitSettings
 from bot.core.localtime import Clock, load_zone, utc_now
 from bot.core.models.base import route
 from bot.core.models.capabilities import ModelTable
-from bot.core.pipeline import Decision, Incoming, Outlet
+from bot.core.stages import Decision, Incoming, Outlet
 from database.spending import Spending, SpentToday
 
 log = logging.getLogger(__name__)

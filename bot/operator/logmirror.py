@@ -18,7 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from bot.core.config import SecretSettings
-from bot.core.pipeline import Decision, Incoming
+from bot.core.stages import Decision, Incoming
 from bot.core.text import clip
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ class LogMirror:
         self.emit(text)
 
     async def on_decision(self, msg: Incoming, decision: Decision) -> None:
-        """A decision listener of the main engine: each decision as a line while verbose mode is on, but
+        """A decision listener of the main pipeline: each decision as a line while verbose mode is on, but
         none about chat in the log channel itself (visible there already)."""
         if not self.active or (self._secrets is not None and msg.channel_id == self._secrets.log_channel):
             return

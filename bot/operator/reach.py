@@ -33,8 +33,8 @@ import logging
 from collections import OrderedDict
 from collections.abc import Collection
 
-from bot.core.pipeline import Decision, Incoming, Outlet
 from bot.core.reach import COUNTED, INACTIVE, NOT_ALLOWED, UNPROMPTED, Permit, Refusal, Way, Where, issue
+from bot.core.stages import Decision, Incoming, Outlet
 from bot.operator.access import AccessGate
 from bot.operator.limits import Reached, SpendingLimits
 from database.places import Places

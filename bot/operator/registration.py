@@ -1,6 +1,6 @@
 """How a feature registers itself: one ``Feature`` a feature package declares (its ``FEATURE``), listed
 once in bot/features/__init__.py ``FEATURES``. The composition root builds each (``build``) and adds what
-it lends to the replies' stages (bot/core/pipeline.py ``Features``); the client loads its cogs; ``/bot``
+it lends to the replies' stages (bot/core/stages.py ``Features``); the client loads its cogs; ``/bot``
 gets a command per switch (cogs/activation.py); ``/forget_me`` deletes its rows; the spending limits count
 its unprompted calls. No hub file lists a registered feature by name.
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
 from bot.core.config.holder import SettingsHolder
-from bot.core.pipeline import (
+from bot.core.stages import (
     DecisionListener,
     Gate,
     Incoming,

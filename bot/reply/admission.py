@@ -8,8 +8,8 @@ from __future__ import annotations
 import logging
 
 from bot.core.config import ReplySettings, SecretSettings
-from bot.core.pipeline import Decision, Features, Incoming, Outlet
 from bot.core.policy import ServerPolicies
+from bot.core.stages import Decision, Features, Incoming, Outlet
 from bot.reply.composing import Prefetched, prompt_request
 from bot.reply.deciding import Addressee, TurnTaking
 from bot.reply.owed import OwedMarks

@@ -8,7 +8,7 @@ prompt keeps the reply from leaning on them.)
 from __future__ import annotations
 
 from bot.core.persona.model import Persona
-from bot.core.pipeline import Incoming
+from bot.core.stages import Incoming
 from database.records import PromptData
 
 SPOKEN = ("[Spoken aloud: this reply will be read out in your voice in the voice call, so write it as "

@@ -11,7 +11,7 @@ from bot.core.config import ModelSettings, ReplySettings
 from bot.core.models.base import Prompt
 from bot.core.persona.macros import Moment
 from bot.core.persona.model import Persona
-from bot.core.pipeline import Incoming, PromptPart
+from bot.core.stages import Incoming, PromptPart
 from bot.reply.deciding import IntentRouter
 from bot.reply.generation import ModelCall
 from bot.reply.greetings import Greeter, Opening
@@ -90,9 +90,9 @@ class PromptComposer:
                            data: PromptData | None = None,
                            opening: Opening | None = None) -> tuple[Prompt, bool]:
         """The reply prompt for ``msg`` and whether its author is premium; ``persona``: the character as it
-        plays in the message's place (bot/core/persona/register.py ``in_place``, the engine's); ``data``: its
-        prompt data if already read (see prompt_request); ``opening``: the greeting this reply posted first,
-        if any."""
+        plays in the message's place (bot/core/persona/register.py ``in_place``, the pipeline's); ``data``:
+        its prompt data if already read (see prompt_request); ``opening``: the greeting this reply posted
+        first, if any."""
         data = data or await self.read_prompt_data(msg)
         greeting = opening.text if opening is not None else await self.greeter.shown(data, msg)
         later: list[SeenMessage] = []

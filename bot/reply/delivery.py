@@ -12,7 +12,7 @@
 
 :class:`Delivery` runs the reply's model call (a :class:`Writer`: bot/reply/generation.py, built by the
 engine), so each mode can overlap it as it needs, and applies the reply filters (:class:`Finish`) to every
-text shown: it is handed values, and calls nothing back in the engine.
+text shown: it is handed values, and calls nothing back in the pipeline.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from bot.core.claude import ClaudeUnavailable, Completion
 from bot.core.config import Settings
-from bot.core.pipeline import Incoming, Outlet, ReplyFilter
+from bot.core.stages import Incoming, Outlet, ReplyFilter
 from bot.core.text import SENTENCE_END, first_clause
 from bot.reply.splitting import FENCE, split_message, typing_time
 
@@ -77,7 +77,7 @@ class Finish:
     """The reply filters as applied to the reply to ``msg`` (:func:`finish_text`)."""
 
     msg: Incoming
-    filters: Sequence[ReplyFilter]  # the engine's list: features add theirs at start-up
+    filters: Sequence[ReplyFilter]  # the pipeline's list: features add theirs at start-up
 
     def __call__(self, text: str) -> str:
         return finish_text(self.filters, self.msg, text)
@@ -182,7 +182,7 @@ class Delivery:
     fallback: str  # what is said when Claude fails or answers blank
     started: float = field(default_factory=time.monotonic)  # when the person's wait began
     label: str = "reply"  # how log lines name this reply
-    log: logging.Logger = log  # whose log lines these are (the engine's: the reply is its work)
+    log: logging.Logger = log  # whose log lines these are (the pipeline's: the reply is its work)
     at_once: bool = False  # sent without the typing pause (a fallback for a reason known beforehand)
     progress: Progress | None = None  # told of a reply of several parts as it goes out (whole, chunked)
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.core.config import EnsembleSettings
-from bot.core.pipeline import Decision, Incoming, OwnAccounts, ReplyResult
+from bot.core.stages import Decision, Incoming, OwnAccounts, ReplyResult
 from bot.reply.deciding import (
     CharacterRouter,
     ConversationThreads,

@@ -1,4 +1,4 @@
-"""One reply's model call, as a value the engine hands on: the engine decides what is asked (the prompt, the
+"""One reply's model call, as a value the pipeline hands on: it decides what is asked (the prompt, the
 model, the effort, the tools) and builds a :class:`Generation`; delivery (bot/reply/delivery.py) runs it
 while the typing indicator shows, streamed when it posts the text as it is written. Neither calls back into
 the other.
@@ -8,7 +8,7 @@ With tools (a :class:`Toolbox`), the reply may take several calls, at most
 client tool the model asks for is run here and its result, fenced as data, sent back. The text of every
 round is kept (streamed, it grows across them), and the sources the answer used are shown under it.
 
-The tools are as the features lend them (bot/core/pipeline.py ``ReplyTools``: the web search,
+The tools are as the features lend them (bot/core/stages.py ``ReplyTools``: the web search,
 bot/features/websearch/; reminders; the server's), gathered into one :class:`Toolbox` by :class:`Lending`,
 each tool family's sentence on how the character uses them (``Lent.voice``) added to the system prompt.
 
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from bot.core.claude import ClaudeClient, ClaudeUnavailable, Completion
 from bot.core.models.base import CallUsage, Prompt, SoFar, SoFarRound
 from bot.core.models.tools import ClientTool, Lent, ToolOutput, footnotes, tool_uses
-from bot.core.pipeline import Incoming
+from bot.core.stages import Incoming
 from bot.reply.felt import Shown, split
 from bot.reply.imagebudget import Lease
 from bot.reply.media import Media
@@ -56,7 +56,7 @@ class Toolbox:
 
 @dataclass(frozen=True)
 class ModelCall:
-    """How a reply is asked of the model (the engine chooses: the model by tier and intent, the effort by
+    """How a reply is asked of the model (the pipeline chooses: the model by tier and intent, the effort by
     tier, the persona's length and temperature)."""
 
     model: str
@@ -90,7 +90,7 @@ class Generation:
     call: ModelCall
     notice_lines: tuple[str, str, str]  # Media.notice's lines: the unreadable file's, the name, the left-out
     label: str = "reply"  # how log lines name this reply
-    log: logging.Logger = logging.getLogger("bot.reply.engine")  # whose log lines these are
+    log: logging.Logger = logging.getLogger("bot.reply.writer")  # whose log lines these are
     tools: Toolbox | None = None  # what the model may use while writing (None: no tools, one call)
     lease: Lease | None = None  # the media's images' share of the process's budget, given back after write
     notice: str = field(init=False)  # a line said before the reply (e.g. files that could not be opened)

@@ -28,7 +28,7 @@ from bot.core.config import ReplySettings
 from bot.core.keyed import KeyedLocks
 from bot.core.persona.macros import Moment
 from bot.core.persona.model import GREETING_POSTS, Persona
-from bot.core.pipeline import GreetingOutlet, Incoming, Outlet
+from bot.core.stages import GreetingOutlet, Incoming, Outlet
 from bot.reply.deciding import is_hello
 from bot.reply.persona_runtime import channel_greeting, greeted_key, moment_of, opening_greeting
 from bot.reply.splitting import split_message
@@ -67,7 +67,7 @@ class Greeter:
         self.state = state  # where each greeting shown is marked
         self.zone = zone  # the character's time zone (``timezone`` applies after a restart)
         self.character_key = character_key
-        self.own_ids = own_ids  # the engine's own accounts (filled once connected)
+        self.own_ids = own_ids  # the pipeline's own accounts (filled once connected)
         self.finish = finish  # the reply filters, as for any post
         self.names = names  # the character's names ("hey Finn" is a hello)
         self._channels: KeyedLocks[str] = KeyedLocks()  # per channel greeting mark, while one is posted
@@ -89,7 +89,7 @@ class Greeter:
         if not self.replies.greetings:
             return None
         key = greeted_key(self.character_key, msg)
-        if msg.is_dm:  # (the engine answers one message of a conversation at a time)
+        if msg.is_dm:  # (the pipeline answers one message of a conversation at a time)
             if data.history.turns or data.history.summary:
                 return None
             shown = await self.state.get(key)

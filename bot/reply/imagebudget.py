@@ -1,4 +1,4 @@
-"""The image bytes a process holds for replies in flight, bounded (``image_bytes_in_flight``): the engine
+"""The image bytes a process holds for replies in flight, bounded (``image_bytes_in_flight``): the pipeline
 takes a :class:`Lease` of a reply's pictures before downloading them, and its generation gives it back when
 its call ends."""
 

@@ -4,7 +4,7 @@ mark is cleared; a reply of several parts records its progress, so a crash betwe
 first part not posted (bot/reply/recovery.py).
 
 Stage 5 of a reply, keep: :class:`ExchangeKeeper`, one per character, given its turn observers (the
-persona runtime's, then the features' the composition root declared) when the engine is built.
+persona runtime's, then the features' the composition root declared) when the pipeline is built.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Protocol
 
 from bot.core.claude import Completion
 from bot.core.keyed import KeyedLocks
-from bot.core.pipeline import (
+from bot.core.stages import (
     Incoming,
     MemoryConsent,
     Outlet,
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 
 class Greeting(Protocol):
-    """A greeting posted before an answer (bot/reply/engine.py ``Opening``)."""
+    """A greeting posted before an answer (bot/reply/writer.py ``Opening``)."""
 
     @property
     def text(self) -> str: ...
@@ -44,7 +44,7 @@ class Greeting(Protocol):
     def parts(self) -> tuple[str, ...]: ...
 
     @property
-    def ids(self) -> tuple[int | None, ...]: ...  # the engine's own log lines, wherever they are written
+    def ids(self) -> tuple[int | None, ...]: ...  # the pipeline's own log lines, wherever they are written
 
 
 class ExchangeKeeper:
@@ -129,7 +129,7 @@ class ExchangeKeeper:
 
     async def may_remember(self, msg: Incoming) -> bool | StoredConsent:
         """Whether this exchange may be kept in the conversation history (the consent says so), or the rule
-        the person's stored consent must then pass when it is written (bot/core/pipeline.py)."""
+        the person's stored consent must then pass when it is written (bot/core/stages.py)."""
         if self._consent is None:
             return True
         try:

@@ -1,13 +1,13 @@
 """Persona features on the reply path: lorebook, framework blend, evolution, greeting.
 
-:class:`PersonaRuntime` supplies one character's engine with data for the prompt layout
+:class:`PersonaRuntime` supplies one character's pipeline with data for the prompt layout
 (bot/reply/prompting.py), computed from the prompt data the reply already read (no database trip of its own
 on the hot path): the lore the recent messages activate, the message's time, the framework blend for this
 message's kind of conversation and the evolution stage reached; and, as a turn observer, counts each
 answered interaction and stores the stage when a milestone is crossed.
 
 Greetings, as SillyTavern opens a chat with ``first_mes``: :func:`opening_greeting` is the one a person's
-first DM with the character opens with (posted before the answer, bot/reply/engine.py); a server channel
+first DM with the character opens with (posted before the answer, bot/reply/writer.py); a server channel
 opens with one of a V3 card's ``group_only_greetings`` (:func:`channel_greeting`) the first time the
 character speaks there, and with none when the card has none. Either is marked in the global state under
 :func:`greeted_key` when posted (its text as shown), so a restart, a declined consent (no history kept) or a
@@ -36,7 +36,7 @@ from database.characters import Characters
 from database.records import PromptData
 
 if TYPE_CHECKING:
-    from bot.core.pipeline import Incoming, ReplyResult
+    from bot.core.stages import Incoming, ReplyResult
 
 log = logging.getLogger(__name__)
 

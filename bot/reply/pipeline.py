@@ -1,14 +1,14 @@
 """The reply pipeline: every message, whoever answers it, and each character's replies, every way in.
 
 :class:`ReplyPipeline`, one per character, owns its stages, privately: admission (bot/reply/admission.py),
-the decision (bot/reply/deciding), the owed marks (bot/reply/owed.py), and the answer (bot/reply/engine.py:
+the decision (bot/reply/deciding), the owed marks (bot/reply/owed.py), and the answer (bot/reply/writer.py:
 the prompt, the generation and delivery, the keeping). It is asked, never walked, in a few verbs: a live
 message, or a question asked privately (/ask, the console), goes through the :class:`ReplySequence` below
 (``handle``), a reply owed since before a restart re-enters it at admission (``recover``, from
 bot/reply/recovery.py), the cast asks a character whether it answers (``decide``), a voice message is heard
 first (``hear``, logged before it is heard, bot/discord/voice.py), a feature asks for another answer
 (``alternative``). The sequence, in this module, runs each pipeline's stages through its private steps; no
-caller sequences them. The composition root's reply part (bot/runtime/pipelines.py) builds the stages and
+caller sequences them. The composition root's reply part (bot/runtime/replies.py) builds the stages and
 hands them in.
 
 :class:`ReplySequence` runs every message through the same steps, the :class:`Cast` choosing who answers:
@@ -44,13 +44,13 @@ from bot.core.attachments import NOTHING
 from bot.core.character import CharacterSource
 from bot.core.metrics import Span
 from bot.core.persona.model import Persona
-from bot.core.pipeline import Decision, Incoming, Outlet, ReplyResult
+from bot.core.stages import Decision, Incoming, Outlet, ReplyResult
 from bot.reply.admission import Admission
 from bot.reply.composing import Prefetched
 from bot.reply.deciding import Addressee, CharacterNames, ConversationThreads, Decider, TurnTaking
-from bot.reply.engine import ReplyEngine
 from bot.reply.owed import OwedMarks
 from bot.reply.throttle import BotThrottle
+from bot.reply.writer import ReplyWriter
 from database.records import SeenMessage
 
 log = logging.getLogger(__name__)
@@ -160,22 +160,22 @@ class ReplySequence:
         is not taken again: the mark was written because it said yes. Then the reply is given whole, or,
         ``parts`` given, from the first of them a crash cut short (``delivered`` of them were posted), in
         the conversation's thread where threads are on. None: not answered, and the mark cleared."""
-        main, engine = self.cast.main, self.cast.pipeline(key)
-        engine._claim(msg.message_id)  # answering clears the mark, or a refusal does
+        main, pipeline = self.cast.main, self.cast.pipeline(key)
+        pipeline._claim(msg.message_id)  # answering clears the mark, or a refusal does
         own = self.cast.own_words(msg)
         decision = await main._readmit(msg, None if own else outlet_for(main.character_key)) \
-            or await engine.decide(msg, owed=True)
+            or await pipeline.decide(msg, owed=True)
         await main._announce(msg, decision)
         if not decision.reply:
-            await engine._settle(msg, at_once=True)
+            await pipeline._settle(msg, at_once=True)
             return None
         if self.threads is not None and not own and not msg.is_dm:
             moved = await self.threads.move(msg, outlet_for)  # where it would have gone live, or went
             if moved is not None:
                 msg, outlet_for = moved
         if parts:
-            return await engine._resume(msg, outlet_for(key), parts, delivered)
-        return await engine._respond(msg, outlet_for(key))
+            return await pipeline._resume(msg, outlet_for(key), parts, delivered)
+        return await pipeline._respond(msg, outlet_for(key))
 
     def answering(self, key: str, message_id: int) -> bool:
         """Whether this process is answering ``message_id`` as character ``key`` now (a mark of its own,
@@ -205,13 +205,13 @@ class ReplySequence:
         main = self.cast.main  # the main character observes every message: its turn-taking waits
         try:
             for key in casting.speakers:
-                engine = self.cast.pipeline(key)
+                pipeline = self.cast.pipeline(key)
                 before = results[-1] if results else None  # its words are in the prompt once logged
                 waited = await main._wait_turn(msg, casting.decision.after, before)
                 with self._span("reply.respond", key):
-                    result = await engine._respond(
+                    result = await pipeline._respond(
                         msg, outlet_for(key), see_later=waited,
-                        prefetched=None if waited or engine is not main else prefetched)
+                        prefetched=None if waited or pipeline is not main else prefetched)
                 results.append(result)
         finally:
             if casting.finish is not None:
@@ -263,7 +263,7 @@ class ReplyPipeline:
 
     def __init__(self, character: CharacterSource, addressee: Addressee, accounts: Collection[int],
                  admission: Admission, decider: Decider, throttle: BotThrottle, turns: TurnTaking,
-                 owed: OwedMarks, engine: ReplyEngine) -> None:
+                 owed: OwedMarks, writer: ReplyWriter) -> None:
         """``accounts``: our own account and the cast's webhooks (filled at login and as they are made)."""
         self._character = character
         self._addressee = addressee
@@ -273,7 +273,7 @@ class ReplyPipeline:
         self._throttle = throttle
         self._turns = turns
         self._owed = owed
-        self._engine = engine
+        self._writer = writer
 
     # -- who speaks
 
@@ -347,9 +347,9 @@ class ReplyPipeline:
         """Another answer to ``msg`` (steered by ``ooc_context``, an out-of-character note), unstreamed and
         not delivered: its text as it would go to Discord (reply filters applied), "" when there is none.
         ``replace_last_reply``: the prompt leaves out the answer it replaces."""
-        completion = await self._engine.generate(msg, self.persona, ooc_context=ooc_context,
+        completion = await self._writer.generate(msg, self.persona, ooc_context=ooc_context,
                                                  replace_last_reply=replace_last_reply)
-        return self._engine.finish_text(msg, completion.text).strip()
+        return self._writer.finish_text(msg, completion.text).strip()
 
     # -- the steps the sequence takes (ReplySequence above, this module's own)
 
@@ -441,9 +441,9 @@ class ReplyPipeline:
                        prefetched: Prefetched | None = None) -> ReplyResult:
         """Answer ``msg``; ``see_later`` shows the messages posted since (the answers of characters that
         spoke first) after it in the prompt."""
-        return await self._engine.respond(msg, outlet, see_later=see_later, prefetched=prefetched)
+        return await self._writer.respond(msg, outlet, see_later=see_later, prefetched=prefetched)
 
     async def _resume(self, msg: Incoming, outlet: Outlet, parts: Sequence[str],
                       delivered: int) -> ReplyResult:
         """The parts of a reply a crash cut short between two of them, from the first not posted."""
-        return await self._engine.resume(msg, outlet, list(parts), delivered)
+        return await self._writer.resume(msg, outlet, list(parts), delivered)

@@ -37,8 +37,8 @@ A reply's parts, in order (:func:`build_reply_prompt`; each part is named by the
    history's breakpoint then just before them.
 
 Text a person or a card wrote is data: inside tags, never in ``system`` unquoted; display names are cleaned
-so they cannot close a tag (:func:`clean_name`). Features supply that data through the engine's
-:class:`bot.core.pipeline.PromptPart`; only this module decides where it goes. At most 4 cache
+so they cannot close a tag (:func:`clean_name`). Features supply that data through the pipeline's
+:class:`bot.core.stages.PromptPart`; only this module decides where it goes. At most 4 cache
 breakpoints per request (the API's limit): the character block, the DM's person block, a DM's message or
 a channel transcript's end (or the block before the deepest note at a depth).
 """
@@ -56,7 +56,7 @@ from bot.core.models.tools import read_back
 from bot.core.persona.lorebook import DepthLore
 from bot.core.persona.macros import NEUTRAL_USER, Moment, humanize
 from bot.core.persona.model import Persona
-from bot.core.pipeline import Incoming
+from bot.core.stages import Incoming
 from bot.core.text import clean_name, defuse
 from bot.reply.guard import variety_note
 from bot.reply.room import is_own, people_part, replied_name
@@ -85,7 +85,7 @@ IDENTITY_TITLES = {"trait": "Traits", "lore": "Lore", "fact": "Facts about yours
 
 @dataclass(frozen=True)
 class ReplyExtras:
-    """What the features supplied for one reply (bot/core/pipeline.py ``PromptPart``), as data."""
+    """What the features supplied for one reply (bot/core/stages.py ``PromptPart``), as data."""
 
     world: str = ""  # the lorebook's always-on entries before the character (stable: with it, cached)
     world_after: str = ""  # ... and after it

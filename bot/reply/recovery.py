@@ -19,7 +19,7 @@ from datetime import datetime
 
 from bot.core.config.service import RecoverySettings
 from bot.core.persona.model import Persona
-from bot.core.pipeline import Incoming, Outlet
+from bot.core.stages import Incoming, Outlet
 from bot.reply.pipeline import ReplySequence
 from database.models import utcnow
 from database.owed import Owed, OwedReplies

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 
-from bot.core.pipeline import Incoming
+from bot.core.stages import Incoming
 from bot.core.text import clean_name
 from database.records import SeenMessage
 

@@ -1,11 +1,11 @@
-"""Bot-to-bot talk that must not loop (the reply engine asks :class:`BotThrottle` before answering a bot)."""
+"""Bot-to-bot talk that must not loop (the reply pipeline asks :class:`BotThrottle` before answering one)."""
 
 from __future__ import annotations
 
 import time
 
 from bot.core.config import ReplySettings
-from bot.core.pipeline import Decision
+from bot.core.stages import Decision
 
 
 class BotThrottle:

@@ -12,7 +12,7 @@ from collections.abc import Collection, Sequence
 from bot.core.claude import Prompt
 from bot.core.models.tools import read_back
 from bot.core.persona.model import Persona
-from bot.core.pipeline import Incoming
+from bot.core.stages import Incoming
 from bot.core.text import clean_name, defuse
 from bot.reply.prompting import CHANNEL_USER, EPHEMERAL, fence, pace, speaker
 from bot.reply.transcript import LOOKBACK

@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from bot.core.config.service import ClusterSettings
-from bot.core.pipeline import Incoming, ReplyResult, TurnListener
+from bot.core.stages import Incoming, ReplyResult, TurnListener
 from bot.core.ticker import Ticker, TickerJob
 from database.boundary import Json, JsonObject
 from database.cluster import NodeRow, lock_key

@@ -5,12 +5,12 @@ the application's owners, our own account, the Discord side of the character's o
 figures), keeps the :class:`Services` it returns, then loads the cogs, which take what they use from it and
 build nothing.
 The console builds its smaller set with :func:`open_store`, :func:`compose_model`, :func:`compose_memory` and
-:func:`compose_engine`, the same functions. Nothing is attached after it is built: the model client gets the
-spending limits, and each reply engine what every feature adds to the stages of its replies (gates, prompt
-parts, filters, observers: bot/core/pipeline.py ``Features``), as constructor arguments.
+:func:`compose_character`, the same functions. Nothing is attached after it is built: the model client gets
+the spending limits, and each reply pipeline what every feature adds to the stages of its replies (gates,
+prompt parts, filters, observers: bot/core/stages.py ``Features``), as constructor arguments.
 
 The order matters where one service reads another: the database first, the spending limits before the model
-client (they are its guard), every feature a reply uses before the engine, the memory before its rounds.
+client (they are its guard), every feature a reply uses before the pipeline, the memory before its rounds.
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ from bot.core.errors import ConfigError
 from bot.core.keyed import KeyedLocks
 from bot.core.metrics import Metrics, Tracing, span_of
 from bot.core.models.capabilities import ModelTable
-from bot.core.pipeline import (
+from bot.core.policy import LanguageHint, ServerPolicies
+from bot.core.stages import (
     NO_FEATURES,
     Features,
     Interceptor,
@@ -54,7 +55,6 @@ from bot.core.pipeline import (
     ReplyTools,
     TurnListener,
 )
-from bot.core.policy import LanguageHint, ServerPolicies
 from bot.core.ticker import Ticker
 from bot.core.timers import Dispatcher, Timers
 from bot.features import FEATURES
@@ -78,8 +78,8 @@ from bot.reply.recovery import LateReplies, ReplyRecovery
 from bot.runtime.calls import Calls, CallSide
 from bot.runtime.cluster import Cluster, ClusterNews, Handler, LeadWork, cache_invalidation
 from bot.runtime.jobs import MemoryJobs, daily_rounds
-from bot.runtime.pipelines import Shared, compose_pipeline
 from bot.runtime.reloader import ConfigReloader
+from bot.runtime.replies import Shared, compose_pipeline
 from bot.runtime.voice import VoiceService
 from bot.runtime.voicesetup import start_voice_checks
 from database.boundary import JsonObject
@@ -164,7 +164,7 @@ class Services:
     ticker: Ticker  # the periodic jobs of this process only (bot/core/ticker.py); the bot stops what is left
     heartbeat: Heartbeat  # the gateway's latency, read every heartbeat_interval_seconds
     tools: ServerToolParts
-    conversation: ConversationTools  # /history, /forget, /ooc, /remember: on the main character's engine
+    conversation: ConversationTools  # /history, /forget, /ooc, /remember: on the main character's pipeline
     asking: Asking  # /ask and the message menus, wherever the app is installed
     calls: Calls  # the character in voice channels (/voice join, /voice leave)
     dashboard: Dashboard | None  # served when dashboard_port asks for it
@@ -214,13 +214,13 @@ def compose_memory(settings: MemorySettings, store: Store, claude: ClaudeClient,
                    key: str, intents: IntentRouter, *, consent: Consent,
                    notify: Callable[[str], None] | None = None) -> MemoryService:
     """Recall, summarization and consolidation of the main character ``key``; a question about the past
-    gets a larger recall budget (``intents``, the main engine's); ``consent`` is the one the engines are
+    gets a larger recall budget (``intents``, the main pipeline's); ``consent`` is the one the pipelines are
     built with."""
     return MemoryService(settings, store, claude, key, character.current, budget=intents.recall_budget,
                          notify=notify, consent=consent)
 
 
-def compose_engine(settings: Settings, store: Store, claude: ClaudeClient, character: CharacterSource,
+def compose_character(settings: Settings, store: Store, claude: ClaudeClient, character: CharacterSource,
                    consent: Consent, memory: MemoryService, features: Features = NO_FEATURES, *,
                    accounts: OwnAccounts | None = None, addressee: Addressee | None = None,
                    intents: IntentRouter | None = None, policies: ServerPolicies | None = None,
@@ -232,18 +232,18 @@ def compose_engine(settings: Settings, store: Store, claude: ClaudeClient, chara
         features, prompt_parts=(memory.recall_part(), memory.threads_part(), *features.prompt_parts),
         turn_observers=(memory.keeper(), *features.turn_observers))
     policies = policies or ServerPolicies(settings, store.servers)
-    engine = compose_pipeline(
+    pipeline = compose_pipeline(
         settings, store, claude, character, features,
         shared or Shared.of(settings, store, claude, policies, consent, character),
         accounts=accounts if accounts is not None else OwnAccounts(),
         addressee=addressee or Addressee(CharacterNames(character.current, set())),
         intents=intents or intent_router(settings), locks=locks if locks is not None else KeyedLocks())
-    claude.warn_refused_settings([engine.persona])  # once: sampling a model would refuse
-    return engine
+    claude.warn_refused_settings([pipeline.persona])  # once: sampling a model would refuse
+    return pipeline
 
 
 def intent_router(settings: Settings) -> IntentRouter:
-    """What a message is about (bot/reply/deciding/intent.py), classified once for the engine and the
+    """What a message is about (bot/reply/deciding/intent.py), classified once for the pipeline and the
     memory."""
     return IntentRouter(section_of(settings, TriageSettings))
 
@@ -253,8 +253,8 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     """Every service of a running bot, built and wired (nothing started that waits on Discord). The caller
     keeps them before anything can fail (the Bot class verifies the models next), so its close releases them.
 
-    Each character's engine is built last of what its replies use: what every feature adds to a stage of
-    its replies (bot/core/pipeline.py ``Features``) is declared here, once, in the stage's order."""
+    Each character's pipeline is built last of what its replies use: what every feature adds to a stage of
+    its replies (bot/core/stages.py ``Features``) is declared here, once, in the stage's order."""
     settings = holder.current
     key = settings.character_name_slug
     # Start-up says what it is doing: on a busy machine it can take a while, and silence looks stuck.
@@ -276,10 +276,10 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     # The one rule every way to speak or listen asks (bot/operator/reach.py): the place, who, what may be
     # spent.
     reach = Reach(access, limits, store.places)
-    # Who may be remembered: one consent for every character, handed to each engine as it is built.
+    # Who may be remembered: one consent for every character, handed to each pipeline as it is built.
     consent = Consent(store.servers, store.people, settings.memory.memory_consent)
     # What this process tells the cluster's others; the Cluster that hears theirs is built once its
-    # handlers (the engines, alive) are.
+    # handlers (the pipelines, alive) are.
     news = ClusterNews(store, key, shard_ids=settings.shard_id_list, shard_count=settings.discord.shard_count)
     # Our own accounts (the bot user, logged in by now; the cast's webhooks as they are made): our own posts
     # never count as another character's.
@@ -319,7 +319,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
         decision_observers=(counters.on_decision, alive_parts.react, mirror.on_decision,
                             *((live.on_decision,) if live is not None else ()),
                             *(m.on_decision for m in watched), *lent.decision_observers),
-        prompt_parts=(*alive_parts.prompt_parts(key),  # after memory's recall (compose_engine)
+        prompt_parts=(*alive_parts.prompt_parts(key),  # after memory's recall (compose_character)
                       LanguageHint(policies),  # the server's language, as /settings says
                       late, SpokenReply(),  # a reply to words said in a voice call: it will be spoken
                       *lent.prompt_parts),
@@ -337,7 +337,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     # a feature's timer speaking there holds too.
     shared = Shared.of(settings, store, claude, policies, consent, character)
     locks: KeyedLocks[tuple[int, str]] = KeyedLocks()
-    engine = compose_engine(settings, store, claude, character, consent, memory, main, accounts=accounts,
+    pipeline = compose_character(settings, store, claude, character, consent, memory, main, accounts=accounts,
                             addressee=addressee, intents=intents, policies=policies, shared=shared,
                             locks=locks)
     # Speech servers are paid like the model: each call recorded in the usage log and held to the same
@@ -349,23 +349,23 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     # uses are asked in the background.
     voice.startup_problems()
     start_voice_checks(voice, settings.origins)
-    log.info("starting: loading %s (identity, other characters, memory, commands)", engine.persona.name)
-    await seed_identity(store, settings.character_dir, engine.character_key)
+    log.info("starting: loading %s (identity, other characters, memory, commands)", pipeline.persona.name)
+    await seed_identity(store, settings.character_dir, pipeline.character_key)
     ensemble = await compose_ensemble(settings, holder.follow(EnsembleSettings), store, claude, character,
-                                      engine, accounts, shared, memory, alive_parts,
+                                      pipeline, accounts, shared, memory, alive_parts,
                                       (counters.on_turn, *(m.on_turn for m in watched)),
                                       (LanguageHint(policies), late, SpokenReply()), news,
                                       lent.cast_tools)
     members = [m.pipeline for m in ensemble.members[1:]] if ensemble is not None else []
     # The one reply sequence every message goes through; the cast chooses who answers.
-    replies = ReplySequence(ensemble or Solo(engine), shared.threads, span=span_of(tracing))
+    replies = ReplySequence(ensemble or Solo(pipeline), shared.threads, span=span_of(tracing))
     # Run once ready (cogs/messages.py).
     recovery = ReplyRecovery(holder.follow(RecoverySettings), store.owed, replies,
-                             [p.character_key for p in (engine, *members)], late)
+                             [p.character_key for p in (pipeline, *members)], late)
     memory.start_warm_up()  # in the background: start-up never waits for the embedding model
     counters.start()
     # The character's own initiative reads the store, the settings, the model client and the character
-    # itself, never the engine; its text goes through the same reply filters.
+    # itself, never the pipeline; its text goes through the same reply filters.
     speaker = Speaker(store, settings, claude, character, key, accounts, main.reply_filters, reach,
                       policies)
     alive = Alive(speaker, alive_parts, edge.alive_side, holder.follow(AliveSettings), consent,
@@ -374,10 +374,10 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     # An admin's /state edit of a feelings key takes effect at once, here and in the cluster's other
     # processes.
     admin = AdminTools(store, holder.follow(ModelSettings), holder.follow(StorageSettings),
-                       engine.character_key, mirror, embed=memory.embed,
+                       pipeline.character_key, mirror, embed=memory.embed,
                        state_changed=(alive.state_changed, news.share_state_edit))
     await admin.verbose.load()  # verbose mode as the admins last left it
-    engines = [engine, *members]
+    pipelines = [pipeline, *members]
     cluster = Cluster(news, holder.follow(ClusterSettings), ticker,
                       heard=cluster_signals(store, replies, alive, edge))
     memory_jobs = MemoryJobs(memory, holder.follow(MemorySettings), holder.follow(StorageSettings),
@@ -396,9 +396,9 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
         *daily_rounds(key, holder.follow(MemorySettings), memory_jobs, alive.new_day, skip=skip_rounds),
     ], handlers=lent.timers(running))
     # config.env and the character files, applied live when they change (setup_hook starts it last).
-    reloader = ConfigReloader(holder, [e.character for e in engines], IdentitySeeds(store, engines).reseed,
-                              ticker)
-    conversation = ConversationTools(engine, store, holder.follow(MemorySettings))
+    reloader = ConfigReloader(holder, [p.character for p in pipelines],
+                              IdentitySeeds(store, pipelines).reseed, ticker)
+    conversation = ConversationTools(pipeline, store, holder.follow(MemorySettings))
     metrics_server = None
     if metrics is not None:
         for name, depth in {"owed_replies": replies.owing,
@@ -407,11 +407,11 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                             "activity_counters": lambda: counters.unwritten}.items():
             metrics.queue(name, depth)
         metrics_server = compose_metrics_server(settings, metrics)
-    dashboard = compose_dashboard(settings, edge, live, store, engine, memory, admin, claude,
+    dashboard = compose_dashboard(settings, edge, live, store, pipeline, memory, admin, claude,
                                   metrics_server if metrics_server is not None and not metrics_server.own_port
                                   else None) if live is not None else None
     tools = ServerToolParts.on(store)
-    services = Services(store=store, claude=claude, voice=voice, pipeline=engine, access=access,
+    services = Services(store=store, claude=claude, voice=voice, pipeline=pipeline, access=access,
                         limits=limits, reach=reach,
                         cluster=cluster, ensemble=ensemble, replies=replies, conversation_locks=locks,
                         images=shared.images, recovery=recovery, memory=memory,
@@ -420,7 +420,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                         heartbeat=Heartbeat(holder.follow(DiscordSettings), edge.latencies, edge.post_to_log,
                                             ticker),
                         tools=tools,
-                        conversation=conversation, asking=Asking(engine, conversation),
+                        conversation=conversation, asking=Asking(pipeline, conversation),
                         calls=Calls(edge.call_side, holder.follow(VoiceSettings), tools.places, voice, reach),
                         dashboard=dashboard, metrics=metrics, metrics_server=metrics_server,
                         tracing=tracing, parts=(*lent.parts, *lent.later_parts(running)),
@@ -430,19 +430,19 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
 
 
 async def compose_ensemble(settings: Settings, section: EnsembleSettings, store: Store, claude: ClaudeClient,
-                           character: CharacterSource, engine: ReplyPipeline, accounts: OwnAccounts,
+                           character: CharacterSource, pipeline: ReplyPipeline, accounts: OwnAccounts,
                            shared: Shared, memory: MemoryService, alive: AliveParts,
                            counting: tuple[TurnListener, ...], instructions: tuple[PromptPart, ...],
                            news: ClusterNews, cast_tools: CastTools) -> Ensemble | None:
-    """The other characters this bot plays (``ensemble_characters``), each with its own engine; ``section``:
-    the ensemble settings, following reloads. Every decision is announced on the main engine (its
+    """The other characters this bot plays (``ensemble_characters``), each with its own pipeline; ``section``:
+    the ensemble settings, following reloads. Every decision is announced on the main pipeline (its
     observers see the cast's); each character's replies get recall, its own summaries, feelings, the main
     character's ``instructions`` (the language hint, the late note), the features' tools for it
     (``cast_tools``: its own web search) and the cast's own webhooks."""
     folders = settings.ensemble_dirs
     if not folders:
         return None
-    cast = [CastMember(engine.character_key, engine)]
+    cast = [CastMember(pipeline.character_key, pipeline)]
     for folder in folders:
         source = CharacterSource(folder, character.config_file, character.environ)
         source.load()  # a broken folder fails start-up with its file and key named
@@ -501,14 +501,14 @@ def cluster_signals(store: Store, replies: ReplySequence, alive: Alive,
 class IdentitySeeds:
     """A changed identity.json, seeded again into the character it belongs to (the reloader's call)."""
 
-    def __init__(self, store: Store, engines: list[ReplyPipeline]) -> None:
+    def __init__(self, store: Store, pipelines: list[ReplyPipeline]) -> None:
         self.store = store
-        self.engines = engines
+        self.pipelines = pipelines
 
     async def reseed(self, folder: Path) -> None:
-        for engine in self.engines:
-            if engine.character.folder == folder:
-                await seed_identity(self.store, folder, engine.character_key)
+        for pipeline in self.pipelines:
+            if pipeline.character.folder == folder:
+                await seed_identity(self.store, folder, pipeline.character_key)
 
 
 def compose_live_feed() -> LiveFeed:
@@ -548,21 +548,21 @@ def compose_metrics_server(settings: Settings, metrics: Metrics) -> MetricsServe
                          origin=settings.origins.get("metrics_port", "environment"))
 
 
-def compose_dashboard(settings: Settings, edge: Edge, live: LiveFeed, store: Store, engine: ReplyPipeline,
+def compose_dashboard(settings: Settings, edge: Edge, live: LiveFeed, store: Store, pipeline: ReplyPipeline,
                       memory: MemoryService, admin: AdminTools, claude: ClaudeClient,
                       metrics: MetricsServer | None = None) -> Dashboard:
     """The dashboard of a running bot (only when ``dashboard_port`` asks for it: Jinja2 and the pages):
     /forget_me's effect through the memory service (which also stops summaries in flight and drops cached
     facts), the admin tools with its embedder, the live stream of decisions (a decision observer of the
-    main engine)."""
+    main pipeline)."""
     from bot.operator.dashboard import Dashboard, DashboardContext, RunningBot
 
     async def forget(user_id: int) -> dict[str, int]:
         return dict(await memory.forget_user(user_id))
 
     context = DashboardContext(
-        settings=settings, store=store, character_key=engine.character_key,
-        character_name=lambda: engine.persona.name,
+        settings=settings, store=store, character_key=pipeline.character_key,
+        character_name=lambda: pipeline.persona.name,
         tools=admin,  # the same edits as the slash commands
         forget=forget,
         bot=RunningBot(edge.started_at, edge.latencies, edge.guild_count, claude, live),

@@ -1,4 +1,4 @@
-"""Console mode: chat with the character in the terminal through the same engine, memory (consent, recall,
+"""Console mode: chat with the character in the terminal through the same pipeline, memory (consent, recall,
 background summarization), database and Claude client as Discord, to try a character without a server.
 
 A terminal is not Discord: replies come without a simulated typing delay, lines starting with ``/`` are
@@ -27,11 +27,17 @@ from bot.core.claude import ClaudeClient
 from bot.core.config import PROJECT_ROOT, Settings
 from bot.core.localtime import load_zone
 from bot.core.persona.macros import Moment
-from bot.core.pipeline import Features, Incoming
+from bot.core.stages import Features, Incoming
 from bot.features.websearch import WebSearch
 from bot.reply.persona_runtime import dm_greeted_key, greeting_for
 from bot.reply.pipeline import ReplyPipeline, ReplySequence, Solo
-from bot.runtime.composition import compose_engine, compose_memory, compose_model, intent_router, open_store
+from bot.runtime.composition import (
+    compose_character,
+    compose_memory,
+    compose_model,
+    intent_router,
+    open_store,
+)
 from database.store import Store
 from memory.consent import Consent
 from memory.identity import seed_identity
@@ -124,7 +130,7 @@ class LineReader:
 
 
 class Console:
-    """One console session: commands, greeting, messages to the engine."""
+    """One console session: commands, greeting, messages to the pipeline."""
 
     def __init__(self, settings: Settings, store: Store, pipeline: ReplyPipeline, user: str) -> None:
         self.settings = settings
@@ -150,7 +156,7 @@ class Console:
             moment = Moment(datetime.now(UTC).astimezone(load_zone(self.settings.alive.timezone)))
             shown = persona.render(greeting, self.user, moment)
             print(f"{persona.name}: {shown}", flush=True)
-            # Marked as shown: the engine puts it before the first message, and never posts it again.
+            # Marked as shown: the pipeline puts it before the first message, and never posts it again.
             await self.store.state.set(dm_greeted_key(self.key, CONSOLE_USER_ID, SCOPE), shown)
 
     async def command(self, text: str) -> bool:
@@ -271,7 +277,7 @@ async def _chat(settings: Settings, character: CharacterSource, user: str | None
     # Built as a running bot's are (bot/runtime/composition.py), without Discord's gates and tools.
     store = await open_store(settings)
     memory: MemoryService | None = None
-    engine: ReplyPipeline | None = None
+    pipeline: ReplyPipeline | None = None
     claude: ClaudeClient | None = None
     try:
         consent = Consent(store.servers, store.people, settings.memory.memory_consent)
@@ -282,18 +288,19 @@ async def _chat(settings: Settings, character: CharacterSource, user: str | None
         # what it may use while writing: the web search, as a running bot's characters may
         lent = Features(tools=(WebSearch(settings.lookup, settings.alive, store.spending,
                                          lambda: character.current().name),))
-        engine = compose_engine(settings, store, claude, character, consent, memory, lent, intents=intents)
-        console = Console(settings, store, engine, user or login_name())
-        await seed_identity(store, settings.character_dir, engine.character_key)
+        pipeline = compose_character(settings, store, claude, character, consent, memory, lent,
+                                     intents=intents)
+        console = Console(settings, store, pipeline, user or login_name())
+        await seed_identity(store, settings.character_dir, pipeline.character_key)
         await claude.verify_models()  # a model id that does not exist: exit 2 now, not at the first line
-        note(f"chatting with {engine.persona.name} as {console.user}; /help lists the console commands, "
+        note(f"chatting with {pipeline.persona.name} as {console.user}; /help lists the console commands, "
              "/quit or Ctrl-D leaves")
         await console.chat(LineReader(asyncio.get_running_loop()))
         if console.last is not None:
             await _finish_summary(memory, console.last, settings)
     finally:
-        if engine is not None:
-            await _settle_console_lines(store, engine.character_key)
+        if pipeline is not None:
+            await _settle_console_lines(store, pipeline.character_key)
         await _close(memory, claude, store)  # after Ctrl-C too: a second one is ignored (see run_console)
 
 

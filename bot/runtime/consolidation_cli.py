@@ -146,7 +146,7 @@ async def run_consolidation_cli(settings: Settings, character: CharacterSource, 
 
 async def _consolidate_with_bar(settings: Settings, character: CharacterSource, store: Store,
                                 claude: ClaudeClient, embedder: Embedder | None) -> ConsolidationReport:
-    key = settings.character_name_slug  # the name the bot files data under (engine.character_key)
+    key = settings.character_name_slug  # the name the bot files data under (pipeline.character_key)
     embedder = embedder or make_embedder(settings.memory.embedding_model)
     store.db.embedding_model = model_id_of(embedder)  # vectors tagged with, and read of, this model only
     load = getattr(embedder, "load", None)

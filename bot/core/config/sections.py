@@ -45,7 +45,7 @@ from bot.core.models.capabilities import EFFORTS
 
 @dataclass(frozen=True)
 class ReplySettings:
-    """Whether and when the character answers (bot/reply/engine.py)."""
+    """Whether and when the character answers (bot/reply/writer.py)."""
 
     TITLE: ClassVar[str] = "Reply decisions"
     bot_reply_threshold: int = key(
@@ -165,7 +165,7 @@ class MemorySettings:
 @dataclass(frozen=True)
 class EnsembleSettings:
     """One bot playing several characters, and characters of other bots (bot/reply/ensemble.py,
-    bot/reply/engine.py)."""
+    bot/reply/writer.py)."""
 
     TITLE: ClassVar[str] = "Several characters"
     ensemble_characters: str = key(

@@ -52,7 +52,7 @@ Narrowing = Callable[[int], Awaitable[JsonObject | None]]
 
 
 class Lent(NamedTuple):
-    """One tool a feature lends a reply (bot/core/pipeline.py ``ReplyTools``): its declaration, the client
+    """One tool a feature lends a reply (bot/core/stages.py ``ReplyTools``): its declaration, the client
     tool that runs it (None: a server tool Anthropic runs, a web search), how it narrows in the reply's later
     calls (None: the same bytes in every call), and whether what it is given goes out of Kindred (a fetched
     link: never declared in a request carrying another person's private memories), and its family's

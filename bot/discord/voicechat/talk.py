@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import discord
 
-from bot.core.pipeline import Incoming
+from bot.core.stages import Incoming
 from bot.core.text import SENTENCE_END
 from bot.discord.flow import age_restricted_place, missing_post_permission, private_place
 from bot.discord.posting import allowed_mentions_for, reply_nonce

@@ -23,8 +23,8 @@ from bot.core.claude import ClaudeUnavailable
 from bot.core.localtime import LocalTime, hour_in
 from bot.core.persona.macros import Moment
 from bot.core.persona.register import in_place
-from bot.core.pipeline import Outlet
 from bot.core.reach import Permit, Refusal, Way, Where
+from bot.core.stages import Outlet
 from bot.core.text import clean_name
 from bot.core.tokens import counted
 from bot.reply.prompting import fence, group, person_parts, profile_part, threads_part

@@ -30,7 +30,7 @@ from database.boundary import JsonObject
 from database.characters import Characters
 
 if TYPE_CHECKING:
-    from bot.core.pipeline import Incoming, ReplyResult
+    from bot.core.stages import Incoming, ReplyResult
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """MCP tools while replying: the tools of MCP servers a server's admins added (``/bot mcp add URL``, HTTP)
 or the operator configured (``mcp_local_servers``, local programs over stdio), used through the official
 ``mcp`` SDK as a client, so they work with every model backend. They are lent to each reply like the
-character's own tools (bot/core/pipeline.py ``ReplyTools``), inside the same tool loop and bound
+character's own tools (bot/core/stages.py ``ReplyTools``), inside the same tool loop and bound
 (``tool_rounds``); their results go back fenced as data (bot/reply/generation.py).
 
 * Where: only in the server whose admins added the server, only the tools on its allow-list

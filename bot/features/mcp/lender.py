@@ -1,4 +1,4 @@
-"""The MCP tools lent to one reply (bot/core/pipeline.py ``ReplyTools``), read at each message (a reload, an
+"""The MCP tools lent to one reply (bot/core/stages.py ``ReplyTools``), read at each message (a reload, an
 admin's /bot mcp change apply to the next one). Lent only when ``mcp_tools`` was on at start-up (read once:
 off, the composition root does not wire it, and no reply asks it).
 
@@ -23,7 +23,7 @@ from mcp import StdioServerParameters
 from bot.core.config import McpSettings
 from bot.core.config.holder import SettingsHolder
 from bot.core.models.tools import Lent, ToolOutput
-from bot.core.pipeline import Incoming
+from bot.core.stages import Incoming
 from bot.features.mcp.link import Link, Target
 from bot.features.mcp.schema import McpTool
 from database.boundary import JsonObject

@@ -3,7 +3,7 @@ wins; default off). Where it is on, the character answers only when it is addres
 replied to) and never joins in on its own: an unaddressed message is stopped before any vote is asked, so a
 quiet place costs no model call for the talk around it. A DM is never quiet.
 
-A place gate of the replies' admission (bot/core/pipeline.py ``Features.place_gates``: a DM never asks it):
+A place gate of the replies' admission (bot/core/stages.py ``Features.place_gates``: a DM never asks it):
 it reads the place's switch (a cached table) only for a message nobody addressed to the character. Its
 registration is ``FEATURE`` below. Tests: tests/test_quiet.py."""
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from bot.core.pipeline import Decision, Incoming, Outlet
+from bot.core.stages import Decision, Incoming, Outlet
 from bot.operator.places import PlaceControls
 from bot.operator.registration import Contribution, Feature, Parts, Switch
 

@@ -2,7 +2,7 @@
 delivered in character where it was asked, at that time, once, across restarts and the cluster's
 processes.
 
-* :mod:`.book`: the ``set_reminder`` and ``suggest_timezone`` tools lent to a reply (bot/core/pipeline.py
+* :mod:`.book`: the ``set_reminder`` and ``suggest_timezone`` tools lent to a reply (bot/core/stages.py
   ``ReplyTools``), in DMs and where a place switched them on, and what /reminders and /timezone read and
   change (``ReminderBook``).
 * :mod:`.recurrence`: a recurring reminder's RFC 5545 RRULE, read in the person's local time with

@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo, available_timezones
 from bot.core.config import AliveSettings
 from bot.core.localtime import Clock, load_zone, utc_now
 from bot.core.models.tools import Lent, ToolOutput, client_tool
-from bot.core.pipeline import Incoming
+from bot.core.stages import Incoming
 from bot.core.text import clean_name
 from bot.core.timers import Timers
 from bot.features.reminders.recurrence import (
@@ -167,7 +167,7 @@ class ReminderBook:
         self._proposed: OrderedDict[int, str] = OrderedDict()  # user id -> a zone waiting for /timezone
 
     async def __call__(self, msg: Incoming) -> Sequence[Lent]:
-        """The tools lent to ``msg``'s reply (bot/core/pipeline.py ``ReplyTools``): none for another bot,
+        """The tools lent to ``msg``'s reply (bot/core/stages.py ``ReplyTools``): none for another bot,
         nor where reminders are off."""
         if msg.author_is_bot or msg.webhook_id is not None:
             return ()

@@ -9,7 +9,7 @@ its full one only in an age-restricted channel, never in a DM. It is told how th
 the person as a reply is, in the same ``<state>`` (bot/alive/initiative.py): in a channel only what public
 talk moved.
 
-It waits for a reply to the person in flight in that place (the engine's lock on the conversation), so it
+It waits for a reply to the person in flight in that place (the pipeline's lock on the conversation), so it
 never cuts in. The character writes it (a model call with the persona, as a check-in); when the model fails,
 ``reminder_fallback_line`` goes out instead: a reminder is a promise, and it is kept.
 
@@ -39,8 +39,8 @@ from bot.core.claude import ClaudeUnavailable
 from bot.core.localtime import Clock, LocalTime, load_zone, utc_now
 from bot.core.persona.macros import Moment
 from bot.core.persona.register import in_place
-from bot.core.pipeline import Outlet, conversation_scope
 from bot.core.reach import Permit, Refusal, Way, Where
+from bot.core.stages import Outlet, conversation_scope
 from bot.core.text import clean_name
 from bot.features.reminders.book import SWITCH, humane
 from bot.features.reminders.recurrence import Due, Occurrence, due_off_loop, from_text, local_text

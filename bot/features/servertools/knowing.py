@@ -25,7 +25,7 @@ from typing import Protocol, runtime_checkable
 
 from bot.core.config import ServerToolSettings
 from bot.core.models.tools import Lent, ToolOutput, client_tool, read_back
-from bot.core.pipeline import Incoming
+from bot.core.stages import Incoming
 from bot.core.text import clean_name
 from database.boundary import JsonObject
 from database.people import People
@@ -258,7 +258,7 @@ class React:
 
 
 class ServerTools:
-    """The tools of one reply (bot/core/pipeline.py ``ReplyTools``), from the ``server_tools`` settings (read
+    """The tools of one reply (bot/core/stages.py ``ReplyTools``), from the ``server_tools`` settings (read
     at each message: a reload applies) and the place's switch (``/bot server-tools``, read only where the
     setting is on)."""
 

@@ -2,7 +2,7 @@
 browsed on the same message, as SillyTavern does.
 
 A reply posted as one message is offered swipes (:meth:`ReplySwipes.offer`); a new alternative is a model
-call like the reply's own (the same engine, the same server, so the spending limits and usage count it);
+call like the reply's own (the same pipeline, the same server, so the spending limits and usage count it);
 showing an alternative writes it into the stored answer at once, so what the history keeps when the
 conversation moves on is always the one shown. The buttons go (:meth:`ReplySwipes.close_channel`) when the
 next message arrives there, or when ``swipe_timeout_seconds`` ran out (a one-shot durable timer of kind
@@ -24,7 +24,7 @@ from discord.utils import time_snowflake
 from bot.core.claude import ClaudeUnavailable
 from bot.core.config import DiscordSettings
 from bot.core.models.tools import without_footnotes
-from bot.core.pipeline import Incoming, ReplyResult
+from bot.core.stages import Incoming, ReplyResult
 from bot.core.timers import Timers
 from bot.core.tokens import count_tokens
 from bot.reply.pipeline import Cast, ReplyPipeline

@@ -1,5 +1,5 @@
 """Web search while replying: Anthropic's ``web_search`` (and ``web_fetch`` for the links a message
-carries), lent to each reply like any other tool (bot/core/pipeline.py ``ReplyTools``), with the day's caps
+carries), lent to each reply like any other tool (bot/core/stages.py ``ReplyTools``), with the day's caps
 per person and per server and the reply's own search budget across its tool loop.
 
 Settings: the ``lookup`` section (bot/core/config/messages.py). The lender: :mod:`.lender`. How the

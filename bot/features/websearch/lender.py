@@ -25,7 +25,7 @@ from bot.core.config import AliveSettings
 from bot.core.config.holder import SettingsHolder
 from bot.core.config.messages import LookupSettings
 from bot.core.models.tools import Lent, Location, ToolOutput, client_tool, domains, web_fetch, web_search
-from bot.core.pipeline import Incoming
+from bot.core.stages import Incoming
 from database.boundary import JsonObject
 from database.spending import Spending
 
@@ -113,7 +113,7 @@ class SearchLeft:
 
 
 class WebSearch:
-    """The web search a reply may use (bot/core/pipeline.py ``ReplyTools``): where ``web_search`` is on for
+    """The web search a reply may use (bot/core/stages.py ``ReplyTools``): where ``web_search`` is on for
     the message's place, the search (or past a cap its stand-in), then a fetch of the links it carries."""
 
     def __init__(self, settings: LookupSettings, alive: AliveSettings, spending: Spending,

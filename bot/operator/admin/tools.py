@@ -46,7 +46,7 @@ class Verbose:
 
 class AdminTools:
     """The admin reads and edits, one attribute per concern. ``character`` is the name data is filed under
-    (ReplyEngine.character_key); ``embed`` embeds new facts (the memory engine's, when there is one);
+    (ReplyWriter.character_key); ``embed`` embeds new facts (the memory engine's, when there is one);
     ``models`` and ``storage``: the sections read (a plan's model, ``verbose_logging``); ``state_changed``:
     told of every /state edit (a note for the answer), e.g. the feelings reloaded."""
 

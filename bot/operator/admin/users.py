@@ -24,7 +24,7 @@ PAGE_SIZE = 10  # people per ``list users`` page
 
 
 class Users:
-    """``character`` is the name data is filed under (ReplyEngine.character_key); ``models``: the models
+    """``character`` is the name data is filed under (ReplyWriter.character_key); ``models``: the models
     section (which model a plan's replies use)."""
 
     def __init__(self, people: People, models: ModelSettings, character: str) -> None:

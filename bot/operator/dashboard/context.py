@@ -27,7 +27,7 @@ class RunningBot:
     latencies: Callable[[], Latencies]
     guild_count: Callable[[], int]
     claude: ClaudeClient  # the model client: its refusals and the requests it sent
-    live: LiveFeed  # every reply decision, as it is made (a decision observer of the main engine)
+    live: LiveFeed  # every reply decision, as it is made (a decision observer of the main pipeline)
 
     def refusals(self) -> dict[str, int]:
         """Requests the model refused since start, per purpose (``stop_reason: refusal``)."""
@@ -52,7 +52,7 @@ class DashboardContext:
 def standalone_context(settings: Settings, character: CharacterSource, store: Store) -> DashboardContext:
     """The dashboard alone on the bot's database (`main.py dashboard`): no live figures, no embedder (a fact
     whose text is edited here gets its vector from a later consolidation)."""
-    key = settings.character_name_slug  # what ReplyEngine files the main character under
+    key = settings.character_name_slug  # what ReplyWriter files the main character under
     return DashboardContext(
         settings=settings, store=store, character_key=key,
         character_name=lambda: character.current().name,

@@ -1,7 +1,7 @@
 """The live decision stream: every reply decision of the running bot, as the log channel's verbose mode words
 it (a DM only as "DM from user <id>", never its text), pushed to open pages as server-sent events.
 
-A decision observer of the main engine (an ensemble announces every character's decisions there).
+A decision observer of the main pipeline (an ensemble announces every character's decisions there).
 The hook only appends to memory and to each open page's queue; a page that cannot keep up loses its oldest
 lines, never the bot's time.
 """
@@ -15,7 +15,7 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bot.core.pipeline import Decision, Incoming
+from bot.core.stages import Decision, Incoming
 from bot.operator.logmirror import describe_decision
 
 KEEP = 200  # recent decisions a newly opened page shows

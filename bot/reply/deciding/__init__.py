@@ -14,8 +14,8 @@ import logging
 from collections.abc import Collection
 
 from bot.core.config.sections import TriageSettings
-from bot.core.pipeline import Decision, DecisionListener, Incoming, safely
 from bot.core.policy import ServerPolicies
+from bot.core.stages import Decision, DecisionListener, Incoming, safely
 from bot.reply.deciding.addressing import Addressee, CharacterNames, addressed_order
 from bot.reply.deciding.cardwords import CardVocabulary
 from bot.reply.deciding.firstlook import CardProfile, FirstLook, Look

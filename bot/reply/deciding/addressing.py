@@ -28,7 +28,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 
 from bot.core.persona.model import Persona
-from bot.core.pipeline import Incoming
+from bot.core.stages import Incoming
 
 
 def name_variants(name: str) -> set[str]:
@@ -142,7 +142,7 @@ class CharacterNames:
 
     def __init__(self, persona: Callable[[], Persona], extra: set[str]) -> None:
         self.persona = persona
-        self.extra = extra  # the engine's set, filled once connected
+        self.extra = extra  # the pipeline's set, filled once connected
         self._key: tuple[Persona, frozenset[str]] | None = None
         self._matcher = NameMatcher(())
 

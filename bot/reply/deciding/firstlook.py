@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from bot.core.config.sections import TriageSettings
 from bot.core.language import LANGUAGES, MIN_CONFIDENCE, guess
 from bot.core.persona.model import Persona
-from bot.core.pipeline import DecisionKind, Incoming
+from bot.core.stages import DecisionKind, Incoming
 from bot.core.topics import topic_hits
 from bot.reply.deciding.cardwords import CARD_WEIGHT, INTEREST_WEIGHT, CardText, CardVocabulary
 from memory.lexical import stemmer, terms, words_of
@@ -243,7 +243,7 @@ class _Channel:
 
 
 class FirstLook:
-    """One character's first look at the unaddressed messages of every channel (the engine's decider holds
+    """One character's first look at the unaddressed messages of every channel (the pipeline's decider holds
     it). ``persona``: the character as it is now (the card's profile is rebuilt when it changes)."""
 
     def __init__(

@@ -8,7 +8,7 @@
   routing needs no words of any language, and small talk asks about nothing and recalls nothing;
 * ``casual``: everything else: the defaults.
 
-An empty model setting means the default model. Plain Python; the reply engine asks :class:`IntentRouter`
+An empty model setting means the default model. Plain Python; the reply pipeline asks :class:`IntentRouter`
 for the route of each message it answers and logs the intent with its decision.
 """
 
@@ -21,7 +21,7 @@ from enum import StrEnum
 
 from bot.core.attachments import Carried
 from bot.core.config.sections import TriageSettings
-from bot.core.pipeline import Incoming
+from bot.core.stages import Incoming
 from bot.core.text import is_question
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".heic", ".avif")

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from bot.core.persona.model import Persona
-from bot.core.pipeline import Incoming
+from bot.core.stages import Incoming
 from bot.core.topics import topic_hits
 
 

@@ -20,7 +20,7 @@ import logging
 from collections.abc import Callable, Collection
 
 from bot.core.config.sections import DiscordSettings
-from bot.core.pipeline import Incoming, Outlet, ThreadOpener, ThreadRefused
+from bot.core.stages import Incoming, Outlet, ThreadOpener, ThreadRefused
 from database.log import MessageLog
 from database.switches import PlaceSwitches
 from database.talk_threads import TalkThreads

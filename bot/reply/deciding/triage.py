@@ -5,7 +5,7 @@
    command, a post of a webhook we do not know). Addressed messages never come here.
 2. burst coalescing (bot/reply/deciding/voting.py's BurstWindow): what is left is voted on, a burst at a time.
 
-Plain Python (no Discord, no database): the reply engine calls it from its decide step.
+Plain Python (no Discord, no database): the reply pipeline calls it from its decide step.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import logging
 import re
 from collections.abc import Callable, Collection, Sequence
 
-from bot.core.pipeline import Incoming
+from bot.core.stages import Incoming
 from bot.core.text import is_question
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ def _letters(word: str) -> int:
 
 
 # A hello and nothing else ("hi", "hey there!", "good morning 👋"): a person's first DM that says only this is
-# answered by the character's greeting alone (bot/reply/engine.py).
+# answered by the character's greeting alone (bot/reply/writer.py).
 _HELLO_WORDS = frozenset((
     "hi", "hello", "hey", "heya", "hiya", "howdy", "yo", "sup", "hallo", "hola", "greetings", "gm", "morning",
     "evening", "afternoon", "good", "there", "hellooo", "o/", "wave",

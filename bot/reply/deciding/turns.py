@@ -5,7 +5,7 @@ this bot's ensemble; either way a character waits until the ones before it have 
 seen in the short-term log as each message is observed (and, in a cluster, as another process announces a
 post), then answers with their words in its prompt. Other bots' characters are known by name: configured
 (``peer_characters``) or seen speaking in the channel; this bot's own answers by their message ids. The main
-character's engine observes every message, so its turn-taking is the one that waits.
+character's pipeline observes every message, so its turn-taking is the one that waits.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable, Collection, Sequence
 
 from bot.core.config import EnsembleSettings
-from bot.core.pipeline import Incoming
+from bot.core.stages import Incoming
 from bot.reply.deciding.addressing import addressed_order, name_variants
 from database.log import MessageLog
 from database.records import SeenMessage

@@ -1,6 +1,6 @@
 """Voting: whether the character answers an unaddressed channel message, all of it in one place.
 
-What the engine's decide step (bot/reply/engine.py) hands here has passed triage
+What the pipeline's decide step (bot/reply/writer.py) hands here has passed triage
 (bot/reply/deciding/triage.py):
 
 1. :class:`BurstWindow`, burst coalescing: a message in a quiet channel is judged at once (leading edge);
@@ -26,8 +26,8 @@ from bot.core.config import ReplySettings, Settings
 from bot.core.config.sections import TriageSettings
 from bot.core.pacing import Pacer
 from bot.core.persona.model import Persona
-from bot.core.pipeline import Decision, Incoming
 from bot.core.policy import ServerPolicy
+from bot.core.stages import Decision, Incoming
 from bot.reply.transcript import TranscriptWindows, fetch_limit
 from bot.reply.voteprompt import LENSES, VOTE_LINES, build_vote_prompt
 from database.boundary import JsonObject
@@ -84,7 +84,7 @@ def majority_yes(votes: Sequence[bool | None]) -> bool:
 
 
 class Ballot:
-    """The process's vote requests: one for every character's engine (the pacer is process-wide). It takes
+    """The process's vote requests: one for every character's pipeline (the pacer is process-wide). It takes
     the whole settings: it reads three sections (replies, triage, timeouts), one key each."""
 
     def __init__(self, claude: ClaudeClient, settings: Settings) -> None:
@@ -127,7 +127,7 @@ class Voting:
         self.messages = messages  # the short-term log: each round's recent lines
         self.replies = replies  # read at each round (sections following reloads)
         self.persona = persona
-        self.own_ids = own_ids  # our account and webhooks (the engine's set, filled as they become known)
+        self.own_ids = own_ids  # our account and webhooks (the pipeline's set, filled as they become known)
         self.policy = policy  # a server's effective settings (its vote count)
         self.windows = TranscriptWindows()  # where each channel's recent lines start (as a transcript)
         self.burst = BurstWindow(lambda: triage.vote_window_seconds, self.round, sized)

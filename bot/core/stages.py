@@ -2,7 +2,7 @@
 engine, and the features plugged into its stages (memory, the alive features, the log mirror): see
 :class:`Features`.
 
-A leaf module: it imports nothing of the engine, so everything may import it.
+A leaf module: it imports nothing of the pipeline, so everything may import it.
 """
 
 from __future__ import annotations
@@ -240,7 +240,7 @@ async def safely(awaitable: Awaitable[None], log: logging.Logger, what: str = "l
         log.exception("%s failed", what)
 
 
-# What features plug into a reply's stages, without the engine knowing them (declared in :class:`Features`).
+# What features plug into a reply's stages, without the pipeline knowing them (declared in :class:`Features`).
 # Each kind is a Protocol, so its name says its contract; any function or bound method of that shape is one
 # (the parameters are positional).
 
@@ -248,7 +248,7 @@ async def safely(awaitable: Awaitable[None], log: logging.Logger, what: str = "l
 class DecisionListener(Protocol):
     """Told of every decision about a message (answer or not, and why), after it is made: counters, the
     dashboard's live view. It only observes: it may not change the decision nor send anything. Listeners run
-    one after another; one that raises is logged and skipped (it never reaches the engine)."""
+    one after another; one that raises is logged and skipped (it never reaches the pipeline)."""
 
     def __call__(self, msg: Incoming, decision: Decision, /) -> Awaitable[None]: ...
 
@@ -257,7 +257,7 @@ class TurnListener(Protocol):
     """Told of each exchange after the reply is out and the exchange is stored (``result.turn_ids`` empty when
     consent kept it out of the history): summaries, relationships, persona evolution. Turn listeners run side
     by side (independent, and their small writes share one transaction, database/trips.py): one must not
-    count on another having run. One that raises is logged (it never reaches the engine nor the other
+    count on another having run. One that raises is logged (it never reaches the pipeline nor the other
     listeners); it may not send anything to Discord."""
 
     def __call__(self, msg: Incoming, result: ReplyResult, /) -> Awaitable[None]: ...
@@ -319,7 +319,7 @@ StoredConsent = Callable[[bool | None], bool]
 
 class MemoryConsent(Protocol):
     """Whether an exchange may be kept in the conversation history (memory/consent.py ``Consent``): one
-    object, handed to every character's engine by the composition root (bot/runtime/composition.py)."""
+    object, handed to every character's pipeline by the composition root (bot/runtime/composition.py)."""
 
     async def for_exchange(self, msg: Incoming) -> bool | StoredConsent:
         """False: answered but not stored; True: stored; a rule: stored if the person's stored consent passes
@@ -340,7 +340,7 @@ class ReplyTools(Protocol):
 @dataclass(frozen=True)
 class Features:
     """What the features add to one character's replies, stage by stage, declared once by the composition
-    root (bot/runtime/composition.py ``compose``) when it builds the engine; nothing is added later. Each
+    root (bot/runtime/composition.py ``compose``) when it builds the pipeline; nothing is added later. Each
     stage runs its entries in the order given:
 
     admit (``interceptors``, then ``access``, then ``gates``, then in a server ``place_gates``) → decide

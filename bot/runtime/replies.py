@@ -1,7 +1,7 @@
 """The composition root's reply part: each character's :class:`ReplyPipeline` built from its stages, each
 stage given what it reads (a repository, a settings section following reloads). Called by
-bot/runtime/composition.py (``compose_engine``, ``compose_ensemble``) and nothing else: the pipeline and its
-stages build nothing of each other."""
+bot/runtime/composition.py (``compose_character``, ``compose_ensemble``) and nothing else: the pipeline and
+its stages build nothing of each other."""
 
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ from bot.core.config.holder import section_of
 from bot.core.config.sections import TriageSettings
 from bot.core.keyed import KeyedLocks
 from bot.core.localtime import load_zone
-from bot.core.pipeline import Features, MemoryConsent, OwnAccounts
 from bot.core.policy import ServerPolicies
+from bot.core.stages import Features, MemoryConsent, OwnAccounts
 from bot.reply.admission import Admission
 from bot.reply.composing import PromptComposer
 from bot.reply.deciding import (
@@ -38,7 +38,6 @@ from bot.reply.deciding import (
     Voting,
 )
 from bot.reply.delivery import finish_text
-from bot.reply.engine import ReplyEngine
 from bot.reply.greetings import Greeter
 from bot.reply.imagebudget import ImageBudget
 from bot.reply.keeping import ExchangeKeeper
@@ -46,6 +45,7 @@ from bot.reply.owed import OwedMarks
 from bot.reply.persona_runtime import PersonaRuntime
 from bot.reply.pipeline import ReplyPipeline
 from bot.reply.throttle import BotThrottle
+from bot.reply.writer import ReplyWriter
 from database.store import Store
 
 
@@ -105,6 +105,6 @@ def compose_pipeline(settings: Settings, store: Store, claude: ClaudeClient, cha
                       features.decision_observers, first_look, shared.threads)
     keeper = ExchangeKeeper(store.conversations, store.privacy, key, owed,
                             (runtime.on_turn, *features.turn_observers), shared.consent, locks)
-    engine = ReplyEngine(settings, claude, character, composer, keeper, owed, store.privacy,
+    writer = ReplyWriter(settings, claude, character, composer, keeper, owed, store.privacy,
                          shared.images, features)
-    return ReplyPipeline(character, addressee, accounts, admission, decider, throttle, turns, owed, engine)
+    return ReplyPipeline(character, addressee, accounts, admission, decider, throttle, turns, owed, writer)

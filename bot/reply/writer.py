@@ -16,7 +16,7 @@ from bot.core.models.base import Prompt
 from bot.core.models.tools import without_footnotes
 from bot.core.persona.model import Persona
 from bot.core.persona.register import in_place
-from bot.core.pipeline import Features, Incoming, Outlet, ReplyResult
+from bot.core.stages import Features, Incoming, Outlet, ReplyResult
 from bot.reply.composing import Prefetched, PromptComposer
 from bot.reply.delivery import Delivery, Finish, finish_text
 from bot.reply.generation import Generation, Lending, Toolbox, with_tools
@@ -29,7 +29,7 @@ from database.privacy import Privacy
 log = logging.getLogger(__name__)
 
 
-class ReplyEngine:
+class ReplyWriter:
     """One character's answers: the prompt composed, generated, delivered and kept. It takes the whole
     settings (the running bot's follow reloads) for delivery, which reads three sections of them, and the
     media section."""
