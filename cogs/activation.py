@@ -2,9 +2,9 @@
 a ``/bot <switch> on|off|default [scope]`` per registered switch, made when the cog is (``SWITCHES``: the
 features' registrations, bot/features/, and the cog's own ``OWN_SWITCHES``: proactive talk, emote reactions,
 correction answers, the server's tools while replying, swipes, conversation threads); ``/bot voice`` (whether
-people may call the character into a voice channel, server-wide: bot/runtime/calls.py, which also leaves a
-call in a place switched off); ``/bot mcp add|allow|remove|list`` (the MCP servers whose tools the character
-may use here, bot/features/mcp/: server admins); ``/bot status-refresh`` (a new custom status now);
+people may call the character into a voice channel, server-wide: bot/features/voice/calls.py, which also
+leaves a call in a place switched off); ``/bot mcp add|allow|remove|list`` (the MCP servers whose tools the
+character may use here, bot/features/mcp/: server admins); ``/bot status-refresh`` (a new custom status now);
 ``/bot face avatar|banner|bio|reset`` (the character's face in this server, bot/operator/faces.py: server
 admins; reset returns to the character's own face, bot/operator/character_faces.py). A feature's own ``/bot``
 subgroup is added by its cog (``/bot tasks``: cogs/place_tasks.py). A deactivated channel or server gets no
@@ -60,11 +60,7 @@ OWN_SWITCHES = (
            section="discord", key="swipes"),
     Switch("threads", "Go on with a conversation in a thread I open (or not).",
            "a conversation started with me goes on in a thread I open, where I answer every message",
-           section="discord", key="conversation_threads"),
-    # server-wide, and a call in a server switched off is left: its command is written below
-    Switch("voice", "Let people call me into voice channels here (or not).",
-           "people can call me into their voice channel with /voice join",
-           section="voice", key="voice_channels", command=""))
+           section="discord", key="conversation_threads"))
 SWITCHES = {switch.name: switch for switch in (*OWN_SWITCHES, *(s for f in FEATURES for s in f.switches))}
 
 

@@ -29,7 +29,6 @@ SWITCHES = {
     "server_tools": "servertools.server_tools",
     "swipes": "discord.swipes",
     "threads": "discord.conversation_threads",
-    "voice": "voice.voice_channels",
 }
 for _name, _follows in SWITCHES.items():
     register_switch(_name, _follows)

@@ -17,7 +17,7 @@ from bot.discord.voicechat.jitter import Jitter
 from bot.discord.voicechat.receiver import BURST_FRAMES
 from bot.discord.voicechat.rtp import RtpFrame
 from bot.discord.voicechat.segmenter import Utterance
-from bot.runtime.audio import wav_seconds
+from bot.features.voice.audio import wav_seconds
 from tests.fakes.speech_book import SpeechBook
 from tests.harness import GUILD_ID, USER_ID, Harness
 from tests.test_voice_receiver import LONG, join

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
+from bot.features.voice.audio import audio_seconds, to_voice_clip, wav_seconds
+from bot.features.voice.speech import spoken_text
 from bot.operator.limits import SpendingLimits
-from bot.runtime.audio import audio_seconds, to_voice_clip, wav_seconds
-from bot.runtime.voice import spoken_text
 from tests.dbtools import api_calls
 from tests.fakes.openai_server import tone
 from tests.fakes.speech_book import SpeechBook
@@ -252,4 +252,4 @@ async def test_no_cap_set_asks_nothing_of_the_database() -> None:
     limits = SpendingLimits(LimitSettings(), "UTC", NoQueries(),  # type: ignore[arg-type]
                             is_admin=lambda _: False, addressed=lambda _: False, name=lambda: "Finn",
                             mirror=lambda _: None)
-    assert await limits.voice_refusal(USER_ID, GUILD_ID, CHANNEL_ID, what="speech-to-text") is None
+    assert await limits.paid_call_refusal(USER_ID, GUILD_ID, CHANNEL_ID, what="speech-to-text") is None

@@ -17,7 +17,7 @@ import pytest
 
 from bot.discord.permissions import INVITE_PERMISSIONS, invite_permissions
 from bot.discord.voicechat.status import listening_status
-from bot.runtime import voicesetup
+from bot.features.voice import setup as voicesetup
 from tests.fakes.discord_voice import SET_VOICE_CHANNEL_STATUS
 from tests.fakes.openai_server import FakeOpenAI
 from tests.harness import ADMIN_ID, GUILD_ID, USER2_ID, USER_ID, Harness, ephemeral

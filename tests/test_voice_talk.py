@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from bot.core.text import first_clause
-from bot.reply.aloud import SPOKEN
+from bot.features.voice.aloud import SPOKEN
 from tests.fakes.claude_server import Reply, content_text
 from tests.fakes.speech_book import SpeechBook
 from tests.harness import (

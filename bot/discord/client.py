@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EXTENSIONS = ("cogs.messages", "cogs.conversation", "cogs.activation", "cogs.admin", "cogs.admin_slash",
-              "cogs.memory", "cogs.me", "cogs.voice",
+              "cogs.memory", "cogs.me",
               # Server tools: moderation, polls and info, tickets, per-server settings.
               "cogs.moderation", "cogs.polls", "cogs.info", "cogs.tickets", "cogs.server_settings",
               "cogs.alive", "cogs.ask",
@@ -170,7 +170,7 @@ class KindredMixin:
         self.webhooks = WebhookPool(lambda: self.user, ensemble) if ensemble is not None else None
         # what the features do around each message's replies, declared in bot/discord/features.py
         self.features = await DiscordFeatures.of(self, services, self.webhooks)  # type: ignore[arg-type]  # a Bot
-        self.flow = MessageFlow(self, self.in_flight,  # type: ignore[arg-type]  # a Bot only
+        self.flow = MessageFlow(self, self.in_flight,
                                 observers=self.features.observers, buttons=self.features.buttons)
         # A configured model id the models list does not serve stops start-up here (exit 2, naming the key
         # and the closest real id), not at the first reply; the services are the bot's already, so the

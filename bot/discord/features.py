@@ -14,6 +14,7 @@ from bot.discord.flow import PostObserver
 from bot.discord.outlets import Buttons, WebhookPool
 from bot.discord.poll_results import DiscordPollBoard
 from bot.discord.swipes import DiscordSwipeBoard, SwipeDesk
+from bot.discord.voice import VoiceReplies
 from bot.runtime.composition import Boards, Services
 
 
@@ -38,4 +39,6 @@ class DiscordFeatures:
         await swipes.load()  # where swipes are open (a restart keeps them), known before any message
         # the swipes: the previous reply's buttons come off, the new reply is offered them (and goes out with
         # them, so no edit has to add them)
-        return cls(observers=(swipes,), buttons=swipes, swipes=swipes)
+        # and the main character's reply also sent as a voice message, when voice_replies asks
+        return cls(observers=(swipes, VoiceReplies(client)),  # type: ignore[arg-type]  # the Kindred bot
+                   buttons=swipes, swipes=swipes)

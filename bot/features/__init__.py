@@ -10,6 +10,7 @@ docstring names. How to add one: docs/architecture.md."""
 from bot.features.mcp import FEATURE as MCP
 from bot.features.quiet import FEATURE as QUIET
 from bot.features.reminders import FEATURE as REMINDERS
+from bot.features.voice import FEATURE as VOICE
 from bot.features.websearch import FEATURE as WEBSEARCH
 from bot.operator.registration import Feature
 
@@ -19,4 +20,5 @@ FEATURES: tuple[Feature, ...] = (
     REMINDERS,
     MCP,
     QUIET,
+    VOICE,
 )

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bot.core.config.holder import SettingsHolder
-from bot.core.pipeline import DecisionListener, Gate, Incoming, PromptPart, ReplyTools, TurnListener
+from bot.core.pipeline import DecisionListener, Gate, Incoming, PromptPart, Reader, ReplyTools, TurnListener
 from bot.core.timers import Timers
 from bot.operator.places import PlaceControls
 from database.store import Store
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from bot.alive.service import DiscordSide
     from bot.alive.speaker import Speaker
     from bot.core.localtime import LocalTime
+    from bot.core.metrics import Metrics
+    from bot.operator.limits import SpendingLimits
     from database.timers import TimerRow
 
 
@@ -73,7 +75,8 @@ class Parts:
     """What a feature is built from (the composition root's, at start-up): the running settings, the store,
     the durable timers, the place switches' accessors, the character's name, and whether a message certainly
     asks this character for an answer (a DM, a mention, a reply, its name); ``character``: the key its rows
-    are filed under."""
+    are filed under; ``spending``: the limits a feature's own paid calls (not the model's) are held to;
+    ``metrics``: what they are measured by (None: metrics are off)."""
 
     holder: SettingsHolder
     store: Store
@@ -82,6 +85,8 @@ class Parts:
     name: Callable[[], str]
     addressed: Callable[[Incoming], bool]
     character: str = ""
+    spending: SpendingLimits | None = None
+    metrics: Metrics | None = None
 
 
 @dataclass(frozen=True)
@@ -102,10 +107,12 @@ TimerHandler = Callable[["TimerRow"], Awaitable[str]]
 @dataclass(frozen=True)
 class Contribution:
     """What a built feature adds: to the main character's reply stages (``gates``, ``place_gates``,
-    ``decision_observers``, ``prompt_parts``, ``tools``, ``turn_observers``), to each other character of a
-    cast (``cast_tools``, given that character's name), the objects its slash commands use (``parts``: read
-    with ``Services.part``), what a person's ``/forget_me`` clears in memory (``forget_held``: their id) and
-    its durable timers' handlers (``timers``: by kind, built once the character's initiative is)."""
+    ``decision_observers``, ``prompt_parts``, ``tools``, ``turn_observers``, ``readers``: a message's
+    recording read before the reply), to each other character of a cast (``cast_tools``, given that
+    character's name; ``cast_prompt_parts``, as the main character's ``prompt_parts``), the objects its slash
+    commands use (``parts``: read with ``Services.part``), what a person's ``/forget_me`` clears in memory
+    (``forget_held``: their id) and its durable timers' handlers (``timers``: by kind, built once the
+    character's initiative is)."""
 
     gates: tuple[Gate, ...] = ()
     place_gates: tuple[Gate, ...] = ()  # asked in a server only (a place's switch), after the gates
@@ -113,6 +120,8 @@ class Contribution:
     prompt_parts: tuple[PromptPart, ...] = ()
     tools: tuple[ReplyTools, ...] = ()
     turn_observers: tuple[TurnListener, ...] = ()
+    readers: tuple[Reader, ...] = ()
+    cast_prompt_parts: tuple[PromptPart, ...] = ()
     cast_tools: Callable[[Callable[[], str]], tuple[ReplyTools, ...]] = lambda _: ()
     parts: tuple[object, ...] = ()
     forget_held: tuple[Callable[[int], None], ...] = ()
@@ -134,6 +143,8 @@ class Contribution:
             prompt_parts=tuple(x for b in built for x in b.prompt_parts),
             tools=tuple(x for b in built for x in b.tools),
             turn_observers=tuple(x for b in built for x in b.turn_observers),
+            readers=tuple(x for b in built for x in b.readers),
+            cast_prompt_parts=tuple(x for b in built for x in b.cast_prompt_parts),
             cast_tools=cast_tools, parts=tuple(x for b in built for x in b.parts),
             forget_held=tuple(x for b in built for x in b.forget_held), timers=timers)
 

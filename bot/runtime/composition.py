@@ -62,6 +62,8 @@ from bot.core.policy import LanguageHint, ServerPolicies
 from bot.core.ticker import Ticker
 from bot.core.timers import Dispatcher, Recurring, Timers
 from bot.features import FEATURES
+from bot.features.voice.calls import Calls, CallSide
+from bot.features.voice.speech import VoiceService
 from bot.operator.access import AccessGate
 from bot.operator.activity import ActivityRecorder
 from bot.operator.admin.heartbeat import Heartbeat
@@ -76,7 +78,6 @@ from bot.operator.logmirror import LogMirror
 from bot.operator.places import PlaceControls
 from bot.operator.reach import Reach
 from bot.operator.registration import Contribution, Parts, Running
-from bot.reply.aloud import SpokenReply
 from bot.reply.deciding import Addressee, CharacterNames, IntentRouter
 from bot.reply.ensemble import CastMember, Ensemble
 from bot.reply.imagebudget import ImageBudget
@@ -84,13 +85,10 @@ from bot.reply.pipeline import ReplyPipeline, ReplySequence, Solo
 from bot.reply.recovery import LateReplies, ReplyRecovery
 from bot.reply.swipes import TIMER as SWIPE_TIMER
 from bot.reply.swipes import ReplySwipes, SwipeBoard
-from bot.runtime.calls import Calls, CallSide
 from bot.runtime.cluster import Cluster, ClusterNews, Handler, LeadWork, cache_invalidation
 from bot.runtime.jobs import MemoryJobs, daily_rounds
 from bot.runtime.pipelines import Shared, compose_pipeline
 from bot.runtime.reloader import ConfigReloader
-from bot.runtime.voice import VoiceService
-from bot.runtime.voicesetup import start_voice_checks
 from bot.servertools.knowing import ServerTools, ServerView
 from bot.servertools.moderation import ModerationLog
 from bot.servertools.polls import TIMER as POLL_TIMER
@@ -165,6 +163,14 @@ class ServerToolParts:
                    ServerSettingsBook(store.servers), CheckInChoice(store.checkins))
 
 
+def part_of(parts: Collection[object], kind: type[P]) -> P:
+    """The feature's part of type ``kind`` (LookupError: no feature built one)."""
+    for part in parts:
+        if isinstance(part, kind):
+            return part
+    raise LookupError(f"no feature built a {kind.__name__}")
+
+
 @dataclass
 class Services:
     """Every long-lived service of the process; bot/discord/client.py closes them in reverse order."""
@@ -212,10 +218,7 @@ class Services:
 
     def part(self, kind: type[P]) -> P:
         """The feature's part of type ``kind`` its slash commands use (LookupError: no feature built one)."""
-        for part in self.parts:
-            if isinstance(part, kind):
-                return part
-        raise LookupError(f"no feature built a {kind.__name__}")
+        return part_of(self.parts, kind)
 
     def forget_person(self, user_id: int) -> None:
         """What the features hold of a person in memory, forgotten with their /forget_me."""
@@ -334,7 +337,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     # The features (bot/features/ ``FEATURES``), each built from the same parts; what they delete of a
     # person goes into /forget_me's transaction.
     parts = Parts(holder, store, timers, PlaceControls(store.places, store.switches), names.name,
-                  addressee.reply_certain, key)
+                  addressee.reply_certain, key, spending=limits, metrics=metrics)
     built = [feature.build(parts) for feature in FEATURES]
     lent = Contribution.joined(built)
     store.privacy.also_forget(*(f.forget for f in FEATURES if f.forget is not None))
@@ -344,6 +347,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     # The main character's replies, stage by stage.
     main = Features(
         interceptors=(edge.intercept,),  # the log channel's admin commands
+        readers=lent.readers,  # a message's recording read before the reply (a voice message)
         access=(reach.listens,),  # the rule's halves: who is heard at all, then what a reply may spend
         gates=(reach.gate, *lent.gates),
         place_gates=lent.place_gates,  # a place's own switches (a DM never enters them)
@@ -352,8 +356,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                             *(m.on_decision for m in watched), *lent.decision_observers),
         prompt_parts=(*alive_parts.prompt_parts(key),  # after memory's recall (compose_engine)
                       LanguageHint(policies),  # the server's language, as /settings says
-                      late, SpokenReply(),  # a reply to words said in a voice call: it will be spoken
-                      *lent.prompt_parts),
+                      late, *lent.prompt_parts),
         reply_filters=(alive_parts.render,),
         turn_observers=(counters.on_turn, *alive_parts.turn_observers(key), news.posted(names.name),
                         own_faces.on_turn, *(m.on_turn for m in watched), *lent.turn_observers),
@@ -373,21 +376,13 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     engine = compose_engine(settings, store, claude, character, consent, memory, main, accounts=accounts,
                             addressee=addressee, intents=intents, policies=policies, shared=shared,
                             locks=locks)
-    # Speech servers are paid like the model: each call recorded in the usage log and held to the same
-    # spending limits.
-    voice = VoiceService(holder.follow(VoiceSettings), base_url=settings.models.openai_base_url,
-                         api_key=settings.secrets.openai_api_key, usage=store.usage, spending=limits,
-                         metrics=metrics)
-    # One line per thing voice lacks: programs, a speech-to-text backend, libopus; the speech servers a call
-    # uses are asked in the background.
-    voice.startup_problems()
-    start_voice_checks(voice, settings.origins)
+    voice = part_of(lent.parts, VoiceService)  # the voice feature's speech back-ends, which calls use
     log.info("starting: loading %s (identity, other characters, memory, commands)", engine.persona.name)
     await seed_identity(store, settings.character_dir, engine.character_key)
     ensemble = await compose_ensemble(settings, holder.follow(EnsembleSettings), store, claude, character,
                                       engine, accounts, shared, memory, alive_parts,
                                       (counters.on_turn, *(m.on_turn for m in watched)),
-                                      (LanguageHint(policies), late, SpokenReply()), news,
+                                      (LanguageHint(policies), late, *lent.cast_prompt_parts), news,
                                       lent.cast_tools)
     members = [m.pipeline for m in ensemble.members[1:]] if ensemble is not None else []
     # The one reply sequence every message goes through; the cast chooses who answers.

@@ -11,6 +11,6 @@ cuts each member's audio into utterances on the member's own packet clock (``seg
 activity detector; a short pause handed on too, for an early end of turn).
 ``hearing.Hearing`` turns utterances into each member's ``[voice]`` words with the speech-to-text backend of
 voice messages; ``speaking.play`` plays the character's speech into the call. ``calls.DiscordCalls`` joins a
-channel for bot/runtime/calls.py (``/voice join``, cogs/voice.py), and ``talk.CallTalk`` hands each member's
-words to the reply sequence as a message in the channel's chat and posts and speaks the answer.
+channel for bot/features/voice/calls.py (``/voice join``, cogs/voice.py), and ``talk.CallTalk`` hands each
+member's words to the reply sequence as a message in the channel's chat and posts and speaks the answer.
 """

@@ -1,5 +1,5 @@
-"""The Discord side of the character's calls (bot/runtime/calls.py's ``CallSide``): a voice channel joined
-with a listening client (client.py), whose utterances go to ``Hearing`` (hearing.py) and on to what the
+"""The Discord side of the character's calls (bot/features/voice/calls.py's ``CallSide``): a voice channel
+joined with a listening client (client.py), whose utterances go to ``Hearing`` (hearing.py) and on to what the
 bot does with a member's words (``on_heard``)."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from bot.discord.voicechat.client import ListeningVoiceClient, listening
 from bot.discord.voicechat.hearing import Hearing, SpokenTurn
 from bot.discord.voicechat.segmenter import Utterance
 from bot.discord.voicechat.status import ChannelStatus
-from bot.runtime.calls import JoinFailed
+from bot.features.voice.calls import JoinFailed
 
 if TYPE_CHECKING:
     from bot.runtime.composition import Services

@@ -24,8 +24,8 @@ from typing import Protocol
 
 from bot.core.config import VoiceSettings
 from bot.core.reach import Rule, Way, Where
+from bot.features.voice.speech import VoiceService
 from bot.operator.places import PlaceControls
-from bot.runtime.voice import VoiceService
 
 log = logging.getLogger(__name__)
 
