@@ -27,6 +27,7 @@ from bot.discord.permissions import admin_only, in_server, server_admin_only
 from bot.discord.ui import send_long, tell
 from bot.features import FEATURES
 from bot.features.mcp import McpAdmin
+from bot.features.voice.calls import Calls
 from bot.operator.faces import BIO_LIMIT, IMAGE_LIMIT, declared_problem
 from bot.operator.registration import Switch
 from bot.reply.media import TooLarge
@@ -81,7 +82,7 @@ class Activation(commands.Cog):
     def __init__(self, bot: Kindred) -> None:
         self.bot = bot
         self.places = bot.services.tools.places
-        self.calls = bot.services.calls
+        self.calls = bot.services.part(Calls)
         self.mcp_admin = bot.services.part(McpAdmin)
         for switch in SWITCHES.values():
             if switch.subcommand:

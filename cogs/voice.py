@@ -10,7 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord.permissions import in_server, is_server_admin
-from bot.features.voice.calls import Caller
+from bot.features.voice.calls import Caller, Calls
 
 if TYPE_CHECKING:
     from bot.discord.client import Interaction, Kindred
@@ -29,7 +29,7 @@ class Voice(commands.Cog):
         allowed_contexts=app_commands.AppCommandContext(guild=True))
 
     def __init__(self, bot: Kindred) -> None:
-        self.calls = bot.services.calls
+        self.calls = bot.services.part(Calls)
 
     @group.command(name="join", description="Call me into the voice channel you are in.")
     @in_server()

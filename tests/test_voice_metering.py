@@ -206,7 +206,7 @@ async def test_another_bots_audio_in_a_call_is_never_transcribed(
     assert voice is not None
     h.openai.speech_book = book = SpeechBook()
     book.learn("Good evening.", speech("Good evening."))
-    caplog.set_level(logging.DEBUG, logger="bot.discord.voicechat.hearing")
+    caplog.set_level(logging.DEBUG, logger="bot.features.voice.hearing")
     await in_the_call(h, USER_ID, OTHER_BOT_ID)
     await voice.speak(OTHER_BOT_ID, speech("Beep boop, I am a bot."))
     await eventually(check(lambda: f"an utterance of {OTHER_BOT_ID}, a bot" in caplog.text),

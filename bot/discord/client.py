@@ -40,8 +40,6 @@ from bot.discord.presence import AlivePresence
 from bot.discord.serverview import DiscordServerView
 from bot.discord.startup import announce_connected, log_invite, watch_reconnects
 from bot.discord.ui import answer_expired_click, on_app_command_error
-from bot.discord.voicechat.calls import DiscordCalls
-from bot.discord.voicechat.talk import CallTalk
 from bot.operator.logmirror import LogMirror
 from bot.runtime.composition import FEATURE_COGS, Edge, Services, compose
 from bot.runtime.lifecycle import InFlight, close_database, settle_heap
@@ -160,8 +158,7 @@ class KindredMixin:
                     face_writer=DiscordFaces(self),  # type: ignore[arg-type]
                     server_view=DiscordServerView(self),  # type: ignore[arg-type]
                     guild_count=lambda: len(self.guilds),  # type: ignore[attr-defined]
-                    started_at=self.started_at,
-                    call_side=DiscordCalls(self, CallTalk(self).heard))  # type: ignore[arg-type]
+                    started_at=self.started_at)
         self._services = self.services = services = await compose(
             self.settings_holder, self.character, self.mirror, edge, skip_rounds=self.skip_rounds)
         # The cast's webhooks, one per character per channel (the messages cog's outlets use them), and the
@@ -268,7 +265,9 @@ class KindredMixin:
             await services.metrics_server.stop()
         # Out of every call first, while the gateway is up: what the character is saying stops at once (an
         # answer under way is posted, not said) rather than hold the grace period, and leaving is bounded.
-        await services.calls.close()
+        features = getattr(self, "features", None)  # None: setup_hook failed before it had them
+        if features is not None:
+            await features.let_go()
         # Let replies in flight finish and be saved before the connection and the database go away.
         grace = self.settings.operation.shutdown_grace_seconds
         try:
@@ -292,7 +291,8 @@ class KindredMixin:
         await services.counters.close()  # the last counts, before the database closes
         await services.ticker.stop()  # each periodic job was stopped by its owner above; none outlives this
         await services.claude.close()
-        await services.voice.close()
+        if features is not None:
+            await features.close()
         if services.tracing is not None:
             await services.tracing.close()  # the last spans sent
         await close_database(services.store)

@@ -23,7 +23,7 @@ from discord.http import Route
 from bot.core.pipeline import Incoming, ReplyResult
 from bot.discord.flow import VOICE_MESSAGE_FLAG, AfterPost
 from bot.features.voice.messages import payer_of
-from bot.features.voice.speech import VoiceRefused, VoiceUnavailable
+from bot.features.voice.speech import VoiceRefused, VoiceService, VoiceUnavailable
 
 if TYPE_CHECKING:
     from bot.core.config import Settings
@@ -63,7 +63,7 @@ class VoiceReplies:
             main = self.bot.services.pipeline.character_key
             spoken = [r for r in results if r.speaker == main]
             voice_message = bool(message.attachments) and voice_attachment(message) is not None
-            if spoken and self.bot.services.voice.speaks_after(voice_message=voice_message):
+            if spoken and self.bot.services.part(VoiceService).speaks_after(voice_message=voice_message):
                 await speak_reply(self.bot, msg, message.id, spoken[0])
         return after
 
@@ -82,7 +82,7 @@ async def speak_reply(bot: VoiceBot, msg: Incoming, message_id: int, result: Rep
     """Send ``result`` again as a voice message, spent for ``msg``'s author; a failure is logged (the text
     reply is already out)."""
     try:
-        clip = await bot.services.voice.speak(result.text, payer_of(msg))
+        clip = await bot.services.part(VoiceService).speak(result.text, payer_of(msg))
         return await send_voice_message(bot.http, msg.channel_id, clip)
     except VoiceRefused as exc:  # a spending limit, logged once by the limits
         log.info("the voice reply to message %s was not sent: %s", message_id, exc)

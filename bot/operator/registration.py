@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from bot.alive.speaker import Speaker
     from bot.core.localtime import LocalTime
     from bot.core.metrics import Metrics
+    from bot.core.reach import Rule
     from bot.operator.limits import SpendingLimits
     from database.timers import TimerRow
 
@@ -76,7 +77,8 @@ class Parts:
     the durable timers, the place switches' accessors, the character's name, and whether a message certainly
     asks this character for an answer (a DM, a mention, a reply, its name); ``character``: the key its rows
     are filed under; ``spending``: the limits a feature's own paid calls (not the model's) are held to;
-    ``metrics``: what they are measured by (None: metrics are off)."""
+    ``metrics``: what they are measured by (None: metrics are off); ``reach``: the one rule of whom the
+    character may speak to or hear, for a feature's own ways (bot/operator/reach.py)."""
 
     holder: SettingsHolder
     store: Store
@@ -87,6 +89,7 @@ class Parts:
     character: str = ""
     spending: SpendingLimits | None = None
     metrics: Metrics | None = None
+    reach: Rule | None = None
 
 
 @dataclass(frozen=True)

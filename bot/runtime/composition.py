@@ -40,7 +40,6 @@ from bot.core.config import (
     ServerToolSettings,
     Settings,
     StorageSettings,
-    VoiceSettings,
 )
 from bot.core.config.holder import SettingsHolder, section_of
 from bot.core.config.sections import TriageSettings
@@ -62,8 +61,6 @@ from bot.core.policy import LanguageHint, ServerPolicies
 from bot.core.ticker import Ticker
 from bot.core.timers import Dispatcher, Recurring, Timers
 from bot.features import FEATURES
-from bot.features.voice.calls import Calls, CallSide
-from bot.features.voice.speech import VoiceService
 from bot.operator.access import AccessGate
 from bot.operator.activity import ActivityRecorder
 from bot.operator.admin.heartbeat import Heartbeat
@@ -141,7 +138,6 @@ class Edge:
     post_to_log: Callable[[str], Awaitable[object]]  # a line in the log channel (the heartbeat's warnings)
     guild_count: Callable[[], int]
     started_at: float  # time.monotonic() when the process started
-    call_side: CallSide  # voice channels joined and heard (bot/discord/voicechat/calls.py)
 
 
 @dataclass
@@ -177,7 +173,6 @@ class Services:
 
     store: Store
     claude: ClaudeClient
-    voice: VoiceService
     pipeline: ReplyPipeline  # the main character's
     access: AccessGate
     limits: SpendingLimits
@@ -206,7 +201,6 @@ class Services:
     asking: Asking  # /ask and the message menus, wherever the app is installed
     faces: Faces  # a face per server (/bot face)
     own_faces: CharacterFaces  # the character's own face in each server, by the stage reached there
-    calls: Calls  # the character in voice channels (/voice join, /voice leave)
     dashboard: Dashboard | None  # served when dashboard_port asks for it
     metrics: Metrics | None = None  # when metrics_port asks for them
     metrics_server: MetricsServer | None = None  # GET /metrics on its own port; the event-loop lag sampler
@@ -337,7 +331,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     # The features (bot/features/ ``FEATURES``), each built from the same parts; what they delete of a
     # person goes into /forget_me's transaction.
     parts = Parts(holder, store, timers, PlaceControls(store.places, store.switches), names.name,
-                  addressee.reply_certain, key, spending=limits, metrics=metrics)
+                  addressee.reply_certain, key, spending=limits, metrics=metrics, reach=reach)
     built = [feature.build(parts) for feature in FEATURES]
     lent = Contribution.joined(built)
     store.privacy.also_forget(*(f.forget for f in FEATURES if f.forget is not None))
@@ -376,7 +370,6 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     engine = compose_engine(settings, store, claude, character, consent, memory, main, accounts=accounts,
                             addressee=addressee, intents=intents, policies=policies, shared=shared,
                             locks=locks)
-    voice = part_of(lent.parts, VoiceService)  # the voice feature's speech back-ends, which calls use
     log.info("starting: loading %s (identity, other characters, memory, commands)", engine.persona.name)
     await seed_identity(store, settings.character_dir, engine.character_key)
     ensemble = await compose_ensemble(settings, holder.follow(EnsembleSettings), store, claude, character,
@@ -444,7 +437,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                                   metrics_server if metrics_server is not None and not metrics_server.own_port
                                   else None) if live is not None else None
     tools = ServerToolParts.on(store, polls)
-    services = Services(store=store, claude=claude, voice=voice, pipeline=engine, access=access,
+    services = Services(store=store, claude=claude, pipeline=engine, access=access,
                         limits=limits, reach=reach,
                         cluster=cluster, ensemble=ensemble, replies=replies, conversation_locks=locks,
                         images=shared.images, recovery=recovery, memory=memory,
@@ -455,7 +448,6 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                         tools=tools,
                         conversation=conversation, asking=Asking(engine, conversation),
                         swipes=swipes, faces=faces, own_faces=own_faces,
-                        calls=Calls(edge.call_side, holder.follow(VoiceSettings), tools.places, voice, reach),
                         dashboard=dashboard, metrics=metrics, metrics_server=metrics_server,
                         tracing=tracing, parts=lent.parts, forget_held=lent.forget_held)
     return services

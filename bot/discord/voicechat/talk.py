@@ -40,10 +40,10 @@ from bot.core.text import SENTENCE_END
 from bot.discord.flow import age_restricted_place, missing_post_permission, private_place
 from bot.discord.posting import allowed_mentions_for, reply_nonce
 from bot.discord.voicechat.calls import DiscordCall
-from bot.discord.voicechat.hearing import SpokenTurn
-from bot.discord.voicechat.segmenter import Utterance
 from bot.discord.voicechat.speaking import play
 from bot.features.voice.aloud import VIA_CALL
+from bot.features.voice.hearing import SpokenTurn
+from bot.features.voice.segmenter import Utterance
 from bot.features.voice.speech import (
     Payer,
     VoiceRefused,
@@ -112,7 +112,7 @@ class CallTalk:
     async def _answer(self, call: DiscordCall, msg: Incoming, turn: SpokenTurn | None) -> None:
         lock = self._speaking.setdefault(call.channel_id, asyncio.Lock())
         held = turn if turn is not None and not turn.committed else None
-        outlet = CallOutlet(call, self._bot.services.voice, lock, msg.message_id,
+        outlet = CallOutlet(call, self._bot.services.part(VoiceService), lock, msg.message_id,
                             Payer(msg.author_id, call.guild_id, call.channel_id), held)
         with self._bot.in_flight:
             try:

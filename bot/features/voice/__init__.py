@@ -8,10 +8,15 @@ and the character in a server's voice channels, talking with its members.
 * :mod:`.aloud`: the prompt part of a reply that will be spoken in a call (``SpokenReply``).
 * :mod:`.calls`: the calls a server's members call the character into (``Calls``: /voice join, leave).
 * :mod:`.setup`: what a call needs and lacks, said at start-up.
-* The Discord side (voice messages' upload, the voice gateway, UDP, DAVE, the receiver, hearing a member and
-  playing the answer into the call) is bot/discord/voice.py and bot/discord/voicechat/; its slash commands:
-  cogs/voice.py (``/bot voice`` is cogs/activation.py's, as it leaves a call it may no longer be in); its
-  settings: the ``voice`` section; what it is for people: docs/features.md. Tests: tests/test_voice*.py.
+* In a call, the plain parts of hearing: :mod:`.segmenter` (a member's audio cut into utterances, WebRTC's
+  voice activity detector), :mod:`.echo` (its own voice coming back through a member, told apart),
+  :mod:`.hearing` (each member's utterances transcribed in order, their turns).
+* The Discord side (voice messages' upload, the voice gateway, UDP, RTP, DAVE, the jitter buffer of RTP
+  frames, the receiver, the talk and playing the answer into the call) is bot/discord/voice.py and
+  bot/discord/voicechat/, as the layers require (a feature imports nothing of bot/discord); its slash
+  commands: cogs/voice.py (``/bot voice`` is cogs/activation.py's, as it leaves a call it may no longer be
+  in); its settings: the ``voice`` section; what it is for people: docs/features.md. Tests:
+  tests/test_voice*.py.
 
 It keeps no rows of its own: a voice message's transcript is a message of the log (``[voice] ...``), deleted
 with the rest of a person's by /forget_me. Its calls are made for a member's words (a voice message, a call's
@@ -25,7 +30,7 @@ from __future__ import annotations
 
 from bot.core.config import VoiceSettings
 from bot.features.voice.aloud import SpokenReply
-from bot.features.voice.calls import SWITCH
+from bot.features.voice.calls import SWITCH, Calls
 from bot.features.voice.messages import VoiceMessages
 from bot.features.voice.setup import start_voice_checks
 from bot.features.voice.speech import VoiceService
@@ -43,9 +48,14 @@ def build(parts: Parts) -> Contribution:
     # uses are asked in the background.
     voice.startup_problems()
     start_voice_checks(voice, settings.origins)
+    if parts.reach is None:
+        raise ValueError("the voice feature's calls need the reach rule (Parts.reach)")
+    # the character in voice channels (/voice join, /voice leave); the client hands it its Discord side
+    calls = Calls(parts.holder.follow(VoiceSettings), parts.places, voice, parts.reach)
     spoken = SpokenReply()  # a reply to words said in a call: it will be spoken (every character's)
     return Contribution(prompt_parts=(spoken,), cast_prompt_parts=(spoken,),
-                        readers=(VoiceMessages(parts.holder.follow(VoiceSettings), voice),), parts=(voice,))
+                        readers=(VoiceMessages(parts.holder.follow(VoiceSettings), voice),),
+                        parts=(voice, calls))
 
 
 FEATURE = Feature(
