@@ -1,5 +1,5 @@
 """How far the bot's own voice coming back (echo) is from a member's speech, by the correlation the receiver
-judges each frame with (bot/discord/voicechat/echo.py), on the packet clock (no wire, exact).
+judges each frame with (bot/features/voice/echo.py), on the packet clock (no wire, exact).
 
 The bot says a sentence (espeak-ng, one voice); it goes through the bot's Opus encoder and the member's
 decoder, is attenuated and delayed as a member's speakers and microphone would send it back, and through the
@@ -20,8 +20,8 @@ import time
 import discord.opus
 import numpy as np
 
-from bot.discord.voicechat.echo import THRESHOLD, EchoWindow, Played, Tapped
 from bot.discord.voicechat.receiver import ONSET_VOICED_FRAMES
+from bot.features.voice.echo import THRESHOLD, EchoWindow, Played, Tapped
 
 PCM_FRAME = 3840  # 20 ms of 48 kHz 16-bit stereo
 BOT = [("en-us", "I think the harbour is lovely at this time of year, with the boats coming in."),

@@ -63,8 +63,9 @@ import numpy as np
 
 from bot.core.text import first_clause as clause_ahead
 from bot.discord.voicechat import calls
-from bot.discord.voicechat.hearing import SpokenTurn, ends_sentence
-from bot.discord.voicechat.segmenter import FRAME_BYTES, Segmenter
+from bot.features.voice.hearing import SpokenTurn, ends_sentence
+from bot.features.voice.segmenter import FRAME_BYTES, Segmenter
+from bot.features.voice.speech import VoiceService
 from bot.reply import delivery
 from tests.fakes.claude_server import Reply
 from tests.fakes.speech_book import SpeechBook
@@ -157,7 +158,7 @@ async def one_instant(dave: bool, pause: float, said_at: float) -> list[float]:
     try:
         voice = h.discord.voice
         assert voice is not None and h.bot is not None
-        service = h.bot.services.voice
+        service = h.bot.services.part(VoiceService)
         marks: dict[str, float] = {}
         transcribe, speak_in_call = service.transcribe, service.speak_in_call
 

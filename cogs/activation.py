@@ -1,8 +1,8 @@
 """Per-place settings (admins, servers only): ``/bot activate``, ``/bot deactivate`` and ``/bot status-here``;
 a ``/bot <switch> on|off|default [scope]`` per registered switch, made when the cog is (``SWITCHES``: the
 features' registrations, bot/features/, and the cog's own ``OWN_SWITCHES``: emote reactions,
-correction answers, conversation threads); ``/bot voice`` (whether people may call the character
-into a voice channel, server-wide: bot/runtime/calls.py, which also leaves a call in a place switched off);
+correction answers, conversation threads); ``/bot voice`` (whether people may call the character into a
+voice channel, server-wide: bot/features/voice/calls.py, which also leaves a call in a place switched off);
 ``/bot mcp add|allow|remove|list`` (the MCP servers whose tools the character may use here,
 bot/features/mcp/: server admins); ``/bot status-refresh`` (a new custom status now). A feature's own
 ``/bot`` subgroup is added by its cog (``/bot tasks``: cogs/place_tasks.py; ``/bot face``: cogs/faces.py).
@@ -25,6 +25,7 @@ from bot.discord.permissions import admin_only, in_server, server_admin_only
 from bot.discord.ui import send_long, tell
 from bot.features import FEATURES
 from bot.features.mcp import McpAdmin
+from bot.features.voice.calls import Calls
 from bot.operator.registration import Switch
 from database.places import effective_activation
 
@@ -45,11 +46,7 @@ OWN_SWITCHES = (
            section="alive", key="correction_answers"),
     Switch("threads", "Go on with a conversation in a thread I open (or not).",
            "a conversation started with me goes on in a thread I open, where I answer every message",
-           section="discord", key="conversation_threads"),
-    # server-wide, and a call in a server switched off is left: its command is written below
-    Switch("voice", "Let people call me into voice channels here (or not).",
-           "people can call me into their voice channel with /voice join",
-           section="voice", key="voice_channels", command=""))
+           section="discord", key="conversation_threads"))
 SWITCHES = {switch.name: switch for switch in (*OWN_SWITCHES, *(s for f in FEATURES for s in f.switches))}
 
 
@@ -68,7 +65,7 @@ class Activation(commands.Cog):
     def __init__(self, bot: Kindred) -> None:
         self.bot = bot
         self.places = bot.services.tools.places
-        self.calls = bot.services.calls
+        self.calls = bot.services.part(Calls)
         self.mcp_admin = bot.services.part(McpAdmin)
         for switch in SWITCHES.values():
             if switch.subcommand:

@@ -1,5 +1,5 @@
 """``/voice join`` (into the caller's voice channel) and ``/voice leave``: the character in a voice channel
-of this server (bot/runtime/calls.py decides; bot/discord/voicechat/ connects, hears and speaks)."""
+of this server (bot/features/voice/calls.py decides; bot/discord/voicechat/ connects, hears and speaks)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord.permissions import in_server, is_server_admin
-from bot.runtime.calls import Caller
+from bot.features.voice.calls import Caller, Calls
 
 if TYPE_CHECKING:
     from bot.discord.client import Interaction, Kindred
 
 
 async def caller_of(interaction: Interaction) -> Caller:
-    """Who asks, as the calls' rules read them (bot/runtime/calls.py)."""
+    """Who asks, as the calls' rules read them (bot/features/voice/calls.py)."""
     user = interaction.user
     roles = [r.id for r in user.roles] if isinstance(user, discord.Member) else []
     return Caller(user.id, roles, await is_server_admin(interaction.client, interaction))
@@ -29,7 +29,7 @@ class Voice(commands.Cog):
         allowed_contexts=app_commands.AppCommandContext(guild=True))
 
     def __init__(self, bot: Kindred) -> None:
-        self.calls = bot.services.calls
+        self.calls = bot.services.part(Calls)
 
     @group.command(name="join", description="Call me into the voice channel you are in.")
     @in_server()

@@ -26,7 +26,6 @@ SWITCHES = {
     "reactions": "alive.emote_reactions",
     "corrections": "alive.correction_answers",
     "threads": "discord.conversation_threads",
-    "voice": "voice.voice_channels",
 }
 for _name, _follows in SWITCHES.items():
     register_switch(_name, _follows)

@@ -91,7 +91,7 @@ KINDS: dict[str, str] = {
     "voice-channel reply": (
         "Alice speaks to Finn in a voice call in the server (bot/discord/voicechat/talk.py): her transcribed "
         "words are the message, and an instruction after the history says the answer will be spoken "
-        "aloud (bot/reply/aloud.py)."),
+        "aloud (bot/features/voice/aloud.py)."),
 }
 
 # What each part is (the labels of bot/reply/prompting.py and bot/alive/initiative.py, and the block

@@ -24,6 +24,7 @@ from bot.features.checkins import CheckInDMs
 from bot.features.proactive import ProactiveTalk
 from bot.features.reminders.book import ReminderBook
 from bot.features.swipes import ReplySwipes
+from bot.features.voice.aloud import VIA_CALL
 from bot.operator.asking import CollectingOutlet
 from database.models import User
 from tests.fakes import EVENT_WAIT
@@ -273,7 +274,7 @@ class Run:
         heard = Incoming(message_id=time_snowflake(self.at(when + timedelta(minutes=5))), channel_id=VOICE_ID,
                          author_id=USER_ID, author_name="alice", content="[voice] finn, what time is it?",
                          created_at=self.clock.at, is_dm=False, guild_id=GUILD_ID, guild_name="Tide Pool",
-                         channel_name="Lounge", mentions_bot=True, aloud=True)
+                         channel_name="Lounge", mentions_bot=True, via=VIA_CALL)
         outlet = CollectingOutlet()
         await self.take("voice-channel reply",
                         lambda: self.bot.services.replies.handle(heard, lambda _key: outlet))

@@ -30,11 +30,11 @@ from bot.features.mcp import admin as mcp_admin
 from bot.features.mcp import schema as mcp_schema
 from bot.features.reminders import book as reminders
 from bot.features.servertools import moderation, polls, settings
+from bot.features.voice import speech as voice
 from bot.features.websearch import lender as websearch
 from bot.operator.admin import language
 from bot.reply import delivery, felt, guard, prompting, splitting
 from bot.reply.deciding import addressing, intent, router, triage
-from bot.runtime import voice
 from memory import facts, lexical, passtext, present, recall, slots, timewords
 from personaflow.core import memory as pf_memory
 from personaflow.utils import validators

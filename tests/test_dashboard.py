@@ -333,7 +333,7 @@ async def test_the_cost_with_neither_caching_nor_batches_includes_the_web_search
 
 async def test_a_calls_speech_shows_in_the_cost_per_model(alone: tuple[Store, str]) -> None:
     """What a voice call's speech cost (its members' words transcribed, its answers spoken: recorded by
-    bot/runtime/voice.py) is on the overview with the model calls, per model."""
+    bot/features/voice/speech.py) is on the overview with the model calls, per model."""
     store, base = alone
     row = {"user_id": USER_ID, "guild_id": 1, "latency_ms": 1.0, "ok": True, "input_tokens": 0,
            "output_tokens": 0, "cache_creation_tokens": 0, "cache_read_tokens": 0}

@@ -12,8 +12,8 @@ from bot.core.config import BY_KEY, PROJECT_ROOT
 from bot.core.persona.register import DEFAULT_SAFE_REGISTER
 from bot.features.reminders.book import VOICE as REMINDERS_VOICE
 from bot.features.servertools.knowing import PLACE_VOICE, REACT_VOICE
+from bot.features.voice.aloud import SPOKEN
 from bot.features.websearch.lender import SEARCH_VOICE
-from bot.reply.aloud import SPOKEN
 from tests.fakes.prompt_cache import _block, estimate_tokens
 from tests.harness import CHANNEL_ID, MakeHarness, reply_requests
 

@@ -28,6 +28,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.features.voice.calls import Calls
 from database.reminders import reminder_key
 from tests.fakes.claude_server import FakeClaude, Reply
 from tests.fakes.speech_book import SpeechBook
@@ -202,7 +203,7 @@ def in_call(h: Harness) -> int | None:
     """The voice channel of the character's call, as the bot holds it (None: none), after checking the fake
     Discord agrees."""
     assert h.bot is not None and h.bot.user is not None
-    call = h.bot.services.calls.current(GUILD_ID)
+    call = h.bot.services.part(Calls).current(GUILD_ID)
     channel = call.channel_id if call is not None else None
     assert h.discord.in_voice(GUILD_ID, h.bot.user.id) == channel
     return channel

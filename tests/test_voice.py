@@ -19,9 +19,10 @@ import pytest
 from discord.http import Route
 
 from bot.core.config import load_settings
-from bot.discord.voice import VOICE_MESSAGE_FLAG, send_voice_message
-from bot.runtime.audio import VoiceClip, missing_programs, to_voice_clip, waveform
-from bot.runtime.voice import VoiceService, spoken_text, transcript_content
+from bot.discord.flow import VOICE_MESSAGE_FLAG
+from bot.discord.voice import send_voice_message
+from bot.features.voice.audio import VoiceClip, missing_programs, to_voice_clip, waveform
+from bot.features.voice.speech import VoiceService, spoken_text, transcript_content
 from tests.fakes.openai_server import tone
 from tests.harness import CHANNEL_ID, USER_ID, Harness, MakeHarness, check, eventually, said_in_dm
 from tests.memory_support import FINN
@@ -305,7 +306,7 @@ async def test_a_wav_is_made_call_audio_in_process_as_ffmpeg_makes_it() -> None:
     own (same length, same loudness, the same waveform); what is not a plain WAV goes to ffmpeg."""
     import numpy as np
 
-    from bot.runtime.audio import _run, espeak, to_call_pcm, wav_to_call_pcm
+    from bot.features.voice.audio import _run, espeak, to_call_pcm, wav_to_call_pcm
 
     for line, voice in (("Chamomile, with a little honey.", "en"), ("Il est tard.", "fr-fr"),
                         ("我们明天应该走。", "cmn")):

@@ -15,6 +15,7 @@ import discord
 import numpy as np
 import pytest
 
+from bot.features.voice.speech import VoiceService
 from tests.fakes.voice_server import client_ssl
 from tests.harness import GUILD_ID, USER_ID, Harness
 from tests.voice_support import VOICE_ID, tone, voice_harness
@@ -112,11 +113,12 @@ async def test_what_the_character_says_in_a_call_is_heard_as_its_words(call: Har
     client = await channel.connect()
     if voice.dave:
         await voice.wait_for(lambda v: v.group is not None and v.group.active, what="the DAVE group")
-    pcm = await call.bot.services.voice.speak_in_call(f"**{line}**")  # Markdown marks are not read out
+    # Markdown marks are not read out
+    pcm = await call.bot.services.part(VoiceService).speak_in_call(f"**{line}**")
     assert await play(client, pcm)
     await voice.wait_for(lambda v: len(v.heard.get(USER_ID, [])) >= len(pcm) // 3840 - 5, what="the line")
     book = SpeechBook()
-    book.learn(line, speech(line, call.bot.services.voice.voice.tts_voice or "en"))
+    book.learn(line, speech(line, call.bot.services.part(VoiceService).voice.tts_voice or "en"))
     heard = np.frombuffer(b"".join(voice.heard[USER_ID]), dtype="<i2")
     assert book.recognize(wav(heard[::2].tobytes())) == line
     # Stopped part-way (a member speaking over it): play says so.

@@ -17,6 +17,7 @@ import davey
 import numpy as np
 import pytest
 
+from bot.features.voice.speech import VoiceService
 from tests.fakes.claude_server import Reply
 from tests.fakes.dave_mls import DaveGroup, add_proposal, vec
 from tests.fakes.speech_book import SpeechBook
@@ -47,7 +48,7 @@ async def test_it_joins_a_call_in_progress_by_welcome_and_answers_a_member_there
     voice.members_group = True  # alice's and bob's clients made the group before the character came
     h.openai.speech_book = book = SpeechBook()
     book.learn(ASKED, speech(ASKED))
-    book.learn(ANSWER, speech(ANSWER, h.bot.services.voice.voice.tts_voice or "en"))
+    book.learn(ANSWER, speech(ANSWER, h.bot.services.part(VoiceService).voice.tts_voice or "en"))
     h.claude.script(Reply(ANSWER))
     await in_the_call(h, USER_ID, USER2_ID)
     group = voice.group
@@ -66,7 +67,7 @@ async def test_it_joins_a_call_in_progress_by_welcome_and_answers_a_member_there
     assert stats is not None and stats.successes > 0 and stats.passthroughs == 0  # by the welcome's keys
     [posted] = await h.discord.wait_for_messages(VOICE_ID, 1)
     assert posted["content"] == ANSWER and len(reply_requests(h)) == 1
-    pcm = await h.bot.services.voice.speak_in_call(ANSWER)
+    pcm = await h.bot.services.part(VoiceService).speak_in_call(ANSWER)
     await voice.wait_for(lambda v: len(v.heard.get(USER_ID, [])) >= len(pcm) // 3840 - 5, what="the answer")
     heard = np.frombuffer(b"".join(voice.heard[USER_ID]), dtype="<i2")
     assert book.recognize(wav(heard[::2].tobytes())) == ANSWER
@@ -169,7 +170,7 @@ async def heard_in_the_call(h: Harness, book: SpeechBook, *speakers: tuple[int, 
         assert book.recognize(h.openai.heard[before].data) == line
         stats = session.get_decryption_stats(user)
         assert stats is not None and stats.successes > 0 and stats.passthroughs == 0
-    frames = len(await h.bot.services.voice.speak_in_call(ANSWER)) // 3840
+    frames = len(await h.bot.services.part(VoiceService).speak_in_call(ANSWER)) // 3840
     for user, _ in speakers:
         await voice.wait_for(lambda v, u=user: len(v.heard.get(u, [])) - heard[u] >= frames - 5,
                              what=f"the answer heard by {user}")
@@ -184,7 +185,7 @@ def answering(h: Harness) -> SpeechBook:
     h.openai.speech_book = book = SpeechBook()
     for line in (BOB_SAYS, CAROL_SAYS, ASKED):
         book.learn(line, speech(line))
-    book.learn(ANSWER, speech(ANSWER, h.bot.services.voice.voice.tts_voice or "en"))
+    book.learn(ANSWER, speech(ANSWER, h.bot.services.part(VoiceService).voice.tts_voice or "en"))
     h.claude.script("no", model=VOTER, times=None)
     h.claude.script(Reply(ANSWER), times=None)
     return book

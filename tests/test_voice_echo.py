@@ -1,4 +1,4 @@
-"""The echo check alone (bot/discord/voicechat/echo.py), on the packet clock: what the bot played, sent back
+"""The echo check alone (bot/features/voice/echo.py), on the packet clock: what the bot played, sent back
 through Opus, late and quieter, is its own voice; a member's own speech while it plays, and anything when
 it has not played, is not. (Over the wire: tests/test_voice_stops.py; measured: benchmarks/bench_echo.py.)"""
 
@@ -9,7 +9,7 @@ import time
 import discord.opus
 import numpy as np
 
-from bot.discord.voicechat.echo import EchoWindow, Played, Tapped
+from bot.features.voice.echo import EchoWindow, Played, Tapped
 from tests.voice_support import speech
 
 FRAME = 3840  # 20 ms of 48 kHz 16-bit stereo

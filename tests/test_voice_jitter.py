@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.discord.voicechat.hearing import Hearing, ends_sentence
 from bot.discord.voicechat.jitter import Jitter
 from bot.discord.voicechat.receiver import BURST_FRAMES
 from bot.discord.voicechat.rtp import RtpFrame
-from bot.discord.voicechat.segmenter import Utterance
-from bot.runtime.audio import wav_seconds
+from bot.features.voice.audio import wav_seconds
+from bot.features.voice.hearing import Hearing, ends_sentence
+from bot.features.voice.segmenter import Utterance
+from bot.features.voice.speech import VoiceService
 from tests.fakes.speech_book import SpeechBook
 from tests.harness import GUILD_ID, USER_ID, Harness
 from tests.test_voice_receiver import LONG, join
@@ -51,7 +52,7 @@ async def test_audio_sent_faster_than_real_time_is_taken_at_real_time(call: Harn
     async def heard(_member: int, content: str, _u: Utterance) -> None:
         said.append(content)
 
-    hearing = Hearing(call.bot.services.voice, heard)
+    hearing = Hearing(call.bot.services.part(VoiceService), heard)
     client = await join(call, [], on_utterance=hearing.utterance)
     loop = asyncio.get_running_loop()
     pcm = speech(LONG) * 4
@@ -147,7 +148,7 @@ async def test_a_finished_question_is_answered_at_a_short_pause_and_an_unfinishe
     async def heard(_member: int, content: str, utterance: Utterance) -> None:
         said.append((content, utterance))
 
-    hearing = Hearing(call.bot.services.voice, heard)
+    hearing = Hearing(call.bot.services.part(VoiceService), heard)
     client = await join(call, [], on_utterance=hearing.utterance, pause_seconds=0.3)
     hearing.conclude = client.receiver.conclude
     quiet = bytes(PCM_FRAME * 60)  # 1.2 s
@@ -182,7 +183,7 @@ async def test_passthrough_and_reordered_packets_transcribe_the_same_words_as_a_
     async def heard(_member: int, content: str, _u: Utterance) -> None:
         said.append(content)
 
-    hearing = Hearing(call.bot.services.voice, heard)
+    hearing = Hearing(call.bot.services.part(VoiceService), heard)
     client = await join(call, [], on_utterance=hearing.utterance)
     if voice.dave:
         await voice.prepare_downgrade(USER_ID)

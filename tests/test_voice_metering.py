@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
+from bot.features.voice.audio import audio_seconds, to_voice_clip, wav_seconds
+from bot.features.voice.speech import spoken_text
 from bot.operator.limits import SpendingLimits
-from bot.runtime.audio import audio_seconds, to_voice_clip, wav_seconds
-from bot.runtime.voice import spoken_text
 from tests.dbtools import api_calls
 from tests.fakes.openai_server import tone
 from tests.fakes.speech_book import SpeechBook
@@ -206,7 +206,7 @@ async def test_another_bots_audio_in_a_call_is_never_transcribed(
     assert voice is not None
     h.openai.speech_book = book = SpeechBook()
     book.learn("Good evening.", speech("Good evening."))
-    caplog.set_level(logging.DEBUG, logger="bot.discord.voicechat.hearing")
+    caplog.set_level(logging.DEBUG, logger="bot.features.voice.hearing")
     await in_the_call(h, USER_ID, OTHER_BOT_ID)
     await voice.speak(OTHER_BOT_ID, speech("Beep boop, I am a bot."))
     await eventually(check(lambda: f"an utterance of {OTHER_BOT_ID}, a bot" in caplog.text),
@@ -252,4 +252,4 @@ async def test_no_cap_set_asks_nothing_of_the_database() -> None:
     limits = SpendingLimits(LimitSettings(), "UTC", NoQueries(),  # type: ignore[arg-type]
                             is_admin=lambda _: False, addressed=lambda _: False, name=lambda: "Finn",
                             mirror=lambda _: None)
-    assert await limits.voice_refusal(USER_ID, GUILD_ID, CHANNEL_ID, what="speech-to-text") is None
+    assert await limits.paid_call_refusal(USER_ID, GUILD_ID, CHANNEL_ID, what="speech-to-text") is None

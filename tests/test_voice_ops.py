@@ -17,7 +17,8 @@ import pytest
 
 from bot.discord.permissions import INVITE_PERMISSIONS, invite_permissions
 from bot.discord.voicechat.status import listening_status
-from bot.runtime import voicesetup
+from bot.features.voice import setup as voicesetup
+from bot.features.voice.speech import VoiceService
 from tests.fakes.discord_voice import SET_VOICE_CHANNEL_STATUS
 from tests.fakes.openai_server import FakeOpenAI
 from tests.harness import ADMIN_ID, GUILD_ID, USER2_ID, USER_ID, Harness, ephemeral
@@ -58,7 +59,7 @@ async def started(made: list[Harness], db_url: str, tmp_path: Path, **config: st
 async def server_checks(h: Harness) -> list[str]:
     """The speech servers' lines, once start-up's background check is done."""
     assert h.bot is not None
-    checks = h.bot.services.voice.checks
+    checks = h.bot.services.part(VoiceService).checks
     assert checks is not None
     return await checks
 
@@ -83,7 +84,7 @@ async def test_start_up_says_each_thing_a_call_lacks_in_one_line(
     assert "apt-get install ffmpeg" in said(lines, "voice_channels=true needs ffmpeg")
     said(lines, "voice_channels=true needs espeak-ng")  # the default tts_backend
     assert "apt-get install libopus0" in said(lines, "voice_channels=true needs libopus")
-    assert h.bot is not None and h.bot.services.voice.checks is None  # no speech server to ask
+    assert h.bot is not None and h.bot.services.part(VoiceService).checks is None  # no speech server to ask
 
 
 async def test_voice_off_says_nothing_and_the_invite_asks_for_no_call(

@@ -13,8 +13,9 @@ import discord
 import pytest
 
 from bot.discord.voicechat.client import ListeningVoiceClient, listening
-from bot.discord.voicechat.hearing import Hearing
-from bot.discord.voicechat.segmenter import FRAME_BYTES, Segmenter, Utterance
+from bot.features.voice.hearing import Hearing
+from bot.features.voice.segmenter import FRAME_BYTES, Segmenter, Utterance
+from bot.features.voice.speech import VoiceService
 from tests.fakes.speech_book import SpeechBook
 from tests.harness import GUILD_ID, USER2_ID, USER_ID, Harness
 from tests.voice_support import VOICE_ID, speech, spoken_seconds, voice_harness
@@ -174,7 +175,7 @@ async def test_what_each_member_said_is_transcribed_as_their_words(call: Harness
     async def heard(member: int, content: str, _: Utterance) -> None:
         said.append((member, content))
 
-    hearing = Hearing(call.bot.services.voice, heard)
+    hearing = Hearing(call.bot.services.part(VoiceService), heard)
     client = await join(call, [], on_utterance=hearing.utterance)
     await asyncio.gather(voice.speak(USER_ID, speech(SHORT)), voice.speak(USER2_ID, speech(LONG)))
     await voice.wait_for(lambda _: len(said) >= 2, what="two transcripts")

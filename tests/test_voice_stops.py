@@ -15,9 +15,11 @@ from typing import Any
 import discord
 import pytest
 
-from bot.discord.voicechat.hearing import Hearing
 from bot.discord.voicechat.receiver import BURST_FRAMES
 from bot.discord.voicechat.talk import sentences
+from bot.features.voice.calls import Calls
+from bot.features.voice.hearing import Hearing
+from bot.features.voice.speech import VoiceService
 from tests.fakes.discord_components import RESPONSE_WINDOW
 from tests.fakes.speech_book import SpeechBook
 from tests.harness import GUILD_ID, USER2_ID, USER_ID, Harness, ephemeral, eventually
@@ -60,7 +62,7 @@ def heard_lines(h: Harness, book: SpeechBook) -> list[str | None]:
 
 def hearing_of(h: Harness) -> Hearing:
     assert h.bot is not None
-    hearing = getattr(h.bot.services.calls.current(GUILD_ID), "hearing", None)
+    hearing = getattr(h.bot.services.part(Calls).current(GUILD_ID), "hearing", None)
     assert isinstance(hearing, Hearing)
     return hearing
 
@@ -145,7 +147,8 @@ async def test_a_member_speaking_over_it_stops_its_audio_at_once(
     # that followed the onset (the time it took is measured, not asserted: bench_voice, docs/benchmarks.md;
     # a loaded machine delays it).
     first = next(iter(sentences(LONG_ANSWER)))
-    frames = len(await h.bot.services.voice.speak_in_call(first)) // 3840  # 20 ms of 48 kHz 16-bit stereo
+    # 20 ms of 48 kHz 16-bit stereo a frame
+    frames = len(await h.bot.services.part(VoiceService).speak_in_call(first)) // 3840
     assert len(after) < frames // 2, (len(after), frames, stopped_ms)
     [posted] = h.discord.posted(VOICE_ID)
     assert posted["content"] == LONG_ANSWER  # the rest posted, not said
@@ -158,7 +161,7 @@ async def test_its_own_voice_coming_back_through_a_member_does_not_stop_it(
     voice = h.discord.voice
     assert voice is not None and h.bot is not None
     await speaking_an_answer(h)
-    client = getattr(h.bot.services.calls.current(GUILD_ID), "client", None)
+    client = getattr(h.bot.services.part(Calls).current(GUILD_ID), "client", None)
     assert client is not None
     conn = voice.connection(bot_id(h))
     assert conn is not None
@@ -200,7 +203,7 @@ async def test_a_member_speaking_over_its_echo_is_heard_and_stops_it(
     voice = h.discord.voice
     assert voice is not None and h.bot is not None
     await speaking_an_answer(h)
-    client = getattr(h.bot.services.calls.current(GUILD_ID), "client", None)
+    client = getattr(h.bot.services.part(Calls).current(GUILD_ID), "client", None)
     assert client is not None
     conn = voice.connection(bot_id(h))
     assert conn is not None
@@ -324,7 +327,7 @@ async def test_corrupt_audio_is_counted_and_logged_once(
     voice = h.discord.voice
     assert voice is not None and h.bot is not None
     await in_the_call(h, USER_ID)
-    call = h.bot.services.calls.current(GUILD_ID)
+    call = h.bot.services.part(Calls).current(GUILD_ID)
     client = getattr(call, "client", None)
     assert client is not None
     caplog.set_level(logging.DEBUG)

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from bot.core.text import first_clause
-from bot.reply.aloud import SPOKEN
+from bot.features.voice.aloud import SPOKEN
+from bot.features.voice.speech import VoiceService
 from tests.fakes.claude_server import Reply, content_text
 from tests.fakes.speech_book import SpeechBook
 from tests.harness import (
@@ -65,7 +66,7 @@ async def test_a_member_asks_and_the_character_answers_aloud_and_in_the_chat(cal
     h.openai.speech_book = book = SpeechBook()
     for line in (ASKED, ASIDE):
         book.learn(line, speech(line))
-    tts_voice = h.bot.services.voice.voice.tts_voice or "en"
+    tts_voice = h.bot.services.part(VoiceService).voice.tts_voice or "en"
     book.learn(ANSWER, speech(ANSWER, tts_voice))
     h.claude.script("no", model=VOTER, times=None)  # nothing said to someone else gets in
     # the model's judgement of the message (bot/reply/felt.py) is neither posted nor spoken
@@ -81,7 +82,7 @@ async def test_a_member_asks_and_the_character_answers_aloud_and_in_the_chat(cal
     said = h.claude.all_text(asked)
     assert f"[voice] {ASKED}" in said and "alice" in said and "Lounge" in said
     # Spoken: the member's client decodes the line.
-    pcm = await h.bot.services.voice.speak_in_call(ANSWER)
+    pcm = await h.bot.services.part(VoiceService).speak_in_call(ANSWER)
     await voice.wait_for(lambda v: len(v.heard.get(USER_ID, [])) >= len(pcm) // 3840 - 5, what="the answer")
     heard = np.frombuffer(b"".join(voice.heard[USER_ID]), dtype="<i2")
     assert book.recognize(wav(heard[::2].tobytes())) == ANSWER
@@ -118,7 +119,7 @@ async def test_the_reply_is_asked_as_speech_and_its_actions_are_not_said(call: H
     assert voice is not None and h.bot is not None
     h.openai.speech_book = book = SpeechBook()
     book.learn(ASKED, speech(ASKED))
-    book.learn(ANSWER, speech(ANSWER, h.bot.services.voice.voice.tts_voice or "en"))
+    book.learn(ANSWER, speech(ANSWER, h.bot.services.part(VoiceService).voice.tts_voice or "en"))
     h.claude.script("no", model=VOTER, times=None)
     h.claude.script(f"*pours the tea* {ANSWER}")
     await in_the_call(h, USER_ID, USER2_ID)
@@ -128,7 +129,7 @@ async def test_the_reply_is_asked_as_speech_and_its_actions_are_not_said(call: H
     [asked] = reply_requests(h)
     last = content_text(asked.body["messages"][-1]["content"])
     assert SPOKEN in last and last.index(f"[voice] {ASKED}") < last.index(SPOKEN)
-    pcm = await h.bot.services.voice.speak_in_call(ANSWER)
+    pcm = await h.bot.services.part(VoiceService).speak_in_call(ANSWER)
     await voice.wait_for(lambda v: len(v.heard.get(USER_ID, [])) >= len(pcm) // 3840 - 5, what="the answer")
     heard = np.frombuffer(b"".join(voice.heard[USER_ID]), dtype="<i2")
     assert book.recognize(wav(heard[::2].tobytes())) == ANSWER  # said without "pours the tea"
@@ -155,8 +156,8 @@ async def test_a_member_speaking_over_the_answer_stops_it_at_once(call: Harness)
     h.claude.script(LONG_ANSWER)
     await in_the_call(h, USER_ID, USER2_ID)
     first, *_ = LONG_ANSWER.split(". ")
-    first_frames = len(await h.bot.services.voice.speak_in_call(first + ".")) // 3840
-    whole_frames = len(await h.bot.services.voice.speak_in_call(LONG_ANSWER)) // 3840
+    first_frames = len(await h.bot.services.part(VoiceService).speak_in_call(first + ".")) // 3840
+    whole_frames = len(await h.bot.services.part(VoiceService).speak_in_call(LONG_ANSWER)) // 3840
 
     await voice.speak(USER_ID, speech(ASKED))
     await voice.wait_for(lambda v: len(v.heard.get(USER2_ID, [])) >= 10, what="the answer begun")
@@ -184,8 +185,8 @@ async def test_the_first_sentence_is_spoken_while_the_rest_is_still_written(call
     writing = asyncio.Event()  # the model writes the rest once the test lets it
     h.claude.script(Reply(LONG_ANSWER, writing=writing, written_until=len(first) + 1))
     await in_the_call(h, USER_ID)
-    first_frames = len(await h.bot.services.voice.speak_in_call(first)) // 3840
-    whole_frames = len(await h.bot.services.voice.speak_in_call(LONG_ANSWER)) // 3840
+    first_frames = len(await h.bot.services.part(VoiceService).speak_in_call(first)) // 3840
+    whole_frames = len(await h.bot.services.part(VoiceService).speak_in_call(LONG_ANSWER)) // 3840
 
     await voice.speak(USER_ID, speech(ASKED))
     # The first sentence is heard whole, and posted, while the rest is not written yet.

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.discord.voicechat.hearing import Hearing
+from bot.features.voice.calls import Calls
+from bot.features.voice.hearing import Hearing
 from tests.fakes.claude_server import Reply
 from tests.fakes.speech_book import SpeechBook
 from tests.harness import GUILD_ID, USER_ID, Harness, reply_requests
@@ -44,7 +45,7 @@ async def call(request: pytest.FixtureRequest, db_url: str, tmp_path: Path) -> A
 
 def hearing_of(h: Harness) -> Hearing:
     assert h.bot is not None
-    hearing = getattr(h.bot.services.calls.current(GUILD_ID), "hearing", None)
+    hearing = getattr(h.bot.services.part(Calls).current(GUILD_ID), "hearing", None)
     assert isinstance(hearing, Hearing)
     return hearing
 
@@ -138,7 +139,7 @@ async def test_going_on_after_the_answer_began_stops_it_and_is_heard_with_the_ea
     await in_the_call(h, USER_ID)
     await voice.speak(USER_ID, speech(FIRST), silence_frames=False)  # and its 0.3 s of quiet
     await voice.wait_for(lambda v: v.heard.get(USER_ID), what="the answer begun aloud")
-    client = getattr(h.bot.services.calls.current(GUILD_ID), "client", None)
+    client = getattr(h.bot.services.part(Calls).current(GUILD_ID), "client", None)
     assert client is not None
     # she goes on at once: by her clock, within the full wait of her words
     await voice.speak(USER_ID, speech(REST) + quiet(1.2), silence_frames=False)

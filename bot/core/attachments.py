@@ -37,6 +37,10 @@ class Attachment:
     content_type: str | None = None
     size: int = 0
     url: str = ""
+    # A recording the person made to be listened to (the transport marks it as one), and
+    # its length in seconds as the transport measured it (None: unknown).
+    recording: bool = False
+    duration: float | None = None
 
     @property
     def kind(self) -> str:

@@ -80,9 +80,9 @@ class Incoming:
     # The Discord permission the bot lacks to post here ("Send Messages"; "" when it may post): such a
     # message is logged, never answered (no model call for a reply Discord would refuse).
     cannot_post: str = ""
-    # Words a member said in a voice call (bot/discord/voicechat/talk.py): the reply is spoken into the
-    # call, and its prompt says so (bot/reply/aloud.py).
-    aloud: bool = False
+    # The way a message came other than posted ("" for a posted one): a feature's own word for its live
+    # place, set where the feature makes the message and read by that feature's prompt parts.
+    via: str = ""
     # Downloads an attachment of ``carried``, up to a size in bytes (the transport's CDN read), for a reply
     # that looks at images and files (bot/reply/media.py); None where nothing can be downloaded.
     fetch: Callable[[Attachment, int], Awaitable[bytes]] | None = field(default=None, compare=False,
@@ -337,19 +337,43 @@ class ReplyTools(Protocol):
     async def __call__(self, msg: Incoming, /) -> Sequence[Lent]: ...
 
 
+class Reader(Protocol):
+    """Before the reply: a message whose words are in a file it carries (a recording), turned into text (a
+    feature's, lent through its registration; bot/reply/pipeline.py ``read_first`` runs it). Until read the
+    message stands as ``placeholder()`` (what the log keeps of one never read); one that cannot be read is
+    answered, where the answer is certain, with ``unread_line()`` (``{name}``: the character's name)."""
+
+    def takes(self, carried: Carried, /) -> bool:
+        """Whether ``carried`` holds what this reads (no I/O)."""
+        ...
+
+    def placeholder(self) -> str: ...
+
+    def can_read(self) -> bool:
+        """Whether it can read at all now (False: every such message is answered as unread)."""
+        ...
+
+    def unread_line(self) -> str: ...
+
+    async def read(self, msg: Incoming, carried: Carried, /) -> str | None:
+        """The words ``msg`` stands for, read from ``carried`` (what it carried before it was held); None
+        when they could not be read."""
+        ...
+
+
 @dataclass(frozen=True)
 class Features:
     """What the features add to one character's replies, stage by stage, declared once by the composition
     root (bot/runtime/composition.py ``compose``) when it builds the pipeline; nothing is added later. Each
     stage runs its entries in the order given:
 
-    admit (``interceptors``, then ``access``, then ``gates``, then in a server ``place_gates``) → decide
-    (``decision_observers``) → compose the prompt (``prompt_parts``) → generate (``tools``) and deliver
-    (``reply_filters``) → keep (``turn_observers``)."""
+    read (``readers``, asked by the transport first) → admit (``interceptors``, then ``access``, then
+    ``gates``, then in a server ``place_gates``) → decide (``decision_observers``) → compose the prompt
+    (``prompt_parts``) → generate (``tools``) and deliver (``reply_filters``) → keep (``turn_observers``)."""
 
     interceptors: tuple[Interceptor, ...] = ()  # a log-channel command consumed (in that channel only)
-    # who may talk to it: these say nothing and count nothing, so a voice message is asked them before it
-    # is heard (a refused person's is not transcribed)
+    # who may talk to it: these say nothing and count nothing, so a message a reader turns into text is
+    # asked them before it is read (a refused person's is not)
     access: tuple[Gate, ...] = ()
     gates: tuple[Gate, ...] = ()  # what it may spend
     place_gates: tuple[Gate, ...] = ()  # asked after the gates, in a server only: a place's own switches
@@ -358,6 +382,7 @@ class Features:
     reply_filters: tuple[ReplyFilter, ...] = ()  # emote names made valid
     turn_observers: tuple[TurnListener, ...] = ()  # summaries, feelings, style, counters, the cluster
     tools: tuple[ReplyTools, ...] = ()  # what the model may use while writing: web search, reminders, ...
+    readers: tuple[Reader, ...] = ()  # before all of it: a message's recording turned into its words
 
     def __post_init__(self) -> None:
         for part in self.prompt_parts:

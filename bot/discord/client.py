@@ -38,8 +38,6 @@ from bot.discord.posting import NO_MENTIONS
 from bot.discord.presence import AlivePresence
 from bot.discord.startup import announce_connected, log_invite, watch_reconnects
 from bot.discord.ui import answer_expired_click, on_app_command_error
-from bot.discord.voicechat.calls import DiscordCalls
-from bot.discord.voicechat.talk import CallTalk
 from bot.operator.logmirror import LogMirror
 from bot.runtime.composition import FEATURE_COGS, Edge, Services, compose
 from bot.runtime.lifecycle import InFlight, close_database, settle_heap
@@ -52,7 +50,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EXTENSIONS = ("cogs.messages", "cogs.conversation", "cogs.activation", "cogs.admin", "cogs.admin_slash",
-              "cogs.memory", "cogs.me", "cogs.voice",
+              "cogs.memory", "cogs.me",
               "cogs.alive", "cogs.ask",
               *FEATURE_COGS)  # the features' own, from their registrations
 
@@ -154,7 +152,6 @@ class KindredMixin:
                     alive_side=self.presence, latencies=self._latencies, post_to_log=self.log_channel.post,
                     guild_count=lambda: len(self.guilds),  # type: ignore[attr-defined]
                     started_at=self.started_at,
-                    call_side=DiscordCalls(self, CallTalk(self).heard),  # type: ignore[arg-type]
                     sides=feature_sides(self))  # type: ignore[arg-type]
         self._services = self.services = services = await compose(
             self.settings_holder, self.character, self.mirror, edge, skip_rounds=self.skip_rounds)
@@ -164,7 +161,7 @@ class KindredMixin:
         self.webhooks = WebhookPool(lambda: self.user, ensemble) if ensemble is not None else None
         # what the features do around each message's replies, declared in bot/discord/features.py
         self.features = await DiscordFeatures.of(self, services, self.webhooks)  # type: ignore[arg-type]  # a Bot
-        self.flow = MessageFlow(self, self.in_flight,  # type: ignore[arg-type]  # a Bot only
+        self.flow = MessageFlow(self, self.in_flight,
                                 observers=self.features.observers, buttons=self.features.buttons)
         # A configured model id the models list does not serve stops start-up here (exit 2, naming the key
         # and the closest real id), not at the first reply; the services are the bot's already, so the
@@ -263,7 +260,9 @@ class KindredMixin:
             await services.metrics_server.stop()
         # Out of every call first, while the gateway is up: what the character is saying stops at once (an
         # answer under way is posted, not said) rather than hold the grace period, and leaving is bounded.
-        await services.calls.close()
+        features = getattr(self, "features", None)  # None: setup_hook failed before it had them
+        if features is not None:
+            await features.let_go()
         # Let replies in flight finish and be saved before the connection and the database go away.
         grace = self.settings.operation.shutdown_grace_seconds
         try:
@@ -287,7 +286,8 @@ class KindredMixin:
         await services.counters.close()  # the last counts, before the database closes
         await services.ticker.stop()  # each periodic job was stopped by its owner above; none outlives this
         await services.claude.close()
-        await services.voice.close()
+        if features is not None:
+            await features.close()
         if services.tracing is not None:
             await services.tracing.close()  # the last spans sent
         await close_database(services.store)

@@ -1,11 +1,10 @@
 """The flow from an incoming Discord message to the reply sequence, as a plain class the bot builds and
-hands the messages cog (cogs/messages.py): the message becomes an :class:`~bot.core.stages.Incoming` (a
-voice message standing as ``[voice message]`` until heard), bots it names are noted as peers, a voice
-message is heard first (bot/discord/voice.py), the reply sequence (bot/reply/pipeline.py) answers through
-the outlets it is given (bot/discord/outlets.py), the post observers the features declare
-(bot/discord/features.py) are told around each message's replies, and the main character's reply is also
-spoken when ``voice_replies`` asks. The flow names no feature: what happens around a post is an
-observer's."""
+hands the messages cog (cogs/messages.py): the message becomes an :class:`~bot.core.stages.Incoming` (one
+whose words are in a recording standing as its reader's placeholder until read), bots it names are noted as
+peers, a recording is read first (the features' readers: bot/reply/pipeline.py ``ReplySequence.read_first``),
+the reply sequence (bot/reply/pipeline.py) answers through the outlets it is given (bot/discord/outlets.py),
+and the post observers the features declare (bot/discord/features.py) are told around each message's replies.
+The flow names no feature: what is read first is a reader's, what happens around a post an observer's."""
 
 from __future__ import annotations
 
@@ -19,15 +18,20 @@ from bot.core.attachments import NOTHING, Attachment, Carried, Embed
 from bot.core.stages import Incoming, Outlet, ReplyResult
 from bot.discord.media import attachment_fetcher
 from bot.discord.outlets import Buttons
-from bot.discord.voice import VoiceBot, hear, speak_reply, voice_attachment, with_voice_placeholder
 
 if TYPE_CHECKING:
+    from bot.runtime.composition import Services
     from bot.runtime.lifecycle import InFlight
 
+VOICE_MESSAGE_FLAG = 1 << 13  # IS_VOICE_MESSAGE: its audio attachment is a recording
 
-class FlowBot(VoiceBot, Protocol):
+
+class FlowBot(Protocol):
     """What the flow reads of the bot (bot/discord/client.py's, which builds the flow and so cannot be
-    named here): :class:`bot.discord.voice.VoiceBot`'s, the reply sequence among its services."""
+    named here): the reply sequence among its services."""
+
+    @property
+    def services(self) -> Services: ...
 
 
 # What a post observer does once a message's replies are out: given them (none after a failure before any)
@@ -61,8 +65,8 @@ class MessageFlow:
         """``message`` as the pipeline sees it; ``character``: the name an @mention of the bot account is
         shown as."""
         msg = to_incoming(message, me, character)
-        # a voice message is a file: a message without any (most) is no voice message
-        return with_voice_placeholder(msg, message) if message.attachments else msg
+        # a recording is a file: a message without any (most) has none to read
+        return self.bot.services.replies.held(msg) if message.attachments else msg
 
     def note_peers(self, message: discord.Message, me: discord.abc.User) -> None:
         """A bot named in the message is a character that may answer first."""
@@ -72,17 +76,15 @@ class MessageFlow:
 
     async def answer(self, msg: Incoming, message: discord.Message,
                      outlet_for: Callable[[str], Outlet]) -> None:
-        """The reply sequence for one message: a voice message is heard first, and the main character's
-        reply is also spoken when ``voice_replies`` asks for it. In flight until it returns (our own posts
-        too: their log write must not hold a connection open past the close)."""
+        """The reply sequence for one message: a recording it carries is read first (``msg``: as
+        :meth:`incoming` made it, held). In flight until it returns (our own posts too: their log write must
+        not hold a connection open past the close)."""
         with self.in_flight:
-            voice_message = bool(message.attachments) and voice_attachment(message) is not None
-            if voice_message:
-                main = self.bot.services.pipeline.character_key
-                heard = await hear(self.bot, msg, message, outlet_for(main))
-                if heard is None:
+            if message.attachments:
+                read = await self.bot.services.replies.read_first(msg, carried_by(message), outlet_for)
+                if read is None:
                     return
-                msg = heard
+                msg = read
             # The observers' work before the replies runs beside them; what they do after, once they are
             # handled (also after a failure).
             before = [asyncio.ensure_future(observer.before(msg)) for observer in self.observers]
@@ -93,9 +95,6 @@ class MessageFlow:
                 for pending in before:
                     after = await pending
                     await after(results, message)
-            spoken = [r for r in results if r.speaker == self.bot.services.pipeline.character_key]
-            if spoken and self.bot.services.voice.speaks_after(voice_message=voice_message):
-                await speak_reply(self.bot, msg, message.id, spoken[0])
 
 
 def panel_text(components: Sequence[Any]) -> str:
@@ -121,13 +120,21 @@ def carried_by(message: discord.Message) -> Carried:
     attachments = [*message.attachments, *(a for s in snapshots for a in s.attachments)]
     stickers = [*message.stickers, *(t for s in snapshots for t in s.stickers)]
     embeds = [*message.embeds, *(e for s in snapshots for e in s.embeds)]
+    # a voice message's audio (its own, not a forward's) is a recording, to be read before the reply
+    recorded = bool(message.flags.value & VOICE_MESSAGE_FLAG)
     return Carried(
-        attachments=tuple(Attachment(a.filename, a.content_type, a.size, a.url) for a in attachments),
+        attachments=tuple(Attachment(a.filename, a.content_type, a.size, a.url,
+                                     recording=recorded and a in message.attachments and _audio(a),
+                                     duration=a.duration if recorded else None) for a in attachments),
         stickers=tuple(t.name for t in stickers),
         embeds=tuple(Embed(e.title or e.author.name or e.description or "", e.url or "") for e in embeds),
         poll=message.poll.question if message.poll is not None else None,
         forwarded="\n".join(s.content for s in snapshots) if snapshots else None,
         panel=_named(message, panel_text(message.components)) if panel else None)
+
+
+def _audio(attachment: discord.Attachment) -> bool:
+    return attachment.is_voice_message() or (attachment.content_type or "").startswith("audio/")
 
 
 def _named(message: discord.Message, text: str) -> str:

@@ -1,21 +1,17 @@
-"""Discord voice messages in and out, around the reply pipeline (the speech work is bot/runtime/voice.py).
+"""Discord voice messages, the Discord side of the voice feature (bot/features/voice/: the speech work).
 
-In: a message with the voice-message flag (1 << 13) and an audio attachment is logged (``[voice message]``,
-its answer owed when certain) before anything else, then downloaded (at most ``max_voice_bytes``, within
-``voice_timeout``) and transcribed; its transcript (``[voice] ...``) replaces the logged text and is what the
-engine sees and keeps. Unheard (no speech-to-text backend, or
-it failed), it is logged as ``[voice message]`` and, where the character would certainly answer, answered
-with one line saying it cannot listen.
+In: a message with the voice-message flag (1 << 13) and an audio attachment: that attachment is marked a
+recording (bot/discord/flow.py ``carried_by``), which the feature's reader hears before the reply
+(bot/features/voice/messages.py).
 
-Out: with ``voice_replies`` on, the reply also goes out as a voice message. discord.py (2.7) cannot send
+Out: with ``voice_replies`` on, the reply also goes out as a voice message (:class:`VoiceReplies`, a post
+observer: bot/discord/features.py). discord.py (2.7) cannot send
 one, so the upload is built here: multipart ``payload_json`` with ``flags`` 8192, no content, and one
 attachment ``voice-message.ogg`` (Ogg/Opus) carrying ``duration_secs`` and ``waveform``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import io
 import json
 import logging
@@ -24,23 +20,22 @@ from typing import TYPE_CHECKING, Protocol
 import discord
 from discord.http import Route
 
-from bot.core.attachments import NOTHING
-from bot.core.stages import Incoming, Outlet, ReplyResult
-from bot.discord.media import read_capped
-from bot.reply.media import TooLarge
-from bot.runtime.voice import UNHEARD_CONTENT, Payer, VoiceRefused, VoiceUnavailable, transcript_content
+from bot.core.stages import Incoming, ReplyResult
+from bot.discord.flow import VOICE_MESSAGE_FLAG, AfterPost
+from bot.features.voice.messages import payer_of
+from bot.features.voice.speech import VoiceRefused, VoiceService, VoiceUnavailable
 
 if TYPE_CHECKING:
-    from bot.core.config import Settings, VoiceSettings
-    from bot.runtime.audio import VoiceClip
+    from bot.core.config import Settings
+    from bot.features.voice.audio import VoiceClip
     from bot.runtime.composition import Services
 
 log = logging.getLogger(__name__)
 
 
 class VoiceBot(Protocol):
-    """What hearing and speaking read of the bot (bot/discord/client.py's, which the message flow it serves
-    cannot name: client.py builds the flow)."""
+    """What speaking reads of the bot (bot/discord/client.py's, which builds the post observers and so cannot
+    be named here)."""
 
     settings: Settings
 
@@ -53,8 +48,24 @@ class VoiceBot(Protocol):
     @property
     def http(self) -> discord.http.HTTPClient: ...
 
-VOICE_MESSAGE_FLAG = 1 << 13  # IS_VOICE_MESSAGE
 VOICE_FILENAME = "voice-message.ogg"
+
+
+class VoiceReplies:
+    """A post observer: the main character's reply also sent as a voice message when ``voice_replies`` asks
+    (``always``, or ``mirror`` in answer to a voice message)."""
+
+    def __init__(self, bot: VoiceBot) -> None:
+        self.bot = bot
+
+    async def before(self, msg: Incoming, /) -> AfterPost:
+        async def after(results: list[ReplyResult], message: discord.Message) -> None:
+            main = self.bot.services.pipeline.character_key
+            spoken = [r for r in results if r.speaker == main]
+            voice_message = bool(message.attachments) and voice_attachment(message) is not None
+            if spoken and self.bot.services.part(VoiceService).speaks_after(voice_message=voice_message):
+                await speak_reply(self.bot, msg, message.id, spoken[0])
+        return after
 
 
 def voice_attachment(message: discord.Message) -> discord.Attachment | None:
@@ -67,66 +78,11 @@ def voice_attachment(message: discord.Message) -> discord.Attachment | None:
     return None
 
 
-def with_voice_placeholder(msg: Incoming, message: discord.Message) -> Incoming:
-    """A voice message has no text: until it is heard it stands in the log as ``[voice message]``."""
-    if msg.content.strip() or voice_attachment(message) is None:
-        return msg
-    return dataclasses.replace(msg, content=UNHEARD_CONTENT, carried=NOTHING)  # the note says it all
-
-
-async def hear(bot: VoiceBot, msg: Incoming, message: discord.Message, outlet: Outlet) -> Incoming | None:
-    """``msg`` with its transcript as content (unchanged when not a voice message, or from someone who may
-    not talk to the character: the pipeline asks); None when the voice message could not be heard and has
-    been dealt with (logged, and answered with the unheard line)."""
-    attachment = voice_attachment(message)
-    if attachment is None or (bot.user is not None and message.author.id == bot.user.id):
-        return msg  # not a voice message, or our own (whose words we know)
-
-    async def listen() -> str | None:
-        try:
-            audio = await download(attachment, bot.settings.voice)
-            kind = attachment.content_type or "audio/ogg"
-            # Discord's own length of it (duration_secs) prices the transcription.
-            return transcript_content(await bot.services.voice.transcribe(
-                audio, attachment.filename, kind, payer_of(msg), seconds=attachment.duration))
-        except VoiceRefused as exc:
-            # A spending limit (logged once by the limits): it goes on unheard, for the message path's
-            # gate to refuse it as any message, in character.
-            log.debug("voice message %s not transcribed: %s", message.id, exc)
-            return UNHEARD_CONTENT
-        except (discord.HTTPException, VoiceUnavailable) as exc:
-            log.warning("voice message %s could not be transcribed: %s", message.id, exc)
-            return None
-
-    voice = bot.services.voice
-    return await bot.services.pipeline.hear(msg, outlet, listen if voice.hears else None,
-                                 bot.settings.voice.voice_unheard_reply)
-
-
-async def download(attachment: discord.Attachment, settings: VoiceSettings) -> bytes:
-    """A voice message's audio: at most ``max_voice_bytes`` (Discord's own size for it, checked before any
-    byte is fetched, and the bytes received), within ``voice_timeout`` seconds."""
-    cap = settings.max_voice_bytes
-    if attachment.size > cap:
-        raise VoiceUnavailable(f"{attachment.size} bytes, more than max_voice_bytes ({cap})")
-    try:
-        return await asyncio.wait_for(read_capped(attachment, cap), settings.voice_timeout)
-    except TimeoutError:
-        raise VoiceUnavailable(f"download timed out after {settings.voice_timeout:g}s") from None
-    except TooLarge:  # the declared size was wrong: the download stopped there
-        raise VoiceUnavailable(f"more than max_voice_bytes ({cap}) arrived") from None
-
-
-def payer_of(msg: Incoming) -> Payer:
-    """Whom speech heard in or spoken for ``msg`` is spent for: its author, in its server."""
-    return Payer(msg.author_id, None if msg.is_dm else msg.guild_id, msg.channel_id)
-
-
 async def speak_reply(bot: VoiceBot, msg: Incoming, message_id: int, result: ReplyResult) -> int | None:
     """Send ``result`` again as a voice message, spent for ``msg``'s author; a failure is logged (the text
     reply is already out)."""
     try:
-        clip = await bot.services.voice.speak(result.text, payer_of(msg))
+        clip = await bot.services.part(VoiceService).speak(result.text, payer_of(msg))
         return await send_voice_message(bot.http, msg.channel_id, clip)
     except VoiceRefused as exc:  # a spending limit, logged once by the limits
         log.info("the voice reply to message %s was not sent: %s", message_id, exc)

@@ -15,6 +15,7 @@ from bot.features.quiet import FEATURE as QUIET
 from bot.features.reminders import FEATURE as REMINDERS
 from bot.features.servertools import FEATURE as SERVERTOOLS
 from bot.features.swipes import FEATURE as SWIPES
+from bot.features.voice import FEATURE as VOICE
 from bot.features.websearch import FEATURE as WEBSEARCH
 from bot.operator.registration import Feature
 
@@ -29,4 +30,5 @@ FEATURES: tuple[Feature, ...] = (
     CHECKINS,
     SERVERTOOLS,
     FACES,
+    VOICE,
 )

@@ -8,9 +8,9 @@ the model; and by every other way it speaks or listens. The character says
 so once, in character (``limit_reply``), when the person next speaks to it, then stays quiet until the
 window resets: the day in the operator's ``timezone`` (from local midnight), or, for the rate limit, the
 minute. A new answer asked for without a message (a swipe's 🔄, /reroll) counts as a message against the
-rate limit. A paid speech call (a voice message or a member's words in a call transcribed, an answer
-spoken: bot/runtime/voice.py) meets the same daily limits before it is made (``voice_refusal``). Each limit
-reached is logged and mirrored to the log channel once per window.
+rate limit. A feature's paid call made for a person, not the model's (voice's speech-to-text of their words,
+text-to-speech of an answer to them), meets the same daily limits before it is made
+(``paid_call_refusal``). Each limit reached is logged and mirrored to the log channel once per window.
 
 What was spent comes from the recorded model calls (store.spending: one query per message, only when a
 daily limit is set), so it survives a restart and holds across processes sharing the database. A server's
@@ -243,14 +243,14 @@ class SpendingLimits:
                         f"midnight ({self.timezone}).")
         return reason
 
-    async def voice_refusal(self, user_id: int | None, guild_id: int | None, place: int, *,
-                            what: str) -> str | None:
-        """VoiceService.spending: why a paid speech call (``what``: speech-to-text of ``user_id``'s words,
-        text-to-speech of an answer to them) in ``guild_id`` (None: a DM) is not made: the daily limits a
-        message meets (the whole bot's and the server's spend caps, the person's token budget), and, as for
-        a message, none for an admin. ``place``: the channel; each limit reached there is logged and mirrored
-        once per window, the same once as the message path's (a voice message refused here is not noted
-        again by its gate). None: the call may be made."""
+    async def paid_call_refusal(self, user_id: int | None, guild_id: int | None, place: int, *,
+                                what: str) -> str | None:
+        """Why a feature's paid call (``what``: e.g. speech-to-text of ``user_id``'s words) for ``user_id``
+        in ``guild_id`` (None: a DM) is not made: the daily limits a message meets (the whole bot's and the
+        server's spend caps, the person's token budget), and, as for a message, none for an admin.
+        ``place``: the channel; each limit reached there is logged and mirrored once per window, the same
+        once as the message path's (a message refused here is not noted again by its gate). None: the call
+        may be made."""
         if not self.daily or (user_id is not None and self.is_admin(user_id)):
             return None
         reached = await self._daily(user_id, guild_id, place)
@@ -259,7 +259,7 @@ class SpendingLimits:
         if self._once(self._noted, reached):
             where = "a DM" if guild_id is None else f"channel {place}"
             line = (f"{what.capitalize()} not called for {user_id} in {where}: {reached.reason}; no paid "
-                    f"voice calls for them there until {self._reset_text(reached)}.")
+                    f"calls for them there until {self._reset_text(reached)}.")
             log.warning("%s", line)
             self.mirror(f"⏳ {line}")
         return reached.reason

@@ -21,6 +21,7 @@ from bot.core.stages import (
     Incoming,
     OwnAccounts,
     PromptPart,
+    Reader,
     ReplyTools,
     TurnListener,
 )
@@ -35,7 +36,10 @@ if TYPE_CHECKING:
     from bot.alive.service import DiscordSide
     from bot.alive.speaker import Speaker
     from bot.core.localtime import LocalTime
+    from bot.core.metrics import Metrics
     from bot.core.persona.model import Persona
+    from bot.core.reach import Rule
+    from bot.operator.limits import SpendingLimits
     from bot.reply.pipeline import Cast
     from database.timers import TimerRow
     from memory.consent import Consent
@@ -90,7 +94,9 @@ class Parts:
     made); ``character``: the key its rows are filed under; ``persona``: the character as its files say now;
     ``sides``: what only Discord does for the features (bot/discord/features.py), each read by its type with
     :meth:`side`; ``shards``: in a cluster, the shards this process runs ("" otherwise: a round of the
-    channels, run per shard set, is keyed by them)."""
+    channels, run per shard set, is keyed by them); ``spending``: the limits a feature's own paid calls (not
+    the model's) are held to; ``metrics``: what they are measured by (None: metrics are off); ``reach``: the
+    one rule of whom the character may speak to or hear, for a feature's own ways (bot/operator/reach.py)."""
 
     holder: SettingsHolder
     store: Store
@@ -104,6 +110,9 @@ class Parts:
     persona: Callable[[], Persona] | None = None
     sides: tuple[object, ...] = ()
     shards: str = ""
+    spending: SpendingLimits | None = None
+    metrics: Metrics | None = None
+    reach: Rule | None = None
 
     def side(self, kind: type[S]) -> S:
         """The Discord side of type ``kind`` (LookupError: the client handed none over)."""
@@ -138,14 +147,15 @@ TimerHandler = Callable[["TimerRow"], Awaitable[str]]
 @dataclass(frozen=True)
 class Contribution:
     """What a built feature adds: to the main character's reply stages (``gates``, ``place_gates``,
-    ``decision_observers``, ``prompt_parts``, ``tools``, ``turn_observers``), to each other character of a
-    cast (``cast_tools``, given that character's name), the objects its slash commands use (``parts``: read
-    with ``Services.part``; ``later_parts``: those built once the characters' replies are, from ``Running``),
-    what a person's ``/forget_me`` clears in memory (``forget_held``: their id), its durable timers' handlers
-    (``timers``: by kind) and its recurring rounds (``recurring``: run by the one timer loop,
-    bot/core/timers.py), both built once the character's initiative is, its lines in the log channel's
-    ``status`` (``status_lines``) and what it does in each server the bot is in (``in_server``: its id; once
-    connected, and on joining one)."""
+    ``decision_observers``, ``prompt_parts``, ``tools``, ``turn_observers``, ``readers``: a message's
+    recording read before the reply), to each other character of a cast (``cast_tools``, given that
+    character's name; ``cast_prompt_parts``, as the main character's ``prompt_parts``), the objects its slash
+    commands use (``parts``: read with ``Services.part``; ``later_parts``: those built once the characters'
+    replies are, from ``Running``), what a person's ``/forget_me`` clears in memory (``forget_held``: their
+    id), its durable timers' handlers (``timers``: by kind) and its recurring rounds (``recurring``: run by
+    the one timer loop, bot/core/timers.py), both built once the character's initiative is, its lines in the
+    log channel's ``status`` (``status_lines``) and what it does in each server the bot is in (``in_server``:
+    its id; once connected, and on joining one)."""
 
     gates: tuple[Gate, ...] = ()
     place_gates: tuple[Gate, ...] = ()  # asked in a server only (a place's switch), after the gates
@@ -153,6 +163,8 @@ class Contribution:
     prompt_parts: tuple[PromptPart, ...] = ()
     tools: tuple[ReplyTools, ...] = ()
     turn_observers: tuple[TurnListener, ...] = ()
+    readers: tuple[Reader, ...] = ()
+    cast_prompt_parts: tuple[PromptPart, ...] = ()
     cast_tools: Callable[[Callable[[], str]], tuple[ReplyTools, ...]] = lambda _: ()
     parts: tuple[object, ...] = ()
     later_parts: Callable[[Running], tuple[object, ...]] = lambda _: ()
@@ -183,6 +195,8 @@ class Contribution:
             prompt_parts=tuple(x for b in built for x in b.prompt_parts),
             tools=tuple(x for b in built for x in b.tools),
             turn_observers=tuple(x for b in built for x in b.turn_observers),
+            readers=tuple(x for b in built for x in b.readers),
+            cast_prompt_parts=tuple(x for b in built for x in b.cast_prompt_parts),
             cast_tools=cast_tools, parts=tuple(x for b in built for x in b.parts), later_parts=later_parts,
             forget_held=tuple(x for b in built for x in b.forget_held), timers=timers, recurring=recurring,
             status_lines=tuple(x for b in built for x in b.status_lines),

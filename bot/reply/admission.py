@@ -84,8 +84,8 @@ class Admission:
         return Prefetched(data, stamp) if data is not None else None
 
     async def log_first(self, msg: Incoming) -> None:
-        """Write ``msg`` to the log now, its reply marked owed when certain, before slow work on it (a voice
-        message's download and transcription): a crash during that work loses neither. The sequence's own
+        """Write ``msg`` to the log now, its reply marked owed when certain, before slow work on it (a
+        recording's download and reading): a crash during that work loses neither. The sequence's own
         log write later finds it there (the log ignores a message it has)."""
         active = msg.is_dm or await self._places.is_active(msg.channel_id, msg.guild_id, msg.parent_id)
         if not (active or self._replies.log_inactive_channels) or await self.log_channel(msg):
@@ -106,7 +106,7 @@ class Admission:
         return policy is not None and policy.log_channel_id == msg.channel_id
 
     async def relog(self, msg: Incoming, content: str) -> None:
-        """The logged text of ``msg`` replaced (a voice message logged before it was heard, now heard)."""
+        """The logged text of ``msg`` replaced (a recording logged before it was read, now read)."""
         await self._log.set_content(msg.message_id, content)
 
     async def admit(self, msg: Incoming) -> bool:
@@ -152,7 +152,7 @@ class Admission:
 
     async def refused(self, msg: Incoming, outlet: Outlet) -> bool:
         """Whether who-may-talk refuses ``msg``: the access gates only, which say nothing and count nothing,
-        so a voice message is asked before it is heard (its refusal is the sequence's, as any message's)."""
+        so a recording is asked before it is read (its refusal is the sequence's, as any message's)."""
         for gate in self._access:
             if await gate(msg, outlet) is not None:
                 return True

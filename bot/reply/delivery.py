@@ -8,7 +8,7 @@
   then that message is edited as the rest arrives, at most once per ``stream_edit_interval`` seconds (within
   Discord's edit rate limit); the final edit carries the whole text, and what is over Discord's length
   limit continues in new messages. An outlet that cannot edit (the console) gets ``chunked``. An outlet
-  that says the reply aloud (a voice call's, :class:`SpokenOutlet`) is always streamed.
+  that takes the reply as it is written (:class:`EagerOutlet`) is always streamed.
 
 :class:`Delivery` runs the reply's model call (a :class:`Writer`: bot/reply/generation.py, built by the
 engine), so each mode can overlap it as it needs, and applies the reply filters (:class:`Finish`) to every
@@ -93,17 +93,16 @@ class EditableOutlet(Protocol):
 
 
 @runtime_checkable
-class SpokenOutlet(EditableOutlet, Protocol):
-    """An editable outlet that says the reply aloud as it is posted (a voice call's:
-    bot/discord/voicechat/talk.py): streamed whatever ``reply_delivery`` is, so the first sentence is said
-    while the rest is written, and without the typing pause (in a call, silence is what waiting sounds
-    like)."""
+class EagerOutlet(EditableOutlet, Protocol):
+    """An editable outlet that takes the reply as it is written (a feature's live outlet, one whose people
+    wait on every word): streamed whatever ``reply_delivery`` is, without the typing pause, and handed the
+    first sentence's first clause before that sentence is complete."""
 
-    def says_aloud(self) -> bool: ...
+    def streams_always(self) -> bool: ...
 
-    def say_ahead(self, clause: str) -> None:
-        """The first sentence's first clause, to be said before the sentence is complete (and posted): the
-        first audio comes sooner. The sentence, when posted, is said from after it."""
+    def take_ahead(self, clause: str) -> None:
+        """The first sentence's first clause, before the sentence is complete (and posted): the outlet may
+        start on it sooner. The sentence, when posted, is taken from after it."""
 
 
 @runtime_checkable
@@ -188,7 +187,7 @@ class Delivery:
 
     async def run(self) -> Delivered:
         mode = self.settings.delivery.reply_delivery
-        if isinstance(self.outlet, SpokenOutlet) and self.outlet.says_aloud():
+        if isinstance(self.outlet, EagerOutlet) and self.outlet.streams_always():
             return await self._streamed()
         if mode == "streamed" and isinstance(self.outlet, EditableOutlet):
             return await self._streamed()
@@ -290,13 +289,13 @@ class Delivery:
             sentences = complete_sentences(self.writer.so_far)
             return self._shown(sentences) if sentences else ""
 
-        # A reply said aloud starts being said at the first sentence's first long enough clause.
-        ahead = outlet if isinstance(outlet, SpokenOutlet) and outlet.says_aloud() else None
+        # An eager outlet is handed the first sentence's first long enough clause at once.
+        ahead = outlet if isinstance(outlet, EagerOutlet) and outlet.streams_always() else None
         try:
             async with self.outlet.typing():  # until the first sentence is out
                 while not generation.done() and not visible():
                     if ahead is not None and (clause := first_clause(self.finish(self.writer.so_far))):
-                        ahead.say_ahead(with_notice(self.writer.notice, clause))
+                        ahead.take_ahead(with_notice(self.writer.notice, clause))
                         ahead = None
                     changed.clear()
                     await _first_of(changed.wait(), generation)

@@ -5,11 +5,11 @@ the decision (bot/reply/deciding), the owed marks (bot/reply/owed.py), and the a
 the prompt, the generation and delivery, the keeping). It is asked, never walked, in a few verbs: a live
 message, or a question asked privately (/ask, the console), goes through the :class:`ReplySequence` below
 (``handle``), a reply owed since before a restart re-enters it at admission (``recover``, from
-bot/reply/recovery.py), the cast asks a character whether it answers (``decide``), a voice message is heard
-first (``hear``, logged before it is heard, bot/discord/voice.py), a feature asks for another answer
-(``alternative``). The sequence, in this module, runs each pipeline's stages through its private steps; no
-caller sequences them. The composition root's reply part (bot/runtime/replies.py) builds the stages and
-hands them in.
+bot/reply/recovery.py), the cast asks a character whether it answers (``decide``), a message whose words are
+in a recording is read first by a feature's reader (the sequence's ``read_first``, logged before it is
+read), a feature asks for another answer (``alternative``). The sequence, in this module, runs each pipeline's
+stages through its private steps; no caller sequences them. The composition root's reply part
+(bot/runtime/replies.py) builds the stages and hands them in.
 
 :class:`ReplySequence` runs every message through the same steps, the :class:`Cast` choosing who answers:
 
@@ -40,11 +40,11 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.core.attachments import NOTHING
+from bot.core.attachments import NOTHING, Carried
 from bot.core.character import CharacterSource
 from bot.core.metrics import Span
 from bot.core.persona.model import Persona
-from bot.core.stages import Decision, Incoming, Outlet, ReplyResult
+from bot.core.stages import Decision, Incoming, Outlet, Reader, ReplyResult
 from bot.reply.admission import Admission
 from bot.reply.composing import Prefetched
 from bot.reply.deciding import Addressee, CharacterNames, ConversationThreads, Decider, TurnTaking
@@ -114,6 +114,19 @@ class ReplySequence:
 
     # -- a message arrived
 
+    def held(self, msg: Incoming) -> Incoming:
+        """``msg`` as it stands until the main character's readers (the features') have read the recording it
+        carries: its reader's placeholder as its content; unchanged when no reader takes it."""
+        return self.cast.main._held(msg)
+
+    async def read_first(self, msg: Incoming, carried: Carried, outlet_for: Callable[[str], Outlet]
+                         ) -> Incoming | None:
+        """``msg`` (:meth:`held`) read from ``carried`` (what it carried) before :meth:`handle` takes it:
+        with its words as content, unchanged when nothing reads it, or None when it could not be read and
+        has been dealt with (answered, where certain, by the main character)."""
+        main = self.cast.main
+        return await main._read_first(msg, carried, outlet_for(main.character_key))
+
     async def handle(self, msg: Incoming, outlet_for: Callable[[str], Outlet]) -> list[ReplyResult]:
         """Every step of a message's answer, whoever gives it: the answers given (none, most often)."""
         with self._span("reply.message", self.cast.main.character_key):
@@ -146,7 +159,7 @@ class ReplySequence:
         return await self._in_turn(msg, casting, outlet_for, prefetched)
 
     async def withdraw(self, msg: Incoming) -> None:
-        """``msg``'s answer was withdrawn before any of it was posted or said (a voice turn its speaker went
+        """``msg``'s answer was withdrawn before any of it was posted or said (a live turn its speaker went
         on from: the words that replace it are answered under the same message): no reply is owed to it."""
         await self.cast.main._settle(msg, at_once=True)
 
@@ -257,14 +270,15 @@ class Taken:
 
 class ReplyPipeline:
     """One character's replies, from admission to the stored exchange. Asked, not walked: the cast asks
-    whether it answers (:meth:`decide`), the voice whether it hears (:meth:`hear`), a feature for another
-    answer (:meth:`alternative`); the one :class:`ReplySequence` above runs its stages for a message, live
-    or owed, through the private steps below, and nothing else opens them."""
+    whether it answers (:meth:`decide`), a feature for another answer (:meth:`alternative`); the one
+    :class:`ReplySequence` above runs its stages for a message, live or owed, through the private steps
+    below, and nothing else opens them."""
 
     def __init__(self, character: CharacterSource, addressee: Addressee, accounts: Collection[int],
                  admission: Admission, decider: Decider, throttle: BotThrottle, turns: TurnTaking,
-                 owed: OwedMarks, writer: ReplyWriter) -> None:
-        """``accounts``: our own account and the cast's webhooks (filled at login and as they are made)."""
+                 owed: OwedMarks, writer: ReplyWriter, readers: Sequence[Reader] = ()) -> None:
+        """``accounts``: our own account and the cast's webhooks (filled at login and as they are made);
+        ``readers``: the features' (``Features.readers``), asked before the sequence takes a message."""
         self._character = character
         self._addressee = addressee
         self._accounts = accounts
@@ -274,6 +288,7 @@ class ReplyPipeline:
         self._turns = turns
         self._owed = owed
         self._writer = writer
+        self._readers = tuple(readers)
 
     # -- who speaks
 
@@ -309,30 +324,43 @@ class ReplyPipeline:
             return blocked or Decision(True, "addressed", kind="addressed")
         return await self._decider.decide(msg, owed=owed)
 
-    # -- a voice message (bot/discord/voice.py)
+    # -- a message whose words are in a recording it carries (the features' readers)
 
-    async def hear(self, msg: Incoming, outlet: Outlet, listen: Callable[[], Awaitable[str | None]] | None,
-                   unheard_line: str) -> Incoming | None:
-        """A voice message, heard before the reply sequence takes it: ``msg`` with what ``listen`` heard as
-        its content (None from it: not heard), or None when it could not be heard (no ``listen``: nobody
-        can) and has been dealt with. It is logged, its answer owed when certain, before the listening: a
-        crash meanwhile loses neither (the restart answers it as unheard); where the answer is certain the
-        character types while it listens. One who may not talk to the character is not even heard: ``msg``
-        goes on as it is (``[voice message]``), for the sequence to refuse as any message."""
+    def _reader(self, carried: Carried) -> Reader | None:
+        return next((r for r in self._readers if r.takes(carried)), None) if carried.attachments else None
+
+    def _held(self, msg: Incoming) -> Incoming:
+        """``msg`` as it stands until a reader has read it: without text of its own, its placeholder as its
+        content and nothing carried (the placeholder says it all); unchanged when no reader takes it."""
+        reader = self._reader(msg.carried)
+        if reader is None or msg.content.strip():
+            return msg
+        return dataclasses.replace(msg, content=reader.placeholder(), carried=NOTHING)
+
+    async def _read_first(self, msg: Incoming, carried: Carried, outlet: Outlet) -> Incoming | None:
+        """``msg`` (held: :meth:`_held`) read before the reply sequence takes it, from ``carried`` (what it
+        carried): with the words read as its content, unchanged when no reader takes it (or it is our own,
+        whose words we know), or None when it could not be read and has been dealt with. It is logged, its
+        answer owed when certain, before the reading: a crash meanwhile loses neither (the restart answers
+        it as unread); where the answer is certain the character types while it reads. One who may not talk
+        to the character is not even read: ``msg`` goes on as it is, for the sequence to refuse as any."""
+        reader = self._reader(carried)
+        if reader is None or self.own_words(msg):
+            return msg
         if await self._admission.refused(msg, outlet):
             return msg
-        if listen is not None:
+        if reader.can_read():
             await self._admission.log_first(msg)
             async with outlet.typing() if self._addressee.reply_certain(msg) else contextlib.nullcontext():
-                content = await listen()
+                content = await reader.read(msg, carried)
             if content is not None:
                 await self._admission.relog(msg, content)  # the sequence's own log write finds it there
                 return dataclasses.replace(msg, content=content, carried=NOTHING)
-        await self._unheard(msg, outlet, unheard_line)
+        await self._unread(msg, outlet, reader.unread_line())
         return None
 
-    async def _unheard(self, msg: Incoming, outlet: Outlet, line: str) -> None:
-        """Not heard: admitted as any message, and where the answer is certain, answered with ``line``
+    async def _unread(self, msg: Incoming, outlet: Outlet, line: str) -> None:
+        """Not read: admitted as any message, and where the answer is certain, answered with ``line``
         (``{name}``: the character's name); that line is its answer (or none is owed)."""
         try:
             if await self._admission.admit(msg) and self._addressee.reply_certain(msg):

@@ -36,7 +36,6 @@ from bot.core.config import (
     SecretSettings,
     Settings,
     StorageSettings,
-    VoiceSettings,
 )
 from bot.core.config.holder import SettingsHolder, section_of
 from bot.core.config.sections import TriageSettings
@@ -69,19 +68,15 @@ from bot.operator.logmirror import LogMirror
 from bot.operator.places import PlaceControls
 from bot.operator.reach import Reach
 from bot.operator.registration import Contribution, Parts, Running
-from bot.reply.aloud import SpokenReply
 from bot.reply.deciding import Addressee, CharacterNames, IntentRouter
 from bot.reply.ensemble import CastMember, Ensemble
 from bot.reply.imagebudget import ImageBudget
 from bot.reply.pipeline import ReplyPipeline, ReplySequence, Solo
 from bot.reply.recovery import LateReplies, ReplyRecovery
-from bot.runtime.calls import Calls, CallSide
 from bot.runtime.cluster import Cluster, ClusterNews, Handler, LeadWork, cache_invalidation
 from bot.runtime.jobs import MemoryJobs, daily_rounds
 from bot.runtime.reloader import ConfigReloader
 from bot.runtime.replies import Shared, compose_pipeline
-from bot.runtime.voice import VoiceService
-from bot.runtime.voicesetup import start_voice_checks
 from database.boundary import JsonObject
 from database.models import utcnow
 from database.records import SeenMessage
@@ -116,7 +111,6 @@ class Edge:
     post_to_log: Callable[[str], Awaitable[object]]  # a line in the log channel (the heartbeat's warnings)
     guild_count: Callable[[], int]
     started_at: float  # time.monotonic() when the process started
-    call_side: CallSide  # voice channels joined and heard (bot/discord/voicechat/calls.py)
     # what only Discord does for the registered features, each taking its own by type (registration.py
     # ``Parts.side``; bot/discord/features.py ``feature_sides``)
     sides: tuple[object, ...] = ()
@@ -134,13 +128,20 @@ class ServerToolParts:
         return cls(PlaceControls(store.places, store.switches))
 
 
+def part_of(parts: Collection[object], kind: type[P]) -> P:
+    """The feature's part of type ``kind`` (LookupError: no feature built one)."""
+    for part in parts:
+        if isinstance(part, kind):
+            return part
+    raise LookupError(f"no feature built a {kind.__name__}")
+
+
 @dataclass
 class Services:
     """Every long-lived service of the process; bot/discord/client.py closes them in reverse order."""
 
     store: Store
     claude: ClaudeClient
-    voice: VoiceService
     pipeline: ReplyPipeline  # the main character's
     access: AccessGate
     limits: SpendingLimits
@@ -166,7 +167,6 @@ class Services:
     tools: ServerToolParts
     conversation: ConversationTools  # /history, /forget, /ooc, /remember: on the main character's pipeline
     asking: Asking  # /ask and the message menus, wherever the app is installed
-    calls: Calls  # the character in voice channels (/voice join, /voice leave)
     dashboard: Dashboard | None  # served when dashboard_port asks for it
     metrics: Metrics | None = None  # when metrics_port asks for them
     metrics_server: MetricsServer | None = None  # GET /metrics on its own port; the event-loop lag sampler
@@ -181,10 +181,7 @@ class Services:
 
     def part(self, kind: type[P]) -> P:
         """The feature's part of type ``kind`` its slash commands use (LookupError: no feature built one)."""
-        for part in self.parts:
-            if isinstance(part, kind):
-                return part
-        raise LookupError(f"no feature built a {kind.__name__}")
+        return part_of(self.parts, kind)
 
     def forget_person(self, user_id: int) -> None:
         """What the features hold of a person in memory, forgotten with their /forget_me."""
@@ -306,13 +303,14 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     # person goes into /forget_me's transaction.
     parts = Parts(holder, store, timers, PlaceControls(store.places, store.switches), names.name,
                   addressee.reply_certain, consent, accounts, key, persona=character.current,
-                  sides=edge.sides, shards=shards)
+                  sides=edge.sides, shards=shards, spending=limits, metrics=metrics, reach=reach)
     built = [feature.build(parts) for feature in FEATURES]
     lent = Contribution.joined(built)
     store.privacy.also_forget(*(f.forget for f in FEATURES if f.forget is not None))
     # The main character's replies, stage by stage.
     main = Features(
         interceptors=(edge.intercept,),  # the log channel's admin commands
+        readers=lent.readers,  # a message's recording read before the reply (a voice message)
         access=(reach.listens,),  # the rule's halves: who is heard at all, then what a reply may spend
         gates=(reach.gate, *lent.gates),
         place_gates=lent.place_gates,  # a place's own switches (a DM never enters them)
@@ -321,8 +319,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                             *(m.on_decision for m in watched), *lent.decision_observers),
         prompt_parts=(*alive_parts.prompt_parts(key),  # after memory's recall (compose_character)
                       LanguageHint(policies),  # the server's language, as /settings says
-                      late, SpokenReply(),  # a reply to words said in a voice call: it will be spoken
-                      *lent.prompt_parts),
+                      late, *lent.prompt_parts),
         reply_filters=(alive_parts.render,),
         turn_observers=(counters.on_turn, *alive_parts.turn_observers(key), news.posted(names.name),
                         *(m.on_turn for m in watched), *lent.turn_observers),
@@ -340,21 +337,12 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     pipeline = compose_character(settings, store, claude, character, consent, memory, main, accounts=accounts,
                             addressee=addressee, intents=intents, policies=policies, shared=shared,
                             locks=locks)
-    # Speech servers are paid like the model: each call recorded in the usage log and held to the same
-    # spending limits.
-    voice = VoiceService(holder.follow(VoiceSettings), base_url=settings.models.openai_base_url,
-                         api_key=settings.secrets.openai_api_key, usage=store.usage, spending=limits,
-                         metrics=metrics)
-    # One line per thing voice lacks: programs, a speech-to-text backend, libopus; the speech servers a call
-    # uses are asked in the background.
-    voice.startup_problems()
-    start_voice_checks(voice, settings.origins)
     log.info("starting: loading %s (identity, other characters, memory, commands)", pipeline.persona.name)
     await seed_identity(store, settings.character_dir, pipeline.character_key)
     ensemble = await compose_ensemble(settings, holder.follow(EnsembleSettings), store, claude, character,
                                       pipeline, accounts, shared, memory, alive_parts,
                                       (counters.on_turn, *(m.on_turn for m in watched)),
-                                      (LanguageHint(policies), late, SpokenReply()), news,
+                                      (LanguageHint(policies), late, *lent.cast_prompt_parts), news,
                                       lent.cast_tools)
     members = [m.pipeline for m in ensemble.members[1:]] if ensemble is not None else []
     # The one reply sequence every message goes through; the cast chooses who answers.
@@ -411,7 +399,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                                   metrics_server if metrics_server is not None and not metrics_server.own_port
                                   else None) if live is not None else None
     tools = ServerToolParts.on(store)
-    services = Services(store=store, claude=claude, voice=voice, pipeline=pipeline, access=access,
+    services = Services(store=store, claude=claude, pipeline=pipeline, access=access,
                         limits=limits, reach=reach,
                         cluster=cluster, ensemble=ensemble, replies=replies, conversation_locks=locks,
                         images=shared.images, recovery=recovery, memory=memory,
@@ -421,7 +409,6 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                                             ticker),
                         tools=tools,
                         conversation=conversation, asking=Asking(pipeline, conversation),
-                        calls=Calls(edge.call_side, holder.follow(VoiceSettings), tools.places, voice, reach),
                         dashboard=dashboard, metrics=metrics, metrics_server=metrics_server,
                         tracing=tracing, parts=(*lent.parts, *lent.later_parts(running)),
                         forget_held=lent.forget_held, status_lines=lent.status_lines,

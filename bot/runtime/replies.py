@@ -107,4 +107,5 @@ def compose_pipeline(settings: Settings, store: Store, claude: ClaudeClient, cha
                             (runtime.on_turn, *features.turn_observers), shared.consent, locks)
     writer = ReplyWriter(settings, claude, character, composer, keeper, owed, store.privacy,
                          shared.images, features)
-    return ReplyPipeline(character, addressee, accounts, admission, decider, throttle, turns, owed, writer)
+    return ReplyPipeline(character, addressee, accounts, admission, decider, throttle, turns, owed, writer,
+                         features.readers)

@@ -35,7 +35,7 @@ def quiet_libraries(level: str) -> None:
 
     discord.py's warnings that PyNaCl and davey are missing are about voice channels, which Kindred joins
     only with voice_channels on, and then says itself what a call lacks, in its own words
-    (bot/runtime/voicesetup.py): they are switched off at the source."""
+    (bot/features/voice/setup.py): they are switched off at the source."""
     discord.VoiceClient.warn_nacl = False
     discord.VoiceClient.warn_dave = False
     if logging.getLevelName(level) <= logging.DEBUG:

@@ -12,7 +12,7 @@ from bot.core.config.keys import key
 
 @dataclass(frozen=True)
 class VoiceSettings:
-    """Voice messages heard and spoken (bot/runtime/voice.py, bot/runtime/audio.py)."""
+    """Voice messages heard and spoken (bot/features/voice/speech.py, bot/features/voice/audio.py)."""
 
     TITLE: ClassVar[str] = "Voice messages"
     stt_backend: str = key(

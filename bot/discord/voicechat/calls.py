@@ -1,5 +1,5 @@
-"""The Discord side of the character's calls (bot/runtime/calls.py's ``CallSide``): a voice channel joined
-with a listening client (client.py), whose utterances go to ``Hearing`` (hearing.py) and on to what the
+"""The Discord side of the character's calls (bot/features/voice/calls.py's ``CallSide``): a voice channel
+joined with a listening client (client.py), whose utterances go to ``Hearing`` (hearing.py) and on to what the
 bot does with a member's words (``on_heard``)."""
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ import discord
 from bot.core.config import VoiceSettings
 from bot.core.reach import Way, Where
 from bot.discord.voicechat.client import ListeningVoiceClient, listening
-from bot.discord.voicechat.hearing import Hearing, SpokenTurn
-from bot.discord.voicechat.segmenter import Utterance
 from bot.discord.voicechat.status import ChannelStatus
-from bot.runtime.calls import JoinFailed
+from bot.features.voice.calls import JoinFailed
+from bot.features.voice.hearing import Hearing, SpokenTurn
+from bot.features.voice.segmenter import Utterance
+from bot.features.voice.speech import VoiceService
 
 if TYPE_CHECKING:
     from bot.runtime.composition import Services
@@ -125,7 +126,8 @@ class DiscordCalls:
                 log.debug("voice of user %s in channel %s not heard: %s", user_id, channel_id, refused.reason)
             return refused is None
 
-        call = DiscordCall(guild_id, channel, Hearing(self._bot.services.voice, None, guild_id=guild_id,
+        voice = self._bot.services.part(VoiceService)
+        call = DiscordCall(guild_id, channel, Hearing(voice, None, guild_id=guild_id,
                                                       channel_id=channel.id, is_bot=is_bot, listens=listens,
                                                       on_turn=heard,
                                                       hold_seconds=ANSWER_SECONDS - (PAUSE_SECONDS or 0.0)),

@@ -19,10 +19,10 @@ import discord
 from discord.gateway import DiscordVoiceWebSocket
 from discord.voice_state import VoiceConnectionState
 
-from bot.discord.voicechat.echo import Played, Tapped
 from bot.discord.voicechat.receiver import VoiceReceiver
 from bot.discord.voicechat.rtp import MODE
-from bot.discord.voicechat.segmenter import Utterance
+from bot.features.voice.echo import Played, Tapped
+from bot.features.voice.segmenter import Utterance
 
 log = logging.getLogger(__name__)
 

@@ -55,10 +55,10 @@ from typing import Protocol
 import davey
 import discord.opus
 
-from bot.discord.voicechat.echo import EchoWindow, Played
 from bot.discord.voicechat.jitter import Jitter
 from bot.discord.voicechat.rtp import OPUS_SILENCE, RtpFrame, open_rtp
-from bot.discord.voicechat.segmenter import Segmenter, Utterance
+from bot.features.voice.echo import EchoWindow, Played
+from bot.features.voice.segmenter import Segmenter, Utterance
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ written, one reply after another, never starting while a member speaks. Each ans
 Speaking is pipelined: while a sentence plays, the next one is already with the text-to-speech backend (one
 sentence ahead, no more: what an interruption throws away is at most one sentence's speech), so between two
 sentences there is no silence beyond the backend's time to a first byte, if that.
-The first sentence, when long, is begun at its first clause (``say_ahead``: bot/core/text.py's
+The first sentence, when long, is begun at its first clause (``take_ahead``: bot/core/text.py's
 ``first_clause``, a clause mark after at least four words, in any script) before the rest of it is written,
 and said on from there once it is: the first audio does not wait for the first full stop.
 
@@ -40,11 +40,11 @@ from bot.core.text import SENTENCE_END
 from bot.discord.flow import age_restricted_place, missing_post_permission, private_place
 from bot.discord.posting import allowed_mentions_for, reply_nonce
 from bot.discord.voicechat.calls import DiscordCall
-from bot.discord.voicechat.hearing import SpokenTurn
-from bot.discord.voicechat.segmenter import Utterance
 from bot.discord.voicechat.speaking import play
-from bot.runtime.lifecycle import InFlight
-from bot.runtime.voice import (
+from bot.features.voice.aloud import VIA_CALL
+from bot.features.voice.hearing import SpokenTurn
+from bot.features.voice.segmenter import Utterance
+from bot.features.voice.speech import (
     Payer,
     VoiceRefused,
     VoiceService,
@@ -52,6 +52,7 @@ from bot.runtime.voice import (
     spoken_text,
     without_actions,
 )
+from bot.runtime.lifecycle import InFlight
 
 if TYPE_CHECKING:
     from bot.runtime.composition import Services
@@ -111,7 +112,7 @@ class CallTalk:
     async def _answer(self, call: DiscordCall, msg: Incoming, turn: SpokenTurn | None) -> None:
         lock = self._speaking.setdefault(call.channel_id, asyncio.Lock())
         held = turn if turn is not None and not turn.committed else None
-        outlet = CallOutlet(call, self._bot.services.voice, lock, msg.message_id,
+        outlet = CallOutlet(call, self._bot.services.part(VoiceService), lock, msg.message_id,
                             Payer(msg.author_id, call.guild_id, call.channel_id), held)
         with self._bot.in_flight:
             try:
@@ -147,14 +148,14 @@ class CallTalk:
             mentions_bot=alone_with,
             author_roles=tuple(r.id for r in member.roles), private=private_place(channel),
             age_restricted=age_restricted_place(channel), cannot_post=missing_post_permission(channel),
-            aloud=True)  # answered in the call: its prompt says the reply will be spoken
+            via=VIA_CALL)  # answered in the call: its prompt says the reply will be spoken
 
 
 class CallOutlet:
     """Posts an answer in the voice channel's chat and speaks it into the call as it is written: the reply
-    is streamed to it (a ``SpokenOutlet``), each sentence spoken once complete, while the rest is written;
-    the chat's message is edited as the rest arrives. A member speaking over it stops it at once: the rest
-    is posted, not said."""
+    is streamed to it (an ``EagerOutlet``, bot/reply/delivery.py), each sentence spoken once complete,
+    while the rest is written; the chat's message is edited as the rest arrives. A member speaking over it
+    stops it at once: the rest is posted, not said."""
 
     def __init__(self, call: DiscordCall, voice: VoiceService, turn: asyncio.Lock, answered: int,
                  payer: Payer, held: SpokenTurn | None = None) -> None:
@@ -187,7 +188,7 @@ class CallOutlet:
         async with self._call.channel.typing():
             yield
 
-    def says_aloud(self) -> bool:
+    def streams_always(self) -> bool:
         return True
 
     async def send(self, text: str, *, first: bool) -> int | None:
@@ -210,7 +211,7 @@ class CallOutlet:
         self._say_next(unsaid)
         return message.id
 
-    def say_ahead(self, clause: str) -> None:
+    def take_ahead(self, clause: str) -> None:
         if self._parts or self._ahead or "*" in clause:  # (an action may be open in it: said whole later)
             return
         self._ahead = clause

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from bot.core.config.credentials import source_of
-from bot.runtime.voice import DEFAULT_OPENAI_VOICE, VoiceService
+from bot.features.voice.speech import DEFAULT_OPENAI_VOICE, VoiceService
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI

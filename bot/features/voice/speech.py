@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from bot.core.config import VoiceSettings
 from bot.core.metrics import Metrics
-from bot.runtime.audio import (
+from bot.features.voice.audio import (
     AudioError,
     VoiceClip,
     audio_seconds,
@@ -72,8 +72,8 @@ class VoiceRefused(VoiceUnavailable):
 class VoiceSpending(Protocol):
     """What voice asks of the spending limits (bot/operator/limits.py's SpendingLimits)."""
 
-    async def voice_refusal(self, user_id: int | None, guild_id: int | None, place: int, *,
-                            what: str) -> str | None:
+    async def paid_call_refusal(self, user_id: int | None, guild_id: int | None, place: int, *,
+                                what: str) -> str | None:
         """Why a paid speech call (``what``) for ``user_id`` in ``guild_id`` (None: a DM), heard or spoken
         in channel ``place``, is not made; None: it may be."""
 
@@ -145,7 +145,7 @@ class VoiceService:
     def startup_problems(self) -> list[str]:
         """One clear line per thing voice needs and lacks (logged at start-up, returned for tests): the
         programs voice replies and calls speak with, and, with voice channels on, a speech-to-text backend
-        (bot/runtime/voicesetup.py says the rest a call needs)."""
+        (bot/features/voice/setup.py says the rest a call needs)."""
         voice = self.voice
         needs: dict[str, list[str]] = {}  # program -> the settings that need it
         if voice.voice_replies != "off":
@@ -264,7 +264,8 @@ class VoiceService:
         """Raises VoiceRefused when the spending limits stop a call for ``payer``."""
         if self.spending is None:
             return
-        reason = await self.spending.voice_refusal(payer.user_id, payer.guild_id, payer.channel_id, what=what)
+        reason = await self.spending.paid_call_refusal(payer.user_id, payer.guild_id, payer.channel_id,
+                                                       what=what)
         if reason is not None:
             raise VoiceRefused(f"{what} not called: {reason}")
 

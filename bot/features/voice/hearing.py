@@ -41,8 +41,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from bot.discord.voicechat.segmenter import Utterance
-from bot.runtime.voice import Payer, VoiceRefused, VoiceService, VoiceUnavailable, transcript_content
+from bot.features.voice.segmenter import Utterance
+from bot.features.voice.speech import Payer, VoiceRefused, VoiceService, VoiceUnavailable, transcript_content
 
 log = logging.getLogger(__name__)
 

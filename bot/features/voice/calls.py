@@ -11,7 +11,7 @@ listening client, hearing) is ``CallSide``, bot/discord/voicechat/calls.py.
 
 Who may call it in or send it out is the one rule's (bot/operator/reach.py): one it may not talk to there
 can do neither. A call others are in is left, or moved away from, only by one of them or a server admin;
-in a call it hears only those the rule lets it hear (bot/discord/voicechat/hearing.py).
+in a call it hears only those the rule lets it hear (bot/features/voice/hearing.py).
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from typing import Protocol
 
 from bot.core.config import VoiceSettings
 from bot.core.reach import Rule, Way, Where
+from bot.features.voice.speech import VoiceService
 from bot.operator.places import PlaceControls
-from bot.runtime.voice import VoiceService
 
 log = logging.getLogger(__name__)
 
@@ -76,14 +76,19 @@ class Caller:
 class Calls:
     """``settings``: the voice section (a reload reaches it)."""
 
-    def __init__(self, side: CallSide, settings: VoiceSettings, places: PlaceControls,
-                 voice: VoiceService, reach: Rule) -> None:
+    def __init__(self, settings: VoiceSettings, places: PlaceControls, voice: VoiceService, reach: Rule,
+                 side: CallSide | None = None) -> None:
         self._reach = reach
-        self._side = side
+        self._side = side  # the Discord side, handed over by the client once composed (``connect``)
         self._settings = settings
         self._places = places
         self._voice = voice
         self._calls: dict[int, JoinedCall] = {}  # by guild id
+
+    def connect(self, side: CallSide) -> None:
+        """The Discord side that joins and hears (bot/discord/voicechat/calls.py), which the client builds
+        once the services are composed: no call is joined before."""
+        self._side = side
 
     def current(self, guild_id: int) -> JoinedCall | None:
         call = self._calls.get(guild_id)
@@ -119,6 +124,8 @@ class Calls:
                     "send me out with /voice leave.")
         if call is not None:  # one voice channel per server: it moves to the caller's
             await self.leave(guild_id)
+        if self._side is None:  # before the client handed its side over: start-up is not done
+            return "I can't join voice channels yet; try again in a moment."
         try:
             self._calls[guild_id] = await self._side.join(guild_id, channel_id, self._settings)
         except JoinFailed as exc:

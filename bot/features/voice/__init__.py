@@ -1,0 +1,69 @@
+"""Voice: voice messages heard and answered (and, with ``voice_replies``, answered aloud as voice messages),
+and the character in a server's voice channels, talking with its members.
+
+* :mod:`.speech`: the speech-to-text and text-to-speech back-ends (``VoiceService``), each paid call held to
+  the spending limits and recorded; what a reply is as it is spoken (``spoken_text``).
+* :mod:`.audio`: audio conversions (ffmpeg, espeak-ng): a voice message's clip, a call's PCM.
+* :mod:`.messages`: a voice message read before the reply (``VoiceMessages``, a ``Reader``).
+* :mod:`.aloud`: the prompt part of a reply that will be spoken in a call (``SpokenReply``).
+* :mod:`.calls`: the calls a server's members call the character into (``Calls``: /voice join, leave).
+* :mod:`.setup`: what a call needs and lacks, said at start-up.
+* In a call, the plain parts of hearing: :mod:`.segmenter` (a member's audio cut into utterances, WebRTC's
+  voice activity detector), :mod:`.echo` (its own voice coming back through a member, told apart),
+  :mod:`.hearing` (each member's utterances transcribed in order, their turns).
+* The Discord side (voice messages' upload, the voice gateway, UDP, RTP, DAVE, the jitter buffer of RTP
+  frames, the receiver, the talk and playing the answer into the call) is bot/discord/voice.py and
+  bot/discord/voicechat/, as the layers require (a feature imports nothing of bot/discord); its slash
+  commands: cogs/voice.py (``/bot voice`` is cogs/activation.py's, as it leaves a call it may no longer be
+  in); its settings: the ``voice`` section; what it is for people: docs/features.md. Tests:
+  tests/test_voice*.py.
+
+It keeps no rows of its own: a voice message's transcript is a message of the log (``[voice] ...``), deleted
+with the rest of a person's by /forget_me. Its calls are made for a member's words (a voice message, a call's
+utterance, an answer spoken to them), never of its own accord: they meet the daily limits a message meets
+(``SpendingLimits.paid_call_refusal``), and no unprompted purpose is declared.
+
+Its registration (bot/operator/registration.py): ``FEATURE`` below.
+"""
+
+from __future__ import annotations
+
+from bot.core.config import VoiceSettings
+from bot.features.voice.aloud import SpokenReply
+from bot.features.voice.calls import SWITCH, Calls
+from bot.features.voice.messages import VoiceMessages
+from bot.features.voice.setup import start_voice_checks
+from bot.features.voice.speech import VoiceService
+from bot.operator.registration import Contribution, Feature, Parts, Switch
+
+
+def build(parts: Parts) -> Contribution:
+    settings = parts.holder.current
+    # Speech servers are paid like the model: each call recorded in the usage log and held to the same
+    # spending limits.
+    voice = VoiceService(parts.holder.follow(VoiceSettings), base_url=settings.models.openai_base_url,
+                         api_key=settings.secrets.openai_api_key, usage=parts.store.usage,
+                         spending=parts.spending, metrics=parts.metrics)
+    # One line per thing voice lacks: programs, a speech-to-text backend, libopus; the speech servers a call
+    # uses are asked in the background.
+    voice.startup_problems()
+    start_voice_checks(voice, settings.origins)
+    if parts.reach is None:
+        raise ValueError("the voice feature's calls need the reach rule (Parts.reach)")
+    # the character in voice channels (/voice join, /voice leave); the client hands it its Discord side
+    calls = Calls(parts.holder.follow(VoiceSettings), parts.places, voice, parts.reach)
+    spoken = SpokenReply()  # a reply to words said in a call: it will be spoken (every character's)
+    return Contribution(prompt_parts=(spoken,), cast_prompt_parts=(spoken,),
+                        readers=(VoiceMessages(parts.holder.follow(VoiceSettings), voice),),
+                        parts=(voice, calls))
+
+
+FEATURE = Feature(
+    name="voice", settings="voice",
+    # server-wide, and a call in a server switched off is left: its command is written by hand
+    # (cogs/activation.py)
+    switches=(Switch(SWITCH, "Let people call me into voice channels here (or not).",
+                     "people can call me into their voice channel with /voice join",
+                     section="voice", key="voice_channels", command=""),),
+    cogs=("cogs.voice",),
+    build=build)
