@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
-from discord.ext import commands
 
 from bot.discord.media import read_capped
 from bot.discord.permissions import server_admin_only
+from bot.discord.subgroups import BotSubgroup
 from bot.discord.ui import tell
 from bot.features.faces import CharacterFaces, Faces
 from bot.features.faces.faces import BIO_LIMIT, IMAGE_LIMIT, declared_problem
@@ -107,20 +107,9 @@ class FaceCommands(app_commands.Group):
 FACE = FaceCommands(name="face", description="My avatar, banner and bio in this server (server admins).")
 
 
-class FaceAdmin(commands.Cog):
-    def __init__(self, bot: Kindred) -> None:
-        self.bot = bot
-
-    async def cog_load(self) -> None:
-        group = self.bot.tree.get_command("bot")
-        if isinstance(group, app_commands.Group):  # /bot is there unless a test left its cog out
-            group.add_command(FACE)
-
-    async def cog_unload(self) -> None:
-        group = self.bot.tree.get_command("bot")
-        if isinstance(group, app_commands.Group):
-            group.remove_command(FACE.name)
+class FaceAdmin(BotSubgroup):
+    pass
 
 
 async def setup(bot: Kindred) -> None:
-    await bot.add_cog(FaceAdmin(bot))
+    await bot.add_cog(FaceAdmin(bot, FACE))

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
-from discord.ext import commands
 
 from bot.core.text import clip
 from bot.discord.panels import panel, show_panel
 from bot.discord.permissions import admin_only, in_server, is_admin
+from bot.discord.subgroups import BotSubgroup
 from bot.discord.ui import tell
 from bot.features.reminders.book import zone_choices
 from bot.features.reminders.tasks import PlaceTasks, task_line
@@ -124,20 +124,9 @@ class TaskCommands(app_commands.Group):
 TASKS = TaskCommands(name="tasks", description="Things I do in a channel on a schedule (admins).")
 
 
-class PlaceTaskCommands(commands.Cog):
-    def __init__(self, bot: Kindred) -> None:
-        self.bot = bot
-
-    async def cog_load(self) -> None:
-        group = self.bot.tree.get_command("bot")
-        if isinstance(group, app_commands.Group):  # /bot is there unless a test left its cog out
-            group.add_command(TASKS)
-
-    async def cog_unload(self) -> None:
-        group = self.bot.tree.get_command("bot")
-        if isinstance(group, app_commands.Group):
-            group.remove_command(TASKS.name)
+class PlaceTaskCommands(BotSubgroup):
+    pass
 
 
 async def setup(bot: Kindred) -> None:
-    await bot.add_cog(PlaceTaskCommands(bot))
+    await bot.add_cog(PlaceTaskCommands(bot, TASKS))
