@@ -251,6 +251,7 @@ async def test_a_persons_time_zone_is_their_setting_over_the_wire(harness: Harne
     h.claude.script("Evening!")
     sent = await h.dm("still up?")
     await h.replies(int(sent["channel_id"]))
+    await h.settled()  # the reply's whole handling done (its swipes kept after the post): forgotten below
     assert "(Asia/Tokyo)" in h.claude.all_text(reply_requests(h)[-1])
     assert (await h.store.privacy.rows_about_user(USER_ID))["scoped_settings"] == 1
 
