@@ -307,3 +307,15 @@ async def test_mcp_tools_keep_to_the_requests_tool_cap_and_the_tool_loops_bound(
         assert any("still using tools after 2 calls" in r.getMessage() for r in caplog.records)
     finally:
         await h.close()
+
+
+def test_the_mcp_sdk_is_imported_only_when_a_server_is_called() -> None:
+    """A bot that never calls an MCP server does not hold the SDK (its modules are some 26 MB of memory):
+    the whole bot imported in a fresh interpreter leaves it out."""
+    import subprocess
+
+    probe = ("import sys, bot.discord.client, main\n"
+             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'mcp'))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parent.parent)
+    assert out.stdout.strip() == "[]", out.stdout

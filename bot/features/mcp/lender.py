@@ -18,13 +18,11 @@ import asyncio
 import shlex
 from collections.abc import Sequence
 
-from mcp import StdioServerParameters
-
 from bot.core.config import McpSettings
 from bot.core.config.holder import SettingsHolder
 from bot.core.models.tools import Lent, ToolOutput
 from bot.core.stages import Incoming
-from bot.features.mcp.link import Link, Target
+from bot.features.mcp.link import Link, LocalProgram, Target
 from bot.features.mcp.schema import McpTool
 from database.boundary import JsonObject
 from database.mcp import McpServer, McpServers
@@ -39,14 +37,14 @@ VOICE = (
 )
 
 
-def local_servers(settings: McpSettings) -> dict[str, StdioServerParameters]:
+def local_servers(settings: McpSettings) -> dict[str, LocalProgram]:
     """The operator's local servers (``mcp_local_servers``: "name=command arg ...; name2=..."), by name."""
-    found: dict[str, StdioServerParameters] = {}
+    found: dict[str, LocalProgram] = {}
     for entry in settings.mcp_local_servers.split(";"):
         name, sep, command = entry.partition("=")
         words = shlex.split(command) if sep else []
         if name.strip() and words:
-            found[name.strip()] = StdioServerParameters(command=words[0], args=words[1:])
+            found[name.strip()] = LocalProgram(words[0], tuple(words[1:]))
     return found
 
 

@@ -13,20 +13,30 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import httpx2
-from mcp import Client, StdioServerParameters
-from mcp.client.streamable_http import streamable_http_client
 
 from bot.core.config import McpSettings
 from bot.core.models.tools import ToolOutput
 from bot.features.mcp.schema import McpTool, checked
 from database.boundary import JsonObject
 
+if TYPE_CHECKING:
+    from mcp import Client
+
 log = logging.getLogger(__name__)
 
-Target = str | StdioServerParameters  # a streamable HTTP URL, or the operator's local program
+@dataclass(frozen=True)
+class LocalProgram:
+    """One of the operator's local MCP servers: a program on this host, spoken to over its stdio."""
+
+    command: str
+    args: tuple[str, ...] = ()
+
+
+Target = str | LocalProgram  # a streamable HTTP URL, or the operator's local program
 MAX_LISTED = 100  # tools of one server read from its listing (the rest are not looked at)
 
 
@@ -53,10 +63,15 @@ class Link:
                     self.settings.mcp_retry_seconds)
 
     def _client(self) -> Client:
+        # The SDK (some 26 MB of modules) is imported on the first call to an MCP server, not at start-up:
+        # most bots never use one.
+        from mcp import Client, StdioServerParameters  # noqa: PLC0415
+
         if isinstance(self.target, str):
             return Client(_capped_http(self.target, self.settings.mcp_response_bytes,
                                        self.settings.mcp_call_seconds), cache=None)
-        return Client(self.target, cache=None)
+        return Client(StdioServerParameters(command=self.target.command, args=list(self.target.args)),
+                      cache=None)
 
     async def tools(self) -> tuple[McpTool, ...]:
         """Its tools fit to declare (none while it is down); listed again after ``mcp_retry_seconds``."""
@@ -138,6 +153,7 @@ def _capped_http(url: str, cap: int, seconds: float) -> AbstractAsyncContextMana
     """The SDK's streamable HTTP transport to ``url`` over an HTTP client whose every answer is read up to
     ``cap`` bytes (the SDK reads a JSON answer whole; an event of a stream is held to it too). Asked
     uncompressed, so the bytes counted are the bytes held."""
+    from mcp.client.streamable_http import streamable_http_client  # noqa: PLC0415  (on the first call)
 
     async def capped(response: httpx2.Response) -> None:  # before its body is read
         response.stream = _CappedBody(response.stream, cap)  # type: ignore[arg-type]
