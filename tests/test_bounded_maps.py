@@ -82,8 +82,9 @@ async def test_the_log_remembers_a_bounded_number_of_recent_authors(
     await store.log.flush()
     async with store.engine.begin() as conn:
         await conn.execute(update(User).values(name="renamed"))
-    # The remembered first (a message of theirs upserts nothing, so it moves nothing in the cache).
-    for author in [*range(41, 51), *range(1, 41)]:
+    # The remembered first (a message of theirs upserts nothing, so it moves nothing in the cache), then the
+    # others, the latest first (one remembered past the bound would be the 40th).
+    for author in [*range(41, 51), *range(40, 0, -1)]:
         await store.log.log_message(seen(author * 10 + 1, author, "again"))
     names = {int(r.id): r.name for r in await store.db.rows(select(User.id, User.name))}
     assert [a for a in range(1, 51) if names[a] == "renamed"] == list(range(41, 51))  # the most recent kept

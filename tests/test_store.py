@@ -549,7 +549,8 @@ async def test_the_log_batch_in_one_statement_writes_what_its_statements_write_o
     assert len(one_statement) == len(batches)
     assert together == alone
     users, nicks, logged, owed = together
-    assert [u[1] for u in users] == ["Alice B.", "Bob", ""] and users[0][4] < users[0][5]
+    # (no display name: the author's own)
+    assert [u[1] for u in users] == ["Alice B.", "Bob", "user7"] and users[0][4] < users[0][5]
     assert [n[1] for n in nicks] == ["Alice", "Alice B.", "user5", "Bob", "user6", "user7"]
     assert [m[0] for m in logged] == [1, 2, 3, 4, 5, 6]
     assert logged[1][7] == "hi" and logged[2][7] == "a\ufffdb"  # the first write of a message stands
