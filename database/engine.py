@@ -142,9 +142,10 @@ class Database:
     """The engines, the SQLite thread and its checkpoints: what every repository runs its work on."""
 
     def __init__(self, url: str, *, retry_seconds: float = RETRY_SECONDS,
-                 busy_timeout: float = 10.0) -> None:
+                 busy_timeout: float = 10.0, checkpoint_seconds: float = CHECKPOINT_SECONDS) -> None:
         self.url = url
         self.retry_seconds = retry_seconds  # how long a unit of work is retried through an outage or a lock
+        self.checkpoint_seconds = checkpoint_seconds  # between SQLite's background checkpoints
         self.engine = make_engine(url, busy_timeout)
         self.dialect = self.engine.dialect.name
         self._sync_engine: Engine | None = None
@@ -336,7 +337,8 @@ class Database:
                 await conn.close()
 
     async def _checkpoint_loop(self) -> None:
-        """Copy SQLite's write-ahead log back into the database file every second, in a thread of its own.
+        """Copy SQLite's write-ahead log back into the database file every ``checkpoint_seconds`` (a second
+        by default), in a thread of its own.
 
         Left to SQLite, the commit that takes the log past 1,000 pages does it, fsync included: now and
         then a message's log write would wait several milliseconds for it. A PASSIVE checkpoint neither
@@ -344,7 +346,7 @@ class Database:
         checkpoint cut off half-way would still run in its thread and make close()'s final one fail."""
         while True:
             try:
-                await asyncio.wait_for(self._stop_checkpoints.wait(), CHECKPOINT_SECONDS)
+                await asyncio.wait_for(self._stop_checkpoints.wait(), self.checkpoint_seconds)
                 return
             except TimeoutError:
                 pass
@@ -352,7 +354,7 @@ class Database:
                 await asyncio.to_thread(self.checkpoint, "PASSIVE")
             except Exception:
                 log.warning(
-                    "SQLite checkpoint failed (tried again in %gs)", CHECKPOINT_SECONDS, exc_info=True
+                    "SQLite checkpoint failed (tried again in %gs)", self.checkpoint_seconds, exc_info=True
                 )
 
     def checkpoint(self, mode: str = "PASSIVE") -> tuple[int, int, int]:

@@ -37,12 +37,17 @@ Load = Callable[[datetime | None], Awaitable[Iterable[tuple[K, V, datetime]]]]
 
 
 class TableMirror(Generic[K, V]):
-    def __init__(self, seconds: float, load: Load[K, V]) -> None:
+    """A table's rows kept in memory, as the module says. ``clock``: what ``seconds`` are counted on
+    (time.monotonic, unless the caller keeps a clock of its own, as bot/core/pacing.py's Pacer takes one)."""
+
+    def __init__(self, seconds: float, load: Load[K, V], *, clock: Callable[[], float] = time.monotonic
+                 ) -> None:
         self.seconds = seconds
         self._load = load
+        self._clock = clock
         self._rows: dict[K, V] = {}
         self._newest: datetime | None = None  # the newest updated_at seen; None: read the whole table
-        self._read_at: float | None = None  # when the last read began (monotonic); None: never, or forgotten
+        self._read_at: float | None = None  # when the last read began (clock); None: never, or forgotten
         self._line = asyncio.Lock()  # one read at a time
         self._reading: asyncio.Task[None] | None = None  # the read callers may share
         self._tasks: set[asyncio.Task[None]] = set()  # every read under way (close() waits for them)
@@ -53,7 +58,7 @@ class TableMirror(Generic[K, V]):
         """The row's value (None: the table has no row for ``key``); ``fresh``: the table as it is now."""
         if fresh or self._read_at is None:
             await self._shared_read(fresh=fresh)
-        elif time.monotonic() - self._read_at >= self.seconds and self._reading is None:
+        elif self._clock() - self._read_at >= self.seconds and self._reading is None:
             self._start_read().add_done_callback(_quietly)  # answered from the copy meanwhile
         return self._rows.get(key)
 
@@ -74,7 +79,7 @@ class TableMirror(Generic[K, V]):
         read_at = self._read_at
         if read_at is None:
             return None
-        if time.monotonic() - read_at >= self.seconds and self._reading is None:
+        if self._clock() - read_at >= self.seconds and self._reading is None:
             self._start_read().add_done_callback(_quietly)
         return self.version
 
@@ -117,7 +122,7 @@ class TableMirror(Generic[K, V]):
     async def _read(self) -> None:
         async with self._line:
             generation = self._generation
-            began = time.monotonic()
+            began = self._clock()
             newest = self._newest
             try:
                 rows = await self._load(None if newest is None else newest - OVERLAP)

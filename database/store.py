@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from functools import partial
 
+from sqlalchemy.engine import Dialect
+
+from database.boundary import Statements
 from database.card_words import CardWordRows
 from database.characters import Characters
 from database.checkins import CheckIns
 from database.cluster import ClusterLink, ClusterNodes
 from database.consolidation import ConsolidationLog
 from database.conversations import Conversations
-from database.engine import Database
+from database.engine import CHECKPOINT_SECONDS, Database
 from database.excerpts import Excerpts
 from database.export import PersonExport
 from database.facts import Facts
@@ -54,16 +57,26 @@ from database.timers import TimerRows
 from database.usage import UsageLog
 
 
+def hot_statements(dialect: Dialect) -> Statements:
+    """The hot path's statements (each message's log write, a reply's prompt read, the owed marks and the
+    memory stamps), built for ``dialect``: the set the store's repositories share."""
+    return build_statements(dialect) | owed_statements(dialect) | stamp_statements(dialect)
+
+
 class Store:
-    def __init__(self, url: str, *, retry_seconds: float = 30.0, busy_timeout: float = 10.0) -> None:
-        self.db = Database(url, retry_seconds=retry_seconds, busy_timeout=busy_timeout)
+    def __init__(self, url: str, *, retry_seconds: float = 30.0, busy_timeout: float = 10.0,
+                 checkpoint_seconds: float = CHECKPOINT_SECONDS) -> None:
+        """``checkpoint_seconds``: how often SQLite's write-ahead log is copied back into the database file
+        (database/engine.py); commits never do it themselves."""
+        self.db = Database(url, retry_seconds=retry_seconds, busy_timeout=busy_timeout,
+                           checkpoint_seconds=checkpoint_seconds)
         self.url = url
         self.engine = self.db.engine
         self.dialect = self.db.dialect
         self.closed = False
         # The hot path's statements, built once for the dialect of the engine that runs them.
         dialect = self.db.statement_dialect
-        q = build_statements(dialect) | owed_statements(dialect) | stamp_statements(dialect)
+        q = hot_statements(dialect)
         self.db.warm_up = partial(warm_statements, q)  # on the connections opened at start-up
         # What this process changed in the cached tables below, for the cluster to tell the others.
         self.changes = CacheChanges()

@@ -5,14 +5,17 @@ live only while in use (KeyedLocks), and the log's cache of recently upserted au
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 
 import pytest
+from sqlalchemy import select, update
 
 import database.conversations
 import database.log
 import database.privacy
 from bot.core.keyed import KeyedLocks
 from bot.core.tokens import counted
+from database.models import User
 from database.records import Turn
 from database.store import Store
 from tests.harness import CHANNEL_ID, Harness
@@ -71,31 +74,49 @@ async def test_the_engine_keeps_no_lock_per_person_after_answering(harness: Harn
 
 async def test_the_log_remembers_a_bounded_number_of_recent_authors(
         store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An author remembered as upserted lately has their next message written without the upsert: their
+    users row, renamed past the store, keeps that name; a forgotten one's is written again."""
     monkeypatch.setattr(database.log, "RECENT_AUTHORS", 10)
     for author in range(1, 51):
         await store.log.log_message(seen(author * 10, author, f"message from {author}"))
     await store.log.flush()
-    assert len(store.log._recent_authors) == 10
-    assert list(store.log._recent_authors) == list(range(41, 51))  # the most recent kept
+    async with store.engine.begin() as conn:
+        await conn.execute(update(User).values(name="renamed"))
+    # The remembered first (a message of theirs upserts nothing, so it moves nothing in the cache), then the
+    # others, the latest first (one remembered past the bound would be the 40th).
+    for author in [*range(41, 51), *range(40, 0, -1)]:
+        await store.log.log_message(seen(author * 10 + 1, author, "again"))
+    names = {int(r.id): r.name for r in await store.db.rows(select(User.id, User.name))}
+    assert [a for a in range(1, 51) if names[a] == "renamed"] == list(range(41, 51))  # the most recent kept
+    assert all(names[a] == f"user{a}" for a in range(1, 41))
 
 
 async def test_the_conversations_appends_map_is_bounded_and_its_stamps_stay_true(
         store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 49, item 8: an entry per conversation ever answered is no longer kept; a stamp taken before a
-    conversation's entry was dropped still differs from one taken after its next append."""
+    conversation's entry was dropped still differs from one taken after its next append. A conversation
+    whose entry was dropped stamps as the newest append forgotten; a kept one, as its own."""
     monkeypatch.setattr(database.conversations, "APPENDS_KEPT", 10)
     conversations = store.conversations
+
+    def stamps(users: Iterable[int]) -> list[tuple[int, int]]:
+        return [conversations.history_stamp("finn", u, "dm") for u in users]
+
     first = conversations.history_stamp("finn", 1, "dm")
     for user in range(1, 51):
         await store.people.ensure_user(user, f"user{user}")
         await conversations.append_turns("finn", user, "dm", [counted(Turn("user", "hi"))])
-    assert len(conversations._appends) == 10
-    assert list(conversations._appends) == [("finn", u, "dm") for u in range(41, 51)]  # the latest kept
-    dropped = conversations.history_stamp("finn", 1, "dm")
-    assert dropped != first  # user 1 was appended to since ``first``, then dropped: never mistaken
+    dropped = set(stamps(range(1, 41)))
+    kept = stamps(range(41, 51))
+    assert len(dropped) == 1 and len(set(kept)) == 10 and not dropped & set(kept)  # the latest 10 kept
+    (dropped_stamp,) = dropped
+    assert dropped_stamp != first  # user 1 was appended to since ``first``, then dropped: never mistaken
     await conversations.append_turns("finn", 1, "dm", [counted(Turn("user", "again"))])
-    assert conversations.history_stamp("finn", 1, "dm") not in (first, dropped)
-    assert len(conversations._appends) == 10
+    assert conversations.history_stamp("finn", 1, "dm") not in (first, dropped_stamp)
+    # Still 10 kept: user 1's entry in, the oldest (41's) out, with the others dropped before.
+    dropped = set(stamps([*range(2, 42)]))
+    kept = stamps([1, *range(42, 51)])
+    assert len(dropped) == 1 and len(set(kept)) == 10 and not dropped & set(kept)
 
 
 async def test_the_privacy_marks_and_forgets_are_bounded(store: Store,
@@ -107,10 +128,12 @@ async def test_the_privacy_marks_and_forgets_are_bounded(store: Store,
     privacy = store.privacy
     for message in range(50):
         privacy.seen(message)
-    assert len(privacy._marks) == 10 and list(privacy._marks) == list(range(40, 50))
     early = privacy.mark()
     for user in range(1, 6):
         await privacy.delete_user_data(user)
-    assert list(privacy._forgotten) == [3, 4, 5]
+    # A message's mark kept reads as when it was seen; one no longer kept, as now (five forgets later).
+    assert [m for m in range(50) if privacy.mark_of(m) == early] == list(range(40, 50))
+    assert all(privacy.mark_of(m) == privacy.mark() != early for m in range(40))
+    assert [u for u in range(1, 6) if privacy.forgotten_at(u) is not None] == [3, 4, 5]
     assert privacy.forgotten_since(1, early) and privacy.forgotten_since(5, early)
     assert not privacy.forgotten_since(9, privacy.mark()) and not privacy.forgotten_since(1, privacy.mark())

@@ -14,12 +14,12 @@ from typing import Any
 import anthropic
 import pytest
 
+import memory.consolidation
 from bot.core.character import CharacterSource
 from bot.core.claude import ClaudeClient
 from database.store import Store
 from memory.batching import Batch
-from memory.consolidation import Consolidator
-from memory.consolidation_report import ConsolidationReport
+from memory.consolidation import Consolidator, answer_key
 from tests.dbtools import logged_count
 from tests.fakes import EVENT_WAIT
 from tests.fakes.claude_server import FakeClaude
@@ -133,36 +133,47 @@ async def test_a_batch_over_its_wait_is_cancelled_and_asked_directly(store: Stor
     assert [r.path for r in fake_claude.requests] == ["/v1/messages"] * len(batch.requests)
 
 
-async def test_an_answer_read_ahead_goes_only_to_the_batch_it_answers(store: Store,
-                                                                       fake_claude: FakeClaude) -> None:
-    """An answer read ahead and left unused (its batch failed before asking) must not reach a later batch
-    that happens to live at the same address: another person's facts. CPython hands a new object a freed
-    one's address, which is all ``id()`` knows: here one object is reused for Bob's messages, which is that
-    case made certain."""
+async def test_an_answer_read_ahead_goes_only_to_the_batch_it_answers(
+        store: Store, fake_claude: FakeClaude, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An answer read ahead and left unused (its batch failed before asking) must not reach a later batch:
+    another person's facts. Answers are kept by what they answer (answer_key), never by the Batch object:
+    CPython hands a new object a freed one's address, which is all ``id()`` knows."""
+    alice = Batch(ALICE, "alice", False, [(1, seen(1, ALICE, "FACT[work]: Alice works as a night nurse",
+                                                    name="alice"))], guild_id=1)
+    asked = answer_key(alice)
+    # The same messages in another object are the same question: the answer read ahead serves it.
+    assert answer_key(dataclasses.replace(alice)) == asked
+    bob = alice  # the address Alice's batch had, now Bob's: another question
+    bob.user_id, bob.user_name = BOB, "bob"
+    bob.messages = [(3, seen(3, BOB, "FACT[hobbies]: Bob collects sea glass", name="bob"))]
+    assert answer_key(bob) != asked
+
+    # A run of one window per logged message: Alice's answer is read ahead in the first window's batch, and
+    # her batch fails before using it; Bob's batch request errors in the second's, so his extraction is
+    # asked directly, with her answer still held.
+    monkeypatch.setattr(memory.consolidation, "WINDOW", 1)
+    await store.log.log_message(seen(1, ALICE, "FACT[work]: Alice works as a night nurse", name="alice"))
+    await store.log.log_message(seen(3, BOB, "FACT[hobbies]: Bob collects sea glass", name="bob"))
+    fake_claude.script(status=529, times=1, match=lambda body: "sea glass" in str(body["messages"]))
+
+    async def on_step(name: str, detail: dict[str, object]) -> None:
+        if name == "batch" and detail["user_id"] == ALICE:
+            raise RuntimeError("Alice's batch fails before asking")
+
     config = memory_settings(store.url, fake_claude.base_url)
     claude = ClaudeClient(config, store.usage)
     try:
         consolidator = Consolidator(store, claude, config.memory, config.character_name_slug,
-                                    CharacterSource(FINN, None, environ={}).current, HashEmbedder())
+                                    CharacterSource(FINN, None, environ={}).current, HashEmbedder(),
+                                    on_step=on_step)
         consolidator.batch_poll = 0.01
-        report = ConsolidationReport()
-        alice = Batch(ALICE, "alice", False, [(1, seen(1, ALICE, "FACT[work]: Alice works as a night nurse",
-                                                        name="alice"))], guild_id=1)
-        await consolidator._read_ahead([[alice]], report)
-        assert fake_claude.batches.created == 1
-        # The same messages in another object are the same question: the answer read ahead serves it.
-        again = dataclasses.replace(alice)
-        found = await consolidator._extract(again, report)
-        assert found is not None and [f.fact for f in found.facts] == ["Alice works as a night nurse"]
-        assert [r.path for r in fake_claude.requests] == ["/v1/messages/batches"]
-
-        await consolidator._read_ahead([[alice]], report)  # read ahead again, and left unused
-        bob = alice  # the address Alice's batch had, now Bob's
-        bob.user_id, bob.user_name = BOB, "bob"
-        bob.messages = [(3, seen(3, BOB, "FACT[hobbies]: Bob collects sea glass", name="bob"))]
-        found = await consolidator._extract(bob, report)
-        assert found is not None and [f.fact for f in found.facts] == ["Bob collects sea glass"]
-        assert fake_claude.requests[-1].path == "/v1/messages"  # Bob's own question, asked directly
+        report = await consolidator.run(batch=True)
+        assert report.skipped == 1 and fake_claude.batches.created == 2
+        assert [(r.path, r.status) for r in fake_claude.requests] == [
+            ("/v1/messages/batches", 200), ("/v1/messages/batches", 529),
+            ("/v1/messages", 200)]  # Bob's own question, asked directly
+        assert [r.fact for r in await store.facts.rows(BOB)] == ["Bob collects sea glass"]
+        assert await store.facts.rows(ALICE) == [] and await logged_count(store) == 1  # hers wait
     finally:
         await claude.close()
 

@@ -152,4 +152,4 @@ def test_the_reply_engines_parts_read_their_sections_as_a_reload_leaves_them() -
     holder.update(settings(REPLY_COOLDOWN="2.5", CODE_MODEL="coder", TURN_WAIT_AFTER_BOT="7"))
     assert throttle.cooldown == 2.5
     assert intents.model_for(replace(code, message_id=4), "default") == "coder"
-    assert turns._timeout(code) == 7
+    assert turns.ensemble.turn_wait_after_bot == 7  # the wait after a bot's message, as each wait reads it

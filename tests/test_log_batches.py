@@ -9,7 +9,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from database.models import LoggedMessage, Nickname, User
 from database.records import SeenMessage
@@ -54,18 +54,27 @@ async def test_a_bad_row_is_refused_alone(store: Store, caplog: Any) -> None:
     assert f"message {2**63}" in caplog.text and "refused" in caplog.text
 
 
-async def test_an_outage_is_not_split_into_single_writes(store: Store, monkeypatch: Any) -> None:
+async def test_an_outage_is_not_split_into_single_writes(db_url: str) -> None:
     """A transient failure (the database away) is retried as a batch by the engine, never written row by
     row: the batch fails whole when the outage outlasts the retries."""
-    calls: list[int] = []
-    real = store.log._commit
+    store = await Store(db_url, retry_seconds=0.3).open()  # an outage outlasts a short retry budget
+    attempts: list[int] = []  # the messages each attempt at writing the log carried
 
-    async def away(entries: Any, read: Any = None) -> Any:
-        calls.append(len(entries))
-        raise ConnectionResetError("connection reset by peer")
+    def away(_conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool) -> None:
+        if "INSERT INTO message_log" in statement:
+            rows = context.compiled_parameters
+            ids = rows[0].get("message_id")
+            attempts.append(len(ids) if isinstance(ids, list) else len(rows))  # PostgreSQL: one row of arrays
+            raise ConnectionResetError("connection reset by peer")
 
-    monkeypatch.setattr(store.log, "_commit", away)
-    results = await asyncio.gather(*(store.log.log_message(said(i, 5, "alice", "x")) for i in (1, 2, 3)),
-                                   return_exceptions=True)
-    assert all(isinstance(r, ConnectionResetError) for r in results) and calls == [3]
-    monkeypatch.setattr(store.log, "_commit", real)
+    for engine in store.db.sync_engines:
+        event.listen(engine, "before_cursor_execute", away)
+    try:
+        results = await asyncio.gather(*(store.log.log_message(said(i, 5, "alice", "x")) for i in (1, 2, 3)),
+                                       return_exceptions=True)
+        assert all(isinstance(r, ConnectionResetError) for r in results)
+        assert len(attempts) > 1 and set(attempts) == {3}  # retried by the engine, the three together
+    finally:
+        for engine in store.db.sync_engines:
+            event.remove(engine, "before_cursor_execute", away)
+        await store.close()

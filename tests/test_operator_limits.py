@@ -331,13 +331,13 @@ def test_the_day_starts_at_the_operators_midnight() -> None:
 
 
 async def test_the_limits_check_costs_one_query_and_none_when_no_limit_is_set(store: Store) -> None:
-    engine = store.db._sync_engine or store.engine.sync_engine
     statements: list[str] = []
 
     def seen(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
         statements.append(statement)
 
-    event.listen(engine, "before_cursor_execute", seen)
+    for engine in store.db.sync_engines:  # the engines statements run on (SQLite's thread's among them)
+        event.listen(engine, "before_cursor_execute", seen)
     msg = Incoming(1, CHANNEL_ID, USER_ID, "alice", "hi", datetime.now(UTC), False, GUILD_ID,
                    mentions_bot=True)
     every = LimitSettings(daily_token_budget=10, premium_daily_token_budget=20, server_daily_spend_usd=1.0,
@@ -349,7 +349,8 @@ async def test_the_limits_check_costs_one_query_and_none_when_no_limit_is_set(st
         assert await limits.reached(msg.author_id, msg.guild_id, msg.channel_id, counted=True) is None
         assert len(statements) == queries
     assert "api_calls" in statements[0] and "users" in statements[0]
-    event.remove(engine, "before_cursor_execute", seen)
+    for engine in store.db.sync_engines:
+        event.remove(engine, "before_cursor_execute", seen)
 
 
 async def test_spending_today_is_one_query_over_todays_calls(store: Store) -> None:

@@ -12,7 +12,8 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 class Table:
-    """Rows (key -> value, updated_at), read through a gate the test opens; each read's ``since`` kept."""
+    """Rows (key -> value, updated_at), read through a gate the test opens; each read's ``since`` kept.
+    ``broken``: each read fails with it (the database down)."""
 
     def __init__(self) -> None:
         self.rows: dict[int, tuple[str, datetime]] = {1: ("one", T0)}
@@ -20,6 +21,7 @@ class Table:
         self.began = asyncio.Event()  # set as each read begins
         self.gate = asyncio.Event()
         self.gate.set()
+        self.broken: Exception | None = None
 
     def write(self, key: int, value: str, at: datetime) -> None:
         self.rows[key] = (value, at)
@@ -27,6 +29,8 @@ class Table:
     async def load(self, since: datetime | None) -> list[tuple[int, str, datetime]]:
         self.reads.append(since)
         self.began.set()
+        if self.broken is not None:
+            raise self.broken
         snapshot = dict(self.rows)  # what the database holds when the read begins
         await self.gate.wait()
         return [(k, v, at) for k, (v, at) in snapshot.items() if since is None or at >= since]
@@ -75,9 +79,10 @@ async def test_a_row_stamped_by_a_clock_a_little_behind_is_not_missed() -> None:
 
 async def test_our_own_change_is_read_back_before_the_next_message_even_with_a_read_under_way() -> None:
     table = Table()
-    mirror: TableMirror[int, str] = TableMirror(60, table.load)
+    clock = [1000.0]
+    mirror: TableMirror[int, str] = TableMirror(60, table.load, clock=lambda: clock[0])
     assert await mirror.get(1) == "one"
-    mirror._read_at = -1e9  # due: the next ask starts a background read
+    clock[0] += 60  # due: the next ask starts a background read
     table.gate.clear()
     assert await mirror.get(1) == "one"
     table.began.clear()
@@ -118,27 +123,21 @@ async def test_a_read_begun_before_forget_does_not_count_as_fresh() -> None:
 
 async def test_a_failed_refresh_keeps_the_copy_and_tries_again_after_its_seconds() -> None:
     table = Table()
-    mirror: TableMirror[int, str] = TableMirror(60, table.load)
+    clock = [1000.0]
+    mirror: TableMirror[int, str] = TableMirror(60, table.load, clock=lambda: clock[0])
     assert await mirror.get(1) == "one"
-    loads = 0
-
-    async def broken(since: datetime | None) -> list[tuple[int, str, datetime]]:
-        nonlocal loads
-        loads += 1
-        raise RuntimeError("database down")
-
-    mirror._load = broken
-    mirror._read_at = -1e9
+    table.broken = RuntimeError("database down")
+    clock[0] += 60  # due
     assert await mirror.get(1) == "one"
     await mirror.close()
-    assert loads == 1
+    assert len(table.reads) == 2
     assert await mirror.get(1) == "one"  # still served, and not read again at every message
     await mirror.close()
-    assert loads == 1
-    mirror._read_at = -1e9  # its seconds passed
+    assert len(table.reads) == 2
+    clock[0] += 60  # its seconds passed
     await mirror.get(1)
     await mirror.close()
-    assert loads == 2
+    assert len(table.reads) == 3
 
 
 async def test_an_unchanged_row_keeps_its_object() -> None:

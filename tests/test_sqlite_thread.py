@@ -130,14 +130,14 @@ async def test_a_closed_connection_is_replaced(engine) -> None:  # type: ignore[
 
 
 async def test_close_runs_what_was_queued_then_ends_the_thread(engine) -> None:  # type: ignore[no-untyped-def]
-    worker = SQLiteThread(engine)
+    worker = SQLiteThread(engine, name="kindred-sqlite-closing")  # a name no other thread has
+    assert any(t.name == "kindred-sqlite-closing" for t in threading.enumerate())
     pending = worker.run(inserting("before close"))
     disposed: list[bool] = []
     await worker.close(lambda: disposed.append(True))
     assert pending.done() and pending.exception() is None
     assert disposed == [True]
-    assert not any(t.name == "kindred-sqlite" and t.is_alive() for t in threading.enumerate()
-                   if t is worker._thread)
+    assert not any(t.name == "kindred-sqlite-closing" and t.is_alive() for t in threading.enumerate())
     with engine.connect() as other:
         assert other.execute(text("SELECT v FROM t")).scalar() == "before close"
 

@@ -10,6 +10,7 @@ import pytest
 
 from bot.core.tokens import counted
 from database.excerpts import insert_excerpts
+from database.person_read import read_person, widths
 from database.profiles import Profile
 from database.records import (
     PRIVATE_NOTE_SOURCE,
@@ -19,7 +20,7 @@ from database.records import (
     SeenMessage,
     Turn,
 )
-from database.store import Store
+from database.store import Store, hot_statements
 from database.threads import NewThread, ThreadChanges
 from memory.relationships import clamp_metrics
 from tests.dbtools import logged_count, nicknames
@@ -216,7 +217,7 @@ async def test_hot_path_statements_read_what_sqlalchemy_reads(store: Store) -> N
 
     def compare(conn: Any) -> list[str]:
         checked = []
-        for name, statement in store.conversations._q.items():
+        for name, statement in hot_statements(store.db.statement_dialect).items():
             if not hasattr(statement, "selected_columns"):
                 continue
             rows = [tuple(r) for r in conn.execute(statement, values).all()]
@@ -326,26 +327,26 @@ async def test_a_conversation_made_again_under_its_old_id_never_shows_the_old_tu
 
 async def test_sqlite_log_is_checkpointed_beside_the_writers(tmp_path: Any) -> None:
     """Commits never copy the write-ahead log back into the database file themselves (no stall in a
-    message's log write); the store's background checkpoint does, and closing leaves the log empty."""
+    message's log write); a store's background checkpoint does, and closing leaves the log empty."""
     path = tmp_path / "kindred.db"
     wal = path.with_name(path.name + "-wal")
-    store = await Store(f"sqlite+aiosqlite:///{path}").open()
+    url = f"sqlite+aiosqlite:///{path}"
+    store = await Store(url, checkpoint_seconds=3600).open()  # commits alone first: no checkpoint due
+    other: Store | None = None
     try:
         async with store.engine.connect() as conn:
             assert (await conn.exec_driver_sql("PRAGMA wal_autocheckpoint")).scalar() == 0
-        loop = store.db._checkpointer
-        assert loop is not None
-        store.db._stop_checkpoints.set()  # commits alone first
-        await loop
-        store.db._stop_checkpoints.clear()
         before = path.stat().st_size
         await asyncio.gather(*(store.log.log_message(seen(i, text="x" * 4000)) for i in range(1, 3001)))
         assert wal.stat().st_size > 12_000_000
         assert path.stat().st_size - before < 1_000_000  # SQLite on its own would have copied most back
-        store.db._checkpointer = asyncio.create_task(store.db._checkpoint_loop())
-        # the loop's first checkpoint is due after a second; a slow disk or a loaded machine may take longer
+        # A store on the same file with the checkpoints every second (the default): its loop copies the log
+        # back. Its first is due after a second; a slow disk or a loaded machine may take longer.
+        other = await Store(url).open()
         await eventually(check(lambda: path.stat().st_size - before > 12_000_000), "the checkpoint")
     finally:
+        if other is not None:
+            await other.close()
         await store.close()
     assert not wal.exists() or wal.stat().st_size == 0
 
@@ -365,18 +366,14 @@ async def test_a_blank_or_uncounted_turn_is_never_stored(store: Store) -> None:
 async def test_the_person_read_in_one_statement_matches_the_statements_one_by_one(store: Store) -> None:
     """On PostgreSQL a prompt's person half is one statement (database/statements.py, "person"): the same
     values, of the same types, as its parts read one at a time, whether the rows are there or not."""
-    conversations = store.conversations
-    q = dict(conversations._q)
+    q = hot_statements(store.db.statement_dialect)  # the statements the store's conversations run
+    sizes = widths(q) if "person_singles" in q else ()
+    one_by_one = {k: v for k, v in q.items() if not k.startswith("person")}
 
     async def both(private: bool) -> tuple[Any, Any]:
         request = PromptRequest("finn", 5, "dm" if private else "channel:10", 10, 0, None, private, 7)
-        together = await store.db.read(lambda conn: conversations._read_person(conn, request))
-        one_by_one = {k: v for k, v in q.items() if not k.startswith("person")}
-        conversations._q = one_by_one
-        try:
-            alone = await store.db.read(lambda conn: conversations._read_person(conn, request))
-        finally:
-            conversations._q = q
+        together = await store.db.read(lambda conn: read_person(conn, q, sizes, request))
+        alone = await store.db.read(lambda conn: read_person(conn, one_by_one, (), request))
         return together, alone
 
     for private in (False, True):  # nothing stored yet: empty lists, no rows
@@ -440,7 +437,7 @@ async def test_postgresql_reads_and_one_statement_writes_need_no_begin(store: St
 
     def probe(conn: Connection) -> bool:
         conn.exec_driver_sql("SELECT 1").scalar()
-        return not conn.connection.dbapi_connection._connection.is_in_transaction()  # type: ignore[union-attr]
+        return not conn.connection.driver_connection.is_in_transaction()  # type: ignore[union-attr]
 
     assert await store.db.read(probe)
     assert await store.db.read_shared(probe)
@@ -467,17 +464,17 @@ async def test_the_log_batch_in_one_statement_writes_what_its_statements_write_o
     log_insert and the owed statements one by one; atomic by itself."""
     from datetime import timedelta
 
-    from sqlalchemy import delete, select
+    from sqlalchemy import delete, event, select
 
     import database.log
     import database.owed
+    from database.log import MessageLog
     from database.models import LoggedMessage, Nickname, User
     from database.owed import OwedReply, Settled
 
     if store.db.is_sqlite:
         pytest.skip("SQLite writes a batch statement by statement, on its own thread")
-    log = store.log
-    q = dict(log._q)
+    q = hot_statements(store.db.statement_dialect)
     assert "log_batch" in q
     t0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
     ticks = [0]
@@ -488,6 +485,14 @@ async def test_the_log_batch_in_one_statement_writes_what_its_statements_write_o
 
     monkeypatch.setattr(database.log, "utcnow", clock)
     monkeypatch.setattr(database.owed, "utcnow", clock)
+    one_statement: list[str] = []  # the batches written as the one statement (what crosses the wire)
+
+    def seen_statement(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "users_in AS" in statement:
+            one_statement.append(statement)
+
+    for engine in store.db.sync_engines:
+        event.listen(engine, "before_cursor_execute", seen_statement)
 
     def msg(i: int, author: int, *, text: str = "hi", dm: bool = False, reply_to: int | None = None
             ) -> SeenMessage:
@@ -520,23 +525,32 @@ async def test_the_log_batch_in_one_statement_writes_what_its_statements_write_o
                               OwedReply.owed_since).order_by(OwedReply.message_id)),
         ]
 
+    def log_of(statements: dict[str, Any]) -> MessageLog:
+        """A message log of its own on these statements (none of its authors upserted lately)."""
+        return MessageLog(store.db, statements, store.conversations.read_prompt,
+                          store.conversations.read_prompt_beside)
+
     async def run(statements: dict[str, Any]) -> list[Any]:
         await store.db.write(lambda conn: [conn.execute(delete(t)) for t in (OwedReply, LoggedMessage,
                                                                              Nickname, User)])
-        log._q, log._recent_authors, ticks[0] = statements, type(log._recent_authors)(), 0
-        try:
-            for batch in batches:
-                await log._commit(batch)
-                log._recent_authors.clear()  # every batch upserts its authors again
-            return await tables()
-        finally:
-            log._q = q
+        log, ticks[0] = log_of(statements), 0
+        for batch in batches:
+            # Handed to the log together: the batch's entries in order, in one commit.
+            await asyncio.gather(*(log.settle_owed(m.character, m.message_id) if isinstance(m, Settled)
+                                   else log.log_message(m, display, owed_by=owed)
+                                   for m, display, owed in batch))
+            for author in {m.author_id for m, _, _ in batch if isinstance(m, SeenMessage)}:
+                log.forget_author(author)  # every batch upserts its authors again
+        return await tables()
 
     together = await run(q)
+    assert len(one_statement) == len(batches)  # each batch its one statement
     alone = await run({k: v for k, v in q.items() if k != "log_batch"})
+    assert len(one_statement) == len(batches)
     assert together == alone
     users, nicks, logged, owed = together
-    assert [u[1] for u in users] == ["Alice B.", "Bob", ""] and users[0][4] < users[0][5]
+    # (no display name: the author's own)
+    assert [u[1] for u in users] == ["Alice B.", "Bob", "user7"] and users[0][4] < users[0][5]
     assert [n[1] for n in nicks] == ["Alice", "Alice B.", "user5", "Bob", "user6", "user7"]
     assert [m[0] for m in logged] == [1, 2, 3, 4, 5, 6]
     assert logged[1][7] == "hi" and logged[2][7] == "a\ufffdb"  # the first write of a message stands
@@ -545,7 +559,8 @@ async def test_the_log_batch_in_one_statement_writes_what_its_statements_write_o
     # Atomic by itself: a batch whose log row breaks (NULL channel) leaves no user or nickname behind.
     broken = SeenMessage(7, None, 1, 8, "user8", False, False, "x", t0, None)  # type: ignore[arg-type]
     with pytest.raises(Exception):  # noqa: B017 (the driver's NOT NULL violation, after its retries)
-        await log._commit([(broken, "Carol", "finn")])
+        await log_of(q).log_message(broken, "Carol", owed_by="finn")
+    assert len(one_statement) > len(batches)  # written as the one statement, refused whole
     assert not [u for u in (await tables())[0] if u[0] == 8]
 
 
@@ -554,19 +569,27 @@ async def test_a_prompt_read_beside_its_write_has_the_channels_lines_still_on_th
     beside it. The channel's chatter handed to the log a moment before, in a batch being written or waiting
     for one, is not in the database for that read: it is added from memory, once each, in order, and only
     that channel's lines from before the message."""
+    from sqlalchemy import event, select
+
+    from database.models import User
+
     if store.db.is_sqlite:
         pytest.skip("SQLite writes it in the batch after the chatter, then reads, on its one thread")
-    log, batches = store.log, store.log._batches
+    log = store.log
     await log.log_message(seen(1, text="earlier"))  # committed: the read finds it
-    writing, release = asyncio.Event(), asyncio.Event()
-    write = batches._write
+    await store.people.ensure_user(6, "user6")
+    # The batch of author 6's first message upserts their users row: a transaction of the test's holds that
+    # row, so the batch waits in the database, in flight, until it lets go.
+    writing = asyncio.Event()
 
-    async def held(entries: Any, reads: Any) -> Any:
-        writing.set()
-        await release.wait()
-        return await write(entries, reads)
+    def seen_statement(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "users_in AS" in statement:
+            writing.set()
 
-    batches._write = held  # type: ignore[method-assign]
+    for engine in store.db.sync_engines:
+        event.listen(engine, "before_cursor_execute", seen_statement)
+    holder = await store.engine.connect()
+    await holder.execute(select(User.id).where(User.id == 6).with_for_update())
     in_flight = asyncio.create_task(log.log_message(seen(2, author=6, text="has anyone seen the crab?\x00")))
     waiting: list[asyncio.Task[Any]] = []
     try:
@@ -574,15 +597,19 @@ async def test_a_prompt_read_beside_its_write_has_the_channels_lines_still_on_th
         waiting = [asyncio.create_task(log.log_message(m)) for m in (
             seen(3, author=7, text="not me"), seen(4, channel=11, text="elsewhere"), seen(9, text="later"))]
         await asyncio.sleep(0)  # their first steps (each handed to the log) run before this task's next one
-        assert len(batches._pending) == 3  # behind the batch in flight
+        # Behind the batch in flight, none of them written yet.
+        assert await logged_count(store) == 1 and not any(t.done() for t in (in_flight, *waiting))
         data = await log.log_message(seen(5, text="is the tide in?"), then_read=PromptRequest(
             "finn", 5, "channel:10", 10, 75, 5, False))
         assert data is not None
         assert [(m.message_id, m.author_name, m.content) for m in data.recent] == [
             (1, "user5", "earlier"), (2, "user6", "has anyone seen the crab?\ufffd"), (3, "user7", "not me")]
     finally:
-        release.set()
+        await holder.rollback()
+        await holder.close()
         await asyncio.gather(in_flight, *waiting)
+        for engine in store.db.sync_engines:
+            event.remove(engine, "before_cursor_execute", seen_statement)
     assert await logged_count(store) == 6
 
 
@@ -597,8 +624,8 @@ async def test_connections_opened_at_start_up_have_the_hot_statements_prepared(d
     try:
         if store.db.is_sqlite:
             pytest.skip("SQLite's one connection prepares its statements as it goes (pysqlite's cache)")
-        q = store.log._q
         dialect = store.db.statement_dialect
+        q = hot_statements(dialect)
         sql = {name: str(statement.compile(dialect=dialect)).strip() for name, statement in q.items()}
         texts = set(sql.values())
         prepared = await store.db.read(lambda conn: {r[0].strip() for r in conn.exec_driver_sql(

@@ -291,15 +291,6 @@ async def test_the_window_judges_a_quiet_channel_at_once_then_the_latest_of_what
         return Decision(True, "majority vote", (True,), kind="vote")
 
     window = BurstWindow(0.05, judge)
-    quiet_again = asyncio.Event()
-    close = window._close
-
-    def closing(channel_id: int) -> None:  # the window's own timer, observed
-        close(channel_id)
-        if channel_id == 7 and window.quiet(7):
-            quiet_again.set()
-
-    window._close = closing  # type: ignore[method-assign]
 
     def msg(i: int, channel: int) -> Incoming:
         return Incoming(message_id=i, channel_id=channel, author_id=1, author_name="a", content="x",
@@ -314,17 +305,34 @@ async def test_the_window_judges_a_quiet_channel_at_once_then_the_latest_of_what
                                            "majority vote", "majority vote", "majority vote"]
     # The trailing round opened another window; once it closes empty, the channel is quiet again and its
     # next message is judged at once.
-    await quiet_again.wait()
+    await eventually(check(lambda: window.quiet(7)), "channel 7 quiet again")
     judged.clear()
     assert (await window.submit(msg(9, 7))).reason == "majority vote"
     assert judged == [(9, [])]
 
 
-async def newest_is(window: BurstWindow, message_id: int, channel_id: int = 7) -> None:
-    """Wait until ``message_id`` is the newest message of the channel's open window (its submit is in)."""
-    await eventually(check(lambda: window._newest.get(channel_id, (None,))[0] is not None
-                           and window._newest[channel_id][0].message_id == message_id),
-                     f"message {message_id} in the window")
+class WindowTimers:
+    """The windows' closes, held (BurstWindow's ``call_later``): the test runs each one, as its timer would,
+    when it chooses; the window's length is kept too."""
+
+    def __init__(self) -> None:
+        self.due: list[tuple[float, Callable[[], None]]] = []
+
+    def call_later(self, seconds: float, close: Callable[[], None]) -> None:
+        self.due.append((seconds, close))
+
+    def close_next(self) -> float:
+        """Close the earliest window opened now (its own timer's work); its length."""
+        seconds, close = self.due.pop(0)
+        close()
+        return seconds
+
+
+async def submitted(window: BurstWindow, msg: Incoming) -> asyncio.Future[Decision]:
+    """``window.submit(msg)`` under way: its first step, up to its wait, runs on the loop's next turn."""
+    task = asyncio.ensure_future(window.submit(msg))
+    await asyncio.sleep(0)
+    return task
 
 
 async def test_a_message_in_an_open_window_waits_for_its_close() -> None:
@@ -337,15 +345,16 @@ async def test_a_message_in_an_open_window_waits_for_its_close() -> None:
         leading_judged.set()
         return Decision(False, "majority vote", (False,), kind="vote")
 
-    window = BurstWindow(3600, judge)  # never closes within the test
+    timers = WindowTimers()
+    window = BurstWindow(3600, judge, call_later=timers.call_later)  # closed when the test says
     first = Incoming(message_id=1, channel_id=7, author_id=1, author_name="a", content="x",
                      created_at=datetime.now(UTC), is_dm=False)
     assert (await window.submit(first)).reason == "majority vote"
-    second = asyncio.create_task(window.submit(dataclasses.replace(first, message_id=2)))
+    second = await submitted(window, dataclasses.replace(first, message_id=2))
     await leading_judged.wait()
-    await newest_is(window, 2)  # the second submit is in, up to its wait
     assert judged == [1] and not second.done() and not window.quiet(7)
-    second.cancel()
+    timers.close_next()  # the window closes: its round judges the message
+    assert (await second).reason == "majority vote" and judged == [1, 2]
 
 
 async def test_vote_rounds_due_together_are_paced_not_capped(make_harness: Callable[..., Awaitable[Any]]
@@ -441,22 +450,21 @@ async def test_an_earlier_message_is_decided_when_the_next_arrives_not_at_the_cl
         judged.append((msg.message_id, [m.message_id for m in burst]))
         return Decision(False, "majority vote", (False,), kind="vote")
 
-    window = BurstWindow(3600, judge)  # never closes within the test
+    timers = WindowTimers()
+    window = BurstWindow(3600, judge, call_later=timers.call_later)  # closed when the test says
 
     def msg(i: int) -> Incoming:
         return Incoming(message_id=i, channel_id=7, author_id=1, author_name="a", content="x",
                         created_at=datetime.now(UTC), is_dm=False)
 
     assert (await window.submit(msg(10))).reason == "majority vote"  # leading edge
-    second = asyncio.ensure_future(window.submit(msg(20)))
-    await newest_is(window, 20)
+    second = await submitted(window, msg(20))
     assert not second.done()  # the newest: waits for the close
     assert (await window.submit(msg(15))).reason == "coalesced into 20"  # out of order: at once
-    third = asyncio.ensure_future(window.submit(msg(30)))
+    third = await submitted(window, msg(30))
     assert (await second).reason == "coalesced into 30"  # decided by the arrival of the next
-    await newest_is(window, 30)
     assert not third.done() and judged == [(10, [])]
-    window._close(7)  # the window's own timer, called now
+    timers.close_next()  # the window's own timer, called now
     assert (await third).reason == "majority vote"
     assert judged[-1] == (30, [15, 20])  # the earlier ones are the round's context
 
@@ -472,7 +480,8 @@ async def test_a_live_change_of_the_vote_window_applies_to_the_next_window() -> 
     async def judge(msg: Incoming, burst: Any) -> Decision:
         return Decision(False, "majority vote", (False,), kind="vote")
 
-    window = BurstWindow(lambda: seconds[0], judge)
+    timers = WindowTimers()
+    window = BurstWindow(lambda: seconds[0], judge, call_later=timers.call_later)
 
     def msg(i: int) -> Incoming:
         return Incoming(message_id=i, channel_id=7, author_id=1, author_name="a", content="x",
@@ -480,12 +489,13 @@ async def test_a_live_change_of_the_vote_window_applies_to_the_next_window() -> 
 
     await window.submit(msg(1))  # leading edge: a window of an hour opens
     seconds[0] = 0.01  # the operator shortens it
-    second = asyncio.ensure_future(window.submit(msg(2)))
-    await asyncio.sleep(0)
-    window._close(7)  # the hour's window closes (its timer, called now): the next opens with 10 ms
+    second = await submitted(window, msg(2))
+    assert timers.close_next() == 3600  # the hour's window closes (its timer, called now)
     assert (await second).reason == "majority vote"
-    third = asyncio.ensure_future(window.submit(msg(3)))
-    assert (await asyncio.wait_for(third, 30)).reason == "majority vote"  # its window closed by itself
+    assert [length for length, _ in timers.due] == [0.01]  # the next opened with 10 ms
+    third = await submitted(window, msg(3))
+    timers.close_next()
+    assert (await third).reason == "majority vote"
     seconds[0] = 0.0
     assert (await window.submit(msg(4))).reason == "majority vote"  # 0: judged at once, on its own
 

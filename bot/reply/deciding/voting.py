@@ -20,6 +20,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Collection, Sequence
+from functools import partial
 
 from bot.core.claude import ClaudeClient, Prompt
 from bot.core.config import ReplySettings, Settings
@@ -173,13 +174,18 @@ class BurstWindow:
 
     So one message in a quiet room waits for no window, a burst costs one round per ``seconds`` plus its
     first, and a channel that never falls quiet is still judged every ``seconds`` (the window does not
-    restart with each message). With ``seconds`` 0, each message is judged at once on its own."""
+    restart with each message). With ``seconds`` 0, each message is judged at once on its own.
+
+    ``call_later(seconds, close)`` is what closes each window on time: the running loop's own by default, or
+    a timer of the caller's (like :class:`~bot.core.pacing.Pacer`'s clock and sleep)."""
 
     def __init__(self, seconds: float | Callable[[], float], judge: Judge,
-                 sized: Callable[[int, float], float] | None = None) -> None:
+                 sized: Callable[[int, float], float] | None = None, *,
+                 call_later: Callable[[float, Callable[[], None]], object] | None = None) -> None:
         # A callable: the setting as it is now (a live reload applies to the next window that opens).
         self._seconds = seconds if callable(seconds) else (lambda: seconds)
         self._sized = sized  # a channel's window from the setting (by its pace); None: the setting
+        self._call_later = call_later
         self.judge = judge
         # By channel: the messages waiting for the open window to close; a channel with no entry is quiet.
         self._pending: dict[int, list[tuple[Incoming, asyncio.Future[Decision]]]] = {}
@@ -226,7 +232,11 @@ class BurstWindow:
     def _open(self, channel_id: int) -> None:
         self._pending[channel_id] = []
         seconds = self.seconds if self._sized is None else self._sized(channel_id, self.seconds)
-        asyncio.get_running_loop().call_later(seconds, self._close, channel_id)
+        close = partial(self._close, channel_id)
+        if self._call_later is not None:
+            self._call_later(seconds, close)
+        else:
+            asyncio.get_running_loop().call_later(seconds, close)
 
     def _close(self, channel_id: int) -> None:
         pending = self._pending.pop(channel_id, None)
