@@ -42,7 +42,7 @@ async def overhead(backend: str, messages: int) -> list[float]:
     await fakes.call(h.discord.start())
     await fakes.call(h.claude.start())
     await fakes.call(h.openai.start())
-    h._build_world()
+    h.build_world()
     await h.start_bot()
     assert h.bot is not None
     frames: list[float] = []

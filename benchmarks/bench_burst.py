@@ -62,7 +62,7 @@ async def burst(messages: int, people: int, mention_every: int, database_url: st
     h.claude.script("no", model=VOTER, times=None)
     await fakes.call(h.discord.start())
     await fakes.call(h.claude.start())
-    h._build_world()
+    h.build_world()
     people_ids = [FIRST_PERSON + i for i in range(people)]
     for i, uid in enumerate(people_ids):
         h.discord.add_user(uid, f"person{i}")
@@ -148,7 +148,7 @@ async def quiet_room(database_url: str | None, window: float, vote_latency: floa
     h.claude.script("yes", model=VOTER, times=None, delay=vote_latency)
     await fakes.call(h.discord.start())
     await fakes.call(h.claude.start())
-    h._build_world()
+    h.build_world()
     await h.start_bot()
     assert h.bot is not None
     out: list[tuple[float, float]] = []

@@ -270,7 +270,7 @@ async def run(db_url: str, tmp_path: Path, *, dm_turns: int = 50, channel_messag
     await h.discord.start()
     await h.claude.start()
     await h.openai.start()
-    h._build_world()
+    h.build_world()
     h.discord.add_user(CAROL_ID, "carol")
     h.discord.add_member(GUILD_ID, CAROL_ID)
     h.claude.responder = reply_for

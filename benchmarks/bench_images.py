@@ -59,7 +59,7 @@ async def raid(members: int, images: int, size: int, latency: float,
                 config={"max_typing_time": "0", "min_typing_time": "0", **config})
     await fakes.call(h.discord.start())
     await fakes.call(h.claude.start())
-    h._build_world()
+    h.build_world()
     h.claude.validate = False  # the fake would decode every image again to check it
 
     async def lean_body(request: Any) -> dict[str, Any] | None:

@@ -98,7 +98,7 @@ async def overhead(messages: int, seed: int, database_url: str | None, limits: b
                 bot_options={"enable_debug_events": True, "freeze_after_setup": True})
     await fakes.call(h.discord.start())
     await fakes.call(h.claude.start())
-    h._build_world()
+    h.build_world()
     await h.start_bot()
     assert h.bot is not None
     frames: list[float] = []

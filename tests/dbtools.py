@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, text, update
 
 from database.alive_models import ScheduledJob
 from database.engine import make_engine
@@ -54,6 +54,24 @@ def migrate_to(revision: str) -> Callable[[object], None]:
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, revision)
     return run
+
+
+async def end_session_holding(url: str, key: int) -> int:
+    """PostgreSQL: end the sessions holding the advisory lock ``key`` as an administrator's
+    pg_terminate_backend does (a process killed with kill -9 leaves the same: no unlock, no goodbye); how
+    many there were."""
+    engine = make_engine(url)
+    try:
+        async with engine.begin() as conn:
+            # A bigint key is held as two halves: classid the high 32 bits, objid the low, objsubid 1.
+            ended = await conn.execute(text(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND classid::bigint = :high AND objid::bigint = :low AND objsubid = 1 "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"),
+                {"high": (key >> 32) & 0xFFFFFFFF, "low": key & 0xFFFFFFFF})
+            return len(ended.all())
+    finally:
+        await engine.dispose()
 
 
 async def logged_count(store: Store) -> int:

@@ -15,7 +15,8 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -150,14 +151,17 @@ class Harness:
         await self.discord.start()
         await self.claude.start()
         await self.openai.start()
-        self._build_world()
+        self.build_world()
         if other_guild is not None:
             guild, channel = other_guild
             self.discord.add_guild(guild, "Other Reef", channels=[(channel, "lobby")])
             self.discord.add_member(guild, USER_ID)
         return self
 
-    def _build_world(self) -> None:
+    def build_world(self) -> None:
+        """The usual world in the fake Discord (its users, the guild and its channels), with no bot of ours
+        yet: :meth:`start_world` makes it after starting the fakes; a benchmark running them on a thread of
+        their own makes it itself."""
         d = self.discord
         d.set_application_owner(OWNER_ID)
         d.add_user(ADMIN_ID, "admin")
@@ -174,7 +178,7 @@ class Harness:
         """The fakes and their world with no bot of ours: for tests that run main.py against them."""
         await self.discord.start()
         await self.claude.start()
-        self._build_world()
+        self.build_world()
         return self
 
     async def process_identified(self) -> None:
@@ -549,6 +553,30 @@ def check(condition: Callable[[], T]) -> Callable[[], Awaitable[T]]:
     async def checked() -> T:
         return condition()
     return checked
+
+
+@contextmanager
+def on_log(logger: str, text: str, level: int = logging.INFO) -> Iterator[asyncio.Event]:
+    """An event set as ``logger`` (or a logger below it) writes a line holding ``text`` while the block
+    runs: a step the product tells its operator of, waited for as it is written. The logger lets ``level``
+    through meanwhile."""
+    said = asyncio.Event()
+
+    class Watch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if text in record.getMessage():
+                said.set()
+
+    target, watch = logging.getLogger(logger), Watch(level)
+    kept = target.level
+    if target.getEffectiveLevel() > level:
+        target.setLevel(level)
+    target.addHandler(watch)
+    try:
+        yield said
+    finally:
+        target.removeHandler(watch)
+        target.setLevel(kept)
 
 
 class AnnouncedDecisions(logging.Handler):

@@ -486,10 +486,7 @@ async def test_only_the_teams_owner_and_admins_are_bot_admins(db_url: str, tmp_p
     people = {"dev": 900_000_000_000_000_401, "reader": 900_000_000_000_000_402,
               "invited": 900_000_000_000_000_403, "teamadmin": 900_000_000_000_000_404}
     h = Harness(db_url=db_url, tmp_path=tmp_path)
-    await h.discord.start()
-    await h.claude.start()
-    await h.openai.start()
-    h._build_world()
+    await h.start_world()
     for name, uid in people.items():
         h.discord.add_user(uid, name)
         h.discord.add_member(h.guild_id, uid)

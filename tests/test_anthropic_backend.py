@@ -64,7 +64,6 @@ async def direct_failure(backend: AnthropicBackend, request: dict[str, Any]) -> 
 
 async def test_direct_create_sends_what_the_sdk_sends(fake_claude: FakeClaude,
                                                       backend: AnthropicBackend) -> None:
-    assert backend.direct is not None and backend.direct._session is None  # made on the first call
     via_sdk = completion_of(await backend.sdk.messages.create(**REQUEST))
     fake_claude.clear_cache()  # the same cache write again, not a read
     direct = await backend.create(REQUEST)
@@ -83,12 +82,12 @@ async def test_direct_create_sends_what_the_sdk_sends(fake_claude: FakeClaude,
         assert ours.headers[name] == sdk.headers[name], name
     assert ours.api_key == "sk-test" and ours.headers["content-type"] == "application/json"
     assert direct == via_sdk and direct.text == fake_claude.default_text
-    # One keep-alive session for every later call.
-    session = backend.direct._session
+    # One keep-alive connection for every later call (the SDK's pool is its own), closed with the backend.
     await backend.create(REQUEST)
-    assert backend.direct._session is session and session is not None and not session.closed
+    later = fake_claude.requests[-1]
+    assert later.connection == ours.connection != sdk.connection
     await backend.close()
-    assert session.closed
+    await fake_claude.wait_for_hangup(ours.connection)
 
 
 async def test_a_per_call_timeout_is_sent_as_the_sdk_sends_it(fake_claude: FakeClaude,
@@ -106,7 +105,8 @@ async def test_a_per_call_timeout_is_sent_as_the_sdk_sends_it(fake_claude: FakeC
 
 async def test_headers_are_taken_in_the_running_loop(fake_claude: FakeClaude) -> None:
     """A backend made outside any event loop (as at start-up) still names the loop its calls run in, as
-    the SDK does per request (``x-stainless-async``)."""
+    the SDK does per request (``x-stainless-async``), and its direct path works there (its keep-alive
+    session, which needs a running loop, is made at the first call)."""
     made = await asyncio.to_thread(AnthropicBackend, api_key="sk-test", base_url=fake_claude.base_url,
                                    timeout=5.0)
     try:

@@ -352,8 +352,8 @@ def test_nothing_outside_the_reply_package_builds_or_imports_a_stage_of_a_reply(
 
 def test_a_pipelines_stages_are_its_own() -> None:
     """The pipeline keeps its stages private, and no module reaches one through it: ``engine.admission``,
-    ``cast.main.turns``, ``x._decider`` are nowhere in bot/, cogs/ or memory/ (a class uses its own
-    collaborators; a cast member's ``engine`` is its pipeline)."""
+    ``cast.main.turns``, a ``_decider`` after any dot but ``self.``, are nowhere in bot/, cogs/ or memory/ (a
+    class uses its own collaborators; a cast member's ``engine`` is its pipeline)."""
     tree = ast.parse((ROOT / "bot" / "reply" / "pipeline.py").read_text())
     [pipeline] = [n for n in ast.walk(tree) if isinstance(n, ast.ClassDef) and n.name == "ReplyPipeline"]
     [init] = [n for n in pipeline.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"]
@@ -378,7 +378,7 @@ def test_a_pipeline_is_asked_in_a_few_verbs_and_watched_from_outside() -> None:
     callers want of it), none a call passed on to a stage as it is; the reply sequence beside it runs the
     stages, through the pipeline's private steps. Tests and benchmarks watch it through what it shows (the
     wire, the database, the log, a service the composition root exposes on purpose), never by opening a
-    stage: no ``pipeline._x`` nor ``._turns``, ``._engine``... there."""
+    stage: no private name after ``pipeline.``, nor a ``_turns``, ``_engine``... after any dot, there."""
     tree = ast.parse((ROOT / "bot" / "reply" / "pipeline.py").read_text())
     [pipeline] = [n for n in ast.walk(tree) if isinstance(n, ast.ClassDef) and n.name == "ReplyPipeline"]
     public = [n for n in pipeline.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)

@@ -168,12 +168,19 @@ async def test_fake_discord_edit_rules(harness: Harness) -> None:
 
 async def test_fake_discord_webhook_edit_rules(harness: Harness) -> None:
     d = harness.discord
-    hook = d._create_webhook(CHANNEL_ID, {"name": "Kindred atlas"}, d.bots["fake-discord-token"])
-    other = d._create_webhook(CHANNEL_ID, {"name": "someone else"}, d.bots["fake-discord-token"])
     async with aiohttp.ClientSession() as http:
-        async def call(method: str, path: str, body: dict[str, Any]) -> tuple[int, Any]:
-            async with http.request(method, f"{d.api_base}{path}", json=body) as r:
+        async def call(method: str, path: str, body: dict[str, Any],
+                       headers: dict[str, str] | None = None) -> tuple[int, Any]:
+            async with http.request(method, f"{d.api_base}{path}", json=body, headers=headers) as r:
                 return r.status, await r.json()
+
+        async def made(name: str) -> Any:  # by the bot, as it makes its characters' webhooks
+            status, hook = await call("POST", f"/channels/{CHANNEL_ID}/webhooks", {"name": name},
+                                      {"Authorization": "Bot fake-discord-token"})
+            assert status == 200, hook
+            return hook
+
+        hook, other = await made("Kindred atlas"), await made("someone else")
 
         status, sent = await call("POST", f"/webhooks/{hook['id']}/{hook['token']}?wait=true",
                                   {"content": "hello"})

@@ -14,7 +14,7 @@ from bot.features.reminders.book import VOICE as REMINDERS_VOICE
 from bot.features.servertools.knowing import PLACE_VOICE, REACT_VOICE
 from bot.features.voice.aloud import SPOKEN
 from bot.features.websearch.lender import SEARCH_VOICE
-from tests.fakes.prompt_cache import _block, estimate_tokens
+from tests.fakes.prompt_cache import blocks, estimate_tokens
 from tests.harness import CHANNEL_ID, MakeHarness, reply_requests
 
 SHIPPED_MODEL = str(BY_KEY["default_model"].default)  # what a reply is sent to out of the box
@@ -34,7 +34,7 @@ def declared(body: dict[str, Any], feature: str) -> int:
     assert {str(t["name"]) for t in tools} == names, [t.get("name") for t in body.get("tools") or []]
     system = "\n".join(str(b.get("text", "")) for b in body.get("system") or [])
     assert all(voice in system for voice in VOICES[feature]), feature
-    return (sum(estimate_tokens(_block("tool", t).text, SHIPPED_MODEL) for t in tools)
+    return (sum(estimate_tokens(b.text, SHIPPED_MODEL) for b in blocks({"tools": tools}))
             + sum(estimate_tokens(voice, SHIPPED_MODEL) for voice in VOICES[feature]))
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ import pytest
 
 from bot.core.character import CharacterSource
 from bot.core.claude import ClaudeClient
-from bot.core.persona import lorebook, lorekeys
+from bot.core.persona import lorebook
 from bot.core.persona.model import Lorebook, LoreEntry
 from bot.core.tokens import counted
 from bot.reply.deciding.triage import is_acknowledgement
@@ -70,6 +71,13 @@ async def test_a_message_built_to_backtrack_neither_freezes_nor_silences_the_bot
     assert h.discord.posted(CHANNEL_ID) == []  # every vote said no
 
 
+def fresh_key(pattern: str) -> str:
+    """The /regex/ key of ``pattern`` as no earlier test of this process met it: a key that ran past its time
+    limit stays disabled while the process runs (its warning said once), so a test meeting it again would
+    see none. An inline comment makes it new without changing what it matches."""
+    return f"/{pattern}(?#{uuid.uuid4().hex})/"
+
+
 def _character_with_lore(tmp_path: Path, keys: list[str]) -> Path:
     folder = tmp_path / "finn-with-lore"
     shutil.copytree(PROJECT_ROOT / "characters" / "finn", folder)
@@ -83,8 +91,7 @@ def _character_with_lore(tmp_path: Path, keys: list[str]) -> Path:
 async def test_a_card_regex_that_backtracks_is_disabled_once_and_the_bot_keeps_answering(
         make_harness: MakeHarness, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="bot.core.persona.lorebook")
-    key = "/(a|aa)+$/"
-    lorekeys._disabled_keys.discard((key, False))  # another test of this worker may have met it
+    key = fresh_key("(a|aa)+$")
     folder = _character_with_lore(tmp_path, [key, "eldoria"])
     h = await make_harness(character_dir=folder)
     h.claude.script("Aaah, indeed.", model=DEFAULT)
@@ -109,8 +116,7 @@ def test_a_card_regex_that_runs_well_still_matches() -> None:
 
 
 def test_a_disabled_key_is_not_searched_again(caplog: pytest.LogCaptureFixture) -> None:
-    key = "/(b|bb)+$/"
-    lorekeys._disabled_keys.discard((key, False))
+    key = fresh_key("(b|bb)+$")
     entry = LoreEntry(keys=(key,), content="never", name="bees",
                       origin="card.png: data.character_book.entries[0]")
     book = Lorebook(entries=(entry,))

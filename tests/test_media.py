@@ -259,14 +259,14 @@ async def test_large_text_is_decoded_and_counted_off_the_event_loop(monkeypatch:
     """Issue 49 item 13: a megabyte of text is decoded and counted in a worker thread, never on the loop."""
     import bot.reply.media as media_module
 
-    threads: list[int] = []
-    real = media_module._text
+    threads: list[int] = []  # where each file's text was counted (it is decoded just before, in one step)
+    real = media_module.count_tokens
 
-    def spy(a: Attachment, data: bytes, limits: MediaLimits) -> TextPart | object:
+    def spy(text: str) -> int:
         threads.append(threading.get_ident())
-        return real(a, data, limits)
+        return real(text)
 
-    monkeypatch.setattr(media_module, "_text", spy)
+    monkeypatch.setattr(media_module, "count_tokens", spy)
     big, small = ("é" * 400_000).encode(), b"short"
     fetch = Fetcher({"big.txt": big, "small.txt": small})
     limits = MediaLimits(10_000, 4, 1_000, 2.0)

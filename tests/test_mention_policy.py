@@ -1,6 +1,6 @@
 """One mention policy for every send path (issue 26, item 4), seen in what the fake Discord would ping
-(its ``_pings``, by Discord's rules for ``allowed_mentions``): a ticket's topic cannot ping @everyone,
-a swiped alternative and the character's own posts ping no crowd, as replies already did."""
+(``FakeDiscord.pings_of``, by Discord's rules for ``allowed_mentions``): a ticket's topic cannot ping
+@everyone, a swiped alternative and the character's own posts ping no crowd, as replies already did."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ async def test_a_swiped_alternative_pings_no_crowd(harness: Harness) -> None:
     await h.discord.wait_for(lambda _: "Everyone!" in reply["content"], what="the new alternative")
     [edit] = [r for r in h.discord.requests  # through the click's interaction (its @original)
               if r.method == "PATCH" and "Everyone!" in ((r.body or {}).get("content") or "")]
-    assert h.discord._pings(edit.body) == {"everyone": False, "users": [], "roles": []}
+    assert h.discord.pings_of(edit.body) == {"everyone": False, "users": [], "roles": []}
 
 
 async def test_the_characters_own_posts_ping_a_few_but_no_crowd(harness: Harness) -> None:

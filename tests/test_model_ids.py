@@ -59,7 +59,7 @@ async def test_declared_ids_and_aliases_pass(db_url: str, tmp_path: Path,
     """The harness's claude-test-* names are declared in model_capabilities (a proxy's own names); the
     defaults it does not set (summary_model: the default model's) and aliases pass without a word."""
     h = Harness(db_url=db_url, tmp_path=tmp_path, config={"voting_model": "claude-haiku-4-5"})
-    _, warnings = await check_at_start_up(h, caplog)
+    warnings = await check_at_start_up(h, caplog)
     assert h.bot is not None and h.bot.services.claude.wrong_models == []
     assert warnings == [] and h.claude.model_lists == 1
 
@@ -68,7 +68,7 @@ async def test_a_models_list_that_cannot_be_read_is_a_warning(db_url: str, tmp_p
                                                               caplog: pytest.LogCaptureFixture) -> None:
     h = Harness(db_url=db_url, tmp_path=tmp_path, config={"premium_model": "claude-sonet-4-5"})
     h.claude.fail_all(500)  # the list answers 500: nothing can be judged, so nothing stops start-up
-    _, [warning] = await check_at_start_up(h, caplog)
+    [warning] = await check_at_start_up(h, caplog)
     assert warning.startswith(f"anthropic backend: {h.claude.base_url} answered its models list with "
                               "HTTP 500")
     assert warning.endswith("the configured model ids are not checked")

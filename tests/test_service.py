@@ -390,9 +390,10 @@ async def test_config_reload_seconds_0_watches_nothing(tmp_path: Path) -> None:
     async def reseed(folder: Path) -> None:
         raise AssertionError("nothing is watched")
 
-    reloader = ConfigReloader(SettingsHolder(settings), [CharacterSource(FINN, None, {})], reseed, Ticker())
+    ticker = Ticker()
+    reloader = ConfigReloader(SettingsHolder(settings), [CharacterSource(FINN, None, {})], reseed, ticker)
     reloader.start()
-    assert reloader._job is None
+    assert ticker.jobs == set()  # no poll was asked for
     await reloader.stop()
 
 

@@ -14,7 +14,7 @@ from database.store import Store
 from database.timers import TimerRow
 from tests.dbtools import open_polls, timers_of_kind
 from tests.fakes import EVENT_WAIT
-from tests.harness import eventually
+from tests.harness import eventually, on_log
 
 EVERY = timedelta(minutes=30)
 
@@ -210,7 +210,7 @@ async def test_a_daily_round_the_database_closes_under_ends_instead_of_waiting(d
     assert await asyncio.wait_for(running, EVENT_WAIT) == [CLOSED]  # told, not left waiting
     # A loop started on a closed database ends at once rather than retrying forever.
     late = Dispatcher(Timers(store.timers), rounds=rounds, clock=lambda: t0)
-    await late.start()
-    assert late._loop is not None
-    await asyncio.wait_for(late._loop, EVENT_WAIT)
+    with on_log("bot.core.timers", "the database closed; the loop ends") as ended:
+        await late.start()
+        await asyncio.wait_for(ended.wait(), EVENT_WAIT)
     await late.stop()

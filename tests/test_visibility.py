@@ -386,8 +386,9 @@ def test_an_ask_answer_is_shown_only_to_whom_its_memory_belongs() -> None:
         send_messages = True
 
     for context, guild in ((0, 1), (1, None), (2, None)):
+        where = AppCommandContext(guild=context == 0, dm_channel=context == 1, private_channel=context == 2)
         interaction: Any = type("I", (), {"guild_id": guild, "app_permissions": Permissions(),
-                                          "context": AppCommandContext._from_value([context])})()
+                                          "context": where})()
         shown_to = Audience.dm(11) if ephemeral_here(interaction) or context == 1 else Audience.place(
             private=context == 2, guild=guild, channel=101, person=11)
         assert may_enter(Origin.dm(11), shown_to), context

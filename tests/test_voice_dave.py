@@ -81,7 +81,7 @@ def members_group(*users: int) -> tuple[FakeVoiceServer, DaveGroup, list[Member]
     members = [Member(user, CHANNEL, 2000 + i) for i, user in enumerate(users)]
     server.members = {m.user_id: m for m in members}
     group = DaveGroup(server, CHANNEL)
-    group._form_among(members)
+    group.form_among(members)
     return server, group, members
 
 
@@ -103,7 +103,7 @@ def test_a_commit_is_taken_only_for_the_epoch_from_the_committer_naming_sent_pro
     stale = group.commits[0]
     carol = Member(3, CHANNEL, 2010)
     server.members[3] = carol
-    messages = group._proposals([carol])
+    messages = group.add_proposals([carol])
     for member in (alice, bob):
         result = member.dave.process_proposals(davey.ProposalsOperationType.append, vec(messages))
     commit = result.commit  # bob's

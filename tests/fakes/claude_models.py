@@ -189,7 +189,7 @@ def format_problem(body: dict[str, Any]) -> str | None:
     schema = fmt.get("schema")
     if not isinstance(schema, dict):
         return "output_config.format.schema: Field required"
-    open_at = _open_object(schema, "schema")
+    open_at = open_object(schema, "schema")
     if open_at is not None:
         return (f"output_config.format.{open_at}: For 'object' type, 'additionalProperties' must be "
                 "explicitly set to false")
@@ -222,15 +222,17 @@ def _unsupported(node: Any, path: str) -> str | None:
     return next((p for k, n in node.items() if (p := _unsupported(n, f"{path}.{k}")) is not None), None)
 
 
-def _open_object(node: Any, path: str) -> str | None:
+def open_object(node: Any, path: str) -> str | None:
+    """Where in a JSON schema an object leaves ``additionalProperties`` open (strict mode refuses that), as
+    a dotted path from ``path``; None when every object is closed."""
     if isinstance(node, list):
-        found = (_open_object(n, f"{path}.{i}") for i, n in enumerate(node))
+        found = (open_object(n, f"{path}.{i}") for i, n in enumerate(node))
         return next((p for p in found if p is not None), None)
     if not isinstance(node, dict):
         return None
     if node.get("type") == "object" and node.get("additionalProperties") is not False:
         return path
-    return next((p for k, n in node.items() if (p := _open_object(n, f"{path}.{k}")) is not None), None)
+    return next((p for k, n in node.items() if (p := open_object(n, f"{path}.{k}")) is not None), None)
 
 
 def schema_of(body: dict[str, Any]) -> dict[str, Any] | None:

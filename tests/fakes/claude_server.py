@@ -179,6 +179,7 @@ class Recorded:
     finished_at: float | None = None
     thinking_tokens: int = 0  # of the answer's output tokens, those spent thinking
     cut_at: float | None = None  # when the client hung up before the answer was whole (its timeout, say)
+    connection: str = ""  # the client's end of the TCP connection it came on ("host:port")
 
     @property
     def json(self) -> dict[str, Any]:
@@ -412,6 +413,7 @@ class ModelServer:
         self._ids = itertools.count(1)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._runner: web.AppRunner | None = None
+        self._connections: dict[str, asyncio.Task[None]] = {}  # each client connection's handling, by name
         self.port = 0
 
     # -- lifecycle
@@ -454,6 +456,19 @@ class ModelServer:
 
     def recover(self) -> None:
         self._failing = None
+
+    def connection_of(self, request: web.Request) -> str:
+        """The client's end of the connection ``request`` came on ("host:port"), watched until it closes."""
+        peer = request.transport.get_extra_info("peername") if request.transport is not None else None
+        name = f"{peer[0]}:{peer[1]}" if peer else "?"
+        self._connections[name] = request.task  # aiohttp's task serving the connection: each request of it
+        return name
+
+    async def wait_for_hangup(self, connection: str, timeout: float = EVENT_WAIT) -> None:
+        """Wait until the client closed ``connection`` (a request's :attr:`Recorded.connection`)."""
+        done, _ = await asyncio.wait({self._connections[connection]}, timeout=timeout)
+        if not done:
+            raise AssertionError(f"the client kept connection {connection} open")
 
     def requests_for(self, model: str) -> list[Recorded]:
         return [r for r in self.requests if r.model == model]
@@ -743,7 +758,8 @@ class FakeClaude(ModelServer):
             reply = await self._choose(body)
         stream = bool(body.get("stream"))
         record = Recorded(request.path, str(body.get("model")), body,
-                          {k.lower(): v for k, v in request.headers.items()}, stream, received)
+                          {k.lower(): v for k, v in request.headers.items()}, stream, received,
+                          connection=self.connection_of(request))
         if reply.status == 200 and reply.stream_error and not stream:
             reply = Reply(status=_STATUS_FOR_TYPE.get(reply.stream_error, 500), error_type=reply.stream_error,
                           retry_after=reply.retry_after)

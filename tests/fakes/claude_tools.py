@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from tests.fakes.claude_models import _open_object, conforms, read_into
+from tests.fakes.claude_models import conforms, open_object, read_into
 
 WEB_SEARCH = "web_search_20250305"
 WEB_FETCH = "web_fetch_20250910"
@@ -100,7 +100,7 @@ def _declared_problem(tools: Any) -> str | None:
                 return f"tools.{i}.custom.input_schema: JSON schema is invalid - type must be 'object'"
             if "strict" in tool and not isinstance(tool["strict"], bool):
                 return f"tools.{i}.custom.strict: Input should be a valid boolean"
-            open_at = _open_object(schema, "input_schema") if tool.get("strict") else None
+            open_at = open_object(schema, "input_schema") if tool.get("strict") else None
             if open_at is not None:
                 return (f"tools.{i}.custom.{open_at}: For 'object' type, 'additionalProperties' must be "
                         "explicitly set to false")

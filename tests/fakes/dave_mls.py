@@ -252,19 +252,19 @@ class DaveGroup:
         Unless the members formed the group, the bot's client creates it, alone at leaf 0 until it commits."""
         present = [m for m in self.server.members.values() if m.channel_id == self.channel_id]
         if self.server.members_group and present:
-            self._form_among(present)
+            self.form_among(present)
         else:
             self.roster = {0: conn.grant.user_id}
         await self.server.send_binary(conn, 25, self.package)
 
-    def _form_among(self, members: list[Member]) -> None:
+    def form_among(self, members: list[Member]) -> None:
         """The members' clients made the group before the bot came: the first created it, and added the
         others with a commit of its own that the server took (and checked) as any other."""
         first = members[0]
         self.roster = {0: first.user_id}
         self._session(first)
         if len(members) > 1:
-            messages = self._proposals(members[1:])
+            messages = self.add_proposals(members[1:])
             self._member_commit(first, messages, members[1:])
 
     def _member_commit(self, committer: Member, messages: bytes, joining: list[Member]) -> bytes | None:
@@ -451,7 +451,9 @@ class DaveGroup:
         member.dave = None
         await self._send_proposals(conn, message)
 
-    def _proposals(self, members: list[Member]) -> bytes:
+    def add_proposals(self, members: list[Member]) -> bytes:
+        """The external sender's proposals adding ``members`` (each given a DAVE session of its own) in
+        this epoch, noted as proposed; sending them is the caller's."""
         messages = b""
         for member in members:
             message = add_proposal(self.key, self.group_id, self.epoch,
@@ -461,7 +463,7 @@ class DaveGroup:
         return messages
 
     async def _propose(self, conn: Connection, members: list[Member]) -> None:
-        await self._send_proposals(conn, self._proposals(members))
+        await self._send_proposals(conn, self.add_proposals(members))
 
     async def _send_proposals(self, conn: Connection, messages: bytes) -> None:
         for member in self.server.members.values():  # every member of the group gets the proposals (a

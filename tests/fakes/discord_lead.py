@@ -703,6 +703,11 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld, VoiceWorld):
                                          str(recipients[0]) if recipients else None, "last_message_id": None,
                                          "recipients": [self.users[u] for u in recipients], "_outside": True}
 
+    def message_from_before(self, channel_id: int, author_id: int, content: str) -> dict[str, Any]:
+        """A message already in a channel, posted while no bot was connected: stored (history and fetches find
+        it), never sent to a gateway."""
+        return self._public(self._message(channel_id, self.users[author_id], content))
+
     def post_outside(self, channel_id: int, author_id: int, content: str) -> dict[str, Any]:
         """A message in a place the bot is not in: stored, never sent to the bot's gateway."""
         message = self._message(channel_id, self.users[author_id], content)
@@ -937,7 +942,7 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld, VoiceWorld):
         return _json({"message": "401: Unauthorized", "code": 0}, 401)
 
     @staticmethod
-    def _pings(body: dict[str, Any]) -> dict[str, Any] | web.Response:
+    def pings_of(body: dict[str, Any]) -> dict[str, Any] | web.Response:
         """Who a post pings, by Discord's rules for ``allowed_mentions``: without it every mention in the
         text pings (@everyone and @here included); with it only what ``parse`` names or the ``users`` /
         ``roles`` lists hold. ``parse: [users]`` beside a ``users`` list is refused, as Discord does."""
@@ -975,7 +980,7 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld, VoiceWorld):
             return checked
         ref = body.get("message_reference")
         mentions = [int(m) for m in re.findall(r"<@!?(\d+)>", mention_text(body))]
-        pings = self._pings(body)
+        pings = self.pings_of(body)
         if isinstance(pings, web.Response):
             return pings
         fields = {**self._content_fields(body, files), "_pings": pings}
