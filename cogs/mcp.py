@@ -61,9 +61,9 @@ class McpCommands(app_commands.Group):
 MCP = McpCommands(name="mcp", description="MCP servers whose tools I may use here (server admins).")
 
 
-class McpServers(BotSubgroup):
+class McpAdminCommands(BotSubgroup):
     pass
 
 
 async def setup(bot: Kindred) -> None:
-    await bot.add_cog(McpServers(bot, MCP, FEATURE.switches))
+    await bot.add_cog(McpAdminCommands(bot, MCP, FEATURE.switches))
