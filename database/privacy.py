@@ -146,9 +146,10 @@ MARKS_KEPT = 4096  # messages whose mark is kept (far more than are between bein
 
 @dataclass
 class _Storing:
-    """An exchange being stored (its turns, then the after-reply listeners' writes)."""
+    """An exchange being stored (its turns, then the after-reply listeners' writes), or a feature's write
+    about the person after the reply's post (its swipes, its voice message)."""
 
-    reply_ids: tuple[int, ...]  # the character's posts in the person's DMs (none in a server)
+    reply_ids: list[int]  # the character's posts in the person's DMs (none in a server)
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -211,10 +212,35 @@ class Privacy:
             await self._forget_exchange(user_id, dm_reply_ids)
             yield False
             return
-        section = _Storing(tuple(dm_reply_ids))
+        async with self._section(user_id, dm_reply_ids):
+            yield True
+
+    @contextlib.asynccontextmanager
+    async def writing_about(self, user_id: int, mark: int) -> AsyncIterator[bool]:
+        """Around a feature's write about ``user_id`` once a reply to them is posted (its swipes opened, its
+        voice message sent; ``mark``: the answered message's, :meth:`mark_of`): yields whether to write.
+        No, when they were forgotten since (what the exchange left behind is the exchange's own storing's to
+        clear). A forget that begins meanwhile waits for it, then deletes what it wrote with the rest (a post
+        in their DMs made inside: :meth:`posted_in_dm`)."""
+        if self.forgotten_since(user_id, mark):
+            yield False
+            return
+        async with self._section(user_id, ()):
+            yield True
+
+    def posted_in_dm(self, user_id: int, message_id: int) -> None:
+        """A post in ``user_id``'s DMs made inside a section of theirs (:meth:`writing_about`): a forget
+        waiting for the section never logs its echo and deletes it with the rest."""
+        for section in self._storing.get(user_id, ()):
+            section.reply_ids.append(message_id)
+
+    @contextlib.asynccontextmanager
+    async def _section(self, user_id: int, dm_reply_ids: Sequence[int]) -> AsyncIterator[None]:
+        """What a forget of ``user_id`` beginning meanwhile waits for."""
+        section = _Storing(list(dm_reply_ids))
         self._storing.setdefault(user_id, []).append(section)
         try:
-            yield True
+            yield
         finally:
             section.done.set()
             sections = self._storing.get(user_id, [])
@@ -265,6 +291,9 @@ class Privacy:
         replies = sorted({i for s in storing for i in s.reply_ids})
         self._log.refuse(replies)
         await asyncio.gather(*(s.done.wait() for s in storing))
+        posted = sorted({i for s in storing for i in s.reply_ids} - set(replies))  # posted while waited for
+        self._log.refuse(posted)
+        replies = sorted({*replies, *posted})
         async with self._lock:
             await self._log.flush()  # their messages already on the way to the log must not outlive this
             self._log.forget_author(user_id)

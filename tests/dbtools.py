@@ -24,6 +24,7 @@ from database.models import (
 from database.records import PollRecord, as_utc
 from database.server_models import Poll
 from database.store import Store
+from database.swipes import SwipeSet
 from database.timers import TimerRow
 
 
@@ -95,6 +96,12 @@ async def timers_of_kind(store: Store, kind: str) -> list[TimerRow]:
     keys = await store.db.rows(select(ScheduledJob.name).where(ScheduledJob.kind == kind)
                                .order_by(ScheduledJob.next_due))
     return [row for (key,) in keys if (row := await store.timers.get(str(key))) is not None]
+
+
+async def swipe_rows(store: Store, user_id: int) -> list[int]:
+    """The replies (their message ids) whose swipes name ``user_id``, open or closed."""
+    return [int(m) for (m,) in await store.db.rows(select(SwipeSet.message_id)
+                                                   .where(SwipeSet.user_id == user_id))]
 
 
 async def api_calls(store: Store, *, user_id: int | None = None, limit: int = 100) -> list[Any]:

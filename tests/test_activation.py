@@ -47,6 +47,22 @@ async def test_bot_group_is_admin_only_and_guild_only_in_the_payload(harness: Ha
     assert [c["value"] for c in scope["choices"]] == ["channel", "server"] and scope["required"] is False
 
 
+async def test_a_server_wide_switch_and_a_features_own_subgroup_in_the_payload(harness: Harness) -> None:
+    """``/bot voice`` (the voice feature's switch, server-wide) takes no scope; ``/bot mcp`` (the MCP
+    feature's own cog) holds its commands and its switch's, ``private``, which takes one."""
+    await harness.lead_work_done()  # the commands' sync is lead work
+    [group] = [c for c in harness.discord.registered_commands() if c["name"] == "bot"]
+    [voice] = [o for o in group["options"] if o["name"] == "voice"]
+    assert voice["description"] == "Let people call me into voice channels here (or not)."
+    [state] = voice["options"]
+    assert state["description"] == "on, off, or default (the voice_channels setting)"
+    [mcp] = [o for o in group["options"] if o["name"] == "mcp"]
+    assert mcp["type"] == 2 and [o["name"] for o in mcp["options"]] == ["add", "allow", "remove", "list",
+                                                                         "private"]
+    [private] = [o for o in mcp["options"] if o["name"] == "private"]
+    assert [o["name"] for o in private["options"]] == ["state", "scope"]
+
+
 async def test_non_admins_and_dms_are_refused(harness: Harness) -> None:
     h = harness
     text = await bot_command(h, "deactivate", user=USER_ID)

@@ -106,6 +106,22 @@ def test_the_message_flow_and_the_bot_class_name_no_feature() -> None:
     assert named == {}
 
 
+def test_the_bot_groups_own_cog_names_no_feature() -> None:
+    """``/bot``'s own cog (cogs/activation.py) makes a command per registered switch and tells the features
+    of a place switched off (``place_changed``) from their registrations alone: it imports no feature's
+    module (only the list, bot.features) and its code names none. A feature's own subgroup (``/bot mcp``)
+    is its own cog's."""
+    from bot.features import FEATURES
+
+    graph = grimp.build_graph(*PACKAGES, exclude_type_checking_imports=False, cache_dir=None)
+    imports = sorted(m for m in graph.find_modules_directly_imported_by("cogs.activation")
+                     if m.startswith("bot.features."))
+    names = {f.name for f in FEATURES}
+    words = sorted(n for n in _identifiers(ast.parse((ROOT / "cogs" / "activation.py").read_text()))
+                   if any(name in n.lower() for name in names))
+    assert imports == [] and words == []
+
+
 def test_cogs_call_feature_classes_not_the_store() -> None:
     """A cog turns Discord in and out and calls a feature's plain class; the workflow and the data access
     live in that class (bot/<feature>/), where they are tested without Discord."""

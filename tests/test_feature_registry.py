@@ -33,7 +33,8 @@ async def test_every_registered_switch_is_a_bot_command_with_on_off_default(harn
         [state, *scope] = command["options"]
         assert state["name"] == "state" and state["required"] is True
         assert [c["value"] for c in state["choices"]] == ["on", "off", "default"]
-        assert [o["name"] for o in scope] == ["scope"]
+        assert [o["name"] for o in scope] == ([] if switch.server_wide else ["scope"])
+        assert state["description"] == (switch.state_text or f"on, off, or default ({switch.default_name})")
 
 
 async def test_every_feature_is_loaded_and_its_spending_counted(harness: Harness) -> None:

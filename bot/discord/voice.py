@@ -22,7 +22,7 @@ from discord.http import Route
 
 from bot.core.stages import Incoming, ReplyResult
 from bot.discord.flow import VOICE_MESSAGE_FLAG, AfterPost
-from bot.features.voice.messages import payer_of
+from bot.features.voice.messages import VoiceMessageReplies
 from bot.features.voice.speech import VoiceRefused, VoiceService, VoiceUnavailable
 
 if TYPE_CHECKING:
@@ -79,11 +79,11 @@ def voice_attachment(message: discord.Message) -> discord.Attachment | None:
 
 
 async def speak_reply(bot: VoiceBot, msg: Incoming, message_id: int, result: ReplyResult) -> int | None:
-    """Send ``result`` again as a voice message, spent for ``msg``'s author; a failure is logged (the text
-    reply is already out)."""
+    """Send ``result`` again as a voice message, spent for ``msg``'s author (not when they were forgotten
+    since: the feature's ``VoiceMessageReplies``); a failure is logged (the text reply is already out)."""
     try:
-        clip = await bot.services.part(VoiceService).speak(result.text, payer_of(msg))
-        return await send_voice_message(bot.http, msg.channel_id, clip)
+        return await bot.services.part(VoiceMessageReplies).say_again(
+            msg, result.text, lambda clip: send_voice_message(bot.http, msg.channel_id, clip))
     except VoiceRefused as exc:  # a spending limit, logged once by the limits
         log.info("the voice reply to message %s was not sent: %s", message_id, exc)
         return None

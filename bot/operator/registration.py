@@ -1,8 +1,9 @@
 """How a feature registers itself: one ``Feature`` a feature package declares (its ``FEATURE``), listed
 once in bot/features/__init__.py ``FEATURES``. The composition root builds each (``build``) and adds what
 it lends to the replies' stages (bot/core/stages.py ``Features``); the client loads its cogs; ``/bot``
-gets a command per switch (cogs/activation.py); ``/forget_me`` deletes its rows; the spending limits count
-its unprompted calls. No hub file lists a registered feature by name.
+gets a command per switch (bot/discord/switches.py, added by cogs/activation.py or by the cog of the subgroup
+it is in) and tells the features of a place switched off (``place_changed``); ``/forget_me`` deletes its
+rows; the spending limits count its unprompted calls. No hub file lists a registered feature by name.
 
 It sits here, under the features and over what they are built from (alive, the reply path, the core, the
 data layer), so that a feature package imports it without importing another feature."""
@@ -53,8 +54,10 @@ class Switch:
     setting wins over its server's). Its default is a setting (``section``, ``key``), else ``default``.
     ``mastered``: the setting is the operator's master switch: a place may turn it off, never on past it.
     ``command``: its subcommand ("" for one whose command is written by hand; "mcp private" for one in a
-    subgroup); ``what``: the line the admin is shown when it is on; ``server_admins``: only a server's own
-    admins may set it (not the bot's)."""
+    feature's own subgroup, which that subgroup's cog adds); ``what``: the line the admin is shown when it is
+    on; ``server_admins``: only a server's own admins may set it (not the bot's); ``server_wide``: set for
+    the whole server only (its command takes no scope); ``state_text``: its state option's text ("": on,
+    off, or default, and the default's setting)."""
 
     name: str
     description: str
@@ -65,6 +68,8 @@ class Switch:
     mastered: bool = False
     command: str | None = None  # None: the name, with dashes
     server_admins: bool = False
+    server_wide: bool = False
+    state_text: str = ""
 
     def __post_init__(self) -> None:
         # a switch is a place setting (database/place_config.py): declaring it registers it
@@ -154,8 +159,9 @@ class Contribution:
     replies are, from ``Running``), what a person's ``/forget_me`` clears in memory (``forget_held``: their
     id), its durable timers' handlers (``timers``: by kind) and its recurring rounds (``recurring``: run by
     the one timer loop, bot/core/timers.py), both built once the character's initiative is, its lines in the
-    log channel's ``status`` (``status_lines``) and what it does in each server the bot is in (``in_server``:
-    its id; once connected, and on joining one)."""
+    log channel's ``status`` (``status_lines``), what it does in each server the bot is in (``in_server``:
+    its id; once connected, and on joining one) and when a place of a server was switched off or a switch
+    changed there (``place_changed``: its id; the voice feature leaves a call where it may no longer be)."""
 
     gates: tuple[Gate, ...] = ()
     place_gates: tuple[Gate, ...] = ()  # asked in a server only (a place's switch), after the gates
@@ -173,6 +179,7 @@ class Contribution:
     timers: Callable[[Running], Mapping[str, TimerHandler]] = lambda _: {}
     recurring: Callable[[Running], Sequence[Recurring]] = lambda _: ()
     status_lines: tuple[Callable[[], Awaitable[str]], ...] = ()
+    place_changed: tuple[Callable[[int], Awaitable[None]], ...] = ()
 
     @staticmethod
     def joined(built: Sequence[Contribution]) -> Contribution:
@@ -200,7 +207,8 @@ class Contribution:
             cast_tools=cast_tools, parts=tuple(x for b in built for x in b.parts), later_parts=later_parts,
             forget_held=tuple(x for b in built for x in b.forget_held), timers=timers, recurring=recurring,
             status_lines=tuple(x for b in built for x in b.status_lines),
-            in_server=tuple(x for b in built for x in b.in_server))
+            in_server=tuple(x for b in built for x in b.in_server),
+            place_changed=tuple(x for b in built for x in b.place_changed))
 
 
 def nothing(_: Parts) -> Contribution:

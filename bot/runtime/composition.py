@@ -173,11 +173,13 @@ class Services:
     tracing: Tracing | None = None  # a reply's stages as OpenTelemetry spans, when otel_endpoint is set
     # What the features' slash commands use (their registrations' ``parts``), read by type with part();
     # what /forget_me clears in their memory; their lines in the log channel's ``status``; what they do in
-    # each server the bot is in (by its id).
+    # each server the bot is in (by its id); what they do when a place of a server was switched off or a
+    # switch changed there (by its id).
     parts: tuple[object, ...] = ()
     forget_held: tuple[Callable[[int], None], ...] = ()
     status_lines: tuple[Callable[[], Awaitable[str]], ...] = ()
     in_server: tuple[Callable[[int], Awaitable[None]], ...] = ()
+    place_changed: tuple[Callable[[int], Awaitable[None]], ...] = ()
 
     def part(self, kind: type[P]) -> P:
         """The feature's part of type ``kind`` its slash commands use (LookupError: no feature built one)."""
@@ -412,7 +414,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                         dashboard=dashboard, metrics=metrics, metrics_server=metrics_server,
                         tracing=tracing, parts=(*lent.parts, *lent.later_parts(running)),
                         forget_held=lent.forget_held, status_lines=lent.status_lines,
-                        in_server=lent.in_server)
+                        in_server=lent.in_server, place_changed=lent.place_changed)
     return services
 
 

@@ -108,6 +108,9 @@ class FakeOpenAI(ModelServer):
         # A test holds transcriptions here (set: they answer); ``transcribing`` is set when one has arrived.
         self.transcribe_gate: asyncio.Event | None = None
         self.transcribing = asyncio.Event()
+        # And speech the same way (``speaking``: one has arrived).
+        self.speech_gate: asyncio.Event | None = None
+        self.speaking = asyncio.Event()
         self.heard: list[Heard] = []
         # A server without a models list (many local whisper and speech servers): GET /v1/models answers
         # this status, in OpenAI's error envelope.
@@ -362,6 +365,9 @@ class FakeOpenAI(ModelServer):
         body = await request.json()
         heard = Heard(request.path, str(body.get("model", "")), body)
         self.heard.append(heard)
+        self.speaking.set()
+        if self.speech_gate is not None:
+            await self.speech_gate.wait()
         failed = self._audio_error(heard)
         if failed is not None:
             return failed

@@ -15,7 +15,8 @@ character's own tools (bot/core/stages.py ``ReplyTools``), inside the same tool 
   schema before it is sent.
 
 Settings: the ``mcp`` section (bot/core/config/messages.py ``McpSettings``). The table: database/mcp.py.
-The commands: cogs/activation.py (``/bot mcp``). Tests: tests/test_mcp_tools.py (a fake MCP server built
+The commands: cogs/mcp.py (``/bot mcp``, a subgroup of ``/bot``; ``/bot mcp private``
+is its switch's command, added there). Tests: tests/test_mcp_tools.py (a fake MCP server built
 with the SDK's own server side: tests/fakes/mcp_server.py)."""
 
 from bot.features.mcp.admin import McpAdmin
@@ -37,4 +38,5 @@ FEATURE = Feature(
     switches=(Switch("mcp_private", "Offer the MCP tools in private places here (or not).",
                      "the MCP tools added here are offered in private places (what is said may go to them)",
                      section="mcp", key="mcp_private_places", command="mcp private", server_admins=True),),
+    cogs=("cogs.mcp",),
     build=build)

@@ -1,4 +1,4 @@
-"""What ``/bot mcp add|remove|list|allow`` do (cogs/activation.py calls these; admins only): the answers
+"""What ``/bot mcp add|remove|list|allow`` do (cogs/mcp.py calls these; admins only): the answers
 are the admin's to read (ephemeral). A server's admins add HTTP servers by URL, or one of the operator's
 local servers by ``local:NAME``; never a program of their own (that would run it on this host)."""
 

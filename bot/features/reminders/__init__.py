@@ -4,7 +4,9 @@ processes.
 
 * :mod:`.book`: the ``set_reminder`` and ``suggest_timezone`` tools lent to a reply (bot/core/stages.py
   ``ReplyTools``), in DMs and where a place switched them on, and what /reminders and /timezone read and
-  change (``ReminderBook``).
+  change (``ReminderBook``). A reminder set by a reply's tool is a write about its person: none after
+  their /forget_me since the message came, and one that begins meanwhile waits for it
+  (database/privacy.py ``writing_about``).
 * :mod:`.recurrence`: a recurring reminder's RFC 5545 RRULE, read in the person's local time with
   python-dateutil (its next occurrence, the caps checked when it is set).
 * :mod:`.delivery`: a due reminder's ``reminder`` timer (bot/core/timers.py), said in character
@@ -30,7 +32,7 @@ from database.reminders import TIMER, forget_person
 
 def build(parts: Parts) -> Contribution:
     book = ReminderBook(parts.holder.follow(AliveSettings), parts.store.reminders, parts.store.switches,
-                        parts.timers, threads=parts.store.threads)
+                        parts.timers, threads=parts.store.threads, privacy=parts.store.privacy)
 
     def timers(running: Running) -> dict[str, TimerHandler]:
         return {TIMER: ReminderDelivery(running.speaker, running.side, running.time, running.place_lock,

@@ -20,6 +20,7 @@ apart, checked when it is set. ``/reminders`` pauses, resumes, skips the next oc
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 from collections import OrderedDict
@@ -43,6 +44,7 @@ from bot.features.reminders.recurrence import (
     to_instant,
 )
 from database.boundary import JsonObject
+from database.privacy import Privacy
 from database.reminders import TIMER, NewReminder, ReminderRow, Reminders, reminder_key
 from database.switches import PlaceSwitches
 from database.threads import Threads
@@ -57,6 +59,7 @@ VOICE = (
 )
 FURTHEST = timedelta(days=366)  # a reminder further away than this is refused
 LATE = timedelta(minutes=1)  # a local time this far in the past is refused (a minute's slack: "now")
+FORGOTTEN = "not set: they asked to be forgotten (/forget_me) since this message came"
 CLOSE_ENOUGH = timedelta(minutes=20)  # a stated local time matches a proposed zone within this
 PROPOSALS_KEPT = 1024  # proposed zones waiting for their person's /timezone (oldest out)
 # A local date and time as the tool takes it, with an offset only to choose one of an ambiguous time's two.
@@ -157,8 +160,12 @@ class ReminderBook:
     proposed from what people said."""
 
     def __init__(self, settings: AliveSettings, reminders: Reminders, switches: PlaceSwitches, timers: Timers,
-                 *, clock: Clock = utc_now, threads: Threads | None = None) -> None:
+                 *, clock: Clock = utc_now, threads: Threads | None = None,
+                 privacy: Privacy | None = None) -> None:
+        """``privacy``: a reminder set while a reply is written is a write about its person, as the exchange's
+        storing is (database/privacy.py ``writing_about``; None: unguarded, for tests of the book alone)."""
         self.settings = settings  # the alive section, following reloads
+        self.privacy = privacy
         self.reminders = reminders
         self.threads = threads  # the open threads a cancelled reminder stood for close with it
         self.switches = switches
@@ -216,14 +223,28 @@ class ReminderBook:
                 return ToolOutput(f"not set: {local_time} in {zone} has already passed", error=True)
         if due > now + FURTHEST:
             return ToolOutput("that is more than a year away: too far for a reminder", error=True)
-        reminder_id = await self.reminders.add(NewReminder(
+        reminder_id = await self._add(msg, NewReminder(
             msg.author_id, msg.author_name, msg.channel_id, msg.guild_id, msg.is_dm, what, due, zone), now)
-        await self.timers.at(TIMER, reminder_key(reminder_id), due, {"reminder": reminder_id})
+        if reminder_id is None:
+            return ToolOutput(FORGOTTEN, error=True)
         local = f"{due.astimezone(load_zone(zone)):%A %d %B %Y, %H:%M} {zone}" if zone else \
             f"in {humane(due - now)}"
         where = "in this DM" if msg.is_dm else "in this channel"
         return ToolOutput(f"Reminder #{reminder_id} set for {local} ({due:%Y-%m-%d %H:%M} UTC), delivered "
                           f"{where}; as a Discord timestamp: {stamp(due)}.")
+
+    async def _add(self, msg: Incoming, reminder: NewReminder, now: datetime) -> int | None:
+        """``reminder`` written and its timer armed (its id); None when its person ran /forget_me since
+        ``msg`` came. A forget that begins meanwhile waits for it, then deletes it with the rest."""
+        privacy = self.privacy
+        guard = (privacy.writing_about(msg.author_id, privacy.mark_of(msg.message_id)) if privacy is not None
+                 else contextlib.nullcontext(True))
+        async with guard as allowed:
+            if not allowed:
+                return None
+            reminder_id = await self.reminders.add(reminder, now)
+            await self.timers.at(TIMER, reminder_key(reminder_id), reminder.due_at, {"reminder": reminder_id})
+            return reminder_id
 
     async def _set_recurring(self, msg: Incoming, what: str, local_time: str | None, in_minutes: int | None,
                              repeat: str, now: datetime) -> ToolOutput:
@@ -269,10 +290,11 @@ class ReminderBook:
             return ToolOutput(f"not set: {refused}", error=True)
         if start is None:
             return ToolOutput("not set: that rule has no occurrence still to come", error=True)
-        reminder_id = await self.reminders.add(NewReminder(
+        reminder_id = await self._add(msg, NewReminder(
             msg.author_id, msg.author_name, msg.channel_id, msg.guild_id, msg.is_dm, what, start.due,
             zone.key, planned.rule, local_text(start.local)), now)
-        await self.timers.at(TIMER, reminder_key(reminder_id), start.due, {"reminder": reminder_id})
+        if reminder_id is None:
+            return ToolOutput(FORGOTTEN, error=True)
         coming = [start]
         while len(coming) < 3 and (after := await next_off_loop(planned.rule, coming[-1].local, zone)):
             coming.append(after)

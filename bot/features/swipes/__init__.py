@@ -10,10 +10,12 @@ message (as SillyTavern does), and ``/reroll``, which presses 🔄 with an out-o
   an outlet may post a reply known at its post to be one whole message with controls of its own
   (bot/reply/delivery.py ``WholeAnswerOutlet``), which the Discord outlets give to this desk.
 * Its slash command and buttons: cogs/swipes.py; its rows: database/swipes.py (a reply to a person: theirs,
-  deleted by their /forget_me); its settings: the ``discord`` section's ``swipes`` (the default of the
-  ``/bot swipes`` switch) and ``swipe_timeout_seconds``. A new alternative is asked by a person (a press,
-  /reroll: ``Way.NEW_ANSWER``, counted as one of their messages), never of the character's own accord: no
-  unprompted spending. Tests: tests/test_swipes.py.
+  deleted by their /forget_me, and none opened after it: a /forget_me since the message came means none,
+  one that begins while they open waits for them, database/privacy.py ``writing_about``); its settings: the
+  ``discord`` section's ``swipes`` (the default of the ``/bot swipes`` switch) and ``swipe_timeout_seconds``.
+  A new alternative is asked by a person (a press, /reroll: ``Way.NEW_ANSWER``, counted as one of their
+  messages), never of the character's own accord: no unprompted spending. Tests: tests/test_swipes.py,
+  tests/test_forget_after_post.py.
 
 Its registration (bot/operator/registration.py): ``FEATURE`` below.
 """

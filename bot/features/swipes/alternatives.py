@@ -111,17 +111,21 @@ class ReplySwipes:
         record = self._offered(msg, result, webhook_id, now or datetime.now(UTC))
         if record is not None and not await self.allowed(msg.channel_id, msg.guild_id):
             record = None  # switched off there: the older ones still close
-        if record is None:
-            return (await self.store.swipes.close_in_channel(msg.channel_id) if close else []), None
-        arming = self.timers.at(TIMER, timer_key(record.message_id), record.closes_at,
-                                {"message": record.message_id})
-        if not close:
-            await asyncio.gather(self.store.swipes.open(record), arming)
-            return [], record
-        # Issued together, they share one trip and one transaction, in this order (database/trips.py).
-        closed, _, _ = await asyncio.gather(self.store.swipes.close_in_channel(msg.channel_id),
-                                            self.store.swipes.open(record), arming)
-        return closed, record
+        privacy = self.store.privacy
+        # Its row names the person: a /forget_me since their message came means none is opened, one that
+        # begins while it is written waits for it and deletes it with the rest.
+        async with privacy.writing_about(msg.author_id, privacy.mark_of(msg.message_id)) as allowed:
+            if record is None or not allowed:
+                return (await self.store.swipes.close_in_channel(msg.channel_id) if close else []), None
+            arming = self.timers.at(TIMER, timer_key(record.message_id), record.closes_at,
+                                    {"message": record.message_id})
+            if not close:
+                await asyncio.gather(self.store.swipes.open(record), arming)
+                return [], record
+            # Issued together, they share one trip and one transaction, in this order (database/trips.py).
+            closed, _, _ = await asyncio.gather(self.store.swipes.close_in_channel(msg.channel_id),
+                                                self.store.swipes.open(record), arming)
+            return closed, record
 
     def _offered(self, msg: Incoming, result: ReplyResult, webhook_id: int | None,
                  now: datetime) -> SwipeRecord | None:

@@ -4,7 +4,8 @@ and the character in a server's voice channels, talking with its members.
 * :mod:`.speech`: the speech-to-text and text-to-speech back-ends (``VoiceService``), each paid call held to
   the spending limits and recorded; what a reply is as it is spoken (``spoken_text``).
 * :mod:`.audio`: audio conversions (ffmpeg, espeak-ng): a voice message's clip, a call's PCM.
-* :mod:`.messages`: a voice message read before the reply (``VoiceMessages``, a ``Reader``).
+* :mod:`.messages`: a voice message read before the reply (``VoiceMessages``, a ``Reader``); a reply said
+  again as a voice message once posted (``VoiceMessageReplies``), as a write about its person.
 * :mod:`.aloud`: the prompt part of a reply that will be spoken in a call (``SpokenReply``).
 * :mod:`.calls`: the calls a server's members call the character into (``Calls``: /voice join, leave).
 * :mod:`.setup`: what a call needs and lacks, said at start-up.
@@ -14,9 +15,10 @@ and the character in a server's voice channels, talking with its members.
 * The Discord side (voice messages' upload, the voice gateway, UDP, RTP, DAVE, the jitter buffer of RTP
   frames, the receiver, the talk and playing the answer into the call) is bot/discord/voice.py and
   bot/discord/voicechat/, as the layers require (a feature imports nothing of bot/discord); its slash
-  commands: cogs/voice.py (``/bot voice`` is cogs/activation.py's, as it leaves a call it may no longer be
-  in); its settings: the ``voice`` section; what it is for people: docs/features.md. Tests:
-  tests/test_voice*.py.
+  commands: cogs/voice.py (``/bot voice``, server-wide, is its registered switch's, made as every switch's
+  is; when a place is switched off or a switch changes, a call where it may no longer be is left:
+  ``Calls.recheck``, its ``place_changed``); its settings: the ``voice`` section; what it is for people:
+  docs/features.md. Tests: tests/test_voice*.py.
 
 It keeps no rows of its own: a voice message's transcript is a message of the log (``[voice] ...``), deleted
 with the rest of a person's by /forget_me. Its calls are made for a member's words (a voice message, a call's
@@ -31,7 +33,7 @@ from __future__ import annotations
 from bot.core.config import VoiceSettings
 from bot.features.voice.aloud import SpokenReply
 from bot.features.voice.calls import SWITCH, Calls
-from bot.features.voice.messages import VoiceMessages
+from bot.features.voice.messages import VoiceMessageReplies, VoiceMessages
 from bot.features.voice.setup import start_voice_checks
 from bot.features.voice.speech import VoiceService
 from bot.operator.registration import Contribution, Feature, Parts, Switch
@@ -55,15 +57,16 @@ def build(parts: Parts) -> Contribution:
     spoken = SpokenReply()  # a reply to words said in a call: it will be spoken (every character's)
     return Contribution(prompt_parts=(spoken,), cast_prompt_parts=(spoken,),
                         readers=(VoiceMessages(parts.holder.follow(VoiceSettings), voice),),
-                        parts=(voice, calls))
+                        parts=(voice, calls, VoiceMessageReplies(voice, parts.store.privacy)),
+                        place_changed=(calls.recheck,))
 
 
 FEATURE = Feature(
     name="voice", settings="voice",
-    # server-wide, and a call in a server switched off is left: its command is written by hand
-    # (cogs/activation.py)
+    # server-wide (a server has one call); a call where it may no longer be is left (place_changed)
     switches=(Switch(SWITCH, "Let people call me into voice channels here (or not).",
                      "people can call me into their voice channel with /voice join",
-                     section="voice", key="voice_channels", command=""),),
+                     section="voice", key="voice_channels", server_wide=True,
+                     state_text="on, off, or default (the voice_channels setting)"),),
     cogs=("cogs.voice",),
     build=build)

@@ -7,16 +7,23 @@ heard the message stands as ``[voice message]``; it is downloaded (at most ``max
 Unheard (no speech-to-text backend, or it failed), it is answered, where the answer is certain, with
 ``voice_unheard_reply``. A spending limit leaves it unheard as ``[voice message]``, for the message path's
 gate to refuse as any message, in character.
+
+Voice messages out: a reply posted is said again as a voice message when ``voice_replies`` asks
+(``VoiceMessageReplies``, for the Discord side's post observer, bot/discord/voice.py), unless its person ran
+/forget_me since their message came; one that begins meanwhile waits for it and deletes what it left (its
+usage row, the voice message in their DMs) with the rest (database/privacy.py ``writing_about``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from bot.core.attachments import Attachment, Carried
 from bot.core.config import VoiceSettings
 from bot.core.stages import Incoming
+from bot.features.voice.audio import VoiceClip
 from bot.features.voice.speech import (
     UNHEARD_CONTENT,
     Payer,
@@ -25,6 +32,7 @@ from bot.features.voice.speech import (
     VoiceUnavailable,
     transcript_content,
 )
+from database.privacy import Privacy
 
 log = logging.getLogger(__name__)
 
@@ -88,3 +96,26 @@ class VoiceMessages:
             return await asyncio.wait_for(msg.fetch(attachment, cap), seconds)
         except TimeoutError:
             raise VoiceUnavailable(f"download timed out after {seconds:g}s") from None
+
+
+class VoiceMessageReplies:
+    """A reply said again as a voice message once posted, as a write about its person (the paid call's
+    usage row names them; in their DMs the voice message is theirs)."""
+
+    def __init__(self, voice: VoiceService, privacy: Privacy) -> None:
+        self.voice = voice
+        self.privacy = privacy
+
+    async def say_again(self, msg: Incoming, text: str,
+                        send: Callable[[VoiceClip], Awaitable[int]]) -> int | None:
+        """``text``, the reply just posted to ``msg``, spoken for its author and sent by ``send`` (its message
+        id); None when its author was forgotten since ``msg`` came (nothing is spoken). Raises VoiceRefused
+        and VoiceUnavailable as :meth:`VoiceService.speak`."""
+        privacy = self.privacy
+        async with privacy.writing_about(msg.author_id, privacy.mark_of(msg.message_id)) as allowed:
+            if not allowed:
+                return None
+            sent = await send(await self.voice.speak(text, payer_of(msg)))
+            if msg.is_dm:
+                privacy.posted_in_dm(msg.author_id, sent)
+            return sent

@@ -1,0 +1,91 @@
+"""A registered place switch's command, ``/bot <switch> on|off|default [scope]`` (bot/operator/registration.py
+``Switch``): made from the switch alone, so whichever cog holds the group it goes in adds it (``/bot``'s own
+cog, cogs/activation.py; a feature's own subgroup, bot/discord/subgroups.py, for one such as ``mcp
+private``). Setting it, and switching a place off, tells the features that asked to hear of it
+(``Contribution.place_changed``: the voice feature leaves a call where it may no longer be)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
+
+from discord import app_commands
+
+from bot.discord.permissions import HookInteraction, Kindred, admin_only, in_server, server_admin_only
+from bot.operator.registration import Switch
+
+log = logging.getLogger(__name__)
+
+Scope = Literal["channel", "server"]
+OnOff = Literal["on", "off", "default"]
+
+
+def switch_command(switch: Switch, name: str) -> app_commands.Command[Any, ..., None]:
+    """``switch``'s command, called ``name`` in its group: a scope option (this channel, the default, or the
+    whole server) unless the switch is set for the whole server only."""
+    state_text = switch.state_text or f"on, off, or default ({switch.default_name})"
+
+    async def set_server(interaction: HookInteraction, state: OnOff) -> None:
+        await set_switch(interaction, switch, state, "server")
+
+    async def set_here(interaction: HookInteraction, state: OnOff, scope: Scope = "channel") -> None:
+        await set_switch(interaction, switch, state, scope)
+
+    callback: Callable[..., Awaitable[None]]
+    if switch.server_wide:
+        callback = app_commands.describe(state=state_text)(set_server)
+    else:
+        callback = app_commands.describe(state=state_text,
+                                         scope="This channel (default) or the whole server")(set_here)
+    if switch.server_admins:
+        callback = server_admin_only()(callback)
+    else:
+        callback = in_server()(admin_only()(callback))
+    return app_commands.Command(name=name, description=switch.description, callback=callback)
+
+
+def place(interaction: HookInteraction, scope: Scope) -> tuple[str, int, str]:
+    """(place type, place id, how to name it) for the database."""
+    if scope == "server":
+        guild = interaction.guild
+        return ("guild", int(interaction.guild_id or 0),
+                f"the server {guild.name}" if guild else "this server")
+    channel = interaction.channel
+    name = getattr(channel, "mention", None) or "this channel"
+    return "channel", int(interaction.channel_id or 0), name
+
+
+async def place_changed(bot: Kindred, guild_id: int | None) -> None:
+    """A place of the server was switched off, or a switch changed there: every feature that asked is told
+    (once the admin is answered: what it does may take a while)."""
+    if guild_id is None:
+        return
+    for changed in bot.services.place_changed:
+        try:
+            await changed(guild_id)
+        except Exception:  # one feature's failure must not keep the others from hearing of it
+            log.exception("a feature failed on a place change in server %s", guild_id)
+
+
+async def set_switch(interaction: HookInteraction, switch: Switch, state: OnOff, scope: Scope) -> None:
+    bot: Kindred = interaction.client
+    places = bot.services.tools.places
+    place_type, place_id, name = place(interaction, scope)
+    wanted = None if state == "default" else state == "on"
+    await places.set_switch(switch.name, place_type, place_id, wanted)
+    default, default_key = switch.default_from(bot.settings), switch.default_name
+    channel_id, guild_id = int(interaction.channel_id or 0), interaction.guild_id
+    if switch.mastered:
+        effective = default and await places.switch_is_on(switch.name, channel_id, guild_id, True)
+    else:
+        effective = await places.switch_is_on(switch.name, channel_id, guild_id, default)
+    log.info("admin %s set %s %s for %s %s", interaction.user.id, switch.name, state, place_type, place_id)
+    title = switch.name.replace("_", " ").capitalize()
+    head = (f"{title} for {name}: back to the default ({'on' if default else 'off'}, {default_key})."
+            if state == "default" else f"{title} is **{state}** for {name}.")
+    await interaction.response.send_message(
+        f"{head} Here it is now **{'on' if effective else 'off'}**: "
+        f"{switch.what if effective else 'not here'}. A channel setting wins over its server's.",
+        ephemeral=True)
+    await place_changed(bot, guild_id)
