@@ -43,7 +43,7 @@ PromptReadBeside = Callable[[PromptRequest], Awaitable[PromptData]]  # on connec
 Entry = tuple[SeenMessage | Settled, str, str | None]
 
 
-class _GroupCommit:
+class GroupCommit:
     """Writes seen messages (and their authors) in batches.
 
     Each caller awaits its own row being committed, so "logged before any reply work" holds, but
@@ -141,7 +141,7 @@ class MessageLog:
         self._q = q
         self._read_prompt = read_prompt
         self._read_prompt_beside = read_prompt_beside
-        self._batches = _GroupCommit(self._write_seen)
+        self._batches = GroupCommit(self._write_seen)
         self._solo: set[asyncio.Future[None]] = set()  # writes of messages that will be answered (PostgreSQL)
         # Authors upserted lately (so their next message skips the upsert): a cache, bounded, oldest out.
         self._recent_authors: OrderedDict[int, tuple[tuple[str, str], float]] = OrderedDict()

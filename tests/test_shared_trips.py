@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, event, select, text, update
 
-from database.log import _GroupCommit
+from database.log import GroupCommit
 from database.models import GlobalState, User, utcnow
 from database.records import SeenMessage
 from database.store import Store
@@ -134,7 +134,7 @@ async def test_chatter_lingers_but_a_message_someone_waits_on_does_not(store: St
                                for m, display, owed in entries))
         return [None] * len(entries)
 
-    group = _GroupCommit(write, linger=3600.0)
+    group = GroupCommit(write, linger=3600.0)
     # A quiet place: the first message, chatter or not, goes at once.
     await asyncio.wait_for(group.write((seen(1), "user5", None), None, urgent=False), timeout=60)
     assert batches == [1]
@@ -159,7 +159,7 @@ async def test_without_a_linger_chatter_is_written_at_once() -> None:
         batches.append(len(entries))
         return [None] * len(entries)
 
-    group = _GroupCommit(write, linger=0.0)
+    group = GroupCommit(write, linger=0.0)
     await group.write((seen(1), "user5", None), None, urgent=False)
     assert batches == [1]
 
