@@ -17,9 +17,9 @@ UNSET_LIMIT = 100_000
 # (/bot proactive, registered by its feature), one setting whichever command sets it.
 _KEYS: dict[str, tuple[str, str, object]] = {
     "reply_mode": ("str", "", "vote"),
-    "vote_count": ("int", "replies.yes_no_vote_count", None),
-    "proactive": ("bool", "alive.proactive_talk", None),
-    "memory_consent": ("str", "memory.memory_consent", None),
+    "vote_count": ("int", "yes_no_vote_count", None),
+    "proactive": ("bool", "proactive_talk", None),
+    "memory_consent": ("str", "memory_consent", None),
     "log_channel_id": ("int", "", None),
     "language": ("str", "", ""),
     "staff_role_id": ("int", "", None),

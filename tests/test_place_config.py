@@ -109,7 +109,7 @@ async def test_every_registered_setting_is_set_and_read_at_each_of_its_scopes(st
 async def test_a_new_setting_is_a_registration_not_a_migration(store: Store) -> None:
     columns = await column_names(store)
     heads = head_revisions()
-    quiet = register("quiet_here", "bool", follows="discord.swipes", help="answer only when addressed").key
+    quiet = register("quiet_here", "bool", follows="swipes", help="answer only when addressed").key
     assert setting(quiet).scopes == {SERVER, CHANNEL}
     await store.config.set(quiet, SERVER, 10, True)
     await store.config.set(quiet, CHANNEL, 1, False)

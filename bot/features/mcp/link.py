@@ -19,8 +19,8 @@ import httpx2
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
-from bot.core.config import McpSettings
 from bot.core.models.tools import ToolOutput
+from bot.features.mcp.config import McpSettings
 from bot.features.mcp.schema import McpTool, checked
 from database.boundary import JsonObject
 

@@ -15,7 +15,8 @@ and the character in a server's voice channels, talking with its members.
   frames, the receiver, the talk and playing the answer into the call) is bot/discord/voice.py and
   bot/discord/voicechat/, as the layers require (a feature imports nothing of bot/discord); its slash
   commands: cogs/voice.py (``/bot voice`` is cogs/activation.py's, as it leaves a call it may no longer be
-  in); its settings: the ``voice`` section; what it is for people: docs/features.md. Tests:
+  in); its settings: its own section (:mod:`.config` ``VoiceSettings``); what it is for people:
+  docs/features.md. Tests:
   tests/test_voice*.py.
 
 It keeps no rows of its own: a voice message's transcript is a message of the log (``[voice] ...``), deleted
@@ -28,9 +29,9 @@ Its registration (bot/operator/registration.py): ``FEATURE`` below.
 
 from __future__ import annotations
 
-from bot.core.config import VoiceSettings
 from bot.features.voice.aloud import SpokenReply
 from bot.features.voice.calls import SWITCH, Calls
+from bot.features.voice.config import VoiceSettings
 from bot.features.voice.messages import VoiceMessages
 from bot.features.voice.setup import start_voice_checks
 from bot.features.voice.speech import VoiceService
@@ -59,11 +60,11 @@ def build(parts: Parts) -> Contribution:
 
 
 FEATURE = Feature(
-    name="voice", settings="voice",
+    name="voice", settings=VoiceSettings,
     # server-wide, and a call in a server switched off is left: its command is written by hand
     # (cogs/activation.py)
     switches=(Switch(SWITCH, "Let people call me into voice channels here (or not).",
                      "people can call me into their voice channel with /voice join",
-                     section="voice", key="voice_channels", command=""),),
+                     section=VoiceSettings, key="voice_channels", command=""),),
     cogs=("cogs.voice",),
     build=build)

@@ -15,8 +15,8 @@ import asyncio
 import logging
 
 from bot.core.attachments import Attachment, Carried
-from bot.core.config import VoiceSettings
 from bot.core.stages import Incoming
+from bot.features.voice.config import VoiceSettings
 from bot.features.voice.speech import (
     UNHEARD_CONTENT,
     Payer,
