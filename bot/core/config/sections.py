@@ -402,8 +402,9 @@ def parse_ids(text: str) -> frozenset[int]:
 
 @dataclass(frozen=True)
 class Settings:
-    """Typed, validated configuration: one attribute per section (``settings.memory``), in the order
-    of docs/configuration.md.
+    """Typed, validated configuration: one attribute per core section (``settings.memory``), in the order
+    of docs/configuration.md, and each registered feature's section by its class
+    (``settings.section(LookupSettings)``).
 
     A key is read through its section: ``settings.memory.recall_token_budget``."""
 
