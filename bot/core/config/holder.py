@@ -33,8 +33,8 @@ class SettingsHolder:
         # The holder's own copy: what update() writes is never an object someone else was handed.
         # Every registered feature's section too (at its defaults if ``settings`` were made without it): the
         # object a feature follows is then one a reload writes into.
-        kinds = {**settings.features, **FEATURE_SECTIONS}
-        features = {kind: snapshot(settings.section(kind)) for kind in kinds}
+        kinds: dict[type, object] = {**settings.features, **FEATURE_SECTIONS}
+        features: dict[type, object] = {kind: snapshot(settings.section(kind)) for kind in kinds}
         self.current = replace(settings, **{name: snapshot(getattr(settings, name)) for name in SECTIONS},
                                features=features)
         self._features = features  # the holder's own, which update() writes into

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import ClassVar, TypeVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 
 from bot.core.config import checks
 from bot.core.config.keys import Section, Setting, declared, is_section, key, parsed_by
@@ -452,7 +452,7 @@ class Settings:
             return kind()
         raise ValueError(f"{kind.__name__} is not a settings section (a feature's registers with it)")
 
-    def with_section(self, section: object) -> "Settings":
+    def with_section(self, section: Any) -> "Settings":
         """These settings with ``section`` (an instance of a section class) in place of its class's."""
         kind = type(section)
         name = _CORE_NAMES.get(kind)
