@@ -154,6 +154,14 @@ def _config_file(value: str | None, root_layout: Path | None = None) -> Path:
     return PROJECT_ROOT / "config.env"
 
 
+def _with_features() -> None:
+    """Declare every feature (bot/features ``FEATURES``) before settings are read: each one's settings
+    section registers with it, so its keys are loaded and checked, never warned about as unknown."""
+    from bot.features import FEATURES
+
+    assert FEATURES
+
+
 def _load(args: argparse.Namespace, *, discord: bool,
           dashboard: bool = False) -> tuple[Settings, CharacterSource, str]:
     """The settings, the character and why that character folder (for the start-up log)."""
@@ -168,6 +176,7 @@ def _load(args: argparse.Namespace, *, discord: bool,
     # needed), and those lines must reach the operator.
     setup_logging(early_log_level(config_file, character_dir, console=args.console))
     # The dashboard alone needs neither Discord nor Claude, but its own token.
+    _with_features()
     settings = load_settings(character_dir, config_file, require_discord=discord,
                              require_anthropic=not dashboard, require_dashboard=dashboard)
     character = CharacterSource(character_dir, config_file)
@@ -275,6 +284,7 @@ def _database_settings(args: argparse.Namespace) -> Settings:
     """The settings of a command that only reads the database (no token or key needed)."""
     choice = choose_character_dir(args.character)
     config_file = _config_file(args.config, choice.folder if choice.root_layout else None)
+    _with_features()
     settings = load_settings(choice.folder, config_file, require_discord=False, require_anthropic=False)
     logging.getLogger().setLevel(logging.WARNING)  # the report alone, not the migration chatter
     return settings

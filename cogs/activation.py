@@ -21,6 +21,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.core.config import AliveSettings, DiscordSettings
 from bot.discord.permissions import admin_only, in_server
 from bot.discord.switches import Scope, place, place_changed, switch_command
 from bot.features import FEATURES
@@ -36,13 +37,14 @@ log = logging.getLogger(__name__)
 # (bot/features/ ``FEATURES``). Each gets its ``/bot <name> on|off|default [scope]``, made when the cog is.
 OWN_SWITCHES = (
     Switch("reactions", "Let me react with emotes to warm messages I don't answer.",
-           "I react with an emote to warm messages I don't answer", section="alive", key="emote_reactions"),
+           "I react with an emote to warm messages I don't answer", section=AliveSettings,
+           key="emote_reactions"),
     Switch("corrections", "Answer a correction reaction (👎) on one of my replies right away (or not).",
            "a correction reaction on one of my replies gets a short answer of its own",
-           section="alive", key="correction_answers"),
+           section=AliveSettings, key="correction_answers"),
     Switch("threads", "Go on with a conversation in a thread I open (or not).",
            "a conversation started with me goes on in a thread I open, where I answer every message",
-           section="discord", key="conversation_threads"))
+           section=DiscordSettings, key="conversation_threads"))
 SWITCHES = {switch.name: switch for switch in (*OWN_SWITCHES, *(s for f in FEATURES for s in f.switches))}
 
 

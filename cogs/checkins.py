@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from discord import app_commands
 from discord.ext import commands
 
+from bot.features.checkins.config import CheckinSettings
 from bot.features.checkins.rounds import CheckInChoice
 
 if TYPE_CHECKING:
@@ -24,14 +25,14 @@ class CheckInsCog(commands.Cog, name="CheckIns"):
 
     @checkin.command(name="on", description="Let me DM you to ask how you are after a long silence.")
     async def checkin_on(self, interaction: Interaction) -> None:
-        settings = self.bot.settings
-        if not settings.alive.checkins:
+        settings = self.bot.settings.section(CheckinSettings)
+        if not settings.checkins:
             await interaction.response.send_message("Check-ins are switched off for this bot.",
                                                     ephemeral=True)
             return
         user = interaction.user
         await self.choice.choose(user.id, user.display_name, True)
-        days = f"{settings.alive.checkin_after_days:g}"
+        days = f"{settings.checkin_after_days:g}"
         await interaction.response.send_message(
             f"I'll check on you with a DM if I haven't heard from you for {days} days (never more than one "
             "until you answer). `/checkin off` stops it.", ephemeral=True)

@@ -2,9 +2,9 @@
 
 A setting is registered once (:func:`register`) with its key, its type, the scopes it may be set at and
 what applies where nothing is set there: a fixed default, or the global setting it follows (``follows``,
-"section.key" of bot/core/config). Its values live in one table, ``scoped_settings``: a row per (scope,
-scope id, key) an admin (or, at the person scope, the person) set, the value as JSON. A new setting is a
-registration: no column, no migration.
+its key, declared in bot/core/config or a feature's section). Its values live in one table,
+``scoped_settings``: a row per (scope, scope id, key) an admin (or, at the person scope, the person) set,
+the value as JSON. A new setting is a registration: no column, no migration.
 
 Scopes: a person (scope id: their user id), a channel (a thread without a value of its own follows its
 channel's), a server. What applies (:meth:`PlaceConfig.value`), first found: the person's own value, the
@@ -50,7 +50,7 @@ class PlaceSetting:
     kind: str  # bool | int | str: what a value must be (JSON keeps it so)
     scopes: frozenset[str]
     default: object = None  # where nothing is set and ``follows`` names nothing
-    follows: str = ""  # "section.key" of the global settings whose value is the default
+    follows: str = ""  # the key of the global setting whose value is the default
     help: str = field(default="", compare=False)
 
     def check(self, scope: str, value: object) -> None:

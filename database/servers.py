@@ -17,18 +17,18 @@ UNSET_LIMIT = 100_000
 # (/bot proactive, registered by its feature), one setting whichever command sets it.
 _KEYS: dict[str, tuple[str, str, object]] = {
     "reply_mode": ("str", "", "vote"),
-    "vote_count": ("int", "replies.yes_no_vote_count", None),
-    "proactive": ("bool", "alive.proactive_talk", None),
-    "memory_consent": ("str", "memory.memory_consent", None),
+    "vote_count": ("int", "yes_no_vote_count", None),
+    "proactive": ("bool", "proactive_talk", None),
+    "memory_consent": ("str", "memory_consent", None),
     "log_channel_id": ("int", "", None),
     "language": ("str", "", ""),
     "staff_role_id": ("int", "", None),
     "ticket_channel_id": ("int", "", None),
     # who may talk to the character here: comma-separated ids; "" is an empty list
-    "allowed_users": ("str", "access.allowed_users", None),
-    "blocked_users": ("str", "access.blocked_users", None),
-    "allowed_roles": ("str", "access.allowed_roles", None),
-    "blocked_roles": ("str", "access.blocked_roles", None),
+    "allowed_users": ("str", "allowed_users", None),
+    "blocked_users": ("str", "blocked_users", None),
+    "allowed_roles": ("str", "allowed_roles", None),
+    "blocked_roles": ("str", "blocked_roles", None),
 }
 for _key, (_kind, _follows, _default) in _KEYS.items():
     register(_key, _kind, scopes=PLACE_SCOPES if _key == "proactive" else (SERVER,), follows=_follows,

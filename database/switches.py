@@ -14,7 +14,7 @@ from database.place_config import CHANNEL, PLACE_TYPES, SERVER, PlaceConfig, reg
 
 def register_switch(name: str, follows: str = "", default: bool | None = None) -> None:
     """Register the place switch ``name``: an on/off place setting whose default is the global setting
-    ``follows`` ("section.key"), else ``default``. A feature's switch registers itself so
+    ``follows`` (its key; keys are flat), else ``default``. A feature's switch registers itself so
     (bot/operator/registration.py ``Switch``); the same registration again is harmless."""
     register(name, "bool", follows=follows, default=None if follows else default,
              help="a place switch (/bot " + name.replace("_", "-") + ")")
@@ -23,9 +23,9 @@ def register_switch(name: str, follows: str = "", default: bool | None = None) -
 # The switches of what is not (yet) a feature package, each with the global setting that is its default
 # where no place set it; a feature's come with its registration.
 SWITCHES = {
-    "reactions": "alive.emote_reactions",
-    "corrections": "alive.correction_answers",
-    "threads": "discord.conversation_threads",
+    "reactions": "emote_reactions",
+    "corrections": "correction_answers",
+    "threads": "conversation_threads",
 }
 for _name, _follows in SWITCHES.items():
     register_switch(_name, _follows)

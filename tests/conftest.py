@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import make_url
 
+import bot.features  # noqa: F401  (every feature's settings section registers, as in a real run's settings)
 from bot.core.config import PROJECT_ROOT
 from database.store import Store
 from tests.checkout_guard import checkout_changes, checkout_files

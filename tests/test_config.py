@@ -20,6 +20,7 @@ from bot.core.config import (
     load_settings,
 )
 from bot.core.errors import ConfigError
+from bot.features import FEATURES  # each feature's settings section registers with its FEATURE
 from tests.harness import run_main
 
 CLAUDEMASK_CONFIG = '''# Bot reply settings
@@ -345,13 +346,15 @@ def test_main_warns_about_unknown_keys_of_every_character_it_plays(tmp_path: Pat
 
 
 def test_docs_are_generated_from_the_declarations() -> None:
-    """config.env.example and docs/configuration.md are exactly what `python -m bot.core.config sync-docs`
-    writes from the declarations: a stale or hand-edited file fails here."""
+    """config.env.example and docs/configuration.md are exactly what
+    `python -m bot.runtime.configdocs sync-docs` writes from the declarations: a stale or hand-edited file
+    fails here."""
     from bot.core.config.docs import EXAMPLE, REFERENCE, render_example, render_reference
 
-    assert EXAMPLE.read_text(encoding="utf-8") == render_example(), "run: python -m bot.core.config sync-docs"
+    fix = "run: python -m bot.runtime.configdocs sync-docs"
+    assert EXAMPLE.read_text(encoding="utf-8") == render_example(), fix
     reference = REFERENCE.read_text(encoding="utf-8")
-    assert reference == render_reference(), "run: python -m bot.core.config sync-docs"
+    assert reference == render_reference(), fix
     assert "| `default_temperature` | `1.0` | `0..1` |" in reference  # the bounds column is the declared one
     for setting in SETTINGS:  # every key, with its default
         shown = str(setting.default).lower() if isinstance(setting.default, bool) else str(setting.default)
@@ -392,7 +395,8 @@ def test_every_declared_bound_is_enforced(claudemask: tuple[Path, Path], setting
     extra = {"DASHBOARD_TOKEN": "a-long-enough-token-1234"} if setting.key == "dashboard_port" else {}
     for value in _edges(setting):
         loaded = load_settings(char, config, environ={setting.key.upper(): value, **extra})
-        assert getattr(getattr(loaded, setting.section), setting.key) == setting.kind(value)
+        assert setting.owner is not None
+        assert getattr(loaded.section(setting.owner), setting.key) == setting.kind(value)
 
 
 def test_sampling_settings_are_bounded(claudemask: tuple[Path, Path]) -> None:
@@ -424,9 +428,10 @@ def test_sections_hold_every_key_and_flat_reads_agree(claudemask: tuple[Path, Pa
     assert isinstance(s.memory, MemorySettings)
     assert s.memory.recall_token_budget == 123 and s.memory.memory_consent == "opt_in"
     assert s.memory.core_memory_token_threshold == 25000 and s.typing.min_typing_time == 6.0
-    assert sorted(SECTIONS) == sorted({x.section for x in SETTINGS})
+    assert sorted(SECTIONS) == sorted({x.section for x in SETTINGS if x.owner in SECTIONS.values()})
     for setting in SETTINGS:  # every key is read through its section, never by bare key
-        assert hasattr(getattr(s, setting.section), setting.key), setting.key
+        assert setting.owner is not None
+        assert hasattr(s.section(setting.owner), setting.key), setting.key
         assert not hasattr(s, setting.key), setting.key
     with pytest.raises(AttributeError):
         _ = s.memory.recall_token_budgte  # type: ignore[attr-defined]  # a typo is an error, not None
@@ -440,7 +445,7 @@ def test_sections_hold_every_key_and_flat_reads_agree(claudemask: tuple[Path, Pa
 def test_secrets_are_in_no_repr(claudemask: tuple[Path, Path]) -> None:
     char, config = claudemask
     s = load_settings(char, config, environ={"DATABASE_URL": "postgresql+asyncpg://kin:pa55word@db/kin"})
-    shown = " ".join(repr(x) for x in (s, *(getattr(s, name) for name in SECTIONS)))
+    shown = " ".join(repr(x) for x in (s, *(getattr(s, name) for name in SECTIONS), *s.features.values()))
     for secret in ("discord-test-token", "sk-test", "pa55word"):
         assert secret not in shown, secret
     assert "recall_token_budget=400" in shown  # the sections do show their ordinary values
@@ -492,3 +497,74 @@ def test_a_character_folder_without_character_env_names_the_file(tmp_path: Path)
     assert line.startswith(f"config error: {char / 'character.env'}: character.env: no such file: ")
     assert "core_prompt: missing" not in result.stderr
 
+
+
+def test_a_feature_declares_its_own_section(claudemask: tuple[Path, Path],
+                                            caplog: pytest.LogCaptureFixture) -> None:
+    """A feature's settings are a section in its package, named in its FEATURE: its keys load (no unknown-key
+    warning), a bad value is refused naming the file and the key, as a core key's is, and the code reads
+    them as ``settings.section(TheirSettings)``."""
+    from bot.core.config import FEATURE_SECTIONS
+    from bot.features.swipes.config import SwipeSettings
+    from bot.features.websearch.config import LookupSettings
+
+    char, config = claudemask
+    assert {f.settings: f.name for f in FEATURES if f.settings is not None} == FEATURE_SECTIONS
+    with caplog.at_level(logging.WARNING, logger="bot.core.config"):
+        s = load_settings(char, config, environ={"WEB_SEARCH": "DMs"})
+    assert "unknown key" not in caplog.text  # the ClaudeMask file's swipe_timeout_seconds is the swipes'
+    assert s.section(LookupSettings).web_search == "dms"
+    assert s.section(SwipeSettings).swipe_timeout_seconds == 900
+    assert not hasattr(s, "lookup") and not hasattr(s.discord, "swipe_timeout_seconds")
+    config.write_text(CLAUDEMASK_CONFIG + "web_search_max_uses=99\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(char, config, environ={})
+    assert (err.value.file, err.value.key) == (str(config), "web_search_max_uses")
+    assert "must be between 1 and 20, got 99" in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        load_settings(char, config, environ={"WEB_SEARCH": "always"})
+    assert (err.value.file, err.value.key) == ("environment", "web_search")
+    assert "off, dms, everywhere" in str(err.value)
+    # Settings made without loading (a test's, the console's) read a feature's defaults.
+    assert s.with_section(LookupSettings()).section(LookupSettings) == LookupSettings()
+
+
+def test_the_docs_list_each_feature_section_under_its_feature() -> None:
+    """docs/configuration.md and config.env.example show each registered feature's section, titled and
+    named by its feature, from the registrations (a new feature's section appears without a hand list)."""
+    from bot.core.config.docs import render_example, render_markdown
+
+    markdown, example = render_markdown(), render_example()
+    features = markdown.index("## Features")
+    for feature in FEATURES:
+        cls = feature.settings
+        if cls is None:
+            continue
+        title = (f"**{cls.TITLE}** (the {feature.name} feature, "  # type: ignore[attr-defined]
+                 f"bot/features/{feature.name}/: `settings.section({cls.__name__})`, `{cls.__name__}`)")
+        assert markdown.index(title) > features, feature.name
+        assert f"# ---- {cls.TITLE} (the {feature.name} feature)" in example  # type: ignore[attr-defined]
+        for setting in (s for s in SETTINGS if s.owner is cls):
+            assert markdown.index(f"| `{setting.key}`") > markdown.index(title), setting.key
+
+
+def test_a_changed_feature_key_applies_at_the_next_read(claudemask: tuple[Path, Path]) -> None:
+    """The live reload writes a feature's changed key into the running section its code follows; a
+    restart-only one keeps its running value."""
+    from bot.core.config.holder import SettingsHolder
+    from bot.core.config.live import changes, live_settings
+    from bot.features.mcp.config import McpSettings
+    from bot.features.reminders.config import ReminderSettings
+
+    char, config = claudemask
+    first = load_settings(char, config, environ={})
+    holder = SettingsHolder(first)
+    reminders, mcp = holder.follow(ReminderSettings), holder.follow(McpSettings)  # what a feature keeps
+    new = load_settings(char, config, environ={"REMINDERS_PER_DAY": "3", "MCP_TOOLS": "true"})
+    found = {c.key: c for c in changes(holder.current, new)}
+    assert found["reminders_per_day"].describe() == "reminders_per_day 10 -> 3"
+    assert found["mcp_tools"].needs_restart
+    holder.update(live_settings(holder.current, new))
+    assert reminders.reminders_per_day == 3 and holder.current.section(ReminderSettings) is reminders
+    assert mcp.mcp_tools is False  # read at start-up: applies after a restart
+    assert first.section(ReminderSettings).reminders_per_day == 10  # the holder's own copy was written

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.core.config import ServerToolSettings
 from bot.core.stages import Incoming
+from bot.features.servertools.config import ServerToolSettings
 from bot.features.servertools.knowing import (
     EventCard,
     MemberCard,

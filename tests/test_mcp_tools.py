@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from bot.core.config import McpSettings
 from bot.core.stages import Incoming
 from bot.features.mcp.admin import McpAdmin
+from bot.features.mcp.config import McpSettings
 from bot.features.mcp.lender import McpTools
 from bot.reply.generation import Lending
 from database.store import Store

@@ -8,13 +8,12 @@ read by the reply, returned by /export_me, deleted by /forget_me."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import inspect, select
 
-from bot.core.config import Settings
+from bot.core.config import BY_KEY
 from bot.features.servertools.settings import KEYS
 from bot.runtime import composition  # noqa: F401  every registration the running bot makes
 from cogs.activation import SWITCHES
@@ -65,7 +64,7 @@ def test_the_registrations_name_every_place_setting_and_its_default() -> None:
     assert keys[TIMEZONE].scopes == {PERSON} and keys[TIMEZONE].default == ""  # a person's own
     assert register("unscoped_here", "bool").scopes == set(PLACE_SCOPES)  # none named: a place's
     for name, switch in SWITCHES.items():  # the /bot switches, the features' among them
-        follows = f"{switch.section}.{switch.key}" if switch.key else ""
+        follows = switch.key  # the global setting's key (keys are flat), or none
         assert keys[name].kind == "bool" and keys[name].follows == follows
         assert keys[name].scopes == {SERVER, CHANNEL}
         assert follows or keys[name].default is switch.default
@@ -73,10 +72,8 @@ def test_the_registrations_name_every_place_setting_and_its_default() -> None:
         assert SERVER in keys[spec.column].scopes
     assert set(FIELDS) == {f for f in ServerConfig.__dataclass_fields__ if f != "guild_id"}
     assert keys["active"].default is True
-    defaults = Settings(Path("finn"))
-    for each in registered():  # a followed key names a real global setting of the setting's type
-        section, _, name = each.follows.partition(".")
-        default = getattr(getattr(defaults, section), name) if each.follows else each.default
+    for each in registered():  # a followed key names a real global setting (a feature's too) of its type
+        default = BY_KEY[each.follows].default if each.follows else each.default
         assert default is None or isinstance(default, {"bool": bool, "int": int, "str": str}[each.kind]), each
 
 
@@ -109,7 +106,7 @@ async def test_every_registered_setting_is_set_and_read_at_each_of_its_scopes(st
 async def test_a_new_setting_is_a_registration_not_a_migration(store: Store) -> None:
     columns = await column_names(store)
     heads = head_revisions()
-    quiet = register("quiet_here", "bool", follows="discord.swipes", help="answer only when addressed").key
+    quiet = register("quiet_here", "bool", follows="swipes", help="answer only when addressed").key
     assert setting(quiet).scopes == {SERVER, CHANNEL}
     await store.config.set(quiet, SERVER, 10, True)
     await store.config.set(quiet, CHANNEL, 1, False)

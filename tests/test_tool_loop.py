@@ -16,10 +16,11 @@ from typing import Any
 import pytest
 
 from bot.core.claude import ClaudeClient, Prompt
-from bot.core.config import load_settings
+from bot.core.config import ModelSettings, load_settings
 from bot.core.models.tools import Lent
 from bot.core.stages import Incoming
 from bot.features.websearch import CappedSearch, WebSearch, links
+from bot.features.websearch.config import LookupSettings
 from bot.reply.generation import Generation, Lending, ModelCall, Toolbox, ToolOutput
 from bot.reply.media import Media
 from database.boundary import JsonObject
@@ -152,14 +153,14 @@ def incoming(content: str, *, dm: bool = True, author: int = 7, guild: int | Non
 
 def lender(tmp_path: Path, store: Store, today: Callable[[], date] | None = None, **env: str) -> WebSearch:
     s = settings(tmp_path, "http://x", **env)
-    return WebSearch(s.lookup, s.alive, store.spending, lambda: "Finn",
+    return WebSearch(s.section(LookupSettings), s.alive, store.spending, lambda: "Finn",
                      **({"today": today} if today is not None else {}))
 
 
 async def toolbox(search: WebSearch, msg: Incoming, prompt: Prompt = PROMPT,
                   more: Sequence[Lent] = ()) -> Toolbox | None:
     """The toolbox of ``msg``'s reply: the search lent, then ``more`` (another feature's)."""
-    return Lending([*await search(msg), *more], msg, prompt).toolbox(search.settings.tool_rounds)
+    return Lending([*await search(msg), *more], msg, prompt).toolbox(ModelSettings().tool_rounds)
 
 
 def types(box: Toolbox | None) -> set[object]:

@@ -22,6 +22,7 @@ from bot.core.config import load_settings
 from bot.discord.flow import VOICE_MESSAGE_FLAG
 from bot.discord.voice import send_voice_message
 from bot.features.voice.audio import VoiceClip, missing_programs, to_voice_clip, waveform
+from bot.features.voice.config import VoiceSettings
 from bot.features.voice.speech import VoiceService, spoken_text, transcript_content
 from tests.fakes.openai_server import tone
 from tests.harness import CHANNEL_ID, USER_ID, Harness, MakeHarness, check, eventually, said_in_dm
@@ -282,20 +283,21 @@ def test_a_missing_program_is_one_clear_line_when_voice_is_on(monkeypatch: pytes
                                                               caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # nothing installed
     env = {"DISCORD_TOKEN": "t", "ANTHROPIC_API_KEY": "k"}
-    off = VoiceService(load_settings(FINN, None, environ=env).voice)
+    off = VoiceService(load_settings(FINN, None, environ=env).section(VoiceSettings))
     assert off.startup_problems() == []  # voice off: silent
-    on = VoiceService(load_settings(FINN, None, environ={**env, "VOICE_REPLIES": "mirror"}).voice)
+    on = VoiceService(load_settings(FINN, None, environ={**env, "VOICE_REPLIES": "mirror"})
+                      .section(VoiceSettings))
     ffmpeg, espeak = on.startup_problems()
     assert "voice_replies=mirror needs ffmpeg, which is not installed (Debian: apt-get install ffmpeg)" \
         in ffmpeg
     assert "espeak-ng" in espeak and ffmpeg in caplog.text
     remote = VoiceService(load_settings(FINN, None, environ={**env, "VOICE_REPLIES": "always",
-                                                             "TTS_BACKEND": "openai"}).voice)
+                                                             "TTS_BACKEND": "openai"}).section(VoiceSettings))
     assert len(remote.startup_problems()) == 1  # speech from a server still needs ffmpeg's conversion
     # Voice channels need ffmpeg too: one line names both settings, and what each goes without.
     both = VoiceService(load_settings(FINN, None, environ={**env, "VOICE_REPLIES": "always",
                                                            "TTS_BACKEND": "openai", "VOICE_CHANNELS": "true",
-                                                           "STT_BACKEND": "openai"}).voice)
+                                                           "STT_BACKEND": "openai"}).section(VoiceSettings))
     [line] = both.startup_problems()
     assert line.startswith("voice_replies=always and voice_channels=true need ffmpeg, which is not installed")
     assert "replies stay text only and answers in a call are posted, not spoken, until it is" in line

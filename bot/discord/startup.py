@@ -23,6 +23,7 @@ import discord
 from bot.core.config import Settings
 from bot.core.config.credentials import DISCORD_PORTAL, rejected
 from bot.discord.permissions import INVITE_SCOPES, invite_permissions
+from bot.features.voice.config import VoiceSettings
 
 log = logging.getLogger("kindred")
 
@@ -48,7 +49,7 @@ def log_invite(bot: Any) -> None:
     """The invite link for this application (known after the login), with the permissions Kindred uses (a
     call's among them with voice channels on)."""
     if bot.application_id:
-        voice = bool(bot.settings.voice.voice_channels)
+        voice = bool(bot.settings.section(VoiceSettings).voice_channels)
         log.info("invite link for application %s: %s%s", bot.application_id,
                  invite_url(bot.application_id, voice_channels=voice), VOICE_NOTE if voice else "")
         log.info("user-install link (/ask anywhere): %s", user_install_url(bot.application_id))

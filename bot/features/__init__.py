@@ -1,11 +1,12 @@
 """The features, a package each (its plain classes in one place: what it lends a reply, what it delivers,
-its settings' section named in its docstring), each declaring itself in one registration (its ``FEATURE``,
-bot/operator/registration.py): its switches, its cogs, what /forget_me deletes, its unprompted spending and
-what it adds to the replies. ``FEATURES`` lists them, once: the composition root (bot/runtime/composition.py)
-builds them, the client loads their cogs, ``/bot`` gets their switches (cogs/activation.py). A feature package
-imports what is below it (the operator, alive, the reply path, memory, the core, the data
-layer), never another feature nor the Discord edge; its slash commands stay a thin cog in cogs/, which its
-docstring names. How to add one: docs/architecture.md."""
+its settings section, ``config.py``), each declaring itself in one registration (its ``FEATURE``,
+bot/operator/registration.py): its settings section, its switches, its cogs, what /forget_me deletes, its
+unprompted spending and what it adds to the replies. ``FEATURES`` lists them, once: the composition root
+(bot/runtime/composition.py) builds them, the client loads their cogs, ``/bot`` gets their switches
+(cogs/activation.py), and importing it registers their settings sections. A feature package imports what
+is below it (the operator, alive, the reply path, memory, the core, the data layer), never another feature
+nor the Discord edge; its slash commands stay a thin cog in cogs/, which its docstring names. How to add
+one: docs/architecture.md."""
 
 from bot.features.checkins import FEATURE as CHECKINS
 from bot.features.faces import FEATURE as FACES

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
 from bot.core.config.holder import SettingsHolder
+from bot.core.config.sections import Settings, register_section
 from bot.core.stages import (
     DecisionListener,
     Gate,
@@ -51,7 +52,8 @@ S = TypeVar("S")  # a Discord side, asked for by its type
 @dataclass(frozen=True)
 class Switch:
     """A per-place on/off switch an admin sets with ``/bot <command> on|off|default [scope]`` (a channel's
-    setting wins over its server's). Its default is a setting (``section``, ``key``), else ``default``.
+    setting wins over its server's). Its default is a setting (``key`` of the section class ``section``, a
+    core one or a feature's), else ``default``.
     ``mastered``: the setting is the operator's master switch: a place may turn it off, never on past it.
     ``command``: its subcommand ("" for one whose command is written by hand; "mcp private" for one in a
     feature's own subgroup, which that subgroup's cog adds); ``what``: the line the admin is shown when it is
@@ -62,7 +64,7 @@ class Switch:
     name: str
     description: str
     what: str
-    section: str = ""
+    section: type | None = None
     key: str = ""
     default: bool = False
     mastered: bool = False
@@ -73,17 +75,19 @@ class Switch:
 
     def __post_init__(self) -> None:
         # a switch is a place setting (database/place_config.py): declaring it registers it
-        register_switch(self.name, f"{self.section}.{self.key}" if self.key else "", self.default)
+        if self.key and self.section is None:
+            raise TypeError(f"switch {self.name}: a default from a setting names its section class")
+        register_switch(self.name, self.key, self.default)
 
     @property
     def subcommand(self) -> str:
         return self.name.replace("_", "-") if self.command is None else self.command
 
-    def default_from(self, settings: object) -> bool:
+    def default_from(self, settings: Settings) -> bool:
         """Its default under ``settings`` (the running ones: a reload applies)."""
-        if not self.key:
+        if not self.key or self.section is None:
             return self.default
-        return bool(getattr(getattr(settings, self.section), self.key))
+        return bool(getattr(settings.section(self.section), self.key))
 
     @property
     def default_name(self) -> str:
@@ -217,16 +221,23 @@ def nothing(_: Parts) -> Contribution:
 
 @dataclass(frozen=True)
 class Feature:
-    """One feature, as its package declares it. ``settings``: its section of config.env (for the docs);
+    """One feature, as its package declares it. ``settings``: its section of config.env, a frozen dataclass
+    of ``key(...)`` fields with a TITLE in its package (bot/features/<name>/config.py), which declaring the
+    feature registers: loaded, validated, reloaded live and documented under its name; read as
+    ``settings.section(TheirSettings)``;
     ``switches``: its per-place switches; ``cogs``: its slash commands' extensions; ``forget``: the rows it
     deletes for a person's ``/forget_me``, in /forget_me's own transaction (the rows deleted, per table);
     ``unprompted``: the spending purposes of the calls it makes of its own accord (held to the global spend
     cap); ``build``: what it adds to the replies, from the composition root's ``Parts``."""
 
     name: str
-    settings: str = ""
+    settings: type | None = None
     switches: tuple[Switch, ...] = ()
     cogs: tuple[str, ...] = ()
     forget: Callable[[Connection, int], Mapping[str, int]] | None = None
     unprompted: frozenset[str] = field(default_factory=frozenset)
     build: Callable[[Parts], Contribution] = nothing
+
+    def __post_init__(self) -> None:
+        if self.settings is not None:  # its keys become settings as the core's are (bot/core/config)
+            register_section(self.settings, self.name)

@@ -113,7 +113,7 @@ class ReplyWriter:
         """``prompt`` with the tools the features lend the reply to ``msg`` (declared first in its cached
         prefix, their sentence ending its system prompt), and the toolbox that runs them (None: none)."""
         lent = [tool for lender in self._features.tools for tool in await lender(msg)]
-        tools = Lending(lent, msg, prompt).toolbox(self._settings.lookup.tool_rounds)
+        tools = Lending(lent, msg, prompt).toolbox(self._settings.models.tool_rounds)
         if tools is not None:
             prompt = with_tools(prompt, tools.declared, tools.voice)
         return prompt, tools

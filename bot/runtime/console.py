@@ -29,6 +29,7 @@ from bot.core.localtime import load_zone
 from bot.core.persona.macros import Moment
 from bot.core.stages import Features, Incoming
 from bot.features.websearch import WebSearch
+from bot.features.websearch.config import LookupSettings
 from bot.reply.persona_runtime import dm_greeted_key, greeting_for
 from bot.reply.pipeline import ReplyPipeline, ReplySequence, Solo
 from bot.runtime.composition import (
@@ -286,7 +287,7 @@ async def _chat(settings: Settings, character: CharacterSource, user: str | None
         memory = compose_memory(settings.memory, store, claude, character, settings.character_name_slug,
                                 intents, consent=consent)
         # what it may use while writing: the web search, as a running bot's characters may
-        lent = Features(tools=(WebSearch(settings.lookup, settings.alive, store.spending,
+        lent = Features(tools=(WebSearch(settings.section(LookupSettings), settings.alive, store.spending,
                                          lambda: character.current().name),))
         pipeline = compose_character(settings, store, claude, character, consent, memory, lent,
                                      intents=intents)

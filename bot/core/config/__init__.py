@@ -5,10 +5,11 @@ case-insensitive, so a ClaudeMask folder (``discord_token``, ``TYPING_SPEED_CPM 
 Every problem is a :class:`~bot.core.errors.ConfigError` naming the file and the key.
 
 * ``sections.py``: every setting, declared once, in the section of the code that reads it (``service.py``:
-  the sections of running it as a service; ``messages.py``: voice, images and files, reply delivery);
+  the sections of running it as a service; ``messages.py``: images and files, reply delivery); a feature's
+  settings are a section in its own package, registered by its ``FEATURE`` (:func:`register_section`);
 * ``keys.py``: how a declaration (:func:`key`) reads back as a :class:`Setting`;
 * ``loading.py``: files and environment to a validated :class:`Settings`;
-* ``docs.py``: config.env.example and docs/configuration.md (``python -m bot.core.config sync-docs``);
+* ``docs.py``: config.env.example and docs/configuration.md (``python -m bot.runtime.configdocs sync-docs``);
 * ``paths.py``: the project root and character folders.
 """
 
@@ -24,7 +25,6 @@ from bot.core.config.loading import (
     warn_unknown_character_keys,
     warn_unknown_keys,
 )
-from bot.core.config.messages import McpSettings, ServerToolSettings, VoiceSettings
 from bot.core.config.paths import (
     DEFAULT_CHARACTER,
     PROJECT_ROOT,
@@ -35,6 +35,7 @@ from bot.core.config.paths import (
 )
 from bot.core.config.sections import (
     BY_KEY,
+    FEATURE_SECTIONS,
     MIN_DASHBOARD_TOKEN,
     SECTIONS,
     SETTINGS,
@@ -50,17 +51,19 @@ from bot.core.config.sections import (
     StorageSettings,
     TimeoutSettings,
     TypingSettings,
+    register_section,
 )
 from bot.core.config.service import OperationSettings
 
 __all__ = [
-    "BY_KEY", "CHARACTER_KEYS", "DEFAULT_CHARACTER", "ENVIRONMENT", "LEGACY_KEYS", "MIN_DASHBOARD_TOKEN",
+    "BY_KEY", "CHARACTER_KEYS", "FEATURE_SECTIONS", "DEFAULT_CHARACTER", "ENVIRONMENT", "LEGACY_KEYS",
+    "MIN_DASHBOARD_TOKEN",
     "PROJECT_ROOT", "SECTIONS", "SETTINGS", "AliveSettings", "CharacterChoice", "choose_character_dir",
     "DashboardSettings", "DiscordSettings", "EnsembleSettings", "is_known_key", "key", "load_settings",
     "MemorySettings", "missing_folder", "ModelSettings", "OperationSettings",
     "read_sources", "ReplySettings",
-    "McpSettings", "resolve_folder", "SecretSettings", "ServerToolSettings", "Setting", "Settings", "Source",
+    "register_section", "resolve_folder", "SecretSettings", "Setting", "Settings", "Source",
     "StorageSettings",
-    "TimeoutSettings", "TypingSettings", "VoiceSettings", "warn_unknown_character_keys",
+    "TimeoutSettings", "TypingSettings", "warn_unknown_character_keys",
     "warn_unknown_keys",
 ]

@@ -1,11 +1,7 @@
-"""``python -m bot.core.config sync-docs`` rewrites config.env.example and docs/configuration.md;
-``example`` and ``markdown`` print them."""
+"""The settings docs are generated over the features, whose sections they list (the core imports none):
+``python -m bot.runtime.configdocs sync-docs``."""
 
 import sys
 
-from bot.core.config.docs import render_example, render_markdown, sync_docs
-
-if sys.argv[1:] == ["sync-docs"]:
-    sync_docs()
-else:
-    print(render_markdown() if sys.argv[1:] == ["markdown"] else render_example())
+sys.exit("the settings docs list every feature's section: run python -m bot.runtime.configdocs "
+         + " ".join(sys.argv[1:] or ["example"]))

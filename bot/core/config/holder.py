@@ -19,9 +19,9 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Collection, Hashable
 from dataclasses import fields, replace
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar
 
-from bot.core.config.sections import SECTIONS, Settings
+from bot.core.config.sections import FEATURE_SECTIONS, SECTIONS, Settings
 
 S = TypeVar("S")
 K = TypeVar("K", bound=Hashable)
@@ -31,7 +31,13 @@ V = TypeVar("V")
 class SettingsHolder:
     def __init__(self, settings: Settings) -> None:
         # The holder's own copy: what update() writes is never an object someone else was handed.
-        self.current = replace(settings, **{name: snapshot(getattr(settings, name)) for name in SECTIONS})
+        # Every registered feature's section too (at its defaults if ``settings`` were made without it): the
+        # object a feature follows is then one a reload writes into.
+        kinds: dict[type, object] = {**settings.features, **FEATURE_SECTIONS}
+        features: dict[type, object] = {kind: snapshot(settings.section(kind)) for kind in kinds}
+        self.current = replace(settings, **{name: snapshot(getattr(settings, name)) for name in SECTIONS},
+                               features=features)
+        self._features = features  # the holder's own, which update() writes into
 
     def update(self, new: Settings) -> None:
         """Copy ``new`` (the reloader's :func:`~bot.core.config.live.live_settings`) into the running settings
@@ -39,12 +45,18 @@ class SettingsHolder:
         in a worker thread meanwhile is the old value or the new one)."""
         for name in SECTIONS:
             _copy_values(getattr(new, name), getattr(self.current, name))
-        _copy_values(new, self.current, skip=SECTIONS)
+        for kind, section in new.features.items():
+            if kind in self._features:
+                _copy_values(section, self._features[kind])
+            else:
+                self._features[kind] = snapshot(section)
+        _copy_values(new, self.current, skip={*SECTIONS, "features"})
 
     def follow(self, kind: type[S]) -> S:
         """The running section of type ``kind`` (``holder.follow(MemorySettings)`` is
-        ``holder.current.memory``), the object every reload writes its new values into."""
-        return section_of(self.current, kind)
+        ``holder.current.memory``; a feature's, ``holder.current.section(LookupSettings)``), the object every
+        reload writes its new values into."""
+        return self.current.section(kind)
 
 
 def _copy_values(source: Any, target: Any, skip: Collection[str] = ()) -> None:
@@ -64,11 +76,11 @@ def snapshot(section: S) -> S:
 def section_of(settings: Settings, kind: type[S]) -> S:
     """The section of type ``kind`` of ``settings`` (for code handed the whole settings that builds a class
     taking one section): of the running settings, the running section, which follows reloads."""
-    return cast(S, getattr(settings, section_name(kind)))
+    return settings.section(kind)
 
 
 def section_name(kind: type) -> str:
-    """The ``Settings`` field holding the section of type ``kind`` (``MemorySettings``: ``"memory"``)."""
+    """The ``Settings`` field holding the core section of type ``kind`` (``MemorySettings``: ``"memory"``)."""
     for name, section in SECTIONS.items():
         if section is kind:
             return name

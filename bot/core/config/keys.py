@@ -1,4 +1,5 @@
-"""How one setting is declared (:func:`key`, on a field of a section class in ``sections.py``) and the
+"""How one setting is declared (:func:`key`, on a field of a section class in ``sections.py``, or in a
+feature package's own section) and the
 :class:`Setting` read back from that declaration, from which loading, validation and the docs all work."""
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ class Setting:
     kind: type
     default: SettingValue
     help: str
-    section: str  # the Settings attribute whose dataclass holds it, e.g. "memory"
+    section: str  # the Settings attribute whose dataclass holds it, e.g. "memory"; a feature's: its name
     aliases: tuple[str, ...] = ()
     min: float | None = None
     above: float | None = None
@@ -71,6 +72,7 @@ class Setting:
     secret: bool = False
     placeholder_unset: bool = False
     restart: bool = False  # applies only after a restart (a live reload says so)
+    owner: type | None = None  # the section class declaring it (``settings.section(owner)`` holds its value)
 
     def parse(self, raw: str) -> SettingValue:
         """The typed value of a non-empty raw string; ValueError when it is not of the kind."""
@@ -131,7 +133,8 @@ def declared(section_cls: type, section: str) -> tuple[Setting, ...]:
     for f in fields(section_cls):
         if _SPEC not in f.metadata or f.default is MISSING:
             raise TypeError(f"{section_cls.__name__}.{f.name} is not declared with key(...)")
-        out.append(Setting(f.name, _kind(f), f.default, section=section, **f.metadata[_SPEC]))
+        out.append(Setting(f.name, _kind(f), f.default, section=section, owner=section_cls,
+                           **f.metadata[_SPEC]))
     return tuple(out)
 
 

@@ -3,8 +3,8 @@
 The running bot's settings live in a :class:`~bot.core.config.holder.SettingsHolder`, which every component
 reads through at each use (``self.settings.models.default_model`` when it builds a request, not a copy taken
 at start-up); the reloader swaps in :func:`live_settings` of the new configuration. Keys declared with
-``restart=True`` (bot/core/config/sections.py) were read once at start-up: they keep their running value and
-the reload says they need a restart.
+``restart=True`` (bot/core/config/sections.py, or a feature's section) were read once at start-up: they
+keep their running value and the reload says they need a restart.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.core.config.keys import Setting
 from bot.core.config.loading import CHARACTER_KEY_PREFIXES, CHARACTER_KEYS
-from bot.core.config.sections import SECTIONS, SETTINGS, Settings
+from bot.core.config.sections import FEATURE_SECTIONS, SECTIONS, SETTINGS, Settings
 
 _SHOWN = 60  # characters of a changed value shown in the log (prompts and replies can be long)
 
@@ -56,8 +56,7 @@ def _is_character_key(key: str) -> bool:
 
 def changes(old: Settings, new: Settings) -> list[Change]:
     """Every setting, then every character key (prompts, description...), whose value changed."""
-    found = [Change(s.key, getattr(getattr(old, s.section), s.key), getattr(getattr(new, s.section), s.key),
-                    s) for s in SETTINGS]
+    found = [Change(s.key, value_of(old, s), value_of(new, s), s) for s in SETTINGS]
     found = [c for c in found if c.old != c.new]
     for key in sorted(k for k in {*old.raw, *new.raw} if _is_character_key(k)):
         if old.raw.get(key) != new.raw.get(key):
@@ -67,9 +66,16 @@ def changes(old: Settings, new: Settings) -> list[Change]:
 
 def live_settings(running: Settings, new: Settings) -> Settings:
     """``new`` with every restart-only key kept at its running value (what the running bot can apply)."""
-    sections: dict[str, Any] = {}  # Settings' sections by field name, each of its own class (for replace)
-    for name in SECTIONS:
-        kept = {s.key: getattr(getattr(running, name), s.key) for s in SETTINGS
-                if s.section == name and s.restart}
-        sections[name] = replace(getattr(new, name), **kept)
-    return replace(new, **sections)
+    def kept(kind: type) -> Any:  # new's section of class ``kind``, its restart-only keys as running
+        restart = {s.key: value_of(running, s) for s in SETTINGS if s.owner is kind and s.restart}
+        section: Any = new.section(kind)  # a section of its own class
+        return replace(section, **restart)
+
+    sections: dict[str, Any] = {name: kept(cls) for name, cls in SECTIONS.items()}
+    return replace(new, **sections, features={cls: kept(cls) for cls in {**new.features, **FEATURE_SECTIONS}})
+
+
+def value_of(settings: Settings, setting: Setting) -> object:
+    """A setting's value in ``settings``, read through its section (a core one or a feature's)."""
+    assert setting.owner is not None  # every declared setting knows its section class
+    return getattr(settings.section(setting.owner), setting.key)

@@ -1,6 +1,7 @@
 """Reading ``config.env`` < ``character.env`` < the environment into a validated :class:`Settings`.
 
-Every key's type, default, bounds and choices come from its declaration in ``sections.py``; this module
+Every key's type, default, bounds and choices come from its declaration in ``sections.py`` (or a registered
+feature's section); this module
 adds only what a declaration cannot say: the secrets a run needs, the checks between keys or against the
 file system, and the warnings about keys nothing reads.
 """
@@ -21,7 +22,14 @@ from bot.core.config.database_url import normalize_database_url
 from bot.core.config.envfile import read_env_file
 from bot.core.config.keys import KIND_NAMES
 from bot.core.config.paths import missing_folder, resolve_folder
-from bot.core.config.sections import BY_KEY, MIN_DASHBOARD_TOKEN, SECTIONS, SETTINGS, Settings
+from bot.core.config.sections import (
+    BY_KEY,
+    FEATURE_SECTIONS,
+    MIN_DASHBOARD_TOKEN,
+    SECTIONS,
+    SETTINGS,
+    Settings,
+)
 from bot.core.errors import ConfigError
 from bot.core.models.base import route
 
@@ -160,11 +168,12 @@ def load_settings(
     _validate(parsed, origin, set_in, character_dir, require_discord, require_anthropic)
     _validate_dashboard(parsed, origin, set_in, character_dir, require_dashboard)
     warn_unknown_keys(source)
-    # one object per section, by Settings' field name (each of its own class: Any to Settings' keywords)
-    sections: Parsed = {name: cls(**{s.key: parsed[s.key] for s in SETTINGS if s.section == name})
-                for name, cls in SECTIONS.items()}
+    def made(cls: type) -> Any:  # one section object of its own class (Any: to Settings' keywords)
+        return cls(**{s.key: parsed[s.key] for s in SETTINGS if s.owner is cls})
+
+    sections: Parsed = {name: made(cls) for name, cls in SECTIONS.items()}
     return Settings(character_dir=character_dir, config_file=config_file, raw=dict(source.values), **sections,
-                    origins=set_in)
+                    features={cls: made(cls) for cls in FEATURE_SECTIONS}, origins=set_in)
 
 
 MODEL_KEYS = ("default_model", "premium_model", "voting_model", "summary_model")

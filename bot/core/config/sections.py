@@ -1,10 +1,15 @@
 """Every setting Kindred reads, declared once, grouped by the part of Kindred that uses it.
 
+A feature's settings are a section of its own, declared the same way in its package
+(bot/features/<name>/settings.py) and named in its ``FEATURE``, which registers it here
+(:func:`register_section`): the core never imports a feature, and loading, validation, live reload and the
+docs see a registered section as one of their own. Code reads it as ``settings.section(TheirSettings)``.
+
 A new setting is one line in the section class of the code that reads it:
 ``name: type = key(default, "one-line meaning", min=/above=/max=/choices=/aliases=...)``. Loading and
 validation (bot/core/config/loading.py), docs/configuration.md and config.env.example
-(``python -m bot.core.config sync-docs``; tests/test_config.py fails when they drift) all come from these
-lines. A new section: a frozen dataclass with a TITLE here, plus one field on :class:`Settings`.
+(``python -m bot.runtime.configdocs sync-docs``; tests/test_config.py fails when they drift) all come from
+these lines. A new section: a frozen dataclass with a TITLE here, plus one field on :class:`Settings`.
 
 Code that needs one concern takes its section (memory/ takes :class:`MemorySettings`); code that takes the
 whole :class:`Settings` reads a key through its section: ``settings.<section>.<key>``.
@@ -12,21 +17,14 @@ whole :class:`Settings` reads a key through its section: ``settings.<section>.<k
 
 # No ``from __future__ import annotations`` here: keys.py reads each field's type as the class itself.
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar, TypeVar, cast
 
 from bot.core.config import checks
 from bot.core.config.keys import Section, Setting, declared, is_section, key, parsed_by
-from bot.core.config.messages import (
-    DeliverySettings,
-    LookupSettings,
-    McpSettings,
-    MediaSettings,
-    ServerToolSettings,
-    VoiceSettings,
-)
+from bot.core.config.messages import DeliverySettings, MediaSettings
 from bot.core.config.paths import PROJECT_ROOT, resolve_folder
 from bot.core.config.service import (
     AccessSettings,
@@ -87,6 +85,9 @@ class ModelSettings:
     premium_reply_effort: str = key(
         "medium", "Effort of replies to premium users (premium_model).", choices=EFFORTS)
     stream_replies: bool = key(True, "Stream replies from Claude (typing overlaps generation).")
+    tool_rounds: int = key(
+        4, "Model calls one reply may make while tools run (a paused search continued, a tool's result "
+        "sent back); past it the reply is what was written so far.", min=1, max=10)
     # Model backends (bot/core/models/): one backend for all purposes, or one per model with a prefix.
     llm_backend: str = key(
         "anthropic", "Backend of every model: anthropic (Claude) or openai (an OpenAI-compatible server at "
@@ -208,17 +209,10 @@ class DiscordSettings:
         2000, "Longest Discord message; longer replies are split.", min=100, max=4000)
     shard_count: int = key(
         1, "Gateway shards; above 1 the bot runs as an AutoShardedBot.", above=0, restart=True)
-    swipes: bool = key(
-        True, "Swipe buttons (◀ ▶ 🔄) on the character's latest reply, to page through other answers to the "
-        "same message (each new one is a model call, asked for by a press). false: replies go out without "
-        "them; /bot swipes turns them on or off for a channel or a server.")
     conversation_threads: bool = key(
         False, "A conversation started with the character (an @mention, a reply, a message it chose to "
         "answer) goes on in a thread it opens from that message, where it answers every message; "
         "/bot threads turns this on or off for a channel or a server.")
-    swipe_timeout_seconds: int = key(
-        900, "Seconds the swipe buttons (◀ ▶ 🔄) stay on the character's latest reply, from when it is "
-        "posted; they also go when the next message arrives there.", min=1)
     confirm_timeout_seconds: int = key(
         180, "Seconds the confirmation buttons of /reset_conversation, /forget_last and /forget_me stay "
         "usable (0: no limit).", min=0)
@@ -299,21 +293,11 @@ class SecretSettings:
 
 @dataclass(frozen=True)
 class AliveSettings:
-    """Alive between messages: proactive talk, custom status, feelings, style, emotes, check-ins
-    (bot/alive/service.py and the modules it gathers)."""
+    """Alive between messages: the character's hours, custom status, feelings, style, emotes, reactions
+    (bot/alive/service.py and the modules it gathers). Proactive talk, check-ins and reminders are features
+    with sections of their own (bot/features/)."""
 
     TITLE: ClassVar[str] = "Alive between messages"
-    proactive_talk: bool = key(
-        False, "Speak first in channels where no admin used /bot proactive (admins switch it per channel or "
-        "server).")
-    proactive_interval_minutes: int = key(
-        30, "Minutes between proactive rounds (each channel where it is on rolls once).", above=0,
-        restart=True)
-    proactive_chance: float = key(
-        0.1, "Chance that a proactive round speaks in a channel that passed the checks.", min=0.0, max=1.0)
-    proactive_max_silence_hours: float = key(
-        6.0, "A channel silent for longer gets no proactive message (no talking into an empty room).",
-        above=0)
     quiet_hours: str = key(
         "", "Local hours (in timezone) when the character never speaks first nor checks in, as start-end "
         "like 23-7 (empty: none).", check=parsed_by(parse_quiet_hours), restart=True)
@@ -349,35 +333,6 @@ class AliveSettings:
     correction_answers_per_hour: int = key(
         3, "Answers to correction reactions per channel per hour at most (a reaction flood costs at most "
         "this many model calls a channel).", min=0, restart=True)
-    checkins: bool = key(
-        True, "Allow /checkin: one DM to people who opted in after checkin_after_days of silence.")
-    checkin_after_days: float = key(
-        7.0, "Days of silence after which someone who ran /checkin on gets one check-in DM.", above=0)
-    reminders: bool = key(
-        False, "Let people ask the character for reminders in servers' channels, where no admin used /bot "
-        "reminders (a server opts in).")
-    reminders_in_dms: bool = key(True, "Let people ask the character for reminders in its DMs.")
-    reminders_max_open: int = key(10, "Reminders one person may have waiting at once.", min=1)
-    reminders_per_day: int = key(10, "Reminders one person may set in 24 hours.", min=1)
-    reminders_recurring_max: int = key(
-        10, "Recurring reminders one person may have at once (each counts as one waiting).", min=0)
-    reminders_recurring_per_server: int = key(
-        50, "Recurring reminders a server's channels may have at once, everyone's together.", min=0)
-    reminders_recurring_min_minutes: int = key(
-        5, "Minutes a recurring reminder's occurrences must be apart at least (a closer rule is refused).",
-        min=1)
-    place_tasks_per_server: int = key(
-        5, "Place tasks (/bot tasks: an admin's recurring instruction the character carries out in a "
-        "channel) a server may have at once.", min=0)
-    place_tasks_min_minutes: int = key(
-        60, "Minutes a place task's occurrences must be apart at least (a closer rule is refused).", min=1)
-    reminder_fallback_line: str = key(
-        "{user}, you asked me to remind you: {reminder}", "A reminder as it goes out when the model cannot "
-        "write it ({user}: the person, {reminder}: what they asked, {name}: the character).")
-    reminder_missed_line: str = key(
-        "{user}, I was away when your reminder came due, so I skipped it: {reminder}", "What a recurring "
-        "reminder says, when the model cannot write it, of an occurrence that came due while the bot was "
-        "down (skipped, not made late; the same placeholders).")
 
 
 MIN_DASHBOARD_TOKEN = 16  # a login token shorter than this could be guessed
@@ -435,6 +390,9 @@ class TriageSettings:
         "on what it asks about.", min=0)
 
 
+S = TypeVar("S")
+
+
 @lru_cache(maxsize=256)
 def parse_ids(text: str) -> frozenset[int]:
     """``"1, 2,3"`` as {1, 2, 3}; anything that is not a number is skipped (the settings are checked when
@@ -444,8 +402,9 @@ def parse_ids(text: str) -> frozenset[int]:
 
 @dataclass(frozen=True)
 class Settings:
-    """Typed, validated configuration: one attribute per section (``settings.memory``), in the order
-    of docs/configuration.md.
+    """Typed, validated configuration: one attribute per core section (``settings.memory``), in the order
+    of docs/configuration.md, and each registered feature's section by its class
+    (``settings.section(LookupSettings)``).
 
     A key is read through its section: ``settings.memory.recall_token_budget``."""
 
@@ -459,7 +418,6 @@ class Settings:
     typing: TypingSettings = field(default_factory=TypingSettings)
     timeouts: TimeoutSettings = field(default_factory=TimeoutSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
-    voice: VoiceSettings = field(default_factory=VoiceSettings)
     alive: AliveSettings = field(default_factory=AliveSettings)
     secrets: SecretSettings = field(default_factory=SecretSettings)
     dashboard: DashboardSettings = field(default_factory=DashboardSettings)
@@ -470,16 +428,39 @@ class Settings:
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     media: MediaSettings = field(default_factory=MediaSettings)
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
-    lookup: LookupSettings = field(default_factory=LookupSettings)
-    servertools: ServerToolSettings = field(default_factory=ServerToolSettings)
-    mcp: McpSettings = field(default_factory=McpSettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     recovery: RecoverySettings = field(default_factory=RecoverySettings)
     triage: TriageSettings = field(default_factory=TriageSettings)
+    # The features' sections, loaded, by class (registered ones: register_section); read with section().
+    features: Mapping[type, object] = field(default_factory=dict, repr=False)
     # The merged raw values, for the persona loader (character prompts and format-specific keys).
     raw: Mapping[str, str] = field(default_factory=dict, repr=False)
     # Where each key that was set came from (a file's path, or "environment"): credential messages name it.
     origins: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    def section(self, kind: type[S]) -> S:
+        """The section of class ``kind``: a feature's (``settings.section(LookupSettings)``, as loaded, or
+        its defaults when these settings were made without it) or the core's (``section(MemorySettings)``
+        is ``settings.memory``). Of the running settings, the running section, which follows reloads."""
+        loaded = self.features.get(kind)
+        if loaded is not None:
+            return cast(S, loaded)
+        name = _CORE_NAMES.get(kind)
+        if name is not None:
+            return cast(S, getattr(self, name))
+        if kind in FEATURE_SECTIONS:
+            return kind()
+        raise ValueError(f"{kind.__name__} is not a settings section (a feature's registers with it)")
+
+    def with_section(self, section: Any) -> "Settings":
+        """These settings with ``section`` (an instance of a section class) in place of its class's."""
+        kind = type(section)
+        name = _CORE_NAMES.get(kind)
+        if name is not None:
+            return replace(self, **{name: section})
+        if kind not in FEATURE_SECTIONS:
+            raise ValueError(f"{kind.__name__} is not a settings section")
+        return replace(self, features={**self.features, kind: section})
 
     def __repr__(self) -> str:  # secrets never reach a log line
         return f"Settings(character_dir={self.character_dir!s}, database={self.safe_database_url()})"
@@ -522,11 +503,41 @@ class Settings:
 
 SECTIONS: dict[str, type[Section]] = {
     f.name: f.type for f in fields(Settings) if is_section(f.type)}
-SETTINGS: tuple[Setting, ...] = tuple(s for name, cls in SECTIONS.items() for s in declared(cls, name))
-SECTION_OF: dict[str, str] = {s.key: s.section for s in SETTINGS}
+_CORE_NAMES: dict[type, str] = {cls: name for name, cls in SECTIONS.items()}
+# Every setting: the core's, then each registered feature's (register_section appends them).
+SETTINGS: list[Setting] = [s for name, cls in SECTIONS.items() for s in declared(cls, name)]
 BY_KEY: dict[str, Setting] = {}  # every accepted key name: keys and aliases
-for _s in SETTINGS:
-    for _name in (_s.key, *_s.aliases):
-        if _name in BY_KEY or hasattr(Settings, _name) or _name in {f.name for f in fields(Settings)}:
-            raise TypeError(f"setting {_name} is declared twice or hides a Settings attribute")
-        BY_KEY[_name] = _s
+# A feature's section class -> the feature's name, in the order they registered (FEATURES' order).
+FEATURE_SECTIONS: dict[type[Section], str] = {}
+
+
+def _index(settings: list[Setting]) -> None:
+    taken = {f.name for f in fields(Settings)}
+    names = [name for s in settings for name in (s.key, *s.aliases)]
+    for name in names:
+        if name in BY_KEY or hasattr(Settings, name) or name in taken or names.count(name) > 1:
+            raise TypeError(f"setting {name} is declared twice or hides a Settings attribute")
+    for s in settings:
+        for name in (s.key, *s.aliases):
+            BY_KEY[name] = s
+
+
+_index(SETTINGS)
+
+
+def register_section(cls: type, feature: str) -> None:
+    """Add a feature's settings section (a frozen dataclass of key(...) fields with a TITLE, in its package)
+    to every setting: its keys are loaded, validated, reloaded live and documented under ``feature``. Its
+    ``FEATURE`` does this when declared; the same registration again is harmless."""
+    if not is_section(cls):
+        raise TypeError(f"{cls.__name__} has no TITLE: not a settings section")
+    if cls in FEATURE_SECTIONS:
+        if FEATURE_SECTIONS[cls] != feature:
+            raise TypeError(f"{cls.__name__} is already the section of the {FEATURE_SECTIONS[cls]} feature")
+        return
+    if cls in _CORE_NAMES:
+        raise TypeError(f"{cls.__name__} is a core section")
+    added = list(declared(cls, feature))
+    _index(added)
+    FEATURE_SECTIONS[cls] = feature
+    SETTINGS.extend(added)

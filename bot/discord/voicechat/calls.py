@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Protocol
 
 import discord
 
-from bot.core.config import VoiceSettings
 from bot.core.reach import Way, Where
 from bot.discord.voicechat.client import ListeningVoiceClient, listening
 from bot.discord.voicechat.status import ChannelStatus
 from bot.features.voice.calls import JoinFailed
+from bot.features.voice.config import VoiceSettings
 from bot.features.voice.hearing import Hearing, SpokenTurn
 from bot.features.voice.segmenter import Utterance
 from bot.features.voice.speech import VoiceService

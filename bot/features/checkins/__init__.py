@@ -4,8 +4,8 @@ character, at a sensible local hour; never a second before they have answered.
 * :mod:`.rounds`: the round run every hour for the whole cluster (``CheckInRound``: who is due, what is
   written to them) and what ``/checkin on|off`` changes (``CheckInChoice``).
 * :class:`CheckInDMs`: what the tests read of it: its round, made once the character's initiative is.
-* Its slash commands: cogs/checkins.py; its rows: database/checkins.py; its settings: the ``alive`` section's
-  ``checkins`` and ``checkin_after_days`` (and ``timezone``, ``quiet_hours``). Tests:
+* Its slash commands: cogs/checkins.py; its rows: database/checkins.py; its settings: its own section
+  (:mod:`.config` ``CheckinSettings``), and the alive section's ``timezone`` and ``quiet_hours``. Tests:
   tests/test_alive_feelings.py, tests/test_reach_ways.py.
 
 Its registration (bot/operator/registration.py): ``FEATURE`` below.
@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Awaitable
 
 from bot.core.timers import Recurring
+from bot.features.checkins.config import CheckinSettings
 from bot.features.checkins.rounds import INTERVAL, CheckInChoice, CheckInRound
 from bot.operator.registration import Contribution, Feature, Parts, Running
 from database.checkins import forget_person
@@ -51,6 +52,6 @@ def build(parts: Parts) -> Contribution:
 
 
 FEATURE = Feature(
-    name="checkins", settings="alive", cogs=("cogs.checkins",), forget=forget_person,
+    name="checkins", settings=CheckinSettings, cogs=("cogs.checkins",), forget=forget_person,
     unprompted=frozenset({"checkin"}),  # a check-in DM
     build=build)

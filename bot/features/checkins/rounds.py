@@ -27,6 +27,7 @@ from bot.core.reach import Permit, Refusal, Way, Where
 from bot.core.stages import Outlet
 from bot.core.text import clean_name
 from bot.core.tokens import counted
+from bot.features.checkins.config import CheckinSettings
 from bot.reply.prompting import fence, group, person_parts, profile_part, threads_part
 from database.checkins import CheckIns
 from database.profiles import NO_PROFILE, Profile
@@ -69,12 +70,12 @@ class CheckInRound:
         return hour_in(self.time.hour(now), *CHECKIN_HOURS) and not self.time.is_quiet(now)
 
     async def run(self, now: datetime) -> str:
-        settings = self.speaker.settings
-        if not settings.alive.checkins:
+        settings = self.speaker.settings.section(CheckinSettings)
+        if not settings.checkins:
             return "check-ins are off"
         if not self.sensible_hour(now):
             return "not a sensible local hour"
-        due = await self.speaker.store.checkins.due(now - timedelta(days=settings.alive.checkin_after_days))
+        due = await self.speaker.store.checkins.due(now - timedelta(days=settings.checkin_after_days))
         sent = 0
         for person in due:
             try:

@@ -14,12 +14,13 @@ character's own tools (bot/core/stages.py ``ReplyTools``), inside the same tool 
   input schema is no valid JSON Schema is never declared, and the model's input is checked against the
   schema before it is sent.
 
-Settings: the ``mcp`` section (bot/core/config/messages.py ``McpSettings``). The table: database/mcp.py.
+Settings: its own section (:mod:`.config` ``McpSettings``). The table: database/mcp.py.
 The commands: cogs/mcp.py (``/bot mcp``, a subgroup of ``/bot``; ``/bot mcp private``
 is its switch's command, added there). Tests: tests/test_mcp_tools.py (a fake MCP server built
 with the SDK's own server side: tests/fakes/mcp_server.py)."""
 
 from bot.features.mcp.admin import McpAdmin
+from bot.features.mcp.config import McpSettings
 from bot.features.mcp.lender import McpTools
 from bot.operator.registration import Contribution, Feature, Parts, Switch
 
@@ -29,14 +30,15 @@ __all__ = ["FEATURE", "McpAdmin", "McpTools"]
 def build(parts: Parts) -> Contribution:
     tools = McpTools.following(parts.holder, parts.store.mcp, parts.store.switches)
     # lent only when they are on: off, no reply asks them
-    return Contribution(tools=(tools,) if parts.holder.current.mcp.mcp_tools else (),
+    return Contribution(tools=(tools,) if parts.holder.current.section(McpSettings).mcp_tools else (),
                         parts=(McpAdmin(parts.store.mcp, tools),))
 
 
 FEATURE = Feature(
-    name="mcp", settings="mcp",
+    name="mcp", settings=McpSettings,
     switches=(Switch("mcp_private", "Offer the MCP tools in private places here (or not).",
                      "the MCP tools added here are offered in private places (what is said may go to them)",
-                     section="mcp", key="mcp_private_places", command="mcp private", server_admins=True),),
+                     section=McpSettings, key="mcp_private_places", command="mcp private",
+                     server_admins=True),),
     cogs=("cogs.mcp",),
     build=build)

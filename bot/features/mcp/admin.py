@@ -9,7 +9,7 @@ import logging
 import re
 from urllib.parse import urlsplit
 
-from bot.core.config import McpSettings
+from bot.features.mcp.config import McpSettings
 from bot.features.mcp.lender import LOCAL, McpTools, local_servers
 from database.mcp import URL_MAX, McpServers
 

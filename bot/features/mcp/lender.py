@@ -18,10 +18,10 @@ import asyncio
 import shlex
 from collections.abc import Sequence
 
-from bot.core.config import McpSettings
 from bot.core.config.holder import SettingsHolder
 from bot.core.models.tools import Lent, ToolOutput
 from bot.core.stages import Incoming
+from bot.features.mcp.config import McpSettings
 from bot.features.mcp.link import Link, LocalProgram, Target
 from bot.features.mcp.schema import McpTool
 from database.boundary import JsonObject

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx2
 
-from bot.core.config import McpSettings
 from bot.core.models.tools import ToolOutput
+from bot.features.mcp.config import McpSettings
 from bot.features.mcp.schema import McpTool, checked
 from database.boundary import JsonObject
 

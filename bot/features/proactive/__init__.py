@@ -6,7 +6,8 @@ a passing thought, in character and only where the one rule lets it speak.
   offers (``ProactiveRound``: whether each speaks, and what it says).
 * :class:`ProactiveTalk`: what the tests and the log channel's ``status`` read of it: its round, made once
   the character's initiative is.
-* Its settings: the ``alive`` section's ``proactive*`` keys (and ``quiet_hours``); its switch's default is
+* Its settings: its own section (:mod:`.config` ``ProactiveSettings``), and the alive section's
+  ``quiet_hours``; its switch's default is
   ``proactive_talk``. In a cluster each process runs the round of its own shards' channels (its key names
   them). Tests: tests/test_alive_proactive.py.
 
@@ -17,8 +18,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.core.config import AliveSettings
 from bot.core.timers import Recurring
+from bot.features.proactive.config import ProactiveSettings
 from bot.features.proactive.rounds import SWITCH, ProactiveRound
 from bot.operator.registration import Contribution, Feature, Parts, Running, Switch
 from database.timers import TimerRows
@@ -28,7 +29,7 @@ class ProactiveTalk:
     """The feature's running part: its round's key (one per shard set in a cluster) and the round, made
     with the character's initiative (which is built after the features)."""
 
-    def __init__(self, settings: AliveSettings, rows: TimerRows, character: str, shards: str) -> None:
+    def __init__(self, settings: ProactiveSettings, rows: TimerRows, character: str, shards: str) -> None:
         self.settings = settings
         self.rows = rows
         self.key = f"proactive:{character}" + (f":shards {shards}" if shards else "")
@@ -61,16 +62,16 @@ class ProactiveTalk:
 
 
 def build(parts: Parts) -> Contribution:
-    talk = ProactiveTalk(parts.holder.follow(AliveSettings), parts.store.timers, parts.character,
+    talk = ProactiveTalk(parts.holder.follow(ProactiveSettings), parts.store.timers, parts.character,
                          parts.shards)
     return Contribution(parts=(talk,), recurring=talk.recurring, status_lines=(talk.status_lines,))
 
 
 FEATURE = Feature(
-    name="proactive", settings="alive",
+    name="proactive", settings=ProactiveSettings,
     # /bot proactive and /settings proactive set one setting (database/servers.py)
     switches=(Switch(SWITCH, "Let me speak first now and then here (or not).",
                      "I speak first now and then (when it has been quiet a while)",
-                     section="alive", key="proactive_talk"),),
+                     section=ProactiveSettings, key="proactive_talk"),),
     unprompted=frozenset({"proactive"}),
     build=build)

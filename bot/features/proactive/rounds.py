@@ -32,6 +32,7 @@ from bot.core.persona.register import in_place
 from bot.core.reach import Permit, Refusal, Way, Where
 from bot.core.stages import Outlet
 from bot.core.text import clean_name
+from bot.features.proactive.config import ProactiveSettings
 from bot.reply.prompting import channel_chat
 from database.boundary import JsonObject
 from database.records import SeenMessage
@@ -111,6 +112,7 @@ class ProactiveRound:
 
     async def run(self, now: datetime) -> str:
         settings, store = self.speaker.settings, self.speaker.store
+        own = settings.section(ProactiveSettings)
         if self.time.is_quiet(now):
             where = f"{settings.alive.quiet_hours}, {self.time.zone.key}"
             self.mirror(f"Proactive round skipped: quiet hours ({where}).")
@@ -120,7 +122,7 @@ class ProactiveRound:
         for place in self.places():
             # /bot proactive and /settings proactive set one setting (database/servers.py)
             on = await store.switches.is_on(SWITCH, place.channel_id, place.guild_id,
-                                            settings.alive.proactive_talk)
+                                            own.proactive_talk)
             if not on:
                 continue
             active = await store.places.is_active(place.channel_id, place.guild_id)
@@ -128,8 +130,8 @@ class ProactiveRound:
             recent = [m for m in await store.log.recent_messages(place.channel_id, limit=RECENT)
                       if may_enter(line_origin(m), here)]  # the place's own lines (database/visibility.py)
             go, reason = judge(now, recent, self.speaker.own_author_ids, active=active,
-                               max_silence=timedelta(hours=settings.alive.proactive_max_silence_hours),
-                               chance=settings.alive.proactive_chance, roll=self.rng.random)
+                               max_silence=timedelta(hours=own.proactive_max_silence_hours),
+                               chance=own.proactive_chance, roll=self.rng.random)
             kind = ""
             if go:
                 kind = "comment" if self.rng.random() < 0.5 else "thought"

@@ -14,7 +14,8 @@ processes.
 * :mod:`.tasks`: place tasks, recurring reminders an admin sets for a channel whose text is an instruction
   for the character ("post a question of the day"), managed with ``/bot tasks`` (``PlaceTasks``).
 * Its slash commands: cogs/reminders.py (thin Discord glue over the book); its rows: database/reminders.py;
-  its settings: the ``alive`` section's ``reminders*`` keys; what it is for people: docs/features.md.
+  its settings: its own section (:mod:`.config` ``ReminderSettings``); what it is for people:
+  docs/features.md.
   Tests: tests/test_reminders.py, tests/test_reminders_recurring.py, tests/test_place_tasks.py.
 
 Its registration (bot/operator/registration.py): ``FEATURE`` below.
@@ -22,8 +23,8 @@ Its registration (bot/operator/registration.py): ``FEATURE`` below.
 
 from __future__ import annotations
 
-from bot.core.config import AliveSettings
 from bot.features.reminders.book import SWITCH, ReminderBook
+from bot.features.reminders.config import ReminderSettings
 from bot.features.reminders.delivery import ReminderDelivery
 from bot.features.reminders.tasks import PlaceTasks
 from bot.operator.registration import Contribution, Feature, Parts, Running, Switch, TimerHandler
@@ -31,8 +32,9 @@ from database.reminders import TIMER, forget_person
 
 
 def build(parts: Parts) -> Contribution:
-    book = ReminderBook(parts.holder.follow(AliveSettings), parts.store.reminders, parts.store.switches,
-                        parts.timers, threads=parts.store.threads, privacy=parts.store.privacy)
+    book = ReminderBook(parts.holder.follow(ReminderSettings), parts.store.reminders, parts.store.switches,
+                        parts.timers, threads=parts.store.threads, privacy=parts.store.privacy,
+                        zone=parts.holder.current.alive.timezone)  # restart-only: read once
 
     def timers(running: Running) -> dict[str, TimerHandler]:
         return {TIMER: ReminderDelivery(running.speaker, running.side, running.time, running.place_lock,
@@ -44,10 +46,10 @@ def build(parts: Parts) -> Contribution:
 
 
 FEATURE = Feature(
-    name="reminders", settings="alive",
+    name="reminders", settings=ReminderSettings,
     switches=(Switch(SWITCH, "Let people ask me for reminders here (or not).",
                      "people can ask me to remind them of something here",
-                     section="alive", key="reminders"),),
+                     section=ReminderSettings, key="reminders"),),
     cogs=("cogs.reminders", "cogs.place_tasks"), forget=forget_person,
     unprompted=frozenset({"reminder", "task"}),  # a reminder said in character, a place task's time
     build=build)

@@ -28,12 +28,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, available_timezones
 
-from bot.core.config import AliveSettings
 from bot.core.localtime import Clock, load_zone, utc_now
 from bot.core.models.tools import Lent, ToolOutput, client_tool
 from bot.core.stages import Incoming
 from bot.core.text import clean_name
 from bot.core.timers import Timers
+from bot.features.reminders.config import ReminderSettings
 from bot.features.reminders.recurrence import (
     Occurrence,
     RuleRefused,
@@ -159,13 +159,15 @@ class ReminderBook:
     """Setting, listing and cancelling reminders (the tools' and the commands' one place), and the zones
     proposed from what people said."""
 
-    def __init__(self, settings: AliveSettings, reminders: Reminders, switches: PlaceSwitches, timers: Timers,
-                 *, clock: Clock = utc_now, threads: Threads | None = None,
-                 privacy: Privacy | None = None) -> None:
+    def __init__(self, settings: ReminderSettings, reminders: Reminders, switches: PlaceSwitches,
+                 timers: Timers, *, clock: Clock = utc_now, threads: Threads | None = None,
+                 privacy: Privacy | None = None, zone: str = "") -> None:
         """``privacy``: a reminder set while a reply is written is a write about its person, as the exchange's
-        storing is (database/privacy.py ``writing_about``; None: unguarded, for tests of the book alone)."""
-        self.settings = settings  # the alive section, following reloads
+        storing is (database/privacy.py ``writing_about``; None: unguarded, for tests of the book alone).
+        ``zone``: the character's time zone (``timezone``), a place task's where its server set none."""
+        self.settings = settings  # the feature's section, following reloads
         self.privacy = privacy
+        self.zone = zone
         self.reminders = reminders
         self.threads = threads  # the open threads a cancelled reminder stood for close with it
         self.switches = switches

@@ -43,6 +43,7 @@ from bot.core.reach import Permit, Refusal, Way, Where
 from bot.core.stages import Outlet, conversation_scope
 from bot.core.text import clean_name
 from bot.features.reminders.book import SWITCH, humane
+from bot.features.reminders.config import ReminderSettings
 from bot.features.reminders.recurrence import Due, Occurrence, due_off_loop, from_text, local_text
 from bot.features.reminders.tasks import ASK as TASK_ASK
 from bot.features.reminders.tasks import BEFORE as TASK_BEFORE
@@ -255,7 +256,7 @@ class ReminderDelivery:
         if not await store.places.is_active(reminder.channel_id, reminder.guild_id):
             return False
         return await store.switches.is_on(SWITCH, reminder.channel_id, reminder.guild_id,
-                                          self.speaker.settings.alive.reminders,
+                                          self.speaker.settings.section(ReminderSettings).reminders,
                                           parent_id=self.side.parent_of(reminder.channel_id))
 
     async def _permit(self, reminder: ReminderRow) -> Permit | Refusal:
@@ -288,8 +289,8 @@ class ReminderDelivery:
         name = clean_name(user.name) if user is not None and user.name else "them"
         mention = "" if to_dm else f"<@{reminder.user_id}> "
         missed = turn is not None and turn.missed
-        line = speaker.settings.alive.reminder_missed_line if missed else \
-            speaker.settings.alive.reminder_fallback_line
+        own = speaker.settings.section(ReminderSettings)
+        line = own.reminder_missed_line if missed else own.reminder_fallback_line
         fallback = line.replace("{name}", persona.name).replace("{user}", name).replace("{reminder}",
                                                                                          reminder.text)
         if not write:

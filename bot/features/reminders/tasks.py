@@ -5,7 +5,7 @@ A place task is a recurring reminder (database/reminders.py ``task``): the same 
 time (bot/features/reminders/recurrence.py), the same durable timer delivering each occurrence once across
 restarts and processes, the same pause, resume, skip and cancel; only its owner is the server (any of the
 bot's admins there manages it with ``/bot tasks``), not the admin who set it, and its zone is the one given
-or the character's own (``alive.timezone``). Its text is an instruction for the character, never a text to
+or the character's own (``timezone``). Its text is an instruction for the character, never a text to
 echo: the delivery (bot/features/reminders/delivery.py) asks the model to do it, showing it the task's
 latest posts so that it says something new each time, and posts through the same gates as anything the
 character says unprompted: the place active, the one rule of reach (bot/operator/reach.py) and the spending
@@ -68,7 +68,7 @@ class PlaceTasks:
             return (f"Not set: this server already has {len(running)} place tasks, the most it may have "
                     "(`/bot tasks cancel` ends one).")
         try:
-            zone = load_zone(zone_name or settings.timezone or "UTC")
+            zone = load_zone(zone_name or book.zone or "UTC")
         except ValueError as error:
             return f"Not set: {error}."
         minutes = clock_minutes(time)

@@ -10,7 +10,8 @@ tools run by slash commands: moderation, polls, tickets, /userinfo and the per-s
   results are posted by the edge (bot/discord/poll_results.py, a ``PollBoard``).
 * Its slash commands: cogs/moderation.py, cogs/polls.py, cogs/info.py, cogs/tickets.py,
   cogs/server_settings.py; its rows: database/server_models.py (moderation, polls, tickets), the servers'
-  settings in database/place_config.py; its settings: the ``servertools`` section. Tests:
+  settings in database/place_config.py; its settings: its own section (:mod:`.config`
+  ``ServerToolSettings``). Tests:
   tests/test_moderation.py, tests/test_polls.py, tests/test_tickets.py, tests/test_server_settings.py,
   tests/test_server_tools_logic.py, tests/test_server_tools_units.py, tests/test_knowing_units.py.
 
@@ -19,7 +20,7 @@ Its registration (bot/operator/registration.py): ``FEATURE`` below.
 
 from __future__ import annotations
 
-from bot.core.config import ServerToolSettings
+from bot.features.servertools.config import ServerToolSettings
 from bot.features.servertools.knowing import SWITCH, ServerTools, ServerView
 from bot.features.servertools.moderation import ModerationLog
 from bot.features.servertools.polls import TIMER, PollBoard, PollLifecycle
@@ -48,9 +49,9 @@ def build(parts: Parts) -> Contribution:
 
 
 FEATURE = Feature(
-    name="servertools", settings="servertools",
+    name="servertools", settings=ServerToolSettings,
     switches=(Switch(SWITCH, "Let me look up members, events and this channel's messages while replying.",
                      "I may look up members, events and what was said here while replying",
-                     section="servertools", key="server_tools", mastered=True),),
+                     section=ServerToolSettings, key="server_tools", mastered=True),),
     cogs=("cogs.moderation", "cogs.polls", "cogs.info", "cogs.tickets", "cogs.server_settings"),
     forget=forget_person, build=build)

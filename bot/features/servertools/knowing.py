@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
-from bot.core.config import ServerToolSettings
 from bot.core.models.tools import Lent, ToolOutput, client_tool, read_back
 from bot.core.stages import Incoming
 from bot.core.text import clean_name
+from bot.features.servertools.config import ServerToolSettings
 from database.boundary import JsonObject
 from database.people import People
 from database.records import SeenMessage

@@ -11,8 +11,9 @@ message (as SillyTavern does), and ``/reroll``, which presses 🔄 with an out-o
   (bot/reply/delivery.py ``WholeAnswerOutlet``), which the Discord outlets give to this desk.
 * Its slash command and buttons: cogs/swipes.py; its rows: database/swipes.py (a reply to a person: theirs,
   deleted by their /forget_me, and none opened after it: a /forget_me since the message came means none,
-  one that begins while they open waits for them, database/privacy.py ``writing_about``); its settings: the
-  ``discord`` section's ``swipes`` (the default of the ``/bot swipes`` switch) and ``swipe_timeout_seconds``.
+  one that begins while they open waits for them, database/privacy.py ``writing_about``); its settings: its
+  own section (:mod:`.config` ``SwipeSettings``: ``swipes``, the default of the ``/bot swipes`` switch, and
+  ``swipe_timeout_seconds``).
   A new alternative is asked by a person (a press, /reroll: ``Way.NEW_ANSWER``, counted as one of their
   messages), never of the character's own accord: no unprompted spending. Tests: tests/test_swipes.py,
   tests/test_forget_after_post.py.
@@ -32,6 +33,7 @@ from bot.features.swipes.alternatives import (
     SwipeExpiry,
     Swiper,
 )
+from bot.features.swipes.config import SwipeSettings
 from bot.operator.registration import Contribution, Feature, Parts, Running, Switch, TimerHandler
 from database.swipes import forget_person
 
@@ -39,7 +41,7 @@ __all__ = ["FEATURE", "ReplySwipes", "SwipeBoard", "Swiped", "Swiper"]
 
 
 def build(parts: Parts) -> Contribution:
-    discord = parts.holder.follow(DiscordSettings)
+    settings, discord = parts.holder.follow(SwipeSettings), parts.holder.follow(DiscordSettings)
     expiry = SwipeExpiry(parts.store, parts.side(SwipeBoard))
 
     def timers(_: Running) -> dict[str, TimerHandler]:
@@ -47,14 +49,14 @@ def build(parts: Parts) -> Contribution:
 
     def later_parts(running: Running) -> tuple[object, ...]:
         # a new alternative is asked of the character who answered: built once the characters are
-        return (ReplySwipes(parts.store, discord, running.cast, parts.timers),)
+        return (ReplySwipes(parts.store, settings, discord, running.cast, parts.timers),)
 
     return Contribution(timers=timers, later_parts=later_parts)
 
 
 FEATURE = Feature(
-    name="swipes", settings="discord",
+    name="swipes", settings=SwipeSettings,
     switches=(Switch(SWITCH, "Put the swipe buttons on my latest reply here (or not).",
                      "my latest reply carries the swipe buttons, to see another answer",
-                     section="discord", key="swipes"),),
+                     section=SwipeSettings, key="swipes"),),
     cogs=("cogs.swipes",), forget=forget_person, build=build)

@@ -27,6 +27,7 @@ from bot.core.models.tools import without_footnotes
 from bot.core.stages import Incoming, ReplyResult
 from bot.core.timers import Timers
 from bot.core.tokens import count_tokens
+from bot.features.swipes.config import SwipeSettings
 from bot.reply.pipeline import Cast, ReplyPipeline
 from database.records import Turn
 from database.store import Store
@@ -73,11 +74,14 @@ class Swiped:
 
 
 class ReplySwipes:
-    def __init__(self, store: Store, discord: DiscordSettings, cast: Cast, timers: Timers) -> None:
-        """``discord``: the Discord section, following reloads (the buttons' lifetime, the message length);
+    def __init__(self, store: Store, settings: SwipeSettings, discord: DiscordSettings, cast: Cast,
+                 timers: Timers) -> None:
+        """``settings``: the feature's section (whether replies carry the buttons, their lifetime) and
+        ``discord`` (the message length), both following reloads;
         ``cast``: the characters the bot plays (the main one, and an ensemble's others); ``timers``: where
         the buttons' expiry is armed."""
         self.store = store
+        self.settings = settings
         self.discord = discord
         self.cast = cast
         self.pipeline = cast.main  # the main character's, the bot account's (read on every message)
@@ -98,8 +102,8 @@ class ReplySwipes:
     async def allowed(self, channel_id: int, guild_id: int | None) -> bool:
         """Whether replies there carry the buttons: the place's /bot swipes, else the swipes setting."""
         if guild_id is None:
-            return self.discord.swipes
-        return await self.store.switches.is_on(SWITCH, channel_id, guild_id, self.discord.swipes)
+            return self.settings.swipes
+        return await self.store.switches.is_on(SWITCH, channel_id, guild_id, self.settings.swipes)
 
     async def offer(self, msg: Incoming, result: ReplyResult, webhook_id: int | None = None,
                     now: datetime | None = None, *,
@@ -139,7 +143,7 @@ class ReplySwipes:
         # The stored answer is the exchange's last turn (after the message; a greeting is stored before it).
         return SwipeRecord(result.message_ids[0], character, msg.author_id, msg.scope, msg.channel_id,
                            msg.guild_id, webhook_id, result.turn_ids[-1], (result.parts[0],), 0, True,
-                           now + timedelta(seconds=self.discord.swipe_timeout_seconds))
+                           now + timedelta(seconds=self.settings.swipe_timeout_seconds))
 
     async def of_message(self, message_id: int) -> SwipeRecord | None:
         return await self.store.swipes.get(message_id)

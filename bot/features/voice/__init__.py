@@ -17,7 +17,8 @@ and the character in a server's voice channels, talking with its members.
   bot/discord/voicechat/, as the layers require (a feature imports nothing of bot/discord); its slash
   commands: cogs/voice.py (``/bot voice``, server-wide, is its registered switch's, made as every switch's
   is; when a place is switched off or a switch changes, a call where it may no longer be is left:
-  ``Calls.recheck``, its ``place_changed``); its settings: the ``voice`` section; what it is for people:
+  ``Calls.recheck``, its ``place_changed``); its settings: its own section (:mod:`.config`
+  ``VoiceSettings``); what it is for people:
   docs/features.md. Tests: tests/test_voice*.py.
 
 It keeps no rows of its own: a voice message's transcript is a message of the log (``[voice] ...``), deleted
@@ -30,9 +31,9 @@ Its registration (bot/operator/registration.py): ``FEATURE`` below.
 
 from __future__ import annotations
 
-from bot.core.config import VoiceSettings
 from bot.features.voice.aloud import SpokenReply
 from bot.features.voice.calls import SWITCH, Calls
+from bot.features.voice.config import VoiceSettings
 from bot.features.voice.messages import VoiceMessageReplies, VoiceMessages
 from bot.features.voice.setup import start_voice_checks
 from bot.features.voice.speech import VoiceService
@@ -62,11 +63,11 @@ def build(parts: Parts) -> Contribution:
 
 
 FEATURE = Feature(
-    name="voice", settings="voice",
+    name="voice", settings=VoiceSettings,
     # server-wide (a server has one call); a call where it may no longer be is left (place_changed)
     switches=(Switch(SWITCH, "Let people call me into voice channels here (or not).",
                      "people can call me into their voice channel with /voice join",
-                     section="voice", key="voice_channels", server_wide=True,
+                     section=VoiceSettings, key="voice_channels", server_wide=True,
                      state_text="on, off, or default (the voice_channels setting)"),),
     cogs=("cogs.voice",),
     build=build)

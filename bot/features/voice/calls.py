@@ -22,8 +22,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.core.config import VoiceSettings
 from bot.core.reach import Rule, Way, Where
+from bot.features.voice.config import VoiceSettings
 from bot.features.voice.speech import VoiceService
 from bot.operator.places import PlaceControls
 

@@ -21,9 +21,9 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from bot.core.attachments import Attachment, Carried
-from bot.core.config import VoiceSettings
 from bot.core.stages import Incoming
 from bot.features.voice.audio import VoiceClip
+from bot.features.voice.config import VoiceSettings
 from bot.features.voice.speech import (
     UNHEARD_CONTENT,
     Payer,

@@ -24,7 +24,6 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from bot.core.config import VoiceSettings
 from bot.core.metrics import Metrics
 from bot.features.voice.audio import (
     AudioError,
@@ -35,6 +34,7 @@ from bot.features.voice.audio import (
     to_call_pcm,
     to_voice_clip,
 )
+from bot.features.voice.config import VoiceSettings
 
 if TYPE_CHECKING:  # the SDK is imported when a client is first made: it takes seconds
     from openai import AsyncOpenAI

@@ -2,12 +2,13 @@
 carries), lent to each reply like any other tool (bot/core/stages.py ``ReplyTools``), with the day's caps
 per person and per server and the reply's own search budget across its tool loop.
 
-Settings: the ``lookup`` section (bot/core/config/messages.py). The lender: :mod:`.lender`. How the
-character speaks of what it found: its tool family in bot/reply/generation.py. Tests: tests/test_tool_loop.py,
-tests/test_e2e_lookup.py."""
+Settings: its own section, :class:`~bot.features.websearch.config.LookupSettings`. The lender:
+:mod:`.lender`. How the character speaks of what it found: its tool family in bot/reply/generation.py.
+Tests: tests/test_tool_loop.py, tests/test_e2e_lookup.py."""
 
 from collections.abc import Callable
 
+from bot.features.websearch.config import LookupSettings
 from bot.features.websearch.lender import CappedSearch, SearchBudget, WebSearch, links
 from bot.operator.registration import Contribution, Feature, Parts
 
@@ -23,4 +24,4 @@ def build(parts: Parts) -> Contribution:
     return Contribution(tools=(search,), cast_tools=speaking_as)
 
 
-FEATURE = Feature(name="websearch", settings="lookup", build=build)
+FEATURE = Feature(name="websearch", settings=LookupSettings, build=build)

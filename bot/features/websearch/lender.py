@@ -23,9 +23,9 @@ from datetime import UTC, date, datetime, time
 
 from bot.core.config import AliveSettings
 from bot.core.config.holder import SettingsHolder
-from bot.core.config.messages import LookupSettings
 from bot.core.models.tools import Lent, Location, ToolOutput, client_tool, domains, web_fetch, web_search
 from bot.core.stages import Incoming
+from bot.features.websearch.config import LookupSettings
 from database.boundary import JsonObject
 from database.spending import Spending
 

@@ -1,0 +1,60 @@
+"""The voice feature's section of config.env, voice messages and calls (named in its ``FEATURE``; read as
+``settings.section(VoiceSettings)``)."""
+
+# No ``from __future__ import annotations`` here: keys.py reads each field's type as the class itself.
+from dataclasses import dataclass
+from typing import ClassVar
+
+from bot.core.config.keys import key
+
+
+@dataclass(frozen=True)
+class VoiceSettings:
+    """Voice messages heard and spoken, and calls in voice channels (bot/features/voice/)."""
+
+    TITLE: ClassVar[str] = "Voice messages and calls"
+    stt_backend: str = key(
+        "", "Speech-to-text for received voice messages: openai (an OpenAI-compatible /audio/transcriptions "
+        "server, e.g. a local whisper server) or empty (the character says it cannot listen).",
+        choices=("", "openai"))
+    stt_base_url: str = key("", "Base URL of the transcription server; empty: openai_base_url.")
+    stt_model: str = key("whisper-1", "Transcription model.")
+    stt_usd_per_minute: float = key(
+        0.006, "Price of transcription (USD per minute of audio heard: voice messages and members' speech in "
+        "a voice channel), recorded with each call and counted by the daily spend caps; 0 for a free, local "
+        "server.", min=0)
+    voice_replies: str = key(
+        "off", "Also send replies as Discord voice messages: off, mirror (only in answer to a voice message) "
+        "or always.", choices=("off", "mirror", "always"))
+    tts_backend: str = key(
+        "espeak-ng", "Text-to-speech for voice replies: espeak-ng (local, Debian package) or openai (an "
+        "OpenAI-compatible /audio/speech server).", choices=("espeak-ng", "openai"))
+    tts_base_url: str = key("", "Base URL of the speech server; empty: openai_base_url.")
+    tts_model: str = key("tts-1", "Speech model (openai tts_backend).")
+    tts_usd_per_million_chars: float = key(
+        15.0, "Price of speech (USD per million characters spoken, openai tts_backend), recorded with each "
+        "call and counted by the daily spend caps; 0 for a free, local server (espeak-ng is never "
+        "charged).", min=0)
+    tts_voice: str = key(
+        "", "The character's voice (set it in character.env): an openai voice name (empty: alloy) or an "
+        "espeak-ng voice (empty: en).")
+    voice_timeout: float = key(
+        30.0, "Seconds for one voice message's download, one transcription, or one spoken reply (synthesis "
+        "and conversion).", above=0)
+    max_voice_bytes: int = key(
+        25 * 1024 * 1024, "Largest voice message (bytes) downloaded to be transcribed (25 MB: OpenAI's limit "
+        "for one transcription); a larger one is not heard.", above=0)
+    voice_unheard_reply: str = key(
+        "*{name} tilts their head.* I can't listen to voice messages, sorry. Could you type it?",
+        "What the character says to a voice message it cannot transcribe ({name} is the character's "
+        "name).")
+    voice_channels: bool = key(
+        False, "Let people call the character into a voice channel (/voice join); server admins may turn "
+        "it on or off for their server (/bot voice). It listens only with a speech-to-text backend "
+        "(stt_backend).")
+    voice_idle_seconds: float = key(
+        60.0, "Seconds the character stays in a voice channel nobody else is in before it leaves.",
+        above=0)
+    voice_utterance_seconds: float = key(
+        15.0, "Longest stretch of one member's speech in a voice channel transcribed as one message.",
+        above=0)
