@@ -120,6 +120,7 @@ class PollsCog(commands.Cog, name="Polls"):
         except BadInput as exc:
             await tell(interaction, str(exc))
             return
+        mark = self.polls.mark()
         poll = await self.polls.create(
             int(interaction.guild_id or 0), int(interaction.channel_id or 0), interaction.user.id, spec,
             utcnow(),
@@ -131,7 +132,7 @@ class PollsCog(commands.Cog, name="Polls"):
                 allowed_mentions=discord.AllowedMentions.none(),
             )
             message_id = sent.message_id or (await interaction.original_response()).id
-            await self.polls.posted(poll_id, message_id, interaction.user.id)
+            await self.polls.posted(poll_id, message_id, interaction.user.id, mark)
         except BaseException:
             await self.polls.discard(poll_id)  # no poll without its message
             raise

@@ -194,6 +194,7 @@ class TicketCommands(commands.Cog, name="Tickets"):
             await tell(interaction, f"You already have an open ticket: <#{already}>.")
             return
         about = clean_topic(topic)
+        mark = self.desk.mark()
         await interaction.response.defer(ephemeral=True, thinking=True)
         thread: discord.Thread | None = None
 
@@ -217,7 +218,7 @@ class TicketCommands(commands.Cog, name="Tickets"):
                                   close=CloseButton(ticket_id)),
                 allowed_mentions=allowed_mentions_for("", users=[interaction.user], roles=[role]),
             )
-            await self.desk.posted_for(interaction.user.id, opening.id)  # it quotes their topic
+            await self.desk.posted_for(interaction.user.id, opening.id, mark)  # it quotes their topic
             return thread.id
 
         async def undo() -> None:

@@ -1,7 +1,9 @@
 """/forget_me while a feature writes about the person outside the exchange's own storing: just after a reply
-to them is posted (its swipes opened, the reply said again as a voice message) or while it is written (a
-reminder its tool sets), over the wire. A forget before the write means nothing is written; one that begins
-during it waits for it, then deletes what it wrote with the rest (database/privacy.py ``writing_about``).
+to them is posted (its swipes opened, the reply said again as a voice message), while it is written (a
+reminder its tool sets), when a reminder of theirs goes out (the row naming them as the one its post quotes,
+database/privacy.py ``posted_for``) or when a swipe button asks for a new answer, over the wire. A forget
+before the write means nothing is written; one that begins during it waits for it, then deletes what it
+wrote with the rest (database/privacy.py ``writing_about``).
 The exchange's own storing: tests/test_forget_in_flight.py."""
 
 from __future__ import annotations
@@ -13,15 +15,29 @@ import pytest
 
 from bot.features.reminders.book import FORGOTTEN, ReminderBook
 from bot.features.swipes import ReplySwipes
+from bot.features.swipes.alternatives import Swiped, Swiper
 from bot.features.voice.messages import VoiceMessageReplies
 from database.reminders import NewReminder
 from database.swipes import SwipeRecord
-from tests.dbtools import api_calls, swipe_rows, timers_of_kind
+from tests.dbtools import api_calls, logged_ids, swipe_rows, timers_of_kind
 from tests.fakes import EVENT_WAIT
 from tests.fakes.claude_server import Reply
-from tests.harness import CHANNEL_ID, USER_ID, Harness, MakeHarness, buttons, check, eventually
+from tests.harness import (
+    CHANNEL_ID,
+    USER_ID,
+    Harness,
+    MakeHarness,
+    bot_posts,
+    buttons,
+    check,
+    ephemeral,
+    eventually,
+    press,
+    reply_requests,
+)
 from tests.test_memory_commands import forget
-from tests.test_reminders import set_reminder
+from tests.test_reminders import channel_reminder, set_reminder
+from tests.test_swipes import swiped_reply
 from tests.test_voice import needs_audio_tools, speech_requests, voice_posts
 
 MODEL = "claude-test-default"
@@ -188,3 +204,140 @@ async def test_a_forget_while_a_reminder_is_set_waits_then_deletes_it(
     assert await h.store.reminders.open_for(USER_ID) == []
     assert await timers_of_kind(h.store, "reminder") == []
     assert await h.store.privacy.rows_about_user(USER_ID, [int(sent["channel_id"])]) == {}
+
+
+# -- a reminder going out: its post in a channel quotes them
+
+REMINDED = "Time to call the kelp clinic about your rash!"
+
+
+async def reminder_going_out(h: Harness) -> asyncio.Task[str]:
+    """alice's channel reminder comes due: its delivery, under way."""
+    switched = await ephemeral(await h.slash("bot", [{"name": "reminders", "type": 1, "options": [
+        {"name": "state", "type": 3, "value": "on"}]}], user=h.admin_id))
+    assert "**on**" in switched["content"]
+    timer = await channel_reminder(h, "call the kelp clinic")
+    h.claude.script(REMINDED)
+    return asyncio.create_task(h.bot.services.timers.handlers["reminder"](timer))
+
+
+def reminder_post(h: Harness) -> int:
+    [post] = [m for m in bot_posts(h, CHANNEL_ID) if m["content"].endswith(REMINDED)]
+    return int(post["id"])
+
+
+async def test_a_forget_as_a_reminder_goes_out_leaves_no_post_of_theirs(
+        make_harness: MakeHarness, monkeypatch: pytest.MonkeyPatch) -> None:
+    h = await make_harness()
+    privacy = h.store.privacy
+    entered, release = asyncio.Event(), asyncio.Event()
+    posted_for = privacy.posted_for
+
+    async def held(*args: Any, **kwargs: Any) -> None:
+        entered.set()  # posted (its echo on its way to the log): not yet named theirs
+        await release.wait()
+        await posted_for(*args, **kwargs)
+
+    monkeypatch.setattr(privacy, "posted_for", held)
+    delivering = await reminder_going_out(h)
+    await asyncio.wait_for(entered.wait(), EVENT_WAIT)
+    post = reminder_post(h)
+    await forget(h)  # their reminder goes; the post is not known to be theirs yet
+    release.set()
+    await delivering
+    await h.at_rest()
+    assert await logged_ids(h.store, [post]) == []  # the post quoting them went from the channel's log
+    assert await h.store.privacy.rows_about_user(USER_ID) == {}
+
+
+async def test_a_forget_while_a_reminders_post_is_named_theirs_waits_then_deletes_it(
+        make_harness: MakeHarness, monkeypatch: pytest.MonkeyPatch) -> None:
+    h = await make_harness()
+    privacy = h.store.privacy
+    entered, release = asyncio.Event(), asyncio.Event()
+    order: list[str] = []
+    noting = privacy._note_posted
+
+    async def held(user_id: int, message_id: int) -> None:
+        entered.set()
+        await release.wait()
+        await noting(user_id, message_id)
+        order.append("written")
+
+    monkeypatch.setattr(privacy, "_note_posted", held)
+    delivering = await reminder_going_out(h)
+    await asyncio.wait_for(entered.wait(), EVENT_WAIT)
+    post = reminder_post(h)
+    forgetting = asyncio.create_task(forget(h))
+    forgetting.add_done_callback(lambda _: order.append("forgotten"))
+    await forget_begun(h)
+    release.set()
+    await forgetting
+    await delivering
+    await h.at_rest()
+    assert order == ["written", "forgotten"]
+    assert await logged_ids(h.store, [post]) == []
+    assert await h.store.privacy.rows_about_user(USER_ID) == {}
+
+
+# -- a swipe button pressed for a new answer: its model call names them
+
+async def test_a_forget_as_a_new_answer_is_asked_for_means_none_is(harness: Harness,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    h = harness
+    reply = await swiped_reply(h)
+    swipes = h.bot.services.part(ReplySwipes)
+    entered, release = asyncio.Event(), asyncio.Event()
+    asking = swipes.new_alternative
+
+    async def held(*args: Any, **kwargs: Any) -> Swiped:
+        entered.set()  # pressed, its row read: no model call yet
+        await release.wait()
+        return await asking(*args, **kwargs)
+
+    monkeypatch.setattr(swipes, "new_alternative", held)
+    h.claude.script("Twice.", model=MODEL)
+    pressing = asyncio.create_task(press(h, reply, "new"))
+    await asyncio.wait_for(entered.wait(), EVENT_WAIT)
+    await forget(h)
+    release.set()
+    await (await pressing).response()
+    await h.at_rest()
+    assert len(reply_requests(h)) == 1  # not asked for, not paid for
+    assert reply["content"] == "Once."
+    assert await api_calls(h.store, user_id=USER_ID) == []
+    assert await h.store.privacy.rows_about_user(USER_ID) == {}
+    await h.discord.wait_for(lambda _: not buttons(reply), EVENT_WAIT, what="the buttons taken off")
+
+
+async def test_a_forget_while_a_new_answer_is_written_waits_then_deletes_it(harness: Harness) -> None:
+    h = harness
+    reply = await swiped_reply(h)
+    written = asyncio.Event()
+    h.claude.script(Reply("Twice.", held=written), model=MODEL)
+    pressed = await press(h, reply, "new")
+    await eventually(check(lambda: len(reply_requests(h)) == 2), "the new answer asked for")
+    forgetting = asyncio.create_task(forget(h))
+    await forget_begun(h)
+    written.set()
+    await forgetting
+    await pressed.response()
+    await h.at_rest()
+    # Its usage row, its row of swipes and the answer it changed went with the rest.
+    assert await api_calls(h.store, user_id=USER_ID) == []
+    assert await swipe_rows(h.store, USER_ID) == []
+    assert await h.store.privacy.rows_about_user(USER_ID) == {}
+
+
+async def test_a_swipe_row_read_before_a_forget_changes_nothing_after_it(harness: Harness) -> None:
+    """◀ ▶ only update the row and the answer: a row read before the forget finds nothing to change."""
+    h = harness
+    reply = await swiped_reply(h)
+    swipes = h.bot.services.part(ReplySwipes)
+    record = await swipes.of_message(int(reply["id"]))
+    assert record is not None
+    await forget(h)
+    assert (await swipes.step(record, 0)).record is None
+    assert (await swipes.new_alternative(record, Swiper(USER_ID, "alice"), mark=0)).record is None
+    assert await swipe_rows(h.store, USER_ID) == []
+    assert await h.store.privacy.rows_about_user(USER_ID) == {}

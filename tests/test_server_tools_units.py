@@ -71,7 +71,7 @@ async def test_a_poll_is_voted_on_changed_and_closed_once(store: Store) -> None:
 async def test_a_poll_whose_message_failed_is_dropped(store: Store) -> None:
     polls = polls_on(store)
     poll = await polls.create(GUILD, CHANNEL, ALICE, parse_poll("Q", "a | b", None), utcnow())
-    await polls.posted(poll.id, 555, ALICE)
+    await polls.posted(poll.id, 555, ALICE, polls.mark())
     assert (await store.polls.get(poll.id)).message_id == 555  # type: ignore[union-attr]
     await polls.discard(poll.id)
     assert await store.polls.get(poll.id) is None

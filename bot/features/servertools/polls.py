@@ -170,15 +170,19 @@ class PollLifecycle:
             raise LookupError(f"poll {poll_id} vanished right after it was created")
         return poll
 
-    async def posted(self, poll_id: int, message_id: int, author_id: int) -> None:
-        """The poll's message is out: its buttons are retired through it at close. It quotes its author: in
-        the log it is theirs to forget (/forget_me)."""
-        await self.polls.set_message(poll_id, message_id)
-        await self.privacy.posted_for(author_id, message_id)
+    def mark(self) -> int:
+        """Taken before a poll's message is posted (database/privacy.py ``posted_for``)."""
+        return self.privacy.mark()
 
-    async def results_posted(self, poll: PollRecord, message_id: int) -> None:
+    async def posted(self, poll_id: int, message_id: int, author_id: int, mark: int) -> None:
+        """The poll's message is out: its buttons are retired through it at close. It quotes its author: in
+        the log it is theirs to forget (/forget_me; ``mark``: :meth:`mark`, before it was posted)."""
+        await self.polls.set_message(poll_id, message_id)
+        await self.privacy.posted_for(author_id, message_id, mark)
+
+    async def results_posted(self, poll: PollRecord, message_id: int, mark: int) -> None:
         """The results quote the poll's question: theirs to forget, as the poll is."""
-        await self.privacy.posted_for(poll.author_id, message_id)
+        await self.privacy.posted_for(poll.author_id, message_id, mark)
 
     async def arm(self, poll: PollRecord) -> None:
         """The poll's message is out: it closes at its closing time (now, if that has passed)."""
@@ -187,12 +191,13 @@ class PollLifecycle:
     async def close_due(self, timer: TimerRow) -> str:
         """The poll's closing timer came due: close it and show the results (nothing if it was closed)."""
         poll_id = int(timer.payload["poll"])
+        mark = self.mark()
         closed = await self.close(poll_id)
         if closed is None:
             return f"poll {poll_id} was closed already"
         message_id = await self.board.show_results(closed, self.character())
         if message_id is not None:
-            await self.results_posted(closed.poll, message_id)
+            await self.results_posted(closed.poll, message_id, mark)
         log.info("poll %s closed with %d votes", poll_id, sum(closed.counts))
         return f"poll {poll_id} closed"
 

@@ -127,9 +127,14 @@ class TicketDesk:
             raise
         return ticket_id
 
-    async def posted_for(self, opener_id: int, message_id: int) -> None:
-        """The ticket's opening message quotes its opener's topic: theirs to forget (/forget_me)."""
-        await self.store.privacy.posted_for(opener_id, message_id)
+    def mark(self) -> int:
+        """Taken before a ticket's opening message is posted (database/privacy.py ``posted_for``)."""
+        return self.store.privacy.mark()
+
+    async def posted_for(self, opener_id: int, message_id: int, mark: int) -> None:
+        """The ticket's opening message quotes its opener's topic: theirs to forget (/forget_me; ``mark``:
+        :meth:`mark`, before it was posted)."""
+        await self.store.privacy.posted_for(opener_id, message_id, mark)
 
     async def closable(self, ticket_id: int) -> tuple[TicketRecord, ServerConfig] | None:
         """An open ticket with its thread, and its server's settings; None when it is closed or gone."""
