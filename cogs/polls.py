@@ -25,6 +25,7 @@ from bot.features.servertools.moderation import BadInput
 from bot.features.servertools.polls import (
     CUSTOM_ID,
     CUSTOM_ID_PATTERN,
+    FORGOTTEN,
     PollLifecycle,
     parse_poll,
     vote_answer,
@@ -33,6 +34,7 @@ from database.models import utcnow
 
 if TYPE_CHECKING:
     from bot.discord.client import Interaction, Kindred
+    from database.records import PollRecord
 
 log = logging.getLogger(__name__)
 
@@ -121,21 +123,20 @@ class PollsCog(commands.Cog, name="Polls"):
             await tell(interaction, str(exc))
             return
         mark = self.polls.mark()
-        poll = await self.polls.create(
-            int(interaction.guild_id or 0), int(interaction.channel_id or 0), interaction.user.id, spec,
-            utcnow(),
-        )
-        poll_id = poll.id
-        try:
+
+        async def post(poll: PollRecord) -> int:
             sent = await interaction.response.send_message(
-                view=poll_panel(poll, [0] * len(spec.options), buttons=poll_buttons(poll_id, spec.options)),
+                view=poll_panel(poll, [0] * len(spec.options), buttons=poll_buttons(poll.id, spec.options)),
                 allowed_mentions=discord.AllowedMentions.none(),
             )
-            message_id = sent.message_id or (await interaction.original_response()).id
-            await self.polls.posted(poll_id, message_id, interaction.user.id, mark)
-        except BaseException:
-            await self.polls.discard(poll_id)  # no poll without its message
-            raise
+            return sent.message_id or (await interaction.original_response()).id
+
+        poll = await self.polls.start(int(interaction.guild_id or 0), int(interaction.channel_id or 0),
+                                      interaction.user.id, spec, utcnow(), mark, post)
+        if poll is None:  # they ran /forget_me meanwhile
+            await tell(interaction, FORGOTTEN)
+            return
+        poll_id = poll.id
         await self.polls.arm(poll)  # its closing: a durable timer (bot/core/timers.py)
         log.info(
             "poll %s by %s in %s: %d options, closes %s",

@@ -14,15 +14,20 @@ from typing import Any
 import pytest
 
 from bot.features.reminders.book import FORGOTTEN, ReminderBook
+from bot.features.servertools.polls import FORGOTTEN as POLL_FORGOTTEN
+from bot.features.servertools.polls import PollLifecycle
+from bot.features.servertools.tickets import FORGOTTEN as TICKET_FORGOTTEN
+from bot.features.servertools.tickets import TicketDesk
 from bot.features.swipes import ReplySwipes
 from bot.features.swipes.alternatives import Swiped, Swiper
 from bot.features.voice.messages import VoiceMessageReplies
 from database.reminders import NewReminder
 from database.swipes import SwipeRecord
-from tests.dbtools import api_calls, logged_ids, swipe_rows, timers_of_kind
+from tests.dbtools import api_calls, logged_ids, open_polls, swipe_rows, timers_of_kind
 from tests.fakes import EVENT_WAIT
 from tests.fakes.claude_server import Reply
 from tests.harness import (
+    ADMIN_ID,
     CHANNEL_ID,
     USER_ID,
     Harness,
@@ -35,9 +40,11 @@ from tests.harness import (
     press,
     reply_requests,
 )
+from tests.server_support import answer, opts
 from tests.test_memory_commands import forget
 from tests.test_reminders import channel_reminder, set_reminder
 from tests.test_swipes import swiped_reply
+from tests.test_tickets import setup_staff, threads, ticket
 from tests.test_voice import needs_audio_tools, speech_requests, voice_posts
 
 MODEL = "claude-test-default"
@@ -340,4 +347,122 @@ async def test_a_swipe_row_read_before_a_forget_changes_nothing_after_it(harness
     assert (await swipes.step(record, 0)).record is None
     assert (await swipes.new_alternative(record, Swiper(USER_ID, "alice"), mark=0)).record is None
     assert await swipe_rows(h.store, USER_ID) == []
+    assert await h.store.privacy.rows_about_user(USER_ID) == {}
+
+
+# -- a poll or a ticket being started by someone whose /forget_me runs: its rows name them
+
+async def test_a_forget_before_a_poll_is_started_means_none_is(harness: Harness,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    h = harness
+    polls = h.bot.services.part(PollLifecycle)
+    entered, release = asyncio.Event(), asyncio.Event()
+    starting = polls.start
+
+    async def held(*args: Any, **kwargs: Any) -> Any:
+        entered.set()  # asked for: nothing written yet
+        await release.wait()
+        return await starting(*args, **kwargs)
+
+    monkeypatch.setattr(polls, "start", held)
+    asked = asyncio.create_task(h.slash("poll", opts(question="Tea or kelp?", options="Tea | Kelp"),
+                                        user=USER_ID))
+    await asyncio.wait_for(entered.wait(), EVENT_WAIT)
+    await forget(h)
+    release.set()
+    assert await answer(await asked) == POLL_FORGOTTEN
+    await h.at_rest()
+    assert await open_polls(h.store) == [] and await timers_of_kind(h.store, "poll") == []
+    assert await h.store.privacy.rows_about_user(USER_ID) == {}
+
+
+async def test_a_forget_while_a_poll_is_started_waits_then_deletes_it(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    h = harness
+    entered, release = asyncio.Event(), asyncio.Event()
+    order: list[str] = []
+    creating = h.store.polls.create
+
+    async def held(*args: Any, **kwargs: Any) -> int:
+        entered.set()
+        await release.wait()
+        made = await creating(*args, **kwargs)
+        order.append("written")
+        return made
+
+    monkeypatch.setattr(h.store.polls, "create", held)
+    asked = asyncio.create_task(h.slash("poll", opts(question="Tea or kelp?", options="Tea | Kelp"),
+                                        user=USER_ID))
+    await asyncio.wait_for(entered.wait(), EVENT_WAIT)
+    forgetting = asyncio.create_task(forget(h))
+    forgetting.add_done_callback(lambda _: order.append("forgotten"))
+    await forget_begun(h)
+    release.set()
+    await forgetting
+    message = await (await asked).message()  # posted all the same: it was asked for before the forget
+    await h.at_rest()
+    assert order == ["written", "forgotten"]
+    assert await open_polls(h.store) == []
+    assert await logged_ids(h.store, [int(message["id"])]) == []  # its question is theirs
+    assert await h.store.privacy.rows_about_user(USER_ID) == {}
+
+
+async def tickets_set_up(h: Harness) -> None:
+    staff = await setup_staff(h)
+    await ticket(h, "setup", user=ADMIN_ID, staff_role=("role", staff))
+
+
+async def test_a_forget_before_a_ticket_is_opened_means_none_is(harness: Harness,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    h = harness
+    await tickets_set_up(h)
+    desk = h.bot.services.part(TicketDesk)
+    entered, release = asyncio.Event(), asyncio.Event()
+    opening = desk.open
+
+    async def held(*args: Any, **kwargs: Any) -> Any:
+        entered.set()
+        await release.wait()
+        return await opening(*args, **kwargs)
+
+    monkeypatch.setattr(desk, "open", held)
+    asked = asyncio.create_task(ticket(h, "open", topic="my shell is stuck"))
+    await asyncio.wait_for(entered.wait(), EVENT_WAIT)
+    await forget(h)
+    release.set()
+    assert await asked == TICKET_FORGOTTEN
+    await h.at_rest()
+    assert threads(h) == []
+    assert await h.store.privacy.rows_about_user(USER_ID) == {}
+
+
+async def test_a_forget_while_a_ticket_is_opened_waits_then_deletes_it(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    h = harness
+    await tickets_set_up(h)
+    entered, release = asyncio.Event(), asyncio.Event()
+    order: list[str] = []
+    opening = h.store.tickets.open
+
+    async def held(*args: Any, **kwargs: Any) -> int:
+        entered.set()
+        await release.wait()
+        made = await opening(*args, **kwargs)
+        order.append("written")
+        return made
+
+    monkeypatch.setattr(h.store.tickets, "open", held)
+    asked = asyncio.create_task(ticket(h, "open", topic="my shell is stuck"))
+    await asyncio.wait_for(entered.wait(), EVENT_WAIT)
+    forgetting = asyncio.create_task(forget(h))
+    forgetting.add_done_callback(lambda _: order.append("forgotten"))
+    await forget_begun(h)
+    release.set()
+    await forgetting
+    await asked
+    await h.at_rest()
+    assert order == ["written", "forgotten"]
+    [thread] = threads(h)  # opened all the same: it was asked for before the forget
+    [panel] = h.discord.posted(int(thread["id"]))
+    assert await logged_ids(h.store, [int(panel["id"])]) == []  # its topic is theirs
     assert await h.store.privacy.rows_about_user(USER_ID) == {}

@@ -94,7 +94,7 @@ async def test_the_ticket_desk_opens_one_ticket_and_closes_it_once(store: Store)
     async def undo() -> None:
         raise AssertionError("nothing failed")
 
-    ticket_id = await desk.open(GUILD, CHANNEL, ALICE, "help", make_thread, undo)
+    ticket_id = await desk.open(GUILD, CHANNEL, ALICE, "help", make_thread, undo, desk.mark())
     assert made == [ticket_id]
     assert await desk.open_thread_of(GUILD, ALICE) == 900 + ticket_id
     assert await desk.open_thread_of(GUILD, BOB) is None
@@ -127,7 +127,7 @@ async def test_a_ticket_whose_thread_fails_leaves_nothing(store: Store) -> None:
         undone.append("thread deleted")
 
     with pytest.raises(RuntimeError, match="Discord refused"):
-        await desk.open(GUILD, CHANNEL, ALICE, "", make_thread, undo)
+        await desk.open(GUILD, CHANNEL, ALICE, "", make_thread, undo, desk.mark())
     assert undone == ["thread deleted"]
     assert await store.tickets.open_for(GUILD, ALICE) == []  # the row was dropped too
 

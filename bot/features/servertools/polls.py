@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
@@ -36,6 +36,7 @@ SEPARATORS = re.compile(r"[|;\n]")
 CUSTOM_ID = "kindred-poll:{poll}:{option}"
 CUSTOM_ID_PATTERN = r"kindred-poll:(?P<poll>[0-9]+):(?P<option>[0-9]+)"
 TIMER = "poll"  # the kind of a poll's closing timer
+FORGOTTEN = "You asked to be forgotten (/forget_me) meanwhile: no poll was started."
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,22 @@ class PollLifecycle:
     def mark(self) -> int:
         """Taken before a poll's message is posted (database/privacy.py ``posted_for``)."""
         return self.privacy.mark()
+
+    async def start(self, guild_id: int, channel_id: int, author_id: int, spec: PollSpec, now: datetime,
+                    mark: int, post: Callable[[PollRecord], Awaitable[int]]) -> PollRecord | None:
+        """Create a poll and ``post`` its message (its id), never one without the other (a failed post drops
+        the row). Its rows name its author: a /forget_me of theirs since ``mark`` (:meth:`mark`, taken as they
+        asked) means none is made (None); one that begins meanwhile waits for it, then deletes it."""
+        async with self.privacy.writing_about(author_id, mark) as allowed:
+            if not allowed:
+                return None
+            poll = await self.create(guild_id, channel_id, author_id, spec, now)
+            try:
+                await self.posted(poll.id, await post(poll), author_id, mark)
+            except BaseException:
+                await self.discard(poll.id)  # no poll without its message
+                raise
+            return poll
 
     async def posted(self, poll_id: int, message_id: int, author_id: int, mark: int) -> None:
         """The poll's message is out: its buttons are retired through it at close. It quotes its author: in
