@@ -9,6 +9,7 @@ The exchange's own storing: tests/test_forget_in_flight.py."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -35,12 +36,14 @@ from tests.harness import (
     bot_posts,
     buttons,
     check,
+    checkin_round,
     ephemeral,
     eventually,
     press,
     reply_requests,
 )
 from tests.server_support import answer, opts
+from tests.test_alive_feelings import checkin_request
 from tests.test_memory_commands import forget
 from tests.test_reminders import channel_reminder, set_reminder
 from tests.test_swipes import swiped_reply
@@ -466,3 +469,65 @@ async def test_a_forget_while_a_ticket_is_opened_waits_then_deletes_it(
     [panel] = h.discord.posted(int(thread["id"]))
     assert await logged_ids(h.store, [int(panel["id"])]) == []  # its topic is theirs
     assert await h.store.privacy.rows_about_user(USER_ID) == {}
+
+
+# -- a check-in DM after their silence: its model call, the DM and the turn kept name them
+
+CHECKED_IN = "Alice! The tide missed you. How are the boats?"
+
+
+async def checkin_due(make_harness: MakeHarness) -> tuple[Harness, int, datetime]:
+    """alice turned check-ins on and fell silent: the DM channel, and a day when her check-in is due."""
+    h = await make_harness(checkin_after_days="2", timezone="UTC", quiet_hours="23-7")
+    await (await h.slash("checkin", [{"type": 1, "name": "on", "options": []}])).text()
+    await h.dm("hello finn")
+    dm = await h.dm_channel_id()
+    await h.replies(dm, 1)
+    await h.bot.in_flight.drain()
+    return h, dm, (datetime.now(UTC) + timedelta(days=3)).replace(hour=12, minute=0, second=0, microsecond=0)
+
+
+async def test_a_forget_before_a_check_in_is_written_means_none_is(make_harness: MakeHarness,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    h, dm, day = await checkin_due(make_harness)
+    rounds = checkin_round(h)
+    entered, release = asyncio.Event(), asyncio.Event()
+    checking = rounds.check_in
+
+    async def held(*args: Any, **kwargs: Any) -> bool:
+        entered.set()  # found due: nothing asked or written yet
+        await release.wait()
+        return await checking(*args, **kwargs)
+
+    monkeypatch.setattr(rounds, "check_in", held)
+    h.claude.script(CHECKED_IN, match=checkin_request)
+    running = asyncio.create_task(rounds.run(day))
+    await asyncio.wait_for(entered.wait(), EVENT_WAIT)
+    await forget(h)
+    release.set()
+    assert await running == "0 of 1 check-in(s) sent"
+    await h.at_rest()
+    assert not [r for r in h.claude.requests if checkin_request(r.body)]  # not asked for, not paid for
+    assert len(bot_posts(h, dm)) == 1
+    assert await h.store.privacy.rows_about_user(USER_ID, [dm]) == {}
+
+
+async def test_a_forget_while_a_check_in_is_written_waits_then_deletes_it(make_harness: MakeHarness) -> None:
+    h, dm, day = await checkin_due(make_harness)
+    written = asyncio.Event()
+    h.claude.script(Reply(CHECKED_IN, held=written), match=checkin_request)
+    running = asyncio.create_task(checkin_round(h).run(day))
+    await eventually(check(lambda: any(checkin_request(r.body) for r in h.claude.requests)),
+                     "the check-in asked for")
+    forgetting = asyncio.create_task(forget(h))
+    await forget_begun(h)
+    written.set()
+    await forgetting
+    assert await running == "1 of 1 check-in(s) sent"  # said to them all the same
+    await h.at_rest()
+    [_, sent] = bot_posts(h, dm)
+    assert sent["content"] == CHECKED_IN
+    # Its usage row, the DM (logged or on its way) and the turn kept went with the rest.
+    assert await api_calls(h.store, user_id=USER_ID) == []
+    assert await logged_ids(h.store, [int(sent["id"])]) == []
+    assert await h.store.privacy.rows_about_user(USER_ID, [dm]) == {}
