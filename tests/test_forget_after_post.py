@@ -9,6 +9,7 @@ The exchange's own storing: tests/test_forget_in_flight.py."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -39,12 +40,18 @@ from tests.harness import (
     checkin_round,
     ephemeral,
     eventually,
+    exchange,
     press,
     reply_requests,
 )
 from tests.server_support import answer, opts
 from tests.test_alive_feelings import checkin_request
+from tests.test_feelings_in_context import dm as feelings_dm
 from tests.test_memory_commands import forget
+from tests.test_reaction_answers import answers as correction_answers
+from tests.test_reaction_answers import corrections
+from tests.test_reaction_answers import start as start_answers
+from tests.test_reactions_felt import react
 from tests.test_reminders import channel_reminder, set_reminder
 from tests.test_swipes import swiped_reply
 from tests.test_tickets import setup_staff, threads, ticket
@@ -531,3 +538,71 @@ async def test_a_forget_while_a_check_in_is_written_waits_then_deletes_it(make_h
     assert await api_calls(h.store, user_id=USER_ID) == []
     assert await logged_ids(h.store, [int(sent["id"])]) == []
     assert await h.store.privacy.rows_about_user(USER_ID, [dm]) == {}
+
+
+# -- an answer of its own to a correction reaction in their DM: its model call, the DM and the turn kept
+
+ANSWERED = "You're right, I got that wrong: ginger and honey, not nettle."
+
+
+async def a_dm_reply(make_harness: MakeHarness) -> tuple[Harness, int, dict[str, Any]]:
+    h = await start_answers(make_harness, correction_answers=True)
+    await feelings_dm(h, "what tea is good for a cold?", 1)
+    channel = await h.dm_channel_id()
+    return h, channel, (await h.replies(channel, 1))[0]
+
+
+def reacted_answer(body: dict[str, Any]) -> bool:
+    return "<reacted_reply" in str(body)
+
+
+async def test_a_forget_before_a_correction_is_answered_means_none_is(
+        make_harness: MakeHarness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a channel (a DM's answer needs the history the forget took; a channel's reads its log)."""
+    h = await start_answers(make_harness)
+    assert "Corrections is **on**" in await corrections(h, "on")
+    h.claude.script("Nettle tea, it was a guess.", model=MODEL)
+    reply = await exchange(h, "finn, what tea is good for a cold?", 1)
+    answering = correction_answers(h)
+    entered, release = asyncio.Event(), asyncio.Event()
+    spawn = answering._spawn
+
+    def held(coro: Coroutine[object, object, None]) -> None:
+        async def later() -> None:
+            entered.set()  # the reaction handed over: its answer not begun
+            await release.wait()
+            await coro
+
+        spawn(later())
+
+    monkeypatch.setattr(answering, "_spawn", held)
+    h.claude.script(ANSWERED, model=MODEL, match=reacted_answer)
+    await react(h, reply, "👎")
+    await asyncio.wait_for(entered.wait(), EVENT_WAIT)
+    await forget(h)
+    release.set()
+    await answering.settled()
+    await h.at_rest()
+    assert not [r for r in h.claude.requests if reacted_answer(r.body)] and answering.answered == 0
+    assert await h.store.privacy.rows_about_user(USER_ID) == {}
+
+
+async def test_a_forget_while_a_correction_is_answered_waits_then_deletes_it(
+        make_harness: MakeHarness) -> None:
+    h, channel, reply = await a_dm_reply(make_harness)
+    written = asyncio.Event()
+    h.claude.script(Reply(ANSWERED, held=written), model=MODEL, match=reacted_answer)
+    await react(h, reply, "👎")
+    await eventually(check(lambda: any(reacted_answer(r.body) for r in h.claude.requests)),
+                     "the answer asked for")
+    forgetting = asyncio.create_task(forget(h))
+    await forget_begun(h)
+    written.set()
+    await forgetting
+    await correction_answers(h).settled()
+    await h.at_rest()
+    answer = bot_posts(h, channel)[-1]
+    assert answer["content"] == ANSWERED  # said to them all the same
+    assert await api_calls(h.store, user_id=USER_ID) == []
+    assert await logged_ids(h.store, [int(answer["id"])]) == []
+    assert await h.store.privacy.rows_about_user(USER_ID, [channel]) == {}
