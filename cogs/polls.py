@@ -26,6 +26,7 @@ from bot.features.servertools.polls import (
     CUSTOM_ID,
     CUSTOM_ID_PATTERN,
     FORGOTTEN,
+    VOTE_FORGOTTEN,
     PollLifecycle,
     parse_poll,
     vote_answer,
@@ -86,7 +87,10 @@ class PollsCog(commands.Cog, name="Polls"):
     # -- polls
 
     async def vote(self, interaction: Interaction, poll_id: int, option: int) -> None:
-        vote = await self.polls.vote(poll_id, interaction.user.id, option)
+        vote = await self.polls.vote(poll_id, interaction.user.id, option, self.polls.mark())
+        if vote.forgotten:
+            await tell(interaction, VOTE_FORGOTTEN)
+            return
         if vote.tally is None:
             await tell(interaction, "This poll no longer exists.")
             return

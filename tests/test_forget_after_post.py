@@ -17,7 +17,7 @@ import pytest
 
 from bot.features.reminders.book import FORGOTTEN, ReminderBook
 from bot.features.servertools.polls import FORGOTTEN as POLL_FORGOTTEN
-from bot.features.servertools.polls import PollLifecycle
+from bot.features.servertools.polls import VOTE_FORGOTTEN, PollLifecycle
 from bot.features.servertools.tickets import FORGOTTEN as TICKET_FORGOTTEN
 from bot.features.servertools.tickets import TicketDesk
 from bot.features.swipes import ReplySwipes
@@ -31,6 +31,7 @@ from tests.fakes.claude_server import Reply
 from tests.harness import (
     ADMIN_ID,
     CHANNEL_ID,
+    USER2_ID,
     USER_ID,
     Harness,
     MakeHarness,
@@ -48,6 +49,7 @@ from tests.server_support import answer, opts
 from tests.test_alive_feelings import checkin_request
 from tests.test_feelings_in_context import dm as feelings_dm
 from tests.test_memory_commands import forget
+from tests.test_polls import button_ids
 from tests.test_reaction_answers import answers as correction_answers
 from tests.test_reaction_answers import corrections
 from tests.test_reaction_answers import start as start_answers
@@ -606,3 +608,62 @@ async def test_a_forget_while_a_correction_is_answered_waits_then_deletes_it(
     assert await api_calls(h.store, user_id=USER_ID) == []
     assert await logged_ids(h.store, [int(answer["id"])]) == []
     assert await h.store.privacy.rows_about_user(USER_ID, [channel]) == {}
+
+
+# -- a vote on someone else's poll, pressed as the voter's /forget_me runs: its row names them
+
+async def bobs_poll(h: Harness) -> dict[str, Any]:
+    ix = await h.slash("poll", opts(question="Tea or kelp?", options="Tea | Kelp"), user=USER2_ID)
+    return dict(await ix.message())
+
+
+async def test_a_forget_before_a_vote_is_counted_means_none_is(harness: Harness,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    h = harness
+    poll = await bobs_poll(h)
+    polls = h.bot.services.part(PollLifecycle)
+    entered, release = asyncio.Event(), asyncio.Event()
+    voting = polls.vote
+
+    async def held(*args: Any, **kwargs: Any) -> Any:
+        entered.set()  # pressed: not written yet
+        await release.wait()
+        return await voting(*args, **kwargs)
+
+    monkeypatch.setattr(polls, "vote", held)
+    pressing = asyncio.create_task(h.click(poll, button_ids(poll)[0], user=USER_ID))
+    await asyncio.wait_for(entered.wait(), EVENT_WAIT)
+    await forget(h)
+    release.set()
+    assert await answer(await pressing) == VOTE_FORGOTTEN
+    await h.at_rest()
+    assert await h.store.privacy.rows_about_user(USER_ID) == {}
+
+
+async def test_a_forget_while_a_vote_is_counted_waits_then_deletes_it(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    h = harness
+    poll = await bobs_poll(h)
+    entered, release = asyncio.Event(), asyncio.Event()
+    order: list[str] = []
+    voting = h.store.polls.vote
+
+    async def held(*args: Any, **kwargs: Any) -> bool:
+        entered.set()
+        await release.wait()
+        counted = await voting(*args, **kwargs)
+        order.append("written")
+        return counted
+
+    monkeypatch.setattr(h.store.polls, "vote", held)
+    pressing = asyncio.create_task(h.click(poll, button_ids(poll)[0], user=USER_ID))
+    await asyncio.wait_for(entered.wait(), EVENT_WAIT)
+    forgetting = asyncio.create_task(forget(h))
+    forgetting.add_done_callback(lambda _: order.append("forgotten"))
+    await forget_begun(h)
+    release.set()
+    await forgetting
+    await (await pressing).response()
+    await h.at_rest()
+    assert order == ["written", "forgotten"]
+    assert await h.store.privacy.rows_about_user(USER_ID) == {}

@@ -37,6 +37,7 @@ CUSTOM_ID = "kindred-poll:{poll}:{option}"
 CUSTOM_ID_PATTERN = r"kindred-poll:(?P<poll>[0-9]+):(?P<option>[0-9]+)"
 TIMER = "poll"  # the kind of a poll's closing timer
 FORGOTTEN = "You asked to be forgotten (/forget_me) meanwhile: no poll was started."
+VOTE_FORGOTTEN = "You asked to be forgotten (/forget_me) meanwhile: your vote was not counted."
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,7 @@ class Vote:
     tally: Tally | None
     counted: bool = False
     before: int | None = None
+    forgotten: bool = False  # the voter ran /forget_me since they pressed: nothing was written
 
 
 @runtime_checkable  # the edge hands it to the feature among its sides (registration.py ``Parts``)
@@ -222,7 +224,16 @@ class PollLifecycle:
         """A poll whose message could not be posted: no poll without its message."""
         await self.polls.delete(poll_id)
 
-    async def vote(self, poll_id: int, user_id: int, option: int) -> Vote:
+    async def vote(self, poll_id: int, user_id: int, option: int, mark: int | None = None) -> Vote:
+        """``user_id``'s vote (its row names them): a /forget_me of theirs since ``mark`` (:meth:`mark`, taken
+        as they pressed; None: now) means none is written; one that begins meanwhile waits for it, then
+        deletes it."""
+        async with self.privacy.writing_about(user_id, self.mark() if mark is None else mark) as allowed:
+            if not allowed:
+                return Vote(None, forgotten=True)
+            return await self._vote(poll_id, user_id, option)
+
+    async def _vote(self, poll_id: int, user_id: int, option: int) -> Vote:
         repo = self.polls
         poll = await repo.get(poll_id)
         if poll is None or not 0 <= option < len(poll.options):
