@@ -25,6 +25,8 @@ from bot.features.servertools.moderation import BadInput
 from bot.features.servertools.polls import (
     CUSTOM_ID,
     CUSTOM_ID_PATTERN,
+    FORGOTTEN,
+    VOTE_FORGOTTEN,
     PollLifecycle,
     parse_poll,
     vote_answer,
@@ -33,6 +35,7 @@ from database.models import utcnow
 
 if TYPE_CHECKING:
     from bot.discord.client import Interaction, Kindred
+    from database.records import PollRecord
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +87,10 @@ class PollsCog(commands.Cog, name="Polls"):
     # -- polls
 
     async def vote(self, interaction: Interaction, poll_id: int, option: int) -> None:
-        vote = await self.polls.vote(poll_id, interaction.user.id, option)
+        vote = await self.polls.vote(poll_id, interaction.user.id, option, self.polls.mark())
+        if vote.forgotten:
+            await tell(interaction, VOTE_FORGOTTEN)
+            return
         if vote.tally is None:
             await tell(interaction, "This poll no longer exists.")
             return
@@ -120,21 +126,21 @@ class PollsCog(commands.Cog, name="Polls"):
         except BadInput as exc:
             await tell(interaction, str(exc))
             return
-        poll = await self.polls.create(
-            int(interaction.guild_id or 0), int(interaction.channel_id or 0), interaction.user.id, spec,
-            utcnow(),
-        )
-        poll_id = poll.id
-        try:
+        mark = self.polls.mark()
+
+        async def post(poll: PollRecord) -> int:
             sent = await interaction.response.send_message(
-                view=poll_panel(poll, [0] * len(spec.options), buttons=poll_buttons(poll_id, spec.options)),
+                view=poll_panel(poll, [0] * len(spec.options), buttons=poll_buttons(poll.id, spec.options)),
                 allowed_mentions=discord.AllowedMentions.none(),
             )
-            message_id = sent.message_id or (await interaction.original_response()).id
-            await self.polls.posted(poll_id, message_id, interaction.user.id)
-        except BaseException:
-            await self.polls.discard(poll_id)  # no poll without its message
-            raise
+            return sent.message_id or (await interaction.original_response()).id
+
+        poll = await self.polls.start(int(interaction.guild_id or 0), int(interaction.channel_id or 0),
+                                      interaction.user.id, spec, utcnow(), mark, post)
+        if poll is None:  # they ran /forget_me meanwhile
+            await tell(interaction, FORGOTTEN)
+            return
+        poll_id = poll.id
         await self.polls.arm(poll)  # its closing: a durable timer (bot/core/timers.py)
         log.info(
             "poll %s by %s in %s: %d options, closes %s",

@@ -27,6 +27,7 @@ from bot.features.servertools.moderation import audit_reason
 from bot.features.servertools.tickets import (
     CUSTOM_ID,
     CUSTOM_ID_PATTERN,
+    FORGOTTEN,
     TRANSCRIPT_MAX,
     TicketDesk,
     clean_topic,
@@ -194,6 +195,7 @@ class TicketCommands(commands.Cog, name="Tickets"):
             await tell(interaction, f"You already have an open ticket: <#{already}>.")
             return
         about = clean_topic(topic)
+        mark = self.desk.mark()
         await interaction.response.defer(ephemeral=True, thinking=True)
         thread: discord.Thread | None = None
 
@@ -217,7 +219,7 @@ class TicketCommands(commands.Cog, name="Tickets"):
                                   close=CloseButton(ticket_id)),
                 allowed_mentions=allowed_mentions_for("", users=[interaction.user], roles=[role]),
             )
-            await self.desk.posted_for(interaction.user.id, opening.id)  # it quotes their topic
+            await self.desk.posted_for(interaction.user.id, opening.id, mark)  # it quotes their topic
             return thread.id
 
         async def undo() -> None:
@@ -225,7 +227,7 @@ class TicketCommands(commands.Cog, name="Tickets"):
 
         try:
             ticket_id = await self.desk.open(
-                guild.id, channel.id, interaction.user.id, about, make_thread, undo
+                guild.id, channel.id, interaction.user.id, about, make_thread, undo, mark
             )
         except discord.HTTPException as exc:
             await interaction.edit_original_response(
@@ -237,6 +239,9 @@ class TicketCommands(commands.Cog, name="Tickets"):
                     else f"I couldn't open the ticket: {clip(exc.text or str(exc), 150)}"
                 )
             )
+            return
+        if ticket_id is None:  # they ran /forget_me meanwhile
+            await interaction.edit_original_response(content=FORGOTTEN)
             return
         assert thread is not None  # made by make_thread, or open() raised
         user = interaction.user

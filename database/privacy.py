@@ -267,11 +267,36 @@ class Privacy:
 
             await self.db.write(write)
 
-    async def posted_for(self, user_id: int, message_id: int) -> None:
+    async def posted_for(self, user_id: int, message_id: int, mark: int) -> None:
         """A post of the bot's quotes ``user_id`` (made on their behalf): in the log and the archive it is
-        theirs to forget. Logged before or after this, either way."""
+        theirs to forget. Logged before or after this, either way. ``mark``: :meth:`mark`, taken before the
+        post began. A forget of theirs since then has already deleted what it knew of theirs: the row is not
+        written, and the post goes from the log and the archive (its echo never logged). A forget that
+        begins meanwhile waits for the row, then deletes it and the post with the rest."""
+        async with self.writing_about(user_id, mark) as allowed:
+            if allowed:
+                for section in self._storing.get(user_id, ()):
+                    section.reply_ids.append(message_id)  # a forget waiting for this deletes the post too
+                await self._note_posted(user_id, message_id)
+                return
+        await self._unlog([message_id])
+
+    async def _note_posted(self, user_id: int, message_id: int) -> None:
         await self.db.write(lambda conn: conn.execute(
             insert(PostedFor).values(message_id=message_id, user_id=user_id, created_at=utcnow())))
+
+    async def _unlog(self, message_ids: Sequence[int]) -> None:
+        """Posts of the bot's about someone forgotten while they were made: out of the log and the archive,
+        their echoes never logged."""
+        async with self._lock:  # after the forget's own transaction
+            self._log.refuse(message_ids)
+            await self._log.flush()
+
+            def write(conn: Connection) -> None:
+                for table in (LoggedMessage, ArchivedMessage):
+                    conn.execute(delete(table).where(table.message_id.in_(sorted(message_ids))))
+
+            await self.db.write(write)
 
     async def delete_user_data(self, user_id: int) -> dict[str, int]:
         """Delete everything stored about a person, in one transaction. Returns rows deleted per table.

@@ -80,6 +80,15 @@ async def logged_count(store: Store) -> int:
     return int(await store.db.scalar(select(func.count()).select_from(LoggedMessage)))
 
 
+async def logged_ids(store: Store, message_ids: list[int]) -> list[int]:
+    """Which of ``message_ids`` are in the message log or its archive."""
+    found: set[int] = set()
+    for table in (LoggedMessage, ArchivedMessage):
+        found.update(int(m) for (m,) in await store.db.rows(
+            select(table.message_id).where(table.message_id.in_(message_ids))))
+    return sorted(found)
+
+
 async def archived_count(store: Store) -> int:
     """Rows consolidation moved to the archive."""
     return int(await store.db.scalar(select(func.count()).select_from(ArchivedMessage)))

@@ -1,27 +1,62 @@
 """/forget_me while a feature writes about the person outside the exchange's own storing: just after a reply
-to them is posted (its swipes opened, the reply said again as a voice message) or while it is written (a
-reminder its tool sets), over the wire. A forget before the write means nothing is written; one that begins
-during it waits for it, then deletes what it wrote with the rest (database/privacy.py ``writing_about``).
+to them is posted (its swipes opened, the reply said again as a voice message), while it is written (a
+reminder its tool sets), when a reminder of theirs goes out (the row naming them as the one its post quotes,
+database/privacy.py ``posted_for``) or when a swipe button asks for a new answer, over the wire. A forget
+before the write means nothing is written; one that begins during it waits for it, then deletes what it
+wrote with the rest (database/privacy.py ``writing_about``).
 The exchange's own storing: tests/test_forget_in_flight.py."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from bot.features.reminders.book import FORGOTTEN, ReminderBook
+from bot.features.servertools.polls import FORGOTTEN as POLL_FORGOTTEN
+from bot.features.servertools.polls import VOTE_FORGOTTEN, PollLifecycle
+from bot.features.servertools.tickets import FORGOTTEN as TICKET_FORGOTTEN
+from bot.features.servertools.tickets import TicketDesk
 from bot.features.swipes import ReplySwipes
+from bot.features.swipes.alternatives import Swiped, Swiper
 from bot.features.voice.messages import VoiceMessageReplies
 from database.reminders import NewReminder
 from database.swipes import SwipeRecord
-from tests.dbtools import api_calls, swipe_rows, timers_of_kind
+from tests.dbtools import api_calls, logged_ids, open_polls, swipe_rows, timers_of_kind
 from tests.fakes import EVENT_WAIT
 from tests.fakes.claude_server import Reply
-from tests.harness import CHANNEL_ID, USER_ID, Harness, MakeHarness, buttons, check, eventually
+from tests.harness import (
+    ADMIN_ID,
+    CHANNEL_ID,
+    USER2_ID,
+    USER_ID,
+    Harness,
+    MakeHarness,
+    bot_posts,
+    buttons,
+    check,
+    checkin_round,
+    ephemeral,
+    eventually,
+    exchange,
+    press,
+    reply_requests,
+)
+from tests.server_support import answer, opts
+from tests.test_alive_feelings import checkin_request
+from tests.test_feelings_in_context import dm as feelings_dm
 from tests.test_memory_commands import forget
-from tests.test_reminders import set_reminder
+from tests.test_polls import button_ids
+from tests.test_reaction_answers import answers as correction_answers
+from tests.test_reaction_answers import corrections
+from tests.test_reaction_answers import start as start_answers
+from tests.test_reactions_felt import react
+from tests.test_reminders import channel_reminder, set_reminder
+from tests.test_swipes import swiped_reply
+from tests.test_tickets import setup_staff, threads, ticket
 from tests.test_voice import needs_audio_tools, speech_requests, voice_posts
 
 MODEL = "claude-test-default"
@@ -188,3 +223,447 @@ async def test_a_forget_while_a_reminder_is_set_waits_then_deletes_it(
     assert await h.store.reminders.open_for(USER_ID) == []
     assert await timers_of_kind(h.store, "reminder") == []
     assert await h.store.privacy.rows_about_user(USER_ID, [int(sent["channel_id"])]) == {}
+
+
+# -- a reminder going out: its post in a channel quotes them
+
+REMINDED = "Time to call the kelp clinic about your rash!"
+
+
+async def reminder_going_out(h: Harness) -> asyncio.Task[str]:
+    """alice's channel reminder comes due: its delivery, under way."""
+    switched = await ephemeral(await h.slash("bot", [{"name": "reminders", "type": 1, "options": [
+        {"name": "state", "type": 3, "value": "on"}]}], user=h.admin_id))
+    assert "**on**" in switched["content"]
+    timer = await channel_reminder(h, "call the kelp clinic")
+    h.claude.script(REMINDED)
+    return asyncio.create_task(h.bot.services.timers.handlers["reminder"](timer))
+
+
+def reminder_post(h: Harness) -> int:
+    [post] = [m for m in bot_posts(h, CHANNEL_ID) if m["content"].endswith(REMINDED)]
+    return int(post["id"])
+
+
+async def test_a_forget_as_a_reminder_goes_out_leaves_no_post_of_theirs(
+        make_harness: MakeHarness, monkeypatch: pytest.MonkeyPatch) -> None:
+    h = await make_harness()
+    privacy = h.store.privacy
+    entered, release = asyncio.Event(), asyncio.Event()
+    posted_for = privacy.posted_for
+
+    async def held(*args: Any, **kwargs: Any) -> None:
+        entered.set()  # posted (its echo on its way to the log): not yet named theirs
+        await release.wait()
+        await posted_for(*args, **kwargs)
+
+    monkeypatch.setattr(privacy, "posted_for", held)
+    delivering = await reminder_going_out(h)
+    await asyncio.wait_for(entered.wait(), EVENT_WAIT)
+    post = reminder_post(h)
+    await forget(h)  # their reminder goes; the post is not known to be theirs yet
+    release.set()
+    await delivering
+    await h.at_rest()
+    assert await logged_ids(h.store, [post]) == []  # the post quoting them went from the channel's log
+    assert await h.store.privacy.rows_about_user(USER_ID) == {}
+
+
+async def test_a_forget_while_a_reminders_post_is_named_theirs_waits_then_deletes_it(
+        make_harness: MakeHarness, monkeypatch: pytest.MonkeyPatch) -> None:
+    h = await make_harness()
+    privacy = h.store.privacy
+    entered, release = asyncio.Event(), asyncio.Event()
+    order: list[str] = []
+    noting = privacy._note_posted
+
+    async def held(user_id: int, message_id: int) -> None:
+        entered.set()
+        await release.wait()
+        await noting(user_id, message_id)
+        order.append("written")
+
+    monkeypatch.setattr(privacy, "_note_posted", held)
+    delivering = await reminder_going_out(h)
+    await asyncio.wait_for(entered.wait(), EVENT_WAIT)
+    post = reminder_post(h)
+    forgetting = asyncio.create_task(forget(h))
+    forgetting.add_done_callback(lambda _: order.append("forgotten"))
+    await forget_begun(h)
+    release.set()
+    await forgetting
+    await delivering
+    await h.at_rest()
+    assert order == ["written", "forgotten"]
+    assert await logged_ids(h.store, [post]) == []
+    assert await h.store.privacy.rows_about_user(USER_ID) == {}
+
+
+# -- a swipe button pressed for a new answer: its model call names them
+
+async def test_a_forget_as_a_new_answer_is_asked_for_means_none_is(harness: Harness,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    h = harness
+    reply = await swiped_reply(h)
+    swipes = h.bot.services.part(ReplySwipes)
+    entered, release = asyncio.Event(), asyncio.Event()
+    asking = swipes.new_alternative
+
+    async def held(*args: Any, **kwargs: Any) -> Swiped:
+        entered.set()  # pressed, its row read: no model call yet
+        await release.wait()
+        return await asking(*args, **kwargs)
+
+    monkeypatch.setattr(swipes, "new_alternative", held)
+    h.claude.script("Twice.", model=MODEL)
+    pressing = asyncio.create_task(press(h, reply, "new"))
+    await asyncio.wait_for(entered.wait(), EVENT_WAIT)
+    await forget(h)
+    release.set()
+    await (await pressing).response()
+    await h.at_rest()
+    assert len(reply_requests(h)) == 1  # not asked for, not paid for
+    assert reply["content"] == "Once."
+    assert await api_calls(h.store, user_id=USER_ID) == []
+    assert await h.store.privacy.rows_about_user(USER_ID) == {}
+    await h.discord.wait_for(lambda _: not buttons(reply), EVENT_WAIT, what="the buttons taken off")
+
+
+async def test_a_forget_while_a_new_answer_is_written_waits_then_deletes_it(harness: Harness) -> None:
+    h = harness
+    reply = await swiped_reply(h)
+    written = asyncio.Event()
+    h.claude.script(Reply("Twice.", held=written), model=MODEL)
+    pressed = await press(h, reply, "new")
+    await eventually(check(lambda: len(reply_requests(h)) == 2), "the new answer asked for")
+    forgetting = asyncio.create_task(forget(h))
+    await forget_begun(h)
+    written.set()
+    await forgetting
+    await pressed.response()
+    await h.at_rest()
+    # Its usage row, its row of swipes and the answer it changed went with the rest.
+    assert await api_calls(h.store, user_id=USER_ID) == []
+    assert await swipe_rows(h.store, USER_ID) == []
+    assert await h.store.privacy.rows_about_user(USER_ID) == {}
+
+
+async def test_a_swipe_row_read_before_a_forget_changes_nothing_after_it(harness: Harness) -> None:
+    """◀ ▶ only update the row and the answer: a row read before the forget finds nothing to change."""
+    h = harness
+    reply = await swiped_reply(h)
+    swipes = h.bot.services.part(ReplySwipes)
+    record = await swipes.of_message(int(reply["id"]))
+    assert record is not None
+    await forget(h)
+    assert (await swipes.step(record, 0)).record is None
+    assert (await swipes.new_alternative(record, Swiper(USER_ID, "alice"), mark=0)).record is None
+    assert await swipe_rows(h.store, USER_ID) == []
+    assert await h.store.privacy.rows_about_user(USER_ID) == {}
+
+
+# -- a poll or a ticket being started by someone whose /forget_me runs: its rows name them
+
+async def test_a_forget_before_a_poll_is_started_means_none_is(harness: Harness,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    h = harness
+    polls = h.bot.services.part(PollLifecycle)
+    entered, release = asyncio.Event(), asyncio.Event()
+    starting = polls.start
+
+    async def held(*args: Any, **kwargs: Any) -> Any:
+        entered.set()  # asked for: nothing written yet
+        await release.wait()
+        return await starting(*args, **kwargs)
+
+    monkeypatch.setattr(polls, "start", held)
+    asked = asyncio.create_task(h.slash("poll", opts(question="Tea or kelp?", options="Tea | Kelp"),
+                                        user=USER_ID))
+    await asyncio.wait_for(entered.wait(), EVENT_WAIT)
+    await forget(h)
+    release.set()
+    assert await answer(await asked) == POLL_FORGOTTEN
+    await h.at_rest()
+    assert await open_polls(h.store) == [] and await timers_of_kind(h.store, "poll") == []
+    assert await h.store.privacy.rows_about_user(USER_ID) == {}
+
+
+async def test_a_forget_while_a_poll_is_started_waits_then_deletes_it(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    h = harness
+    entered, release = asyncio.Event(), asyncio.Event()
+    order: list[str] = []
+    creating = h.store.polls.create
+
+    async def held(*args: Any, **kwargs: Any) -> int:
+        entered.set()
+        await release.wait()
+        made = await creating(*args, **kwargs)
+        order.append("written")
+        return made
+
+    monkeypatch.setattr(h.store.polls, "create", held)
+    asked = asyncio.create_task(h.slash("poll", opts(question="Tea or kelp?", options="Tea | Kelp"),
+                                        user=USER_ID))
+    await asyncio.wait_for(entered.wait(), EVENT_WAIT)
+    forgetting = asyncio.create_task(forget(h))
+    forgetting.add_done_callback(lambda _: order.append("forgotten"))
+    await forget_begun(h)
+    release.set()
+    await forgetting
+    message = await (await asked).message()  # posted all the same: it was asked for before the forget
+    await h.at_rest()
+    assert order == ["written", "forgotten"]
+    assert await open_polls(h.store) == []
+    assert await logged_ids(h.store, [int(message["id"])]) == []  # its question is theirs
+    assert await h.store.privacy.rows_about_user(USER_ID) == {}
+
+
+async def tickets_set_up(h: Harness) -> None:
+    staff = await setup_staff(h)
+    await ticket(h, "setup", user=ADMIN_ID, staff_role=("role", staff))
+
+
+async def test_a_forget_before_a_ticket_is_opened_means_none_is(harness: Harness,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    h = harness
+    await tickets_set_up(h)
+    desk = h.bot.services.part(TicketDesk)
+    entered, release = asyncio.Event(), asyncio.Event()
+    opening = desk.open
+
+    async def held(*args: Any, **kwargs: Any) -> Any:
+        entered.set()
+        await release.wait()
+        return await opening(*args, **kwargs)
+
+    monkeypatch.setattr(desk, "open", held)
+    asked = asyncio.create_task(ticket(h, "open", topic="my shell is stuck"))
+    await asyncio.wait_for(entered.wait(), EVENT_WAIT)
+    await forget(h)
+    release.set()
+    assert await asked == TICKET_FORGOTTEN
+    await h.at_rest()
+    assert threads(h) == []
+    assert await h.store.privacy.rows_about_user(USER_ID) == {}
+
+
+async def test_a_forget_while_a_ticket_is_opened_waits_then_deletes_it(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    h = harness
+    await tickets_set_up(h)
+    entered, release = asyncio.Event(), asyncio.Event()
+    order: list[str] = []
+    opening = h.store.tickets.open
+
+    async def held(*args: Any, **kwargs: Any) -> int:
+        entered.set()
+        await release.wait()
+        made = await opening(*args, **kwargs)
+        order.append("written")
+        return made
+
+    monkeypatch.setattr(h.store.tickets, "open", held)
+    asked = asyncio.create_task(ticket(h, "open", topic="my shell is stuck"))
+    await asyncio.wait_for(entered.wait(), EVENT_WAIT)
+    forgetting = asyncio.create_task(forget(h))
+    forgetting.add_done_callback(lambda _: order.append("forgotten"))
+    await forget_begun(h)
+    release.set()
+    await forgetting
+    await asked
+    await h.at_rest()
+    assert order == ["written", "forgotten"]
+    [thread] = threads(h)  # opened all the same: it was asked for before the forget
+    [panel] = h.discord.posted(int(thread["id"]))
+    assert await logged_ids(h.store, [int(panel["id"])]) == []  # its topic is theirs
+    assert await h.store.privacy.rows_about_user(USER_ID) == {}
+
+
+# -- a check-in DM after their silence: its model call, the DM and the turn kept name them
+
+CHECKED_IN = "Alice! The tide missed you. How are the boats?"
+
+
+async def checkin_due(make_harness: MakeHarness) -> tuple[Harness, int, datetime]:
+    """alice turned check-ins on and fell silent: the DM channel, and a day when her check-in is due."""
+    h = await make_harness(checkin_after_days="2", timezone="UTC", quiet_hours="23-7")
+    await (await h.slash("checkin", [{"type": 1, "name": "on", "options": []}])).text()
+    await h.dm("hello finn")
+    dm = await h.dm_channel_id()
+    await h.replies(dm, 1)
+    await h.bot.in_flight.drain()
+    return h, dm, (datetime.now(UTC) + timedelta(days=3)).replace(hour=12, minute=0, second=0, microsecond=0)
+
+
+async def test_a_forget_before_a_check_in_is_written_means_none_is(make_harness: MakeHarness,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    h, dm, day = await checkin_due(make_harness)
+    rounds = checkin_round(h)
+    entered, release = asyncio.Event(), asyncio.Event()
+    checking = rounds.check_in
+
+    async def held(*args: Any, **kwargs: Any) -> bool:
+        entered.set()  # found due: nothing asked or written yet
+        await release.wait()
+        return await checking(*args, **kwargs)
+
+    monkeypatch.setattr(rounds, "check_in", held)
+    h.claude.script(CHECKED_IN, match=checkin_request)
+    running = asyncio.create_task(rounds.run(day))
+    await asyncio.wait_for(entered.wait(), EVENT_WAIT)
+    await forget(h)
+    release.set()
+    assert await running == "0 of 1 check-in(s) sent"
+    await h.at_rest()
+    assert not [r for r in h.claude.requests if checkin_request(r.body)]  # not asked for, not paid for
+    assert len(bot_posts(h, dm)) == 1
+    assert await h.store.privacy.rows_about_user(USER_ID, [dm]) == {}
+
+
+async def test_a_forget_while_a_check_in_is_written_waits_then_deletes_it(make_harness: MakeHarness) -> None:
+    h, dm, day = await checkin_due(make_harness)
+    written = asyncio.Event()
+    h.claude.script(Reply(CHECKED_IN, held=written), match=checkin_request)
+    running = asyncio.create_task(checkin_round(h).run(day))
+    await eventually(check(lambda: any(checkin_request(r.body) for r in h.claude.requests)),
+                     "the check-in asked for")
+    forgetting = asyncio.create_task(forget(h))
+    await forget_begun(h)
+    written.set()
+    await forgetting
+    assert await running == "1 of 1 check-in(s) sent"  # said to them all the same
+    await h.at_rest()
+    [_, sent] = bot_posts(h, dm)
+    assert sent["content"] == CHECKED_IN
+    # Its usage row, the DM (logged or on its way) and the turn kept went with the rest.
+    assert await api_calls(h.store, user_id=USER_ID) == []
+    assert await logged_ids(h.store, [int(sent["id"])]) == []
+    assert await h.store.privacy.rows_about_user(USER_ID, [dm]) == {}
+
+
+# -- an answer of its own to a correction reaction in their DM: its model call, the DM and the turn kept
+
+ANSWERED = "You're right, I got that wrong: ginger and honey, not nettle."
+
+
+async def a_dm_reply(make_harness: MakeHarness) -> tuple[Harness, int, dict[str, Any]]:
+    h = await start_answers(make_harness, correction_answers=True)
+    await feelings_dm(h, "what tea is good for a cold?", 1)
+    channel = await h.dm_channel_id()
+    return h, channel, (await h.replies(channel, 1))[0]
+
+
+def reacted_answer(body: dict[str, Any]) -> bool:
+    return "<reacted_reply" in str(body)
+
+
+async def test_a_forget_before_a_correction_is_answered_means_none_is(
+        make_harness: MakeHarness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a channel (a DM's answer needs the history the forget took; a channel's reads its log)."""
+    h = await start_answers(make_harness)
+    assert "Corrections is **on**" in await corrections(h, "on")
+    h.claude.script("Nettle tea, it was a guess.", model=MODEL)
+    reply = await exchange(h, "finn, what tea is good for a cold?", 1)
+    answering = correction_answers(h)
+    entered, release = asyncio.Event(), asyncio.Event()
+    spawn = answering._spawn
+
+    def held(coro: Coroutine[object, object, None]) -> None:
+        async def later() -> None:
+            entered.set()  # the reaction handed over: its answer not begun
+            await release.wait()
+            await coro
+
+        spawn(later())
+
+    monkeypatch.setattr(answering, "_spawn", held)
+    h.claude.script(ANSWERED, model=MODEL, match=reacted_answer)
+    await react(h, reply, "👎")
+    await asyncio.wait_for(entered.wait(), EVENT_WAIT)
+    await forget(h)
+    release.set()
+    await answering.settled()
+    await h.at_rest()
+    assert not [r for r in h.claude.requests if reacted_answer(r.body)] and answering.answered == 0
+    assert await h.store.privacy.rows_about_user(USER_ID) == {}
+
+
+async def test_a_forget_while_a_correction_is_answered_waits_then_deletes_it(
+        make_harness: MakeHarness) -> None:
+    h, channel, reply = await a_dm_reply(make_harness)
+    written = asyncio.Event()
+    h.claude.script(Reply(ANSWERED, held=written), model=MODEL, match=reacted_answer)
+    await react(h, reply, "👎")
+    await eventually(check(lambda: any(reacted_answer(r.body) for r in h.claude.requests)),
+                     "the answer asked for")
+    forgetting = asyncio.create_task(forget(h))
+    await forget_begun(h)
+    written.set()
+    await forgetting
+    await correction_answers(h).settled()
+    await h.at_rest()
+    answer = bot_posts(h, channel)[-1]
+    assert answer["content"] == ANSWERED  # said to them all the same
+    assert await api_calls(h.store, user_id=USER_ID) == []
+    assert await logged_ids(h.store, [int(answer["id"])]) == []
+    assert await h.store.privacy.rows_about_user(USER_ID, [channel]) == {}
+
+
+# -- a vote on someone else's poll, pressed as the voter's /forget_me runs: its row names them
+
+async def bobs_poll(h: Harness) -> dict[str, Any]:
+    ix = await h.slash("poll", opts(question="Tea or kelp?", options="Tea | Kelp"), user=USER2_ID)
+    return dict(await ix.message())
+
+
+async def test_a_forget_before_a_vote_is_counted_means_none_is(harness: Harness,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    h = harness
+    poll = await bobs_poll(h)
+    polls = h.bot.services.part(PollLifecycle)
+    entered, release = asyncio.Event(), asyncio.Event()
+    voting = polls.vote
+
+    async def held(*args: Any, **kwargs: Any) -> Any:
+        entered.set()  # pressed: not written yet
+        await release.wait()
+        return await voting(*args, **kwargs)
+
+    monkeypatch.setattr(polls, "vote", held)
+    pressing = asyncio.create_task(h.click(poll, button_ids(poll)[0], user=USER_ID))
+    await asyncio.wait_for(entered.wait(), EVENT_WAIT)
+    await forget(h)
+    release.set()
+    assert await answer(await pressing) == VOTE_FORGOTTEN
+    await h.at_rest()
+    assert await h.store.privacy.rows_about_user(USER_ID) == {}
+
+
+async def test_a_forget_while_a_vote_is_counted_waits_then_deletes_it(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    h = harness
+    poll = await bobs_poll(h)
+    entered, release = asyncio.Event(), asyncio.Event()
+    order: list[str] = []
+    voting = h.store.polls.vote
+
+    async def held(*args: Any, **kwargs: Any) -> bool:
+        entered.set()
+        await release.wait()
+        counted = await voting(*args, **kwargs)
+        order.append("written")
+        return counted
+
+    monkeypatch.setattr(h.store.polls, "vote", held)
+    pressing = asyncio.create_task(h.click(poll, button_ids(poll)[0], user=USER_ID))
+    await asyncio.wait_for(entered.wait(), EVENT_WAIT)
+    forgetting = asyncio.create_task(forget(h))
+    forgetting.add_done_callback(lambda _: order.append("forgotten"))
+    await forget_begun(h)
+    release.set()
+    await forgetting
+    await (await pressing).response()
+    await h.at_rest()
+    assert order == ["written", "forgotten"]
+    assert await h.store.privacy.rows_about_user(USER_ID) == {}

@@ -71,7 +71,7 @@ async def test_a_poll_is_voted_on_changed_and_closed_once(store: Store) -> None:
 async def test_a_poll_whose_message_failed_is_dropped(store: Store) -> None:
     polls = polls_on(store)
     poll = await polls.create(GUILD, CHANNEL, ALICE, parse_poll("Q", "a | b", None), utcnow())
-    await polls.posted(poll.id, 555, ALICE)
+    await polls.posted(poll.id, 555, ALICE, polls.mark())
     assert (await store.polls.get(poll.id)).message_id == 555  # type: ignore[union-attr]
     await polls.discard(poll.id)
     assert await store.polls.get(poll.id) is None
@@ -94,7 +94,7 @@ async def test_the_ticket_desk_opens_one_ticket_and_closes_it_once(store: Store)
     async def undo() -> None:
         raise AssertionError("nothing failed")
 
-    ticket_id = await desk.open(GUILD, CHANNEL, ALICE, "help", make_thread, undo)
+    ticket_id = await desk.open(GUILD, CHANNEL, ALICE, "help", make_thread, undo, desk.mark())
     assert made == [ticket_id]
     assert await desk.open_thread_of(GUILD, ALICE) == 900 + ticket_id
     assert await desk.open_thread_of(GUILD, BOB) is None
@@ -127,7 +127,7 @@ async def test_a_ticket_whose_thread_fails_leaves_nothing(store: Store) -> None:
         undone.append("thread deleted")
 
     with pytest.raises(RuntimeError, match="Discord refused"):
-        await desk.open(GUILD, CHANNEL, ALICE, "", make_thread, undo)
+        await desk.open(GUILD, CHANNEL, ALICE, "", make_thread, undo, desk.mark())
     assert undone == ["thread deleted"]
     assert await store.tickets.open_for(GUILD, ALICE) == []  # the row was dropped too
 

@@ -242,7 +242,7 @@ async def generate(store: Store, rng: random.Random, *, people: Sequence[int] = 
                 "author_is_bot": ours, "is_dm": False, "content": marker, "created_at": now,
                 "private": private}: conn.execute(insert(LoggedMessage), [row]))
             if ours:
-                await store.privacy.posted_for(person, message_id)
+                await store.privacy.posted_for(person, message_id, store.privacy.mark())
             origin = (Origin.private_place(guild, channel, bot if ours else person) if private
                       else Origin.public(guild, channel, bot if ours else person))
             things.append(Thing(marker, origin, person if ours else None))

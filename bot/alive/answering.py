@@ -95,7 +95,7 @@ class CorrectionAnswers:
     def consider(self, reaction: Reaction, emoji: str) -> None:
         """A correction ``emoji`` kept on one of the character's messages: answered in a task of its own
         where the place asks for it (a slow model call holds up no reaction pass)."""
-        self._spawn(self._consider(reaction, emoji))
+        self._spawn(self._consider(reaction, emoji, self.speaker.store.privacy.mark()))
 
     def _spawn(self, coro: Coroutine[object, object, None]) -> None:
         task = asyncio.create_task(coro, name="correction-answer")
@@ -107,9 +107,15 @@ class CorrectionAnswers:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    async def _consider(self, reaction: Reaction, emoji: str) -> None:
+    async def _consider(self, reaction: Reaction, emoji: str, mark: int) -> None:
+        """The answer's model call (its usage row), its post in a DM and the turn kept there name whoever
+        reacted: a /forget_me of theirs since ``mark`` means none; one that begins meanwhile waits for it,
+        then deletes it all (database/privacy.py ``writing_about``)."""
+        privacy = self.speaker.store.privacy
         try:
-            await self._answer(reaction, emoji)
+            async with privacy.writing_about(reaction.user_id, mark) as allowed:
+                if allowed:
+                    await self._answer(reaction, emoji)
         except Exception:
             log.exception("could not answer the correction on message %s", reaction.message_id)
 
@@ -195,6 +201,10 @@ class CorrectionAnswers:
                               user_id=reaction.user_id, user_name=name)
         parts = split(speaker.settings.discord, speaker.finish_text(here, text))
         ids = await speak(speaker.settings.typing, outlet, parts)
+        if reaction.is_dm:  # a forget waiting for this deletes it, its echo never logged
+            for sent in ids:
+                if sent is not None:
+                    store.privacy.posted_in_dm(reaction.user_id, sent)
         self._claimed[message] = True
         self.answered += 1
         await self.feelings().told(reaction.user_id, audience)

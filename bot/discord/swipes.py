@@ -245,6 +245,7 @@ class SwipeDesk:
         message = interaction.message
         if message is None:
             return
+        mark = self.swipes.mark()  # before the row is read: a /forget_me after it, nothing of theirs is kept
         record = await self.swipes.of_message(message.id)
         armed = self.armed.get(message.id)
         if record is None and armed is not None:  # pressed as it went out, its swipes not open yet
@@ -275,7 +276,7 @@ class SwipeDesk:
         if action == "new":
             self.busy.add(message.id)
             try:
-                swiped = await self.swipes.new_alternative(record, asker)
+                swiped = await self.swipes.new_alternative(record, asker, mark=mark)
             finally:
                 self.busy.discard(message.id)
         else:
@@ -285,6 +286,7 @@ class SwipeDesk:
     async def reroll(self, interaction: HookInteraction, context: str) -> None:
         """/reroll: a new alternative on the caller's latest reply here, as 🔄 would."""
         await interaction.response.defer(ephemeral=True, thinking=True)
+        mark = self.swipes.mark()
         record = await self.swipes.latest(interaction.user.id, int(interaction.channel_id or 0))
         if record is None or self.swipes.refusal(record, self._asker(interaction, False)):
             await interaction.edit_original_response(content=(
@@ -296,7 +298,8 @@ class SwipeDesk:
             return
         self.busy.add(record.message_id)
         try:
-            swiped = await self.swipes.new_alternative(record, self._asker(interaction, False), context)
+            swiped = await self.swipes.new_alternative(record, self._asker(interaction, False), context,
+                                                       mark=mark)
         finally:
             self.busy.discard(record.message_id)
         if swiped.record is None or swiped.refusal:

@@ -75,11 +75,12 @@ class CheckInRound:
             return "check-ins are off"
         if not self.sensible_hour(now):
             return "not a sensible local hour"
+        mark = self.speaker.store.privacy.mark()  # before they are read: see check_in
         due = await self.speaker.store.checkins.due(now - timedelta(days=settings.checkin_after_days))
         sent = 0
         for person in due:
             try:
-                sent += await self.check_in(person, now)
+                sent += await self.check_in(person, now, mark)
             except Exception:
                 log.exception("check-in for user %s failed", person.user_id)
         return f"{sent} of {len(due)} check-in(s) sent"
@@ -106,7 +107,15 @@ class CheckInRound:
             inner.append(fence("last_message", last[:500], by=name))
         return group("person", "\n".join(p for p in inner if p), name=name) if any(inner) else ""
 
-    async def check_in(self, person: CheckInDue, now: datetime) -> bool:
+    async def check_in(self, person: CheckInDue, now: datetime, mark: int) -> bool:
+        """DM ``person`` after their silence. Its model call's usage row, the DM and the turn kept name them:
+        a /forget_me of theirs since ``mark`` (taken before ``person`` was read) means none is sent; one
+        that begins meanwhile waits for it, then deletes it all (database/privacy.py ``writing_about``)."""
+        privacy = self.speaker.store.privacy
+        async with privacy.writing_about(person.user_id, mark) as allowed:
+            return allowed and await self._check_in(person, now)
+
+    async def _check_in(self, person: CheckInDue, now: datetime) -> bool:
         speaker = self.speaker
         permit = await speaker.reach.permit(Way.CHECKIN, person.user_id, Where.dm())
         if isinstance(permit, Refusal):
@@ -147,6 +156,9 @@ class CheckInRound:
         except Exception:
             await store.checkins.unmark(person.user_id, person.sent_at)
             raise
+        for message_id in ids:
+            if message_id is not None:  # a forget waiting for this deletes it, its echo never logged
+                store.privacy.posted_in_dm(person.user_id, message_id)
         if remembered:
             text = "\n\n".join(parts)
             await store.conversations.append_turns(speaker.character_key, person.user_id, "dm", [

@@ -109,6 +109,7 @@ class ReminderDelivery:
         post that reached Discord just before a crash or a failed answer is not made twice. A recurring
         one is moved to its next occurrence instead of marked (with its timer, in one transaction)."""
         reminders = self.speaker.store.reminders
+        mark = self.speaker.store.privacy.mark()  # before it is read: a /forget_me after this, its post goes
         reminder_id = int(str(row.payload.get("reminder", 0)))
         reminder = await reminders.get(reminder_id)
         if reminder is None or reminder.delivered or reminder.cancelled:
@@ -148,7 +149,7 @@ class ReminderDelivery:
                 # (a DM's goes with the whole DM channel)
                 for message_id in posted:
                     if message_id is not None:
-                        await self.speaker.store.privacy.posted_for(reminder.user_id, message_id)
+                        await self.speaker.store.privacy.posted_for(reminder.user_id, message_id, mark)
             if not await self._close(reminder, turn, self.clock()):
                 log.info("reminder %s was cancelled or moved while it was being posted", reminder_id)
             elif turn is None:  # said: the thread it stood for is no longer to come

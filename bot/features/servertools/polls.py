@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
@@ -36,6 +36,8 @@ SEPARATORS = re.compile(r"[|;\n]")
 CUSTOM_ID = "kindred-poll:{poll}:{option}"
 CUSTOM_ID_PATTERN = r"kindred-poll:(?P<poll>[0-9]+):(?P<option>[0-9]+)"
 TIMER = "poll"  # the kind of a poll's closing timer
+FORGOTTEN = "You asked to be forgotten (/forget_me) meanwhile: no poll was started."
+VOTE_FORGOTTEN = "You asked to be forgotten (/forget_me) meanwhile: your vote was not counted."
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,7 @@ class Vote:
     tally: Tally | None
     counted: bool = False
     before: int | None = None
+    forgotten: bool = False  # the voter ran /forget_me since they pressed: nothing was written
 
 
 @runtime_checkable  # the edge hands it to the feature among its sides (registration.py ``Parts``)
@@ -170,15 +173,35 @@ class PollLifecycle:
             raise LookupError(f"poll {poll_id} vanished right after it was created")
         return poll
 
-    async def posted(self, poll_id: int, message_id: int, author_id: int) -> None:
-        """The poll's message is out: its buttons are retired through it at close. It quotes its author: in
-        the log it is theirs to forget (/forget_me)."""
-        await self.polls.set_message(poll_id, message_id)
-        await self.privacy.posted_for(author_id, message_id)
+    def mark(self) -> int:
+        """Taken before a poll's message is posted (database/privacy.py ``posted_for``)."""
+        return self.privacy.mark()
 
-    async def results_posted(self, poll: PollRecord, message_id: int) -> None:
+    async def start(self, guild_id: int, channel_id: int, author_id: int, spec: PollSpec, now: datetime,
+                    mark: int, post: Callable[[PollRecord], Awaitable[int]]) -> PollRecord | None:
+        """Create a poll and ``post`` its message (its id), never one without the other (a failed post drops
+        the row). Its rows name its author: a /forget_me of theirs since ``mark`` (:meth:`mark`, taken as they
+        asked) means none is made (None); one that begins meanwhile waits for it, then deletes it."""
+        async with self.privacy.writing_about(author_id, mark) as allowed:
+            if not allowed:
+                return None
+            poll = await self.create(guild_id, channel_id, author_id, spec, now)
+            try:
+                await self.posted(poll.id, await post(poll), author_id, mark)
+            except BaseException:
+                await self.discard(poll.id)  # no poll without its message
+                raise
+            return poll
+
+    async def posted(self, poll_id: int, message_id: int, author_id: int, mark: int) -> None:
+        """The poll's message is out: its buttons are retired through it at close. It quotes its author: in
+        the log it is theirs to forget (/forget_me; ``mark``: :meth:`mark`, before it was posted)."""
+        await self.polls.set_message(poll_id, message_id)
+        await self.privacy.posted_for(author_id, message_id, mark)
+
+    async def results_posted(self, poll: PollRecord, message_id: int, mark: int) -> None:
         """The results quote the poll's question: theirs to forget, as the poll is."""
-        await self.privacy.posted_for(poll.author_id, message_id)
+        await self.privacy.posted_for(poll.author_id, message_id, mark)
 
     async def arm(self, poll: PollRecord) -> None:
         """The poll's message is out: it closes at its closing time (now, if that has passed)."""
@@ -187,12 +210,13 @@ class PollLifecycle:
     async def close_due(self, timer: TimerRow) -> str:
         """The poll's closing timer came due: close it and show the results (nothing if it was closed)."""
         poll_id = int(timer.payload["poll"])
+        mark = self.mark()
         closed = await self.close(poll_id)
         if closed is None:
             return f"poll {poll_id} was closed already"
         message_id = await self.board.show_results(closed, self.character())
         if message_id is not None:
-            await self.results_posted(closed.poll, message_id)
+            await self.results_posted(closed.poll, message_id, mark)
         log.info("poll %s closed with %d votes", poll_id, sum(closed.counts))
         return f"poll {poll_id} closed"
 
@@ -200,7 +224,16 @@ class PollLifecycle:
         """A poll whose message could not be posted: no poll without its message."""
         await self.polls.delete(poll_id)
 
-    async def vote(self, poll_id: int, user_id: int, option: int) -> Vote:
+    async def vote(self, poll_id: int, user_id: int, option: int, mark: int | None = None) -> Vote:
+        """``user_id``'s vote (its row names them): a /forget_me of theirs since ``mark`` (:meth:`mark`, taken
+        as they pressed; None: now) means none is written; one that begins meanwhile waits for it, then
+        deletes it."""
+        async with self.privacy.writing_about(user_id, self.mark() if mark is None else mark) as allowed:
+            if not allowed:
+                return Vote(None, forgotten=True)
+            return await self._vote(poll_id, user_id, option)
+
+    async def _vote(self, poll_id: int, user_id: int, option: int) -> Vote:
         repo = self.polls
         poll = await repo.get(poll_id)
         if poll is None or not 0 <= option < len(poll.options):

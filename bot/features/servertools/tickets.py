@@ -12,6 +12,7 @@ from database.store import Store
 
 THREAD_NAME_MAX = 100
 TOPIC_MAX = 200
+FORGOTTEN = "You asked to be forgotten (/forget_me) meanwhile: no ticket was opened."
 TRANSCRIPT_MAX = 5000  # messages archived per ticket
 CUSTOM_ID = "kindred-ticket:{ticket}:close"
 CUSTOM_ID_PATTERN = r"kindred-ticket:(?P<ticket>[0-9]+):close"
@@ -112,24 +113,35 @@ class TicketDesk:
         topic: str,
         make_thread: Callable[[int], Awaitable[int]],
         undo: Callable[[], Awaitable[None]],
-    ) -> int:
+        mark: int,
+    ) -> int | None:
         """Open a ticket: its row, then ``make_thread(ticket id)`` (the thread's id), then the two tied.
-        On any failure ``undo`` runs, the row is dropped and the failure goes on to the caller."""
-        ticket_id = await self.store.tickets.open(guild_id, channel_id, opener_id, topic)
-        try:
-            thread_id = await make_thread(ticket_id)
-            await self.store.tickets.set_thread(ticket_id, thread_id)
-        except BaseException:
+        On any failure ``undo`` runs, the row is dropped and the failure goes on to the caller. Its rows
+        name its opener: a /forget_me of theirs since ``mark`` (:meth:`mark`, taken as they asked) means
+        none is opened (None); one that begins meanwhile waits for it, then deletes it."""
+        async with self.store.privacy.writing_about(opener_id, mark) as allowed:
+            if not allowed:
+                return None
+            ticket_id = await self.store.tickets.open(guild_id, channel_id, opener_id, topic)
             try:
-                await undo()
-            finally:
-                await self.store.tickets.discard(ticket_id)
-            raise
-        return ticket_id
+                thread_id = await make_thread(ticket_id)
+                await self.store.tickets.set_thread(ticket_id, thread_id)
+            except BaseException:
+                try:
+                    await undo()
+                finally:
+                    await self.store.tickets.discard(ticket_id)
+                raise
+            return ticket_id
 
-    async def posted_for(self, opener_id: int, message_id: int) -> None:
-        """The ticket's opening message quotes its opener's topic: theirs to forget (/forget_me)."""
-        await self.store.privacy.posted_for(opener_id, message_id)
+    def mark(self) -> int:
+        """Taken before a ticket's opening message is posted (database/privacy.py ``posted_for``)."""
+        return self.store.privacy.mark()
+
+    async def posted_for(self, opener_id: int, message_id: int, mark: int) -> None:
+        """The ticket's opening message quotes its opener's topic: theirs to forget (/forget_me; ``mark``:
+        :meth:`mark`, before it was posted)."""
+        await self.store.privacy.posted_for(opener_id, message_id, mark)
 
     async def closable(self, ticket_id: int) -> tuple[TicketRecord, ServerConfig] | None:
         """An open ticket with its thread, and its server's settings; None when it is closed or gone."""

@@ -171,9 +171,22 @@ class ReplySwipes:
         text = record.alternatives[index]
         return await self._shown(record, index, text, added=False)
 
-    async def new_alternative(self, record: SwipeRecord, asker: Swiper, ooc_context: str = "") -> Swiped:
+    def mark(self) -> int:
+        """Taken as a button is pressed, before its row is read (database/privacy.py ``writing_about``)."""
+        return self.store.privacy.mark()
+
+    async def new_alternative(self, record: SwipeRecord, asker: Swiper, ooc_context: str = "", *,
+                              mark: int) -> Swiped:
         """Ask the model for another answer to the same message (steered by ``ooc_context``, an
-        out-of-character note), and show it."""
+        out-of-character note), and show it. ``mark``: :meth:`mark`, taken before ``record`` was read. Its
+        call's usage row and the answer it changes name the person: a /forget_me of theirs since means no
+        call is made (the buttons go); one that begins meanwhile waits for it, then deletes it all."""
+        async with self.store.privacy.writing_about(record.user_id, mark) as allowed:
+            if not allowed:
+                return Swiped(None)
+            return await self._new_alternative(record, asker, ooc_context)
+
+    async def _new_alternative(self, record: SwipeRecord, asker: Swiper, ooc_context: str) -> Swiped:
         pipeline = self.pipeline_of(record.character)
         history = await self.store.conversations.history(record.character, record.user_id, record.scope)
         answered = _answered_turn(history.turns, record.turn_id)
