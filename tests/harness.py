@@ -33,6 +33,7 @@ from bot.features.proactive import ProactiveTalk
 from bot.features.proactive.rounds import ProactiveRound
 from database.records import History, SeenMessage
 from database.store import Store
+from memory.consolidation_report import ConsolidationReport
 from tests.fakes import EVENT_WAIT, PROCESS_WAIT
 from tests.fakes.claude_models import lineup_capabilities
 from tests.fakes.claude_server import FakeClaude, Recorded
@@ -401,13 +402,30 @@ T = TypeVar("T")
 
 
 def proactive_round(h: Harness) -> ProactiveRound:
-    """The running bot's proactive round (bot/features/proactive/), run by hand at a chosen time."""
+    """The running bot's proactive round (bot/features/proactive/): its dice and its last verdicts. Run it
+    with :func:`run_round`."""
     return h.bot.services.part(ProactiveTalk).round
 
 
 def checkin_round(h: Harness) -> CheckInRound:
-    """The running bot's check-in round (bot/features/checkins/), run by hand at a chosen time."""
+    """The running bot's check-in round (bot/features/checkins/), to read. Run it with :func:`run_round`."""
     return h.bot.services.part(CheckInDMs).round
+
+
+async def run_round(h: Harness, name: str, now: datetime | None = None) -> str:
+    """Run the bot's round ``name`` (its key's first part: "proactive", "checkins", "consolidation", ...)
+    at ``now`` through its timer loop, as a pass runs a due one (its row claimed, its result recorded)."""
+    loop = h.bot.services.timers
+    [key] = [k for k in loop.rounds if k.split(":")[0] == name] or [name]  # none: the loop says so
+    return await loop.run_round(key, now)
+
+
+async def consolidate(h: Harness, now: datetime | None = None) -> ConsolidationReport:
+    """The daily consolidation run now through the bot's timer loop (:func:`run_round`); its report."""
+    result = await run_round(h, "consolidation", now)
+    report = h.bot.services.memory_jobs.last
+    assert report is not None and report.describe() == result, result
+    return report
 
 
 def bot_posts(h: Harness, channel_id: int | None = CHANNEL_ID) -> list[dict[str, Any]]:

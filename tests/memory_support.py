@@ -14,10 +14,16 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from bot.core.character import CharacterSource
+from bot.core.claude import ClaudeClient
 from bot.core.config import PROJECT_ROOT, Settings, load_settings
+from bot.core.timers import Dispatcher, Timers
+from bot.runtime.jobs import MemoryJobs, daily_rounds
 from database.records import SeenMessage
 from database.store import Store
-from memory.embeddings import SentenceEmbedder
+from memory.consolidation_report import ConsolidationReport
+from memory.embeddings import Embedder, SentenceEmbedder
+from memory.service import MemoryService
 from tests.fakes.claude_models import lineup_capabilities
 
 FINN = PROJECT_ROOT / "characters" / "finn"
@@ -81,6 +87,29 @@ def memory_settings(db_url: str, claude_url: str = "http://127.0.0.1:9", **overr
            "MODEL_CAPABILITIES": lineup_capabilities(),
            **{k.upper(): str(v) for k, v in overrides.items()}}
     return load_settings(FINN, None, environ=env)
+
+
+async def consolidate_round(store: Store, claude: ClaudeClient, settings: Settings, embedder: Embedder,
+                            now: datetime | None = None) -> ConsolidationReport:
+    """A consolidation as the bot runs it, without a bot: the memory's daily round (bot/runtime/jobs.py)
+    registered on a timer loop of its own and run at ``now`` through it; its report, once the archive's
+    vectors it starts are written too."""
+    key = settings.character_name_slug
+    persona = CharacterSource(FINN, None, environ={}).current
+    memory = MemoryService(settings.memory, store, claude, key, persona, embedder=embedder)
+    jobs = MemoryJobs(memory, settings.memory, settings.storage, lambda line: None)
+
+    async def new_day(at: datetime) -> str:  # the character's mood is not these tests'
+        return ""
+
+    rounds = daily_rounds(key, settings.memory, jobs, new_day, skip=("mood", "retention", "summary-sweep"))
+    try:
+        result = await Dispatcher(Timers(store.timers), rounds=rounds).run_round(f"consolidation:{key}", now)
+        await memory.consolidator.embedded()
+    finally:
+        await memory.close()
+    assert jobs.last is not None and jobs.last.describe() == result, result
+    return jobs.last
 
 
 def seen(message_id: int, author: int, text: str, *, channel: int = 10, dm: bool = False, bot: bool = False,

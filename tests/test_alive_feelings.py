@@ -26,9 +26,9 @@ from tests.harness import (
     Harness,
     MakeHarness,
     button,
-    checkin_round,
     exchange,
     panel_fields,
+    run_round,
 )
 
 # the state line as the check-in or reminder has it; the character's own night, by the clock, adds to it
@@ -201,12 +201,12 @@ async def test_one_check_in_dm_after_a_silence_until_it_is_answered(make_harness
     await h.store.memories.add_core_memory("finn", USER_ID, "Alice restores old boats", source="user")
     day = (datetime.now(UTC) + timedelta(days=3)).replace(hour=12, minute=0, second=0, microsecond=0)
 
-    assert await checkin_round(h).run(day.replace(hour=3)) == "not a sensible local hour"
+    assert await run_round(h, "checkins", day.replace(hour=3)) == "not a sensible local hour"
     h.claude.fail_all(400)
-    assert await checkin_round(h).run(day) == "0 of 1 check-in(s) sent"  # Claude failed: nothing sent
+    assert await run_round(h, "checkins", day) == "0 of 1 check-in(s) sent"  # Claude failed: nothing sent
     h.claude.recover()
     h.claude.script("Alice! The tide missed you. How are the boats?", match=checkin_request)
-    assert await checkin_round(h).run(day + timedelta(hours=1)) == "1 of 1 check-in(s) sent"
+    assert await run_round(h, "checkins", day + timedelta(hours=1)) == "1 of 1 check-in(s) sent"
     sent = (await h.replies(dm, 2))[1]
     assert sent["content"] == "Alice! The tide missed you. How are the boats?"
     checkin = [r for r in h.claude.requests if checkin_request(r.body)][-1]
@@ -225,20 +225,21 @@ async def test_one_check_in_dm_after_a_silence_until_it_is_answered(make_harness
     assert re.search(rf"<now>{when:%A}, {when.day} {when:%B} {when.year}, 1:00 PM where you are \(UTC\)\. "
                      r"alice last wrote [34] days ago\.</now>", asked)
     # Unanswered: no second one.
-    assert await checkin_round(h).run(day + timedelta(hours=2)) == "0 of 0 check-in(s) sent"
+    assert await run_round(h, "checkins", day + timedelta(hours=2)) == "0 of 0 check-in(s) sent"
 
     await h.dm("sorry, I've been busy sanding a hull!")  # she answers: it reads as an answer to the check-in
     await h.replies(dm, 3)
     assert "The tide missed you" in h.claude.all_text(h.claude.last_request(DEFAULT))
     await h.bot.in_flight.drain()
-    assert await checkin_round(h).run(day + timedelta(days=3)) == "1 of 1 check-in(s) sent"  # a new silence
+    # a new silence
+    assert await run_round(h, "checkins", day + timedelta(days=3)) == "1 of 1 check-in(s) sent"
     await h.replies(dm, 4)
 
     await (await h.slash("checkin", [{"type": 1, "name": "off", "options": []}])).text()
     await h.dm("back again")
     await h.replies(dm, 5)
     await h.bot.in_flight.drain()
-    assert await checkin_round(h).run(day + timedelta(days=6)) == "0 of 0 check-in(s) sent"
+    assert await run_round(h, "checkins", day + timedelta(days=6)) == "0 of 0 check-in(s) sent"
 
 
 async def test_a_check_in_says_each_thing_it_knows_of_them_once(make_harness: MakeHarness) -> None:
@@ -258,7 +259,7 @@ async def test_a_check_in_says_each_thing_it_knows_of_them_once(make_harness: Ma
         summary="alice restores old boats in her garage and she missed the regatta in the rain.")
     day = (datetime.now(UTC) + timedelta(days=3)).replace(hour=12, minute=0, second=0, microsecond=0)
     h.claude.script("Alice! How are the boats?", match=checkin_request)
-    assert await checkin_round(h).run(day) == "1 of 1 check-in(s) sent"
+    assert await run_round(h, "checkins", day) == "1 of 1 check-in(s) sent"
     asked = h.claude.all_text([r for r in h.claude.requests if checkin_request(r.body)][-1])
     person = asked.split('<person name="alice">')[1].split("</person>")[0]
     assert person.count("restores old boats") == 1

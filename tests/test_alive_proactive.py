@@ -30,10 +30,12 @@ from tests.harness import (
     USER2_ID,
     Harness,
     MakeHarness,
+    consolidate,
     eventually,
     exchange,
     logged,
     proactive_round,
+    run_round,
 )
 from tests.test_e2e_lookup import NEWS
 
@@ -90,7 +92,8 @@ async def test_a_round_comments_in_character_and_people_can_answer_it(make_harne
     proactive_round(h).rng = Rolls(0.0, 0.2)  # within the chance; a comment
     h.claude.script("Kelp is the ocean's finest scarf, honestly.", match=proactive)
 
-    assert await proactive_round(h).run(sent_at(said) + timedelta(minutes=5)) == "spoke in 1 of 1 channel(s)"
+    spoke = await run_round(h, "proactive", sent_at(said) + timedelta(minutes=5))
+    assert spoke == "spoke in 1 of 1 channel(s)"
     [spoken] = await h.replies(CHANNEL_ID)
     assert spoken["content"] == "Kelp is the ocean's finest scarf, honestly."
     assert "message_reference" not in spoken  # it speaks on its own: a message, not a reply
@@ -120,7 +123,7 @@ async def test_a_round_may_share_a_thought_that_expands_its_status(make_harness:
     said = await unaddressed(h, "quiet day", channel=OTHER_CHANNEL_ID)
     proactive_round(h).rng = Rolls(0.0, 0.9)  # within the chance; a thought
     h.claude.script("This conch has a spiral I could stare at for hours.", match=proactive)
-    await proactive_round(h).run(sent_at(said) + timedelta(minutes=3))
+    await run_round(h, "proactive", sent_at(said) + timedelta(minutes=3))
     [spoken] = await h.replies(OTHER_CHANNEL_ID)
     assert spoken["content"].startswith("This conch")
     text = h.claude.all_text(h.claude.last_request(DEFAULT))
@@ -137,17 +140,17 @@ async def test_the_servers_proactive_setting_switches_it_on_and_a_switch_overrid
     h = await make_harness(proactive_chance="1", yes_no_vote_count="1")  # proactive_talk: off by default
     said = await unaddressed(h, "anyone around?")
     when = sent_at(said) + timedelta(minutes=5)
-    assert await proactive_round(h).run(when) == "spoke in 0 of 0 channel(s)"
+    assert await run_round(h, "proactive", when) == "spoke in 0 of 0 channel(s)"
     done = await answer(await h.slash("settings", sub("set", key="proactive", value="on"), user=ADMIN_ID))
     assert "proactive" in done
     proactive_round(h).rng = Rolls(0.0, 0.2, 0.0, 0.2)
     h.claude.script("Just me and the kelp.", match=proactive)
-    assert await proactive_round(h).run(when) == "spoke in 1 of 2 channel(s)"
+    assert await run_round(h, "proactive", when) == "spoke in 1 of 2 channel(s)"
     [spoken] = await h.replies(CHANNEL_ID)
     assert spoken["content"] == "Just me and the kelp."
     await bot_switch(h, "proactive", "off")  # this channel: off, whatever the server says
     assert [v.place.channel_id for v in proactive_round(h).last] == [CHANNEL_ID, OTHER_CHANNEL_ID]
-    await proactive_round(h).run(when)
+    await run_round(h, "proactive", when)
     assert CHANNEL_ID not in [v.place.channel_id for v in proactive_round(h).last]
 
 
@@ -166,7 +169,7 @@ async def test_each_skip_reason_is_decided_and_mirrored(make_harness: MakeHarnes
 
     async def reasons(at: datetime, *rolls: float) -> dict[int, str]:
         proactive_round(h).rng = Rolls(*rolls)
-        await proactive_round(h).run(at)
+        await run_round(h, "proactive", at)
         return {v.place.channel_id: v.reason for v in proactive_round(h).last}
 
     seen = await reasons(base + timedelta(seconds=20))
@@ -175,7 +178,7 @@ async def test_each_skip_reason_is_decided_and_mirrored(make_harness: MakeHarnes
     assert (await reasons(base + timedelta(minutes=5), 0.9))[CHANNEL_ID] == "roll 0.90 missed the chance 0.5"
     silent = (await reasons(base + timedelta(hours=7)))[CHANNEL_ID]
     assert silent.startswith("silent for 7.0 h, longer than 6 h")
-    assert await proactive_round(h).run(base + timedelta(hours=12, minutes=30)) == "quiet hours"
+    assert await run_round(h, "proactive", base + timedelta(hours=12, minutes=30)) == "quiet hours"
     await (await h.slash("bot", [{"name": "deactivate", "type": 1, "options": []}], user=ADMIN_ID)).message()
     assert (await reasons(base + timedelta(minutes=5)))[CHANNEL_ID] == "deactivated here"
     await (await h.slash("bot", [{"name": "activate", "type": 1, "options": []}], user=ADMIN_ID)).message()
@@ -203,7 +206,7 @@ async def test_a_claude_failure_posts_nothing_into_the_quiet_channel(
     h.claude.fail_all(529)
     proactive_round(h).rng = Rolls(0.0, 0.3)
     with caplog.at_level(logging.WARNING):
-        result = await proactive_round(h).run(sent_at(said) + timedelta(minutes=5))
+        result = await run_round(h, "proactive", sent_at(said) + timedelta(minutes=5))
     assert result == "spoke in 0 of 1 channel(s)"
     [verdict] = proactive_round(h).last
     assert not verdict.speak and verdict.reason.startswith("Claude failed")
@@ -307,7 +310,7 @@ async def test_the_custom_status_is_written_shown_reapplied_and_refreshed(make_h
     assert len([r for r in h.claude.requests if status_request(r.body)]) == asked
 
     h.claude.script("After the tide turned", match=status_request)
-    await h.bot.services.alive.new_day(utc_now())  # the daily mood round
+    await run_round(h, "mood", utc_now())  # the daily mood round
     await h.discord.wait_for(lambda d: d.custom_status() == "After the tide turned", what="the day's status")
 
 
@@ -317,16 +320,16 @@ async def test_the_daily_mood_round_sets_the_day_s_mood_once_a_day(make_harness:
     h = await make_harness()
     h.claude.script("Salty and cheerful today.",
                     match=lambda body: "what mood you are in today" in FakeClaude.all_text(body))
-    await h.bot.services.memory.consolidator.run()
+    await consolidate(h)
     assert await h.store.state.get("daily_mood") == ""  # nothing set
-    await h.bot.services.alive.new_day(utc_now())
+    await run_round(h, "mood", utc_now())
     assert await h.store.state.get("daily_mood") == "Salty and cheerful today."
     # no one is answered there: the card's {{user}} is no person called "User"
     (request,) = [r for r in h.claude.requests if "what mood you are in" in FakeClaude.all_text(r.body)]
     system = FakeClaude.system_text(request)
     assert "You ask the person you are answering questions" in system and "User" not in system
     asked = len(h.claude.requests)
-    await h.bot.services.alive.new_day(utc_now())  # set today already: not asked again
+    await run_round(h, "mood", utc_now())  # set today already: not asked again
     assert not [r for r in h.claude.requests[asked:] if "what mood you are in" in FakeClaude.all_text(r.body)]
 
 
@@ -412,8 +415,8 @@ async def test_the_status_after_the_consolidation_holds_the_days_server_lines_no
     asked = len([r for r in h.claude.requests if status_request(r.body)])
     h.claude.script("Counting sparkles in the tide pool", match=status_request)
     # the nightly moment: the consolidation round, then the day's mood round (which writes the status)
-    await h.bot.services.memory_jobs.daily()
-    await h.bot.services.alive.new_day(utc_now())
+    await consolidate(h)
+    await run_round(h, "mood", utc_now())
     await h.discord.wait_for(lambda d: d.custom_status() == "Counting sparkles in the tide pool",
                              what="the day's status")
     assert await h.store.log.recent_messages(CHANNEL_ID, limit=5) and await logged_count(h.store) == 0
@@ -432,7 +435,7 @@ async def test_speaking_first_goes_by_the_room_there_not_one_persons_insults_els
     said = await unaddressed(h, "so true")
     proactive_round(h).rng = Rolls(0.0, 0.2)  # within the chance; a comment
     h.claude.script("Kelp is the ocean's finest scarf.", match=proactive)
-    spoke = await proactive_round(h).run(sent_at(said) + timedelta(minutes=5))
+    spoke = await run_round(h, "proactive", sent_at(said) + timedelta(minutes=5))
     assert spoke == "spoke in 1 of 1 channel(s)"
     text = h.claude.all_text(h.claude.last_request(DEFAULT))
     assert "speak up on your own" in text and "The room here feels" in text  # what was said there
@@ -462,7 +465,8 @@ async def test_the_channels_lines_are_a_replys_transcript_quoted_timed_and_witho
     said = await unaddressed(h, "the kelp forest looks amazing today", reply_to=int(bobs["id"]))
     proactive_round(h).rng = Rolls(0.0, 0.2)  # within the chance; a comment
     h.claude.script("Kelp is the ocean's finest scarf, honestly.", match=proactive)
-    assert await proactive_round(h).run(sent_at(said) + timedelta(minutes=5)) == "spoke in 1 of 1 channel(s)"
+    spoke = await run_round(h, "proactive", sent_at(said) + timedelta(minutes=5))
+    assert spoke == "spoke in 1 of 1 channel(s)"
     request = [r for r in h.claude.requests if proactive(r.body)][-1].body
     text = FakeClaude.all_text(request)
     assert "Sources:" not in text and "Big day out there." in text
@@ -487,7 +491,7 @@ async def test_what_it_says_first_in_a_server_is_in_the_servers_language(make_ha
     said = await unaddressed(h, "el bosque de algas está precioso hoy")
     proactive_round(h).rng = Rolls(0.0, 0.2)
     h.claude.script("¡Las algas son la bufanda del océano!", match=proactive)
-    assert await proactive_round(h).run(sent_at(said) + timedelta(minutes=5)) == \
+    assert await run_round(h, "proactive", sent_at(said) + timedelta(minutes=5)) == \
         "spoke in 1 of 1 channel(s)"
     text = h.claude.all_text(h.claude.last_request(DEFAULT))
     assert "Answer in Spanish" in text

@@ -20,7 +20,16 @@ from database.models import (
 from database.store import Store
 from memory.consent import Consent
 from tests.fakes.claude_server import Reply
-from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, Harness, MakeHarness, ephemeral, exchange
+from tests.harness import (
+    CHANNEL_ID,
+    USER2_ID,
+    USER_ID,
+    Harness,
+    MakeHarness,
+    consolidate,
+    ephemeral,
+    exchange,
+)
 from tests.memory_support import HashEmbedder, consolidation_responder
 
 
@@ -87,7 +96,7 @@ async def test_opt_in_mode_keeps_nothing_about_people_who_did_not_opt_in(make_ha
     assert len((await h.store.conversations.history(key, USER2_ID, f"channel:{CHANNEL_ID}")).turns) == 2
     assert (await memory_rows(h.store, USER_ID))["logged"] == 3  # only the short-term log holds them
 
-    report = await h.bot.services.memory.consolidator.run()
+    report = await consolidate(h)
     assert report.skipped == 0
     assert await memory_rows(h.store, USER_ID) == {"history": 0, "core_memories": 0, "facts": 0,
                                                    "relationships": 0, "logged": 0, "archived": 0}

@@ -30,6 +30,7 @@ from database.records import RelationshipRecord
 from database.store import Store
 from memory.batching import make_batches
 from memory.consolidation import Consolidator
+from memory.consolidation_report import ConsolidationReport
 from memory.embeddings import to_bytes
 from memory.facts import MalformedExtraction, parse_extraction
 from memory.relationships import bound_daily_change
@@ -41,6 +42,7 @@ from tests.harness import check, eventually
 from tests.memory_support import (
     FINN,
     HashEmbedder,
+    consolidate_round,
     consolidation_responder,
     fact_texts,
     first_user_text,
@@ -66,8 +68,13 @@ class Rig:
         self.key = self.settings.character_name_slug
 
     def consolidator(self, embedder: Any = None, **kwargs: Any) -> Consolidator:
+        """A consolidator of its own, for a test that watches or changes its steps."""
         return Consolidator(self.store, self.claude, self.settings.memory, self.key, self.persona,
                             embedder or HashEmbedder(), **kwargs)
+
+    async def consolidate(self, now: datetime | None = None) -> ConsolidationReport:
+        """A consolidation as the bot runs it, through the memory's daily round on a timer loop."""
+        return await consolidate_round(self.store, self.claude, self.settings, HashEmbedder(), now)
 
 
 @pytest.fixture
@@ -157,7 +164,7 @@ async def test_a_hostile_answer_is_asked_again_like_any_malformed_one(rig_factor
     fake_claude.responder = respond
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("memory.batching.BATCH_MESSAGES", 1)  # one message, one batch, one hostile answer each
-        report = await rig.consolidator().run()
+        report = await rig.consolidate()
     assert report.malformed == len(HOSTILE_ANSWERS) and report.skipped == 0, report.errors
     assert asked == {str(i): 2 for i in range(len(HOSTILE_ANSWERS))}  # each asked again once
     assert fact_texts(await rig.store.facts.rows(ALICE)) == sorted(facts)
@@ -291,7 +298,7 @@ async def test_malformed_answers_are_retried_once_then_skipped_keeping_the_messa
 
     fake_claude.responder = respond
     with caplog.at_level(logging.INFO, logger="memory.consolidation"):
-        report = await rig.consolidator().run()
+        report = await rig.consolidate()
     assert (report.committed, report.skipped) == (1, 1)
     assert len(alice_calls) == 2 and len(bob_calls) == 2
     retry = alice_calls[1]["messages"]
@@ -303,11 +310,11 @@ async def test_malformed_answers_are_retried_once_then_skipped_keeping_the_messa
     assert f"malformed answer for bob ({BOB}) twice" in caplog.text  # named as people know them
 
     fake_claude.fail_all(400)  # Claude down: skipped the same way
-    report = await rig.consolidator().run()
+    report = await rig.consolidate()
     assert report.skipped == 1 and await logged_count(rig.store) == 1
     fake_claude.recover()
     fake_claude.responder = consolidation_responder()
-    report = await rig.consolidator().run()
+    report = await rig.consolidate()
     assert report.committed == 1 and await logged_count(rig.store) == 0
     assert fact_texts(await rig.store.facts.rows(BOB)) == ["Bob fixes boats"]
 
@@ -317,17 +324,17 @@ async def test_relationship_change_is_bounded_per_day_across_runs(rig_factory: A
     day = datetime(2026, 5, 1, 4, tzinfo=UTC)
     for n in range(3):
         await log_all(rig.store, [seen(10 + n, ALICE, "FEEL[rapport]: 0.5\nFEEL[anger]: -2", name="alice")])
-        await rig.consolidator().run(now=day + timedelta(hours=n))
+        await rig.consolidate(day + timedelta(hours=n))
     rel = await rig.store.people.relationship(rig.key, ALICE)
     assert rel.rapport == pytest.approx(5.8) and rel.anger == 0.0
     # An admin's change is not undone by the bound.
     await rig.store.people.set_relationship(rig.key, ALICE, anger=6)
     await log_all(rig.store, [seen(20, ALICE, "FEEL[rapport]: 0.5\nFEEL[anger]: -0.5", name="alice")])
-    await rig.consolidator().run(now=day + timedelta(hours=5))
+    await rig.consolidate(day + timedelta(hours=5))
     rel = await rig.store.people.relationship(rig.key, ALICE)
     assert rel.rapport == pytest.approx(5.8) and rel.anger == pytest.approx(5.5)
     await log_all(rig.store, [seen(21, ALICE, "FEEL[rapport]: 0.5", name="alice")])
-    await rig.consolidator().run(now=day + timedelta(days=1))  # a new day, a new allowance
+    await rig.consolidate(day + timedelta(days=1))  # a new day, a new allowance
     assert (await rig.store.people.relationship(rig.key, ALICE)).rapport == pytest.approx(6.3)
 
 
@@ -337,7 +344,7 @@ async def test_relationship_is_asked_on_one_scale_the_change_that_is_applied(rig
     metric by exactly that change."""
     rig: Rig = rig_factory()  # relationship_max_daily_change: 1.0
     await log_all(rig.store, [seen(30, ALICE, "FEEL[anger]: 0.5\nFEEL[formality]: -1", name="alice")])
-    await rig.consolidator().run()
+    await rig.consolidate()
     request = next(r for r in rig.fc.requests if is_extraction(r.body))
     rules = FakeClaude.system_text(request.body)
     part = rules[rules.index('"relationship":'):].split("\n\n")[0]
@@ -368,7 +375,7 @@ async def test_opt_in_mode_purges_the_unconsented_and_their_dms(rig_factory: Any
     ])
     await rig.store.people.set_memory_consent(ALICE, True)
     await rig.store.people.set_memory_consent(CAROL, False)
-    report = await rig.consolidator().run()
+    report = await rig.consolidate()
     assert report.purged == 4
     assert await archived_ids(rig.store) == [1, 6]
     assert await logged_count(rig.store) == 0
@@ -390,7 +397,7 @@ async def test_expired_facts_are_pruned_unless_pinned(rig_factory: Any) -> None:
     async with rig.store.engine.begin() as conn:
         await conn.execute(update(UserFact).where(UserFact.fact.like("old%"))
                            .values(last_mentioned=datetime.now(UTC) - timedelta(days=15)))
-    report = await rig.consolidator().run()
+    report = await rig.consolidate()
     assert report.pruned_facts == 1
     assert fact_texts(await rig.store.facts.rows(ALICE)) == ["old and pinned", "recent"]
 
@@ -808,7 +815,7 @@ async def test_extraction_follows_a_reply_for_its_context_says_utc_and_caches_it
              at=at + timedelta(minutes=60))._replace(reply_to_id=1),
     ]
     await log_all(rig.store, messages)
-    await rig.consolidator().run()
+    await rig.consolidate()
     requests = [r for r in rig.fc.requests if is_extraction(r.body)]
     [alice] = [first_user_text(r.body) for r in requests if "Alice goes" in first_user_text(r.body)]
     assert "[2026-03-02 18:00] (context) bob: Anyone been to the new aquarium?\n" \
@@ -836,7 +843,7 @@ async def test_extraction_sees_the_line_each_message_answers_as_context(rig_fact
         seen(5, ALICE, "and I love it", name="alice", at=at + timedelta(minutes=4)),
     ]
     await log_all(store, messages)
-    await rig.consolidator().run()
+    await rig.consolidate()
     asked = {first_user_text(r.body) for r in rig.fc.requests if is_extraction(r.body)}
     [dm] = [a for a in asked if "half marathon" in a]
     # the question the "yes" answers, dated, marked as context under the character's name (not the bot's)

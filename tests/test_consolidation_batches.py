@@ -23,6 +23,7 @@ from memory.consolidation import Consolidator, answer_key
 from tests.dbtools import logged_count
 from tests.fakes import EVENT_WAIT
 from tests.fakes.claude_server import FakeClaude
+from tests.harness import consolidate as consolidate_bot
 from tests.memory_support import (
     FINN,
     HashEmbedder,
@@ -232,8 +233,8 @@ async def test_the_daily_job_extracts_through_a_batch_by_default(make_harness: A
     await h.replies(h.channel_id, 1)
     await h.bot.in_flight.drain()
     h.claude.requests.clear()
-    report = await h.bot.services.memory_jobs.daily()
-    assert report is not None and report.committed == 1
+    report = await consolidate_bot(h)
+    assert report.committed == 1
     assert [r.fact for r in await h.store.facts.rows(h.user_id)] == ["Alice mends fishing nets"]
     extraction = [r for r in h.claude.requests if is_extraction(r.body)]
     assert [r.path for r in extraction] == ["/v1/messages/batches"]

@@ -21,7 +21,7 @@ from memory.embeddings import to_bytes
 from memory.episodes import ExcerptIndex, beside, excerpts_of
 from memory.facts import FactCache, FactIndex
 from memory.recall import Recall, choose_both, topic
-from tests.harness import CHANNEL_ID, USER_ID, Harness, MakeHarness
+from tests.harness import CHANNEL_ID, USER_ID, Harness, MakeHarness, consolidate
 from tests.memory_support import HashEmbedder, consolidation_responder
 from tests.test_memory_commands import forget, memory
 
@@ -239,7 +239,7 @@ async def test_a_detail_said_once_in_a_dm_weeks_ago_is_found_there_never_in_a_ch
     weeks_ago = datetime.now(UTC) - timedelta(days=21)
     async with h.store.engine.begin() as conn:  # said three weeks ago
         await conn.execute(update(LoggedMessage).values(created_at=weeks_ago))
-    report = await h.bot.services.memory.consolidator.run()
+    report = await consolidate(h)
     assert report.committed >= 1 and await h.store.facts.rows(USER_ID) == []  # never extracted as a fact
     assert report.excerpts >= 2
     # The vectors come after the run, in the background.

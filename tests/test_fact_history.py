@@ -20,7 +20,7 @@ from memory.factlines import dated, line, render
 from memory.facts import MAX_SHOWN, FactIndex, MalformedExtraction, parse_extraction
 from memory.recall import choose, choose_both
 from memory.reconcile import nearest, resolve, shown_ids, telling
-from tests.harness import CHANNEL_ID, USER_ID, MakeHarness
+from tests.harness import CHANNEL_ID, USER_ID, MakeHarness, consolidate
 from tests.memory_support import (
     HashEmbedder,
     consolidation_responder,
@@ -243,12 +243,12 @@ async def test_a_move_updates_the_fact_and_the_reply_knows_where_they_live_now_a
     await h.dm("I live in Leeds, the rain is relentless")
     await h.replies(dm, 1)
     await bot.in_flight.drain()
-    assert (await bot.services.memory.consolidator.run()).new_facts == 1
+    assert (await consolidate(h)).new_facts == 1
 
     await h.dm("big news: I moved to York last week!")
     await h.replies(dm, 2)
     await bot.in_flight.drain()
-    report = await bot.services.memory.consolidator.run()
+    report = await consolidate(h)
     asked = [first_user_text(r.body) for r in h.claude.requests if is_extraction(r.body)]
     assert "moved to York" in asked[-1] and LEEDS.search(asked[-1])  # shown the Leeds fact, with its id
     assert report.updated_facts == 1
@@ -419,7 +419,7 @@ async def test_after_a_move_told_as_a_plain_add_no_request_tells_the_old_home_as
     await chat(h, ["I live in Leeds, the rain is relentless"], dm=True)
     await bot.services.memory.summarizer.wait_idle()
     await bot.in_flight.drain()
-    assert (await bot.services.memory.consolidator.run()).new_facts == 1
+    assert (await consolidate(h)).new_facts == 1
     # what an earlier pass kept of her
     await h.store.memories.replace_core_memories(key, USER_ID, ["alice lives in Leeds, rain and all"],
                                                  reason="earlier pass", source=PRIVATE_SOURCE)
@@ -429,7 +429,7 @@ async def test_after_a_move_told_as_a_plain_add_no_request_tells_the_old_home_as
     await bot.services.memory.summarizer.wait_idle()
     await bot.in_flight.drain()
     moved = len(h.claude.requests)
-    report = await bot.services.memory.consolidator.run()
+    report = await consolidate(h)
     assert (report.new_facts, report.updated_facts, report.refreshed_memories) == (1, 0, 1)
     facts = {r.fact: r for r in await h.store.facts.rows(USER_ID)}
     york, leeds = facts["alice moved to York"], facts["alice lives in Leeds"]
@@ -451,7 +451,7 @@ async def test_after_a_move_told_as_a_plain_add_no_request_tells_the_old_home_as
     await chat(h, ["I adopted a cat today, she is tiny"], dm=True, start=2)
     await bot.services.memory.summarizer.wait_idle()
     await bot.in_flight.drain()
-    assert (await bot.services.memory.consolidator.run()).refreshed_memories == 0
+    assert (await consolidate(h)).refreshed_memories == 0
     current = {r.fact for r in await h.store.facts.rows(USER_ID) if r.valid_until is None}
     assert current == {"alice moved to York", "alice adopted a cat"}
 
@@ -484,11 +484,11 @@ async def test_a_fact_that_may_or_may_not_replace_another_keeps_both_with_the_do
     await h.dm("I live in Leeds, the rain is relentless")
     await h.replies(dm, 1)
     await bot.in_flight.drain()
-    await bot.services.memory.consolidator.run()
+    await consolidate(h)
     await h.dm("I'm staying in Hull for the winter, with my aunt")
     await h.replies(dm, 2)
     await bot.in_flight.drain()
-    await bot.services.memory.consolidator.run()
+    await consolidate(h)
     facts = {r.fact: r for r in await h.store.facts.rows(USER_ID)}
     hull, leeds = facts["alice is staying in Hull for the winter"], facts["alice lives in Leeds"]
     assert hull.valid_until is None and leeds.valid_until is None  # both kept
@@ -540,7 +540,7 @@ async def test_when_a_move_closes_the_old_home_the_summaries_that_told_it_are_re
                dm=True)
     assert await summarized(h, "dm") == script.summary
     await bot.in_flight.drain()
-    await bot.services.memory.consolidator.run()
+    await consolidate(h)
 
     await chat(h, ["big news: I moved to York last week!"], dm=True, start=3)
     await bot.services.memory.summarizer.wait_idle()
@@ -554,7 +554,7 @@ async def test_when_a_move_closes_the_old_home_the_summaries_that_told_it_are_re
             seen.append((await h.store.conversations.history(key, USER_ID, "dm")).summary)
 
     consolidator.on_step = step
-    report = await consolidator.run()
+    report = await consolidate(h)
     consolidator.on_step = None
     assert report.refreshed_summaries == 1
     # rewritten as soon as her batch was in, not after the rest of the run
@@ -596,7 +596,7 @@ async def test_a_channel_summary_is_rewritten_only_with_what_its_server_may_see(
     assert await summarized(h, f"channel:{CHANNEL_ID}") == script.summary
     await chat(h, ["I adopted a cat today, she is tiny"], dm=True)  # told in her DMs only
     await bot.in_flight.drain()
-    await bot.services.memory.consolidator.run()
+    await consolidate(h)
     assert {r.fact: r.private for r in await h.store.facts.rows(USER_ID)} == {
         "alice lives in Leeds": False, "alice adopted a cat": True}
 
@@ -604,7 +604,7 @@ async def test_a_channel_summary_is_rewritten_only_with_what_its_server_may_see(
     await bot.services.memory.summarizer.wait_idle()
     await bot.in_flight.drain()
     before = len(h.claude.requests)
-    assert (await bot.services.memory.consolidator.run()).refreshed_summaries == 1
+    assert (await consolidate(h)).refreshed_summaries == 1
     [asked] = [r for r in h.claude.requests[before:] if REWRITE_CUE in last_user_text(r.body)]
     text = last_user_text(asked.body)
     assert 'place="channel"' in text and LEEDS_PAST.search(text.split("No longer true about alice")[1])
@@ -638,10 +638,10 @@ async def test_when_the_rewrite_fails_the_clause_telling_the_old_home_is_dropped
                dm=True)
     assert await summarized(h, "dm") == script.summary
     await bot.in_flight.drain()
-    await bot.services.memory.consolidator.run()
+    await consolidate(h)
     await chat(h, ["big news: I moved to York last week!"], dm=True, start=3)
     await bot.services.memory.summarizer.wait_idle()
     await bot.in_flight.drain()
-    assert (await bot.services.memory.consolidator.run()).refreshed_summaries == 1
+    assert (await consolidate(h)).refreshed_summaries == 1
     assert (await h.store.conversations.history(key, USER_ID, "dm")).summary == \
         "… and bakes bread on Sundays."

@@ -14,16 +14,21 @@ from typing import Any
 
 import pytest
 
-from bot.core.character import CharacterSource
 from bot.core.claude import ClaudeClient
 from database.records import FactRow
 from database.store import Store
-from memory.consolidation import Consolidator
 from memory.embeddings import from_bytes
 from memory.facts import EXTRACTION_SCHEMA, ExtractedFact, FactIndex, match_facts, parse_extraction
 from memory.slots import parse_slot, slot_for
 from tests.fakes.claude_server import FakeClaude
-from tests.memory_support import FINN, first_user_text, is_extraction, memory_settings, real_embedder, seen
+from tests.memory_support import (
+    consolidate_round,
+    first_user_text,
+    is_extraction,
+    memory_settings,
+    real_embedder,
+    seen,
+)
 
 ALICE = 5
 
@@ -90,15 +95,9 @@ class Rig:
             await self.store.log.log_message(seen(self.said, ALICE, text, dm=True, name="alice",
                                                   channel=500))
         claude = ClaudeClient(self.settings, self.store.usage)
-        persona = CharacterSource(FINN, None, environ={}).current
-        consolidator = Consolidator(self.store, claude, self.settings.memory,
-                                    self.settings.character_name_slug, persona, real_embedder())
         try:
-            report = await consolidator.run()
-            await consolidator.embedded()
-            return report
+            return await consolidate_round(self.store, claude, self.settings, real_embedder())
         finally:
-            await consolidator.close()
             await claude.close()
 
     async def facts(self) -> dict[str, FactRow]:

@@ -28,7 +28,7 @@ from database.visibility import Audience
 from memory.relationships import lasting
 from tests.fakes.claude_server import FakeClaude
 from tests.felt_support import feels
-from tests.harness import USER2_ID, USER_ID, Harness, MakeHarness, exchange, reply_requests
+from tests.harness import USER2_ID, USER_ID, Harness, MakeHarness, consolidate, exchange, reply_requests
 from tests.test_memory_commands import forget
 
 # the feeling leads the fenced state (bot/reply/prompting.py), said only when something stands out
@@ -351,7 +351,7 @@ async def test_the_lasting_feeling_says_since_when_and_a_dms_timing_stays_out_of
     h.claude.responder = lambda body: json.dumps({"facts": [], "relationship": judged}) \
         if is_extraction(body) else None
     await dm(h, "hi finn, what is the kelp tea like", 1)
-    await h.bot.services.memory.consolidator.run(now=clock.now)  # her DMs bring them close
+    await consolidate(h, clock.now)  # her DMs bring them close
     clock.now += timedelta(days=2)
     assert await dm(h, "ok, see you", 2) == (
         "Toward alice you feel close to them and trusting of them (since Wednesday): be familiar and "
@@ -364,11 +364,11 @@ async def test_the_lasting_feeling_says_since_when_and_a_dms_timing_stays_out_of
 
     judged.update(rapport=0.0, trust=0.0)  # her DM moves nothing more
     await h.bot.in_flight.drain()
-    await h.bot.services.memory.consolidator.run(now=clock.now)
+    await consolidate(h, clock.now)
     judged.update(formality=-3.0)  # public talk makes it casual
     await exchange(h, "anyone tried the seafoam chai", 2)
     await h.bot.in_flight.drain()
-    await h.bot.services.memory.consolidator.run(now=clock.now)
+    await consolidate(h, clock.now)
     clock.now += timedelta(hours=1)
     await exchange(h, "how is everyone", 3)
     assert state_line(reply_requests(h)[-1]) == (

@@ -11,7 +11,16 @@ import discord
 
 from bot.discord.logchannel import UsersPageButton
 from tests.fakes.discord_components import V2_FLAG, refuse_v2_edit
-from tests.harness import ADMIN_ID, LOG_CHANNEL_ID, USER_ID, Harness, button, panel_fields, panel_text
+from tests.harness import (
+    ADMIN_ID,
+    LOG_CHANNEL_ID,
+    USER_ID,
+    Harness,
+    button,
+    consolidate,
+    panel_fields,
+    panel_text,
+)
 from tests.memory_support import consolidation_responder
 
 
@@ -26,8 +35,8 @@ async def test_the_daily_consolidation_reports_its_figures_as_a_panel(make_harne
     await h.bot.mirror.drain()
     before = len(h.discord.posted(LOG_CHANNEL_ID))
 
-    report = await h.bot.services.memory_jobs.daily()
-    assert report is not None and report.new_facts == 2
+    report = await consolidate(h)
+    assert report.new_facts == 2
     await h.bot.mirror.drain()
     [posted] = [m for m in h.discord.posted(LOG_CHANNEL_ID)[before:] if not m["content"]]
     text, fields = panel_text(posted), panel_fields(posted)  # the fake refuses a panel past V2's rules

@@ -31,6 +31,7 @@ from tests.harness import (
     Harness,
     proactive_round,
     reply_requests,
+    run_round,
 )
 from tests.test_alive_proactive import Rolls, bot_switch, proactive, sent_at, status_request, unaddressed
 
@@ -162,7 +163,7 @@ async def test_proactive_talk_follows_its_channel_and_the_status_keeps_safe(make
     said = await unaddressed(h, "quiet night in the lounge")
     proactive_round(h).rng = Rolls(0.0, 0.2)  # within the chance; a comment
     h.claude.script(ANSWER, match=proactive)
-    spoke = await proactive_round(h).run(sent_at(said) + timedelta(minutes=5))
+    spoke = await run_round(h, "proactive", sent_at(said) + timedelta(minutes=5))
     assert spoke == "spoke in 1 of 1 channel(s)"
     await h.replies(CHANNEL_ID)
     assert full(FakeClaude.all_text(next(r for r in reversed(h.claude.requests) if proactive(r.body))))

@@ -15,7 +15,15 @@ from bot.reply.prompting import profile_part
 from database.profiles import ABOUT_MAX, NO_PROFILE, Profile
 from tests.fakes.claude_server import FakeClaude
 from tests.fakes.prompt_cache import estimate_tokens
-from tests.harness import CHANNEL_ID, USER_ID, Harness, MakeHarness, checkin_round, ephemeral, reply_requests
+from tests.harness import (
+    CHANNEL_ID,
+    USER_ID,
+    Harness,
+    MakeHarness,
+    ephemeral,
+    reply_requests,
+    run_round,
+)
 from tests.server_support import opts
 from tests.test_alive_feelings import checkin_request
 from tests.test_feature_costs import readme_features
@@ -129,6 +137,6 @@ async def test_a_check_in_calls_them_by_the_name_they_set(make_harness: MakeHarn
     await me(h, "set", name="Sam", pronouns="they/them", about=ABOUT)
     day = (datetime.now(UTC) + timedelta(days=3)).replace(hour=12, minute=0, second=0, microsecond=0)
     h.claude.script("Sam! How are the bees?", match=checkin_request)
-    assert await checkin_round(h).run(day) == "1 of 1 check-in(s) sent"
+    assert await run_round(h, "checkins", day) == "1 of 1 check-in(s) sent"
     asked = FakeClaude.all_text([r for r in h.claude.requests if checkin_request(r.body)][-1])
     assert '<person name="Sam">\n<self by="Sam"' in asked and f"About me: {ABOUT}" in asked

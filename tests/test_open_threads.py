@@ -16,7 +16,15 @@ from database.store import Store
 from database.threads import NewThread, ThreadChanges
 from memory.threads import parse_threads, still_open, thread_changes
 from tests.fakes.claude_server import FakeClaude
-from tests.harness import CHANNEL_ID, USER_ID, Harness, MakeHarness, checkin_round, panel_text
+from tests.harness import (
+    CHANNEL_ID,
+    USER_ID,
+    Harness,
+    MakeHarness,
+    consolidate,
+    panel_text,
+    run_round,
+)
 from tests.memory_support import first_user_text, is_extraction
 from tests.test_memory_commands import forget, memory
 
@@ -51,9 +59,9 @@ def checkin_request(body: dict[str, Any]) -> bool:
     return "asking how they are" in FakeClaude.all_text(body)
 
 
-async def consolidate(h: Harness) -> None:
+async def consolidated(h: Harness) -> None:
     await h.bot.in_flight.drain()
-    report = await h.bot.services.memory.consolidator.run()
+    report = await consolidate(h)
     assert report.committed >= 1 and report.malformed == 0
 
 
@@ -69,7 +77,7 @@ async def test_an_open_thread_reaches_the_reply_and_the_check_in_and_closes_when
     dm = await h.dm_channel_id()
     await h.dm("I have my chemistry exam on Friday, wish me luck")
     await h.replies(dm, 1)
-    await consolidate(h)
+    await consolidated(h)
     [thread] = await h.store.threads.rows(USER_ID)
     assert (thread.thread, thread.due_at, thread.private) == (EXAM, datetime(due.year, due.month, due.day, 12,
                                                                              tzinfo=UTC), True)
@@ -92,7 +100,7 @@ async def test_an_open_thread_reaches_the_reply_and_the_check_in_and_closes_when
     await h.bot.in_flight.drain()
     day = (utc_now() + timedelta(days=3)).replace(hour=12, minute=0, second=0, microsecond=0)
     h.claude.script("Alice! How did the chemistry exam go?", match=checkin_request)
-    assert await checkin_round(h).run(day) == "1 of 1 check-in(s) sent"
+    assert await run_round(h, "checkins", day) == "1 of 1 check-in(s) sent"
     checkin = h.claude.all_text([r for r in h.claude.requests if checkin_request(r.body)][-1])
     assert f"- {EXAM} (due {spoken})" in checkin and '<open_threads about="alice"' in checkin
     assert (f"<notes by=\"alice\" words=\"alice's own, about themselves\">\n- {note}\n</notes>"
@@ -103,7 +111,7 @@ async def test_an_open_thread_reaches_the_reply_and_the_check_in_and_closes_when
     await h.replies(dm, 3)
     await h.dm("the exam went great, I think I passed!")
     await h.replies(dm, 4)
-    await consolidate(h)
+    await consolidated(h)
     assert extractor.shown["the exam went"] == [(thread.id, EXAM)]
     assert extractor.shown["tides"] == []  # a channel's extraction is never shown a DM's thread
     assert await h.store.threads.rows(USER_ID) == []

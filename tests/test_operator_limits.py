@@ -36,6 +36,7 @@ from tests.harness import (
     log_posts,
     panel_fields,
     proactive_round,
+    run_round,
 )
 from tests.server_support import answer, sub
 
@@ -289,7 +290,7 @@ async def test_past_the_global_cap_the_character_does_not_speak_first(make_harne
     proactive_round(h).rng = Rolls(0.0, 0.3)
     h.claude.script("Should never be asked.", match=proactive)
     before = len(asked(h))
-    result = await proactive_round(h).run(sent_at(said) + timedelta(minutes=5))
+    result = await run_round(h, "proactive", sent_at(said) + timedelta(minutes=5))
     assert result == "spoke in 0 of 1 channel(s)"
     [verdict] = proactive_round(h).last
     assert "global daily spend cap $0.004 reached" in verdict.reason

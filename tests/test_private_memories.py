@@ -12,7 +12,7 @@ from typing import Any
 
 from database.records import PRIVATE_SOURCE
 from tests.fakes.claude_server import FakeClaude
-from tests.harness import CHANNEL_ID, GUILD_ID, OTHER_CHANNEL_ID, USER_ID, Harness
+from tests.harness import CHANNEL_ID, GUILD_ID, OTHER_CHANNEL_ID, USER_ID, Harness, consolidate
 from tests.memory_support import consolidation_responder
 from tests.test_consent import use_test_embedder
 
@@ -61,7 +61,7 @@ async def test_private_places_are_kept_like_dms_and_servers_keep_their_own(
         key = h.bot.services.pipeline.character_key
         assert (await h.store.conversations.history(key, USER_ID, f"private:{OTHER_CHANNEL_ID}")).turns
 
-        await h.bot.services.memory.consolidator.run()
+        await consolidate(h)
         facts = {f.fact: (f.private, f.guild_id) for f in await h.store.facts.rows(USER_ID)}
         assert facts == {DIABETES: (True, None), BEES: (False, GUILD_ID)}
 

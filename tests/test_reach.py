@@ -40,7 +40,16 @@ from database.places import Places
 from database.reminders import reminder_key
 from database.servers import Servers
 from database.store import Store
-from tests.harness import ADMIN_ID, GUILD_ID, USER2_ID, USER_ID, Harness, MakeHarness, checkin_round
+from tests.harness import (
+    ADMIN_ID,
+    GUILD_ID,
+    USER2_ID,
+    USER_ID,
+    Harness,
+    MakeHarness,
+    checkin_round,
+    run_round,
+)
 from tests.server_support import answer, sub
 from tests.test_activation import bot_command
 from tests.test_hot_path import FINN
@@ -248,7 +257,7 @@ async def test_no_way_reaches_a_person_the_rule_refuses(make_harness: MakeHarnes
     assert len(h.claude.requests) > before and h.discord.posted(h.discord.dm_channel_for(USER_ID))
     # the character's own ways, once both have been silent long enough
     later = (datetime.now(UTC) + timedelta(days=3)).replace(hour=12, minute=0, second=0, microsecond=0)
-    assert await checkin_round(h).run(later) == "1 of 2 check-in(s) sent"
+    assert await run_round(h, "checkins", later) == "1 of 2 check-in(s) sent"
     deliver = h.bot.services.timers.handlers["reminder"]
     results = {}
     for person in (USER_ID, USER2_ID):
@@ -268,7 +277,7 @@ async def test_no_way_reaches_a_person_the_rule_refuses(make_harness: MakeHarnes
 
     monkeypatch.setattr(speaker, "reach", Bypass())
     h.claude.script("Bob! How have you been?")  # bob is still due (alice's check-in is unanswered)
-    assert await checkin_round(h).run(later + timedelta(hours=1)) == "1 of 1 check-in(s) sent"
+    assert await run_round(h, "checkins", later + timedelta(hours=1)) == "1 of 1 check-in(s) sent"
     assert any(str(USER2_ID) in line for line in await reached_without_a_yes(h, asked, (USER2_ID,)))
 
 

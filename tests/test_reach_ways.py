@@ -42,12 +42,12 @@ from tests.harness import (
     MakeHarness,
     bot_posts,
     check,
-    checkin_round,
     dm_reply,
     ephemeral,
     eventually,
     press,
     reply_requests,
+    run_round,
 )
 from tests.server_support import answer, sub
 from tests.test_reminders import set_reminder
@@ -98,14 +98,14 @@ async def no_checkin_then_one(h: Harness, dm: int, day: datetime, closed: dict[s
     """Restarted with ``closed``: the round sends her nothing, asks Claude nothing; restarted with ``opened``:
     the same round sends her one."""
     await h.restart(**closed)
-    assert await checkin_round(h).run(day) == "0 of 1 check-in(s) sent"
+    assert await run_round(h, "checkins", day) == "0 of 1 check-in(s) sent"
     assert checkins_asked(h) == 0
     await h.settled()
     assert len(bot_posts(h, dm)) == 1  # the answer to her "hello finn", nothing since
 
     await h.restart(**opened)  # control: the same round, the way open
     h.claude.script("Alice! The tide missed you.", match=checkin_request)
-    assert await checkin_round(h).run(day + timedelta(hours=1)) == "1 of 1 check-in(s) sent"
+    assert await run_round(h, "checkins", day + timedelta(hours=1)) == "1 of 1 check-in(s) sent"
     assert checkins_asked(h) == 1
     assert (await h.replies(dm, 2))[1]["content"] == "Alice! The tide missed you."
 

@@ -19,7 +19,7 @@ from memory.facts import FactIndex
 from memory.present import MemoryVectors, Present, said_once
 from memory.recall import FLOORS, choose_both
 from memory.sources import Recalled
-from tests.harness import USER2_ID, USER_ID, Harness, MakeHarness
+from tests.harness import USER2_ID, USER_ID, Harness, MakeHarness, consolidate
 from tests.memory_support import HashEmbedder, consolidation_responder, recalled_repeats
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
@@ -57,7 +57,7 @@ async def _archived_dm(h: Harness, *, ago: timedelta = timedelta(days=2), at: da
     await _bot(h).in_flight.drain()
     async with h.store.engine.begin() as conn:  # said a while ago: the run archives it
         await conn.execute(update(LoggedMessage).values(created_at=at or datetime.now(UTC) - ago))
-    report = await _bot(h).services.memory.consolidator.run()
+    report = await consolidate(h)
     assert report.excerpts >= 2 and await _bot(h).services.memory.consolidator.embedded() == report.excerpts
 
 

@@ -28,6 +28,7 @@ from tests.harness import (
     MakeHarness,
     eventually,
     logged,
+    run_round,
 )
 from tests.memory_support import FINN, last_user_text, memory_settings
 
@@ -233,7 +234,7 @@ async def test_a_failed_pass_keeps_the_history_backs_off_and_the_sweep_retries_w
 
     # ...the periodic sweep retries. The retry is held back by the fake Claude: a reply meanwhile still comes.
     script.hold = asyncio.Event()
-    await h.bot.services.memory_jobs.sweep()
+    await run_round(h, "summary-sweep")
     await h.discord.wait_for(lambda d: script.kinds.count("summary") == 2, 10, what="the retry")
     await chat(h, CHAT[4:5], start=4)
     # Answered while still summarizing.

@@ -20,6 +20,7 @@ from memory.consent import Consent
 from memory.summarizer import Summarizer
 from tests.fakes.claude_models import lineup, token_factor
 from tests.fakes.claude_server import FakeClaude
+from tests.harness import consolidate
 from tests.memory_support import FINN, last_user_text, memory_settings, on_a_copy
 
 PEOPLE = {5: "alice", 6: "bob"}
@@ -130,7 +131,7 @@ async def test_the_daily_job_sends_the_summaries_due_as_batches(make_harness: An
                   counted(Turn("assistant", f"answer {i}"))]
     await h.store.people.ensure_user(h.user_id, "alice")
     await h.store.conversations.append_turns(summarizer.character_key, h.user_id, "channel:1", turns)
-    await h.bot.services.memory_jobs.daily()
+    await consolidate(h)
     history = await h.store.conversations.history(summarizer.character_key, h.user_id, "channel:1")
     assert history.summary.startswith("Summary ") and len(history.turns) == 2
     asked = [r.path for r in h.claude.requests if SUMMARY_CUE in last_user_text(r.body)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from bot.core.localtime import utc_now
 from bot.core.timers import CLOSED, LEASE, Dispatcher, Recurring, Timers
 from database.store import Store
@@ -214,3 +216,31 @@ async def test_a_daily_round_the_database_closes_under_ends_instead_of_waiting(d
         await late.start()
         await asyncio.wait_for(ended.wait(), EVENT_WAIT)
     await late.stop()
+
+
+async def test_a_round_run_on_demand_goes_the_loop_s_way(store: Store) -> None:
+    """:meth:`Dispatcher.run_round` runs a registered round now, due or not, as a pass would: its row claimed
+    and moved to its next due time, its result recorded, so a pass just after does not run it again; a
+    round this process does not have is refused by name."""
+    t0 = utc_now()
+    runs = Runs()
+    loop = dispatcher(store, runs, now=t0)
+    await loop.rows.ensure("round:test", t0 + EVERY)  # not due yet
+    assert await loop.run_round("round:test") == "round 1"
+    assert runs.rounds == [t0]  # run at the loop's time
+    row = await store.timers.get("round:test")
+    assert row is not None and (row.due, row.last_run, row.last_result) == (t0 + 2 * EVERY, t0, "round 1")
+    assert await loop.run_due(t0 + EVERY) == []  # moved past its old due time: not run twice
+    later = t0 + 5 * EVERY + timedelta(minutes=1)
+    assert await loop.run_round("round:test", later) == "round 2"  # a time of the caller's, seen by the round
+    assert runs.rounds[-1] == later
+    row = await store.timers.get("round:test")
+    assert row is not None and row.due == t0 + 6 * EVERY  # the next grid point after it
+    # A round without a row yet is given one first.
+    fresh = Dispatcher(Timers(store.timers), rounds=[Recurring("round:fresh", EVERY, runs.round)],
+                       clock=lambda: t0)
+    assert await fresh.run_round("round:fresh") == "round 3"
+    row = await store.timers.get("round:fresh")
+    assert row is not None and row.due == t0 + 2 * EVERY and row.last_result == "round 3"
+    with pytest.raises(LookupError, match=r"no round 'proactive:finn' here .*runs: round:test"):
+        await loop.run_round("proactive:finn")  # its feature off

@@ -8,7 +8,7 @@ processes of a cluster: durable due rows (database/timers.py) and one loop that 
   time (a compare-and-set on the due time: of two processes that saw the same due time only one wins) and
   runs it once. That is the one rule for a missed run: a round whose due time passed while the bot was down
   runs once at start-up, late, never several times, then waits for its next due time. Its result (or
-  ``failed: ...``) is recorded.
+  ``failed: ...``) is recorded. :meth:`Dispatcher.run_round` runs one on demand the same way (the tests do).
 * A *one-shot timer* (a poll's closing) is a row of a ``kind`` with a payload, armed by :meth:`Timers.at`.
   Taking it moves its due time a lease ahead; it is deleted once its handler returned. A handler that raised
   (or a process that died running it) leaves the row, taken again when the lease runs out, so handlers are
@@ -185,6 +185,23 @@ class Dispatcher:
         """Take and run every row of this process due at ``now`` (the clock's time when not given); the
         results of those this process ran."""
         return list(await asyncio.gather(*await self._start_due(now or self.clock())))
+
+    async def run_round(self, key: str, now: datetime | None = None) -> str:
+        """Run the round ``key`` now, whether or not it is due, the way a pass runs a due one: its row
+        claimed (moved to its next due time after ``now``, so a pass does not run it again at once), the
+        round run at ``now`` (the clock's time when not given), its result recorded and returned. Raises
+        LookupError when this process has no such round (its feature is off, or it is a test's left-out
+        round)."""
+        recurring = self.rounds.get(key)
+        if recurring is None:
+            known = ", ".join(sorted(self.rounds)) or "none"
+            raise LookupError(f"no round {key!r} here (its feature is off?); this process runs: {known}")
+        now = now or self.clock()
+        row = await self.rows.ensure(key, recurring.first(now))
+        # Another process or a pass may move the row between its read and the claim: read it again.
+        while not await self.rows.claim(key, row.due, next_due := recurring.after(row.due, now)):
+            row = await self.rows.ensure(key, recurring.first(now))
+        return await self._round(recurring, row, now, next_due)
 
     async def _start_due(self, now: datetime) -> list[asyncio.Task[str]]:
         started = []

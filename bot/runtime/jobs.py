@@ -61,18 +61,20 @@ class MemoryJobs:
         self.storage = storage
         self.mirror = mirror
         self.report = report
+        self.last: ConsolidationReport | None = None  # the last daily consolidation run here (None: none yet)
 
-    async def daily(self) -> ConsolidationReport | None:
-        """The daily consolidation (None: it failed, or a run is already under way here)."""
+    async def daily(self, now: datetime | None = None) -> ConsolidationReport | None:
+        """The daily consolidation, as of ``now`` (None: it failed, or a run is already under way here)."""
         if self.memory.consolidator.running:
             log.info("daily consolidation already running; not starting another")
             return None
         try:
-            report = await self.memory.consolidator.run(batch=self.settings.consolidation_batch)
+            report = await self.memory.consolidator.run(now=now, batch=self.settings.consolidation_batch)
         except Exception:
             log.exception("daily consolidation failed; the log is kept and the next run retries")
             self.mirror("Daily memory consolidation failed; see the bot's log.")
             return None
+        self.last = report
         if self.report is not None:
             self.report("Daily memory consolidation", consolidation_figures(report))
         else:
@@ -119,7 +121,7 @@ class MemoryJobs:
     # -- as rounds: the time each runs at -> the one-line result kept on its row
 
     async def daily_round(self, now: datetime) -> str:
-        report = await self.daily()
+        report = await self.daily(now)
         return report.describe() if report is not None else "did not run (see the bot's log)"
 
     async def retention_round(self, now: datetime) -> str:
