@@ -8,6 +8,7 @@ import logging
 import math
 import os
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ from tests.harness import (
     Harness,
     MakeHarness,
     button,
+    consolidate,
     log_posts,
     panel_fields,
     panel_text,
@@ -342,6 +344,13 @@ async def test_status_reports_models_settings_uptime_and_latency(harness: Harnes
     assert "no model calls yet" in fields["Costs per model"] and "Refusals since start" in fields
     # a feature's own line (its registration's status_lines): proactive talk's round
     assert fields["Proactive talk"].startswith("default off · every 30 min · chance 0.1 · next round ")
+    assert fields["Memory consolidation"] == "not run by this process since it started"
+
+
+async def test_status_tells_the_last_consolidation_run_here(harness: Harness) -> None:
+    report = await consolidate(harness, datetime(2026, 3, 4, 5, 6, tzinfo=UTC))
+    fields = panel_fields(await admin_says(harness, "status", 1))
+    assert fields["Memory consolidation"] == f"2026-03-04 05:06 UTC, {report.describe()}"
 
 
 async def test_a_status_with_very_many_models_stays_inside_the_v2_limits(harness: Harness) -> None:

@@ -229,6 +229,7 @@ class LogChannel:
                 latencies=shard_latencies(self.bot), verbose=self.bot.mirror.enabled)
             fields = report.fields + named_lines(await self.bot.services.claude.status_lines())
             fields += named_lines(await self.bot.services.alive.status_lines())
+            fields += named_lines(await self.bot.services.memory_jobs.status_lines())
             for lines in self.bot.services.status_lines:  # the features' own
                 fields += named_lines(await lines())
             await self.post_panel(report_view(Report(report.title, capped(fields))))

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from bot.core.config import MemorySettings, StorageSettings
 from bot.core.timers import Recurring, next_daily
@@ -62,6 +62,7 @@ class MemoryJobs:
         self.mirror = mirror
         self.report = report
         self.last: ConsolidationReport | None = None  # the last daily consolidation run here (None: none yet)
+        self.last_at: datetime | None = None
 
     async def daily(self, now: datetime | None = None) -> ConsolidationReport | None:
         """The daily consolidation, as of ``now`` (None: it failed, or a run is already under way here)."""
@@ -74,7 +75,7 @@ class MemoryJobs:
             log.exception("daily consolidation failed; the log is kept and the next run retries")
             self.mirror("Daily memory consolidation failed; see the bot's log.")
             return None
-        self.last = report
+        self.last, self.last_at = report, now or datetime.now(UTC)
         if self.report is not None:
             self.report("Daily memory consolidation", consolidation_figures(report))
         else:
@@ -82,6 +83,13 @@ class MemoryJobs:
         if self.settings.consolidation_batch:
             await self.summaries_batched()
         return report
+
+    async def status_lines(self) -> str:
+        """The log channel's ``status`` line about the nightly consolidation, as this process last ran it
+        (in a cluster, one process runs it: the others say so)."""
+        if self.last is None or self.last_at is None:
+            return "Memory consolidation: not run by this process since it started"
+        return f"Memory consolidation: {self.last_at:%Y-%m-%d %H:%M} UTC, {self.last.describe()}"
 
     async def summaries_batched(self) -> int:
         """The conversations due a summary, summarized through Message Batches (half price) as part of the
