@@ -21,10 +21,8 @@ from bot.features.servertools.polls import VOTE_FORGOTTEN, PollLifecycle
 from bot.features.servertools.tickets import FORGOTTEN as TICKET_FORGOTTEN
 from bot.features.servertools.tickets import TicketDesk
 from bot.features.swipes import ReplySwipes
-from bot.features.swipes.alternatives import Swiped, Swiper
+from bot.features.swipes.alternatives import Swiper
 from bot.features.voice.messages import VoiceMessageReplies
-from database.reminders import NewReminder
-from database.swipes import SwipeRecord
 from tests.dbtools import api_calls, logged_ids, open_polls, swipe_rows, timers_of_kind
 from tests.fakes import EVENT_WAIT
 from tests.fakes.claude_server import Reply
@@ -66,25 +64,63 @@ async def forget_begun(h: Harness) -> None:
     await eventually(check(lambda: h.store.privacy.forgotten_at(USER_ID) is not None), "the forget to begin")
 
 
+class Held:
+    """A write held where it begins: ``entered`` is set once it is reached and ``release()`` lets it go on.
+    ``order`` gets "written" once it has run, and "forgotten" when a /forget_me begun during it ends."""
+
+    def __init__(self) -> None:
+        self.entered = asyncio.Event()
+        self.released = asyncio.Event()
+        self.order: list[str] = []
+
+    async def reached(self) -> None:
+        await asyncio.wait_for(self.entered.wait(), EVENT_WAIT)
+
+    def release(self) -> None:
+        self.released.set()
+
+
+def hold(monkeypatch: pytest.MonkeyPatch, owner: object, method: str) -> Held:
+    """``owner``'s coroutine method ``method``, held each time it is called until the test releases it."""
+    held = Held()
+    original = getattr(owner, method)
+
+    async def holding(*args: Any, **kwargs: Any) -> Any:
+        held.entered.set()
+        await held.released.wait()
+        result = await original(*args, **kwargs)
+        held.order.append("written")
+        return result
+
+    monkeypatch.setattr(owner, method, holding)
+    return held
+
+
+async def forget_before(h: Harness, held: Held) -> None:
+    """/forget_me run to its end while the write waits, not begun (it ends at once), then the write let go."""
+    await forget(h)
+    held.release()
+
+
+async def forget_during(h: Harness, held: Held) -> None:
+    """/forget_me begun while the write is under way, then the write let go: back once the forget ended."""
+    forgetting = asyncio.create_task(forget(h))
+    forgetting.add_done_callback(lambda _: held.order.append("forgotten"))
+    await forget_begun(h)
+    held.release()
+    await forgetting
+
+
 async def test_a_forget_before_a_replys_swipes_open_leaves_none(harness: Harness,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     h = harness
-    swipes = h.bot.services.part(ReplySwipes)
-    entered, release = asyncio.Event(), asyncio.Event()
-    offer = swipes.offer
-
-    async def held(*args: Any, **kwargs: Any) -> tuple[list[SwipeRecord], SwipeRecord | None]:
-        entered.set()  # posted and stored: its swipes not offered yet
-        await release.wait()
-        return await offer(*args, **kwargs)
-
-    monkeypatch.setattr(swipes, "offer", held)
+    # posted and stored: its swipes not offered yet
+    held = hold(monkeypatch, h.bot.services.part(ReplySwipes), "offer")
     h.claude.script("Once upon a time.", model=MODEL)
     await h.say("tell me a story", mention=True)
     [reply] = await h.replies(CHANNEL_ID)
-    await asyncio.wait_for(entered.wait(), EVENT_WAIT)
-    await forget(h)  # nothing of theirs is being written: it ends at once
-    release.set()
+    await held.reached()
+    await forget_before(h, held)
     await h.at_rest()
     assert await swipe_rows(h.store, USER_ID) == []
     assert await h.store.privacy.rows_about_user(USER_ID) == {}
@@ -95,28 +131,14 @@ async def test_a_forget_before_a_replys_swipes_open_leaves_none(harness: Harness
 async def test_a_forget_while_a_replys_swipes_open_waits_then_deletes_them(
         harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     h = harness
-    entered, release = asyncio.Event(), asyncio.Event()
-    order: list[str] = []
-    opened = h.store.swipes.open
-
-    async def held(record: SwipeRecord) -> None:
-        entered.set()
-        await release.wait()
-        await opened(record)
-        order.append("written")
-
-    monkeypatch.setattr(h.store.swipes, "open", held)
+    held = hold(monkeypatch, h.store.swipes, "open")
     h.claude.script("Once upon a time.", model=MODEL)
     await h.say("tell me a story", mention=True)
     await h.replies(CHANNEL_ID)
-    await asyncio.wait_for(entered.wait(), EVENT_WAIT)
-    forgetting = asyncio.create_task(forget(h))
-    forgetting.add_done_callback(lambda _: order.append("forgotten"))
-    await forget_begun(h)
-    release.set()
-    await forgetting
+    await held.reached()
+    await forget_during(h, held)
     await h.at_rest()
-    assert order == ["written", "forgotten"]  # it waited for the write, then deleted it
+    assert held.order == ["written", "forgotten"]  # it waited for the write, then deleted it
     assert await swipe_rows(h.store, USER_ID) == []
     assert await h.store.privacy.rows_about_user(USER_ID) == {}
 
@@ -125,22 +147,12 @@ async def test_a_forget_while_a_replys_swipes_open_waits_then_deletes_them(
 async def test_a_forget_before_a_voice_reply_is_spoken_means_none_is(make_harness: MakeHarness,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     h = await make_harness(voice_replies="always", tts_backend="openai")
-    voice = h.bot.services.part(VoiceMessageReplies)
-    entered, release = asyncio.Event(), asyncio.Event()
-    say_again = voice.say_again
-
-    async def held(*args: Any, **kwargs: Any) -> int | None:
-        entered.set()
-        await release.wait()
-        return await say_again(*args, **kwargs)
-
-    monkeypatch.setattr(voice, "say_again", held)
+    held = hold(monkeypatch, h.bot.services.part(VoiceMessageReplies), "say_again")
     sent = await h.dm("hello")
     dm = int(sent["channel_id"])
     await h.replies(dm)
-    await asyncio.wait_for(entered.wait(), EVENT_WAIT)
-    await forget(h)
-    release.set()
+    await held.reached()
+    await forget_before(h, held)
     await h.at_rest()
     assert speech_requests(h) == [] and voice_posts(h, dm) == []  # not spoken, not paid for
     assert await h.store.privacy.rows_about_user(USER_ID, [dm]) == {}
@@ -150,15 +162,13 @@ async def test_a_forget_before_a_voice_reply_is_spoken_means_none_is(make_harnes
 async def test_a_forget_while_a_voice_reply_is_spoken_waits_then_deletes_it(
         make_harness: MakeHarness) -> None:
     h = await make_harness(voice_replies="always", tts_backend="openai")
-    h.openai.speech_gate = asyncio.Event()
+    speaking = Held()
+    h.openai.speech_gate = speaking.released
     sent = await h.dm("hello")
     dm = int(sent["channel_id"])
     await h.replies(dm)
     await asyncio.wait_for(h.openai.speaking.wait(), EVENT_WAIT)
-    forgetting = asyncio.create_task(forget(h))
-    await forget_begun(h)
-    h.openai.speech_gate.set()
-    await forgetting
+    await forget_during(h, speaking)
     await h.at_rest()
     assert len(voice_posts(h, dm)) == 1  # said to them all the same
     # Its usage row and the voice message in their DMs (logged or on its way) went with the rest.
@@ -169,22 +179,13 @@ async def test_a_forget_while_a_voice_reply_is_spoken_waits_then_deletes_it(
 async def test_a_forget_before_a_reminder_is_set_means_none_is(make_harness: MakeHarness,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     h = await make_harness()
-    book = h.bot.services.part(ReminderBook)
-    entered, release = asyncio.Event(), asyncio.Event()
-    setting = book.set
-
-    async def held(*args: Any, **kwargs: Any) -> Any:
-        entered.set()  # the model asked for it: not written yet
-        await release.wait()
-        return await setting(*args, **kwargs)
-
-    monkeypatch.setattr(book, "set", held)
+    # the model asked for it: not written yet
+    held = hold(monkeypatch, h.bot.services.part(ReminderBook), "set")
     tool = set_reminder(in_minutes=30)
     h.claude.script(Reply(tools=tool), times=2)
     sent = await h.dm("remind me in half an hour to stretch")
-    await asyncio.wait_for(entered.wait(), EVENT_WAIT)
-    await forget(h)
-    release.set()
+    await held.reached()
+    await forget_before(h, held)
     await h.replies(int(sent["channel_id"]))
     await h.at_rest()
     [result] = tool.results
@@ -197,29 +198,14 @@ async def test_a_forget_before_a_reminder_is_set_means_none_is(make_harness: Mak
 async def test_a_forget_while_a_reminder_is_set_waits_then_deletes_it(
         make_harness: MakeHarness, monkeypatch: pytest.MonkeyPatch) -> None:
     h = await make_harness()
-    entered, release = asyncio.Event(), asyncio.Event()
-    order: list[str] = []
-    adding = h.store.reminders.add
-
-    async def held(reminder: NewReminder, *args: Any, **kwargs: Any) -> int:
-        entered.set()
-        await release.wait()
-        written = await adding(reminder, *args, **kwargs)
-        order.append("written")
-        return written
-
-    monkeypatch.setattr(h.store.reminders, "add", held)
+    held = hold(monkeypatch, h.store.reminders, "add")
     h.claude.script(Reply(tools=set_reminder(in_minutes=30)), times=2)
     sent = await h.dm("remind me in half an hour to stretch")
-    await asyncio.wait_for(entered.wait(), EVENT_WAIT)
-    forgetting = asyncio.create_task(forget(h))
-    forgetting.add_done_callback(lambda _: order.append("forgotten"))
-    await forget_begun(h)
-    release.set()
-    await forgetting
+    await held.reached()
+    await forget_during(h, held)
     await h.replies(int(sent["channel_id"]))
     await h.at_rest()
-    assert order == ["written", "forgotten"]
+    assert held.order == ["written", "forgotten"]
     assert await h.store.reminders.open_for(USER_ID) == []
     assert await timers_of_kind(h.store, "reminder") == []
     assert await h.store.privacy.rows_about_user(USER_ID, [int(sent["channel_id"])]) == {}
@@ -248,21 +234,12 @@ def reminder_post(h: Harness) -> int:
 async def test_a_forget_as_a_reminder_goes_out_leaves_no_post_of_theirs(
         make_harness: MakeHarness, monkeypatch: pytest.MonkeyPatch) -> None:
     h = await make_harness()
-    privacy = h.store.privacy
-    entered, release = asyncio.Event(), asyncio.Event()
-    posted_for = privacy.posted_for
-
-    async def held(*args: Any, **kwargs: Any) -> None:
-        entered.set()  # posted (its echo on its way to the log): not yet named theirs
-        await release.wait()
-        await posted_for(*args, **kwargs)
-
-    monkeypatch.setattr(privacy, "posted_for", held)
+    # posted (its echo on its way to the log): not yet named theirs
+    held = hold(monkeypatch, h.store.privacy, "posted_for")
     delivering = await reminder_going_out(h)
-    await asyncio.wait_for(entered.wait(), EVENT_WAIT)
+    await held.reached()
     post = reminder_post(h)
-    await forget(h)  # their reminder goes; the post is not known to be theirs yet
-    release.set()
+    await forget_before(h, held)  # their reminder goes; the post is not known to be theirs yet
     await delivering
     await h.at_rest()
     assert await logged_ids(h.store, [post]) == []  # the post quoting them went from the channel's log
@@ -272,29 +249,14 @@ async def test_a_forget_as_a_reminder_goes_out_leaves_no_post_of_theirs(
 async def test_a_forget_while_a_reminders_post_is_named_theirs_waits_then_deletes_it(
         make_harness: MakeHarness, monkeypatch: pytest.MonkeyPatch) -> None:
     h = await make_harness()
-    privacy = h.store.privacy
-    entered, release = asyncio.Event(), asyncio.Event()
-    order: list[str] = []
-    noting = privacy._note_posted
-
-    async def held(user_id: int, message_id: int) -> None:
-        entered.set()
-        await release.wait()
-        await noting(user_id, message_id)
-        order.append("written")
-
-    monkeypatch.setattr(privacy, "_note_posted", held)
+    held = hold(monkeypatch, h.store.privacy, "_note_posted")
     delivering = await reminder_going_out(h)
-    await asyncio.wait_for(entered.wait(), EVENT_WAIT)
+    await held.reached()
     post = reminder_post(h)
-    forgetting = asyncio.create_task(forget(h))
-    forgetting.add_done_callback(lambda _: order.append("forgotten"))
-    await forget_begun(h)
-    release.set()
-    await forgetting
+    await forget_during(h, held)
     await delivering
     await h.at_rest()
-    assert order == ["written", "forgotten"]
+    assert held.order == ["written", "forgotten"]
     assert await logged_ids(h.store, [post]) == []
     assert await h.store.privacy.rows_about_user(USER_ID) == {}
 
@@ -305,21 +267,12 @@ async def test_a_forget_as_a_new_answer_is_asked_for_means_none_is(harness: Harn
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     h = harness
     reply = await swiped_reply(h)
-    swipes = h.bot.services.part(ReplySwipes)
-    entered, release = asyncio.Event(), asyncio.Event()
-    asking = swipes.new_alternative
-
-    async def held(*args: Any, **kwargs: Any) -> Swiped:
-        entered.set()  # pressed, its row read: no model call yet
-        await release.wait()
-        return await asking(*args, **kwargs)
-
-    monkeypatch.setattr(swipes, "new_alternative", held)
+    # pressed, its row read: no model call yet
+    held = hold(monkeypatch, h.bot.services.part(ReplySwipes), "new_alternative")
     h.claude.script("Twice.", model=MODEL)
     pressing = asyncio.create_task(press(h, reply, "new"))
-    await asyncio.wait_for(entered.wait(), EVENT_WAIT)
-    await forget(h)
-    release.set()
+    await held.reached()
+    await forget_before(h, held)
     await (await pressing).response()
     await h.at_rest()
     assert len(reply_requests(h)) == 1  # not asked for, not paid for
@@ -332,14 +285,11 @@ async def test_a_forget_as_a_new_answer_is_asked_for_means_none_is(harness: Harn
 async def test_a_forget_while_a_new_answer_is_written_waits_then_deletes_it(harness: Harness) -> None:
     h = harness
     reply = await swiped_reply(h)
-    written = asyncio.Event()
-    h.claude.script(Reply("Twice.", held=written), model=MODEL)
+    written = Held()
+    h.claude.script(Reply("Twice.", held=written.released), model=MODEL)
     pressed = await press(h, reply, "new")
     await eventually(check(lambda: len(reply_requests(h)) == 2), "the new answer asked for")
-    forgetting = asyncio.create_task(forget(h))
-    await forget_begun(h)
-    written.set()
-    await forgetting
+    await forget_during(h, written)
     await pressed.response()
     await h.at_rest()
     # Its usage row, its row of swipes and the answer it changed went with the rest.
@@ -367,21 +317,11 @@ async def test_a_swipe_row_read_before_a_forget_changes_nothing_after_it(harness
 async def test_a_forget_before_a_poll_is_started_means_none_is(harness: Harness,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     h = harness
-    polls = h.bot.services.part(PollLifecycle)
-    entered, release = asyncio.Event(), asyncio.Event()
-    starting = polls.start
-
-    async def held(*args: Any, **kwargs: Any) -> Any:
-        entered.set()  # asked for: nothing written yet
-        await release.wait()
-        return await starting(*args, **kwargs)
-
-    monkeypatch.setattr(polls, "start", held)
+    held = hold(monkeypatch, h.bot.services.part(PollLifecycle), "start")  # asked for: nothing written yet
     asked = asyncio.create_task(h.slash("poll", opts(question="Tea or kelp?", options="Tea | Kelp"),
                                         user=USER_ID))
-    await asyncio.wait_for(entered.wait(), EVENT_WAIT)
-    await forget(h)
-    release.set()
+    await held.reached()
+    await forget_before(h, held)
     assert await answer(await asked) == POLL_FORGOTTEN
     await h.at_rest()
     assert await open_polls(h.store) == [] and await timers_of_kind(h.store, "poll") == []
@@ -391,29 +331,14 @@ async def test_a_forget_before_a_poll_is_started_means_none_is(harness: Harness,
 async def test_a_forget_while_a_poll_is_started_waits_then_deletes_it(
         harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     h = harness
-    entered, release = asyncio.Event(), asyncio.Event()
-    order: list[str] = []
-    creating = h.store.polls.create
-
-    async def held(*args: Any, **kwargs: Any) -> int:
-        entered.set()
-        await release.wait()
-        made = await creating(*args, **kwargs)
-        order.append("written")
-        return made
-
-    monkeypatch.setattr(h.store.polls, "create", held)
+    held = hold(monkeypatch, h.store.polls, "create")
     asked = asyncio.create_task(h.slash("poll", opts(question="Tea or kelp?", options="Tea | Kelp"),
                                         user=USER_ID))
-    await asyncio.wait_for(entered.wait(), EVENT_WAIT)
-    forgetting = asyncio.create_task(forget(h))
-    forgetting.add_done_callback(lambda _: order.append("forgotten"))
-    await forget_begun(h)
-    release.set()
-    await forgetting
+    await held.reached()
+    await forget_during(h, held)
     message = await (await asked).message()  # posted all the same: it was asked for before the forget
     await h.at_rest()
-    assert order == ["written", "forgotten"]
+    assert held.order == ["written", "forgotten"]
     assert await open_polls(h.store) == []
     assert await logged_ids(h.store, [int(message["id"])]) == []  # its question is theirs
     assert await h.store.privacy.rows_about_user(USER_ID) == {}
@@ -428,20 +353,10 @@ async def test_a_forget_before_a_ticket_is_opened_means_none_is(harness: Harness
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     h = harness
     await tickets_set_up(h)
-    desk = h.bot.services.part(TicketDesk)
-    entered, release = asyncio.Event(), asyncio.Event()
-    opening = desk.open
-
-    async def held(*args: Any, **kwargs: Any) -> Any:
-        entered.set()
-        await release.wait()
-        return await opening(*args, **kwargs)
-
-    monkeypatch.setattr(desk, "open", held)
+    held = hold(monkeypatch, h.bot.services.part(TicketDesk), "open")
     asked = asyncio.create_task(ticket(h, "open", topic="my shell is stuck"))
-    await asyncio.wait_for(entered.wait(), EVENT_WAIT)
-    await forget(h)
-    release.set()
+    await held.reached()
+    await forget_before(h, held)
     assert await asked == TICKET_FORGOTTEN
     await h.at_rest()
     assert threads(h) == []
@@ -452,28 +367,13 @@ async def test_a_forget_while_a_ticket_is_opened_waits_then_deletes_it(
         harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     h = harness
     await tickets_set_up(h)
-    entered, release = asyncio.Event(), asyncio.Event()
-    order: list[str] = []
-    opening = h.store.tickets.open
-
-    async def held(*args: Any, **kwargs: Any) -> int:
-        entered.set()
-        await release.wait()
-        made = await opening(*args, **kwargs)
-        order.append("written")
-        return made
-
-    monkeypatch.setattr(h.store.tickets, "open", held)
+    held = hold(monkeypatch, h.store.tickets, "open")
     asked = asyncio.create_task(ticket(h, "open", topic="my shell is stuck"))
-    await asyncio.wait_for(entered.wait(), EVENT_WAIT)
-    forgetting = asyncio.create_task(forget(h))
-    forgetting.add_done_callback(lambda _: order.append("forgotten"))
-    await forget_begun(h)
-    release.set()
-    await forgetting
+    await held.reached()
+    await forget_during(h, held)
     await asked
     await h.at_rest()
-    assert order == ["written", "forgotten"]
+    assert held.order == ["written", "forgotten"]
     [thread] = threads(h)  # opened all the same: it was asked for before the forget
     [panel] = h.discord.posted(int(thread["id"]))
     assert await logged_ids(h.store, [int(panel["id"])]) == []  # its topic is theirs
@@ -500,20 +400,11 @@ async def test_a_forget_before_a_check_in_is_written_means_none_is(make_harness:
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     h, dm, day = await checkin_due(make_harness)
     rounds = checkin_round(h)
-    entered, release = asyncio.Event(), asyncio.Event()
-    checking = rounds.check_in
-
-    async def held(*args: Any, **kwargs: Any) -> bool:
-        entered.set()  # found due: nothing asked or written yet
-        await release.wait()
-        return await checking(*args, **kwargs)
-
-    monkeypatch.setattr(rounds, "check_in", held)
+    held = hold(monkeypatch, rounds, "check_in")  # found due: nothing asked or written yet
     h.claude.script(CHECKED_IN, match=checkin_request)
     running = asyncio.create_task(rounds.run(day))
-    await asyncio.wait_for(entered.wait(), EVENT_WAIT)
-    await forget(h)
-    release.set()
+    await held.reached()
+    await forget_before(h, held)
     assert await running == "0 of 1 check-in(s) sent"
     await h.at_rest()
     assert not [r for r in h.claude.requests if checkin_request(r.body)]  # not asked for, not paid for
@@ -523,15 +414,12 @@ async def test_a_forget_before_a_check_in_is_written_means_none_is(make_harness:
 
 async def test_a_forget_while_a_check_in_is_written_waits_then_deletes_it(make_harness: MakeHarness) -> None:
     h, dm, day = await checkin_due(make_harness)
-    written = asyncio.Event()
-    h.claude.script(Reply(CHECKED_IN, held=written), match=checkin_request)
+    written = Held()
+    h.claude.script(Reply(CHECKED_IN, held=written.released), match=checkin_request)
     running = asyncio.create_task(checkin_round(h).run(day))
     await eventually(check(lambda: any(checkin_request(r.body) for r in h.claude.requests)),
                      "the check-in asked for")
-    forgetting = asyncio.create_task(forget(h))
-    await forget_begun(h)
-    written.set()
-    await forgetting
+    await forget_during(h, written)
     assert await running == "1 of 1 check-in(s) sent"  # said to them all the same
     await h.at_rest()
     [_, sent] = bot_posts(h, dm)
@@ -566,23 +454,22 @@ async def test_a_forget_before_a_correction_is_answered_means_none_is(
     h.claude.script("Nettle tea, it was a guess.", model=MODEL)
     reply = await exchange(h, "finn, what tea is good for a cold?", 1)
     answering = correction_answers(h)
-    entered, release = asyncio.Event(), asyncio.Event()
+    held = Held()
     spawn = answering._spawn
 
-    def held(coro: Coroutine[object, object, None]) -> None:
+    def holding(coro: Coroutine[object, object, None]) -> None:  # not a coroutine method: held by hand
         async def later() -> None:
-            entered.set()  # the reaction handed over: its answer not begun
-            await release.wait()
+            held.entered.set()  # the reaction handed over: its answer not begun
+            await held.released.wait()
             await coro
 
         spawn(later())
 
-    monkeypatch.setattr(answering, "_spawn", held)
+    monkeypatch.setattr(answering, "_spawn", holding)
     h.claude.script(ANSWERED, model=MODEL, match=reacted_answer)
     await react(h, reply, "👎")
-    await asyncio.wait_for(entered.wait(), EVENT_WAIT)
-    await forget(h)
-    release.set()
+    await held.reached()
+    await forget_before(h, held)
     await answering.settled()
     await h.at_rest()
     assert not [r for r in h.claude.requests if reacted_answer(r.body)] and answering.answered == 0
@@ -592,15 +479,12 @@ async def test_a_forget_before_a_correction_is_answered_means_none_is(
 async def test_a_forget_while_a_correction_is_answered_waits_then_deletes_it(
         make_harness: MakeHarness) -> None:
     h, channel, reply = await a_dm_reply(make_harness)
-    written = asyncio.Event()
-    h.claude.script(Reply(ANSWERED, held=written), model=MODEL, match=reacted_answer)
+    written = Held()
+    h.claude.script(Reply(ANSWERED, held=written.released), model=MODEL, match=reacted_answer)
     await react(h, reply, "👎")
     await eventually(check(lambda: any(reacted_answer(r.body) for r in h.claude.requests)),
                      "the answer asked for")
-    forgetting = asyncio.create_task(forget(h))
-    await forget_begun(h)
-    written.set()
-    await forgetting
+    await forget_during(h, written)
     await correction_answers(h).settled()
     await h.at_rest()
     answer = bot_posts(h, channel)[-1]
@@ -621,20 +505,10 @@ async def test_a_forget_before_a_vote_is_counted_means_none_is(harness: Harness,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     h = harness
     poll = await bobs_poll(h)
-    polls = h.bot.services.part(PollLifecycle)
-    entered, release = asyncio.Event(), asyncio.Event()
-    voting = polls.vote
-
-    async def held(*args: Any, **kwargs: Any) -> Any:
-        entered.set()  # pressed: not written yet
-        await release.wait()
-        return await voting(*args, **kwargs)
-
-    monkeypatch.setattr(polls, "vote", held)
+    held = hold(monkeypatch, h.bot.services.part(PollLifecycle), "vote")  # pressed: not written yet
     pressing = asyncio.create_task(h.click(poll, button_ids(poll)[0], user=USER_ID))
-    await asyncio.wait_for(entered.wait(), EVENT_WAIT)
-    await forget(h)
-    release.set()
+    await held.reached()
+    await forget_before(h, held)
     assert await answer(await pressing) == VOTE_FORGOTTEN
     await h.at_rest()
     assert await h.store.privacy.rows_about_user(USER_ID) == {}
@@ -644,26 +518,11 @@ async def test_a_forget_while_a_vote_is_counted_waits_then_deletes_it(
         harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     h = harness
     poll = await bobs_poll(h)
-    entered, release = asyncio.Event(), asyncio.Event()
-    order: list[str] = []
-    voting = h.store.polls.vote
-
-    async def held(*args: Any, **kwargs: Any) -> bool:
-        entered.set()
-        await release.wait()
-        counted = await voting(*args, **kwargs)
-        order.append("written")
-        return counted
-
-    monkeypatch.setattr(h.store.polls, "vote", held)
+    held = hold(monkeypatch, h.store.polls, "vote")
     pressing = asyncio.create_task(h.click(poll, button_ids(poll)[0], user=USER_ID))
-    await asyncio.wait_for(entered.wait(), EVENT_WAIT)
-    forgetting = asyncio.create_task(forget(h))
-    forgetting.add_done_callback(lambda _: order.append("forgotten"))
-    await forget_begun(h)
-    release.set()
-    await forgetting
+    await held.reached()
+    await forget_during(h, held)
     await (await pressing).response()
     await h.at_rest()
-    assert order == ["written", "forgotten"]
+    assert held.order == ["written", "forgotten"]
     assert await h.store.privacy.rows_about_user(USER_ID) == {}
