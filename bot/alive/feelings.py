@@ -132,7 +132,8 @@ class Feelings:
         # Nothing kept toward them: calm, whoever reads the reply (no visibility question to ask).
         kept = Regard.from_json(toward, now) if toward else Regard.calm(now)
         # the message answered is read where the reply is: its effect shows on the track shown there
-        person = self._answering(kept.seen_by(msg.author_id, msg.audience()), kept, msg, answering, now)
+        audience = msg.audience()
+        person = self._answering(kept.seen_by(msg.author_id, audience), kept, msg, answering, now)
         room = None
         if not msg.is_dm:
             place = Regard.from_json(here, now)
@@ -140,10 +141,10 @@ class Feelings:
         name = clean_name(msg.author_name)
         line = self._line(persona, name, data.mood, person, room, now, quiet=True,
                           lasting=lasting(data.relationship), answering=answering,
-                          since=(lasting_since(msg.author_id, msg.audience(), data.relationship_since)
+                          since=(lasting_since(msg.author_id, audience, data.relationship_since)
                                  if any(data.relationship_since) else None))  # no time kept: none to tell
         # a correction they reacted with here (never one from another place) is told once, in this reply
-        cue = cue_line(name, kept.reacted, msg.author_id, msg.audience()) if kept.reacted else ""
+        cue = cue_line(name, kept.reacted, msg.author_id, audience) if kept.reacted else ""
         if cue:
             self._cued.add(msg.author_id)
         return "\n".join(part for part in (line, cue) if part)
