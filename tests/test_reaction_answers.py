@@ -122,6 +122,8 @@ async def test_an_answer_in_a_channel_shows_no_dm_feeling_and_a_closed_place_get
     assert f"alice {CUE}" in state and "fond" not in state  # the DM's feeling stays in the DM
 
     await h.slash("bot", [{"type": 1, "name": "deactivate", "options": []}], user=h.admin_id)
-    requests = len(h.claude.requests)
+    await answers(h).settled()
+    await h.at_rest()  # what the exchanges still ask of the model (off the answer's path) has been asked
     await thumbs_down(h, second)  # the place is closed: the rule gives no permit, no call is made
-    assert len(h.claude.requests) == requests and answers(h).answered == 1
+    await answers(h).settled()
+    assert len(answer_requests(h)) == 1 and answers(h).answered == 1
