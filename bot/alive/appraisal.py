@@ -33,21 +33,13 @@ KINDS = ("praise", "warmth", "conflict", "surprise", "distress")
 # Asked of every message, and most carry no sign: a text holding none of the characters a sign (or "?!")
 # begins with carries none, which one pass over it says.
 _FIRST = frozenset(sign[0] for signs in SIGNS.values() for sign in signs) | frozenset("?？!！")
-_IN_ORDER = tuple((kind, SIGNS[kind]) for kind in KINDS)
 
 
 def appraise(text: str) -> tuple[str, ...]:
     """The kinds ``text`` carries by its language-neutral signals, in :data:`KINDS` order."""
     if _FIRST.isdisjoint(text):
         return ()
-    astonished = _ASTONISHED.search(text) is not None
-    found: list[str] = []
-    for kind, signs in _IN_ORDER:
-        if kind == "surprise" and astonished:
-            found.append(kind)
-            continue
-        for sign in signs:
-            if sign in text:
-                found.append(kind)
-                break
-    return tuple(found)
+    found = {kind for kind, signs in SIGNS.items() if any(s in text for s in signs)}
+    if _ASTONISHED.search(text):
+        found.add("surprise")
+    return tuple(kind for kind in KINDS if kind in found)
