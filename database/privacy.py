@@ -229,8 +229,9 @@ class Privacy:
             yield True
 
     def posted_in_dm(self, user_id: int, message_id: int) -> None:
-        """A post in ``user_id``'s DMs made inside a section of theirs (:meth:`writing_about`): a forget
-        waiting for the section never logs its echo and deletes it with the rest."""
+        """A post in ``user_id``'s DMs (or one made on their behalf, :meth:`posted_for`) made inside a
+        section of theirs (:meth:`writing_about`): a forget waiting for the section never logs its echo and
+        deletes it with the rest."""
         for section in self._storing.get(user_id, ()):
             section.reply_ids.append(message_id)
 
@@ -256,9 +257,7 @@ class Privacy:
             await self._log.flush()
 
             def write(conn: Connection) -> None:
-                if dm_reply_ids:
-                    for table in (LoggedMessage, ArchivedMessage):
-                        conn.execute(delete(table).where(table.message_id.in_(sorted(dm_reply_ids))))
+                _delete_posts(conn, dm_reply_ids)
                 # The call was made (and is paid for): its cost stays in the totals, the person's id goes.
                 calls = update(ApiCall).where(ApiCall.user_id == user_id)
                 if since is not None:
@@ -275,8 +274,7 @@ class Privacy:
         begins meanwhile waits for the row, then deletes it and the post with the rest."""
         async with self.writing_about(user_id, mark) as allowed:
             if allowed:
-                for section in self._storing.get(user_id, ()):
-                    section.reply_ids.append(message_id)  # a forget waiting for this deletes the post too
+                self.posted_in_dm(user_id, message_id)  # a forget waiting for this deletes the post too
                 await self._note_posted(user_id, message_id)
                 return
         await self._unlog([message_id])
@@ -292,11 +290,7 @@ class Privacy:
             self._log.refuse(message_ids)
             await self._log.flush()
 
-            def write(conn: Connection) -> None:
-                for table in (LoggedMessage, ArchivedMessage):
-                    conn.execute(delete(table).where(table.message_id.in_(sorted(message_ids))))
-
-            await self.db.write(write)
+            await self.db.write(lambda conn: _delete_posts(conn, message_ids))
 
     async def delete_user_data(self, user_id: int) -> dict[str, int]:
         """Delete everything stored about a person, in one transaction. Returns rows deleted per table.
@@ -435,3 +429,10 @@ class Privacy:
             return {name: n for name, n in counts.items() if n}
 
         return await self.db.read(read)
+
+
+def _delete_posts(conn: Connection, message_ids: Sequence[int]) -> None:
+    """The bot's posts ``message_ids`` out of the log and the archive."""
+    if message_ids:
+        for table in (LoggedMessage, ArchivedMessage):
+            conn.execute(delete(table).where(table.message_id.in_(sorted(message_ids))))
