@@ -237,7 +237,7 @@ async def test_the_state_line_never_holds_two_contradictory_moods(make_harness: 
     for n, (text, felt) in enumerate(said.items(), 1):
         clock.now += timedelta(minutes=2)
         await dm(h, text, n, felt=felt)
-    leads = ("at ease", "fond", "pleased", "stung", "concerned")
+    leads = ("at ease", "fond", "pleased", "stung", "concerned", "surprised", "amused", "relieved for them")
     seen = set()
     for request in reply_requests(h)[-len(said):]:
         text = FakeClaude.all_text(request)
