@@ -27,18 +27,18 @@ leaves out:
   memory's stretches of about its length (:func:`windows`), as the pair of models reads each language.
 
 The person block itself says each thing once too (:func:`said_once`, by words, memory/worth.py ``said_in``):
-a note a core memory already says is dropped (or the memory, when the note tells more), and so is a clause of
-the summary a memory or note says, or the stretch of a clause one says ("… and has a sister, Maya." beside
-"Alice lives in Leeds"). Clauses part at punctuation of any script, never at a language's words; the stretch
-is found by the words (or CJK bigrams) it shares with the memory, in the memory's order of nearly all its
-words, so "y", "und" or a て-form join clauses as "and" does. It reads only the stored texts, so the cached
+a note a core memory already says is dropped (or the memory, when the note tells more), and so is a whole
+clause of the summary a memory or note says ("Alice has a sister, Maya. Alice lives in Leeds." is "Alice has a
+sister, Maya." beside "Alice lives in Leeds"). Clauses part at punctuation of any script, never at a
+language's words and never inside brackets or quotes; a clause that says a memory and more is kept whole, so
+nothing is ever cut mid-clause (no stray bracket, no "…"). It reads only the stored texts, so the cached
 block changes only with them.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -51,7 +51,7 @@ from database.records import PromptData
 from memory.embeddings import is_english, row_max
 from memory.episodes import ExcerptIndex
 from memory.facts import FactIndex
-from memory.lexical import FALLBACK, Unit, names_a_thing, terms, units
+from memory.lexical import FALLBACK, terms, units
 from memory.worth import said_in
 
 MEMORY_VECTORS = 4_096
@@ -60,20 +60,11 @@ MEMORY_VECTORS = 4_096
 ASIDE_FACTS = 4
 # Where a summary's clauses part: its punctuation, in any script (a sentence's end, a comma, semicolon
 # or colon before a space; 、。，；：！？ and the Arabic and Devanagari marks without one). Never its words:
-# which word joins two clauses is each language's own (and, y, und, て...); what a memory says inside a
-# clause is found by the words the two share instead (:func:`_cut`).
+# which word joins two clauses is each language's own (and, y, und, て...). Never inside brackets or quotes
+# either (:func:`clause_parts`).
 CLAUSE = re.compile(r"(?<=[.!?])\s+|[,;:](?=\s)\s*|[\u3001\uff0c\uff1b\uff1a\u060c\u061b]\s*"
                     r"|(?<=[\u3002\uff01\uff1f\u061f\u0964])\s*")
 CLAUSE_WORDS = 3  # a shorter piece ("her cat") says too little to stand for a fact
-# A stretch of a clause says a memory when it holds this share of the memory's words (whom it is about aside):
-# "Alice lives in Leeds" all of "alice: I live in Leeds" but "I". One that opens the clause may be its subject
-# (most languages put it first), so it holds more: "Alice's partner Sam" lacks "is" of "Alice's partner is
-# Sam" (cut, "teaches at a primary school" would be nobody's); one further on, two thirds ("she starts at the
-# lighthouse" of "Alice starts night shifts at the lighthouse").
-STRETCH_SHARE = 0.75
-STRETCH_SHARE_LATER = 2 / 3
-STRETCH_NAMING = 2  # and two of its words that name a thing (or CJK characters): "her cat" is not a memory
-LEFT_OUT = "\u2026"  # what stands for the stretch left out of a clause (…)
 WINDOW_WORDS = (3, 8)  # the stretches of a memory compared with the facts (fewer words say too little)
 # a fact is compared with the stretches of about its length or longer (one word fewer: "is called" in it)
 WINDOW_SLACK = 1
@@ -196,7 +187,7 @@ def pieces(memories: Sequence[str]) -> list[str]:
 
 def clauses(summary: str) -> list[str]:
     """The clauses of a summary, each compared with the facts as a memory is."""
-    return [c.strip() for c in CLAUSE.split(summary) if _size(c) >= CLAUSE_WORDS]
+    return [c.strip() for c, _ in clause_parts(summary) if _size(c) >= CLAUSE_WORDS]
 
 
 def said_once(name: str, memories: Sequence[str], notes: Sequence[str],
@@ -214,41 +205,28 @@ def said_once(name: str, memories: Sequence[str], notes: Sequence[str],
         kept = [m for m in kept if not said_in(m, [theirs], name)]  # the note tells it, and more
         shown.append(note)
     told = [*kept, *(f"{name}: {n}" for n in shown)]
-    return kept, shown, _dropped(summary, lambda c, language: said_in(c, told, name, language),
-                                 [*told, *pieces(kept)], name)
+    return kept, shown, _dropped(summary, lambda c, language: said_in(c, told, name, language))
 
 
 def without_facts(summary: str, facts: Sequence[str], name: str) -> str:
     """``summary`` without what it says of ``facts`` (by words, memory/worth.py ``said_in``, and
     :func:`_cut`): what a summary keeps of facts no longer true when it cannot be rewritten
     (memory/summarizer.py)."""
-    return _dropped(summary, lambda c, language: any(said_in(f, [c], name, language) for f in facts), facts,
-                    name)
+    return _dropped(summary, lambda c, language: any(said_in(f, [c], name, language) for f in facts))
 
 
-def _dropped(summary: str, said: Callable[[str, str], bool], told: Sequence[str], name: str) -> str:
-    """``summary`` without the clauses (of CLAUSE_WORDS or more) ``said`` picks (read in the summary's
-    language), once the stretch each of ``told`` says is cut out of them, still ending its sentences as it
-    did."""
-    parts: list[tuple[str, str]] = []  # each clause and what parts it from the next
-    start = 0
-    for m in CLAUSE.finditer(summary):
-        if m.end() > start or m.start() > start:
-            parts.append((summary[start:m.start()], m.group()))
-            start = m.end()
-    if summary[start:]:
-        parts.append((summary[start:], ""))
+def _dropped(summary: str, said: Callable[[str, str], bool]) -> str:
+    """``summary`` without the whole clauses (of CLAUSE_WORDS or more) ``said`` picks (read in the summary's
+    language), still ending its sentences as it did. Only whole clauses go, never a stretch inside one, and a
+    clause never parts inside brackets or quotes (:func:`clause_parts`): what is left reads whole in any
+    script, or the sentence is kept as it was."""
+    parts = clause_parts(summary)
     language = _language(summary)
     left: list[tuple[str, str]] = []
     changed = False
     for clause, sep in parts:
-        if _size(clause) < CLAUSE_WORDS:
+        if _size(clause) < CLAUSE_WORDS or not _balanced(clause) or not said(clause.strip(), language):
             left.append((clause, sep))
-            continue
-        rest = _cut(clause, told, name, language)
-        if not said(rest.strip(), language):
-            left.append((rest, sep))
-            changed = changed or rest != clause
             continue
         changed = True
         end = clause.rstrip()[-1:]
@@ -264,59 +242,58 @@ def _dropped(summary: str, said: Callable[[str, str], bool], told: Sequence[str]
     text = text.strip()
     if text and text[-1] in ",;:\u3001\uff0c\uff1b\uff1a\u060c\u061b":
         text = text[:-1].rstrip()
-    if text and text[-1] not in (*SENTENCE_ENDS, LEFT_OUT) and summary.rstrip()[-1:] in SENTENCE_ENDS:
+    if text and text[-1] not in SENTENCE_ENDS and summary.rstrip()[-1:] in SENTENCE_ENDS:
         text += summary.rstrip()[-1]  # its last clause gone, the summary still ends as it did
     return text
 
 
 SENTENCE_ENDS = ".!?\u3002\uff01\uff1f\u061f\u0964"
+# Brackets and quotes of any script, each opening one with the closing ones it may take: a clause never parts
+# inside them (a parenthesis' comma, a quoted sentence's full stop), so no trimmed text is left with one
+# half of a pair.
+PAIRS = {"(": ")", "[": "]", "{": "}", "\uff08": "\uff09", "\uff3b": "\uff3d", "\u300c": "\u300d",
+         "\u300e": "\u300f", "\u3010": "\u3011", "\u3008": "\u3009", "\u300a": "\u300b", "\u00ab": "\u00bb",
+         "\u201c": "\u201d", "\u201e": "\u201c\u201d", "\u2018": "\u2019", "\u201a": "\u2018\u2019"}
+STRAIGHT = '"'  # the same mark opens and closes
 
 
-def _cut(clause: str, told: Sequence[str], name: str, language: str) -> str:
-    """``clause`` without the stretch of it one of ``told`` says (its words in the order of the clause,
-    STRETCH_SHARE of the memory's, whom it is about aside), marked LEFT_OUT: "Alice lives in Leeds and has a
-    sister" is "… and has a sister" beside the memory "Alice lives in Leeds", in any language, as the words
-    the two share decide and not the word that joins the clauses. A clause left with fewer than CLAUSE_WORDS
-    is kept whole (it is then said or not, whole)."""
-    own = units(clause, language)
-    named = frozenset().union(*(u.keys for u in units(name, language)))
-    cut = [False] * len(own)
-    for text in told:
-        theirs = [u for u in units(text, language) if not u.keys & named]
-        if not theirs:
-            continue
-        keys = frozenset().union(*(u.keys for u in theirs))
-        inside = [bool(u.keys & (keys | named)) for u in own]
-        for i, j in _runs(inside):
-            end = j
-            while end < len(own) and own[end - 1].cjk and own[end].kana:
-                end += 1  # Japanese: the kana after the stretch inflect its last word ("住んでい|て")
-            first, last = i, j
-            while first < last and not _naming(clause, own[first]):
-                first += 1
-            while last > first and not _naming(clause, own[last - 1]):
-                last -= 1
-            got = frozenset().union(*(u.keys for u in own[first:last]))
-            covered = [u for u in theirs if u.keys & got]
-            share = STRETCH_SHARE if first == 0 else STRETCH_SHARE_LATER
-            if len(covered) >= share * len(theirs) - 1e-9 and \
-                    sum(_naming(text, u) for u in covered) >= STRETCH_NAMING:
-                for k in range(first, end if last == j else last):
-                    cut[k] = True
-    if not any(cut) or sum(0.5 if u.cjk else 1 for u, gone in zip(own, cut, strict=True)
-                           if not gone) < CLAUSE_WORDS:
-        return clause
-    out, at = "", 0
-    for i, j in _runs(cut):
-        out += clause[at:own[i].start] + LEFT_OUT
-        at = own[j - 1].end
-    out += clause[at:]
-    return " ".join(out.split()).replace(LEFT_OUT + ".", LEFT_OUT)
+def _depths(text: str) -> list[int]:
+    """How deep inside brackets or quotes each character of ``text`` stands (a closing mark with no opening
+    one before it is read as text: "’" is an apostrophe as often as a quote)."""
+    stack: list[str] = []
+    depths: list[int] = []
+    for ch in text:
+        if stack and ch in stack[-1]:
+            stack.pop()
+        elif ch == STRAIGHT:
+            stack.append(STRAIGHT)
+        elif ch in PAIRS:
+            stack.append(PAIRS[ch])
+        depths.append(len(stack))
+    return depths
 
 
-def _naming(text: str, unit: Unit) -> bool:
-    """Whether a unit of ``text`` names a thing (memory/lexical.py ``names_a_thing``)."""
-    return unit.cjk or names_a_thing(text[unit.start:unit.end])
+def _balanced(text: str) -> bool:
+    """Whether every bracket or quote ``text`` opens it also closes."""
+    depths = _depths(text)
+    return not depths or depths[-1] == 0
+
+
+def clause_parts(summary: str) -> list[tuple[str, str]]:
+    """The clauses of ``summary``, each with what parts it from the next: parted at CLAUSE's punctuation
+    outside brackets and quotes only."""
+    depths = _depths(summary)
+    parts: list[tuple[str, str]] = []
+    start = 0
+    for m in CLAUSE.finditer(summary):
+        if m.start() > 0 and depths[m.start() - 1] > 0:
+            continue  # inside a parenthesis or a quotation: one clause with what surrounds it
+        if m.end() > start or m.start() > start:
+            parts.append((summary[start:m.start()], m.group()))
+            start = m.end()
+    if summary[start:]:
+        parts.append((summary[start:], ""))
+    return parts
 
 
 def _size(text: str) -> float:
@@ -426,17 +403,3 @@ def _aside(scores: np.ndarray, facts_common: np.ndarray, memories_common: np.nda
     rest = np.outer(np.sqrt(np.clip(1 - f * f, 1e-6, None)), np.sqrt(np.clip(1 - m * m, 1e-6, None)))
     out[has] = (scores[has].astype(np.float64) - np.outer(f, m)) / rest
     return out
-
-
-def _runs(flags: Sequence[bool]) -> Iterator[tuple[int, int]]:
-    """Each run of true flags, as (its first index, the index past its last)."""
-    i = 0
-    while i < len(flags):
-        if not flags[i]:
-            i += 1
-            continue
-        j = i
-        while j < len(flags) and flags[j]:
-            j += 1
-        yield i, j
-        i = j

@@ -38,8 +38,10 @@ KINDS: dict[str, str] = {
         "the wall clock), the character block ends asking the model for its own judgement of what the "
         "message moves in the character, in any language (bot/reply/felt.py), the same words in every reply "
         f"(cached): \"{INSTRUCTION}\" The tag is taken out of everything shown or kept and moves the "
-        "feeling after the reply; the state line is the feeling as kept through the messages before, with "
-        "only the message's language-neutral signs (emoji, \"?!\") applied."),
+        "feeling after the reply; the state line is the feeling as kept through the messages before, led by "
+        "what the newest judged message carried while it is recent (relief clears a concern; surprise and "
+        "banter show), with only the message's language-neutral signs (emoji, \"?!\") applied to its "
+        "levels (its distress leads)."),
     "tool reply": (
         "Alice asks for a reminder: the reply's first request, where the model answers with a set_reminder "
         "tool call."),

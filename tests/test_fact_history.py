@@ -521,7 +521,7 @@ async def test_when_a_move_closes_the_old_home_the_summaries_that_told_it_are_re
     from tests.test_summarization import SMALL, Script, chat, summarized
 
     h = await make_harness(**SMALL)
-    script = Script(summary="alice lives in Leeds and bakes bread on Sundays.",
+    script = Script(summary="alice lives in Leeds. She bakes bread on Sundays.",
                     memories="- alice bakes bread.")
     rewritten = "alice moved to York in November and bakes bread on Sundays."
 
@@ -579,7 +579,7 @@ async def test_a_channel_summary_is_rewritten_only_with_what_its_server_may_see(
     from tests.test_summarization import SMALL, Script, chat, summarized
 
     h = await make_harness(**SMALL)
-    script = Script(summary="alice lives in Leeds and bakes bread on Sundays.",
+    script = Script(summary="alice lives in Leeds. She bakes bread on Sundays.",
                     memories="- alice bakes bread.")
 
     def respond(body: dict[str, Any]) -> Any:
@@ -613,14 +613,14 @@ async def test_a_channel_summary_is_rewritten_only_with_what_its_server_may_see(
 
 async def test_when_the_rewrite_fails_the_clause_telling_the_old_home_is_dropped(
         make_harness: MakeHarness) -> None:
-    """Claude failing, the summary is not rewritten but loses the stretch that tells the closed fact (found by
-    the words it shares with the fact, never by the word joining the clauses: memory/present.py)."""
+    """Claude failing, the summary is not rewritten but loses the whole clause that tells the closed fact (found
+    by the words it shares with the fact: memory/present.py)."""
     from memory.passtext import REWRITE_CUE
     from tests.fakes.claude_server import Reply
     from tests.test_summarization import SMALL, Script, chat, summarized
 
     h = await make_harness(**SMALL)
-    script = Script(summary="alice lives in Leeds and bakes bread on Sundays.",
+    script = Script(summary="alice lives in Leeds. She bakes bread on Sundays.",
                     memories="- alice bakes bread.")
 
     def respond(body: dict[str, Any]) -> Any:
@@ -644,4 +644,4 @@ async def test_when_the_rewrite_fails_the_clause_telling_the_old_home_is_dropped
     await bot.in_flight.drain()
     assert (await consolidate(h)).refreshed_summaries == 1
     assert (await h.store.conversations.history(key, USER_ID, "dm")).summary == \
-        "… and bakes bread on Sundays."
+        "She bakes bread on Sundays."

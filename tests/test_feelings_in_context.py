@@ -237,7 +237,7 @@ async def test_the_state_line_never_holds_two_contradictory_moods(make_harness: 
     for n, (text, felt) in enumerate(said.items(), 1):
         clock.now += timedelta(minutes=2)
         await dm(h, text, n, felt=felt)
-    leads = ("at ease", "fond", "pleased", "stung", "concerned")
+    leads = ("at ease", "fond", "pleased", "stung", "concerned", "surprised", "amused", "relieved for them")
     seen = set()
     for request in reply_requests(h)[-len(said):]:
         text = FakeClaude.all_text(request)
@@ -449,3 +449,101 @@ def test_distress_leads_a_line_over_stronger_fondness_and_a_hurt_from_a_friend_i
     # close but angry: the anger shows, not a playful register beside it
     mixed = lasting(RelationshipRecord(rapport=8.0, anger=7.0))
     assert "playful" not in full_line("alice", Regard.calm(now), lasting=mixed)
+
+
+# A 20-turn DM as a good model would judge it: distress, relief, surprise, banter, an insult, thanks. What the
+# state line says after each kind (bot/alive/regard.py JUDGED): the newest judged message leads.
+SHOWN = {"distress": "concerned", "relief": "relieved for them", "surprise": "surprised", "banter": "amused",
+         "conflict": "stung", "praise": "pleased", "warmth": "fond"}
+KIND_SAID = ("distress", "conflict", "relief", "surprise", "banter", "warmth", "praise")  # several: the first
+TWENTY_TURNS = {
+    "en": [("my boss shouted at me in front of everyone today", "distress"),
+           ("I can't stop shaking, honestly", "distress"),
+           ("it's all sorted now, my boss apologised and I feel so much better. thank you!", "relief, warmth"),
+           ("wait, guess what: they offered me a promotion", "surprise"),
+           ("lol says the fish who has never had a job", "banter"),
+           ("you're a useless lump of scales", "conflict"),
+           ("sorry finn, that was mean. thanks for always listening", "warmth, praise"),
+           ("my sister is moving to Canada next month", "surprise"),
+           ("and I'll miss her so much, it hurts", "distress"),
+           ("we talked and we'll call every Sunday, I feel lighter now", "relief"),
+           ("you'd be terrible at video calls, all bubbles", "banter"),
+           ("you're the best, seriously", "praise"),
+           ("the cat knocked my coffee over my laptop", "distress"),
+           ("phew, it still works after drying!", "relief"),
+           ("I named the cat after you by the way", "surprise"),
+           ("he is also bad at keeping secrets, like you", "banter"),
+           ("shut up, nobody asked you", "conflict"),
+           ("ugh, sorry. long day. you're kind to me", "warmth"),
+           ("thank you for today", "praise, warmth"),
+           ("good night finn", "warmth")],
+    "es": [("mi jefe me gritó hoy delante de todos", "distress"),
+           ("no puedo dejar de temblar, de verdad", "distress"),
+           ("ya está todo arreglado, mi jefe se disculpó y me siento mucho mejor. ¡gracias!", "relief, warmth"),
+           ("espera, adivina: me ofrecieron un ascenso", "surprise"),
+           ("jaja lo dice el pez que nunca ha tenido trabajo", "banter"),
+           ("eres un montón de escamas inútil", "conflict"),
+           ("perdona finn, fue cruel. gracias por escucharme siempre", "warmth, praise"),
+           ("mi hermana se muda a Canadá el mes que viene", "surprise"),
+           ("y la voy a echar tanto de menos que duele", "distress"),
+           ("hablamos y nos llamaremos cada domingo, ya me siento más ligera", "relief"),
+           ("serías fatal en videollamadas, todo burbujas", "banter"),
+           ("eres lo mejor, en serio", "praise"),
+           ("el gato me tiró el café sobre el portátil", "distress"),
+           ("uf, ¡sigue funcionando después de secarse!", "relief"),
+           ("por cierto, le puse tu nombre al gato", "surprise"),
+           ("tampoco sabe guardar secretos, como tú", "banter"),
+           ("cállate, nadie te ha preguntado", "conflict"),
+           ("uf, perdona. día largo. eres bueno conmigo", "warmth"),
+           ("gracias por hoy", "praise, warmth"),
+           ("buenas noches finn", "warmth")],
+    "ja": [("今日、上司にみんなの前で怒鳴られた", "distress"),
+           ("正直、まだ震えが止まらない", "distress"),
+           ("もう全部解決したよ。上司が謝ってくれて、すごく楽になった。ありがとう！", "relief, warmth"),
+           ("ねえ聞いて、昇進の話をもらったの", "surprise"),
+           ("仕事したことない魚に言われてもね笑", "banter"),
+           ("役立たずのウロコの塊だね", "conflict"),
+           ("ごめんフィン、ひどかった。いつも聞いてくれてありがとう", "warmth, praise"),
+           ("妹が来月カナダに引っ越すんだ", "surprise"),
+           ("すごく寂しくて、胸が痛い", "distress"),
+           ("話し合って毎週日曜に電話することにした。気持ちが軽くなった", "relief"),
+           ("ビデオ通話なんて泡だらけで無理でしょ", "banter"),
+           ("本当に最高だよ", "praise"),
+           ("猫がパソコンにコーヒーをこぼした", "distress"),
+           ("ふう、乾かしたらちゃんと動いた！", "relief"),
+           ("ちなみに猫にあなたの名前をつけたよ", "surprise"),
+           ("秘密を守れないところもあなたそっくり", "banter"),
+           ("うるさい、誰も聞いてない", "conflict"),
+           ("ごめん、長い一日だった。優しいね", "warmth"),
+           ("今日はありがとう", "praise, warmth"),
+           ("おやすみフィン", "warmth")],
+}
+
+
+@pytest.mark.parametrize("language", list(TWENTY_TURNS))
+async def test_the_state_line_follows_each_judged_message_and_relief_clears_concern(
+        make_harness: MakeHarness, language: str) -> None:
+    """Twenty turns (distress, relief, surprise, banter, an insult, thanks), each judged by the fake model as a
+    good model would: the request after each judged message says what it carried (in at least 0.9 of turns),
+    "just now" is about that message, and no request after a relief shows concern until distress comes
+    again."""
+    h = await make_harness(timezone="UTC")
+    clock = Clock(afternoon())
+    set_clock(h, clock)
+    turns = TWENTY_TURNS[language]
+    lines = []
+    for n, (text, felt) in enumerate(turns, 1):
+        clock.now += timedelta(minutes=3)
+        lines.append(await dm(h, text, n, felt=felt))
+    clock.now += timedelta(minutes=3)
+    lines.append(await dm(h, "ok", len(turns) + 1))  # the line after the last judged message
+    followed, relieved = 0, False
+    for (_, felt), line in zip(turns, lines[1:], strict=True):
+        kinds = felt.split(", ")
+        said = SHOWN[next(k for k in KIND_SAID if k in kinds)]
+        if re.match(rf"Toward alice you feel (a little )?{re.escape(said)}\b", line) and "(just now" in line:
+            followed += 1
+        relieved = (relieved or "relief" in kinds) and "distress" not in kinds
+        if relieved:
+            assert "concerned" not in line and "be gentle" not in line, line
+    assert followed >= 0.9 * len(turns), (followed, lines)

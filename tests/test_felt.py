@@ -150,13 +150,13 @@ async def test_an_insult_in_any_language_is_not_read_as_warmth(make_harness: Mak
     assert "fond" not in line and "pleased" not in line
 
 
-@pytest.mark.parametrize(("said", "felt"), [
-    ("relieved I could cry", "relief"),
-    ("that's terrible, I love it", "banter, warmth"),
-    ("lol I'm so stupid, salt in my tea", "banter"),
+@pytest.mark.parametrize(("said", "felt", "shown"), [
+    ("relieved I could cry", "relief", "relieved for them"),
+    ("that's terrible, I love it", "banter, warmth", "amused"),
+    ("lol I'm so stupid, salt in my tea", "banter", "amused"),
 ])
 async def test_what_word_lists_misread_is_read_as_the_model_judges_it(make_harness: MakeHarness, said: str,
-                                                                       felt: str) -> None:
+                                                                       felt: str, shown: str) -> None:
     h = await make_harness(timezone="UTC")
     clock = Clock(afternoon())
     set_clock(h, clock)
@@ -165,7 +165,7 @@ async def test_what_word_lists_misread_is_read_as_the_model_judges_it(make_harne
     clock.now += timedelta(minutes=1)
     line = await dm(h, "anyway", 2)
     assert "concerned" not in line and "be gentle" not in line and "stung" not in line
-    assert line.startswith(("Toward alice you feel a little pleased", "Toward alice you feel a little fond"))
+    assert line.startswith(f"Toward alice you feel a little {shown}")  # what the model judged, as it judged it
     assert await h.store.feelings.read(key, USER_ID) != ("", "")
 
 

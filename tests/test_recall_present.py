@@ -354,7 +354,7 @@ async def test_the_person_block_itself_says_each_thing_once(make_harness: MakeHa
     await _bot(h).in_flight.drain()  # the exchange kept: her conversation is there to summarise
     async with h.store.engine.begin() as conn:
         await conn.execute(update(Conversation).where(Conversation.user_id == USER_ID).values(
-            summary="Alice lives in Leeds and has a sister, Maya."))
+            summary="Alice has a sister, Maya. Alice lives in Leeds."))
     body = await _dm_prompt(h, "what should I cook tonight?", 2)
     start = body.find('<person name="alice">')
     person = body[start:].split("</person>", 1)[0]
@@ -362,14 +362,13 @@ async def test_the_person_block_itself_says_each_thing_once(make_harness: MakeHa
     assert person.count("Leeds") == 1 and "- Alice lives in Leeds" in person
 
 
-# A memory, a summary telling it inside a longer clause, the place it names and what only the summary tells:
-# the clause joined as each language joins them (and, y, und, て with and without 、, ，).
+# A memory, a summary telling it in a whole clause or sentence of its own, the place it names and what only the
+# summary tells: clauses part at each script's punctuation (a sentence's end, a comma, 、, ，).
 IN_A_CLAUSE = {
-    "en": ("Alice lives in Leeds", "Alice lives in Leeds and has a sister, Maya.", "Leeds", "Maya"),
-    "es": ("Alice vive en Leeds", "Alice vive en Leeds y tiene una hermana, Maya.", "Leeds", "Maya"),
-    "de": ("Alice wohnt in Leeds", "Alice wohnt in Leeds und hat eine Schwester, Maya.", "Leeds", "Maya"),
+    "en": ("Alice lives in Leeds", "Alice has a sister, Maya. Alice lives in Leeds.", "Leeds", "Maya"),
+    "es": ("Alice vive en Leeds", "Alice tiene una hermana, Maya. Alice vive en Leeds.", "Leeds", "Maya"),
+    "de": ("Alice wohnt in Leeds", "Alice hat eine Schwester, Maya. Alice wohnt in Leeds.", "Leeds", "Maya"),
     "ja": ("アリスはリーズに住んでいる", "アリスはリーズに住んでいて、妹のマヤがいる。", "リーズ", "マヤ"),
-    "ja-te": ("アリスはリーズに住んでいる", "アリスはリーズに住んでいて妹のマヤがいる。", "リーズ", "マヤ"),
     "zh": ("爱丽丝住在利兹", "爱丽丝住在利兹，有一个妹妹玛雅。", "利兹", "玛雅"),
 }
 
@@ -396,24 +395,78 @@ async def test_the_person_block_says_once_what_a_summary_clause_repeats_in_any_l
 
 
 def test_a_clause_keeps_what_no_memory_says_whole() -> None:
-    """Only a stretch that says a memory (nearly all its words) is left out: a clause naming part of a
-    memory, or saying a short memory's words around its own verb, is kept as written."""
+    """Only a whole clause a memory says goes: a clause naming part of a memory, saying a memory and more, or
+    joined to the next without punctuation, is kept as written (nothing is cut inside it)."""
     whole = "Alice's partner Sam teaches at a primary school."
     assert said_once("alice", ["Alice's partner is Sam"], [], whole)[2] == whole
     long = "Alice lives in Leeds with her partner Sam and their greyhound Biscuit."
     ill = "Alice's partner Sam is very ill with flu."
     assert said_once("alice", [long], [], ill)[2] == ill
-    # further on in the clause, two thirds of a memory's words are enough (it is not the clause's subject)
-    assert said_once("alice", ["Alice starts night shifts at the lighthouse."], [],
-                     "Alice told me Miso broke the teapot and she starts at the lighthouse.")[2] == \
-        "Alice told me Miso broke the teapot and she …"
-    # a stretch at the end, in German: the clause before it ends as it did
-    german = "Alice hat eine Schwester und wohnt in Leeds."
-    assert said_once("alice", ["Alice wohnt in Leeds"], [], german)[2] == "Alice hat eine Schwester und …"
+    for memory, summary in (("Alice starts night shifts at the lighthouse.",
+                             "Alice told me Miso broke the teapot and she starts at the lighthouse."),
+                            ("Alice wohnt in Leeds", "Alice hat eine Schwester und wohnt in Leeds."),
+                            ("アリスはリーズに住んでいる", "アリスはリーズに住んでいて妹のマヤがいる。")):
+        assert said_once("alice", [memory], [], summary)[2] == summary
     # a whole clause said, in Spanish: the sentence before it ends there
     spanish = "Bea tiene dos gatos, vive en Sevilla. Le gusta correr."
     assert said_once("bea", ["Bea vive en Sevilla"], [], spanish)[2] == \
         "Bea tiene dos gatos. Le gusta correr."
+
+
+# A memory and a summary that says it beside a parenthesis, a quotation and a sentence half of which the memory
+# says; what only the summary tells.
+CUT_CLEANLY = {
+    "en": ("Lucía moved to Madrid",
+           "Lucía moved to Madrid (she had lived in Seville, her home town, for years) and is leaving the "
+           "hospital for a clinic. She said \"I moved to Madrid, at last\" and laughed. Lucía moved to Madrid.",
+           "clinic"),
+    "es": ("Lucía se ha mudado a Madrid",
+           "Lucía se ha mudado a Madrid (antes vivía en Sevilla, su ciudad natal) y deja el hospital por una "
+           "clínica. Dijo «me he mudado a Madrid, por fin» y se rió. Lucía se ha mudado a Madrid.",
+           "clínica"),
+    "ja": ("ルシアはマドリードに引っ越した",
+           "ルシアはマドリードに引っ越して（前は故郷のセビリアに住んでいた、長く）病院を辞めてクリニックに移る。"
+           "「マドリードに引っ越した、やっと」と笑った。ルシアはマドリードに引っ越した。",
+           "クリニック"),
+}
+
+
+def _whole(text: str) -> bool:
+    """No pair of brackets or quotes left open or closed alone, and no "…" standing for words left out."""
+    pairs = ("()", "（）", "「」", "«»", "“”")
+    return "\u2026" not in text and text.count('"') % 2 == 0 and \
+        all(text.count(a) == text.count(b) for a, b in pairs)
+
+
+@pytest.mark.parametrize("language", list(CUT_CLEANLY))
+def test_the_trimmer_cuts_only_whole_clauses_never_inside_brackets_or_quotes(language: str) -> None:
+    memory, summary, new = CUT_CLEANLY[language]
+    trimmed = said_once("lucia", [memory], [], summary)[2]
+    assert _whole(trimmed) and new in trimmed and trimmed != summary  # the repeated sentence went
+    assert trimmed.rstrip()[-1] in ".。"
+    # the sentence with the parenthesis and the one with the quotation, their commas inside, are there whole
+    assert trimmed == summary[:summary.rindex(memory)].rstrip()
+
+
+@pytest.mark.parametrize("language", list(CUT_CLEANLY))
+async def test_no_request_holds_a_cut_clause_in_the_person_block(make_harness: MakeHarness,
+                                                                 language: str) -> None:
+    memory, summary, new = CUT_CLEANLY[language]
+    h = await make_harness()
+    await h.store.people.ensure_user(USER_ID, "alice")
+    key = _bot(h).services.pipeline.character_key
+    await h.store.memories.add_core_memory(key, USER_ID, memory.replace("Lucía", "Alice").replace(
+        "ルシア", "アリス"), source=PRIVATE_SOURCE)
+    await _dm_prompt(h, "hello finn", 1)
+    await _bot(h).in_flight.drain()
+    async with h.store.engine.begin() as conn:
+        await conn.execute(update(Conversation).where(Conversation.user_id == USER_ID).values(
+            summary=summary.replace("Lucía", "Alice").replace("ルシア", "アリス")))
+    body = await _dm_prompt(h, "what should I cook tonight?", 2)
+    start = body.find('<person name="alice">')
+    person = body[start:].split("</person>", 1)[0]
+    shown = person.split("<summary", 1)[1]
+    assert _whole(shown) and new in shown
 
 
 def test_said_once_keeps_the_more_telling_of_a_note_and_a_memory_and_the_summarys_own_clauses() -> None:

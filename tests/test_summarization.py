@@ -51,7 +51,7 @@ SMALL = {"conversation_token_threshold": str(round(60 * token_factor(lineup()["r
 class Script:
     """Fake Claude answers by request kind; counts them and can fail, slow down or hold back summaries."""
 
-    def __init__(self, summary: str = "Alice told me Miso broke the teapot and she starts at the lighthouse.",
+    def __init__(self, summary: str = "Alice told me Miso broke the teapot. She starts at the lighthouse.",
                  memories: str = "- Alice has a cat called Miso.\n"
                                  "- Alice starts night shifts at the lighthouse.") -> None:
         self.summary = summary

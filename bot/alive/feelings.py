@@ -152,8 +152,10 @@ class Feelings:
     @staticmethod
     def _answering(shown: Regard, kept: Regard, msg: Incoming, found: tuple[str, ...],
                    now: datetime) -> Regard:
-        """``shown`` as the message being answered leaves it (as it was, when ``kept`` holds it already)."""
-        return shown if not found or kept.holds(msg.message_id) else shown.moved(found, now)
+        """``shown`` as the message being answered leaves it (as it was, when ``kept`` holds it already).
+        Its signs move the levels but are no judgement: the line still follows the newest judged message,
+        whose line this reply was owed, unless the signs are distress (:func:`leading`)."""
+        return shown if not found or kept.holds(msg.message_id) else shown.moved(found, now, judged=False)
 
     async def line(self, persona: Persona, user_id: int, name: str, mood: str,
                    channel_id: int | None = None, *, quiet: bool = False,

@@ -52,8 +52,8 @@ STIMULI: dict[str, dict[str, float]] = {
     "surprise": {"delight": 0.15},
     "conflict": {"hurt": 0.4, "warmth": -0.2, "delight": -0.5},
     "distress": {"concern": 0.45, "delight": -0.3},
-    # a hard time easing: less to worry about, and glad of it
-    "relief": {"concern": -0.6, "delight": 0.25, "warmth": 0.1},
+    # a hard time easing: nothing left to worry about (the concern is cleared, not only eased), and glad of it
+    "relief": {"concern": -1.0, "delight": 0.25, "warmth": 0.1},
     # teasing or self-mockery said in fun: it amuses, it neither hurts nor worries
     "banter": {"delight": 0.25, "warmth": 0.1},
 }
@@ -78,6 +78,44 @@ AFTER = {"warmth": "after their warmth", "delight": "after their kind words",
          "hurt": "after what they said to you", "concern": ""}
 
 
+# The newest judged message's lead, by what it carried (bot/reply/felt.py KINDS): (the feeling it moves
+# most, how it is said, how to let it show, what it came from). Relief, surprise and banter have no
+# lasting feeling of their own, but the line says them while they are the newest thing judged.
+JUDGED = {
+    "distress": ("concern", *TOWARD["concern"], AFTER["concern"]),
+    "conflict": ("hurt", *TOWARD["hurt"], AFTER["hurt"]),
+    "relief": ("delight", "relieved for them",
+               "their hard time is easing: share their relief warmly and stop worrying over them",
+               "after their good news"),
+    "surprise": ("delight", "surprised", "caught up in their news: curious, ask about it",
+                 "after their news"),
+    "banter": ("delight", "amused", "playful: tease back lightly, all in fun", "after their teasing"),
+    "praise": ("delight", *TOWARD["delight"], AFTER["delight"]),
+    "warmth": ("warmth", *TOWARD["warmth"], AFTER["warmth"]),
+}
+# When one message carried several, the one said: what asks most of the character first.
+JUDGED_ORDER = ("distress", "conflict", "relief", "surprise", "banter", "warmth", "praise")
+
+
+@dataclass(frozen=True)
+class Lead:
+    """What leads the line toward a person: ``feeling`` (one of FEELINGS: it decides how the relationship
+    tempers it), its ``level``, how it is said (``word``, ``guidance``), what it came from (``after``) and
+    since when (``began``: None when not known)."""
+
+    feeling: str
+    level: float
+    word: str
+    guidance: str
+    after: str
+    began: datetime | None
+
+    @classmethod
+    def of(cls, feeling: str, level: float, began: datetime | None) -> Lead:
+        """A lead from a kept feeling, said as the feeling is."""
+        return cls(feeling, level, _word(feeling, level), TOWARD[feeling][1], AFTER[feeling], began)
+
+
 @dataclass
 class Regard:
     """The four feelings as of ``at`` (aware UTC). A person's regard keeps two tracks: ``levels``, moved by
@@ -86,8 +124,11 @@ class Regard:
     (:meth:`seen_by` asks database/visibility.py). A channel's regard has no second track (None). Each
     track keeps since when each of its feelings is felt (``since``, ``public_since``): the time it last
     rose from below :data:`FELT`. ``through``: the id of the newest message whose effect it holds (0: none
-    known). ``reacted``: the person's newest reactions on the character's messages (bot/alive/felt.py),
-    each with where it was, so it is seen only there."""
+    known). ``last``: what the newest message that moved it carried, and ``last_at`` when (``public_last``,
+    ``public_last_at``: the same of the public track): the line leads with it while it is recent, so it
+    follows what was judged last rather than the strongest feeling kept. ``reacted``: the person's newest
+    reactions on the character's messages (bot/alive/felt.py), each with where it was, so it is seen only
+    there."""
 
     levels: dict[str, float]
     at: datetime
@@ -97,6 +138,10 @@ class Regard:
     public_since: dict[str, datetime] = field(default_factory=dict)
     through: int = 0
     reacted: tuple[Reacted, ...] = ()
+    last: tuple[str, ...] = ()
+    last_at: datetime | None = None
+    public_last: tuple[str, ...] = ()
+    public_last_at: datetime | None = None
 
     @classmethod
     def calm(cls, now: datetime) -> Regard:
@@ -111,10 +156,14 @@ class Regard:
             data["through"] = self.through
         if self.reacted:
             data["reacted"] = [r.to_obj() for r in self.reacted]
+        if self.last and self.last_at is not None:
+            data["last"] = [list(self.last), self.last_at.isoformat()]
         if self.public is not None:
             data["public"] = {k: round(v, 4) for k, v in self.public.items()}
             if self.public_since:
                 data["public_since"] = {k: v.isoformat() for k, v in self.public_since.items()}
+            if self.public_last and self.public_last_at is not None:
+                data["public_last"] = [list(self.public_last), self.public_last_at.isoformat()]
         return json.dumps(data, separators=(",", ":"))
 
     @classmethod
@@ -129,12 +178,15 @@ class Regard:
             since, public_since = _times(data.get("since")), _times(data.get("public_since"))
             through = int(data.get("through", 0))
             reacted = kept(data.get("reacted"), now)
+            last, last_at = _last(data.get("last"))
+            public_last, public_last_at = _last(data.get("public_last"))
         except (ValueError, KeyError, TypeError, AttributeError):
             return cls.calm(now)
         if at.tzinfo is None:
             return cls.calm(now)
         return cls(levels, at, public=public, since=since, public_since=public_since, through=through,
-                   reacted=reacted)
+                   reacted=reacted, last=last, last_at=last_at, public_last=public_last,
+                   public_last_at=public_last_at)
 
     def seen_by(self, person: int, audience: Audience) -> Regard:
         """The regard toward ``person`` that a reply read by ``audience`` may show: all of it where what
@@ -144,7 +196,8 @@ class Regard:
             return self
         return Regard(dict(self.public) if self.public is not None else dict.fromkeys(FEELINGS, 0.0),
                       self.at, since=dict(self.public_since), through=self.through,
-                      reacted=tuple(r for r in self.reacted if may_enter(r.origin(person), audience)))
+                      reacted=tuple(r for r in self.reacted if may_enter(r.origin(person), audience)),
+                      last=self.public_last, last_at=self.public_last_at)
 
     def advanced(self, now: datetime) -> Regard:
         """This regard as time has left it at ``now`` (a new object)."""
@@ -156,13 +209,15 @@ class Regard:
         return Regard(faded(self.levels), max(now, self.at),
                       public=None if self.public is None else faded(self.public),
                       since=dict(self.since), public_since=dict(self.public_since), through=self.through,
-                      reacted=self.reacted)
+                      reacted=self.reacted, last=self.last, last_at=self.last_at,
+                      public_last=self.public_last, public_last_at=self.public_last_at)
 
     def moved(self, stimuli: tuple[str, ...], now: datetime, *, public: bool = False,
-              person: bool = False, message: int = 0) -> Regard:
+              person: bool = False, message: int = 0, judged: bool = True) -> Regard:
         """The regard after an exchange at ``now`` carrying ``stimuli`` (a new object); ``person``: a
         person's regard (two tracks), ``public``: the exchange was in a server's public channel;
-        ``message``: the id of the message it was (kept as ``through``)."""
+        ``message``: the id of the message it was (kept as ``through``); ``judged``: what it carried is
+        the newest judgement (``last``), not only a sign read before the reply."""
         out = self.advanced(now)
         out.through = max(out.through, message)
         if person and out.public is None:
@@ -178,6 +233,11 @@ class Regard:
                     levels[feeling] = _clamp(moved)
                     if delta > 0 and (level < FELT or feeling not in since):
                         since[feeling] = out.at  # felt from now on
+        known = tuple(k for k in stimuli if k in STIMULI)
+        if known and judged:  # the newest message that moved it, on each track it moved
+            out.last, out.last_at = known, out.at
+            if public and out.public is not None:
+                out.public_last, out.public_last_at = known, out.at
         return out
 
     def with_reacted(self, added: tuple[Reacted, ...] = (), *, withdrawn: frozenset[int] = frozenset(),
@@ -204,6 +264,13 @@ class Regard:
         return (name, level) if level >= FELT else None
 
 
+def _last(raw: object) -> tuple[tuple[str, ...], datetime | None]:
+    if not isinstance(raw, list) or len(raw) != 2 or not isinstance(raw[0], list):
+        return (), None
+    at = datetime.fromisoformat(str(raw[1]))
+    return (tuple(str(k) for k in raw[0] if k in STIMULI), at) if at.tzinfo is not None else ((), None)
+
+
 def _times(raw: object) -> dict[str, datetime]:
     if not isinstance(raw, dict):
         return {}
@@ -225,16 +292,38 @@ def _word(feeling: str, level: float) -> str:
     return TOWARD[feeling][0] if level >= STRONG else f"a little {TOWARD[feeling][0]}"
 
 
-def leading(person: Regard, answering: tuple[str, ...] = ()) -> tuple[str, float] | None:
+def leading(person: Regard, answering: tuple[str, ...] = ()) -> Lead | None:
     """What leads the line toward a person: the person's distress in the message being answered
     (``answering``: its stimuli, already applied to ``person``) puts concern first, whatever else is felt;
-    else the strongest feeling, when one is felt."""
+    else what the newest judged message carried (:func:`latest`), while it is recent; else the strongest
+    feeling, when one is felt."""
     if "distress" in answering and person.levels["concern"] >= FELT:
-        return "concern", person.levels["concern"]
-    return person.lead()
+        return Lead.of("concern", person.levels["concern"], person.since.get("concern"))
+    newest = latest(person)
+    if newest is not None:
+        return newest
+    lead = person.lead()
+    return None if lead is None else Lead.of(*lead, person.since.get(lead[0]))
 
 
-def reconciled(name: str, person: Regard, lead: tuple[str, float], lasting: Lasting, held: str,
+def latest(person: Regard) -> Lead | None:
+    """What the newest message that moved ``person`` carried, as the line says it, while it is recent (within
+    the half-life of the feeling it moves most, as of ``person.at``); None when it is older or none is known.
+    Said from the time of that message, so "just now" is always about it."""
+    if not person.last or person.last_at is None:
+        return None
+    kind = next(k for k in (*JUDGED_ORDER, *person.last) if k in person.last)
+    if kind not in JUDGED:
+        return None
+    feeling, word, guidance, after = JUDGED[kind]
+    if person.at - person.last_at > timedelta(hours=HALF_LIFE_HOURS[feeling]):
+        return None
+    level = person.levels[feeling]
+    said = word if level >= STRONG else f"a little {word}"
+    return Lead(feeling, level, said, guidance, after, person.last_at)
+
+
+def reconciled(name: str, person: Regard, lead: Lead, lasting: Lasting, held: str,
                zone: tzinfo | None = None) -> str:
     """The recent feeling toward ``name`` (``lead``) and how the character has come to feel about them over
     the days (``lasting``; ``held``: since when, in words, or "") as one sentence, one instruction: the
@@ -245,12 +334,11 @@ def reconciled(name: str, person: Regard, lead: tuple[str, float], lasting: Last
     * stung by someone close: hurt more than cold, without jabs; by someone held off: guarded and dry;
     * concerned (they are having a hard time): concern leads whatever the relationship; closeness makes it
       a friend's comfort, not banter; what is held against them waits."""
-    feeling, level = lead
-    began = person.since.get(feeling)
+    feeling, began = lead.feeling, lead.began
     when = since_words(began, person.at, zone) if began else ""
-    why = ", ".join(w for w in (when, AFTER[feeling]) if w)
+    why = ", ".join(w for w in (when, lead.after) if w)
     dated = f" ({why})" if why else ""
-    word, guidance = _word(feeling, level), TOWARD[feeling][1]
+    word, guidance = lead.word, lead.guidance
     head = f"Toward {name} you feel {word}"
     register = f"; {lasting.register}" if lasting.register else ""
     if not lasting.feel:  # nothing lasting to temper it: the recent feeling alone, the register after it
@@ -316,7 +404,7 @@ def state_line(name: str, person: Regard, *, room: Regard | None = None, mood: s
     (its local signals, bot/alive/appraisal.py; already applied to ``person``): its distress leads
     (:func:`leading`)."""
     lead = leading(person, answering)
-    heavy = lead is not None and lead[0] in HEAVY
+    heavy = lead is not None and lead.feeling in HEAVY
     lasting = lasting or Lasting()
     held = f" ({since_words(lasting_since, person.at, zone)})" if lasting_since is not None else ""
     if quiet and lead is None and not lasting and (room is None or room.lead() is None):

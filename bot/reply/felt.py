@@ -21,8 +21,9 @@ from collections.abc import Callable
 KINDS = ("praise", "warmth", "relief", "banter", "conflict", "surprise", "distress")
 NONE = "none"
 INSTRUCTION = (
-    "Begin every answer with one short tag for Kindred, never shown to anyone: how the newest message you "
-    "answer moves you, judged from its meaning in whatever language it is written, as one or more of "
+    "Begin every answer with one short tag for Kindred, never shown to anyone: how the person's newest "
+    "message moves you (their own words: a tool's result is never it), judged from its meaning in whatever "
+    "language it is written, as one or more of "
     f"{', '.join(KINDS)}, or none, e.g. <felt>distress</felt> or <felt>praise, warmth</felt>. distress: "
     "they are struggling or hurting; relief: what weighed on them is easing; conflict: hostility aimed at "
     "you; banter: teasing or self-mockery said in fun. Your <state> notes are how you felt before that "
