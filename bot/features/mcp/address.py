@@ -26,7 +26,7 @@ _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 _COMPATIBLE = ipaddress.IPv6Network("::/96")
 
 
-class Refused(OSError):
+class NotPublic(OSError):
     """A host that resolves to an address inside (loopback, private, link-local...), or to nothing."""
 
 
@@ -44,7 +44,7 @@ def inside(address: Address) -> bool:
 
 
 async def public_addresses(host: str, port: int) -> list[str]:
-    """The addresses ``host`` resolves to, every one public; :class:`Refused` if any is inside (a name that
+    """The addresses ``host`` resolves to, every one public; :class:`NotPublic` if any is inside (a name that
     also resolves inside is refused whole) or it resolves to nothing. Resolved by the loop's resolver
     (a worker thread), as a connection would resolve it: every way of writing an IPv4 address that the
     system accepts ends up as the address it means."""
@@ -52,13 +52,13 @@ async def public_addresses(host: str, port: int) -> list[str]:
         found = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM,
                                                              proto=socket.IPPROTO_TCP)
     except (OSError, UnicodeError) as exc:
-        raise Refused(f"{host} does not resolve ({exc})") from None
+        raise NotPublic(f"{host} does not resolve ({exc})") from None
     addresses = list(dict.fromkeys(str(info[4][0]) for info in found))
     if not addresses:
-        raise Refused(f"{host} does not resolve")
+        raise NotPublic(f"{host} does not resolve")
     for text in addresses:
         if inside(ipaddress.ip_address(text.partition("%")[0])):
-            raise Refused(f"{host} resolves to {text}, an address inside")
+            raise NotPublic(f"{host} resolves to {text}, an address inside")
     return addresses
 
 
@@ -80,7 +80,7 @@ class _GuardedBackend:
 
         try:
             addresses = await public_addresses(host, port)
-        except Refused as exc:
+        except NotPublic as exc:
             raise httpcore2.ConnectError(f"refused: {exc}") from None
         last: Exception | None = None
         for address in addresses:

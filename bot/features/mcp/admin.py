@@ -15,7 +15,7 @@ import logging
 import re
 from urllib.parse import urlsplit
 
-from bot.features.mcp.address import Refused, public_addresses
+from bot.features.mcp.address import NotPublic, public_addresses
 from bot.features.mcp.config import McpSettings
 from bot.features.mcp.lender import LOCAL, McpTools, lent_here
 from database.mcp import URL_MAX, McpServers
@@ -66,7 +66,7 @@ class McpAdmin:
             return None
         try:
             await public_addresses(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
-        except Refused as exc:
+        except NotPublic as exc:
             return str(exc)
         return None
 

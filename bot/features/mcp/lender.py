@@ -57,7 +57,7 @@ def local_servers(settings: McpSettings) -> dict[str, LocalProgram]:
 
 
 @dataclass(frozen=True)
-class Places:
+class LocalPlaces:
     """Where the operator lends one local server (``mcp_local_places``)."""
 
     guilds: frozenset[int] = frozenset()
@@ -65,17 +65,17 @@ class Places:
     everyone: bool = False  # every DM ("dm:*")
 
 
-def local_places(settings: McpSettings) -> dict[str, Places]:
+def local_places(settings: McpSettings) -> dict[str, LocalPlaces]:
     """``mcp_local_places`` ("name=GUILD_ID dm:USER_ID dm:*; name2=..."), by name. A word that is none of
     these lends nothing (a typo narrows, never widens)."""
-    found: dict[str, Places] = {}
+    found: dict[str, LocalPlaces] = {}
     for entry in settings.mcp_local_places.split(";"):
         name, _, where = entry.partition("=")
         words = where.replace(",", " ").split()
         guilds = frozenset(int(w) for w in words if w.isdigit())
         people = frozenset(int(w[3:]) for w in words if w.startswith("dm:") and w[3:].isdigit())
         if name.strip():
-            found[name.strip()] = Places(guilds, people, "dm:*" in words)
+            found[name.strip()] = LocalPlaces(guilds, people, "dm:*" in words)
     return found
 
 
@@ -84,7 +84,7 @@ def lent_here(settings: McpSettings, guild_id: int | None, user_id: int | None) 
     places = local_places(settings)
     lent: dict[str, LocalProgram] = {}
     for name, program in local_servers(settings).items():
-        where = places.get(name, Places())
+        where = places.get(name, LocalPlaces())
         if guild_id is not None:
             if guild_id in where.guilds:
                 lent[name] = program
