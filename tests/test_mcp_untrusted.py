@@ -121,7 +121,8 @@ async def test_an_address_inside_is_refused_however_written_and_never_connected_
                 "[::ffff:127.0.0.1]", "[::ffff:7f00:1]", "[::]", "localhost", "LocalHost.")]
             forms += ["https://2852039166/latest/meta-data", "https://169.254.169.254/", "https://10.0.0.5/mcp",
                       "https://[fe80::1]/mcp", "https://224.0.0.1/mcp", "https://[::ffff:a9fe:a9fe]/mcp",
-                      "https://100.64.0.1/mcp", "https://240.0.0.1/mcp"]
+                      "https://100.64.0.1/mcp", "https://240.0.0.1/mcp", "https://[64:ff9b::7f00:1]/mcp",
+                      "https://[2002:7f00:1::]/mcp", "https://[::127.0.0.1]/mcp"]
             answers = await asyncio.gather(*(admin(h, "add", name=f"s{n}", url=url, tools="forecast")
                                              for n, url in enumerate(forms)))
             assert answers == [UNREACHABLE] * len(forms), dict(zip(forms, answers, strict=True))

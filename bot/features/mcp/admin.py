@@ -65,9 +65,12 @@ class McpAdmin:
         if url.startswith(LOCAL) or self.settings.mcp_private_hosts or parts.hostname is None:
             return None
         try:
-            await public_addresses(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+            async with asyncio.timeout(self.settings.mcp_call_seconds):  # a resolver that hangs
+                await public_addresses(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
         except NotPublic as exc:
             return str(exc)
+        except TimeoutError:
+            return f"{parts.hostname} did not resolve in time"
         return None
 
     async def add(self, guild_id: int, user_id: int, name: str, url: str, tools: str) -> str:

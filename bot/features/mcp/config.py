@@ -32,8 +32,8 @@ class McpSettings:
         "lent to them.")
     mcp_call_seconds: float = key(
         10.0, "Seconds one MCP call may take (connecting, listing the tools, running one; checking the "
-        "model's input against a tool's schema has as long again); past it the call fails, once, with one log "
-        "line. A /bot mcp add that fails is answered this long after it was asked, whatever the reason.",
+        "model's input against a tool's schema has as long again); past it the call fails, once, with one "
+        "log line. A /bot mcp add that fails is answered this long after it was asked, whatever the reason.",
         above=0, max=120)
     mcp_retry_seconds: float = key(
         300.0, "After a server failed (hung, unreachable, answered garbage), seconds before it is asked "
