@@ -6,9 +6,9 @@ A schema's regular expressions are a third party's: one such as ``^(a+)+$`` take
 a 30-character input, holding the interpreter all along. So the input is checked in a worker thread of
 its own (:data:`_CHECKS`), its ``pattern`` run by the ``regex`` engine, which lets go of the interpreter
 while it matches and stops at a deadline: the check as a whole is held to the call's time
-(``mcp_call_seconds``). ``patternProperties`` (which jsonschema runs with ``re`` wherever it looks up a
-property's name) is not run at all: a tool whose schema holds it is not declared, nor one whose
-``pattern`` the ``regex`` engine cannot read."""
+(``mcp_call_seconds``), and the reply waits on it no longer than that. ``patternProperties`` (which
+jsonschema runs with ``re`` wherever it looks up a property's name) is not run at all: a tool whose schema
+holds it is not declared, nor one whose ``pattern`` the ``regex`` engine cannot read."""
 
 from __future__ import annotations
 
@@ -60,7 +60,17 @@ class McpTool:
         """What is wrong with the model's input under the tool's schema (None: it fits), found in a worker
         thread within ``seconds`` (past them: a problem too, the tool is not run)."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(_CHECKS, _problem, self.schema, arguments, seconds)
+        try:
+            # the regex engine's own limit counts processor time, which a busy host stretches: the wait is
+            # held to the wall clock here (a check still running is left to end at its own limit)
+            async with asyncio.timeout(seconds):
+                return await loop.run_in_executor(_CHECKS, _problem, self.schema, arguments, seconds)
+        except TimeoutError:
+            return _out_of_time(seconds)
+
+
+def _out_of_time(seconds: float) -> str:
+    return f"the input could not be checked against the tool's schema within {seconds:g} s"
 
 
 def _problem(schema: JsonObject, arguments: JsonObject, seconds: float) -> str | None:
@@ -84,7 +94,7 @@ def _problem(schema: JsonObject, arguments: JsonObject, seconds: float) -> str |
     try:
         error = schema_errors.best_match(checking.iter_errors(arguments))
     except _OutOfTime:
-        return f"the input could not be checked against the tool's schema within {seconds:g} s"
+        return _out_of_time(seconds)
     except RecursionError:
         return "the input is nested too deeply to check"
     return None if error is None else f"the input does not fit the tool: {error.message[:200]}"
