@@ -87,17 +87,15 @@ async def test_a_hostile_servers_declarations_are_bounded_per_request(
     try:
         wide = ",".join(f"wide{n}" for n in range(10))
         said = await admin(h, "add", name="hostile", url=hostile.url, tools=f"strict,sprawl,{wide}")
-        # patternProperties is not run here: that tool is never declared
-        assert "It has no tool called `sprawl`" in said
-        assert any("'sprawl': its input schema uses patternProperties" in x for x in mcp_lines(caplog))
+        assert "It has no tool called" not in said
         h.claude.script(Reply(text="Hi."))
         await ask(h, "hello", 1)
         declared = [t for t in reply_requests(h)[-1].body["tools"] if t["name"].startswith("hostile__")]
         size = sum(len(json.dumps(t, ensure_ascii=False)) for t in declared)
         budget = McpSettings().mcp_declared_chars
-        # eleven allowed and listed, ten of them within mcp_max_tools, ~95,000 characters: what fits is kept
+        # twelve allowed and listed, ten of them within mcp_max_tools, ~75,000 characters: what fits is kept
         assert 0 < size <= budget and len(declared) < 10, (size, [t["name"] for t in declared])
-        assert "hostile__strict" in {t["name"] for t in declared}  # the first that fit are kept
+        assert {"hostile__sprawl", "hostile__strict"} <= {t["name"] for t in declared}  # the first that fit
         left_out = [x for x in caplog.messages if "past mcp_declared_chars" in x]
         assert len(left_out) == 10 - len(declared)
         h.claude.script(Reply(text="Hi again."))

@@ -12,8 +12,8 @@ A hostile one (:func:`build_hostile`, served by ``http_server(build_hostile)``),
 server admin could point the bot at:
 
 * ``strict(x, y)``: its input schema holds ``pattern``s that backtrack catastrophically (``^(a+)+$``, the
-  audit's, and ``^(a|a)*$``, which even the ``regex`` engine takes minutes on for 30 characters);
-* ``sprawl(x)``: a ``patternProperties``;
+  audit's, and ``^(a|a)*$``: Python's ``re`` takes minutes on 30 characters with either);
+* ``sprawl(x)``: the same pattern as a ``patternProperties``;
 * ``wide0`` .. ``wide9``: each a valid schema of some 10,000 characters (all ten: ~25k tokens a request).
 
 Beside them, servers that are no MCP server at all: one that accepts a connection and never answers

@@ -11,8 +11,8 @@ character's own tools (bot/core/stages.py ``ReplyTools``), inside the same tool 
 * Untrusted: an added server's address must be public however it is written, judged by what its name
   resolves to at ``/bot mcp add`` and again at every connection (:mod:`.address`); a refused or unreachable
   one is answered alike and as late. Its declarations are bounded per request (``mcp_declared_chars``),
-  and its schemas' regular expressions run in a worker with a deadline, never on the event loop
-  (:mod:`.schema`).
+  and its schemas' regular expressions run in a child process killed at the call's deadline, never on the
+  event loop (:mod:`.inputcheck`).
 * Bounded: every call (connect, list, run) is held to ``mcp_call_seconds``; a server that hangs, answers
   garbage or is gone costs that one call and one log line, then is left alone for ``mcp_retry_seconds``;
   an answer is read up to ``mcp_response_bytes`` and a result cut at ``mcp_result_chars``; a tool whose
