@@ -52,11 +52,13 @@ async def test_a_catastrophic_pattern_costs_another_persons_dm_nothing(
     # so the order of the requests below says whether the DM waited on it
     h = await two_servers(db_url, tmp_path, mcp_call_seconds="5")
     try:
-        said = await admin(h, "add", name="hostile", url=hostile.url, tools="strict")
-        assert "Allowed here: `strict`" in said
+        said = await admin(h, "add", name="hostile", url=hostile.url, tools="strict,sprawl")
+        assert "Allowed here: `strict`, `sprawl`" in said
         word = "a" * 29 + "!"  # 30 characters: ^(a+)+$ takes Python's re ~2^29 steps on it, ^(a|a)*$ ~2^30
-        asked = UseTool("hostile__strict", {"x": word, "y": word}, answer="It said: {result}")
-        h.claude.script(Reply(tools=asked), times=2,
+        # then the same pattern as a patternProperties, matched against a property's name
+        sprawled = UseTool("hostile__sprawl", {word: "x"}, answer="It said: {result}")
+        asked = UseTool("hostile__strict", {"x": word, "y": word}, then=sprawled)
+        h.claude.script(Reply(tools=asked), times=3,
                         match=lambda body: "hostile__strict" in tool_names(body))
         before = len(reply_requests(h))
         await h.say("is this word all a's?", mention=True)
@@ -67,13 +69,14 @@ async def test_a_catastrophic_pattern_costs_another_persons_dm_nothing(
         [reply] = await h.replies(CHANNEL_ID, 1)
         requests = reply_requests(h)
         dm = next(i for i, r in enumerate(requests) if "hello, how are you?" in h.claude.all_text(r.body))
-        asking, answering = requests_naming(h, "hostile__strict")
+        asking, answering, _ = requests_naming(h, "hostile__strict")
         # the DM was asked and answered between the tool's call and its result: it did not wait on the check
         assert asking < dm < answering
-        [result] = asked.results
-        assert result["is_error"] is True
-        assert "could not be checked against the tool's schema within 5 s" in result_text(result)
-        assert hostile.calls == [] and "It said:" in reply["content"]  # the input never reached the server
+        for tool in (asked, sprawled):
+            [result] = tool.results
+            assert result["is_error"] is True
+            assert "could not be checked against the tool's schema within 5 s" in result_text(result)
+        assert hostile.calls == [] and "It said:" in reply["content"]  # no input ever reached the server
         declared = next(t for t in requests[asking].body["tools"] if t["name"] == "hostile__strict")
         assert {k: v["pattern"] for k, v in declared["input_schema"]["properties"].items()} == SLOW_PATTERNS
     finally:
