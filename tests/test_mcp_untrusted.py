@@ -167,17 +167,23 @@ async def test_a_name_rebound_inside_after_the_check_is_refused_at_the_connectio
             await h.close()
 
 
-async def test_local_servers_only_where_the_operator_lends_them(db_url: str, tmp_path: Path) -> None:
+async def test_local_servers_only_where_the_operator_lends_them(db_url: str, tmp_path: Path,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="bot.features.mcp")
     program = f"{shlex.quote(sys.executable)} -m tests.fakes.mcp_server"
     h = await two_servers(
-        db_url, tmp_path, mcp_local_servers=f"files={program}; shell={program}; home={program}",
+        db_url, tmp_path,
+        mcp_local_servers=f"files={program}; shell={program}; home={program}; spare={program}",
         mcp_local_places=f"files={GUILD_ID} dm:{USER_ID}; shell={OTHER_GUILD}; home=dm:*",
         mcp_in_dms="true", mcp_call_seconds="30")
     try:
-        # lent elsewhere, lent to DMs only, or no such server: one answer, naming none of them
-        for name in ("shell", "home", "nope"):
+        # set up, lent nowhere: the operator is told once, at start-up
+        assert [x for x in caplog.messages if "lent nowhere" in x] == [
+            "local MCP servers lent nowhere (name them in mcp_local_places to use them): spare"]
+        # lent elsewhere, lent to DMs only, lent nowhere, or no such server: one answer, naming none of them
+        for name in ("shell", "home", "spare", "nope"):
             said = await admin(h, "add", name="x", url=f"local:{name}")
-            assert said == NO_LOCAL and not any(n in said for n in ("files", "shell", "home")), said
+            assert said == NO_LOCAL and not any(n in said for n in ("files", "shell", "home", "spare")), said
         assert "No MCP servers were added here" in await admin(h, "list")
         assert "Allowed here: `forecast`" in await admin(h, "add", name="files", url="local:files",
                                                           tools="forecast")

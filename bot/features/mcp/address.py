@@ -83,7 +83,8 @@ class _GuardedBackend:
         except NotPublic as exc:
             raise httpcore2.ConnectError(f"refused: {exc}") from None
         last: Exception | None = None
-        for address in addresses:
+        # IPv4 first: an IPv6 route that swallows packets would otherwise take the whole call's time
+        for address in sorted(addresses, key=lambda a: ":" in a):
             try:
                 return await self._inner.connect_tcp(address, port, timeout=timeout,
                                                      local_address=local_address,

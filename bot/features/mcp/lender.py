@@ -114,7 +114,12 @@ class McpTools:
 
     @classmethod
     def following(cls, holder: SettingsHolder, servers: McpServers, switches: PlaceSwitches) -> McpTools:
-        return cls(holder.follow(McpSettings), servers, switches)
+        settings = holder.follow(McpSettings)
+        nowhere = sorted(set(local_servers(settings)) - set(local_places(settings)))
+        if nowhere and settings.mcp_tools:  # set up, and (since mcp_local_places) silently unused
+            log.warning("local MCP servers lent nowhere (name them in mcp_local_places to use them): %s",
+                        ", ".join(nowhere))
+        return cls(settings, servers, switches)
 
     def target(self, url: str, guild_id: int | None, user_id: int | None = None) -> Target | None:
         """Where ``url`` is reached: the URL itself, or the operator's local server it names (None: no such
