@@ -10,7 +10,6 @@ Reads ``{"schema": ..., "arguments": ...}`` as JSON on its standard input and wr
 null}``."""
 
 import json
-import resource
 import sys
 from typing import Any
 
@@ -27,7 +26,12 @@ def input_problem(schema: dict[str, Any], arguments: object) -> str | None:
 
 
 def main() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BYTES, MEMORY_BYTES))
+    try:
+        import resource  # noqa: PLC0415  (not on Windows, where the deadline alone bounds the check)
+
+        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BYTES, MEMORY_BYTES))
+    except (ImportError, ValueError, OSError):
+        pass
     given = json.load(sys.stdin)
     try:
         said = input_problem(given["schema"], given["arguments"])
