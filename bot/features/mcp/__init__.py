@@ -5,9 +5,14 @@ character's own tools (bot/core/stages.py ``ReplyTools``), inside the same tool 
 (``tool_rounds``); their results go back fenced as data (bot/reply/generation.py).
 
 * Where: only in the server whose admins added the server, only the tools on its allow-list
-  (``/bot mcp allow``); in a private place there only where ``/bot mcp private`` allows it; in DMs only the
-  operator's local servers, with ``mcp_in_dms``. Never in a request carrying another person's private
-  memories (``Lent.outward``).
+  (``/bot mcp allow``); in a private place there only where ``/bot mcp private`` allows it; the operator's
+  local servers only where ``mcp_local_places`` lends each (a server, some people's DMs with
+  ``mcp_in_dms``). Never in a request carrying another person's private memories (``Lent.outward``).
+* Untrusted: an added server's address must be public however it is written, judged by what its name
+  resolves to at ``/bot mcp add`` and again at every connection (:mod:`.address`); a refused or unreachable
+  one is answered alike and as late. Its declarations are bounded per request (``mcp_declared_chars``),
+  and its schemas' regular expressions run in a child process killed at the call's deadline, never on the
+  event loop (:mod:`.inputcheck`).
 * Bounded: every call (connect, list, run) is held to ``mcp_call_seconds``; a server that hangs, answers
   garbage or is gone costs that one call and one log line, then is left alone for ``mcp_retry_seconds``;
   an answer is read up to ``mcp_response_bytes`` and a result cut at ``mcp_result_chars``; a tool whose
@@ -16,8 +21,8 @@ character's own tools (bot/core/stages.py ``ReplyTools``), inside the same tool 
 
 Settings: its own section (:mod:`.config` ``McpSettings``). The table: database/mcp.py.
 The commands: cogs/mcp.py (``/bot mcp``, a subgroup of ``/bot``; ``/bot mcp private``
-is its switch's command, added there). Tests: tests/test_mcp_tools.py (a fake MCP server built
-with the SDK's own server side: tests/fakes/mcp_server.py)."""
+is its switch's command, added there). Tests: tests/test_mcp_tools.py and tests/test_mcp_untrusted.py (fake
+MCP servers built with the SDK's own server side: tests/fakes/mcp_server.py)."""
 
 from bot.features.mcp.admin import McpAdmin
 from bot.features.mcp.config import McpSettings

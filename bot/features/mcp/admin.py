@@ -1,16 +1,23 @@
 """What ``/bot mcp add|remove|list|allow`` do (cogs/mcp.py calls these; admins only): the answers
 are the admin's to read (ephemeral). A server's admins add HTTP servers by URL, or one of the operator's
-local servers by ``local:NAME``; never a program of their own (that would run it on this host)."""
+local servers lent to their server by ``local:NAME``; never a program of their own (that would run it on
+this host), and never told the names of local servers not lent to them.
+
+An address that is not public (:mod:`.address`) is refused before anything is sent to it; a server that
+cannot be reached, or answers no MCP, is not added. Both are answered in the same words, and no sooner than
+``mcp_call_seconds`` after the command (what a server that never answers takes), so the answer does not
+tell an open port from a closed one, nor a refused address from an unreachable one."""
 
 from __future__ import annotations
 
-import ipaddress
+import asyncio
 import logging
 import re
 from urllib.parse import urlsplit
 
+from bot.features.mcp.address import NotPublic, public_addresses
 from bot.features.mcp.config import McpSettings
-from bot.features.mcp.lender import LOCAL, McpTools, local_servers
+from bot.features.mcp.lender import LOCAL, McpTools, lent_here
 from database.mcp import URL_MAX, McpServers
 
 log = logging.getLogger(__name__)
@@ -18,6 +25,9 @@ log = logging.getLogger(__name__)
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,19}$")  # its tools are declared as "<name>__<tool>"
 _BETWEEN_NAMES = re.compile(r"[,\s]+")
 OFF = "MCP tools are off on this bot (the operator's mcp_tools setting)."
+NO_LOCAL = "There is no local MCP server of that name for this server."
+UNREACHABLE = ("I could not reach an MCP server there, or may not connect to that address: nothing was added "
+               "or changed. (The operator's log says which.)")
 
 
 def tool_list(text: str) -> tuple[str, ...]:
@@ -33,32 +43,34 @@ class McpAdmin:
     def settings(self) -> McpSettings:  # the lender's (a reload applies)
         return self.lender.settings
 
-    def url_problem(self, url: str) -> str | None:
-        """Why ``url`` may not be added (None: it may)."""
+    def url_problem(self, url: str, guild_id: int) -> str | None:
+        """Why ``url`` may not be added in ``guild_id``, as written (None: it may be tried)."""
         if url.startswith(LOCAL):
-            known = sorted(local_servers(self.settings))
-            if url.removeprefix(LOCAL) in known:
-                return None
-            return ("There is no such local server. The operator's: " + ", ".join(known)) if known else (
-                "This bot's operator set up no local MCP servers (mcp_local_servers).")
+            return None if url.removeprefix(LOCAL) in lent_here(self.settings, guild_id, None) else NO_LOCAL
         parts = urlsplit(url)
-        private_ok = self.settings.mcp_private_hosts
         try:
             _ = parts.port  # a port that is no number raises
         except ValueError:
             return "That URL's port is no port."
         if len(url) > URL_MAX or parts.scheme not in ("https", "http") or not parts.hostname:
             return f"Give an https:// URL (at most {URL_MAX} characters), or local:NAME."
-        if parts.scheme == "http" and not private_ok:
+        if parts.scheme == "http" and not self.settings.mcp_private_hosts:
             return "Only https:// URLs can be added here."
-        host = parts.hostname.lower()
+        return None
+
+    async def refusal(self, url: str) -> str | None:
+        """Why no connection may be made to ``url`` (None: it may): an address inside, however the host is
+        written, or a name that resolves to one (the connection is checked again as it is made)."""
+        parts = urlsplit(url)
+        if url.startswith(LOCAL) or self.settings.mcp_private_hosts or parts.hostname is None:
+            return None
         try:
-            address = ipaddress.ip_address(host)
-            inside = not address.is_global
-        except ValueError:
-            inside = host == "localhost" or host.endswith((".localhost", ".local", ".internal"))
-        if inside and not private_ok:
-            return "That address is on a private network; only public servers can be added here."
+            async with asyncio.timeout(self.settings.mcp_call_seconds):  # a resolver that hangs
+                await public_addresses(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+        except NotPublic as exc:
+            return str(exc)
+        except TimeoutError:
+            return f"{parts.hostname} did not resolve in time"
         return None
 
     async def add(self, guild_id: int, user_id: int, name: str, url: str, tools: str) -> str:
@@ -67,17 +79,26 @@ class McpAdmin:
         name, url = name.strip().lower(), url.strip()
         if not NAME.match(name):
             return "A name is 1 to 20 lower-case letters, digits or dashes (its tools are named after it)."
-        if (problem := self.url_problem(url)) is not None:
+        if (problem := self.url_problem(url, guild_id)) is not None:
             return problem
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        link = self.lender.link(guild_id, name, url, fresh=True)  # its listing now is the replies' too
+        if (refused := await self.refusal(url)) is not None:
+            log.warning("admin %s: MCP server %s (%s) refused in server %s: %s", user_id, name, _logged(url),
+                        guild_id, refused)
+        offered = await link.tools() if link is not None and refused is None else ()
+        if link is None or refused is not None or link.down:
+            # as late as a server that never answers would be: the answer's time tells nothing
+            await asyncio.sleep(max(0.0, started + self.settings.mcp_call_seconds - loop.time()))
+            return UNREACHABLE
         allowed = tool_list(tools)
         new = await self.servers.add(guild_id, name, url, allowed)
         log.info("admin %s %s MCP server %s (%s) in server %s, tools: %s", user_id,
                  "added" if new else "changed", name, _logged(url), guild_id, ",".join(allowed) or "none")
-        link = self.lender.link(guild_id, name, url, fresh=True)  # its listing now is the replies' too
-        offered = await link.tools() if link is not None else ()
         head = f"{'Added' if new else 'Changed'} the MCP server **{name}**."
         if not offered:
-            return f"{head} It did not list any tools just now (see the log); I'll ask it again later."
+            return f"{head} It lists no tool I can use (see the log); I'll ask it again later."
         names = [t.name for t in offered]
         unknown = [t for t in allowed if t not in names]
         lines = [head, "Its tools: " + ", ".join(f"`{n}`" for n in names)]

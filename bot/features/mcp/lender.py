@@ -6,17 +6,23 @@ off, the composition root does not wire it, and no reply asks it).
   never another server's. In a private place there (a private channel or thread, an answer only the asker
   sees) only where ``/bot mcp private`` (default ``mcp_private_places``) says so: what is said there
   could go to the MCP server.
-* In a DM: the operator's local servers, only with ``mcp_in_dms``.
+* The operator's local servers (programs on this host: whatever they can do, they do for whoever the
+  character talks with) only where ``mcp_local_places`` names each: in a server it names (its admins still
+  add it there), in the DMs of the people it names (``dm:USER_ID``, ``dm:*`` for all), with ``mcp_in_dms``.
 * Every MCP tool is outward (``Lent.outward``): never declared in a request carrying another person's
-  private memories. At most ``mcp_max_tools`` per request; the tool loop's bound (``tool_rounds``) is the
-  reply's, as for the character's own tools.
+  private memories. At most ``mcp_max_tools`` per request, their declarations ``mcp_declared_chars`` in all
+  (every request there pays for them); the tool loop's bound (``tool_rounds``) is the reply's, as for the
+  character's own tools.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import shlex
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from bot.core.config.holder import SettingsHolder
 from bot.core.models.tools import Lent, ToolOutput
@@ -27,6 +33,8 @@ from bot.features.mcp.schema import McpTool
 from database.boundary import JsonObject
 from database.mcp import McpServer, McpServers
 from database.switches import PlaceSwitches
+
+log = logging.getLogger(__name__)
 
 SWITCH = "mcp_private"  # the per-place switch (/bot mcp private), over mcp_private_places
 LOCAL = "local:"  # how a server's admins name one of the operator's local servers (/bot mcp add local:NAME)
@@ -48,6 +56,43 @@ def local_servers(settings: McpSettings) -> dict[str, LocalProgram]:
     return found
 
 
+@dataclass(frozen=True)
+class LocalPlaces:
+    """Where the operator lends one local server (``mcp_local_places``)."""
+
+    guilds: frozenset[int] = frozenset()
+    people: frozenset[int] = frozenset()  # whose DMs
+    everyone: bool = False  # every DM ("dm:*")
+
+
+def local_places(settings: McpSettings) -> dict[str, LocalPlaces]:
+    """``mcp_local_places`` ("name=GUILD_ID dm:USER_ID dm:*; name2=..."), by name. A word that is none of
+    these lends nothing (a typo narrows, never widens)."""
+    found: dict[str, LocalPlaces] = {}
+    for entry in settings.mcp_local_places.split(";"):
+        name, _, where = entry.partition("=")
+        words = where.replace(",", " ").split()
+        guilds = frozenset(int(w) for w in words if w.isdigit())
+        people = frozenset(int(w[3:]) for w in words if w.startswith("dm:") and w[3:].isdigit())
+        if name.strip():
+            found[name.strip()] = LocalPlaces(guilds, people, "dm:*" in words)
+    return found
+
+
+def lent_here(settings: McpSettings, guild_id: int | None, user_id: int | None) -> dict[str, LocalProgram]:
+    """The operator's local servers lent in the server ``guild_id``, or (None) in ``user_id``'s DMs."""
+    places = local_places(settings)
+    lent: dict[str, LocalProgram] = {}
+    for name, program in local_servers(settings).items():
+        where = places.get(name, LocalPlaces())
+        if guild_id is not None:
+            if guild_id in where.guilds:
+                lent[name] = program
+        elif settings.mcp_in_dms and (where.everyone or user_id in where.people):
+            lent[name] = program
+    return lent
+
+
 class Bound:
     """One MCP tool as the reply's tool loop runs it (bot/reply/generation.py)."""
 
@@ -65,22 +110,29 @@ class McpTools:
         self.settings, self.servers, self.switches = settings, servers, switches
         # one per (place, name, where): its listing and its failures are that server's in that place
         self._links: dict[tuple[int | None, str, str], Link] = {}
+        self._left_out: set[tuple[int | None, str]] = set()  # tools past mcp_declared_chars, logged once
 
     @classmethod
     def following(cls, holder: SettingsHolder, servers: McpServers, switches: PlaceSwitches) -> McpTools:
-        return cls(holder.follow(McpSettings), servers, switches)
+        settings = holder.follow(McpSettings)
+        nowhere = sorted(set(local_servers(settings)) - set(local_places(settings)))
+        if nowhere and settings.mcp_tools:  # set up, and (since mcp_local_places) silently unused
+            log.warning("local MCP servers lent nowhere (name them in mcp_local_places to use them): %s",
+                        ", ".join(nowhere))
+        return cls(settings, servers, switches)
 
-    def target(self, url: str) -> Target | None:
+    def target(self, url: str, guild_id: int | None, user_id: int | None = None) -> Target | None:
         """Where ``url`` is reached: the URL itself, or the operator's local server it names (None: no such
-        local server)."""
+        local server lent in ``guild_id``, or in ``user_id``'s DMs)."""
         if url.startswith(LOCAL):
-            return local_servers(self.settings).get(url.removeprefix(LOCAL))
+            return lent_here(self.settings, guild_id, user_id).get(url.removeprefix(LOCAL))
         return url
 
-    def link(self, guild_id: int | None, name: str, url: str, *, fresh: bool = False) -> Link | None:
+    def link(self, guild_id: int | None, name: str, url: str, *, user_id: int | None = None,
+             fresh: bool = False) -> Link | None:
         """The link to the server ``name`` added in ``guild_id`` at ``url``; ``fresh``: a new one (its tools
         listed anew, a failure forgotten: an admin just added it again)."""
-        target = self.target(url)
+        target = self.target(url, guild_id, user_id)
         if target is None:
             return None
         key = (guild_id, name, url if isinstance(target, str) else repr(target))
@@ -93,7 +145,7 @@ class McpTools:
         if msg.guild_id is None:
             if not s.mcp_in_dms:
                 return []
-            return [McpServer(0, name, f"{LOCAL}{name}", ()) for name in local_servers(s)]
+            return [McpServer(0, name, f"{LOCAL}{name}", ()) for name in lent_here(s, None, msg.author_id)]
         if (msg.is_dm or msg.private) and not await self.switches.is_on(
                 SWITCH, msg.channel_id, msg.guild_id, s.mcp_private_places, parent_id=msg.parent_id):
             return []
@@ -103,7 +155,8 @@ class McpTools:
         if not self.settings.mcp_tools or msg.author_is_bot:
             return ()
         added = await self._added(msg)
-        links = [(server, self.link(msg.guild_id, server.name, server.url)) for server in added]
+        links = [(server, self.link(msg.guild_id, server.name, server.url, user_id=msg.author_id))
+                 for server in added]
         found = [(server, link) for server, link in links if link is not None]
         listed = await asyncio.gather(*(link.tools() for _, link in found))
         lent: dict[str, Lent] = {}
@@ -114,4 +167,20 @@ class McpTools:
                 # (two of its tools whose names differ only in what a declared name cannot hold: the first)
                 lent.setdefault(tool.api_name, Lent(tool.declared, Bound(link, tool), outward=True,
                                                     voice=VOICE))
-        return list(lent.values())[:self.settings.mcp_max_tools]
+        return self._within_budget(msg.guild_id, list(lent.values())[:self.settings.mcp_max_tools])
+
+    def _within_budget(self, guild_id: int | None, lent: list[Lent]) -> list[Lent]:
+        """The first of ``lent`` whose declarations fit ``mcp_declared_chars`` together; one log line for
+        each one left out (in that place, once)."""
+        budget, used, kept = self.settings.mcp_declared_chars, 0, []
+        for one in lent:
+            size = len(json.dumps(one.declared, ensure_ascii=False))
+            if used + size <= budget:
+                used += size
+                kept.append(one)
+            elif (guild_id, str(one.declared["name"])) not in self._left_out:
+                self._left_out.add((guild_id, str(one.declared["name"])))
+                log.warning("MCP tool %s left out in server %s: its declaration (%d characters) would take "
+                            "the MCP tools past mcp_declared_chars (%d)", one.declared["name"], guild_id,
+                            size, budget)
+        return kept

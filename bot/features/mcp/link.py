@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import httpx2
 
 from bot.core.models.tools import ToolOutput
+from bot.features.mcp.address import guarded_transport
 from bot.features.mcp.config import McpSettings
 from bot.features.mcp.schema import McpTool, checked
 from database.boundary import JsonObject
@@ -69,7 +70,8 @@ class Link:
 
         if isinstance(self.target, str):
             return Client(_capped_http(self.target, self.settings.mcp_response_bytes,
-                                       self.settings.mcp_call_seconds), cache=None)
+                                       self.settings.mcp_call_seconds,
+                                       guarded=not self.settings.mcp_private_hosts), cache=None)
         return Client(StdioServerParameters(command=self.target.command, args=list(self.target.args)),
                       cache=None)
 
@@ -106,7 +108,7 @@ class Link:
     async def call(self, tool: McpTool, arguments: JsonObject) -> ToolOutput:
         """Run ``tool`` with the model's ``arguments``: its text (cut at ``mcp_result_chars``), or an error
         the model reads (the tool failed, did not answer)."""
-        if (problem := tool.input_problem(arguments)) is not None:
+        if (problem := await tool.input_problem(arguments, self.settings.mcp_call_seconds)) is not None:
             return ToolOutput(problem, error=True)
         if self.down:
             return ToolOutput("that tool's server is unavailable right now", error=True)
@@ -149,10 +151,11 @@ class _CappedBody(httpx2.AsyncByteStream):
         await self.body.aclose()
 
 
-def _capped_http(url: str, cap: int, seconds: float) -> AbstractAsyncContextManager[Any]:
+def _capped_http(url: str, cap: int, seconds: float, *, guarded: bool) -> AbstractAsyncContextManager[Any]:
     """The SDK's streamable HTTP transport to ``url`` over an HTTP client whose every answer is read up to
     ``cap`` bytes (the SDK reads a JSON answer whole; an event of a stream is held to it too). Asked
-    uncompressed, so the bytes counted are the bytes held."""
+    uncompressed, so the bytes counted are the bytes held. ``guarded``: every connection it makes goes to
+    a public address, checked as it is made (:mod:`.address`): a redirect's connection too."""
     from mcp.client.streamable_http import streamable_http_client  # noqa: PLC0415  (on the first call)
 
     async def capped(response: httpx2.Response) -> None:  # before its body is read
@@ -161,7 +164,8 @@ def _capped_http(url: str, cap: int, seconds: float) -> AbstractAsyncContextMana
     @asynccontextmanager
     async def connected() -> AsyncIterator[Any]:
         http = httpx2.AsyncClient(timeout=httpx2.Timeout(seconds), headers={"Accept-Encoding": "identity"},
-                                  event_hooks={"response": [capped]})
+                                  event_hooks={"response": [capped]},
+                                  transport=guarded_transport() if guarded else None)
         async with http, streamable_http_client(url, http_client=http, max_sse_event_size=cap) as streams:
             yield streams
 
