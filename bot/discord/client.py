@@ -28,6 +28,7 @@ from bot.core.character import CharacterSource
 from bot.core.config import Settings
 from bot.core.config.holder import SettingsHolder
 from bot.core.tokens import load_encoding
+from bot.discord.command_locales import CommandTranslator
 from bot.discord.features import DiscordFeatures, feature_sides
 from bot.discord.flow import MessageFlow
 from bot.discord.identify import IdentifyPacer
@@ -167,6 +168,9 @@ class KindredMixin:
         # and the closest real id), not at the first reply; the services are the bot's already, so the
         # close that follows releases them (the model client's connections among them).
         await services.claude.verify_models()
+        # Commands' names and descriptions in every language Kindred speaks, read before any sync
+        # (tree: a Bot's attribute, which the mixin gets from the Bot it is mixed into)
+        await self.tree.set_translator(CommandTranslator())  # type: ignore[attr-defined]
         for name in self.extensions_to_load:
             # a Bot's method, which the mixin gets from the Bot it is mixed into
             await self.load_extension(name)  # type: ignore[attr-defined]
@@ -329,11 +333,14 @@ def create_bot(settings: Settings, character: CharacterSource, **options: Any) -
     return cls(settings, character, **options)
 
 
-def app_commands_digest(bot: Kindred) -> str:
-    """A fingerprint of the global command payload Discord would receive (and of the application it is
-    for)."""
+async def app_commands_digest(bot: Kindred) -> str:
+    """A fingerprint of the global command payload Discord would receive, its localizations included (and of
+    the application it is for): a changed translation is uploaded as a changed command is."""
     tree = bot.tree
-    payload = sorted((c.to_dict(tree) for c in tree.get_commands()), key=lambda c: str(c.get("name")))
+    translator = tree.translator
+    built = [await c.get_translated_payload(tree, translator) if translator is not None else c.to_dict(tree)
+             for c in tree.get_commands()]
+    payload = sorted(built, key=lambda c: str(c.get("name")))
     raw = json.dumps({"application": bot.application_id, "commands": payload}, sort_keys=True, default=str)
     return hashlib.sha256(raw.encode()).hexdigest()
 
@@ -341,7 +348,7 @@ def app_commands_digest(bot: Kindred) -> str:
 async def sync_app_commands(bot: Kindred) -> bool:
     """Upload the slash commands only when they changed since the last upload: Discord rate-limits command
     creation, and most restarts change nothing. Returns whether a sync happened."""
-    digest = app_commands_digest(bot)
+    digest = await app_commands_digest(bot)
     if await commands_digest(bot.services.store) == digest:
         log.debug("application commands unchanged; not syncing")
         return False
