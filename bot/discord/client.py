@@ -338,8 +338,11 @@ async def app_commands_digest(bot: Kindred) -> str:
     the application it is for): a changed translation is uploaded as a changed command is."""
     tree = bot.tree
     translator = tree.translator
-    built = [await c.get_translated_payload(tree, translator) if translator is not None else c.to_dict(tree)
-             for c in tree.get_commands()]
+    built = []
+    for command in tree.get_commands():
+        built.append(await command.get_translated_payload(tree, translator) if translator is not None
+                     else command.to_dict(tree))
+        await asyncio.sleep(0)  # each command's localizations are a few thousand lookups: others run between
     payload = sorted(built, key=lambda c: str(c.get("name")))
     raw = json.dumps({"application": bot.application_id, "commands": payload}, sort_keys=True, default=str)
     return hashlib.sha256(raw.encode()).hexdigest()

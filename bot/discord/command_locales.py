@@ -22,6 +22,7 @@ its English there.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -65,10 +66,13 @@ class Entry:
         return f"{self.kind} {self.place}" if self.place else self.kind
 
 
+@functools.lru_cache(maxsize=4096)  # a tree asks for each name once per locale
 def name_problem(name: str) -> str | None:
     """Why Discord would refuse ``name`` for a slash command, a subcommand or an option (None: it takes
     it)."""
-    if not NAME_RULE.match(name):
+    # concurrent=False: the regex module would otherwise let go of the GIL for each match, and with the
+    # bot's threads busy take it back only after their switch interval (a sync took 0.4 s more)
+    if not NAME_RULE.match(name, concurrent=False):
         return "1-32 letters, digits, - or _ (no spaces or other marks)"
     if name != name.lower():
         return "not lowercase"
@@ -141,17 +145,29 @@ class CommandTranslator(app_commands.Translator):
 
     def __init__(self, tables: Mapping[str, Table] | None = None) -> None:
         self.tables: dict[str, Table] = dict(tables or {})
+        self._by_locale = self._tables_by_locale()
+
+    def _tables_by_locale(self) -> dict[discord.Locale, Table]:
+        # discord.py asks once per string per locale: the locale's table found once, not thousands of times
+        by_locale = {}
+        for locale in discord.Locale:
+            table = self.tables.get(language_of_locale(locale) or FALLBACK)
+            if table is not None:
+                by_locale[locale] = table
+        return by_locale
 
     async def load(self) -> None:
         if not self.tables:  # the catalogs are files: read off the event loop
             self.tables = await asyncio.to_thread(read_catalogs)
+            self._by_locale = self._tables_by_locale()
 
     async def translate(self, string: app_commands.locale_str, locale: discord.Locale,
                         context: app_commands.TranslationContextTypes) -> str | None:
-        language = language_of_locale(locale)
-        table = self.tables.get(language or FALLBACK)
+        table = self._by_locale.get(locale)
+        if table is None:  # English, or a language without a catalog: the default strings
+            return None
         entry = entry_of(string, context)
-        if table is None or entry is None:
+        if entry is None:
             return None
         found = lookup(table, entry)
         if found is None:
