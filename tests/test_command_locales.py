@@ -16,12 +16,14 @@ from bot.core.locales import DISCORD_LOCALES, FALLBACK, SPOKEN
 from bot.discord.client import app_commands_digest
 from bot.discord.command_locales import (
     DESCRIPTION_LIMIT,
+    OWN_CATALOGS,
     CommandTranslator,
     Entry,
     extract,
     lookup,
     name_problem,
     read_catalog,
+    read_catalogs,
 )
 from tests.harness import Harness
 
@@ -91,6 +93,9 @@ async def test_the_synced_tree_carries_every_language_and_discord_takes_it(harne
     assert commands["forget_me"]["description_localizations"]["de"].startswith("Löscht alles")
     [opt_out] = [o for o in commands["memory"]["options"] if o["name"] == "opt-out"]
     assert opt_out["name_localizations"]["es-419"] == opt_out["name_localizations"]["es-ES"] == "rechazar"
+    # Taiwan's client reads Traditional characters, mainland China's Simplified ones
+    assert commands["forget_me"]["description_localizations"]["zh-TW"] == "刪除我儲存的關於你的一切。"
+    assert commands["forget_me"]["description_localizations"]["zh-CN"] == "删除我存储的关于你的一切。"
     # the character's menu: its name put into each language's wording
     assert commands["Ask Finn"]["name_localizations"]["fr"] == "Demander à Finn"
 
@@ -104,7 +109,7 @@ async def test_every_string_of_the_live_tree_is_in_every_catalog_and_valid(harne
     entries = await extract(h.bot.tree)
     assert {e.kind for e in entries} == {"command", "option", "choice", "menu", "description"}
     problems: list[str] = []
-    for language in LANGUAGES:
+    for language in (*LANGUAGES, *OWN_CATALOGS.values()):
         table = read_catalog(language)
         for entry in entries:
             found = lookup(table, entry)
@@ -219,7 +224,7 @@ async def test_a_translation_discord_would_refuse_is_left_out_and_the_sync_still
     h = harness
     await h.lead_work_done()
     assert h.bot is not None
-    tables = {language: read_catalog(language) for language in LANGUAGES}
+    tables = read_catalogs()
     tables["de"] = {**tables["de"], ("command", "help"): "Hilfe Seite"}  # a capital and a space
     await h.bot.tree.set_translator(CommandTranslator(tables))
     with caplog.at_level(logging.WARNING, logger="bot.discord.command_locales"):
@@ -236,7 +241,7 @@ async def test_a_changed_translation_changes_what_the_bot_would_upload(harness: 
     h = harness
     await h.lead_work_done()
     assert h.bot is not None
-    tables = {language: read_catalog(language) for language in LANGUAGES}
+    tables = read_catalogs()
     before = await app_commands_digest(h.bot)
     tables["es"] = {**tables["es"], ("command", "help"): "socorro"}
     await h.bot.tree.set_translator(CommandTranslator(tables))

@@ -49,6 +49,9 @@ NAME_RULE = regex.compile(r"^[-_\p{L}\p{N}\p{sc=Deva}\p{sc=Thai}]{1,32}$")
 
 # (msgctxt, msgid) -> msgstr, one table per language
 Table = dict[tuple[str, str], str]
+# Discord locales given a catalog of their own rather than their language's: Taiwan's Chinese is written in
+# Traditional characters (bot/locale/zh_Hant), the zh catalog in Simplified ones.
+OWN_CATALOGS = {"zh-TW": "zh_Hant"}
 
 
 @dataclass(frozen=True, order=True)
@@ -131,7 +134,12 @@ def read_catalog(language: str) -> Table:
 
 
 def read_catalogs(languages: Iterable[str] = SPOKEN) -> dict[str, Table]:
-    return {language: read_catalog(language) for language in languages if language != FALLBACK}
+    """Each language's catalog, and the catalogs of the locales that have their own (:data:`OWN_CATALOGS`)."""
+    tables = {language: read_catalog(language) for language in languages if language != FALLBACK}
+    for own in OWN_CATALOGS.values():
+        if catalog_path(own, DOMAIN).is_file():  # else the locale has its language's
+            tables[own] = read_catalog(own)
+    return tables
 
 
 def lookup(table: Mapping[tuple[str, str], str], entry: Entry) -> str | None:
@@ -151,7 +159,9 @@ class CommandTranslator(app_commands.Translator):
         # discord.py asks once per string per locale: the locale's table found once, not thousands of times
         by_locale = {}
         for locale in discord.Locale:
-            table = self.tables.get(language_of_locale(locale) or FALLBACK)
+            table = self.tables.get(OWN_CATALOGS.get(locale.value, ""))
+            if table is None:
+                table = self.tables.get(language_of_locale(locale) or FALLBACK)
             if table is not None:
                 by_locale[locale] = table
         return by_locale
