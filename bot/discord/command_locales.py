@@ -154,6 +154,7 @@ class CommandTranslator(app_commands.Translator):
     def __init__(self, tables: Mapping[str, Table] | None = None) -> None:
         self.tables: dict[str, Table] = dict(tables or {})
         self._by_locale = self._tables_by_locale()
+        self._warned: set[tuple[str, str]] = set()  # (translation, msgid): each refused once in the log
 
     def _tables_by_locale(self) -> dict[discord.Locale, Table]:
         # discord.py asks once per string per locale: the locale's table found once, not thousands of times
@@ -184,16 +185,14 @@ class CommandTranslator(app_commands.Translator):
             return None
         return self._usable(entry, found, string, locale)
 
-    @staticmethod
-    def _usable(entry: Entry, found: str, string: app_commands.locale_str,
+    def _usable(self, entry: Entry, found: str, string: app_commands.locale_str,
                 locale: discord.Locale) -> str | None:
         fields = {k: v for k, v in string.extras.items() if k != "msgid"}
         if fields:
             try:
                 found = found.format(**fields)
             except (KeyError, IndexError, ValueError):
-                log.warning("the %s translation of %r names a field it is not given: %r",
-                            locale, entry.msgid, found)
+                self._warn(found, entry, locale, "it names a field it is not given")
                 return None
         if entry.kind == "menu":
             found = clip(found, NAME_LIMIT)
@@ -203,10 +202,15 @@ class CommandTranslator(app_commands.Translator):
         else:
             problem = text_problem(found, CHOICE_LIMIT if entry.kind == "choice" else DESCRIPTION_LIMIT)
         if problem is not None:
-            log.warning("the %s translation of %s %r is not one Discord takes (%s): %r; English kept there",
-                        locale, entry.kind, entry.msgid, problem, found)
+            self._warn(found, entry, locale, problem)
             return None
         return found
+
+    def _warn(self, found: str, entry: Entry, locale: discord.Locale, problem: str) -> None:
+        if (found, entry.msgid) not in self._warned:  # a sync asks twice per locale, and for es-ES and es-419
+            self._warned.add((found, entry.msgid))
+            log.warning("the %s translation of %s %r is not one Discord takes (%s): %r; English kept there",
+                        locale, entry.kind, entry.msgid, problem, found)
 
 
 class _Recorder(app_commands.Translator):
