@@ -190,6 +190,13 @@ REFUSED = {
          {"type": 1, "name": "memory", "description": "What I remember.",
           "name_localizations": {"de": "merken"}}],
         ["1", "name_localizations", "de"]),
+    "a command over 8000 characters at its longest localizations": (
+        [_slash(options=[{"type": 1, "name": f"sub{i}", "description": "Short.",
+                          "description_localizations": {"de": "L" * 100, "ja": "長" * 90},
+                          "options": [{"type": 3, "name": f"opt{j}", "description": "Short.",
+                                       "description_localizations": {"fr": "d" * 100}} for j in range(3)]}
+                         for i in range(20)])],
+        ["0"]),
     "a menu name over 32 characters": (
         [{"type": 3, "name": "Remember this", "name_localizations": {"es-419": "Recuerda " + "x" * 30}}],
         ["0", "name_localizations", "es-419"]),

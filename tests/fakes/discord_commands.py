@@ -5,7 +5,9 @@ A slash command's (type 1), a subcommand's and an option's name: 1-32 characters
 digits, Devanagari and Thai, ``-`` and ``_`` (``^[-_\\p{L}\\p{N}\\p{sc=Deva}\\p{sc=Thai}]{1,32}$``), lowercase
 where the script has case; a context menu's (types 2 and 3): 1-32 characters, any case, spaces allowed, and
 no description. Descriptions 1-100 characters, choice names 1-100; at most 25 options a level and 25 choices
-an option; required options before optional ones. ``name_localizations`` and ``description_localizations``:
+an option; required options before optional ones; a slash command's names, descriptions and choice values,
+all its options' included, at most 8,000 characters, each field counted at its longest localization.
+``name_localizations`` and ``description_localizations``:
 keys among Discord's locales only (an ``es`` or ``pt_BR`` is refused, as Discord refuses it, with
 BASE_TYPE_CHOICES), each value under the rule of the field it localizes. Names unique among siblings
 (top-level commands per type) in the default and in each locale (a locale's name being its localization, or
@@ -29,6 +31,9 @@ LOCALES = frozenset({"id", "da", "de", "en-GB", "en-US", "es-ES", "es-419", "fr"
                      "hi", "th", "zh-CN", "ja", "zh-TW", "ko"})
 NAME = regex.compile(r"^[-_\p{L}\p{N}\p{sc=Deva}\p{sc=Thai}]{1,32}$")
 MAX_OPTIONS = 25
+# A slash command's names, descriptions and choice values together, its options' and choices' included, each
+# field counted at its longest localization (or its default, if longer)
+MAX_SIZE = 8000
 MAX_CHOICES = 25
 SLASH, USER_MENU, MESSAGE_MENU = 1, 2, 3
 SUBCOMMAND, SUBGROUP = 1, 2
@@ -62,6 +67,8 @@ def _commands(body: list[Any]) -> Iterator[Problem]:
             yield from _slash_name(at, command)
             yield from _description(at, command)
             yield from _options(at, command.get("options") or [])
+            if _size(command) > MAX_SIZE:
+                yield at, "APPLICATION_COMMAND_TOO_LARGE", f"Command exceeds maximum size ({MAX_SIZE})"
         else:
             yield from _menu_name(at, command)
             if command.get("description"):
@@ -167,3 +174,15 @@ def _unique(at: Path, items: list[tuple[str, dict[str, Any]]], code: str, messag
                 where = (*at, index, "name") if locale is None else (*at, index, "name_localizations", locale)
                 yield where, code, message
             seen[name] = index
+
+
+def _size(item: dict[str, Any]) -> int:
+    total = 0
+    for field in ("name", "description"):
+        if isinstance(item.get(field), str):
+            localized = item.get(f"{field}_localizations") or {}
+            total += max([len(item[field]), *(len(str(v)) for v in localized.values())])
+    if "value" in item:
+        total += len(str(item["value"]))
+    return total + sum(_size(o) for o in item.get("options") or []) \
+        + sum(_size(c) for c in item.get("choices") or [])
