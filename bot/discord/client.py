@@ -140,6 +140,10 @@ class KindredMixin:
 
     async def setup_hook(self) -> None:
         encoding = asyncio.create_task(asyncio.to_thread(load_encoding))  # beside the rest of start-up
+        # Commands' names and descriptions in every language Kindred speaks: their catalogs read beside the
+        # rest of start-up, in place before the commands are synced (tree: a Bot's attribute, which the
+        # mixin gets from the Bot it is mixed into)
+        translator = asyncio.create_task(self.tree.set_translator(CommandTranslator()))  # type: ignore[attr-defined]
         # Every long-lived service, built in one place (bot/runtime/composition.py); the cogs take theirs.
         # The ignores below: self is the mixin, only ever mixed into KindredBot or KindredShardedBot (the
         # Bot's attributes and the Kindred union the helpers take).
@@ -168,12 +172,10 @@ class KindredMixin:
         # and the closest real id), not at the first reply; the services are the bot's already, so the
         # close that follows releases them (the model client's connections among them).
         await services.claude.verify_models()
-        # Commands' names and descriptions in every language Kindred speaks, read before any sync
-        # (tree: a Bot's attribute, which the mixin gets from the Bot it is mixed into)
-        await self.tree.set_translator(CommandTranslator())  # type: ignore[attr-defined]
         for name in self.extensions_to_load:
             # a Bot's method, which the mixin gets from the Bot it is mixed into
             await self.load_extension(name)  # type: ignore[attr-defined]
+        await translator
         # As leader (always, on SQLite), the lead work runs now.
         await services.cluster.start(services.lead_work)
         services.heartbeat.start()  # the gateway's latency, read every heartbeat_interval_seconds
