@@ -21,6 +21,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core.text import clip
+from bot.discord.command_locales import menu_name
 from bot.discord.permissions import active_here, may_talk
 from bot.discord.ui import NO_PINGS, tell
 from bot.operator.asking import Asker, Quoted
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
 
 ANYWHERE_INSTALLS = app_commands.AppInstallationType(guild=True, user=True)
 ANYWHERE_CONTEXTS = app_commands.AppCommandContext(guild=True, dm_channel=True, private_channel=True)
-MENU_NAME_LIMIT = 32  # Discord's limit on a command's name
 
 
 def asker_of(interaction: Interaction) -> Asker:
@@ -86,9 +86,9 @@ class AskCommands(commands.Cog):
     def __init__(self, bot: Kindred) -> None:
         self.bot = bot
         self.asking = bot.services.asking
-        name = clip(f"Ask {self.asking.name}", MENU_NAME_LIMIT)
         self.menus = [
-            app_commands.ContextMenu(name=name, callback=ask_about, allowed_installs=ANYWHERE_INSTALLS,
+            app_commands.ContextMenu(name=menu_name("Ask {name}", name=self.asking.name),
+                                     callback=ask_about, allowed_installs=ANYWHERE_INSTALLS,
                                      allowed_contexts=ANYWHERE_CONTEXTS),
             app_commands.ContextMenu(name="Remember this", callback=remember_this,
                                      allowed_installs=ANYWHERE_INSTALLS, allowed_contexts=ANYWHERE_CONTEXTS),

@@ -28,6 +28,7 @@ from bot.core.character import CharacterSource
 from bot.core.config import Settings
 from bot.core.config.holder import SettingsHolder
 from bot.core.tokens import load_encoding
+from bot.discord.command_locales import CommandTranslator
 from bot.discord.features import DiscordFeatures, feature_sides
 from bot.discord.flow import MessageFlow
 from bot.discord.identify import IdentifyPacer
@@ -139,6 +140,10 @@ class KindredMixin:
 
     async def setup_hook(self) -> None:
         encoding = asyncio.create_task(asyncio.to_thread(load_encoding))  # beside the rest of start-up
+        # Commands' names and descriptions in every language Kindred speaks: their catalogs read beside the
+        # rest of start-up, in place before the commands are synced (tree: a Bot's attribute, which the
+        # mixin gets from the Bot it is mixed into)
+        translator = asyncio.create_task(self.tree.set_translator(CommandTranslator()))  # type: ignore[attr-defined]
         # Every long-lived service, built in one place (bot/runtime/composition.py); the cogs take theirs.
         # The ignores below: self is the mixin, only ever mixed into KindredBot or KindredShardedBot (the
         # Bot's attributes and the Kindred union the helpers take).
@@ -170,6 +175,7 @@ class KindredMixin:
         for name in self.extensions_to_load:
             # a Bot's method, which the mixin gets from the Bot it is mixed into
             await self.load_extension(name)  # type: ignore[attr-defined]
+        await translator
         # As leader (always, on SQLite), the lead work runs now.
         await services.cluster.start(services.lead_work)
         services.heartbeat.start()  # the gateway's latency, read every heartbeat_interval_seconds
@@ -329,11 +335,17 @@ def create_bot(settings: Settings, character: CharacterSource, **options: Any) -
     return cls(settings, character, **options)
 
 
-def app_commands_digest(bot: Kindred) -> str:
-    """A fingerprint of the global command payload Discord would receive (and of the application it is
-    for)."""
+async def app_commands_digest(bot: Kindred) -> str:
+    """A fingerprint of the global command payload Discord would receive, its localizations included (and of
+    the application it is for): a changed translation is uploaded as a changed command is."""
     tree = bot.tree
-    payload = sorted((c.to_dict(tree) for c in tree.get_commands()), key=lambda c: str(c.get("name")))
+    translator = tree.translator
+    built = []
+    for command in tree.get_commands():
+        built.append(await command.get_translated_payload(tree, translator) if translator is not None
+                     else command.to_dict(tree))
+        await asyncio.sleep(0)  # each command's localizations are a few thousand lookups: others run between
+    payload = sorted(built, key=lambda c: str(c.get("name")))
     raw = json.dumps({"application": bot.application_id, "commands": payload}, sort_keys=True, default=str)
     return hashlib.sha256(raw.encode()).hexdigest()
 
@@ -341,7 +353,7 @@ def app_commands_digest(bot: Kindred) -> str:
 async def sync_app_commands(bot: Kindred) -> bool:
     """Upload the slash commands only when they changed since the last upload: Discord rate-limits command
     creation, and most restarts change nothing. Returns whether a sync happened."""
-    digest = app_commands_digest(bot)
+    digest = await app_commands_digest(bot)
     if await commands_digest(bot.services.store) == digest:
         log.debug("application commands unchanged; not syncing")
         return False

@@ -24,6 +24,7 @@ from aiohttp import WSMsgType, web
 
 from tests.fakes import EVENT_WAIT, serve_local
 from tests.fakes.discord_cdn import CdnWorld
+from tests.fakes.discord_commands import refuse_commands
 from tests.fakes.discord_components import (
     SERVED_WINDOW,
     V2_FLAG,
@@ -1048,7 +1049,10 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld, VoiceWorld):
                                                **({"guild_id": gid} if gid else {})},
                             guild_id=int(gid) if gid else None)
 
-    def _put_commands(self, scope: str, body: Any) -> list[dict[str, Any]]:
+    def _put_commands(self, scope: str, body: Any) -> list[dict[str, Any]] | web.Response:
+        refused = refuse_commands(body)  # Discord's rules for names, descriptions and their localizations
+        if refused is not None:
+            return refused
         existing = {c["name"]: c["id"] for c in self.commands.get(scope, [])}
         out = []
         for cmd in body or []:

@@ -1,0 +1,234 @@
+"""Slash commands' names and descriptions in the languages Kindred speaks (bot/core/locales.py ``SPOKEN``).
+
+discord.py asks a :class:`discord.app_commands.Translator` for every command, group, parameter and choice name
+and description, once per Discord locale, when it builds the payload it syncs; :class:`CommandTranslator`
+answers from the ``commands`` gettext catalogs (``bot/locale/<language>/LC_MESSAGES/commands.po``), and
+Discord shows each person the names and descriptions of their client's language. English is the source: an
+English client, and any locale of a language not in ``SPOKEN``, gets the default strings.
+
+A catalog entry is found by its English text (``msgid``) and what it is (``msgctxt``: ``command`` for a
+command's or group's name, ``option`` for a parameter's, ``choice``, ``menu`` for a context menu's name,
+``description`` for every description). One English word is one translation wherever it names the same kind
+of thing (``list`` as a subcommand is the same verb under ``/identity`` as under ``/facts``); where one place
+needs another word, an entry whose ``msgctxt`` adds the place wins there (``option /ban user``, ``description
+/memory list``), so no two places are ever forced to share a translation. :func:`extract` lists what the live
+tree asks for; tests/test_command_locales.py fails when a language lacks any of it.
+
+A translation Discord would refuse (a name that is too long, has a space or a capital; a description over
+100 characters) is left out with a warning, so one bad entry never costs the whole sync: that command keeps
+its English there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import discord
+import regex
+from babel.messages.pofile import read_po
+from discord import app_commands
+from discord.app_commands import TranslationContextLocation as Where
+
+from bot.core.locales import FALLBACK, SPOKEN, catalog_path, language_of_locale
+from bot.core.text import clip
+
+log = logging.getLogger(__name__)
+
+DOMAIN = "commands"
+NAME_LIMIT = 32
+DESCRIPTION_LIMIT = 100
+CHOICE_LIMIT = 100
+# Discord's rule for a slash command's, a subcommand's and an option's name (any script's letters and
+# digits, Devanagari and Thai marks, - and _), lowercase wherever the script has case.
+NAME_RULE = regex.compile(r"^[-_\p{L}\p{N}\p{sc=Deva}\p{sc=Thai}]{1,32}$")
+
+# (msgctxt, msgid) -> msgstr, one table per language
+Table = dict[tuple[str, str], str]
+# Discord locales given a catalog of their own rather than their language's: Taiwan's Chinese is written in
+# Traditional characters (bot/locale/zh_Hant), the zh catalog in Simplified ones.
+OWN_CATALOGS = {"zh-TW": "zh_Hant"}
+
+
+@dataclass(frozen=True, order=True)
+class Entry:
+    """One string of the tree to translate: its kind (the shared ``msgctxt``), its English text, and where
+    it is (``/memory opt-out``, ``/ban user``, ``Apps: Remember this``; empty for a choice, whose place
+    discord.py does not say)."""
+
+    kind: str
+    msgid: str
+    place: str
+
+    @property
+    def place_context(self) -> str:
+        return f"{self.kind} {self.place}" if self.place else self.kind
+
+
+@functools.lru_cache(maxsize=4096)  # a tree asks for each name once per locale
+def name_problem(name: str) -> str | None:
+    """Why Discord would refuse ``name`` for a slash command, a subcommand or an option (None: it takes
+    it)."""
+    # concurrent=False: the regex module would otherwise let go of the GIL for each match, and with the
+    # bot's threads busy take it back only after their switch interval (a sync took 0.4 s more)
+    if not NAME_RULE.match(name, concurrent=False):
+        return "1-32 letters, digits, - or _ (no spaces or other marks)"
+    if name != name.lower():
+        return "not lowercase"
+    return None
+
+
+def menu_name_problem(name: str) -> str | None:
+    """Why Discord would refuse ``name`` for a context menu (1-32 characters, any case, spaces allowed)."""
+    return None if 1 <= len(name) <= NAME_LIMIT and name.strip() == name else "1-32 characters"
+
+
+def text_problem(text: str, limit: int) -> str | None:
+    return None if 1 <= len(text) <= limit else f"1-{limit} characters"
+
+
+def menu_name(template: str, **fields: str) -> app_commands.locale_str:
+    """A context menu's name made from ``template`` (``"Ask {name}"``): the catalogs translate the template
+    and the fields are put into the translation, clipped to Discord's 32 characters."""
+    return app_commands.locale_str(clip(template.format(**fields), NAME_LIMIT), msgid=template, **fields)
+
+
+def entry_of(string: app_commands.locale_str, context: app_commands.TranslationContextTypes) -> Entry | None:
+    """What the catalogs hold for ``string`` where discord.py asks for it (None: not a command's string)."""
+    msgid = str(string.extras.get("msgid", string.message))
+    data: Any = context.data
+    match context.location:
+        case Where.command_name if isinstance(data, app_commands.ContextMenu):
+            return Entry("menu", msgid, f"Apps: {msgid}")
+        case Where.command_name | Where.group_name:
+            return Entry("command", msgid, f"/{data.qualified_name}")
+        case Where.command_description | Where.group_description:
+            return Entry("description", msgid, f"/{data.qualified_name}")
+        case Where.parameter_name:
+            return Entry("option", msgid, f"/{data.command.qualified_name} {data.display_name}")
+        case Where.parameter_description:
+            return Entry("description", msgid, f"/{data.command.qualified_name} {data.display_name}")
+        case Where.choice_name:
+            return Entry("choice", msgid, "")
+    return None
+
+
+def read_catalog(language: str) -> Table:
+    """The ``commands`` catalog of ``language`` (empty when it has none); fuzzy and empty entries are left
+    out, as gettext leaves them."""
+    path = catalog_path(language, DOMAIN)
+    if not path.is_file():
+        return {}
+    with path.open("rb") as f:
+        catalog = read_po(f, locale=language.replace("-", "_"), domain=DOMAIN)
+    table: Table = {}
+    for message in catalog:
+        if not message.id or not message.string or message.fuzzy or not isinstance(message.string, str):
+            continue
+        table[(message.context or "", str(message.id))] = message.string
+    return table
+
+
+def read_catalogs(languages: Iterable[str] = SPOKEN) -> dict[str, Table]:
+    """Each language's catalog, and the catalogs of the locales that have their own (:data:`OWN_CATALOGS`)."""
+    tables = {language: read_catalog(language) for language in languages if language != FALLBACK}
+    for own in OWN_CATALOGS.values():
+        if catalog_path(own, DOMAIN).is_file():  # else the locale has its language's
+            tables[own] = read_catalog(own)
+    return tables
+
+
+def lookup(table: Mapping[tuple[str, str], str], entry: Entry) -> str | None:
+    """The translation of ``entry``: the one for its place, else the one for its kind."""
+    return table.get((entry.place_context, entry.msgid)) or table.get((entry.kind, entry.msgid))
+
+
+class CommandTranslator(app_commands.Translator):
+    """Every command's names and descriptions from the ``commands`` catalogs, read once when the tree's
+    translator is set (``CommandTree.set_translator`` awaits :meth:`load`)."""
+
+    def __init__(self, tables: Mapping[str, Table] | None = None) -> None:
+        self.tables: dict[str, Table] = dict(tables or {})
+        self._by_locale = self._tables_by_locale()
+        self._warned: set[tuple[str, str]] = set()  # (translation, msgid): each refused once in the log
+
+    def _tables_by_locale(self) -> dict[discord.Locale, Table]:
+        # discord.py asks once per string per locale: the locale's table found once, not thousands of times
+        by_locale = {}
+        for locale in discord.Locale:
+            table = self.tables.get(OWN_CATALOGS.get(locale.value, ""))
+            if table is None:
+                table = self.tables.get(language_of_locale(locale) or FALLBACK)
+            if table is not None:
+                by_locale[locale] = table
+        return by_locale
+
+    async def load(self) -> None:
+        if not self.tables:  # the catalogs are files: read off the event loop
+            self.tables = await asyncio.to_thread(read_catalogs)
+            self._by_locale = self._tables_by_locale()
+
+    async def translate(self, string: app_commands.locale_str, locale: discord.Locale,
+                        context: app_commands.TranslationContextTypes) -> str | None:
+        table = self._by_locale.get(locale)
+        if table is None:  # English, or a language without a catalog: the default strings
+            return None
+        entry = entry_of(string, context)
+        if entry is None:
+            return None
+        found = lookup(table, entry)
+        if found is None:
+            return None
+        return self._usable(entry, found, string, locale)
+
+    def _usable(self, entry: Entry, found: str, string: app_commands.locale_str,
+                locale: discord.Locale) -> str | None:
+        fields = {k: v for k, v in string.extras.items() if k != "msgid"}
+        if fields:
+            try:
+                found = found.format(**fields)
+            except (KeyError, IndexError, ValueError):
+                self._warn(found, entry, locale, "it names a field it is not given")
+                return None
+        if entry.kind == "menu":
+            found = clip(found, NAME_LIMIT)
+            problem = menu_name_problem(found)
+        elif entry.kind in ("command", "option"):
+            problem = name_problem(found)
+        else:
+            problem = text_problem(found, CHOICE_LIMIT if entry.kind == "choice" else DESCRIPTION_LIMIT)
+        if problem is not None:
+            self._warn(found, entry, locale, problem)
+            return None
+        return found
+
+    def _warn(self, found: str, entry: Entry, locale: discord.Locale, problem: str) -> None:
+        if (found, entry.msgid) not in self._warned:  # a sync asks twice per locale, and for es-ES and es-419
+            self._warned.add((found, entry.msgid))
+            log.warning("the %s translation of %s %r is not one Discord takes (%s): %r; English kept there",
+                        locale, entry.kind, entry.msgid, problem, found)
+
+
+class _Recorder(app_commands.Translator):
+    def __init__(self) -> None:
+        self.entries: set[Entry] = set()
+
+    async def translate(self, string: app_commands.locale_str, locale: discord.Locale,
+                        context: app_commands.TranslationContextTypes) -> str | None:
+        entry = entry_of(string, context)
+        if entry is not None:
+            self.entries.add(entry)
+        return None
+
+
+async def extract(tree: app_commands.CommandTree[Any]) -> list[Entry]:
+    """Every string discord.py asks a translator for when it syncs ``tree``'s global commands, found by
+    building that very payload (so a command, an option or a choice cannot be missed)."""
+    recorder = _Recorder()
+    for command in tree.get_commands():
+        await command.get_translated_payload(tree, recorder)
+    return sorted(recorder.entries)
