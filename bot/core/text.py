@@ -3,8 +3,10 @@ previews and page arithmetic."""
 
 from __future__ import annotations
 
+import functools
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 
 PAGE_SIZE = 10  # lines per page unless a list says otherwise
@@ -18,6 +20,39 @@ QUESTION_MARKS = frozenset("?\uff1f\u00bf\u061f\u037e\u055e\u1367\u2e2e\ufe56\uf
 def is_question(text: str) -> bool:
     """Whether ``text`` asks something, in any script (a question mark of :data:`QUESTION_MARKS`)."""
     return not QUESTION_MARKS.isdisjoint(text)  # (read in C: every unaddressed message asks)
+
+
+# Latin letters with accents (Latin-1 Supplement, Extended-A and -B, Extended Additional), and combining marks
+# left on a Latin letter that has no precomposed form.
+_LATIN_ACCENTED = re.compile("[\u00c0-\u024f\u1e00-\u1eff]")
+_MARKS_ON_LATIN = re.compile("(?<=[A-Za-z\u00c0-\u024f\u1e00-\u1eff])[\u0300-\u036f]+")
+
+
+@functools.lru_cache(maxsize=4096)
+def _bare(letter: str) -> str:
+    """A Latin letter without its accent: its canonical decomposition without the combining marks (ñ → n,
+    ǘ → u); a letter that has none but is named after one (ł, ø, đ: "LATIN SMALL LETTER L WITH STROKE") is
+    that letter. Others (ß, æ, þ, ×) stay as they are."""
+    base = "".join(c for c in unicodedata.normalize("NFD", letter) if not unicodedata.combining(c))
+    if base != letter:
+        return base or letter
+    named = unicodedata.name(letter, "")
+    if " WITH " in named:
+        try:
+            return unicodedata.lookup(named.split(" WITH ")[0])
+        except KeyError:
+            return letter
+    return letter
+
+
+def unaccented(text: str) -> str:
+    """``text`` with its Latin letters' accents folded (Niña → Nina, Łucja → Lucja, Zoë → Zoe), the letters of
+    every other script as they are (a kana's dakuten, a Devanagari vowel sign or Cyrillic й are letters of
+    their own, not accents). What names are matched by and folder names are made from."""
+    if text.isascii():
+        return text
+    text = unicodedata.normalize("NFC", text)
+    return _MARKS_ON_LATIN.sub("", _LATIN_ACCENTED.sub(lambda m: _bare(m.group()), text))
 
 
 def clip(text: str, limit: int) -> str:
