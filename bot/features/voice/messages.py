@@ -21,7 +21,6 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from bot.core.attachments import Attachment, Carried
-from bot.core.language import detect
 from bot.core.stages import Incoming
 from bot.features.voice.audio import VoiceClip
 from bot.features.voice.config import VoiceSettings
@@ -117,7 +116,7 @@ class VoiceMessageReplies:
             if not allowed:
                 return None
             # the reply's own language, else (too short to tell) that of the words it answers
-            sent = await send(await self.voice.speak(text, payer_of(msg), language=detect(msg.content)))
+            sent = await send(await self.voice.speak(text, payer_of(msg), answering=msg.content))
             if msg.is_dm:
                 privacy.posted_in_dm(msg.author_id, sent)
             return sent

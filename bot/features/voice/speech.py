@@ -281,13 +281,13 @@ class VoiceService:
                 f"that reads it; give it one of a speech server (tts_voices={language}=openai:VOICE)")
         return "espeak-ng", voice + plus + variant
 
-    async def speak(self, text: str, payer: Payer = NOBODY, *, language: str | None = None) -> VoiceClip:
+    async def speak(self, text: str, payer: Payer = NOBODY, *, answering: str = "") -> VoiceClip:
         """A reply as a voice clip, in the character's voice for the reply's language, spoken for ``payer``.
-        ``language``: what it is taken to be written in when it is too short to tell."""
+        ``answering``: the words it answers, whose language is taken when the reply is too short to tell."""
         words = spoken_text(text)
         if not words:
             raise VoiceUnavailable("nothing to say aloud")
-        voice = self.voice_for(detect(words) or language)
+        voice = self.voice_for(detect(words) or (detect(answering) if answering else None))
         try:
             async with asyncio.timeout(self.voice.voice_timeout):
                 audio = await self._synthesize(words, payer, voice)
