@@ -116,7 +116,8 @@ def test_a_character_env_not_in_utf8_names_the_file_and_the_fix(tmp_path: Path) 
     folder.mkdir()
     env = folder / "character.env"
     env.write_bytes('default_name="ハナ"\ncore_prompt="あなたはハナです。"\n'.encode("shift_jis"))
-    for args in (("--console", "--character", str(folder)), ("import-card", str(env), "--dir", str(tmp_path))):
+    for args in (("--console", "--character", str(folder)),
+                 ("import-card", str(env), "--dir", str(tmp_path))):
         line = one_line_error(main_py(*args, ANTHROPIC_API_KEY="fake"))
         assert line.startswith(f"config error: {env}: ") and "not UTF-8" in line, line
         assert "save it as UTF-8" in line and "line 1" in line
@@ -128,10 +129,12 @@ def test_a_character_env_not_in_utf8_names_the_file_and_the_fix(tmp_path: Path) 
 def test_the_time_zone_is_said_and_asked_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = tmp_path / "hana"
     folder.mkdir()
-    (folder / "character.env").write_text('default_name="ハナ"\ncore_prompt="You are ハナ."\n', encoding="utf-8")
+    (folder / "character.env").write_text('default_name="ハナ"\ncore_prompt="You are ハナ."\n',
+                                          encoding="utf-8")
     monkeypatch.setenv("TZ", "UTC")
     unset = say_timezone(load_settings(folder, None, environ=ENV))
-    assert unset.startswith("time zone: UTC, this machine's (timezone is not set)") and "set timezone=" in unset
+    assert unset.startswith("time zone: UTC, this machine's (timezone is not set)")
+    assert "set timezone=" in unset
     tokyo = say_timezone(load_settings(folder, None, environ={**ENV, "TIMEZONE": "Asia/Tokyo"}))
     assert tokyo == "time zone: Asia/Tokyo (timezone)"
 

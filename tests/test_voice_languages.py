@@ -92,7 +92,7 @@ async def test_japanese_without_a_voice_stays_text_and_says_what_to_set(
     await h.say("お茶はまだ？", mention=True)
     [reply] = await h.replies(CHANNEL_ID)
     assert reply["content"] == JAPANESE
-    await eventually(check(lambda: "tts_voices=ja=openai:VOICE" in caplog.text), "the line saying what to set")
+    await eventually(check(lambda: "tts_voices=ja=openai:VOICE" in caplog.text), "the line of what to set")
     await h.settled()
     assert voice_posts(h, CHANNEL_ID) == [] and h.openai.heard == []
 

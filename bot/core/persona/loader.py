@@ -153,9 +153,9 @@ def _spaced(char: str) -> bool:
 
 
 def alias_warning(persona: Persona) -> str:
-    """The one warning about names too short to tell from everyday words ("" for none): a name is matched in
-    every message, so one Han character ("花" in 今日は花がきれいだね) or a name of one or two letters ("Al" in
-    Spanish "al", "Jo" in German "jo") would make ordinary sentences address the character."""
+    """The one warning about names too short to tell from everyday words ("" for none): a name is matched
+    in every message, so one Han character ("花" in 今日は花がきれいだね) or a name of one or two letters
+    ("Al" in Spanish "al", "Jo" in German "jo") would make ordinary sentences address the character."""
     short: list[str] = []
     for alias in persona.aliases:
         letters = [c for c in unicodedata.normalize("NFKC", alias) if c.isalnum()]

@@ -91,7 +91,7 @@ class VoiceRefused(VoiceUnavailable):
 
 
 class Expecting(Protocol):
-    """What a transcription is told to expect (the feature's :class:`bot.features.voice.expecting.Expectations`)."""
+    """What a transcription is told to expect (bot/features/voice/expecting.py's ``Expectations``)."""
 
     async def language(self, payer: Payer) -> str | None:
         """The language ``payer``'s speech is likely in (a two-letter code), or None: the server guesses."""
@@ -234,7 +234,7 @@ class VoiceService:
         expected: dict[str, str] = {}  # what the server is told to expect, where something is known
         if self.expecting is not None:
             language, names = await self.expecting.language(payer), self.expecting.names()
-            expected = {**({"language": language} if language else {}), **({"prompt": names} if names else {})}
+            expected = {key: value for key, value in (("language", language), ("prompt", names)) if value}
         try:
             async with asyncio.timeout(self.voice.voice_timeout):
                 result = await self._metered(TRANSCRIPTION, model, payer, client.audio.transcriptions.create(

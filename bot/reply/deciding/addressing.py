@@ -49,7 +49,8 @@ def fold(text: str) -> str:
     """Text as names are compared in it: NFKC (full- and half-width forms as the usual ones), Latin accents
     folded (``nina`` names Niña, ``zoe`` Zoë: people type names without them), the Turkish dotless ``ı`` as
     ``i`` (case folding keeps it apart from ``i``), then case-folded."""
-    return unaccented(unicodedata.normalize("NFKC", text)).replace("ı", "i").casefold()
+    # case-folded before the accents go, so a letter and its other case lose the same accent (Ɓ and ɓ)
+    return unaccented(unicodedata.normalize("NFKC", text).replace("ı", "i").casefold())
 
 
 # What may follow a name glued to it in the same script: honorifics and particles (scripts whose grammar
