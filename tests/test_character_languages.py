@@ -108,6 +108,17 @@ async def test_the_warning_is_said_at_start_up(make_harness: MakeHarness,
     assert "'花' (one Han character)" in line and "Finnie" not in line
 
 
+def test_import_card_warns_about_a_short_name(tmp_path: Path, characters: Path) -> None:
+    path = tmp_path / "hana.json"
+    path.write_text(json.dumps({"spec": "chara_card_v2", "spec_version": "2.0", "data": {
+        "name": "ハナ", "description": "ハナ runs a tea stall.", "personality": "warm", "first_mes": "やあ！",
+        "extensions": {"kindred": {"names": ["花", "はなちゃん"]}}}}, ensure_ascii=False), encoding="utf-8")
+    result = main_py("import-card", str(path), "--dir", str(characters))
+    assert result.returncode == 0, result.stderr
+    [warning] = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert "'花' (one Han character)" in warning and "はなちゃん" not in warning.split(" is too short")[0]
+
+
 # --------------------------------------------------------------------------- encoding
 
 
