@@ -57,7 +57,7 @@ def folder_name_for(name: str) -> str:
     lower case, Latin accents folded, other scripts' letters as they are (a folder holds them: ``ハナ`` stays
     ``ハナ``, ``Финн`` is ``финн``), anything else a hyphen. ``Captain Mira`` → ``captain-mira``, ``Niña`` →
     ``nina``, ``Zoë Ávila`` → ``zoe-avila``; "" when nothing of the name is a letter or digit."""
-    return _NOT_IN_FOLDER.sub("-", unaccented(name).lower()).strip("-")
+    return str(_NOT_IN_FOLDER.sub("-", unaccented(name).lower())).strip("-")
 
 
 def usable_folder_name(folder: str) -> bool:

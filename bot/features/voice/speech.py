@@ -231,14 +231,16 @@ class VoiceService:
         await self._allowed(payer, "speech-to-text")
         client = self._client(self.voice.stt_base_url)
         model = self.voice.stt_model
-        expected: dict[str, str] = {}  # what the server is told to expect, where something is known
-        if self.expecting is not None:
-            language, names = await self.expecting.language(payer), self.expecting.names()
-            expected = {key: value for key, value in (("language", language), ("prompt", names)) if value}
+        from openai import omit  # (the SDK is imported by now: the client is made)
+
+        # What the server is told to expect, where something is known (omitted, it guesses).
+        language, names = (await self.expecting.language(payer), self.expecting.names()) \
+            if self.expecting is not None else (None, "")
         try:
             async with asyncio.timeout(self.voice.voice_timeout):
                 result = await self._metered(TRANSCRIPTION, model, payer, client.audio.transcriptions.create(
-                    model=model, file=(filename, audio, content_type), **expected))
+                    model=model, file=(filename, audio, content_type), language=language or omit,
+                    prompt=names or omit))
         except TimeoutError:
             seconds = self.voice.voice_timeout
             raise VoiceUnavailable(f"transcription timed out after {seconds:g}s") from None
