@@ -18,6 +18,8 @@ from bot.features.voice.expecting import language_code, speakers_language
 from bot.features.voice.speech import spoken_text
 from tests.harness import CHANNEL_ID, GUILD_ID, USER_ID, MakeHarness, check, eventually
 from tests.test_voice import OGG, needs_audio_tools, speech_requests, voice_posts
+from tests.test_voice_talk import in_the_call
+from tests.voice_support import speech, voice_harness
 
 SPANISH = "¡Claro que sí! El té de algas estará listo en dos minutos, siéntate y espera un poco."
 ENGLISH = "Of course! The kelp tea will be ready in two minutes, sit down and wait a little."
@@ -154,3 +156,30 @@ def test_tts_voices_is_read_and_its_mistakes_named(tmp_path: Path) -> None:
 def test_a_settings_language_is_a_code() -> None:
     assert [language_code(x) for x in ("Spanish", "german", "ja", "", None, "Klingon")] == [
         "es", "de", "ja", None, None, None]
+
+
+# --------------------------------------------------------------------------- in a call
+
+
+async def test_a_spanish_answer_in_a_call_keeps_its_spanish_voice(db_url: str, tmp_path: Path) -> None:
+    """Each sentence of a call's answer is spoken as it is written: a short one that tells no language alone
+    ("¡Sí!") keeps the voice of the answer's language. The member's words were heard as the server's
+    language (Spanish, its /settings) with the character's names."""
+    h = await voice_harness(db_url, tmp_path, dave=False, stt_backend="openai", voice_channels="true",
+                            tts_backend="openai", tts_voice="alloy", tts_voices="es=ef_dora")
+    try:
+        await h.store.servers.update(GUILD_ID, language="Spanish")
+        h.openai.transcript = "Finn, ¿qué té me vas a preparar?"
+        h.claude.script("Te preparo una manzanilla con un poco de miel. ¡Sí!")
+        await in_the_call(h, USER_ID)
+        voice = h.discord.voice
+        assert voice is not None
+        await voice.speak(USER_ID, speech("Finn, what tea would you make me?"))
+        await voice.wait_for(lambda _: len(speech_requests(h)) >= 2, what="both sentences spoken")
+        assert [r.fields["input"] for r in speech_requests(h)] == [
+            "Te preparo una manzanilla con un poco de miel.", "¡Sí!"]
+        assert [r.fields["voice"] for r in speech_requests(h)] == ["ef_dora", "ef_dora"]
+        [heard] = transcriptions(h)
+        assert heard["language"] == "es" and heard["prompt"] == "Finn"
+    finally:
+        await h.close()
