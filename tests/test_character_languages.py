@@ -93,7 +93,7 @@ async def test_nina_addresses_nina(make_harness: MakeHarness) -> None:
 
 def test_a_short_name_is_warned_about() -> None:
     persona = Persona(name="ハナ", system_prompt="You are ハナ.")
-    assert alias_warning(replace(persona, aliases=("ハナちゃん", "Hana", "花子", "미라"))) == ""
+    assert alias_warning(replace(persona, aliases=("ハナちゃん", "Hana", "花子", "미라", "핀"))) == ""
     warning = alias_warning(replace(persona, aliases=("花", "Al", "ハナちゃん", "K")))
     assert "'花' (one Han character)" in warning and "'Al' (2 letters)" in warning
     assert "'K' (1 letter)" in warning and "ハナちゃん" not in warning.split(" is too short")[0]
