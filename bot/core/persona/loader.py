@@ -159,7 +159,7 @@ def alias_warning(persona: Persona) -> str:
     short: list[str] = []
     for alias in persona.aliases:
         letters = [c for c in unicodedata.normalize("NFKC", alias) if c.isalnum()]
-        # A hangul syllable is a syllable, not a letter: 핀 (Finn) is a name, and its particles are told apart.
+        # A hangul syllable is a syllable, not a letter: 핀 (Finn) is a name; its particles are told apart.
         one = len(letters) == 1 and not unicodedata.name(letters[0], "").startswith("HANGUL SYLLABLE")
         if one or (len(letters) == 2 and all(_spaced(c) for c in letters)):
             what = "one Han character" if len(letters) == 1 and _han(letters[0]) else (
