@@ -230,7 +230,9 @@ def run(argv: list[str]) -> int:
     log.info("character folder: %s (%s)", settings.character_dir, why)
     if ctrl_c.seen:
         return bye()
-    from bot.runtime.startup import check_database, claim_sqlite_file
+    from bot.runtime.startup import check_database, claim_sqlite_file, say_timezone
+
+    say_timezone(settings)  # where the character lives in time, or that it is only this machine's
 
     if settings.resolved_database_url().startswith("postgresql"):
         log.info("starting: checking the database at %s", settings.safe_database_url())

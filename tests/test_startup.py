@@ -116,6 +116,10 @@ async def test_start_logs_the_invite_and_connected_lines_and_no_library_chatter(
     messages = [m.group("message") for m in parsed]
     progress = [i for i, text in enumerate(messages) if text.startswith("starting: ")]
     assert len(progress) >= 3 and progress[-1] < messages.index(connected), messages
+    # The character's time zone is said (Finn's character.env sets none: it is the machine's, and how to
+    # set it is said with it).
+    [zone] = [text for text in messages if text.startswith("time zone: ")]
+    assert "timezone is not set" in zone and "set timezone=" in zone, zone
     assert (tmp_path / "plain.db").is_file()
 
 

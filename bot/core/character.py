@@ -21,7 +21,7 @@ from bot.core.config.envfile import empty_or_missing
 from bot.core.errors import ConfigError
 from bot.core.persona import load_persona
 from bot.core.persona.claudemask import core_prompt_path
-from bot.core.persona.loader import greeting_warning
+from bot.core.persona.loader import alias_warning, greeting_warning
 from bot.core.persona.model import Persona
 from bot.core.persona.register import register_notice
 
@@ -58,6 +58,7 @@ class CharacterSource:
         self._reported: tuple[str, ...] = ()  # the unused fields last logged, so each set is logged once
         self._cut_reported: tuple[str, ...] = ()  # the greetings cut, last warned of (once per change)
         self._register_reported = ""  # where a mature character speaks in full, last said (once per change)
+        self._aliases_reported = ""  # the warning about too short names, last said (once per change)
         # config.env had settings at the last load: if it has none now, an edit is under way (the settings'
         # reload says so) and the persona keys it may hold are not dropped meanwhile.
         self._config_had_settings = False
@@ -135,6 +136,10 @@ class CharacterSource:
         if report and (warning := greeting_warning(persona)) and persona.cut_greetings != self._cut_reported:
             log.warning("%s (%s): %s", persona.name, self.folder, warning)
             self._cut_reported = persona.cut_greetings
+        if report and (short := alias_warning(persona)) != self._aliases_reported:
+            if short:
+                log.warning("%s (%s): %s", persona.name, self.folder, short)
+            self._aliases_reported = short
         if report and (notice := register_notice(persona)) != self._register_reported:
             if notice:
                 log.info("%s (%s): %s", persona.name, self.folder, notice)

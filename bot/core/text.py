@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 
 PAGE_SIZE = 10  # lines per page unless a list says otherwise
@@ -18,6 +19,55 @@ QUESTION_MARKS = frozenset("?\uff1f\u00bf\u061f\u037e\u055e\u1367\u2e2e\ufe56\uf
 def is_question(text: str) -> bool:
     """Whether ``text`` asks something, in any script (a question mark of :data:`QUESTION_MARKS`)."""
     return not QUESTION_MARKS.isdisjoint(text)  # (read in C: every unaddressed message asks)
+
+
+# Combining marks left on a Latin letter that has no precomposed form (folded after the precomposed ones).
+_MARKS_ON_LATIN = re.compile("(?<=[A-Za-z\u00c0-\u024f\u1e00-\u1eff])[\u0300-\u036f]+")
+_MARK = re.compile("[\u0300-\u036f]")
+_ACCENTABLE = re.compile("[\u00c0-\u024f\u1e00-\u1eff\u0300-\u036f]")  # text without any is left alone
+_LATIN_ACCENTED = re.compile("[\u00c0-\u024f\u1e00-\u1eff]")
+
+
+def _bare(letter: str) -> str:
+    """A Latin letter without its accent: its canonical decomposition without the combining marks (ñ → n,
+    ǘ → u); a letter that has none but is named after one (ł, ø, đ: "LATIN SMALL LETTER L WITH STROKE") is
+    that letter. Others (ß, æ, þ, ×) stay as they are."""
+    base = "".join(c for c in unicodedata.normalize("NFD", letter) if not unicodedata.combining(c))
+    if base != letter:
+        return base or letter
+    named = unicodedata.name(letter, "")
+    if " WITH " in named:
+        try:
+            return unicodedata.lookup(named.split(" WITH ")[0])
+        except KeyError:
+            return letter
+    return letter
+
+
+def _fold_table() -> dict[int, str]:
+    """Every precomposed Latin letter (Latin-1 Supplement, Extended-A and -B, Extended Additional) that loses
+    an accent, bare."""
+    letters = (chr(code) for block in ((0xC0, 0x250), (0x1E00, 0x1F00)) for code in range(*block))
+    return {ord(letter): bare for letter in letters if (bare := _bare(letter)) != letter}
+
+
+_FOLDS = _fold_table()  # (about 600 letters, made once)
+
+
+def _folded(match: re.Match[str]) -> str:
+    return _FOLDS.get(ord(match[0]), match[0])
+
+
+def unaccented(text: str) -> str:
+    """``text`` with its Latin letters' accents folded (Niña → Nina, Łucja → Lucja, Zoë → Zoe), the letters of
+    every other script as they are (a kana's dakuten, a Devanagari vowel sign or Cyrillic й are letters of
+    their own, not accents). What names are matched by and folder names are made from."""
+    if text.isascii() or not _ACCENTABLE.search(text):  # (most text: in C, nothing to fold)
+        return text
+    if not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
+    text = _LATIN_ACCENTED.sub(_folded, text)  # (str.translate would look up every letter: slower)
+    return _MARKS_ON_LATIN.sub("", text) if _MARK.search(text) else text
 
 
 def clip(text: str, limit: int) -> str:

@@ -4,7 +4,9 @@ bot/discord/startup.py):
 * :func:`quiet_libraries`: at INFO the log says what Kindred did, not what its libraries did;
 * :func:`check_database`: an unreachable PostgreSQL, or a SQLite file that cannot be made, is a config error
   (exit 2) before the Discord login;
-* :func:`claim_sqlite_file`: one bot process per SQLite file (a second one would answer every message too).
+* :func:`claim_sqlite_file`: one bot process per SQLite file (a second one would answer every message too);
+* :func:`say_timezone`: the character's time zone, and where it is only the machine's, how to set it (a
+  Japanese character on a UTC server would be sleepy at Tokyo's lunchtime and say "6:17 AM").
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import discord
 
 from bot.core.config import Settings
 from bot.core.errors import ConfigError
+from bot.core.localtime import load_zone
 from database.engine import create_private, sqlite_file
 from database.store import Store
 
@@ -28,6 +31,19 @@ QUIET_LIBRARIES = ("alembic", "apscheduler", "sentence_transformers", "transform
                    "torch", "filelock", "urllib3", "httpx", "httpx2", "httpcore", "anthropic", "openai",
                    "discord.client", "discord.gateway", "discord.shard", "discord.http")
 DATABASE_CONNECT_TIMEOUT = 10.0  # seconds: a server that does not answer in this is as good as absent
+
+
+def say_timezone(settings: Settings) -> str:
+    """The start-up line of the character's time zone (logged, and returned for tests)."""
+    zone = settings.alive.timezone.strip()
+    if zone:
+        line = f"time zone: {zone} (timezone)"
+    else:
+        line = (f"time zone: {load_zone('').key}, this machine's (timezone is not set): the character's day, "
+                "quiet_hours, check-ins and the times it says follow it; set timezone= in its character.env "
+                "to where it lives (an IANA name: Asia/Tokyo, Europe/Madrid, America/Sao_Paulo)")
+    log.info("%s", line)
+    return line
 
 
 def quiet_libraries(level: str) -> None:

@@ -22,7 +22,8 @@ What it speaks (checked against openai 3.x's parsers):
   pieces). ``rejects_tools`` plays a server without function calling: any ``tools`` is a 400.
 * ``GET /v1/models``: ``models`` (ids), as a start-up check reads them; ``models_status`` plays a server
   without a models list (its error), ``hangs`` one that never answers it.
-* ``POST /v1/audio/transcriptions`` (multipart ``file`` + ``model``): ``{"text": transcript}``; with a
+* ``POST /v1/audio/transcriptions`` (multipart ``file`` + ``model``, optional ``language``, an ISO-639-1
+  code, else 400 as OpenAI answers, and ``prompt``): ``{"text": transcript}``; with a
   ``speech_book`` (tests/fakes/speech_book.py), the line a recording of a known line says.
 * ``POST /v1/audio/speech`` (JSON ``model``, ``input``, ``voice``, ``response_format``): a real WAV tone,
   longer for longer input, so ffmpeg has something true to convert.
@@ -68,6 +69,7 @@ ROLES = {"system", "developer", "user", "assistant", "tool"}
 FUNCTION_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 REJECTED_TOOLS = "this model does not support tools"  # what a server without function calling answers
 SPEECH_RATE = 16000  # Hz of the WAV /audio/speech returns
+ISO_639_1 = re.compile(r"[a-z]{2}")  # a transcription's ``language``
 
 
 @dataclass
@@ -358,6 +360,10 @@ class FakeOpenAI(ModelServer):
         if not heard.data or not heard.model:
             heard.status = 400
             return _invalid_request("file and model are required")
+        if "language" in heard.fields and not ISO_639_1.fullmatch(heard.fields["language"]):
+            heard.status = 400  # as OpenAI answers a language not in ISO-639-1 ("Spanish", "es-ES")
+            return _invalid_request(f"Invalid language '{heard.fields['language']}'. Language parameter must "
+                                    "be specified in ISO-639-1 format.")
         known = self.speech_book.recognize(heard.data) if self.speech_book is not None else None
         return web.json_response({"text": known or self.transcript})
 

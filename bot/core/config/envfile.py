@@ -20,7 +20,7 @@ from pathlib import Path
 from dotenv import dotenv_values
 from dotenv.parser import parse_stream
 
-from bot.core.errors import ConfigError
+from bot.core.errors import ConfigError, not_utf8
 
 # Our own check reports every line python-dotenv would warn about (naming the file); its warnings would be
 # a second, less helpful copy of the same message.
@@ -97,8 +97,8 @@ def read_env_file(path: Path, is_key: Callable[[str], bool] = lambda _key: False
     (``is_key``, ``is_secret``: as :func:`check_lines`)."""
     try:
         text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise ConfigError(str(path), "file", "not UTF-8 text") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), "file", not_utf8(exc)) from None
     check_lines(path, text, is_key, is_secret)
     return dict(dotenv_values(path, encoding="utf-8-sig"))
 

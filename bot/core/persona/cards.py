@@ -34,6 +34,7 @@ from bot.core.errors import ConfigError
 from bot.core.persona.lorebook import lorebook_from_dict, lorebook_to_dict
 from bot.core.persona.model import FieldChanges, Lorebook, Persona, render_macros
 from bot.core.persona.png import CARD_KEYWORDS, PNG_SIGNATURE, embed_card_png, placeholder_png, png_text
+from bot.core.persona.template import folder_name_for, usable_folder_name
 from database.boundary import Json, JsonObject
 
 DEFAULT_MAIN_PROMPT = (
@@ -434,14 +435,11 @@ def _dotenv_quote(value: str) -> str:
     return f'"{escaped}"'
 
 
-def _slug(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "character"
-
-
 def new_character_folder(source: Path, characters_dir: Path, name: str, as_name: str | None) -> Path:
-    """``characters_dir/<as_name or slug of name>``, checked to be a usable and unused folder name."""
-    folder_name = as_name if as_name is not None else _slug(name)
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", folder_name) or ".." in folder_name:
+    """``characters_dir/<as_name or the folder name of name>`` (new-character's, in any script), checked to
+    be a usable and unused folder name."""
+    folder_name = as_name if as_name is not None else (folder_name_for(name) or "character")
+    if not usable_folder_name(folder_name):
         raise ConfigError(
             str(source), "--as", f"not a usable folder name: {folder_name!r} (letters, digits, - _ .)"
         )

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from bot.core.errors import ConfigError
+from bot.core.errors import ConfigError, not_utf8
 from bot.core.persona.model import FieldChanges, Persona, render_macros
 from bot.core.persona.modes import modes_section, parse_modes
 from database.boundary import JsonObject
@@ -56,7 +56,9 @@ def core_prompt(folder: Path, env: Mapping[str, str]) -> str:
         return path.read_text(encoding="utf-8-sig").strip()
     except FileNotFoundError:
         raise ConfigError(file, "core_prompt_file", f"no such file: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), "file", not_utf8(exc)) from None
+    except OSError as exc:
         raise ConfigError(file, "core_prompt_file", f"cannot read {path}: {exc}") from None
 
 

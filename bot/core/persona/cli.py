@@ -66,10 +66,21 @@ def import_card_command(file: Path, characters_dir: Path, as_name: str | None, l
     if lorebook is not None:
         shutil.copyfile(lorebook, folder / "lorebook.json")  # the loader adds a folder's lorebook.json
     print(f"imported {file} as {folder}" + (f", with the lorebook {lorebook}" if lorebook else ""))
-    for warning in [*thin_card_warnings(folder), *long_greeting_warnings(folder)]:
+    for warning in [*thin_card_warnings(folder), *long_greeting_warnings(folder), *alias_warnings(folder)]:
         print(f"warning: {warning}", file=sys.stderr)
     print(_run_hint(folder, project_root))
     return 0
+
+
+def alias_warnings(folder: Path) -> list[str]:
+    """The warning about the imported character's names too short to tell from everyday words."""
+    from bot.core.persona.loader import alias_warning, load_persona
+
+    try:
+        warning = alias_warning(load_persona(folder, {}))
+    except ConfigError:
+        return []  # the folder's problem is said when it runs
+    return [warning] if warning else []
 
 
 def long_greeting_warnings(folder: Path) -> list[str]:

@@ -26,6 +26,7 @@ and ``bio`` (with the avatar and the evolution stages' own) are its face in a se
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -139,6 +140,36 @@ def bound_greetings(persona: Persona) -> Persona:
         return persona
     return replace(persona, first_message=first, alternate_greetings=alternates, group_greetings=group,
                    cut_greetings=tuple(cut))
+
+
+def _han(char: str) -> bool:
+    return unicodedata.name(char, "").startswith("CJK ")  # CJK UNIFIED / COMPATIBILITY IDEOGRAPH
+
+
+def _spaced(char: str) -> bool:
+    """A letter of a script written with spaces between words (Latin, Cyrillic, Greek...), not of the
+    syllabaries and ideographs whose two letters make a name (ハナ, 花子, 미라)."""
+    return not (_han(char) or unicodedata.name(char, "").startswith(("HIRAGANA", "KATAKANA", "HANGUL")))
+
+
+def alias_warning(persona: Persona) -> str:
+    """The one warning about names too short to tell from everyday words ("" for none): a name is matched
+    in every message, so one Han character ("花" in 今日は花がきれいだね) or a name of one or two letters
+    ("Al" in Spanish "al", "Jo" in German "jo") would make ordinary sentences address the character."""
+    short: list[str] = []
+    for alias in persona.aliases:
+        letters = [c for c in unicodedata.normalize("NFKC", alias) if c.isalnum()]
+        # A hangul syllable is a syllable, not a letter: 핀 (Finn) is a name; its particles are told apart.
+        one = len(letters) == 1 and not unicodedata.name(letters[0], "").startswith("HANGUL SYLLABLE")
+        if one or (len(letters) == 2 and all(_spaced(c) for c in letters)):
+            what = "one Han character" if len(letters) == 1 and _han(letters[0]) else (
+                f"{len(letters)} letter{'s' if len(letters) > 1 else ''}")
+            short.append(f"{alias!r} ({what})")
+    if not short:
+        return ""
+    return (f"names: {', '.join(short)} is too short to tell from an everyday word: every message holding it "
+            "(今日は花がきれいだね for 花, \"al\" in Spanish for Al) would address the character; give a "
+            "longer name (花ちゃん, ハナ, Alma) or leave it out")
 
 
 def greeting_warning(persona: Persona) -> str:

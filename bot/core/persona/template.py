@@ -10,16 +10,24 @@ from __future__ import annotations
 import logging
 import re
 import shutil
+import unicodedata
 from pathlib import Path
 
+import regex
+
 from bot.core.errors import ConfigError
+from bot.core.text import unaccented
 
 log = logging.getLogger(__name__)
 
 TEMPLATE_DIR = "_template"
 # A sentence of the template's prompt meant to be replaced: still there, the character is nobody yet.
 TEMPLATE_PROMPT_MARK = "Describe here who {{char}} is"
-_NAME = re.compile(r"[^\W_][\w .'-]{0,63}")  # a display name: letters first, then words, spaces, ' . -
+# A display name: a letter or digit first, then letters (with their marks: a Devanagari vowel sign is no
+# \w), digits, spaces, ' . - _; at most 64.
+_NAME = regex.compile(r"[\p{L}\p{N}][\p{L}\p{M}\p{N}_ .'-]{0,63}")
+_FOLDER = regex.compile(r"[\p{L}\p{N}][\p{L}\p{M}\p{N}_.-]*")
+_NOT_IN_FOLDER = regex.compile(r"[^\p{L}\p{M}\p{N}]+")
 _NAME_LINE = re.compile(r"^default_name=.*$", re.MULTILINE)
 
 
@@ -45,20 +53,29 @@ def warn_unedited_template(folder: Path, core_prompt: str) -> bool:
 
 
 def folder_name_for(name: str) -> str:
-    """``Captain Mira`` → ``captain-mira``."""
-    return re.sub(r"[\W_]+", "-", name.lower()).strip("-")
+    """A character's folder name from its name, the same for new-character and import-card, in any script:
+    lower case, Latin accents folded, other scripts' letters as they are (a folder holds them: ``ハナ`` stays
+    ``ハナ``, ``Финн`` is ``финн``), anything else a hyphen. ``Captain Mira`` → ``captain-mira``, ``Niña`` →
+    ``nina``, ``Zoë Ávila`` → ``zoe-avila``; "" when nothing of the name is a letter or digit."""
+    return str(_NOT_IN_FOLDER.sub("-", unaccented(name).lower())).strip("-")
+
+
+def usable_folder_name(folder: str) -> bool:
+    """Whether ``folder`` may name a character folder: letters and digits of any script, then those and
+    ``- _ .``, never ``..`` (nor ``_`` first: that is a template)."""
+    return _FOLDER.fullmatch(folder) is not None and ".." not in folder
 
 
 def new_character(name: str, characters_dir: Path, folder_name: str | None = None) -> Path:
     """Copy ``characters_dir/_template`` to ``characters_dir/<folder>`` and set its ``default_name``.
 
     A bad name or an existing folder is a ConfigError (one line, exit 2): nothing is written then."""
-    name = name.strip()
+    name = unicodedata.normalize("NFC", name.strip())  # a name typed on macOS comes decomposed
     if not _NAME.fullmatch(name):
         raise ConfigError("new-character", "NAME", f"not a usable name: {name!r} (start with a letter; "
                                                    "letters, digits, spaces, ' . - _; at most 64)")
     folder = folder_name if folder_name is not None else folder_name_for(name)
-    if not re.fullmatch(r"[^\W_][\w.-]*", folder) or ".." in folder:
+    if not usable_folder_name(folder):
         raise ConfigError("new-character", "--as", f"not a usable folder name: {folder!r} "
                                                    "(letters, digits, - _ ., not starting with _)")
     template = characters_dir / TEMPLATE_DIR

@@ -7,7 +7,7 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
-from bot.core.errors import ConfigError
+from bot.core.errors import ConfigError, not_utf8
 from bot.core.persona.acore import acore_kind, peek_json
 from bot.core.persona.cards import (
     export_card,
@@ -88,9 +88,11 @@ def _import_claudemask(path: Path, characters_dir: Path, as_name: str | None) ->
     from dotenv import dotenv_values
 
     try:
-        values = dotenv_values(path)
+        values = dotenv_values(path, encoding="utf-8-sig")
     except OSError as exc:
         raise ConfigError(str(path), "file", f"cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), "file", not_utf8(exc)) from None
     name = next((str(v) for k, v in values.items() if k.lower() == "default_name" and v), "")
     target = new_character_folder(path, characters_dir, name or path.parent.name, as_name)
     target.mkdir(parents=True)

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import discord
 
+from bot.core.language import detect
 from bot.core.stages import Incoming
 from bot.core.text import SENTENCE_END
 from bot.discord.flow import age_restricted_place, missing_post_permission, private_place
@@ -175,6 +176,9 @@ class CallOutlet:
         self._speaker: asyncio.Task[None] | None = None  # says them, one after another
         self._shown: dict[int, str] = {}  # message id -> its text as posted (what of it is said or queued)
         self._stopped = False  # spoken over: nothing more of this answer is said
+        # The answer's language, from its first sentence that tells one: one voice for the whole answer (a
+        # short "¡Sí!" alone does not tell, and must not be read in another voice).
+        self._language: str | None = None
         self._ahead = ""  # the first sentence's start, said before the sentence was posted
         # Set once the first audio is under way (or none will be): a speculative answer's post waits for it
         # a moment, so that the call hears it before the event loop turns to posting.
@@ -291,7 +295,8 @@ class CallOutlet:
         if sentence is None or self._stopped or client is None or not client.is_connected():
             return None
         try:
-            return await self._voice.speak_in_call(sentence, self._payer)
+            self._language = self._language or detect(spoken_text(sentence))
+            return await self._voice.speak_in_call(sentence, self._payer, language=self._language)
         except VoiceRefused as exc:  # a spending limit, logged once by the limits
             log.info("a reply in voice channel %s was posted but not spoken: %s", self._call.channel_id, exc)
         except VoiceUnavailable as exc:

@@ -6,6 +6,7 @@ and the character in a server's voice channels, talking with its members.
 * :mod:`.audio`: audio conversions (ffmpeg, espeak-ng): a voice message's clip, a call's PCM.
 * :mod:`.messages`: a voice message read before the reply (``VoiceMessages``, a ``Reader``); a reply said
   again as a voice message once posted (``VoiceMessageReplies``), as a write about its person.
+* :mod:`.expecting`: what a transcription is told to expect (the speaker's language, the character's names).
 * :mod:`.aloud`: the prompt part of a reply that will be spoken in a call (``SpokenReply``).
 * :mod:`.calls`: the calls a server's members call the character into (``Calls``: /voice join, leave).
 * :mod:`.setup`: what a call needs and lacks, said at start-up.
@@ -34,6 +35,7 @@ from __future__ import annotations
 from bot.features.voice.aloud import SpokenReply
 from bot.features.voice.calls import SWITCH, Calls
 from bot.features.voice.config import VoiceSettings
+from bot.features.voice.expecting import Expectations
 from bot.features.voice.messages import VoiceMessageReplies, VoiceMessages
 from bot.features.voice.setup import start_voice_checks
 from bot.features.voice.speech import VoiceService
@@ -46,7 +48,9 @@ def build(parts: Parts) -> Contribution:
     # spending limits.
     voice = VoiceService(parts.holder.follow(VoiceSettings), base_url=settings.models.openai_base_url,
                          api_key=settings.secrets.openai_api_key, usage=parts.store.usage,
-                         spending=parts.spending, metrics=parts.metrics)
+                         spending=parts.spending, metrics=parts.metrics,
+                         # what a transcription is told to expect: the speaker's language, the names
+                         expecting=Expectations(parts.store.servers, parts.store.style, parts.persona))
     # One line per thing voice lacks: programs, a speech-to-text backend, libopus; the speech servers a call
     # uses are asked in the background.
     voice.startup_problems()

@@ -5,7 +5,41 @@
 from dataclasses import dataclass
 from typing import ClassVar
 
-from bot.core.config.keys import key
+from bot.core.config.keys import key, parsed_by
+from bot.core.language import NAMES
+
+BACKENDS = ("espeak-ng", "openai")
+
+
+@dataclass(frozen=True)
+class LanguageVoice:
+    """The voice of replies in one language (``tts_voices``): ``backend`` "" is tts_backend's."""
+
+    backend: str
+    name: str
+
+
+def parse_tts_voices(text: str) -> dict[str, LanguageVoice]:
+    """``es=es-419, ja=openai:nova`` as {language: voice}; ValueError naming what is wrong."""
+    voices: dict[str, LanguageVoice] = {}
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        language, sep, voice = (piece.strip() for piece in item.partition("="))
+        language = language.lower()
+        if not sep or not voice:
+            raise ValueError(f"expected LANGUAGE=VOICE, got {item!r}")
+        if language not in NAMES:
+            raise ValueError(f"not a language code Kindred tells apart: {language!r} (one of "
+                             f"{', '.join(sorted(NAMES))})")
+        backend, colon, name = voice.partition(":")
+        if colon and backend.lower() in BACKENDS:
+            if not name.strip():
+                raise ValueError(f"no voice after {backend}: in {item!r}")
+            voices[language] = LanguageVoice(backend.lower(), name.strip())
+        else:
+            voices[language] = LanguageVoice("", voice)
+    return voices
 
 
 @dataclass(frozen=True)
@@ -37,7 +71,13 @@ class VoiceSettings:
         "charged).", min=0)
     tts_voice: str = key(
         "", "The character's voice (set it in character.env): an openai voice name (empty: alloy) or an "
-        "espeak-ng voice (empty: en).")
+        "espeak-ng voice (empty: en). On espeak-ng a reply in another language is read by that language's "
+        "espeak-ng voice, with this voice's variant (+f3...).")
+    tts_voices: str = key(
+        "", "Comma-separated LANGUAGE=VOICE: the voice of a reply written in that language (a two-letter "
+        "code, e.g. es=es-419, ja=openai:nova). VOICE is a voice of tts_backend, or openai:NAME for the "
+        "speech server (tts_base_url, tts_model) or espeak-ng:NAME, whatever tts_backend is. Japanese needs "
+        "one: espeak-ng cannot read kanji.", check=parsed_by(parse_tts_voices))
     voice_timeout: float = key(
         30.0, "Seconds for one voice message's download, one transcription, or one spoken reply (synthesis "
         "and conversion).", above=0)

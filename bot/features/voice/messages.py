@@ -115,7 +115,8 @@ class VoiceMessageReplies:
         async with privacy.writing_about(msg.author_id, privacy.mark_of(msg.message_id)) as allowed:
             if not allowed:
                 return None
-            sent = await send(await self.voice.speak(text, payer_of(msg)))
+            # the reply's own language, else (too short to tell) that of the words it answers
+            sent = await send(await self.voice.speak(text, payer_of(msg), answering=msg.content))
             if msg.is_dm:
                 privacy.posted_in_dm(msg.author_id, sent)
             return sent

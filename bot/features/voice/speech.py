@@ -12,6 +12,18 @@ the call is not made: :class:`VoiceRefused`), then records it as an ``api_calls`
 outcome) and tells the limits what it cost. Transcription is priced by the minute of audio
 (``stt_usd_per_minute``), speech by the character spoken (``tts_usd_per_million_chars``). espeak-ng speaks
 on this machine for nothing: it is neither asked about nor recorded.
+
+A reply is spoken in the voice of its language (:meth:`VoiceService.voice_for`), told by bot/core/language.py
+from the reply itself (or, when a short one does not tell, from what it answers): the operator's voice for
+that language (``tts_voices``), else the character's own (``tts_voice``) where it speaks that language, else
+on espeak-ng that language's espeak-ng voice with the character's variant (``+f3``...). espeak-ng reads
+Chinese (``cmn``) but not Japanese kanji (it says "Chinese letter" for each): a Japanese reply is spoken only
+by a voice the operator gave Japanese (a speech server's, ``ja=openai:NAME``), and stays text otherwise.
+
+A transcription is told what to expect where the backend takes it (OpenAI-compatible servers: ``language``
+and ``prompt``): the speaker's language (the one they write in, from their style profile) or the place's
+(its /settings language), and the character's names, so a short clip is not heard as another language and
+"Niña" or "ハナ" are spelled as the card spells them (:class:`Expectations`, the feature's).
 """
 
 from __future__ import annotations
@@ -24,6 +36,8 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
+from bot.core.language import detect
+from bot.core.language import name as language_name
 from bot.core.metrics import Metrics
 from bot.features.voice.audio import (
     AudioError,
@@ -34,7 +48,7 @@ from bot.features.voice.audio import (
     to_call_pcm,
     to_voice_clip,
 )
-from bot.features.voice.config import VoiceSettings
+from bot.features.voice.config import LanguageVoice, VoiceSettings, parse_tts_voices
 
 if TYPE_CHECKING:  # the SDK is imported when a client is first made: it takes seconds
     from openai import AsyncOpenAI
@@ -48,6 +62,13 @@ UNHEARD_CONTENT = "[voice message]"  # a voice message nobody transcribed, as th
 SILENCE = "(nothing could be made out)"
 DEFAULT_OPENAI_VOICE = "alloy"
 DEFAULT_ESPEAK_VOICE = "en"
+# espeak-ng's voice for each language bot/core/language.py tells apart (``espeak-ng --voices``); Brazilian
+# Portuguese, as Discord's pt locale is. Japanese has none: espeak-ng's ja reads kana and calls each kanji a
+# "Chinese letter".
+ESPEAK_VOICES = {"en": "en", "es": "es", "pt": "pt-br", "de": "de", "fr": "fr", "ru": "ru", "pl": "pl",
+                 "tr": "tr", "ko": "ko", "zh": "cmn", "it": "it", "nl": "nl", "uk": "uk", "sv": "sv",
+                 "cs": "cs", "id": "id", "vi": "vi", "ar": "ar"}
+_ESPEAK_LANGUAGE = {"cmn": "zh", "yue": "zh", "hak": "zh"}  # espeak-ng voices named other than the language
 MAX_SPOKEN_CHARS = 4000  # a voice message is no audiobook: longer replies are spoken up to here
 TRANSCRIPTION = "transcription"  # the purposes of voice's api_calls rows
 SPEECH = "speech"
@@ -67,6 +88,16 @@ class VoiceUnavailable(Exception):
 
 class VoiceRefused(VoiceUnavailable):
     """A spending limit stopped a paid speech call before it was made (the limits log why, once a window)."""
+
+
+class Expecting(Protocol):
+    """What a transcription is told to expect (bot/features/voice/expecting.py's ``Expectations``)."""
+
+    async def language(self, payer: Payer) -> str | None:
+        """The language ``payer``'s speech is likely in (a two-letter code), or None: the server guesses."""
+
+    def names(self) -> str:
+        """The character's names, as a transcription prompt ("" for none)."""
 
 
 class VoiceSpending(Protocol):
@@ -118,8 +149,10 @@ class VoiceService:
 
     def __init__(self, voice: VoiceSettings, *, base_url: str = "", api_key: str = "",
                  usage: UsageLog | None = None, spending: VoiceSpending | None = None,
-                 metrics: Metrics | None = None) -> None:
+                 metrics: Metrics | None = None, expecting: Expecting | None = None) -> None:
         self.voice = voice
+        self.expecting = expecting  # what transcriptions are told to expect (None: nothing)
+        self._voices: tuple[str, dict[str, LanguageVoice]] = ("", {})  # tts_voices, parsed once per value
         self.metrics = metrics  # each speech call's latency and cost, when metrics_port asks
         self.base_url = base_url
         self.api_key = api_key
@@ -130,7 +163,8 @@ class VoiceService:
         # Made now: importing the SDK takes seconds, which the first voice message should not wait for.
         if self.hears:
             self._client(voice.stt_base_url)
-        if voice.voice_replies != "off" and voice.tts_backend == "openai":
+        if voice.voice_replies != "off" and (voice.tts_backend == "openai" or any(
+                v.backend == "openai" for v in self.language_voices().values())):
             self._client(voice.tts_base_url)
 
     @property
@@ -148,12 +182,14 @@ class VoiceService:
         (bot/features/voice/setup.py says the rest a call needs)."""
         voice = self.voice
         needs: dict[str, list[str]] = {}  # program -> the settings that need it
+        espeaks = voice.tts_backend == "espeak-ng" or any(
+            v.backend == "espeak-ng" for v in self.language_voices().values())
         if voice.voice_replies != "off":
-            for name in ["ffmpeg"] + (["espeak-ng"] if voice.tts_backend == "espeak-ng" else []):
+            for name in ["ffmpeg"] + (["espeak-ng"] if espeaks else []):
                 needs.setdefault(name, []).append(f"voice_replies={voice.voice_replies}")
         if voice.voice_channels:
             # every answer said in a call is converted by ffmpeg, whoever synthesised it
-            for name in ["ffmpeg"] + (["espeak-ng"] if voice.tts_backend == "espeak-ng" else []):
+            for name in ["ffmpeg"] + (["espeak-ng"] if espeaks else []):
                 needs.setdefault(name, []).append("voice_channels=true")
         problems = []
         if voice.voice_channels and not self.hears:
@@ -195,10 +231,16 @@ class VoiceService:
         await self._allowed(payer, "speech-to-text")
         client = self._client(self.voice.stt_base_url)
         model = self.voice.stt_model
+        from openai import omit  # (the SDK is imported by now: the client is made)
+
+        # What the server is told to expect, where something is known (omitted, it guesses).
+        language, names = (await self.expecting.language(payer), self.expecting.names()) \
+            if self.expecting is not None else (None, "")
         try:
             async with asyncio.timeout(self.voice.voice_timeout):
                 result = await self._metered(TRANSCRIPTION, model, payer, client.audio.transcriptions.create(
-                    model=model, file=(filename, audio, content_type)))
+                    model=model, file=(filename, audio, content_type), language=language or omit,
+                    prompt=names or omit))
         except TimeoutError:
             seconds = self.voice.voice_timeout
             raise VoiceUnavailable(f"transcription timed out after {seconds:g}s") from None
@@ -214,44 +256,75 @@ class VoiceService:
         await self._record(TRANSCRIPTION, model, payer, latency, cost=minutes * self.voice.stt_usd_per_minute)
         return str(getattr(value, "text", "") or "")
 
-    async def speak(self, text: str, payer: Payer = NOBODY) -> VoiceClip:
-        """A reply as a voice clip, in the character's voice (``tts_voice``), spoken for ``payer``."""
+    def language_voices(self) -> dict[str, LanguageVoice]:
+        """``tts_voices`` by language (read again when a reload changed it)."""
+        raw = self.voice.tts_voices
+        if raw != self._voices[0]:
+            self._voices = (raw, parse_tts_voices(raw))
+        return self._voices[1]
+
+    def voice_for(self, language: str | None) -> tuple[str, str]:
+        """(backend, voice) of a reply in ``language`` (None: one that does not tell). VoiceUnavailable when
+        nothing configured speaks it (Japanese on espeak-ng without a voice of its own)."""
+        settings = self.voice
+        chosen = self.language_voices().get(language) if language else None
+        if chosen is not None:
+            return chosen.backend or settings.tts_backend, chosen.name
+        if settings.tts_backend == "openai":  # a speech server's voices speak the languages its model does
+            return "openai", settings.tts_voice or DEFAULT_OPENAI_VOICE
+        own = settings.tts_voice or DEFAULT_ESPEAK_VOICE
+        base, plus, variant = own.partition("+")
+        if language is None or espeak_language(base) == language:
+            return "espeak-ng", own
+        voice = ESPEAK_VOICES.get(language)
+        if voice is None:
+            raise VoiceUnavailable(
+                f"a reply in {language_name(language) or language} is not spoken: espeak-ng has no voice "
+                f"that reads it; give it one of a speech server (tts_voices={language}=openai:VOICE)")
+        return "espeak-ng", voice + plus + variant
+
+    async def speak(self, text: str, payer: Payer = NOBODY, *, answering: str = "") -> VoiceClip:
+        """A reply as a voice clip, in the character's voice for the reply's language, spoken for ``payer``.
+        ``answering``: the words it answers, whose language is taken when the reply is too short to tell."""
         words = spoken_text(text)
         if not words:
             raise VoiceUnavailable("nothing to say aloud")
+        voice = self.voice_for(detect(words) or (detect(answering) if answering else None))
         try:
             async with asyncio.timeout(self.voice.voice_timeout):
-                audio = await self._synthesize(words, payer)
+                audio = await self._synthesize(words, payer, voice)
                 return await to_voice_clip(audio)
         except TimeoutError:
             raise VoiceUnavailable(f"speech timed out after {self.voice.voice_timeout:g}s") from None
         except AudioError as exc:
             raise VoiceUnavailable(str(exc)) from exc
 
-    async def speak_in_call(self, text: str, payer: Payer = NOBODY) -> bytes:
-        """A reply as a voice channel plays it (48 kHz 16-bit stereo PCM), in the character's voice."""
+    async def speak_in_call(self, text: str, payer: Payer = NOBODY, *, language: str | None = None) -> bytes:
+        """A reply as a voice channel plays it (48 kHz 16-bit stereo PCM), in the character's voice for
+        ``language`` (None: the language ``text`` is written in)."""
         words = spoken_text(text)
         if not words:
             raise VoiceUnavailable("nothing to say aloud")
+        voice = self.voice_for(language or detect(words))
         try:
             async with asyncio.timeout(self.voice.voice_timeout):
-                return await to_call_pcm(await self._synthesize(words, payer))
+                return await to_call_pcm(await self._synthesize(words, payer, voice))
         except TimeoutError:
             raise VoiceUnavailable(f"speech timed out after {self.voice.voice_timeout:g}s") from None
         except AudioError as exc:
             raise VoiceUnavailable(str(exc)) from exc
 
-    async def _synthesize(self, words: str, payer: Payer) -> bytes:
-        voice = self.voice.tts_voice
-        if self.voice.tts_backend == "espeak-ng":
-            return await espeak(words, voice or DEFAULT_ESPEAK_VOICE)  # local and free: not metered
+    async def _synthesize(self, words: str, payer: Payer, chosen: tuple[str, str]) -> bytes:
+        backend, voice = chosen
+        if backend == "espeak-ng":
+            return await espeak(words, voice)  # local and free: not metered
         await self._allowed(payer, "text-to-speech")
         client = self._client(self.voice.tts_base_url)
         model = self.voice.tts_model
         try:
             # WAV: every speech server can make it, and ffmpeg turns it into the Opus Discord wants.
             response, latency = await self._metered(SPEECH, model, payer, client.audio.speech.create(
-                model=model, input=words, voice=voice or DEFAULT_OPENAI_VOICE, response_format="wav"))
+                model=model, input=words, voice=voice, response_format="wav"))
         except Exception as exc:  # the SDK's errors
             raise AudioError(f"speech failed at {client.base_url}: {exc}") from exc
         await self._record(SPEECH, model, payer, latency,
@@ -307,6 +380,12 @@ class VoiceService:
         for client in self._clients.values():
             await client.close()
         self._clients.clear()
+
+
+def espeak_language(voice: str) -> str:
+    """The language an espeak-ng voice speaks, as bot/core/language.py codes it (``en-gb`` → en)."""
+    code = voice.strip().lower().split("-")[0]
+    return _ESPEAK_LANGUAGE.get(code, code)
 
 
 def _since(started: float) -> float:

@@ -9,7 +9,8 @@ A name counts when it is not part of a longer word of the same script, which is 
 spaces (Japanese and Chinese put none between words, Korean and Japanese glue particles to a name):
 
 * both the text and the names are compared folded (:func:`fold`: NFKC, so full-width ``Ｍｉｒａ`` and
-  half-width ``ﾐﾗ`` are Mira and ミラ, then case folding, Turkish ``İ``/``ı`` as ``i``);
+  half-width ``ﾐﾗ`` are Mira and ミラ, Latin accents folded, so ``nina`` is Niña, then case folding, Turkish
+  ``İ``/``ı`` as ``i``);
 * a name's edge touching a letter of another script, punctuation, a space or a symbol is a word's edge:
   "Miraさん", "Mira様", "Mira씨", "@mira", "Mira-san" and "こんにちはMira" all name Mira;
 * touching a letter of its own script, it is part of a longer word ("Miranda", "ミラノ",
@@ -29,6 +30,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 from bot.core.persona.model import Persona
 from bot.core.stages import Incoming
+from bot.core.text import unaccented
 
 
 def name_variants(name: str) -> set[str]:
@@ -44,9 +46,11 @@ def name_variants(name: str) -> set[str]:
 
 
 def fold(text: str) -> str:
-    """Text as names are compared in it: NFKC (full- and half-width forms as the usual ones), the Turkish
-    ``İ`` and dotless ``ı`` as ``i`` (case folding keeps them apart from ``I``/``i``), then case-folded."""
-    return unicodedata.normalize("NFKC", text).replace("İ", "i").replace("ı", "i").casefold()
+    """Text as names are compared in it: NFKC (full- and half-width forms as the usual ones), Latin accents
+    folded (``nina`` names Niña, ``zoe`` Zoë: people type names without them), the Turkish dotless ``ı`` as
+    ``i`` (case folding keeps it apart from ``i``), then case-folded."""
+    # case-folded before the accents go, so a letter and its other case lose the same accent (Ɓ and ɓ)
+    return unaccented(unicodedata.normalize("NFKC", text).replace("ı", "i").casefold())
 
 
 # What may follow a name glued to it in the same script: honorifics and particles (scripts whose grammar
