@@ -1,0 +1,56 @@
+"""What the character says unprompted is in the person's language and register, as its replies are, proven by
+what the fake Claude receives: a check-in to a German who writes *Sie* carries the line a reply to him
+carries (how he writes, in German) with the language and register said outright; a reminder to a Spanish
+person carries it too; a proactive line in a channel whose people write Spanish is asked for in Spanish."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bot.alive.style import learn, spoken_language, unprompted_line
+from tests.fakes.claude_server import FakeClaude
+from tests.harness import MakeHarness, run_round
+
+SIE = ("Guten Tag, Finn. Haben Sie heute Abend Zeit für ein Gespräch über den Leuchtturm?",
+       "Vielen Dank für Ihre freundliche Antwort. Ich würde gern mehr über Ihre Arbeit erfahren.",
+       "Könnten Sie mir bitte erzählen, wie lange Sie schon dort oben wohnen?")
+LINE = re.compile(r"<state>\n(?:.*\n)*alice writes [^\n]*; in German\.\n"
+                  r"Write to alice in German; address alice as formally or as familiarly as alice addresses "
+                  r"you \(their own words show it, in their language's terms\)\.\n(?:.*\n)*</state>")
+
+
+def checkin_request(body: dict[str, Any]) -> bool:
+    return "asking how they are" in FakeClaude.all_text(body)
+
+
+async def test_a_check_in_to_a_german_who_writes_sie_carries_his_language_and_register(
+        make_harness: MakeHarness) -> None:
+    h = await make_harness(checkin_after_days="2", timezone="UTC", quiet_hours="23-7",
+                           style_mirroring="true")
+    await (await h.slash("checkin", [{"type": 1, "name": "on", "options": []}])).text()
+    dm = await h.dm_channel_id()
+    for n, text in enumerate(SIE, 1):
+        await h.dm(text)
+        await h.replies(dm, n)
+        await h.bot.in_flight.drain()
+    day = (datetime.now(UTC) + timedelta(days=3)).replace(hour=12, minute=0, second=0, microsecond=0)
+    h.claude.script("Guten Tag, Alice! Wie geht es Ihnen?", match=checkin_request)
+    assert await run_round(h, "checkins", day) == "1 of 1 check-in(s) sent"
+    asked = h.claude.all_text([r for r in h.claude.requests if checkin_request(r.body)][-1])
+    assert LINE.search(asked), asked[-1500:]
+    # his own words are there to read the register from
+    assert SIE[-1] in asked
+
+
+def test_the_line_names_the_language_of_their_words_before_a_profile_tells_it() -> None:
+    assert spoken_language(None, "Hola, ¿me recuerdas mañana llamar a mi madre?") == "Spanish"
+    line = unprompted_line(None, "Sofía", "Hola, ¿me recuerdas mañana llamar a mi madre?")
+    assert "Write to Sofía in Spanish; address Sofía as formally" in line
+    assert unprompted_line(None, "Sofía", "ok") == ""
+    profile = None
+    for text in ("Buenos días, ¿cómo está usted hoy?", "Le agradezco mucho su ayuda de ayer.",
+                 "¿Podría usted recordarme la cita con el médico?"):
+        profile = learn(profile, text)
+    assert "in Spanish" in unprompted_line(profile, "Sofía", "")
