@@ -10,8 +10,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.alive.style import learn, spoken_language, unprompted_line
-from tests.fakes.claude_server import FakeClaude
-from tests.harness import MakeHarness, run_round
+from tests.fakes.claude_server import FakeClaude, Reply
+from tests.harness import USER_ID, MakeHarness, bot_posts, run_round
+from tests.test_reminders import due_now, set_reminder
 
 SIE = ("Guten Tag, Finn. Haben Sie heute Abend Zeit für ein Gespräch über den Leuchtturm?",
        "Vielen Dank für Ihre freundliche Antwort. Ich würde gern mehr über Ihre Arbeit erfahren.",
@@ -42,6 +43,24 @@ async def test_a_check_in_to_a_german_who_writes_sie_carries_his_language_and_re
     assert LINE.search(asked), asked[-1500:]
     # his own words are there to read the register from
     assert SIE[-1] in asked
+
+
+async def test_a_reminder_to_a_spanish_person_is_asked_in_spanish(make_harness: MakeHarness) -> None:
+    h = await make_harness()
+    h.claude.script(Reply(tools=set_reminder(text="llamar a mi madre", in_minutes=2)), times=2)
+    sent = await h.dm("Recuérdame dentro de dos minutos que tengo que llamar a mi madre, por favor")
+    dm = int(sent["channel_id"])
+    await h.replies(dm)
+    [row] = await h.store.reminders.open_for(USER_ID)
+    await h.stop_bot()
+    await due_now(h, row.id)
+    h.claude.script("¡Alice! Es hora de llamar a tu madre.",
+                    match=lambda b: "<reminder" in FakeClaude.all_text(b))
+    await h.start_bot()
+    await h.discord.wait_for(lambda d: [m for m in bot_posts(h, dm) if "llamar a tu madre" in m["content"]],
+                             what="the reminder")
+    delivery = FakeClaude.all_text(h.claude.requests[-1].body)
+    assert "Write to alice in Spanish; address alice as formally or as familiarly" in delivery
 
 
 def test_the_line_names_the_language_of_their_words_before_a_profile_tells_it() -> None:
