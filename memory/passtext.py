@@ -127,10 +127,11 @@ def outdated(text: str) -> tuple[str, dict[str, str]]:
 REWRITE_CUE = "changed since you wrote this summary"
 
 
-def rewrite_text(summary: str, user_name: str, private: bool, facts: str) -> str:
+def rewrite_text(summary: str, user_name: str, private: bool, facts: str, rule: str = "") -> str:
     """A conversation's summary to rewrite in line with the person's facts as they are now (``facts``: what
-    the place may see, the current ones and those no longer true). The summary is the character's own words,
-    quoted as the summary pass quotes an earlier one."""
+    the place may see, the current ones and those no longer true; ``rule``: the language to write in,
+    :func:`language_rule`). The summary is the character's own words, quoted as the summary pass quotes an
+    earlier one."""
     where = "private" if private else "channel"  # a DM or a private place; else a server channel
     return "\n\n".join(p for p in (
         f'Your summary of your conversation with {user_name} so far:\n<summary place="{where}">\n'
@@ -138,5 +139,6 @@ def rewrite_text(summary: str, user_name: str, private: bool, facts: str) -> str
         facts,
         f"What you know of {user_name} {REWRITE_CUE}: rewrite it so that nothing in it tells as true now "
         "what is no longer true (tell that as past, with its day, where it still matters); keep everything "
-        f"else as it is, in your own voice and about as long. {SUMMARY_RULES} Answer with the summary only.")
+        f"else as it is, in your own voice and about as long. {SUMMARY_RULES} Answer with the summary only."
+        + (f" {rule}" if rule else ""))
         if p)

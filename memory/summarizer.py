@@ -537,9 +537,10 @@ class Summarizer:
                 continue
             persona = self.persona()
             facts = await self._facts(user_id, name, private, guild)
+            rule = language_rule(await self._language(user_id, (), ""), name)
             try:
-                text = await self._ask(persona, name, rewrite_text(summary, name, private, facts), user_id,
-                                       "summary", SUMMARY_MAX_TOKENS, guild)
+                text = await self._ask(persona, name, rewrite_text(summary, name, private, facts, rule),
+                                       user_id, "summary", SUMMARY_MAX_TOKENS, guild)
             except SummaryFailed as exc:
                 # not rewritten: at least no clause still tells a fact no longer true in its very words
                 _, past = await self._seen_facts(user_id, private, guild)

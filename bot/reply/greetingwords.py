@@ -63,14 +63,15 @@ def prompt(persona: Persona, greeting: str, language: str) -> Prompt:
 
 def usable(text: str, original: str, language: str) -> str:
     """The rendering as it is kept, or "" when it is not one: empty, a placeholder lost, or (where its
-    language tells) not in ``language``."""
+    language tells) still in the greeting's own language (a close neighbour's guess, Portuguese read as
+    Spanish, is no reason to ask again)."""
     text = text.strip().removeprefix("<greeting>").removesuffix("</greeting>").strip()
     if not text or len(text) > GREETING_MAX_CHARS * 2:
         return ""
     if sorted(_MACRO.findall(text)) != sorted(_MACRO.findall(original)):
         return ""  # {{user}} dropped or translated: the person would read the macro's words
     found = detect(_MACRO.sub(" ", text))
-    return text if found in (None, language) else ""
+    return "" if found not in (None, language) and found == detect(_MACRO.sub(" ", original)) else text
 
 
 class GreetingRenderings:
