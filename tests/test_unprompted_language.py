@@ -11,7 +11,8 @@ from typing import Any
 
 from bot.alive.style import learn, spoken_language, unprompted_line
 from tests.fakes.claude_server import FakeClaude, Reply
-from tests.harness import USER_ID, MakeHarness, bot_posts, run_round
+from tests.harness import USER_ID, MakeHarness, bot_posts, proactive_round, run_round
+from tests.test_alive_proactive import Rolls, bot_switch, proactive, sent_at, unaddressed
 from tests.test_reminders import due_now, set_reminder
 
 SIE = ("Guten Tag, Finn. Haben Sie heute Abend Zeit für ein Gespräch über den Leuchtturm?",
@@ -61,6 +62,21 @@ async def test_a_reminder_to_a_spanish_person_is_asked_in_spanish(make_harness: 
                              what="the reminder")
     delivery = FakeClaude.all_text(h.claude.requests[-1].body)
     assert "Write to alice in Spanish; address alice as formally or as familiarly" in delivery
+
+
+async def test_a_proactive_line_where_people_write_spanish_is_asked_in_spanish(
+        make_harness: MakeHarness) -> None:
+    """No /settings language here: the channel's own lines tell it (a server that set one keeps its own,
+    tests/test_alive_proactive.py)."""
+    h = await make_harness(proactive_chance="1", yes_no_vote_count="1")
+    await bot_switch(h, "proactive", "on")
+    said = await unaddressed(h, "el bosque de algas está precioso hoy, ¿verdad que sí?")
+    proactive_round(h).rng = Rolls(0.0, 0.2)  # within the chance; a comment
+    h.claude.script("¡Las algas son la bufanda del océano!", match=proactive)
+    assert await run_round(h, "proactive", sent_at(said) + timedelta(minutes=5)) == \
+        "spoke in 1 of 1 channel(s)"
+    text = h.claude.all_text(h.claude.last_request("claude-test-default"))
+    assert "[Language: people here write in Spanish: write in Spanish.]" in text
 
 
 def test_the_line_names_the_language_of_their_words_before_a_profile_tells_it() -> None:
