@@ -6,6 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 
+from babel.core import UnknownLocaleError
+from babel.dates import format_date
+
+from bot.core.language import detect
 from bot.core.tokens import count_tokens
 from database.records import FactRow
 
@@ -19,6 +23,41 @@ def spoken(told: str) -> str:
     token cheaper than "2023-05-08" (each day heading recalled lines costs its tokens)."""
     d = date.fromisoformat(told)
     return f"{d.day} {d:%B %Y}"
+
+
+# A fact's own tails in the language it is written in (a Spanish fact with "(until 28 November 2026)" is an
+# English phrase in a Spanish store, which the memory passes copy). Its date is Babel's (CLDR's long form:
+# "28 de noviembre de 2026", "2026年11月28日"); the word around it, each language's own. A language not here
+# gets the date alone after an arrow.
+UNTIL = {"es": "hasta el {}", "pt": "até {}", "de": "bis {}", "fr": "jusqu'au {}", "it": "fino al {}",
+         "nl": "tot {}", "ru": "до {}", "uk": "до {}", "pl": "do {}", "tr": "{} tarihine kadar",
+         "ja": "{}まで", "ko": "{}까지", "zh": "至{}"}
+HAPPENED = {"es": "ocurrió el {}", "pt": "aconteceu em {}", "de": "geschehen am {}", "fr": "arrivé le {}",
+            "it": "accaduto il {}", "nl": "gebeurd op {}", "ru": "произошло {}", "uk": "сталося {}",
+            "pl": "wydarzyło się {}", "tr": "{} tarihinde oldu", "ja": "{}の出来事", "ko": "{}에 있었던 일",
+            "zh": "发生于{}"}
+NO_WORD = "→ {}"
+
+
+def long_date(when: date, language: str | None) -> str:
+    """``when`` as ``language`` writes a date in full ("28 de noviembre de 2026"); as the prompt's own format
+    ("28 November 2026") for English, none, or a language CLDR does not know."""
+    if language and language != "en":
+        try:
+            return str(format_date(when, format="long", locale=language))
+        except (UnknownLocaleError, ValueError):
+            pass
+    return f"{when.day} {when:%B %Y}"
+
+
+def tail(kind: str, told: str, text: str) -> str:
+    """A fact's dated tail ("until" or "happened") in the language ``text`` is written in: "until 28 November
+    2026", "hasta el 28 de noviembre de 2026", "2026年11月28日まで"."""
+    language = detect(text)
+    if language is None or language == "en":
+        return f"{kind} {spoken(told)}"
+    words = (UNTIL if kind == "until" else HAPPENED).get(language, NO_WORD)
+    return words.format(long_date(date.fromisoformat(told), language))
 
 
 def header(told: str, year: bool = True) -> str:
@@ -49,16 +88,18 @@ YEAR_TOKENS = HEADER_TOKENS - DAY_TOKENS  # what the first heading of a year cos
 
 def line(row: FactRow) -> str:
     """A fact's line: a closed one in the past tense with the day it stopped ("- Alice lived in Leeds (until
-    20 November 2026)"); one in doubt with the other ("- unsure: Alice is staying in York or Alice lives in
+    20 November 2026)", "- Lucía vivía en Sevilla (hasta el 20 de noviembre de 2026)": :func:`tail`); one
+    in doubt with the other ("- unsure: Alice is staying in York or Alice lives in
     Leeds"); when it happened, where that is not the day it was told and the sentence does not already say
     it (the date once, in the prompt's one format)."""
     if row.valid_until is not None:
-        return f"- {(row.past or row.fact).rstrip('.')} (until {spoken(day(row.valid_until))})\n"
+        said = (row.past or row.fact).rstrip(".")
+        return f"- {said} ({tail('until', day(row.valid_until), said)})\n"
     if row.doubt:
         return f"- unsure: {row.fact.rstrip('.')} or {row.doubt.rstrip('.')}\n"
     happened = day(row.happened_at) if row.happened_at is not None else ""
     if happened and happened != day(row.told) and not dated(row.fact, happened):
-        return f"- {row.fact} (happened {spoken(happened)})\n"
+        return f"- {row.fact} ({tail('happened', happened, row.fact)})\n"
     return f"- {row.fact}\n"
 
 

@@ -5,12 +5,18 @@ memory list read back out of an answer. Pure functions of their arguments."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
 
+from babel.core import UnknownLocaleError
+from babel.dates import format_date
+
+from bot.core.language import detect, name
 from bot.core.localtime import snowflake_time
 from bot.core.persona.model import Persona
 from bot.core.text import clean_name, defuse
 from database.records import Turn
+from memory.factlines import long_date
 
 MAX_MEMORY_CHARS = 2000
 # What every summary keeps (Anthropic's advice: say what to do, and why).
@@ -24,17 +30,49 @@ def fill(template: str, persona: Persona, user_name: str) -> str:
     return persona.render(text, user_name)
 
 
-def transcript(turns: Sequence[Turn], persona: Persona, user_name: str) -> str:
+LANGUAGE_TEXT = 3000  # characters of a person's words read to tell their language (their latest)
+
+
+def written_in(texts: Iterable[str]) -> str | None:
+    """The language a person's ``texts`` (their messages, their facts) are written in, read together (many
+    short messages tell what one does not); None when they do not tell."""
+    return detect("\n".join(t for t in texts if t.strip())[-LANGUAGE_TEXT:])
+
+
+def language_rule(language: str | None, user_name: str) -> str:
+    """What a memory pass is told of the language to write in: the one the person writes in, dates as it
+    writes them ("" when it is not known)."""
+    lang = name(language)
+    if not lang:
+        return ""
+    example = long_date(date(2026, 11, 17), language)
+    return f'Write in {lang}, the language {user_name} writes in; dates as {lang} writes them ("{example}").'
+
+
+def day_line(when: datetime, language: str | None) -> str:
+    """A transcript's day ("Saturday, 28 November 2026"), in ``language`` where it is another (Babel's full
+    date: "sábado, 28 de noviembre de 2026"): the summary copies it, so an English one would end up in a
+    Spanish person's memories."""
+    if language and language != "en":
+        try:
+            return str(format_date(when.date(), format="full", locale=language))
+        except (UnknownLocaleError, ValueError):
+            pass
+    return f"{when:%A}, {when.day} {when:%B} {when.year}"
+
+
+def transcript(turns: Sequence[Turn], persona: Persona, user_name: str, language: str | None = None) -> str:
     """The turns as "name: text" lines, a date line before each day's first (the day its Discord message was
-    sent, where the turn has one): a summary keeps absolute dates only if it sees them. The person's name is
-    cleaned and their text defused: neither can end the transcript's fence."""
+    sent, where the turn has one; in ``language``, the person's): a summary keeps absolute dates only if it
+    sees them. The person's name is cleaned and their text defused: neither can end the transcript's
+    fence."""
     user_name = clean_name(user_name)
     lines: list[str] = []
     shown = ""
     for t in turns:
         if t.discord_message_id:
             when = snowflake_time(t.discord_message_id)
-            day = f"{when:%A}, {when.day} {when:%B} {when.year}"
+            day = day_line(when, language)
             if day != shown:
                 lines.append(f"[{day}]")
                 shown = day
@@ -89,10 +127,11 @@ def outdated(text: str) -> tuple[str, dict[str, str]]:
 REWRITE_CUE = "changed since you wrote this summary"
 
 
-def rewrite_text(summary: str, user_name: str, private: bool, facts: str) -> str:
+def rewrite_text(summary: str, user_name: str, private: bool, facts: str, rule: str = "") -> str:
     """A conversation's summary to rewrite in line with the person's facts as they are now (``facts``: what
-    the place may see, the current ones and those no longer true). The summary is the character's own words,
-    quoted as the summary pass quotes an earlier one."""
+    the place may see, the current ones and those no longer true; ``rule``: the language to write in,
+    :func:`language_rule`). The summary is the character's own words, quoted as the summary pass quotes an
+    earlier one."""
     where = "private" if private else "channel"  # a DM or a private place; else a server channel
     return "\n\n".join(p for p in (
         f'Your summary of your conversation with {user_name} so far:\n<summary place="{where}">\n'
@@ -100,5 +139,6 @@ def rewrite_text(summary: str, user_name: str, private: bool, facts: str) -> str
         facts,
         f"What you know of {user_name} {REWRITE_CUE}: rewrite it so that nothing in it tells as true now "
         "what is no longer true (tell that as past, with its day, where it still matters); keep everything "
-        f"else as it is, in your own voice and about as long. {SUMMARY_RULES} Answer with the summary only.")
+        f"else as it is, in your own voice and about as long. {SUMMARY_RULES} Answer with the summary only."
+        + (f" {rule}" if rule else ""))
         if p)

@@ -46,11 +46,13 @@ from memory.facts import MAX_FACT_CHARS, FactIndex
 from memory.passtext import (
     SUMMARY_RULES,
     fill,
+    language_rule,
     outdated,
     parse_memories,
     rewrite_text,
     task_system,
     transcript,
+    written_in,
 )
 from memory.present import without_facts
 from memory.reconcile import told_wherever
@@ -391,12 +393,15 @@ class Summarizer:
         # tags in it defused. The earlier summary is the character's own words.
         where = "private" if private else "channel"  # a DM or a private place; else a server channel
         parts = [f"Earlier summary (cover it too):\n{defuse(history.summary)}"] if history.summary else []
-        lines = transcript(dropped, persona, user_name)
+        # written in the language the person writes in (the transcript's days too), as their facts are
+        language = written_in(t.content for t in dropped if t.role == "user")
+        lines = transcript(dropped, persona, user_name, language)
         parts.append(f'<transcript place="{where}">\n{lines}\n</transcript>')
         if facts:
             parts.append(facts)
+        rule = language_rule(language, user_name)
         parts.append(fill(persona.summarization_prompt, persona, user_name)
-                     + f"\n{SUMMARY_RULES} A few short paragraphs.")
+                     + f"\n{SUMMARY_RULES} A few short paragraphs." + (f" {rule}" if rule else ""))
         return "\n\n".join(parts)
 
     async def _memories(self, persona: Persona, summary: str, dropped: Sequence[Turn], user_id: int,
@@ -466,10 +471,18 @@ class Summarizer:
             closing = (" After the list, only this line for each fact already kept that what just happened "
                        f"shows is no longer true ({name} moved, changed jobs, parted): "
                        '<outdated ref="its id">the fact as it now reads in the past tense</outdated>.')
+        rule = language_rule(await self._language(user_id, dropped, notes), name)
         parts.append(ask + "\nAnswer with the complete, updated list: one memory per line, "
                        "each line starting with "
-                       f"\"- \" and naming {name} (whose memory it is stays clear).{closing} Nothing else.")
+                       f"\"- \" and naming {name} (whose memory it is stays clear).{closing} Nothing else."
+                       + (f" {rule}" if rule else ""))
         return "\n\n".join(parts)
+
+    async def _language(self, user_id: int, dropped: Sequence[Turn], notes: str) -> str | None:
+        """The language the person writes in: that of what they just said, else of their own notes, else of
+        the facts kept about them (kept in their words)."""
+        return (written_in(t.content for t in dropped if t.role == "user") or written_in([notes])
+                or written_in(r.fact for r in (await self.store.facts.rows(user_id))[-40:]))
 
     async def refresh(self, user_id: int, places: Iterable[tuple[bool, int | None]]) -> int:
         """Rewrite the core memories of ``places`` ((private, server) pairs) after some of the person's facts
@@ -524,9 +537,10 @@ class Summarizer:
                 continue
             persona = self.persona()
             facts = await self._facts(user_id, name, private, guild)
+            rule = language_rule(await self._language(user_id, (), ""), name)
             try:
-                text = await self._ask(persona, name, rewrite_text(summary, name, private, facts), user_id,
-                                       "summary", SUMMARY_MAX_TOKENS, guild)
+                text = await self._ask(persona, name, rewrite_text(summary, name, private, facts, rule),
+                                       user_id, "summary", SUMMARY_MAX_TOKENS, guild)
             except SummaryFailed as exc:
                 # not rewritten: at least no clause still tells a fact no longer true in its very words
                 _, past = await self._seen_facts(user_id, private, guild)

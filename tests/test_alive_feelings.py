@@ -33,7 +33,8 @@ from tests.harness import (
 
 # the state line as the check-in or reminder has it; the character's own night, by the clock, adds to it
 AT_EASE = re.compile(r"<state>\nToward alice you feel at ease\."
-                     r"( It is late at night for you: a little tired\.)?\n</state>")
+                     r"( It is late at night for you: a little tired\.)?\n"
+                     r"(Write to alice in \w+; address alice [^\n]*\n)?</state>")  # her language, register
 
 VOTER, DEFAULT = "claude-test-voter", "claude-test-default"
 WARM = "thank you Finn, I love you, you're the best <3"

@@ -87,19 +87,21 @@ def character_system(persona: Persona, portrait: SelfPortrait) -> list[JsonObjec
 
 def initiative_prompt(persona: Persona, portrait: SelfPortrait, ask: str, *, feeling: str = "",
                       moment: Moment | None = None, name: str = "", person: str = "",
-                      chat: Sequence[JsonObject] = (), where: str = "") -> Prompt:
+                      chat: Sequence[JsonObject] = (), where: str = "", style: str = "") -> Prompt:
     """What the character is asked to say unprompted: the character block, then ``chat`` (a channel's
     recent lines as a reply shows them, bot/reply/prompting.py ``channel_chat``; ``where``: its header),
     then in the last user turn the person as quoted data (a check-in), the time (``moment``: now in the
     character's zone and, for a person, how long since they last wrote), what the time macros stand for,
     how it feels (``feeling``: a state line, bot/alive/regard.py, fenced as a reply's ``<state>`` by the one
-    function that fences it, bot/reply/prompting.py ``state_part``), and the ask."""
+    function that fences it, bot/reply/prompting.py ``state_part``) and how the person writes (``style``:
+    bot/alive/style.py ``unprompted_line``, their language and register, in the same state), and the
+    ask."""
     tail = [("person", person)]
     if moment is not None:
         who = name or "everyone"
         tail += [("time", now_part(moment, who, dated=persona.real_world_time)),
                  ("time: macros", now_note(persona.time_macros(), moment, who))]
-    tail += [("character: state", state_part(feeling)), ("instructions", ask)]
+    tail += [("character: state", state_part(feeling, style)), ("instructions", ask)]
     shown = tuple((label, text) for label, text in tail if text)
     final = "\n\n".join(text for _, text in shown)
     messages: list[JsonObject] = [dict(m) for m in chat]

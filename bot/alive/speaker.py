@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from bot.alive.style import profile_of, unprompted_line
 from bot.core.character import CharacterSource
 from bot.core.claude import ClaudeClient, Prompt
 from bot.core.config import Settings
@@ -41,6 +42,13 @@ class Speaker:
             return ""
         policy = await self.policies.of(guild_id)
         return language_hint(policy) if policy is not None else ""
+
+    async def voice_for(self, user_id: int, name: str, said: str = "") -> str:
+        """How ``name`` writes, as a reply to them says it, with their language and register said outright
+        (bot/alive/style.py ``unprompted_line``): what the character says to them unprompted is in it.
+        ``said``: their latest words the request holds. Their profile exists only while they are remembered
+        (consent drops it)."""
+        return unprompted_line(profile_of(await self.store.style.get(user_id)), name, said)
 
     @property
     def persona(self) -> Persona:

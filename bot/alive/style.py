@@ -27,6 +27,7 @@ import logging
 import math
 import re
 from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 
 from bot.core.language import NAMES, detect
@@ -197,6 +198,62 @@ def guidance(p: StyleProfile | None, name: str) -> str:
     # uncached; what to do with it ("mirror it loosely") the system prompt says once, cached.
     said = ", ".join(traits(p, shown))
     return f"## How {name} writes\n{name} writes {said}{where}."
+
+
+# -- what the character says unprompted (a check-in, a reminder, a proactive line, a place task)
+
+# What a reply's system prompt says once of register (bot/reply/prompting.py ``STATE_RULE``), said in the line
+# itself where there is no conversation in the request to read it from: only the person's last words.
+REGISTER = ("address {name} as formally or as familiarly as {name} addresses you (their own words show it, "
+            "in their language's terms)")
+
+
+def profile_of(raw: str | None) -> StyleProfile | None:
+    """A stored profile, parsed (None for none, or one that cannot be read)."""
+    if not raw:
+        return None
+    try:
+        return StyleProfile.from_json(raw)
+    except (ValueError, TypeError):
+        return None
+
+
+def spoken_language(p: StyleProfile | None, said: str = "") -> str:
+    """The language a person writes in, by name ("" when nothing tells): their profile's (the language the
+    style line names, else the one most of their messages were in), else that of ``said`` (their words)."""
+    if p is not None and p.languages:
+        shown = settle(p)["language"] if p.messages >= MIN_MESSAGES else ""
+        if shown:
+            return shown
+        code, share = max(p.languages.items(), key=lambda kv: kv[1])
+        if share >= FLAGS["language"][0]:
+            return LANGUAGES.get(code, "")
+    return LANGUAGES.get(language_of(said) or "", "") if said.strip() else ""
+
+
+def unprompted_line(p: StyleProfile | None, name: str, said: str = "") -> str:
+    """The line a reply to ``name`` carries (:func:`guidance`), for what the character says to them
+    unprompted, with the language and register said outright: "Write to Jonas in German; address Jonas as
+    formally ...". ``said``: their latest words in the request (their last message, a reminder's text), for
+    the language where the profile does not tell it. "" when neither tells anything."""
+    line = guidance(p, name)
+    language = spoken_language(p, said)
+    if not line and not language:
+        return ""
+    head = line or f"## How {name} writes"
+    write = f"Write to {name} in {language}; " if language else "Write to them as they write; "
+    return f"{head}\n{write}{REGISTER.format(name=name)}."
+
+
+def place_line(texts: Sequence[str]) -> str:
+    """For a line said to a place (a proactive line, a place task): the language most of ``texts`` (what
+    people wrote there, a task's words) are in, as an instruction ("" when none tells)."""
+    found = [code for code in (language_of(t) for t in texts if t.strip()) if code]
+    if not found:
+        return ""
+    code = max(set(found), key=found.count)
+    language = LANGUAGES.get(code, "")
+    return f"[Language: people here write in {language}: write in {language}.]" if language else ""
 
 
 # -- at run time

@@ -26,11 +26,19 @@ from datetime import UTC, tzinfo
 
 from bot.core.config import ReplySettings
 from bot.core.keyed import KeyedLocks
+from bot.core.language import detect
 from bot.core.persona.macros import Moment
 from bot.core.persona.model import GREETING_POSTS, Persona
 from bot.core.stages import GreetingOutlet, Incoming, Outlet
 from bot.reply.deciding import is_hello
-from bot.reply.persona_runtime import channel_greeting, greeted_key, moment_of, opening_greeting
+from bot.reply.greetingwords import GreetingRenderings, own_greeting
+from bot.reply.persona_runtime import (
+    channel_greeting,
+    greeted_key,
+    greeting_for,
+    moment_of,
+    opening_greeting,
+)
 from bot.reply.splitting import split_message
 from database.records import PromptData
 from database.state import State
@@ -62,7 +70,7 @@ class Opening:
 class Greeter:
     def __init__(self, replies: ReplySettings, state: State, character_key: str, own_ids: Collection[int],
                  finish: Callable[[Incoming, str], str], names: Callable[[], Collection[str]],
-                 zone: tzinfo = UTC) -> None:
+                 zone: tzinfo = UTC, renderings: GreetingRenderings | None = None) -> None:
         self.replies = replies  # ``greetings`` read at each reply (a section following reloads)
         self.state = state  # where each greeting shown is marked
         self.zone = zone  # the character's time zone (``timezone`` applies after a restart)
@@ -70,6 +78,7 @@ class Greeter:
         self.own_ids = own_ids  # the pipeline's own accounts (filled once connected)
         self.finish = finish  # the reply filters, as for any post
         self.names = names  # the character's names ("hey Finn" is a hello)
+        self.renderings = renderings  # the card's greeting in other languages (None: always the card's)
         self._channels: KeyedLocks[str] = KeyedLocks()  # per channel greeting mark, while one is posted
 
     def _moment(self, msg: Incoming, data: PromptData) -> Moment:
@@ -95,8 +104,11 @@ class Greeter:
             shown = await self.state.get(key)
             if shown:
                 return Opening(shown)
-            return await self._post(key, opening_greeting(persona, data, msg, self._moment(msg, data)), msg,
-                                    outlet)
+            greeting = await self._in_language(persona, msg)
+            if not greeting:
+                return None  # none in their language now (a rendering failed): none in another
+            return await self._post(key, opening_greeting(persona, data, msg, self._moment(msg, data),
+                                                          greeting), msg, outlet)
         if not persona.group_greetings:
             return None  # no read for the many cards without group greetings
         if await self.state.get(key):
@@ -110,6 +122,21 @@ class Greeter:
                 await self.state.set(key, "-")  # it spoke here before greetings were kept: no opening
                 return None
             return await self._post(key, channel_greeting(persona, msg, self._moment(msg, data)), msg, outlet)
+
+    async def _in_language(self, persona: Persona, msg: Incoming) -> str:
+        """The greeting a first DM opens with, in the language the message is written in: the operator's own
+        for it, the card's where it is the card's language (or the message does not tell), else the card's
+        rendered in it (bot/reply/greetingwords.py; "" when that failed)."""
+        greeting = greeting_for(persona, msg.author_id, msg.scope)
+        language = detect(msg.text)
+        if not greeting or language is None:
+            return greeting
+        if own := own_greeting(persona, language):
+            return own
+        card = detect(greeting) or detect(persona.system_prompt[:2000])
+        if card in (None, language) or self.renderings is None:
+            return greeting
+        return await self.renderings.render(persona, greeting, language, msg.author_id)
 
     async def _post(self, key: str, text: str, msg: Incoming, outlet: Outlet) -> Opening | None:
         text = self.finish(msg, text) if text else ""

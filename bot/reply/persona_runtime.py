@@ -72,15 +72,18 @@ def greeting_for(persona: Persona, user_id: int, scope: str) -> str:
     return options[zlib.crc32(f"{user_id}:{scope}".encode()) % len(options)]
 
 
-def opening_greeting(persona: Persona, data: PromptData, msg: Incoming, moment: Moment | None = None) -> str:
+def opening_greeting(persona: Persona, data: PromptData, msg: Incoming, moment: Moment | None = None,
+                     greeting: str | None = None) -> str:
     """The greeting a conversation opens with ("" for none) when it has nothing yet (no turns, no summary),
     and the place has not been talking either: a channel's transcript is the shared opening of everyone's
-    prompts there (bot/reply/transcript.py), which a greeting before it would take apart."""
+    prompts there (bot/reply/transcript.py), which a greeting before it would take apart. ``greeting``: the
+    text to open with, where not the card's own (one in the person's language, bot/reply/greetings.py)."""
     if data.history.turns or data.history.summary:
         return ""
     if not msg.is_dm and any(m.message_id != msg.message_id for m in data.recent):
         return ""
-    greeting = greeting_for(persona, msg.author_id, msg.scope)
+    if greeting is None:
+        greeting = greeting_for(persona, msg.author_id, msg.scope)
     if not greeting:
         return ""
     # ``moment``: the greeting is posted, so the time macros are rendered as their values; so is the name,

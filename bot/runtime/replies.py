@@ -39,6 +39,7 @@ from bot.reply.deciding import (
 )
 from bot.reply.delivery import finish_text
 from bot.reply.greetings import Greeter
+from bot.reply.greetingwords import GreetingRenderings
 from bot.reply.imagebudget import ImageBudget
 from bot.reply.keeping import ExchangeKeeper
 from bot.reply.owed import OwedMarks
@@ -60,6 +61,7 @@ class Shared:
     images: ImageBudget
     consent: MemoryConsent | None
     card_words: CardVocabulary  # the first look's cards' words in other languages, made by the voting model
+    greetings: GreetingRenderings  # the cards' greetings in other languages, made by the reply model
     threads: ConversationThreads  # the threads the bot opened to go on with a conversation (/bot threads)
 
     @staticmethod
@@ -69,8 +71,9 @@ class Shared:
         threads = ConversationThreads(store.talk_threads, store.switches,
                                       section_of(settings, DiscordSettings), store.log, character.key,
                                       lambda: character.current().name)
+        greetings = GreetingRenderings(store.card_words, claude, lambda: settings.models.default_model)
         return Shared(policies, Ballot(claude, settings), ImageBudget(settings.media.image_bytes_in_flight),
-                      consent, card_words, threads)
+                      consent, card_words, greetings, threads)
 
 
 def compose_pipeline(settings: Settings, store: Store, claude: ClaudeClient, character: CharacterSource,
@@ -94,7 +97,8 @@ def compose_pipeline(settings: Settings, store: Store, claude: ClaudeClient, cha
     voting = Voting(shared.ballot, store.log, replies, triage, character.current, accounts,
                     shared.policies.of, first_look.window)
     greeter = Greeter(replies, store.state, key, accounts,
-                      functools.partial(finish_text, features.reply_filters), names, runtime.zone)
+                      functools.partial(finish_text, features.reply_filters), names, runtime.zone,
+                      shared.greetings)
     composer = PromptComposer(store.conversations, store.log, replies, section_of(settings, ModelSettings),
                               key, greeter, runtime, accounts, features.prompt_parts, intents,
                               addressee.names_me)

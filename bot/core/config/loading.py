@@ -70,7 +70,7 @@ CHARACTER_KEYS = frozenset({
     "lorebook", "router_weight", "core_prompt_file", "circadian", "real_world_time", "mature",
     "safe_register", "banner", "bio", "names",
 })
-CHARACTER_KEY_PREFIXES = ("mode_",)
+CHARACTER_KEY_PREFIXES = ("mode_", "first_message_")
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from bot.core.errors import ConfigError
+from bot.core.language import LANGUAGES
 from bot.core.persona.acore import acore_kind, find_acore_character, load_acore_character
 from bot.core.persona.acore_cards import apply_card_extensions
 from bot.core.persona.acore_frameworks import load_all_frameworks
@@ -83,6 +84,20 @@ def _aliases(env: Mapping[str, str], persona: Persona) -> tuple[str, ...]:
 
 SWITCH_WORDS = {"true": True, "on": True, "yes": True, "1": True,
                 "false": False, "off": False, "no": False, "0": False}
+
+
+def _own_greetings(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """The operator's DM greeting per language: ``first_message_<code>`` keys (``first_message_es``), the
+    code one of the languages Kindred tells apart (bot/core/language.py)."""
+    found = []
+    for key in sorted(env):
+        code = key.removeprefix("first_message_")
+        if key.startswith("first_message_") and code in LANGUAGES:
+            text = env_text(env, key)
+            if text.strip():
+                found.append((code, cut_at_sentence(text, GREETING_MAX_CHARS)
+                              if len(text) > GREETING_MAX_CHARS else text))
+    return tuple(found)
 
 
 def _circadian(folder: Path, env: Mapping[str, str], persona: Persona) -> bool:
@@ -209,6 +224,7 @@ def load_persona(folder: Path, env: Mapping[str, str]) -> Persona:
         router_weight=_router_weight(folder, env),
         circadian=_circadian(folder, env, persona),
         aliases=_aliases(env, persona),
+        own_greetings=_own_greetings(env),
         **mature_fields(folder, env, persona),
         **face_fields(folder, env, persona),
         unused_fields=(*persona.unused_fields, *_framework_notes(persona, folder)),

@@ -115,6 +115,9 @@ class Persona:
     first_message: str = ""
     alternate_greetings: tuple[str, ...] = ()
     group_greetings: tuple[str, ...] = ()  # a V3 card's group_only_greetings: a server channel opens with one
+    # The operator's own DM greeting per language (character.env ``first_message_es=...``): (code, text)
+    # pairs; a first DM in that language opens with it instead of a rendering of ``first_message``.
+    own_greetings: tuple[tuple[str, str], ...] = ()
     example_messages: str = ""
     temperature: float | None = None
     max_tokens: int | None = None

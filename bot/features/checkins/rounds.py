@@ -107,6 +107,12 @@ class CheckInRound:
             inner.append(fence("last_message", last[:500], by=name))
         return group("person", "\n".join(p for p in inner if p), name=name) if any(inner) else ""
 
+    async def last_said(self, user_id: int) -> str:
+        """The last thing they said in their DM ("" for none)."""
+        history = await self.speaker.store.conversations.history(self.speaker.character_key, user_id, "dm")
+        said = (t.content for t in reversed(history.turns) if t.role == "user" and t.content.strip())
+        return next(said, "")
+
     async def check_in(self, person: CheckInDue, now: datetime, mark: int) -> bool:
         """DM ``person`` after their silence. Its model call's usage row, the DM and the turn kept name them:
         a /forget_me of theirs since ``mark`` (taken before ``person`` was read) means none is sent; one
@@ -131,11 +137,14 @@ class CheckInRound:
         if not block and profile:
             block = group("person", profile_part(profile, name), name=name)
         portrait = await self_portrait(store.identity, store.state, speaker.character_key)
+        # their language and register, as a reply to them carries it (their last words, where no profile
+        # tells: the history is read only for one who is remembered)
+        last = await self.last_said(person.user_id) if remembered else ""
         request = initiative_prompt(persona, portrait,
                                     ASK.format(name=name),
                                     feeling=await self.feeling(person.user_id, name, portrait.mood),
                                     moment=Moment(self.time.local(now), now - person.last_seen), name=name,
-                                    person=block)
+                                    person=block, style=await speaker.voice_for(person.user_id, name, last))
         try:
             said = await speaker.line(request, user_id=person.user_id, guild_id=None, purpose="checkin")
         except ClaudeUnavailable as exc:

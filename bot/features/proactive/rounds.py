@@ -25,6 +25,7 @@ from typing import Protocol
 
 from bot.alive.initiative import Place, initiative_prompt, place_incoming, self_portrait, speak, split
 from bot.alive.speaker import Speaker
+from bot.alive.style import place_line
 from bot.core.claude import ClaudeUnavailable
 from bot.core.localtime import LocalTime
 from bot.core.persona.macros import Moment
@@ -171,7 +172,9 @@ class ProactiveRound:
             status = await self.status()
             ask = THOUGHT.format(status=status) if status else THOUGHT_NO_STATUS
             context = f"[Where: {clean_name(place.label)}{server}]\n\n[{ask}]"
-        if hint := await speaker.language(place.guild_id):  # the server's language, as a reply's
+        # the server's language, as a reply's; else the one its people write in
+        people = [m.content for m in recent if m.author_id not in speaker.own_author_ids]
+        if hint := await speaker.language(place.guild_id) or place_line(people):
             context = f"{context}\n\n{hint}"
         request = initiative_prompt(persona, portrait, context, feeling=await self.feeling(place.channel_id),
                                     moment=moment, chat=chat, where=header)

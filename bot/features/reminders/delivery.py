@@ -35,6 +35,7 @@ from datetime import datetime, timedelta
 from bot.alive.initiative import Place, initiative_prompt, place_incoming, self_portrait, speak, split
 from bot.alive.service import DiscordSide
 from bot.alive.speaker import Speaker
+from bot.alive.style import place_line
 from bot.core.claude import ClaudeUnavailable
 from bot.core.localtime import Clock, LocalTime, load_zone, utc_now
 from bot.core.persona.macros import Moment
@@ -214,7 +215,8 @@ class ReminderDelivery:
         admin = await store.people.get_user(task.user_id)
         name = clean_name(admin.name) if admin is not None and admin.name else "an admin"
         ask = TASK_ASK.format(name=name, before=TASK_BEFORE if task.recent else "")
-        if hint := await speaker.language(task.guild_id):  # the server's language
+        # the server's language, else the one the task is written in (its channel's people asked for it)
+        if hint := await speaker.language(task.guild_id) or place_line([task.text, *task.recent]):
             ask = f"{ask}\n\n{hint}"
         quoted = fence("task", task.text, by=name)
         if task.recent:
@@ -312,7 +314,8 @@ class ReminderDelivery:
             reminder.user_id, name, portrait.mood, None if to_dm else reminder.channel_id)
         request = initiative_prompt(persona, portrait, ask, feeling=feeling,
                                     moment=Moment(self.time.local(now)), name=name,
-                                    person=fence("reminder", reminder.text, by=name))
+                                    person=fence("reminder", reminder.text, by=name),
+                                    style=await speaker.voice_for(reminder.user_id, name, reminder.text))
         try:
             text = await speaker.line(request, user_id=reminder.user_id, guild_id=reminder.guild_id,
                                       purpose="reminder")
