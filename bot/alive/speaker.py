@@ -42,6 +42,13 @@ class Speaker:
         policy = await self.policies.of(guild_id)
         return language_hint(policy) if policy is not None else ""
 
+    async def language_name(self, guild_id: int | None) -> str:
+        """The server's /settings language as set ("" in a DM or where none is set)."""
+        if guild_id is None or self.policies is None:
+            return ""
+        policy = await self.policies.of(guild_id)
+        return policy.language if policy is not None else ""
+
     @property
     def persona(self) -> Persona:
         return self.character.current()
