@@ -30,6 +30,9 @@ from bot.core.language import NAMES, detect
 from bot.core.locales import FALLBACK, SPOKEN, catalog_path, spoken
 
 DOMAIN = "kindred"
+# The functions that mark a line for the catalogs, as Babel's extractor reads them (``pybabel extract -k``):
+# the argument(s) holding the English msgid.
+KEYWORDS: dict[str, tuple[int, ...] | None] = {"t": (2,), "tn": (2, 3), "N_": None}
 
 _lock = threading.Lock()
 _catalogs: dict[str, gettext.NullTranslations] = {}

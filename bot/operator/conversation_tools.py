@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.core.i18n import N_
 from bot.core.config import MemorySettings
+from bot.core.i18n import N_
 from bot.core.tokens import history_tokens
 from bot.reply.persona_runtime import StageStatus, dm_greeted_key, stage_status
 from bot.reply.pipeline import ReplyPipeline
@@ -162,8 +162,9 @@ class ConversationTools:
         consent = Consent(self.store.servers, self.store.people, self.memory.memory_consent)
         if not consent.allows(answer):
             if answer is False:
-                raise InvalidInput(N_("You turned my memory off with `/memory opt-out`, so I keep nothing new "
-                                      "about you. Run `/memory opt-in` first if you want me to remember this."))
+                raise InvalidInput(N_("You turned my memory off with `/memory opt-out`, so I keep nothing "
+                                      "new about you. Run `/memory opt-in` first if you want me to remember "
+                                      "this."))
             raise InvalidInput(N_("I only remember people who opted in: run `/memory opt-in` first, then ask "
                                   "me again."))
         await self.store.people.ensure_user(user_id, user_name)  # core memories reference the user row

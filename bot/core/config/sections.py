@@ -24,6 +24,7 @@ from typing import Any, ClassVar, TypeVar, cast
 
 from bot.core.config import checks
 from bot.core.config.keys import Section, Setting, declared, is_section, key, parsed_by
+from bot.core.i18n import N_
 from bot.core.config.messages import DeliverySettings, MediaSettings
 from bot.core.config.paths import PROJECT_ROOT, resolve_folder
 from bot.core.config.service import (
@@ -61,8 +62,8 @@ class ReplySettings:
         "alternate greeting), and one of a V3 card's group_only_greetings the first time it answers in a "
         "server channel. false: no greeting is posted, nor put in any prompt.")
     fallback_reply: str = key(
-        "*{name} blinks, lost in thought for a moment.* Sorry, my thoughts scattered. "
-        "Could you say that again?",
+        N_("*{name} blinks, lost in thought for a moment.* Sorry, my thoughts scattered. "
+        "Could you say that again?"),
         "In-character reply posted when Claude fails or times out ({name} is the character's name).")
 
 
