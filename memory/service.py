@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from bot.core import language
 from bot.core.claude import ClaudeClient
 from bot.core.config import MemorySettings, StorageSettings
+from bot.core.i18n import language_written
 from bot.core.persona.model import Persona
 from bot.core.stages import Incoming, ReplyResult, TurnListener
 from database.models import utcnow
@@ -273,6 +274,11 @@ class MemoryService:
         local time."""
         await self.store.people.ensure_user(user_id, name)
         await self.store.people.set_timezone(user_id, zone)
+
+    async def written_language(self, user_id: int) -> str | None:
+        """The language the person writes in most (their writing profile), if Kindred's own lines are
+        translated into it: what its answers to them are in where Discord's locale tells none."""
+        return language_written(await self.store.style.get(user_id))
 
     # What a person states of themselves (/me): theirs, kept whatever their memory consent (stating it is
     # consent to that row), deleted by /me clear and /forget_me.

@@ -12,7 +12,17 @@ from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from bot.core.i18n import DOMAIN, KEYWORDS, fill, language_named, language_of, language_written, own_line, t, tn
+from bot.core.i18n import (
+    DOMAIN,
+    KEYWORDS,
+    fill,
+    language_named,
+    language_of,
+    language_written,
+    own_line,
+    t,
+    tn,
+)
 from bot.core.locales import FALLBACK, SPOKEN, catalog_path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,7 +56,7 @@ def placeholders(text: str) -> set[str]:
 def test_the_english_source_holds_every_marked_line_and_no_other() -> None:
     source = set(messages(FALLBACK))
     code = marked()
-    assert code - source == set(), "marked in the code, missing from bot/locale/en (run pybabel extract/update)"
+    assert code - source == set(), "marked in the code, missing from bot/locale/en (pybabel extract, update)"
     assert source - code == set(), "in bot/locale/en, no longer in the code"
     assert len(code) > 60  # the extractor read the code (a wrong keyword spec would find next to nothing)
 
@@ -102,7 +112,8 @@ def test_an_operators_own_line_wins_and_the_default_is_translated() -> None:
         "*Sofía ahoga un bostezo.* Ya no me quedan palabras por ahora. Sigamos mañana.")
     assert own_line("en", default, default, name="Ann", when="tomorrow").startswith("*Ann stifles a yawn.*")
     own = "{name} needs a nap {when} {not a placeholder}"
-    assert own_line("es", own, default, name="Sofía", when="mañana") == "Sofía needs a nap mañana {not a placeholder}"
+    assert own_line("es", own, default, name="Sofía", when="mañana") == (
+        "Sofía needs a nap mañana {not a placeholder}")
 
 
 def test_placeholders_are_filled_once() -> None:
@@ -114,7 +125,8 @@ def test_languages_of_people_and_places() -> None:
     assert language_of("¿Me recuerdas llamar a mi madre mañana?") == "es"
     assert language_of("ok", "明日の朝、母に電話するのを忘れないでね") == "ja"
     assert language_of("ok") is None
-    assert language_of("Ricordami di chiamare mia madre domani mattina, per favore") is None  # Italian: no catalog
+    # Italian: no catalog
+    assert language_of("Ricordami di chiamare mia madre domani mattina, per favore") is None
     assert language_written('{"messages": 5, "languages": {"de": 0.7, "en": 0.3}}') == "de"
     assert language_written("not json") is None and language_written(None) is None
     assert language_named("Spanish") == "es" and language_named("japanese") == "ja"

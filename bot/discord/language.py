@@ -9,7 +9,6 @@ from typing import Any
 
 import discord
 
-from bot.core.i18n import language_written
 from bot.core.locales import FALLBACK, language_of_locale
 
 log = logging.getLogger(__name__)
@@ -30,7 +29,7 @@ async def answer_language(interaction: HookInteraction) -> str:
     if services is None:
         return FALLBACK
     try:
-        return language_written(await services.store.style.get(interaction.user.id)) or FALLBACK
+        return await services.memory.written_language(interaction.user.id) or FALLBACK
     except Exception as exc:  # a language is not worth failing the answer over
         log.debug("no writing profile read for user %s: %s", interaction.user.id, exc)
         return FALLBACK

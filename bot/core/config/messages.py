@@ -35,12 +35,13 @@ class MediaSettings:
     unreadable_attachment_line: str = key(
         N_("*{name} squints at {file}.* I can't open that one here, sorry."),
         "The line the character says about files it could not look at ({name}: the character's name, "
-        "{file}: the files).")
+        "{file}: the files). Unset, it is said in the person's language (docs/languages.md); set, as "
+        "written.")
     attachments_left_out_line: str = key(
-        N_("*{name} eyes the pile of files.* That's a lot to read at once: I only got partway, and left {file} "
-        "for later."),
+        N_("*{name} eyes the pile of files.* That's a lot to read at once: I only got partway, and left "
+           "{file} for later."),
         "The line the character says about text files cut or left out for max_attachment_tokens ({name}: the "
-        "character's name, {file}: the files).")
+        "character's name, {file}: the files). Unset, it is said in the person's language; set, as written.")
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,6 @@ from typing import Any, ClassVar, TypeVar, cast
 
 from bot.core.config import checks
 from bot.core.config.keys import Section, Setting, declared, is_section, key, parsed_by
-from bot.core.i18n import N_
 from bot.core.config.messages import DeliverySettings, MediaSettings
 from bot.core.config.paths import PROJECT_ROOT, resolve_folder
 from bot.core.config.service import (
@@ -37,6 +36,7 @@ from bot.core.config.service import (
     RecoverySettings,
     parse_shard_ids,
 )
+from bot.core.i18n import N_
 from bot.core.localtime import load_zone, parse_quiet_hours
 from bot.core.models.base import BACKENDS
 from bot.core.models.capabilities import EFFORTS
@@ -64,7 +64,8 @@ class ReplySettings:
     fallback_reply: str = key(
         N_("*{name} blinks, lost in thought for a moment.* Sorry, my thoughts scattered. "
         "Could you say that again?"),
-        "In-character reply posted when Claude fails or times out ({name} is the character's name).")
+        "In-character reply posted when Claude fails or times out ({name} is the character's name). Unset, "
+        "it is said in the person's language (docs/languages.md); set, your line is said as written.")
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,7 @@ class LimitSettings:
     limit_reply: str = key(
         N_("*{name} stifles a yawn.* I'm all talked out for now. Let's pick this up again {when}."),
         "Said once, in character, when someone reaches a limit ({name}: the character; {when}: "
-        "tomorrow / in a minute).")
+        "tomorrow / in a minute). Unset, it is said in the person's language; set, as written.")
 def parse_shard_ids(value: str) -> tuple[int, ...]:
     """``"0-3"``, ``"0,2,5"`` or ``"0-1,4"`` as sorted shard ids (empty: every shard, no cluster)."""
     ids: set[int] = set()

@@ -48,7 +48,7 @@ class VoiceSettings:
     voice_unheard_reply: str = key(
         N_("*{name} tilts their head.* I can't listen to voice messages, sorry. Could you type it?"),
         "What the character says to a voice message it cannot transcribe ({name} is the character's "
-        "name).")
+        "name). Unset, it is said in the language the person writes in; set, as written.")
     voice_channels: bool = key(
         False, "Let people call the character into a voice channel (/voice join); server admins may turn "
         "it on or off for their server (/bot voice). It listens only with a speech-to-text backend "

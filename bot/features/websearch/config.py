@@ -37,4 +37,4 @@ class LookupSettings:
     web_search_capped_line: str = key(
         N_("*{name} rubs their eyes.* I've looked up all I can for today. Ask me again tomorrow?"),
         "What the character says when a reply would search past the day's cap ({name}: the character's "
-        "name).")
+        "name). Unset, it is said in the person's language; set, as written.")
