@@ -128,6 +128,9 @@ def test_languages_of_people_and_places() -> None:
     # Italian: no catalog
     assert language_of("Ricordami di chiamare mia madre domani mattina, per favore") is None
     assert language_written('{"messages": 5, "languages": {"de": 0.7, "en": 0.3}}') == "de"
+    assert language_written('{"messages": 1, "languages": {"pl": 1.0}}') is None  # one message: not yet
+    assert language_written('{"messages": 9, "languages": {"de": 0.5, "en": 0.5}}') is None  # no main one
+    assert language_of("two photos") is None  # a guess, not sure (Polish at 0.68)
     assert language_written("not json") is None and language_written(None) is None
     assert language_named("Spanish") == "es" and language_named("japanese") == "ja"
     assert language_named("Italian") is None and language_named("") is None

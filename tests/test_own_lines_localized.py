@@ -9,7 +9,17 @@ from typing import Any
 
 from database.reminders import reminder_key
 from tests.fakes.claude_server import Reply
-from tests.harness import ADMIN_ID, USER2_ID, USER_ID, Harness, MakeHarness, bot_posts, ephemeral, press
+from tests.harness import (
+    ADMIN_ID,
+    USER2_ID,
+    USER_ID,
+    Harness,
+    MakeHarness,
+    bot_posts,
+    dm_reply,
+    ephemeral,
+    press,
+)
 from tests.server_support import answer, sub
 from tests.test_reminders import set_reminder
 
@@ -147,3 +157,37 @@ async def test_a_reminders_plain_line_is_in_the_language_it_was_asked_in(make_ha
     assert post["content"] == ("alice, me pediste que te lo recordara: llamar a mi madre para felicitarla "
                                "por su cumpleaños")
     h.claude.recover()
+
+
+async def test_the_limit_line_is_in_the_language_of_the_message_it_refuses(make_harness: MakeHarness) -> None:
+    h = await make_harness(user_messages_per_minute=1)
+    h.claude.script("Hallo Alice!", model="claude-test-default")
+    assert await dm_reply(h, "Hallo Finn, wie geht es dir heute?", 1) == "Hallo Alice!"
+    calls = len(h.claude.requests)
+    assert await dm_reply(h, "Und was hast du heute noch so vor?", 2) == (
+        "*Finn unterdrückt ein Gähnen.* Ich habe mich für heute leer geredet. Lass uns in einer Minute "
+        "weitermachen.")
+    assert len(h.claude.requests) == calls  # refused before any model call
+
+
+async def test_the_unreadable_file_line_is_in_the_language_of_the_message(harness: Harness) -> None:
+    h = harness
+    liar = h.discord.attachment("tiny.txt", content_type="text/plain", size=100, data=b"a" * (2 << 20))
+    h.claude.script("どんなファイルだったの？", model="claude-test-default")
+    sent = await h.dm("このファイルを読んでみてくれる？", attachments=[liar])
+    [reply] = await h.replies(int(sent["channel_id"]))
+    assert reply["content"] == ("*Finnはtiny.txtをじっと見つめる。* ごめん、それはここでは開けないんだ。"
+                                "\n\nどんなファイルだったの？")
+
+
+async def test_the_unheard_voice_line_is_in_the_language_the_person_writes(make_harness: MakeHarness) -> None:
+    h = await make_harness()
+    h.claude.script("¡Hola, Alice!", model="claude-test-default")
+    assert await dm_reply(h, "Hola Finn, ¿qué tal estás hoy por la playa?", 1) == "¡Hola, Alice!"
+    h.claude.script("¡Qué bien!", model="claude-test-default")
+    assert await dm_reply(h, "Yo estoy muy bien, acabo de volver de nadar con mis amigas.", 2) == "¡Qué bien!"
+    await h.at_rest()  # the exchanges kept, and with them how she writes
+    sent = await h.discord.voice_message(USER_ID, b"OggS\x00\x02" + bytes(range(256)) * 4)
+    posted = await h.replies(int(sent["channel_id"]), 3)
+    assert posted[2]["content"] == ("*Finn ladea la cabeza.* Lo siento, no puedo escuchar mensajes de voz. "
+                                    "¿Me lo escribes?")

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-from bot.core.language import NAMES, detect
+from bot.core.language import NAMES, guess
 from bot.core.locales import FALLBACK, SPOKEN, catalog_path, spoken
 
 DOMAIN = "kindred"
@@ -37,6 +37,9 @@ KEYWORDS: dict[str, tuple[int, ...] | None] = {"t": (2,), "tn": (2, 3), "N_": No
 _lock = threading.Lock()
 _catalogs: dict[str, gettext.NullTranslations] = {}
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
+SURE = 0.8  # the language model's probability a message's language must reach to choose a line's
+WRITTEN_MESSAGES = 2  # messages a writing profile must have read to tell the person's language
+WRITTEN_SHARE = 0.6  # the share of them one language must have
 _BY_NAME = {name.casefold(): code for code, name in NAMES.items()}
 
 
@@ -93,9 +96,14 @@ def own_line(language: str | None, value: str, default: str, /, **values: object
 
 
 def language_of(*texts: str | None) -> str | None:
-    """The language of the first of ``texts`` that tells one (bot/core/language.py), if Kindred speaks it."""
+    """The language of the first of ``texts`` that tells one surely (bot/core/language.py), if Kindred speaks
+    it. Surely: a line said in a wrong language reads worse than English, and two short words are often
+    misread ("two photos" is Polish at 0.68)."""
     for text in texts:
-        if text and (code := detect(text)) is not None:
+        if not text:
+            continue
+        code, probability = guess(text)
+        if code is not None and probability >= SURE:
             return code if code in SPOKEN else None
     return None
 
@@ -106,8 +114,11 @@ def language_written(profile: str | None) -> str | None:
     if not profile:
         return None
     try:
-        shares = json.loads(profile).get("languages") or {}
-        code = max(shares.items(), key=lambda kv: float(kv[1]))[0] if shares else None
+        data = json.loads(profile)
+        shares = data.get("languages") or {}
+        code, share = max(shares.items(), key=lambda kv: float(kv[1])) if shares else (None, 0.0)
+        if int(data.get("messages", 0)) < WRITTEN_MESSAGES or float(share) < WRITTEN_SHARE:
+            return None  # one message, or no language most of them are in, is no person's language yet
     except (ValueError, TypeError, AttributeError):
         return None
     return code if code in SPOKEN else None
