@@ -46,16 +46,17 @@ def fact_line(number: int, fact: FactRow, now: datetime) -> str:
             f"· {time_label(fact)} · ×{fact.reference_count}, {days_ago(fact.last_mentioned, now)}")
 
 
-def memory_line(memory: CoreMemoryRow, server: str) -> str:
+def memory_line(memory: CoreMemoryRow, server: str, language: str = "en") -> str:
     """A core memory in /memory list, with the place it is used in (issue 49)."""
-    place = ("🔒 our DMs only" if memory.private else "everywhere" if memory.guild_id is None
-             else f"only in {server}")
+    place = ("🔒 " + t(language, "our DMs only") if memory.private else t(language, "everywhere")
+             if memory.guild_id is None else t(language, "only in {server}", server=server))
     return f"**★** {clip(memory.content, 130)} · {place}"
 
 
-def thread_line(thread: ThreadRow) -> str:
+def thread_line(thread: ThreadRow, language: str = "en") -> str:
     """An open thread in /memory list, with its day (memory/threads.py closes it when done or long past)."""
-    when = f"due {thread.due_at:%Y-%m-%d}" if thread.due_at is not None else f"said {thread.said_at:%Y-%m-%d}"
+    when = (t(language, "due {day}", day=f"{thread.due_at:%Y-%m-%d}") if thread.due_at is not None
+            else t(language, "said {day}", day=f"{thread.said_at:%Y-%m-%d}"))
     return f"**⏳**{' 🔒' if thread.private else ''} {clip(thread.thread, 130)} · {when}"
 
 
@@ -180,16 +181,20 @@ class MemoryCommands(commands.Cog):
             return
         facts.sort(key=lambda f: (f.category, -f.reference_count, f.id))
         now = utcnow()
-        lines = [memory_line(m, self._server(m.guild_id)) for m in core]
+        language = await answer_language(interaction)
+        lines = [memory_line(m, self._server(m.guild_id), language) for m in core]
         lines += [fact_line(i, fact, now) for i, fact in enumerate(facts, 1)]
-        lines += [thread_line(t) for t in threads]
-        waiting = f", {len(threads)} open threads" if threads else ""
+        lines += [thread_line(thread, language) for thread in threads]
+        title = t(language, "What {character} remembers about you", character=self.character)
+        counts = t(language, "{facts} facts, {core} core memories", facts=len(facts), core=len(core))
+        if threads:
+            counts += t(language, ", {threads} open threads", threads=len(threads))
+        legend = t(language, "★ a core memory and where I use it, 📌 pinned, 🔒 from our DMs or private "
+                             "places only, ⏳ what you are to do or waiting for, until it is done")
 
         def heading(page: Page) -> str:
-            return (f"**What {self.character} remembers about you** (page {page.number + 1}/{page.count}, "
-                    f"{len(facts)} facts, {len(core)} core memories{waiting}; ★ a core memory and where I "
-                    "use it, 📌 pinned, 🔒 from our DMs or private places only, ⏳ what you are to do or "
-                    "waiting for, until it is done)")
+            where = t(language, "page {number}/{count}", number=page.number + 1, count=page.count)
+            return f"**{title}** ({where}, {counts}; {legend})"
 
         panel = PagedPanel(interaction, lines, heading, size=PAGE_SIZE, timeout=LIST_TIMEOUT_SECONDS)
         await show_panel(interaction, panel)
@@ -213,10 +218,14 @@ class MemoryCommands(commands.Cog):
         lines = [f"**#{e.id}** {e.said_at:%Y-%m-%d} {'🔒 ' if e.is_dm else ''}\"{clip(e.content, 140)}\""
                  for e in kept]
 
+        title = t(language, "Your words {character} can look back on", character=self.character)
+
         def heading(page: Page) -> str:
-            return (f"**Your words {self.character} can look back on** (page {page.number + 1}/{page.count}, "
-                    f"{page.total} kept; 🔒 from our DMs, recalled only there; a channel's only in that "
-                    "channel). `/memory said forget:<number>` deletes one.")
+            where = t(language, "page {number}/{count}", number=page.number + 1, count=page.count)
+            kept = t(language, "{kept} kept; 🔒 from our DMs, recalled only there; a channel's only in that "
+                               "channel", kept=page.total)
+            forget = t(language, "`/memory said forget:<number>` deletes one.")
+            return f"**{title}** ({where}, {kept}). {forget}"
 
         view = PagedView(interaction, lines, heading, size=PAGE_SIZE, timeout=LIST_TIMEOUT_SECONDS)
         await interaction.response.send_message(view.content, view=view, ephemeral=True)

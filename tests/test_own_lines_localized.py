@@ -191,3 +191,16 @@ async def test_the_unheard_voice_line_is_in_the_language_the_person_writes(make_
     posted = await h.replies(int(sent["channel_id"]), 3)
     assert posted[2]["content"] == ("*Finn ladea la cabeza.* Lo siento, no puedo escuchar mensajes de voz. "
                                     "¿Me lo escribes?")
+
+
+async def test_a_locale_without_lines_falls_back_to_the_language_the_person_writes(harness: Harness) -> None:
+    h = harness
+    for n, (said, answered) in enumerate((("Hola Finn, ¿qué tal estás hoy por la playa?", "¡Hola!"),
+                                          ("Yo estoy muy bien, acabo de volver de nadar.", "¡Qué bien!")), 1):
+        h.claude.script(answered, model="claude-test-default")
+        assert await dm_reply(h, said, n) == answered
+    await h.at_rest()  # the exchanges kept, and with them how she writes
+    h.discord.set_locale(USER_ID, "it")  # Italian: Kindred's lines are not translated into it
+    assert (await memory(h, "opt-out")).startswith("Entendido: ya no guardo nada nuevo sobre ti")
+    h.discord.set_locale(USER_ID, "en-GB")  # the client's language, where Kindred speaks it, comes first
+    assert (await memory(h, "opt-in")).startswith("Thank you: from now on I remember")

@@ -35,7 +35,7 @@ DOMAIN = "kindred"
 KEYWORDS: dict[str, tuple[int, ...] | None] = {"t": (2,), "tn": (2, 3), "N_": None}
 
 _lock = threading.Lock()
-_catalogs: dict[str, gettext.NullTranslations] = {}
+_catalogs: dict[str, gettext.NullTranslations] | None = None
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 SURE = 0.8  # the language model's probability a message's language must reach to choose a line's
 WRITTEN_MESSAGES = 2  # messages a writing profile must have read to tell the person's language
@@ -56,12 +56,13 @@ def _read(language: str) -> gettext.NullTranslations:
 
 
 def catalogs() -> Mapping[str, gettext.NullTranslations]:
-    """Every spoken language's translations, read on first use."""
-    if not _catalogs:
+    """Every spoken language's translations, read on first use (a quarter of a second: the memory service's
+    warm-up reads them in a worker thread at start-up)."""
+    global _catalogs
+    if _catalogs is None:
         with _lock:
-            if not _catalogs:
-                read = {language: _read(language) for language in SPOKEN}
-                _catalogs.update(read)
+            if _catalogs is None:
+                _catalogs = {language: _read(language) for language in SPOKEN}  # whole, then seen
     return _catalogs
 
 
