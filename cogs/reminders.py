@@ -29,9 +29,10 @@ log = logging.getLogger(__name__)
 Choices = list[app_commands.Choice[str | int | float]]
 
 
-def reminder_line(reminder: ReminderRow, here: str) -> str:
+def reminder_line(reminder: ReminderRow, here: str, language: str = "en") -> str:
     repeats = "" if not reminder.rule else \
-        f" · repeats `{reminder.rule}` ({reminder.zone})" + (" · **paused**" if reminder.paused else "")
+        " · " + t(language, "repeats `{rule}` ({zone})", rule=reminder.rule, zone=reminder.zone) + \
+        (" · **" + t(language, "paused") + "**" if reminder.paused else "")
     return f"**#{reminder.id}** {stamp(reminder.due_at)} · {here}{repeats} · {clip(reminder.text, 120)}"
 
 
@@ -98,10 +99,10 @@ class ReminderCommands(commands.Cog):
             return
         if pause is not None or resume is not None:
             await tell(interaction, await self.book.pause(user, pause if pause is not None else resume or 0,
-                                                          paused=pause is not None))
+                                                          paused=pause is not None, language=language))
             return
         if skip is not None:
-            await tell(interaction, await self.book.skip(user, skip))
+            await tell(interaction, await self.book.skip(user, skip, language))
             return
         if cancel is not None:
             gone = await self.book.cancel(user, cancel)
@@ -114,7 +115,7 @@ class ReminderCommands(commands.Cog):
             await tell(interaction, t(language, "You have no reminders waiting. Ask me in a DM, e.g. "
                                                 "\"remind me in 20 minutes to stretch\"."))
             return
-        lines = [reminder_line(r, self._place(r, language)) for r in waiting]
+        lines = [reminder_line(r, self._place(r, language), language) for r in waiting]
         # The hint first: a long list is cut at its end, never the hint.
         await show_panel(interaction, panel(t(language, "Your reminders"), [
             ("", "-# " + t(language, "`/reminders cancel:<number>` cancels one; `pause`, `resume` and `skip` "
