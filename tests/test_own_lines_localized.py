@@ -204,3 +204,19 @@ async def test_a_locale_without_lines_falls_back_to_the_language_the_person_writ
     assert (await memory(h, "opt-out")).startswith("Entendido: ya no guardo nada nuevo sobre ti")
     h.discord.set_locale(USER_ID, "en-GB")  # the client's language, where Kindred speaks it, comes first
     assert (await memory(h, "opt-in")).startswith("Thank you: from now on I remember")
+
+
+async def test_reminders_me_and_help_answer_in_the_clients_language(harness: Harness) -> None:
+    h = harness
+    h.discord.set_locale(USER_ID, "ja")
+    waiting = await answer(await h.slash("reminders", dm=True))
+    assert waiting.startswith("待機中のリマインダーはありません。")
+    skipped = await answer(await h.slash("reminders", [{"type": 4, "name": "skip", "value": 7}], dm=True))
+    assert skipped == "待機中のリマインダー #7 はありません：何も飛ばしていません。"
+    h.discord.set_locale(USER_ID, "es-419")
+    shown = await answer(await h.slash("me", sub("show"), dm=True))
+    assert shown.startswith("Todavía no has definido nada")
+    assert (await answer(await h.slash("me", sub("set", pronouns="ella"), dm=True))).startswith(
+        "Entendido. A partir de tu próximo mensaje:\n**Nombre:** (tu nombre visible)\n**Pronombres:** ella")
+    h.discord.set_locale(USER_ID, "de")
+    assert (await (await h.slash("help", dm=True)).text()).startswith("**Finn: Befehle**\n")
