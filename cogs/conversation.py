@@ -21,9 +21,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.core.i18n import t
 from bot.core.stages import conversation_scope, private_scope
 from bot.core.text import clip
 from bot.discord.flow import private_place
+from bot.discord.language import answer_language
 from bot.discord.panels import panel, show_panel
 from bot.discord.ui import OwnedView, confirm_timeout, help_lines, tell
 from bot.operator.conversation_tools import (
@@ -205,10 +207,11 @@ class UserCommands(commands.Cog):
             await self.tools.remember(interaction.user.id, interaction.user.display_name, memory,
                                       private=private_scope(scope_of(interaction)),
                                       guild_id=interaction.guild_id)
-        except InvalidInput as exc:
-            await tell(interaction, str(exc))
+        except InvalidInput as exc:  # its consent lines are the catalogs' (translated), the rest as they are
+            await tell(interaction, t(await answer_language(interaction), str(exc)))
             return
-        await tell(interaction, f"I'll remember that: *{clip(memory, 300)}*")
+        await tell(interaction, t(await answer_language(interaction), "I'll remember that: *{memory}*",
+                                  memory=clip(memory, 300)))
 
     @app_commands.command(name="status",
                           description="Your usage, plan, and our conversation here in figures.")
@@ -225,7 +228,9 @@ class UserCommands(commands.Cog):
     @app_commands.command(name="help", description="Every command and what it does.")
     async def help(self, interaction: Interaction) -> None:
         lines = help_lines(self.bot.tree, interaction.guild)
-        text = f"**{self.character_name}: commands**\n" + "\n".join(lines)
+        language = await answer_language(interaction)
+        heading = t(language, "{character}: commands", character=self.character_name)
+        text = f"**{heading}**\n" + "\n".join(lines)
         parts = split_message(text, 2000)
         await tell(interaction, parts[0])
         for part in parts[1:]:

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 from discord import app_commands
 from discord.ext import commands
 
+from bot.core.i18n import t
+from bot.discord.language import answer_language
 from bot.discord.ui import tell
 from database.profiles import ABOUT_MAX, NAME_MAX, PRONOUNS_MAX, Profile
 
@@ -19,10 +21,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def shown(profile: Profile) -> str:
-    lines = [f"**Name:** {profile.name}" if profile.name else "**Name:** (your display name)",
-             f"**Pronouns:** {profile.pronouns}" if profile.pronouns else "**Pronouns:** (not set)",
-             f"**About you:** {profile.about}" if profile.about else "**About you:** (not set)"]
+def shown(profile: Profile, language: str = "en") -> str:
+    unset = t(language, "(not set)")
+    lines = [t(language, "**Name:** {name}", name=profile.name or t(language, "(your display name)")),
+             t(language, "**Pronouns:** {pronouns}", pronouns=profile.pronouns or unset),
+             t(language, "**About you:** {about}", about=profile.about or unset)]
     return "\n".join(lines)
 
 
@@ -42,31 +45,35 @@ class MeCommands(commands.Cog):
                   about: str | None = None) -> None:
         profile, wrong = await self.memory.set_profile(interaction.user.id, name=name, pronouns=pronouns,
                                                        about=about)
+        language = await answer_language(interaction)
         if wrong:
-            await tell(interaction, "Nothing was changed: " + "; ".join(wrong) + ".")
+            await tell(interaction, t(language, "Nothing was changed: {reasons}.", reasons="; ".join(wrong)))
             return
         if profile is None:
-            await tell(interaction, "Give me at least one of `name`, `pronouns` or `about`.")
+            await tell(interaction, t(language, "Give me at least one of `name`, `pronouns` or `about`."))
             return
         log.info("user %s set their persona", interaction.user.id)
-        await tell(interaction, "Got it. From your next message on:\n" + shown(profile) +
-                   "\nYour name and pronouns go wherever we talk; the about stays in our DMs. "
-                   "`/me clear` deletes it all.")
+        await tell(interaction, t(language, "Got it. From your next message on:") + "\n"
+                   + shown(profile, language) + "\n"
+                   + t(language, "Your name and pronouns go wherever we talk; the about stays in our DMs. "
+                                 "`/me clear` deletes it all."))
 
     @group.command(name="show", description="What you told me to call you and about yourself.")
     async def show(self, interaction: Interaction) -> None:
         profile = await self.memory.profile(interaction.user.id)
+        language = await answer_language(interaction)
         if not profile:
-            await tell(interaction, "You have set nothing yet: `/me set` tells me your name, pronouns or "
-                                    "a few lines about you.")
+            await tell(interaction, t(language, "You have set nothing yet: `/me set` tells me your name, "
+                                                "pronouns or a few lines about you."))
             return
-        await tell(interaction, shown(profile))
+        await tell(interaction, shown(profile, language))
 
     @group.command(name="clear", description="Delete what you told me to call you and about yourself.")
     async def clear(self, interaction: Interaction) -> None:
         gone = await self.memory.clear_profile(interaction.user.id)
-        await tell(interaction, "Deleted: I call you by your display name again." if gone
-                   else "You had set nothing: nothing to delete.")
+        language = await answer_language(interaction)
+        await tell(interaction, t(language, "Deleted: I call you by your display name again.") if gone
+                   else t(language, "You had set nothing: nothing to delete."))
 
 
 async def setup(bot: Kindred) -> None:

@@ -16,8 +16,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.core.i18n import t, tn
 from bot.core.localtime import load_zone
 from bot.core.text import Page, clip
+from bot.discord.language import answer_language
 from bot.discord.memorymap import MapPanel, map_file
 from bot.discord.panels import PagedPanel, show_panel
 from bot.discord.ui import OwnedView, PagedView, confirm_timeout, tell
@@ -44,54 +46,56 @@ def fact_line(number: int, fact: FactRow, now: datetime) -> str:
             f"· {time_label(fact)} · ×{fact.reference_count}, {days_ago(fact.last_mentioned, now)}")
 
 
-def memory_line(memory: CoreMemoryRow, server: str) -> str:
+def memory_line(memory: CoreMemoryRow, server: str, language: str = "en") -> str:
     """A core memory in /memory list, with the place it is used in (issue 49)."""
-    place = ("🔒 our DMs only" if memory.private else "everywhere" if memory.guild_id is None
-             else f"only in {server}")
+    place = ("🔒 " + t(language, "our DMs only") if memory.private else t(language, "everywhere")
+             if memory.guild_id is None else t(language, "only in {server}", server=server))
     return f"**★** {clip(memory.content, 130)} · {place}"
 
 
-def thread_line(thread: ThreadRow) -> str:
+def thread_line(thread: ThreadRow, language: str = "en") -> str:
     """An open thread in /memory list, with its day (memory/threads.py closes it when done or long past)."""
-    when = f"due {thread.due_at:%Y-%m-%d}" if thread.due_at is not None else f"said {thread.said_at:%Y-%m-%d}"
+    when = (t(language, "due {day}", day=f"{thread.due_at:%Y-%m-%d}") if thread.due_at is not None
+            else t(language, "said {day}", day=f"{thread.said_at:%Y-%m-%d}"))
     return f"**⏳**{' 🔒' if thread.private else ''} {clip(thread.thread, 130)} · {when}"
 
 
 class ForgetMeView(OwnedView):
     def __init__(self, memory: MemoryService, origin: Interaction, character: str,
-                 forget_held: Callable[[int], None] = lambda _: None) -> None:
+                 forget_held: Callable[[int], None] = lambda _: None, language: str = "en") -> None:
         super().__init__(origin.user.id, origin, timeout=confirm_timeout(origin))
         self.memory = memory
         self.forget_held = forget_held  # what the features hold of them in memory only (a proposed zone)
-        self.content = (f"Delete **everything** {character} has stored about you? "
-                        "Our conversations and their "
-                        "summaries, core memories (and their archived versions), long-term facts, "
-                        "the excerpts of our conversations I can look back on, how I feel "
-                        "about you, how you write, your check-in choice, your reminders, your logged and "
-                        "archived messages "
-                        "(my answers in our DMs too), your usage records, your names and what you set with "
-                        "`/me`. This cannot be "
-                        "undone.")
-        self.button("Yes, delete everything", "confirm", self.confirm, style=discord.ButtonStyle.danger)
-        self.button("Cancel", "cancel", self.cancel)
+        self.language = language  # the one who ran the command's (bot/discord/language.py)
+        self.content = t(language, "Delete **everything** {character} has stored about you? Our "
+                                   "conversations and their summaries, core memories (and their archived "
+                                   "versions), long-term facts, the excerpts of our conversations I can look "
+                                   "back on, how I feel about you, how you write, your check-in choice, your "
+                                   "reminders, your logged and archived messages (my answers in our DMs "
+                                   "too), your usage records, your names and what you set with `/me`. This "
+                                   "cannot be undone.",
+                         character=character)
+        self.button(t(language, "Yes, delete everything"), "confirm", self.confirm,
+                    style=discord.ButtonStyle.danger)
+        self.button(t(language, "Cancel"), "cancel", self.cancel)
 
     async def confirm(self, interaction: Interaction) -> None:
         await interaction.response.defer()
         counts = await self.memory.forget_user(interaction.user.id)
         self.forget_held(interaction.user.id)
         total = sum(counts.values())
+        deleted = tn(self.language, "Done: I deleted {count} record about you.",
+                     "Done: I deleted {count} records about you.", total)
         if await self.memory.opted_out(interaction.user.id):
-            await self.finish(interaction, f"Done: I deleted {total} record(s) about you. "
-                                           "All I keep is that you "
-                                           "opted out, so I still remember nothing new about you "
-                                           "(`/memory opt-in` changes that).")
+            await self.finish(interaction, deleted + " " + t(
+                self.language, "All I keep is that you opted out, so I still remember nothing new about you "
+                               "(`/memory opt-in` changes that)."))
             return
-        await self.finish(interaction, f"Done: I deleted {total} record(s) about you. "
-                                       "If you talk to me again, "
-                                       "I start from nothing.")
+        await self.finish(interaction, deleted + " " + t(self.language,
+                                                         "If you talk to me again, I start from nothing."))
 
     async def cancel(self, interaction: Interaction) -> None:
-        await self.finish(interaction, "Cancelled: nothing was deleted.")
+        await self.finish(interaction, t(self.language, "Cancelled: nothing was deleted."))
 
 
 class MemoryCommands(commands.Cog):
@@ -109,19 +113,19 @@ class MemoryCommands(commands.Cog):
     async def opt_in(self, interaction: Interaction) -> None:
         await self.memory.set_consent(interaction.user.id, interaction.user.display_name, True)
         log.info("user %s opted in to memory", interaction.user.id)
-        await tell(interaction, "Thank you: from now on I remember our conversations and what you tell me "
-                                "about yourself. `/memory opt-out` stops it at any time, and `/forget_me` "
-                                "deletes everything.")
+        await tell(interaction, t(await answer_language(interaction),
+                                  "Thank you: from now on I remember our conversations and what you tell me "
+                                  "about yourself. `/memory opt-out` stops it at any time, and `/forget_me` "
+                                  "deletes everything."))
 
     @group.command(name="opt-out", description="Stop me remembering anything new about you.")
     async def opt_out(self, interaction: Interaction) -> None:
         await self.memory.set_consent(interaction.user.id, interaction.user.display_name, False)
         log.info("user %s opted out of memory", interaction.user.id)
-        await tell(interaction, "Understood: I no longer keep anything new about you "
-                                "beyond a short-term log, "
-                                "which the next daily clean-up deletes. "
-                                "To erase what I already remember, use "
-                                "`/forget_me`. `/memory opt-in` turns memory back on.")
+        await tell(interaction, t(await answer_language(interaction),
+                                  "Understood: I no longer keep anything new about you beyond a short-term "
+                                  "log, which the next daily clean-up deletes. To erase what I already "
+                                  "remember, use `/forget_me`. `/memory opt-in` turns memory back on."))
 
     @group.command(name="servers", description="Whether what you tell me in a server may come up in others.")
     @app_commands.describe(where="each: a server's memories stay in it (the default); all: shared everywhere")
@@ -130,35 +134,37 @@ class MemoryCommands(commands.Cog):
     async def servers(self, interaction: Interaction, where: str) -> None:
         everywhere = where == "all"
         await self.memory.set_everywhere(interaction.user.id, interaction.user.display_name, everywhere)
+        language = await answer_language(interaction)
         if everywhere:
-            await tell(interaction, "From now on, what you tell me in one server may come up in the others. "
-                                    "What you tell me in DMs or private places stays there. "
-                                    "`/memory servers each` undoes it.")
+            await tell(interaction, t(language, "From now on, what you tell me in one server may come up in "
+                                                "the others. What you tell me in DMs or private places stays "
+                                                "there. `/memory servers each` undoes it."))
         else:
-            await tell(interaction, "What you tell me in a server stays in that server (what you tell me in "
-                                    "DMs or private places stays there).")
+            await tell(interaction, t(language, "What you tell me in a server stays in that server (what you "
+                                                "tell me in DMs or private places stays there)."))
 
     @group.command(name="timezone", description="The time zone you live in, so I know your time of day.")
     @app_commands.describe(zone="An IANA time zone such as Europe/Paris or America/New_York; none: forget it")
     async def timezone(self, interaction: Interaction, zone: str | None = None) -> None:
+        language = await answer_language(interaction)
         if zone is None or not zone.strip():
             await self.memory.set_timezone(interaction.user.id, interaction.user.display_name, None)
-            await tell(interaction, "Done: I no longer keep your time zone.")
+            await tell(interaction, t(language, "Done: I no longer keep your time zone."))
             return
         try:
             name = load_zone(zone).key
         except ValueError as error:
-            await tell(interaction, f"I don't know that time zone: {error}.")
+            await tell(interaction, t(language, "I don't know that time zone: {error}.", error=error))
             return
         await self.memory.set_timezone(interaction.user.id, interaction.user.display_name, name)
-        await tell(interaction, f"Got it: you live on {name} time. "
-                                "`/memory timezone` with nothing forgets it.")
+        await tell(interaction, t(language, "Got it: you live on {zone} time. "
+                                            "`/memory timezone` with nothing forgets it.", zone=name))
 
     @group.command(name="map", description="A picture of what I remember about you, by topic.")
     async def map(self, interaction: Interaction) -> None:
         facts = await self.memory.facts(interaction.user.id)
         if not facts:
-            await tell(interaction, self._nothing_yet())
+            await tell(interaction, self._nothing_yet(await answer_language(interaction)))
             return
         now = utcnow()
         picture = map_file(facts, user_name=interaction.user.display_name, character=self.character, now=now)
@@ -171,20 +177,24 @@ class MemoryCommands(commands.Cog):
         core = await self.memory.core_memories(interaction.user.id)
         threads = await self.memory.threads(interaction.user.id)
         if not facts and not core and not threads:
-            await tell(interaction, self._nothing_yet())
+            await tell(interaction, self._nothing_yet(await answer_language(interaction)))
             return
         facts.sort(key=lambda f: (f.category, -f.reference_count, f.id))
         now = utcnow()
-        lines = [memory_line(m, self._server(m.guild_id)) for m in core]
+        language = await answer_language(interaction)
+        lines = [memory_line(m, self._server(m.guild_id), language) for m in core]
         lines += [fact_line(i, fact, now) for i, fact in enumerate(facts, 1)]
-        lines += [thread_line(t) for t in threads]
-        waiting = f", {len(threads)} open threads" if threads else ""
+        lines += [thread_line(thread, language) for thread in threads]
+        title = t(language, "What {character} remembers about you", character=self.character)
+        counts = t(language, "{facts} facts, {core} core memories", facts=len(facts), core=len(core))
+        if threads:
+            counts += t(language, ", {threads} open threads", threads=len(threads))
+        legend = t(language, "★ a core memory and where I use it, 📌 pinned, 🔒 from our DMs or private "
+                             "places only, ⏳ what you are to do or waiting for, until it is done")
 
         def heading(page: Page) -> str:
-            return (f"**What {self.character} remembers about you** (page {page.number + 1}/{page.count}, "
-                    f"{len(facts)} facts, {len(core)} core memories{waiting}; ★ a core memory and where I "
-                    "use it, 📌 pinned, 🔒 from our DMs or private places only, ⏳ what you are to do or "
-                    "waiting for, until it is done)")
+            where = t(language, "page {number}/{count}", number=page.number + 1, count=page.count)
+            return f"**{title}** ({where}, {counts}; {legend})"
 
         panel = PagedPanel(interaction, lines, heading, size=PAGE_SIZE, timeout=LIST_TIMEOUT_SECONDS)
         await show_panel(interaction, panel)
@@ -193,23 +203,29 @@ class MemoryCommands(commands.Cog):
                    description="Page through what I kept of your own words; delete one by number.")
     @app_commands.describe(forget="The number of one of your excerpts to delete (shown in the list)")
     async def said(self, interaction: Interaction, forget: int | None = None) -> None:
+        language = await answer_language(interaction)
         if forget is not None:
             gone = await self.memory.forget_said(interaction.user.id, [forget])
-            await tell(interaction, f"Deleted #{forget}: I no longer remember you saying that." if gone
-                       else f"You have no excerpt #{forget}: nothing was deleted.")
+            await tell(interaction, t(language, "Deleted #{number}: I no longer remember you saying that.",
+                                      number=forget) if gone
+                       else t(language, "You have no excerpt #{number}: nothing was deleted.", number=forget))
             return
         kept = await self.memory.said(interaction.user.id)
         if not kept:
-            await tell(interaction, "I have kept none of your words yet: the daily consolidation keeps "
-                                    "them, when you let me remember you.")
+            await tell(interaction, t(language, "I have kept none of your words yet: the daily consolidation "
+                                                "keeps them, when you let me remember you."))
             return
         lines = [f"**#{e.id}** {e.said_at:%Y-%m-%d} {'🔒 ' if e.is_dm else ''}\"{clip(e.content, 140)}\""
                  for e in kept]
 
+        title = t(language, "Your words {character} can look back on", character=self.character)
+
         def heading(page: Page) -> str:
-            return (f"**Your words {self.character} can look back on** (page {page.number + 1}/{page.count}, "
-                    f"{page.total} kept; 🔒 from our DMs, recalled only there; a channel's only in that "
-                    "channel). `/memory said forget:<number>` deletes one.")
+            where = t(language, "page {number}/{count}", number=page.number + 1, count=page.count)
+            kept = t(language, "{kept} kept; 🔒 from our DMs, recalled only there; a channel's only in that "
+                               "channel", kept=page.total)
+            forget = t(language, "`/memory said forget:<number>` deletes one.")
+            return f"**{title}** ({where}, {kept}). {forget}"
 
         view = PagedView(interaction, lines, heading, size=PAGE_SIZE, timeout=LIST_TIMEOUT_SECONDS)
         await interaction.response.send_message(view.content, view=view, ephemeral=True)
@@ -218,38 +234,43 @@ class MemoryCommands(commands.Cog):
         guild = self.bot.get_guild(guild_id) if guild_id is not None else None
         return guild.name if guild is not None else f"server {guild_id}"
 
-    def _nothing_yet(self) -> str:
+    def _nothing_yet(self, language: str) -> str:
         consent = self.memory.consent
-        note = (" I only remember people who ran `/memory opt-in`." if consent.mode == "opt_in" else "")
-        return ("I don't have any long-term facts about you yet: I gather them once a day from our "
-                f"conversations.{note}")
+        note = (" " + t(language, "I only remember people who ran `/memory opt-in`.")
+                if consent.mode == "opt_in" else "")
+        return t(language, "I don't have any long-term facts about you yet: I gather them once a day from "
+                           "our conversations.") + note
 
     @app_commands.command(name="export_me", description="A file of everything I have stored about you.")
     async def export_me(self, interaction: Interaction) -> None:
         export = self.memory.export
+        language = await answer_language(interaction)
         left = export.wait_left(interaction.user.id)
         if left > 0:
             minutes = max(1, math.ceil(left / 60))
-            await tell(interaction, "I sent you your data a moment ago: you can ask for it again in "
-                                    f"{minutes} minute{'s' if minutes != 1 else ''}.")
+            await tell(interaction, tn(language, "I sent you your data a moment ago: you can ask for it "
+                                                 "again in {count} minute.",
+                                       "I sent you your data a moment ago: you can ask for it again in "
+                                       "{count} minutes.", minutes))
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         made = await export.make(interaction.user.id, character=self.character)
         log.info("exported the data of user %s on request (%d rows)", interaction.user.id, made.rows)
         # The answer replaces the "thinking…" placeholder, the file with it.
         if not made.rows:
-            nothing = f"{self.character} has nothing stored about you."
+            nothing = t(language, "{character} has nothing stored about you.", character=self.character)
             await interaction.edit_original_response(content=nothing)
             return
         await interaction.edit_original_response(
-            content=f"Everything {self.character} has stored about you: {made.rows} record(s) of "
-                    f"{made.tables} kind(s), in this file (only you can see this message). `/forget_me` "
-                    "deletes it all.",
+            content=t(language, "Everything {character} has stored about you: {records} record(s) of {kinds} "
+                                "kind(s), in this file (only you can see this message). `/forget_me` deletes "
+                                "it all.", character=self.character, records=made.rows, kinds=made.tables),
             attachments=[discord.File(io.BytesIO(made.data), filename=made.filename)])
 
     @app_commands.command(name="forget_me", description="Delete everything I have stored about you.")
     async def forget_me(self, interaction: Interaction) -> None:
-        view = ForgetMeView(self.memory, interaction, self.character, self.bot.services.forget_person)
+        view = ForgetMeView(self.memory, interaction, self.character, self.bot.services.forget_person,
+                            await answer_language(interaction))
         await interaction.response.send_message(view.content, view=view, ephemeral=True)
 
 

@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING
 from discord import app_commands
 from discord.ext import commands
 
+from bot.core.i18n import t
 from bot.core.localtime import load_zone
 from bot.core.text import clip
+from bot.discord.language import answer_language
 from bot.discord.panels import panel, show_panel
 from bot.discord.ui import tell
 from bot.features.reminders.book import ReminderBook, stamp, zone_choices, zone_names
@@ -27,9 +29,10 @@ log = logging.getLogger(__name__)
 Choices = list[app_commands.Choice[str | int | float]]
 
 
-def reminder_line(reminder: ReminderRow, here: str) -> str:
+def reminder_line(reminder: ReminderRow, here: str, language: str = "en") -> str:
     repeats = "" if not reminder.rule else \
-        f" · repeats `{reminder.rule}` ({reminder.zone})" + (" · **paused**" if reminder.paused else "")
+        " · " + t(language, "repeats `{rule}` ({zone})", rule=reminder.rule, zone=reminder.zone) + \
+        (" · **" + t(language, "paused") + "**" if reminder.paused else "")
     return f"**#{reminder.id}** {stamp(reminder.due_at)} · {here}{repeats} · {clip(reminder.text, 120)}"
 
 
@@ -51,19 +54,21 @@ class ReminderCommands(commands.Cog):
     @app_commands.describe(zone="An IANA time zone such as Europe/London or America/New_York")
     @app_commands.autocomplete(zone=ac_zone)
     async def timezone(self, interaction: Interaction, zone: str) -> None:
+        language = await answer_language(interaction)
         try:
             name = load_zone(zone).key if zone.strip() else ""
         except ValueError as error:
-            await tell(interaction, f"I don't know that time zone: {error}.")
+            await tell(interaction, t(language, "I don't know that time zone: {error}.", error=error))
             return
         if not name:
-            await tell(interaction, "Which one? Start typing your city, e.g. `London` or `New York`.")
+            await tell(interaction, t(language, "Which one? Start typing your city, e.g. `London` or "
+                                                "`New York`."))
             return
         await self.bot.services.memory.set_timezone(interaction.user.id, interaction.user.display_name, name)
         self.book.confirmed(interaction.user.id)
         log.info("user %s set their time zone", interaction.user.id)
-        await tell(interaction, f"Got it: you live on {name} time; your reminders follow it. "
-                                "`/memory timezone` with nothing forgets it.")
+        await tell(interaction, t(language, "Got it: you live on {zone} time; your reminders follow it. "
+                                            "`/memory timezone` with nothing forgets it.", zone=name))
 
     async def ac_reminder(self, interaction: Interaction, current: str) -> Choices:
         try:
@@ -87,34 +92,38 @@ class ReminderCommands(commands.Cog):
     async def reminders(self, interaction: Interaction, cancel: int | None = None, pause: int | None = None,
                         resume: int | None = None, skip: int | None = None) -> None:
         user = interaction.user.id
+        language = await answer_language(interaction)
         if sum(option is not None for option in (cancel, pause, resume, skip)) > 1:
-            await tell(interaction, "One at a time: give only one of cancel, pause, resume or skip.")
+            await tell(interaction, t(language, "One at a time: give only one of cancel, pause, resume or "
+                                                "skip."))
             return
         if pause is not None or resume is not None:
             await tell(interaction, await self.book.pause(user, pause if pause is not None else resume or 0,
-                                                          paused=pause is not None))
+                                                          paused=pause is not None, language=language))
             return
         if skip is not None:
-            await tell(interaction, await self.book.skip(user, skip))
+            await tell(interaction, await self.book.skip(user, skip, language))
             return
         if cancel is not None:
             gone = await self.book.cancel(user, cancel)
-            await tell(interaction, f"Cancelled reminder #{cancel}." if gone
-                       else f"You have no reminder #{cancel} waiting: nothing was cancelled.")
+            await tell(interaction, t(language, "Cancelled reminder #{number}.", number=cancel) if gone
+                       else t(language, "You have no reminder #{number} waiting: nothing was cancelled.",
+                              number=cancel))
             return
         waiting = await self.book.waiting(user)
         if not waiting:
-            await tell(interaction, "You have no reminders waiting. Ask me in a DM, e.g. \"remind me in 20 "
-                                    "minutes to stretch\".")
+            await tell(interaction, t(language, "You have no reminders waiting. Ask me in a DM, e.g. "
+                                                "\"remind me in 20 minutes to stretch\"."))
             return
-        lines = [reminder_line(r, self._place(r)) for r in waiting]
+        lines = [reminder_line(r, self._place(r, language), language) for r in waiting]
         # The hint first: a long list is cut at its end, never the hint.
-        await show_panel(interaction, panel("Your reminders", [
-            ("", "-# `/reminders cancel:<number>` cancels one; `pause`, `resume` and `skip` (its next time) "
-                 "are for a recurring one"), ("", "\n".join(lines))]))
+        await show_panel(interaction, panel(t(language, "Your reminders"), [
+            ("", "-# " + t(language, "`/reminders cancel:<number>` cancels one; `pause`, `resume` and `skip` "
+                                     "(its next time) are for a recurring one")), ("", "\n".join(lines))]))
 
-    def _place(self, reminder: ReminderRow) -> str:
-        return "in our DMs" if reminder.is_dm else f"in <#{reminder.channel_id}>"
+    def _place(self, reminder: ReminderRow, language: str) -> str:
+        return t(language, "in our DMs") if reminder.is_dm else t(language, "in {channel}",
+                                                                  channel=f"<#{reminder.channel_id}>")
 
 
 async def setup(bot: Kindred) -> None:

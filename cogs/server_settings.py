@@ -14,6 +14,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.core.i18n import t
+from bot.discord.language import answer_language
 from bot.discord.permissions import is_server_admin, server_admin_only
 from bot.discord.serverlog import server_policy
 from bot.discord.ui import tell
@@ -77,21 +79,25 @@ class ServerSettingsCog(commands.Cog, name="ServerSettings"):
         guild_id = int(interaction.guild_id or 0)
         config = await self.server_settings.get(guild_id, fresh=True)
         policy = await server_policy(self.bot, guild_id)
-        name = interaction.guild.name if interaction.guild else "this server"
-        embed = discord.Embed(title=f"{self.character}'s settings in {name}", colour=discord.Colour.blurple())
+        language = await answer_language(interaction)
+        name = interaction.guild.name if interaction.guild else t(language, "this server")
+        title = t(language, "{character}'s settings in {server}", character=self.character, server=name)
+        embed = discord.Embed(title=title, colour=discord.Colour.blurple())
         for key, spec in KEYS.items():
-            origin = "set here" if is_set(key, config) else "default"
+            origin = t(language, "set here") if is_set(key, config) else t(language, "default")
             embed.add_field(
                 name=key, value=f"**{show_value(key, policy)}** ({origin})\n-# {spec.help}"[:1024]
             )
         tickets = (
-            f"staff <@&{config.staff_role_id}> in <#{config.ticket_channel_id}>"
+            t(language, "staff {role} in {channel}", role=f"<@&{config.staff_role_id}>",
+              channel=f"<#{config.ticket_channel_id}>")
             if config.staff_role_id and config.ticket_channel_id
-            else "not set up (`/ticket setup`)"
+            else t(language, "not set up (`/ticket setup`)")
         )
         embed.add_field(name="tickets", value=tickets, inline=False)
         embed.set_footer(
-            text="Change one with /settings set; the value 'default' goes back to the global setting."
+            text=t(language, "Change one with /settings set; the value 'default' goes back to the global "
+                             "setting.")
         )
         await tell(interaction, embed=embed, allowed_mentions=discord.AllowedMentions.none())
 
@@ -117,6 +123,7 @@ class ServerSettingsCog(commands.Cog, name="ServerSettings"):
     @app_commands.autocomplete(value=ac_value)
     @server_admin_only()
     async def set_value(self, interaction: Interaction, key: str, value: str) -> None:
+        language = await answer_language(interaction)
         try:
             parsed = parse_value(key, value)
         except BadValue as exc:
@@ -127,21 +134,24 @@ class ServerSettingsCog(commands.Cog, name="ServerSettings"):
             # parsed: the log_channel setting's parser gives a channel id
             channel = guild.get_channel(int(parsed))  # type: ignore[call-overload]
             if not isinstance(channel, discord.TextChannel):
-                await tell(interaction, f"{value.strip()[:40]} is not a text channel of this server.")
+                await tell(interaction, t(language, "{value} is not a text channel of this server.",
+                                          value=value.strip()[:40]))
                 return
             if not channel.permissions_for(guild.me).send_messages:
-                await tell(
-                    interaction, f"I can't post in {channel.mention}; give me Send Messages there first."
-                )
+                await tell(interaction, t(language, "I can't post in {channel}; give me Send Messages there "
+                                                    "first.", channel=channel.mention))
                 return
         guild_id = int(interaction.guild_id or 0)
         await self.server_settings.set(guild_id, key, parsed)
         policy = await server_policy(self.bot, guild_id)
         log.info("server %s: %s set to %r by %s", guild_id, key, parsed, interaction.user.id)
-        default = " (the global default)" if value.strip().lower() in CLEAR_WORDS else ""
+        shown = show_value(key, policy)
         await tell(
             interaction,
-            f"*{self.character} makes a note.* Here, {key} is now **{show_value(key, policy)}**{default}.",
+            t(language, "*{character} makes a note.* Here, {key} is now **{value}** (the global default).",
+              character=self.character, key=key, value=shown) if value.strip().lower() in CLEAR_WORDS
+            else t(language, "*{character} makes a note.* Here, {key} is now **{value}**.",
+                   character=self.character, key=key, value=shown),
             allowed_mentions=discord.AllowedMentions.none(),
         )
 

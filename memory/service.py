@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from bot.core import language
 from bot.core.claude import ClaudeClient
 from bot.core.config import MemorySettings, StorageSettings
+from bot.core.i18n import catalogs, language_written
 from bot.core.persona.model import Persona
 from bot.core.stages import Incoming, ReplyResult, TurnListener
 from database.models import utcnow
@@ -61,6 +62,7 @@ def _none_kept(stamp: tuple[object, ...] | None) -> bool:
 def _load_words() -> None:
     language.load()
     timewords.warm()
+    catalogs()  # Kindred's own lines (a quarter of a second): the first refusal or fallback does not wait
 
 
 class MemoryService:
@@ -114,8 +116,9 @@ class MemoryService:
         with (until then recall never encodes). A failure costs nothing but a log line (recall tries again,
         and logs, when it needs the model). True when the model was loaded.
 
-        The language model and the time-word tables (bot/core/language.py, memory/timewords.py) are loaded
-        first, in a worker thread too: the first message's recall and style line do not wait for them."""
+        The language model, the time-word tables and the catalogs of Kindred's own lines
+        (bot/core/language.py, memory/timewords.py, bot/core/i18n.py) are loaded first, in a worker thread
+        too: the first message's recall, style line and refusals do not wait for them."""
         try:
             await asyncio.to_thread(_load_words)
         except Exception as exc:  # used lazily later all the same
@@ -273,6 +276,11 @@ class MemoryService:
         local time."""
         await self.store.people.ensure_user(user_id, name)
         await self.store.people.set_timezone(user_id, zone)
+
+    async def written_language(self, user_id: int) -> str | None:
+        """The language the person writes in most (their writing profile), if Kindred's own lines are
+        translated into it: what its answers to them are in where Discord's locale tells none."""
+        return language_written(await self.store.style.get(user_id))
 
     # What a person states of themselves (/me): theirs, kept whatever their memory consent (stating it is
     # consent to that row), deleted by /me clear and /forget_me.

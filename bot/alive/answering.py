@@ -32,6 +32,8 @@ from bot.alive.initiative import Place, initiative_prompt, place_incoming, self_
 from bot.alive.reactions import ReactionGate
 from bot.alive.speaker import Speaker
 from bot.core.claude import ClaudeUnavailable
+from bot.core.config import ReplySettings
+from bot.core.i18n import language_named, language_of, own_line
 from bot.core.localtime import LocalTime
 from bot.core.persona.macros import Moment
 from bot.core.persona.register import in_place
@@ -188,7 +190,9 @@ class CorrectionAnswers:
         except ClaudeUnavailable as exc:
             log.warning("the answer to a correction in %s failed (%s): the fallback line", where, exc)
         if not text:  # someone is waiting on the correction: the character's own line, not silence
-            text = speaker.settings.replies.fallback_reply.replace("{name}", persona.name)
+            language = language_of(said) or language_named(await speaker.language_name(reaction.guild_id))
+            text = own_line(language, speaker.settings.replies.fallback_reply, ReplySettings.fallback_reply,
+                            name=persona.name)
         if reaction.is_dm:
             outlet = await self.side.open_dm(permit, reply_to=reaction.message_id)
             if outlet is None:

@@ -50,6 +50,13 @@ class Speaker:
         (consent drops it)."""
         return unprompted_line(profile_of(await self.store.style.get(user_id)), name, said)
 
+    async def language_name(self, guild_id: int | None) -> str:
+        """The server's /settings language as set ("" in a DM or where none is set)."""
+        if guild_id is None or self.policies is None:
+            return ""
+        policy = await self.policies.of(guild_id)
+        return policy.language if policy is not None else ""
+
     @property
     def persona(self) -> Persona:
         return self.character.current()

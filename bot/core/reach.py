@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-NOT_ALLOWED = "I'm not taking requests from you here."
-INACTIVE = ("I'm switched off in this channel (an admin used `/bot deactivate`), so I don't write replies "
-            "here.")
+from bot.core.i18n import N_
+
+NOT_ALLOWED = N_("I'm not taking requests from you here.")
+INACTIVE = N_("I'm switched off in this channel (an admin used `/bot deactivate`), so I don't write replies "
+              "here.")
 
 
 class Way(StrEnum):

@@ -341,7 +341,8 @@ class Reader(Protocol):
     """Before the reply: a message whose words are in a file it carries (a recording), turned into text (a
     feature's, lent through its registration; bot/reply/pipeline.py ``read_first`` runs it). Until read the
     message stands as ``placeholder()`` (what the log keeps of one never read); one that cannot be read is
-    answered, where the answer is certain, with ``unread_line()`` (``{name}``: the character's name)."""
+    answered, where the answer is certain, with ``unread_line(msg)`` (``{name}``: the character's name), in
+    the person's language."""
 
     def takes(self, carried: Carried, /) -> bool:
         """Whether ``carried`` holds what this reads (no I/O)."""
@@ -353,7 +354,7 @@ class Reader(Protocol):
         """Whether it can read at all now (False: every such message is answered as unread)."""
         ...
 
-    def unread_line(self) -> str: ...
+    async def unread_line(self, msg: Incoming, /) -> str: ...
 
     async def read(self, msg: Incoming, carried: Carried, /) -> str | None:
         """The words ``msg`` stands for, read from ``carried`` (what it carried before it was held); None

@@ -18,7 +18,9 @@ from collections.abc import Callable, Sequence
 import discord
 from discord import ui
 
+from bot.core.i18n import t
 from bot.core.text import Page, clip, page_of
+from bot.discord.language import locale_language
 from bot.discord.permissions import HookInteraction
 from bot.discord.ui import APOLOGY, EXPIRED_TEXT, PREFIX, keep_live, owner_pressed, tell
 
@@ -95,8 +97,9 @@ class PagedPanel(ui.LayoutView):
         self.heading = heading
         self.page = page_of(len(self.lines), 0, size)
         self.token = secrets.token_hex(6)
-        self.prev_button: ui.Button[PagedPanel] = self._button("◀ Previous", "prev", -1)
-        self.next_button: ui.Button[PagedPanel] = self._button("Next ▶", "next", +1)
+        language = locale_language(origin)
+        self.prev_button: ui.Button[PagedPanel] = self._button(t(language, "◀ Previous"), "prev", -1)
+        self.next_button: ui.Button[PagedPanel] = self._button(t(language, "Next ▶"), "next", +1)
         self.note = ""
         keep_live(self.token, self)
         self.render()
@@ -134,7 +137,7 @@ class PagedPanel(ui.LayoutView):
         return True
 
     async def on_timeout(self) -> None:
-        self.note = EXPIRED_TEXT
+        self.note = t(locale_language(self.last_interaction), EXPIRED_TEXT)
         self.render()
         try:
             await self.last_interaction.edit_original_response(view=self)
@@ -145,6 +148,6 @@ class PagedPanel(ui.LayoutView):
                        item: ui.Item[PagedPanel]) -> None:
         log.error("button %s failed", getattr(item, "custom_id", item), exc_info=error)
         try:
-            await tell(interaction, APOLOGY)
+            await tell(interaction, t(locale_language(interaction), APOLOGY))
         except discord.HTTPException:
             log.exception("could not apologise for a failed button")

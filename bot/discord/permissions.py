@@ -11,7 +11,10 @@ import discord
 from discord import app_commands
 
 from bot.core.config import Settings
+from bot.core.i18n import N_
 from bot.core.reach import INACTIVE, NOT_ALLOWED, Way, Where
+from bot.discord.language import locale_language
+from bot.operator.limits import Reached
 
 if TYPE_CHECKING:
     from bot.runtime.composition import Services
@@ -44,7 +47,7 @@ class NotAdmin(app_commands.CheckFailure):
     """Raised by :func:`admin_only`; the error handler answers it with an ephemeral explanation."""
 
     def __init__(self) -> None:
-        super().__init__("Only the bot's admins can use this command.")
+        super().__init__(N_("Only the bot's admins can use this command."))
 
 
 class Inactive(app_commands.CheckFailure):
@@ -158,6 +161,8 @@ async def require_may_talk(bot: Kindred, interaction: HookInteraction, way: Way 
     where = Where(interaction.guild_id, int(interaction.channel_id or 0))
     refused = await bot.services.reach.refusal(way, user.id, where, roles)
     if refused is not None:
+        if isinstance(refused.reached, Reached):  # a limit, said in character in the caller's language
+            raise NotAllowed(bot.services.limits.reply_text(refused.reached, locale_language(interaction)))
         raise NotAllowed(refused.tell if refused.kind != "access" else NotAllowed.default)
 
 
@@ -175,7 +180,7 @@ class NotServerAdmin(app_commands.CheckFailure):
     """Raised by :func:`server_admin_only`; answered with an ephemeral explanation."""
 
     def __init__(self) -> None:
-        super().__init__("Only this server's admins (the Manage Server permission) can use this command.")
+        super().__init__(N_("Only this server's admins (the Manage Server permission) can use this command."))
 
 
 async def is_server_admin(bot: Kindred, interaction: HookInteraction) -> bool:

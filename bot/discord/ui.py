@@ -18,7 +18,9 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from bot.core.i18n import N_, t
 from bot.core.text import Page, clip, page_of
+from bot.discord.language import locale_language
 from bot.discord.permissions import HookInteraction, NotAdmin
 from bot.reply.splitting import split_message
 
@@ -27,8 +29,8 @@ log = logging.getLogger(__name__)
 # Every button an OwnedView makes has a custom id "kindred-ui:<token>:<action>"; the token names one live
 # view, so a click on a button whose view is gone (timed out, restarted bot) can be answered.
 PREFIX = "kindred-ui:"
-EXPIRED_TEXT = "These buttons have expired. Run the command again."
-APOLOGY = "Sorry, something went wrong on my side. It has been logged; please try again in a moment."
+EXPIRED_TEXT = N_("These buttons have expired. Run the command again.")
+APOLOGY = N_("Sorry, something went wrong on my side. It has been logged; please try again in a moment.")
 NO_PINGS = discord.AllowedMentions.none()
 MESSAGE_LIMIT = 2000  # Discord's longest message
 
@@ -78,8 +80,9 @@ async def owner_pressed(owner_id: int, interaction: HookInteraction) -> bool:
     """Whether the one who ran the command pressed; anyone else is told whose buttons they are."""
     if interaction.user.id == owner_id:
         return True
-    await interaction.response.send_message(
-        "These buttons belong to whoever ran the command; run it yourself to get your own.", ephemeral=True)
+    await interaction.response.send_message(t(
+        locale_language(interaction),
+        "These buttons belong to whoever ran the command; run it yourself to get your own."), ephemeral=True)
     return False
 
 
@@ -119,7 +122,8 @@ class OwnedView(discord.ui.View):
             if isinstance(item, discord.ui.Button | discord.ui.Select):
                 item.disabled = True
         try:
-            await self.last_interaction.edit_original_response(content=f"{self.content}\n\n-# {EXPIRED_TEXT}",
+            expired = t(locale_language(self.last_interaction), EXPIRED_TEXT)
+            await self.last_interaction.edit_original_response(content=f"{self.content}\n\n-# {expired}",
                                                                view=self)
         except discord.HTTPException as exc:  # the message may be gone or its token too old
             log.debug("could not mark view %s expired: %s", self.token, exc)
@@ -128,7 +132,7 @@ class OwnedView(discord.ui.View):
                        item: discord.ui.Item[discord.ui.View]) -> None:
         log.error("button %s failed", getattr(item, "custom_id", item), exc_info=error)
         try:
-            await tell(interaction, APOLOGY)
+            await tell(interaction, t(locale_language(interaction), APOLOGY))
         except discord.HTTPException:
             log.exception("could not apologise for a failed button")
 
@@ -158,8 +162,9 @@ class PagedView(OwnedView):
         page = self.page
         shown = self.lines[page.offset:page.offset + page.size]
         self.content = self.heading(page) + "\n" + "\n".join(shown)
-        self.button("◀ Previous", "prev", self.prev, disabled=not page.has_prev)
-        self.button("Next ▶", "next", self.next, disabled=not page.has_next)
+        language = locale_language(self.last_interaction)
+        self.button(t(language, "◀ Previous"), "prev", self.prev, disabled=not page.has_prev)
+        self.button(t(language, "Next ▶"), "next", self.next, disabled=not page.has_next)
 
     async def turn(self, interaction: HookInteraction, step: int) -> None:
         self.page = page_of(self.page.total, self.page.number + step, self.page.size)
@@ -186,7 +191,8 @@ async def answer_expired_click(interaction: HookInteraction) -> None:
         return  # the view itself handles it
     if not interaction.response.is_done():
         try:
-            await interaction.response.send_message(EXPIRED_TEXT, ephemeral=True)
+            await interaction.response.send_message(t(locale_language(interaction), EXPIRED_TEXT),
+                                                    ephemeral=True)
         except discord.HTTPException as exc:
             log.debug("could not answer an expired button: %s", exc)
 
@@ -244,27 +250,32 @@ def help_lines(tree: app_commands.CommandTree[discord.Client],
 # --------------------------------------------------------------------------- slash-command errors
 
 
-def describe_error(error: app_commands.AppCommandError) -> str | None:
-    """The one-line ephemeral explanation for an expected failure; None for an unexpected one."""
+def describe_error(error: app_commands.AppCommandError, language: str = "en") -> str | None:
+    """The one-line ephemeral explanation for an expected failure, in ``language``; None for an unexpected
+    one. A check's own message is translated when it is one of the catalogs' lines (an operator's line, such
+    as a limit's, stays as they wrote it)."""
     if isinstance(error, NotAdmin):
-        return str(error)
+        return t(language, str(error))
     if isinstance(error, app_commands.NoPrivateMessage):
-        return "This command only works in a server channel, not in direct messages."
+        return t(language, "This command only works in a server channel, not in direct messages.")
     if isinstance(error, app_commands.MissingPermissions | app_commands.MissingRole
                   | app_commands.MissingAnyRole):
-        return "You don't have the permissions this command needs."
+        return t(language, "You don't have the permissions this command needs.")
     if isinstance(error, app_commands.BotMissingPermissions):
-        return f"I am missing permissions here: {', '.join(error.missing_permissions)}."
+        return t(language, "I am missing permissions here: {permissions}.",
+                 permissions=", ".join(error.missing_permissions))
     if isinstance(error, app_commands.CommandOnCooldown):
-        return f"Slow down a little: try again in {error.retry_after:.0f} seconds."
+        return t(language, "Slow down a little: try again in {seconds} seconds.",
+                 seconds=f"{error.retry_after:.0f}")
     if isinstance(error, app_commands.TransformerError):
-        return (f"I couldn't use {clip(str(error.value), 80)!r} for that option; check the value and try "
-                "again.")
+        return t(language, "I couldn't use {value} for that option; check the value and try again.",
+                 value=repr(clip(str(error.value), 80)))
     if isinstance(error, app_commands.CheckFailure):
-        return str(error) if str(error) and "check functions" not in str(error) else \
-            "You can't use this command here."
+        return t(language, str(error)) if str(error) and "check functions" not in str(error) else \
+            t(language, "You can't use this command here.")
     if isinstance(error, app_commands.CommandNotFound):
-        return "I don't know that command any more; Discord may still be updating the command list."
+        return t(language, "I don't know that command any more; Discord may still be updating the command "
+                           "list.")
     return None
 
 
@@ -272,12 +283,13 @@ async def on_app_command_error(interaction: HookInteraction,
                                error: app_commands.AppCommandError) -> None:
     """Tree-wide handler: expected failures get their explanation, anything else an apology and a
     traceback."""
-    text = describe_error(error)
+    language = locale_language(interaction)
+    text = describe_error(error, language)
     name = interaction.command.qualified_name if interaction.command else "?"
     if text is None:
         original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
         log.error("/%s failed for user %s", name, interaction.user.id, exc_info=original)
-        text = APOLOGY
+        text = t(language, APOLOGY)
     else:
         log.info("/%s refused for user %s: %s", name, interaction.user.id, type(error).__name__)
     try:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.core.config import MemorySettings
+from bot.core.i18n import N_
 from bot.core.tokens import history_tokens
 from bot.reply.persona_runtime import StageStatus, dm_greeted_key, stage_status
 from bot.reply.pipeline import ReplyPipeline
@@ -152,7 +153,7 @@ class ConversationTools:
         quotes ("Remember this", checked first with :meth:`may_quote`): theirs to forget too."""
         content = text.strip()
         if not content:
-            raise InvalidInput("Tell me what to remember: the memory cannot be empty.")
+            raise InvalidInput(N_("Tell me what to remember: the memory cannot be empty."))
         if len(content) > REMEMBER_MAX_CHARS:
             raise InvalidInput(f"That is {len(content)} characters; a memory can be at most "
                                f"{REMEMBER_MAX_CHARS}.")
@@ -161,11 +162,11 @@ class ConversationTools:
         consent = Consent(self.store.servers, self.store.people, self.memory.memory_consent)
         if not consent.allows(answer):
             if answer is False:
-                raise InvalidInput("You turned my memory off with `/memory opt-out`, "
-                                   "so I keep nothing new about "
-                                   "you. Run `/memory opt-in` first if you want me to remember this.")
-            raise InvalidInput("I only remember people who opted in: run `/memory opt-in` first, then ask me "
-                               "again.")
+                raise InvalidInput(N_("You turned my memory off with `/memory opt-out`, so I keep nothing "
+                                      "new about you. Run `/memory opt-in` first if you want me to remember "
+                                      "this."))
+            raise InvalidInput(N_("I only remember people who opted in: run `/memory opt-in` first, then ask "
+                                  "me again."))
         await self.store.people.ensure_user(user_id, user_name)  # core memories reference the user row
         private = private or guild_id is None
         source = PRIVATE_NOTE_SOURCE if private else "user"

@@ -30,6 +30,8 @@ from datetime import UTC, datetime, timedelta
 
 from bot.core.config import ModelSettings
 from bot.core.config.service import LimitSettings
+from bot.core.i18n import N_, language_of, own_line
+from bot.core.i18n import t as translated
 from bot.core.localtime import Clock, load_zone, utc_now
 from bot.core.models.base import route
 from bot.core.models.capabilities import ModelTable
@@ -145,7 +147,7 @@ class SpendingLimits:
             times.popleft()
         if len(times) >= limit:
             return Reached("rate", user_id, f"{times[0]:.3f}", f"{limit} messages a minute reached",
-                           "in a minute")
+                           N_("in a minute"))
         times.append(now)
         return None
 
@@ -199,16 +201,16 @@ class SpendingLimits:
         cap = s.global_daily_spend_usd
         if cap and spent.global_usd >= cap:
             return Reached("global", place, day, f"global daily spend cap ${cap:g} reached "
-                           f"(${spent.global_usd:.2f} today)", "tomorrow")
+                           f"(${spent.global_usd:.2f} today)", N_("tomorrow"))
         cap = s.server_daily_spend_usd
         if guild_id is not None and cap and spent.server_usd >= cap:
             return Reached("server", place, day, f"this server's daily spend cap ${cap:g} reached "
-                           f"(${spent.server_usd:.2f} today)", "tomorrow")
+                           f"(${spent.server_usd:.2f} today)", N_("tomorrow"))
         budget = self.budget(spent.premium)
         if budget and spent.person_tokens >= budget:
             plan = "premium " if spent.premium else ""
             return Reached("tokens", user_id or place, day, f"{plan}daily token budget {budget:,} used up "
-                           f"({spent.person_tokens:,} tokens today)", "tomorrow")
+                           f"({spent.person_tokens:,} tokens today)", N_("tomorrow"))
         return None
 
     async def reached(self, user_id: int | None, guild_id: int | None, place: int, *, counted: bool = False,
@@ -237,7 +239,7 @@ class SpendingLimits:
             return None
         day = now.astimezone(self.zone).date().isoformat()
         reason = f"global daily spend cap ${cap:g} reached (${spent:.2f} today)"
-        if self._once(self._noted, Reached("global", 0, day, reason, "tomorrow")):
+        if self._once(self._noted, Reached("global", 0, day, reason, N_("tomorrow"))):
             log.warning("%s: the character speaks first no more today", reason)
             self.mirror(f"⏳ {reason}: nothing said unprompted (a first word, a DM, the status) until "
                         f"midnight ({self.timezone}).")
@@ -264,8 +266,10 @@ class SpendingLimits:
             self.mirror(f"⏳ {line}")
         return reached.reason
 
-    def reply_text(self, reached: Reached) -> str:
-        return self.limits.limit_reply.replace("{name}", self.name()).replace("{when}", reached.when)
+    def reply_text(self, reached: Reached, language: str | None = None) -> str:
+        """The limit's line, in ``language`` unless the operator wrote their own."""
+        return own_line(language, self.limits.limit_reply, LimitSettings.limit_reply, name=self.name(),
+                        when=translated(language, reached.when))
 
     # -- the message path
 
@@ -276,7 +280,7 @@ class SpendingLimits:
         told = self.addressed(msg) and self._once(self._told, reached)
         if told:
             try:
-                await outlet.send(self.reply_text(reached), first=True)
+                await outlet.send(self.reply_text(reached, language_of(msg.content)), first=True)
             except Exception as exc:  # the refusal stands even when Discord would not take the line
                 log.warning("could not tell %s about the limit: %s", msg.author_id, exc)
         return Decision(False, f"limit: {reached.reason}{'; said so once' if told else ''}", kind="limit")

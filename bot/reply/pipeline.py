@@ -356,7 +356,7 @@ class ReplyPipeline:
             if content is not None:
                 await self._admission.relog(msg, content)  # the sequence's own log write finds it there
                 return dataclasses.replace(msg, content=content, carried=NOTHING)
-        await self._unread(msg, outlet, reader.unread_line())
+        await self._unread(msg, outlet, await reader.unread_line(msg))
         return None
 
     async def _unread(self, msg: Incoming, outlet: Outlet, line: str) -> None:

@@ -11,7 +11,9 @@ import time
 
 from bot.core.character import CharacterSource
 from bot.core.claude import ClaudeClient, Completion
-from bot.core.config import Settings
+from bot.core.config import ReplySettings, Settings
+from bot.core.config.messages import MediaSettings
+from bot.core.i18n import language_of, language_written, own_line
 from bot.core.models.base import Prompt
 from bot.core.models.tools import without_footnotes
 from bot.core.persona.model import Persona
@@ -75,9 +77,10 @@ class ReplyWriter:
         # any has no media to read and holds nothing.
         limits = MediaLimits.of(self._settings.media) if msg.carried.attachments else None
         lease = await self._images.take(image_bytes(msg.carried, limits)) if limits is not None else None
+        # Kindred's own lines (the fallback, the files') in the language of the message, else the person's.
+        language = language_of(msg.content) or language_written(data.style_profile)
         try:
-            lines = (self._settings.media.unreadable_attachment_line, persona.name,
-                     self._settings.media.attachments_left_out_line)
+            lines = self._media_lines(persona, language)
             label = f"reply to message {msg.message_id}"
             # The request and what its text goes through, as values: delivery runs the call (typing starts
             # with the request, not before the prompt is read: it overlaps the generation, what the person
@@ -90,7 +93,7 @@ class ReplyWriter:
             generation = Generation(self._claude, prompt, media, composer.model_call(msg, persona, premium),
                                     lines, label, log, tools=tools, lease=lease)
             delivery = Delivery(self._settings, outlet, generation, Finish(msg, self._features.reply_filters),
-                                self.fallback_text(persona), started, label, log,
+                                self.fallback_text(persona, language), started, label, log,
                                 progress=keeper.progress(msg) if self._owed.is_owed(msg.message_id) else None)
             delivered = await delivery.run()
         finally:
@@ -129,8 +132,7 @@ class ReplyWriter:
                                                       replace_last_reply=replace_last_reply,
                                                       see_later=see_later)
         prompt, tools = await self._tooled(msg, prompt)
-        lines = (self._settings.media.unreadable_attachment_line, persona.name,
-                 self._settings.media.attachments_left_out_line)
+        lines = self._media_lines(persona, language_of(msg.content))
         generation = Generation(self._claude, prompt, None, composer.model_call(msg, persona, premium), lines,
                                 f"new answer to message {msg.message_id}", log, tools=tools)
         return await generation.write(streamed=False)
@@ -139,8 +141,18 @@ class ReplyWriter:
         """The text as it goes to Discord (reply filters applied; a failing filter is skipped)."""
         return finish_text(self._features.reply_filters, msg, text)
 
-    def fallback_text(self, persona: Persona) -> str:
-        return self._settings.replies.fallback_reply.replace("{name}", persona.name)
+    def fallback_text(self, persona: Persona, language: str | None = None) -> str:
+        """The line said when the model fails, in ``language`` unless the operator wrote their own."""
+        return own_line(language, self._settings.replies.fallback_reply, ReplySettings.fallback_reply,
+                        name=persona.name)
+
+    def _media_lines(self, persona: Persona, language: str | None) -> tuple[str, str, str]:
+        """The lines about files not looked at (their placeholders left for the media's notice), the name."""
+        media = self._settings.media
+        unreadable = own_line(language, media.unreadable_attachment_line,
+                              MediaSettings.unreadable_attachment_line)
+        return (unreadable, persona.name,
+                own_line(language, media.attachments_left_out_line, MediaSettings.attachments_left_out_line))
 
     async def resume(self, msg: Incoming, outlet: Outlet, parts: list[str], delivered: int) -> ReplyResult:
         """The parts of a reply a crash cut short, from the first not posted (bot/reply/keeping.py)."""

@@ -94,11 +94,19 @@ class Recorded:
     at: float
     headers: dict[str, str] = field(default_factory=dict)
 
+# Discord's locales (its Reference, "Locales"): what an interaction's ``locale`` may be.
+DISCORD_LOCALES = frozenset({
+    "id", "da", "de", "en-GB", "en-US", "es-ES", "es-419", "fr", "hr", "it", "lt", "hu", "nl", "no", "pl",
+    "pt-BR", "ro", "fi", "sv-SE", "vi", "tr", "cs", "el", "bg", "ru", "uk", "hi", "th", "zh-CN", "ja",
+    "zh-TW", "ko"})
+
 
 class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld, VoiceWorld):
     def __init__(self, *, heartbeat_interval_ms: int = 45_000) -> None:
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.users: dict[int, dict[str, Any]] = {}
+        # each person's Discord client language, sent as every interaction's ``locale`` (en-US unless set)
+        self.locales: dict[int, str] = {}
         self.guilds: dict[int, dict[str, Any]] = {}
         self.channels: dict[int, dict[str, Any]] = {}
         self.members: dict[int, dict[int, dict[str, Any]]] = {}
@@ -160,6 +168,11 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld, VoiceWorld):
                 "avatar": None, "bot": bot, "public_flags": 0}
         self.users[user_id] = user
         return user
+
+    def set_locale(self, user_id: int, locale: str) -> None:
+        """The language ``user_id``'s Discord client is set to: one of Discord's locales (ja, es-ES...)."""
+        assert locale in DISCORD_LOCALES, f"{locale!r} is not one of Discord's locales"
+        self.locales[user_id] = locale
 
     def set_application_owner(self, user_id: int) -> None:
         self.owner_id = user_id
@@ -622,7 +635,8 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld, VoiceWorld):
         payload: dict[str, Any] = {
             "id": str(iid), "application_id": str(self.application_id), "type": itype, "token": token,
             "version": 1,
-            "channel_id": str(channel_id), "channel": channel, "locale": "en-US", "entitlements": [],
+            "channel_id": str(channel_id), "channel": channel, "locale": self.locales.get(user_id, "en-US"),
+            "entitlements": [],
             "authorizing_integration_owners": {"0": str(guild_id)} if guild_id else {"1": str(user_id)},
             "context": 0 if guild_id else 1, "attachment_size_limit": 8_388_608,
             "app_permissions": (str(self.permissions_of(guild_id, self.application_id)) if guild_id
@@ -740,7 +754,8 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld, VoiceWorld):
         permissions = int(MEMBER_PERMISSIONS) & ~(0 if external_apps_allowed else SEND_MESSAGES)
         payload: dict[str, Any] = {
             "id": str(iid), "application_id": str(self.application_id), "type": 2, "token": f"itoken-{iid}",
-            "version": 1, "data": data, "channel_id": str(channel_id), "channel": channel, "locale": "en-US",
+            "version": 1, "data": data, "channel_id": str(channel_id), "channel": channel,
+            "locale": self.locales.get(user_id, "en-US"),
             "entitlements": [], "context": context, "attachment_size_limit": 8_388_608,
             "authorizing_integration_owners": ({"1": str(user_id)} if user_install
                                                else {"0": str(guild_id)}),

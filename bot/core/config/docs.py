@@ -93,7 +93,13 @@ def render_reference() -> str:
             "allowed values. Set a key in `config.env` (technical settings), the character folder's",
             "`character.env`, its `character.local.env` (secrets) or the environment, in that order of",
             "precedence, lowest first; names are case-insensitive. How to choose them by task is in the",
-            "README's [Configuration](../README.md#configuration).", ""]
+            "README's [Configuration](../README.md#configuration).", "",
+            "The eight lines the character says itself (`fallback_reply`, `limit_reply`,",
+            "`unreadable_attachment_line`, `attachments_left_out_line`, `reminder_fallback_line`,",
+            "`reminder_missed_line`, `voice_unheard_reply`, `web_search_capped_line`) are said in the",
+            "person's language while you leave them at their default, translated into the eleven languages",
+            "of [languages.md](languages.md#kindreds-own-lines-in-the-persons-language); set one, and",
+            "your line is said as you wrote it, to everyone.", ""]
     # A blank line before the first section's title: else Markdown shows it inside the intro's paragraph.
     return "\n".join(head) + "\n" + render_markdown() + "\n"
 

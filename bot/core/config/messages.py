@@ -8,6 +8,7 @@ from typing import ClassVar
 
 from bot.core.config import checks
 from bot.core.config.keys import key
+from bot.core.i18n import N_
 
 
 @dataclass(frozen=True)
@@ -32,14 +33,15 @@ class MediaSettings:
         "(attachments_left_out_line).", min=0)
     attachment_timeout: float = key(10.0, "Seconds to download one message's attachments.", above=0)
     unreadable_attachment_line: str = key(
-        "*{name} squints at {file}.* I can't open that one here, sorry.",
+        N_("*{name} squints at {file}.* I can't open that one here, sorry."),
         "The line the character says about files it could not look at ({name}: the character's name, "
-        "{file}: the files).")
+        "{file}: the files). Unset, it is said in the person's language (docs/languages.md); set, as "
+        "written.")
     attachments_left_out_line: str = key(
-        "*{name} eyes the pile of files.* That's a lot to read at once: I only got partway, and left {file} "
-        "for later.",
+        N_("*{name} eyes the pile of files.* That's a lot to read at once: I only got partway, and left "
+           "{file} for later."),
         "The line the character says about text files cut or left out for max_attachment_tokens ({name}: the "
-        "character's name, {file}: the files).")
+        "character's name, {file}: the files). Unset, it is said in the person's language; set, as written.")
 
 
 @dataclass(frozen=True)

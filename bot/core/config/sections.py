@@ -36,6 +36,7 @@ from bot.core.config.service import (
     RecoverySettings,
     parse_shard_ids,
 )
+from bot.core.i18n import N_
 from bot.core.localtime import load_zone, parse_quiet_hours
 from bot.core.models.base import BACKENDS
 from bot.core.models.capabilities import EFFORTS
@@ -61,9 +62,10 @@ class ReplySettings:
         "alternate greeting), and one of a V3 card's group_only_greetings the first time it answers in a "
         "server channel. false: no greeting is posted, nor put in any prompt.")
     fallback_reply: str = key(
-        "*{name} blinks, lost in thought for a moment.* Sorry, my thoughts scattered. "
-        "Could you say that again?",
-        "In-character reply posted when Claude fails or times out ({name} is the character's name).")
+        N_("*{name} blinks, lost in thought for a moment.* Sorry, my thoughts scattered. "
+        "Could you say that again?"),
+        "In-character reply posted when Claude fails or times out ({name} is the character's name). Unset, "
+        "it is said in the person's language (docs/languages.md); set, your line is said as written.")
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from bot.core.config.keys import key, parsed_by
+from bot.core.i18n import N_
 
 
 def _id_list(value: str) -> str | None:
@@ -52,9 +53,9 @@ class LimitSettings:
     user_messages_per_minute: int = key(
         0, "Messages one person may send the character in a minute before it stops reading them.", min=0)
     limit_reply: str = key(
-        "*{name} stifles a yawn.* I'm all talked out for now. Let's pick this up again {when}.",
+        N_("*{name} stifles a yawn.* I'm all talked out for now. Let's pick this up again {when}."),
         "Said once, in character, when someone reaches a limit ({name}: the character; {when}: "
-        "tomorrow / in a minute).")
+        "tomorrow / in a minute). Unset, it is said in the person's language; set, as written.")
 def parse_shard_ids(value: str) -> tuple[int, ...]:
     """``"0-3"``, ``"0,2,5"`` or ``"0-1,4"`` as sorted shard ids (empty: every shard, no cluster)."""
     ids: set[int] = set()

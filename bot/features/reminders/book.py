@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, available_timezones
 
+from bot.core.i18n import t
 from bot.core.localtime import Clock, load_zone, utc_now
 from bot.core.models.tools import Lent, ToolOutput, client_tool
 from bot.core.stages import Incoming
@@ -305,38 +306,49 @@ class ReminderBook:
                           f"{where}; its next times: " + "; ".join(
                               f"{c.local:%A %d %B %Y, %H:%M} ({stamp(c.due)})" for c in coming) + ".")
 
-    async def pause(self, user_id: int, reminder_id: int, paused: bool) -> str:
-        """Pause or resume one of the person's recurring reminders: what happened, in a line for them. A
-        paused one's timer finds it paused and goes; resuming it arms the next occurrence after now."""
-        now = self.clock()
+    async def pause(self, user_id: int, reminder_id: int, paused: bool, language: str = "en") -> str:
+        """Pause or resume one of the person's recurring reminders: what happened, in a line for them (in
+        ``language``). A paused one's timer finds it paused and goes; resuming it arms the next occurrence
+        after now."""
+        now, number = self.clock(), reminder_id
         if not await self.reminders.pause(user_id, reminder_id, paused, now):
-            state = "running" if paused else "paused"
-            return f"You have no {state} recurring reminder #{reminder_id}: nothing changed."
+            return (t(language, "You have no running recurring reminder #{number}: nothing changed.",
+                      number=number) if paused else
+                    t(language, "You have no paused recurring reminder #{number}: nothing changed.",
+                      number=number))
         if paused:
-            return f"Paused reminder #{reminder_id}; `/reminders resume:{reminder_id}` starts it again."
+            return t(language, "Paused reminder #{number}; `/reminders resume:{number}` starts it again.",
+                     number=number)
         row = await self.reminders.get(reminder_id)
         upcoming = None if row is None else await self.upcoming(row, now)
         if row is None or upcoming is None:
-            return f"Reminder #{reminder_id} has no time still to come."
+            return t(language, "Reminder #{number} has no time still to come.", number=number)
         await self.move(row, upcoming)
-        return f"Resumed reminder #{reminder_id}: next {stamp(upcoming.due)}."
+        return t(language, "Resumed reminder #{number}: next {next}.", number=number,
+                 next=stamp(upcoming.due))
 
-    async def skip(self, user_id: int, reminder_id: int) -> str:
-        """Skip the next occurrence of one of the person's recurring reminders: a line for them."""
-        row = await self.reminders.get(reminder_id)
+    async def skip(self, user_id: int, reminder_id: int, language: str = "en") -> str:
+        """Skip the next occurrence of one of the person's recurring reminders: a line for them (in
+        ``language``)."""
+        row, number = await self.reminders.get(reminder_id), reminder_id
         if row is None or row.user_id != user_id or row.task or row.delivered or row.cancelled:
-            return f"You have no reminder #{reminder_id} waiting: nothing was skipped."
+            return t(language, "You have no reminder #{number} waiting: nothing was skipped.", number=number)
         if not row.rule:
-            return f"Reminder #{reminder_id} happens only once: `/reminders cancel:{reminder_id}` cancels it."
+            return t(language, "Reminder #{number} happens only once: `/reminders cancel:{number}` cancels "
+                               "it.", number=number)
         if row.paused:
-            return f"Reminder #{reminder_id} is paused: `/reminders resume:{reminder_id}` first."
+            return t(language, "Reminder #{number} is paused: `/reminders resume:{number}` first.",
+                     number=number)
         zone, local = load_zone(row.zone or "UTC"), from_text(row.local_at)
         after = await next_off_loop(row.rule, local, zone) if local is not None else None
         if after is None:
-            return f"Reminder #{reminder_id} has no later time: `/reminders cancel:{reminder_id}` ends it."
+            return t(language, "Reminder #{number} has no later time: `/reminders cancel:{number}` ends "
+                               "it.", number=number)
         if not await self.move(row, after):
-            return f"Reminder #{reminder_id} was just delivered or changed: look at `/reminders` again."
-        return (f"Skipped reminder #{reminder_id} on {stamp(row.due_at)}; next {stamp(after.due)}.")
+            return t(language, "Reminder #{number} was just delivered or changed: look at `/reminders` "
+                               "again.", number=number)
+        return t(language, "Skipped reminder #{number} on {day}; next {next}.", number=number,
+                 day=stamp(row.due_at), next=stamp(after.due))
 
     async def upcoming(self, row: ReminderRow, now: datetime) -> Occurrence | None:
         """A recurring reminder's first occurrence from now on (its own time when still to come)."""

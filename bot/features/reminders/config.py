@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from bot.core.config.keys import key
+from bot.core.i18n import N_
 
 
 @dataclass(frozen=True)
@@ -32,9 +33,10 @@ class ReminderSettings:
     place_tasks_min_minutes: int = key(
         60, "Minutes a place task's occurrences must be apart at least (a closer rule is refused).", min=1)
     reminder_fallback_line: str = key(
-        "{user}, you asked me to remind you: {reminder}", "A reminder as it goes out when the model cannot "
-        "write it ({user}: the person, {reminder}: what they asked, {name}: the character).")
+        N_("{user}, you asked me to remind you: {reminder}"), "A reminder as it goes out when the model "
+        "cannot write it ({user}: the person, {reminder}: what they asked, {name}: the character). Unset, it "
+        "is said in the language the reminder was asked in (else the server's); set, as written.")
     reminder_missed_line: str = key(
-        "{user}, I was away when your reminder came due, so I skipped it: {reminder}", "What a recurring "
+        N_("{user}, I was away when your reminder came due, so I skipped it: {reminder}"), "What a recurring "
         "reminder says, when the model cannot write it, of an occurrence that came due while the bot was "
-        "down (skipped, not made late; the same placeholders).")
+        "down (skipped, not made late; the same placeholders and languages).")

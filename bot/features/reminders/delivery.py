@@ -37,6 +37,7 @@ from bot.alive.service import DiscordSide
 from bot.alive.speaker import Speaker
 from bot.alive.style import place_line
 from bot.core.claude import ClaudeUnavailable
+from bot.core.i18n import language_named, language_of, own_line
 from bot.core.localtime import Clock, LocalTime, load_zone, utc_now
 from bot.core.persona.macros import Moment
 from bot.core.persona.register import in_place
@@ -280,6 +281,14 @@ class ReminderDelivery:
             return await self.side.open_dm(permit, nonce=nonce)
         return self.side.outlet_for(Place(reminder.channel_id, reminder.guild_id or 0), permit, nonce=nonce)
 
+    async def _server_language(self, reminder: ReminderRow, to_dm: bool) -> str | None:
+        """The server's ``/settings language`` where the reminder goes to its channel (None elsewhere)."""
+        policies = self.speaker.policies
+        if to_dm or reminder.guild_id is None or policies is None:
+            return None
+        policy = await policies.of(reminder.guild_id)
+        return language_named(policy.language) if policy is not None else None
+
     async def words(self, reminder: ReminderRow, now: datetime, to_dm: bool, *, write: bool = True,
                     turn: DueTurn | None = None) -> str:
         """The reminder in the character's words, for the channel or (``to_dm``) the person's DM; the
@@ -289,13 +298,15 @@ class ReminderDelivery:
         restricted = not to_dm and self.side.age_restricted(reminder.channel_id)
         store, persona = speaker.store, in_place(speaker.persona, restricted)  # the place's register
         user = await store.people.get_user(reminder.user_id)
+        # The fallback line in the language the reminder was asked in (its own words), else the server's.
+        language = language_of(reminder.text) or await self._server_language(reminder, to_dm)
         name = clean_name(user.name) if user is not None and user.name else "them"
         mention = "" if to_dm else f"<@{reminder.user_id}> "
         missed = turn is not None and turn.missed
         own = speaker.settings.section(ReminderSettings)
-        line = own.reminder_missed_line if missed else own.reminder_fallback_line
-        fallback = line.replace("{name}", persona.name).replace("{user}", name).replace("{reminder}",
-                                                                                         reminder.text)
+        line, default = ((own.reminder_missed_line, ReminderSettings.reminder_missed_line) if missed
+                         else (own.reminder_fallback_line, ReminderSettings.reminder_fallback_line))
+        fallback = own_line(language, line, default, name=persona.name, user=name, reminder=reminder.text)
         if not write:
             log.info("reminder %s: a spending limit is reached; the plain line goes out", reminder.id)
             return mention + fallback

@@ -61,7 +61,8 @@ def build(parts: Parts) -> Contribution:
     calls = Calls(parts.holder.follow(VoiceSettings), parts.places, voice, parts.reach)
     spoken = SpokenReply()  # a reply to words said in a call: it will be spoken (every character's)
     return Contribution(prompt_parts=(spoken,), cast_prompt_parts=(spoken,),
-                        readers=(VoiceMessages(parts.holder.follow(VoiceSettings), voice),),
+                        readers=(VoiceMessages(parts.holder.follow(VoiceSettings), voice,
+                                               parts.store.style),),
                         parts=(voice, calls, VoiceMessageReplies(voice, parts.store.privacy)),
                         place_changed=(calls.recheck,))
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from bot.core.config.keys import key, parsed_by
+from bot.core.i18n import N_
 from bot.core.language import NAMES
 
 BACKENDS = ("espeak-ng", "openai")
@@ -85,9 +86,9 @@ class VoiceSettings:
         25 * 1024 * 1024, "Largest voice message (bytes) downloaded to be transcribed (25 MB: OpenAI's limit "
         "for one transcription); a larger one is not heard.", above=0)
     voice_unheard_reply: str = key(
-        "*{name} tilts their head.* I can't listen to voice messages, sorry. Could you type it?",
+        N_("*{name} tilts their head.* I can't listen to voice messages, sorry. Could you type it?"),
         "What the character says to a voice message it cannot transcribe ({name} is the character's "
-        "name).")
+        "name). Unset, it is said in the language the person writes in; set, as written.")
     voice_channels: bool = key(
         False, "Let people call the character into a voice channel (/voice join); server admins may turn "
         "it on or off for their server (/bot voice). It listens only with a speech-to-text backend "

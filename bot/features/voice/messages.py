@@ -21,6 +21,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from bot.core.attachments import Attachment, Carried
+from bot.core.i18n import language_written, own_line
 from bot.core.stages import Incoming
 from bot.features.voice.audio import VoiceClip
 from bot.features.voice.config import VoiceSettings
@@ -33,6 +34,7 @@ from bot.features.voice.speech import (
     transcript_content,
 )
 from database.privacy import Privacy
+from database.style import StyleProfiles
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +52,12 @@ def payer_of(msg: Incoming) -> Payer:
 class VoiceMessages:
     """The reader of voice messages. ``settings``: the voice section (a reload reaches it)."""
 
-    def __init__(self, settings: VoiceSettings, voice: VoiceService) -> None:
+    def __init__(self, settings: VoiceSettings, voice: VoiceService, profiles: StyleProfiles | None = None
+                 ) -> None:
+        """``profiles``: people's writing profiles, whose language the unheard line is said in."""
         self.settings = settings
         self.voice = voice
+        self.profiles = profiles
 
     def takes(self, carried: Carried, /) -> bool:
         return recording_of(carried) is not None
@@ -63,8 +68,11 @@ class VoiceMessages:
     def can_read(self) -> bool:
         return self.voice.hears
 
-    def unread_line(self) -> str:
-        return self.settings.voice_unheard_reply
+    async def unread_line(self, msg: Incoming, /) -> str:
+        # A recording has no words to tell its language: the language the person writes in, if known.
+        written = await self.profiles.get(msg.author_id) if self.profiles is not None else None
+        return own_line(language_written(written), self.settings.voice_unheard_reply,
+                        VoiceSettings.voice_unheard_reply)
 
     async def read(self, msg: Incoming, carried: Carried, /) -> str | None:
         attachment = recording_of(carried)

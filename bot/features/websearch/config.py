@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from bot.core.config.keys import key
+from bot.core.i18n import N_
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,6 @@ class LookupSettings:
         "(Claude's web_fetch tool, held to those links' sites; never where the request carries another "
         "person's private memories).")
     web_search_capped_line: str = key(
-        "*{name} rubs their eyes.* I've looked up all I can for today. Ask me again tomorrow?",
+        N_("*{name} rubs their eyes.* I've looked up all I can for today. Ask me again tomorrow?"),
         "What the character says when a reply would search past the day's cap ({name}: the character's "
-        "name).")
+        "name). Unset, it is said in the person's language; set, as written.")

@@ -23,6 +23,7 @@ from datetime import UTC, date, datetime, time
 
 from bot.core.config import AliveSettings
 from bot.core.config.holder import SettingsHolder
+from bot.core.i18n import language_of, own_line
 from bot.core.models.tools import Lent, Location, ToolOutput, client_tool, domains, web_fetch, web_search
 from bot.core.stages import Incoming
 from bot.features.websearch.config import LookupSettings
@@ -138,7 +139,7 @@ class WebSearch:
             return ()
         left = await self.budget.left(msg, person=s.web_search_daily_cap_person,
                                       server=s.web_search_daily_cap_server)
-        lent = [self._search(msg, left) if left > 0 else self._capped()]
+        lent = [self._search(msg, left) if left > 0 else self._capped(msg)]
         posted = links(msg.content)[:MAX_LINKS]
         if s.web_fetch and posted:
             lent.append(Lent(web_fetch(domains(posted)), outward=True, voice=FETCH_VOICE))
@@ -153,8 +154,9 @@ class WebSearch:
                             blocked=_listed(s.web_search_blocked_domains), location=location)
         return Lent(search, narrowing=SearchLeft(search, self.budget, msg, s), voice=SEARCH_VOICE)
 
-    def _capped(self) -> Lent:
-        line = self.settings.web_search_capped_line.replace("{name}", self.character())
+    def _capped(self, msg: Incoming) -> Lent:
+        line = own_line(language_of(msg.content), self.settings.web_search_capped_line,
+                        LookupSettings.web_search_capped_line, name=self.character())
         return Lent(CappedSearch.DECLARED, CappedSearch(line), voice=SEARCH_VOICE)
 
 

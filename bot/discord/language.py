@@ -1,0 +1,35 @@
+"""The language Kindred answers an interaction in (a slash command, a button, a menu): the locale the person's
+Discord client is set to, which Discord sends with every interaction, when Kindred's lines are translated into
+it; else the language the person writes in (their stored writing profile); else English."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import discord
+
+from bot.core.locales import FALLBACK, language_of_locale
+
+log = logging.getLogger(__name__)
+
+HookInteraction = discord.Interaction[Any]  # any client's (bot/discord/permissions.py's, which imports this)
+
+
+def locale_language(interaction: HookInteraction) -> str:
+    """The interaction's locale's language, or English (no database read: for a line said at once)."""
+    return language_of_locale(interaction.locale) or FALLBACK
+
+
+async def answer_language(interaction: HookInteraction) -> str:
+    """The language to answer ``interaction`` in: its locale's, else the person's own, else English."""
+    if (code := language_of_locale(interaction.locale)) is not None:
+        return code
+    services = getattr(interaction.client, "_services", None)  # None before start-up built them
+    if services is None:
+        return FALLBACK
+    try:
+        return await services.memory.written_language(interaction.user.id) or FALLBACK
+    except Exception as exc:  # a language is not worth failing the answer over
+        log.debug("no writing profile read for user %s: %s", interaction.user.id, exc)
+        return FALLBACK
