@@ -613,8 +613,8 @@ async def test_a_channel_summary_is_rewritten_only_with_what_its_server_may_see(
 
 async def test_when_the_rewrite_fails_the_clause_telling_the_old_home_is_dropped(
         make_harness: MakeHarness) -> None:
-    """Claude failing, the summary is not rewritten but loses the whole clause that tells the closed fact (found
-    by the words it shares with the fact: memory/present.py)."""
+    """Claude failing, the summary is not rewritten but loses the whole clause that tells the closed fact
+    (found by the words it shares with the fact: memory/present.py)."""
     from memory.passtext import REWRITE_CUE
     from tests.fakes.claude_server import Reply
     from tests.test_summarization import SMALL, Script, chat, summarized

@@ -459,7 +459,8 @@ KIND_SAID = ("distress", "conflict", "relief", "surprise", "banter", "warmth", "
 TWENTY_TURNS = {
     "en": [("my boss shouted at me in front of everyone today", "distress"),
            ("I can't stop shaking, honestly", "distress"),
-           ("it's all sorted now, my boss apologised and I feel so much better. thank you!", "relief, warmth"),
+           ("it's all sorted now, my boss apologised and I feel so much better. thank you!",
+            "relief, warmth"),
            ("wait, guess what: they offered me a promotion", "surprise"),
            ("lol says the fish who has never had a job", "banter"),
            ("you're a useless lump of scales", "conflict"),
@@ -479,7 +480,8 @@ TWENTY_TURNS = {
            ("good night finn", "warmth")],
     "es": [("mi jefe me gritó hoy delante de todos", "distress"),
            ("no puedo dejar de temblar, de verdad", "distress"),
-           ("ya está todo arreglado, mi jefe se disculpó y me siento mucho mejor. ¡gracias!", "relief, warmth"),
+           ("ya está todo arreglado, mi jefe se disculpó y me siento mucho mejor. ¡gracias!",
+            "relief, warmth"),
            ("espera, adivina: me ofrecieron un ascenso", "surprise"),
            ("jaja lo dice el pez que nunca ha tenido trabajo", "banter"),
            ("eres un montón de escamas inútil", "conflict"),
@@ -523,8 +525,8 @@ TWENTY_TURNS = {
 @pytest.mark.parametrize("language", list(TWENTY_TURNS))
 async def test_the_state_line_follows_each_judged_message_and_relief_clears_concern(
         make_harness: MakeHarness, language: str) -> None:
-    """Twenty turns (distress, relief, surprise, banter, an insult, thanks), each judged by the fake model as a
-    good model would: the request after each judged message says what it carried (in at least 0.9 of turns),
+    """Twenty turns (distress, relief, surprise, banter, an insult, thanks), each judged by the fake model as
+    a good model would: the request after each judged message says what it carried (in at least 0.9 of turns),
     "just now" is about that message, and no request after a relief shows concern until distress comes
     again."""
     h = await make_harness(timezone="UTC")

@@ -165,7 +165,7 @@ async def test_what_word_lists_misread_is_read_as_the_model_judges_it(make_harne
     clock.now += timedelta(minutes=1)
     line = await dm(h, "anyway", 2)
     assert "concerned" not in line and "be gentle" not in line and "stung" not in line
-    assert line.startswith(f"Toward alice you feel a little {shown}")  # what the model judged, as it judged it
+    assert line.startswith(f"Toward alice you feel a little {shown}")  # what the model judged, as judged
     assert await h.store.feelings.read(key, USER_ID) != ("", "")
 
 

@@ -362,8 +362,8 @@ async def test_the_person_block_itself_says_each_thing_once(make_harness: MakeHa
     assert person.count("Leeds") == 1 and "- Alice lives in Leeds" in person
 
 
-# A memory, a summary telling it in a whole clause or sentence of its own, the place it names and what only the
-# summary tells: clauses part at each script's punctuation (a sentence's end, a comma, 、, ，).
+# A memory, a summary telling it in a whole clause or sentence of its own, the place it names and what only
+# the summary tells: clauses part at each script's punctuation (a sentence's end, a comma, 、, ，).
 IN_A_CLAUSE = {
     "en": ("Alice lives in Leeds", "Alice has a sister, Maya. Alice lives in Leeds.", "Leeds", "Maya"),
     "es": ("Alice vive en Leeds", "Alice tiene una hermana, Maya. Alice vive en Leeds.", "Leeds", "Maya"),
@@ -413,12 +413,13 @@ def test_a_clause_keeps_what_no_memory_says_whole() -> None:
         "Bea tiene dos gatos. Le gusta correr."
 
 
-# A memory and a summary that says it beside a parenthesis, a quotation and a sentence half of which the memory
-# says; what only the summary tells.
+# A memory and a summary that says it beside a parenthesis, a quotation and a sentence half of which the
+# memory says; what only the summary tells.
 CUT_CLEANLY = {
     "en": ("Lucía moved to Madrid",
            "Lucía moved to Madrid (she had lived in Seville, her home town, for years) and is leaving the "
-           "hospital for a clinic. She said \"I moved to Madrid, at last\" and laughed. Lucía moved to Madrid.",
+           "hospital for a clinic. She said \"I moved to Madrid, at last\" and laughed. "
+           "Lucía moved to Madrid.",
            "clinic"),
     "es": ("Lucía se ha mudado a Madrid",
            "Lucía se ha mudado a Madrid (antes vivía en Sevilla, su ciudad natal) y deja el hospital por una "
