@@ -39,6 +39,7 @@ from bot.alive.style import StyleMirror
 from bot.core.config import AliveSettings
 from bot.core.localtime import Clock, LocalTime, utc_now
 from bot.core.persona.model import Persona
+from bot.core.place import Place as MessagePlace
 from bot.core.reach import Permit
 from bot.core.stages import Decision, Incoming, Outlet, PromptPart, ReplyResult, TurnListener
 from bot.core.text import clean_name
@@ -64,8 +65,9 @@ class DiscordSide(Protocol):
     async def open_dm(self, permit: Permit, *, nonce: str | None = None,
                       reply_to: int | None = None) -> Outlet | None: ...
     def roles_of(self, guild_id: int, user_id: int) -> Collection[int]: ...  # a member's, as cached
-    def age_restricted(self, channel_id: int) -> bool: ...  # a channel marked so, or a thread of one
-    def parent_of(self, channel_id: int) -> int | None: ...  # a thread's channel
+    # what a place is (bot/discord/places.py ``place_of``), as the cache knows its channel; ``guild_id``:
+    # the server a row names (None: a DM)
+    def place_of(self, channel_id: int, guild_id: int | None) -> MessagePlace: ...
     def emotes_for(self, guild_id: int | None) -> EmoteSet: ...
     async def react(self, channel_id: int, message_id: int, emote: Emote | str) -> None: ...
     async def show_status(self, text: str) -> None: ...  # on this process's shards

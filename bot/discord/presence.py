@@ -13,9 +13,10 @@ import discord
 
 from bot.alive.emotes import Emote, EmoteSet
 from bot.alive.initiative import Place
+from bot.core.place import Place as MessagePlace
 from bot.core.reach import Permit
-from bot.discord.flow import age_restricted_place
 from bot.discord.outlets import typing_in
+from bot.discord.places import place_of
 from bot.discord.posting import allowed_mentions_for
 
 log = logging.getLogger(__name__)
@@ -98,14 +99,10 @@ class AlivePresence:
                    else self.bot.get_partial_messageable(place.channel_id, guild_id=place.guild_id))
         return ChannelOutlet(channel, nonce, reply_to)
 
-    def age_restricted(self, channel_id: int) -> bool:
-        """Whether the channel (or the thread's channel) is age-restricted; unknown is not (the safe side)."""
-        return age_restricted_place(self.bot.get_channel(channel_id))
-
-    def parent_of(self, channel_id: int) -> int | None:
-        """A thread's channel; None for a channel, or one not in the cache."""
-        found = self.bot.get_channel(channel_id)
-        return found.parent_id if isinstance(found, discord.Thread) else None
+    def place_of(self, channel_id: int, guild_id: int | None) -> MessagePlace:
+        """What the place is (bot/discord/places.py ``place_of``), as the cache knows its channel; one it
+        does not know counts as private (``guild_id``: the server the row names; None: a DM)."""
+        return place_of(self.bot.get_channel(channel_id), guild_id=guild_id, channel_id=channel_id)
 
     async def open_dm(self, permit: Permit, *, nonce: str | None = None,
                       reply_to: int | None = None) -> ChannelOutlet | None:

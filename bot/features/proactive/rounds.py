@@ -29,6 +29,7 @@ from bot.core.claude import ClaudeUnavailable
 from bot.core.localtime import LocalTime
 from bot.core.persona.macros import Moment
 from bot.core.persona.register import in_place
+from bot.core.place import Place as MessagePlace
 from bot.core.reach import Permit, Refusal, Way, Where
 from bot.core.stages import Outlet
 from bot.core.text import clean_name
@@ -97,13 +98,15 @@ class ProactiveRound:
     """One round over every channel offered by ``places`` (the Discord side knows which exist)."""
 
     def __init__(self, speaker: Speaker, time: LocalTime, *, places: Callable[[], Sequence[Place]],
-                 outlet_for: Callable[[Place, Permit], Outlet], status: Callable[[], Awaitable[str]],
+                 outlet_for: Callable[[Place, Permit], Outlet],
+                 place_of: Callable[[int, int | None], MessagePlace], status: Callable[[], Awaitable[str]],
                  feeling: Callable[[int], Awaitable[str]], mirror: Callable[[str], None],
                  rng: Roller | None = None) -> None:
         self.speaker = speaker
         self.time = time
         self.places = places
         self.outlet_for = outlet_for
+        self.place_of = place_of  # what a channel is, derived as every reply's place (bot/discord/places.py)
         self.status = status
         self.feeling = feeling  # how a channel feels, from what was said there
         self.mirror = mirror
@@ -152,7 +155,8 @@ class ProactiveRound:
         permit = await speaker.reach.permit(Way.PROACTIVE, None, Where(place.guild_id, place.channel_id))
         if isinstance(permit, Refusal):
             return f"{permit.reason}; nothing posted"
-        persona = in_place(speaker.persona, place.age_restricted)  # a mature one's register for the place
+        here = place_incoming(self.place_of(place.channel_id, place.guild_id), now)
+        persona = in_place(speaker.persona, here.age_restricted)  # a mature one's register for the place
         portrait = await self_portrait(speaker.store.identity, speaker.store.state, speaker.character_key)
         # Channel and server names are text people chose: cleaned as every prompt shows names.
         server = f" on the server {clean_name(place.guild_name)}" if place.guild_name else ""
@@ -182,8 +186,6 @@ class ProactiveRound:
             return f"Claude failed ({exc}); nothing posted"
         if not said:
             return "Claude answered nothing; nothing posted"
-        here = place_incoming(place.channel_id, now, guild_id=place.guild_id, guild_name=place.guild_name,
-                              channel_name=place.channel_name)
         parts = split(settings.discord, speaker.finish_text(here, said))
         await speak(settings.typing, self.outlet_for(place, permit), parts)
         return ""
