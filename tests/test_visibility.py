@@ -56,6 +56,7 @@ from memory.recall import Recall
 from tests.fakes.claude_server import FakeClaude
 from tests.harness import CHANNEL_ID, GUILD_ID, OTHER_CHANNEL_ID, USER2_ID, USER_ID, Harness
 from tests.memory_support import HashEmbedder
+from tests.place_support import place, server_place
 from tests.test_consent import use_test_embedder
 from tests.test_e2e_server_tools import hide
 from tests.test_private_memories import OTHER_GUILD, OTHER_GUILD_CHANNEL
@@ -297,9 +298,9 @@ async def read_for(store: Store, audience: Audience) -> str:
     allowed = index.seen_by(private=dm, guild_id=guild, everywhere=guild is None)
     facts = [r.fact for r, ok in zip(index.rows, allowed, strict=True) if ok]
     lines = [m.content for m in data.recent]  # the place's lines, as a reply's prompt reads them
-    msg = Incoming(next(MESSAGE_IDS), channel, audience.person, f"p{audience.person}", ASKED,
-                   datetime.now(UTC), dm, guild_id=audience.guild, private=audience.kind is Kind.PRIVATE,
-                   parent_id=audience.parent)
+    msg = Incoming(next(MESSAGE_IDS), audience.person, f"p{audience.person}", ASKED, datetime.now(UTC),
+                   place=place(channel, dm, audience.guild, private=audience.kind is Kind.PRIVATE,
+                               parent_id=audience.parent))
     assert msg.audience(everywhere=everywhere) == audience
     settings = MemorySettings()
     recall = Recall(FactCache(store.facts), store.people, EMBEDDER, settings,
@@ -367,8 +368,8 @@ async def test_a_servers_events_are_listed_only_where_they_may_be_seen(seed: int
     for channel, (guild, private, parent) in PLACES.items():
         if guild != 1:
             continue
-        msg = Incoming(1, channel, 11, "ann", "events?", start, False, guild_id=guild, private=private,
-                       parent_id=parent)
+        msg = Incoming(1, 11, "ann", "events?", start,
+                       place=server_place(channel, guild, private=private, parent_id=parent))
         listed = (await ScheduledEvents(msg, View()).run({})).text  # type: ignore[arg-type]
         for event in events:
             if event.name + ":" in listed:

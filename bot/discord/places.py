@@ -40,7 +40,8 @@ def place_of(source: Any, *, guild_id: int | None = None, channel_id: int = 0) -
                      age_restricted=False, channel_name=getattr(channel, "name", "") or "")
     return Place(channel_id=channel_id, is_dm=False, guild_id=guild_id, private=private_place(channel),
                  parent_id=parent_id, age_restricted=age_restricted_place(channel), guild_name=guild.name,
-                 channel_name=getattr(channel, "name", "") or "", cannot_post=missing_post_permission(channel))
+                 channel_name=getattr(channel, "name", "") or "",
+                 cannot_post=missing_post_permission(channel))
 
 
 def missing_post_permission(channel: Any) -> str:
