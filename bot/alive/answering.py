@@ -28,14 +28,14 @@ from typing import Protocol
 
 from bot.alive.feelings import Feelings
 from bot.alive.felt import Reacted, Reaction, cue_line
-from bot.alive.initiative import Place, initiative_prompt, place_incoming, self_portrait, speak, split
+from bot.alive.initiative import Venue, initiative_prompt, place_incoming, self_portrait, speak, split
 from bot.alive.reactions import ReactionGate
 from bot.alive.speaker import Speaker
 from bot.core.claude import ClaudeUnavailable
 from bot.core.localtime import LocalTime
 from bot.core.persona.macros import Moment
 from bot.core.persona.register import in_place
-from bot.core.place import Place as MessagePlace
+from bot.core.place import Place
 from bot.core.reach import Permit, Refusal, Way, Where
 from bot.core.stages import Outlet
 from bot.core.text import clean_name
@@ -58,12 +58,12 @@ ASK = ("[Nobody wrote to you since: {name} only reacted to that reply of yours. 
 class Side(Protocol):
     """What an answer needs of Discord (a part of bot/alive/service.py's DiscordSide)."""
 
-    def outlet_for(self, place: Place, permit: Permit, *, nonce: str | None = None,
+    def outlet_for(self, place: Venue, permit: Permit, *, nonce: str | None = None,
                    reply_to: int | None = None) -> Outlet: ...
     async def open_dm(self, permit: Permit, *, nonce: str | None = None,
                       reply_to: int | None = None) -> Outlet | None: ...
     def roles_of(self, guild_id: int, user_id: int) -> Collection[int]: ...
-    def place_of(self, channel_id: int, guild_id: int | None) -> MessagePlace: ...
+    def place_of(self, channel_id: int, guild_id: int | None) -> Place: ...
 
 
 Toward = Callable[[int, str, str, int | None], Awaitable[str]]  # (user, name, mood, channel) -> state line
@@ -195,7 +195,7 @@ class CorrectionAnswers:
                 self._claimed.pop(message, None)
                 return
         else:
-            outlet = self.side.outlet_for(Place(reaction.channel_id, reaction.guild_id or 0), permit,
+            outlet = self.side.outlet_for(Venue(reaction.channel_id, reaction.guild_id or 0), permit,
                                           reply_to=reaction.message_id)
         parts = split(speaker.settings.discord, speaker.finish_text(here, text))
         ids = await speak(speaker.settings.typing, outlet, parts)
@@ -235,6 +235,6 @@ class CorrectionAnswers:
                               person=reaction.user_id,
                               parent=self.place(reaction).parent_id)
 
-    def place(self, reaction: Reaction) -> MessagePlace:
+    def place(self, reaction: Reaction) -> Place:
         """Where the reacted message is, as the Discord side derives it (a DM's: the person's)."""
         return self.side.place_of(reaction.channel_id, None if reaction.is_dm else reaction.guild_id)

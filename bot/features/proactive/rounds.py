@@ -23,13 +23,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from bot.alive.initiative import Place, initiative_prompt, place_incoming, self_portrait, speak, split
+from bot.alive.initiative import Venue, initiative_prompt, place_incoming, self_portrait, speak, split
 from bot.alive.speaker import Speaker
 from bot.core.claude import ClaudeUnavailable
 from bot.core.localtime import LocalTime
 from bot.core.persona.macros import Moment
 from bot.core.persona.register import in_place
-from bot.core.place import Place as MessagePlace
+from bot.core.place import Place
 from bot.core.reach import Permit, Refusal, Way, Where
 from bot.core.stages import Outlet
 from bot.core.text import clean_name
@@ -52,7 +52,7 @@ class Roller(Protocol):
 
 @dataclass(frozen=True)
 class Verdict:
-    place: Place
+    place: Venue
     speak: bool
     reason: str
     kind: str = ""  # comment | thought, when it spoke
@@ -97,9 +97,9 @@ THOUGHT_NO_STATUS = ("Nobody asked you anything: you decide to speak up on your 
 class ProactiveRound:
     """One round over every channel offered by ``places`` (the Discord side knows which exist)."""
 
-    def __init__(self, speaker: Speaker, time: LocalTime, *, places: Callable[[], Sequence[Place]],
-                 outlet_for: Callable[[Place, Permit], Outlet],
-                 place_of: Callable[[int, int | None], MessagePlace], status: Callable[[], Awaitable[str]],
+    def __init__(self, speaker: Speaker, time: LocalTime, *, places: Callable[[], Sequence[Venue]],
+                 outlet_for: Callable[[Venue, Permit], Outlet],
+                 place_of: Callable[[int, int | None], Place], status: Callable[[], Awaitable[str]],
                  feeling: Callable[[int], Awaitable[str]], mirror: Callable[[str], None],
                  rng: Roller | None = None) -> None:
         self.speaker = speaker
@@ -149,7 +149,7 @@ class ProactiveRound:
         spoke = sum(v.speak for v in verdicts)
         return f"spoke in {spoke} of {len(verdicts)} channel(s)"
 
-    async def speak(self, place: Place, kind: str, recent: Sequence[SeenMessage], now: datetime) -> str:
+    async def speak(self, place: Venue, kind: str, recent: Sequence[SeenMessage], now: datetime) -> str:
         """Say something in ``place``; returns why nothing was posted ("" when it spoke)."""
         speaker, settings = self.speaker, self.speaker.settings
         permit = await speaker.reach.permit(Way.PROACTIVE, None, Where(place.guild_id, place.channel_id))

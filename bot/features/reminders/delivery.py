@@ -32,14 +32,14 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.alive.initiative import Place, initiative_prompt, place_incoming, self_portrait, speak, split
+from bot.alive.initiative import Venue, initiative_prompt, place_incoming, self_portrait, speak, split
 from bot.alive.service import DiscordSide
 from bot.alive.speaker import Speaker
 from bot.core.claude import ClaudeUnavailable
 from bot.core.localtime import Clock, LocalTime, load_zone, utc_now
 from bot.core.persona.macros import Moment
 from bot.core.persona.register import in_place
-from bot.core.place import Place as MessagePlace
+from bot.core.place import Place
 from bot.core.reach import Permit, Refusal, Way, Where
 from bot.core.stages import Outlet, conversation_scope
 from bot.core.text import clean_name
@@ -183,7 +183,7 @@ class ReminderDelivery:
         if not text:
             await self._close(task, turn, now)
             return f"place task {task.id} skipped: nothing written"
-        outlet = self.side.outlet_for(Place(task.channel_id, task.guild_id or 0), permit,
+        outlet = self.side.outlet_for(Venue(task.channel_id, task.guild_id or 0), permit,
                                       nonce=reminder_nonce(task.id, turn.due.latest.due))
         here = place_incoming(self.place(task, False), now)
         await speak(self.speaker.settings.typing, outlet,
@@ -250,11 +250,11 @@ class ReminderDelivery:
                                        "" if after is None else local_text(after.local),
                                        reminder_key(reminder.id), {"reminder": reminder.id})
 
-    def place(self, reminder: ReminderRow, to_dm: bool) -> MessagePlace:
+    def place(self, reminder: ReminderRow, to_dm: bool) -> Place:
         """Where it is said: its channel as the Discord side derives it (bot/discord/places.py ``place_of``),
         or (``to_dm``) the person's DM."""
         if to_dm or reminder.guild_id is None:
-            return MessagePlace.dm(0 if to_dm and not reminder.is_dm else reminder.channel_id)
+            return Place.dm(0 if to_dm and not reminder.is_dm else reminder.channel_id)
         return self.side.place_of(reminder.channel_id, reminder.guild_id)
 
     async def _welcome_there(self, reminder: ReminderRow) -> bool:
@@ -283,7 +283,7 @@ class ReminderDelivery:
         nonce = reminder_nonce(reminder.id, None if turn is None else turn.due.latest.due)
         if permit.where.is_dm:  # a DM reminder goes to the DM, whatever else the row says
             return await self.side.open_dm(permit, nonce=nonce)
-        return self.side.outlet_for(Place(reminder.channel_id, reminder.guild_id or 0), permit, nonce=nonce)
+        return self.side.outlet_for(Venue(reminder.channel_id, reminder.guild_id or 0), permit, nonce=nonce)
 
     async def words(self, reminder: ReminderRow, now: datetime, to_dm: bool, *, write: bool = True,
                     turn: DueTurn | None = None) -> str:
