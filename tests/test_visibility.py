@@ -17,10 +17,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,8 +34,11 @@ from sqlalchemy import BigInteger, Column, Integer, MetaData, Table, create_engi
 from bot.alive.regard import FEELINGS, Regard
 from bot.core.config import MemorySettings
 from bot.core.persona.model import Persona
+from bot.core.place import Place
 from bot.core.stages import Incoming
+from bot.features.reminders.book import ReminderBook
 from bot.features.servertools.knowing import EventCard, ScheduledEvents
+from bot.reply.pipeline import ReplyPipeline
 from database.models import LoggedMessage, UserFact
 from database.records import (
     PRIVATE_NOTE_SOURCE,
@@ -44,6 +48,7 @@ from database.records import (
     PromptRequest,
     Turn,
 )
+from database.reminders import reminder_key
 from database.store import Store
 from database.swipes import SwipeRecord
 from database.threads import NewThread, ThreadChanges
@@ -53,13 +58,20 @@ from memory.consent import Consent
 from memory.embeddings import to_bytes
 from memory.facts import FactCache, FactIndex
 from memory.recall import Recall
+from tests.fakes import EVENT_WAIT
 from tests.fakes.claude_server import FakeClaude
-from tests.harness import CHANNEL_ID, GUILD_ID, OTHER_CHANNEL_ID, USER2_ID, USER_ID, Harness
+from tests.fakes.discord_guild import VIEW_CHANNEL
+from tests.fakes.mcp_server import FakeMcp, http_server
+from tests.harness import CHANNEL_ID, GUILD_ID, OTHER_CHANNEL_ID, USER2_ID, USER_ID, Harness, ephemeral, press
 from tests.memory_support import HashEmbedder
 from tests.place_support import place, server_place
+from tests.test_alive_proactive import bot_switch
 from tests.test_consent import use_test_embedder
 from tests.test_e2e_server_tools import hide
+from tests.test_mcp_tools import admin as mcp_admin
 from tests.test_private_memories import OTHER_GUILD, OTHER_GUILD_CHANNEL
+from tests.test_reminders import asking
+from tests.test_swipes import shows
 
 PEOPLE = (11, 12, 13)
 GUILDS = (1, 2)
@@ -547,5 +559,157 @@ async def test_no_request_or_post_carries_what_its_place_may_not_see(db_url: str
             for channel in (CHANNEL_ID, OTHER_GUILD_CHANNEL, OTHER_CHANNEL_ID, None):
                 await exchange(person, channel, ASKED)
         assert checked  # the requests did carry markers: the property is not vacuous
+    finally:
+        await h.close()
+
+
+# -- every way a reply is made: its place is the one Discord says, and it lends only what that place may
+
+
+def place_said(h: Harness, channel_id: int) -> tuple[bool, bool, int | None, bool] | None:
+    """What the fake Discord says a channel is, worked out here from its own rows: (a DM, a private place,
+    a thread's channel, age-restricted); None for an id that is no channel of its (an /ask's, a check-in's
+    DM not yet opened)."""
+    channel = h.discord.channels.get(channel_id)
+    if channel is None:
+        return None
+    if channel["type"] in (1, 3):
+        return True, False, None, False
+    parent = int(channel["parent_id"]) if channel["type"] in (11, 12) else None
+    base = h.discord.channels[parent] if parent is not None else channel
+    hidden = any(int(o["id"]) == int(base["guild_id"]) and int(o.get("deny") or 0) & VIEW_CHANNEL
+                 for o in base.get("permission_overwrites") or [])
+    return False, hidden or channel["type"] == 12, parent, bool(base.get("nsfw"))
+
+
+def misplaced(h: Harness, made: Sequence[Incoming]) -> list[Incoming]:
+    """The messages made whose place is not what Discord says of their channel."""
+    return [m for m in made if (said := place_said(h, m.channel_id)) is not None
+            and (m.is_dm, m.private, m.parent_id, m.age_restricted) != said]
+
+
+def recording(monkeypatch: pytest.MonkeyPatch) -> list[Incoming]:
+    """Every Incoming made from now on, whichever way made it (a copy with changes too)."""
+    made: list[Incoming] = []
+    init = Incoming.__init__
+
+    def note(self: Incoming, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        made.append(self)
+
+    monkeypatch.setattr(Incoming, "__init__", note)
+    return made
+
+
+@pytest.fixture
+async def fake_mcp() -> AsyncIterator[FakeMcp]:
+    async with http_server() as fake:
+        yield fake
+
+
+async def place_world(db_url: str, tmp_path: Path, fake_mcp: FakeMcp, **config: str) -> Harness:
+    """Server 1 with an MCP server added (``mcp_private_places`` off: its tools are not lent in a private
+    place), its second channel a private place; the character mentioned is answered with swipes on."""
+    h = Harness(db_url=db_url, tmp_path=tmp_path, config={"mcp_tools": "true", "mcp_private_hosts": "true",
+                                                           **config})
+    await h.start_world()
+    await h.start_bot()
+    assert "Added" in await mcp_admin(h, "add", name="weather", url=fake_mcp.url, tools="forecast")
+    await hide(h, OTHER_CHANNEL_ID)
+    return h
+
+
+async def every_way(h: Harness, where: int | None, step: int) -> list[Any]:
+    """alice is answered in ``where`` (None: her DM), then has the reply made again every way a person can:
+    🔄 on it, and /reroll where she is (a server's place). The requests made for them."""
+    before = len(h.claude.requests)
+    h.claude.script(f"First {step}.", model=REPLY_MODEL)
+    sent = await (h.dm(f"hello {step}") if where is None
+                  else h.say(f"hello {step}", channel=where, mention=True))
+    await h.handled(sent)
+    await h.at_rest()
+    [reply] = [m for m in list(h.discord.messages.values())
+               if m["author"].get("bot") and m.get("content") == f"First {step}."]
+    await shows(h, reply, f"First {step}.", "1/1")
+    h.claude.script(f"Again {step}.", model=REPLY_MODEL)
+    await (await press(h, reply, "new")).response()
+    await shows(h, reply, f"Again {step}.", "2/2")
+    if where is not None:
+        h.claude.script(f"Rerolled {step}.", model=REPLY_MODEL)
+        answer = await ephemeral(await h.slash("reroll", channel=int(reply["channel_id"])))
+        await h.discord.wait_for(lambda _: "new alternative" in answer["content"], EVENT_WAIT,
+                                 what="the reroll's answer")
+        await shows(h, reply, f"Rerolled {step}.", "3/3")
+    await h.at_rest()
+    return [r for r in h.claude.requests[before:] if r.model == REPLY_MODEL]
+
+
+def mcp_declared(request: Any) -> bool:
+    return any(str(t.get("name", "")).startswith("weather__") for t in request.body.get("tools") or [])
+
+
+async def walk_every_way(h: Harness) -> None:
+    """Every way a person makes a reply, in every kind of place: the requests for a private place or a DM
+    declare no MCP tool; those of the public channel do (the check is not vacuous)."""
+    for step, where in enumerate((CHANNEL_ID, OTHER_CHANNEL_ID, None)):
+        requests = await every_way(h, where, step)
+        assert len(requests) == (2 if where is None else 3), [r.model for r in requests]
+        assert all(mcp_declared(r) == (where == CHANNEL_ID) for r in requests), where
+
+
+@pytest.mark.parametrize("threads", [False, True])
+async def test_every_way_a_reply_is_made_has_the_place_discord_says(
+        db_url: str, tmp_path: Path, fake_mcp: FakeMcp, monkeypatch: pytest.MonkeyPatch,
+        threads: bool) -> None:
+    """A reply and its remaking (🔄, /reroll), in a public channel, a private place and a DM; with
+    conversation threads on, each in the thread opened from the message (a private place's thread is one
+    too): every message the bot made on the way has the place Discord says of its channel, and what the
+    place lends follows it (no MCP tool where it is private). Then a reminder in the private place, said
+    from its row of the database, gets its place the same way."""
+    made = recording(monkeypatch)
+    h = await place_world(db_url, tmp_path, fake_mcp, conversation_threads=str(threads).lower())
+    try:
+        await walk_every_way(h)
+        if threads:  # the replies went into threads: a thread's place was made and checked
+            assert any(m.parent_id == OTHER_CHANNEL_ID and m.private for m in made)
+        # a reminder set in the private place, delivered there from its row
+        assert "**on**" in await bot_switch(h, "reminders", "on", "server")
+        private = server_place(OTHER_CHANNEL_ID, GUILD_ID, private=True)  # as Discord says it
+        asked = dataclasses.replace(asking(dm=False), place=private)
+        assert not (await h.bot.services.part(ReminderBook).set(asked, "water the plants", None, 5)).error
+        deliver = h.bot.services.timers.handlers["reminder"]
+        [row] = [r for r in await h.store.reminders.open_for(USER_ID) if r.text == "water the plants"]
+        h.claude.script("Time to water the plants!", model=REPLY_MODEL)
+        assert await deliver(await h.store.timers.get(reminder_key(row.id))) == f"reminder {row.id} delivered"
+        assert any("water the plants" in str(m["content"]) for m in h.discord.posted(OTHER_CHANNEL_ID))
+        assert any(m.channel_id == OTHER_CHANNEL_ID and m.message_id == 0 for m in made)
+        assert fake_mcp.calls == []
+        assert not misplaced(h, made), misplaced(h, made)
+        assert {m.channel_id for m in made} >= {CHANNEL_ID, OTHER_CHANNEL_ID}  # not vacuous
+    finally:
+        await h.close()
+
+
+async def test_a_planted_rebuilt_message_is_caught(db_url: str, tmp_path: Path, fake_mcp: FakeMcp,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reroll that rebuilds its message by hand, as the swipes once did (its server and channel, nothing
+    of the place's privacy or parent): the check above flags it, and the harm it would do shows (the private
+    place's reroll declares the MCP server's tool)."""
+    made = recording(monkeypatch)
+    alternative = ReplyPipeline.alternative
+
+    async def rebuilt(self: ReplyPipeline, msg: Incoming, **kwargs: Any) -> str:
+        bare = Incoming(msg.message_id, msg.author_id, msg.author_name, msg.content, msg.created_at,
+                        place=Place(channel_id=msg.channel_id, is_dm=msg.is_dm, guild_id=msg.guild_id,
+                                    private=False, parent_id=None, age_restricted=False))
+        return await alternative(self, bare, **kwargs)
+
+    monkeypatch.setattr(ReplyPipeline, "alternative", rebuilt)
+    h = await place_world(db_url, tmp_path, fake_mcp)
+    try:
+        with pytest.raises(AssertionError):
+            await walk_every_way(h)  # the private place's reroll lends the MCP tool
+        wrong = misplaced(h, made)
+        assert wrong and all(m.channel_id == OTHER_CHANNEL_ID and not m.private for m in wrong)
     finally:
         await h.close()
