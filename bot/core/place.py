@@ -55,9 +55,3 @@ class Place:
         return Place(channel_id=thread_id, is_dm=False, guild_id=self.guild_id, private=self.private,
                      parent_id=self.channel_id, age_restricted=self.age_restricted,
                      guild_name=self.guild_name, channel_name=name)
-
-    @property
-    def switched_by(self) -> tuple[int, int | None, int | None]:
-        """What a per-place switch of this place is read by (database/switches.py ``is_on``): its channel,
-        its server, and a thread's channel, whose setting a thread without its own follows."""
-        return self.channel_id, self.guild_id, self.parent_id
