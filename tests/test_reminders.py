@@ -556,7 +556,8 @@ async def test_cancelling_does_not_lift_the_daily_cap(make_harness: MakeHarness)
 async def channel_reminder(h: Harness, text: str, channel: int = CHANNEL_ID) -> Any:
     """A reminder alice set in ``channel`` (as set_reminder sets it), and its timer."""
     book = h.bot.services.part(ReminderBook)
-    done = await book.set(dataclasses.replace(asking(dm=False), place=place(channel, False, GUILD_ID)), text, None, 5)
+    asked = dataclasses.replace(asking(dm=False), place=place(channel, False, GUILD_ID))
+    done = await book.set(asked, text, None, 5)
     assert not done.error, done.text
     row = next(r for r in await h.store.reminders.open_for(USER_ID) if r.text == text)
     return await h.store.timers.get(reminder_key(row.id))
