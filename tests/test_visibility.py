@@ -68,8 +68,10 @@ from tests.place_support import place, server_place
 from tests.test_alive_proactive import bot_switch
 from tests.test_consent import use_test_embedder
 from tests.test_e2e_server_tools import hide
+from tests.test_feelings_in_context import Clock, afternoon, set_clock
 from tests.test_mcp_tools import admin as mcp_admin
 from tests.test_private_memories import OTHER_GUILD, OTHER_GUILD_CHANNEL
+from tests.test_reaction_answers import thumbs_down
 from tests.test_reminders import asking
 from tests.test_swipes import shows
 
@@ -619,9 +621,9 @@ async def place_world(db_url: str, tmp_path: Path, fake_mcp: FakeMcp, **config: 
     return h
 
 
-async def every_way(h: Harness, where: int | None, step: int) -> list[Any]:
+async def every_way(h: Harness, where: int | None, step: int) -> tuple[list[Any], dict[str, Any]]:
     """alice is answered in ``where`` (None: her DM), then has the reply made again every way a person can:
-    🔄 on it, and /reroll where she is (a server's place). The requests made for them."""
+    🔄 on it, and /reroll where she is (a server's place). The requests made for them, and the reply."""
     before = len(h.claude.requests)
     h.claude.script(f"First {step}.", model=REPLY_MODEL)
     sent = await (h.dm(f"hello {step}") if where is None
@@ -641,20 +643,23 @@ async def every_way(h: Harness, where: int | None, step: int) -> list[Any]:
                                  what="the reroll's answer")
         await shows(h, reply, f"Rerolled {step}.", "3/3")
     await h.at_rest()
-    return [r for r in h.claude.requests[before:] if r.model == REPLY_MODEL]
+    return [r for r in h.claude.requests[before:] if r.model == REPLY_MODEL], reply
 
 
 def mcp_declared(request: Any) -> bool:
     return any(str(t.get("name", "")).startswith("weather__") for t in request.body.get("tools") or [])
 
 
-async def walk_every_way(h: Harness) -> None:
+async def walk_every_way(h: Harness) -> dict[str, Any]:
     """Every way a person makes a reply, in every kind of place: the requests for a private place or a DM
-    declare no MCP tool; those of the public channel do (the check is not vacuous)."""
+    declare no MCP tool; those of the public channel do (the check is not vacuous). The private place's
+    reply."""
+    replies = {}
     for step, where in enumerate((CHANNEL_ID, OTHER_CHANNEL_ID, None)):
-        requests = await every_way(h, where, step)
+        requests, replies[where] = await every_way(h, where, step)
         assert len(requests) == (2 if where is None else 3), [r.model for r in requests]
         assert all(mcp_declared(r) == (where == CHANNEL_ID) for r in requests), where
+    return replies[OTHER_CHANNEL_ID]
 
 
 @pytest.mark.parametrize("threads", [False, True])
@@ -664,12 +669,19 @@ async def test_every_way_a_reply_is_made_has_the_place_discord_says(
     """A reply and its remaking (🔄, /reroll), in a public channel, a private place and a DM; with
     conversation threads on, each in the thread opened from the message (a private place's thread is one
     too): every message the bot made on the way has the place Discord says of its channel, and what the
-    place lends follows it (no MCP tool where it is private). Then a reminder in the private place, said
-    from its row of the database, gets its place the same way."""
+    place lends follows it (no MCP tool where it is private). Then a correction's answer and a reminder in
+    the private place, said from a reaction and from a row of the database, get theirs the same way."""
     made = recording(monkeypatch)
-    h = await place_world(db_url, tmp_path, fake_mcp, conversation_threads=str(threads).lower())
+    h = await place_world(db_url, tmp_path, fake_mcp, conversation_threads=str(threads).lower(),
+                          correction_answers="true", timezone="UTC")
+    set_clock(h, Clock(afternoon()))
     try:
-        await walk_every_way(h)
+        private_reply = await walk_every_way(h)
+        # a correction's answer, to the reply in the private place (or its thread)
+        h.claude.script("You're right, I was wrong.", model=REPLY_MODEL)
+        await thumbs_down(h, private_reply)
+        assert any(m.get("content") == "You're right, I was wrong."
+                   for m in h.discord.posted(int(private_reply["channel_id"])))
         if threads:  # the replies went into threads: a thread's place was made and checked
             assert any(m.parent_id == OTHER_CHANNEL_ID and m.private for m in made)
         # a reminder set in the private place, delivered there from its row
