@@ -70,9 +70,11 @@ from tests.test_consent import use_test_embedder
 from tests.test_e2e_server_tools import hide
 from tests.test_feelings_in_context import Clock, afternoon, set_clock
 from tests.test_mcp_tools import admin as mcp_admin
+from tests.test_place_tasks import QUESTION, carrying_out, tasks
 from tests.test_private_memories import OTHER_GUILD, OTHER_GUILD_CHANNEL
 from tests.test_reaction_answers import thumbs_down
 from tests.test_reminders import asking
+from tests.test_reminders_recurring import at_fake_time, fire
 from tests.test_swipes import shows
 
 PEOPLE = (11, 12, 13)
@@ -670,7 +672,8 @@ async def test_every_way_a_reply_is_made_has_the_place_discord_says(
     conversation threads on, each in the thread opened from the message (a private place's thread is one
     too): every message the bot made on the way has the place Discord says of its channel, and what the
     place lends follows it (no MCP tool where it is private). Then a correction's answer and a reminder in
-    the private place, said from a reaction and from a row of the database, get theirs the same way."""
+    the private place, said from a reaction and from a row of the database, and a place task carried out
+    there get theirs the same way."""
     made = recording(monkeypatch)
     h = await place_world(db_url, tmp_path, fake_mcp, conversation_threads=str(threads).lower(),
                           correction_answers="true", timezone="UTC")
@@ -695,6 +698,17 @@ async def test_every_way_a_reply_is_made_has_the_place_discord_says(
         assert await deliver(await h.store.timers.get(reminder_key(row.id))) == f"reminder {row.id} delivered"
         assert any("water the plants" in str(m["content"]) for m in h.discord.posted(OTHER_CHANNEL_ID))
         assert any(m.channel_id == OTHER_CHANNEL_ID and m.message_id == 0 for m in made)
+        # a place task an admin set there, carried out from its row at its time
+        now = [datetime.now(UTC)]
+        at_fake_time(h, now)
+        assert (await tasks(h, "add", {"what": QUESTION, "time": "09:00", "zone": "UTC"},
+                            channel=OTHER_CHANNEL_ID)).startswith("Place task #")
+        [task] = await h.store.reminders.tasks_of(GUILD_ID)
+        h.claude.script("Which tide do you like best?", match=carrying_out)
+        await fire(h, task.due_at, now)
+        await h.discord.wait_for(lambda _: any(m["content"] == "Which tide do you like best?"
+                                               for m in h.discord.posted(OTHER_CHANNEL_ID)),
+                                 EVENT_WAIT, what="the place task's post")
         assert fake_mcp.calls == []
         assert not misplaced(h, made), misplaced(h, made)
         assert {m.channel_id for m in made} >= {CHANNEL_ID, OTHER_CHANNEL_ID}  # not vacuous
