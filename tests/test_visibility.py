@@ -39,7 +39,8 @@ from bot.core.stages import Incoming
 from bot.features.reminders.book import ReminderBook
 from bot.features.servertools.knowing import EventCard, ScheduledEvents
 from bot.reply.pipeline import ReplyPipeline
-from database.models import LoggedMessage, UserFact
+from database.models import LoggedMessage, UserFact, utcnow
+from database.owed import OwedReply
 from database.records import (
     PRIVATE_NOTE_SOURCE,
     PRIVATE_SOURCE,
@@ -664,6 +665,33 @@ async def walk_every_way(h: Harness) -> dict[str, Any]:
     return replies[OTHER_CHANNEL_ID]
 
 
+async def owed_after_a_crash(h: Harness, channel: int) -> None:
+    """A message in ``channel`` whose reply a crash cut off (its mark left in the table, its post never
+    made) is answered when the bot starts again; that late reply declares no MCP tool."""
+    h.claude.script("On time.", model=REPLY_MODEL)
+    asked = await h.say("and the tide?", channel=channel, mention=True)
+    await h.handled(asked)
+    [answer] = [m for m in h.discord.posted(channel) if m.get("content") == "On time."]
+    key = h.bot.services.pipeline.character_key
+    await h.stop_bot()
+    store = await Store(h.db_url).open()  # as the crashed process left it
+    try:
+        await store.db.write(lambda conn: conn.execute(OwedReply.__table__.insert(), [
+            {"message_id": int(asked["id"]), "character": key, "channel_id": channel,
+             "owed_since": utcnow() - timedelta(minutes=3)}]))
+    finally:
+        await store.close()
+    h.discord.messages.pop(int(answer["id"]))  # as if never posted
+    before = len(h.claude.requests)
+    h.claude.script("Late, but here.", model=REPLY_MODEL)
+    await h.start_bot()
+    await h.discord.wait_for(lambda _: any(m.get("content") == "Late, but here."
+                                           for m in h.discord.posted(channel)), EVENT_WAIT,
+                             what="the owed reply, answered late")
+    late = [r for r in h.claude.requests[before:] if r.model == REPLY_MODEL]
+    assert late and not any(mcp_declared(r) for r in late)
+
+
 @pytest.mark.parametrize("threads", [False, True])
 async def test_every_way_a_reply_is_made_has_the_place_discord_says(
         db_url: str, tmp_path: Path, fake_mcp: FakeMcp, monkeypatch: pytest.MonkeyPatch,
@@ -672,8 +700,8 @@ async def test_every_way_a_reply_is_made_has_the_place_discord_says(
     conversation threads on, each in the thread opened from the message (a private place's thread is one
     too): every message the bot made on the way has the place Discord says of its channel, and what the
     place lends follows it (no MCP tool where it is private). Then a correction's answer and a reminder in
-    the private place, said from a reaction and from a row of the database, and a place task carried out
-    there get theirs the same way."""
+    the private place, said from a reaction and from a row of the database, a place task carried out
+    there and a reply a crash left owed there get theirs the same way."""
     made = recording(monkeypatch)
     h = await place_world(db_url, tmp_path, fake_mcp, conversation_threads=str(threads).lower(),
                           correction_answers="true", timezone="UTC")
@@ -709,6 +737,8 @@ async def test_every_way_a_reply_is_made_has_the_place_discord_says(
         await h.discord.wait_for(lambda _: any(m["content"] == "Which tide do you like best?"
                                                for m in h.discord.posted(OTHER_CHANNEL_ID)),
                                  EVENT_WAIT, what="the place task's post")
+        if not threads:  # a reply a crash left owed in the private place, answered at the next start
+            await owed_after_a_crash(h, OTHER_CHANNEL_ID)
         assert fake_mcp.calls == []
         assert not misplaced(h, made), misplaced(h, made)
         assert {m.channel_id for m in made} >= {CHANNEL_ID, OTHER_CHANNEL_ID}  # not vacuous
