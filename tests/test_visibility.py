@@ -63,6 +63,7 @@ from tests.fakes import EVENT_WAIT
 from tests.fakes.claude_server import FakeClaude
 from tests.fakes.discord_guild import VIEW_CHANNEL
 from tests.fakes.mcp_server import FakeMcp, http_server
+from tests.fakes.speech_book import SpeechBook
 from tests.harness import CHANNEL_ID, GUILD_ID, OTHER_CHANNEL_ID, USER2_ID, USER_ID, Harness, ephemeral, press
 from tests.memory_support import HashEmbedder
 from tests.place_support import place, server_place
@@ -77,6 +78,10 @@ from tests.test_reaction_answers import thumbs_down
 from tests.test_reminders import asking
 from tests.test_reminders_recurring import at_fake_time, fire
 from tests.test_swipes import shows
+from tests.test_voice_talk import ANSWER as VOICE_ANSWER
+from tests.test_voice_talk import ASKED as VOICE_ASKED
+from tests.test_voice_talk import in_the_call
+from tests.voice_support import VOICE_ID, speech, voice_harness
 
 PEOPLE = (11, 12, 13)
 GUILDS = (1, 2)
@@ -767,5 +772,34 @@ async def test_a_planted_rebuilt_message_is_caught(db_url: str, tmp_path: Path, 
             await walk_every_way(h)  # the private place's reroll lends the MCP tool
         wrong = misplaced(h, made)
         assert wrong and all(m.channel_id == OTHER_CHANNEL_ID and not m.private for m in wrong)
+    finally:
+        await h.close()
+
+
+async def test_a_voice_utterance_in_a_private_call_has_its_place(
+        db_url: str, tmp_path: Path, fake_mcp: FakeMcp, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A member's words in a voice channel @everyone cannot view: the message made of them has the place
+    Discord says of the call's channel, and its reply declares no MCP tool."""
+    made = recording(monkeypatch)
+    h = await voice_harness(db_url, tmp_path, dave=False, stt_backend="openai", voice_channels="true",
+                            mcp_tools="true", mcp_private_hosts="true")
+    try:
+        assert "Added" in await mcp_admin(h, "add", name="weather", url=fake_mcp.url, tools="forecast")
+        await hide(h, VOICE_ID)
+        voice = h.discord.voice
+        assert voice is not None
+        h.openai.speech_book = book = SpeechBook()
+        book.learn(VOICE_ASKED, speech(VOICE_ASKED))
+        h.claude.script(VOICE_ANSWER, model=REPLY_MODEL)
+        await in_the_call(h, USER_ID)
+        before = len(h.claude.requests)
+        await voice.speak(USER_ID, speech(VOICE_ASKED))
+        [posted] = await h.discord.wait_for_messages(VOICE_ID, 1)
+        assert posted["content"] == VOICE_ANSWER
+        requests = [r for r in h.claude.requests[before:] if r.model == REPLY_MODEL]
+        assert requests and not any(mcp_declared(r) for r in requests)
+        heard = [m for m in made if m.channel_id == VOICE_ID]
+        assert heard and all(m.private for m in heard)
+        assert not misplaced(h, made), misplaced(h, made)
     finally:
         await h.close()
