@@ -633,7 +633,8 @@ async def every_way(h: Harness, where: int | None, step: int) -> tuple[list[Any]
     """alice is answered in ``where`` (None: her DM), then has the reply made again every way a person can:
     🔄 on it, and /reroll where she is (a server's place). The requests made for them, and the reply."""
     before = len(h.claude.requests)
-    h.claude.script(f"First {step}.", model=REPLY_MODEL)
+    asking_it = saying(f"hello {step}")  # (a background request never takes its answer)
+    h.claude.script(f"First {step}.", model=REPLY_MODEL, match=asking_it)
     sent = await (h.dm(f"hello {step}") if where is None
                   else h.say(f"hello {step}", channel=where, mention=True))
     await h.handled(sent)
@@ -641,17 +642,21 @@ async def every_way(h: Harness, where: int | None, step: int) -> tuple[list[Any]
     [reply] = [m for m in list(h.discord.messages.values())
                if m["author"].get("bot") and m.get("content") == f"First {step}."]
     await shows(h, reply, f"First {step}.", "1/1")
-    h.claude.script(f"Again {step}.", model=REPLY_MODEL)
+    h.claude.script(f"Again {step}.", model=REPLY_MODEL, match=asking_it)
     await (await press(h, reply, "new")).response()
     await shows(h, reply, f"Again {step}.", "2/2")
     if where is not None:
-        h.claude.script(f"Rerolled {step}.", model=REPLY_MODEL)
+        h.claude.script(f"Rerolled {step}.", model=REPLY_MODEL, match=asking_it)
         answer = await ephemeral(await h.slash("reroll", channel=int(reply["channel_id"])))
         await h.discord.wait_for(lambda _: "new alternative" in answer["content"], EVENT_WAIT,
                                  what="the reroll's answer")
         await shows(h, reply, f"Rerolled {step}.", "3/3")
     await h.at_rest()
-    return [r for r in h.claude.requests[before:] if r.model == REPLY_MODEL], reply
+    return [r for r in h.claude.requests[before:] if r.model == REPLY_MODEL and asking_it(r.body)], reply
+
+
+def saying(text: str) -> Any:
+    return lambda body: text in FakeClaude.all_text(body)
 
 
 def mcp_declared(request: Any) -> bool:
@@ -673,10 +678,15 @@ async def walk_every_way(h: Harness) -> dict[str, Any]:
 async def owed_after_a_crash(h: Harness, channel: int) -> None:
     """A message in ``channel`` whose reply a crash cut off (its mark left in the table, its post never
     made) is answered when the bot starts again; that late reply declares no MCP tool."""
-    h.claude.script("On time.", model=REPLY_MODEL)
-    asked = await h.say("and the tide?", channel=channel, mention=True)
+    await h.at_rest()
+    h.claude.script("On time.", model=REPLY_MODEL, match=saying("and the tide?"))
+    asked = await h.say("and the tide?", channel=channel, mention=True, user=USER2_ID)
     await h.handled(asked)
-    [answer] = [m for m in h.discord.posted(channel) if m.get("content") == "On time."]
+    await h.at_rest()
+    posts = h.discord.posted(channel)
+    found = [m for m in posts if m.get("content") == "On time."]
+    assert len(found) == 1, [m.get("content") for m in posts]
+    answer = found[0]
     key = h.bot.services.pipeline.character_key
     await h.stop_bot()
     store = await Store(h.db_url).open()  # as the crashed process left it
@@ -688,7 +698,7 @@ async def owed_after_a_crash(h: Harness, channel: int) -> None:
         await store.close()
     h.discord.messages.pop(int(answer["id"]))  # as if never posted
     before = len(h.claude.requests)
-    h.claude.script("Late, but here.", model=REPLY_MODEL)
+    h.claude.script("Late, but here.", model=REPLY_MODEL, match=saying("and the tide?"))
     await h.start_bot()
     await h.discord.wait_for(lambda _: any(m.get("content") == "Late, but here."
                                            for m in h.discord.posted(channel)), EVENT_WAIT,
@@ -770,6 +780,7 @@ async def test_a_planted_rebuilt_message_is_caught(db_url: str, tmp_path: Path, 
     try:
         with pytest.raises(AssertionError):
             await walk_every_way(h)  # the private place's reroll lends the MCP tool
+        assert any(mcp_declared(r) for r in h.claude.requests if saying("hello 1")(r.body))
         wrong = misplaced(h, made)
         assert wrong and all(m.channel_id == OTHER_CHANNEL_ID and not m.private for m in wrong)
     finally:
