@@ -778,9 +778,18 @@ async def test_a_planted_rebuilt_message_is_caught(db_url: str, tmp_path: Path, 
     monkeypatch.setattr(ReplyPipeline, "alternative", rebuilt)
     h = await place_world(db_url, tmp_path, fake_mcp)
     try:
-        with pytest.raises(AssertionError):
-            await walk_every_way(h)  # the private place's reroll lends the MCP tool
-        assert any(mcp_declared(r) for r in h.claude.requests if saying("hello 1")(r.body))
+        h.claude.script("First.", model=REPLY_MODEL)
+        sent = await h.say("hello", channel=OTHER_CHANNEL_ID, mention=True)
+        await h.handled(sent)
+        await h.at_rest()
+        [reply] = [m for m in h.discord.posted(OTHER_CHANNEL_ID) if m.get("content") == "First."]
+        await shows(h, reply, "First.", "1/1")
+        assert not misplaced(h, made)  # the live reply's message has its place
+        before = len(h.claude.requests)
+        h.claude.script("Again.", model=REPLY_MODEL)
+        await (await press(h, reply, "new")).response()
+        await shows(h, reply, "Again.", "2/2")
+        assert any(mcp_declared(r) for r in h.claude.requests[before:])  # the harm: the tool lent there
         wrong = misplaced(h, made)
         assert wrong and all(m.channel_id == OTHER_CHANNEL_ID and not m.private for m in wrong)
     finally:
