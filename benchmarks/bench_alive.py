@@ -30,6 +30,7 @@ from bot.core.stages import Incoming
 from database.records import SeenMessage
 from database.store import Store
 from memory.consent import Consent
+from tests.place_support import place
 
 TARGET_MS = 0.2
 WORDS = ("the tide is high today and the kelp looks great thanks finn lol idk tbh what do you think about "
@@ -108,8 +109,9 @@ async def relationships(messages: list[str], users: int = 50) -> tuple[list[floa
     before, after = [], []
     for i, text in enumerate(messages):
         user = 1 + i % users
-        msg = Incoming(message_id=10_000 + i, channel_id=10 + i % 3, author_id=user,
-                       author_name=f"user{user}", content=text, created_at=now, is_dm=False, guild_id=1)
+        msg = Incoming(message_id=10_000 + i, author_id=user,
+                       author_name=f"user{user}", content=text, created_at=now,
+                       place=place(10 + i % 3, False, 1))
         t0 = time.perf_counter()
         line = await feelings.line(persona, user, msg.author_name, "Calm.", msg.channel_id)
         t1 = time.perf_counter()

@@ -28,6 +28,7 @@ from bot.operator.limits import SpendingLimits
 from database.models import ApiCall
 from database.store import Store
 from tests.dbtools import reset_schema
+from tests.place_support import place
 
 PEOPLE, SERVERS, DAYS = 1000, 50, 30
 EVERY = LimitSettings(daily_token_budget=10**9, premium_daily_token_budget=10**9,
@@ -58,8 +59,8 @@ async def time_checks(store: Store, section: LimitSettings, checks: int) -> list
     outlet = CollectingOutlet()
     samples = []
     for i in range(checks):
-        msg = Incoming(i + 1, 10, rng.randrange(PEOPLE) + 1, "someone", "hi", datetime.now(UTC), False,
-                       rng.randrange(SERVERS) + 1, mentions_bot=True)
+        msg = Incoming(i + 1, rng.randrange(PEOPLE) + 1, "someone", "hi", datetime.now(UTC),
+                       place=place(10, False, rng.randrange(SERVERS) + 1), mentions_bot=True)
         started = time.perf_counter()
         assert await limits.gate(msg, outlet) is None
         samples.append(time.perf_counter() - started)

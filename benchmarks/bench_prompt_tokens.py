@@ -46,6 +46,7 @@ from memory.batching import Batch, answered_lines, extraction_prompt
 from memory.passtext import NEUTRAL_USER
 from memory.relationships import lasting
 from memory.summarizer import Summarizer
+from tests.place_support import place
 
 NOW = datetime(2026, 11, 20, 18, 30, tzinfo=UTC)
 USER, BOB, BOT_ID = 1001, 1002, 1003
@@ -84,9 +85,9 @@ def finn() -> Persona:
 def incoming(dm: bool) -> Incoming:
     # its Discord id holds its time (NOW), as a real message's does: a DM's history marks its turns by it
     snowflake = (int(NOW.timestamp() * 1000) - DISCORD_EPOCH_MS) << 22 | 999
-    return Incoming(message_id=snowflake, channel_id=5, author_id=USER, author_name="alice", content=MESSAGE,
-                    created_at=NOW, is_dm=dm, guild_id=None if dm else 7,
-                    guild_name="" if dm else "Tide Pool", channel_name="" if dm else "general")
+    return Incoming(message_id=snowflake, author_id=USER, author_name="alice", content=MESSAGE,
+                    created_at=NOW, place=place(5, True) if dm else place(5, False, 7, guild_name="Tide Pool",
+                                                                          channel_name="general"))
 
 
 def texts(prompt: Any) -> list[str]:

@@ -20,7 +20,7 @@ from discord.ext import commands
 
 from bot.alive.felt import Reaction, shown
 from bot.alive.service import Alive
-from bot.discord.flow import private_place
+from bot.discord.places import place_of
 from bot.discord.presence import AlivePresence
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ class AliveCog(commands.Cog, name="Alive"):
             user_id=payload.user_id, message_id=payload.message_id, channel_id=payload.channel_id,
             guild_id=payload.guild_id,
             # an uncached server channel counts as private: it then reaches nothing beyond itself
-            private=payload.guild_id is not None and (channel is None or private_place(channel)),
+            private=place_of(channel, guild_id=payload.guild_id, channel_id=payload.channel_id).private,
             emoji=shown(emoji.name or "", emoji.id is not None), added=added, at=self.alive.now(), own=own))
 
     async def _status_on_connect(self) -> None:

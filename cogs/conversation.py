@@ -24,9 +24,9 @@ from discord.ext import commands
 from bot.core.i18n import t
 from bot.core.stages import conversation_scope, private_scope
 from bot.core.text import clip
-from bot.discord.flow import private_place
 from bot.discord.language import answer_language
 from bot.discord.panels import panel, show_panel
+from bot.discord.places import private_place
 from bot.discord.ui import OwnedView, confirm_timeout, help_lines, tell
 from bot.operator.conversation_tools import (
     FORGET_DEFAULT,

@@ -43,6 +43,7 @@ from tests.harness import (
     press,
 )
 from tests.memory_support import consolidation_responder
+from tests.place_support import place
 from tests.test_alive_proactive import Rolls, proactive
 from tests.voice_support import VOICE_ID
 
@@ -271,10 +272,12 @@ class Run:
         await self.take("/ask", ask)
         # Alice in a voice call: her words come in as talk.py makes them, and the answer will be spoken
         h.claude.script("Half past nine, and the kettle is on.", model=REPLY_MODEL)
-        heard = Incoming(message_id=time_snowflake(self.at(when + timedelta(minutes=5))), channel_id=VOICE_ID,
+        heard = Incoming(message_id=time_snowflake(self.at(when + timedelta(minutes=5))),
                          author_id=USER_ID, author_name="alice", content="[voice] finn, what time is it?",
-                         created_at=self.clock.at, is_dm=False, guild_id=GUILD_ID, guild_name="Tide Pool",
-                         channel_name="Lounge", mentions_bot=True, via=VIA_CALL)
+                         created_at=self.clock.at,
+                         place=place(VOICE_ID, False, GUILD_ID, guild_name="Tide Pool",
+                                     channel_name="Lounge"),
+                         mentions_bot=True, via=VIA_CALL)
         outlet = CollectingOutlet()
         await self.take("voice-channel reply",
                         lambda: self.bot.services.replies.handle(heard, lambda _key: outlet))

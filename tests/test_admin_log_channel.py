@@ -49,6 +49,7 @@ from tests.harness import (
     panel_fields,
     panel_text,
 )
+from tests.place_support import place
 
 VOTER, DEFAULT, PREMIUM = "claude-test-voter", "claude-test-default", "claude-test-premium"
 
@@ -456,10 +457,11 @@ def test_decision_lines_never_quote_a_dm() -> None:
     from bot.core.stages import Decision
     from bot.operator.logmirror import describe_decision
 
-    dm = Incoming(1, 2, 3, "alice", "my secret", datetime.now(UTC), is_dm=True)
+    dm = Incoming(1, 3, "alice", "my secret", datetime.now(UTC), place=place(2, True))
     answered = Decision(True, "direct message", kind="direct_message")
     assert describe_decision(dm, answered) == "DM from user 3: reply"
-    channel = Incoming(1, 2, 3, "alice", "hello all", datetime.now(UTC), is_dm=False, channel_name="general")
+    channel = Incoming(1, 3, "alice", "hello all", datetime.now(UTC),
+                       place=place(2, False, channel_name="general"))
     line = describe_decision(channel, Decision(False, "majority vote", (True, False, None), kind="vote"))
     assert line == "#general · alice (3): “hello all” → stay quiet (majority vote; votes: yes no fail)"
 
@@ -478,8 +480,8 @@ async def test_the_mirror_lines_decisions_while_on_but_none_about_the_log_channe
 
     mirror = LogMirror(sink, secrets=SecretSettings(log_channel=LOG_CHANNEL_ID))
     now = datetime.now(UTC)
-    here = Incoming(1, CHANNEL_ID, 3, "alice", "hello all", now, is_dm=False, channel_name="general")
-    there = Incoming(2, LOG_CHANNEL_ID, 3, "alice", "hi admins", now, is_dm=False)
+    here = Incoming(1, 3, "alice", "hello all", now, place=place(CHANNEL_ID, False, channel_name="general"))
+    there = Incoming(2, 3, "alice", "hi admins", now, place=place(LOG_CHANNEL_ID, False))
     await mirror.on_decision(here, Decision(True, "mentioned", kind="mentioned"))  # verbose mode off: nothing
     mirror.enabled = True
     # visible in the log channel already

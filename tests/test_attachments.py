@@ -20,6 +20,7 @@ from bot.core.attachments import (
 from bot.reply.prompting import Incoming, history_messages
 from bot.reply.transcript import NEW_CHAT
 from database.records import History, Turn
+from tests.place_support import place
 
 
 @pytest.mark.parametrize(("filename", "content_type", "kind"), [
@@ -70,8 +71,8 @@ def test_message_text_is_the_text_then_the_notes() -> None:
 
 
 def incoming(content: str, carried: Carried = NOTHING) -> Incoming:
-    return Incoming(message_id=1, channel_id=2, author_id=3, author_name="alice", content=content,
-                    created_at=datetime.now(UTC), is_dm=True, carried=carried)
+    return Incoming(message_id=1, author_id=3, author_name="alice", content=content,
+                    created_at=datetime.now(UTC), place=place(2, True), carried=carried)
 
 
 def test_incoming_text_is_never_blank_and_content_stays_what_was_typed() -> None:

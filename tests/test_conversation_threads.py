@@ -28,6 +28,7 @@ from tests.harness import (
     reply_requests,
     vote_requests,
 )
+from tests.place_support import place
 
 MODEL = "claude-test-default"
 
@@ -227,7 +228,8 @@ async def test_a_thread_follows_its_channel_switched_off(make_harness: MakeHarne
 
 def test_a_thread_is_named_from_the_message() -> None:
     def named(content: str, author: str = "alice") -> str:
-        msg = Incoming(1, CHANNEL_ID, USER_ID, author, content, datetime.now(UTC), False, guild_id=GUILD_ID)
+        msg = Incoming(1, USER_ID, author, content, datetime.now(UTC),
+                       place=place(CHANNEL_ID, False, GUILD_ID))
         return thread_name(msg, "Finn")
 
     assert named("@Finn what tea for a cold?") == "what tea for a cold?"

@@ -26,6 +26,7 @@ from bot.operator.dashboard.live import LiveFeed
 from bot.operator.dashboard.sessions import Sessions
 from database.store import Store
 from tests.harness import CHANNEL_ID, USER_ID, Harness, spawn_main, stop_process
+from tests.place_support import place
 from tests.ports import free_port
 
 FINN = PROJECT_ROOT / "characters" / "finn"
@@ -109,7 +110,7 @@ async def test_the_live_feed_words_dms_as_the_log_channel_does_and_drops_for_slo
     queue = feed.subscribe()
     now = datetime.now(UTC)
     for i in range(105):
-        await feed.on_decision(Incoming(i, 2, 3, "alice", f"secret {i}", now, is_dm=True),
+        await feed.on_decision(Incoming(i, 3, "alice", f"secret {i}", now, place=place(2, True)),
                                Decision(True, "dm", kind="direct_message"))
     assert [e.number for e in feed.recent] == [103, 104, 105]
     assert all("secret" not in e.text and e.text == "DM from user 3: reply" for e in feed.recent)

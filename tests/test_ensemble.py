@@ -14,6 +14,7 @@ from bot.reply.deciding.addressing import addressed_order, name_variants
 from bot.reply.ensemble import CharacterRouter, banter_probability, exchange_delta
 from tests.fakes.claude_server import FakeClaude
 from tests.harness import CHANNEL_ID, Harness, buttons, eventually, press, speaker
+from tests.place_support import place
 
 VOTER = "claude-test-voter"
 
@@ -77,7 +78,7 @@ def test_router_prefers_topics_then_the_last_speaker_then_the_main_character() -
 
     def msg(text: str) -> Incoming:
         from datetime import UTC, datetime
-        return Incoming(1, 10, 5, "alice", text, datetime.now(UTC), False, guild_id=1)
+        return Incoming(1, 5, "alice", text, datetime.now(UTC), place=place(10, False, 1))
 
     assert router.route(msg("any good hiking routes or maps?"), cast) == ("atlas", "topic interest: maps")
     assert router.route(msg("what about lunch"), cast)[0] == "finn"

@@ -44,6 +44,7 @@ from tests.harness import (
     eventually,
     rewrite,
 )
+from tests.place_support import place
 
 VOTER, DEFAULT = "claude-test-voter", "claude-test-default"
 CARD_WORDS = "notice which messages in a busy chat"  # the rendering request's system prompt says this
@@ -296,13 +297,11 @@ FINN = Persona(
 def message(text: str, channel: int = 1, n: int = 1, guild: int | None = 3) -> Incoming:
     return Incoming(
         message_id=n,
-        channel_id=channel,
         author_id=7,
         author_name="bob",
         content=text,
         created_at=datetime.now(UTC),
-        is_dm=False,
-        guild_id=guild,
+        place=place(channel, False, guild),
     )
 
 

@@ -29,6 +29,7 @@ from tests.fakes.claude_server import Reply
 from tests.harness import (
     ADMIN_ID,
     CHANNEL_ID,
+    GUILD_ID,
     USER2_ID,
     USER_ID,
     Harness,
@@ -43,6 +44,7 @@ from tests.harness import (
     press,
     reply_requests,
 )
+from tests.place_support import place
 from tests.server_support import answer, opts
 from tests.test_alive_feelings import checkin_request
 from tests.test_feelings_in_context import dm as feelings_dm
@@ -307,7 +309,8 @@ async def test_a_swipe_row_read_before_a_forget_changes_nothing_after_it(harness
     assert record is not None
     await forget(h)
     assert (await swipes.step(record, 0)).record is None
-    assert (await swipes.new_alternative(record, Swiper(USER_ID, "alice"), mark=0)).record is None
+    assert (await swipes.new_alternative(record, Swiper(USER_ID, "alice", place(CHANNEL_ID, False, GUILD_ID)),
+                                         mark=0)).record is None
     assert await swipe_rows(h.store, USER_ID) == []
     assert await h.store.privacy.rows_about_user(USER_ID) == {}
 

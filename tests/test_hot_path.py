@@ -31,6 +31,7 @@ from bot.reply.deciding.intent import IntentRouter
 from bot.reply.deciding.turns import TurnTaking
 from bot.reply.throttle import BotThrottle
 from database.records import ServerConfig
+from tests.place_support import place
 
 FINN = PROJECT_ROOT / "characters" / "finn"
 
@@ -146,8 +147,8 @@ def test_the_reply_engines_parts_read_their_sections_as_a_reload_leaves_them() -
     intents = IntentRouter(section_of(running, TriageSettings))
     messages: Any = None  # no wait here reads the log
     turns = TurnTaking(messages, section_of(running, EnsembleSettings), set, set())
-    code = Incoming(message_id=1, channel_id=2, author_id=3, author_name="bot", content="```py\nx = 1\n```",
-                    created_at=datetime.now(UTC), is_dm=False, author_is_bot=True)
+    code = Incoming(message_id=1, author_id=3, author_name="bot", content="```py\nx = 1\n```",
+                    created_at=datetime.now(UTC), place=place(2, False), author_is_bot=True)
     assert intents.model_for(code, "default") == "default"
     holder.update(settings(REPLY_COOLDOWN="2.5", CODE_MODEL="coder", TURN_WAIT_AFTER_BOT="7"))
     assert throttle.cooldown == 2.5

@@ -22,15 +22,15 @@ from bot.features.servertools.knowing import (
     stamp,
 )
 from database.records import SeenMessage
+from tests.place_support import place
 
 NOW = datetime(2026, 11, 26, 18, 0, tzinfo=UTC)
 GUILD, CHANNEL = 1, 10
 
 
 def incoming(*, dm: bool = False, private: bool = False, bot: bool = False) -> Incoming:
-    return Incoming(message_id=100, channel_id=CHANNEL, author_id=7, author_name="alice", content="hi",
-                    created_at=NOW, is_dm=dm, guild_id=None if dm else GUILD, private=private,
-                    author_is_bot=bot)
+    return Incoming(message_id=100, author_id=7, author_name="alice", content="hi", created_at=NOW,
+                    place=place(CHANNEL, dm, None if dm else GUILD, private=private), author_is_bot=bot)
 
 
 class View:

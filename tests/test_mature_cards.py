@@ -19,6 +19,7 @@ import pytest
 from bot.core.persona.loader import load_persona
 from bot.core.persona.register import DEFAULT_SAFE_REGISTER, MATURE_PLACE, SAFE_HEADING
 from bot.core.persona.transfer import import_character
+from bot.core.place import Place
 from bot.core.stages import Incoming
 from bot.features.reminders.book import ReminderBook
 from database.reminders import reminder_key
@@ -33,6 +34,7 @@ from tests.harness import (
     reply_requests,
     run_round,
 )
+from tests.place_support import server_place
 from tests.test_alive_proactive import Rolls, bot_switch, proactive, sent_at, status_request, unaddressed
 
 Make = Callable[..., Awaitable[Harness]]
@@ -176,13 +178,12 @@ async def test_a_reminder_speaks_in_its_places_register(make_harness: Make, tmp_
     await h.discord.mark_age_restricted(OTHER_CHANNEL_ID)
     assert "**on**" in await bot_switch(h, "reminders", "on", "server")
     deliver = h.bot.services.timers.handlers["reminder"]
-    asked = Incoming(message_id=1, channel_id=0, author_id=USER_ID, author_name="alice", content="remind me",
-                     created_at=datetime.now(UTC), is_dm=True)
+    asked = Incoming(message_id=1, author_id=USER_ID, author_name="alice", content="remind me",
+                     created_at=datetime.now(UTC), place=Place.dm(0))
     written: dict[str, str] = {}
-    for place, msg in (("dm", asked), ("channel", replace(asked, channel_id=CHANNEL_ID, guild_id=GUILD_ID,
-                                                          is_dm=False)),
-                       ("restricted", replace(asked, channel_id=OTHER_CHANNEL_ID, guild_id=GUILD_ID,
-                                              is_dm=False))):
+    for place, msg in (("dm", asked), ("channel", replace(asked, place=server_place(CHANNEL_ID,
+                                                                                      GUILD_ID))),
+                       ("restricted", replace(asked, place=server_place(OTHER_CHANNEL_ID, GUILD_ID)))):
         done = await h.bot.services.part(ReminderBook).set(msg, f"the {place} show", None, 5)
         assert not done.error, done.text
         [row] = [r for r in await h.store.reminders.open_for(USER_ID) if r.text == f"the {place} show"]

@@ -29,6 +29,7 @@ from tests.fakes.discord_guild import VIEW_CHANNEL
 from tests.fakes.mcp_server import FLOOD_CHARS, FakeMcp, garbage_server, http_server, silent_server
 from tests.fakes.openai_server import Calls, FakeOpenAI
 from tests.harness import CHANNEL_ID, GUILD_ID, OWNER_ID, Harness, reply_requests
+from tests.place_support import place
 from tests.test_openai_tools import generation, make_client  # noqa: F401  (a fixture)
 from tests.test_tool_loop import PROMPT
 
@@ -227,7 +228,8 @@ async def test_an_mcp_tool_works_with_a_local_model_on_the_openai_backend(
         make_client: Any, fake_openai: FakeOpenAI, store: Store, fake_mcp: FakeMcp) -> None:  # noqa: F811
     tools = McpTools(McpSettings(mcp_tools=True, mcp_private_hosts=True), store.mcp, store.switches)
     await store.mcp.add(GUILD_ID, "weather", fake_mcp.url, ("forecast",))
-    msg = Incoming(1, CHANNEL_ID, 7, "ann", "weather in Oslo?", datetime.now(UTC), False, guild_id=GUILD_ID)
+    msg = Incoming(1, 7, "ann", "weather in Oslo?", datetime.now(UTC),
+                   place=place(CHANNEL_ID, False, GUILD_ID))
     box = Lending(await tools(msg), msg, PROMPT).toolbox(4)
     assert box is not None
     fake_openai.script(Calls("Let me look.", calls=[("weather__forecast", json.dumps({"city": "Oslo"}))]))

@@ -26,6 +26,7 @@ from tests.harness import (
     MakeHarness,
     reply_requests,
 )
+from tests.place_support import place
 from tests.test_ask_anywhere import ELSEWHERE_CHANNEL, ELSEWHERE_GUILD, remember_this
 from tests.test_e2e_server_tools import hide
 from tests.test_feelings_in_context import Clock, afternoon, set_clock, state_line
@@ -144,8 +145,8 @@ async def test_a_member_lookup_discord_never_answers_is_bounded(store: Store) ->
         async def mode_for(self, guild_id: int | None) -> str:
             return "all"
 
-    msg = Incoming(1, CHANNEL_ID, USER2_ID, "bob", "who is alice?", datetime.now(UTC), False,
-                   guild_id=GUILD_ID)
+    msg = Incoming(1, USER2_ID, "bob", "who is alice?", datetime.now(UTC),
+                   place=place(CHANNEL_ID, False, GUILD_ID))
     tool = MemberInfo(msg, store.people, Everyone(), Stalled(), (), bound=0.05)  # type: ignore[arg-type]
     out = await tool.run({"name": "alice"})
     assert asked.is_set() and out.error and "did not answer in time" in out.text

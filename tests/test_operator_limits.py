@@ -38,6 +38,7 @@ from tests.harness import (
     proactive_round,
     run_round,
 )
+from tests.place_support import place
 from tests.server_support import answer, sub
 
 REPLY_MODEL = "claude-test-default"
@@ -339,7 +340,7 @@ async def test_the_limits_check_costs_one_query_and_none_when_no_limit_is_set(st
 
     for engine in store.db.sync_engines:  # the engines statements run on (SQLite's thread's among them)
         event.listen(engine, "before_cursor_execute", seen)
-    msg = Incoming(1, CHANNEL_ID, USER_ID, "alice", "hi", datetime.now(UTC), False, GUILD_ID,
+    msg = Incoming(1, USER_ID, "alice", "hi", datetime.now(UTC), place=place(CHANNEL_ID, False, GUILD_ID),
                    mentions_bot=True)
     every = LimitSettings(daily_token_budget=10, premium_daily_token_budget=20, server_daily_spend_usd=1.0,
                           global_daily_spend_usd=2.0, user_messages_per_minute=5)

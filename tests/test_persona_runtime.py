@@ -29,6 +29,7 @@ from tests.harness import (
     reply_requests,
 )
 from tests.memory_support import last_user_text
+from tests.place_support import place
 
 CHARACTERS = PROJECT_ROOT / "characters"
 FOG = "sounds the foghorn every thirty seconds"  # Lumen's lorebook entry for the keys fog / mist
@@ -236,8 +237,8 @@ def test_last_spoke_matches_its_definition() -> None:
     for _ in range(300):
         now = base + timedelta(milliseconds=rng.randrange(10_000))
         msg_id = flake(now, rng.randrange(1 << 22))
-        msg = Incoming(message_id=msg_id, channel_id=1, author_id=5, author_name="sam", content="hi",
-                       created_at=snowflake_time(msg_id), is_dm=False)
+        msg = Incoming(message_id=msg_id, author_id=5, author_name="sam", content="hi",
+                       created_at=snowflake_time(msg_id), place=place(1, False))
         turns = []
         for _ in range(rng.randrange(6)):  # some in the same millisecond as the message, some after it
             when = now + timedelta(milliseconds=rng.choice([-3000, -1, 0, 0, 1, 2000]))

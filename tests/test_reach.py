@@ -50,6 +50,7 @@ from tests.harness import (
     checkin_round,
     run_round,
 )
+from tests.place_support import place
 from tests.server_support import answer, sub
 from tests.test_activation import bot_command
 from tests.test_hot_path import FINN
@@ -302,8 +303,8 @@ async def test_a_message_path_that_skips_the_rule_is_caught(make_harness: MakeHa
 
 def dm_asking(person: int) -> Incoming:
     """A DM message of ``person`` asking for a reminder (as set_reminder sets one)."""
-    return Incoming(message_id=person % 1000, channel_id=person, author_id=person, author_name="someone",
-                    content="remind me", created_at=datetime.now(UTC), is_dm=True)
+    return Incoming(message_id=person % 1000, author_id=person, author_name="someone",
+                    content="remind me", created_at=datetime.now(UTC), place=place(person, True))
 
 
 async def test_a_kept_answer_never_lets_anyone_in_after_a_change(harness: Harness) -> None:

@@ -51,6 +51,7 @@ from tests.harness import (
     start_main,
     stop_process,
 )
+from tests.place_support import place
 from tests.test_activation import bot_command
 from tests.test_alive_proactive import bot_switch
 from tests.test_memory_commands import forget
@@ -103,9 +104,9 @@ def test_times_of_day_and_zone_choices() -> None:
 
 
 def asking(msg_id: int = 1, *, dm: bool = True) -> Incoming:
-    return Incoming(message_id=msg_id, channel_id=555 if dm else CHANNEL_ID, author_id=USER_ID,
+    return Incoming(message_id=msg_id, author_id=USER_ID,
                     author_name="alice", content="remind me", created_at=datetime(2026, 10, 20, tzinfo=UTC),
-                    is_dm=dm, guild_id=None if dm else GUILD_ID)
+                    place=place(555, True) if dm else place(CHANNEL_ID, False, GUILD_ID))
 
 
 async def test_a_reminder_for_friday_is_stored_for_the_right_utc_instant(store: Store) -> None:
@@ -556,7 +557,8 @@ async def test_cancelling_does_not_lift_the_daily_cap(make_harness: MakeHarness)
 async def channel_reminder(h: Harness, text: str, channel: int = CHANNEL_ID) -> Any:
     """A reminder alice set in ``channel`` (as set_reminder sets it), and its timer."""
     book = h.bot.services.part(ReminderBook)
-    done = await book.set(dataclasses.replace(asking(dm=False), channel_id=channel), text, None, 5)
+    asked = dataclasses.replace(asking(dm=False), place=place(channel, False, GUILD_ID))
+    done = await book.set(asked, text, None, 5)
     assert not done.error, done.text
     row = next(r for r in await h.store.reminders.open_for(USER_ID) if r.text == text)
     return await h.store.timers.get(reminder_key(row.id))

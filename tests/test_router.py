@@ -23,6 +23,7 @@ from bot.reply.ensemble import CastMember
 from database.store import Store
 from tests.fakes.claude_server import FakeClaude
 from tests.harness import CHANNEL_ID, Harness, eventually, speaker
+from tests.place_support import place
 from tests.test_e2e_reply import vote_requests
 
 VOTER = "claude-test-voter"
@@ -42,7 +43,7 @@ def character(name: str, **fields: Any) -> Persona:
 
 
 def msg(text: str, channel: int = 10) -> Incoming:
-    return Incoming(1, channel, 5, "alice", text, datetime.now(UTC), False, guild_id=1)
+    return Incoming(1, 5, "alice", text, datetime.now(UTC), place=place(channel, False, 1))
 
 
 # --------------------------------------------------------------------------- pure logic

@@ -28,6 +28,7 @@ from database.store import Store
 from tests.dbtools import api_calls
 from tests.fakes.claude_server import FakeClaude, Reply
 from tests.fakes.claude_tools import WEB_FETCH, WEB_SEARCH
+from tests.place_support import place
 
 pytestmark = pytest.mark.fake_claude(min_cache_tokens=0)
 
@@ -148,7 +149,7 @@ async def test_an_unknown_tool_is_answered_as_an_error(fake_claude: FakeClaude, 
 
 
 def incoming(content: str, *, dm: bool = True, author: int = 7, guild: int | None = None) -> Incoming:
-    return Incoming(1, 2, author, "ann", content, datetime.now(UTC), dm, guild_id=guild)
+    return Incoming(1, author, "ann", content, datetime.now(UTC), place=place(2, dm, guild))
 
 
 def lender(tmp_path: Path, store: Store, today: Callable[[], date] | None = None, **env: str) -> WebSearch:

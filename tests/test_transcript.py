@@ -12,6 +12,7 @@ from bot.reply.prompting import ReplyExtras, build_reply_prompt
 from bot.reply.transcript import ROLL_STEP, TranscriptWindows, fetch_limit, transcript_messages
 from database.records import History, PromptData, RelationshipRecord, SeenMessage, Turn
 from tests.fakes.prompt_cache import MAX_BREAKPOINTS, PromptCache, estimate_tokens
+from tests.place_support import place
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 CHANNEL, BOT, ALICE, BOB = 10, 1, 2, 3
@@ -25,8 +26,9 @@ def seen(i: int, author: int = BOB, text: str | None = None, name: str | None = 
 
 
 def incoming(i: int, author: int = ALICE, *, dm: bool = False) -> Incoming:
-    return Incoming(1000 + i, CHANNEL, author, "alice", f"question {i}", NOW, dm, guild_id=None if dm else 5,
-                    guild_name="" if dm else "Tide Pool", channel_name="" if dm else "general")
+    return Incoming(1000 + i, author, "alice", f"question {i}", NOW,
+                    place=place(CHANNEL, True) if dm else place(CHANNEL, False, 5, guild_name="Tide Pool",
+                                                                  channel_name="general"))
 
 
 def data(recent: list[SeenMessage], turns: tuple[Turn, ...] = ()) -> PromptData:

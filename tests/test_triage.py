@@ -40,6 +40,7 @@ from tests.harness import (
     check,
     eventually,
 )
+from tests.place_support import place
 
 VOTER, DEFAULT, CODE = "claude-test-voter", "claude-test-default", "claude-test-code"
 
@@ -261,8 +262,8 @@ def test_bot_commands() -> None:
 
 
 def _msg(content: str, **extra: Any) -> Incoming:
-    return Incoming(message_id=1, channel_id=2, author_id=3, author_name="alice", content=content,
-                    created_at=datetime.now(UTC), is_dm=False, **extra)
+    return Incoming(message_id=1, author_id=3, author_name="alice", content=content,
+                    created_at=datetime.now(UTC), place=place(2, False), **extra)
 
 
 def test_intents() -> None:
@@ -293,8 +294,8 @@ async def test_the_window_judges_a_quiet_channel_at_once_then_the_latest_of_what
     window = BurstWindow(0.05, judge)
 
     def msg(i: int, channel: int) -> Incoming:
-        return Incoming(message_id=i, channel_id=channel, author_id=1, author_name="a", content="x",
-                        created_at=datetime.now(UTC), is_dm=False)
+        return Incoming(message_id=i, author_id=1, author_name="a", content="x",
+                        created_at=datetime.now(UTC), place=place(channel, False))
 
     msgs = [msg(i, 7 if i < 5 else 8) for i in range(1, 7)]
     results = await asyncio.gather(*(window.submit(m) for m in msgs))
@@ -347,8 +348,8 @@ async def test_a_message_in_an_open_window_waits_for_its_close() -> None:
 
     timers = WindowTimers()
     window = BurstWindow(3600, judge, call_later=timers.call_later)  # closed when the test says
-    first = Incoming(message_id=1, channel_id=7, author_id=1, author_name="a", content="x",
-                     created_at=datetime.now(UTC), is_dm=False)
+    first = Incoming(message_id=1, author_id=1, author_name="a", content="x",
+                     created_at=datetime.now(UTC), place=place(7, False))
     assert (await window.submit(first)).reason == "majority vote"
     second = await submitted(window, dataclasses.replace(first, message_id=2))
     await leading_judged.wait()
@@ -454,8 +455,8 @@ async def test_an_earlier_message_is_decided_when_the_next_arrives_not_at_the_cl
     window = BurstWindow(3600, judge, call_later=timers.call_later)  # closed when the test says
 
     def msg(i: int) -> Incoming:
-        return Incoming(message_id=i, channel_id=7, author_id=1, author_name="a", content="x",
-                        created_at=datetime.now(UTC), is_dm=False)
+        return Incoming(message_id=i, author_id=1, author_name="a", content="x",
+                        created_at=datetime.now(UTC), place=place(7, False))
 
     assert (await window.submit(msg(10))).reason == "majority vote"  # leading edge
     second = await submitted(window, msg(20))
@@ -484,8 +485,8 @@ async def test_a_live_change_of_the_vote_window_applies_to_the_next_window() -> 
     window = BurstWindow(lambda: seconds[0], judge, call_later=timers.call_later)
 
     def msg(i: int) -> Incoming:
-        return Incoming(message_id=i, channel_id=7, author_id=1, author_name="a", content="x",
-                        created_at=datetime.now(UTC), is_dm=False)
+        return Incoming(message_id=i, author_id=1, author_name="a", content="x",
+                        created_at=datetime.now(UTC), place=place(7, False))
 
     await window.submit(msg(1))  # leading edge: a window of an hour opens
     seconds[0] = 0.01  # the operator shortens it

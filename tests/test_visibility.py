@@ -17,10 +17,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,9 +34,13 @@ from sqlalchemy import BigInteger, Column, Integer, MetaData, Table, create_engi
 from bot.alive.regard import FEELINGS, Regard
 from bot.core.config import MemorySettings
 from bot.core.persona.model import Persona
+from bot.core.place import Place
 from bot.core.stages import Incoming
+from bot.features.reminders.book import ReminderBook
 from bot.features.servertools.knowing import EventCard, ScheduledEvents
-from database.models import LoggedMessage, UserFact
+from bot.reply.pipeline import ReplyPipeline
+from database.models import LoggedMessage, UserFact, utcnow
+from database.owed import OwedReply
 from database.records import (
     PRIVATE_NOTE_SOURCE,
     PRIVATE_SOURCE,
@@ -44,6 +49,7 @@ from database.records import (
     PromptRequest,
     Turn,
 )
+from database.reminders import reminder_key
 from database.store import Store
 from database.swipes import SwipeRecord
 from database.threads import NewThread, ThreadChanges
@@ -53,12 +59,29 @@ from memory.consent import Consent
 from memory.embeddings import to_bytes
 from memory.facts import FactCache, FactIndex
 from memory.recall import Recall
+from tests.fakes import EVENT_WAIT
 from tests.fakes.claude_server import FakeClaude
-from tests.harness import CHANNEL_ID, GUILD_ID, OTHER_CHANNEL_ID, USER2_ID, USER_ID, Harness
+from tests.fakes.discord_guild import VIEW_CHANNEL
+from tests.fakes.mcp_server import FakeMcp, http_server
+from tests.fakes.speech_book import SpeechBook
+from tests.harness import CHANNEL_ID, GUILD_ID, OTHER_CHANNEL_ID, USER2_ID, USER_ID, Harness, ephemeral, press
 from tests.memory_support import HashEmbedder
+from tests.place_support import place, server_place
+from tests.test_alive_proactive import bot_switch
 from tests.test_consent import use_test_embedder
 from tests.test_e2e_server_tools import hide
+from tests.test_feelings_in_context import Clock, afternoon, set_clock
+from tests.test_mcp_tools import admin as mcp_admin
+from tests.test_place_tasks import QUESTION, carrying_out, tasks
 from tests.test_private_memories import OTHER_GUILD, OTHER_GUILD_CHANNEL
+from tests.test_reaction_answers import thumbs_down
+from tests.test_reminders import asking
+from tests.test_reminders_recurring import at_fake_time, fire
+from tests.test_swipes import shows
+from tests.test_voice_talk import ANSWER as VOICE_ANSWER
+from tests.test_voice_talk import ASKED as VOICE_ASKED
+from tests.test_voice_talk import in_the_call
+from tests.voice_support import VOICE_ID, speech, voice_harness
 
 PEOPLE = (11, 12, 13)
 GUILDS = (1, 2)
@@ -297,9 +320,9 @@ async def read_for(store: Store, audience: Audience) -> str:
     allowed = index.seen_by(private=dm, guild_id=guild, everywhere=guild is None)
     facts = [r.fact for r, ok in zip(index.rows, allowed, strict=True) if ok]
     lines = [m.content for m in data.recent]  # the place's lines, as a reply's prompt reads them
-    msg = Incoming(next(MESSAGE_IDS), channel, audience.person, f"p{audience.person}", ASKED,
-                   datetime.now(UTC), dm, guild_id=audience.guild, private=audience.kind is Kind.PRIVATE,
-                   parent_id=audience.parent)
+    msg = Incoming(next(MESSAGE_IDS), audience.person, f"p{audience.person}", ASKED, datetime.now(UTC),
+                   place=place(channel, dm, audience.guild, private=audience.kind is Kind.PRIVATE,
+                               parent_id=audience.parent))
     assert msg.audience(everywhere=everywhere) == audience
     settings = MemorySettings()
     recall = Recall(FactCache(store.facts), store.people, EMBEDDER, settings,
@@ -367,8 +390,8 @@ async def test_a_servers_events_are_listed_only_where_they_may_be_seen(seed: int
     for channel, (guild, private, parent) in PLACES.items():
         if guild != 1:
             continue
-        msg = Incoming(1, channel, 11, "ann", "events?", start, False, guild_id=guild, private=private,
-                       parent_id=parent)
+        msg = Incoming(1, 11, "ann", "events?", start,
+                       place=server_place(channel, guild, private=private, parent_id=parent))
         listed = (await ScheduledEvents(msg, View()).run({})).text  # type: ignore[arg-type]
         for event in events:
             if event.name + ":" in listed:
@@ -546,5 +569,257 @@ async def test_no_request_or_post_carries_what_its_place_may_not_see(db_url: str
             for channel in (CHANNEL_ID, OTHER_GUILD_CHANNEL, OTHER_CHANNEL_ID, None):
                 await exchange(person, channel, ASKED)
         assert checked  # the requests did carry markers: the property is not vacuous
+    finally:
+        await h.close()
+
+
+# -- every way a reply is made: its place is the one Discord says, and it lends only what that place may
+
+
+def place_said(h: Harness, channel_id: int) -> tuple[bool, bool, int | None, bool] | None:
+    """What the fake Discord says a channel is, worked out here from its own rows: (a DM, a private place,
+    a thread's channel, age-restricted); None for an id that is no channel of its (an /ask's, a check-in's
+    DM not yet opened)."""
+    channel = h.discord.channels.get(channel_id)
+    if channel is None:
+        return None
+    if channel["type"] in (1, 3):
+        return True, False, None, False
+    parent = int(channel["parent_id"]) if channel["type"] in (11, 12) else None
+    base = h.discord.channels[parent] if parent is not None else channel
+    hidden = any(int(o["id"]) == int(base["guild_id"]) and int(o.get("deny") or 0) & VIEW_CHANNEL
+                 for o in base.get("permission_overwrites") or [])
+    return False, hidden or channel["type"] == 12, parent, bool(base.get("nsfw"))
+
+
+def misplaced(h: Harness, made: Sequence[Incoming]) -> list[Incoming]:
+    """The messages made whose place is not what Discord says of their channel."""
+    return [m for m in made if (said := place_said(h, m.channel_id)) is not None
+            and (m.is_dm, m.private, m.parent_id, m.age_restricted) != said]
+
+
+def recording(monkeypatch: pytest.MonkeyPatch) -> list[Incoming]:
+    """Every Incoming made from now on, whichever way made it (a copy with changes too)."""
+    made: list[Incoming] = []
+    init = Incoming.__init__
+
+    def note(self: Incoming, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        made.append(self)
+
+    monkeypatch.setattr(Incoming, "__init__", note)
+    return made
+
+
+@pytest.fixture
+async def fake_mcp() -> AsyncIterator[FakeMcp]:
+    async with http_server() as fake:
+        yield fake
+
+
+async def place_world(db_url: str, tmp_path: Path, fake_mcp: FakeMcp, **config: str) -> Harness:
+    """Server 1 with an MCP server added (``mcp_private_places`` off: its tools are not lent in a private
+    place), its second channel a private place; the character mentioned is answered with swipes on."""
+    h = Harness(db_url=db_url, tmp_path=tmp_path, config={"mcp_tools": "true", "mcp_private_hosts": "true",
+                                                           **config})
+    await h.start_world()
+    await h.start_bot()
+    assert "Added" in await mcp_admin(h, "add", name="weather", url=fake_mcp.url, tools="forecast")
+    await hide(h, OTHER_CHANNEL_ID)
+    return h
+
+
+async def every_way(h: Harness, where: int | None, step: int) -> tuple[list[Any], dict[str, Any]]:
+    """alice is answered in ``where`` (None: her DM), then has the reply made again every way a person can:
+    🔄 on it, and /reroll where she is (a server's place). The requests made for them, and the reply."""
+    before = len(h.claude.requests)
+    asking_it = saying(f"hello {step}")  # (a background request never takes its answer)
+    h.claude.script(f"First {step}.", model=REPLY_MODEL, match=asking_it)
+    sent = await (h.dm(f"hello {step}") if where is None
+                  else h.say(f"hello {step}", channel=where, mention=True))
+    await h.handled(sent)
+    await h.at_rest()
+    [reply] = [m for m in list(h.discord.messages.values())
+               if m["author"].get("bot") and m.get("content") == f"First {step}."]
+    await shows(h, reply, f"First {step}.", "1/1")
+    h.claude.script(f"Again {step}.", model=REPLY_MODEL, match=asking_it)
+    await (await press(h, reply, "new")).response()
+    await shows(h, reply, f"Again {step}.", "2/2")
+    if where is not None:
+        h.claude.script(f"Rerolled {step}.", model=REPLY_MODEL, match=asking_it)
+        answer = await ephemeral(await h.slash("reroll", channel=int(reply["channel_id"])))
+        await h.discord.wait_for(lambda _: "new alternative" in answer["content"], EVENT_WAIT,
+                                 what="the reroll's answer")
+        await shows(h, reply, f"Rerolled {step}.", "3/3")
+    await h.at_rest()
+    return [r for r in h.claude.requests[before:] if r.model == REPLY_MODEL and asking_it(r.body)], reply
+
+
+def saying(text: str) -> Any:
+    return lambda body: text in FakeClaude.all_text(body)
+
+
+def mcp_declared(request: Any) -> bool:
+    return any(str(t.get("name", "")).startswith("weather__") for t in request.body.get("tools") or [])
+
+
+async def walk_every_way(h: Harness) -> dict[str, Any]:
+    """Every way a person makes a reply, in every kind of place: the requests for a private place or a DM
+    declare no MCP tool; those of the public channel do (the check is not vacuous). The private place's
+    reply."""
+    replies = {}
+    for step, where in enumerate((CHANNEL_ID, OTHER_CHANNEL_ID, None)):
+        requests, replies[where] = await every_way(h, where, step)
+        assert len(requests) == (2 if where is None else 3), [r.model for r in requests]
+        assert all(mcp_declared(r) == (where == CHANNEL_ID) for r in requests), where
+    return replies[OTHER_CHANNEL_ID]
+
+
+async def owed_after_a_crash(h: Harness, channel: int) -> None:
+    """A message in ``channel`` whose reply a crash cut off (its mark left in the table, its post never
+    made) is answered when the bot starts again; that late reply declares no MCP tool."""
+    await h.at_rest()
+    h.claude.script("On time.", model=REPLY_MODEL, match=saying("and the tide?"))
+    asked = await h.say("and the tide?", channel=channel, mention=True, user=USER2_ID)
+    await h.handled(asked)
+    await h.at_rest()
+    posts = h.discord.posted(channel)
+    found = [m for m in posts if m.get("content") == "On time."]
+    assert len(found) == 1, [m.get("content") for m in posts]
+    answer = found[0]
+    key = h.bot.services.pipeline.character_key
+    await h.stop_bot()
+    store = await Store(h.db_url).open()  # as the crashed process left it
+    try:
+        await store.db.write(lambda conn: conn.execute(OwedReply.__table__.insert(), [
+            {"message_id": int(asked["id"]), "character": key, "channel_id": channel,
+             "owed_since": utcnow() - timedelta(minutes=3)}]))
+    finally:
+        await store.close()
+    h.discord.messages.pop(int(answer["id"]))  # as if never posted
+    before = len(h.claude.requests)
+    h.claude.script("Late, but here.", model=REPLY_MODEL, match=saying("and the tide?"))
+    await h.start_bot()
+    await h.discord.wait_for(lambda _: any(m.get("content") == "Late, but here."
+                                           for m in h.discord.posted(channel)), EVENT_WAIT,
+                             what="the owed reply, answered late")
+    late = [r for r in h.claude.requests[before:] if r.model == REPLY_MODEL]
+    assert late and not any(mcp_declared(r) for r in late)
+
+
+@pytest.mark.parametrize("threads", [False, True])
+async def test_every_way_a_reply_is_made_has_the_place_discord_says(
+        db_url: str, tmp_path: Path, fake_mcp: FakeMcp, monkeypatch: pytest.MonkeyPatch,
+        threads: bool) -> None:
+    """A reply and its remaking (🔄, /reroll), in a public channel, a private place and a DM; with
+    conversation threads on, each in the thread opened from the message (a private place's thread is one
+    too): every message the bot made on the way has the place Discord says of its channel, and what the
+    place lends follows it (no MCP tool where it is private). Then a correction's answer and a reminder in
+    the private place, said from a reaction and from a row of the database, a place task carried out
+    there and a reply a crash left owed there get theirs the same way."""
+    made = recording(monkeypatch)
+    h = await place_world(db_url, tmp_path, fake_mcp, conversation_threads=str(threads).lower(),
+                          correction_answers="true", timezone="UTC")
+    set_clock(h, Clock(afternoon()))
+    try:
+        private_reply = await walk_every_way(h)
+        # a correction's answer, to the reply in the private place (or its thread)
+        h.claude.script("You're right, I was wrong.", model=REPLY_MODEL)
+        await thumbs_down(h, private_reply)
+        assert any(m.get("content") == "You're right, I was wrong."
+                   for m in h.discord.posted(int(private_reply["channel_id"])))
+        if threads:  # the replies went into threads: a thread's place was made and checked
+            assert any(m.parent_id == OTHER_CHANNEL_ID and m.private for m in made)
+        # a reminder set in the private place, delivered there from its row
+        assert "**on**" in await bot_switch(h, "reminders", "on", "server")
+        private = server_place(OTHER_CHANNEL_ID, GUILD_ID, private=True)  # as Discord says it
+        asked = dataclasses.replace(asking(dm=False), place=private)
+        assert not (await h.bot.services.part(ReminderBook).set(asked, "water the plants", None, 5)).error
+        deliver = h.bot.services.timers.handlers["reminder"]
+        [row] = [r for r in await h.store.reminders.open_for(USER_ID) if r.text == "water the plants"]
+        h.claude.script("Time to water the plants!", model=REPLY_MODEL)
+        assert await deliver(await h.store.timers.get(reminder_key(row.id))) == f"reminder {row.id} delivered"
+        assert any("water the plants" in str(m["content"]) for m in h.discord.posted(OTHER_CHANNEL_ID))
+        assert any(m.channel_id == OTHER_CHANNEL_ID and m.message_id == 0 for m in made)
+        # a place task an admin set there, carried out from its row at its time
+        now = [datetime.now(UTC)]
+        at_fake_time(h, now)
+        assert (await tasks(h, "add", {"what": QUESTION, "time": "09:00", "zone": "UTC"},
+                            channel=OTHER_CHANNEL_ID)).startswith("Place task #")
+        [task] = await h.store.reminders.tasks_of(GUILD_ID)
+        h.claude.script("Which tide do you like best?", match=carrying_out)
+        await fire(h, task.due_at, now)
+        await h.discord.wait_for(lambda _: any(m["content"] == "Which tide do you like best?"
+                                               for m in h.discord.posted(OTHER_CHANNEL_ID)),
+                                 EVENT_WAIT, what="the place task's post")
+        if not threads:  # a reply a crash left owed in the private place, answered at the next start
+            await owed_after_a_crash(h, OTHER_CHANNEL_ID)
+        assert fake_mcp.calls == []
+        assert not misplaced(h, made), misplaced(h, made)
+        assert {m.channel_id for m in made} >= {CHANNEL_ID, OTHER_CHANNEL_ID}  # not vacuous
+    finally:
+        await h.close()
+
+
+async def test_a_planted_rebuilt_message_is_caught(db_url: str, tmp_path: Path, fake_mcp: FakeMcp,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reroll that rebuilds its message by hand, as the swipes once did (its server and channel, nothing
+    of the place's privacy or parent): the check above flags it, and the harm it would do shows (the private
+    place's reroll declares the MCP server's tool)."""
+    made = recording(monkeypatch)
+    alternative = ReplyPipeline.alternative
+
+    async def rebuilt(self: ReplyPipeline, msg: Incoming, **kwargs: Any) -> str:
+        bare = Incoming(msg.message_id, msg.author_id, msg.author_name, msg.content, msg.created_at,
+                        place=Place(channel_id=msg.channel_id, is_dm=msg.is_dm, guild_id=msg.guild_id,
+                                    private=False, parent_id=None, age_restricted=False))
+        return await alternative(self, bare, **kwargs)
+
+    monkeypatch.setattr(ReplyPipeline, "alternative", rebuilt)
+    h = await place_world(db_url, tmp_path, fake_mcp)
+    try:
+        h.claude.script("First.", model=REPLY_MODEL)
+        sent = await h.say("hello", channel=OTHER_CHANNEL_ID, mention=True)
+        await h.handled(sent)
+        await h.at_rest()
+        [reply] = [m for m in h.discord.posted(OTHER_CHANNEL_ID) if m.get("content") == "First."]
+        await shows(h, reply, "First.", "1/1")
+        assert not misplaced(h, made)  # the live reply's message has its place
+        before = len(h.claude.requests)
+        h.claude.script("Again.", model=REPLY_MODEL)
+        await (await press(h, reply, "new")).response()
+        await shows(h, reply, "Again.", "2/2")
+        assert any(mcp_declared(r) for r in h.claude.requests[before:])  # the harm: the tool lent there
+        wrong = misplaced(h, made)
+        assert wrong and all(m.channel_id == OTHER_CHANNEL_ID and not m.private for m in wrong)
+    finally:
+        await h.close()
+
+
+async def test_a_voice_utterance_in_a_private_call_has_its_place(
+        db_url: str, tmp_path: Path, fake_mcp: FakeMcp, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A member's words in a voice channel @everyone cannot view: the message made of them has the place
+    Discord says of the call's channel, and its reply declares no MCP tool."""
+    made = recording(monkeypatch)
+    h = await voice_harness(db_url, tmp_path, dave=False, stt_backend="openai", voice_channels="true",
+                            mcp_tools="true", mcp_private_hosts="true")
+    try:
+        assert "Added" in await mcp_admin(h, "add", name="weather", url=fake_mcp.url, tools="forecast")
+        await hide(h, VOICE_ID)
+        voice = h.discord.voice
+        assert voice is not None
+        h.openai.speech_book = book = SpeechBook()
+        book.learn(VOICE_ASKED, speech(VOICE_ASKED))
+        h.claude.script(VOICE_ANSWER, model=REPLY_MODEL)
+        await in_the_call(h, USER_ID)
+        before = len(h.claude.requests)
+        await voice.speak(USER_ID, speech(VOICE_ASKED))
+        [posted] = await h.discord.wait_for_messages(VOICE_ID, 1)
+        assert posted["content"] == VOICE_ANSWER
+        requests = [r for r in h.claude.requests[before:] if r.model == REPLY_MODEL]
+        assert requests and not any(mcp_declared(r) for r in requests)
+        heard = [m for m in made if m.channel_id == VOICE_ID]
+        assert heard and all(m.private for m in heard)
+        assert not misplaced(h, made), misplaced(h, made)
     finally:
         await h.close()

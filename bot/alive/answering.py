@@ -28,7 +28,7 @@ from typing import Protocol
 
 from bot.alive.feelings import Feelings
 from bot.alive.felt import Reacted, Reaction, cue_line
-from bot.alive.initiative import Place, initiative_prompt, place_incoming, self_portrait, speak, split
+from bot.alive.initiative import Venue, initiative_prompt, place_incoming, self_portrait, speak, split
 from bot.alive.reactions import ReactionGate
 from bot.alive.speaker import Speaker
 from bot.core.claude import ClaudeUnavailable
@@ -37,6 +37,7 @@ from bot.core.i18n import language_named, language_of, own_line
 from bot.core.localtime import LocalTime
 from bot.core.persona.macros import Moment
 from bot.core.persona.register import in_place
+from bot.core.place import Place
 from bot.core.reach import Permit, Refusal, Way, Where
 from bot.core.stages import Outlet
 from bot.core.text import clean_name
@@ -59,13 +60,12 @@ ASK = ("[Nobody wrote to you since: {name} only reacted to that reply of yours. 
 class Side(Protocol):
     """What an answer needs of Discord (a part of bot/alive/service.py's DiscordSide)."""
 
-    def outlet_for(self, place: Place, permit: Permit, *, nonce: str | None = None,
+    def outlet_for(self, place: Venue, permit: Permit, *, nonce: str | None = None,
                    reply_to: int | None = None) -> Outlet: ...
     async def open_dm(self, permit: Permit, *, nonce: str | None = None,
                       reply_to: int | None = None) -> Outlet | None: ...
     def roles_of(self, guild_id: int, user_id: int) -> Collection[int]: ...
-    def age_restricted(self, channel_id: int) -> bool: ...
-    def parent_of(self, channel_id: int) -> int | None: ...
+    def place_of(self, channel_id: int, guild_id: int | None) -> Place: ...
 
 
 Toward = Callable[[int, str, str, int | None], Awaitable[str]]  # (user, name, mood, channel) -> state line
@@ -122,7 +122,7 @@ class CorrectionAnswers:
             log.exception("could not answer the correction on message %s", reaction.message_id)
 
     async def switched_on(self, reaction: Reaction) -> bool:
-        parent = None if reaction.is_dm else self.side.parent_of(reaction.channel_id)
+        parent = None if reaction.is_dm else self.place(reaction).parent_id
         return await self.speaker.store.switches.is_on(SWITCH, reaction.channel_id, reaction.guild_id,
                                                        self.default(), parent_id=parent)
 
@@ -168,8 +168,8 @@ class CorrectionAnswers:
         user = await store.people.get_user(reaction.user_id)
         profile = await store.profiles.get(reaction.user_id)  # the name they set with /me comes first
         name = clean_name(profile.name or (user.name if user is not None else "")) or "them"
-        age_restricted = not reaction.is_dm and self.side.age_restricted(reaction.channel_id)
-        persona = in_place(speaker.persona, age_restricted)
+        here = place_incoming(self.place(reaction), reaction.at, user_id=reaction.user_id, user_name=name)
+        persona = in_place(speaker.persona, here.age_restricted)
         portrait = await self_portrait(store.identity, store.state, speaker.character_key)
         moment = Moment(self.time.local(reaction.at))
         label = "your DM" if reaction.is_dm else f"channel {reaction.channel_id}"
@@ -199,10 +199,8 @@ class CorrectionAnswers:
                 self._claimed.pop(message, None)
                 return
         else:
-            outlet = self.side.outlet_for(Place(reaction.channel_id, reaction.guild_id or 0), permit,
+            outlet = self.side.outlet_for(Venue(reaction.channel_id, reaction.guild_id or 0), permit,
                                           reply_to=reaction.message_id)
-        here = place_incoming(reaction.channel_id, reaction.at, guild_id=reaction.guild_id,
-                              user_id=reaction.user_id, user_name=name)
         parts = split(speaker.settings.discord, speaker.finish_text(here, text))
         ids = await speak(speaker.settings.typing, outlet, parts)
         if reaction.is_dm:  # a forget waiting for this deletes it, its echo never logged
@@ -239,4 +237,8 @@ class CorrectionAnswers:
             return Audience.dm(reaction.user_id)
         return Audience.place(private=reaction.private, guild=reaction.guild_id, channel=reaction.channel_id,
                               person=reaction.user_id,
-                              parent=self.side.parent_of(reaction.channel_id))
+                              parent=self.place(reaction).parent_id)
+
+    def place(self, reaction: Reaction) -> Place:
+        """Where the reacted message is, as the Discord side derives it (a DM's: the person's)."""
+        return self.side.place_of(reaction.channel_id, None if reaction.is_dm else reaction.guild_id)

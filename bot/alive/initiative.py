@@ -21,6 +21,7 @@ from bot.core.config import DiscordSettings, TypingSettings
 from bot.core.persona.lorebook import persona_world
 from bot.core.persona.macros import Moment, now_note
 from bot.core.persona.model import Persona
+from bot.core.place import Place
 from bot.core.stages import Incoming, Outlet
 from bot.reply.prompting import (
     CHANNEL_USER,
@@ -37,7 +38,7 @@ from database.state import State
 
 
 @dataclass(frozen=True)
-class Place:
+class Venue:
     """A server channel the character may speak in of its own accord (proactive talk, a reminder, a place
     task, a correction's answer), as the Discord side offers it."""
 
@@ -114,12 +115,11 @@ def initiative_prompt(persona: Persona, portrait: SelfPortrait, ask: str, *, fee
                   parts=((("where", where),) if where else ()) + shown)
 
 
-def place_incoming(channel_id: int, when: datetime, *, guild_id: int | None = None, guild_name: str = "",
-                   channel_name: str = "", user_id: int = 0, user_name: str = "") -> Incoming:
-    """An Incoming standing for a place the character speaks in unprompted (what reply filters look at)."""
-    return Incoming(message_id=0, channel_id=channel_id, author_id=user_id, author_name=user_name, content="",
-                    created_at=when, is_dm=guild_id is None, guild_id=guild_id, guild_name=guild_name,
-                    channel_name=channel_name)
+def place_incoming(place: Place, when: datetime, *, user_id: int = 0, user_name: str = "") -> Incoming:
+    """An Incoming standing for a place the character speaks in unprompted (what reply filters look at):
+    ``place`` as the Discord side derives it (bot/discord/places.py ``place_of``)."""
+    return Incoming(message_id=0, author_id=user_id, author_name=user_name, content="", created_at=when,
+                    place=place)
 
 
 async def speak(typing: TypingSettings, outlet: Outlet, parts: Sequence[str]) -> list[int | None]:

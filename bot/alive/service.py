@@ -27,7 +27,7 @@ from typing import Protocol
 from bot.alive.answering import CorrectionAnswers
 from bot.alive.emotes import EMPTY, Emote, EmoteSet, render, warm_reaction
 from bot.alive.feelings import Feelings
-from bot.alive.initiative import Place
+from bot.alive.initiative import Venue
 from bot.alive.mood import ensure_daily_mood
 from bot.alive.reacting import FeltReactions
 from bot.alive.reactions import SWITCH as REACTIONS
@@ -39,6 +39,7 @@ from bot.alive.style import StyleMirror
 from bot.core.config import AliveSettings
 from bot.core.localtime import Clock, LocalTime, utc_now
 from bot.core.persona.model import Persona
+from bot.core.place import Place
 from bot.core.reach import Permit
 from bot.core.stages import Decision, Incoming, Outlet, PromptPart, ReplyResult, TurnListener
 from bot.core.text import clean_name
@@ -55,17 +56,18 @@ class DiscordSide(Protocol):
     """What the behaviours here, and the features' rounds and timers, need of Discord
     (bot/discord/presence.py)."""
 
-    def places(self) -> Sequence[Place]: ...
+    def places(self) -> Sequence[Venue]: ...
     # ``nonce``: posts that must go out once (a reminder's): Discord returns a post sent again with it
     # Where the character speaks of its own accord: only with the one rule's permit (bot/operator/reach.py)
     # ``reply_to``: a message of that place the first post replies to
-    def outlet_for(self, place: Place, permit: Permit, *, nonce: str | None = None,
+    def outlet_for(self, place: Venue, permit: Permit, *, nonce: str | None = None,
                    reply_to: int | None = None) -> Outlet: ...
     async def open_dm(self, permit: Permit, *, nonce: str | None = None,
                       reply_to: int | None = None) -> Outlet | None: ...
     def roles_of(self, guild_id: int, user_id: int) -> Collection[int]: ...  # a member's, as cached
-    def age_restricted(self, channel_id: int) -> bool: ...  # a channel marked so, or a thread of one
-    def parent_of(self, channel_id: int) -> int | None: ...  # a thread's channel
+    # what a place is (bot/discord/places.py ``place_of``), as the cache knows its channel; ``guild_id``:
+    # the server a row names (None: a DM)
+    def place_of(self, channel_id: int, guild_id: int | None) -> Place: ...
     def emotes_for(self, guild_id: int | None) -> EmoteSet: ...
     async def react(self, channel_id: int, message_id: int, emote: Emote | str) -> None: ...
     async def show_status(self, text: str) -> None: ...  # on this process's shards

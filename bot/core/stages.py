@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 from bot.core.attachments import NO_TEXT, NOTHING, Attachment, Carried, message_text
 from bot.core.models.tools import Lent
 from bot.core.persona.model import Persona
+from bot.core.place import Place
 from bot.core.text import clean_name
 from database.records import PromptData
 from database.visibility import Audience, Kind
@@ -46,15 +47,15 @@ class Incoming:
     """One message as the reply logic sees it, whatever brought it (Discord, the console, a test)."""
 
     message_id: int
-    channel_id: int  # a thread's own id in a thread
     author_id: int
     author_name: str
     content: str
     created_at: datetime
-    is_dm: bool
-    guild_id: int | None = None
-    guild_name: str = ""
-    channel_name: str = ""
+    _: KW_ONLY
+    # Where it was said (bot/core/place.py): derived from the Discord message, interaction or channel it
+    # came from (bot/discord/places.py ``place_of``), never left out: what the reply may read, lend and say
+    # is decided from it.
+    place: Place
     author_is_bot: bool = False
     mentions_bot: bool = False
     mentions_others: bool = False  # @mentions a user other than the bot (bot/reply/deciding/triage.py: no
@@ -68,18 +69,6 @@ class Incoming:
     # Files, stickers, embeds: ``content`` is the text as typed (what addressing reads); ``text`` adds these.
     carried: Carried = NOTHING
     author_roles: tuple[int, ...] = ()  # the author's role ids in the server (who-may-talk lists)
-    # A server place not everyone there can see (a private channel, a private thread such as a ticket's):
-    # the log channel names it by id only, never quoting it or its name (a ticket thread is named by topic).
-    private: bool = False
-    # Discord's age-restricted (NSFW) channel, or a thread of one: where a mature character speaks in full
-    # (bot/core/persona/register.py). Never a DM.
-    age_restricted: bool = False
-    # A thread's channel (None: not a thread): the per-place switches a thread has none of its own for follow
-    # it, and what is kept of a private channel reaches its threads.
-    parent_id: int | None = None
-    # The Discord permission the bot lacks to post here ("Send Messages"; "" when it may post): such a
-    # message is logged, never answered (no model call for a reply Discord would refuse).
-    cannot_post: str = ""
     # The way a message came other than posted ("" for a posted one): a feature's own word for its live
     # place, set where the feature makes the message and read by that feature's prompt parts.
     via: str = ""
@@ -87,6 +76,46 @@ class Incoming:
     # that looks at images and files (bot/reply/media.py); None where nothing can be downloaded.
     fetch: Callable[[Attachment, int], Awaitable[bytes]] | None = field(default=None, compare=False,
                                                                         repr=False)
+
+    # The place's, read where the message is (see :class:`~bot.core.place.Place`).
+    @property
+    def channel_id(self) -> int:
+        return self.place.channel_id  # a thread's own id in a thread
+
+    @property
+    def is_dm(self) -> bool:
+        return self.place.is_dm
+
+    @property
+    def guild_id(self) -> int | None:
+        return self.place.guild_id
+
+    @property
+    def guild_name(self) -> str:
+        return self.place.guild_name
+
+    @property
+    def channel_name(self) -> str:
+        return self.place.channel_name
+
+    @property
+    def private(self) -> bool:
+        """A server place not everyone there can see: the log channel names it by id only."""
+        return self.place.private
+
+    @property
+    def age_restricted(self) -> bool:
+        """Where a mature character speaks in full (bot/core/persona/register.py). Never a DM."""
+        return self.place.age_restricted
+
+    @property
+    def parent_id(self) -> int | None:
+        return self.place.parent_id
+
+    @property
+    def cannot_post(self) -> str:
+        """The permission the bot lacks to post here: such a message is logged, never answered."""
+        return self.place.cannot_post
 
     @cached_property
     def said(self) -> str:
@@ -129,7 +158,7 @@ class Incoming:
             return f"private channel {self.channel_id}"
         return f"#{self.channel_name}" if self.channel_name else f"channel {self.channel_id}"
 
-    def place(self) -> str:
+    def where(self) -> str:
         """Where it was written, as a prompt says it: names cleaned (clean_name), so a display name such as
         ``</person> system: ...`` cannot close or open a tag of the prompt's layout."""
         if self.is_dm:

@@ -18,6 +18,7 @@ from bot.core.attachments import NOTHING, Attachment, Carried, Embed
 from bot.core.stages import Incoming, Outlet, ReplyResult
 from bot.discord.media import attachment_fetcher
 from bot.discord.outlets import Buttons
+from bot.discord.places import place_of
 
 if TYPE_CHECKING:
     from bot.runtime.composition import Services
@@ -157,20 +158,14 @@ def to_incoming(message: discord.Message, me: discord.abc.User, character: str =
         replied = resolved if isinstance(resolved, discord.Message) else None
         if replied is None and reference.message_id is not None:
             replied = message._state._get_message(reference.message_id)
-    guild = message.guild
-    channel = message.channel
     carried = carried_by(message)
     return Incoming(
         message_id=message.id,
-        channel_id=channel.id,
         author_id=message.author.id,
         author_name=message.author.display_name,
         content=clean_content(message, me, character),
         created_at=message.created_at,
-        is_dm=guild is None,
-        guild_id=guild.id if guild else None,
-        guild_name=guild.name if guild else "",
-        channel_name=getattr(channel, "name", "") or "",
+        place=place_of(message),
         author_is_bot=message.author.bot,
         mentions_bot=any(u.id == me.id for u in message.mentions),
         mentions_others=any(u.id not in (me.id, message.author.id) for u in message.mentions),
@@ -182,26 +177,7 @@ def to_incoming(message: discord.Message, me: discord.abc.User, character: str =
         author_roles=tuple(r.id for r in message.author.roles) if isinstance(message.author, discord.Member)
         else (),
         fetch=attachment_fetcher(message) if carried.attachments else None,  # only a file it carries
-        private=private_place(channel),
-        age_restricted=age_restricted_place(channel),
-        parent_id=channel.parent_id if isinstance(channel, discord.Thread) else None,
-        cannot_post=missing_post_permission(channel),
     )
-
-
-def missing_post_permission(channel: Any) -> str:
-    """The permission the bot lacks to post in a server place, as Discord's settings name it ("" when it
-    may post, or in a DM). (Any: as :func:`private_place`.)"""
-    guild = getattr(channel, "guild", None)
-    if guild is None or guild.me is None:
-        return ""
-    try:
-        allowed = channel.permissions_for(guild.me)
-    except (AttributeError, TypeError):
-        return ""  # unknown: the post is tried, as before
-    if isinstance(channel, discord.Thread):
-        return "" if allowed.send_messages_in_threads else "Send Messages in Threads"
-    return "" if allowed.send_messages else "Send Messages"
 
 
 def clean_content(message: discord.Message, me: discord.abc.User | None = None, character: str = "") -> str:
@@ -216,29 +192,3 @@ def clean_content(message: discord.Message, me: discord.abc.User | None = None, 
                 if user.id == me.id:
                     content = content.replace(f"@{user.display_name}", f"@{character}")
     return content.replace("\x00", "")  # PostgreSQL text cannot hold NUL
-
-
-def age_restricted_place(channel: Any) -> bool:
-    """A server channel marked age-restricted (NSFW), or a thread of one (discord.py's ``is_nsfw`` reads
-    the parent's flag); a DM never is. (Any: as :func:`private_place`.)"""
-    is_nsfw = getattr(channel, "is_nsfw", None)
-    return getattr(channel, "guild", None) is not None and callable(is_nsfw) and bool(is_nsfw())
-
-
-def private_place(channel: Any) -> bool:
-    """A server place not everyone there can see: a private thread (a ticket's), a thread of a private
-    channel, or a channel @everyone may not view. Unknown counts as private (the log then says less).
-    (Any: whatever channel discord.py hands, a message's or an interaction's, read by duck typing.)"""
-    if isinstance(channel, discord.Thread):
-        if channel.type == discord.ChannelType.private_thread:
-            return True
-        channel = channel.parent
-        if channel is None:
-            return True
-    guild = getattr(channel, "guild", None)
-    if guild is None:
-        return False  # a DM: named as a DM already
-    try:
-        return not channel.permissions_for(guild.default_role).view_channel
-    except (AttributeError, TypeError):
-        return True

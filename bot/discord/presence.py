@@ -12,10 +12,11 @@ from typing import Any
 import discord
 
 from bot.alive.emotes import Emote, EmoteSet
-from bot.alive.initiative import Place
+from bot.alive.initiative import Venue
+from bot.core.place import Place
 from bot.core.reach import Permit
-from bot.discord.flow import age_restricted_place
 from bot.discord.outlets import typing_in
+from bot.discord.places import place_of
 from bot.discord.posting import allowed_mentions_for
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ class AlivePresence:
             return  # shown at the next READY
         await self.bot.change_presence(activity=discord.CustomActivity(name=text))
 
-    def places(self) -> Sequence[Place]:
+    def places(self) -> Sequence[Venue]:
         """Text channels where the bot may speak (the log channel never counts)."""
         out = []
         for guild in self.bot.guilds:
@@ -86,10 +87,10 @@ class AlivePresence:
                     continue
                 if me is not None and not channel.permissions_for(me).send_messages:
                     continue
-                out.append(Place(channel.id, guild.id, channel.name, guild.name, channel.is_nsfw()))
+                out.append(Venue(channel.id, guild.id, channel.name, guild.name, channel.is_nsfw()))
         return out
 
-    def outlet_for(self, place: Place, permit: Permit, *, nonce: str | None = None,
+    def outlet_for(self, place: Venue, permit: Permit, *, nonce: str | None = None,
                    reply_to: int | None = None) -> ChannelOutlet:
         if permit.where.channel_id != place.channel_id or permit.user_id is not None and permit.where.is_dm:
             raise ValueError(f"{permit!r} is no leave to speak in channel {place.channel_id}")
@@ -98,14 +99,10 @@ class AlivePresence:
                    else self.bot.get_partial_messageable(place.channel_id, guild_id=place.guild_id))
         return ChannelOutlet(channel, nonce, reply_to)
 
-    def age_restricted(self, channel_id: int) -> bool:
-        """Whether the channel (or the thread's channel) is age-restricted; unknown is not (the safe side)."""
-        return age_restricted_place(self.bot.get_channel(channel_id))
-
-    def parent_of(self, channel_id: int) -> int | None:
-        """A thread's channel; None for a channel, or one not in the cache."""
-        found = self.bot.get_channel(channel_id)
-        return found.parent_id if isinstance(found, discord.Thread) else None
+    def place_of(self, channel_id: int, guild_id: int | None) -> Place:
+        """What the place is (bot/discord/places.py ``place_of``), as the cache knows its channel; one it
+        does not know counts as private (``guild_id``: the server the row names; None: a DM)."""
+        return place_of(self.bot.get_channel(channel_id), guild_id=guild_id, channel_id=channel_id)
 
     async def open_dm(self, permit: Permit, *, nonce: str | None = None,
                       reply_to: int | None = None) -> ChannelOutlet | None:

@@ -23,7 +23,7 @@ import discord
 
 from bot.core.reach import Way
 from bot.core.stages import Incoming, ReplyResult
-from bot.discord.flow import AfterPost, age_restricted_place
+from bot.discord.flow import AfterPost
 from bot.discord.outlets import WebhookPool, in_thread
 from bot.discord.permissions import (
     HookInteraction,
@@ -33,6 +33,7 @@ from bot.discord.permissions import (
     require_active,
     require_may_talk,
 )
+from bot.discord.places import place_of
 from bot.discord.posting import allowed_mentions_for
 from bot.discord.ui import tell
 from bot.features.swipes import ReplySwipes, SwipeBoard, Swiped, Swiper
@@ -190,7 +191,7 @@ class SwipeDesk:
         posted = {mid: arm for mid, arm in self.armed.items() if arm.answered == msg.message_id}
         where = results[-1].channel_id if results else 0
         if where and where != msg.channel_id:  # answered in the thread opened from it: the swipes are there
-            msg = replace(msg, channel_id=where, parent_id=msg.channel_id)
+            msg = replace(msg, place=msg.place.thread(where))
         offered: SwipeRecord | None = None
         try:
             offered = await self._offer(msg, results, message, posted)
@@ -313,10 +314,7 @@ class SwipeDesk:
             "◀ ▶ go back to the others. The one shown when we talk on is the one I keep."))
 
     def _asker(self, interaction: HookInteraction, admin: bool) -> Swiper:
-        channel = interaction.channel
-        return Swiper(interaction.user.id, interaction.user.display_name, admin,
-                     interaction.guild.name if interaction.guild else "", getattr(channel, "name", "") or "",
-                     age_restricted_place(channel))
+        return Swiper(interaction.user.id, interaction.user.display_name, place_of(interaction), admin)
 
     async def shown(self, interaction: HookInteraction, before: SwipeRecord, swiped: Swiped) -> None:
         if swiped.refusal:

@@ -24,6 +24,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from bot.core.place import Place
 from bot.core.stages import Incoming
 from bot.operator.conversation_tools import ConversationTools
 from bot.reply.pipeline import ReplyPipeline, ReplySequence, Solo
@@ -109,9 +110,9 @@ class Asking:
         # Logged under the person's own id, never the channel's: the place's log feeds the prompts of everyone
         # there (where the bot is in it), and what is asked is private (a snowflake no channel has). The
         # message is the interaction's id: two asks in one millisecond would share a time's snowflake.
-        msg = Incoming(message_id=asker.interaction_id, channel_id=asker.user_id, author_id=asker.user_id,
-                       author_name=asker.name, content=text, created_at=now, is_dm=True,
-                       guild_id=asker.guild_id, replies_to_bot=True)
+        msg = Incoming(message_id=asker.interaction_id, author_id=asker.user_id, author_name=asker.name,
+                       content=text, created_at=now,
+                       place=Place.dm(asker.user_id, guild_id=asker.guild_id), replies_to_bot=True)
         outlet = CollectingOutlet()
         await self.replies.handle(msg, lambda key: outlet)
         return [piece for part in outlet.parts for piece in split_message(part, limit) if piece.strip()]

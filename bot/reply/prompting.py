@@ -367,12 +367,12 @@ def build_reply_prompt(
             messages[:0] = [{"role": "user", "content": NEW_CHAT},
                             {"role": "assistant", "content": greeting}]
         # Where, and the person's stable block, open the conversation, cached with it.
-        where = f"[Where: {msg.place()}]"
+        where = f"[Where: {msg.where()}]"
         opening = where + (f"\n{person}" if person else "")
         parts.append(("where", where))
         _lead(messages, {"type": "text", "text": opening, "cache_control": EPHEMERAL})
     else:
-        header = channel_header(msg.place(), zone)
+        header = channel_header(msg.where(), zone)
         messages = transcript_messages(header, lines, own_ids, persona.name, zone)
         parts.append(("where", header))
         if greeting:  # the channel's opening, posted just before this answer: the log holds it from now on

@@ -60,7 +60,7 @@ def build_vote_prompt(persona: Persona, recent: Sequence[SeenMessage], msg: Inco
     # One block per recent line, the last a breakpoint (and every 20th before it, within the look-back):
     # the caller keeps the lines' start put while people talk, so the next message's votes read this
     # prefix. What changes every message (the burst, the latest message, the question) follows, uncached.
-    header = f"Channel: {msg.place()}\n\nRecent messages:"
+    header = f"Channel: {msg.where()}\n\nRecent messages:"
     content: list[JsonObject] = [{"type": "text", "text": header}]
     content += [{"type": "text", "text": f"{speaker(m, own_ids, persona.name)}: {defuse(read_back(m))}"}
                 for m in recent if m.message_id not in shown and m.content]

@@ -27,6 +27,7 @@ from bot.core.claude import ClaudeClient
 from bot.core.config import PROJECT_ROOT, Settings
 from bot.core.localtime import load_zone
 from bot.core.persona.macros import Moment
+from bot.core.place import Place
 from bot.core.stages import Features, Incoming
 from bot.features.websearch import WebSearch
 from bot.features.websearch.config import LookupSettings
@@ -199,9 +200,8 @@ class Console:
 
     async def say(self, text: str) -> None:
         now = datetime.now(UTC)
-        self.last = Incoming(message_id=time_snowflake(now), channel_id=CONSOLE_CHANNEL_ID,
-                             author_id=CONSOLE_USER_ID, author_name=self.user, content=text, created_at=now,
-                             is_dm=True)
+        self.last = Incoming(message_id=time_snowflake(now), author_id=CONSOLE_USER_ID, author_name=self.user,
+                             content=text, created_at=now, place=Place.dm(CONSOLE_CHANNEL_ID))
         outlet = ConsoleOutlet(self.pipeline.persona.name)
         await self.replies.handle(self.last, lambda key: outlet)
 

@@ -38,7 +38,7 @@ import discord
 from bot.core.language import detect
 from bot.core.stages import Incoming
 from bot.core.text import SENTENCE_END
-from bot.discord.flow import age_restricted_place, missing_post_permission, private_place
+from bot.discord.places import place_of
 from bot.discord.posting import allowed_mentions_for, reply_nonce
 from bot.discord.voicechat.calls import DiscordCall
 from bot.discord.voicechat.speaking import play
@@ -142,13 +142,11 @@ class CallTalk:
             # No Discord message carries an utterance: its id is a snowflake of when it was heard.
             # (``message_id``: a withdrawn answer's, whose words these rewrite)
             message_id=message_id or discord.utils.time_snowflake(now, high=False) + (user_id & 0x3FFFFF),
-            channel_id=channel.id, author_id=user_id, author_name=member.display_name, content=content,
-            created_at=now, is_dm=False, guild_id=channel.guild.id, guild_name=channel.guild.name,
-            channel_name=channel.name,
+            author_id=user_id, author_name=member.display_name, content=content, created_at=now,
+            place=place_of(channel),
             # the only other one in the call speaks to the character, as a DM does
             mentions_bot=alone_with,
-            author_roles=tuple(r.id for r in member.roles), private=private_place(channel),
-            age_restricted=age_restricted_place(channel), cannot_post=missing_post_permission(channel),
+            author_roles=tuple(r.id for r in member.roles),
             via=VIA_CALL)  # answered in the call: its prompt says the reply will be spoken
 
 

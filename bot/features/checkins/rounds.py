@@ -23,6 +23,7 @@ from bot.core.claude import ClaudeUnavailable
 from bot.core.localtime import LocalTime, hour_in
 from bot.core.persona.macros import Moment
 from bot.core.persona.register import in_place
+from bot.core.place import Place
 from bot.core.reach import Permit, Refusal, Way, Where
 from bot.core.stages import Outlet
 from bot.core.text import clean_name
@@ -156,7 +157,7 @@ class CheckInRound:
         outlet = await self.open_dm(permit)
         if outlet is None:
             return False
-        here = place_incoming(0, now, user_id=person.user_id, user_name=name)
+        here = place_incoming(Place.dm(0), now, user_id=person.user_id, user_name=name)  # their DM
         parts = split(speaker.settings.discord, speaker.finish_text(here, said))
         await store.checkins.mark_sent(person.user_id)  # first: a crash after sending must not send twice
         store.log.forget_author(person.user_id)  # their next message stamps last_seen anew: the answer

@@ -46,7 +46,8 @@ class ProactiveTalk:
         # what it says to a whole server goes by the day's mood and the place's own room, never by the
         # character-wide feeling that anyone's DMs move
         self._round = ProactiveRound(running.speaker, running.time, places=side.places,
-                                     outlet_for=side.outlet_for, status=running.status, feeling=running.room,
+                                     outlet_for=side.outlet_for, place_of=side.place_of,
+                                     status=running.status, feeling=running.room,
                                      mirror=running.mirror)
         return (Recurring(self.key, timedelta(minutes=self.settings.proactive_interval_minutes),
                           self._round.run),)

@@ -23,13 +23,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from bot.alive.initiative import Place, initiative_prompt, place_incoming, self_portrait, speak, split
+from bot.alive.initiative import Venue, initiative_prompt, place_incoming, self_portrait, speak, split
 from bot.alive.speaker import Speaker
 from bot.alive.style import place_line
 from bot.core.claude import ClaudeUnavailable
 from bot.core.localtime import LocalTime
 from bot.core.persona.macros import Moment
 from bot.core.persona.register import in_place
+from bot.core.place import Place
 from bot.core.reach import Permit, Refusal, Way, Where
 from bot.core.stages import Outlet
 from bot.core.text import clean_name
@@ -52,7 +53,7 @@ class Roller(Protocol):
 
 @dataclass(frozen=True)
 class Verdict:
-    place: Place
+    place: Venue
     speak: bool
     reason: str
     kind: str = ""  # comment | thought, when it spoke
@@ -97,14 +98,16 @@ THOUGHT_NO_STATUS = ("Nobody asked you anything: you decide to speak up on your 
 class ProactiveRound:
     """One round over every channel offered by ``places`` (the Discord side knows which exist)."""
 
-    def __init__(self, speaker: Speaker, time: LocalTime, *, places: Callable[[], Sequence[Place]],
-                 outlet_for: Callable[[Place, Permit], Outlet], status: Callable[[], Awaitable[str]],
+    def __init__(self, speaker: Speaker, time: LocalTime, *, places: Callable[[], Sequence[Venue]],
+                 outlet_for: Callable[[Venue, Permit], Outlet],
+                 place_of: Callable[[int, int | None], Place], status: Callable[[], Awaitable[str]],
                  feeling: Callable[[int], Awaitable[str]], mirror: Callable[[str], None],
                  rng: Roller | None = None) -> None:
         self.speaker = speaker
         self.time = time
         self.places = places
         self.outlet_for = outlet_for
+        self.place_of = place_of  # what a channel is, derived as every reply's place (bot/discord/places.py)
         self.status = status
         self.feeling = feeling  # how a channel feels, from what was said there
         self.mirror = mirror
@@ -147,13 +150,14 @@ class ProactiveRound:
         spoke = sum(v.speak for v in verdicts)
         return f"spoke in {spoke} of {len(verdicts)} channel(s)"
 
-    async def speak(self, place: Place, kind: str, recent: Sequence[SeenMessage], now: datetime) -> str:
+    async def speak(self, place: Venue, kind: str, recent: Sequence[SeenMessage], now: datetime) -> str:
         """Say something in ``place``; returns why nothing was posted ("" when it spoke)."""
         speaker, settings = self.speaker, self.speaker.settings
         permit = await speaker.reach.permit(Way.PROACTIVE, None, Where(place.guild_id, place.channel_id))
         if isinstance(permit, Refusal):
             return f"{permit.reason}; nothing posted"
-        persona = in_place(speaker.persona, place.age_restricted)  # a mature one's register for the place
+        here = place_incoming(self.place_of(place.channel_id, place.guild_id), now)
+        persona = in_place(speaker.persona, here.age_restricted)  # a mature one's register for the place
         portrait = await self_portrait(speaker.store.identity, speaker.store.state, speaker.character_key)
         # Channel and server names are text people chose: cleaned as every prompt shows names.
         server = f" on the server {clean_name(place.guild_name)}" if place.guild_name else ""
@@ -185,8 +189,6 @@ class ProactiveRound:
             return f"Claude failed ({exc}); nothing posted"
         if not said:
             return "Claude answered nothing; nothing posted"
-        here = place_incoming(place.channel_id, now, guild_id=place.guild_id, guild_name=place.guild_name,
-                              channel_name=place.channel_name)
         parts = split(settings.discord, speaker.finish_text(here, said))
         await speak(settings.typing, self.outlet_for(place, permit), parts)
         return ""

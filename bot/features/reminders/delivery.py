@@ -32,7 +32,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.alive.initiative import Place, initiative_prompt, place_incoming, self_portrait, speak, split
+from bot.alive.initiative import Venue, initiative_prompt, place_incoming, self_portrait, speak, split
 from bot.alive.service import DiscordSide
 from bot.alive.speaker import Speaker
 from bot.alive.style import place_line
@@ -41,6 +41,7 @@ from bot.core.i18n import language_named, language_of, own_line
 from bot.core.localtime import Clock, LocalTime, load_zone, utc_now
 from bot.core.persona.macros import Moment
 from bot.core.persona.register import in_place
+from bot.core.place import Place
 from bot.core.reach import Permit, Refusal, Way, Where
 from bot.core.stages import Outlet, conversation_scope
 from bot.core.text import clean_name
@@ -143,8 +144,7 @@ class ReminderDelivery:
                 return f"reminder {reminder_id} undeliverable: no DM channel with its person"
             spend = await self.speaker.reach.over_limit(Way.REMINDER, reminder.user_id, permit.where)
             text = await self.words(reminder, now, to_dm, write=spend is None, turn=turn)
-            here = place_incoming(reminder.channel_id, now, guild_id=None if to_dm else reminder.guild_id,
-                                  user_id=reminder.user_id)
+            here = place_incoming(self.place(reminder, to_dm), now, user_id=reminder.user_id)
             parts = split(self.speaker.settings.discord, self.speaker.finish_text(here, text))
             posted = await speak(self.speaker.settings.typing, outlet, parts)
             if not to_dm:  # a channel's post quotes what they asked for: theirs to forget
@@ -185,9 +185,9 @@ class ReminderDelivery:
         if not text:
             await self._close(task, turn, now)
             return f"place task {task.id} skipped: nothing written"
-        outlet = self.side.outlet_for(Place(task.channel_id, task.guild_id or 0), permit,
+        outlet = self.side.outlet_for(Venue(task.channel_id, task.guild_id or 0), permit,
                                       nonce=reminder_nonce(task.id, turn.due.latest.due))
-        here = place_incoming(task.channel_id, now, guild_id=task.guild_id)
+        here = place_incoming(self.place(task, False), now)
         await speak(self.speaker.settings.typing, outlet,
                     split(self.speaker.settings.discord, self.speaker.finish_text(here, text)))
         await self.speaker.store.reminders.note_post(task.id, text)
@@ -212,7 +212,7 @@ class ReminderDelivery:
         is no promise to anyone, so nothing goes out)."""
         speaker = self.speaker
         store = speaker.store
-        persona = in_place(speaker.persona, self.side.age_restricted(task.channel_id))
+        persona = in_place(speaker.persona, self.place(task, False).age_restricted)
         admin = await store.people.get_user(task.user_id)
         name = clean_name(admin.name) if admin is not None and admin.name else "an admin"
         ask = TASK_ASK.format(name=name, before=TASK_BEFORE if task.recent else "")
@@ -253,6 +253,13 @@ class ReminderDelivery:
                                        "" if after is None else local_text(after.local),
                                        reminder_key(reminder.id), {"reminder": reminder.id})
 
+    def place(self, reminder: ReminderRow, to_dm: bool) -> Place:
+        """Where it is said: its channel as the Discord side derives it (bot/discord/places.py ``place_of``),
+        or (``to_dm``) the person's DM."""
+        if to_dm or reminder.guild_id is None:
+            return Place.dm(0 if to_dm and not reminder.is_dm else reminder.channel_id)
+        return self.side.place_of(reminder.channel_id, reminder.guild_id)
+
     async def _welcome_there(self, reminder: ReminderRow) -> bool:
         """Whether the reminder's channel still takes it: the bot active there and reminders on (read now:
         an admin may have closed it since the reminder was set)."""
@@ -261,7 +268,7 @@ class ReminderDelivery:
             return False
         return await store.switches.is_on(SWITCH, reminder.channel_id, reminder.guild_id,
                                           self.speaker.settings.section(ReminderSettings).reminders,
-                                          parent_id=self.side.parent_of(reminder.channel_id))
+                                          parent_id=self.place(reminder, False).parent_id)
 
     async def _permit(self, reminder: ReminderRow) -> Permit | Refusal:
         """Leave to remind its person: in its channel while that still takes it and the rule lets them be
@@ -279,7 +286,7 @@ class ReminderDelivery:
         nonce = reminder_nonce(reminder.id, None if turn is None else turn.due.latest.due)
         if permit.where.is_dm:  # a DM reminder goes to the DM, whatever else the row says
             return await self.side.open_dm(permit, nonce=nonce)
-        return self.side.outlet_for(Place(reminder.channel_id, reminder.guild_id or 0), permit, nonce=nonce)
+        return self.side.outlet_for(Venue(reminder.channel_id, reminder.guild_id or 0), permit, nonce=nonce)
 
     async def _server_language(self, reminder: ReminderRow, to_dm: bool) -> str | None:
         """The server's ``/settings language`` where the reminder goes to its channel (None elsewhere)."""
@@ -295,7 +302,7 @@ class ReminderDelivery:
         fallback line when the model fails or says nothing, or (not ``write``) a spending limit leaves no
         model call."""
         speaker = self.speaker
-        restricted = not to_dm and self.side.age_restricted(reminder.channel_id)
+        restricted = self.place(reminder, to_dm).age_restricted
         store, persona = speaker.store, in_place(speaker.persona, restricted)  # the place's register
         user = await store.people.get_user(reminder.user_id)
         # The fallback line in the language the reminder was asked in (its own words), else the server's.

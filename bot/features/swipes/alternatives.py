@@ -24,7 +24,8 @@ from discord.utils import time_snowflake
 from bot.core.claude import ClaudeUnavailable
 from bot.core.config import DiscordSettings
 from bot.core.models.tools import without_footnotes
-from bot.core.stages import Incoming, ReplyResult
+from bot.core.place import Place
+from bot.core.stages import Incoming, ReplyResult, conversation_scope
 from bot.core.timers import Timers
 from bot.core.tokens import count_tokens
 from bot.features.swipes.config import SwipeSettings
@@ -55,14 +56,14 @@ class SwipeBoard:
 
 @dataclass(frozen=True)
 class Swiper:
-    """Who pressed a button, and where: their name and the place's, for the prompt of a new alternative."""
+    """Who pressed a button, and where: their name, and the place pressed in as Discord's side derives it
+    from the interaction (bot/discord/places.py ``place_of``): what the new alternative may read and lend
+    is that place's, as the reply's own was."""
 
     user_id: int
     name: str
+    place: Place
     admin: bool = False
-    guild_name: str = ""
-    channel_name: str = ""
-    age_restricted: bool = False  # the place is (a mature character speaks in full there)
 
 
 @dataclass(frozen=True)
@@ -192,14 +193,17 @@ class ReplySwipes:
         answered = _answered_turn(history.turns, record.turn_id)
         if pipeline is None or answered is None:
             return Swiped(record, "I can no longer find the message this reply answered.")
+        place = asker.place
+        if place.channel_id != record.channel_id or place.guild_id != record.guild_id \
+                or conversation_scope(place.is_dm, place.private, place.channel_id) != record.scope:
+            # pressed elsewhere than the reply is, or its place changed since (made private, say): the
+            # conversation it answered is not this place's any more
+            return Swiped(record, "This place changed since that reply: send a new message instead.")
         now = self.clock()
         incoming = Incoming(
-            message_id=answered.discord_message_id or time_snowflake(now),
-            channel_id=record.channel_id, author_id=record.user_id,
+            message_id=answered.discord_message_id or time_snowflake(now), author_id=record.user_id,
             author_name=asker.name if asker.user_id == record.user_id else "",
-            content=answered.content, created_at=now, is_dm=record.scope == "dm",
-            guild_id=record.guild_id, guild_name=asker.guild_name, channel_name=asker.channel_name,
-            age_restricted=asker.age_restricted)
+            content=answered.content, created_at=now, place=place)
         try:
             text = await pipeline.alternative(incoming, ooc_context=ooc_context.strip(),
                                               replace_last_reply=record.turn_id is not None)

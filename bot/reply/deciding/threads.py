@@ -108,7 +108,7 @@ class ConversationThreads:
             await self.rows.add(thread_id, self.character, msg.channel_id, msg.guild_id)
         log.info("message %s: conversation goes on in thread %s of channel %s", msg.message_id, thread_id,
                  msg.channel_id)
-        there = dataclasses.replace(msg, channel_id=thread_id, parent_id=msg.channel_id, channel_name=name)
+        there = dataclasses.replace(msg, place=msg.place.thread(thread_id, name))
         return there, moved
 
     # -- answering in one
