@@ -56,7 +56,7 @@ from bot.core.language import detect
 from bot.core.persona.model import Persona
 from bot.core.stages import Incoming
 from bot.core.text import is_question
-from bot.core.tokens import count_tokens
+from bot.core.tokens import count_tokens, english_tokens, language_factor
 from database.models import utcnow
 from database.people import People
 from database.records import ExcerptRow, FactRow, PromptData
@@ -463,7 +463,10 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
                 continue
             known_cost = index.costs.get(i)  # counted once, then kept
             if known_cost is None:
-                known_cost = index.costs[i] = count_tokens(line(index.rows[i]))
+                # counted as its English would be: as many facts in any language (bot/core/tokens.py)
+                fact = index.rows[i]
+                known_cost = index.costs[i] = english_tokens(count_tokens(line(fact)),
+                                                             language_factor(fact.fact))
             cost, told = known_cost, fact_day(i)
             if told not in days:
                 cost += DAY_TOKENS + (YEAR_TOKENS if told[:4] not in years else 0)
