@@ -11,7 +11,7 @@ import pytest
 
 from bot.core.tokens import TOKENS_PER_ENGLISH_TOKEN, count_tokens, english_tokens, language_factor
 from memory.embeddings import glossed
-from tests.harness import USER_ID, Harness, MakeHarness
+from tests.harness import USER2_ID, USER_ID, Harness, MakeHarness
 
 BUDGET = "90"  # tokens: a few of the facts below, in any language
 
@@ -35,19 +35,21 @@ ASKED = {"en": "What do you remember about my cat Miso?", "ja": "私の猫のミ
 COLUMN = {"en": 0, "ja": 1, "zh": 2}
 
 
-async def _recalled(h: Harness, code: str) -> list[str]:
-    """The facts recalled for the question in ``code``, alice's facts kept in that language."""
-    await h.store.people.ensure_user(USER_ID, "alice")
+async def _recalled(h: Harness, code: str, user: int, name: str) -> list[str]:
+    """The facts recalled for the question in ``code`` asked in a DM by ``user``, whose facts are kept in
+    that language."""
+    await h.store.people.ensure_user(user, name)
     embed = h.bot.services.memory.embed
     for row in MISO:
         text, english = row[COLUMN[code]], row[0] if code != "en" else None
-        await h.store.facts.add(USER_ID, text, embedding=await embed(glossed(text, english)),
-                                category="personal", gloss=english)
-    dm = await h.dm_channel_id()
-    await h.dm(ASKED[code])
+        await h.store.facts.add(user, text.replace("Alice", name.title()),
+                                embedding=await embed(glossed(text, english)), category="personal",
+                                gloss=english)
+    dm = await h.dm_channel_id(user)
+    await h.dm(ASKED[code], user=user)
     await h.replies(dm, 1)
     prompt = h.claude.last_request("claude-test-default").all_text()
-    part = prompt.split('<recalled_facts about="alice"', 1)[1].split("</recalled_facts>", 1)[0]
+    part = prompt.split(f'<recalled_facts about="{name}"', 1)[1].split("</recalled_facts>", 1)[0]
     return [line[2:] for line in part.splitlines() if line.startswith("- ")]
 
 
@@ -55,12 +57,13 @@ async def _recalled(h: Harness, code: str) -> list[str]:
 async def test_the_budget_holds_as_many_facts_in_japanese_and_chinese_as_in_english(
         make_harness: MakeHarness, code: str) -> None:
     budgets = {"recall_token_budget": BUDGET, "memory_recall_token_budget": BUDGET}
-    english = await _recalled(await make_harness(embedding_model="paired", **budgets), "en")
-    theirs = await _recalled(await make_harness(embedding_model="paired", **budgets), code)
+    h = await make_harness(embedding_model="paired", **budgets)
+    english = await _recalled(h, "en", USER2_ID, "bob")
+    theirs = await _recalled(h, code, USER_ID, "alice")
     assert 3 <= len(english) < len(MISO)  # the budget binds
     # as many facts (a fact's own ratio is near its language's measured one, not always at it: a sentence
     # a little shorter than usual in it may let one more in)
-    assert len(theirs) >= len(english) - 1, (english, theirs)
+    assert len(theirs) >= len(english) - 1 and set(theirs) <= {row[COLUMN[code]] for row in MISO}, theirs
     # at more prompt tokens: counted as tokens, their lines alone would not fit the budget
     assert sum(count_tokens(f) for f in theirs) > int(BUDGET) > sum(count_tokens(f) for f in english)
 
