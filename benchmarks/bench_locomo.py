@@ -241,6 +241,8 @@ class Result:
             "mean_facts_recalled": round(self.recalled / max(1, self.overall.n), 2),
             "corpus": self.corpus,
             "mean_excerpts_recalled": round(self.quoted / max(1, self.overall.n), 2),
+            # what the recalled lines cost a request (cl100k), whatever the budget counted them as
+            "mean_prompt_tokens": round(self.tokens / max(1, self.overall.n), 1),
             "messages_archived": self.messages,
             "index_seconds": round(self.index_seconds, 2),
             "redundancy": round(self.redundancy, 4),
@@ -557,7 +559,7 @@ async def main_async(args: argparse.Namespace, data: Sequence[dict[str, Any]]) -
           f"as facts, {result.messages} dialogue turns archived; {result.overall.n} questions of categories "
           f"1-4 scored ({result.unscoreable} left out: no observation carries their evidence); budget "
           f"{args.budget} tokens, {out['mean_facts_recalled']} facts and {out['mean_excerpts_recalled']} "
-          f"excerpts recalled on average; {url.split(':')[0]}")
+          f"excerpts recalled on average, {out['mean_prompt_tokens']} prompt tokens; {url.split(':')[0]}")
     print(table(result))
     print(f"redundancy: {out['redundancy']:.1%} of the recalled tokens repeat another recalled line or the "
           "recent context")

@@ -31,7 +31,7 @@ from datetime import datetime
 
 import numpy as np
 
-from bot.core.tokens import count_tokens
+from bot.core.tokens import count_tokens, english_tokens, language_factor
 from database.excerpts import Excerpts
 from database.records import ExcerptRow, NewExcerpt, SeenMessage
 from database.stamps import ExcerptStamp, FactStamp
@@ -164,7 +164,8 @@ class ExcerptIndex:
     told: np.ndarray = field(default_factory=lambda: np.zeros(0))  # POSIX seconds
     lexical: LexicalIndex = field(default_factory=LexicalIndex)  # each line's words
     context: LexicalIndex = field(default_factory=LexicalIndex)  # each line's words with its neighbours'
-    costs: dict[int, int] = field(default_factory=dict)
+    costs: dict[int, int] = field(default_factory=dict)  # as its English's (bot/core/tokens.py)
+    factors: dict[int, float] = field(default_factory=dict)  # its language's tokens per English one
     days: dict[int, str] = field(default_factory=dict)  # each looked-at line's day, formatted once
     # each looked-at line's sentences: (text, tokens, terms), split once
     sentences: dict[int, list[tuple[str, int, frozenset[str]]]] = field(default_factory=dict)
@@ -293,17 +294,24 @@ class ExcerptIndex:
     def parts(self, i: int) -> list[tuple[str, int, frozenset[str]]]:
         known = self.sentences.get(i)
         if known is None:
-            known = self.sentences[i] = [(p, count_tokens(p), frozenset(terms(p)))
+            factor = self.factor(i)
+            known = self.sentences[i] = [(p, english_tokens(count_tokens(p), factor), frozenset(terms(p)))
                                          for p in _SENTENCE.split(self.rows[i].content) if p]
         return known
 
     def vector(self, i: int) -> np.ndarray | None:
         return self.matrix[self.slot[i]] if self.slot[i] >= 0 else None
 
+    def factor(self, i: int) -> float:
+        known = self.factors.get(i)
+        if known is None:
+            known = self.factors[i] = language_factor(self.rows[i].content)
+        return known
+
     def cost(self, i: int) -> int:
         known = self.costs.get(i)
         if known is None:
-            known = self.costs[i] = count_tokens(line(self.rows[i]))
+            known = self.costs[i] = english_tokens(count_tokens(line(self.rows[i])), self.factor(i))
         return known
 
 
@@ -469,7 +477,7 @@ def snippet(index: ExcerptIndex, i: int, wanted: Mapping[str, float],
     if keep[-1] != len(parts) - 1:
         text += f" {ELLIPSIS}"
     short = replace(row, content=text)
-    return short, count_tokens(line(short))
+    return short, english_tokens(count_tokens(line(short)), index.factor(i))
 
 
 def line(row: ExcerptRow) -> str:

@@ -56,7 +56,7 @@ from bot.core.language import detect
 from bot.core.persona.model import Persona
 from bot.core.stages import Incoming
 from bot.core.text import is_question
-from bot.core.tokens import count_tokens
+from bot.core.tokens import count_tokens, english_tokens, language_factor
 from database.models import utcnow
 from database.people import People
 from database.records import ExcerptRow, FactRow, PromptData
@@ -323,7 +323,8 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
     (memory/present.py), whose excerpts are left out; ``shown``: the facts a core memory or note shown says
     (memory/present.py :class:`MemoryVectors`), left out unless pinned. Order: pinned facts, then facts
     and excerpts together by their fused relevance, as long as they clear the relevance floor
-    (``floors``; ``tuning``: the model's other thresholds, memory/embeddings.py TUNINGS): the budget is a
+    (``floors``; ``tuning``: the model's other thresholds, memory/embeddings.py TUNINGS, its floors a
+    remark's, which an item outside the time a message asks about clears): the budget is a
     ceiling, not a target. ``base``: the budget every item may spend; the tokens past it, up to ``budget`` (a
     question's larger one), go only to what the message asks about: a fact or excerpt whose cosine to the
     message or its topic reaches the item floor (memory/worth.py), or told in the window it asks about;
@@ -349,8 +350,13 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
         np.zeros(0, np.int64), np.zeros(0))
     # each item clears its own floor too, unless told or happened when the message asks (memory/worth.py)
     floor, asked = worth.item_floor(floors, tuning.item_share), timewords.asked(text, now) if text else None
+    # a question about a time asks what was told or happened then: anything else clears the floor a remark's
+    # items clear (a question's lower floor reaches the fact it asks about across languages, not another
+    # day's: "what did we talk about yesterday?" in German was as near a fact of today as that)
+    outside = worth.item_floor(tuning.floors, tuning.item_share) if asked is not None else None
     if floor > 0 and nearness and len(found):
-        found, fused = worth.facts_kept((index.told, index.happened), found, fused, nearness[0], floor, asked)
+        found, fused = worth.facts_kept((index.told, index.happened), found, fused, nearness[0], floor, asked,
+                                        outside)
     # what was said in private, or is sensitive, only when the message is about it (memory/worth.py)
     guard = worth.ABOUT_SHARE * floors[0]
     asking = None if query is None else np.stack([query, about]) if about is not None else query[None, :]
@@ -377,7 +383,7 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
             near_said = worth.said_near(excerpts, said, query, about)
             if floor > 0:
                 said, said_scores, near_said = worth.said_kept(excerpts, said, said_scores, near_said,
-                                                               floor, asked)
+                                                               floor, asked, outside)
             keep = worth.confided(excerpts.dm[said], excerpts.slot[said], excerpts.matrix, asking,
                                   excerpts.common, guard, worth.within(asked, excerpts.told[said]),
                                   lambda: np.isin(said, excerpts.lexical.naming(text)))
@@ -463,7 +469,10 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
                 continue
             known_cost = index.costs.get(i)  # counted once, then kept
             if known_cost is None:
-                known_cost = index.costs[i] = count_tokens(line(index.rows[i]))
+                # counted as its English would be: as many facts in any language (bot/core/tokens.py)
+                fact = index.rows[i]
+                known_cost = index.costs[i] = english_tokens(count_tokens(line(fact)),
+                                                             language_factor(fact.fact))
             cost, told = known_cost, fact_day(i)
             if told not in days:
                 cost += DAY_TOKENS + (YEAR_TOKENS if told[:4] not in years else 0)
@@ -578,10 +587,11 @@ class Recall:
         # lower message floor than a remark (memory/embeddings.py Tuning.asked_floor)
         asking = tuning_for(self.embedder, text, index.searched_in)
         question = is_question(text)
-        floors = asking.floors_for(question) if hasattr(self.embedder, "tuning_for") or is_model(
-            self.embedder) else getattr(self.embedder, "floors", FLOORS)
-        tuning = replace(tuning_of(self.embedder), floors=floors, item_share=asking.item_share,
-                         typical_weight=asking.typical_weight)
+        model = hasattr(self.embedder, "tuning_for") or is_model(self.embedder)
+        floors = asking.floors_for(question) if model else getattr(self.embedder, "floors", FLOORS)
+        # (its floors a remark's: what an item outside a time asked about clears, see choose_both)
+        tuning = replace(tuning_of(self.embedder), floors=asking.floors if model else floors,
+                         item_share=asking.item_share, typical_weight=asking.typical_weight)
 
         def pick() -> tuple[list[FactRow], list[ExcerptRow]]:
             shown = self.memories.said(index, present.memories, tuning.said_as_memory, tuning.said_aside)

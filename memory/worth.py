@@ -109,11 +109,12 @@ def filler(rows: Sequence[ExcerptRow], told: np.ndarray) -> np.ndarray:
 
 
 def facts_kept(moments: tuple[np.ndarray, np.ndarray], found: np.ndarray, fused: np.ndarray,
-               near: np.ndarray, floor: float, asked: Window) -> tuple[np.ndarray, np.ndarray]:
+               near: np.ndarray, floor: float, asked: Window,
+               outside: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The facts ``found`` (their fused scores ``fused``; ``near``: every fact's best cosine to the message
-    or its topic; ``moments``: every fact's told and happened times) that clear ``floor`` or were told or
-    happened in the window ``asked`` about."""
-    keep = earned(near[found], floor, within(asked, moments[0][found], moments[1][found]))
+    or its topic; ``moments``: every fact's told and happened times) that were told or happened in the
+    window ``asked`` about, or clear ``floor`` (``outside``, when higher, where a window is asked about)."""
+    keep = earned(near[found], floor, within(asked, moments[0][found], moments[1][found]), outside)
     return found[keep], fused[keep]
 
 
@@ -130,11 +131,11 @@ def said_near(excerpts: Archive, said: np.ndarray, query: np.ndarray, about: np.
 
 
 def said_kept(excerpts: Archive, said: np.ndarray, scores: np.ndarray, near: np.ndarray, floor: float,
-              asked: Window) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The excerpts ``said`` (their fused ``scores``, their cosines ``near``: :func:`said_near`) that clear
-    ``floor`` or were said in the window ``asked`` about, with their scores and cosines; one without a vector
-    yet by its words alone."""
-    keep = earned(near, floor, within(asked, excerpts.told[said]))
+              asked: Window, outside: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The excerpts ``said`` (their fused ``scores``, their cosines ``near``: :func:`said_near`) that were
+    said in the window ``asked`` about or clear ``floor`` (``outside``, when higher, where a window is asked
+    about), with their scores and cosines; one without a vector yet by its words alone."""
+    keep = earned(near, floor, within(asked, excerpts.told[said]), outside)
     return said[keep], scores[keep], near[keep]
 
 
@@ -150,10 +151,14 @@ def within(asked: Window, *moments: np.ndarray) -> np.ndarray | None:
     return out
 
 
-def earned(near: np.ndarray, floor: float, then: np.ndarray | None) -> np.ndarray:
-    """Which items (their best cosines ``near``; ``then``: in the window asked about) clear their floor:
-    -inf or +inf is an item without a vector, found by its words alone."""
-    kept: np.ndarray = (near >= floor) | ~np.isfinite(near)
+def earned(near: np.ndarray, floor: float, then: np.ndarray | None,
+           outside: float | None = None) -> np.ndarray:
+    """Which items (their best cosines ``near``; ``then``: in the window asked about) clear their floor
+    (``outside``, when higher, for one not in the window asked about): -inf or +inf is an item without a
+    vector, found by its words alone."""
+    if then is None:
+        outside = None
+    kept: np.ndarray = (near >= max(floor, outside or floor)) | ~np.isfinite(near)
     return kept | then if then is not None else kept
 
 

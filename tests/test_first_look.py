@@ -4,7 +4,9 @@ Over the wire: an ordinary message in a quiet channel costs no vote request at t
 the card's interests is still voted on (and answered), and an @mention is answered at once, without a
 vote; in each of Discord's eleven big languages (English the control), once the voting model has rendered
 the card's words in the language (bot/reply/deciding/cardwords.py), an on-topic question reaches the vote
-and small talk does not; chatter in any language is skipped; an edited card is rendered anew. Then unit
+and small talk does not; chatter in any language is skipped; an edited card is rendered anew; while the
+rendering in a language is unusable (an answer in no words of it), a question in it still reaches the vote,
+and the rendering is asked for again a while later. Then unit
 tests of the pure logic: the card's profile, the budget, talkativeness, recency, the channel's topic and
 the window sized by its pace."""
 
@@ -19,19 +21,24 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+
 from bot.core.character import CharacterSource
 from bot.core.config.sections import TriageSettings
 from bot.core.persona.model import Lorebook, LoreEntry, Persona
 from bot.core.stages import Incoming
-from bot.reply.deciding import CardProfile, FirstLook
+from bot.reply.deciding import CardProfile, FirstLook, cardwords
 from bot.reply.deciding.cardwords import (
     LANGUAGES_PER_CARD,
+    RETRY_MAX_SECONDS,
     RETRY_SECONDS,
     CardText,
     CardVocabulary,
     Vocabulary,
     parse_vocabulary,
+    retry_after,
     stem,
+    usable,
 )
 from tests.fakes.claude_server import FakeClaude
 from tests.harness import (
@@ -272,6 +279,54 @@ async def test_an_edited_card_is_rendered_anew(make_harness: MakeHarness, tmp_pa
     assert await h.store.card_words.get(before, "es") is not None  # the old card's stays, unread
 
 
+async def test_a_question_reaches_the_vote_while_its_language_has_no_usable_rendering_asked_again_later(
+        make_harness: MakeHarness, monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1000.0]  # the renderings' clock, moved on below (never a wait)
+    monkeypatch.setattr(cardwords, "monotonic", lambda: now[0])
+    h = await make_harness(first_look="true", verbose_logging="true")
+    usable = {"Japanese": False}
+
+    def answer(body: dict[str, Any]) -> str | None:
+        if is_card_words(body):
+            lang = language_asked(body)
+            if lang == "Japanese" and not usable[lang]:  # words, but not Japanese ones
+                return json.dumps(RENDERED["English"])
+            return json.dumps(RENDERED[lang], ensure_ascii=False)
+        return "yes" if body.get("model") == VOTER else None
+
+    h.claude.responder = answer
+    tally = h.bot.services.claude.tally
+    heard = "週末は家族と映画を見に行きました"
+    await h.say(heard, user=USER_ID)  # not a question: judged without the card's Japanese words
+    assert "stay quiet (first look: not interesting enough" in await decision_line(h, heard)
+    await eventually(lambda: _true(tally.parse_failures["card words"] >= 1), "the unusable rendering")
+    assert await h.store.card_words.get(card_key(h), "ja") is None  # not kept
+
+    asked = "猫の名前は何でしたっけ？"  # a question in Japanese, no card word in any language
+    await h.say(asked, user=USER2_ID)
+    assert "reply (majority vote" in await decision_line(h, asked)
+    assert any(asked in r.all_text() for r in votes(h))
+    said = "もう一度、週末の話をしましょう"
+    await h.say(said, user=USER_ID)
+    await decision_line(h, said)
+    japanese = [r for r in renderings(h) if language_asked(r.body) == "Japanese"]
+    assert len(japanese) == 1  # not asked again at once
+
+    usable["Japanese"] = True
+    now[0] += cardwords.RETRY_SECONDS  # a while later, a message in Japanese: asked again
+    await h.say(heard + "。", user=USER_ID)
+    await decision_line(h, heard + "。")
+    await rendered(h, card_key(h), "Japanese")
+    assert len([r for r in renderings(h) if language_asked(r.body) == "Japanese"]) == 2
+    again = "今日は雨ですね？"  # rendered now: a question about nothing of the card's is judged by its words
+    await h.say(again, user=USER_ID)  # (alice: the character answered bob, whose next message interests it)
+    assert "stay quiet (first look: not interesting enough" in await decision_line(h, again)
+
+
+async def _true(value: bool) -> bool | None:
+    return value or None
+
+
 # --------------------------------------------------------------------------- the pure logic
 
 
@@ -317,6 +372,10 @@ class Rendered:
     def __init__(self, **by_language: Vocabulary) -> None:
         self.ready = {code: stem(v, code) for code, v in by_language.items()}
         self.asked: list[str] = []
+        self.failing: set[str] = set()
+
+    def failed(self, key: str, language: str) -> bool:
+        return language in self.failing
 
     def get(self, key: str, language: str) -> dict[str, float] | None:
         return self.ready.get(language)
@@ -591,8 +650,31 @@ async def test_a_failed_rendering_is_asked_again_only_after_a_while() -> None:
     words.want(card, "es", None)
     await words.settled()
     assert len(model.asked) == 1 and words.get(card.key, "es") is None and rows.stored == {}
+    assert words.failed(card.key, "es")
+    clock.now += RETRY_SECONDS
+    words.want(card, "es", None)  # asked again, failing again: the wait doubles
+    await words.settled()
+    clock.now += RETRY_SECONDS
+    words.want(card, "es", None)
+    await words.settled()
+    assert len(model.asked) == 2
     clock.now += RETRY_SECONDS
     model.answer = json.dumps(RENDERED["Spanish"])
     words.want(card, "es", None)
     await words.settled()
-    assert len(model.asked) == 2 and words.get(card.key, "es") is not None
+    assert len(model.asked) == 3 and words.get(card.key, "es") is not None
+    assert not words.failed(card.key, "es")
+    assert [retry_after(n) for n in (1, 2, 3)] == [RETRY_SECONDS, 2 * RETRY_SECONDS, 4 * RETRY_SECONDS]
+    assert retry_after(50) == RETRY_MAX_SECONDS
+
+
+async def test_an_answer_in_no_words_of_the_language_asked_is_unusable() -> None:
+    rows, model, clock = Rows(), Model(json.dumps(RENDERED["English"])), Clock()
+    words = CardVocabulary(rows, model, lambda: VOTER, clock)  # type: ignore[arg-type]
+    model.go.set()
+    card = CardText.of(FINN)
+    words.want(card, "ja", None)  # English words for Japanese
+    await words.settled()
+    assert words.get(card.key, "ja") is None and words.failed(card.key, "ja") and rows.stored == {}
+    assert not usable(vocabulary("English"), "ja") and usable(vocabulary("Japanese"), "ja")
+    assert not usable(Vocabulary(("a",), ()), "es")  # no term of three letters

@@ -162,7 +162,9 @@ class MemorySettings:
     relationship_max_daily_change: float = key(
         1.0, "Largest change of each relationship metric per day from consolidation.", min=0)
     recall_token_budget: int = key(
-        400, "Tokens of recalled long-term facts put in each reply's prompt.", min=0)
+        400, "Tokens of recalled long-term facts put in each reply's prompt, counted as their English would "
+        "take: as many facts in every language (a Japanese or Chinese person's cost 2.2-2.7 times the "
+        "prompt tokens; docs/languages.md).", min=0)
 
 
 @dataclass(frozen=True)

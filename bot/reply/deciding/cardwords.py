@@ -6,7 +6,12 @@ the card's interest vocabulary rendered in that language: made once per (card's 
 to the voting model (the model client's caps and usage rows, as every call), kept in the database
 (database/card_words.py, keyed by a hash of the card's text and the language: shared by every process,
 reused across restarts, a new rendering when the card changes), and never awaited by a message: it is made
-in the background, and a message heard before it is ready is judged without it.
+in the background, and a message heard before it is ready is judged without it (a question in that
+language goes to the vote meanwhile: firstlook.py).
+
+An unusable answer (no JSON, no words, or for a language written in its own script none written in it) is
+not kept: it is asked for again once a message in that language comes after a while, the wait doubling with
+each failure (:data:`RETRY_SECONDS` to :data:`RETRY_MAX_SECONDS`), and logged each time.
 
 The card's own language is asked for the same way, and that answer replaces a list of common words: the
 model picks the words of the card's prose that say what its world and interests are, and leaves out its
@@ -23,10 +28,10 @@ import asyncio
 import hashlib
 import json
 import logging
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from time import monotonic
 
 from bot.core.claude import ClaudeClient
 from bot.core.language import MIN_CONFIDENCE, guess, name
@@ -43,7 +48,10 @@ PURPOSE = "card words"  # the usage rows' purpose of a rendering
 # Renderings asked for one card (its own language among them), at most: Discord's eleven big languages and
 # one neighbour, so a server that speaks them all is heard in each; a bound on the calls a card costs.
 LANGUAGES_PER_CARD = 12
-RETRY_SECONDS = 600.0  # after a failed rendering, before it is asked for again
+RETRY_SECONDS = 60.0  # after a failed rendering, before it is asked for again; doubled at each failure
+RETRY_MAX_SECONDS = 3600.0  # the longest wait between two tries
+# languages written in a script of their own: a rendering in one of them holds words in it
+OWN_SCRIPT = frozenset({"ja", "zh", "ko"})
 KEPT = 256  # renderings held in memory (the least used goes first)
 MAX_WORDS = 120  # of each kind in a rendering; more is cut
 MAX_WORD_CHARS = 60
@@ -131,6 +139,15 @@ def parse_vocabulary(text: str) -> Vocabulary | None:
     return found if found.interests or found.prose else None
 
 
+def usable(vocabulary: Vocabulary, language: str) -> bool:
+    """Whether a rendering in ``language`` says anything in it: some of its words stem to terms, and in a
+    language of a script of its own (:data:`OWN_SCRIPT`) some are written in that script (an answer in
+    English for Japanese is no Japanese rendering)."""
+    if language in OWN_SCRIPT and not any(_cjk(w) for w in (*vocabulary.interests, *vocabulary.prose)):
+        return False
+    return bool(stem(vocabulary, language))
+
+
 def stem(vocabulary: Vocabulary, language: str) -> dict[str, float]:
     """The rendered words' terms in ``language`` (memory/lexical.py), weighted by their class (a word of
     both weighs as an interest). In a phrase of several words only those of :data:`MIN_PHRASE_WORD` letters
@@ -190,25 +207,33 @@ def prompt(card: CardText, language: str) -> Prompt:
 class CardVocabulary:
     """The process's renderings of cards' words, by (card key, language): what is ready (in memory, the
     least used forgotten past :data:`KEPT`), what is being made (one at a time per card and language), and
-    what failed lately (asked again after :data:`RETRY_SECONDS`). One for every character of the process.
-    ``model``: the voting model as configured now."""
+    what failed lately (asked again after a wait doubling at each failure). One for every character of the
+    process. ``model``: the voting model as configured now; ``clock``: monotonic seconds (None: the
+    module's ``monotonic``, looked up at each use)."""
 
     def __init__(self, rows: CardWordRows, claude: ClaudeClient, model: Callable[[], str],
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] | None = None) -> None:
         self.rows = rows
         self.claude = claude
         self.model = model
-        self.clock = clock
+        self._clock = clock
         self._ready: OrderedDict[tuple[str, str], dict[str, float]] = OrderedDict()
         self._busy: dict[tuple[str, str], asyncio.Task[None]] = {}
-        self._failed: dict[tuple[str, str], float] = {}
+        self._failed: dict[tuple[str, str], tuple[float, int]] = {}  # when it last failed, how many times
         self._asked: OrderedDict[str, set[str]] = OrderedDict()  # per card: the languages asked for
         self.version = 0  # moved whenever a rendering is ready or forgotten (what is derived from them is
         # made again)
 
+    def clock(self) -> float:
+        return self._clock() if self._clock is not None else monotonic()
+
     def get(self, key: str, language: str) -> dict[str, float] | None:
         """The rendering's weighted terms, when ready (a dict lookup: the hot path's)."""
         return self._ready.get((key, language))
+
+    def failed(self, key: str, language: str) -> bool:
+        """Whether the rendering of card ``key`` in ``language`` failed, and is not made yet."""
+        return (key, language) in self._failed and (key, language) not in self._ready
 
     def want(self, card: CardText, language: str, guild_id: int | None) -> None:
         """Have the rendering of ``card`` in ``language`` made in the background, unless it is ready, being
@@ -218,7 +243,7 @@ class CardVocabulary:
         if at in self._ready or at in self._busy:
             return
         failed = self._failed.get(at)
-        if failed is not None and self.clock() - failed < RETRY_SECONDS:
+        if failed is not None and self.clock() - failed[0] < retry_after(failed[1]):
             return
         asked = self._asked.get(card.key)
         if asked is None:
@@ -240,10 +265,10 @@ class CardVocabulary:
         try:
             stored = await self.rows.get(card.key, language)
             vocabulary = None if stored is None else parse_vocabulary(json.dumps(stored))
-            if vocabulary is None:
+            if vocabulary is None or not usable(vocabulary, language):
                 vocabulary = await self._render(card, language, guild_id)
             if vocabulary is None:
-                self._failed[at] = self.clock()
+                self._fail(at)
                 return
             self._ready[at] = stem(vocabulary, language)
             while len(self._ready) > KEPT:
@@ -252,11 +277,17 @@ class CardVocabulary:
             self._failed.pop(at, None)
         except Exception:  # a model or database outage: judged without it, asked again later
             log.warning("card words in %s not made", language, exc_info=True)
-            self._failed[at] = self.clock()
+            self._fail(at)
         finally:
             while len(self._failed) > KEPT:  # the oldest failure is forgotten first
                 self._failed.pop(next(iter(self._failed)))
             self._busy.pop(at, None)
+
+    def _fail(self, at: tuple[str, str]) -> None:
+        failures = self._failed.pop(at, (0.0, 0))[1] + 1  # (popped: the latest failure goes last)
+        self._failed[at] = (self.clock(), failures)
+        log.info("card words in %s: asked again in %.0f s at the earliest (failure %d)", at[1],
+                 retry_after(failures), failures)
 
     async def _render(self, card: CardText, language: str, guild_id: int | None) -> Vocabulary | None:
         model = self.model()
@@ -265,9 +296,9 @@ class CardVocabulary:
             prompt(card, language), model=model, guild_id=guild_id, purpose=PURPOSE, max_tokens=MAX_TOKENS,
             schema=SCHEMA if structured else None)
         vocabulary = parse_vocabulary(completion.text)
-        if vocabulary is None:
+        if vocabulary is None or not usable(vocabulary, language):
             self.claude.tally.unparsed(PURPOSE, retried=False)
-            log.info("card words in %s: the answer held no words", language)
+            log.info("card words in %s: the answer held no words in it", language)
             return None
         await self.rows.put(card.key, language, vocabulary.json(), model)
         return vocabulary
@@ -276,3 +307,8 @@ class CardVocabulary:
         """Every rendering under way finished (tests, shutdown)."""
         while self._busy:
             await asyncio.gather(*self._busy.values(), return_exceptions=True)
+
+
+def retry_after(failures: int) -> float:
+    """Seconds before a rendering that failed ``failures`` times in a row is asked for again."""
+    return min(RETRY_MAX_SECONDS, RETRY_SECONDS * 2.0 ** max(0, failures - 1))

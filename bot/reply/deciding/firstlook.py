@@ -27,7 +27,10 @@ has none for an unaddressed message: recall embeds a message only once it is ans
   spends the rest on its most interesting messages), none once it is spent. The channel's pace also sizes
   its vote window (:meth:`FirstLook.window`): a busy channel folds more messages into one round.
 
-A message that passes goes to the vote round (bot/reply/deciding/voting.py), its majority unchanged. What is
+A message that passes goes to the vote round (bot/reply/deciding/voting.py), its majority unchanged. So
+does a question (a question mark of any script) in a language whose rendering of the card's words failed,
+until it is made (it is asked for again, later: cardwords.py): its interest cannot be read there, and a
+question is what the character would least want to miss. What is
 addressed to the character (a DM, an @mention, a reply to it, its name) never comes here.
 Plain Python (no Discord, no database, no clock but the one given); the renderings it reads are made by
 another's tasks, never awaited here.
@@ -45,6 +48,7 @@ from bot.core.config.sections import TriageSettings
 from bot.core.language import LANGUAGES, MIN_CONFIDENCE, guess
 from bot.core.persona.model import Persona
 from bot.core.stages import DecisionKind, Incoming
+from bot.core.text import is_question
 from bot.core.topics import topic_hits
 from bot.reply.deciding.cardwords import CARD_WEIGHT, INTEREST_WEIGHT, CardText, CardVocabulary
 from memory.lexical import stemmer, terms, words_of
@@ -144,6 +148,12 @@ class CardProfile:
         # The rendering (in the card's own language: its prose as the model sorted it), its strong words.
         ready = self._by_language[language] = self._without_names({**rendered, **strong}, language)
         return ready
+
+    def unrendered(self, language: str | None) -> bool:
+        """Whether the rendering of the card's words in ``language`` failed (until it is made): a message
+        in it meets the card's strong words alone."""
+        return language is not None and self.vocabulary is not None and self.vocabulary.failed(
+            self.card.key, language)
 
     def may_say(self, words: list[str], cjk: list[str]) -> bool:
         """Whether a text (its ``words`` and ``cjk`` bigrams: lexical.words_of) may say one of the card's
@@ -372,5 +382,9 @@ class FirstLook:
         spent = max(0.0, len(rounds) / budget - BUDGET_FREE) / (1.0 - BUDGET_FREE) if budget else 0.0
         needed = self.triage.first_look_threshold * (1.0 + BUDGET_STEEPNESS * spent)
         if score < needed:
+            if is_question(msg.said) and profile.unrendered(language):
+                # the card's words could not be rendered in its language: the vote reads the question
+                return Look(True, score, f"first look: a question in {language}, the card's words not "
+                            "rendered in it")
             return Look(False, score, f"first look: not interesting enough ({score:.2f} < {needed:.2f})")
         return Look(True, score, f"first look {score:.2f}")
