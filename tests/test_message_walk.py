@@ -26,7 +26,7 @@ One real DM reply over the fake wire is traced with ``sys.setprofile``. What cou
   pairs of the module an entry came from and the one entered), are at most what they are now: a new module
   on the way is a hop every reader follows, worth it or moved where it belongs.
 * **the order**: delivery comes before the model client. The typing indicator runs while the model writes,
-  and a streamed reply is posted as it is written: delivery runs the model call the engine built for it
+  and a streamed reply is posted as it is written: delivery runs the model call the writer built for it
   (bot/reply/generation.py), and reads the text so far from it, not from a callback of its own.
 """
 
@@ -52,15 +52,15 @@ NOT_PROJECT = ("tests", ".venv", "venv")
 STAGES = {
     "cogs/messages.py": "events",
     "bot/reply/pipeline.py": "pipeline",
-    "bot/reply/writer.py": "engine",
+    "bot/reply/writer.py": "writer",
     "bot/reply/prompting.py": "prompting",
     "bot/reply/delivery.py": "delivery",
     "bot/core/claude.py": "claude",
 }
-# The walk, in order: the pipeline admits and decides, its engine has prompting build the request, then
+# The walk, in order: the sequence admits and decides, the character's writer has prompting build the request, then
 # hands it to delivery, which has the model client write it (bot/reply/generation.py) while the typing
 # indicator runs.
-WALK = ["events", "pipeline", "engine", "prompting", "delivery", "claude"]
+WALK = ["events", "pipeline", "writer", "prompting", "delivery", "claude"]
 OUTLETS = ROOT / "bot" / "discord" / "outlets.py"
 # What bot/ may call in cogs/: an outlet's methods (what a reply goes through).
 OUTLET_METHODS = frozenset(name for name in vars(Outlet) if not name.startswith("_")) | {"greeting"}
