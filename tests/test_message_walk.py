@@ -57,9 +57,9 @@ STAGES = {
     "bot/reply/delivery.py": "delivery",
     "bot/core/claude.py": "claude",
 }
-# The walk, in order: the sequence admits and decides, the character's writer has prompting build the request, then
-# hands it to delivery, which has the model client write it (bot/reply/generation.py) while the typing
-# indicator runs.
+# The walk, in order: the sequence admits and decides, the character's writer has prompting build the
+# request, then hands it to delivery, which has the model client write it (bot/reply/generation.py) while the
+# typing indicator runs.
 WALK = ["events", "pipeline", "writer", "prompting", "delivery", "claude"]
 OUTLETS = ROOT / "bot" / "discord" / "outlets.py"
 # What bot/ may call in cogs/: an outlet's methods (what a reply goes through).
