@@ -92,6 +92,7 @@ class Walk:
     def __init__(self) -> None:
         self.entries: list[Entry] = []  # every module's
         self.stage_entries: list[tuple[str, str | None]] = []  # (stage, the stage it was called from)
+        self.functions: list[tuple[str, str]] = []  # (module, qualified name) of each project call, in order
         self.started: set[FrameType] = set()  # project frames already running (kept alive: ids not reused)
         self.ended = False
         self._module_of: dict[CodeType, str | None] = {}
@@ -116,10 +117,12 @@ class Walk:
             return
         if code.co_name == "send" and module == "bot/discord/outlets.py":
             self.ended = True  # the reply's first post: the walk is over
+            self.functions.append((module, code.co_qualname))
             return
         if module is None or code.co_name == "<module>" or frame in self.started:
             return  # a library, an import, a coroutine resuming
         self.started.add(frame)
+        self.functions.append((module, code.co_qualname))
         below: list[str] = []
         caller = frame.f_back
         while caller is not None:
@@ -245,3 +248,20 @@ async def test_a_dm_reply_enters_no_more_modules_than_it_does_now(make_harness: 
     most_modules, most_steps = CEILING[make_url(db_url).get_backend_name(), mode]
     assert len(walk.modules()) <= most_modules, walk.modules()
     assert len(walk.steps()) <= most_steps, walk.steps()
+
+
+async def test_the_path_of_one_dm_the_docs_list_is_the_one_it_walks(make_harness: MakeHarness) -> None:
+    """docs/architecture.md's numbered path of one DM (tests/test_docs.py checks each is defined where it
+    says) names functions a DM's answer enters, each in the order listed, the last its post: the list a
+    newcomer reads stays the way the message goes."""
+    from tests.test_docs import dm_path
+
+    walk = await traced_dm(make_harness, "whole")
+    first: dict[tuple[str, str], int] = {}
+    for n, function in enumerate(walk.functions):
+        first.setdefault(function, n)
+    path = dm_path()
+    assert [step for step in path if step not in first] == []
+    entered = [first[step] for step in path]
+    assert entered == sorted(entered), [path[i] for i in sorted(range(len(path)), key=entered.__getitem__)]
+    assert walk.functions[-1] == path[-1]  # the post ends the walk
