@@ -1,7 +1,9 @@
 """The README a newcomer reads (issue 46): under 400 lines, the two set-up commands in its first screen, then
 a table of contents of its sections; the rest in docs/, linked from it; every link between them resolves
-(file and heading), and every module path they name exists. The commands themselves are run by
-tests/test_readme_commands.py, the settings reference checked by tests/test_config.py."""
+(file and heading), and every module path, file, class and function they name exists (and the path of one
+DM docs/architecture.md lists is defined where it says; tests/test_message_walk.py checks it is the way a DM
+goes). The commands themselves are run by tests/test_readme_commands.py, the settings reference checked by
+tests/test_config.py."""
 
 from __future__ import annotations
 
