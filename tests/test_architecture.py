@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import re
+from collections.abc import Collection
 from pathlib import Path
 
 import grimp
@@ -239,15 +240,15 @@ def test_no_class_in_bot_exposes_a_list_of_callables() -> None:
     assert lists == []
 
 
-def test_nothing_outside_the_reply_pipeline_reads_the_engine_s_store_settings_or_model_client() -> None:
+def test_nothing_outside_the_reply_writer_reads_its_store_settings_or_model_client() -> None:
     """Features get the narrow things they use (repositories, the model client, the character) from the
-    composition root, never the engine as a service locator."""
+    composition root, never a character's pipeline or writer as a service locator."""
     pipeline = {"bot/reply/writer.py", "bot/reply/keeping.py"}
     reads = [f"{path.relative_to(ROOT)}:{n}: {line.strip()}"
              for package in ("bot", "cogs", "memory")
              for path in sorted((ROOT / package).rglob("*.py")) if str(path.relative_to(ROOT)) not in pipeline
              for n, line in enumerate(path.read_text().splitlines(), 1)
-             for holder in ("engine", "pipeline") for attr in ("store", "settings", "claude")
+             for holder in ("writer", "pipeline") for attr in ("store", "settings", "claude")
              if f"{holder}.{attr}" in line.replace("self.", "") and f"{holder}.{attr}_" not in line]
     assert reads == []
 
@@ -345,12 +346,14 @@ def test_bot_reaches_no_cog_and_runs_no_loop_of_its_own_in_a_cog() -> None:
     assert found == []
 
 
-# A reply's stages, owned by its character's ReplyPipeline (bot/reply/pipeline.py) and built by the
-# composition root's reply part (bot/runtime/replies.py): nothing else imports them nor reaches into them.
+# A reply's stages, one character's (bot/reply/pipeline.py ``Stages``), built by the composition root's reply
+# part (bot/runtime/replies.py) and run by the one ReplySequence: nothing else imports them nor reaches them.
 STAGE_MODULES = {"bot.reply.admission", "bot.reply.composing", "bot.reply.writer", "bot.reply.keeping",
                  "bot.reply.owed", "bot.reply.throttle"}
 REPLY_ROOT = "bot.runtime.replies"
-STAGES_OF_A_PIPELINE = {"admission", "keeper", "decider", "throttle", "turns", "owed", "composer", "engine"}
+REPLY_OWNER = ROOT / "bot" / "reply" / "pipeline.py"
+STAGES_OF_A_PIPELINE = {"admission", "keeper", "decider", "throttle", "turns", "owed", "composer", "writer",
+                        "stages"}
 
 
 def _python_files(*packages: str) -> list[Path]:
@@ -366,60 +369,158 @@ def test_nothing_outside_the_reply_package_builds_or_imports_a_stage_of_a_reply(
     assert reaching == []
 
 
-def test_a_pipelines_stages_are_its_own() -> None:
-    """The pipeline keeps its stages private, and no module reaches one through it: ``engine.admission``,
-    ``cast.main.turns``, a ``_decider`` after any dot but ``self.``, are nowhere in bot/, cogs/ or memory/ (a
-    class uses its own collaborators; a cast member's ``engine`` is its pipeline)."""
-    tree = ast.parse((ROOT / "bot" / "reply" / "pipeline.py").read_text())
-    [pipeline] = [n for n in ast.walk(tree) if isinstance(n, ast.ClassDef) and n.name == "ReplyPipeline"]
-    [init] = [n for n in pipeline.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"]
-    kept = [t.attr for n in ast.walk(init) if isinstance(n, ast.Assign) for t in n.targets
-            if isinstance(t, ast.Attribute)]
-    assert kept and all(name.startswith("_") for name in kept), kept
+def test_a_pipelines_stages_are_the_sequences_to_run() -> None:
+    """A character's stages are one ``Stages`` value its ReplyPipeline holds, and only the reply owner's
+    module (bot/reply/pipeline.py: the sequence runs them, the pipeline answers its two questions with them)
+    reads ``.stages``; no module reaches a stage through a pipeline either (``pipeline.admission``,
+    ``cast.main.turns``...), in bot/, cogs/ or memory/: a class uses its own collaborators."""
     reached = []
     for path in _python_files("bot", "cogs", "memory"):
+        if path == REPLY_OWNER:
+            continue
         for node in ast.walk(ast.parse(path.read_text())):
             if not isinstance(node, ast.Attribute) or node.attr.lstrip("_") not in STAGES_OF_A_PIPELINE:
                 continue
             owner = ast.unparse(node.value)
             if owner in ("self", "cls"):
                 continue  # a class's own collaborator
-            if node.attr.startswith("_") or re.search(r"(engine|pipeline|main)(\(.*\))?$", owner):
+            if node.attr == "stages" or re.search(r"(pipeline|main)(\(.*\))?$", owner):
                 reached.append(f"{path.relative_to(ROOT)}:{node.lineno}: {ast.unparse(node)}")
     assert reached == []
 
 
-def test_a_pipeline_is_asked_in_a_few_verbs_and_watched_from_outside() -> None:
-    """A character's ReplyPipeline is asked, not walked: at most 8 public names (who speaks, and what its
-    callers want of it), none a call passed on to a stage as it is; the reply sequence beside it runs the
-    stages, through the pipeline's private steps. Tests and benchmarks watch it through what it shows (the
-    wire, the database, the log, a service the composition root exposes on purpose), never by opening a
-    stage: no private name after ``pipeline.``, nor a ``_turns``, ``_engine``... after any dot, there."""
-    tree = ast.parse((ROOT / "bot" / "reply" / "pipeline.py").read_text())
-    [pipeline] = [n for n in ast.walk(tree) if isinstance(n, ast.ClassDef) and n.name == "ReplyPipeline"]
-    public = [n for n in pipeline.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
-              and not n.name.startswith("_")]
-    assert len(public) <= 8, [n.name for n in public]
-    forwards = []
-    for method in public:
-        body = [n for n in method.body if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))]
-        value = body[0].value if len(body) == 1 and isinstance(body[0], ast.Return | ast.Expr) else None
-        call = value.value if isinstance(value, ast.Await) else value
-        if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) \
-                and isinstance(call.func.value, ast.Attribute) \
-                and call.func.value.attr.lstrip("_") in STAGES_OF_A_PIPELINE:
-            forwards.append(f"{method.name}: {ast.unparse(call)}")
-    assert forwards == []
+def test_tests_watch_a_pipeline_from_outside() -> None:
+    """Tests and benchmarks watch a reply through what it shows (the wire, the database, the log, a service
+    the composition root exposes on purpose), never by opening a stage: no ``.stages``, no private name
+    after ``pipeline.``, nor a ``_turns``, ``_writer``... after any dot, there."""
     opened = []
     for path in sorted([*(ROOT / "tests").rglob("*.py"), *(ROOT / "benchmarks").rglob("*.py")]):
         for node in ast.walk(ast.parse(path.read_text())):
-            if not isinstance(node, ast.Attribute) or not node.attr.startswith("_"):
+            if not isinstance(node, ast.Attribute):
                 continue
             owner = ast.unparse(node.value)
-            if node.attr.lstrip("_") in STAGES_OF_A_PIPELINE and owner not in ("self", "cls") \
-                    or re.search(r"pipeline(\(.*\))?$", owner):
+            if owner in ("self", "cls"):
+                continue
+            if node.attr == "stages" and not owner.endswith("core") or node.attr.startswith("_") and (
+                    node.attr.lstrip("_") in STAGES_OF_A_PIPELINE or re.search(r"pipeline(\(.*\))?$", owner)):
                 opened.append(f"{path.relative_to(ROOT)}:{node.lineno}: {ast.unparse(node)}")
     assert opened == []
+
+
+# What crosses a class's boundary: a private member (``_name``) is its own class's. Read on another object
+# only where a library gives no public way, each said why; namedtuple's ``_replace``/``_make``/``_asdict``
+# are its public API (underscored so they cannot clash with a field), and ``super()._x`` is the class's own.
+NAMEDTUPLE_API = {"_replace", "_make", "_asdict", "_fields"}
+LIBRARY_PRIVATES = {
+    ("bot/discord/flow.py", "message._state._get_message"): "discord.py: its message cache, no public lookup",
+    ("bot/discord/flow.py", "message._state"): "discord.py: the connection state holding that cache",
+    ("bot/discord/media.py", "attachment._http"): "discord.py: no streaming read of an attachment",
+    ("bot/discord/media.py", "http._HTTPClient__session"): "discord.py: its aiohttp session, for that read",
+    ("bot/features/voice/setup.py", "discord.opus._load_default"): "discord.py: libopus found its own way",
+    ("bot/features/mcp/address.py", "transport._pool"): "httpx: the pool that refuses addresses at connect",
+    ("bot/features/reminders/recurrence.py", "parsed._until"): "dateutil: an rrule keeps its parts private",
+    ("bot/features/reminders/recurrence.py", "parsed._count"): "dateutil, as above",
+    ("bot/features/reminders/recurrence.py", "parsed._freq"): "dateutil, as above",
+}
+
+
+def private_reaches(source: str) -> list[tuple[int, str]]:
+    """Each read or call of another object's private member in ``source``: ``other._x`` or ``other._x(...)``
+    where ``other`` is not ``self``, ``cls`` nor ``super()`` (line, expression)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Attribute) or not node.attr.startswith("_") \
+                or node.attr.startswith("__") and node.attr.endswith("__") or node.attr in NAMEDTUPLE_API:
+            continue
+        owner = node.value
+        if isinstance(owner, ast.Name) and owner.id in ("self", "cls"):
+            continue
+        if isinstance(owner, ast.Call) and isinstance(owner.func, ast.Name) and owner.func.id == "super":
+            continue
+        found.append((node.lineno, ast.unparse(node)))
+    return sorted(found)
+
+
+def test_the_private_member_check_catches_a_planted_call() -> None:
+    planted = """
+class Sequence:
+    async def handle(self, msg, pipeline, turn):
+        self._span("x")                   # its own
+        super()._setup()                  # its own, inherited
+        turn = turn._replace(text="")     # namedtuple's public API
+        await pipeline._admit(msg)        # another object's private step
+        return pipeline.stages._owed      # and a private member read through a chain
+"""
+    assert private_reaches(planted) == [(7, "pipeline._admit"), (8, "pipeline.stages._owed")]
+
+
+def test_no_class_reaches_another_objects_private_members() -> None:
+    """The boundary is the class, not the module: nothing in bot/, cogs/, memory/ or database/ calls or reads
+    another object's ``_private`` member (the reply sequence once called 15 of its pipelines' private
+    steps), a library's only where it gives no public way (``LIBRARY_PRIVATES``, each with its reason)."""
+    found = []
+    for path in _python_files("bot", "cogs", "memory", "database"):
+        where = str(path.relative_to(ROOT))
+        for line, expression in private_reaches(path.read_text()):
+            if (where, expression) not in LIBRARY_PRIVATES:
+                found.append(f"{where}:{line}: {expression}")
+    assert found == []
+
+
+def forwards(source: str, classes: Collection[str] = ()) -> list[str]:
+    """The one-line forwards among ``source``'s methods: a body (its docstring aside) of one call of a
+    collaborator's method (``self.x.m(...)``, ``self.x.y.m(...)``, returned or awaited or not) handed the
+    method's own parameters exactly, nothing added, dropped or changed: a second name for a call, a hop a
+    reader takes for nothing. ``classes``: only those (all, when none are named)."""
+    found = []
+    for cls in (n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.ClassDef)
+                and (not classes or n.name in classes)):
+        for method in (n for n in cls.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)):
+            if any(ast.unparse(d) in ("property", "staticmethod") for d in method.decorator_list):
+                continue
+            body = [n for n in method.body
+                    if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))]
+            value = body[0].value if len(body) == 1 and isinstance(body[0], ast.Return | ast.Expr) else None
+            call = value.value if isinstance(value, ast.Await) else value
+            if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+                    and isinstance(call.func.value, ast.Attribute)
+                    and ast.unparse(call.func.value).startswith("self.")):
+                continue
+            args = method.args
+            params = [a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)][1:]
+            passed = [ast.unparse(a) for a in call.args] + [
+                k.value.id for k in call.keywords if isinstance(k.value, ast.Name) and k.arg == k.value.id]
+            if len(passed) == len(call.args) + len(call.keywords) and passed == params:
+                found.append(f"{cls.name}.{method.name}: {ast.unparse(call)}")
+    return found
+
+
+def test_the_forward_check_catches_a_planted_forward() -> None:
+    planted = """
+class Pipeline:
+    async def respond(self, msg, outlet, *, see_later=False):
+        \"\"\"Answer msg.\"\"\"
+        return await self._writer.respond(msg, outlet, see_later=see_later)
+
+    def note_peer(self, channel_id, user_id, name):
+        self._turns.note_peer(channel_id, user_id, name)
+
+    async def withdraw(self, msg):
+        await self._owed.settle(msg.message_id, at_once=True)  # a step's own choice: not a forward
+
+    @property
+    def persona(self):
+        return self._character.current()
+"""
+    assert forwards(planted) == ["Pipeline.respond: self._writer.respond(msg, outlet, see_later=see_later)",
+                                 "Pipeline.note_peer: self._turns.note_peer(channel_id, user_id, name)"]
+
+
+def test_the_reply_owner_runs_its_steps_itself() -> None:
+    """The reply owner (ReplySequence, bot/reply/pipeline.py: each step a method of its own) and the
+    characters it runs (ReplyPipeline): none of their methods is a one-line forward to a stage. (The cast
+    beside them, Solo, answers the Cast protocol's questions with its one pipeline's answers.)"""
+    assert forwards(REPLY_OWNER.read_text(), {"ReplySequence", "ReplyPipeline"}) == []
 
 
 def test_one_owner_of_the_owed_replies() -> None:

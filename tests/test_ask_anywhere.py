@@ -27,7 +27,7 @@ GROUP_DM = 900_000_000_000_000_520
 EPHEMERAL = 64
 
 
-def engine(h: Harness) -> ReplyPipeline:
+def pipeline(h: Harness) -> ReplyPipeline:
     assert h.bot is not None
     return h.bot.services.pipeline
 
@@ -39,7 +39,7 @@ def asked(h: Harness, needle: str) -> bool:
 async def test_ask_is_registered_for_both_installs_and_every_context(harness: Harness) -> None:
     await harness.lead_work_done()  # the commands' sync is lead work
     registered = {c["name"]: c for c in harness.discord.registered_commands()}
-    menu = f"Ask {engine(harness).persona.name}"[:32]
+    menu = f"Ask {pipeline(harness).persona.name}"[:32]
     for name in ("ask", menu, "Remember this"):
         assert sorted(registered[name]["integration_types"]) == [0, 1], name
         assert sorted(registered[name]["contexts"]) == [0, 1, 2], name
@@ -59,7 +59,7 @@ async def test_ask_in_a_server_the_bot_is_not_in_is_answered_and_kept_private(ha
     assert asked(h, "which glaze for the zebra mug")
     history = await stored_history(h, "dm", 2)  # the person's private scope, as their DMs
     assert "zebra mug" in history.turns[0].content
-    assert (await h.store.conversations.history(engine(h).character_key, USER_ID,
+    assert (await h.store.conversations.history(pipeline(h).character_key, USER_ID,
                                                 f"channel:{ELSEWHERE_CHANNEL}")).turns == []
     # Later, in a real server channel: the private exchange is not in that reply's prompt.
     h.claude.script("Hello!", model="claude-test-default")
@@ -89,7 +89,7 @@ async def test_ask_menu_in_a_group_dm_answers_the_message(harness: Harness) -> N
     h.discord.add_outside_channel(GROUP_DM, recipients=(USER_ID, USER2_ID))
     target = h.discord.post_outside(GROUP_DM, USER2_ID, "should I fire the vase at cone 6?")
     h.claude.script("Cone 6 suits that clay.", model="claude-test-default")
-    menu = f"Ask {engine(h).persona.name}"[:32]
+    menu = f"Ask {pipeline(h).persona.name}"[:32]
     ask = await h.discord.interaction_installed(menu, user_id=USER_ID, channel_id=GROUP_DM, target=target)
     shown = await ask.message()
     assert "Cone 6 suits" in shown["content"] and shown["flags"] & EPHEMERAL  # the group sees none of it
@@ -106,7 +106,7 @@ async def test_remember_this_stores_a_private_attributed_note(harness: Harness) 
                                                  target=target)
     answer = await done.message()
     assert "I'll remember" in answer["content"] and answer["flags"] & EPHEMERAL
-    notes = await h.store.memories.core_memories(engine(h).character_key, USER_ID)
+    notes = await h.store.memories.core_memories(pipeline(h).character_key, USER_ID)
     assert [(content, source) for _, content, source in notes] == [
         ("bob said: the studio closes at nine on Fridays".replace("bob", target["author"]["username"]),
          PRIVATE_NOTE_SOURCE)]
@@ -208,13 +208,13 @@ async def test_a_note_quoting_someone_goes_with_their_forget_me(harness: Harness
 
     assert await h.store.privacy.rows_about_user(USER2_ID) == {}
     assert "7 Anemone Row" not in await dm_request(h, "hello again", "Hey again!")
-    notes = await h.store.memories.core_memories(engine(h).character_key, USER_ID)
+    notes = await h.store.memories.core_memories(pipeline(h).character_key, USER_ID)
     assert [content for _, content, _ in notes] == ["I like tide pools"]  # hers stays
     assert await tables_saying(h, "Anemone Row") == {}
     # Her words written before the forget may not be noted again.
     refused = await remember_this(h, target)
     assert "forget" in refused and "I'll remember" not in refused
-    assert len(await h.store.memories.core_memories(engine(h).character_key, USER_ID)) == 1
+    assert len(await h.store.memories.core_memories(pipeline(h).character_key, USER_ID)) == 1
 
 
 async def test_remember_this_is_refused_for_someone_who_opted_out(harness: Harness) -> None:
@@ -224,7 +224,7 @@ async def test_remember_this_is_refused_for_someone_who_opted_out(harness: Harne
     target = h.discord.post_outside(ELSEWHERE_CHANNEL, USER2_ID, "my new address is 7 Anemone Row")
     refused = await remember_this(h, target)
     assert "not agreed to be remembered" in refused
-    assert await h.store.memories.core_memories(engine(h).character_key, USER_ID) == []
+    assert await h.store.memories.core_memories(pipeline(h).character_key, USER_ID) == []
 
 
 async def test_a_later_opt_out_keeps_the_note_out_of_prompts(harness: Harness) -> None:

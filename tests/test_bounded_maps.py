@@ -1,4 +1,4 @@
-"""Maps kept per person do not grow forever (issue 26, item 7): the reply engine's per-conversation locks
+"""Maps kept per person do not grow forever (issue 26, item 7): the reply writer's per-conversation locks
 live only while in use (KeyedLocks), and the log's cache of recently upserted authors keeps a bounded number.
 """
 
@@ -60,7 +60,7 @@ async def test_a_failure_inside_still_frees_the_key() -> None:
         assert len(locks) == 1
 
 
-async def test_the_engine_keeps_no_lock_per_person_after_answering(harness: Harness) -> None:
+async def test_the_writer_keeps_no_lock_per_person_after_answering(harness: Harness) -> None:
     h = harness
     people = [900_000_000_000_000_700 + i for i in range(5)]
     for n, person in enumerate(people, start=1):

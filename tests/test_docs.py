@@ -1,14 +1,25 @@
 """The README a newcomer reads (issue 46): under 400 lines, the two set-up commands in its first screen, then
 a table of contents of its sections; the rest in docs/, linked from it; every link between them resolves
-(file and heading), and every module path they name exists. The commands themselves are run by
-tests/test_readme_commands.py, the settings reference checked by tests/test_config.py."""
+(file and heading), and every module path, file, class and function they name exists (and the path of one
+DM docs/architecture.md lists is defined where it says; tests/test_message_walk.py checks it is the way a DM
+goes). The commands themselves are run by tests/test_readme_commands.py, the settings reference checked by
+tests/test_config.py."""
 
 from __future__ import annotations
 
+import ast
+import asyncio
+import builtins
+import functools
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
+import anthropic
+import discord
 import pytest
+import sqlalchemy
+from discord.ext import commands
 
 from bot.core.config import PROJECT_ROOT
 
@@ -173,3 +184,143 @@ def test_the_first_screen_states_the_measured_first_run() -> None:
     assert f"{len(locked) + 1} packages" in prose and "1.6 GB" in prose
     assert "about 2 minutes on a quiet machine" in prose and "6 to 9 minutes on a busy 2-core one" in prose
     assert "progress" in prose
+
+
+# -- every file, class and function the docs name exists
+
+SOURCES = ("bot", "cogs", "memory", "database", "personaflow", "tests", "benchmarks", "characters")
+# Outside names the docs may name that no imported module defines: systemd's unit keys, stdlib and
+# placeholders a page uses as such.
+OUTSIDE_NAMES = {
+    "EnvironmentFile", "TimeoutStopSec",  # systemd (docs/running.md, the README)
+    "getpid()", "SimpleQueue.put",  # os, queue (docs/performance.md)
+    "FILE.txt",  # a placeholder: the file a profile is written to (docs/benchmarks.md)
+}
+CHECKED_PAGES = [page for page in PAGES if page.name != "prompts.md"]  # prompts.md is written by a script
+
+
+@dataclass(frozen=True)
+class Names:
+    """What the project defines: its files' names, its classes, functions and module-level names, and each
+    class's members (methods, class attributes, attributes its methods set on ``self``)."""
+
+    files: frozenset[str]  # each file's path in the repository
+    defined: frozenset[str]
+    members: dict[str, frozenset[str]]
+
+
+@functools.cache
+def project_names() -> Names:
+    skip = {".venv", ".git", "node_modules", "__pycache__"}
+    files = frozenset(p.relative_to(PROJECT_ROOT).as_posix() for p in PROJECT_ROOT.rglob("*")
+                      if p.is_file() and not skip & set(p.relative_to(PROJECT_ROOT).parts))
+    defined: set[str] = set()
+    members: dict[str, set[str]] = {}
+    for path in [PROJECT_ROOT / "main.py", *(p for d in SOURCES for p in (PROJECT_ROOT / d).rglob("*.py"))]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                defined.add(node.name)
+            elif isinstance(node, ast.Assign):
+                defined.update(t.id for t in node.targets if isinstance(t, ast.Name))
+            if not isinstance(node, ast.ClassDef):
+                continue
+            own = members.setdefault(node.name, set())
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                    own.add(item.name)
+                elif isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
+                    own.add(item.target.id)
+                elif isinstance(item, ast.Assign):
+                    own.update(t.id for t in item.targets if isinstance(t, ast.Name))
+            own.update(t.attr for n in ast.walk(node) if isinstance(n, ast.Assign | ast.AnnAssign)
+                       for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
+                       if isinstance(t, ast.Attribute) and ast.unparse(t.value) == "self")
+    # The libraries the docs speak of, one level deep (a class's members through the class).
+    for module in (discord, commands, anthropic, sqlalchemy, asyncio, builtins):
+        for name, value in vars(module).items():
+            defined.add(name)
+            if isinstance(value, type):
+                members.setdefault(name, set()).update(dir(value))
+    return Names(files, frozenset(defined), {k: frozenset(v) for k, v in members.items()})
+
+
+def stale_names(text: str, names: Names) -> list[str]:
+    """The backticked names in ``text`` (a page, fenced code aside) that name nothing: a ``file.py`` no file
+    of the repository is called (``dir/file.py``: none at the end of that path), a ``Class.member`` (or
+    ``Class.member(...)``) the class does not have, a ``function(...)`` nothing defines, a CamelCase name
+    no class or module defines. A name the code no longer has may still be said, as history, outside
+    backticks."""
+    stale = []
+    for span in re.findall(r"`([^`\n]+)`", without_code(text)):
+        if span in OUTSIDE_NAMES:
+            continue
+        if re.fullmatch(r"[\w/.-]+\.py", span):
+            if not any(f == span or f.endswith("/" + span) for f in names.files):
+                stale.append(span)
+        elif m := re.fullmatch(r"([A-Z]\w*)\.(\w+)(\(.*\))?", span):
+            if m.group(2) not in names.members.get(m.group(1), ()):
+                stale.append(span)
+        elif m := re.fullmatch(r"([a-z_]\w*)\(.*\)", span):
+            if m.group(1) not in names.defined:
+                stale.append(span)
+        elif re.fullmatch(r"[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+", span) and span not in names.defined:
+            stale.append(span)
+    return stale
+
+
+def test_every_file_class_and_function_the_docs_name_exists() -> None:
+    names = project_names()
+    stale = [f"{page.name}: {name}" for page in CHECKED_PAGES
+             for name in stale_names(page.read_text(), names)]
+    assert stale == []
+
+
+def test_the_check_reports_a_planted_stale_name() -> None:
+    """The check can fail: a page naming the reply's old engine, its class and a method a class lacks."""
+    planted = ("The answer goes through `bot/reply/engine.py`'s `ReplyEngine.run` (now "
+               "`bot/reply/writer.py`), then `ReplyWriter.respond` and `ReplyWriter.run`, `compose()` and "
+               "`recompose()`, `Delivery` and `DeliveryEngine`, `writer.py` and `reply_engine.py`.\n\n"
+               "```\n`ReplyEngine` in a code block is code, not a claim\n```\n")
+    assert stale_names(planted, project_names()) == [
+        "bot/reply/engine.py", "ReplyEngine.run", "ReplyWriter.run", "recompose()", "DeliveryEngine",
+        "reply_engine.py"]
+
+
+PATH_HEADING = "## The path of one DM"
+PATH_STEP = re.compile(r"^\d+\. `([\w/.]+\.py)` `(\w+(?:\.\w+)?)`", re.M)
+
+
+def dm_path() -> list[tuple[str, str]]:
+    text = (PROJECT_ROOT / "docs" / "architecture.md").read_text()
+    section = text.split(f"\n{PATH_HEADING}\n", 1)[1].split("\n## ", 1)[0]
+    return PATH_STEP.findall(section)
+
+
+def defined_in(path: Path, qualified: str) -> bool:
+    """Whether ``qualified`` (``function`` or ``Class.method``) is defined at the top of ``path``."""
+    first, _, rest = qualified.partition(".")
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == first and not rest:
+            return True
+        if isinstance(node, ast.ClassDef) and node.name == first:
+            return not rest or any(isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name == rest
+                                   for n in node.body)
+    return False
+
+
+def test_the_path_of_one_dm_names_functions_that_are_where_it_says() -> None:
+    """docs/architecture.md's numbered path of one DM, from the messages cog to the post: at most twelve
+    functions, each defined in the file it is listed with, the first the cog's listener."""
+    steps = dm_path()
+    assert 8 <= len(steps) <= 12, steps
+    assert steps[0] == ("cogs/messages.py", "Messages.on_message")
+    wrong = [f"{path} {name}" for path, name in steps
+             if not (PROJECT_ROOT / path).is_file() or not defined_in(PROJECT_ROOT / path, name)]
+    assert wrong == []
+
+
+def test_the_readme_names_the_function_to_start_reading_at() -> None:
+    text = README.read_text()
+    built = text.split("\n## How it is built\n", 1)[1].split("\n## ", 1)[0]
+    path, name = dm_path()[0]
+    assert f"`{path}` `{name}`" in built

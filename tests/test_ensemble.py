@@ -68,13 +68,14 @@ def test_router_prefers_topics_then_the_last_speaker_then_the_main_character() -
     now = [0.0]
     router = CharacterRouter(sticky_seconds=60, clock=lambda: now[0])
 
-    class _Engine:
+    class _Character:
         def __init__(self, interests: tuple[str, ...]) -> None:
             self.persona = Persona(name="x", system_prompt="", topic_interests=interests)
 
     from bot.reply.ensemble import CastMember
 
-    cast = [CastMember("finn", _Engine(("tea",))), CastMember("atlas", _Engine(("maps", "hiking routes")))]  # type: ignore[arg-type]
+    cast = [CastMember("finn", _Character(("tea",))),  # type: ignore[arg-type]
+            CastMember("atlas", _Character(("maps", "hiking routes")))]  # type: ignore[arg-type]
 
     def msg(text: str) -> Incoming:
         from datetime import UTC, datetime

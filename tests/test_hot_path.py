@@ -138,8 +138,8 @@ def test_the_counters_day_turns_at_midnight_utc(monkeypatch: pytest.MonkeyPatch)
     assert activity.today() == "2026-11-25"
 
 
-def test_the_reply_engines_parts_read_their_sections_as_a_reload_leaves_them() -> None:
-    """What the engine hands its parts (bot/reply/writer.py) is the section following the running settings:
+def test_the_reply_writers_parts_read_their_sections_as_a_reload_leaves_them() -> None:
+    """What the writer hands its parts (bot/reply/writer.py) is the section following the running settings:
     a reload reaches the throttle, the intents' models and the turn-taking waits without rebuilding them."""
     holder = SettingsHolder(settings())
     running = holder.current

@@ -26,7 +26,7 @@ One real DM reply over the fake wire is traced with ``sys.setprofile``. What cou
   pairs of the module an entry came from and the one entered), are at most what they are now: a new module
   on the way is a hop every reader follows, worth it or moved where it belongs.
 * **the order**: delivery comes before the model client. The typing indicator runs while the model writes,
-  and a streamed reply is posted as it is written: delivery runs the model call the engine built for it
+  and a streamed reply is posted as it is written: delivery runs the model call the writer built for it
   (bot/reply/generation.py), and reads the text so far from it, not from a callback of its own.
 """
 
@@ -52,15 +52,15 @@ NOT_PROJECT = ("tests", ".venv", "venv")
 STAGES = {
     "cogs/messages.py": "events",
     "bot/reply/pipeline.py": "pipeline",
-    "bot/reply/writer.py": "engine",
+    "bot/reply/writer.py": "writer",
     "bot/reply/prompting.py": "prompting",
     "bot/reply/delivery.py": "delivery",
     "bot/core/claude.py": "claude",
 }
-# The walk, in order: the pipeline admits and decides, its engine has prompting build the request, then
-# hands it to delivery, which has the model client write it (bot/reply/generation.py) while the typing
-# indicator runs.
-WALK = ["events", "pipeline", "engine", "prompting", "delivery", "claude"]
+# The walk, in order: the sequence admits and decides, the character's writer has prompting build the
+# request, then hands it to delivery, which has the model client write it (bot/reply/generation.py) while the
+# typing indicator runs.
+WALK = ["events", "pipeline", "writer", "prompting", "delivery", "claude"]
 OUTLETS = ROOT / "bot" / "discord" / "outlets.py"
 # What bot/ may call in cogs/: an outlet's methods (what a reply goes through).
 OUTLET_METHODS = frozenset(name for name in vars(Outlet) if not name.startswith("_")) | {"greeting"}
@@ -92,6 +92,7 @@ class Walk:
     def __init__(self) -> None:
         self.entries: list[Entry] = []  # every module's
         self.stage_entries: list[tuple[str, str | None]] = []  # (stage, the stage it was called from)
+        self.functions: list[tuple[str, str]] = []  # (module, qualified name) of each project call, in order
         self.started: set[FrameType] = set()  # project frames already running (kept alive: ids not reused)
         self.ended = False
         self._module_of: dict[CodeType, str | None] = {}
@@ -116,10 +117,12 @@ class Walk:
             return
         if code.co_name == "send" and module == "bot/discord/outlets.py":
             self.ended = True  # the reply's first post: the walk is over
+            self.functions.append((module, code.co_qualname))
             return
         if module is None or code.co_name == "<module>" or frame in self.started:
             return  # a library, an import, a coroutine resuming
         self.started.add(frame)
+        self.functions.append((module, code.co_qualname))
         below: list[str] = []
         caller = frame.f_back
         while caller is not None:
@@ -206,10 +209,13 @@ MODES = ["whole", "streamed"]  # streamed: the model call runs in a task of its 
 # recall gate reads too, rather than a copy of its own. One module more since: the voice feature's post
 # observer, bot/discord/voice.py, asked around every reply where the flow used to check the setting inline,
 # so the flow names no feature; and on PostgreSQL one more, the person's time zone read as a person setting
-# of the one configuration mechanism (database/place_config.py) in the statement that reads the person.)
+# of the one configuration mechanism (database/place_config.py) in the statement that reads the person. Five
+# more since: the reply's place, one value derived in one function (bot/core/place.py, bot/discord/places.py),
+# and a first DM's greeting in the person's language (bot/core/language.py guesses it; bot/core/i18n.py and
+# bot/core/locales.py choose the lines Kindred writes itself).)
 CEILING = {
-    ("sqlite", "whole"): (73, 109), ("sqlite", "streamed"): (70, 103),
-    ("postgresql", "whole"): (78, 115), ("postgresql", "streamed"): (75, 108),
+    ("sqlite", "whole"): (78, 120), ("sqlite", "streamed"): (75, 114),
+    ("postgresql", "whole"): (83, 126), ("postgresql", "streamed"): (80, 119),
 }
 
 
@@ -245,3 +251,20 @@ async def test_a_dm_reply_enters_no_more_modules_than_it_does_now(make_harness: 
     most_modules, most_steps = CEILING[make_url(db_url).get_backend_name(), mode]
     assert len(walk.modules()) <= most_modules, walk.modules()
     assert len(walk.steps()) <= most_steps, walk.steps()
+
+
+async def test_the_path_of_one_dm_the_docs_list_is_the_one_it_walks(make_harness: MakeHarness) -> None:
+    """docs/architecture.md's numbered path of one DM (tests/test_docs.py checks each is defined where it
+    says) names functions a DM's answer enters, each in the order listed, the last its post: the list a
+    newcomer reads stays the way the message goes."""
+    from tests.test_docs import dm_path
+
+    walk = await traced_dm(make_harness, "whole")
+    first: dict[tuple[str, str], int] = {}
+    for n, function in enumerate(walk.functions):
+        first.setdefault(function, n)
+    path = dm_path()
+    assert [step for step in path if step not in first] == []
+    entered = [first[step] for step in path]
+    assert entered == sorted(entered), [path[i] for i in sorted(range(len(path)), key=entered.__getitem__)]
+    assert walk.functions[-1] == path[-1]  # the post ends the walk

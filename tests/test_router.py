@@ -29,13 +29,13 @@ from tests.test_e2e_reply import vote_requests
 VOTER = "claude-test-voter"
 
 
-class _Engine:
+class _Character:
     def __init__(self, persona: Persona) -> None:
         self.persona = persona
 
 
 def cast_of(*personas: Persona) -> list[CastMember]:
-    return [CastMember(p.name.lower(), _Engine(p)) for p in personas]  # type: ignore[arg-type]
+    return [CastMember(p.name.lower(), _Character(p)) for p in personas]  # type: ignore[arg-type]
 
 
 def character(name: str, **fields: Any) -> Persona:

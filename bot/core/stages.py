@@ -1,5 +1,5 @@
 """The reply pipeline's value types: what flows between Discord (or the console, or a test), the reply
-engine, and the features plugged into its stages (memory, the alive features, the log mirror): see
+sequence, and the features plugged into its stages (memory, the alive features, the log mirror): see
 :class:`Features`.
 
 A leaf module: it imports nothing of the pipeline, so everything may import it.
@@ -420,7 +420,7 @@ class Features:
                 raise ValueError(f"a prompt part fills {part.slot!r}, not one of {PROMPT_SLOTS}")
 
 
-NO_FEATURES = Features()  # an engine nothing is added to (a test's, the console's without gates)
+NO_FEATURES = Features()  # a pipeline nothing is added to (a test's, the console's without gates)
 
 
 class OwnAccounts:

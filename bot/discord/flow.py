@@ -71,9 +71,9 @@ class MessageFlow:
 
     def note_peers(self, message: discord.Message, me: discord.abc.User) -> None:
         """A bot named in the message is a character that may answer first."""
-        for user in message.mentions:
-            if user.bot and user.id != me.id:
-                self.bot.services.replies.note_peer(message.channel.id, user.id, user.display_name)
+        peers = [(user.id, user.display_name) for user in message.mentions if user.bot and user.id != me.id]
+        if peers:
+            self.bot.services.replies.note_peers(message.channel.id, peers)
 
     async def answer(self, msg: Incoming, message: discord.Message,
                      outlet_for: Callable[[str], Outlet]) -> None:

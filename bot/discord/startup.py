@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -55,11 +56,15 @@ def log_invite(bot: Any) -> None:
         log.info("user-install link (/ask anywhere): %s", user_install_url(bot.application_id))
 
 
+# The bots that said so already (weakly held: a test's bot closed and dropped is forgotten with it).
+_ANNOUNCED: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
 async def announce_connected(bot: Any) -> None:
     """``on_ready`` listener: one line, once per process (a reconnect without resume fires on_ready again)."""
-    if getattr(bot, "_kindred_announced", False) or bot.user is None:
+    if bot in _ANNOUNCED or bot.user is None:
         return
-    bot._kindred_announced = True
+    _ANNOUNCED.add(bot)
     servers = len(bot.guilds)
     log.info("connected as %s in %d server%s", bot.user.name, servers, "" if servers == 1 else "s")
 

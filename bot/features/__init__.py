@@ -6,7 +6,7 @@ unprompted spending and what it adds to the replies. ``FEATURES`` lists them, on
 (cogs/activation.py), and importing it registers their settings sections. A feature package imports what
 is below it (the operator, alive, the reply path, memory, the core, the data layer), never another feature
 nor the Discord edge; its slash commands stay a thin cog in cogs/, which its docstring names. How to add
-one: docs/architecture.md."""
+one: docs/design.md ("Adding a feature")."""
 
 from bot.features.checkins import FEATURE as CHECKINS
 from bot.features.faces import FEATURE as FACES

@@ -11,7 +11,7 @@
   that takes the reply as it is written (:class:`EagerOutlet`) is always streamed.
 
 :class:`Delivery` runs the reply's model call (a :class:`Writer`: bot/reply/generation.py, built by the
-engine), so each mode can overlap it as it needs, and applies the reply filters (:class:`Finish`) to every
+writer), so each mode can overlap it as it needs, and applies the reply filters (:class:`Finish`) to every
 text shown: it is handed values, and calls nothing back in the pipeline.
 """
 

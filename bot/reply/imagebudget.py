@@ -38,7 +38,7 @@ class ImageBudget:
                 await turn
             except asyncio.CancelledError:
                 if turn.done() and not turn.cancelled():  # granted as it was cancelled: give it back
-                    self._give_back(size)
+                    self.give_back(size)
                 else:
                     with contextlib.suppress(ValueError):  # already passed over by _grant
                         self._waiting.remove(entry)
@@ -52,7 +52,8 @@ class ImageBudget:
         self.held += size
         self.peak = max(self.peak, self.held)
 
-    def _give_back(self, size: int) -> None:
+    def give_back(self, size: int) -> None:
+        """``size`` bytes held no longer (a :class:`Lease` released): those waiting may fit now."""
         self.held -= size
         self._grant()
 
@@ -79,4 +80,4 @@ class Lease:
     def release(self) -> None:
         size, self.size = self.size, 0
         if size:
-            self.budget._give_back(size)  # noqa: SLF001 (the budget's own lease)
+            self.budget.give_back(size)

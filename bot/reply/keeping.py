@@ -119,7 +119,7 @@ class ExchangeKeeper:
     async def keep_greeting(self, msg: Incoming, greeting: Greeting, mark: int) -> ReplyResult:
         """The greeting just posted was the whole answer to ``msg`` (a first DM that says hello): settled and
         stored as any answer."""
-        # Stored while the clearing waits for the log's batch, as after a reply (ReplyPipeline._respond).
+        # Stored while the clearing waits for the log's batch, as after a reply (ReplyWriter._respond).
         settling = asyncio.create_task(self.settle(msg))
         parts, ids = list(greeting.parts), list(greeting.ids)
         try:

@@ -1,15 +1,16 @@
 """The reply pipeline: every message, whoever answers it, and each character's replies, every way in.
 
-:class:`ReplyPipeline`, one per character, owns its stages, privately: admission (bot/reply/admission.py),
-the decision (bot/reply/deciding), the owed marks (bot/reply/owed.py), and the answer (bot/reply/writer.py:
-the prompt, the generation and delivery, the keeping). It is asked, never walked, in a few verbs: a live
-message, or a question asked privately (/ask, the console), goes through the :class:`ReplySequence` below
-(``handle``), a reply owed since before a restart re-enters it at admission (``recover``, from
-bot/reply/recovery.py), the cast asks a character whether it answers (``decide``), a message whose words are
-in a recording is read first by a feature's reader (the sequence's ``read_first``, logged before it is
-read), a feature asks for another answer (``alternative``). The sequence, in this module, runs each pipeline's
-stages through its private steps; no caller sequences them. The composition root's reply part
-(bot/runtime/replies.py) builds the stages and hands them in.
+:class:`ReplySequence` is the one owner of a reply's steps: it runs every message, live or owed since
+before a restart, through admission (bot/reply/admission.py), the decision (bot/reply/deciding), the owed
+marks (bot/reply/owed.py) and the answer (bot/reply/writer.py: the prompt, the generation and delivery, the
+keeping), each step its own method, calling the stages' public methods. A :class:`ReplyPipeline` is one
+character: who it is, its :class:`Stages` (built by the composition root's reply part, bot/runtime/
+replies.py, and read by the sequence alone) and the two things the rest of Kindred asks of a character:
+whether it answers a message (``decide``, the cast's question) and another answer (``alternative``, a
+swipe's reroll). Callers ask the sequence in a few verbs: a live message, or a question asked privately
+(/ask, the console), goes through ``handle``; a reply owed since before a restart re-enters it at admission
+(``recover``, from bot/reply/recovery.py); a message whose words are in a recording is read first by a
+feature's reader (``read_first``, logged before it is read).
 
 :class:`ReplySequence` runs every message through the same steps, the :class:`Cast` choosing who answers:
 
@@ -21,7 +22,7 @@ stages through its private steps; no caller sequences them. The composition root
 4. **owe**: each answer is marked owed before any model call, so a crash from here on cannot lose it
    (bot/reply/recovery.py answers it at the next start);
 5. **answer in turn**: each character waits for the ones named before it (deciding/turns.py), then its
-   pipeline builds the prompt, generates, delivers and stores the exchange, and clears its owed mark.
+   writer builds the prompt, generates, delivers and stores the exchange, and clears its owed mark.
 
 A reply still owed after a restart re-enters at step 1 (:meth:`ReplySequence.recover`): a late answer passes
 the same admission, gates and decision as a live one. Our own characters' posts are logged for context and
@@ -94,7 +95,8 @@ class Cast(Protocol):
 
 
 class ReplySequence:
-    """Runs every message through the same steps; the :class:`Cast` only chooses who answers."""
+    """The one owner of a reply's steps: runs every message through them, each a method of its own here;
+    the :class:`Cast` only chooses who answers."""
 
     def __init__(self, cast: Cast, threads: ConversationThreads | None = None, *,
                  span: Span | None = None) -> None:
@@ -112,20 +114,54 @@ class ReplySequence:
             return NO_SPAN
         return tracer(name, None if character is None else {"character": character})
 
-    # -- a message arrived
+    # -- a message whose words are in a recording it carries (the main character's readers, the features')
 
     def held(self, msg: Incoming) -> Incoming:
-        """``msg`` as it stands until the main character's readers (the features') have read the recording it
-        carries: its reader's placeholder as its content; unchanged when no reader takes it."""
-        return self.cast.main._held(msg)
+        """``msg`` as it stands until a reader has read the recording it carries: without text of its own,
+        its reader's placeholder as its content and nothing carried (the placeholder says it all); unchanged
+        when no reader takes it."""
+        reader = _reader(self.cast.main.stages, msg.carried)
+        if reader is None or msg.content.strip():
+            return msg
+        return dataclasses.replace(msg, content=reader.placeholder(), carried=NOTHING)
 
     async def read_first(self, msg: Incoming, carried: Carried, outlet_for: Callable[[str], Outlet]
                          ) -> Incoming | None:
         """``msg`` (:meth:`held`) read from ``carried`` (what it carried) before :meth:`handle` takes it:
-        with its words as content, unchanged when nothing reads it, or None when it could not be read and
-        has been dealt with (answered, where certain, by the main character)."""
+        with the words read as its content, unchanged when no reader takes it (or it is our own, whose words
+        we know), or None when it could not be read and has been dealt with (answered, where certain, by
+        the main character). It is logged, its answer owed when certain, before the reading: a crash
+        meanwhile loses neither (the restart answers it as unread); where the answer is certain the
+        character types while it reads. One who may not talk to the character is not even read: ``msg`` goes
+        on as it is, for the sequence to refuse as any."""
         main = self.cast.main
-        return await main._read_first(msg, carried, outlet_for(main.character_key))
+        stages, outlet = main.stages, outlet_for(main.character_key)
+        reader = _reader(stages, carried)
+        if reader is None or main.own_words(msg):
+            return msg
+        if await stages.admission.refused(msg, outlet):
+            return msg
+        if reader.can_read():
+            await stages.admission.log_first(msg)
+            async with outlet.typing() if stages.addressee.reply_certain(msg) else contextlib.nullcontext():
+                content = await reader.read(msg, carried)
+            if content is not None:
+                await stages.admission.relog(msg, content)  # the sequence's own log write finds it there
+                return dataclasses.replace(msg, content=content, carried=NOTHING)
+        await self._unread(main, msg, outlet, await reader.unread_line(msg))
+        return None
+
+    async def _unread(self, main: ReplyPipeline, msg: Incoming, outlet: Outlet, line: str) -> None:
+        """Not read: admitted as any message, and where the answer is certain, answered with ``line``
+        (``{name}``: the character's name); that line is its answer (or none is owed)."""
+        stages = main.stages
+        try:
+            if await stages.admission.admit(msg) and stages.addressee.reply_certain(msg):
+                await outlet.send(line.replace("{name}", main.persona.name), first=True)
+        finally:
+            await stages.owed.settle(msg.message_id)
+
+    # -- a message arrived
 
     async def handle(self, msg: Incoming, outlet_for: Callable[[str], Outlet]) -> list[ReplyResult]:
         """Every step of a message's answer, whoever gives it: the answers given (none, most often)."""
@@ -136,7 +172,7 @@ class ReplySequence:
         main = self.cast.main
         own = self.cast.own_words(msg)
         with self._span("reply.admit"):
-            taken = await main._admit(msg, None if own else outlet_for(main.character_key))
+            taken = await self._admit(main, msg, None if own else outlet_for(main.character_key))
         if taken.stop is not None:  # inactive, consumed or refused: settled, nothing owed
             return []
         prefetched = taken.prefetched
@@ -145,12 +181,12 @@ class ReplySequence:
         if own and not casting.speakers:  # our own post nobody answers: no decision to speak of
             log.debug("message %s: %s", msg.message_id, casting.decision.describe())
             return []
-        await main._decided(msg, casting.decision, speaks=main.character_key in casting.speakers,
+        await self._decided(main, msg, casting.decision, speaks=main.character_key in casting.speakers,
                             own=own)
         if not casting.speakers:
             return []
         for key in casting.speakers:  # decided by a vote or by the cast: owed from now on
-            await self.cast.pipeline(key)._owe(msg)
+            await self.cast.pipeline(key).stages.admission.owe(msg)
         if self.threads is not None and not own and not msg.is_dm:  # (a DM has no threads)
             moved = await self.threads.move(msg, outlet_for)
             if moved is not None:  # the answer begins the thread's own conversation
@@ -158,10 +194,45 @@ class ReplySequence:
                 prefetched = None  # read for the channel's
         return await self._in_turn(msg, casting, outlet_for, prefetched)
 
+    async def _admit(self, main: ReplyPipeline, msg: Incoming, outlet: Outlet | None) -> Taken:
+        """Admit a live message. Our own cast's words (no ``outlet``: nothing is said to them): logged for
+        context, no interceptor nor gate (stopped where the place is inactive). Anyone else's: logged (its
+        reply owed and its prompt data read in the same write when the answer is certain), intercepted,
+        gated through ``outlet`` (a refusal may be said in character); stopped, nothing stays owed."""
+        stages = main.stages
+        if outlet is None:
+            if not await stages.admission.observe(msg):
+                return Taken(Decision(False, "this place is inactive", kind="inactive"))
+            return Taken()
+        admitted, prefetched = await stages.admission.admit_prefetching(msg)
+        if not admitted:  # consumed (a log-channel command, say): nothing is owed
+            await stages.owed.settle(msg.message_id, at_once=True)
+            return Taken(Decision(False, "consumed", kind="consumed"))
+        stop = await stages.admission.gate(msg, outlet)
+        if stop is not None:
+            await stages.owed.settle(msg.message_id, at_once=True)  # refused: no mark left for a restart
+            await stages.decider.announce_decision(msg, stop)
+            return Taken(stop)
+        return Taken(None, prefetched)
+
+    async def _decided(self, main: ReplyPipeline, msg: Incoming, decision: Decision, *, speaks: bool,
+                       own: bool) -> None:
+        """The cast's decision on a live message, announced by the main character; its own owed mark (the
+        log write made it, certain of an answer) cleared when another answers or none does; an answer to
+        another bot counted when decided, not when sent: the bot's next message may arrive before this
+        reply is out."""
+        stages = main.stages
+        await stages.decider.announce_decision(msg, decision)
+        if not speaks:
+            await stages.owed.settle(msg.message_id)
+        if decision.reply and msg.author_is_bot and not msg.is_dm and not own:
+            stages.throttle.replied_to_bot(msg.channel_id, msg.author_id)
+
     async def withdraw(self, msg: Incoming) -> None:
         """``msg``'s answer was withdrawn before any of it was posted or said (a live turn its speaker went
-        on from: the words that replace it are answered under the same message): no reply is owed to it."""
-        await self.cast.main._settle(msg, at_once=True)
+        on from: the words that replace it are answered under the same message): no reply is owed to it,
+        and its mark is cleared at once."""
+        await self.cast.main.stages.owed.settle(msg.message_id, at_once=True)
 
     # -- a reply owed since before a restart (bot/reply/recovery.py)
 
@@ -174,43 +245,61 @@ class ReplySequence:
         ``parts`` given, from the first of them a crash cut short (``delivered`` of them were posted), in
         the conversation's thread where threads are on. None: not answered, and the mark cleared."""
         main, pipeline = self.cast.main, self.cast.pipeline(key)
-        pipeline._claim(msg.message_id)  # answering clears the mark, or a refusal does
+        pipeline.stages.owed.claim(msg.message_id)  # answering clears the mark, or a refusal does
         own = self.cast.own_words(msg)
-        decision = await main._readmit(msg, None if own else outlet_for(main.character_key)) \
+        decision = await self._readmit(main, msg, None if own else outlet_for(main.character_key)) \
             or await pipeline.decide(msg, owed=True)
-        await main._announce(msg, decision)
+        await main.stages.decider.announce_decision(msg, decision)
         if not decision.reply:
-            await pipeline._settle(msg, at_once=True)
+            await pipeline.stages.owed.settle(msg.message_id, at_once=True)
             return None
         if self.threads is not None and not own and not msg.is_dm:
             moved = await self.threads.move(msg, outlet_for)  # where it would have gone live, or went
             if moved is not None:
                 msg, outlet_for = moved
+        writer = pipeline.stages.writer
         if parts:
-            return await pipeline._resume(msg, outlet_for(key), parts, delivered)
-        return await pipeline._respond(msg, outlet_for(key))
+            return await writer.resume(msg, outlet_for(key), list(parts), delivered)
+        return await writer.respond(msg, outlet_for(key))
+
+    async def _readmit(self, main: ReplyPipeline, msg: Incoming, outlet: Outlet | None) -> Decision | None:
+        """An owed message admitted again, as a live one would be now: the decision that stops it, if any.
+        Another character's answer to ours (no ``outlet``): only whether the place is still active (no
+        interceptor, gate or vote), and then it is answered."""
+        admission = main.stages.admission
+        if outlet is None:
+            if await admission.observe(msg):
+                return Decision(True, "owed from before a restart", kind="owed")
+            return Decision(False, "this place is inactive", kind="inactive")
+        if not await admission.admit(msg):
+            return Decision(False, "not admitted (an inactive place, or consumed)", kind="not_admitted")
+        return await admission.gate(msg, outlet)
 
     def answering(self, key: str, message_id: int) -> bool:
         """Whether this process is answering ``message_id`` as character ``key`` now (a mark of its own,
         not a previous run's)."""
-        return any(p.character_key == key and p._owes(message_id) for p in self.cast.pipelines)
+        return any(p.character_key == key and p.stages.owed.is_owed(message_id) for p in self.cast.pipelines)
 
     def owing(self) -> int:
         """How many replies the cast owes in this process and has not settled yet."""
-        return sum(p._owes() for p in self.cast.pipelines)
+        return sum(p.stages.owed.owing() for p in self.cast.pipelines)
 
     # -- other characters' words, seen elsewhere
 
-    def note_peer(self, channel_id: int, user_id: int, name: str) -> None:
-        """Another bot's character seen in a channel (an @mention of it): named before us, it answers
-        first."""
-        self.cast.main._note_peer(channel_id, user_id, name)
+    def note_peers(self, channel_id: int, peers: Sequence[tuple[int, str]]) -> None:
+        """Other bots' characters seen in a channel (``peers``: the (user id, name) of each @mentioned):
+        named before us, they answer first."""
+        turns = self.cast.main.stages.turns
+        for user_id, name in peers:
+            turns.note_peer(channel_id, user_id, name)
 
     def arrived(self, seen: SeenMessage) -> None:
         """A message another process of the cluster posted: a turn waiting on it, in any character of the
         cast, goes on."""
         for pipeline in self.cast.pipelines:
-            pipeline._arrived(seen)
+            pipeline.stages.turns.arrived(seen)
+
+    # -- answer in turn
 
     async def _in_turn(self, msg: Incoming, casting: Casting, outlet_for: Callable[[str], Outlet],
                        prefetched: Prefetched | None) -> list[ReplyResult]:
@@ -220,9 +309,11 @@ class ReplySequence:
             for key in casting.speakers:
                 pipeline = self.cast.pipeline(key)
                 before = results[-1] if results else None  # its words are in the prompt once logged
-                waited = await main._wait_turn(msg, casting.decision.after, before)
+                waited = await self._wait_turn(main, msg, casting.decision.after, before)
                 with self._span("reply.respond", key):
-                    result = await pipeline._respond(
+                    # see_later: the messages posted since (the answers of characters that spoke first)
+                    # shown after it in the prompt, read afresh
+                    result = await pipeline.stages.writer.respond(
                         msg, outlet_for(key), see_later=waited,
                         prefetched=None if waited or pipeline is not main else prefetched)
                 results.append(result)
@@ -230,6 +321,27 @@ class ReplySequence:
             if casting.finish is not None:
                 await casting.finish(results)
         return results
+
+    async def _wait_turn(self, main: ReplyPipeline, msg: Incoming, after: Sequence[str],
+                         before: ReplyResult | None) -> bool:
+        """Until the answer given to ``msg`` just ``before`` (by one of the cast) is logged, its words then
+        in the next prompt; else until the other bots' characters named first (``after``) have answered
+        (bot/reply/deciding/turns.py). Whether there was anything to wait for (the prompt then read
+        afresh)."""
+        turns = main.stages.turns
+        if before is not None:
+            await turns.wait_posted(msg, before.message_ids)
+            return True
+        if after:
+            await turns.wait_turn(msg, tuple(after))
+            return True
+        return False
+
+
+def _reader(stages: Stages, carried: Carried) -> Reader | None:
+    """The first of the features' readers that takes what ``carried`` holds (None: none does, or nothing
+    is carried)."""
+    return next((r for r in stages.readers if r.takes(carried)), None) if carried.attachments else None
 
 
 class Solo:
@@ -268,27 +380,32 @@ class Taken:
     prefetched: Prefetched | None = None
 
 
-class ReplyPipeline:
-    """One character's replies, from admission to the stored exchange. Asked, not walked: the cast asks
-    whether it answers (:meth:`decide`), a feature for another answer (:meth:`alternative`); the one
-    :class:`ReplySequence` above runs its stages for a message, live or owed, through the private steps
-    below, and nothing else opens them."""
+@dataclass(frozen=True)
+class Stages:
+    """One character's stages, in the order a message meets them. Built by the composition root's reply
+    part (bot/runtime/replies.py); read by :class:`ReplySequence`, which runs them, and by the character's
+    own :class:`ReplyPipeline`: nothing else reaches a stage (tests/test_architecture.py)."""
 
-    def __init__(self, character: CharacterSource, addressee: Addressee, accounts: Collection[int],
-                 admission: Admission, decider: Decider, throttle: BotThrottle, turns: TurnTaking,
-                 owed: OwedMarks, writer: ReplyWriter, readers: Sequence[Reader] = ()) -> None:
-        """``accounts``: our own account and the cast's webhooks (filled at login and as they are made);
-        ``readers``: the features' (``Features.readers``), asked before the sequence takes a message."""
+    addressee: Addressee  # who the character is asked by (whether a message's answer is certain)
+    admission: Admission  # the log write, the interceptors and the gates
+    decider: Decider  # whether it answers, announced to the decision observers
+    throttle: BotThrottle  # how often it answers other bots
+    turns: TurnTaking  # waiting for the characters named before it
+    owed: OwedMarks  # which of its replies this process owes
+    writer: ReplyWriter  # the answer: the prompt, the generation and delivery, the keeping
+    readers: tuple[Reader, ...] = ()  # the features', asked before the sequence takes a message
+
+
+class ReplyPipeline:
+    """One character: who it is, its :class:`Stages` (run by the :class:`ReplySequence` above), and what
+    the rest of Kindred asks of it: whether it answers (:meth:`decide`, the cast's question), and another
+    answer (:meth:`alternative`, a swipe's reroll)."""
+
+    def __init__(self, character: CharacterSource, accounts: Collection[int], stages: Stages) -> None:
+        """``accounts``: our own account and the cast's webhooks (filled at login and as they are made)."""
         self._character = character
-        self._addressee = addressee
         self._accounts = accounts
-        self._admission = admission
-        self._decider = decider
-        self._throttle = throttle
-        self._turns = turns
-        self._owed = owed
-        self._writer = writer
-        self._readers = tuple(readers)
+        self.stages = stages
 
     # -- who speaks
 
@@ -307,7 +424,7 @@ class ReplyPipeline:
 
     @property
     def names(self) -> CharacterNames:
-        return self._addressee.names
+        return self.stages.addressee.names
 
     def own_words(self, msg: Incoming) -> bool:
         """Whether our own account or one of the cast's webhooks wrote ``msg``."""
@@ -320,53 +437,9 @@ class ReplyPipeline:
         (a vote it won is not taken again); ``addressed``: the cast named its characters in another bot's
         message, and only whether answering would loop is left to decide."""
         if addressed:
-            blocked = self._throttle.blocked(msg.channel_id, msg.author_id)
+            blocked = self.stages.throttle.blocked(msg.channel_id, msg.author_id)
             return blocked or Decision(True, "addressed", kind="addressed")
-        return await self._decider.decide(msg, owed=owed)
-
-    # -- a message whose words are in a recording it carries (the features' readers)
-
-    def _reader(self, carried: Carried) -> Reader | None:
-        return next((r for r in self._readers if r.takes(carried)), None) if carried.attachments else None
-
-    def _held(self, msg: Incoming) -> Incoming:
-        """``msg`` as it stands until a reader has read it: without text of its own, its placeholder as its
-        content and nothing carried (the placeholder says it all); unchanged when no reader takes it."""
-        reader = self._reader(msg.carried)
-        if reader is None or msg.content.strip():
-            return msg
-        return dataclasses.replace(msg, content=reader.placeholder(), carried=NOTHING)
-
-    async def _read_first(self, msg: Incoming, carried: Carried, outlet: Outlet) -> Incoming | None:
-        """``msg`` (held: :meth:`_held`) read before the reply sequence takes it, from ``carried`` (what it
-        carried): with the words read as its content, unchanged when no reader takes it (or it is our own,
-        whose words we know), or None when it could not be read and has been dealt with. It is logged, its
-        answer owed when certain, before the reading: a crash meanwhile loses neither (the restart answers
-        it as unread); where the answer is certain the character types while it reads. One who may not talk
-        to the character is not even read: ``msg`` goes on as it is, for the sequence to refuse as any."""
-        reader = self._reader(carried)
-        if reader is None or self.own_words(msg):
-            return msg
-        if await self._admission.refused(msg, outlet):
-            return msg
-        if reader.can_read():
-            await self._admission.log_first(msg)
-            async with outlet.typing() if self._addressee.reply_certain(msg) else contextlib.nullcontext():
-                content = await reader.read(msg, carried)
-            if content is not None:
-                await self._admission.relog(msg, content)  # the sequence's own log write finds it there
-                return dataclasses.replace(msg, content=content, carried=NOTHING)
-        await self._unread(msg, outlet, await reader.unread_line(msg))
-        return None
-
-    async def _unread(self, msg: Incoming, outlet: Outlet, line: str) -> None:
-        """Not read: admitted as any message, and where the answer is certain, answered with ``line``
-        (``{name}``: the character's name); that line is its answer (or none is owed)."""
-        try:
-            if await self._admission.admit(msg) and self._addressee.reply_certain(msg):
-                await outlet.send(line.replace("{name}", self.persona.name), first=True)
-        finally:
-            await self._owed.settle(msg.message_id)
+        return await self.stages.decider.decide(msg, owed=owed)
 
     # -- another answer asked for (a reroll)
 
@@ -375,103 +448,7 @@ class ReplyPipeline:
         """Another answer to ``msg`` (steered by ``ooc_context``, an out-of-character note), unstreamed and
         not delivered: its text as it would go to Discord (reply filters applied), "" when there is none.
         ``replace_last_reply``: the prompt leaves out the answer it replaces."""
-        completion = await self._writer.generate(msg, self.persona, ooc_context=ooc_context,
-                                                 replace_last_reply=replace_last_reply)
-        return self._writer.finish_text(msg, completion.text).strip()
-
-    # -- the steps the sequence takes (ReplySequence above, this module's own)
-
-    async def _admit(self, msg: Incoming, outlet: Outlet | None) -> Taken:
-        """Admit a live message. Our own cast's words (no ``outlet``: nothing is said to them): logged for
-        context, no interceptor nor gate (stopped where the place is inactive). Anyone else's: logged (its
-        reply owed and its prompt data read in the same write when the answer is certain), intercepted,
-        gated through ``outlet`` (a refusal may be said in character); stopped, nothing stays owed."""
-        if outlet is None:
-            if not await self._admission.observe(msg):
-                return Taken(Decision(False, "this place is inactive", kind="inactive"))
-            return Taken()
-        admitted, prefetched = await self._admission.admit_prefetching(msg)
-        if not admitted:  # consumed (a log-channel command, say): nothing is owed
-            await self._owed.settle(msg.message_id, at_once=True)
-            return Taken(Decision(False, "consumed", kind="consumed"))
-        stop = await self._admission.gate(msg, outlet)
-        if stop is not None:
-            await self._owed.settle(msg.message_id, at_once=True)  # refused: no mark left for a restart
-            await self._announce(msg, stop)
-            return Taken(stop)
-        return Taken(None, prefetched)
-
-    async def _readmit(self, msg: Incoming, outlet: Outlet | None) -> Decision | None:
-        """An owed message admitted again, as a live one would be now: the decision that stops it, if any.
-        Another character's answer to ours (no ``outlet``): only whether the place is still active (no
-        interceptor, gate or vote), and then it is answered."""
-        if outlet is None:
-            if await self._admission.observe(msg):
-                return Decision(True, "owed from before a restart", kind="owed")
-            return Decision(False, "this place is inactive", kind="inactive")
-        if not await self._admission.admit(msg):
-            return Decision(False, "not admitted (an inactive place, or consumed)", kind="not_admitted")
-        return await self._admission.gate(msg, outlet)
-
-    async def _announce(self, msg: Incoming, decision: Decision) -> None:
-        """The decision logged and told to the decision observers."""
-        await self._decider.announce_decision(msg, decision)
-
-    async def _decided(self, msg: Incoming, decision: Decision, *, speaks: bool, own: bool) -> None:
-        """The cast's decision on a live message, announced by the main character; its own owed mark (the
-        log write made it, certain of an answer) cleared when another answers or none does; an answer to
-        another bot counted when decided, not when sent: the bot's next message may arrive before this
-        reply is out."""
-        await self._announce(msg, decision)
-        if not speaks:
-            await self._owed.settle(msg.message_id)
-        if decision.reply and msg.author_is_bot and not msg.is_dm and not own:
-            self._throttle.replied_to_bot(msg.channel_id, msg.author_id)
-
-    async def _owe(self, msg: Incoming) -> None:
-        """Mark the reply to ``msg`` owed, unless its log write did: from now on a crash cannot lose it."""
-        await self._admission.owe(msg)
-
-    async def _settle(self, msg: Incoming, *, at_once: bool = False) -> None:
-        """No reply of this character's owed to ``msg`` any more (see OwedMarks.settle)."""
-        await self._owed.settle(msg.message_id, at_once=at_once)
-
-    def _claim(self, message_id: int) -> None:
-        """A mark a previous run left, taken over: answering clears it, or a refusal does."""
-        self._owed.claim(message_id)
-
-    def _owes(self, message_id: int | None = None) -> int:
-        """How many replies this process owes and has not settled yet (of ``message_id``'s: 1 or 0)."""
-        if message_id is None:
-            return self._owed.owing()
-        return int(self._owed.is_owed(message_id))
-
-    async def _wait_turn(self, msg: Incoming, after: Sequence[str], before: ReplyResult | None) -> bool:
-        """Until the answer given to ``msg`` just ``before`` (by one of the cast) is logged, its words then
-        in the next prompt; else until the other bots' characters named first (``after``) have answered
-        (bot/reply/deciding/turns.py). Whether there was anything to wait for (the prompt then read
-        afresh)."""
-        if before is not None:
-            await self._turns.wait_posted(msg, before.message_ids)
-            return True
-        if after:
-            await self._turns.wait_turn(msg, tuple(after))
-            return True
-        return False
-
-    def _note_peer(self, channel_id: int, user_id: int, name: str) -> None:
-        self._turns.note_peer(channel_id, user_id, name)
-
-    def _arrived(self, seen: SeenMessage) -> None:
-        self._turns.arrived(seen)
-
-    async def _respond(self, msg: Incoming, outlet: Outlet, *, see_later: bool = False,
-                       prefetched: Prefetched | None = None) -> ReplyResult:
-        """Answer ``msg``; ``see_later`` shows the messages posted since (the answers of characters that
-        spoke first) after it in the prompt."""
-        return await self._writer.respond(msg, outlet, see_later=see_later, prefetched=prefetched)
-
-    async def _resume(self, msg: Incoming, outlet: Outlet, parts: Sequence[str],
-                      delivered: int) -> ReplyResult:
-        """The parts of a reply a crash cut short between two of them, from the first not posted."""
-        return await self._writer.resume(msg, outlet, list(parts), delivered)
+        writer = self.stages.writer
+        completion = await writer.generate(msg, self.persona, ooc_context=ooc_context,
+                                           replace_last_reply=replace_last_reply)
+        return writer.finish_text(msg, completion.text).strip()

@@ -137,7 +137,7 @@ def fetch_limit(keep: int) -> int:
 
 
 class TranscriptWindows:
-    """Where each channel's transcript window starts (one per character: its engine owns one)."""
+    """Where each channel's transcript window starts (its prompt composer and its voting each own one)."""
 
     def __init__(self) -> None:
         self._starts: dict[int, int] = {}  # channel id -> id of the window's first message

@@ -44,7 +44,7 @@ from bot.reply.imagebudget import ImageBudget
 from bot.reply.keeping import ExchangeKeeper
 from bot.reply.owed import OwedMarks
 from bot.reply.persona_runtime import PersonaRuntime
-from bot.reply.pipeline import ReplyPipeline
+from bot.reply.pipeline import ReplyPipeline, Stages
 from bot.reply.throttle import BotThrottle
 from bot.reply.writer import ReplyWriter
 from database.store import Store
@@ -111,5 +111,5 @@ def compose_pipeline(settings: Settings, store: Store, claude: ClaudeClient, cha
                             (runtime.on_turn, *features.turn_observers), shared.consent, locks)
     writer = ReplyWriter(settings, claude, character, composer, keeper, owed, store.privacy,
                          shared.images, features)
-    return ReplyPipeline(character, addressee, accounts, admission, decider, throttle, turns, owed, writer,
-                         features.readers)
+    return ReplyPipeline(character, accounts, Stages(addressee, admission, decider, throttle, turns, owed,
+                                                     writer, tuple(features.readers)))
