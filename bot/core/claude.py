@@ -3,9 +3,10 @@ background calls of consolidation and the daily mood.
 
 Each purpose's model picks its backend (bot/core/models/): ``llm_backend`` for all, or a model written
 ``openai:<name>`` / ``anthropic:<name>``. Every call has a total deadline from config; 408, 409, 429 and
-every 5xx (529 included) are retried inside that deadline, at most four attempts with a floored exponential
-backoff, and through one overload breaker per backend for the whole process (bot/core/models/breaker.py; the
-SDKs' own retries are off so the deadline really is the deadline). Each call's tokens, cache reads/writes and cost are recorded per user.
+every 5xx (529 included) are retried inside that deadline, at most four attempts with a floored
+exponential backoff, and through one overload breaker per backend for the whole process
+(bot/core/models/breaker.py; the SDKs' own retries are off so the deadline really is the deadline). Each
+call's tokens, cache reads/writes and cost are recorded per user.
 
 Requests are shaped per model family (bot/core/models/capabilities.py, applied by the Anthropic backend):
 votes, the status, summaries and other background work think as little as the model allows; replies think
@@ -407,7 +408,8 @@ class ClaudeClient(StartupChecks):
                             # out at once, as no typing pause brings an answer closer.
                             raise ClaudeUnavailable(last_error, known=True) from exc
                         if attempt >= MAX_ATTEMPTS:
-                            raise ClaudeUnavailable(f"gave up after {attempt} attempts: {last_error}")
+                            raise ClaudeUnavailable(
+                                f"gave up after {attempt} attempts: {last_error}") from exc
                         await asyncio.sleep(backoff(attempt, failure.retry_after))
                         continue
                     breaker.succeeded(probe)

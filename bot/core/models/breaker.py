@@ -94,7 +94,8 @@ class OverloadBreaker:
         self._tell()
 
     def abandon(self, probe: bool) -> None:
-        """The call stopped (its deadline, a cancellation) before its probe had an outcome: another may try."""
+        """The call stopped (its deadline, a cancellation) before its probe had an outcome: another may
+        try."""
         if probe and self._probing:
             self._probing = False
             self._tell()
