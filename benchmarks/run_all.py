@@ -11,7 +11,7 @@ import time
 BENCHMARKS = ("bench_ingest", "bench_pipeline", "bench_backends", "bench_recall", "bench_consolidation",
               "bench_alive", "bench_load", "bench_service", "bench_delivery", "bench_cache",
               "bench_limits", "bench_burst", "bench_patterns", "bench_votes", "bench_lorebook",
-              "bench_voice")
+              "bench_voice", "bench_outage")
 
 
 def main(args: list[str] | None = None) -> int:

@@ -89,6 +89,29 @@ async def test_deadline_bounds_retries(fake_claude: FakeClaude, client: ClaudeCl
     assert not call.ok and "529" in call.error
 
 
+async def test_an_outage_costs_a_handful_of_requests_and_everyone_waits_on_one_breaker(
+        fake_claude: FakeClaude, client: ClaudeClient, store: Store) -> None:
+    """A 529 outage with a tiny retry-after: one message makes at most four requests; six people writing
+    at once during it wait on the breaker's one probe instead of each retrying; once the API is back the
+    next message is answered."""
+    fake_claude.fail_all(529, retry_after=0.001)
+    with pytest.raises(ClaudeUnavailable, match="529"):
+        await client.generate(PROMPT, model="claude-sonnet-test", user_id=7, guild_id=None)
+    one = len(fake_claude.requests)
+    assert 1 <= one <= 4 and not client.breaker("anthropic").closed
+    results = await asyncio.gather(*(client.generate(PROMPT, model="claude-sonnet-test", user_id=person,
+                                                     guild_id=None) for person in range(10, 16)),
+                                   return_exceptions=True)
+    assert all(isinstance(r, ClaudeUnavailable) for r in results)
+    assert len(fake_claude.requests) - one < 6  # fewer requests than people, not four each
+    fake_claude.recover()
+    fake_claude.script("back again")
+    completion = await client.generate(PROMPT, model="claude-sonnet-test", user_id=7, guild_id=None,
+                                       timeout=40)
+    assert completion.text == "back again" and client.breaker("anthropic").closed
+    assert fake_claude.requests[-1].status == 200
+
+
 @pytest.mark.parametrize("stream", [True, False], ids=["streamed", "direct"])
 async def test_a_raised_llm_timeout_applies_to_the_next_request(fake_claude: FakeClaude, store: Store,
                                                                 tmp_path: Path, stream: bool) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+import socket
 from collections.abc import Callable
 from typing import Any, get_args
 
@@ -31,10 +32,11 @@ TOKEN = "scrape-token-0123456789abcdef"
 WORDS = ("hello", "Finn", "tidepool", "marmalade", "nobody", "particular", "still", "there")
 
 
-async def scrape(port: int, token: str | None = TOKEN) -> tuple[int, str]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
+async def scrape(port: int, token: str | None = TOKEN, *, host: str = "127.0.0.1",
+                 headers: dict[str, str] | None = None) -> tuple[int, str]:
+    headers = {**({"Authorization": f"Bearer {token}"} if token else {}), **(headers or {})}
     async with aiohttp.ClientSession() as http, \
-            http.get(f"http://127.0.0.1:{port}/metrics", headers=headers, allow_redirects=False) as r:
+            http.get(f"http://{host}:{port}/metrics", headers=headers, allow_redirects=False) as r:
         return r.status, await r.text()
 
 
@@ -115,8 +117,11 @@ async def test_metrics_share_the_dashboards_port_without_its_login(make_harness:
     port = free_port()
     await make_harness(dashboard_port=port, dashboard_token="dash-token-0123456789abcdef",
                        metrics_port=port)
-    status, text = await scrape(port, None)  # no metrics_token: none asked
+    status, text = await scrape(port, None)  # no metrics_token: none asked of this machine
     assert status == 200 and "kindred_messages_seen_total" in text
+    # the dashboard gone public behind a proxy: a relayed request is another machine's, refused
+    status, text = await scrape(port, None, headers={"X-Forwarded-For": "203.0.113.9"})
+    assert status == 403 and "kindred_" not in text
     async with aiohttp.ClientSession() as http, \
             http.get(f"http://127.0.0.1:{port}/", allow_redirects=False) as r:
         assert r.status in (302, 303) and "/login" in r.headers["Location"]  # the pages still need it
@@ -303,8 +308,27 @@ async def test_off_by_default_on_loopback_unless_configured_and_an_open_one_warn
     port = free_port()
     await make_harness(metrics_port=port, metrics_host="0.0.0.0")  # noqa: S104 - what an operator may set
     [line] = [r.getMessage() for r in caplog.records if "reachable from other machines" in r.getMessage()]
-    assert "0.0.0.0" in line and "metrics_token" in line
+    assert "0.0.0.0" in line and "metrics_token" in line and "refused" in line
+    assert any("answers only this machine" in r.getMessage() for r in caplog.records)
     assert (await scrape(port, None))[0] == 200
+    # from another address of the host (not loopback): refused without a token
+    other = outward_address()
+    if other is not None:
+        status, text = await scrape(port, None, host=other)
+        assert status == 403 and "kindred_" not in text
+    status, text = await scrape(port, None, headers={"Forwarded": "for=203.0.113.9"})
+    assert status == 403 and "kindred_" not in text
+
+
+def outward_address() -> str | None:
+    """This host's address on its outward interface (no packet is sent), None when it has only loopback."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: picks the route, sends nothing
+        except OSError:
+            return None
+        address = str(probe.getsockname()[0])
+    return None if address.startswith("127.") else address
 
 
 async def test_a_voice_messages_transcription_is_timed_and_priced(make_harness: Callable[..., Any]) -> None:

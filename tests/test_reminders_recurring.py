@@ -286,17 +286,22 @@ async def test_occurrences_missed_while_down_are_skipped_and_said_once(make_harn
     assert len(asked) == 1 and "came due 3 times" in FakeClaude.all_text(asked[0].body)
 
 
-async def test_the_caps_refuse_a_one_minute_recurrence_with_one_line(make_harness: MakeHarness) -> None:
+# By default occurrences are an hour apart at least: one person's ten recurring reminders cost at most 240
+# model calls a day (a half-hourly one used to pass).
+@pytest.mark.parametrize(("rule", "apart"), [("FREQ=MINUTELY", "1 minute"),
+                                             ("FREQ=MINUTELY;INTERVAL=30", "30 minutes")])
+async def test_the_caps_refuse_a_one_minute_recurrence_with_one_line(make_harness: MakeHarness, rule: str,
+                                                                     apart: str) -> None:
     h = await make_harness()
     await in_london(h)
-    tool = repeating("drink water", None, "FREQ=MINUTELY", in_minutes=1)
+    tool = repeating("drink water", None, rule, in_minutes=1)
     h.claude.script(Reply(tools=tool), times=2)
     sent = await h.dm("remind me every minute to drink water")
     await h.replies(int(sent["channel_id"]))
     [result] = tool.results
     assert result["is_error"]
     line = result["content"].split(">", 1)[1].rsplit("<", 1)[0].strip()  # inside its <tool_output> fence
-    assert "\n" not in line and "1 minute apart are too close: at least 5 minutes apart" in line, line
+    assert "\n" not in line and f"{apart} apart are too close: at least 60 minutes apart" in line, line
     assert await h.store.reminders.open_for(h.user_id) == []
 
 

@@ -3,8 +3,10 @@ background calls of consolidation and the daily mood.
 
 Each purpose's model picks its backend (bot/core/models/): ``llm_backend`` for all, or a model written
 ``openai:<name>`` / ``anthropic:<name>``. Every call has a total deadline from config; 408, 409, 429 and
-every 5xx (529 included) are retried inside that deadline with backoff (the SDKs' own retries are off so the
-deadline really is the deadline). Each call's tokens, cache reads/writes and cost are recorded per user.
+every 5xx (529 included) are retried inside that deadline, at most four attempts with a floored
+exponential backoff, and through one overload breaker per backend for the whole process
+(bot/core/models/breaker.py; the SDKs' own retries are off so the deadline really is the deadline). Each
+call's tokens, cache reads/writes and cost are recorded per user.
 
 Requests are shaped per model family (bot/core/models/capabilities.py, applied by the Anthropic backend):
 votes, the status, summaries and other background work think as little as the model allows; replies think
@@ -18,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
@@ -40,6 +41,7 @@ from bot.core.models.base import (
     parse_model_costs,
     route,
 )
+from bot.core.models.breaker import MAX_ATTEMPTS, OverloadBreaker, backoff
 from bot.core.models.calllog import CallLog
 from bot.core.models.capabilities import Family, ModelTable
 from bot.core.models.sent import SentLog
@@ -126,6 +128,11 @@ class ClaudeClient(StartupChecks):
         # Backends whose key was rejected: (what was said, when), see KEY_RECHECK_SECONDS.
         self._refused: dict[str, tuple[str, float]] = {}
         self.sent = SentLog()  # the last requests as sent, for the dashboard's prompt inspector
+        self._breakers: dict[str, OverloadBreaker] = {}  # one per backend, for the whole process
+
+    def breaker(self, name: str) -> OverloadBreaker:
+        """The overload breaker of backend ``name`` (bot/core/models/breaker.py), made on first use."""
+        return self._breakers.setdefault(name, OverloadBreaker())
 
     def backend(self, name: str) -> Backend:
         """The backend called ``name``, made on first use (a model routed to it explicitly, say)."""
@@ -370,9 +377,14 @@ class ClaudeClient(StartupChecks):
         attempt = 0
         last_error = "timeout"
         roomier = False
+        breaker = self.breaker(name)
+        probe = False
         try:
             async with asyncio.timeout(timeout):
                 while True:
+                    # While the backend is overloaded every call waits here for the process's one probe,
+                    # rather than each retrying on its own (its deadline ends the wait: the fallback).
+                    probe = await breaker.admit()
                     attempt += 1
                     try:
                         call = (backend.stream(kwargs, on_text, timeout=timeout) if stream
@@ -383,6 +395,11 @@ class ClaudeClient(StartupChecks):
                         if failure is None:
                             raise
                         last_error = failure.message
+                        if failure.retryable:
+                            breaker.failed(probe, failure.retry_after)
+                        else:
+                            breaker.succeeded(probe)  # it answered: it is not overloaded
+                        probe = False
                         if not failure.retryable:
                             if failure.message.startswith(("HTTP 401", "HTTP 403")):
                                 self._refused[name] = (f"{backend.base_url} {KEY_REJECTED} ({last_error})",
@@ -390,8 +407,13 @@ class ClaudeClient(StartupChecks):
                             # Permanent (a 404 for a model that does not exist, a 400): the fallback goes
                             # out at once, as no typing pause brings an answer closer.
                             raise ClaudeUnavailable(last_error, known=True) from exc
-                        await asyncio.sleep(_backoff(attempt, failure.retry_after))
+                        if attempt >= MAX_ATTEMPTS:
+                            raise ClaudeUnavailable(
+                                f"gave up after {attempt} attempts: {last_error}") from exc
+                        await asyncio.sleep(backoff(attempt, failure.retry_after))
                         continue
+                    breaker.succeeded(probe)
+                    probe = False
                     if completion.stop_reason == "refusal":
                         await self._refusal(backend, kwargs, purpose, user_id, guild_id, started, name,
                                             model, completion)
@@ -411,12 +433,15 @@ class ClaudeClient(StartupChecks):
                         continue
                     break
         except TimeoutError:
+            breaker.abandon(probe)
             await self._failed(backend, kwargs, purpose, user_id, guild_id, started,
                                f"timed out after {timeout:g}s ({last_error})")
             raise ClaudeUnavailable(f"{model} timed out after {timeout:g}s: {last_error}") from None
         except ClaudeUnavailable as exc:
             await self._failed(backend, kwargs, purpose, user_id, guild_id, started, str(exc))
             raise
+        finally:
+            breaker.abandon(probe)  # a probe cancelled or broken before it had an outcome
         self._refused.pop(name, None)  # it answered: whatever key it has now, it takes
         completion = await self._spent(completion, name, model, purpose, user_id, guild_id, started,
                                        ok=True, calls=calls)
@@ -508,9 +533,3 @@ def _set_temperature(kwargs: Request, temperature: float | None) -> None:
     if temperature is not None and temperature != 1.0:
         kwargs["extra_body"] = {"temperature": temperature}
 
-
-def _backoff(attempt: int, retry_after: float | None) -> float:
-    """Exponential backoff with jitter, honouring a short retry-after."""
-    if retry_after is not None:
-        return retry_after
-    return min(0.25 * 2.0 ** (attempt - 1), 8.0) * (0.5 + random.random() / 2)

@@ -2,7 +2,8 @@
 prometheus_client's own thread server), on a port of its own (``metrics_port``, bound to ``metrics_host``,
 127.0.0.1 by default) or, when ``metrics_port`` is the dashboard's, by the dashboard beside its pages. A
 ``metrics_token`` is asked as ``Authorization: Bearer <token>``; the dashboard's login does not apply (a
-scraper has no session)."""
+scraper has no session). Without a token only this machine is answered, whichever port serves it: a request
+from another address, or relayed by a proxy (a ``Forwarded`` / ``X-Forwarded-For`` header), is refused."""
 
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ def metrics_handler(metrics: Metrics, token: str) -> Handler:
     expected = f"Bearer {token}".encode() if token else b""
 
     async def handle(request: web.Request) -> web.StreamResponse:
+        if not expected and not _from_this_machine(request):
+            return web.Response(status=403, text="metrics_token required from other machines\n")
         if expected and not hmac.compare_digest(request.headers.get("Authorization", "").encode(), expected):
             return web.Response(status=401, text="metrics_token required\n",
                                 headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
@@ -57,6 +60,9 @@ class MetricsServer:
 
     async def start(self) -> None:
         self.metrics.start_lag_sampler()
+        if not self.token:
+            log.warning("metrics: metrics_token is empty, so /metrics answers only this machine (port %d); "
+                        "set metrics_token to scrape it from other machines", self.port)
         if not self.own_port:
             return
         app = web.Application()
@@ -72,14 +78,21 @@ class MetricsServer:
                               "choose another port or stop what uses it") from None
         log.info("metrics at http://%s:%d%s", self.host, self.port, PATH)
         if not self.token and not _loopback(self.host):
-            log.warning("metrics: %s is reachable from other machines and metrics_token is empty: anyone "
-                        "who can reach it reads the bot's figures (set metrics_token)", self.host)
+            log.warning("metrics: %s is reachable from other machines and metrics_token is empty: they are "
+                        "refused (set metrics_token to let a scraper in)", self.host)
 
     async def stop(self) -> None:
         self.metrics.stop_lag_sampler()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+
+def _from_this_machine(request: web.Request) -> bool:
+    """The request came from a loopback address and no proxy relayed it for someone else."""
+    if "Forwarded" in request.headers or "X-Forwarded-For" in request.headers:
+        return False
+    return request.remote is not None and _loopback(request.remote)
 
 
 def _loopback(host: str) -> bool:

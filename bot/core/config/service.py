@@ -126,8 +126,8 @@ class MetricsSettings:
         "127.0.0.1", "Address the metrics endpoint listens on when it has a port of its own.",
         restart=True)
     metrics_token: str = key(
-        "", "Bearer token a scrape must send (Authorization: Bearer ...); empty: none asked (keep the "
-        "endpoint on localhost then).", secret=True, restart=True)
+        "", "Bearer token a scrape must send (Authorization: Bearer ...); empty: only this machine is "
+        "answered (another address, or a request a proxy relays, is refused).", secret=True, restart=True)
     otel_endpoint: str = key(
         "", "OTLP/HTTP traces endpoint (e.g. http://127.0.0.1:4318/v1/traces): a reply's stages as "
         "OpenTelemetry spans; needs the otel extra (pip install '.[otel]'). Empty: no traces.",

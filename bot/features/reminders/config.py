@@ -25,7 +25,7 @@ class ReminderSettings:
     reminders_recurring_per_server: int = key(
         50, "Recurring reminders a server's channels may have at once, everyone's together.", min=0)
     reminders_recurring_min_minutes: int = key(
-        5, "Minutes a recurring reminder's occurrences must be apart at least (a closer rule is refused).",
+        60, "Minutes a recurring reminder's occurrences must be apart at least (a closer rule is refused).",
         min=1)
     place_tasks_per_server: int = key(
         5, "Place tasks (/bot tasks: an admin's recurring instruction the character carries out in a "
