@@ -291,10 +291,14 @@ class MemoryService:
                           about: str | None = None) -> tuple[Profile | None, list[str]]:
         """Set the fields given, trimmed; (the profile as it now stands, []), or (None, what is wrong) and
         nothing changed when a field is over its bound."""
+        privacy = self.store.privacy
         given, wrong = tidy(name, pronouns, about)
         if wrong or not given:
             return None, wrong
-        return await self.store.profiles.set(user_id, **given), []
+        # Nothing is awaited before the write (a forget before it finds nothing to race); one that begins
+        # during it waits for it, then deletes the profile with the rest.
+        async with privacy.writing_about(user_id, privacy.mark()):
+            return await self.store.profiles.set(user_id, **given), []
 
     async def clear_profile(self, user_id: int) -> bool:
         return await self.store.profiles.clear(user_id)

@@ -529,3 +529,89 @@ async def test_a_forget_while_a_vote_is_counted_waits_then_deletes_it(
     await h.at_rest()
     assert held.order == ["written", "forgotten"]
     assert await h.store.privacy.rows_about_user(USER_ID) == {}
+
+
+# -- what a person writes about themselves (/remember, /me set) and the speech calls made for them
+
+
+def hold_first(monkeypatch: pytest.MonkeyPatch, owner: object, method: str) -> Held:
+    """As :func:`hold`, but only the first call is held (later ones, the forget's own, go on)."""
+    held = Held()
+    original = getattr(owner, method)
+
+    async def holding(*args: Any, **kwargs: Any) -> Any:
+        if not held.entered.is_set():
+            held.entered.set()
+            await held.released.wait()
+            result = await original(*args, **kwargs)
+            held.order.append("written")
+            return result
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, method, holding)
+    return held
+
+
+NOTE = "I keep a lighthouse key under the mat"
+
+
+async def test_a_forget_between_remembers_awaits_means_nothing_is_kept(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """/remember reads their user row (their memory choice), then writes: a /forget_me that runs in
+    between leaves neither a user row nor the memory, and they are told nothing was kept."""
+    h = harness
+    held = hold_first(monkeypatch, h.store.people, "get_user")
+    asked = await h.slash("remember", [{"name": "memory", "type": 3, "value": NOTE}], dm=True)
+    await held.reached()
+    await forget_before(h, held)
+    told = await asked.message()
+    assert "kept nothing" in told["content"]
+    await h.at_rest()
+    assert await h.store.privacy.rows_about_user(USER_ID) == {}
+
+
+async def test_a_forget_while_remember_writes_waits_then_deletes_it(harness: Harness,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    h = harness
+    held = hold(monkeypatch, h.store.memories, "add_core_memory")
+    asked = await h.slash("remember", [{"name": "memory", "type": 3, "value": NOTE}], dm=True)
+    await held.reached()
+    await forget_during(h, held)
+    await asked.message()
+    await h.at_rest()
+    assert held.order == ["written", "forgotten"]
+    assert await h.store.privacy.rows_about_user(USER_ID) == {}
+
+
+async def test_a_forget_while_me_set_writes_waits_then_deletes_it(harness: Harness,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    h = harness
+    held = hold(monkeypatch, h.store.profiles, "set")
+    asked = await h.slash("me", [{"type": 1, "name": "set", "options": opts(about=NOTE)}], dm=True)
+    await held.reached()
+    await forget_during(h, held)
+    await asked.message()
+    await h.at_rest()
+    assert held.order == ["written", "forgotten"]
+    assert not await h.store.profiles.get(USER_ID)  # an empty profile: nothing set
+    assert await h.store.privacy.rows_about_user(USER_ID) == {}
+
+
+async def test_a_forget_while_a_voice_message_is_heard_leaves_no_usage_row_of_theirs(
+        make_harness: MakeHarness) -> None:
+    """The transcription's usage row is written once the speech server answers: a /forget_me that began
+    while it listened leaves the call's cost in the totals but not their id on it, and the message it
+    heard is neither logged again nor answered."""
+    from tests.test_voice import OGG
+
+    h = await make_harness(stt_backend="openai")
+    hearing = Held()
+    h.openai.transcribe_gate = hearing.released
+    sent = await h.discord.voice_message(USER_ID, OGG)
+    await asyncio.wait_for(h.openai.transcribing.wait(), EVENT_WAIT)
+    await forget_during(h, hearing)
+    await h.at_rest()
+    assert reply_requests(h) == [] and bot_posts(h, int(sent["channel_id"])) == []
+    assert await api_calls(h.store, user_id=USER_ID) == []
+    assert await h.store.privacy.rows_about_user(USER_ID, [int(sent["channel_id"])]) == {}
+    assert [c.purpose for c in await api_calls(h.store) if c.purpose == "transcription"] == ["transcription"]

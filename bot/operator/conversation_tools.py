@@ -151,6 +151,8 @@ class ConversationTools:
         never reaches a channel's prompt; one asked for in a server (``guild_id``) belongs to that server
         (issue 49), and one of no known place is kept private. ``quoted_user_id``: whose words the memory
         quotes ("Remember this", checked first with :meth:`may_quote`): theirs to forget too."""
+        privacy = self.store.privacy
+        mark = privacy.mark()  # first thing: a /forget_me from now on, and nothing of this is kept
         content = text.strip()
         if not content:
             raise InvalidInput(N_("Tell me what to remember: the memory cannot be empty."))
@@ -167,12 +169,18 @@ class ConversationTools:
                                       "this."))
             raise InvalidInput(N_("I only remember people who opted in: run `/memory opt-in` first, then ask "
                                   "me again."))
-        await self.store.people.ensure_user(user_id, user_name)  # core memories reference the user row
         private = private or guild_id is None
         source = PRIVATE_NOTE_SOURCE if private else "user"
-        return await self.store.memories.add_core_memory(self.character_key, user_id, content, source=source,
-                                                         guild_id=None if private else guild_id,
-                                                         quoted_user_id=quoted_user_id)
+        # A forget that committed between the awaits above leaves no user row nor memory behind; one that
+        # begins during the writes waits for them, then deletes them with the rest.
+        async with privacy.writing_about(user_id, mark) as allowed:
+            if not allowed:
+                raise InvalidInput("You asked me to forget you while I was noting this, so I kept nothing.")
+            await self.store.people.ensure_user(user_id, user_name)  # core memories reference the user row
+            return await self.store.memories.add_core_memory(self.character_key, user_id, content,
+                                                             source=source,
+                                                             guild_id=None if private else guild_id,
+                                                             quoted_user_id=quoted_user_id)
 
     async def may_quote(self, author_id: int, author_name: str, written_at: datetime,
                         guild_id: int | None) -> None:

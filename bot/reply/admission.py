@@ -86,13 +86,19 @@ class Admission:
     async def log_first(self, msg: Incoming) -> None:
         """Write ``msg`` to the log now, its reply marked owed when certain, before slow work on it (a
         recording's download and reading): a crash during that work loses neither. The sequence's own
-        log write later finds it there (the log ignores a message it has)."""
+        log write later finds it there (the log ignores a message it has). Its privacy mark is taken now:
+        a /forget_me begun while it is read (a recording transcribed) is seen by its exchange's storing."""
+        self._privacy.seen(msg.message_id)
         active = msg.is_dm or await self._places.is_active(msg.channel_id, msg.guild_id, msg.parent_id)
         if not (active or self._replies.log_inactive_channels) or await self.log_channel(msg):
             return
         owed_by = self._key if active and self._addressee.reply_certain(msg) else None
         with self._owed.claiming(msg.message_id, owed=owed_by is not None):
             await self._log.log_message(_seen(msg), owed_by=owed_by)
+
+    def forgotten_meanwhile(self, msg: Incoming) -> bool:
+        """Whether ``msg``'s author ran /forget_me since it was first seen (:meth:`log_first`)."""
+        return self._privacy.forgotten_since(msg.author_id, self._privacy.mark_of(msg.message_id))
 
     async def log_channel(self, msg: Incoming) -> bool:
         """Whether ``msg`` is in a log channel (the admins' or a server's): not conversation, and never

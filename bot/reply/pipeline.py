@@ -145,6 +145,11 @@ class ReplySequence:
             await stages.admission.log_first(msg)
             async with outlet.typing() if stages.addressee.reply_certain(msg) else contextlib.nullcontext():
                 content = await reader.read(msg, carried)
+            if stages.admission.forgotten_meanwhile(msg):
+                # /forget_me ran while it was read: its words are not logged again nor answered, so
+                # nothing of it (the log, their user row) comes back after the deletion.
+                await stages.owed.settle(msg.message_id)
+                return None
             if content is not None:
                 await stages.admission.relog(msg, content)  # the sequence's own log write finds it there
                 return dataclasses.replace(msg, content=content, carried=NOTHING)

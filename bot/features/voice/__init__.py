@@ -48,7 +48,7 @@ def build(parts: Parts) -> Contribution:
     # spending limits.
     voice = VoiceService(parts.holder.follow(VoiceSettings), base_url=settings.models.openai_base_url,
                          api_key=settings.secrets.openai_api_key, usage=parts.store.usage,
-                         spending=parts.spending, metrics=parts.metrics,
+                         spending=parts.spending, metrics=parts.metrics, privacy=parts.store.privacy,
                          # what a transcription is told to expect: the speaker's language, the names
                          expecting=Expectations(parts.store.servers, parts.store.style, parts.persona))
     # One line per thing voice lacks: programs, a speech-to-text backend, libopus; the speech servers a call

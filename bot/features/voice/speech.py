@@ -53,6 +53,7 @@ from bot.features.voice.config import LanguageVoice, VoiceSettings, parse_tts_vo
 if TYPE_CHECKING:  # the SDK is imported when a client is first made: it takes seconds
     from openai import AsyncOpenAI
 
+    from database.privacy import Privacy
     from database.usage import UsageLog
 
 log = logging.getLogger(__name__)
@@ -149,8 +150,11 @@ class VoiceService:
 
     def __init__(self, voice: VoiceSettings, *, base_url: str = "", api_key: str = "",
                  usage: UsageLog | None = None, spending: VoiceSpending | None = None,
-                 metrics: Metrics | None = None, expecting: Expecting | None = None) -> None:
+                 metrics: Metrics | None = None, expecting: Expecting | None = None,
+                 privacy: Privacy | None = None) -> None:
+        """``privacy``: asked before a call's usage row names its person (None: always named)."""
         self.voice = voice
+        self.privacy = privacy
         self.expecting = expecting  # what transcriptions are told to expect (None: nothing)
         self._voices: tuple[str, dict[str, LanguageVoice]] = ("", {})  # tts_voices, parsed once per value
         self.metrics = metrics  # each speech call's latency and cost, when metrics_port asks
@@ -228,6 +232,7 @@ class VoiceService:
         ``payer``. ``seconds``: how long the audio lasts, when known (else read from it, for the price)."""
         if not self.hears:
             raise VoiceUnavailable("no speech-to-text backend (stt_backend)")
+        mark = self._mark()
         await self._allowed(payer, "speech-to-text")
         client = self._client(self.voice.stt_base_url)
         model = self.voice.stt_model
@@ -238,9 +243,10 @@ class VoiceService:
             if self.expecting is not None else (None, "")
         try:
             async with asyncio.timeout(self.voice.voice_timeout):
-                result = await self._metered(TRANSCRIPTION, model, payer, client.audio.transcriptions.create(
-                    model=model, file=(filename, audio, content_type), language=language or omit,
-                    prompt=names or omit))
+                result = await self._metered(TRANSCRIPTION, model, payer, mark,
+                                             client.audio.transcriptions.create(
+                                                 model=model, file=(filename, audio, content_type),
+                                                 language=language or omit, prompt=names or omit))
         except TimeoutError:
             seconds = self.voice.voice_timeout
             raise VoiceUnavailable(f"transcription timed out after {seconds:g}s") from None
@@ -253,7 +259,8 @@ class VoiceService:
                 log.warning("the length of a transcribed %s is unknown: the call is recorded unpriced",
                             content_type)
         minutes = (seconds or 0.0) / 60
-        await self._record(TRANSCRIPTION, model, payer, latency, cost=minutes * self.voice.stt_usd_per_minute)
+        await self._record(TRANSCRIPTION, model, payer, mark, latency,
+                           cost=minutes * self.voice.stt_usd_per_minute)
         return str(getattr(value, "text", "") or "")
 
     def language_voices(self) -> dict[str, LanguageVoice]:
@@ -318,16 +325,17 @@ class VoiceService:
         backend, voice = chosen
         if backend == "espeak-ng":
             return await espeak(words, voice)  # local and free: not metered
+        mark = self._mark()
         await self._allowed(payer, "text-to-speech")
         client = self._client(self.voice.tts_base_url)
         model = self.voice.tts_model
         try:
             # WAV: every speech server can make it, and ffmpeg turns it into the Opus Discord wants.
-            response, latency = await self._metered(SPEECH, model, payer, client.audio.speech.create(
+            response, latency = await self._metered(SPEECH, model, payer, mark, client.audio.speech.create(
                 model=model, input=words, voice=voice, response_format="wav"))
         except Exception as exc:  # the SDK's errors
             raise AudioError(f"speech failed at {client.base_url}: {exc}") from exc
-        await self._record(SPEECH, model, payer, latency,
+        await self._record(SPEECH, model, payer, mark, latency,
                            cost=len(words) * self.voice.tts_usd_per_million_chars / 1_000_000)
         return bytes(response.content)
 
@@ -342,7 +350,11 @@ class VoiceService:
         if reason is not None:
             raise VoiceRefused(f"{what} not called: {reason}")
 
-    async def _metered(self, purpose: str, model: str, payer: Payer,
+    def _mark(self) -> int | None:
+        """Taken as a call begins: a /forget_me of its person after it, and its usage row names no one."""
+        return self.privacy.mark() if self.privacy is not None else None
+
+    async def _metered(self, purpose: str, model: str, payer: Payer, mark: int | None,
                        request: Awaitable[T]) -> tuple[T, float]:
         """``request``'s answer and how long it took (ms); a failed one (an error, a timeout) is recorded
         here, unpriced (a successful one by the caller, once its price is known)."""
@@ -350,23 +362,36 @@ class VoiceService:
         try:
             value = await request
         except asyncio.CancelledError:  # voice_timeout ran out (or the bot is stopping)
-            await self._record(purpose, model, payer, _since(started), error="timed out or cancelled")
+            await self._record(purpose, model, payer, mark, _since(started), error="timed out or cancelled")
             raise
         except Exception as exc:
-            await self._record(purpose, model, payer, _since(started), error=str(exc) or type(exc).__name__)
+            await self._record(purpose, model, payer, mark, _since(started),
+                               error=str(exc) or type(exc).__name__)
             raise
         return value, _since(started)
 
-    async def _record(self, purpose: str, model: str, payer: Payer, latency: float, *, cost: float = 0.0,
-                      error: str = "") -> None:
+    async def _record(self, purpose: str, model: str, payer: Payer, mark: int | None, latency: float, *,
+                      cost: float = 0.0, error: str = "") -> None:
         """One speech call as an api_calls row (no tokens: its price is its cost), and its cost told to the
-        limits' running sums. A failure to record is only logged: accounting never stops a voice."""
+        limits' running sums. A failure to record is only logged: accounting never stops a voice. Written
+        about its person (database/privacy.py ``writing_about``, ``mark``: taken as the call began): a
+        /forget_me begun since leaves the cost in the totals and no id on it; one that begins while the row
+        is written waits for it, then takes the id off with the rest."""
         if self.usage is not None:
+            usage = self.usage
+
+            async def write(user_id: int | None) -> None:
+                await usage.record(user_id=user_id, guild_id=payer.guild_id, purpose=purpose, model=model,
+                                   input_tokens=0, output_tokens=0, cache_creation_tokens=0,
+                                   cache_read_tokens=0, cost=cost, latency_ms=latency, ok=not error,
+                                   error=error)
+
             try:
-                await self.usage.record(user_id=payer.user_id, guild_id=payer.guild_id, purpose=purpose,
-                                        model=model, input_tokens=0, output_tokens=0, cache_creation_tokens=0,
-                                        cache_read_tokens=0, cost=cost, latency_ms=latency, ok=not error,
-                                        error=error)
+                if self.privacy is None or payer.user_id is None or mark is None:
+                    await write(payer.user_id)
+                else:
+                    async with self.privacy.writing_about(payer.user_id, mark) as named:
+                        await write(payer.user_id if named else None)
             except Exception:
                 log.exception("could not record a %s call's usage", purpose)
         if cost and self.spending is not None:
