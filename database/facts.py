@@ -213,19 +213,25 @@ class Facts:
         row = await self.db.read(lambda conn: conn.execute(self._q["fact_stamp"], {"user_id": user_id}).one())
         return fact_stamp(row)
 
-    async def set_embeddings(self, vectors: Sequence[tuple[int, bytes]]) -> None:
+    async def set_embeddings(self, vectors: Sequence[tuple[int, str, str | None, bytes]]) -> int:
         """Store embeddings of facts that had none (added while no model was loaded) or one of another model,
-        tagged with the running model (each sets ``updated_at``: recall's cache re-reads the person)."""
+        tagged with the running model (each sets ``updated_at``: recall's cache re-reads the person): (id,
+        text, English gloss, vector), the text and gloss the vector encodes. A compare-and-set: a fact
+        edited or merged since they were read keeps what it has (its new text's vector, or none, for the
+        next pass), never the old text's vector tagged current. How many were written."""
         if not vectors:
-            return
-        stmt = update(UserFact).where(UserFact.id == bindparam("fid")).values(
-            embedding=bindparam("vec"), embedding_model=self.db.embedding_model)
+            return 0
+        stmt = update(UserFact).where(
+            UserFact.id == bindparam("fid"), UserFact.fact == bindparam("encoded"),
+            UserFact.gloss.is_not_distinct_from(bindparam("encoded_gloss", type_=UserFact.gloss.type)),
+        ).values(embedding=bindparam("vec"), embedding_model=self.db.embedding_model)
 
-        def write(conn: Connection) -> None:
-            for fid, vec in vectors:
-                conn.execute(stmt, {"fid": fid, "vec": vec})
+        def write(conn: Connection) -> int:
+            written = (conn.execute(stmt, {"fid": fid, "encoded": text, "encoded_gloss": gloss, "vec": vec})
+                       for fid, text, gloss, vec in vectors)
+            return sum(int(result.rowcount or 0) for result in written)
 
-        await self.db.write(write)
+        return await self.db.write(write)
 
     async def delete_expired(self, silent_since: datetime) -> int:
         """Forget the facts that expire (neither pinned nor lasting) of everyone whose last interaction with

@@ -444,7 +444,7 @@ class Consolidator:
         t0 = time.perf_counter()
         vectors = await self._encode([glossed(r.fact, r.gloss) for r in missing])
         report.embed_seconds += time.perf_counter() - t0
-        await self.store.facts.set_embeddings([(r.id, to_bytes(v))
+        await self.store.facts.set_embeddings([(r.id, r.fact, r.gloss, to_bytes(v))
                                                for r, v in zip(missing, vectors, strict=True)])
         self.cache.invalidate(user_id)
 

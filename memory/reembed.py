@@ -6,7 +6,8 @@ cosines: until re-embedded, such a fact is found by its words alone and such an 
 re-embeds them, facts first (a reply's recall leans on them most), then excerpts, a batch at a time in a
 worker thread, logging its progress. It is resumable by construction: each batch is written tagged with the
 running model, so a job cut short (a restart) finds only what is left; a second model change midway simply
-makes everything stale again for the newest model.
+makes everything stale again for the newest model. A fact's vector is written only where its text is still
+the one encoded (a compare-and-set): one edited or merged while its batch was encoded keeps its own.
 """
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ async def reembed(store: Store, embedder: Embedder, *, batch: int = BATCH,
     seconds, and at the end of each kind."""
     facts = await _kind(
         "facts", store.facts.count_stale, store.facts.stale, lambda row: glossed(row[1], row[2]),
-        lambda rows, vectors: store.facts.set_embeddings(
-            [(row[0], to_bytes(v)) for row, v in zip(rows, vectors, strict=True)]),
+        lambda rows, vectors: store.facts.set_embeddings(  # only where the text is still the one encoded
+            [(row[0], row[1], row[2], to_bytes(v)) for row, v in zip(rows, vectors, strict=True)]),
         embedder, batch, progress, every)
     excerpts = await _kind(
         "excerpts", store.excerpts.count_stale, store.excerpts.unembedded,
@@ -54,8 +55,8 @@ async def reembed(store: Store, embedder: Embedder, *, batch: int = BATCH,
 
 async def _kind(what: str, count: Callable[[], Awaitable[int]],
                 fetch: Callable[[int, int], Awaitable[Sequence[Row]]], text_of: Callable[[Row], str],
-                write: Callable[[Sequence[Row], np.ndarray], Awaitable[None]], embedder: Embedder, batch: int,
-                progress: Progress, every: float) -> int:
+                write: Callable[[Sequence[Row], np.ndarray], Awaitable[object]], embedder: Embedder,
+                batch: int, progress: Progress, every: float) -> int:
     """One kind of stored text re-embedded, a batch at a time after the last id done (rows start with it)."""
     total = await count()
     if not total:

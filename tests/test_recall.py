@@ -207,7 +207,8 @@ async def test_the_vector_cache_rereads_a_user_only_after_a_change(store: Store)
         lambda: store.facts.add(USER_ID, "Alice sings"),
         lambda: store.facts.edit(USER_ID, first, fact="Alice keeps wasps", embedding=None),
         lambda: store.facts.pin(USER_ID, first, True),
-        lambda: store.facts.set_embeddings([(first, to_bytes(e.encode(["wasps"])[0]))]),
+        lambda: store.facts.set_embeddings([(first, "Alice keeps wasps", None,
+                                             to_bytes(e.encode(["wasps"])[0]))]),
         lambda: store.consolidation.commit_consolidation(
             ConsolidationBatch("finn", USER_ID, (), mentioned=((first, True),))),
         lambda: store.facts.delete(USER_ID, first),

