@@ -39,7 +39,7 @@ from tests.fakes import EVENT_WAIT, PROCESS_WAIT
 from tests.fakes.claude_server import FakeClaude
 from tests.fakes.discord_lead import FakeDiscord, panel_texts
 from tests.felt_support import feels
-from tests.harness import TEST_CONFIG, check, eventually, nothing_owed
+from tests.harness import TEST_CONFIG, Harness, check, eventually, nothing_owed, stop_process
 
 FINN = PROJECT_ROOT / "characters" / "finn"
 
@@ -311,12 +311,12 @@ class ClusterWorld:
                 "LOG_CHANNEL_ID": str(self.log_channel), "ADMIN_USER_IDS": str(ADMIN), "LOG_LEVEL": "INFO",
                 "LEADER_FAILOVER_SECONDS": "3", "CLUSTER_HEARTBEAT_SECONDS": "1"}
 
-    async def launch(self, name: str, shard_ids: str) -> None:
+    async def launch(self, name: str, shard_ids: str, shard_count: int = SHARDS) -> None:
         self.logs[name] = self.tmp_path / f"{name}.log"
         out = self.logs[name].open("wb")
         self.procs[name] = await asyncio.create_subprocess_exec(
             sys.executable, "main.py", "--character", str(FINN), "--shard-ids", shard_ids,
-            "--shard-count", str(SHARDS), cwd=str(PROJECT_ROOT), env=self.environ(), stdout=out,
+            "--shard-count", str(shard_count), cwd=str(PROJECT_ROOT), env=self.environ(), stdout=out,
             stderr=asyncio.subprocess.STDOUT)
         out.close()
         wanted = {int(s) for s in shard_ids.split("-")}
@@ -592,3 +592,53 @@ async def test_a_missed_daily_round_runs_once_in_the_cluster_then_waits_for_its_
         assert len(runs) == 1, {n: world.log(n)[-2000:] for n in world.procs}
     finally:
         await store.close()
+
+
+# -- Discord's limits are the bot's, not the process's
+
+
+@needs_pg
+async def test_three_processes_started_at_once_identify_without_an_invalid_session(
+        world: ClusterWorld) -> None:
+    """A cluster started at once (compose, a reboot, a deploy): one IDENTIFY bucket (max_concurrency 1), so
+    the three shards must IDENTIFY five seconds apart, which the fake gateway enforces with op 9 as Discord
+    does. The bucket's window is held for every process through the shared PostgreSQL."""
+    world.discord.max_concurrency = 1
+    await asyncio.gather(*(world.launch(f"p{i}", str(i), shard_count=3) for i in range(3)))
+    assert world.discord.too_early_identifies == 0, {n: world.log(n)[-1500:] for n in world.procs}
+    assert sorted(s.shard[0] for s in world.discord.sessions if s.identified) == [0, 1, 2]
+    assert sum(world.discord.session_starts.values()) == 3  # no start spent on a refused IDENTIFY
+
+
+async def test_a_crash_looping_process_stops_before_the_last_session_starts(tmp_path: Path) -> None:
+    """Discord allows a bot so many session starts a day; a process restarted over and over (killed as a
+    crash would) spends one each time. With only the reserve left it does not connect: it says so and waits
+    for the reset, so the bot can still connect once whatever crashed is fixed."""
+    h = Harness(db_url=f"sqlite+aiosqlite:///{tmp_path / 'k.db'}", tmp_path=tmp_path,
+                config={"SESSION_START_RESERVE": "2"})
+    await h.start_fakes()
+    h.discord.session_start_total = 5
+    proc: asyncio.subprocess.Process | None = None
+    try:
+        for started in (1, 2, 3):
+            proc = await h.spawn_main(stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+            await h.discord.wait_for(lambda d, n=started: d.session_starts.get("fake-discord-token") == n,
+                                     timeout=PROCESS_WAIT, what=f"session start {started}")
+            proc.kill()  # a crash
+            await proc.wait()
+        proc = await h.spawn_main()
+        assert proc.stdout is not None
+        said = ""
+        while "kept in reserve" not in said:
+            line = await asyncio.wait_for(proc.stdout.readline(), timeout=PROCESS_WAIT)
+            assert line, said[-3000:]
+            said += line.decode(errors="replace")
+        assert "Discord session starts: 2 of 5 left" in said, said[-3000:]
+        assert "resets in 24h00m" in said, said[-3000:]
+        assert h.discord.session_starts == {"fake-discord-token": 3}  # the last two kept
+        assert proc.returncode is None  # waiting for the reset, not exiting (a supervisor would restart it)
+    finally:
+        if proc is not None:
+            await stop_process(proc)
+        await h.claude.close()
+        await h.discord.close()
