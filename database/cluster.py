@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.engine import make_url
 
 from database.boundary import JsonObject
@@ -222,3 +222,32 @@ class SharedWindows:
         for task in list(self._held):
             task.cancel()
         await asyncio.gather(*self._held, return_exceptions=True)
+
+
+ADD_TO_COUNT = text("""
+INSERT INTO shared_counts (name, period, used)
+VALUES (:name, floor(extract(epoch FROM clock_timestamp()) / :seconds), :n)
+ON CONFLICT (name) DO UPDATE SET
+    used = CASE WHEN shared_counts.period = EXCLUDED.period THEN shared_counts.used + EXCLUDED.used
+                ELSE EXCLUDED.used END,
+    period = EXCLUDED.period
+RETURNING used, (period + 1) * :seconds - extract(epoch FROM clock_timestamp())
+""")
+
+
+class SharedCounts:
+    """Counts every process of the database adds to, each in fixed windows of time told by the database's
+    clock (one clock for every machine): Discord's limits are the bot's, counted together. PostgreSQL only
+    (on SQLite there is one process, which counts alone)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def add(self, name: str, seconds: float, n: int) -> tuple[int, float]:
+        """Add ``n`` (0: only read) to ``name``'s count in the current window of ``seconds``; the count
+        now, and the seconds left in the window."""
+        def trip(conn: Any) -> tuple[int, float]:
+            used, left = conn.execute(ADD_TO_COUNT, {"name": name, "seconds": seconds, "n": n}).one()
+            return int(used), max(0.0, float(left))
+
+        return await self.db.write(trip)

@@ -17,7 +17,7 @@ from database.boundary import Statements
 from database.card_words import CardWordRows
 from database.characters import Characters
 from database.checkins import CheckIns
-from database.cluster import ClusterLink, ClusterNodes, SharedWindows
+from database.cluster import ClusterLink, ClusterNodes, SharedCounts, SharedWindows
 from database.consolidation import ConsolidationLog
 from database.conversations import Conversations
 from database.engine import CHECKPOINT_SECONDS, Database
@@ -135,6 +135,11 @@ class Store:
         """Windows of time held for every process of the database (Discord's IDENTIFY window per bucket);
         None on SQLite (one process)."""
         return None if self.db.is_sqlite else SharedWindows(self.url)
+
+    def shared_counts(self) -> SharedCounts | None:
+        """Counts kept together by every process of the database (Discord's REST limits, the bot's);
+        None on SQLite (one process)."""
+        return None if self.db.is_sqlite else SharedCounts(self.db)
 
     async def open(self) -> Store:
         """Bring the schema to the newest migration (Alembic) so an upgrade of Kindred upgrades the data."""

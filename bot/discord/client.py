@@ -37,6 +37,7 @@ from bot.discord.outlets import WebhookPool
 from bot.discord.permissions import in_log_channel, owner_ids
 from bot.discord.posting import NO_MENTIONS
 from bot.discord.presence import AlivePresence
+from bot.discord.rest_limits import RestGovernor
 from bot.discord.startup import announce_connected, log_invite, watch_reconnects
 from bot.discord.ui import answer_expired_click, on_app_command_error
 from bot.operator.logmirror import LogMirror
@@ -127,6 +128,10 @@ class KindredMixin:
         # READY: the IDENTIFY was answered (attr-defined: a Bot's method, mixed in)
         self.add_listener(self._connected, "on_connect")  # type: ignore[attr-defined]
         self.add_listener(self._answered, "on_shard_connect")  # type: ignore[attr-defined]
+        # Discord's REST limits kept with the cluster's other processes: every request waits for its permit
+        # (discord.py opens its HTTP session at login, with this trace; attr-defined: a Bot's, mixed in).
+        self.rest_governor = RestGovernor()
+        self.http.http_trace = self.rest_governor.trace()  # type: ignore[attr-defined]
         self.session_budget = SessionBudget(self._session_start_limit, settings.cluster.session_start_reserve)
 
     @property
@@ -194,7 +199,8 @@ class KindredMixin:
         # Each IDENTIFY bucket's window held for the cluster's every process (none on SQLite: one process);
         # the user is known since login.
         bot_id = self.user.id if self.user is not None else 0
-        self.identify_pacer.share(services.store.shared_windows(), bot_id)
+        self.identify_pacer.share(services.cluster.identify_windows(), bot_id)
+        self.rest_governor.share(services.cluster.rest_counts(), bot_id)
         # As leader (always, on SQLite), the lead work runs now.
         await services.cluster.start(services.lead_work)
         services.heartbeat.start()  # the gateway's latency, read every heartbeat_interval_seconds

@@ -80,6 +80,9 @@ class IdentifyPacer:
         shard = shard_id or 0
         if self._shared is not None:
             bucket = shard % await self._buckets()
+            # Its last IDENTIFY got no READY (an invalid session, a lost connection): it was answered all the
+            # same, so its window counts from now and this one waits for it.
+            self.answered(shard_id)
             answered = self._answered[shard_id] = asyncio.Event()
             if not await self._shared.take(f"identify:{self._bot}:{bucket}", WINDOW, answered):
                 log.warning("IDENTIFY bucket %d: another process has held its window for a minute; "

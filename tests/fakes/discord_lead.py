@@ -128,6 +128,13 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld, VoiceWorld):
         self.session_starts: dict[str, int] = {}  # bot token -> session starts spent today
         self.identified_at: dict[tuple[str, int], float] = {}  # (token, bucket) -> when it last IDENTIFYed
         self.too_early_identifies = 0  # IDENTIFYs inside their bucket's window (answered with op 9)
+        # Discord's REST limits per bot: so many requests a second (a global 429 past it), and the invalid
+        # requests (401, 403, 429) counted, as Cloudflare counts them.
+        self.global_limit = 50
+        self._global_counts: dict[str, tuple[int, int]] = {}  # token -> (second, requests in it)
+        self.busiest_second: dict[str, int] = {}  # token -> the most requests it sent in one second
+        self.global_limited = 0  # requests answered with a global 429
+        self.invalid_requests = 0
         self.interactions: dict[int, dict[str, Any]] = {}  # id -> {"payload", "callbacks", "followups"}
         # seconds an interaction's first response may take: SERVED_WINDOW for a loaded test machine, or
         # Discord's own 3 s (RESPONSE_WINDOW) for a test of a command that must answer in time
@@ -797,6 +804,33 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld, VoiceWorld):
     # ------------------------------------------------------------------ REST
 
     async def _rest(self, request: web.Request) -> web.StreamResponse:
+        response = await self._rest_answer(request)
+        if response.status in (401, 403, 429) and response.headers.get("X-RateLimit-Scope") != "shared":
+            self.invalid_requests += 1  # what Cloudflare bans an address for at 10,000 in ten minutes
+        return response
+
+    def _global_limit(self, token: str, path: str) -> web.Response | None:
+        """Discord's global limit: ``global_limit`` requests a second per bot (interactions and webhooks
+        aside), more answered with a global 429."""
+        if not token or path.startswith(("/interactions/", "/webhooks/")):
+            return None
+        now = time.time()
+        second = int(now)
+        counted = self._global_counts.get(token)
+        count = counted[1] + 1 if counted is not None and counted[0] == second else 1
+        self._global_counts[token] = (second, count)
+        self.busiest_second[token] = max(self.busiest_second.get(token, 0), count)
+        if count <= self.global_limit:
+            return None
+        self.global_limited += 1
+        retry = second + 1 - now
+        limited = _json({"message": "You are being rate limited.", "retry_after": round(retry, 3),
+                         "global": True}, 429)
+        limited.headers.update({"Retry-After": "1", "X-RateLimit-Global": "true",
+                                "X-RateLimit-Scope": "global"})
+        return limited
+
+    async def _rest_answer(self, request: web.Request) -> web.StreamResponse:
         path = "/" + request.match_info["tail"]
         body: Any = None
         files: list[dict[str, Any]] = []
@@ -810,7 +844,8 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld, VoiceWorld):
         self.requests.append(Recorded(request.method, path, dict(request.query), body, time.perf_counter(),
                                       headers))
         token = request.headers.get("Authorization", "").removeprefix("Bot ")
-        fault = self._limit_fault(request.method, path) or self._fault(request.method, path)
+        fault = (self._global_limit(token, path) or self._limit_fault(request.method, path)
+                 or self._fault(request.method, path))
         if fault is not None:
             return fault
         limited, limit_headers = self._rate_check(request.method, path)
