@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import make_url
 
 from database.boundary import JsonObject
@@ -224,30 +224,41 @@ class SharedWindows:
         await asyncio.gather(*self._held, return_exceptions=True)
 
 
-ADD_TO_COUNT = text("""
+ADD_TO_COUNT = """
 INSERT INTO shared_counts (name, period, used)
-VALUES (:name, floor(extract(epoch FROM clock_timestamp()) / :seconds), :n)
+VALUES ($1, floor(extract(epoch FROM clock_timestamp()) / $2::float8), $3)
 ON CONFLICT (name) DO UPDATE SET
     used = CASE WHEN shared_counts.period = EXCLUDED.period THEN shared_counts.used + EXCLUDED.used
                 ELSE EXCLUDED.used END,
     period = EXCLUDED.period
-RETURNING used, (period + 1) * :seconds - extract(epoch FROM clock_timestamp())
-""")
+RETURNING used, (period + 1) * $2::float8 - extract(epoch FROM clock_timestamp())::float8
+"""
 
 
 class SharedCounts:
     """Counts every process of the database adds to, each in fixed windows of time told by the database's
-    clock (one clock for every machine): Discord's limits are the bot's, counted together. PostgreSQL only
-    (on SQLite there is one process, which counts alone)."""
+    clock (one clock for every machine): Discord's limits are the bot's, counted together. On a connection
+    of its own, off the pool the messages' work uses (a count is on every REST request's path). PostgreSQL
+    only (on SQLite there is one process, which counts alone)."""
 
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    def __init__(self, url: str) -> None:
+        self.dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        self._conn: Any = None  # asyncpg's connection
+        self._turn = asyncio.Lock()
 
     async def add(self, name: str, seconds: float, n: int) -> tuple[int, float]:
         """Add ``n`` (0: only read) to ``name``'s count in the current window of ``seconds``; the count
         now, and the seconds left in the window."""
-        def trip(conn: Any) -> tuple[int, float]:
-            used, left = conn.execute(ADD_TO_COUNT, {"name": name, "seconds": seconds, "n": n}).one()
-            return int(used), max(0.0, float(left))
+        import asyncpg
 
-        return await self.db.write(trip)
+        async with self._turn:
+            if self._conn is None or self._conn.is_closed():
+                self._conn = await asyncpg.connect(self.dsn, timeout=10,
+                                                   server_settings={"application_name": "kindred-limits"})
+            used, left = await self._conn.fetchrow(ADD_TO_COUNT, name, seconds, n, timeout=5)
+        return int(used), max(0.0, float(left))
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.is_closed():
+            conn.terminate()

@@ -139,7 +139,7 @@ class Store:
     def shared_counts(self) -> SharedCounts | None:
         """Counts kept together by every process of the database (Discord's REST limits, the bot's);
         None on SQLite (one process)."""
-        return None if self.db.is_sqlite else SharedCounts(self.db)
+        return None if self.db.is_sqlite else SharedCounts(self.url)
 
     async def open(self) -> Store:
         """Bring the schema to the newest migration (Alembic) so an upgrade of Kindred upgrades the data."""

@@ -680,7 +680,8 @@ async def test_three_processes_under_a_burst_stay_within_the_bots_global_limit_t
     fake = await FakeDiscord().start()
     monkeypatch.setattr(discord.http.Route, "BASE", fake.api_base)
     stores = [await Store(pg_url).open() for _ in range(3)]
-    clients = await _clients(fake, stores, [RestGovernor() for _ in stores])
+    governors = [RestGovernor() for _ in stores]
+    clients = await _clients(fake, stores, governors)
     try:
         fake.busiest_second.clear()
         answers = await asyncio.gather(*(http.request(discord.http.Route("GET", "/users/@me"))
@@ -689,8 +690,9 @@ async def test_three_processes_under_a_burst_stay_within_the_bots_global_limit_t
         assert fake.global_limited == 0 and fake.invalid_requests == 0
         assert fake.busiest_second["fake-discord-token"] <= fake.global_limit
     finally:
-        for http in clients:
+        for http, governor in zip(clients, governors, strict=True):
             await http.close()
+            await governor.close()
         for store in stores:
             await store.close()
         await fake.close()
@@ -724,6 +726,8 @@ async def test_an_invalid_request_streak_in_one_process_slows_the_others(
     finally:
         await broken.close()
         await healthy.close()
+        for governor in governors:
+            await governor.close()
         for store in stores:
             await store.close()
         await fake.close()

@@ -311,6 +311,7 @@ class KindredMixin:
         await services.alive.close()  # its feelings saved, off the pipelines
         await services.cluster.close()  # leadership released at once, the row marked stopped
         await self.identify_pacer.close()  # a window still held is let go with its session
+        await self.rest_governor.close()
         # Work on messages that arrived after the first drain (our own goodbye, say) was cancelled above; let
         # it release its database connection before the database closes.
         await self.in_flight.drain()

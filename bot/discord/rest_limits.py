@@ -8,7 +8,8 @@ over does not slow the others.
 
 :class:`RestGovernor` sits in front of discord.py's requests (an aiohttp trace: each request waits for its
 permit before it is sent). Its counts are the database's (database/cluster.py ``SharedCounts``): a process
-takes permits for the current second in small leases (one trip to the database for several requests), up to
+takes permits for the current second in leases of ten (one trip to the database, on a connection of its
+own, for several requests, with the invalid count read), up to
 :data:`RATE` a second for the cluster together; each 401, 403 or 429 (not a 429 of a ``shared`` bucket,
 which Discord does not count) is added to the ten minutes' count, and every process slows as that count
 grows: from :data:`SLOW_FROM` invalid requests its rate falls, down to one request a second at
@@ -30,7 +31,7 @@ import aiohttp
 log = logging.getLogger(__name__)
 
 RATE = 45  # of Discord's 50 a second: a margin for clocks and the network between the database and Discord
-LEASE = 5  # permits one trip to the database takes
+LEASE = 10  # permits one trip to the database takes
 INVALID_WINDOW = 600.0  # seconds: Discord's ten minutes
 SLOW_FROM = 1000  # invalid requests in the window from which the cluster slows ...
 SLOWEST_AT = 8000  # ... down to one request a second here (Discord's ban comes at 10,000)
@@ -41,6 +42,8 @@ class Counts(Protocol):
     """database/cluster.py SharedCounts."""
 
     async def add(self, name: str, seconds: float, n: int) -> tuple[int, float]: ...
+
+    async def close(self) -> None: ...
 
 
 class RestGovernor:
@@ -62,6 +65,10 @@ class RestGovernor:
         """Keep the limits with every process of the database (``counts``; None: this process alone)."""
         self._counts = counts
         self._bot = str(bot_id)
+
+    async def close(self) -> None:
+        if self._counts is not None:
+            await self._counts.close()
 
     def allowed(self) -> int:
         """Requests a second the cluster may send now, as the invalid requests stand."""
