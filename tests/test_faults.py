@@ -71,7 +71,7 @@ async def test_a_529_storm_gets_the_fallback_in_character_then_answers(make_harn
     sent = [await h.say("anyone home?", mention=True)]
     [fallback] = await h.replies(CHANNEL_ID)
     assert "Finn" in fallback["content"] or "lost in thought" in fallback["content"]
-    assert len(h.claude.requests) > 2  # retried within the deadline
+    assert 2 <= len(h.claude.requests) <= 4  # retried within the deadline, a few times at most
     h.claude.recover()
     await ends_well(h, sent)
 
