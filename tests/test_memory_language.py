@@ -39,15 +39,19 @@ async def test_a_spanish_persons_summary_and_memories_are_asked_in_spanish(make_
     assert await h.store.facts.close(USER_ID, seville, CLOSED, "Lucía vivía en Sevilla")
     await chat(h, SPANISH[1:], start=1, dm=True)
     await summarized(h, "dm")
-    [summary] = requests_with(h, SUMMARY_CUE)
-    [memory] = requests_with(h, MEMORY_CUE)
-    asked = last_user_text(summary.body)
-    assert RULE in asked and RULE in last_user_text(memory.body)
-    # the transcript's days in Spanish: the summary copies them into what it keeps
+    # Spanish costs more tokens an exchange than English: the second and the third exchange may each pass
+    # the threshold, so there are one or two passes, every one of them after the fact was closed
+    summaries, memories = requests_with(h, SUMMARY_CUE), requests_with(h, MEMORY_CUE)
+    assert summaries and memories
     today = datetime.now(UTC)
-    assert f"[{format_date(today.date(), format='full', locale='es')}]" in asked or today.hour == 0
+    for summary in summaries:
+        asked = last_user_text(summary.body)
+        assert RULE in asked
+        # the transcript's days in Spanish: the summary copies them into what it keeps
+        assert f"[{format_date(today.date(), format='full', locale='es')}]" in asked or today.hour == 0
     # the closed fact, shown to both passes with its tail in Spanish and no English word
-    for request in (asked, last_user_text(memory.body)):
+    for request in [last_user_text(r.body) for r in summaries + memories]:
+        assert RULE in request
         assert "- Lucía vivía en Sevilla (hasta el 28 de noviembre de 2026)" in request
         past = request.split("No longer true about alice")[1].split("\n\n")[0]
         assert not ENGLISH_WORDS.search(past.split(":\n", 1)[1])
