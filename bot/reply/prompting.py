@@ -354,42 +354,16 @@ def build_reply_prompt(
                  ("character: mood", f"## Your mood today\n{data.mood}" if data.mood else ""),
                  ("character: emotes", extras.emotes), ("character: what moves you", extras.felt)]
     tail: list[str] = []
-    said_as = name
-    said_now = ""  # a DM's message as its history will show it (cached), else said in the final turn below
-    if not shared:
-        stamps = DmStamps(zone) if zone is not None else None
-        messages = history_messages(data.history, drop_last_assistant=replace_last_reply, stamps=stamps)
-        if msg.is_dm:
-            said_now = dm_message(messages, msg.text, msg.message_id, stamps, rerolled=replace_last_reply)
-        if messages:
-            _mark_cache(messages[-1])
-        if greeting:
-            messages[:0] = [{"role": "user", "content": NEW_CHAT},
-                            {"role": "assistant", "content": greeting}]
-        # Where, and the person's stable block, open the conversation, cached with it.
-        where = f"[Where: {msg.where()}]"
-        opening = where + (f"\n{person}" if person else "")
-        parts.append(("where", where))
-        _lead(messages, {"type": "text", "text": opening, "cache_control": EPHEMERAL})
-    else:
-        header = channel_header(msg.where(), zone)
-        messages = transcript_messages(header, lines, own_ids, persona.name, zone)
-        parts.append(("where", header))
-        if greeting:  # the channel's opening, posted just before this answer: the log holds it from now on
-            if messages[-1]["role"] != "assistant":
-                messages.append({"role": "assistant", "content": []})
-            messages[-1]["content"].append({"type": "text", "text": greeting})
-        mark_transcript(messages, 4 - len(system))
-        # nothing known of them: the message's "name:" says who is answered, an empty block would not
-        if person:
+    if shared:
+        messages, where = _channel_transcript(persona, msg, lines, own_ids, greeting, zone, len(system))
+        if person:  # nothing known of them: the message's "name:" says who is answered, not an empty block
             tail.append(person)
         replace_last_reply = False  # the transcript ends before the message: no earlier answer to drop
-    if not msg.is_dm:  # the room: who is here, whom the message answers, why the character speaks
-        whom = replied_name(msg.reply_to_id, {m.message_id: m for m in lines}, own_ids, persona.name)
-        if msg.reply_to_id and whom == "an earlier message" and msg.replies_to_bot:
-            whom = "you"
-        said_as = f"{name}, replying to {whom}" if whom else name
-        room = "\n".join(p for p in (people_part(lines, msg, own_ids, persona.name), why) if p)
+        said_now = ""
+    else:
+        messages, where, said_now = _own_transcript(data, msg, person, greeting, zone, replace_last_reply)
+    parts.append(("where", where))
+    said_as, room = _room(persona, msg, name, lines, own_ids, why)
     # 4. after the last breakpoint: the time, the room, the character's state (how it feels, how the person
     # writes: only the current version, fenced apart from anyone's words), the world, the recalled facts
     when = (now_part(moment, name, data.person_zone, dated=persona.real_world_time)
@@ -401,29 +375,12 @@ def build_reply_prompt(
     state = state_part(extras.feelings, extras.style)
     tail.extend(p for p in (extras.macro_note, state, lore_part(extras.lore),
                             recall_part(extras.recall, name), threads_part(extras.threads, name)) if p)
-    # at a depth of the chat (SillyTavern's depth N: before the N-th message from the end): the lore placed
-    # there and the card's character's note, deepest first (transcript.py); depth 0 after the message
-    note = ""
-    if persona.character_note:
-        note = "[Character's note] " + persona.render(persona.character_note, name, seed=msg.message_id,
-                                                      last_message=defuse(msg.text))
-    at_depth = [(e.depth, depth_lore_part([e])) for e in extras.depth_lore if e.depth > 0]
-    if note and persona.character_note_depth > 0:
-        at_depth.append((persona.character_note_depth, note))
-    at_depth.sort(key=lambda p: -p[0])
+    note, at_depth = _at_depth(persona, extras, msg, name)
     deep = "\n\n".join(t for _, t in at_depth)
     # the message: a DM's is the cached block before all this; elsewhere it ends what the tail says
     cached_message = bool(said_now)
     if not cached_message:
-        said_now = f"{said_as}: {defuse(msg.text)}"
-        if replace_last_reply and messages and messages[-1]["role"] == "user":
-            # Reroll: the last user turn is already the message being answered (the opening block stays).
-            last = messages[-1]
-            if len(messages) == 1 and isinstance(last["content"], list) and len(last["content"]) > 1:
-                said_now = _text_of({"content": last["content"][1:]})
-                last["content"] = last["content"][:1]
-            else:
-                said_now = _text_of(messages.pop())
+        said_now = _said_in_tail(messages, f"{said_as}: {defuse(msg.text)}", replace_last_reply)
         tail.append(said_now)
     if since:
         # Other characters answered this message first; the reply should build on what they said.
@@ -431,27 +388,8 @@ def build_reply_prompt(
     at_end = depth_lore_part([e for e in extras.depth_lore if e.depth == 0])
     if at_end:
         tail.append(at_end)
-    # the instructions after the history, the lore of the author's note's top and bottom around the notes
-    top, bottom = (fence("lore", t, position=p) if t.strip() else ""
-                   for t, p in zip(extras.notes_lore, ("an_top", "an_bottom"), strict=True))
-    instructions = list(extras.instructions)
-    # the openers and phrases the character keeps reusing here, to vary (the repetition guard, below)
-    own = [t.content for t in data.history.turns if t.role == "assistant"] if not shared else [
-        m.content for m in lines if is_own(m, own_ids, persona.name)]
-    if variety := variety_note(own):
-        instructions.append(variety)
-    if ooc_context:
-        instructions.append(f"[Out of character note from {name} for this reply: {ooc_context}]")
-    if top:
-        instructions.append(top)
-    if note and persona.character_note_depth == 0:  # at depth 0: after the message
-        instructions.append(note)
-    if bottom:
-        instructions.append(bottom)
-    if persona.post_history_instructions:
-        instructions.append("[Instructions] " + persona.render(persona.post_history_instructions, name,
-                                                               seed=msg.message_id,
-                                                               last_message=defuse(msg.text)))
+    instructions = _instructions(persona, extras, msg, name, note, ooc_context,
+                                 _own_lines(data, lines, own_ids, persona.name, shared))
     final = "\n\n".join([*tail, *instructions])
     if final:
         _append(messages, "user", final)
@@ -470,6 +408,118 @@ def build_reply_prompt(
                   parts=tuple((label, text) for label, text in parts if text),
                   people=frozenset(m.author_id for m in (*data.recent, *lines, *since)),
                   memories_of=msg.private_memories(data.quoting))
+
+
+def _own_transcript(data: PromptData, msg: Incoming, person: str, greeting: str, zone: tzinfo | None,
+                    replace_last_reply: bool) -> tuple[list[JsonObject], str, str]:
+    """The person's own history with the character as turns (a DM's, or a channel's with no transcript to
+    share), opened by where and the person's stable block, cached with it; and, in a DM, the message as
+    the history shows it (else ""). Returns (messages, where, said_now)."""
+    stamps = DmStamps(zone) if zone is not None else None
+    messages = history_messages(data.history, drop_last_assistant=replace_last_reply, stamps=stamps)
+    said_now = dm_message(messages, msg.text, msg.message_id, stamps, rerolled=replace_last_reply) \
+        if msg.is_dm else ""
+    if messages:
+        _mark_cache(messages[-1])
+    if greeting:
+        messages[:0] = [{"role": "user", "content": NEW_CHAT}, {"role": "assistant", "content": greeting}]
+    where = f"[Where: {msg.where()}]"
+    _lead(messages, {"type": "text", "text": where + (f"\n{person}" if person else ""),
+                     "cache_control": EPHEMERAL})
+    return messages, where, said_now
+
+
+def _channel_transcript(persona: Persona, msg: Incoming, lines: Sequence[SeenMessage],
+                        own_ids: Collection[int], greeting: str, zone: tzinfo | None,
+                        system_count: int) -> tuple[list[JsonObject], str]:
+    """A channel's recent lines as the turns everyone there shares, the channel's opening ``greeting``
+    (posted just before this answer: the log holds it from now on) as the character's last. Returns
+    (messages, header)."""
+    header = channel_header(msg.where(), zone)
+    messages = transcript_messages(header, lines, own_ids, persona.name, zone)
+    if greeting:
+        if messages[-1]["role"] != "assistant":
+            messages.append({"role": "assistant", "content": []})
+        messages[-1]["content"].append({"type": "text", "text": greeting})
+    mark_transcript(messages, 4 - system_count)
+    return messages, header
+
+
+def _room(persona: Persona, msg: Incoming, name: str, lines: Sequence[SeenMessage],
+          own_ids: Collection[int], why: str) -> tuple[str, str]:
+    """Outside a DM, how the message is introduced ("name, replying to whom") and the room: who is here,
+    whom the message answers, why the character speaks. Returns (said_as, room); in a DM (name, "")."""
+    if msg.is_dm:
+        return name, ""
+    whom = replied_name(msg.reply_to_id, {m.message_id: m for m in lines}, own_ids, persona.name)
+    if msg.reply_to_id and whom == "an earlier message" and msg.replies_to_bot:
+        whom = "you"
+    said_as = f"{name}, replying to {whom}" if whom else name
+    return said_as, "\n".join(p for p in (people_part(lines, msg, own_ids, persona.name), why) if p)
+
+
+def _at_depth(persona: Persona, extras: ReplyExtras, msg: Incoming,
+              name: str) -> tuple[str, list[tuple[int, str]]]:
+    """The card's character's note (rendered, "" when none) and what goes at a depth of the chat
+    (SillyTavern's depth N: before the N-th message from the end): the lore placed there and the note,
+    deepest first (transcript.py); depth 0 goes after the message."""
+    note = ""
+    if persona.character_note:
+        note = "[Character's note] " + persona.render(persona.character_note, name, seed=msg.message_id,
+                                                      last_message=defuse(msg.text))
+    at_depth = [(e.depth, depth_lore_part([e])) for e in extras.depth_lore if e.depth > 0]
+    if note and persona.character_note_depth > 0:
+        at_depth.append((persona.character_note_depth, note))
+    at_depth.sort(key=lambda p: -p[0])
+    return note, at_depth
+
+
+def _said_in_tail(messages: list[JsonObject], said: str, replace_last_reply: bool) -> str:
+    """The message as the final turn says it: ``said``, or on a reroll the last user turn already there
+    (taken out of the history: it is the message being answered; the opening block stays)."""
+    if not (replace_last_reply and messages and messages[-1]["role"] == "user"):
+        return said
+    last = messages[-1]
+    if len(messages) == 1 and isinstance(last["content"], list) and len(last["content"]) > 1:
+        said = _text_of({"content": last["content"][1:]})
+        last["content"] = last["content"][:1]
+        return said
+    return _text_of(messages.pop())
+
+
+def _own_lines(data: PromptData, lines: Sequence[SeenMessage], own_ids: Collection[int], character: str,
+              shared: bool) -> list[str]:
+    """What the character itself said lately here: its history's turns, or its lines in a channel's
+    transcript."""
+    if shared:
+        return [m.content for m in lines if is_own(m, own_ids, character)]
+    return [t.content for t in data.history.turns if t.role == "assistant"]
+
+
+def _instructions(persona: Persona, extras: ReplyExtras, msg: Incoming, name: str, note: str,
+                  ooc_context: str, own: Sequence[str]) -> list[str]:
+    """What closes the request after the history: the features' instructions, the openers and phrases
+    the character keeps reusing (``own``: its recent lines, to vary), the person's out-of-character note,
+    the author's-note lore's top and bottom around the character's note at depth 0, and the card's
+    post-history instructions."""
+    top, bottom = (fence("lore", t, position=p) if t.strip() else ""
+                   for t, p in zip(extras.notes_lore, ("an_top", "an_bottom"), strict=True))
+    instructions = list(extras.instructions)
+    if variety := variety_note(own):
+        instructions.append(variety)
+    if ooc_context:
+        instructions.append(f"[Out of character note from {name} for this reply: {ooc_context}]")
+    if top:
+        instructions.append(top)
+    if note and persona.character_note_depth == 0:  # at depth 0: after the message
+        instructions.append(note)
+    if bottom:
+        instructions.append(bottom)
+    if persona.post_history_instructions:
+        instructions.append("[Instructions] " + persona.render(persona.post_history_instructions, name,
+                                                               seed=msg.message_id,
+                                                               last_message=defuse(msg.text)))
+    return instructions
 
 
 def pace(recent: Sequence[SeenMessage], msg: Incoming, history: History | None = None) -> tuple[float, ...]:
