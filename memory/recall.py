@@ -45,7 +45,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -341,70 +341,135 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
     allowed = expiring_allowed(index, now, expiry_days, last_interaction) & (index.current | index.past)
     allowed &= index.seen_by(private=private, guild_id=guild_id, everywhere=guild_id is None)
     pinned = [i for i in index.pinned_order if allowed[i]]
-    pinned_set = set(pinned)
     fresh = allowed & ~shown if shown is not None and len(shown) == n else allowed
+    asked = _asked(text, now, query, about, floors, tuning)
     reach: list[float] = []  # the best cosine of a fact or excerpt to the message or its topic
     nearness: list[np.ndarray] = []
-    found, fused = scored(index, query, text, fresh, now, about, floors, reach, nearness,
-                          tuning.typical_weight) if index.rows else (
-        np.zeros(0, np.int64), np.zeros(0))
-    # each item clears its own floor too, unless told or happened when the message asks (memory/worth.py)
-    floor, asked = worth.item_floor(floors, tuning.item_share), timewords.asked(text, now) if text else None
-    # a question about a time asks what was told or happened then: anything else clears the floor a remark's
-    # items clear (a question's lower floor reaches the fact it asks about across languages, not another
-    # day's: "what did we talk about yesterday?" in German was as near a fact of today as that)
-    outside = worth.item_floor(tuning.floors, tuning.item_share) if asked is not None else None
-    if floor > 0 and nearness and len(found):
-        found, fused = worth.facts_kept((index.told, index.happened), found, fused, nearness[0], floor, asked,
-                                        outside)
-    # what was said in private, or is sensitive, only when the message is about it (memory/worth.py)
-    guard = worth.ABOUT_SHARE * floors[0]
-    asking = None if query is None else np.stack([query, about]) if about is not None else query[None, :]
-    if len(found):
-        keep = worth.confided(index.guarded[found], index.slot[found], index.matrix, asking, index.common,
-                              guard, worth.within(asked, index.told[found], index.happened[found]),
-                              lambda: np.isin(found, index.lexical.naming(text)))
-        found, fused = found[keep], fused[keep]
-    relevant: list[int] = found.tolist()
-    relevance: np.ndarray = fused
+    found, fused = _facts_found(index, asked, fresh, now, tuning, reach, nearness)
     # each item's best cosine to the message or its topic (-inf: none known), for the room past ``base`` and
     # for which of a fact and the excerpt it was drawn from the message asks about
     fact_near = nearness[0] if nearness else np.full(n, -np.inf)
+    relevant: list[int] = found.tolist()
+    relevance: np.ndarray = fused
     said_near = np.full(len(excerpts.rows) if excerpts is not None else 0, -np.inf)
-    # the character's filler is no excerpt, nor what a reset wiped of this DM unless asked about (what
-    # other places kept for it, a private place's lines, stays)
     if excerpts is not None and excerpts.rows:
-        place = excerpts.allowed(private=private, channel_id=channel_id) & ~present.held(excerpts) \
-            & ~excerpts.filler
-        if present.reset and not timewords.asks_about_past(text):
-            place &= ~(excerpts.dm & (excerpts.channel == present.channel_id))
-        said, said_scores = episodes.ranked(excerpts, query, text, place, now, about, floors, reach)
-        if query is not None and len(said):
-            near_said = worth.said_near(excerpts, said, query, about)
-            if floor > 0:
-                said, said_scores, near_said = worth.said_kept(excerpts, said, said_scores, near_said,
-                                                               floor, asked, outside)
-            keep = worth.confided(excerpts.dm[said], excerpts.slot[said], excerpts.matrix, asking,
-                                  excerpts.common, guard, worth.within(asked, excerpts.told[said]),
-                                  lambda: np.isin(said, excerpts.lexical.naming(text)))
-            said, said_scores, near_said = said[keep], said_scores[keep], near_said[keep]
-            said_near[said] = near_said
-        if len(said):
-            # Excerpts are coded as -1 - their index; one relevance order for both, facts first on ties.
-            # Facts are the denser memory; what was said counts fully when the message names something only
-            # the archive holds (a word of it no fact has).
-            weight = UNCOVERED_WEIGHT if uncovered(index, excerpts, text) else EXCERPT_WEIGHT
-            codes = np.concatenate([found, -1 - said])
-            both = np.concatenate([fused, weight * said_scores])
-            order = np.argsort(-both, kind="stable")
-            relevant = codes[order].tolist()
-            relevance = both[order]
+        relevant, relevance = _with_excerpts(index, excerpts, asked, found, fused, said_near, now, reach,
+                                             private=private, channel_id=channel_id, present=present)
     # a message about nothing recalls nothing (the pinned facts stay); one naming a day asks about it, and
     # one naming what a fact names (a word they share: "where do I live?") asks about those facts
-    if reach and max(reach) < floors[0] and asked is None:
+    if reach and max(reach) < floors[0] and asked.window is None:
         named = set(index.lexical.naming(text).tolist()) if index.rows and text else set()
         kept = [k for k, i in enumerate(relevant) if i in named]
         relevant, relevance = [relevant[k] for k in kept], relevance[kept]
+    return _packed(index, excerpts, asked, _Ranked(pinned, fresh, relevant, relevance, fact_near, said_near),
+                   budget=budget, base=base, fill=fill, tuning=tuning)
+
+
+@dataclass(frozen=True)
+class _Asking:
+    """What recall reads of a message: its words and embeddings (``vectors``: the message's and its
+    topic's, stacked), the time it asks about (``window``), and the floors its items clear."""
+    text: str
+    query: np.ndarray | None
+    about: np.ndarray | None
+    vectors: np.ndarray | None
+    floors: tuple[float, float, float]
+    floor: float  # each item's (memory/worth.py)
+    window: tuple[datetime, datetime] | None
+    outside: float | None  # an item's outside the window asked about: a remark's items' floor
+    guard: float  # a private or sensitive item's (memory/worth.py ``confided``)
+
+
+def _asked(text: str, now: datetime, query: np.ndarray | None, about: np.ndarray | None,
+           floors: tuple[float, float, float], tuning: Tuning) -> _Asking:
+    # a question about a time asks what was told or happened then: anything else clears the floor a remark's
+    # items clear (a question's lower floor reaches the fact it asks about across languages, not another
+    # day's: "what did we talk about yesterday?" in German was as near a fact of today as that)
+    window = timewords.asked(text, now) if text else None
+    vectors = None if query is None else np.stack([query, about]) if about is not None else query[None, :]
+    return _Asking(text, query, about, vectors,
+                   floors, worth.item_floor(floors, tuning.item_share), window,
+                   worth.item_floor(tuning.floors, tuning.item_share) if window is not None else None,
+                   worth.ABOUT_SHARE * floors[0])
+
+
+def _facts_found(index: FactIndex, asked: _Asking, fresh: np.ndarray, now: datetime, tuning: Tuning,
+                 reach: list[float], nearness: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The facts the message reaches, with their fused relevance: each clears its own floor too, unless
+    told or happened when the message asks (memory/worth.py), and a private or sensitive one only when the
+    message is about it."""
+    if not index.rows:
+        return np.zeros(0, np.int64), np.zeros(0)
+    found, fused = scored(index, asked.query, asked.text, fresh, now, asked.about, asked.floors, reach,
+                          nearness, tuning.typical_weight)
+    if asked.floor > 0 and nearness and len(found):
+        found, fused = worth.facts_kept((index.told, index.happened), found, fused, nearness[0], asked.floor,
+                                        asked.window, asked.outside)
+    if len(found):
+        keep = worth.confided(index.guarded[found], index.slot[found], index.matrix, asked.vectors,
+                              index.common, asked.guard,
+                              worth.within(asked.window, index.told[found], index.happened[found]),
+                              lambda: np.isin(found, index.lexical.naming(asked.text)))
+        found, fused = found[keep], fused[keep]
+    return found, fused
+
+
+def _with_excerpts(index: FactIndex, excerpts: ExcerptIndex, asked: _Asking, found: np.ndarray,
+                   fused: np.ndarray, said_near: np.ndarray, now: datetime, reach: list[float], *,
+                   private: bool, channel_id: int, present: Present) -> tuple[list[int], np.ndarray]:
+    """The facts ``found`` and this place's excerpts the message reaches in one relevance order (an
+    excerpt coded as -1 - its index); ``said_near`` filled with the excerpts' cosines."""
+    text = asked.text
+    # the character's filler is no excerpt, nor what a reset wiped of this DM unless asked about (what
+    # other places kept for it, a private place's lines, stays)
+    place = excerpts.allowed(private=private, channel_id=channel_id) & ~present.held(excerpts) \
+        & ~excerpts.filler
+    if present.reset and not timewords.asks_about_past(text):
+        place &= ~(excerpts.dm & (excerpts.channel == present.channel_id))
+    said, said_scores = episodes.ranked(excerpts, asked.query, text, place, now, asked.about, asked.floors,
+                                        reach)
+    if asked.query is not None and len(said):
+        near_said = worth.said_near(excerpts, said, asked.query, asked.about)
+        if asked.floor > 0:
+            said, said_scores, near_said = worth.said_kept(excerpts, said, said_scores, near_said,
+                                                           asked.floor, asked.window, asked.outside)
+        keep = worth.confided(excerpts.dm[said], excerpts.slot[said], excerpts.matrix, asked.vectors,
+                              excerpts.common, asked.guard, worth.within(asked.window, excerpts.told[said]),
+                              lambda: np.isin(said, excerpts.lexical.naming(text)))
+        said, said_scores, near_said = said[keep], said_scores[keep], near_said[keep]
+        said_near[said] = near_said
+    if not len(said):
+        return found.tolist(), fused
+    # Facts first on ties. Facts are the denser memory; what was said counts fully when the message names
+    # something only the archive holds (a word of it no fact has).
+    weight = UNCOVERED_WEIGHT if uncovered(index, excerpts, text) else EXCERPT_WEIGHT
+    codes = np.concatenate([found, -1 - said])
+    both = np.concatenate([fused, weight * said_scores])
+    order = np.argsort(-both, kind="stable")
+    return codes[order].tolist(), both[order]
+
+
+@dataclass(frozen=True)
+class _Ranked:
+    """The candidates, and what packing reads of them: the allowed pinned facts (first, in order), the
+    facts that may be chosen (``fresh``), the relevant ones best first (an excerpt as -1 - its index), and
+    each fact's and excerpt's best cosine to the message or its topic."""
+    pinned: list[int]
+    fresh: np.ndarray
+    relevant: list[int]
+    relevance: np.ndarray
+    fact_near: np.ndarray
+    said_near: np.ndarray
+
+
+def _packed(index: FactIndex, excerpts: ExcerptIndex | None, asked: _Asking, ranked: _Ranked, *,
+            budget: int, base: int | None, fill: bool,
+            tuning: Tuning) -> tuple[list[FactRow], list[ExcerptRow]]:
+    """The candidates that fit ``budget``, in order (see :func:`choose_both`), each fact's and excerpt's
+    line and its day's heading counted once."""
+    text, floor, fact_near, said_near = asked.text, asked.floor, ranked.fact_near, ranked.said_near
+    pinned, fresh, pinned_set = ranked.pinned, ranked.fresh, set(ranked.pinned)
+    n = len(index.rows)
     # a long excerpt is quoted in the sentences sharing the message's telling words
     wanted = episodes.telling(excerpts, text) if excerpts is not None and excerpts.rows else {}
     chosen: list[FactRow] = []
@@ -418,9 +483,9 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
     left = budget
     misses = 0
     extra = budget - base if base is not None and 0 <= base < budget else 0
-    then_fact = worth.within(asked, index.told, index.happened) if extra and n else None
-    then_said = worth.within(asked, excerpts.told) if extra and excerpts is not None and excerpts.rows \
-        else None
+    then_fact = worth.within(asked.window, index.told, index.happened) if extra and n else None
+    then_said = worth.within(asked.window, excerpts.told) \
+        if extra and excerpts is not None and excerpts.rows else None
 
     def nearer(mine: float, j: int) -> bool:
         """Whether excerpt ``j`` is nearer the message than a fact (its cosine ``mine``)."""
@@ -439,7 +504,7 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
         return known
 
     # a fact of a day already headed may come a little before one opening a new day (memory/packing.py)
-    offered = Candidates(pinned, relevant, relevance.tolist(),
+    offered = Candidates(pinned, ranked.relevant, ranked.relevance.tolist(),
                          lambda i: None if i < 0 else (index.days.get(i) or fact_day(i)) not in days,
                          [i for i in index.order_list if not index.guarded[i]] if fill else ())
     # Lazily: the loop stops once the budget is full, long before the end of thousands of facts.
@@ -496,6 +561,8 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
         if left < MIN_LINE_TOKENS or misses >= MAX_MISSES:
             break
     return chosen, [row for row, _ in quoted.values()]
+
+
 
 
 async def indexes(facts: FactCache, excerpts: ExcerptCache, user_id: int,
