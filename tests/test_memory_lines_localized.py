@@ -16,6 +16,7 @@ from database.reminders import reminder_key
 from tests.fakes.claude_server import Reply
 from tests.fakes.claude_tools import Search
 from tests.harness import USER_ID, Harness, MakeHarness, bot_posts
+from tests.server_support import answer
 from tests.test_e2e_lookup import NEWS
 from tests.test_reminders import set_reminder
 from tests.test_reminders_recurring import LONDON, at_fake_time, in_london, repeating
@@ -165,3 +166,32 @@ async def test_recalled_facts_are_headed_by_day_as_the_person_writes_dates(make_
     if language != "en":
         assert f"{told.day} {told:%B %Y}" not in block  # no English date over the person's lines
 
+
+
+async def test_the_files_left_out_are_listed_as_the_persons_language_lists_them(
+        make_harness: MakeHarness) -> None:
+    h = await make_harness(max_attachment_tokens="200")
+    body = "\n".join(f"línea {i}: la marea subió otra vez sobre las algas" for i in range(100))
+    files = [h.discord.attachment(name, content_type="text/plain", data=body.encode())
+             for name in ("uno.txt", "dos.txt")]
+    h.claude.script("¡Vale!", model="claude-test-default")
+    sent = await h.dm("¿Puedes leer todas estas notas, por favor?", attachments=files)
+    [reply] = await h.replies(int(sent["channel_id"]))
+    assert "dejé uno.txt y dos.txt para después." in reply["content"], reply["content"]
+
+
+async def test_checkin_answers_in_the_clients_language(harness: Harness) -> None:
+    h = harness
+    h.discord.set_locale(USER_ID, "ja")
+    on = await answer(await h.slash("checkin", [{"type": 1, "name": "on", "options": []}], dm=True))
+    assert on == ("7日間あなたから連絡がなかったら、様子をうかがうDMを送るね（返事があるまで1通だけ）。"
+                  "`/checkin off`で止められるよ。")
+    h.discord.set_locale(USER_ID, "ru")  # the plural form for seven
+    on = await answer(await h.slash("checkin", [{"type": 1, "name": "on", "options": []}], dm=True))
+    assert on.startswith("Если от тебя не будет вестей 7 дней,")
+    h.discord.set_locale(USER_ID, "es-ES")
+    off = await answer(await h.slash("checkin", [{"type": 1, "name": "off", "options": []}], dm=True))
+    assert off == "Entendido: no te enviaré mensajes de seguimiento. `/checkin on` los vuelve a activar."
+    h.discord.set_locale(USER_ID, "en-US")
+    off = await answer(await h.slash("checkin", [{"type": 1, "name": "off", "options": []}], dm=True))
+    assert off == "Understood: no check-in DMs from me. `/checkin on` brings them back."
