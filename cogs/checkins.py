@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from discord import app_commands
 from discord.ext import commands
 
+from bot.core.i18n import t, tn
+from bot.discord.language import answer_language
 from bot.features.checkins.config import CheckinSettings
 from bot.features.checkins.rounds import CheckInChoice
 
@@ -26,23 +28,27 @@ class CheckInsCog(commands.Cog, name="CheckIns"):
     @checkin.command(name="on", description="Let me DM you to ask how you are after a long silence.")
     async def checkin_on(self, interaction: Interaction) -> None:
         settings = self.bot.settings.section(CheckinSettings)
+        language = await answer_language(interaction)
         if not settings.checkins:
-            await interaction.response.send_message("Check-ins are switched off for this bot.",
+            await interaction.response.send_message(t(language, "Check-ins are switched off for this bot."),
                                                     ephemeral=True)
             return
         user = interaction.user
         await self.choice.choose(user.id, user.display_name, True)
-        days = f"{settings.checkin_after_days:g}"
-        await interaction.response.send_message(
-            f"I'll check on you with a DM if I haven't heard from you for {days} days (never more than one "
-            "until you answer). `/checkin off` stops it.", ephemeral=True)
+        after = settings.checkin_after_days
+        await interaction.response.send_message(tn(
+            language, "I'll check on you with a DM if I haven't heard from you for {days} day (never more "
+            "than one until you answer). `/checkin off` stops it.", "I'll check on you with a DM if I "
+            "haven't heard from you for {days} days (never more than one until you answer). `/checkin off` "
+            "stops it.", max(1, round(after)), days=f"{after:g}"), ephemeral=True)
 
     @checkin.command(name="off", description="No more check-in DMs from me.")
     async def checkin_off(self, interaction: Interaction) -> None:
         user = interaction.user
         await self.choice.choose(user.id, user.display_name, False)
-        await interaction.response.send_message("Understood: no check-in DMs from me. `/checkin on` brings "
-                                                "them back.", ephemeral=True)
+        await interaction.response.send_message(t(await answer_language(interaction), "Understood: no "
+                                                  "check-in DMs from me. `/checkin on` brings them back."),
+                                                ephemeral=True)
 
 
 async def setup(bot: Kindred) -> None:

@@ -484,14 +484,15 @@ def line(row: ExcerptRow) -> str:
     return f'- {row.speaker}: "{row.content}"\n'
 
 
-def render(excerpts: Sequence[ExcerptRow], user: str) -> str:
-    """Dated, quoted excerpts: grouped by day, oldest first, each day's lines in the order they were said."""
+def render(excerpts: Sequence[ExcerptRow], user: str, language: str | None = None) -> str:
+    """Dated, quoted excerpts: grouped by day (headed in ``language``, the person's), oldest first, each
+    day's lines in the order they were said."""
     if not excerpts:
         return ""
     groups: dict[str, list[ExcerptRow]] = {}
     for e in sorted(excerpts, key=lambda e: (e.said_at, e.message_id)):
         groups.setdefault(day(e.said_at), []).append(e)
-    body = headed({told: "".join(line(e) for e in groups[told]) for told in groups})
+    body = headed({told: "".join(line(e) for e in groups[told]) for told in groups}, language)
     return (f"[Words from your earlier conversations with {user}, quoted as they were said ('…': words left "
             "out), by day (your own lines under your name; bring them up only where they fit, never recite "
             "them)]\n"

@@ -7,9 +7,11 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 
 from babel.core import UnknownLocaleError
-from babel.dates import format_date
+from babel.dates import format_date, format_skeleton
 
+from bot.core.i18n import N_, t
 from bot.core.language import detect
+from bot.core.locales import SPOKEN
 from bot.core.tokens import count_tokens
 from database.records import FactRow
 
@@ -27,16 +29,10 @@ def spoken(told: str) -> str:
 
 # A fact's own tails in the language it is written in (a Spanish fact with "(until 28 November 2026)" is an
 # English phrase in a Spanish store, which the memory passes copy). Its date is Babel's (CLDR's long form:
-# "28 de noviembre de 2026", "2026年11月28日"); the word around it, each language's own. A language not here
-# gets the date alone after an arrow.
-UNTIL = {"es": "hasta el {}", "pt": "até {}", "de": "bis {}", "fr": "jusqu'au {}", "it": "fino al {}",
-         "nl": "tot {}", "ru": "до {}", "uk": "до {}", "pl": "do {}", "tr": "{} tarihine kadar",
-         "ja": "{}まで", "ko": "{}까지", "zh": "至{}"}
-HAPPENED = {"es": "ocurrió el {}", "pt": "aconteceu em {}", "de": "geschehen am {}", "fr": "arrivé le {}",
-            "it": "accaduto il {}", "nl": "gebeurd op {}", "ru": "произошло {}", "uk": "сталося {}",
-            "pl": "wydarzyło się {}", "tr": "{} tarihinde oldu", "ja": "{}の出来事", "ko": "{}에 있었던 일",
-            "zh": "发生于{}"}
-NO_WORD = "→ {}"
+# "28 de noviembre de 2026", "2026年11月28日"); the words around it, the kindred catalogs' (bot/core/i18n.py).
+# A language Kindred has no catalog for gets the date alone after an arrow: English words are wrong there.
+TAILS = {"until": N_("until {date}"), "happened": N_("happened {date}")}
+NO_WORD = "→ {date}"
 
 
 def long_date(when: date, language: str | None) -> str:
@@ -50,39 +46,52 @@ def long_date(when: date, language: str | None) -> str:
     return f"{when.day} {when:%B %Y}"
 
 
+def short_date(when: date, language: str | None) -> str:
+    """``when`` without its year as ``language`` writes it ("28 de noviembre", "11月28日"; "28 November")."""
+    if language and language != "en":
+        try:
+            return str(format_skeleton("MMMMd", when, locale=language))
+        except (UnknownLocaleError, ValueError, KeyError):
+            pass
+    return f"{when.day} {when:%B}"
+
+
 def tail(kind: str, told: str, text: str) -> str:
     """A fact's dated tail ("until" or "happened") in the language ``text`` is written in: "until 28 November
     2026", "hasta el 28 de noviembre de 2026", "2026年11月28日まで"."""
     language = detect(text)
     if language is None or language == "en":
         return f"{kind} {spoken(told)}"
-    words = (UNTIL if kind == "until" else HAPPENED).get(language, NO_WORD)
-    return words.format(long_date(date.fromisoformat(told), language))
+    when = long_date(date.fromisoformat(told), language)
+    if language not in SPOKEN:
+        return NO_WORD.format(date=when)
+    return t(language, TAILS[kind], date=when)
 
 
-def header(told: str, year: bool = True) -> str:
-    """A day's heading; ``year``: False under an earlier heading of the same year (see :func:`headed`)."""
-    if year:
-        return f"{spoken(told)}:\n"
+def header(told: str, year: bool = True, language: str | None = None) -> str:
+    """A day's heading; ``year``: False under an earlier heading of the same year (see :func:`headed`);
+    ``language``: the person's, whose way of writing a date it takes ("8 de mayo de 2023:", "2023年5月8日:"),
+    so a Spanish person's recalled lines sit under no English month."""
     d = date.fromisoformat(told)
-    return f"{d.day} {d:%B}:\n"
+    return f"{long_date(d, language) if year else short_date(d, language)}:\n"
 
 
-def headed(groups: Mapping[str, str]) -> str:
-    """Days' lines (``groups``: day -> its lines, oldest day first) under their headings, each year named
-    once, in its first day's heading: "8 May 2023:" then "12 June:" (3 tokens fewer a day)."""
+def headed(groups: Mapping[str, str], language: str | None = None) -> str:
+    """Days' lines (``groups``: day -> its lines, oldest day first) under their headings (in ``language``,
+    the person's), each year named once, in its first day's heading: "8 May 2023:" then "12 June:" (3 tokens
+    fewer a day)."""
     out: list[str] = []
     shown = ""
     for told, lines in groups.items():
-        out.append(header(told, year=told[:4] != shown) + lines)
+        out.append(header(told, year=told[:4] != shown, language=language) + lines)
         shown = told[:4]
     return "".join(out)
 
 
 # 6 for a heading with its year, 3 without: a month name is one token
 _DAYS = [f"2023-{m:02d}-{d:02d}" for m in range(1, 13) for d in (1, 9, 10, 28)]
-HEADER_TOKENS = max(count_tokens(header(t)) for t in _DAYS)
-DAY_TOKENS = max(count_tokens(header(t, year=False)) for t in _DAYS)
+HEADER_TOKENS = max(count_tokens(header(told)) for told in _DAYS)
+DAY_TOKENS = max(count_tokens(header(told, year=False)) for told in _DAYS)
 YEAR_TOKENS = HEADER_TOKENS - DAY_TOKENS  # what the first heading of a year costs beside DAY_TOKENS
 
 
@@ -113,10 +122,11 @@ def dated(text: str, told: str) -> bool:
     return any(f" {form} " in said for form in (told, f"{d.day} {month}", f"{month} {d.day}"))
 
 
-def render(facts: Sequence[FactRow], user: str) -> str:
+def render(facts: Sequence[FactRow], user: str, language: str | None = None) -> str:
     """The facts grouped under the day they were told, oldest day first (relevance order within a day):
     one date heads many facts, so dates cost few tokens, and the model reads the person's story in order.
-    Data only: the prompt layout (bot/reply/prompting.py) fences it and says what it is."""
+    The headings in ``language`` (the person's; English when None). Data only: the prompt layout
+    (bot/reply/prompting.py) fences it and says what it is."""
     if not facts:
         return ""
     groups: dict[str, list[FactRow]] = {}
@@ -124,7 +134,7 @@ def render(facts: Sequence[FactRow], user: str) -> str:
     for f in facts:
         groups.setdefault(day(f.told), []).append(f)
     return headed({told: "".join(line(f) for f in groups[told] if not said_once(f, doubts))
-                   for told in sorted(groups)}).rstrip()
+                   for told in sorted(groups)}, language).rstrip()
 
 
 def said_once(row: FactRow, doubts: set[frozenset[str]]) -> bool:

@@ -52,6 +52,7 @@ from functools import partial
 import numpy as np
 
 from bot.core.config import MemorySettings
+from bot.core.i18n import language_of, language_written
 from bot.core.language import detect
 from bot.core.persona.model import Persona
 from bot.core.stages import Incoming
@@ -705,5 +706,8 @@ class Recall:
         if data is not None:  # shown already, in the same words or nearly all of them: no fact twice
             shown = (*data.core_memories, *data.notes, *threads, *clauses(data.history.summary))
             facts = [f for f in facts if not worth.said_in(f.fact, shown, msg.author_name)]
-        return "\n\n".join(part for part in (render(facts, msg.author_name),
-                                            episodes.render(said, msg.author_name)) if part)
+        # the days headed as the person writes dates: no English month over a Spanish person's lines
+        language = language_of(msg.content) or (language_written(data.style_profile) if data is not None
+                                                 else None)
+        return "\n\n".join(part for part in (render(facts, msg.author_name, language),
+                                            episodes.render(said, msg.author_name, language)) if part)

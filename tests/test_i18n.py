@@ -38,7 +38,7 @@ def catalog(language: str) -> Catalog:
 def marked() -> set[str | tuple[str, ...]]:
     """Every msgid the code marks (t, tn, N_), as Babel's extractor reads it."""
     found: set[str | tuple[str, ...]] = set()
-    for folder in ("bot", "cogs"):
+    for folder in ("bot", "cogs", "memory"):
         for _, _, message, _, _ in extract_from_dir(ROOT / folder, method_map=[("**.py", "python")],
                                                      keywords=KEYWORDS):
             found.add(message)

@@ -12,9 +12,9 @@ import pytest
 
 from bot.core.config import load_settings
 from bot.core.errors import ConfigError
+from bot.core.i18n import language_named, language_written
 from bot.features.voice.audio import espeak, to_voice_clip
 from bot.features.voice.config import LanguageVoice, parse_tts_voices
-from bot.features.voice.expecting import language_code, speakers_language
 from bot.features.voice.speech import spoken_text
 from tests.harness import CHANNEL_ID, GUILD_ID, USER_ID, MakeHarness, check, eventually
 from tests.test_voice import OGG, needs_audio_tools, speech_requests, voice_posts
@@ -109,7 +109,7 @@ async def test_a_transcription_is_told_the_speakers_language_and_the_names(make_
         await h.settled()
 
     async def spanish() -> bool | None:
-        return speakers_language(await h.store.style.get(USER_ID)) == "es" or None
+        return language_written(await h.store.style.get(USER_ID), any_known=True) == "es" or None
     await eventually(spanish, "Spanish as the person's language")
     await h.discord.voice_message(USER_ID, OGG)
     await eventually(check(lambda: transcriptions(h)), "the transcription request")
@@ -154,8 +154,10 @@ def test_tts_voices_is_read_and_its_mistakes_named(tmp_path: Path) -> None:
 
 
 def test_a_settings_language_is_a_code() -> None:
-    assert [language_code(x) for x in ("Spanish", "german", "ja", "", None, "Klingon")] == [
-        "es", "de", "ja", None, None, None]
+    assert [language_named(x, any_known=True) for x in ("Spanish", "german", "ja", "", None, "Klingon",
+                                                          "Italian", "Spanish (Spain)")] == [
+        "es", "de", "ja", None, None, None, "it", "es"]
+    assert language_named("Italian") is None  # Kindred's own lines have no Italian catalog
 
 
 # --------------------------------------------------------------------------- in a call

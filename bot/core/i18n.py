@@ -109,9 +109,16 @@ def language_of(*texts: str | None) -> str | None:
     return None
 
 
-def language_written(profile: str | None) -> str | None:
+def _known(code: str | None, any_known: bool) -> str | None:
+    """``code`` if Kindred speaks it (or, ``any_known``, if bot/core/language.py names it at all: a
+    transcription's hint may be any language the speech server hears)."""
+    return code if code in (NAMES if any_known else SPOKEN) else None
+
+
+def language_written(profile: str | None, *, any_known: bool = False) -> str | None:
     """The language a person writes in most, from their writing profile as stored (bot/alive/style.py's
-    JSON, whose ``languages`` are each language's smoothed share of their messages), if Kindred speaks it."""
+    JSON, whose ``languages`` are each language's smoothed share of their messages), if Kindred speaks it
+    (``any_known``: if it is a language at all)."""
     if not profile:
         return None
     try:
@@ -122,12 +129,14 @@ def language_written(profile: str | None) -> str | None:
             return None  # one message, or no language most of them are in, is no person's language yet
     except (ValueError, TypeError, AttributeError):
         return None
-    return code if code in SPOKEN else None
+    return _known(code, any_known)
 
 
-def language_named(name: str | None) -> str | None:
-    """The code of a language given by its English name or code ("Spanish", "es"; a server's ``/settings
-    language``), if Kindred speaks it."""
+def language_named(name: str | None, *, any_known: bool = False) -> str | None:
+    """The code of a language given by its English name or code ("Spanish", "es", "Spanish (Spain)"; a
+    server's ``/settings language``), if Kindred speaks it (``any_known``: if it is a language at all)."""
     key = (name or "").strip().casefold()
-    code = _BY_NAME.get(key, key)
-    return code if code in SPOKEN else None
+    if not key:
+        return None
+    code = _BY_NAME.get(key) or _BY_NAME.get(key.split()[0].strip("(),"), key)
+    return _known(code, any_known)

@@ -175,7 +175,8 @@ class ConversationTools:
         # begins during the writes waits for them, then deletes them with the rest.
         async with privacy.writing_about(user_id, mark) as allowed:
             if not allowed:
-                raise InvalidInput("You asked me to forget you while I was noting this, so I kept nothing.")
+                raise InvalidInput(N_("You asked me to forget you while I was noting this, so I kept "
+                                      "nothing."))
             await self.store.people.ensure_user(user_id, user_name)  # core memories reference the user row
             return await self.store.memories.add_core_memory(self.character_key, user_id, content,
                                                              source=source,

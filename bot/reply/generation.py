@@ -88,7 +88,8 @@ class Generation:
     prompt: Prompt
     media: Media | None  # None: the message carried no files (nothing to read into the request)
     call: ModelCall
-    notice_lines: tuple[str, str, str]  # Media.notice's lines: the unreadable file's, the name, the left-out
+    # Media.notice's lines: the unreadable file's, the name, the left-out one's, and their language
+    notice_lines: tuple[str, ...]
     label: str = "reply"  # how log lines name this reply
     log: logging.Logger = logging.getLogger("bot.reply.writer")  # whose log lines these are
     tools: Toolbox | None = None  # what the model may use while writing (None: no tools, one call)

@@ -28,6 +28,9 @@ import struct
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
+from babel.core import UnknownLocaleError
+from babel.lists import format_list
+
 from bot.core.attachments import Attachment, Carried
 from bot.core.config.messages import MediaSettings
 from bot.core.models.base import Prompt
@@ -247,15 +250,16 @@ class Media:
         at = [j for j, block in enumerate(blocks) if block.get("type") == "image"][-len(self.images):]
         return self.images[at.index(int(found[2]))] if int(found[2]) in at else None
 
-    def notice(self, line: str, name: str, left_out_line: str = "") -> str:
+    def notice(self, line: str, name: str, left_out_line: str = "", language: str = "") -> str:
         """The in-character lines about what could not be looked at, and what was too much to read at once
-        ("" when everything was read)."""
+        ("" when everything was read); the files listed as ``language`` lists things (its "and")."""
         lines = []
         if self.unreadable:
-            files = _names([u.filename for u in self.unreadable])
+            files = _names([u.filename for u in self.unreadable], language)
             lines.append(line.replace("{name}", name).replace("{file}", files))
         if self.left_out and left_out_line:
-            lines.append(left_out_line.replace("{name}", name).replace("{file}", _names(self.left_out)))
+            lines.append(left_out_line.replace("{name}", name).replace("{file}",
+                                                                        _names(self.left_out, language)))
         return "\n".join(lines)
 
     def into(self, prompt: Prompt) -> Prompt:
@@ -295,7 +299,14 @@ class Media:
         return replace(prompt, messages=[*prompt.messages[:-1], last])
 
 
-def _names(names: Sequence[str]) -> str:
+def _names(names: Sequence[str], language: str = "") -> str:
+    """"a, b and c"; in another language, as CLDR lists ("a, b y c", "a、b、c"): no English "and" in a
+    line said in Spanish."""
+    if language and language != "en" and len(names) > 1:
+        try:
+            return str(format_list(list(names), locale=language))
+        except (UnknownLocaleError, ValueError):
+            pass
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 

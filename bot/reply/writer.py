@@ -146,13 +146,15 @@ class ReplyWriter:
         return own_line(language, self._settings.replies.fallback_reply, ReplySettings.fallback_reply,
                         name=persona.name)
 
-    def _media_lines(self, persona: Persona, language: str | None) -> tuple[str, str, str]:
-        """The lines about files not looked at (their placeholders left for the media's notice), the name."""
+    def _media_lines(self, persona: Persona, language: str | None) -> tuple[str, str, str, str]:
+        """The lines about files not looked at (their placeholders left for the media's notice), the name,
+        and the language they are in (the files listed as it lists things)."""
         media = self._settings.media
         unreadable = own_line(language, media.unreadable_attachment_line,
                               MediaSettings.unreadable_attachment_line)
         return (unreadable, persona.name,
-                own_line(language, media.attachments_left_out_line, MediaSettings.attachments_left_out_line))
+                own_line(language, media.attachments_left_out_line, MediaSettings.attachments_left_out_line),
+                language or "")
 
     async def resume(self, msg: Incoming, outlet: Outlet, parts: list[str], delivered: int) -> ReplyResult:
         """The parts of a reply a crash cut short, from the first not posted (bot/reply/keeping.py)."""

@@ -59,6 +59,7 @@ VOICE = (
     "in your own words, as a favour you do them."
 )
 FURTHEST = timedelta(days=366)  # a reminder further away than this is refused
+NAMELESS = "the person"  # who asks, in the tools' results to the model, when the bot knows no name for them
 LATE = timedelta(minutes=1)  # a local time this far in the past is refused (a minute's slack: "now")
 FORGOTTEN = "not set: they asked to be forgotten (/forget_me) since this message came"
 CLOSE_ENOUGH = timedelta(minutes=20)  # a stated local time matches a proposed zone within this
@@ -191,7 +192,7 @@ class ReminderBook:
     async def set(self, msg: Incoming, text: str, local_time: str | None,
                   in_minutes: int | None, repeat: str | None = None) -> ToolOutput:
         """A reminder for ``msg``'s author in ``msg``'s place, or the reason why not (for the model)."""
-        name = clean_name(msg.author_name) or "them"
+        name = clean_name(msg.author_name) or NAMELESS
         what = " ".join(text.split())
         if not what:
             return ToolOutput("not set: no text of what to remind them of", error=True)
@@ -252,7 +253,7 @@ class ReminderBook:
     async def _set_recurring(self, msg: Incoming, what: str, local_time: str | None, in_minutes: int | None,
                              repeat: str, now: datetime) -> ToolOutput:
         """A recurring reminder, read in the person's zone from its first local time, or why not."""
-        name = clean_name(msg.author_name) or "them"
+        name = clean_name(msg.author_name) or NAMELESS
         settings = self.settings
         theirs, server = await self.reminders.recurring_counts(msg.author_id, None if msg.is_dm
                                                                else msg.guild_id)
@@ -388,7 +389,7 @@ class ReminderBook:
         self._proposed.move_to_end(msg.author_id)
         while len(self._proposed) > PROPOSALS_KEPT:
             self._proposed.popitem(last=False)
-        name = clean_name(msg.author_name) or "them"
+        name = clean_name(msg.author_name) or NAMELESS
         return ToolOutput(f"Proposed {zone.key} (it is {there:%H:%M} there now); not set until {name} "
                           "confirms it with /timezone.")
 

@@ -37,7 +37,7 @@ from bot.alive.service import DiscordSide
 from bot.alive.speaker import Speaker
 from bot.alive.style import place_line
 from bot.core.claude import ClaudeUnavailable
-from bot.core.i18n import language_named, language_of, own_line
+from bot.core.i18n import N_, language_named, language_of, own_line, t
 from bot.core.localtime import Clock, LocalTime, load_zone, utc_now
 from bot.core.persona.macros import Moment
 from bot.core.persona.register import in_place
@@ -45,7 +45,7 @@ from bot.core.place import Place
 from bot.core.reach import Permit, Refusal, Way, Where
 from bot.core.stages import Outlet, conversation_scope
 from bot.core.text import clean_name
-from bot.features.reminders.book import SWITCH, humane
+from bot.features.reminders.book import NAMELESS, SWITCH, humane
 from bot.features.reminders.config import ReminderSettings
 from bot.features.reminders.recurrence import Due, Occurrence, due_off_loop, from_text, local_text
 from bot.features.reminders.tasks import ASK as TASK_ASK
@@ -64,6 +64,10 @@ MISSED = ("[{name} asked you to remind them of what is quoted above, repeating. 
           "short line{next}. Only the message.]")
 SKIPPED_TOO = (" [You were also away for {count} of its times before this one, which you skipped; say so "
                "in a few words.]")
+# The plain lines' forms for a person without a name, and the word an operator's {user} gets then.
+ASKED_BARE = N_("You asked me to remind you: {reminder}")
+MISSED_BARE = N_("I was away when your reminder came due, so I skipped it: {reminder}")
+FRIEND = N_("friend")
 MISSED_AFTER = timedelta(minutes=30)  # a recurring occurrence later than this is skipped and said, not made
 GIVE_UP = timedelta(days=1)  # a reminder whose posts kept failing this long after its time is dropped
 PlaceLock = Callable[[tuple[int, str]], AbstractAsyncContextManager[None]]  # a conversation's reply lock
@@ -296,6 +300,19 @@ class ReminderDelivery:
         policy = await policies.of(reminder.guild_id)
         return language_named(policy.language) if policy is not None else None
 
+    def plain_line(self, language: str | None, user: str, reminder: str, character: str, missed: bool) -> str:
+        """The line that goes out without the model, in ``language``: the operator's own as written, or the
+        default translated; for a person without a name (no user row), the default's form without one, and
+        an operator's ``{user}`` filled with the language's word for them (never an English "them")."""
+        own = self.speaker.settings.section(ReminderSettings)
+        line, default, bare = own.reminder_fallback_line, ReminderSettings.reminder_fallback_line, ASKED_BARE
+        if missed:
+            line, default, bare = own.reminder_missed_line, ReminderSettings.reminder_missed_line, MISSED_BARE
+        if not user and line == default:
+            return t(language, bare, reminder=reminder)
+        return own_line(language, line, default, name=character, user=user or t(language, FRIEND),
+                        reminder=reminder)
+
     async def words(self, reminder: ReminderRow, now: datetime, to_dm: bool, *, write: bool = True,
                     turn: DueTurn | None = None) -> str:
         """The reminder in the character's words, for the channel or (``to_dm``) the person's DM; the
@@ -307,13 +324,11 @@ class ReminderDelivery:
         user = await store.people.get_user(reminder.user_id)
         # The fallback line in the language the reminder was asked in (its own words), else the server's.
         language = language_of(reminder.text) or await self._server_language(reminder, to_dm)
-        name = clean_name(user.name) if user is not None and user.name else "them"
+        known = clean_name(user.name) if user is not None and user.name else ""
+        name = known or NAMELESS  # the prompt's, in English: the model writes in the person's language
         mention = "" if to_dm else f"<@{reminder.user_id}> "
         missed = turn is not None and turn.missed
-        own = speaker.settings.section(ReminderSettings)
-        line, default = ((own.reminder_missed_line, ReminderSettings.reminder_missed_line) if missed
-                         else (own.reminder_fallback_line, ReminderSettings.reminder_fallback_line))
-        fallback = own_line(language, line, default, name=persona.name, user=name, reminder=reminder.text)
+        fallback = self.plain_line(language, known, reminder.text, persona.name, missed)
         if not write:
             log.info("reminder %s: a spending limit is reached; the plain line goes out", reminder.id)
             return mention + fallback

@@ -8,8 +8,9 @@ follow); :class:`bot.features.voice.speech.VoiceService` passes them on.
 The language, most specific first:
 
 * the speaker's own: the language most of their messages are written in, as their style profile counts it
-  (bot/alive/style.py; kept only for people the character may remember), when it is most of them;
-* the place's: the server's /settings language;
+  (bot/alive/style.py; kept only for people the character may remember), when it is most of them
+  (bot/core/i18n.py ``language_written``, any language, not only those Kindred's own lines are in);
+* the place's: the server's /settings language (``language_named``);
 * else none, and the server guesses (a wrong hint is worse than none: a server told Spanish writes what it
   hears as Spanish).
 """
@@ -19,42 +20,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from bot.alive.style import StyleProfile
-from bot.core.language import NAMES
+from bot.core.i18n import language_named, language_written
 from bot.core.persona.model import Persona
 from bot.features.voice.speech import Payer
 from database.servers import Servers
 from database.style import StyleProfiles
 
 log = logging.getLogger(__name__)
-
-MOST = 0.6  # the share of a person's messages in one language that makes it theirs
-_CODES = {name.casefold(): code for code, name in NAMES.items()}
-
-
-def language_code(setting: str | None) -> str | None:
-    """A /settings language (an English name, "Spanish", or a code, "es") as a two-letter code; None for
-    none or one not known here."""
-    text = (setting or "").strip().casefold()
-    if not text:
-        return None
-    if text in NAMES:
-        return text
-    return _CODES.get(text) or _CODES.get(text.split()[0].strip("(),"))
-
-
-def speakers_language(raw_profile: str | None) -> str | None:
-    """The language most of a person's messages are in (their stored style profile), or None."""
-    if not raw_profile:
-        return None
-    try:
-        languages = StyleProfile.from_json(raw_profile).languages
-    except (ValueError, TypeError):
-        return None
-    if not languages:
-        return None
-    code, share = max(languages.items(), key=lambda item: item[1])
-    return code if share >= MOST * sum(languages.values()) else None
 
 
 class Expectations:
@@ -70,11 +42,11 @@ class Expectations:
     async def language(self, payer: Payer) -> str | None:
         try:
             if payer.user_id is not None:
-                own = speakers_language(await self._styles.get(payer.user_id))
+                own = language_written(await self._styles.get(payer.user_id), any_known=True)
                 if own is not None:
                     return own
             if payer.guild_id is not None:
-                return language_code((await self._servers.get(payer.guild_id)).language)
+                return language_named((await self._servers.get(payer.guild_id)).language, any_known=True)
         except Exception:  # a hint is no reason to leave someone unheard
             log.warning("the expected language of a transcription could not be read", exc_info=True)
         return None
