@@ -131,3 +131,17 @@ def language_named(name: str | None) -> str | None:
     key = (name or "").strip().casefold()
     code = _BY_NAME.get(key, key)
     return code if code in SPOKEN else None
+
+
+class Explained(ValueError):
+    """A refusal whose message is a line for a person: its English (a msgid) and values are kept, so whoever
+    answers says it in the reader's language (:meth:`said`); ``str()`` stays the English, for logs and the
+    operator's pages."""
+
+    def __init__(self, message: str = "", /, **values: object) -> None:
+        super().__init__(fill(message, values))
+        self.msgid = message
+        self.values = values
+
+    def said(self, language: str | None) -> str:
+        return t(language, self.msgid, **self.values)
