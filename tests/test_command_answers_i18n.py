@@ -1,8 +1,8 @@
 """Slash commands answer in the language of the person's Discord client (the interaction's ``locale``), over
 the wire: /status, /forget_last, /reset_conversation, /help (the command list as the client shows the
 commands: the tree's own translations, bot/discord/command_locales.py), /reroll, /settings' invalid values
-and per-key help, /ask's refusal, /memories history. English (en-US) is the control, and no English sentence
-is left in a translated answer."""
+and per-key help, /ask's refusal, /memories history (an admin's). English (en-US) is the control, and no
+English sentence is left in a translated answer."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from tests.harness import (
 )
 from tests.server_support import answer, sub
 from tests.test_activation import bot_command
+from tests.test_admin_slash import complete, run
 from tests.test_user_commands import seed
 
 LOCALES = ("en-US", "ja", "es-ES", "de")
@@ -213,3 +214,38 @@ async def test_ask_refusal_and_reroll_speak_the_clients_language(harness: Harnes
         h.discord.set_locale(USER_ID, locale)
         said = await answer(await h.slash("ask", [{"name": "message", "type": 3, "value": "are you there?"}]))
         assert said == refused[locale], said
+
+
+async def test_memories_history_speaks_the_admins_language(harness: Harness) -> None:
+    h = harness
+    key = h.bot.services.pipeline.character_key
+    await h.store.people.ensure_user(USER_ID, "alice")
+    await h.store.memories.add_core_memory(key, USER_ID, "Alice keeps a pet crab named Sir Pinch.")
+    [choice] = await complete(h, "memories", "edit", "memory", "pinch", user=str(USER_ID))
+    await run(h, "memories", "edit", user=str(USER_ID), memory=int(choice["value"]),
+              text="Alice keeps a pet crab named Lady Pinch.")  # the old version is archived
+    label = f"alice (`{USER_ID}`)"
+    heading = {"en-US": f"**Archived core-memory versions of {label}** (newest first)",
+               "ja": f"**{label} のコアメモリーのアーカイブ版**（新しい順）",
+               "es-ES": f"**Versiones archivadas de los recuerdos principales de {label}** (las más "
+                        "recientes primero)",
+               "de": f"**Archivierte Fassungen der Kernerinnerungen an {label}** (neueste zuerst)"}
+    count = {"en-US": "1 memory: Alice keeps a pet crab named Sir Pinch.",
+             "ja": "1件の記憶：Alice keeps a pet crab named Sir Pinch.",
+             "es-ES": "1 recuerdo: Alice keeps a pet crab named Sir Pinch.",
+             "de": "1 Erinnerung: Alice keeps a pet crab named Sir Pinch."}
+    unknown = {"en-US": "I don't know user 123456789: they have not talked to me yet",
+               "ja": "ユーザー 123456789 を知りません：まだ私と話したことがありません",
+               "es-ES": "No conozco al usuario 123456789: todavía no ha hablado conmigo",
+               "de": "Ich kenne die Person 123456789 nicht: Sie hat noch nicht mit mir gesprochen"}
+    english = ["Archived core-memory versions", "newest first", " memory: ", " memories: ", "(empty)",
+               "I don't know user", "talked to me"]
+    for locale in LOCALES:
+        h.discord.set_locale(ADMIN_ID, locale)
+        history = await run(h, "memories", "history", user=str(USER_ID))
+        assert history.startswith(heading[locale] + "\n#"), history
+        assert f" · {count[locale]}\n#" in history, history  # the version before the edit first
+        refused = await run(h, "memories", "history", user="123456789")
+        assert refused.startswith(unknown[locale]), refused
+        if locale != "en-US":
+            assert english_left(history + refused, english) == [], history + refused
