@@ -1,8 +1,8 @@
 """Slash commands answer in the language of the person's Discord client (the interaction's ``locale``), over
 the wire: /status, /forget_last, /reset_conversation, /help (the command list as the client shows the
-commands: the tree's own translations, bot/discord/command_locales.py), /reroll, /settings' invalid values
-and per-key help, /ask's refusal, /memories history (an admin's). English (en-US) is the control, and no
-English sentence is left in a translated answer."""
+commands: the tree's own translations, bot/discord/command_locales.py), /reroll and the swipe buttons,
+/settings' invalid values and per-key help, /ask's refusal, /memories history (an admin's). English (en-US)
+is the control, and no English sentence is left in a translated answer."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from tests.fakes import EVENT_WAIT
 from tests.fakes.discord_lead import panel_texts
 from tests.harness import (
     ADMIN_ID,
+    USER2_ID,
     USER_ID,
     Harness,
     ephemeral,
@@ -23,6 +24,7 @@ from tests.harness import (
 from tests.server_support import answer, sub
 from tests.test_activation import bot_command
 from tests.test_admin_slash import complete, run
+from tests.test_swipes import swiped_reply
 from tests.test_user_commands import seed
 
 LOCALES = ("en-US", "ja", "es-ES", "de")
@@ -249,3 +251,16 @@ async def test_memories_history_speaks_the_admins_language(harness: Harness) -> 
         assert refused.startswith(unknown[locale]), refused
         if locale != "en-US":
             assert english_left(history + refused, english) == [], history + refused
+
+
+async def test_a_swipe_refusal_speaks_the_pressers_language(harness: Harness) -> None:
+    h = harness
+    reply = await swiped_reply(h)
+    refused = {"en-US": "Only the person this reply answered can swipe it.",
+               "ja": "この返事をスワイプできるのは、返事を受けた本人だけです。",
+               "es-ES": "Solo la persona a la que respondía este mensaje puede cambiarlo.",
+               "de": "Nur die Person, der diese Antwort galt, kann sie wechseln."}
+    for locale in LOCALES:
+        h.discord.set_locale(USER2_ID, locale)
+        refusal = await ephemeral(await h.click(reply, "kindred-swipe:new", user=USER2_ID))
+        assert refusal["content"] == refused[locale]
