@@ -163,13 +163,14 @@ class AdminSlash(commands.Cog):
     @app_commands.autocomplete(user=ac_user)
     async def facts_add(self, interaction: Interaction, user: str, text: str,
                         category: str = "general", pinned: bool = False) -> None:
-        await self.answer(interaction, self.tools.facts.add(user, text, category, pinned))
+        await self.answer(interaction, lambda language: self.tools.facts.add(user, text, category, pinned,
+                                                                             language))
 
     @facts.command(name="list", description="List the long-term facts about a user.")
     @app_commands.describe(user=USER_HELP)
     @app_commands.autocomplete(user=ac_user)
     async def facts_list(self, interaction: Interaction, user: str) -> None:
-        await self.answer(interaction, self.tools.facts.show(user))
+        await self.answer(interaction, lambda language: self.tools.facts.show(user, language))
 
     @facts.command(name="edit", description="Change a fact's text and/or category.")
     @app_commands.describe(user=USER_HELP, fact="The fact to change", text="Its new text",
@@ -177,20 +178,21 @@ class AdminSlash(commands.Cog):
     @app_commands.autocomplete(user=ac_user, fact=ac_fact)
     async def facts_edit(self, interaction: Interaction, user: str, fact: int,
                          text: str | None = None, category: str | None = None) -> None:
-        await self.answer(interaction, self.tools.facts.edit(user, fact, text, category))
+        await self.answer(interaction, lambda language: self.tools.facts.edit(user, fact, text, category,
+                                                                              language))
 
     @facts.command(name="delete", description="Delete a fact about a user.")
     @app_commands.describe(user=USER_HELP, fact="The fact to delete")
     @app_commands.autocomplete(user=ac_user, fact=ac_fact)
     async def facts_delete(self, interaction: Interaction, user: str, fact: int) -> None:
-        await self.answer(interaction, self.tools.facts.delete(user, fact))
+        await self.answer(interaction, lambda language: self.tools.facts.delete(user, fact, language))
 
     @facts.command(name="pin", description="Pin (or unpin) a fact about a user.")
     @app_commands.describe(user=USER_HELP, fact="The fact", pinned="True pins (default), false unpins")
     @app_commands.autocomplete(user=ac_user, fact=ac_fact)
     async def facts_pin(self, interaction: Interaction, user: str, fact: int,
                         pinned: bool = True) -> None:
-        await self.answer(interaction, self.tools.facts.pin(user, fact, pinned))
+        await self.answer(interaction, lambda language: self.tools.facts.pin(user, fact, pinned, language))
 
     # -- /memories
 

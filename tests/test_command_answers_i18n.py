@@ -218,7 +218,7 @@ async def test_ask_refusal_and_reroll_speak_the_clients_language(harness: Harnes
         assert said == refused[locale], said
 
 
-async def test_memories_history_speaks_the_admins_language(harness: Harness) -> None:
+async def test_memories_history_and_facts_speak_the_admins_language(harness: Harness) -> None:
     h = harness
     key = h.bot.services.pipeline.character_key
     await h.store.people.ensure_user(USER_ID, "alice")
@@ -240,8 +240,12 @@ async def test_memories_history_speaks_the_admins_language(harness: Harness) -> 
                "ja": "ユーザー 123456789 を知りません：まだ私と話したことがありません",
                "es-ES": "No conozco al usuario 123456789: todavía no ha hablado conmigo",
                "de": "Ich kenne die Person 123456789 nicht: Sie hat noch nicht mit mir gesprochen"}
+    no_facts = {"en-US": f"No long-term facts about {label}.",
+                "ja": f"{label} についての長期的な事実はありません。",
+                "es-ES": f"No hay datos a largo plazo sobre {label}.",
+                "de": f"Keine Langzeit-Fakten über {label}."}
     english = ["Archived core-memory versions", "newest first", " memory: ", " memories: ", "(empty)",
-               "I don't know user", "talked to me"]
+               "I don't know user", "talked to me", "long-term facts"]
     for locale in LOCALES:
         h.discord.set_locale(ADMIN_ID, locale)
         history = await run(h, "memories", "history", user=str(USER_ID))
@@ -249,8 +253,10 @@ async def test_memories_history_speaks_the_admins_language(harness: Harness) -> 
         assert f" · {count[locale]}\n#" in history, history  # the version before the edit first
         refused = await run(h, "memories", "history", user="123456789")
         assert refused.startswith(unknown[locale]), refused
+        facts = await run(h, "facts", "list", user=str(USER_ID))
+        assert facts == no_facts[locale], facts
         if locale != "en-US":
-            assert english_left(history + refused, english) == [], history + refused
+            assert english_left(history + refused + facts, english) == [], history + refused + facts
 
 
 async def test_a_swipe_refusal_speaks_the_pressers_language(harness: Harness) -> None:

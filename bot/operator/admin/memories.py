@@ -18,8 +18,12 @@ from memory.facts import time_label
 
 Embed = Callable[[str], Awaitable[bytes]]  # one sentence's stored embedding (MemoryService.embed)
 
-NOT_EMBEDDED = ("\n-# Stored without an embedding: no memory engine is loaded to compute one, so similarity "
-                "recall cannot find this fact until it is embedded.")
+NOT_EMBEDDED = N_("Stored without an embedding: no memory engine is loaded to compute one, so similarity "
+                   "recall cannot find this fact until it is embedded.")
+
+
+def _not_embedded(language: str | None) -> str:
+    return "\n-# " + t(language, NOT_EMBEDDED)
 
 
 def _category(category: str) -> str:
@@ -47,56 +51,65 @@ class FactEdits:
         fact_id = parse_id(raw, "fact")
         row = await self.facts.get(user.id, fact_id)
         if row is None:
-            raise InvalidInput(f"{user_label(user)} has no fact #{fact_id}.")
+            raise InvalidInput(N_("{user} has no fact #{id}."), user=user_label(user), id=fact_id)
         return row
 
-    async def add(self, user_arg: str, text: str, category: str = "general", pinned: bool = False) -> str:
+    async def add(self, user_arg: str, text: str, category: str = "general", pinned: bool = False,
+                  language: str | None = None) -> str:
+        """Each answer in ``language`` (the admin's on Discord; None: English)."""
         user = await self.users.known(user_arg)
         text = checked_text(text, "fact")
         category = _category(category or "general")
         embedding = await self._embedding(text)
         fact_id = await self.facts.add(user.id, text, category=category, pinned=pinned,
                                                     embedding=embedding)
-        pin = " (pinned)" if pinned else ""
-        return (f"Added fact #{fact_id} [{category}]{pin} about {user_label(user)}: {clip(text, 300)}"
-                + (NOT_EMBEDDED if embedding is None else ""))
+        added = (t(language, "Added fact #{id} [{category}] (pinned) about {user}: {text}", id=fact_id,
+                   category=category, user=user_label(user), text=clip(text, 300)) if pinned
+                 else t(language, "Added fact #{id} [{category}] about {user}: {text}", id=fact_id,
+                        category=category, user=user_label(user), text=clip(text, 300)))
+        return added + (_not_embedded(language) if embedding is None else "")
 
-    async def show(self, user_arg: str) -> str:
+    async def show(self, user_arg: str, language: str | None = None) -> str:
         user = await self.users.known(user_arg)
         rows = await self.facts.rows(user.id)
         if not rows:
-            return f"No long-term facts about {user_label(user)}."
+            return t(language, "No long-term facts about {user}.", user=user_label(user))
+        unembedded = " " + t(language, "(not embedded)")
         lines = [f"#{r.id} [{r.category}]{' 📌' if r.pinned else ''} {clip(r.fact, 300)} ({time_label(r)})"
-                 + (" (not embedded)" if r.embedding is None else "") for r in rows]
-        return f"**Facts about {user_label(user)}**\n" + "\n".join(lines)
+                 + (unembedded if r.embedding is None else "") for r in rows]
+        return t(language, "**Facts about {user}**", user=user_label(user)) + "\n" + "\n".join(lines)
 
-    async def edit(self, user_arg: str, raw: str | int, text: str | None, category: str | None) -> str:
+    async def edit(self, user_arg: str, raw: str | int, text: str | None, category: str | None,
+                   language: str | None = None) -> str:
         user = await self.users.known(user_arg)
         row = await self._fact(user, raw)
         if text is None and category is None:
-            raise InvalidInput("Give a new text, a new category, or both.")
+            raise InvalidInput(N_("Give a new text, a new category, or both."))
         new_text = checked_text(text, "fact") if text is not None else None
         new_category = _category(category) if category is not None else None
         embedding = await self._embedding(new_text) if new_text is not None else None
         await self.facts.edit(user.id, row.id, fact=new_text, category=new_category,
                                     embedding=embedding)
-        note = NOT_EMBEDDED if new_text is not None and embedding is None else ""
-        return (f"Changed fact #{row.id} about {user_label(user)}\n"
-                f"was: [{row.category}] {clip(row.fact, 300)}\n"
-                f"now: [{new_category or row.category}] {clip(new_text or row.fact, 300)}" + note)
+        note = _not_embedded(language) if new_text is not None and embedding is None else ""
+        return t(language, "Changed fact #{id} about {user}\nwas: {old}\nnow: {new}", id=row.id,
+                 user=user_label(user), old=f"[{row.category}] {clip(row.fact, 300)}",
+                 new=f"[{new_category or row.category}] {clip(new_text or row.fact, 300)}") + note
 
-    async def delete(self, user_arg: str, raw: str | int) -> str:
+    async def delete(self, user_arg: str, raw: str | int, language: str | None = None) -> str:
         user = await self.users.known(user_arg)
         row = await self._fact(user, raw)
         await self.facts.delete(user.id, row.id)
-        return f"Deleted fact #{row.id} about {user_label(user)}: {clip(row.fact, 300)}"
+        return t(language, "Deleted fact #{id} about {user}: {text}", id=row.id, user=user_label(user),
+                 text=clip(row.fact, 300))
 
-    async def pin(self, user_arg: str, raw: str | int, pinned: bool = True) -> str:
+    async def pin(self, user_arg: str, raw: str | int, pinned: bool = True,
+                  language: str | None = None) -> str:
         user = await self.users.known(user_arg)
         row = await self._fact(user, raw)
         await self.facts.pin(user.id, row.id, pinned)
-        state = "Pinned" if pinned else "Unpinned"
-        return f"{state} fact #{row.id} about {user_label(user)}: {clip(row.fact, 300)}"
+        done = (N_("Pinned fact #{id} about {user}: {text}") if pinned
+                else N_("Unpinned fact #{id} about {user}: {text}"))
+        return t(language, done, id=row.id, user=user_label(user), text=clip(row.fact, 300))
 
     async def choices(self, user_arg: str, current: str) -> list[Choice]:
         try:
