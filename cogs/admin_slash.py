@@ -18,6 +18,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord.language import answer_language
 from bot.discord.permissions import HookInteraction, NotAdmin, is_admin, require_server
 from bot.discord.ui import send_long
 from bot.operator.admin.language import Choice
@@ -63,8 +64,11 @@ class AdminSlash(commands.Cog):
             return True
         raise NotAdmin()
 
-    async def answer(self, interaction: Interaction, work: Awaitable[str]) -> None:
-        task = asyncio.ensure_future(work)
+    async def answer(self, interaction: Interaction,
+                     work: Awaitable[str] | Callable[[str], Awaitable[str]]) -> None:
+        """Answer with ``work``'s text; a callable is given the admin's language to write it in."""
+        language = await answer_language(interaction)
+        task = asyncio.ensure_future(work(language) if callable(work) else work)
         deferred = False
         # Discord allows 3 s for the first answer; slow work (e.g. loading the embedding model) defers first.
         done, _ = await asyncio.wait({task}, timeout=DEFER_AFTER_SECONDS)
@@ -73,8 +77,8 @@ class AdminSlash(commands.Cog):
             deferred = True
         try:
             text = await task
-        except InvalidInput as exc:
-            text = str(exc)
+        except InvalidInput as exc:  # the catalogs' lines in the admin's language, the rest as written
+            text = exc.said(language)
         else:
             name = interaction.command.qualified_name if interaction.command else "?"
             log.info("admin %s used /%s", interaction.user.id, name)
@@ -159,13 +163,14 @@ class AdminSlash(commands.Cog):
     @app_commands.autocomplete(user=ac_user)
     async def facts_add(self, interaction: Interaction, user: str, text: str,
                         category: str = "general", pinned: bool = False) -> None:
-        await self.answer(interaction, self.tools.facts.add(user, text, category, pinned))
+        await self.answer(interaction, lambda language: self.tools.facts.add(user, text, category, pinned,
+                                                                             language))
 
     @facts.command(name="list", description="List the long-term facts about a user.")
     @app_commands.describe(user=USER_HELP)
     @app_commands.autocomplete(user=ac_user)
     async def facts_list(self, interaction: Interaction, user: str) -> None:
-        await self.answer(interaction, self.tools.facts.show(user))
+        await self.answer(interaction, lambda language: self.tools.facts.show(user, language))
 
     @facts.command(name="edit", description="Change a fact's text and/or category.")
     @app_commands.describe(user=USER_HELP, fact="The fact to change", text="Its new text",
@@ -173,20 +178,21 @@ class AdminSlash(commands.Cog):
     @app_commands.autocomplete(user=ac_user, fact=ac_fact)
     async def facts_edit(self, interaction: Interaction, user: str, fact: int,
                          text: str | None = None, category: str | None = None) -> None:
-        await self.answer(interaction, self.tools.facts.edit(user, fact, text, category))
+        await self.answer(interaction, lambda language: self.tools.facts.edit(user, fact, text, category,
+                                                                              language))
 
     @facts.command(name="delete", description="Delete a fact about a user.")
     @app_commands.describe(user=USER_HELP, fact="The fact to delete")
     @app_commands.autocomplete(user=ac_user, fact=ac_fact)
     async def facts_delete(self, interaction: Interaction, user: str, fact: int) -> None:
-        await self.answer(interaction, self.tools.facts.delete(user, fact))
+        await self.answer(interaction, lambda language: self.tools.facts.delete(user, fact, language))
 
     @facts.command(name="pin", description="Pin (or unpin) a fact about a user.")
     @app_commands.describe(user=USER_HELP, fact="The fact", pinned="True pins (default), false unpins")
     @app_commands.autocomplete(user=ac_user, fact=ac_fact)
     async def facts_pin(self, interaction: Interaction, user: str, fact: int,
                         pinned: bool = True) -> None:
-        await self.answer(interaction, self.tools.facts.pin(user, fact, pinned))
+        await self.answer(interaction, lambda language: self.tools.facts.pin(user, fact, pinned, language))
 
     # -- /memories
 
@@ -194,38 +200,39 @@ class AdminSlash(commands.Cog):
     @app_commands.describe(user=USER_HELP)
     @app_commands.autocomplete(user=ac_user)
     async def memories_list(self, interaction: Interaction, user: str) -> None:
-        await self.answer(interaction, self.tools.memories.show(user))
+        await self.answer(interaction, lambda language: self.tools.memories.show(user, language))
 
     @memories.command(name="add", description="Add a core memory of a user.")
     @app_commands.describe(user=USER_HELP, text="What the character should always remember")
     @app_commands.autocomplete(user=ac_user)
     async def memories_add(self, interaction: Interaction, user: str, text: str) -> None:
-        await self.answer(interaction, self.tools.memories.add(user, text))
+        await self.answer(interaction, lambda language: self.tools.memories.add(user, text, language))
 
     @memories.command(name="edit", description="Rewrite a core memory (the old version is archived).")
     @app_commands.describe(user=USER_HELP, memory="The memory to change", text="Its new text")
     @app_commands.autocomplete(user=ac_user, memory=ac_memory)
     async def memories_edit(self, interaction: Interaction, user: str, memory: int,
                             text: str) -> None:
-        await self.answer(interaction, self.tools.memories.edit(user, memory, text))
+        await self.answer(interaction, lambda language: self.tools.memories.edit(user, memory, text,
+                                                                                  language=language))
 
     @memories.command(name="delete", description="Delete a core memory (the old version is archived).")
     @app_commands.describe(user=USER_HELP, memory="The memory to delete")
     @app_commands.autocomplete(user=ac_user, memory=ac_memory)
     async def memories_delete(self, interaction: Interaction, user: str, memory: int) -> None:
-        await self.answer(interaction, self.tools.memories.delete(user, memory))
+        await self.answer(interaction, lambda language: self.tools.memories.delete(user, memory, language))
 
     @memories.command(name="history", description="The archived versions of a user's core memories.")
     @app_commands.describe(user=USER_HELP)
     @app_commands.autocomplete(user=ac_user)
     async def memories_history(self, interaction: Interaction, user: str) -> None:
-        await self.answer(interaction, self.tools.memories.history(user))
+        await self.answer(interaction, lambda language: self.tools.memories.history(user, language))
 
     @memories.command(name="restore", description="Bring back an archived version of a user's core memories.")
     @app_commands.describe(user=USER_HELP, version="The archived version to restore")
     @app_commands.autocomplete(user=ac_user, version=ac_version)
     async def memories_restore(self, interaction: Interaction, user: str, version: int) -> None:
-        await self.answer(interaction, self.tools.memories.restore(user, version))
+        await self.answer(interaction, lambda language: self.tools.memories.restore(user, version, language))
 
     # -- /relationship
 

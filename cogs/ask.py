@@ -20,8 +20,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.core.i18n import t
 from bot.core.text import clip
 from bot.discord.command_locales import menu_name
+from bot.discord.language import answer_language
 from bot.discord.permissions import active_here, may_talk
 from bot.discord.ui import NO_PINGS, tell
 from bot.operator.asking import Asker, Quoted
@@ -72,14 +74,15 @@ async def ask_about(interaction: Interaction, message: discord.Message) -> None:
 
 
 async def remember_this(interaction: Interaction, message: discord.Message) -> None:
+    language = await answer_language(interaction)
     try:
         await interaction.client.services.asking.remember(asker_of(interaction),
                                                           quoted_of(interaction, message))
     except InvalidInput as exc:
-        await tell(interaction, str(exc))
+        await tell(interaction, exc.said(language))
         return
-    await tell(interaction, f"I'll remember that {message.author.display_name} said: "
-                            f"*{clip(message.content, 300)}*")
+    await tell(interaction, t(language, "I'll remember that {name} said: *{text}*",
+                              name=message.author.display_name, text=clip(message.content, 300)))
 
 
 class AskCommands(commands.Cog):

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
+from bot.core.i18n import N_, t
+from bot.discord.language import answer_language
 from bot.discord.media import read_capped
 from bot.discord.permissions import server_admin_only
 from bot.discord.subgroups import BotSubgroup
@@ -26,8 +28,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-async def change_face(interaction: Interaction, change: JsonObject | None, what: str) -> None:
+# What a change is of, as the answers name it (said in the admin's language).
+WHAT = {"avatar": N_("my avatar"), "banner": N_("my banner"), "bio": N_("my bio"), "face": N_("my face")}
+
+
+async def change_face(interaction: Interaction, change: JsonObject | None, field: str) -> None:
     """Change (None: reset) the face in the interaction's server, once its answer is deferred."""
+    language = await answer_language(interaction)
+    what = t(language, WHAT[field])
     assert interaction.guild_id is not None  # server_admin_only
     services = interaction.client.services
     left_out: tuple[str, ...] = ()
@@ -38,25 +46,30 @@ async def change_face(interaction: Interaction, change: JsonObject | None, what:
         else:
             due = await services.part(Faces).change(interaction.guild_id, change)
     except (ValueError, discord.HTTPException, LookupError) as exc:
-        await interaction.edit_original_response(content=f"I could not change {what}: {exc}")
+        await interaction.edit_original_response(content=t(language, "I could not change {what}: {reason}",
+                                                             what=what, reason=t(language, str(exc))))
         return
     log.info("server admin %s changed the face (%s) in server %s", interaction.user.id, what,
              interaction.guild_id)
     # A picture of the character's folder Discord would refuse is left out, and said so.
-    note = "".join(f"\nNot shown: {problem}." for problem in left_out)
+    note = "".join("\n" + t(language, "Not shown: {problem}.", problem=problem) for problem in left_out)
     if due is None:
-        await interaction.edit_original_response(content=f"Done: {what} changed in this server.{note}")
+        await interaction.edit_original_response(
+            content=t(language, "Done: {what} changed in this server.", what=what) + note)
     else:
         # Discord limits how often a face changes; the change waits for the window, then is sent once.
         await interaction.edit_original_response(
-            content=f"Discord limits how often I may change my face: {what} will change "
-                    f"{discord.utils.format_dt(due, 'R')}.{note}")
+            content=t(language, "Discord limits how often I may change my face: {what} will change {when}.",
+                      what=what, when=discord.utils.format_dt(due, "R")) + note)
 
 
 async def change_image(interaction: Interaction, field: str, image: discord.Attachment) -> None:
+    language = await answer_language(interaction)
+    what = t(language, WHAT[field])
     # Refused by what it declares, before a byte is downloaded.
-    if problem := declared_problem(image.content_type, image.size):
-        await tell(interaction, f"I could not change my {field}: {image.filename} is {problem}.")
+    if problem := declared_problem(image.content_type, image.size, language):
+        await tell(interaction, t(language, "I could not change {what}: {file} is {problem}.", what=what,
+                                  file=image.filename, problem=problem))
         return
     await interaction.response.defer(ephemeral=True, thinking=True)  # a download may take a while
     try:
@@ -64,14 +77,16 @@ async def change_image(interaction: Interaction, field: str, image: discord.Atta
         data = await read_capped(image, IMAGE_LIMIT)
     except TooLarge:
         await interaction.edit_original_response(
-            content=f"I could not change my {field}: {image.filename} is larger than it said, over "
-                    f"Discord's limit of {IMAGE_LIMIT // 1024 // 1024} MiB for a profile picture.")
+            content=t(language, "I could not change {what}: {file} is larger than it said, over Discord's "
+                                "limit of {limit} MiB for a profile picture.", what=what, file=image.filename,
+                      limit=IMAGE_LIMIT // 1024 // 1024))
         return
     except discord.HTTPException as exc:
         await interaction.edit_original_response(
-            content=f"I could not change my {field}: {image.filename} could not be downloaded ({exc}).")
+            content=t(language, "I could not change {what}: {file} could not be downloaded ({error}).",
+                      what=what, file=image.filename, error=exc))
         return
-    await change_face(interaction, {field: data}, f"my {field}")
+    await change_face(interaction, {field: data}, field)
 
 
 class FaceCommands(app_commands.Group):
@@ -95,13 +110,13 @@ class FaceCommands(app_commands.Group):
     @server_admin_only()
     async def face_bio(self, interaction: Interaction, text: app_commands.Range[str, 1, BIO_LIMIT]) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        await change_face(interaction, {"bio": text}, "my bio")
+        await change_face(interaction, {"bio": text}, "bio")
 
     @app_commands.command(name="reset", description="Back to my own avatar, banner and bio in this server.")
     @server_admin_only()
     async def face_reset(self, interaction: Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        await change_face(interaction, None, "my face")
+        await change_face(interaction, None, "face")
 
 
 FACE = FaceCommands(name="face", description="My avatar, banner and bio in this server (server admins).")

@@ -15,7 +15,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core.i18n import t
-from bot.discord.language import answer_language
+from bot.discord.language import answer_language, locale_language
 from bot.discord.permissions import is_server_admin, server_admin_only
 from bot.discord.serverlog import server_policy
 from bot.discord.ui import tell
@@ -85,9 +85,8 @@ class ServerSettingsCog(commands.Cog, name="ServerSettings"):
         embed = discord.Embed(title=title, colour=discord.Colour.blurple())
         for key, spec in KEYS.items():
             origin = t(language, "set here") if is_set(key, config) else t(language, "default")
-            embed.add_field(
-                name=key, value=f"**{show_value(key, policy)}** ({origin})\n-# {spec.help}"[:1024]
-            )
+            shown = f"**{show_value(key, policy, language)}** ({origin})\n-# {spec.help_in(language)}"
+            embed.add_field(name=key, value=shown[:1024])
         tickets = (
             t(language, "staff {role} in {channel}", role=f"<@&{config.staff_role_id}>",
               channel=f"<#{config.ticket_channel_id}>")
@@ -114,7 +113,7 @@ class ServerSettingsCog(commands.Cog, name="ServerSettings"):
             options = [(lang, lang) for lang in LANGUAGES]
         else:
             options = [(c, c) for c in (KEYS[key].choices if key in KEYS else ())]
-        options.append(("default (the global setting)", "default"))
+        options.append((t(locale_language(interaction), "default (the global setting)"), "default"))
         return [app_commands.Choice(name=n, value=v) for n, v in options if typed in n.casefold()][:25]
 
     @group.command(name="set", description="Change one of this server's settings.")
@@ -127,7 +126,10 @@ class ServerSettingsCog(commands.Cog, name="ServerSettings"):
         try:
             parsed = parse_value(key, value)
         except BadValue as exc:
-            await tell(interaction, str(exc))
+            # with what the key takes, so the admin need not look it up in /settings show
+            explained = exc.said(language) + (f"\n-# {key}: {KEYS[key].help_in(language)}" if key in KEYS
+                                              else "")
+            await tell(interaction, explained, allowed_mentions=discord.AllowedMentions.none())
             return
         guild = interaction.guild
         if key == "log_channel" and parsed is not None and guild is not None:
@@ -145,7 +147,7 @@ class ServerSettingsCog(commands.Cog, name="ServerSettings"):
         await self.server_settings.set(guild_id, key, parsed)
         policy = await server_policy(self.bot, guild_id)
         log.info("server %s: %s set to %r by %s", guild_id, key, parsed, interaction.user.id)
-        shown = show_value(key, policy)
+        shown = show_value(key, policy, language)
         await tell(
             interaction,
             t(language, "*{character} makes a note.* Here, {key} is now **{value}** (the global default).",

@@ -82,10 +82,12 @@ async def test_show_and_set_are_for_server_admins(harness: Harness) -> None:
     assert fields["tickets"] == "not set up (`/ticket setup`)"
 
     assert await setting(h, "proactive", "on") == "*Finn makes a note.* Here, proactive is now **on**."
-    assert await setting(h, "vote_count", "99") == "vote_count must be a whole number from 1 to 15, not '99'."
-    assert (
-        await setting(h, "log_channel", "123") == "log_channel must be a #channel or a channel id, not '123'."
-    )
+    # a bad value is explained with what the key takes
+    assert await setting(h, "vote_count", "99") == (
+        "vote_count must be a whole number from 1 to 15, not '99'.\n"
+        "-# vote_count: yes/no votes per unaddressed message (1-15)")
+    assert (await setting(h, "log_channel", "123")).startswith(
+        "log_channel must be a #channel or a channel id, not '123'.\n-# log_channel: channel for moderation")
     assert (
         await setting(h, "log_channel", "900000000000999999")
         == "900000000000999999 is not a text channel of this server."

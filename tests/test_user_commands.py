@@ -219,9 +219,9 @@ async def test_forget_last_toggles_and_removes_only_the_chosen_pairs(harness: Ha
     assert "⬜ **2.** You: question 3" in view["content"] and "✅ **3.** You: question 4" in view["content"]
 
     await (await press(h, view, "forget")).response()
-    assert "Forget these 2 exchange(s)" in view["content"] and "question 3" not in view["content"]
+    assert "Forget these 2 exchanges for good?" in view["content"] and "question 3" not in view["content"]
     await (await press(h, view, "confirm")).response()
-    assert "Forgotten: 2 exchange(s), 4 message(s)" in view["content"]
+    assert "Forgotten: 2 exchanges. 4 messages removed" in view["content"]
     assert await history(h) == [("user", "question 1"), ("assistant", "answer 1"),
                                 ("user", "question 3"), ("assistant", "answer 3")]
 
@@ -320,7 +320,7 @@ async def test_status_shows_usage_plan_conversation_and_memories(harness: Harnes
     fields = panel_fields(answer)
     assert list(fields)[:2] == ["Plan", "Usage (all time)"]
     assert fields["Plan"] == "Standard"
-    assert (f"{usage.calls} calls" in fields["Usage (all time)"]
+    assert (f"{usage.calls} call{'s' if usage.calls != 1 else ''} · " in fields["Usage (all time)"]
             and f"${usage.cost:.4f}" in fields["Usage (all time)"])
     key = h.bot.services.pipeline.character_key
     hist = await h.store.conversations.history(key, USER_ID, f"channel:{CHANNEL_ID}")

@@ -140,3 +140,17 @@ def language_named(name: str | None, *, any_known: bool = False) -> str | None:
         return None
     code = _BY_NAME.get(key) or _BY_NAME.get(key.split()[0].strip("(),"), key)
     return _known(code, any_known)
+
+
+class Explained(ValueError):
+    """A refusal whose message is a line for a person: its English (a msgid) and values are kept, so whoever
+    answers says it in the reader's language (:meth:`said`); ``str()`` stays the English, for logs and the
+    operator's pages."""
+
+    def __init__(self, message: str = "", /, **values: object) -> None:
+        super().__init__(fill(message, values))
+        self.msgid = message
+        self.values = values
+
+    def said(self, language: str | None) -> str:
+        return t(language, self.msgid, **self.values)

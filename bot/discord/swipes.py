@@ -21,9 +21,11 @@ from typing import Any
 
 import discord
 
+from bot.core.i18n import t
 from bot.core.reach import Way
 from bot.core.stages import Incoming, ReplyResult
 from bot.discord.flow import AfterPost
+from bot.discord.language import answer_language, locale_language
 from bot.discord.outlets import WebhookPool, in_thread
 from bot.discord.permissions import (
     HookInteraction,
@@ -63,7 +65,7 @@ class SwipeButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], te
         features = getattr(interaction.client, "features", None)  # the Bot's, once set up
         desk: SwipeDesk | None = features.swipes if features is not None else None
         if desk is None:
-            await tell(interaction, "Swipes are not available right now.")
+            await tell(interaction, t(locale_language(interaction), "Swipes are not available right now."))
             return
         await desk.press(interaction, self.action)
 
@@ -260,18 +262,19 @@ class SwipeDesk:
             admin = perms.administrator or perms.manage_guild
         asker = self._asker(interaction, admin)
         refusal = self.swipes.refusal(record, asker)
+        language = await answer_language(interaction)
         if refusal or record is None:
-            await tell(interaction, refusal)
+            await tell(interaction, t(language, refusal))
             return
         if action == "new":
             if message.id in self.busy:
-                await tell(interaction, "Just a moment: I'm still writing the last one.")
+                await tell(interaction, t(language, "Just a moment: I'm still writing the last one."))
                 return
             try:  # a new alternative makes the character speak: the same rules (and rate) as a message
                 await require_active(bot, interaction)
                 await require_may_talk(bot, interaction, Way.NEW_ANSWER)
-            except (Inactive, NotAllowed) as exc:
-                await tell(interaction, str(exc))
+            except (Inactive, NotAllowed) as exc:  # the catalogs' lines translated, an operator's as written
+                await tell(interaction, t(language, str(exc)))
                 return
         await interaction.response.defer()  # the token's three seconds: the edit follows
         if action == "new":
@@ -282,20 +285,22 @@ class SwipeDesk:
                 self.busy.discard(message.id)
         else:
             swiped = await self.swipes.step(record, -1 if action == "prev" else 1)
-        await self.shown(interaction, record, swiped)
+        await self.shown(interaction, record, swiped, language)
 
     async def reroll(self, interaction: HookInteraction, context: str) -> None:
         """/reroll: a new alternative on the caller's latest reply here, as 🔄 would."""
         await interaction.response.defer(ephemeral=True, thinking=True)
         mark = self.swipes.mark()
+        language = await answer_language(interaction)
         record = await self.swipes.latest(interaction.user.id, int(interaction.channel_id or 0))
         if record is None or self.swipes.refusal(record, self._asker(interaction, False)):
-            await interaction.edit_original_response(content=(
-                "There is nothing to reroll: my latest reply to you here has no swipes open any more "
-                "(they go when the conversation moves on)."))
+            await interaction.edit_original_response(content=t(
+                language, "There is nothing to reroll: my latest reply to you here has no swipes open any "
+                          "more (they go when the conversation moves on)."))
             return
         if record.message_id in self.busy:
-            await interaction.edit_original_response(content="Just a moment: I'm still writing the last one.")
+            await interaction.edit_original_response(
+                content=t(language, "Just a moment: I'm still writing the last one."))
             return
         self.busy.add(record.message_id)
         try:
@@ -305,25 +310,27 @@ class SwipeDesk:
             self.busy.discard(record.message_id)
         if swiped.record is None or swiped.refusal:
             await interaction.edit_original_response(
-                content=swiped.refusal or "The conversation moved on meanwhile: nothing was changed.")
+                content=t(language, swiped.refusal
+                          or "The conversation moved on meanwhile: nothing was changed."))
             return
         await self.edit(swiped.record, interaction.channel, None, buttons=True)
-        await interaction.edit_original_response(content=(
-            f"A new alternative is on my reply "
-            f"({swiped.record.shown + 1}/{len(swiped.record.alternatives)}); "
-            "◀ ▶ go back to the others. The one shown when we talk on is the one I keep."))
+        await interaction.edit_original_response(content=t(
+            language, "A new alternative is on my reply ({at}); ◀ ▶ go back to the others. The one shown "
+                      "when we talk on is the one I keep.",
+            at=f"{swiped.record.shown + 1}/{len(swiped.record.alternatives)}"))
 
     def _asker(self, interaction: HookInteraction, admin: bool) -> Swiper:
         return Swiper(interaction.user.id, interaction.user.display_name, place_of(interaction), admin)
 
-    async def shown(self, interaction: HookInteraction, before: SwipeRecord, swiped: Swiped) -> None:
+    async def shown(self, interaction: HookInteraction, before: SwipeRecord, swiped: Swiped,
+                    language: str = "en") -> None:
         if swiped.refusal:
-            await interaction.followup.send(swiped.refusal, ephemeral=True)
+            await interaction.followup.send(t(language, swiped.refusal), ephemeral=True)
             return
         if swiped.record is None:  # closed meanwhile, or its answer is gone: the buttons go too
             self.beside(self.strip(before))
-            await interaction.followup.send("These buttons have expired: the conversation has moved on.",
-                                            ephemeral=True)
+            await interaction.followup.send(
+                t(language, "These buttons have expired: the conversation has moved on."), ephemeral=True)
             return
         await self.edit(swiped.record, interaction.channel, interaction, buttons=True)
         log.info("user %s swiped reply %s to %d/%d", interaction.user.id, before.message_id,

@@ -218,31 +218,71 @@ def is_admin_command(command: AnyCommand) -> bool:
     return False
 
 
-def usage_of(command: app_commands.Command[Any, ..., Any]) -> str:
-    params = " ".join(f"<{p.display_name}>" if p.required else f"[{p.display_name}]"
-                      for p in command.parameters)
-    return f"/{command.qualified_name}" + (f" {params}" if params else "")
+async def said_as(tree: app_commands.CommandTree[discord.Client], locale: discord.Locale | None,
+                  string: app_commands.locale_str | str | None,
+                  where: app_commands.TranslationContextLocation, data: Any) -> str:
+    """``string`` (a command's name or description) as Discord shows it to a client of ``locale``: the tree's
+    own translator's (bot/discord/command_locales.py's commands.po), else the English."""
+    if string is None:
+        return ""
+    if isinstance(string, str):
+        string = app_commands.locale_str(string)
+    translator = tree.translator
+    if translator is None or locale is None:
+        return string.message
+    # the overloads pair each location with its data's type, which the caller keeps together
+    context = app_commands.TranslationContext(where, data)  # type: ignore[call-overload]
+    try:
+        found = await translator.translate(string, locale, context)
+    except Exception as exc:  # a line of /help is not worth failing it over
+        log.debug("no translation of %r for %s: %s", string.message, locale, exc)
+        found = None
+    return found or string.message
 
 
-def help_lines(tree: app_commands.CommandTree[discord.Client],
-               guild: discord.abc.Snowflake | None) -> list[str]:
-    """One line per command, from the tree itself (subcommands and context menus included)."""
+async def usage_of(tree: app_commands.CommandTree[discord.Client],
+                   command: app_commands.Command[Any, ..., Any], locale: discord.Locale | None = None) -> str:
+    """``/name sub <option> [option]`` as a client of ``locale`` types it."""
+    Where = app_commands.TranslationContextLocation
+    names = []
+    node: Any = command
+    while node is not None:
+        where = Where.command_name if isinstance(node, app_commands.Command) else Where.group_name
+        name = getattr(node, "_locale_name", None) or node.name
+        names.append(await said_as(tree, locale, name, where, node))
+        node = node.parent
+    params = []
+    for p in command.parameters:
+        name = await said_as(tree, locale, p.locale_name or p.display_name, Where.parameter_name, p)
+        params.append(f"<{name}>" if p.required else f"[{name}]")
+    return "/" + " ".join(reversed(names)) + (" " + " ".join(params) if params else "")
+
+
+async def help_lines(tree: app_commands.CommandTree[discord.Client], guild: discord.abc.Snowflake | None,
+                     locale: discord.Locale | None = None, language: str = "en") -> list[str]:
+    """One line per command, from the tree itself (subcommands and context menus included), with the names
+    and descriptions a client of ``locale`` sees (the tree's translator's) and the rest in ``language``."""
+    Where = app_commands.TranslationContextLocation
     commands_: list[AnyCommand] = list(tree.get_commands())
     if guild is not None:
         commands_ += tree.get_commands(guild=guild)
     lines: list[str] = []
-    entries: list[tuple[str, str, AnyCommand]]  # a command, a subcommand or a context menu
     for top in sorted(commands_, key=lambda c: c.name):
+        entries: list[tuple[str, str, AnyCommand]]  # a command, a subcommand or a context menu
         if isinstance(top, app_commands.ContextMenu):
-            target = "message" if top.type is discord.AppCommandType.message else "user"
-            entries = [(f"Apps ▸ {top.name}", f"right-click a {target}", top)]
-        elif isinstance(top, app_commands.Group):
-            entries = [(usage_of(c), c.description, c) for c in top.walk_commands()
-                       if isinstance(c, app_commands.Command)]
+            name = await said_as(tree, locale, getattr(top, "_locale_name", None) or top.name,
+                                 Where.command_name, top)
+            target = (t(language, "right-click a message") if top.type is discord.AppCommandType.message
+                      else t(language, "right-click a user"))
+            entries = [(t(language, "Apps ▸ {name}", name=name), target, top)]
         else:
-            entries = [(usage_of(top), top.description, top)]
+            found = ([c for c in top.walk_commands() if isinstance(c, app_commands.Command)]
+                     if isinstance(top, app_commands.Group) else [top])
+            entries = [(await usage_of(tree, c, locale),
+                        await said_as(tree, locale, getattr(c, "_locale_description", None) or c.description,
+                                      Where.command_description, c), c) for c in found]
         for usage, description, command in entries:
-            mark = " *(admin)*" if is_admin_command(command) else ""
+            mark = " " + t(language, "*(admin)*") if is_admin_command(command) else ""
             lines.append(f"`{usage}`{mark} — {description}")
     return lines
 

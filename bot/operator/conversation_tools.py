@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.core.config import MemorySettings
-from bot.core.i18n import N_
+from bot.core.i18n import N_, Explained, t, tn
 from bot.core.tokens import history_tokens
 from bot.reply.persona_runtime import StageStatus, dm_greeted_key, stage_status
 from bot.reply.pipeline import ReplyPipeline
@@ -28,8 +28,9 @@ FORGET_MIN, FORGET_MAX, FORGET_DEFAULT = 1, 10, 5
 REMEMBER_MAX_CHARS = 1000
 
 
-class InvalidInput(ValueError):
-    """Bad user input; the message is a one-line explanation meant for the user."""
+class InvalidInput(Explained):
+    """Bad user input; the message is a one-line explanation meant for the user (``said`` in their
+    language where it is one of the catalogs' lines)."""
 
 
 @dataclass(frozen=True)
@@ -81,27 +82,37 @@ class StatusFigures:
     stage: StageStatus | None = None  # the character's evolution (None when it has no stages)
 
     def fields(self, *, where: str, limits: str | None, character: str,
-               feeling: str | None) -> list[tuple[str, str]]:
-        """/status as named figures, in the order shown: ``where`` the conversation is ("our DMs", "this
-        channel"), today's spending ``limits`` and how the ``character`` feels when those are shown."""
+               feeling: str | None, language: str = "en") -> list[tuple[str, str]]:
+        """/status as named figures, in the order shown and in ``language``: ``where`` the conversation is
+        ("our DMs", "this channel", already said in it), today's spending ``limits`` and how the
+        ``character`` feels when those are shown."""
         usage = self.usage
-        out = [("Plan", "Premium" if self.premium else "Standard")]
+        out = [(t(language, "Plan"), t(language, "Premium") if self.premium else t(language, "Standard"))]
         if limits:
-            out.append(("Today's limits", limits))
-        out.append(("Usage (all time)",
-                    f"{usage.calls} calls · {usage.total_tokens:,} tokens ({usage.input_tokens:,} in, "
-                    f"{usage.output_tokens:,} out, {usage.cache_read_tokens:,} cache read, "
-                    f"{usage.cache_creation_tokens:,} cache write) · ${usage.cost:.4f}"))
-        out.append((f"Conversation in {where}",
-                    f"{self.history_messages} messages · {self.history_tokens:,} tokens"
-                    + (" (with a summary of earlier talk)" if self.has_summary else "")))
-        out.append(("Core memories", str(self.core_memories)))
+            out.append((t(language, "Today's limits"), limits))
+        out.append((t(language, "Usage (all time)"),
+                    tn(language, "{count} call", "{count} calls", usage.calls)
+                    + " · " + t(language, "{total} tokens ({input} in, {output} out, {read} cache read, "
+                                          "{written} cache write)",
+                                total=f"{usage.total_tokens:,}", input=f"{usage.input_tokens:,}",
+                                output=f"{usage.output_tokens:,}", read=f"{usage.cache_read_tokens:,}",
+                                written=f"{usage.cache_creation_tokens:,}")
+                    + f" · ${usage.cost:.4f}"))
+        out.append((t(language, "Conversation in {where}", where=where),
+                    tn(language, "{count} message", "{count} messages", self.history_messages)
+                    + " · " + t(language, "{tokens} tokens", tokens=f"{self.history_tokens:,}")
+                    + (" " + t(language, "(with a summary of earlier talk)") if self.has_summary else "")))
+        out.append((t(language, "Core memories"), str(self.core_memories)))
         if feeling is not None:
-            out.append((f"How {character} feels", feeling))
+            out.append((t(language, "How {character} feels", character=character), feeling))
         if self.stage is not None:
             stage = self.stage
-            out.append(("Stage", f"{stage.name or 'not reached yet'} · {stage.interactions:,} interactions"
-                        + (f" · next: {stage.next_name} at {stage.next_at:,}" if stage.next_name else "")))
+            out.append((t(language, "Stage"),
+                        (stage.name or t(language, "not reached yet")) + " · "
+                        + tn(language, "{count} interaction", "{count} interactions", stage.interactions,
+                             count=f"{stage.interactions:,}")
+                        + (" · " + t(language, "next: {stage} at {at}", stage=stage.next_name,
+                                     at=f"{stage.next_at:,}") if stage.next_name else "")))
         return out
 
 
@@ -131,13 +142,14 @@ class ConversationTools:
     async def recent_pairs(self, user_id: int, scope: str, count: int = FORGET_DEFAULT) -> list[Pair]:
         """The last ``count`` exchanges, oldest first."""
         if not FORGET_MIN <= count <= FORGET_MAX:
-            raise InvalidInput(f"count must be between {FORGET_MIN} and {FORGET_MAX}, got {count}.")
+            raise InvalidInput(N_("count must be between {low} and {high}, got {count}."), low=FORGET_MIN,
+                               high=FORGET_MAX, count=count)
         return pairs_of((await self.history(user_id, scope)).turns)[-count:]
 
     async def forget(self, user_id: int, scope: str, pairs: Sequence[Pair]) -> int:
         """Delete the chosen exchanges. Only turns still in this user's conversation here are touched, so a
         stale or forged selection can never reach anyone else's history. Returns turns deleted."""
-        current = {t.id for t in (await self.history(user_id, scope)).turns}
+        current = {turn.id for turn in (await self.history(user_id, scope)).turns}
         wanted = [tid for pair in pairs for tid in pair.turn_ids if tid in current]
         return await self.store.conversations.delete_turns(wanted)
 
@@ -157,16 +169,16 @@ class ConversationTools:
         if not content:
             raise InvalidInput(N_("Tell me what to remember: the memory cannot be empty."))
         if len(content) > REMEMBER_MAX_CHARS:
-            raise InvalidInput(f"That is {len(content)} characters; a memory can be at most "
-                               f"{REMEMBER_MAX_CHARS}.")
+            raise InvalidInput(N_("That is {length} characters; a memory can be at most {limit}."),
+                               length=len(content), limit=REMEMBER_MAX_CHARS)
         user = await self.store.people.get_user(user_id)
         answer = user.memory_consent if user is not None else None
         consent = Consent(self.store.servers, self.store.people, self.memory.memory_consent)
         if not consent.allows(answer):
             if answer is False:
-                raise InvalidInput(N_("You turned my memory off with `/memory opt-out`, so I keep nothing "
-                                      "new about you. Run `/memory opt-in` first if you want me to remember "
-                                      "this."))
+                raise InvalidInput(N_("You turned my memory off with `/memory opt-out`, so I keep "
+                                      "nothing new about you. Run `/memory opt-in` first if you want me to "
+                                      "remember this."))
             raise InvalidInput(N_("I only remember people who opted in: run `/memory opt-in` first, then ask "
                                   "me again."))
         private = private or guild_id is None
@@ -191,14 +203,14 @@ class ConversationTools:
         stay the author's."""
         forgotten = self.store.privacy.forgotten_at(author_id)
         if forgotten is not None and written_at <= forgotten:
-            raise InvalidInput(f"{author_name} asked me to forget them after writing this, so I won't keep "
-                               "it.")
+            raise InvalidInput(N_("{author} asked me to forget them after writing this, so I won't keep it."),
+                               author=author_name)
         user = await self.store.people.get_user(author_id)
         answer = user.memory_consent if user is not None else None
         consent = Consent(self.store.servers, self.store.people, self.memory.memory_consent)
         if not (consent.allows(answer) and consent.allows(answer, await consent.mode_for(guild_id))):
-            raise InvalidInput(f"{author_name} has not agreed to be remembered (their `/memory` choice), "
-                               "so I won't keep their words.")
+            raise InvalidInput(N_("{author} has not agreed to be remembered (their `/memory` choice), so I "
+                                  "won't keep their words."), author=author_name)
 
     async def status(self, user_id: int, scope: str) -> StatusFigures:
         user = await self.store.people.get_user(user_id)

@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.core.config import ModelSettings
 from bot.core.config.service import LimitSettings
-from bot.core.i18n import N_, language_of, own_line
+from bot.core.i18n import N_, language_of, own_line, tn
 from bot.core.i18n import t as translated
 from bot.core.localtime import Clock, load_zone, utc_now
 from bot.core.models.base import route
@@ -323,14 +323,15 @@ class SpendingLimits:
 
     # -- /status
 
-    async def status_line(self, user_id: int, premium: bool) -> str | None:
-        """What is left of the person's daily budget (and their rate limit); None when no limit applies."""
+    async def status_line(self, user_id: int, premium: bool, language: str | None = None) -> str | None:
+        """What is left of the person's daily budget (and their rate limit), in ``language``; None when no
+        limit applies."""
         s = self.limits
         if not (s.daily_token_budget or s.premium_daily_token_budget
                 or s.user_messages_per_minute):
             return None
         if self.is_admin(user_id):
-            return "No limits for you (you are one of my admins)."
+            return translated(language, N_("No limits for you (you are one of my admins)."))
         lines = []
         budget = self.budget(premium)
         if budget:
@@ -338,9 +339,12 @@ class SpendingLimits:
             spent = await self.spending.today(self.day_start(now), user_id=user_id)
             left = max(0, budget - spent.person_tokens)
             reset = self.day_start(now + timedelta(days=1, hours=1))  # (a day of 23 hours: DST)
-            lines.append(f"{left:,} of {budget:,} tokens left today (resets <t:{int(reset.timestamp())}:R>)")
+            lines.append(translated(language, N_("{left} of {budget} tokens left today (resets {when})"),
+                                    left=f"{left:,}", budget=f"{budget:,}",
+                                    when=f"<t:{int(reset.timestamp())}:R>"))
         elif s.daily_token_budget or s.premium_daily_token_budget:
-            lines.append("No daily token limit on your plan")
+            lines.append(translated(language, N_("No daily token limit on your plan")))
         if s.user_messages_per_minute:
-            lines.append(f"Up to {s.user_messages_per_minute} messages a minute")
+            lines.append(tn(language, "Up to {count} message a minute", "Up to {count} messages a minute",
+                            s.user_messages_per_minute))
         return "\n".join(lines)

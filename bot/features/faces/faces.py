@@ -25,6 +25,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
+from bot.core.i18n import N_, t
 from bot.core.localtime import utc_now
 from bot.core.timers import Timers
 from database.boundary import JsonObject
@@ -38,6 +39,7 @@ TIMER = "face"  # the one-shot timer kind of a deferred change
 WINDOW = timedelta(minutes=10)
 BIO_LIMIT = 190  # characters, as Discord allows for a member's bio
 IMAGE_LIMIT = 10 * 1024 * 1024  # bytes of an avatar or banner Discord takes
+NOT_AN_IMAGE = N_("not a PNG, JPEG, GIF or WebP image")
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")  # what Discord takes for one
 # avatar/banner: the image's bytes, or base64 of them as a deferred change stores them (None: back to the
 # global one)
@@ -75,18 +77,19 @@ def _mib(size: int) -> str:
     return f"{size / 1024 / 1024:.1f} MiB"
 
 
-def too_large(size: int) -> str:
-    return f"{_mib(size)}, over Discord's limit of {IMAGE_LIMIT // 1024 // 1024} MiB for a profile picture"
+def too_large(size: int, language: str | None = None) -> str:
+    return t(language, "{size}, over Discord's limit of {limit} MiB for a profile picture", size=_mib(size),
+             limit=IMAGE_LIMIT // 1024 // 1024)
 
 
-def declared_problem(content_type: str | None, size: int) -> str:
+def declared_problem(content_type: str | None, size: int, language: str | None = None) -> str:
     """Why Discord would refuse an attachment as an avatar or banner, by what the attachment declares ("" when
     it may do): checked before downloading it, so a 60 MiB file costs no memory."""
     kind = (content_type or "").split(";", 1)[0].strip().lower()
     if kind not in IMAGE_TYPES:
-        return "not a PNG, JPEG, GIF or WebP image"
+        return t(language, NOT_AN_IMAGE)
     if size > IMAGE_LIMIT:
-        return too_large(size)
+        return too_large(size, language)
     return ""
 
 
@@ -94,7 +97,7 @@ def image_problem(data: bytes) -> str:
     """Why Discord would refuse ``data`` as an avatar or banner ("" when it would take it)."""
     webp = data[:4] == b"RIFF" and data[8:12] == b"WEBP"
     if not (data.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a")) or webp):
-        return "not a PNG, JPEG, GIF or WebP image"
+        return NOT_AN_IMAGE
     if len(data) > IMAGE_LIMIT:
         return too_large(len(data))
     return ""

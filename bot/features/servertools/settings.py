@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.core.i18n import N_, Explained, t
 from bot.core.policy import CONSENT_MODES, ID_LISTS, REPLY_MODES, ServerPolicy
 from database.records import ServerConfig
 from database.servers import Servers
@@ -18,16 +19,21 @@ CLEAR_WORDS = ("default", "reset", "none", "clear")
 EMPTY_WORDS = ("empty", "nobody", "-")  # an empty list here, whatever the global one holds
 
 
-class BadValue(ValueError):
-    """A value that cannot be used for a key; the message is the admin's one-line explanation."""
+class BadValue(Explained):
+    """A value that cannot be used for a key; the message is the admin's one-line explanation (``said`` in
+    their language)."""
 
 
 @dataclass(frozen=True)
 class Key:
     name: str  # as typed in /settings set
     column: str  # its registered setting (database/servers.py)
-    help: str
+    help: str  # an English msgid, said in the admin's language where shown
     choices: tuple[str, ...] = ()
+
+    def help_in(self, language: str | None) -> str:
+        """What the key does, in ``language``."""
+        return t(language, self.help, high=VOTE_COUNT_MAX)
 
 
 KEYS: dict[str, Key] = {
@@ -36,36 +42,37 @@ KEYS: dict[str, Key] = {
         Key(
             "reply_mode",
             "reply_mode",
-            "vote: answer when addressed, and join in when a yes/no vote says so; "
-            "addressed: only when addressed (no votes)",
+            N_("vote: answer when addressed, and join in when a yes/no vote says so; "
+               "addressed: only when addressed (no votes)"),
             REPLY_MODES,
         ),
         Key(
             "vote_count",
             "vote_count",
-            f"yes/no votes per unaddressed message (1-{VOTE_COUNT_MAX})",
+            N_("yes/no votes per unaddressed message (1-{high})"),
             ("1", "3", "5", "7"),
         ),
         Key(
             "proactive",
             "proactive",
-            "whether the character may start conversations here (on/off)",
+            N_("whether the character may start conversations here (on/off)"),
             ("on", "off"),
         ),
         Key(
             "memory_consent",
             "memory_consent",
-            "all: remember everyone but who opted out; opt_in: only who opted in",
+            N_("all: remember everyone but who opted out; opt_in: only who opted in"),
             CONSENT_MODES,
         ),
-        Key("log_channel", "log_channel_id", "channel for moderation and ticket notices (#channel or id)"),
-        Key("language", "language", "language the character answers in here (e.g. German)"),
-        Key("allowed_users", "allowed_users", "only these people may talk to it here (@mentions or ids; "
-            "empty: everyone)", ("empty",)),
-        Key("blocked_users", "blocked_users", "people it ignores here (@mentions or ids)", ("empty",)),
-        Key("allowed_roles", "allowed_roles", "only members with one of these roles may talk to it here "
-            "(@roles or ids; empty: everyone)", ("empty",)),
-        Key("blocked_roles", "blocked_roles", "members with these roles are ignored here (@roles or ids)",
+        Key("log_channel", "log_channel_id",
+            N_("channel for moderation and ticket notices (#channel or id)")),
+        Key("language", "language", N_("language the character answers in here (e.g. German)")),
+        Key("allowed_users", "allowed_users", N_("only these people may talk to it here (@mentions or ids; "
+                                                "empty: everyone)"), ("empty",)),
+        Key("blocked_users", "blocked_users", N_("people it ignores here (@mentions or ids)"), ("empty",)),
+        Key("allowed_roles", "allowed_roles", N_("only members with one of these roles may talk to it here "
+                                                "(@roles or ids; empty: everyone)"), ("empty",)),
+        Key("blocked_roles", "blocked_roles", N_("members with these roles are ignored here (@roles or ids)"),
             ("empty",)),
     )
 }
@@ -75,36 +82,38 @@ def parse_value(key: str, raw: str) -> object:
     """The stored value for ``raw`` typed for ``key``; None resets the key to the global default."""
     spec = KEYS.get(key)
     if spec is None:
-        raise BadValue(f"There is no setting {key!r}; choose one of: {', '.join(KEYS)}.")
+        raise BadValue(N_("There is no setting {key}; choose one of: {keys}."), key=repr(key),
+                       keys=", ".join(KEYS))
     text = raw.strip()
     if text.lower() in CLEAR_WORDS:
         return None
     low = text.lower().replace("-", "_")
     if key in ("reply_mode", "memory_consent"):
         if low not in spec.choices:
-            raise BadValue(f"{key} must be one of {', '.join(spec.choices)} (or default), not {text[:40]!r}.")
+            raise BadValue(N_("{key} must be one of {choices} (or default), not {value}."), key=key,
+                           choices=", ".join(spec.choices), value=repr(text[:40]))
         return low
     if key == "vote_count":
         if not text.isdigit() or not 1 <= int(text) <= VOTE_COUNT_MAX:
-            raise BadValue(
-                f"vote_count must be a whole number from 1 to {VOTE_COUNT_MAX}, not {text[:40]!r}."
-            )
+            raise BadValue(N_("{key} must be a whole number from 1 to {high}, not {value}."), key=key,
+                           high=VOTE_COUNT_MAX, value=repr(text[:40]))
         return int(text)
     if key == "proactive":
         if low in ("on", "true", "yes", "1"):
             return True
         if low in ("off", "false", "no", "0"):
             return False
-        raise BadValue(f"proactive must be on or off, not {text[:40]!r}.")
+        raise BadValue(N_("{key} must be on or off, not {value}."), key=key, value=repr(text[:40]))
     if key in ID_LISTS:
         return parse_ids(key, text)
     if key == "log_channel":
         match = re.fullmatch(r"<#(\d+)>|(\d{5,25})", text)
         if match is None:
-            raise BadValue(f"log_channel must be a #channel or a channel id, not {text[:40]!r}.")
+            raise BadValue(N_("{key} must be a #channel or a channel id, not {value}."), key=key,
+                           value=repr(text[:40]))
         return int(match.group(1) or match.group(2))
     if len(text) > LANGUAGE_MAX or not text:
-        raise BadValue(f"language must be 1 to {LANGUAGE_MAX} characters.")
+        raise BadValue(N_("{key} must be 1 to {high} characters."), key=key, high=LANGUAGE_MAX)
     return text
 
 
@@ -118,30 +127,35 @@ def parse_ids(key: str, text: str) -> str:
         match = re.fullmatch(r"<@&(\d+)>" if kind == "role" else r"<@!?(\d+)>", part) or re.fullmatch(
             r"(\d{5,25})", part)
         if match is None:
-            raise BadValue(f"{key} takes {kind} mentions or ids separated by commas, not {part[:40]!r}.")
+            raise BadValue(N_("{key} takes role mentions or ids separated by commas, not {value}.")
+                           if kind == "role"
+                           else N_("{key} takes user mentions or ids separated by commas, not {value}."),
+                           key=key, value=repr(part[:40]))
         if match.group(1) not in ids:
             ids.append(match.group(1))
     return ",".join(ids)
 
 
-def show_ids(key: str, value: str) -> str:
+def show_ids(key: str, value: str, language: str | None = None) -> str:
     ids = [p for p in value.split(",") if p.strip()]
     if not ids:
-        return "everyone" if key.startswith("allowed") else "nobody"
+        return t(language, "everyone") if key.startswith("allowed") else t(language, "nobody")
     mark = "@&" if key.endswith("roles") else "@"
     return ", ".join(f"<{mark}{i.strip()}>" for i in ids)
 
 
-def show_value(key: str, policy: ServerPolicy) -> str:
+def show_value(key: str, policy: ServerPolicy, language: str | None = None) -> str:
+    """The value ``key`` has here, as shown to an admin (its words, where not a value they type, in
+    ``language``)."""
     if key in ID_LISTS:
-        return show_ids(key, getattr(policy, key))
+        return show_ids(key, getattr(policy, key), language)
     value = {
         "reply_mode": policy.reply_mode,
         "vote_count": str(policy.vote_count),
         "proactive": "on" if policy.proactive else "off",
         "memory_consent": policy.memory_consent,
-        "log_channel": f"<#{policy.log_channel_id}>" if policy.log_channel_id else "none",
-        "language": policy.language or "not set",
+        "log_channel": f"<#{policy.log_channel_id}>" if policy.log_channel_id else t(language, "none"),
+        "language": policy.language or t(language, "not set"),
     }[key]
     return value
 

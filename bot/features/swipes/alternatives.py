@@ -23,6 +23,7 @@ from discord.utils import time_snowflake
 
 from bot.core.claude import ClaudeUnavailable
 from bot.core.config import DiscordSettings
+from bot.core.i18n import N_
 from bot.core.models.tools import without_footnotes
 from bot.core.place import Place
 from bot.core.stages import Incoming, ReplyResult, conversation_scope
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 
 SWITCH = "swipes"  # the per-place switch (/bot swipes) over the swipes setting
 TIMER = "swipe-expiry"  # the kind of the durable timer that takes a reply's buttons off when their time is up
+AGAIN_LATER = N_("I could not come up with another answer just now; try again in a moment.")
 
 
 def timer_key(message_id: int) -> str:
@@ -71,7 +73,7 @@ class Swiped:
     """What a press did: the set as it is now (None: its buttons are gone), or why nothing changed."""
 
     record: SwipeRecord | None
-    refusal: str = ""
+    refusal: str = ""  # an English msgid, said in the reader's language on Discord
 
 
 class ReplySwipes:
@@ -159,16 +161,16 @@ class ReplySwipes:
     def refusal(self, record: SwipeRecord | None, asker: Swiper, now: datetime | None = None) -> str:
         """Why ``asker`` may not swipe here ("" when they may)."""
         if record is None or not record.open or record.closes_at <= (now or datetime.now(UTC)):
-            return "These buttons have expired: the conversation has moved on."
+            return N_("These buttons have expired: the conversation has moved on.")
         if asker.user_id != record.user_id and not asker.admin:
-            return "Only the person this reply answered can swipe it."
+            return N_("Only the person this reply answered can swipe it.")
         return ""
 
     async def step(self, record: SwipeRecord, delta: int) -> Swiped:
         """Show the previous (-1) or next (+1) alternative."""
         index = record.shown + delta
         if not 0 <= index < len(record.alternatives):
-            return Swiped(record, "There is no other alternative that way: press 🔄 for a new one.")
+            return Swiped(record, N_("There is no other alternative that way: press 🔄 for a new one."))
         text = record.alternatives[index]
         return await self._shown(record, index, text, added=False)
 
@@ -192,13 +194,13 @@ class ReplySwipes:
         history = await self.store.conversations.history(record.character, record.user_id, record.scope)
         answered = _answered_turn(history.turns, record.turn_id)
         if pipeline is None or answered is None:
-            return Swiped(record, "I can no longer find the message this reply answered.")
+            return Swiped(record, N_("I can no longer find the message this reply answered."))
         place = asker.place
         if place.channel_id != record.channel_id or place.guild_id != record.guild_id \
                 or conversation_scope(place.is_dm, place.private, place.channel_id) != record.scope:
             # pressed elsewhere than the reply is, or its place changed since (made private, say): the
             # conversation it answered is not this place's any more
-            return Swiped(record, "This place changed since that reply: send a new message instead.")
+            return Swiped(record, N_("This place changed since that reply: send a new message instead."))
         now = self.clock()
         incoming = Incoming(
             message_id=answered.discord_message_id or time_snowflake(now), author_id=record.user_id,
@@ -209,9 +211,9 @@ class ReplySwipes:
                                               replace_last_reply=record.turn_id is not None)
         except ClaudeUnavailable as exc:
             log.error("a new swipe for user %s in %s failed: %s", record.user_id, record.scope, exc)
-            return Swiped(record, "I could not come up with another answer just now; try again in a moment.")
+            return Swiped(record, AGAIN_LATER)
         if not text:
-            return Swiped(record, "I could not come up with another answer just now; try again in a moment.")
+            return Swiped(record, AGAIN_LATER)
         limit = self.discord.max_message_length
         if len(text) > limit:  # one message holds it, and the history keeps exactly what is shown
             text = text[:limit - 1].rstrip() + "…"

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.core.config import ModelSettings, Settings
+from bot.core.i18n import N_
 from bot.core.text import Page, clip
 from bot.operator.conversation_tools import InvalidInput
 from database.records import RelationshipRecord, Usage, UserRecord, UserSummary
@@ -143,11 +144,11 @@ def parse_user_id(arg: str, usage: str = "a user id") -> int:
         raise InvalidInput(f"Give {usage}.")
     match = re.fullmatch(r"<@!?(\d+)>|(\d+)", arg)
     if match is None:
-        raise InvalidInput(f"{clip(arg, 40)!r} is not a user id: use the number from Discord's "
-                           "Copy User ID, or a mention.")
+        raise InvalidInput(N_("{value} is not a user id: use the number from Discord's Copy User ID, or a "
+                              "mention."), value=repr(clip(arg, 40)))
     value = int(match.group(1) or match.group(2))
     if not 0 < value < 2**63:
-        raise InvalidInput(f"{value} is not a valid Discord id.")
+        raise InvalidInput(N_("{value} is not a valid Discord id."), value=value)
     return value
 
 

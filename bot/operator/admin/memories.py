@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from bot.core.i18n import N_, t, tn
 from bot.core.text import clip
 from bot.operator.admin.edits import checked_text
 from bot.operator.admin.language import Choice, format_day, id_choices, parse_id, parse_user_id, user_label
@@ -17,8 +18,12 @@ from memory.facts import time_label
 
 Embed = Callable[[str], Awaitable[bytes]]  # one sentence's stored embedding (MemoryService.embed)
 
-NOT_EMBEDDED = ("\n-# Stored without an embedding: no memory engine is loaded to compute one, so similarity "
-                "recall cannot find this fact until it is embedded.")
+NOT_EMBEDDED = N_("Stored without an embedding: no memory engine is loaded to compute one, so similarity "
+                   "recall cannot find this fact until it is embedded.")
+
+
+def _not_embedded(language: str | None) -> str:
+    return "\n-# " + t(language, NOT_EMBEDDED)
 
 
 def _category(category: str) -> str:
@@ -46,56 +51,65 @@ class FactEdits:
         fact_id = parse_id(raw, "fact")
         row = await self.facts.get(user.id, fact_id)
         if row is None:
-            raise InvalidInput(f"{user_label(user)} has no fact #{fact_id}.")
+            raise InvalidInput(N_("{user} has no fact #{id}."), user=user_label(user), id=fact_id)
         return row
 
-    async def add(self, user_arg: str, text: str, category: str = "general", pinned: bool = False) -> str:
+    async def add(self, user_arg: str, text: str, category: str = "general", pinned: bool = False,
+                  language: str | None = None) -> str:
+        """Each answer in ``language`` (the admin's on Discord; None: English)."""
         user = await self.users.known(user_arg)
         text = checked_text(text, "fact")
         category = _category(category or "general")
         embedding = await self._embedding(text)
         fact_id = await self.facts.add(user.id, text, category=category, pinned=pinned,
                                                     embedding=embedding)
-        pin = " (pinned)" if pinned else ""
-        return (f"Added fact #{fact_id} [{category}]{pin} about {user_label(user)}: {clip(text, 300)}"
-                + (NOT_EMBEDDED if embedding is None else ""))
+        added = (t(language, "Added fact #{id} [{category}] (pinned) about {user}: {text}", id=fact_id,
+                   category=category, user=user_label(user), text=clip(text, 300)) if pinned
+                 else t(language, "Added fact #{id} [{category}] about {user}: {text}", id=fact_id,
+                        category=category, user=user_label(user), text=clip(text, 300)))
+        return added + (_not_embedded(language) if embedding is None else "")
 
-    async def show(self, user_arg: str) -> str:
+    async def show(self, user_arg: str, language: str | None = None) -> str:
         user = await self.users.known(user_arg)
         rows = await self.facts.rows(user.id)
         if not rows:
-            return f"No long-term facts about {user_label(user)}."
+            return t(language, "No long-term facts about {user}.", user=user_label(user))
+        unembedded = " " + t(language, "(not embedded)")
         lines = [f"#{r.id} [{r.category}]{' 📌' if r.pinned else ''} {clip(r.fact, 300)} ({time_label(r)})"
-                 + (" (not embedded)" if r.embedding is None else "") for r in rows]
-        return f"**Facts about {user_label(user)}**\n" + "\n".join(lines)
+                 + (unembedded if r.embedding is None else "") for r in rows]
+        return t(language, "**Facts about {user}**", user=user_label(user)) + "\n" + "\n".join(lines)
 
-    async def edit(self, user_arg: str, raw: str | int, text: str | None, category: str | None) -> str:
+    async def edit(self, user_arg: str, raw: str | int, text: str | None, category: str | None,
+                   language: str | None = None) -> str:
         user = await self.users.known(user_arg)
         row = await self._fact(user, raw)
         if text is None and category is None:
-            raise InvalidInput("Give a new text, a new category, or both.")
+            raise InvalidInput(N_("Give a new text, a new category, or both."))
         new_text = checked_text(text, "fact") if text is not None else None
         new_category = _category(category) if category is not None else None
         embedding = await self._embedding(new_text) if new_text is not None else None
         await self.facts.edit(user.id, row.id, fact=new_text, category=new_category,
                                     embedding=embedding)
-        note = NOT_EMBEDDED if new_text is not None and embedding is None else ""
-        return (f"Changed fact #{row.id} about {user_label(user)}\n"
-                f"was: [{row.category}] {clip(row.fact, 300)}\n"
-                f"now: [{new_category or row.category}] {clip(new_text or row.fact, 300)}" + note)
+        note = _not_embedded(language) if new_text is not None and embedding is None else ""
+        return t(language, "Changed fact #{id} about {user}\nwas: {old}\nnow: {new}", id=row.id,
+                 user=user_label(user), old=f"[{row.category}] {clip(row.fact, 300)}",
+                 new=f"[{new_category or row.category}] {clip(new_text or row.fact, 300)}") + note
 
-    async def delete(self, user_arg: str, raw: str | int) -> str:
+    async def delete(self, user_arg: str, raw: str | int, language: str | None = None) -> str:
         user = await self.users.known(user_arg)
         row = await self._fact(user, raw)
         await self.facts.delete(user.id, row.id)
-        return f"Deleted fact #{row.id} about {user_label(user)}: {clip(row.fact, 300)}"
+        return t(language, "Deleted fact #{id} about {user}: {text}", id=row.id, user=user_label(user),
+                 text=clip(row.fact, 300))
 
-    async def pin(self, user_arg: str, raw: str | int, pinned: bool = True) -> str:
+    async def pin(self, user_arg: str, raw: str | int, pinned: bool = True,
+                  language: str | None = None) -> str:
         user = await self.users.known(user_arg)
         row = await self._fact(user, raw)
         await self.facts.pin(user.id, row.id, pinned)
-        state = "Pinned" if pinned else "Unpinned"
-        return f"{state} fact #{row.id} about {user_label(user)}: {clip(row.fact, 300)}"
+        done = (N_("Pinned fact #{id} about {user}: {text}") if pinned
+                else N_("Unpinned fact #{id} about {user}: {text}"))
+        return t(language, done, id=row.id, user=user_label(user), text=clip(row.fact, 300))
 
     async def choices(self, user_arg: str, current: str) -> list[Choice]:
         try:
@@ -107,19 +121,20 @@ class FactEdits:
         return id_choices(labels, current)
 
 
-def _source(source: str) -> str:
-    return "from DMs or private places, private" if source in PRIVATE_SOURCES else source
+def _source(source: str, language: str | None = None) -> str:
+    return t(language, "from DMs or private places, private") if source in PRIVATE_SOURCES else source
 
 
-def _placed(memory: CoreMemoryRow) -> str:
+def _placed(memory: CoreMemoryRow, language: str | None = None) -> str:
     """Its source and where it is used (issue 49): DMs only, one server, or every place (an admin's)."""
-    where = ("" if memory.private else " · every place" if memory.guild_id is None
-             else f" · server {memory.guild_id} only")
-    return _source(memory.source) + where
+    where = ("" if memory.private else " · " + t(language, "every place") if memory.guild_id is None
+             else " · " + t(language, "server {server} only", server=memory.guild_id))
+    return _source(memory.source, language) + where
 
 
 class MemoryEdits:
-    """``/memories``: a user's core memories; every change archives the previous version."""
+    """``/memories``: a user's core memories; every change archives the previous version. Each answer is in
+    ``language`` (the admin's on Discord; None: English, the dashboard's and the log channel's)."""
 
     def __init__(self, memories: Memories, character: str, users: Users) -> None:
         self.memories = memories
@@ -131,23 +146,25 @@ class MemoryEdits:
         for memory in await self.memories.core_memories(self.character, user.id):
             if memory[0] == memory_id:
                 return memory
-        raise InvalidInput(f"{user_label(user)} has no core memory #{memory_id}.")
+        raise InvalidInput(N_("{user} has no core memory #{id}."), user=user_label(user), id=memory_id)
 
-    async def show(self, user_arg: str) -> str:
+    async def show(self, user_arg: str, language: str | None = None) -> str:
         user = await self.users.known(user_arg)
         memories = await self.memories.placed_memories(self.character, user.id)
         if not memories:
-            return f"No core memories of {user_label(user)}."
-        return f"**Core memories of {user_label(user)}**\n" + "\n".join(
-            f"#{m.id} ({_placed(m)}) {clip(m.content, 400)}" for m in memories)
+            return t(language, "No core memories of {user}.", user=user_label(user))
+        return t(language, "**Core memories of {user}**", user=user_label(user)) + "\n" + "\n".join(
+            f"#{m.id} ({_placed(m, language)}) {clip(m.content, 400)}" for m in memories)
 
-    async def add(self, user_arg: str, text: str) -> str:
+    async def add(self, user_arg: str, text: str, language: str | None = None) -> str:
         user = await self.users.known(user_arg)
         text = checked_text(text, "memory")
         memory_id = await self.memories.add_core_memory(self.character, user.id, text, source="admin")
-        return f"Added core memory #{memory_id} of {user_label(user)}: {clip(text, 300)}"
+        return t(language, "Added core memory #{id} of {user}: {text}", id=memory_id, user=user_label(user),
+                 text=clip(text, 300))
 
-    async def edit(self, user_arg: str, raw: str | int, text: str, *, expected: str | None = None) -> str:
+    async def edit(self, user_arg: str, raw: str | int, text: str, *, expected: str | None = None,
+                   language: str | None = None) -> str:
         """``expected``: the text the editor started from (the dashboard); when the memory no longer reads
         so, someone else changed it meanwhile and nothing is saved (EditConflict)."""
         user = await self.users.known(user_arg)
@@ -157,37 +174,47 @@ class MemoryEdits:
                 memory_id, new, expected=expected):
             raise EditConflict(f"Core memory #{memory_id} of {user_label(user)} was changed by someone else "
                                "after you opened it, so your edit was not saved; its current text is shown.")
-        return (f"Changed core memory #{memory_id} of {user_label(user)} (the old version is archived)\n"
-                f"was: {clip(old, 300)}\nnow: {clip(new, 300)}")
+        return t(language, "Changed core memory #{id} of {user} (the old version is archived)\nwas: {old}\n"
+                           "now: {new}", id=memory_id, user=user_label(user), old=clip(old, 300),
+                 new=clip(new, 300))
 
-    async def delete(self, user_arg: str, raw: str | int) -> str:
+    async def delete(self, user_arg: str, raw: str | int, language: str | None = None) -> str:
         user = await self.users.known(user_arg)
         memory_id, old, _ = await self._memory(user, raw)
         await self.memories.delete_core_memory(memory_id)
-        return f"Deleted core memory #{memory_id} of {user_label(user)} (archived first): {clip(old, 300)}"
+        return t(language, "Deleted core memory #{id} of {user} (archived first): {text}", id=memory_id,
+                 user=user_label(user), text=clip(old, 300))
 
-    async def history(self, user_arg: str) -> str:
+    async def history(self, user_arg: str, language: str | None = None) -> str:
         user = await self.users.known(user_arg)
         versions = await self.memories.core_memory_versions(self.character, user.id)
         if not versions:
-            return f"No archived core-memory versions of {user_label(user)}."
+            return t(language, "No archived core-memory versions of {user}.", user=user_label(user))
         lines = []
         for vid, when, reason, items in versions:
-            preview = "; ".join(clip(i.get("content", ""), 60) for i in items[:3]) or "(empty)"
-            lines.append(f"#{vid} {format_day(when)} · {reason or 'no reason'} · {len(items)} memories: "
-                         f"{preview}")
-        return f"**Archived core-memory versions of {user_label(user)}** (newest first)\n" + "\n".join(lines)
+            preview = ("; ".join(clip(i.get("content", ""), 60) for i in items[:3])
+                       or t(language, "(empty)"))
+            why = reason or t(language, "no reason")
+            lines.append(f"#{vid} {format_day(when)} · {why} · "
+                         + tn(language, "{count} memory: {preview}", "{count} memories: {preview}",
+                              len(items), preview=preview))
+        heading = t(language, "**Archived core-memory versions of {user}** (newest first)",
+                    user=user_label(user))
+        return heading + "\n" + "\n".join(lines)
 
-    async def restore(self, user_arg: str, raw: str | int) -> str:
+    async def restore(self, user_arg: str, raw: str | int, language: str | None = None) -> str:
         user = await self.users.known(user_arg)
         version_id = parse_id(raw, "version")
         versions = {v[0]: v for v in await self.memories.core_memory_versions(self.character, user.id)}
         if version_id not in versions:
-            raise InvalidInput(f"{user_label(user)} has no archived version #{version_id}.")
+            raise InvalidInput(N_("{user} has no archived version #{id}."), user=user_label(user),
+                               id=version_id)
         await self.memories.restore_core_memory_version(version_id)
         count = len(versions[version_id][3])
-        return (f"Restored version #{version_id} of {user_label(user)}'s core memories ({count} memories); "
-                "the version it replaced is archived too.")
+        return tn(language, "Restored version #{id} of {user}'s core memories ({count} memory); the version "
+                            "it replaced is archived too.",
+                  "Restored version #{id} of {user}'s core memories ({count} memories); the version it "
+                  "replaced is archived too.", count, id=version_id, user=user_label(user))
 
     async def choices(self, user_arg: str, current: str) -> list[Choice]:
         try:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from bot.core.config import ModelSettings
+from bot.core.i18n import N_
 from bot.core.text import Page, page_of
 from bot.operator.admin.language import (
     MAX_CHOICES,
@@ -37,8 +38,8 @@ class Users:
         user_id = parse_user_id(arg)
         user = await self.people.get_user(user_id)
         if user is None:
-            raise InvalidInput(f"I don't know user {user_id}: they have not talked to me yet "
-                               "(or their data was deleted).")
+            raise InvalidInput(N_("I don't know user {user}: they have not talked to me yet (or their data "
+                                  "was deleted)."), user=user_id)
         return user
 
     async def choices(self, current: str) -> list[Choice]:
