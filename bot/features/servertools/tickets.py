@@ -6,13 +6,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import datetime
 
+from bot.core.i18n import N_, t, tn
 from bot.features.servertools.moderation import describe_duration
 from database.records import ServerConfig, TicketRecord, TranscriptLine
 from database.store import Store
 
 THREAD_NAME_MAX = 100
 TOPIC_MAX = 200
-FORGOTTEN = "You asked to be forgotten (/forget_me) meanwhile: no ticket was opened."
+FORGOTTEN = N_("You asked to be forgotten (/forget_me) meanwhile: no ticket was opened.")
 TRANSCRIPT_MAX = 5000  # messages archived per ticket
 CUSTOM_ID = "kindred-ticket:{ticket}:close"
 CUSTOM_ID_PATTERN = r"kindred-ticket:(?P<ticket>[0-9]+):close"
@@ -63,12 +64,13 @@ def notice_title(ticket_id: int, what: str) -> str:
 
 
 def status_line(opened_at: datetime, closed_by_id: int | None = None, closed_at: datetime | None = None,
-                archived: int = 0) -> str:
+                archived: int = 0, language: str = "en") -> str:
     """A ticket's status on its opening panel: open since when, or closed by whom, when, what was kept."""
     if closed_by_id is None or closed_at is None:
-        return f"🟢 Open since <t:{int(opened_at.timestamp())}:R>"
-    return (f"🔒 Closed <t:{int(closed_at.timestamp())}:R> by <@{closed_by_id}> · {archived} message(s) "
-            "archived")
+        return "🟢 " + t(language, "Open since {when}", when=f"<t:{int(opened_at.timestamp())}:R>")
+    return "🔒 " + tn(language, "Closed {when} by {who} · {count} message archived",
+                      "Closed {when} by {who} · {count} messages archived", archived,
+                      when=f"<t:{int(closed_at.timestamp())}:R>", who=f"<@{closed_by_id}>")
 
 
 def clean_topic(topic: str | None) -> str:
