@@ -1,7 +1,8 @@
 """The server features speak the language of whoever reads them, over the wire: a moderation answer, a
 ticket's opening panel, a poll's fixed lines and a place task's answer come out in Japanese, Spanish and
-German (the interaction's locale for an answer only the asker sees; the place's ``/settings language``, else the asker's
-locale, for what everyone there sees), English as the control, and no English sentence is left in them."""
+German (the interaction's locale for an answer only the asker sees; the place's ``/settings language``,
+else the asker's locale, for what everyone there sees), English as the control, and no English sentence is
+left in them."""
 
 from __future__ import annotations
 
