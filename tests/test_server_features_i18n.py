@@ -2,13 +2,14 @@
 ticket's opening panel, a poll's fixed lines and a place task's answer come out in Japanese, Spanish and
 German (the interaction's locale for an answer only the asker sees; the place's ``/settings language``,
 else the asker's locale, for what everyone there sees), English as the control, and no English sentence is
-left in them."""
+left in them; /voice join and leave answer in the caller's locale."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +21,8 @@ from tests.server_support import MODERATOR_ID, World
 from tests.test_place_tasks import tasks
 from tests.test_polls import _with_message, results, shown, start_poll, vote
 from tests.test_tickets import panel_of, setup_staff, threads, ticket
+from tests.test_voice_calls import voice_command
+from tests.voice_support import VOICE_ID, voice_harness
 
 # What only the asker reads: (language, their Discord client's locale).
 ANSWERS = [("ja", "ja"), ("es", "es-ES"), ("de", "de"), ("en", "en-US")]
@@ -217,3 +220,23 @@ async def test_a_place_tasks_answer_is_in_the_admins_locale(harness: Harness, la
         left = english_left(f"{empty} {text.split(': ')[0]} {text.rsplit(': ', 1)[0]}", english,
                             names=("UTC", "bot", "tasks", "add"))
         assert left == [], left
+
+
+# --------------------------------------------------------------------------- voice calls
+
+
+async def test_voice_join_and_leave_answer_in_the_callers_locale(db_url: str, tmp_path: Path) -> None:
+    h = await voice_harness(db_url, tmp_path, dave=True, stt_backend="openai", voice_channels="true")
+    try:
+        h.discord.set_locale(USER_ID, "ja")
+        h.discord.set_locale(USER2_ID, "de")
+        await h.discord.member_joins_voice(GUILD_ID, VOICE_ID, USER_ID)
+        assert await voice_command(h, "join") == "あなたのボイスチャンネルに入りました。聞いています。"
+        assert await voice_command(h, "join", user=USER2_ID) == (
+            "Tritt zuerst einem Sprachkanal bei und ruf mich dann mit /voice join dazu.")
+        h.discord.set_locale(USER_ID, "es-ES")
+        assert await voice_command(h, "leave") == "Salí del canal de voz."
+        h.discord.set_locale(USER_ID, "en-US")
+        assert await voice_command(h, "leave") == "I'm not in a voice channel here."
+    finally:
+        await h.close()
