@@ -138,10 +138,11 @@ class ModerationCog(commands.Cog, name="Moderation"):
         *,
         target: discord.abc.User | None = None,
         reason: str = "",
-        detail: str = "",
+        detail: Detail = NONE,
         channel_id: int | None = None,
     ) -> None:
-        """The moderation log: a database row and a plain line in the server's log channel."""
+        """The moderation log: a database row (its detail in English) and a plain line in the server's log
+        channel (in the server's ``/settings language``, else English)."""
         guild_id = int(interaction.guild_id or 0)
         moderator = interaction.user
         await self.modlog.record(
@@ -151,7 +152,7 @@ class ModerationCog(commands.Cog, name="Moderation"):
             target_id=target.id if target else None,
             channel_id=channel_id,
             reason=reason,
-            detail=detail,
+            detail=detail("en"),
         )
         log.info(
             "moderation in %s: %s of %s by %s (%s)",
@@ -159,8 +160,9 @@ class ModerationCog(commands.Cog, name="Moderation"):
             action,
             target.id if target else "-",
             moderator.id,
-            detail,
+            detail("en"),
         )
+        language = await place_language(self.bot, guild_id) or "en"
         await post_notice(
             self.bot,
             guild_id,
@@ -171,8 +173,9 @@ class ModerationCog(commands.Cog, name="Moderation"):
                 target=target.display_name if target else "",
                 target_id=target.id if target else None,
                 reason=reason,
-                detail=detail,
+                detail=detail(language),
                 channel_id=channel_id,
+                language=language,
             ),
         )
 
@@ -220,7 +223,7 @@ class ModerationCog(commands.Cog, name="Moderation"):
             return
         if notify and not dm_first:
             dm_note = "" if await self.notify(target, action, guild, why, detail) else closed
-        await self.record(interaction, action, target=target, reason=why, detail=detail("en"))
+        await self.record(interaction, action, target=target, reason=why, detail=detail)
         done = confirmation(self.character, action, target.display_name, detail(language), language)
         await tell(interaction, done + dm_note)
 
@@ -331,6 +334,7 @@ class ModerationCog(commands.Cog, name="Moderation"):
                 target=name,
                 target_id=uid,
                 reason=why,
+                language=await place_language(self.bot, guild.id) or "en",
             ),
         )
         await tell(interaction, confirmation(self.character, "unban", name, language=language))
@@ -420,7 +424,7 @@ class ModerationCog(commands.Cog, name="Moderation"):
             await tell(interaction, t(language, "A warning needs a reason."))
             return
         number, total = await self.modlog.warn_counted(guild.id, member.id, interaction.user.id, why)
-        detail = warning_detail(number, total)
+        logged = await place_language(self.bot, guild.id) or "en"
         dm_note = ""
         if notify and not await self.notify(member, "warn", guild, why):
             dm_note = " " + t(language, "(their DMs are closed)")
@@ -434,7 +438,8 @@ class ModerationCog(commands.Cog, name="Moderation"):
                 target=member.display_name,
                 target_id=member.id,
                 reason=why,
-                detail=detail,
+                detail=warning_detail(number, total, logged),
+                language=logged,
             ),
         )
         await tell(interaction, confirmation(self.character, "warn", member.display_name,
@@ -529,8 +534,7 @@ class ModerationCog(commands.Cog, name="Moderation"):
         def detail(language: str) -> str:
             return tn(language, "{count} message", "{count} messages", deleted)
 
-        await self.record(interaction, "purge", target=user, reason=why, detail=detail("en"),
-                          channel_id=channel.id)
+        await self.record(interaction, "purge", target=user, reason=why, detail=detail, channel_id=channel.id)
         await interaction.edit_original_response(
             content=confirmation(self.character, "purge", "", detail(language), language) + old + error
         )

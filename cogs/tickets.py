@@ -20,7 +20,7 @@ from discord.ext import commands
 from bot.core.i18n import N_, t
 from bot.core.text import clip
 from bot.discord.language import answer_language
-from bot.discord.line_language import shown_language
+from bot.discord.line_language import place_language, shown_language
 from bot.discord.panels import panel
 from bot.discord.permissions import HookInteraction, NotServerAdmin, is_server_admin, require_server
 from bot.discord.posting import allowed_mentions_for
@@ -144,10 +144,10 @@ class TicketCommands(commands.Cog, name="Tickets"):
         channel: discord.TextChannel | None = None,
     ) -> None:
         require_server(interaction)
-        if not await is_server_admin(self.bot, interaction):
-            await tell(interaction, str(NotServerAdmin()))
-            return
         language = await answer_language(interaction)
+        if not await is_server_admin(self.bot, interaction):
+            await tell(interaction, t(language, str(NotServerAdmin())))
+            return
         guild = interaction.guild
         target = channel or interaction.channel
         if guild is None or not isinstance(target, discord.TextChannel) or target.guild.id != guild.id:
@@ -258,9 +258,10 @@ class TicketCommands(commands.Cog, name="Tickets"):
             return
         assert thread is not None  # made by make_thread, or open() raised
         user = interaction.user
-        fields = opened_fields(ticket_id, user.display_name, user.id, about, thread.id)
+        logged = await place_language(self.bot, guild.id) or "en"  # the log channel: the server's language
+        fields = opened_fields(ticket_id, user.display_name, user.id, about, thread.id, logged)
         await post_notice(self.bot, guild.id, None,
-                          view=panel(notice_title(ticket_id, "opened"), fields, accent=OPEN_COLOUR))
+                          view=panel(notice_title(ticket_id, "opened", logged), fields, accent=OPEN_COLOUR))
         await interaction.edit_original_response(content=t(language, "Your ticket is open: {thread}.",
                                                            thread=thread.mention))
 
@@ -334,9 +335,10 @@ class TicketCommands(commands.Cog, name="Tickets"):
             )
         except discord.HTTPException as exc:
             log.warning("could not archive the thread of ticket %s: %s", ticket_id, exc)
-        fields = summary_fields(ticket, user.display_name, user.id, lines, utcnow())
+        logged = await place_language(self.bot, ticket.guild_id) or "en"
+        fields = summary_fields(ticket, user.display_name, user.id, lines, utcnow(), logged)
         await post_notice(self.bot, ticket.guild_id, None,
-                          view=panel(notice_title(ticket_id, "closed"), fields, accent=CLOSED_COLOUR))
+                          view=panel(notice_title(ticket_id, "closed", logged), fields, accent=CLOSED_COLOUR))
         log.info("ticket %s closed by %s (%d messages archived)", ticket_id, user.id, len(lines))
         await interaction.edit_original_response(content=t(language, "Closed. The transcript is archived."))
 

@@ -253,17 +253,20 @@ def log_line(
     reason: str = "",
     detail: str = "",
     channel_id: int | None = None,
+    language: str = "en",
 ) -> str:
-    """One plain line for the server's log channel."""
+    """One plain line for the server's log channel (its labels in ``language``; the action is the command's
+    name)."""
     parts = [f"**{action}**"]
     if target_id is not None:
-        parts.append(f"target: {target} ({target_id})")
-    parts.append(f"by: {moderator} ({moderator_id})")
+        parts.append(t(language, "target: {who}", who=f"{target} ({target_id})"))
+    parts.append(t(language, "by: {who}", who=f"{moderator} ({moderator_id})"))
     if channel_id is not None:
-        parts.append(f"channel: <#{channel_id}>")
+        parts.append(t(language, "channel: {channel}", channel=f"<#{channel_id}>"))
     if detail:
         parts.append(detail)
-    parts.append(f"reason: {reason or 'none given'}")
+    parts.append(t(language, "reason: {reason}", reason=reason) if reason
+                 else t(language, "reason: none given"))
     return " · ".join(parts)
 
 

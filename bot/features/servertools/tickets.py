@@ -36,31 +36,35 @@ def transcript_line(
     return TranscriptLine(message_id, author_id, author_name, text, created_at)
 
 
-def opened_fields(ticket_id: int, opener: str, opener_id: int, topic: str, thread_id: int) -> list[
-        tuple[str, str]]:
+def opened_fields(ticket_id: int, opener: str, opener_id: int, topic: str, thread_id: int,
+                  language: str = "en") -> list[tuple[str, str]]:
     """The log channel's panel for a ticket opened (its title is :func:`notice_title`)."""
-    return [("Opened by", f"{opener} ({opener_id})"), ("Topic", topic or "none"),
-            ("Thread", f"<#{thread_id}>")]
+    return [(t(language, "Opened by"), f"{opener} ({opener_id})"),
+            (t(language, "Topic"), topic or t(language, "none")), (t(language, "Thread"), f"<#{thread_id}>")]
 
 
 def summary_fields(
-    ticket: TicketRecord, closed_by: str, closed_by_id: int, lines: Sequence[TranscriptLine], now: datetime
+    ticket: TicketRecord, closed_by: str, closed_by_id: int, lines: Sequence[TranscriptLine], now: datetime,
+    language: str = "en",
 ) -> list[tuple[str, str]]:
     """The summary for the log channel, as a panel's figures: who opened and closed it, its topic, who
     spoke and for how long it was open."""
-    people = sorted({line.author_name for line in lines if line.author_name})
+    people = ", ".join(sorted({line.author_name for line in lines if line.author_name}))
     return [
-        ("Opened by", f"<@{ticket.opener_id}>"),
-        ("Closed by", f"{closed_by} ({closed_by_id})"),
-        ("Topic", ticket.topic or "none"),
-        ("Messages", f"{len(lines)} from {', '.join(people) or 'nobody'} · transcript archived"),
-        ("Open for", describe_duration(now - ticket.opened_at)),
+        (t(language, "Opened by"), f"<@{ticket.opener_id}>"),
+        (t(language, "Closed by"), f"{closed_by} ({closed_by_id})"),
+        (t(language, "Topic"), ticket.topic or t(language, "none")),
+        (t(language, "Messages"), t(language, "{count} from {people} · transcript archived", count=len(lines),
+                                    people=people or t(language, "nobody"))),
+        (t(language, "Open for"), describe_duration(now - ticket.opened_at, language)),
     ]
 
 
-def notice_title(ticket_id: int, what: str) -> str:
-    """A ticket notice's title in the log channel ("ticket #3 closed")."""
-    return f"ticket #{ticket_id} {what}"
+def notice_title(ticket_id: int, what: str, language: str = "en") -> str:
+    """A ticket notice's title in the log channel ("ticket #3 closed"); ``what``: opened or closed."""
+    if what == "opened":
+        return t(language, "ticket #{number} opened", number=ticket_id)
+    return t(language, "ticket #{number} closed", number=ticket_id)
 
 
 def status_line(opened_at: datetime, closed_by_id: int | None = None, closed_at: datetime | None = None,
