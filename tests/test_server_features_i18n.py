@@ -20,7 +20,7 @@ from tests.harness import ADMIN_ID, CHANNEL_ID, GUILD_ID, USER2_ID, USER_ID, Har
 from tests.server_support import MODERATOR_ID, World
 from tests.test_place_tasks import tasks
 from tests.test_polls import _with_message, results, shown, start_poll, vote
-from tests.test_tickets import panel_of, setup_staff, threads, ticket
+from tests.test_tickets import notices, panel_of, setup_staff, threads, ticket
 from tests.test_voice_calls import voice_command
 from tests.voice_support import VOICE_ID, voice_harness
 
@@ -116,12 +116,20 @@ async def test_a_tickets_opening_panel_is_in_the_places_language_else_the_opener
     shown_panel = panel_of(h, opening)
     for line in OPENING[language][:5]:
         assert line in shown_panel, (line, shown_panel)
+    # the log channel's notice: the server's language where one is set, else English (the operator's)
+    titles = {"Spanish": "### ticket n.º 1 abierto", "German": "### Ticket Nr. 1 geöffnet"}
+    titled = titles.get(place or "", "### ticket #1 opened")
+    assert any(titled in notice for notice in await eventually(lambda: _notices(h), "the log notice"))
     [button] = [c for c in walk_components(opening["components"]) if c["type"] == 2]
     assert button["label"] == OPENING[language][5]
     if language != "en":
         left = english_left(shown_panel + " " + button["label"], " ".join(OPENING["en"]),
                             names=("my", "shell", "is", "stuck"))
         assert left == [], left
+
+
+async def _notices(h: Harness) -> list[str]:
+    return notices(h)
 
 
 # --------------------------------------------------------------------------- polls
