@@ -2,7 +2,8 @@
 ticket's opening panel, a poll's fixed lines and a place task's answer come out in Japanese, Spanish and
 German (the interaction's locale for an answer only the asker sees; the place's ``/settings language``,
 else the asker's locale, for what everyone there sees), English as the control, and no English sentence is
-left in them; /voice join and leave answer in the caller's locale."""
+left in them; /voice join and leave answer in the caller's locale, the voice channel's status is the server's
+language."""
 
 from __future__ import annotations
 
@@ -238,8 +239,11 @@ async def test_voice_join_and_leave_answer_in_the_callers_locale(db_url: str, tm
     try:
         h.discord.set_locale(USER_ID, "ja")
         h.discord.set_locale(USER2_ID, "de")
+        await h.store.servers.update(GUILD_ID, language="German")  # the channel's status is everyone's
         await h.discord.member_joins_voice(GUILD_ID, VOICE_ID, USER_ID)
         assert await voice_command(h, "join") == "あなたのボイスチャンネルに入りました。聞いています。"
+        await h.discord.wait_for(lambda d: d.voice_status(VOICE_ID) == "🎧 Finn hört zu",
+                                 what="the channel's status in the server's language")
         assert await voice_command(h, "join", user=USER2_ID) == (
             "Tritt zuerst einem Sprachkanal bei und ruf mich dann mit /voice join dazu.")
         h.discord.set_locale(USER_ID, "es-ES")

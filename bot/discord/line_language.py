@@ -17,8 +17,9 @@ from bot.discord.language import HookInteraction, answer_language
 log = logging.getLogger(__name__)
 
 
-async def place_language(client: discord.Client, guild_id: int | None) -> str | None:
-    """The server's ``/settings language``, if set and Kindred speaks it (None in DMs and before start-up)."""
+async def place_language(client: object, guild_id: int | None) -> str | None:
+    """The server's ``/settings language``, if set and Kindred speaks it (None in DMs and before start-up);
+    ``client``: the bot (its services, once built)."""
     services: Any = getattr(client, "_services", None)
     if services is None or guild_id is None:
         return None
