@@ -18,7 +18,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.core.i18n import N_, t, tn
 from bot.core.text import clip
+from bot.discord.language import answer_language
+from bot.discord.line_language import person_language, place_language
 from bot.discord.permissions import require_server
 from bot.discord.serverlog import post_notice
 from bot.discord.ui import tell
@@ -39,6 +42,7 @@ from bot.features.servertools.moderation import (
     parse_duration,
     plan_purge,
     refusal,
+    warning_detail,
 )
 
 if TYPE_CHECKING:
@@ -48,6 +52,7 @@ log = logging.getLogger(__name__)
 
 SCAN_MAX = 1000  # messages looked through for a /purge with a user filter
 REASON = "Why (goes into Discord's audit log and the moderation log)"
+OLD = N_("{count} older than 14 days stayed: Discord doesn't let bots bulk-delete those.")
 NOTIFY = "Send them a short DM saying what happened and why (default: yes)"
 
 
@@ -57,6 +62,17 @@ def party_of(user: discord.abc.User, permissions: discord.Permissions | None = N
     names = frozenset(name for name, on in perms if on) if perms is not None else frozenset()
     top = user.top_role.position if isinstance(user, discord.Member) else -1  # not a member: no hierarchy
     return Party(user.id, user.display_name, top, names)
+
+
+Detail = Callable[[str], str]  # an action's detail in a language ("2 hours"): the log's, each reader's
+
+
+def plain(text: str) -> Detail:
+    """A detail that is the same in every language."""
+    return lambda _language: text
+
+
+NONE = plain("")
 
 
 class Refused(Exception):
@@ -81,30 +97,35 @@ class ModerationCog(commands.Cog, name="Moderation"):
         target: discord.abc.User | None,
         *,
         member_required: bool,
+        language: str = "en",
     ) -> discord.Guild:
-        """Raise :class:`Refused` unless every rule allows ``action`` on ``target``."""
+        """Raise :class:`Refused` (its line in ``language``) unless every rule allows ``action`` on
+        ``target``."""
         require_server(interaction)
         guild = interaction.guild
         if guild is None:
-            raise Refused("I can't see this server right now; try again in a moment.")
+            raise Refused(t(language, "I can't see this server right now; try again in a moment."))
         if member_required and target is not None and not isinstance(target, discord.Member):
-            raise Refused(f"{target.display_name} is not a member of this server.")
+            raise Refused(t(language, "{name} is not a member of this server.", name=target.display_name))
         caller = party_of(interaction.user, interaction.permissions)
         bot = party_of(guild.me, interaction.app_permissions)
         text = refusal(
-            ACTIONS[action], caller, bot, party_of(target) if target is not None else None, guild.owner_id
+            ACTIONS[action], caller, bot, party_of(target) if target is not None else None, guild.owner_id,
+            language,
         )
         if text:
             raise Refused(text)
         return guild
 
     async def notify(
-        self, user: discord.abc.User, action: str, guild: discord.Guild, reason: str, detail: str = ""
+        self, user: discord.abc.User, action: str, guild: discord.Guild, reason: str, detail: Detail = NONE
     ) -> bool:
-        """DM the person a notice; False when their DMs are closed."""
+        """DM the person a notice, in their language (else the server's); False when their DMs are closed."""
+        language = (await person_language(self.bot, user.id) or await place_language(self.bot, guild.id)
+                    or "en")
         try:
             # the commands' users and members are all Messageable; the abc.User protocol does not say so
-            await user.send(notice(self.character, action, guild.name, reason, detail))  # type: ignore[attr-defined]
+            await user.send(notice(self.character, action, guild.name, reason, detail(language), language))  # type: ignore[attr-defined]
         except discord.HTTPException as exc:
             log.info("could not DM user %s about a %s: %s", user.id, action, exc)
             return False
@@ -117,10 +138,11 @@ class ModerationCog(commands.Cog, name="Moderation"):
         *,
         target: discord.abc.User | None = None,
         reason: str = "",
-        detail: str = "",
+        detail: Detail = NONE,
         channel_id: int | None = None,
     ) -> None:
-        """The moderation log: a database row and a plain line in the server's log channel."""
+        """The moderation log: a database row (its detail in English) and a plain line in the server's log
+        channel (in the server's ``/settings language``, else English)."""
         guild_id = int(interaction.guild_id or 0)
         moderator = interaction.user
         await self.modlog.record(
@@ -130,7 +152,7 @@ class ModerationCog(commands.Cog, name="Moderation"):
             target_id=target.id if target else None,
             channel_id=channel_id,
             reason=reason,
-            detail=detail,
+            detail=detail("en"),
         )
         log.info(
             "moderation in %s: %s of %s by %s (%s)",
@@ -138,8 +160,9 @@ class ModerationCog(commands.Cog, name="Moderation"):
             action,
             target.id if target else "-",
             moderator.id,
-            detail,
+            detail("en"),
         )
+        language = await place_language(self.bot, guild_id) or "en"
         await post_notice(
             self.bot,
             guild_id,
@@ -150,20 +173,20 @@ class ModerationCog(commands.Cog, name="Moderation"):
                 target=target.display_name if target else "",
                 target_id=target.id if target else None,
                 reason=reason,
-                detail=detail,
+                detail=detail(language),
                 channel_id=channel_id,
+                language=language,
             ),
         )
 
     @staticmethod
-    def discord_refused(exc: discord.HTTPException, verb: str) -> str:
+    def discord_refused(exc: discord.HTTPException, verb: str, language: str = "en") -> str:
         if isinstance(exc, discord.Forbidden):
-            return (
-                f"Discord refused to let me {verb} them (Missing Permissions: check my role and permissions)."
-            )
+            return t(language, "Discord refused to let me {verb} them (Missing Permissions: check my role "
+                               "and permissions).", verb=t(language, verb))
         if isinstance(exc, discord.NotFound):
-            return "Discord says they are not there any more."
-        return f"Discord refused that: {clip(exc.text or str(exc), 150)}"
+            return t(language, "Discord says they are not there any more.")
+        return t(language, "Discord refused that: {error}", error=clip(exc.text or str(exc), 150))
 
     async def run(
         self,
@@ -174,34 +197,35 @@ class ModerationCog(commands.Cog, name="Moderation"):
         notify: bool,
         *,
         member_required: bool,
-        detail: str = "",
+        detail: Detail = NONE,
         perform: Callable[[discord.Guild, str], Awaitable[object]],
         dm_first: bool = False,
     ) -> None:
-        """Check, (notify,) act, log, confirm: the steps every single-person action shares."""
+        """Check, (notify,) act, log, confirm: the steps every single-person action shares. The moderator
+        reads their answers in their language; the log keeps the detail in English."""
+        language = await answer_language(interaction)
         try:
-            guild = self.check(interaction, action, target, member_required=member_required)
+            guild = self.check(interaction, action, target, member_required=member_required,
+                               language=language)
         except Refused as exc:
             await tell(interaction, str(exc))
             return
         why = clean_reason(reason)
         audit = audit_reason(interaction.user.display_name, interaction.user.id, why)
+        closed = " " + t(language, "(their DMs are closed)")
         dm_note = ""
         if notify and dm_first:  # after a kick or ban the bot shares no server with them: DM first
-            dm_note = (
-                "" if await self.notify(target, action, guild, why, detail) else " (their DMs are closed)"
-            )
+            dm_note = "" if await self.notify(target, action, guild, why, detail) else closed
         try:
             await perform(guild, audit)
         except discord.HTTPException as exc:
-            await tell(interaction, self.discord_refused(exc, ACTIONS[action].verb))
+            await tell(interaction, self.discord_refused(exc, ACTIONS[action].verb, language))
             return
         if notify and not dm_first:
-            dm_note = (
-                "" if await self.notify(target, action, guild, why, detail) else " (their DMs are closed)"
-            )
+            dm_note = "" if await self.notify(target, action, guild, why, detail) else closed
         await self.record(interaction, action, target=target, reason=why, detail=detail)
-        await tell(interaction, confirmation(self.character, action, target.display_name, detail) + dm_note)
+        done = confirmation(self.character, action, target.display_name, detail(language), language)
+        await tell(interaction, done + dm_note)
 
     # -- commands
 
@@ -245,7 +269,10 @@ class ModerationCog(commands.Cog, name="Moderation"):
         async def perform(guild: discord.Guild, audit: str) -> None:
             await guild.ban(user, reason=audit, delete_message_seconds=int(delete_days) * 86400)
 
-        detail = f"messages of the last {delete_days} day(s) deleted" if delete_days else ""
+        def detail(language: str) -> str:
+            return tn(language, "messages of the last {count} day deleted",
+                      "messages of the last {count} days deleted", int(delete_days)) if delete_days else ""
+
         await self.run(
             interaction,
             "ban",
@@ -265,13 +292,15 @@ class ModerationCog(commands.Cog, name="Moderation"):
     async def unban(
         self, interaction: Interaction, user: str, reason: str | None = None
     ) -> None:
+        language = await answer_language(interaction)
         match = re.fullmatch(r"<@!?(\d+)>|(\d{5,25})", user.strip())
         if match is None:
-            await tell(interaction, f"{clip(user, 40)!r} is not a user id; paste the banned person's id.")
+            await tell(interaction, t(language, "{text} is not a user id; paste the banned person's id.",
+                                      text=repr(clip(user, 40))))
             return
         uid = int(match.group(1) or match.group(2))
         try:
-            guild = self.check(interaction, "unban", None, member_required=False)
+            guild = self.check(interaction, "unban", None, member_required=False, language=language)
         except Refused as exc:
             await tell(interaction, str(exc))
             return
@@ -282,12 +311,12 @@ class ModerationCog(commands.Cog, name="Moderation"):
                 reason=audit_reason(interaction.user.display_name, interaction.user.id, why),
             )
         except discord.NotFound:
-            await tell(interaction, f"User {uid} is not banned here.")
+            await tell(interaction, t(language, "User {id} is not banned here.", id=uid))
             return
         except discord.HTTPException as exc:
-            await tell(interaction, self.discord_refused(exc, "unban"))
+            await tell(interaction, self.discord_refused(exc, "unban", language))
             return
-        name = f"user {uid}"
+        name = t(language, "user {id}", id=uid)
         try:  # a banned person is rarely in the cache any more: ask Discord who they are
             name = (self.bot.get_user(uid) or await self.bot.fetch_user(uid)).display_name
         except discord.HTTPException:
@@ -305,9 +334,10 @@ class ModerationCog(commands.Cog, name="Moderation"):
                 target=name,
                 target_id=uid,
                 reason=why,
+                language=await place_language(self.bot, guild.id) or "en",
             ),
         )
-        await tell(interaction, confirmation(self.character, "unban", name))
+        await tell(interaction, confirmation(self.character, "unban", name, language=language))
 
     @app_commands.command(name="timeout", description="Time a member out (they can read but not talk).")
     @app_commands.default_permissions(moderate_members=True)
@@ -327,7 +357,7 @@ class ModerationCog(commands.Cog, name="Moderation"):
         notify: bool = True,
     ) -> None:
         try:
-            span = parse_duration(duration, maximum=MAX_TIMEOUT)
+            span = parse_duration(duration, maximum=MAX_TIMEOUT, language=await answer_language(interaction))
         except BadInput as exc:
             await tell(interaction, str(exc))
             return
@@ -343,7 +373,7 @@ class ModerationCog(commands.Cog, name="Moderation"):
             reason,
             notify,
             member_required=True,
-            detail=describe_duration(span),
+            detail=lambda language: describe_duration(span, language),
             perform=perform,
         )
 
@@ -358,13 +388,14 @@ class ModerationCog(commands.Cog, name="Moderation"):
         reason: str | None = None,
         notify: bool = True,
     ) -> None:
+        language = await answer_language(interaction)
         try:  # the rules first: whether someone is timed out is for moderators to learn
-            self.check(interaction, "untimeout", member, member_required=True)
+            self.check(interaction, "untimeout", member, member_required=True, language=language)
         except Refused as exc:
             await tell(interaction, str(exc))
             return
         if isinstance(member, discord.Member) and not member.is_timed_out():
-            await tell(interaction, f"{member.display_name} is not timed out.")
+            await tell(interaction, t(language, "{name} is not timed out.", name=member.display_name))
             return
 
         async def perform(guild: discord.Guild, audit: str) -> None:
@@ -382,19 +413,21 @@ class ModerationCog(commands.Cog, name="Moderation"):
     async def warn(
         self, interaction: Interaction, member: discord.User, reason: str, notify: bool = True
     ) -> None:
+        language = await answer_language(interaction)
         try:
-            guild = self.check(interaction, "warn", member, member_required=True)
+            guild = self.check(interaction, "warn", member, member_required=True, language=language)
         except Refused as exc:
             await tell(interaction, str(exc))
             return
         why = clean_reason(reason)
         if not why:
-            await tell(interaction, "A warning needs a reason.")
+            await tell(interaction, t(language, "A warning needs a reason."))
             return
-        detail = await self.modlog.warn(guild.id, member.id, interaction.user.id, why)
+        number, total = await self.modlog.warn_counted(guild.id, member.id, interaction.user.id, why)
+        logged = await place_language(self.bot, guild.id) or "en"
         dm_note = ""
         if notify and not await self.notify(member, "warn", guild, why):
-            dm_note = " (their DMs are closed)"
+            dm_note = " " + t(language, "(their DMs are closed)")
         await post_notice(
             self.bot,
             guild.id,
@@ -405,32 +438,39 @@ class ModerationCog(commands.Cog, name="Moderation"):
                 target=member.display_name,
                 target_id=member.id,
                 reason=why,
-                detail=detail,
+                detail=warning_detail(number, total, logged),
+                language=logged,
             ),
         )
-        await tell(interaction, confirmation(self.character, "warn", member.display_name, detail) + dm_note)
+        await tell(interaction, confirmation(self.character, "warn", member.display_name,
+                                             warning_detail(number, total, language), language) + dm_note)
 
     @app_commands.command(name="warnings", description="A member's warnings in this server.")
     @app_commands.default_permissions(moderate_members=True)
     @app_commands.guild_only()
     @app_commands.describe(member="Whose warnings to list")
     async def warnings(self, interaction: Interaction, member: discord.User) -> None:
+        language = await answer_language(interaction)
         try:
-            guild = self.check(interaction, "warnings", None, member_required=False)
+            guild = self.check(interaction, "warnings", None, member_required=False, language=language)
         except Refused as exc:
             await tell(interaction, str(exc))
             return
         rows = await self.modlog.warnings(guild.id, member.id)
         if not rows:
-            await tell(interaction, f"{member.display_name} has no warnings here.")
+            await tell(interaction, t(language, "{name} has no warnings here.", name=member.display_name))
             return
         lines = [
-            f"**#{w.id}** <t:{int(w.created_at.timestamp())}:d> by <@{w.moderator_id}>: {clip(w.reason, 150)}"
+            t(language, "**#{number}** {day} by {moderator}: {reason}", number=w.id,
+              day=f"<t:{int(w.created_at.timestamp())}:d>", moderator=f"<@{w.moderator_id}>",
+              reason=clip(w.reason, 150))
             for w in rows[-20:]
         ]
-        head = f"{member.display_name} has {len(rows)} warning(s) here" + (
-            " (newest 20):" if len(rows) > 20 else ":"
-        )
+        head = (tn(language, "{name} has {count} warning here (newest 20):",
+                   "{name} has {count} warnings here (newest 20):", len(rows), name=member.display_name)
+                if len(rows) > 20 else
+                tn(language, "{name} has {count} warning here:", "{name} has {count} warnings here:",
+                   len(rows), name=member.display_name))
         await tell(
             interaction, head + "\n" + "\n".join(lines), allowed_mentions=discord.AllowedMentions.none()
         )
@@ -451,14 +491,15 @@ class ModerationCog(commands.Cog, name="Moderation"):
         user: discord.User | None = None,
         reason: str | None = None,
     ) -> None:
+        language = await answer_language(interaction)
         try:
-            self.check(interaction, "purge", None, member_required=False)
+            self.check(interaction, "purge", None, member_required=False, language=language)
         except Refused as exc:
             await tell(interaction, str(exc))
             return
         channel = interaction.channel
         if not isinstance(channel, discord.TextChannel | discord.Thread | discord.VoiceChannel):
-            await tell(interaction, "I can only purge messages in a text channel or thread.")
+            await tell(interaction, t(language, "I can only purge messages in a text channel or thread."))
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         why = clean_reason(reason)
@@ -478,21 +519,24 @@ class ModerationCog(commands.Cog, name="Moderation"):
                 await channel.delete_messages([discord.Object(i) for i in chunk], reason=audit)
                 deleted += len(chunk)
         except discord.HTTPException as exc:
-            error = " " + self.discord_refused(exc, "delete messages for")
+            error = " " + self.discord_refused(exc, N_("delete messages for"), language)
         old = (
-            f" {plan.too_old} older than 14 days stayed: Discord doesn't let bots bulk-delete those."
+            " " + t(language, OLD, count=plan.too_old)
             if plan.too_old
             else ""
         )
         if not deleted:
             await interaction.edit_original_response(
-                content=(error.strip() or "There was nothing here I could delete.") + old
+                content=(error.strip() or t(language, "There was nothing here I could delete.")) + old
             )
             return
-        detail = f"{deleted} message{'s' if deleted != 1 else ''}"
+
+        def detail(language: str) -> str:
+            return tn(language, "{count} message", "{count} messages", deleted)
+
         await self.record(interaction, "purge", target=user, reason=why, detail=detail, channel_id=channel.id)
         await interaction.edit_original_response(
-            content=confirmation(self.character, "purge", "", detail) + old + error
+            content=confirmation(self.character, "purge", "", detail(language), language) + old + error
         )
 
 

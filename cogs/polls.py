@@ -17,18 +17,22 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.core.i18n import t
 from bot.core.text import clip
+from bot.discord.language import answer_language
+from bot.discord.line_language import shown_language
 from bot.discord.permissions import HookInteraction, require_server
 from bot.discord.poll_results import poll_panel
 from bot.discord.ui import tell
 from bot.features.servertools.moderation import BadInput
 from bot.features.servertools.polls import (
-    CUSTOM_ID,
     CUSTOM_ID_PATTERN,
     FORGOTTEN,
     VOTE_FORGOTTEN,
     PollLifecycle,
+    custom_id,
     parse_poll,
+    poll_language,
     vote_answer,
 )
 from database.models import utcnow
@@ -42,35 +46,40 @@ log = logging.getLogger(__name__)
 class PollButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=CUSTOM_ID_PATTERN):
     """One option's button; works for any poll, before and after a restart."""
 
-    def __init__(self, poll_id: int, option: int, label: str = "") -> None:
+    def __init__(self, poll_id: int, option: int, label: str = "", language: str = "en") -> None:
         super().__init__(
             discord.ui.Button(
                 label=label or str(option + 1),
                 style=discord.ButtonStyle.secondary,
-                custom_id=CUSTOM_ID.format(poll=poll_id, option=option),
+                custom_id=custom_id(poll_id, option, language),
             )
         )
         self.poll_id = poll_id
         self.option = option
+        self.language = language  # the poll's, which its panel is redrawn in
 
     @classmethod
     async def from_custom_id(
         cls, interaction: HookInteraction, item: discord.ui.Item[discord.ui.View], match: re.Match[str], /
     ) -> PollButton:
         label = item.label if isinstance(item, discord.ui.Button) else None  # always a button: its own
-        return cls(int(match["poll"]), int(match["option"]), label or "")
+        language = poll_language(match["language"])
+        return cls(int(match["poll"]), int(match["option"]), label or "", language)
 
     async def callback(self, interaction: HookInteraction) -> None:
         cog = interaction.client.get_cog("Polls")
         if not isinstance(cog, PollsCog):
-            await tell(interaction, "Polls are not available right now.")
+            language = await answer_language(interaction)
+            await tell(interaction, t(language, "Polls are not available right now."))
             return
-        await cog.vote(interaction, self.poll_id, self.option)
+        await cog.vote(interaction, self.poll_id, self.option, self.language)
 
 
-def poll_buttons(poll_id: int, options: list[str] | tuple[str, ...]) -> list[PollButton]:
+def poll_buttons(poll_id: int, options: list[str] | tuple[str, ...],
+                 language: str = "en") -> list[PollButton]:
     """One vote button per option, laid out by the poll's panel (bot/discord/poll_results.py)."""
-    return [PollButton(poll_id, i, clip(f"{i + 1}. {option}", 80)) for i, option in enumerate(options)]
+    return [PollButton(poll_id, i, clip(f"{i + 1}. {option}", 80), language)
+            for i, option in enumerate(options)]
 
 
 class PollsCog(commands.Cog, name="Polls"):
@@ -86,26 +95,29 @@ class PollsCog(commands.Cog, name="Polls"):
 
     # -- polls
 
-    async def vote(self, interaction: Interaction, poll_id: int, option: int) -> None:
+    async def vote(self, interaction: Interaction, poll_id: int, option: int, shown: str = "en") -> None:
+        """``shown``: the poll's language (its panel's); the voter's own answer is in theirs."""
         vote = await self.polls.vote(poll_id, interaction.user.id, option, self.polls.mark())
+        language = await answer_language(interaction)
         if vote.forgotten:
-            await tell(interaction, VOTE_FORGOTTEN)
+            await tell(interaction, t(language, VOTE_FORGOTTEN))
             return
         if vote.tally is None:
-            await tell(interaction, "This poll no longer exists.")
+            await tell(interaction, t(language, "This poll no longer exists."))
             return
         if not vote.counted:
-            await tell(interaction, "This poll has closed; votes are no longer counted.")
+            await tell(interaction, t(language, "This poll has closed; votes are no longer counted."))
             return
         poll, counts = vote.tally.poll, vote.tally.counts
-        live = poll_panel(poll, counts, buttons=poll_buttons(poll.id, poll.options))  # the counts, in place
+        # the counts, in place
+        live = poll_panel(poll, counts, buttons=poll_buttons(poll.id, poll.options, shown), language=shown)
         message = interaction.message
         if message is not None and not message.flags.components_v2:
             # A poll posted before panels: its text and embed go as it becomes one (a V2 message has none).
             await interaction.response.edit_message(content=None, embed=None, view=live)
         else:
             await interaction.response.edit_message(view=live)
-        text = vote_answer(poll.options[option], option, vote.before)
+        text = vote_answer(poll.options[option], option, vote.before, language)
         await interaction.followup.send(text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
 
     @app_commands.command(
@@ -121,16 +133,19 @@ class PollsCog(commands.Cog, name="Polls"):
         self, interaction: Interaction, question: str, options: str, duration: str | None = None
     ) -> None:
         require_server(interaction)
+        language = await answer_language(interaction)
         try:
-            spec = parse_poll(question, options, duration)
+            spec = parse_poll(question, options, duration, language)
         except BadInput as exc:
             await tell(interaction, str(exc))
             return
+        shown = await shown_language(interaction)  # the poll is everyone's: the place's language, else theirs
         mark = self.polls.mark()
 
         async def post(poll: PollRecord) -> int:
             sent = await interaction.response.send_message(
-                view=poll_panel(poll, [0] * len(spec.options), buttons=poll_buttons(poll.id, spec.options)),
+                view=poll_panel(poll, [0] * len(spec.options),
+                                buttons=poll_buttons(poll.id, spec.options, shown), language=shown),
                 allowed_mentions=discord.AllowedMentions.none(),
             )
             return sent.message_id or (await interaction.original_response()).id
@@ -138,10 +153,10 @@ class PollsCog(commands.Cog, name="Polls"):
         poll = await self.polls.start(int(interaction.guild_id or 0), int(interaction.channel_id or 0),
                                       interaction.user.id, spec, utcnow(), mark, post)
         if poll is None:  # they ran /forget_me meanwhile
-            await tell(interaction, FORGOTTEN)
+            await tell(interaction, t(language, FORGOTTEN))
             return
         poll_id = poll.id
-        await self.polls.arm(poll)  # its closing: a durable timer (bot/core/timers.py)
+        await self.polls.arm(poll, shown)  # its closing: a durable timer (bot/core/timers.py)
         log.info(
             "poll %s by %s in %s: %d options, closes %s",
             poll_id,

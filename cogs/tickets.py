@@ -17,7 +17,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.core.i18n import N_, t
 from bot.core.text import clip
+from bot.discord.language import answer_language
+from bot.discord.line_language import place_language, shown_language
 from bot.discord.panels import panel
 from bot.discord.permissions import HookInteraction, NotServerAdmin, is_server_admin, require_server
 from bot.discord.posting import allowed_mentions_for
@@ -47,16 +50,16 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 THREAD_PERMISSIONS = ("create_private_threads", "send_messages_in_threads", "manage_threads")
-NOT_SET_UP = "Tickets aren't set up in this server yet: an admin can run `/ticket setup`."
+NOT_SET_UP = N_("Tickets aren't set up in this server yet: an admin can run `/ticket setup`.")
 
 
 class CloseButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=CUSTOM_ID_PATTERN):
     """A ticket's Close button; works after a restart too."""
 
-    def __init__(self, ticket_id: int) -> None:
+    def __init__(self, ticket_id: int, language: str = "en") -> None:
         super().__init__(
             discord.ui.Button(
-                label="Close ticket",
+                label=t(language, "Close ticket"),
                 style=discord.ButtonStyle.danger,
                 emoji="🔒",
                 custom_id=CUSTOM_ID.format(ticket=ticket_id),
@@ -73,7 +76,8 @@ class CloseButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], te
     async def callback(self, interaction: HookInteraction) -> None:
         cog = interaction.client.get_cog("Tickets")
         if not isinstance(cog, TicketCommands):
-            await tell(interaction, "Tickets are not available right now.")
+            language = await answer_language(interaction)
+            await tell(interaction, t(language, "Tickets are not available right now."))
             return
         await cog.close(interaction, self.ticket_id)
 
@@ -83,18 +87,21 @@ CLOSED_COLOUR = discord.Colour.greyple()
 
 
 def ticket_panel(ticket_id: int, opener_id: int, staff_role_id: int, topic: str, status: str, *,
-                 close: CloseButton | None = None) -> discord.ui.LayoutView:
+                 close: CloseButton | None = None, language: str = "en") -> discord.ui.LayoutView:
     """The ticket's opening message, a panel: who opened it and the staff (mentioned, which brings them into
-    the private thread), the topic, its status, and the Close button while it is open."""
+    the private thread), the topic, its status, and the Close button while it is open; in ``language``."""
     body: list[discord.ui.Item[Any]] = [
-        discord.ui.TextDisplay(f"### 🎫 Ticket #{ticket_id}"),
-        discord.ui.TextDisplay(f"**Opened by** <@{opener_id}> · **Staff** <@&{staff_role_id}>"),
+        discord.ui.TextDisplay("### 🎫 " + t(language, "Ticket #{number}", number=ticket_id)),
+        discord.ui.TextDisplay(t(language, "**Opened by** {opener} · **Staff** {staff}",
+                                 opener=f"<@{opener_id}>", staff=f"<@&{staff_role_id}>")),
         discord.ui.Separator(),
-        discord.ui.TextDisplay(f"**Topic**\n{clip(topic, 1000) or 'none given'}"),
-        discord.ui.TextDisplay(f"**Status**\n{status}"),
+        discord.ui.TextDisplay(t(language, "**Topic**") + "\n"
+                               + (clip(topic, 1000) or t(language, "none given"))),
+        discord.ui.TextDisplay(t(language, "**Status**") + "\n" + status),
     ]
     if close is not None:
-        body += [discord.ui.TextDisplay("-# Staff will be with you here; press Close when it's sorted."),
+        body += [discord.ui.TextDisplay("-# " + t(language, "Staff will be with you here; press Close when "
+                                                            "it's sorted.")),
                  discord.ui.ActionRow(close)]
     view = discord.ui.LayoutView(timeout=None)
     view.add_item(discord.ui.Container(*body, accent_colour=OPEN_COLOUR if close else CLOSED_COLOUR))
@@ -137,21 +144,25 @@ class TicketCommands(commands.Cog, name="Tickets"):
         channel: discord.TextChannel | None = None,
     ) -> None:
         require_server(interaction)
+        language = await answer_language(interaction)
         if not await is_server_admin(self.bot, interaction):
-            await tell(interaction, str(NotServerAdmin()))
+            await tell(interaction, t(language, str(NotServerAdmin())))
             return
         guild = interaction.guild
         target = channel or interaction.channel
         if guild is None or not isinstance(target, discord.TextChannel) or target.guild.id != guild.id:
-            await tell(interaction, "Tickets need a text channel of this server for their threads.")
+            await tell(interaction, t(language, "Tickets need a text channel of this server for their "
+                                                "threads."))
             return
         if staff_role.is_default():
-            await tell(interaction, "Choose a staff role other than @everyone: tickets are private.")
+            await tell(interaction, t(language, "Choose a staff role other than @everyone: tickets are "
+                                                "private."))
             return
         mine = target.permissions_for(guild.me)
         missing = [p.replace("_", " ").title() for p in THREAD_PERMISSIONS if not getattr(mine, p)]
         if missing:
-            await tell(interaction, f"I need {', '.join(missing)} in {target.mention} for tickets.")
+            await tell(interaction, t(language, "I need {permissions} in {channel} for tickets.",
+                                      permissions=", ".join(missing), channel=target.mention))
             return
         await self.desk.set_up(guild.id, staff_role.id, target.id)
         log.info("tickets in server %s: staff role %s, channel %s", guild.id, staff_role.id, target.id)
@@ -160,16 +171,15 @@ class TicketCommands(commands.Cog, name="Tickets"):
         note = (
             ""
             if staff_role.mentionable or mine.mention_everyone
-            else (
-                f" Note: {staff_role.mention} is not mentionable, so I can only add the staff I know; "
-                "make it "
-                "mentionable (Server Settings, Roles) so every staff member joins each ticket."
-            )
+            else " " + t(language, "Note: {role} is not mentionable, so I can only add the staff I know; "
+                                   "make it mentionable (Server Settings, Roles) so every staff member joins "
+                                   "each ticket.", role=staff_role.mention)
         )
         await tell(
             interaction,
-            f"*{self.character} pins up a sign.* Tickets now open as private threads in "
-            f"{target.mention}, with {staff_role.mention}.{note}",
+            t(language, "*{name} pins up a sign.* Tickets now open as private threads in {channel}, with "
+                        "{role}.", name=self.character, channel=target.mention,
+              role=staff_role.mention) + note,
             allowed_mentions=discord.AllowedMentions.none(),
         )
 
@@ -177,23 +187,24 @@ class TicketCommands(commands.Cog, name="Tickets"):
     @app_commands.describe(topic="What it is about (optional)")
     async def open_ticket(self, interaction: Interaction, topic: str | None = None) -> None:
         require_server(interaction)
+        language = await answer_language(interaction)
         guild = interaction.guild
         config = await self.desk.setup_of(int(interaction.guild_id or 0))
         if guild is None or config is None:
-            await tell(interaction, NOT_SET_UP)
+            await tell(interaction, t(language, NOT_SET_UP))
             return
         channel = guild.get_channel(config.ticket_channel_id or 0)
         role = guild.get_role(config.staff_role_id or 0)
         if not isinstance(channel, discord.TextChannel) or role is None:
-            await tell(
-                interaction,
-                "The ticket channel or staff role is gone: an admin can run `/ticket setup` again.",
-            )
+            await tell(interaction, t(language, "The ticket channel or staff role is gone: an admin can run "
+                                                "`/ticket setup` again."))
             return
         already = await self.desk.open_thread_of(guild.id, interaction.user.id)
         if already:
-            await tell(interaction, f"You already have an open ticket: <#{already}>.")
+            await tell(interaction, t(language, "You already have an open ticket: {thread}.",
+                                      thread=f"<#{already}>"))
             return
+        shown = await shown_language(interaction)  # the thread's panel: the place's language, else theirs
         about = clean_topic(topic)
         mark = self.desk.mark()
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -215,8 +226,9 @@ class TicketCommands(commands.Cog, name="Tickets"):
                 if not member.bot and member.id != interaction.user.id:
                     await thread.add_user(member)
             opening = await thread.send(
-                view=ticket_panel(ticket_id, interaction.user.id, role.id, about, status_line(utcnow()),
-                                  close=CloseButton(ticket_id)),
+                view=ticket_panel(ticket_id, interaction.user.id, role.id, about,
+                                  status_line(utcnow(), language=shown), close=CloseButton(ticket_id, shown),
+                                  language=shown),
                 allowed_mentions=allowed_mentions_for("", users=[interaction.user], roles=[role]),
             )
             await self.desk.posted_for(interaction.user.id, opening.id, mark)  # it quotes their topic
@@ -232,23 +244,26 @@ class TicketCommands(commands.Cog, name="Tickets"):
         except discord.HTTPException as exc:
             await interaction.edit_original_response(
                 content=(
-                    "I couldn't open the ticket: Discord refused (I need Create Private Threads, "
-                    "Send Messages in "
-                    f"Threads and Manage Threads in {channel.mention})."
+                    t(language, "I couldn't open the ticket: Discord refused (I need Create Private Threads, "
+                                "Send Messages in Threads and Manage Threads in {channel}).",
+                      channel=channel.mention)
                     if isinstance(exc, discord.Forbidden)
-                    else f"I couldn't open the ticket: {clip(exc.text or str(exc), 150)}"
+                    else t(language, "I couldn't open the ticket: {error}",
+                           error=clip(exc.text or str(exc), 150))
                 )
             )
             return
         if ticket_id is None:  # they ran /forget_me meanwhile
-            await interaction.edit_original_response(content=FORGOTTEN)
+            await interaction.edit_original_response(content=t(language, FORGOTTEN))
             return
         assert thread is not None  # made by make_thread, or open() raised
         user = interaction.user
-        fields = opened_fields(ticket_id, user.display_name, user.id, about, thread.id)
+        logged = await place_language(self.bot, guild.id) or "en"  # the log channel: the server's language
+        fields = opened_fields(ticket_id, user.display_name, user.id, about, thread.id, logged)
         await post_notice(self.bot, guild.id, None,
-                          view=panel(notice_title(ticket_id, "opened"), fields, accent=OPEN_COLOUR))
-        await interaction.edit_original_response(content=f"Your ticket is open: {thread.mention}.")
+                          view=panel(notice_title(ticket_id, "opened", logged), fields, accent=OPEN_COLOUR))
+        await interaction.edit_original_response(content=t(language, "Your ticket is open: {thread}.",
+                                                           thread=thread.mention))
 
     @staticmethod
     async def _delete_thread(thread: discord.Thread | None) -> None:
@@ -260,9 +275,10 @@ class TicketCommands(commands.Cog, name="Tickets"):
                 log.exception("could not delete the thread %s of a failed ticket", thread.id)
 
     async def close(self, interaction: Interaction, ticket_id: int) -> None:
+        language = await answer_language(interaction)
         found = await self.desk.closable(ticket_id)
         if found is None:
-            await tell(interaction, "This ticket is already closed.")
+            await tell(interaction, t(language, "This ticket is already closed."))
             return
         ticket, config = found
         user = interaction.user
@@ -271,12 +287,15 @@ class TicketCommands(commands.Cog, name="Tickets"):
             and not interaction.permissions.manage_threads
             and not await is_server_admin(self.bot, interaction)
         ):
-            await tell(interaction, "Only the person who opened this ticket or the staff can close it.")
+            await tell(interaction, t(language, "Only the person who opened this ticket or the staff can "
+                                                "close it."))
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
+        shown = await shown_language(interaction)  # the thread's: the place's language, else the closer's
         thread = await self.bot.fetch_channel(ticket.thread_id or 0)
         if not isinstance(thread, discord.Thread):
-            await interaction.edit_original_response(content="I can't find this ticket's thread any more.")
+            gone = t(language, "I can't find this ticket's thread any more.")
+            await interaction.edit_original_response(content=gone)
             return
         lines = [
             transcript_line(
@@ -290,11 +309,12 @@ class TicketCommands(commands.Cog, name="Tickets"):
             async for m in thread.history(limit=TRANSCRIPT_MAX, oldest_first=True)
         ]
         if not await self.desk.close(ticket_id, user.id, lines):
-            await interaction.edit_original_response(content="This ticket is already closed.")
+            await interaction.edit_original_response(content=t(language, "This ticket is already closed."))
             return
         if interaction.message is not None:  # the opening panel, whose Close was pressed: now closed
-            closed = status_line(ticket.opened_at, user.id, utcnow(), len(lines))
-            view = ticket_panel(ticket_id, ticket.opener_id, config.staff_role_id or 0, ticket.topic, closed)
+            closed = status_line(ticket.opened_at, user.id, utcnow(), len(lines), shown)
+            view = ticket_panel(ticket_id, ticket.opener_id, config.staff_role_id or 0, ticket.topic, closed,
+                                language=shown)
             # A ticket opened before panels has text; it goes as the message becomes one (V2 has none).
             cleared: dict[str, Any] = {} if interaction.message.flags.components_v2 else {"content": None}
             try:
@@ -303,8 +323,8 @@ class TicketCommands(commands.Cog, name="Tickets"):
             except discord.HTTPException as exc:
                 log.warning("could not mark the panel of ticket %s closed: %s", ticket_id, exc)
         await thread.send(
-            f"*{self.character} turns off the light.* Ticket closed by {user.mention}; the "
-            "transcript is archived.",
+            t(shown, "*{name} turns off the light.* Ticket closed by {who}; the transcript is archived.",
+              name=self.character, who=user.mention),
             allowed_mentions=discord.AllowedMentions.none(),
         )
         try:
@@ -315,11 +335,12 @@ class TicketCommands(commands.Cog, name="Tickets"):
             )
         except discord.HTTPException as exc:
             log.warning("could not archive the thread of ticket %s: %s", ticket_id, exc)
-        fields = summary_fields(ticket, user.display_name, user.id, lines, utcnow())
+        logged = await place_language(self.bot, ticket.guild_id) or "en"
+        fields = summary_fields(ticket, user.display_name, user.id, lines, utcnow(), logged)
         await post_notice(self.bot, ticket.guild_id, None,
-                          view=panel(notice_title(ticket_id, "closed"), fields, accent=CLOSED_COLOUR))
+                          view=panel(notice_title(ticket_id, "closed", logged), fields, accent=CLOSED_COLOUR))
         log.info("ticket %s closed by %s (%d messages archived)", ticket_id, user.id, len(lines))
-        await interaction.edit_original_response(content="Closed. The transcript is archived.")
+        await interaction.edit_original_response(content=t(language, "Closed. The transcript is archived."))
 
 
 async def setup(bot: Kindred) -> None:

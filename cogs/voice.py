@@ -9,6 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord.language import answer_language
 from bot.discord.permissions import in_server, is_server_admin
 from bot.features.voice.calls import Caller, Calls
 
@@ -39,7 +40,7 @@ class Voice(commands.Cog):
         channel = state.channel if state is not None else None
         await interaction.response.defer(ephemeral=True, thinking=True)  # connecting takes a moment
         text = await self.calls.join(interaction.guild_id, channel.id if channel is not None else None,
-                                     await caller_of(interaction))
+                                     await caller_of(interaction), await answer_language(interaction))
         await interaction.edit_original_response(content=text)
 
     @commands.Cog.listener()
@@ -55,7 +56,8 @@ class Voice(commands.Cog):
         # Answered at once (Discord gives up on an interaction after 3 s): leaving waits for the voice
         # connection to close and Discord to confirm, whatever the character is saying meanwhile.
         await interaction.response.defer(ephemeral=True, thinking=True)
-        text = await self.calls.send_out(interaction.guild_id, await caller_of(interaction))
+        text = await self.calls.send_out(interaction.guild_id, await caller_of(interaction),
+                                         await answer_language(interaction))
         await interaction.edit_original_response(content=text)
 
 

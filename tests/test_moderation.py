@@ -307,7 +307,7 @@ async def test_warnings_are_stored_per_server_and_person(world: World) -> None:
     )
     assert len(await dm_texts(h, USER_ID)) == 1  # the second was not announced
     listing = await world.run("warnings", member=("user", USER_ID))
-    assert listing.startswith("alice has 2 warning(s) here:") and "off-topic" in listing and "rude" in listing
+    assert listing.startswith("alice has 2 warnings here:") and "off-topic" in listing and "rude" in listing
     assert [w.reason for w in await h.store.moderation.warnings(GUILD_ID, USER_ID)] == ["off-topic", "rude"]
     assert await h.store.moderation.warnings(GUILD_ID + 1, USER_ID) == []
     assert len(log_lines(h, "**warn**")) == 2

@@ -177,7 +177,7 @@ async def test_the_caps_refuse_with_one_line(make_harness: MakeHarness) -> None:
     assert not_a_time == "Not set: 'teatime' is not a time of day like 09:00 or 9am."
     assert (await tasks(h, "add", {"what": QUESTION, "time": "9am"})).startswith("Place task #")
     full = await tasks(h, "add", {"what": "post a riddle", "time": "18:00"})
-    assert full == ("Not set: this server already has 1 place tasks, the most it may have (`/bot tasks "
+    assert full == ("Not set: this server already has 1 place task, the most it may have (`/bot tasks "
                     "cancel` ends one).")
     assert len(await h.store.reminders.tasks_of(GUILD_ID)) == 1
 

@@ -289,7 +289,7 @@ def test_a_poll_past_the_input_rules_is_cut_between_whole_options_never_refused(
     entries = result_lines(options, [1] * 60)
     kept = (len(lines) - 1) // 2
     assert 0 < kept < 60 and lines[:-1] == "\n".join(entries[:kept]).splitlines()
-    assert lines[-1] == f"-# … and {60 - kept} more option(s), too long to show here."
+    assert lines[-1] == f"-# … and {60 - kept} more options, too long to show here."
 
 
 async def test_a_poll_of_many_long_options_is_a_panel_the_fake_accepts(harness: Harness) -> None:

@@ -30,7 +30,7 @@ class Board:
     def __init__(self) -> None:
         self.shown: list[Tally] = []
 
-    async def show_results(self, tally: Tally, character: str) -> int | None:
+    async def show_results(self, tally: Tally, character: str, language: str = "en") -> int | None:
         self.shown.append(tally)
         return 9000 + tally.poll.id
 

@@ -18,6 +18,7 @@ from typing import Any
 import discord
 from discord import ui
 
+from bot.core.i18n import N_, t, tn
 from bot.core.text import clip
 from bot.discord.panels import MAX_COMPONENTS, MAX_TEXT
 from bot.discord.posting import SendOptions
@@ -30,20 +31,21 @@ log = logging.getLogger(__name__)
 POLL_COLOR = discord.Colour.blurple()
 PER_ROW = 5  # buttons in one action row
 _FRAME = 7  # the container, the question, the byline, two separators, the options and the status
-OPEN_HINT = "-# One vote each; press another option to change yours."
-CLOSED_HINT = "-# This poll has closed."
+OPEN_HINT = N_("One vote each; press another option to change yours.")
+CLOSED_HINT = N_("This poll has closed.")
 
 
-def _options_text(options: Sequence[str], counts: Sequence[int], room: int) -> str:
+def _options_text(options: Sequence[str], counts: Sequence[int], room: int, language: str = "en") -> str:
     """Each option with its bar and count, whole entries while they fit in ``room`` characters; how many
     were left out is said, so the panel never passes for complete."""
-    entries = result_lines(options, counts)
+    entries = result_lines(options, counts, language)
     text = "\n".join(entries)
     if len(text) <= room:
         return text
 
     def tail(hidden: int) -> str:
-        return f"-# … and {hidden} more option(s), too long to show here."
+        return "-# " + tn(language, "… and {count} more option, too long to show here.",
+                          "… and {count} more options, too long to show here.", hidden)
 
     room -= len(tail(len(entries))) + 1  # the widest note, so whatever is kept leaves room for it
     kept: list[str] = []
@@ -55,22 +57,23 @@ def _options_text(options: Sequence[str], counts: Sequence[int], room: int) -> s
 
 
 def poll_panel(poll: PollRecord, counts: Sequence[int], *, closed: bool = False,
-               buttons: Sequence[ui.Item[Any]] = ()) -> ui.LayoutView:
+               buttons: Sequence[ui.Item[Any]] = (), language: str = "en") -> ui.LayoutView:
     """The poll's panel: a container with the question, who asked, each option with its count and bar, the
     total and its closing, then ``buttons`` (the options' vote buttons, none once closed) in rows of five.
     Within Components V2's limits whatever the poll holds: at most 40 components, 4,000 characters."""
     total = sum(counts)
     heading = f"### 📊 {clip(poll.question, 250)}"
-    byline = f"-# Poll by <@{poll.author_id}>"
-    status = (f"**{total} vote{'s' if total != 1 else ''}** · {closing_line(poll.closes_at, closed)}\n"
-              + (CLOSED_HINT if closed else OPEN_HINT))
+    byline = "-# " + t(language, "Poll by {author}", author=f"<@{poll.author_id}>")
+    votes = tn(language, "{count} vote", "{count} votes", total)
+    status = (f"**{votes}** · {closing_line(poll.closes_at, closed, language)}\n-# "
+              + t(language, CLOSED_HINT if closed else OPEN_HINT))
     room = MAX_TEXT - len(heading) - len(byline) - len(status)
     shown = list(buttons)[:(MAX_COMPONENTS - _FRAME) * PER_ROW // (PER_ROW + 1)]  # each row costs one more
     rows = [ui.ActionRow(*shown[i:i + PER_ROW]) for i in range(0, len(shown), PER_ROW)]
     view = ui.LayoutView(timeout=None)
     view.add_item(ui.Container(
         ui.TextDisplay(heading), ui.TextDisplay(byline), ui.Separator(),
-        ui.TextDisplay(_options_text(poll.options, counts, room)), ui.Separator(),
+        ui.TextDisplay(_options_text(poll.options, counts, room, language)), ui.Separator(),
         ui.TextDisplay(status), *rows, accent_colour=POLL_COLOR,
     ))
     return view
@@ -80,14 +83,14 @@ class DiscordPollBoard:
     def __init__(self, client: discord.Client) -> None:
         self.client = client
 
-    async def show_results(self, tally: Tally, character: str) -> int | None:
+    async def show_results(self, tally: Tally, character: str, language: str = "en") -> int | None:
         poll, counts = tally.poll, tally.counts
         channel = self.client.get_partial_messageable(poll.channel_id, guild_id=poll.guild_id)
         if poll.message_id is not None:
             try:
                 # content and embeds cleared: a poll posted before panels becomes one (a V2 message has none)
                 await channel.get_partial_message(poll.message_id).edit(
-                    content=None, embed=None, view=poll_panel(poll, counts, closed=True)
+                    content=None, embed=None, view=poll_panel(poll, counts, closed=True, language=language)
                 )
             except discord.HTTPException as exc:
                 log.warning("could not retire the buttons of poll %s: %s", poll.id, exc)
@@ -102,7 +105,7 @@ class DiscordPollBoard:
         kwargs: SendOptions = {"reference": reference} if reference else {}
         # The character's words stay plain text: the counts are in the poll's panel, the chart beside them.
         sent = await channel.send(
-            results_text(character, poll.question, poll.options, counts),
+            results_text(character, poll.question, poll.options, counts, language),
             file=discord.File(io.BytesIO(chart), filename=f"poll-{poll.id}.png"),
             allowed_mentions=discord.AllowedMentions.none(),
             **kwargs,

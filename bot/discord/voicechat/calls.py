@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 import discord
 
 from bot.core.reach import Way, Where
+from bot.discord.line_language import place_language
 from bot.discord.voicechat.client import ListeningVoiceClient, listening
 from bot.discord.voicechat.status import ChannelStatus
 from bot.features.voice.calls import JoinFailed
@@ -101,7 +102,8 @@ class DiscordCalls:
     def __init__(self, bot: CallsBot, on_heard: OnHeard | None = None) -> None:
         self._bot = bot
         self.on_heard = on_heard
-        self._status = ChannelStatus(lambda: bot.services.pipeline.persona.name)
+        self._status = ChannelStatus(lambda: bot.services.pipeline.persona.name,
+                                     lambda guild_id: place_language(bot, guild_id))
 
     async def join(self, guild_id: int, channel_id: int, settings: VoiceSettings) -> DiscordCall:
         channel = self._bot.get_channel(channel_id)

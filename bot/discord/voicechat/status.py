@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 import discord
+
+from bot.core.i18n import t
 
 log = logging.getLogger(__name__)
 
@@ -22,20 +24,28 @@ MAX_STATUS = 500  # Discord's limit on a voice channel's status
 STATUS_SECONDS = 2.0  # how long showing or clearing it may take (a leave waits for the clearing)
 
 
-def listening_status(name: str) -> str:
-    return f"🎧 {name} is listening"[:MAX_STATUS]
+def listening_status(name: str, language: str = "en") -> str:
+    return ("🎧 " + t(language, "{name} is listening", name=name))[:MAX_STATUS]
+
+
+async def _english(guild_id: int) -> str | None:
+    return None
 
 
 class ChannelStatus:
-    """``name``: the character's name as the status shows it (read at each call: a reload may change it)."""
+    """``name``: the character's name as the status shows it (read at each call: a reload may change it);
+    ``language``: the server's language, which everyone in the channel reads it in (None: English)."""
 
-    def __init__(self, name: Callable[[], str]) -> None:
+    def __init__(self, name: Callable[[], str],
+                 language: Callable[[int], Awaitable[str | None]] = _english) -> None:
         self._name = name
+        self._language = language
         self._refused: set[int] = set()  # servers where a refusal was said (one line each)
 
     async def show(self, channel: discord.VoiceChannel) -> bool:
         """The channel's status says the character listens; False when Discord did not take it."""
-        return await self._put(channel, listening_status(self._name()), "show")
+        language = await self._language(channel.guild.id) or "en"
+        return await self._put(channel, listening_status(self._name(), language), "show")
 
     async def clear(self, channel: discord.VoiceChannel) -> None:
         await self._put(channel, None, "clear")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.core.i18n import t, tn
 from bot.core.localtime import load_zone
 from bot.core.text import clip
 from bot.features.reminders.book import LATE, ReminderBook, clock_minutes, stamp
@@ -41,11 +42,11 @@ BEFORE = (" Your posts for it the last times are quoted too: say something new, 
           "nor one close to it.")
 
 
-def task_line(task: ReminderRow) -> str:
+def task_line(task: ReminderRow, language: str = "en") -> str:
     """One task as ``/bot tasks list`` shows it."""
-    paused = " · **paused**" if task.paused else ""
-    return (f"**#{task.id}** <#{task.channel_id}> · next {stamp(task.due_at)} · `{task.rule}` "
-            f"({task.zone}){paused} · {clip(task.text, 120)}")
+    paused = " · **" + t(language, "paused") + "**" if task.paused else ""
+    return (f"**#{task.id}** <#{task.channel_id}> · " + t(language, "next {when}", when=stamp(task.due_at))
+            + f" · `{task.rule}` ({task.zone}){paused} · {clip(task.text, 120)}")
 
 
 class PlaceTasks:
@@ -55,25 +56,31 @@ class PlaceTasks:
         self.book = book
 
     async def add(self, guild_id: int, channel_id: int, admin_id: int, admin_name: str, what: str,
-                  time: str, repeat: str = "", zone_name: str = "") -> str:
+                  time: str, repeat: str = "", zone_name: str = "",
+                  language: str = "en") -> tuple[str, bool]:
         """A task for the channel, at ``time`` (a time of day: 09:00, 9am) by ``repeat`` (an RRULE, daily
-        when empty) in ``zone_name`` (the character's zone when empty); a line for the admin."""
+        when empty) in ``zone_name`` (the character's zone when empty); a line for the admin (in
+        ``language``; what the rules refuse is said as they say it) and whether the task was set."""
         book = self.book
         settings = book.settings
         instruction = " ".join(what.split())
         if not instruction:
-            return "Not set: say what I should do here, e.g. `post a question of the day`."
+            return t(language, "Not set: say what I should do here, e.g. `post a question of the "
+                               "day`."), False
         running = await book.reminders.tasks_of(guild_id)
         if len(running) >= settings.place_tasks_per_server:
-            return (f"Not set: this server already has {len(running)} place tasks, the most it may have "
-                    "(`/bot tasks cancel` ends one).")
+            return tn(language, "Not set: this server already has {count} place task, the most it may have "
+                                "(`/bot tasks cancel` ends one).",
+                      "Not set: this server already has {count} place tasks, the most it may have "
+                      "(`/bot tasks cancel` ends one).", len(running)), False
         try:
             zone = load_zone(zone_name or book.zone or "UTC")
         except ValueError as error:
-            return f"Not set: {error}."
+            return t(language, "Not set: {error}.", error=error), False
         minutes = clock_minutes(time)
         if minutes is None:
-            return f"Not set: {clip(time, 40)!r} is not a time of day like 09:00 or 9am."
+            return t(language, "Not set: {time} is not a time of day like 09:00 or 9am.",
+                     time=repr(clip(time, 40))), False
         now = book.clock()
         here = now.astimezone(zone).replace(tzinfo=None, second=0, microsecond=0)
         first = here.replace(hour=minutes // 60, minute=minutes % 60)
@@ -84,16 +91,17 @@ class PlaceTasks:
             if planned.first.due < now - LATE:  # today's time has passed: its next one
                 start = await next_off_loop(planned.rule, here, zone, anchor=planned.first.local)
         except RuleRefused as refused:
-            return f"Not set: {refused}."
+            return t(language, "Not set: {error}.", error=refused), False
         if start is None:
-            return "Not set: that rule has no time still to come."
+            return t(language, "Not set: that rule has no time still to come."), False
         task_id = await book.reminders.add(NewReminder(
             admin_id, admin_name, channel_id, guild_id, False, instruction, start.due, zone.key, planned.rule,
             local_text(start.local), task=True), now)
         await book.timers.at(TIMER, reminder_key(task_id), start.due, {"reminder": task_id})
-        return (f"Place task #{task_id} set for <#{channel_id}>: `{planned.rule}` at {start.local:%H:%M} "
-                f"{zone.key}, first {stamp(start.due)}. I'll do it in my own words each time: "
-                f"{clip(instruction, 200)}")
+        return t(language, "Place task #{number} set for {channel}: {rule} at {time} {zone}, first {when}. "
+                           "I'll do it in my own words each time: {task}", number=task_id,
+                 channel=f"<#{channel_id}>", rule=f"`{planned.rule}`", time=f"{start.local:%H:%M}",
+                 zone=zone.key, when=stamp(start.due), task=clip(instruction, 200)), True
 
     async def listed(self, guild_id: int) -> list[ReminderRow]:
         return await self.book.reminders.tasks_of(guild_id)
@@ -104,39 +112,49 @@ class PlaceTasks:
             return None
         return row
 
-    async def pause(self, guild_id: int, task_id: int, paused: bool) -> str:
+    async def pause(self, guild_id: int, task_id: int, paused: bool, language: str = "en") -> str:
         """Pause or resume one of the server's tasks (resumed: from its next time after now)."""
         book = self.book
         if not await book.reminders.pause(0, task_id, paused, book.clock(), guild_id=guild_id):
-            state = "running" if paused else "paused"
-            return f"This server has no {state} place task #{task_id}: nothing changed."
+            if paused:
+                return t(language, "This server has no running place task #{number}: nothing changed.",
+                         number=task_id)
+            return t(language, "This server has no paused place task #{number}: nothing changed.",
+                     number=task_id)
         if paused:
-            return f"Paused place task #{task_id}; `/bot tasks resume` starts it again."
+            return t(language, "Paused place task #{number}; `/bot tasks resume` starts it again.",
+                     number=task_id)
         row = await self._task(guild_id, task_id)
         upcoming = None if row is None else await book.upcoming(row, book.clock())
         if row is None or upcoming is None:
-            return f"Place task #{task_id} has no time still to come."
+            return t(language, "Place task #{number} has no time still to come.", number=task_id)
         await book.move(row, upcoming)
-        return f"Resumed place task #{task_id}: next {stamp(upcoming.due)}."
+        return t(language, "Resumed place task #{number}: next {when}.", number=task_id,
+                 when=stamp(upcoming.due))
 
-    async def skip(self, guild_id: int, task_id: int) -> str:
+    async def skip(self, guild_id: int, task_id: int, language: str = "en") -> str:
         """Skip the next time of one of the server's tasks."""
         row = await self._task(guild_id, task_id)
         if row is None:
-            return f"This server has no place task #{task_id}: nothing was skipped."
+            return t(language, "This server has no place task #{number}: nothing was skipped.",
+                     number=task_id)
         if row.paused:
-            return f"Place task #{task_id} is paused: `/bot tasks resume` first."
+            return t(language, "Place task #{number} is paused: `/bot tasks resume` first.", number=task_id)
         zone = load_zone(row.zone or "UTC")
         local = from_text(row.local_at) or row.due_at.astimezone(zone).replace(tzinfo=None)
         after = await next_off_loop(row.rule, local, zone)
         if after is None:
-            return f"Place task #{task_id} has no later time: `/bot tasks cancel` ends it."
+            return t(language, "Place task #{number} has no later time: `/bot tasks cancel` ends it.",
+                     number=task_id)
         if not await self.book.move(row, after):
-            return f"Place task #{task_id} was just done or changed: look at `/bot tasks list` again."
-        return f"Skipped place task #{task_id} on {stamp(row.due_at)}; next {stamp(after.due)}."
+            return t(language, "Place task #{number} was just done or changed: look at `/bot tasks list` "
+                               "again.", number=task_id)
+        return t(language, "Skipped place task #{number} on {when}; next {next}.", number=task_id,
+                 when=stamp(row.due_at), next=stamp(after.due))
 
-    async def cancel(self, guild_id: int, task_id: int) -> str:
+    async def cancel(self, guild_id: int, task_id: int, language: str = "en") -> str:
         """End one of the server's tasks (its timer finds it cancelled)."""
         if await self.book.reminders.cancel(0, task_id, self.book.clock(), guild_id=guild_id):
-            return f"Cancelled place task #{task_id}."
-        return f"This server has no place task #{task_id}: nothing was cancelled."
+            return t(language, "Cancelled place task #{number}.", number=task_id)
+        return t(language, "This server has no place task #{number}: nothing was cancelled.",
+                 number=task_id)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.core.i18n import N_, t, tn
 from database.moderation import Moderation
 from database.records import WarningRecord
 
@@ -21,7 +22,6 @@ BULK_MAX = 100
 PURGE_MAX = 500
 REASON_MAX = 400  # Discord's audit-log reason limit is 512 characters
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-UNIT_NAMES = {"d": "day", "h": "hour", "m": "minute", "s": "second"}
 _DURATION = re.compile(r"(\d{1,7})([smhdw])")
 
 
@@ -29,32 +29,54 @@ class BadInput(ValueError):
     """Input a person typed that cannot be used; the message is the one line they are shown."""
 
 
-def parse_duration(text: str, *, maximum: timedelta, what: str = "duration") -> timedelta:
-    """``10m``, ``2h``, ``7d``, ``1h30m``, ``2w`` (s, m, h, d, w) as a timedelta within ``maximum``."""
+# Each refusal of a duration, for a timeout's and a poll's (whole sentences: a language words them apart).
+_UNCLEAR = {
+    "duration": N_("I don't understand the duration {text}: use a number and a unit, like 10m, 2h or 7d."),
+    "poll duration": N_("I don't understand the poll duration {text}: use a number and a unit, like 10m, 2h "
+                        "or 7d."),
+}
+_ZERO = {"duration": N_("The duration must be longer than zero."),
+         "poll duration": N_("The poll duration must be longer than zero.")}
+_LONG = {"duration": N_("The duration {text} is too long: at most {maximum}."),
+         "poll duration": N_("The poll duration {text} is too long: at most {maximum}.")}
+
+
+def parse_duration(text: str, *, maximum: timedelta, what: str = "duration",
+                   language: str = "en") -> timedelta:
+    """``10m``, ``2h``, ``7d``, ``1h30m``, ``2w`` (s, m, h, d, w) as a timedelta within ``maximum``;
+    ``what``: "duration" or "poll duration", as the refusal (in ``language``) names it."""
     raw = re.sub(r"\s+", "", text.strip().lower())
     if not raw or _DURATION.sub("", raw) != "":
-        raise BadInput(
-            f"I don't understand the {what} {text.strip()[:40]!r}: use a number and a unit, "
-            "like 10m, 2h or 7d."
-        )
+        raise BadInput(t(language, _UNCLEAR[what], text=repr(text.strip()[:40])))
     seconds = sum(int(n) * UNITS[u] for n, u in _DURATION.findall(raw))
     if seconds <= 0:
-        raise BadInput(f"The {what} must be longer than zero.")
+        raise BadInput(t(language, _ZERO[what]))
     value = timedelta(seconds=seconds)
     if value > maximum:
-        raise BadInput(f"The {what} {text.strip()} is too long: at most {describe_duration(maximum)}.")
+        longest = describe_duration(maximum, language)
+        raise BadInput(t(language, _LONG[what], text=text.strip(), maximum=longest))
     return value
 
 
-def describe_duration(value: timedelta) -> str:
+def _unit(language: str, unit: str, n: int) -> str:
+    if unit == "d":
+        return tn(language, "{count} day", "{count} days", n)
+    if unit == "h":
+        return tn(language, "{count} hour", "{count} hours", n)
+    if unit == "m":
+        return tn(language, "{count} minute", "{count} minutes", n)
+    return tn(language, "{count} second", "{count} seconds", n)
+
+
+def describe_duration(value: timedelta, language: str = "en") -> str:
     """``timedelta(hours=2)`` -> "2 hours"; the two largest units at most ("1 day 2 hours")."""
     seconds = int(value.total_seconds())
     parts = []
     for unit in ("d", "h", "m", "s"):
         n, seconds = divmod(seconds, UNITS[unit])
         if n:
-            parts.append(f"{n} {UNIT_NAMES[unit]}{'s' if n != 1 else ''}")
-    return " ".join(parts[:2]) or "0 seconds"
+            parts.append(_unit(language, unit, n))
+    return " ".join(parts[:2]) or _unit(language, "s", 0)
 
 
 @dataclass(frozen=True)
@@ -62,20 +84,20 @@ class Action:
     name: str  # kick, ban, ...
     permission: str  # discord.Permissions attribute
     label: str  # how Discord's settings name that permission
-    verb: str  # "kick", "time out" ...
+    verb: str  # "kick", "time out" ... (translated as the action's name: see :func:`refusal`)
 
 
 ACTIONS = {
     a.name: a
     for a in (
-        Action("kick", "kick_members", "Kick Members", "kick"),
-        Action("ban", "ban_members", "Ban Members", "ban"),
-        Action("unban", "ban_members", "Ban Members", "unban"),
-        Action("timeout", "moderate_members", "Timeout Members", "time out"),
-        Action("untimeout", "moderate_members", "Timeout Members", "lift the timeout of"),
-        Action("purge", "manage_messages", "Manage Messages", "delete messages of"),
-        Action("warn", "moderate_members", "Timeout Members", "warn"),
-        Action("warnings", "moderate_members", "Timeout Members", "read the warnings of"),
+        Action("kick", "kick_members", "Kick Members", N_("kick")),
+        Action("ban", "ban_members", "Ban Members", N_("ban")),
+        Action("unban", "ban_members", "Ban Members", N_("unban")),
+        Action("timeout", "moderate_members", "Timeout Members", N_("time out")),
+        Action("untimeout", "moderate_members", "Timeout Members", N_("lift the timeout of")),
+        Action("purge", "manage_messages", "Manage Messages", N_("delete messages of")),
+        Action("warn", "moderate_members", "Timeout Members", N_("warn")),
+        Action("warnings", "moderate_members", "Timeout Members", N_("read the warnings of")),
     )
 }
 
@@ -94,32 +116,43 @@ class Party:
 
 
 def refusal(
-    action: Action, caller: Party, bot: Party, target: Party | None, owner_id: int | None
+    action: Action, caller: Party, bot: Party, target: Party | None, owner_id: int | None,
+    language: str = "en",
 ) -> str | None:
-    """The one line saying which rule forbids ``action``, or None when every rule allows it.
+    """The one line (in ``language``) saying which rule forbids ``action``, or None when every rule allows it.
 
     Both sides are checked: the caller's permission and the bot's, then (for an action on a member) nobody
     acts on themselves, on the bot, or on the owner, and the target's highest role must be below both the
-    caller's (unless the caller owns the server) and the bot's, as Discord's role hierarchy requires."""
+    caller's (unless the caller owns the server) and the bot's, as Discord's role hierarchy requires.
+    The action's verb is translated on its own, so each language's sentences name it as a noun."""
+    verb = t(language, action.verb)
     if caller.id != owner_id and not caller.may(action.permission):
-        return f"You need the {action.label} permission to {action.verb} people here."
+        return t(language, "You need the {permission} permission to {verb} people here.",
+                 permission=action.label, verb=verb)
     if not bot.may(action.permission):
-        return f"I need the {action.label} permission here to {action.verb} people."
+        return t(language, "I need the {permission} permission here to {verb} people.",
+                 permission=action.label, verb=verb)
     if target is None:
         return None
     if target.id == caller.id:
-        return f"You can't {action.verb} yourself."
+        return t(language, "You can't {verb} yourself.", verb=verb)
     if target.id == bot.id:
-        return f"I won't {action.verb} myself."
+        return t(language, "I won't {verb} myself.", verb=verb)
     if target.id == owner_id:
-        return f"Nobody can {action.verb} the server owner."
-    who = target.name or "They"
+        return t(language, "Nobody can {verb} the server owner.", verb=verb)
     if caller.id != owner_id and target.top_role >= caller.top_role:
-        return f"{who}'s highest role is at or above yours, so you can't {action.verb} them."
+        if target.name:
+            return t(language, "{who}'s highest role is at or above yours, so you can't {verb} them.",
+                     who=target.name, verb=verb)
+        return t(language, "Their highest role is at or above yours, so you can't {verb} them.", verb=verb)
     if target.top_role >= bot.top_role:
-        return f"{who}'s highest role is at or above mine, so I can't {action.verb} them."
+        if target.name:
+            return t(language, "{who}'s highest role is at or above mine, so I can't {verb} them.",
+                     who=target.name, verb=verb)
+        return t(language, "Their highest role is at or above mine, so I can't {verb} them.", verb=verb)
     if action.name == "timeout" and "administrator" in target.permissions:
-        return f"Discord doesn't let anyone time out an administrator like {who}."
+        return t(language, "Discord doesn't let anyone time out an administrator like {who}.",
+                 who=target.name or "them")
     return None
 
 
@@ -170,39 +203,44 @@ def clean_reason(reason: str | None) -> str:
 
 
 def audit_reason(moderator: str, moderator_id: int, reason: str) -> str:
-    """What goes into Discord's audit log (X-Audit-Log-Reason): who asked, through the bot, and why."""
+    """What goes into Discord's audit log (X-Audit-Log-Reason): who asked, through the bot, and why (English:
+    the audit log is the server's record, read by its staff in Discord's own settings)."""
     return f"{moderator} ({moderator_id}): {reason or 'no reason given'}"[:512]
 
 
 # -- words: in the character's voice where a person reads them, plain facts in the moderation log
 
 DONE = {
-    "kick": "*{name} opens the door.* {target} has been kicked.",
-    "ban": "*{name} bars the door.* {target} has been banned.",
-    "unban": "*{name} unlocks the door again.* {target} has been unbanned.",
-    "timeout": "*{name} raises a hand.* {target} is timed out for {detail}.",
-    "untimeout": "*{name} lowers the hand.* {target} can talk again.",
-    "purge": "*{name} sweeps up.* {detail} deleted.",
-    "warn": "*{name} makes a note.* {target} has been warned ({detail}).",
+    "kick": N_("*{name} opens the door.* {target} has been kicked."),
+    "ban": N_("*{name} bars the door.* {target} has been banned."),
+    "unban": N_("*{name} unlocks the door again.* {target} has been unbanned."),
+    "timeout": N_("*{name} raises a hand.* {target} is timed out for {detail}."),
+    "untimeout": N_("*{name} lowers the hand.* {target} can talk again."),
+    "purge": N_("*{name} sweeps up.* {detail} deleted."),
+    "warn": N_("*{name} makes a note.* {target} has been warned ({detail})."),
 }
 
 NOTICE = {
-    "kick": "You were kicked from **{guild}**.",
-    "ban": "You were banned from **{guild}**.",
-    "timeout": "You are timed out in **{guild}** for {detail}.",
-    "untimeout": "Your timeout in **{guild}** was lifted.",
-    "warn": "You received a warning in **{guild}**.",
+    "kick": N_("You were kicked from **{guild}**."),
+    "ban": N_("You were banned from **{guild}**."),
+    "timeout": N_("You are timed out in **{guild}** for {detail}."),
+    "untimeout": N_("Your timeout in **{guild}** was lifted."),
+    "warn": N_("You received a warning in **{guild}**."),
 }
 
 
-def confirmation(character: str, action: str, target: str, detail: str = "") -> str:
-    return DONE[action].format(name=character, target=target, detail=detail)
+def confirmation(character: str, action: str, target: str, detail: str = "", language: str = "en") -> str:
+    return t(language, DONE[action], name=character, target=target, detail=detail)
 
 
-def notice(character: str, action: str, guild: str, reason: str, detail: str = "") -> str:
+def notice(character: str, action: str, guild: str, reason: str, detail: str = "",
+           language: str = "en") -> str:
     """The direct message to the person acted on: short, in the character's voice, with the reason."""
-    text = NOTICE[action].format(guild=guild, detail=detail)
-    return f"{character} here. {text} Reason: {reason or 'none given'}."
+    text = t(language, NOTICE[action], guild=guild, detail=detail)
+    if reason:
+        return t(language, "{name} here. {notice} Reason: {reason}.", name=character, notice=text,
+                 reason=reason)
+    return t(language, "{name} here. {notice} Reason: none given.", name=character, notice=text)
 
 
 def log_line(
@@ -215,17 +253,20 @@ def log_line(
     reason: str = "",
     detail: str = "",
     channel_id: int | None = None,
+    language: str = "en",
 ) -> str:
-    """One plain line for the server's log channel."""
+    """One plain line for the server's log channel (its labels in ``language``; the action is the command's
+    name)."""
     parts = [f"**{action}**"]
     if target_id is not None:
-        parts.append(f"target: {target} ({target_id})")
-    parts.append(f"by: {moderator} ({moderator_id})")
+        parts.append(t(language, "target: {who}", who=f"{target} ({target_id})"))
+    parts.append(t(language, "by: {who}", who=f"{moderator} ({moderator_id})"))
     if channel_id is not None:
-        parts.append(f"channel: <#{channel_id}>")
+        parts.append(t(language, "channel: {channel}", channel=f"<#{channel_id}>"))
     if detail:
         parts.append(detail)
-    parts.append(f"reason: {reason or 'none given'}")
+    parts.append(t(language, "reason: {reason}", reason=reason) if reason
+                 else t(language, "reason: none given"))
     return " · ".join(parts)
 
 
@@ -254,8 +295,18 @@ class ModerationLog:
 
     async def warn(self, guild_id: int, target_id: int, moderator_id: int, reason: str) -> str:
         """Warn someone; the detail for the log line ("warning #3, 2 in total")."""
-        wid, total = await self.moderation.warn(guild_id, target_id, moderator_id, reason)
-        return f"warning #{wid}, {total} in total"
+        return warning_detail(*await self.warn_counted(guild_id, target_id, moderator_id, reason))
+
+    async def warn_counted(self, guild_id: int, target_id: int, moderator_id: int,
+                           reason: str) -> tuple[int, int]:
+        """Warn someone; the warning's number and how many the person has here now."""
+        return await self.moderation.warn(guild_id, target_id, moderator_id, reason)
 
     async def warnings(self, guild_id: int, target_id: int) -> list[WarningRecord]:
         return await self.moderation.warnings(guild_id, target_id)
+
+
+def warning_detail(warning_id: int, total: int, language: str = "en") -> str:
+    """A warning's number and the person's count ("warning #3, 2 in total")."""
+    return tn(language, "warning #{number}, {count} in total", "warning #{number}, {count} in total", total,
+              number=warning_id)

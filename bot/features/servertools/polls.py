@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
+from bot.core.i18n import N_, t, tn
+from bot.core.locales import SPOKEN, spoken
 from bot.core.timers import Timers
 from bot.features.servertools.moderation import BadInput, parse_duration
 from database.polls import Polls as PollRows
@@ -34,10 +36,23 @@ MAX_DURATION = timedelta(days=30)
 # space of a long run (quadratic on what someone pasted).
 SEPARATORS = re.compile(r"[|;\n]")
 CUSTOM_ID = "kindred-poll:{poll}:{option}"
-CUSTOM_ID_PATTERN = r"kindred-poll:(?P<poll>[0-9]+):(?P<option>[0-9]+)"
+# A poll not in English carries its language in each button's id (its panel is redrawn in it at each vote).
+CUSTOM_ID_PATTERN = r"kindred-poll:(?P<poll>[0-9]+):(?P<option>[0-9]+)(?::(?P<language>[a-z]{2}))?"
 TIMER = "poll"  # the kind of a poll's closing timer
-FORGOTTEN = "You asked to be forgotten (/forget_me) meanwhile: no poll was started."
-VOTE_FORGOTTEN = "You asked to be forgotten (/forget_me) meanwhile: your vote was not counted."
+FORGOTTEN = N_("You asked to be forgotten (/forget_me) meanwhile: no poll was started.")
+VOTE_FORGOTTEN = N_("You asked to be forgotten (/forget_me) meanwhile: your vote was not counted.")
+
+
+def custom_id(poll_id: int, option: int, language: str = "en") -> str:
+    """A vote button's id; a poll in another language than English carries it."""
+    base = CUSTOM_ID.format(poll=poll_id, option=option)
+    language = spoken(language)
+    return base if language == "en" else f"{base}:{language}"
+
+
+def poll_language(found: str | None) -> str:
+    """The language a button's id carried (English when none, or one no more spoken)."""
+    return found if found in SPOKEN else "en"
 
 
 @dataclass(frozen=True)
@@ -47,29 +62,30 @@ class PollSpec:
     duration: timedelta
 
 
-def parse_poll(question: str, options: str, duration: str | None) -> PollSpec:
-    """Check what someone typed for /poll; :class:`BadInput` names the problem."""
+def parse_poll(question: str, options: str, duration: str | None, language: str = "en") -> PollSpec:
+    """Check what someone typed for /poll; :class:`BadInput` names the problem (in ``language``)."""
     q = " ".join(question.split())
     if not q:
-        raise BadInput("A poll needs a question.")
+        raise BadInput(t(language, "A poll needs a question."))
     if len(q) > QUESTION_MAX_CHARS:
-        raise BadInput(f"The question is {len(q)} characters; at most {QUESTION_MAX_CHARS}, please.")
+        raise BadInput(t(language, "The question is {length} characters; at most {most}, please.",
+                         length=len(q), most=QUESTION_MAX_CHARS))
     items = [o.strip() for o in SEPARATORS.split(options) if o.strip()]
     if len(items) < MIN_OPTIONS:
-        raise BadInput(
-            f"A poll needs at least {MIN_OPTIONS} options, separated by | (you gave {len(items)})."
-        )
+        raise BadInput(t(language, "A poll needs at least {least} options, separated by | (you gave "
+                                   "{count}).", least=MIN_OPTIONS, count=len(items)))
     if len(items) > MAX_OPTIONS:
-        raise BadInput(f"A poll can have at most {MAX_OPTIONS} options (you gave {len(items)}).")
+        raise BadInput(t(language, "A poll can have at most {most} options (you gave {count}).",
+                         most=MAX_OPTIONS, count=len(items)))
     long = [o for o in items if len(o) > OPTION_MAX_CHARS]
     if long:
-        raise BadInput(
-            f"Each option can be at most {OPTION_MAX_CHARS} characters; {long[0][:30]!r}… is longer."
-        )
+        raise BadInput(t(language, "Each option can be at most {most} characters; {option}… is longer.",
+                         most=OPTION_MAX_CHARS, option=repr(long[0][:30])))
     lowered = [o.casefold() for o in items]
     if len(set(lowered)) != len(lowered):
-        raise BadInput("Two options are the same; each option must be different.")
-    span = parse_duration(duration or DEFAULT_DURATION, maximum=MAX_DURATION, what="poll duration")
+        raise BadInput(t(language, "Two options are the same; each option must be different."))
+    span = parse_duration(duration or DEFAULT_DURATION, maximum=MAX_DURATION, what="poll duration",
+                          language=language)
     return PollSpec(q, items, span)
 
 
@@ -83,15 +99,13 @@ def meter(count: int, total: int, width: int = 10) -> str:
     return "█" * filled + "░" * (width - filled)
 
 
-def result_lines(options: Sequence[str], counts: Sequence[int]) -> list[str]:
+def result_lines(options: Sequence[str], counts: Sequence[int], language: str = "en") -> list[str]:
     total = sum(counts)
     lines = []
     for i, (option, count) in enumerate(zip(options, counts, strict=True)):
         share = round(100 * count / total) if total else 0
-        lines.append(
-            f"**{i + 1}.** {option}\n`{meter(count, total)}` {count} vote{'s' if count != 1 else ''}"
-            f" ({share}%)"
-        )
+        votes = tn(language, "{count} vote", "{count} votes", count)
+        lines.append(f"**{i + 1}.** {option}\n`{meter(count, total)}` {votes} ({share}%)")
     return lines
 
 
@@ -100,25 +114,30 @@ def winners(options: Sequence[str], counts: Sequence[int]) -> list[str]:
     return [o for o, c in zip(options, counts, strict=True) if top and c == top]
 
 
-def closing_line(closes_at: datetime, closed: bool) -> str:
+def closing_line(closes_at: datetime, closed: bool, language: str = "en") -> str:
     stamp = int(closes_at.timestamp())
-    return f"Closed <t:{stamp}:R>." if closed else f"Closes <t:{stamp}:R> (<t:{stamp}:f>)."
+    if closed:
+        return t(language, "Closed {when}.", when=f"<t:{stamp}:R>")
+    return t(language, "Closes {when} ({date}).", when=f"<t:{stamp}:R>", date=f"<t:{stamp}:f>")
 
 
-def results_text(character: str, question: str, options: Sequence[str], counts: Sequence[int]) -> str:
+def results_text(character: str, question: str, options: Sequence[str], counts: Sequence[int],
+                 language: str = "en") -> str:
     """The message posted at close, in the character's voice."""
     total = sum(counts)
     if not total:
-        return f"*{character} looks at the empty ballot box.* Nobody voted on **{question}**."
+        return t(language, "*{name} looks at the empty ballot box.* Nobody voted on **{question}**.",
+                 name=character, question=question)
     best = winners(options, counts)
     if len(best) == 1:
-        head = f"**{best[0]}** wins"
+        head = t(language, "**{option}** wins", option=best[0])
     else:
-        head = "A tie between " + " and ".join(f"**{b}**" for b in best)
-    return (
-        f"*{character} counts the votes.* The poll **{question}** has closed: {head} "
-        f"({total} vote{'s' if total != 1 else ''})."
-    )
+        head = t(language, "A tie between {first} and {last}",
+                 first=", ".join(f"**{b}**" for b in best[:-1]), last=f"**{best[-1]}**")
+    return tn(language, "*{name} counts the votes.* The poll **{question}** has closed: {result} ({count} "
+                        "vote).",
+              "*{name} counts the votes.* The poll **{question}** has closed: {result} ({count} votes).",
+              total, name=character, question=question, result=head)
 
 
 @dataclass(frozen=True)
@@ -145,8 +164,8 @@ class PollBoard(Protocol):
     """Where a closed poll's results are shown (bot/discord/poll_results.py): its buttons retired, the results
     posted with their chart."""
 
-    async def show_results(self, tally: Tally, character: str) -> int | None:
-        """The results message's id (None when nothing could be posted)."""
+    async def show_results(self, tally: Tally, character: str, language: str = "en") -> int | None:
+        """The results message's id (None when nothing could be posted); its words in ``language``."""
         ...
 
 
@@ -203,9 +222,11 @@ class PollLifecycle:
         """The results quote the poll's question: theirs to forget, as the poll is."""
         await self.privacy.posted_for(poll.author_id, message_id, mark)
 
-    async def arm(self, poll: PollRecord) -> None:
-        """The poll's message is out: it closes at its closing time (now, if that has passed)."""
-        await self.timers.at(TIMER, f"poll:{poll.id}", poll.closes_at, {"poll": poll.id})
+    async def arm(self, poll: PollRecord, language: str = "en") -> None:
+        """The poll's message is out: it closes at its closing time (now, if that has passed); its results
+        are announced in ``language``, the poll's."""
+        await self.timers.at(TIMER, f"poll:{poll.id}", poll.closes_at,
+                             {"poll": poll.id, "language": language})
 
     async def close_due(self, timer: TimerRow) -> str:
         """The poll's closing timer came due: close it and show the results (nothing if it was closed)."""
@@ -214,7 +235,8 @@ class PollLifecycle:
         closed = await self.close(poll_id)
         if closed is None:
             return f"poll {poll_id} was closed already"
-        message_id = await self.board.show_results(closed, self.character())
+        language = poll_language(timer.payload.get("language"))
+        message_id = await self.board.show_results(closed, self.character(), language)
         if message_id is not None:
             await self.results_posted(closed.poll, message_id, mark)
         log.info("poll %s closed with %d votes", poll_id, sum(closed.counts))
@@ -253,10 +275,10 @@ class PollLifecycle:
         return Tally(poll, tally(poll.options, await repo.counts(poll_id)))
 
 
-def vote_answer(choice: str, option: int, before: int | None) -> str:
+def vote_answer(choice: str, option: int, before: int | None, language: str = "en") -> str:
     """The voter's private confirmation."""
     if before == option:
-        return f"You already voted for **{choice}**."
+        return t(language, "You already voted for **{choice}**.", choice=choice)
     if before is not None:
-        return f"Your vote moved to **{choice}**."
-    return f"You voted for **{choice}**. Press another option to change it."
+        return t(language, "Your vote moved to **{choice}**.", choice=choice)
+    return t(language, "You voted for **{choice}**. Press another option to change it.", choice=choice)

@@ -6,13 +6,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import datetime
 
+from bot.core.i18n import N_, t, tn
 from bot.features.servertools.moderation import describe_duration
 from database.records import ServerConfig, TicketRecord, TranscriptLine
 from database.store import Store
 
 THREAD_NAME_MAX = 100
 TOPIC_MAX = 200
-FORGOTTEN = "You asked to be forgotten (/forget_me) meanwhile: no ticket was opened."
+FORGOTTEN = N_("You asked to be forgotten (/forget_me) meanwhile: no ticket was opened.")
 TRANSCRIPT_MAX = 5000  # messages archived per ticket
 CUSTOM_ID = "kindred-ticket:{ticket}:close"
 CUSTOM_ID_PATTERN = r"kindred-ticket:(?P<ticket>[0-9]+):close"
@@ -35,40 +36,45 @@ def transcript_line(
     return TranscriptLine(message_id, author_id, author_name, text, created_at)
 
 
-def opened_fields(ticket_id: int, opener: str, opener_id: int, topic: str, thread_id: int) -> list[
-        tuple[str, str]]:
+def opened_fields(ticket_id: int, opener: str, opener_id: int, topic: str, thread_id: int,
+                  language: str = "en") -> list[tuple[str, str]]:
     """The log channel's panel for a ticket opened (its title is :func:`notice_title`)."""
-    return [("Opened by", f"{opener} ({opener_id})"), ("Topic", topic or "none"),
-            ("Thread", f"<#{thread_id}>")]
+    return [(t(language, "Opened by"), f"{opener} ({opener_id})"),
+            (t(language, "Topic"), topic or t(language, "none")), (t(language, "Thread"), f"<#{thread_id}>")]
 
 
 def summary_fields(
-    ticket: TicketRecord, closed_by: str, closed_by_id: int, lines: Sequence[TranscriptLine], now: datetime
+    ticket: TicketRecord, closed_by: str, closed_by_id: int, lines: Sequence[TranscriptLine], now: datetime,
+    language: str = "en",
 ) -> list[tuple[str, str]]:
     """The summary for the log channel, as a panel's figures: who opened and closed it, its topic, who
     spoke and for how long it was open."""
-    people = sorted({line.author_name for line in lines if line.author_name})
+    people = ", ".join(sorted({line.author_name for line in lines if line.author_name}))
     return [
-        ("Opened by", f"<@{ticket.opener_id}>"),
-        ("Closed by", f"{closed_by} ({closed_by_id})"),
-        ("Topic", ticket.topic or "none"),
-        ("Messages", f"{len(lines)} from {', '.join(people) or 'nobody'} · transcript archived"),
-        ("Open for", describe_duration(now - ticket.opened_at)),
+        (t(language, "Opened by"), f"<@{ticket.opener_id}>"),
+        (t(language, "Closed by"), f"{closed_by} ({closed_by_id})"),
+        (t(language, "Topic"), ticket.topic or t(language, "none")),
+        (t(language, "Messages"), t(language, "{count} from {people} · transcript archived", count=len(lines),
+                                    people=people or t(language, "nobody"))),
+        (t(language, "Open for"), describe_duration(now - ticket.opened_at, language)),
     ]
 
 
-def notice_title(ticket_id: int, what: str) -> str:
-    """A ticket notice's title in the log channel ("ticket #3 closed")."""
-    return f"ticket #{ticket_id} {what}"
+def notice_title(ticket_id: int, what: str, language: str = "en") -> str:
+    """A ticket notice's title in the log channel ("ticket #3 closed"); ``what``: opened or closed."""
+    if what == "opened":
+        return t(language, "ticket #{number} opened", number=ticket_id)
+    return t(language, "ticket #{number} closed", number=ticket_id)
 
 
 def status_line(opened_at: datetime, closed_by_id: int | None = None, closed_at: datetime | None = None,
-                archived: int = 0) -> str:
+                archived: int = 0, language: str = "en") -> str:
     """A ticket's status on its opening panel: open since when, or closed by whom, when, what was kept."""
     if closed_by_id is None or closed_at is None:
-        return f"🟢 Open since <t:{int(opened_at.timestamp())}:R>"
-    return (f"🔒 Closed <t:{int(closed_at.timestamp())}:R> by <@{closed_by_id}> · {archived} message(s) "
-            "archived")
+        return "🟢 " + t(language, "Open since {when}", when=f"<t:{int(opened_at.timestamp())}:R>")
+    return "🔒 " + tn(language, "Closed {when} by {who} · {count} message archived",
+                      "Closed {when} by {who} · {count} messages archived", archived,
+                      when=f"<t:{int(closed_at.timestamp())}:R>", who=f"<@{closed_by_id}>")
 
 
 def clean_topic(topic: str | None) -> str:

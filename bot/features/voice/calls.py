@@ -22,6 +22,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot.core.i18n import t
 from bot.core.reach import Rule, Way, Where
 from bot.features.voice.config import VoiceSettings
 from bot.features.voice.speech import VoiceService
@@ -101,45 +102,49 @@ class Calls:
         default = self._settings.voice_channels
         return await self._places.switch_is_on(SWITCH, channel_id, guild_id, default)
 
-    async def join(self, guild_id: int, channel_id: int | None, caller: Caller) -> str:
-        """Join ``channel_id`` (the caller's voice channel, None when not in one): what to tell the caller."""
+    async def join(self, guild_id: int, channel_id: int | None, caller: Caller, language: str = "en") -> str:
+        """Join ``channel_id`` (the caller's voice channel, None when not in one): what to tell the caller (in
+        ``language``, theirs)."""
         if channel_id is None:
-            return "Join a voice channel first, then call me in with /voice join."
+            return t(language, "Join a voice channel first, then call me in with /voice join.")
         if not await self.allowed(guild_id, channel_id):
-            return "Voice channels are off in this server (a server admin can turn them on: /bot voice on)."
+            return t(language, "Voice channels are off in this server (a server admin can turn them on: "
+                               "/bot voice on).")
         if not self._voice.hears:
-            return ("I can't listen in a voice channel: no speech-to-text backend is set up (stt_backend), "
-                    "so I stay out of it.")
+            return t(language, "I can't listen in a voice channel: no speech-to-text backend is set up "
+                               "(stt_backend), so I stay out of it.")
         if not await self._places.is_active(channel_id, guild_id):
-            return "I'm not active in that voice channel (an admin can change that: /bot activate)."
+            return t(language, "I'm not active in that voice channel (an admin can change that: /bot "
+                               "activate).")
         refused = await self._reach.refusal(Way.CALL, caller.user_id, Where(guild_id, channel_id),
                                             caller.roles)
         if refused is not None:
             return refused.tell
         call = self.current(guild_id)
         if call is not None and call.channel_id == channel_id:
-            return "I'm already in your voice channel."
+            return t(language, "I'm already in your voice channel.")
         if call is not None and not caller.admin and call.people() - {caller.user_id}:
-            return (f"I'm in a call with others in <#{call.channel_id}>: join us there, or one of them can "
-                    "send me out with /voice leave.")
+            return t(language, "I'm in a call with others in {channel}: join us there, or one of them can "
+                               "send me out with /voice leave.", channel=f"<#{call.channel_id}>")
         if call is not None:  # one voice channel per server: it moves to the caller's
             await self.leave(guild_id)
         if self._side is None:  # before the client handed its side over: start-up is not done
-            return "I can't join voice channels yet; try again in a moment."
+            return t(language, "I can't join voice channels yet; try again in a moment.")
         try:
             self._calls[guild_id] = await self._side.join(guild_id, channel_id, self._settings)
         except JoinFailed as exc:
             log.warning("could not join voice channel %s in server %s: %s", channel_id, guild_id, exc)
-            return "I couldn't join your voice channel (the voice connection failed); try again in a moment."
+            return t(language, "I couldn't join your voice channel (the voice connection failed); try again "
+                               "in a moment.")
         log.info("joined voice channel %s in server %s", channel_id, guild_id)
-        return "I'm in your voice channel, listening."
+        return t(language, "I'm in your voice channel, listening.")
 
-    async def send_out(self, guild_id: int, caller: Caller) -> str:
+    async def send_out(self, guild_id: int, caller: Caller, language: str = "en") -> str:
         """``/voice leave``: leave the server's call when ``caller`` may send the character out; what to tell
-        them."""
+        them (in ``language``, theirs)."""
         call = self.current(guild_id)
         if call is None:
-            return "I'm not in a voice channel here."
+            return t(language, "I'm not in a voice channel here.")
         # Sending it out spends nothing: only who may talk to it there is asked (and a place switched off
         # since is no reason to stay).
         refused = await self._reach.closed(Way.CALL, caller.user_id, Where(guild_id, call.channel_id),
@@ -147,9 +152,9 @@ class Calls:
         if refused is not None and refused.kind != "place":
             return refused.tell
         if not caller.admin and caller.user_id not in call.people() and call.people():
-            return "Only someone in the call (or a server admin) can send me out of it."
+            return t(language, "Only someone in the call (or a server admin) can send me out of it.")
         await self.leave(guild_id)
-        return "I left the voice channel."
+        return t(language, "I left the voice channel.")
 
     async def leave(self, guild_id: int) -> bool:
         """Leave the server's call; False when it was in none."""
