@@ -137,7 +137,9 @@ async def test_the_fallback_line_is_in_the_language_the_person_writes(make_harne
     posted = await h.replies(int(english["channel_id"]), 2)
     assert posted[1]["content"] == ("*Finn blinks, lost in thought for a moment.* Sorry, my thoughts "
                                     "scattered. Could you say that again?")
-    assert len(h.claude.requests) > 3  # each retried until the deadline: the fallback is the model's failure
+    # the fallback is the model's failure: it was asked (as often as the deadline and the overload breaker
+    # allow, which depends on the machine's pace: once the breaker opens, a message is not sent at all)
+    assert h.claude.requests
     h.claude.recover()
 
 
