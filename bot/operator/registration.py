@@ -25,6 +25,7 @@ from bot.core.stages import (
     PromptPart,
     Reader,
     ReplyTools,
+    ThreadTalk,
     TurnListener,
 )
 from bot.core.timers import Recurring, Timers
@@ -165,7 +166,8 @@ class Contribution:
     the one timer loop, bot/core/timers.py), both built once the character's initiative is, its lines in the
     log channel's ``status`` (``status_lines``), what it does in each server the bot is in (``in_server``:
     its id; once connected, and on joining one) and when a place of a server was switched off or a switch
-    changed there (``place_changed``: its id; the voice feature leaves a call where it may no longer be)."""
+    changed there (``place_changed``: its id; the voice feature leaves a call where it may no longer be);
+    ``thread_talk``: the conversation threads every character's replies go on in (one feature's at most)."""
 
     gates: tuple[Gate, ...] = ()
     place_gates: tuple[Gate, ...] = ()  # asked in a server only (a place's switch), after the gates
@@ -184,6 +186,7 @@ class Contribution:
     recurring: Callable[[Running], Sequence[Recurring]] = lambda _: ()
     status_lines: tuple[Callable[[], Awaitable[str]], ...] = ()
     place_changed: tuple[Callable[[int], Awaitable[None]], ...] = ()
+    thread_talk: ThreadTalk | None = None
 
     @staticmethod
     def joined(built: Sequence[Contribution]) -> Contribution:
@@ -199,6 +202,10 @@ class Contribution:
         def recurring(running: Running) -> tuple[Recurring, ...]:
             return tuple(r for b in built for r in b.recurring(running))
 
+        talks = [b.thread_talk for b in built if b.thread_talk is not None]
+        if len(talks) > 1:
+            raise ValueError("two features lend the replies their conversation threads")
+
         return Contribution(
             gates=tuple(x for b in built for x in b.gates),
             place_gates=tuple(x for b in built for x in b.place_gates),
@@ -212,7 +219,8 @@ class Contribution:
             forget_held=tuple(x for b in built for x in b.forget_held), timers=timers, recurring=recurring,
             status_lines=tuple(x for b in built for x in b.status_lines),
             in_server=tuple(x for b in built for x in b.in_server),
-            place_changed=tuple(x for b in built for x in b.place_changed))
+            place_changed=tuple(x for b in built for x in b.place_changed),
+            thread_talk=talks[0] if talks else None)
 
 
 def nothing(_: Parts) -> Contribution:

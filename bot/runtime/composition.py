@@ -233,7 +233,7 @@ def compose_character(settings: Settings, store: Store, claude: ClaudeClient, ch
     policies = policies or ServerPolicies(settings, store.servers)
     pipeline = compose_pipeline(
         settings, store, claude, character, features,
-        shared or Shared.of(settings, store, claude, policies, consent, character),
+        shared or Shared.of(settings, store, claude, policies, consent),
         accounts=accounts if accounts is not None else OwnAccounts(),
         addressee=addressee or Addressee(CharacterNames(character.current, set())),
         intents=intents or intent_router(settings), locks=locks if locks is not None else KeyedLocks())
@@ -334,7 +334,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                             store, claude, character, key, intents, consent=consent, notify=mirror.emit)
     # What every character's replies share in this process; the main character's conversation locks, which
     # a feature's timer speaking there holds too.
-    shared = Shared.of(settings, store, claude, policies, consent, character)
+    shared = Shared.of(settings, store, claude, policies, consent, lent.thread_talk)
     locks: KeyedLocks[tuple[int, str]] = KeyedLocks()
     pipeline = compose_character(settings, store, claude, character, consent, memory, main, accounts=accounts,
                             addressee=addressee, intents=intents, policies=policies, shared=shared,
