@@ -1,12 +1,13 @@
-"""Per-place settings (admins, servers only): ``/bot activate``, ``/bot deactivate`` and ``/bot status-here``;
-a ``/bot <switch> on|off|default [scope]`` per registered switch, made when the cog is (``SWITCHES``: read
-from the features' registrations, bot/features/, never made here; each command made by
-bot/discord/switches.py; a server-wide one, such as ``/bot voice``, takes no scope); ``/bot status-refresh``
-(a new custom status now). A feature's own ``/bot`` subgroup is added by its cog, with the switches whose
-command is in it (``/bot tasks``: cogs/place_tasks.py; ``/bot face``: cogs/faces.py; ``/bot mcp``:
-cogs/mcp.py). A place switched off, or a switch set, is told to the features that asked (``place_changed`` in their registrations: a voice call left where it may no longer be).
-A deactivated channel or server gets no replies and no reply votes; its messages are still written to the
-log only when ``log_inactive_channels`` is true. The pipeline enforces this (its admission's observe,
+"""Per-place settings (admins, servers only): ``/bot activate``, ``/bot deactivate`` and ``/bot status-
+here``; a ``/bot <switch> on|off|default [scope]`` per registered switch, made when the cog is
+(``SWITCHES``: read from the features' registrations, bot/features/, never made here; each command made by
+bot/discord/switches.py; a server-wide one, such as ``/bot voice``, takes no scope); ``/bot status-
+refresh`` (a new custom status now). A feature's own ``/bot`` subgroup is added by its cog, with the
+switches whose command is in it (``/bot tasks``: cogs/place_tasks.py; ``/bot face``: cogs/faces.py; ``/bot
+mcp``: cogs/mcp.py). A place switched off, or a switch set, is told to the features that asked
+(``place_changed`` in their registrations: a voice call left where it may no longer be). A deactivated
+channel or server gets no replies and no reply votes; its messages are still written to the log only when
+``log_inactive_channels`` is true. The pipeline enforces this (its admission's observe,
 bot/reply/admission.py, reads Store.is_active for every message); this cog only records the switches. A
 channel's own setting wins over its server's.
 """
