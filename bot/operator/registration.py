@@ -36,7 +36,7 @@ from database.switches import register_switch
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
-    from bot.alive.service import DiscordSide
+    from bot.alive.service import AliveParts, DiscordSide
     from bot.alive.speaker import Speaker
     from bot.core.localtime import LocalTime
     from bot.core.metrics import Metrics
@@ -106,7 +106,9 @@ class Parts:
     :meth:`side`; ``shards``: in a cluster, the shards this process runs ("" otherwise: a round of the
     channels, run per shard set, is keyed by them); ``spending``: the limits a feature's own paid calls (not
     the model's) are held to; ``metrics``: what they are measured by (None: metrics are off); ``reach``: the
-    one rule of whom the character may speak to or hear, for a feature's own ways (bot/operator/reach.py)."""
+    one rule of whom the character may speak to or hear, for a feature's own ways (bot/operator/reach.py);
+    ``alive``: what being alive adds to every character's replies (its emotes, feelings, clock and Discord
+    side: bot/alive/service.py ``AliveParts``), built before the features."""
 
     holder: SettingsHolder
     store: Store
@@ -123,6 +125,7 @@ class Parts:
     spending: SpendingLimits | None = None
     metrics: Metrics | None = None
     reach: Rule | None = None
+    alive: AliveParts | None = None
 
     def side(self, kind: type[S]) -> S:
         """The Discord side of type ``kind`` (LookupError: the client handed none over)."""
@@ -159,7 +162,8 @@ class Contribution:
     """What a built feature adds: to the main character's reply stages (``gates``, ``place_gates``,
     ``decision_observers``, ``prompt_parts``, ``tools``, ``turn_observers``, ``readers``: a message's
     recording read before the reply), to each other character of a cast (``cast_tools``, given that
-    character's name; ``cast_prompt_parts``, as the main character's ``prompt_parts``), the objects its slash
+    character's name; ``cast_prompt_parts``, as the main character's ``prompt_parts``;
+    ``cast_decision_observers``, as its ``decision_observers``), the objects its slash
     commands use (``parts``: read with ``Services.part``; ``later_parts``: those built once the characters'
     replies are, from ``Running``), what a person's ``/forget_me`` clears in memory (``forget_held``: their
     id), its durable timers' handlers (``timers``: by kind) and its recurring rounds (``recurring``: run by
@@ -177,6 +181,7 @@ class Contribution:
     turn_observers: tuple[TurnListener, ...] = ()
     readers: tuple[Reader, ...] = ()
     cast_prompt_parts: tuple[PromptPart, ...] = ()
+    cast_decision_observers: tuple[DecisionListener, ...] = ()
     cast_tools: Callable[[Callable[[], str]], tuple[ReplyTools, ...]] = lambda _: ()
     parts: tuple[object, ...] = ()
     later_parts: Callable[[Running], tuple[object, ...]] = lambda _: ()
@@ -215,6 +220,7 @@ class Contribution:
             turn_observers=tuple(x for b in built for x in b.turn_observers),
             readers=tuple(x for b in built for x in b.readers),
             cast_prompt_parts=tuple(x for b in built for x in b.cast_prompt_parts),
+            cast_decision_observers=tuple(x for b in built for x in b.cast_decision_observers),
             cast_tools=cast_tools, parts=tuple(x for b in built for x in b.parts), later_parts=later_parts,
             forget_held=tuple(x for b in built for x in b.forget_held), timers=timers, recurring=recurring,
             status_lines=tuple(x for b in built for x in b.status_lines),
