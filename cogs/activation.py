@@ -1,13 +1,13 @@
-"""Per-place settings (admins, servers only): ``/bot activate``, ``/bot deactivate`` and ``/bot status-here``;
-a ``/bot <switch> on|off|default [scope]`` per registered switch, made when the cog is (``SWITCHES``: the
-features' registrations, bot/features/, and the cog's own ``OWN_SWITCHES``: emote reactions, correction
-answers, conversation threads; made by bot/discord/switches.py; a server-wide one, such as ``/bot voice``,
-takes no scope); ``/bot status-refresh`` (a new custom status now). A feature's own ``/bot`` subgroup is
-added by its cog, with the switches whose command is in it (``/bot tasks``: cogs/place_tasks.py; ``/bot
-face``: cogs/faces.py; ``/bot mcp``: cogs/mcp.py). A place switched off, or a switch set, is told to the
-features that asked (``place_changed`` in their registrations: a voice call left where it may no longer be).
-A deactivated channel or server gets no replies and no reply votes; its messages are still written to the
-log only when ``log_inactive_channels`` is true. The pipeline enforces this (its admission's observe,
+"""Per-place settings (admins, servers only): ``/bot activate``, ``/bot deactivate`` and ``/bot status-
+here``; a ``/bot <switch> on|off|default [scope]`` per registered switch, made when the cog is
+(``SWITCHES``: read from the features' registrations, bot/features/, never made here; each command made by
+bot/discord/switches.py; a server-wide one, such as ``/bot voice``, takes no scope); ``/bot status-
+refresh`` (a new custom status now). A feature's own ``/bot`` subgroup is added by its cog, with the
+switches whose command is in it (``/bot tasks``: cogs/place_tasks.py; ``/bot face``: cogs/faces.py; ``/bot
+mcp``: cogs/mcp.py). A place switched off, or a switch set, is told to the features that asked
+(``place_changed`` in their registrations: a voice call left where it may no longer be). A deactivated
+channel or server gets no replies and no reply votes; its messages are still written to the log only when
+``log_inactive_channels`` is true. The pipeline enforces this (its admission's observe,
 bot/reply/admission.py, reads Store.is_active for every message); this cog only records the switches. A
 channel's own setting wins over its server's.
 """
@@ -21,11 +21,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core.config import AliveSettings, DiscordSettings
 from bot.discord.permissions import admin_only, in_server
 from bot.discord.switches import Scope, place, place_changed, switch_command
 from bot.features import FEATURES
-from bot.operator.registration import Switch
 from database.places import effective_activation
 
 if TYPE_CHECKING:
@@ -33,19 +31,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# The switches of what is not yet a feature package of its own; the features' come with their registrations
-# (bot/features/ ``FEATURES``). Each gets its ``/bot <name> on|off|default [scope]``, made when the cog is.
-OWN_SWITCHES = (
-    Switch("reactions", "Let me react with emotes to warm messages I don't answer.",
-           "I react with an emote to warm messages I don't answer", section=AliveSettings,
-           key="emote_reactions"),
-    Switch("corrections", "Answer a correction reaction (👎) on one of my replies right away (or not).",
-           "a correction reaction on one of my replies gets a short answer of its own",
-           section=AliveSettings, key="correction_answers"),
-    Switch("threads", "Go on with a conversation in a thread I open (or not).",
-           "a conversation started with me goes on in a thread I open, where I answer every message",
-           section=DiscordSettings, key="conversation_threads"))
-SWITCHES = {switch.name: switch for switch in (*OWN_SWITCHES, *(s for f in FEATURES for s in f.switches))}
+# Every feature's switches, as their registrations (bot/features/ ``FEATURES``) declare them: each gets its
+# ``/bot <name> on|off|default [scope]``, made when the cog is.
+SWITCHES = {switch.name: switch for feature in FEATURES for switch in feature.switches}
 
 
 def on_off(value: bool | None) -> str:

@@ -73,7 +73,7 @@ class Messages(commands.Cog):
 
     @commands.Cog.listener()
     async def on_raw_thread_delete(self, payload: discord.RawThreadDeleteEvent) -> None:
-        """A thread the character opened, deleted under it: forgotten (bot/reply/deciding/threads.py)."""
+        """A thread the character opened, deleted under it: forgotten (bot/features/threads/)."""
         threads = self.bot.services.replies.threads
         if threads is not None:
             await threads.forget(payload.thread_id)

@@ -145,7 +145,7 @@ class Conversations:
             .group_by(Conversation.id, Conversation.user_id, Conversation.scope)
             .having(func.sum(HistoryMessage.tokens) > token_threshold)
         )
-        return [(int(r[0]), str(r[1])) for r in rows]
+        return [(int(r.user_id), str(r.scope)) for r in rows]
 
     async def summaries(self, character: str, user_id: int) -> list[tuple[str, str]]:
         """(scope, summary) of the person's conversations that have a summary."""
@@ -154,7 +154,7 @@ class Conversations:
             .where(Conversation.character == character, Conversation.user_id == user_id,
                    Conversation.summary != "")
             .order_by(Conversation.id))
-        return [(str(r[0]), str(r[1])) for r in rows if r[1]]
+        return [(str(r.scope), str(r.summary)) for r in rows if r.summary]
 
     # -- writes
 

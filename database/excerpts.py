@@ -12,14 +12,15 @@ from collections.abc import Sequence
 
 from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, or_, select, update
 
-from database.boundary import DbRow, Statements
+from database.boundary import NamedRow, Statements
 from database.engine import Database
 from database.models import ArchiveExcerpt, User, utcnow
-from database.records import ExcerptRow, NewExcerpt, as_utc
+from database.records import ExcerptRow, NewExcerpt
+from database.rowmap import record
 from database.stamps import ExcerptStamp, FactStamp, excerpt_stamp, fact_stamp, mark_deleted
 from database.vectors import DEFAULT_EMBEDDING_MODEL, usable
 
-_COLUMNS = (
+_COLUMNS = (  # read by name (database/rowmap.py)
     ArchiveExcerpt.id,
     ArchiveExcerpt.message_id,
     ArchiveExcerpt.channel_id,
@@ -32,12 +33,12 @@ _COLUMNS = (
 )
 
 
-def _row(r: DbRow, model: str = DEFAULT_EMBEDDING_MODEL) -> ExcerptRow:
-    """``model``: the running embedding model; a vector of another reads as none."""
-    vector = usable(bytes(r[9]), r[10], model) if len(r) > 10 and r[9] is not None else None
-    return ExcerptRow(int(r[0]), int(r[1]), int(r[2]), int(r[3]) if r[3] is not None else None, bool(r[4]),
-                      str(r[5]), bool(r[6]), str(r[7]), as_utc(r[8]),
-                      bytes(vector) if vector is not None else None)
+def _row(r: NamedRow, model: str = DEFAULT_EMBEDDING_MODEL) -> ExcerptRow:
+    """``model``: the running embedding model; a vector of another reads as none (a query without the
+    vector reads none)."""
+    stored = r._mapping.get("embedding")
+    vector = usable(bytes(stored), r.embedding_model, model) if stored is not None else None
+    return record(ExcerptRow, r, embedding=bytes(vector) if vector is not None else None)
 
 
 def insert_excerpts(db: Database, conn: Connection, user_id: int, excerpts: Sequence[NewExcerpt]) -> None:

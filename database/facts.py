@@ -21,10 +21,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased
 
-from database.boundary import DbRow, Statements
+from database.boundary import NamedRow, Statements
 from database.engine import Database
 from database.models import User, UserFact, utcnow
-from database.records import FactRow, as_utc
+from database.records import FactRow
+from database.rowmap import record
 from database.stamps import FactStamp, fact_stamp, mark_deleted
 from database.vectors import DEFAULT_EMBEDDING_MODEL, usable
 from database.visibility import kept_within
@@ -40,12 +41,12 @@ _DOUBT = case((UserFact.valid_until.is_(None), func.coalesce(
     select(_OTHER.fact).where(_OTHER.doubts == UserFact.id, *_OTHER_CURRENT)
     .order_by(_OTHER.id.desc()).limit(1).scalar_subquery())), else_=None)
 
-_COLUMNS = (
+_COLUMNS = (  # read by name (database/rowmap.py): FactRow's fields, and the vector's model
     UserFact.id,
     UserFact.fact,
     UserFact.category,
     UserFact.pinned,
-    UserFact.private,  # FactRow's order
+    UserFact.private,
     UserFact.reference_count,
     UserFact.first_mentioned,
     UserFact.last_mentioned,
@@ -57,7 +58,7 @@ _COLUMNS = (
     UserFact.valid_until,
     UserFact.superseded_by,
     UserFact.past,
-    _DOUBT,
+    _DOUBT.label("doubt"),
     UserFact.slot,
     UserFact.slot_value,
     UserFact.embedding_model,
@@ -65,30 +66,11 @@ _COLUMNS = (
 )
 
 
-def _fact(r: DbRow, model: str) -> FactRow:
+def _fact(r: NamedRow, model: str) -> FactRow:
     """``model``: the running embedding model; a vector of another reads as none."""
-    return FactRow(
-        int(r[0]),
-        str(r[1]),
-        str(r[2]),
-        bool(r[3]),
-        bool(r[4]),
-        int(r[5]),
-        as_utc(r[6]),
-        as_utc(r[7]),
-        usable(bytes(r[8]) if r[8] is not None else None, r[19], model),
-        bool(r[9]),
-        as_utc(r[10]) if r[10] is not None else None,
-        as_utc(r[11]) if r[11] is not None else None,
-        int(r[12]) if r[12] is not None else None,
-        as_utc(r[13]) if r[13] is not None else None,
-        int(r[14]) if r[14] is not None else None,
-        str(r[15]) if r[15] is not None else None,
-        str(r[16]) if r[16] is not None else None,
-        str(r[17]) if r[17] is not None else None,
-        str(r[18]) if r[18] is not None else None,
-        gloss=str(r[20]) if r[20] is not None else None,
-    )
+    vector = r.embedding
+    return record(FactRow, r,
+                  embedding=usable(None if vector is None else bytes(vector), r.embedding_model, model))
 
 
 class Facts:

@@ -41,8 +41,9 @@ def archive_core_memories(conn: Connection, character: str, user_id: int, reason
     rows = conn.execute(select(CoreMemory.content, CoreMemory.source, CoreMemory.guild_id,
                                CoreMemory.quoted_user_id).where(
         CoreMemory.character == character, CoreMemory.user_id == user_id).order_by(CoreMemory.id)).all()
-    snapshot = json.dumps([{"content": r[0], "source": r[1], "guild_id": r[2],
-                            **({QUOTED: int(r[3])} if r[3] is not None else {})} for r in rows])
+    snapshot = json.dumps([{"content": r.content, "source": r.source, "guild_id": r.guild_id,
+                            **({QUOTED: int(r.quoted_user_id)} if r.quoted_user_id is not None else {})}
+                           for r in rows])
     conn.execute(insert(CoreMemoryVersion).values(character=character, user_id=user_id, snapshot=snapshot,
                                                   reason=reason, created_at=utcnow()))
 
@@ -98,7 +99,7 @@ class Memories:
         rows = await self.db.rows(select(CoreMemory.id, CoreMemory.content, CoreMemory.source).where(
             CoreMemory.character == character, CoreMemory.user_id == user_id,
             in_use() if usable else true()).order_by(CoreMemory.id))
-        return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+        return [(int(r.id), str(r.content), str(r.source)) for r in rows]
 
     async def placed_memories(self, character: str, user_id: int, *,
                               usable: bool = False) -> list[CoreMemoryRow]:
@@ -107,8 +108,8 @@ class Memories:
                                          CoreMemory.guild_id).where(
             CoreMemory.character == character, CoreMemory.user_id == user_id,
             in_use() if usable else true()).order_by(CoreMemory.id))
-        return [CoreMemoryRow(int(r[0]), str(r[1]), str(r[2]), None if r[3] is None else int(r[3]))
-                for r in rows]
+        return [CoreMemoryRow(int(r.id), str(r.content), str(r.source),
+                              None if r.guild_id is None else int(r.guild_id)) for r in rows]
 
     async def add_core_memory(self, character: str, user_id: int, content: str, source: str = "user", *,
                               guild_id: int | None = None, quoted_user_id: int | None = None) -> int:
@@ -142,7 +143,7 @@ class Memories:
             ).first()
             if row is None:
                 return False
-            archive_core_memories(conn, row[0], row[1], reason)
+            archive_core_memories(conn, row.character, row.user_id, reason)
             if not conn.execute(statement).rowcount:
                 raise _Unchanged  # rolls the archived version back too: nothing happened
             return True

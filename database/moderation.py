@@ -4,37 +4,19 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, func, insert, select
 
-from database.boundary import DbRow
+from database.boundary import NamedRow
 from database.engine import Database
 from database.models import utcnow
-from database.records import ModerationRecord, WarningRecord, as_utc
+from database.records import ModerationRecord, WarningRecord
+from database.rowmap import columns, record
 from database.server_models import MemberWarning, ModerationAction
 
-ACTION_COLUMNS = (
-    ModerationAction.id,
-    ModerationAction.guild_id,
-    ModerationAction.action,
-    ModerationAction.target_id,
-    ModerationAction.moderator_id,
-    ModerationAction.channel_id,
-    ModerationAction.reason,
-    ModerationAction.detail,
-    ModerationAction.created_at,
-)
+ACTION_COLUMNS = columns(ModerationAction, ModerationRecord)  # read by name (database/rowmap.py)
+WARNING_COLUMNS = columns(MemberWarning, WarningRecord)
 
 
-def _action(row: DbRow) -> ModerationRecord:
-    return ModerationRecord(
-        int(row[0]),
-        int(row[1]),
-        str(row[2]),
-        None if row[3] is None else int(row[3]),
-        int(row[4]),
-        None if row[5] is None else int(row[5]),
-        str(row[6]),
-        str(row[7]),
-        as_utc(row[8]),
-    )
+def _action(row: NamedRow) -> ModerationRecord:
+    return record(ModerationRecord, row)
 
 
 class Moderation:
@@ -119,17 +101,8 @@ class Moderation:
 
     async def warnings(self, guild_id: int, target_id: int) -> list[WarningRecord]:
         rows = await self.db.rows(
-            select(
-                MemberWarning.id,
-                MemberWarning.guild_id,
-                MemberWarning.target_id,
-                MemberWarning.moderator_id,
-                MemberWarning.reason,
-                MemberWarning.created_at,
-            )
+            select(*WARNING_COLUMNS)
             .where(MemberWarning.guild_id == guild_id, MemberWarning.target_id == target_id)
             .order_by(MemberWarning.id)
         )
-        return [
-            WarningRecord(int(r[0]), int(r[1]), int(r[2]), int(r[3]), str(r[4]), as_utc(r[5])) for r in rows
-        ]
+        return [record(WarningRecord, r) for r in rows]

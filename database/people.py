@@ -25,6 +25,7 @@ from database.person_read import read_felt_since
 from database.person_settings import TIMEZONE
 from database.place_config import PERSON, PlaceConfig
 from database.records import RelationshipRecord, Usage, UserRecord, UserSummary, as_utc
+from database.rowmap import record
 from database.stamps import mark_deleted
 from database.statements import USER_RECORD_COLUMNS, execute_all, user_record
 from database.usage import usage_totals
@@ -167,15 +168,15 @@ class People:
         history_query = (
             select(
                 Conversation.user_id,
-                func.count(HistoryMessage.id),
-                func.coalesce(func.sum(HistoryMessage.tokens), 0),
+                func.count(HistoryMessage.id).label("messages"),
+                func.coalesce(func.sum(HistoryMessage.tokens), 0).label("tokens"),
             )
             .join(HistoryMessage, HistoryMessage.conversation_id == Conversation.id)
             .where(Conversation.user_id.in_(ids), Conversation.character == character)
             .group_by(Conversation.user_id)
         )
         memory_query = (
-            select(CoreMemory.user_id, func.count())
+            select(CoreMemory.user_id, func.count().label("memories"))
             .where(CoreMemory.user_id.in_(ids), CoreMemory.character == character)
             .group_by(CoreMemory.user_id)
         )
@@ -188,12 +189,9 @@ class People:
             )
 
         usage_rows, history_rows, memory_rows = await self.db.read(read)
-        usage = {
-            int(r[6]): Usage(int(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4]), float(r[5]))
-            for r in usage_rows
-        }
-        history = {int(r[0]): (int(r[1]), int(r[2])) for r in history_rows}
-        memories = {int(r[0]): int(r[1]) for r in memory_rows}
+        usage = {int(r.user_id): record(Usage, r) for r in usage_rows}
+        history = {int(r.user_id): (int(r.messages), int(r.tokens)) for r in history_rows}
+        memories = {int(r.user_id): int(r.memories) for r in memory_rows}
         return [
             UserSummary(u, usage.get(u.id, Usage()), *history.get(u.id, (0, 0)), memories.get(u.id, 0))
             for u in users

@@ -7,37 +7,18 @@ from datetime import datetime
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from database.boundary import DbRow
+from database.boundary import NamedRow
 from database.engine import Database
 from database.models import utcnow
-from database.records import PollRecord, as_utc
+from database.records import PollRecord
+from database.rowmap import columns, record
 from database.server_models import Poll, PollVote
 
-POLL_COLUMNS = (
-    Poll.id,
-    Poll.guild_id,
-    Poll.channel_id,
-    Poll.message_id,
-    Poll.author_id,
-    Poll.question,
-    Poll.options,
-    Poll.closes_at,
-    Poll.closed,
-)
+POLL_COLUMNS = columns(Poll, PollRecord)  # read by name (database/rowmap.py)
 
 
-def _poll(row: DbRow) -> PollRecord:
-    return PollRecord(
-        int(row[0]),
-        int(row[1]),
-        int(row[2]),
-        None if row[3] is None else int(row[3]),
-        int(row[4]),
-        str(row[5]),
-        tuple(str(o) for o in row[6]),
-        as_utc(row[7]),
-        bool(row[8]),
-    )
+def _poll(row: NamedRow) -> PollRecord:
+    return record(PollRecord, row)
 
 
 class Polls:

@@ -81,17 +81,21 @@ class Retention:
     def _fold_usage(self, conn: Connection, before: datetime) -> tuple[int, int]:
         day = day_of(conn.dialect.name, ApiCall.created_at).label("day")
         totals = conn.execute(
-            select(day, ApiCall.model, func.count(), func.sum(ApiCall.input_tokens),
-                   func.sum(ApiCall.output_tokens), func.sum(ApiCall.cache_creation_tokens),
-                   func.sum(ApiCall.cache_read_tokens), func.sum(ApiCall.cost),
-                   func.sum(case((ApiCall.ok.is_(False), 1), else_=0)))
+            select(day, ApiCall.model, func.count().label("calls"),
+                   func.sum(ApiCall.input_tokens).label("input_tokens"),
+                   func.sum(ApiCall.output_tokens).label("output_tokens"),
+                   func.sum(ApiCall.cache_creation_tokens).label("cache_creation_tokens"),
+                   func.sum(ApiCall.cache_read_tokens).label("cache_read_tokens"),
+                   func.sum(ApiCall.cost).label("cost"),
+                   func.sum(case((ApiCall.ok.is_(False), 1), else_=0)).label("failures"))
             .where(ApiCall.created_at < before).group_by(day, ApiCall.model)).all()
         if not totals:
             return 0, 0
-        rows = [{"day": str(r[0])[:10], "model": r[1], "calls": int(r[2]), "input_tokens": int(r[3] or 0),
-                 "output_tokens": int(r[4] or 0), "cache_creation_tokens": int(r[5] or 0),
-                 "cache_read_tokens": int(r[6] or 0), "cost": float(r[7] or 0.0), "failures": int(r[8] or 0)}
-                for r in totals]
+        rows = [{"day": str(r.day)[:10], "model": r.model, "calls": int(r.calls),
+                 "input_tokens": int(r.input_tokens or 0), "output_tokens": int(r.output_tokens or 0),
+                 "cache_creation_tokens": int(r.cache_creation_tokens or 0),
+                 "cache_read_tokens": int(r.cache_read_tokens or 0), "cost": float(r.cost or 0.0),
+                 "failures": int(r.failures or 0)} for r in totals]
         ins = self.db.insert(UsageDay)
         added = ("calls", "input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens",
                  "cost", "failures")

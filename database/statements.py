@@ -16,7 +16,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.expression import BindParameter
 
 from database.alive_models import StyleProfileRow
-from database.boundary import DbRow, NamedRow, Params, Query, Statement, Statements
+from database.boundary import NamedRow, Params, Query, Statement, Statements
 from database.feelings import feeling_statements
 from database.memories import in_use
 from database.models import (
@@ -38,6 +38,7 @@ from database.person_settings import TIMEZONE
 from database.place_config import person_value
 from database.profiles import profile_statements
 from database.records import SeenMessage, UserRecord, as_utc
+from database.rowmap import columns, record
 from database.stamps import excerpt_stamp_select, fact_stamp_select
 from database.threads import thread_statements
 from database.visibility import dm_clause, kept_kind, place_clause
@@ -352,21 +353,13 @@ def log_batch_params(users: Sequence[Params], nicks: Sequence[Params], rows: Seq
     }
 
 
-# UserRecord's field order: every read of users that makes records selects these.
-USER_RECORD_COLUMNS = (
-    User.id,
-    User.name,
-    User.is_bot,
-    User.premium,
-    User.memory_consent,
-    User.first_seen,
-    User.last_seen,
-)
+# UserRecord's fields: every read of users that makes records selects these (read by name: rowmap.py).
+USER_RECORD_COLUMNS = columns(User, UserRecord)
 
 
-def user_record(row: DbRow) -> UserRecord:
+def user_record(row: NamedRow) -> UserRecord:
     """From a row of ``select(*USER_RECORD_COLUMNS)``."""
-    return UserRecord(row[0], row[1], row[2], row[3], row[4], as_utc(row[5]), as_utc(row[6]))
+    return record(UserRecord, row)
 
 
 def seen_message(r: NamedRow) -> SeenMessage:

@@ -13,6 +13,11 @@ from sqlalchemy.orm import InstrumentedAttribute
 from database.engine import Database
 from database.models import ApiCall, DailyCount, UsageDay
 from database.records import DailyUsage
+from database.rowmap import record
+
+# DailyUsage's figures, in its fields' order: each day's are added up from the calls and the folded days.
+ADDED = ("calls", "input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens", "cost",
+         "failures")
 
 Counter = tuple[str, str, str]  # (UTC day YYYY-MM-DD, character, counter name)
 
@@ -60,31 +65,26 @@ class Stats:
         query = (
             select(
                 day,
-                func.count(),
-                func.coalesce(func.sum(ApiCall.input_tokens), 0),
-                func.coalesce(func.sum(ApiCall.output_tokens), 0),
-                func.coalesce(func.sum(ApiCall.cache_creation_tokens), 0),
-                func.coalesce(func.sum(ApiCall.cache_read_tokens), 0),
-                func.coalesce(func.sum(ApiCall.cost), 0.0),
-                func.coalesce(func.sum(case((ApiCall.ok.is_(False), 1), else_=0)), 0),
+                func.count().label("calls"),
+                func.coalesce(func.sum(ApiCall.input_tokens), 0).label("input_tokens"),
+                func.coalesce(func.sum(ApiCall.output_tokens), 0).label("output_tokens"),
+                func.coalesce(func.sum(ApiCall.cache_creation_tokens), 0).label("cache_creation_tokens"),
+                func.coalesce(func.sum(ApiCall.cache_read_tokens), 0).label("cache_read_tokens"),
+                func.coalesce(func.sum(ApiCall.cost), 0.0).label("cost"),
+                func.coalesce(func.sum(case((ApiCall.ok.is_(False), 1), else_=0)), 0).label("failures"),
             )
             .where(ApiCall.created_at >= since)
             .group_by(day)
             .order_by(day)
         )
-        folded = select(UsageDay.day, func.sum(UsageDay.calls), func.sum(UsageDay.input_tokens),
-                        func.sum(UsageDay.output_tokens), func.sum(UsageDay.cache_creation_tokens),
-                        func.sum(UsageDay.cache_read_tokens), func.sum(UsageDay.cost),
-                        func.sum(UsageDay.failures)).where(
+        sums = (func.sum(getattr(UsageDay, name)).label(name) for name in ADDED)
+        folded = select(UsageDay.day, *sums).where(
             UsageDay.day >= since.astimezone(UTC).strftime("%Y-%m-%d")).group_by(UsageDay.day)
         days: dict[str, DailyUsage] = {}
         for r in [*await self.db.rows(folded), *await self.db.rows(query)]:
-            key = str(r[0])[:10]
-            was = days.get(key, DailyUsage(key))
-            days[key] = DailyUsage(key, was.calls + int(r[1]), was.input_tokens + int(r[2]),
-                                   was.output_tokens + int(r[3]), was.cache_creation_tokens + int(r[4]),
-                                   was.cache_read_tokens + int(r[5]), was.cost + float(r[6]),
-                                   was.failures + int(r[7]))
+            key = str(r.day)[:10]
+            was, more = days.get(key, DailyUsage(key)), record(DailyUsage, r, day=key)
+            days[key] = DailyUsage(key, *(getattr(was, name) + getattr(more, name) for name in ADDED))
         return [days[k] for k in sorted(days)]
 
     async def database_size(self) -> int | None:

@@ -34,10 +34,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from database.boundary import DbRow
+from database.boundary import NamedRow
 from database.engine import Database
 from database.models import TZ, Base, Conversation, HistoryMessage
-from database.records import as_utc
+from database.rowmap import columns, record
 
 
 class SwipeSet(Base):
@@ -82,16 +82,11 @@ class SwipeRecord:
         return self.alternatives[self.shown]
 
 
-COLUMNS = (SwipeSet.message_id, SwipeSet.character, SwipeSet.user_id, SwipeSet.scope, SwipeSet.channel_id,
-           SwipeSet.guild_id, SwipeSet.webhook_id, SwipeSet.turn_id, SwipeSet.alternatives, SwipeSet.shown,
-           SwipeSet.open, SwipeSet.closes_at)
+COLUMNS = columns(SwipeSet, SwipeRecord)  # read by name (database/rowmap.py)
 
 
-def _record(row: DbRow) -> SwipeRecord:
-    return SwipeRecord(int(row[0]), str(row[1]), int(row[2]), str(row[3]), int(row[4]),
-                       None if row[5] is None else int(row[5]), None if row[6] is None else int(row[6]),
-                       None if row[7] is None else int(row[7]), tuple(str(a) for a in row[8]), int(row[9]),
-                       bool(row[10]), as_utc(row[11]))
+def _record(row: NamedRow) -> SwipeRecord:
+    return record(SwipeRecord, row)
 
 
 def own_turn(record: SwipeRecord) -> tuple[ColumnElement[bool], ...]:

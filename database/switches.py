@@ -20,17 +20,6 @@ def register_switch(name: str, follows: str = "", default: bool | None = None) -
              help="a place switch (/bot " + name.replace("_", "-") + ")")
 
 
-# The switches of what is not (yet) a feature package, each with the global setting that is its default
-# where no place set it; a feature's come with its registration.
-SWITCHES = {
-    "reactions": "emote_reactions",
-    "corrections": "correction_answers",
-    "threads": "conversation_threads",
-}
-for _name, _follows in SWITCHES.items():
-    register_switch(_name, _follows)
-
-
 class PlaceSwitches:
     def __init__(self, config: PlaceConfig) -> None:
         self.config = config

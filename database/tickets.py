@@ -7,39 +7,19 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from database.boundary import DbRow
+from database.boundary import NamedRow
 from database.engine import Database
 from database.models import utcnow
-from database.records import TicketRecord, TranscriptLine, as_utc
+from database.records import TicketRecord, TranscriptLine
+from database.rowmap import columns, record
 from database.server_models import Ticket, TicketMessage
 
-TICKET_COLUMNS = (
-    Ticket.id,
-    Ticket.guild_id,
-    Ticket.channel_id,
-    Ticket.thread_id,
-    Ticket.opener_id,
-    Ticket.topic,
-    Ticket.status,
-    Ticket.opened_at,
-    Ticket.closed_at,
-    Ticket.closed_by,
-)
+TICKET_COLUMNS = columns(Ticket, TicketRecord)  # read by name (database/rowmap.py)
+TRANSCRIPT_COLUMNS = columns(TicketMessage, TranscriptLine)
 
 
-def _ticket(row: DbRow) -> TicketRecord:
-    return TicketRecord(
-        int(row[0]),
-        int(row[1]),
-        int(row[2]),
-        None if row[3] is None else int(row[3]),
-        int(row[4]),
-        str(row[5]),
-        str(row[6]),
-        as_utc(row[7]),
-        None if row[8] is None else as_utc(row[8]),
-        None if row[9] is None else int(row[9]),
-    )
+def _ticket(row: NamedRow) -> TicketRecord:
+    return record(TicketRecord, row)
 
 
 class Tickets:
@@ -113,14 +93,6 @@ class Tickets:
 
     async def transcript(self, ticket_id: int) -> list[TranscriptLine]:
         rows = await self.db.rows(
-            select(
-                TicketMessage.message_id,
-                TicketMessage.author_id,
-                TicketMessage.author_name,
-                TicketMessage.content,
-                TicketMessage.created_at,
-            )
-            .where(TicketMessage.ticket_id == ticket_id)
-            .order_by(TicketMessage.id)
+            select(*TRANSCRIPT_COLUMNS).where(TicketMessage.ticket_id == ticket_id).order_by(TicketMessage.id)
         )
-        return [TranscriptLine(int(r[0]), int(r[1]), str(r[2]), str(r[3]), as_utc(r[4])) for r in rows]
+        return [record(TranscriptLine, r) for r in rows]

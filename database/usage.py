@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import astuple
 from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement, func, literal_column, select
@@ -11,17 +12,19 @@ from database.boundary import Query, Statements
 from database.engine import Database
 from database.models import ApiCall, UsageDay, utcnow
 from database.records import Usage
+from database.rowmap import record
 from database.statements import execute_all
 
 
 def usage_totals(*where: ColumnElement[bool]) -> Query:
-    """(calls, input, output, cache-write, cache-read tokens, cost) of the calls matching ``where``, in
-    :class:`Usage`'s field order."""
-    return select(func.count(), func.coalesce(func.sum(ApiCall.input_tokens), 0),
-                  func.coalesce(func.sum(ApiCall.output_tokens), 0),
-                  func.coalesce(func.sum(ApiCall.cache_creation_tokens), 0),
-                  func.coalesce(func.sum(ApiCall.cache_read_tokens), 0),
-                  func.coalesce(func.sum(ApiCall.cost), 0.0)).where(*where)
+    """(calls, input, output, cache-write, cache-read tokens, cost) of the calls matching ``where``, each
+    labelled as :class:`Usage`'s field (read with database/rowmap.py ``record``)."""
+    return select(func.count().label("calls"),
+                  func.coalesce(func.sum(ApiCall.input_tokens), 0).label("input_tokens"),
+                  func.coalesce(func.sum(ApiCall.output_tokens), 0).label("output_tokens"),
+                  func.coalesce(func.sum(ApiCall.cache_creation_tokens), 0).label("cache_creation_tokens"),
+                  func.coalesce(func.sum(ApiCall.cache_read_tokens), 0).label("cache_read_tokens"),
+                  func.coalesce(func.sum(ApiCall.cost), 0.0).label("cost")).where(*where)
 
 
 class UsageLog:
@@ -62,7 +65,7 @@ class UsageLog:
                              ApiCall.purpose == purpose if purpose is not None else None) if c is not None]
         row = await self.db.first(usage_totals(*where))
         assert row is not None
-        return Usage(int(row[0]), int(row[1]), int(row[2]), int(row[3]), int(row[4]), float(row[5]))
+        return record(Usage, row)
 
     async def by_model(self, since: datetime | None = None) -> list[tuple[str, Usage]]:
         """Every call's totals per model (``since``: only calls from then on, to the day for those already
@@ -70,21 +73,24 @@ class UsageLog:
         searches are counted from the calls' own rows: a day already added up keeps their fees in its cost
         but not their number."""
         query = select(ApiCall.model, *usage_totals().selected_columns,
-                       func.coalesce(func.sum(ApiCall.web_searches), 0))
-        folded: Query = select(UsageDay.model, func.sum(UsageDay.calls), func.sum(UsageDay.input_tokens),
-                        func.sum(UsageDay.output_tokens), func.sum(UsageDay.cache_creation_tokens),
-                        func.sum(UsageDay.cache_read_tokens), func.sum(UsageDay.cost), literal_column("0"))
+                       func.coalesce(func.sum(ApiCall.web_searches), 0).label("web_searches"))
+        folded: Query = select(
+            UsageDay.model, func.sum(UsageDay.calls).label("calls"),
+            func.sum(UsageDay.input_tokens).label("input_tokens"),
+            func.sum(UsageDay.output_tokens).label("output_tokens"),
+            func.sum(UsageDay.cache_creation_tokens).label("cache_creation_tokens"),
+            func.sum(UsageDay.cache_read_tokens).label("cache_read_tokens"),
+            func.sum(UsageDay.cost).label("cost"),
+            literal_column("0").label("web_searches"))
         if since is not None:
             query = query.where(ApiCall.created_at >= since)
             folded = folded.where(UsageDay.day >= since.astimezone(UTC).strftime("%Y-%m-%d"))
         models: dict[str, Usage] = {}
         for r in [*await self.db.rows(folded.group_by(UsageDay.model)),
                   *await self.db.rows(query.group_by(ApiCall.model))]:
-            was = models.get(str(r[0]), Usage(0, 0, 0, 0, 0, 0.0))
-            models[str(r[0])] = Usage(was.calls + int(r[1]), was.input_tokens + int(r[2]),
-                                      was.output_tokens + int(r[3]), was.cache_creation_tokens + int(r[4]),
-                                      was.cache_read_tokens + int(r[5]), was.cost + float(r[6]),
-                                      was.web_searches + int(r[7]))
+            model, more = str(r.model), record(Usage, r)
+            was = models.get(model, Usage())
+            models[model] = Usage(*(a + b for a, b in zip(astuple(was), astuple(more), strict=True)))
         return sorted(models.items(), key=lambda m: -m[1].cost)
 
     async def batched(self, since: datetime | None = None) -> list[tuple[str, Usage]]:
@@ -94,5 +100,4 @@ class UsageLog:
         if since is not None:
             query = query.where(ApiCall.created_at >= since)
         rows = await self.db.rows(query.group_by(ApiCall.model))
-        return [(str(r[0]), Usage(int(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5]), float(r[6])))
-                for r in rows]
+        return [(str(r.model), record(Usage, r)) for r in rows]

@@ -27,8 +27,6 @@ from bot.core.character import CharacterSource
 from bot.core.config import PROJECT_ROOT, Settings, load_settings
 from bot.core.localtime import DISCORD_EPOCH_MS
 from bot.discord.client import Kindred, create_bot
-from bot.features.checkins import CheckInDMs
-from bot.features.checkins.rounds import CheckInRound
 from bot.features.proactive import ProactiveTalk
 from bot.features.proactive.rounds import ProactiveRound
 from database.records import History, SeenMessage
@@ -405,11 +403,6 @@ def proactive_round(h: Harness) -> ProactiveRound:
     """The running bot's proactive round (bot/features/proactive/): its dice and its last verdicts. Run it
     with :func:`run_round`."""
     return h.bot.services.part(ProactiveTalk).round
-
-
-def checkin_round(h: Harness) -> CheckInRound:
-    """The running bot's check-in round (bot/features/checkins/), to read. Run it with :func:`run_round`."""
-    return h.bot.services.part(CheckInDMs).round
 
 
 async def run_round(h: Harness, name: str, now: datetime | None = None) -> str:

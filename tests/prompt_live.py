@@ -20,7 +20,6 @@ from sqlalchemy import update
 from bot.core.models.base import CallUsage
 from bot.core.models.sent import SentRequest
 from bot.core.stages import Incoming
-from bot.features.checkins import CheckInDMs
 from bot.features.proactive import ProactiveTalk
 from bot.features.reminders.book import ReminderBook
 from bot.features.swipes import ReplySwipes
@@ -41,6 +40,7 @@ from tests.harness import (
     check,
     eventually,
     press,
+    run_round,
 )
 from tests.memory_support import consolidation_responder
 from tests.place_support import place
@@ -261,7 +261,7 @@ class Run:
             await conn.execute(update(User).where(User.id == USER_ID).values(last_seen=self.last_dm))
         h.claude.script("Alice! The gulls miss you. How is Miso?", match=checkin)
         when = self.at(datetime(2026, 11, 24, 12, 0, tzinfo=UTC))
-        await self.take("check-in", lambda: self.bot.services.part(CheckInDMs).round.run(when))
+        await self.take("check-in", lambda: run_round(h, "checkins", when))
         # Bob asks Finn privately, from anywhere (/ask)
         h.claude.script("Kelp tea, always. Glub.", model=REPLY_MODEL)
 

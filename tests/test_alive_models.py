@@ -14,7 +14,7 @@ import pytest
 
 from bot.alive.emotes import EMPTY, Emote, EmoteSet, render, warm_reaction
 from bot.alive.emotions import HORMONES, STIMULI, EmotionState, advance, guidance, mood_label, stimulate
-from bot.alive.reactions import ReactionGate, aimed_at_me, warm_stimuli
+from bot.alive.reactions import ReactionGate
 from bot.alive.status import MAX_STATUS, clean_status
 from bot.alive.style import MIN_MESSAGES, StyleProfile, learn
 from bot.alive.style import guidance as style_guidance
@@ -23,6 +23,7 @@ from bot.core.errors import ConfigError
 from bot.core.localtime import LocalTime, hour_in, parse_quiet_hours
 from bot.core.timers import next_after
 from bot.features.proactive.rounds import judge
+from bot.features.reactions.reacting import aimed_at_me, warm_stimuli
 from database.records import SeenMessage
 from tests.fakes import PROCESS_WAIT
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bot.core.stages import Incoming
-from bot.reply.deciding import thread_name
+from bot.features.threads import thread_name
 from database.models import utcnow
 from database.owed import OwedReply
 from database.store import Store

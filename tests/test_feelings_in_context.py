@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 
 from bot.alive.appraisal import appraise
-from bot.alive.reactions import warm_stimuli
 from bot.alive.regard import Regard, since_words
 from bot.alive.regard import state_line as full_line
 from bot.core.config import PROJECT_ROOT
 from bot.core.config.sections import AliveSettings
 from bot.core.localtime import load_zone
+from bot.features.reactions.reacting import warm_stimuli
 from database.records import RelationshipRecord
 from database.visibility import Audience
 from memory.relationships import lasting

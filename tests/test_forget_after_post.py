@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from bot.features.checkins.rounds import CheckInRound
 from bot.features.reminders.book import FORGOTTEN, ReminderBook
 from bot.features.servertools.polls import FORGOTTEN as POLL_FORGOTTEN
 from bot.features.servertools.polls import VOTE_FORGOTTEN, PollLifecycle
@@ -37,12 +38,12 @@ from tests.harness import (
     bot_posts,
     buttons,
     check,
-    checkin_round,
     ephemeral,
     eventually,
     exchange,
     press,
     reply_requests,
+    run_round,
 )
 from tests.place_support import place
 from tests.server_support import answer, opts
@@ -402,10 +403,9 @@ async def checkin_due(make_harness: MakeHarness) -> tuple[Harness, int, datetime
 async def test_a_forget_before_a_check_in_is_written_means_none_is(make_harness: MakeHarness,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     h, dm, day = await checkin_due(make_harness)
-    rounds = checkin_round(h)
-    held = hold(monkeypatch, rounds, "check_in")  # found due: nothing asked or written yet
+    held = hold(monkeypatch, CheckInRound, "check_in")  # found due: nothing asked or written yet
     h.claude.script(CHECKED_IN, match=checkin_request)
-    running = asyncio.create_task(rounds.run(day))
+    running = asyncio.create_task(run_round(h, "checkins", day))
     await held.reached()
     await forget_before(h, held)
     assert await running == "0 of 1 check-in(s) sent"
@@ -419,7 +419,7 @@ async def test_a_forget_while_a_check_in_is_written_waits_then_deletes_it(make_h
     h, dm, day = await checkin_due(make_harness)
     written = Held()
     h.claude.script(Reply(CHECKED_IN, held=written.released), match=checkin_request)
-    running = asyncio.create_task(checkin_round(h).run(day))
+    running = asyncio.create_task(run_round(h, "checkins", day))
     await eventually(check(lambda: any(checkin_request(r.body) for r in h.claude.requests)),
                      "the check-in asked for")
     await forget_during(h, written)

@@ -47,7 +47,6 @@ from tests.harness import (
     USER_ID,
     Harness,
     MakeHarness,
-    checkin_round,
     run_round,
 )
 from tests.place_support import place
@@ -270,7 +269,7 @@ async def test_no_way_reaches_a_person_the_rule_refuses(make_harness: MakeHarnes
     assert await reached_without_a_yes(h, asked, (USER_ID, USER2_ID)) == []
 
     # A planted bypass: a check-in that does not ask the rule (it makes its own permit) is caught.
-    speaker = checkin_round(h).speaker
+    speaker = h.bot.services.alive.speaker  # the character's own initiative, a check-in's too
 
     class Bypass:
         async def permit(self, way: Way, user_id: int | None, where: Where, *_: Any, **__: Any) -> Permit:

@@ -5,8 +5,8 @@ microseconds). Words are not read here, in any language.
 What a reply answers is judged by the reply's own model, from its meaning, in whatever language it is
 written (bot/reply/felt.py): its judgement is what moves the feeling after the reply
 (bot/alive/feelings.py). These signals alone stand where no model reads the message (an emote reaction to
-an unanswered one, bot/alive/reactions.py), where the model gave no judgement, and in the state line a
-reply is asked with (the message's own meaning is the model's to weigh as it answers).
+an unanswered one, bot/features/reactions/reacting.py), where the model gave no judgement, and in the state
+line a reply is asked with (the message's own meaning is the model's to weigh as it answers).
 
 What they read, and what they cannot: "😭", ":(" or "💔" is someone having a hard time; "<3", "🥰" or
 ":)" warmth; "👍" or "🙏" thanks; "?!" or "😱" surprise; "🖕" hostility. An angry face is not read (angry

@@ -1,39 +1,12 @@
-"""Emote reactions instead of replies: when the vote says no but the message is warmly aimed at the
-character (a warm or thankful sign, "<3", "🥰", "🙏", right after something it said), it reacts with an
-emote, at most ``reaction_rate_limit`` times per channel per hour. No model reads an unanswered message, so
-only the signals that mean the same in every language count (bot/alive/appraisal.py). Pure decisions; the
-Discord side does the reacting."""
+"""An hourly cap per channel on what the character does of its own accord in answer to people's signs: the
+emote reactions (bot/features/reactions/) and the answers to corrections (bot/alive/answering.py)."""
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 
-from bot.alive.appraisal import appraise
-from bot.core.stages import Decision, Incoming
-from database.records import SeenMessage
-
-SWITCH = "reactions"  # the place switch (/bot reactions on|off)
 WINDOW = timedelta(hours=1)
-WARM = frozenset({"warmth", "praise"})
-
-
-def may_react(msg: Incoming, decision: Decision) -> bool:
-    """The cheap part: a server message from a person that a vote decided not to answer."""
-    return not decision.reply and bool(decision.votes) and not msg.is_dm and not msg.author_is_bot
-
-
-def warm_stimuli(text: str) -> tuple[str, ...]:
-    """The message's stimuli when it is warm by its signs (else empty): not with a hostile one beside."""
-    found = appraise(text)
-    return found if WARM & set(found) and "conflict" not in found else ()
-
-
-def aimed_at_me(previous: Iterable[SeenMessage], own_ids: Collection[int]) -> bool:
-    """The message follows something the character said (the channel's message just before it)."""
-    latest = max(previous, key=lambda m: m.message_id, default=None)
-    return latest is not None and latest.author_id in own_ids
 
 
 class ReactionGate:

@@ -6,7 +6,8 @@ engine and to the Discord side (made by bot/runtime/composition.py, given Discor
   root);
 * server emotes (bot/alive/emotes.py): named in the stable prompt, made valid in everything the character
   sends (a reply filter);
-* emote reactions (bot/alive/reactions.py): a decision observer;
+* emote reactions: a feature of their own (bot/features/reactions/), reacting with what this gathers (the
+  emotes, the feelings, the clock, the Discord side);
 * people's reactions on its messages (bot/alive/felt.py, bot/alive/reacting.py): felt like words, gathered
   and kept off the gateway's path, never a model call; a correction answered on its own only where a place
   asks for it (bot/alive/answering.py);
@@ -25,13 +26,11 @@ from datetime import datetime
 from typing import Protocol
 
 from bot.alive.answering import CorrectionAnswers
-from bot.alive.emotes import EMPTY, Emote, EmoteSet, render, warm_reaction
+from bot.alive.emotes import EMPTY, Emote, EmoteSet, render
 from bot.alive.feelings import Feelings
 from bot.alive.initiative import Venue
 from bot.alive.mood import ensure_daily_mood
 from bot.alive.reacting import FeltReactions
-from bot.alive.reactions import SWITCH as REACTIONS
-from bot.alive.reactions import ReactionGate, aimed_at_me, may_react, warm_stimuli
 from bot.alive.regard import Regard, lasting_since, state_line
 from bot.alive.speaker import Speaker
 from bot.alive.status import StatusKeeper
@@ -41,7 +40,7 @@ from bot.core.localtime import Clock, LocalTime, utc_now
 from bot.core.persona.model import Persona
 from bot.core.place import Place
 from bot.core.reach import Permit
-from bot.core.stages import Decision, Incoming, Outlet, PromptPart, ReplyResult, TurnListener
+from bot.core.stages import Incoming, Outlet, PromptPart, ReplyResult, TurnListener
 from bot.core.text import clean_name
 from bot.reply.felt import INSTRUCTION
 from database.records import PromptData
@@ -78,7 +77,8 @@ class AliveParts:
     composition root in their stages (bot/core/stages.py ``Features``): the character's feelings and the
     person's writing style (prompt parts and turn observers, each when switched on at start-up), the server's
     emotes (a prompt part, and a reply filter that makes every :emote: valid, whatever ``server_emotes``
-    says: nothing invalid may reach Discord) and emote reactions (a decision observer)."""
+    says: nothing invalid may reach Discord); the emote reactions (bot/features/reactions/) react with
+    them."""
 
     def __init__(self, store: Store, settings: AliveSettings, consent: Consent, keys: Sequence[str],
                  side: DiscordSide, accounts: Collection[int], *,
@@ -98,7 +98,6 @@ class AliveParts:
                          for key in keys}
         self._clock = clock
         self.style = StyleMirror(store.style, consent)
-        self.reactions = ReactionGate(settings.reaction_rate_limit)
         self._learnt: deque[int] = deque(maxlen=256)  # messages already learnt from (several characters)
 
     @property
@@ -150,37 +149,6 @@ class AliveParts:
         if ":" not in text:  # no emote written: nothing to check, not even the place's set is needed
             return text
         return render(text, self.emotes(msg))
-
-    async def react(self, msg: Incoming, decision: Decision) -> None:
-        """React with an emote to a warm message aimed at the character that its vote left unanswered (warm
-        by its local signals alone: no model reads an unanswered message, bot/alive/appraisal.py)."""
-        if not may_react(msg, decision):
-            return
-        stimuli = warm_stimuli(msg.content)
-        if not stimuli:
-            return
-        store = self.store
-        default = self.settings.emote_reactions
-        if not await store.switches.is_on(REACTIONS, msg.channel_id, msg.guild_id, default,
-                                          parent_id=msg.parent_id):
-            return
-        previous = await store.log.recent_messages(msg.channel_id, limit=1, before_id=msg.message_id)
-        if not aimed_at_me(previous, self.accounts):
-            return
-        where = msg.log_place  # a private place by id only
-        if not self.reactions.allow(msg.channel_id, self.clock()):
-            limit = self.settings.reaction_rate_limit
-            self.mirror(f"No emote reaction in {where}: {limit} per hour reached.")
-            return
-        emote = warm_reaction(self.emotes(msg), stimuli)
-        await self.side.react(msg.channel_id, msg.message_id, emote)
-        if self.settings.emotions:
-            await self.main_feelings.exchange(msg)
-        shown = emote.syntax if isinstance(emote, Emote) else emote
-        log.info("reacted %s to message %s instead of replying", shown, msg.message_id)
-        who = f"user {msg.author_id}" if msg.private else msg.author_name
-        self.mirror(f"Reacted {shown} in {where} to {who} instead of replying "
-                    "(warm, the vote said no).")
 
 
 class FeelingsPart:

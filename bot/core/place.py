@@ -48,7 +48,7 @@ class Place:
                    age_restricted=False)
 
     def thread(self, thread_id: int, name: str = "") -> Place:
-        """A thread the character opened from a message here (bot/reply/deciding/threads.py): this place's
+        """A thread the character opened from a message here (bot/features/threads/talk.py): this place's
         privacy and age restriction, this channel its parent."""
         if self.is_dm or self.guild_id is None:
             raise ValueError("a DM has no threads")

@@ -8,7 +8,7 @@ A leaf module: it imports nothing of the pipeline, so everything may import it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
@@ -25,6 +25,7 @@ from database.visibility import Audience, Kind
 
 if TYPE_CHECKING:
     from bot.core.claude import Completion
+    from database.log import MessageLog
 
 
 PRIVATE_SCOPE = "private:"  # a private place of a server: summarized into private memories, as a DM is
@@ -249,7 +250,7 @@ class ThreadRefused(Exception):
 @runtime_checkable
 class ThreadOpener(Protocol):
     """The outlets of a message (one per character) that can open a thread from it and speak there
-    (bot/reply/deciding/threads.py)."""
+    (a :class:`ThreadTalk`'s)."""
 
     def __call__(self, key: str, /) -> Outlet: ...
 
@@ -257,6 +258,28 @@ class ThreadOpener(Protocol):
         """Open a public thread named ``name`` from the message: its id, and the outlets speaking in it;
         ``again``: the thread the character began from this message before a restart, found rather than
         opened. Raises :class:`ThreadRefused`."""
+        ...
+
+
+class ThreadTalk(Protocol):
+    """The conversation threads the character opens (a feature's: bot/features/threads/), as the reply path
+    asks them: where an answer goes, and whether a message in one is answered by right. ``messages``: the
+    log its threads' talk is read from."""
+
+    messages: MessageLog
+
+    async def move(self, msg: Incoming, outlets: Callable[[str], Outlet]
+                   ) -> tuple[Incoming, Callable[[str], Outlet]] | None:
+        """The message and outlets in a thread opened from ``msg`` (to be answered); None: answered where
+        it is."""
+        ...
+
+    async def answers_all(self, msg: Incoming, own_ids: Collection[int]) -> bool:
+        """Whether ``msg`` is in one of its threads and for the character (not people among themselves)."""
+        ...
+
+    async def forget(self, thread_id: int) -> None:
+        """Discord deleted the thread."""
         ...
 
 

@@ -9,19 +9,25 @@ nor the Discord edge; its slash commands stay a thin cog in cogs/, which its doc
 one: docs/design.md ("Adding a feature")."""
 
 from bot.features.checkins import FEATURE as CHECKINS
+from bot.features.corrections import FEATURE as CORRECTIONS
 from bot.features.faces import FEATURE as FACES
 from bot.features.mcp import FEATURE as MCP
 from bot.features.proactive import FEATURE as PROACTIVE
 from bot.features.quiet import FEATURE as QUIET
+from bot.features.reactions import FEATURE as REACTIONS
 from bot.features.reminders import FEATURE as REMINDERS
 from bot.features.servertools import FEATURE as SERVERTOOLS
 from bot.features.swipes import FEATURE as SWIPES
+from bot.features.threads import FEATURE as THREADS
 from bot.features.voice import FEATURE as VOICE
 from bot.features.websearch import FEATURE as WEBSEARCH
 from bot.operator.registration import Feature
 
 # One line each (and its import), in the order their tools are offered to the model and their gates asked.
 FEATURES: tuple[Feature, ...] = (
+    REACTIONS,
+    CORRECTIONS,
+    THREADS,
     WEBSEARCH,
     REMINDERS,
     MCP,

@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 # Calls the character makes of its own accord (bot/alive/service.py), and the features' (their registrations'
 # ``unprompted``, handed over by the composition root): past the global spend cap they are not made.
 # Replies and votes are stopped earlier, by the message path's gate; memory upkeep goes on.
-UNPROMPTED = frozenset({"status", "correction"})
+UNPROMPTED = frozenset({"status"})
 RATE_WINDOW = 60.0  # seconds: user_messages_per_minute
 SHARED_SPEND_SECONDS = 5.0  # how long a server's or the bot's spend today is reused before it is read again
 MAX_TRACKED = 20_000  # people (or places) remembered at once; the oldest windows are forgotten past it

@@ -25,6 +25,7 @@ from bot.core.stages import (
     PromptPart,
     Reader,
     ReplyTools,
+    ThreadTalk,
     TurnListener,
 )
 from bot.core.timers import Recurring, Timers
@@ -35,7 +36,7 @@ from database.switches import register_switch
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
-    from bot.alive.service import DiscordSide
+    from bot.alive.service import AliveParts, DiscordSide
     from bot.alive.speaker import Speaker
     from bot.core.localtime import LocalTime
     from bot.core.metrics import Metrics
@@ -105,7 +106,9 @@ class Parts:
     :meth:`side`; ``shards``: in a cluster, the shards this process runs ("" otherwise: a round of the
     channels, run per shard set, is keyed by them); ``spending``: the limits a feature's own paid calls (not
     the model's) are held to; ``metrics``: what they are measured by (None: metrics are off); ``reach``: the
-    one rule of whom the character may speak to or hear, for a feature's own ways (bot/operator/reach.py)."""
+    one rule of whom the character may speak to or hear, for a feature's own ways (bot/operator/reach.py);
+    ``alive``: what being alive adds to every character's replies (its emotes, feelings, clock and Discord
+    side: bot/alive/service.py ``AliveParts``), built before the features."""
 
     holder: SettingsHolder
     store: Store
@@ -122,6 +125,7 @@ class Parts:
     spending: SpendingLimits | None = None
     metrics: Metrics | None = None
     reach: Rule | None = None
+    alive: AliveParts | None = None
 
     def side(self, kind: type[S]) -> S:
         """The Discord side of type ``kind`` (LookupError: the client handed none over)."""
@@ -158,14 +162,16 @@ class Contribution:
     """What a built feature adds: to the main character's reply stages (``gates``, ``place_gates``,
     ``decision_observers``, ``prompt_parts``, ``tools``, ``turn_observers``, ``readers``: a message's
     recording read before the reply), to each other character of a cast (``cast_tools``, given that
-    character's name; ``cast_prompt_parts``, as the main character's ``prompt_parts``), the objects its slash
+    character's name; ``cast_prompt_parts``, as the main character's ``prompt_parts``;
+    ``cast_decision_observers``, as its ``decision_observers``), the objects its slash
     commands use (``parts``: read with ``Services.part``; ``later_parts``: those built once the characters'
     replies are, from ``Running``), what a person's ``/forget_me`` clears in memory (``forget_held``: their
     id), its durable timers' handlers (``timers``: by kind) and its recurring rounds (``recurring``: run by
     the one timer loop, bot/core/timers.py), both built once the character's initiative is, its lines in the
     log channel's ``status`` (``status_lines``), what it does in each server the bot is in (``in_server``:
     its id; once connected, and on joining one) and when a place of a server was switched off or a switch
-    changed there (``place_changed``: its id; the voice feature leaves a call where it may no longer be)."""
+    changed there (``place_changed``: its id; the voice feature leaves a call where it may no longer be);
+    ``thread_talk``: the conversation threads every character's replies go on in (one feature's at most)."""
 
     gates: tuple[Gate, ...] = ()
     place_gates: tuple[Gate, ...] = ()  # asked in a server only (a place's switch), after the gates
@@ -175,6 +181,7 @@ class Contribution:
     turn_observers: tuple[TurnListener, ...] = ()
     readers: tuple[Reader, ...] = ()
     cast_prompt_parts: tuple[PromptPart, ...] = ()
+    cast_decision_observers: tuple[DecisionListener, ...] = ()
     cast_tools: Callable[[Callable[[], str]], tuple[ReplyTools, ...]] = lambda _: ()
     parts: tuple[object, ...] = ()
     later_parts: Callable[[Running], tuple[object, ...]] = lambda _: ()
@@ -184,6 +191,7 @@ class Contribution:
     recurring: Callable[[Running], Sequence[Recurring]] = lambda _: ()
     status_lines: tuple[Callable[[], Awaitable[str]], ...] = ()
     place_changed: tuple[Callable[[int], Awaitable[None]], ...] = ()
+    thread_talk: ThreadTalk | None = None
 
     @staticmethod
     def joined(built: Sequence[Contribution]) -> Contribution:
@@ -199,6 +207,10 @@ class Contribution:
         def recurring(running: Running) -> tuple[Recurring, ...]:
             return tuple(r for b in built for r in b.recurring(running))
 
+        talks = [b.thread_talk for b in built if b.thread_talk is not None]
+        if len(talks) > 1:
+            raise ValueError("two features lend the replies their conversation threads")
+
         return Contribution(
             gates=tuple(x for b in built for x in b.gates),
             place_gates=tuple(x for b in built for x in b.place_gates),
@@ -208,11 +220,13 @@ class Contribution:
             turn_observers=tuple(x for b in built for x in b.turn_observers),
             readers=tuple(x for b in built for x in b.readers),
             cast_prompt_parts=tuple(x for b in built for x in b.cast_prompt_parts),
+            cast_decision_observers=tuple(x for b in built for x in b.cast_decision_observers),
             cast_tools=cast_tools, parts=tuple(x for b in built for x in b.parts), later_parts=later_parts,
             forget_held=tuple(x for b in built for x in b.forget_held), timers=timers, recurring=recurring,
             status_lines=tuple(x for b in built for x in b.status_lines),
             in_server=tuple(x for b in built for x in b.in_server),
-            place_changed=tuple(x for b in built for x in b.place_changed))
+            place_changed=tuple(x for b in built for x in b.place_changed),
+            thread_talk=talks[0] if talks else None)
 
 
 def nothing(_: Parts) -> Contribution:

@@ -23,10 +23,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.core.config import EnsembleSettings
-from bot.core.stages import Decision, Incoming, OwnAccounts, ReplyResult
+from bot.core.stages import Decision, Incoming, OwnAccounts, ReplyResult, ThreadTalk
 from bot.reply.deciding import (
     CharacterRouter,
-    ConversationThreads,
     addressed_order,
     banter_probability,
     decayed_affinity,
@@ -56,7 +55,7 @@ class Ensemble:
     def __init__(
         self, cast: Sequence[CastMember], settings: EnsembleSettings, characters: Characters,
         rng: random.Random | None = None, *, accounts: OwnAccounts | None = None,
-        threads: ConversationThreads | None = None,
+        threads: ThreadTalk | None = None,
     ) -> None:
         """``accounts``: the main character's own (the bot user, known at login, and the cast's webhooks,
         which every character's accounts share); ``threads``: the conversation threads the bot opened."""

@@ -45,10 +45,10 @@ from bot.core.attachments import NOTHING, Carried
 from bot.core.character import CharacterSource
 from bot.core.metrics import Span
 from bot.core.persona.model import Persona
-from bot.core.stages import Decision, Incoming, Outlet, Reader, ReplyResult
+from bot.core.stages import Decision, Incoming, Outlet, Reader, ReplyResult, ThreadTalk
 from bot.reply.admission import Admission
 from bot.reply.composing import Prefetched
-from bot.reply.deciding import Addressee, CharacterNames, ConversationThreads, Decider, TurnTaking
+from bot.reply.deciding import Addressee, CharacterNames, Decider, TurnTaking
 from bot.reply.owed import OwedMarks
 from bot.reply.throttle import BotThrottle
 from bot.reply.writer import ReplyWriter
@@ -98,7 +98,7 @@ class ReplySequence:
     """The one owner of a reply's steps: runs every message through them, each a method of its own here;
     the :class:`Cast` only chooses who answers."""
 
-    def __init__(self, cast: Cast, threads: ConversationThreads | None = None, *,
+    def __init__(self, cast: Cast, threads: ThreadTalk | None = None, *,
                  span: Span | None = None) -> None:
         """``threads``: where the switch is on, a conversation started in a channel goes on in a thread;
         ``span``: the stages as trace spans (otel_endpoint; None: none made)."""

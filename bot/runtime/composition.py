@@ -47,6 +47,7 @@ from bot.core.models.capabilities import ModelTable
 from bot.core.policy import LanguageHint, ServerPolicies
 from bot.core.stages import (
     NO_FEATURES,
+    DecisionListener,
     Features,
     Interceptor,
     OwnAccounts,
@@ -233,7 +234,7 @@ def compose_character(settings: Settings, store: Store, claude: ClaudeClient, ch
     policies = policies or ServerPolicies(settings, store.servers)
     pipeline = compose_pipeline(
         settings, store, claude, character, features,
-        shared or Shared.of(settings, store, claude, policies, consent, character),
+        shared or Shared.of(settings, store, claude, policies, consent),
         accounts=accounts if accounts is not None else OwnAccounts(),
         addressee=addressee or Addressee(CharacterNames(character.current, set())),
         intents=intents or intent_router(settings), locks=locks if locks is not None else KeyedLocks())
@@ -305,7 +306,8 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     # person goes into /forget_me's transaction.
     parts = Parts(holder, store, timers, PlaceControls(store.places, store.switches), names.name,
                   addressee.reply_certain, consent, accounts, key, persona=character.current,
-                  sides=edge.sides, shards=shards, spending=limits, metrics=metrics, reach=reach)
+                  sides=edge.sides, shards=shards, spending=limits, metrics=metrics, reach=reach,
+                  alive=alive_parts)
     built = [feature.build(parts) for feature in FEATURES]
     lent = Contribution.joined(built)
     store.privacy.also_forget(*(f.forget for f in FEATURES if f.forget is not None))
@@ -316,9 +318,9 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
         access=(reach.listens,),  # the rule's halves: who is heard at all, then what a reply may spend
         gates=(reach.gate, *lent.gates),
         place_gates=lent.place_gates,  # a place's own switches (a DM never enters them)
-        decision_observers=(counters.on_decision, alive_parts.react, mirror.on_decision,
+        decision_observers=(counters.on_decision, *lent.decision_observers, mirror.on_decision,
                             *((live.on_decision,) if live is not None else ()),
-                            *(m.on_decision for m in watched), *lent.decision_observers),
+                            *(m.on_decision for m in watched)),
         prompt_parts=(*alive_parts.prompt_parts(key),  # after memory's recall (compose_character)
                       LanguageHint(policies),  # the server's language, as /settings says
                       late, *lent.prompt_parts),
@@ -334,7 +336,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                             store, claude, character, key, intents, consent=consent, notify=mirror.emit)
     # What every character's replies share in this process; the main character's conversation locks, which
     # a feature's timer speaking there holds too.
-    shared = Shared.of(settings, store, claude, policies, consent, character)
+    shared = Shared.of(settings, store, claude, policies, consent, lent.thread_talk)
     locks: KeyedLocks[tuple[int, str]] = KeyedLocks()
     pipeline = compose_character(settings, store, claude, character, consent, memory, main, accounts=accounts,
                             addressee=addressee, intents=intents, policies=policies, shared=shared,
@@ -345,7 +347,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                                       pipeline, accounts, shared, memory, alive_parts,
                                       (counters.on_turn, *(m.on_turn for m in watched)),
                                       (LanguageHint(policies), late, *lent.cast_prompt_parts), news,
-                                      lent.cast_tools)
+                                      lent.cast_tools, lent.cast_decision_observers)
     members = [m.pipeline for m in ensemble.members[1:]] if ensemble is not None else []
     # The one reply sequence every message goes through; the cast chooses who answers.
     replies = ReplySequence(ensemble or Solo(pipeline), shared.threads, span=span_of(tracing))
@@ -422,12 +424,14 @@ async def compose_ensemble(settings: Settings, section: EnsembleSettings, store:
                            character: CharacterSource, pipeline: ReplyPipeline, accounts: OwnAccounts,
                            shared: Shared, memory: MemoryService, alive: AliveParts,
                            counting: tuple[TurnListener, ...], instructions: tuple[PromptPart, ...],
-                           news: ClusterNews, cast_tools: CastTools) -> Ensemble | None:
+                           news: ClusterNews, cast_tools: CastTools,
+                           observers: tuple[DecisionListener, ...] = ()) -> Ensemble | None:
     """The other characters this bot plays (``ensemble_characters``), each with its own pipeline; ``section``:
     the ensemble settings, following reloads. Every decision is announced on the main pipeline (its
     observers see the cast's); each character's replies get recall, its own summaries, feelings, the main
     character's ``instructions`` (the language hint, the late note), the features' tools for it
-    (``cast_tools``: its own web search) and the cast's own webhooks."""
+    (``cast_tools``: its own web search), their decision observers (``observers``: emote reactions) and the
+    cast's own webhooks."""
     folders = settings.ensemble_dirs
     if not folders:
         return None
@@ -438,7 +442,7 @@ async def compose_ensemble(settings: Settings, section: EnsembleSettings, store:
         key = folder.name
         names = CharacterNames(source.current, set())
         features = Features(
-            decision_observers=(alive.react,),
+            decision_observers=observers,
             prompt_parts=(memory.recall_part(), memory.threads_part(), *alive.prompt_parts(key),
                           *instructions),
             reply_filters=(alive.render,),

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from bot.core.character import CharacterSource
 from bot.core.claude import ClaudeClient
 from bot.core.config import (
-    DiscordSettings,
     EnsembleSettings,
     ModelSettings,
     ReplySettings,
@@ -23,14 +22,13 @@ from bot.core.config.sections import TriageSettings
 from bot.core.keyed import KeyedLocks
 from bot.core.localtime import load_zone
 from bot.core.policy import ServerPolicies
-from bot.core.stages import Features, MemoryConsent, OwnAccounts
+from bot.core.stages import Features, MemoryConsent, OwnAccounts, ThreadTalk
 from bot.reply.admission import Admission
 from bot.reply.composing import PromptComposer
 from bot.reply.deciding import (
     Addressee,
     Ballot,
     CardVocabulary,
-    ConversationThreads,
     Decider,
     FirstLook,
     IntentRouter,
@@ -62,15 +60,14 @@ class Shared:
     consent: MemoryConsent | None
     card_words: CardVocabulary  # the first look's cards' words in other languages, made by the voting model
     greetings: GreetingRenderings  # the cards' greetings in other languages, made by the reply model
-    threads: ConversationThreads  # the threads the bot opened to go on with a conversation (/bot threads)
+    # the threads the bot opens to go on with a conversation (/bot threads: a feature's,
+    # bot/features/threads/; None: no feature lends them)
+    threads: ThreadTalk | None
 
     @staticmethod
     def of(settings: Settings, store: Store, claude: ClaudeClient, policies: ServerPolicies,
-           consent: MemoryConsent | None, character: CharacterSource) -> Shared:
+           consent: MemoryConsent | None, threads: ThreadTalk | None = None) -> Shared:
         card_words = CardVocabulary(store.card_words, claude, lambda: settings.replies.voting_model)
-        threads = ConversationThreads(store.talk_threads, store.switches,
-                                      section_of(settings, DiscordSettings), store.log, character.key,
-                                      lambda: character.current().name)
         greetings = GreetingRenderings(store.card_words, claude, lambda: settings.models.default_model)
         return Shared(policies, Ballot(claude, settings), ImageBudget(settings.media.image_bytes_in_flight),
                       consent, card_words, greetings, threads)

@@ -213,10 +213,6 @@ class DiscordSettings:
         2000, "Longest Discord message; longer replies are split.", min=100, max=4000)
     shard_count: int = key(
         1, "Gateway shards; above 1 the bot runs as an AutoShardedBot.", above=0, restart=True)
-    conversation_threads: bool = key(
-        False, "A conversation started with the character (an @mention, a reply, a message it chose to "
-        "answer) goes on in a thread it opens from that message, where it answers every message; "
-        "/bot threads turns this on or off for a channel or a server.")
     confirm_timeout_seconds: int = key(
         180, "Seconds the confirmation buttons of /reset_conversation, /forget_last and /forget_me stay "
         "usable (0: no limit).", min=0)

@@ -3,7 +3,8 @@ character, at a sensible local hour; never a second before they have answered.
 
 * :mod:`.rounds`: the round run every hour for the whole cluster (``CheckInRound``: who is due, what is
   written to them) and what ``/checkin on|off`` changes (``CheckInChoice``).
-* :class:`CheckInDMs`: what the tests read of it: its round, made once the character's initiative is.
+* ``build`` below: its round, made once the character's initiative is, run by the timer loop (one key for
+  the cluster: a check-in reaches anyone by DM, so the round's claim lets one process run it).
 * Its slash commands: cogs/checkins.py; its rows: database/checkins.py; its settings: its own section
   (:mod:`.config` ``CheckinSettings``), and the alive section's ``timezone`` and ``quiet_hours``. Tests:
   tests/test_alive_feelings.py, tests/test_reach_ways.py.
@@ -22,33 +23,18 @@ from bot.operator.registration import Contribution, Feature, Parts, Running
 from database.checkins import forget_person
 
 
-class CheckInDMs:
-    """The feature's running part: its round's key (one for the cluster: a check-in reaches anyone by DM,
-    so the round's claim lets one process run it) and the round, made with the character's initiative."""
+def build(parts: Parts) -> Contribution:
+    key = f"checkins:{parts.character}"
 
-    def __init__(self, character: str) -> None:
-        self.key = f"checkins:{character}"
-        self._round: CheckInRound | None = None
-
-    @property
-    def round(self) -> CheckInRound:
-        if self._round is None:
-            raise LookupError("the check-in round is made with the character's initiative")
-        return self._round
-
-    def recurring(self, running: Running) -> tuple[Recurring, ...]:
+    def recurring(running: Running) -> tuple[Recurring, ...]:
         def toward(user_id: int, name: str, mood: str) -> Awaitable[str]:
             return running.feeling(user_id, name, mood, None)  # in their DM: all of it
 
-        self._round = CheckInRound(running.speaker, running.time, feeling=toward,
-                                   open_dm=running.side.open_dm, remembers=running.remembers,
-                                   mirror=running.mirror)
-        return (Recurring(self.key, INTERVAL, self._round.run),)
+        checkins = CheckInRound(running.speaker, running.time, feeling=toward, open_dm=running.side.open_dm,
+                                remembers=running.remembers, mirror=running.mirror)
+        return (Recurring(key, INTERVAL, checkins.run),)
 
-
-def build(parts: Parts) -> Contribution:
-    checkins = CheckInDMs(parts.character)
-    return Contribution(parts=(checkins, CheckInChoice(parts.store.checkins)), recurring=checkins.recurring)
+    return Contribution(parts=(CheckInChoice(parts.store.checkins),), recurring=recurring)
 
 
 FEATURE = Feature(

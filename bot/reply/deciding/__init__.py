@@ -15,13 +15,12 @@ from collections.abc import Collection
 
 from bot.core.config.sections import TriageSettings
 from bot.core.policy import ServerPolicies
-from bot.core.stages import Decision, DecisionListener, Incoming, safely
+from bot.core.stages import Decision, DecisionListener, Incoming, ThreadTalk, safely
 from bot.reply.deciding.addressing import Addressee, CharacterNames, addressed_order
 from bot.reply.deciding.cardwords import CardVocabulary
 from bot.reply.deciding.firstlook import CardProfile, FirstLook, Look
 from bot.reply.deciding.intent import IntentRouter
 from bot.reply.deciding.router import CharacterRouter, banter_probability, decayed_affinity, exchange_delta
-from bot.reply.deciding.threads import ConversationThreads, thread_name
 from bot.reply.deciding.triage import is_hello, parse_prefixes, skip_reason
 from bot.reply.deciding.turns import TurnTaking
 from bot.reply.deciding.voting import Ballot, Voting
@@ -29,10 +28,9 @@ from bot.reply.throttle import BotThrottle
 
 __all__ = [
     "Addressee", "Ballot", "CardProfile", "CardVocabulary", "CharacterNames", "CharacterRouter",
-    "ConversationThreads", "Decider",
+    "Decider",
     "FirstLook", "IntentRouter", "Look", "TurnTaking",
     "Voting", "addressed_order", "banter_probability", "decayed_affinity", "exchange_delta", "is_hello",
-    "thread_name",
 ]
 
 log = logging.getLogger(__name__)
@@ -44,7 +42,7 @@ class Decider:
     def __init__(self, addressee: Addressee, throttle: BotThrottle, turns: TurnTaking, triage: TriageSettings,
                  voting: Voting, policies: ServerPolicies, intents: IntentRouter, accounts: Collection[int],
                  observers: tuple[DecisionListener, ...], first_look: FirstLook,
-                 threads: ConversationThreads | None = None) -> None:
+                 threads: ThreadTalk | None = None) -> None:
         self.addressee = addressee
         self.throttle = throttle
         self.turns = turns

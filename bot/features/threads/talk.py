@@ -1,7 +1,7 @@
-"""Conversations in threads (``/bot threads on``, off by default: the ``conversation_threads`` setting and the
-``threads`` switch of a channel or a server): a conversation started with the character in a channel (an
-@mention, a reply, a message it decided to answer) goes on in a thread it opens from that message, named from
-it; Discord archives it after the channel's own default duration.
+"""Conversations in threads (``/bot threads on``, off by default: the ``conversation_threads`` setting and
+the ``threads`` switch of a channel or a server, the package's ``SWITCH``): a conversation started with the
+character in a channel (an @mention, a reply, a message it decided to answer) goes on in a thread it opens
+from that message, named from it; Discord archives it after the channel's own default duration.
 
 Inside a thread it opened, the character answers every message without a mention or a vote, unless people
 are talking among themselves there: a message that replies to or @mentions someone else, or that answers a
@@ -19,15 +19,15 @@ import dataclasses
 import logging
 from collections.abc import Callable, Collection
 
-from bot.core.config.sections import DiscordSettings
 from bot.core.stages import Incoming, Outlet, ThreadOpener, ThreadRefused
+from bot.features.threads.config import ThreadSettings
 from database.log import MessageLog
 from database.switches import PlaceSwitches
 from database.talk_threads import TalkThreads
 
 log = logging.getLogger(__name__)
 
-SWITCH = "threads"
+SWITCH = "threads"  # its Switch: the package's registration (bot/features/threads/__init__.py)
 NAME_MAX = 100  # Discord's longest thread name
 NAME_CUT = 80  # a name cut at a word before this, with an ellipsis
 
@@ -51,9 +51,10 @@ def thread_name(msg: Incoming, character: str) -> str:
 
 class ConversationThreads:
     """The character's conversation threads: whether to open one for a message it answers, and whether a
-    message in one of them is answered by right. ``settings``: the Discord section (follows reloads)."""
+    message in one of them is answered by right (a ``ThreadTalk`` of the reply path, bot/core/stages.py).
+    ``settings``: the feature's section (follows reloads)."""
 
-    def __init__(self, rows: TalkThreads, switches: PlaceSwitches, settings: DiscordSettings,
+    def __init__(self, rows: TalkThreads, switches: PlaceSwitches, settings: ThreadSettings,
                  messages: MessageLog, character: str, name: Callable[[], str]) -> None:
         self.rows = rows
         self.switches = switches
