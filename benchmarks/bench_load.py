@@ -1,9 +1,9 @@
 """Sustained load: N fake guilds over the fake gateway at a fixed message rate for a fixed time.
 
-The bot runs as real `main.py` processes (one process, or a 2-process cluster on PostgreSQL, each running half
-of the shards); the fake Discord and the fake Claude (answering at once) run in this process, on a thread
-of their own. Each message carries a unique tag; a share of them @mention the character, the rest are
-ordinary channel chatter. Reported:
+The bot runs as real `main.py` processes (one process, or a 2- or 3-process cluster on PostgreSQL, each
+running its share of the shards); the fake Discord and the fake Claude (answering at once) run in this
+process, on a thread of their own. Each message carries a unique tag; a share of them @mention the character,
+the rest are ordinary channel chatter. Reported:
 
 * sustained rate: messages durably logged per second, from the first sent to the last logged;
 * dropped: messages sent but missing from the database at the end;
@@ -41,7 +41,7 @@ Target on this 2-core machine (issue 14): 500 messages/s sustained, p99 overhead
 
 Run: python -m benchmarks.bench_load [--quick] [--model busy|quiet] [--day] [--rate 500] [--seconds 20]
      [--guilds 40] [--interesting 0.05] [--zipf 1.1]
-     [--addressed 0.05] [--processes 1|2] [--database-url URL]   (a SCRATCH database: it is emptied)
+     [--addressed 0.05] [--processes 1|2|3] [--database-url URL]   (a SCRATCH database: it is emptied)
      [--split] [--profile FILE] [--slowest N] [--bot kindred|bare|floor|lean|both|all]
 
 ``--bot bare`` runs benchmarks/bare_bot.py instead: bare discord.py doing only the wire work (a log row, and
@@ -414,7 +414,7 @@ def main() -> None:
                         help="a bot setting for this run (repeatable), e.g. yes_no_vote_count=1")
     parser.add_argument("--slowest", type=int, default=0, metavar="N",
                         help="also print the N slowest @mentions of each phase and when they were sent")
-    parser.add_argument("--processes", type=int, choices=[1, 2], default=1)
+    parser.add_argument("--processes", type=int, choices=[1, 2, 3], default=1)
     parser.add_argument("--bot", choices=["kindred", *YARDSTICKS, "both", "all"], default="kindred",
                         help="bare: benchmarks/bare_bot.py in its place, a bare discord.py bot doing only "
                         "the wire work (log row, typing, one Messages call, the reply): the yardstick; "
