@@ -282,6 +282,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 await discord.user_message(channel, author, content, mentions=mentions)
 
         requests_before = len(claude.requests)
+        rest_before, limited_before = len(discord.requests), discord.global_limited
+        discord.busiest_second.clear()
         cpu_before = sum(cpu_seconds(pid) for pid in pids)
         first = time.monotonic()
         await fakes.call(send_all())
@@ -328,6 +330,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 votes += 1
         # Overhead: an @mention to its reply request. Unaddressed messages wait for their channel's vote
         # window by design (vote_window_seconds), so their first request says how long judging took.
+        rest = len(discord.requests) - rest_before
         overhead_ms = [(first_request[t] - sent_at[t]) * 1000 for t in first_request if t in addressed]
         judged_ms = [(first_request[t] - sent_at[t]) * 1000 for t in first_request if t not in addressed]
         # The slowest @mentions, with when they were sent (seconds into the phase): where the tail comes from.
@@ -346,6 +349,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "cpu_ms_per_message": cpu * 1000 / total if total else 0.0,
             "cpu_share": cpu / (settled - first),
             "slowest": slowest,
+            # the bot's REST requests: Discord allows 50 a second (the fake answers more with global 429s)
+            "rest": rest, "rest_per_second": rest / (settled - first),
+            "rest_busiest": max(discord.busiest_second.values(), default=0),
+            "global_429": discord.global_limited - limited_before,
         }
 
     phases = [await phase("mix", args.addressed)]
@@ -474,6 +481,8 @@ def report(args: argparse.Namespace, r: dict[str, Any]) -> None:
               f"(n={ph['measured']} @mentions); {ph['votes_per_message']:.2f} vote calls per message "
               f"(unaddressed ones judged after p50 {ph['judged_p50']:.0f} ms, n={ph['judged_n']}); bot CPU "
               f"{ph['cpu_ms_per_message']:.3f} ms per message ({ph['cpu_share'] * 100:.0f}% of a core)")
+        print(f"  REST: {ph['rest']} requests ({ph['rest_per_second']:.1f}/s), {ph['rest_busiest']} in the "
+              f"busiest second, {ph['global_429']} global 429s")
         line = f"  {args.model} model: {ph['votes_per_unaddressed']:.3f} vote calls per unaddressed message"
         if ph["interesting"]:
             share = ph["interesting_judged"] / ph["interesting"] * 100

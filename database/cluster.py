@@ -235,6 +235,26 @@ RETURNING used, (period + 1) * $2::float8 - extract(epoch FROM clock_timestamp()
 """
 
 
+# A count added to and another read in one trip (a lease of REST permits, the invalid requests read).
+LEASE_AND_READ = """
+WITH added AS (
+    INSERT INTO shared_counts (name, period, used)
+    VALUES ($1, floor(extract(epoch FROM clock_timestamp()) / $2::float8), $3)
+    ON CONFLICT (name) DO UPDATE SET
+        used = CASE WHEN shared_counts.period = EXCLUDED.period THEN shared_counts.used + EXCLUDED.used
+                    ELSE EXCLUDED.used END,
+        period = EXCLUDED.period
+    RETURNING used, (period + 1) * $2::float8 - extract(epoch FROM clock_timestamp())::float8 AS left_
+)
+SELECT added.used, added.left_,
+       coalesce(invalid.used, 0),
+       (floor(extract(epoch FROM clock_timestamp()) / $5::float8) + 1) * $5::float8
+           - extract(epoch FROM clock_timestamp())::float8
+FROM added LEFT JOIN shared_counts invalid
+    ON invalid.name = $4 AND invalid.period = floor(extract(epoch FROM clock_timestamp()) / $5::float8)
+"""
+
+
 class SharedCounts:
     """Counts every process of the database adds to, each in fixed windows of time told by the database's
     clock (one clock for every machine): Discord's limits are the bot's, counted together. On a connection
@@ -249,14 +269,24 @@ class SharedCounts:
     async def add(self, name: str, seconds: float, n: int) -> tuple[int, float]:
         """Add ``n`` (0: only read) to ``name``'s count in the current window of ``seconds``; the count
         now, and the seconds left in the window."""
+        used, left = await self._fetch(ADD_TO_COUNT, name, seconds, n)
+        return int(used), max(0.0, float(left))
+
+    async def lease(self, name: str, seconds: float, n: int, other: str,
+                    other_seconds: float) -> tuple[int, float, int, float]:
+        """:meth:`add` ``n`` to ``name`` and read ``other``'s count in its own windows (``n`` = 0), in one
+        trip: (the count now, its window's seconds left, the other count, its window's seconds left)."""
+        used, left, bad, bad_left = await self._fetch(LEASE_AND_READ, name, seconds, n, other, other_seconds)
+        return int(used), max(0.0, float(left)), int(bad), max(0.0, float(bad_left))
+
+    async def _fetch(self, query: str, *args: object) -> Any:
         import asyncpg
 
         async with self._turn:
             if self._conn is None or self._conn.is_closed():
                 self._conn = await asyncpg.connect(self.dsn, timeout=10,
                                                    server_settings={"application_name": "kindred-limits"})
-            used, left = await self._conn.fetchrow(ADD_TO_COUNT, name, seconds, n, timeout=5)
-        return int(used), max(0.0, float(left))
+            return await self._conn.fetchrow(query, *args, timeout=5)
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None

@@ -25,7 +25,7 @@ from bot.core.config import PROJECT_ROOT, load_settings
 from bot.core.config.sections import ClusterSettings, parse_shard_ids
 from bot.core.errors import ConfigError
 from bot.core.ticker import Ticker
-from bot.discord.rest_limits import RestGovernor
+from bot.discord.rest_limits import LocalCounts, RestGovernor
 from bot.runtime.cluster import (
     Cluster,
     ClusterNews,
@@ -731,3 +731,72 @@ async def test_an_invalid_request_streak_in_one_process_slows_the_others(
         for store in stores:
             await store.close()
         await fake.close()
+
+
+async def test_one_process_bursting_paces_itself_within_the_global_limit(harness: Harness) -> None:
+    """One process alone (SQLite, or PostgreSQL with no other process alive) keeps Discord's 50 a second by
+    itself: the running bot's own HTTP client, a burst of 120 requests at once, and every one answered with
+    no global 429, without a trip to the database for a permit."""
+    h = harness
+    assert h.bot is not None
+    h.discord.busiest_second.clear()
+    answers = await asyncio.gather(*(h.bot.http.request(discord.http.Route("GET", "/users/@me"))
+                                     for _ in range(120)))
+    assert len(answers) == 120 and all(a["username"] == "Kindred" for a in answers)
+    assert h.discord.global_limited == 0
+    assert h.discord.busiest_second["fake-discord-token"] <= h.discord.global_limit
+    assert h.bot.rest_governor.leases == 0  # a cluster of one pays no round trip per request
+
+
+async def test_a_global_429_is_waited_out_and_the_request_sent_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fake answers past 50 a second as Discord does (429, ``global``, retry_after, X-RateLimit-Global,
+    X-RateLimit-Scope: global, Via): discord.py alone (no governor) holds every request for retry_after and
+    sends again, so a burst past the limit gets 429s and still loses nothing."""
+    fake = await FakeDiscord().start()
+    monkeypatch.setattr(discord.http.Route, "BASE", fake.api_base)
+    http = discord.http.HTTPClient(asyncio.get_running_loop())
+    await http.static_login("fake-discord-token")
+    try:
+        answers = await asyncio.gather(*(http.request(discord.http.Route("GET", "/users/@me"))
+                                         for _ in range(80)))
+        assert len(answers) == 80 and all(a["username"] == "Kindred" for a in answers)
+        assert fake.global_limited > 0  # the limit was met ...
+        assert fake.busiest_second["fake-discord-token"] > fake.global_limit  # ... and enforced
+    finally:
+        await http.close()
+        await fake.close()
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+async def test_a_lone_process_counts_with_the_cluster_once_another_joins() -> None:
+    """Alone, a process takes no permits from the shared count; once another process is alive, the
+    requests it sent alone in the current second are counted first, so the two together stay within the
+    bot's limit in the second the other joins. (One in-memory count stands for the database's.)"""
+    clock = _Clock()
+    shared = LocalCounts(clock)
+    old, new = (RestGovernor(clock=clock, sleep=clock.sleep) for _ in range(2))
+    peers = {"old": 0}
+    old.share(shared, 1, lambda: peers["old"])
+    new.share(shared, 1, lambda: 1)
+    for _ in range(30):
+        await old.permit()
+    assert old.leases == 0 and clock.now == 1000.0  # its own pace, nothing leased
+    peers["old"] = 1  # the newcomer's hello
+    await old.permit()
+    assert old.leases == 1 and (await shared.add("rest:1", 1.0, 0))[0] == 31 + 9  # 30 alone, 1 + 9 held
+    started = clock.now
+    for _ in range(5):
+        await new.permit()
+    assert clock.now == started  # 40 of 45 counted this second: the newcomer's five fit
+    await new.permit()
+    assert clock.now > started  # the sixth waits for the next second

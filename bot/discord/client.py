@@ -128,8 +128,9 @@ class KindredMixin:
         # READY: the IDENTIFY was answered (attr-defined: a Bot's method, mixed in)
         self.add_listener(self._connected, "on_connect")  # type: ignore[attr-defined]
         self.add_listener(self._answered, "on_shard_connect")  # type: ignore[attr-defined]
-        # Discord's REST limits kept with the cluster's other processes: every request waits for its permit
-        # (discord.py opens its HTTP session at login, with this trace; attr-defined: a Bot's, mixed in).
+        # Discord's REST limits: every request waits for its permit, paced by this process and, while other
+        # processes are alive, counted with theirs (discord.py opens its HTTP session at login, with this
+        # trace; attr-defined: a Bot's, mixed in).
         self.rest_governor = RestGovernor()
         self.http.http_trace = self.rest_governor.trace()  # type: ignore[attr-defined]
         self.session_budget = SessionBudget(self._session_start_limit, settings.cluster.session_start_reserve)
@@ -200,7 +201,7 @@ class KindredMixin:
         # the user is known since login.
         bot_id = self.user.id if self.user is not None else 0
         self.identify_pacer.share(services.cluster.identify_windows(), bot_id)
-        self.rest_governor.share(services.cluster.rest_counts(), bot_id)
+        self.rest_governor.share(services.cluster.rest_counts(), bot_id, lambda: services.cluster.peers)
         # As leader (always, on SQLite), the lead work runs now.
         await services.cluster.start(services.lead_work)
         services.heartbeat.start()  # the gateway's latency, read every heartbeat_interval_seconds

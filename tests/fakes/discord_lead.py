@@ -838,11 +838,12 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld, VoiceWorld):
         if count <= self.global_limit:
             return None
         self.global_limited += 1
-        retry = second + 1 - now
-        limited = _json({"message": "You are being rate limited.", "retry_after": round(retry, 3),
-                         "global": True}, 429)
+        retry = round(max(second + 1 - now, 0.001), 3)
+        limited = _json({"message": "You are being rate limited.", "retry_after": retry, "global": True}, 429)
+        # As Discord sends it: discord.py takes a 429 without Via for a Cloudflare ban and gives up, and
+        # with it waits retry_after (holding every request of the process) and sends the request again.
         limited.headers.update({"Retry-After": "1", "X-RateLimit-Global": "true",
-                                "X-RateLimit-Scope": "global"})
+                                "X-RateLimit-Scope": "global", "Via": "1.1 google"})
         return limited
 
     async def _rest_answer(self, request: web.Request) -> web.StreamResponse:
