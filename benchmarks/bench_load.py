@@ -1,9 +1,9 @@
 """Sustained load: N fake guilds over the fake gateway at a fixed message rate for a fixed time.
 
-The bot runs as real `main.py` processes (one process, or a 2-process cluster on PostgreSQL, each running half
-of the shards); the fake Discord and the fake Claude (answering at once) run in this process, on a thread
-of their own. Each message carries a unique tag; a share of them @mention the character, the rest are
-ordinary channel chatter. Reported:
+The bot runs as real `main.py` processes (one process, or a 2- or 3-process cluster on PostgreSQL, each
+running its share of the shards); the fake Discord and the fake Claude (answering at once) run in this
+process, on a thread of their own. Each message carries a unique tag; a share of them @mention the character,
+the rest are ordinary channel chatter. Reported:
 
 * sustained rate: messages durably logged per second, from the first sent to the last logged;
 * dropped: messages sent but missing from the database at the end;
@@ -41,7 +41,7 @@ Target on this 2-core machine (issue 14): 500 messages/s sustained, p99 overhead
 
 Run: python -m benchmarks.bench_load [--quick] [--model busy|quiet] [--day] [--rate 500] [--seconds 20]
      [--guilds 40] [--interesting 0.05] [--zipf 1.1]
-     [--addressed 0.05] [--processes 1|2] [--database-url URL]   (a SCRATCH database: it is emptied)
+     [--addressed 0.05] [--processes 1|2|3] [--database-url URL]   (a SCRATCH database: it is emptied)
      [--split] [--profile FILE] [--slowest N] [--bot kindred|bare|floor|lean|both|all]
 
 ``--bot bare`` runs benchmarks/bare_bot.py instead: bare discord.py doing only the wire work (a log row, and
@@ -282,6 +282,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 await discord.user_message(channel, author, content, mentions=mentions)
 
         requests_before = len(claude.requests)
+        rest_before, limited_before = len(discord.requests), discord.global_limited
+        discord.busiest_second.clear()
         cpu_before = sum(cpu_seconds(pid) for pid in pids)
         first = time.monotonic()
         await fakes.call(send_all())
@@ -328,6 +330,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 votes += 1
         # Overhead: an @mention to its reply request. Unaddressed messages wait for their channel's vote
         # window by design (vote_window_seconds), so their first request says how long judging took.
+        rest = len(discord.requests) - rest_before
         overhead_ms = [(first_request[t] - sent_at[t]) * 1000 for t in first_request if t in addressed]
         judged_ms = [(first_request[t] - sent_at[t]) * 1000 for t in first_request if t not in addressed]
         # The slowest @mentions, with when they were sent (seconds into the phase): where the tail comes from.
@@ -346,6 +349,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "cpu_ms_per_message": cpu * 1000 / total if total else 0.0,
             "cpu_share": cpu / (settled - first),
             "slowest": slowest,
+            # the bot's REST requests: Discord allows 50 a second (the fake answers more with global 429s)
+            "rest": rest, "rest_per_second": rest / (settled - first),
+            "rest_busiest": max(discord.busiest_second.values(), default=0),
+            "global_429": discord.global_limited - limited_before,
         }
 
     phases = [await phase("mix", args.addressed)]
@@ -414,7 +421,7 @@ def main() -> None:
                         help="a bot setting for this run (repeatable), e.g. yes_no_vote_count=1")
     parser.add_argument("--slowest", type=int, default=0, metavar="N",
                         help="also print the N slowest @mentions of each phase and when they were sent")
-    parser.add_argument("--processes", type=int, choices=[1, 2], default=1)
+    parser.add_argument("--processes", type=int, choices=[1, 2, 3], default=1)
     parser.add_argument("--bot", choices=["kindred", *YARDSTICKS, "both", "all"], default="kindred",
                         help="bare: benchmarks/bare_bot.py in its place, a bare discord.py bot doing only "
                         "the wire work (log row, typing, one Messages call, the reply): the yardstick; "
@@ -474,6 +481,8 @@ def report(args: argparse.Namespace, r: dict[str, Any]) -> None:
               f"(n={ph['measured']} @mentions); {ph['votes_per_message']:.2f} vote calls per message "
               f"(unaddressed ones judged after p50 {ph['judged_p50']:.0f} ms, n={ph['judged_n']}); bot CPU "
               f"{ph['cpu_ms_per_message']:.3f} ms per message ({ph['cpu_share'] * 100:.0f}% of a core)")
+        print(f"  REST: {ph['rest']} requests ({ph['rest_per_second']:.1f}/s), {ph['rest_busiest']} in the "
+              f"busiest second, {ph['global_429']} global 429s")
         line = f"  {args.model} model: {ph['votes_per_unaddressed']:.3f} vote calls per unaddressed message"
         if ph["interesting"]:
             share = ph["interesting_judged"] / ph["interesting"] * 100

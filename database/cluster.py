@@ -9,6 +9,7 @@ the process's connection dies, kill -9 included) and the LISTEN for the cluster'
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -170,4 +171,124 @@ class ClusterLink:
         try:
             await conn.close(timeout=5)
         except Exception:
+            conn.terminate()
+
+
+class SharedWindows:
+    """Windows of time one process of the cluster holds at a time, whichever machine it runs on: Discord's
+    IDENTIFY window per bucket is the bot's, not the process's. A window is a session-level advisory lock
+    on a connection of its own, taken (waiting while another process holds it) and let go ``seconds``
+    after ``start`` is set (what it guards was done: Discord answered the IDENTIFY; so the window is
+    counted from what Discord saw, however slow a loaded machine was to send it), when that connection
+    closes. A process that dies inside its window lets it go early (its
+    session ends with it); a restart takes longer than the window's five seconds."""
+
+    def __init__(self, url: str) -> None:
+        self.dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        self._held: set[asyncio.Task[None]] = set()
+
+    async def take(self, name: str, seconds: float, start: asyncio.Event, *, patience: float = 60.0) -> bool:
+        """Return once this process holds ``name``'s window (False: another held it past ``patience``
+        seconds, a process hung inside its window, and the caller goes on without it)."""
+        import asyncpg
+
+        conn = await asyncpg.connect(self.dsn, timeout=10, server_settings={
+            "tcp_keepalives_idle": "5", "tcp_keepalives_interval": "2", "tcp_keepalives_count": "2",
+            "application_name": "kindred-window", "lock_timeout": str(int(patience * 1000))})
+        try:
+            await conn.fetchval("SELECT pg_advisory_lock($1)", lock_key(name))
+        except asyncpg.LockNotAvailableError:
+            await conn.close(timeout=5)
+            return False
+        except BaseException:
+            conn.terminate()
+            raise
+        task = asyncio.get_running_loop().create_task(self._let_go(conn, seconds, start, patience),
+                                                      name=f"window {name}")
+        self._held.add(task)
+        task.add_done_callback(self._held.discard)
+        return True
+
+    @staticmethod
+    async def _let_go(conn: Any, seconds: float, start: asyncio.Event, patience: float) -> None:
+        try:
+            with contextlib.suppress(TimeoutError):  # never answered: counted from the give-up
+                await asyncio.wait_for(start.wait(), patience / 2)
+            await asyncio.sleep(seconds)
+        finally:  # the lock goes with the session
+            conn.terminate()
+
+    async def close(self) -> None:
+        for task in list(self._held):
+            task.cancel()
+        await asyncio.gather(*self._held, return_exceptions=True)
+
+
+ADD_TO_COUNT = """
+INSERT INTO shared_counts (name, period, used)
+VALUES ($1, floor(extract(epoch FROM clock_timestamp()) / $2::float8), $3)
+ON CONFLICT (name) DO UPDATE SET
+    used = CASE WHEN shared_counts.period = EXCLUDED.period THEN shared_counts.used + EXCLUDED.used
+                ELSE EXCLUDED.used END,
+    period = EXCLUDED.period
+RETURNING used, (period + 1) * $2::float8 - extract(epoch FROM clock_timestamp())::float8
+"""
+
+
+# A count added to and another read in one trip (a lease of REST permits, the invalid requests read).
+LEASE_AND_READ = """
+WITH added AS (
+    INSERT INTO shared_counts (name, period, used)
+    VALUES ($1, floor(extract(epoch FROM clock_timestamp()) / $2::float8), $3)
+    ON CONFLICT (name) DO UPDATE SET
+        used = CASE WHEN shared_counts.period = EXCLUDED.period THEN shared_counts.used + EXCLUDED.used
+                    ELSE EXCLUDED.used END,
+        period = EXCLUDED.period
+    RETURNING used, (period + 1) * $2::float8 - extract(epoch FROM clock_timestamp())::float8 AS left_
+)
+SELECT added.used, added.left_,
+       coalesce(invalid.used, 0),
+       (floor(extract(epoch FROM clock_timestamp()) / $5::float8) + 1) * $5::float8
+           - extract(epoch FROM clock_timestamp())::float8
+FROM added LEFT JOIN shared_counts invalid
+    ON invalid.name = $4 AND invalid.period = floor(extract(epoch FROM clock_timestamp()) / $5::float8)
+"""
+
+
+class SharedCounts:
+    """Counts every process of the database adds to, each in fixed windows of time told by the database's
+    clock (one clock for every machine): Discord's limits are the bot's, counted together. On a connection
+    of its own, off the pool the messages' work uses (a count is on every REST request's path). PostgreSQL
+    only (on SQLite there is one process, which counts alone)."""
+
+    def __init__(self, url: str) -> None:
+        self.dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        self._conn: Any = None  # asyncpg's connection
+        self._turn = asyncio.Lock()
+
+    async def add(self, name: str, seconds: float, n: int) -> tuple[int, float]:
+        """Add ``n`` (0: only read) to ``name``'s count in the current window of ``seconds``; the count
+        now, and the seconds left in the window."""
+        used, left = await self._fetch(ADD_TO_COUNT, name, seconds, n)
+        return int(used), max(0.0, float(left))
+
+    async def lease(self, name: str, seconds: float, n: int, other: str,
+                    other_seconds: float) -> tuple[int, float, int, float]:
+        """:meth:`add` ``n`` to ``name`` and read ``other``'s count in its own windows (``n`` = 0), in one
+        trip: (the count now, its window's seconds left, the other count, its window's seconds left)."""
+        used, left, bad, bad_left = await self._fetch(LEASE_AND_READ, name, seconds, n, other, other_seconds)
+        return int(used), max(0.0, float(left)), int(bad), max(0.0, float(bad_left))
+
+    async def _fetch(self, query: str, *args: object) -> Any:
+        import asyncpg
+
+        async with self._turn:
+            if self._conn is None or self._conn.is_closed():
+                self._conn = await asyncpg.connect(self.dsn, timeout=10,
+                                                   server_settings={"application_name": "kindred-limits"})
+            return await self._conn.fetchrow(query, *args, timeout=5)
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.is_closed():
             conn.terminate()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from database.boundary import Json, JsonObject
@@ -71,3 +71,14 @@ class CardWordsRow(Base):
     words: Mapped[JsonObject] = mapped_column(JSON)  # {"interests": [...], "prose": [...]} as the model gave
     model: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+
+
+class SharedCount(Base):
+    """A count every process of a cluster adds to, in a window of time (0045_shared_counts): the REST
+    requests of the current second, the invalid requests of the current ten minutes (database/cluster.py)."""
+
+    __tablename__ = "shared_counts"
+
+    name: Mapped[str] = mapped_column(String(120), primary_key=True)
+    period: Mapped[int] = mapped_column(BigInteger)  # the window's number: the database's epoch / its length
+    used: Mapped[int] = mapped_column(Integer)

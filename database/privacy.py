@@ -84,6 +84,7 @@ NOTHING_PERSONAL: dict[str, str] = {
     "card_words": "the character card's own words, rendered per language by the model; no one's words",
     "character_server_state": "the character's interaction count and stage in a server (server ids)",
     "cluster_nodes": "the bot's processes",
+    "shared_counts": "the cluster's counts of Discord requests per window (names: a bot's id and a limit)",
     "daily_counts": "per-day totals, no ids (0006)",
     "api_usage_days": "model calls added up per day and model, no ids (0013)",
     "identity_entries": "the character's identity",

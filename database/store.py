@@ -17,7 +17,7 @@ from database.boundary import Statements
 from database.card_words import CardWordRows
 from database.characters import Characters
 from database.checkins import CheckIns
-from database.cluster import ClusterLink, ClusterNodes
+from database.cluster import ClusterLink, ClusterNodes, SharedCounts, SharedWindows
 from database.consolidation import ConsolidationLog
 from database.conversations import Conversations
 from database.engine import CHECKPOINT_SECONDS, Database
@@ -130,6 +130,16 @@ class Store:
     def cluster_link(self) -> ClusterLink | None:
         """A new session for the leader lock and the cluster's signals; None on SQLite (one process)."""
         return None if self.db.is_sqlite else ClusterLink(self.url)
+
+    def shared_windows(self) -> SharedWindows | None:
+        """Windows of time held for every process of the database (Discord's IDENTIFY window per bucket);
+        None on SQLite (one process)."""
+        return None if self.db.is_sqlite else SharedWindows(self.url)
+
+    def shared_counts(self) -> SharedCounts | None:
+        """Counts kept together by every process of the database (Discord's REST limits, the bot's);
+        None on SQLite (one process)."""
+        return None if self.db.is_sqlite else SharedCounts(self.url)
 
     async def open(self) -> Store:
         """Bring the schema to the newest migration (Alembic) so an upgrade of Kindred upgrades the data."""

@@ -17,12 +17,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+import discord
 import pytest
 
 from bot.core.config import PROJECT_ROOT, load_settings
 from bot.core.config.sections import ClusterSettings, parse_shard_ids
 from bot.core.errors import ConfigError
 from bot.core.ticker import Ticker
+from bot.discord.rest_limits import LocalCounts, RestGovernor
 from bot.runtime.cluster import (
     Cluster,
     ClusterNews,
@@ -39,7 +42,8 @@ from tests.fakes import EVENT_WAIT, PROCESS_WAIT
 from tests.fakes.claude_server import FakeClaude
 from tests.fakes.discord_lead import FakeDiscord, panel_texts
 from tests.felt_support import feels
-from tests.harness import TEST_CONFIG, check, eventually, nothing_owed
+from tests.harness import TEST_CONFIG, Harness, check, eventually, nothing_owed, stop_process
+from tests.test_docker import cluster_shards
 
 FINN = PROJECT_ROOT / "characters" / "finn"
 
@@ -311,16 +315,15 @@ class ClusterWorld:
                 "LOG_CHANNEL_ID": str(self.log_channel), "ADMIN_USER_IDS": str(ADMIN), "LOG_LEVEL": "INFO",
                 "LEADER_FAILOVER_SECONDS": "3", "CLUSTER_HEARTBEAT_SECONDS": "1"}
 
-    async def launch(self, name: str, shard_ids: str) -> None:
+    async def launch(self, name: str, shard_ids: str, shard_count: int = SHARDS) -> None:
         self.logs[name] = self.tmp_path / f"{name}.log"
         out = self.logs[name].open("wb")
         self.procs[name] = await asyncio.create_subprocess_exec(
             sys.executable, "main.py", "--character", str(FINN), "--shard-ids", shard_ids,
-            "--shard-count", str(SHARDS), cwd=str(PROJECT_ROOT), env=self.environ(), stdout=out,
+            "--shard-count", str(shard_count), cwd=str(PROJECT_ROOT), env=self.environ(), stdout=out,
             stderr=asyncio.subprocess.STDOUT)
         out.close()
-        wanted = {int(s) for s in shard_ids.split("-")}
-        wanted = set(range(min(wanted), max(wanted) + 1))
+        wanted = set(parse_shard_ids(shard_ids))
         await self.discord.wait_for(
             lambda d: wanted <= {s.shard[0] for s in d.sessions if s.identified}, timeout=PROCESS_WAIT,
             what=f"{name}'s shards {shard_ids}")
@@ -592,3 +595,208 @@ async def test_a_missed_daily_round_runs_once_in_the_cluster_then_waits_for_its_
         assert len(runs) == 1, {n: world.log(n)[-2000:] for n in world.procs}
     finally:
         await store.close()
+
+
+# -- Discord's limits are the bot's, not the process's
+
+
+@needs_pg
+async def test_three_processes_started_at_once_identify_without_an_invalid_session(
+        world: ClusterWorld) -> None:
+    """A cluster started at once (compose, a reboot, a deploy): one IDENTIFY bucket (max_concurrency 1), so
+    the three shards must IDENTIFY five seconds apart, which the fake gateway enforces with op 9 as Discord
+    does. The bucket's window is held for every process through the shared PostgreSQL."""
+    world.discord.max_concurrency = 1
+    shards = cluster_shards()  # compose.cluster.yaml's processes, their commands run here without Docker
+    await asyncio.gather(*(world.launch(name, ids, count) for name, (ids, count) in shards.items()))
+    assert world.discord.too_early_identifies == 0, {n: world.log(n)[-1500:] for n in world.procs}
+    [count] = {count for _, count in shards.values()}
+    assert sorted(s.shard[0] for s in world.discord.sessions if s.identified) == list(range(count))
+    assert sum(world.discord.session_starts.values()) == count  # no start spent on a refused IDENTIFY
+    # The compose file's `status` service: every process running, one leading.
+    status = await asyncio.create_subprocess_exec(
+        sys.executable, "main.py", "--character", str(FINN), "cluster", "status", cwd=str(PROJECT_ROOT),
+        env=world.environ(), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    output = (await asyncio.wait_for(status.communicate(), timeout=PROCESS_WAIT))[0].decode()
+    assert status.returncode == 0, output
+    for proc in world.procs.values():
+        [line] = [line for line in output.splitlines()
+                  if f"-{proc.pid}-" in line and not line.startswith("leader:")]
+        assert line.endswith(("running", "LEADER")), output
+    assert "leader: none" not in output, output
+
+
+async def test_a_crash_looping_process_stops_before_the_last_session_starts(tmp_path: Path) -> None:
+    """Discord allows a bot so many session starts a day; a process restarted over and over (killed as a
+    crash would) spends one each time. With only the reserve left it does not connect: it says so and waits
+    for the reset, so the bot can still connect once whatever crashed is fixed."""
+    h = Harness(db_url=f"sqlite+aiosqlite:///{tmp_path / 'k.db'}", tmp_path=tmp_path,
+                config={"SESSION_START_RESERVE": "2"})
+    await h.start_fakes()
+    h.discord.session_start_total = 5
+    proc: asyncio.subprocess.Process | None = None
+    try:
+        for started in (1, 2, 3):
+            proc = await h.spawn_main(stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+            await h.discord.wait_for(lambda d, n=started: d.session_starts.get("fake-discord-token") == n,
+                                     timeout=PROCESS_WAIT, what=f"session start {started}")
+            proc.kill()  # a crash
+            await proc.wait()
+        proc = await h.spawn_main()
+        assert proc.stdout is not None
+        said = ""
+        while "kept in reserve" not in said:
+            line = await asyncio.wait_for(proc.stdout.readline(), timeout=PROCESS_WAIT)
+            assert line, said[-3000:]
+            said += line.decode(errors="replace")
+        assert "Discord session starts: 2 of 5 left" in said, said[-3000:]
+        assert "resets in 24h00m" in said, said[-3000:]
+        assert h.discord.session_starts == {"fake-discord-token": 3}  # the last two kept
+        assert proc.returncode is None  # waiting for the reset, not exiting (a supervisor would restart it)
+    finally:
+        if proc is not None:
+            await stop_process(proc)
+        await h.claude.close()
+        await h.discord.close()
+
+
+async def _clients(fake: FakeDiscord, stores: Sequence[Store], governors: Sequence[RestGovernor],
+                   token: str = "fake-discord-token") -> list[discord.http.HTTPClient]:
+    """discord.py's own HTTP client per process, each in front of its governor, sharing its store's counts."""
+    clients = []
+    for store, governor in zip(stores, governors, strict=True):
+        governor.share(store.shared_counts(), 800_000_000_000_000_001)
+        http = discord.http.HTTPClient(asyncio.get_running_loop(), http_trace=governor.trace())
+        await http.static_login(token)
+        clients.append(http)
+    return clients
+
+
+async def test_three_processes_under_a_burst_stay_within_the_bots_global_limit_together(
+        pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Discord's 50 requests a second are the bot's: three processes each sending a burst at once stay
+    within them together (the fake answers more with global 429s), where each alone would stay within its
+    own 50 and the three would not."""
+    fake = await FakeDiscord().start()
+    monkeypatch.setattr(discord.http.Route, "BASE", fake.api_base)
+    stores = [await Store(pg_url).open() for _ in range(3)]
+    governors = [RestGovernor() for _ in stores]
+    clients = await _clients(fake, stores, governors)
+    try:
+        fake.busiest_second.clear()
+        answers = await asyncio.gather(*(http.request(discord.http.Route("GET", "/users/@me"))
+                                         for http in clients for _ in range(40)))
+        assert len(answers) == 120 and all(a["username"] == "Kindred" for a in answers)
+        assert fake.global_limited == 0 and fake.invalid_requests == 0
+        assert fake.busiest_second["fake-discord-token"] <= fake.global_limit
+    finally:
+        for http, governor in zip(clients, governors, strict=True):
+            await http.close()
+            await governor.close()
+        for store in stores:
+            await store.close()
+        await fake.close()
+
+
+async def test_an_invalid_request_streak_in_one_process_slows_the_others(
+        pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cloudflare bans a bot's address after 10,000 invalid requests (401, 403, 429) in ten minutes,
+    whichever process sent them: a streak of 401s in one process slows every process of the cluster.
+    (Thresholds scaled down: 5 invalid requests start the slowing, 25 bring it to a request a second.)"""
+    fake = await FakeDiscord().start()
+    monkeypatch.setattr(discord.http.Route, "BASE", fake.api_base)
+    stores = [await Store(pg_url).open() for _ in range(2)]
+    governors = [RestGovernor(slow_from=5, slowest_at=25) for _ in stores]
+    [healthy] = await _clients(fake, stores[1:], governors[1:])
+    governors[0].share(stores[0].shared_counts(), 800_000_000_000_000_001)
+    broken = aiohttp.ClientSession(trace_configs=[governors[0].trace()])  # its token revoked
+    try:
+        for _ in range(20):
+            async with broken.get(f"{fake.api_base}/users/@me",
+                                  headers={"Authorization": "Bot revoked"}) as answer:
+                assert answer.status == 401
+        assert fake.invalid_requests == 20
+        answers = await asyncio.gather(*(healthy.request(discord.http.Route("GET", "/users/@me"))
+                                         for _ in range(30)))
+        assert all(a["username"] == "Kindred" for a in answers)
+        # 20 of 25: a quarter of the rate, 11 a second, where the burst alone went out in one second
+        assert governors[1].slowed and governors[1].allowed() == 11
+        assert fake.busiest_second["fake-discord-token"] <= 12, fake.busiest_second
+        assert fake.global_limited == 0
+    finally:
+        await broken.close()
+        await healthy.close()
+        for governor in governors:
+            await governor.close()
+        for store in stores:
+            await store.close()
+        await fake.close()
+
+
+async def test_one_process_bursting_paces_itself_within_the_global_limit(harness: Harness) -> None:
+    """One process alone (SQLite, or PostgreSQL with no other process alive) keeps Discord's 50 a second by
+    itself: the running bot's own HTTP client, a burst of 120 requests at once, and every one answered with
+    no global 429, without a trip to the database for a permit."""
+    h = harness
+    assert h.bot is not None
+    h.discord.busiest_second.clear()
+    answers = await asyncio.gather(*(h.bot.http.request(discord.http.Route("GET", "/users/@me"))
+                                     for _ in range(120)))
+    assert len(answers) == 120 and all(a["username"] == "Kindred" for a in answers)
+    assert h.discord.global_limited == 0
+    assert h.discord.busiest_second["fake-discord-token"] <= h.discord.global_limit
+    assert h.bot.rest_governor.leases == 0  # a cluster of one pays no round trip per request
+
+
+async def test_a_global_429_is_waited_out_and_the_request_sent_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fake answers past 50 a second as Discord does (429, ``global``, retry_after, X-RateLimit-Global,
+    X-RateLimit-Scope: global, Via): discord.py alone (no governor) holds every request for retry_after and
+    sends again, so a burst past the limit gets 429s and still loses nothing."""
+    fake = await FakeDiscord().start()
+    monkeypatch.setattr(discord.http.Route, "BASE", fake.api_base)
+    http = discord.http.HTTPClient(asyncio.get_running_loop())
+    await http.static_login("fake-discord-token")
+    try:
+        answers = await asyncio.gather(*(http.request(discord.http.Route("GET", "/users/@me"))
+                                         for _ in range(80)))
+        assert len(answers) == 80 and all(a["username"] == "Kindred" for a in answers)
+        assert fake.global_limited > 0  # the limit was met ...
+        assert fake.busiest_second["fake-discord-token"] > fake.global_limit  # ... and enforced
+    finally:
+        await http.close()
+        await fake.close()
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+async def test_a_lone_process_counts_with_the_cluster_once_another_joins() -> None:
+    """Alone, a process takes no permits from the shared count; once another process is alive, the
+    requests it sent alone in the current second are counted first, so the two together stay within the
+    bot's limit in the second the other joins. (One in-memory count stands for the database's.)"""
+    clock = _Clock()
+    shared = LocalCounts(clock)
+    old, new = (RestGovernor(clock=clock, sleep=clock.sleep) for _ in range(2))
+    peers = {"old": 0}
+    old.share(shared, 1, lambda: peers["old"])
+    new.share(shared, 1, lambda: 1)
+    for _ in range(30):
+        await old.permit()
+    assert old.leases == 0 and clock.now == 1000.0  # its own pace, nothing leased
+    peers["old"] = 1  # the newcomer's hello
+    await old.permit()
+    assert old.leases == 1 and (await shared.add("rest:1", 1.0, 0))[0] == 31 + 9  # 30 alone, 1 + 9 held
+    started = clock.now
+    for _ in range(5):
+        await new.permit()
+    assert clock.now == started  # 40 of 45 counted this second: the newcomer's five fit
+    await new.permit()
+    assert clock.now > started  # the sixth waits for the next second

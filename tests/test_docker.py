@@ -376,3 +376,61 @@ def test_the_readme_says_which_compose_is_needed() -> None:
     assert "Compose v2" in docker and "docker compose version" in docker
     assert "unless-stopped" in docker and "main.py health" in docker
     assert "cp config.env.example" not in readme  # a copy would pin every default (issue 46)
+
+
+def cluster_compose() -> dict:
+    """compose.cluster.yaml, each variable at its default."""
+    text = (PROJECT_ROOT / "compose.cluster.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(re.sub(r"\$\{(\w+):-([^}]*)\}", r"\2", text))
+
+
+def cluster_shards() -> dict[str, tuple[str, int]]:
+    """Each shard service of compose.cluster.yaml: its --shard-ids and --shard-count as main.py reads them."""
+    from main import parse_args
+
+    found = {}
+    for name, service in cluster_compose()["services"].items():
+        if name.startswith("shard-"):
+            python, script, *argv = service["command"]
+            assert (python, script) == ("python", "main.py"), service["command"]
+            args = parse_args(argv)
+            assert args.command is None and not args.console
+            found[name] = (args.shard_ids, args.shard_count)
+    return found
+
+
+def test_the_cluster_compose_runs_every_shard_once_on_a_healthy_postgresql() -> None:
+    """compose.cluster.yaml: N shard processes, each a command main.py accepts, together running each shard
+    of --shard-count once, on the same healthy PostgreSQL as compose.yaml's, with `cluster status` at hand.
+    (tests/test_cluster.py runs these same commands as processes against the fake Discord.)"""
+    from bot.core.config.sections import parse_shard_ids
+
+    services = cluster_compose()["services"]
+    single = _compose()["services"]
+    assert services["db"] == single["db"]
+    shards = cluster_shards()
+    assert len(shards) >= 2
+    counts = {count for _, count in shards.values()}
+    assert len(counts) == 1, counts  # one --shard-count for the whole cluster
+    [count] = counts
+    ran = sorted(s for ids, _ in shards.values() for s in parse_shard_ids(ids))
+    assert ran == list(range(count))  # every shard, each in one process
+    for name in (*shards, "status"):
+        service = services[name]
+        assert service["build"] == "." and "healthcheck" not in service  # the image's `main.py health`
+        assert service["depends_on"]["db"]["condition"] == "service_healthy"
+        assert service["environment"]["DATABASE_URL"] == single["kindred"]["environment"]["DATABASE_URL"]
+        assert service["env_file"] == single["kindred"]["env_file"]
+        assert "./characters:/app/characters:ro" in service["volumes"]
+        assert float(service["stop_grace_period"].rstrip("s")) > BY_KEY["shutdown_grace_seconds"].default
+    assert all(services[name]["restart"] == "unless-stopped" for name in shards)
+    from main import parse_args
+
+    status = services["status"]
+    assert status["command"][:2] == ["python", "main.py"]
+    assert parse_args(status["command"][2:]).command == "cluster"
+    assert status["profiles"] == ["tools"]  # run on demand, not by `up`
+    assert "compose.cluster.yaml" in (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    running = (PROJECT_ROOT / "docs" / "running.md").read_text(encoding="utf-8")
+    assert "docker compose -f compose.cluster.yaml up -d --build" in running
+    assert "docker compose -f compose.cluster.yaml run --rm status" in running

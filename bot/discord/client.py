@@ -31,12 +31,13 @@ from bot.core.tokens import load_encoding
 from bot.discord.command_locales import CommandTranslator
 from bot.discord.features import DiscordFeatures, feature_sides
 from bot.discord.flow import MessageFlow
-from bot.discord.identify import IdentifyPacer
+from bot.discord.identify import IdentifyPacer, Limit, SessionBudget
 from bot.discord.logchannel import LogChannel
 from bot.discord.outlets import WebhookPool
 from bot.discord.permissions import in_log_channel, owner_ids
 from bot.discord.posting import NO_MENTIONS
 from bot.discord.presence import AlivePresence
+from bot.discord.rest_limits import RestGovernor
 from bot.discord.startup import announce_connected, log_invite, watch_reconnects
 from bot.discord.ui import answer_expired_click, on_app_command_error
 from bot.operator.logmirror import LogMirror
@@ -124,6 +125,15 @@ class KindredMixin:
         self.add_listener(self._in_servers, "on_ready")  # type: ignore[attr-defined]
         self.add_listener(self._in_server, "on_guild_join")  # type: ignore[attr-defined]
         self.identify_pacer = IdentifyPacer(self._max_concurrency)
+        # READY: the IDENTIFY was answered (attr-defined: a Bot's method, mixed in)
+        self.add_listener(self._connected, "on_connect")  # type: ignore[attr-defined]
+        self.add_listener(self._answered, "on_shard_connect")  # type: ignore[attr-defined]
+        # Discord's REST limits: every request waits for its permit, paced by this process and, while other
+        # processes are alive, counted with theirs (discord.py opens its HTTP session at login, with this
+        # trace; attr-defined: a Bot's, mixed in).
+        self.rest_governor = RestGovernor()
+        self.http.http_trace = self.rest_governor.trace()  # type: ignore[attr-defined]
+        self.session_budget = SessionBudget(self._session_start_limit, settings.cluster.session_start_reserve)
 
     @property
     def database_closed(self) -> bool:
@@ -131,12 +141,23 @@ class KindredMixin:
         return self._services is None or self._services.admin.database_closed
 
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        await self.session_budget.spend()  # the day's last session starts are kept in reserve
         await self.identify_pacer.wait(shard_id)  # Discord's own limit, not discord.py's blanket 5 s
 
-    async def _max_concurrency(self) -> int:
+    async def _answered(self, shard_id: int) -> None:
+        self.identify_pacer.answered(shard_id)
+
+    async def _connected(self) -> None:
+        if not isinstance(self, commands.AutoShardedBot):  # a sharded bot's READYs come by shard_connect
+            self.identify_pacer.answered(self.shard_id)  # type: ignore[attr-defined]  # a Bot's
+
+    async def _session_start_limit(self) -> Limit:
         # attr-defined: a Bot's method, which the mixin gets from the Bot it is mixed into
         _, _, limit = await self.http.get_bot_gateway()  # type: ignore[attr-defined]
-        return int(limit["max_concurrency"])
+        return dict(limit)
+
+    async def _max_concurrency(self) -> int:
+        return int(str((await self._session_start_limit())["max_concurrency"]))
 
     async def setup_hook(self) -> None:
         encoding = asyncio.create_task(asyncio.to_thread(load_encoding))  # beside the rest of start-up
@@ -176,6 +197,11 @@ class KindredMixin:
             # a Bot's method, which the mixin gets from the Bot it is mixed into
             await self.load_extension(name)  # type: ignore[attr-defined]
         await translator
+        # Each IDENTIFY bucket's window held for the cluster's every process (none on SQLite: one process);
+        # the user is known since login.
+        bot_id = self.user.id if self.user is not None else 0
+        self.identify_pacer.share(services.cluster.identify_windows(), bot_id)
+        self.rest_governor.share(services.cluster.rest_counts(), bot_id, lambda: services.cluster.peers)
         # As leader (always, on SQLite), the lead work runs now.
         await services.cluster.start(services.lead_work)
         services.heartbeat.start()  # the gateway's latency, read every heartbeat_interval_seconds
@@ -285,6 +311,8 @@ class KindredMixin:
         await super().close()  # type: ignore[misc]
         await services.alive.close()  # its feelings saved, off the pipelines
         await services.cluster.close()  # leadership released at once, the row marked stopped
+        await self.identify_pacer.close()  # a window still held is let go with its session
+        await self.rest_governor.close()
         # Work on messages that arrived after the first drain (our own goodbye, say) was cancelled above; let
         # it release its database connection before the database closes.
         await self.in_flight.drain()

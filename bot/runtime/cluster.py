@@ -33,7 +33,7 @@ from bot.core.config.service import ClusterSettings
 from bot.core.stages import Incoming, ReplyResult, TurnListener
 from bot.core.ticker import Ticker, TickerJob
 from database.boundary import Json, JsonObject
-from database.cluster import NodeRow, lock_key
+from database.cluster import NodeRow, SharedCounts, SharedWindows, lock_key
 from database.store import Store
 
 log = logging.getLogger(__name__)
@@ -187,6 +187,14 @@ class Cluster:
     @property
     def peers(self) -> int:
         return self.news.peers
+
+    def identify_windows(self) -> SharedWindows | None:
+        """Discord's IDENTIFY windows, held for every process of the database (None on SQLite)."""
+        return self.store.shared_windows()
+
+    def rest_counts(self) -> SharedCounts | None:
+        """Discord's REST limits, counted by every process of the database together (None on SQLite)."""
+        return self.store.shared_counts()
 
     async def _pass_on_cache_changes(self) -> None:
         """A server's settings or a place's activation changed in this process (the store notes it,

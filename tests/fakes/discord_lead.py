@@ -1,7 +1,9 @@
 """A fake Discord: REST under /api/v10 and the gateway websocket, on 127.0.0.1, for the real discord.py.
 
 It keeps a small world (users, guilds, channels, messages, webhooks, application commands), speaks the
-gateway protocol (HELLO, IDENTIFY, READY, GUILD_CREATE, heartbeats, RESUME, dispatches; shards), and
+gateway protocol (HELLO, IDENTIFY, READY, GUILD_CREATE, heartbeats, RESUME, dispatches; shards; Discord's
+session-start rules: one IDENTIFY per bucket per five seconds, a faster one answered with an invalid session,
+and the daily session starts counted and told in GET /gateway/bot), and
 echoes every message a bot posts back as MESSAGE_CREATE, as Discord does. Tests act as users through
 ``user_message`` / ``dm_message`` / ``interaction_*`` and read what the bot did from the records.
 """
@@ -54,6 +56,7 @@ from tests.fakes.discord_voice import VoiceWorld
 
 DISCORD_EPOCH_MS = 1420070400000
 API = "/api/v10"
+IDENTIFY_WINDOW = 5.0  # seconds: one IDENTIFY per bucket in this long
 ALL_PERMISSIONS = str((1 << 50) - 1)
 VOICE_MESSAGE_FLAG = 1 << 13  # IS_VOICE_MESSAGE
 # Events of a DM (no guild): Discord sends them to shard 0 only.
@@ -124,6 +127,22 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld, VoiceWorld):
         self.ack_delays: list[float] = []  # seconds to hold back each next heartbeat ACK (a slow gateway)
         self.requests: list[Recorded] = []
         self.gateway_log: list[tuple[str, Any]] = []
+        # Discord's session-start rules: max_concurrency IDENTIFYs per five seconds, one per bucket
+        # (shard_id % max_concurrency), a faster one answered with an invalid session; and so many session
+        # starts a day, past which the bot's sessions end and its token is reset.
+        self.max_concurrency = 16
+        self.session_start_total = 1000
+        self.session_start_reset_after = 24 * 3600.0  # seconds until the day's starts come back
+        self.session_starts: dict[str, int] = {}  # bot token -> session starts spent today
+        self.identified_at: dict[tuple[str, int], float] = {}  # (token, bucket) -> when it last IDENTIFYed
+        self.too_early_identifies = 0  # IDENTIFYs inside their bucket's window (answered with op 9)
+        # Discord's REST limits per bot: so many requests a second (a global 429 past it), and the invalid
+        # requests (401, 403, 429) counted, as Cloudflare counts them.
+        self.global_limit = 50
+        self._global_counts: dict[str, tuple[int, int]] = {}  # token -> (second, requests in it)
+        self.busiest_second: dict[str, int] = {}  # token -> the most requests it sent in one second
+        self.global_limited = 0  # requests answered with a global 429
+        self.invalid_requests = 0
         self.interactions: dict[int, dict[str, Any]] = {}  # id -> {"payload", "callbacks", "followups"}
         # seconds an interaction's first response may take: SERVED_WINDOW for a loaded test machine, or
         # Discord's own 3 s (RESPONSE_WINDOW) for a test of a command that must answer in time
@@ -363,6 +382,17 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld, VoiceWorld):
             await ws.close(code=4014, message=b"Disallowed intent(s).")
             return None
         shard = tuple(data.get("shard") or (0, 1))
+        bucket = (token, int(shard[0]) % self.max_concurrency)
+        now = time.monotonic()
+        if now - self.identified_at.get(bucket, -IDENTIFY_WINDOW) < IDENTIFY_WINDOW:
+            self.too_early_identifies += 1
+            await ws.send_str(json.dumps({"op": 9, "d": False, "s": None, "t": None}))
+            return None
+        if self.session_starts.get(token, 0) >= self.session_start_total:
+            await ws.close(code=4004, message=b"Authentication failed.")  # Discord resets the token
+            return None
+        self.identified_at[bucket] = now
+        self.session_starts[token] = self.session_starts.get(token, 0) + 1
         session = Session(ws, f"session-{self.snowflake()}", token, (int(shard[0]), int(shard[1])),
                           intents=asked)
         self.sessions.append(session)
@@ -789,6 +819,34 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld, VoiceWorld):
     # ------------------------------------------------------------------ REST
 
     async def _rest(self, request: web.Request) -> web.StreamResponse:
+        response = await self._rest_answer(request)
+        if response.status in (401, 403, 429) and response.headers.get("X-RateLimit-Scope") != "shared":
+            self.invalid_requests += 1  # what Cloudflare bans an address for at 10,000 in ten minutes
+        return response
+
+    def _global_limit(self, token: str, path: str) -> web.Response | None:
+        """Discord's global limit: ``global_limit`` requests a second per bot (interactions and webhooks
+        aside), more answered with a global 429."""
+        if not token or path.startswith(("/interactions/", "/webhooks/")):
+            return None
+        now = time.time()
+        second = int(now)
+        counted = self._global_counts.get(token)
+        count = counted[1] + 1 if counted is not None and counted[0] == second else 1
+        self._global_counts[token] = (second, count)
+        self.busiest_second[token] = max(self.busiest_second.get(token, 0), count)
+        if count <= self.global_limit:
+            return None
+        self.global_limited += 1
+        retry = round(max(second + 1 - now, 0.001), 3)
+        limited = _json({"message": "You are being rate limited.", "retry_after": retry, "global": True}, 429)
+        # As Discord sends it: discord.py takes a 429 without Via for a Cloudflare ban and gives up, and
+        # with it waits retry_after (holding every request of the process) and sends the request again.
+        limited.headers.update({"Retry-After": "1", "X-RateLimit-Global": "true",
+                                "X-RateLimit-Scope": "global", "Via": "1.1 google"})
+        return limited
+
+    async def _rest_answer(self, request: web.Request) -> web.StreamResponse:
         path = "/" + request.match_info["tail"]
         body: Any = None
         files: list[dict[str, Any]] = []
@@ -802,7 +860,8 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld, VoiceWorld):
         self.requests.append(Recorded(request.method, path, dict(request.query), body, time.perf_counter(),
                                       headers))
         token = request.headers.get("Authorization", "").removeprefix("Bot ")
-        fault = self._limit_fault(request.method, path) or self._fault(request.method, path)
+        fault = (self._global_limit(token, path) or self._limit_fault(request.method, path)
+                 or self._fault(request.method, path))
         if fault is not None:
             return fault
         limited, limit_headers = self._rate_check(request.method, path)
@@ -830,9 +889,12 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld, VoiceWorld):
             case ("GET", ["users", "@me"]):
                 return bot or self._unauthorized()
             case ("GET", ["gateway"]) | ("GET", ["gateway", "bot"]):
+                spent = self.session_starts.get(token, 0)
                 return {"url": self.gateway_url, "shards": 1,
-                        "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0,
-                                                "max_concurrency": 16}}
+                        "session_start_limit": {"total": self.session_start_total,
+                                                "remaining": max(0, self.session_start_total - spent),
+                                                "reset_after": int(self.session_start_reset_after * 1000),
+                                                "max_concurrency": self.max_concurrency}}
             case ("GET", ["oauth2", "applications", "@me"]) | ("GET", ["applications", "@me"]):
                 owner = self.users.get(self.owner_id) or bot
                 if self.team is not None:  # the team's pseudo-user (flags: TEAM_USER)

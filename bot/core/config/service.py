@@ -86,6 +86,10 @@ class ClusterSettings:
     cluster_heartbeat_seconds: float = key(
         5.0, "Seconds between a process's heartbeats in the cluster table (`main.py cluster status`).",
         min=0.5, max=300, restart=True)
+    session_start_reserve: int = key(
+        10, "Discord's daily session starts (about 1,000 a bot) this process will not spend: with only this "
+        "many left it waits for the daily reset and says so rather than connect (a crash loop cannot leave "
+        "the bot unable to connect at all).", min=0, max=1000, restart=True)
 
 
 @dataclass(frozen=True)
