@@ -21,7 +21,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core.i18n import t
+from bot.core.i18n import sentences, t
 from bot.discord.language import answer_language
 from bot.discord.permissions import admin_only, in_server
 from bot.discord.switches import Scope, place, place_changed, switch_command
@@ -73,7 +73,7 @@ class Activation(commands.Cog):
             text = t(language, "I'm now inactive in {place}: no replies and no reply votes there. Messages "
                                "there are not logged (log_inactive_channels is off).", place=name)
         if scope == "server":
-            text += " " + t(language, "Channels with their own setting keep it.")
+            text = sentences(text, t(language, "Channels with their own setting keep it."))
         await interaction.response.send_message(text, ephemeral=True)
         if not active:  # e.g. out of a voice call it may no longer be in
             await place_changed(self.bot, interaction.guild_id)

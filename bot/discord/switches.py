@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from discord import app_commands
 
-from bot.core.i18n import t
+from bot.core.i18n import sentences, t
 from bot.discord.language import answer_language
 from bot.discord.permissions import HookInteraction, Kindred, admin_only, in_server, server_admin_only
 from bot.operator.registration import Switch
@@ -98,5 +98,5 @@ async def set_switch(interaction: HookInteraction, switch: Switch, state: OnOff,
              what=t(language, switch.what)) if effective
            else t(language, "Here it is now **{state}**: not here.", state=on_off(language, False)))
     wins = t(language, "A channel setting wins over its server's.")
-    await interaction.response.send_message(f"{head} {now} {wins}", ephemeral=True)
+    await interaction.response.send_message(sentences(head, now, wins), ephemeral=True)
     await place_changed(bot, guild_id)
