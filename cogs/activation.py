@@ -21,6 +21,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.core.i18n import sentences, t
+from bot.discord.language import answer_language
 from bot.discord.permissions import admin_only, in_server
 from bot.discord.switches import Scope, place, place_changed, switch_command
 from bot.features import FEATURES
@@ -36,8 +38,10 @@ log = logging.getLogger(__name__)
 SWITCHES = {switch.name: switch for feature in FEATURES for switch in feature.switches}
 
 
-def on_off(value: bool | None) -> str:
-    return "not set" if value is None else ("active" if value else "inactive")
+def on_off(value: bool | None, language: str | None = None) -> str:
+    if value is None:
+        return t(language, "not set")
+    return t(language, "active") if value else t(language, "inactive")
 
 
 class Activation(commands.Cog):
@@ -55,19 +59,21 @@ class Activation(commands.Cog):
                 self.group.add_command(switch_command(switch, switch.subcommand))  # this cog's own copy
 
     async def _switch(self, interaction: Interaction, scope: Scope, active: bool) -> None:
-        place_type, place_id, name = place(interaction, scope)
+        language = await answer_language(interaction)
+        place_type, place_id, name = place(interaction, scope, language)
         await self.places.set_active(place_type, place_id, active)
         log.info("admin %s %s %s %s", interaction.user.id, "activated" if active else "deactivated",
                  place_type, place_id)
         if active:
-            text = f"I'm active in {name}: I read along and reply there."
+            text = t(language, "I'm active in {place}: I read along and reply there.", place=name)
+        elif self.bot.settings.replies.log_inactive_channels:
+            text = t(language, "I'm now inactive in {place}: no replies and no reply votes there. Messages "
+                               "there are still logged.", place=name)
         else:
-            logged = ("still logged" if self.bot.settings.replies.log_inactive_channels
-                      else "not logged (log_inactive_channels is off)")
-            text = (f"I'm now inactive in {name}: no replies and no reply votes there. "
-                    f"Messages there are {logged}.")
+            text = t(language, "I'm now inactive in {place}: no replies and no reply votes there. Messages "
+                               "there are not logged (log_inactive_channels is off).", place=name)
         if scope == "server":
-            text += " Channels with their own setting keep it."
+            text = sentences(text, t(language, "Channels with their own setting keep it."))
         await interaction.response.send_message(text, ephemeral=True)
         if not active:  # e.g. out of a voice call it may no longer be in
             await place_changed(self.bot, interaction.guild_id)
@@ -95,19 +101,23 @@ class Activation(commands.Cog):
         channel_setting, server_setting = await self.places.activation(channel_id, guild_id)
         effective = effective_activation(channel_setting, server_setting)
         logged = effective or self.bot.settings.replies.log_inactive_channels
-        logging_note = "logged" if logged else "not logged"
-        await interaction.response.send_message(
-            f"Here I am **{'active' if effective else 'inactive'}** (channel: {on_off(channel_setting)}, "
-            f"server: {on_off(server_setting)}; a channel setting wins). Messages here are {logging_note}.",
-            ephemeral=True)
+        language = await answer_language(interaction)
+        values = {"state": on_off(effective, language), "channel": on_off(channel_setting, language),
+                  "server": on_off(server_setting, language)}
+        text = (t(language, "Here I am **{state}** (channel: {channel}, server: {server}; a channel setting "
+                            "wins). Messages here are logged.", **values) if logged
+                else t(language, "Here I am **{state}** (channel: {channel}, server: {server}; a channel "
+                                 "setting wins). Messages here are not logged.", **values))
+        await interaction.response.send_message(text, ephemeral=True)
 
     @group.command(name="status-refresh", description="Write and show a new custom status now.")
     @in_server()
     @admin_only()
     async def status_refresh(self, interaction: Interaction) -> None:
         alive = self.bot.services.alive
+        language = await answer_language(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        await interaction.edit_original_response(content=await alive.refresh_status_answer())
+        await interaction.edit_original_response(content=await alive.refresh_status_answer(language))
 
 
 async def setup(bot: Kindred) -> None:

@@ -136,24 +136,24 @@ class AdminSlash(commands.Cog):
     @identity.command(name="add", description="Add a trait, lore, fact or quirk to the character.")
     @app_commands.describe(kind="What kind of entry", text="The entry, as the character should read it")
     async def identity_add(self, interaction: Interaction, kind: Kind, text: str) -> None:
-        await self.answer(interaction, self.tools.identity.add(kind, text))
+        await self.answer(interaction, lambda language: self.tools.identity.add(kind, text, language))
 
     @identity.command(name="list", description="List the character's identity entries with their ids.")
     @app_commands.describe(kind="Only this kind (default: all)")
     async def identity_list(self, interaction: Interaction, kind: Kind | None = None) -> None:
-        await self.answer(interaction, self.tools.identity.show(kind))
+        await self.answer(interaction, lambda language: self.tools.identity.show(kind, language))
 
     @identity.command(name="edit", description="Rewrite one identity entry.")
     @app_commands.describe(entry="The entry to change", text="Its new text")
     @app_commands.autocomplete(entry=ac_entry)
     async def identity_edit(self, interaction: Interaction, entry: int, text: str) -> None:
-        await self.answer(interaction, self.tools.identity.edit(entry, text))
+        await self.answer(interaction, lambda language: self.tools.identity.edit(entry, text, language))
 
     @identity.command(name="delete", description="Delete one identity entry.")
     @app_commands.describe(entry="The entry to delete")
     @app_commands.autocomplete(entry=ac_entry)
     async def identity_delete(self, interaction: Interaction, entry: int) -> None:
-        await self.answer(interaction, self.tools.identity.delete(entry))
+        await self.answer(interaction, lambda language: self.tools.identity.delete(entry, language))
 
     # -- /facts
 
@@ -240,7 +240,7 @@ class AdminSlash(commands.Cog):
     @app_commands.describe(user=USER_HELP)
     @app_commands.autocomplete(user=ac_user)
     async def relationship_show(self, interaction: Interaction, user: str) -> None:
-        await self.answer(interaction, self.tools.relationship.show(user))
+        await self.answer(interaction, lambda language: self.tools.relationship.show(user, language))
 
     @relationship.command(name="set",
                           description="Set relationship metrics (values outside a range are clamped).")
@@ -250,38 +250,38 @@ class AdminSlash(commands.Cog):
                                anger: float | None = None,
                                rapport: float | None = None, trust: float | None = None,
                                formality: float | None = None) -> None:
-        await self.answer(interaction, self.tools.relationship.set(
-            user, anger=anger, rapport=rapport, trust=trust, formality=formality))
+        await self.answer(interaction, lambda language: self.tools.relationship.set(
+            user, language, anger=anger, rapport=rapport, trust=trust, formality=formality))
 
     @relationship.command(name="reset", description="Forget the relationship (back to no tone guidance).")
     @app_commands.describe(user=USER_HELP)
     @app_commands.autocomplete(user=ac_user)
     async def relationship_reset(self, interaction: Interaction, user: str) -> None:
-        await self.answer(interaction, self.tools.relationship.reset(user))
+        await self.answer(interaction, lambda language: self.tools.relationship.reset(user, language))
 
     # -- /state
 
     @state.command(name="list", description="Every global state key and its value.")
     async def state_list(self, interaction: Interaction) -> None:
-        await self.answer(interaction, self.tools.state.show())
+        await self.answer(interaction, lambda language: self.tools.state.show(language))
 
     @state.command(name="get", description="One global state value.")
     @app_commands.describe(key="The key")
     @app_commands.autocomplete(key=ac_key)
     async def state_get(self, interaction: Interaction, key: str) -> None:
-        await self.answer(interaction, self.tools.state.get(key))
+        await self.answer(interaction, lambda language: self.tools.state.get(key, language))
 
     @state.command(name="set", description="Set a global state value (e.g. daily_mood, verbose).")
     @app_commands.describe(key="The key", value="Its new value")
     @app_commands.autocomplete(key=ac_key)
     async def state_set(self, interaction: Interaction, key: str, value: str) -> None:
-        await self.answer(interaction, self.tools.state.set(key, value))
+        await self.answer(interaction, lambda language: self.tools.state.set(key, value, language))
 
     @state.command(name="delete", description="Delete a global state key.")
     @app_commands.describe(key="The key")
     @app_commands.autocomplete(key=ac_key)
     async def state_delete(self, interaction: Interaction, key: str) -> None:
-        await self.answer(interaction, self.tools.state.delete(key))
+        await self.answer(interaction, lambda language: self.tools.state.delete(key, language))
 
 
 async def setup(bot: Kindred) -> None:

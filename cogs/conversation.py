@@ -230,7 +230,7 @@ class UserCommands(commands.Cog):
         figures = await self.tools.status(interaction.user.id, scope_of(interaction))
         language = await answer_language(interaction)
         alive = self.bot.services.alive
-        feeling = alive.feeling_line() if self.bot.settings.alive.emotions else None
+        feeling = alive.feeling_line(language) if self.bot.settings.alive.emotions else None
         fields = figures.fields(
             where=t(language, "our DMs") if interaction.guild is None else t(language, "this channel"),
             character=self.character_name,

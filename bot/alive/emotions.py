@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot.core.i18n import N_, t
 from bot.core.localtime import LocalTime
 
 LONELY_AFTER = timedelta(hours=8)  # silence after which loneliness starts to pull
@@ -187,7 +188,21 @@ def guidance(label: str) -> str:
     return f"## How you feel right now\nYou feel {label}. {GUIDANCE[label]}"
 
 
-def describe(state: EmotionState) -> str:
-    """A one-line figure of the state for admins and /status."""
+# Each label as a person reads it (the prompt's own words above stay English: they are the model's).
+MOOD_WORDS: dict[str, str] = {
+    "sleepy": N_("sleepy"), "rattled": N_("rattled"), "irritable": N_("irritable"), "lonely": N_("lonely"),
+    "excited": N_("excited"), "affectionate": N_("affectionate"), "cheerful": N_("cheerful"),
+    "melancholy": N_("melancholy"), "content": N_("content"),
+}
+
+
+def mood_word(label: str, language: str | None = None) -> str:
+    """``label`` in ``language`` (an unknown one as it is)."""
+    return t(language, MOOD_WORDS[label]) if label in MOOD_WORDS else label
+
+
+def describe(state: EmotionState, language: str | None = None) -> str:
+    """A one-line figure of the state for admins and /status: the mood word in ``language``, the hormone
+    levels as figures."""
     levels = " · ".join(f"{name} {state.levels[name]:.2f}" for name in BY_NAME)
-    return f"{state.label} ({levels})"
+    return f"{mood_word(state.label, language)} ({levels})"

@@ -110,8 +110,8 @@ class Feelings:
     def label(self) -> str:
         return self.current().label
 
-    def describe(self) -> str:
-        return describe(self.current())
+    def describe(self, language: str | None = None) -> str:
+        return describe(self.current(), language)
 
     # -- engine hooks
 

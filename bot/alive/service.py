@@ -27,6 +27,7 @@ from typing import Protocol
 
 from bot.alive.answering import CorrectionAnswers
 from bot.alive.emotes import EMPTY, Emote, EmoteSet, render
+from bot.alive.emotions import mood_word
 from bot.alive.feelings import Feelings
 from bot.alive.initiative import Venue
 from bot.alive.mood import ensure_daily_mood
@@ -36,6 +37,7 @@ from bot.alive.speaker import Speaker
 from bot.alive.status import StatusKeeper
 from bot.alive.style import StyleMirror
 from bot.core.config import AliveSettings
+from bot.core.i18n import t
 from bot.core.localtime import Clock, LocalTime, utc_now
 from bot.core.persona.model import Persona
 from bot.core.place import Place
@@ -308,9 +310,11 @@ class Alive:
         return await self.main_feelings.line(speaker.persona, user_id, name, mood, channel_id,
                                              relationship=relationship, since=since)
 
-    def feeling_line(self) -> str:
-        """How the character feels, for /status and the log channel."""
-        return self.main_feelings.describe() if self.settings.emotions else "off (emotions=false)"
+    def feeling_line(self, language: str | None = None) -> str:
+        """How the character feels, for /status and the log channel (its mood word in ``language``)."""
+        if not self.settings.emotions:
+            return t(language, "off (emotions=false)")
+        return self.main_feelings.describe(language)
 
     async def status_lines(self) -> str:
         """The log channel's ``status`` lines about feelings and the custom status."""
@@ -320,19 +324,23 @@ class Alive:
             f"Custom status: {status or ('(none yet)' if self.settings.custom_status else 'off')}",
         ])
 
-    async def refresh_status_answer(self) -> str:
-        """``/bot status-refresh`` and the log channel's ``refresh status``: the answer to show the admin."""
+    async def refresh_status_answer(self, language: str | None = None) -> str:
+        """``/bot status-refresh`` and the log channel's ``refresh status``: the answer to show the admin, in
+        ``language`` (the status itself is the character's own words)."""
         if not self.settings.custom_status:
-            return "The custom status is switched off (custom_status=false)."
+            return t(language, "The custom status is switched off (custom_status=false).")
         status = await self.status.refresh(self.clock())
         if status is None:
-            return "Claude could not write a new status just now; the old one stays (see the bot's log)."
-        return f"New custom status: {status}"
+            return t(language, "Claude could not write a new status just now; the old one stays (see the "
+                               "bot's log).")
+        return t(language, "New custom status: {status}", status=status)
 
-    async def state_changed(self, key: str) -> str:
-        """An admin edited global state: a feelings key takes effect at once (AdminTools.state_listeners)."""
+    async def state_changed(self, key: str, language: str | None = None) -> str:
+        """An admin edited global state: a feelings key takes effect at once (AdminTools.state_listeners);
+        the note for the answer in ``language``."""
         for feelings in self.feelings.values():
             if key == feelings.key:
                 state = await feelings.load()
-                return f"\n-# Feelings reloaded: {state.label}."
+                return "\n-# " + t(language, "Feelings reloaded: {mood}.",
+                                    mood=mood_word(state.label, language))
         return ""

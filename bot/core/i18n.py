@@ -154,3 +154,17 @@ class Explained(ValueError):
 
     def said(self, language: str | None) -> str:
         return t(language, self.msgid, **self.values)
+
+
+_FULL_STOPS = ("。", "！", "？")
+
+
+def sentences(*parts: str) -> str:
+    """Sentences said one after another: a space between two, none after a full-width stop (Japanese and
+    Chinese write them together)."""
+    out = ""
+    for part in parts:
+        if not part:
+            continue
+        out += part if not out or out.endswith(_FULL_STOPS) else " " + part
+    return out

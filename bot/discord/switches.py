@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from discord import app_commands
 
+from bot.core.i18n import sentences, t
+from bot.discord.language import answer_language
 from bot.discord.permissions import HookInteraction, Kindred, admin_only, in_server, server_admin_only
 from bot.operator.registration import Switch
 
@@ -45,15 +47,19 @@ def switch_command(switch: Switch, name: str) -> app_commands.Command[Any, ..., 
     return app_commands.Command(name=name, description=switch.description, callback=callback)
 
 
-def place(interaction: HookInteraction, scope: Scope) -> tuple[str, int, str]:
-    """(place type, place id, how to name it) for the database."""
+def place(interaction: HookInteraction, scope: Scope, language: str | None = None) -> tuple[str, int, str]:
+    """(place type, place id, how to name it in ``language``) for the database and the answer."""
     if scope == "server":
         guild = interaction.guild
         return ("guild", int(interaction.guild_id or 0),
-                f"the server {guild.name}" if guild else "this server")
+                t(language, "the server {name}", name=guild.name) if guild else t(language, "this server"))
     channel = interaction.channel
-    name = getattr(channel, "mention", None) or "this channel"
+    name = getattr(channel, "mention", None) or t(language, "this channel")
     return "channel", int(interaction.channel_id or 0), name
+
+
+def on_off(language: str | None, on: bool) -> str:
+    return t(language, "on") if on else t(language, "off")
 
 
 async def place_changed(bot: Kindred, guild_id: int | None) -> None:
@@ -71,7 +77,8 @@ async def place_changed(bot: Kindred, guild_id: int | None) -> None:
 async def set_switch(interaction: HookInteraction, switch: Switch, state: OnOff, scope: Scope) -> None:
     bot: Kindred = interaction.client
     places = bot.services.tools.places
-    place_type, place_id, name = place(interaction, scope)
+    language = await answer_language(interaction)
+    place_type, place_id, name = place(interaction, scope, language)
     wanted = None if state == "default" else state == "on"
     await places.set_switch(switch.name, place_type, place_id, wanted)
     default, default_key = switch.default_from(bot.settings), switch.default_name
@@ -81,11 +88,15 @@ async def set_switch(interaction: HookInteraction, switch: Switch, state: OnOff,
     else:
         effective = await places.switch_is_on(switch.name, channel_id, guild_id, default)
     log.info("admin %s set %s %s for %s %s", interaction.user.id, switch.name, state, place_type, place_id)
-    title = switch.name.replace("_", " ").capitalize()
-    head = (f"{title} for {name}: back to the default ({'on' if default else 'off'}, {default_key})."
-            if state == "default" else f"{title} is **{state}** for {name}.")
-    await interaction.response.send_message(
-        f"{head} Here it is now **{'on' if effective else 'off'}**: "
-        f"{switch.what if effective else 'not here'}. A channel setting wins over its server's.",
-        ephemeral=True)
+    title = switch.name.replace("_", " ").capitalize()  # the switch's own name, as its command spells it
+    head = (t(language, "{switch} for {place}: back to the default ({state}, {setting}).", switch=title,
+              place=name, state=on_off(language, default), setting=default_key)
+            if state == "default" else
+            t(language, "{switch} is **{state}** for {place}.", switch=title,
+              state=on_off(language, state == "on"), place=name))
+    now = (t(language, "Here it is now **{state}**: {what}.", state=on_off(language, True),
+             what=t(language, switch.what)) if effective
+           else t(language, "Here it is now **{state}**: not here.", state=on_off(language, False)))
+    wins = t(language, "A channel setting wins over its server's.")
+    await interaction.response.send_message(sentences(head, now, wins), ephemeral=True)
     await place_changed(bot, guild_id)

@@ -111,7 +111,7 @@ class ClusterNews:
         """The character's custom status changed here: the other processes show it on their shards."""
         self.publish_soon("status", peers_only=True, text=text)
 
-    async def share_state_edit(self, key: str) -> str:
+    async def share_state_edit(self, key: str, language: str | None = None) -> str:
         """An admin's /state edit made here: the other processes apply it too (nothing to add to the
         answer)."""
         self.publish_soon("state", key=key)

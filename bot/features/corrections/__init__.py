@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from bot.alive.answering import SWITCH
 from bot.core.config import AliveSettings
+from bot.core.i18n import N_
 from bot.operator.registration import Feature, Switch
 
 FEATURE = Feature(
     name="corrections",
     switches=(Switch(SWITCH, "Answer a correction reaction (👎) on one of my replies right away (or not).",
-                     "a correction reaction on one of my replies gets a short answer of its own",
+                     N_("a correction reaction on one of my replies gets a short answer of its own"),
                      section=AliveSettings, key="correction_answers"),),
     unprompted=frozenset({"correction"}))  # an answer to a reaction (bot/alive/answering.py)

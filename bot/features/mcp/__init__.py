@@ -24,6 +24,7 @@ The commands: cogs/mcp.py (``/bot mcp``, a subgroup of ``/bot``; ``/bot mcp priv
 is its switch's command, added there). Tests: tests/test_mcp_tools.py and tests/test_mcp_untrusted.py (fake
 MCP servers built with the SDK's own server side: tests/fakes/mcp_server.py)."""
 
+from bot.core.i18n import N_
 from bot.features.mcp.admin import McpAdmin
 from bot.features.mcp.config import McpSettings
 from bot.features.mcp.lender import McpTools
@@ -42,7 +43,8 @@ def build(parts: Parts) -> Contribution:
 FEATURE = Feature(
     name="mcp", settings=McpSettings,
     switches=(Switch("mcp_private", "Offer the MCP tools in private places here (or not).",
-                     "the MCP tools added here are offered in private places (what is said may go to them)",
+                     N_("the MCP tools added here are offered in private places (what is said may go to "
+                        "them)"),
                      section=McpSettings, key="mcp_private_places", command="mcp private",
                      server_admins=True),),
     cogs=("cogs.mcp",),

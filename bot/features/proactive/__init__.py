@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.core.i18n import N_
 from bot.core.timers import Recurring
 from bot.features.proactive.config import ProactiveSettings
 from bot.features.proactive.rounds import SWITCH, ProactiveRound
@@ -72,7 +73,7 @@ FEATURE = Feature(
     name="proactive", settings=ProactiveSettings,
     # /bot proactive and /settings proactive set one setting (database/servers.py)
     switches=(Switch(SWITCH, "Let me speak first now and then here (or not).",
-                     "I speak first now and then (when it has been quiet a while)",
+                     N_("I speak first now and then (when it has been quiet a while)"),
                      section=ProactiveSettings, key="proactive_talk"),),
     unprompted=frozenset({"proactive"}),
     build=build)

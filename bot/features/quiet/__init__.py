@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from bot.core.i18n import N_
 from bot.core.stages import Decision, Incoming, Outlet
 from bot.operator.places import PlaceControls
 from bot.operator.registration import Contribution, Feature, Parts, Switch
 
 SWITCH = Switch("quiet", "Answer here only when I'm named, mentioned or replied to (or not).",
-                "I answer only when I'm named, mentioned or replied to, and never join in on my own")
+                N_("I answer only when I'm named, mentioned or replied to, and never join in on my own"))
 
 
 class QuietGate:

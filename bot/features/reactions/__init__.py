@@ -16,6 +16,7 @@ Its registration (bot/operator/registration.py): ``FEATURE`` below.
 from __future__ import annotations
 
 from bot.core.config import AliveSettings
+from bot.core.i18n import N_
 from bot.features.reactions.reacting import SWITCH, EmoteReactions
 from bot.operator.registration import Contribution, Feature, Parts, Switch
 
@@ -31,6 +32,6 @@ def build(parts: Parts) -> Contribution:
 FEATURE = Feature(
     name="reactions",
     switches=(Switch(SWITCH, "Let me react with emotes to warm messages I don't answer.",
-                     "I react with an emote to warm messages I don't answer", section=AliveSettings,
+                     N_("I react with an emote to warm messages I don't answer"), section=AliveSettings,
                      key="emote_reactions"),),
     build=build)

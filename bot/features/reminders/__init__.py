@@ -23,6 +23,7 @@ Its registration (bot/operator/registration.py): ``FEATURE`` below.
 
 from __future__ import annotations
 
+from bot.core.i18n import N_
 from bot.features.reminders.book import SWITCH, ReminderBook
 from bot.features.reminders.config import ReminderSettings
 from bot.features.reminders.delivery import ReminderDelivery
@@ -48,7 +49,7 @@ def build(parts: Parts) -> Contribution:
 FEATURE = Feature(
     name="reminders", settings=ReminderSettings,
     switches=(Switch(SWITCH, "Let people ask me for reminders here (or not).",
-                     "people can ask me to remind them of something here",
+                     N_("people can ask me to remind them of something here"),
                      section=ReminderSettings, key="reminders"),),
     cogs=("cogs.reminders", "cogs.place_tasks"), forget=forget_person,
     unprompted=frozenset({"reminder", "task"}),  # a reminder said in character, a place task's time

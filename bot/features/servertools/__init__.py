@@ -20,6 +20,7 @@ Its registration (bot/operator/registration.py): ``FEATURE`` below.
 
 from __future__ import annotations
 
+from bot.core.i18n import N_
 from bot.features.servertools.config import ServerToolSettings
 from bot.features.servertools.knowing import SWITCH, ServerTools, ServerView
 from bot.features.servertools.moderation import ModerationLog
@@ -51,7 +52,7 @@ def build(parts: Parts) -> Contribution:
 FEATURE = Feature(
     name="servertools", settings=ServerToolSettings,
     switches=(Switch(SWITCH, "Let me look up members, events and this channel's messages while replying.",
-                     "I may look up members, events and what was said here while replying",
+                     N_("I may look up members, events and what was said here while replying"),
                      section=ServerToolSettings, key="server_tools", mastered=True),),
     cogs=("cogs.moderation", "cogs.polls", "cogs.info", "cogs.tickets", "cogs.server_settings"),
     forget=forget_person, build=build)

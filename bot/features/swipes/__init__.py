@@ -24,6 +24,7 @@ Its registration (bot/operator/registration.py): ``FEATURE`` below.
 from __future__ import annotations
 
 from bot.core.config import DiscordSettings
+from bot.core.i18n import N_
 from bot.features.swipes.alternatives import (
     SWITCH,
     TIMER,
@@ -57,6 +58,6 @@ def build(parts: Parts) -> Contribution:
 FEATURE = Feature(
     name="swipes", settings=SwipeSettings,
     switches=(Switch(SWITCH, "Put the swipe buttons on my latest reply here (or not).",
-                     "my latest reply carries the swipe buttons, to see another answer",
+                     N_("my latest reply carries the swipe buttons, to see another answer"),
                      section=SwipeSettings, key="swipes"),),
     cogs=("cogs.swipes",), forget=forget_person, build=build)

@@ -15,6 +15,7 @@ Its registration (bot/operator/registration.py): ``FEATURE`` below.
 
 from __future__ import annotations
 
+from bot.core.i18n import N_
 from bot.features.threads.config import ThreadSettings
 from bot.features.threads.talk import SWITCH, ConversationThreads, thread_name
 from bot.operator.registration import Contribution, Feature, Parts, Switch
@@ -32,7 +33,7 @@ def build(parts: Parts) -> Contribution:
 FEATURE = Feature(
     name="threads", settings=ThreadSettings,
     switches=(Switch(SWITCH, "Go on with a conversation in a thread I open (or not).",
-                     "a conversation started with me goes on in a thread I open, where I answer every "
-                     "message",
+                     N_("a conversation started with me goes on in a thread I open, where I answer every "
+                        "message"),
                      section=ThreadSettings, key="conversation_threads"),),
     build=build)

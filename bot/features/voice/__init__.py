@@ -32,6 +32,7 @@ Its registration (bot/operator/registration.py): ``FEATURE`` below.
 
 from __future__ import annotations
 
+from bot.core.i18n import N_
 from bot.features.voice.aloud import SpokenReply
 from bot.features.voice.calls import SWITCH, Calls
 from bot.features.voice.config import VoiceSettings
@@ -71,7 +72,7 @@ FEATURE = Feature(
     name="voice", settings=VoiceSettings,
     # server-wide (a server has one call); a call where it may no longer be is left (place_changed)
     switches=(Switch(SWITCH, "Let people call me into voice channels here (or not).",
-                     "people can call me into their voice channel with /voice join",
+                     N_("people can call me into their voice channel with /voice join"),
                      section=VoiceSettings, key="voice_channels", server_wide=True,
                      state_text="on, off, or default (the voice_channels setting)"),),
     cogs=("cogs.voice",),

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.core.config import ModelSettings, Settings
-from bot.core.i18n import N_
+from bot.core.i18n import N_, t
 from bot.core.text import Page, clip
 from bot.operator.conversation_tools import InvalidInput
 from database.records import RelationshipRecord, Usage, UserRecord, UserSummary
@@ -137,11 +137,11 @@ def parse_page_number(arg: str) -> int:
 # --------------------------------------------------------------------------- ids admins type
 
 
-def parse_user_id(arg: str, usage: str = "a user id") -> int:
+def parse_user_id(arg: str) -> int:
     """A Discord user id from digits or a mention."""
     arg = arg.strip()
     if not arg:
-        raise InvalidInput(f"Give {usage}.")
+        raise InvalidInput(N_("Give a user id."))
     match = re.fullmatch(r"<@!?(\d+)>|(\d+)", arg)
     if match is None:
         raise InvalidInput(N_("{value} is not a user id: use the number from Discord's Copy User ID, or a "
@@ -152,11 +152,20 @@ def parse_user_id(arg: str, usage: str = "a user id") -> int:
     return value
 
 
+# What an id may name, each refusal a whole line for the catalogs (a language declines the noun its own way).
+NOT_AN_ID = {
+    "identity entry": N_("{value} is not an identity entry id: pick one from the list."),
+    "fact": N_("{value} is not a fact id: pick one from the list."),
+    "memory": N_("{value} is not a memory id: pick one from the list."),
+    "version": N_("{value} is not a version id: pick one from the list."),
+}
+
+
 def parse_id(raw: str | int, what: str) -> int:
     """An entry/fact/memory/version id typed as "12", "#12" or picked from autocomplete."""
     text = str(raw).strip().lstrip("#")
     if not text.isdigit():
-        raise InvalidInput(f"{clip(str(raw), 40)!r} is not a {what} id: pick one from the list.")
+        raise InvalidInput(NOT_AN_ID[what], value=repr(clip(str(raw), 40)))
     return int(text)
 
 
@@ -224,11 +233,18 @@ def premium_answer(user: UserRecord, premium: bool, models: ModelSettings) -> st
     return f"{user_label(user)} is **no longer premium**: their replies use `{models.default_model}`."
 
 
-def format_relationship(rel: RelationshipRecord, user: UserRecord) -> str:
-    guidance = relationship_guidance(rel, user.name or str(user.id)) or "none (neutral)"
-    return (f"anger {rel.anger:g}/10 · rapport {rel.rapport:g}/10 · trust {rel.trust:g}/10 · "
-            f"formality {rel.formality:+g} (-5..+5)\n"
-            f"Tone guidance in replies: {guidance}")
+def metrics_line(rel: RelationshipRecord, language: str | None = None) -> str:
+    return t(language, "anger {anger}/10 · rapport {rapport}/10 · trust {trust}/10 · formality {formality} "
+                       "(-5..+5)", anger=f"{rel.anger:g}", rapport=f"{rel.rapport:g}", trust=f"{rel.trust:g}",
+             formality=f"{rel.formality:+g}")
+
+
+def format_relationship(rel: RelationshipRecord, user: UserRecord, language: str | None = None) -> str:
+    """The metrics and the tone guidance they give, in ``language`` (the guidance itself is the prompt's own
+    English sentence, as the model reads it)."""
+    guidance = relationship_guidance(rel, user.name or str(user.id)) or t(language, "none (neutral)")
+    return metrics_line(rel, language) + "\n" + t(language, "Tone guidance in replies: {guidance}",
+                                                   guidance=guidance)
 
 
 # --------------------------------------------------------------------------- verbose mode

@@ -52,7 +52,7 @@ class AdminTools:
 
     def __init__(self, store: Store, models: ModelSettings, storage: StorageSettings, character: str,
                  mirror: LogMirror, *, embed: Embed | None = None,
-                 state_changed: Sequence[Callable[[str], Awaitable[str]]] = ()) -> None:
+                 state_changed: Sequence[Callable[[str, str | None], Awaitable[str]]] = ()) -> None:
         self.store = store
         self.verbose = Verbose(store.state, storage, mirror)
         self.users = Users(store.people, models, character)
