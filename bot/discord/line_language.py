@@ -13,6 +13,7 @@ import discord
 from bot.core.i18n import language_named, language_of
 from bot.core.locales import FALLBACK
 from bot.discord.language import HookInteraction, answer_language
+from bot.features.servertools.settings import ServerSettingsBook
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,7 @@ async def place_language(client: object, guild_id: int | None) -> str | None:
     if services is None or guild_id is None:
         return None
     try:
-        config = await services.store.servers.get(guild_id)
+        config = await services.part(ServerSettingsBook).get(guild_id)  # cached by the store
     except Exception as exc:  # a language is not worth failing the line over
         log.debug("no settings read for server %s: %s", guild_id, exc)
         return None
