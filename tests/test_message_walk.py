@@ -215,10 +215,13 @@ MODES = ["whole", "streamed"]  # streamed: the model call runs in a task of its 
 # bot/core/locales.py choose the lines Kindred writes itself); and on SQLite the model client's overload
 # breaker, bot/core/models/breaker.py, asked before each call (on PostgreSQL a module the walk entered before
 # is no longer entered, so its figures stay). A reply may or may not enter one module more, as the model
-# call's end and the bookkeeping around it race: one module and one step of room.)
+# call's end and the bookkeeping around it race: one module and one step of room. Two more since, three on
+# PostgreSQL: each process paces its own REST requests within Discord's global limit
+# (bot/discord/rest_limits.py), asking on PostgreSQL whether other processes are alive (the peer count of
+# bot/runtime/cluster.py); and the emote reactions' decision observer lives in its package.)
 CEILING = {
-    ("sqlite", "whole"): (80, 122), ("sqlite", "streamed"): (77, 116),
-    ("postgresql", "whole"): (84, 127), ("postgresql", "streamed"): (81, 120),
+    ("sqlite", "whole"): (81, 123), ("sqlite", "streamed"): (78, 117),
+    ("postgresql", "whole"): (88, 130), ("postgresql", "streamed"): (85, 123),
 }
 
 
