@@ -177,7 +177,8 @@ async def test_a_polls_fixed_lines_are_in_the_places_language_else_the_askers(
     # a voter on an English client: their confirmation in English, the poll's panel still in its language
     assert await vote(h, message, 0, USER2_ID) == VOTED["en"]
     assert one in shown(h, message) and hint in shown(h, message)
-    [timer] = await timers_of_kind(h.store, "poll")
+    # the closing timer is armed after the poll's message is posted: wait for it, not for the vote
+    [timer] = await eventually(lambda: timers_of_kind(h.store, "poll"), "the poll's closing timer")
     assert timer.payload["language"] == language  # the results are announced in the poll's language
     assert h.bot is not None
     await h.bot.services.part(PollLifecycle).arm(replace(poll, closes_at=datetime.now(UTC)), language)
