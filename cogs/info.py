@@ -10,7 +10,6 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord.permissions import is_admin, require_server
-from bot.discord.poll_results import POLL_COLOR
 from bot.discord.ui import tell
 from bot.features.servertools.userinfo import UserInfo, known_since
 from database.models import utcnow
@@ -18,6 +17,7 @@ from database.models import utcnow
 if TYPE_CHECKING:
     from bot.discord.client import Interaction, Kindred
 
+INFO_COLOR = discord.Colour.blurple()  # a member without a coloured role, and the server's card
 
 class Info(commands.Cog):
     def __init__(self, bot: Kindred) -> None:
@@ -41,7 +41,7 @@ class Info(commands.Cog):
             return
         embed = discord.Embed(
             title=target.display_name,
-            colour=target.colour or POLL_COLOR,
+            colour=target.colour or INFO_COLOR,
             description=f"{target.mention} · `{target.id}`" + (" · bot" if target.bot else ""),
         )
         embed.set_thumbnail(url=target.display_avatar.url)
@@ -92,7 +92,7 @@ class Info(commands.Cog):
         if guild is None:
             await tell(interaction, "I can't see this server right now; try again in a moment.")
             return
-        embed = discord.Embed(title=guild.name, colour=POLL_COLOR, description=f"`{guild.id}`")
+        embed = discord.Embed(title=guild.name, colour=INFO_COLOR, description=f"`{guild.id}`")
         if guild.icon is not None:
             embed.set_thumbnail(url=guild.icon.url)
         embed.add_field(name="Owner", value=f"<@{guild.owner_id}>")

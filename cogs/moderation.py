@@ -18,6 +18,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.core.durations import BadInput, describe_duration, parse_duration
 from bot.core.i18n import N_, t, tn
 from bot.core.text import clip
 from bot.discord.language import answer_language
@@ -29,17 +30,14 @@ from bot.features.servertools.moderation import (
     ACTIONS,
     MAX_TIMEOUT,
     PURGE_MAX,
-    BadInput,
     Candidate,
     ModerationLog,
     Party,
     audit_reason,
     clean_reason,
     confirmation,
-    describe_duration,
     log_line,
     notice,
-    parse_duration,
     plan_purge,
     refusal,
     warning_detail,

@@ -1,47 +1,149 @@
-"""``/poll``: a panel (bot/discord/poll_results.py) with a button per option and live counts, one changeable
-vote each, results with a bar chart at the closing time (``/userinfo`` and ``/serverinfo`` are cogs/info.py).
+"""``/poll`` on Discord (the polls feature's edge; its logic, rows and registration: bot/features/polls/):
+a Components V2 panel with a button per option and live counts, one changeable vote each, results with a bar
+chart at the closing time.
+
+The poll's message is a panel (:func:`poll_panel`): the question, each option with its count and a bar, the
+total and when it closes, with the voting buttons under it; each vote edits it in place, and at close its
+buttons are retired and it says closed. The character then announces the result in plain words, as a reply
+to the poll, with the bar chart attached (:class:`PollResults`, the feature's ``PollBoard``, handed to it as
+the cog loads).
 
 Polls survive restarts: each button's custom id carries the poll's id and option (a discord.py DynamicItem
 registered at load, so clicks on any poll's buttons are handled without a view per poll), votes live in
 the database, and each poll closes from its durable timer (bot/core/timers.py; a poll whose time passed while
-the bot was down closes at once), its results shown by bot/discord/poll_results.py.
+the bot was down closes at once).
 """
 
 from __future__ import annotations
 
+import asyncio
+import io
 import logging
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import discord
-from discord import app_commands
+from discord import app_commands, ui
 from discord.ext import commands
 
-from bot.core.i18n import t
+from bot.core.durations import BadInput
+from bot.core.i18n import N_, t, tn
 from bot.core.text import clip
 from bot.discord.language import answer_language
 from bot.discord.line_language import shown_language
+from bot.discord.panels import MAX_COMPONENTS, MAX_TEXT
 from bot.discord.permissions import HookInteraction, require_server
-from bot.discord.poll_results import poll_panel
+from bot.discord.posting import SendOptions
 from bot.discord.ui import tell
-from bot.features.servertools.moderation import BadInput
-from bot.features.servertools.polls import (
+from bot.features.polls import PollLifecycle, PollRecord
+from bot.features.polls.charts import render_bar_chart
+from bot.features.polls.lifecycle import (
     CUSTOM_ID_PATTERN,
     FORGOTTEN,
     VOTE_FORGOTTEN,
-    PollLifecycle,
+    Tally,
+    closing_line,
     custom_id,
     parse_poll,
     poll_language,
+    result_lines,
+    results_text,
     vote_answer,
 )
 from database.models import utcnow
 
 if TYPE_CHECKING:
     from bot.discord.client import Interaction, Kindred
-    from database.records import PollRecord
 
 log = logging.getLogger(__name__)
+
+POLL_COLOR = discord.Colour.blurple()
+PER_ROW = 5  # buttons in one action row
+_FRAME = 7  # the container, the question, the byline, two separators, the options and the status
+OPEN_HINT = N_("One vote each; press another option to change yours.")
+CLOSED_HINT = N_("This poll has closed.")
+
+def _options_text(options: Sequence[str], counts: Sequence[int], room: int, language: str = "en") -> str:
+    """Each option with its bar and count, whole entries while they fit in ``room`` characters; how many
+    were left out is said, so the panel never passes for complete."""
+    entries = result_lines(options, counts, language)
+    text = "\n".join(entries)
+    if len(text) <= room:
+        return text
+
+    def tail(hidden: int) -> str:
+        return "-# " + tn(language, "… and {count} more option, too long to show here.",
+                          "… and {count} more options, too long to show here.", hidden)
+
+    room -= len(tail(len(entries))) + 1  # the widest note, so whatever is kept leaves room for it
+    kept: list[str] = []
+    for entry in entries:
+        if sum(len(e) + 1 for e in kept) + len(entry) > room:
+            break
+        kept.append(entry)
+    return "\n".join([*kept, tail(len(entries) - len(kept))])
+
+
+def poll_panel(poll: PollRecord, counts: Sequence[int], *, closed: bool = False,
+               buttons: Sequence[ui.Item[Any]] = (), language: str = "en") -> ui.LayoutView:
+    """The poll's panel: a container with the question, who asked, each option with its count and bar, the
+    total and its closing, then ``buttons`` (the options' vote buttons, none once closed) in rows of five.
+    Within Components V2's limits whatever the poll holds: at most 40 components, 4,000 characters."""
+    total = sum(counts)
+    heading = f"### 📊 {clip(poll.question, 250)}"
+    byline = "-# " + t(language, "Poll by {author}", author=f"<@{poll.author_id}>")
+    votes = tn(language, "{count} vote", "{count} votes", total)
+    status = (f"**{votes}** · {closing_line(poll.closes_at, closed, language)}\n-# "
+              + t(language, CLOSED_HINT if closed else OPEN_HINT))
+    room = MAX_TEXT - len(heading) - len(byline) - len(status)
+    shown = list(buttons)[:(MAX_COMPONENTS - _FRAME) * PER_ROW // (PER_ROW + 1)]  # each row costs one more
+    rows = [ui.ActionRow(*shown[i:i + PER_ROW]) for i in range(0, len(shown), PER_ROW)]
+    view = ui.LayoutView(timeout=None)
+    view.add_item(ui.Container(
+        ui.TextDisplay(heading), ui.TextDisplay(byline), ui.Separator(),
+        ui.TextDisplay(_options_text(poll.options, counts, room, language)), ui.Separator(),
+        ui.TextDisplay(status), *rows, accent_colour=POLL_COLOR,
+    ))
+    return view
+
+
+class PollResults:
+    """A closed poll's results on Discord: its panel's buttons retired, the results posted as a reply to it
+    with their chart (the feature's ``PollBoard``)."""
+
+    def __init__(self, client: discord.Client) -> None:
+        self.client = client
+
+    async def show_results(self, tally: Tally, character: str, language: str = "en") -> int | None:
+        poll, counts = tally.poll, tally.counts
+        channel = self.client.get_partial_messageable(poll.channel_id, guild_id=poll.guild_id)
+        if poll.message_id is not None:
+            try:
+                # content and embeds cleared: a poll posted before panels becomes one (a V2 message has none)
+                await channel.get_partial_message(poll.message_id).edit(
+                    content=None, embed=None, view=poll_panel(poll, counts, closed=True, language=language)
+                )
+            except discord.HTTPException as exc:
+                log.warning("could not retire the buttons of poll %s: %s", poll.id, exc)
+        chart = await asyncio.to_thread(render_bar_chart, poll.question, poll.options, counts)
+        reference = (
+            discord.MessageReference(
+                message_id=poll.message_id, channel_id=poll.channel_id, fail_if_not_exists=False
+            )
+            if poll.message_id
+            else None
+        )
+        kwargs: SendOptions = {"reference": reference} if reference else {}
+        # The character's words stay plain text: the counts are in the poll's panel, the chart beside them.
+        sent = await channel.send(
+            results_text(character, poll.question, poll.options, counts, language),
+            file=discord.File(io.BytesIO(chart), filename=f"poll-{poll.id}.png"),
+            allowed_mentions=discord.AllowedMentions.none(),
+            **kwargs,
+        )
+        return sent.id
+
 
 class PollButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=CUSTOM_ID_PATTERN):
     """One option's button; works for any poll, before and after a restart."""
@@ -77,7 +179,7 @@ class PollButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], tem
 
 def poll_buttons(poll_id: int, options: list[str] | tuple[str, ...],
                  language: str = "en") -> list[PollButton]:
-    """One vote button per option, laid out by the poll's panel (bot/discord/poll_results.py)."""
+    """One vote button per option, laid out by the poll's panel (:func:`poll_panel`)."""
     return [PollButton(poll_id, i, clip(f"{i + 1}. {option}", 80), language)
             for i, option in enumerate(options)]
 
@@ -89,8 +191,11 @@ class PollsCog(commands.Cog, name="Polls"):
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(PollButton)
+        # the results of the polls closing from now on are posted here (the timers start after the cogs load)
+        self.polls.connect(PollResults(self.bot))
 
     async def cog_unload(self) -> None:
+        self.polls.connect(None)
         self.bot.remove_dynamic_items(PollButton)
 
     # -- polls

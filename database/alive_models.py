@@ -15,7 +15,7 @@ from database.models import TZ, Base, utcnow
 class ScheduledJob(Base):
     """A durable timer (a due row, bot/core/timers.py): a recurring round (``kind`` "round": when it is next
     due and how its last run went, so that a restart neither skips nor repeats one) or a one-shot timer (a
-    poll's closing: its ``kind`` and ``payload``, deleted once it ran)."""
+    reminder's delivery: its ``kind`` and ``payload``, deleted once it ran)."""
 
     __tablename__ = "scheduled_jobs"
     __table_args__ = (Index("ix_scheduled_jobs_next_due", "next_due"),)

@@ -1,8 +1,9 @@
 """A person's own data, returned to them (/export_me): what /forget_me deletes, read instead of deleted.
 
-Built on database/privacy.py's classification: every table where a person's id sits (``PERSON_COLUMNS``,
+Built on database/privacy.py's classification: every table where a person's id sits (``person_columns``,
 and the tables under one of them, ``THROUGH_PARENT``) is either exported by the column that makes a row
-theirs (``EXPORTED``) or left out with the reason (``NOT_EXPORTED``); a person column that is not the one
+theirs (``EXPORTED``; a feature's own table that declares its person columns: by the first of them,
+:func:`exported`) or left out with the reason (``NOT_EXPORTED``); a person column that is not the one
 making a row theirs (their id as the staff who closed someone else's ticket) is named in ``OTHER_COLUMNS``
 with why its rows are not. tests/test_export_me.py fails for a table or column in neither, so a new table
 is covered by construction. Nothing of another person goes out: rows are selected by the person's own
@@ -21,7 +22,7 @@ from database.engine import Database
 from database.memories import QUOTED
 from database.models import Base, GlobalState, ScopedSetting
 from database.place_config import person_rows
-from database.privacy import dm_greeting_marks
+from database.privacy import PERSON, dm_greeting_marks
 
 # table -> the column holding the id of the person a row belongs to
 EXPORTED: dict[str, str] = {
@@ -42,13 +43,21 @@ EXPORTED: dict[str, str] = {
     "message_log": "author_id",  # and the character's answers in their DMs, and posts made for them
     "message_archive": "author_id",
     "posted_for": "user_id",
-    "polls": "author_id",  # their question and options (others' votes in it are theirs: not exported)
-    "poll_votes": "user_id",
     "tickets": "opener_id",
     "ticket_messages": "author_id",  # their lines only, not the staff's answers
     "swipes": "user_id",
     "person_profiles": "user_id",  # what they set with /me
 }
+
+
+def exported() -> dict[str, str]:
+    """``EXPORTED``, and each feature's own table that declares its person columns, by the first of them
+    (the one making a row theirs: a poll's author, a vote's voter; others' votes in their poll are
+    theirs)."""
+    declared = {t.name: t.info[PERSON][0] for t in Base.metadata.tables.values() if PERSON in t.info}
+    return {**EXPORTED, **declared}
+
+
 # Tables under an exported one, exported through it (the turns of their conversations).
 EXPORTED_THROUGH: dict[str, str] = {"history_messages": "conversations"}
 # Person-keyed tables not exported, each with the reason (none today: every one holds what is theirs).
@@ -108,7 +117,8 @@ class PersonExport:
                 select(t.c.channel_id).where(t.c.author_id == user_id, t.c.is_dm.is_(True)).distinct()
             ).scalars())
         posted = select(tables["posted_for"].c.message_id).where(tables["posted_for"].c.user_id == user_id)
-        for name, column in EXPORTED.items():
+        export = exported()
+        for name, column in export.items():
             table = tables[name]
             where: ColumnElement[bool] = table.c[column] == user_id
             if name == "core_memories":  # not their notes quoting someone else: that person's words
@@ -128,7 +138,7 @@ class PersonExport:
         for name, parent_name in EXPORTED_THROUGH.items():
             table, parent = tables[name], tables[parent_name]
             [fk] = [fk for fk in table.foreign_keys if fk.column.table is parent]
-            mine = select(fk.column).where(parent.c[EXPORTED[parent_name]] == user_id)
+            mine = select(fk.column).where(parent.c[export[parent_name]] == user_id)
             rows = [_row(table, r) for r in conn.execute(select(table).where(fk.parent.in_(mine))).mappings()]
             if rows:
                 out[name] = rows

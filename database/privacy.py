@@ -45,7 +45,9 @@ from database.threads import OpenThread
 # none of these four fails it, so nobody's words can land in a table /forget_me forgets).
 # 1. Where a person's id sits: /forget_me deletes those rows (or clears a column naming them as the
 #    staff who closed someone else's ticket), and its proof counts them. Rows of a table pointing at one of
-#    these by a foreign key (history_messages -> conversations) are theirs too.
+#    these by a foreign key (history_messages -> conversations) are theirs too. A feature's own table (in its
+#    package, bot/features/<name>/) declares its person columns itself, in its ``info`` under ``PERSON``
+#    (:func:`person_columns` reads both); the feature's ``forget`` deletes its rows.
 PERSON_COLUMNS: dict[str, tuple[str, ...]] = {
     "users": ("id",),
     "nicknames": ("user_id",),
@@ -64,13 +66,20 @@ PERSON_COLUMNS: dict[str, tuple[str, ...]] = {
     "message_log": ("author_id",),  # and whole DM channels, and posts made for them: see Privacy._delete
     "message_archive": ("author_id",),
     "posted_for": ("user_id",),  # the bot's posts quoting them: any row with that message_id is theirs
-    "polls": ("author_id",),  # the question and options are their words; the poll's votes go with it
-    "poll_votes": ("user_id",),
     "tickets": ("opener_id", "closed_by"),  # the topic is their words
     "ticket_messages": ("author_id",),
     "swipes": ("user_id",),  # the alternatives of a reply to them
     "person_profiles": ("user_id",),  # what they said of themselves with /me
 }
+PERSON = "person_columns"  # a feature's table's ``info`` key: its columns holding a person's id
+
+
+def person_columns() -> dict[str, tuple[str, ...]]:
+    """Where a person's id sits, per table: ``PERSON_COLUMNS`` and what the features' own tables declare."""
+    declared = {t.name: tuple(t.info[PERSON]) for t in Base.metadata.tables.values() if PERSON in t.info}
+    return {**PERSON_COLUMNS, **declared}
+
+
 THROUGH_PARENT: dict[str, str] = {"history_messages": "conversations"}
 # 2. The server's own record about members: kept, as the server's moderators would expect.
 SERVER_RECORDS: dict[str, str] = {
@@ -396,17 +405,18 @@ class Privacy:
     async def rows_about_user(self, user_id: int, dm_channel_ids: Iterable[int] = ()) -> dict[str, int]:
         """Rows still holding something about a person, per table (tables without any left out): /forget_me's
         proof. Independent of delete_user_data on purpose: the tables and columns come from the
-        classification above (PERSON_COLUMNS, and every table pointing at one of those by a foreign key) and
+        classification above (:func:`person_columns`, and every table pointing at one of those by a foreign
+        key) and
         the direct messages from ``dm_channel_ids``, which the caller knows from Discord rather than from
         this database."""
         dms = sorted(set(dm_channel_ids))
         queries: dict[str, Select[int]] = {}
+        people = person_columns()
         for table in Base.metadata.sorted_tables:
-            conds: list[ColumnElement[bool]] = [
-                table.c[k] == user_id for k in PERSON_COLUMNS.get(table.name, ())]
+            conds: list[ColumnElement[bool]] = [table.c[k] == user_id for k in people.get(table.name, ())]
             for fk in table.foreign_keys:
                 parent = fk.column.table
-                for k in PERSON_COLUMNS.get(parent.name, ()):
+                for k in people.get(parent.name, ()):
                     if k != fk.column.name:
                         conds.append(fk.parent.in_(select(fk.column).where(parent.c[k] == user_id)))
                     else:  # (a foreign key to users.id is the person's id itself)

@@ -281,7 +281,7 @@ class ConsolidationBatch:
     retired: tuple[tuple[int, str | None], ...] = ()  # (fact id, past wording: closed; None: deleted)
 
 
-# -- server tools (database/servers.py, moderation.py, polls.py, tickets.py)
+# -- server tools (database/servers.py, moderation.py, tickets.py; a poll's: bot/features/polls/rows.py)
 
 
 @dataclass(frozen=True)
@@ -324,19 +324,6 @@ class ModerationRecord:
     reason: str
     detail: str
     created_at: datetime
-
-
-@dataclass(frozen=True)
-class PollRecord:
-    id: int
-    guild_id: int
-    channel_id: int
-    message_id: int | None
-    author_id: int
-    question: str
-    options: tuple[str, ...]
-    closes_at: datetime
-    closed: bool
 
 
 @dataclass(frozen=True)

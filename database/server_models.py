@@ -1,22 +1,19 @@
-"""The server tools' tables (0005_server_tools): the moderation record, polls and their votes, tickets and
-their transcripts (a server's /settings: database/place_config.py). Kept beside models.py (same ``Base``)
-so each file stays readable."""
+"""The server tools' tables (0005_server_tools): the moderation record, tickets and their transcripts (a
+server's /settings: database/place_config.py; the polls' own: bot/features/polls/tables.py). Kept beside
+models.py (same ``Base``) so each file stays readable."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
-    Boolean,
     Connection,
     ForeignKey,
     Index,
     Integer,
     String,
     Text,
-    UniqueConstraint,
     delete,
     update,
 )
@@ -55,37 +52,6 @@ class ModerationAction(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     detail: Mapped[str] = mapped_column(String(200), default="")  # e.g. "10m", "12 messages"
     created_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
-
-
-class Poll(Base):
-    """A button poll; closes at ``closes_at`` even across restarts (its timer is rebuilt from this row)."""
-
-    __tablename__ = "polls"
-    __table_args__ = (Index("ix_polls_closed_closes_at", "closed", "closes_at"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    guild_id: Mapped[int] = mapped_column(BigInteger)
-    channel_id: Mapped[int] = mapped_column(BigInteger)
-    message_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # set once the poll is posted
-    author_id: Mapped[int] = mapped_column(BigInteger)
-    question: Mapped[str] = mapped_column(Text)
-    options: Mapped[list[str]] = mapped_column(JSON)
-    closes_at: Mapped[datetime] = mapped_column(TZ)
-    closed: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
-
-
-class PollVote(Base):
-    """One person's vote in a poll (changeable: one row per person)."""
-
-    __tablename__ = "poll_votes"
-    __table_args__ = (UniqueConstraint("poll_id", "user_id"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    poll_id: Mapped[int] = mapped_column(Integer, ForeignKey("polls.id", ondelete="CASCADE"))
-    user_id: Mapped[int] = mapped_column(BigInteger, index=True)
-    option: Mapped[int] = mapped_column(Integer)
-    voted_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
 
 
 class Ticket(Base):
@@ -135,14 +101,12 @@ class ServerStage(Base):
 
 
 def forget_person(conn: Connection, user_id: int) -> dict[str, int]:
-    """/forget_me's part of the server tools' rows (in its transaction, database/privacy.py): their poll
-    votes and their lines in ticket transcripts; their polls (question, options) and the votes in them
-    (cascade); their tickets (topic) and those tickets' transcripts (cascade): their words, whoever else took
-    part; their name cleared as the staff who closed another's ticket. The server's moderation record
-    (warnings, actions) is the server's and stays."""
+    """/forget_me's part of the server tools' rows (in its transaction, database/privacy.py; the polls' are
+    bot/features/polls/tables.py's): their lines in ticket transcripts; their tickets (topic) and those
+    tickets' transcripts (cascade): their words, whoever else took part; their name cleared as the staff
+    who closed another's ticket. The server's moderation record (warnings, actions) is the server's and
+    stays."""
     plan: list[tuple[str, UpdateBase]] = [
-        ("poll_votes", delete(PollVote).where(PollVote.user_id == user_id)),
-        ("polls", delete(Poll).where(Poll.author_id == user_id)),
         ("ticket_messages", delete(TicketMessage).where(TicketMessage.author_id == user_id)),
         ("tickets", delete(Ticket).where(Ticket.opener_id == user_id)),
         ("tickets_closed_by", update(Ticket).where(Ticket.closed_by == user_id).values(closed_by=None)),

@@ -35,7 +35,6 @@ from database.people import People
 from database.personaflow import PersonaFlowRows
 from database.place_config import PlaceConfig
 from database.places import Places
-from database.polls import Polls
 from database.privacy import Privacy
 from database.profiles import Profiles
 from database.refreshing import CacheChanges
@@ -104,12 +103,12 @@ class Store:
         self.retention = Retention(self.db)  # old usage rows added up per day, old archive deleted
         self.privacy = Privacy(self.db, self.log, self.conversations, self.config)
         self.export = PersonExport(self.db)  # a person's own rows, returned to them (/export_me)
-        # Server tools (issue 13): per-server settings, moderation record, polls, tickets.
+        # Server tools (issue 13): per-server settings, moderation record, tickets (a feature's own rows are
+        # its own repository's, built by it from ``db``: bot/features/polls/).
         self.servers = Servers(self.config)
         self.moderation = Moderation(self.db)
-        self.polls = Polls(self.db)
         self.tickets = Tickets(self.db)
-        # Durable timers (rounds, a poll's closing); alive between messages: per-place switches, writing
+        # Durable timers (rounds, a reminder's delivery); alive between messages: per-place switches, writing
         # styles, check-ins, feelings toward each person and in each channel.
         self.timers = TimerRows(self.db)
         self.swipes = Swipes(self.db, conversations.history_changed)  # a reply's alternatives on its message

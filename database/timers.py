@@ -1,6 +1,6 @@
 """Durable timers: due rows that one loop dispatches (bot/core/timers.py). A recurring round's row keeps its
 next due time and last result, so that a restart neither skips nor repeats a round; a one-shot timer's row (a
-poll's closing) keeps its kind and payload until it ran. Taking a row is a compare-and-set on its due time: of
+reminder) keeps its kind and payload until it ran. Taking a row is a compare-and-set on its due time: of
 two processes (or two passes) that saw the same due time, exactly one moves it on and runs it."""
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, select, text, update
 
+from bot.features.polls import Poll, PollRecord, Polls
 from database.alive_models import ScheduledJob
 from database.engine import make_engine
 from database.models import (
@@ -21,8 +22,7 @@ from database.models import (
     Nickname,
     utcnow,
 )
-from database.records import PollRecord, as_utc
-from database.server_models import Poll
+from database.records import as_utc
 from database.store import Store
 from database.swipes import SwipeSet
 from database.timers import TimerRow
@@ -97,7 +97,7 @@ async def archived_count(store: Store) -> int:
 async def open_polls(store: Store) -> list[PollRecord]:
     """Polls still to be closed, soonest first, read as the bot reads one."""
     ids = await store.db.rows(select(Poll.id).where(Poll.closed.is_(False)).order_by(Poll.closes_at))
-    return [poll for (poll_id,) in ids if (poll := await store.polls.get(int(poll_id))) is not None]
+    return [poll for (poll_id,) in ids if (poll := await Polls(store.db).get(int(poll_id))) is not None]
 
 
 async def timers_of_kind(store: Store, kind: str) -> list[TimerRow]:

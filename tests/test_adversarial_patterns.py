@@ -21,15 +21,16 @@ from typing import Any
 import pytest
 
 from bot.alive import appraisal, emotes, emotions, status, style
-from bot.core import attachments, localtime, text, topics
+from bot.core import attachments, durations, localtime, text, topics
 from bot.core import language as guessing
 from bot.core.persona import blend, cards, framework, lorebook, lorekeys, macros, modes, template
 from bot.core.persona.model import Lorebook, LoreEntry
 from bot.discord import posting
 from bot.features.mcp import admin as mcp_admin
 from bot.features.mcp import schema as mcp_schema
+from bot.features.polls import lifecycle as polls
 from bot.features.reminders import book as reminders
-from bot.features.servertools import moderation, polls, settings
+from bot.features.servertools import moderation, settings
 from bot.features.voice import speech as voice
 from bot.features.websearch import lender as websearch
 from bot.operator.admin import language
@@ -187,8 +188,8 @@ ENTRY_POINTS: dict[str, tuple[Callable[[str], Any], tuple[re.Pattern[str] | str,
     "attachments: spaces": (lambda t: attachments._SPACE.sub(" ", t), (attachments._SPACE,)),
     "posting: user mentions": (lambda t: posting._USER_MENTION.findall(t), (posting._USER_MENTION,)),
     "polls: options": (_swallow(lambda t: polls.parse_poll("which?", t, None)), (polls.SEPARATORS,)),
-    "moderation: durations": (_swallow(lambda t: moderation.parse_duration(t, maximum=timedelta(days=28))),
-                              (moderation._DURATION,)),
+    "moderation: durations": (_swallow(lambda t: durations.parse_duration(t, maximum=timedelta(days=28))),
+                              (durations._DURATION,)),
     "server settings: ids and channels": (
         _swallow(lambda t: (settings.parse_ids("allowed_roles", t), settings.parse_ids("muted_users", t))),
         ("<@&1> <@!1>",)),
@@ -216,8 +217,8 @@ def test_every_pattern_reading_outside_text_has_an_entry() -> None:
     compiled patterns are all named by some entry."""
     modules = (triage, intent, router, topics, timewords, lexical, style, emotions, blend, macros,
                framework, template, modes, splitting, delivery, websearch, emotes, voice, attachments,
-               posting, polls, moderation, localtime, text, lorekeys, appraisal, felt, prompting, reminders,
-               slots, present, mcp_admin, mcp_schema, guessing)
+               posting, polls, moderation, durations, localtime, text, lorekeys, appraisal, felt, prompting,
+               reminders, slots, present, mcp_admin, mcp_schema, guessing)
     covered = {id(p) for _, patterns in ENTRY_POINTS.values() for p in patterns if isinstance(p, re.Pattern)}
     covered |= {id(p) for p in blend._CONTEXT_PATTERNS.values()}
     missing = [f"{m.__name__}.{name}" for m in modules for name, value in vars(m).items()

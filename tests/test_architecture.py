@@ -69,7 +69,7 @@ def test_bot_is_in_layers_not_modules_side_by_side() -> None:
 
 FEATURE_WORDS = ("swipe", "remind", "search")
 # What a feature is on Discord's side: its module's own, not the flow's nor the Bot class's.
-FEATURE_MODULES = ("bot.discord.swipes", "bot.discord.poll_results", "bot.features")
+FEATURE_MODULES = ("bot.discord.swipes", "bot.features")
 
 
 def _identifiers(tree: ast.AST) -> set[str]:
@@ -165,8 +165,9 @@ def test_the_composition_root_hands_out_sections_that_follow_a_reload() -> None:
 
 # Long-lived services (issue 45): built once, by the composition root, never by a cog.
 SERVICES = {"ClaudeClient", "ReplyPipeline", "MemoryService", "Alive", "AccessGate", "SpendingLimits",
-            "AdminTools", "ActivityRecorder", "Places", "ModerationLog", "Polls", "UserInfo", "TicketDesk",
-            "ServerSettings", "CheckInChoice", "Dashboard", "AsyncIOScheduler", "Dispatcher", "Cluster"}
+            "AdminTools", "ActivityRecorder", "Places", "ModerationLog", "Polls", "PollLifecycle", "UserInfo",
+            "TicketDesk", "ServerSettings", "CheckInChoice", "Dashboard", "AsyncIOScheduler", "Dispatcher",
+            "Cluster"}
 
 
 def test_services_are_built_in_the_composition_root_and_scheduled_by_one_scheduler() -> None:
@@ -282,7 +283,8 @@ def test_cogs_build_nothing_and_register_nothing() -> None:
     """compose() builds everything and the bot hands it the Discord edge: a cog, when built or loaded,
     constructs no project object (it takes what it uses from the bot) and hands none of its own methods to
     another object (no handler, sink or listener registered from a cog: what hears what is declared by the
-    composition root)."""
+    composition root). One thing only it may build as it loads: its feature's Discord side, a class of its
+    own module handed straight to the feature's ``connect`` (cogs/polls.py's results board)."""
     import importlib
     import inspect
 
@@ -301,8 +303,12 @@ def test_cogs_build_nothing_and_register_nothing() -> None:
             for fn in node.body:
                 if not (isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef) and fn.name in WIRING):
                     continue
+                sides = {id(arg) for c in ast.walk(fn) if isinstance(c, ast.Call)
+                         and isinstance(c.func, ast.Attribute) and c.func.attr == "connect" for arg in c.args}
                 for call in (c for c in ast.walk(fn) if isinstance(c, ast.Call)):
                     built = getattr(module, call.func.id, None) if isinstance(call.func, ast.Name) else None
+                    if id(call) in sides and inspect.isclass(built) and built.__module__ == module.__name__:
+                        continue  # its feature's Discord side, of its own module
                     if inspect.isclass(built) and built.__module__.split(".")[0] in PROJECT_PACKAGES:
                         found.append(f"{path.name}:{call.lineno}: {node.name}.{fn.name} builds "
                                      f"{built.__name__}")
@@ -592,3 +598,76 @@ def test_the_data_layer_reads_fewer_row_columns_by_position() -> None:
     assert total <= POSITIONAL_ROW_READS, (
         f"{total} reads of a row column by position in database/ (at most {POSITIONAL_ROW_READS}): read "
         f"it by name (database/rowmap.py); most in {worst}")
+
+
+# A feature in one place: the polls' production code (their logic, tables, queries, record type, and what they
+# ask of Discord) is their package's and their cog's, registered by one line. Outside tests/ and the
+# migrations, any other file naming it means the feature leaked out again.
+POLLS_HOME = ("bot/features/polls/", "cogs/polls.py")
+POLLS_REGISTRY = "bot/features/__init__.py"
+POLLS_MODULES = ("bot.features.polls", "cogs.polls")
+POLLS_TABLES = {"polls", "poll_votes"}
+POLL_CLASS = re.compile(r"Poll(?:s|[A-Z]|$)")  # Poll, PollVote, Polls, DiscordPollBoard; not "polling"
+
+
+def _poll_functions() -> set[str]:
+    """The functions and values the polls' home defines with "poll" in their name (``parse_poll``)."""
+    paths = [*(ROOT / "bot" / "features" / "polls").glob("*.py"), ROOT / "cogs" / "polls.py"]
+    defined = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+    return {name for path in paths for node in ast.parse(path.read_text()).body
+            for name in ([node.name] if isinstance(node, defined)
+                         else [t.id for t in getattr(node, "targets", []) if isinstance(t, ast.Name)])
+            if "poll" in name.lower()}
+
+
+def naming_polls(source: str, functions: Collection[str] = ()) -> list[int]:
+    """The lines of ``source`` whose code names the polls: imports their package or cog, names a class of
+    theirs, one of their ``functions``, or one of their tables by name."""
+    lines = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(POLLS_MODULES):
+            lines.add(node.lineno)
+        elif isinstance(node, ast.Import) and any(a.name.startswith(POLLS_MODULES) for a in node.names):
+            lines.add(node.lineno)
+        elif isinstance(node, ast.Constant) and node.value in POLLS_TABLES:
+            lines.add(node.lineno)
+        elif isinstance(node, ast.Name | ast.Attribute | ast.alias | ast.ClassDef | ast.FunctionDef):
+            name = {ast.Name: "id", ast.Attribute: "attr", ast.alias: "name"}.get(type(node), "name")
+            word = getattr(node, name)
+            if POLL_CLASS.search(word) or word in functions:
+                lines.add(node.lineno)
+    return sorted(lines)
+
+
+def test_the_polls_check_catches_a_feature_spread_over_the_data_layer() -> None:
+    planted = """
+from database.polls import Polls
+from bot.features.polls.lifecycle import parse_poll
+class Store:
+    def __init__(self, db):
+        self.polls = Polls(db)
+        self.poll_seconds = 5.0  # a poll of another kind
+PERSON_COLUMNS = {"polls": ("author_id",), "users": ("id",)}
+board = DiscordPollBoard
+"""
+    assert naming_polls(planted, {"parse_poll"}) == [2, 3, 6, 8, 9]
+
+
+def test_the_polls_live_in_their_package_and_their_cog() -> None:
+    """Polls are a stateful feature in one place: bot/features/polls/ (logic, tables, queries, record, the
+    Discord side's protocol) and cogs/polls.py (the slash command, the buttons, the results board), one line
+    in the features' list; no file of the data layer, the hub or another feature names them."""
+    functions = _poll_functions()
+    found = {}
+    for path in sorted(ROOT.rglob("*.py")):
+        where = path.relative_to(ROOT).as_posix()
+        if where.startswith(("tests/", "database/migrations/", ".")) or "/." in where:
+            continue
+        if where.startswith(POLLS_HOME):
+            continue
+        lines = naming_polls(path.read_text(), functions)
+        if lines:
+            found[where] = lines
+    registry = found.pop(POLLS_REGISTRY, [])
+    assert found == {}, "polls' code named outside bot/features/polls/ and cogs/polls.py"
+    assert len(registry) <= 1, f"{POLLS_REGISTRY} registers the polls in one line, not {registry}"

@@ -11,23 +11,24 @@ from typing import Any
 import pytest
 
 import database.store  # noqa: F401  (imports every model module: the whole schema is on Base)
-from database.export import EXPORTED, EXPORTED_THROUGH, NOT_EXPORTED, OTHER_COLUMNS
-from database.privacy import PERSON_COLUMNS, THROUGH_PARENT
+from database.export import EXPORTED_THROUGH, NOT_EXPORTED, OTHER_COLUMNS, exported
+from database.privacy import THROUGH_PARENT, person_columns
 from tests.harness import CHANNEL_ID, EPHEMERAL, USER2_ID, USER_ID, Harness, ephemeral
 from tests.server_support import opts
 from tests.test_memory_commands import logged_from
 
 
 def test_every_person_keyed_table_is_exported_or_left_out_with_a_reason() -> None:
-    person_keyed = set(PERSON_COLUMNS) | set(THROUGH_PARENT)  # what /forget_me deletes
-    assert person_keyed == set(EXPORTED) | set(EXPORTED_THROUGH) | set(NOT_EXPORTED), (
+    people, export = person_columns(), exported()  # with what the features' own tables declare
+    person_keyed = set(people) | set(THROUGH_PARENT)  # what /forget_me deletes
+    assert person_keyed == set(export) | set(EXPORTED_THROUGH) | set(NOT_EXPORTED), (
         "classify the table in database/export.py: EXPORTED (by the column making a row theirs), "
         "EXPORTED_THROUGH, or NOT_EXPORTED with the reason")
-    assert not set(EXPORTED) & set(NOT_EXPORTED) and all(NOT_EXPORTED.values())
+    assert not set(export) & set(NOT_EXPORTED) and all(NOT_EXPORTED.values())
     assert EXPORTED_THROUGH == THROUGH_PARENT
-    for table, columns in PERSON_COLUMNS.items():
+    for table, columns in people.items():
         for column in columns:
-            if table in NOT_EXPORTED or EXPORTED.get(table) == column:
+            if table in NOT_EXPORTED or export.get(table) == column:
                 continue
             assert OTHER_COLUMNS.get((table, column)), (
                 f"{table}.{column} names a person: say in database/export.py OTHER_COLUMNS why its rows are "

@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 
 from bot.features.checkins.rounds import CheckInRound
+from bot.features.polls import PollLifecycle
+from bot.features.polls.lifecycle import FORGOTTEN as POLL_FORGOTTEN
+from bot.features.polls.lifecycle import VOTE_FORGOTTEN
 from bot.features.reminders.book import FORGOTTEN, ReminderBook
-from bot.features.servertools.polls import FORGOTTEN as POLL_FORGOTTEN
-from bot.features.servertools.polls import VOTE_FORGOTTEN, PollLifecycle
 from bot.features.servertools.tickets import FORGOTTEN as TICKET_FORGOTTEN
 from bot.features.servertools.tickets import TicketDesk
 from bot.features.swipes import ReplySwipes
@@ -335,7 +336,7 @@ async def test_a_forget_before_a_poll_is_started_means_none_is(harness: Harness,
 async def test_a_forget_while_a_poll_is_started_waits_then_deletes_it(
         harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     h = harness
-    held = hold(monkeypatch, h.store.polls, "create")
+    held = hold(monkeypatch, h.bot.services.part(PollLifecycle).polls, "create")
     asked = asyncio.create_task(h.slash("poll", opts(question="Tea or kelp?", options="Tea | Kelp"),
                                         user=USER_ID))
     await held.reached()
@@ -521,7 +522,7 @@ async def test_a_forget_while_a_vote_is_counted_waits_then_deletes_it(
         harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     h = harness
     poll = await bobs_poll(h)
-    held = hold(monkeypatch, h.store.polls, "vote")
+    held = hold(monkeypatch, h.bot.services.part(PollLifecycle).polls, "vote")
     pressing = asyncio.create_task(h.click(poll, button_ids(poll)[0], user=USER_ID))
     await held.reached()
     await forget_during(h, held)

@@ -15,22 +15,19 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
+from bot.core.durations import BadInput
 from bot.discord.panels import MAX_COMPONENTS, MAX_TEXT
-from bot.discord.poll_results import poll_panel
-from bot.features.servertools.charts import WINNER, render_bar_chart
-from bot.features.servertools.moderation import BadInput
-from bot.features.servertools.polls import (
+from bot.features.polls import Poll, PollLifecycle, PollRecord, Polls
+from bot.features.polls.charts import WINNER, render_bar_chart
+from bot.features.polls.lifecycle import (
     MAX_OPTIONS,
     OPTION_MAX_CHARS,
     QUESTION_MAX_CHARS,
-    PollLifecycle,
     parse_poll,
     result_lines,
 )
-from cogs.polls import poll_buttons
+from cogs.polls import poll_buttons, poll_panel
 from database.alive_models import ScheduledJob
-from database.records import PollRecord
-from database.server_models import Poll
 from tests.dbtools import open_polls, timers_of_kind
 from tests.fakes.discord_components import V2_FLAG, refuse_components, walk_components
 from tests.fakes.discord_lead import panel_texts
@@ -64,8 +61,13 @@ async def vote(h: Harness, message: dict[str, Any], option: int, user: int) -> s
     return (await ix.followup())["content"]
 
 
+def rows(h: Harness) -> Polls:
+    """The polls' repository the running feature reads and writes."""
+    return h.bot.services.part(PollLifecycle).polls
+
+
 async def _with_message(h: Harness, poll_id: int) -> Any:
-    poll = await h.store.polls.get(poll_id)
+    poll = await rows(h).get(poll_id)
     return poll if poll is not None and poll.message_id is not None else None
 
 
@@ -103,7 +105,7 @@ def test_the_bar_chart_is_a_real_png_with_the_leader_drawn_longest() -> None:
         start = y * (width * 3 + 1) + 1 + x * 3
         return tuple(raw[start : start + 3])
 
-    # the middle of each bar (see bot/features/servertools/charts.py)
+    # the middle of each bar (see bot/features/polls/charts.py)
     row_y = [16 + 36 + i * 30 + 9 for i in range(2)]
     bar_end = 640 - 16 - 110 - 1
     assert pixel(bar_end, row_y[1]) == WINNER  # krill leads: its bar is full length, in green
@@ -177,7 +179,7 @@ async def test_votes_count_live_change_and_close_with_a_chart(harness: Harness) 
     )
     assert await vote(h, message, 1, USER_ID) == "Your vote moved to **Plankton**."
     assert await vote(h, message, 1, USER_ID) == "You already voted for **Plankton**."
-    assert await h.store.polls.counts(poll.id) == {1: 2}  # one vote per person
+    assert await rows(h).counts(poll.id) == {1: 2}  # one vote per person
     live = shown(h, message)
     assert "2 votes (100%)" in live and "**2 votes** · Closes <t:" in live and "0 votes (0%)" in live
 
@@ -194,18 +196,18 @@ async def test_votes_count_live_change_and_close_with_a_chart(harness: Harness) 
     assert posted["embeds"] == [] and not posted["flags"] & V2_FLAG  # the character's words, plain
     closed = h.discord.messages[int(message["id"])]
     assert "**2 votes** · Closed <t:" in shown(h, message) and "This poll has closed." in shown(h, message)
-    assert (await h.store.polls.get(poll.id)).closed
+    assert (await rows(h).get(poll.id)).closed
 
-    assert await h.store.polls.counts(poll.id) == {1: 2}
+    assert await rows(h).counts(poll.id) == {1: 2}
     assert ids and not button_ids(closed)
 
     # A click that lands after the poll closed in the database, before its buttons were retired, is refused.
     other = await start_poll(h, "Second?", "Yes | No", "10m")
     [row] = await eventually(lambda: open_polls(h.store), "the second poll")
-    assert await h.store.polls.close(row.id)
+    assert await rows(h).close(row.id)
     ix = await h.click(other, button_ids(other)[0], user=USER2_ID)
     assert await answer(ix) == "This poll has closed; votes are no longer counted."
-    assert await h.store.polls.counts(row.id) == {}
+    assert await rows(h).counts(row.id) == {}
 
 
 async def test_polls_survive_a_restart(harness: Harness) -> None:
@@ -233,7 +235,7 @@ async def test_polls_survive_a_restart(harness: Harness) -> None:
         == "You voted for **Sunday**. Press another option to change it."
     )
     long_id = int(button_ids(h.discord.messages[int(long_poll["id"])])[0].split(":")[1])
-    assert await h.store.polls.counts(long_id) == {0: 1, 1: 1}
+    assert await rows(h).counts(long_id) == {0: 1, 1: 1}
     # The short poll closes from its timer's row after the restart, once.
     [posted] = await h.discord.wait_for(lambda d: results(h), what="the short poll's results")
     assert posted["_at"] > restarted_at and "**No** wins (1 vote)" in posted["content"]
@@ -243,7 +245,7 @@ async def test_polls_survive_a_restart(harness: Harness) -> None:
 
     await eventually(settled, "the closed poll's timer to retire")
     assert len(results(h)) == 1
-    assert GUILD_ID == (await h.store.polls.get(long_id)).guild_id
+    assert GUILD_ID == (await rows(h).get(long_id)).guild_id
 
 
 def long_options(n: int, width: int) -> list[str]:

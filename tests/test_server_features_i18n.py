@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.features.servertools.polls import PollLifecycle
+from bot.features.polls import PollLifecycle
 from tests.dbtools import open_polls, timers_of_kind
 from tests.fakes.discord_components import walk_components
 from tests.harness import ADMIN_ID, CHANNEL_ID, GUILD_ID, USER2_ID, USER_ID, Harness, eventually

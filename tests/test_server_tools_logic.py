@@ -7,14 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.core.durations import BadInput, describe_duration, parse_duration
 from bot.features.servertools.moderation import (
     ACTIONS,
     MAX_TIMEOUT,
-    BadInput,
     Candidate,
     Party,
-    describe_duration,
-    parse_duration,
     plan_purge,
     refusal,
 )

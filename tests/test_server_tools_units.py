@@ -11,8 +11,9 @@ import pytest
 
 from bot.core.timers import Timers
 from bot.features.checkins.rounds import CheckInChoice
+from bot.features.polls import PollBoard, PollLifecycle, Polls
+from bot.features.polls.lifecycle import Tally, parse_poll, vote_answer
 from bot.features.servertools.moderation import ModerationLog
-from bot.features.servertools.polls import PollBoard, PollLifecycle, Tally, parse_poll, vote_answer
 from bot.features.servertools.settings import ServerSettingsBook
 from bot.features.servertools.tickets import TicketDesk, may_close, transcript_line
 from bot.features.servertools.userinfo import UserInfo, known_since
@@ -25,7 +26,7 @@ GUILD, CHANNEL, ALICE, BOB, STAFF_ROLE = 10, 20, 1, 2, 30
 
 
 class Board:
-    """Where the results would be shown (bot/discord/poll_results.py, over the wire): tallies it was given."""
+    """Where the results would be shown (cogs/polls.py, over the wire): tallies it was given."""
 
     def __init__(self) -> None:
         self.shown: list[Tally] = []
@@ -36,7 +37,7 @@ class Board:
 
 
 def polls_on(store: Store, board: PollBoard | None = None) -> PollLifecycle:
-    return PollLifecycle(store.polls, store.privacy, Timers(store.timers), board or Board(),
+    return PollLifecycle(Polls(store.db), store.privacy, Timers(store.timers), board or Board(),
                          character=lambda: "Finn")
 
 
@@ -72,9 +73,9 @@ async def test_a_poll_whose_message_failed_is_dropped(store: Store) -> None:
     polls = polls_on(store)
     poll = await polls.create(GUILD, CHANNEL, ALICE, parse_poll("Q", "a | b", None), utcnow())
     await polls.posted(poll.id, 555, ALICE, polls.mark())
-    assert (await store.polls.get(poll.id)).message_id == 555  # type: ignore[union-attr]
+    assert (await polls.polls.get(poll.id)).message_id == 555  # type: ignore[union-attr]
     await polls.discard(poll.id)
-    assert await store.polls.get(poll.id) is None
+    assert await polls.polls.get(poll.id) is None
     assert await open_polls(store) == []
 
 

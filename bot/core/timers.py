@@ -9,15 +9,15 @@ processes of a cluster: durable due rows (database/timers.py) and one loop that 
   runs it once. That is the one rule for a missed run: a round whose due time passed while the bot was down
   runs once at start-up, late, never several times, then waits for its next due time. Its result (or
   ``failed: ...``) is recorded. :meth:`Dispatcher.run_round` runs one on demand the same way (the tests do).
-* A *one-shot timer* (a poll's closing) is a row of a ``kind`` with a payload, armed by :meth:`Timers.at`.
+* A *one-shot timer* (a reminder) is a row of a ``kind`` with a payload, armed by :meth:`Timers.at`.
   Taking it moves its due time a lease ahead; it is deleted once its handler returned. A handler that raised
   (or a process that died running it) leaves the row, taken again when the lease runs out, so handlers are
-  written to be run again safely (closing a closed poll does nothing).
+  written to be run again safely (a run whose work was done does nothing).
 
 The loop (:class:`Dispatcher`) sleeps until the earliest row of its own is due, and wakes early when a sooner
 one is armed in this process (a row armed by another process is seen at the latest ``max_wait`` later). Its
 one clock is APScheduler: a single date job, moved to the time the loop next looks, wakes it; APScheduler runs
-no other job. Each run is a task of its own, so a long round never holds a poll's closing back. Handlers are
+no other job. Each run is a task of its own, so a long round never holds a one-shot timer back. Handlers are
 given to the dispatcher when it is built (bot/runtime/composition.py); nothing registers later.
 
 Not durable timers, and not here: periodic work that only matters while the process runs (the latency

@@ -219,7 +219,7 @@ class KindredMixin:
         log_invite(self)
 
     async def _start_timers(self) -> None:
-        """Connected: the durable timers' one loop starts (rounds, a poll's closing, bot/core/timers.py),
+        """Connected: the durable timers' one loop starts (rounds, one-shot timers, bot/core/timers.py),
         so a round missed while down runs with the channels known. Later READYs find it running."""
         if self._services is not None and not self.stopping:
             await self._services.timers.start()

@@ -1,6 +1,7 @@
 """What the features do on Discord's side, declared in one place: the registered features' own sides (their
 durable timers' among them), handed to compose() in its Edge (an expired reply's swipe buttons
-taken off, a closed poll's results, the members a reply's tools read, a face shown), and, once the services
+taken off, the members a reply's tools read, a face shown; a feature whose cog holds its Discord side
+connects it as the cog loads), and, once the services
 are composed, what is done around each message's replies: the post observers the message flow tells
 (bot/discord/flow.py) and the buttons a reply goes out with. The Bot class (bot/discord/client.py) and the
 flow name no feature: they take these."""
@@ -15,7 +16,6 @@ import discord
 from bot.discord.faces import DiscordFaces
 from bot.discord.flow import PostObserver
 from bot.discord.outlets import Buttons, WebhookPool
-from bot.discord.poll_results import DiscordPollBoard
 from bot.discord.serverview import DiscordServerView
 from bot.discord.swipes import DiscordSwipeBoard, SwipeDesk
 from bot.discord.voice import VoiceReplies
@@ -29,11 +29,10 @@ from bot.runtime.composition import Services
 
 def feature_sides(client: discord.Client) -> tuple[object, ...]:
     """What only Discord does for the registered features (bot/features/), for compose()'s Edge: each
-    feature takes its own by type (bot/operator/registration.py ``Parts.side``). The server tools: a closed
-    poll's results posted, members, events and reactions read for a reply's tools; the faces: the bot's own
+    feature takes its own by type (bot/operator/registration.py ``Parts.side``). The server tools: members,
+    events and reactions read for a reply's tools; the faces: the bot's own
     member edited in one server; the swipes: an expired reply's buttons taken off."""
-    return (DiscordPollBoard(client), DiscordServerView(client), DiscordFaces(client),
-            DiscordSwipeBoard(client))
+    return DiscordServerView(client), DiscordFaces(client), DiscordSwipeBoard(client)
 
 
 @dataclass(frozen=True)

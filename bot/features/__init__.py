@@ -12,6 +12,7 @@ from bot.features.checkins import FEATURE as CHECKINS
 from bot.features.corrections import FEATURE as CORRECTIONS
 from bot.features.faces import FEATURE as FACES
 from bot.features.mcp import FEATURE as MCP
+from bot.features.polls import FEATURE as POLLS
 from bot.features.proactive import FEATURE as PROACTIVE
 from bot.features.quiet import FEATURE as QUIET
 from bot.features.reactions import FEATURE as REACTIONS
@@ -36,6 +37,7 @@ FEATURES: tuple[Feature, ...] = (
     PROACTIVE,
     CHECKINS,
     SERVERTOOLS,
+    POLLS,
     FACES,
     VOICE,
 )

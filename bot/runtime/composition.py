@@ -298,7 +298,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     policies = ServerPolicies(settings, store.servers)  # each server's /settings over the global ones
     live = compose_live_feed() if settings.dashboard.dashboard_port else None
     # The durable timers' rows (bot/core/timers.py), armed by what replies set and what the features do
-    # (a poll's closing, a reminder, a swipe's buttons).
+    # (a reminder, a swipe's buttons, a feature's own kinds).
     timers = Timers(store.timers)
     # In a cluster each process speaks first in its own shards' channels (a round per shard set).
     shards = news.shards if settings.shard_id_list else ""

@@ -10,6 +10,8 @@ from alembic import context
 from sqlalchemy import Connection, pool
 from sqlalchemy.ext.asyncio import create_async_engine
 
+# a feature package keeps its own tables (bot/features/polls/tables.py): the registered features put theirs
+import bot.features  # noqa: F401  (registers the features' own tables on Base)
 import database.alive_models  # noqa: F401  (registers the alive tables on Base)
 import database.library_models  # noqa: F401  (registers personaflow's and the cluster's tables on Base)
 import database.mcp  # noqa: F401  (registers the mcp_servers table on Base)

@@ -1,18 +1,17 @@
 """Server tools: what the character may look at and do in a server while replying, and the servers' own
-tools run by slash commands: moderation, polls, tickets, /userinfo and the per-server /settings.
+tools run by slash commands: moderation, tickets, /userinfo and the per-server /settings (polls are a
+feature of their own: bot/features/polls/).
 
 * :mod:`.knowing`: the client tools lent to a reply in a server (``member_info``, events, this channel's
   log, a reaction: :class:`ServerTools`), where the ``server_tools`` switch is on (the operator's setting
   is its master switch: the tools cost tokens and reach Discord); what Discord answers is the edge's
   (bot/discord/serverview.py, a ``ServerView``).
-* :mod:`.moderation`, :mod:`.polls` (with :mod:`.charts`), :mod:`.tickets`, :mod:`.userinfo`,
-  :mod:`.settings`: the plain classes behind the slash commands. A poll closes from its ``poll`` timer; its
-  results are posted by the edge (bot/discord/poll_results.py, a ``PollBoard``).
-* Its slash commands: cogs/moderation.py, cogs/polls.py, cogs/info.py, cogs/tickets.py,
-  cogs/server_settings.py; its rows: database/server_models.py (moderation, polls, tickets), the servers'
-  settings in database/place_config.py; its settings: its own section (:mod:`.config`
-  ``ServerToolSettings``). Tests:
-  tests/test_moderation.py, tests/test_polls.py, tests/test_tickets.py, tests/test_server_settings.py,
+* :mod:`.moderation`, :mod:`.tickets`, :mod:`.userinfo`, :mod:`.settings`: the plain classes behind the
+  slash commands (a typed duration: bot/core/durations.py).
+* Its slash commands: cogs/moderation.py, cogs/info.py, cogs/tickets.py, cogs/server_settings.py; its rows:
+  database/server_models.py (moderation, tickets), the servers' settings in database/place_config.py; its
+  settings: its own section (:mod:`.config` ``ServerToolSettings``). Tests:
+  tests/test_moderation.py, tests/test_tickets.py, tests/test_server_settings.py,
   tests/test_server_tools_logic.py, tests/test_server_tools_units.py, tests/test_knowing_units.py.
 
 Its registration (bot/operator/registration.py): ``FEATURE`` below.
@@ -24,29 +23,21 @@ from bot.core.i18n import N_
 from bot.features.servertools.config import ServerToolSettings
 from bot.features.servertools.knowing import SWITCH, ServerTools, ServerView
 from bot.features.servertools.moderation import ModerationLog
-from bot.features.servertools.polls import TIMER, PollBoard, PollLifecycle
 from bot.features.servertools.settings import ServerSettingsBook
 from bot.features.servertools.tickets import TicketDesk
 from bot.features.servertools.userinfo import UserInfo
-from bot.operator.registration import Contribution, Feature, Parts, Running, Switch, TimerHandler
+from bot.operator.registration import Contribution, Feature, Parts, Switch
 from database.server_models import forget_person
 
 
 def build(parts: Parts) -> Contribution:
     store = parts.store
-    # the Discord edge's sides are protocols, asked for by their type
-    board = parts.side(PollBoard)  # type: ignore[type-abstract]
+    # the Discord edge's side is a protocol, asked for by its type
     view = parts.side(ServerView)  # type: ignore[type-abstract]
-    polls = PollLifecycle(store.polls, store.privacy, parts.timers, board, character=parts.name)
     tools = ServerTools(parts.holder.follow(ServerToolSettings), store.people, store.log, store.switches,
                         parts.consent, view, parts.accounts, parts.name)
-
-    def timers(_: Running) -> dict[str, TimerHandler]:
-        return {TIMER: polls.close_due}
-
-    return Contribution(tools=(tools,), parts=(ModerationLog(store.moderation), polls, UserInfo(store.people),
-                                               TicketDesk(store), ServerSettingsBook(store.servers)),
-                        timers=timers)
+    return Contribution(tools=(tools,), parts=(ModerationLog(store.moderation), UserInfo(store.people),
+                                               TicketDesk(store), ServerSettingsBook(store.servers)))
 
 
 FEATURE = Feature(
@@ -54,5 +45,5 @@ FEATURE = Feature(
     switches=(Switch(SWITCH, "Let me look up members, events and this channel's messages while replying.",
                      N_("I may look up members, events and what was said here while replying"),
                      section=ServerToolSettings, key="server_tools", mastered=True),),
-    cogs=("cogs.moderation", "cogs.polls", "cogs.info", "cogs.tickets", "cogs.server_settings"),
+    cogs=("cogs.moderation", "cogs.info", "cogs.tickets", "cogs.server_settings"),
     forget=forget_person, build=build)

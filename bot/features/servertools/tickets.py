@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import datetime
 
+from bot.core.durations import describe_duration
 from bot.core.i18n import N_, t, tn
-from bot.features.servertools.moderation import describe_duration
 from database.records import ServerConfig, TicketRecord, TranscriptLine
 from database.store import Store
 

@@ -1,18 +1,34 @@
-"""Button polls and their votes. A poll row exists before its message is posted (the buttons carry its
-id); a poll whose message could not be posted is deleted again, so no poll is left without its message."""
+"""The polls' rows read and written (:class:`Polls`, built by the feature from the store's database) and
+the value a poll is handed out as (:class:`PollRecord`). A poll row exists before its message is posted
+(the buttons carry its id); a poll whose message could not be posted is deleted again, so no poll is left
+without its message."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
+from bot.features.polls.tables import Poll, PollVote
 from database.boundary import NamedRow
 from database.engine import Database
 from database.models import utcnow
-from database.records import PollRecord
 from database.rowmap import columns, record
-from database.server_models import Poll, PollVote
+
+
+@dataclass(frozen=True)
+class PollRecord:
+    id: int
+    guild_id: int
+    channel_id: int
+    message_id: int | None
+    author_id: int
+    question: str
+    options: tuple[str, ...]
+    closes_at: datetime
+    closed: bool
+
 
 POLL_COLUMNS = columns(Poll, PollRecord)  # read by name (database/rowmap.py)
 

@@ -3,7 +3,7 @@ vote, close), tallying, and the words and chart shown.
 
 A poll has 2 to 25 options (25 buttons is what one Discord message holds), one vote per person that they
 may change, and a closing time; its results are posted at close with a bar chart
-(bot/features/servertools/charts.py). A poll closes from its durable timer (a due row of kind ``poll``,
+(bot/features/polls/charts.py). A poll closes from its durable timer (a due row of kind ``poll``,
 bot/core/timers.py), so it closes once, on time, whatever restarts or processes came between.
 """
 
@@ -14,15 +14,15 @@ import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
+from bot.core.durations import BadInput, parse_duration
 from bot.core.i18n import N_, t, tn
 from bot.core.locales import SPOKEN, spoken
 from bot.core.timers import Timers
-from bot.features.servertools.moderation import BadInput, parse_duration
-from database.polls import Polls as PollRows
+from bot.features.polls.rows import PollRecord
+from bot.features.polls.rows import Polls as PollRows
 from database.privacy import Privacy
-from database.records import PollRecord
 from database.timers import TimerRow
 
 log = logging.getLogger(__name__)
@@ -159,10 +159,9 @@ class Vote:
     forgotten: bool = False  # the voter ran /forget_me since they pressed: nothing was written
 
 
-@runtime_checkable  # the edge hands it to the feature among its sides (registration.py ``Parts``)
 class PollBoard(Protocol):
-    """Where a closed poll's results are shown (bot/discord/poll_results.py): its buttons retired, the results
-    posted with their chart."""
+    """Where a closed poll's results are shown (cogs/polls.py, which hands it over as it loads: :meth:`
+    PollLifecycle.connect`): its buttons retired, the results posted with their chart."""
 
     async def show_results(self, tally: Tally, character: str, language: str = "en") -> int | None:
         """The results message's id (None when nothing could be posted); its words in ``language``."""
@@ -172,10 +171,10 @@ class PollBoard(Protocol):
 class PollLifecycle:
     """A poll's lifecycle without Discord: created (and dropped again when its message could not be posted),
     voted on, its closing timer armed, closed once when it comes due. The cog posts the poll and takes the
-    votes; ``board`` shows the results."""
+    votes and connects the ``board`` that shows the results."""
 
-    def __init__(self, polls: PollRows, privacy: Privacy, timers: Timers, board: PollBoard,
-                 character: Callable[[], str]) -> None:
+    def __init__(self, polls: PollRows, privacy: Privacy, timers: Timers, board: PollBoard | None = None,
+                 *, character: Callable[[], str]) -> None:
         """``character``: the name the results are announced in (it follows a reload)."""
         self.polls, self.privacy = polls, privacy
         self.timers, self.board, self.character = timers, board, character
@@ -191,6 +190,11 @@ class PollLifecycle:
         if poll is None:  # written a moment ago on this connection: only a concurrent delete could do this
             raise LookupError(f"poll {poll_id} vanished right after it was created")
         return poll
+
+    def connect(self, board: PollBoard | None) -> None:
+        """Discord's side, handed over by the cog as it loads (None as it unloads): the cogs load before
+        the timers start (bot/discord/client.py), so no poll comes due before it is there."""
+        self.board = board
 
     def mark(self) -> int:
         """Taken before a poll's message is posted (database/privacy.py ``posted_for``)."""
@@ -231,12 +235,15 @@ class PollLifecycle:
     async def close_due(self, timer: TimerRow) -> str:
         """The poll's closing timer came due: close it and show the results (nothing if it was closed)."""
         poll_id = int(timer.payload["poll"])
+        board = self.board
+        if board is None:  # not closed yet: the timer runs again, once there is where to show the results
+            raise LookupError(f"poll {poll_id} came due with no board to show its results (cogs/polls.py)")
         mark = self.mark()
         closed = await self.close(poll_id)
         if closed is None:
             return f"poll {poll_id} was closed already"
         language = poll_language(timer.payload.get("language"))
-        message_id = await self.board.show_results(closed, self.character(), language)
+        message_id = await board.show_results(closed, self.character(), language)
         if message_id is not None:
             await self.results_posted(closed.poll, message_id, mark)
         log.info("poll %s closed with %d votes", poll_id, sum(closed.counts))
