@@ -11,7 +11,7 @@ import pytest
 
 from bot.core.timers import Timers
 from bot.features.checkins.rounds import CheckInChoice
-from bot.features.polls import PollBoard, PollLifecycle, Polls
+from bot.features.polls import TIMER, PollBoard, PollLifecycle, Polls
 from bot.features.polls.lifecycle import Tally, parse_poll, vote_answer
 from bot.features.servertools.moderation import ModerationLog
 from bot.features.servertools.settings import ServerSettingsBook
@@ -20,6 +20,7 @@ from bot.features.servertools.userinfo import UserInfo, known_since
 from bot.operator.places import PlaceControls
 from database.models import utcnow
 from database.store import Store
+from database.timers import TimerRow
 from tests.dbtools import open_polls
 
 GUILD, CHANNEL, ALICE, BOB, STAFF_ROLE = 10, 20, 1, 2, 30
@@ -67,6 +68,22 @@ async def test_a_poll_is_voted_on_changed_and_closed_once(store: Store) -> None:
     late = await polls.vote(poll.id, BOB, 0)
     assert late.tally is not None and not late.counted
     assert await open_polls(store) == []
+
+
+async def test_a_poll_due_before_its_board_is_connected_closes_once_it_is(store: Store) -> None:
+    """The board is the cog's, handed over as it loads: a closing that comes first fails and leaves the poll
+    open (its timer runs again after its lease), so no result goes unshown."""
+    polls = polls_on(store)
+    polls.connect(None)
+    poll = await polls.create(GUILD, CHANNEL, ALICE, parse_poll("Q", "a | b", None), utcnow())
+    due = TimerRow(f"poll:{poll.id}", TIMER, utcnow(), {"poll": poll.id}, None, "")
+    with pytest.raises(LookupError):
+        await polls.close_due(due)
+    assert [p.id for p in await open_polls(store)] == [poll.id]
+    board = Board()
+    polls.connect(board)
+    assert await polls.close_due(due) == f"poll {poll.id} closed"
+    assert [t.poll.id for t in board.shown] == [poll.id] and await open_polls(store) == []
 
 
 async def test_a_poll_whose_message_failed_is_dropped(store: Store) -> None:
