@@ -3,7 +3,16 @@ from Discord's (bot/discord/places.py ``place_of``); a test states the place it 
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from bot.core.config import load_settings
+from bot.core.config.holder import SettingsHolder
 from bot.core.place import Place
+from bot.operator.places import PlaceControls
+from bot.operator.registration import PlaceSwitch, Switch
+from database.store import Store
+
+FINN = Path(__file__).resolve().parent.parent / "characters" / "finn"
 
 
 def server_place(channel_id: int, guild_id: int | None, *, private: bool = False,
@@ -19,3 +28,10 @@ def place(channel_id: int, dm: bool, guild_id: int | None = None, **more: object
     if dm:
         return Place.dm(channel_id, guild_id=guild_id)
     return server_place(channel_id, guild_id, **more)  # type: ignore[arg-type]
+
+
+def place_switch(store: Store, switch: Switch, **env: str) -> PlaceSwitch:
+    """A feature's switch as its code reads it (bot/operator/registration.py ``PlaceSwitch``), over the
+    store's place settings, its default from Finn's settings with ``env`` over them."""
+    settings = load_settings(FINN, None, environ={"DISCORD_TOKEN": "t", "ANTHROPIC_API_KEY": "k", **env})
+    return PlaceSwitch(switch, PlaceControls(store.places, store.switches), SettingsHolder(settings))

@@ -671,3 +671,42 @@ def test_the_polls_live_in_their_package_and_their_cog() -> None:
     registry = found.pop(POLLS_REGISTRY, [])
     assert found == {}, "polls' code named outside bot/features/polls/ and cogs/polls.py"
     assert len(registry) <= 1, f"{POLLS_REGISTRY} registers the polls in one line, not {registry}"
+
+
+def switch_reads(source: str) -> list[tuple[int, str]]:
+    """Where ``source`` reads a per-place switch by its name, with a default of its own choosing
+    (``switch_is_on(name, ..., default)``, ``switches.is_on(name, ..., default)``) instead of through the
+    switch's :class:`~bot.operator.registration.PlaceSwitch` (its default and a thread's channel its own)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and (
+                node.func.attr == "switch_is_on"
+                or node.func.attr == "is_on" and ast.unparse(node.func.value).endswith("switches")):
+            found.append((node.lineno, ast.unparse(node.func)))
+    return sorted(found)
+
+
+def test_the_switch_read_check_catches_a_planted_read() -> None:
+    planted = """
+async def lend(self, msg):
+    if await self.quiet.on(msg.place):               # through its switch
+        return ()
+    if not await self.store.switches.is_on("swipes", msg.channel_id, msg.guild_id, True):
+        return ()
+    return await self.places.switch_is_on("voice", msg.channel_id, msg.guild_id, False)
+"""
+    assert switch_reads(planted) == [(5, "self.store.switches.is_on"), (7, "self.places.switch_is_on")]
+
+
+def test_a_feature_reads_its_switch_through_the_switch() -> None:
+    """Every per-place switch is read one way (bot/operator/registration.py ``PlaceSwitch``): its default
+    is the switch's (the setting it follows, a mastered one never on past it) and a thread follows its
+    channel, so no reader can pass another default or leave a thread's channel out (swipes and proactive
+    talk once did). Only that class asks the place settings."""
+    found = []
+    for path in _python_files("bot", "cogs", "memory"):
+        where = str(path.relative_to(ROOT))
+        if where in ("bot/operator/registration.py", "bot/operator/places.py"):
+            continue
+        found += [f"{where}:{line}: {call}" for line, call in switch_reads(path.read_text())]
+    assert found == []

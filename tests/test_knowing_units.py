@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bot.core.place import Place
 from bot.core.stages import Incoming
 from bot.features.servertools.config import ServerToolSettings
 from bot.features.servertools.knowing import (
@@ -70,18 +71,20 @@ class Remembered:
         return {8: False}
 
 
-class Switches:
-    def __init__(self, on: bool = True) -> None:
-        self.on = on
+class Switched:
+    """/bot server-tools as the tools read it: the server_tools setting its master (``default``), the
+    place's own (``here``) under it."""
 
-    async def is_on(self, switch: str, channel_id: int, guild_id: int | None, default: bool, *,
-                    parent_id: int | None = None) -> bool:
-        return self.on
+    def __init__(self, default: bool, here: bool) -> None:
+        self.default, self.here = default, here
+
+    async def on(self, place: Place) -> bool:
+        return self.default and self.here
 
 
 def tools(*, on: bool = True, switch: bool = True, emojis: str = "👍,🎉") -> ServerTools:
     settings = ServerToolSettings(server_tools=on, react_emojis=emojis)
-    return ServerTools(settings, None, Log(), Switches(switch), Remembered(), View(),  # type: ignore[arg-type]
+    return ServerTools(settings, None, Log(), Switched(on, switch), Remembered(), View(),  # type: ignore[arg-type]
                        {99}, lambda: "Finn")
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from bot.core.stages import Incoming
+from bot.features.mcp import IN_PRIVATE
 from bot.features.mcp.admin import NO_LOCAL, UNREACHABLE
 from bot.features.mcp.config import McpSettings
 from bot.features.mcp.lender import McpTools
@@ -29,7 +30,7 @@ from tests.fakes.discord_guild import VIEW_CHANNEL
 from tests.fakes.mcp_server import FLOOD_CHARS, FakeMcp, garbage_server, http_server, silent_server
 from tests.fakes.openai_server import Calls, FakeOpenAI
 from tests.harness import CHANNEL_ID, GUILD_ID, OWNER_ID, Harness, reply_requests
-from tests.place_support import place
+from tests.place_support import place, place_switch
 from tests.test_openai_tools import generation, make_client  # noqa: F401  (a fixture)
 from tests.test_tool_loop import PROMPT
 
@@ -226,7 +227,8 @@ async def test_the_operators_local_server_runs_over_stdio(db_url: str, tmp_path:
 
 async def test_an_mcp_tool_works_with_a_local_model_on_the_openai_backend(
         make_client: Any, fake_openai: FakeOpenAI, store: Store, fake_mcp: FakeMcp) -> None:  # noqa: F811
-    tools = McpTools(McpSettings(mcp_tools=True, mcp_private_hosts=True), store.mcp, store.switches)
+    tools = McpTools(McpSettings(mcp_tools=True, mcp_private_hosts=True), store.mcp,
+                     place_switch(store, IN_PRIVATE))
     await store.mcp.add(GUILD_ID, "weather", fake_mcp.url, ("forecast",))
     msg = Incoming(1, 7, "ann", "weather in Oslo?", datetime.now(UTC),
                    place=place(CHANNEL_ID, False, GUILD_ID))

@@ -23,7 +23,14 @@ from sqlalchemy import update
 
 from bot.core.stages import Incoming
 from bot.core.timers import Dispatcher, Timers
-from bot.features.reminders.book import ReminderBook, TimeRefused, clock_minutes, local_to_utc, zone_choices
+from bot.features.reminders.book import (
+    ASKED,
+    ReminderBook,
+    TimeRefused,
+    clock_minutes,
+    local_to_utc,
+    zone_choices,
+)
 from bot.features.reminders.config import ReminderSettings
 from bot.features.reminders.delivery import reminder_nonce
 from database.alive_models import ScheduledJob
@@ -51,7 +58,7 @@ from tests.harness import (
     start_main,
     stop_process,
 )
-from tests.place_support import place
+from tests.place_support import place, place_switch
 from tests.test_activation import bot_command
 from tests.test_alive_proactive import bot_switch
 from tests.test_memory_commands import forget
@@ -111,7 +118,7 @@ def asking(msg_id: int = 1, *, dm: bool = True) -> Incoming:
 
 async def test_a_reminder_for_friday_is_stored_for_the_right_utc_instant(store: Store) -> None:
     now = datetime(2026, 10, 20, 9, 0, tzinfo=UTC)
-    book = ReminderBook(ReminderSettings(), store.reminders, store.switches, Timers(store.timers),
+    book = ReminderBook(ReminderSettings(), store.reminders, place_switch(store, ASKED), Timers(store.timers),
                         clock=lambda: now)
     msg = asking()
     # No zone yet: a local time is not guessed, a relative one is fine.
@@ -132,12 +139,12 @@ async def test_a_reminder_for_friday_is_stored_for_the_right_utc_instant(store: 
     past = await book.set(msg, "x", "2026-10-19T18:00", None)
     assert past.error and "passed" in past.text
     # The caps: waiting at once, and set in a day.
-    few = ReminderBook(ReminderSettings(reminders_max_open=2), store.reminders, store.switches,
+    few = ReminderBook(ReminderSettings(reminders_max_open=2), store.reminders, place_switch(store, ASKED),
                        Timers(store.timers), clock=lambda: now)
     assert not (await few.set(msg, "two", None, 5)).error
     third = await few.set(msg, "three", None, 5)
     assert third.error and "2 reminders waiting" in third.text
-    daily = ReminderBook(ReminderSettings(reminders_per_day=2), store.reminders, store.switches,
+    daily = ReminderBook(ReminderSettings(reminders_per_day=2), store.reminders, place_switch(store, ASKED),
                          Timers(store.timers), clock=lambda: now)
     fourth = await daily.set(msg, "four", None, 5)
     assert fourth.error and "in the last 24 hours" in fourth.text
@@ -147,7 +154,7 @@ async def test_a_reminder_for_friday_is_stored_for_the_right_utc_instant(store: 
 async def test_two_processes_deliver_a_reminder_once(store: Store, db_url: str) -> None:
     """Two processes' timer loops on one database, both seeing the reminder due: one delivers it."""
     now = datetime(2026, 10, 20, 9, 0, tzinfo=UTC)
-    book = ReminderBook(ReminderSettings(), store.reminders, store.switches, Timers(store.timers),
+    book = ReminderBook(ReminderSettings(), store.reminders, place_switch(store, ASKED), Timers(store.timers),
                         clock=lambda: now)
     await book.set(asking(), "stretch", None, 2)
     other = await Store(db_url).open()

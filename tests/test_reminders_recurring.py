@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.core.timers import Timers
-from bot.features.reminders.book import ReminderBook
+from bot.features.reminders.book import ASKED, ReminderBook
 from bot.features.reminders.config import ReminderSettings
 from bot.features.reminders.recurrence import RuleRefused, due_by, next_after, plan
 from database.reminders import reminder_key
@@ -25,6 +25,7 @@ from database.store import Store
 from tests.fakes.claude_server import FakeClaude, Reply
 from tests.fakes.claude_tools import UseTool
 from tests.harness import Harness, MakeHarness, bot_posts, ephemeral, eventually
+from tests.place_support import place_switch
 from tests.test_reminders import asking
 
 LONDON = ZoneInfo("Europe/London")
@@ -104,14 +105,14 @@ async def test_the_caps_per_person_and_per_server(store: Store) -> None:
     await store.people.ensure_user(asking().author_id, "alice")
     await store.people.set_timezone(asking().author_id, "Europe/London")
     book = ReminderBook(ReminderSettings(reminders_recurring_max=1, reminders_recurring_per_server=5),
-                        store.reminders, store.switches, Timers(store.timers), clock=lambda: now)
+                        store.reminders, place_switch(store, ASKED), Timers(store.timers), clock=lambda: now)
     done = await book.set(asking(), "water the plants", "2026-12-02T08:00", None, "FREQ=DAILY")
     assert not done.error and "Recurring reminder #" in done.text, done.text
     again = await book.set(asking(), "stretch", "2026-12-02T09:00", None, "FREQ=DAILY")
     assert again.error and "1 recurring reminders, the most" in again.text
     assert not (await book.set(asking(), "once", None, 5)).error  # a one-shot is not held by that cap
-    server = ReminderBook(ReminderSettings(reminders_recurring_per_server=1), store.reminders, store.switches,
-                          Timers(store.timers), clock=lambda: now)
+    server = ReminderBook(ReminderSettings(reminders_recurring_per_server=1), store.reminders,
+                          place_switch(store, ASKED), Timers(store.timers), clock=lambda: now)
     assert not (await server.set(asking(dm=False), "raid", "2026-12-04T18:00", None, WEEKLY_FRIDAY)).error
     full = await server.set(asking(2, dm=False), "raid again", "2026-12-04T19:00", None, WEEKLY_FRIDAY)
     assert full.error and "this server already has 1 recurring" in full.text
@@ -311,7 +312,7 @@ async def test_two_processes_move_an_occurrence_on_once(store: Store, db_url: st
     now = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
     await store.people.ensure_user(asking().author_id, "alice")
     await store.people.set_timezone(asking().author_id, "Europe/London")
-    book = ReminderBook(ReminderSettings(), store.reminders, store.switches, Timers(store.timers),
+    book = ReminderBook(ReminderSettings(), store.reminders, place_switch(store, ASKED), Timers(store.timers),
                         clock=lambda: now)
     assert not (await book.set(asking(), "stand up", "2026-12-01T10:00", None, "FREQ=DAILY")).error
     [row] = await store.reminders.open_for(asking().author_id)

@@ -550,3 +550,23 @@ async def test_a_swipe_is_the_replys_request_its_tools_and_cache_too(harness: Ha
     assert swipe.usage["cache_read_input_tokens"] == written > 0
     [reminder] = await h.store.reminders.open_for(USER_ID)
     assert reminder.text == "the story"
+
+
+async def test_a_thread_without_its_own_setting_follows_its_channels_swipes_switch(harness: Harness) -> None:
+    """/bot swipes off in a channel reaches the threads opened in it, as every per-place switch does: a reply
+    in such a thread is posted without buttons and none is added after."""
+    h = harness
+    answer = await (await h.slash("bot", [{"type": 1, "name": "swipes", "options": [
+        {"type": 3, "name": "state", "value": "off"}]}], user=h.admin_id)).message()
+    assert "Swipes is **off**" in answer["content"]
+    thread = await h.discord.open_thread(CHANNEL_ID, USER_ID, "tales")
+    h.claude.script("Once upon a tide.", model=MODEL)
+    await h.say("tell me a story", mention=True, channel=thread)
+    [reply] = await h.replies(thread, 1)
+    assert h.bot is not None
+    await h.bot.in_flight.drain()
+    await h.at_rest()
+    assert reply["content"] == "Once upon a tide." and not reply.get("components")
+    carried = [r for r in h.discord.requests if f"/channels/{thread}/messages" in r.path
+               and isinstance(r.body, dict) and r.body.get("components")]
+    assert carried == []

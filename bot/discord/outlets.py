@@ -61,8 +61,10 @@ class Buttons(Protocol):
     """The buttons a reply's whole answer in one message is posted with (a feature's, declared in
     bot/discord/features.py)."""
 
-    async def view(self, channel_id: int, guild_id: int | None) -> discord.ui.View | None:
-        """The buttons of a reply just posted there; None where they are switched off."""
+    async def view(self, channel_id: int, guild_id: int | None,
+                   parent_id: int | None = None) -> discord.ui.View | None:
+        """The buttons of a reply just posted there (``parent_id``: a thread's channel); None where they are
+        switched off."""
         ...
 
     def posted(self, answered: int, message_id: int, text: str, character: str,
@@ -110,7 +112,7 @@ class DiscordOutlet:
         nonce = reply_nonce(self.message.id, self.parts, greeting=self.greeting_posts)
         self.parts += 1
         buttons = self.buttons if whole and not self.greeting_posts else None
-        view = await buttons.view(_channel_id(self.channel), _guild_id(self.message)) if buttons else None
+        view = await buttons.view(*_where(self.channel, self.message)) if buttons else None
         buttons = buttons if view is not None else None
         options: SendOptions = {"view": view} if view is not None else {}
         try:
@@ -158,6 +160,12 @@ def thread_refusal(channel: object, exc: discord.HTTPException) -> str | None:
 def _channel_id(channel: discord.abc.Messageable) -> int:
     # every channel a message is posted in has an id; the Messageable protocol does not declare it
     return int(channel.id)  # type: ignore[attr-defined]
+
+
+def _where(channel: discord.abc.Messageable, message: discord.Message) -> tuple[int, int | None, int | None]:
+    """(channel, server, a thread's channel) of a post, for a feature's per-place switch."""
+    parent = channel.parent_id if isinstance(channel, discord.Thread) else None
+    return _channel_id(channel), _guild_id(message), parent
 
 
 def _partial(channel: discord.abc.Messageable, message_id: int) -> discord.PartialMessage:
@@ -246,7 +254,7 @@ class WebhookOutlet:
             sent = await self.channel.send(f"**{persona.name}:** {text}", allowed_mentions=allowed)
             return sent.id
         buttons = self.buttons if whole else None
-        view = await buttons.view(_channel_id(self.channel), _guild_id(self.message)) if buttons else None
+        view = await buttons.view(*_where(self.channel, self.message)) if buttons else None
         buttons = buttons if view is not None else None
         # A picture given as a URL (acore_bot's avatar_url) is fetched by Discord, per message.
         sent = await hook.send(text, username=persona.name, wait=True, allowed_mentions=allowed,

@@ -11,6 +11,7 @@ import discord
 from discord import app_commands
 
 from bot.core.config import Settings
+from bot.core.config.holder import SettingsHolder
 from bot.core.i18n import N_
 from bot.core.reach import INACTIVE, NOT_ALLOWED, Way, Where
 from bot.discord.language import locale_language
@@ -33,6 +34,7 @@ class Kindred(Protocol):
     """What the checks read of the bot (client.py's; a protocol, so the bot's own module may use them)."""
 
     settings: Settings
+    settings_holder: SettingsHolder  # what a reload writes into (``settings`` is its current)
 
     @property
     def services(self) -> Services: ...  # the access gate, the limits, the places among them

@@ -172,11 +172,12 @@ class SwipeDesk:
         for record in closed:
             self.beside(self.strip(record))
 
-    async def view(self, channel_id: int, guild_id: int | None) -> discord.ui.View | None:
+    async def view(self, channel_id: int, guild_id: int | None,
+                   parent_id: int | None = None) -> discord.ui.View | None:
         """The buttons a reply goes out with when it is known at its post to be one message (the outlets,
         bot/discord/outlets.py): those of swipes just offered, so no edit has to add them; None where swipes
         are switched off (it goes out without, and is not offered any)."""
-        if not await self.swipes.allowed(channel_id, guild_id):
+        if not await self.swipes.allowed(channel_id, guild_id, parent_id):
             return None
         if self.fresh is None:  # one for every post: wholly dynamic, nothing in it is per message
             self.fresh = swipe_view(FRESH)

@@ -10,12 +10,13 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
+import discord
 from discord import app_commands
 
 from bot.core.i18n import sentences, t
 from bot.discord.language import answer_language
 from bot.discord.permissions import HookInteraction, Kindred, admin_only, in_server, server_admin_only
-from bot.operator.registration import Switch
+from bot.operator.registration import PlaceSwitch, Switch
 
 log = logging.getLogger(__name__)
 
@@ -81,12 +82,11 @@ async def set_switch(interaction: HookInteraction, switch: Switch, state: OnOff,
     place_type, place_id, name = place(interaction, scope, language)
     wanted = None if state == "default" else state == "on"
     await places.set_switch(switch.name, place_type, place_id, wanted)
-    default, default_key = switch.default_from(bot.settings), switch.default_name
-    channel_id, guild_id = int(interaction.channel_id or 0), interaction.guild_id
-    if switch.mastered:
-        effective = default and await places.switch_is_on(switch.name, channel_id, guild_id, True)
-    else:
-        effective = await places.switch_is_on(switch.name, channel_id, guild_id, default)
+    read = PlaceSwitch(switch, places, bot.settings_holder)  # as the feature's own code reads it
+    default, default_key = read.default, switch.default_name
+    channel = interaction.channel
+    parent_id = channel.parent_id if isinstance(channel, discord.Thread) else None
+    effective = await read.at(int(interaction.channel_id or 0), interaction.guild_id, parent_id=parent_id)
     log.info("admin %s set %s %s for %s %s", interaction.user.id, switch.name, state, place_type, place_id)
     title = switch.name.replace("_", " ").capitalize()  # the switch's own name, as its command spells it
     head = (t(language, "{switch} for {place}: back to the default ({state}, {setting}).", switch=title,
@@ -99,4 +99,4 @@ async def set_switch(interaction: HookInteraction, switch: Switch, state: OnOff,
            else t(language, "Here it is now **{state}**: not here.", state=on_off(language, False)))
     wins = t(language, "A channel setting wins over its server's.")
     await interaction.response.send_message(sentences(head, now, wins), ephemeral=True)
-    await place_changed(bot, guild_id)
+    await place_changed(bot, interaction.guild_id)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from bot.core.config.holder import SettingsHolder
 from bot.core.config.sections import Settings, register_section
+from bot.core.place import Place
 from bot.core.stages import (
     DecisionListener,
     Gate,
@@ -96,6 +97,36 @@ class Switch:
 
 
 @dataclass(frozen=True)
+class PlaceSwitch:
+    """A switch as a feature's code reads it: whether it is on at a place, with the switch's own default (the
+    running setting it follows: a reload applies; a mastered one never on past it) and a thread following its
+    channel where it has no setting of its own. Made by :meth:`Parts.switch`; every reader asks the same way,
+    so none can pass another default or forget a thread's channel."""
+
+    switch: Switch
+    places: PlaceControls
+    holder: SettingsHolder
+
+    @property
+    def default(self) -> bool:
+        """What applies where no place set it (the running setting it follows, else its own default)."""
+        return self.switch.default_from(self.holder.current)
+
+    async def on(self, place: Place) -> bool:
+        """Whether it is on at ``place`` (an answer only one person sees: the server it was asked in)."""
+        return await self.at(place.channel_id, place.guild_id, parent_id=place.parent_id)
+
+    async def at(self, channel_id: int, guild_id: int | None, *, parent_id: int | None = None) -> bool:
+        """Whether it is on in ``channel_id`` of ``guild_id`` (``parent_id``: a thread's channel)."""
+        default = self.default
+        if self.switch.mastered:  # the operator's master switch: a place may turn it off, never on past it
+            return default and await self.places.switch_is_on(self.switch.name, channel_id, guild_id, True,
+                                                              parent_id=parent_id)
+        return await self.places.switch_is_on(self.switch.name, channel_id, guild_id, default,
+                                              parent_id=parent_id)
+
+
+@dataclass(frozen=True)
 class Parts:
     """What a feature is built from (the composition root's, at start-up): the running settings, the store,
     the durable timers, the place switches' accessors, the character's name, and whether a message certainly
@@ -126,6 +157,10 @@ class Parts:
     metrics: Metrics | None = None
     reach: Rule | None = None
     alive: AliveParts | None = None
+
+    def switch(self, switch: Switch) -> PlaceSwitch:
+        """``switch`` as the feature's code reads it at a place (:class:`PlaceSwitch`)."""
+        return PlaceSwitch(switch, self.places, self.holder)
 
     def side(self, kind: type[S]) -> S:
         """The Discord side of type ``kind`` (LookupError: the client handed none over)."""

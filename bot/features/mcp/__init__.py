@@ -33,8 +33,14 @@ from bot.operator.registration import Contribution, Feature, Parts, Switch
 __all__ = ["FEATURE", "McpAdmin", "McpTools"]
 
 
+IN_PRIVATE = Switch("mcp_private", "Offer the MCP tools in private places here (or not).",
+                    N_("the MCP tools added here are offered in private places (what is said may go to "
+                       "them)"),
+                    section=McpSettings, key="mcp_private_places", command="mcp private", server_admins=True)
+
+
 def build(parts: Parts) -> Contribution:
-    tools = McpTools.following(parts.holder, parts.store.mcp, parts.store.switches)
+    tools = McpTools.following(parts.holder, parts.store.mcp, parts.switch(IN_PRIVATE))
     # lent only when they are on: off, no reply asks them
     return Contribution(tools=(tools,) if parts.holder.current.section(McpSettings).mcp_tools else (),
                         parts=(McpAdmin(parts.store.mcp, tools),))
@@ -42,10 +48,6 @@ def build(parts: Parts) -> Contribution:
 
 FEATURE = Feature(
     name="mcp", settings=McpSettings,
-    switches=(Switch("mcp_private", "Offer the MCP tools in private places here (or not).",
-                     N_("the MCP tools added here are offered in private places (what is said may go to "
-                        "them)"),
-                     section=McpSettings, key="mcp_private_places", command="mcp private",
-                     server_admins=True),),
+    switches=(IN_PRIVATE,),
     cogs=("cogs.mcp",),
     build=build)

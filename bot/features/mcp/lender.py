@@ -30,13 +30,12 @@ from bot.core.stages import Incoming
 from bot.features.mcp.config import McpSettings
 from bot.features.mcp.link import Link, LocalProgram, Target
 from bot.features.mcp.schema import McpTool
+from bot.operator.registration import PlaceSwitch
 from database.boundary import JsonObject
 from database.mcp import McpServer, McpServers
-from database.switches import PlaceSwitches
 
 log = logging.getLogger(__name__)
 
-SWITCH = "mcp_private"  # the per-place switch (/bot mcp private), over mcp_private_places
 LOCAL = "local:"  # how a server's admins name one of the operator's local servers (/bot mcp add local:NAME)
 VOICE = (
     "You can use the tools this server's admins added from MCP servers when someone asks for what they "
@@ -106,20 +105,21 @@ class Bound:
 class McpTools:
     """The MCP tools a reply may use, where they were added (see the module's docstring)."""
 
-    def __init__(self, settings: McpSettings, servers: McpServers, switches: PlaceSwitches) -> None:
-        self.settings, self.servers, self.switches = settings, servers, switches
+    def __init__(self, settings: McpSettings, servers: McpServers, in_private: PlaceSwitch) -> None:
+        """``in_private``: /bot mcp private (the mcp_private_places setting its default)."""
+        self.settings, self.servers, self.in_private = settings, servers, in_private
         # one per (place, name, where): its listing and its failures are that server's in that place
         self._links: dict[tuple[int | None, str, str], Link] = {}
         self._left_out: set[tuple[int | None, str]] = set()  # tools past mcp_declared_chars, logged once
 
     @classmethod
-    def following(cls, holder: SettingsHolder, servers: McpServers, switches: PlaceSwitches) -> McpTools:
+    def following(cls, holder: SettingsHolder, servers: McpServers, in_private: PlaceSwitch) -> McpTools:
         settings = holder.follow(McpSettings)
         nowhere = sorted(set(local_servers(settings)) - set(local_places(settings)))
         if nowhere and settings.mcp_tools:  # set up, and (since mcp_local_places) silently unused
             log.warning("local MCP servers lent nowhere (name them in mcp_local_places to use them): %s",
                         ", ".join(nowhere))
-        return cls(settings, servers, switches)
+        return cls(settings, servers, in_private)
 
     def target(self, url: str, guild_id: int | None, user_id: int | None = None) -> Target | None:
         """Where ``url`` is reached: the URL itself, or the operator's local server it names (None: no such
@@ -146,8 +146,7 @@ class McpTools:
             if not s.mcp_in_dms:
                 return []
             return [McpServer(0, name, f"{LOCAL}{name}", ()) for name in lent_here(s, None, msg.author_id)]
-        if (msg.is_dm or msg.private) and not await self.switches.is_on(
-                SWITCH, msg.channel_id, msg.guild_id, s.mcp_private_places, parent_id=msg.parent_id):
+        if (msg.is_dm or msg.private) and not await self.in_private.on(msg.place):
             return []
         return await self.servers.of(msg.guild_id)
 

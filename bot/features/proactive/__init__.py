@@ -21,8 +21,8 @@ from datetime import timedelta
 from bot.core.i18n import N_
 from bot.core.timers import Recurring
 from bot.features.proactive.config import ProactiveSettings
-from bot.features.proactive.rounds import SWITCH, ProactiveRound
-from bot.operator.registration import Contribution, Feature, Parts, Running, Switch
+from bot.features.proactive.rounds import ProactiveRound
+from bot.operator.registration import Contribution, Feature, Parts, PlaceSwitch, Running, Switch
 from database.timers import TimerRows
 
 
@@ -30,8 +30,10 @@ class ProactiveTalk:
     """The feature's running part: its round's key (one per shard set in a cluster) and the round, made
     with the character's initiative (which is built after the features)."""
 
-    def __init__(self, settings: ProactiveSettings, rows: TimerRows, character: str, shards: str) -> None:
+    def __init__(self, settings: ProactiveSettings, rows: TimerRows, character: str, shards: str,
+                 switched_on: PlaceSwitch) -> None:
         self.settings = settings
+        self.switched_on = switched_on
         self.rows = rows
         self.key = f"proactive:{character}" + (f":shards {shards}" if shards else "")
         self._round: ProactiveRound | None = None
@@ -49,7 +51,7 @@ class ProactiveTalk:
         self._round = ProactiveRound(running.speaker, running.time, places=side.places,
                                      outlet_for=side.outlet_for, place_of=side.place_of,
                                      status=running.status, feeling=running.room,
-                                     mirror=running.mirror)
+                                     mirror=running.mirror, switched_on=self.switched_on)
         return (Recurring(self.key, timedelta(minutes=self.settings.proactive_interval_minutes),
                           self._round.run),)
 
@@ -63,17 +65,20 @@ class ProactiveTalk:
                 f"{s.proactive_interval_minutes} min · chance {s.proactive_chance:g} · {rounds}")
 
 
+# /bot proactive and /settings proactive set one setting (database/servers.py)
+SPOKEN = Switch("proactive", "Let me speak first now and then here (or not).",
+                N_("I speak first now and then (when it has been quiet a while)"),
+                section=ProactiveSettings, key="proactive_talk")
+
+
 def build(parts: Parts) -> Contribution:
     talk = ProactiveTalk(parts.holder.follow(ProactiveSettings), parts.store.timers, parts.character,
-                         parts.shards)
+                         parts.shards, parts.switch(SPOKEN))
     return Contribution(parts=(talk,), recurring=talk.recurring, status_lines=(talk.status_lines,))
 
 
 FEATURE = Feature(
     name="proactive", settings=ProactiveSettings,
-    # /bot proactive and /settings proactive set one setting (database/servers.py)
-    switches=(Switch(SWITCH, "Let me speak first now and then here (or not).",
-                     N_("I speak first now and then (when it has been quiet a while)"),
-                     section=ProactiveSettings, key="proactive_talk"),),
+    switches=(SPOKEN,),
     unprompted=frozenset({"proactive"}),
     build=build)

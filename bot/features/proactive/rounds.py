@@ -35,6 +35,7 @@ from bot.core.reach import Permit, Refusal, Way, Where
 from bot.core.stages import Outlet
 from bot.core.text import clean_name
 from bot.features.proactive.config import ProactiveSettings
+from bot.operator.registration import PlaceSwitch
 from bot.reply.prompting import channel_chat
 from database.boundary import JsonObject
 from database.records import SeenMessage
@@ -42,7 +43,6 @@ from database.visibility import Audience, line_origin, may_enter
 
 log = logging.getLogger(__name__)
 
-SWITCH = "proactive"  # the place switch (/bot proactive on|off)
 BUSY = timedelta(minutes=1)
 RECENT = 15  # channel messages read (and shown to Claude for a comment)
 
@@ -102,8 +102,10 @@ class ProactiveRound:
                  outlet_for: Callable[[Venue, Permit], Outlet],
                  place_of: Callable[[int, int | None], Place], status: Callable[[], Awaitable[str]],
                  feeling: Callable[[int], Awaitable[str]], mirror: Callable[[str], None],
-                 rng: Roller | None = None) -> None:
+                 switched_on: PlaceSwitch, rng: Roller | None = None) -> None:
+        """``switched_on``: the /bot proactive switch (the places it may speak first in)."""
         self.speaker = speaker
+        self.switched_on = switched_on
         self.time = time
         self.places = places
         self.outlet_for = outlet_for
@@ -125,8 +127,7 @@ class ProactiveRound:
         verdicts: list[Verdict] = []
         for place in self.places():
             # /bot proactive and /settings proactive set one setting (database/servers.py)
-            on = await store.switches.is_on(SWITCH, place.channel_id, place.guild_id,
-                                            own.proactive_talk)
+            on = await self.switched_on.at(place.channel_id, place.guild_id)
             if not on:
                 continue
             active = await store.places.is_active(place.channel_id, place.guild_id)

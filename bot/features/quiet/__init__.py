@@ -13,8 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from bot.core.i18n import N_
 from bot.core.stages import Decision, Incoming, Outlet
-from bot.operator.places import PlaceControls
-from bot.operator.registration import Contribution, Feature, Parts, Switch
+from bot.operator.registration import Contribution, Feature, Parts, PlaceSwitch, Switch
 
 SWITCH = Switch("quiet", "Answer here only when I'm named, mentioned or replied to (or not).",
                 N_("I answer only when I'm named, mentioned or replied to, and never join in on my own"))
@@ -24,17 +23,16 @@ class QuietGate:
     """Stops an unaddressed message in a quiet place before the decider's vote. A thread follows its
     channel; a conversation thread the character opened (``/bot threads``) is talk with it, so it passes."""
 
-    def __init__(self, places: PlaceControls, addressed: Callable[[Incoming], bool],
+    def __init__(self, quiet: PlaceSwitch, addressed: Callable[[Incoming], bool],
                  own_thread: Callable[[int], Awaitable[bool]]) -> None:
-        self.places = places
+        self.quiet = quiet
         self.addressed = addressed
         self.own_thread = own_thread
 
     async def __call__(self, msg: Incoming, outlet: Outlet, /) -> Decision | None:
         if msg.mentions_bot or msg.replies_to_bot or self.addressed(msg):
             return None
-        if not await self.places.switch_is_on(SWITCH.name, msg.channel_id, msg.guild_id, SWITCH.default,
-                                              parent_id=msg.parent_id):
+        if not await self.quiet.on(msg.place):
             return None
         if msg.parent_id is not None and await self.own_thread(msg.channel_id):
             return None
@@ -45,7 +43,7 @@ def build(parts: Parts) -> Contribution:
     def own_thread(thread_id: int) -> Awaitable[bool]:
         return parts.store.talk_threads.opened_by(thread_id, parts.character)
 
-    return Contribution(place_gates=(QuietGate(parts.places, parts.addressed, own_thread),))
+    return Contribution(place_gates=(QuietGate(parts.switch(SWITCH), parts.addressed, own_thread),))
 
 
 FEATURE = Feature(name="quiet", switches=(SWITCH,), build=build)

@@ -17,21 +17,23 @@ from __future__ import annotations
 
 from bot.core.config import AliveSettings
 from bot.core.i18n import N_
-from bot.features.reactions.reacting import SWITCH, EmoteReactions
+from bot.features.reactions.reacting import EmoteReactions
 from bot.operator.registration import Contribution, Feature, Parts, Switch
+
+REACTING = Switch("reactions", "Let me react with emotes to warm messages I don't answer.",
+                  N_("I react with an emote to warm messages I don't answer"), section=AliveSettings,
+                  key="emote_reactions")
 
 
 def build(parts: Parts) -> Contribution:
     if parts.alive is None:  # nothing alive to react with
         return Contribution()
-    reactions = EmoteReactions(parts.alive, parts.store.switches, parts.store.log,
+    reactions = EmoteReactions(parts.alive, parts.switch(REACTING), parts.store.log,
                                parts.holder.follow(AliveSettings), parts.accounts)
     return Contribution(decision_observers=(reactions.react,), cast_decision_observers=(reactions.react,))
 
 
 FEATURE = Feature(
     name="reactions",
-    switches=(Switch(SWITCH, "Let me react with emotes to warm messages I don't answer.",
-                     N_("I react with an emote to warm messages I don't answer"), section=AliveSettings,
-                     key="emote_reactions"),),
+    switches=(REACTING,),
     build=build)

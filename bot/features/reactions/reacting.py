@@ -17,13 +17,12 @@ from bot.alive.reactions import ReactionGate
 from bot.alive.service import AliveParts
 from bot.core.config import AliveSettings
 from bot.core.stages import Decision, Incoming
+from bot.operator.registration import PlaceSwitch
 from database.log import MessageLog
 from database.records import SeenMessage
-from database.switches import PlaceSwitches
 
 log = logging.getLogger(__name__)
 
-SWITCH = "reactions"  # the place switch (/bot reactions on|off)
 WARM = frozenset({"warmth", "praise"})
 
 
@@ -50,10 +49,11 @@ class EmoteReactions:
     character's emotes, feelings, clock and Discord side; ``settings``: the alive section (follows reloads);
     ``accounts``: the main character's own."""
 
-    def __init__(self, alive: AliveParts, switches: PlaceSwitches, messages: MessageLog,
+    def __init__(self, alive: AliveParts, switched_on: PlaceSwitch, messages: MessageLog,
                  settings: AliveSettings, accounts: Collection[int]) -> None:
+        """``switched_on``: /bot reactions (the emote_reactions setting its default)."""
         self.alive = alive
-        self.switches = switches
+        self.switched_on = switched_on
         self.messages = messages
         self.settings = settings
         self.accounts = accounts
@@ -65,8 +65,7 @@ class EmoteReactions:
         stimuli = warm_stimuli(msg.content)
         if not stimuli:
             return
-        if not await self.switches.is_on(SWITCH, msg.channel_id, msg.guild_id, self.settings.emote_reactions,
-                                         parent_id=msg.parent_id):
+        if not await self.switched_on.on(msg.place):
             return
         previous = await self.messages.recent_messages(msg.channel_id, limit=1, before_id=msg.message_id)
         if not aimed_at_me(previous, self.accounts):

@@ -23,23 +23,23 @@ Its registration (bot/operator/registration.py): ``FEATURE`` below.
 
 from __future__ import annotations
 
-from bot.core.i18n import N_
-from bot.features.reminders.book import SWITCH, ReminderBook
+from bot.features.reminders.book import ASKED, ReminderBook
 from bot.features.reminders.config import ReminderSettings
 from bot.features.reminders.delivery import ReminderDelivery
 from bot.features.reminders.tasks import PlaceTasks
-from bot.operator.registration import Contribution, Feature, Parts, Running, Switch, TimerHandler
+from bot.operator.registration import Contribution, Feature, Parts, Running, TimerHandler
 from database.reminders import TIMER, forget_person
 
 
 def build(parts: Parts) -> Contribution:
-    book = ReminderBook(parts.holder.follow(ReminderSettings), parts.store.reminders, parts.store.switches,
+    book = ReminderBook(parts.holder.follow(ReminderSettings), parts.store.reminders, parts.switch(ASKED),
                         parts.timers, threads=parts.store.threads, privacy=parts.store.privacy,
                         zone=parts.holder.current.alive.timezone)  # restart-only: read once
 
     def timers(running: Running) -> dict[str, TimerHandler]:
-        return {TIMER: ReminderDelivery(running.speaker, running.side, running.time, running.place_lock,
-                                        mirror=running.mirror, feeling=running.feeling).deliver}
+        delivery = ReminderDelivery(running.speaker, running.side, running.time, running.place_lock,
+                                    parts.switch(ASKED), mirror=running.mirror, feeling=running.feeling)
+        return {TIMER: delivery.deliver}
 
     # a zone proposed and not yet confirmed is forgotten with the person
     return Contribution(tools=(book,), parts=(book, PlaceTasks(book)), forget_held=(book.confirmed,),
@@ -48,9 +48,7 @@ def build(parts: Parts) -> Contribution:
 
 FEATURE = Feature(
     name="reminders", settings=ReminderSettings,
-    switches=(Switch(SWITCH, "Let people ask me for reminders here (or not).",
-                     N_("people can ask me to remind them of something here"),
-                     section=ReminderSettings, key="reminders"),),
+    switches=(ASKED,),
     cogs=("cogs.reminders", "cogs.place_tasks"), forget=forget_person,
     unprompted=frozenset({"reminder", "task"}),  # a reminder said in character, a place task's time
     build=build)

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, available_timezones
 
-from bot.core.i18n import t
+from bot.core.i18n import N_, t
 from bot.core.localtime import Clock, load_zone, utc_now
 from bot.core.models.tools import Lent, ToolOutput, client_tool
 from bot.core.stages import Incoming
@@ -44,14 +44,17 @@ from bot.features.reminders.recurrence import (
     plan_off_loop,
     to_instant,
 )
+from bot.operator.registration import PlaceSwitch, Switch
 from database.boundary import JsonObject
 from database.privacy import Privacy
 from database.reminders import TIMER, NewReminder, ReminderRow, Reminders, reminder_key
-from database.switches import PlaceSwitches
 from database.threads import Threads
 from memory.threads import close_served
 
-SWITCH = "reminders"  # the place switch (/bot reminders on|off)
+# the place switch (/bot reminders on|off); in a DM the reminders_in_dms setting decides
+ASKED = Switch("reminders", "Let people ask me for reminders here (or not).",
+               N_("people can ask me to remind them of something here"),
+               section=ReminderSettings, key="reminders")
 # How the character speaks of the tools (their family's sentence in the system prompt, ``Lent.voice``).
 VOICE = (
     "You can set reminders for people here (set_reminder) and note their time zone when they say where "
@@ -161,7 +164,7 @@ class ReminderBook:
     """Setting, listing and cancelling reminders (the tools' and the commands' one place), and the zones
     proposed from what people said."""
 
-    def __init__(self, settings: ReminderSettings, reminders: Reminders, switches: PlaceSwitches,
+    def __init__(self, settings: ReminderSettings, reminders: Reminders, asked: PlaceSwitch,
                  timers: Timers, *, clock: Clock = utc_now, threads: Threads | None = None,
                  privacy: Privacy | None = None, zone: str = "") -> None:
         """``privacy``: a reminder set while a reply is written is a write about its person, as the exchange's
@@ -172,7 +175,7 @@ class ReminderBook:
         self.zone = zone
         self.reminders = reminders
         self.threads = threads  # the open threads a cancelled reminder stood for close with it
-        self.switches = switches
+        self.asked = asked  # the /bot reminders switch (a DM: the reminders_in_dms setting instead)
         self.timers = timers
         self.clock = clock
         self._proposed: OrderedDict[int, str] = OrderedDict()  # user id -> a zone waiting for /timezone
@@ -182,8 +185,7 @@ class ReminderBook:
         nor where reminders are off."""
         if msg.author_is_bot or msg.webhook_id is not None:
             return ()
-        on = self.settings.reminders_in_dms if msg.is_dm else await self.switches.is_on(
-            SWITCH, msg.channel_id, msg.guild_id, self.settings.reminders, parent_id=msg.parent_id)
+        on = self.settings.reminders_in_dms if msg.is_dm else await self.asked.on(msg.place)
         if not on:
             return ()
         return (Lent(SET_REMINDER, SetReminder(self, msg), voice=VOICE),

@@ -45,11 +45,12 @@ from bot.core.place import Place
 from bot.core.reach import Permit, Refusal, Way, Where
 from bot.core.stages import Outlet, conversation_scope
 from bot.core.text import clean_name
-from bot.features.reminders.book import NAMELESS, SWITCH, humane
+from bot.features.reminders.book import NAMELESS, humane
 from bot.features.reminders.config import ReminderSettings
 from bot.features.reminders.recurrence import Due, Occurrence, due_off_loop, from_text, local_text
 from bot.features.reminders.tasks import ASK as TASK_ASK
 from bot.features.reminders.tasks import BEFORE as TASK_BEFORE
+from bot.operator.registration import PlaceSwitch
 from bot.reply.prompting import fence
 from database.reminders import ReminderRow, reminder_key
 from database.timers import TimerRow
@@ -95,12 +96,14 @@ class DueTurn:
 class ReminderDelivery:
     """The ``reminder`` timer's handler."""
 
-    def __init__(self, speaker: Speaker, side: DiscordSide, time: LocalTime, place_lock: PlaceLock, *,
-                 mirror: Callable[[str], None] = lambda _: None, clock: Clock = utc_now,
-                 feeling: Toward | None = None) -> None:
+    def __init__(self, speaker: Speaker, side: DiscordSide, time: LocalTime, place_lock: PlaceLock,
+                 asked: PlaceSwitch, *, mirror: Callable[[str], None] = lambda _: None,
+                 clock: Clock = utc_now, feeling: Toward | None = None) -> None:
         """``feeling``: the state line toward the person where the reminder goes (bot/alive/service.py
-        ``feeling_toward``; None: none said)."""
+        ``feeling_toward``; None: none said); ``asked``: the /bot reminders switch, read again when one is
+        due."""
         self.speaker = speaker
+        self.asked = asked
         self.feeling = feeling
         self.side = side
         self.time = time
@@ -270,9 +273,7 @@ class ReminderDelivery:
         store = self.speaker.store
         if not await store.places.is_active(reminder.channel_id, reminder.guild_id):
             return False
-        return await store.switches.is_on(SWITCH, reminder.channel_id, reminder.guild_id,
-                                          self.speaker.settings.section(ReminderSettings).reminders,
-                                          parent_id=self.place(reminder, False).parent_id)
+        return await self.asked.on(self.place(reminder, False))
 
     async def _permit(self, reminder: ReminderRow) -> Permit | Refusal:
         """Leave to remind its person: in its channel while that still takes it and the rule lets them be

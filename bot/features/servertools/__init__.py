@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from bot.core.i18n import N_
 from bot.features.servertools.config import ServerToolSettings
-from bot.features.servertools.knowing import SWITCH, ServerTools, ServerView
+from bot.features.servertools.knowing import ServerTools, ServerView
 from bot.features.servertools.moderation import ModerationLog
 from bot.features.servertools.settings import ServerSettingsBook
 from bot.features.servertools.tickets import TicketDesk
@@ -29,21 +29,24 @@ from bot.features.servertools.userinfo import UserInfo
 from bot.operator.registration import Contribution, Feature, Parts, Switch
 from database.server_models import forget_person
 
+# the operator's server_tools setting is its master switch: the tools cost tokens and reach Discord
+LOOKING = Switch("server_tools", "Let me look up members, events and this channel's messages while replying.",
+                 N_("I may look up members, events and what was said here while replying"),
+                 section=ServerToolSettings, key="server_tools", mastered=True)
+
 
 def build(parts: Parts) -> Contribution:
     store = parts.store
     # the Discord edge's side is a protocol, asked for by its type
     view = parts.side(ServerView)  # type: ignore[type-abstract]
-    tools = ServerTools(parts.holder.follow(ServerToolSettings), store.people, store.log, store.switches,
-                        parts.consent, view, parts.accounts, parts.name)
+    tools = ServerTools(parts.holder.follow(ServerToolSettings), store.people, store.log,
+                        parts.switch(LOOKING), parts.consent, view, parts.accounts, parts.name)
     return Contribution(tools=(tools,), parts=(ModerationLog(store.moderation), UserInfo(store.people),
                                                TicketDesk(store), ServerSettingsBook(store.servers)))
 
 
 FEATURE = Feature(
     name="servertools", settings=ServerToolSettings,
-    switches=(Switch(SWITCH, "Let me look up members, events and this channel's messages while replying.",
-                     N_("I may look up members, events and what was said here while replying"),
-                     section=ServerToolSettings, key="server_tools", mastered=True),),
+    switches=(LOOKING,),
     cogs=("cogs.moderation", "cogs.info", "cogs.tickets", "cogs.server_settings"),
     forget=forget_person, build=build)

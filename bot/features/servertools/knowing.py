@@ -27,13 +27,12 @@ from bot.core.models.tools import Lent, ToolOutput, client_tool, read_back
 from bot.core.stages import Incoming
 from bot.core.text import clean_name
 from bot.features.servertools.config import ServerToolSettings
+from bot.operator.registration import PlaceSwitch
 from database.boundary import JsonObject
 from database.people import People
 from database.records import SeenMessage
-from database.switches import PlaceSwitches
 from database.visibility import Origin, line_origin, may_enter
 
-SWITCH = "server_tools"  # the per-place switch (/bot server-tools), over the server_tools setting
 # How the character speaks of the tools (their families' sentences in the system prompt, ``Lent.voice``).
 PLACE_VOICE = (
     "You can look up this server's members, its scheduled events and what was said here lately when "
@@ -262,11 +261,12 @@ class ServerTools:
     at each message: a reload applies) and the place's switch (``/bot server-tools``, read only where the
     setting is on)."""
 
-    def __init__(self, settings: ServerToolSettings, people: People, log: Log, switches: PlaceSwitches,
+    def __init__(self, settings: ServerToolSettings, people: People, log: Log, switched_on: PlaceSwitch,
                  remembered: Remembered, view: ServerView, own: Collection[int],
                  character: Callable[[], str]) -> None:
-        """``own``: the character's own accounts; ``character``: its name now."""
-        self.settings, self.people, self.log, self.switches = settings, people, log, switches
+        """``switched_on``: /bot server-tools (the server_tools setting its master switch); ``own``: the
+        character's own accounts; ``character``: its name now."""
+        self.settings, self.people, self.log, self.switched_on = settings, people, log, switched_on
         self.remembered, self.view, self.own, self.character = remembered, view, own, character
         self._react: tuple[str, JsonObject | None] = ("", None)  # the allow-list's declaration, kept
 
@@ -278,19 +278,17 @@ class ServerTools:
         return emojis, self._react[1]
 
     async def __call__(self, msg: Incoming) -> Sequence[Lent]:
-        s = self.settings
-        if not s.server_tools or msg.author_is_bot:
-            return ()
-        if msg.guild_id is not None and not await self.switches.is_on(
-                SWITCH, msg.channel_id, msg.guild_id, True, parent_id=msg.parent_id):
+        if msg.author_is_bot or not (self.switched_on.default if msg.guild_id is None
+                                     else await self.switched_on.on(msg.place)):
             return ()
         lent: list[Lent] = []
         if msg.guild_id is not None and not msg.is_dm:  # an /ask in a server answers in private: no place
             member = MemberInfo(msg, self.people, self.remembered, self.view, self.own)
+            recent_lines = self.settings.server_tools_recent_lines
             lent += [Lent(MemberInfo.DECLARED, member, voice=PLACE_VOICE),
                      Lent(ScheduledEvents.DECLARED, ScheduledEvents(msg, self.view), voice=PLACE_VOICE),
                      Lent(RecentMessages.DECLARED, RecentMessages(msg, self.log, self.remembered,
-                                                                  s.server_tools_recent_lines, self.own,
+                                                                  recent_lines, self.own,
                                                                   self.character()), voice=PLACE_VOICE)]
         emojis, declared = self._react_declared()
         if declared is not None:

@@ -41,6 +41,11 @@ from database.swipes import forget_person
 __all__ = ["FEATURE", "ReplySwipes", "SwipeBoard", "Swiped", "Swiper"]
 
 
+SHOWN = Switch(SWITCH, "Put the swipe buttons on my latest reply here (or not).",
+               N_("my latest reply carries the swipe buttons, to see another answer"),
+               section=SwipeSettings, key="swipes")
+
+
 def build(parts: Parts) -> Contribution:
     settings, discord = parts.holder.follow(SwipeSettings), parts.holder.follow(DiscordSettings)
     expiry = SwipeExpiry(parts.store, parts.side(SwipeBoard))
@@ -50,14 +55,11 @@ def build(parts: Parts) -> Contribution:
 
     def later_parts(running: Running) -> tuple[object, ...]:
         # a new alternative is asked of the character who answered: built once the characters are
-        return (ReplySwipes(parts.store, settings, discord, running.cast, parts.timers),)
+        return (ReplySwipes(parts.store, settings, discord, running.cast, parts.timers, parts.switch(SHOWN)),)
 
     return Contribution(timers=timers, later_parts=later_parts)
 
 
 FEATURE = Feature(
-    name="swipes", settings=SwipeSettings,
-    switches=(Switch(SWITCH, "Put the swipe buttons on my latest reply here (or not).",
-                     N_("my latest reply carries the swipe buttons, to see another answer"),
-                     section=SwipeSettings, key="swipes"),),
+    name="swipes", settings=SwipeSettings, switches=(SHOWN,),
     cogs=("cogs.swipes",), forget=forget_person, build=build)

@@ -30,6 +30,7 @@ from bot.core.stages import Incoming, ReplyResult, conversation_scope
 from bot.core.timers import Timers
 from bot.core.tokens import count_tokens
 from bot.features.swipes.config import SwipeSettings
+from bot.operator.registration import PlaceSwitch
 from bot.reply.pipeline import Cast, ReplyPipeline
 from database.records import Turn
 from database.store import Store
@@ -78,12 +79,13 @@ class Swiped:
 
 class ReplySwipes:
     def __init__(self, store: Store, settings: SwipeSettings, discord: DiscordSettings, cast: Cast,
-                 timers: Timers) -> None:
+                 timers: Timers, shown: PlaceSwitch) -> None:
         """``settings``: the feature's section (whether replies carry the buttons, their lifetime) and
         ``discord`` (the message length), both following reloads;
         ``cast``: the characters the bot plays (the main one, and an ensemble's others); ``timers``: where
-        the buttons' expiry is armed."""
+        the buttons' expiry is armed; ``shown``: the ``/bot swipes`` switch."""
         self.store = store
+        self.shown = shown
         self.settings = settings
         self.discord = discord
         self.cast = cast
@@ -102,11 +104,12 @@ class ReplySwipes:
         except (KeyError, StopIteration):  # a character no longer in the cast
             return None
 
-    async def allowed(self, channel_id: int, guild_id: int | None) -> bool:
-        """Whether replies there carry the buttons: the place's /bot swipes, else the swipes setting."""
+    async def allowed(self, channel_id: int, guild_id: int | None, parent_id: int | None = None) -> bool:
+        """Whether replies there carry the buttons: the place's /bot swipes (a thread: else its channel's),
+        else the swipes setting (a DM: the setting)."""
         if guild_id is None:
-            return self.settings.swipes
-        return await self.store.switches.is_on(SWITCH, channel_id, guild_id, self.settings.swipes)
+            return self.shown.default
+        return await self.shown.at(channel_id, guild_id, parent_id=parent_id)
 
     async def offer(self, msg: Incoming, result: ReplyResult, webhook_id: int | None = None,
                     now: datetime | None = None, *,
@@ -116,7 +119,7 @@ class ReplySwipes:
         in place; None: not offered). ``close``: False when the caller knows none are open there (the
         message's own arrival closed them), sparing the search."""
         record = self._offered(msg, result, webhook_id, now or datetime.now(UTC))
-        if record is not None and not await self.allowed(msg.channel_id, msg.guild_id):
+        if record is not None and not await self.allowed(msg.channel_id, msg.guild_id, msg.parent_id):
             record = None  # switched off there: the older ones still close
         privacy = self.store.privacy
         # Its row names the person: a /forget_me since their message came means none is opened, one that

@@ -17,23 +17,26 @@ from __future__ import annotations
 
 from bot.core.i18n import N_
 from bot.features.threads.config import ThreadSettings
-from bot.features.threads.talk import SWITCH, ConversationThreads, thread_name
+from bot.features.threads.talk import ConversationThreads, thread_name
 from bot.operator.registration import Contribution, Feature, Parts, Switch
 
 __all__ = ["FEATURE", "ConversationThreads", "thread_name"]
 
 
+OPENING = Switch("threads", "Go on with a conversation in a thread I open (or not).",
+                 N_("a conversation started with me goes on in a thread I open, where I answer every "
+                    "message"),
+                 section=ThreadSettings, key="conversation_threads")
+
+
 def build(parts: Parts) -> Contribution:
     settings = parts.holder.follow(ThreadSettings)
-    talk = ConversationThreads(parts.store.talk_threads, parts.store.switches, settings, parts.store.log,
+    talk = ConversationThreads(parts.store.talk_threads, parts.switch(OPENING), settings, parts.store.log,
                                parts.character, parts.name)
     return Contribution(thread_talk=talk)
 
 
 FEATURE = Feature(
     name="threads", settings=ThreadSettings,
-    switches=(Switch(SWITCH, "Go on with a conversation in a thread I open (or not).",
-                     N_("a conversation started with me goes on in a thread I open, where I answer every "
-                        "message"),
-                     section=ThreadSettings, key="conversation_threads"),),
+    switches=(OPENING,),
     build=build)

@@ -1,5 +1,5 @@
 """Conversations in threads (``/bot threads on``, off by default: the ``conversation_threads`` setting and
-the ``threads`` switch of a channel or a server, the package's ``SWITCH``): a conversation started with the
+the ``threads`` switch of a channel or a server, the package's ``OPENING``): a conversation started with the
 character in a channel (an @mention, a reply, a message it decided to answer) goes on in a thread it opens
 from that message, named from it; Discord archives it after the channel's own default duration.
 
@@ -21,13 +21,12 @@ from collections.abc import Callable, Collection
 
 from bot.core.stages import Incoming, Outlet, ThreadOpener, ThreadRefused
 from bot.features.threads.config import ThreadSettings
+from bot.operator.registration import PlaceSwitch
 from database.log import MessageLog
-from database.switches import PlaceSwitches
 from database.talk_threads import TalkThreads
 
 log = logging.getLogger(__name__)
 
-SWITCH = "threads"  # its Switch: the package's registration (bot/features/threads/__init__.py)
 NAME_MAX = 100  # Discord's longest thread name
 NAME_CUT = 80  # a name cut at a word before this, with an ellipsis
 
@@ -54,10 +53,10 @@ class ConversationThreads:
     message in one of them is answered by right (a ``ThreadTalk`` of the reply path, bot/core/stages.py).
     ``settings``: the feature's section (follows reloads)."""
 
-    def __init__(self, rows: TalkThreads, switches: PlaceSwitches, settings: ThreadSettings,
+    def __init__(self, rows: TalkThreads, opening: PlaceSwitch, settings: ThreadSettings,
                  messages: MessageLog, character: str, name: Callable[[], str]) -> None:
         self.rows = rows
-        self.switches = switches
+        self.opening = opening  # /bot threads
         self.settings = settings
         self.messages = messages
         self.character = character  # the key its threads are filed under
@@ -70,8 +69,7 @@ class ConversationThreads:
         return self._mine
 
     async def switched_on(self, msg: Incoming) -> bool:
-        return await self.switches.is_on(SWITCH, msg.channel_id, msg.guild_id,
-                                         self.settings.conversation_threads, parent_id=msg.parent_id)
+        return await self.opening.on(msg.place)
 
     async def mine(self, channel_id: int) -> bool:
         return channel_id in await self._threads()

@@ -34,13 +34,19 @@ from __future__ import annotations
 
 from bot.core.i18n import N_
 from bot.features.voice.aloud import SpokenReply
-from bot.features.voice.calls import SWITCH, Calls
+from bot.features.voice.calls import Calls
 from bot.features.voice.config import VoiceSettings
 from bot.features.voice.expecting import Expectations
 from bot.features.voice.messages import VoiceMessageReplies, VoiceMessages
 from bot.features.voice.setup import start_voice_checks
 from bot.features.voice.speech import VoiceService
 from bot.operator.registration import Contribution, Feature, Parts, Switch
+
+# server-wide (a server has one call); a call where it may no longer be is left (place_changed)
+CALLS = Switch("voice", "Let people call me into voice channels here (or not).",
+               N_("people can call me into their voice channel with /voice join"),
+               section=VoiceSettings, key="voice_channels", server_wide=True,
+               state_text="on, off, or default (the voice_channels setting)")
 
 
 def build(parts: Parts) -> Contribution:
@@ -59,7 +65,7 @@ def build(parts: Parts) -> Contribution:
     if parts.reach is None:
         raise ValueError("the voice feature's calls need the reach rule (Parts.reach)")
     # the character in voice channels (/voice join, /voice leave); the client hands it its Discord side
-    calls = Calls(parts.holder.follow(VoiceSettings), parts.places, voice, parts.reach)
+    calls = Calls(parts.holder.follow(VoiceSettings), parts.places, voice, parts.reach, parts.switch(CALLS))
     spoken = SpokenReply()  # a reply to words said in a call: it will be spoken (every character's)
     return Contribution(prompt_parts=(spoken,), cast_prompt_parts=(spoken,),
                         readers=(VoiceMessages(parts.holder.follow(VoiceSettings), voice,
@@ -69,11 +75,6 @@ def build(parts: Parts) -> Contribution:
 
 
 FEATURE = Feature(
-    name="voice", settings=VoiceSettings,
-    # server-wide (a server has one call); a call where it may no longer be is left (place_changed)
-    switches=(Switch(SWITCH, "Let people call me into voice channels here (or not).",
-                     N_("people can call me into their voice channel with /voice join"),
-                     section=VoiceSettings, key="voice_channels", server_wide=True,
-                     state_text="on, off, or default (the voice_channels setting)"),),
+    name="voice", settings=VoiceSettings, switches=(CALLS,),
     cogs=("cogs.voice",),
     build=build)

@@ -27,11 +27,9 @@ from bot.core.reach import Rule, Way, Where
 from bot.features.voice.config import VoiceSettings
 from bot.features.voice.speech import VoiceService
 from bot.operator.places import PlaceControls
+from bot.operator.registration import PlaceSwitch
 
 log = logging.getLogger(__name__)
-
-SWITCH = "voice"  # the place switch admins set with /bot voice
-
 
 class JoinedCall(Protocol):
     """One joined voice channel."""
@@ -78,8 +76,10 @@ class Calls:
     """``settings``: the voice section (a reload reaches it)."""
 
     def __init__(self, settings: VoiceSettings, places: PlaceControls, voice: VoiceService, reach: Rule,
-                 side: CallSide | None = None) -> None:
+                 switched_on: PlaceSwitch, side: CallSide | None = None) -> None:
+        """``switched_on``: /bot voice, the server's (a server has one call)."""
         self._reach = reach
+        self._switched_on = switched_on
         self._side = side  # the Discord side, handed over by the client once composed (``connect``)
         self._settings = settings
         self._places = places
@@ -99,8 +99,7 @@ class Calls:
         return call
 
     async def allowed(self, guild_id: int, channel_id: int) -> bool:
-        default = self._settings.voice_channels
-        return await self._places.switch_is_on(SWITCH, channel_id, guild_id, default)
+        return await self._switched_on.at(channel_id, guild_id)
 
     async def join(self, guild_id: int, channel_id: int | None, caller: Caller, language: str = "en") -> str:
         """Join ``channel_id`` (the caller's voice channel, None when not in one): what to tell the caller (in
