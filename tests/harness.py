@@ -26,6 +26,7 @@ from discord.ext import commands
 from bot.core.character import CharacterSource
 from bot.core.config import PROJECT_ROOT, Settings, load_settings
 from bot.core.localtime import DISCORD_EPOCH_MS
+from bot.core.timers import Dispatcher
 from bot.discord.client import Kindred, create_bot
 from bot.features.proactive import ProactiveTalk
 from bot.features.proactive.rounds import ProactiveRound
@@ -635,6 +636,12 @@ async def eventually(check: Callable[[], Awaitable[T]], what: str, timeout: floa
         assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.02)
     return result
+
+
+async def run_due(timers: Dispatcher, now: datetime | None = None) -> list[str]:
+    """The timer loop's pass at ``now`` (its clock's time when not given: bot/core/timers.py
+    ``Dispatcher.start_due``, what the loop runs), its runs waited for: their one-line results."""
+    return list(await asyncio.gather(*await timers.start_due(now)))
 
 
 async def logged(h: Harness, channel_id: int, message_id: int, timeout: float = EVENT_WAIT) -> SeenMessage:

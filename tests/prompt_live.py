@@ -40,6 +40,7 @@ from tests.harness import (
     check,
     eventually,
     press,
+    run_due,
     run_round,
 )
 from tests.memory_support import consolidation_responder
@@ -186,7 +187,7 @@ class Run:
         delivery.__self__.clock = lambda: self.clock.at  # type: ignore[attr-defined]
         h.claude.script("Alice! Miso's bowl is calling. Glub.", model=REPLY_MODEL)
         self.at(row.due_at)
-        await self.take("reminder", self.bot.services.timers.run_due)
+        await self.take("reminder", lambda: run_due(self.bot.services.timers))
 
     async def channel(self) -> None:
         h = self.h

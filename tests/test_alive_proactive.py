@@ -35,6 +35,7 @@ from tests.harness import (
     exchange,
     logged,
     proactive_round,
+    run_due,
     run_round,
 )
 from tests.test_e2e_lookup import NEWS
@@ -238,7 +239,7 @@ async def test_the_schedule_survives_a_restart_without_skipping_or_doubling(
 
     async def rounds(loop: Dispatcher, at: datetime) -> list[str]:
         """What the proactive round said when ``loop`` ran what was due at ``at`` (check-ins run too)."""
-        return [r for r in await loop.run_due(at) if r.startswith("round")]
+        return [r for r in await run_due(loop, at) if r.startswith("round")]
 
     before = datetime.now(UTC)
 

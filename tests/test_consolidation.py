@@ -38,7 +38,7 @@ from tests.consolidation_child import child_main, consolidate
 from tests.dbtools import archived_count, logged_count
 from tests.fakes.claude_models import lineup_capabilities
 from tests.fakes.claude_server import FakeClaude, Reply
-from tests.harness import check, eventually
+from tests.harness import check, eventually, run_due
 from tests.memory_support import (
     FINN,
     HashEmbedder,
@@ -496,11 +496,11 @@ async def test_a_daily_round_runs_once_at_its_anchor(make_harness: Any, name: st
     assert timedelta(0) < anchor - datetime.now(UTC) <= timedelta(days=1)
     # The bot's own round, in a dispatcher whose clock the test moves (the bot's loop sleeps until then).
     clock = Dispatcher(Timers(h.store.timers), rounds=[h.bot.services.timers.rounds[row.key]])
-    assert await clock.run_due(anchor - timedelta(seconds=1)) == []
+    assert await run_due(clock, anchor - timedelta(seconds=1)) == []
     await not_done(h, name)
-    assert len(await clock.run_due(anchor)) == 1
+    assert len(await run_due(clock, anchor)) == 1
     await eventually(lambda: round_done(h, name), f"the {name} round's work")
-    assert await clock.run_due(anchor + timedelta(minutes=1)) == []
+    assert await run_due(clock, anchor + timedelta(minutes=1)) == []
     after = await h.store.timers.get(row.key)
     assert after.due == anchor + timedelta(days=1) and after.last_run == anchor and after.last_result
     assert mood_asked(h) == (1 if name == "mood" else 0)
@@ -571,7 +571,7 @@ async def test_a_daily_round_runs_once_for_two_processes_on_one_database(make_ha
         daily = h.bot.services.timers.rounds[row.key]
         here = Dispatcher(Timers(h.store.timers), rounds=[daily])
         there = Dispatcher(Timers(other.timers), rounds=[daily])
-        ran = await asyncio.gather(here.run_due(row.due), there.run_due(row.due))
+        ran = await asyncio.gather(run_due(here, row.due), run_due(there, row.due))
         assert sorted(len(r) for r in ran) == [0, 1]
         await eventually(lambda: round_done(h, name), f"the {name} round's work")
         assert (await other.timers.get(row.key)).due == row.due + timedelta(days=1)

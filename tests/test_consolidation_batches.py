@@ -24,6 +24,7 @@ from tests.dbtools import logged_count
 from tests.fakes import EVENT_WAIT
 from tests.fakes.claude_server import FakeClaude
 from tests.harness import consolidate as consolidate_bot
+from tests.harness import run_due
 from tests.memory_support import (
     FINN,
     HashEmbedder,
@@ -254,7 +255,7 @@ async def test_a_batch_waited_on_when_the_bot_stops_is_cancelled(make_harness: A
     timers = h.bot.services.timers  # the nightly round, run by the bot's own timer loop
     row = await h.store.timers.get(f"consolidation:{h.bot.services.pipeline.character_key}")
     assert row is not None
-    nightly = asyncio.create_task(timers.run_due(row.due))
+    nightly = asyncio.create_task(run_due(timers, row.due))
     await h.claude.batches.wait_for(lambda b: any(x.polls for x in b.batches.values()), EVENT_WAIT,
                                     "the nightly batch created and polled")
     await h.stop_bot()

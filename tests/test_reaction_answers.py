@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.alive.answering import CorrectionAnswers
+from bot.features.corrections import CorrectionAnswers
 from tests.fakes.claude_server import Recorded
 from tests.harness import USER2_ID, USER_ID, Harness, MakeHarness, bot_posts, check, eventually, exchange
 from tests.test_feelings_in_context import Clock, afternoon, dm, set_clock
@@ -18,8 +18,11 @@ MODEL = "claude-test-default"
 
 
 def answers(h: Harness) -> CorrectionAnswers:
+    """The feature's answers, as the reactions felt hand each correction to them."""
     assert h.bot is not None
-    return h.bot.services.alive.answers
+    answering = h.bot.services.alive.felt.answers
+    assert isinstance(answering, CorrectionAnswers)
+    return answering
 
 
 async def start(make_harness: MakeHarness, **settings: Any) -> Harness:

@@ -55,6 +55,7 @@ from tests.harness import (
     ephemeral,
     eventually,
     reply_requests,
+    run_due,
     start_main,
     stop_process,
 )
@@ -168,7 +169,7 @@ async def test_two_processes_deliver_a_reminder_once(store: Store, db_url: str) 
         loops = [Dispatcher(Timers(s.timers), handlers={"reminder": deliver}, clock=lambda: now)
                  for s in (store, other)]
         due = now + timedelta(minutes=3)
-        results = [r for run in [await loop.run_due(due) for loop in loops] for r in run]
+        results = [r for run in [await run_due(loop, due) for loop in loops] for r in run]
         assert results == ["delivered"] and len(delivered) == 1
         assert await timers_of_kind(store, "reminder") == []
     finally:

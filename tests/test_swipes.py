@@ -42,6 +42,7 @@ from tests.harness import (
     exchange,
     press,
     reply_requests,
+    run_due,
     stored_history,
 )
 from tests.test_e2e_lookup import NEWS
@@ -155,13 +156,13 @@ async def expire(h: Harness, reply: dict[str, Any]) -> list[str]:
     [timer] = await timers_of_kind(h.store, "swipe-expiry")
     record = await h.store.swipes.get(int(reply["id"]))
     assert record is not None and timer.key == f"swipe:{reply['id']}" and timer.due == record.closes_at
-    return await h.bot.services.timers.run_due(timer.due)
+    return await run_due(h.bot.services.timers, timer.due)
 
 
 async def test_the_buttons_go_when_their_time_runs_out(harness: Harness) -> None:
     h = harness
     reply = await swiped_reply(h)
-    assert await h.bot.services.timers.run_due() == []  # not due yet: the buttons stay
+    assert await run_due(h.bot.services.timers) == []  # not due yet: the buttons stay
     assert reply.get("components")
     results = await expire(h, reply)  # (with whatever else of the bot's rounds fell due by then)
     assert any("taken off" in result for result in results), results

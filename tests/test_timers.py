@@ -16,7 +16,7 @@ from database.store import Store
 from database.timers import TimerRow
 from tests.dbtools import open_polls, timers_of_kind
 from tests.fakes import EVENT_WAIT
-from tests.harness import eventually, on_log
+from tests.harness import eventually, on_log, run_due
 
 EVERY = timedelta(minutes=30)
 
@@ -59,7 +59,7 @@ async def test_a_due_row_is_run_by_one_process_only(store: Store, db_url: str) -
         for n in range(5):
             await mine.timers.at("note", f"note:{n}", t0, {"n": n})
             due = t0 + n * EVERY
-            ran = [r for run in await asyncio.gather(mine.run_due(due), theirs.run_due(due)) for r in run]
+            ran = [r for run in await asyncio.gather(run_due(mine, due), run_due(theirs, due)) for r in run]
             assert sorted(r.split()[0] for r in ran) == ["note", "round"]  # each once, by one of them
         assert len(here.rounds) + len(there.rounds) == 5  # each grid point once, by one of them
         assert sorted(int(r.payload["n"]) for r in here.once + there.once) == [0, 1, 2, 3, 4]
@@ -100,12 +100,12 @@ async def test_a_missed_recurring_round_runs_once_late(store: Store) -> None:
     await eventually(lambda: store.timers.get("round:test"), "the round's row")
     await first.stop()
     down = dispatcher(store, runs, now=t0)
-    assert await down.run_due(t0 + EVERY - timedelta(minutes=1)) == []
+    assert await run_due(down, t0 + EVERY - timedelta(minutes=1)) == []
     # Down over +30, +60, +90, +120 and +150: back at +155, one round, the next on the grid.
-    assert await down.run_due(t0 + timedelta(minutes=155)) == ["round 1"]
+    assert await run_due(down, t0 + timedelta(minutes=155)) == ["round 1"]
     row = await store.timers.get("round:test")
     assert row is not None and row.due == t0 + timedelta(minutes=180) and row.last_result == "round 1"
-    assert await down.run_due(t0 + timedelta(minutes=156)) == []
+    assert await run_due(down, t0 + timedelta(minutes=156)) == []
     assert runs.rounds == [t0 + timedelta(minutes=155)]
 
 
@@ -121,9 +121,9 @@ async def test_a_one_shot_timer_whose_run_failed_is_taken_again_after_its_lease(
 
     loop = Dispatcher(Timers(store.timers), handlers={"poll": flaky}, clock=lambda: t0)
     await loop.timers.at("poll", "poll:7", t0, {"poll": 7})
-    assert await loop.run_due(t0) == ["failed: Discord is away"]
-    assert await loop.run_due(t0 + LEASE - timedelta(seconds=1)) == []  # leased meanwhile
-    assert await loop.run_due(t0 + LEASE) == ["closed"]
+    assert await run_due(loop, t0) == ["failed: Discord is away"]
+    assert await run_due(loop, t0 + LEASE - timedelta(seconds=1)) == []  # leased meanwhile
+    assert await run_due(loop, t0 + LEASE) == ["closed"]
     assert tries == ["poll:7", "poll:7"] and await store.timers.get("poll:7") is None
 
 
@@ -167,7 +167,7 @@ async def test_migration_0018_gives_each_open_poll_a_closing_timer_and_keeps_the
             "round", at + EVERY, "spoke in 1 of 2 channel(s)")
         runs = Runs()
         loop = Dispatcher(Timers(store.timers), handlers={"poll": runs.note_poll}, clock=lambda: at)
-        assert await loop.run_due(at + timedelta(hours=2)) == [f"poll {poll.id}"]  # it closes from its row
+        assert await run_due(loop, at + timedelta(hours=2)) == [f"poll {poll.id}"]  # it closes from its row
     finally:
         await store.close()
 
@@ -183,7 +183,7 @@ async def test_a_one_shot_timer_cut_short_by_a_shutdown_is_due_again_at_once(sto
 
     loop = Dispatcher(Timers(store.timers), handlers={"poll": slow}, clock=lambda: t0)
     await loop.timers.at("poll", "poll:8", t0, {"poll": 8})
-    started = asyncio.ensure_future(loop.run_due(t0))
+    started = asyncio.ensure_future(run_due(loop, t0))
     await asyncio.wait_for(began.wait(), EVENT_WAIT)
     await loop.stop()
     assert started.done()  # its run was cancelled with the loop
@@ -205,7 +205,7 @@ async def test_a_daily_round_the_database_closes_under_ends_instead_of_waiting(d
     rounds = [Recurring("round:daily", timedelta(days=1), daily)]
     loop = Dispatcher(Timers(store.timers), rounds=rounds, clock=lambda: t0)
     await loop.rows.ensure("round:daily", t0)
-    running = asyncio.ensure_future(loop.run_due(t0))
+    running = asyncio.ensure_future(run_due(loop, t0))
     await asyncio.wait_for(began.wait(), EVENT_WAIT)
     await store.close()
     release.set()
@@ -230,7 +230,7 @@ async def test_a_round_run_on_demand_goes_the_loop_s_way(store: Store) -> None:
     assert runs.rounds == [t0]  # run at the loop's time
     row = await store.timers.get("round:test")
     assert row is not None and (row.due, row.last_run, row.last_result) == (t0 + 2 * EVERY, t0, "round 1")
-    assert await loop.run_due(t0 + EVERY) == []  # moved past its old due time: not run twice
+    assert await run_due(loop, t0 + EVERY) == []  # moved past its old due time: not run twice
     later = t0 + 5 * EVERY + timedelta(minutes=1)
     assert await loop.run_round("round:test", later) == "round 2"  # a time of the caller's, seen by the round
     assert runs.rounds[-1] == later

@@ -270,7 +270,7 @@ class Feelings:
 
     async def told(self, user_id: int, audience: Audience) -> None:
         """The person's corrections in the place ``audience`` reads were answered already (an answer of its
-        own, bot/alive/answering.py): the next reply there is not told of them again."""
+        own, bot/features/corrections/answering.py): the next reply there is not told of them again."""
         if self.rows is None:
             return
         now = self.clock()

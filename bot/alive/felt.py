@@ -1,6 +1,6 @@
 """Reactions as input: a person's reaction on one of the character's messages is an event of that person in
 that place, felt like their words (bot/alive/feelings.py) but never a model call, and never answered on its
-own unless a place asks for an answer to a correction (bot/alive/answering.py).
+own unless a place asks for an answer to a correction (bot/features/corrections/answering.py).
 
 * What an emoji means is read from the emoji itself (:func:`stimuli`): an emoji is the same in every
   language, so no words are read; a custom emoji, or one not listed, moves nothing.

@@ -1,7 +1,8 @@
 """Reactions felt, the running part (bot/alive/felt.py decides what they mean): reactions on the character's
 messages gather in a bounded inbox and are kept in one pass a moment later, one write per person, off the
-gateway's path. Never a model call, never a reply, but where a place asks for an answer to a correction
-(bot/alive/answering.py): each correction kept is handed on to it."""
+gateway's path. Never a model call, never a reply, but where a place asks for an answer to a correction:
+each correction kept is handed on to the ``Answers`` a feature lends (bot/features/corrections/, handed over
+by the composition root through ``Alive.answer_corrections``)."""
 
 from __future__ import annotations
 
@@ -19,9 +20,12 @@ MESSAGES_KEPT = 4096  # the character's messages reacted on lately, whose taken-
 
 
 class Answers(Protocol):
-    """Where a correction kept goes next (bot/alive/answering.py): answered where the place asks for it."""
+    """Where a correction kept goes next (bot/features/corrections/answering.py ``CorrectionAnswers``):
+    answered where the place asks for it, off the pass's path; ``settled``: once the answers under way are
+    (a stop)."""
 
     def consider(self, reaction: Reaction, emoji: str) -> None: ...
+    async def settled(self) -> None: ...
 
 
 class FeltReactions:
@@ -29,7 +33,8 @@ class FeltReactions:
                  correction_set: Callable[[], str], answers: Answers | None = None) -> None:
         """``feelings``: the main character's (whose messages are reacted to); ``on``: whether reactions
         are felt now (a reload reaches it); ``correction_set``: the operator's correction emoji;
-        ``answers``: told of each correction added."""
+        ``answers``: told of each correction added (None: nobody answers them; set later, once it is
+        built)."""
         self.inbox = ReactionInbox()
         self.delay = FLUSH_SECONDS
         self.passes = 0  # passes done (tests wait on it)
@@ -38,7 +43,7 @@ class FeltReactions:
         self._feelings = feelings
         self._on = on
         self._corrections = correction_set
-        self._answers = answers
+        self.answers = answers
         self._task: asyncio.Task[None] | None = None
         self._reacted_on: OrderedDict[int, None] = OrderedDict()  # messages with a kept add, the newest
         self._asked: OrderedDict[int, None] = OrderedDict()  # messages it was asked about, the newest
@@ -100,9 +105,10 @@ class FeltReactions:
                 await feelings.reacted(user_id, entries, chosen)
             except Exception:
                 log.exception("could not keep the reactions of user %s", user_id)
-            if self._answers is not None:  # after the cue is kept: an answer marks it told
+            answers = self.answers
+            if answers is not None:  # after the cue is kept: an answer marks it told
                 for entry in entries:
                     for emoji, on in entry.emoji.items():
                         if on and is_correction(entry.first, emoji, chosen):
-                            self._answers.consider(entry.first, emoji)
+                            answers.consider(entry.first, emoji)
         self.passes += 1

@@ -1,5 +1,5 @@
 """An hourly cap per channel on what the character does of its own accord in answer to people's signs: the
-emote reactions (bot/features/reactions/) and the answers to corrections (bot/alive/answering.py)."""
+emote reactions (bot/features/reactions/) and the answers to corrections (bot/features/corrections/)."""
 
 from __future__ import annotations
 

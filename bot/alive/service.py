@@ -10,7 +10,7 @@ engine and to the Discord side (made by bot/runtime/composition.py, given Discor
   emotes, the feelings, the clock, the Discord side);
 * people's reactions on its messages (bot/alive/felt.py, bot/alive/reacting.py): felt like words, gathered
   and kept off the gateway's path, never a model call; a correction answered on its own only where a place
-  asks for it (bot/alive/answering.py);
+  asks for it: a feature of its own (bot/features/corrections/), handed each correction kept;
 * the custom status (bot/alive/status.py).
 
 Everything reads time from ``clock`` (tests inject theirs). Discord is reached only through
@@ -25,13 +25,12 @@ from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from bot.alive.answering import CorrectionAnswers
 from bot.alive.emotes import EMPTY, Emote, EmoteSet, render
 from bot.alive.emotions import mood_word
 from bot.alive.feelings import Feelings
 from bot.alive.initiative import Venue
 from bot.alive.mood import ensure_daily_mood
-from bot.alive.reacting import FeltReactions
+from bot.alive.reacting import Answers, FeltReactions
 from bot.alive.regard import Regard, lasting_since, state_line
 from bot.alive.speaker import Speaker
 from bot.alive.status import StatusKeeper
@@ -240,16 +239,11 @@ class Alive:
         self.consent = consent
         self.feelings = parts.feelings
         self.status = StatusKeeper(speaker, apply=self._show_status, mirror=mirror)
-        # reactions on its messages, felt like words (bot/alive/reacting.py); a correction answered on its
-        # own where the place asks for it (bot/alive/answering.py)
-        self.answers = CorrectionAnswers(speaker, self.time, side, feeling=self.feeling_toward,
-                                         feelings=lambda: self.main_feelings,
-                                         default=lambda: self.settings.correction_answers,
-                                         per_hour=settings.correction_answers_per_hour,
-                                         remembers=self.consent.allows, mirror=mirror)
+        # reactions on its messages, felt like words (bot/alive/reacting.py); the corrections among them
+        # answered by a feature's, once built (answer_corrections)
         self.felt = FeltReactions(lambda: self.main_feelings,
                                   lambda: self.settings.felt_reactions and self.settings.emotions,
-                                  lambda: self.settings.correction_reactions, self.answers)
+                                  lambda: self.settings.correction_reactions)
 
     @property
     def clock(self) -> Clock:
@@ -266,9 +260,15 @@ class Alive:
         for feelings in self.feelings.values():
             await feelings.load()
 
+    def answer_corrections(self, answers: Answers) -> None:
+        """Each correction kept from now on is handed to ``answers`` (bot/features/corrections/, built once
+        the character's initiative is: it speaks with it)."""
+        self.felt.answers = answers
+
     async def close(self) -> None:
         await self.felt.flush()
-        await self.answers.settled()
+        if self.felt.answers is not None:
+            await self.felt.answers.settled()
         for feelings in self.feelings.values():
             await feelings.save()
 

@@ -29,7 +29,7 @@ class Way(StrEnum):
     REMINDER = "reminder"
     PROACTIVE = "proactive"
     TASK = "task"  # a place task an admin set (bot/features/reminders/tasks.py): said to a channel
-    CORRECTION = "correction"  # an answer of its own to a correction reaction (bot/alive/answering.py)
+    CORRECTION = "correction"  # an answer of its own to a correction reaction (bot/features/corrections/)
 
 
 UNPROMPTED = frozenset({Way.CHECKIN, Way.REMINDER, Way.PROACTIVE, Way.TASK, Way.CORRECTION})

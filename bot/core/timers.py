@@ -14,10 +14,11 @@ processes of a cluster: durable due rows (database/timers.py) and one loop that 
   (or a process that died running it) leaves the row, taken again when the lease runs out, so handlers are
   written to be run again safely (a run whose work was done does nothing).
 
-The loop (:class:`Dispatcher`) sleeps until the earliest row of its own is due, and wakes early when a sooner
-one is armed in this process (a row armed by another process is seen at the latest ``max_wait`` later). Its
-one clock is APScheduler: a single date job, moved to the time the loop next looks, wakes it; APScheduler runs
-no other job. Each run is a task of its own, so a long round never holds a one-shot timer back. Handlers are
+The loop (:class:`Dispatcher`) makes a pass (:meth:`Dispatcher.start_due`: the due rows taken, each run
+started), sleeps until the earliest row of its own is due, and wakes early when a sooner one is armed in this
+process (a row armed by another process is seen at the latest ``max_wait`` later). Its one clock is
+APScheduler: a single date job, moved to the time the loop next looks, wakes it; APScheduler runs no other
+job. Each run is a task of its own, so a long round never holds a one-shot timer back. Handlers are
 given to the dispatcher when it is built (bot/runtime/composition.py); nothing registers later.
 
 Not durable timers, and not here: periodic work that only matters while the process runs (the latency
@@ -156,7 +157,7 @@ class Dispatcher:
                 if not rows_made:
                     await self._first_rows()
                     rows_made = True
-                started = await self._start_due(now := self.clock())
+                started = await self.start_due(now := self.clock())
                 earliest = await self.rows.earliest(self.rounds, self.handlers)
             except DatabaseClosed:  # shutting down without stop(): nothing more can be dispatched
                 log.info("timers: the database closed; the loop ends")
@@ -181,10 +182,19 @@ class Dispatcher:
 
     # -- one pass
 
-    async def run_due(self, now: datetime | None = None) -> list[str]:
-        """Take and run every row of this process due at ``now`` (the clock's time when not given); the
-        results of those this process ran."""
-        return list(await asyncio.gather(*await self._start_due(now or self.clock())))
+    async def start_due(self, now: datetime | None = None) -> list[asyncio.Task[str]]:
+        """The loop's pass: take every row of this process due at ``now`` (the clock's time when not given)
+        and start its run, each a task of its own that the loop does not wait for; the runs started, each
+        a task whose result is the run's one-line result (a caller moving time by hand waits for them)."""
+        now = now or self.clock()
+        started = []
+        for row in await self.rows.due(self.rounds, self.handlers, now):
+            task = await self._take(row, now)
+            if task is not None:
+                self._running.add(task)
+                task.add_done_callback(self._running.discard)
+                started.append(task)
+        return started
 
     async def run_round(self, key: str, now: datetime | None = None) -> str:
         """Run the round ``key`` now, whether or not it is due, the way a pass runs a due one: its row
@@ -202,16 +212,6 @@ class Dispatcher:
         while not await self.rows.claim(key, row.due, next_due := recurring.after(row.due, now)):
             row = await self.rows.ensure(key, recurring.first(now))
         return await self._round(recurring, row, now, next_due)
-
-    async def _start_due(self, now: datetime) -> list[asyncio.Task[str]]:
-        started = []
-        for row in await self.rows.due(self.rounds, self.handlers, now):
-            task = await self._take(row, now)
-            if task is not None:
-                self._running.add(task)
-                task.add_done_callback(self._running.discard)
-                started.append(task)
-        return started
 
     async def _take(self, row: TimerRow, now: datetime) -> asyncio.Task[str] | None:
         """Claim ``row`` (None when another process or pass took it first) and start its run."""

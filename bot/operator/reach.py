@@ -6,7 +6,7 @@ with it every reply, vote, ensemble turn, greeting and late reply (bot/reply/adm
 message, in two halves: who before anything is heard, then what may be spent); a person's audio before it
 is transcribed; ``/ask`` and the message menus; a swipe or ``/reroll``; ``/voice join`` and ``/voice leave``;
 and what the character says unprompted: check-ins, reminders, proactive talk, place tasks and an answer to a
-correction reaction (bot/alive/answering.py). The unprompted ways cannot reach anyone without it: Discord's
+correction reaction (bot/features/corrections/). The unprompted ways cannot reach anyone without it: Discord's
 side hands out a DM or a channel to speak in only for a :class:`Permit`, and only :meth:`Reach.permit` makes
 one.
 

@@ -37,6 +37,7 @@ from database.switches import register_switch
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
+    from bot.alive.reacting import Answers
     from bot.alive.service import AliveParts, DiscordSide
     from bot.alive.speaker import Speaker
     from bot.core.localtime import LocalTime
@@ -206,7 +207,9 @@ class Contribution:
     log channel's ``status`` (``status_lines``), what it does in each server the bot is in (``in_server``:
     its id; once connected, and on joining one) and when a place of a server was switched off or a switch
     changed there (``place_changed``: its id; the voice feature leaves a call where it may no longer be);
-    ``thread_talk``: the conversation threads every character's replies go on in (one feature's at most)."""
+    ``thread_talk``: the conversation threads every character's replies go on in (one feature's at most);
+    ``correction_answers``: what answers the correction reactions the character feels (bot/alive/reacting.py
+    ``Answers``), built once its initiative is (one feature's at most)."""
 
     gates: tuple[Gate, ...] = ()
     place_gates: tuple[Gate, ...] = ()  # asked in a server only (a place's switch), after the gates
@@ -227,6 +230,7 @@ class Contribution:
     status_lines: tuple[Callable[[], Awaitable[str]], ...] = ()
     place_changed: tuple[Callable[[int], Awaitable[None]], ...] = ()
     thread_talk: ThreadTalk | None = None
+    correction_answers: Callable[[Running], Answers] | None = None
 
     @staticmethod
     def joined(built: Sequence[Contribution]) -> Contribution:
@@ -245,6 +249,9 @@ class Contribution:
         talks = [b.thread_talk for b in built if b.thread_talk is not None]
         if len(talks) > 1:
             raise ValueError("two features lend the replies their conversation threads")
+        answering = [b.correction_answers for b in built if b.correction_answers is not None]
+        if len(answering) > 1:
+            raise ValueError("two features answer the corrections")
 
         return Contribution(
             gates=tuple(x for b in built for x in b.gates),
@@ -261,7 +268,8 @@ class Contribution:
             status_lines=tuple(x for b in built for x in b.status_lines),
             in_server=tuple(x for b in built for x in b.in_server),
             place_changed=tuple(x for b in built for x in b.place_changed),
-            thread_talk=talks[0] if talks else None)
+            thread_talk=talks[0] if talks else None,
+            correction_answers=answering[0] if answering else None)
 
 
 def nothing(_: Parts) -> Contribution:

@@ -383,6 +383,8 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     running = Running(speaker, edge.alive_side, alive_parts.time, locks, mirror.emit, alive.feeling_toward,
                       room=alive.room_feeling, status=alive.status.current, remembers=consent.allows,
                       cast=replies.cast)
+    if lent.correction_answers is not None:  # a correction kept is answered where a place asks for it
+        alive.answer_corrections(lent.correction_answers(running))
     dispatcher = Dispatcher(timers, rounds=[
         *lent.recurring(running),  # the features' rounds
         *daily_rounds(key, holder.follow(MemorySettings), memory_jobs, alive.new_day, skip=skip_rounds),

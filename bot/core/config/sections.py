@@ -326,13 +326,6 @@ class AliveSettings:
     correction_reactions: str = key(
         "👎", "Reactions (comma-separated: unicode emoji, or custom emoji names) on a reply that the next "
         "reply to that person in that place is told of, once (empty: none).")
-    correction_answers: bool = key(
-        False, "A correction reaction on one of the character's replies gets an answer of its own there (a "
-        "short reply to the reacted message, one model call), where no admin used /bot corrections; in a DM "
-        "this default stands.")
-    correction_answers_per_hour: int = key(
-        3, "Answers to correction reactions per channel per hour at most (a reaction flood costs at most "
-        "this many model calls a channel).", min=0, restart=True)
 
 
 MIN_DASHBOARD_TOKEN = 16  # a login token shorter than this could be guessed

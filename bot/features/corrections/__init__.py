@@ -2,9 +2,14 @@
 the ``correction_answers`` setting, off; in a DM the setting stands), a correction reaction (👎) on one of
 the character's replies gets one short reply of its own, at most ``correction_answers_per_hour`` a channel.
 
-* Its logic is the character's own, beside the reactions it feels: bot/alive/answering.py
-  ``CorrectionAnswers``, asked by bot/alive/reacting.py ``FeltReactions``; its settings: the alive section's
-  ``correction_answers`` and ``correction_answers_per_hour``. Tests: tests/test_reaction_answers.py,
+* :mod:`.answering`: the logic (``CorrectionAnswers``: whether a correction is answered, and the answer,
+  written as the character's other unprompted lines are). The reactions the character feels
+  (bot/alive/reacting.py ``FeltReactions``) name no feature: each correction kept is handed to their
+  ``Answers``, this one, lent by ``build`` below (``Contribution.correction_answers``, built once the
+  character's initiative is, from ``Running``).
+* Its settings: its own section (:mod:`.config` ``CorrectionSettings``: ``correction_answers``, the default
+  of the ``/bot corrections`` switch, and ``correction_answers_per_hour``); the reactions that are
+  corrections: the alive section's ``correction_reactions``. Tests: tests/test_reaction_answers.py,
   tests/test_forget_after_post.py.
 
 Its registration (bot/operator/registration.py): ``FEATURE`` below: the place switch, and its unprompted
@@ -13,14 +18,32 @@ spending (an answer nobody wrote to the character for).
 
 from __future__ import annotations
 
-from bot.alive.answering import SWITCH
-from bot.core.config import AliveSettings
 from bot.core.i18n import N_
-from bot.operator.registration import Feature, Switch
+from bot.features.corrections.answering import SWITCH, CorrectionAnswers
+from bot.features.corrections.config import CorrectionSettings
+from bot.operator.registration import Contribution, Feature, Parts, Running, Switch
+
+__all__ = ["FEATURE", "CorrectionAnswers"]
+
+
+def build(parts: Parts) -> Contribution:
+    alive = parts.alive
+    if alive is None:  # no reactions felt: none to answer
+        return Contribution()
+    settings = parts.holder.follow(CorrectionSettings)
+
+    def answers(running: Running) -> CorrectionAnswers:
+        return CorrectionAnswers(running.speaker, running.time, running.side, settings,
+                                 feeling=running.feeling, feelings=lambda: alive.main_feelings,
+                                 remembers=running.remembers, mirror=running.mirror)
+
+    return Contribution(correction_answers=answers)
+
 
 FEATURE = Feature(
-    name="corrections",
+    name="corrections", settings=CorrectionSettings,
     switches=(Switch(SWITCH, "Answer a correction reaction (👎) on one of my replies right away (or not).",
                      N_("a correction reaction on one of my replies gets a short answer of its own"),
-                     section=AliveSettings, key="correction_answers"),),
-    unprompted=frozenset({"correction"}))  # an answer to a reaction (bot/alive/answering.py)
+                     section=CorrectionSettings, key="correction_answers"),),
+    unprompted=frozenset({"correction"}),  # an answer to a reaction (:mod:`.answering`)
+    build=build)

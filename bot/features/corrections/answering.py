@@ -3,7 +3,8 @@
 DM channel is the place, which no admin command reaches, so the setting stands there).
 
 A reaction is never answered on its own (bot/alive/felt.py) except here: a correction emoji on one of the
-character's replies, in a place switched on, gets one short reply to the reacted message, in which the
+character's replies (handed on by bot/alive/reacting.py ``FeltReactions`` once kept, this being its
+``Answers``), in a place switched on, gets one short reply to the reacted message, in which the
 character acknowledges it and sets right what it can. It is written as the character's other unprompted lines
 are (bot/alive/initiative.py): its character block, how it feels toward the person as a reply there would
 show it (the ``<state>``, with the same correction cue a reply is told), the place's own recent lines, the
@@ -42,6 +43,7 @@ from bot.core.reach import Permit, Refusal, Way, Where
 from bot.core.stages import Outlet
 from bot.core.text import clean_name
 from bot.core.tokens import counted
+from bot.features.corrections.config import CorrectionSettings
 from bot.reply.prompting import channel_chat, fence
 from database.records import SeenMessage, Turn
 from database.visibility import Audience, line_origin, may_enter
@@ -73,22 +75,23 @@ Toward = Callable[[int, str, str, int | None], Awaitable[str]]  # (user, name, m
 
 class CorrectionAnswers:
     """Decides, off the gateway's path, whether a correction gets an answer of its own, and writes it.
-    ``feeling``: how the character feels toward a person, as said there (bot/alive/service.py
-    ``feeling_toward``); ``feelings``: the main character's, whose cues are marked told; ``default``: the
-    setting where no switch is set."""
+    ``settings``: the feature's section (follows reloads; ``correction_answers``: the default where no
+    switch is set); ``feeling``: how the character feels toward a person, as said there
+    (bot/alive/service.py ``feeling_toward``); ``feelings``: the main character's, whose cues are marked
+    told."""
 
-    def __init__(self, speaker: Speaker, time: LocalTime, side: Side, *, feeling: Toward,
-                 feelings: Callable[[], Feelings], default: Callable[[], bool], per_hour: int,
-                 remembers: Callable[[bool | None], bool], mirror: Callable[[str], None]) -> None:
+    def __init__(self, speaker: Speaker, time: LocalTime, side: Side, settings: CorrectionSettings, *,
+                 feeling: Toward, feelings: Callable[[], Feelings], remembers: Callable[[bool | None], bool],
+                 mirror: Callable[[str], None]) -> None:
         self.speaker = speaker
         self.time = time
         self.side = side
+        self.settings = settings
         self.feeling = feeling
         self.feelings = feelings
-        self.default = default
         self.remembers = remembers
         self.mirror = mirror
-        self.gate = ReactionGate(per_hour)
+        self.gate = ReactionGate(settings.correction_answers_per_hour)
         self.answered = 0  # answers posted (tests wait on it)
         # reacted messages being answered (False) or answered (True), the newest
         self._claimed: OrderedDict[int, bool] = OrderedDict()
@@ -124,7 +127,7 @@ class CorrectionAnswers:
     async def switched_on(self, reaction: Reaction) -> bool:
         parent = None if reaction.is_dm else self.place(reaction).parent_id
         return await self.speaker.store.switches.is_on(SWITCH, reaction.channel_id, reaction.guild_id,
-                                                       self.default(), parent_id=parent)
+                                                       self.settings.correction_answers, parent_id=parent)
 
     def _claim(self, message_id: int) -> bool:
         """Whether this message is still to be answered (then it is claimed): no await between the look and
