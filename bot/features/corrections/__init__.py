@@ -19,11 +19,16 @@ spending (an answer nobody wrote to the character for).
 from __future__ import annotations
 
 from bot.core.i18n import N_
-from bot.features.corrections.answering import SWITCH, CorrectionAnswers
+from bot.features.corrections.answering import CorrectionAnswers
 from bot.features.corrections.config import CorrectionSettings
 from bot.operator.registration import Contribution, Feature, Parts, Running, Switch
 
 __all__ = ["FEATURE", "CorrectionAnswers"]
+
+
+ASKED = Switch("corrections", "Answer a correction reaction (👎) on one of my replies right away (or not).",
+               N_("a correction reaction on one of my replies gets a short answer of its own"),
+               section=CorrectionSettings, key="correction_answers")
 
 
 def build(parts: Parts) -> Contribution:
@@ -34,16 +39,15 @@ def build(parts: Parts) -> Contribution:
 
     def answers(running: Running) -> CorrectionAnswers:
         return CorrectionAnswers(running.speaker, running.time, running.side, settings,
-                                 feeling=running.feeling, feelings=lambda: alive.main_feelings,
-                                 remembers=running.remembers, mirror=running.mirror)
+                                 parts.switch(ASKED), feeling=running.feeling,
+                                 feelings=lambda: alive.main_feelings, remembers=running.remembers,
+                                 mirror=running.mirror)
 
     return Contribution(correction_answers=answers)
 
 
 FEATURE = Feature(
     name="corrections", settings=CorrectionSettings,
-    switches=(Switch(SWITCH, "Answer a correction reaction (👎) on one of my replies right away (or not).",
-                     N_("a correction reaction on one of my replies gets a short answer of its own"),
-                     section=CorrectionSettings, key="correction_answers"),),
+    switches=(ASKED,),
     unprompted=frozenset({"correction"}),  # an answer to a reaction (:mod:`.answering`)
     build=build)

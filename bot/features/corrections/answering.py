@@ -44,13 +44,13 @@ from bot.core.stages import Outlet
 from bot.core.text import clean_name
 from bot.core.tokens import counted
 from bot.features.corrections.config import CorrectionSettings
+from bot.operator.registration import PlaceSwitch
 from bot.reply.prompting import channel_chat, fence
 from database.records import SeenMessage, Turn
 from database.visibility import Audience, line_origin, may_enter
 
 log = logging.getLogger(__name__)
 
-SWITCH = "corrections"  # the place switch (/bot corrections on|off)
 RECENT = 15  # the place's lines read up to the reacted message (as a proactive comment reads)
 ANSWERED_KEPT = 4096  # reacted messages answered lately, the newest
 TEXT_SHOWN = 1500  # characters of the reacted message quoted in the ask
@@ -80,13 +80,14 @@ class CorrectionAnswers:
     (bot/alive/service.py ``feeling_toward``); ``feelings``: the main character's, whose cues are marked
     told."""
 
-    def __init__(self, speaker: Speaker, time: LocalTime, side: Side, settings: CorrectionSettings, *,
-                 feeling: Toward, feelings: Callable[[], Feelings], remembers: Callable[[bool | None], bool],
-                 mirror: Callable[[str], None]) -> None:
+    def __init__(self, speaker: Speaker, time: LocalTime, side: Side, settings: CorrectionSettings,
+                 asked: PlaceSwitch, *, feeling: Toward, feelings: Callable[[], Feelings],
+                 remembers: Callable[[bool | None], bool], mirror: Callable[[str], None]) -> None:
         self.speaker = speaker
         self.time = time
         self.side = side
         self.settings = settings
+        self.asked = asked  # /bot corrections (the correction_answers setting its default)
         self.feeling = feeling
         self.feelings = feelings
         self.remembers = remembers
@@ -125,9 +126,7 @@ class CorrectionAnswers:
             log.exception("could not answer the correction on message %s", reaction.message_id)
 
     async def switched_on(self, reaction: Reaction) -> bool:
-        parent = None if reaction.is_dm else self.place(reaction).parent_id
-        return await self.speaker.store.switches.is_on(SWITCH, reaction.channel_id, reaction.guild_id,
-                                                       self.settings.correction_answers, parent_id=parent)
+        return await self.asked.on(self.place(reaction))
 
     def _claim(self, message_id: int) -> bool:
         """Whether this message is still to be answered (then it is claimed): no await between the look and
