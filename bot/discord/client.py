@@ -136,6 +136,11 @@ class KindredMixin:
         self.session_budget = SessionBudget(self._session_start_limit, settings.cluster.session_start_reserve)
 
     @property
+    def built(self) -> Services | None:
+        """The services once setup_hook built them, None before (a line said before start-up finished)."""
+        return self._services
+
+    @property
     def database_closed(self) -> bool:
         """Whether the database is closed (or was never opened: setup_hook failed before)."""
         return self._services is None or self._services.admin.database_closed

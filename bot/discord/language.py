@@ -5,15 +5,24 @@ it; else the language the person writes in (their stored writing profile); else 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 
 from bot.core.locales import FALLBACK, language_of_locale
 
+if TYPE_CHECKING:
+    from bot.runtime.composition import Services
+
 log = logging.getLogger(__name__)
 
 HookInteraction = discord.Interaction[Any]  # any client's (bot/discord/permissions.py's, which imports this)
+
+
+def built(client: object) -> Services | None:
+    """Kindred's services once start-up built them (None before, and for another client: a test's)."""
+    services: Services | None = getattr(client, "built", None)
+    return services
 
 
 def locale_language(interaction: HookInteraction) -> str:
@@ -25,7 +34,7 @@ async def answer_language(interaction: HookInteraction) -> str:
     """The language to answer ``interaction`` in: its locale's, else the person's own, else English."""
     if (code := language_of_locale(interaction.locale)) is not None:
         return code
-    services = getattr(interaction.client, "_services", None)  # None before start-up built them
+    services = built(interaction.client)
     if services is None:
         return FALLBACK
     try:

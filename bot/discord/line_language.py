@@ -6,13 +6,12 @@ one person sees answers in their own language (bot/discord/language.py ``answer_
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import discord
 
 from bot.core.i18n import language_named, language_of
 from bot.core.locales import FALLBACK
-from bot.discord.language import HookInteraction, answer_language
+from bot.discord.language import HookInteraction, answer_language, built
 from bot.features.servertools.settings import ServerSettingsBook
 
 log = logging.getLogger(__name__)
@@ -21,7 +20,7 @@ log = logging.getLogger(__name__)
 async def place_language(client: object, guild_id: int | None) -> str | None:
     """The server's ``/settings language``, if set and Kindred speaks it (None in DMs and before start-up);
     ``client``: the bot (its services, once built)."""
-    services: Any = getattr(client, "_services", None)
+    services = built(client)
     if services is None or guild_id is None:
         return None
     try:
@@ -36,7 +35,7 @@ async def person_language(client: discord.Client, user_id: int | None, *texts: s
     """The language of what a person wrote (``texts``), else of their writing profile."""
     if (code := language_of(*texts)) is not None:
         return code
-    services: Any = getattr(client, "_services", None)
+    services = built(client)
     if services is None or user_id is None:
         return None
     try:
