@@ -97,21 +97,22 @@ class Switch:
         return self.key or ("on" if self.default else "off")
 
 
-@dataclass(frozen=True)
 class PlaceSwitch:
     """A switch as a feature's code reads it: whether it is on at a place, with the switch's own default (the
     running setting it follows: a reload applies; a mastered one never on past it) and a thread following its
     channel where it has no setting of its own. Made by :meth:`Parts.switch`; every reader asks the same way,
     so none can pass another default or forget a thread's channel."""
 
-    switch: Switch
-    places: PlaceControls
-    holder: SettingsHolder
+    def __init__(self, switch: Switch, places: PlaceControls, holder: SettingsHolder) -> None:
+        self.switch = switch
+        self.places = places
+        # the running section its default follows (the object a reload writes into), found once
+        self._section = holder.follow(switch.section) if switch.key and switch.section is not None else None
 
     @property
     def default(self) -> bool:
         """What applies where no place set it (the running setting it follows, else its own default)."""
-        return self.switch.default_from(self.holder.current)
+        return self.switch.default if self._section is None else bool(getattr(self._section, self.switch.key))
 
     async def on(self, place: Place) -> bool:
         """Whether it is on at ``place`` (an answer only one person sees: the server it was asked in)."""

@@ -278,7 +278,8 @@ class ServerTools:
         return emojis, self._react[1]
 
     async def __call__(self, msg: Incoming) -> Sequence[Lent]:
-        if msg.author_is_bot or not (self.switched_on.default if msg.guild_id is None
+        # in a DM no place setting applies: the operator's setting (the switch's master) decides
+        if msg.author_is_bot or not (self.settings.server_tools if msg.guild_id is None
                                      else await self.switched_on.on(msg.place)):
             return ()
         lent: list[Lent] = []

@@ -107,8 +107,8 @@ class ReplySwipes:
     async def allowed(self, channel_id: int, guild_id: int | None, parent_id: int | None = None) -> bool:
         """Whether replies there carry the buttons: the place's /bot swipes (a thread: else its channel's),
         else the swipes setting (a DM: the setting)."""
-        if guild_id is None:
-            return self.shown.default
+        if guild_id is None:  # no place setting reaches a DM: the setting the switch follows decides
+            return self.settings.swipes
         return await self.shown.at(channel_id, guild_id, parent_id=parent_id)
 
     async def offer(self, msg: Incoming, result: ReplyResult, webhook_id: int | None = None,
