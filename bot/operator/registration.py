@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
 from bot.core.config.holder import SettingsHolder
-from bot.core.config.sections import Settings, register_section
+from bot.core.config.sections import register_section
 from bot.core.place import Place
 from bot.core.stages import (
     DecisionListener,
@@ -85,12 +85,6 @@ class Switch:
     @property
     def subcommand(self) -> str:
         return self.name.replace("_", "-") if self.command is None else self.command
-
-    def default_from(self, settings: Settings) -> bool:
-        """Its default under ``settings`` (the running ones: a reload applies)."""
-        if not self.key or self.section is None:
-            return self.default
-        return bool(getattr(settings.section(self.section), self.key))
 
     @property
     def default_name(self) -> str:
