@@ -240,6 +240,9 @@ class Harness:
         if self._runner is not None:
             await asyncio.gather(self._runner, return_exceptions=True)
         self._runner = None
+        # A bot process started again after one stopped does so past the IDENTIFY window (its model
+        # loaded, its database opened), which a test need not wait out.
+        self.discord.identify_windows_pass()
 
     async def restart(self, **config: Any) -> Kindred:
         """Stop the bot (closing its database) and start a new one on the same database."""

@@ -169,7 +169,7 @@ class KindredMixin:
         # Commands' names and descriptions in every language Kindred speaks: their catalogs read beside the
         # rest of start-up, in place before the commands are synced (tree: a Bot's attribute, which the
         # mixin gets from the Bot it is mixed into)
-        translator = asyncio.create_task(self.tree.set_translator(CommandTranslator()))  # type: ignore[attr-defined]
+        translator = asyncio.create_task(self.tree.set_translator(CommandTranslator.shipped()))  # type: ignore[attr-defined]
         # Every long-lived service, built in one place (bot/runtime/composition.py); the cogs take theirs.
         # The ignores below: self is the mixin, only ever mixed into KindredBot or KindredShardedBot (the
         # Bot's attributes and the Kindred union the helpers take).
@@ -370,16 +370,23 @@ def create_bot(settings: Settings, character: CharacterSource, **options: Any) -
 
 async def app_commands_digest(bot: Kindred) -> str:
     """A fingerprint of the global command payload Discord would receive, its localizations included (and of
-    the application it is for): a changed translation is uploaded as a changed command is."""
+    the application it is for): a changed translation is uploaded as a changed command is. With the
+    catalogs' translator, of what the payload is made from (the commands' English payload, each string of
+    which is its catalog id or a template's filling, and the catalogs' entries), so a start that changed
+    nothing translates nothing."""
     tree = bot.tree
     translator = tree.translator
     built = []
     for command in tree.get_commands():
-        built.append(await command.get_translated_payload(tree, translator) if translator is not None
-                     else command.to_dict(tree))
-        await asyncio.sleep(0)  # each command's localizations are a few thousand lookups: others run between
+        if translator is None or isinstance(translator, CommandTranslator):
+            built.append(command.to_dict(tree))
+        else:
+            built.append(await command.get_translated_payload(tree, translator))
+            await asyncio.sleep(0)  # each command's localizations are a few thousand lookups: others run
     payload = sorted(built, key=lambda c: str(c.get("name")))
-    raw = json.dumps({"application": bot.application_id, "commands": payload}, sort_keys=True, default=str)
+    catalogs = translator.fingerprint() if isinstance(translator, CommandTranslator) else ""
+    raw = json.dumps({"application": bot.application_id, "commands": payload, "catalogs": catalogs},
+                     sort_keys=True, default=str)
     return hashlib.sha256(raw.encode()).hexdigest()
 
 

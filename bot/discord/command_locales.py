@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
+import json
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -142,6 +144,13 @@ def read_catalogs(languages: Iterable[str] = SPOKEN) -> dict[str, Table]:
     return tables
 
 
+@functools.cache
+def shipped_catalogs() -> Mapping[str, Table]:
+    """The catalogs as shipped, read once a process: they change only with a deploy, which starts a new
+    one (a bot started again in the same process, as the tests do, reads no file)."""
+    return read_catalogs()
+
+
 def lookup(table: Mapping[tuple[str, str], str], entry: Entry) -> str | None:
     """The translation of ``entry``: the one for its place, else the one for its kind."""
     return table.get((entry.place_context, entry.msgid)) or table.get((entry.kind, entry.msgid))
@@ -155,6 +164,11 @@ class CommandTranslator(app_commands.Translator):
         self.tables: dict[str, Table] = dict(tables or {})
         self._by_locale = self._tables_by_locale()
         self._warned: set[tuple[str, str]] = set()  # (translation, msgid): each refused once in the log
+        # discord.py asks for each string once per Discord locale, and again for each sync and digest: what
+        # a string is found once for all its locales, each answer once for every time it is asked
+        self._last: tuple[object, object, object, Entry | None] | None = None
+        self._answers: dict[tuple[discord.Locale, Entry, tuple[tuple[str, object], ...]], str | None] = {}
+        self._fingerprint: str | None = None
 
     def _tables_by_locale(self) -> dict[discord.Locale, Table]:
         # discord.py asks once per string per locale: the locale's table found once, not thousands of times
@@ -167,23 +181,51 @@ class CommandTranslator(app_commands.Translator):
                 by_locale[locale] = table
         return by_locale
 
+    @classmethod
+    @functools.cache
+    def shipped(cls) -> CommandTranslator:
+        """The translator of the shipped catalogs, one a process: each bot started in it (the tests start
+        many) finds the strings it already answered."""
+        return cls()
+
+    def fingerprint(self) -> str:
+        """What the translations depend on besides the commands: the catalogs' entries (a changed catalog
+        is a changed upload)."""
+        if self._fingerprint is None:
+            rows = sorted((language, context, msgid, text) for language, table in self.tables.items()
+                          for (context, msgid), text in table.items())
+            self._fingerprint = hashlib.sha256(json.dumps(rows).encode()).hexdigest()
+        return self._fingerprint
+
     async def load(self) -> None:
         if not self.tables:  # the catalogs are files: read off the event loop
-            self.tables = await asyncio.to_thread(read_catalogs)
+            self.tables = dict(await asyncio.to_thread(shipped_catalogs))
             self._by_locale = self._tables_by_locale()
+            self._answers.clear()
+            self._fingerprint = None
 
     async def translate(self, string: app_commands.locale_str, locale: discord.Locale,
                         context: app_commands.TranslationContextTypes) -> str | None:
         table = self._by_locale.get(locale)
         if table is None:  # English, or a language without a catalog: the default strings
             return None
-        entry = entry_of(string, context)
+        last = self._last
+        if last is not None and last[0] is string and last[1] is context.data and last[2] is context.location:
+            entry = last[3]
+        else:
+            entry = entry_of(string, context)
+            self._last = (string, context.data, context.location, entry)
         if entry is None:
             return None
+        key = (locale, entry, tuple(sorted(string.extras.items())))
+        try:
+            return self._answers[key]
+        except KeyError:
+            pass
         found = lookup(table, entry)
-        if found is None:
-            return None
-        return self._usable(entry, found, string, locale)
+        answer = None if found is None else self._usable(entry, found, string, locale)
+        self._answers[key] = answer
+        return answer
 
     def _usable(self, entry: Entry, found: str, string: app_commands.locale_str,
                 locale: discord.Locale) -> str | None:
