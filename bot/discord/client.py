@@ -382,7 +382,7 @@ async def app_commands_digest(bot: Kindred) -> str:
             built.append(command.to_dict(tree))
         else:
             built.append(await command.get_translated_payload(tree, translator))
-            await asyncio.sleep(0)  # each command's localizations are a few thousand lookups: others run
+            await asyncio.sleep(0)  # a few thousand lookups a command: other work runs between
     payload = sorted(built, key=lambda c: str(c.get("name")))
     catalogs = translator.fingerprint() if isinstance(translator, CommandTranslator) else ""
     raw = json.dumps({"application": bot.application_id, "commands": payload, "catalogs": catalogs},
