@@ -275,7 +275,7 @@ class Streaming:
 async def delivered(outlet: Any, mode: str, text: str) -> Delivered:
     settings = Harness(db_url="sqlite+aiosqlite:///unused.db", tmp_path=Path("."), config={
         "reply_delivery": mode, "stream_edit_interval": "0.2"}).settings()
-    return await Delivery(settings, outlet, Streaming(text), lambda t: t, "fallback").run()
+    return await Delivery(settings, outlet, Streaming(text), lambda t: t, lambda: "fallback").run()
 
 
 async def test_a_failed_edit_is_logged_and_the_reply_goes_on(caplog: pytest.LogCaptureFixture) -> None:

@@ -218,10 +218,12 @@ MODES = ["whole", "streamed"]  # streamed: the model call runs in a task of its 
 # call's end and the bookkeeping around it race: one module and one step of room. Two more since, three on
 # PostgreSQL: each process paces its own REST requests within Discord's global limit
 # (bot/discord/rest_limits.py), asking on PostgreSQL whether other processes are alive (the peer count of
-# bot/runtime/cluster.py); and the emote reactions' decision observer lives in its package.)
+# bot/runtime/cluster.py); and the emote reactions' decision observer lives in its package. Three fewer since:
+# Kindred's own lines of a reply (the fallback, the files' notices) are made only when said, so a reply
+# that says none guesses no language and enters none of bot/core/i18n.py, language.py and locales.py.)
 CEILING = {
-    ("sqlite", "whole"): (81, 123), ("sqlite", "streamed"): (78, 117),
-    ("postgresql", "whole"): (88, 130), ("postgresql", "streamed"): (85, 123),
+    ("sqlite", "whole"): (78, 120), ("sqlite", "streamed"): (75, 114),
+    ("postgresql", "whole"): (85, 128), ("postgresql", "streamed"): (82, 121),
 }
 
 

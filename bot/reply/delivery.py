@@ -178,7 +178,7 @@ class Delivery:
     outlet: Outlet
     writer: Writer  # the model call, made while the typing indicator runs
     finish: Callable[[str], str]  # the reply filters (a Finish), applied to every text shown
-    fallback: str  # what is said when Claude fails or answers blank
+    fallback: Callable[[], str]  # what is said when Claude fails or answers blank (made only then)
     started: float = field(default_factory=time.monotonic)  # when the person's wait began
     label: str = "reply"  # how log lines name this reply
     log: logging.Logger = log  # whose log lines these are (the pipeline's: the reply is its work)
@@ -199,11 +199,11 @@ class Delivery:
         except ClaudeUnavailable as exc:
             self.log.error("%s failed, sending the fallback: %s", self.label, exc)
             self.at_once = self.at_once or exc.known  # nothing was written: no typing pause either
-            return None, self.fallback, False
+            return None, self.fallback(), False
         # A blank answer cannot be posted, nor stored (the API rejects a blank turn in later prompts).
         if not completion.text or completion.text.isspace():
             self.log.warning("%s came back empty, sending the fallback", self.label)
-            return completion, self.fallback, False
+            return completion, self.fallback(), False
         return completion, completion.text, True
 
     def _shown(self, text: str) -> str:

@@ -88,7 +88,8 @@ class Generation:
     prompt: Prompt
     media: Media | None  # None: the message carried no files (nothing to read into the request)
     call: ModelCall
-    # Media.notice's lines: the unreadable file's, the name, the left-out one's, and their language
+    # Media.notice's lines: the unreadable file's, the name, the left-out one's, and their language (none
+    # without media: nothing to say of it)
     notice_lines: tuple[str, ...]
     label: str = "reply"  # how log lines name this reply
     log: logging.Logger = logging.getLogger("bot.reply.writer")  # whose log lines these are

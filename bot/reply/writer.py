@@ -6,6 +6,7 @@ The reply sequence (bot/reply/pipeline.py) runs it as each character's last stag
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 
@@ -77,10 +78,14 @@ class ReplyWriter:
         # any has no media to read and holds nothing.
         limits = MediaLimits.of(self._settings.media) if msg.carried.attachments else None
         lease = await self._images.take(image_bytes(msg.carried, limits)) if limits is not None else None
-        # Kindred's own lines (the fallback, the files') in the language of the message, else the person's.
-        language = language_of(msg.content) or language_written(data.style_profile)
+        # Kindred's own lines (the fallback, the files') in the language of the message, else the person's:
+        # guessed only when one of them is said, which most replies never do.
+        @functools.cache
+        def language() -> str | None:
+            return language_of(msg.content) or language_written(data.style_profile)
+
         try:
-            lines = self._media_lines(persona, language)
+            lines = self._media_lines(persona, language()) if limits is not None else ()
             label = f"reply to message {msg.message_id}"
             # The request and what its text goes through, as values: delivery runs the call (typing starts
             # with the request, not before the prompt is read: it overlaps the generation, what the person
@@ -93,7 +98,7 @@ class ReplyWriter:
             generation = Generation(self._claude, prompt, media, composer.model_call(msg, persona, premium),
                                     lines, label, log, tools=tools, lease=lease)
             delivery = Delivery(self._settings, outlet, generation, Finish(msg, self._features.reply_filters),
-                                self.fallback_text(persona, language), started, label, log,
+                                lambda: self.fallback_text(persona, language()), started, label, log,
                                 progress=keeper.progress(msg) if self._owed.is_owed(msg.message_id) else None)
             delivered = await delivery.run()
         finally:
@@ -132,8 +137,7 @@ class ReplyWriter:
                                                       replace_last_reply=replace_last_reply,
                                                       see_later=see_later)
         prompt, tools = await self._tooled(msg, prompt)
-        lines = self._media_lines(persona, language_of(msg.content))
-        generation = Generation(self._claude, prompt, None, composer.model_call(msg, persona, premium), lines,
+        generation = Generation(self._claude, prompt, None, composer.model_call(msg, persona, premium), (),
                                 f"new answer to message {msg.message_id}", log, tools=tools)
         return await generation.write(streamed=False)
 
