@@ -35,6 +35,7 @@ from bot.discord.identify import IdentifyPacer, Limit, SessionBudget
 from bot.discord.logchannel import LogChannel
 from bot.discord.outlets import WebhookPool
 from bot.discord.permissions import in_log_channel, owner_ids
+from bot.discord.places import KnownPlaces
 from bot.discord.posting import NO_MENTIONS
 from bot.discord.presence import AlivePresence
 from bot.discord.rest_limits import RestGovernor
@@ -84,6 +85,7 @@ class KindredMixin:
     log_channel: LogChannel  # its admin commands, where the mirror posts (bot/discord/logchannel.py)
     in_flight: InFlight  # the work a graceful stop lets finish (bot/runtime/lifecycle.py)
     flow: MessageFlow  # each message's way to the reply sequence, handed to the messages cog
+    known_places: KnownPlaces  # the server places' facts a message's place is derived with, kept true
     presence: AlivePresence  # the Discord side of the character alive (bot/discord/presence.py)
     webhooks: WebhookPool | None  # the cast's webhooks, one per character per channel (None: one character)
     features: DiscordFeatures  # what the features do on Discord around a reply (bot/discord/features.py)
@@ -101,6 +103,9 @@ class KindredMixin:
         self.exit_code = 0
         # The work a graceful stop lets finish: the message flow counts each message's handling there.
         self.in_flight = InFlight()
+        # Each server place's facts (privacy, the post permission) derived once, forgotten by dispatch()
+        # whenever an event may change them.
+        self.known_places = KnownPlaces()
         self.log_channel = LogChannel(self, self.in_flight)  # type: ignore[arg-type]  # mixed into a Bot only
         self.mirror = LogMirror(self.log_channel.post, self.log_channel.post_report, self.settings.secrets)
         self._kindred_closing: asyncio.Future[None] | None = None
@@ -134,6 +139,12 @@ class KindredMixin:
         self.rest_governor = RestGovernor()
         self.http.http_trace = self.rest_governor.trace()  # type: ignore[attr-defined]
         self.session_budget = SessionBudget(self._session_start_limit, settings.cluster.session_start_reserve)
+
+    def dispatch(self, event_name: str, /, *args: Any, **kwargs: Any) -> None:
+        # discord.py calls this as it parses each gateway event, its cache already updated and before any
+        # listener runs: the places' facts an event may change are forgotten first.
+        self.known_places.told(event_name, args, self.user.id if self.user is not None else None)
+        super().dispatch(event_name, *args, **kwargs)  # type: ignore[misc]  # a Bot's, mixed in
 
     @property
     def built(self) -> Services | None:
@@ -192,8 +203,8 @@ class KindredMixin:
         self.webhooks = WebhookPool(lambda: self.user, ensemble) if ensemble is not None else None
         # what the features do around each message's replies, declared in bot/discord/features.py
         self.features = await DiscordFeatures.of(self, services, self.webhooks)  # type: ignore[arg-type]  # a Bot
-        self.flow = MessageFlow(self, self.in_flight,
-                                observers=self.features.observers, buttons=self.features.buttons)
+        self.flow = MessageFlow(self, self.in_flight, observers=self.features.observers,
+                                buttons=self.features.buttons, known=self.known_places)
         # A configured model id the models list does not serve stops start-up here (exit 2, naming the key
         # and the closest real id), not at the first reply; the services are the bot's already, so the
         # close that follows releases them (the model client's connections among them).

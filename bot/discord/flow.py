@@ -18,7 +18,7 @@ from bot.core.attachments import NOTHING, Attachment, Carried, Embed
 from bot.core.stages import Incoming, Outlet, ReplyResult
 from bot.discord.media import attachment_fetcher
 from bot.discord.outlets import Buttons
-from bot.discord.places import place_of
+from bot.discord.places import KnownPlaces, place_of
 
 if TYPE_CHECKING:
     from bot.runtime.composition import Services
@@ -56,8 +56,9 @@ class MessageFlow:
     told around each message's replies; ``buttons``: those a reply goes out with (the outlets')."""
 
     def __init__(self, bot: FlowBot, in_flight: InFlight, observers: Sequence[PostObserver] = (),
-                 buttons: Buttons | None = None) -> None:
+                 buttons: Buttons | None = None, known: KnownPlaces | None = None) -> None:
         self.bot = bot
+        self.known = known  # the server places' facts derived already (the bot's, which keeps them true)
         self.in_flight = in_flight
         self.observers = tuple(observers)
         self.buttons = buttons
@@ -65,7 +66,7 @@ class MessageFlow:
     def incoming(self, message: discord.Message, me: discord.abc.User, character: str = "") -> Incoming:
         """``message`` as the pipeline sees it; ``character``: the name an @mention of the bot account is
         shown as."""
-        msg = to_incoming(message, me, character)
+        msg = to_incoming(message, me, character, self.known)
         # a recording is a file: a message without any (most) has none to read
         return self.bot.services.replies.held(msg) if message.attachments else msg
 
@@ -148,9 +149,11 @@ def _named(message: discord.Message, text: str) -> str:
     return text.replace("\x00", "")
 
 
-def to_incoming(message: discord.Message, me: discord.abc.User, character: str = "") -> Incoming:
+def to_incoming(message: discord.Message, me: discord.abc.User, character: str = "",
+                known: KnownPlaces | None = None) -> Incoming:
     """Translate a discord.py message into the pipeline's transport-free form; ``character``: the name an
-    @mention of the bot account is shown as (the character's, not the account's)."""
+    @mention of the bot account is shown as (the character's, not the account's); ``known``: the server
+    places' facts derived already."""
     reference = message.reference
     replied: discord.Message | None = None
     if reference is not None:
@@ -165,7 +168,7 @@ def to_incoming(message: discord.Message, me: discord.abc.User, character: str =
         author_name=message.author.display_name,
         content=clean_content(message, me, character),
         created_at=message.created_at,
-        place=place_of(message),
+        place=place_of(message, known=known),
         author_is_bot=message.author.bot,
         mentions_bot=any(u.id == me.id for u in message.mentions),
         mentions_others=any(u.id not in (me.id, message.author.id) for u in message.mentions),

@@ -12,11 +12,13 @@ import discord
 from bot.core.place import Place
 
 
-def place_of(source: Any, *, guild_id: int | None = None, channel_id: int = 0) -> Place:
+def place_of(source: Any, *, guild_id: int | None = None, channel_id: int = 0,
+             known: KnownPlaces | None = None) -> Place:
     """The place of ``source``: a discord.py Message, an Interaction, or a channel (a text or voice
     channel, a thread, a DM, a partial one, None when the cache does not hold it). ``guild_id`` and
     ``channel_id``: what is known besides, when the channel is not (a row's). A server place the cache does
     not know counts as private and not age-restricted (the safe side of each); no server: a DM.
+    ``known``: the facts of server places derived already (a message's, the hot path: :class:`KnownPlaces`).
     (Any: whatever discord.py hands, read by duck typing.)"""
     channel: Any = source
     if isinstance(source, discord.Message):
@@ -38,10 +40,61 @@ def place_of(source: Any, *, guild_id: int | None = None, channel_id: int = 0) -
     if guild is None:  # a server place the cache does not hold
         return Place(channel_id=channel_id, is_dm=False, guild_id=guild_id, private=True, parent_id=parent_id,
                      age_restricted=False, channel_name=getattr(channel, "name", "") or "")
-    return Place(channel_id=channel_id, is_dm=False, guild_id=guild_id, private=private_place(channel),
-                 parent_id=parent_id, age_restricted=age_restricted_place(channel), guild_name=guild.name,
-                 channel_name=getattr(channel, "name", "") or "",
-                 cannot_post=missing_post_permission(channel))
+    private, age_restricted, cannot_post = (known.facts(channel) if known is not None
+                                            else server_facts(channel))
+    return Place(channel_id=channel_id, is_dm=False, guild_id=guild_id, private=private,
+                 parent_id=parent_id, age_restricted=age_restricted, guild_name=guild.name,
+                 channel_name=getattr(channel, "name", "") or "", cannot_post=cannot_post)
+
+
+Facts = tuple[bool, bool, str]  # private, age-restricted, the permission the bot lacks to post ("": none)
+
+# The gateway events after which a server place's facts may differ: a channel's or a thread's overwrites,
+# flags or parent, a role's permissions or position, the bot's own roles or timeout (its member), a server's
+# owner; and a (re)connection, which rebuilds discord.py's cache. A member's update is another member's
+# unless it is the bot's (see :meth:`KnownPlaces.told`).
+PLACE_EVENTS = frozenset({
+    "guild_channel_create", "guild_channel_update", "guild_channel_delete",
+    "thread_create", "thread_update", "thread_delete", "raw_thread_update", "raw_thread_delete",
+    "guild_role_create", "guild_role_update", "guild_role_delete", "member_update",
+    "guild_update", "guild_join", "guild_remove", "guild_available", "guild_unavailable",
+    "connect", "shard_connect", "ready", "shard_ready", "resumed", "shard_resumed",
+})
+
+
+class KnownPlaces:
+    """The facts of each server place a message came from, derived once (two permission computations: what
+    @everyone may see, what the bot may post) and kept until a gateway event says something they are derived
+    from may have changed: then all are forgotten, so the next message derives its place afresh. The bot's
+    dispatch tells it each event (:meth:`told`) before any listener runs, after discord.py's cache has
+    applied it."""
+
+    LIMIT = 100_000  # places kept at most (a bot in many servers): past it, all are forgotten
+
+    def __init__(self) -> None:
+        self._facts: dict[int, Facts] = {}
+
+    def facts(self, channel: Any) -> Facts:
+        """(Any: as :func:`private_place`.)"""
+        known = self._facts.get(channel.id)
+        if known is None:
+            if len(self._facts) >= self.LIMIT:
+                self._facts.clear()
+            known = self._facts[channel.id] = server_facts(channel)
+        return known
+
+    def told(self, event: str, args: tuple[Any, ...], own_id: int | None) -> None:
+        """A gateway event dispatched (its name, its arguments); ``own_id``: the bot user's id."""
+        if event not in PLACE_EVENTS:
+            return
+        if event == "member_update" and getattr(args[-1], "id", None) != own_id:
+            return  # another member's roles change nothing the bot may do, nor what @everyone sees
+        self._facts.clear()
+
+
+def server_facts(channel: Any) -> Facts:
+    """A server place's facts, derived now. (Any: as :func:`private_place`.)"""
+    return private_place(channel), age_restricted_place(channel), missing_post_permission(channel)
 
 
 def missing_post_permission(channel: Any) -> str:
