@@ -95,12 +95,12 @@ async def test_packets_held_up_on_the_way_do_not_cut_an_utterance(call: Harness)
     await call.discord.member_joins_voice(GUILD_ID, VOICE_ID, USER_ID)
     heard: list[Utterance] = []
     client = await join(call, heard)
-    await voice.speak(USER_ID, speech(LONG), stall=(80, 0.7))
+    await voice.speak(USER_ID, speech(LINE), stall=(40, 0.7))  # held up mid-word
     await voice.wait_for(lambda _: heard, what="the utterance")
     await voice.speak(USER_ID, speech(QUESTION))  # a second utterance, after which nothing more of the first
     await voice.wait_for(lambda _: len(heard) >= 2, what="the second utterance")
     assert len(heard) == 2
-    assert abs(spoken_seconds(heard[0].pcm, channels=1) - spoken_seconds(speech(LONG))) < 0.4
+    assert abs(spoken_seconds(heard[0].pcm, channels=1) - spoken_seconds(speech(LINE))) < 0.4
     await client.disconnect()
 
 
