@@ -179,7 +179,7 @@ async def test_mirror_answers_a_voice_message_with_a_voice_message(make_harness:
     [attachment] = voice["attachments"]
     assert attachment["filename"] == "voice-message.ogg" and attachment["content_type"] == "audio/ogg"
     assert attachment["_data"].startswith(b"OggS")
-    expected = 0.3 + 0.04 * len(speech.fields["input"])  # the fake's tone lasts this long
+    expected = h.openai.speech_seconds(speech.fields["input"])
     assert abs(attachment["duration_secs"] - expected) < 0.1
     assert 1 <= len(base64.b64decode(attachment["waveform"])) <= 256
     [upload] = [r for r in h.discord.requests

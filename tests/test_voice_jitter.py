@@ -21,7 +21,7 @@ from bot.features.voice.segmenter import Utterance
 from bot.features.voice.speech import VoiceService
 from tests.fakes.speech_book import SpeechBook
 from tests.harness import GUILD_ID, USER_ID, Harness
-from tests.test_voice_receiver import LONG, join
+from tests.test_voice_receiver import LINE, LONG, join
 from tests.voice_support import VOICE_ID, speech, spoken_seconds, voice_harness
 
 PCM_FRAME = 3840  # 20 ms of 48 kHz 16-bit stereo
@@ -77,11 +77,11 @@ async def test_packets_reordered_within_60_ms_are_one_whole_utterance(call: Harn
     await call.discord.member_joins_voice(GUILD_ID, VOICE_ID, USER_ID)
     heard: list[Utterance] = []
     client = await join(call, heard)
-    await voice.speak(USER_ID, speech(LONG), reorder=3)  # every tenth packet 60 ms late
+    await voice.speak(USER_ID, speech(LINE), reorder=3)  # every tenth packet 60 ms late
     await voice.wait_for(lambda _: heard, what="the utterance")
     assert len(heard) == 1 and client.receiver.counters.late == 0
-    assert abs(spoken_seconds(heard[0].pcm, channels=1) - spoken_seconds(speech(LONG))) < 0.4
-    await voice.speak(USER_ID, speech(LONG), reorder=5)  # 100 ms late: past the buffer, dropped
+    assert abs(spoken_seconds(heard[0].pcm, channels=1) - spoken_seconds(speech(LINE))) < 0.4
+    await voice.speak(USER_ID, speech(LINE), reorder=5)  # 100 ms late: past the buffer, dropped
     await voice.wait_for(lambda _: len(heard) == 2, what="the second utterance")
     assert client.receiver.counters.late > 0
     await client.disconnect()
@@ -95,12 +95,12 @@ async def test_packets_held_up_on_the_way_do_not_cut_an_utterance(call: Harness)
     await call.discord.member_joins_voice(GUILD_ID, VOICE_ID, USER_ID)
     heard: list[Utterance] = []
     client = await join(call, heard)
-    await voice.speak(USER_ID, speech(LONG), stall=(80, 0.7))
+    await voice.speak(USER_ID, speech(LINE), stall=(40, 0.7))  # held up mid-word
     await voice.wait_for(lambda _: heard, what="the utterance")
     await voice.speak(USER_ID, speech(QUESTION))  # a second utterance, after which nothing more of the first
     await voice.wait_for(lambda _: len(heard) >= 2, what="the second utterance")
     assert len(heard) == 2
-    assert abs(spoken_seconds(heard[0].pcm, channels=1) - spoken_seconds(speech(LONG))) < 0.4
+    assert abs(spoken_seconds(heard[0].pcm, channels=1) - spoken_seconds(speech(LINE))) < 0.4
     await client.disconnect()
 
 
@@ -117,7 +117,7 @@ async def test_frames_dave_passes_through_are_heard_only_when_the_session_allows
     heard: list[Utterance] = []
     client = await join(call, heard)
     counters = client.receiver.counters
-    pcm = speech(LONG)
+    pcm = speech(LINE)
     await voice.speak(USER_ID, pcm, plain_every=10)  # no transition under way: dropped, as forged ones
     await voice.wait_for(lambda _: heard, what="the first utterance")
     assert counters.undecrypted == plain_frames(pcm, 10) and counters.passthrough == 0
@@ -176,7 +176,7 @@ async def test_passthrough_and_reordered_packets_transcribe_the_same_words_as_a_
     voice = call.discord.voice
     assert voice is not None and call.bot is not None
     call.openai.speech_book = book = SpeechBook()
-    book.learn(LONG, speech(LONG))
+    book.learn(LINE, speech(LINE))
     await call.discord.member_joins_voice(GUILD_ID, VOICE_ID, USER_ID)
     said: list[str] = []
 
@@ -190,12 +190,12 @@ async def test_passthrough_and_reordered_packets_transcribe_the_same_words_as_a_
         session = client.e2ee()
         assert session is not None
         await voice.wait_for(lambda _: session.can_passthrough(USER_ID), what="passthrough allowed")
-    await voice.speak(USER_ID, speech(LONG), plain_every=20, reorder=3)
+    await voice.speak(USER_ID, speech(LINE), plain_every=20, reorder=3)
     await voice.wait_for(lambda _: said, what="the transcript")
     counters = client.receiver.counters
-    assert said == [f"[voice] {LONG}"] and counters.late == 0 and counters.undecrypted == 0
+    assert said == [f"[voice] {LINE}"] and counters.late == 0 and counters.undecrypted == 0
     if voice.dave:
-        assert counters.passthrough == plain_frames(speech(LONG), 20)
+        assert counters.passthrough == plain_frames(speech(LINE), 20)
     await hearing.close()
     await client.disconnect()
 

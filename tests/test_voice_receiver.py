@@ -22,6 +22,9 @@ from tests.voice_support import VOICE_ID, speech, spoken_seconds, voice_harness
 
 SHORT = "Good evening."
 LONG = "The tide comes in twice a day, and the rock pools fill with little crabs."
+# A whole utterance told apart from SHORT by its length, for the tests that need no more (a member's audio
+# is sent in real time).
+LINE = "The tide comes in twice a day,"
 
 
 @pytest.fixture(params=[True, False], ids=["dave", "no-dave"])
@@ -58,11 +61,11 @@ async def test_two_members_speaking_at_once_become_one_utterance_each(call: Harn
         await call.discord.member_joins_voice(GUILD_ID, VOICE_ID, member)
     heard: list[Utterance] = []
     client = await join(call, heard)
-    await asyncio.gather(voice.speak(USER_ID, speech(SHORT)), voice.speak(USER2_ID, speech(LONG)))
+    await asyncio.gather(voice.speak(USER_ID, speech(SHORT)), voice.speak(USER2_ID, speech(LINE)))
     await voice.wait_for(lambda _: len(heard) >= 2, what="two utterances")
     by_member = {u.user_id: u for u in heard}
     assert set(by_member) == {USER_ID, USER2_ID} and len(heard) == 2
-    for member, line in ((USER_ID, SHORT), (USER2_ID, LONG)):
+    for member, line in ((USER_ID, SHORT), (USER2_ID, LINE)):
         said = spoken_seconds(speech(line))
         assert abs(spoken_seconds(by_member[member].pcm, channels=1) - said) < 0.4, member
     counters = client.receiver.counters
@@ -113,7 +116,7 @@ async def test_the_bot_stays_while_someone_is_there_and_leaves_when_alone(call: 
     heard: list[Utterance] = []
     client = await join(call, heard, idle_seconds=0.5)
     await voice.wait_for(lambda _: client.present == {USER_ID}, what="the call's members")
-    await voice.speak(USER_ID, speech(LONG))  # longer than the idle time: someone is there all along
+    await voice.speak(USER_ID, speech(LINE))  # longer than the idle time: someone is there all along
     await voice.wait_for(lambda _: heard, what="an utterance")
     assert call.discord.in_voice(GUILD_ID, call.bot.user.id) == VOICE_ID
     await call.discord.member_leaves_voice(GUILD_ID, USER_ID)
@@ -151,10 +154,10 @@ async def test_forged_repeated_and_cut_off_packets_leave_one_true_utterance(call
     heard: list[Utterance] = []
     client = await join(call, heard)
     voice.forge(USER_ID)
-    await voice.speak(USER_ID, speech(LONG), silence_frames=False, duplicates=True)
+    await voice.speak(USER_ID, speech(LINE), silence_frames=False, duplicates=True)
     await voice.wait_for(lambda _: heard, what="the utterance")
     assert [u.user_id for u in heard] == [USER_ID]
-    assert abs(spoken_seconds(heard[0].pcm, channels=1) - spoken_seconds(speech(LONG))) < 0.4
+    assert abs(spoken_seconds(heard[0].pcm, channels=1) - spoken_seconds(speech(LINE))) < 0.4
     counters = client.receiver.counters
     assert counters.unopened == 1 and counters.late > 0 and counters.undecrypted == 0
     await client.disconnect()
@@ -166,7 +169,7 @@ async def test_what_each_member_said_is_transcribed_as_their_words(call: Harness
     voice = call.discord.voice
     assert voice is not None and call.bot is not None
     call.openai.speech_book = book = SpeechBook()
-    for line in (SHORT, LONG):
+    for line in (SHORT, LINE):
         book.learn(line, speech(line))
     for member in (USER_ID, USER2_ID):
         await call.discord.member_joins_voice(GUILD_ID, VOICE_ID, member)
@@ -177,9 +180,9 @@ async def test_what_each_member_said_is_transcribed_as_their_words(call: Harness
 
     hearing = Hearing(call.bot.services.part(VoiceService), heard)
     client = await join(call, [], on_utterance=hearing.utterance)
-    await asyncio.gather(voice.speak(USER_ID, speech(SHORT)), voice.speak(USER2_ID, speech(LONG)))
+    await asyncio.gather(voice.speak(USER_ID, speech(SHORT)), voice.speak(USER2_ID, speech(LINE)))
     await voice.wait_for(lambda _: len(said) >= 2, what="two transcripts")
-    assert sorted(said) == sorted([(USER_ID, f"[voice] {SHORT}"), (USER2_ID, f"[voice] {LONG}")])
+    assert sorted(said) == sorted([(USER_ID, f"[voice] {SHORT}"), (USER2_ID, f"[voice] {LINE}")])
     await hearing.close()
     await client.disconnect()
 

@@ -113,6 +113,9 @@ class FakeOpenAI(ModelServer):
         # And speech the same way (``speaking``: one has arrived).
         self.speech_gate: asyncio.Event | None = None
         self.speaking = asyncio.Event()
+        # Seconds of speech per character of input: a test that needs clips played in turn, not long ones,
+        # makes them shorter (a call plays them in real time).
+        self.speech_per_character = 0.04
         self.heard: list[Heard] = []
         # A server without a models list (many local whisper and speech servers): GET /v1/models answers
         # this status, in OpenAI's error envelope.
@@ -380,7 +383,11 @@ class FakeOpenAI(ModelServer):
         if not body.get("input") or not body.get("voice") or body.get("response_format", "mp3") != "wav":
             heard.status = 400
             return _invalid_request("input and voice are required; this fake speaks wav only")
-        return web.Response(body=tone(0.3 + 0.04 * len(str(body["input"]))), content_type="audio/wav")
+        return web.Response(body=tone(self.speech_seconds(str(body["input"]))), content_type="audio/wav")
+
+    def speech_seconds(self, text: str) -> float:
+        """How long the tone ``/v1/audio/speech`` answers for ``text`` lasts."""
+        return 0.3 + self.speech_per_character * len(text)
 
 
 def tone(seconds: float, frequency: float = 220.0) -> bytes:
