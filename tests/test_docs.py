@@ -22,6 +22,7 @@ import sqlalchemy
 from discord.ext import commands
 
 from bot.core.config import PROJECT_ROOT
+from tests.locking import installed_on_linux
 
 README = PROJECT_ROOT / "README.md"
 DOCS = sorted((PROJECT_ROOT / "docs").glob("*.md"))
@@ -179,8 +180,7 @@ def test_the_first_screen_states_the_measured_first_run() -> None:
     screen gives the measured range, quiet and busy, and the package count the Makefile installs."""
     first = "\n".join(README.read_text().splitlines()[:FIRST_SCREEN])
     prose = " ".join(first.split())
-    lock = (PROJECT_ROOT / "requirements.lock").read_text().splitlines()
-    locked = [line for line in lock if line[:1].isalnum()]
+    locked = installed_on_linux()
     assert f"{len(locked) + 1} packages" in prose and "1.6 GB" in prose
     assert "about 2 minutes on a quiet machine" in prose and "6 to 9 minutes on a busy 2-core one" in prose
     assert "progress" in prose

@@ -13,6 +13,7 @@ import pytest
 
 from bot.core.config import PROJECT_ROOT
 from tests.fakes import PROCESS_WAIT
+from tests.locking import installed_on_linux
 
 # A python that says it is 3.10 and fails any program (the version check exits 1 on it, as a real 3.10 would).
 OLD_PYTHON = '#!/bin/sh\nif [ "$1" = "-V" ]; then echo "Python 3.10.12"; exit 0; fi\nexit 1\n'
@@ -107,8 +108,7 @@ def test_the_first_set_up_says_what_it_installs_how_long_it_takes_and_shows_prog
     result = make("-n", "run", f"VENV={venv}")
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    locked = [line for line in (PROJECT_ROOT / "requirements.lock").read_text().splitlines()
-              if line[:1].isalnum()]
+    locked = installed_on_linux()
     banner = out.split("setting up", 1)[1].split("python", 1)[0]
     assert f"{len(locked) + 1} packages" in banner and "1.6 GB" in banner
     assert "2 minutes on a quiet machine" in banner and "6 to 9 on a busy 2-core one" in banner
