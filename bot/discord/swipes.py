@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 import discord
 
 from bot.core.i18n import t
@@ -347,6 +348,9 @@ class SwipeDesk:
             await self.edit(record, channel, None, buttons=False)
         except discord.HTTPException as exc:  # deleted meanwhile, or no longer ours to edit
             log.info("could not take the swipe buttons off message %s: %s", record.message_id, exc)
+        except aiohttp.ClientError as exc:  # the connection closed under it (a shutdown): the buttons stay,
+            # and a click on them is answered as an expired one
+            log.info("could not take the swipe buttons off message %s: %r", record.message_id, exc)
 
     async def edit(self, record: SwipeRecord, channel: object, interaction: HookInteraction | None, *,
                    buttons: bool) -> None:
