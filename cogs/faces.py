@@ -1,7 +1,8 @@
 """``/bot face avatar|banner|bio|reset``: the character's face in this server (server admins), a subgroup of
 ``/bot`` (cogs/activation.py) added by this cog. The change and Discord's rate window are the faces
 feature's (bot/features/faces/faces.py); reset returns to the character's own face
-(bot/features/faces/character_faces.py)."""
+(bot/features/faces/character_faces.py). Discord's side of a face's edit is this cog's
+(:class:`DiscordFaces`), connected to the feature as it loads."""
 
 from __future__ import annotations
 
@@ -18,7 +19,14 @@ from bot.discord.permissions import server_admin_only
 from bot.discord.subgroups import BotSubgroup
 from bot.discord.ui import tell
 from bot.features.faces import CharacterFaces, Faces
-from bot.features.faces.faces import BIO_LIMIT, IMAGE_LIMIT, declared_problem
+from bot.features.faces.faces import (
+    BIO_LIMIT,
+    IMAGE_LIMIT,
+    FaceRefused,
+    FaceWriteLimited,
+    declared_problem,
+    decode_image,
+)
 from bot.reply.media import TooLarge
 from database.boundary import JsonObject
 
@@ -122,9 +130,48 @@ class FaceCommands(app_commands.Group):
 FACE = FaceCommands(name="face", description="My avatar, banner and bio in this server (server admins).")
 
 
+class DiscordFaces:
+    """The faces' Discord side (bot/features/faces/faces.py ``FaceWriter``): one current-member edit
+    (``PATCH /guilds/{guild}/members/@me``) through discord.py's ``Member.edit`` on the bot's own member."""
+
+    def __init__(self, client: discord.Client) -> None:
+        self.client = client
+
+    async def write(self, guild_id: int, change: JsonObject) -> None:
+        guild = self.client.get_guild(guild_id)
+        if guild is None:
+            raise LookupError(f"not a member of server {guild_id}")
+        kwargs: dict[str, bytes | str | None] = {}
+        for field in ("avatar", "banner"):
+            if field in change:
+                kwargs[field] = decode_image(change[field])
+        if "bio" in change:
+            kwargs["bio"] = change["bio"]
+        try:
+            await guild.me.edit(**kwargs)  # type: ignore[arg-type]
+        except discord.RateLimited as limited:
+            raise FaceWriteLimited(limited.retry_after) from limited
+        except discord.HTTPException as exc:
+            if 400 <= exc.status < 500 and exc.status != 429:  # for good; a 429 or a 5xx passes
+                raise FaceRefused(" ".join(str(exc).split())) from None
+            raise
+
+
 class FaceAdmin(BotSubgroup):
-    pass
+    def __init__(self, bot: Kindred) -> None:
+        super().__init__(bot, FACE)
+        self.client = bot
+        self.faces = bot.services.part(Faces)
+
+    async def cog_load(self) -> None:
+        await super().cog_load()
+        # the faces are sent from now on (the character's own once connected, after the cogs load)
+        self.faces.connect(DiscordFaces(self.client))
+
+    async def cog_unload(self) -> None:
+        self.faces.connect(None)
+        await super().cog_unload()
 
 
 async def setup(bot: Kindred) -> None:
-    await bot.add_cog(FaceAdmin(bot, FACE))
+    await bot.add_cog(FaceAdmin(bot))

@@ -1,4 +1,6 @@
-"""``/userinfo`` and ``/serverinfo``: what Discord and the character know of a member, and of the server."""
+"""``/userinfo`` and ``/serverinfo``: what Discord and the character know of a member, and of the server.
+As it loads, the cog connects what a reply's server tools read of Discord (bot/discord/serverview.py) to
+them."""
 
 from __future__ import annotations
 
@@ -10,7 +12,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord.permissions import is_admin, require_server
+from bot.discord.serverview import DiscordServerView
 from bot.discord.ui import tell
+from bot.features.servertools.knowing import ServerTools
 from bot.features.servertools.userinfo import UserInfo, known_since
 from database.models import utcnow
 
@@ -23,6 +27,14 @@ class Info(commands.Cog):
     def __init__(self, bot: Kindred) -> None:
         self.bot = bot
         self.members = bot.services.part(UserInfo)
+        self.tools = bot.services.part(ServerTools)
+
+    async def cog_load(self) -> None:
+        # what a reply's server tools read of Discord (members, events) and the reactions they add
+        self.tools.connect(DiscordServerView(self.bot))
+
+    async def cog_unload(self) -> None:
+        self.tools.connect(None)
 
     @property
     def character(self) -> str:

@@ -1,5 +1,10 @@
 """``/voice join`` (into the caller's voice channel) and ``/voice leave``: the character in a voice channel
-of this server (bot/features/voice/calls.py decides; bot/discord/voicechat/ connects, hears and speaks)."""
+of this server (bot/features/voice/calls.py decides; bot/discord/voicechat/ connects, hears and speaks).
+
+As it loads, the cog connects the voice feature's Discord side: the calls' voice connection (joined, heard
+and spoken into through bot/discord/voicechat/), the main character's reply also sent as a voice message
+(bot/discord/voice.py, a post observer of the message flow), and the order they let go at a close (every
+call left first, while the gateway is up; the speech clients closed last)."""
 
 from __future__ import annotations
 
@@ -11,7 +16,11 @@ from discord.ext import commands
 
 from bot.discord.language import answer_language
 from bot.discord.permissions import in_server, is_server_admin
+from bot.discord.voice import VoiceReplies
+from bot.discord.voicechat.calls import DiscordCalls
+from bot.discord.voicechat.talk import CallTalk
 from bot.features.voice.calls import Caller, Calls
+from bot.features.voice.speech import VoiceService
 
 if TYPE_CHECKING:
     from bot.discord.client import Interaction, Kindred
@@ -30,7 +39,18 @@ class Voice(commands.Cog):
         allowed_contexts=app_commands.AppCommandContext(guild=True))
 
     def __init__(self, bot: Kindred) -> None:
+        self.bot = bot
         self.calls = bot.services.part(Calls)
+        self.replies = VoiceReplies(bot)
+
+    async def cog_load(self) -> None:
+        # the calls join and hear through Discord's voice connection
+        self.calls.connect(DiscordCalls(self.bot, CallTalk(self.bot).heard))
+        self.bot.flow.connect(self.replies)
+        self.bot.closing.connect(first=self.calls.close, last=self.bot.services.part(VoiceService).close)
+
+    async def cog_unload(self) -> None:
+        self.bot.flow.disconnect(self.replies)
 
     @group.command(name="join", description="Call me into the voice channel you are in.")
     @in_server()

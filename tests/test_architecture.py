@@ -69,7 +69,7 @@ def test_bot_is_in_layers_not_modules_side_by_side() -> None:
 
 FEATURE_WORDS = ("swipe", "remind", "search")
 # What a feature is on Discord's side: its module's own, not the flow's nor the Bot class's.
-FEATURE_MODULES = ("bot.discord.swipes", "bot.features")
+FEATURE_MODULES = ("bot.features",)
 
 
 def _identifiers(tree: ast.AST) -> set[str]:
@@ -91,9 +91,9 @@ def _identifiers(tree: ast.AST) -> set[str]:
 
 
 def test_the_message_flow_and_the_bot_class_name_no_feature() -> None:
-    """bot/discord/flow.py hands a message to the reply sequence and tells the post observers the features
-    declare, and the Bot class (bot/discord/client.py) builds the flow with them: what a feature does around
-    a post, and its timers' Discord side, are declared with the features (bot/discord/features.py)."""
+    """bot/discord/flow.py hands a message to the reply sequence and tells the post observers connected to
+    it, and the Bot class (bot/discord/client.py) builds the flow and closes what it was given: what a
+    feature does around a post, and its timers' Discord side, are its cog's (cogs/swipes.py)."""
     graph = grimp.build_graph(*PACKAGES, exclude_type_checking_imports=False, cache_dir=None)
     named = {}
     for module in ("bot.discord.flow", "bot.discord.client"):
@@ -281,10 +281,10 @@ WIRING = ("__init__", "cog_load")  # a cog's moments of being built and loaded
 
 def test_cogs_build_nothing_and_register_nothing() -> None:
     """compose() builds everything and the bot hands it the Discord edge: a cog, when built or loaded,
-    constructs no project object (it takes what it uses from the bot) and hands none of its own methods to
-    another object (no handler, sink or listener registered from a cog: what hears what is declared by the
-    composition root). One thing only it may build as it loads: its feature's Discord side, a class of its
-    own module handed straight to the feature's ``connect`` (cogs/polls.py's results board)."""
+    constructs no project object but its feature's Discord side (a class of its own module or of the edge,
+    bot/discord/, which it connects to the feature: cogs/polls.py's results board, cogs/swipes.py's desk,
+    cogs/voice.py's calls), and hands none of its own methods to another object (no handler, sink or
+    listener registered from a cog: what hears what is declared by the composition root)."""
     import importlib
     import inspect
 
@@ -303,12 +303,11 @@ def test_cogs_build_nothing_and_register_nothing() -> None:
             for fn in node.body:
                 if not (isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef) and fn.name in WIRING):
                     continue
-                sides = {id(arg) for c in ast.walk(fn) if isinstance(c, ast.Call)
-                         and isinstance(c.func, ast.Attribute) and c.func.attr == "connect" for arg in c.args}
                 for call in (c for c in ast.walk(fn) if isinstance(c, ast.Call)):
                     built = getattr(module, call.func.id, None) if isinstance(call.func, ast.Name) else None
-                    if id(call) in sides and inspect.isclass(built) and built.__module__ == module.__name__:
-                        continue  # its feature's Discord side, of its own module
+                    if inspect.isclass(built) and (built.__module__ == module.__name__
+                                                   or built.__module__.startswith("bot.discord.")):
+                        continue  # its feature's Discord side
                     if inspect.isclass(built) and built.__module__.split(".")[0] in PROJECT_PACKAGES:
                         found.append(f"{path.name}:{call.lineno}: {node.name}.{fn.name} builds "
                                      f"{built.__name__}")
@@ -318,6 +317,32 @@ def test_cogs_build_nothing_and_register_nothing() -> None:
                             found.append(f"{path.name}:{call.lineno}: {node.name}.{fn.name} registers "
                                          f"self.{arg.attr}")
     assert found == []
+
+
+def discord_sides(graph: grimp.ImportGraph, package: str) -> set[str]:
+    """A feature's Discord side in the edge: the modules of bot/discord/ that import its package (its
+    settings aside: the servers' language is read by every feature's lines)."""
+    return {m for m in graph.modules if m.startswith("bot.discord.")
+            and any((x == package or x.startswith(package + "."))
+                    and x.rsplit(".", 1)[-1] not in ("config", "settings")
+                    for x in graph.find_modules_directly_imported_by(m))}
+
+
+def test_no_hub_wires_a_feature_s_discord_side() -> None:
+    """What a feature does on Discord is built and connected by its own cogs as they load (its
+    registration's ``cogs``): no other module (the bot class, the composition root, a hub naming the
+    features) imports a module of a feature's Discord side."""
+    from bot.features import FEATURES
+
+    graph = grimp.build_graph(*PACKAGES, exclude_type_checking_imports=False, cache_dir=None)
+    wired = {}
+    for feature in FEATURES:
+        sides = discord_sides(graph, f"bot.features.{feature.name}")
+        outside = sorted(importer for side in sides for importer in graph.find_modules_that_directly_import(side)
+                         if importer not in sides and importer not in feature.cogs)
+        if outside:
+            wired[feature.name] = outside
+    assert wired == {}
 
 
 def test_a_cogs_setup_builds_only_the_cog() -> None:

@@ -16,8 +16,8 @@ from unittest.mock import AsyncMock
 import discord
 import pytest
 
-from bot.discord.faces import DiscordFaces
 from bot.features.faces.faces import TIMER, FaceRefused, Faces
+from cogs.faces import DiscordFaces
 from database.timers import TimerRow
 from tests.dbtools import timers_of_kind
 from tests.fakes.discord_cdn import padded_png, png_bytes

@@ -84,8 +84,8 @@ class Switched:
 
 def tools(*, on: bool = True, switch: bool = True, emojis: str = "👍,🎉") -> ServerTools:
     settings = ServerToolSettings(server_tools=on, react_emojis=emojis)
-    return ServerTools(settings, None, Log(), Switched(on, switch), Remembered(), View(),  # type: ignore[arg-type]
-                       {99}, lambda: "Finn")
+    return ServerTools(settings, None, Log(), Switched(on, switch), Remembered(),  # type: ignore[arg-type]
+                       {99}, lambda: "Finn", View())
 
 
 async def names(lender: ServerTools, msg: Incoming) -> set[str]:

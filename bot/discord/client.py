@@ -29,7 +29,6 @@ from bot.core.config import Settings
 from bot.core.config.holder import SettingsHolder
 from bot.core.tokens import load_encoding
 from bot.discord.command_locales import CommandTranslator
-from bot.discord.features import DiscordFeatures, feature_sides
 from bot.discord.flow import MessageFlow
 from bot.discord.identify import IdentifyPacer, Limit, SessionBudget
 from bot.discord.logchannel import LogChannel
@@ -43,7 +42,7 @@ from bot.discord.startup import announce_connected, log_invite, watch_reconnects
 from bot.discord.ui import answer_expired_click, on_app_command_error
 from bot.operator.logmirror import LogMirror
 from bot.runtime.composition import FEATURE_COGS, Edge, Services, compose
-from bot.runtime.lifecycle import InFlight, close_database, settle_heap
+from bot.runtime.lifecycle import Closing, InFlight, close_database, settle_heap
 from bot.runtime.startup import commands_digest, remember_commands_digest
 from database.boundary import JsonObject
 
@@ -88,7 +87,6 @@ class KindredMixin:
     known_places: KnownPlaces  # the server places' facts a message's place is derived with, kept true
     presence: AlivePresence  # the Discord side of the character alive (bot/discord/presence.py)
     webhooks: WebhookPool | None  # the cast's webhooks, one per character per channel (None: one character)
-    features: DiscordFeatures  # what the features do on Discord around a reply (bot/discord/features.py)
     # Every long-lived service (the store, the pipelines, memory, alive, the tools...), set by setup_hook
     # before any cog or event reads it; a plain attribute, so a message's handling reads it without a call.
     services: Services
@@ -103,6 +101,7 @@ class KindredMixin:
         self.exit_code = 0
         # The work a graceful stop lets finish: the message flow counts each message's handling there.
         self.in_flight = InFlight()
+        self.closing = Closing()  # what the features' Discord sides let go of at a close (their cogs')
         # Each server place's facts (privacy, the post permission) derived once, forgotten by dispatch()
         # whenever an event may change them.
         self.known_places = KnownPlaces()
@@ -193,18 +192,15 @@ class KindredMixin:
                     sync_commands=self._sync_commands, cluster_shutdown=self._cluster_shutdown,
                     alive_side=self.presence, latencies=self._latencies, post_to_log=self.log_channel.post,
                     guild_count=lambda: len(self.guilds),  # type: ignore[attr-defined]
-                    started_at=self.started_at,
-                    sides=feature_sides(self))  # type: ignore[arg-type]
+                    started_at=self.started_at)
         self._services = self.services = services = await compose(
             self.settings_holder, self.character, self.mirror, edge, skip_rounds=self.skip_rounds)
         # The cast's webhooks, one per character per channel (the messages cog's outlets use them), and the
         # flow the messages cog hands each message to.
         ensemble = services.ensemble
         self.webhooks = WebhookPool(lambda: self.user, ensemble) if ensemble is not None else None
-        # what the features do around each message's replies, declared in bot/discord/features.py
-        self.features = await DiscordFeatures.of(self, services, self.webhooks)  # type: ignore[arg-type]  # a Bot
-        self.flow = MessageFlow(self, self.in_flight, observers=self.features.observers,
-                                buttons=self.features.buttons, known=self.known_places)
+        # what the features do on Discord around each message's replies is connected to it by their cogs
+        self.flow = MessageFlow(self, self.in_flight, known=self.known_places)
         # A configured model id the models list does not serve stops start-up here (exit 2, naming the key
         # and the closest real id), not at the first reply; the services are the bot's already, so the
         # close that follows releases them (the model client's connections among them).
@@ -306,11 +302,9 @@ class KindredMixin:
             await services.dashboard.stop()
         if services.metrics_server is not None:
             await services.metrics_server.stop()
-        # Out of every call first, while the gateway is up: what the character is saying stops at once (an
-        # answer under way is posted, not said) rather than hold the grace period, and leaving is bounded.
-        features = getattr(self, "features", None)  # None: setup_hook failed before it had them
-        if features is not None:
-            await features.let_go()
+        # What the features' Discord sides let go of first, while the gateway is up (every voice call left:
+        # what the character is saying stops at once, an answer under way posted, not said).
+        await self.closing.let_go()
         # Let replies in flight finish and be saved before the connection and the database go away.
         grace = self.settings.operation.shutdown_grace_seconds
         try:
@@ -336,8 +330,7 @@ class KindredMixin:
         await services.counters.close()  # the last counts, before the database closes
         await services.ticker.stop()  # each periodic job was stopped by its owner above; none outlives this
         await services.claude.close()
-        if features is not None:
-            await features.close()
+        await self.closing.close()  # the features' own clients
         if services.tracing is not None:
             await services.tracing.close()  # the last spans sent
         await close_database(services.store)

@@ -3,8 +3,9 @@ hands the messages cog (cogs/messages.py): the message becomes an :class:`~bot.c
 whose words are in a recording standing as its reader's placeholder until read), bots it names are noted as
 peers, a recording is read first (the features' readers: bot/reply/pipeline.py ``ReplySequence.read_first``),
 the reply sequence (bot/reply/pipeline.py) answers through the outlets it is given (bot/discord/outlets.py),
-and the post observers the features declare (bot/discord/features.py) are told around each message's replies.
-The flow names no feature: what is read first is a reader's, what happens around a post an observer's."""
+and the post observers connected to it (a feature's Discord side, connected by its cog as it loads: the
+swipes' buttons, cogs/swipes.py) are told around each message's replies. The flow names no feature: what is
+read first is a reader's, what happens around a post an observer's."""
 
 from __future__ import annotations
 
@@ -52,16 +53,29 @@ class PostObserver(Protocol):
 class MessageFlow:
     """One Discord message's way in: what the messages cog hands on, between Discord in and Discord out.
     Built by the bot's setup_hook once the services are composed, and handed to the cog. ``in_flight``: each
-    message's handling is counted there while it runs, so a graceful stop lets it finish; ``observers``:
-    told around each message's replies; ``buttons``: those a reply goes out with (the outlets')."""
+    message's handling is counted there while it runs, so a graceful stop lets it finish. What the features
+    do around each message's replies is connected to it by their cogs as they load (:meth:`connect`)."""
 
-    def __init__(self, bot: FlowBot, in_flight: InFlight, observers: Sequence[PostObserver] = (),
-                 buttons: Buttons | None = None, known: KnownPlaces | None = None) -> None:
+    def __init__(self, bot: FlowBot, in_flight: InFlight, known: KnownPlaces | None = None) -> None:
         self.bot = bot
         self.known = known  # the server places' facts derived already (the bot's, which keeps them true)
         self.in_flight = in_flight
-        self.observers = tuple(observers)
-        self.buttons = buttons
+        self.observers: tuple[PostObserver, ...] = ()  # told around each message's replies, in their order
+        self.buttons: Buttons | None = None  # those a reply goes out with (the outlets')
+
+    def connect(self, observer: PostObserver, buttons: Buttons | None = None) -> None:
+        """A feature's Discord side, told around each message's replies from now on (after those connected
+        before it); ``buttons``: those a reply goes out with (one feature's at most)."""
+        if buttons is not None and self.buttons is not None:
+            raise ValueError("a reply's buttons are another feature's already")
+        self.observers = (*self.observers, observer)
+        self.buttons = buttons if buttons is not None else self.buttons
+
+    def disconnect(self, observer: PostObserver, buttons: Buttons | None = None) -> None:
+        """What :meth:`connect` was given, told no more and put on no reply (its cog unloaded)."""
+        self.observers = tuple(o for o in self.observers if o is not observer)
+        if buttons is not None and self.buttons is buttons:
+            self.buttons = None
 
     def incoming(self, message: discord.Message, me: discord.abc.User, character: str = "") -> Incoming:
         """``message`` as the pipeline sees it; ``character``: the name an @mention of the bot account is

@@ -58,8 +58,8 @@ def _guild_id(message: discord.Message) -> int | None:
 
 
 class Buttons(Protocol):
-    """The buttons a reply's whole answer in one message is posted with (a feature's, declared in
-    bot/discord/features.py)."""
+    """The buttons a reply's whole answer in one message is posted with (a feature's, connected to the
+    message flow by its cog: the swipes', cogs/swipes.py)."""
 
     async def view(self, channel_id: int, guild_id: int | None,
                    parent_id: int | None = None) -> discord.ui.View | None:

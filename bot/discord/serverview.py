@@ -1,7 +1,8 @@
 """The Discord side of the server's tools (bot/features/servertools/knowing.py ``ServerView``): a member read
 with ``GET /guilds/{guild}/members/{user}`` (no privileged intent needed), the scheduled events with
 ``GET /guilds/{guild}/scheduled-events`` (Discord leaves out those in channels the bot cannot view) and a
-reaction to a message. Made by bot/discord/features.py before the services, which are built with it."""
+reaction to a message. Built and connected to the tools by the server tools' cog (cogs/info.py) as it
+loads."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ recording (bot/discord/flow.py ``carried_by``), which the feature's reader hears
 (bot/features/voice/messages.py).
 
 Out: with ``voice_replies`` on, the reply also goes out as a voice message (:class:`VoiceReplies`, a post
-observer: bot/discord/features.py). discord.py (2.7) cannot send
+observer, connected by cogs/voice.py). discord.py (2.7) cannot send
 one, so the upload is built here: multipart ``payload_json`` with ``flags`` 8192, no content, and one
 attachment ``voice-message.ogg`` (Ogg/Opus) carrying ``duration_secs`` and ``waveform``.
 """

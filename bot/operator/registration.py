@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from bot.core.config.holder import SettingsHolder
 from bot.core.config.sections import register_section
@@ -49,7 +49,6 @@ if TYPE_CHECKING:
     from database.timers import TimerRow
     from memory.consent import Consent
 
-S = TypeVar("S")  # a Discord side, asked for by its type
 
 
 @dataclass(frozen=True)
@@ -128,9 +127,9 @@ class Parts:
     the durable timers, the place switches' accessors, the character's name, and whether a message certainly
     asks this character for an answer (a DM, a mention, a reply, its name), who may be remembered
     (``consent``, one for every character), our own accounts (the bot user, the cast's webhooks as they are
-    made); ``character``: the key its rows are filed under; ``persona``: the character as its files say now;
-    ``sides``: what only Discord does for the features (bot/discord/features.py), each read by its type with
-    :meth:`side`; ``shards``: in a cluster, the shards this process runs ("" otherwise: a round of the
+    made); ``character``: the key its rows are filed under; ``persona``: the character as its files say now
+    (what only Discord does for a feature is its cog's, connected to the feature's part as the cog loads:
+    cogs/polls.py); ``shards``: in a cluster, the shards this process runs ("" otherwise: a round of the
     channels, run per shard set, is keyed by them); ``spending``: the limits a feature's own paid calls (not
     the model's) are held to; ``metrics``: what they are measured by (None: metrics are off); ``reach``: the
     one rule of whom the character may speak to or hear, for a feature's own ways (bot/operator/reach.py);
@@ -147,7 +146,6 @@ class Parts:
     accounts: OwnAccounts
     character: str = ""
     persona: Callable[[], Persona] | None = None
-    sides: tuple[object, ...] = ()
     shards: str = ""
     spending: SpendingLimits | None = None
     metrics: Metrics | None = None
@@ -157,13 +155,6 @@ class Parts:
     def switch(self, switch: Switch) -> PlaceSwitch:
         """``switch`` as the feature's code reads it at a place (:class:`PlaceSwitch`)."""
         return PlaceSwitch(switch, self.places, self.holder)
-
-    def side(self, kind: type[S]) -> S:
-        """The Discord side of type ``kind`` (LookupError: the client handed none over)."""
-        for side in self.sides:
-            if isinstance(side, kind):
-                return side
-        raise LookupError(f"no Discord side is a {kind.__name__}")
 
 
 @dataclass(frozen=True)

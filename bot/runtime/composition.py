@@ -112,9 +112,6 @@ class Edge:
     post_to_log: Callable[[str], Awaitable[object]]  # a line in the log channel (the heartbeat's warnings)
     guild_count: Callable[[], int]
     started_at: float  # time.monotonic() when the process started
-    # what only Discord does for the registered features, each taking its own by type (registration.py
-    # ``Parts.side``; bot/discord/features.py ``feature_sides``)
-    sides: tuple[object, ...] = ()
 
 
 @dataclass
@@ -306,7 +303,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     # person goes into /forget_me's transaction.
     parts = Parts(holder, store, timers, PlaceControls(store.places, store.switches), names.name,
                   addressee.reply_certain, consent, accounts, key, persona=character.current,
-                  sides=edge.sides, shards=shards, spending=limits, metrics=metrics, reach=reach,
+                  shards=shards, spending=limits, metrics=metrics, reach=reach,
                   alive=alive_parts)
     built = [feature.build(parts) for feature in FEATURES]
     lent = Contribution.joined(built)

@@ -46,6 +46,32 @@ class Service(Protocol):
     async def __aexit__(self, *exc_info: object) -> None: ...
 
 
+Step = Callable[[], Coroutine[object, object, None]]
+
+
+class Closing:
+    """What the features' Discord sides let go of when the bot closes, connected by their cogs as they load:
+    ``first`` while the gateway is still up, before the replies in flight are waited for (a voice call left:
+    what the character is saying stops at once, rather than hold the grace period); ``last`` once the model
+    client is closed (a feature's own clients). Each runs in the order connected."""
+
+    def __init__(self) -> None:
+        self.first: tuple[Step, ...] = ()
+        self.last: tuple[Step, ...] = ()
+
+    def connect(self, *, first: Step | None = None, last: Step | None = None) -> None:
+        self.first = (*self.first, *([first] if first is not None else []))
+        self.last = (*self.last, *([last] if last is not None else []))
+
+    async def let_go(self) -> None:
+        for step in self.first:
+            await step()
+
+    async def close(self) -> None:
+        for step in self.last:
+            await step()
+
+
 class InFlight:
     """The work a graceful stop lets finish: each message's handling (bot/discord/flow.py) and the answering
     of replies a crash left owed. One per bot, given at construction to the flow and to what stops the bot

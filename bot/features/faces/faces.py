@@ -23,7 +23,7 @@ from __future__ import annotations
 import base64
 import logging
 from datetime import datetime, timedelta
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 from bot.core.i18n import N_, t
 from bot.core.localtime import utc_now
@@ -59,7 +59,6 @@ class FaceRefused(ValueError):
     the admin."""
 
 
-@runtime_checkable  # the edge hands it to the feature among its sides (registration.py ``Parts``)
 class FaceWriter(Protocol):
     async def write(self, guild_id: int, change: JsonObject) -> None:
         """Send one current-member edit with the fields of ``change`` (pictures as bytes or base64, None to
@@ -118,12 +117,19 @@ def check_change(change: JsonObject) -> None:
 
 
 class Faces:
-    def __init__(self, timers: Timers, state: State, writer: FaceWriter, *,
+    """A face per server. Discord's side of the edit (its ``FaceWriter``) is connected by the faces' cog as it
+    loads (cogs/faces.py): the character's own face is shown once connected, after the cogs load."""
+
+    def __init__(self, timers: Timers, state: State, writer: FaceWriter | None = None, *,
                  window: timedelta = WINDOW) -> None:
         self.timers = timers
         self.state = state
         self.writer = writer
         self.window = window
+
+    def connect(self, writer: FaceWriter | None) -> None:
+        """Discord's side of the edit (None: the cog unloaded)."""
+        self.writer = writer
 
     @staticmethod
     def _key(guild_id: int) -> str:
@@ -174,6 +180,8 @@ class Faces:
         return due
 
     async def _send(self, guild_id: int, change: JsonObject) -> None:
+        if self.writer is None:  # not connected: a change waits in its timer, a server admin is told
+            raise LookupError("the faces' Discord side is not connected")
         await self.writer.write(guild_id, change)
         await self.state.set(f"face_changed:{guild_id}", utc_now().isoformat())
 

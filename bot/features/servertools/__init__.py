@@ -5,7 +5,7 @@ feature of their own: bot/features/polls/).
 * :mod:`.knowing`: the client tools lent to a reply in a server (``member_info``, events, this channel's
   log, a reaction: :class:`ServerTools`), where the ``server_tools`` switch is on (the operator's setting
   is its master switch: the tools cost tokens and reach Discord); what Discord answers is the edge's
-  (bot/discord/serverview.py, a ``ServerView``).
+  (bot/discord/serverview.py, a ``ServerView``, connected by cogs/info.py as it loads).
 * :mod:`.moderation`, :mod:`.tickets`, :mod:`.userinfo`, :mod:`.settings`: the plain classes behind the
   slash commands (a typed duration: bot/core/durations.py).
 * Its slash commands: cogs/moderation.py, cogs/info.py, cogs/tickets.py, cogs/server_settings.py; its rows:
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from bot.core.i18n import N_
 from bot.features.servertools.config import ServerToolSettings
-from bot.features.servertools.knowing import ServerTools, ServerView
+from bot.features.servertools.knowing import ServerTools
 from bot.features.servertools.moderation import ModerationLog
 from bot.features.servertools.settings import ServerSettingsBook
 from bot.features.servertools.tickets import TicketDesk
@@ -37,11 +37,10 @@ LOOKING = Switch("server_tools", "Let me look up members, events and this channe
 
 def build(parts: Parts) -> Contribution:
     store = parts.store
-    # the Discord edge's side is a protocol, asked for by its type
-    view = parts.side(ServerView)  # type: ignore[type-abstract]
+    # what they read of Discord connected by the cog (cogs/info.py)
     tools = ServerTools(parts.holder.follow(ServerToolSettings), store.people, store.log,
-                        parts.switch(LOOKING), parts.consent, view, parts.accounts, parts.name)
-    return Contribution(tools=(tools,), parts=(ModerationLog(store.moderation), UserInfo(store.people),
+                        parts.switch(LOOKING), parts.consent, parts.accounts, parts.name)
+    return Contribution(tools=(tools,), parts=(tools, ModerationLog(store.moderation), UserInfo(store.people),
                                                TicketDesk(store), ServerSettingsBook(store.servers)))
 
 

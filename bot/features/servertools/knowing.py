@@ -259,16 +259,21 @@ class React:
 class ServerTools:
     """The tools of one reply (bot/core/stages.py ``ReplyTools``), from the ``server_tools`` settings (read
     at each message: a reload applies) and the place's switch (``/bot server-tools``, read only where the
-    setting is on)."""
+    setting is on). What they read of Discord (a ``ServerView``) is connected by the server tools' cog as it
+    loads (cogs/info.py); none is lent before."""
 
     def __init__(self, settings: ServerToolSettings, people: People, log: Log, switched_on: PlaceSwitch,
-                 remembered: Remembered, view: ServerView, own: Collection[int],
-                 character: Callable[[], str]) -> None:
+                 remembered: Remembered, own: Collection[int], character: Callable[[], str],
+                 view: ServerView | None = None) -> None:
         """``switched_on``: /bot server-tools (the server_tools setting its master switch); ``own``: the
         character's own accounts; ``character``: its name now."""
         self.settings, self.people, self.log, self.switched_on = settings, people, log, switched_on
         self.remembered, self.view, self.own, self.character = remembered, view, own, character
         self._react: tuple[str, JsonObject | None] = ("", None)  # the allow-list's declaration, kept
+
+    def connect(self, view: ServerView | None) -> None:
+        """What the tools read of Discord (None: the cog unloaded, no tool lent)."""
+        self.view = view
 
     def _react_declared(self) -> tuple[tuple[str, ...], JsonObject | None]:
         text = self.settings.react_emojis
@@ -279,19 +284,20 @@ class ServerTools:
 
     async def __call__(self, msg: Incoming) -> Sequence[Lent]:
         # in a DM no place setting applies: the operator's setting (the switch's master) decides
-        if msg.author_is_bot or not (self.settings.server_tools if msg.guild_id is None
-                                     else await self.switched_on.on(msg.place)):
+        view = self.view
+        if view is None or msg.author_is_bot or not (self.settings.server_tools if msg.guild_id is None
+                                                     else await self.switched_on.on(msg.place)):
             return ()
         lent: list[Lent] = []
         if msg.guild_id is not None and not msg.is_dm:  # an /ask in a server answers in private: no place
-            member = MemberInfo(msg, self.people, self.remembered, self.view, self.own)
+            member = MemberInfo(msg, self.people, self.remembered, view, self.own)
             recent_lines = self.settings.server_tools_recent_lines
             lent += [Lent(MemberInfo.DECLARED, member, voice=PLACE_VOICE),
-                     Lent(ScheduledEvents.DECLARED, ScheduledEvents(msg, self.view), voice=PLACE_VOICE),
+                     Lent(ScheduledEvents.DECLARED, ScheduledEvents(msg, view), voice=PLACE_VOICE),
                      Lent(RecentMessages.DECLARED, RecentMessages(msg, self.log, self.remembered,
                                                                   recent_lines, self.own,
                                                                   self.character()), voice=PLACE_VOICE)]
         emojis, declared = self._react_declared()
         if declared is not None:
-            lent.append(Lent(declared, React(msg, self.view, emojis), voice=REACT_VOICE))
+            lent.append(Lent(declared, React(msg, view, emojis), voice=REACT_VOICE))
         return lent

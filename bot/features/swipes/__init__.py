@@ -6,8 +6,8 @@ message (as SillyTavern does), and ``/reroll``, which presses 🔄 with an out-o
   written into the stored answer; and the ``swipe-expiry`` durable timer that takes the buttons off when
   ``swipe_timeout_seconds`` ran out (``SwipeExpiry``).
 * Discord's side (the buttons, the edits, the reply posted with its buttons on: a post observer of the
-  message flow): bot/discord/swipes.py, declared in bot/discord/features.py. The reply path names no swipe:
-  an outlet may post a reply known at its post to be one whole message with controls of its own
+  message flow) is its cog's, cogs/swipes.py, connected as the cog loads. The reply path names no swipe: an
+  outlet may post a reply known at its post to be one whole message with controls of its own
   (bot/reply/delivery.py ``WholeAnswerOutlet``), which the Discord outlets give to this desk.
 * Its slash command and buttons: cogs/swipes.py; its rows: database/swipes.py (a reply to a person: theirs,
   deleted by their /forget_me, and none opened after it: a /forget_me since the message came means none,
@@ -38,7 +38,7 @@ from bot.features.swipes.config import SwipeSettings
 from bot.operator.registration import Contribution, Feature, Parts, Running, Switch, TimerHandler
 from database.swipes import forget_person
 
-__all__ = ["FEATURE", "ReplySwipes", "SwipeBoard", "Swiped", "Swiper"]
+__all__ = ["FEATURE", "ReplySwipes", "SwipeBoard", "Swiped", "SwipeExpiry", "Swiper"]
 
 
 SHOWN = Switch(SWITCH, "Put the swipe buttons on my latest reply here (or not).",
@@ -48,7 +48,7 @@ SHOWN = Switch(SWITCH, "Put the swipe buttons on my latest reply here (or not)."
 
 def build(parts: Parts) -> Contribution:
     settings, discord = parts.holder.follow(SwipeSettings), parts.holder.follow(DiscordSettings)
-    expiry = SwipeExpiry(parts.store, parts.side(SwipeBoard))
+    expiry = SwipeExpiry(parts.store)  # Discord's side connected by the cog (cogs/swipes.py)
 
     def timers(_: Running) -> dict[str, TimerHandler]:
         return {TIMER: expiry.expire}
@@ -57,7 +57,7 @@ def build(parts: Parts) -> Contribution:
         # a new alternative is asked of the character who answered: built once the characters are
         return (ReplySwipes(parts.store, settings, discord, running.cast, parts.timers, parts.switch(SHOWN)),)
 
-    return Contribution(timers=timers, later_parts=later_parts)
+    return Contribution(timers=timers, parts=(expiry,), later_parts=later_parts)
 
 
 FEATURE = Feature(

@@ -8,7 +8,7 @@ conversation moves on is always the one shown. The buttons go (:meth:`ReplySwipe
 next message arrives there, or when ``swipe_timeout_seconds`` ran out (a one-shot durable timer of kind
 ``swipe-expiry``, bot/core/timers.py, armed when they are offered; :class:`SwipeExpiry` handles it).
 Everything lives in the database (database/swipes.py), so a restart changes nothing. Discord's side is
-bot/discord/swipes.py.
+cogs/swipes.py.
 """
 
 from __future__ import annotations
@@ -49,9 +49,8 @@ def timer_key(message_id: int) -> str:
 
 
 class SwipeBoard:
-    """Discord's side of an expiry (bot/discord/swipes.py, a subclass): the buttons off a reply, its shown
-    alternative staying. The Discord client hands it over with its other timers' sides, where it is found by
-    this class (``Parts.side``)."""
+    """Discord's side of an expiry (cogs/swipes.py's desk, a subclass): the buttons off a reply, its
+    shown alternative staying. The swipes' cog connects it as it loads (:meth:`SwipeExpiry.connect`)."""
 
     async def strip(self, record: SwipeRecord) -> None:
         raise NotImplementedError
@@ -238,20 +237,28 @@ class ReplySwipes:
 
 
 class SwipeExpiry:
-    """The ``swipe-expiry`` timer's handler: a reply's row closes and ``board`` (Discord's side) takes its
-    buttons off."""
+    """The ``swipe-expiry`` timer's handler: a reply's row closes and its board (Discord's side, connected
+    by the swipes' cog as it loads) takes its buttons off."""
 
-    def __init__(self, store: Store, board: SwipeBoard) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
+        self.board: SwipeBoard | None = None
+
+    def connect(self, board: SwipeBoard | None) -> None:
+        """Discord's side of an expiry (None: the cog unloaded). The timers start only once the bot is
+        connected, after the cogs loaded."""
         self.board = board
 
     async def expire(self, timer: TimerRow) -> str:
         """The ``swipe-expiry`` timer's handler: the reply's row closes and its buttons go. Safe to run again:
         a row already closed (the conversation moved on, or an earlier run) does nothing."""
         message_id = int(timer.payload["message"])
+        board = self.board
+        if board is None:  # not connected: the timer's row stays, taken again after its lease
+            raise RuntimeError("the swipes' Discord side is not connected")
         closed = await self.store.swipes.close(message_id)
         for record in closed:
-            await self.board.strip(record)
+            await board.strip(record)
         if not closed:
             return f"message {message_id}: already closed"
         return f"buttons taken off message {message_id}"
