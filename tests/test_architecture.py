@@ -338,7 +338,8 @@ def test_no_hub_wires_a_feature_s_discord_side() -> None:
     wired = {}
     for feature in FEATURES:
         sides = discord_sides(graph, f"bot.features.{feature.name}")
-        outside = sorted(importer for side in sides for importer in graph.find_modules_that_directly_import(side)
+        outside = sorted(importer for side in sides
+                         for importer in graph.find_modules_that_directly_import(side)
                          if importer not in sides and importer not in feature.cogs)
         if outside:
             wired[feature.name] = outside

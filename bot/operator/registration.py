@@ -181,11 +181,10 @@ TimerHandler = Callable[["TimerRow"], Awaitable[str]]
 
 @dataclass(frozen=True)
 class Contribution:
-    """What a built feature adds: to the main character's reply stages (``gates``, ``place_gates``,
-    ``decision_observers``, ``prompt_parts``, ``tools``, ``turn_observers``, ``readers``: a message's
-    recording read before the reply), to each other character of a cast (``cast_tools``, given that
-    character's name; ``cast_prompt_parts``, as the main character's ``prompt_parts``;
-    ``cast_decision_observers``, as its ``decision_observers``), the objects its slash
+    """What a built feature adds: to every character's reply stages (``decision_observers``,
+    ``prompt_parts``: the cast's characters' too), to the main character's (``gates``, ``place_gates``,
+    ``tools``, ``turn_observers``, ``readers``: a message's recording read before the reply), to each
+    other character of a cast (``cast_tools``, given that character's name), the objects its slash
     commands use (``parts``: read with ``Services.part``; ``later_parts``: those built once the characters'
     replies are, from ``Running``), what a person's ``/forget_me`` clears in memory (``forget_held``: their
     id), its durable timers' handlers (``timers``: by kind) and its recurring rounds (``recurring``: run by
@@ -204,8 +203,6 @@ class Contribution:
     tools: tuple[ReplyTools, ...] = ()
     turn_observers: tuple[TurnListener, ...] = ()
     readers: tuple[Reader, ...] = ()
-    cast_prompt_parts: tuple[PromptPart, ...] = ()
-    cast_decision_observers: tuple[DecisionListener, ...] = ()
     cast_tools: Callable[[Callable[[], str]], tuple[ReplyTools, ...]] = lambda _: ()
     parts: tuple[object, ...] = ()
     later_parts: Callable[[Running], tuple[object, ...]] = lambda _: ()
@@ -247,8 +244,6 @@ class Contribution:
             tools=tuple(x for b in built for x in b.tools),
             turn_observers=tuple(x for b in built for x in b.turn_observers),
             readers=tuple(x for b in built for x in b.readers),
-            cast_prompt_parts=tuple(x for b in built for x in b.cast_prompt_parts),
-            cast_decision_observers=tuple(x for b in built for x in b.cast_decision_observers),
             cast_tools=cast_tools, parts=tuple(x for b in built for x in b.parts), later_parts=later_parts,
             forget_held=tuple(x for b in built for x in b.forget_held), timers=timers, recurring=recurring,
             status_lines=tuple(x for b in built for x in b.status_lines),

@@ -343,8 +343,8 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     ensemble = await compose_ensemble(settings, holder.follow(EnsembleSettings), store, claude, character,
                                       pipeline, accounts, shared, memory, alive_parts,
                                       (counters.on_turn, *(m.on_turn for m in watched)),
-                                      (LanguageHint(policies), late, *lent.cast_prompt_parts), news,
-                                      lent.cast_tools, lent.cast_decision_observers)
+                                      (LanguageHint(policies), late, *lent.prompt_parts), news,
+                                      lent.cast_tools, lent.decision_observers)
     members = [m.pipeline for m in ensemble.members[1:]] if ensemble is not None else []
     # The one reply sequence every message goes through; the cast chooses who answers.
     replies = ReplySequence(ensemble or Solo(pipeline), shared.threads, span=span_of(tracing))
@@ -428,7 +428,8 @@ async def compose_ensemble(settings: Settings, section: EnsembleSettings, store:
     """The other characters this bot plays (``ensemble_characters``), each with its own pipeline; ``section``:
     the ensemble settings, following reloads. Every decision is announced on the main pipeline (its
     observers see the cast's); each character's replies get recall, its own summaries, feelings, the main
-    character's ``instructions`` (the language hint, the late note), the features' tools for it
+    character's ``instructions`` (the language hint, the late note, the features' prompt parts), the
+    features' tools for it
     (``cast_tools``: its own web search), their decision observers (``observers``: emote reactions) and the
     cast's own webhooks."""
     folders = settings.ensemble_dirs

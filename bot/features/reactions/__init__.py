@@ -30,7 +30,7 @@ def build(parts: Parts) -> Contribution:
         return Contribution()
     reactions = EmoteReactions(parts.alive, parts.switch(REACTING), parts.store.log,
                                parts.holder.follow(AliveSettings), parts.accounts)
-    return Contribution(decision_observers=(reactions.react,), cast_decision_observers=(reactions.react,))
+    return Contribution(decision_observers=(reactions.react,))
 
 
 FEATURE = Feature(

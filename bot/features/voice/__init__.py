@@ -67,7 +67,7 @@ def build(parts: Parts) -> Contribution:
     # the character in voice channels (/voice join, /voice leave); the client hands it its Discord side
     calls = Calls(parts.holder.follow(VoiceSettings), parts.places, voice, parts.reach, parts.switch(CALLS))
     spoken = SpokenReply()  # a reply to words said in a call: it will be spoken (every character's)
-    return Contribution(prompt_parts=(spoken,), cast_prompt_parts=(spoken,),
+    return Contribution(prompt_parts=(spoken,),
                         readers=(VoiceMessages(parts.holder.follow(VoiceSettings), voice,
                                                parts.store.style),),
                         parts=(voice, calls, VoiceMessageReplies(voice, parts.store.privacy)),
