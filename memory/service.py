@@ -314,7 +314,8 @@ class MemoryService:
         for summarizer in self.member_summarizers.values():
             summarizer.forget_user(user_id)
         # The prompt inspector's copies of their requests go too (and those still in flight are not kept).
-        self._claude.sent.forget(user_id, time.monotonic())
+        if self._claude.sent is not None:
+            self._claude.sent.forget(user_id, time.monotonic())
         counts = await self.store.privacy.delete_user_data(user_id)
         self.cache.invalidate(user_id)
         self.excerpts.invalidate(user_id)

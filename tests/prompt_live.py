@@ -45,6 +45,7 @@ from tests.harness import (
 )
 from tests.memory_support import consolidation_responder
 from tests.place_support import place
+from tests.ports import free_port
 from tests.test_alive_proactive import Rolls, proactive
 from tests.voice_support import VOICE_ID
 
@@ -84,7 +85,10 @@ async def live_requests() -> dict[str, SentRequest]:
     """Each kind's request from the run, by kind ("dm reply", "vote", "summary", ...)."""
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
-        h = Harness(db_url=f"sqlite+aiosqlite:///{tmp / 'kindred.db'}", tmp_path=tmp, config=CONFIG)
+        # the dashboard served: the model client keeps the requests as sent for its prompt inspector
+        served = {"dashboard_port": str(free_port()), "dashboard_token": "prompt-docs-token-0123456789"}
+        h = Harness(db_url=f"sqlite+aiosqlite:///{tmp / 'kindred.db'}", tmp_path=tmp,
+                    config={**CONFIG, **served})
         await h.start()
         try:
             return await Run(h).run()
@@ -285,7 +289,9 @@ class Run:
 
     def requests(self) -> dict[str, SentRequest]:
         # the client's own record of what it sent, with the parts the layout named (the prompt inspector's)
-        kept = self.bot.services.claude.sent.recent()
+        sent = self.bot.services.claude.sent
+        assert sent is not None  # kept while the dashboard is served
+        kept = sent.recent()
         out: dict[str, SentRequest] = {}
         for number, (kind, recorded) in enumerate(self.taken.items(), 1):
             body = recorded.body

@@ -227,3 +227,15 @@ async def test_forget_me_takes_their_requests_out_of_the_inspector(make_harness:
             assert r.status == 200 and "own words" in await r.text()
     assert f"/people/{USER_ID}" not in listing and f"/people/{USER2_ID}" in listing
     assert [r for r in log.recent() if r.user_id == USER_ID] == []
+
+
+async def test_without_the_dashboard_no_request_is_kept(make_harness: MakeHarness) -> None:
+    """The inspector is the kept requests' one reader: a bot without a dashboard keeps none (their text and
+    the work of slimming each), and still answers, and still forgets a person on /forget_me."""
+    h = await make_harness()
+    assert h.bot is not None and h.bot.services.dashboard is None
+    sent = await h.dm("hello Finn")
+    [reply] = await h.replies(int(sent["channel_id"]))
+    assert reply["content"] and reply_requests(h)
+    assert h.bot.services.claude.sent is None
+    assert "Done: I deleted" in await forget(h)

@@ -127,7 +127,9 @@ class ClaudeClient(StartupChecks):
         self.on_error = tuple(on_error)
         # Backends whose key was rejected: (what was said, when), see KEY_RECHECK_SECONDS.
         self._refused: dict[str, tuple[str, float]] = {}
-        self.sent = SentLog()  # the last requests as sent, for the dashboard's prompt inspector
+        # The last requests as sent, for the dashboard's prompt inspector, its one reader: kept only while it
+        # is served (dashboard_port takes a restart), so a bot without one spends nothing on them.
+        self.sent = SentLog() if settings.dashboard.dashboard_port else None
         self._breakers: dict[str, OverloadBreaker] = {}  # one per backend, for the whole process
 
     def breaker(self, name: str) -> OverloadBreaker:
@@ -445,9 +447,10 @@ class ClaudeClient(StartupChecks):
         self._refused.pop(name, None)  # it answered: whatever key it has now, it takes
         completion = await self._spent(completion, name, model, purpose, user_id, guild_id, started,
                                        ok=True, calls=calls)
-        self.sent.add(purpose=purpose, model=model, user_id=user_id, request=kwargs, parts=parts,
-                      usage=completion.usage, answer=completion.text, at=utc_now(), begun=begun,
-                      people=people)
+        if self.sent is not None:
+            self.sent.add(purpose=purpose, model=model, user_id=user_id, request=kwargs, parts=parts,
+                          usage=completion.usage, answer=completion.text, at=utc_now(), begun=begun,
+                          people=people)
         return completion
 
     async def _spent(self, completion: Completion, backend: str, model: str, purpose: str,

@@ -6,8 +6,9 @@ most, per process, in memory only: a restart or a second process starts empty), 
 with each answered call: the request as its backend shaped it, less the bytes of its images and documents
 (their kind and size stay: the inspector itemizes text; a 4-image DM would otherwise hold some 21 MB), the
 labelled parts the prompt layout placed in it (``Prompt.parts``, written by bot/reply/prompting.py; no second
-copy of the layout here), and the usage the answer reported. Anyone who can DM the bot fills it, dashboard
-or not, so its memory is bounded by bytes. /forget_me takes a person's requests out (:meth:`SentLog.forget`).
+copy of the layout here), and the usage the answer reported. It is kept only while the dashboard is served
+(its one reader; none without it); anyone who can DM the bot fills it, so its memory is bounded by bytes.
+/forget_me takes a person's requests out (:meth:`SentLog.forget`).
 
 :func:`itemize` splits each block of such a request into those parts (text no part claims is named by where
 it stands: ``system``, ``transcript``, the character's own turns), counts each part's tokens with the
