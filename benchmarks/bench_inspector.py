@@ -1,10 +1,10 @@
 """The prompt inspector's memory after many image DMs, over the real wire.
 
-Every answered model call is kept for the dashboard's /prompts pages (bot/core/models/sent.py), in every
-deployment, dashboard or not, and anyone who can DM the bot fills it. Here one person sends ``--dms`` DMs of
-four images each (PNGs of ``--image-bytes``, the largest ``max_image_bytes`` lets through by default); the
-fake Discord serves them from its CDN, the real discord.py downloads them, the real anthropic SDK sends them
-as base64 to the fake Claude. Then the requests the inspector holds are measured: every object reachable from
+Every answered model call is kept for the dashboard's /prompts pages (bot/core/models/sent.py) while the
+dashboard is served, and anyone who can DM the bot fills it. Here, the dashboard served, one person sends
+``--dms`` DMs of four images each (PNGs of ``--image-bytes``, the largest ``max_image_bytes`` lets through
+by default); the fake Discord serves them from its CDN, the real discord.py downloads them, the real
+anthropic SDK sends them as base64 to the fake Claude. Then the requests the inspector holds are measured: every object reachable from
 them (strings, dicts, lists; one shared object counted once) with ``sys.getsizeof``, independently of what
 the log itself accounts.
 
@@ -25,6 +25,7 @@ from typing import Any
 
 from tests.fakes.discord_cdn import padded_png
 from tests.harness import Harness
+from tests.ports import free_port
 
 MB = 1_000_000
 
@@ -53,7 +54,9 @@ def deep_size(root: Any) -> int:
 async def run(dms: int, image_bytes: int) -> None:
     folder = Path(tempfile.mkdtemp(prefix="kindred-bench-"))
     h = Harness(db_url=f"sqlite+aiosqlite:///{folder / 'bench.db'}", tmp_path=folder,
-                config={"min_typing_time": "0", "max_typing_time": "0", "llm_timeout": "120"})
+                config={"min_typing_time": "0", "max_typing_time": "0", "llm_timeout": "120",
+                        # served: the requests are kept for its prompt inspector
+                        "dashboard_port": str(free_port()), "dashboard_token": "bench-inspector-token-0123"})
     await h.start()
     try:
         h.claude.script("What fine pictures!", model="claude-test-default", times=None)
@@ -73,6 +76,7 @@ async def run(dms: int, image_bytes: int) -> None:
         await h.at_rest()
         assert h.bot is not None
         log = h.bot.services.claude.sent
+        assert log is not None  # kept while the dashboard is served
         kept = log.recent()
         held = deep_size(kept)
         print(f"{dms} DMs of 4 images of {image_bytes:,} bytes each in {elapsed:.1f} s")
