@@ -4,9 +4,9 @@ Every answered model call is kept for the dashboard's /prompts pages (bot/core/m
 dashboard is served, and anyone who can DM the bot fills it. Here, the dashboard served, one person sends
 ``--dms`` DMs of four images each (PNGs of ``--image-bytes``, the largest ``max_image_bytes`` lets through
 by default); the fake Discord serves them from its CDN, the real discord.py downloads them, the real
-anthropic SDK sends them as base64 to the fake Claude. Then the requests the inspector holds are measured: every object reachable from
-them (strings, dicts, lists; one shared object counted once) with ``sys.getsizeof``, independently of what
-the log itself accounts.
+anthropic SDK sends them as base64 to the fake Claude. Then the requests the inspector holds are measured:
+every object reachable from them (strings, dicts, lists; one shared object counted once) with
+``sys.getsizeof``, independently of what the log itself accounts.
 
 Run: python -m benchmarks.bench_inspector [--dms 50] [--image-bytes 3932160]
 """
