@@ -3,7 +3,9 @@ a closed fact in the past tense, the day something happened said once, in one fo
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from babel.core import UnknownLocaleError
@@ -88,11 +90,26 @@ def headed(groups: Mapping[str, str], language: str | None = None) -> str:
     return "".join(out)
 
 
-# 6 for a heading with its year, 3 without: a month name is one token
-_DAYS = [f"2023-{m:02d}-{d:02d}" for m in range(1, 13) for d in (1, 9, 10, 28)]
-HEADER_TOKENS = max(count_tokens(header(told)) for told in _DAYS)
-DAY_TOKENS = max(count_tokens(header(told, year=False)) for told in _DAYS)
-YEAR_TOKENS = HEADER_TOKENS - DAY_TOKENS  # what the first heading of a year costs beside DAY_TOKENS
+@dataclass(frozen=True)
+class HeadingTokens:
+    """What a day's heading costs: ``day`` without its year, ``year`` more where it names the year (6 with
+    it, 3 without: a month name is one token)."""
+
+    day: int
+    year: int
+
+    @property
+    def whole(self) -> int:
+        return self.day + self.year
+
+
+@functools.cache
+def heading_tokens() -> HeadingTokens:
+    """Counted on first use, not at import: the tokenizer loads then (start-up loads it in a thread)."""
+    days = [f"2023-{m:02d}-{d:02d}" for m in range(1, 13) for d in (1, 9, 10, 28)]
+    whole = max(count_tokens(header(told)) for told in days)
+    day = max(count_tokens(header(told, year=False)) for told in days)
+    return HeadingTokens(day, whole - day)
 
 
 def line(row: FactRow) -> str:

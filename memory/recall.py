@@ -76,7 +76,7 @@ from memory.embeddings import (
     tuning_of,
 )
 from memory.episodes import ExcerptCache, ExcerptIndex
-from memory.factlines import DAY_TOKENS, YEAR_TOKENS, day, line, render
+from memory.factlines import day, heading_tokens, line, render
 from memory.facts import FactCache, FactIndex
 from memory.lexical import (
     NAMING_LETTERS,
@@ -508,6 +508,7 @@ def _packed(index: FactIndex, excerpts: ExcerptIndex | None, asked: _Asking, ran
     offered = Candidates(pinned, ranked.relevant, ranked.relevance.tolist(),
                          lambda i: None if i < 0 else (index.days.get(i) or fact_day(i)) not in days,
                          [i for i in index.order_list if not index.guarded[i]] if fill else ())
+    headings = heading_tokens()
     # Lazily: the loop stops once the budget is full, long before the end of thousands of facts.
     for i in offered:
         if i < 0:  # an excerpt
@@ -516,7 +517,7 @@ def _packed(index: FactIndex, excerpts: ExcerptIndex | None, asked: _Asking, ran
             own = cost  # its line's, given back if a fact drawn from it comes (its day's heading is not)
             told = excerpts.day_of(-1 - i)
             if told not in quoted_days:
-                cost += DAY_TOKENS + (YEAR_TOKENS if told[:4] not in quoted_years else 0)
+                cost += headings.day + (headings.year if told[:4] not in quoted_years else 0)
             room = left if not extra or asks_about(i) else left - extra
             if cost <= room and recalled.says(-1 - i, excerpts.vector(-1 - i)):
                 continue
@@ -541,7 +542,7 @@ def _packed(index: FactIndex, excerpts: ExcerptIndex | None, asked: _Asking, ran
                                                              language_factor(fact.fact))
             cost, told = known_cost, fact_day(i)
             if told not in days:
-                cost += DAY_TOKENS + (YEAR_TOKENS if told[:4] not in years else 0)
+                cost += headings.day + (headings.year if told[:4] not in years else 0)
             room = left if not extra or asks_about(i) else left - extra
             if cost <= room:
                 chosen.append(index.rows[i])

@@ -105,9 +105,9 @@ def test_a_long_line_is_quoted_in_its_sentences_that_share_the_messages_telling_
     assert episodes.snippet(index, 0, episodes.telling(index, "how are the kids?"))[0] == rows[0]
     # Recall charges the budget for the quoted part: the long line fits where it whole would not.
     query = HashEmbedder().encode(["what is alice's greyhound called?"])[0]
-    said = choose_both(FactIndex.build([]), query, budget=cost + factlines.HEADER_TOKENS, private=True,
-                       now=NOW, expiry_days=0, text="what is alice's greyhound called?", excerpts=index,
-                       floors=HashEmbedder.floors)[1]
+    said = choose_both(FactIndex.build([]), query, budget=cost + factlines.heading_tokens().whole,
+                       private=True, now=NOW, expiry_days=0, text="what is alice's greyhound called?",
+                       excerpts=index, floors=HashEmbedder.floors)[1]
     assert [e.content for e in said] == [row.content]
 
 
