@@ -160,13 +160,12 @@ class DiscordFaces:
 class FaceAdmin(BotSubgroup):
     def __init__(self, bot: Kindred) -> None:
         super().__init__(bot, FACE)
-        self.client = bot
         self.faces = bot.services.part(Faces)
 
     async def cog_load(self) -> None:
         await super().cog_load()
         # the faces are sent from now on (the character's own once connected, after the cogs load)
-        self.faces.connect(DiscordFaces(self.client))
+        self.faces.connect(DiscordFaces(self.bot))
 
     async def cog_unload(self) -> None:
         self.faces.connect(None)

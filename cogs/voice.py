@@ -50,6 +50,7 @@ class Voice(commands.Cog):
         self.bot.closing.connect(first=self.calls.close, last=self.bot.services.part(VoiceService).close)
 
     async def cog_unload(self) -> None:
+        # (its close steps stay: the bot's close unloads the cogs before it runs the last of them)
         self.bot.flow.disconnect(self.replies)
 
     @group.command(name="join", description="Call me into the voice channel you are in.")

@@ -69,7 +69,8 @@ class MessageFlow:
         if buttons is not None and self.buttons is not None:
             raise ValueError("a reply's buttons are another feature's already")
         self.observers = (*self.observers, observer)
-        self.buttons = buttons if buttons is not None else self.buttons
+        if buttons is not None:
+            self.buttons = buttons
 
     def disconnect(self, observer: PostObserver, buttons: Buttons | None = None) -> None:
         """What :meth:`connect` was given, told no more and put on no reply (its cog unloaded)."""

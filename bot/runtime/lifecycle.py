@@ -60,8 +60,10 @@ class Closing:
         self.last: tuple[Step, ...] = ()
 
     def connect(self, *, first: Step | None = None, last: Step | None = None) -> None:
-        self.first = (*self.first, *([first] if first is not None else []))
-        self.last = (*self.last, *([last] if last is not None else []))
+        if first is not None:
+            self.first = (*self.first, first)
+        if last is not None:
+            self.last = (*self.last, last)
 
     async def let_go(self) -> None:
         for step in self.first:
