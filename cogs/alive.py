@@ -37,6 +37,9 @@ class AliveCog(commands.Cog, name="Alive"):
         self._tasks: set[asyncio.Task[object]] = set()
         self._status_checked = False
 
+    def permissions_asked(self) -> tuple[discord.Permissions, str]:
+        return discord.Permissions(add_reactions=True), ""  # an emote reaction instead of a reply
+
     async def cog_unload(self) -> None:
         for task in list(self._tasks):
             task.cancel()

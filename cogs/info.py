@@ -36,6 +36,9 @@ class Info(commands.Cog):
     async def cog_unload(self) -> None:
         self.tools.connect(None)
 
+    def permissions_asked(self) -> tuple[discord.Permissions, str]:
+        return discord.Permissions(add_reactions=True), ""  # the reply's react tool
+
     @property
     def character(self) -> str:
         return self.bot.services.pipeline.persona.name

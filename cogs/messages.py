@@ -40,6 +40,11 @@ class Messages(commands.Cog):
         self.character = bot.services.pipeline.character  # its name, as a reload leaves it
         self._recovered = False
 
+    def permissions_asked(self) -> tuple[discord.Permissions, str]:
+        # an ensemble's characters speak through webhooks; a conversation goes on in a thread opened from
+        # the message (bot/features/threads/)
+        return discord.Permissions(manage_webhooks=True, create_public_threads=True), ""
+
     def mention_name(self, message: discord.Message) -> str:
         """The name an @mention of the bot account in ``message`` stands for: its one character's ("" with an
         ensemble, whose characters share the account, or when it mentions nobody: no name to show)."""

@@ -82,6 +82,10 @@ class ModerationCog(commands.Cog, name="Moderation"):
         self.bot = bot
         self.modlog = bot.services.part(ModerationLog)
 
+    def permissions_asked(self) -> tuple[discord.Permissions, str]:
+        return discord.Permissions(kick_members=True, ban_members=True, moderate_members=True,
+                                   manage_messages=True), ""  # /kick, /ban, /timeout, /purge
+
     @property
     def character(self) -> str:
         return self.bot.services.pipeline.persona.name

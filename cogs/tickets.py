@@ -124,6 +124,9 @@ class TicketCommands(commands.Cog, name="Tickets"):
     def character(self) -> str:
         return self.bot.services.pipeline.persona.name
 
+    def permissions_asked(self) -> tuple[discord.Permissions, str]:
+        return discord.Permissions(manage_threads=True, create_private_threads=True), ""  # a ticket's thread
+
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(CloseButton)
 

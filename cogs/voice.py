@@ -20,10 +20,14 @@ from bot.discord.voice import VoiceReplies
 from bot.discord.voicechat.calls import DiscordCalls
 from bot.discord.voicechat.talk import CallTalk
 from bot.features.voice.calls import Caller, Calls
+from bot.features.voice.config import VoiceSettings
 from bot.features.voice.speech import VoiceService
 
 if TYPE_CHECKING:
     from bot.discord.client import Interaction, Kindred
+
+
+CALL = discord.Permissions(connect=True, speak=True, use_voice_activation=True, set_voice_channel_status=True)
 
 
 async def caller_of(interaction: Interaction) -> Caller:
@@ -48,6 +52,16 @@ class Voice(commands.Cog):
         self.calls.connect(DiscordCalls(self.bot, CallTalk(self.bot).heard))
         self.bot.flow.connect(self.replies)
         self.bot.closing.connect(first=self.calls.close, last=self.bot.services.part(VoiceService).close)
+
+    def permissions_asked(self) -> tuple[discord.Permissions, str]:
+        """A reply also sent as a voice message; with voice channels on, a call's too: joining one, speaking
+        and being heard by voice activity (a bot has no push-to-talk key), and showing in the channel's
+        status that it listens (bot/discord/voicechat/status.py)."""
+        voice_messages = discord.Permissions(send_voice_messages=True)
+        if not self.bot.settings.section(VoiceSettings).voice_channels:
+            return voice_messages, ""
+        note = "with Connect, Speak, Use Voice Activity and Set Voice Channel Status: voice_channels is on"
+        return voice_messages | CALL, note
 
     async def cog_unload(self) -> None:
         # (its close steps stay: the bot's close unloads the cogs before it runs the last of them)

@@ -9,6 +9,7 @@ back, and what it asked Claude, from the fakes' records.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import os
@@ -368,6 +369,17 @@ class Harness:
                     values: list[str] | None = None) -> Any:
         return await self.discord.interaction_component(message, custom_id, user_id=user or USER_ID,
                                                         values=values)
+
+
+@functools.cache
+def invited(*, voice_channels: bool = False) -> int:
+    """The permissions the README's invite link gives the bot's role (its second link: with voice channels
+    on). tests/test_startup.py and tests/test_voice_ops.py check that a started bot's invite link asks for
+    these, so a test giving the bot's role "what the invite gives" gives what the loaded cogs ask for."""
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Discord set-up", 1)[1].split("\n## ", 1)[0]
+    default, voice = dict.fromkeys(int(n) for n in re.findall(r"permissions=(\d+)", section))
+    return voice if voice_channels else default
 
 
 def track_handled(bot: commands.Bot, into: set[int]) -> set[int]:

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.discord.permissions import INVITE_PERMISSIONS
 from tests.fakes.discord_guild import BAN_MEMBERS, KICK_MEMBERS, MANAGE_MESSAGES, MODERATE_MEMBERS
-from tests.harness import ADMIN_ID, GUILD_ID, Harness, ephemeral
+from tests.harness import ADMIN_ID, GUILD_ID, Harness, ephemeral, invited
 
 MODERATOR = KICK_MEMBERS | BAN_MEMBERS | MODERATE_MEMBERS | MANAGE_MESSAGES
 MODERATOR_ID = ADMIN_ID  # "admin" holds the Moderator role in these tests
@@ -51,7 +50,7 @@ class World:
     async def build(self) -> World:
         d = self.h.discord
         self.bot_role = d.bot_role_id(GUILD_ID)
-        await d.set_role_permissions(GUILD_ID, self.bot_role, INVITE_PERMISSIONS.value)
+        await d.set_role_permissions(GUILD_ID, self.bot_role, invited())
         self.moderator = await d.add_role(GUILD_ID, "Moderator", permissions=MODERATOR, position=1)
         await d.give_role(GUILD_ID, MODERATOR_ID, self.moderator)
         bot_position = d.roles[GUILD_ID][self.bot_role]["position"]

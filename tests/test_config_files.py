@@ -231,17 +231,19 @@ def test_readme_commands_say_they_run_in_the_venv() -> None:
 
 
 def test_readme_walks_through_the_discord_set_up() -> None:
-    from bot.discord.permissions import INVITE_PERMISSIONS, invite_permissions
+    import discord
+
+    from tests.harness import invited
 
     readme = (PROJECT_ROOT / "README.md").read_text()
     section = readme.split("## Discord set-up", 1)[1].split("\n## ", 1)[0]
     for needed in ("Message Content Intent", "Reset Token", "`bot` and `applications.commands`",
-                   f"permissions={INVITE_PERMISSIONS.value}", f"permissions={invite_permissions(True).value}",
-                   "connected as NAME in N servers",
+                   f"permissions integer `{invited()}`", "connected as NAME in N servers",
                    "character.local.env"):
         assert needed in section, needed
-    assert INVITE_PERMISSIONS.add_reactions and INVITE_PERMISSIONS.send_voice_messages  # the code uses both
-    assert INVITE_PERMISSIONS.create_public_threads and INVITE_PERMISSIONS.send_messages_in_threads  # threads
+    # (that a started bot's link asks for these: tests/test_startup.py, tests/test_voice_ops.py)
+    plain, voice = discord.Permissions(invited()), discord.Permissions(invited(voice_channels=True))
+    assert plain < voice and not plain.connect and voice.connect and voice.speak
 
 
 # -- sampling settings a card carries are bounded like the settings

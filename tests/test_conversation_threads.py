@@ -24,6 +24,7 @@ from tests.harness import (
     MakeHarness,
     bot_posts,
     eventually,
+    invited,
     press,
     reply_requests,
     vote_requests,
@@ -388,11 +389,10 @@ async def test_a_thread_is_summarized_as_a_conversation_of_its_own(make_harness:
 
 async def test_a_bot_with_the_invites_permissions_opens_conversation_threads(
         make_harness: MakeHarness) -> None:
-    from bot.discord.permissions import INVITE_PERMISSIONS
 
     h = await make_harness(conversation_threads="true")
     d = h.discord
-    await d.set_role_permissions(GUILD_ID, d.bot_role_id(GUILD_ID), INVITE_PERMISSIONS.value)  # as invited
+    await d.set_role_permissions(GUILD_ID, d.bot_role_id(GUILD_ID), invited())  # as invited
     h.claude.script("Sencha.", model=MODEL)
     asked = await h.say("a green tea?", mention=True)
     tid = int((await opened(h, asked))["id"])

@@ -7,10 +7,9 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from bot.discord.permissions import INVITE_PERMISSIONS
 from bot.discord.places import KnownPlaces
 from tests.fakes.discord_guild import SEND_MESSAGES
-from tests.harness import GUILD_ID, OTHER_CHANNEL_ID, Harness
+from tests.harness import GUILD_ID, OTHER_CHANNEL_ID, Harness, invited
 
 
 async def test_the_bots_post_permission_follows_the_channel_a_role_and_its_member(harness: Harness) -> None:
@@ -33,7 +32,7 @@ async def test_the_bots_post_permission_follows_the_channel_a_role_and_its_membe
         await d.dispatch("CHANNEL_UPDATE", channel, guild_id=GUILD_ID)
 
     bot_role = d.bot_role_id(GUILD_ID)
-    await d.set_role_permissions(GUILD_ID, bot_role, INVITE_PERMISSIONS.value)  # as the invite gives
+    await d.set_role_permissions(GUILD_ID, bot_role, invited())  # as the invite gives
     assert await answered()  # the place's facts derived, and kept
     await overwrites((bot_role, SEND_MESSAGES))
     assert not await answered()  # the channel's update: derived again

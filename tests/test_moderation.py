@@ -13,7 +13,6 @@ from urllib.parse import unquote
 import discord
 import pytest
 
-from bot.discord.permissions import INVITE_PERMISSIONS
 from bot.features.servertools.moderation import BULK_DELETE_MAX_AGE
 from tests.fakes.discord_guild import ADMINISTRATOR, KICK_MEMBERS, MODERATE_MEMBERS
 from tests.harness import (
@@ -24,6 +23,7 @@ from tests.harness import (
     USER2_ID,
     USER_ID,
     Harness,
+    invited,
 )
 from tests.server_support import MODERATOR_ID, World, answer, opts
 
@@ -108,7 +108,7 @@ async def test_each_kick_refusal_names_its_rule_and_sends_nothing(world: World) 
     ]
     for options, expected in cases:
         assert await world.run("kick", **options) == expected, options
-    await d.set_role_permissions(GUILD_ID, world.bot_role, INVITE_PERMISSIONS.value & ~KICK_MEMBERS)
+    await d.set_role_permissions(GUILD_ID, world.bot_role, invited() & ~KICK_MEMBERS)
     assert (
         await world.run("kick", member=("user", USER_ID))
         == "I need the Kick Members permission here to kick people."
@@ -213,7 +213,7 @@ async def test_timeout_sets_communication_disabled_until_within_28_days(world: W
         == "Discord doesn't let anyone time out an administrator like carol."
     )
     await h.discord.set_role_permissions(
-        GUILD_ID, world.bot_role, INVITE_PERMISSIONS.value & ~MODERATE_MEMBERS
+        GUILD_ID, world.bot_role, invited() & ~MODERATE_MEMBERS
     )
     assert (
         await world.run("timeout", member=("user", USER2_ID), duration="1h")

@@ -15,10 +15,18 @@ from pathlib import Path
 import pytest
 
 from bot.core.config import PROJECT_ROOT
-from bot.discord.permissions import INVITE_PERMISSIONS
 from tests.fakes import PROCESS_WAIT
 from tests.fakes.discord_guild import SEND_MESSAGES
-from tests.harness import CHANNEL_ID, GUILD_ID, LOG_CHANNEL_ID, OTHER_CHANNEL_ID, USER_ID, Harness, run_main
+from tests.harness import (
+    CHANNEL_ID,
+    GUILD_ID,
+    LOG_CHANNEL_ID,
+    OTHER_CHANNEL_ID,
+    USER_ID,
+    Harness,
+    invited,
+    run_main,
+)
 from tests.test_newcomer import read_until
 from tests.test_startup import LINE, exit_of, lines_of, main_env, start_fakes, stop_fakes
 
@@ -123,7 +131,7 @@ async def test_a_channel_where_the_bot_may_not_post_is_said_once_and_costs_no_mo
     h = await start_fakes(tmp_path)
     d = h.discord
     bot_role = d.bot_role_id(GUILD_ID)
-    await d.set_role_permissions(GUILD_ID, bot_role, INVITE_PERMISSIONS.value)  # as the invite gives
+    await d.set_role_permissions(GUILD_ID, bot_role, invited())  # as the invite gives
     d.channels[CHANNEL_ID]["permission_overwrites"] = [
         {"id": str(bot_role), "type": 0, "allow": "0", "deny": str(SEND_MESSAGES)}]
     bot_id = d.application_id
@@ -161,7 +169,7 @@ async def test_the_fake_discord_refuses_a_post_without_send_messages(tmp_path: P
     d = h.discord
     try:
         bot_role = d.bot_role_id(GUILD_ID)
-        await d.set_role_permissions(GUILD_ID, bot_role, INVITE_PERMISSIONS.value)
+        await d.set_role_permissions(GUILD_ID, bot_role, invited())
         d.channels[CHANNEL_ID]["permission_overwrites"] = [
             {"id": str(bot_role), "type": 0, "allow": "0", "deny": str(SEND_MESSAGES)}]
         token = h.environ()["DISCORD_TOKEN"]

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from bot.discord.permissions import INVITE_PERMISSIONS
 from tests.fakes.claude_server import FakeClaude
 from tests.fakes.discord_guild import SEND_MESSAGES
 from tests.harness import (
@@ -27,6 +26,7 @@ from tests.harness import (
     bot_posts,
     ephemeral,
     eventually,
+    invited,
 )
 from tests.test_activation import bot_command
 from tests.test_reminders_recurring import at_fake_time, fire
@@ -144,7 +144,7 @@ async def test_a_deactivated_place_or_one_without_send_messages_skips_with_one_l
 
     await bot_command(h, "activate")
     bot_role = h.discord.bot_role_id(GUILD_ID)  # the bot's role as the invite gives it, then denied there
-    await h.discord.set_role_permissions(GUILD_ID, bot_role, INVITE_PERMISSIONS.value)
+    await h.discord.set_role_permissions(GUILD_ID, bot_role, invited())
     channel = h.discord.channels[CHANNEL_ID]
     channel["permission_overwrites"] = [{"id": str(bot_role), "type": 0, "allow": "0",
                                          "deny": str(SEND_MESSAGES)}]

@@ -19,17 +19,41 @@ from pathlib import Path
 import pytest
 
 from bot.core.config import PROJECT_ROOT
-from bot.discord.permissions import INVITE_PERMISSIONS
 from tests.fakes import PROCESS_WAIT
 
 # Libraries whose lines an operator should not see at INFO (logger names, or their parents).
-from tests.harness import LOG_CHANNEL_ID, Harness, stop_process
+from tests.harness import LOG_CHANNEL_ID, Harness, invited, stop_process
 from tests.ports import free_port
 
 NOISY = ("alembic", "apscheduler", "sentence_transformers", "transformers", "huggingface_hub", "torch",
          "httpx", "httpx2", "discord")
 LINE = re.compile(r"^\S+ \S+ (?P<level>[A-Z]+)\s+(?P<name>[\w.]+): (?P<message>.*)$")
 
+
+
+async def test_the_invite_asks_for_what_the_loaded_cogs_use(
+        db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Each cog asks for the permissions its feature uses (bot/discord/permissions.py ``AsksPermissions``):
+    without the moderation and ticket cogs the link asks for no kick, ban, time-out, purge nor private
+    thread, and for the rest as with every cog (the README's link)."""
+    import discord
+
+    from bot.discord.client import EXTENSIONS
+
+    dropped = ("cogs.moderation", "cogs.tickets")
+    h = Harness(db_url=db_url, tmp_path=tmp_path, extensions=[e for e in EXTENSIONS if e not in dropped])
+    caplog.set_level(logging.INFO, logger="kindred")
+    try:
+        await h.start()
+        assert h.bot is not None and h.bot.get_cog("Moderation") is None and h.bot.get_cog("Voice")
+    finally:
+        await h.close()
+    [invite] = [r.getMessage() for r in caplog.records if "invite link" in r.getMessage()]
+    found = re.search(r"&permissions=(\d+)$", invite)
+    assert found is not None, invite
+    theirs = discord.Permissions(kick_members=True, ban_members=True, moderate_members=True,
+                                 manage_messages=True, manage_threads=True, create_private_threads=True)
+    assert int(found[1]) == invited() & ~theirs.value
 
 
 async def start_fakes(tmp_path: Path) -> Harness:
@@ -105,8 +129,9 @@ async def test_start_logs_the_invite_and_connected_lines_and_no_library_chatter(
     assert not any("PyNaCl" in line or "davey" in line for line in seen)
     app_id = h.discord.application_id
     [invite] = [m.group("message") for m in parsed if "invite link" in m.group("message")]
-    assert (f"https://discord.com/oauth2/authorize?client_id={app_id}&scope=bot+applications.commands"
-            f"&permissions={INVITE_PERMISSIONS.value}") in invite
+    # what the loaded cogs ask for, as the README's link gives it
+    assert invite.endswith(f"https://discord.com/oauth2/authorize?client_id={app_id}"
+                           f"&scope=bot+applications.commands&permissions={invited()}")
     [user_install] = [m.group("message") for m in parsed if "user-install link" in m.group("message")]
     assert (f"https://discord.com/oauth2/authorize?client_id={app_id}&integration_type=1"
             "&scope=applications.commands") in user_install

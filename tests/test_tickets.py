@@ -8,12 +8,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.discord.permissions import INVITE_PERMISSIONS
 from database.models import LoggedMessage
 from tests.fakes.discord_components import V2_FLAG, walk_components
 from tests.fakes.discord_guild import CREATE_PRIVATE_THREADS
 from tests.fakes.discord_lead import panel_texts
-from tests.harness import ADMIN_ID, CHANNEL_ID, GUILD_ID, LOG_CHANNEL_ID, USER2_ID, USER_ID, Harness
+from tests.harness import ADMIN_ID, CHANNEL_ID, GUILD_ID, LOG_CHANNEL_ID, USER2_ID, USER_ID, Harness, invited
 from tests.server_support import answer, sub
 
 CAROL_ID = 900_000_000_000_000_103
@@ -28,7 +27,7 @@ async def setup_staff(h: Harness) -> int:
     d = h.discord
     d.add_user(CAROL_ID, "carol")
     d.add_member(GUILD_ID, CAROL_ID)
-    await d.set_role_permissions(GUILD_ID, d.bot_role_id(GUILD_ID), INVITE_PERMISSIONS.value)
+    await d.set_role_permissions(GUILD_ID, d.bot_role_id(GUILD_ID), invited())
     staff = await d.add_role(GUILD_ID, "Staff", position=1, mentionable=True)
     await d.give_role(GUILD_ID, USER2_ID, staff)  # bob is staff
     await h.store.servers.update(GUILD_ID, reply_mode="addressed")  # ticket talk is not for the character
@@ -162,14 +161,14 @@ async def test_a_ticket_that_fails_half_way_leaves_nothing(harness: Harness) -> 
 
     # Discord refuses the thread (the bot lost Create Private Threads): no row is left.
     await d.set_role_permissions(
-        GUILD_ID, d.bot_role_id(GUILD_ID), INVITE_PERMISSIONS.value & ~CREATE_PRIVATE_THREADS
+        GUILD_ID, d.bot_role_id(GUILD_ID), invited() & ~CREATE_PRIVATE_THREADS
     )
     text = await ticket(h, "open", topic="help")
     assert text.startswith("I couldn't open the ticket: Discord refused (I need Create Private Threads")
     assert threads(h) == [] and await h.store.tickets.open_for(GUILD_ID, USER_ID) == []
 
     # The thread is made but its first message fails: the thread is deleted again and the row dropped.
-    await d.set_role_permissions(GUILD_ID, d.bot_role_id(GUILD_ID), INVITE_PERMISSIONS.value)
+    await d.set_role_permissions(GUILD_ID, d.bot_role_id(GUILD_ID), invited())
     d.fail_next("POST /channels/*/messages", 403, 50001, "Missing Access")
     text = await answer(await h.slash("ticket", sub("open", topic="help"), user=USER_ID))
     assert text.startswith("I couldn't open the ticket")

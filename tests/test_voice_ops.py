@@ -15,13 +15,12 @@ import discord
 import discord.opus
 import pytest
 
-from bot.discord.permissions import INVITE_PERMISSIONS, invite_permissions
 from bot.discord.voicechat.status import listening_status
 from bot.features.voice import setup as voicesetup
 from bot.features.voice.speech import VoiceService
 from tests.fakes.discord_voice import SET_VOICE_CHANNEL_STATUS
 from tests.fakes.openai_server import FakeOpenAI
-from tests.harness import ADMIN_ID, GUILD_ID, USER2_ID, USER_ID, Harness, ephemeral
+from tests.harness import ADMIN_ID, GUILD_ID, USER2_ID, USER_ID, Harness, ephemeral, invited
 from tests.ports import free_port
 from tests.test_voice_stops import bot_id, speaking_an_answer
 from tests.voice_support import VOICE_ID, voice_harness
@@ -97,7 +96,7 @@ async def test_voice_off_says_nothing_and_the_invite_asks_for_no_call(
     await h.start_bot()
     assert not [line for line in warnings(caplog) if "voice" in line]
     [invite] = [r.getMessage() for r in caplog.records if "invite link" in r.getMessage()]
-    assert f"&permissions={INVITE_PERMISSIONS.value}" in invite and "voice_channels" not in invite
+    assert invite.endswith(f"&permissions={invited()}")  # no call's, and no note
 
 
 async def test_speech_servers_that_cannot_be_reached_or_refuse_the_key_are_said_without_the_key(
@@ -178,13 +177,13 @@ async def test_healthy_speech_servers_say_nothing(
 
 async def test_the_invite_asks_for_a_calls_permissions_and_they_are_enough_for_one(
         made: list[Harness], db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    voice = invite_permissions(True)
+    voice = discord.Permissions(invited(voice_channels=True))
     assert voice.connect and voice.speak and voice.use_voice_activation and voice.set_voice_channel_status
     caplog.set_level(logging.INFO)
     h = await voice_harness(db_url, tmp_path, dave=True, stt_backend="openai", voice_channels="true")
     made.append(h)
     [invite] = [r.getMessage() for r in caplog.records if "invite link" in r.getMessage()]
-    assert f"&permissions={voice.value}" in invite and "Use Voice Activity" in invite
+    assert f"&permissions={voice.value} (with Connect, Speak, Use Voice Activity" in invite
     # A bot given exactly what the link asks for joins a call, speaks in it and shows its status there.
     await h.discord.set_role_permissions(GUILD_ID, h.discord.bot_role_id(GUILD_ID), voice.value)
     await h.discord.member_joins_voice(GUILD_ID, VOICE_ID, USER_ID)
@@ -245,7 +244,7 @@ async def test_a_refused_status_is_logged_once_and_the_call_goes_on(
         made: list[Harness], db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     h = await voice_harness(db_url, tmp_path, dave=True, stt_backend="openai", voice_channels="true")
     made.append(h)
-    without = invite_permissions(True).value & ~SET_VOICE_CHANNEL_STATUS
+    without = invited(voice_channels=True) & ~SET_VOICE_CHANNEL_STATUS
     await h.discord.set_role_permissions(GUILD_ID, h.discord.bot_role_id(GUILD_ID), without)
     await h.discord.member_joins_voice(GUILD_ID, VOICE_ID, USER_ID)
     caplog.set_level(logging.INFO)
@@ -278,11 +277,11 @@ async def test_the_fake_holds_the_status_route_to_discords_rules(
     await channel.edit(status="x" * 500)
     assert h.discord.voice_status(VOICE_ID) == "x" * 500
     await h.discord.set_role_permissions(GUILD_ID, h.discord.bot_role_id(GUILD_ID),
-                                         invite_permissions(True).value & ~SET_VOICE_CHANNEL_STATUS)
+                                         invited(voice_channels=True) & ~SET_VOICE_CHANNEL_STATUS)
     with pytest.raises(discord.Forbidden):  # connected, without the permission
         await channel.edit(status="hello")
     await h.discord.set_role_permissions(GUILD_ID, h.discord.bot_role_id(GUILD_ID),
-                                         (invite_permissions(True).value & ~SET_VOICE_CHANNEL_STATUS)
+                                         (invited(voice_channels=True) & ~SET_VOICE_CHANNEL_STATUS)
                                          | discord.Permissions(manage_channels=True).value)
     await channel.edit(status=None)  # Manage Channels does as well
     assert h.discord.voice_status(VOICE_ID) is None

@@ -4,8 +4,8 @@ make the character speak also need a place where it is active (``/bot activate |
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 import discord
 from discord import app_commands
@@ -206,23 +206,32 @@ def server_admin_only() -> Callable[[T], T]:
     return app_commands.check(predicate)
 
 
-# What the invite link asks for (README "Discord set-up"): reading and talking (embeds, files, history),
-# emote reactions (cogs/alive.py), voice messages (bot/discord/voice.py), webhooks for the characters of an
-# ensemble, conversation threads (/bot threads: public threads from a message), and the server tools: kick,
-# ban, time out, purge, ticket threads.
-INVITE_PERMISSIONS = discord.Permissions(
-    view_channel=True, send_messages=True, send_messages_in_threads=True, embed_links=True, attach_files=True,
-    read_message_history=True, add_reactions=True, send_voice_messages=True, manage_webhooks=True,
-    kick_members=True, ban_members=True, moderate_members=True, manage_messages=True, manage_threads=True,
-    create_public_threads=True, create_private_threads=True)
-# With voice channels on (voice_channels), a call's too: joining one, speaking and being heard by voice
-# activity (a bot has no push-to-talk key), and showing in the channel's status that it listens
-# (bot/discord/voicechat/status.py).
-VOICE_PERMISSIONS = discord.Permissions(connect=True, speak=True, use_voice_activation=True,
-                                        set_voice_channel_status=True)
+# What every reply needs wherever it is said (README "Discord set-up"): reading and talking, with embeds and
+# files, in threads too. The invite link asks for these and for what each loaded cog asks for its feature
+# (``AsksPermissions``): a cog not loaded is not asked for.
+TALKING = discord.Permissions(view_channel=True, send_messages=True, send_messages_in_threads=True,
+                              embed_links=True, attach_files=True, read_message_history=True)
 INVITE_SCOPES = ("bot", "applications.commands")
 
 
-def invite_permissions(voice_channels: bool) -> discord.Permissions:
-    """What the invite link asks for: ``INVITE_PERMISSIONS``, and a call's with voice channels on."""
-    return INVITE_PERMISSIONS | VOICE_PERMISSIONS if voice_channels else INVITE_PERMISSIONS
+@runtime_checkable
+class AsksPermissions(Protocol):
+    """A cog whose feature uses Discord permissions beyond talking: the invite link asks for them."""
+
+    def permissions_asked(self) -> tuple[discord.Permissions, str]:
+        """The permissions its feature uses as the settings stand, and why a setting adds some, said beside
+        the invite link ("" when none does)."""
+        ...
+
+
+def invite_permissions(cogs: Iterable[object]) -> tuple[discord.Permissions, list[str]]:
+    """What the invite link asks for with ``cogs`` loaded (``bot.cogs.values()``): talking, and what each
+    of them asks; and the notes of the settings that add some."""
+    permissions, notes = TALKING, []
+    for cog in cogs:
+        if isinstance(cog, AsksPermissions):
+            asked, note = cog.permissions_asked()
+            permissions = permissions | asked  # a new value: ``|=`` would change TALKING itself
+            if note:
+                notes.append(note)
+    return permissions, notes

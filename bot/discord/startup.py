@@ -24,18 +24,14 @@ import discord
 from bot.core.config import Settings
 from bot.core.config.credentials import DISCORD_PORTAL, rejected
 from bot.discord.permissions import INVITE_SCOPES, invite_permissions
-from bot.features.voice.config import VoiceSettings
 
 log = logging.getLogger("kindred")
 
 PORTAL = DISCORD_PORTAL
-VOICE_NOTE = " (with Connect, Speak, Use Voice Activity and Set Voice Channel Status: voice_channels is on)"
 
 
-def invite_url(application_id: int, *, voice_channels: bool = False) -> str:
-    """The invite link, asking for a call's permissions too with voice channels on."""
-    return discord.utils.oauth_url(application_id, permissions=invite_permissions(voice_channels),
-                                   scopes=INVITE_SCOPES)
+def invite_url(application_id: int, permissions: discord.Permissions) -> str:
+    return discord.utils.oauth_url(application_id, permissions=permissions, scopes=INVITE_SCOPES)
 
 
 def user_install_url(application_id: int) -> str:
@@ -47,12 +43,12 @@ def user_install_url(application_id: int) -> str:
 # ``bot: Any`` below: client.py's KindredMixin hands itself, a mixin the type checker does not see as a
 # Client (it becomes one only in KindredBot and KindredShardedBot).
 def log_invite(bot: Any) -> None:
-    """The invite link for this application (known after the login), with the permissions Kindred uses (a
-    call's among them with voice channels on)."""
+    """The invite link for this application (known after the login), asking for the permissions the loaded
+    cogs use (bot/discord/permissions.py ``invite_permissions``), with why a setting adds some."""
     if bot.application_id:
-        voice = bool(bot.settings.section(VoiceSettings).voice_channels)
+        permissions, notes = invite_permissions(bot.cogs.values())
         log.info("invite link for application %s: %s%s", bot.application_id,
-                 invite_url(bot.application_id, voice_channels=voice), VOICE_NOTE if voice else "")
+                 invite_url(bot.application_id, permissions), "".join(f" ({note})" for note in notes))
         log.info("user-install link (/ask anywhere): %s", user_install_url(bot.application_id))
 
 
