@@ -389,7 +389,6 @@ async def test_a_thread_is_summarized_as_a_conversation_of_its_own(make_harness:
 
 async def test_a_bot_with_the_invites_permissions_opens_conversation_threads(
         make_harness: MakeHarness) -> None:
-
     h = await make_harness(conversation_threads="true")
     d = h.discord
     await d.set_role_permissions(GUILD_ID, d.bot_role_id(GUILD_ID), invited())  # as invited

@@ -30,7 +30,6 @@ NOISY = ("alembic", "apscheduler", "sentence_transformers", "transformers", "hug
 LINE = re.compile(r"^\S+ \S+ (?P<level>[A-Z]+)\s+(?P<name>[\w.]+): (?P<message>.*)$")
 
 
-
 async def test_the_invite_asks_for_what_the_loaded_cogs_use(
         db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """Each cog asks for the permissions its feature uses (bot/discord/permissions.py ``AsksPermissions``):
