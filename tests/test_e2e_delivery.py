@@ -253,7 +253,7 @@ class ListOutlet:
 
 @dataclass
 class Streaming:
-    """A model call writing ``text`` in ``pieces`` (delivery's Writer)."""
+    """A model call writing ``text`` in ``pieces`` (delivery's Writing)."""
 
     text: str
     pieces: int = 6

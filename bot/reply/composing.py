@@ -1,6 +1,6 @@
-"""Stage 3 of a reply, compose the prompt: the prompt data (read with the message's log write when it
-could be), the greeting shown, what the features supply (their prompt parts, each in its slot of the
-layout), and the model call; bot/reply/prompting.py lays the prompt out."""
+"""The answer's prompt, composed (the writer's first part, bot/reply/writer.py): the prompt data (read
+with the message's log write when it could be), the greeting shown, what the features supply (their prompt
+parts, each in its slot of the layout), and the model call; bot/reply/prompting.py lays the prompt out."""
 
 from __future__ import annotations
 

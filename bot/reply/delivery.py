@@ -10,9 +10,9 @@
   limit continues in new messages. An outlet that cannot edit (the console) gets ``chunked``. An outlet
   that takes the reply as it is written (:class:`EagerOutlet`) is always streamed.
 
-:class:`Delivery` runs the reply's model call (a :class:`Writer`: bot/reply/generation.py, built by the
-writer), so each mode can overlap it as it needs, and applies the reply filters (:class:`Finish`) to every
-text shown: it is handed values, and calls nothing back in the pipeline.
+:class:`Delivery` runs the reply's model call (a :class:`Writing`: bot/reply/generation.py's ``Generation``,
+built by the reply's writer), so each mode can overlap it as it needs, and applies the reply filters
+(:class:`Finish`) to every text shown: it is handed values, and calls nothing back in the pipeline.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ Progress = Callable[[list[str], int], Awaitable[None]]
 """Records a reply of several parts: all of them and how many are posted (bot/reply/recovery.py resumes)."""
 
 
-class Writer(Protocol):
+class Writing(Protocol):
     """The reply's model call (bot/reply/generation.py ``Generation``)."""
 
     notice: str  # a line said first (e.g. files that could not be opened); read at each text shown
@@ -176,7 +176,7 @@ class Delivery:
 
     settings: Settings  # the whole settings: it reads three sections (delivery, discord, typing)
     outlet: Outlet
-    writer: Writer  # the model call, made while the typing indicator runs
+    writing: Writing  # the model call, made while the typing indicator runs
     finish: Callable[[str], str]  # the reply filters (a Finish), applied to every text shown
     fallback: Callable[[], str]  # what is said when Claude fails or answers blank (made only then)
     started: float = field(default_factory=time.monotonic)  # when the person's wait began
@@ -195,7 +195,7 @@ class Delivery:
 
     async def _generate(self, *, streamed: bool) -> tuple[Completion | None, str, bool]:
         try:
-            completion = await self.writer.write(streamed=streamed)
+            completion = await self.writing.write(streamed=streamed)
         except ClaudeUnavailable as exc:
             self.log.error("%s failed, sending the fallback: %s", self.label, exc)
             self.at_once = self.at_once or exc.known  # nothing was written: no typing pause either
@@ -207,7 +207,7 @@ class Delivery:
         return completion, completion.text, True
 
     def _shown(self, text: str) -> str:
-        return with_notice(self.writer.notice, self.finish(text))
+        return with_notice(self.writing.notice, self.finish(text))
 
     # -- whole and chunked
 
@@ -260,7 +260,7 @@ class Delivery:
     async def _streamed(self) -> Delivered:
         outlet = self.outlet
         assert isinstance(outlet, EditableOutlet)
-        changed = self.writer.changed
+        changed = self.writing.changed
         generation = asyncio.ensure_future(self._generate(streamed=True))
         posted: list[tuple[int | None, str]] = []  # (message id, what it shows)
         edits = 0
@@ -286,7 +286,7 @@ class Delivery:
             del posted[len(parts):]
 
         def visible() -> str:
-            sentences = complete_sentences(self.writer.so_far)
+            sentences = complete_sentences(self.writing.so_far)
             return self._shown(sentences) if sentences else ""
 
         # An eager outlet is handed the first sentence's first long enough clause at once.
@@ -294,8 +294,8 @@ class Delivery:
         try:
             async with self.outlet.typing():  # until the first sentence is out
                 while not generation.done() and not visible():
-                    if ahead is not None and (clause := first_clause(self.finish(self.writer.so_far))):
-                        ahead.take_ahead(with_notice(self.writer.notice, clause))
+                    if ahead is not None and (clause := first_clause(self.finish(self.writing.so_far))):
+                        ahead.take_ahead(with_notice(self.writing.notice, clause))
                         ahead = None
                     changed.clear()
                     await _first_of(changed.wait(), generation)
@@ -304,9 +304,9 @@ class Delivery:
                 await sync(visible())
                 while not generation.done():
                     changed.clear()
-                    if self.writer.working:  # a search or a tool between calls: typing, as a person would
+                    if self.writing.working:  # a search or a tool between calls: typing, as a person would
                         async with self.outlet.typing():
-                            while self.writer.working and not generation.done():
+                            while self.writing.working and not generation.done():
                                 changed.clear()
                                 await _first_of(changed.wait(), generation)
                     else:

@@ -1,6 +1,6 @@
-"""Stages 3 to 5 of one character's reply (bot/reply/pipeline.py runs the first two): its prompt composed
-(bot/reply/composing.py), generated and delivered (bot/reply/delivery.py), then kept (bot/reply/keeping.py).
-The reply sequence (bot/reply/pipeline.py) runs it as each character's last stage; nothing calls back in here.
+"""One character's answer, the last step of the reply sequence (bot/reply/pipeline.py's "answer in turn"):
+its prompt composed (bot/reply/composing.py), generated and delivered (bot/reply/delivery.py), then kept
+(bot/reply/keeping.py). The sequence calls ``respond``; nothing calls back in here.
 """
 
 from __future__ import annotations

@@ -116,8 +116,8 @@ class Edge:
 
 @dataclass
 class ServerToolParts:
-    """The places' activation (bot/operator/) and the check-ins' choice (bot/alive/), for their slash
-    commands (the server tools' own are the servertools feature's parts: bot/features/servertools/)."""
+    """The places' activation (bot/operator/), for the slash commands that switch a place on or off (the
+    server tools' own parts are the servertools feature's: bot/features/servertools/)."""
 
     places: PlaceControls
 
