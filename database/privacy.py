@@ -86,7 +86,8 @@ SERVER_RECORDS: dict[str, str] = {
     "warnings": "a moderator's warning (target_id, moderator_id): the server's record",
     "moderation_actions": "a moderation action (target_id, moderator_id): the server's record",
 }
-# 3. Nothing about any one person.
+# 3. Nothing about any one person. A feature's own table of that kind says so itself, in its ``info``
+#    under ``NOTHING``: why none of its rows is about a person (:func:`nothing_personal` reads both).
 NOTHING_PERSONAL: dict[str, str] = {
     "character_affinity": "between characters",
     "character_state": "the character's own state",
@@ -105,6 +106,14 @@ NOTHING_PERSONAL: dict[str, str] = {
     "talk_threads": "the threads a character opened to go on talking (thread, channel, server ids; no name)",
     "scheduled_jobs": "the bot's schedule",
 }
+NOTHING = "nothing_personal"  # a feature's table's ``info`` key: why no row of it is about a person
+
+
+def nothing_personal() -> dict[str, str]:
+    """The tables about no one, and why: ``NOTHING_PERSONAL`` and the features' own tables that say so."""
+    declared = {t.name: str(t.info[NOTHING]) for t in Base.metadata.tables.values() if NOTHING in t.info}
+    return {**NOTHING_PERSONAL, **declared}
+
 # 4. Where a person sits in the key of one of the bot's small named values, or in the text of one: the
 #    greeting marks (bot/reply/persona_runtime.py ``greeted_key``). A DM's, ``greeted:<character>:<user>:
 #    <scope>``, holds the greeting as shown, their name in it, and opens their next DM's prompt while no

@@ -5,7 +5,10 @@ Discord locale of the ten languages besides English, the fake Discord takes them
 
 from __future__ import annotations
 
+import json
 import logging
+import re
+from pathlib import Path
 from typing import Any
 
 import discord
@@ -27,6 +30,7 @@ from bot.discord.command_locales import (
 )
 from tests.harness import Harness
 
+ROOT = Path(__file__).resolve().parent.parent
 LANGUAGES = tuple(language for language in SPOKEN if language != FALLBACK)
 LOCALES = tuple(locale for language in LANGUAGES for locale in DISCORD_LOCALES[language])
 ENGLISH_LOCALES = DISCORD_LOCALES[FALLBACK]
@@ -109,12 +113,13 @@ async def test_every_string_of_the_live_tree_is_in_every_catalog_and_valid(harne
     entries = await extract(h.bot.tree)
     assert {e.kind for e in entries} == {"command", "option", "choice", "menu", "description"}
     problems: list[str] = []
+    missing: dict[Entry, list[str]] = {}
     for language in (*LANGUAGES, *OWN_CATALOGS.values()):
         table = read_catalog(language)
         for entry in entries:
             found = lookup(table, entry)
             if found is None:
-                problems.append(f'{language}: msgctxt "{entry.kind}" msgid "{entry.msgid}" ({entry.place})')
+                missing.setdefault(entry, []).append(language)
             elif entry.kind in ("command", "option") and name_problem(found):
                 problems.append(f"{language}: {entry.place} {found!r}: {name_problem(found)}")
             elif entry.kind == "description" and len(found) > DESCRIPTION_LIMIT:
@@ -122,7 +127,44 @@ async def test_every_string_of_the_live_tree_is_in_every_catalog_and_valid(harne
         used = {(e.kind, e.msgid) for e in entries} | {(e.place_context, e.msgid) for e in entries}
         problems += [f"{language}: unused entry msgctxt {ctx!r} msgid {msgid!r}"
                      for ctx, msgid in table if (ctx, msgid) not in used]
-    assert not problems, "\n".join(problems[:60])
+    assert not missing and not problems, to_add(missing) + "\n".join(problems[:60])
+
+
+def documented_commands() -> set[str]:
+    """Every command docs/commands.md names: each backticked `/name sub|sub ...` expanded to the paths it
+    names (`/facts add\\|list <user>` names /facts, /facts add and /facts list)."""
+    text = (ROOT / "docs" / "commands.md").read_text().replace("\\|", "|")
+    named: set[str] = set()
+    for span in re.findall(r"`(/[^`]+)`", text):
+        paths = [""]
+        for word in span.split():
+            if word[0] in "<[":
+                break
+            paths = [f"{path} {alternative}".strip() for path in paths for alternative in word.split("|")]
+            named.update(paths)
+    return named
+
+
+async def test_every_command_is_in_the_commands_page(harness: Harness) -> None:
+    """docs/commands.md, where people and admins look a command up, names every slash command and
+    subcommand the bot registers (read from the live tree); one added without its line there fails."""
+    assert harness.bot is not None
+    places = {e.place for e in await extract(harness.bot.tree) if e.kind == "command"}
+    assert {"/facts add", "/voice join"} <= places  # the tree was read, subcommands with their groups
+    assert sorted(places - documented_commands()) == []
+
+
+def to_add(missing: dict[Entry, list[str]]) -> str:
+    """The entries a catalog lacks, as .po text to paste into each catalog named (then translate)."""
+    if not missing:
+        return ""
+    lines = ["add to bot/locale/<language>/LC_MESSAGES/commands.po, translated:"]
+    for entry, languages in sorted(missing.items()):
+        place = f"#. {entry.place}" if entry.place else "#. (a choice)"
+        lines += [f"# missing in: {' '.join(languages)}", place, f'msgctxt "{entry.kind}"',
+                  f"msgid {json.dumps(entry.msgid, ensure_ascii=False)}",
+                  'msgstr ""', ""]
+    return "\n".join(lines) + "\n"
 
 
 async def test_siblings_keep_distinct_names_in_every_locale(harness: Harness) -> None:

@@ -61,6 +61,36 @@ def test_the_english_source_holds_every_marked_line_and_no_other() -> None:
     assert len(code) > 60  # the extractor read the code (a wrong keyword spec would find next to nothing)
 
 
+def documented_commands() -> list[list[str]]:
+    """The commands docs/languages.md tells a contributor to run after marking a line, as argument lists."""
+    text = (ROOT / "docs" / "languages.md").read_text()
+    block = re.search(r"```sh\n(pybabel extract .*?)```", text, re.S)
+    assert block is not None, "docs/languages.md no longer shows the pybabel commands"
+    return [line.split() for line in block.group(1).splitlines() if line.strip()]
+
+
+def test_the_catalogs_are_as_the_documented_commands_leave_them(tmp_path: Path) -> None:
+    """Running the commands the docs give (pybabel extract, then update) changes no catalog: a contributor
+    who marks a new line and runs them sees only that line added, whatever order the catalogs were in."""
+    import shutil
+    import subprocess
+    import sys
+
+    extract, update = documented_commands()
+    assert extract[:2] == ["pybabel", "extract"] and update[:2] == ["pybabel", "update"]
+    locale = tmp_path / "locale"
+    shutil.copytree(ROOT / "bot" / "locale", locale)
+    pot = tmp_path / "kindred.pot"
+    babel = [sys.executable, "-c", "from babel.messages.frontend import main; main()"]
+    swap = {"/tmp/kindred.pot": str(pot), "bot/locale": str(locale)}
+    for command in (extract, update):
+        subprocess.run(babel + [swap.get(arg, arg) for arg in command[1:]], cwd=ROOT, check=True,
+                       capture_output=True)
+    changed = [path.relative_to(locale).as_posix() for path in sorted(locale.rglob("kindred.po"))
+               if path.read_bytes() != (ROOT / "bot" / "locale" / path.relative_to(locale)).read_bytes()]
+    assert changed == [], "run docs/languages.md's pybabel commands: they change " + ", ".join(changed)
+
+
 @pytest.mark.parametrize("language", TRANSLATED)
 def test_every_line_is_translated_with_its_placeholders(language: str) -> None:
     english = messages(FALLBACK)

@@ -41,6 +41,27 @@ async def test_migrations_are_idempotent(db_url: str) -> None:
     await second.close()
 
 
+def test_each_migration_says_what_it_revises_and_the_chain_is_one_line() -> None:
+    """A new migration is written by copying the last one: its file, its header and its code name the same
+    revision and the one before it, so the header a reader trusts is the chain Alembic runs."""
+    import ast
+    import re
+    from pathlib import Path
+
+    versions = sorted((Path(__file__).parent.parent / "database" / "migrations" / "versions").glob("0*.py"))
+    before = None
+    for path in versions:
+        text = path.read_text()
+        code = {t.id: ast.literal_eval(node.value) for node in ast.parse(text).body
+                if isinstance(node, ast.Assign) for t in node.targets
+                if isinstance(t, ast.Name) and t.id in ("revision", "down_revision")}
+        header = dict(re.findall(r"^(Revision ID|Revises): *(\S*)$", text, re.M))
+        # (the first one's id is its number alone: databases made since hold it)
+        assert code["revision"] == header["Revision ID"] and path.stem.startswith(code["revision"]), path.name
+        assert code["down_revision"] == before == (header.get("Revises") or None), path.name
+        before = code["revision"]
+
+
 async def test_concurrent_log_writes_are_all_kept_once(store: Store) -> None:
     await asyncio.gather(*(store.log.log_message(seen(i, author=i % 7 + 1)) for i in range(1, 301)))
     await store.log.log_message(seen(1))  # a duplicate delivery changes nothing

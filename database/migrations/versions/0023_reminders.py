@@ -1,7 +1,7 @@
 """reminders: what a person asked to be reminded of, where and when
 
 Revision ID: 0023_reminders
-Revises: 0024_search_counts
+Revises: 0022_person_timezone
 Create Date: 2026-11-26 06:30:00
 
 ``reminders`` (database/reminders.py): one row per reminder, with who asked, the place to deliver it (a DM

@@ -1,7 +1,7 @@
 """web searches counted with the model call that made them
 
 Revision ID: 0024_search_counts
-Revises: 0022_person_timezone
+Revises: 0023_reminders
 Create Date: 2026-11-26 06:30:00
 
 ``api_calls.web_searches``: how many web searches a call made (each is billed on top of the tokens). The day's

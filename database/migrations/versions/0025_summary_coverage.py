@@ -1,7 +1,7 @@
 """where a conversation's summary starts telling
 
 Revision ID: 0025_summary_coverage
-Revises: 0022_person_timezone
+Revises: 0024_search_counts
 Create Date: 2026-11-26 06:30:00
 
 ``conversations.summary_since``: the time of the first message the summary tells (set by the first summary

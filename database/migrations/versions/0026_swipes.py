@@ -1,7 +1,7 @@
 """swipes: a reply's alternatives, browsed on its message
 
 Revision ID: 0026_swipes
-Revises: 0022_person_timezone
+Revises: 0025_summary_coverage
 Create Date: 2026-11-26 07:00:00
 
 ``swipes``: one row per reply message carrying the swipe buttons: its alternatives (JSON), the one shown,

@@ -1,7 +1,7 @@
 """recurring reminders: a reminder may repeat by a recurrence rule, and be paused
 
 Revision ID: 0037_recurring_reminders
-Revises: 0035_embedding_model
+Revises: 0036_card_words
 Create Date: 2026-11-27 10:45:00
 
 ``reminders.rule``: an RFC 5545 RRULE ("" for a reminder that fires once); ``reminders.local_at``: the local
