@@ -89,7 +89,8 @@ async def test_the_synced_tree_carries_every_language_and_discord_takes_it(harne
             if field == "description" and any(c.isalpha() for c in english):
                 untranslated += [f"{where} [{locale}]" for locale in LOCALES
                                  if localized.get(locale) == english]
-    assert not missing, f"{len(missing)} localizations missing, e.g. {missing[:20]}"
+    assert not missing, (f"{len(missing)} localizations missing, e.g. {missing[:20]}; the catalog entries to "
+                         "paste: test_every_string_of_the_live_tree_is_in_every_catalog_and_valid")
     assert not untranslated, f"descriptions left in English: {untranslated[:20]}"
     commands = {c["name"]: c for c in body}
     # what a Japanese, a German and a Spanish (Latin America) client show for /forget_me and /memory opt-out

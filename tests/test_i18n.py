@@ -64,7 +64,7 @@ def test_the_english_source_holds_every_marked_line_and_no_other() -> None:
 def documented_commands() -> list[list[str]]:
     """The commands docs/languages.md tells a contributor to run after marking a line, as argument lists."""
     text = (ROOT / "docs" / "languages.md").read_text()
-    block = re.search(r"```sh\n(pybabel extract .*?)```", text, re.S)
+    block = re.search(r"```sh\n(\.venv/bin/pybabel extract .*?)```", text, re.S)
     assert block is not None, "docs/languages.md no longer shows the pybabel commands"
     return [line.split() for line in block.group(1).splitlines() if line.strip()]
 
@@ -77,12 +77,12 @@ def test_the_catalogs_are_as_the_documented_commands_leave_them(tmp_path: Path) 
     import sys
 
     extract, update = documented_commands()
-    assert extract[:2] == ["pybabel", "extract"] and update[:2] == ["pybabel", "update"]
+    assert extract[:2] == [".venv/bin/pybabel", "extract"] and update[:2] == [".venv/bin/pybabel", "update"]
     locale = tmp_path / "locale"
     shutil.copytree(ROOT / "bot" / "locale", locale)
     pot = tmp_path / "kindred.pot"
     babel = [sys.executable, "-c", "from babel.messages.frontend import main; main()"]
-    swap = {"/tmp/kindred.pot": str(pot), "bot/locale": str(locale)}
+    swap = {".venv/kindred.pot": str(pot), "bot/locale": str(locale)}
     for command in (extract, update):
         subprocess.run(babel + [swap.get(arg, arg) for arg in command[1:]], cwd=ROOT, check=True,
                        capture_output=True)

@@ -201,28 +201,12 @@ async def traced_dm(make_harness: MakeHarness, mode: str) -> Walk:
 
 
 MODES = ["whole", "streamed"]  # streamed: the model call runs in a task of its own
-# (modules entered, module-to-module steps) at most, by database and mode: the data layer's own modules differ
-# (PostgreSQL's statements and a person's rows read in one, SQLite's thread), and a streamed reply's first
-# post comes before its model call has ended (the usage kept). Measured warm (traced_dm), so the same DM walks
-# the same way whichever test ran before it in the process: the ceilings are its walk, no slack. (One step
-# more than before: the intent reads a question through bot/core/text.py's one definition, which memory's
-# recall gate reads too, rather than a copy of its own. One module more since: the voice feature's post
-# observer, bot/discord/voice.py, asked around every reply where the flow used to check the setting inline,
-# so the flow names no feature; and on PostgreSQL one more, the person's time zone read as a person setting
-# of the one configuration mechanism (database/place_config.py) in the statement that reads the person. Five
-# more since: the reply's place, one value derived in one function (bot/core/place.py, bot/discord/places.py),
-# and a first DM's greeting in the person's language (bot/core/language.py guesses it; bot/core/i18n.py and
-# bot/core/locales.py choose the lines Kindred writes itself); and on SQLite the model client's overload
-# breaker, bot/core/models/breaker.py, asked before each call (on PostgreSQL a module the walk entered before
-# is no longer entered, so its figures stay). A reply may or may not enter one module more, as the model
-# call's end and the bookkeeping around it race: one module and one step of room. Two more since, three on
-# PostgreSQL: each process paces its own REST requests within Discord's global limit
-# (bot/discord/rest_limits.py), asking on PostgreSQL whether other processes are alive (the peer count of
-# bot/runtime/cluster.py); and the emote reactions' decision observer lives in its package. Three fewer since:
-# Kindred's own lines of a reply (the fallback, the files' notices) are made only when said, so a reply
-# that says none guesses no language and enters none of bot/core/i18n.py, language.py and locales.py. One
-# fewer since, where the answer is whole: the requests as sent are kept only while the dashboard, their one
-# reader, is served, so bot/core/models/sent.py is not entered; a streamed reply posted before it anyway.)
+# (modules entered, module-to-module steps) at most, by database and mode. The data layer's own modules differ
+# (PostgreSQL reads a person's rows in one statement and asks whether other processes are alive; SQLite's
+# statements go through its thread), and a streamed reply's first post comes before its model call has ended
+# (the usage not kept yet). Measured warm (traced_dm), so the same DM walks the same way whichever test ran
+# before it; one module and one step of room, as the model call's end and the bookkeeping around it race. A
+# change that raises a ceiling says in its commit which module every reply now enters, and why.
 CEILING = {
     ("sqlite", "whole"): (77, 119), ("sqlite", "streamed"): (75, 114),
     ("postgresql", "whole"): (84, 127), ("postgresql", "streamed"): (82, 121),
