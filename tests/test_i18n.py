@@ -4,12 +4,16 @@ language's CLDR plural forms; a missing language or line is English."""
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import functools
 import re
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 from babel.messages.catalog import Catalog, Message
-from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 from bot.core.i18n import (
@@ -33,16 +37,6 @@ TRANSLATED = [language for language in SPOKEN if language != FALLBACK]
 def catalog(language: str) -> Catalog:
     with catalog_path(language, DOMAIN).open("rb") as source:
         return read_po(source, locale=language, domain=DOMAIN)
-
-
-def marked() -> set[str | tuple[str, ...]]:
-    """Every msgid the code marks (t, tn, N_), as Babel's extractor reads it."""
-    found: set[str | tuple[str, ...]] = set()
-    for folder in ("bot", "cogs", "memory"):
-        for _, _, message, _, _ in extract_from_dir(ROOT / folder, method_map=[("**.py", "python")],
-                                                     keywords=KEYWORDS):
-            found.add(message)
-    return found
 
 
 def messages(language: str) -> dict[str | tuple[str, ...], Message]:
@@ -69,23 +63,48 @@ def documented_commands() -> list[list[str]]:
     return [line.split() for line in block.group(1).splitlines() if line.strip()]
 
 
-def test_the_catalogs_are_as_the_documented_commands_leave_them(tmp_path: Path) -> None:
-    """Running the commands the docs give (pybabel extract, then update) changes no catalog: a contributor
-    who marks a new line and runs them sees only that line added, whatever order the catalogs were in."""
-    import shutil
-    import subprocess
-    import sys
+@functools.cache
+def documented_run() -> tuple[Path, Path]:
+    """The documented commands run once, on a copy of the catalogs: (the template extracted, the catalogs
+    as they leave them)."""
+    from babel.messages.frontend import CommandLineInterface
 
     extract, update = documented_commands()
     assert extract[:2] == [".venv/bin/pybabel", "extract"] and update[:2] == [".venv/bin/pybabel", "update"]
-    locale = tmp_path / "locale"
+    scratch = Path(tempfile.mkdtemp(prefix="kindred-catalogs-"))
+    atexit.register(shutil.rmtree, scratch, True)
+    locale = scratch / "locale"
     shutil.copytree(ROOT / "bot" / "locale", locale)
-    pot = tmp_path / "kindred.pot"
-    babel = [sys.executable, "-c", "from babel.messages.frontend import main; main()"]
+    pot = scratch / "kindred.pot"
     swap = {".venv/kindred.pot": str(pot), "bot/locale": str(locale)}
-    for command in (extract, update):
-        subprocess.run(babel + [swap.get(arg, arg) for arg in command[1:]], cwd=ROOT, check=True,
-                       capture_output=True)
+
+    with contextlib.chdir(ROOT):  # from the repository, as the docs say (the locations are relative to it)
+        for command in (extract, update):
+            CommandLineInterface().run(["pybabel", "--quiet", command[1],
+                                        *(swap.get(arg, arg) for arg in command[2:])])
+    return pot, locale
+
+
+def marked() -> set[str | tuple[str, ...]]:
+    """Every msgid the code marks (t, tn, N_), as the documented extraction reads it."""
+    with documented_run()[0].open("rb") as source:
+        return {m.id for m in read_po(source) if m.id}
+
+
+def test_the_documented_extraction_reads_the_code_s_markers() -> None:
+    """The ``-k`` keywords docs/languages.md gives are the ones bot/core/i18n.py marks lines with."""
+    extract, _ = documented_commands()
+    given = [extract[i + 1] for i, arg in enumerate(extract) if arg == "-k"]
+    assert "--no-default-keywords" in extract
+    spec = {k.partition(":")[0]: tuple(int(n) for n in k.partition(":")[2].split(",")) or None
+            if ":" in k else None for k in given}
+    assert spec == KEYWORDS
+
+
+def test_the_catalogs_are_as_the_documented_commands_leave_them() -> None:
+    """Running the commands the docs give (pybabel extract, then update) changes no catalog: a contributor
+    who marks a new line and runs them sees only that line added, whatever order the catalogs were in."""
+    locale = documented_run()[1]
     changed = [path.relative_to(locale).as_posix() for path in sorted(locale.rglob("kindred.po"))
                if path.read_bytes() != (ROOT / "bot" / "locale" / path.relative_to(locale)).read_bytes()]
     assert changed == [], "run docs/languages.md's pybabel commands: they change " + ", ".join(changed)
