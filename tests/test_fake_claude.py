@@ -129,11 +129,15 @@ async def test_bad_request_is_not_retried_and_rate_limit_is(fake_claude: FakeCla
 
 async def test_slow_answer_times_out_in_the_client(fake_claude: FakeClaude,
                                                    client: anthropic.AsyncAnthropic) -> None:
-    fake_claude.script("too late", delay=2.0)
-    with pytest.raises(anthropic.APITimeoutError):  # not the answer, 2 s later
+    # a connection already open, so the timed request goes out at once however loaded the machine is
+    await client.messages.create(model=MODEL, max_tokens=10, messages=[user("hello")])
+    fake_claude.script(Reply("too late", held=asyncio.Event()))  # never released: later than any timeout
+    with pytest.raises(anthropic.APITimeoutError):
         await client.with_options(max_retries=0).messages.create(model=MODEL, max_tokens=10,
-                                                                 messages=[user("hi")], timeout=0.2)
-    assert fake_claude.last_request().finished_at is None  # the handler was cancelled, not left sleeping
+                                                                 messages=[user("hi")], timeout=1.0)
+    [_, late] = await fake_claude.wait_for_requests(2)
+    await fake_claude.wait_for_hangup(late.connection)  # the client gave up on it
+    assert late.finished_at is None  # the handler was cancelled, not left waiting
 
 
 async def test_identical_prefix_is_read_from_cache_and_turns_build_on_it(
