@@ -131,7 +131,7 @@ async def test_every_string_of_the_live_tree_is_in_every_catalog_and_valid(harne
     assert not missing and not problems, to_add(missing) + "\n".join(problems[:60])
 
 
-def documented_commands() -> set[str]:
+def commands_on_the_page() -> set[str]:
     """Every command docs/commands.md names: each backticked `/name sub|sub ...` expanded to the paths it
     names (`/facts add\\|list <user>` names /facts, /facts add and /facts list)."""
     text = (ROOT / "docs" / "commands.md").read_text().replace("\\|", "|")
@@ -152,7 +152,7 @@ async def test_every_command_is_in_the_commands_page(harness: Harness) -> None:
     assert harness.bot is not None
     places = {e.place for e in await extract(harness.bot.tree) if e.kind == "command"}
     assert {"/facts add", "/voice join"} <= places  # the tree was read, subcommands with their groups
-    assert sorted(places - documented_commands()) == []
+    assert sorted(places - commands_on_the_page()) == []
 
 
 def to_add(missing: dict[Entry, list[str]]) -> str:
