@@ -3,6 +3,7 @@ every few minutes (the file can be large: each is a full read of their rows)."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 import time
@@ -58,21 +59,29 @@ class PersonalExport:
             cutoff = self._clock() - EXPORT_EVERY_SECONDS
             self._last = {u: t for u, t in self._last.items() if t > cutoff}
         tables = await self.store.export.rows(user_id)
-        made = (now or utcnow()).isoformat()
-        document = {
-            "what": f"everything {character} has stored about you (what /forget_me deletes)",
-            "user_id": str(user_id),
-            "made_at": made,
-            "tables": _json_safe(tables),
-            "left_out": {
-                **{name: reason for name, reason in NOT_EXPORTED.items()},
-                **{f"{t}.{c}": reason for (t, c), reason in OTHER_COLUMNS.items()},
-                "embeddings": "the vectors recall compares meanings with: numbers, nothing readable",
-            },
-        }
-        data = json.dumps(document, ensure_ascii=False, indent=1, default=str).encode()
         name = "".join(c for c in character.lower().replace(" ", "-") if c.isalnum() or c in "-_")
-        filename = f"{name or 'kindred'}-your-data.json"
-        if len(data) > UPLOAD_LIMIT - UPLOAD_MARGIN:
-            data, filename = gzip.compress(data), filename + ".gz"
+        # A long-known person's rows run to tens of megabytes: made into JSON (and gzipped) in a thread, so
+        # the replies, the heartbeat and everyone's commands go on meanwhile.
+        data, gzipped = await asyncio.to_thread(encode, tables, user_id, character, (now or utcnow()))
+        filename = f"{name or 'kindred'}-your-data.json" + (".gz" if gzipped else "")
         return ExportFile(filename, data, len(tables), sum(len(rows) for rows in tables.values()))
+
+
+def encode(tables: dict[str, list[dict[str, Any]]], user_id: int, character: str,
+           made: datetime) -> tuple[bytes, bool]:
+    """The export file's bytes, and whether they are gzipped (past Discord's upload limit)."""
+    document = {
+        "what": f"everything {character} has stored about you (what /forget_me deletes)",
+        "user_id": str(user_id),
+        "made_at": made.isoformat(),
+        "tables": _json_safe(tables),
+        "left_out": {
+            **{name: reason for name, reason in NOT_EXPORTED.items()},
+            **{f"{t}.{c}": reason for (t, c), reason in OTHER_COLUMNS.items()},
+            "embeddings": "the vectors recall compares meanings with: numbers, nothing readable",
+        },
+    }
+    data = json.dumps(document, ensure_ascii=False, indent=1, default=str).encode()
+    if len(data) > UPLOAD_LIMIT - UPLOAD_MARGIN:
+        return gzip.compress(data), True
+    return data, False

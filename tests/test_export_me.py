@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -118,6 +119,27 @@ async def test_an_export_past_the_upload_limit_comes_gzipped(harness: Harness,
     assert attachment["filename"].endswith("-your-data.json.gz")
     document = json.loads(gzip.decompress(bytes(attachment["_data"])))
     assert "Alice collects sea glass" in document["tables"]["user_facts"][0]["fact"]
+
+
+async def test_the_file_is_made_off_the_event_loop(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long-known person's rows run to tens of megabytes: turned into JSON in a worker thread, so a large
+    export does not hold up everyone else's replies."""
+    import memory.export
+
+    h = harness
+    made_in: list[int] = []
+    real = memory.export.encode
+
+    def spy(*args: Any) -> tuple[bytes, bool]:
+        made_in.append(threading.get_ident())
+        return real(*args)
+
+    monkeypatch.setattr(memory.export, "encode", spy)
+    await h.store.people.ensure_user(USER_ID, "alice")
+    await h.store.facts.add(USER_ID, "Alice collects sea glass", category="hobbies")
+    [attachment] = (await export(h, USER_ID))["attachments"]
+    assert "sea glass" in everything_in(json.loads(attachment["_data"]))
+    assert made_in and threading.get_ident() not in made_in
 
 
 async def test_export_me_of_someone_never_seen_says_so(harness: Harness) -> None:
