@@ -13,6 +13,7 @@ from bot.discord.logchannel import UsersPageButton
 from tests.fakes.discord_components import V2_FLAG, refuse_v2_edit
 from tests.harness import (
     ADMIN_ID,
+    EPHEMERAL,
     LOG_CHANNEL_ID,
     USER_ID,
     Harness,
@@ -75,3 +76,26 @@ def test_the_fake_turns_a_message_into_v2_on_edit_only_without_its_old_content()
     assert refuse_v2_edit(old, {"flags": V2_FLAG, "components": [panel]}) is not None  # the text would stay
     assert refuse_v2_edit(old, {"flags": V2_FLAG, "content": None, "components": [panel]}) is None
     assert refuse_v2_edit(old, {"content": "still text"}) is None
+
+
+async def test_a_users_page_turns_for_an_admin_in_the_log_channel_only(harness: Harness) -> None:
+    """Admin powers need the right person and the right place: a page left in a channel that stopped being
+    the log channel (LOG_CHANNEL_ID moved) lists no one there, and a person who is no admin is told so, in
+    their own language. Refused, the page stays as it was."""
+    h = harness
+    for i in range(12):
+        await h.store.people.ensure_user(700_000_000_000_000_000 + i, f"user{i:02d}")
+    await h.say("list users", user=ADMIN_ID, channel=LOG_CHANNEL_ID)
+    [page] = await h.replies(LOG_CHANNEL_ID, 1)
+    next_id = button(page, "next")["custom_id"]
+
+    h.discord.set_locale(USER_ID, "de")
+    refusal = await (await h.click(page, next_id, user=USER_ID)).response()
+    assert refusal["data"]["flags"] & EPHEMERAL
+    assert refusal["data"]["content"] == (
+        "Nur die Admins des Bots können durch die Nutzer blättern, und nur im Log-Kanal.")
+
+    await h.restart(LOG_CHANNEL_ID=h.channel_id)  # the operator moved the log channel
+    refusal = await (await h.click(page, next_id, user=ADMIN_ID)).response()
+    assert refusal["data"]["flags"] & EPHEMERAL and "log channel" in refusal["data"]["content"]
+    assert "(page 1/2)" in panel_text(h.discord.messages[int(page["id"])])

@@ -26,12 +26,14 @@ from typing import Any, Protocol
 import discord
 from discord.ext import commands
 
+from bot.core.i18n import N_, t
 from bot.core.stages import Incoming
 from bot.core.text import Page, clip
+from bot.discord.language import locale_language
 from bot.discord.panels import panel
 from bot.discord.permissions import HookInteraction, in_log_channel, is_admin
 from bot.discord.permissions import Kindred as Checked
-from bot.discord.ui import NO_PINGS
+from bot.discord.ui import NO_PINGS, tell
 from bot.operator.admin.language import (
     USAGE,
     AdminCommand,
@@ -51,6 +53,8 @@ log = logging.getLogger(__name__)
 
 PAGE_BUTTON = r"kindred-admin:users:(?P<page>\d+):(?P<direction>prev|next)"
 FAILED = "Sorry, that admin command failed; the traceback is in the bot's log."
+# said to whoever presses a page's button (in their own language): the list is the operator's
+NOT_HERE = N_("Only the bot's admins can page through the users, and only in the log channel.")
 
 
 class LogChannelBot(Checked, Protocol):
@@ -109,10 +113,12 @@ class UsersPageButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]]
         return cls(int(match["page"]), match["direction"])
 
     async def interaction_check(self, interaction: HookInteraction) -> bool:
-        if await is_admin(interaction.client, interaction.user):
+        # The place too: a page left in a channel that was the log channel before LOG_CHANNEL_ID moved
+        # lists no one there any more.
+        if (in_log_channel(interaction.client, interaction.channel_id or 0)
+                and await is_admin(interaction.client, interaction.user)):
             return True
-        await interaction.response.send_message("Only the bot's admins can page through the users.",
-                                                ephemeral=True)
+        await tell(interaction, t(locale_language(interaction), NOT_HERE))
         return False
 
     async def callback(self, interaction: HookInteraction) -> None:
