@@ -5,7 +5,11 @@ facts and of their archived excerpts, compiled once and read in one trip when bo
   mention or deletion of the person's facts (every insert and update sets ``updated_at``; every deletion
   sets ``facts_deleted``).
 - The excerpt stamp (newest id, ``users.excerpts_deleted``, ``users.excerpts_embedded``) changes with any
-  insert, deletion or vector filled in (excerpts are never edited otherwise).
+  insert, deletion or vector filled in (Kindred never edits an excerpt's words).
+
+Triggers (migration 0046) keep both true for a change made past Kindred, such as an operator's SQL console:
+a fact edited without a new ``updated_at`` gets one, and a fact or excerpt deleted, or an excerpt's words
+edited, moves its person's deletion stamp.
 """
 
 from __future__ import annotations

@@ -325,6 +325,48 @@ async def test_history_edited_by_any_means_reaches_the_next_read(store: Store) -
     assert contents(await read()) == ["TWO", "three", "four"]
 
 
+async def test_facts_and_excerpts_edited_by_any_means_reach_the_next_recall(store: Store) -> None:
+    """Recall keeps a person's facts in memory between replies and re-reads them when their stamp moves;
+    triggers move it for a change made past Kindred too (an operator's SQL console, plain SQL here: no
+    ``updated_at`` written), so a wrong fact fixed or removed by hand is gone from the very next reply."""
+    from sqlalchemy import text
+
+    from memory.facts import FactCache
+
+    async def by_hand(sql: str, **values: Any) -> None:
+        async with store.engine.begin() as conn:
+            await conn.execute(text(sql), values)
+
+    async def recalled() -> list[str]:
+        return [f.fact for f in (await cache.get(5)).rows]
+
+    await store.people.ensure_user(5, "a")
+    keeps = await store.facts.add(5, "Alice keeps bees")
+    await store.facts.add(5, "Alice sails")  # the newest: deleting the other leaves the newest id as it was
+    cache = FactCache(store.facts)
+    assert await recalled() == ["Alice keeps bees", "Alice sails"]
+    await by_hand("UPDATE user_facts SET fact = 'Alice keeps wasps' WHERE id = :id", id=keeps)
+    assert await recalled() == ["Alice keeps wasps", "Alice sails"]
+    await by_hand("DELETE FROM user_facts WHERE id = :id", id=keeps)
+    assert await recalled() == ["Alice sails"]
+    assert cache.loads == 3  # read again at each change, and only then
+    await recalled()
+    assert cache.loads == 3
+
+    said = [NewExcerpt(1000 + i, 10, None, True, "a", True, f"line {i}", datetime.now(UTC)) for i in (1, 2)]
+    await store.db.write(lambda conn: insert_excerpts(store.db, conn, 5, said))
+    first, second = sorted((await store.excerpts.listed(5)), key=lambda e: e.id)
+    stamp = await store.excerpts.stamp(5)
+    await by_hand("UPDATE archive_excerpts SET content = 'line one' WHERE id = :id", id=first.id)
+    assert await store.excerpts.stamp(5) != stamp
+    stamp = await store.excerpts.stamp(5)
+    await by_hand("DELETE FROM archive_excerpts WHERE id = :id", id=first.id)
+    assert await store.excerpts.stamp(5) != stamp
+    stamp = await store.excerpts.stamp(5)
+    await store.excerpts.set_embeddings([(second.id, 5, bytes(8))])  # a vector filled in: its own stamp
+    assert (await store.excerpts.stamp(5))[1] == stamp[1]
+
+
 async def test_a_conversation_made_again_under_its_old_id_never_shows_the_old_turns(store: Store) -> None:
     from sqlalchemy import delete
 
