@@ -7,15 +7,17 @@ from __future__ import annotations
 import asyncio
 import html
 import re
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
+import pytest
 from markupsafe import escape
 
 from benchmarks.bench_inspector import deep_size
 from bot.core.models.base import CallUsage
-from bot.core.models.sent import READ, UNCACHED, SentLog, itemize
+from bot.core.models.sent import READ, UNCACHED, Item, SentLog, SentRequest, itemize
 from tests.browser import chromium, needs_chromium
 from tests.fakes.claude_server import Reply
 from tests.fakes.discord_cdn import padded_png
@@ -44,7 +46,17 @@ def rows(page: str) -> list[tuple[str, str, int]]:
         r'<tr class="part" data-label="([^"]*)" data-cache="([^"]*)" data-tokens="(\d+)">', page)]
 
 
-async def test_the_inspector_itemizes_a_reply_as_sent(make_harness: MakeHarness) -> None:
+async def test_the_inspector_itemizes_a_reply_as_sent(make_harness: MakeHarness,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.operator.dashboard.prompts as inspector
+
+    counted_in: list[int] = []  # where a page's tokens were counted: never on the bot's loop
+
+    def spy(sent: SentRequest) -> list[Item]:
+        counted_in.append(threading.get_ident())
+        return itemize(sent)
+
+    monkeypatch.setattr(inspector, "itemize", spy)
     h, base = await start(make_harness)
     await dm_twice(h)
     await h.say("hello Finn", mention=True)
@@ -80,6 +92,7 @@ async def test_the_inspector_itemizes_a_reply_as_sent(make_harness: MakeHarness)
             channel_page = await r.text()
         async with http.get(f"{base}/prompts/99999") as r:
             assert r.status == 404
+    assert len(counted_in) == 2 and threading.get_ident() not in counted_in
 
     # Hostile text is escaped: the name and the message's script arrive as text, never as markup.
     assert "<script" not in page and str(escape(HOSTILE)) in page
