@@ -6,7 +6,7 @@ import logging
 import re
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -568,3 +568,21 @@ def test_a_changed_feature_key_applies_at_the_next_read(claudemask: tuple[Path, 
     assert reminders.reminders_per_day == 3 and holder.current.section(ReminderSettings) is reminders
     assert mcp.mcp_tools is False  # read at start-up: applies after a restart
     assert first.section(ReminderSettings).reminders_per_day == 10  # the holder's own copy was written
+
+
+def test_a_section_may_postpone_its_annotations() -> None:
+    """This module's annotations are strings (``from __future__ import annotations``): a feature's section
+    written so reads its keys' types as the classes, as one written without."""
+    from dataclasses import dataclass as frozen_dataclass
+
+    from bot.core.config.keys import declared, key
+
+    @frozen_dataclass(frozen=True)
+    class DiceSettings:
+        TITLE: ClassVar[str] = "Dice"
+        dice: bool = key(False, "Roll dice.")
+        dice_max_count: int = key(20, "Dice a roll may throw.", min=1)
+        dice_note: str = key("", "A line.")
+
+    assert [(s.key, s.kind) for s in declared(DiceSettings, "dice")] == [
+        ("dice", bool), ("dice_max_count", int), ("dice_note", str)]

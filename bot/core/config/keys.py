@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import MISSING, Field, dataclass, field, fields
-from typing import Any, ClassVar, Protocol, TypeGuard
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any, ClassVar, Protocol, TypeGuard, get_type_hints
 
 _SPEC = "kindred.setting"  # the metadata entry of a declared field
 
@@ -130,18 +130,20 @@ def is_section(cls: object) -> TypeGuard[type[Section]]:
 def declared(section_cls: type, section: str) -> tuple[Setting, ...]:
     """The settings a section class declares, in order (every field must be declared with :func:`key`)."""
     out = []
+    # the classes themselves, whether or not the section's module postpones its annotations
+    types = get_type_hints(section_cls)
     for f in fields(section_cls):
         if _SPEC not in f.metadata or f.default is MISSING:
             raise TypeError(f"{section_cls.__name__}.{f.name} is not declared with key(...)")
-        out.append(Setting(f.name, _kind(f), f.default, section=section, owner=section_cls,
-                           **f.metadata[_SPEC]))
+        out.append(Setting(f.name, _kind(f.name, types[f.name]), f.default, section=section,
+                           owner=section_cls, **f.metadata[_SPEC]))
     return tuple(out)
 
 
-def _kind(f: Field[object]) -> type:
-    if f.type not in _PARSERS:  # sections.py does not use postponed annotations: types are the classes
-        raise TypeError(f"setting {f.name} has unsupported type {f.type!r}")
-    return f.type
+def _kind(name: str, kind: object) -> type:
+    if not isinstance(kind, type) or kind not in _PARSERS:
+        raise TypeError(f"setting {name} has unsupported type {kind!r}")
+    return kind
 
 
 def parsed_by(parse: Callable[[str], object]) -> Callable[[str], str | None]:

@@ -1,7 +1,6 @@
 """The checkins feature's section of config.env (named in its ``FEATURE``; read as
 ``settings.section(CheckinSettings)``)."""
 
-# No ``from __future__ import annotations`` here: keys.py reads each field's type as the class itself.
 from dataclasses import dataclass
 from typing import ClassVar
 

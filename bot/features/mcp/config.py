@@ -1,7 +1,6 @@
 """The MCP feature's section of config.env (named in its ``FEATURE``; read as
 ``settings.section(McpSettings)``)."""
 
-# No ``from __future__ import annotations`` here: keys.py reads each field's type as the class itself.
 from dataclasses import dataclass
 from typing import ClassVar
 

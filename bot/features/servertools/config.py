@@ -1,7 +1,6 @@
 """The server tools' section of config.env (named in its ``FEATURE``; read as
 ``settings.section(ServerToolSettings)``). Not ``settings.py``: that is the per-server ``/settings``."""
 
-# No ``from __future__ import annotations`` here: keys.py reads each field's type as the class itself.
 from dataclasses import dataclass
 from typing import ClassVar
 

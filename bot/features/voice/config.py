@@ -1,7 +1,6 @@
 """The voice feature's section of config.env, voice messages and calls (named in its ``FEATURE``; read as
 ``settings.section(VoiceSettings)``)."""
 
-# No ``from __future__ import annotations`` here: keys.py reads each field's type as the class itself.
 from dataclasses import dataclass
 from typing import ClassVar
 
