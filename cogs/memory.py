@@ -20,15 +20,15 @@ from bot.core.i18n import t, tn
 from bot.core.localtime import load_zone
 from bot.core.text import Page, clip
 from bot.discord.language import answer_language
-from bot.discord.memorymap import MapPanel, map_file
+from bot.discord.memorymap import MapPanel, map_file, mentions
 from bot.discord.panels import PagedPanel, show_panel
 from bot.discord.ui import OwnedView, PagedView, confirm_timeout, tell
 from database.models import utcnow
 from database.records import CoreMemoryRow, FactRow
 from database.threads import ThreadRow
-from memory.facts import time_label
+from memory.factlines import list_date
+from memory.facts import category_name, time_label
 from memory.service import MemoryService
-from memory.svgmap import days_ago
 
 if TYPE_CHECKING:
     from bot.discord.client import Interaction, Kindred
@@ -39,11 +39,11 @@ PAGE_SIZE = 8
 LIST_TIMEOUT_SECONDS = 300.0
 
 
-def fact_line(number: int, fact: FactRow, now: datetime) -> str:
+def fact_line(number: int, fact: FactRow, now: datetime, language: str = "en") -> str:
     pin = " 📌" if fact.pinned else ""
     private = " 🔒" if fact.private else ""
-    return (f"**{number}.** [{fact.category}]{pin}{private} {clip(fact.fact, 130)} "
-            f"· {time_label(fact)} · ×{fact.reference_count}, {days_ago(fact.last_mentioned, now)}")
+    return (f"**{number}.** [{category_name(fact.category, language)}]{pin}{private} {clip(fact.fact, 130)} "
+            f"· {time_label(fact, language)} · {mentions(fact, now, language)}")
 
 
 def memory_line(memory: CoreMemoryRow, server: str, language: str = "en") -> str:
@@ -55,8 +55,8 @@ def memory_line(memory: CoreMemoryRow, server: str, language: str = "en") -> str
 
 def thread_line(thread: ThreadRow, language: str = "en") -> str:
     """An open thread in /memory list, with its day (memory/threads.py closes it when done or long past)."""
-    when = (t(language, "due {day}", day=f"{thread.due_at:%Y-%m-%d}") if thread.due_at is not None
-            else t(language, "said {day}", day=f"{thread.said_at:%Y-%m-%d}"))
+    when = (t(language, "due {day}", day=list_date(thread.due_at, language)) if thread.due_at is not None
+            else t(language, "said {day}", day=list_date(thread.said_at, language)))
     return f"**⏳**{' 🔒' if thread.private else ''} {clip(thread.thread, 130)} · {when}"
 
 
@@ -163,12 +163,15 @@ class MemoryCommands(commands.Cog):
     @group.command(name="map", description="A picture of what I remember about you, by topic.")
     async def map(self, interaction: Interaction) -> None:
         facts = await self.memory.facts(interaction.user.id)
+        language = await answer_language(interaction)
         if not facts:
-            await tell(interaction, self._nothing_yet(await answer_language(interaction)))
+            await tell(interaction, self._nothing_yet(language))
             return
         now = utcnow()
-        picture = map_file(facts, user_name=interaction.user.display_name, character=self.character, now=now)
-        panel = MapPanel(interaction, facts, character=self.character, now=now, timeout=LIST_TIMEOUT_SECONDS)
+        picture = map_file(facts, user_name=interaction.user.display_name, character=self.character, now=now,
+                           language=language)
+        panel = MapPanel(interaction, facts, character=self.character, now=now, timeout=LIST_TIMEOUT_SECONDS,
+                         language=language)
         await show_panel(interaction, panel, [picture])
 
     @group.command(name="list", description="Page through the memories and facts I keep about you.")
@@ -183,7 +186,7 @@ class MemoryCommands(commands.Cog):
         now = utcnow()
         language = await answer_language(interaction)
         lines = [memory_line(m, self._server(m.guild_id), language) for m in core]
-        lines += [fact_line(i, fact, now) for i, fact in enumerate(facts, 1)]
+        lines += [fact_line(i, fact, now, language) for i, fact in enumerate(facts, 1)]
         lines += [thread_line(thread, language) for thread in threads]
         title = t(language, "What {character} remembers about you", character=self.character)
         counts = t(language, "{facts} facts, {core} core memories", facts=len(facts), core=len(core))
@@ -215,8 +218,8 @@ class MemoryCommands(commands.Cog):
             await tell(interaction, t(language, "I have kept none of your words yet: the daily consolidation "
                                                 "keeps them, when you let me remember you."))
             return
-        lines = [f"**#{e.id}** {e.said_at:%Y-%m-%d} {'🔒 ' if e.is_dm else ''}\"{clip(e.content, 140)}\""
-                 for e in kept]
+        lines = [f"**#{e.id}** {list_date(e.said_at, language)} {'🔒 ' if e.is_dm else ''}"
+                 f"\"{clip(e.content, 140)}\"" for e in kept]
 
         title = t(language, "Your words {character} can look back on", character=self.character)
 
@@ -261,10 +264,13 @@ class MemoryCommands(commands.Cog):
             nothing = t(language, "{character} has nothing stored about you.", character=self.character)
             await interaction.edit_original_response(content=nothing)
             return
+        records = tn(language, "{count} record", "{count} records", made.rows)
         await interaction.edit_original_response(
-            content=t(language, "Everything {character} has stored about you: {records} record(s) of {kinds} "
-                                "kind(s), in this file (only you can see this message). `/forget_me` deletes "
-                                "it all.", character=self.character, records=made.rows, kinds=made.tables),
+            content=tn(language, "Everything {character} has stored about you: {records} of {count} kind, in "
+                                 "this file (only you can see this message). `/forget_me` deletes it all.",
+                       "Everything {character} has stored about you: {records} of {count} kinds, in this "
+                       "file (only you can see this message). `/forget_me` deletes it all.", made.tables,
+                       character=self.character, records=records),
             attachments=[discord.File(io.BytesIO(made.data), filename=made.filename)])
 
     @app_commands.command(name="forget_me", description="Delete everything I have stored about you.")

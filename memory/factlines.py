@@ -10,6 +10,7 @@ from datetime import date, datetime
 
 from babel.core import UnknownLocaleError
 from babel.dates import format_date, format_skeleton
+from babel.lists import format_list
 
 from bot.core.i18n import N_, t
 from bot.core.language import detect
@@ -56,6 +57,29 @@ def short_date(when: date, language: str | None) -> str:
         except (UnknownLocaleError, ValueError, KeyError):
             pass
     return f"{when.day} {when:%B}"
+
+
+def list_date(when: date, language: str | None) -> str:
+    """``when`` in a list a person reads (/memory list, an admin's /facts): "2026-11-28" in English, as it
+    always read; as ``language`` writes a short date otherwise ("28.11.2026", "2026/11/28": CLDR's medium
+    form, Babel's)."""
+    if language and language != "en":
+        try:
+            return str(format_date(when, format="medium", locale=language))
+        except (UnknownLocaleError, ValueError):
+            pass
+    return f"{when:%Y-%m-%d}"
+
+
+def joined(parts: Sequence[str], language: str | None) -> str:
+    """A few of a fact's labels one after another: "a, b, c" in English; as CLDR lists them in another
+    language ("a, b und c", "a、b、c")."""
+    if language and language != "en" and len(parts) > 1:
+        try:
+            return str(format_list(list(parts), locale=language))
+        except (UnknownLocaleError, ValueError):
+            pass
+    return ", ".join(parts)
 
 
 def tail(kind: str, told: str, text: str) -> str:

@@ -20,12 +20,14 @@ from datetime import date
 
 import numpy as np
 
+from bot.core.i18n import N_, t
 from database.boundary import Json, JsonObject
 from database.facts import Facts
 from database.records import FactRow
 from database.visibility import Audience, Kind, mask
 from memory import worth
 from memory.embeddings import DTYPE, from_bytes, glossed, normalise, similarities
+from memory.factlines import joined, list_date
 from memory.lexical import LexicalIndex
 from memory.relationships import RELATIONSHIP_RANGES
 from memory.slots import Slot, parse_slot, same_value, slot_of
@@ -33,6 +35,10 @@ from memory.stamped import Stamp, StampedCache
 from memory.threads import NO_THREADS, THREADS_SCHEMA, ExtractedThreads, iso_day, parse_threads
 
 CATEGORIES = ("personal", "preferences", "work", "hobbies", "relationships", "health", "plans", "other")
+# Their names as lists and the map show them (the stored keys stay English): "general" is an admin's default.
+CATEGORY_NAMES = {"personal": N_("Personal"), "preferences": N_("Preferences"), "work": N_("Work"),
+                  "hobbies": N_("Hobbies"), "relationships": N_("Relationships"), "health": N_("Health"),
+                  "plans": N_("Plans"), "other": N_("Other"), "general": N_("General")}
 # What lasts when extraction does not say: who they are, their people, their likes, their plans (life events
 # are said explicitly: they come in any category).
 LASTING_CATEGORIES = frozenset({"personal", "relationships", "preferences", "plans"})
@@ -231,15 +237,24 @@ def _ref(raw: object) -> str | None:
     return f"F{int(value)}" if value.isdigit() and len(value) <= 4 else None
 
 
-def time_label(row: FactRow) -> str:
-    """How fact lists show a fact's time and lasting: "told 2026-05-08, happened 2026-05-02, lasting" (and
-    "until 2026-11-20" for a fact no longer true)."""
-    out = f"told {row.told:%Y-%m-%d}"
+def time_label(row: FactRow, language: str | None = None) -> str:
+    """How fact lists show a fact's time and lasting, in ``language`` (the reader's; None: English): "told
+    2026-05-08, happened 2026-05-02, lasting" (and "until 2026-11-20" for a fact no longer true)."""
+    parts = [t(language, "told {date}", date=list_date(row.told, language))]
     if row.happened_at is not None:
-        out += f", happened {row.happened_at:%Y-%m-%d}"
+        parts.append(t(language, "happened {date}", date=list_date(row.happened_at, language)))
     if row.valid_until is not None:
-        out += f", until {row.valid_until:%Y-%m-%d}"
-    return out + (", lasting" if row.lasting else "")
+        parts.append(t(language, "until {date}", date=list_date(row.valid_until, language)))
+    if row.lasting:
+        parts.append(t(language, "lasting"))
+    return joined(parts, language)
+
+
+def category_name(category: str, language: str | None = None) -> str:
+    """A category as a person reads it: one of CATEGORIES (or an admin's default, "general") by its name in
+    ``language``; any other (an admin's own word) as stored."""
+    name = CATEGORY_NAMES.get(category)
+    return t(language, name) if name is not None else category
 
 
 # --------------------------------------------------------------------------- per-user vector index

@@ -77,7 +77,7 @@ async def test_export_me_sends_their_data_and_none_of_anyone_elses(harness: Harn
     await h.store.memories.add_core_memory(key, USER_ID, "Alice likes kelp")
 
     message = await export(h, USER_ID)
-    assert message["flags"] & EPHEMERAL and "record(s)" in message["content"]
+    assert message["flags"] & EPHEMERAL and " records of " in message["content"]
     [attachment] = message["attachments"]
     assert attachment["filename"].endswith("-your-data.json")
     document = json.loads(attachment["_data"])

@@ -15,10 +15,12 @@ from datetime import datetime
 import discord
 from discord import ui
 
+from bot.core.i18n import sentences, t, tn
 from bot.core.text import Page, clip
 from bot.discord.panels import MAX_TEXT, PagedPanel
 from bot.discord.permissions import HookInteraction
 from database.records import FactRow
+from memory.facts import category_name
 from memory.svgmap import days_ago, render_fact_map
 
 MAP_FILE = "memory-map.svg"
@@ -37,15 +39,21 @@ def by_topic(facts: Sequence[FactRow]) -> list[tuple[str, list[FactRow]]]:
             for topic, items in ordered]
 
 
-def map_line(fact: FactRow, now: datetime) -> str:
+def mentions(fact: FactRow, now: datetime, language: str) -> str:
+    """How often a fact came up and how lately ("×5, today"), in ``language``."""
+    return t(language, "×{count}, {when}", count=fact.reference_count,
+             when=days_ago(fact.last_mentioned, now, language))
+
+
+def map_line(fact: FactRow, now: datetime, language: str = "en") -> str:
     pin = " 📌" if fact.pinned else ""
     private = " 🔒" if fact.private else ""
-    return f"• {clip(fact.fact, FACT_CHARS)}{pin}{private} · ×{fact.reference_count}, " \
-           f"{days_ago(fact.last_mentioned, now)}"
+    return f"• {clip(fact.fact, FACT_CHARS)}{pin}{private} · {mentions(fact, now, language)}"
 
 
-def map_file(facts: Sequence[FactRow], *, user_name: str, character: str, now: datetime) -> discord.File:
-    svg = render_fact_map(facts, user_name=user_name, character=character, now=now)
+def map_file(facts: Sequence[FactRow], *, user_name: str, character: str, now: datetime,
+             language: str = "en") -> discord.File:
+    svg = render_fact_map(facts, user_name=user_name, character=character, now=now, language=language)
     return discord.File(io.BytesIO(svg.encode("utf-8")), filename=MAP_FILE)
 
 
@@ -55,18 +63,26 @@ class MapPanel(PagedPanel):
     message's attachment, which a V2 message may show only through a component)."""
 
     def __init__(self, origin: HookInteraction, facts: Sequence[FactRow], *, character: str, now: datetime,
-                 timeout: float | None) -> None:
+                 timeout: float | None, language: str = "en") -> None:
         groups = by_topic(facts)
         # Set before PagedPanel's constructor, which renders the first page.
+        self.language = language  # the one who ran the command's (bot/discord/language.py)
         self.topics = [topic for topic, items in groups for _ in items]
         self.sizes = {topic: len(items) for topic, items in groups}
-        lines = [map_line(fact, now) for _, items in groups for fact in items]
+        lines = [map_line(fact, now, language) for _, items in groups for fact in items]
+        topics = tn(language, "in {count} topic", "in {count} topics", len(groups))
+        legend = sentences(
+            tn(language, "{count} fact {in_topics}; ×how often it came up, and when last; 📌 pinned, 🔒 from "
+                         "our DMs or private places only.",
+               "{count} facts {in_topics}; ×how often it came up, and when last; 📌 pinned, 🔒 from our DMs "
+               "or private places only.", len(facts), in_topics=topics),
+            t(language, "The picture below opens in a browser."))
 
         def heading(page: Page) -> str:
-            where = f" (page {page.number + 1}/{page.count})" if page.count > 1 else ""
-            return (f"### What {character} remembers about you{where}\n{len(facts)} facts in "
-                    f"{len(groups)} topics; ×how often it came up, and when last; 📌 pinned, 🔒 from our "
-                    "DMs or private places only. The picture below opens in a browser.")
+            title = (t(language, "What {character} remembers about you (page {number}/{count})",
+                       character=character, number=page.number + 1, count=page.count) if page.count > 1
+                     else t(language, "What {character} remembers about you", character=character))
+            return f"### {title}\n{legend}"
 
         super().__init__(origin, lines, heading, size=PAGE_FACTS, timeout=timeout)
 
@@ -85,9 +101,10 @@ class MapPanel(PagedPanel):
             if i + 1 < shown.stop and self.topics[i + 1] == self.topics[i]:
                 continue  # the topic goes on: its section ends further down the page
             topic = self.topics[i]
-            more = " (continued)" if start > 0 and self.topics[start - 1] == topic else ""
-            text = (f"**{clip(topic.title(), 80)}**{more} · {self.sizes[topic]}\n"
-                    + "\n".join(self.lines[start:i + 1]))
+            name = f"**{clip(category_name(topic, self.language), 80)}**"
+            if start > 0 and self.topics[start - 1] == topic:
+                name = t(self.language, "{topic} (continued)", topic=name)
+            text = f"{name} · {self.sizes[topic]}\n" + "\n".join(self.lines[start:i + 1])
             if len(text) > room:
                 break  # never past the text a V2 message may hold: the rest of the page stays out
             sections.append(ui.TextDisplay(text))

@@ -75,8 +75,8 @@ class FactEdits:
         if not rows:
             return t(language, "No long-term facts about {user}.", user=user_label(user))
         unembedded = " " + t(language, "(not embedded)")
-        lines = [f"#{r.id} [{r.category}]{' 📌' if r.pinned else ''} {clip(r.fact, 300)} ({time_label(r)})"
-                 + (unembedded if r.embedding is None else "") for r in rows]
+        lines = [f"#{r.id} [{r.category}]{' 📌' if r.pinned else ''} {clip(r.fact, 300)} "
+                 f"({time_label(r, language)})" + (unembedded if r.embedding is None else "") for r in rows]
         return t(language, "**Facts about {user}**", user=user_label(user)) + "\n" + "\n".join(lines)
 
     async def edit(self, user_arg: str, raw: str | int, text: str | None, category: str | None,
