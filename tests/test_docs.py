@@ -49,7 +49,9 @@ def links(page: Path) -> list[str]:
 
 def test_the_readme_is_short_and_starts_with_the_two_commands() -> None:
     lines = README.read_text().splitlines()
-    assert len(lines) < 400, len(lines)
+    assert len(lines) < 400, (
+        f"README.md has {len(lines)} lines: it stays under 400 (a newcomer reads it whole); put the "
+        "detail in the docs/ page it belongs to and link it")
     first = "\n".join(lines[:FIRST_SCREEN])
     blocks = re.findall(r"^```sh\n(.*?)^```", first, re.S | re.M)
     assert any(re.search(r"\bmake run\b", b) for b in blocks)
@@ -272,7 +274,10 @@ def test_every_file_class_and_function_the_docs_name_exists() -> None:
     names = project_names()
     stale = [f"{page.name}: {name}" for page in CHECKED_PAGES
              for name in stale_names(page.read_text(), names)]
-    assert stale == []
+    assert stale == [], (
+        "a backticked name in the docs that looks like code (a file.py, a Class.member, a function(), a "
+        "CamelCase name) must be one the project (or discord.py, the SDK, SQLAlchemy) defines: name what "
+        f"exists, or write a word that is not code without backticks: {stale}")
 
 
 def test_the_check_reports_a_planted_stale_name() -> None:
@@ -324,3 +329,14 @@ def test_the_readme_names_the_function_to_start_reading_at() -> None:
     built = text.split("\n## How it is built\n", 1)[1].split("\n## ", 1)[0]
     path, name = dm_path()[0]
     assert f"`{path}` `{name}`" in built
+
+
+def test_the_feature_packages_architecture_lists_are_those_there_are() -> None:
+    """docs/architecture.md's layers name each feature package by hand: a new package is named there."""
+    text = (PROJECT_ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    listed = re.search(r"a package per feature \(([^)]*)\)", text)
+    assert listed is not None, "architecture.md's layers no longer list the feature packages"
+    named = {name.strip() for name in listed.group(1).replace("\n", " ").split(",")}
+    packages = {p.parent.name for p in (PROJECT_ROOT / "bot" / "features").glob("*/__init__.py")}
+    assert named == packages, (f"docs/architecture.md (bot/features/ in the layers) lacks {packages - named} "
+                               f"and names {named - packages}, which are not packages")
