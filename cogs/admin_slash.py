@@ -84,7 +84,7 @@ class AdminSlash(commands.Cog):
             log.info("admin %s used /%s", interaction.user.id, name)
             self.bot.mirror.emit(f"Admin {interaction.user.display_name} ({interaction.user.id}) "
                                  f"used /{name}")
-        await send_long(interaction, text, deferred=deferred)
+        await send_long(interaction, text, deferred=deferred, language=language)
 
     # -- autocomplete (admins only: the choices show user names and stored text)
 

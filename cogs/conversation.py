@@ -21,7 +21,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core.i18n import t, tn
+from bot.core.i18n import sentences, t, tn
 from bot.core.stages import conversation_scope, private_scope
 from bot.core.text import clip
 from bot.discord.language import answer_language
@@ -64,10 +64,11 @@ class ResetView(OwnedView):
         self.tools = tools
         self.scope = scope
         self.language = language  # the one who ran the command's (bot/discord/language.py)
-        self.content = (t(language, "Reset our conversation in our direct messages?") if scope == "dm"
-                        else t(language, "Reset our conversation in this place?") if private_scope(scope)
-                        else t(language, "Reset our conversation in this channel?")) + " " + t(
-            language, "I will forget what we said here (and its summary). Your core memories stay.")
+        self.content = sentences(
+            t(language, "Reset our conversation in our direct messages?") if scope == "dm"
+            else t(language, "Reset our conversation in this place?") if private_scope(scope)
+            else t(language, "Reset our conversation in this channel?"),
+            t(language, "I will forget what we said here (and its summary). Your core memories stay."))
         self.button(t(language, "Yes, reset"), "confirm", self.confirm, style=discord.ButtonStyle.danger)
         self.button(t(language, "Cancel"), "cancel", self.cancel)
 
@@ -164,10 +165,10 @@ class ForgetView(OwnedView):
         removed = await self.tools.forget(interaction.user.id, self.scope, chosen)
         log.info("user %s forgot %d exchanges (%d turns) in %s", interaction.user.id, len(chosen), removed,
                  self.scope)
-        await self.finish(interaction, tn(self.language, "Forgotten: {count} exchange.",
-                                          "Forgotten: {count} exchanges.", len(chosen)) + " "
-                          + tn(self.language, "{count} message removed from my memory of this conversation.",
-                               "{count} messages removed from my memory of this conversation.", removed))
+        await self.finish(interaction, sentences(
+            tn(self.language, "Forgotten: {count} exchange.", "Forgotten: {count} exchanges.", len(chosen)),
+            tn(self.language, "{count} message removed from my memory of this conversation.",
+               "{count} messages removed from my memory of this conversation.", removed)))
 
     async def cancel(self, interaction: Interaction) -> None:
         await self.finish(interaction, t(self.language, "Cancelled: nothing was forgotten."))

@@ -16,7 +16,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core.i18n import t, tn
+from bot.core.i18n import sentences, t, tn
 from bot.core.localtime import load_zone
 from bot.core.text import Page, clip
 from bot.discord.language import answer_language
@@ -87,12 +87,12 @@ class ForgetMeView(OwnedView):
         deleted = tn(self.language, "Done: I deleted {count} record about you.",
                      "Done: I deleted {count} records about you.", total)
         if await self.memory.opted_out(interaction.user.id):
-            await self.finish(interaction, deleted + " " + t(
+            await self.finish(interaction, sentences(deleted, t(
                 self.language, "All I keep is that you opted out, so I still remember nothing new about you "
-                               "(`/memory opt-in` changes that)."))
+                               "(`/memory opt-in` changes that).")))
             return
-        await self.finish(interaction, deleted + " " + t(self.language,
-                                                         "If you talk to me again, I start from nothing."))
+        await self.finish(interaction, sentences(deleted, t(self.language, "If you talk to me again, I start "
+                                                                          "from nothing.")))
 
     async def cancel(self, interaction: Interaction) -> None:
         await self.finish(interaction, t(self.language, "Cancelled: nothing was deleted."))

@@ -19,7 +19,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core.durations import BadInput, describe_duration, parse_duration
-from bot.core.i18n import N_, t, tn
+from bot.core.i18n import N_, sentences, t, tn
 from bot.core.text import clip
 from bot.discord.language import answer_language
 from bot.discord.line_language import person_language, place_language
@@ -214,7 +214,7 @@ class ModerationCog(commands.Cog, name="Moderation"):
             return
         why = clean_reason(reason)
         audit = audit_reason(interaction.user.display_name, interaction.user.id, why)
-        closed = " " + t(language, "(their DMs are closed)")
+        closed = t(language, "(their DMs are closed)")
         dm_note = ""
         if notify and dm_first:  # after a kick or ban the bot shares no server with them: DM first
             dm_note = "" if await self.notify(target, action, guild, why, detail) else closed
@@ -227,7 +227,7 @@ class ModerationCog(commands.Cog, name="Moderation"):
             dm_note = "" if await self.notify(target, action, guild, why, detail) else closed
         await self.record(interaction, action, target=target, reason=why, detail=detail)
         done = confirmation(self.character, action, target.display_name, detail(language), language)
-        await tell(interaction, done + dm_note)
+        await tell(interaction, sentences(done, dm_note))
 
     # -- commands
 
@@ -429,7 +429,7 @@ class ModerationCog(commands.Cog, name="Moderation"):
         logged = await place_language(self.bot, guild.id) or "en"
         dm_note = ""
         if notify and not await self.notify(member, "warn", guild, why):
-            dm_note = " " + t(language, "(their DMs are closed)")
+            dm_note = t(language, "(their DMs are closed)")
         await post_notice(
             self.bot,
             guild.id,
@@ -444,8 +444,9 @@ class ModerationCog(commands.Cog, name="Moderation"):
                 language=logged,
             ),
         )
-        await tell(interaction, confirmation(self.character, "warn", member.display_name,
-                                             warning_detail(number, total, language), language) + dm_note)
+        await tell(interaction, sentences(confirmation(self.character, "warn", member.display_name,
+                                                       warning_detail(number, total, language), language),
+                                          dm_note))
 
     @app_commands.command(name="warnings", description="A member's warnings in this server.")
     @app_commands.default_permissions(moderate_members=True)
@@ -521,15 +522,11 @@ class ModerationCog(commands.Cog, name="Moderation"):
                 await channel.delete_messages([discord.Object(i) for i in chunk], reason=audit)
                 deleted += len(chunk)
         except discord.HTTPException as exc:
-            error = " " + self.discord_refused(exc, N_("delete messages for"), language)
-        old = (
-            " " + t(language, OLD, count=plan.too_old)
-            if plan.too_old
-            else ""
-        )
+            error = self.discord_refused(exc, N_("delete messages for"), language)
+        old = t(language, OLD, count=plan.too_old) if plan.too_old else ""
         if not deleted:
             await interaction.edit_original_response(
-                content=(error.strip() or t(language, "There was nothing here I could delete.")) + old
+                content=sentences(error or t(language, "There was nothing here I could delete."), old)
             )
             return
 
@@ -538,7 +535,8 @@ class ModerationCog(commands.Cog, name="Moderation"):
 
         await self.record(interaction, "purge", target=user, reason=why, detail=detail, channel_id=channel.id)
         await interaction.edit_original_response(
-            content=confirmation(self.character, "purge", "", detail(language), language) + old + error
+            content=sentences(confirmation(self.character, "purge", "", detail(language), language), old,
+                              error)
         )
 
 

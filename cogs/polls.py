@@ -126,7 +126,8 @@ class PollResults:
                 )
             except discord.HTTPException as exc:
                 log.warning("could not retire the buttons of poll %s: %s", poll.id, exc)
-        chart = await asyncio.to_thread(render_bar_chart, poll.question, poll.options, counts)
+        chart = await asyncio.to_thread(render_bar_chart, poll.question, poll.options, counts,
+                                      language)
         reference = (
             discord.MessageReference(
                 message_id=poll.message_id, channel_id=poll.channel_id, fail_if_not_exists=False

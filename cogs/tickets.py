@@ -17,7 +17,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core.i18n import N_, t
+from bot.core.i18n import N_, listed, sentences, t
 from bot.core.text import clip
 from bot.discord.language import answer_language
 from bot.discord.line_language import place_language, shown_language
@@ -49,7 +49,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-THREAD_PERMISSIONS = ("create_private_threads", "send_messages_in_threads", "manage_threads")
+# What a ticket's thread needs, each named as Discord's settings name it (docs/languages.md: Discord's own
+# permission names are not translated here).
+THREAD_PERMISSIONS = {"create_private_threads": "Create Private Threads",
+                      "send_messages_in_threads": "Send Messages in Threads",
+                      "manage_threads": "Manage Threads"}
 NOT_SET_UP = N_("Tickets aren't set up in this server yet: an admin can run `/ticket setup`.")
 
 
@@ -162,10 +166,10 @@ class TicketCommands(commands.Cog, name="Tickets"):
                                                 "private."))
             return
         mine = target.permissions_for(guild.me)
-        missing = [p.replace("_", " ").title() for p in THREAD_PERMISSIONS if not getattr(mine, p)]
+        missing = [name for p, name in THREAD_PERMISSIONS.items() if not getattr(mine, p)]
         if missing:
             await tell(interaction, t(language, "I need {permissions} in {channel} for tickets.",
-                                      permissions=", ".join(missing), channel=target.mention))
+                                      permissions=listed(language, missing), channel=target.mention))
             return
         await self.desk.set_up(guild.id, staff_role.id, target.id)
         log.info("tickets in server %s: staff role %s, channel %s", guild.id, staff_role.id, target.id)
@@ -174,15 +178,15 @@ class TicketCommands(commands.Cog, name="Tickets"):
         note = (
             ""
             if staff_role.mentionable or mine.mention_everyone
-            else " " + t(language, "Note: {role} is not mentionable, so I can only add the staff I know; "
-                                   "make it mentionable (Server Settings, Roles) so every staff member joins "
-                                   "each ticket.", role=staff_role.mention)
+            else t(language, "Note: {role} is not mentionable, so I can only add the staff I know; make it "
+                             "mentionable (Server Settings, Roles) so every staff member joins each ticket.",
+                   role=staff_role.mention)
         )
         await tell(
             interaction,
-            t(language, "*{name} pins up a sign.* Tickets now open as private threads in {channel}, with "
-                        "{role}.", name=self.character, channel=target.mention,
-              role=staff_role.mention) + note,
+            sentences(t(language, "*{name} pins up a sign.* Tickets now open as private threads in "
+                                  "{channel}, with {role}.", name=self.character, channel=target.mention,
+                        role=staff_role.mention), note),
             allowed_mentions=discord.AllowedMentions.none(),
         )
 
@@ -216,7 +220,7 @@ class TicketCommands(commands.Cog, name="Tickets"):
         async def make_thread(ticket_id: int) -> int:
             nonlocal thread
             thread = await channel.create_thread(
-                name=thread_name(ticket_id, about, interaction.user.display_name),
+                name=thread_name(ticket_id, about, interaction.user.display_name, shown),
                 type=discord.ChannelType.private_thread,
                 invitable=False,
                 auto_archive_duration=10080,

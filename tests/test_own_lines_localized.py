@@ -62,7 +62,7 @@ async def test_forget_me_asks_and_answers_in_the_clients_language(harness: Harne
     await (await press(h, prompt, "confirm")).response()
     await h.discord.wait_for(lambda d: "完了" in (prompt.get("content") or ""), what="the outcome")
     assert prompt["content"].startswith("完了：あなたに関する記録を")
-    assert prompt["content"].endswith("件削除しました。 また話しかけてくれたら、ゼロから始めます。")
+    assert prompt["content"].endswith("件削除しました。また話しかけてくれたら、ゼロから始めます。")
 
 
 async def test_memory_consent_answers_in_the_clients_language(harness: Harness) -> None:

@@ -132,7 +132,7 @@ async def test_open_talk_close_and_archive(harness: Harness) -> None:
     ]
     [summary] = [n for n in notices(h) if "### ticket #1 closed" in n]
     assert f"**Opened by**\n<@{USER_ID}>" in summary and f"**Closed by**\nbob ({USER2_ID})" in summary
-    assert "**Topic**\nmy shell is stuck" in summary and "alice, bob" in summary
+    assert "**Topic**\nmy shell is stuck" in summary and "alice and bob" in summary
     # The opening panel now says closed, by whom, and has no Close button; the character said so plainly.
     shown = panel_of(h, opening)
     assert "🔒 Closed <t:" in shown and f"by <@{USER2_ID}>" in shown and "Ticket #1" in shown

@@ -21,8 +21,10 @@ import io
 import json
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
+from babel.core import UnknownLocaleError
+from babel.lists import format_list
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
@@ -168,3 +170,19 @@ def sentences(*parts: str) -> str:
             continue
         out += part if not out or out.endswith(_FULL_STOPS) else " " + part
     return out
+
+
+def listed(language: str | None, items: Sequence[str]) -> str:
+    """``items`` as one ``language`` lists things (CLDR's, by Babel): "a, b und c", "a、b、c", "a, b y c";
+    English "a, b and c" (no serial comma, as Kindred's English lines have always written it), and for a
+    language Babel does not know. Any language Babel knows, not only those with catalogs: an operator's own
+    line may be in another."""
+    code = (language or "").replace("-", "_")
+    if code and code.split("_")[0] != FALLBACK and len(items) > 1:
+        try:
+            return str(format_list(list(items), locale=code))
+        except (UnknownLocaleError, ValueError):
+            pass
+    if len(items) < 2:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]

@@ -22,7 +22,7 @@ from bot.core.i18n import t
 from bot.core.text import Page, clip, page_of
 from bot.discord.language import locale_language
 from bot.discord.permissions import HookInteraction
-from bot.discord.ui import APOLOGY, EXPIRED_TEXT, PREFIX, keep_live, owner_pressed, tell
+from bot.discord.ui import APOLOGY, EXPIRED_TEXT, NOTHING, PREFIX, keep_live, owner_pressed, tell
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ class PagedPanel(ui.LayoutView):
         self.heading = heading
         self.page = page_of(len(self.lines), 0, size)
         self.token = secrets.token_hex(6)
-        language = locale_language(origin)
+        language = self.language = locale_language(origin)  # the owner's: theirs alone to read
         self.prev_button: ui.Button[PagedPanel] = self._button(t(language, "◀ Previous"), "prev", -1)
         self.next_button: ui.Button[PagedPanel] = self._button(t(language, "Next ▶"), "next", +1)
         self.note = ""
@@ -119,7 +119,7 @@ class PagedPanel(ui.LayoutView):
 
     def render(self) -> None:
         page = self.page
-        shown = "\n".join(self.lines[page.offset:page.offset + page.size]) or "(nothing)"
+        shown = "\n".join(self.lines[page.offset:page.offset + page.size]) or t(self.language, NOTHING)
         heading = clip(self.heading(page), 1000)
         self.prev_button.disabled = self.note != "" or not page.has_prev
         self.next_button.disabled = self.note != "" or not page.has_next

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 PREFIX = "kindred-ui:"
 EXPIRED_TEXT = N_("These buttons have expired. Run the command again.")
 APOLOGY = N_("Sorry, something went wrong on my side. It has been logged; please try again in a moment.")
+NOTHING = N_("(nothing)")  # an answer or a page with nothing to show
 NO_PINGS = discord.AllowedMentions.none()
 MESSAGE_LIMIT = 2000  # Discord's longest message
 
@@ -50,10 +51,12 @@ async def tell(interaction: HookInteraction, text: str = "", **kwargs: Any) -> N
         await interaction.response.send_message(text, ephemeral=True, **kwargs)
 
 
-async def send_long(interaction: HookInteraction, text: str, *, deferred: bool = False) -> None:
+async def send_long(interaction: HookInteraction, text: str, *, deferred: bool = False,
+                    language: str | None = None) -> None:
     """An ephemeral answer, split over follow-ups when longer than one message. After a defer, the first
-    part replaces the "thinking…" placeholder."""
-    parts = split_message(text, MESSAGE_LIMIT) or ["(nothing)"]
+    part replaces the "thinking…" placeholder. An empty answer says so in ``language`` (the reader's; their
+    client's when not given)."""
+    parts = split_message(text, MESSAGE_LIMIT) or [t(language or locale_language(interaction), NOTHING)]
     for i, part in enumerate(parts):
         if i == 0 and deferred:
             await interaction.edit_original_response(content=part, allowed_mentions=NO_PINGS)

@@ -28,11 +28,9 @@ import struct
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
-from babel.core import UnknownLocaleError
-from babel.lists import format_list
-
 from bot.core.attachments import Attachment, Carried
 from bot.core.config.messages import MediaSettings
+from bot.core.i18n import listed
 from bot.core.models.base import Prompt
 from bot.core.tokens import count_tokens, truncate_tokens
 from database.boundary import JsonObject
@@ -302,12 +300,7 @@ class Media:
 def _names(names: Sequence[str], language: str = "") -> str:
     """"a, b and c"; in another language, as CLDR lists ("a, b y c", "a、b、c"): no English "and" in a
     line said in Spanish."""
-    if language and language != "en" and len(names) > 1:
-        try:
-            return str(format_list(list(names), locale=language))
-        except (UnknownLocaleError, ValueError):
-            pass
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return listed(language, names)
 
 
 @dataclass(frozen=True)

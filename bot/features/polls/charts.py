@@ -4,7 +4,9 @@ Discord shows PNG attachments inline (it does not render SVG). A results chart i
 short labels, so a zlib-compressed RGB image written here (the PNG format is a signature and three
 chunks) does the job in ~150 lines, without adding an imaging dependency and its native wheels to every
 install. Labels are drawn in capitals from a 5x7 font covering ASCII; other characters show as "?", so the
-chart labels bars by number and the message beside it carries the full option text.
+chart labels bars by number and the message beside it carries the full option text. The footer (the total
+of votes) is in the poll's language where the font can draw it ("12 STIMMEN"); where it cannot (Cyrillic,
+Polish, Japanese, Korean, Chinese), the total alone, which the poll's panel says in words beside it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import struct
 import zlib
 from collections.abc import Sequence
+
+from bot.core.i18n import tn
 
 # Classic 5x7 LCD font: five column bytes per glyph, bit 0 at the top.
 _FONT_HEX = {
@@ -159,8 +163,17 @@ BAR_H = 18
 TITLE_H = 36
 
 
-def render_bar_chart(title: str, options: Sequence[str], counts: Sequence[int]) -> bytes:
-    """Horizontal bars, one per option (number, short label, bar, votes and share); the leaders in green."""
+def footer(total: int, language: str = "en") -> str:
+    """The chart's last line, the total of votes in ``language`` ("12 Stimmen"); the number alone where the
+    font lacks one of its letters (a line of "?" says nothing, and an English word is not the poll's)."""
+    said = tn(language, "{count} vote", "{count} votes", total)
+    return said if all(ch in FONT for ch in said.upper()) else str(total)
+
+
+def render_bar_chart(title: str, options: Sequence[str], counts: Sequence[int],
+                     language: str = "en") -> bytes:
+    """Horizontal bars, one per option (number, short label, bar, votes and share); the leaders in green;
+    the total under them in ``language`` (the poll's)."""
     total = sum(counts)
     top = max(counts, default=0)
     height = PAD * 2 + TITLE_H + ROW_H * len(options) + 18
@@ -178,6 +191,5 @@ def render_bar_chart(title: str, options: Sequence[str], counts: Sequence[int]) 
         canvas.rect(bar_x, y, filled, BAR_H, color)
         share = f"{count} ({round(100 * count / total) if total else 0}%)"
         canvas.text(WIDTH - PAD - text_width(share), y + 2, share, TEXT)
-    footer = f"{total} VOTE{'S' if total != 1 else ''}"
-    canvas.text(PAD, height - PAD - 10, footer, MUTED, scale=1)
+    canvas.text(PAD, height - PAD - 10, footer(total, language), MUTED, scale=1)
     return canvas.png()

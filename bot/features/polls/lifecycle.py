@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.core.durations import BadInput, parse_duration
-from bot.core.i18n import N_, t, tn
+from bot.core.i18n import N_, listed, t, tn
 from bot.core.locales import SPOKEN, spoken
 from bot.core.timers import Timers
 from bot.features.polls.rows import PollRecord
@@ -132,8 +132,8 @@ def results_text(character: str, question: str, options: Sequence[str], counts: 
     if len(best) == 1:
         head = t(language, "**{option}** wins", option=best[0])
     else:
-        head = t(language, "A tie between {first} and {last}",
-                 first=", ".join(f"**{b}**" for b in best[:-1]), last=f"**{best[-1]}**")
+        # the names as the language lists them ("A, B und C", "A、B、C")
+        head = t(language, "A tie between {names}", names=listed(language, [f"**{b}**" for b in best]))
     return tn(language, "*{name} counts the votes.* The poll **{question}** has closed: {result} ({count} "
                         "vote).",
               "*{name} counts the votes.* The poll **{question}** has closed: {result} ({count} votes).",

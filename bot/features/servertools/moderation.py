@@ -95,8 +95,10 @@ def refusal(
                      who=target.name, verb=verb)
         return t(language, "Their highest role is at or above mine, so I can't {verb} them.", verb=verb)
     if action.name == "timeout" and "administrator" in target.permissions:
-        return t(language, "Discord doesn't let anyone time out an administrator like {who}.",
-                 who=target.name or "them")
+        if target.name:
+            return t(language, "Discord doesn't let anyone time out an administrator like {who}.",
+                     who=target.name)
+        return t(language, "Discord doesn't let anyone time out an administrator.")
     return None
 
 

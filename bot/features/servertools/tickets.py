@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import datetime
 
 from bot.core.durations import describe_duration
-from bot.core.i18n import N_, t, tn
+from bot.core.i18n import N_, listed, t, tn
 from database.records import ServerConfig, TicketRecord, TranscriptLine
 from database.store import Store
 
@@ -19,8 +19,10 @@ CUSTOM_ID = "kindred-ticket:{ticket}:close"
 CUSTOM_ID_PATTERN = r"kindred-ticket:(?P<ticket>[0-9]+):close"
 
 
-def thread_name(ticket_id: int, topic: str, opener: str) -> str:
-    return f"ticket-{ticket_id} {' '.join((topic or opener).split())}"[:THREAD_NAME_MAX]
+def thread_name(ticket_id: int, topic: str, opener: str, language: str = "en") -> str:
+    """The ticket's thread's name in ``language`` (the ticket's: everyone in it reads the name)."""
+    return t(language, "ticket-{number} {topic}", number=ticket_id,
+             topic=" ".join((topic or opener).split()))[:THREAD_NAME_MAX]
 
 
 def transcript_line(
@@ -49,13 +51,14 @@ def summary_fields(
 ) -> list[tuple[str, str]]:
     """The summary for the log channel, as a panel's figures: who opened and closed it, its topic, who
     spoke and for how long it was open."""
-    people = ", ".join(sorted({line.author_name for line in lines if line.author_name}))
+    people = listed(language, sorted({line.author_name for line in lines if line.author_name}))
     return [
         (t(language, "Opened by"), f"<@{ticket.opener_id}>"),
         (t(language, "Closed by"), f"{closed_by} ({closed_by_id})"),
         (t(language, "Topic"), ticket.topic or t(language, "none")),
-        (t(language, "Messages"), t(language, "{count} from {people} · transcript archived", count=len(lines),
-                                    people=people or t(language, "nobody"))),
+        (t(language, "Messages"), tn(language, "{count} message from {people} · transcript archived",
+                                     "{count} messages from {people} · transcript archived", len(lines),
+                                     people=people or t(language, "nobody"))),
         (t(language, "Open for"), describe_duration(now - ticket.opened_at, language)),
     ]
 
