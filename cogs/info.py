@@ -1,4 +1,5 @@
-"""``/userinfo`` and ``/serverinfo``: what Discord and the character know of a member, and of the server.
+"""``/userinfo`` and ``/serverinfo``: what Discord and the character know of a member, and of the server, in
+the language of the person who asks (their client's locale), its numbers as that language writes them.
 As it loads, the cog connects what a reply's server tools read of Discord (bot/discord/serverview.py) to
 them."""
 
@@ -11,6 +12,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.core.i18n import t, tn
+from bot.core.numbers import number
+from bot.discord.language import answer_language
 from bot.discord.permissions import is_admin, require_server
 from bot.discord.serverview import DiscordServerView
 from bot.discord.ui import tell
@@ -50,50 +54,57 @@ class Info(commands.Cog):
         self, interaction: Interaction, member: discord.User | None = None
     ) -> None:
         require_server(interaction)
+        language = await answer_language(interaction)
         target = member or interaction.user
         if not isinstance(target, discord.Member):
-            await tell(interaction, f"{target.display_name} is not a member of this server.")
+            await tell(interaction, t(language, "{name} is not a member of this server.",
+                                      name=target.display_name))
             return
         embed = discord.Embed(
             title=target.display_name,
             colour=target.colour or INFO_COLOR,
-            description=f"{target.mention} · `{target.id}`" + (" · bot" if target.bot else ""),
+            description=f"{target.mention} · `{target.id}`"
+            + (" · " + t(language, "bot") if target.bot else ""),
         )
         embed.set_thumbnail(url=target.display_avatar.url)
-        embed.add_field(name="Account created", value=stamp(target.created_at))
-        embed.add_field(
-            name="Joined this server", value=stamp(target.joined_at) if target.joined_at else "unknown"
-        )
+        embed.add_field(name=t(language, "Account created"), value=stamp(target.created_at))
+        embed.add_field(name=t(language, "Joined this server"),
+                        value=stamp(target.joined_at) if target.joined_at else t(language, "unknown"))
         roles = [r.mention for r in reversed(target.roles) if not r.is_default()]
         embed.add_field(
-            name=f"Roles ({len(roles)})",
+            name=t(language, "Roles ({count})", count=number(len(roles), language)),
             inline=False,
-            value=" ".join(roles[:20]) + (" …" if len(roles) > 20 else "") if roles else "none",
+            value=(" ".join(roles[:20]) + (" …" if len(roles) > 20 else "") if roles
+                   else t(language, "no roles")),
         )
-        embed.add_field(
-            name="Boosting", value=f"since {stamp(target.premium_since)}" if target.premium_since else "no"
-        )
+        embed.add_field(name=t(language, "Boosting"),
+                        value=t(language, "since {date}", date=stamp(target.premium_since))
+                        if target.premium_since else t(language, "not boosting"))
         if target.is_timed_out() and target.timed_out_until:
-            embed.add_field(name="Timed out", value=f"until {stamp(target.timed_out_until)}")
+            embed.add_field(name=t(language, "Timed out"),
+                            value=t(language, "until {date}", date=stamp(target.timed_out_until)))
         known = await self.members.known(target.id)
+        days = known_since(known, utcnow()) if known is not None else 0
         embed.add_field(
-            name=f"Known to {self.character}",
+            name=t(language, "Known to {character}", character=self.character),
             inline=False,
             value=(
-                f"since {stamp(known.first_seen)} ({known_since(known, utcnow())} days)"
+                tn(language, "since {date} ({count} day)", "since {date} ({count} days)", days,
+                   date=stamp(known.first_seen), count=number(days, language))
                 if known is not None
-                else "not yet: we haven't talked"
+                else t(language, "not yet: we haven't talked")
             ),
         )
         if known is not None and await is_admin(self.bot, interaction.user):
             rel = await self.members.relationship(self.bot.services.pipeline.character_key, target.id)
             embed.add_field(
-                name="Relationship (admins only)",
+                name=t(language, "Relationship (admins only)"),
                 inline=False,
-                value=(
-                    f"anger {rel.anger:g}/10 · rapport {rel.rapport:g}/10 · trust {rel.trust:g}/10 · "
-                    f"formality {rel.formality:+g}"
-                ),
+                value=t(language, "anger {anger}/10 · rapport {rapport}/10 · trust {trust}/10 · "
+                                  "formality {formality}",
+                        anger=number(rel.anger, language), rapport=number(rel.rapport, language),
+                        trust=number(rel.trust, language),
+                        formality=number(rel.formality, language, signed=True)),
             )
         await tell(interaction, embed=embed)
 
@@ -103,29 +114,39 @@ class Info(commands.Cog):
     @app_commands.guild_only()
     async def serverinfo(self, interaction: Interaction) -> None:
         require_server(interaction)
+        language = await answer_language(interaction)
         guild = interaction.guild
         if guild is None:
-            await tell(interaction, "I can't see this server right now; try again in a moment.")
+            await tell(interaction, t(language, "I can't see this server right now; try again in a moment."))
             return
         embed = discord.Embed(title=guild.name, colour=INFO_COLOR, description=f"`{guild.id}`")
         if guild.icon is not None:
             embed.set_thumbnail(url=guild.icon.url)
-        embed.add_field(name="Owner", value=f"<@{guild.owner_id}>")
-        embed.add_field(name="Created", value=stamp(guild.created_at))
+        embed.add_field(name=t(language, "Owner"), value=f"<@{guild.owner_id}>")
+        embed.add_field(name=t(language, "Created"), value=stamp(guild.created_at))
         cached = guild.members
         bots = sum(1 for m in cached if m.bot)
         total = guild.member_count or len(cached)
+        members = number(total, language)
+        if len(cached) >= total:  # who is a bot is known only when every member is cached
+            members = t(language, "{total} ({people}, {bots})", total=members,
+                        people=tn(language, "{count} person", "{count} people", total - bots,
+                                  count=number(total - bots, language)),
+                        bots=tn(language, "{count} bot", "{count} bots", bots, count=number(bots, language)))
+        embed.add_field(name=t(language, "Members"), value=members)
+        embed.add_field(name=t(language, "Roles"), value=number(len(guild.roles) - 1, language))
+        text, voice = len(guild.text_channels), len(guild.voice_channels)
         embed.add_field(
-            name="Members",
-            value=f"{total}" + (f" ({total - bots} people, {bots} bots)" if len(cached) >= total else ""),
+            name=t(language, "Channels"),
+            value=tn(language, "{count} text channel", "{count} text channels", text,
+                     count=number(text, language))
+            + " · " + tn(language, "{count} voice channel", "{count} voice channels", voice,
+                         count=number(voice, language)),
         )
-        embed.add_field(name="Roles", value=str(len(guild.roles) - 1))
-        embed.add_field(
-            name="Channels", value=f"{len(guild.text_channels)} text · {len(guild.voice_channels)} voice"
-        )
-        embed.add_field(
-            name="Boosts", value=f"{guild.premium_subscription_count or 0} (tier {guild.premium_tier})"
-        )
+        boosts = guild.premium_subscription_count or 0
+        embed.add_field(name=t(language, "Boosts"),
+                        value=t(language, "{count} (tier {tier})", count=number(boosts, language),
+                                tier=number(guild.premium_tier, language)))
         await tell(interaction, embed=embed, allowed_mentions=discord.AllowedMentions.none())
 
 

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from bot.core.config import MemorySettings
 from bot.core.i18n import N_, Explained, t, tn
+from bot.core.numbers import dollars, number
 from bot.core.tokens import history_tokens
 from bot.reply.persona_runtime import StageStatus, dm_greeted_key, stage_status
 from bot.reply.pipeline import ReplyPipeline
@@ -91,18 +92,22 @@ class StatusFigures:
         if limits:
             out.append((t(language, "Today's limits"), limits))
         out.append((t(language, "Usage (all time)"),
-                    tn(language, "{count} call", "{count} calls", usage.calls)
+                    tn(language, "{count} call", "{count} calls", usage.calls,
+                       count=number(usage.calls, language))
                     + " · " + t(language, "{total} tokens ({input} in, {output} out, {read} cache read, "
                                           "{written} cache write)",
-                                total=f"{usage.total_tokens:,}", input=f"{usage.input_tokens:,}",
-                                output=f"{usage.output_tokens:,}", read=f"{usage.cache_read_tokens:,}",
-                                written=f"{usage.cache_creation_tokens:,}")
-                    + f" · ${usage.cost:.4f}"))
+                                total=number(usage.total_tokens, language),
+                                input=number(usage.input_tokens, language),
+                                output=number(usage.output_tokens, language),
+                                read=number(usage.cache_read_tokens, language),
+                                written=number(usage.cache_creation_tokens, language))
+                    + " · " + dollars(usage.cost, language)))
         out.append((t(language, "Conversation in {where}", where=where),
-                    tn(language, "{count} message", "{count} messages", self.history_messages)
-                    + " · " + t(language, "{tokens} tokens", tokens=f"{self.history_tokens:,}")
+                    tn(language, "{count} message", "{count} messages", self.history_messages,
+                       count=number(self.history_messages, language))
+                    + " · " + t(language, "{tokens} tokens", tokens=number(self.history_tokens, language))
                     + (" " + t(language, "(with a summary of earlier talk)") if self.has_summary else "")))
-        out.append((t(language, "Core memories"), str(self.core_memories)))
+        out.append((t(language, "Core memories"), number(self.core_memories, language)))
         if feeling is not None:
             out.append((t(language, "How {character} feels", character=character), feeling))
         if self.stage is not None:
@@ -110,9 +115,9 @@ class StatusFigures:
             out.append((t(language, "Stage"),
                         (stage.name or t(language, "not reached yet")) + " · "
                         + tn(language, "{count} interaction", "{count} interactions", stage.interactions,
-                             count=f"{stage.interactions:,}")
+                             count=number(stage.interactions, language))
                         + (" · " + t(language, "next: {stage} at {at}", stage=stage.next_name,
-                                     at=f"{stage.next_at:,}") if stage.next_name else "")))
+                                     at=number(stage.next_at, language)) if stage.next_name else "")))
         return out
 
 

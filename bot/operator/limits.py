@@ -35,6 +35,7 @@ from bot.core.i18n import t as translated
 from bot.core.localtime import Clock, load_zone, utc_now
 from bot.core.models.base import route
 from bot.core.models.capabilities import ModelTable
+from bot.core.numbers import number
 from bot.core.stages import Decision, Incoming, Outlet
 from database.spending import Spending, SpentToday
 
@@ -340,11 +341,11 @@ class SpendingLimits:
             left = max(0, budget - spent.person_tokens)
             reset = self.day_start(now + timedelta(days=1, hours=1))  # (a day of 23 hours: DST)
             lines.append(translated(language, N_("{left} of {budget} tokens left today (resets {when})"),
-                                    left=f"{left:,}", budget=f"{budget:,}",
+                                    left=number(left, language), budget=number(budget, language),
                                     when=f"<t:{int(reset.timestamp())}:R>"))
         elif s.daily_token_budget or s.premium_daily_token_budget:
             lines.append(translated(language, N_("No daily token limit on your plan")))
         if s.user_messages_per_minute:
             lines.append(tn(language, "Up to {count} message a minute", "Up to {count} messages a minute",
-                            s.user_messages_per_minute))
+                            s.user_messages_per_minute, count=number(s.user_messages_per_minute, language)))
         return "\n".join(lines)

@@ -335,6 +335,16 @@ class GuildWorld:
         role["permissions"] = str(permissions)
         await self._dispatch_guild("GUILD_ROLE_UPDATE", {"guild_id": str(guild_id), "role": role}, guild_id)
 
+    async def update_guild(self, guild_id: int, **fields: Any) -> None:
+        """The server changes (GUILD_UPDATE, without the members, channels and threads Discord leaves out of
+        it): ``fields`` of its payload, such as ``premium_subscription_count``, ``premium_tier`` or
+        ``member_count`` (a server larger than the members the fake holds)."""
+        self.guilds[guild_id].update(fields)
+        payload = self._guild_payload(guild_id)  # type: ignore[attr-defined]
+        for part in ("members", "channels", "threads", "voice_states", "presences"):
+            payload.pop(part, None)
+        await self._dispatch_guild("GUILD_UPDATE", payload, guild_id)
+
     async def give_role(self, guild_id: int, user_id: int, role_id: int) -> None:
         member = self.members[guild_id][user_id]
         if str(role_id) not in member["roles"]:

@@ -261,7 +261,8 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld, VoiceWorld):
             "channels": [c for c in self.channels.values() if c.get("guild_id") == guild["id"]
                          and c["type"] not in (11, 12)],
             "members": [self._member_payload(guild_id, uid) for uid in self.members[guild_id]],
-            "member_count": len(self.members[guild_id]), "large": False, "presences": [],
+            "member_count": guild.get("member_count", len(self.members[guild_id])), "large": False,
+            "presences": [],
             "threads": [{k: v for k, v in c.items() if not k.startswith("_")} for c in self.channels.values()
                         if c.get("guild_id") == guild["id"] and c["type"] in (11, 12)
                         and not c["thread_metadata"]["archived"]],
@@ -269,8 +270,8 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld, VoiceWorld):
                              for state in self.voice_states.get(guild_id, {}).values()],
             "stage_instances": [], "guild_scheduled_events": [], "soundboard_sounds": [],
             "joined_at": _iso(), "verification_level": 0, "default_message_notifications": 0, "mfa_level": 0,
-            "explicit_content_filter": 0, "premium_tier": 0, "system_channel_flags": 0,
-            "preferred_locale": "en-US",
+            "explicit_content_filter": 0, "premium_tier": guild.get("premium_tier", 0),
+            "system_channel_flags": 0, "preferred_locale": "en-US",
             "nsfw_level": 0, "application_id": None, "afk_channel_id": None, "afk_timeout": 300,
             "system_channel_id": None, "rules_channel_id": None, "public_updates_channel_id": None,
             "premium_progress_bar_enabled": False, "vanity_url_code": None, "description": None,
