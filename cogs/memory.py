@@ -17,7 +17,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core.i18n import sentences, t, tn
-from bot.core.localtime import load_zone
+from bot.core.localtime import load_zone, typed_zone
 from bot.core.text import Page, clip
 from bot.discord.language import answer_language
 from bot.discord.memorymap import MapPanel, map_file, mentions
@@ -153,8 +153,9 @@ class MemoryCommands(commands.Cog):
             return
         try:
             name = load_zone(zone).key
-        except ValueError as error:
-            await tell(interaction, t(language, "I don't know that time zone: {error}.", error=error))
+        except ValueError:
+            await tell(interaction, t(language, "I don't know that time zone: `{zone}`. Give an IANA "
+                                                "one, like Europe/Paris or UTC.", zone=typed_zone(zone)))
             return
         await self.memory.set_timezone(interaction.user.id, interaction.user.display_name, name)
         await tell(interaction, t(language, "Got it: you live on {zone} time. "

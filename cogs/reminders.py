@@ -13,12 +13,12 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core.i18n import t
-from bot.core.localtime import load_zone
+from bot.core.localtime import load_zone, typed_zone
 from bot.core.text import clip
-from bot.discord.language import answer_language
+from bot.discord.language import answer_language, locale_language
 from bot.discord.panels import panel, show_panel
 from bot.discord.ui import tell
-from bot.features.reminders.book import ReminderBook, stamp, zone_choices, zone_names
+from bot.features.reminders.book import ReminderBook, local_time, stamp, zone_choices, zone_names
 from database.reminders import ReminderRow
 
 if TYPE_CHECKING:
@@ -46,7 +46,9 @@ class ReminderCommands(commands.Cog):
 
     async def ac_zone(self, interaction: Interaction, current: str) -> Choices:
         proposed = self.book.proposed(interaction.user.id)
-        return [app_commands.Choice(name=z if z != proposed else f"{z} (from what you told me)", value=z)
+        language = locale_language(interaction)  # no database read: an autocomplete answers at once
+        return [app_commands.Choice(name=z if z != proposed else t(language, "{zone} (from what you told me)",
+                                                                   zone=z), value=z)
                 for z in zone_choices(str(current), proposed)]
 
     @app_commands.command(name="timezone", description="The time zone you live in, for your reminders and "
@@ -57,8 +59,9 @@ class ReminderCommands(commands.Cog):
         language = await answer_language(interaction)
         try:
             name = load_zone(zone).key if zone.strip() else ""
-        except ValueError as error:
-            await tell(interaction, t(language, "I don't know that time zone: {error}.", error=error))
+        except ValueError:
+            await tell(interaction, t(language, "I don't know that time zone: `{zone}`. Give an IANA "
+                                                "one, like Europe/Paris or UTC.", zone=typed_zone(zone)))
             return
         if not name:
             await tell(interaction, t(language, "Which one? Start typing your city, e.g. `London` or "
@@ -76,9 +79,14 @@ class ReminderCommands(commands.Cog):
         except Exception:
             log.exception("reminder autocomplete failed")
             return []
+        # Each time as the person reads one: in their own zone (else the reminder's, else UTC, then named)
+        # and as their language writes a date and a time.
+        language = locale_language(interaction)
+        theirs = await self.book.reminders.zone_of(interaction.user.id)
         typed = str(current).casefold()
         choices: Choices = [
-            app_commands.Choice(name=clip(f"#{r.id} {r.due_at:%Y-%m-%d %H:%M} UTC · {r.text}", 100),
+            app_commands.Choice(name=clip(f"#{r.id} {local_time(r.due_at, theirs or r.zone, language)}"
+                                          f"{'' if theirs else ' ' + (r.zone or 'UTC')} · {r.text}", 100),
                                 value=r.id)
             for r in waiting if typed in f"#{r.id} {r.text}".casefold()]
         return choices[:25]

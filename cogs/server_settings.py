@@ -14,7 +14,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core.i18n import t
+from bot.core.i18n import language_named, t
 from bot.discord.language import answer_language, locale_language
 from bot.discord.permissions import is_server_admin, server_admin_only
 from bot.discord.serverlog import server_policy
@@ -25,6 +25,7 @@ from bot.features.servertools.settings import (
     BadValue,
     ServerSettingsBook,
     is_set,
+    language_options,
     parse_value,
     show_value,
 )
@@ -33,27 +34,6 @@ if TYPE_CHECKING:
     from bot.discord.client import Interaction, Kindred
 
 log = logging.getLogger(__name__)
-
-LANGUAGES = (
-    "English",
-    "German",
-    "French",
-    "Spanish",
-    "Italian",
-    "Portuguese",
-    "Dutch",
-    "Polish",
-    "Swedish",
-    "Turkish",
-    "Russian",
-    "Ukrainian",
-    "Japanese",
-    "Korean",
-    "Chinese",
-    "Arabic",
-    "Hindi",
-    "Indonesian",
-)
 
 
 class ServerSettingsCog(commands.Cog, name="ServerSettings"):
@@ -107,14 +87,17 @@ class ServerSettingsCog(commands.Cog, name="ServerSettings"):
             return []
         key = str(getattr(interaction.namespace, "key", "") or "")
         typed = current.casefold()
-        if key == "log_channel":
-            options = [(f"#{c.name}", str(c.id)) for c in interaction.guild.text_channels]
-        elif key == "language":
-            options = [(lang, lang) for lang in LANGUAGES]
+        if key == "language":  # each by its own name, found by its name in any language
+            options = language_options(current, locale_language(interaction))
         else:
-            options = [(c, c) for c in (KEYS[key].choices if key in KEYS else ())]
-        options.append((t(locale_language(interaction), "default (the global setting)"), "default"))
-        return [app_commands.Choice(name=n, value=v) for n, v in options if typed in n.casefold()][:25]
+            channels = interaction.guild.text_channels
+            named = ([(f"#{c.name}", str(c.id)) for c in channels] if key == "log_channel"
+                     else [(c, c) for c in (KEYS[key].choices if key in KEYS else ())])
+            options = [(n, v) for n, v in named if typed in n.casefold()]
+        default = t(locale_language(interaction), "default (the global setting)")
+        if typed in default.casefold():
+            options.append((default, "default"))
+        return [app_commands.Choice(name=n, value=v) for n, v in options][:25]
 
     @group.command(name="set", description="Change one of this server's settings.")
     @app_commands.describe(key="Which setting", value="Its new value ('default' for the global setting)")
@@ -148,12 +131,17 @@ class ServerSettingsCog(commands.Cog, name="ServerSettings"):
         policy = await server_policy(self.bot, guild_id)
         log.info("server %s: %s set to %r by %s", guild_id, key, parsed, interaction.user.id)
         shown = show_value(key, policy, language)
+        # a language the character writes in, but Kindred's own lines are not translated into: say so
+        untranslated = (key == "language" and isinstance(parsed, str) and language_named(parsed) is None)
+        note = ("\n-# " + t(language, "My own lines here (tickets, polls, notices) stay in English: they "
+                                      "are not translated into {language}.", language=shown)
+                if untranslated else "")
         await tell(
             interaction,
-            t(language, "*{character} makes a note.* Here, {key} is now **{value}** (the global default).",
-              character=self.character, key=key, value=shown) if value.strip().lower() in CLEAR_WORDS
-            else t(language, "*{character} makes a note.* Here, {key} is now **{value}**.",
-                   character=self.character, key=key, value=shown),
+            (t(language, "*{character} makes a note.* Here, {key} is now **{value}** (the global default).",
+               character=self.character, key=key, value=shown) if value.strip().lower() in CLEAR_WORDS
+             else t(language, "*{character} makes a note.* Here, {key} is now **{value}**.",
+                    character=self.character, key=key, value=shown)) + note,
             allowed_mentions=discord.AllowedMentions.none(),
         )
 

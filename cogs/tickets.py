@@ -20,7 +20,7 @@ from discord.ext import commands
 from bot.core.i18n import N_, listed, sentences, t
 from bot.core.text import clip
 from bot.discord.language import answer_language
-from bot.discord.line_language import place_language, shown_language
+from bot.discord.line_language import place_language
 from bot.discord.panels import panel
 from bot.discord.permissions import HookInteraction, NotServerAdmin, is_server_admin, require_server
 from bot.discord.posting import allowed_mentions_for
@@ -28,12 +28,13 @@ from bot.discord.serverlog import post_notice
 from bot.discord.ui import tell
 from bot.features.servertools.moderation import audit_reason
 from bot.features.servertools.tickets import (
-    CUSTOM_ID,
     CUSTOM_ID_PATTERN,
     FORGOTTEN,
     TRANSCRIPT_MAX,
     TicketDesk,
+    carried_language,
     clean_topic,
+    close_id,
     may_close,
     notice_title,
     opened_fields,
@@ -60,22 +61,25 @@ NOT_SET_UP = N_("Tickets aren't set up in this server yet: an admin can run `/ti
 class CloseButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=CUSTOM_ID_PATTERN):
     """A ticket's Close button; works after a restart too."""
 
-    def __init__(self, ticket_id: int, language: str = "en") -> None:
+    def __init__(self, ticket_id: int, language: str = "en", opener: str | None = None) -> None:
+        """``language``: its label's (the panel's); ``opener``: the language of who opened the ticket, which
+        its id carries for the close."""
         super().__init__(
             discord.ui.Button(
                 label=t(language, "Close ticket"),
                 style=discord.ButtonStyle.danger,
                 emoji="🔒",
-                custom_id=CUSTOM_ID.format(ticket=ticket_id),
+                custom_id=close_id(ticket_id, opener),
             )
         )
         self.ticket_id = ticket_id
+        self.opener = opener
 
     @classmethod
     async def from_custom_id(
         cls, interaction: HookInteraction, item: discord.ui.Item[discord.ui.View], match: re.Match[str], /
     ) -> CloseButton:
-        return cls(int(match["ticket"]))
+        return cls(int(match["ticket"]), opener=carried_language(match["language"]))
 
     async def callback(self, interaction: HookInteraction) -> None:
         cog = interaction.client.get_cog("Tickets")
@@ -83,7 +87,7 @@ class CloseButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], te
             language = await answer_language(interaction)
             await tell(interaction, t(language, "Tickets are not available right now."))
             return
-        await cog.close(interaction, self.ticket_id)
+        await cog.close(interaction, self.ticket_id, self.opener)
 
 
 OPEN_COLOUR = discord.Colour.green()
@@ -211,7 +215,8 @@ class TicketCommands(commands.Cog, name="Tickets"):
             await tell(interaction, t(language, "You already have an open ticket: {thread}.",
                                       thread=f"<#{already}>"))
             return
-        shown = await shown_language(interaction)  # the thread's panel: the place's language, else theirs
+        # the thread's panel: the place's language, else theirs (which its Close button keeps for the close)
+        shown = await place_language(self.bot, guild.id) or language
         about = clean_topic(topic)
         mark = self.desk.mark()
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -234,8 +239,8 @@ class TicketCommands(commands.Cog, name="Tickets"):
                     await thread.add_user(member)
             opening = await thread.send(
                 view=ticket_panel(ticket_id, interaction.user.id, role.id, about,
-                                  status_line(utcnow(), language=shown), close=CloseButton(ticket_id, shown),
-                                  language=shown),
+                                  status_line(utcnow(), language=shown),
+                                  close=CloseButton(ticket_id, shown, language), language=shown),
                 allowed_mentions=allowed_mentions_for("", users=[interaction.user], roles=[role]),
             )
             await self.desk.posted_for(interaction.user.id, opening.id, mark)  # it quotes their topic
@@ -272,6 +277,19 @@ class TicketCommands(commands.Cog, name="Tickets"):
         await interaction.edit_original_response(content=t(language, "Your ticket is open: {thread}.",
                                                            thread=thread.mention))
 
+    async def _thread_language(self, guild_id: int, opener_id: int, carried: str | None) -> str:
+        """What everyone in a ticket's thread reads (its panel redrawn closed, the closing line): the server's
+        /settings language, else its opener's (as its Close button carried it, else their writing profile),
+        never the closer's."""
+        place = await place_language(self.bot, guild_id)
+        if place is not None or carried is not None:
+            return place or carried or "en"
+        try:
+            return await self.bot.services.memory.written_language(opener_id) or "en"
+        except Exception as exc:  # a language is not worth failing the close over
+            log.debug("no writing profile read for user %s: %s", opener_id, exc)
+            return "en"
+
     @staticmethod
     async def _delete_thread(thread: discord.Thread | None) -> None:
         """A ticket that failed half-way leaves no thread (the desk drops its row)."""
@@ -281,7 +299,9 @@ class TicketCommands(commands.Cog, name="Tickets"):
             except discord.HTTPException:
                 log.exception("could not delete the thread %s of a failed ticket", thread.id)
 
-    async def close(self, interaction: Interaction, ticket_id: int) -> None:
+    async def close(self, interaction: Interaction, ticket_id: int, opener: str | None = None) -> None:
+        """Close the ticket; ``opener``: its opener's language as its Close button carried it (None: English,
+        or a ticket opened before buttons carried it)."""
         language = await answer_language(interaction)
         found = await self.desk.closable(ticket_id)
         if found is None:
@@ -298,7 +318,7 @@ class TicketCommands(commands.Cog, name="Tickets"):
                                                 "close it."))
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
-        shown = await shown_language(interaction)  # the thread's: the place's language, else the closer's
+        shown = await self._thread_language(ticket.guild_id, ticket.opener_id, opener)
         thread = await self.bot.fetch_channel(ticket.thread_id or 0)
         if not isinstance(thread, discord.Thread):
             gone = t(language, "I can't find this ticket's thread any more.")

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from bot.core import language
 from bot.core.claude import ClaudeClient
 from bot.core.config import MemorySettings, StorageSettings
-from bot.core.i18n import catalogs, language_written
+from bot.core.i18n import catalogs, language_names, language_written
 from bot.core.persona.model import Persona
 from bot.core.stages import Incoming, ReplyResult, TurnListener
 from database.models import utcnow
@@ -63,6 +63,7 @@ def _load_words() -> None:
     language.load()
     timewords.warm()
     catalogs()  # Kindred's own lines (a quarter of a second): the first refusal or fallback does not wait
+    language_names()  # the languages' names (a fifth of a second): for a server's /settings language
 
 
 class MemoryService:

@@ -11,7 +11,7 @@ on first use, under a lock (a few milliseconds; tests/test_i18n.py checks that t
 
 Which language a line is in is the caller's: :func:`language_of` gives a person's from what they write,
 :func:`language_written` from their stored writing profile, :func:`language_named` a server's
-``/settings language``.
+``/settings language`` (a language's name in any language, or its code: :func:`locale_named`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import re
 import threading
 from collections.abc import Mapping, Sequence
 
-from babel.core import UnknownLocaleError
+from babel.core import Locale, UnknownLocaleError
 from babel.lists import format_list
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -43,6 +43,9 @@ SURE = 0.8  # the language model's probability a message's language must reach t
 WRITTEN_MESSAGES = 2  # messages a writing profile must have read to tell the person's language
 WRITTEN_SHARE = 0.6  # the share of them one language must have
 _BY_NAME = {name.casefold(): code for code, name in NAMES.items()}
+_names: dict[str, str] | None = None  # language_names()
+_CODE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*")  # a language's code or tag, as typed
+_NOT_LANGUAGES = frozenset({"und", "zxx", "mul", "mis"})  # CLDR's "unknown", "no language"...
 
 
 def _read(language: str) -> gettext.NullTranslations:
@@ -134,14 +137,75 @@ def language_written(profile: str | None, *, any_known: bool = False) -> str | N
     return _known(code, any_known)
 
 
-def language_named(name: str | None, *, any_known: bool = False) -> str | None:
-    """The code of a language given by its English name or code ("Spanish", "es", "Spanish (Spain)"; a
-    server's ``/settings language``), if Kindred speaks it (``any_known``: if it is a language at all)."""
-    key = (name or "").strip().casefold()
-    if not key:
+def language_names() -> Mapping[str, str]:
+    """Every language's name as each spoken language writes it, and each spoken or recognised language's own
+    name (CLDR's, through Babel), casefolded, to its Babel code ("deutsch", "alemán", "ドイツ語" -> "de";
+    "brazilian portuguese" -> "pt_BR"). Built on first use (a fifth of a second: the memory service's
+    warm-up builds it in a worker thread at start-up)."""
+    global _names
+    if _names is None:
+        with _lock:
+            if _names is None:
+                table: dict[str, str] = {}
+                for display in SPOKEN:  # English first: an English name means what it always meant
+                    for code, title in Locale.parse(display).languages.items():
+                        if code not in _NOT_LANGUAGES:
+                            table.setdefault(title.casefold(), code)
+                for code in (*SPOKEN, *NAMES):
+                    table.setdefault(str(Locale.parse(code).get_display_name(code)).casefold(), code)
+                _names = table
+    return _names
+
+
+def locale_named(name: str | None) -> Locale | None:
+    """The language (and region or script, where given) that ``name`` names: its code or Discord locale
+    ("de", "pt-BR", "zh-TW"), or its name in any spoken language or its own ("German", "Deutsch", "日本語",
+    "Spanish (Spain)"); None for anything else."""
+    text = " ".join((name or "").split())
+    if not text or len(text) > 60:
         return None
-    code = _BY_NAME.get(key) or _BY_NAME.get(key.split()[0].strip("(),"), key)
-    return _known(code, any_known)
+    if _CODE.fullmatch(text):
+        if text.casefold().replace("_", "-").split("-")[0] in _NOT_LANGUAGES:
+            return None  # Babel reads "und" (undetermined) as its likeliest, English
+        try:
+            found = Locale.parse(text.replace("-", "_"))
+            if found.language not in _NOT_LANGUAGES:
+                return found
+        except (ValueError, TypeError, UnknownLocaleError):
+            pass
+    key = text.casefold()
+    code = _BY_NAME.get(key) or language_names().get(key)
+    if code is None:  # "Spanish (Spain)", "Deutsch (Schweiz)": the language before its region
+        head = key.split("(")[0].strip() or key
+        code = _BY_NAME.get(head) or language_names().get(head) or language_names().get(head.split()[0])
+    try:
+        return Locale.parse(code) if code else None
+    except (ValueError, TypeError, UnknownLocaleError):
+        return None
+
+
+def language_tag(name: str | None) -> str | None:
+    """The BCP 47 tag of the language ``name`` names (:func:`locale_named`: "Deutsch" -> "de", "pt_BR" ->
+    "pt-BR", "zh-TW" -> "zh-Hant-TW"); None when it names none."""
+    found = locale_named(name)
+    return None if found is None else str(found).replace("_", "-")
+
+
+def language_name(value: str | None, language: str | None) -> str:
+    """The language ``value`` names (a server's ``/settings language`` as stored) as ``language`` names it
+    ("de" -> "Deutsch", "ドイツ語", "German"); ``value`` itself when it names none."""
+    found = locale_named(value)
+    if found is None:
+        return value or ""
+    return str(found.get_display_name(spoken(language)) or value)
+
+
+def language_named(name: str | None, *, any_known: bool = False) -> str | None:
+    """The code of a language given by its name in any spoken language or its own, or by its code or Discord
+    locale ("Spanish", "Deutsch", "日本語", "es", "pt-BR", "Spanish (Spain)"; a server's ``/settings
+    language``), if Kindred speaks it (``any_known``: if it is a language at all)."""
+    found = locale_named(name)
+    return None if found is None else _known(found.language, any_known)
 
 
 class Explained(ValueError):

@@ -71,13 +71,20 @@ def machine_zone() -> ZoneInfo:
 
 def load_zone(name: str) -> ZoneInfo:
     """The IANA time zone ``name`` (empty: the machine's own, :func:`machine_zone`); ValueError with a
-    one-line reason when there is no such zone."""
+    one-line reason when there is no such zone (English, for the configuration's check: a person is told in
+    their language by the caller, which quotes :func:`typed_zone`)."""
     if not name.strip():
         return machine_zone()
     try:
         return ZoneInfo(name.strip())
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"not a known IANA time zone (like Europe/Paris or UTC): {name!r}") from None
+
+
+def typed_zone(name: str) -> str:
+    """A zone name someone typed, fit to quote in a line that refuses it: trimmed, at most 60 characters, no
+    backticks (the line quotes it in code)."""
+    return name.strip().replace("`", "")[:60]
 
 
 def hour_in(hour: float, start: int, end: int) -> bool:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from bot.core.config import Settings
 from bot.core.config.holder import Derived, snapshot
+from bot.core.i18n import language_name
 from bot.core.persona.model import Persona
 from bot.core.stages import Incoming
 from database.records import PromptData, ServerConfig
@@ -86,8 +87,9 @@ def language_hint(policy: ServerPolicy) -> str:
     """The per-message prompt line for a server's language, or ""."""
     if not policy.language:
         return ""
+    name = language_name(policy.language, "en")  # kept as a tag ("de"): the prompt names it ("German")
     return (
-        f"[Language: people in this server speak {policy.language}. Answer in {policy.language} unless "
+        f"[Language: people in this server speak {name}. Answer in {name} unless "
         "the person writes to you in another language.]"
     )
 

@@ -5,12 +5,12 @@ them."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
-from bot.core.i18n import N_
+from bot.core.i18n import N_, t
 
 NOT_ALLOWED = N_("I'm not taking requests from you here.")
 INACTIVE = N_("I'm switched off in this channel (an admin used `/bot deactivate`), so I don't write replies "
@@ -57,12 +57,18 @@ class Where:
 @dataclass(frozen=True)
 class Refusal:
     """Why a way is closed: ``kind`` place | access | limit; ``reason`` for the log (never what anyone
-    said); ``tell``: what the person is told where they asked."""
+    said); ``tell``: what the person is told where they asked (its English: :meth:`said` in theirs)."""
 
     kind: str
     reason: str
     tell: str
     reached: object | None = None  # the limit reached (bot/operator/limits.py Reached), for a limit
+    # the limit's line in a language (the operator's own as written), for a limit
+    saying: Callable[[str | None], str] | None = field(default=None, compare=False, repr=False)
+
+    def said(self, language: str | None) -> str:
+        """What the person is told, in ``language``."""
+        return self.saying(language) if self.saying is not None else t(language, self.tell)
 
 
 _ISSUER = object()  # only issue() holds it

@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.core.config import ModelSettings
 from bot.core.config.service import LimitSettings
-from bot.core.i18n import N_, language_of, own_line, tn
+from bot.core.i18n import N_, language_of, language_written, own_line, tn
 from bot.core.i18n import t as translated
 from bot.core.localtime import Clock, load_zone, utc_now
 from bot.core.models.base import route
@@ -38,6 +38,7 @@ from bot.core.models.capabilities import ModelTable
 from bot.core.numbers import number
 from bot.core.stages import Decision, Incoming, Outlet
 from database.spending import Spending, SpentToday
+from database.style import StyleProfiles
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +88,9 @@ class SpendingLimits:
                  mirror: Callable[[str], None], clock: Clock = utc_now,
                  monotonic: Callable[[], float] = time.monotonic,
                  token_factor: Callable[[], float] = lambda: 1.0,
-                 unprompted: Iterable[str] = ()) -> None:
+                 unprompted: Iterable[str] = (), style: StyleProfiles | None = None) -> None:
         self.limits = limits
+        self.style = style  # the writing profiles: the language of one whose message tells none
         self.unprompted = UNPROMPTED | frozenset(unprompted)
         # The reply model's tokens per local token (ClaudeClient.token_factor): budgets are written for the
         # 4.x tokenizer, so on 5.x (about 30 % more tokens of the same text) they buy the same conversation.
@@ -281,10 +283,22 @@ class SpendingLimits:
         told = self.addressed(msg) and self._once(self._told, reached)
         if told:
             try:
-                await outlet.send(self.reply_text(reached, language_of(msg.content)), first=True)
+                language = language_of(msg.content) or await self._written(msg.author_id)
+                await outlet.send(self.reply_text(reached, language), first=True)
             except Exception as exc:  # the refusal stands even when Discord would not take the line
                 log.warning("could not tell %s about the limit: %s", msg.author_id, exc)
         return Decision(False, f"limit: {reached.reason}{'; said so once' if told else ''}", kind="limit")
+
+    async def _written(self, user_id: int) -> str | None:
+        """The language the person writes in (their writing profile): a message that tells none ("ok?")
+        is answered in it."""
+        if self.style is None:
+            return None
+        try:
+            return language_written(await self.style.get(user_id))
+        except Exception as exc:  # a language is not worth failing the refusal over
+            log.debug("no writing profile read for user %s: %s", user_id, exc)
+            return None
 
     def _once(self, seen: dict[tuple[str, int], str], reached: Reached) -> bool:
         """True the first time ``reached`` (its kind, subject and window) is seen in ``seen``."""

@@ -29,6 +29,7 @@ silent, logged at debug.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import OrderedDict
 from collections.abc import Collection
@@ -119,7 +120,8 @@ class Reach:
             return None
         if way is not Way.MESSAGE:  # the message path notes its own (and tells the person)
             self.limits.note(str(way), user_id, where.guild_id, where.channel_id, reached)
-        return Refusal("limit", f"limit: {reached.reason}", self.limits.reply_text(reached), reached)
+        return Refusal("limit", f"limit: {reached.reason}", self.limits.reply_text(reached), reached,
+                       functools.partial(self.limits.reply_text, reached))
 
     async def permit(self, way: Way, user_id: int | None, where: Where, roles: Collection[int] = (), *,
                      spends: bool = True) -> Permit | Refusal:

@@ -269,7 +269,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
         holder.follow(LimitSettings), settings.alive.timezone, store.spending, is_admin=access.is_admin,
         addressed=addressee.reply_certain, name=names.name, mirror=mirror.emit,
         token_factor=ReplyTokenFactor(holder.follow(ModelSettings), models),
-        unprompted=frozenset().union(*(f.unprompted for f in FEATURES)))
+        unprompted=frozenset().union(*(f.unprompted for f in FEATURES)), style=store.style)
     # The one rule every way to speak or listen asks (bot/operator/reach.py): the place, who, what may be
     # spent.
     reach = Reach(access, limits, store.places)

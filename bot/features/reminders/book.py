@@ -28,7 +28,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, available_timezones
 
+from babel.dates import format_date, format_time, get_datetime_format
+
 from bot.core.i18n import N_, t
+from bot.core.locales import spoken
 from bot.core.localtime import Clock, load_zone, utc_now
 from bot.core.models.tools import Lent, ToolOutput, client_tool
 from bot.core.stages import Incoming
@@ -158,6 +161,21 @@ def stamp(when: datetime) -> str:
     """A time as Discord shows it to each reader in their own zone: the date and time, and how far off."""
     unix = int(when.timestamp())
     return f"<t:{unix}:F> (<t:{unix}:R>)"
+
+
+def local_time(when: datetime, zone_name: str, language: str | None) -> str:
+    """``when`` in the zone ``zone_name`` (UTC when empty or unknown) as ``language`` writes a date and a time
+    (Babel's medium date and short time: "27.11.2026, 18:00", "2026/11/27 18:00", "Nov 27, 2026, 6:00 PM"),
+    where a line cannot hold a Discord timestamp (an autocomplete's choice)."""
+    try:
+        zone = load_zone(zone_name or "UTC")
+    except ValueError:
+        zone = ZoneInfo("UTC")
+    local = (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(zone)
+    locale = spoken(language)
+    return (str(get_datetime_format("medium", locale=locale)).replace("'", "")
+            .replace("{0}", format_time(local, "short", locale=locale))
+            .replace("{1}", format_date(local, "medium", locale=locale)))
 
 
 class ReminderBook:

@@ -23,6 +23,8 @@ from zoneinfo import ZoneInfo
 
 from dateutil.rrule import HOURLY, MINUTELY, SECONDLY, rrule, rrulestr
 
+from bot.core.i18n import N_, Explained, t, tn
+
 HORIZON = timedelta(days=366)  # the next occurrence is at most this far after the one before
 CHECKED = 200  # occurrences compared for the minimum gap when a rule is set
 MAX_RULE_CHARS = 300  # as the column holds it
@@ -31,8 +33,19 @@ THINKING = 2.0  # seconds a new rule may take to check
 COUNTED = timedelta(days=5 * 366)  # how far a rule's COUNT is followed when it is set
 
 
-class RuleRefused(ValueError):
-    """A rule that cannot be kept as given; the message says why, in one line, for the character."""
+class RuleRefused(Explained):
+    """A rule that cannot be kept as given: ``str()`` says why in English, in one line, for the character
+    (with the parser's own words, ``detail``, where it gave some); :meth:`said` says it in a person's
+    language (an admin's ``/bot tasks add``), a span among its values in that language's minutes."""
+
+    def __init__(self, message: str, /, *, detail: str = "", **values: object) -> None:
+        super().__init__(message, **values)
+        english = self.said("en")
+        self.args = (f"{english} ({detail})" if detail else english,)
+
+    def said(self, language: str | None) -> str:
+        return t(language, self.msgid, **{key: _minutes(value, language) if isinstance(value, timedelta)
+                                           else value for key, value in self.values.items()})
 
 
 @dataclass(frozen=True)
@@ -49,14 +62,16 @@ def _parse(rule: str, start: datetime) -> rrule:
     if text.upper().startswith("RRULE:"):
         text = text[6:]
     if not text or "\n" in text or len(text) > MAX_RULE_CHARS:
-        raise RuleRefused("repeat must be one RRULE of at most 300 characters, e.g. FREQ=WEEKLY;BYDAY=FR")
+        raise RuleRefused(N_("repeat must be one RRULE of at most {limit} characters, e.g. "
+                             "FREQ=WEEKLY;BYDAY=FR"), limit=MAX_RULE_CHARS)
     try:
         # ignoretz: an UNTIL is read as local wall-clock time, as everything else in the rule
         parsed = rrulestr(text, dtstart=start, ignoretz=True)
     except (ValueError, TypeError, KeyError, IndexError) as error:
-        raise RuleRefused(f"repeat {text!r} is not a valid RRULE ({error})") from None
+        raise RuleRefused(N_("repeat {rule} is not a valid RRULE"), rule=repr(text),
+                          detail=str(error)) from None
     if not isinstance(parsed, rrule):
-        raise RuleRefused("repeat takes one RRULE, not a set of rules")
+        raise RuleRefused(N_("repeat takes one RRULE, not a set of rules"))
     return parsed
 
 
@@ -114,26 +129,26 @@ def plan(rule: str, first_local: datetime, zone: ZoneInfo, min_gap: timedelta) -
     last occurrence. Raises :class:`RuleRefused` with the reason."""
     parsed = _parse(rule, first_local)
     if parsed._freq == SECONDLY:  # noqa: SLF001 (dateutil keeps its parts private)
-        raise RuleRefused(f"that repeats every few seconds: occurrences must be at least "
-                          f"{_minutes(min_gap)} apart")
+        raise RuleRefused(N_("that repeats every few seconds: occurrences must be at least {minimum} apart"),
+                          minimum=min_gap)
     narrowed = [part for part in ("bymonth", "bymonthday", "byyearday", "byweekno", "bynmonthday")
                 if getattr(parsed, f"_{part}")]
     if parsed._freq in (HOURLY, MINUTELY) and narrowed:  # noqa: SLF001
         # dateutil would step through every minute of the calendar to find such dates: a daily or
         # slower rule with BYHOUR and BYMINUTE says the same
-        raise RuleRefused("an HOURLY or MINUTELY rule may not name months or days of the month or year; "
-                          "use FREQ=DAILY with BYHOUR and BYMINUTE")
+        raise RuleRefused(N_("an HOURLY or MINUTELY rule may not name months or days of the month or year; "
+                             "use FREQ=DAILY with BYHOUR and BYMINUTE"))
     count = parsed._count  # noqa: SLF001
     if count is not None:
         if count > MAX_COUNT:
-            raise RuleRefused(f"COUNT may be at most {MAX_COUNT}")
+            raise RuleRefused(N_("COUNT may be at most {limit}"), limit=MAX_COUNT)
         last = None
         for n, when in enumerate(_bounded(parsed, first_local + COUNTED), 1):
             last = when
             if n >= count:
                 break
         if last is None:
-            raise RuleRefused("that rule has no occurrence")
+            raise RuleRefused(N_("that rule has no occurrence"))
         parsed = parsed.replace(count=None, until=last)
     seen: list[datetime] = []
     for when in _bounded(parsed, first_local + COUNTED):
@@ -145,19 +160,18 @@ def plan(rule: str, first_local: datetime, zone: ZoneInfo, min_gap: timedelta) -
         if len(seen) >= CHECKED:
             break
     if not seen:
-        raise RuleRefused("that rule has no occurrence within a year of its start")
+        raise RuleRefused(N_("that rule has no occurrence within a year of its start"))
     gaps = [b - a for a, b in zip(seen, seen[1:], strict=False)]
     if gaps and min(gaps) < min_gap:
-        raise RuleRefused(f"occurrences {_minutes(min(gaps))} apart are too close: at least "
-                          f"{_minutes(min_gap)} apart")
+        raise RuleRefused(N_("occurrences {gap} apart are too close: at least {minimum} apart"),
+                          gap=min(gaps), minimum=min_gap)
     text = _text(parsed)
     first = seen[0]
     return Plan(text, Occurrence(to_instant(first, zone), first))
 
 
-def _minutes(span: timedelta) -> str:
-    minutes = span.total_seconds() / 60
-    return f"{minutes:.0f} minute{'s' if round(minutes) != 1 else ''}"
+def _minutes(span: timedelta, language: str | None) -> str:
+    return tn(language, "{count} minute", "{count} minutes", round(span.total_seconds() / 60))
 
 
 def local_text(local: datetime) -> str:
@@ -178,7 +192,7 @@ async def plan_off_loop(rule: str, first_local: datetime, zone: ZoneInfo, min_ga
     try:
         return await asyncio.wait_for(asyncio.to_thread(plan, rule, first_local, zone, min_gap), THINKING)
     except TimeoutError:
-        raise RuleRefused("that rule has no occurrence soon enough to find") from None
+        raise RuleRefused(N_("that rule has no occurrence soon enough to find")) from None
 
 
 async def next_off_loop(rule: str, local: datetime, zone: ZoneInfo,

@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.core.i18n import t, tn
-from bot.core.localtime import load_zone
+from bot.core.localtime import load_zone, typed_zone
 from bot.core.text import clip
 from bot.features.reminders.book import LATE, ReminderBook, clock_minutes, stamp
 from bot.features.reminders.recurrence import (
@@ -75,8 +75,9 @@ class PlaceTasks:
                       "(`/bot tasks cancel` ends one).", len(running)), False
         try:
             zone = load_zone(zone_name or book.zone or "UTC")
-        except ValueError as error:
-            return t(language, "Not set: {error}.", error=error), False
+        except ValueError:
+            return t(language, "Not set: I don't know the time zone `{zone}` (give an IANA one, like "
+                               "Europe/Paris or UTC).", zone=typed_zone(zone_name)), False
         minutes = clock_minutes(time)
         if minutes is None:
             return t(language, "Not set: {time} is not a time of day like 09:00 or 9am.",
@@ -91,7 +92,7 @@ class PlaceTasks:
             if planned.first.due < now - LATE:  # today's time has passed: its next one
                 start = await next_off_loop(planned.rule, here, zone, anchor=planned.first.local)
         except RuleRefused as refused:
-            return t(language, "Not set: {error}.", error=refused), False
+            return t(language, "Not set: {error}.", error=refused.said(language)), False
         if start is None:
             return t(language, "Not set: that rule has no time still to come."), False
         task_id = await book.reminders.add(NewReminder(

@@ -5,16 +5,16 @@ bot/core/policy.py.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
-from bot.core.i18n import N_, Explained, t
+from bot.core.i18n import N_, Explained, language_name, language_names, language_tag, t
 from bot.core.policy import CONSENT_MODES, ID_LISTS, REPLY_MODES, ServerPolicy
 from database.records import ServerConfig
 from database.servers import Servers
 
 VOTE_COUNT_MAX = 15
-LANGUAGE_MAX = 60
 CLEAR_WORDS = ("default", "reset", "none", "clear")
 EMPTY_WORDS = ("empty", "nobody", "-")  # an empty list here, whatever the global one holds
 
@@ -78,6 +78,31 @@ KEYS: dict[str, Key] = {
 }
 
 
+# The languages /settings set language offers as the admin types (any other is taken by its name or code).
+LANGUAGES = ("en", "de", "fr", "es", "it", "pt", "nl", "pl", "sv", "tr", "ru", "uk", "ja", "ko", "zh", "ar",
+             "hi", "id")
+
+
+@functools.cache
+def _called(code: str) -> tuple[str, ...]:
+    """Every name of the language ``code`` (in each spoken language, its own) and its code, casefolded."""
+    return (code, *(name for name, named in language_names().items() if named == code))
+
+
+def language_options(typed: str, language: str | None) -> list[tuple[str, str]]:
+    """The languages whose name in any language (or code) holds what the admin typed, each as (its own name,
+    with its name in ``language`` where that differs: "Deutsch (German)"; its tag, the value kept)."""
+    wanted = typed.strip().casefold()
+    options = []
+    for code in LANGUAGES:
+        if wanted and not any(wanted in name for name in _called(code)):
+            continue
+        own, theirs = language_name(code, code), language_name(code, language)
+        own = own[:1].upper() + own[1:]
+        options.append((own if own.casefold() == theirs.casefold() else f"{own} ({theirs})", code))
+    return options
+
+
 def parse_value(key: str, raw: str) -> object:
     """The stored value for ``raw`` typed for ``key``; None resets the key to the global default."""
     spec = KEYS.get(key)
@@ -112,9 +137,13 @@ def parse_value(key: str, raw: str) -> object:
             raise BadValue(N_("{key} must be a #channel or a channel id, not {value}."), key=key,
                            value=repr(text[:40]))
         return int(match.group(1) or match.group(2))
-    if len(text) > LANGUAGE_MAX or not text:
-        raise BadValue(N_("{key} must be 1 to {high} characters."), key=key, high=LANGUAGE_MAX)
-    return text
+    # the language: kept as its tag ("de", "pt-BR"), whatever name or code it was given by; a value that
+    # names no language would be kept and shown while nothing follows it
+    tag = language_tag(text)
+    if tag is None:
+        raise BadValue(N_("{key} must name a language, by its name in any language or its code (such as "
+                          "German, Deutsch, 日本語 or pt-BR), not {value}."), key=key, value=repr(text[:40]))
+    return tag
 
 
 def parse_ids(key: str, text: str) -> str:
@@ -155,7 +184,7 @@ def show_value(key: str, policy: ServerPolicy, language: str | None = None) -> s
         "proactive": "on" if policy.proactive else "off",
         "memory_consent": policy.memory_consent,
         "log_channel": f"<#{policy.log_channel_id}>" if policy.log_channel_id else t(language, "none"),
-        "language": policy.language or t(language, "not set"),
+        "language": language_name(policy.language, language) if policy.language else t(language, "not set"),
     }[key]
     return value
 

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from bot.core.durations import describe_duration
 from bot.core.i18n import N_, listed, t, tn
+from bot.core.locales import FALLBACK, SPOKEN, spoken
 from database.records import ServerConfig, TicketRecord, TranscriptLine
 from database.store import Store
 
@@ -16,7 +17,21 @@ TOPIC_MAX = 200
 FORGOTTEN = N_("You asked to be forgotten (/forget_me) meanwhile: no ticket was opened.")
 TRANSCRIPT_MAX = 5000  # messages archived per ticket
 CUSTOM_ID = "kindred-ticket:{ticket}:close"
-CUSTOM_ID_PATTERN = r"kindred-ticket:(?P<ticket>[0-9]+):close"
+# A ticket opened by someone not in English carries their language in its Close button's id: the closing
+# line and the panel redrawn closed are in it where the server sets no language (not the closer's).
+CUSTOM_ID_PATTERN = r"kindred-ticket:(?P<ticket>[0-9]+):close(?::(?P<language>[a-z]{2}))?"
+
+
+def close_id(ticket_id: int, opener_language: str | None = None) -> str:
+    """The Close button's id; one carrying the opener's language when it is not English."""
+    base = CUSTOM_ID.format(ticket=ticket_id)
+    language = spoken(opener_language)
+    return base if language == FALLBACK else f"{base}:{language}"
+
+
+def carried_language(found: str | None) -> str | None:
+    """The opener's language a Close button's id carried (None: none, or one no more spoken)."""
+    return found if found in SPOKEN else None
 
 
 def thread_name(ticket_id: int, topic: str, opener: str, language: str = "en") -> str:

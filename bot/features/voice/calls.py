@@ -118,7 +118,7 @@ class Calls:
         refused = await self._reach.refusal(Way.CALL, caller.user_id, Where(guild_id, channel_id),
                                             caller.roles)
         if refused is not None:
-            return refused.tell
+            return refused.said(language)
         call = self.current(guild_id)
         if call is not None and call.channel_id == channel_id:
             return t(language, "I'm already in your voice channel.")
@@ -149,7 +149,7 @@ class Calls:
         refused = await self._reach.closed(Way.CALL, caller.user_id, Where(guild_id, call.channel_id),
                                            caller.roles)
         if refused is not None and refused.kind != "place":
-            return refused.tell
+            return refused.said(language)
         if not caller.admin and caller.user_id not in call.people() and call.people():
             return t(language, "Only someone in the call (or a server admin) can send me out of it.")
         await self.leave(guild_id)
