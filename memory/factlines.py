@@ -10,9 +10,8 @@ from datetime import date, datetime
 
 from babel.core import UnknownLocaleError
 from babel.dates import format_date, format_skeleton
-from babel.lists import format_list
 
-from bot.core.i18n import N_, t
+from bot.core.i18n import N_, listed, t
 from bot.core.language import detect
 from bot.core.locales import SPOKEN
 from bot.core.tokens import count_tokens
@@ -72,13 +71,10 @@ def list_date(when: date, language: str | None) -> str:
 
 
 def joined(parts: Sequence[str], language: str | None) -> str:
-    """A few of a fact's labels one after another: "a, b, c" in English; as CLDR lists them in another
-    language ("a, b und c", "a、b、c")."""
-    if language and language != "en" and len(parts) > 1:
-        try:
-            return str(format_list(list(parts), locale=language))
-        except (UnknownLocaleError, ValueError):
-            pass
+    """A few of a fact's labels one after another: "a, b, c" in English, as fact lists have always read; as
+    the language lists things in another (``listed``: "a, b und c", "a、b、c")."""
+    if language and language != "en":
+        return listed(language, parts)
     return ", ".join(parts)
 
 
