@@ -200,7 +200,8 @@ class MemoryCommands(commands.Cog):
             where = t(language, "page {number}/{count}", number=page.number + 1, count=page.count)
             return f"**{title}** ({where}, {counts}; {legend})"
 
-        panel = PagedPanel(interaction, lines, heading, size=PAGE_SIZE, timeout=LIST_TIMEOUT_SECONDS)
+        panel = PagedPanel(interaction, lines, heading, size=PAGE_SIZE, timeout=LIST_TIMEOUT_SECONDS,
+                           language=language)
         await show_panel(interaction, panel)
 
     @group.command(name="said",
@@ -231,7 +232,8 @@ class MemoryCommands(commands.Cog):
             forget = t(language, "`/memory said forget:<number>` deletes one.")
             return f"**{title}** ({where}, {kept}). {forget}"
 
-        view = PagedView(interaction, lines, heading, size=PAGE_SIZE, timeout=LIST_TIMEOUT_SECONDS)
+        view = PagedView(interaction, lines, heading, size=PAGE_SIZE, timeout=LIST_TIMEOUT_SECONDS,
+                         language=language)
         await interaction.response.send_message(view.content, view=view, ephemeral=True)
 
     def _server(self, guild_id: int | None) -> str:

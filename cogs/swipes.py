@@ -36,7 +36,7 @@ from bot.core.i18n import t
 from bot.core.reach import Way
 from bot.core.stages import Incoming, ReplyResult
 from bot.discord.flow import AfterPost
-from bot.discord.language import answer_language, locale_language
+from bot.discord.language import answer_language
 from bot.discord.outlets import WebhookPool, in_thread
 from bot.discord.permissions import (
     HookInteraction,
@@ -80,7 +80,8 @@ class SwipeButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], te
     async def callback(self, interaction: HookInteraction) -> None:
         cog = interaction.client.get_cog("Swipes")
         if not isinstance(cog, SwipeCommands):
-            await tell(interaction, t(locale_language(interaction), "Swipes are not available right now."))
+            language = await answer_language(interaction)
+            await tell(interaction, t(language, "Swipes are not available right now."))
             return
         await cog.desk.press(interaction, self.action)
 

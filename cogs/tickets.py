@@ -22,7 +22,13 @@ from bot.core.text import clip
 from bot.discord.language import answer_language
 from bot.discord.line_language import place_language
 from bot.discord.panels import panel
-from bot.discord.permissions import HookInteraction, NotServerAdmin, is_server_admin, require_server
+from bot.discord.permissions import (
+    HookInteraction,
+    NotServerAdmin,
+    is_server_admin,
+    permission_name,
+    require_server,
+)
 from bot.discord.posting import allowed_mentions_for
 from bot.discord.serverlog import post_notice
 from bot.discord.ui import tell
@@ -50,11 +56,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# What a ticket's thread needs, each named as Discord's settings name it (docs/languages.md: Discord's own
-# permission names are not translated here).
-THREAD_PERMISSIONS = {"create_private_threads": "Create Private Threads",
-                      "send_messages_in_threads": "Send Messages in Threads",
-                      "manage_threads": "Manage Threads"}
+# What a ticket's thread needs (named as Discord's settings name them: bot/discord/permissions.py).
+THREAD_PERMISSIONS = ("create_private_threads", "send_messages_in_threads", "manage_threads")
 NOT_SET_UP = N_("Tickets aren't set up in this server yet: an admin can run `/ticket setup`.")
 
 
@@ -170,7 +173,7 @@ class TicketCommands(commands.Cog, name="Tickets"):
                                                 "private."))
             return
         mine = target.permissions_for(guild.me)
-        missing = [name for p, name in THREAD_PERMISSIONS.items() if not getattr(mine, p)]
+        missing = [permission_name(p) for p in THREAD_PERMISSIONS if not getattr(mine, p)]
         if missing:
             await tell(interaction, t(language, "I need {permissions} in {channel} for tickets.",
                                       permissions=listed(language, missing), channel=target.mention))

@@ -29,7 +29,7 @@ from discord.ext import commands
 from bot.core.i18n import N_, t
 from bot.core.stages import Incoming
 from bot.core.text import Page, clip
-from bot.discord.language import locale_language
+from bot.discord.language import answer_language
 from bot.discord.panels import panel
 from bot.discord.permissions import HookInteraction, in_log_channel, is_admin
 from bot.discord.permissions import Kindred as Checked
@@ -118,7 +118,7 @@ class UsersPageButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]]
         if (in_log_channel(interaction.client, interaction.channel_id or 0)
                 and await is_admin(interaction.client, interaction.user)):
             return True
-        await tell(interaction, t(locale_language(interaction), NOT_HERE))
+        await tell(interaction, t(await answer_language(interaction), NOT_HERE))
         return False
 
     async def callback(self, interaction: HookInteraction) -> None:

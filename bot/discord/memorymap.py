@@ -66,7 +66,6 @@ class MapPanel(PagedPanel):
                  timeout: float | None, language: str = "en") -> None:
         groups = by_topic(facts)
         # Set before PagedPanel's constructor, which renders the first page.
-        self.language = language  # the one who ran the command's (bot/discord/language.py)
         self.topics = [topic for topic, items in groups for _ in items]
         self.sizes = {topic: len(items) for topic, items in groups}
         lines = [map_line(fact, now, language) for _, items in groups for fact in items]
@@ -84,7 +83,7 @@ class MapPanel(PagedPanel):
                      else t(language, "What {character} remembers about you", character=character))
             return f"### {title}\n{legend}"
 
-        super().__init__(origin, lines, heading, size=PAGE_FACTS, timeout=timeout)
+        super().__init__(origin, lines, heading, size=PAGE_FACTS, timeout=timeout, language=language)
 
     def render(self) -> None:
         page = self.page

@@ -20,7 +20,7 @@ from discord import ui
 
 from bot.core.i18n import t
 from bot.core.text import Page, clip, page_of
-from bot.discord.language import locale_language
+from bot.discord.language import answer_language
 from bot.discord.permissions import HookInteraction
 from bot.discord.ui import APOLOGY, EXPIRED_TEXT, NOTHING, PREFIX, keep_live, owner_pressed, tell
 
@@ -86,10 +86,12 @@ async def show_panel(interaction: HookInteraction, view: ui.LayoutView,
 class PagedPanel(ui.LayoutView):
     """Lines shown ``size`` per page under a heading, in a panel with Previous / Next buttons that only the
     person who ran the command may press (the V2 form of bot/discord/ui.py's PagedView: /memory list). On
-    timeout the buttons are disabled and the panel says so."""
+    timeout the buttons are disabled and the panel says so. Its own words are in ``language``, the owner's
+    (bot/discord/language.py's ``answer_language``, found by the command that makes the panel): theirs alone
+    to read."""
 
     def __init__(self, origin: HookInteraction, lines: Sequence[str], heading: Callable[[Page], str], *,
-                 size: int, timeout: float | None) -> None:
+                 size: int, timeout: float | None, language: str) -> None:
         super().__init__(timeout=timeout)
         self.owner_id = origin.user.id
         self.last_interaction = origin  # the owner's newest interaction here: its token can edit the message
@@ -97,7 +99,7 @@ class PagedPanel(ui.LayoutView):
         self.heading = heading
         self.page = page_of(len(self.lines), 0, size)
         self.token = secrets.token_hex(6)
-        language = self.language = locale_language(origin)  # the owner's: theirs alone to read
+        self.language = language
         self.prev_button: ui.Button[PagedPanel] = self._button(t(language, "◀ Previous"), "prev", -1)
         self.next_button: ui.Button[PagedPanel] = self._button(t(language, "Next ▶"), "next", +1)
         self.note = ""
@@ -137,7 +139,7 @@ class PagedPanel(ui.LayoutView):
         return True
 
     async def on_timeout(self) -> None:
-        self.note = t(locale_language(self.last_interaction), EXPIRED_TEXT)
+        self.note = t(self.language, EXPIRED_TEXT)
         self.render()
         try:
             await self.last_interaction.edit_original_response(view=self)
@@ -148,6 +150,6 @@ class PagedPanel(ui.LayoutView):
                        item: ui.Item[PagedPanel]) -> None:
         log.error("button %s failed", getattr(item, "custom_id", item), exc_info=error)
         try:
-            await tell(interaction, t(locale_language(interaction), APOLOGY))
+            await tell(interaction, t(await answer_language(interaction), APOLOGY))
         except discord.HTTPException:
             log.exception("could not apologise for a failed button")

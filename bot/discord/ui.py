@@ -18,10 +18,10 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot.core.i18n import N_, t
+from bot.core.i18n import N_, listed, t
 from bot.core.text import Page, clip, page_of
-from bot.discord.language import locale_language
-from bot.discord.permissions import HookInteraction, NotAdmin
+from bot.discord.language import answer_language
+from bot.discord.permissions import HookInteraction, NotAdmin, permission_name
 from bot.reply.splitting import split_message
 
 log = logging.getLogger(__name__)
@@ -54,9 +54,9 @@ async def tell(interaction: HookInteraction, text: str = "", **kwargs: Any) -> N
 async def send_long(interaction: HookInteraction, text: str, *, deferred: bool = False,
                     language: str | None = None) -> None:
     """An ephemeral answer, split over follow-ups when longer than one message. After a defer, the first
-    part replaces the "thinking…" placeholder. An empty answer says so in ``language`` (the reader's; their
-    client's when not given)."""
-    parts = split_message(text, MESSAGE_LIMIT) or [t(language or locale_language(interaction), NOTHING)]
+    part replaces the "thinking…" placeholder. An empty answer says so in ``language`` (the reader's; the
+    one :func:`answer_language` finds when not given)."""
+    parts = split_message(text, MESSAGE_LIMIT) or [t(language or await answer_language(interaction), NOTHING)]
     for i, part in enumerate(parts):
         if i == 0 and deferred:
             await interaction.edit_original_response(content=part, allowed_mentions=NO_PINGS)
@@ -84,7 +84,7 @@ async def owner_pressed(owner_id: int, interaction: HookInteraction) -> bool:
     if interaction.user.id == owner_id:
         return True
     await interaction.response.send_message(t(
-        locale_language(interaction),
+        await answer_language(interaction),
         "These buttons belong to whoever ran the command; run it yourself to get your own."), ephemeral=True)
     return False
 
@@ -125,7 +125,7 @@ class OwnedView(discord.ui.View):
             if isinstance(item, discord.ui.Button | discord.ui.Select):
                 item.disabled = True
         try:
-            expired = t(locale_language(self.last_interaction), EXPIRED_TEXT)
+            expired = t(await answer_language(self.last_interaction), EXPIRED_TEXT)
             await self.last_interaction.edit_original_response(content=f"{self.content}\n\n-# {expired}",
                                                                view=self)
         except discord.HTTPException as exc:  # the message may be gone or its token too old
@@ -135,7 +135,7 @@ class OwnedView(discord.ui.View):
                        item: discord.ui.Item[discord.ui.View]) -> None:
         log.error("button %s failed", getattr(item, "custom_id", item), exc_info=error)
         try:
-            await tell(interaction, t(locale_language(interaction), APOLOGY))
+            await tell(interaction, t(await answer_language(interaction), APOLOGY))
         except discord.HTTPException:
             log.exception("could not apologise for a failed button")
 
@@ -150,11 +150,13 @@ class OwnedView(discord.ui.View):
 
 
 class PagedView(OwnedView):
-    """Lines shown ``size`` per page under a heading, with Previous / Next buttons."""
+    """Lines shown ``size`` per page under a heading, with Previous / Next buttons (in ``language``, the
+    owner's: :func:`answer_language`'s, found by the command that makes the view)."""
 
     def __init__(self, origin: HookInteraction, lines: Sequence[str],
-                 heading: Callable[[Page], str], *, size: int, timeout: float | None) -> None:
+                 heading: Callable[[Page], str], *, size: int, timeout: float | None, language: str) -> None:
         super().__init__(origin.user.id, origin, timeout=timeout)
+        self.language = language
         self.lines = list(lines)
         self.heading = heading
         self.page = page_of(len(self.lines), 0, size)
@@ -165,9 +167,8 @@ class PagedView(OwnedView):
         page = self.page
         shown = self.lines[page.offset:page.offset + page.size]
         self.content = self.heading(page) + "\n" + "\n".join(shown)
-        language = locale_language(self.last_interaction)
-        self.button(t(language, "◀ Previous"), "prev", self.prev, disabled=not page.has_prev)
-        self.button(t(language, "Next ▶"), "next", self.next, disabled=not page.has_next)
+        self.button(t(self.language, "◀ Previous"), "prev", self.prev, disabled=not page.has_prev)
+        self.button(t(self.language, "Next ▶"), "next", self.next, disabled=not page.has_next)
 
     async def turn(self, interaction: HookInteraction, step: int) -> None:
         self.page = page_of(self.page.total, self.page.number + step, self.page.size)
@@ -194,7 +195,7 @@ async def answer_expired_click(interaction: HookInteraction) -> None:
         return  # the view itself handles it
     if not interaction.response.is_done():
         try:
-            await interaction.response.send_message(t(locale_language(interaction), EXPIRED_TEXT),
+            await interaction.response.send_message(t(await answer_language(interaction), EXPIRED_TEXT),
                                                     ephemeral=True)
         except discord.HTTPException as exc:
             log.debug("could not answer an expired button: %s", exc)
@@ -306,7 +307,7 @@ def describe_error(error: app_commands.AppCommandError, language: str = "en") ->
         return t(language, "You don't have the permissions this command needs.")
     if isinstance(error, app_commands.BotMissingPermissions):
         return t(language, "I am missing permissions here: {permissions}.",
-                 permissions=", ".join(error.missing_permissions))
+                 permissions=listed(language, [permission_name(p) for p in error.missing_permissions]))
     if isinstance(error, app_commands.CommandOnCooldown):
         return t(language, "Slow down a little: try again in {seconds} seconds.",
                  seconds=f"{error.retry_after:.0f}")
@@ -326,7 +327,7 @@ async def on_app_command_error(interaction: HookInteraction,
                                error: app_commands.AppCommandError) -> None:
     """Tree-wide handler: expected failures get their explanation, anything else an apology and a
     traceback."""
-    language = locale_language(interaction)
+    language = await answer_language(interaction)
     text = describe_error(error, language)
     name = interaction.command.qualified_name if interaction.command else "?"
     if text is None:
