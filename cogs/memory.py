@@ -16,7 +16,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core.i18n import sentences, t, tn
+from bot.core.i18n import listed, sentences, t, tn
 from bot.core.localtime import load_zone, typed_zone
 from bot.core.text import Page, clip
 from bot.discord.language import answer_language
@@ -190,9 +190,12 @@ class MemoryCommands(commands.Cog):
         lines += [fact_line(i, fact, now, language) for i, fact in enumerate(facts, 1)]
         lines += [thread_line(thread, language) for thread in threads]
         title = t(language, "What {character} remembers about you", character=self.character)
-        counts = t(language, "{facts} facts, {core} core memories", facts=len(facts), core=len(core))
+        # Each count a whole line of the catalogs, with its own plural; listed as the language lists things.
+        counted = [tn(language, "{count} fact", "{count} facts", len(facts)),
+                   tn(language, "{count} core memory", "{count} core memories", len(core))]
         if threads:
-            counts += t(language, ", {threads} open threads", threads=len(threads))
+            counted.append(tn(language, "{count} open thread", "{count} open threads", len(threads)))
+        counts = listed(language, counted)
         legend = t(language, "★ a core memory and where I use it, 📌 pinned, 🔒 from our DMs or private "
                              "places only, ⏳ what you are to do or waiting for, until it is done")
 
@@ -241,11 +244,11 @@ class MemoryCommands(commands.Cog):
         return guild.name if guild is not None else f"server {guild_id}"
 
     def _nothing_yet(self, language: str) -> str:
-        consent = self.memory.consent
-        note = (" " + t(language, "I only remember people who ran `/memory opt-in`.")
-                if consent.mode == "opt_in" else "")
-        return t(language, "I don't have any long-term facts about you yet: I gather them once a day from "
-                           "our conversations.") + note
+        opt_in = self.memory.consent.mode == "opt_in"
+        gathered = t(language, "I don't have any long-term facts about you yet: I gather them once a day "
+                               "from our conversations.")
+        return sentences(gathered, t(language, "I only remember people who ran `/memory opt-in`.") if opt_in
+                         else "")
 
     @app_commands.command(name="export_me", description="A file of everything I have stored about you.")
     async def export_me(self, interaction: Interaction) -> None:

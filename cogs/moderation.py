@@ -50,7 +50,6 @@ log = logging.getLogger(__name__)
 
 SCAN_MAX = 1000  # messages looked through for a /purge with a user filter
 REASON = "Why (goes into Discord's audit log and the moderation log)"
-OLD = N_("{count} older than 14 days stayed: Discord doesn't let bots bulk-delete those.")
 NOTIFY = "Send them a short DM saying what happened and why (default: yes)"
 
 
@@ -523,7 +522,10 @@ class ModerationCog(commands.Cog, name="Moderation"):
                 deleted += len(chunk)
         except discord.HTTPException as exc:
             error = self.discord_refused(exc, N_("delete messages for"), language)
-        old = t(language, OLD, count=plan.too_old) if plan.too_old else ""
+        old = tn(language, "{count} message older than 14 days stayed: Discord doesn't let bots bulk-delete "
+                           "messages that old.",
+                 "{count} messages older than 14 days stayed: Discord doesn't let bots bulk-delete messages "
+                 "that old.", plan.too_old) if plan.too_old else ""
         if not deleted:
             await interaction.edit_original_response(
                 content=sentences(error or t(language, "There was nothing here I could delete."), old)

@@ -241,8 +241,8 @@ async def test_purge_deletes_only_what_discord_allows(world: World) -> None:
 
     text = await world.run("purge", count=10, user=("user", USER_ID))
     assert text == (
-        "*Finn sweeps up.* 2 messages deleted. 1 older than 14 days stayed: Discord doesn't let "
-        "bots bulk-delete those."
+        "*Finn sweeps up.* 2 messages deleted. 1 message older than 14 days stayed: Discord doesn't let "
+        "bots bulk-delete messages that old."
     )
     alice_recent = [m for m in recent[:4] if int(m["author"]["id"]) == USER_ID]
     assert all(d.messages[int(m["id"])].get("_deleted") for m in alice_recent)
@@ -252,8 +252,8 @@ async def test_purge_deletes_only_what_discord_allows(world: World) -> None:
     assert "**purge**" in line and "2 messages" in line
     # Only old messages left for alice: nothing to do, said plainly.
     assert await world.run("purge", count=5, user=("user", USER_ID)) == (
-        "There was nothing here I could delete. 1 older than 14 days stayed: Discord doesn't let bots "
-        "bulk-delete those."
+        "There was nothing here I could delete. 1 message older than 14 days stayed: Discord doesn't let "
+        "bots bulk-delete messages that old."
     )
     assert (
         await world.run("purge", count=3, as_user=USER2_ID)

@@ -17,6 +17,7 @@ from datetime import datetime
 
 from bot.core.config import ModelSettings, Settings
 from bot.core.i18n import N_, t
+from bot.core.numbers import number
 from bot.core.text import Page, clip
 from bot.operator.conversation_tools import InvalidInput
 from database.records import RelationshipRecord, Usage, UserRecord, UserSummary
@@ -234,9 +235,10 @@ def premium_answer(user: UserRecord, premium: bool, models: ModelSettings) -> st
 
 
 def metrics_line(rel: RelationshipRecord, language: str | None = None) -> str:
+    """The four figures, each as ``language`` writes a number ("7,5" in German)."""
     return t(language, "anger {anger}/10 · rapport {rapport}/10 · trust {trust}/10 · formality {formality} "
-                       "(-5..+5)", anger=f"{rel.anger:g}", rapport=f"{rel.rapport:g}", trust=f"{rel.trust:g}",
-             formality=f"{rel.formality:+g}")
+                       "(-5..+5)", anger=number(rel.anger, language), rapport=number(rel.rapport, language),
+             trust=number(rel.trust, language), formality=number(rel.formality, language, signed=True))
 
 
 def format_relationship(rel: RelationshipRecord, user: UserRecord, language: str | None = None) -> str:
