@@ -50,7 +50,8 @@ class MeCommands(commands.Cog):
             await tell(interaction, t(language, "Nothing was changed: {reasons}.", reasons="; ".join(wrong)))
             return
         if profile is None:
-            await tell(interaction, t(language, "Give me at least one of `name`, `pronouns` or `about`."))
+            await tell(interaction, t(language, "Give `/me set` at least one of `name`, `pronouns` or "
+                                                "`about`."))
             return
         log.info("user %s set their persona", interaction.user.id)
         await tell(interaction, t(language, "Got it. From your next message on:") + "\n"

@@ -138,7 +138,8 @@ class MemoryCommands(commands.Cog):
         if everywhere:
             await tell(interaction, t(language, "From now on, what you tell me in one server may come up in "
                                                 "the others. What you tell me in DMs or private places stays "
-                                                "there. `/memory servers each` undoes it."))
+                                                "there. `/memory servers where:each server its own` undoes "
+                                                "it."))
         else:
             await tell(interaction, t(language, "What you tell me in a server stays in that server (what you "
                                                 "tell me in DMs or private places stays there)."))

@@ -102,8 +102,8 @@ class ReminderCommands(commands.Cog):
         user = interaction.user.id
         language = await answer_language(interaction)
         if sum(option is not None for option in (cancel, pause, resume, skip)) > 1:
-            await tell(interaction, t(language, "One at a time: give only one of cancel, pause, resume or "
-                                                "skip."))
+            await tell(interaction, t(language, "One at a time: give `/reminders` only one of `cancel`, "
+                                                "`pause`, `resume` or `skip`."))
             return
         if pause is not None or resume is not None:
             await tell(interaction, await self.book.pause(user, pause if pause is not None else resume or 0,

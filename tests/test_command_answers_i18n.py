@@ -207,10 +207,10 @@ async def test_ask_refusal_and_reroll_speak_the_clients_language(harness: Harnes
     await bot_command(h, "deactivate")  # the admin's, in English
     refused = {"en-US": "I'm switched off in this channel (an admin used `/bot deactivate`), so I don't "
                         "write replies here.",
-               "ja": "このチャンネルではオフになっています（管理者が `/bot deactivate` を使いました）。"
+               "ja": "このチャンネルではオフになっています（管理者が `/ボット 無効化` を使いました）。"
                      "ここでは返信しません。",
-               "es-ES": "Aquí no respondo: un administrador me desactivó en este canal (`/bot deactivate`).",
-               "de": "Ich bin in diesem Kanal ausgeschaltet (ein Admin hat `/bot deactivate` benutzt), "
+               "es-ES": "Aquí no respondo: un administrador me desactivó en este canal (`/bot desactivar`).",
+               "de": "Ich bin in diesem Kanal ausgeschaltet (ein Admin hat `/bot deaktivieren` benutzt), "
                      "deshalb antworte ich hier nicht."}
     for locale in LOCALES:
         h.discord.set_locale(USER_ID, locale)

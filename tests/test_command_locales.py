@@ -15,19 +15,18 @@ import discord
 import pytest
 from discord import app_commands
 
-from bot.core.locales import DISCORD_LOCALES, FALLBACK, SPOKEN
-from bot.discord.client import app_commands_digest
-from bot.discord.command_locales import (
+from bot.core.command_names import (
     DESCRIPTION_LIMIT,
     OWN_CATALOGS,
-    CommandTranslator,
     Entry,
-    extract,
     lookup,
     name_problem,
     read_catalog,
     read_catalogs,
 )
+from bot.core.locales import DISCORD_LOCALES, FALLBACK, SPOKEN
+from bot.discord.client import app_commands_digest
+from bot.discord.command_locales import CommandTranslator, extract
 from tests.harness import Harness
 
 ROOT = Path(__file__).resolve().parent.parent

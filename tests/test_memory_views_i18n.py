@@ -167,10 +167,10 @@ async def test_export_me_counts_in_the_clients_plural_forms(harness: Harness) ->
     h.discord.set_locale(USER2_ID, "ja")
     assert (await export(h, USER_ID))["content"] == (
         "Alles, was Finn über dich gespeichert hat: 2 Einträge aus 2 Bereichen, in dieser Datei (nur du "
-        "siehst diese Nachricht). `/forget_me` löscht alles.")
+        "siehst diese Nachricht). `/vergiss_mich` löscht alles.")
     assert (await export(h, USER2_ID))["content"] == (
         "Finnがあなたについて保存しているすべて：1種類・1件の記録をこのファイルにまとめました（このメッセージはあなたにしか"
-        "見えません）。`/forget_me` ですべて削除できます。")
+        "見えません）。`/私を忘れて` ですべて削除できます。")
 
 
 async def test_an_admins_facts_list_dates_in_their_language(harness: Harness) -> None:

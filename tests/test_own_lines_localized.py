@@ -75,13 +75,18 @@ async def test_memory_consent_answers_in_the_clients_language(harness: Harness) 
     }
     opted_in = {"en-US": "Thank you: from now on I remember", "ja": "ありがとう。これからは私たちの会話と",
                 "es-ES": "Gracias: a partir de ahora recuerdo", "de": "Danke: Ab jetzt merke ich mir"}
+    # the commands they quote as the client lists them (tests/test_command_names_i18n.py)
+    forget_me = {"en-US": "`/forget_me`", "ja": "`/私を忘れて`", "es-ES": "`/olvidarme`",
+                 "de": "`/vergiss_mich`"}
+    opt_out = {"en-US": "`/memory opt-out`", "ja": "`/記憶 拒否`", "es-ES": "`/memoria rechazar`",
+               "de": "`/gedächtnis ablehnen`"}
     for locale in opted_out:
         h.discord.set_locale(USER_ID, locale)
         said = await memory(h, "opt-out")
-        assert said.startswith(opted_out[locale]) and "`/forget_me`" in said, said
+        assert said.startswith(opted_out[locale]) and forget_me[locale] in said, said
         assert (await h.store.people.get_user(USER_ID)).memory_consent is False  # type: ignore[union-attr]
         said = await memory(h, "opt-in")
-        assert said.startswith(opted_in[locale]) and "`/memory opt-out`" in said, said
+        assert said.startswith(opted_in[locale]) and opt_out[locale] in said, said
     # A locale Kindred has no lines in (Italian) falls back to the language the person writes in, here none
     # known yet: English.
     h.discord.set_locale(USER_ID, "it")

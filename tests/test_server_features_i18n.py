@@ -204,11 +204,11 @@ async def test_a_voters_confirmation_is_in_the_voters_locale(harness: Harness, l
 # --------------------------------------------------------------------------- place tasks
 
 PLACE_TASKS = {
-    "ja": ("このサーバーには場所タスクがありません。`/bot tasks add` でここに追加できます。",
+    "ja": ("このサーバーには場所タスクがありません。`/ボット タスク 追加` でここに追加できます。",
            "場所タスク #1 を<#"),
-    "es": ("Este servidor no tiene tareas de lugar. `/bot tasks add` me da una aquí.",
+    "es": ("Este servidor no tiene tareas de lugar. `/bot tareas añadir` me da una aquí.",
            "Tarea de lugar n.º 1 creada para <#"),
-    "de": ("Dieser Server hat keine Ortsaufgaben. `/bot tasks add` gibt mir hier eine.",
+    "de": ("Dieser Server hat keine Ortsaufgaben. `/bot aufgaben hinzufügen` gibt mir hier eine.",
            "Ortsaufgabe Nr. 1 für <#"),
     "en": ("This server has no place tasks. `/bot tasks add` gives me one here.", "Place task #1 set for <#"),
 }
@@ -246,7 +246,7 @@ async def test_voice_join_and_leave_answer_in_the_callers_locale(db_url: str, tm
         await h.discord.wait_for(lambda d: d.voice_status(VOICE_ID) == "🎧 Finn hört zu",
                                  what="the channel's status in the server's language")
         assert await voice_command(h, "join", user=USER2_ID) == (
-            "Tritt zuerst einem Sprachkanal bei und ruf mich dann mit /voice join dazu.")
+            "Tritt zuerst einem Sprachkanal bei und ruf mich dann mit /sprachkanal beitreten dazu.")
         h.discord.set_locale(USER_ID, "es-ES")
         assert await voice_command(h, "leave") == "Salí del canal de voz."
         h.discord.set_locale(USER_ID, "en-US")

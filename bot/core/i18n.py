@@ -28,6 +28,7 @@ from babel.lists import format_list
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
+from bot.core.command_names import named_in
 from bot.core.language import NAMES, guess
 from bot.core.locales import FALLBACK, SPOKEN, catalog_path, spoken
 
@@ -86,13 +87,16 @@ def N_(message: str) -> str:
 
 
 def t(language: str | None, message: str, /, **values: object) -> str:
-    """``message`` (its English) in ``language``, its placeholders filled from ``values``."""
-    return fill(catalogs()[spoken(language)].gettext(message), values)
+    """``message`` (its English) in ``language``, its placeholders filled from ``values``; a command it
+    quotes named as the reader's Discord client names it (bot/core/command_names.py: ``language`` may be a
+    locale with a commands catalog of its own, ``zh_Hant``)."""
+    return fill(named_in(language, catalogs()[spoken(language)].gettext(message)), values)
 
 
 def tn(language: str | None, singular: str, plural: str, count: int, /, **values: object) -> str:
     """The form of ``singular``/``plural`` for ``count`` in ``language`` (``{count}`` is filled too)."""
-    return fill(catalogs()[spoken(language)].ngettext(singular, plural, count), {"count": count, **values})
+    line = catalogs()[spoken(language)].ngettext(singular, plural, count)
+    return fill(named_in(language, line), {"count": count, **values})
 
 
 def own_line(language: str | None, value: str, default: str, /, **values: object) -> str:

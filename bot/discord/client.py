@@ -25,10 +25,11 @@ import yarl
 from discord.ext import commands
 
 from bot.core.character import CharacterSource
+from bot.core.command_names import know
 from bot.core.config import Settings
 from bot.core.config.holder import SettingsHolder
 from bot.core.tokens import load_encoding
-from bot.discord.command_locales import CommandTranslator
+from bot.discord.command_locales import CommandTranslator, shape_of
 from bot.discord.flow import MessageFlow
 from bot.discord.identify import IdentifyPacer, Limit, SessionBudget
 from bot.discord.logchannel import LogChannel
@@ -208,6 +209,7 @@ class KindredMixin:
         for name in self.extensions_to_load:
             # a Bot's method, which the mixin gets from the Bot it is mixed into
             await self.load_extension(name)  # type: ignore[attr-defined]
+        know(shape_of(self.tree))  # type: ignore[attr-defined]  # the commands Kindred's lines may quote
         await translator
         # Each IDENTIFY bucket's window held for the cluster's every process (none on SQLite: one process);
         # the user is known since login.

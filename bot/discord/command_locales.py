@@ -17,6 +17,9 @@ tree asks for; tests/test_command_locales.py fails when a language lacks any of 
 A translation Discord would refuse (a name that is too long, has a space or a capital; a description over
 100 characters) is left out with a warning, so one bad entry never costs the whole sync: that command keeps
 its English there.
+
+The catalogs are read, and an entry found, by bot/core/command_names.py, which also names the commands that
+Kindred's own lines quote as each reader's client shows them: :func:`shape_of` gives it the tree's commands.
 """
 
 from __future__ import annotations
@@ -26,71 +29,35 @@ import functools
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 import discord
-import regex
-from babel.messages.pofile import read_po
 from discord import app_commands
 from discord.app_commands import TranslationContextLocation as Where
 
-from bot.core.locales import FALLBACK, SPOKEN, catalog_path, language_of_locale
+from bot.core.command_names import (
+    CHOICE_LIMIT,
+    DESCRIPTION_LIMIT,
+    NAME_LIMIT,
+    OWN_CATALOGS,
+    Command,
+    Entry,
+    Table,
+    lookup,
+    name_problem,
+    shipped_catalogs,
+    text_problem,
+)
+from bot.core.locales import FALLBACK, language_of_locale
 from bot.core.text import clip
 
 log = logging.getLogger(__name__)
-
-DOMAIN = "commands"
-NAME_LIMIT = 32
-DESCRIPTION_LIMIT = 100
-CHOICE_LIMIT = 100
-# Discord's rule for a slash command's, a subcommand's and an option's name (any script's letters and
-# digits, Devanagari and Thai marks, - and _), lowercase wherever the script has case.
-NAME_RULE = regex.compile(r"^[-_\p{L}\p{N}\p{sc=Deva}\p{sc=Thai}]{1,32}$")
-
-# (msgctxt, msgid) -> msgstr, one table per language
-Table = dict[tuple[str, str], str]
-# Discord locales given a catalog of their own rather than their language's: Taiwan's Chinese is written in
-# Traditional characters (bot/locale/zh_Hant), the zh catalog in Simplified ones.
-OWN_CATALOGS = {"zh-TW": "zh_Hant"}
-
-
-@dataclass(frozen=True, order=True)
-class Entry:
-    """One string of the tree to translate: its kind (the shared ``msgctxt``), its English text, and where
-    it is (``/memory opt-out``, ``/ban user``, ``Apps: Remember this``; empty for a choice, whose place
-    discord.py does not say)."""
-
-    kind: str
-    msgid: str
-    place: str
-
-    @property
-    def place_context(self) -> str:
-        return f"{self.kind} {self.place}" if self.place else self.kind
-
-
-@functools.lru_cache(maxsize=4096)  # a tree asks for each name once per locale
-def name_problem(name: str) -> str | None:
-    """Why Discord would refuse ``name`` for a slash command, a subcommand or an option (None: it takes
-    it)."""
-    # concurrent=False: the regex module would otherwise let go of the GIL for each match, and with the
-    # bot's threads busy take it back only after their switch interval (a sync took 0.4 s more)
-    if not NAME_RULE.match(name, concurrent=False):
-        return "1-32 letters, digits, - or _ (no spaces or other marks)"
-    if name != name.lower():
-        return "not lowercase"
-    return None
 
 
 def menu_name_problem(name: str) -> str | None:
     """Why Discord would refuse ``name`` for a context menu (1-32 characters, any case, spaces allowed)."""
     return None if 1 <= len(name) <= NAME_LIMIT and name.strip() == name else "1-32 characters"
-
-
-def text_problem(text: str, limit: int) -> str | None:
-    return None if 1 <= len(text) <= limit else f"1-{limit} characters"
 
 
 def menu_name(template: str, **fields: str) -> app_commands.locale_str:
@@ -117,43 +84,6 @@ def entry_of(string: app_commands.locale_str, context: app_commands.TranslationC
         case Where.choice_name:
             return Entry("choice", msgid, "")
     return None
-
-
-def read_catalog(language: str) -> Table:
-    """The ``commands`` catalog of ``language`` (empty when it has none); fuzzy and empty entries are left
-    out, as gettext leaves them."""
-    path = catalog_path(language, DOMAIN)
-    if not path.is_file():
-        return {}
-    with path.open("rb") as f:
-        catalog = read_po(f, locale=language.replace("-", "_"), domain=DOMAIN)
-    table: Table = {}
-    for message in catalog:
-        if not message.id or not message.string or message.fuzzy or not isinstance(message.string, str):
-            continue
-        table[(message.context or "", str(message.id))] = message.string
-    return table
-
-
-def read_catalogs(languages: Iterable[str] = SPOKEN) -> dict[str, Table]:
-    """Each language's catalog, and the catalogs of the locales that have their own (:data:`OWN_CATALOGS`)."""
-    tables = {language: read_catalog(language) for language in languages if language != FALLBACK}
-    for own in OWN_CATALOGS.values():
-        if catalog_path(own, DOMAIN).is_file():  # else the locale has its language's
-            tables[own] = read_catalog(own)
-    return tables
-
-
-@functools.cache
-def shipped_catalogs() -> Mapping[str, Table]:
-    """The catalogs as shipped, read once a process: they change only with a deploy, which starts a new
-    one (a bot started again in the same process, as the tests do, reads no file)."""
-    return read_catalogs()
-
-
-def lookup(table: Mapping[tuple[str, str], str], entry: Entry) -> str | None:
-    """The translation of ``entry``: the one for its place, else the one for its kind."""
-    return table.get((entry.place_context, entry.msgid)) or table.get((entry.kind, entry.msgid))
 
 
 class CommandTranslator(app_commands.Translator):
@@ -274,3 +204,17 @@ async def extract(tree: app_commands.CommandTree[Any]) -> list[Entry]:
     for command in tree.get_commands():
         await command.get_translated_payload(tree, recorder)
     return sorted(recorder.entries)
+
+
+def shape_of(tree: app_commands.CommandTree[Any]) -> list[Command]:
+    """The tree's slash commands (its global ones, as synced), their subcommands, options and choices, by
+    their English names: what a line may quote (bot/core/command_names.py ``know``)."""
+
+    def shape(command: app_commands.Command[Any, ..., Any] | app_commands.Group) -> Command:
+        place = f"/{command.qualified_name}"
+        if isinstance(command, app_commands.Group):
+            return Command(place, commands={c.name: shape(c) for c in command.commands})
+        return Command(place, options={p.display_name: tuple(str(c.name) for c in p.choices)
+                                       for p in command.parameters})
+
+    return [shape(c) for c in tree.get_commands() if isinstance(c, app_commands.Command | app_commands.Group)]

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.core.command_names import OWN_CATALOGS
 from bot.core.locales import FALLBACK, language_of_locale
 
 if TYPE_CHECKING:
@@ -25,14 +26,21 @@ def built(client: object) -> Services | None:
     return services
 
 
+def client_language(locale: object) -> str | None:
+    """The language of a line for a client of ``locale`` (None: none Kindred speaks). A locale with a
+    commands catalog of its own is named by it (zh-TW: ``zh_Hant``): its lines are its language's (zh), the
+    commands they quote as its client lists them (Traditional), dates and lists as it writes them."""
+    return OWN_CATALOGS.get(str(getattr(locale, "value", locale))) or language_of_locale(locale)
+
+
 def locale_language(interaction: HookInteraction) -> str:
     """The interaction's locale's language, or English (no database read: for a line said at once)."""
-    return language_of_locale(interaction.locale) or FALLBACK
+    return client_language(interaction.locale) or FALLBACK
 
 
 async def answer_language(interaction: HookInteraction) -> str:
     """The language to answer ``interaction`` in: its locale's, else the person's own, else English."""
-    if (code := language_of_locale(interaction.locale)) is not None:
+    if (code := client_language(interaction.locale)) is not None:
         return code
     services = built(interaction.client)
     if services is None:
