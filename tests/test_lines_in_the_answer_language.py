@@ -129,9 +129,9 @@ NOTHING_YET = {
     "en-US": "I don't have any long-term facts about you yet: I gather them once a day from our "
              "conversations. I only remember people who ran `/memory opt-in`.",
     "de": "Ich habe noch keine langfristigen Fakten über dich: Ich sammle sie einmal am Tag aus unseren "
-          "Gesprächen. Ich merke mir nur Menschen, die `/memory opt-in` ausgeführt haben.",
+          "Gesprächen. Ich merke mir nur Menschen, die `/gedächtnis zustimmen` ausgeführt haben.",
     "ja": "まだあなたについての長期的な事実はありません。一日に一度、私たちの会話から集めています。"
-          "`/memory opt-in` を実行した人のことだけを覚えます。",
+          "`/記憶 同意` を実行した人のことだけを覚えます。",
 }
 
 
