@@ -1,4 +1,4 @@
-"""Kindred's own lines where an i18n audit found English (or the wrong person's language), over the wire, in
+"""Kindred's own lines in the person's language (never English, never another person's), over the wire, in
 German and Japanese: an unknown time zone and a place task's refused rule; the limit line to a short message
 ("ok?") from someone who writes German or Japanese; /voice join and /voice leave refused; /settings set
 language by a language's own name or code (and a value that names none refused); a ticket closed by someone
