@@ -34,7 +34,7 @@ from tests.harness import (
     press,
 )
 from tests.server_support import MODERATOR_ID, World, answer, sub
-from tests.test_lines_in_their_language import WRITES
+from tests.test_refusals_zones_and_language_names_i18n import WRITES
 
 LANGUAGES = ["de", "ja"]
 REPLY_MODEL = "claude-test-default"
