@@ -185,13 +185,13 @@ async def test_checkin_answers_in_the_clients_language(harness: Harness) -> None
     h.discord.set_locale(USER_ID, "ja")
     on = await answer(await h.slash("checkin", [{"type": 1, "name": "on", "options": []}], dm=True))
     assert on == ("7日間あなたから連絡がなかったら、様子をうかがうDMを送るね（返事があるまで1通だけ）。"
-                  "`/checkin off`で止められるよ。")
+                  "`/声かけ オフ`で止められるよ。")  # the commands as a Japanese client lists them
     h.discord.set_locale(USER_ID, "ru")  # the plural form for seven
     on = await answer(await h.slash("checkin", [{"type": 1, "name": "on", "options": []}], dm=True))
     assert on.startswith("Если от тебя не будет вестей 7 дней,")
     h.discord.set_locale(USER_ID, "es-ES")
     off = await answer(await h.slash("checkin", [{"type": 1, "name": "off", "options": []}], dm=True))
-    assert off == "Entendido: no te enviaré mensajes de seguimiento. `/checkin on` los vuelve a activar."
+    assert off == "Entendido: no te enviaré mensajes de seguimiento. `/saber-de-ti sí` los vuelve a activar."
     h.discord.set_locale(USER_ID, "en-US")
     off = await answer(await h.slash("checkin", [{"type": 1, "name": "off", "options": []}], dm=True))
     assert off == "Understood: no check-in DMs from me. `/checkin on` brings them back."

@@ -210,7 +210,8 @@ async def test_every_friday_at_six_across_the_clocks_changing_and_a_restart(
     both = await ephemeral(await h.slash("reminders", [{"name": "skip", "type": 4, "value": row.id},
                                                        {"name": "cancel", "type": 4, "value": row.id}],
                                          dm=True))
-    assert both["content"] == "One at a time: give only one of cancel, pause, resume or skip."
+    assert both["content"] == ("One at a time: give `/reminders` only one of `cancel`, `pause`, `resume` or "
+                               "`skip`.")
     cancelled = await ephemeral(await h.slash("reminders", [{"name": "cancel", "type": 4, "value": row.id}],
                                               dm=True))
     assert f"Cancelled reminder #{row.id}" in cancelled["content"]
