@@ -18,9 +18,10 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core.i18n import N_, listed, sentences, t
+from bot.core.locales import FALLBACK
 from bot.core.text import clip
 from bot.discord.language import answer_language
-from bot.discord.line_language import place_language
+from bot.discord.line_language import person_language, place_language
 from bot.discord.panels import panel
 from bot.discord.permissions import (
     HookInteraction,
@@ -284,14 +285,8 @@ class TicketCommands(commands.Cog, name="Tickets"):
         """What everyone in a ticket's thread reads (its panel redrawn closed, the closing line): the server's
         /settings language, else its opener's (as its Close button carried it, else their writing profile),
         never the closer's."""
-        place = await place_language(self.bot, guild_id)
-        if place is not None or carried is not None:
-            return place or carried or "en"
-        try:
-            return await self.bot.services.memory.written_language(opener_id) or "en"
-        except Exception as exc:  # a language is not worth failing the close over
-            log.debug("no writing profile read for user %s: %s", opener_id, exc)
-            return "en"
+        return (await place_language(self.bot, guild_id) or carried
+                or await person_language(self.bot, opener_id) or FALLBACK)
 
     @staticmethod
     async def _delete_thread(thread: discord.Thread | None) -> None:
