@@ -121,7 +121,6 @@ ENTRY_POINTS: dict[str, tuple[Callable[[str], Any], tuple[re.Pattern[str] | str,
                                          template.folder_name_for(t + "ñ")),
                               (text._MARKS_ON_LATIN, text._MARK, text._ACCENTABLE, text._LATIN_ACCENTED,
                                template._NOT_IN_FOLDER.pattern, "Niña Łucja")),
-    "relationships: warm and cold words": (router.exchange_delta, (router._WARM, router._COLD)),
     "topics": (lambda t: topics.topic_hits(t, [*topics.CATEGORIES, "red moon", "sea shanties"]),
                tuple(topics.CATEGORIES.values())),
     "time words": (lambda t: timewords.window(t, NOW), (

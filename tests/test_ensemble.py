@@ -95,8 +95,9 @@ def test_affinity_scales_banter_and_exchanges_move_it() -> None:
     assert banter_probability(0.3, 10) == pytest.approx(0.6)
     assert banter_probability(0.3, -10) == 0.0
     assert banter_probability(0.8, 10) == 1.0
-    assert (exchange_delta("Thanks, lovely point") > exchange_delta("Okay.") > 0
-            > exchange_delta("That is nonsense, ugh"))
+    # the answering character's own judgement of the words it answered (its reply's <felt> tag), not words
+    assert (exchange_delta(("praise", "warmth")) > exchange_delta(("banter",)) > exchange_delta(None)
+            == exchange_delta(("surprise",)) == exchange_delta(()) > 0 > exchange_delta(("conflict",)))
 
 
 # -- over the wire
@@ -211,6 +212,36 @@ async def test_banter_stops_at_the_loop_cap_until_a_person_speaks(
     await h.say("Finn, and tomorrow?")  # a person speaks: the count starts again
     await h.replies(CHANNEL_ID, 6)
     await posted_in_the_end(h, 6)
+
+
+@pytest.mark.parametrize(("felt", "finn_says", "atlas_says"), [
+    ("praise, warmth", "Finn hier. Ich habe heute Karten gezeichnet.", "Wunderbare Karten, ich freue mich!"),
+    ("conflict", "フィンです。地図なんて役に立たないよ。", "そんなことはない。"),
+])
+async def test_an_exchange_moves_the_pair_by_the_answering_characters_own_judgement_in_any_language(
+        make_ensemble: Callable[..., Awaitable[Harness]], felt: str, finn_says: str, atlas_says: str) -> None:
+    """Atlas's answer to Finn carries its model's judgement of Finn's words (the <felt> tag every reply
+    begins with, read from their meaning in whatever language they talk in): warmth brings the pair
+    closer than familiarity alone, hostility drives them apart. No word of either is read by Kindred."""
+    h = await make_ensemble(banter_chance="1", max_character_turns="1")
+
+    def answer(body: dict[str, Any]) -> str | None:
+        who = speaker(body)
+        return {"Finn": finn_says, "Atlas": f"<felt>{felt}</felt>\n{atlas_says}"}.get(who)
+
+    h.claude.responder = answer
+    await h.say("Finn, wie war dein Tag?")
+    posts = await h.replies(CHANNEL_ID, 2)
+    await posted_in_the_end(h, 2)
+    assert [p["content"] for p in posts] == [finn_says, atlas_says]  # the tag is never shown
+    finn = h.bot.services.pipeline.character_key  # type: ignore[union-attr]
+
+    async def affinity() -> float | None:  # written just after Atlas's answer is posted
+        value, exchanges = await h.store.characters.affinity("atlas", finn)
+        return value if exchanges else None
+
+    value = await eventually(affinity, "the affinity of Atlas's answer")
+    assert value > exchange_delta(None) if felt != "conflict" else value < 0, value
 
 
 async def test_hostile_affinity_silences_banter(make_ensemble: Callable[..., Awaitable[Harness]]) -> None:

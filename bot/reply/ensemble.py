@@ -229,7 +229,7 @@ class Ensemble:
         async def finish(results: Sequence[ReplyResult]) -> None:
             if results and results[0].ok:
                 value = await self.characters.adjust_affinity(
-                    speaker, key, exchange_delta(results[0].text), decay=self._fade)
+                    speaker, key, exchange_delta(results[0].felt), decay=self._fade)
                 log.info("affinity %s/%s now %+.2f", speaker, key, value)
 
         decision = Decision(True, f"{self.member(key).name} answers {self.member(speaker).name} ({reason})",

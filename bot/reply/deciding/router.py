@@ -18,7 +18,6 @@ pair last talked (``affinity_decay_days`` is its half-life).
 from __future__ import annotations
 
 import random
-import re
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -137,19 +136,16 @@ def decayed_affinity(
     return value * decay
 
 
-_WARM = re.compile(
-    r"(?<!\w)(?:thanks?|thank you|love|agree|great|lovely|friend|haha|ha|glad|wonderful|kind|"
-    r"brilliant|nice|fair point|well said|welcome)(?!\w)",
-    re.IGNORECASE,
-)
-_COLD = re.compile(
-    r"(?<!\w)(?:hate|wrong|stupid|annoying|disagree|ugh|nonsense|ridiculous|shut up|boring|"
-    r"rude|liar|no way)(?!\w)",
-    re.IGNORECASE,
-)
+# What the answering character's own judgement of the words it answered (bot/reply/felt.py KINDS, made by its
+# reply's model from their meaning, in whatever language the pair talk in) does to the pair's affinity.
+WARMING = frozenset({"praise", "warmth", "banter"})
+COOLING = frozenset({"conflict"})
 
 
-def exchange_delta(text: str) -> float:
-    """How one exchange moves a pair's affinity: familiarity warms a little; the tone of the answer more."""
-    warm, cold = len(_WARM.findall(text)), len(_COLD.findall(text))
+def exchange_delta(felt: tuple[str, ...] | None) -> float:
+    """How one exchange moves a pair's affinity: familiarity warms a little; how the answering character
+    took the other's words more (``felt``: its reply's judgement; None where it gave none, or the feelings
+    are off: familiarity alone)."""
+    kinds = felt or ()
+    warm, cold = len(WARMING.intersection(kinds)), len(COOLING.intersection(kinds))
     return max(-2.0, min(2.0, 0.25 + 0.5 * warm - 1.0 * cold))
