@@ -185,3 +185,29 @@ async def test_a_spanish_answer_in_a_call_keeps_its_spanish_voice(db_url: str, t
         assert heard["language"] == "es" and heard["prompt"] == "Finn"
     finally:
         await h.close()
+
+
+@pytest.mark.parametrize(("language", "said", "answer", "voice"), [
+    ("de", "Finn, welchen Tee machst du mir heute?",
+     ("Ja, gern.", "Ich mache dir einen Kamillentee mit etwas Honig und Zitrone."), "df_anna"),
+    ("fr", "Finn, quel thé vas-tu me préparer aujourd'hui ?",
+     ("Oui !", "Je te prépare une camomille avec un peu de miel et de citron."), "ff_siwis"),
+])
+async def test_a_short_first_sentence_in_a_call_is_said_in_the_members_language(
+        db_url: str, tmp_path: Path, language: str, said: str, answer: tuple[str, str], voice: str) -> None:
+    """An answer's first sentence too short to tell its language ("Ja, gern.", "Oui !") is said in the voice
+    of the language the member spoke, not in the character's own (English) voice, then the rest in it too."""
+    h = await voice_harness(db_url, tmp_path, dave=False, stt_backend="openai", voice_channels="true",
+                            tts_backend="openai", tts_voice="alloy", tts_voices=f"{language}={voice}")
+    try:
+        h.openai.transcript = said
+        h.claude.script(" ".join(answer))
+        await in_the_call(h, USER_ID)
+        call = h.discord.voice
+        assert call is not None
+        await call.speak(USER_ID, speech("Finn, what tea would you make me?"))
+        await call.wait_for(lambda _: len(speech_requests(h)) >= 2, what="both sentences spoken")
+        assert [r.fields["input"] for r in speech_requests(h)] == list(answer)
+        assert [r.fields["voice"] for r in speech_requests(h)] == [voice, voice]
+    finally:
+        await h.close()
