@@ -99,6 +99,32 @@ async def test_japanese_without_a_voice_stays_text_and_says_what_to_set(
     assert voice_posts(h, CHANNEL_ID) == [] and h.openai.heard == []
 
 
+@pytest.mark.parametrize(("language", "written", "answer", "voice"), [
+    ("de", ("hallo Finn, wie geht es dir heute?", "ich hätte gern einen Tee mit Honig"), "Ja, gern.",
+     "df_anna"),
+    ("fr", ("salut Finn, comment vas-tu aujourd'hui ?", "je voudrais bien un thé avec du miel"), "Oui !",
+     "ff_siwis"),
+])
+async def test_a_short_answer_to_a_voice_message_is_said_in_the_persons_language(
+        make_harness: MakeHarness, language: str, written: tuple[str, str], answer: str, voice: str) -> None:
+    """A reply too short to tell its language ("Ja, gern.", "Oui !") to a voice message too short to tell
+    one ("Finn, na?") is said in the voice of the language the person writes in, not the character's own."""
+    h = await make_harness(voice_replies="mirror", stt_backend="openai", tts_backend="openai",
+                           tts_voice="alloy", tts_voices=f"{language}={voice}")
+    for line in written:
+        await h.dm(line)
+        await h.settled()
+
+    async def known() -> bool | None:
+        return language_written(await h.store.style.get(USER_ID), any_known=True) == language or None
+    await eventually(known, "the person's language")
+    h.openai.transcript = "Finn, na?"
+    h.claude.script(answer, model="claude-test-default")
+    await h.discord.voice_message(USER_ID, OGG)
+    await eventually(check(lambda: speech_requests(h)), "the reply spoken")
+    assert [(r.fields["input"], r.fields["voice"]) for r in speech_requests(h)] == [(answer, voice)]
+
+
 # --------------------------------------------------------------------------- hearing
 
 

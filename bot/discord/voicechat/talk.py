@@ -46,7 +46,6 @@ from bot.features.voice.aloud import VIA_CALL
 from bot.features.voice.hearing import SpokenTurn
 from bot.features.voice.segmenter import Utterance
 from bot.features.voice.speech import (
-    VOICE_PREFIX,
     Payer,
     VoiceRefused,
     VoiceService,
@@ -115,8 +114,7 @@ class CallTalk:
         lock = self._speaking.setdefault(call.channel_id, asyncio.Lock())
         held = turn if turn is not None and not turn.committed else None
         outlet = CallOutlet(call, self._bot.services.part(VoiceService), lock, msg.message_id,
-                            Payer(msg.author_id, call.guild_id, call.channel_id), held,
-                            msg.content.removeprefix(VOICE_PREFIX))
+                            Payer(msg.author_id, call.guild_id, call.channel_id), held, msg.content)
         with self._bot.in_flight:
             try:
                 await self._bot.services.replies.handle(msg, lambda _key: outlet)
@@ -314,9 +312,7 @@ class CallOutlet:
         """The language of the words answered, else the one the member's speech was expected in (their
         writing's, the server's). The sentences' speech is made one after another: read once."""
         if self._answered_in is None:
-            expecting = self._voice.expecting
-            self._answered_in = (detect(spoken_text(self._answering))
-                                 or (await expecting.language(self._payer) if expecting else None),)
+            self._answered_in = (await self._voice.answered_language(self._answering, self._payer),)
         return self._answered_in[0]
 
     async def _play(self, pcm: bytes) -> bool:
