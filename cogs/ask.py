@@ -36,9 +36,9 @@ ANYWHERE_INSTALLS = app_commands.AppInstallationType(guild=True, user=True)
 ANYWHERE_CONTEXTS = app_commands.AppCommandContext(guild=True, dm_channel=True, private_channel=True)
 
 
-def asker_of(interaction: Interaction) -> Asker:
+async def asker_of(interaction: Interaction) -> Asker:
     return Asker(interaction.user.id, interaction.user.display_name, int(interaction.channel_id or 0),
-                 interaction.id, interaction.guild_id)
+                 interaction.id, interaction.guild_id, await answer_language(interaction))
 
 
 def quoted_of(interaction: Interaction, message: discord.Message) -> Quoted:
@@ -70,13 +70,14 @@ async def ask_about(interaction: Interaction, message: discord.Message) -> None:
     await interaction.response.defer(thinking=True, ephemeral=ephemeral_here(interaction))
     interaction.client.services.alive.felt.asked_about(message.id)  # reactions on it now reach it
     asking = interaction.client.services.asking
-    await answer(interaction, await asking.ask_about(asker_of(interaction), quoted_of(interaction, message)))
+    asker = await asker_of(interaction)
+    await answer(interaction, await asking.ask_about(asker, quoted_of(interaction, message)))
 
 
 async def remember_this(interaction: Interaction, message: discord.Message) -> None:
     language = await answer_language(interaction)
     try:
-        await interaction.client.services.asking.remember(asker_of(interaction),
+        await interaction.client.services.asking.remember(await asker_of(interaction),
                                                           quoted_of(interaction, message))
     except InvalidInput as exc:
         await tell(interaction, exc.said(language))
@@ -113,7 +114,7 @@ class AskCommands(commands.Cog):
     @may_talk()
     async def ask(self, interaction: Interaction, message: str) -> None:
         await interaction.response.defer(thinking=True, ephemeral=ephemeral_here(interaction))
-        await answer(interaction, await self.asking.ask(asker_of(interaction), message))
+        await answer(interaction, await self.asking.ask(await asker_of(interaction), message))
 
 
 async def setup(bot: Kindred) -> None:

@@ -7,10 +7,12 @@ an unusable rendering posts no greeting at all."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from babel.dates import format_date, format_time
 
 from bot.core.persona.cards import read_card
 from bot.reply import greetingwords
@@ -146,3 +148,28 @@ async def test_an_unusable_rendering_posts_no_greeting_and_is_asked_again_later(
     greeting, _ = await h.replies(int(sent["channel_id"]), 2)
     assert greeting["content"].startswith(rendered.split("{{user}}")[0])
     assert len(renderings(h)) == 2
+
+
+@pytest.mark.parametrize(("code", "own", "message"), [
+    ("de", "Hallo, {{user}}! Heute ist {{weekday}}, der {{date}}, und es ist {{time}}.", CASES[1][2]),
+    ("ja", "こんにちは、{{user}}さん！今日は{{date}}{{weekday}}、今は{{time}}よ。", CASES[2][2]),
+])
+async def test_a_greetings_date_and_time_are_written_in_its_language(
+        make_harness: Make, tmp_path: Path, code: str, own: str, message: str) -> None:
+    """A greeting's {{weekday}}, {{date}} and {{time}} are written as the greeting's language writes them
+    (Babel's, CLDR's), never English's "Sunday", "November 29, 2026", "12:51 PM"."""
+    folder = lumen_folder(tmp_path)
+    with (folder / "character.env").open("a") as env:
+        env.write(f"\nfirst_message_{code}={own}\n")
+    h = await make_harness(character_dir=folder, greetings="true", timezone="UTC")
+    h.claude.script("…", model="claude-test-default")
+    sent = await h.dm(message)
+    greeting, _ = await h.replies(int(sent["channel_id"]), 2)
+    at = datetime.fromisoformat(sent["timestamp"]).astimezone(UTC)
+    expected = (own.replace("{{user}}", "alice")
+                .replace("{{weekday}}", format_date(at, "EEEE", locale=code))
+                .replace("{{date}}", format_date(at, "long", locale=code))
+                .replace("{{time}}", format_time(at, "short", locale=code)))
+    assert greeting["content"] == expected
+    english = (f"{at:%A}", f"{at:%B} {at.day}, {at.year}", " AM", " PM")
+    assert not [word for word in english if word in greeting["content"]]

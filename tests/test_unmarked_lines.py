@@ -1,68 +1,119 @@
-"""No line a person reads is written out in English where Discord shows it: the text handed to what
-posts, answers or draws on Discord (a message's content, an embed's title, fields and footer, a button's or
-a text input's label, a panel's text, a thread's name) is a marked line (``t``, ``tn``, ``N_``: a catalog
-has it in every language), or a value, never a literal with words in it.
+"""No line a person reads or hears is written out in English: the text handed to what posts, answers or
+draws on Discord (a message's content, an embed's title, fields and footer, a button's or a text input's
+label, a panel's text, a thread's name), to what speaks aloud, or put in a person's own name (a question a
+menu asks for them, a note kept for them) is a marked line (``t``, ``tn``, ``N_``: a catalog has it in every
+language), or a value, never a literal with words in it. A line built by a function of the same module and
+handed on there is read where it is built.
 
-Read from the code (its syntax tree), in the modules that talk to people: ``cogs/``, ``bot/discord/`` and
-``bot/features/``. What stays English by design is listed with its reason (docs/languages.md, "Not
-translated here"): the operator's log channel, Discord's audit log (a ``reason=``), command names and
-descriptions (their own ``commands`` catalogs, read by the tree's translator), and an exception's
-message that no one reads. A literal reaching Discord through a variable is not seen here: the
-over-the-wire tests in several languages (tests/test_every_language.py and the ``*_i18n`` files) read
-what is sent."""
+Read from the code (its syntax tree), in every package that may hand a line to a person: ``cogs/``,
+``bot/`` (the Discord edge, the features, the operator's gates and answers, the reply sequence, the
+character's own life, the runtime, the core) and ``memory/``, ``personaflow/``. What stays English by design
+is listed with its reason (docs/languages.md, "Not translated here"): the operator's log channel, dashboard
+and console, Discord's audit log (a ``reason=``), command names and descriptions (their own ``commands``
+catalogs, read by the tree's translator), and an exception's message that no one reads. A literal reaching
+Discord through a variable is not seen here: the over-the-wire tests in several languages
+(tests/test_every_language.py and the ``*_i18n`` files) read what is sent."""
 
 from __future__ import annotations
 
 import ast
+import re
+from collections.abc import Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SCANNED = ("cogs", "bot/discord", "bot/features")
+# Every folder whose code may hand a line to a person, the reply's and memory's too (what they say in
+# character, what a person's commands read back); a module that only the operator or the model reads is
+# listed below.
+SCANNED = ("cogs", "bot/discord", "bot/features", "bot/operator", "bot/alive", "bot/reply", "bot/runtime",
+           "bot/core", "memory", "personaflow")
 # Calls that show their text to a person, and the keywords that carry it.
 SHOWN_BY = {
     "send", "send_message", "edit_message", "edit_original_response", "followup", "reply", "tell",
     "send_long", "Embed", "add_field", "set_field_at", "insert_field_at", "set_footer", "set_author",
     "Button", "TextInput", "Modal", "SelectOption", "Select", "TextDisplay", "create_thread",
+    # said aloud in a call or a voice message
+    "speak", "speak_in_call",
+    # put in the person's own name: a question asked for them (answered in its language, and kept in their
+    # history), a note kept for them (read back to them by /memory list)
+    "ask", "remember",
 }
 TEXT_KEYWORDS = {"content", "title", "description", "name", "value", "text", "label", "placeholder"}
+# Discord's markup, drawn by each client in its own language: a timestamp (<t:0:R>), a mention.
+DISCORD_MARKUP = re.compile(r"<t:\d+(?::[tTdDfFRS])?>|<(?:@[!&]?|#)\d+>")
 MARKED = {"t", "tn", "N_", "sentences", "listed"}
 # English by design, with the reason (docs/languages.md): a whole module, or one line of one by its text.
 ENGLISH_BY_DESIGN = {
     "bot/discord/logchannel.py": "the operator's log channel: its admin commands and reports",
     "cogs/server_settings.py: 'tickets'": "a setting's name, as /settings show names every other by its key",
+    "bot/operator/admin/": "the log channel's admin commands' answers and reports (logchannel.py sends them)",
+    "bot/operator/dashboard/": "the operator's web dashboard",
+    "bot/runtime/console.py": "the operator's console",
 }
 
 
-def literal_words(node: ast.expr) -> list[ast.expr]:
-    """The literals with letters in them that ``node`` would show as they are (a marked call is none)."""
+def by_design(where: str) -> bool:
+    """Whether the module ``where`` is English by design, whole or by its folder."""
+    return any(where == key or (key.endswith("/") and where.startswith(key)) for key in ENGLISH_BY_DESIGN)
+
+
+def has_words(text: str) -> bool:
+    """Letters outside Discord's own markup (a timestamp each client writes in its language, a mention)."""
+    return any(c.isalpha() for c in DISCORD_MARKUP.sub("", text))
+
+
+def literal_words(node: ast.expr, helpers: Mapping[str, ast.AST] | None = None) -> list[ast.expr]:
+    """The literals with letters in them that ``node`` would show as they are (a marked call is none). A
+    call of ``helpers`` (the module's own functions, by name) shows what it returns: a line built by a
+    helper beside the call that shows it is read there."""
+    helpers = helpers or {}
+    def words(value: ast.expr) -> list[ast.expr]:
+        return literal_words(value, helpers)
     if isinstance(node, ast.Call):
         func = node.func
         name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
         if name in MARKED:
             return []
         if name in ("join", "format") and isinstance(func, ast.Attribute):
-            return [*literal_words(func.value), *(x for a in node.args for x in literal_words(a))]
+            return [*words(func.value), *(x for a in node.args for x in words(a))]
+        if name in helpers:
+            inner = {k: v for k, v in helpers.items() if k != name}  # (a helper calling itself: read once)
+            return [x for value in returned(helpers[name]) for x in literal_words(value, inner)]
         return []
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return [node] if any(c.isalpha() for c in node.value) else []
+        return [node] if has_words(node.value) else []
     if isinstance(node, ast.JoinedStr):
-        own = any(isinstance(v, ast.Constant) and any(c.isalpha() for c in str(v.value))
-                  for v in node.values)
-        inner = [x for v in node.values if isinstance(v, ast.FormattedValue) for x in literal_words(v.value)]
+        own = has_words("".join(str(v.value) if isinstance(v, ast.Constant) else "0" for v in node.values))
+        inner = [x for v in node.values if isinstance(v, ast.FormattedValue) for x in words(v.value)]
         return ([node] if own else []) + inner
     if isinstance(node, ast.BinOp):
-        return [*literal_words(node.left), *literal_words(node.right)]
+        return [*words(node.left), *words(node.right)]
     if isinstance(node, ast.IfExp):
-        return [*literal_words(node.body), *literal_words(node.orelse)]
+        return [*words(node.body), *words(node.orelse)]
     if isinstance(node, ast.BoolOp):
-        return [x for v in node.values for x in literal_words(v)]
+        return [x for v in node.values for x in words(v)]
     return []
+
+
+def returned(function: ast.AST) -> list[ast.expr]:
+    """What ``function`` returns (its own ``return`` statements, not those of functions inside it)."""
+    found, todo = [], list(ast.iter_child_nodes(function))
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.Return) and node.value is not None:
+            found.append(node.value)
+        elif not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            todo.extend(ast.iter_child_nodes(node))
+    return found
 
 
 def unmarked(source: str, where: str) -> list[str]:
     """Each literal of ``source`` shown to a person unmarked, as "where:line: text"."""
     found = []
-    for node in ast.walk(ast.parse(source)):
+    tree = ast.parse(source)
+    helpers = {node.name: node for node in ast.walk(tree)
+               if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
         func = node.func
@@ -71,7 +122,7 @@ def unmarked(source: str, where: str) -> list[str]:
             continue
         shown = [*node.args, *(k.value for k in node.keywords if k.arg in TEXT_KEYWORDS)]
         for value in shown:
-            found += [f"{where}:{n.lineno}: {ast.unparse(n)[:90]}" for n in literal_words(value)]
+            found += [f"{where}:{n.lineno}: {ast.unparse(n)[:90]}" for n in literal_words(value, helpers)]
     return found
 
 
@@ -80,7 +131,7 @@ def test_no_line_a_person_reads_is_written_out_in_english() -> None:
     for folder in SCANNED:
         for path in sorted((ROOT / folder).rglob("*.py")):
             where = path.relative_to(ROOT).as_posix()
-            if where not in ENGLISH_BY_DESIGN:
+            if not by_design(where):
                 found += [line for line in unmarked(path.read_text(encoding="utf-8"), where)
                           if f"{where}: {line.split(': ', 1)[1]}" not in ENGLISH_BY_DESIGN]
     assert found == [], (
@@ -100,7 +151,15 @@ async def answer(interaction, language, name, n):
     await tell(interaction, t(language, "One.") + " Two.")
     view.add_item(discord.ui.Button(label="Close ticket", custom_id="kindred-ticket:1:close"))
     await channel.create_thread(name=f"ticket-{n}", reason="Kindred: a ticket")
+    await interaction.followup.send(when(n))
+    await asking.ask(asker, question(language, quoted))
+
+def when(n):
+    return f"<t:{n}:R> (<t:{n}:D>)"  # each client writes a timestamp in its own language
+
+def question(language, quoted):
+    return f"{quoted.author} wrote: {quoted.text}" if quoted.text else t(language, "Make of this?")
 '''
     assert sorted(line.split(": ", 1)[1] for line in unmarked(planted, "planted.py")) == sorted([
         "f'Done: {name} is set.'", "'Known users'", "f'{n} people'", "' Two.'", "'Close ticket'",
-        "f'ticket-{n}'"])
+        "f'ticket-{n}'", "f'{quoted.author} wrote: {quoted.text}'"])

@@ -99,6 +99,32 @@ async def test_japanese_without_a_voice_stays_text_and_says_what_to_set(
     assert voice_posts(h, CHANNEL_ID) == [] and h.openai.heard == []
 
 
+@pytest.mark.parametrize(("language", "written", "answer", "voice"), [
+    ("de", ("hallo Finn, wie geht es dir heute?", "ich hätte gern einen Tee mit Honig"), "Ja, gern.",
+     "df_anna"),
+    ("fr", ("salut Finn, comment vas-tu aujourd'hui ?", "je voudrais bien un thé avec du miel"), "Oui !",
+     "ff_siwis"),
+])
+async def test_a_short_answer_to_a_voice_message_is_said_in_the_persons_language(
+        make_harness: MakeHarness, language: str, written: tuple[str, str], answer: str, voice: str) -> None:
+    """A reply too short to tell its language ("Ja, gern.", "Oui !") to a voice message too short to tell
+    one ("Finn, na?") is said in the voice of the language the person writes in, not the character's own."""
+    h = await make_harness(voice_replies="mirror", stt_backend="openai", tts_backend="openai",
+                           tts_voice="alloy", tts_voices=f"{language}={voice}")
+    for line in written:
+        await h.dm(line)
+        await h.settled()
+
+    async def known() -> bool | None:
+        return language_written(await h.store.style.get(USER_ID), any_known=True) == language or None
+    await eventually(known, "the person's language")
+    h.openai.transcript = "Finn, na?"
+    h.claude.script(answer, model="claude-test-default")
+    await h.discord.voice_message(USER_ID, OGG)
+    await eventually(check(lambda: speech_requests(h)), "the reply spoken")
+    assert [(r.fields["input"], r.fields["voice"]) for r in speech_requests(h)] == [(answer, voice)]
+
+
 # --------------------------------------------------------------------------- hearing
 
 
@@ -183,5 +209,31 @@ async def test_a_spanish_answer_in_a_call_keeps_its_spanish_voice(db_url: str, t
         assert [r.fields["voice"] for r in speech_requests(h)] == ["ef_dora", "ef_dora"]
         [heard] = transcriptions(h)
         assert heard["language"] == "es" and heard["prompt"] == "Finn"
+    finally:
+        await h.close()
+
+
+@pytest.mark.parametrize(("language", "said", "answer", "voice"), [
+    ("de", "Finn, welchen Tee machst du mir heute?",
+     ("Ja, gern.", "Ich mache dir einen Kamillentee mit etwas Honig und Zitrone."), "df_anna"),
+    ("fr", "Finn, quel thé vas-tu me préparer aujourd'hui ?",
+     ("Oui !", "Je te prépare une camomille avec un peu de miel et de citron."), "ff_siwis"),
+])
+async def test_a_short_first_sentence_in_a_call_is_said_in_the_members_language(
+        db_url: str, tmp_path: Path, language: str, said: str, answer: tuple[str, str], voice: str) -> None:
+    """An answer's first sentence too short to tell its language ("Ja, gern.", "Oui !") is said in the voice
+    of the language the member spoke, not in the character's own (English) voice, then the rest in it too."""
+    h = await voice_harness(db_url, tmp_path, dave=False, stt_backend="openai", voice_channels="true",
+                            tts_backend="openai", tts_voice="alloy", tts_voices=f"{language}={voice}")
+    try:
+        h.openai.transcript = said
+        h.claude.script(" ".join(answer))
+        await in_the_call(h, USER_ID)
+        call = h.discord.voice
+        assert call is not None
+        await call.speak(USER_ID, speech("Finn, what tea would you make me?"))
+        await call.wait_for(lambda _: len(speech_requests(h)) >= 2, what="both sentences spoken")
+        assert [r.fields["input"] for r in speech_requests(h)] == list(answer)
+        assert [r.fields["voice"] for r in speech_requests(h)] == [voice, voice]
     finally:
         await h.close()

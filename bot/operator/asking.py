@@ -24,6 +24,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from bot.core.i18n import t
 from bot.core.place import Place
 from bot.core.stages import Incoming
 from bot.operator.conversation_tools import ConversationTools
@@ -44,6 +45,9 @@ class Asker:
     # The server the interaction came from (None: a DM or a group DM): what the answer costs is that
     # server's spend, though what is said stays in the person's private scope.
     guild_id: int | None = None
+    # The language they read (their client's): the words a menu puts in their name are in it, so the
+    # character answers in it and a line of Kindred's own (the fallback, a limit) reads it there.
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -76,18 +80,21 @@ class CollectingOutlet:
         pass  # follow-ups carry no nonce
 
 
-def question_about(quoted: Quoted, ask: str = "") -> str:
-    """The question a message menu asks: the message quoted and attributed, then the person's words."""
-    body = quoted.content.strip() or "(a message with no text)"
+def question_about(quoted: Quoted, language: str | None = None, ask: str = "") -> str:
+    """The question a message menu asks in the person's name, in ``language``: the message quoted and
+    attributed, then their words."""
+    body = quoted.content.strip() or t(language, "(a message with no text)")
     if len(body) > QUOTE_LIMIT:
         body = body[:QUOTE_LIMIT] + "…"
     lines = "\n".join(f"> {line}" for line in body.splitlines())
-    return f"{quoted.author_name} wrote:\n{lines}\n\n{ask or 'What do you make of this?'}"
+    return (t(language, "{name} wrote:", name=quoted.author_name) + f"\n{lines}\n\n"
+            + (ask or t(language, "What do you make of this?")))
 
 
-def note_of(quoted: Quoted) -> str:
-    """What "Remember this" keeps: the message, attributed to who wrote it."""
-    return f"{quoted.author_name} said: {quoted.content.strip()}"
+def note_of(quoted: Quoted, language: str | None = None) -> str:
+    """What "Remember this" keeps, in ``language`` (/memory list reads it back to them): the message,
+    attributed to who wrote it."""
+    return t(language, "{name} said: {text}", name=quoted.author_name, text=quoted.content.strip())
 
 
 class Asking:
@@ -118,7 +125,7 @@ class Asking:
         return [piece for part in outlet.parts for piece in split_message(part, limit) if piece.strip()]
 
     async def ask_about(self, asker: Asker, quoted: Quoted) -> list[str]:
-        return await self.ask(asker, question_about(quoted))
+        return await self.ask(asker, question_about(quoted, asker.language))
 
     async def remember(self, asker: Asker, quoted: Quoted) -> int:
         """Keep the message as the person's own private note (raises InvalidInput as /remember does, and
@@ -128,5 +135,5 @@ class Asking:
             await self.tools.may_quote(quoted.author_id, quoted.author_name, quoted.written_at,
                                        quoted.guild_id)
             quoting = quoted.author_id
-        return await self.tools.remember(asker.user_id, asker.name, note_of(quoted), private=True,
-                                         quoted_user_id=quoting)
+        return await self.tools.remember(asker.user_id, asker.name, note_of(quoted, asker.language),
+                                         private=True, quoted_user_id=quoting)

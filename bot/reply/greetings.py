@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, tzinfo
 
 from bot.core.config import ReplySettings
@@ -81,9 +81,10 @@ class Greeter:
         self.renderings = renderings  # the card's greeting in other languages (None: always the card's)
         self._channels: KeyedLocks[str] = KeyedLocks()  # per channel greeting mark, while one is posted
 
-    def _moment(self, msg: Incoming, data: PromptData) -> Moment:
-        # posted text: its time macros are their values now, in the character's zone
-        return moment_of(msg, data, self.zone)
+    def _moment(self, msg: Incoming, data: PromptData, language: str | None) -> Moment:
+        # posted text: its time macros are their values now, in the character's zone, written as the
+        # greeting's language writes them
+        return replace(moment_of(msg, data, self.zone), language=language)
 
     async def shown(self, data: PromptData, msg: Incoming) -> str:
         """The greeting already shown in ``msg``'s DM and not held by its history ("" for none): no consent
@@ -104,11 +105,12 @@ class Greeter:
             shown = await self.state.get(key)
             if shown:
                 return Opening(shown)
-            greeting = await self._in_language(persona, msg)
+            greeting, language = await self._in_language(persona, msg)
             if not greeting:
                 return None  # none in their language now (a rendering failed): none in another
-            return await self._post(key, opening_greeting(persona, data, msg, self._moment(msg, data),
-                                                          greeting), msg, outlet)
+            return await self._post(key, opening_greeting(persona, data, msg,
+                                                          self._moment(msg, data, language), greeting),
+                                    msg, outlet)
         if not persona.group_greetings:
             return None  # no read for the many cards without group greetings
         if await self.state.get(key):
@@ -121,22 +123,24 @@ class Greeter:
             if any(m.author_id in self.own_ids for m in data.recent):
                 await self.state.set(key, "-")  # it spoke here before greetings were kept: no opening
                 return None
-            return await self._post(key, channel_greeting(persona, msg, self._moment(msg, data)), msg, outlet)
+            moment = self._moment(msg, data, card_language(persona, " ".join(persona.group_greetings)))
+            return await self._post(key, channel_greeting(persona, msg, moment), msg, outlet)
 
-    async def _in_language(self, persona: Persona, msg: Incoming) -> str:
+    async def _in_language(self, persona: Persona, msg: Incoming) -> tuple[str, str | None]:
         """The greeting a first DM opens with, in the language the message is written in: the operator's own
         for it, the card's where it is the card's language (or the message does not tell), else the card's
-        rendered in it (bot/reply/greetingwords.py; "" when that failed)."""
+        rendered in it (bot/reply/greetingwords.py; "" when that failed); and the language it is in (None:
+        not known)."""
         greeting = greeting_for(persona, msg.author_id, msg.scope)
         language = detect(msg.text)
         if not greeting or language is None:
-            return greeting
+            return greeting, card_language(persona, greeting) if greeting else None
         if own := own_greeting(persona, language):
-            return own
-        card = detect(greeting) or detect(persona.system_prompt[:2000])
+            return own, language
+        card = card_language(persona, greeting)
         if card in (None, language) or self.renderings is None:
-            return greeting
-        return await self.renderings.render(persona, greeting, language, msg.author_id)
+            return greeting, card
+        return await self.renderings.render(persona, greeting, language, msg.author_id), language
 
     async def _post(self, key: str, text: str, msg: Incoming, outlet: Outlet) -> Opening | None:
         text = self.finish(msg, text) if text else ""
@@ -152,3 +156,8 @@ class Greeter:
         await self.state.set(key, text)  # before anything else: from here on it is never posted again
         log.info("greeted %s in %s before answering message %s", msg.author_name, msg.scope, msg.message_id)
         return Opening(text, parts, ids, msg.is_dm, msg.is_dm and is_hello(msg.text, self.names()))
+
+
+def card_language(persona: Persona, greeting: str) -> str | None:
+    """The language a card's ``greeting`` is in (else its prompt's; None: neither tells)."""
+    return detect(greeting) or detect(persona.system_prompt[:2000])

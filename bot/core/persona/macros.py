@@ -15,7 +15,9 @@ changes every minute. So the macros are rendered in two places:
 * in the per-message part of the prompt (the last user turn, after the cached history), a ``[Now: ...]`` note
   states what each reference the character uses stands for at this reply (see :func:`now_note`).
 
-Text shown to a person as it is (the console's greeting) is rendered with the values themselves.
+Text shown to a person as it is (a greeting posted, the console's) is rendered with the values themselves, in
+the language the text is written in (:attr:`Moment.language`: a German greeting's ``{{weekday}}`` is
+"Sonntag", as Babel writes CLDR's); the model reads them as SillyTavern writes them, in English.
 
 The chance macros ``{{random::a::b}}`` (or ``{{random:a,b}}``), ``{{pick::a::b}}`` and ``{{roll:2d6}}`` are
 drawn from a seed: ``{{pick}}`` from the text and its place in it, so it stays the same wherever the text is
@@ -34,7 +36,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from babel.core import UnknownLocaleError
+from babel.dates import format_date, format_time, format_timedelta
+
+from bot.core.i18n import N_, t
+from bot.core.locales import FALLBACK
+
 TIME_MACROS = ("date", "time", "weekday", "idle_duration", "isodate", "isotime")
+NEVER_SPOKE = N_("none: this is their first message here")  # {{idle_duration}} before they ever spoke
 REFERENCES = {"date": "[date]", "time": "[time]", "weekday": "[weekday]", "idle_duration": "[idle duration]",
               "isodate": "[ISO date]", "isotime": "[24-hour time]"}
 _MACRO = re.compile(r"\{\{\s*(char|user|user_line|date|time|weekday|idle_duration|isodate|isotime|lastmessage"
@@ -62,6 +71,9 @@ class Moment:
 
     now: datetime  # aware, in the character's time zone
     idle: timedelta | None = None  # since the person last spoke; None when they never did before
+    # The language of a text posted as it is (a greeting in the person's language): its date, weekday, time
+    # and idle duration as that language writes them; None (or English): as SillyTavern writes them.
+    language: str | None = None
 
     def value(self, name: str) -> str:
         if name.startswith("time_utc"):  # {{time_UTC+2}}: the time at that offset from UTC
@@ -69,7 +81,9 @@ class Moment:
             if not -14 <= hours <= 14:
                 return reference(name)
             at = self.now.astimezone(timezone(timedelta(hours=hours)))
-            return Moment(at, self.idle).value("time")
+            return Moment(at, self.idle, self.language).value("time")
+        if self.language not in (None, FALLBACK) and (written := self._written(name)) is not None:
+            return written
         if name == "isodate":
             return f"{self.now:%Y-%m-%d}"
         if name == "isotime":
@@ -81,7 +95,26 @@ class Moment:
             return f"{hour}:{self.now.minute:02d} {'AM' if self.now.hour < 12 else 'PM'}"  # "LT": 2:05 PM
         if name == "weekday":
             return f"{self.now:%A}"
-        return humanize(self.idle) if self.idle is not None else "none: this is their first message here"
+        return humanize(self.idle) if self.idle is not None else NEVER_SPOKE
+
+    def _written(self, name: str) -> str | None:
+        """``name``'s value as :attr:`language` writes it (None: a macro it does not change, or a language
+        Babel does not know)."""
+        language = str(self.language)
+        locale = language.replace("-", "_")
+        try:
+            if name == "date":  # the long date, as SillyTavern's "LL" is in English
+                return str(format_date(self.now, "long", locale=locale))
+            if name == "weekday":
+                return str(format_date(self.now, "EEEE", locale=locale))
+            if name == "time":
+                return str(format_time(self.now, "short", locale=locale))
+            if name == "idle_duration":
+                return (str(format_timedelta(self.idle, locale=locale)) if self.idle is not None
+                        else t(language, NEVER_SPOKE))
+        except (UnknownLocaleError, ValueError):
+            return None
+        return None
 
 
 _CHANCE = re.compile(r"\{\{\s*(random|pick|roll)\s*(::|:)(.*?)\}\}", re.IGNORECASE | re.DOTALL)

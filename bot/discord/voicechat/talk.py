@@ -114,7 +114,7 @@ class CallTalk:
         lock = self._speaking.setdefault(call.channel_id, asyncio.Lock())
         held = turn if turn is not None and not turn.committed else None
         outlet = CallOutlet(call, self._bot.services.part(VoiceService), lock, msg.message_id,
-                            Payer(msg.author_id, call.guild_id, call.channel_id), held)
+                            Payer(msg.author_id, call.guild_id, call.channel_id), held, msg.content)
         with self._bot.in_flight:
             try:
                 await self._bot.services.replies.handle(msg, lambda _key: outlet)
@@ -157,7 +157,7 @@ class CallOutlet:
     stops it at once: the rest is posted, not said."""
 
     def __init__(self, call: DiscordCall, voice: VoiceService, turn: asyncio.Lock, answered: int,
-                 payer: Payer, held: SpokenTurn | None = None) -> None:
+                 payer: Payer, held: SpokenTurn | None = None, answering: str = "") -> None:
         self._call = call
         # A turn begun at a pause (speculative): nothing is posted, typed or said until its first audio
         # commits it (``_go``: set then); until then the member may go on and withdraw it.
@@ -177,6 +177,10 @@ class CallOutlet:
         # The answer's language, from its first sentence that tells one: one voice for the whole answer (a
         # short "¡Sí!" alone does not tell, and must not be read in another voice).
         self._language: str | None = None
+        # Until one tells it, the language of the words answered (else the one their speech was expected
+        # in): a short first sentence ("Ja, gern.") is not read in the character's voice of another language.
+        self._answering = answering
+        self._answered_in: tuple[str | None] | None = None  # read once, when first needed
         self._ahead = ""  # the first sentence's start, said before the sentence was posted
         # Set once the first audio is under way (or none will be): a speculative answer's post waits for it
         # a moment, so that the call hears it before the event loop turns to posting.
@@ -294,7 +298,8 @@ class CallOutlet:
             return None
         try:
             self._language = self._language or detect(spoken_text(sentence))
-            return await self._voice.speak_in_call(sentence, self._payer, language=self._language)
+            language = self._language or await self._answered_language()
+            return await self._voice.speak_in_call(sentence, self._payer, language=language)
         except VoiceRefused as exc:  # a spending limit, logged once by the limits
             log.info("a reply in voice channel %s was posted but not spoken: %s", self._call.channel_id, exc)
         except VoiceUnavailable as exc:
@@ -302,6 +307,13 @@ class CallOutlet:
                         exc)
         self._stopped = True
         return None
+
+    async def _answered_language(self) -> str | None:
+        """The language of the words answered, else the one the member's speech was expected in (their
+        writing's, the server's). The sentences' speech is made one after another: read once."""
+        if self._answered_in is None:
+            self._answered_in = (await self._voice.answered_language(self._answering, self._payer),)
+        return self._answered_in[0]
 
     async def _play(self, pcm: bytes) -> bool:
         """One sentence played whole; False when it was not (spoken over, the call left): nothing more of

@@ -14,7 +14,8 @@ outcome) and tells the limits what it cost. Transcription is priced by the minut
 on this machine for nothing: it is neither asked about nor recorded.
 
 A reply is spoken in the voice of its language (:meth:`VoiceService.voice_for`), told by bot/core/language.py
-from the reply itself (or, when a short one does not tell, from what it answers): the operator's voice for
+from the reply itself (or, when a short one does not tell, from what it answers, else from the language the
+person's speech is expected in: :meth:`VoiceService.answered_language`): the operator's voice for
 that language (``tts_voices``), else the character's own (``tts_voice``) where it speaks that language, else
 on espeak-ng that language's espeak-ng voice with the character's variant (``+f3``...). espeak-ng reads
 Chinese (``cmn``) but not Japanese kanji (it says "Chinese letter" for each): a Japanese reply is spoken only
@@ -296,7 +297,7 @@ class VoiceService:
         words = spoken_text(text)
         if not words:
             raise VoiceUnavailable("nothing to say aloud")
-        voice = self.voice_for(detect(words) or (detect(answering) if answering else None))
+        voice = self.voice_for(detect(words) or await self.answered_language(answering, payer))
         try:
             async with asyncio.timeout(self.voice.voice_timeout):
                 audio = await self._synthesize(words, payer, voice)
@@ -305,6 +306,14 @@ class VoiceService:
             raise VoiceUnavailable(f"speech timed out after {self.voice.voice_timeout:g}s") from None
         except AudioError as exc:
             raise VoiceUnavailable(str(exc)) from exc
+
+    async def answered_language(self, answering: str, payer: Payer) -> str | None:
+        """The language of a reply too short to tell its own ("Ja, gern.", "Oui !"): that of the words it
+        answers (a transcript without its ``[voice]`` mark), else the one ``payer``'s speech is expected in
+        (their writing's, the place's /settings language); None: the character's own voice."""
+        if (code := detect(spoken_text(answering.removeprefix(VOICE_PREFIX)))) is not None:
+            return code
+        return await self.expecting.language(payer) if self.expecting is not None else None
 
     async def speak_in_call(self, text: str, payer: Payer = NOBODY, *, language: str | None = None) -> bytes:
         """A reply as a voice channel plays it (48 kHz 16-bit stereo PCM), in the character's voice for
