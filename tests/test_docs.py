@@ -339,4 +339,5 @@ def test_the_feature_packages_architecture_lists_are_those_there_are() -> None:
     named = {name.strip() for name in listed.group(1).replace("\n", " ").split(",")}
     packages = {p.parent.name for p in (PROJECT_ROOT / "bot" / "features").glob("*/__init__.py")}
     assert named == packages, (f"docs/architecture.md (bot/features/ in the layers) lacks {packages - named} "
-                               f"and names {named - packages}, which are not packages")
+                               f"and names {named - packages}, which are not packages: edit the list after "
+                               f"'a package per feature (' there")
