@@ -438,7 +438,7 @@ async def compose_ensemble(settings: Settings, section: EnsembleSettings, store:
     cast = [CastMember(pipeline.character_key, pipeline)]
     for folder in folders:
         source = CharacterSource(folder, character.config_file, character.environ)
-        source.load()  # a broken folder fails start-up with its file and key named
+        await source.refresh()  # a broken folder fails start-up with its file and key named
         key = folder.name
         names = CharacterNames(source.current, set())
         features = Features(
