@@ -107,6 +107,17 @@ def test_the_message_flow_and_the_bot_class_name_no_feature() -> None:
     assert named == {}
 
 
+def test_the_console_builds_no_feature_itself() -> None:
+    """Console mode gets what a feature lends its replies as the bot does, from the feature's registration
+    (``in_console``) built by the composition root: it imports no feature's module and names none."""
+    graph = grimp.build_graph(*PACKAGES, exclude_type_checking_imports=False, cache_dir=None)
+    imports = sorted(m for m in graph.find_modules_directly_imported_by("bot.runtime.console")
+                     if m.startswith(FEATURE_MODULES))
+    words = sorted(n for n in _identifiers(ast.parse((ROOT / "bot" / "runtime" / "console.py").read_text()))
+                   if any(word in n.lower() for word in FEATURE_WORDS))
+    assert imports == [] and words == []
+
+
 def test_the_bot_groups_own_cog_names_no_feature() -> None:
     """``/bot``'s own cog (cogs/activation.py) makes a command per registered switch and tells the features
     of a place switched off (``place_changed``) from their registrations alone: it imports no feature's

@@ -239,6 +239,20 @@ def compose_character(settings: Settings, store: Store, claude: ClaudeClient, ch
     return pipeline
 
 
+def compose_console_features(settings: Settings, store: Store, character: CharacterSource,
+                             consent: Consent) -> Features:
+    """What console mode's replies are lent: the tools of the features registered ``in_console`` (the web
+    search), built from the same ``Parts`` as a running bot's; nothing of Discord (no gate, place, timer
+    nor cog), and no spending limits (the operator is the one talking)."""
+    names = CharacterNames(character.current, set())
+    parts = Parts(SettingsHolder(settings), store, Timers(store.timers),
+                  PlaceControls(store.places, store.switches), names.name,
+                  lambda _: True,  # every line typed is said to the character
+                  consent, OwnAccounts(), settings.character_name_slug, persona=character.current)
+    lent = Contribution.joined([feature.build(parts) for feature in FEATURES if feature.in_console])
+    return Features(tools=lent.tools)
+
+
 def intent_router(settings: Settings) -> IntentRouter:
     """What a message is about (bot/reply/deciding/intent.py), classified once for the pipeline and the
     memory."""
