@@ -274,6 +274,25 @@ def test_the_composition_root_attaches_nothing_after_construction() -> None:
             if not line.strip().startswith("cast.") and any(word in line for word in later)] == []
 
 
+def test_the_reactions_felt_get_their_correction_answers_as_alive_is_built() -> None:
+    """What answers a correction kept (a feature's, built from ``Running``) is an argument of ``Alive``:
+    ``Running`` takes what the initiative says (``SaidFeelings``), not ``Alive``'s, so no one sets the
+    answers on the reactions of a built ``Alive``."""
+    import inspect
+
+    from bot.alive.service import Alive
+
+    assert "corrections" in inspect.signature(Alive).parameters
+    set_later = [f"{path.relative_to(ROOT)}:{node.lineno}"
+                 for path in sorted((ROOT / "bot").rglob("*.py"))
+                 for node in ast.walk(ast.parse(path.read_text()))
+                 if isinstance(node, ast.Assign)
+                 for target in node.targets
+                 if isinstance(target, ast.Attribute) and target.attr == "answers"
+                 and not (isinstance(target.value, ast.Name) and target.value.id == "self")]
+    assert set_later == []
+
+
 def test_whether_to_answer_is_imported_through_its_package_s_entry_point() -> None:
     """bot/reply/deciding is one package with one entry point (its __init__): no module outside it imports its
     modules (tests may, for their unit tests)."""
