@@ -16,7 +16,8 @@ per person is read with :meth:`PlaceConfig.person`.
 
 Read at every message (activation, switches, a server's /settings), so answered from a copy of the table
 (database/refreshing.py ``TableMirror``): this process's own changes apply at once; another process's (a
-shared PostgreSQL) within CONFIG_CACHE_SECONDS, or at once when the cluster passes them on.
+shared PostgreSQL) within CONFIG_CACHE_SECONDS, or at once when the cluster passes them on; a row edited,
+added or deleted by hand in SQL within CONFIG_CACHE_SECONDS too.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, ScalarSelect, and_, delete, select
+from sqlalchemy import ColumnElement, ScalarSelect, and_, delete, func, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from database.engine import Database
@@ -185,14 +186,18 @@ class PlaceConfig:
             ScopedSetting.scope == scope, ScopedSetting.key == key))
         return {int(scope_id): json.loads(value) for scope_id, value in rows}
 
-    async def _read(self, since: datetime | None) -> list[tuple[tuple[str, int, str], object, datetime]]:
+    async def _read(self, since: datetime | None
+                    ) -> tuple[list[tuple[tuple[str, int, str], object, datetime]], int]:
         query = select(ScopedSetting.scope, ScopedSetting.scope_id, ScopedSetting.key, ScopedSetting.value,
                        ScopedSetting.updated_at)
         if since is not None:
             query = query.where(ScopedSetting.updated_at >= since)
-        rows = await self.db.read_shared(lambda conn: conn.execute(query).all())
+        # the table's size in the same look: a row deleted by hand shows as one row fewer than the copy's
+        counted = select(func.count()).select_from(ScopedSetting)
+        rows, total = await self.db.read_shared(
+            lambda conn: (conn.execute(query).all(), int(conn.execute(counted).scalar_one())))
         return [((str(scope), int(scope_id), str(key)), json.loads(value), stamp)
-                for scope, scope_id, key, value, stamp in rows]
+                for scope, scope_id, key, value, stamp in rows], total
 
 
 def _first(*values: object) -> object:

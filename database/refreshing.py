@@ -15,6 +15,11 @@ each a turn through the event loop while @mentions wait behind them.
   applies to the very next message. Another process's change applies within ``seconds``; the cluster also
   tells the others at once (:meth:`TableMirror.forget`: the next ask reads the whole table again).
 - Reads run one at a time, so an older read never lands after a newer one.
+- Each read also counts the table's rows, in the same look: a row deleted past Kindred (by hand in an SQL
+  console), or added with an ``updated_at`` older than the copy's newest, is among no rows changed since,
+  but leaves the copy holding another number of rows than the table, and the whole table is read again
+  then. (A row edited by hand gets a new ``updated_at`` from the settings table's trigger,
+  0047_settings_change_triggers: it is among the rows changed since.)
 """
 
 from __future__ import annotations
@@ -32,8 +37,10 @@ V = TypeVar("V")
 
 OVERLAP = timedelta(minutes=5)
 
-# Reads the rows changed at or after ``since`` (every row: None) as (key, value, updated_at).
-Load = Callable[[datetime | None], Awaitable[Iterable[tuple[K, V, datetime]]]]
+Rows = Iterable[tuple[K, V, datetime]]
+# Reads the rows changed at or after ``since`` (every row: None) as (key, value, updated_at), and how many
+# rows the table holds (counted in the same look).
+Load = Callable[[datetime | None], Awaitable[tuple[Rows[K, V], int]]]
 
 
 class TableMirror(Generic[K, V]):
@@ -125,28 +132,37 @@ class TableMirror(Generic[K, V]):
             began = self._clock()
             newest = self._newest
             try:
-                rows = await self._load(None if newest is None else newest - OVERLAP)
+                rows, total = await self._load(None if newest is None else newest - OVERLAP)
+                newest = self._merge(rows, newest)
+                if len(self._rows) != total:  # a row deleted past Kindred: only the whole table says which
+                    rows, _ = await self._load(None)
+                    newest = self._merge(rows, None)
             except BaseException:
                 if self._read_at is not None and generation == self._generation:
                     self._read_at = began  # the copy is still served; tried again in `seconds`
                 raise
-            kept = self._rows
-            whole = newest is None
-            if whole:  # the whole table: rows gone from it go too
-                self._rows = {}
-            changed = False
-            for key, value, stamp in rows:
-                # An unchanged row keeps its object, after a whole read too (holder.py Derived).
-                same = key in kept and kept[key] == value
-                changed = changed or not same
-                self._rows[key] = kept[key] if same else value
-                if newest is None or stamp > newest:
-                    newest = stamp
-            if changed or (whole and len(self._rows) != len(kept)):
-                self.version += 1
             if generation == self._generation:  # a read begun before a forget() does not count as fresh
                 self._newest = newest
                 self._read_at = began
+
+    def _merge(self, rows: Rows[K, V], newest: datetime | None) -> datetime | None:
+        """``rows`` into the copy (the whole table when ``newest`` is None: rows gone from it go too); the
+        newest ``updated_at`` seen now."""
+        kept = self._rows
+        whole = newest is None
+        if whole:
+            self._rows = {}
+        changed = False
+        for key, value, stamp in rows:
+            # An unchanged row keeps its object, after a whole read too (holder.py Derived).
+            same = key in kept and kept[key] == value
+            changed = changed or not same
+            self._rows[key] = kept[key] if same else value
+            if newest is None or stamp > newest:
+                newest = stamp
+        if changed or (whole and len(self._rows) != len(kept)):
+            self.version += 1
+        return newest
 
 
 def _quietly(task: asyncio.Task[None]) -> None:

@@ -107,6 +107,17 @@ def test_the_message_flow_and_the_bot_class_name_no_feature() -> None:
     assert named == {}
 
 
+def test_the_console_builds_no_feature_itself() -> None:
+    """Console mode gets what a feature lends its replies as the bot does, from the feature's registration
+    (``in_console``) built by the composition root: it imports no feature's module and names none."""
+    graph = grimp.build_graph(*PACKAGES, exclude_type_checking_imports=False, cache_dir=None)
+    imports = sorted(m for m in graph.find_modules_directly_imported_by("bot.runtime.console")
+                     if m.startswith(FEATURE_MODULES))
+    words = sorted(n for n in _identifiers(ast.parse((ROOT / "bot" / "runtime" / "console.py").read_text()))
+                   if any(word in n.lower() for word in FEATURE_WORDS))
+    assert imports == [] and words == []
+
+
 def test_the_bot_groups_own_cog_names_no_feature() -> None:
     """``/bot``'s own cog (cogs/activation.py) makes a command per registered switch and tells the features
     of a place switched off (``place_changed``) from their registrations alone: it imports no feature's
@@ -261,6 +272,25 @@ def test_the_composition_root_attaches_nothing_after_construction() -> None:
     later = (".append(", ".attach(", ".add(", ".bot_user_id =")
     assert [line.strip() for line in text.splitlines()
             if not line.strip().startswith("cast.") and any(word in line for word in later)] == []
+
+
+def test_the_reactions_felt_get_their_correction_answers_as_alive_is_built() -> None:
+    """What answers a correction kept (a feature's, built from ``Running``) is an argument of ``Alive``:
+    ``Running`` takes what the initiative says (``SaidFeelings``), not ``Alive``'s, so no one sets the
+    answers on the reactions of a built ``Alive``."""
+    import inspect
+
+    from bot.alive.service import Alive
+
+    assert "corrections" in inspect.signature(Alive).parameters
+    set_later = [f"{path.relative_to(ROOT)}:{node.lineno}"
+                 for path in sorted((ROOT / "bot").rglob("*.py"))
+                 for node in ast.walk(ast.parse(path.read_text()))
+                 if isinstance(node, ast.Assign)
+                 for target in node.targets
+                 if isinstance(target, ast.Attribute) and target.attr == "answers"
+                 and not (isinstance(target.value, ast.Name) and target.value.id == "self")]
+    assert set_later == []
 
 
 def test_whether_to_answer_is_imported_through_its_package_s_entry_point() -> None:

@@ -1,19 +1,23 @@
-"""The character folder as a live source (bot/core/character.py): every edit is seen by the next call,
-and a call when nothing changed lists no folder (a few stats of what it already knows)."""
+"""The character folder as a live source (bot/core/character.py): every edit is seen by the next call
+(in the event loop, the next refresh, parsed in a worker thread), and a call when nothing changed lists no
+folder (a few stats of what it already knows)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import shutil
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import bot.core.character as character_module
 from bot.core.character import CharacterSource
 from bot.core.config import PROJECT_ROOT
-from tests.harness import rewrite, touch_later
+from bot.core.persona.model import Persona
+from tests.harness import MakeHarness, reply_requests, rewrite, touch_later
 
 FINN = PROJECT_ROOT / "characters" / "finn"
 
@@ -106,8 +110,8 @@ def test_a_broken_edit_keeps_the_last_good_persona_and_is_not_reloaded_each_call
     assert listings == []  # and not again until the files change
 
 
-async def test_in_the_event_loop_one_check_serves_one_turn_and_the_next_turn_sees_an_edit(
-        folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_in_the_event_loop_the_files_are_looked_at_by_refresh_and_an_unchanged_folder_costs_a_few_stats(
+        folder: Path, monkeypatch: pytest.MonkeyPatch, listings: list[str]) -> None:
     source = CharacterSource(folder, None, environ={})
     source.current()
     stats: list[str] = []
@@ -118,12 +122,59 @@ async def test_in_the_event_loop_one_check_serves_one_turn_and_the_next_turn_see
         return real(path, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(character_module.os, "stat", counting)
-    await asyncio.sleep(0)  # a fresh turn of the loop
+    listings.clear()
     for _ in range(5):
         source.current()
-    first = len(stats)
-    assert first > 0 and first == len(set(stats))  # one check in this turn: each known path stat-ed once
+    assert stats == [] and listings == []  # read as the last refresh left it: no file touched
+    await source.refresh()
+    assert stats and len(stats) == len(set(stats)) and listings == []  # each known path stat-ed once
     rename(folder, "Fin the Third")
     touch_later(folder / "character.env")
-    await asyncio.sleep(0)  # the next turn (as a message received after the edit would be)
+    assert source.current().name == "Finn"  # not read on the event loop...
+    assert (await source.refresh()).name == "Fin the Third"  # ...but by the next refresh
     assert source.current().name == "Fin the Third"
+
+
+@pytest.fixture
+def parses(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The threads the character's files are parsed in, one entry a parse."""
+    parsed_in: list[int] = []
+    real = character_module.load_persona
+
+    def spy(*args: Any) -> Persona:
+        parsed_in.append(threading.get_ident())
+        return real(*args)
+
+    monkeypatch.setattr(character_module, "load_persona", spy)
+    return parsed_in
+
+
+async def test_an_edit_is_parsed_off_the_event_loop_once_for_every_message_waiting(
+        folder: Path, parses: list[int]) -> None:
+    """A large card with its lore takes tens of milliseconds to parse: in a worker thread, so the edit
+    holds up no one's reply; the messages that arrive meanwhile wait for that one parse, not one each."""
+    source = CharacterSource(folder, None, environ={})
+    await source.refresh()
+    assert len(parses) == 1 and threading.get_ident() not in parses  # the first load too
+    parses.clear()
+    rename(folder, "Fin the Fourth")
+    touch_later(folder / "character.env")
+    seen = await asyncio.gather(*(source.refresh() for _ in range(3)))
+    assert [p.name for p in seen] == ["Fin the Fourth"] * 3
+    assert len(parses) == 1 and threading.get_ident() not in parses
+
+
+async def test_the_next_message_after_an_edit_meets_the_new_persona(
+        make_harness: MakeHarness, tmp_path: Path, parses: list[int]) -> None:
+    folder = Path(shutil.copytree(FINN, tmp_path / "finn"))
+    h = await make_harness(character_dir=folder, config_reload_seconds="0")  # no poll: the message reads it
+    sent = await h.dm("Hello there")
+    await h.replies(int(sent["channel_id"]), 1)
+    assert "a walking fish who hums" not in reply_requests(h)[-1].system_text()
+    parses.clear()
+    env = folder / "character.env"
+    rewrite(env, env.read_text().replace("a walking fish.", "a walking fish who hums."))
+    await h.dm("Still there?")
+    await h.replies(int(sent["channel_id"]), 2)
+    assert "a walking fish who hums" in reply_requests(h)[-1].system_text()
+    assert parses and threading.get_ident() not in parses

@@ -14,6 +14,7 @@ from database.store import Store
 from tests.fakes import PROCESS_WAIT
 from tests.fakes.claude_models import lineup_capabilities
 from tests.fakes.claude_server import FakeClaude, Reply
+from tests.fakes.claude_tools import WEB_SEARCH
 from tests.harness import spawn_main
 from tests.memory_support import last_user_text
 from tests.test_summarization import CHAT, SMALL, SUMMARY_CUE, Script
@@ -50,6 +51,22 @@ async def test_console_chats_and_remembers(fake_claude: FakeClaude, tmp_path: Pa
     assert "Glub, welcome to my tea stall!" in text and "You said your name was Sam." in text
     second = fake_claude.requests_for("claude-test-default")[-1]
     assert "hi, I'm Sam" in fake_claude.all_text(second)  # history came from the database
+
+
+async def test_console_lends_the_web_search_its_feature_registers(fake_claude: FakeClaude, tmp_path: Path,
+                                                                   sqlite_db_url: str) -> None:
+    """The console is a DM: the search the feature lends a running bot's replies there, with its settings;
+    off, nothing is declared."""
+    fake_claude.script("Glub, a storm.", model="claude-test-default")
+    await run_console(fake_claude, sqlite_db_url, tmp_path, ["what's in the news?", "/quit"],
+                      web_search="dms", web_search_max_uses="2")
+    [search] = [t for t in fake_claude.requests_for("claude-test-default")[-1].body.get("tools") or []
+                if t.get("type") == WEB_SEARCH]
+    assert search["max_uses"] == 2
+    fake_claude.script("Glub.", model="claude-test-default")
+    await run_console(fake_claude, sqlite_db_url, tmp_path, ["and now?", "/quit"], web_search="off")
+    assert not [t for t in fake_claude.requests_for("claude-test-default")[-1].body.get("tools") or []
+                if t.get("type") == WEB_SEARCH]
 
 
 async def test_console_summarizes_a_long_conversation_without_holding_up_replies(tmp_path: Path,

@@ -19,6 +19,7 @@ import pytest
 from bot.alive.appraisal import appraise
 from bot.alive.regard import Regard, since_words
 from bot.alive.regard import state_line as full_line
+from bot.alive.service import SaidFeelings
 from bot.core.config import PROJECT_ROOT
 from bot.core.config.sections import AliveSettings
 from bot.core.localtime import load_zone
@@ -48,6 +49,12 @@ class Clock:
 def set_clock(h: Harness, clock: Clock) -> None:
     assert h.bot is not None
     h.bot.services.alive.clock = clock
+
+
+def said_feelings(h: Harness) -> SaidFeelings:
+    """How the character says it feels unprompted (a check-in's line), from the running bot's own parts."""
+    alive = h.bot.services.alive  # type: ignore[union-attr]
+    return SaidFeelings(alive.speaker, alive.parts, alive.settings)
 
 
 def state_line(request: Any) -> str:
@@ -140,7 +147,7 @@ async def test_a_reply_says_nothing_of_feelings_when_nothing_stands_out(make_har
         "Toward alice you feel a little fond: warm and familiar with them (just now, after their warmth).")
     clock.now += timedelta(minutes=1)
     assert (await dm(h, "see you", 3)).startswith("Toward alice you feel")  # and it still stands out
-    checkin = await h.bot.services.alive.feeling_toward(USER2_ID, "bob", "")  # type: ignore[union-attr]
+    checkin = await said_feelings(h).toward(USER2_ID, "bob", "")
     assert checkin.endswith("Toward bob you feel at ease.")  # a check-in's line is said in full
 
 
@@ -356,7 +363,7 @@ async def test_the_lasting_feeling_says_since_when_and_a_dms_timing_stays_out_of
     assert await dm(h, "ok, see you", 2) == (
         "Toward alice you feel close to them and trusting of them (since Wednesday): be familiar and "
         "playful; you can be open.")
-    checkin = await h.bot.services.alive.feeling_toward(USER_ID, "alice", "")  # a check-in: a DM
+    checkin = await said_feelings(h).toward(USER_ID, "alice", "")  # a check-in: a DM
     assert "(since Wednesday)" in checkin
     await exchange(h, "morning all", 1)  # in public: the same feeling, not when her DMs moved it
     assert state_line(reply_requests(h)[-1]) == (

@@ -8,6 +8,7 @@ read by the reply, returned by /export_me, deleted by /forget_me."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -101,6 +102,33 @@ async def test_every_registered_setting_is_set_and_read_at_each_of_its_scopes(st
     with pytest.raises(ValueError):
         await config.set("vote_count", SERVER, 1, True)  # a bool is no int
     await other.drain()
+
+
+async def test_a_setting_edited_or_deleted_by_hand_in_sql_reaches_the_next_read_of_the_changes(
+        store: Store) -> None:
+    """An operator fixing a row in an SQL console writes no ``updated_at`` (a trigger gives it one) and a
+    row they delete is among no rows changed since (the read counts the table and reads it whole): either
+    applies at the copy's next read of the changes (``fresh`` here; within CONFIG_CACHE_SECONDS live), as
+    Kindred's own changes do."""
+    from sqlalchemy import text, update
+
+    async def by_hand(sql: str) -> None:
+        async with store.engine.begin() as conn:
+            await conn.execute(text(sql), {"id": GUILD_ID})
+
+    config = store.config
+    await config.set("language", SERVER, GUILD_ID, "German")
+    await config.set("vote_count", SERVER, GUILD_ID, 3)
+    async with store.engine.begin() as conn:  # set long ago: out of the window a read of the changes looks at
+        await conn.execute(update(ScopedSetting).values(updated_at=datetime(2020, 1, 1, tzinfo=UTC)))
+    config.forget()
+    await config.set("vote_count", SERVER, GUILD_ID + 1, 2)  # the newest now
+    assert await config.own("language", SERVER, GUILD_ID) == "German"
+    await by_hand("UPDATE scoped_settings SET value = '\"French\"' WHERE key = 'language' AND scope_id = :id")
+    assert await config.own("language", SERVER, GUILD_ID, fresh=True) == "French"
+    await by_hand("DELETE FROM scoped_settings WHERE key = 'language' AND scope_id = :id")
+    assert await config.own("language", SERVER, GUILD_ID, fresh=True) is None
+    assert await config.own("vote_count", SERVER, GUILD_ID) == 3
 
 
 async def test_a_new_setting_is_a_registration_not_a_migration(store: Store) -> None:

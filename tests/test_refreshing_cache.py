@@ -26,14 +26,17 @@ class Table:
     def write(self, key: int, value: str, at: datetime) -> None:
         self.rows[key] = (value, at)
 
-    async def load(self, since: datetime | None) -> list[tuple[int, str, datetime]]:
+    def delete(self, key: int) -> None:
+        del self.rows[key]
+
+    async def load(self, since: datetime | None) -> tuple[list[tuple[int, str, datetime]], int]:
         self.reads.append(since)
         self.began.set()
         if self.broken is not None:
             raise self.broken
         snapshot = dict(self.rows)  # what the database holds when the read begins
         await self.gate.wait()
-        return [(k, v, at) for k, (v, at) in snapshot.items() if since is None or at >= since]
+        return [(k, v, at) for k, (v, at) in snapshot.items() if since is None or at >= since], len(snapshot)
 
 
 async def test_the_first_askers_share_one_read_of_the_whole_table_then_the_copy_answers() -> None:
@@ -186,3 +189,22 @@ async def test_settled_names_the_copy_an_ask_would_answer_from() -> None:
     mirror.forget()
     assert mirror.settled() is None
     await mirror.close()
+
+
+async def test_a_row_deleted_past_the_mirror_is_dropped_by_the_next_read_of_the_changes() -> None:
+    """A row deleted by hand is among no rows changed since; the table then holds fewer rows than the copy,
+    and that read goes on to the whole table. While the count agrees, a read stays one of the changes."""
+    table = Table()
+    table.write(2, "two", T0)
+    mirror: TableMirror[int, str] = TableMirror(60, table.load)
+    assert await mirror.get(2) == "two"
+    version = mirror.version
+    table.delete(2)
+    await mirror.refresh()
+    assert await mirror.get(2) is None and await mirror.get(1) == "one"
+    assert table.reads == [None, T0 - OVERLAP, None] and mirror.version == version + 1
+    table.write(3, "three", T0 - timedelta(days=1))  # added by hand, stamped before the newest seen
+    await mirror.refresh()
+    assert await mirror.get(3) == "three"
+    await mirror.refresh()
+    assert table.reads[-1] == T0 - OVERLAP and len(table.reads) == 6  # counted alike: the changes only

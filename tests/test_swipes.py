@@ -438,6 +438,20 @@ async def test_new_swipes_and_reroll_count_against_the_message_rate_limit(make_h
         await shows(h, reply, f"Admin {n}.", f"{n + 2}/{n + 2}")
 
 
+async def test_a_new_answer_refused_is_told_in_the_askers_language(make_harness: Any) -> None:
+    """The limit's line (unset: in the asker's language) and who-may-talk's, in their client's language."""
+    h = await make_harness(user_messages_per_minute=1, blocked_users=str(USER2_ID))
+    h.discord.set_locale(USER_ID, "de")
+    h.discord.set_locale(USER2_ID, "de")
+    reply = await swiped_reply(h)  # alice's one a minute
+    refusal = await ephemeral(await press(h, reply, "new"))
+    assert refusal["content"] == ("*Finn unterdrückt ein Gähnen.* Ich habe mich für heute leer geredet. "
+                                  "Lass uns in einer Minute weitermachen.")
+    refusal = await ephemeral(await h.slash("reroll", user=USER2_ID))
+    assert refusal["content"] == "Hier nehme ich keine Anfragen von dir an."
+    assert len(reply_requests(h)) == 1
+
+
 async def test_back_to_a_reply_with_sources_keeps_them_out_of_the_history(make_harness: Any) -> None:
     h = await make_harness(reminders_in_dms="false", web_search="dms")
     h.claude.script(Reply(tools=Search("news today", NEWS, answer="Big day out there.")))

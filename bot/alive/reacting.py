@@ -1,8 +1,8 @@
 """Reactions felt, the running part (bot/alive/felt.py decides what they mean): reactions on the character's
 messages gather in a bounded inbox and are kept in one pass a moment later, one write per person, off the
 gateway's path. Never a model call, never a reply, but where a place asks for an answer to a correction:
-each correction kept is handed on to the ``Answers`` a feature lends (bot/features/corrections/, handed over
-by the composition root through ``Alive.answer_corrections``)."""
+each correction kept is handed on to the ``Answers`` a feature lends (bot/features/corrections/, given to
+``Alive`` as the composition root builds it)."""
 
 from __future__ import annotations
 
@@ -33,8 +33,7 @@ class FeltReactions:
                  correction_set: Callable[[], str], answers: Answers | None = None) -> None:
         """``feelings``: the main character's (whose messages are reacted to); ``on``: whether reactions
         are felt now (a reload reaches it); ``correction_set``: the operator's correction emoji;
-        ``answers``: told of each correction added (None: nobody answers them; set later, once it is
-        built)."""
+        ``answers``: told of each correction added (None: nobody answers them)."""
         self.inbox = ReactionInbox()
         self.delay = FLUSH_SECONDS
         self.passes = 0  # passes done (tests wait on it)

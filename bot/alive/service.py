@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -220,30 +220,65 @@ class EmotesPart:
         return self._parts.emotes(msg).prompt_block
 
 
+def showing_status(side: DiscordSide, share: Callable[[str], None] | None = None
+                   ) -> Callable[[str], Awaitable[None]]:
+    """How a custom status is shown: told to ``share`` (a cluster's other processes show it on their
+    shards), then on this process's."""
+    async def show(text: str) -> None:
+        if share is not None:
+            share(text)
+        await side.show_status(text)
+
+    return show
+
+
+class SaidFeelings:
+    """How the main character feels, as it says so of its own accord (a DM it starts, a reminder, a word in
+    a channel): what the features' rounds and timers are given (``Running``), built before :class:`Alive`
+    so that what they build (the corrections' answers) is handed to it as it is made."""
+
+    def __init__(self, speaker: Speaker, parts: AliveParts, settings: AliveSettings) -> None:
+        self.speaker = speaker
+        self.parts = parts
+        self.settings = settings
+
+    async def room(self, channel_id: int) -> str:
+        """How a channel feels, from what was said there (what it says there unasked)."""
+        return await self.parts.main_feelings.room(channel_id) if self.settings.emotions else ""
+
+    async def toward(self, user_id: int, name: str, mood: str, channel_id: int | None = None) -> str:
+        """How the main character feels toward one person, said unprompted (a DM it starts, a reminder): the
+        state line of a reply; in their DM (``channel_id`` None) all of it, in a channel only what public
+        talk moved."""
+        if not self.settings.emotions:
+            return ""
+        speaker = self.speaker
+        relationship = await speaker.store.people.relationship(speaker.character_key, user_id)
+        since = await speaker.store.people.felt_since(speaker.character_key, user_id,
+                                                      public=channel_id is not None)
+        return await self.parts.main_feelings.line(speaker.persona, user_id, name, mood, channel_id,
+                                                   relationship=relationship, since=since)
+
+
 class Alive:
-    def __init__(self, speaker: Speaker, parts: AliveParts, side: DiscordSide, settings: AliveSettings,
-                 consent: Consent, *, mirror: Callable[[str], None] = lambda _: None,
-                 share_status: Callable[[str], None] | None = None) -> None:
+    def __init__(self, speaker: Speaker, parts: AliveParts, settings: AliveSettings, consent: Consent,
+                 status: StatusKeeper, *, corrections: Answers | None = None) -> None:
         """``speaker``: the main character as its own initiative speaks; ``parts``: what being alive adds to
         the replies (its feelings are the ones shown and changed here); ``settings``: the alive section (a
-        reload reaches it); ``consent``: the bot's one memory consent (whose writing style may be learnt).
-        ``share_status``: told of each custom status shown (a cluster's other processes show it on their
-        shards)."""
+        reload reaches it); ``consent``: the bot's one memory consent (whose writing style may be learnt);
+        ``status``: its custom status; ``corrections``: what answers a correction kept among the reactions
+        it feels (a feature's, bot/features/corrections/; None: none is answered)."""
         self.speaker = speaker
-        self.share_status = share_status
         self.parts = parts
-        self.side = side
         self.settings = settings
-        self.mirror = mirror
         self.time = parts.time
         self.consent = consent
         self.feelings = parts.feelings
-        self.status = StatusKeeper(speaker, apply=self._show_status, mirror=mirror)
-        # reactions on its messages, felt like words (bot/alive/reacting.py); the corrections among them
-        # answered by a feature's, once built (answer_corrections)
+        self.status = status
+        # reactions on its messages, felt like words (bot/alive/reacting.py)
         self.felt = FeltReactions(lambda: self.main_feelings,
                                   lambda: self.settings.felt_reactions and self.settings.emotions,
-                                  lambda: self.settings.correction_reactions)
+                                  lambda: self.settings.correction_reactions, corrections)
 
     @property
     def clock(self) -> Clock:
@@ -259,11 +294,6 @@ class Alive:
     async def start(self) -> None:
         for feelings in self.feelings.values():
             await feelings.load()
-
-    def answer_corrections(self, answers: Answers) -> None:
-        """Each correction kept from now on is handed to ``answers`` (bot/features/corrections/, built once
-        the character's initiative is: it speaks with it)."""
-        self.felt.answers = answers
 
     async def close(self) -> None:
         await self.felt.flush()
@@ -287,28 +317,6 @@ class Alive:
     @property
     def main_feelings(self) -> Feelings:
         return self.parts.main_feelings
-
-    async def _show_status(self, text: str) -> None:
-        if self.share_status is not None:
-            self.share_status(text)
-        await self.side.show_status(text)
-
-    async def room_feeling(self, channel_id: int) -> str:
-        """How a channel feels, from what was said there (what it says there unasked)."""
-        return await self.main_feelings.room(channel_id) if self.settings.emotions else ""
-
-    async def feeling_toward(self, user_id: int, name: str, mood: str, channel_id: int | None = None) -> str:
-        """How the main character feels toward one person, said unprompted (a DM it starts, a reminder): the
-        state line of a reply; in their DM (``channel_id`` None) all of it, in a channel only what public
-        talk moved."""
-        if not self.settings.emotions:
-            return ""
-        speaker = self.speaker
-        relationship = await speaker.store.people.relationship(speaker.character_key, user_id)
-        since = await speaker.store.people.felt_since(speaker.character_key, user_id,
-                                                      public=channel_id is not None)
-        return await self.main_feelings.line(speaker.persona, user_id, name, mood, channel_id,
-                                             relationship=relationship, since=since)
 
     def feeling_line(self, language: str | None = None) -> str:
         """How the character feels, for /status and the log channel (its mood word in ``language``)."""

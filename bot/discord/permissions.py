@@ -15,7 +15,6 @@ from bot.core.config.holder import SettingsHolder
 from bot.core.i18n import N_
 from bot.core.reach import INACTIVE, NOT_ALLOWED, Way, Where
 from bot.discord.language import answer_language
-from bot.operator.limits import Reached
 
 if TYPE_CHECKING:
     from bot.runtime.composition import Services
@@ -181,9 +180,8 @@ def active_here() -> Callable[[T], T]:
 
 
 class NotAllowed(app_commands.CheckFailure):
-    """Who-may-talk refused the caller, or they reached a daily spending limit; the message says which."""
-
-    default = NOT_ALLOWED
+    """Who-may-talk refused the caller, or they reached a spending limit; the message says which, in their
+    language."""
 
     def __init__(self, message: str = NOT_ALLOWED) -> None:
         super().__init__(message)
@@ -198,11 +196,8 @@ async def require_may_talk(bot: Kindred, interaction: HookInteraction, way: Way 
     roles = [r.id for r in user.roles] if isinstance(user, discord.Member) else []
     where = Where(interaction.guild_id, int(interaction.channel_id or 0))
     refused = await bot.services.reach.refusal(way, user.id, where, roles)
-    if refused is not None:
-        if isinstance(refused.reached, Reached):  # a limit, said in character in the caller's language
-            language = await answer_language(interaction)
-            raise NotAllowed(bot.services.limits.reply_text(refused.reached, language))
-        raise NotAllowed(refused.tell if refused.kind != "access" else NotAllowed.default)
+    if refused is not None:  # a limit's said in character, the operator's own line as written
+        raise NotAllowed(refused.said(await answer_language(interaction)))
 
 
 def may_talk(way: Way = Way.ASK) -> Callable[[T], T]:

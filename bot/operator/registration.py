@@ -266,7 +266,9 @@ class Feature:
     ``switches``: its per-place switches; ``cogs``: its slash commands' extensions; ``forget``: the rows it
     deletes for a person's ``/forget_me``, in /forget_me's own transaction (the rows deleted, per table);
     ``unprompted``: the spending purposes of the calls it makes of its own accord (held to the global spend
-    cap); ``build``: what it adds to the replies, from the composition root's ``Parts``."""
+    cap); ``build``: what it adds to the replies, from the composition root's ``Parts``; ``in_console``: its
+    ``tools`` are lent in console mode too (they need nothing of Discord: no place, timer nor cog), the rest
+    of its contribution not."""
 
     name: str
     settings: type | None = None
@@ -275,6 +277,7 @@ class Feature:
     forget: Callable[[Connection, int], Mapping[str, int]] | None = None
     unprompted: frozenset[str] = field(default_factory=frozenset)
     build: Callable[[Parts], Contribution] = nothing
+    in_console: bool = False
 
     def __post_init__(self) -> None:
         if self.settings is not None:  # its keys become settings as the core's are (bot/core/config)

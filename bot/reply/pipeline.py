@@ -174,6 +174,7 @@ class ReplySequence:
             return await self._handle(msg, outlet_for)
 
     async def _handle(self, msg: Incoming, outlet_for: Callable[[str], Outlet]) -> list[ReplyResult]:
+        await self._refresh()
         main = self.cast.main
         own = self.cast.own_words(msg)
         with self._span("reply.admit"):
@@ -198,6 +199,12 @@ class ReplySequence:
                 msg, outlet_for = moved
                 prefetched = None  # read for the channel's
         return await self._in_turn(msg, casting, outlet_for, prefetched)
+
+    async def _refresh(self) -> None:
+        """Every character as its files say now (read off the event loop when they changed): an edit
+        applies from the next message on, whichever step reads the persona."""
+        for pipeline in self.cast.pipelines:
+            await pipeline.character.refresh()
 
     async def _admit(self, main: ReplyPipeline, msg: Incoming, outlet: Outlet | None) -> Taken:
         """Admit a live message. Our own cast's words (no ``outlet``: nothing is said to them): logged for
@@ -251,6 +258,7 @@ class ReplySequence:
         the conversation's thread where threads are on. None: not answered, and the mark cleared."""
         main, pipeline = self.cast.main, self.cast.pipeline(key)
         pipeline.stages.owed.claim(msg.message_id)  # answering clears the mark, or a refusal does
+        await self._refresh()
         own = self.cast.own_words(msg)
         decision = await self._readmit(main, msg, None if own else outlet_for(main.character_key)) \
             or await pipeline.decide(msg, owed=True)
@@ -454,6 +462,7 @@ class ReplyPipeline:
         not delivered: its text as it would go to Discord (reply filters applied), "" when there is none.
         ``replace_last_reply``: the prompt leaves out the answer it replaces."""
         writer = self.stages.writer
+        await self._character.refresh()  # an edit since the answer it replaces applies
         completion = await writer.generate(msg, self.persona, ooc_context=ooc_context,
                                            replace_last_reply=replace_last_reply)
         return writer.finish_text(msg, completion.text).strip()

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from bot.alive.service import Alive, AliveParts, DiscordSide
+from bot.alive.service import Alive, AliveParts, DiscordSide, SaidFeelings, showing_status
 from bot.alive.speaker import Speaker
-from bot.alive.status import clean_status
+from bot.alive.status import StatusKeeper, clean_status
 from bot.core.character import CharacterSource
 from bot.core.claude import ClaudeClient, SpendingGuard
 from bot.core.config import (
@@ -239,6 +239,20 @@ def compose_character(settings: Settings, store: Store, claude: ClaudeClient, ch
     return pipeline
 
 
+def compose_console_features(settings: Settings, store: Store, character: CharacterSource,
+                             consent: Consent) -> Features:
+    """What console mode's replies are lent: the tools of the features registered ``in_console`` (the web
+    search), built from the same ``Parts`` as a running bot's; nothing of Discord (no gate, place, timer
+    nor cog), and no spending limits (the operator is the one talking)."""
+    names = CharacterNames(character.current, set())
+    parts = Parts(SettingsHolder(settings), store, Timers(store.timers),
+                  PlaceControls(store.places, store.switches), names.name,
+                  lambda _: True,  # every line typed is said to the character
+                  consent, OwnAccounts(), settings.character_name_slug, persona=character.current)
+    lent = Contribution.joined([feature.build(parts) for feature in FEATURES if feature.in_console])
+    return Features(tools=lent.tools)
+
+
 def intent_router(settings: Settings) -> IntentRouter:
     """What a message is about (bot/reply/deciding/intent.py), classified once for the pipeline and the
     memory."""
@@ -357,8 +371,16 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     # itself, never the pipeline; its text goes through the same reply filters.
     speaker = Speaker(store, settings, claude, character, key, accounts, main.reply_filters, reach,
                       policies)
-    alive = Alive(speaker, alive_parts, edge.alive_side, holder.follow(AliveSettings), consent,
-                  mirror=mirror.emit, share_status=news.share_status)
+    status = StatusKeeper(speaker, apply=showing_status(edge.alive_side, news.share_status),
+                          mirror=mirror.emit)
+    said = SaidFeelings(speaker, alive_parts, holder.follow(AliveSettings))
+    # What a feature's durable timers, recurring rounds and later parts are built with; the corrections'
+    # answers among them, handed to the reactions the character feels.
+    running = Running(speaker, edge.alive_side, alive_parts.time, locks, mirror.emit, said.toward,
+                      room=said.room, status=status.current, remembers=consent.allows, cast=replies.cast)
+    corrections = lent.correction_answers(running) if lent.correction_answers is not None else None
+    alive = Alive(speaker, alive_parts, holder.follow(AliveSettings), consent, status,
+                  corrections=corrections)
     await alive.start()
     # An admin's /state edit of a feelings key takes effect at once, here and in the cluster's other
     # processes.
@@ -377,11 +399,6 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     # The one timer loop (bot/core/timers.py): every recurring round and every kind of one-shot timer is
     # listed here, once. Each process runs the rounds listed; a round's claim lets one process run each.
     # ``skip_rounds``: names of the memory's rounds a test leaves out.
-    running = Running(speaker, edge.alive_side, alive_parts.time, locks, mirror.emit, alive.feeling_toward,
-                      room=alive.room_feeling, status=alive.status.current, remembers=consent.allows,
-                      cast=replies.cast)
-    if lent.correction_answers is not None:  # a correction kept is answered where a place asks for it
-        alive.answer_corrections(lent.correction_answers(running))
     dispatcher = Dispatcher(timers, rounds=[
         *lent.recurring(running),  # the features' rounds
         *daily_rounds(key, holder.follow(MemorySettings), memory_jobs, alive.new_day, skip=skip_rounds),
@@ -438,7 +455,7 @@ async def compose_ensemble(settings: Settings, section: EnsembleSettings, store:
     cast = [CastMember(pipeline.character_key, pipeline)]
     for folder in folders:
         source = CharacterSource(folder, character.config_file, character.environ)
-        source.load()  # a broken folder fails start-up with its file and key named
+        await source.refresh()  # a broken folder fails start-up with its file and key named
         key = folder.name
         names = CharacterNames(source.current, set())
         features = Features(

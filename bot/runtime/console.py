@@ -28,13 +28,12 @@ from bot.core.config import PROJECT_ROOT, Settings
 from bot.core.localtime import load_zone
 from bot.core.persona.macros import Moment
 from bot.core.place import Place
-from bot.core.stages import Features, Incoming
-from bot.features.websearch import WebSearch
-from bot.features.websearch.config import LookupSettings
+from bot.core.stages import Incoming
 from bot.reply.persona_runtime import dm_greeted_key, greeting_for
 from bot.reply.pipeline import ReplyPipeline, ReplySequence, Solo
 from bot.runtime.composition import (
     compose_character,
+    compose_console_features,
     compose_memory,
     compose_model,
     intent_router,
@@ -286,9 +285,8 @@ async def _chat(settings: Settings, character: CharacterSource, user: str | None
         intents = intent_router(settings)
         memory = compose_memory(settings.memory, store, claude, character, settings.character_name_slug,
                                 intents, consent=consent)
-        # what it may use while writing: the web search, as a running bot's characters may
-        lent = Features(tools=(WebSearch(settings.section(LookupSettings), settings.alive, store.spending,
-                                         lambda: character.current().name),))
+        # what it may use while writing: the tools of the features that need no Discord (the web search)
+        lent = compose_console_features(settings, store, character, consent)
         pipeline = compose_character(settings, store, claude, character, consent, memory, lent,
                                      intents=intents)
         console = Console(settings, store, pipeline, user or login_name())

@@ -146,7 +146,7 @@ class ConfigReloader:
         if any(c.key == "log_level" for c in found):
             logging.getLogger().setLevel(self.settings.storage.log_level)
         for source in self.characters:  # the persona now rather than at the next message (it logs itself)
-            source.current()
+            await source.refresh()
         for folder in self.folders:
             if str(folder / IDENTITY_FILE) in changed and (folder / IDENTITY_FILE).is_file():
                 try:

@@ -24,4 +24,4 @@ def build(parts: Parts) -> Contribution:
     return Contribution(tools=(search,), cast_tools=speaking_as)
 
 
-FEATURE = Feature(name="websearch", settings=LookupSettings, build=build)
+FEATURE = Feature(name="websearch", settings=LookupSettings, build=build, in_console=True)
