@@ -264,7 +264,7 @@ class MemoryCommands(commands.Cog):
                                        "{count} minutes.", minutes))
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
-        made = await export.make(interaction.user.id, character=self.character)
+        made = await export.make(interaction.user.id, character=self.character, language=language)
         log.info("exported the data of user %s on request (%d rows)", interaction.user.id, made.rows)
         # The answer replaces the "thinking…" placeholder, the file with it.
         if not made.rows:

@@ -3,12 +3,12 @@
 Built on database/privacy.py's classification: every table where a person's id sits (``person_columns``,
 and the tables under one of them, ``THROUGH_PARENT``) is either exported by the column that makes a row
 theirs (``EXPORTED``; a feature's own table that declares its person columns: by the first of them,
-:func:`exported`) or left out with the reason (``NOT_EXPORTED``); a person column that is not the one
-making a row theirs (their id as the staff who closed someone else's ticket) is named in ``OTHER_COLUMNS``
-with why its rows are not. tests/test_export_me.py fails for a table or column in neither, so a new table
-is covered by construction. Nothing of another person goes out: rows are selected by the person's own
-column only, and the archived versions of their core memories lose the notes quoting someone else (that
-person's words)."""
+:func:`exported`) or left out with the reason's code (``NOT_EXPORTED``); a person column that is not the
+one making a row theirs (their id as the staff who closed someone else's ticket) is named in
+``OTHER_COLUMNS`` with the code of why its rows are not (memory/export.py words each code in the person's
+language). tests/test_export_me.py fails for a table or column in neither, so a new table is covered by
+construction. Nothing of another person goes out: rows are selected by the person's own column only, and
+the archived versions of their core memories lose the notes quoting someone else (that person's words)."""
 
 from __future__ import annotations
 
@@ -60,13 +60,16 @@ def exported() -> dict[str, str]:
 
 # Tables under an exported one, exported through it (the turns of their conversations).
 EXPORTED_THROUGH: dict[str, str] = {"history_messages": "conversations"}
-# Person-keyed tables not exported, each with the reason (none today: every one holds what is theirs).
+# Why something is left out, as a code: the file says it in the person's language (memory/export.py
+# ``LEFT_OUT_BECAUSE``), and this layer reads no catalogs.
+QUOTED_BY_ANOTHER = "quoted_by_another"  # another person's note quoting them ("Remember this"): theirs
+CLOSED_AS_STAFF = "closed_as_staff"  # a ticket someone else opened that they closed as staff: the opener's
+# Person-keyed tables not exported, each with its reason's code (none today: every one holds what is theirs).
 NOT_EXPORTED: dict[str, str] = {}
-# Person columns that do not make a row theirs: rows matching only them stay out.
+# Person columns that do not make a row theirs (rows matching only them stay out), with the reason's code.
 OTHER_COLUMNS: dict[tuple[str, str], str] = {
-    ("core_memories", "quoted_user_id"): "another person's note quoting them (\"Remember this\"): that "
-                                         "person's memory",
-    ("tickets", "closed_by"): "a ticket someone else opened that they closed as staff: the opener's",
+    ("core_memories", "quoted_user_id"): QUOTED_BY_ANOTHER,
+    ("tickets", "closed_by"): CLOSED_AS_STAFF,
 }
 # The character's own values naming them in the key: the greeting shown in their DMs.
 GREETINGS = "greetings"

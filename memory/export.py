@@ -1,5 +1,7 @@
 """/export_me: a person's own data as one JSON file (database/export.py reads it), at most once per person
-every few minutes (the file can be large: each is a full read of their rows)."""
+every few minutes (the file can be large: each is a full read of their rows). Its keys and rows are data, as
+stored; its own descriptions (``what`` it holds, why something is ``left_out``) are read by the person: said
+in their language."""
 
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from database.export import NOT_EXPORTED, OTHER_COLUMNS
+from bot.core.i18n import N_, t
+from database.export import CLOSED_AS_STAFF, NOT_EXPORTED, OTHER_COLUMNS, QUOTED_BY_ANOTHER
 from database.models import utcnow
 from database.store import Store
 
@@ -21,6 +24,15 @@ EXPORT_EVERY_SECONDS = 300.0  # one export per person per five minutes (per bot 
 UPLOAD_LIMIT = 10 * 1024 * 1024
 UPLOAD_MARGIN = 64 * 1024  # the message's own fields, sent with the file
 JSON_SAFE = 2**53  # ids above this lose digits in JavaScript's numbers: written as strings
+
+WHAT = N_("everything {character} has stored about you (what /forget_me deletes)")
+# database/export.py's reasons for what stays out, by their code (that layer reads no catalogs)
+LEFT_OUT_BECAUSE: dict[str, str] = {
+    QUOTED_BY_ANOTHER: N_("another person's note quoting you (\"Remember this\"): that person's memory"),
+    CLOSED_AS_STAFF: N_("a ticket someone else opened that you closed as staff: the opener's"),
+}
+# recall's vectors, taken out of every table's rows
+EMBEDDINGS_LEFT_OUT = N_("the vectors recall compares meanings with: numbers, nothing readable")
 
 
 @dataclass(frozen=True)
@@ -52,8 +64,9 @@ class PersonalExport:
         last = self._last.get(user_id)
         return 0.0 if last is None else max(0.0, last + EXPORT_EVERY_SECONDS - self._clock())
 
-    async def make(self, user_id: int, *, character: str, now: datetime | None = None) -> ExportFile:
-        """Their data as a file (counted against the limit from now)."""
+    async def make(self, user_id: int, *, character: str, language: str = "en",
+                   now: datetime | None = None) -> ExportFile:
+        """Their data as a file (counted against the limit from now), its descriptions in ``language``."""
         self._last[user_id] = self._clock()
         if len(self._last) > 10_000:  # long past their wait: dropped
             cutoff = self._clock() - EXPORT_EVERY_SECONDS
@@ -62,23 +75,25 @@ class PersonalExport:
         name = "".join(c for c in character.lower().replace(" ", "-") if c.isalnum() or c in "-_")
         # A long-known person's rows run to tens of megabytes: made into JSON (and gzipped) in a thread, so
         # the replies, the heartbeat and everyone's commands go on meanwhile.
-        data, gzipped = await asyncio.to_thread(encode, tables, user_id, character, (now or utcnow()))
+        data, gzipped = await asyncio.to_thread(encode, tables, user_id, character, now or utcnow(), language)
         filename = f"{name or 'kindred'}-your-data.json" + (".gz" if gzipped else "")
         return ExportFile(filename, data, len(tables), sum(len(rows) for rows in tables.values()))
 
 
-def encode(tables: dict[str, list[dict[str, Any]]], user_id: int, character: str,
-           made: datetime) -> tuple[bytes, bool]:
-    """The export file's bytes, and whether they are gzipped (past Discord's upload limit)."""
+def encode(tables: dict[str, list[dict[str, Any]]], user_id: int, character: str, made: datetime,
+           language: str = "en") -> tuple[bytes, bool]:
+    """The export file's bytes, and whether they are gzipped (past Discord's upload limit); its
+    descriptions in ``language``, its keys as machines read them."""
     document = {
-        "what": f"everything {character} has stored about you (what /forget_me deletes)",
+        "what": t(language, WHAT, character=character),
         "user_id": str(user_id),
         "made_at": made.isoformat(),
         "tables": _json_safe(tables),
         "left_out": {
-            **{name: reason for name, reason in NOT_EXPORTED.items()},
-            **{f"{t}.{c}": reason for (t, c), reason in OTHER_COLUMNS.items()},
-            "embeddings": "the vectors recall compares meanings with: numbers, nothing readable",
+            **{name: t(language, LEFT_OUT_BECAUSE[code]) for name, code in NOT_EXPORTED.items()},
+            **{f"{table}.{column}": t(language, LEFT_OUT_BECAUSE[code])
+               for (table, column), code in OTHER_COLUMNS.items()},
+            "embeddings": t(language, EMBEDDINGS_LEFT_OUT),
         },
     }
     data = json.dumps(document, ensure_ascii=False, indent=1, default=str).encode()

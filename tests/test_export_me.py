@@ -1,6 +1,7 @@
 """/export_me: a person's own data returned to them as a JSON file, over the wire; every table
 database/privacy.py says holds a person's id is exported or left out with a reason (a new one fails here);
-nothing of another person is in it; one export per person every few minutes."""
+nothing of another person is in it; one export per person every few minutes; the file's own descriptions
+are in the requester's language."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 import database.store  # noqa: F401  (imports every model module: the whole schema is on Base)
 from database.export import EXPORTED_THROUGH, NOT_EXPORTED, OTHER_COLUMNS, exported
 from database.privacy import THROUGH_PARENT, person_columns
+from memory.export import LEFT_OUT_BECAUSE
 from tests.harness import CHANNEL_ID, EPHEMERAL, USER2_ID, USER_ID, Harness, ephemeral
 from tests.server_support import opts
 from tests.test_memory_commands import logged_from
@@ -34,6 +36,9 @@ def test_every_person_keyed_table_is_exported_or_left_out_with_a_reason() -> Non
             assert OTHER_COLUMNS.get((table, column)), (
                 f"{table}.{column} names a person: say in database/export.py OTHER_COLUMNS why its rows are "
                 "not that person's, or export the table by it")
+    # Each reason is a code here (the data layer reads no catalogs): the file says it in the person's words.
+    assert set(NOT_EXPORTED.values()) | set(OTHER_COLUMNS.values()) <= set(LEFT_OUT_BECAUSE), (
+        "word the reason's code in memory/export.py LEFT_OUT_BECAUSE")
 
 
 async def me_set(h: Harness, user: int, **options: Any) -> None:
@@ -145,3 +150,34 @@ async def test_the_file_is_made_off_the_event_loop(harness: Harness, monkeypatch
 async def test_export_me_of_someone_never_seen_says_so(harness: Harness) -> None:
     message = await export(harness, USER2_ID)
     assert "nothing stored about you" in message["content"] and not message["attachments"]
+
+
+async def test_the_files_descriptions_are_in_the_requesters_language(harness: Harness) -> None:
+    """What the file holds and why something is not in it are read by the person: said in their client's
+    language (a command it names as their client names it); the keys and the rows stay as stored."""
+    h = harness
+    for user, name in ((USER_ID, "alice"), (USER2_ID, "bob")):
+        await h.store.people.ensure_user(user, name)
+        await h.store.facts.add(user, f"{name} keeps bees", category="hobbies")
+    h.discord.set_locale(USER_ID, "de")
+    h.discord.set_locale(USER2_ID, "ja")
+    german = json.loads((await export(h, USER_ID))["attachments"][0]["_data"])
+    japanese = json.loads((await export(h, USER2_ID))["attachments"][0]["_data"])
+    assert german["what"] == "alles, was Finn über dich gespeichert hat (was /vergiss_mich löscht)"
+    assert german["left_out"] == {
+        "core_memories.quoted_user_id": "die Notiz einer anderen Person, die dich zitiert („Merk dir das“): "
+                                        "ihre Erinnerung",
+        "tickets.closed_by": "ein Ticket, das jemand anderes geöffnet und du als Team geschlossen hast: es "
+                             "gehört der Person, die es geöffnet hat",
+        "embeddings": "die Vektoren, mit denen die Erinnerung Bedeutungen vergleicht: Zahlen, nichts "
+                      "Lesbares",
+    }
+    assert japanese["what"] == "Finnがあなたについて保存しているすべて（/私を忘れて で削除されるもの）"
+    assert japanese["left_out"] == {
+        "core_memories.quoted_user_id": "あなたを引用した別の人のメモ（「これを覚えて」）：その人の記憶",
+        "tickets.closed_by": "ほかの人が作成し、あなたがスタッフとして閉じたチケット：作成した人のもの",
+        "embeddings": "記憶の呼び出しで意味を比べるためのベクトル：数値だけで、読める内容はありません",
+    }
+    for document, fact in ((german, "alice keeps bees"), (japanese, "bob keeps bees")):
+        assert set(document) == {"what", "user_id", "made_at", "tables", "left_out"}  # the same keys
+        assert [f["fact"] for f in document["tables"]["user_facts"]] == [fact]  # the rows as stored
