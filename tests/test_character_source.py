@@ -17,7 +17,7 @@ import bot.core.character as character_module
 from bot.core.character import CharacterSource
 from bot.core.config import PROJECT_ROOT
 from bot.core.persona.model import Persona
-from tests.harness import MakeHarness, reply_requests, rewrite, touch_later
+from tests.harness import MakeHarness, eventually, reply_requests, rewrite, touch_later
 
 FINN = PROJECT_ROOT / "characters" / "finn"
 
@@ -113,6 +113,7 @@ def test_a_broken_edit_keeps_the_last_good_persona_and_is_not_reloaded_each_call
 async def test_in_the_event_loop_the_files_are_looked_at_by_refresh_and_an_unchanged_folder_costs_a_few_stats(
         folder: Path, monkeypatch: pytest.MonkeyPatch, listings: list[str]) -> None:
     source = CharacterSource(folder, None, environ={})
+    source.clock = lambda: 0.0  # no second passes: a read outside a message does not look either
     source.current()
     stats: list[str] = []
     real = os.stat
@@ -147,6 +148,30 @@ def parses(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     monkeypatch.setattr(character_module, "load_persona", spy)
     return parsed_in
+
+
+async def test_a_read_outside_a_message_meets_an_edit_parsed_in_the_background(
+        folder: Path, parses: list[int]) -> None:
+    """Unprompted speech and the dashboard alone read the persona without a message to await a refresh:
+    their read looks at the files' times (at most every LOOK_EVERY seconds) and has an edit parsed off
+    the event loop, which a later read then has."""
+    now = [0.0]
+    source = CharacterSource(folder, None, environ={})
+    source.clock = lambda: now[0]
+    await source.refresh()
+    parses.clear()
+    rename(folder, "Fin the Fifth")
+    touch_later(folder / "character.env")
+    assert source.current().name == "Finn" and parses == []  # within LOOK_EVERY of the last look: none
+    now[0] += character_module.LOOK_EVERY
+    assert source.current().name == "Finn"  # this read looks, and has the files parsed behind it
+
+    async def renamed() -> str | None:
+        name = source.current().name
+        return name if name != "Finn" else None
+
+    assert await eventually(renamed, "the edit read in the background") == "Fin the Fifth"
+    assert len(parses) == 1 and threading.get_ident() not in parses
 
 
 async def test_an_edit_is_parsed_off_the_event_loop_once_for_every_message_waiting(

@@ -16,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -34,6 +35,9 @@ log = logging.getLogger(__name__)
 
 # Sub-folders whose files are part of the character (framework JSON); other sub-folders are not watched.
 WATCHED_SUBFOLDERS = ("frameworks",)
+# Read outside a message (unprompted speech, the dashboard alone), the files' times are looked at at most
+# this often; a change starts a refresh in the background, which the next read has.
+LOOK_EVERY = 1.0
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
@@ -73,6 +77,9 @@ class CharacterSource:
         # One look in a worker thread at a time: the messages arriving meanwhile wait for its persona
         # rather than parse the same files again.
         self._looking = asyncio.Lock()
+        self.clock: Callable[[], float] = time.monotonic
+        self._looked_at = float("-inf")  # when the files' times were last looked at (the clock's)
+        self._refreshing: asyncio.Task[None] | None = None  # a refresh started by a read (kept: not lost)
         self._reported: tuple[str, ...] = ()  # the unused fields last logged, so each set is logged once
         self._cut_reported: tuple[str, ...] = ()  # the greetings cut, last warned of (once per change)
         self._register_reported = ""  # where a mature character speaks in full, last said (once per change)
@@ -159,6 +166,7 @@ class CharacterSource:
         ``report``, the fields the files carry that Kindred has no counterpart for are logged in one line
         (once per change)."""
         read = self._read = self._loaded()
+        self._looked_at = self.clock()
         if report:
             self._report(read.persona)
         return read.persona
@@ -198,6 +206,7 @@ class CharacterSource:
         are listed, read and parsed in a worker thread, once however many messages wait, and the new
         persona replaces the old whole. Raises ConfigError when a first load finds the folder broken; a
         broken edit keeps the last good persona (and is logged)."""
+        self._looked_at = self.clock()
         if self._stale():
             async with self._looking:
                 last = self._read
@@ -209,14 +218,30 @@ class CharacterSource:
         assert self._read is not None
         return self._read.persona
 
+    async def _refresh_behind(self) -> None:
+        """A refresh no message waits for: what fails is logged (the persona stays as it was)."""
+        try:
+            await self.refresh()
+        except (ConfigError, OSError) as exc:
+            log.error("looking at %s's files failed, keeping the persona: %s", self.folder, exc)
+
     def current(self) -> Persona:
-        """The persona. In the event loop: as the last :meth:`refresh` found (no file touched here: each
-        message awaits a refresh first). Outside one (a command-line tool, a script): as the files say now,
-        checked in this call; a broken edit keeps the last good persona (and is logged)."""
+        """The persona. In the event loop: as the last :meth:`refresh` found (each message awaits a refresh
+        first); a read outside a message looks at the files' times at most every :data:`LOOK_EVERY`
+        seconds and has a change refreshed in the background, so unprompted speech and the dashboard meet an
+        edit too. Outside a loop (a command-line tool, a script): as the files say now, checked in this
+        call. A broken edit keeps the last good persona (and is logged)."""
         read = self._read
         if read is None:
             return self.load()  # start-up, before any refresh
-        if _running_loop() is None and self._quick_stamp(read.watched) != read.quick:
-            read = self._read = self._looked_again(read)
-            self._report(read.persona)
+        loop = _running_loop()
+        if loop is None:
+            if self._quick_stamp(read.watched) != read.quick:
+                read = self._read = self._looked_again(read)
+                self._report(read.persona)
+        elif self.clock() - self._looked_at >= LOOK_EVERY and (self._refreshing is None
+                                                                or self._refreshing.done()):
+            self._looked_at = self.clock()
+            if self._stale():
+                self._refreshing = loop.create_task(self._refresh_behind())
         return read.persona
