@@ -6,13 +6,24 @@ from __future__ import annotations
 
 import inspect
 
+import pytest
+
 import cogs.server_settings
+from bot.core.config import ReplySettings
 from bot.features import FEATURES
 from bot.features.servertools import settings
+from bot.features.servertools.settings import BadValue, feature_key, parse_key
 from bot.features.servertools.tickets import TicketDesk
-from bot.operator.registration import server_settings
+from bot.operator.registration import CHOICE, NUMBER, ON_OFF, ServerSetting, ServerValue, server_settings
+from database.store import Store
 from tests.harness import ADMIN_ID, CHANNEL_ID, GUILD_ID, Harness, invited
 from tests.server_support import answer, sub
+
+# A feature's keys of other kinds, declared here (listed in no Feature, so /settings does not show them)
+VOTES = ServerSetting("test_votes", NUMBER, "votes here", section=ReplySettings, key="yes_no_vote_count",
+                      low=1, high=9)
+TONE = ServerSetting("test_tone", CHOICE, "tone here", default="warm", choices=("warm", "dry"))
+LOUD = ServerSetting("test_loud", ON_OFF, "loud here")
 
 
 async def setting(h: Harness, key: str, value: str) -> str:
@@ -86,3 +97,30 @@ def test_the_settings_code_names_no_features_key() -> None:
         for name in {s.name, s.column}:
             assert f'"{name}"' not in code and f"'{name}'" not in code, name
     assert '"tickets"' not in code  # its fields were named here before
+
+
+async def test_a_declared_key_is_read_by_its_kind_and_typed_through_its_handle(store: Store) -> None:
+    assert "test_votes" not in settings.keys()  # declared, but no feature lists it
+    votes, tone, loud = feature_key(VOTES), feature_key(TONE), feature_key(LOUD)
+    assert parse_key(votes, " 7 ") == 7 and parse_key(votes, "default") is None
+    assert parse_key(tone, "Dry") == "dry" and parse_key(loud, "on") is True and loud.choices == ("on", "off")
+    for spec, raw, said in (
+        (votes, "12", "test_votes must be a whole number from 1 to 9, not '12'."),
+        (votes, "--5", "test_votes must be a whole number from 1 to 9, not '--5'."),
+        (tone, "loud", "test_tone must be one of warm, dry (or default), not 'loud'."),
+        (loud, "maybe", "test_loud must be on or off, not 'maybe'."),
+    ):
+        with pytest.raises(BadValue) as refused:
+            parse_key(spec, raw)
+        assert refused.value.said("en") == said
+
+    # its default is its own: the global setting it follows (the running section), else a fixed one
+    count: ServerValue[int] = ServerValue(VOTES, store.config, ReplySettings(yes_no_vote_count=4))
+    assert await count.at(GUILD_ID) == 4
+    await count.set(GUILD_ID, 6)
+    assert await count.at(GUILD_ID) == 6 and await count.own(GUILD_ID) == 6
+    await count.set(GUILD_ID, None)
+    assert await count.at(GUILD_ID) == 4
+    assert await ServerValue(TONE, store.config).at(GUILD_ID) == "warm"
+    with pytest.raises(ValueError):  # a value of another kind is refused where it is stored
+        await ServerValue(LOUD, store.config).set(GUILD_ID, 1)  # type: ignore[arg-type]

@@ -150,7 +150,8 @@ class ServerSetting(Generic[T]):
     ``ROLE_ID``, ``ON_OFF``, ``NUMBER`` from ``low`` to ``high``, ``CHOICE`` of ``choices``); ``help``: its
     line in /settings, an ``N_`` msgid; its default: a global setting (``key`` of the section class
     ``section``), else ``default`` (None: unset); ``stored_as``: the key its values are kept under, when
-    not ``name`` (a setting that had another name before). Read with ``parts.server_setting(SETTING)``."""
+    not ``name`` (a setting that had another name before). Listed in its ``Feature``'s ``server_settings``;
+    read with ``parts.server_setting(SETTING)``."""
 
     name: str
     kind: SettingKind[T]
@@ -164,16 +165,12 @@ class ServerSetting(Generic[T]):
     stored_as: str = ""
 
     def __post_init__(self) -> None:
-        # a server setting is a place setting of the server scope: declaring it registers it, and lists
-        # it in /settings
+        # a server setting is a place setting of the server scope: declaring it registers it
         if self.key and self.section is None:
             raise TypeError(f"server setting {self.name}: a default from a setting names its section class")
         if self.kind is CHOICE and not self.choices:
             raise TypeError(f"server setting {self.name}: a choice names its choices")
         register_server_setting(self.column, self.kind.stored, self.key, self.default)
-        known = _SERVER_SETTINGS.setdefault(self.name, self)
-        if known != self:
-            raise ValueError(f"the server setting {self.name!r} is declared already, differently")
 
     @property
     def column(self) -> str:
@@ -185,7 +182,8 @@ _SERVER_SETTINGS: dict[str, ServerSetting[Any]] = {}
 
 
 def server_settings() -> tuple[ServerSetting[Any], ...]:
-    """Every feature's server setting, in the order declared (what /settings lists after its own keys)."""
+    """Every registered feature's server settings, in their order (what /settings lists after its own
+    keys)."""
     return tuple(_SERVER_SETTINGS.values())
 
 
@@ -387,3 +385,6 @@ class Feature:
     def __post_init__(self) -> None:
         if self.settings is not None:  # its keys become settings as the core's are (bot/core/config)
             register_section(self.settings, self.name)
+        for setting in self.server_settings:  # its keys of /settings
+            if _SERVER_SETTINGS.setdefault(setting.name, setting) != setting:
+                raise ValueError(f"two server settings are named {setting.name!r}")

@@ -101,11 +101,13 @@ KEYS: dict[str, Key] = {
 
 def keys() -> dict[str, Key]:
     """Every key of /settings: the core's, then each feature's as declared."""
-    declared = {}
-    for s in server_settings():
-        choices = s.choices or (("on", "off") if s.kind is ON_OFF else ())
-        declared[s.name] = Key(s.name, s.column, s.help, choices, s)
-    return KEYS | declared
+    return KEYS | {s.name: feature_key(s) for s in server_settings()}
+
+
+def feature_key(setting: ServerSetting[Any]) -> Key:
+    """A feature's server setting as a key of /settings."""
+    choices = setting.choices or (("on", "off") if setting.kind is ON_OFF else ())
+    return Key(setting.name, setting.column, setting.help, choices, setting)
 
 
 # The languages /settings set language offers as the admin types (any other is taken by its name or code).
@@ -140,6 +142,12 @@ def parse_value(key: str, raw: str) -> object:
     if spec is None:
         raise BadValue(N_("There is no setting {key}; choose one of: {keys}."), key=repr(key),
                        keys=", ".join(every))
+    return parse_key(spec, raw)
+
+
+def parse_key(spec: Key, raw: str) -> object:
+    """The stored value for ``raw`` typed for the key ``spec``; None resets it."""
+    key = spec.name
     text = raw.strip()
     if text.lower() in CLEAR_WORDS:
         return None
@@ -183,8 +191,7 @@ def _parse_kind(spec: Key, text: str) -> object:
     if kind is ON_OFF:
         return _on_off(spec.name, text)
     if kind is NUMBER:
-        number = text.lstrip("-")
-        if not number.isdigit() or not declared.low <= int(text) <= declared.high:
+        if not re.fullmatch(r"-?\d{1,12}", text) or not declared.low <= int(text) <= declared.high:
             raise BadValue(N_("{key} must be a whole number from {low} to {high}, not {value}."),
                            key=spec.name, low=declared.low, high=declared.high, value=repr(text[:40]))
         return int(text)
