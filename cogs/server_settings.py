@@ -21,14 +21,16 @@ from bot.discord.serverlog import server_policy
 from bot.discord.ui import tell
 from bot.features.servertools.settings import (
     CLEAR_WORDS,
-    KEYS,
     BadValue,
     ServerSettingsBook,
     is_set,
+    keys,
     language_options,
     parse_value,
+    show_declared,
     show_value,
 )
+from bot.operator.registration import CHANNEL_ID, ROLE_ID
 
 if TYPE_CHECKING:
     from bot.discord.client import Interaction, Kindred
@@ -63,17 +65,15 @@ class ServerSettingsCog(commands.Cog, name="ServerSettings"):
         name = interaction.guild.name if interaction.guild else t(language, "this server")
         title = t(language, "{character}'s settings in {server}", character=self.character, server=name)
         embed = discord.Embed(title=title, colour=discord.Colour.blurple())
-        for key, spec in KEYS.items():
-            origin = t(language, "set here") if is_set(key, config) else t(language, "default")
-            shown = f"**{show_value(key, policy, language)}** ({origin})\n-# {spec.help_in(language)}"
+        for key, spec in keys().items():
+            if spec.declared is None:
+                value, own = show_value(key, policy, language), is_set(key, config)
+            else:  # a feature's key
+                found, own = await self.server_settings.declared(guild_id, spec)
+                value = show_declared(spec, found, language)
+            origin = t(language, "set here") if own else t(language, "default")
+            shown = f"**{value}** ({origin})\n-# {spec.help_in(language)}"
             embed.add_field(name=key, value=shown[:1024])
-        tickets = (
-            t(language, "staff {role} in {channel}", role=f"<@&{config.staff_role_id}>",
-              channel=f"<#{config.ticket_channel_id}>")
-            if config.staff_role_id and config.ticket_channel_id
-            else t(language, "not set up (`/ticket setup`)")
-        )
-        embed.add_field(name="tickets", value=tickets, inline=False)
         embed.set_footer(
             text=t(language, "Change one with /settings set; the value 'default' goes back to the global "
                              "setting.")
@@ -86,13 +86,18 @@ class ServerSettingsCog(commands.Cog, name="ServerSettings"):
         if interaction.guild is None or not await is_server_admin(self.bot, interaction):
             return []
         key = str(getattr(interaction.namespace, "key", "") or "")
+        spec = keys().get(key)
         typed = current.casefold()
         if key == "language":  # each by its own name, found by its name in any language
             options = language_options(current, locale_language(interaction))
         else:
-            channels = interaction.guild.text_channels
-            named = ([(f"#{c.name}", str(c.id)) for c in channels] if key == "log_channel"
-                     else [(c, c) for c in (KEYS[key].choices if key in KEYS else ())])
+            guild = interaction.guild
+            if key == "log_channel" or (spec is not None and spec.kind == CHANNEL_ID.name):
+                named = [(f"#{c.name}", str(c.id)) for c in guild.text_channels]
+            elif spec is not None and spec.kind == ROLE_ID.name:
+                named = [(f"@{r.name}", str(r.id)) for r in guild.roles if not r.is_default()]
+            else:
+                named = [(c, c) for c in (spec.choices if spec is not None else ())]
             options = [(n, v) for n, v in named if typed in n.casefold()]
         default = t(locale_language(interaction), "default (the global setting)")
         if typed in default.casefold():
@@ -101,21 +106,29 @@ class ServerSettingsCog(commands.Cog, name="ServerSettings"):
 
     @group.command(name="set", description="Change one of this server's settings.")
     @app_commands.describe(key="Which setting", value="Its new value ('default' for the global setting)")
-    @app_commands.choices(key=[app_commands.Choice(name=k, value=k) for k in KEYS])
+    @app_commands.choices(key=[app_commands.Choice(name=k, value=k) for k in keys()])
     @app_commands.autocomplete(value=ac_value)
     @server_admin_only()
     async def set_value(self, interaction: Interaction, key: str, value: str) -> None:
         language = await answer_language(interaction)
+        spec = keys().get(key)
         try:
             parsed = parse_value(key, value)
         except BadValue as exc:
             # with what the key takes, so the admin need not look it up in /settings show
-            explained = exc.said(language) + (f"\n-# {key}: {KEYS[key].help_in(language)}" if key in KEYS
-                                              else "")
+            explained = exc.said(language) + (f"\n-# {key}: {spec.help_in(language)}" if spec else "")
             await tell(interaction, explained, allowed_mentions=discord.AllowedMentions.none())
             return
         guild = interaction.guild
-        if key == "log_channel" and parsed is not None and guild is not None:
+        kind = spec.kind if spec is not None else ""
+        if kind == ROLE_ID.name and parsed is not None and guild is not None:
+            role = guild.get_role(int(parsed))  # type: ignore[call-overload]
+            if role is None or role.is_default():
+                await tell(interaction, t(language, "{value} is not a role of this server.",
+                                          value=value.strip()[:40]),
+                           allowed_mentions=discord.AllowedMentions.none())
+                return
+        if (key == "log_channel" or kind == CHANNEL_ID.name) and parsed is not None and guild is not None:
             # parsed: the log_channel setting's parser gives a channel id
             channel = guild.get_channel(int(parsed))  # type: ignore[call-overload]
             if not isinstance(channel, discord.TextChannel):
@@ -130,7 +143,10 @@ class ServerSettingsCog(commands.Cog, name="ServerSettings"):
         await self.server_settings.set(guild_id, key, parsed)
         policy = await server_policy(self.bot, guild_id)
         log.info("server %s: %s set to %r by %s", guild_id, key, parsed, interaction.user.id)
-        shown = show_value(key, policy, language)
+        if spec is not None and spec.declared is not None:
+            shown = show_declared(spec, (await self.server_settings.declared(guild_id, spec))[0], language)
+        else:
+            shown = show_value(key, policy, language)
         # a language the character writes in, but Kindred's own lines are not translated into: say so
         untranslated = (key == "language" and isinstance(parsed, str) and language_named(parsed) is None)
         note = ("\n-# " + t(language, "My own lines here (tickets, polls, notices) stay in English: they "

@@ -208,8 +208,8 @@ class TicketCommands(commands.Cog, name="Tickets"):
         if guild is None or config is None:
             await tell(interaction, t(language, NOT_SET_UP))
             return
-        channel = guild.get_channel(config.ticket_channel_id or 0)
-        role = guild.get_role(config.staff_role_id or 0)
+        channel = guild.get_channel(config.ticket_channel_id)
+        role = guild.get_role(config.staff_role_id)
         if not isinstance(channel, discord.TextChannel) or role is None:
             await tell(interaction, t(language, "The ticket channel or staff role is gone: an admin can run "
                                                 "`/ticket setup` again."))
@@ -305,10 +305,10 @@ class TicketCommands(commands.Cog, name="Tickets"):
         if found is None:
             await tell(interaction, t(language, "This ticket is already closed."))
             return
-        ticket, config = found
+        ticket, staff_role_id = found
         user = interaction.user
         if (
-            not may_close(ticket, config, user.id, {r.id for r in getattr(user, "roles", [])})
+            not may_close(ticket, staff_role_id, user.id, {r.id for r in getattr(user, "roles", [])})
             and not interaction.permissions.manage_threads
             and not await is_server_admin(self.bot, interaction)
         ):
@@ -338,7 +338,7 @@ class TicketCommands(commands.Cog, name="Tickets"):
             return
         if interaction.message is not None:  # the opening panel, whose Close was pressed: now closed
             closed = status_line(ticket.opened_at, user.id, utcnow(), len(lines), shown)
-            view = ticket_panel(ticket_id, ticket.opener_id, config.staff_role_id or 0, ticket.topic, closed,
+            view = ticket_panel(ticket_id, ticket.opener_id, staff_role_id or 0, ticket.topic, closed,
                                 language=shown)
             # A ticket opened before panels has text; it goes as the message becomes one (V2 has none).
             cleared: dict[str, Any] = {} if interaction.message.flags.components_v2 else {"content": None}

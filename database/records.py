@@ -295,8 +295,6 @@ class ServerConfig:
     memory_consent: str | None = None
     log_channel_id: int | None = None
     language: str | None = None
-    staff_role_id: int | None = None
-    ticket_channel_id: int | None = None
     allowed_users: str | None = None  # access lists: comma-separated ids ("" = an empty list here)
     blocked_users: str | None = None
     allowed_roles: str | None = None

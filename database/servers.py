@@ -1,6 +1,7 @@
-"""Per-server settings (``/settings``, ``/ticket setup``): registered settings of the server scope
-(database/place_config.py), each a row of its own where a server set it; read together as a
-:class:`ServerConfig`.
+"""Per-server settings (``/settings``): registered settings of the server scope (database/place_config.py),
+each a row of its own where a server set it; the core's, read together as a :class:`ServerConfig`. A
+feature's own (bot/operator/registration.py ``ServerSetting``) registers itself here and is read by its
+feature alone.
 
 Read at every server message (the reply decision, the prompt's language hint, consent), so answered from
 the accessor's cached copy: this process's own changes apply at once; another process's (a shared
@@ -22,8 +23,6 @@ _KEYS: dict[str, tuple[str, str, object]] = {
     "memory_consent": ("str", "memory_consent", None),
     "log_channel_id": ("int", "", None),
     "language": ("str", "", ""),
-    "staff_role_id": ("int", "", None),
-    "ticket_channel_id": ("int", "", None),
     # who may talk to the character here: comma-separated ids; "" is an empty list
     "allowed_users": ("str", "allowed_users", None),
     "blocked_users": ("str", "blocked_users", None),
@@ -34,6 +33,13 @@ for _key, (_kind, _follows, _default) in _KEYS.items():
     register(_key, _kind, scopes=PLACE_SCOPES if _key == "proactive" else (SERVER,), follows=_follows,
              default=_default, help="a server setting (/settings)")
 FIELDS = tuple(_KEYS)
+
+
+def register_server_setting(key: str, kind: str, follows: str = "", default: object = None) -> None:
+    """Register a feature's server setting (bot/operator/registration.py ``ServerSetting``): read by its
+    feature alone, so not one of the :class:`ServerConfig` fields every message reads."""
+    register(key, kind, scopes=(SERVER,), follows=follows, default=None if follows else default,
+             help="a server setting (/settings)")
 
 
 class Servers:

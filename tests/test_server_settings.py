@@ -79,7 +79,8 @@ async def test_show_and_set_are_for_server_admins(harness: Harness) -> None:
     assert fields["reply_mode"].startswith("**vote** (default)")
     assert fields["vote_count"].startswith("**3** (default)")
     assert fields["log_channel"].startswith(f"**<#{LOG_CHANNEL_ID}>** (default)")  # the global one is here
-    assert fields["tickets"] == "not set up (`/ticket setup`)"
+    assert fields["ticket_channel"].startswith("**none** (default)")  # a feature's keys follow the core's
+    assert fields["staff_role"].startswith("**none** (default)")
 
     assert await setting(h, "proactive", "on") == "*Finn makes a note.* Here, proactive is now **on**."
     # a bad value is explained with what the key takes

@@ -15,9 +15,11 @@ from bot.features.polls import TIMER, PollBoard, PollLifecycle, Polls
 from bot.features.polls.lifecycle import Tally, parse_poll, vote_answer
 from bot.features.servertools.moderation import ModerationLog
 from bot.features.servertools.settings import ServerSettingsBook
-from bot.features.servertools.tickets import TicketDesk, may_close, transcript_line
+from bot.features.servertools.tickets import STAFF_ROLE as STAFF_SETTING
+from bot.features.servertools.tickets import TICKET_CHANNEL, TicketDesk, may_close, transcript_line
 from bot.features.servertools.userinfo import UserInfo, known_since
 from bot.operator.places import PlaceControls
+from bot.operator.registration import ServerValue
 from database.models import utcnow
 from database.store import Store
 from database.timers import TimerRow
@@ -96,8 +98,13 @@ async def test_a_poll_whose_message_failed_is_dropped(store: Store) -> None:
     assert await open_polls(store) == []
 
 
+def desk_on(store: Store) -> TicketDesk:
+    channel, staff = ServerValue(TICKET_CHANNEL, store.config), ServerValue(STAFF_SETTING, store.config)
+    return TicketDesk(store, channel, staff)
+
+
 async def test_the_ticket_desk_opens_one_ticket_and_closes_it_once(store: Store) -> None:
-    desk = TicketDesk(store)
+    desk = desk_on(store)
     assert await desk.setup_of(GUILD) is None  # not set up: nothing to open
     await desk.set_up(GUILD, STAFF_ROLE, CHANNEL)
     config = await desk.setup_of(GUILD)
@@ -134,7 +141,7 @@ async def test_the_ticket_desk_opens_one_ticket_and_closes_it_once(store: Store)
 
 
 async def test_a_ticket_whose_thread_fails_leaves_nothing(store: Store) -> None:
-    desk = TicketDesk(store)
+    desk = desk_on(store)
     await desk.set_up(GUILD, STAFF_ROLE, CHANNEL)
     undone: list[str] = []
 
@@ -162,7 +169,7 @@ async def test_the_moderation_log_counts_warnings(store: Store) -> None:
 
 
 async def test_server_settings_are_set_by_key_and_cleared(store: Store) -> None:
-    settings = ServerSettingsBook(store.servers)
+    settings = ServerSettingsBook(store.servers, lambda s: ServerValue(s, store.config))
     assert (await settings.get(GUILD)).language is None
     await settings.set(GUILD, "language", "German")
     await settings.set(GUILD, "log_channel", CHANNEL)

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.features.servertools.tickets import TicketDesk
 from database.models import LoggedMessage
 from tests.fakes.discord_components import V2_FLAG, walk_components
 from tests.fakes.discord_guild import CREATE_PRIVATE_THREADS
@@ -67,7 +68,7 @@ async def test_only_server_admins_set_tickets_up(harness: Harness) -> None:
         await ticket(h, "setup", staff_role=("role", staff))
         == "Only this server's admins (the Manage Server permission) can use this command."
     )
-    assert (await h.store.servers.get(GUILD_ID, fresh=True)).staff_role_id is None
+    assert await h.bot.services.part(TicketDesk).setup_of(GUILD_ID) is None
     assert (
         await ticket(h, "setup", user=ADMIN_ID, staff_role=("role", GUILD_ID))
         == "Choose a staff role other than @everyone: tickets are private."
@@ -79,8 +80,8 @@ async def test_only_server_admins_set_tickets_up(harness: Harness) -> None:
         text
         == f"*Finn pins up a sign.* Tickets now open as private threads in <#{CHANNEL_ID}>, with <@&{staff}>."
     )
-    config = await h.store.servers.get(GUILD_ID, fresh=True)
-    assert (config.staff_role_id, config.ticket_channel_id) == (staff, CHANNEL_ID)
+    config = await h.bot.services.part(TicketDesk).setup_of(GUILD_ID)
+    assert config is not None and (config.staff_role_id, config.ticket_channel_id) == (staff, CHANNEL_ID)
     quiet = await h.discord.add_role(GUILD_ID, "Quiet staff", position=1)
     text = await ticket(h, "setup", user=ADMIN_ID, staff_role=("role", quiet))
     assert text.endswith(

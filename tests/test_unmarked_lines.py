@@ -45,7 +45,6 @@ MARKED = {"t", "tn", "N_", "sentences", "listed"}
 # English by design, with the reason (docs/languages.md): a whole module, or one line of one by its text.
 ENGLISH_BY_DESIGN = {
     "bot/discord/logchannel.py": "the operator's log channel: its admin commands and reports",
-    "cogs/server_settings.py: 'tickets'": "a setting's name, as /settings show names every other by its key",
     "bot/operator/admin/": "the log channel's admin commands' answers and reports (logchannel.py sends them)",
     "bot/operator/dashboard/": "the operator's web dashboard",
     "bot/runtime/console.py": "the operator's console",

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from bot.core.config.holder import SettingsHolder
 from bot.core.config.sections import register_section
@@ -31,6 +31,8 @@ from bot.core.stages import (
 )
 from bot.core.timers import Recurring, Timers
 from bot.operator.places import PlaceControls
+from database.place_config import SERVER, PlaceConfig
+from database.servers import register_server_setting
 from database.store import Store
 from database.switches import register_switch
 
@@ -121,6 +123,100 @@ class PlaceSwitch:
                                               parent_id=parent_id)
 
 
+T = TypeVar("T", int, bool, str)
+
+
+@dataclass(frozen=True)
+class SettingKind(Generic[T]):
+    """What a server setting holds, as /settings reads, checks and shows it
+    (bot/features/servertools/settings.py): ``name`` one of the kinds below, ``stored`` its registered kind
+    (database/place_config.py)."""
+
+    name: str
+    stored: str
+
+
+CHANNEL_ID: SettingKind[int] = SettingKind("channel", "int")  # a text channel: #channel or its id
+ROLE_ID: SettingKind[int] = SettingKind("role", "int")  # a role: @role or its id
+ON_OFF: SettingKind[bool] = SettingKind("on_off", "bool")
+NUMBER: SettingKind[int] = SettingKind("number", "int")  # a whole number from ``low`` to ``high``
+CHOICE: SettingKind[str] = SettingKind("choice", "str")  # one of ``choices``
+
+
+@dataclass(frozen=True)
+class ServerSetting(Generic[T]):
+    """A per-server setting of a feature, which server admins see and change with ``/settings show|set``
+    (``set <name> default`` resets it). ``name``: as typed there; ``kind``: what it holds (``CHANNEL_ID``,
+    ``ROLE_ID``, ``ON_OFF``, ``NUMBER`` from ``low`` to ``high``, ``CHOICE`` of ``choices``); ``help``: its
+    line in /settings, an ``N_`` msgid; its default: a global setting (``key`` of the section class
+    ``section``), else ``default`` (None: unset); ``stored_as``: the key its values are kept under, when
+    not ``name`` (a setting that had another name before). Listed in its ``Feature``'s ``server_settings``;
+    read with ``parts.server_setting(SETTING)``."""
+
+    name: str
+    kind: SettingKind[T]
+    help: str
+    default: T | None = None
+    section: type | None = None
+    key: str = ""
+    choices: tuple[str, ...] = ()
+    low: int = 0
+    high: int = 0
+    stored_as: str = ""
+
+    def __post_init__(self) -> None:
+        # a server setting is a place setting of the server scope: declaring it registers it
+        if self.key and self.section is None:
+            raise TypeError(f"server setting {self.name}: a default from a setting names its section class")
+        if self.kind is CHOICE and not self.choices:
+            raise TypeError(f"server setting {self.name}: a choice names its choices")
+        register_server_setting(self.column, self.kind.stored, self.key, self.default)
+
+    @property
+    def column(self) -> str:
+        """The key its values are stored under."""
+        return self.stored_as or self.name
+
+
+_SERVER_SETTINGS: dict[str, ServerSetting[Any]] = {}
+
+
+def server_settings() -> tuple[ServerSetting[Any], ...]:
+    """Every registered feature's server settings, in their order (what /settings lists after its own
+    keys)."""
+    return tuple(_SERVER_SETTINGS.values())
+
+
+class ServerValue(Generic[T]):
+    """A server setting as a feature's code reads it: its value in a server, else the declaration's default
+    (the running global setting it follows: a reload applies). Made by :meth:`Parts.server_setting`."""
+
+    def __init__(self, setting: ServerSetting[T], config: PlaceConfig, section: object | None = None) -> None:
+        self.setting: ServerSetting[T] = setting
+        self.config = config
+        self._section = section  # the running section its default follows, if any
+
+    @property
+    def default(self) -> T | None:
+        if self._section is None:
+            return self.setting.default
+        followed: T = getattr(self._section, self.setting.key)
+        return followed
+
+    async def own(self, guild_id: int, *, fresh: bool = False) -> T | None:
+        """The server's own value (None: it set none)."""
+        return cast("T | None", await self.config.own(self.setting.column, SERVER, guild_id, fresh=fresh))
+
+    async def at(self, guild_id: int, *, fresh: bool = False) -> T | None:
+        """What applies in the server: its own value, else the default (None: neither)."""
+        own = await self.own(guild_id, fresh=fresh)
+        return self.default if own is None else own
+
+    async def set(self, guild_id: int, value: T | None) -> None:
+        """Set the server's own value; None removes it (the default applies)."""
+        await self.config.set(self.setting.column, SERVER, guild_id, value)
+
+
 @dataclass(frozen=True)
 class Parts:
     """What a feature is built from (the composition root's, at start-up): the running settings, the store,
@@ -155,6 +251,11 @@ class Parts:
     def switch(self, switch: Switch) -> PlaceSwitch:
         """``switch`` as the feature's code reads it at a place (:class:`PlaceSwitch`)."""
         return PlaceSwitch(switch, self.places, self.holder)
+
+    def server_setting(self, setting: ServerSetting[T]) -> ServerValue[T]:
+        """``setting`` as the feature's code reads it in a server (:class:`ServerValue`)."""
+        section = self.holder.follow(setting.section) if setting.key and setting.section is not None else None
+        return ServerValue(setting, self.store.config, section)
 
 
 @dataclass(frozen=True)
@@ -263,7 +364,8 @@ class Feature:
     of ``key(...)`` fields with a TITLE in its package (bot/features/<name>/config.py), which declaring the
     feature registers: loaded, validated, reloaded live and documented under its name; read as
     ``settings.section(TheirSettings)``;
-    ``switches``: its per-place switches; ``cogs``: its slash commands' extensions; ``forget``: the rows it
+    ``switches``: its per-place switches; ``server_settings``: its keys of ``/settings``
+    (:class:`ServerSetting`); ``cogs``: its slash commands' extensions; ``forget``: the rows it
     deletes for a person's ``/forget_me``, in /forget_me's own transaction (the rows deleted, per table);
     ``unprompted``: the spending purposes of the calls it makes of its own accord (held to the global spend
     cap); ``build``: what it adds to the replies, from the composition root's ``Parts``; ``in_console``: its
@@ -273,6 +375,7 @@ class Feature:
     name: str
     settings: type | None = None
     switches: tuple[Switch, ...] = ()
+    server_settings: tuple[ServerSetting[Any], ...] = ()
     cogs: tuple[str, ...] = ()
     forget: Callable[[Connection, int], Mapping[str, int]] | None = None
     unprompted: frozenset[str] = field(default_factory=frozenset)
@@ -282,3 +385,6 @@ class Feature:
     def __post_init__(self) -> None:
         if self.settings is not None:  # its keys become settings as the core's are (bot/core/config)
             register_section(self.settings, self.name)
+        for setting in self.server_settings:  # its keys of /settings
+            if _SERVER_SETTINGS.setdefault(setting.name, setting) != setting:
+                raise ValueError(f"two server settings are named {setting.name!r}")

@@ -9,9 +9,11 @@ feature of their own: bot/features/polls/).
 * :mod:`.moderation`, :mod:`.tickets`, :mod:`.userinfo`, :mod:`.settings`: the plain classes behind the
   slash commands (a typed duration: bot/core/durations.py).
 * Its slash commands: cogs/moderation.py, cogs/info.py, cogs/tickets.py, cogs/server_settings.py; its rows:
-  database/server_models.py (moderation, tickets), the servers' settings in database/place_config.py; its
+  database/server_models.py (moderation, tickets), the servers' settings in database/place_config.py (the
+  tickets' channel and staff role its own ``ServerSetting``s, :mod:`.tickets`); its
   settings: its own section (:mod:`.config` ``ServerToolSettings``). Tests:
   tests/test_moderation.py, tests/test_tickets.py, tests/test_server_settings.py,
+  tests/test_server_settings_features.py,
   tests/test_server_tools_logic.py, tests/test_server_tools_units.py, tests/test_knowing_units.py.
 
 Its registration (bot/operator/registration.py): ``FEATURE`` below.
@@ -24,7 +26,7 @@ from bot.features.servertools.config import ServerToolSettings
 from bot.features.servertools.knowing import ServerTools
 from bot.features.servertools.moderation import ModerationLog
 from bot.features.servertools.settings import ServerSettingsBook
-from bot.features.servertools.tickets import TicketDesk
+from bot.features.servertools.tickets import STAFF_ROLE, TICKET_CHANNEL, TicketDesk
 from bot.features.servertools.userinfo import UserInfo
 from bot.operator.registration import Contribution, Feature, Parts, Switch
 from database.server_models import forget_person
@@ -40,12 +42,13 @@ def build(parts: Parts) -> Contribution:
     # what they read of Discord connected by the cog (cogs/info.py)
     tools = ServerTools(parts.holder.follow(ServerToolSettings), store.people, store.log,
                         parts.switch(LOOKING), parts.consent, parts.accounts, parts.name)
+    desk = TicketDesk(store, parts.server_setting(TICKET_CHANNEL), parts.server_setting(STAFF_ROLE))
     return Contribution(tools=(tools,), parts=(tools, ModerationLog(store.moderation), UserInfo(store.people),
-                                               TicketDesk(store), ServerSettingsBook(store.servers)))
+                                               desk, ServerSettingsBook(store.servers, parts.server_setting)))
 
 
 FEATURE = Feature(
     name="servertools", settings=ServerToolSettings,
-    switches=(LOOKING,),
+    switches=(LOOKING,), server_settings=(TICKET_CHANNEL, STAFF_ROLE),
     cogs=("cogs.moderation", "cogs.info", "cogs.tickets", "cogs.server_settings"),
     forget=forget_person, build=build)

@@ -4,14 +4,22 @@ transcript lines, and the words of its panels (the opening panel's status, the l
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from bot.core.durations import describe_duration
 from bot.core.i18n import N_, listed, t, tn
 from bot.core.locales import FALLBACK, SPOKEN, spoken
-from database.records import ServerConfig, TicketRecord, TranscriptLine
+from bot.operator.registration import CHANNEL_ID, ROLE_ID, ServerSetting, ServerValue
+from database.records import TicketRecord, TranscriptLine
 from database.store import Store
 
+# What /ticket setup sets, also shown and changed with /settings (kept under the keys they had before)
+TICKET_CHANNEL = ServerSetting("ticket_channel", CHANNEL_ID,
+                               N_("channel where ticket threads are made (#channel or id; /ticket setup sets "
+                                  "it)"), stored_as="ticket_channel_id")
+STAFF_ROLE = ServerSetting("staff_role", ROLE_ID, N_("role that handles tickets (@role or id)"),
+                           stored_as="staff_role_id")
 THREAD_NAME_MAX = 100
 TOPIC_MAX = 200
 FORGOTTEN = N_("You asked to be forgotten (/forget_me) meanwhile: no ticket was opened.")
@@ -99,11 +107,18 @@ def clean_topic(topic: str | None) -> str:
     return " ".join((topic or "").split())[:TOPIC_MAX]
 
 
-def may_close(ticket: TicketRecord, config: ServerConfig, user_id: int, role_ids: Collection[int]) -> bool:
+@dataclass(frozen=True)
+class TicketSetup:
+    """Where a server's tickets open, and who handles them."""
+
+    ticket_channel_id: int
+    staff_role_id: int
+
+
+def may_close(ticket: TicketRecord, staff_role_id: int | None, user_id: int,
+              role_ids: Collection[int]) -> bool:
     """The opener and the server's staff role may close a ticket (server admins too: the cog asks Discord)."""
-    return user_id == ticket.opener_id or (
-        config.staff_role_id is not None and config.staff_role_id in role_ids
-    )
+    return user_id == ticket.opener_id or (staff_role_id is not None and staff_role_id in role_ids)
 
 
 class TicketDesk:
@@ -111,16 +126,20 @@ class TicketDesk:
     dropped again when its thread cannot be made (the caller's ``undo`` removes a thread made but not
     recorded), so there is never a thread without its row or the reverse."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, channel: ServerValue[int], staff: ServerValue[int]) -> None:
         self.store = store
+        self.channel = channel  # TICKET_CHANNEL's and STAFF_ROLE's values
+        self.staff = staff
 
     async def set_up(self, guild_id: int, staff_role_id: int, channel_id: int) -> None:
-        await self.store.servers.update(guild_id, staff_role_id=staff_role_id, ticket_channel_id=channel_id)
+        await self.staff.set(guild_id, staff_role_id)
+        await self.channel.set(guild_id, channel_id)
 
-    async def setup_of(self, guild_id: int) -> ServerConfig | None:
-        """The server's settings when tickets are set up there (a staff role and a channel), else None."""
-        config = await self.store.servers.get(guild_id, fresh=True)
-        return config if config.ticket_channel_id and config.staff_role_id else None
+    async def setup_of(self, guild_id: int) -> TicketSetup | None:
+        """Where tickets open here and who handles them, when both are set up, else None."""
+        channel = await self.channel.at(guild_id, fresh=True)
+        staff = await self.staff.at(guild_id)
+        return TicketSetup(channel, staff) if channel and staff else None
 
     async def open_thread_of(self, guild_id: int, opener_id: int) -> int | None:
         """The thread of the ticket ``opener_id`` already has open here, if any: one at a time."""
@@ -167,12 +186,12 @@ class TicketDesk:
         :meth:`mark`, before it was posted)."""
         await self.store.privacy.posted_for(opener_id, message_id, mark)
 
-    async def closable(self, ticket_id: int) -> tuple[TicketRecord, ServerConfig] | None:
-        """An open ticket with its thread, and its server's settings; None when it is closed or gone."""
+    async def closable(self, ticket_id: int) -> tuple[TicketRecord, int | None] | None:
+        """An open ticket with its thread, and its server's staff role; None when it is closed or gone."""
         ticket = await self.store.tickets.get(ticket_id)
         if ticket is None or ticket.status != "open" or ticket.thread_id is None:
             return None
-        return ticket, await self.store.servers.get(ticket.guild_id)
+        return ticket, await self.staff.at(ticket.guild_id)
 
     async def close(self, ticket_id: int, closed_by: int, lines: Sequence[TranscriptLine]) -> bool:
         """Close once, archiving the transcript; False when someone closed it first."""
