@@ -36,9 +36,10 @@ ANYWHERE_INSTALLS = app_commands.AppInstallationType(guild=True, user=True)
 ANYWHERE_CONTEXTS = app_commands.AppCommandContext(guild=True, dm_channel=True, private_channel=True)
 
 
-async def asker_of(interaction: Interaction) -> Asker:
+async def asker_of(interaction: Interaction, language: str | None = None) -> Asker:
+    """Who asks, and the language they read (``language``: found already)."""
     return Asker(interaction.user.id, interaction.user.display_name, int(interaction.channel_id or 0),
-                 interaction.id, interaction.guild_id, await answer_language(interaction))
+                 interaction.id, interaction.guild_id, language or await answer_language(interaction))
 
 
 def quoted_of(interaction: Interaction, message: discord.Message) -> Quoted:
@@ -77,7 +78,7 @@ async def ask_about(interaction: Interaction, message: discord.Message) -> None:
 async def remember_this(interaction: Interaction, message: discord.Message) -> None:
     language = await answer_language(interaction)
     try:
-        await interaction.client.services.asking.remember(await asker_of(interaction),
+        await interaction.client.services.asking.remember(await asker_of(interaction, language),
                                                           quoted_of(interaction, message))
     except InvalidInput as exc:
         await tell(interaction, exc.said(language))
