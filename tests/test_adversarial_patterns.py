@@ -158,8 +158,10 @@ ENTRY_POINTS: dict[str, tuple[Callable[[str], Any], tuple[re.Pattern[str] | str,
                           macros.chance_macros(t, seed=1), macros.chance_macros("{{roll:" + t[:200] + "}}")),
                (macros._MACRO, macros._TIME_MACRO, macros._CHANCE, macros._DICE, macros._COMMENT,
                 macros._TRIM)),
-    "repetition guard: openers and phrases": (lambda t: guard.variety_note([t, t, t]),
-                                              (guard._GUARD_WORD,)),
+    "repetition guard: openers and phrases": (
+        lambda t: guard.variety_note([t, t, t, t], [t]),
+        (guard._GUARD_WORD, guard._SENTENCE_END, guard._HAN, guard._KANA,
+         "the tide! 潮はやさしい。潮水很温柔")),
     "card: char and user macros": (lambda t: cards.compile_card_prompt({"scenario": t}, "Finn"),
                                    ("BOT USER char user original",)),
     "card: example blocks": (cards.format_examples, ("START",)),
@@ -217,7 +219,7 @@ def test_every_pattern_reading_outside_text_has_an_entry() -> None:
     modules = (triage, intent, router, topics, timewords, lexical, style, emotions, blend, macros,
                framework, template, modes, splitting, delivery, websearch, emotes, voice, attachments,
                posting, polls, moderation, durations, localtime, text, lorekeys, appraisal, felt, prompting,
-               reminders, slots, present, mcp_admin, mcp_schema, guessing)
+               reminders, slots, present, mcp_admin, mcp_schema, guessing, guard)
     covered = {id(p) for _, patterns in ENTRY_POINTS.values() for p in patterns if isinstance(p, re.Pattern)}
     covered |= {id(p) for p in blend._CONTEXT_PATTERNS.values()}
     missing = [f"{m.__name__}.{name}" for m in modules for name, value in vars(m).items()

@@ -389,7 +389,7 @@ def build_reply_prompt(
     if at_end:
         tail.append(at_end)
     instructions = _instructions(persona, extras, msg, name, note, ooc_context,
-                                 _own_lines(data, lines, own_ids, persona.name, shared))
+                                 *_said_lines(data, lines, own_ids, persona.name, shared))
     final = "\n\n".join([*tail, *instructions])
     if final:
         _append(messages, "user", final)
@@ -487,25 +487,29 @@ def _said_in_tail(messages: list[JsonObject], said: str, replace_last_reply: boo
     return _text_of(messages.pop())
 
 
-def _own_lines(data: PromptData, lines: Sequence[SeenMessage], own_ids: Collection[int], character: str,
-              shared: bool) -> list[str]:
-    """What the character itself said lately here: its history's turns, or its lines in a channel's
-    transcript."""
+def _said_lines(data: PromptData, lines: Sequence[SeenMessage], own_ids: Collection[int], character: str,
+                shared: bool) -> tuple[list[str], list[str]]:
+    """(what the character itself said lately here, what the others said): its history's turns and the
+    person's, or the lines of a channel's transcript."""
     if shared:
-        return [m.content for m in lines if is_own(m, own_ids, character)]
-    return [t.content for t in data.history.turns if t.role == "assistant"]
+        own = [is_own(m, own_ids, character) for m in lines]
+        return ([m.content for m, mine in zip(lines, own, strict=True) if mine],
+                [m.content for m, mine in zip(lines, own, strict=True) if not mine])
+    return ([t.content for t in data.history.turns if t.role == "assistant"],
+            [t.content for t in data.history.turns if t.role != "assistant"])
 
 
 def _instructions(persona: Persona, extras: ReplyExtras, msg: Incoming, name: str, note: str,
-                  ooc_context: str, own: Sequence[str]) -> list[str]:
+                  ooc_context: str, own: Sequence[str], heard: Sequence[str]) -> list[str]:
     """What closes the request after the history: the features' instructions, the openers and phrases
-    the character keeps reusing (``own``: its recent lines, to vary), the person's out-of-character note,
+    the character keeps reusing (``own``: its recent lines, to vary; ``heard``: the others', which show
+    which words are the language's own), the person's out-of-character note,
     the author's-note lore's top and bottom around the character's note at depth 0, and the card's
     post-history instructions."""
     top, bottom = (fence("lore", t, position=p) if t.strip() else ""
                    for t, p in zip(extras.notes_lore, ("an_top", "an_bottom"), strict=True))
     instructions = list(extras.instructions)
-    if variety := variety_note(own):
+    if variety := variety_note(own, heard):
         instructions.append(variety)
     if ooc_context:
         instructions.append(f"[Out of character note from {name} for this reply: {ooc_context}]")
