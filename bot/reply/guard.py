@@ -19,6 +19,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
+from itertools import accumulate
 
 from memory.lexical import is_grammar, pieces
 
@@ -85,13 +86,14 @@ def _marks(text: str) -> tuple[tuple[str, ...], tuple[Gram, ...]]:
         openers = (tuple(lead[:n] for n in range(1, min(len(lead), OPENER_CHARACTERS) + 1))
                    if _HAN.match(lead) and not _KANA.search(text) else (lead,))
     grams: dict[Gram, None] = {}
-    chinese = any(_is_character(u) for units in sentences for u in units)
-    for n in range(2, (PHRASE_CHARACTERS if chinese else PHRASE_WORDS) + 1):
-        for units in sentences:
+    # characters before each place of each sentence: a phrase past PHRASE_WORDS long must hold some
+    before = [[0, *accumulate(map(_is_character, units))] for units in sentences]
+    longest = PHRASE_CHARACTERS if any(b[-1] for b in before) else PHRASE_WORDS
+    for n in range(2, longest + 1):
+        for units, chars in zip(sentences, before, strict=True):
             for i in range(len(units) - n + 1):
-                gram = units[i:i + n]
-                if n <= PHRASE_WORDS or any(_is_character(u) for u in gram):
-                    grams.setdefault(gram)  # each once, in a fixed order (ties stay put)
+                if n <= PHRASE_WORDS or chars[i + n] > chars[i]:
+                    grams.setdefault(units[i:i + n])  # each once, in a fixed order (ties stay put)
     return openers, tuple(grams)
 
 
