@@ -139,6 +139,12 @@ class ServerSettingsCog(commands.Cog, name="ServerSettings"):
                 await tell(interaction, t(language, "I can't post in {channel}; give me Send Messages there "
                                                     "first.", channel=channel.mention))
                 return
+        check = spec.declared.check if spec is not None and spec.declared is not None else None
+        if check is not None and parsed is not None and guild is not None:
+            refused = await check(guild, parsed, language)  # the feature's own (its commands ask the same)
+            if refused is not None:
+                await tell(interaction, refused, allowed_mentions=discord.AllowedMentions.none())
+                return
         guild_id = int(interaction.guild_id or 0)
         await self.server_settings.set(guild_id, key, parsed)
         policy = await server_policy(self.bot, guild_id)

@@ -17,7 +17,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core.i18n import N_, listed, sentences, t
+from bot.core.i18n import N_, sentences, t
 from bot.core.locales import FALLBACK
 from bot.core.text import clip
 from bot.discord.language import answer_language
@@ -27,7 +27,6 @@ from bot.discord.permissions import (
     HookInteraction,
     NotServerAdmin,
     is_server_admin,
-    permission_name,
     require_server,
 )
 from bot.discord.posting import allowed_mentions_for
@@ -47,6 +46,7 @@ from bot.features.servertools.tickets import (
     opened_fields,
     status_line,
     summary_fields,
+    thread_channel_refusal,
     thread_name,
     transcript_line,
 )
@@ -57,8 +57,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# What a ticket's thread needs (named as Discord's settings name them: bot/discord/permissions.py).
-THREAD_PERMISSIONS = ("create_private_threads", "send_messages_in_threads", "manage_threads")
 NOT_SET_UP = N_("Tickets aren't set up in this server yet: an admin can run `/ticket setup`.")
 
 
@@ -173,12 +171,11 @@ class TicketCommands(commands.Cog, name="Tickets"):
             await tell(interaction, t(language, "Choose a staff role other than @everyone: tickets are "
                                                 "private."))
             return
-        mine = target.permissions_for(guild.me)
-        missing = [permission_name(p) for p in THREAD_PERMISSIONS if not getattr(mine, p)]
-        if missing:
-            await tell(interaction, t(language, "I need {permissions} in {channel} for tickets.",
-                                      permissions=listed(language, missing), channel=target.mention))
+        refused = await thread_channel_refusal(guild, target.id, language)  # /settings asks the same
+        if refused is not None:
+            await tell(interaction, refused)
             return
+        mine = target.permissions_for(guild.me)
         await self.desk.set_up(guild.id, staff_role.id, target.id)
         log.info("tickets in server %s: staff role %s, channel %s", guild.id, staff_role.id, target.id)
         # Mentioning the role in a private thread is what brings its members in (the bot seldom knows them

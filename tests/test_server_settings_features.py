@@ -14,8 +14,16 @@ from bot.features import FEATURES
 from bot.features.servertools import settings
 from bot.features.servertools.settings import BadValue, feature_key, parse_key
 from bot.features.servertools.tickets import TicketDesk
-from bot.operator.registration import CHOICE, NUMBER, ON_OFF, ServerSetting, ServerValue, server_settings
+from bot.operator.registration import (
+    CHOICE,
+    NUMBER,
+    ON_OFF,
+    ServerSetting,
+    ServerValue,
+    server_settings,
+)
 from database.store import Store
+from tests.fakes.discord_guild import CREATE_PRIVATE_THREADS, MANAGE_THREADS
 from tests.harness import ADMIN_ID, CHANNEL_ID, GUILD_ID, Harness, invited
 from tests.server_support import answer, sub
 
@@ -124,3 +132,33 @@ async def test_a_declared_key_is_read_by_its_kind_and_typed_through_its_handle(s
     assert await ServerValue(TONE, store.config).at(GUILD_ID) == "warm"
     with pytest.raises(ValueError):  # a value of another kind is refused where it is stored
         await ServerValue(LOUD, store.config).set(GUILD_ID, 1)  # type: ignore[arg-type]
+
+
+async def test_ticket_channel_is_refused_where_tickets_could_not_make_their_threads(harness: Harness) -> None:
+    h = harness
+    d = h.discord
+    await d.set_role_permissions(GUILD_ID, d.bot_role_id(GUILD_ID), invited())
+    staff = await d.add_role(GUILD_ID, "Staff", position=1, mentionable=True)
+    desk = h.bot.services.part(TicketDesk)
+    # the channel's own overwrite takes from the bot's role what its server-wide permissions give
+    await d.set_overwrite(CHANNEL_ID, d.bot_role_id(GUILD_ID), deny=CREATE_PRIVATE_THREADS | MANAGE_THREADS)
+    refusal = f"I need Create Private Threads and Manage Threads in <#{CHANNEL_ID}> for tickets."
+    assert await setting(h, "ticket_channel", f"<#{CHANNEL_ID}>") == refusal
+    # /ticket setup refuses it in the same words: one check, the key's own
+    setup = await h.slash("ticket", sub("setup", staff_role=("role", staff), channel=("channel", CHANNEL_ID)),
+                          user=ADMIN_ID)
+    assert await answer(setup) == refusal
+    assert await desk.channel.at(GUILD_ID, fresh=True) is None
+
+    d.set_locale(ADMIN_ID, "de")
+    assert await setting(h, "ticket_channel", str(CHANNEL_ID)) == (
+        f"Für Tickets brauche ich Create Private Threads und Manage Threads in <#{CHANNEL_ID}>.")
+    assert await desk.channel.at(GUILD_ID, fresh=True) is None
+
+    # the overwrite lifted, it is taken
+    await d.set_overwrite(CHANNEL_ID, d.bot_role_id(GUILD_ID))
+    d.set_locale(ADMIN_ID, "en-US")
+    assert await setting(h, "ticket_channel", str(CHANNEL_ID)) == (
+        f"*Finn makes a note.* Here, ticket_channel is now **<#{CHANNEL_ID}>**.")
+    assert await desk.channel.at(GUILD_ID, fresh=True) == CHANNEL_ID
+

@@ -19,9 +19,10 @@ import discord
 from discord import app_commands
 
 from bot.core.i18n import N_, listed, t
+from bot.core.permission_names import permission_name
 from bot.core.text import Page, clip, page_of
 from bot.discord.language import answer_language
-from bot.discord.permissions import HookInteraction, NotAdmin, permission_name
+from bot.discord.permissions import HookInteraction, NotAdmin
 from bot.reply.splitting import split_message
 
 log = logging.getLogger(__name__)

@@ -37,6 +37,7 @@ from database.store import Store
 from database.switches import register_switch
 
 if TYPE_CHECKING:
+    import discord
     from sqlalchemy import Connection
 
     from bot.alive.reacting import Answers
@@ -143,6 +144,13 @@ NUMBER: SettingKind[int] = SettingKind("number", "int")  # a whole number from `
 CHOICE: SettingKind[str] = SettingKind("choice", "str")  # one of ``choices``
 
 
+# A feature's own check of a value for one of its server settings, once the kind's checks passed: given the
+# server, the value read (a channel's or role's id, a number, a choice) and the admin's language, the line
+# that refuses it in that language, or None to take it. The feature's commands ask the same one, so
+# /settings takes no value they would refuse.
+SettingCheck = Callable[["discord.Guild", T, str | None], Awaitable[str | None]]
+
+
 @dataclass(frozen=True)
 class ServerSetting(Generic[T]):
     """A per-server setting of a feature, which server admins see and change with ``/settings show|set``
@@ -150,8 +158,10 @@ class ServerSetting(Generic[T]):
     ``ROLE_ID``, ``ON_OFF``, ``NUMBER`` from ``low`` to ``high``, ``CHOICE`` of ``choices``); ``help``: its
     line in /settings, an ``N_`` msgid; its default: a global setting (``key`` of the section class
     ``section``), else ``default`` (None: unset); ``stored_as``: the key its values are kept under, when
-    not ``name`` (a setting that had another name before). Listed in its ``Feature``'s ``server_settings``;
-    read with ``parts.server_setting(SETTING)``."""
+    not ``name`` (a setting that had another name before); ``check``: the feature's own check of a value
+    (:data:`SettingCheck`), which ``/settings set`` asks after the kind's own (a channel of this server the
+    bot may post in, a role of it). Listed in its ``Feature``'s ``server_settings``; read with
+    ``parts.server_setting(SETTING)``."""
 
     name: str
     kind: SettingKind[T]
@@ -163,6 +173,7 @@ class ServerSetting(Generic[T]):
     low: int = 0
     high: int = 0
     stored_as: str = ""
+    check: SettingCheck[T] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         # a server setting is a place setting of the server scope: declaring it registers it

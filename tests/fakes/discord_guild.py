@@ -829,6 +829,21 @@ class GuildWorld:
         public = {k: v for k, v in channel.items() if not k.startswith("_")}
         await self._dispatch_guild("CHANNEL_UPDATE", public, int(channel["guild_id"]))
 
+    async def set_overwrite(self, channel_id: int, target_id: int, *, allow: int = 0, deny: int = 0,
+                            member: bool = False) -> None:
+        """A server admin sets a channel's permission overwrite for a role (``member``: a member) in its
+        Permissions tab: kept in its payload's ``permission_overwrites`` (what :meth:`channel_permissions`
+        counts, as Discord does) and sent in a CHANNEL_UPDATE."""
+        channel = self.channels[channel_id]
+        if channel["type"] in (11, 12):
+            raise ValueError("a thread has no overwrites of its own: Discord reads its parent's")
+        kept = [o for o in channel.get("permission_overwrites") or [] if str(o["id"]) != str(target_id)]
+        kept.append({"id": str(target_id), "type": 1 if member else 0, "allow": str(allow),
+                     "deny": str(deny)})
+        channel["permission_overwrites"] = kept
+        public = {k: v for k, v in channel.items() if not k.startswith("_")}
+        await self._dispatch_guild("CHANNEL_UPDATE", public, int(channel["guild_id"]))
+
     async def open_thread(self, parent_id: int, user_id: int, name: str) -> int:
         """A member opens a public thread in a channel (as the bot would, with the member's permissions)."""
         made = await self._create_thread(parent_id, {"name": name, "type": 11}, self.users[user_id], {})

@@ -1,23 +1,48 @@
-"""Tickets without Discord: the desk (:class:`TicketDesk`: set up, open, close, never half-done), names,
-transcript lines, and the words of its panels (the opening panel's status, the log channel's notices)."""
+"""Tickets without Discord (but for the check of their channel, given the server as discord.py keeps it):
+the desk (:class:`TicketDesk`: set up, open, close, never half-done), names, transcript lines, and the words
+of its panels (the opening panel's status, the log channel's notices)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from bot.core.durations import describe_duration
 from bot.core.i18n import N_, listed, t, tn
 from bot.core.locales import FALLBACK, SPOKEN, spoken
+from bot.core.permission_names import permission_name
 from bot.operator.registration import CHANNEL_ID, ROLE_ID, ServerSetting, ServerValue
 from database.records import TicketRecord, TranscriptLine
 from database.store import Store
 
+if TYPE_CHECKING:
+    import discord
+
+# What a ticket's thread needs of the bot in its channel (named as Discord's settings name them).
+THREAD_PERMISSIONS = ("create_private_threads", "send_messages_in_threads", "manage_threads")
+
+
+async def thread_channel_refusal(guild: discord.Guild, channel_id: int, language: str | None) -> str | None:
+    """Why tickets cannot make their threads in the text channel ``channel_id`` of ``guild`` (the bot lacks
+    one of :data:`THREAD_PERMISSIONS` there, its overwrites counted), in ``language``; None when they can.
+    What /ticket setup and /settings set ticket_channel both ask (the latter as its key's ``check``)."""
+    channel = guild.get_channel(channel_id)
+    if channel is None:  # /ticket setup and the key's kind refuse a channel not of the server first
+        return None
+    mine = channel.permissions_for(guild.me)
+    missing = [permission_name(p) for p in THREAD_PERMISSIONS if not getattr(mine, p)]
+    if not missing:
+        return None
+    return t(language, "I need {permissions} in {channel} for tickets.",
+             permissions=listed(language, missing), channel=channel.mention)
+
+
 # What /ticket setup sets, also shown and changed with /settings (kept under the keys they had before)
 TICKET_CHANNEL = ServerSetting("ticket_channel", CHANNEL_ID,
                                N_("channel where ticket threads are made (#channel or id; /ticket setup sets "
-                                  "it)"), stored_as="ticket_channel_id")
+                                  "it)"), stored_as="ticket_channel_id", check=thread_channel_refusal)
 STAFF_ROLE = ServerSetting("staff_role", ROLE_ID, N_("role that handles tickets (@role or id)"),
                            stored_as="staff_role_id")
 THREAD_NAME_MAX = 100
