@@ -123,9 +123,17 @@ class ServerSettingsCog(commands.Cog, name="ServerSettings"):
         kind = spec.kind if spec is not None else ""
         if kind == ROLE_ID.name and parsed is not None and guild is not None:
             role = guild.get_role(int(parsed))  # type: ignore[call-overload]
-            if role is None or role.is_default():
+            if role is None:
                 await tell(interaction, t(language, "{value} is not a role of this server.",
                                           value=value.strip()[:40]),
+                           allowed_mentions=discord.AllowedMentions.none())
+                return
+            # @everyone (its id is the server's) is a role of this server, but as a ROLE_ID key's value it
+            # names every member, which none of them means (a staff role, a role to ping): refused as that
+            if role.is_default():
+                await tell(interaction, t(language, "{key} takes a role some members have; @everyone is "
+                                                    "every member of the server. Choose another role.",
+                                          key=key),
                            allowed_mentions=discord.AllowedMentions.none())
                 return
         if (key == "log_channel" or kind == CHANNEL_ID.name) and parsed is not None and guild is not None:

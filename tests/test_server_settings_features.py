@@ -162,3 +162,17 @@ async def test_ticket_channel_is_refused_where_tickets_could_not_make_their_thre
         f"*Finn makes a note.* Here, ticket_channel is now **<#{CHANNEL_ID}>**.")
     assert await desk.channel.at(GUILD_ID, fresh=True) == CHANNEL_ID
 
+
+async def test_everyone_is_refused_as_a_role_key_with_its_own_line(harness: Harness) -> None:
+    h = harness
+    desk = h.bot.services.part(TicketDesk)
+    for typed in (f"<@&{GUILD_ID}>", str(GUILD_ID)):  # @everyone's id is the server's
+        assert await setting(h, "staff_role", typed) == (
+            "staff_role takes a role some members have; @everyone is every member of the server. Choose "
+            "another role.")
+    h.discord.set_locale(ADMIN_ID, "de")
+    assert await setting(h, "staff_role", f"<@&{GUILD_ID}>") == (
+        "staff_role nimmt eine Rolle, die manche Mitglieder haben; @everyone ist jedes Mitglied des Servers. "
+        "Wähle eine andere Rolle.")
+    assert await desk.staff.at(GUILD_ID) is None
+
