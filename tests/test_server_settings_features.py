@@ -15,9 +15,14 @@ from bot.features.servertools import settings
 from bot.features.servertools.settings import BadValue, feature_key, parse_key
 from bot.features.servertools.tickets import TicketDesk
 from bot.operator.registration import (
+    CHANNEL_ID as CHANNEL_KIND,
+)
+from bot.operator.registration import (
     CHOICE,
     NUMBER,
     ON_OFF,
+    ROLE_ID,
+    Feature,
     ServerSetting,
     ServerValue,
     server_settings,
@@ -176,3 +181,15 @@ async def test_everyone_is_refused_as_a_role_key_with_its_own_line(harness: Harn
         "Wähle eine andere Rolle.")
     assert await desk.staff.at(GUILD_ID) is None
 
+
+def test_a_features_key_named_as_a_core_or_another_features_key_fails_naming_both() -> None:
+    core = ServerSetting("log_channel", CHANNEL_KIND, "a log", stored_as="test_shadow_log")
+    with pytest.raises(ValueError, match=r"'log_channel' is declared twice: by /settings itself \(a core "
+                                         r"key\) and by the feature test_shadower"):
+        Feature("test_shadower", server_settings=(core,))
+    theirs = ServerSetting("staff_role", ROLE_ID, "a role", stored_as="test_shadow_staff")
+    with pytest.raises(ValueError, match="'staff_role' is declared twice: by the feature servertools and by "
+                                         "the feature test_shadower"):
+        Feature("test_shadower", server_settings=(theirs,))
+    assert "test_shadower" not in {s.name for s in server_settings()}
+    assert settings.keys()["log_channel"].declared is None  # the core's key, not shadowed

@@ -190,6 +190,18 @@ class ServerSetting(Generic[T]):
 
 
 _SERVER_SETTINGS: dict[str, ServerSetting[Any]] = {}
+_OWNERS: dict[str, str] = {}  # each key of /settings -> who declared it: a feature, or /settings itself
+CORE_KEYS = "/settings itself (a core key)"  # the owner of the keys /settings declares itself
+
+
+def claim_server_setting_names(owner: str, names: Sequence[str]) -> None:
+    """``owner``'s keys of /settings (a feature's name, or :data:`CORE_KEYS`): a name already another's is
+    a start-up error naming both, never one key silently hiding the other."""
+    for name in names:
+        had = _OWNERS.setdefault(name, owner)
+        if had != owner:
+            raise ValueError(f"the /settings key {name!r} is declared twice: by {had} and by {owner}; "
+                             "rename one of them")
 
 
 def server_settings() -> tuple[ServerSetting[Any], ...]:
@@ -396,6 +408,9 @@ class Feature:
     def __post_init__(self) -> None:
         if self.settings is not None:  # its keys become settings as the core's are (bot/core/config)
             register_section(self.settings, self.name)
-        for setting in self.server_settings:  # its keys of /settings
+        # its keys of /settings: a name the core's or another feature's already is fails here, naming both
+        claim_server_setting_names(f"the feature {self.name}", [s.name for s in self.server_settings])
+        for setting in self.server_settings:
             if _SERVER_SETTINGS.setdefault(setting.name, setting) != setting:
-                raise ValueError(f"two server settings are named {setting.name!r}")
+                raise ValueError(f"the feature {self.name} declares two server settings named "
+                                 f"{setting.name!r}")

@@ -17,11 +17,13 @@ from bot.core.policy import CONSENT_MODES, ID_LISTS, REPLY_MODES, ServerPolicy
 from bot.operator.registration import (
     CHANNEL_ID,
     CHOICE,
+    CORE_KEYS,
     NUMBER,
     ON_OFF,
     ROLE_ID,
     ServerSetting,
     ServerValue,
+    claim_server_setting_names,
     server_settings,
 )
 from database.records import ServerConfig
@@ -97,6 +99,9 @@ KEYS: dict[str, Key] = {
             ("empty",)),
     )
 }
+
+# a feature's key named as one of these is refused as it is declared, naming both (never shadowed)
+claim_server_setting_names(CORE_KEYS, list(KEYS))
 
 
 def keys() -> dict[str, Key]:
