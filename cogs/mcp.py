@@ -1,7 +1,7 @@
 """``/bot mcp add|allow|remove|list`` (server admins): the MCP servers whose tools the character may use in
 this server (bot/features/mcp/admin.py), and ``/bot mcp private`` (the feature's place switch: its tools in
 private places here). A subgroup of ``/bot`` (cogs/activation.py), added to it when this cog loads: the MCP
-feature's registration lists this cog. Thin Discord glue; answers are ephemeral."""
+feature's registration lists this cog. Thin Discord glue; answers are ephemeral, in the admin's language."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from discord import app_commands
 
+from bot.discord.language import answer_language
 from bot.discord.permissions import server_admin_only
 from bot.discord.subgroups import BotSubgroup
 from bot.discord.ui import send_long, tell
@@ -35,14 +36,16 @@ class McpCommands(app_commands.Group):
     async def mcp_add(self, interaction: Interaction, name: str, url: str, tools: str = "") -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)  # its tools are listed: a call out
         await send_long(interaction, await mcp_admin(interaction).add(
-            int(interaction.guild_id or 0), interaction.user.id, name, url, tools), deferred=True)
+            int(interaction.guild_id or 0), interaction.user.id, name, url, tools,
+            await answer_language(interaction)), deferred=True)
 
     @app_commands.command(name="allow", description="Which tools of an MCP server I may use here.")
     @app_commands.describe(name="The server's name here", tools="Tool names, comma-separated (empty: none)")
     @server_admin_only()
     async def mcp_allow(self, interaction: Interaction, name: str, tools: str = "") -> None:
         await tell(interaction, await mcp_admin(interaction).allow(
-            int(interaction.guild_id or 0), interaction.user.id, name, tools))
+            int(interaction.guild_id or 0), interaction.user.id, name, tools,
+            await answer_language(interaction)))
 
     @app_commands.command(name="remove",
                           description="Remove an MCP server: its tools are no longer offered here.")
@@ -50,12 +53,13 @@ class McpCommands(app_commands.Group):
     @server_admin_only()
     async def mcp_remove(self, interaction: Interaction, name: str) -> None:
         await tell(interaction, await mcp_admin(interaction).remove(
-            int(interaction.guild_id or 0), interaction.user.id, name))
+            int(interaction.guild_id or 0), interaction.user.id, name, await answer_language(interaction)))
 
     @app_commands.command(name="list", description="The MCP servers added here and their allowed tools.")
     @server_admin_only()
     async def mcp_list(self, interaction: Interaction) -> None:
-        await tell(interaction, await mcp_admin(interaction).show(int(interaction.guild_id or 0)))
+        await tell(interaction, await mcp_admin(interaction).show(int(interaction.guild_id or 0),
+                                                                  await answer_language(interaction)))
 
 
 MCP = McpCommands(name="mcp", description="MCP servers whose tools I may use here (server admins).")

@@ -117,7 +117,7 @@ async def test_an_added_tool_is_used_where_it_was_added_fenced_as_data_and_absen
 
     # listed, allowed again, removed
     assert "`forecast`" in await admin(h, "list")
-    assert "Allowed tools of **weather** here: `forecast`, `diary`" in await admin(
+    assert "Allowed tools of **weather** here: `forecast` and `diary`" in await admin(
         h, "allow", name="weather", tools="forecast, diary")
     h.claude.script(Reply(text="Hello!"))
     await ask(h, "hello", 2)
@@ -186,7 +186,7 @@ async def test_a_lying_server_costs_one_call_and_one_log_line(
     h = world
     said = await admin(h, "add", name="odd", url=fake_mcp.url, tools="liar,flood")
     # a schema that is no JSON Schema: never declared, never called
-    assert "Its tools: `diary`, `flood`, `forecast`, `hang`\n" in said
+    assert "Its tools: `diary`, `flood`, `forecast` and `hang`\n" in said
     assert "It has no tool called `liar`" in said
     [line] = mcp_lines(caplog)
     assert "the tool 'liar': its input schema is invalid" in line

@@ -53,7 +53,7 @@ async def test_a_catastrophic_pattern_costs_another_persons_dm_nothing(
     h = await two_servers(db_url, tmp_path, mcp_call_seconds="5")
     try:
         said = await admin(h, "add", name="hostile", url=hostile.url, tools="strict,sprawl")
-        assert "Allowed here: `strict`, `sprawl`" in said
+        assert "Allowed here: `strict` and `sprawl`" in said
         word = "a" * 29 + "!"  # 30 characters: ^(a+)+$ takes Python's re ~2^29 steps on it, ^(a|a)*$ ~2^30
         # then the same pattern as a patternProperties, matched against a property's name
         sprawled = UseTool("hostile__sprawl", {word: "x"}, answer="It said: {result}")

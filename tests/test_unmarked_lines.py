@@ -10,7 +10,10 @@ Read from the code (its syntax tree), in every package that may hand a line to a
 character's own life, the runtime, the core) and ``memory/``, ``personaflow/``. What stays English by design
 is listed with its reason (docs/languages.md, "Not translated here"): the operator's log channel, dashboard
 and console, Discord's audit log (a ``reason=``), command names and descriptions (their own ``commands``
-catalogs, read by the tree's translator), and an exception's message that no one reads. A literal reaching
+catalogs, read by the tree's translator), and an exception's message that no one reads. A line built in
+another module of the project and handed straight to what shows it (``tell(interaction, await
+feature.add(...))``: a cog showing what a feature's method returns) is read where it is built: the function of
+that name in the modules the showing one imports from (a package: each of its modules). A literal reaching
 Discord through a variable is not seen here: the over-the-wire tests in several languages
 (tests/test_every_language.py and the ``*_i18n`` files) read what is sent."""
 
@@ -106,12 +109,55 @@ def returned(function: ast.AST) -> list[ast.expr]:
     return found
 
 
-def unmarked(source: str, where: str) -> list[str]:
-    """Each literal of ``source`` shown to a person unmarked, as "where:line: text"."""
+Helpers = dict[str, ast.AST]
+# A function of another module by name: each definition of it, with its own module's helpers and name.
+Elsewhere = Mapping[str, list[tuple[ast.AST, Helpers, str]]]
+
+
+def functions_of(tree: ast.AST) -> Helpers:
+    return {node.name: node for node in ast.walk(tree)
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+
+def imported_functions(tree: ast.AST) -> dict[str, list[tuple[ast.AST, Helpers, str]]]:
+    """The functions (and methods) of the project's modules ``tree`` imports from (``from bot.x import y``; a
+    package: each of its modules), by name."""
+    found: dict[str, list[tuple[ast.AST, Helpers, str]]] = {}
+    modules = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 0
+               and node.module and node.module.split(".")[0] in {f.split("/")[0] for f in SCANNED}}
+    for module in sorted(modules):
+        base = ROOT.joinpath(*module.split("."))
+        for path in sorted(base.glob("*.py")) if base.is_dir() else [base.with_suffix(".py")]:
+            where = path.relative_to(ROOT).as_posix()
+            if not path.exists() or by_design(where):
+                continue
+            helpers = functions_of(ast.parse(path.read_text(encoding="utf-8")))
+            for name, function in helpers.items():
+                found.setdefault(name, []).append((function, helpers, where))
+    return found
+
+
+def built_elsewhere(value: ast.expr, own: Helpers, elsewhere: Elsewhere) -> list[str]:
+    """The literals with letters in them that a call of another module's function shows as they are, when
+    ``value`` is one (awaited or not), as "where:line: text" of where they are written."""
+    call = value.value if isinstance(value, ast.Await) else value
+    if not isinstance(call, ast.Call):
+        return []
+    func = call.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+    if name is None or name in own or name in MARKED:
+        return []
+    return [f"{where}:{n.lineno}: {ast.unparse(n)[:90]}"
+            for function, helpers, where in elsewhere.get(name, ())
+            for returned_value in returned(function) for n in literal_words(returned_value, helpers)]
+
+
+def unmarked(source: str, where: str, elsewhere: Elsewhere | None = None) -> list[str]:
+    """Each literal of ``source`` shown to a person unmarked, as "where:line: text" (one built by a function
+    of ``elsewhere``, another module's, as where it is written)."""
     found = []
     tree = ast.parse(source)
-    helpers = {node.name: node for node in ast.walk(tree)
-               if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    helpers = functions_of(tree)
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
@@ -122,6 +168,7 @@ def unmarked(source: str, where: str) -> list[str]:
         shown = [*node.args, *(k.value for k in node.keywords if k.arg in TEXT_KEYWORDS)]
         for value in shown:
             found += [f"{where}:{n.lineno}: {ast.unparse(n)[:90]}" for n in literal_words(value, helpers)]
+            found += built_elsewhere(value, helpers, elsewhere or {})
     return found
 
 
@@ -131,8 +178,9 @@ def test_no_line_a_person_reads_is_written_out_in_english() -> None:
         for path in sorted((ROOT / folder).rglob("*.py")):
             where = path.relative_to(ROOT).as_posix()
             if not by_design(where):
-                found += [line for line in unmarked(path.read_text(encoding="utf-8"), where)
-                          if f"{where}: {line.split(': ', 1)[1]}" not in ENGLISH_BY_DESIGN]
+                source = path.read_text(encoding="utf-8")
+                found += [line for line in unmarked(source, where, imported_functions(ast.parse(source)))
+                          if f"{line.split(':', 1)[0]}: {line.split(': ', 1)[1]}" not in ENGLISH_BY_DESIGN]
     assert found == [], (
         "a line a person reads is written out in English: mark it (t(language, ...), tn for a count, N_ "
         "for a constant said later: docs/languages.md), then the two pybabel commands and the ten "
@@ -162,3 +210,23 @@ def question(language, quoted):
     assert sorted(line.split(": ", 1)[1] for line in unmarked(planted, "planted.py")) == sorted([
         "f'Done: {name} is set.'", "'Known users'", "f'{n} people'", "' Two.'", "'Close ticket'",
         "f'ticket-{n}'", "f'{quoted.author} wrote: {quoted.text}'"])
+
+
+def test_the_check_finds_an_english_line_built_in_another_module() -> None:
+    feature = ast.parse('''
+class Admin:
+    async def remove(self, name, language):
+        if not name:
+            return t(language, "Nothing to remove.")
+        return f"Removed the server **{name}**."
+''')
+    cog = '''
+async def remove_server(interaction, name):
+    await tell(interaction, await admin(interaction).remove(name, await answer_language(interaction)))
+    await tell(interaction, t(language, "Done."))
+'''
+    helpers = functions_of(feature)
+    elsewhere = {name: [(function, helpers, "feature.py")] for name, function in helpers.items()}
+    assert [line.split(": ", 1)[1] for line in unmarked(cog, "cog.py", elsewhere)] == [
+        "f'Removed the server **{name}**.'"]
+    assert unmarked(cog, "cog.py", elsewhere)[0].startswith("feature.py:6: ")

@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bot.core.claude import ClaudeClient, ClaudeUnavailable, Completion
+from bot.core.i18n import language_of
 from bot.core.models.base import CallUsage, Prompt, SoFar, SoFarRound
 from bot.core.models.tools import ClientTool, Lent, ToolOutput, footnotes, tool_uses
 from bot.core.stages import Incoming
@@ -95,6 +96,9 @@ class Generation:
     log: logging.Logger = logging.getLogger("bot.reply.writer")  # whose log lines these are
     tools: Toolbox | None = None  # what the model may use while writing (None: no tools, one call)
     lease: Lease | None = None  # the media's images' share of the process's budget, given back after write
+    # the language of the person answered (None: unknown), for the line of sources under a reply whose own
+    # words do not tell theirs surely
+    language: Callable[[], str | None] | None = None
     notice: str = field(init=False)  # a line said before the reply (e.g. files that could not be opened)
     written: SoFar = field(init=False, default_factory=SoFar)  # streamed: the text written so far
     # What the model judged the message answered carries for the character (bot/reply/felt.py): its tag,
@@ -186,8 +190,12 @@ class Generation:
                                  self.label, tools.rounds)
             break
         shown = list(sources.items())
-        text = _joined(said, footnotes(shown)) if said and shown else said
+        text = _joined(said, footnotes(shown, self._language_of(said))) if said and shown else said
         return dataclasses.replace(completion, text=text, usage=usage, sources=tuple(shown))
+
+    def _language_of(self, said: str) -> str | None:
+        """The language of the reply ``said`` (what its line of sources is read beside), else the person's."""
+        return language_of(said) or (self.language() if self.language is not None else None)
 
     def _unfelt(self, completion: Completion) -> Completion:
         """``completion`` without the model's tag; the first judgement given is kept in ``felt``."""

@@ -96,7 +96,7 @@ class ReplyWriter:
             # the media is the generation's alone (no name here), so it lets the pictures go after its call
             media = await read_media(msg.carried, msg.fetch, limits) if limits is not None else None
             generation = Generation(self._claude, prompt, media, composer.model_call(msg, persona, premium),
-                                    lines, label, log, tools=tools, lease=lease)
+                                    lines, label, log, tools=tools, lease=lease, language=language)
             delivery = Delivery(self._settings, outlet, generation, Finish(msg, self._features.reply_filters),
                                 lambda: self.fallback_text(persona, language()), started, label, log,
                                 progress=keeper.progress(msg) if self._owed.is_owed(msg.message_id) else None)
@@ -138,7 +138,8 @@ class ReplyWriter:
                                                       see_later=see_later)
         prompt, tools = await self._tooled(msg, prompt)
         generation = Generation(self._claude, prompt, None, composer.model_call(msg, persona, premium), (),
-                                f"new answer to message {msg.message_id}", log, tools=tools)
+                                f"new answer to message {msg.message_id}", log, tools=tools,
+                                language=lambda: language_of(msg.content))
         return await generation.write(streamed=False)
 
     def finish_text(self, msg: Incoming, text: str) -> str:

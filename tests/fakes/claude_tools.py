@@ -196,6 +196,7 @@ class Search:
     plain: str = "I can't look that up right now."
     pause: bool = False  # the turn pauses after the search (pause_turn); sent back, it answers
     ids: list[str] = field(default_factory=list)  # the server_tool_use ids it gave, in order
+    opening: str = "Let me look that up."  # what it writes before searching ("": nothing)
 
     def answer_to(self, body: dict[str, Any]) -> Answer:
         paused = _paused(body)
@@ -217,10 +218,10 @@ class Search:
                 {"type": "web_search_tool_result", "tool_use_id": use_id, "content": [
                     {"type": "web_search_result", "url": url, "title": title, "page_age": None,
                      "encrypted_content": _encrypted(url)} for url, title in self.results]}]
-        opening = {"type": "text", "text": "Let me look that up."}
+        opening = [{"type": "text", "text": self.opening}] if self.opening else []
         if self.pause:
-            return Answer([opening, *work], "pause_turn", searches=1)
-        return Answer([opening, *work, *self._cited()], searches=1)
+            return Answer([*opening, *work], "pause_turn", searches=1)
+        return Answer([*opening, *work, *self._cited()], searches=1)
 
     def _cited(self) -> list[dict[str, Any]]:
         blocks: list[dict[str, Any]] = [{"type": "text", "text": self.answer + " "}]

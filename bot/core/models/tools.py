@@ -11,11 +11,14 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 from urllib.parse import urlsplit
 
+from bot.core.i18n import N_, t
+from bot.core.locales import SPOKEN
 from database.boundary import Json, JsonObject
 from database.records import SeenMessage
 
@@ -24,7 +27,9 @@ WEB_FETCH = "web_fetch_20250910"
 # Blocks that stand for a server tool's work inside an answer: a turn holding them is sent back as it is.
 SERVER_BLOCKS = frozenset({"server_tool_use", "web_search_tool_result", "web_fetch_tool_result"})
 MAX_SOURCES = 3  # footnote links under a reply: a few, never a wall of URLs
-SOURCES = "-# Sources: "  # how the line of sources under a reply begins (Discord's small text)
+SMALL = "-# "  # Discord's small text: how the line of sources under a reply begins
+# The line of sources, in the language of the reply above it (``{links}``: the sites' links)
+SOURCES = N_("Sources: {links}")
 FETCH_MAX_CONTENT_TOKENS = 20_000  # a fetched page is cut here (its tokens are billed as input)
 
 
@@ -155,21 +160,28 @@ def sources_of(content: Sequence[JsonObject]) -> tuple[tuple[str, str], ...]:
     return tuple(found.items())
 
 
-def footnotes(sources: Sequence[tuple[str, str]]) -> str:
+def footnotes(sources: Sequence[tuple[str, str]], language: str | None = None) -> str:
     """A short line of source links under a reply, as Discord readers expect: each named by its site, the
-    link in angle brackets so Discord shows no embed for it; at most :data:`MAX_SOURCES`."""
+    link in angle brackets so Discord shows no embed for it; at most :data:`MAX_SOURCES`. Its word in
+    ``language`` (the reply's)."""
     links = []
     for url, _title in sources[:MAX_SOURCES]:
         host = (urlsplit(url).hostname or url).removeprefix("www.")
         links.append(f"[{host}](<{url.replace('>', '%3E')}>)")
-    return f"{SOURCES}{' · '.join(links)}" if links else ""
+    return SMALL + t(language, SOURCES, links=" · ".join(links)) if links else ""
+
+
+@functools.cache
+def _footnote_starts() -> tuple[str, ...]:
+    """How a line of sources begins in each language (its words before the links)."""
+    return tuple(dict.fromkeys(SMALL + t(code, SOURCES, links="\0").split("\0")[0] for code in SPOKEN))
 
 
 def without_footnotes(text: str) -> str:
-    """``text`` without its line of sources: what the history keeps (a model that read such lines in its
-    own earlier turns would write them, links and all, without having searched)."""
+    """``text`` without its line of sources (in any language): what the history keeps (a model that read
+    such lines in its own earlier turns would write them, links and all, without having searched)."""
     body, sep, last = text.rpartition("\n")
-    return body.rstrip() if sep and last.startswith(SOURCES) else text
+    return body.rstrip() if sep and last.startswith(_footnote_starts()) else text
 
 
 def read_back(message: SeenMessage) -> str:

@@ -15,6 +15,7 @@ import logging
 import re
 from urllib.parse import urlsplit
 
+from bot.core.i18n import N_, listed, sentences, t
 from bot.features.mcp.address import NotPublic, public_addresses
 from bot.features.mcp.config import McpSettings
 from bot.features.mcp.lender import LOCAL, McpTools, lent_here
@@ -24,15 +25,17 @@ log = logging.getLogger(__name__)
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,19}$")  # its tools are declared as "<name>__<tool>"
 _BETWEEN_NAMES = re.compile(r"[,\s]+")
-OFF = "MCP tools are off on this bot (the operator's mcp_tools setting)."
-NO_LOCAL = "There is no local MCP server of that name for this server."
-UNREACHABLE = ("I could not reach an MCP server there, or may not connect to that address: nothing was added "
-               "or changed. (The operator's log says which.)")
+# The answers are the admin's to read, in their language (the ``language`` each method is given).
+OFF = N_("MCP tools are off on this bot (the operator's mcp_tools setting).")
+NO_LOCAL = N_("There is no local MCP server of that name for this server.")
+UNREACHABLE = N_("I could not reach an MCP server there, or may not connect to that address: nothing was "
+                 "added or changed. (The operator's log says which.)")
+NO_SERVER = N_("There is no MCP server called {name} here (/bot mcp list).")
 
 
 def tool_list(text: str) -> tuple[str, ...]:
     """Comma- or space-separated tool names, once each, in order."""
-    return tuple(dict.fromkeys(t for t in _BETWEEN_NAMES.split(text) if t))
+    return tuple(dict.fromkeys(name for name in _BETWEEN_NAMES.split(text) if name))
 
 
 class McpAdmin:
@@ -43,19 +46,21 @@ class McpAdmin:
     def settings(self) -> McpSettings:  # the lender's (a reload applies)
         return self.lender.settings
 
-    def url_problem(self, url: str, guild_id: int) -> str | None:
-        """Why ``url`` may not be added in ``guild_id``, as written (None: it may be tried)."""
+    def url_problem(self, url: str, guild_id: int, language: str | None = None) -> str | None:
+        """Why ``url`` may not be added in ``guild_id``, in ``language`` (None: it may be tried)."""
         if url.startswith(LOCAL):
-            return None if url.removeprefix(LOCAL) in lent_here(self.settings, guild_id, None) else NO_LOCAL
+            return None if url.removeprefix(LOCAL) in lent_here(self.settings, guild_id, None) else \
+                t(language, NO_LOCAL)
         parts = urlsplit(url)
         try:
             _ = parts.port  # a port that is no number raises
         except ValueError:
-            return "That URL's port is no port."
+            return t(language, "That URL's port is not a number.")
         if len(url) > URL_MAX or parts.scheme not in ("https", "http") or not parts.hostname:
-            return f"Give an https:// URL (at most {URL_MAX} characters), or local:NAME."
+            return t(language, "Give an https:// URL (at most {most} characters), or local:NAME.",
+                     most=URL_MAX)
         if parts.scheme == "http" and not self.settings.mcp_private_hosts:
-            return "Only https:// URLs can be added here."
+            return t(language, "Only https:// URLs can be added here.")
         return None
 
     async def refusal(self, url: str) -> str | None:
@@ -73,13 +78,15 @@ class McpAdmin:
             return f"{parts.hostname} did not resolve in time"
         return None
 
-    async def add(self, guild_id: int, user_id: int, name: str, url: str, tools: str) -> str:
+    async def add(self, guild_id: int, user_id: int, name: str, url: str, tools: str,
+                  language: str | None = None) -> str:
         if not self.settings.mcp_tools:
-            return OFF
+            return t(language, OFF)
         name, url = name.strip().lower(), url.strip()
         if not NAME.match(name):
-            return "A name is 1 to 20 lower-case letters, digits or dashes (its tools are named after it)."
-        if (problem := self.url_problem(url, guild_id)) is not None:
+            return t(language, "A name is 1 to 20 lower-case letters, digits or dashes (its tools are named "
+                               "after it).")
+        if (problem := self.url_problem(url, guild_id, language)) is not None:
             return problem
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -91,47 +98,54 @@ class McpAdmin:
         if link is None or refused is not None or link.down:
             # as late as a server that never answers would be: the answer's time tells nothing
             await asyncio.sleep(max(0.0, started + self.settings.mcp_call_seconds - loop.time()))
-            return UNREACHABLE
+            return t(language, UNREACHABLE)
         allowed = tool_list(tools)
         new = await self.servers.add(guild_id, name, url, allowed)
         log.info("admin %s %s MCP server %s (%s) in server %s, tools: %s", user_id,
                  "added" if new else "changed", name, _logged(url), guild_id, ",".join(allowed) or "none")
-        head = f"{'Added' if new else 'Changed'} the MCP server **{name}**."
+        head = (t(language, "Added the MCP server **{name}**.", name=name) if new else
+                t(language, "Changed the MCP server **{name}**.", name=name))
         if not offered:
-            return f"{head} It lists no tool I can use (see the log); I'll ask it again later."
-        names = [t.name for t in offered]
-        unknown = [t for t in allowed if t not in names]
-        lines = [head, "Its tools: " + ", ".join(f"`{n}`" for n in names)]
-        lines.append("Allowed here: " + (", ".join(f"`{t}`" for t in allowed if t in names) or
-                                         "none yet: choose with /bot mcp allow"))
+            return sentences(head, t(language, "It lists no tool I can use (see the log); I'll ask it again "
+                                               "later."))
+        names = [tool.name for tool in offered]
+        unknown = [tool for tool in allowed if tool not in names]
+        here = [f"`{tool}`" for tool in allowed if tool in names]
+        lines = [head, t(language, "Its tools: {tools}", tools=listed(language, [f"`{n}`" for n in names]))]
+        lines.append(t(language, "Allowed here: {tools}", tools=listed(language, here)) if here else
+                     t(language, "Allowed here: none yet: choose with /bot mcp allow"))
         if unknown:
-            lines.append("It has no tool called " + ", ".join(f"`{t}`" for t in unknown))
+            lines.append(t(language, "It has no tool called {tools}",
+                           tools=listed(language, [f"`{tool}`" for tool in unknown])))
         return "\n".join(lines)
 
-    async def allow(self, guild_id: int, user_id: int, name: str, tools: str) -> str:
+    async def allow(self, guild_id: int, user_id: int, name: str, tools: str,
+                    language: str | None = None) -> str:
         allowed = tool_list(tools)
         if not await self.servers.allow(guild_id, name.strip().lower(), allowed):
-            return f"There is no MCP server called {name} here (/bot mcp list)."
+            return t(language, NO_SERVER, name=name)
         log.info("admin %s allowed %s of MCP server %s in server %s", user_id, ",".join(allowed) or "none",
                  name, guild_id)
         if not allowed:
-            return f"No tool of **{name}** is allowed here now."
-        return f"Allowed tools of **{name}** here: " + ", ".join(f"`{t}`" for t in allowed)
+            return t(language, "No tool of **{name}** is allowed here now.", name=name)
+        return t(language, "Allowed tools of **{name}** here: {tools}", name=name,
+                 tools=listed(language, [f"`{tool}`" for tool in allowed]))
 
-    async def remove(self, guild_id: int, user_id: int, name: str) -> str:
+    async def remove(self, guild_id: int, user_id: int, name: str, language: str | None = None) -> str:
         if not await self.servers.remove(guild_id, name.strip().lower()):
-            return f"There is no MCP server called {name} here (/bot mcp list)."
+            return t(language, NO_SERVER, name=name)
         log.info("admin %s removed MCP server %s in server %s", user_id, name, guild_id)
-        return f"Removed the MCP server **{name}**: its tools are no longer offered here."
+        return t(language, "Removed the MCP server **{name}**: its tools are no longer offered here.",
+                 name=name)
 
-    async def show(self, guild_id: int) -> str:
+    async def show(self, guild_id: int, language: str | None = None) -> str:
         added = await self.servers.of(guild_id)
+        off = "" if self.settings.mcp_tools else t(language, OFF)
         if not added:
-            return "No MCP servers were added here (/bot mcp add)." + ("" if self.settings.mcp_tools else
-                                                                     f" {OFF}")
-        lines = [f"**{s.name}** <{s.url}>: " + (", ".join(f"`{t}`" for t in s.tools) or "no tool allowed")
-                 for s in added]
-        return "\n".join(lines if self.settings.mcp_tools else [*lines, OFF])
+            return sentences(t(language, "No MCP servers were added here (/bot mcp add)."), off)
+        lines = [f"**{s.name}** <{s.url}>: " + (listed(language, [f"`{tool}`" for tool in s.tools])
+                                                or t(language, "no tool allowed")) for s in added]
+        return "\n".join([*lines, off] if off else lines)
 
 
 def _logged(url: str) -> str:

@@ -16,7 +16,7 @@ __all__ = ["FEATURE", "CappedSearch", "SearchBudget", "WebSearch", "links"]
 
 
 def build(parts: Parts) -> Contribution:
-    search = WebSearch.following(parts.holder, parts.store.spending, parts.name)
+    search = WebSearch.following(parts.holder, parts.store.spending, parts.name, parts.store.style)
 
     def speaking_as(name: Callable[[], str]) -> tuple[WebSearch, ...]:
         return (search.speaking_as(name),)  # each character of a cast counts its own searches

@@ -23,12 +23,13 @@ from datetime import UTC, date, datetime, time
 
 from bot.core.config import AliveSettings
 from bot.core.config.holder import SettingsHolder
-from bot.core.i18n import language_of, own_line
+from bot.core.i18n import language_of, language_written, own_line
 from bot.core.models.tools import Lent, Location, ToolOutput, client_tool, domains, web_fetch, web_search
 from bot.core.stages import Incoming
 from bot.features.websearch.config import LookupSettings
 from database.boundary import JsonObject
 from database.spending import Spending
+from database.style import StyleProfiles
 
 # A link as Discord shows one: http(s), up to the next space or bracket a link does not end inside.
 _LINK = re.compile(r"https?://[^\s<>()\[\]\"'`|]{1,2000}")
@@ -118,20 +119,26 @@ class WebSearch:
     the message's place, the search (or past a cap its stand-in), then a fetch of the links it carries."""
 
     def __init__(self, settings: LookupSettings, alive: AliveSettings, spending: Spending,
-                 character: Callable[[], str], *, today: Callable[[], date] = utc_today) -> None:
+                 character: Callable[[], str], *, today: Callable[[], date] = utc_today,
+                 styles: StyleProfiles | None = None) -> None:
         """``alive``: the character's time zone (a location's default); ``spending``: the recorded calls,
-        whose searches count against the day's caps; ``character``: its name now."""
+        whose searches count against the day's caps; ``character``: its name now; ``styles``: the writing
+        profiles (the language of one whose message tells none, for the capped line)."""
         self.settings, self.alive, self.character = settings, alive, character
         self.budget = SearchBudget(spending, today)
+        self.styles = styles
 
     @classmethod
-    def following(cls, holder: SettingsHolder, spending: Spending, character: Callable[[], str]) -> WebSearch:
+    def following(cls, holder: SettingsHolder, spending: Spending, character: Callable[[], str],
+                  styles: StyleProfiles | None = None) -> WebSearch:
         """The search reading the running ``lookup`` and ``alive`` sections (a reload applies at once)."""
-        return cls(holder.follow(LookupSettings), holder.follow(AliveSettings), spending, character)
+        return cls(holder.follow(LookupSettings), holder.follow(AliveSettings), spending, character,
+                   styles=styles)
 
     def speaking_as(self, character: Callable[[], str]) -> WebSearch:
         """The same search (its settings, the day's caps) for another character of the cast."""
-        return WebSearch(self.settings, self.alive, self.budget.spending, character, today=self.budget.today)
+        return WebSearch(self.settings, self.alive, self.budget.spending, character, today=self.budget.today,
+                         styles=self.styles)
 
     async def __call__(self, msg: Incoming) -> Sequence[Lent]:
         s = self.settings
@@ -139,7 +146,7 @@ class WebSearch:
             return ()
         left = await self.budget.left(msg, person=s.web_search_daily_cap_person,
                                       server=s.web_search_daily_cap_server)
-        lent = [self._search(msg, left) if left > 0 else self._capped(msg)]
+        lent = [self._search(msg, left) if left > 0 else await self._capped(msg)]
         posted = links(msg.content)[:MAX_LINKS]
         if s.web_fetch and posted:
             lent.append(Lent(web_fetch(domains(posted)), outward=True, voice=FETCH_VOICE))
@@ -154,9 +161,14 @@ class WebSearch:
                             blocked=_listed(s.web_search_blocked_domains), location=location)
         return Lent(search, narrowing=SearchLeft(search, self.budget, msg, s), voice=SEARCH_VOICE)
 
-    def _capped(self, msg: Incoming) -> Lent:
-        line = own_line(language_of(msg.content), self.settings.web_search_capped_line,
-                        LookupSettings.web_search_capped_line, name=self.character())
+    async def _capped(self, msg: Incoming) -> Lent:
+        """The search's stand-in, saying the capped line: in the language of the message, else the one the
+        person writes in (a short "news?" tells none), unless the operator wrote their own."""
+        language = language_of(msg.content)
+        if language is None and self.styles is not None:
+            language = language_written(await self.styles.get(msg.author_id))
+        line = own_line(language, self.settings.web_search_capped_line, LookupSettings.web_search_capped_line,
+                        name=self.character())
         return Lent(CappedSearch.DECLARED, CappedSearch(line), voice=SEARCH_VOICE)
 
 
