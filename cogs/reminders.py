@@ -19,6 +19,7 @@ from bot.discord.language import answer_language, locale_language
 from bot.discord.panels import panel, show_panel
 from bot.discord.ui import tell
 from bot.features.reminders.book import ReminderBook, local_time, stamp, zone_choices, zone_names
+from bot.features.reminders.described import describe
 from database.reminders import ReminderRow
 
 if TYPE_CHECKING:
@@ -31,7 +32,8 @@ Choices = list[app_commands.Choice[str | int | float]]
 
 def reminder_line(reminder: ReminderRow, here: str, language: str = "en") -> str:
     repeats = "" if not reminder.rule else \
-        " · " + t(language, "repeats `{rule}` ({zone})", rule=reminder.rule, zone=reminder.zone) + \
+        " · " + t(language, "repeats {rule} ({zone})", rule=describe(reminder.rule, language),
+                  zone=reminder.zone) + \
         (" · **" + t(language, "paused") + "**" if reminder.paused else "")
     return f"**#{reminder.id}** {stamp(reminder.due_at)} · {here}{repeats} · {clip(reminder.text, 120)}"
 

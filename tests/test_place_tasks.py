@@ -57,7 +57,8 @@ def tomorrow_at(hour: int) -> datetime:
 
 async def daily_question(h: Harness, now: list[datetime]) -> Any:
     answer = await tasks(h, "add", {"what": QUESTION, "time": "09:00", "zone": "UTC"})
-    assert answer.startswith("Place task #") and "FREQ=DAILY" in answer and "\n" not in answer, answer
+    assert answer.startswith("Place task #") and ": every day at 09:00 " in answer, answer
+    assert "\n" not in answer and "FREQ=" not in answer, answer
     [row] = await h.store.reminders.tasks_of(GUILD_ID)
     assert row.task and row.channel_id == CHANNEL_ID and row.due_at == now[0].replace(hour=9)
     assert await h.store.reminders.open_for(ADMIN_ID) == []  # not one of the admin's own reminders

@@ -22,6 +22,7 @@ from bot.core.i18n import t, tn
 from bot.core.localtime import load_zone, typed_zone
 from bot.core.text import clip
 from bot.features.reminders.book import LATE, ReminderBook, clock_minutes, stamp
+from bot.features.reminders.described import describe
 from bot.features.reminders.recurrence import (
     Occurrence,
     RuleRefused,
@@ -46,7 +47,7 @@ def task_line(task: ReminderRow, language: str = "en") -> str:
     """One task as ``/bot tasks list`` shows it."""
     paused = " · **" + t(language, "paused") + "**" if task.paused else ""
     return (f"**#{task.id}** <#{task.channel_id}> · " + t(language, "next {when}", when=stamp(task.due_at))
-            + f" · `{task.rule}` ({task.zone}){paused} · {clip(task.text, 120)}")
+            + f" · {describe(task.rule, language)} ({task.zone}){paused} · {clip(task.text, 120)}")
 
 
 class PlaceTasks:
@@ -101,7 +102,8 @@ class PlaceTasks:
         await book.timers.at(TIMER, reminder_key(task_id), start.due, {"reminder": task_id})
         return t(language, "Place task #{number} set for {channel}: {rule} at {time} {zone}, first {when}. "
                            "I'll do it in my own words each time: {task}", number=task_id,
-                 channel=f"<#{channel_id}>", rule=f"`{planned.rule}`", time=f"{start.local:%H:%M}",
+                 channel=f"<#{channel_id}>", rule=describe(planned.rule, language),
+                 time=f"{start.local:%H:%M}",
                  zone=zone.key, when=stamp(start.due), task=clip(instruction, 200)), True
 
     async def listed(self, guild_id: int) -> list[ReminderRow]:
