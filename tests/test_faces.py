@@ -103,6 +103,23 @@ async def test_a_picture_too_large_or_of_the_wrong_kind_is_refused_before_its_do
     assert h.discord.face_edits(GUILD_ID) == []
 
 
+@pytest.mark.parametrize(("locale", "expected"), [
+    ("de", "photo.jpg ist 12,5 MiB groß, über Discords Grenze von 10 MiB für ein Profilbild."),
+    ("fr", "fait 12,5 Mio, au-delà de la limite de Discord de 10 Mio pour une image de profil"),
+])
+async def test_a_picture_too_large_says_its_size_as_the_admins_language_writes_it(
+        harness: Harness, locale: str, expected: str) -> None:
+    """A phone photo over Discord's 10 MiB: its size is said with the admin's decimal sign and unit ("12,5
+    MiB", "12,5 Mio"), never "12.5 MiB" inside a German or French sentence."""
+    h = harness
+    h.discord.set_locale(OWNER_ID, locale)
+    photo = h.discord.attachment("photo.jpg", content_type="image/jpeg", size=int(12.5 * 1024 * 1024),
+                                 data=padded_png(4096))
+    said = await answer(await h.slash("bot", face("avatar", image=photo), user=OWNER_ID))
+    assert expected in said, said
+    assert "12.5" not in said and h.discord.cdn_requests == []
+
+
 @pytest.mark.parametrize("chunked", [False, True])
 async def test_a_picture_larger_than_it_declared_is_cut_at_the_limit(harness: Harness, chunked: bool) -> None:
     """Declared small, really 40 MiB: the download streams and stops at Discord's 10 MiB limit (never read

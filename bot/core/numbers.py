@@ -20,9 +20,13 @@ def _locale(language: str | None) -> Locale:
         return Locale.parse(FALLBACK)
 
 
-def number(value: float, language: str | None, *, signed: bool = False) -> str:
+def number(value: float, language: str | None, *, signed: bool = False, places: int | None = None) -> str:
     """``value`` with the language's digit grouping and decimal sign (up to three decimals, as they are);
-    ``signed``: with its sign even when positive."""
+    ``signed``: with its sign even when positive; ``places``: rounded to exactly that many decimals
+    ("60.0", "12,5")."""
+    if places is not None:
+        fixed = "#,##0" + ("." + "0" * places if places > 0 else "")
+        return str(format_decimal(value, format=fixed, locale=_locale(language), decimal_quantization=True))
     return str(format_decimal(value, format=SIGNED if signed else None, locale=_locale(language)))
 
 

@@ -27,6 +27,7 @@ from typing import Protocol
 
 from bot.core.i18n import N_, t
 from bot.core.localtime import utc_now
+from bot.core.numbers import number
 from bot.core.timers import Timers
 from database.boundary import JsonObject
 from database.state import State
@@ -72,13 +73,15 @@ def decode_image(value: object) -> bytes | None:
     return base64.b64decode(str(value))
 
 
-def _mib(size: int) -> str:
-    return f"{size / 1024 / 1024:.1f} MiB"
+def _mib(size: int, language: str | None) -> str:
+    """A file's size in MiB to one decimal, as ``language`` writes a decimal ("12.5" in English, "12,5" in
+    German)."""
+    return t(language, "{size} MiB", size=number(size / 1024 / 1024, language, places=1))
 
 
 def too_large(size: int, language: str | None = None) -> str:
-    return t(language, "{size}, over Discord's limit of {limit} MiB for a profile picture", size=_mib(size),
-             limit=IMAGE_LIMIT // 1024 // 1024)
+    return t(language, "{size}, over Discord's limit of {limit} MiB for a profile picture",
+             size=_mib(size, language), limit=number(IMAGE_LIMIT // 1024 // 1024, language))
 
 
 def declared_problem(content_type: str | None, size: int, language: str | None = None) -> str:
