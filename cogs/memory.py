@@ -46,10 +46,12 @@ def fact_line(number: int, fact: FactRow, now: datetime, language: str = "en") -
             f"· {time_label(fact, language)} · {mentions(fact, now, language)}")
 
 
-def memory_line(memory: CoreMemoryRow, server: str, language: str = "en") -> str:
-    """A core memory in /memory list, with the place it is used in (issue 49)."""
+def memory_line(memory: CoreMemoryRow, server: str | None, language: str = "en") -> str:
+    """A core memory in /memory list, with the place it is used in (issue 49); ``server``: its server's name
+    (None: a server the bot cannot see, one it left: named by its id)."""
     place = ("🔒 " + t(language, "our DMs only") if memory.private else t(language, "everywhere")
-             if memory.guild_id is None else t(language, "only in {server}", server=server))
+             if memory.guild_id is None else t(language, "only in {server}", server=server) if server
+             else t(language, "only in server {id}", id=memory.guild_id))
     return f"**★** {clip(memory.content, 130)} · {place}"
 
 
@@ -240,9 +242,9 @@ class MemoryCommands(commands.Cog):
                          language=language)
         await interaction.response.send_message(view.content, view=view, ephemeral=True)
 
-    def _server(self, guild_id: int | None) -> str:
+    def _server(self, guild_id: int | None) -> str | None:
         guild = self.bot.get_guild(guild_id) if guild_id is not None else None
-        return guild.name if guild is not None else f"server {guild_id}"
+        return guild.name if guild is not None else None
 
     def _nothing_yet(self, language: str) -> str:
         opt_in = self.memory.consent.mode == "opt_in"
