@@ -5,7 +5,7 @@ A language CLDR does not know, or none, is written as English writes it."""
 from __future__ import annotations
 
 from babel.core import Locale, UnknownLocaleError
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_currency, format_decimal, format_percent
 
 from bot.core.locales import FALLBACK
 
@@ -28,6 +28,12 @@ def number(value: float, language: str | None, *, signed: bool = False, places: 
         fixed = "#,##0" + ("." + "0" * places if places > 0 else "")
         return str(format_decimal(value, format=fixed, locale=_locale(language), decimal_quantization=True))
     return str(format_decimal(value, format=SIGNED if signed else None, locale=_locale(language)))
+
+
+def percent(share: float, language: str | None) -> str:
+    """``share`` (0.4 for 40 %) as a whole percentage the way the language writes one: "40%" in English,
+    "40 %" in German and French (a no-break space), "%40" in Turkish."""
+    return str(format_percent(share, format=None, locale=_locale(language)))
 
 
 def dollars(value: float, language: str | None) -> str:

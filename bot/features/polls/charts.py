@@ -16,6 +16,7 @@ import zlib
 from collections.abc import Sequence
 
 from bot.core.i18n import tn
+from bot.core.numbers import percent
 
 # Classic 5x7 LCD font: five column bytes per glyph, bit 0 at the top.
 _FONT_HEX = {
@@ -170,6 +171,13 @@ def footer(total: int, language: str = "en") -> str:
     return said if all(ch in FONT for ch in said.upper()) else str(total)
 
 
+def chart_percent(share: float, language: str = "en") -> str:
+    """A share as the poll's language writes a percentage ("40 %", "%40"), its no-break space drawn as a
+    space; as English writes it where the font lacks one of its signs."""
+    said = percent(share, language).replace("\u202f", " ").replace("\xa0", " ")
+    return said if all(ch in FONT for ch in said.upper()) else percent(share, "en")
+
+
 def render_bar_chart(title: str, options: Sequence[str], counts: Sequence[int],
                      language: str = "en") -> bytes:
     """Horizontal bars, one per option (number, short label, bar, votes and share); the leaders in green;
@@ -189,7 +197,7 @@ def render_bar_chart(title: str, options: Sequence[str], counts: Sequence[int],
         filled = round(bar_w * count / top) if top else 0
         color = WINNER if count and count == top else BAR
         canvas.rect(bar_x, y, filled, BAR_H, color)
-        share = f"{count} ({round(100 * count / total) if total else 0}%)"
+        share = f"{count} ({chart_percent(count / total if total else 0, language)})"
         canvas.text(WIDTH - PAD - text_width(share), y + 2, share, TEXT)
     canvas.text(PAD, height - PAD - 10, footer(total, language), MUTED, scale=1)
     return canvas.png()

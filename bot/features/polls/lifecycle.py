@@ -19,6 +19,7 @@ from typing import Protocol
 from bot.core.durations import BadInput, parse_duration
 from bot.core.i18n import N_, listed, t, tn
 from bot.core.locales import SPOKEN, spoken
+from bot.core.numbers import percent
 from bot.core.timers import Timers
 from bot.features.polls.rows import PollRecord
 from bot.features.polls.rows import Polls as PollRows
@@ -103,9 +104,9 @@ def result_lines(options: Sequence[str], counts: Sequence[int], language: str = 
     total = sum(counts)
     lines = []
     for i, (option, count) in enumerate(zip(options, counts, strict=True)):
-        share = round(100 * count / total) if total else 0
+        share = percent(count / total if total else 0, language)  # "40 %", "%40": as the language writes it
         votes = tn(language, "{count} vote", "{count} votes", count)
-        lines.append(f"**{i + 1}.** {option}\n`{meter(count, total)}` {votes} ({share}%)")
+        lines.append(f"**{i + 1}.** {option}\n`{meter(count, total)}` {votes} ({share})")
     return lines
 
 
