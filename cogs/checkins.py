@@ -9,6 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core.i18n import t, tn
+from bot.core.numbers import number
 from bot.discord.language import answer_language
 from bot.features.checkins.config import CheckinSettings
 from bot.features.checkins.rounds import CheckInChoice
@@ -40,7 +41,7 @@ class CheckInsCog(commands.Cog, name="CheckIns"):
             language, "I'll check on you with a DM if I haven't heard from you for {days} day (never more "
             "than one until you answer). `/checkin off` stops it.", "I'll check on you with a DM if I "
             "haven't heard from you for {days} days (never more than one until you answer). `/checkin off` "
-            "stops it.", max(1, round(after)), days=f"{after:g}"), ephemeral=True)
+            "stops it.", max(1, round(after)), days=number(after, language)), ephemeral=True)
 
     @checkin.command(name="off", description="No more check-in DMs from me.")
     async def checkin_off(self, interaction: Interaction) -> None:

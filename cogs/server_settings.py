@@ -23,6 +23,7 @@ from bot.features.servertools.settings import (
     CLEAR_WORDS,
     BadValue,
     ServerSettingsBook,
+    everyone_refusal,
     is_set,
     keys,
     language_options,
@@ -128,12 +129,8 @@ class ServerSettingsCog(commands.Cog, name="ServerSettings"):
                                           value=value.strip()[:40]),
                            allowed_mentions=discord.AllowedMentions.none())
                 return
-            # @everyone (its id is the server's) is a role of this server, but as a ROLE_ID key's value it
-            # names every member, which none of them means (a staff role, a role to ping): refused as that
-            if role.is_default():
-                await tell(interaction, t(language, "{key} takes a role some members have; @everyone is "
-                                                    "every member of the server. Choose another role.",
-                                          key=key),
+            if role.is_default():  # a role of this server, but not one a role setting can mean
+                await tell(interaction, everyone_refusal(key, language),
                            allowed_mentions=discord.AllowedMentions.none())
                 return
         if (key == "log_channel" or kind == CHANNEL_ID.name) and parsed is not None and guild is not None:

@@ -33,9 +33,11 @@ from bot.discord.posting import allowed_mentions_for
 from bot.discord.serverlog import post_notice
 from bot.discord.ui import tell
 from bot.features.servertools.moderation import audit_reason
+from bot.features.servertools.settings import everyone_refusal
 from bot.features.servertools.tickets import (
     CUSTOM_ID_PATTERN,
     FORGOTTEN,
+    STAFF_ROLE,
     TRANSCRIPT_MAX,
     TicketDesk,
     carried_language,
@@ -167,9 +169,9 @@ class TicketCommands(commands.Cog, name="Tickets"):
             await tell(interaction, t(language, "Tickets need a text channel of this server for their "
                                                 "threads."))
             return
-        if staff_role.is_default():
-            await tell(interaction, t(language, "Choose a staff role other than @everyone: tickets are "
-                                                "private."))
+        if staff_role.is_default():  # refused as /settings set staff_role refuses it
+            await tell(interaction, everyone_refusal(STAFF_ROLE.name, language),
+                       allowed_mentions=discord.AllowedMentions.none())
             return
         refused = await thread_channel_refusal(guild, target.id, language)  # /settings asks the same
         if refused is not None:

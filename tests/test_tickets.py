@@ -71,7 +71,8 @@ async def test_only_server_admins_set_tickets_up(harness: Harness) -> None:
     assert await h.bot.services.part(TicketDesk).setup_of(GUILD_ID) is None
     assert (
         await ticket(h, "setup", user=ADMIN_ID, staff_role=("role", GUILD_ID))
-        == "Choose a staff role other than @everyone: tickets are private."
+        == "staff_role takes a role some members have; @everyone is every member of the server. Choose "
+        "another role."
     )
     text = await ticket(
         h, "setup", user=ADMIN_ID, staff_role=("role", staff), channel=("channel", CHANNEL_ID)

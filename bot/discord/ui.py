@@ -10,6 +10,7 @@ page arithmetic (:func:`page_of`), :func:`clip` for previews, the ``/help`` line
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
@@ -18,7 +19,8 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot.core.i18n import N_, listed, t
+from bot.core.i18n import N_, listed, t, tn
+from bot.core.numbers import number
 from bot.core.permission_names import permission_name
 from bot.core.text import Page, clip, page_of
 from bot.discord.language import answer_language
@@ -310,8 +312,9 @@ def describe_error(error: app_commands.AppCommandError, language: str = "en") ->
         return t(language, "I am missing permissions here: {permissions}.",
                  permissions=listed(language, [permission_name(p) for p in error.missing_permissions]))
     if isinstance(error, app_commands.CommandOnCooldown):
-        return t(language, "Slow down a little: try again in {seconds} seconds.",
-                 seconds=f"{error.retry_after:.0f}")
+        wait = max(1, math.ceil(error.retry_after))  # rounded up: a retry at the rounded-down second fails
+        return tn(language, "Slow down a little: try again in {seconds} second.",
+                  "Slow down a little: try again in {seconds} seconds.", wait, seconds=number(wait, language))
     if isinstance(error, app_commands.TransformerError):
         return t(language, "I couldn't use {value} for that option; check the value and try again.",
                  value=repr(clip(str(error.value), 80)))

@@ -34,6 +34,14 @@ CLEAR_WORDS = ("default", "reset", "none", "clear")
 EMPTY_WORDS = ("empty", "nobody", "-")  # an empty list here, whatever the global one holds
 
 
+def everyone_refusal(key: str, language: str | None) -> str:
+    """Why @everyone (its id is the server's) cannot be ``key``'s role: it names every member, which no role
+    setting means (a staff role, a role to ping). One line for /settings set and the commands that set such a
+    role themselves (/ticket setup), so both refuse it alike."""
+    return t(language, "{key} takes a role some members have; @everyone is every member of the server. "
+                       "Choose another role.", key=key)
+
+
 class BadValue(Explained):
     """A value that cannot be used for a key; the message is the admin's one-line explanation (``said`` in
     their language)."""
