@@ -6,7 +6,8 @@ The poll's message is a panel (:func:`poll_panel`): the question, each option wi
 total and when it closes, with the voting buttons under it; each vote edits it in place, and at close its
 buttons are retired and it says closed. The character then announces the result in plain words, as a reply
 to the poll, with the bar chart attached (:class:`PollResults`, the feature's ``PollBoard``, handed to it as
-the cog loads).
+the cog loads); where the chart's font cannot draw the options, its bars carry their numbers alone and the
+announcement lists the options by those numbers (:func:`results_message`).
 
 Polls survive restarts: each button's custom id carries the poll's id and option (a discord.py DynamicItem
 registered at load, so clicks on any poll's buttons are handled without a view per poll), votes live in
@@ -35,9 +36,9 @@ from bot.discord.line_language import shown_language
 from bot.discord.panels import MAX_COMPONENTS, MAX_TEXT
 from bot.discord.permissions import HookInteraction, require_server
 from bot.discord.posting import SendOptions
-from bot.discord.ui import tell
+from bot.discord.ui import MESSAGE_LIMIT, tell
 from bot.features.polls import PollLifecycle, PollRecord
-from bot.features.polls.charts import render_bar_chart
+from bot.features.polls.charts import labels_drawn, render_bar_chart
 from bot.features.polls.lifecycle import (
     CUSTOM_ID_PATTERN,
     FORGOTTEN,
@@ -64,10 +65,9 @@ _FRAME = 7  # the container, the question, the byline, two separators, the optio
 OPEN_HINT = N_("One vote each; press another option to change yours.")
 CLOSED_HINT = N_("This poll has closed.")
 
-def _options_text(options: Sequence[str], counts: Sequence[int], room: int, language: str = "en") -> str:
-    """Each option with its bar and count, whole entries while they fit in ``room`` characters; how many
-    were left out is said, so the panel never passes for complete."""
-    entries = result_lines(options, counts, language)
+def _whole_entries(entries: Sequence[str], room: int, language: str) -> str:
+    """``entries`` one a line, whole ones while they fit in ``room`` characters; how many were left out is
+    said, so the list never passes for complete."""
     text = "\n".join(entries)
     if len(text) <= room:
         return text
@@ -83,6 +83,22 @@ def _options_text(options: Sequence[str], counts: Sequence[int], room: int, lang
             break
         kept.append(entry)
     return "\n".join([*kept, tail(len(entries) - len(kept))])
+
+
+def _options_text(options: Sequence[str], counts: Sequence[int], room: int, language: str = "en") -> str:
+    """Each option with its bar and count, whole entries while they fit in ``room`` characters."""
+    return _whole_entries(result_lines(options, counts, language), room, language)
+
+
+def results_message(character: str, poll: PollRecord, counts: Sequence[int], language: str = "en") -> str:
+    """The words posted with the results' chart; where the chart labels its bars by number alone (its font
+    cannot draw the options: charts.labels_drawn), the options under them with those numbers, in the poll's
+    words, so a reader matches each bar to its option without the poll's panel, which may be far above."""
+    text = results_text(character, poll.question, poll.options, counts, language)
+    if labels_drawn(poll.options):
+        return text
+    key = [f"**{i + 1}.** {option}" for i, option in enumerate(poll.options)]
+    return f"{text}\n\n{_whole_entries(key, MESSAGE_LIMIT - len(text) - 2, language)}"
 
 
 def poll_panel(poll: PollRecord, counts: Sequence[int], *, closed: bool = False,
@@ -138,7 +154,7 @@ class PollResults:
         kwargs: SendOptions = {"reference": reference} if reference else {}
         # The character's words stay plain text: the counts are in the poll's panel, the chart beside them.
         sent = await channel.send(
-            results_text(character, poll.question, poll.options, counts, language),
+            results_message(character, poll, counts, language),
             file=discord.File(io.BytesIO(chart), filename=f"poll-{poll.id}.png"),
             allowed_mentions=discord.AllowedMentions.none(),
             **kwargs,

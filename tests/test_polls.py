@@ -5,6 +5,7 @@ and their closing timers)."""
 from __future__ import annotations
 
 import re
+import string
 import struct
 import time
 import zlib
@@ -18,7 +19,18 @@ from sqlalchemy import update
 from bot.core.durations import BadInput
 from bot.discord.panels import MAX_COMPONENTS, MAX_TEXT
 from bot.features.polls import Poll, PollLifecycle, PollRecord, Polls
-from bot.features.polls.charts import WINNER, render_bar_chart
+from bot.features.polls.charts import (
+    FONT,
+    GLYPH_H,
+    GLYPH_W,
+    PAD,
+    ROW_H,
+    TEXT,
+    TITLE_H,
+    WINNER,
+    labels_drawn,
+    render_bar_chart,
+)
 from bot.features.polls.lifecycle import (
     MAX_OPTIONS,
     OPTION_MAX_CHARS,
@@ -26,12 +38,12 @@ from bot.features.polls.lifecycle import (
     parse_poll,
     result_lines,
 )
-from cogs.polls import poll_buttons, poll_panel
+from cogs.polls import poll_buttons, poll_panel, results_message
 from database.alive_models import ScheduledJob
 from tests.dbtools import open_polls, timers_of_kind
 from tests.fakes.discord_components import V2_FLAG, refuse_components, walk_components
 from tests.fakes.discord_lead import panel_texts
-from tests.harness import CHANNEL_ID, GUILD_ID, USER2_ID, USER_ID, Harness, eventually
+from tests.harness import ADMIN_ID, CHANNEL_ID, GUILD_ID, USER2_ID, USER_ID, Harness, eventually
 from tests.server_support import answer, opts
 
 
@@ -94,6 +106,95 @@ def decode_png(data: bytes) -> tuple[int, int, bytes]:
             idat += chunk
         pos += 12 + length
     return size[0], size[1], zlib.decompress(idat)
+
+
+_GLYPHS = {glyph: ch for ch, glyph in FONT.items()}
+
+
+def lit_pixels(png: bytes, color: tuple[int, int, int] = TEXT) -> tuple[int, int, set[tuple[int, int]]]:
+    width, height, raw = decode_png(png)
+    stride = width * 3 + 1
+    return width, height, {(x, y) for y in range(height) for x in range(width)
+                           if tuple(raw[y * stride + 1 + x * 3 : y * stride + 4 + x * 3]) == color}
+
+
+def drawn_text(png: bytes, x: int, y: int, cells: int, scale: int = 2) -> str:
+    """The chart's text from x, y (its top-left) as drawn: ``cells`` 5x7 cells read back into the font's
+    letters (bot/features/polls/charts.py draws one every 6 units, ``scale`` pixels a unit)."""
+    _, _, lit = lit_pixels(png)
+    read = []
+    for cell in range(cells):
+        left = x + cell * (GLYPH_W + 1) * scale
+        glyph = bytes(sum(1 << row for row in range(GLYPH_H) if (left + col * scale, y + row * scale) in lit)
+                      for col in range(GLYPH_W))
+        read.append(_GLYPHS.get(glyph, "\ufffd"))
+    return "".join(read).rstrip()
+
+
+def question_marks(png: bytes, scale: int = 2) -> int:
+    """How many "?" the chart draws, wherever they are (a 5x7 cell lit exactly as the font's "?")."""
+    _, _, lit = lit_pixels(png)
+    bits = FONT["?"]
+    c0, r0 = next((col, row) for col in range(GLYPH_W) for row in range(GLYPH_H) if bits[col] >> row & 1)
+    corners = {(x - c0 * scale, y - r0 * scale) for x, y in lit}
+    matches = sum(all(((x + col * scale, y + row * scale) in lit) == bool(bits[col] >> row & 1)
+                      for col in range(GLYPH_W) for row in range(GLYPH_H)) for x, y in corners)
+    return matches // scale**2  # each drawn unit is scale x scale pixels: a glyph matches at each of them
+
+
+def labels(png: bytes, count: int, *, title: bool) -> list[str]:
+    """Each bar's label as drawn, from the top of the chart's rows (under the question where it is drawn)."""
+    top = PAD + (TITLE_H if title else 0)
+    return [drawn_text(png, PAD, top + i * ROW_H + 2, 14) for i in range(count)]
+
+
+# A poll in words the chart's ASCII font cannot draw (its question, options; its results message's list)
+UNDRAWN = {
+    "ja": ("好きなおやつは？", ("昆布", "オキアミ", "プランクトン"),
+           "*Finnは票を数える。* 投票「**好きなおやつは？**」は締め切られました："
+           "**オキアミ**の勝ち（3票）。"),
+    "ru": ("Любимая закуска?", ("Ламинария", "Криль", "Планктон"),
+           "*Finn считает голоса.* Опрос **Любимая закуска?** завершён: Побеждает **Криль** (3 голоса)."),
+}
+KEYS = {"ja": "\n\n**1.** 昆布\n**2.** オキアミ\n**3.** プランクトン",
+        "ru": "\n\n**1.** Ламинария\n**2.** Криль\n**3.** Планктон"}
+
+
+@pytest.mark.parametrize("language", ["ja", "ru"])
+def test_a_chart_its_font_cannot_label_numbers_its_bars_and_its_message_lists_them(language: str) -> None:
+    """No "?" where a label or the question was: the bars carry their numbers, the question is left off, and
+    the message posted with the chart lists the options by those numbers in the poll's words."""
+    question, options, said = UNDRAWN[language]
+    counts = [0, 3, 0]
+    png = render_bar_chart(question, options, counts, language)
+    assert question_marks(png) == 0
+    assert labels(png, 3, title=False) == ["1", "2", "3"]
+    _, height, _ = decode_png(png)
+    assert height == PAD * 2 + ROW_H * 3 + 18  # no band for a question it cannot draw
+    poll = PollRecord(1, GUILD_ID, CHANNEL_ID, None, USER_ID, question, options, datetime.now(UTC), True)
+    assert results_message("Finn", poll, counts, language) == said + KEYS[language]
+
+
+def test_a_chart_its_font_draws_is_labelled_in_words_as_before() -> None:
+    png = render_bar_chart("Snack?", ["Kelp", "Krill"], [1, 3])
+    assert drawn_text(png, PAD, PAD, 16) == "SNACK?"
+    assert labels(png, 2, title=True) == ["1 KELP", "2 KRILL"]
+    assert question_marks(png) == 1  # the question's own
+    poll = PollRecord(1, GUILD_ID, CHANNEL_ID, None, USER_ID, "Snack?", ("Kelp", "Krill"), datetime.now(UTC),
+                      True)
+    assert results_message("Finn", poll, [1, 3]) == (
+        "*Finn counts the votes.* The poll **Snack?** has closed: **Krill** wins (4 votes).")
+
+
+def test_one_option_the_font_cannot_draw_numbers_every_bar() -> None:
+    """All or none: a bar with words beside bars with a number alone reads as if the others were missing."""
+    png = render_bar_chart("Drink?", ["Tea", "Чай"], [2, 1], "en")
+    assert labels(png, 2, title=True) == ["1", "2"] and question_marks(png) == 1  # the question's own
+    assert labels_drawn(["Tea", "Coffee"]) and not labels_drawn(["Tea", "Чай"])
+    assert labels_drawn([string.printable.strip()])  # all of ASCII is drawn: "$5", "[x]", "~2" stay words
+    poll = PollRecord(1, GUILD_ID, CHANNEL_ID, None, USER_ID, "Drink?", ("Tea", "Чай"), datetime.now(UTC),
+                      True)
+    assert results_message("Finn", poll, [2, 1]).endswith("(3 votes).\n\n**1.** Tea\n**2.** Чай")
 
 
 def test_the_bar_chart_is_a_real_png_with_the_leader_drawn_longest() -> None:
@@ -191,8 +292,12 @@ async def test_votes_count_live_change_and_close_with_a_chart(harness: Harness) 
     )
     [chart] = posted["attachments"]
     assert chart["filename"] == f"poll-{poll.id}.png"
-    width, _, _ = decode_png(h.discord.messages[int(posted["id"])]["attachments"][0]["_data"])
+    png = h.discord.messages[int(posted["id"])]["attachments"][0]["_data"]
+    width, _, _ = decode_png(png)
     assert width == 640
+    # words its font draws: the question and each bar's label drawn, as the panel numbers them
+    assert drawn_text(png, PAD, PAD, 16) == "BEST SNACK?"
+    assert labels(png, 3, title=True) == ["1 KELP", "2 PLANKTON", "3 KRILL"]
     assert posted["embeds"] == [] and not posted["flags"] & V2_FLAG  # the character's words, plain
     closed = h.discord.messages[int(message["id"])]
     assert "**2 votes** · Closed <t:" in shown(h, message) and "This poll has closed." in shown(h, message)
@@ -208,6 +313,29 @@ async def test_votes_count_live_change_and_close_with_a_chart(harness: Harness) 
     ix = await h.click(other, button_ids(other)[0], user=USER2_ID)
     assert await answer(ix) == "This poll has closed; votes are no longer counted."
     assert await rows(h).counts(row.id) == {}
+
+
+@pytest.mark.parametrize(("language", "locale"), [("ja", "ja"), ("ru", "ru")])
+async def test_a_poll_in_words_the_chart_cannot_draw_gets_numbered_bars_and_its_options_by_number(
+        harness: Harness, language: str, locale: str) -> None:
+    """Over the wire: the chart posted at close has no "?" for the poll's words, its bars carry the numbers
+    the poll's panel shows, and the message posted with it lists the options by them in the poll's words."""
+    h = harness
+    h.discord.set_locale(USER_ID, locale)
+    question, options, said = UNDRAWN[language]
+    message = await start_poll(h, question, " | ".join(options), "10m")
+    assert f"**2.** {options[1]}" in shown(h, message)  # the panel's numbers, the chart's
+    [poll] = await eventually(lambda: open_polls(h.store), "the poll row")
+    poll = await eventually(lambda: _with_message(h, poll.id), "the poll's message id")
+    for voter in (USER_ID, USER2_ID, ADMIN_ID):
+        await vote(h, message, 1, voter)
+    await eventually(lambda: timers_of_kind(h.store, "poll"), "the poll's closing timer")
+    assert h.bot is not None
+    await h.bot.services.part(PollLifecycle).arm(replace(poll, closes_at=datetime.now(UTC)), language)
+    [posted] = await h.discord.wait_for(lambda d: results(h), what="the poll results")
+    png = h.discord.messages[int(posted["id"])]["attachments"][0]["_data"]
+    assert question_marks(png) == 0 and labels(png, 3, title=False) == ["1", "2", "3"]
+    assert posted["content"] == said + KEYS[language]
 
 
 async def test_polls_survive_a_restart(harness: Harness) -> None:

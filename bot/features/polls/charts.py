@@ -2,11 +2,14 @@
 
 Discord shows PNG attachments inline (it does not render SVG). A results chart is a few rectangles and
 short labels, so a zlib-compressed RGB image written here (the PNG format is a signature and three
-chunks) does the job in ~150 lines, without adding an imaging dependency and its native wheels to every
-install. Labels are drawn in capitals from a 5x7 font covering ASCII; other characters show as "?", so the
-chart labels bars by number and the message beside it carries the full option text. The footer (the total
-of votes) is in the poll's language where the font can draw it ("12 STIMMEN"); where it cannot (Cyrillic,
-Polish, Japanese, Korean, Chinese), the total alone, which the poll's panel says in words beside it.
+chunks) does the job in ~150 lines, without adding an imaging dependency (and a font of every script) to
+every install. The font draws printable ASCII in capitals, so nothing on the chart is drawn unless the font
+has every letter of it (:func:`drawable`): never a line of "?". Bars are labelled "1 KELP" where the font
+draws every option, else by their number alone, all of them (:func:`labels_drawn`), and the results message
+beside the chart lists the numbered options in the poll's words (cogs/polls.py); the question is left off
+where the font cannot draw it (the results message says it). The footer (the total of votes) is in the
+poll's language where the font can draw it ("12 STIMMEN"); where it cannot (Cyrillic, Polish, Japanese,
+Korean, Chinese), the total alone, which the poll's panel says in words.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ _FONT_HEX = {
     "!": "00005f0000",
     '"': "0007000700",
     "#": "147f147f14",
+    "$": "242a7f2a12",
     "%": "2313086462",
     "&": "3649562050",
     "'": "0000070000",
@@ -78,7 +82,16 @@ _FONT_HEX = {
     "X": "6314081463",
     "Y": "0708700807",
     "Z": "6151494543",
+    "[": "007f414100",
+    "\\": "0204081020",
+    "]": "0041417f00",
+    "^": "0402010204",
     "_": "4040404040",
+    "`": "0001020400",
+    "{": "0008364100",
+    "|": "00007f0000",
+    "}": "0041360800",
+    "~": "1008081008",
 }
 FONT = {ch: bytes.fromhex(h) for ch, h in _FONT_HEX.items()}
 GLYPH_W, GLYPH_H = 5, 7
@@ -164,35 +177,51 @@ BAR_H = 18
 TITLE_H = 36
 
 
+def drawable(text: str) -> bool:
+    """Whether the font draws every letter of ``text`` (in capitals, as the chart shows it)."""
+    return all(ch in FONT for ch in " ".join(text.split()).upper())
+
+
+def labels_drawn(options: Sequence[str]) -> bool:
+    """Whether the chart labels its bars with the options' words ("1 KELP"), else by number alone. All or
+    none: a chart where some bars say words and others only numbers reads as if those were missing, and the
+    numbered list beside it (cogs/polls.py) is then the one place to read them all."""
+    return all(drawable(option) for option in options)
+
+
 def footer(total: int, language: str = "en") -> str:
     """The chart's last line, the total of votes in ``language`` ("12 Stimmen"); the number alone where the
     font lacks one of its letters (a line of "?" says nothing, and an English word is not the poll's)."""
     said = tn(language, "{count} vote", "{count} votes", total)
-    return said if all(ch in FONT for ch in said.upper()) else str(total)
+    return said if drawable(said) else str(total)
 
 
 def chart_percent(share: float, language: str = "en") -> str:
     """A share as the poll's language writes a percentage ("40 %", "%40"), its no-break space drawn as a
     space; as English writes it where the font lacks one of its signs."""
     said = percent(share, language).replace("\u202f", " ").replace("\xa0", " ")
-    return said if all(ch in FONT for ch in said.upper()) else percent(share, "en")
+    return said if drawable(said) else percent(share, "en")
 
 
 def render_bar_chart(title: str, options: Sequence[str], counts: Sequence[int],
                      language: str = "en") -> bytes:
     """Horizontal bars, one per option (number, short label, bar, votes and share); the leaders in green;
-    the total under them in ``language`` (the poll's)."""
+    the total under them in ``language`` (the poll's). ``title`` is left off where the font cannot draw it,
+    and the labels are the options' numbers alone where it cannot draw them all (:func:`labels_drawn`)."""
     total = sum(counts)
     top = max(counts, default=0)
-    height = PAD * 2 + TITLE_H + ROW_H * len(options) + 18
+    title_h = TITLE_H if drawable(title) else 0
+    height = PAD * 2 + title_h + ROW_H * len(options) + 18
     canvas = Canvas(WIDTH, height, BACKGROUND)
-    canvas.text(PAD, PAD, fit(title, WIDTH - 2 * PAD), TEXT)
-    label_w, figure_w = 170, 110
+    if title_h:
+        canvas.text(PAD, PAD, fit(title, WIDTH - 2 * PAD), TEXT)
+    words = labels_drawn(options)
+    label_w, figure_w = (170 if words else text_width(str(len(options)))), 110
     bar_x = PAD + label_w + 8
     bar_w = WIDTH - bar_x - figure_w - PAD
     for i, (option, count) in enumerate(zip(options, counts, strict=True)):
-        y = PAD + TITLE_H + i * ROW_H
-        canvas.text(PAD, y + 2, fit(f"{i + 1} {option}", label_w), TEXT)
+        y = PAD + title_h + i * ROW_H
+        canvas.text(PAD, y + 2, fit(f"{i + 1} {option}", label_w) if words else str(i + 1), TEXT)
         canvas.rect(bar_x, y, bar_w, BAR_H, TRACK)
         filled = round(bar_w * count / top) if top else 0
         color = WINNER if count and count == top else BAR
