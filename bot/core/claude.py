@@ -134,7 +134,10 @@ class ClaudeClient(StartupChecks):
 
     def breaker(self, name: str) -> OverloadBreaker:
         """The overload breaker of backend ``name`` (bot/core/models/breaker.py), made on first use."""
-        return self._breakers.setdefault(name, OverloadBreaker())
+        breaker = self._breakers.get(name)
+        if breaker is None:
+            breaker = self._breakers[name] = OverloadBreaker()
+        return breaker
 
     def backend(self, name: str) -> Backend:
         """The backend called ``name``, made on first use (a model routed to it explicitly, say)."""
