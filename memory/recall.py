@@ -131,7 +131,6 @@ THREAD_ITEMS = 2_000
 # most: a rewritten memory's 40-odd are spread over the next replies, each then paying about one memory's
 # encoding (docs/benchmarks.md)
 WINDOWS_PER_REPLY = 12
-QUESTION_WORDS = frozenset("kind kinds type types".split())
 # The mentions a message opens with ("@Finn, ..."): whom it is said to, not what it asks about (a name in
 # the query pulls a short question's vector towards every fact and none).
 _OPENING_MENTIONS = re.compile(r"^(?:\s*(?:<@!?\d+>|@[^\s,:;]+)[\s,:;]*)+")
@@ -185,7 +184,10 @@ def topic(index: FactIndex | ExcerptIndex, text: str) -> str:
         if is_grammar(base):
             telling |= len(base) >= NAMING_LETTERS
             continue
-        if low in stop or low in QUESTION_WORDS:
+        # No list of category words ("kind of", "Art von", "tipo de", 種類の): kept beside what they qualify
+        # in every language alike, they did not move recall on LoCoMo (docs/benchmarks.md), and one
+        # language's list reads another's nouns as such words (German "Kind", a child).
+        if low in stop:
             telling |= names_a_thing(low)
             continue
         # in most of the person's facts by most of its terms (a word has one; a piece of Japanese its
