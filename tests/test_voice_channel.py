@@ -30,9 +30,9 @@ def pitch(frames: list[bytes]) -> float:
     return crossings / 2 / (len(left) / 48_000)
 
 
-@pytest.fixture(params=[True, False], ids=["dave", "no-dave"])
-async def call(request: pytest.FixtureRequest, db_url: str, tmp_path: Path) -> AsyncIterator[Harness]:
-    h = await voice_harness(db_url, tmp_path, dave=request.param)
+@pytest.fixture
+async def call(dave: bool, db_url: str, tmp_path: Path) -> AsyncIterator[Harness]:
+    h = await voice_harness(db_url, tmp_path, dave=dave)
     try:
         yield h
     finally:

@@ -27,9 +27,9 @@ LONG = "The tide comes in twice a day, and the rock pools fill with little crabs
 LINE = "The tide comes in twice a day,"
 
 
-@pytest.fixture(params=[True, False], ids=["dave", "no-dave"])
-async def call(request: pytest.FixtureRequest, db_url: str, tmp_path: Path) -> AsyncIterator[Harness]:
-    h = await voice_harness(db_url, tmp_path, dave=request.param, stt_backend="openai")
+@pytest.fixture
+async def call(dave: bool, db_url: str, tmp_path: Path) -> AsyncIterator[Harness]:
+    h = await voice_harness(db_url, tmp_path, dave=dave, stt_backend="openai")
     try:
         yield h
     finally:

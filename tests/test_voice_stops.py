@@ -27,11 +27,6 @@ from tests.test_voice_talk import ASIDE, ASKED, LONG_ANSWER, VOTER, in_the_call
 from tests.voice_support import VOICE_ID, speech, voice_harness
 
 
-@pytest.fixture(params=[True, False], ids=["dave", "no-dave"])
-async def dave(request: pytest.FixtureRequest) -> bool:
-    return bool(request.param)
-
-
 @pytest.fixture
 async def made(db_url: str, tmp_path: Path) -> AsyncIterator[list[Harness]]:
     harnesses: list[Harness] = []

@@ -38,9 +38,9 @@ ASIDE = "Carol, pass me the biscuits please."
 VOTER = "claude-test-voter"
 
 
-@pytest.fixture(params=[True, False], ids=["dave", "no-dave"])
-async def call(request: pytest.FixtureRequest, db_url: str, tmp_path: Path) -> AsyncIterator[Harness]:
-    h = await voice_harness(db_url, tmp_path, dave=request.param, stt_backend="openai", voice_channels="true")
+@pytest.fixture
+async def call(dave: bool, db_url: str, tmp_path: Path) -> AsyncIterator[Harness]:
+    h = await voice_harness(db_url, tmp_path, dave=dave, stt_backend="openai", voice_channels="true")
     try:
         yield h
     finally:
