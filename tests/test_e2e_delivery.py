@@ -18,7 +18,7 @@ from bot.core.claude import Completion
 from bot.core.models.base import CallUsage
 from bot.reply.delivery import MIN_BURST, Delivered, Delivery, chunks, complete_sentences, paragraphs
 from tests.fakes.claude_server import Reply
-from tests.harness import CHANNEL_ID, USER_ID, Harness, stored_history
+from tests.harness import CHANNEL_ID, USER_ID, Harness, buttons, stored_history
 
 REPLY_MODEL = "claude-test-default"
 PARAGRAPHS = [
@@ -82,6 +82,26 @@ async def test_streamed_posts_the_first_sentence_then_edits_to_the_full_text(mak
     assert stored.turns[1].content == LONG
     [request] = h.claude.requests_for(REPLY_MODEL)
     assert request.stream
+
+
+async def test_a_streamed_reply_gets_its_swipe_buttons_with_its_last_edit(make_harness: Any) -> None:
+    """A streamed reply that stays one message shows its whole answer and its swipe buttons in the same
+    last edit: no edit after it only for the buttons, which Discord's edit rate limit (five edits in five
+    seconds in a channel, as the fake Discord enforces) would hold back for seconds after the words."""
+    h = await make_harness(reply_delivery="streamed", stream_edit_interval=0.2)
+    h.claude.chunk_size = 12
+    text = "The tide pools are best at dawn. Bring shoes that can get wet. Leave the crabs be!"
+    h.claude.script(Reply(text, stream_delay=0.01), model=REPLY_MODEL)
+    await h.say("tide pools?", mention=True)
+    [reply] = await h.replies(CHANNEL_ID)
+    await h.discord.wait_for(lambda d: buttons(d.messages[int(reply["id"])]), what="the swipe buttons")
+    made = edits(h)
+    whole = [r for r in made if r.body["content"] == text]
+    assert len(whole) == 1 and whole[0].body.get("components")  # the words and buttons in one edit
+    assert whole == made[-1:]
+    await h.bot.in_flight.drain()
+    assert edits(h) == made and h.discord.rate_limited == []
+    assert (await stored_history(h, f"channel:{CHANNEL_ID}", 2)).turns[1].content == text
 
 
 async def test_streamed_continues_in_new_messages_past_the_length_limit(make_harness: Any) -> None:

@@ -140,6 +140,20 @@ class DiscordOutlet:
         await _partial(self.channel, message_id).edit(content=text,
                                                       allowed_mentions=allowed_mentions_for(text))
 
+    async def edit_whole(self, message_id: int, text: str, *, changed: bool = True) -> None:
+        """The last edit of a streamed reply that stayed one message: its whole answer, with its buttons on
+        (sparing the edit that would add them after, which Discord's edit rate limit may hold back).
+        ``changed``: whether the message shows other words now (if not, and no buttons go on, no edit)."""
+        buttons = self.buttons if not self.greeting_posts else None
+        view = await buttons.view(*_where(self.channel, self.message)) if buttons else None
+        if view is None and not changed:
+            return
+        await _partial(self.channel, message_id).edit(
+            content=text, allowed_mentions=allowed_mentions_for(text),
+            view=view if view is not None else discord.utils.MISSING)
+        if buttons is not None and view is not None:
+            buttons.posted(self.message.id, message_id, text, "", None)
+
     async def delete(self, message_id: int) -> None:
         await _partial(self.channel, message_id).delete()
 
@@ -281,6 +295,21 @@ class WebhookOutlet:
         else:
             await hook.edit_message(message_id, content=text, allowed_mentions=allowed_mentions_for(text),
                                     thread=in_thread(self.channel))
+
+    async def edit_whole(self, message_id: int, text: str, *, changed: bool = True) -> None:
+        """The last edit of a streamed reply that stayed one message, with its buttons on (through the
+        webhook only, as :meth:`send`); ``changed`` as :meth:`DiscordOutlet.edit_whole`."""
+        hook = await self.pool.get(self.channel, self.key)
+        buttons = self.buttons if hook is not None else None
+        view = await buttons.view(*_where(self.channel, self.message)) if buttons else None
+        if hook is None or view is None:
+            if changed:
+                await self.edit(message_id, text)
+            return
+        await hook.edit_message(message_id, content=text, allowed_mentions=allowed_mentions_for(text),
+                                view=view, thread=in_thread(self.channel))
+        if buttons is not None:
+            buttons.posted(self.message.id, message_id, text, self.key, hook.id)
 
     async def delete(self, message_id: int) -> None:
         hook = await self.pool.get(self.channel, self.key)

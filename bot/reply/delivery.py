@@ -113,6 +113,10 @@ class WholeAnswerOutlet(Protocol):
 
     async def send_whole(self, text: str) -> int | None: ...
 
+    async def edit_whole(self, message_id: int, text: str, *, changed: bool = True) -> None:
+        """A streamed reply's last edit, when the reply stayed one message: with those controls on
+        (``changed``: whether its words differ from those shown; if not, an edit only for the controls)."""
+
 
 @dataclass
 class Delivered:
@@ -326,7 +330,18 @@ class Delivery:
                 wait = self.settings.delivery.stream_edit_interval - (time.monotonic() - last_edit)
                 if wait > 0 and final != synced:
                     await asyncio.sleep(wait)
-            await sync(final)
+            # A reply that stays one message gets its whole answer's controls with its last edit (or, its
+            # words all shown already, in an edit of their own, as the feature would add them after).
+            whole = outlet if isinstance(outlet, WholeAnswerOutlet) and ok else None
+            mid = posted[0][0] if len(posted) == 1 else None
+            if whole is not None and mid is not None \
+                    and len(split_message(final, self.settings.discord.max_message_length)) == 1:
+                reworded = final != posted[0][1]
+                edits += reworded
+                done = await self._quietly(whole.edit_whole(mid, final, changed=reworded), mid)
+                posted[0] = (mid if done else None, final)
+            else:
+                await sync(final)
         finally:
             if not generation.done():
                 generation.cancel()
