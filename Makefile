@@ -173,11 +173,11 @@ lint: setup-test
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
-# In parallel (pytest-xdist): one worker per core and one more (a third of a test's time is spent waiting on
-# its child processes, fakes and timers: on 2 cores a third worker keeps both busy; the measured time is in
-# docs/architecture.md), each with its own temp folders and databases; worksteal moves waiting tests to an idle
-# worker. PYTEST_WORKERS=0: one process.
-PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
+# In parallel (pytest-xdist): two workers per core. Much of a test's time is spent waiting on its child
+# processes, fakes, timers and real-time audio: with one worker per core and one more, the 2 cores were busy
+# only 58% of the run (measured; docs/design.md). Each worker has its own temp folders and databases;
+# worksteal moves waiting tests to an idle worker. PYTEST_WORKERS=0: one process.
+PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc) * 2 )))
 
 test: setup-test browser
 	$(BIN)/ruff check .
