@@ -177,6 +177,8 @@ async def test_fake_discord_edit_rules(harness: Harness) -> None:
         assert (await patch(123, "x"))[:2] == (404, {"message": "Unknown Message", "code": 10008})
         status, body, _ = await patch(mine["id"], "x" * 2001)
         assert status == 400 and body["code"] == 50035 and "content" in body["errors"]
+        async with http.post(base, json={"content": "x" * 2001}) as r:  # a new message too
+            assert r.status == 400 and (await r.json())["code"] == 50035
         for _ in range(5):  # five per five seconds: the next is refused with Discord's 429
             status, body, _ = await patch(mine["id"], "again")
             if status == 429:
@@ -214,6 +216,9 @@ async def test_fake_discord_webhook_edit_rules(harness: Harness) -> None:
                            {"content": "x"})) == (404, {"message": "Unknown Message", "code": 10008})
         status, body = await call("PATCH", own, {"content": "x" * 2001})
         assert status == 400 and body["code"] == 50035
+        status, body = await call("POST", f"/webhooks/{hook['id']}/{hook['token']}?wait=true",
+                                  {"content": "x" * 2001})
+        assert status == 400 and body["code"] == 50035 and "content" in body["errors"]
 
 
 # -- splitting rules (pure)

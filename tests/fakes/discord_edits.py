@@ -2,7 +2,9 @@
 and a webhook editing its own (PATCH /webhooks/{webhook.id}/{token}/messages/{message.id}).
 
 Unknown (or deleted, or in another channel): 404 code 10008. Another author's message: 403 code 50005. Content
-over 2000 characters: 400 code 50035 with the field error, as for a new message. An edit that leaves the
+over 2000 characters: 400 code 50035 with the field error, as for a new message (:func:`too_long`, which the
+fake asks of every post and edit: a bot's, a webhook's, an interaction's response, follow-up and their edits).
+An edit that leaves the
 message with nothing to show: 400 code 50006. The route's rate limit (5 per 5 s per channel, advertised in
 X-RateLimit-* headers, 429 past it) is one of the fake's buckets (tests/fakes/discord_guild.py).
 """
@@ -18,12 +20,14 @@ from tests.fakes.discord_guild import error
 MAX_CONTENT = 2000
 
 
-def too_long(body: dict[str, Any]) -> web.Response | None:
-    """The 400 Discord answers a message body whose content is over the limit, else None."""
+def too_long(body: dict[str, Any], at: str | None = None) -> web.Response | None:
+    """The 400 Discord answers a message body whose content is over the limit, else None; ``at``: the field
+    the body is under (an interaction response's ``data``), as Discord's errors nest it."""
     content = body.get("content")
     if isinstance(content, str) and len(content) > MAX_CONTENT:
-        return error(400, 50035, "Invalid Form Body", {"content": {"_errors": [
-            {"code": "BASE_TYPE_MAX_LENGTH", "message": f"Must be {MAX_CONTENT} or fewer in length."}]}})
+        errors: dict[str, Any] = {"content": {"_errors": [
+            {"code": "BASE_TYPE_MAX_LENGTH", "message": f"Must be {MAX_CONTENT} or fewer in length."}]}}
+        return error(400, 50035, "Invalid Form Body", {at: errors} if at else errors)
     return None
 
 

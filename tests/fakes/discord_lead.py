@@ -1160,7 +1160,8 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld, VoiceWorld):
     def _callback(self, iid: int, body: dict[str, Any],
                   files: list[dict[str, Any]]) -> dict[str, Any] | web.Response:
         record = self.interactions[iid]
-        refused = refuse_callback(record, self.response_window) or refuse_components(body.get("data") or {})
+        refused = (refuse_callback(record, self.response_window) or too_long(body.get("data") or {}, "data")
+                   or refuse_components(body.get("data") or {}))
         if refused is None and int(body.get("type", 0)) == 7:  # an update edits the component's message
             refused = refuse_v2_edit(self.messages.get(int(record["payload"]["message"]["id"])),
                                      body.get("data") or {})
@@ -1217,7 +1218,7 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld, VoiceWorld):
     def _followup(self, token: str, body: dict[str, Any],
                   files: list[dict[str, Any]]) -> dict[str, Any] | web.Response:
         record = self._interaction_for_token(token)
-        refused = refuse_token_use(record) or refuse_components(body)
+        refused = refuse_token_use(record) or too_long(body) or refuse_components(body)
         if refused is not None:
             return refused
         payload = record["payload"]
@@ -1235,7 +1236,7 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld, VoiceWorld):
     async def _interaction_message(self, method: str, token: str, which: str, body: dict[str, Any],
                                    files: list[dict[str, Any]]) -> Any:
         record = self._interaction_for_token(token)
-        refused = refuse_token_use(record) or refuse_components(body)
+        refused = refuse_token_use(record) or too_long(body) or refuse_components(body)
         if refused is not None:
             return refused
         mid = record.get("original") if which == "@original" else int(which)
@@ -1272,6 +1273,7 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld, VoiceWorld):
         if hook["token"] != wtoken:
             raise KeyError("webhook token")
         body, refused = webhook_components(hook, body, query)
+        refused = refused or too_long(body)
         if refused is not None:
             return refused
         where = int(hook["channel_id"])
