@@ -7,7 +7,8 @@ total and when it closes, with the voting buttons under it; each vote edits it i
 buttons are retired and it says closed. The character then announces the result in plain words, as a reply
 to the poll, with the bar chart attached (:class:`PollResults`, the feature's ``PollBoard``, handed to it as
 the cog loads); where the chart's font cannot draw the options, its bars carry their numbers alone and the
-announcement lists the options by those numbers (:func:`results_message`).
+announcement lists the options by those numbers (its words, within a message's limit:
+bot/features/polls/results.py).
 
 Polls survive restarts: each button's custom id carries the poll's id and option (a discord.py DynamicItem
 registered at load, so clicks on any poll's buttons are handled without a view per poll), votes live in
@@ -38,7 +39,7 @@ from bot.discord.permissions import HookInteraction, require_server
 from bot.discord.posting import SendOptions
 from bot.discord.ui import MESSAGE_LIMIT, tell
 from bot.features.polls import PollLifecycle, PollRecord
-from bot.features.polls.charts import labels_drawn, render_bar_chart
+from bot.features.polls.charts import render_bar_chart
 from bot.features.polls.lifecycle import (
     CUSTOM_ID_PATTERN,
     FORGOTTEN,
@@ -48,10 +49,9 @@ from bot.features.polls.lifecycle import (
     custom_id,
     parse_poll,
     poll_language,
-    result_lines,
-    results_text,
     vote_answer,
 )
+from bot.features.polls.results import options_listing, results_message
 from database.models import utcnow
 
 if TYPE_CHECKING:
@@ -64,41 +64,6 @@ PER_ROW = 5  # buttons in one action row
 _FRAME = 7  # the container, the question, the byline, two separators, the options and the status
 OPEN_HINT = N_("One vote each; press another option to change yours.")
 CLOSED_HINT = N_("This poll has closed.")
-
-def _whole_entries(entries: Sequence[str], room: int, language: str) -> str:
-    """``entries`` one a line, whole ones while they fit in ``room`` characters; how many were left out is
-    said, so the list never passes for complete."""
-    text = "\n".join(entries)
-    if len(text) <= room:
-        return text
-
-    def tail(hidden: int) -> str:
-        return "-# " + tn(language, "… and {count} more option, too long to show here.",
-                          "… and {count} more options, too long to show here.", hidden)
-
-    room -= len(tail(len(entries))) + 1  # the widest note, so whatever is kept leaves room for it
-    kept: list[str] = []
-    for entry in entries:
-        if sum(len(e) + 1 for e in kept) + len(entry) > room:
-            break
-        kept.append(entry)
-    return "\n".join([*kept, tail(len(entries) - len(kept))])
-
-
-def _options_text(options: Sequence[str], counts: Sequence[int], room: int, language: str = "en") -> str:
-    """Each option with its bar and count, whole entries while they fit in ``room`` characters."""
-    return _whole_entries(result_lines(options, counts, language), room, language)
-
-
-def results_message(character: str, poll: PollRecord, counts: Sequence[int], language: str = "en") -> str:
-    """The words posted with the results' chart; where the chart labels its bars by number alone (its font
-    cannot draw the options: charts.labels_drawn), the options under them with those numbers, in the poll's
-    words, so a reader matches each bar to its option without the poll's panel, which may be far above."""
-    text = results_text(character, poll.question, poll.options, counts, language)
-    if labels_drawn(poll.options):
-        return text
-    key = [f"**{i + 1}.** {option}" for i, option in enumerate(poll.options)]
-    return f"{text}\n\n{_whole_entries(key, MESSAGE_LIMIT - len(text) - 2, language)}"
 
 
 def poll_panel(poll: PollRecord, counts: Sequence[int], *, closed: bool = False,
@@ -118,7 +83,7 @@ def poll_panel(poll: PollRecord, counts: Sequence[int], *, closed: bool = False,
     view = ui.LayoutView(timeout=None)
     view.add_item(ui.Container(
         ui.TextDisplay(heading), ui.TextDisplay(byline), ui.Separator(),
-        ui.TextDisplay(_options_text(poll.options, counts, room, language)), ui.Separator(),
+        ui.TextDisplay(options_listing(poll.options, counts, room, language)), ui.Separator(),
         ui.TextDisplay(status), *rows, accent_colour=POLL_COLOR,
     ))
     return view
@@ -154,7 +119,7 @@ class PollResults:
         kwargs: SendOptions = {"reference": reference} if reference else {}
         # The character's words stay plain text: the counts are in the poll's panel, the chart beside them.
         sent = await channel.send(
-            results_message(character, poll, counts, language),
+            results_message(character, poll, counts, language, limit=MESSAGE_LIMIT),
             file=discord.File(io.BytesIO(chart), filename=f"poll-{poll.id}.png"),
             allowed_mentions=discord.AllowedMentions.none(),
             **kwargs,

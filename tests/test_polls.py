@@ -17,7 +17,9 @@ import pytest
 from sqlalchemy import update
 
 from bot.core.durations import BadInput
+from bot.core.locales import SPOKEN
 from bot.discord.panels import MAX_COMPONENTS, MAX_TEXT
+from bot.discord.ui import MESSAGE_LIMIT
 from bot.features.polls import Poll, PollLifecycle, PollRecord, Polls
 from bot.features.polls.charts import (
     FONT,
@@ -38,7 +40,8 @@ from bot.features.polls.lifecycle import (
     parse_poll,
     result_lines,
 )
-from cogs.polls import poll_buttons, poll_panel, results_message
+from bot.features.polls.results import results_message
+from cogs.polls import poll_buttons, poll_panel
 from database.alive_models import ScheduledJob
 from tests.dbtools import open_polls, timers_of_kind
 from tests.fakes.discord_components import V2_FLAG, refuse_components, walk_components
@@ -172,7 +175,7 @@ def test_a_chart_its_font_cannot_label_numbers_its_bars_and_its_message_lists_th
     _, height, _ = decode_png(png)
     assert height == PAD * 2 + ROW_H * 3 + 18  # no band for a question it cannot draw
     poll = PollRecord(1, GUILD_ID, CHANNEL_ID, None, USER_ID, question, options, datetime.now(UTC), True)
-    assert results_message("Finn", poll, counts, language) == said + KEYS[language]
+    assert results_message("Finn", poll, counts, language, limit=MESSAGE_LIMIT) == said + KEYS[language]
 
 
 def test_a_chart_its_font_draws_is_labelled_in_words_as_before() -> None:
@@ -182,7 +185,7 @@ def test_a_chart_its_font_draws_is_labelled_in_words_as_before() -> None:
     assert question_marks(png) == 1  # the question's own
     poll = PollRecord(1, GUILD_ID, CHANNEL_ID, None, USER_ID, "Snack?", ("Kelp", "Krill"), datetime.now(UTC),
                       True)
-    assert results_message("Finn", poll, [1, 3]) == (
+    assert results_message("Finn", poll, [1, 3], limit=MESSAGE_LIMIT) == (
         "*Finn counts the votes.* The poll **Snack?** has closed: **Krill** wins (4 votes).")
 
 
@@ -194,7 +197,8 @@ def test_one_option_the_font_cannot_draw_numbers_every_bar() -> None:
     assert labels_drawn([string.printable.strip()])  # all of ASCII is drawn: "$5", "[x]", "~2" stay words
     poll = PollRecord(1, GUILD_ID, CHANNEL_ID, None, USER_ID, "Drink?", ("Tea", "Чай"), datetime.now(UTC),
                       True)
-    assert results_message("Finn", poll, [2, 1]).endswith("(3 votes).\n\n**1.** Tea\n**2.** Чай")
+    assert results_message("Finn", poll, [2, 1], limit=MESSAGE_LIMIT).endswith(
+        "(3 votes).\n\n**1.** Tea\n**2.** Чай")
 
 
 def test_the_bar_chart_is_a_real_png_with_the_leader_drawn_longest() -> None:
@@ -431,6 +435,121 @@ async def test_a_poll_of_many_long_options_is_a_panel_the_fake_accepts(harness: 
         f"You voted for **{options[-1]}**. Press another option to change it.")
     live = shown(h, message)
     assert all(option in live for option in options) and "**1 vote** · Closes <t:" in live
+
+
+# The longest tie /poll allows: the most options, each as long as it may be, under the longest question.
+# Options in words the chart draws ("option 00 xxx") are named; in words it cannot ("вариант 00 жжж") they
+# are listed by number under the results, which then say the tie by those numbers.
+def tie_options(word: str, filler: str) -> list[str]:
+    return [f"{word} {i:02d} " + filler * (OPTION_MAX_CHARS - len(word) - 4) for i in range(MAX_OPTIONS)]
+
+
+# The tie's words in each language: its opening, the named options' separator, and its end by how many
+# options it left unnamed (named in words) or its numbers (listed by number).
+TIE = {
+    "en": ("A tie between **", "**, **", "** and {more} more options ({votes} votes)."),
+    "de": ("Gleichstand zwischen **", "**, **", "** und {more} weiteren Optionen ({votes} Stimmen)."),
+    "ja": ("**", "**、**", "**、ほか{more}個の選択肢の同点（{votes}票）。"),
+}
+NUMBERS = [str(n) for n in range(1, MAX_OPTIONS + 1)]
+NUMBERED = {
+    "ru": (f"Ничья между вариантами {', '.join(NUMBERS[:-1])} и {NUMBERS[-1]} ({{votes}} голосов).",
+           "-# … и ещё {hidden} вариантов, слишком длинные, чтобы показать здесь."),
+    "ja": (f"選択肢{'、'.join(NUMBERS)}の同点（{{votes}}票）。",
+           "-# …ほか{hidden}個の選択肢は長すぎてここに表示できません。"),
+}
+
+
+def check_named_tie(content: str, options: list[str], language: str, votes: int) -> None:
+    """The tie names its options from the first, as many as fit, and counts the rest in ``language``."""
+    opening, between, end = TIE[language]
+    named = sum(f"**{option}**" in content for option in options)
+    assert 0 < named < len(options)
+    result = opening + between.join(options[:named]) + end.format(more=len(options) - named, votes=votes)
+    assert content.endswith(result)
+    assert len(content) + len(between) + OPTION_MAX_CHARS > MESSAGE_LIMIT  # one more name would not fit
+
+
+def check_numbered_tie(content: str, options: list[str], language: str, votes: int) -> None:
+    """The tie says every option by its number; the numbered options under it, whole, as many as fit."""
+    said, left_out = NUMBERED[language]
+    head, listing = content.split("\n\n")
+    assert head.endswith(said.format(votes=votes))
+    *kept, note = listing.split("\n")
+    assert kept == [f"**{i + 1}.** {option}" for i, option in enumerate(options[:len(kept)])]
+    assert kept and note == left_out.format(hidden=len(options) - len(kept))
+
+
+@pytest.mark.parametrize("language", ["en", "de", "ja"])
+def test_the_longest_tie_fits_a_message_naming_what_fits(language: str) -> None:
+    options = tie_options("option", "x")
+    poll = PollRecord(1, GUILD_ID, CHANNEL_ID, None, USER_ID, "q" * QUESTION_MAX_CHARS, tuple(options),
+                      datetime.now(UTC), True)
+    content = results_message("Finn", poll, [2] * MAX_OPTIONS, language, limit=MESSAGE_LIMIT)
+    assert len(content) <= MESSAGE_LIMIT
+    check_named_tie(content, options, language, 2 * MAX_OPTIONS)
+
+
+@pytest.mark.parametrize("language", ["ru", "ja"])
+def test_the_longest_tie_of_options_listed_by_number_is_said_by_their_numbers(language: str) -> None:
+    options = tie_options("вариант", "ж")
+    poll = PollRecord(1, GUILD_ID, CHANNEL_ID, None, USER_ID, "в" * QUESTION_MAX_CHARS, tuple(options),
+                      datetime.now(UTC), True)
+    content = results_message("Finn", poll, [2] * MAX_OPTIONS, language, limit=MESSAGE_LIMIT)
+    assert len(content) <= MESSAGE_LIMIT
+    check_numbered_tie(content, options, language, 2 * MAX_OPTIONS)
+
+
+def test_a_tie_named_whole_where_it_fits_even_beside_a_numbered_list() -> None:
+    poll = PollRecord(1, GUILD_ID, CHANNEL_ID, None, USER_ID, "Любимая?", ("Ламинария", "Криль", "Планктон"),
+                      datetime.now(UTC), True)
+    assert results_message("Finn", poll, [2, 2, 1], "ru", limit=MESSAGE_LIMIT) == (
+        "*Finn считает голоса.* Опрос **Любимая?** завершён: Ничья между **Ламинария** и **Криль** "
+        "(5 голосов).\n\n**1.** Ламинария\n**2.** Криль\n**3.** Планктон")
+
+
+@pytest.mark.parametrize("language", sorted(SPOKEN))
+@pytest.mark.parametrize("words", ["option", "вариант"])
+def test_results_fit_a_message_in_every_language_whatever_the_poll_holds(language: str, words: str) -> None:
+    """By design, not by the input rules alone: a poll past them (a stored row, a name from a character's
+    file) still gets results Discord takes, every tie and winner said, every list saying what it left out."""
+    for count, width, question, name in ((MAX_OPTIONS, OPTION_MAX_CHARS, QUESTION_MAX_CHARS, 80),
+                                         (300, 500, 5000, 5000), (2, 3000, 10, 4)):
+        options = tuple(f"{words} {i:03d} " + "ж" * (width - 12) for i in range(count))
+        poll = PollRecord(1, GUILD_ID, CHANNEL_ID, None, USER_ID, "q" * question, options, datetime.now(UTC),
+                          True)
+        for counts in ([1] * count, [1] + [0] * (count - 1), [0] * count):
+            content = results_message("F" * name, poll, counts, language, limit=MESSAGE_LIMIT)
+            assert len(content) <= MESSAGE_LIMIT, (count, width, question, name, counts)
+
+
+@pytest.mark.parametrize(("language", "words", "filler"),
+                         [("en", "option", "x"), ("de", "option", "x"), ("ru", "вариант", "ж")])
+async def test_the_longest_tie_is_posted_within_discords_limit(harness: Harness, language: str, words: str,
+                                                               filler: str) -> None:
+    """Over the wire, where Discord refuses a message over 2,000 characters (and the results would be lost):
+    the longest tie /poll allows is posted, its words in the poll's language."""
+    h = harness
+    options = tie_options(words, filler)
+    message = await start_poll(h, "q" * QUESTION_MAX_CHARS, " | ".join(options), "10m")
+    [poll] = await eventually(lambda: open_polls(h.store), "the poll row")
+    poll = await eventually(lambda: _with_message(h, poll.id), "the poll's message id")
+    for voter, option in enumerate(range(MAX_OPTIONS), start=10**6):  # one vote each: all tied
+        assert await rows(h).vote(poll.id, voter, option)
+    await eventually(lambda: timers_of_kind(h.store, "poll"), "the poll's closing timer")
+    await h.bot.services.part(PollLifecycle).arm(replace(poll, closes_at=datetime.now(UTC)), language)
+    post = f"/channels/{CHANNEL_ID}/messages"
+    await h.discord.wait_for(lambda d: [r for r in d.requests if r.method == "POST" and r.path == post],
+                             what="the results' post")
+    # Discord answers it at once: taken, or refused (400 50035) and lost
+    [posted] = await h.discord.wait_for(lambda d: results(h), timeout=10, what="the results, taken")
+    assert posted["message_reference"]["message_id"] == message["id"]  # under the poll
+    content = posted["content"]
+    assert len(content) <= MESSAGE_LIMIT
+    if words == "option":
+        check_named_tie(content, options, language, MAX_OPTIONS)
+    else:
+        check_numbered_tie(content, options, language, MAX_OPTIONS)
 
 
 async def test_a_poll_from_before_panels_becomes_one_when_voted_on_and_closed(harness: Harness) -> None:

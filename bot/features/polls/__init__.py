@@ -5,6 +5,8 @@ processes. The whole feature is here and in its cog:
 * :mod:`.lifecycle`: the plain logic (``PollLifecycle``: create, vote, close; the options and the duration
   read, the tallies, the words shown) and what it asks of Discord (``PollBoard``: a closed poll's results
   shown). A poll closes from its ``poll`` timer (bot/core/timers.py).
+* :mod:`.results`: the counts and the results in words, each within the room Discord gives it (the panel's
+  list of options, the message posted with the chart).
 * :mod:`.tables`: its rows (``Poll``, ``PollVote``, on the shared ``Base``: migration 0005_server_tools) and
   what /forget_me deletes of them; :mod:`.rows`: its repository (``Polls``, built here from the store's
   database) and the record a poll is read as (``PollRecord``); :mod:`.charts`: the results' bar chart.

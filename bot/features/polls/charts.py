@@ -6,10 +6,10 @@ chunks) does the job in ~150 lines, without adding an imaging dependency (and a 
 every install. The font draws printable ASCII in capitals, so nothing on the chart is drawn unless the font
 has every letter of it (:func:`drawable`): never a line of "?". Bars are labelled "1 KELP" where the font
 draws every option, else by their number alone, all of them (:func:`labels_drawn`), and the results message
-beside the chart lists the numbered options in the poll's words (cogs/polls.py); the question is left off
-where the font cannot draw it (the results message says it). The footer (the total of votes) is in the
-poll's language where the font can draw it ("12 STIMMEN"); where it cannot (Cyrillic, Polish, Japanese,
-Korean, Chinese), the total alone, which the poll's panel says in words.
+beside the chart lists the numbered options in the poll's words (bot/features/polls/results.py); the
+question is left off where the font cannot draw it (the results message says it). The footer (the total of
+votes) is in the poll's language where the font can draw it ("12 STIMMEN"); where it cannot (Cyrillic,
+Polish, Japanese, Korean, Chinese), the total alone, which the poll's panel says in words.
 """
 
 from __future__ import annotations
@@ -185,7 +185,7 @@ def drawable(text: str) -> bool:
 def labels_drawn(options: Sequence[str]) -> bool:
     """Whether the chart labels its bars with the options' words ("1 KELP"), else by number alone. All or
     none: a chart where some bars say words and others only numbers reads as if those were missing, and the
-    numbered list beside it (cogs/polls.py) is then the one place to read them all."""
+    numbered list beside it (bot/features/polls/results.py) is then the one place to read them all."""
     return all(drawable(option) for option in options)
 
 

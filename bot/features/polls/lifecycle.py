@@ -1,5 +1,6 @@
 """Polls without Discord: reading the options and the duration, the lifecycle (:class:`PollLifecycle`: create,
-vote, close), tallying, and the words and chart shown.
+vote, close), tallying, and the words shown as they are voted on (the results' words are
+bot/features/polls/results.py, their chart bot/features/polls/charts.py).
 
 A poll has 2 to 25 options (25 buttons is what one Discord message holds), one vote per person that they
 may change, and a closing time; its results are posted at close with a bar chart
@@ -17,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.core.durations import BadInput, parse_duration
-from bot.core.i18n import N_, listed, t, tn
+from bot.core.i18n import N_, t, tn
 from bot.core.locales import SPOKEN, spoken
 from bot.core.numbers import percent
 from bot.core.timers import Timers
@@ -110,35 +111,11 @@ def result_lines(options: Sequence[str], counts: Sequence[int], language: str = 
     return lines
 
 
-def winners(options: Sequence[str], counts: Sequence[int]) -> list[str]:
-    top = max(counts, default=0)
-    return [o for o, c in zip(options, counts, strict=True) if top and c == top]
-
-
 def closing_line(closes_at: datetime, closed: bool, language: str = "en") -> str:
     stamp = int(closes_at.timestamp())
     if closed:
         return t(language, "Closed {when}.", when=f"<t:{stamp}:R>")
     return t(language, "Closes {when} ({date}).", when=f"<t:{stamp}:R>", date=f"<t:{stamp}:f>")
-
-
-def results_text(character: str, question: str, options: Sequence[str], counts: Sequence[int],
-                 language: str = "en") -> str:
-    """The message posted at close, in the character's voice."""
-    total = sum(counts)
-    if not total:
-        return t(language, "*{name} looks at the empty ballot box.* Nobody voted on **{question}**.",
-                 name=character, question=question)
-    best = winners(options, counts)
-    if len(best) == 1:
-        head = t(language, "**{option}** wins", option=best[0])
-    else:
-        # the names as the language lists them ("A, B und C", "A、B、C")
-        head = t(language, "A tie between {names}", names=listed(language, [f"**{b}**" for b in best]))
-    return tn(language, "*{name} counts the votes.* The poll **{question}** has closed: {result} ({count} "
-                        "vote).",
-              "*{name} counts the votes.* The poll **{question}** has closed: {result} ({count} votes).",
-              total, name=character, question=question, result=head)
 
 
 @dataclass(frozen=True)
