@@ -112,7 +112,7 @@ class DiscordOutlet:
         nonce = reply_nonce(self.message.id, self.parts, greeting=self.greeting_posts)
         self.parts += 1
         buttons = self.buttons if whole and not self.greeting_posts else None
-        view = await buttons.view(*_where(self.channel, self.message)) if buttons else None
+        view = await _buttons_view(buttons, self.channel, self.message)
         buttons = buttons if view is not None else None
         options: SendOptions = {"view": view} if view is not None else {}
         try:
@@ -145,7 +145,7 @@ class DiscordOutlet:
         (sparing the edit that would add them after, which Discord's edit rate limit may hold back).
         ``changed``: whether the message shows other words now (if not, and no buttons go on, no edit)."""
         buttons = self.buttons if not self.greeting_posts else None
-        view = await buttons.view(*_where(self.channel, self.message)) if buttons else None
+        view = await _buttons_view(buttons, self.channel, self.message)
         if view is None and not changed:
             return
         await _partial(self.channel, message_id).edit(
@@ -180,6 +180,13 @@ def _where(channel: discord.abc.Messageable, message: discord.Message) -> tuple[
     """(channel, server, a thread's channel) of a post, for a feature's per-place switch."""
     parent = channel.parent_id if isinstance(channel, discord.Thread) else None
     return _channel_id(channel), _guild_id(message), parent
+
+
+async def _buttons_view(buttons: Buttons | None, channel: discord.abc.Messageable,
+                        message: discord.Message) -> discord.ui.View | None:
+    """The view ``buttons`` give a reply to ``message`` posted in ``channel``; None without buttons, or where
+    they are switched off."""
+    return await buttons.view(*_where(channel, message)) if buttons is not None else None
 
 
 def _partial(channel: discord.abc.Messageable, message_id: int) -> discord.PartialMessage:
@@ -268,7 +275,7 @@ class WebhookOutlet:
             sent = await self.channel.send(f"**{persona.name}:** {text}", allowed_mentions=allowed)
             return sent.id
         buttons = self.buttons if whole else None
-        view = await buttons.view(*_where(self.channel, self.message)) if buttons else None
+        view = await _buttons_view(buttons, self.channel, self.message)
         buttons = buttons if view is not None else None
         # A picture given as a URL (acore_bot's avatar_url) is fetched by Discord, per message.
         sent = await hook.send(text, username=persona.name, wait=True, allowed_mentions=allowed,
@@ -301,7 +308,7 @@ class WebhookOutlet:
         webhook only, as :meth:`send`); ``changed`` as :meth:`DiscordOutlet.edit_whole`."""
         hook = await self.pool.get(self.channel, self.key)
         buttons = self.buttons if hook is not None else None
-        view = await buttons.view(*_where(self.channel, self.message)) if buttons else None
+        view = await _buttons_view(buttons, self.channel, self.message)
         if hook is None or view is None:
             if changed:
                 await self.edit(message_id, text)
