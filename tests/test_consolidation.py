@@ -92,8 +92,9 @@ async def rig_factory(store: Store, fake_claude: FakeClaude) -> AsyncIterator[An
 
 
 async def log_all(store: Store, messages: list[Any]) -> None:
-    for m in messages:
-        await store.log.log_message(m)
+    """The messages logged as a busy server's burst is, in their order: awaited one by one, each would wait
+    the log's linger for company (database/log.py GroupCommit)."""
+    await asyncio.gather(*(store.log.log_message(m) for m in messages))
 
 
 async def archived_ids(store: Store) -> list[int]:

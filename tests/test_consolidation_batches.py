@@ -54,8 +54,7 @@ def the_log() -> list[Any]:
 
 async def consolidate(store: Store, fc: FakeClaude, *, batch: bool, **settings: Any) -> Any:
     """Log the same messages and consolidate them; what was stored: facts and relationships per person."""
-    for m in the_log():
-        await store.log.log_message(m)
+    await asyncio.gather(*(store.log.log_message(m) for m in the_log()))  # in order, sharing commits
     config = memory_settings(store.url, fc.base_url, **settings)
     claude = ClaudeClient(config, store.usage)
     try:
