@@ -28,7 +28,8 @@ async def test_a_refusal_is_in_the_script_of_the_clients_chinese(harness: Harnes
         text = await bot_command(h, "deactivate", user=USER_ID)
         assert text == t(language, "Only the bot's admins can use this command."), (locale, text)
         assert chinese_script(text) == SCRIPTS[language], (locale, text)
-    assert t(TRADITIONAL_CHINESE, "Only the bot's admins can use this command.") == "只有機器人的管理員可以使用此指令。"
+    said = t(TRADITIONAL_CHINESE, "Only the bot's admins can use this command.")
+    assert said == "只有機器人的管理員可以使用此指令。"
 
 
 async def test_the_consent_dialog_is_in_the_script_of_the_clients_chinese(harness: Harness) -> None:
