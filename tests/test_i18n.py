@@ -1,6 +1,7 @@
 """The ``kindred`` gettext catalogs (bot/locale/*/LC_MESSAGES/kindred.po) and bot/core/i18n.py: every line the
-code marks is in the English source, translated in the ten other catalogs with the same placeholders and the
-language's CLDR plural forms; a missing language or line is English."""
+code marks is in the English source, translated in the ten other catalogs and the Traditional Chinese one
+(zh_Hant) with the same placeholders and the language's CLDR plural forms; a missing language or line is
+English."""
 
 from __future__ import annotations
 
@@ -27,11 +28,11 @@ from bot.core.i18n import (
     t,
     tn,
 )
-from bot.core.locales import FALLBACK, SPOKEN, catalog_path
+from bot.core.locales import FALLBACK, LINE_LANGUAGES, catalog_path
 
 ROOT = Path(__file__).resolve().parent.parent
 PLACEHOLDER = re.compile(r"\{\w+\}")
-TRANSLATED = [language for language in SPOKEN if language != FALLBACK]
+TRANSLATED = [language for language in LINE_LANGUAGES if language != FALLBACK]
 
 
 def catalog(language: str) -> Catalog:
@@ -128,7 +129,7 @@ def test_every_line_is_translated_with_its_placeholders(language: str) -> None:
             assert placeholders(message.string) == placeholders(msgid), (msgid, message.string)
 
 
-@pytest.mark.parametrize("language", SPOKEN)
+@pytest.mark.parametrize("language", LINE_LANGUAGES)
 def test_each_catalog_parses_with_its_languages_plural_rule(language: str) -> None:
     parsed = catalog(language)
     assert str(parsed.locale) == language

@@ -30,7 +30,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 
-from bot.core.language import NAMES, detect
+from bot.core.language import NAMES, chinese_script, detect
 from bot.core.persona.model import Persona
 from bot.core.stages import Incoming, ReplyResult
 from database.records import PromptData
@@ -61,6 +61,9 @@ class StyleProfile:
     exclaim: float = 0.0  # share with an exclamation mark
     emoji: float = 0.0  # emoji per message
     languages: dict[str, float] = field(default_factory=dict)  # smoothed share of each language seen
+    # smoothed share of their Chinese messages whose characters tell the script that are in Traditional ones:
+    # the lines Kindred writes them are then Traditional (bot/core/i18n.py language_written)
+    traditional: float = 0.0
     shown: dict[str, str] = field(default_factory=dict)  # the bucket of each trait the guidance says (settle)
 
     def to_json(self) -> str:
@@ -113,11 +116,14 @@ def learn(profile: StyleProfile | None, text: str) -> StyleProfile:
             languages[code] *= 1 - weight
         languages[language] = languages.get(language, 0.0) + weight
         languages = {k: v for k, v in languages.items() if v >= 0.02}  # a stray word fades out
+    traditional = p.traditional
+    if language == "zh" and (script := chinese_script(text)) is not None:
+        traditional = _mix(p.traditional, 1.0 if script == "Hant" else 0.0, weight)
     new = StyleProfile(
         messages=p.messages + 1, words=_mix(p.words, len(words), weight), lowercase=lowercase,
         shouting=shouting, end_punct=_mix(p.end_punct, 1.0 if text.endswith(_ENDS) else 0.0, weight),
         exclaim=_mix(p.exclaim, 1.0 if "!" in text else 0.0, weight), emoji=_mix(p.emoji, emoji, weight),
-        languages=languages, shown=p.shown)
+        languages=languages, traditional=traditional, shown=p.shown)
     new.shown = settle(new)
     return new
 

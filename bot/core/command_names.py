@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import regex
 from babel.messages.pofile import read_po
 
-from bot.core.locales import FALLBACK, SPOKEN, catalog_path, spoken
+from bot.core.locales import FALLBACK, LOCALE_VARIANTS, SPOKEN, catalog_path, spoken
 
 DOMAIN = "commands"
 NAME_LIMIT = 32
@@ -40,8 +40,8 @@ NAME_RULE = regex.compile(r"^[-_\p{L}\p{N}\p{sc=Deva}\p{sc=Thai}]{1,32}$")
 # (msgctxt, msgid) -> msgstr, one table per language
 Table = dict[tuple[str, str], str]
 # Discord locales given a catalog of their own rather than their language's: Taiwan's Chinese is written in
-# Traditional characters (bot/locale/zh_Hant), the zh catalog in Simplified ones.
-OWN_CATALOGS = {"zh-TW": "zh_Hant"}
+# Traditional characters (bot/locale/zh_Hant), the zh catalog in Simplified ones. The same as its lines'.
+OWN_CATALOGS = LOCALE_VARIANTS
 
 
 @dataclass(frozen=True, order=True)

@@ -2,7 +2,8 @@
 
 A line is written in English in the code, inside :func:`t` (or :func:`tn` where a count picks the form), and
 translated in ``bot/locale/<language>/LC_MESSAGES/kindred.po`` for each of :data:`bot.core.locales.SPOKEN`
-(``bot/locale/en`` is the source: every msgid, no msgstr). Placeholders are named (``{name}``, ``{count}``)
+and for ``zh_Hant``, Chinese in Traditional characters (:data:`bot.core.locales.LINE_LANGUAGES`;
+``bot/locale/en`` is the source: every msgid, no msgstr). Placeholders are named (``{name}``, ``{count}``)
 and filled here, so a translation may put them in any order; plural forms are CLDR's, which Babel writes
 into each catalog's ``Plural-Forms`` header (one form in Japanese, three in Russian and Polish).
 
@@ -11,7 +12,9 @@ on first use, under a lock (a few milliseconds; tests/test_i18n.py checks that t
 
 Which language a line is in is the caller's: :func:`language_of` gives a person's from what they write,
 :func:`language_written` from their stored writing profile, :func:`language_named` a server's
-``/settings language`` (a language's name in any language, or its code: :func:`locale_named`).
+``/settings language`` (a language's name in any language, or its code: :func:`locale_named`). Each gives
+``zh_Hant`` for Chinese in Traditional characters: what the person writes is in them, their profile says most
+of their Chinese is, the setting names Traditional Chinese (or Taiwan's, Hong Kong's).
 """
 
 from __future__ import annotations
@@ -29,8 +32,17 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 from bot.core.command_names import named_in
-from bot.core.language import NAMES, guess
-from bot.core.locales import FALLBACK, SPOKEN, catalog_path, spoken
+from bot.core.language import NAMES, chinese_script, guess
+from bot.core.locales import (
+    FALLBACK,
+    LINE_LANGUAGES,
+    SPOKEN,
+    TRADITIONAL_CHINESE,
+    VARIANTS,
+    base_language,
+    catalog_path,
+    spoken,
+)
 
 DOMAIN = "kindred"
 # The functions that mark a line for the catalogs, as Babel's extractor reads them (``pybabel extract -k``):
@@ -43,6 +55,7 @@ _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 SURE = 0.8  # the language model's probability a message's language must reach to choose a line's
 WRITTEN_MESSAGES = 2  # messages a writing profile must have read to tell the person's language
 WRITTEN_SHARE = 0.6  # the share of them one language must have
+TRADITIONAL_SHARE = 0.5  # the share of their Chinese in Traditional characters that makes their lines so
 _BY_NAME = {name.casefold(): code for code, name in NAMES.items()}
 _names: dict[str, str] | None = None  # language_names()
 _CODE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*")  # a language's code or tag, as typed
@@ -53,7 +66,7 @@ def _read(language: str) -> gettext.NullTranslations:
     path = catalog_path(language, DOMAIN)
     if language == FALLBACK or not path.exists():
         return gettext.NullTranslations()  # English: the msgids themselves
-    with path.open("rb") as source:
+    with path.open("rb") as source:  # Babel takes "zh_Hant" as a locale (its plural rule is Chinese's)
         catalog = read_po(source, locale=language, domain=DOMAIN)
     compiled = io.BytesIO()
     write_mo(compiled, catalog)  # gettext's own lookup and the catalog's CLDR plural rule
@@ -68,7 +81,7 @@ def catalogs() -> Mapping[str, gettext.NullTranslations]:
     if _catalogs is None:
         with _lock:
             if _catalogs is None:
-                _catalogs = {language: _read(language) for language in SPOKEN}  # whole, then seen
+                _catalogs = {language: _read(language) for language in LINE_LANGUAGES}  # whole, then seen
     return _catalogs
 
 
@@ -87,9 +100,9 @@ def N_(message: str) -> str:
 
 
 def t(language: str | None, message: str, /, **values: object) -> str:
-    """``message`` (its English) in ``language``, its placeholders filled from ``values``; a command it
-    quotes named as the reader's Discord client names it (bot/core/command_names.py: ``language`` may be a
-    locale with a commands catalog of its own, ``zh_Hant``)."""
+    """``message`` (its English) in ``language`` (a line language, ``zh_Hant`` too, or any tag: "zh-TW" is
+    Traditional), its placeholders filled from ``values``; a command it quotes named as the reader's Discord
+    client names it (bot/core/command_names.py)."""
     return fill(named_in(language, catalogs()[spoken(language)].gettext(message)), values)
 
 
@@ -114,20 +127,26 @@ def language_of(*texts: str | None) -> str | None:
             continue
         code, probability = guess(text)
         if code is not None and probability >= SURE:
+            if code == VARIANTS[TRADITIONAL_CHINESE] and chinese_script(text) == "Hant":
+                return TRADITIONAL_CHINESE
             return code if code in SPOKEN else None
     return None
 
 
 def _known(code: str | None, any_known: bool) -> str | None:
-    """``code`` if Kindred speaks it (or, ``any_known``, if bot/core/language.py names it at all: a
-    transcription's hint may be any language the speech server hears)."""
-    return code if code in (NAMES if any_known else SPOKEN) else None
+    """``code`` if Kindred speaks it (or, ``any_known``, its language if bot/core/language.py names it at
+    all: a transcription's hint may be any language the speech server hears, and is never a script)."""
+    if any_known:
+        base = base_language(code)
+        return base if base in NAMES else None
+    return code if code in LINE_LANGUAGES else None
 
 
 def language_written(profile: str | None, *, any_known: bool = False) -> str | None:
     """The language a person writes in most, from their writing profile as stored (bot/alive/style.py's
     JSON, whose ``languages`` are each language's smoothed share of their messages), if Kindred speaks it
-    (``any_known``: if it is a language at all)."""
+    (``any_known``: if it is a language at all); Chinese written mostly in Traditional characters (its
+    ``traditional`` share) is ``zh_Hant``, but for ``any_known``."""
     if not profile:
         return None
     try:
@@ -136,6 +155,9 @@ def language_written(profile: str | None, *, any_known: bool = False) -> str | N
         code, share = max(shares.items(), key=lambda kv: float(kv[1])) if shares else (None, 0.0)
         if int(data.get("messages", 0)) < WRITTEN_MESSAGES or float(share) < WRITTEN_SHARE:
             return None  # one message, or no language most of them are in, is no person's language yet
+        if (not any_known and code == VARIANTS[TRADITIONAL_CHINESE]
+                and float(data.get("traditional", 0.0)) >= TRADITIONAL_SHARE):
+            code = TRADITIONAL_CHINESE
     except (ValueError, TypeError, AttributeError):
         return None
     return _known(code, any_known)
@@ -151,11 +173,11 @@ def language_names() -> Mapping[str, str]:
         with _lock:
             if _names is None:
                 table: dict[str, str] = {}
-                for display in SPOKEN:  # English first: an English name means what it always meant
+                for display in LINE_LANGUAGES:  # English first: an English name means what it always meant
                     for code, title in Locale.parse(display).languages.items():
                         if code not in _NOT_LANGUAGES:
                             table.setdefault(title.casefold(), code)
-                for code in (*SPOKEN, *NAMES):
+                for code in (*LINE_LANGUAGES, *NAMES):
                     table.setdefault(str(Locale.parse(code).get_display_name(code)).casefold(), code)
                 _names = table
     return _names
@@ -207,9 +229,15 @@ def language_name(value: str | None, language: str | None) -> str:
 def language_named(name: str | None, *, any_known: bool = False) -> str | None:
     """The code of a language given by its name in any spoken language or its own, or by its code or Discord
     locale ("Spanish", "Deutsch", "日本語", "es", "pt-BR", "Spanish (Spain)"; a server's ``/settings
-    language``), if Kindred speaks it (``any_known``: if it is a language at all)."""
+    language``), if Kindred speaks it (``any_known``: if it is a language at all): ``zh_Hant`` for Chinese
+    named Traditional ("繁體中文", "Traditional Chinese", "zh-TW", "zh-Hant") but for ``any_known``."""
     found = locale_named(name)
-    return None if found is None else _known(found.language, any_known)
+    if found is None:
+        return None
+    if any_known:
+        return _known(found.language, any_known)
+    line = spoken(str(found))  # its script and region kept: zh_Hant_TW is Traditional
+    return line if base_language(line) == found.language else None
 
 
 class Explained(ValueError):

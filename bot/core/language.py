@@ -4,7 +4,8 @@ Decisions about a person's words (lexical recall's stemmer, time words, the styl
 Discord's big languages, not English alone, and must never act on a wrong language: a wrong stemmer or
 time-word table misreads words, while None only means "no language-specific reading".
 
-* Scripts first (a regex pass, no model): kana is Japanese, hangul Korean, Han without kana Chinese.
+* Scripts first (a regex pass, no model): kana is Japanese, hangul Korean, Han without kana Chinese. Which of
+  Chinese's two scripts (:func:`chinese_script`) is a line's business only: Chinese is "zh" here in either.
 * Otherwise py3langid (langid.py's naive Bayes model over byte n-grams, bundled in the wheel, numpy only),
   restricted to :data:`LANGUAGES`: a closed set of the languages Kindred's people write in keeps a short
   message from being read as one of 97 languages it is not.
@@ -22,6 +23,8 @@ from __future__ import annotations
 import re
 import threading
 from typing import Any
+
+import hanzidentifier
 
 # The big Discord languages and a few near them (a close neighbour in the set keeps a message in it from
 # being forced into a big language: Italian is not Spanish, Ukrainian not Russian).
@@ -85,6 +88,25 @@ def guess(text: str) -> tuple[str | None, float]:
         return None, 0.0
     code, confidence = load().classify(text[:2000])
     return str(code), float(confidence)
+
+
+def chinese_script(text: str) -> str | None:
+    """"Hant" when the Chinese of ``text`` is written in Traditional characters, "Hans" in Simplified ones;
+    None when it does not tell (no Han, or only characters both scripts write: "你好", "哈哈").
+
+    The characters only one of the two scripts has tell (CC-CEDICT's, through hanzidentifier: 們 and 们, 說
+    and 说); a message holding both (a quoted name, a stray converted word) is the script more of its
+    characters are only in."""
+    found = hanzidentifier.identify(text)
+    if found in (hanzidentifier.TRADITIONAL, hanzidentifier.SIMPLIFIED):
+        return "Hant" if found == hanzidentifier.TRADITIONAL else "Hans"
+    if found != hanzidentifier.MIXED:
+        return None
+    kinds = [hanzidentifier.identify(character) for character in set(_HAN.findall(text))]
+    traditional, simplified = kinds.count(hanzidentifier.TRADITIONAL), kinds.count(hanzidentifier.SIMPLIFIED)
+    if traditional == simplified:
+        return None
+    return "Hant" if traditional > simplified else "Hans"
 
 
 def detect(text: str) -> str | None:

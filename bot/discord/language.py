@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.core.command_names import OWN_CATALOGS
 from bot.core.locales import FALLBACK, language_of_locale
 
 if TYPE_CHECKING:
@@ -27,10 +26,10 @@ def built(client: object) -> Services | None:
 
 
 def client_language(locale: object) -> str | None:
-    """The language of a line for a client of ``locale`` (None: none Kindred speaks). A locale with a
-    commands catalog of its own is named by it (zh-TW: ``zh_Hant``): its lines are its language's (zh), the
-    commands they quote as its client lists them (Traditional), dates and lists as it writes them."""
-    return OWN_CATALOGS.get(str(getattr(locale, "value", locale))) or language_of_locale(locale)
+    """The language of a line for a client of ``locale`` (None: none Kindred speaks). A locale with catalogs
+    of its own is named by them (zh-TW: ``zh_Hant``): its lines, the commands they quote, dates and lists
+    as its client writes them (Traditional characters)."""
+    return language_of_locale(locale)
 
 
 def locale_language(interaction: HookInteraction) -> str:

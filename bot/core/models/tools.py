@@ -18,7 +18,7 @@ from typing import NamedTuple, Protocol
 from urllib.parse import urlsplit
 
 from bot.core.i18n import N_, t
-from bot.core.locales import SPOKEN
+from bot.core.locales import LINE_LANGUAGES
 from database.boundary import Json, JsonObject
 from database.records import SeenMessage
 
@@ -174,7 +174,8 @@ def footnotes(sources: Sequence[tuple[str, str]], language: str | None = None) -
 @functools.cache
 def _footnote_starts() -> tuple[str, ...]:
     """How a line of sources begins in each language (its words before the links)."""
-    return tuple(dict.fromkeys(SMALL + t(code, SOURCES, links="\0").split("\0")[0] for code in SPOKEN))
+    return tuple(dict.fromkeys(SMALL + t(code, SOURCES, links="\0").split("\0")[0]
+                               for code in LINE_LANGUAGES))
 
 
 def without_footnotes(text: str) -> str:

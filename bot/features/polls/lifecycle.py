@@ -19,7 +19,7 @@ from typing import Protocol
 
 from bot.core.durations import BadInput, parse_duration
 from bot.core.i18n import N_, t, tn
-from bot.core.locales import SPOKEN, spoken
+from bot.core.locales import LINE_LANGUAGES, spoken
 from bot.core.numbers import percent
 from bot.core.timers import Timers
 from bot.features.polls.rows import PollRecord
@@ -39,7 +39,9 @@ MAX_DURATION = timedelta(days=30)
 SEPARATORS = re.compile(r"[|;\n]")
 CUSTOM_ID = "kindred-poll:{poll}:{option}"
 # A poll not in English carries its language in each button's id (its panel is redrawn in it at each vote).
-CUSTOM_ID_PATTERN = r"kindred-poll:(?P<poll>[0-9]+):(?P<option>[0-9]+)(?::(?P<language>[a-z]{2}))?"
+# the language: a line language, its script too where it has one (zh_Hant)
+CUSTOM_ID_PATTERN = (r"kindred-poll:(?P<poll>[0-9]+):(?P<option>[0-9]+)"
+                     r"(?::(?P<language>[a-z]{2}(?:_[A-Z][a-z]{3})?))?")
 TIMER = "poll"  # the kind of a poll's closing timer
 FORGOTTEN = N_("You asked to be forgotten (/forget_me) meanwhile: no poll was started.")
 VOTE_FORGOTTEN = N_("You asked to be forgotten (/forget_me) meanwhile: your vote was not counted.")
@@ -54,7 +56,7 @@ def custom_id(poll_id: int, option: int, language: str = "en") -> str:
 
 def poll_language(found: str | None) -> str:
     """The language a button's id carried (English when none, or one no more spoken)."""
-    return found if found in SPOKEN else "en"
+    return found if found in LINE_LANGUAGES else "en"
 
 
 @dataclass(frozen=True)

@@ -123,9 +123,10 @@ def feature_key(setting: ServerSetting[Any]) -> Key:
     return Key(setting.name, setting.column, setting.help, choices, setting)
 
 
-# The languages /settings set language offers as the admin types (any other is taken by its name or code).
-LANGUAGES = ("en", "de", "fr", "es", "it", "pt", "nl", "pl", "sv", "tr", "ru", "uk", "ja", "ko", "zh", "ar",
-             "hi", "id")
+# The languages /settings set language offers as the admin types (any other is taken by its name or code);
+# Chinese twice, in Simplified and in Traditional characters (zh_Hant, Taiwan's), each its own lines.
+LANGUAGES = ("en", "de", "fr", "es", "it", "pt", "nl", "pl", "sv", "tr", "ru", "uk", "ja", "ko", "zh",
+             "zh_Hant", "ar", "hi", "id")
 
 
 @functools.cache

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from bot.core.durations import describe_duration
 from bot.core.i18n import N_, listed, t, tn
-from bot.core.locales import FALLBACK, SPOKEN, spoken
+from bot.core.locales import FALLBACK, LINE_LANGUAGES, spoken
 from bot.core.permission_names import permission_name
 from bot.operator.registration import CHANNEL_ID, ROLE_ID, ServerSetting, ServerValue
 from database.records import TicketRecord, TranscriptLine
@@ -52,7 +52,9 @@ TRANSCRIPT_MAX = 5000  # messages archived per ticket
 CUSTOM_ID = "kindred-ticket:{ticket}:close"
 # A ticket opened by someone not in English carries their language in its Close button's id: the closing
 # line and the panel redrawn closed are in it where the server sets no language (not the closer's).
-CUSTOM_ID_PATTERN = r"kindred-ticket:(?P<ticket>[0-9]+):close(?::(?P<language>[a-z]{2}))?"
+# the language: a line language, its script too where it has one (zh_Hant)
+CUSTOM_ID_PATTERN = (r"kindred-ticket:(?P<ticket>[0-9]+):close"
+                     r"(?::(?P<language>[a-z]{2}(?:_[A-Z][a-z]{3})?))?")
 
 
 def close_id(ticket_id: int, opener_language: str | None = None) -> str:
@@ -64,7 +66,7 @@ def close_id(ticket_id: int, opener_language: str | None = None) -> str:
 
 def carried_language(found: str | None) -> str | None:
     """The opener's language a Close button's id carried (None: none, or one no more spoken)."""
-    return found if found in SPOKEN else None
+    return found if found in LINE_LANGUAGES else None
 
 
 def thread_name(ticket_id: int, topic: str, opener: str, language: str = "en") -> str:
