@@ -8,10 +8,11 @@ Words are read in the text's language (bot/core/language.py): lower-cased and st
 Snowball stemmer (PyStemmer: a C extension, so stemming 10,000 facts takes milliseconds), so "vivo en Leeds"
 and "¿dónde vivo?" share "viv". Japanese, Chinese and Korean, written without spaces between words (or with
 particles fused to them), are split into overlapping character bigrams: "ヨークに住んでいる" and
-"どこに住んでいる？" share "住ん", "んで", "いる". English function words are dropped (a list of them); no
-packaged stopword lists for the other languages are installed, so there BM25's idf weighs the function words
-down (they are in most of a person's facts). A text whose language is not clear (a short fact, "pottery?")
-is read in the language most of the index's documents are in.
+"どこに住んでいる？" share "住ん", "んで", "いる". English function words are dropped (a list of them); for
+the other languages BM25's idf weighs the function words down (they are in most of a person's facts): the
+packaged stop word lists measured (stop-words, stopwordsiso) hold content words too ("hace", "pasado",
+"machen") and lost German questions on LoCoMo (docs/benchmarks.md). A text whose language is not clear (a
+short fact, "pottery?") is read in the language most of the index's documents are in.
 
 The index is built once per person's fact set (it lives in the cached :class:`memory.facts.FactIndex`) as
 postings per term with each fact's precomputed BM25 term weight, so scoring a query is a few numpy
