@@ -62,9 +62,9 @@ def describe_decision(msg: Incoming, decision: Decision) -> Line:
             return Line(N_("{place} · user {user}: reply"), place=msg.log_place, user=msg.author_id)
         return Line(N_("{place} · user {user}: no reply"), place=msg.log_place, user=msg.author_id)
     said = clip(msg.content, 150)
-    # the decision's reason is the pipeline's own wording, shown as it is
+    why = decision.describe()  # the pipeline's own words for its reasons (a vote, a gate), shown as they are
     return Line(N_("{place} · {name} ({user}): “{said}” → {decision}"), place=msg.log_place,
-                name=msg.author_name, user=msg.author_id, said=said, decision=decision.describe())
+                name=msg.author_name, user=msg.author_id, said=said, decision=why)
 
 
 class LogMirror:
