@@ -464,7 +464,8 @@ def test_decision_lines_never_quote_a_dm() -> None:
     channel = Incoming(1, 3, "alice", "hello all", datetime.now(UTC),
                        place=place(2, False, channel_name="general"))
     line = describe_decision(channel, Decision(False, "majority vote", (True, False, None), kind="vote"))
-    assert line.english() == "#general · alice (3): “hello all” → stay quiet (majority vote; votes: yes no fail)"
+    assert line.english() == ("#general · alice (3): “hello all” → stay quiet (majority vote; votes: yes no "
+                              "fail)")
 
 
 async def test_the_mirror_lines_decisions_while_on_but_none_about_the_log_channels_own_chat() -> None:

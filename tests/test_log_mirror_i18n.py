@@ -64,7 +64,8 @@ async def mirrored(h: Harness, language: str) -> None:
 
 
 @pytest.mark.parametrize("language", ["en", "de", "ja"])
-async def test_mirror_lines_are_in_the_servers_language_else_english(make_harness: Any, language: str) -> None:
+async def test_mirror_lines_are_in_the_servers_language_else_english(make_harness: Any,
+                                                                     language: str) -> None:
     h = await make_harness(verbose_logging="true")
     setting = SEEN[language][0]
     if setting is not None:

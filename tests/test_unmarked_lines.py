@@ -172,7 +172,8 @@ def unmarked(source: str, where: str, elsewhere: Elsewhere | None = None) -> lis
         name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
         if name not in SHOWN_BY:
             continue
-        shown = [*node.args, *(k.value for k in node.keywords if k.arg in TEXT_KEYWORDS or name in ALL_KEYWORDS)]
+        shown = [*node.args,
+                 *(k.value for k in node.keywords if k.arg in TEXT_KEYWORDS or name in ALL_KEYWORDS)]
         for value in shown:
             found += [f"{where}:{n.lineno}: {ast.unparse(n)[:90]}" for n in literal_words(value, helpers)]
             found += built_elsewhere(value, helpers, elsewhere or {})
