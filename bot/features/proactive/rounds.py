@@ -69,9 +69,9 @@ class Verdict:
             return Line(N_("Proactive round · {place}: stayed quiet ({reason})"), place=self.place.label,
                         reason=self.reason)
         if self.kind == "comment":
-            return Line(N_("Proactive round · {place}: spoke (a comment) ({reason})"), place=self.place.label,
+            return Line(N_("Proactive round · {place}: spoke (comment) ({reason})"), place=self.place.label,
                         reason=self.reason)
-        return Line(N_("Proactive round · {place}: spoke (a thought) ({reason})"), place=self.place.label,
+        return Line(N_("Proactive round · {place}: spoke (thought) ({reason})"), place=self.place.label,
                     reason=self.reason)
 
 
