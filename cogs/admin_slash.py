@@ -18,6 +18,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.core.i18n import N_
+from bot.core.lines import Line
 from bot.discord.language import answer_language
 from bot.discord.permissions import HookInteraction, NotAdmin, is_admin, require_server
 from bot.discord.ui import send_long
@@ -82,8 +84,9 @@ class AdminSlash(commands.Cog):
         else:
             name = interaction.command.qualified_name if interaction.command else "?"
             log.info("admin %s used /%s", interaction.user.id, name)
-            self.bot.mirror.emit(f"Admin {interaction.user.display_name} ({interaction.user.id}) "
-                                 f"used /{name}")
+            self.bot.mirror.emit(Line(N_("Admin {name} ({user}) used /{command}"),
+                                      name=interaction.user.display_name, user=interaction.user.id,
+                                      command=name))
         await send_long(interaction, text, deferred=deferred, language=language)
 
     # -- autocomplete (admins only: the choices show user names and stored text)

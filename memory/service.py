@@ -20,6 +20,7 @@ from bot.core import language
 from bot.core.claude import ClaudeClient
 from bot.core.config import MemorySettings, StorageSettings
 from bot.core.i18n import catalogs, language_names, language_written
+from bot.core.lines import Line
 from bot.core.persona.model import Persona
 from bot.core.stages import Incoming, ReplyResult, TurnListener
 from database.models import utcnow
@@ -69,7 +70,7 @@ def _load_words() -> None:
 class MemoryService:
     def __init__(self, settings: MemorySettings, store: Store, claude: ClaudeClient, character_key: str,
                  persona: Callable[[], Persona], *, budget: RecallBudget | None = None,
-                 embedder: Embedder | None = None, notify: Callable[[str], None] | None = None,
+                 embedder: Embedder | None = None, notify: Callable[[Line], None] | None = None,
                  consent: Consent | None = None) -> None:
         """``persona``: the main character's, read live (character files may change while the bot runs);
         ``budget``: the tokens of remembered facts for a reply to a message (the reply engine's intent

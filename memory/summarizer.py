@@ -31,6 +31,8 @@ from datetime import datetime
 
 from bot.core.claude import ClaudeClient, ClaudeUnavailable, Prompt
 from bot.core.config import MemorySettings
+from bot.core.i18n import N_
+from bot.core.lines import Figure, Line
 from bot.core.localtime import snowflake_time
 from bot.core.persona.model import Persona
 from bot.core.stages import Incoming, ReplyResult, private_scope
@@ -89,7 +91,7 @@ class Summarizer:
 
     def __init__(self, store: Store, claude: ClaudeClient, settings: MemorySettings, character_key: str,
                  persona: Callable[[], Persona], consent: Consent,
-                 notify: Callable[[str], None] | None = None) -> None:
+                 notify: Callable[[Line], None] | None = None) -> None:
         self.store = store
         self.notify = notify  # verbose mode's log-channel mirror: what happened, never what was said
         self.claude = claude
@@ -301,10 +303,14 @@ class Summarizer:
             log.info("summarized %d turns of %s/%s (%d core memories, %d facts closed)", len(dropped),
                      user_id, scope, len(memories), closed)
             if self.notify is not None:
-                where = ("their DMs" if scope == "dm" else "a private place" if private
-                         else scope.replace("channel:", "channel "))
-                self.notify(f"Summarized {len(dropped)} messages of user {user_id}'s conversation in {where} "
-                            f"({len(memories)} core memories)")
+                where = (Line(N_("their DMs")) if scope == "dm" else Line(N_("a private place")) if private
+                         else Line(N_("channel {channel}"), channel=scope.removeprefix("channel:")))
+                self.notify(Line.tn(len(dropped),
+                                    "Summarized {count} message of user {user}'s conversation in {where} "
+                                    "({memories} core memories)",
+                                    "Summarized {count} messages of user {user}'s conversation in {where} "
+                                    "({memories} core memories)",
+                                    user=user_id, where=where, memories=Figure(len(memories))))
         else:
             log.info("conversation %s/%s changed during summarization; will try again later", user_id, scope)
         return done

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import make_url
 
+from bot.core.lines import Line
 from bot.core.stages import Incoming
 from bot.core.text import page_of
 from bot.core.tokens import counted
@@ -321,13 +322,13 @@ async def test_verbose_mirrors_decisions_errors_and_never_dm_text(harness: Harne
 async def test_verbose_starts_from_the_setting_then_the_saved_state(make_harness: MakeHarness) -> None:
     h = await make_harness(verbose_logging="true")
     assert h.bot.mirror.enabled
-    await h.bot.mirror("background work: summarized a conversation")
+    await h.bot.mirror(Line("background work: summarized a conversation"))
     await wait_until(h, lambda: "background work: summarized a conversation" in log_posts(h),
                      "the mirrored line")
     await admin_says(h, "verbose off", 2)
     await h.restart()  # the saved state wins over the setting
     assert not h.bot.mirror.enabled
-    await h.bot.mirror("not shown")
+    await h.bot.mirror(Line("not shown"))
     await h.bot.mirror.drain()
     assert "not shown" not in log_posts(h)
 
@@ -459,11 +460,12 @@ def test_decision_lines_never_quote_a_dm() -> None:
 
     dm = Incoming(1, 3, "alice", "my secret", datetime.now(UTC), place=place(2, True))
     answered = Decision(True, "direct message", kind="direct_message")
-    assert describe_decision(dm, answered) == "DM from user 3: reply"
+    assert describe_decision(dm, answered).english() == "DM from user 3: reply"
     channel = Incoming(1, 3, "alice", "hello all", datetime.now(UTC),
                        place=place(2, False, channel_name="general"))
     line = describe_decision(channel, Decision(False, "majority vote", (True, False, None), kind="vote"))
-    assert line == "#general · alice (3): “hello all” → stay quiet (majority vote; votes: yes no fail)"
+    assert line.english() == ("#general · alice (3): “hello all” → stay quiet (majority vote; votes: yes no "
+                              "fail)")
 
 
 async def test_the_mirror_lines_decisions_while_on_but_none_about_the_log_channels_own_chat() -> None:
@@ -475,8 +477,8 @@ async def test_the_mirror_lines_decisions_while_on_but_none_about_the_log_channe
 
     posted: list[str] = []
 
-    async def sink(text: str) -> None:
-        posted.append(text)
+    async def sink(line: Line) -> None:
+        posted.append(line.english())
 
     mirror = LogMirror(sink, secrets=SecretSettings(log_channel=LOG_CHANNEL_ID))
     now = datetime.now(UTC)

@@ -269,10 +269,21 @@ async def test_a_check_in_says_each_thing_it_knows_of_them_once(make_harness: Ma
 
 
 def test_a_check_in_counts_its_days_in_words() -> None:
-    """"not around for 1 days" reached the model (issue 46): the silence is now the <now> line's words
-    (bot/reply/prompting.py), and the log's count says "1 day"."""
+    """"not around for 1 days" reached the model: the silence is now the <now> line's words
+    (bot/reply/prompting.py), and the log channel's count is a plural line in its language."""
+    from bot.core.lines import Line
     from bot.core.persona.macros import humanize
-    from bot.features.checkins.rounds import ASK, span
+    from bot.features.checkins.rounds import ASK
 
-    assert [span(n) for n in (1, 2, 30)] == ["1 day", "2 days", "30 days"]
+    def sent(days: int, language: str | None) -> str:
+        return Line.tn(days, "Check-in sent to user {user} ({count} day of silence).",
+                       "Check-in sent to user {user} ({count} days of silence).", user=7).render(language)
+
+    assert [sent(n, None) for n in (1, 2, 30)] == [
+        "Check-in sent to user 7 (1 day of silence).", "Check-in sent to user 7 (2 days of silence).",
+        "Check-in sent to user 7 (30 days of silence)."]
+    assert [sent(n, "ru") for n in (1, 2, 5)] == [
+        "Проверка связи отправлена пользователю 7 (1 день молчания).",
+        "Проверка связи отправлена пользователю 7 (2 дня молчания).",
+        "Проверка связи отправлена пользователю 7 (5 дней молчания)."]
     assert "days" not in ASK and humanize(timedelta(days=1)) == "a day"

@@ -40,14 +40,21 @@ SHOWN_BY = {
     # put in the person's own name: a question asked for them (answered in its language, and kept in their
     # history), a note kept for them (read back to them by /memory list)
     "ask", "remember",
+    # the verbose mirror, posted in the log channel's language (bot/operator/logmirror.py): what it is
+    # handed, and a line it renders later (each of its values too; what memory's ``notify`` is handed is a
+    # Line, which mypy holds it to)
+    "mirror", "emit", "model_error", "report", "Line",
 }
+# Calls whose every keyword is shown: a line's values (bot/core/lines.py).
+ALL_KEYWORDS = {"Line"}
 TEXT_KEYWORDS = {"content", "title", "description", "name", "value", "text", "label", "placeholder"}
 # Discord's markup, drawn by each client in its own language: a timestamp (<t:0:R>), a mention.
 DISCORD_MARKUP = re.compile(r"<t:\d+(?::[tTdDfFRS])?>|<(?:@[!&]?|#)\d+>")
 MARKED = {"t", "tn", "N_", "sentences", "listed"}
 # English by design, with the reason (docs/languages.md): a whole module, or one line of one by its text.
 ENGLISH_BY_DESIGN = {
-    "bot/discord/logchannel.py": "the operator's log channel: its admin commands and reports",
+    "bot/discord/logchannel.py": "the operator's log channel: its admin commands and reports (the verbose "
+                                 "mirror's lines are marked where they are made, rendered there)",
     "bot/operator/admin/": "the log channel's admin commands' answers and reports (logchannel.py sends them)",
     "bot/operator/dashboard/": "the operator's web dashboard",
     "bot/runtime/console.py": "the operator's console",
@@ -165,7 +172,8 @@ def unmarked(source: str, where: str, elsewhere: Elsewhere | None = None) -> lis
         name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
         if name not in SHOWN_BY:
             continue
-        shown = [*node.args, *(k.value for k in node.keywords if k.arg in TEXT_KEYWORDS)]
+        shown = [*node.args,
+                 *(k.value for k in node.keywords if k.arg in TEXT_KEYWORDS or name in ALL_KEYWORDS)]
         for value in shown:
             found += [f"{where}:{n.lineno}: {ast.unparse(n)[:90]}" for n in literal_words(value, helpers)]
             found += built_elsewhere(value, helpers, elsewhere or {})
@@ -210,6 +218,20 @@ def question(language, quoted):
     assert sorted(line.split(": ", 1)[1] for line in unmarked(planted, "planted.py")) == sorted([
         "f'Done: {name} is set.'", "'Known users'", "f'{n} people'", "' Two.'", "'Close ticket'",
         "f'ticket-{n}'", "f'{quoted.author} wrote: {quoted.text}'"])
+
+
+def test_the_check_finds_a_planted_english_mirror_line() -> None:
+    planted = '''
+async def round(self, bot, user, days, where):
+    await bot.mirror(f"Check-in sent to user {user}.")
+    self.mirror(Line("Reminder delivered."))
+    self.mirror(Line(N_("Reminder {reminder} delivered in {where}."), reminder=1, where="their DM"))
+    mirror.emit(Line.tn(days, "Sent after {count} day.", "Sent after {count} days.", user=user))
+    mirror.report(Line(N_("Daily memory consolidation")), [(Line(N_("Facts")), Line("2 new"))])
+    self.notify(Line(N_("channel {channel}"), channel=where), "a value")
+'''
+    assert sorted(line.split(": ", 1)[1] for line in unmarked(planted, "planted.py")) == sorted([
+        "f'Check-in sent to user {user}.'", "'Reminder delivered.'", "'their DM'", "'2 new'"])
 
 
 def test_the_check_finds_an_english_line_built_in_another_module() -> None:

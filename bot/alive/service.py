@@ -37,6 +37,7 @@ from bot.alive.status import StatusKeeper
 from bot.alive.style import StyleMirror
 from bot.core.config import AliveSettings
 from bot.core.i18n import t
+from bot.core.lines import Line
 from bot.core.localtime import Clock, LocalTime, utc_now
 from bot.core.persona.model import Persona
 from bot.core.place import Place
@@ -83,7 +84,7 @@ class AliveParts:
 
     def __init__(self, store: Store, settings: AliveSettings, consent: Consent, keys: Sequence[str],
                  side: DiscordSide, accounts: Collection[int], *,
-                 mirror: Callable[[str], None] = lambda _: None, clock: Clock = utc_now,
+                 mirror: Callable[[Line], None] = lambda _: None, clock: Clock = utc_now,
                  share_feelings: Callable[[str, str], None] | None = None) -> None:
         """``keys``: every character's, the main one first; ``accounts``: the main character's own;
         ``share_feelings``: told of each saved feelings state (a cluster's other processes adopt it)."""

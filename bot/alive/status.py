@@ -19,6 +19,8 @@ from datetime import datetime, timedelta
 from bot.alive.initiative import initiative_prompt, self_portrait
 from bot.alive.speaker import Speaker
 from bot.core.claude import ClaudeUnavailable
+from bot.core.i18n import N_
+from bot.core.lines import Line
 from bot.core.models.tools import read_back
 from bot.core.persona.register import in_place
 from database.visibility import everywhere_for, line_origin, may_enter
@@ -50,7 +52,7 @@ def clean_status(text: str) -> str | None:
 
 class StatusKeeper:
     def __init__(self, speaker: Speaker, *, apply: Callable[[str], Awaitable[None]],
-                 mirror: Callable[[str], None]) -> None:
+                 mirror: Callable[[Line], None]) -> None:
         self.speaker = speaker
         self.apply = apply
         self.mirror = mirror
@@ -75,17 +77,19 @@ class StatusKeeper:
                 purpose="status", max_tokens=80)
         except ClaudeUnavailable as exc:
             log.warning("custom status not refreshed: Claude failed (%s); the old one stays", exc)
-            self.mirror(f"Custom status not refreshed: Claude failed ({exc}); the old one stays.")
+            self.mirror(Line(N_("Custom status not refreshed: Claude failed ({error}); the old one stays."),
+                             error=exc))
             return None
         status = clean_status(completion.text)
         if status is None:
             log.warning("custom status not refreshed: unusable answer %r", completion.text[:80])
-            self.mirror("Custom status not refreshed: Claude's answer was unusable; the old one stays.")
+            self.mirror(Line(N_("Custom status not refreshed: Claude's answer was unusable; the old one "
+                                "stays.")))
             return None
         await speaker.store.state.set(STATUS_KEY, status)
         await speaker.store.state.set(STATUS_AT_KEY, now.isoformat())
         log.info("custom status: %s", status)
-        self.mirror(f"Custom status set: {status}")
+        self.mirror(Line(N_("Custom status set: {status}"), status=status))
         await self.apply(status)
         return status
 

@@ -28,6 +28,8 @@ from anthropic import AsyncAnthropic
 
 from bot.core.config import PROJECT_ROOT, Settings
 from bot.core.errors import ConfigError
+from bot.core.i18n import N_
+from bot.core.lines import Line
 from bot.core.localtime import utc_now
 from bot.core.metrics import Metrics, Span
 from bot.core.model_checks import StartupChecks, models_in_use
@@ -92,7 +94,7 @@ class ClaudeClient(StartupChecks):
 
     def __init__(self, settings: Settings, usage: UsageLog | None, *, sdk: AsyncAnthropic | None = None,
                  spending: SpendingGuard | None = None, models: ModelTable | None = None,
-                 on_error: Sequence[Callable[[str], Awaitable[None]]] = (), metrics: Metrics | None = None,
+                 on_error: Sequence[Callable[[Line], Awaitable[None]]] = (), metrics: Metrics | None = None,
                  span: Span | None = None) -> None:
         """``usage``: where each call's tokens and cost are recorded (None: nowhere, e.g. the prompt docs).
         ``models``: the capability table, when the composition root shares it (the spending limits read it);
@@ -476,8 +478,9 @@ class ClaudeClient(StartupChecks):
         refused = self.tally.refused(purpose)
         await self._spent(completion, name, model, purpose, user_id, guild_id, started, ok=False,
                           error="refusal")
-        line = f"{backend.label} {purpose} call ({model}) was refused by the model's safety classifier"
-        log.warning("%s (%d refusals since start)", line, refused)
+        line = Line(N_("{backend} {purpose} call ({model}) was refused by the model's safety classifier"),
+                    backend=backend.label, purpose=purpose, model=model)
+        log.warning("%s (%d refusals since start)", line.english(), refused)
         for observer in self.on_error:
             try:
                 await observer(line)
@@ -525,7 +528,9 @@ class ClaudeClient(StartupChecks):
                            error=error)
         for observer in self.on_error:
             try:
-                await observer(f"{backend.label} {purpose} call failed ({kwargs['model']}): {error}")
+                await observer(Line(N_("{backend} {purpose} call failed ({model}): {error}"),
+                                    backend=backend.label, purpose=purpose, model=kwargs["model"],
+                                    error=error))
             except Exception:
                 log.exception("error observer failed")
 

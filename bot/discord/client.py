@@ -81,7 +81,7 @@ class KindredMixin:
     character: CharacterSource
     started_at: float
     exit_code: int
-    mirror: LogMirror  # verbose mode: `await bot.mirror(text)` posts to the log channel
+    mirror: LogMirror  # verbose mode: `await bot.mirror(line)` posts to the log channel, in its language
     log_channel: LogChannel  # its admin commands, where the mirror posts (bot/discord/logchannel.py)
     in_flight: InFlight  # the work a graceful stop lets finish (bot/runtime/lifecycle.py)
     flow: MessageFlow  # each message's way to the reply sequence, handed to the messages cog
@@ -107,7 +107,8 @@ class KindredMixin:
         # whenever an event may change them.
         self.known_places = KnownPlaces()
         self.log_channel = LogChannel(self, self.in_flight)  # type: ignore[arg-type]  # mixed into a Bot only
-        self.mirror = LogMirror(self.log_channel.post, self.log_channel.post_report, self.settings.secrets)
+        self.mirror = LogMirror(self.log_channel.post_line, self.log_channel.post_report,
+                                self.settings.secrets)
         self._kindred_closing: asyncio.Future[None] | None = None
         self._cluster_closing: asyncio.Task[None] | None = None  # a close asked for by another process
         self.stopping = False  # closing: the messages cog takes no new messages (bot/runtime/lifecycle.py)

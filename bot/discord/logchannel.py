@@ -27,9 +27,12 @@ import discord
 from discord.ext import commands
 
 from bot.core.i18n import N_, t
+from bot.core.lines import Line
+from bot.core.locales import FALLBACK, language_of_locale
 from bot.core.stages import Incoming
 from bot.core.text import Page, clip
 from bot.discord.language import answer_language
+from bot.discord.line_language import place_language
 from bot.discord.panels import panel
 from bot.discord.permissions import HookInteraction, in_log_channel, is_admin
 from bot.discord.permissions import Kindred as Checked
@@ -46,7 +49,7 @@ from bot.operator.admin.language import (
     parse_page_number,
 )
 from bot.operator.conversation_tools import InvalidInput
-from bot.operator.logmirror import LogMirror
+from bot.operator.logmirror import LogMirror, fitted
 from bot.runtime.lifecycle import InFlight
 
 log = logging.getLogger(__name__)
@@ -182,9 +185,31 @@ class LogChannel:
             return None
         return await channel.send(view=view, allowed_mentions=NO_PINGS)
 
-    async def post_report(self, title: str, fields: Sequence[tuple[str, str]]) -> discord.Message | None:
-        """A report of the verbose mirror (the daily consolidation's) as a panel."""
-        return await self.post_panel(panel(title, fields))
+    async def language(self) -> str:
+        """The language the verbose mirror's lines are posted in, decided here only: the log channel's
+        server's ``/settings language``, else the server's preferred locale (a community server's), else
+        English (a channel Discord has not shown the bot, or one outside any server)."""
+        channel = self.channel()
+        guild = getattr(channel, "guild", None)
+        if guild is None:
+            return FALLBACK
+        return (await place_language(self.bot, guild.id)
+                or language_of_locale(getattr(guild, "preferred_locale", None)) or FALLBACK)
+
+    async def post_line(self, line: Line) -> discord.Message | None:
+        """A line of the verbose mirror, in the log channel's language."""
+        if self.channel() is None:
+            return None
+        return await self.post(fitted(line.render(await self.language())))
+
+    async def post_report(self, title: Line, fields: Sequence[tuple[Line, Line]]) -> discord.Message | None:
+        """A report of the verbose mirror (the daily consolidation's) as a panel, in the log channel's
+        language."""
+        if self.channel() is None:
+            return None
+        language = await self.language()
+        return await self.post_panel(panel(title.render(language),
+                                           [(n.render(language), v.render(language)) for n, v in fields]))
 
     # -- commands
 

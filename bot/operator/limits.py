@@ -32,6 +32,7 @@ from bot.core.config import ModelSettings
 from bot.core.config.service import LimitSettings
 from bot.core.i18n import N_, language_of, language_written, own_line, tn
 from bot.core.i18n import t as translated
+from bot.core.lines import Line
 from bot.core.localtime import Clock, load_zone, utc_now
 from bot.core.models.base import route
 from bot.core.models.capabilities import ModelTable
@@ -85,7 +86,7 @@ class SpendingLimits:
     def __init__(self, limits: LimitSettings, timezone: str, spending: Spending, *,
                  is_admin: Callable[[int], bool],
                  addressed: Callable[[Incoming], bool], name: Callable[[], str],
-                 mirror: Callable[[str], None], clock: Clock = utc_now,
+                 mirror: Callable[[Line], None], clock: Clock = utc_now,
                  monotonic: Callable[[], float] = time.monotonic,
                  token_factor: Callable[[], float] = lambda: 1.0,
                  unprompted: Iterable[str] = (), style: StyleProfiles | None = None) -> None:
@@ -244,8 +245,8 @@ class SpendingLimits:
         reason = f"global daily spend cap ${cap:g} reached (${spent:.2f} today)"
         if self._once(self._noted, Reached("global", 0, day, reason, N_("tomorrow"))):
             log.warning("%s: the character speaks first no more today", reason)
-            self.mirror(f"⏳ {reason}: nothing said unprompted (a first word, a DM, the status) until "
-                        f"midnight ({self.timezone}).")
+            self.mirror(Line(N_("⏳ {reason}: nothing said unprompted (a first word, a DM, the status) until "
+                                "midnight ({zone})."), reason=reason, zone=self.timezone))
         return reason
 
     async def paid_call_refusal(self, user_id: int | None, guild_id: int | None, place: int, *,
@@ -262,11 +263,12 @@ class SpendingLimits:
         if reached is None:
             return None
         if self._once(self._noted, reached):
-            where = "a DM" if guild_id is None else f"channel {place}"
-            line = (f"{what.capitalize()} not called for {user_id} in {where}: {reached.reason}; no paid "
-                    f"calls for them there until {self._reset_text(reached)}.")
-            log.warning("%s", line)
-            self.mirror(f"⏳ {line}")
+            line = Line(N_("⏳ {what} not called for {user} in {where}: {reason}; no paid calls for them "
+                           "there until {until}."), what=what.capitalize(), user=user_id,
+                        where=_where(guild_id is None, place), reason=reached.reason,
+                        until=self._reset_text(reached))
+            log.warning("%s", line.english())
+            self.mirror(line)
         return reached.reason
 
     def reply_text(self, reached: Reached, language: str | None = None) -> str:
@@ -315,26 +317,29 @@ class SpendingLimits:
         ``reached``: logged and mirrored once a window, as the message path's refusals are."""
         if not self._once(self._noted, reached):
             return
-        where = "a DM" if guild_id is None else f"channel {place}"
-        who = f"user {user_id}" if user_id is not None else "anyone"
-        line = (f"Limit reached ({way}) for {who} in {where}: {reached.reason}; no {way} there until "
-                f"{self._reset_text(reached)}.")
-        log.warning("%s", line)
-        self.mirror(f"⏳ {line}")
+        who = Line(N_("user {user}"), user=user_id) if user_id is not None else Line(N_("anyone"))
+        line = Line(N_("⏳ Limit reached ({way}) for {who} in {where}: {reason}; no {way} there until "
+                       "{until}."),
+                    way=way, who=who, where=_where(guild_id is None, place), reason=reached.reason,
+                    until=self._reset_text(reached))
+        log.warning("%s", line.english())
+        self.mirror(line)
 
     def _note(self, msg: Incoming, reached: Reached) -> None:
         if not self._once(self._noted, reached):
             return
-        where = "a DM" if msg.is_dm else f"channel {msg.channel_id}"  # never what a DM said
-        line = (f"Limit reached by {msg.author_name} ({msg.author_id}) in {where}: {reached.reason}; "
-                f"quiet to them until {self._reset_text(reached)}.")
-        log.warning("%s", line)
-        self.mirror(f"⏳ {line}")
+        line = Line(N_("⏳ Limit reached by {name} ({user}) in {where}: {reason}; quiet to them until "
+                       "{until}."),
+                    name=msg.author_name, user=msg.author_id,
+                    where=_where(msg.is_dm, msg.channel_id),  # never what a DM said
+                    reason=reached.reason, until=self._reset_text(reached))
+        log.warning("%s", line.english())
+        self.mirror(line)
 
-    def _reset_text(self, reached: Reached) -> str:
+    def _reset_text(self, reached: Reached) -> Line:
         if reached.kind == "rate":
-            return "the minute is over"
-        return f"midnight ({self.timezone})"
+            return Line(N_("the minute is over"))
+        return Line(N_("midnight ({zone})"), zone=self.timezone)
 
     # -- /status
 
@@ -363,3 +368,8 @@ class SpendingLimits:
             lines.append(tn(language, "Up to {count} message a minute", "Up to {count} messages a minute",
                             s.user_messages_per_minute, count=number(s.user_messages_per_minute, language)))
         return "\n".join(lines)
+
+
+def _where(dm: bool, channel: int) -> Line:
+    """Where a limit was met, for the log channel: a DM by no id, a channel by its id."""
+    return Line(N_("a DM")) if dm else Line(N_("channel {channel}"), channel=channel)

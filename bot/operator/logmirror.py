@@ -1,11 +1,14 @@
 """Verbose mode: a mirror of what the bot decides and does, posted to the admin log channel.
 
-Any code holding the bot calls ``await bot.mirror("Summarized user 123's conversation in channel:456")``.
-The call returns at once: the line is posted in the background, so a reply never waits on the log channel.
-While verbose mode is off (or it has no log channel, e.g. in the console) the line is dropped.
+Any code holding the bot calls ``await bot.mirror(Line(N_("Check-in sent to user {user}."), user=123))``: a
+translatable line and its values (bot/core/lines.py), never a finished English string, since the log channel
+renders it in its own language when it posts (bot/discord/logchannel.py: the server's ``/settings
+language``, else its preferred locale, else English). The call returns at once: the line is posted in the
+background, so a reply never waits on the log channel. While verbose mode is off (or it has no log channel,
+e.g. in the console) the line is dropped.
 
-A structured report (the daily consolidation's figures) goes through ``mirror.report(title, fields)``: the
-log channel shows it as a panel.
+A structured report (the daily consolidation's figures) goes through ``mirror.report(title, fields)``, its
+title and each figure's name and value lines too: the log channel shows it as a panel.
 
 Callers must never pass direct-message content: the log channel is a server channel. Say *that* something
 happened in a DM ("DM from user 123: reply"), never what was said.
@@ -18,16 +21,23 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from bot.core.config import SecretSettings
+from bot.core.i18n import N_
+from bot.core.lines import Line
 from bot.core.stages import Decision, Incoming
 from bot.core.text import clip
 
 log = logging.getLogger(__name__)
 
-Sink = Callable[[str], Awaitable[object]]  # what it returns is not read
-Figures = Sequence[tuple[str, str]]  # a report's (name, value) figures
-ReportSink = Callable[[str, Figures], Awaitable[object]]  # a report's title and figures, shown as a panel
+Sink = Callable[[Line], Awaitable[object]]  # what it returns is not read
+Figures = Sequence[tuple[Line, Line]]  # a report's (name, value) figures
+ReportSink = Callable[[Line, Figures], Awaitable[object]]  # a report's title and figures, shown as a panel
 STATE_KEY = "verbose"  # global_state key holding "on" / "off"
 MAX_LINE = 1900  # room under Discord's 2000 characters
+
+
+def fitted(text: str) -> str:
+    """A rendered line kept within :data:`MAX_LINE`."""
+    return text if len(text) <= MAX_LINE else text[: MAX_LINE - 1] + "…"
 
 
 def parse_switch(value: str) -> bool | None:
@@ -40,15 +50,21 @@ def parse_switch(value: str) -> bool | None:
     return None
 
 
-def describe_decision(msg: Incoming, decision: Decision) -> str:
+def describe_decision(msg: Incoming, decision: Decision) -> Line:
     """One verbose line about a reply decision. A DM, a private channel or a private thread (a ticket's) is
     named by id, never quoted, its name never shown: the log channel is seen by more people."""
     if msg.is_dm:
-        return f"DM from user {msg.author_id}: {'reply' if decision.reply else 'no reply'}"
+        if decision.reply:
+            return Line(N_("DM from user {user}: reply"), user=msg.author_id)
+        return Line(N_("DM from user {user}: no reply"), user=msg.author_id)
     if msg.private:
-        return f"{msg.log_place} · user {msg.author_id}: {'reply' if decision.reply else 'no reply'}"
+        if decision.reply:
+            return Line(N_("{place} · user {user}: reply"), place=msg.log_place, user=msg.author_id)
+        return Line(N_("{place} · user {user}: no reply"), place=msg.log_place, user=msg.author_id)
     said = clip(msg.content, 150)
-    return f"{msg.log_place} · {msg.author_name} ({msg.author_id}): “{said}” → {decision.describe()}"
+    why = decision.describe()  # the pipeline's own words for its reasons (a vote, a gate), shown as they are
+    return Line(N_("{place} · {name} ({user}): “{said}” → {decision}"), place=msg.log_place,
+                name=msg.author_name, user=msg.author_id, said=said, decision=why)
 
 
 class LogMirror:
@@ -80,9 +96,9 @@ class LogMirror:
     def active(self) -> bool:
         return self.enabled and self._sink is not None
 
-    async def __call__(self, text: str) -> None:
+    async def __call__(self, line: Line) -> None:
         """Mirror one line when verbose mode is on; never raises, never waits for Discord."""
-        self.emit(text)
+        self.emit(line)
 
     async def on_decision(self, msg: Incoming, decision: Decision) -> None:
         """A decision listener of the main pipeline: each decision as a line while verbose mode is on, but
@@ -91,28 +107,29 @@ class LogMirror:
             return
         self.emit(describe_decision(msg, decision))
 
-    async def model_error(self, text: str) -> None:
+    async def model_error(self, line: Line) -> None:
         """A failed model call (the model client's error observer), marked as such."""
-        self.emit(f"❗ {text}")
+        self.emit(Line(N_("❗ {line}"), line=line))
 
-    def report(self, title: str, fields: Figures) -> None:
+    def report(self, title: Line, fields: Figures) -> None:
         """Mirror a report when verbose mode is on, as a panel where the log channel shows them; never
         raises, never waits for Discord."""
         reports = self._reports
         if reports is None:
-            self.emit(f"{title}: " + "; ".join(f"{n} {v}" if n else v for n, v in fields))
+            self.emit(Line(N_("{title}: {figures}"),
+                           title=title, figures=tuple(Line(N_("{name} {value}"), name=n, value=v)
+                                                      for n, v in fields)))
             return
         if not self.enabled or self._sink is None:
             return
         figures = tuple(fields)
         self._spawn(lambda: reports(title, figures))
 
-    def emit(self, text: str) -> None:
-        """The synchronous form of ``mirror(text)`` for callers outside a coroutine."""
+    def emit(self, line: Line) -> None:
+        """The synchronous form of ``mirror(line)`` for callers outside a coroutine."""
         sink = self._sink
-        if not self.enabled or sink is None or not text.strip():
+        if not self.enabled or sink is None:
             return
-        line = text if len(text) <= MAX_LINE else text[: MAX_LINE - 1] + "…"
         self._spawn(lambda: sink(line))
 
     def _spawn(self, post: Callable[[], Awaitable[object]]) -> None:

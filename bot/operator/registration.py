@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from bot.core.config.holder import SettingsHolder
 from bot.core.config.sections import register_section
+from bot.core.lines import Line
 from bot.core.place import Place
 from bot.core.stages import (
     DecisionListener,
@@ -292,7 +293,7 @@ class Running:
     side: DiscordSide
     time: LocalTime
     place_lock: Callable[[tuple[int, str]], AbstractAsyncContextManager[None]]
-    mirror: Callable[[str], None]
+    mirror: Callable[[Line], None]
     feeling: Callable[[int, str, str, int | None], Awaitable[str]]
     cast: Cast
     room: Callable[[int], Awaitable[str]]

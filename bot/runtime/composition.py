@@ -42,6 +42,7 @@ from bot.core.config.sections import TriageSettings
 from bot.core.config.service import AccessSettings, ClusterSettings, LimitSettings, RecoverySettings
 from bot.core.errors import ConfigError
 from bot.core.keyed import KeyedLocks
+from bot.core.lines import Line
 from bot.core.metrics import Metrics, Tracing, span_of
 from bot.core.models.capabilities import ModelTable
 from bot.core.policy import LanguageHint, ServerPolicies
@@ -209,7 +210,7 @@ def compose_model(settings: Settings, store: Store, *, spending: SpendingGuard |
 
 def compose_memory(settings: MemorySettings, store: Store, claude: ClaudeClient, character: CharacterSource,
                    key: str, intents: IntentRouter, *, consent: Consent,
-                   notify: Callable[[str], None] | None = None) -> MemoryService:
+                   notify: Callable[[Line], None] | None = None) -> MemoryService:
     """Recall, summarization and consolidation of the main character ``key``; a question about the past
     gets a larger recall budget (``intents``, the main pipeline's); ``consent`` is the one the pipelines are
     built with."""

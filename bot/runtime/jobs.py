@@ -22,6 +22,8 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import UTC, datetime, timedelta
 
 from bot.core.config import MemorySettings, StorageSettings
+from bot.core.i18n import N_
+from bot.core.lines import Figure, Line
 from bot.core.timers import Recurring, next_daily
 from database.retention import Pruned
 from memory.consolidation_report import ConsolidationReport
@@ -34,17 +36,32 @@ DAY = timedelta(days=1)
 RETENTION_MINUTE = 30  # past consolidation_hour_utc: the retention runs after the consolidation
 
 
-def consolidation_figures(r: ConsolidationReport) -> list[tuple[str, str]]:
-    """The daily consolidation's report as named figures: counts only, never what anyone said."""
+def consolidation_figures(r: ConsolidationReport) -> list[tuple[Line, Line]]:
+    """The daily consolidation's report as named figures, to be said in the log channel's language: counts
+    only, never what anyone said."""
+    n = Figure
     return [
-        ("Messages", f"{r.messages}: {r.archived} archived, {r.purged} deleted (no consent)"),
-        ("Batches", f"{r.committed}/{r.batches} of {r.users} users committed, {r.skipped} skipped, "
-                    f"{r.conflicts} already handled"),
-        ("Facts", f"{r.new_facts} new, {r.mentioned_facts} mentioned again, {r.updated_facts} updated, "
-                  f"{r.retired_facts} retired, {r.pruned_facts} expired"),
-        ("Recall", f"{r.excerpts} messages indexed · {r.relationship_updates} relationships updated"),
-        ("Time", f"{r.seconds:.1f}s ({r.claude_seconds:.1f}s waiting for Claude)"),
+        (Line(N_("Messages")),
+         Line(N_("{messages}: {archived} archived, {purged} deleted (no consent)"), messages=n(r.messages),
+              archived=n(r.archived), purged=n(r.purged))),
+        (Line(N_("Batches")),
+         Line(N_("{committed}/{batches} of {users} users committed, {skipped} skipped, {conflicts} already "
+                 "handled"), committed=n(r.committed), batches=n(r.batches), users=n(r.users),
+              skipped=n(r.skipped), conflicts=n(r.conflicts))),
+        (Line(N_("Facts")),
+         Line(N_("{new} new, {mentioned} mentioned again, {updated} updated, {retired} retired, {expired} "
+                 "expired"), new=n(r.new_facts), mentioned=n(r.mentioned_facts), updated=n(r.updated_facts),
+              retired=n(r.retired_facts), expired=n(r.pruned_facts))),
+        (Line(N_("Recall")),
+         Line(N_("{excerpts} messages indexed · {relationships} relationships updated"),
+              excerpts=n(r.excerpts), relationships=n(r.relationship_updates))),
+        (Line(N_("Time")),
+         Line(N_("{seconds} s ({claude} s waiting for Claude)"), seconds=n(r.seconds, 1),
+              claude=n(r.claude_seconds, 1))),
     ]
+
+
+CONSOLIDATION = N_("Daily memory consolidation")
 
 
 class MemoryJobs:
@@ -52,8 +69,8 @@ class MemoryJobs:
     run retries)."""
 
     def __init__(self, memory: MemoryService, settings: MemorySettings, storage: StorageSettings,
-                 mirror: Callable[[str], None], *,
-                 report: Callable[[str, Sequence[tuple[str, str]]], None] | None = None) -> None:
+                 mirror: Callable[[Line], None], *,
+                 report: Callable[[Line, Sequence[tuple[Line, Line]]], None] | None = None) -> None:
         """``mirror``: a line for the log channel; ``report``: a report for it (a panel there), else the
         report goes as a line."""
         self.memory = memory
@@ -73,13 +90,15 @@ class MemoryJobs:
             report = await self.memory.consolidator.run(now=now, batch=self.settings.consolidation_batch)
         except Exception:
             log.exception("daily consolidation failed; the log is kept and the next run retries")
-            self.mirror("Daily memory consolidation failed; see the bot's log.")
+            self.mirror(Line(N_("Daily memory consolidation failed; see the bot's log.")))
             return None
         self.last, self.last_at = report, now or datetime.now(UTC)
         if self.report is not None:
-            self.report("Daily memory consolidation", consolidation_figures(report))
+            self.report(Line(CONSOLIDATION), consolidation_figures(report))
         else:
-            self.mirror(f"Daily memory consolidation: {report.describe()}")
+            self.mirror(Line(N_("{title}: {figures}"), title=Line(CONSOLIDATION),
+                             figures=tuple(Line(N_("{name} {value}"), name=name, value=value)
+                                           for name, value in consolidation_figures(report))))
         if self.settings.consolidation_batch:
             await self.summaries_batched()
         return report

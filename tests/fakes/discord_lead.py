@@ -271,7 +271,7 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld, VoiceWorld):
             "stage_instances": [], "guild_scheduled_events": [], "soundboard_sounds": [],
             "joined_at": _iso(), "verification_level": 0, "default_message_notifications": 0, "mfa_level": 0,
             "explicit_content_filter": 0, "premium_tier": guild.get("premium_tier", 0),
-            "system_channel_flags": 0, "preferred_locale": "en-US",
+            "system_channel_flags": 0, "preferred_locale": guild.get("preferred_locale", "en-US"),
             "nsfw_level": 0, "application_id": None, "afk_channel_id": None, "afk_timeout": 300,
             "system_channel_id": None, "rules_channel_id": None, "public_updates_channel_id": None,
             "premium_progress_bar_enabled": False, "vanity_url_code": None, "description": None,

@@ -20,6 +20,8 @@ from datetime import datetime, timedelta
 from bot.alive.initiative import initiative_prompt, place_incoming, self_portrait, speak, split
 from bot.alive.speaker import Speaker
 from bot.core.claude import ClaudeUnavailable
+from bot.core.i18n import N_
+from bot.core.lines import Line
 from bot.core.localtime import LocalTime, hour_in
 from bot.core.persona.macros import Moment
 from bot.core.persona.register import in_place
@@ -42,11 +44,6 @@ INTERVAL = timedelta(hours=1)  # how often the durable job looks for people due
 
 
 
-def span(days: int) -> str:
-    """"1 day", "3 days", for the log and the log channel."""
-    return f"{days} day" if days == 1 else f"{days} days"
-
-
 ASK = ("[Write {name} one short, warm DM, in character, asking how they are. Use what you remember if it "
        "fits (if something they were waiting for or meant to do has had its day, ask how it went); don't be "
        "pushy or guilt them. Only the message.]")
@@ -59,7 +56,7 @@ class CheckInRound:
     def __init__(self, speaker: Speaker, time: LocalTime, *, feeling: Toward,
                  open_dm: Callable[[Permit], Awaitable[Outlet | None]],
                  remembers: Callable[[bool | None], bool],
-                 mirror: Callable[[str], None]) -> None:
+                 mirror: Callable[[Line], None]) -> None:
         self.speaker = speaker
         self.time = time
         self.feeling = feeling  # (user id, name, today's mood) -> how the character feels toward them
@@ -150,7 +147,8 @@ class CheckInRound:
             said = await speaker.line(request, user_id=person.user_id, guild_id=None, purpose="checkin")
         except ClaudeUnavailable as exc:
             log.warning("check-in for user %s skipped: Claude failed (%s)", person.user_id, exc)
-            self.mirror(f"Check-in for user {person.user_id} skipped: Claude failed; tried again later.")
+            self.mirror(Line(N_("Check-in for user {user} skipped: Claude failed; tried again later."),
+                             user=person.user_id))
             return False
         if not said:
             return False
@@ -174,8 +172,9 @@ class CheckInRound:
             await store.conversations.append_turns(speaker.character_key, person.user_id, "dm", [
                 counted(Turn("assistant", text, discord_message_id=ids[-1] if ids else None))])
         days = max(1, int((now - person.last_seen) / timedelta(days=1)))
-        log.info("check-in sent to user %s after %s of silence", person.user_id, span(days))
-        self.mirror(f"Check-in sent to user {person.user_id} ({span(days)} of silence).")
+        log.info("check-in sent to user %s after %d day(s) of silence", person.user_id, days)
+        self.mirror(Line.tn(days, "Check-in sent to user {user} ({count} day of silence).",
+                            "Check-in sent to user {user} ({count} days of silence).", user=person.user_id))
         return True
 
 

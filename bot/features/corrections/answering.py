@@ -34,7 +34,8 @@ from bot.alive.reactions import ReactionGate
 from bot.alive.speaker import Speaker
 from bot.core.claude import ClaudeUnavailable
 from bot.core.config import ReplySettings
-from bot.core.i18n import language_named, language_of, own_line
+from bot.core.i18n import N_, language_named, language_of, own_line
+from bot.core.lines import Line
 from bot.core.localtime import LocalTime
 from bot.core.persona.macros import Moment
 from bot.core.persona.register import in_place
@@ -82,7 +83,7 @@ class CorrectionAnswers:
 
     def __init__(self, speaker: Speaker, time: LocalTime, side: Side, settings: CorrectionSettings,
                  asked: PlaceSwitch, *, feeling: Toward, feelings: Callable[[], Feelings],
-                 remembers: Callable[[bool | None], bool], mirror: Callable[[str], None]) -> None:
+                 remembers: Callable[[bool | None], bool], mirror: Callable[[Line], None]) -> None:
         self.speaker = speaker
         self.time = time
         self.side = side
@@ -146,10 +147,14 @@ class CorrectionAnswers:
             if self._claimed.get(message):  # answered already, before everyone's eyes there: not told again
                 await self.feelings().told(reaction.user_id, self._audience(reaction))
             return
-        where = f"DM {reaction.channel_id}" if reaction.is_dm else f"channel {reaction.channel_id}"
+        where = (Line(N_("DM {channel}"), channel=reaction.channel_id) if reaction.is_dm
+                 else Line(N_("channel {channel}"), channel=reaction.channel_id))
         if not self.gate.allow(reaction.channel_id, reaction.at):
             self._claimed.pop(message, None)  # a later correction on it may be answered once the hour allows
-            self.mirror(f"No answer to a correction in {where}: {self.gate.per_hour} per hour reached.")
+            self.mirror(Line.tn(self.gate.per_hour,
+                                "No answer to a correction in {where}: {count} per hour reached.",
+                                "No answer to a correction in {where}: {count} per hour reached.",
+                                where=where))
             return
         speaker = self.speaker
         place = Where.dm(reaction.channel_id) if reaction.is_dm else Where(reaction.guild_id,
@@ -216,8 +221,9 @@ class CorrectionAnswers:
             # a DM's history is the conversation's: the next reply there reads what it said
             await store.conversations.append_turns(speaker.character_key, reaction.user_id, "dm", [
                 counted(Turn("assistant", "\n\n".join(parts), discord_message_id=ids[-1] if ids else None))])
-        log.info("answered a correction on message %s in %s", reaction.message_id, where)
-        self.mirror(f"Answered a correction ({emoji}) on my message in {where}.")
+        log.info("answered a correction on message %s in %s", reaction.message_id, where.english())
+        self.mirror(Line(N_("Answered a correction ({emoji}) on my message in {where}."), emoji=emoji,
+                         where=where))
 
     async def _context(self, reaction: Reaction, audience: Audience) -> tuple[str, list[SeenMessage]]:
         """What the reacted message said ("" when it is not kept) and the place's lines up to it that

@@ -27,6 +27,8 @@ from bot.alive.initiative import Venue, initiative_prompt, place_incoming, self_
 from bot.alive.speaker import Speaker
 from bot.alive.style import place_line
 from bot.core.claude import ClaudeUnavailable
+from bot.core.i18n import N_
+from bot.core.lines import Line
 from bot.core.localtime import LocalTime
 from bot.core.persona.macros import Moment
 from bot.core.persona.register import in_place
@@ -59,8 +61,18 @@ class Verdict:
     kind: str = ""  # comment | thought, when it spoke
 
     def describe(self) -> str:
-        what = f"spoke ({self.kind})" if self.speak else "stayed quiet"
-        return f"Proactive round · {self.place.label}: {what} ({self.reason})"
+        return self.line().english()
+
+    def line(self) -> Line:
+        """The verdict for the log channel; its reason is the round's own wording, shown as it is."""
+        if not self.speak:
+            return Line(N_("Proactive round · {place}: stayed quiet ({reason})"), place=self.place.label,
+                        reason=self.reason)
+        if self.kind == "comment":
+            return Line(N_("Proactive round · {place}: spoke (comment) ({reason})"), place=self.place.label,
+                        reason=self.reason)
+        return Line(N_("Proactive round · {place}: spoke (thought) ({reason})"), place=self.place.label,
+                    reason=self.reason)
 
 
 def judge(now: datetime, recent: Sequence[SeenMessage], own_ids: Collection[int], *, active: bool,
@@ -101,7 +113,7 @@ class ProactiveRound:
     def __init__(self, speaker: Speaker, time: LocalTime, *, places: Callable[[], Sequence[Venue]],
                  outlet_for: Callable[[Venue, Permit], Outlet],
                  place_of: Callable[[int, int | None], Place], status: Callable[[], Awaitable[str]],
-                 feeling: Callable[[int], Awaitable[str]], mirror: Callable[[str], None],
+                 feeling: Callable[[int], Awaitable[str]], mirror: Callable[[Line], None],
                  switched_on: PlaceSwitch, rng: Roller | None = None) -> None:
         """``switched_on``: the /bot proactive switch (the places it may speak first in)."""
         self.speaker = speaker
@@ -121,7 +133,7 @@ class ProactiveRound:
         own = settings.section(ProactiveSettings)
         if self.time.is_quiet(now):
             where = f"{settings.alive.quiet_hours}, {self.time.zone.key}"
-            self.mirror(f"Proactive round skipped: quiet hours ({where}).")
+            self.mirror(Line(N_("Proactive round skipped: quiet hours ({where})."), where=where))
             self.last = []
             return "quiet hours"
         verdicts: list[Verdict] = []
@@ -146,7 +158,7 @@ class ProactiveRound:
             verdict = Verdict(place, go, reason, kind if go else "")
             verdicts.append(verdict)
             log.info("%s", verdict.describe())
-            self.mirror(verdict.describe())
+            self.mirror(verdict.line())
         self.last = verdicts
         spoke = sum(v.speak for v in verdicts)
         return f"spoke in {spoke} of {len(verdicts)} channel(s)"

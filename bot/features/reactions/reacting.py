@@ -16,6 +16,8 @@ from bot.alive.emotes import Emote, warm_reaction
 from bot.alive.reactions import ReactionGate
 from bot.alive.service import AliveParts
 from bot.core.config import AliveSettings
+from bot.core.i18n import N_
+from bot.core.lines import Line
 from bot.core.stages import Decision, Incoming
 from bot.operator.registration import PlaceSwitch
 from database.log import MessageLog
@@ -74,7 +76,8 @@ class EmoteReactions:
         where = msg.log_place  # a private place by id only
         if not self.gate.allow(msg.channel_id, alive.clock()):
             limit = self.settings.reaction_rate_limit
-            alive.mirror(f"No emote reaction in {where}: {limit} per hour reached.")
+            alive.mirror(Line.tn(limit, "No emote reaction in {where}: {count} per hour reached.",
+                                 "No emote reaction in {where}: {count} per hour reached.", where=where))
             return
         emote = warm_reaction(alive.emotes(msg), stimuli)
         await alive.side.react(msg.channel_id, msg.message_id, emote)
@@ -82,6 +85,6 @@ class EmoteReactions:
             await alive.main_feelings.exchange(msg)
         shown = emote.syntax if isinstance(emote, Emote) else emote
         log.info("reacted %s to message %s instead of replying", shown, msg.message_id)
-        who = f"user {msg.author_id}" if msg.private else msg.author_name
-        alive.mirror(f"Reacted {shown} in {where} to {who} instead of replying "
-                     "(warm, the vote said no).")
+        who = Line(N_("user {user}"), user=msg.author_id) if msg.private else msg.author_name
+        alive.mirror(Line(N_("Reacted {emote} in {where} to {who} instead of replying (warm, the vote said "
+                             "no)."), emote=shown, where=where, who=who))

@@ -38,6 +38,7 @@ from bot.alive.speaker import Speaker
 from bot.alive.style import place_line
 from bot.core.claude import ClaudeUnavailable
 from bot.core.i18n import N_, language_named, language_of, own_line, t
+from bot.core.lines import Line
 from bot.core.localtime import Clock, LocalTime, load_zone, utc_now
 from bot.core.persona.macros import Moment
 from bot.core.persona.register import in_place
@@ -97,7 +98,7 @@ class ReminderDelivery:
     """The ``reminder`` timer's handler."""
 
     def __init__(self, speaker: Speaker, side: DiscordSide, time: LocalTime, place_lock: PlaceLock,
-                 asked: PlaceSwitch, *, mirror: Callable[[str], None] = lambda _: None,
+                 asked: PlaceSwitch, *, mirror: Callable[[Line], None] = lambda _: None,
                  clock: Clock = utc_now, feeling: Toward | None = None) -> None:
         """``feeling``: the state line toward the person where the reminder goes (bot/alive/service.py
         ``feeling_toward``; None: none said); ``asked``: the /bot reminders switch, read again when one is
@@ -164,11 +165,16 @@ class ReminderDelivery:
             elif turn is None:  # said: the thread it stood for is no longer to come
                 await close_served(self.speaker.store.threads, reminder.user_id, reminder.text,
                                    reminder.due_at)
-        where = ("their DM" if reminder.is_dm else f"channel {reminder.channel_id}" if not to_dm
-                 else f"their DM (channel {reminder.channel_id} is closed to reminders now)")
-        said = "missed, said" if turn is not None and turn.missed else "delivered"
-        log.info("reminder %s %s to user %s in %s", reminder_id, said, reminder.user_id, where)
-        self.mirror(f"Reminder {reminder_id} {said} to user {reminder.user_id} in {where}.")
+        where = (Line(N_("their DM")) if reminder.is_dm
+                 else Line(N_("channel {channel}"), channel=reminder.channel_id) if not to_dm
+                 else Line(N_("their DM (channel {channel} is closed to reminders now)"),
+                           channel=reminder.channel_id))
+        missed = turn is not None and turn.missed
+        said = "missed, said" if missed else "delivered"
+        log.info("reminder %s %s to user %s in %s", reminder_id, said, reminder.user_id, where.english())
+        line = (N_("Reminder {reminder} missed, said to user {user} in {where}.") if missed
+                else N_("Reminder {reminder} delivered to user {user} in {where}."))
+        self.mirror(Line(line, reminder=reminder_id, user=reminder.user_id, where=where))
         return f"reminder {reminder_id} {said}"
 
     async def _carry_out(self, task: ReminderRow) -> str:
@@ -201,7 +207,8 @@ class ReminderDelivery:
         if not await self._close(task, turn, self.clock()):
             log.info("place task %s was cancelled or moved while it was being posted", task.id)
         log.info("place task %s done in channel %s", task.id, task.channel_id)
-        self.mirror(f"Place task {task.id} done in channel {task.channel_id}.")
+        self.mirror(Line(N_("Place task {task} done in channel {channel}."), task=task.id,
+                         channel=task.channel_id))
         return f"place task {task.id} done"
 
     async def _task_shut(self, task: ReminderRow) -> str:

@@ -48,7 +48,7 @@ class LiveFeed:
         self.closed = False
 
     async def on_decision(self, msg: Incoming, decision: Decision) -> None:
-        event = LiveEvent(next(self._numbers), datetime.now(UTC), describe_decision(msg, decision),
+        event = LiveEvent(next(self._numbers), datetime.now(UTC), describe_decision(msg, decision).english(),
                           decision.reply, msg.is_dm)
         self.recent.append(event)
         for queue in list(self._queues):

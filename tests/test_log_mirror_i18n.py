@@ -1,0 +1,80 @@
+"""The verbose mirror in the log channel's language, over the wire: a decision line, a model error's line
+and the daily consolidation's panel are rendered when posted, in the log channel's server's ``/settings
+language``, else the server's preferred locale (a community server's), else English. What a DM said never
+reaches the channel in any language (bot/operator/logmirror.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.harness import (
+    ADMIN_ID,
+    GUILD_ID,
+    LOG_CHANNEL_ID,
+    USER_ID,
+    Harness,
+    consolidate,
+    log_posts,
+    panel_fields,
+    panel_text,
+)
+from tests.memory_support import consolidation_responder
+from tests.server_support import answer, sub
+from tests.test_admin_log_channel import wait_until
+
+# (the setting's value, or None; the DM's line; a failed reply call's; the report's title; its facts)
+SEEN = {
+    "en": (None, f"DM from user {USER_ID}: reply", "❗ Claude reply call failed",
+           "### Daily memory consolidation", ("Facts", "2 new")),
+    "de": ("German", f"DM von Nutzer {USER_ID}: Antwort", "❗ Claude-Aufruf reply fehlgeschlagen",
+           "### Tägliche Gedächtniskonsolidierung", ("Fakten", "2 neu")),
+    "ja": ("Japanese", f"ユーザー {USER_ID} からの DM: 返信する", "❗ Claude の reply 呼び出しが失敗しました",
+           "### 毎日の記憶の整理", ("事実", "新規 2")),
+}
+
+
+async def mirrored(h: Harness, language: str) -> None:
+    """A DM's decision, a failed model call and the daily consolidation, each as ``language`` says it."""
+    _, dm_line, error_line, title, (facts, new) = SEEN[language]
+    h.claude.responder = consolidation_responder()
+    await h.say("FACT[work]: Alice mends fishing nets", mention=True)
+    await h.replies(h.channel_id, 1)
+    sent = await h.dm("FACT[home]: my secret diary says the attic leaks", user=USER_ID)
+    await h.replies(int(sent["channel_id"]), 1)
+    await wait_until(h, lambda: dm_line in log_posts(h), f"the DM line in {language}")
+    await h.bot.in_flight.drain()
+    await h.bot.mirror.drain()
+    before = len(h.discord.posted(LOG_CHANNEL_ID))
+    report = await consolidate(h)
+    assert report.new_facts == 2
+    await h.bot.mirror.drain()
+    [posted] = [m for m in h.discord.posted(LOG_CHANNEL_ID)[before:] if not m["content"]]
+    assert panel_text(posted).startswith(title)
+    assert panel_fields(posted)[facts].startswith(new)
+
+    h.claude.fail_all(400)
+    await h.say("hello?", mention=True)
+    await h.replies(h.channel_id, 2)  # the fallback reply
+    await wait_until(h, lambda: any(error_line in t for t in log_posts(h)), f"the error line in {language}")
+    h.claude.recover()
+    shown = "\n".join(log_posts(h))
+    assert "diary" not in shown and "attic" not in shown  # a DM's words, in no language
+
+
+@pytest.mark.parametrize("language", ["en", "de", "ja"])
+async def test_mirror_lines_are_in_the_servers_language_else_english(make_harness: Any,
+                                                                     language: str) -> None:
+    h = await make_harness(verbose_logging="true")
+    setting = SEEN[language][0]
+    if setting is not None:
+        await answer(await h.slash("settings", sub("set", key="language", value=setting), user=ADMIN_ID))
+    await mirrored(h, language)
+
+
+async def test_without_a_setting_the_servers_preferred_locale_decides(make_harness: Any) -> None:
+    h = await make_harness(verbose_logging="true")
+    h.discord.guilds[GUILD_ID]["preferred_locale"] = "ja"  # a community server's, sent on connecting
+    await h.restart()
+    await mirrored(h, "ja")
