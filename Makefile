@@ -173,11 +173,11 @@ lint: setup-test
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
-# In parallel (pytest-xdist): two workers per core. Much of a test's time is spent waiting on its child
-# processes, fakes, timers and real-time audio: with one worker per core and one more, the 2 cores were busy
-# only 58% of the run (measured; docs/design.md). Each worker has its own temp folders and databases;
-# worksteal moves waiting tests to an idle worker. PYTEST_WORKERS=0: one process.
-PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc) * 2 )))
+# In parallel (pytest-xdist): three workers per core. Much of a test's time is spent waiting on its child
+# processes, fakes, timers and real-time audio: with two workers per core the 2 cores were still idle 29% of
+# the run (measured; docs/design.md). Each worker has its own temp folders and databases; worksteal moves
+# waiting tests to an idle worker. PYTEST_WORKERS=0: one process.
+PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc) * 3 )))
 
 test: setup-test browser
 	$(BIN)/ruff check .
