@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import regex
 from babel.messages.pofile import read_po
 
-from bot.core.locales import FALLBACK, LOCALE_VARIANTS, SPOKEN, catalog_path, spoken
+from bot.core.locales import FALLBACK, LINE_LANGUAGES, base_language, catalog_path, spoken
 
 DOMAIN = "commands"
 NAME_LIMIT = 32
@@ -39,9 +39,6 @@ NAME_RULE = regex.compile(r"^[-_\p{L}\p{N}\p{sc=Deva}\p{sc=Thai}]{1,32}$")
 
 # (msgctxt, msgid) -> msgstr, one table per language
 Table = dict[tuple[str, str], str]
-# Discord locales given a catalog of their own rather than their language's: Taiwan's Chinese is written in
-# Traditional characters (bot/locale/zh_Hant), the zh catalog in Simplified ones. The same as its lines'.
-OWN_CATALOGS = LOCALE_VARIANTS
 
 
 @dataclass(frozen=True, order=True)
@@ -92,13 +89,11 @@ def read_catalog(language: str) -> Table:
     return table
 
 
-def read_catalogs(languages: Iterable[str] = SPOKEN) -> dict[str, Table]:
-    """Each language's catalog, and the catalogs of the locales that have their own (:data:`OWN_CATALOGS`)."""
-    tables = {language: read_catalog(language) for language in languages if language != FALLBACK}
-    for own in OWN_CATALOGS.values():
-        if catalog_path(own, DOMAIN).is_file():  # else the locale has its language's
-            tables[own] = read_catalog(own)
-    return tables
+def read_catalogs(languages: Iterable[str] = LINE_LANGUAGES) -> dict[str, Table]:
+    """Each line language's catalog (a variant's, ``zh_Hant``, where it has one: else its language's is
+    used)."""
+    return {language: read_catalog(language) for language in languages
+            if language != FALLBACK and catalog_path(language, DOMAIN).is_file()}
 
 
 @functools.cache
@@ -158,13 +153,10 @@ def know(commands: Iterable[Command]) -> None:
 def commands_catalog(language: str | None) -> str | None:
     """The ``commands`` catalog a reader of ``language`` sees their commands in: the one of their Discord
     locale where it has its own (``zh_Hant``, Taiwan's), else their language's; None for English."""
-    code = (language or "").replace("_", "-")
-    own = OWN_CATALOGS.get(code) or next((c for c in OWN_CATALOGS.values() if c.replace("_", "-") == code),
-                                         None)
-    if own is not None and own in shipped_catalogs():
-        return own
-    base = spoken(language)
-    return None if base == FALLBACK else base
+    line = spoken(language)
+    if line not in shipped_catalogs():  # a variant without commands of its own: its language's
+        line = spoken(base_language(line))
+    return None if line == FALLBACK else line
 
 
 def named_in(language: str | None, line: str) -> str:

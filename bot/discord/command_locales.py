@@ -40,7 +40,6 @@ from bot.core.command_names import (
     CHOICE_LIMIT,
     DESCRIPTION_LIMIT,
     NAME_LIMIT,
-    OWN_CATALOGS,
     Command,
     Entry,
     Table,
@@ -49,7 +48,7 @@ from bot.core.command_names import (
     shipped_catalogs,
     text_problem,
 )
-from bot.core.locales import FALLBACK, language_of_locale
+from bot.core.locales import FALLBACK, base_language, language_of_locale
 from bot.core.text import clip
 
 log = logging.getLogger(__name__)
@@ -104,9 +103,8 @@ class CommandTranslator(app_commands.Translator):
         # discord.py asks once per string per locale: the locale's table found once, not thousands of times
         by_locale = {}
         for locale in discord.Locale:
-            table = self.tables.get(OWN_CATALOGS.get(locale.value, ""))
-            if table is None:
-                table = self.tables.get(language_of_locale(locale) or FALLBACK)
+            line = language_of_locale(locale) or FALLBACK  # zh-TW's: zh_Hant, where it has a catalog
+            table = self.tables.get(line) or self.tables.get(base_language(line) or FALLBACK)
             if table is not None:
                 by_locale[locale] = table
         return by_locale
