@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -210,6 +211,21 @@ def test_main_exits_2_with_one_line_and_no_traceback(claudemask: tuple[Path, Pat
     assert "Traceback" not in result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and str(config) in lines[0] and "shard_count" in lines[0]
+
+
+def test_a_config_error_is_said_before_the_model_sdk_loads(claudemask: tuple[Path, Path]) -> None:
+    """The settings, every feature's section included, are read without the model client's SDK: an
+    operator's typo is answered before the slowest import of a start (Python's own import log says what
+    loaded)."""
+    char, config = claudemask
+    config.write_text(CLAUDEMASK_CONFIG.replace("shard_count=1", "shard_count=many"))
+    result = run_main("--character", str(char), "--config", str(config), env={}, python=(sys.executable,
+                                                                                        "-X", "importtime"))
+    assert result.returncode == 2 and "shard_count" in result.stderr
+    loaded = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()
+              if line.startswith("import time:")}
+    assert "bot.features" in loaded  # every feature's settings section was read
+    assert "anthropic" not in loaded, "a settings module imports the anthropic SDK: import it where used"
 
 
 def main_with_character(tmp_path: Path, character_env: str) -> subprocess.CompletedProcess[str]:

@@ -22,9 +22,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Protocol
-
-from anthropic import AsyncAnthropic
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.core.config import PROJECT_ROOT, Settings
 from bot.core.errors import ConfigError
@@ -50,6 +48,9 @@ from bot.core.models.sent import SentLog
 from bot.core.models.tally import AnswerTally
 from database.boundary import Json
 from database.usage import UsageLog
+
+if TYPE_CHECKING:
+    from anthropic import AsyncAnthropic
 
 __all__ = ["CallUsage", "ClaudeClient", "ClaudeUnavailable", "Completion", "ModelClient", "Prompt"]
 
