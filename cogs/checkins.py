@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core.i18n import t, tn
-from bot.core.numbers import number
+from bot.core.i18n import t
 from bot.discord.language import answer_language
 from bot.features.checkins.config import CheckinSettings
 from bot.features.checkins.rounds import CheckInChoice
@@ -36,12 +35,8 @@ class CheckInsCog(commands.Cog, name="CheckIns"):
             return
         user = interaction.user
         await self.choice.choose(user.id, user.display_name, True)
-        after = settings.checkin_after_days
-        await interaction.response.send_message(tn(
-            language, "I'll check on you with a DM if I haven't heard from you for {days} day (never more "
-            "than one until you answer). `/checkin off` stops it.", "I'll check on you with a DM if I "
-            "haven't heard from you for {days} days (never more than one until you answer). `/checkin off` "
-            "stops it.", max(1, round(after)), days=number(after, language)), ephemeral=True)
+        answered = self.choice.switched_on(settings.checkin_after_days, language)
+        await interaction.response.send_message(answered, ephemeral=True)
 
     @checkin.command(name="off", description="No more check-in DMs from me.")
     async def checkin_off(self, interaction: Interaction) -> None:

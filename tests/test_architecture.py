@@ -484,6 +484,8 @@ LIBRARY_PRIVATES = {
     ("bot/features/reminders/recurrence.py", "parsed._until"): "dateutil: an rrule keeps its parts private",
     ("bot/features/reminders/recurrence.py", "parsed._count"): "dateutil, as above",
     ("bot/features/reminders/recurrence.py", "parsed._freq"): "dateutil, as above",
+    ("bot/core/numbers.py", "locale._data"): "Babel: CLDR's unit patterns; format_unit falls back from a "
+                                             "language's missing long forms to none of its short ones",
 }
 
 

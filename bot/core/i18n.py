@@ -24,9 +24,10 @@ import io
 import json
 import re
 import threading
+import unicodedata
 from collections.abc import Mapping, Sequence
 
-from babel.core import Locale, UnknownLocaleError
+from babel.core import Locale, UnknownLocaleError, get_global
 from babel.lists import format_list
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -56,10 +57,22 @@ SURE = 0.8  # the language model's probability a message's language must reach t
 WRITTEN_MESSAGES = 2  # messages a writing profile must have read to tell the person's language
 WRITTEN_SHARE = 0.6  # the share of them one language must have
 TRADITIONAL_SHARE = 0.5  # the share of their Chinese in Traditional characters that makes their lines so
-_BY_NAME = {name.casefold(): code for code, name in NAMES.items()}
 _names: dict[str, str] | None = None  # language_names()
+_SPACED = re.compile(r"\s*([(),])\s*")
+# Names people write that CLDR does not give: Taiwan's own name for Traditional Chinese
+ALIASES = {"正體中文": TRADITIONAL_CHINESE, "正体中文": TRADITIONAL_CHINESE}
 _CODE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*")  # a language's code or tag, as typed
 _NOT_LANGUAGES = frozenset({"und", "zxx", "mul", "mis"})  # CLDR's "unknown", "no language"...
+
+
+def folded(name: str) -> str:
+    """``name`` as names of languages are compared: NFKC (full-width letters and brackets as their plain ones,
+    "中文（繁體）" as "中文(繁體)"), casefolded, one space between words and none around brackets or commas
+    ("Chinese (Traditional)" and "chinese(traditional)" alike)."""
+    return _SPACED.sub(r"\1", " ".join(unicodedata.normalize("NFKC", name).casefold().split()))
+
+
+_BY_NAME = {folded(name): code for code, name in NAMES.items()}
 
 
 def _read(language: str) -> gettext.NullTranslations:
@@ -163,22 +176,41 @@ def language_written(profile: str | None, *, any_known: bool = False) -> str | N
     return _known(code, any_known)
 
 
+def scripted(code: str) -> str:
+    """The Babel code ``code`` with the script its lines are written in, where :func:`_scripted` adds one
+    ("zh" -> "zh_Hans"; "de", "zh_Hant" as they are)."""
+    return str(_scripted(Locale.parse(code)))
+
+
+def _scripted(found: Locale) -> Locale:
+    """``found`` with the script its lines are written in where its language has lines in more than one and
+    it names none: plain "zh" is Simplified (the zh catalogs are), told apart from zh_Hant by its name."""
+    if found.script is not None or found.language not in VARIANTS.values():
+        return found
+    likely = Locale.parse(get_global("likely_subtags").get(found.language, found.language))
+    return Locale(found.language, found.territory, likely.script, found.variant)
+
+
 def language_names() -> Mapping[str, str]:
     """Every language's name as each spoken language writes it, and each spoken or recognised language's own
-    name (CLDR's, through Babel), casefolded, to its Babel code ("deutsch", "alemán", "ドイツ語" -> "de";
-    "brazilian portuguese" -> "pt_BR"). Built on first use (a fifth of a second: the memory service's
-    warm-up builds it in a worker thread at start-up)."""
+    name (CLDR's, through Babel), :func:`folded`, to its Babel code ("deutsch", "alemán", "ドイツ語" -> "de";
+    "brazilian portuguese" -> "pt_BR"); a language written in two scripts by each script's name too
+    ("中文(繁體)", "chinese(simplified)"), and the few :data:`ALIASES` CLDR lacks. Built on first use (a fifth
+    of a second: the memory service's warm-up builds it in a worker thread at start-up)."""
     global _names
     if _names is None:
         with _lock:
             if _names is None:
-                table: dict[str, str] = {}
+                table = {folded(alias): code for alias, code in ALIASES.items()}
                 for display in LINE_LANGUAGES:  # English first: an English name means what it always meant
                     for code, title in Locale.parse(display).languages.items():
                         if code not in _NOT_LANGUAGES:
-                            table.setdefault(title.casefold(), code)
+                            table.setdefault(folded(title), code)
                 for code in (*LINE_LANGUAGES, *NAMES):
-                    table.setdefault(str(Locale.parse(code).get_display_name(code)).casefold(), code)
+                    table.setdefault(folded(str(Locale.parse(code).get_display_name(code))), code)
+                for code in dict.fromkeys(scripted(c) for c in (*VARIANTS.values(), *VARIANTS)):
+                    for display in LINE_LANGUAGES:  # "Chinese (Traditional)", "中文 (简体)": language, script
+                        table.setdefault(folded(str(Locale.parse(code).get_display_name(display))), code)
                 _names = table
     return _names
 
@@ -187,7 +219,7 @@ def locale_named(name: str | None) -> Locale | None:
     """The language (and region or script, where given) that ``name`` names: its code or Discord locale
     ("de", "pt-BR", "zh-TW"), or its name in any spoken language or its own ("German", "Deutsch", "日本語",
     "Spanish (Spain)"); None for anything else."""
-    text = " ".join((name or "").split())
+    text = " ".join(unicodedata.normalize("NFKC", name or "").split())  # full-width "ｚｈ－ＴＷ" too
     if not text or len(text) > 60:
         return None
     if _CODE.fullmatch(text):
@@ -199,7 +231,7 @@ def locale_named(name: str | None) -> Locale | None:
                 return found
         except (ValueError, TypeError, UnknownLocaleError):
             pass
-    key = text.casefold()
+    key = folded(text)
     code = _BY_NAME.get(key) or language_names().get(key)
     if code is None:  # "Spanish (Spain)", "Deutsch (Schweiz)": the language before its region
         head = key.split("(")[0].strip() or key
@@ -219,11 +251,17 @@ def language_tag(name: str | None) -> str | None:
 
 def language_name(value: str | None, language: str | None) -> str:
     """The language ``value`` names (a server's ``/settings language`` as stored) as ``language`` names it
-    ("de" -> "Deutsch", "ドイツ語", "German"); ``value`` itself when it names none."""
+    ("de" -> "Deutsch", "ドイツ語", "German"); Chinese with its script, as CLDR names each ("zh" ->
+    "简体中文", "Simplified Chinese"; "zh-Hant" -> "繁體中文"; "zh-TW" -> "中文 (繁體, 台灣)"), so the
+    two read apart; ``value`` itself when it names none."""
     found = locale_named(value)
     if found is None:
         return value or ""
-    return str(found.get_display_name(spoken(language)) or value)
+    found, names = _scripted(found), Locale.parse(spoken(language))
+    own = names.languages.get(f"{found.language}_{found.script}") if found.script else None
+    if own is None or found.territory or found.variant:  # "中文 (繁體, 台灣)": its script among its details
+        return str(found.get_display_name(names) or value)
+    return str(own)
 
 
 def language_named(name: str | None, *, any_known: bool = False) -> str | None:

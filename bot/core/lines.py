@@ -7,7 +7,8 @@ is read in (bot/discord/logchannel.py) when it posts.
 ``Line.tn(days, "Check-in sent after a day of silence.", "Check-in sent after {count} days of silence.")``
 (written as ``tn`` so the extractor reads the two forms as one plural entry). Values are shown as they are:
 an ``int`` is an id (a user's, a channel's) and never grouped; a figure meant as a number is a
-:class:`Figure`, written as the language writes numbers; a value that is a line itself is rendered in the
+:class:`Figure`, written as the language writes numbers; an amount of a unit that may be a fraction ("0.5
+days") a :class:`Quantity`; a value that is a line itself is rendered in the
 same language; a tuple of values is listed, "; " apart.
 """
 
@@ -17,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot.core.i18n import t, tn
-from bot.core.numbers import number
+from bot.core.numbers import number, quantity
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,19 @@ class Figure:
 
     def render(self, language: str | None) -> str:
         return number(self.value, language, places=self.places)
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """An amount of a duration unit in a line ("0.5 days", "0,5 дня"), its form the one its number as shown
+    takes, a fraction's too (bot/core/numbers.py ``quantity``): a count's plural line reads whole numbers
+    only."""
+
+    value: float
+    unit: str  # CLDR's: "day", "hour", "minute"...
+
+    def render(self, language: str | None) -> str:
+        return quantity(self.value, self.unit, language)
 
 
 class Line:
@@ -74,7 +88,7 @@ class Line:
 
 def shown(value: object, language: str | None) -> str:
     """A line's value in ``language``: a line or a figure rendered, a tuple listed, anything else as it is."""
-    if isinstance(value, (Line, Figure)):
+    if isinstance(value, (Line, Figure, Quantity)):
         return value.render(language)
     if isinstance(value, tuple):
         return "; ".join(shown(v, language) for v in value)

@@ -4,6 +4,8 @@ A language CLDR does not know, or none, is written as English writes it."""
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_EVEN, Decimal
+
 from babel.core import Locale, UnknownLocaleError
 from babel.numbers import format_currency, format_decimal, format_percent
 
@@ -28,6 +30,29 @@ def number(value: float, language: str | None, *, signed: bool = False, places: 
         fixed = "#,##0" + ("." + "0" * places if places > 0 else "")
         return str(format_decimal(value, format=fixed, locale=_locale(language), decimal_quantization=True))
     return str(format_decimal(value, format=SIGNED if signed else None, locale=_locale(language)))
+
+
+def as_shown(value: float) -> int | Decimal:
+    """``value`` as :func:`number` writes it (three decimals at most): an ``int`` when that is whole, so what
+    picks a plural form reads the figure the reader sees ("1", not "1.0"; "0.5", not "0.49999")."""
+    figure = Decimal(repr(float(value))).quantize(Decimal("0.001"), rounding=ROUND_HALF_EVEN)
+    return int(figure) if figure == figure.to_integral_value() else figure.normalize()
+
+
+def quantity(value: float, unit: str, language: str | None) -> str:
+    """``value`` of a CLDR duration ``unit`` ("day", "hour", "minute", "second", "week") with its unit in the
+    form CLDR's plural rules give the number as shown, decimals too: "0.5 days", "1 day", "0,5 jour",
+    "1,5 дня", "0,5 dnia", "1.5天". A fraction has no form in a gettext catalog (its plural rule reads whole
+    numbers, and Russian and Polish give a fraction a form no whole number takes); CLDR's unit patterns
+    have one."""
+    locale = _locale(language)
+    figure = as_shown(value)
+    form = locale.plural_form(figure)
+    patterns = locale._data["unit_patterns"][f"duration-{unit}"]
+    # CLDR's long forms fall back to its short ones where a language writes no other (Babel keeps them apart)
+    long, short = patterns.get("long", {}), patterns.get("short", {})
+    pattern = long.get(form) or short.get(form) or long.get("other") or short.get("other") or "{0}"
+    return str(pattern).format(number(float(figure), language))
 
 
 def percent(share: float, language: str | None) -> str:

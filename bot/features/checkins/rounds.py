@@ -20,9 +20,10 @@ from datetime import datetime, timedelta
 from bot.alive.initiative import initiative_prompt, place_incoming, self_portrait, speak, split
 from bot.alive.speaker import Speaker
 from bot.core.claude import ClaudeUnavailable
-from bot.core.i18n import N_
-from bot.core.lines import Line
+from bot.core.i18n import N_, t, tn
+from bot.core.lines import Line, Quantity
 from bot.core.localtime import LocalTime, hour_in
+from bot.core.numbers import as_shown, number, quantity
 from bot.core.persona.macros import Moment
 from bot.core.persona.register import in_place
 from bot.core.place import Place
@@ -171,11 +172,20 @@ class CheckInRound:
             text = "\n\n".join(parts)
             await store.conversations.append_turns(speaker.character_key, person.user_id, "dm", [
                 counted(Turn("assistant", text, discord_message_id=ids[-1] if ids else None))])
-        days = max(1, int((now - person.last_seen) / timedelta(days=1)))
-        log.info("check-in sent to user %s after %d day(s) of silence", person.user_id, days)
-        self.mirror(Line.tn(days, "Check-in sent to user {user} ({count} day of silence).",
-                            "Check-in sent to user {user} ({count} days of silence).", user=person.user_id))
+        silence = (now - person.last_seen) / timedelta(days=1)
+        log.info("check-in sent to user %s after %.1f day(s) of silence", person.user_id, silence)
+        self.mirror(sent_line(person.user_id, silence))
         return True
+
+
+def sent_line(user_id: int, silence_days: float) -> Line:
+    """The log channel's line for a check-in sent: its whole days of silence, or under a day
+    (``checkin_after_days`` may be 0.5) its tenths of one, each in the form its number as shown takes."""
+    if silence_days >= 1:
+        return Line.tn(int(silence_days), "Check-in sent to user {user} ({count} day of silence).",
+                       "Check-in sent to user {user} ({count} days of silence).", user=user_id)
+    return Line(N_("Check-in sent to user {user} ({silence} of silence)."), user=user_id,
+                silence=Quantity(max(0.1, round(silence_days, 1)), "day"))
 
 
 class CheckInChoice:
@@ -186,3 +196,18 @@ class CheckInChoice:
 
     async def choose(self, user_id: int, name: str, wanted: bool) -> None:
         await self.checkins.set(user_id, name, wanted)
+
+    @staticmethod
+    def switched_on(after_days: float, language: str | None) -> str:
+        """What ``/checkin on`` answers: after how many days of silence the DM comes, the days' form the one
+        their number takes as shown. A fraction of a day ("0.5") takes a form no whole count picks in
+        gettext, so it is said by CLDR's unit patterns instead (bot/core/numbers.py ``quantity``)."""
+        days = as_shown(after_days)
+        if isinstance(days, int):
+            return tn(language, "I'll check on you with a DM if I haven't heard from you for {days} day "
+                      "(never more than one until you answer). `/checkin off` stops it.", "I'll check on you "
+                      "with a DM if I haven't heard from you for {days} days (never more than one until you "
+                      "answer). `/checkin off` stops it.", days, days=number(days, language))
+        return t(language, "I'll check on you with a DM if I haven't heard from you for {duration} (never "
+                 "more than one until you answer). `/checkin off` stops it.",
+                 duration=quantity(after_days, "day", language))

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.core.i18n import N_, Explained, language_name, language_names, language_tag, t
+from bot.core.i18n import N_, Explained, folded, language_name, language_names, language_tag, scripted, t
 from bot.core.policy import CONSENT_MODES, ID_LISTS, REPLY_MODES, ServerPolicy
 from bot.operator.registration import (
     CHANNEL_ID,
@@ -131,14 +131,17 @@ LANGUAGES = ("en", "de", "fr", "es", "it", "pt", "nl", "pl", "sv", "tr", "ru", "
 
 @functools.cache
 def _called(code: str) -> tuple[str, ...]:
-    """Every name of the language ``code`` (in each spoken language, its own) and its code, casefolded."""
-    return (code, *(name for name, named in language_names().items() if named == code))
+    """Every name of the language ``code`` (in each spoken language, its own; plain Chinese's by its
+    Simplified script's too, "简体中文") and its code, folded as names are compared."""
+    codes = {code, scripted(code)}
+    return (folded(code), *(name for name, named in language_names().items() if named in codes))
 
 
 def language_options(typed: str, language: str | None) -> list[tuple[str, str]]:
     """The languages whose name in any language (or code) holds what the admin typed, each as (its own name,
-    with its name in ``language`` where that differs: "Deutsch (German)"; its tag, the value kept)."""
-    wanted = typed.strip().casefold()
+    with its name in ``language`` where that differs: "Deutsch (German)", "简体中文 (Simplified Chinese)"; its
+    tag, the value kept)."""
+    wanted = folded(typed)
     options = []
     for code in LANGUAGES:
         if wanted and not any(wanted in name for name in _called(code)):
