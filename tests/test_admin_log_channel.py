@@ -459,13 +459,30 @@ def test_decision_lines_never_quote_a_dm() -> None:
     from bot.operator.logmirror import describe_decision
 
     dm = Incoming(1, 3, "alice", "my secret", datetime.now(UTC), place=place(2, True))
-    answered = Decision(True, "direct message", kind="direct_message")
+    answered = Decision(True, Line("direct message"), kind="direct_message")
     assert describe_decision(dm, answered).english() == "DM from user 3: reply"
     channel = Incoming(1, 3, "alice", "hello all", datetime.now(UTC),
                        place=place(2, False, channel_name="general"))
-    line = describe_decision(channel, Decision(False, "majority vote", (True, False, None), kind="vote"))
+    voted = Decision(False, Line("majority vote"), (True, False, None), kind="vote")
+    line = describe_decision(channel, voted)
     assert line.english() == ("#general · alice (3): “hello all” → stay quiet (majority vote; votes: yes no "
                               "fail)")
+
+
+def test_a_decisions_words_are_the_reading_languages_and_its_names_and_figures_values() -> None:
+    from bot.core.i18n import N_
+    from bot.core.lines import Figure
+    from bot.core.stages import Decision
+
+    voted = Decision(False, Line(N_("majority vote")), (True, False, None), after=("Atlas",), kind="vote")
+    assert voted.describe().english() == "stay quiet (majority vote; votes: yes no fail; after Atlas)"
+    assert voted.describe().render("de") == ("still bleiben (Mehrheitsabstimmung; Stimmen: ja nein Fehler; "
+                                             "nach Atlas)")
+    assert voted.describe().render("ja") == "黙っている (多数決; 投票: 賛成 反対 失敗; Atlas の後)"
+    banter = Line(N_("banter, chance {chance} at affinity {affinity}"), chance=Figure(0.25, share=True),
+                  affinity=Figure(1.5, 1, signed=True))
+    assert banter.english() == "banter, chance 25% at affinity +1.5"
+    assert banter.render("de") == "Geplänkel, Chance 25\xa0% bei Zuneigung +1,5"  # CLDR's no-break space
 
 
 async def test_the_mirror_lines_decisions_while_on_but_none_about_the_log_channels_own_chat() -> None:
@@ -484,11 +501,12 @@ async def test_the_mirror_lines_decisions_while_on_but_none_about_the_log_channe
     now = datetime.now(UTC)
     here = Incoming(1, 3, "alice", "hello all", now, place=place(CHANNEL_ID, False, channel_name="general"))
     there = Incoming(2, 3, "alice", "hi admins", now, place=place(LOG_CHANNEL_ID, False))
-    await mirror.on_decision(here, Decision(True, "mentioned", kind="mentioned"))  # verbose mode off: nothing
+    # verbose mode off: nothing
+    await mirror.on_decision(here, Decision(True, Line("mentioned"), kind="mentioned"))
     mirror.enabled = True
     # visible in the log channel already
-    await mirror.on_decision(there, Decision(True, "mentioned", kind="mentioned"))
-    await mirror.on_decision(here, Decision(True, "mentioned", kind="mentioned"))
+    await mirror.on_decision(there, Decision(True, Line("mentioned"), kind="mentioned"))
+    await mirror.on_decision(here, Decision(True, Line("mentioned"), kind="mentioned"))
     await mirror.drain()
     assert posted == ["#general · alice (3): “hello all” → reply (mentioned)"]
 

@@ -232,7 +232,8 @@ def test_the_round_decision_names_each_skip_reason() -> None:
     me, now, hours = {42}, NOON, timedelta(hours=6)
 
     def decide(recent: list[SeenMessage], *, active: bool = True, roll: float = 0.0) -> str:
-        return judge(now, recent, me, active=active, max_silence=hours, chance=0.1, roll=lambda: roll)[1]
+        return judge(now, recent, me, active=active, max_silence=hours, chance=0.1,
+                     roll=lambda: roll)[1].english()
 
     assert decide([seen(1, 5, now)], active=False) == "deactivated here"
     assert decide([]) == "no messages seen here"
@@ -240,8 +241,8 @@ def test_the_round_decision_names_each_skip_reason() -> None:
     assert decide([seen(1, 7 * 60, now)]).startswith("silent for 7.0 h")
     assert decide([seen(1, 0.5, now)]) == "busy: someone spoke in the last minute"
     assert decide([seen(1, 5, now)], roll=0.5) == "roll 0.50 missed the chance 0.1"
-    assert judge(now, [seen(1, 5, now)], me, active=True, max_silence=hours, chance=0.1,
-                 roll=lambda: 0.05) == (True, "roll 0.05 within the chance 0.1")
+    go, why = judge(now, [seen(1, 5, now)], me, active=True, max_silence=hours, chance=0.1, roll=lambda: 0.05)
+    assert go and why.english() == "roll 0.05 within the chance 0.1"
 
 
 def test_the_durable_grid_runs_a_missed_round_once_and_keeps_its_rhythm() -> None:

@@ -171,7 +171,7 @@ async def test_each_skip_reason_is_decided_and_mirrored(make_harness: MakeHarnes
     async def reasons(at: datetime, *rolls: float) -> dict[int, str]:
         proactive_round(h).rng = Rolls(*rolls)
         await run_round(h, "proactive", at)
-        return {v.place.channel_id: v.reason for v in proactive_round(h).last}
+        return {v.place.channel_id: v.reason.english() for v in proactive_round(h).last}
 
     seen = await reasons(base + timedelta(seconds=20))
     assert seen == {CHANNEL_ID: "busy: someone spoke in the last minute",
@@ -210,7 +210,7 @@ async def test_a_claude_failure_posts_nothing_into_the_quiet_channel(
         result = await run_round(h, "proactive", sent_at(said) + timedelta(minutes=5))
     assert result == "spoke in 0 of 1 channel(s)"
     [verdict] = proactive_round(h).last
-    assert not verdict.speak and verdict.reason.startswith("Claude failed")
+    assert not verdict.speak and verdict.reason.english().startswith("Claude failed")
     assert "proactive message in #general skipped" in caplog.text
     # The round is over (run returned, its one channel judged): a fallback line would have been posted in it.
     assert h.discord.posted(CHANNEL_ID) == []  # never the fallback line

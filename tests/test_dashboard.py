@@ -19,6 +19,7 @@ import pytest
 from bot.core.character import CharacterSource
 from bot.core.config import PROJECT_ROOT, load_settings
 from bot.core.errors import ConfigError
+from bot.core.lines import Line
 from bot.core.stages import Decision, Incoming
 from bot.operator.dashboard import Dashboard, standalone_context
 from bot.operator.dashboard.charts import Series, bar_chart, nice_ceiling
@@ -111,7 +112,7 @@ async def test_the_live_feed_words_dms_as_the_log_channel_does_and_drops_for_slo
     now = datetime.now(UTC)
     for i in range(105):
         await feed.on_decision(Incoming(i, 3, "alice", f"secret {i}", now, place=place(2, True)),
-                               Decision(True, "dm", kind="direct_message"))
+                               Decision(True, Line("dm"), kind="direct_message"))
     assert [e.number for e in feed.recent] == [103, 104, 105]
     assert all("secret" not in e.text and e.text == "DM from user 3: reply" for e in feed.recent)
     assert queue.qsize() == 100 and (await queue.get()).number == 6  # the slow page lost its oldest five

@@ -22,6 +22,7 @@ from bot.core.config import (
 from bot.core.config.holder import Derived, SettingsHolder, section_of
 from bot.core.config.sections import TriageSettings
 from bot.core.config.service import AccessSettings
+from bot.core.lines import Line
 from bot.core.policy import PolicyCache
 from bot.core.stages import Incoming
 from bot.discord.flow import clean_content
@@ -68,14 +69,14 @@ async def test_access_rules_follow_a_servers_lists_and_a_reload() -> None:
     gate = AccessGate(holder.follow(AccessSettings), servers, holder.follow(SecretSettings))
     assert await gate.refusal(42, (), 7) is None
     servers.config = ServerConfig(7, blocked_users="42")  # /settings set blocked_users 42
-    assert await gate.refusal(42, (), 7) == "on blocked_users"
+    assert await gate.refusal(42, (), 7) == Line("on blocked_users")
     servers.config = ServerConfig(7)  # cleared: the global lists again
     assert await gate.refusal(42, (), 7) is None
     holder.update(settings(BLOCKED_USERS="42"))  # and those changed by a live reload (same stored settings)
-    assert await gate.refusal(42, (), 7) == "on blocked_users"
-    assert await gate.refusal(42, (), None) == "on blocked_users"  # DMs too
+    assert await gate.refusal(42, (), 7) == Line("on blocked_users")
+    assert await gate.refusal(42, (), None) == Line("on blocked_users")  # DMs too
     holder.update(settings(ALLOW_DMS="false"))
-    assert await gate.refusal(42, (), None) == "direct messages are off (allow_dms)"
+    assert await gate.refusal(42, (), None) == Line("direct messages are off (allow_dms)")
     # the bot's admins are never refused: admin_user_ids as a reload leaves them, and the application's owners
     holder.update(settings(ALLOW_DMS="false", ADMIN_USER_IDS="42"))
     assert await gate.refusal(42, (), None) is None
@@ -83,7 +84,7 @@ async def test_access_rules_follow_a_servers_lists_and_a_reload() -> None:
     assert await owned.refusal(43, (), None) is None
     assert owned.is_admin(42) and not owned.is_admin(44)
     holder.update(settings(ALLOW_DMS="false"))
-    assert await gate.refusal(42, (), None) == "direct messages are off (allow_dms)"
+    assert await gate.refusal(42, (), None) == Line("direct messages are off (allow_dms)")
 
 
 def test_a_derived_value_is_made_again_only_when_a_source_is_another_object() -> None:

@@ -1,7 +1,8 @@
-"""The verbose mirror in the log channel's language, over the wire: a decision line, a model error's line
-and the daily consolidation's panel are rendered when posted, in the log channel's server's ``/settings
-language``, else the server's preferred locale (a community server's), else English. What a DM said never
-reaches the channel in any language (bot/operator/logmirror.py)."""
+"""The verbose mirror in the log channel's language, over the wire: a decision line (its reasons too: a
+mention, a limit reached), a model error's line and the daily consolidation's panel are rendered when
+posted, in the log channel's server's ``/settings language``, else the server's preferred locale (a
+community server's), else English. What a DM said never reaches the channel in any language
+(bot/operator/logmirror.py)."""
 
 from __future__ import annotations
 
@@ -61,6 +62,40 @@ async def mirrored(h: Harness, language: str) -> None:
     h.claude.recover()
     shown = "\n".join(log_posts(h))
     assert "diary" not in shown and "attic" not in shown  # a DM's words, in no language
+
+
+# A decision's reasons in the log channel: (a mention answered; a second message past one a minute, refused
+# and said so; the limit's own notice)
+REASONS = {
+    "en": ("→ reply (mentioned", "→ stay quiet (limit: 1 message a minute reached; said so once)",
+           "1 message a minute reached;"),
+    "de": ("→ Antwort (erwähnt", "→ still bleiben (Limit: 1 Nachricht pro Minute erreicht; einmal Bescheid "
+           "gesagt)", "1 Nachricht pro Minute erreicht;"),
+    "ja": ("→ 返信する (メンションされた",
+           "→ 黙っている (上限: 1 分あたり 1 件のメッセージに到達。一度伝えた)",
+           "1 分あたり 1 件のメッセージに到達"),
+}
+
+
+@pytest.mark.parametrize("language", ["en", "de", "ja"])
+async def test_a_decisions_reasons_are_in_the_servers_language_else_english(make_harness: Any,
+                                                                          language: str) -> None:
+    h = await make_harness(verbose_logging="true", user_messages_per_minute=1)
+    setting = SEEN[language][0]
+    if setting is not None:
+        await answer(await h.slash("settings", sub("set", key="language", value=setting), user=ADMIN_ID))
+    mentioned, limited, noticed = REASONS[language]
+    await h.say("is the tide in?", mention=True)
+    await h.replies(h.channel_id, 1)
+    await wait_until(h, lambda: any(mentioned in t for t in log_posts(h)), f"the mention in {language}")
+    await h.say("and now?", mention=True)  # the second this minute: refused, and told so once
+    await h.replies(h.channel_id, 2)
+    await wait_until(h, lambda: any(limited in t for t in log_posts(h)), f"the limit in {language}")
+    await wait_until(h, lambda: any(t.startswith("⏳") and noticed in t for t in log_posts(h)),
+                     f"the limit's notice in {language}")
+    if language != "en":  # nothing of the reasons left in English
+        shown = "\n".join(log_posts(h))
+        assert "mentioned" not in shown and "a minute reached" not in shown, shown
 
 
 @pytest.mark.parametrize("language", ["en", "de", "ja"])

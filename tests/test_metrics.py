@@ -22,6 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from bot.core.config import PROJECT_ROOT
+from bot.core.lines import Line
 from bot.core.metrics import Metrics, error_kind
 from bot.core.stages import Decision, DecisionKind
 from tests.harness import CHANNEL_ID, GUILD_ID, USER2_ID, USER_ID, Harness, eventually
@@ -165,9 +166,9 @@ async def test_every_decision_is_made_with_its_kind_and_counted_by_it() -> None:
     assert given == kinds, kinds ^ given  # each kind is one some decision is made with: none dead
 
     metrics = Metrics("finn")
-    named = Decision(False, "addressed to Alice, Bob; coalesced into 900000000000000123",
-                     kind="addressed_to_others")
-    for decision in (named, Decision(True, "majority vote", (True, True, None), kind="vote")):
+    named = Decision(False, Line("addressed to {names}; coalesced into {message}", names="Alice, Bob",
+                                 message=900000000000000123), kind="addressed_to_others")
+    for decision in (named, Decision(True, Line("majority vote"), (True, True, None), kind="vote")):
         await metrics.on_decision(None, decision)  # type: ignore[arg-type]  # (the message is not read)
     text = generate_latest(metrics.registry).decode()
     decided = {s.labels["reason"]: s.value for s in samples(text) if s.name == "kindred_decisions_total"}

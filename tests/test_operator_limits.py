@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import event
 
 from bot.core.config.sections import LimitSettings
+from bot.core.lines import Line
 from bot.core.stages import Incoming
 from bot.features.servertools.settings import BadValue, parse_value
 from bot.operator.access import AccessRules, parse_ids
@@ -64,20 +65,27 @@ async def verbose_on(h: Harness) -> None:
 # --------------------------------------------------------------------------- who may talk to it
 
 
+def english(line: Line | None) -> str:
+    assert line is not None
+    return line.english()
+
+
 def test_access_rules_block_wins_empty_allow_is_everyone_and_roles_only_in_servers() -> None:
     everyone = AccessRules()
     assert everyone.refusal(1, (), is_dm=False) is None and everyone.refusal(1, (), is_dm=True) is None
     rules = AccessRules(allowed_users=frozenset({1, 2}), blocked_users=frozenset({2}),
                         allowed_roles=frozenset({10}), blocked_roles=frozenset({20}))
     assert rules.refusal(1, (), is_dm=False) is None
-    assert rules.refusal(2, (10,), is_dm=False) == "on blocked_users"  # block wins over both allow lists
+    # block wins over both allow lists
+    assert rules.refusal(2, (10,), is_dm=False) == Line("on blocked_users")
     assert rules.refusal(3, (10,), is_dm=False) is None  # allowed by role
-    assert rules.refusal(1, (10, 20), is_dm=False) == "holds a role on blocked_roles"
-    assert "not on allowed_users" in str(rules.refusal(3, (11,), is_dm=False))
-    assert "not on allowed_users" in str(rules.refusal(3, (), is_dm=True))  # no roles in a DM
+    assert rules.refusal(1, (10, 20), is_dm=False) == Line("holds a role on blocked_roles")
+    assert "not on allowed_users" in english(rules.refusal(3, (11,), is_dm=False))
+    assert "not on allowed_users" in english(rules.refusal(3, (), is_dm=True))  # no roles in a DM
     roles_only = AccessRules(allowed_roles=frozenset({10}), blocked_roles=frozenset({20}))
     assert roles_only.refusal(3, (), is_dm=True) is None  # role lists do not apply to DMs
-    assert AccessRules(allow_dms=False).refusal(1, (), is_dm=True) == "direct messages are off (allow_dms)"
+    no_dms = AccessRules(allow_dms=False).refusal(1, (), is_dm=True)
+    assert english(no_dms) == "direct messages are off (allow_dms)"
     assert parse_ids(" 1, 22 ,x,") == frozenset({1, 22})
 
 
@@ -294,7 +302,7 @@ async def test_past_the_global_cap_the_character_does_not_speak_first(make_harne
     result = await run_round(h, "proactive", sent_at(said) + timedelta(minutes=5))
     assert result == "spoke in 0 of 1 channel(s)"
     [verdict] = proactive_round(h).last
-    assert "global daily spend cap $0.004 reached" in verdict.reason
+    assert "global daily spend cap $0.004 reached" in verdict.reason.english()
     assert len(asked(h)) == before and h.discord.posted(CHANNEL_ID) == []
 
 

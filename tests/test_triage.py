@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from bot.core.attachments import Attachment, Carried
+from bot.core.lines import Line
 from bot.core.stages import Decision, Incoming
 from bot.reply.deciding.intent import Intent, classify
 from bot.reply.deciding.triage import (
@@ -289,7 +290,7 @@ async def test_the_window_judges_a_quiet_channel_at_once_then_the_latest_of_what
 
     async def judge(msg: Incoming, burst: Any) -> Decision:
         judged.append((msg.message_id, [m.message_id for m in burst]))
-        return Decision(True, "majority vote", (True,), kind="vote")
+        return Decision(True, Line("majority vote"), (True,), kind="vote")
 
     window = BurstWindow(0.05, judge)
 
@@ -302,13 +303,13 @@ async def test_the_window_judges_a_quiet_channel_at_once_then_the_latest_of_what
     # Leading edge: the first of each quiet channel at once, alone; trailing edge: the latest of the rest.
     assert sorted(judged) == [(1, []), (4, [2, 3]), (5, []), (6, [])]
     # Each earlier message of the window is decided as soon as the next one arrives.
-    assert [r.reason for r in results] == ["majority vote", "coalesced into 3", "coalesced into 4",
+    assert [r.reason.english() for r in results] == ["majority vote", "coalesced into 3", "coalesced into 4",
                                            "majority vote", "majority vote", "majority vote"]
     # The trailing round opened another window; once it closes empty, the channel is quiet again and its
     # next message is judged at once.
     await eventually(check(lambda: window.quiet(7)), "channel 7 quiet again")
     judged.clear()
-    assert (await window.submit(msg(9, 7))).reason == "majority vote"
+    assert (await window.submit(msg(9, 7))).reason.english() == "majority vote"
     assert judged == [(9, [])]
 
 
@@ -344,18 +345,18 @@ async def test_a_message_in_an_open_window_waits_for_its_close() -> None:
     async def judge(msg: Incoming, burst: Any) -> Decision:
         judged.append(msg.message_id)
         leading_judged.set()
-        return Decision(False, "majority vote", (False,), kind="vote")
+        return Decision(False, Line("majority vote"), (False,), kind="vote")
 
     timers = WindowTimers()
     window = BurstWindow(3600, judge, call_later=timers.call_later)  # closed when the test says
     first = Incoming(message_id=1, author_id=1, author_name="a", content="x",
                      created_at=datetime.now(UTC), place=place(7, False))
-    assert (await window.submit(first)).reason == "majority vote"
+    assert (await window.submit(first)).reason.english() == "majority vote"
     second = await submitted(window, dataclasses.replace(first, message_id=2))
     await leading_judged.wait()
     assert judged == [1] and not second.done() and not window.quiet(7)
     timers.close_next()  # the window closes: its round judges the message
-    assert (await second).reason == "majority vote" and judged == [1, 2]
+    assert (await second).reason.english() == "majority vote" and judged == [1, 2]
 
 
 async def test_vote_rounds_due_together_are_paced_not_capped(make_harness: Callable[..., Awaitable[Any]]
@@ -449,7 +450,7 @@ async def test_an_earlier_message_is_decided_when_the_next_arrives_not_at_the_cl
 
     async def judge(msg: Incoming, burst: Any) -> Decision:
         judged.append((msg.message_id, [m.message_id for m in burst]))
-        return Decision(False, "majority vote", (False,), kind="vote")
+        return Decision(False, Line("majority vote"), (False,), kind="vote")
 
     timers = WindowTimers()
     window = BurstWindow(3600, judge, call_later=timers.call_later)  # closed when the test says
@@ -458,15 +459,15 @@ async def test_an_earlier_message_is_decided_when_the_next_arrives_not_at_the_cl
         return Incoming(message_id=i, author_id=1, author_name="a", content="x",
                         created_at=datetime.now(UTC), place=place(7, False))
 
-    assert (await window.submit(msg(10))).reason == "majority vote"  # leading edge
+    assert (await window.submit(msg(10))).reason.english() == "majority vote"  # leading edge
     second = await submitted(window, msg(20))
     assert not second.done()  # the newest: waits for the close
-    assert (await window.submit(msg(15))).reason == "coalesced into 20"  # out of order: at once
+    assert (await window.submit(msg(15))).reason.english() == "coalesced into 20"  # out of order: at once
     third = await submitted(window, msg(30))
-    assert (await second).reason == "coalesced into 30"  # decided by the arrival of the next
+    assert (await second).reason.english() == "coalesced into 30"  # decided by the arrival of the next
     assert not third.done() and judged == [(10, [])]
     timers.close_next()  # the window's own timer, called now
-    assert (await third).reason == "majority vote"
+    assert (await third).reason.english() == "majority vote"
     assert judged[-1] == (30, [15, 20])  # the earlier ones are the round's context
 
 
@@ -479,7 +480,7 @@ async def test_a_live_change_of_the_vote_window_applies_to_the_next_window() -> 
     seconds = [3600.0]
 
     async def judge(msg: Incoming, burst: Any) -> Decision:
-        return Decision(False, "majority vote", (False,), kind="vote")
+        return Decision(False, Line("majority vote"), (False,), kind="vote")
 
     timers = WindowTimers()
     window = BurstWindow(lambda: seconds[0], judge, call_later=timers.call_later)
@@ -492,13 +493,13 @@ async def test_a_live_change_of_the_vote_window_applies_to_the_next_window() -> 
     seconds[0] = 0.01  # the operator shortens it
     second = await submitted(window, msg(2))
     assert timers.close_next() == 3600  # the hour's window closes (its timer, called now)
-    assert (await second).reason == "majority vote"
+    assert (await second).reason.english() == "majority vote"
     assert [length for length, _ in timers.due] == [0.01]  # the next opened with 10 ms
     third = await submitted(window, msg(3))
     timers.close_next()
-    assert (await third).reason == "majority vote"
+    assert (await third).reason.english() == "majority vote"
     seconds[0] = 0.0
-    assert (await window.submit(msg(4))).reason == "majority vote"  # 0: judged at once, on its own
+    assert (await window.submit(msg(4))).reason.english() == "majority vote"  # 0: judged at once, on its own
 
     clock = LoopClock()
     patience = [0.5]

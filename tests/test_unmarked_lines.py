@@ -47,6 +47,10 @@ SHOWN_BY = {
 }
 # Calls whose every keyword is shown: a line's values (bot/core/lines.py).
 ALL_KEYWORDS = {"Line"}
+# Reasons the verbose mirror quotes (a reply decision's, the first look's, a limit's, the one rule's
+# refusal's, a proactive round's): the position of the reason among each one's arguments (or its
+# ``reason=``), the only one shown of them (a decision's ``kind`` is a metric's label, never shown).
+REASON_AT = {"Decision": 1, "Look": 2, "Reached": 3, "Refusal": 1, "Verdict": 2}
 TEXT_KEYWORDS = {"content", "title", "description", "name", "value", "text", "label", "placeholder"}
 # Discord's markup, drawn by each client in its own language: a timestamp (<t:0:R>), a mention.
 DISCORD_MARKUP = re.compile(r"<t:\d+(?::[tTdDfFRS])?>|<(?:@[!&]?|#)\d+>")
@@ -170,10 +174,14 @@ def unmarked(source: str, where: str, elsewhere: Elsewhere | None = None) -> lis
             continue
         func = node.func
         name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
-        if name not in SHOWN_BY:
+        if name in REASON_AT:
+            shown = [*node.args[REASON_AT[name]:REASON_AT[name] + 1],
+                     *(k.value for k in node.keywords if k.arg == "reason")]
+        elif name in SHOWN_BY:
+            shown = [*node.args,
+                     *(k.value for k in node.keywords if k.arg in TEXT_KEYWORDS or name in ALL_KEYWORDS)]
+        else:
             continue
-        shown = [*node.args,
-                 *(k.value for k in node.keywords if k.arg in TEXT_KEYWORDS or name in ALL_KEYWORDS)]
         for value in shown:
             found += [f"{where}:{n.lineno}: {ast.unparse(n)[:90]}" for n in literal_words(value, helpers)]
             found += built_elsewhere(value, helpers, elsewhere or {})
@@ -232,6 +240,30 @@ async def round(self, bot, user, days, where):
 '''
     assert sorted(line.split(": ", 1)[1] for line in unmarked(planted, "planted.py")) == sorted([
         "f'Check-in sent to user {user}.'", "'Reminder delivered.'", "'their DM'", "'2 new'"])
+
+
+def test_the_check_finds_a_planted_english_reason() -> None:
+    planted = '''
+async def decide(self, msg, later, reached, turns):
+    if msg.is_dm:
+        return Decision(True, "direct message", kind="direct_message")
+    if msg.mentions_bot:
+        return Decision(True, Line(N_("mentioned")), after=("Finn",), kind="mentioned")
+    if later:
+        return Decision(False, f"coalesced into {later.message_id}", kind="coalesced")
+    if turns:
+        return Decision(False, Line.tn(turns, "{count} turn", "{count} turns"), kind="ensemble_turns")
+    if reached:
+        return Decision(False, Line(N_("limit: {reason}"), reason=reached.reason), kind="limit")
+    look = Look(False, 0.2, "first look: not interesting enough", "first_look_uninteresting")
+    refused = Refusal("place", Line(N_("this place is inactive")), INACTIVE)
+    spent = Reached("rate", 1, "0", Line("5 messages a minute reached"), N_("in a minute"))
+    quiet = Verdict(place, False, reason="deactivated here")
+    return Decision(False, "limit: " + reached.reason, (True, None), kind="limit")
+'''
+    assert sorted(line.split(": ", 1)[1] for line in unmarked(planted, "planted.py")) == sorted([
+        "'direct message'", "f'coalesced into {later.message_id}'", "'first look: not interesting enough'",
+        "'5 messages a minute reached'", "'deactivated here'", "'limit: '"])
 
 
 def test_the_check_finds_an_english_line_built_in_another_module() -> None:

@@ -7,9 +7,9 @@ is read in (bot/discord/logchannel.py) when it posts.
 ``Line.tn(days, "Check-in sent after a day of silence.", "Check-in sent after {count} days of silence.")``
 (written as ``tn`` so the extractor reads the two forms as one plural entry). Values are shown as they are:
 an ``int`` is an id (a user's, a channel's) and never grouped; a figure meant as a number is a
-:class:`Figure`, written as the language writes numbers; an amount of a unit that may be a fraction ("0.5
-days") a :class:`Quantity`; a value that is a line itself is rendered in the
-same language; a tuple of values is listed, "; " apart.
+:class:`Figure`, written as the language writes numbers (a share as a percentage); an amount of a unit that
+may be a fraction ("0.5 days") a :class:`Quantity`; a value that is a line itself is rendered in the same
+language; a tuple of values is listed, "; " apart, a :class:`Spaced` one a space apart.
 """
 
 from __future__ import annotations
@@ -18,19 +18,31 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot.core.i18n import t, tn
-from bot.core.numbers import number, quantity
+from bot.core.numbers import number, percent, quantity
 
 
 @dataclass(frozen=True)
 class Figure:
     """A number in a line, written the reader's way ("1,234.5", "1.234,5"); ``places``: exactly that many
-    decimals."""
+    decimals; ``share``: a share of one (0.4), written as a whole percentage ("40%", "40 %"); ``signed``:
+    with its sign even when positive ("+1.5")."""
 
     value: float
     places: int | None = None
+    share: bool = False
+    signed: bool = False
 
     def render(self, language: str | None) -> str:
-        return number(self.value, language, places=self.places)
+        if self.share:
+            return percent(self.value, language)
+        return number(self.value, language, signed=self.signed, places=self.places)
+
+
+@dataclass(frozen=True)
+class Spaced:
+    """Values shown one after another, a space apart (a vote's "yes no fail")."""
+
+    items: tuple[object, ...]
 
 
 @dataclass(frozen=True)
@@ -92,4 +104,6 @@ def shown(value: object, language: str | None) -> str:
         return value.render(language)
     if isinstance(value, tuple):
         return "; ".join(shown(v, language) for v in value)
+    if isinstance(value, Spaced):
+        return " ".join(shown(v, language) for v in value.items)
     return str(value)

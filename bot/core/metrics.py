@@ -4,7 +4,7 @@ library's global one), and handed to what already sees each event: the reply pip
 observers, the model client's usage record, the voice service's, the database engines' statement events.
 
 Every series is labelled by character and by bounded kinds (a purpose, a model id, a decision's kind), never
-by a person, a place or a message: a decision's reason is free text that can name people and message ids,
+by a person, a place or a message: a decision's reason is a line whose values can name people and message ids,
 so a decision is labelled by the kind it carries (bot/core/stages.py ``DecisionKind``), set where it is
 made, never by its reason.
 

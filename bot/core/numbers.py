@@ -28,6 +28,7 @@ def number(value: float, language: str | None, *, signed: bool = False, places: 
     ("60.0", "12,5")."""
     if places is not None:
         fixed = "#,##0" + ("." + "0" * places if places > 0 else "")
+        fixed = f"+{fixed};-{fixed}" if signed else fixed
         return str(format_decimal(value, format=fixed, locale=_locale(language), decimal_quantization=True))
     return str(format_decimal(value, format=SIGNED if signed else None, locale=_locale(language)))
 

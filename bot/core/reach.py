@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from bot.core.i18n import N_, t
+from bot.core.lines import Line
 
 NOT_ALLOWED = N_("I'm not taking requests from you here.")
 INACTIVE = N_("I'm switched off in this channel (an admin used `/bot deactivate`), so I don't write replies "
@@ -60,7 +61,7 @@ class Refusal:
     said); ``tell``: what the person is told where they asked (its English: :meth:`said` in theirs)."""
 
     kind: str
-    reason: str
+    reason: Line
     tell: str
     reached: object | None = None  # the limit reached (bot/operator/limits.py Reached), for a limit
     # the limit's line in a language (the operator's own as written), for a limit

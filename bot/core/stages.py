@@ -16,6 +16,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from bot.core.attachments import NO_TEXT, NOTHING, Attachment, Carried, message_text
+from bot.core.i18n import N_
+from bot.core.lines import Line, Spaced
 from bot.core.models.tools import Lent
 from bot.core.persona.model import Persona
 from bot.core.place import Place
@@ -169,7 +171,7 @@ class Incoming:
 
 
 # What decided a message, as a bounded word: set where each decision is made, so what counts decisions
-# (bot/core/metrics.py) labels them by it, never by the reason, which is free text naming people and ids.
+# (bot/core/metrics.py) labels them by it, never by the reason, whose values name people and ids.
 DecisionKind = Literal[
     # the decider (bot/reply/deciding/)
     "direct_message", "mentioned", "reply_to_me", "name_mentioned", "empty", "own_thread",
@@ -185,22 +187,32 @@ DecisionKind = Literal[
 @dataclass(frozen=True)
 class Decision:
     reply: bool
-    reason: str  # for the log: free text (it may name people, characters, message ids)
+    # For the log and the log channel: a line (its names, message ids and figures values), rendered in the
+    # language it is read in; a model's own words or an error's message are a value of it, never its msgid.
+    reason: Line
     votes: tuple[bool | None, ...] = ()
     # Other characters (bots in this server) named before this one: they answer first, we wait our turn.
     after: tuple[str, ...] = ()
     intent: str = ""  # of a message that will be answered (bot/reply/deciding/intent.py)
     kind: DecisionKind = field(kw_only=True)  # what decided it (DecisionKind), given where it is made
 
-    def describe(self) -> str:
-        what = f"{'reply' if self.reply else 'stay quiet'} ({self.reason}"
+    def describe(self) -> Line:
+        """The decision and why, as one line ("reply (mentioned; after Finn)"): ``.english()`` for the
+        operator's own log, rendered in the log channel's language there."""
+        why: list[Line] = [self.reason]
         if self.votes:
-            what += "; votes: " + " ".join({True: "yes", False: "no", None: "fail"}[v] for v in self.votes)
+            why.append(Line(N_("votes: {votes}"), votes=Spaced(tuple(VOTE_WORDS[v] for v in self.votes))))
         if self.after:
-            what += "; after " + ", ".join(self.after)
+            why.append(Line(N_("after {names}"), names=", ".join(self.after)))
         if self.intent:
-            what += f"; intent: {self.intent}"
-        return what + ")"
+            why.append(Line(N_("intent: {intent}"), intent=self.intent))  # a code name, as logged
+        if self.reply:
+            return Line(N_("reply ({why})"), why=tuple(why))
+        return Line(N_("stay quiet ({why})"), why=tuple(why))
+
+
+# Each vote as the decision line shows it: a vote that failed (the model call) is neither.
+VOTE_WORDS = {True: Line(N_("yes")), False: Line(N_("no")), None: Line(N_("fail"))}
 
 
 @dataclass

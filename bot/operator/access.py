@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from bot.core.config.holder import Derived, snapshot
 from bot.core.config.sections import SecretSettings, parse_ids
 from bot.core.config.service import AccessSettings
+from bot.core.i18n import N_
+from bot.core.lines import Line
 from database.records import ServerConfig
 from database.servers import Servers
 
@@ -38,20 +40,22 @@ class AccessRules:
     allowed_roles: frozenset[int] = frozenset()
     blocked_roles: frozenset[int] = frozenset()
 
-    def refusal(self, user_id: int, roles: Collection[int], *, is_dm: bool) -> str | None:
+    def refusal(self, user_id: int, roles: Collection[int], *, is_dm: bool) -> Line | None:
         """Why this person may not talk to the character here, or None when they may."""
         if is_dm and not self.allow_dms:
-            return "direct messages are off (allow_dms)"
+            return Line(N_("direct messages are off (allow_dms)"))
         if user_id in self.blocked_users:
-            return "on blocked_users"
+            return Line(N_("on blocked_users"))
         if not is_dm and not self.blocked_roles.isdisjoint(roles):
-            return "holds a role on blocked_roles"
+            return Line(N_("holds a role on blocked_roles"))
         role_list = self.allowed_roles if not is_dm else frozenset()
         if not self.allowed_users and not role_list:
             return None  # an empty allow list lets everyone in
         if user_id in self.allowed_users or not role_list.isdisjoint(roles):
             return None
-        return "not on allowed_users" + (" and holds no role on allowed_roles" if role_list else "")
+        if role_list:
+            return Line(N_("not on allowed_users and holds no role on allowed_roles"))
+        return Line(N_("not on allowed_users"))
 
 
 def list_value(access: AccessSettings, config: ServerConfig | None, name: str) -> str:
@@ -107,7 +111,7 @@ class AccessGate:
         stored = self.servers.settled()
         return None if stored is None else (stored, self._reloads)
 
-    async def refusal(self, user_id: int, roles: Collection[int], guild_id: int | None) -> str | None:
+    async def refusal(self, user_id: int, roles: Collection[int], guild_id: int | None) -> Line | None:
         """Why ``user_id`` (holding ``roles``) may not talk to the character in ``guild_id`` (None: a DM)."""
         if self.is_admin(user_id):
             return None

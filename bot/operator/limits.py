@@ -32,7 +32,7 @@ from bot.core.config import ModelSettings
 from bot.core.config.service import LimitSettings
 from bot.core.i18n import N_, language_of, language_written, own_line, tn
 from bot.core.i18n import t as translated
-from bot.core.lines import Line
+from bot.core.lines import Figure, Line
 from bot.core.localtime import Clock, load_zone, utc_now
 from bot.core.models.base import route
 from bot.core.models.capabilities import ModelTable
@@ -55,14 +55,21 @@ MAX_TRACKED = 20_000  # people (or places) remembered at once; the oldest window
 @dataclass(frozen=True)
 class Reached:
     """A limit someone reached: which (``kind``), for whom (``subject``: a person, or the place where a
-    spend cap was met), in which window, why (for the log), and when it resets (for the character)."""
+    spend cap was met), in which window, why (for the log and the log channel: a line, its figures values),
+    and when it resets (for the character)."""
 
     kind: str  # rate | tokens | server | global
     subject: int
     window: str
-    reason: str
+    reason: Line
     when: str
 
+
+
+def global_cap(cap: float, spent: float) -> Line:
+    """Why the whole bot spends no more today: its daily cap and today's spend, in dollars."""
+    return Line(N_("global daily spend cap ${cap} reached (${spent} today)"), cap=Figure(cap),
+                spent=Figure(spent, 2))
 
 class ReplyTokenFactor:
     """The reply model's tokens per token of the local tokenizer (as ``ClaudeClient.token_factor`` says), read
@@ -150,7 +157,9 @@ class SpendingLimits:
         while times and now - times[0] >= RATE_WINDOW:
             times.popleft()
         if len(times) >= limit:
-            return Reached("rate", user_id, f"{times[0]:.3f}", f"{limit} messages a minute reached",
+            return Reached("rate", user_id, f"{times[0]:.3f}",
+                           Line.tn(limit, "{count} message a minute reached",
+                                   "{count} messages a minute reached"),
                            N_("in a minute"))
         times.append(now)
         return None
@@ -204,17 +213,19 @@ class SpendingLimits:
         spent = await self.spent(user_id, guild_id, now)
         cap = s.global_daily_spend_usd
         if cap and spent.global_usd >= cap:
-            return Reached("global", place, day, f"global daily spend cap ${cap:g} reached "
-                           f"(${spent.global_usd:.2f} today)", N_("tomorrow"))
+            return Reached("global", place, day, global_cap(cap, spent.global_usd), N_("tomorrow"))
         cap = s.server_daily_spend_usd
         if guild_id is not None and cap and spent.server_usd >= cap:
-            return Reached("server", place, day, f"this server's daily spend cap ${cap:g} reached "
-                           f"(${spent.server_usd:.2f} today)", N_("tomorrow"))
+            return Reached("server", place, day,
+                           Line(N_("this server's daily spend cap ${cap} reached (${spent} today)"),
+                                cap=Figure(cap), spent=Figure(spent.server_usd, 2)), N_("tomorrow"))
         budget = self.budget(spent.premium)
         if budget and spent.person_tokens >= budget:
-            plan = "premium " if spent.premium else ""
-            return Reached("tokens", user_id or place, day, f"{plan}daily token budget {budget:,} used up "
-                           f"({spent.person_tokens:,} tokens today)", N_("tomorrow"))
+            used = (N_("premium daily token budget {budget} used up ({spent} tokens today)") if spent.premium
+                    else N_("daily token budget {budget} used up ({spent} tokens today)"))
+            return Reached("tokens", user_id or place, day,
+                           Line(used, budget=Figure(budget), spent=Figure(spent.person_tokens)),
+                           N_("tomorrow"))
         return None
 
     async def reached(self, user_id: int | None, guild_id: int | None, place: int, *, counted: bool = False,
@@ -242,12 +253,12 @@ class SpendingLimits:
         if spent < cap:
             return None
         day = now.astimezone(self.zone).date().isoformat()
-        reason = f"global daily spend cap ${cap:g} reached (${spent:.2f} today)"
+        reason = global_cap(cap, spent)
         if self._once(self._noted, Reached("global", 0, day, reason, N_("tomorrow"))):
-            log.warning("%s: the character speaks first no more today", reason)
+            log.warning("%s: the character speaks first no more today", reason.english())
             self.mirror(Line(N_("⏳ {reason}: nothing said unprompted (a first word, a DM, the status) until "
                                 "midnight ({zone})."), reason=reason, zone=self.timezone))
-        return reason
+        return reason.english()  # the model client's own log and error: the operator's, in English
 
     async def paid_call_refusal(self, user_id: int | None, guild_id: int | None, place: int, *,
                                 what: str) -> str | None:
@@ -269,7 +280,7 @@ class SpendingLimits:
                         until=self._reset_text(reached))
             log.warning("%s", line.english())
             self.mirror(line)
-        return reached.reason
+        return reached.reason.english()  # a feature's own log and error: the operator's, in English
 
     def reply_text(self, reached: Reached, language: str | None = None) -> str:
         """The limit's line, in ``language`` unless the operator wrote their own."""
@@ -289,7 +300,10 @@ class SpendingLimits:
                 await outlet.send(self.reply_text(reached, language), first=True)
             except Exception as exc:  # the refusal stands even when Discord would not take the line
                 log.warning("could not tell %s about the limit: %s", msg.author_id, exc)
-        return Decision(False, f"limit: {reached.reason}{'; said so once' if told else ''}", kind="limit")
+        if told:
+            return Decision(False, Line(N_("limit: {reason}; said so once"), reason=reached.reason),
+                            kind="limit")
+        return Decision(False, Line(N_("limit: {reason}"), reason=reached.reason), kind="limit")
 
     async def _written(self, user_id: int) -> str | None:
         """The language the person writes in (their writing profile): a message that tells none ("ok?")

@@ -62,7 +62,7 @@ def describe_decision(msg: Incoming, decision: Decision) -> Line:
             return Line(N_("{place} · user {user}: reply"), place=msg.log_place, user=msg.author_id)
         return Line(N_("{place} · user {user}: no reply"), place=msg.log_place, user=msg.author_id)
     said = clip(msg.content, 150)
-    why = decision.describe()  # the pipeline's own words for its reasons (a vote, a gate), shown as they are
+    why = decision.describe()  # a line too (its reasons marked where each is made), rendered with this one
     return Line(N_("{place} · {name} ({user}): “{said}” → {decision}"), place=msg.log_place,
                 name=msg.author_name, user=msg.author_id, said=said, decision=why)
 

@@ -34,6 +34,8 @@ import logging
 from collections import OrderedDict
 from collections.abc import Collection
 
+from bot.core.i18n import N_
+from bot.core.lines import Line
 from bot.core.reach import COUNTED, INACTIVE, NOT_ALLOWED, UNPROMPTED, Permit, Refusal, Way, Where, issue
 from bot.core.stages import Decision, Incoming, Outlet
 from bot.operator.access import AccessGate
@@ -103,13 +105,13 @@ class Reach:
 
     async def _closed(self, user_id: int | None, where: Where, roles: Collection[int]) -> Refusal | None:
         if not where.is_dm and not await self.places.is_active(where.channel_id, where.guild_id):
-            return Refusal("place", "this place is inactive", INACTIVE)
+            return Refusal("place", Line(N_("this place is inactive")), INACTIVE)
         if user_id is None:
             return None
         why = await self.access.refusal(user_id, roles, where.guild_id)
         if why is None:
             return None
-        return Refusal("access", f"not allowed to talk to me: {why}", NOT_ALLOWED)
+        return Refusal("access", Line(N_("not allowed to talk to me: {why}"), why=why), NOT_ALLOWED)
 
     async def over_limit(self, way: Way, user_id: int | None, where: Where, *,
                          counted: bool = False) -> Refusal | None:
@@ -120,7 +122,8 @@ class Reach:
             return None
         if way is not Way.MESSAGE:  # the message path notes its own (and tells the person)
             self.limits.note(str(way), user_id, where.guild_id, where.channel_id, reached)
-        return Refusal("limit", f"limit: {reached.reason}", self.limits.reply_text(reached), reached,
+        return Refusal("limit", Line(N_("limit: {reason}"), reason=reached.reason),
+                       self.limits.reply_text(reached), reached,
                        functools.partial(self.limits.reply_text, reached))
 
     async def permit(self, way: Way, user_id: int | None, where: Where, roles: Collection[int] = (), *,
@@ -131,7 +134,7 @@ class Reach:
         refused = await (self.refusal(way, user_id, where, roles) if spends
                          else self.closed(way, user_id, where, roles))
         if refused is not None:
-            log.debug("%s to user %s in %s refused: %s", way, user_id, where, refused.reason)
+            log.debug("%s to user %s in %s refused: %s", way, user_id, where, refused.reason.english())
             return refused
         return issue(way, user_id, where)
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import logging
 
 from bot.core.config import ReplySettings, SecretSettings
+from bot.core.i18n import N_
+from bot.core.lines import Line
 from bot.core.policy import ServerPolicies
 from bot.core.stages import Decision, Features, Incoming, Outlet
 from bot.reply.composing import Prefetched, prompt_request
@@ -148,7 +150,8 @@ class Admission:
                             "go unanswered: grant the bot's role %s in that channel (Edit Channel > "
                             "Permissions) or in Server Settings > Roles", msg.channel_name or msg.channel_id,
                             msg.guild_name or msg.guild_id, msg.channel_id, msg.cannot_post, msg.cannot_post)
-            return Decision(False, f"the bot lacks {msg.cannot_post} here", kind="no_permission")
+            return Decision(False, Line(N_("the bot lacks {permission} here"), permission=msg.cannot_post),
+                            kind="no_permission")
         self._cannot_post.discard(msg.channel_id)  # granted since: a later refusal is said again
         for gate in (*self._gates, *(() if msg.is_dm else self._place_gates)):
             stop = await gate(msg, outlet)

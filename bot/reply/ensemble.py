@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.core.config import EnsembleSettings
+from bot.core.i18n import N_
+from bot.core.lines import Figure, Line
 from bot.core.stages import Decision, Incoming, OwnAccounts, ReplyResult, ThreadTalk
 from bot.reply.deciding import (
     CharacterRouter,
@@ -146,22 +148,24 @@ class Ensemble:
         if not order and await self._in_own_thread(msg):
             talker = await self._thread_speaker(msg)
             self.router.joined_in(msg.channel_id, talker)
-            decision = Decision(True, f"{self.member(talker).name}, in the thread opened to talk",
-                                kind="own_thread")
+            decision = Decision(True, Line(N_("{name}, in the thread opened to talk"),
+                                           name=self.member(talker).name), kind="own_thread")
             return self._chain(msg, decision, [talker])
         if order:
             if msg.author_is_bot:
                 answering = await self.main.decide(msg, addressed=True)  # unless it would loop
                 if not answering.reply:
                     return Casting.quiet(answering)
-            decision = Decision(True, "addressed: " + ", ".join(self.member(k).name for k in order),
+            decision = Decision(True, Line(N_("addressed: {names}"),
+                                     names=", ".join(self.member(k).name for k in order)),
                                 kind="addressed")
             return self._chain(msg, decision, order)
         key, reason = self.router.route(msg, self.members)
         if key is None:
             return Casting.quiet(Decision(False, reason, kind="unrouted"))
         decision = await self.member(key).pipeline.decide(msg)
-        decision = Decision(decision.reply, f"{self.member(key).name}, {reason}; {decision.reason}",
+        decision = Decision(decision.reply, Line(N_("{name}, {why}; {decision}"), name=self.member(key).name,
+                                                 why=reason, decision=decision.reason),
                             decision.votes, kind=decision.kind)
         if not decision.reply:
             return Casting.quiet(decision)
@@ -207,19 +211,22 @@ class Ensemble:
     async def _after_character(self, msg: Incoming, speaker: str) -> Casting:
         if msg.is_dm or len(self.members) < 2 or self._chains.get(msg.channel_id):
             # (during a chain, the next addressed character answers anyway: no banter on top)
-            return Casting.quiet(Decision(False, "one of my characters spoke", kind="ensemble_spoke"))
+            return Casting.quiet(Decision(False, Line(N_("one of my characters spoke")),
+                                          kind="ensemble_spoke"))
         turns = self._character_turns.get(msg.channel_id, 0)
         if turns >= self.settings.max_character_turns:
             return Casting.quiet(Decision(
-                False, f"{turns} character turns in a row in this channel; waiting for a person",
+                False, Line.tn(turns, "{count} character turn in a row in this channel; waiting for a person",
+                               "{count} character turns in a row in this channel; waiting for a person"),
                 kind="ensemble_turns"))
         named = self.addressed(msg, exclude=speaker)
         if named:
-            key, reason = named[0], "named by " + self.member(speaker).name
+            key, reason = named[0], Line(N_("named by {name}"), name=self.member(speaker).name)
         else:
             picked = await self._banter_pick(speaker, msg.channel_id)
             if picked is None:
-                return Casting.quiet(Decision(False, f"nobody answers {self.member(speaker).name}",
+                return Casting.quiet(Decision(False, Line(N_("nobody answers {name}"),
+                                                          name=self.member(speaker).name),
                                               kind="ensemble_quiet"))
             key, reason = picked
             self.router.joined_in(msg.channel_id, key)
@@ -232,7 +239,8 @@ class Ensemble:
                     speaker, key, exchange_delta(results[0].felt), decay=self._fade)
                 log.info("affinity %s/%s now %+.2f", speaker, key, value)
 
-        decision = Decision(True, f"{self.member(key).name} answers {self.member(speaker).name} ({reason})",
+        decision = Decision(True, Line(N_("{name} answers {speaker} ({why})"), name=self.member(key).name,
+                                      speaker=self.member(speaker).name, why=reason),
                             kind="ensemble_answer")
         return Casting(decision, (key,), finish)
 
@@ -244,7 +252,7 @@ class Ensemble:
         value, _, updated_at = await self.characters.affinity_since(a, b)
         return self._fade(value, updated_at)
 
-    async def _banter_pick(self, speaker: str, channel_id: int) -> tuple[str, str] | None:
+    async def _banter_pick(self, speaker: str, channel_id: int) -> tuple[str, Line] | None:
         others = [
             m for m in self.members if m.key != speaker and not self.router.cooldown_left(channel_id, m.key)
         ]
@@ -253,5 +261,7 @@ class Ensemble:
             affinity = await self.affinity(speaker, member.key)
             chance = banter_probability(self.settings.banter_chance, affinity)
             if self.rng.random() < chance:
-                return member.key, f"banter, chance {chance:.0%} at affinity {affinity:+.1f}"
+                return member.key, Line(N_("banter, chance {chance} at affinity {affinity}"),
+                                        chance=Figure(chance, share=True),
+                                        affinity=Figure(affinity, 1, signed=True))
         return None

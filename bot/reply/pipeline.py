@@ -43,6 +43,8 @@ from typing import Protocol
 
 from bot.core.attachments import NOTHING, Carried
 from bot.core.character import CharacterSource
+from bot.core.i18n import N_
+from bot.core.lines import Line
 from bot.core.metrics import Span
 from bot.core.persona.model import Persona
 from bot.core.stages import Decision, Incoming, Outlet, Reader, ReplyResult, ThreadTalk
@@ -185,7 +187,7 @@ class ReplySequence:
         with self._span("reply.decide"):
             casting = await self.cast.cast(msg)
         if own and not casting.speakers:  # our own post nobody answers: no decision to speak of
-            log.debug("message %s: %s", msg.message_id, casting.decision.describe())
+            log.debug("message %s: %s", msg.message_id, casting.decision.describe().english())
             return []
         await self._decided(main, msg, casting.decision, speaks=main.character_key in casting.speakers,
                             own=own)
@@ -214,12 +216,12 @@ class ReplySequence:
         stages = main.stages
         if outlet is None:
             if not await stages.admission.observe(msg):
-                return Taken(Decision(False, "this place is inactive", kind="inactive"))
+                return Taken(Decision(False, Line(N_("this place is inactive")), kind="inactive"))
             return Taken()
         admitted, prefetched = await stages.admission.admit_prefetching(msg)
         if not admitted:  # consumed (a log-channel command, say): nothing is owed
             await stages.owed.settle(msg.message_id, at_once=True)
-            return Taken(Decision(False, "consumed", kind="consumed"))
+            return Taken(Decision(False, Line(N_("consumed")), kind="consumed"))
         stop = await stages.admission.gate(msg, outlet)
         if stop is not None:
             await stages.owed.settle(msg.message_id, at_once=True)  # refused: no mark left for a restart
@@ -282,10 +284,11 @@ class ReplySequence:
         admission = main.stages.admission
         if outlet is None:
             if await admission.observe(msg):
-                return Decision(True, "owed from before a restart", kind="owed")
-            return Decision(False, "this place is inactive", kind="inactive")
+                return Decision(True, Line(N_("owed from before a restart")), kind="owed")
+            return Decision(False, Line(N_("this place is inactive")), kind="inactive")
         if not await admission.admit(msg):
-            return Decision(False, "not admitted (an inactive place, or consumed)", kind="not_admitted")
+            return Decision(False, Line(N_("not admitted (an inactive place, or consumed)")),
+                            kind="not_admitted")
         return await admission.gate(msg, outlet)
 
     def answering(self, key: str, message_id: int) -> bool:
@@ -379,7 +382,7 @@ class Solo:
 
     async def cast(self, msg: Incoming) -> Casting:
         if self.own_words(msg):
-            return Casting.quiet(Decision(False, "my own message", kind="own_message"))
+            return Casting.quiet(Decision(False, Line(N_("my own message")), kind="own_message"))
         decision = await self._pipeline.decide(msg)
         return Casting(decision, (self._pipeline.character_key,) if decision.reply else ())
 
@@ -451,7 +454,7 @@ class ReplyPipeline:
         message, and only whether answering would loop is left to decide."""
         if addressed:
             blocked = self.stages.throttle.blocked(msg.channel_id, msg.author_id)
-            return blocked or Decision(True, "addressed", kind="addressed")
+            return blocked or Decision(True, Line(N_("addressed")), kind="addressed")
         return await self.stages.decider.decide(msg, owed=owed)
 
     # -- another answer asked for (a reroll)

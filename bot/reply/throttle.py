@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 
 from bot.core.config import ReplySettings
+from bot.core.i18n import N_
+from bot.core.lines import Figure, Line
 from bot.core.stages import Decision
 
 
@@ -31,11 +33,13 @@ class BotThrottle:
     def blocked(self, channel_id: int, bot_id: int) -> Decision | None:
         """The decision not to answer ``bot_id`` here (None: answering would not loop)."""
         if self._consecutive.get(channel_id, 0) >= self.threshold:
-            return Decision(False, f"bot reply threshold {self.threshold} reached until a human speaks",
+            return Decision(False, Line(N_("bot reply threshold {threshold} reached until a human speaks"),
+                                 threshold=Figure(self.threshold)),
                             kind="bot_threshold")
         last = self._last_reply_to.get(bot_id)
         if last is not None and time.monotonic() - last < self.cooldown:
-            return Decision(False, f"cooldown {self.cooldown:g}s for this bot", kind="bot_cooldown")
+            return Decision(False, Line(N_("cooldown {seconds}s for this bot"),
+                                        seconds=Figure(self.cooldown)), kind="bot_cooldown")
         return None
 
     def replied_to_bot(self, channel_id: int, bot_id: int) -> None:

@@ -125,7 +125,8 @@ class DiscordCalls:
             refused = await self._bot.services.reach.refusal(Way.HEAR, user_id, Where(guild_id, channel_id),
                                                              roles)
             if refused is not None:
-                log.debug("voice of user %s in channel %s not heard: %s", user_id, channel_id, refused.reason)
+                log.debug("voice of user %s in channel %s not heard: %s", user_id, channel_id,
+                          refused.reason.english())
             return refused is None
 
         voice = self._bot.services.part(VoiceService)

@@ -124,7 +124,7 @@ class CheckInRound:
         speaker = self.speaker
         permit = await speaker.reach.permit(Way.CHECKIN, person.user_id, Where.dm())
         if isinstance(permit, Refusal):
-            log.debug("no check-in for user %s: %s", person.user_id, permit.reason)
+            log.debug("no check-in for user %s: %s", person.user_id, permit.reason.english())
             return False
         store, persona = speaker.store, in_place(speaker.persona, False)  # a DM: a mature one's safe register
         user = await store.people.get_user(person.user_id)

@@ -163,7 +163,7 @@ class CorrectionAnswers:
         permit = await speaker.reach.permit(Way.CORRECTION, reaction.user_id, place, roles)
         if isinstance(permit, Refusal):
             self._claimed.pop(message, None)
-            log.debug("no answer to a correction in %s: %s", where, permit.reason)
+            log.debug("no answer to a correction in %s: %s", where, permit.reason.english())
             return
         audience = self._audience(reaction)
         said, lines = await self._context(reaction, audience)

@@ -28,7 +28,7 @@ from bot.alive.speaker import Speaker
 from bot.alive.style import place_line
 from bot.core.claude import ClaudeUnavailable
 from bot.core.i18n import N_
-from bot.core.lines import Line
+from bot.core.lines import Figure, Line
 from bot.core.localtime import LocalTime
 from bot.core.persona.macros import Moment
 from bot.core.persona.register import in_place
@@ -57,14 +57,14 @@ class Roller(Protocol):
 class Verdict:
     place: Venue
     speak: bool
-    reason: str
+    reason: Line  # the round's own wording, rendered where it is read (a model's error its value)
     kind: str = ""  # comment | thought, when it spoke
 
     def describe(self) -> str:
         return self.line().english()
 
     def line(self) -> Line:
-        """The verdict for the log channel; its reason is the round's own wording, shown as it is."""
+        """The verdict for the log channel, its reason rendered in the same language."""
         if not self.speak:
             return Line(N_("Proactive round · {place}: stayed quiet ({reason})"), place=self.place.label,
                         reason=self.reason)
@@ -76,25 +76,28 @@ class Verdict:
 
 
 def judge(now: datetime, recent: Sequence[SeenMessage], own_ids: Collection[int], *, active: bool,
-          max_silence: timedelta, chance: float, roll: Callable[[], float]) -> tuple[bool, str]:
+          max_silence: timedelta, chance: float, roll: Callable[[], float]) -> tuple[bool, Line]:
     """Whether to speak in one channel, and why (``roll`` is drawn only when every check passed)."""
     if not active:
-        return False, "deactivated here"
+        return False, Line(N_("deactivated here"))
     if not recent:
-        return False, "no messages seen here"
+        return False, Line(N_("no messages seen here"))
     last = max(recent, key=lambda m: m.message_id)
     if last.author_id in own_ids:
-        return False, "the last message is mine"
+        return False, Line(N_("the last message is mine"))
     silent = now - last.created_at
     if silent > max_silence:
-        return False, (f"silent for {silent.total_seconds() / 3600:.1f} h, longer than "
-                       f"{max_silence.total_seconds() / 3600:g} h")
+        return False, Line(N_("silent for {hours} h, longer than {most} h"),
+                           hours=Figure(silent.total_seconds() / 3600, 1),
+                           most=Figure(max_silence.total_seconds() / 3600))
     if silent < BUSY:
-        return False, "busy: someone spoke in the last minute"
+        return False, Line(N_("busy: someone spoke in the last minute"))
     drawn = roll()
     if drawn >= chance:
-        return False, f"roll {drawn:.2f} missed the chance {chance:g}"
-    return True, f"roll {drawn:.2f} within the chance {chance:g}"
+        return False, Line(N_("roll {drawn} missed the chance {chance}"), drawn=Figure(drawn, 2),
+                           chance=Figure(chance))
+    return True, Line(N_("roll {drawn} within the chance {chance}"), drawn=Figure(drawn, 2),
+                      chance=Figure(chance))
 
 
 COMMENT = ("Nobody asked you anything: you decide to speak up on your own. Write one short message "
@@ -153,7 +156,7 @@ class ProactiveRound:
             if go:
                 kind = "comment" if self.rng.random() < 0.5 else "thought"
                 failure = await self.speak(place, kind, recent, now)
-                if failure:
+                if failure is not None:
                     go, reason = False, failure
             verdict = Verdict(place, go, reason, kind if go else "")
             verdicts.append(verdict)
@@ -163,12 +166,13 @@ class ProactiveRound:
         spoke = sum(v.speak for v in verdicts)
         return f"spoke in {spoke} of {len(verdicts)} channel(s)"
 
-    async def speak(self, place: Venue, kind: str, recent: Sequence[SeenMessage], now: datetime) -> str:
-        """Say something in ``place``; returns why nothing was posted ("" when it spoke)."""
+    async def speak(self, place: Venue, kind: str, recent: Sequence[SeenMessage],
+                    now: datetime) -> Line | None:
+        """Say something in ``place``; returns why nothing was posted (None when it spoke)."""
         speaker, settings = self.speaker, self.speaker.settings
         permit = await speaker.reach.permit(Way.PROACTIVE, None, Where(place.guild_id, place.channel_id))
         if isinstance(permit, Refusal):
-            return f"{permit.reason}; nothing posted"
+            return Line(N_("{reason}; nothing posted"), reason=permit.reason)
         here = place_incoming(self.place_of(place.channel_id, place.guild_id), now)
         persona = in_place(speaker.persona, here.age_restricted)  # a mature one's register for the place
         portrait = await self_portrait(speaker.store.identity, speaker.store.state, speaker.character_key)
@@ -199,9 +203,10 @@ class ProactiveRound:
             said = await speaker.line(request, user_id=None, guild_id=place.guild_id, purpose="proactive")
         except ClaudeUnavailable as exc:
             log.warning("proactive message in %s skipped: Claude failed (%s)", place.label, exc)
-            return f"Claude failed ({exc}); nothing posted"
+            # the error's own words, as they are
+            return Line(N_("Claude failed ({error}); nothing posted"), error=str(exc))
         if not said:
-            return "Claude answered nothing; nothing posted"
+            return Line(N_("Claude answered nothing; nothing posted"))
         parts = split(settings.discord, speaker.finish_text(here, said))
         await speak(settings.typing, self.outlet_for(place, permit), parts)
-        return ""
+        return None

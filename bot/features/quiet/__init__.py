@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from bot.core.i18n import N_
+from bot.core.lines import Line
 from bot.core.stages import Decision, Incoming, Outlet
 from bot.operator.registration import Contribution, Feature, Parts, PlaceSwitch, Switch
 
@@ -36,7 +37,8 @@ class QuietGate:
             return None
         if msg.parent_id is not None and await self.own_thread(msg.channel_id):
             return None
-        return Decision(False, "a quiet place: answered only when addressed", kind="addressed_only_mode")
+        return Decision(False, Line(N_("a quiet place: answered only when addressed")),
+                        kind="addressed_only_mode")
 
 
 def build(parts: Parts) -> Contribution:

@@ -134,8 +134,8 @@ class ReminderDelivery:
         if isinstance(permit, Refusal):
             await self._close(reminder, turn, self.clock())  # nobody to remind (this time)
             log.info("reminder %s not delivered: user %s may not be reached (%s)", reminder_id,
-                     reminder.user_id, permit.reason)
-            return f"reminder {reminder_id} not delivered: {permit.reason}"
+                     reminder.user_id, permit.reason.english())
+            return f"reminder {reminder_id} not delivered: {permit.reason.english()}"
         to_dm = permit.where.is_dm
         scope = conversation_scope(to_dm, False, reminder.channel_id)
         async with self.place_lock((reminder.user_id, scope)):  # a reply in flight there goes first
@@ -189,7 +189,7 @@ class ReminderDelivery:
         if not why:
             permit = await self.speaker.reach.permit(Way.TASK, None, Where(task.guild_id, task.channel_id))
             if isinstance(permit, Refusal):
-                why = permit.reason
+                why = permit.reason.english()
         if why or not isinstance(permit, Permit):
             await self._close(task, turn, now)
             log.info("place task %s skipped in channel %s: %s", task.id, task.channel_id, why)

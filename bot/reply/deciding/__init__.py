@@ -14,6 +14,8 @@ import logging
 from collections.abc import Collection
 
 from bot.core.config.sections import TriageSettings
+from bot.core.i18n import N_
+from bot.core.lines import Line
 from bot.core.policy import ServerPolicies
 from bot.core.stages import Decision, DecisionListener, Incoming, ThreadTalk, safely
 from bot.reply.deciding.addressing import Addressee, CharacterNames, addressed_order
@@ -76,34 +78,37 @@ class Decider:
             if blocked is not None:
                 return blocked
         if msg.is_dm:
-            return Decision(True, "direct message", kind="direct_message")
+            return Decision(True, Line(N_("direct message")), kind="direct_message")
         self.first_look.heard(msg.channel_id)  # the channel's pace, whoever the message is for
         if msg.mentions_bot:
-            return Decision(True, "mentioned", after=self.turns.characters_before_me(msg), kind="mentioned")
+            return Decision(True, Line(N_("mentioned")), after=self.turns.characters_before_me(msg),
+                            kind="mentioned")
         if msg.replies_to_bot:
-            return Decision(True, "reply to one of my messages", kind="reply_to_me")
+            return Decision(True, Line(N_("reply to one of my messages")), kind="reply_to_me")
         if self.addressee.names_me(msg):
-            return Decision(True, "name mentioned", after=self.turns.characters_before_me(msg),
+            return Decision(True, Line(N_("name mentioned")), after=self.turns.characters_before_me(msg),
                             kind="name_mentioned")
         if not msg.content.strip():
-            return Decision(False, "empty message", kind="empty")
+            return Decision(False, Line(N_("empty message")), kind="empty")
         if (self.threads is not None and msg.parent_id is not None and not msg.author_is_bot
                 and await self.threads.answers_all(msg, self.own_author_ids)):
-            return Decision(True, "in the thread I opened", kind="own_thread")
+            return Decision(True, Line(N_("in the thread I opened")), kind="own_thread")
         # Name match first: a message naming another character (and not us) is theirs, no vote needed.
         if self.turns.has_peers(msg.channel_id):
             others = [c for c in self.turns.addressed_characters(msg) if c]
             if others:
-                return Decision(False, "addressed to " + ", ".join(others), kind="addressed_to_others")
+                return Decision(False, Line(N_("addressed to {names}"), names=", ".join(others)),
+                                kind="addressed_to_others")
         skip = skip_reason(msg, prefixes=self.bot_prefixes, own_ids=self.own_author_ids,
                            card_word=self.first_look.says_card)
         if skip is not None:
             return Decision(False, skip, kind="filtered")  # (every reason triage gives)
         policy = await self.policies.of(msg.guild_id)
         if policy is not None and not policy.votes:
-            return Decision(False, "this server's reply mode is addressed only", kind="addressed_only_mode")
+            return Decision(False, Line(N_("this server's reply mode is addressed only")),
+                            kind="addressed_only_mode")
         if owed:
-            return Decision(True, "owed from before a restart", kind="owed")
+            return Decision(True, Line(N_("owed from before a restart")), kind="owed")
         look = self.first_look.look(msg)  # addressed messages never wait for it: they were answered above
         if not look.vote:
             return Decision(False, look.reason, kind=look.kind)
@@ -115,7 +120,7 @@ class Decider:
     async def announce_decision(self, msg: Incoming, decision: Decision) -> None:
         if log.isEnabledFor(logging.INFO):  # describe() formats: not for every message of a busy server
             log.info("message %s from %s in %s: %s", msg.message_id, msg.author_name, msg.scope,
-                     decision.describe())
+                     decision.describe().english())
         for listener in self.observers:
             await safely(listener(msg, decision), log)
 

@@ -45,7 +45,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot.core.config.sections import TriageSettings
+from bot.core.i18n import N_
 from bot.core.language import LANGUAGES, MIN_CONFIDENCE, guess
+from bot.core.lines import Figure, Line
 from bot.core.persona.model import Persona
 from bot.core.stages import DecisionKind, Incoming
 from bot.core.text import is_question
@@ -235,7 +237,7 @@ class Look:
 
     vote: bool
     score: float
-    reason: str
+    reason: Line
     kind: DecisionKind = "first_look_uninteresting"  # why it gets none (a decision's kind)
 
 
@@ -350,7 +352,7 @@ class FirstLook:
     def look(self, msg: Incoming) -> Look:
         """Whether the unaddressed ``msg`` (past triage) deserves a vote round."""
         if not self.on:
-            return Look(True, 0.0, "first look off")
+            return Look(True, 0.0, Line(N_("first look off")))
         channel, now = self._channel(msg.channel_id), self.clock()
         profile = self.profile()
         said, cjk = words_of(msg.said)
@@ -377,14 +379,16 @@ class FirstLook:
             rounds.popleft()
         budget = self.triage.vote_budget_per_hour
         if budget and len(rounds) >= budget:
-            return Look(False, score, f"first look: this channel's vote budget is spent ({budget} an hour)",
+            spent_out = N_("first look: this channel's vote budget is spent ({budget} an hour)")
+            return Look(False, score, Line(spent_out, budget=Figure(budget)),
                         "first_look_budget")
         spent = max(0.0, len(rounds) / budget - BUDGET_FREE) / (1.0 - BUDGET_FREE) if budget else 0.0
         needed = self.triage.first_look_threshold * (1.0 + BUDGET_STEEPNESS * spent)
         if score < needed:
             if is_question(msg.said) and profile.unrendered(language):
                 # the card's words could not be rendered in its language: the vote reads the question
-                return Look(True, score, f"first look: a question in {language}, the card's words not "
-                            "rendered in it")
-            return Look(False, score, f"first look: not interesting enough ({score:.2f} < {needed:.2f})")
-        return Look(True, score, f"first look {score:.2f}")
+                return Look(True, score, Line(N_("first look: a question in {language}, the card's words not "
+                                                "rendered in it"), language=language))
+            return Look(False, score, Line(N_("first look: not interesting enough ({score} < {needed})"),
+                                          score=Figure(score, 2), needed=Figure(needed, 2)))
+        return Look(True, score, Line(N_("first look {score}"), score=Figure(score, 2)))

@@ -23,6 +23,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
+from bot.core.i18n import N_
+from bot.core.lines import Figure, Line
 from bot.core.persona.model import Persona
 from bot.core.stages import Incoming
 from bot.core.topics import topic_hits
@@ -77,26 +79,28 @@ class CharacterRouter:
             return None
         return entry[0]
 
-    def route(self, msg: Incoming, cast: Sequence[Member]) -> tuple[str | None, str]:
+    def route(self, msg: Incoming, cast: Sequence[Member]) -> tuple[str | None, Line]:
         """``(key, reason)``; ``(None, reason)`` when nobody should take the message."""
         if self.response_chance < 1.0 and self.rng.random() >= self.response_chance:
-            return None, f"global response chance {self.response_chance:.0%} not drawn"
+            return None, Line(N_("global response chance {chance} not drawn"),
+                              chance=Figure(self.response_chance, share=True))
         free: list[tuple[Member, float | None]] = []
-        held: list[str] = []
+        held: list[Line] = []
         for member in cast:
             persona = member.pipeline.persona
             avoided = topic_hits(msg.content, persona.topic_avoidances)
             wait = self.cooldown_left(msg.channel_id, member.key)
             if avoided:
-                held.append(f"{member.name} avoids {avoided[0]}")
+                held.append(Line(N_("{name} avoids {topic}"), name=member.name, topic=avoided[0]))
             elif wait > 0:
-                held.append(f"{member.name} joined in lately (cooldown {wait:.0f}s)")
+                held.append(Line(N_("{name} joined in lately (cooldown {seconds}s)"), name=member.name,
+                                 seconds=Figure(wait, 0)))
             elif persona.router_weight == 0:
-                held.append(f"{member.name} has router_weight 0")
+                held.append(Line(N_("{name} has router_weight 0"), name=member.name))
             else:
                 free.append((member, persona.router_weight))
         if not free:
-            return None, "nobody free to join in: " + "; ".join(held)
+            return None, Line(N_("nobody free to join in: {held}"), held=tuple(held))
         best: tuple[float, str, str] | None = None
         for member, weight in free:
             hits = topic_hits(msg.content, member.pipeline.persona.topic_interests)
@@ -104,18 +108,18 @@ class CharacterRouter:
             if hits and (best is None or score > best[0]):
                 best = (score, member.key, hits[0])
         if best is not None:
-            return best[1], f"topic interest: {best[2]}"
+            return best[1], Line(N_("topic interest: {topic}"), topic=best[2])
         last = self.last_speaker(msg.channel_id)
         if last is not None and any(m.key == last for m, _ in free):
-            return last, "spoke last here"
+            return last, Line(N_("spoke last here"))
         if any(m.pipeline.persona.router_weight is not None for m in cast):
             weights = [1.0 if w is None else w for _, w in free]
             [(member, weight)] = self.rng.choices(free, weights=weights)
             share = (1.0 if weight is None else weight) / sum(weights)
-            return member.key, f"drawn by router_weight ({share:.0%})"
+            return member.key, Line(N_("drawn by router_weight ({share})"), share=Figure(share, share=True))
         if free[0][0].key == cast[0].key:
-            return cast[0].key, "main character"
-        return free[0][0].key, "first character free to join in (" + "; ".join(held) + ")"
+            return cast[0].key, Line(N_("main character"))
+        return free[0][0].key, Line(N_("first character free to join in ({held})"), held=tuple(held))
 
 
 def banter_probability(base: float, affinity: float) -> float:

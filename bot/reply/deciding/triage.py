@@ -15,6 +15,8 @@ import logging
 import re
 from collections.abc import Callable, Collection, Sequence
 
+from bot.core.i18n import N_
+from bot.core.lines import Line
 from bot.core.stages import Incoming
 from bot.core.text import is_question
 
@@ -161,21 +163,21 @@ def bot_command(text: str, prefixes: Sequence[str]) -> str | None:
 
 
 def skip_reason(msg: Incoming, *, prefixes: Sequence[str], own_ids: Collection[int],
-                card_word: Callable[[str], bool] | None = None) -> str | None:
+                card_word: Callable[[str], bool] | None = None) -> Line | None:
     """Why an unaddressed channel message gets no vote; None when it should be judged.
 
     ``own_ids``: our account and our own webhooks (a reply to them is not "to someone else", a post by
     them is not an unknown webhook's); ``card_word``: whether a text says one of the card's words (a short
     message that does is not chatter)."""
     if msg.webhook_id is not None and msg.webhook_id not in own_ids and msg.author_id not in own_ids:
-        return "filtered: a webhook I do not know"
+        return Line(N_("filtered: a webhook I do not know"))
     if msg.reply_to_author_id is not None and msg.reply_to_author_id not in own_ids:
-        return "filtered: a reply to someone else"
+        return Line(N_("filtered: a reply to someone else"))
     if msg.mentions_others:
-        return "filtered: @mentions someone else"
+        return Line(N_("filtered: @mentions someone else"))
     prefix = bot_command(msg.content, prefixes)
     if prefix is not None:
-        return f"filtered: another bot's command ({prefix})"
+        return Line(N_("filtered: another bot's command ({prefix})"), prefix=prefix)
     if not msg.carried.attachments and is_acknowledgement(msg.content, card_word):
-        return "filtered: a bare acknowledgement"
+        return Line(N_("filtered: a bare acknowledgement"))
     return None

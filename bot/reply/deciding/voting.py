@@ -25,6 +25,8 @@ from functools import partial
 from bot.core.claude import ClaudeClient, Prompt
 from bot.core.config import ReplySettings, Settings
 from bot.core.config.sections import TriageSettings
+from bot.core.i18n import N_
+from bot.core.lines import Figure, Line
 from bot.core.pacing import Pacer
 from bot.core.persona.model import Persona
 from bot.core.policy import ServerPolicy
@@ -157,8 +159,14 @@ class Voting:
                    for i in range(min(count, len(LENSES)))]
         votes = await self.ballot.ask(prompts, count=count, user_id=msg.author_id,
                                       guild_id=msg.guild_id)
-        reason = f"majority vote on a burst of {len(burst) + 1}" if burst else "majority vote"
+        reason = (Line(N_("majority vote on a burst of {count}"), count=Figure(len(burst) + 1)) if burst
+                  else Line(N_("majority vote")))
         return Decision(majority_yes(votes), reason, tuple(votes), kind="vote")
+
+
+def coalesced_into(later: Incoming) -> Line:
+    """Why a message of a burst waits for no vote: ``later``'s round judges it (named by its id)."""
+    return Line(N_("coalesced into {message}"), message=later.message_id)
 
 
 # Judges the latest message of a burst, given the earlier ones (oldest first).
@@ -210,10 +218,10 @@ class BurstWindow:
             # each close), and stays in the window as context for the round.
             newest = self._newest.get(msg.channel_id)
             if newest is not None and newest[0].message_id > msg.message_id:  # arrived out of order
-                future.set_result(Decision(False, f"coalesced into {newest[0].message_id}", kind="coalesced"))
+                future.set_result(Decision(False, coalesced_into(newest[0]), kind="coalesced"))
             else:
                 if newest is not None and not newest[1].done():
-                    newest[1].set_result(Decision(False, f"coalesced into {msg.message_id}",
+                    newest[1].set_result(Decision(False, coalesced_into(msg),
                                                   kind="coalesced"))
                 self._newest[msg.channel_id] = (msg, future)
             pending.append((msg, future))
@@ -254,7 +262,7 @@ class BurstWindow:
     async def _round(self, items: list[tuple[Incoming, asyncio.Future[Decision]]]) -> None:
         ordered = sorted(items, key=lambda item: item[0].message_id)  # snowflakes: the order Discord saw
         (latest, latest_future), earlier = ordered[-1], ordered[:-1]
-        coalesced = Decision(False, f"coalesced into {latest.message_id}", kind="coalesced")
+        coalesced = Decision(False, coalesced_into(latest), kind="coalesced")
         for _, future in earlier:  # decided now: they wait for no vote
             if not future.done():
                 future.set_result(coalesced)
