@@ -37,6 +37,16 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+# The decider's fixed reasons, made once (the log channel renders them in its language, bot/core/lines.py).
+DIRECT_MESSAGE = Line(N_("direct message"))
+MENTIONED = Line(N_("mentioned"))
+REPLY_TO_ME = Line(N_("reply to one of my messages"))
+NAME_MENTIONED = Line(N_("name mentioned"))
+EMPTY = Line(N_("empty message"))
+OWN_THREAD = Line(N_("in the thread I opened"))
+ADDRESSED_ONLY = Line(N_("this server's reply mode is addressed only"))
+OWED = Line(N_("owed from before a restart"))
+
 
 class Decider:
     """Whether one character answers a message, and why; ``observers``: the decision observers, in order."""
@@ -78,21 +88,21 @@ class Decider:
             if blocked is not None:
                 return blocked
         if msg.is_dm:
-            return Decision(True, Line(N_("direct message")), kind="direct_message")
+            return Decision(True, DIRECT_MESSAGE, kind="direct_message")
         self.first_look.heard(msg.channel_id)  # the channel's pace, whoever the message is for
         if msg.mentions_bot:
-            return Decision(True, Line(N_("mentioned")), after=self.turns.characters_before_me(msg),
+            return Decision(True, MENTIONED, after=self.turns.characters_before_me(msg),
                             kind="mentioned")
         if msg.replies_to_bot:
-            return Decision(True, Line(N_("reply to one of my messages")), kind="reply_to_me")
+            return Decision(True, REPLY_TO_ME, kind="reply_to_me")
         if self.addressee.names_me(msg):
-            return Decision(True, Line(N_("name mentioned")), after=self.turns.characters_before_me(msg),
+            return Decision(True, NAME_MENTIONED, after=self.turns.characters_before_me(msg),
                             kind="name_mentioned")
         if not msg.content.strip():
-            return Decision(False, Line(N_("empty message")), kind="empty")
+            return Decision(False, EMPTY, kind="empty")
         if (self.threads is not None and msg.parent_id is not None and not msg.author_is_bot
                 and await self.threads.answers_all(msg, self.own_author_ids)):
-            return Decision(True, Line(N_("in the thread I opened")), kind="own_thread")
+            return Decision(True, OWN_THREAD, kind="own_thread")
         # Name match first: a message naming another character (and not us) is theirs, no vote needed.
         if self.turns.has_peers(msg.channel_id):
             others = [c for c in self.turns.addressed_characters(msg) if c]
@@ -105,10 +115,10 @@ class Decider:
             return Decision(False, skip, kind="filtered")  # (every reason triage gives)
         policy = await self.policies.of(msg.guild_id)
         if policy is not None and not policy.votes:
-            return Decision(False, Line(N_("this server's reply mode is addressed only")),
+            return Decision(False, ADDRESSED_ONLY,
                             kind="addressed_only_mode")
         if owed:
-            return Decision(True, Line(N_("owed from before a restart")), kind="owed")
+            return Decision(True, OWED, kind="owed")
         look = self.first_look.look(msg)  # addressed messages never wait for it: they were answered above
         if not look.vote:
             return Decision(False, look.reason, kind=look.kind)
