@@ -11,8 +11,9 @@ import pytest
 from bot.core.i18n import folded, language_name, language_named, language_tag
 from bot.core.locales import TRADITIONAL_CHINESE
 from bot.features.servertools.settings import language_options
-from tests.harness import ADMIN_ID, CHANNEL_ID, GUILD_ID, Harness
+from tests.harness import ADMIN_ID, GUILD_ID, Harness
 from tests.server_support import sub
+from tests.test_refusals_zones_and_language_names_i18n import offered
 from tests.test_server_settings import setting
 
 # (what the admin types, their client's locale, the confirmation's value, the line language kept)
@@ -27,14 +28,6 @@ NAMED = [
     ("Chinese", "en-US", "Simplified Chinese", "zh"),
     ("zh-TW", "zh-TW", "中文 (繁體, 台灣)", TRADITIONAL_CHINESE),
 ]
-
-
-async def choices(h: Harness, typed: str) -> list[tuple[str, str]]:
-    options = sub("set", key="language")
-    options[0]["options"].append({"name": "value", "type": 3, "value": typed, "focused": True})
-    ix = await h.discord.interaction_autocomplete("settings", options, user_id=ADMIN_ID,
-                                                  channel_id=CHANNEL_ID, guild_id=GUILD_ID)
-    return [(c["name"], c["value"]) for c in (await ix.response())["choices"]]
 
 
 @pytest.mark.parametrize(("typed", "locale", "value", "line"), NAMED, ids=[n[0] for n in NAMED])
@@ -54,12 +47,12 @@ async def test_chinese_is_named_and_shown_by_its_script(harness: Harness, typed:
 async def test_the_autocomplete_offers_simplified_and_traditional_apart(harness: Harness) -> None:
     h = harness
     h.discord.set_locale(ADMIN_ID, "en-US")
-    assert await choices(h, "中文") == [("简体中文 (Simplified Chinese)", "zh"),
+    assert await offered(h, "中文") == [("简体中文 (Simplified Chinese)", "zh"),
                                         ("繁體中文 (Traditional Chinese)", TRADITIONAL_CHINESE)]
-    assert await choices(h, "正體") == [("繁體中文 (Traditional Chinese)", TRADITIONAL_CHINESE)]
-    assert await choices(h, "中文（简") == [("简体中文 (Simplified Chinese)", "zh")]
+    assert await offered(h, "正體") == [("繁體中文 (Traditional Chinese)", TRADITIONAL_CHINESE)]
+    assert await offered(h, "中文（简") == [("简体中文 (Simplified Chinese)", "zh")]
     h.discord.set_locale(ADMIN_ID, "zh-TW")
-    assert await choices(h, "chinese") == [("简体中文 (簡體中文)", "zh"), ("繁體中文", TRADITIONAL_CHINESE)]
+    assert await offered(h, "chinese") == [("简体中文 (簡體中文)", "zh"), ("繁體中文", TRADITIONAL_CHINESE)]
 
 
 def test_names_are_compared_folded() -> None:
