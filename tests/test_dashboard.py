@@ -15,11 +15,14 @@ from typing import Any
 
 import aiohttp
 import pytest
+from markupsafe import escape
 
 from bot.core.character import CharacterSource
 from bot.core.config import PROJECT_ROOT, load_settings
 from bot.core.errors import ConfigError
+from bot.core.i18n import catalogs, t, tn
 from bot.core.lines import Line
+from bot.core.numbers import dollars, number
 from bot.core.stages import Decision, Incoming
 from bot.operator.dashboard import Dashboard, standalone_context
 from bot.operator.dashboard.charts import Series, bar_chart, nice_ceiling
@@ -349,3 +352,94 @@ async def test_a_calls_speech_shows_in_the_cost_per_model(alone: tuple[Store, st
     rows = {m.group(1): m.group(2) for m in re.finditer(
         r"<tr><td><code>([^<]+)</code></td>.*?<td>(\$[0-9.,]+)</td></tr>", page, re.S)}
     assert rows == {"whisper-1": "$0.0600", "tts-1": "$0.0300"}
+
+
+# --------------------------------------------------------------------------- the operator's language
+
+
+def said(language: str, message: str, **values: object) -> str:
+    """A template's line (``_()``) as the dashboard says it in ``language``: the catalog's, values filled."""
+    return catalogs()[language].gettext(message) % values
+
+
+def said_n(language: str, singular: str, plural: str, count: int, **values: object) -> str:
+    """A template's plural line (``ngettext()``), its count written as ``language`` writes numbers."""
+    return catalogs()[language].ngettext(singular, plural, count) % {"num": number(count, language), **values}
+
+
+def html_lang(page: str) -> str:
+    match = re.search(r'<html lang="([^"]+)">', page)
+    assert match, page[:200]
+    return match.group(1)
+
+
+async def test_the_dashboard_speaks_the_language_the_browser_asks_for(alone: tuple[Store, str]) -> None:
+    """Accept-Language picks the catalog (in its order of preference, a language without one skipped; zh-TW
+    is Traditional Chinese): headings, labels, plurals, numbers and money, the login and error pages."""
+    store, base = alone
+    row = {"user_id": None, "model": "claude-sonnet-4-6", "latency_ms": 1.0, "ok": True, "purpose": "reply",
+           "input_tokens": 500, "cache_creation_tokens": 500, "cache_read_tokens": 9000, "output_tokens": 100,
+           "cost": 0.009075}
+    await store.usage.record_all([row, {**row, "cost": 0.003}])  # 2 calls, 20,200 tokens, $0.0121
+    await store.people.ensure_user(USER_ID, "alice")
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.get(base + "/login", headers={"Accept-Language": "ja,en;q=0.5"}) as r:
+            login = await r.text()
+        assert html_lang(login) == "ja" and f"<h1>{t('ja', 'Log in')}</h1>" in login
+        assert "configuration" not in login and "ボットの設定" in login  # the {% trans %} paragraph too
+        async with http.post(f"{base}/people/{USER_ID}/premium", data={"premium": "on"},
+                             headers={"Accept-Language": "ja"}) as r:
+            refused = await r.text()
+        assert r.status == 401 and t("ja", "Not logged in") in refused and "Log in first" not in refused
+        assert t("ja", "Log in first: this dashboard needs its token. Nothing was changed.") in refused
+        async with http.post(base + "/login", data={"token": TOKEN + "x", "next": "/"},
+                             headers={"Accept-Language": "de"}) as r:
+            wrong = await r.text()
+        assert t("de", "Wrong token: see dashboard_token in the bot's configuration.") in wrong
+        assert "Wrong token" not in wrong
+        await http.post(base + "/login", data={"token": TOKEN, "next": "/"})
+
+        for header, language in (("de-CH, de;q=0.9, en;q=0.5", "de"), ("it, ja;q=0.8", "ja"),
+                                 ("zh-TW,zh;q=0.9", "zh_Hant"), ("en;q=0.3, ru", "ru")):
+            async with http.get(base + "/", headers={"Accept-Language": header}) as r:
+                page = await r.text()
+            assert html_lang(page) == language.replace("_", "-"), header
+            assert f"<h1>{t(language, 'Overview')}</h1>" in page
+            assert t(language, "Log out") in page and t(language, "Prompts") in page  # the navigation
+            assert said(language, "not known here: this dashboard runs without the bot") in page
+            assert said_n(language, "%(num)s call", "%(num)s calls", 2) in page
+            assert said_n(language, "%(num)s token", "%(num)s tokens", 20200) in page
+            assert dollars(0.012075, language) in page
+            assert t(language, "Claude calls per day") in page  # a chart's title
+            for english in ("runs without the bot", "Cost per model", "2 calls", "Log out"):
+                assert english not in page, (header, english)
+            if language == "de":
+                assert "0,0121\xa0$" in page and "$0.0121" not in page  # where German writes the sign
+        assert "20.200 Tokens" in said_n("de", "%(num)s token", "%(num)s tokens", 20200)  # German's grouping
+        assert said_n("ja", "%(num)s call", "%(num)s calls", 2) == "呼び出し 2 回"
+
+        async with http.get(f"{base}/people/{USER_ID}", headers={"Accept-Language": "fr"}) as r:
+            person = await r.text()
+            csrf = csrf_of(person)
+        assert html_lang(person) == "fr" and t("fr", "Long-term facts") in person
+        consent = t("fr", "never said: remembered (memory_consent=all remembers everyone who did not opt "
+                          "out)")
+        assert str(escape(consent)) in person and "n&#39;ont pas refusé" in person  # escaped as any text
+        async with http.get(base + "/nowhere", headers={"Accept-Language": "zh-Hant"}) as r:
+            missing = await r.text()
+        assert r.status == 404 and html_lang(missing) == "zh-Hant"
+        assert t("zh_Hant", "There is no page {path} on this dashboard.", path="/nowhere") in missing
+        assert said("zh_Hant", "Back to the overview") in missing and "There is no page" not in missing
+        rows = sum((await store.privacy.rows_about_user(USER_ID)).values())
+        async with http.post(f"{base}/people/{USER_ID}/forget", data={"csrf": csrf},
+                             headers={"Accept-Language": "pl"}) as r:
+            flashed = await r.text()
+        assert tn("pl", "Forgot {name}: deleted {count} record.", "Forgot {name}: deleted {count} records.",
+                  rows, name=f"alice ({USER_ID})") in flashed
+        assert "Forgot alice" not in flashed
+
+        for header in ({}, {"Accept-Language": "it-IT, nl;q=0.5, *;q=0.1"}):  # none, or none it speaks
+            async with http.get(base + "/", headers=header) as r:
+                page = await r.text()
+            assert html_lang(page) == "en" and "<h1>Overview</h1>" in page and "2 calls" in page
+            assert "runs without the bot" in page and "$0.0121" in page

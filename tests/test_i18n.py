@@ -20,6 +20,7 @@ from babel.messages.pofile import read_po
 from bot.core.i18n import (
     DOMAIN,
     KEYWORDS,
+    TEMPLATE_KEYWORDS,
     fill,
     language_named,
     language_of,
@@ -31,7 +32,8 @@ from bot.core.i18n import (
 from bot.core.locales import FALLBACK, LINE_LANGUAGES, catalog_path
 
 ROOT = Path(__file__).resolve().parent.parent
-PLACEHOLDER = re.compile(r"\{\w+\}")
+# the code's {name} placeholders, and the dashboard templates' %(name)s ones (jinja2.ext.i18n's newstyle)
+PLACEHOLDER = re.compile(r"\{\w+\}|%\(\w+\)[sd]")
 TRANSLATED = [language for language in LINE_LANGUAGES if language != FALLBACK]
 
 
@@ -93,13 +95,23 @@ def marked() -> set[str | tuple[str, ...]]:
 
 
 def test_the_documented_extraction_reads_the_code_s_markers() -> None:
-    """The ``-k`` keywords docs/languages.md gives are the ones bot/core/i18n.py marks lines with."""
+    """The ``-k`` keywords docs/languages.md gives are the ones bot/core/i18n.py marks lines with, and the
+    dashboard templates' (read through the babel.cfg mapping the command names)."""
     extract, _ = documented_commands()
     given = [extract[i + 1] for i, arg in enumerate(extract) if arg == "-k"]
     assert "--no-default-keywords" in extract
     spec = {k.partition(":")[0]: tuple(int(n) for n in k.partition(":")[2].split(",")) or None
             if ":" in k else None for k in given}
-    assert spec == KEYWORDS
+    assert spec == KEYWORDS | TEMPLATE_KEYWORDS
+    assert extract[extract.index("-F") + 1] == "babel.cfg" and (ROOT / "babel.cfg").is_file()
+
+
+def test_the_documented_extraction_reads_the_dashboard_templates() -> None:
+    """The templates' lines (``_()``, ``ngettext()``, ``{% trans %}``) are in the catalogs, plurals too."""
+    code = marked()
+    assert "Log out" in code and "Back to the overview" in code
+    assert ("%(num)s server", "%(num)s servers") in code
+    assert any(isinstance(m, str) and m.startswith("The token is <code>dashboard_token</code>") for m in code)
 
 
 def test_the_catalogs_are_as_the_documented_commands_leave_them() -> None:

@@ -60,7 +60,9 @@ ENGLISH_BY_DESIGN = {
     "bot/discord/logchannel.py": "the operator's log channel: its admin commands and reports (the verbose "
                                  "mirror's lines are marked where they are made, rendered there)",
     "bot/operator/admin/": "the log channel's admin commands' answers and reports (logchannel.py sends them)",
-    "bot/operator/dashboard/": "the operator's web dashboard",
+    "bot/operator/dashboard/": "the operator's web dashboard: HTML pages, not Discord (its own lines are "
+                               "marked, in its templates too, and shown in the browser's language: "
+                               "test_dashboard.py; the admin tools' answers it shows are the log channel's)",
     "bot/runtime/console.py": "the operator's console",
 }
 

@@ -49,6 +49,9 @@ DOMAIN = "kindred"
 # The functions that mark a line for the catalogs, as Babel's extractor reads them (``pybabel extract -k``):
 # the argument(s) holding the English msgid.
 KEYWORDS: dict[str, tuple[int, ...] | None] = {"t": (2,), "tn": (2, 3), "N_": None}
+# ...and the operator dashboard's Jinja2 templates' (jinja2.ext.i18n, read through babel.cfg's mapping):
+# ``_()``/``gettext()`` and ``ngettext()``, whose lines hold ``%(name)s`` placeholders
+TEMPLATE_KEYWORDS: dict[str, tuple[int, ...] | None] = {"_": None, "gettext": None, "ngettext": (1, 2)}
 
 _lock = threading.Lock()
 _catalogs: dict[str, gettext.NullTranslations] | None = None

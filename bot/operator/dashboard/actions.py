@@ -14,12 +14,13 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from bot.core.i18n import N_, sentences, t, tn
 from bot.operator.admin.language import parse_id
 from bot.operator.admin.memories import EditConflict
 from bot.operator.conversation_tools import InvalidInput
 from bot.operator.dashboard import pages
 from bot.operator.dashboard.people import NotFound, known_person, person
-from bot.operator.dashboard.render import CONTEXT, digest, flash_redirect, plain, session_of
+from bot.operator.dashboard.render import CONTEXT, digest, flash_redirect, plain, request_language, session_of
 from database.records import UserRecord
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ async def apply(request: web.Request, back: str, change: Awaitable[str]) -> web.
     try:
         answer = await change
     except InvalidInput as exc:
-        return flash_redirect(request, back, str(exc), "error")
+        return flash_redirect(request, back, exc.said(request_language(request)), "error")
     log.info("dashboard: %s", request.path)
     return flash_redirect(request, back, plain(answer))
 
@@ -54,7 +55,7 @@ async def identity_add(request: web.Request) -> web.Response:
     try:
         answer = await ctx.tools.identity.add(kind, text)
     except InvalidInput as exc:
-        flash(request, "error", str(exc))
+        flash(request, "error", exc.said(request_language(request)))
         return await pages.character(request, drafts={"new": text}, status=400)
     return flash_redirect(request, "/character", plain(answer))
 
@@ -65,7 +66,7 @@ async def identity_edit(request: web.Request) -> web.Response:
     try:
         answer = await ctx.tools.identity.edit(raw, text)
     except InvalidInput as exc:
-        flash(request, "error", str(exc))
+        flash(request, "error", exc.said(request_language(request)))
         return await pages.character(request, drafts={f"identity-{raw}": text}, status=400)
     return flash_redirect(request, "/character", plain(answer))
 
@@ -102,8 +103,10 @@ async def premium(request: web.Request, user: UserRecord) -> web.Response:
     """The form says which plan it wants: a second click on a stale page does not flip it back."""
     wanted = await form_text(request, "premium") == "on"
     if user.premium == wanted:
+        language = request_language(request)
         return flash_redirect(request, page_of_person(user),
-                              f"Already {'premium' if wanted else 'standard'}: nothing changed.")
+                              t(language, "Already premium: nothing changed.") if wanted
+                              else t(language, "Already standard: nothing changed."))
     return await apply(request, page_of_person(user),
                        request.app[CONTEXT].tools.users.toggle_premium(str(user.id)))
 
@@ -114,7 +117,7 @@ async def memory_add(request: web.Request, user: UserRecord) -> web.Response:
     try:
         answer = await request.app[CONTEXT].tools.memories.add(str(user.id), text)
     except InvalidInput as exc:
-        flash(request, "error", str(exc))
+        flash(request, "error", exc.said(request_language(request)))
         return await person(request, drafts={"memory-new": text}, status=400, user=user)
     return flash_redirect(request, page_of_person(user), plain(answer))
 
@@ -133,14 +136,15 @@ async def memory_edit(request: web.Request, user: UserRecord) -> web.Response:
         memories = await ctx.store.memories.core_memories(ctx.character_key, user.id)
         stored = {mid: content for mid, content, _ in memories}.get(memory_id)
         if stored is not None and digest(stored) != seen:
-            raise EditConflict(f"Core memory #{memory_id} was changed by someone else after you opened this "
-                               "page, so your edit was not saved; its current text is shown above your text.")
+            raise EditConflict(N_("Core memory #{id} was changed by someone else after you opened this page, "
+                                  "so your edit was not saved; its current text is shown above your text."),
+                               id=memory_id)
         answer = await ctx.tools.memories.edit(str(user.id), memory_id, text, expected=stored)
     except EditConflict as exc:
-        flash(request, "error", str(exc))
+        flash(request, "error", exc.said(request_language(request)))
         return await person(request, drafts={form: text, f"{form}-conflict": "1"}, status=409, user=user)
     except InvalidInput as exc:
-        flash(request, "error", str(exc))
+        flash(request, "error", exc.said(request_language(request)))
         return await person(request, drafts={form: text}, status=400, user=user)
     return flash_redirect(request, page_of_person(user), plain(answer))
 
@@ -167,14 +171,15 @@ async def fact_edit(request: web.Request, user: UserRecord) -> web.Response:
     try:
         row = await ctx.store.facts.get(user.id, parse_id(raw, "fact"))
         if row is None:
-            raise InvalidInput(f"There is no fact #{raw} about this person (any more).")
+            raise InvalidInput(N_("There is no fact #{id} about this person (any more)."), id=raw)
         new_text = text if text.strip() != row.fact else None
         new_category = category if category != row.category else None
         if new_text is None and new_category is None:
-            return flash_redirect(request, page_of_person(user), f"Fact #{row.id}: nothing changed.")
+            return flash_redirect(request, page_of_person(user),
+                                  t(request_language(request), "Fact #{id}: nothing changed.", id=row.id))
         answer = await ctx.tools.facts.edit(str(user.id), row.id, new_text, new_category)
     except InvalidInput as exc:
-        flash(request, "error", str(exc))
+        flash(request, "error", exc.said(request_language(request)))
         return await person(request, drafts={f"fact-{raw}": text}, status=400, user=user)
     return flash_redirect(request, page_of_person(user), plain(answer))
 
@@ -197,10 +202,13 @@ async def forget(request: web.Request, user: UserRecord) -> web.Response:
     """What /forget_me does, for this person."""
     ctx = request.app[CONTEXT]
     counts = await ctx.forget(user.id)
-    label = f"{user.name or 'unnamed'} ({user.id})"
+    language = request_language(request)
+    label = f"{user.name or t(language, 'unnamed')} ({user.id})"
     log.info("dashboard: forgot user %s (%d rows)", user.id, sum(counts.values()))
     after = await ctx.store.people.get_user(user.id)
-    kept = (" All that is kept is that they opted out, so nothing new about them is remembered."
+    kept = (t(language, "All that is kept is that they opted out, so nothing new about them is remembered.")
             if after is not None and after.memory_consent is False else "")
-    return flash_redirect(request, "/people",
-                          f"Forgot {label}: deleted {sum(counts.values())} record(s).{kept}")
+    total = sum(counts.values())
+    return flash_redirect(request, "/people", sentences(
+        tn(language, "Forgot {name}: deleted {count} record.", "Forgot {name}: deleted {count} records.",
+           total, name=label), kept))

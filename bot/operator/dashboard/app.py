@@ -14,10 +14,12 @@ from aiohttp.typedefs import Handler
 from bot.core.character import CharacterSource
 from bot.core.config import Settings
 from bot.core.errors import ConfigError
+from bot.core.i18n import N_
+from bot.core.numbers import number
 from bot.operator.dashboard import actions, auth, pages, people, prompts
 from bot.operator.dashboard.context import DashboardContext, standalone_context
 from bot.operator.dashboard.live import LiveFeed
-from bot.operator.dashboard.render import CONTEXT, LIVE, SESSIONS, STATIC, error_page
+from bot.operator.dashboard.render import CONTEXT, LIVE, SESSIONS, STATIC, error_page, request_language
 from bot.operator.dashboard.sessions import Sessions
 from database.store import Store
 
@@ -33,19 +35,22 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except web.HTTPRequestEntityTooLarge:
-        return error_page(request, 413, "Too large",
-                          f"That form was larger than {MAX_BODY // 1024} KB, so it was not read and nothing "
-                          "was changed. Texts are limited to 2,000 characters.")
+        return error_page(request, 413, N_("Too large"),
+                          N_("That form was larger than {size} KB, so it was not read and nothing was "
+                             "changed. Texts are limited to {limit} characters."),
+                          size=MAX_BODY // 1024, limit=number(2000, request_language(request)))
     except web.HTTPNotFound:
-        return error_page(request, 404, "Not found", f"There is no page {request.path} on this dashboard.")
+        return error_page(request, 404, N_("Not found"), N_("There is no page {path} on this dashboard."),
+                          path=request.path)
     except web.HTTPMethodNotAllowed:
-        return error_page(request, 405, "Not allowed", "That address does not take this kind of request.")
+        return error_page(request, 405, N_("Not allowed"),
+                          N_("That address does not take this kind of request."))
     except web.HTTPException:
         raise
     except Exception:
         log.exception("dashboard: %s %s failed", request.method, request.path)
-        return error_page(request, 500, "Something went wrong",
-                          "That request failed; the traceback is in the bot's log.")
+        return error_page(request, 500, N_("Something went wrong"),
+                          N_("That request failed; the traceback is in the bot's log."))
 
 
 def create_app(ctx: DashboardContext, live: LiveFeed | None = None,

@@ -27,7 +27,16 @@ from urllib.parse import quote, urlsplit
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from bot.operator.dashboard.render import CONTEXT, SESSIONS, error_page, redirect, render, session_of
+from bot.core.i18n import N_, t, tn
+from bot.operator.dashboard.render import (
+    CONTEXT,
+    SESSIONS,
+    error_page,
+    redirect,
+    render,
+    request_language,
+    session_of,
+)
 from bot.operator.dashboard.sessions import COOKIE, Session
 
 log = logging.getLogger(__name__)
@@ -168,21 +177,21 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     if session is None:
         if request.method == "GET" and request.path != "/live/events":
             return redirect(f"/login?next={quote(request.path_qs, safe='/')}")
-        return error_page(request, 401, "Not logged in",
-                          "Log in first: this dashboard needs its token. Nothing was changed.")
+        return error_page(request, 401, N_("Not logged in"),
+                          N_("Log in first: this dashboard needs its token. Nothing was changed."))
     if request.method not in ("GET", "HEAD"):
         form = await request.post()
         if not hmac.compare_digest(str(form.get("csrf", "")).encode(), session.csrf.encode()):
             log.warning("dashboard: refused a %s to %s with a wrong CSRF token", request.method, request.path)
-            return error_page(request, 403, "Refused",
-                              "This form's security token is missing or wrong (CSRF protection), so nothing "
-                              "was changed. Reload the page and try again.")
+            return error_page(request, 403, N_("Refused"),
+                              N_("This form's security token is missing or wrong (CSRF protection), so "
+                                 "nothing was changed. Reload the page and try again."))
     return await handler(request)
 
 
 async def login_page(request: web.Request) -> web.Response:
     target = safe_next(request.query.get("next", "/"))
-    return render(request, "login.html", title="Log in", next=target, error="")
+    return render(request, "login.html", title=t(request_language(request), "Log in"), next=target, error="")
 
 
 async def login(request: web.Request) -> web.Response:
@@ -190,20 +199,21 @@ async def login(request: web.Request) -> web.Response:
     target = safe_next(str(form.get("next", "/")))
     address = client_address(request)
     limiter = request.app[LOGINS]
+    language = request_language(request)
     wait = limiter.wait(address)
     if wait > 0:  # refused unread: a guesser learns nothing, however many requests it sends at once
         log.warning("dashboard: a login from %s refused (too many failed logins)", address)
         minutes = max(1, round(wait / 60))
-        return render(request, "login.html", status=429, title="Log in", next=target,
-                      error=f"Too many failed logins: try again in {minutes} "
-                      f"minute{'s' if minutes > 1 else ''}.")
+        return render(request, "login.html", status=429, title=t(language, "Log in"), next=target,
+                      error=tn(language, "Too many failed logins: try again in {count} minute.",
+                               "Too many failed logins: try again in {count} minutes.", minutes))
     if not token_matches(str(form.get("token", "")),
                          request.app[CONTEXT].settings.dashboard.dashboard_token):
         limiter.failed(address)  # counted before the delay, so parallel guesses are counted too
         log.warning("dashboard: a login with a wrong token from %s", address)
         await asyncio.sleep(FAILED_LOGIN_DELAY)
-        return render(request, "login.html", status=401, title="Log in", next=target,
-                      error="Wrong token: see dashboard_token in the bot's configuration.")
+        return render(request, "login.html", status=401, title=t(language, "Log in"), next=target,
+                      error=t(language, "Wrong token: see dashboard_token in the bot's configuration."))
     limiter.succeeded(address)
     session = request.app[SESSIONS].create()
     log.info("dashboard: login from %s", address)

@@ -41,7 +41,7 @@ def plain_number(value: float) -> str:
 
 
 def bar_chart(key: str, title: str, days: Sequence[str], series: Sequence[Series], *,
-              fmt: Format = plain_number) -> Markup:
+              fmt: Format = plain_number, empty: str = "nothing yet") -> Markup:
     """One SVG figure: ``days`` along the bottom, a bar per series and day."""
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     top = nice_ceiling(max((v for s in series for v in s.values), default=0.0))
@@ -79,6 +79,6 @@ def bar_chart(key: str, title: str, days: Sequence[str], series: Sequence[Series
             x -= 12
     if not any(v for s in series for v in s.values):
         parts.append(f'<text class="empty" x="{LEFT + plot_w / 2:.1f}" y="{TOP + plot_h / 2:.1f}" '
-                     'text-anchor="middle">nothing yet</text>')
+                     f'text-anchor="middle">{escape(empty)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))

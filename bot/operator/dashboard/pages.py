@@ -4,16 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 from markupsafe import Markup
 
+from bot.core.i18n import N_, t
 from bot.core.models.capabilities import WEB_SEARCH_USD, ModelTable
-from bot.operator.admin.language import format_latency, shard_name
+from bot.core.numbers import number
+from bot.core.numbers import percent as share_of
 from bot.operator.dashboard.charts import Series, bar_chart, plain_number
-from bot.operator.dashboard.render import CONTEXT, LIVE, error_page, render, session_of
+from bot.operator.dashboard.render import (
+    CONTEXT,
+    LIVE,
+    error_page,
+    money,
+    render,
+    request_language,
+    session_of,
+)
 from database.records import DailyUsage, Usage
 from memory.identity import IDENTITY_KINDS
 
@@ -24,7 +35,7 @@ KEEPALIVE_SECONDS = 15.0
 MOOD_KEY = "daily_mood"
 # The character's emotional state and current status: global state keys once the character keeps them
 # (issue 11). Shown when present; never made up.
-FEELING_KEYS = {"emotional_state": "Emotional state", "status": "Current status"}
+FEELING_KEYS = {"emotional_state": N_("Emotional state"), "status": N_("Current status")}
 INTERNAL_KEYS = {"app_commands_hash"}  # bookkeeping, not the character
 
 
@@ -55,8 +66,19 @@ def usd(value: float) -> str:
     return f"${value:,.2f}" if value >= 0.1 else f"${value:.4f}"
 
 
+def shard_name(shard_id: int | None, language: str | None = None) -> str:
+    return t(language, "gateway") if shard_id is None else t(language, "shard {id}", id=shard_id)
+
+
+def format_latency(seconds: float, language: str | None = None) -> str:
+    # discord.py reports inf (or nan) until a shard's first heartbeat is acknowledged.
+    if not math.isfinite(seconds):
+        return t(language, "no heartbeat acknowledged yet")
+    return f"{number(seconds * 1000, language, places=0)} ms"
+
+
 def overview_charts(days: list[str], counts: dict[str, dict[str, int]],
-                    usage: dict[str, DailyUsage]) -> tuple[list[Markup], Totals]:
+                    usage: dict[str, DailyUsage], language: str | None = None) -> tuple[list[Markup], Totals]:
     def counter(name: str) -> list[float]:
         return [float(counts.get(d, {}).get(name, 0)) for d in days]
 
@@ -65,21 +87,33 @@ def overview_charts(days: list[str], counts: dict[str, dict[str, int]],
 
     seen, answered, voted, votes = counter("seen"), counter("answered"), counter("voted"), counter("votes")
     fallbacks = counter("fallbacks")
+    lang = language or "en"
+
+    english = lang == "en"  # English keeps its compact figures ("$1.20", "40%")
+    cost_fmt = usd if english else (lambda v: money(lang, v))
+    share_fmt = percent if english else (lambda v: share_of(v / 100, language))
+    nothing = t(language, "nothing yet")
     charts = [
-        bar_chart("messages", "Messages seen and answered per day", days,
-                  [Series("seen", seen), Series("answered", answered)]),
-        bar_chart("calls", "Claude calls per day", days, [Series("calls", [used(d).calls for d in days])]),
-        bar_chart("tokens", "Tokens per day", days, [Series("tokens", [used(d).total_tokens for d in days])]),
-        bar_chart("cost", "Cost per day (USD)", days, [Series("cost", [used(d).cost for d in days])],
-                  fmt=usd),
-        bar_chart("cache", "Prompt tokens read from the cache", days,
-                  [Series("cache read share", [100 * used(d).cache_read_share for d in days])], fmt=percent),
-        bar_chart("votes", "Votes per unaddressed message", days,
-                  [Series("votes", [v / n if n else 0.0 for v, n in zip(votes, voted, strict=True)])],
-                  fmt=lambda v: f"{v:.2g}"),
-        bar_chart("fallbacks", "Fallbacks and failed Claude calls per day", days,
-                  [Series("fallback replies", fallbacks),
-                   Series("failed calls", [used(d).failures for d in days])], fmt=plain_number),
+        bar_chart("messages", t(language, "Messages seen and answered per day"), days,
+                  [Series(t(language, "seen"), seen), Series(t(language, "answered"), answered)],
+                  empty=nothing),
+        bar_chart("calls", t(language, "Claude calls per day"), days,
+                  [Series(t(language, "calls"), [used(d).calls for d in days])], empty=nothing),
+        bar_chart("tokens", t(language, "Tokens per day"), days,
+                  [Series(t(language, "tokens"), [used(d).total_tokens for d in days])], empty=nothing),
+        bar_chart("cost", t(language, "Cost per day (USD)"), days,
+                  [Series(t(language, "cost"), [used(d).cost for d in days])], fmt=cost_fmt, empty=nothing),
+        bar_chart("cache", t(language, "Prompt tokens read from the cache"), days,
+                  [Series(t(language, "cache read share"), [100 * used(d).cache_read_share for d in days])],
+                  fmt=share_fmt, empty=nothing),
+        bar_chart("votes", t(language, "Votes per unaddressed message"), days,
+                  [Series(t(language, "votes"),
+                          [v / n if n else 0.0 for v, n in zip(votes, voted, strict=True)])],
+                  fmt=lambda v: f"{v:.2g}", empty=nothing),
+        bar_chart("fallbacks", t(language, "Fallbacks and failed Claude calls per day"), days,
+                  [Series(t(language, "fallback replies"), fallbacks),
+                   Series(t(language, "failed calls"), [used(d).failures for d in days])], fmt=plain_number,
+                  empty=nothing),
     ]
     month = [used(d) for d in days]
     prompt = sum(u.input_tokens + u.cache_creation_tokens + u.cache_read_tokens for u in month)
@@ -129,13 +163,16 @@ async def overview(request: web.Request) -> web.Response:
     counts, usage, db_size, models, batched = await asyncio.gather(
         ctx.store.stats.daily_counts(ctx.character_key, days[0]), ctx.store.stats.daily_usage(since),
         ctx.store.stats.database_size(), ctx.store.usage.by_model(since), ctx.store.usage.batched(since))
-    charts, totals = overview_charts(days, counts, {u.day: u for u in usage})
+    language = request_language(request)
+    charts, totals = overview_charts(days, counts, {u.day: u for u in usage}, language)
     saved = savings(models, batched, ModelTable(ctx.settings.models.model_capabilities))
     bot = ctx.bot
-    gateway = [(shard_name(sid), format_latency(lat)) for sid, lat in bot.latencies()] if bot else []
-    return render(request, "overview.html", title="Overview", active="overview", charts=charts, totals=totals,
-                  uptime=bot.uptime if bot else None, guilds=bot.guild_count() if bot else None,
-                  gateway=gateway, shards=ctx.settings.discord.shard_count, db_size=db_size,
+    gateway = [(shard_name(sid, language), format_latency(lat, language)) for sid, lat in bot.latencies()
+               ] if bot else []
+    return render(request, "overview.html", title=t(language, "Overview"), active="overview", charts=charts,
+                  totals=totals, uptime=bot.uptime if bot else None,
+                  guilds=bot.guild_count() if bot else None, gateway=gateway,
+                  shards=ctx.settings.discord.shard_count, db_size=db_size,
                   database=ctx.settings.safe_database_url(), first_day=days[0], last_day=days[-1],
                   models=models, refusals=bot.refusals() if bot else None, saved=saved)
 
@@ -148,12 +185,13 @@ async def character(request: web.Request, *, drafts: dict[str, str] | None = Non
         ctx.store.identity.entries(ctx.character_key), ctx.store.state.all(),
         ctx.store.characters.character_state(ctx.character_key))
     values = dict(state)
-    feelings = [(label, values[key]) for key, label in FEELING_KEYS.items() if values.get(key)]
+    language = request_language(request)
+    feelings = [(t(language, label), values[key]) for key, label in FEELING_KEYS.items() if values.get(key)]
     others = [(k, v) for k, v in state if k not in INTERNAL_KEYS and k != MOOD_KEY and k not in FEELING_KEYS]
-    return render(request, "character.html", status=status, title="Character", active="character",
-                  entries=entries, kinds=IDENTITY_KINDS, mood=values.get(MOOD_KEY, ""), feelings=feelings,
-                  state=others, interactions=interactions, stage=stage, key=ctx.character_key,
-                  drafts=drafts or {})
+    return render(request, "character.html", status=status, title=t(language, "Character"),
+                  active="character", entries=entries, kinds=IDENTITY_KINDS, mood=values.get(MOOD_KEY, ""),
+                  feelings=feelings, state=others, interactions=interactions, stage=stage,
+                  key=ctx.character_key, drafts=drafts or {})
 
 
 async def character_page(request: web.Request) -> web.Response:
@@ -163,8 +201,8 @@ async def character_page(request: web.Request) -> web.Response:
 async def live(request: web.Request) -> web.Response:
     feed = request.app.get(LIVE)
     events = list(reversed(feed.recent)) if feed is not None else []
-    return render(request, "live.html", title="Live", active="live", available=feed is not None,
-                  events=events, last=events[0].number if events else 0)
+    return render(request, "live.html", title=t(request_language(request), "Live"), active="live",
+                  available=feed is not None, events=events, last=events[0].number if events else 0)
 
 
 async def live_events(request: web.Request) -> web.StreamResponse:
@@ -172,8 +210,8 @@ async def live_events(request: web.Request) -> web.StreamResponse:
     new one as it is made, with a comment line every KEEPALIVE_SECONDS so proxies keep the line open."""
     feed = request.app.get(LIVE)
     if feed is None:
-        return error_page(request, 404, "No live stream",
-                          "This dashboard runs without the bot, so there are no decisions to stream.")
+        return error_page(request, 404, N_("No live stream"),
+                          N_("This dashboard runs without the bot, so there are no decisions to stream."))
     try:
         after = int(request.query.get("after") or request.headers.get("Last-Event-ID") or 0)
     except ValueError:

@@ -7,11 +7,12 @@ import asyncio
 
 from aiohttp import web
 
+from bot.core.i18n import N_, t
 from bot.core.text import page_of
 from bot.operator.admin.edits import MAX_TEXT
 from bot.operator.admin.language import parse_user_id
 from bot.operator.conversation_tools import InvalidInput
-from bot.operator.dashboard.render import CONTEXT, error_page, render
+from bot.operator.dashboard.render import CONTEXT, error_page, render, request_language
 from database.records import PRIVATE_SOURCES, UserRecord, UserSummary
 from memory.relationships import relationship_guidance
 
@@ -41,8 +42,8 @@ async def people(request: web.Request) -> web.Response:
         page = page_of(await ctx.store.people.count_users(), number, PAGE_SIZE)
         summaries = await ctx.store.people.user_summaries(ctx.character_key, offset=page.offset,
                                                           limit=page.size)
-    return render(request, "people.html", title="People", active="people", query=query, summaries=summaries,
-                  page=page)
+    return render(request, "people.html", title=t(request_language(request), "People"), active="people",
+                  query=query, summaries=summaries, page=page)
 
 
 async def known_person(request: web.Request) -> UserRecord:
@@ -51,23 +52,24 @@ async def known_person(request: web.Request) -> UserRecord:
     try:
         user_id = parse_user_id(raw)
     except InvalidInput as exc:
-        raise NotFound(error_page(request, 400, "Not a user id", str(exc))) from None
+        said = exc.said(request_language(request))
+        raise NotFound(error_page(request, 400, N_("Not a user id"), "{reason}", reason=said)) from None
     user = await request.app[CONTEXT].store.people.get_user(user_id)
     if user is None:
-        raise NotFound(error_page(request, 404, "Unknown person",
-                                  f"I don't know user {user_id}: they have not talked to me yet "
-                                  "(or their data was deleted)."))
+        raise NotFound(error_page(request, 404, N_("Unknown person"),
+                                  N_("I don't know user {user_id}: they have not talked to me yet "
+                                     "(or their data was deleted)."), user_id=user_id))
     return user
 
 
-def consent_text(consent: bool | None, mode: str) -> str:
+def consent_text(consent: bool | None, mode: str, language: str | None = None) -> str:
     if consent is True:
-        return "opted in (/memory opt-in): remembered"
+        return t(language, "opted in (/memory opt-in): remembered")
     if consent is False:
-        return "opted out (/memory opt-out): nothing new is remembered"
+        return t(language, "opted out (/memory opt-out): nothing new is remembered")
     if mode == "opt_in":
-        return "never said: not remembered (memory_consent=opt_in remembers only who opted in)"
-    return "never said: remembered (memory_consent=all remembers everyone who did not opt out)"
+        return t(language, "never said: not remembered (memory_consent=opt_in remembers only who opted in)")
+    return t(language, "never said: remembered (memory_consent=all remembers everyone who did not opt out)")
 
 
 async def person(request: web.Request, *, drafts: dict[str, str] | None = None, status: int = 200,
@@ -86,11 +88,14 @@ async def person(request: web.Request, *, drafts: dict[str, str] | None = None, 
         store.people.relationship(key, user.id))
     assert isinstance(summary, UserSummary)  # the person exists: known_person just read them
     s = ctx.settings
+    language = request_language(request)
     return render(
         request, "person.html", status=status, title=user.name or str(user.id), active="people", user=user,
         summary=summary, memories=memories, versions=versions, facts=facts, relationship=relationship,
-        guidance=relationship_guidance(relationship, user.name or str(user.id)) or "none (neutral)",
-        consent=consent_text(user.memory_consent, s.memory.memory_consent), private_sources=PRIVATE_SOURCES,
+        guidance=(relationship_guidance(relationship, user.name or str(user.id))
+                  or t(language, "none (neutral)")),
+        consent=consent_text(user.memory_consent, s.memory.memory_consent, language),
+        private_sources=PRIVATE_SOURCES,
         model=s.models.premium_model if user.premium else s.models.default_model,
         premium_model=s.models.premium_model,
         default_model=s.models.default_model, drafts=drafts or {}, max_text=MAX_TEXT)
@@ -107,5 +112,6 @@ async def forget_page(request: web.Request) -> web.Response:
     except NotFound as missing:
         return missing.response
     rows = await ctx.store.privacy.rows_about_user(user.id)
-    return render(request, "forget.html", title=f"Forget {user.name or user.id}", active="people", user=user,
+    title = t(request_language(request), "Forget {name}", name=user.name or user.id)
+    return render(request, "forget.html", title=title, active="people", user=user,
                   rows=sorted(rows.items()))

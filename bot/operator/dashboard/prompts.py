@@ -15,8 +15,9 @@ import asyncio
 
 from aiohttp import web
 
+from bot.core.i18n import N_, t
 from bot.core.models.sent import READ, SentLog, itemize, totals
-from bot.operator.dashboard.render import CONTEXT, error_page, render
+from bot.operator.dashboard.render import CONTEXT, error_page, render, request_language
 
 
 def sent_log(request: web.Request) -> SentLog | None:
@@ -26,8 +27,8 @@ def sent_log(request: web.Request) -> SentLog | None:
 
 async def prompts(request: web.Request) -> web.Response:
     log = sent_log(request)
-    return render(request, "prompts.html", title="Prompts", active="prompts", running=log is not None,
-                  requests=log.recent() if log is not None else [])
+    return render(request, "prompts.html", title=t(request_language(request), "Prompts"), active="prompts",
+                  running=log is not None, requests=log.recent() if log is not None else [])
 
 
 async def prompt_page(request: web.Request) -> web.Response:
@@ -35,12 +36,13 @@ async def prompt_page(request: web.Request) -> web.Response:
     raw = request.match_info["number"]
     sent = log.get(int(raw)) if log is not None and raw.isdigit() and len(raw) < 12 else None
     if sent is None:
-        return error_page(request, 404, "No such request",
-                          f"Request {raw[:20]} is not among the last ones this bot process keeps "
-                          "(newest only, and none after a restart).")
+        return error_page(request, 404, N_("No such request"),
+                          N_("Request {number} is not among the last ones this bot process keeps "
+                             "(newest only, and none after a restart)."), number=raw[:20])
     # a prompt of a hundred thousand tokens takes tens of milliseconds to count: not on the bot's loop
     items = await asyncio.to_thread(itemize, sent)
     counted = sum(i.tokens for i in items)
     read = sum(i.tokens for i in items if i.cache == READ)
-    return render(request, "prompt.html", title=f"Request {sent.number}", active="prompts", sent=sent,
+    title = t(request_language(request), "Request {number}", number=sent.number)
+    return render(request, "prompt.html", title=title, active="prompts", sent=sent,
                   items=items, by_label=totals(items), counted=counted, read=read)
