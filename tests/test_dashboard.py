@@ -5,6 +5,7 @@ it. The browser tests (test_dashboard_browser.py) drive the pages as an operator
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -117,9 +118,9 @@ async def test_the_live_feed_words_dms_as_the_log_channel_does_and_drops_for_slo
         await feed.on_decision(Incoming(i, 3, "alice", f"secret {i}", now, place=place(2, True)),
                                Decision(True, Line("dm"), kind="direct_message"))
     assert [e.number for e in feed.recent] == [103, 104, 105]
-    assert all("secret" not in e.text and e.text == "DM from user 3: reply" for e in feed.recent)
+    assert all("secret" not in e.text(None) and e.text(None) == "DM from user 3: reply" for e in feed.recent)
     assert queue.qsize() == 100 and (await queue.get()).number == 6  # the slow page lost its oldest five
-    assert b"event: decision" in feed.recent[-1].sse() and feed.since(104)[0].number == 105
+    assert b"event: decision" in feed.recent[-1].sse(None) and feed.since(104)[0].number == 105
     feed.close()
     assert queue.qsize() == 100 and [queue.get_nowait() for _ in range(100)][-1] is None
 
@@ -443,3 +444,37 @@ async def test_the_dashboard_speaks_the_language_the_browser_asks_for(alone: tup
                 page = await r.text()
             assert html_lang(page) == "en" and "<h1>Overview</h1>" in page and "2 calls" in page
             assert "runs without the bot" in page and "$0.0121" in page
+
+
+async def test_the_live_stream_is_read_in_each_page_s_language(db_url: str) -> None:
+    """The live decisions are kept as lines and rendered per page: a German page and a Japanese stream read
+    the same decision each in its own language, an English page in English; a DM's words in none."""
+    settings = load_settings(FINN, None, environ={"DATABASE_URL": db_url, "DASHBOARD_TOKEN": TOKEN},
+                             require_discord=False, require_anthropic=False, require_dashboard=True)
+    store = await Store(db_url).open()
+    dashboard = Dashboard(standalone_context(settings, CharacterSource(FINN, None, environ={}), store),
+                          "127.0.0.1", free_port())
+    dashboard.live = feed = LiveFeed()
+    await dashboard.start()
+    base = dashboard.url.rstrip("/")
+    try:
+        dm = Incoming(1, 3, "alice", "meine geheime Nachricht", datetime.now(UTC), place=place(2, True))
+        await feed.on_decision(dm, Decision(True, Line("dm"), kind="direct_message"))
+        line = {language: t(language, "DM from user {user}: reply", user=3) for language in ("en", "de",
+                                                                                             "ja")}
+        assert len(set(line.values())) == 3  # the catalogs say it three ways
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            await http.post(base + "/login", data={"token": TOKEN, "next": "/"})
+            for language in ("de", "en"):
+                async with http.get(base + "/live", headers={"Accept-Language": language}) as r:
+                    page = await r.text()
+                assert line[language] in page and "geheime" not in page
+                assert all(other not in page for key, other in line.items() if key != language)
+            async with http.get(base + "/live/events?after=0", headers={"Accept-Language": "ja"}) as stream:
+                while not (data := await stream.content.readline()).startswith(b"data: "):
+                    pass
+            event = json.loads(data[len(b"data: "):])
+            assert event["text"] == line["ja"] and event["reply"] and event["dm"]
+    finally:
+        await dashboard.stop()
+        await store.close()

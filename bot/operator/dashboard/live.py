@@ -1,5 +1,6 @@
 """The live decision stream: every reply decision of the running bot, as the log channel's verbose mode words
-it (a DM only as "DM from user <id>", never its text), pushed to open pages as server-sent events.
+it (a DM only as "DM from user <id>", never its text), pushed to open pages as server-sent events, each page
+reading it in its own language (the line is kept, rendered per page).
 
 A decision observer of the main pipeline (an ensemble announces every character's decisions there).
 The hook only appends to memory and to each open page's queue; a page that cannot keep up loses its oldest
@@ -15,6 +16,7 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from bot.core.lines import Line
 from bot.core.stages import Decision, Incoming
 from bot.operator.logmirror import describe_decision
 
@@ -26,7 +28,7 @@ QUEUE = 100  # lines waiting for one slow page
 class LiveEvent:
     number: int
     at: datetime
-    text: str
+    line: Line
     reply: bool
     dm: bool
 
@@ -34,9 +36,12 @@ class LiveEvent:
     def time(self) -> str:
         return self.at.strftime("%H:%M:%S")
 
-    def sse(self) -> bytes:
-        data = json.dumps({"n": self.number, "at": self.at.isoformat(), "time": self.time, "text": self.text,
-                           "reply": self.reply, "dm": self.dm})
+    def text(self, language: str | None) -> str:
+        return self.line.render(language)
+
+    def sse(self, language: str | None) -> bytes:
+        data = json.dumps({"n": self.number, "at": self.at.isoformat(), "time": self.time,
+                           "text": self.text(language), "reply": self.reply, "dm": self.dm})
         return f"id: {self.number}\nevent: decision\ndata: {data}\n\n".encode()
 
 
@@ -48,7 +53,7 @@ class LiveFeed:
         self.closed = False
 
     async def on_decision(self, msg: Incoming, decision: Decision) -> None:
-        event = LiveEvent(next(self._numbers), datetime.now(UTC), describe_decision(msg, decision).english(),
+        event = LiveEvent(next(self._numbers), datetime.now(UTC), describe_decision(msg, decision),
                           decision.reply, msg.is_dm)
         self.recent.append(event)
         for queue in list(self._queues):

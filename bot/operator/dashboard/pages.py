@@ -218,6 +218,7 @@ async def live_events(request: web.Request) -> web.StreamResponse:
         after = 0
     session = session_of(request)
     assert session is not None  # the guard let it through
+    language = request_language(request)
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "X-Accel-Buffering": "no"})
     await response.prepare(request)
     queue = feed.subscribe()
@@ -230,7 +231,7 @@ async def live_events(request: web.Request) -> web.StreamResponse:
     try:
         await response.write(b"retry: 3000\n\n")
         for event in feed.since(after):
-            await response.write(event.sse())
+            await response.write(event.sse(language))
         while True:
             try:
                 item = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
@@ -240,7 +241,7 @@ async def live_events(request: web.Request) -> web.StreamResponse:
             if item is None:  # the dashboard is stopping, or the session ended
                 break
             if item.number > after:
-                await response.write(item.sse())
+                await response.write(item.sse(language))
     except ConnectionResetError:
         pass  # the page went away
     finally:
