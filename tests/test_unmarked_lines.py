@@ -44,9 +44,12 @@ SHOWN_BY = {
     # handed, and a line it renders later (each of its values too; what memory's ``notify`` is handed is a
     # Line, which mypy holds it to)
     "mirror", "emit", "model_error", "report", "Line",
+    # the log channel's admin answers and panels (bot/discord/logchannel.py), a report's title and figures,
+    # and bad input explained to whoever typed it
+    "post", "post_panel", "panel", "Report", "InvalidInput",
 }
 # Calls whose every keyword is shown: a line's values (bot/core/lines.py).
-ALL_KEYWORDS = {"Line"}
+ALL_KEYWORDS = {"Line", "Report"}
 # Reasons the verbose mirror quotes (a reply decision's, the first look's, a limit's, the one rule's
 # refusal's, a proactive round's): the position of the reason among each one's arguments (or its
 # ``reason=``), the only one shown of them (a decision's ``kind`` is a metric's label, never shown).
@@ -57,9 +60,6 @@ DISCORD_MARKUP = re.compile(r"<t:\d+(?::[tTdDfFRS])?>|<(?:@[!&]?|#)\d+>")
 MARKED = {"t", "tn", "N_", "sentences", "listed"}
 # English by design, with the reason (docs/languages.md): a whole module, or one line of one by its text.
 ENGLISH_BY_DESIGN = {
-    "bot/discord/logchannel.py": "the operator's log channel: its admin commands and reports (the verbose "
-                                 "mirror's lines are marked where they are made, rendered there)",
-    "bot/operator/admin/": "the log channel's admin commands' answers and reports (logchannel.py sends them)",
     "bot/operator/dashboard/": "the operator's web dashboard: HTML pages, not Discord (its own lines are "
                                "marked, in its templates too, and shown in the browser's language: "
                                "test_dashboard.py; the admin tools' answers it shows are the log channel's)",
