@@ -20,7 +20,7 @@ def test_slow_shards_are_those_above_the_threshold() -> None:
     latencies = [(0, 0.120), (1, 1.500), (2, math.inf), (3, math.nan), (4, 1.000)]
     slow = slow_shards(latencies, 1000)
     assert [(s.shard_id, round(s.latency_ms)) for s in slow] == [(1, 1500)]
-    assert slow[0].describe(1000) == "⚠️ Gateway latency warning: shard 1 at 1500 ms (threshold 1000 ms)."
+    assert slow[0].describe(1000) == "⚠️ Gateway latency warning: shard 1 at 1,500 ms (threshold 1,000 ms)."
     assert slow_shards([(None, 0.001)], 0)[0].describe(0).startswith(
         "⚠️ Gateway latency warning: gateway at 1 ms")
     assert slow_shards([(None, 0.5)], 500) == []  # at the threshold is not above it
@@ -33,7 +33,7 @@ def test_a_shard_is_reported_only_when_slow_on_consecutive_readings() -> None:
     assert watch.check([(None, 0.040)], 1000) == []  # ... and the next one is normal again: nothing said
     assert watch.check([(None, 1.500)], 1000) == []
     [slow] = watch.check([(None, 1.600)], 1000)  # slow twice in a row: reported
-    assert slow.describe(1000) == "⚠️ Gateway latency warning: gateway at 1600 ms (threshold 1000 ms)."
+    assert slow.describe(1000) == "⚠️ Gateway latency warning: gateway at 1,600 ms (threshold 1,000 ms)."
     assert [round(s.latency_ms) for s in watch.check([(None, 1.700)], 1000)] == [1700]  # and while it lasts
     assert watch.check([(None, 0.500)], 1000) == []
     assert watch.check([(None, 1.500)], 1000) == []  # a new streak starts from one
