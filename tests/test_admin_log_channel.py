@@ -29,6 +29,7 @@ from bot.operator.admin.language import (
 )
 from bot.operator.conversation_tools import InvalidInput
 from bot.operator.logmirror import STATE_KEY
+from bot.runtime.jobs import consolidation_figures
 from database.records import Turn
 from tests.fakes import EVENT_WAIT
 from tests.fakes.discord_components import MAX_V2_COMPONENTS, MAX_V2_TEXT, walk_components
@@ -352,7 +353,10 @@ async def test_status_reports_models_settings_uptime_and_latency(harness: Harnes
 async def test_status_tells_the_last_consolidation_run_here(harness: Harness) -> None:
     report = await consolidate(harness, datetime(2026, 3, 4, 5, 6, tzinfo=UTC))
     fields = panel_fields(await admin_says(harness, "status", 1))
-    assert fields["Memory consolidation"] == f"2026-03-04 05:06 UTC, {report.describe()}"
+    figures = "; ".join(f"{name.english()} {value.english()}"
+                        for name, value in consolidation_figures(report))
+    assert fields["Memory consolidation"] == f"2026-03-04 05:06 UTC, {figures}"
+    assert figures.startswith("Messages ") and "; Facts " in figures
 
 
 async def test_a_status_with_very_many_models_stays_inside_the_v2_limits(harness: Harness) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from bot.core.i18n import t
+from bot.core.numbers import number
 from tests.harness import (
     ADMIN_ID,
     GUILD_ID,
@@ -166,12 +167,22 @@ async def test_admin_commands_answer_in_the_log_channels_language(make_harness: 
     assert uptime.endswith(t(language, "{uptime} · servers: {servers} · verbose: {verbose}", uptime="UP",
                              servers=1, verbose=t(language, "off")).split("UP", 1)[1])
     assert t(language, "Gateway latency") in fields and t(language, "Replies") in fields
+    # the other parts' own figures: the model client's, the character's life's, the memory jobs'
+    costs = fields[t(language, "Costs per model")]  # the seeded user's one call
+    tokens = t(language, "{input} in, {output} out, {read} cache read, {written} cache write",
+               input=number(1200, language), output=number(300, language), read=number(500, language),
+               written=number(0, language))
+    assert costs.startswith(f"`{DEFAULT}`: ") and tokens in costs
+    assert fields[t(language, "Refusals since start")] == "0" and t(language, "Feeling") in fields
+    assert fields[t(language, "Memory consolidation")] == t(language, "not run by this process since it "
+                                                              "started")
     shown = "\n".join(log_posts(h))
     if language == "en":
         assert "alice" in shown and "is now **premium**" in shown and "Usage: `premium <user id>`" in shown
         assert "Gateway latency" in fields and "verbose: off" in uptime
     else:  # no English sentence or figure name left
         for english in ("is now **premium**", "Verbose mode", "Usage:", "pages count", "Gateway latency",
-                        "Replies", "Uptime", "servers:", "cooldown", "warning above"):
+                        "Replies", "Uptime", "servers:", "cooldown", "warning above", "Costs per model",
+                        "cache read", "Refusals", "Feeling", "Memory consolidation", "not run by"):
             assert english not in shown, english
         assert f"premium {USER_ID}" not in shown and PREMIUM in shown  # a model id is data, as it is

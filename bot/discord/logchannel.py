@@ -269,11 +269,11 @@ class LogChannel:
                 self.bot.settings, character_name=self.bot.services.pipeline.persona.name,
                 uptime_seconds=time.monotonic() - self.bot.started_at, guild_count=len(self.bot.guilds),
                 latencies=shard_latencies(self.bot), verbose=self.bot.mirror.enabled, language=language)
-            fields = report.fields + named_lines(await self.bot.services.claude.status_lines())
-            fields += named_lines(await self.bot.services.alive.status_lines())
-            fields += named_lines(await self.bot.services.memory_jobs.status_lines())
+            fields = report.fields + named_lines(await self.bot.services.claude.status_lines(language))
+            fields += named_lines(await self.bot.services.alive.status_lines(language))
+            fields += named_lines(await self.bot.services.memory_jobs.status_lines(language))
             for lines in self.bot.services.status_lines:  # the features' own
-                fields += named_lines(await lines())
+                fields += named_lines(await lines(language))
             await self.post_panel(report_view(Report(report.title, capped(fields, language=language))))
         elif command.name == "refresh_status":
             await self.post(await self.bot.services.alive.refresh_status_answer(language))

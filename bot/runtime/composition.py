@@ -176,7 +176,7 @@ class Services:
     # switch changed there (by its id).
     parts: tuple[object, ...] = ()
     forget_held: tuple[Callable[[int], None], ...] = ()
-    status_lines: tuple[Callable[[], Awaitable[str]], ...] = ()
+    status_lines: tuple[Callable[[str | None], Awaitable[str]], ...] = ()
     in_server: tuple[Callable[[int], Awaitable[None]], ...] = ()
     place_changed: tuple[Callable[[int], Awaitable[None]], ...] = ()
 
