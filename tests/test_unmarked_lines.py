@@ -8,8 +8,8 @@ handed on there is read where it is built.
 Read from the code (its syntax tree), in every package that may hand a line to a person: ``cogs/``,
 ``bot/`` (the Discord edge, the features, the operator's gates and answers, the reply sequence, the
 character's own life, the runtime, the core) and ``memory/``, ``personaflow/``. What stays English by design
-is listed with its reason (docs/languages.md, "Not translated here"): the operator's log channel, dashboard
-and console, Discord's audit log (a ``reason=``), command names and descriptions (their own ``commands``
+is listed with its reason (docs/languages.md, "Not translated here"): the operator's dashboard (its own
+lines are checked in the browser's language) and console, Discord's audit log (a ``reason=``), command names and descriptions (their own ``commands``
 catalogs, read by the tree's translator), and an exception's message that no one reads. A line built in
 another module of the project and handed straight to what shows it (``tell(interaction, await
 feature.add(...))``: a cog showing what a feature's method returns) is read where it is built: the function of
@@ -62,7 +62,8 @@ MARKED = {"t", "tn", "N_", "sentences", "listed"}
 ENGLISH_BY_DESIGN = {
     "bot/operator/dashboard/": "the operator's web dashboard: HTML pages, not Discord (its own lines are "
                                "marked, in its templates too, and shown in the browser's language: "
-                               "test_dashboard.py; the admin tools' answers it shows are the log channel's)",
+                               "test_dashboard.py; the admin tools' answers it shows are read where they "
+                               "are made, in bot/operator/admin/)",
     "bot/runtime/console.py": "the operator's console",
 }
 
@@ -107,6 +108,8 @@ def literal_words(node: ast.expr, helpers: Mapping[str, ast.AST] | None = None) 
         return [*words(node.body), *words(node.orelse)]
     if isinstance(node, ast.BoolOp):
         return [x for v in node.values for x in words(v)]
+    if isinstance(node, (ast.Tuple, ast.List)):  # a report's figures, (name, value) pairs
+        return [x for v in node.elts for x in words(v)]
     return []
 
 
@@ -242,6 +245,24 @@ async def round(self, bot, user, days, where):
 '''
     assert sorted(line.split(": ", 1)[1] for line in unmarked(planted, "planted.py")) == sorted([
         "f'Check-in sent to user {user}.'", "'Reminder delivered.'", "'their DM'", "'2 new'"])
+
+
+def test_the_check_finds_a_planted_english_admin_answer() -> None:
+    planted = '''
+async def run(self, tools, arg, language, name, n):
+    await self.post(f"Verbose mode is **{arg}**.")
+    await self.post(t(language, "Already shutting down."))
+    await self.post_panel(report_view(Report("Known users", ((t(language, "Plan"), f"{n} calls"),))))
+    raise InvalidInput(f"Usage: `{USAGE['premium']}`.")
+    raise InvalidInput(N_("Usage: {syntax}."), syntax="`premium <user id>`")
+    await self.post(answer(language, name))
+
+def answer(language, name):
+    return f"{name} is now premium" if language else t(language, "{name} is now premium", name=name)
+'''
+    assert sorted(line.split(": ", 1)[1] for line in unmarked(planted, "planted.py")) == sorted([
+        "f'Verbose mode is **{arg}**.'", "'Known users'", "f'{n} calls'", "f\"Usage: `{USAGE['premium']}`.\"",
+        "f'{name} is now premium'"])
 
 
 def test_the_check_finds_a_planted_english_reason() -> None:
