@@ -9,8 +9,9 @@ Read from the code (its syntax tree), in every package that may hand a line to a
 ``bot/`` (the Discord edge, the features, the operator's gates and answers, the reply sequence, the
 character's own life, the runtime, the core) and ``memory/``, ``personaflow/``. What stays English by design
 is listed with its reason (docs/languages.md, "Not translated here"): the operator's dashboard (its own
-lines are checked in the browser's language) and console, Discord's audit log (a ``reason=``), command names and descriptions (their own ``commands``
-catalogs, read by the tree's translator), and an exception's message that no one reads. A line built in
+lines are checked in the browser's language) and console, Discord's audit log (a ``reason=``), command names
+and descriptions (their own ``commands`` catalogs, read by the tree's translator), and an exception's message
+that no one reads. The log channel's answers and panels are read as any other line. A line built in
 another module of the project and handed straight to what shows it (``tell(interaction, await
 feature.add(...))``: a cog showing what a feature's method returns) is read where it is built: the function of
 that name in the modules the showing one imports from (a package: each of its modules). A literal reaching
