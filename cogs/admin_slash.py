@@ -108,7 +108,8 @@ class AdminSlash(commands.Cog):
 
     async def ac_user(self, interaction: Interaction,
                       current: str) -> Choices:
-        return await self._choices(interaction, lambda: self.tools.users.choices(current))
+        language = await answer_language(interaction)  # "unnamed", "[bot]" in the admin's language
+        return await self._choices(interaction, lambda: self.tools.users.choices(current, language))
 
     async def ac_entry(self, interaction: Interaction,
                        current: str) -> Choices:

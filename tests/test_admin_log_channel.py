@@ -29,6 +29,7 @@ from bot.operator.admin.language import (
 )
 from bot.operator.conversation_tools import InvalidInput
 from bot.operator.logmirror import STATE_KEY
+from bot.runtime.jobs import consolidation_figures
 from database.records import Turn
 from tests.fakes import EVENT_WAIT
 from tests.fakes.discord_components import MAX_V2_COMPONENTS, MAX_V2_TEXT, walk_components
@@ -210,7 +211,7 @@ async def test_user_data_shows_figures_never_text(harness: Harness) -> None:
     text, fields = panel_text(answer), panel_fields(answer)  # a report: a Components V2 panel
     assert f"### alice (`{USER_ID}`)" in text
     assert fields["Plan"].startswith("standard") and DEFAULT in fields["Plan"]
-    assert fields["Usage"].startswith("1 calls · 2,000 tokens (1,200 in, 300 out, 500 cache read")
+    assert fields["Usage"].startswith("1 call · 2,000 tokens (1,200 in, 300 out, 500 cache read")
     assert "$0.0123" in fields["Usage"]
     assert fields["Conversations"].startswith("2 messages") and fields["Core memories"] == "1"
     assert "secret-kelp-recipe" not in text
@@ -339,10 +340,10 @@ async def test_verbose_starts_from_the_setting_then_the_saved_state(make_harness
 async def test_status_reports_models_settings_uptime_and_latency(harness: Harness) -> None:
     fields = panel_fields(await admin_says(harness, "status", 1))  # a report: a Components V2 panel
     assert fields["Models"] == f"default `{DEFAULT}` · premium `{PREMIUM}` · voting `{VOTER}`"
-    assert fields["Replies"].startswith("bot reply threshold 3 · 3 votes · cooldown 0s · typing 600000 cpm")
+    assert fields["Replies"].startswith("bot reply threshold 3 · 3 votes · cooldown 0s · typing 600,000 cpm")
     assert "servers: 1" in fields["Uptime"] and "verbose: off" in fields["Uptime"]
     assert fields["Gateway latency"].startswith("gateway ") and fields["Gateway latency"].endswith(
-        " ms (warning above 1000 ms)")
+        " ms (warning above 1,000 ms)")
     assert "no model calls yet" in fields["Costs per model"] and "Refusals since start" in fields
     # a feature's own line (its registration's status_lines): proactive talk's round
     assert fields["Proactive talk"].startswith("default off · every 30 min · chance 0.1 · next round ")
@@ -352,7 +353,10 @@ async def test_status_reports_models_settings_uptime_and_latency(harness: Harnes
 async def test_status_tells_the_last_consolidation_run_here(harness: Harness) -> None:
     report = await consolidate(harness, datetime(2026, 3, 4, 5, 6, tzinfo=UTC))
     fields = panel_fields(await admin_says(harness, "status", 1))
-    assert fields["Memory consolidation"] == f"2026-03-04 05:06 UTC, {report.describe()}"
+    figures = "; ".join(f"{name.english()} {value.english()}"
+                        for name, value in consolidation_figures(report))
+    assert fields["Memory consolidation"] == f"2026-03-04 05:06 UTC, {figures}"
+    assert figures.startswith("Messages ") and "; Facts " in figures
 
 
 async def test_a_status_with_very_many_models_stays_inside_the_v2_limits(harness: Harness) -> None:
@@ -388,7 +392,7 @@ async def test_status_reports_each_shards_latency(make_harness: MakeHarness) -> 
     latency = dict(bot.latencies)
     fields = panel_fields(await admin_says(h, "status", 1))
     assert fields["Gateway latency"] == (f"shard 0 {format_latency(latency[0])}, "
-                                         f"shard 1 {format_latency(latency[1])} (warning above 600000 ms)")
+                                         f"shard 1 {format_latency(latency[1])} (warning above 600,000 ms)")
 
 
 # --------------------------------------------------------------------------- shutdown

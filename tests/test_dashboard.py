@@ -28,6 +28,7 @@ from bot.core.stages import Decision, Incoming
 from bot.operator.dashboard import Dashboard, standalone_context
 from bot.operator.dashboard.charts import Series, bar_chart, nice_ceiling
 from bot.operator.dashboard.live import LiveFeed
+from bot.operator.dashboard.render import plain
 from bot.operator.dashboard.sessions import Sessions
 from database.store import Store
 from tests.harness import CHANNEL_ID, USER_ID, Harness, spawn_main, stop_process
@@ -444,6 +445,30 @@ async def test_the_dashboard_speaks_the_language_the_browser_asks_for(alone: tup
                 page = await r.text()
             assert html_lang(page) == "en" and "<h1>Overview</h1>" in page and "2 calls" in page
             assert "runs without the bot" in page and "$0.0121" in page
+
+
+async def test_an_admin_tools_answer_is_flashed_in_the_page_s_language(alone: tuple[Store, str]) -> None:
+    """The answer of the tool behind an edit (the log channel's own ``premium``) is said in the language the
+    browser asks for, as the page around it is."""
+    store, base = alone
+    await store.people.ensure_user(USER_ID, "alice")
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        await http.post(base + "/login", data={"token": TOKEN, "next": "/"})
+        async with http.get(f"{base}/people/{USER_ID}") as r:
+            csrf = csrf_of(await r.text())
+        german = {"Accept-Language": "de"}
+        async with http.post(f"{base}/people/{USER_ID}/premium", data={"premium": "on", "csrf": csrf},
+                             headers=german) as r:
+            flashed = await r.text()
+        user = f"alice (`{USER_ID}`)"
+        # the line up to the model's id (data, as it is)
+        said_de = plain(t("de", "{user} is now **premium**: their replies use {model}.", user=user,
+                          model="`MODEL`")).split("MODEL")[0]
+        assert said_de != plain(t("en", "{user} is now **premium**: their replies use {model}.", user=user,
+                                  model="`MODEL`")).split("MODEL")[0]
+        assert str(escape(said_de)) in flashed and "is now premium" not in flashed
+        async with http.post(f"{base}/people/{USER_ID}/premium", data={"premium": "off", "csrf": csrf}) as r:
+            assert "is no longer premium" in await r.text()  # English without Accept-Language
 
 
 async def test_the_live_stream_is_read_in_each_page_s_language(db_url: str) -> None:

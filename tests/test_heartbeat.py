@@ -8,6 +8,7 @@ import math
 
 import pytest
 
+from bot.core.i18n import t
 from bot.operator.admin.heartbeat import LatencyWatch, slow_shards
 from bot.operator.admin.language import format_duration, format_latency
 from tests.fakes import EVENT_WAIT
@@ -20,10 +21,20 @@ def test_slow_shards_are_those_above_the_threshold() -> None:
     latencies = [(0, 0.120), (1, 1.500), (2, math.inf), (3, math.nan), (4, 1.000)]
     slow = slow_shards(latencies, 1000)
     assert [(s.shard_id, round(s.latency_ms)) for s in slow] == [(1, 1500)]
-    assert slow[0].describe(1000) == "⚠️ Gateway latency warning: shard 1 at 1500 ms (threshold 1000 ms)."
+    assert slow[0].describe(1000) == "⚠️ Gateway latency warning: shard 1 at 1,500 ms (threshold 1,000 ms)."
     assert slow_shards([(None, 0.001)], 0)[0].describe(0).startswith(
         "⚠️ Gateway latency warning: gateway at 1 ms")
     assert slow_shards([(None, 0.5)], 500) == []  # at the threshold is not above it
+
+
+def test_a_warning_is_said_in_the_log_channel_s_language_and_logged_in_english() -> None:
+    [slow] = slow_shards([(1, 1.5)], 1000)
+    german = slow.line(1000).render("de")  # as the log channel posts it in a German server
+    assert german == t("de", "⚠️ Gateway latency warning: {shard} at {latency} ms (threshold {threshold} ms).",
+                       shard=t("de", "shard {id}", id=1), latency="1.500", threshold="1.000")
+    assert WARNING not in german and slow.line(1000).english() == slow.describe(1000)  # the bot's log
+    assert format_latency(math.inf, "ja") == t("ja", "no heartbeat acknowledged yet")
+    assert format_duration(3 * 86400 + 5, "de") == "3 Tg. 0 Std. 0 Min. 5 Sek."
 
 
 def test_a_shard_is_reported_only_when_slow_on_consecutive_readings() -> None:
@@ -33,7 +44,7 @@ def test_a_shard_is_reported_only_when_slow_on_consecutive_readings() -> None:
     assert watch.check([(None, 0.040)], 1000) == []  # ... and the next one is normal again: nothing said
     assert watch.check([(None, 1.500)], 1000) == []
     [slow] = watch.check([(None, 1.600)], 1000)  # slow twice in a row: reported
-    assert slow.describe(1000) == "⚠️ Gateway latency warning: gateway at 1600 ms (threshold 1000 ms)."
+    assert slow.describe(1000) == "⚠️ Gateway latency warning: gateway at 1,600 ms (threshold 1,000 ms)."
     assert [round(s.latency_ms) for s in watch.check([(None, 1.700)], 1000)] == [1700]  # and while it lasts
     assert watch.check([(None, 0.500)], 1000) == []
     assert watch.check([(None, 1.500)], 1000) == []  # a new streak starts from one

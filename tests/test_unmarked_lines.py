@@ -8,9 +8,10 @@ handed on there is read where it is built.
 Read from the code (its syntax tree), in every package that may hand a line to a person: ``cogs/``,
 ``bot/`` (the Discord edge, the features, the operator's gates and answers, the reply sequence, the
 character's own life, the runtime, the core) and ``memory/``, ``personaflow/``. What stays English by design
-is listed with its reason (docs/languages.md, "Not translated here"): the operator's log channel, dashboard
-and console, Discord's audit log (a ``reason=``), command names and descriptions (their own ``commands``
-catalogs, read by the tree's translator), and an exception's message that no one reads. A line built in
+is listed with its reason (docs/languages.md, "Not translated here"): the operator's dashboard (its own
+lines are checked in the browser's language) and console, Discord's audit log (a ``reason=``), command names
+and descriptions (their own ``commands`` catalogs, read by the tree's translator), and an exception's message
+that no one reads. The log channel's answers and panels are read as any other line. A line built in
 another module of the project and handed straight to what shows it (``tell(interaction, await
 feature.add(...))``: a cog showing what a feature's method returns) is read where it is built: the function of
 that name in the modules the showing one imports from (a package: each of its modules). A literal reaching
@@ -44,9 +45,12 @@ SHOWN_BY = {
     # handed, and a line it renders later (each of its values too; what memory's ``notify`` is handed is a
     # Line, which mypy holds it to)
     "mirror", "emit", "model_error", "report", "Line",
+    # the log channel's admin answers and panels (bot/discord/logchannel.py), a report's title and figures,
+    # and bad input explained to whoever typed it
+    "post", "post_panel", "panel", "Report", "InvalidInput",
 }
 # Calls whose every keyword is shown: a line's values (bot/core/lines.py).
-ALL_KEYWORDS = {"Line"}
+ALL_KEYWORDS = {"Line", "Report"}
 # Reasons the verbose mirror quotes (a reply decision's, the first look's, a limit's, the one rule's
 # refusal's, a proactive round's): the position of the reason among each one's arguments (or its
 # ``reason=``), the only one shown of them (a decision's ``kind`` is a metric's label, never shown).
@@ -57,12 +61,10 @@ DISCORD_MARKUP = re.compile(r"<t:\d+(?::[tTdDfFRS])?>|<(?:@[!&]?|#)\d+>")
 MARKED = {"t", "tn", "N_", "sentences", "listed"}
 # English by design, with the reason (docs/languages.md): a whole module, or one line of one by its text.
 ENGLISH_BY_DESIGN = {
-    "bot/discord/logchannel.py": "the operator's log channel: its admin commands and reports (the verbose "
-                                 "mirror's lines are marked where they are made, rendered there)",
-    "bot/operator/admin/": "the log channel's admin commands' answers and reports (logchannel.py sends them)",
     "bot/operator/dashboard/": "the operator's web dashboard: HTML pages, not Discord (its own lines are "
                                "marked, in its templates too, and shown in the browser's language: "
-                               "test_dashboard.py; the admin tools' answers it shows are the log channel's)",
+                               "test_dashboard.py; the admin tools' answers it shows are read where they "
+                               "are made, in bot/operator/admin/)",
     "bot/runtime/console.py": "the operator's console",
 }
 
@@ -107,6 +109,8 @@ def literal_words(node: ast.expr, helpers: Mapping[str, ast.AST] | None = None) 
         return [*words(node.body), *words(node.orelse)]
     if isinstance(node, ast.BoolOp):
         return [x for v in node.values for x in words(v)]
+    if isinstance(node, (ast.Tuple, ast.List)):  # a report's figures, (name, value) pairs
+        return [x for v in node.elts for x in words(v)]
     return []
 
 
@@ -242,6 +246,24 @@ async def round(self, bot, user, days, where):
 '''
     assert sorted(line.split(": ", 1)[1] for line in unmarked(planted, "planted.py")) == sorted([
         "f'Check-in sent to user {user}.'", "'Reminder delivered.'", "'their DM'", "'2 new'"])
+
+
+def test_the_check_finds_a_planted_english_admin_answer() -> None:
+    planted = '''
+async def run(self, tools, arg, language, name, n):
+    await self.post(f"Verbose mode is **{arg}**.")
+    await self.post(t(language, "Already shutting down."))
+    await self.post_panel(report_view(Report("Known users", ((t(language, "Plan"), f"{n} calls"),))))
+    raise InvalidInput(f"Usage: `{USAGE['premium']}`.")
+    raise InvalidInput(N_("Usage: {syntax}."), syntax="`premium <user id>`")
+    await self.post(answer(language, name))
+
+def answer(language, name):
+    return f"{name} is now premium" if language else t(language, "{name} is now premium", name=name)
+'''
+    assert sorted(line.split(": ", 1)[1] for line in unmarked(planted, "planted.py")) == sorted([
+        "f'Verbose mode is **{arg}**.'", "'Known users'", "f'{n} calls'", "f\"Usage: `{USAGE['premium']}`.\"",
+        "f'{name} is now premium'"])
 
 
 def test_the_check_finds_a_planted_english_reason() -> None:

@@ -95,7 +95,7 @@ async def test_a_voice_messages_transcription_is_recorded_priced_and_counted(
     by_model = dict(await h.store.usage.by_model())
     whisper = by_model["whisper-large-v3"]
     assert whisper.calls == 1 and whisper.cost == pytest.approx(0.003)
-    assert "`whisper-large-v3`: $0.0030 · 1 calls" in await h.bot.services.claude.status_lines()
+    assert "`whisper-large-v3`: $0.0030 · 1 call" in await h.bot.services.claude.status_lines()
     limits = h.bot.services.limits
     spent = await h.store.spending.today(limits.day_start(limits.clock()), guild_id=GUILD_ID, everyone=True)
     everything = (await h.store.usage.totals()).cost  # the transcription and the vote on its words

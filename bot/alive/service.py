@@ -325,12 +325,14 @@ class Alive:
             return t(language, "off (emotions=false)")
         return self.main_feelings.describe(language)
 
-    async def status_lines(self) -> str:
-        """The log channel's ``status`` lines about feelings and the custom status."""
+    async def status_lines(self, language: str | None = None) -> str:
+        """The log channel's ``status`` lines about feelings and the custom status (the character's own words,
+        as written), in ``language``."""
         status = await self.status.current() if self.settings.custom_status else ""
+        unset = t(language, "(none yet)") if self.settings.custom_status else t(language, "off")
         return "\n".join([
-            f"Feeling: {self.feeling_line()}",
-            f"Custom status: {status or ('(none yet)' if self.settings.custom_status else 'off')}",
+            t(language, "Feeling") + f": {self.feeling_line(language)}",
+            t(language, "Custom status") + f": {status or unset}",
         ])
 
     async def refresh_status_answer(self, language: str | None = None) -> str:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.core.config import PROJECT_ROOT, Settings
 from bot.core.errors import ConfigError
-from bot.core.i18n import N_
+from bot.core.i18n import N_, t, tn
 from bot.core.lines import Line
 from bot.core.localtime import utc_now
 from bot.core.metrics import Metrics, Span
@@ -46,6 +46,7 @@ from bot.core.models.calllog import CallLog
 from bot.core.models.capabilities import Family, ModelTable
 from bot.core.models.sent import SentLog
 from bot.core.models.tally import AnswerTally
+from bot.core.numbers import dollars, number
 from database.boundary import Json
 from database.usage import UsageLog
 
@@ -180,17 +181,22 @@ class ClaudeClient(StartupChecks):
         family = self.family(model or self.settings.models.default_model)
         return family.token_factor if family is not None else 1.0
 
-    async def status_lines(self) -> str:
-        """/status: cost and tokens per model since the usage log began (priced from the capability table,
-        cache writes and reads included), and the refusals since start."""
-        lines = ["Costs per model:"]
+    async def status_lines(self, language: str | None = None) -> str:
+        """The log channel's ``status``, in ``language``: cost and tokens per model since the usage log began
+        (priced from the capability table, cache writes and reads included), and the refusals since start.
+        "Name: value" lines (the log channel makes each a figure of its panel)."""
+        lines = [t(language, "Costs per model") + ":"]
         for model, u in await self.usage.by_model() if self.usage is not None else []:
-            lines.append(f"  `{model}`: ${u.cost:.4f} · {u.calls:,} calls · {u.input_tokens:,} in, "
-                         f"{u.output_tokens:,} out, {u.cache_read_tokens:,} cache read, "
-                         f"{u.cache_creation_tokens:,} cache write")
+            lines.append(f"  `{model}`: " + " · ".join([
+                dollars(u.cost, language),
+                tn(language, "{count} call", "{count} calls", u.calls, count=number(u.calls, language)),
+                t(language, "{input} in, {output} out, {read} cache read, {written} cache write",
+                  input=number(u.input_tokens, language), output=number(u.output_tokens, language),
+                  read=number(u.cache_read_tokens, language),
+                  written=number(u.cache_creation_tokens, language))]))
         if len(lines) == 1:
-            lines.append("  no model calls yet")
-        return "\n".join(lines + self.tally.lines())
+            lines.append("  " + t(language, "no model calls yet"))
+        return "\n".join(lines + self.tally.lines(language))
 
     def structured(self, model: str) -> bool:
         """Whether ``model``'s answers can be held to a JSON schema (structured outputs)."""

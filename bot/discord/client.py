@@ -192,7 +192,8 @@ class KindredMixin:
                     own_user_id=self.user.id if self.user is not None else None,
                     intercept=self.log_channel.intercept,
                     sync_commands=self._sync_commands, cluster_shutdown=self._cluster_shutdown,
-                    alive_side=self.presence, latencies=self._latencies, post_to_log=self.log_channel.post,
+                    alive_side=self.presence, latencies=self._latencies,
+                    post_to_log=self.log_channel.post_line,
                     guild_count=lambda: len(self.guilds),  # type: ignore[attr-defined]
                     started_at=self.started_at)
         self._services = self.services = services = await compose(

@@ -10,7 +10,9 @@ work; from anyone else, or anywhere else, they are ordinary chat. The language a
 :mod:`bot.operator.admin.language`, the reads and edits in ``bot.services.admin`` (the bot's
 :class:`bot.operator.admin.tools.AdminTools`); this module only carries Discord in and out. A structured
 answer (``status``, ``user data?``, ``list users``) and a report of the verbose mirror are posted as
-Components V2 panels (bot/discord/panels.py); one-line answers and mirrored lines stay text.
+Components V2 panels (bot/discord/panels.py); one-line answers and mirrored lines stay text. Every answer, a
+command's and the mirror's alike, is in the channel's language (:meth:`LogChannel.language`), read once per
+command.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ from typing import Any, Protocol
 import discord
 from discord.ext import commands
 
-from bot.core.i18n import N_, t
+from bot.core.i18n import N_, Explained, sentences, t
 from bot.core.lines import Line
 from bot.core.locales import FALLBACK, language_of_locale
+from bot.core.numbers import number
 from bot.core.stages import Incoming
 from bot.core.text import Page, clip
 from bot.discord.language import answer_language
@@ -38,7 +41,6 @@ from bot.discord.permissions import HookInteraction, in_log_channel, is_admin
 from bot.discord.permissions import Kindred as Checked
 from bot.discord.ui import NO_PINGS, tell
 from bot.operator.admin.language import (
-    USAGE,
     AdminCommand,
     Latencies,
     Report,
@@ -47,15 +49,15 @@ from bot.operator.admin.language import (
     named_lines,
     parse_command,
     parse_page_number,
+    usage,
 )
-from bot.operator.conversation_tools import InvalidInput
 from bot.operator.logmirror import LogMirror, fitted
 from bot.runtime.lifecycle import InFlight
 
 log = logging.getLogger(__name__)
 
 PAGE_BUTTON = r"kindred-admin:users:(?P<page>\d+):(?P<direction>prev|next)"
-FAILED = "Sorry, that admin command failed; the traceback is in the bot's log."
+FAILED = N_("Sorry, that admin command failed; the traceback is in the bot's log.")
 # said to whoever presses a page's button (in their own language): the list is the operator's
 NOT_HERE = N_("Only the bot's admins can page through the users, and only in the log channel.")
 
@@ -88,6 +90,16 @@ class LogChannelBot(Checked, Protocol):
     async def close(self) -> None: ...
 
 
+async def server_language(bot: object, guild: discord.Guild | None) -> str:
+    """The log channel's language, decided here only: its server's ``/settings language``, else the server's
+    preferred locale (a community server's), else English (a channel Discord has not shown the bot, or one
+    outside any server)."""
+    if guild is None:
+        return FALLBACK
+    return (await place_language(bot, guild.id)
+            or language_of_locale(getattr(guild, "preferred_locale", None)) or FALLBACK)
+
+
 def shard_latencies(bot: object) -> Latencies:
     """(shard id, seconds) per shard; one unnamed entry for an unsharded bot."""
     if isinstance(bot, commands.AutoShardedBot):
@@ -103,8 +115,9 @@ class UsersPageButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]]
     """Previous/Next under a ``list users`` page. The page travels in the custom id, so the buttons work for
     as long as the message exists, across restarts; only admins may press them."""
 
-    def __init__(self, page: int, direction: str, *, disabled: bool = False) -> None:
-        label = "◀ Previous" if direction == "prev" else "Next ▶"
+    def __init__(self, page: int, direction: str, *, disabled: bool = False,
+                 language: str | None = None) -> None:
+        label = t(language, "◀ Previous") if direction == "prev" else t(language, "Next ▶")
         super().__init__(discord.ui.Button(label=label, style=discord.ButtonStyle.secondary,
                                            disabled=disabled,
                                            custom_id=f"kindred-admin:users:{page}:{direction}"))
@@ -125,15 +138,17 @@ class UsersPageButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]]
         return False
 
     async def callback(self, interaction: HookInteraction) -> None:
+        # the page's language (its channel's), not the presser's
+        language = await server_language(interaction.client, interaction.guild)
         try:
-            page, report = await interaction.client.services.admin.users.page(self.page)
+            page, report = await interaction.client.services.admin.users.page(self.page, language)
             # content=None: a page posted as text before the lists were panels becomes one
-            await interaction.response.edit_message(content=None, view=users_view(page, report),
+            await interaction.response.edit_message(content=None, view=users_view(page, report, language),
                                                     allowed_mentions=NO_PINGS)
         except Exception:
             log.exception("list users: turning to page %s failed", self.page)
             if not interaction.response.is_done():
-                await interaction.response.send_message(FAILED, ephemeral=True)
+                await interaction.response.send_message(t(language, FAILED), ephemeral=True)
 
 
 def report_view(report: Report) -> discord.ui.LayoutView:
@@ -142,14 +157,15 @@ def report_view(report: Report) -> discord.ui.LayoutView:
     return panel(report.title, report.fields)
 
 
-def users_view(page: Page, report: Report) -> discord.ui.LayoutView:
+def users_view(page: Page, report: Report, language: str | None = None) -> discord.ui.LayoutView:
     """A ``list users`` page: its panel with the Previous/Next buttons at the foot of its container."""
     view = report_view(report)
     [container] = view.children
     assert isinstance(container, discord.ui.Container)
     container.add_item(discord.ui.ActionRow(
-        UsersPageButton(max(page.number - 1, 0), "prev", disabled=not page.has_prev),
-        UsersPageButton(min(page.number + 1, page.count - 1), "next", disabled=not page.has_next)))
+        UsersPageButton(max(page.number - 1, 0), "prev", disabled=not page.has_prev, language=language),
+        UsersPageButton(min(page.number + 1, page.count - 1), "next", disabled=not page.has_next,
+                        language=language)))
     return view
 
 
@@ -186,15 +202,9 @@ class LogChannel:
         return await channel.send(view=view, allowed_mentions=NO_PINGS)
 
     async def language(self) -> str:
-        """The language the verbose mirror's lines are posted in, decided here only: the log channel's
-        server's ``/settings language``, else the server's preferred locale (a community server's), else
-        English (a channel Discord has not shown the bot, or one outside any server)."""
-        channel = self.channel()
-        guild = getattr(channel, "guild", None)
-        if guild is None:
-            return FALLBACK
-        return (await place_language(self.bot, guild.id)
-                or language_of_locale(getattr(guild, "preferred_locale", None)) or FALLBACK)
+        """The language the admin answers and the verbose mirror's lines are posted in
+        (:func:`server_language` of the channel's server)."""
+        return await server_language(self.bot, getattr(self.channel(), "guild", None))
 
     async def post_line(self, line: Line) -> discord.Message | None:
         """A line of the verbose mirror, in the log channel's language."""
@@ -228,64 +238,66 @@ class LogChannel:
         if not await is_admin(self.bot, user):
             return False  # ordinary chat for everyone else
         log.info("admin %s ran the log-channel command %r", msg.author_id, command.name)
+        language = await self.language()
         try:
-            await self.run(command, msg)
-        except InvalidInput as exc:
-            await self.post(str(exc))
+            await self.run(command, msg, language)
+        except Explained as exc:
+            await self.post(exc.said(language))
         except Exception:
             log.exception("log-channel command %r failed", command.name)
             try:
-                await self.post(FAILED)
+                await self.post(t(language, FAILED))
             except discord.HTTPException:
                 log.exception("could not report the failure in the log channel")
         return True
 
-    async def run(self, command: AdminCommand, msg: Incoming) -> None:
+    async def run(self, command: AdminCommand, msg: Incoming, language: str) -> None:
         tools = self.bot.services.admin
         if command.name == "shutdown":
-            await self.shutdown(command.arg, msg)
+            await self.shutdown(command.arg, msg, language)
         elif command.name == "user_data":
-            await self.post_panel(report_view(await tools.users.data(command.arg)))
+            await self.post_panel(report_view(await tools.users.data(command.arg, language)))
         elif command.name == "list_users":
-            page, report = await tools.users.page(parse_page_number(command.arg))
-            await self.post_panel(users_view(page, report))
+            page, report = await tools.users.page(parse_page_number(command.arg), language)
+            await self.post_panel(users_view(page, report, language))
         elif command.name == "premium":
-            await self.post(await tools.users.toggle_premium(command.arg))
+            await self.post(await tools.users.toggle_premium(command.arg, language))
         elif command.name == "verbose":
-            await self.post(await tools.verbose.switch(command.arg))
+            await self.post(await tools.verbose.switch(command.arg, language))
         elif command.name == "status":
             report = format_status(
                 self.bot.settings, character_name=self.bot.services.pipeline.persona.name,
                 uptime_seconds=time.monotonic() - self.bot.started_at, guild_count=len(self.bot.guilds),
-                latencies=shard_latencies(self.bot), verbose=self.bot.mirror.enabled)
-            fields = report.fields + named_lines(await self.bot.services.claude.status_lines())
-            fields += named_lines(await self.bot.services.alive.status_lines())
-            fields += named_lines(await self.bot.services.memory_jobs.status_lines())
+                latencies=shard_latencies(self.bot), verbose=self.bot.mirror.enabled, language=language)
+            fields = report.fields + named_lines(await self.bot.services.claude.status_lines(language))
+            fields += named_lines(await self.bot.services.alive.status_lines(language))
+            fields += named_lines(await self.bot.services.memory_jobs.status_lines(language))
             for lines in self.bot.services.status_lines:  # the features' own
-                fields += named_lines(await lines())
-            await self.post_panel(report_view(Report(report.title, capped(fields))))
+                fields += named_lines(await lines(language))
+            await self.post_panel(report_view(Report(report.title, capped(fields, language=language))))
         elif command.name == "refresh_status":
-            await self.post(await self.bot.services.alive.refresh_status_answer())
+            await self.post(await self.bot.services.alive.refresh_status_answer(language))
         elif command.name == "testlog":
             now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
             name = self.bot.services.pipeline.persona.name
-            await self.post(f"🧪 Test log line from {name}: this channel receives my "
-                            f"log (asked by {msg.author_name} at {now}).")
+            await self.post(t(language, "🧪 Test log line from {name}: this channel receives my log (asked "
+                                        "by {admin} at {time}).", name=name, admin=msg.author_name, time=now))
 
-    async def shutdown(self, name: str, msg: Incoming) -> None:
+    async def shutdown(self, name: str, msg: Incoming, language: str) -> None:
         mine = self.bot.services.pipeline.persona.name
         if not name:
-            raise InvalidInput(f"Usage: `{USAGE['shutdown']}`.")
+            raise usage("shutdown")
         if name != mine:
-            await self.post(f"Not shutting down: {clip(name, 60)!r} is not my exact name ({mine}).")
+            await self.post(t(language, "Not shutting down: {given} is not my exact name ({name}).",
+                              given=repr(clip(name, 60)), name=mine))
             return
         if self.shutdown_task is not None:
-            await self.post("Already shutting down.")
+            await self.post(t(language, "Already shutting down."))
             return
         # Its own task: closing the bot waits for in-flight message tasks, this one among them.
-        self.shutdown_task = asyncio.create_task(self._shut_down(msg), name="admin-shutdown")
+        self.shutdown_task = asyncio.create_task(self._shut_down(msg, language), name="admin-shutdown")
 
-    async def _shut_down(self, msg: Incoming) -> None:
+    async def _shut_down(self, msg: Incoming, language: str) -> None:
         bot = self.bot
         name = bot.services.pipeline.persona.name
         log.warning("shutdown of %s requested in the log channel by admin %s", name, msg.author_id)
@@ -302,10 +314,12 @@ class LogChannel:
             log.warning("shutdown: some replies did not finish within %gs", grace)
         await bot.mirror.drain()
         await bot.services.admin.save_log()
-        done = ("Replies in flight are finished and everything is saved." if finished else
-                f"Some replies did not finish within {grace:g}s; everything else is saved.")
+        done = (t(language, "Replies in flight are finished and everything is saved.") if finished else
+                t(language, "Some replies did not finish within {seconds}s; everything else is saved.",
+                  seconds=number(grace, language)))
         try:
-            await self.post(f"👋 Goodbye! {name} is shutting down (asked by {msg.author_name}). {done}")
+            await self.post(sentences(t(language, "👋 Goodbye! {name} is shutting down (asked by {admin}).",
+                                        name=name, admin=msg.author_name), done))
         except discord.HTTPException as exc:
             log.warning("could not post the goodbye line: %s", exc)
         bot.exit_code = 0

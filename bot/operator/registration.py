@@ -335,7 +335,7 @@ class Contribution:
     in_server: tuple[Callable[[int], Awaitable[None]], ...] = ()
     timers: Callable[[Running], Mapping[str, TimerHandler]] = lambda _: {}
     recurring: Callable[[Running], Sequence[Recurring]] = lambda _: ()
-    status_lines: tuple[Callable[[], Awaitable[str]], ...] = ()
+    status_lines: tuple[Callable[[str | None], Awaitable[str]], ...] = ()
     place_changed: tuple[Callable[[int], Awaitable[None]], ...] = ()
     thread_talk: ThreadTalk | None = None
     correction_answers: Callable[[Running], Answers] | None = None

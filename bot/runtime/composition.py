@@ -110,7 +110,7 @@ class Edge:
     cluster_shutdown: Handler  # another process of the cluster asked every one to shut down
     alive_side: DiscordSide  # channels, DMs, emotes, reactions and the status (bot/discord/presence.py)
     latencies: Callable[[], Latencies]  # the gateway's, for the dashboard and the latency heartbeat
-    post_to_log: Callable[[str], Awaitable[object]]  # a line in the log channel (the heartbeat's warnings)
+    post_to_log: Callable[[Line], Awaitable[object]]  # a line in the log channel (the heartbeat's warnings)
     guild_count: Callable[[], int]
     started_at: float  # time.monotonic() when the process started
 
@@ -176,7 +176,7 @@ class Services:
     # switch changed there (by its id).
     parts: tuple[object, ...] = ()
     forget_held: tuple[Callable[[int], None], ...] = ()
-    status_lines: tuple[Callable[[], Awaitable[str]], ...] = ()
+    status_lines: tuple[Callable[[str | None], Awaitable[str]], ...] = ()
     in_server: tuple[Callable[[int], Awaitable[None]], ...] = ()
     place_changed: tuple[Callable[[int], Awaitable[None]], ...] = ()
 

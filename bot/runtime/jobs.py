@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import UTC, datetime, timedelta
 
 from bot.core.config import MemorySettings, StorageSettings
-from bot.core.i18n import N_
+from bot.core.i18n import N_, t
 from bot.core.lines import Figure, Line
 from bot.core.timers import Recurring, next_daily
 from database.retention import Pruned
@@ -103,12 +103,15 @@ class MemoryJobs:
             await self.summaries_batched()
         return report
 
-    async def status_lines(self) -> str:
+    async def status_lines(self, language: str | None = None) -> str:
         """The log channel's ``status`` line about the nightly consolidation, as this process last ran it
-        (in a cluster, one process runs it: the others say so)."""
+        (in a cluster, one process runs it: the others say so), in ``language``."""
+        name = t(language, "Memory consolidation")
         if self.last is None or self.last_at is None:
-            return "Memory consolidation: not run by this process since it started"
-        return f"Memory consolidation: {self.last_at:%Y-%m-%d %H:%M} UTC, {self.last.describe()}"
+            return f"{name}: " + t(language, "not run by this process since it started")
+        figures = "; ".join(Line(N_("{name} {value}"), name=n, value=v).render(language)
+                            for n, v in consolidation_figures(self.last))
+        return f"{name}: {self.last_at:%Y-%m-%d %H:%M} UTC, {figures}"
 
     async def summaries_batched(self) -> int:
         """The conversations due a summary, summarized through Message Batches (half price) as part of the

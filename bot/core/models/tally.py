@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from collections import Counter
 
+from bot.core.i18n import t
+from bot.core.numbers import number
+
 
 class AnswerTally:
     """Per purpose ("reply", "vote", "consolidation", ...), since the process started."""
@@ -26,11 +29,15 @@ class AnswerTally:
         if retried:
             self.parse_retries[purpose] += 1
 
-    def lines(self) -> list[str]:
-        """The /status lines: refusals and unparsed answers since start, by purpose."""
-        refused = ", ".join(f"{p} {n}" for p, n in sorted(self.refusals.items()))
-        unparsed = ", ".join(f"{p} {n} ({self.parse_retries[p]} asked again)"
+    def lines(self, language: str | None = None) -> list[str]:
+        """The log channel's ``status`` lines, in ``language``: refusals and unparsed answers since start, by
+        purpose (its code name)."""
+        refused = ", ".join(f"{p} {number(n, language)}" for p, n in sorted(self.refusals.items()))
+        unparsed = ", ".join(t(language, "{purpose} {count} ({again} asked again)", purpose=p,
+                               count=number(n, language), again=number(self.parse_retries[p], language))
                              for p, n in sorted(self.parse_failures.items()))
-        return [f"Refusals since start: {sum(self.refusals.values())}" + (f" ({refused})" if refused else ""),
-                f"Unparsed answers since start: {sum(self.parse_failures.values())}"
+        return [t(language, "Refusals since start") + f": {number(sum(self.refusals.values()), language)}"
+                + (f" ({refused})" if refused else ""),
+                t(language, "Unparsed answers since start")
+                + f": {number(sum(self.parse_failures.values()), language)}"
                 + (f" ({unparsed})" if unparsed else "")]

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.core.i18n import N_
+from bot.core.i18n import N_, t
+from bot.core.numbers import number
 from bot.core.timers import Recurring
 from bot.features.proactive.config import ProactiveSettings
 from bot.features.proactive.rounds import ProactiveRound
@@ -55,14 +56,18 @@ class ProactiveTalk:
         return (Recurring(self.key, timedelta(minutes=self.settings.proactive_interval_minutes),
                           self._round.run),)
 
-    async def status_lines(self) -> str:
-        """The log channel's ``status`` line: its default, pace and the round's next run."""
+    async def status_lines(self, language: str | None = None) -> str:
+        """The log channel's ``status`` line, in ``language``: its default, pace and the round's next run
+        (the last round's result as it was kept)."""
         row = await self.rows.get(self.key)
-        rounds = (f"next round {row.due:%Y-%m-%d %H:%M} UTC, last: {row.last_result or 'none yet'}"
-                  if row else "no round yet")
+        rounds = (t(language, "next round {due} UTC, last: {last}", due=f"{row.due:%Y-%m-%d %H:%M}",
+                    last=row.last_result or t(language, "none yet")) if row else t(language, "no round yet"))
         s = self.settings
-        return (f"Proactive talk: default {'on' if s.proactive_talk else 'off'} · every "
-                f"{s.proactive_interval_minutes} min · chance {s.proactive_chance:g} · {rounds}")
+        return t(language, "Proactive talk") + ": " + t(
+            language, "default {state} · every {minutes} min · chance {chance} · {rounds}",
+            state=t(language, "on") if s.proactive_talk else t(language, "off"),
+            minutes=number(s.proactive_interval_minutes, language),
+            chance=number(s.proactive_chance, language), rounds=rounds)
 
 
 # /bot proactive and /settings proactive set one setting (database/servers.py)

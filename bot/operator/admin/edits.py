@@ -132,7 +132,7 @@ class RelationshipEdits:
     async def show(self, user_arg: str, language: str | None = None) -> str:
         user = await self.users.known(user_arg)
         rel = await self.people.relationship(self.character, user.id)
-        return (t(language, "**Relationship with {user}**", user=user_label(user)) + "\n"
+        return (t(language, "**Relationship with {user}**", user=user_label(user, language)) + "\n"
                 + format_relationship(rel, user, language))
 
     async def set(self, user_arg: str, language: str | None = None, **values: float | None) -> str:
@@ -150,7 +150,7 @@ class RelationshipEdits:
                       metric=t(language, METRIC_WORDS[key]), low=f"{RELATIONSHIP_RANGES[key][0]:g}",
                       high=f"{RELATIONSHIP_RANGES[key][1]:g}", value=f"{clamped[key]:g}")
             for key, value in values.items() if value is not None and clamped[key] != value)
-        body = (t(language, "**Relationship with {user} updated**", user=user_label(user)) + "\n"
+        body = (t(language, "**Relationship with {user} updated**", user=user_label(user, language)) + "\n"
                 + format_relationship(rel, user, language))
         return f"{head}\n{body}" if head else body
 
@@ -159,9 +159,9 @@ class RelationshipEdits:
         existed = await self.people.delete_relationship(self.character, user.id)
         if not existed:
             return t(language, "The relationship with {user} was already at its defaults.",
-                     user=user_label(user))
+                     user=user_label(user, language))
         return t(language, "Reset the relationship with {user}: no tone guidance until it grows again "
-                           "(defaults: {defaults}).", user=user_label(user),
+                           "(defaults: {defaults}).", user=user_label(user, language),
                  defaults=metrics_line(RelationshipRecord(), language))
 
 

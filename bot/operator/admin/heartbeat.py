@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from bot.core.config import DiscordSettings
+from bot.core.lines import Line
 from bot.core.ticker import Ticker, TickerJob
 from bot.operator.admin.language import Latencies, latency_warning
 
@@ -31,8 +32,12 @@ class SlowShard:
     shard_id: int | None
     latency_ms: float
 
-    def describe(self, threshold_ms: float) -> str:
+    def line(self, threshold_ms: float) -> Line:
         return latency_warning(self.shard_id, self.latency_ms, threshold_ms)
+
+    def describe(self, threshold_ms: float) -> str:
+        """The warning as the bot's log reads it (English)."""
+        return self.line(threshold_ms).english()
 
 
 def slow_shards(latencies: Iterable[tuple[int | None, float]], threshold_ms: float) -> list[SlowShard]:
@@ -63,10 +68,11 @@ class LatencyWatch:
 
 class Heartbeat:
     """``latencies``: every shard's gateway latency now (the Discord client's); ``post``: a line in the log
-    channel. Reads the interval and the threshold at each round, so a live reload applies."""
+    channel (rendered there in its language). Reads the interval and the threshold at each round, so a live
+    reload applies."""
 
     def __init__(self, settings: DiscordSettings, latencies: Callable[[], Latencies],
-                 post: Callable[[str], Awaitable[object]], ticker: Ticker) -> None:
+                 post: Callable[[Line], Awaitable[object]], ticker: Ticker) -> None:
         self.settings = settings
         self.latencies = latencies
         self.post = post
@@ -100,9 +106,9 @@ class Heartbeat:
         gateway connects there is no measurement (nothing to warn about)."""
         threshold = self.settings.latency_warning_ms
         for slow in self.watch.check(self.latencies(), threshold):
-            text = slow.describe(threshold)
-            log.warning(text)
+            line = slow.line(threshold)
+            log.warning(line.english())
             try:
-                await self.post(text)
+                await self.post(line)
             except Exception as exc:  # a slow gateway often means a slow REST API too; keep checking
                 log.warning("could not post the latency warning to the log channel: %s", exc)

@@ -4,7 +4,9 @@ said), the users list, verbose decision lines, the status report and the heartbe
 
 Pure functions: no Discord and no database, so tests and the console can use them directly. The structured
 answers (status, user data, the users list) are :class:`Report` values, which the log channel shows as
-panels; one-line answers stay text.
+panels; one-line answers stay text. Every answer is in the ``language`` it is asked for (the log channel's,
+the dashboard page's, the slash command's reader's; English when None): data (names, ids, model ids, setting
+and state keys) and the commands' own words (``premium <user id>``) as they are.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.core.config import ModelSettings, Settings
-from bot.core.i18n import N_, t
-from bot.core.numbers import number
+from bot.core.i18n import N_, t, tn
+from bot.core.lines import Figure, Line
+from bot.core.numbers import dollars, number, percent
 from bot.core.text import Page, clip
 from bot.operator.conversation_tools import InvalidInput
 from database.records import RelationshipRecord, Usage, UserRecord, UserSummary
@@ -65,7 +68,7 @@ def named_lines(text: str) -> Fields:
     return tuple(out)
 
 
-def capped(fields: Fields, limit: int = 1200) -> Fields:
+def capped(fields: Fields, limit: int = 1200, language: str | None = None) -> Fields:
     """Each figure within ``limit`` characters, its whole lines kept and the rest counted ("… 40 more"), so
     one long list (a cost line per model) leaves room in a panel for the figures after it."""
     out = []
@@ -79,7 +82,9 @@ def capped(fields: Fields, limit: int = 1200) -> Fields:
             kept.append(line)
             used += len(line) + 1
         if len(kept) < len(lines):
-            value = "\n".join([*kept, f"… {len(lines) - len(kept)} more"])
+            left = len(lines) - len(kept)
+            value = "\n".join([*kept, tn(language, "… {count} more", "… {count} more", left,
+                                          count=number(left, language))])
         out.append((name, value))
     return tuple(out)
 
@@ -126,12 +131,20 @@ def parse_command(text: str) -> AdminCommand | None:
     return None
 
 
+def usage(command: str, hint: str | None = None) -> InvalidInput:
+    """A command typed without what it needs: its syntax as it is typed, ``hint`` (a marked line) after it."""
+    syntax = f"`{USAGE[command]}`"
+    if hint is None:
+        return InvalidInput(N_("Usage: {syntax}."), syntax=syntax)
+    return InvalidInput(hint, syntax=syntax)
+
+
 def parse_page_number(arg: str) -> int:
     """The 0-based page of ``list users [page]`` (pages are typed counting from 1)."""
     if not arg:
         return 0
     if not arg.isdigit() or int(arg) < 1:
-        raise InvalidInput(f"Usage: `{USAGE['list_users']}` (pages count from 1).")
+        raise usage("list_users", N_("Usage: {syntax} (pages count from 1)."))
     return int(arg) - 1
 
 
@@ -182,56 +195,79 @@ def id_choices(rows: Iterable[tuple[int, str]], current: str) -> list[Choice]:
 # --------------------------------------------------------------------------- figures about users
 
 
-def format_usage(u: Usage) -> str:
-    return (f"{u.calls} calls · {u.total_tokens:,} tokens ({u.input_tokens:,} in, {u.output_tokens:,} out, "
-            f"{u.cache_read_tokens:,} cache read, {u.cache_creation_tokens:,} cache write) · ${u.cost:.4f}")
+def format_usage(u: Usage, language: str | None = None) -> str:
+    return (tn(language, "{count} call", "{count} calls", u.calls, count=number(u.calls, language))
+            + " · " + t(language, "{total} tokens ({input} in, {output} out, {read} cache read, "
+                                  "{written} cache write)", total=number(u.total_tokens, language),
+                        input=number(u.input_tokens, language), output=number(u.output_tokens, language),
+                        read=number(u.cache_read_tokens, language),
+                        written=number(u.cache_creation_tokens, language))
+            + " · " + dollars(u.cost, language))
 
 
-def user_label(user: UserRecord) -> str:
-    name = clip(user.name, 40) if user.name else "unnamed"
-    return f"{name} (`{user.id}`)" + (" [bot]" if user.is_bot else "")
+def user_label(user: UserRecord, language: str | None = None) -> str:
+    label = f"{clip(user.name, 40) if user.name else t(language, 'unnamed')} (`{user.id}`)"
+    return t(language, "{user} [bot]", user=label) if user.is_bot else label
 
 
-def user_choice(user: UserRecord) -> Choice:
-    return clip(f"{user.name or 'unnamed'} ({user.id})" + (" [bot]" if user.is_bot else ""), CHOICE_NAME), \
-        str(user.id)
+def user_choice(user: UserRecord, language: str | None = None) -> Choice:
+    label = f"{user.name or t(language, 'unnamed')} ({user.id})"
+    return clip(t(language, "{user} [bot]", user=label) if user.is_bot else label, CHOICE_NAME), str(user.id)
 
 
 def format_day(when: datetime) -> str:
     return when.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def format_user_data(s: UserSummary, models: ModelSettings) -> Report:
+def format_user_data(s: UserSummary, models: ModelSettings, language: str | None = None) -> Report:
     """Everything an admin may know about a user in figures; never what they said."""
-    model = models.premium_model if s.user.premium else models.default_model
-    return Report(user_label(s.user), (
-        ("Plan", f"{'premium' if s.user.premium else 'standard'} (replies use `{model}`)"),
-        ("Usage", format_usage(s.usage)),
-        ("Conversations", f"{s.history_messages} messages · {s.history_tokens:,} tokens"),
-        ("Core memories", str(s.core_memories)),
-        ("Seen", f"first {format_day(s.user.first_seen)} · last {format_day(s.user.last_seen)}"),
+    model = f"`{models.premium_model if s.user.premium else models.default_model}`"
+    plan = (t(language, "premium (replies use {model})", model=model) if s.user.premium
+            else t(language, "standard (replies use {model})", model=model))
+    return Report(user_label(s.user, language), (
+        (t(language, "Plan"), plan),
+        (t(language, "Usage"), format_usage(s.usage, language)),
+        (t(language, "Conversations"),
+         tn(language, "{count} message", "{count} messages", s.history_messages,
+            count=number(s.history_messages, language))
+         + " · " + t(language, "{tokens} tokens", tokens=number(s.history_tokens, language))),
+        (t(language, "Core memories"), number(s.core_memories, language)),
+        (t(language, "Seen"), t(language, "first {first} · last {last}", first=format_day(s.user.first_seen),
+                                last=format_day(s.user.last_seen))),
     ))
 
 
-def format_user_line(s: UserSummary) -> str:
+def format_user_line(s: UserSummary, language: str | None = None) -> str:
     star = "⭐ " if s.user.premium else ""
-    return (f"{star}{user_label(s.user)} · {s.usage.total_tokens:,} tokens · ${s.usage.cost:.4f} · "
-            f"{s.history_messages} msgs · {s.core_memories} memories")
+    return " · ".join([
+        star + user_label(s.user, language),
+        t(language, "{tokens} tokens", tokens=number(s.usage.total_tokens, language)),
+        dollars(s.usage.cost, language),
+        tn(language, "{count} msg", "{count} msgs", s.history_messages,
+           count=number(s.history_messages, language)),
+        tn(language, "{count} memory", "{count} memories", s.core_memories,
+           count=number(s.core_memories, language))])
 
 
-def render_users_page(page: Page, summaries: Sequence[UserSummary]) -> Report:
+def render_users_page(page: Page, summaries: Sequence[UserSummary], language: str | None = None) -> Report:
+    title = t(language, "Known users")
     if not page.total:
-        return Report("Known users", (("", "Nobody yet."),))
+        return Report(title, (("", t(language, "Nobody yet.")),))
     first = page.offset + 1
-    header = f"{first}–{page.offset + len(summaries)} of {page.total} (page {page.number + 1}/{page.count})"
-    lines = "\n".join(f"{first + i}. {format_user_line(s)}" for i, s in enumerate(summaries))
-    return Report("Known users", (("", header), ("", lines)))
+    header = t(language, "{first}–{last} of {total} (page {page}/{pages})", first=number(first, language),
+               last=number(page.offset + len(summaries), language), total=number(page.total, language),
+               page=number(page.number + 1, language), pages=number(page.count, language))
+    lines = "\n".join(f"{first + i}. {format_user_line(s, language)}" for i, s in enumerate(summaries))
+    return Report(title, (("", header), ("", lines)))
 
 
-def premium_answer(user: UserRecord, premium: bool, models: ModelSettings) -> str:
+def premium_answer(user: UserRecord, premium: bool, models: ModelSettings,
+                   language: str | None = None) -> str:
     if premium:
-        return f"{user_label(user)} is now **premium**: their replies use `{models.premium_model}`."
-    return f"{user_label(user)} is **no longer premium**: their replies use `{models.default_model}`."
+        return t(language, "{user} is now **premium**: their replies use {model}.",
+                 user=user_label(user, language), model=f"`{models.premium_model}`")
+    return t(language, "{user} is **no longer premium**: their replies use {model}.",
+             user=user_label(user, language), model=f"`{models.default_model}`")
 
 
 def metrics_line(rel: RelationshipRecord, language: str | None = None) -> str:
@@ -252,58 +288,80 @@ def format_relationship(rel: RelationshipRecord, user: UserRecord, language: str
 # --------------------------------------------------------------------------- verbose mode
 
 
-def verbose_answer(on: bool) -> str:
+def verbose_answer(on: bool, language: str | None = None) -> str:
     if on:
-        return ("Verbose mode is **on**: reply decisions and votes, background work and errors are mirrored "
-                "here (direct messages only as \"DM from user <id>\", never their text).")
-    return "Verbose mode is **off**: only warnings and admin answers appear here."
+        return t(language, "Verbose mode is **on**: reply decisions and votes, background work and errors "
+                           "are mirrored here (direct messages only as \"DM from user <id>\", never their "
+                           "text).")
+    return t(language, "Verbose mode is **off**: only warnings and admin answers appear here.")
 
 
 # --------------------------------------------------------------------------- status and heartbeat
 
 
-def format_duration(seconds: float) -> str:
+# A duration's units, shortest first: each its short form in the catalogs ("5s", "5 Sek.").
+DURATION_UNITS = (N_("{count}d"), N_("{count}h"), N_("{count}m"), N_("{count}s"))
+
+
+def format_duration(seconds: float, language: str | None = None) -> str:
     seconds = int(max(seconds, 0))
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
-    parts = [f"{days}d"] if days else []
-    if days or hours:
-        parts.append(f"{hours}h")
-    if days or hours or minutes:
-        parts.append(f"{minutes}m")
-    parts.append(f"{secs}s")
-    return " ".join(parts)
+    amounts = [days, hours, minutes, secs]
+    first = next((i for i, amount in enumerate(amounts) if amount), 3)  # from the largest unit that has some
+    return " ".join(t(language, unit, count=number(amount, language))
+                    for unit, amount in zip(DURATION_UNITS[first:], amounts[first:], strict=True))
 
 
-def format_latency(seconds: float) -> str:
+def format_latency(seconds: float, language: str | None = None) -> str:
     # discord.py reports inf (or nan) until a shard's first heartbeat is acknowledged.
-    return f"{seconds * 1000:.0f} ms" if math.isfinite(seconds) else "no heartbeat acknowledged yet"
+    if not math.isfinite(seconds):
+        return t(language, "no heartbeat acknowledged yet")
+    return f"{number(seconds * 1000, language, places=0)} ms"
 
 
-def shard_name(shard_id: int | None) -> str:
-    return "gateway" if shard_id is None else f"shard {shard_id}"
+def shard_line(shard_id: int | None) -> Line:
+    return Line(N_("gateway")) if shard_id is None else Line(N_("shard {id}"), id=shard_id)
+
+
+def shard_name(shard_id: int | None, language: str | None = None) -> str:
+    return shard_line(shard_id).render(language)
 
 
 def format_status(settings: Settings, *, character_name: str, uptime_seconds: float, guild_count: int,
-                  latencies: Latencies, verbose: bool) -> Report:
+                  latencies: Latencies, verbose: bool, language: str | None = None) -> Report:
     s = settings
-    gateway = ", ".join(f"{shard_name(sid)} {format_latency(lat)}" for sid, lat in latencies) \
-        or "not connected"
-    return Report(f"{character_name}: status", (
-        ("Models", f"default `{s.models.default_model}` · premium `{s.models.premium_model}` · "
-                   f"voting `{s.replies.voting_model}`"),
-        ("Replies", f"bot reply threshold {s.replies.bot_reply_threshold} · "
-                    f"{s.replies.yes_no_vote_count} votes · "
-                    f"cooldown {s.replies.reply_cooldown:g}s · typing {s.typing.typing_speed_cpm:g} cpm "
-                    f"({s.typing.min_typing_time:g}–{s.typing.max_typing_time:g}s, "
-                    f"±{s.typing.typing_variance:.0%})"),
-        ("Uptime", f"{format_duration(uptime_seconds)} · servers: {guild_count} · "
-                   f"verbose: {'on' if verbose else 'off'}"),
-        ("Gateway latency", f"{gateway} (warning above {s.discord.latency_warning_ms:g} ms)"),
+    gateway = ", ".join(f"{shard_name(sid, language)} {format_latency(lat, language)}"
+                        for sid, lat in latencies) or t(language, "not connected")
+    votes = s.replies.yes_no_vote_count
+    return Report(t(language, "{name}: status", name=character_name), (
+        (t(language, "Models"), t(language, "default {default} · premium {premium} · voting {voting}",
+                                  default=f"`{s.models.default_model}`",
+                                  premium=f"`{s.models.premium_model}`",
+                                  voting=f"`{s.replies.voting_model}`")),
+        (t(language, "Replies"), " · ".join([
+            t(language, "bot reply threshold {threshold}",
+              threshold=number(s.replies.bot_reply_threshold, language)),
+            tn(language, "{count} vote", "{count} votes", votes, count=number(votes, language)),
+            t(language, "cooldown {seconds}s", seconds=number(s.replies.reply_cooldown, language)),
+            t(language, "typing {speed} cpm ({low}–{high}s, ±{variance})",
+              speed=number(s.typing.typing_speed_cpm, language),
+              low=number(s.typing.min_typing_time, language),
+              high=number(s.typing.max_typing_time, language),
+              variance=percent(s.typing.typing_variance, language))])),
+        (t(language, "Uptime"), t(language, "{uptime} · servers: {servers} · verbose: {verbose}",
+                                  uptime=format_duration(uptime_seconds, language),
+                                  servers=number(guild_count, language),
+                                  verbose=t(language, "on") if verbose else t(language, "off"))),
+        (t(language, "Gateway latency"),
+         t(language, "{gateway} (warning above {threshold} ms)", gateway=gateway,
+           threshold=number(s.discord.latency_warning_ms, language))),
     ))
 
 
-def latency_warning(shard_id: int | None, latency_ms: float, threshold_ms: float) -> str:
-    return (f"⚠️ Gateway latency warning: {shard_name(shard_id)} at {latency_ms:.0f} ms "
-            f"(threshold {threshold_ms:g} ms).")
+def latency_warning(shard_id: int | None, latency_ms: float, threshold_ms: float) -> Line:
+    """Rendered where it is read: the log channel's language there, English in the bot's log."""
+    return Line(N_("⚠️ Gateway latency warning: {shard} at {latency} ms (threshold {threshold} ms)."),
+                shard=shard_line(shard_id), latency=Figure(latency_ms, places=0),
+                threshold=Figure(threshold_ms))

@@ -64,20 +64,21 @@ class FactEdits:
         fact_id = await self.facts.add(user.id, text, category=category, pinned=pinned,
                                                     embedding=embedding)
         added = (t(language, "Added fact #{id} [{category}] (pinned) about {user}: {text}", id=fact_id,
-                   category=category, user=user_label(user), text=clip(text, 300)) if pinned
+                   category=category, user=user_label(user, language), text=clip(text, 300)) if pinned
                  else t(language, "Added fact #{id} [{category}] about {user}: {text}", id=fact_id,
-                        category=category, user=user_label(user), text=clip(text, 300)))
+                        category=category, user=user_label(user, language), text=clip(text, 300)))
         return added + (_not_embedded(language) if embedding is None else "")
 
     async def show(self, user_arg: str, language: str | None = None) -> str:
         user = await self.users.known(user_arg)
         rows = await self.facts.rows(user.id)
         if not rows:
-            return t(language, "No long-term facts about {user}.", user=user_label(user))
+            return t(language, "No long-term facts about {user}.", user=user_label(user, language))
         unembedded = " " + t(language, "(not embedded)")
         lines = [f"#{r.id} [{r.category}]{' 📌' if r.pinned else ''} {clip(r.fact, 300)} "
                  f"({time_label(r, language)})" + (unembedded if r.embedding is None else "") for r in rows]
-        return t(language, "**Facts about {user}**", user=user_label(user)) + "\n" + "\n".join(lines)
+        heading = t(language, "**Facts about {user}**", user=user_label(user, language))
+        return heading + "\n" + "\n".join(lines)
 
     async def edit(self, user_arg: str, raw: str | int, text: str | None, category: str | None,
                    language: str | None = None) -> str:
@@ -92,14 +93,15 @@ class FactEdits:
                                     embedding=embedding)
         note = _not_embedded(language) if new_text is not None and embedding is None else ""
         return t(language, "Changed fact #{id} about {user}\nwas: {old}\nnow: {new}", id=row.id,
-                 user=user_label(user), old=f"[{row.category}] {clip(row.fact, 300)}",
+                 user=user_label(user, language), old=f"[{row.category}] {clip(row.fact, 300)}",
                  new=f"[{new_category or row.category}] {clip(new_text or row.fact, 300)}") + note
 
     async def delete(self, user_arg: str, raw: str | int, language: str | None = None) -> str:
         user = await self.users.known(user_arg)
         row = await self._fact(user, raw)
         await self.facts.delete(user.id, row.id)
-        return t(language, "Deleted fact #{id} about {user}: {text}", id=row.id, user=user_label(user),
+        return t(language, "Deleted fact #{id} about {user}: {text}", id=row.id,
+                 user=user_label(user, language),
                  text=clip(row.fact, 300))
 
     async def pin(self, user_arg: str, raw: str | int, pinned: bool = True,
@@ -109,7 +111,7 @@ class FactEdits:
         await self.facts.pin(user.id, row.id, pinned)
         done = (N_("Pinned fact #{id} about {user}: {text}") if pinned
                 else N_("Unpinned fact #{id} about {user}: {text}"))
-        return t(language, done, id=row.id, user=user_label(user), text=clip(row.fact, 300))
+        return t(language, done, id=row.id, user=user_label(user, language), text=clip(row.fact, 300))
 
     async def choices(self, user_arg: str, current: str) -> list[Choice]:
         try:
@@ -152,15 +154,16 @@ class MemoryEdits:
         user = await self.users.known(user_arg)
         memories = await self.memories.placed_memories(self.character, user.id)
         if not memories:
-            return t(language, "No core memories of {user}.", user=user_label(user))
-        return t(language, "**Core memories of {user}**", user=user_label(user)) + "\n" + "\n".join(
+            return t(language, "No core memories of {user}.", user=user_label(user, language))
+        return t(language, "**Core memories of {user}**", user=user_label(user, language)) + "\n" + "\n".join(
             f"#{m.id} ({_placed(m, language)}) {clip(m.content, 400)}" for m in memories)
 
     async def add(self, user_arg: str, text: str, language: str | None = None) -> str:
         user = await self.users.known(user_arg)
         text = checked_text(text, "memory")
         memory_id = await self.memories.add_core_memory(self.character, user.id, text, source="admin")
-        return t(language, "Added core memory #{id} of {user}: {text}", id=memory_id, user=user_label(user),
+        return t(language, "Added core memory #{id} of {user}: {text}", id=memory_id,
+                 user=user_label(user, language),
                  text=clip(text, 300))
 
     async def edit(self, user_arg: str, raw: str | int, text: str, *, expected: str | None = None,
@@ -172,10 +175,11 @@ class MemoryEdits:
         new = checked_text(text, "memory")
         if (expected is not None and old != expected) or not await self.memories.update_core_memory(
                 memory_id, new, expected=expected):
-            raise EditConflict(f"Core memory #{memory_id} of {user_label(user)} was changed by someone else "
-                               "after you opened it, so your edit was not saved; its current text is shown.")
+            raise EditConflict(N_("Core memory #{id} of {user} was changed by someone else after you opened "
+                                  "it, so your edit was not saved; its current text is shown."),
+                               id=memory_id, user=user_label(user))
         return t(language, "Changed core memory #{id} of {user} (the old version is archived)\nwas: {old}\n"
-                           "now: {new}", id=memory_id, user=user_label(user), old=clip(old, 300),
+                           "now: {new}", id=memory_id, user=user_label(user, language), old=clip(old, 300),
                  new=clip(new, 300))
 
     async def delete(self, user_arg: str, raw: str | int, language: str | None = None) -> str:
@@ -183,13 +187,13 @@ class MemoryEdits:
         memory_id, old, _ = await self._memory(user, raw)
         await self.memories.delete_core_memory(memory_id)
         return t(language, "Deleted core memory #{id} of {user} (archived first): {text}", id=memory_id,
-                 user=user_label(user), text=clip(old, 300))
+                 user=user_label(user, language), text=clip(old, 300))
 
     async def history(self, user_arg: str, language: str | None = None) -> str:
         user = await self.users.known(user_arg)
         versions = await self.memories.core_memory_versions(self.character, user.id)
         if not versions:
-            return t(language, "No archived core-memory versions of {user}.", user=user_label(user))
+            return t(language, "No archived core-memory versions of {user}.", user=user_label(user, language))
         lines = []
         for vid, when, reason, items in versions:
             preview = ("; ".join(clip(i.get("content", ""), 60) for i in items[:3])
@@ -199,7 +203,7 @@ class MemoryEdits:
                          + tn(language, "{count} memory: {preview}", "{count} memories: {preview}",
                               len(items), preview=preview))
         heading = t(language, "**Archived core-memory versions of {user}** (newest first)",
-                    user=user_label(user))
+                    user=user_label(user, language))
         return heading + "\n" + "\n".join(lines)
 
     async def restore(self, user_arg: str, raw: str | int, language: str | None = None) -> str:
@@ -207,14 +211,14 @@ class MemoryEdits:
         version_id = parse_id(raw, "version")
         versions = {v[0]: v for v in await self.memories.core_memory_versions(self.character, user.id)}
         if version_id not in versions:
-            raise InvalidInput(N_("{user} has no archived version #{id}."), user=user_label(user),
+            raise InvalidInput(N_("{user} has no archived version #{id}."), user=user_label(user, language),
                                id=version_id)
         await self.memories.restore_core_memory_version(version_id)
         count = len(versions[version_id][3])
         return tn(language, "Restored version #{id} of {user}'s core memories ({count} memory); the version "
                             "it replaced is archived too.",
                   "Restored version #{id} of {user}'s core memories ({count} memories); the version it "
-                  "replaced is archived too.", count, id=version_id, user=user_label(user))
+                  "replaced is archived too.", count, id=version_id, user=user_label(user, language))
 
     async def choices(self, user_arg: str, current: str) -> list[Choice]:
         try:

@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 
 from bot.core.config import ModelSettings, StorageSettings
+from bot.core.i18n import N_
 from bot.operator.admin.edits import IdentityEdits, RelationshipEdits, StateEdits
-from bot.operator.admin.language import USAGE, verbose_answer
+from bot.operator.admin.language import usage, verbose_answer
 from bot.operator.admin.memories import Embed, FactEdits, MemoryEdits
 from bot.operator.admin.users import Users
-from bot.operator.conversation_tools import InvalidInput
 from bot.operator.logmirror import STATE_KEY as VERBOSE_KEY
 from bot.operator.logmirror import LogMirror, parse_switch
 from database.state import State
@@ -31,17 +31,17 @@ class Verbose:
         self.mirror.enabled = self.storage.verbose_logging if parsed is None else parsed
         return self.mirror.enabled
 
-    async def switch(self, arg: str) -> str:
+    async def switch(self, arg: str, language: str | None = None) -> str:
         """``verbose [on|off]`` (no argument toggles)."""
         if arg:
             wanted = parse_switch(arg)
             if wanted is None:
-                raise InvalidInput(f"Usage: `{USAGE['verbose']}` (no argument toggles).")
+                raise usage("verbose", N_("Usage: {syntax} (no argument toggles)."))
         else:
             wanted = not await self.load()
         await self.state.set(VERBOSE_KEY, "on" if wanted else "off")
         self.mirror.enabled = wanted
-        return verbose_answer(wanted)
+        return verbose_answer(wanted, language)
 
 
 class AdminTools:

@@ -8,13 +8,13 @@ from bot.core.i18n import N_
 from bot.core.text import Page, page_of
 from bot.operator.admin.language import (
     MAX_CHOICES,
-    USAGE,
     Choice,
     Report,
     format_user_data,
     parse_user_id,
     premium_answer,
     render_users_page,
+    usage,
     user_choice,
 )
 from bot.operator.conversation_tools import InvalidInput
@@ -42,32 +42,32 @@ class Users:
                                   "was deleted)."), user=user_id)
         return user
 
-    async def choices(self, current: str) -> list[Choice]:
-        return [user_choice(u) for u in await self.people.search_users(current, limit=MAX_CHOICES)]
+    async def choices(self, current: str, language: str | None = None) -> list[Choice]:
+        return [user_choice(u, language) for u in await self.people.search_users(current, limit=MAX_CHOICES)]
 
-    async def data(self, arg: str) -> Report:
+    async def data(self, arg: str, language: str | None = None) -> Report:
         """``user data? <id>``."""
         if not arg:
-            raise InvalidInput(f"Usage: `{USAGE['user_data']}`.")
+            raise usage("user_data")
         user = await self.known(arg)
         summary = await self.people.user_summary(self.character, user.id)
         assert summary is not None  # the user exists: known() just read it
-        return format_user_data(summary, self.models)
+        return format_user_data(summary, self.models, language)
 
-    async def page(self, number: int) -> tuple[Page, Report]:
+    async def page(self, number: int, language: str | None = None) -> tuple[Page, Report]:
         """``list users``: the people the bot knows (other bots, and the bot itself, are left out:
         ``user data?`` still answers about them)."""
         total = await self.people.count_users()
         page = page_of(total, number, PAGE_SIZE)
         summaries = await self.people.user_summaries(self.character, offset=page.offset,
                                                            limit=page.size)
-        return page, render_users_page(page, summaries)
+        return page, render_users_page(page, summaries, language)
 
-    async def toggle_premium(self, arg: str) -> str:
+    async def toggle_premium(self, arg: str, language: str | None = None) -> str:
         """``premium <id>``."""
         if not arg:
-            raise InvalidInput(f"Usage: `{USAGE['premium']}`.")
+            raise usage("premium")
         user = await self.known(arg)
         premium = not user.premium
         await self.people.set_premium(user.id, premium)
-        return premium_answer(user, premium, self.models)
+        return premium_answer(user, premium, self.models, language)

@@ -53,7 +53,7 @@ async def identity_add(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     kind, text = await form_text(request, "kind"), await form_text(request, "text")
     try:
-        answer = await ctx.tools.identity.add(kind, text)
+        answer = await ctx.tools.identity.add(kind, text, request_language(request))
     except InvalidInput as exc:
         flash(request, "error", exc.said(request_language(request)))
         return await pages.character(request, drafts={"new": text}, status=400)
@@ -64,7 +64,7 @@ async def identity_edit(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     raw, text = request.match_info["entry"], await form_text(request, "text")
     try:
-        answer = await ctx.tools.identity.edit(raw, text)
+        answer = await ctx.tools.identity.edit(raw, text, request_language(request))
     except InvalidInput as exc:
         flash(request, "error", exc.said(request_language(request)))
         return await pages.character(request, drafts={f"identity-{raw}": text}, status=400)
@@ -73,7 +73,8 @@ async def identity_edit(request: web.Request) -> web.Response:
 
 async def identity_delete(request: web.Request) -> web.Response:
     return await apply(request, "/character",
-                       request.app[CONTEXT].tools.identity.delete(request.match_info["entry"]))
+                       request.app[CONTEXT].tools.identity.delete(request.match_info["entry"],
+                                                                  request_language(request)))
 
 
 # --------------------------------------------------------------------------- one person
@@ -102,20 +103,21 @@ def page_of_person(user: UserRecord) -> str:
 async def premium(request: web.Request, user: UserRecord) -> web.Response:
     """The form says which plan it wants: a second click on a stale page does not flip it back."""
     wanted = await form_text(request, "premium") == "on"
+    language = request_language(request)
     if user.premium == wanted:
-        language = request_language(request)
         return flash_redirect(request, page_of_person(user),
                               t(language, "Already premium: nothing changed.") if wanted
                               else t(language, "Already standard: nothing changed."))
     return await apply(request, page_of_person(user),
-                       request.app[CONTEXT].tools.users.toggle_premium(str(user.id)))
+                       request.app[CONTEXT].tools.users.toggle_premium(str(user.id), language))
 
 
 @about_person
 async def memory_add(request: web.Request, user: UserRecord) -> web.Response:
     text = await form_text(request, "text")
     try:
-        answer = await request.app[CONTEXT].tools.memories.add(str(user.id), text)
+        answer = await request.app[CONTEXT].tools.memories.add(str(user.id), text,
+                                                               request_language(request))
     except InvalidInput as exc:
         flash(request, "error", exc.said(request_language(request)))
         return await person(request, drafts={"memory-new": text}, status=400, user=user)
@@ -139,7 +141,8 @@ async def memory_edit(request: web.Request, user: UserRecord) -> web.Response:
             raise EditConflict(N_("Core memory #{id} was changed by someone else after you opened this page, "
                                   "so your edit was not saved; its current text is shown above your text."),
                                id=memory_id)
-        answer = await ctx.tools.memories.edit(str(user.id), memory_id, text, expected=stored)
+        answer = await ctx.tools.memories.edit(str(user.id), memory_id, text, expected=stored,
+                                                language=request_language(request))
     except EditConflict as exc:
         flash(request, "error", exc.said(request_language(request)))
         return await person(request, drafts={form: text, f"{form}-conflict": "1"}, status=409, user=user)
@@ -152,14 +155,16 @@ async def memory_edit(request: web.Request, user: UserRecord) -> web.Response:
 @about_person
 async def memory_delete(request: web.Request, user: UserRecord) -> web.Response:
     return await apply(request, page_of_person(user),
-                       request.app[CONTEXT].tools.memories.delete(str(user.id), request.match_info["memory"]))
+                       request.app[CONTEXT].tools.memories.delete(str(user.id), request.match_info["memory"],
+                                                                  request_language(request)))
 
 
 @about_person
 async def version_restore(request: web.Request, user: UserRecord) -> web.Response:
     tools = request.app[CONTEXT].tools
     return await apply(request, page_of_person(user),
-                       tools.memories.restore(str(user.id), request.match_info["version"]))
+                       tools.memories.restore(str(user.id), request.match_info["version"],
+                                              request_language(request)))
 
 
 @about_person
@@ -177,7 +182,8 @@ async def fact_edit(request: web.Request, user: UserRecord) -> web.Response:
         if new_text is None and new_category is None:
             return flash_redirect(request, page_of_person(user),
                                   t(request_language(request), "Fact #{id}: nothing changed.", id=row.id))
-        answer = await ctx.tools.facts.edit(str(user.id), row.id, new_text, new_category)
+        answer = await ctx.tools.facts.edit(str(user.id), row.id, new_text, new_category,
+                                             request_language(request))
     except InvalidInput as exc:
         flash(request, "error", exc.said(request_language(request)))
         return await person(request, drafts={f"fact-{raw}": text}, status=400, user=user)
@@ -188,13 +194,15 @@ async def fact_edit(request: web.Request, user: UserRecord) -> web.Response:
 async def fact_pin(request: web.Request, user: UserRecord) -> web.Response:
     pinned = await form_text(request, "pinned") == "on"
     return await apply(request, page_of_person(user),
-                       request.app[CONTEXT].tools.facts.pin(str(user.id), request.match_info["fact"], pinned))
+                       request.app[CONTEXT].tools.facts.pin(str(user.id), request.match_info["fact"], pinned,
+                                                            request_language(request)))
 
 
 @about_person
 async def fact_delete(request: web.Request, user: UserRecord) -> web.Response:
     return await apply(request, page_of_person(user),
-                       request.app[CONTEXT].tools.facts.delete(str(user.id), request.match_info["fact"]))
+                       request.app[CONTEXT].tools.facts.delete(str(user.id), request.match_info["fact"],
+                                                               request_language(request)))
 
 
 @about_person

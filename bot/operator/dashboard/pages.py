@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -13,8 +12,8 @@ from markupsafe import Markup
 
 from bot.core.i18n import N_, t
 from bot.core.models.capabilities import WEB_SEARCH_USD, ModelTable
-from bot.core.numbers import number
 from bot.core.numbers import percent as share_of
+from bot.operator.admin.language import format_latency, shard_name
 from bot.operator.dashboard.charts import Series, bar_chart, plain_number
 from bot.operator.dashboard.render import (
     CONTEXT,
@@ -64,17 +63,6 @@ def usd(value: float) -> str:
     if value == 0:
         return "$0"
     return f"${value:,.2f}" if value >= 0.1 else f"${value:.4f}"
-
-
-def shard_name(shard_id: int | None, language: str | None = None) -> str:
-    return t(language, "gateway") if shard_id is None else t(language, "shard {id}", id=shard_id)
-
-
-def format_latency(seconds: float, language: str | None = None) -> str:
-    # discord.py reports inf (or nan) until a shard's first heartbeat is acknowledged.
-    if not math.isfinite(seconds):
-        return t(language, "no heartbeat acknowledged yet")
-    return f"{number(seconds * 1000, language, places=0)} ms"
 
 
 def overview_charts(days: list[str], counts: dict[str, dict[str, int]],
