@@ -23,7 +23,7 @@ from bot.core.config import PROJECT_ROOT, load_settings
 from bot.core.errors import ConfigError
 from bot.core.i18n import catalogs, t, tn
 from bot.core.lines import Line
-from bot.core.numbers import dollars, number
+from bot.core.numbers import date_time, day, dollars, number, time_of_day
 from bot.core.stages import Decision, Incoming
 from bot.operator.dashboard import Dashboard, standalone_context
 from bot.operator.dashboard.charts import Series, bar_chart, nice_ceiling
@@ -90,13 +90,31 @@ async def test_the_bot_counts_its_decisions_per_day(harness: Harness) -> None:
 def test_charts_are_svg_with_escaped_text_and_honest_bars() -> None:
     assert [nice_ceiling(v) for v in (0, 0.3, 1, 7, 26, 101)] == [1.0, 0.5, 1.0, 10.0, 50.0, 200.0]
     svg = str(bar_chart("x", "A <b>chart</b>", ["2026-11-01", "2026-11-02"],
-                        [Series("<script>alert(1)</script>", [2, 4]), Series("other", [1, 0])]))
+                        [Series("<script>alert(1)</script>", [2, 4]), Series("other", [1, 0])],
+                        language="en"))
     assert svg.startswith("<svg") and "<script>" not in svg and "&lt;script&gt;" in svg
     assert "<b>" not in svg
     bars = re.findall(r'height="([\d.]+)" data-day="([\d-]+)" data-value="([\d.]+)"', svg)
     by_value = {float(v): float(height) for height, _, v in bars}
     assert by_value[4.0] == pytest.approx(2 * by_value[2.0]) and by_value[0.0] == 0
-    assert "nothing yet" in str(bar_chart("e", "Empty", ["2026-11-01"], [Series("s", [0])]))
+    assert "nothing yet" in str(bar_chart("e", "Empty", ["2026-11-01"], [Series("s", [0])], language="en"))
+
+
+@pytest.mark.parametrize(("language", "axis", "days", "tip"), [
+    ("en", ["0", "1.2K", "2.5K"], ["Nov 1", "Nov 2"], "Nov 2 · calls: 2.5K"),
+    ("de", ["0", "1250", "2500"], ["1. Nov.", "2. Nov."], "2. Nov. · Aufrufe: 2500"),
+    ("ru", ["0", "1,2\xa0тыс.", "2,5\xa0тыс."], ["1 нояб.", "2 нояб."], "2 нояб. · вызовы: 2,5\xa0тыс."),
+    ("ja", ["0", "1250", "2500"], ["11月1日", "11月2日"], "11月2日 · 呼び出し: 2500"),
+], ids=["en", "de", "ru", "ja"])
+def test_a_chart_s_figures_and_days_are_written_the_page_s_way(language: str, axis: list[str],
+                                                                 days: list[str], tip: str) -> None:
+    """The axis's figures shortened as CLDR shortens them, the days as the language writes a day of the
+    month; the data attributes stay ISO days and plain figures, for a script or a test."""
+    svg = str(bar_chart("c", "Calls", ["2026-11-01", "2026-11-02"], [Series(tip.split(" · ")[1].split(":")[0],
+                                                                             [0, 2500])], language=language))
+    texts = re.findall(r'<text class="axis"[^>]*>([^<]*)</text>', svg)
+    assert texts[:3] == axis and texts[3:] == days, texts
+    assert f"<title>{tip}</title>" in svg and 'data-day="2026-11-02" data-value="2500"' in svg
 
 
 def test_sessions_end_when_idle_and_the_oldest_go_first() -> None:
@@ -213,8 +231,8 @@ async def test_alone_it_asks_for_the_token_and_guards_every_edit(alone: tuple[St
         async with http.get(f"{base}/people/{USER_ID}") as r:
             person = await r.text()
             csrf = csrf_of(person)
-        assert "· lasting" in person and "told 2026-03-02 09:00 UTC" in person
-        assert "happened 2026-02-28 12:00 UTC" in person
+        assert "· lasting" in person and "told Mar 2, 2026, 9:00\u202fAM UTC" in person  # CLDR's narrow space
+        assert "happened Feb 28, 2026, 12:00\u202fPM UTC" in person
         forged = {"premium": "on", "csrf": "forged"}
         async with http.post(f"{base}/people/{USER_ID}/premium", data=forged) as r:
             assert r.status == 403 and "CSRF" in await r.text()
@@ -384,6 +402,8 @@ async def test_the_dashboard_speaks_the_language_the_browser_asks_for(alone: tup
            "cost": 0.009075}
     await store.usage.record_all([row, {**row, "cost": 0.003}])  # 2 calls, 20,200 tokens, $0.0121
     await store.people.ensure_user(USER_ID, "alice")
+    told = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    await store.facts.add(USER_ID, "Alice ran the Leeds half marathon", said_at=told)
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
         async with http.get(base + "/login", headers={"Accept-Language": "ja,en;q=0.5"}) as r:
             login = await r.text()
@@ -415,6 +435,9 @@ async def test_the_dashboard_speaks_the_language_the_browser_asks_for(alone: tup
             assert t(language, "Claude calls per day") in page  # a chart's title
             for english in ("runs without the bot", "Cost per model", "2 calls", "Log out"):
                 assert english not in page, (header, english)
+            today = datetime.now(UTC).date()
+            assert f">{day(today, language)}</text>" in page  # the charts' last day, the language's way
+            assert f">{today.isoformat()[5:]}</text>" not in page
             if language == "de":
                 assert "0,0121\xa0$" in page and "$0.0121" not in page  # where German writes the sign
         assert "20.200 Tokens" in said_n("de", "%(num)s token", "%(num)s tokens", 20200)  # German's grouping
@@ -424,6 +447,8 @@ async def test_the_dashboard_speaks_the_language_the_browser_asks_for(alone: tup
             person = await r.text()
             csrf = csrf_of(person)
         assert html_lang(person) == "fr" and t("fr", "Long-term facts") in person
+        assert date_time(told, "fr") == "2 mars 2026, 09:00" and f"{date_time(told, 'fr')} UTC" in person
+        assert "2026-03-02 09:00" not in person and "Mar 2, 2026" not in person
         consent = t("fr", "never said: remembered (memory_consent=all remembers everyone who did not opt "
                           "out)")
         assert str(escape(consent)) in person and "n&#39;ont pas refusé" in person  # escaped as any text
@@ -500,6 +525,8 @@ async def test_the_live_stream_is_read_in_each_page_s_language(db_url: str) -> N
                     pass
             event = json.loads(data[len(b"data: "):])
             assert event["text"] == line["ja"] and event["reply"] and event["dm"]
+            at = feed.recent[-1].at
+            assert event["time"] == time_of_day(at, "ja", seconds=True) != time_of_day(at, "en", seconds=True)
     finally:
         await dashboard.stop()
         await store.close()

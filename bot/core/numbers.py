@@ -1,13 +1,16 @@
-"""Numbers and costs as the reader's language writes them (Babel's CLDR data): "1,234,567" in English,
-"1.234.567" in German, "1 234 567" in French; a cost in dollars as "$0.0120", "0,0120 $", "US$ 0,0120".
+"""Numbers, costs and moments as the reader's language writes them (Babel's CLDR data): "1,234,567" in
+English, "1.234.567" in German, "1 234 567" in French; a cost in dollars as "$0.0120", "0,0120 $",
+"US$ 0,0120"; a date and time as "Nov 27, 2026, 6:00 PM", "27.11.2026, 18:00", "2026/11/27 18:00".
 A language CLDR does not know, or none, is written as English writes it."""
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from babel.core import Locale, UnknownLocaleError
-from babel.numbers import format_currency, format_decimal, format_percent
+from babel.dates import format_date, format_skeleton, format_time, get_datetime_format
+from babel.numbers import format_compact_decimal, format_currency, format_decimal, format_percent
 
 from bot.core.locales import FALLBACK
 
@@ -67,3 +70,32 @@ def dollars(value: float, language: str | None) -> str:
     locale = _locale(language)
     pattern = locale.currency_formats["standard"].pattern.replace("0.00", COST_DIGITS)
     return str(format_currency(value, "USD", format=pattern, locale=locale, currency_digits=False))
+
+
+def compact(value: float, language: str | None) -> str:
+    """``value`` shortened where the language shortens a large figure (a chart's axis): "1.2K", "1,5 Mio.",
+    "1.2万", "12,5 тыс."; below a thousand as :func:`number` writes it."""
+    if abs(value) < 1000:
+        return number(round(value, 3), language)
+    locale = _locale(language)
+    return str(format_compact_decimal(value, format_type="short", fraction_digits=1, locale=locale))
+
+
+def day(value: date, language: str | None) -> str:
+    """A day of the year without its year, short: "Nov 30", "30. Nov.", "11月30日"."""
+    return str(format_skeleton("MMMd", value, locale=_locale(language)))
+
+
+def date_time(value: datetime, language: str | None, *, seconds: bool = False) -> str:
+    """``value``'s date and time of day as they stand (no zone is changed) in the language's medium date
+    and short time joined its way: "Nov 27, 2026, 6:00 PM", "27.11.2026, 18:00", "2026/11/27 18:00";
+    ``seconds``: the time to the second."""
+    locale = _locale(language)
+    return (str(get_datetime_format("medium", locale=locale)).replace("'", "")
+            .replace("{0}", time_of_day(value, language, seconds=seconds))
+            .replace("{1}", format_date(value, "medium", locale=locale)))
+
+
+def time_of_day(value: datetime, language: str | None, *, seconds: bool = False) -> str:
+    """``value``'s time of day as the language writes it: "6:00 PM", "18:00"; ``seconds``: "6:00:05 PM"."""
+    return str(format_time(value, "medium" if seconds else "short", locale=_locale(language)))

@@ -28,12 +28,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, available_timezones
 
-from babel.dates import format_date, format_time, get_datetime_format
-
 from bot.core.i18n import N_, t
 from bot.core.locales import spoken
 from bot.core.localtime import Clock, load_zone, utc_now
 from bot.core.models.tools import Lent, ToolOutput, client_tool
+from bot.core.numbers import date_time
 from bot.core.stages import Incoming
 from bot.core.text import clean_name
 from bot.core.timers import Timers
@@ -172,10 +171,7 @@ def local_time(when: datetime, zone_name: str, language: str | None) -> str:
     except ValueError:
         zone = ZoneInfo("UTC")
     local = (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(zone)
-    locale = spoken(language)
-    return (str(get_datetime_format("medium", locale=locale)).replace("'", "")
-            .replace("{0}", format_time(local, "short", locale=locale))
-            .replace("{1}", format_date(local, "medium", locale=locale)))
+    return date_time(local, spoken(language))
 
 
 class ReminderBook:

@@ -14,7 +14,7 @@ from aiohttp.typedefs import Handler
 from bot.core.character import CharacterSource
 from bot.core.config import Settings
 from bot.core.errors import ConfigError
-from bot.core.i18n import N_
+from bot.core.i18n import N_, catalogs
 from bot.core.numbers import number
 from bot.operator.dashboard import actions, auth, pages, people, prompts
 from bot.operator.dashboard.context import DashboardContext, standalone_context
@@ -115,6 +115,9 @@ class Dashboard:
         """Listen; a port that cannot be had stops start-up naming the setting."""
         if self.ctx.bot is not None:
             self.live = self.ctx.bot.live
+        # Every page is in its reader's language: the catalogs are read here, off the loop, so no first
+        # page (nor the bot's own work, when it shares this process) waits on their parsing.
+        await asyncio.to_thread(catalogs)
         self._runner = web.AppRunner(create_app(self.ctx, self.live, self.metrics), access_log=None,
                                      shutdown_timeout=SHUTDOWN_SECONDS)
         await self._runner.setup()

@@ -1,14 +1,19 @@
 """Charts as inline SVG, drawn on the server: no script, no CDN, nothing fetched, so they work offline and
 with JavaScript off. One bar per day (grouped when a chart has two series); every bar carries its day and
-value (a tooltip, and data attributes for tests)."""
+value (a tooltip in the page's language, and data attributes as ISO days and plain figures)."""
 
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
+from functools import partial
 
 from markupsafe import Markup, escape
+
+from bot.core.numbers import compact, day
 
 WIDTH, HEIGHT = 640, 210
 LEFT, RIGHT, TOP, BOTTOM = 56, 8, 26, 26
@@ -32,17 +37,19 @@ def nice_ceiling(value: float) -> float:
     return 10 * power
 
 
-def plain_number(value: float) -> str:
-    if abs(value) >= 1_000_000:
-        return f"{value / 1_000_000:.3g}M"
-    if abs(value) >= 1000:
-        return f"{value / 1000:.3g}k"
-    return f"{value:.3g}"
+def text_width(text: str) -> int:
+    """About how wide ``text`` is drawn, in the chart's units: a wide character (Chinese, Japanese, Korean)
+    takes two narrow ones' room."""
+    return sum(14 if unicodedata.east_asian_width(c) in "WF" else 7 for c in text)
 
 
-def bar_chart(key: str, title: str, days: Sequence[str], series: Sequence[Series], *,
-              fmt: Format = plain_number, empty: str = "nothing yet") -> Markup:
-    """One SVG figure: ``days`` along the bottom, a bar per series and day."""
+def bar_chart(key: str, title: str, days: Sequence[str], series: Sequence[Series], *, language: str | None,
+              fmt: Format | None = None, empty: str = "nothing yet") -> Markup:
+    """One SVG figure: ``days`` (ISO dates) along the bottom, a bar per series and day; its figures ``fmt``
+    (by default a figure shortened as ``language`` shortens one) and its days written as ``language``
+    writes them."""
+    fmt = fmt or partial(compact, language=language)
+    shown = [day(date.fromisoformat(d), language) for d in days]
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     top = nice_ceiling(max((v for s in series for v in s.values), default=0.0))
     slot = plot_w / max(len(days), 1)
@@ -55,23 +62,23 @@ def bar_chart(key: str, title: str, days: Sequence[str], series: Sequence[Series
         parts.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>')
         parts.append(f'<text class="axis" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
                      f'{escape(fmt(top * fraction))}</text>')
-    for i, day in enumerate(days):
+    for i, iso in enumerate(days):
         for j, s in enumerate(series):
             value = float(s.values[i]) if i < len(s.values) else 0.0
             height = plot_h * max(value, 0.0) / top
             x = LEFT + i * slot + slot * 0.1 + j * bar_w
-            label = f"{day} · {s.name}: {fmt(value)}"
+            label = f"{shown[i]} · {s.name}: {fmt(value)}"
             parts.append(f'<rect class="bar s{j + 1}" x="{x:.1f}" y="{TOP + plot_h - height:.1f}" '
-                         f'width="{bar_w:.1f}" height="{height:.1f}" data-day="{escape(day)}" '
+                         f'width="{bar_w:.1f}" height="{height:.1f}" data-day="{escape(iso)}" '
                          f'data-value="{value:g}"><title>{escape(label)}</title></rect>')
     for i in sorted({0, len(days) // 2, len(days) - 1}) if days else ():
         x = LEFT + (i + 0.5) * slot
         parts.append(f'<text class="axis" x="{x:.1f}" y="{HEIGHT - 8}" text-anchor="middle">'
-                     f'{escape(days[i][5:])}</text>')
+                     f'{escape(shown[i])}</text>')
     if len(series) > 1:  # a legend, right-aligned in the title row
         x = WIDTH - RIGHT
         for j, s in reversed(list(enumerate(series))):
-            text_w = 7 * len(s.name)
+            text_w = text_width(s.name)
             x -= text_w
             parts.append(f'<text class="legend" x="{x}" y="16">{escape(s.name)}</text>')
             x -= 14

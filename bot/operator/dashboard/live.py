@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.core.lines import Line
+from bot.core.numbers import time_of_day
 from bot.core.stages import Decision, Incoming
 from bot.operator.logmirror import describe_decision
 
@@ -32,15 +33,16 @@ class LiveEvent:
     reply: bool
     dm: bool
 
-    @property
-    def time(self) -> str:
-        return self.at.strftime("%H:%M:%S")
+    def time(self, language: str | None) -> str:
+        """When it was decided, to the second, as the page's language writes a time ("3:04:05 PM",
+        "15:04:05"); in UTC, as every time the dashboard shows."""
+        return time_of_day(self.at.astimezone(UTC), language, seconds=True)
 
     def text(self, language: str | None) -> str:
         return self.line.render(language)
 
     def sse(self, language: str | None) -> bytes:
-        data = json.dumps({"n": self.number, "at": self.at.isoformat(), "time": self.time,
+        data = json.dumps({"n": self.number, "at": self.at.isoformat(), "time": self.time(language),
                            "text": self.text(language), "reply": self.reply, "dm": self.dm})
         return f"id: {self.number}\nevent: decision\ndata: {data}\n\n".encode()
 

@@ -6,15 +6,17 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from aiohttp import web
 from markupsafe import Markup
 
 from bot.core.i18n import N_, t
 from bot.core.models.capabilities import WEB_SEARCH_USD, ModelTable
+from bot.core.numbers import number as figure
 from bot.core.numbers import percent as share_of
 from bot.operator.admin.language import format_latency, shard_name
-from bot.operator.dashboard.charts import Series, bar_chart, plain_number
+from bot.operator.dashboard.charts import Series, bar_chart
 from bot.operator.dashboard.render import (
     CONTEXT,
     LIVE,
@@ -80,28 +82,26 @@ def overview_charts(days: list[str], counts: dict[str, dict[str, int]],
     english = lang == "en"  # English keeps its compact figures ("$1.20", "40%")
     cost_fmt = usd if english else (lambda v: money(lang, v))
     share_fmt = percent if english else (lambda v: share_of(v / 100, language))
-    nothing = t(language, "nothing yet")
+    chart = partial(bar_chart, empty=t(language, "nothing yet"), language=lang)
     charts = [
-        bar_chart("messages", t(language, "Messages seen and answered per day"), days,
-                  [Series(t(language, "seen"), seen), Series(t(language, "answered"), answered)],
-                  empty=nothing),
-        bar_chart("calls", t(language, "Claude calls per day"), days,
-                  [Series(t(language, "calls"), [used(d).calls for d in days])], empty=nothing),
-        bar_chart("tokens", t(language, "Tokens per day"), days,
-                  [Series(t(language, "tokens"), [used(d).total_tokens for d in days])], empty=nothing),
-        bar_chart("cost", t(language, "Cost per day (USD)"), days,
-                  [Series(t(language, "cost"), [used(d).cost for d in days])], fmt=cost_fmt, empty=nothing),
-        bar_chart("cache", t(language, "Prompt tokens read from the cache"), days,
-                  [Series(t(language, "cache read share"), [100 * used(d).cache_read_share for d in days])],
-                  fmt=share_fmt, empty=nothing),
-        bar_chart("votes", t(language, "Votes per unaddressed message"), days,
-                  [Series(t(language, "votes"),
-                          [v / n if n else 0.0 for v, n in zip(votes, voted, strict=True)])],
-                  fmt=lambda v: f"{v:.2g}", empty=nothing),
-        bar_chart("fallbacks", t(language, "Fallbacks and failed Claude calls per day"), days,
-                  [Series(t(language, "fallback replies"), fallbacks),
-                   Series(t(language, "failed calls"), [used(d).failures for d in days])], fmt=plain_number,
-                  empty=nothing),
+        chart("messages", t(language, "Messages seen and answered per day"), days,
+              [Series(t(language, "seen"), seen), Series(t(language, "answered"), answered)]),
+        chart("calls", t(language, "Claude calls per day"), days,
+              [Series(t(language, "calls"), [used(d).calls for d in days])]),
+        chart("tokens", t(language, "Tokens per day"), days,
+              [Series(t(language, "tokens"), [used(d).total_tokens for d in days])]),
+        chart("cost", t(language, "Cost per day (USD)"), days,
+              [Series(t(language, "cost"), [used(d).cost for d in days])], fmt=cost_fmt),
+        chart("cache", t(language, "Prompt tokens read from the cache"), days,
+              [Series(t(language, "cache read share"), [100 * used(d).cache_read_share for d in days])],
+              fmt=share_fmt),
+        chart("votes", t(language, "Votes per unaddressed message"), days,
+              [Series(t(language, "votes"),
+                      [v / n if n else 0.0 for v, n in zip(votes, voted, strict=True)])],
+              fmt=lambda v: figure(round(v, 2), lang)),
+        chart("fallbacks", t(language, "Fallbacks and failed Claude calls per day"), days,
+              [Series(t(language, "fallback replies"), fallbacks),
+               Series(t(language, "failed calls"), [used(d).failures for d in days])]),
     ]
     month = [used(d) for d in days]
     prompt = sum(u.input_tokens + u.cache_creation_tokens + u.cache_read_tokens for u in month)

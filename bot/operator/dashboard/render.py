@@ -27,7 +27,7 @@ from jinja2.runtime import Context
 
 from bot.core.i18n import catalogs, t, tn
 from bot.core.locales import FALLBACK, language_of_locale
-from bot.core.numbers import dollars, percent
+from bot.core.numbers import date_time, dollars, percent
 from bot.core.numbers import number as figure
 from bot.operator.admin.language import format_duration
 from bot.operator.dashboard.context import DashboardContext
@@ -106,7 +106,9 @@ def number(language: str, value: float) -> str:
 
 
 def when(language: str, value: datetime | None) -> str:
-    return as_utc(value).strftime("%Y-%m-%d %H:%M UTC") if value is not None else t(language, "never")
+    """A stored moment, in UTC (the dashboard does not know the operator's zone), as the language writes a
+    date and a time: "Mar 2, 2026, 9:00 AM UTC", "02.03.2026, 09:00 UTC"."""
+    return f"{date_time(as_utc(value), language)} UTC" if value is not None else t(language, "never")
 
 
 def size(language: str, value: int | None) -> str:
