@@ -7,9 +7,11 @@ community server's), else English. What a DM said never reaches the channel in a
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from babel.dates import format_date
 
 from bot.core.i18n import t
 from bot.core.numbers import number
@@ -176,6 +178,10 @@ async def test_admin_commands_answer_in_the_log_channels_language(make_harness: 
     assert fields[t(language, "Refusals since start")] == "0" and t(language, "Feeling") in fields
     assert fields[t(language, "Memory consolidation")] == t(language, "not run by this process since it "
                                                               "started")
+    # testlog's moment, as the language writes a date (not ISO)
+    today = datetime.now(UTC)
+    said = (await admin_answer(h, "testlog"))["content"]
+    assert format_date(today, "medium", locale=language) in said and f"{today:%Y-%m-%d}" not in said
     shown = "\n".join(log_posts(h))
     if language == "en":
         assert "alice" in shown and "is now **premium**" in shown and "Usage: `premium <user id>`" in shown

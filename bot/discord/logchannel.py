@@ -31,7 +31,7 @@ from discord.ext import commands
 from bot.core.i18n import N_, Explained, sentences, t
 from bot.core.lines import Line
 from bot.core.locales import FALLBACK, language_of_locale
-from bot.core.numbers import number
+from bot.core.numbers import date_time, number
 from bot.core.stages import Incoming
 from bot.core.text import Page, clip
 from bot.discord.language import answer_language
@@ -278,7 +278,7 @@ class LogChannel:
         elif command.name == "refresh_status":
             await self.post(await self.bot.services.alive.refresh_status_answer(language))
         elif command.name == "testlog":
-            now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+            now = f"{date_time(datetime.now(UTC), language, seconds=True)} UTC"
             name = self.bot.services.pipeline.persona.name
             await self.post(t(language, "🧪 Test log line from {name}: this channel receives my log (asked "
                                         "by {admin} at {time}).", name=name, admin=msg.author_name, time=now))

@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from bot.core.config import MemorySettings, StorageSettings
 from bot.core.i18n import N_, t
 from bot.core.lines import Figure, Line
+from bot.core.numbers import date_time
 from bot.core.timers import Recurring, next_daily
 from database.retention import Pruned
 from memory.consolidation_report import ConsolidationReport
@@ -111,7 +112,7 @@ class MemoryJobs:
             return f"{name}: " + t(language, "not run by this process since it started")
         figures = "; ".join(Line(N_("{name} {value}"), name=n, value=v).render(language)
                             for n, v in consolidation_figures(self.last))
-        return f"{name}: {self.last_at:%Y-%m-%d %H:%M} UTC, {figures}"
+        return f"{name}: {date_time(self.last_at, language)} UTC, {figures}"
 
     async def summaries_batched(self) -> int:
         """The conversations due a summary, summarized through Message Batches (half price) as part of the

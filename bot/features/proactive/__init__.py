@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.core.i18n import N_, t
-from bot.core.numbers import number
+from bot.core.numbers import date_time, number
 from bot.core.timers import Recurring
 from bot.features.proactive.config import ProactiveSettings
 from bot.features.proactive.rounds import ProactiveRound
@@ -60,7 +60,7 @@ class ProactiveTalk:
         """The log channel's ``status`` line, in ``language``: its default, pace and the round's next run
         (the last round's result as it was kept)."""
         row = await self.rows.get(self.key)
-        rounds = (t(language, "next round {due} UTC, last: {last}", due=f"{row.due:%Y-%m-%d %H:%M}",
+        rounds = (t(language, "next round {due} UTC, last: {last}", due=date_time(row.due, language),
                     last=row.last_result or t(language, "none yet")) if row else t(language, "no round yet"))
         s = self.settings
         return t(language, "Proactive talk") + ": " + t(

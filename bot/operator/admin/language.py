@@ -20,7 +20,7 @@ from datetime import datetime
 from bot.core.config import ModelSettings, Settings
 from bot.core.i18n import N_, t, tn
 from bot.core.lines import Figure, Line
-from bot.core.numbers import dollars, number, percent
+from bot.core.numbers import date_time, dollars, number, percent
 from bot.core.text import Page, clip
 from bot.operator.conversation_tools import InvalidInput
 from database.records import RelationshipRecord, Usage, UserRecord, UserSummary
@@ -215,8 +215,9 @@ def user_choice(user: UserRecord, language: str | None = None) -> Choice:
     return clip(t(language, "{user} [bot]", user=label) if user.is_bot else label, CHOICE_NAME), str(user.id)
 
 
-def format_day(when: datetime) -> str:
-    return when.strftime("%Y-%m-%d %H:%M UTC")
+def format_day(when: datetime, language: str | None = None) -> str:
+    """A stored moment (UTC) as the reader's language writes a date and a time, said to be UTC."""
+    return f"{date_time(when, language)} UTC"
 
 
 def format_user_data(s: UserSummary, models: ModelSettings, language: str | None = None) -> Report:
@@ -232,8 +233,9 @@ def format_user_data(s: UserSummary, models: ModelSettings, language: str | None
             count=number(s.history_messages, language))
          + " · " + t(language, "{tokens} tokens", tokens=number(s.history_tokens, language))),
         (t(language, "Core memories"), number(s.core_memories, language)),
-        (t(language, "Seen"), t(language, "first {first} · last {last}", first=format_day(s.user.first_seen),
-                                last=format_day(s.user.last_seen))),
+        (t(language, "Seen"), t(language, "first {first} · last {last}",
+                                first=format_day(s.user.first_seen, language),
+                                last=format_day(s.user.last_seen, language))),
     ))
 
 

@@ -199,7 +199,7 @@ class MemoryEdits:
             preview = ("; ".join(clip(i.get("content", ""), 60) for i in items[:3])
                        or t(language, "(empty)"))
             why = reason or t(language, "no reason")
-            lines.append(f"#{vid} {format_day(when)} · {why} · "
+            lines.append(f"#{vid} {format_day(when, language)} · {why} · "
                          + tn(language, "{count} memory: {preview}", "{count} memories: {preview}",
                               len(items), preview=preview))
         heading = t(language, "**Archived core-memory versions of {user}** (newest first)",
