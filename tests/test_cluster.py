@@ -803,3 +803,38 @@ async def test_a_lone_process_counts_with_the_cluster_once_another_joins() -> No
     assert clock.now == started  # 40 of 45 counted this second: the newcomer's five fit
     await new.permit()
     assert clock.now > started  # the sixth waits for the next second
+
+
+class _LateCounts(LocalCounts):
+    """The database's count, whose answer comes back ``late`` seconds after it was counted (a loaded
+    machine, a far database)."""
+
+    def __init__(self, clock: _Clock, late: float) -> None:
+        super().__init__(clock)
+        self._clock_, self.late = clock, late
+
+    async def lease(self, name: str, seconds: float, n: int, other: str,
+                    other_seconds: float) -> tuple[int, float, int, float]:
+        answer = await super().lease(name, seconds, n, other, other_seconds)
+        self._clock_.now += self.late
+        return answer
+
+
+async def test_permits_leased_late_in_a_second_are_not_spent_in_the_next() -> None:
+    """A lease asked near a second's end and answered after it has ended counts for the second it was
+    asked in: its permits are not spent in the next second, where the cluster's count would not hold
+    them (and the cluster's next 45 would go out beside them, past Discord's 50)."""
+    clock = _Clock()
+    clock.now = 1000.8
+    counts = _LateCounts(clock, late=0.3)
+    governor = RestGovernor(clock=clock, sleep=clock.sleep)
+    governor.share(counts, 1, lambda: 1)
+    spent: dict[int, int] = {}
+    for _ in range(10):
+        await governor.permit()
+        spent[int(clock.now)] = spent.get(int(clock.now), 0) + 1
+    counts.late = 0.0
+    for second, n in spent.items():
+        clock.now = second + 0.5
+        assert (await counts.add("rest:1", 1.0, 0))[0] >= n, (second, spent)
+    assert spent == {1001: 10}

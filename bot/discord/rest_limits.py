@@ -164,13 +164,16 @@ class RestGovernor:
         self.leases += 1
         allowed = self.allowed()
         want = min(self.lease, allowed)
+        # The window's end is told from before the trip: a reply that comes back late must not stretch the
+        # permits past the second the database counted them in (the next second's would go out beside them).
+        asked = self._clock()
         used, left, invalid, invalid_left = await counts.lease(
             f"rest:{self._bot}", SECOND, want + unleased, f"rest-invalid:{self._bot}", INVALID_WINDOW)
         self._invalid_read(invalid, invalid_left)
         allowed = self.allowed()  # as the cluster's invalid requests now stand
         granted = max(0, min(want, allowed - (used - want)))  # (the unleased ones spent already)
         if granted:
-            self._held, self._held_until = granted, self._clock() + left
+            self._held, self._held_until = granted, asked + left
         else:  # the second's requests are spent by the cluster: the next one
             self._held = 0
             await self._sleep(left + 0.001)
