@@ -113,7 +113,8 @@ class AdminSlash(commands.Cog):
 
     async def ac_entry(self, interaction: Interaction,
                        current: str) -> Choices:
-        return await self._choices(interaction, lambda: self.tools.identity.choices(str(current)))
+        language = await answer_language(interaction)  # an entry's kind in the admin's language
+        return await self._choices(interaction, lambda: self.tools.identity.choices(str(current), language))
 
     async def ac_fact(self, interaction: Interaction,
                       current: str) -> Choices:
@@ -122,14 +123,15 @@ class AdminSlash(commands.Cog):
 
     async def ac_memory(self, interaction: Interaction,
                         current: str) -> Choices:
-        user = self._user_option(interaction)
-        return await self._choices(interaction, lambda: self.tools.memories.choices(user, str(current)))
+        user, language = self._user_option(interaction), await answer_language(interaction)
+        return await self._choices(interaction,
+                                   lambda: self.tools.memories.choices(user, str(current), language))
 
     async def ac_version(self, interaction: Interaction,
                          current: str) -> Choices:
-        user = self._user_option(interaction)
+        user, language = self._user_option(interaction), await answer_language(interaction)
         return await self._choices(interaction,
-                                   lambda: self.tools.memories.version_choices(user, str(current)))
+                                   lambda: self.tools.memories.version_choices(user, str(current), language))
 
     async def ac_key(self, interaction: Interaction,
                      current: str) -> Choices:

@@ -168,7 +168,7 @@ async def test_core_memory_edits_reach_the_next_reply_and_versions_restore(harne
     assert "Lady Pinch" in system and "Sir Pinch" not in system
 
     history = await run(h, "memories", "history", user=uid)
-    assert "before edit" in history and "Sir Pinch" in history
+    assert "before an edit" in history and "Sir Pinch" in history
     versions = await complete(h, "memories", "restore", "version", "edit", user=uid)
     assert await run(h, "memories", "restore", user=uid, version=int(versions[0]["value"]))
     system = await replies.system()

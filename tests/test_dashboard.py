@@ -404,6 +404,8 @@ async def test_the_dashboard_speaks_the_language_the_browser_asks_for(alone: tup
     await store.people.ensure_user(USER_ID, "alice")
     told = datetime(2026, 3, 2, 9, tzinfo=UTC)
     await store.facts.add(USER_ID, "Alice ran the Leeds half marathon", said_at=told)
+    memory = await store.memories.add_core_memory("finn", USER_ID, "Alice keeps a crab.", source="admin")
+    await store.memories.update_core_memory(memory, "Alice keeps two crabs.")  # a version archived
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
         async with http.get(base + "/login", headers={"Accept-Language": "ja,en;q=0.5"}) as r:
             login = await r.text()
@@ -449,6 +451,9 @@ async def test_the_dashboard_speaks_the_language_the_browser_asks_for(alone: tup
         assert html_lang(person) == "fr" and t("fr", "Long-term facts") in person
         assert date_time(told, "fr") == "2 mars 2026, 09:00" and f"{date_time(told, 'fr')} UTC" in person
         assert "2026-03-02 09:00" not in person and "Mar 2, 2026" not in person
+        # a memory's source and why a version was archived, stored in English, read in French
+        assert t("fr", "added by an admin") in person and t("fr", "before an edit") in person
+        assert "admin ·" not in person and "before edit" not in person and "added by" not in person
         consent = t("fr", "never said: remembered (memory_consent=all remembers everyone who did not opt "
                           "out)")
         assert str(escape(consent)) in person and "n&#39;ont pas refusé" in person  # escaped as any text

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.harness import ADMIN_ID, GUILD_ID, OTHER_CHANNEL_ID, USER_ID, Harness
+import pytest
+
+from tests.harness import ADMIN_ID, GUILD_ID, OTHER_CHANNEL_ID, USER_ID, Harness, MakeHarness
 from tests.test_admin_log_channel import admin_says, log_posts, wait_until
+from tests.test_log_mirror_i18n import log_channel_in
 from tests.test_tickets import setup_staff, threads, ticket
 
 VIEW_CHANNEL = 1 << 10
@@ -79,3 +82,24 @@ async def test_a_channel_made_private_and_public_again_is_seen_by_the_next_messa
     assert everyone & VIEW_CHANNEL
     await d.set_role_permissions(GUILD_ID, GUILD_ID, everyone & ~VIEW_CHANNEL)
     assert "closed word" not in await mirrored("the closed word", private, count=2)
+
+
+@pytest.mark.parametrize("language", ["de", "ja"])
+async def test_a_private_place_is_named_in_the_log_channels_language(make_harness: MakeHarness,
+                                                                      language: str) -> None:
+    """The place a decision line names is in the log channel's language as the rest of the line is
+    (German by the server's setting, Japanese by its preferred locale)."""
+    h = await log_channel_in(make_harness, language)
+    d = h.discord
+    channel: dict[str, Any] = d.channels[OTHER_CHANNEL_ID]
+    channel["permission_overwrites"] = [{"id": str(GUILD_ID), "type": 0, "allow": "0",
+                                         "deny": str(VIEW_CHANNEL)}]
+    await d.dispatch("CHANNEL_UPDATE", channel, guild_id=GUILD_ID)
+    await admin_says(h, "verbose", 1)
+    await h.say("Finn, the secret plans are ready", channel=OTHER_CHANNEL_ID, mention=True)
+    await h.replies(OTHER_CHANNEL_ID, 1)
+    line = {"de": f"privater Kanal {OTHER_CHANNEL_ID} · Nutzer {USER_ID}: Antwort",
+            "ja": f"非公開チャンネル {OTHER_CHANNEL_ID} · ユーザー {USER_ID}: 返信する"}[language]
+    await wait_until(h, lambda: line in log_posts(h), f"the mirrored decision in {language}")
+    await h.bot.mirror.drain()
+    assert not any("private channel" in t or "secret plans" in t for t in log_posts(h))

@@ -48,6 +48,8 @@ SHOWN_BY = {
     # the log channel's admin answers and panels (bot/discord/logchannel.py), a report's title and figures,
     # and bad input explained to whoever typed it
     "post", "post_panel", "panel", "Report", "InvalidInput",
+    # an admin command's autocomplete: each (id, label) row's label is a choice the admin reads
+    "id_choices",
 }
 # Calls whose every keyword is shown: a line's values (bot/core/lines.py).
 ALL_KEYWORDS = {"Line", "Report"}
@@ -111,6 +113,8 @@ def literal_words(node: ast.expr, helpers: Mapping[str, ast.AST] | None = None) 
         return [x for v in node.values for x in words(v)]
     if isinstance(node, (ast.Tuple, ast.List)):  # a report's figures, (name, value) pairs
         return [x for v in node.elts for x in words(v)]
+    if isinstance(node, (ast.GeneratorExp, ast.ListComp)):  # rows made one by one: each is made so
+        return words(node.elt)
     return []
 
 
@@ -308,3 +312,15 @@ async def remove_server(interaction, name):
     assert [line.split(": ", 1)[1] for line in unmarked(cog, "cog.py", elsewhere)] == [
         "f'Removed the server **{name}**.'"]
     assert unmarked(cog, "cog.py", elsewhere)[0].startswith("feature.py:6: ")
+
+
+def test_the_check_finds_a_planted_english_choice_label() -> None:
+    planted = '''
+async def version_choices(self, rows, current, language):
+    if language:
+        return id_choices(((vid, f"#{vid} ({len(items)} memories)") for vid, items in rows), current)
+    return id_choices([(vid, f"#{vid} " + tn(language, "{count} memory", "{count} memories", len(items)))
+                       for vid, items in rows], current)
+'''
+    assert [line.split(": ", 1)[1] for line in unmarked(planted, "planted.py")] == [
+        "f'#{vid} ({len(items)} memories)'"]

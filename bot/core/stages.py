@@ -153,13 +153,15 @@ class Incoming:
         return conversation_scope(self.is_dm, self.private, self.channel_id)
 
     @property
-    def log_place(self) -> str:
-        """How the log channel and the dashboard name where this was said (never a private place's name)."""
+    def log_place(self) -> Line | str:
+        """How the log channel and the dashboard name where this was said (never a private place's name), a
+        line rendered in the reader's language (a channel's own name as it is)."""
         if self.is_dm:
-            return f"DM from user {self.author_id}"
+            return Line(N_("DM from user {user}"), user=self.author_id)
         if self.private:
-            return f"private channel {self.channel_id}"
-        return f"#{self.channel_name}" if self.channel_name else f"channel {self.channel_id}"
+            return Line(N_("private channel {channel}"), channel=self.channel_id)
+        return f"#{self.channel_name}" if self.channel_name else Line(N_("channel {channel}"),
+                                                                       channel=self.channel_id)
 
     def where(self) -> str:
         """Where it was written, as a prompt says it: names cleaned (clean_name), so a display name such as

@@ -116,9 +116,11 @@ class IdentityEdits:
         return t(language, "Deleted {kind} #{id}: {text}", kind=_kind(kind, language), id=entry_id,
                  text=clip(old, 300))
 
-    async def choices(self, current: str) -> list[Choice]:
+    async def choices(self, current: str, language: str | None = None) -> list[Choice]:
+        """The entries an admin may pick, their kinds in ``language``."""
         rows = await self.identity.entries(self.character)
-        return id_choices(((eid, f"#{eid} {kind}: {content}") for eid, kind, content in rows), current)
+        labels = ((eid, f"#{eid} {_kind(kind, language)}: {content}") for eid, kind, content in rows)
+        return id_choices(labels, current)
 
 
 class RelationshipEdits:

@@ -21,9 +21,10 @@ from bot.core.config import ModelSettings, Settings
 from bot.core.i18n import N_, t, tn
 from bot.core.lines import Figure, Line
 from bot.core.numbers import date_time, dollars, number, percent
+from bot.core.stages import private_scope
 from bot.core.text import Page, clip
 from bot.operator.conversation_tools import InvalidInput
-from database.records import RelationshipRecord, Usage, UserRecord, UserSummary
+from database.records import PRIVATE_SOURCES, RelationshipRecord, Usage, UserRecord, UserSummary
 from memory.relationships import relationship_guidance
 
 MAX_CHOICES = 25  # Discord's limit for autocomplete answers
@@ -218,6 +219,52 @@ def user_choice(user: UserRecord, language: str | None = None) -> Choice:
 def format_day(when: datetime, language: str | None = None) -> str:
     """A stored moment (UTC) as the reader's language writes a date and a time, said to be UTC."""
     return f"{date_time(when, language)} UTC"
+
+
+# Where a core memory came from (its stored source; database/records.py), as a person reads it.
+SOURCE_WORDS = {
+    "summary": N_("drawn from a conversation"),
+    "user": N_("asked to be remembered"),
+    "admin": N_("added by an admin"),
+}
+PRIVATE_SOURCE_WORDS = N_("from DMs or private places, private")
+
+
+def memory_source(source: str, language: str | None = None) -> str:
+    """A core memory's source in the reader's language (an unknown one as it is stored)."""
+    if source in PRIVATE_SOURCES:
+        return t(language, PRIVATE_SOURCE_WORDS)
+    return t(language, SOURCE_WORDS[source]) if source in SOURCE_WORDS else source
+
+
+# Why a core-memory version was archived, as database/memories.py and memory/summarizer.py store it (in
+# English, as rows already stored read): each form, with the line a reader sees for it.
+_ADDED = re.compile(r"before add \((?P<source>[^)]*)\)")
+_RESTORED = re.compile(r"before restore of version (?P<id>\d+)")
+_SUMMARIZED = re.compile(r"summarization of (?P<scope>\S+)")
+_FIXED_REASONS = {"before edit": N_("before an edit"), "before delete": N_("before a deletion"),
+                  "facts changed": N_("when the facts they drew on changed")}
+
+
+def version_reason(reason: str | None, language: str | None = None) -> str:
+    """Why a core-memory version was archived, in the reader's language (an unknown reason as stored)."""
+    if not reason:
+        return t(language, "no reason")
+    if reason in _FIXED_REASONS:
+        return t(language, _FIXED_REASONS[reason])
+    if (added := _ADDED.fullmatch(reason)) is not None:
+        return t(language, "before a memory was added ({source})",
+                 source=memory_source(added["source"], language))
+    if (restored := _RESTORED.fullmatch(reason)) is not None:
+        return t(language, "before version #{id} was restored", id=int(restored["id"]))
+    if (summarized := _SUMMARIZED.fullmatch(reason)) is not None:
+        scope = summarized["scope"]
+        if private_scope(scope):
+            return t(language, "when a private conversation was summarized")
+        channel = scope.removeprefix("channel:")
+        if channel.isdigit():
+            return t(language, "when the conversation in <#{channel}> was summarized", channel=int(channel))
+    return reason
 
 
 def format_user_data(s: UserSummary, models: ModelSettings, language: str | None = None) -> Report:

@@ -8,12 +8,21 @@ from collections.abc import Awaitable, Callable
 from bot.core.i18n import N_, t, tn
 from bot.core.text import clip
 from bot.operator.admin.edits import checked_text
-from bot.operator.admin.language import Choice, format_day, id_choices, parse_id, parse_user_id, user_label
+from bot.operator.admin.language import (
+    Choice,
+    format_day,
+    id_choices,
+    memory_source,
+    parse_id,
+    parse_user_id,
+    user_label,
+    version_reason,
+)
 from bot.operator.admin.users import Users
 from bot.operator.conversation_tools import InvalidInput
 from database.facts import Facts
 from database.memories import Memories
-from database.records import PRIVATE_SOURCES, CoreMemoryRow, FactRow, UserRecord
+from database.records import CoreMemoryRow, FactRow, UserRecord
 from memory.facts import time_label
 
 Embed = Callable[[str], Awaitable[bytes]]  # one sentence's stored embedding (MemoryService.embed)
@@ -123,15 +132,11 @@ class FactEdits:
         return id_choices(labels, current)
 
 
-def _source(source: str, language: str | None = None) -> str:
-    return t(language, "from DMs or private places, private") if source in PRIVATE_SOURCES else source
-
-
 def _placed(memory: CoreMemoryRow, language: str | None = None) -> str:
     """Its source and where it is used (issue 49): DMs only, one server, or every place (an admin's)."""
     where = ("" if memory.private else " · " + t(language, "every place") if memory.guild_id is None
              else " · " + t(language, "server {server} only", server=memory.guild_id))
-    return _source(memory.source, language) + where
+    return memory_source(memory.source, language) + where
 
 
 class MemoryEdits:
@@ -198,8 +203,7 @@ class MemoryEdits:
         for vid, when, reason, items in versions:
             preview = ("; ".join(clip(i.get("content", ""), 60) for i in items[:3])
                        or t(language, "(empty)"))
-            why = reason or t(language, "no reason")
-            lines.append(f"#{vid} {format_day(when, language)} · {why} · "
+            lines.append(f"#{vid} {format_day(when, language)} · {version_reason(reason, language)} · "
                          + tn(language, "{count} memory: {preview}", "{count} memories: {preview}",
                               len(items), preview=preview))
         heading = t(language, "**Archived core-memory versions of {user}** (newest first)",
@@ -220,20 +224,23 @@ class MemoryEdits:
                   "Restored version #{id} of {user}'s core memories ({count} memories); the version it "
                   "replaced is archived too.", count, id=version_id, user=user_label(user, language))
 
-    async def choices(self, user_arg: str, current: str) -> list[Choice]:
+    async def choices(self, user_arg: str, current: str, language: str | None = None) -> list[Choice]:
+        """The memories an admin may pick, labelled in ``language``."""
         try:
             user_id = parse_user_id(user_arg)
         except InvalidInput:
             return []
         rows = await self.memories.core_memories(self.character, user_id)
-        return id_choices(((mid, f"#{mid} ({_source(source)}) {content}") for mid, content, source in rows),
-                          current)
+        return id_choices(((mid, f"#{mid} ({memory_source(source, language)}) {content}")
+                           for mid, content, source in rows), current)
 
-    async def version_choices(self, user_arg: str, current: str) -> list[Choice]:
+    async def version_choices(self, user_arg: str, current: str, language: str | None = None) -> list[Choice]:
+        """The archived versions an admin may restore, labelled in ``language``."""
         try:
             user_id = parse_user_id(user_arg)
         except InvalidInput:
             return []
         rows = await self.memories.core_memory_versions(self.character, user_id)
-        return id_choices(((vid, f"#{vid} {format_day(when)} {reason} ({len(items)} memories)")
+        return id_choices(((vid, f"#{vid} {format_day(when, language)} {version_reason(reason, language)} ("
+                                 + tn(language, "{count} memory", "{count} memories", len(items)) + ")")
                            for vid, when, reason, items in rows), current)

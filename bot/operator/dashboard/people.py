@@ -13,7 +13,7 @@ from bot.operator.admin.edits import MAX_TEXT
 from bot.operator.admin.language import parse_user_id
 from bot.operator.conversation_tools import InvalidInput
 from bot.operator.dashboard.render import CONTEXT, error_page, render, request_language
-from database.records import PRIVATE_SOURCES, UserRecord, UserSummary
+from database.records import UserRecord, UserSummary
 from memory.relationships import relationship_guidance
 
 PAGE_SIZE = 25
@@ -95,7 +95,6 @@ async def person(request: web.Request, *, drafts: dict[str, str] | None = None, 
         guidance=(relationship_guidance(relationship, user.name or str(user.id))
                   or t(language, "none (neutral)")),
         consent=consent_text(user.memory_consent, s.memory.memory_consent, language),
-        private_sources=PRIVATE_SOURCES,
         model=s.models.premium_model if user.premium else s.models.default_model,
         premium_model=s.models.premium_model,
         default_model=s.models.default_model, drafts=drafts or {}, max_text=MAX_TEXT)

@@ -29,7 +29,7 @@ from bot.core.i18n import catalogs, t, tn
 from bot.core.locales import FALLBACK, language_of_locale
 from bot.core.numbers import date_time, dollars, percent
 from bot.core.numbers import number as figure
-from bot.operator.admin.language import format_duration
+from bot.operator.admin.language import format_duration, memory_source, version_reason
 from bot.operator.dashboard.context import DashboardContext
 from bot.operator.dashboard.live import LiveFeed
 from bot.operator.dashboard.sessions import COOKIE, Session, Sessions
@@ -147,6 +147,8 @@ def _in_language(function: Callable[[str, Any], str]) -> Callable[..., str]:
 ENV.filters.update({name: _in_language(function) for name, function in (
     ("money", money), ("number", number), ("when", when), ("size", size), ("duration", duration),
     ("percent", lambda language, share: percent(share, language)),
+    ("memory_source", lambda language, source: memory_source(source, language)),
+    ("version_reason", lambda language, reason: version_reason(reason, language)),
     ("signed", lambda language, value: figure(value, language, signed=True)))})
 
 
