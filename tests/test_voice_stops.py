@@ -18,6 +18,7 @@ import pytest
 from bot.discord.voicechat.receiver import BURST_FRAMES
 from bot.discord.voicechat.talk import sentences
 from bot.features.voice.calls import Calls
+from bot.features.voice.echo import MAX_DELAY
 from bot.features.voice.hearing import Hearing
 from bot.features.voice.speech import VoiceService
 from tests.fakes.discord_components import RESPONSE_WINDOW
@@ -188,12 +189,55 @@ async def test_its_own_voice_coming_back_through_a_member_does_not_stop_it(
           f"for the bot's own voice, {len(said)} sentences said whole, none stopped")
 
 
+class StallWatch:
+    """The longest the test's process held its event loop up past a short sleep, while the watch runs: the
+    bot, its player's and receiver's threads and the fakes share the process, so a loaded machine's pause
+    shows here."""
+
+    def __init__(self) -> None:
+        self.longest = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            before = loop.time()
+            await asyncio.sleep(0.01)
+            self.longest = max(self.longest, loop.time() - before - 0.01)
+
+    async def __aenter__(self) -> StallWatch:
+        self._task = asyncio.create_task(self._watch())
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+
+
+# The echo is looked for up to MAX_DELAY after what the bot played; the fake member's comes back 0.15 s after
+# it hears it. A pause of the process of half the slack between them can make the echo later than any
+# echo is looked for: what the test then sees is the machine's timing, not the bot's judgement.
+ECHO_DELAY = 0.15
+STALL = (MAX_DELAY - ECHO_DELAY) / 2
+
+
 async def test_a_member_speaking_over_its_echo_is_heard_and_stops_it(
         made: list[Harness], db_url: str, tmp_path: Path, dave: bool) -> None:
     """alice is on speakers without echo cancellation, and speaks while the bot's voice comes back through
     her client: her voice with its echo mixed in stops the bot (barge-in), and her words are heard. (Her
     voice is not the bot's: espeak-ng's same voice for both correlates like an echo in its vowels, a case
-    measured in benchmarks/bench_echo.py.)"""
+    measured in benchmarks/bench_echo.py.) Where it fails after the process paused longer than ``STALL``
+    (a loaded machine), it is skipped, saying so, as its timing was not the one it tests."""
+    async with StallWatch() as watch:
+        try:
+            await speaking_over_the_echo(made, db_url, tmp_path, dave)
+        except AssertionError as failed:
+            if watch.longest <= STALL:
+                raise
+            pytest.skip(f"the process paused {watch.longest:.2f} s (over {STALL:.2f} s): {failed}")
+
+
+async def speaking_over_the_echo(made: list[Harness], db_url: str, tmp_path: Path, dave: bool) -> None:
     h = await a_call(made, db_url, tmp_path, dave)
     voice = h.discord.voice
     assert voice is not None and h.bot is not None
@@ -207,7 +251,7 @@ async def test_a_member_speaking_over_its_echo_is_heard_and_stops_it(
     assert book is not None
     book.learn(OVER, speech(OVER, "fr-fr"))
     stop, speak = asyncio.Event(), asyncio.Event()
-    echo = asyncio.create_task(voice.echo_back(USER_ID, stop, delay=0.15, gain=0.5,
+    echo = asyncio.create_task(voice.echo_back(USER_ID, stop, delay=ECHO_DELAY, gain=0.5,
                                                say=speech(OVER, "fr-fr"), say_when=speak))
     # the echo alone first, taken for the bot's own voice; then she speaks over it
     await voice.wait_for(lambda _: counters.echo >= 10, what="the echo heard as the bot's own")
