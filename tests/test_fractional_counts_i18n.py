@@ -46,8 +46,19 @@ async def test_checkin_on_says_its_days_in_the_form_their_number_takes(
     assert said in text, text
 
 
+def zone_at_noon(moment: datetime) -> str:
+    """A fixed-offset zone where ``moment`` falls between noon and one o'clock."""
+    offset = (12 - moment.hour) % 24
+    offset = offset - 24 if offset > 14 else offset  # (Etc/GMT-14 to Etc/GMT+12, their signs reversed)
+    return f"Etc/GMT{'-' if offset >= 0 else '+'}{abs(offset)}"
+
+
 async def test_a_check_in_after_half_a_day_says_so_in_the_log_channel(make_harness: MakeHarness) -> None:
-    h = await make_harness(checkin_after_days="0.5", timezone="UTC", quiet_hours="23-7",
+    # 14 hours after the DM, at an hour a check-in may go out (10:00-20:00 in the zone): the zone is picked
+    # so that it is about noon there then, whatever time of day the test runs at
+    hours = 14
+    zone = zone_at_noon(datetime.now(UTC) + timedelta(hours=hours))
+    h = await make_harness(checkin_after_days="0.5", timezone=zone, quiet_hours="23-7",
                            verbose_logging="true")
     assert "0.5 days" in await answer(await h.slash("checkin", sub("on")))
     await h.dm("hello finn")
@@ -55,8 +66,6 @@ async def test_a_check_in_after_half_a_day_says_so_in_the_log_channel(make_harne
     await h.replies(dm, 1)
     await h.bot.in_flight.drain()
     last_seen = datetime.now(UTC)
-    # between half a day and a day later, at an hour a check-in may go out (10:00-20:00 in the zone)
-    hours = next(n for n in range(14, 24) if 10 <= (last_seen + timedelta(hours=n)).hour < 20)
     h.claude.script("Alice! Quiet day?", match=checkin_request)
     assert await run_round(h, "checkins", last_seen + timedelta(hours=hours, minutes=5)) == \
         "1 of 1 check-in(s) sent"
