@@ -440,6 +440,21 @@ async def test_shutdown_finishes_replies_saves_and_closes(harness: Harness,
     assert [t.content for t in hist.turns][-1] == "A slow, careful answer."
 
 
+async def test_an_event_discord_py_dispatches_after_the_close_starts_nothing(harness: Harness) -> None:
+    """discord.py's wait for the guilds before 'ready' is not cancelled by its close; when the close ends
+    inside that wait, the 'ready' it then dispatches has no loop to run on, to be dropped, not raised."""
+    bot = harness.bot
+    readied = asyncio.Event()
+
+    async def on_ready() -> None:
+        readied.set()
+
+    bot.add_listener(on_ready, "on_ready")
+    await bot.close()
+    bot.dispatch("ready")  # what ConnectionState._delay_ready does when its wait ends after the close
+    assert not readied.is_set() and bot.is_closed()
+
+
 async def test_main_exits_with_code_0_after_shutdown(db_url: str, tmp_path: Any) -> None:
     """The real process: main.py against the fakes, shut down from the log channel."""
     from tests.harness import Harness

@@ -144,6 +144,10 @@ class KindredMixin:
     def dispatch(self, event_name: str, /, *args: Any, **kwargs: Any) -> None:
         # discord.py calls this as it parses each gateway event, its cache already updated and before any
         # listener runs: the places' facts an event may change are forgotten first.
+        if self.is_closed():  # type: ignore[attr-defined]  # a Bot's, mixed in
+            # Nothing starts once discord.py's close has begun. Its wait for the guilds before 'ready' is
+            # not cancelled by that close: a close ending inside it left 'ready' to schedule on no loop.
+            return
         self.known_places.told(event_name, args, self.user.id if self.user is not None else None)
         super().dispatch(event_name, *args, **kwargs)  # type: ignore[misc]  # a Bot's, mixed in
 
