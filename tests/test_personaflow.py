@@ -143,6 +143,48 @@ def test_auto_summary_extractive() -> None:
     assert len(manager.unsummarized()) == len(FACTS) - 1
 
 
+# FACTS said again in other languages: Japanese and Chinese with no space between sentences nor words.
+FACTS_IN = {
+    "es": ["Sam adoptó la semana pasada un gato gris llamado Miso.", "Llovió toda la tarde.",
+           "Miso, el gato, tiró del escritorio una taza de café.",
+           "Sam empezó a aprender Rust para un trabajo nuevo.", "La comida fue pasta.",
+           "La hermana de Sam viene el viernes con su propio gato."],
+    "de": ["Sam hat letzte Woche eine graue Katze namens Miso adoptiert.",
+           "Es regnete den ganzen Nachmittag.",
+           "Miso, die Katze, hat eine Tasse Kaffee vom Schreibtisch gestoßen.",
+           "Sam hat für einen neuen Job angefangen, Rust zu lernen.", "Zum Mittagessen gab es Nudeln.",
+           "Sams Schwester kommt am Freitag mit ihrer eigenen Katze."],
+    "ja": ["サムは先週、ミソという灰色の猫を飼い始めた。", "午後はずっと雨だった。",
+           "猫のミソが机からコーヒーのマグを落とした。", "サムは新しい仕事のためにRustを学び始めた。",
+           "昼ご飯はパスタだった。", "サムの妹が金曜日に自分の猫を連れて来る。"],
+    "zh": ["萨姆上周收养了一只名叫味噌的灰猫。", "整个下午都在下雨。", "味噌这只猫把一杯咖啡从桌上碰掉了。",
+           "萨姆为了新工作开始学习Rust。", "午饭是意大利面。", "萨姆的妹妹周五会带着她自己的猫来。"],
+}
+
+
+@pytest.mark.parametrize("language", ["en", *FACTS_IN])
+def test_the_extractive_summary_keeps_the_informative_sentences_in_any_language(language: str) -> None:
+    """The same six facts, as one memory written the way the language writes: the summary is two of them,
+    the first the cat's adoption, neither the rain nor lunch (a Japanese or Chinese text was one sentence
+    of words no English pattern reads, and came back whole)."""
+    facts = FACTS if language == "en" else FACTS_IN[language]
+    text = ("" if language in ("ja", "zh") else " ").join(facts)
+    summary = extractive_summary([Memory(datetime.now(UTC), "interaction", text)])
+    kept = [fact for fact in facts if fact in summary]
+    assert len(kept) == 2 and kept[0] == facts[0], summary
+    assert len(summary) == len("".join(kept)) + (0 if language in ("ja", "zh") else 1), summary
+    assert facts[1] not in summary and facts[4] not in summary
+
+
+def test_a_texts_own_common_words_count_for_no_sentence() -> None:
+    """No language's list of function words: a word in more than half a text's sentences is one, so
+    sentences made of them win nothing (here German's "und" and "der", by their frequency alone)."""
+    text = ("Der Hund und der Nachbar und der Garten. Der Zaun und der Weg. Der Regen und der Wind. "
+            "Lena repariert Fahrräder in Leipzig. Lena verkauft Fahrräder am Samstag.")
+    assert extractive_summary([Memory(datetime.now(UTC), "interaction", text)], max_sentences=2) == (
+        "Lena repariert Fahrräder in Leipzig. Lena verkauft Fahrräder am Samstag.")
+
+
 def test_auto_summary_with_summarizer_and_fallback() -> None:
     seen: list[list[Memory]] = []
 
@@ -470,7 +512,8 @@ async def test_claude_summarizer_through_kindreds_client(store: Store) -> None:
     request = fc.requests[0]
     assert "Memories of Sam" in fc.all_text(request) and all(f in fc.all_text(request) for f in FACTS[:3])
     assert request.body["model"] == settings.models.default_model
-    assert later.metadata["method"] == "extractive" and "Rust" in str(later.content)  # the fallback
+    # the fallback: of three sentences sharing no word, one that is not the shortest (lunch)
+    assert later.metadata["method"] == "extractive" and later.content in (FACTS[3], FACTS[5])
     assert len(fc.requests) == 2
     usage = await store.usage.totals(purpose=ClaudeSummarizer.PURPOSE)  # usage recorded in Kindred's database
     assert usage.calls == 2 and usage.output_tokens > 0

@@ -144,28 +144,40 @@ class InMemoryStore:
 
 # --------------------------------------------------------------------------- extractive summary
 
-_STOPWORDS = frozenset(
-    "a an the and or but if then so of to in on at by for with from as is are was were be been being it its "
-    "this that these those i you he she we they me him her us them my your his our their what which who whom "
-    "do does did have has had not no yes just very can could would should will shall may might must about "
-    "into over under again there here when where why how all any both each few more most other some such "
-    "only own same than too also user response".split()
-)
+# Any language, no word list. Sentences end at a stop followed by a space, at a full-width stop (Japanese
+# and Chinese put none after it) or at a line break. Words are runs of letters and digits; scripts written
+# without spaces between words (Chinese, Japanese, Thai; Korean's particles fused to its words) are read
+# as overlapping character pairs, the usual stand-in for their words. Japanese hiragana is left out: it
+# writes the grammar (particles, endings), not the things a sentence is about.
+_SENTENCE_END = re.compile(r"(?<=[.!?\u2026])\s+|(?<=[\u3002\uff01\uff1f\u061f\u0964])\s*|\n+")
+_FULL_STOP = ("\u3002", "\uff01", "\uff1f")
+_UNSPACED = ("\u0e00-\u0e7f\u3005\u30a1-\u30fa\u30fc-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
+             "\uff66-\uff9f")
+_HIRAGANA = "\u3041-\u309f"
+_WORD = re.compile(rf"([{_UNSPACED}]+)|[{_HIRAGANA}]+|([^\W_{_UNSPACED}{_HIRAGANA}]+(?:['\u2019][^\W_]+)*)")
 
 
 def _sentences(text: str) -> list[str]:
-    parts = re.split(r"(?<=[.!?])\s+|\n+", text)
-    return [p.strip() for p in parts if len(p.strip()) > 1]
+    return [p.strip() for p in _SENTENCE_END.split(text) if len(p.strip()) > 1]
 
 
 def _words(text: str) -> list[str]:
-    return [w for w in re.findall(r"[a-z0-9']+", text.lower()) if w not in _STOPWORDS and len(w) > 1]
+    words: list[str] = []
+    for unspaced, spaced in _WORD.findall(text.casefold()):
+        if unspaced:
+            pairs = [unspaced[i:i + 2] for i in range(len(unspaced) - 1)]
+            words += pairs or [unspaced]
+        elif len(spaced) > 1:  # a letter alone ("a", "y", "à") says nothing in any language
+            words.append(spaced)
+    return words
 
 
 def extractive_summary(memories: Iterable[Memory], max_sentences: int | None = None) -> str:
     """The most informative sentences (by summed frequency of their content words), in original order.
 
-    Deterministic: ties go to the earlier sentence. Picks about a third of the sentences, 1 to 5.
+    Deterministic: ties go to the earlier sentence. Picks about a third of the sentences, 1 to 5. In any
+    language: a text's function words are the words in more than half of its sentences (at least two of
+    them), so none are counted, with no list of any language's.
     """
     sentences: list[str] = []
     for memory in memories:
@@ -174,19 +186,25 @@ def extractive_summary(memories: Iterable[Memory], max_sentences: int | None = N
                 sentences.append(sentence)
     if not sentences:
         return ""
-    freq = Counter(w for s in sentences for w in _words(s))
+    words = [_words(s) for s in sentences]
+    in_sentences = Counter(w for ws in words for w in set(ws))
+    common = max(2, len(sentences) // 2)
+    freq = Counter(w for ws in words for w in ws if in_sentences[w] <= common)
     top = max(freq.values(), default=1)
 
-    def score(sentence: str) -> float:
-        words = _words(sentence)
-        if not words:
+    def score(i: int) -> float:
+        counted = [w for w in words[i] if w in freq]
+        if not counted:
             return 0.0
         # Normalised frequency, damped by length so one long rambling sentence does not win by size.
-        return sum(freq[w] / top for w in words) / math.sqrt(len(words))
+        return sum(freq[w] / top for w in counted) / math.sqrt(len(counted))
 
     count = max_sentences or min(5, max(1, math.ceil(len(sentences) / 3)))
-    ranked = sorted(range(len(sentences)), key=lambda i: (-score(sentences[i]), i))[:count]
-    return " ".join(sentences[i] for i in sorted(ranked))
+    ranked = sorted(range(len(sentences)), key=lambda i: (-score(i), i))[:count]
+    summary = ""
+    for i in sorted(ranked):  # no space after a full-width stop, as those languages write
+        summary += sentences[i] if not summary or summary.endswith(_FULL_STOP) else " " + sentences[i]
+    return summary
 
 
 # --------------------------------------------------------------------------- manager
