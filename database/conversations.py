@@ -25,6 +25,7 @@ from database.records import (
     RelationshipRecord,
     SeenMessage,
     Turn,
+    VersionReason,
     as_utc,
 )
 from database.statements import recent_messages
@@ -287,7 +288,7 @@ class Conversations:
         user_id: int,
         memories: Sequence[str] | None,
         source: str,
-        reason: str,
+        reason: VersionReason,
         guild_id: int | None = None,
         covers_from: datetime | None = None,
     ) -> bool:

@@ -17,7 +17,7 @@ from sqlalchemy.sql.expression import Executable
 from database.boundary import JsonObject
 from database.engine import Database
 from database.models import CoreMemory, CoreMemoryVersion, User, utcnow
-from database.records import PRIVATE_OF, PRIVATE_SOURCES, CoreMemoryRow, as_utc
+from database.records import PRIVATE_OF, PRIVATE_SOURCES, Archived, CoreMemoryRow, VersionReason, as_utc
 
 QUOTED = "quoted_user_id"  # a version's memory quoting someone: the last key of its JSON object
 
@@ -36,7 +36,7 @@ def in_use() -> ColumnElement[bool]:
                .scalar_subquery().is_not(false()))
 
 
-def archive_core_memories(conn: Connection, character: str, user_id: int, reason: str) -> None:
+def archive_core_memories(conn: Connection, character: str, user_id: int, reason: VersionReason) -> None:
     """Save the person's current core memories as one version (inside the caller's transaction)."""
     rows = conn.execute(select(CoreMemory.content, CoreMemory.source, CoreMemory.guild_id,
                                CoreMemory.quoted_user_id).where(
@@ -45,11 +45,12 @@ def archive_core_memories(conn: Connection, character: str, user_id: int, reason
                             **({QUOTED: int(r.quoted_user_id)} if r.quoted_user_id is not None else {})}
                            for r in rows])
     conn.execute(insert(CoreMemoryVersion).values(character=character, user_id=user_id, snapshot=snapshot,
-                                                  reason=reason, created_at=utcnow()))
+                                                  reason=reason.code, reason_detail=reason.detail,
+                                                  created_at=utcnow()))
 
 
 def replace_source_memories(conn: Connection, character: str, user_id: int, contents: Sequence[str], *,
-                            source: str, reason: str, guild_id: int | None = None) -> None:
+                            source: str, reason: VersionReason, guild_id: int | None = None) -> None:
     """Archive the person's memories, then make ``contents`` their whole set of ``source`` memories of
     ``guild_id``'s place (a private source has none: one private set) (inside the caller's transaction).
     The memories of other places are never touched."""
@@ -116,7 +117,7 @@ class Memories:
         """``guild_id``: the server it belongs to (None with a private source, or for every place);
         ``quoted_user_id``: whose words it quotes (a note made with "Remember this")."""
         def write(conn: Connection) -> int:
-            archive_core_memories(conn, character, user_id, f"before add ({source})")
+            archive_core_memories(conn, character, user_id, VersionReason(Archived.ADDED, source))
             return _insert(conn, character, user_id, content, source, guild_id, quoted_user_id)
 
         return await self.db.write(write)
@@ -128,15 +129,15 @@ class Memories:
         statement = update(CoreMemory).where(CoreMemory.id == memory_id)
         if expected is not None:  # checked by the UPDATE itself: a concurrent edit cannot slip in between
             statement = statement.where(CoreMemory.content == expected)
-        return await self._change(memory_id, "before edit",
+        return await self._change(memory_id, VersionReason(Archived.EDITED),
                                   statement.values(content=content, updated_at=utcnow()))
 
     async def delete_core_memory(self, memory_id: int) -> bool:
         return await self._change(
-            memory_id, "before delete", delete(CoreMemory).where(CoreMemory.id == memory_id)
+            memory_id, VersionReason(Archived.DELETED), delete(CoreMemory).where(CoreMemory.id == memory_id)
         )
 
-    async def _change(self, memory_id: int, reason: str, statement: Executable) -> bool:
+    async def _change(self, memory_id: int, reason: VersionReason, statement: Executable) -> bool:
         def write(conn: Connection) -> bool:
             row = conn.execute(
                 select(CoreMemory.character, CoreMemory.user_id).where(CoreMemory.id == memory_id)
@@ -154,7 +155,8 @@ class Memories:
             return False
 
     async def replace_core_memories(
-        self, character: str, user_id: int, contents: Sequence[str], *, reason: str, source: str = "summary",
+        self, character: str, user_id: int, contents: Sequence[str], *, reason: VersionReason,
+        source: str = "summary",
         guild_id: int | None = None,
     ) -> None:
         """Rewrite the memories of one ``source`` and place as a whole (merged by summarization), archiving
@@ -167,21 +169,23 @@ class Memories:
 
     async def core_memory_versions(
         self, character: str, user_id: int
-    ) -> list[tuple[int, datetime, str, list[dict[str, str]]]]:
+    ) -> list[tuple[int, datetime, VersionReason, list[dict[str, str]]]]:
         """(version id, archived at, why, the memories then), newest first."""
         rows = await self.db.rows(
             select(CoreMemoryVersion)
             .where(CoreMemoryVersion.character == character, CoreMemoryVersion.user_id == user_id)
             .order_by(CoreMemoryVersion.id.desc())
         )
-        return [(r.id, as_utc(r.created_at), r.reason, json.loads(r.snapshot)) for r in rows]
+        return [(r.id, as_utc(r.created_at), VersionReason(r.reason, r.reason_detail), json.loads(r.snapshot))
+                for r in rows]
 
     async def restore_core_memory_version(self, version_id: int) -> bool:
         def write(conn: Connection) -> bool:
             row = conn.execute(select(CoreMemoryVersion).where(CoreMemoryVersion.id == version_id)).first()
             if row is None:
                 return False
-            archive_core_memories(conn, row.character, row.user_id, f"before restore of version {version_id}")
+            archive_core_memories(conn, row.character, row.user_id,
+                                  VersionReason(Archived.RESTORED, str(version_id)))
             conn.execute(
                 delete(CoreMemory).where(
                     CoreMemory.character == row.character, CoreMemory.user_id == row.user_id

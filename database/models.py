@@ -192,7 +192,8 @@ class CoreMemoryVersion(Base):
     character: Mapped[str] = mapped_column(String(100))
     user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True)
     snapshot: Mapped[str] = mapped_column(Text)  # JSON list of {content, source, guild_id}
-    reason: Mapped[str] = mapped_column(String(64), default="")
+    reason: Mapped[str] = mapped_column(String(64), default="")  # an Archived code (database/records.py)
+    reason_detail: Mapped[str] = mapped_column(String(120), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import NamedTuple
 
 from database.profiles import NO_PROFILE, Profile
@@ -31,6 +32,26 @@ class CoreMemoryRow(NamedTuple):
     @property
     def private(self) -> bool:
         return self.source in PRIVATE_SOURCES
+
+
+class Archived(StrEnum):
+    """What was about to change a person's core memories when their set was kept as a version."""
+
+    ADDED = "added"  # a memory added (detail: its source)
+    EDITED = "edited"
+    DELETED = "deleted"
+    RESTORED = "restored"  # an earlier version brought back (detail: its id)
+    SUMMARIZED = "summarized"  # a conversation summarized (detail: its scope)
+    FACTS_CHANGED = "facts_changed"  # the facts they were drawn from changed
+
+
+class VersionReason(NamedTuple):
+    """Why a version was kept: an :class:`Archived` code and its detail, stored as they are, so each reader
+    says them in their own language (bot/operator/admin/language.py). A code this release does not know
+    (a newer one's) is shown as stored."""
+
+    code: str
+    detail: str = ""
 
 
 def as_utc(value: datetime) -> datetime:

@@ -39,7 +39,7 @@ from bot.core.stages import Incoming, ReplyResult, private_scope
 from bot.core.text import clean_name, defuse
 from bot.core.tokens import count_tokens, summary_tokens
 from database.models import utcnow
-from database.records import NOTE_SOURCES, PRIVATE_SOURCE, FactRow, History, Turn
+from database.records import NOTE_SOURCES, PRIVATE_SOURCE, Archived, FactRow, History, Turn, VersionReason
 from database.store import Store
 from database.visibility import pass_reads, pass_rewrites
 from memory.consent import Consent
@@ -296,8 +296,8 @@ class Summarizer:
         done = await self.store.conversations.apply_summary(
             history.conversation_id, summary=summary, previous_summary=history.summary,
             drop_through_id=dropped[-1].id, expected_dropped=len(dropped), character=self.character_key,
-            user_id=user_id, memories=memories, source=source, reason=f"summarization of {scope}",
-            guild_id=guild, covers_from=first_said(dropped))
+            user_id=user_id, memories=memories, source=source,
+            reason=VersionReason(Archived.SUMMARIZED, scope), guild_id=guild, covers_from=first_said(dropped))
         if done:
             closed = await self._close(user_id, closing)
             log.info("summarized %d turns of %s/%s (%d core memories, %d facts closed)", len(dropped),
@@ -514,7 +514,8 @@ class Summarizer:
                 log.warning("core memories of %s not rewritten after their facts changed: %s", user_id, exc)
                 continue
             await self.store.memories.replace_core_memories(
-                self.character_key, user_id, memories, reason="facts changed", source=source, guild_id=guild)
+                self.character_key, user_id, memories, reason=VersionReason(Archived.FACTS_CHANGED),
+                source=source, guild_id=guild)
             done += 1
         return done
 

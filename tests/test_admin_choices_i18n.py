@@ -11,7 +11,7 @@ from bot.core.numbers import date_time
 from bot.core.stages import conversation_scope
 from bot.core.text import clip
 from bot.operator.admin.language import CHOICE_NAME
-from database.records import PRIVATE_SOURCE
+from database.records import PRIVATE_SOURCE, Archived, VersionReason
 from tests.harness import ADMIN_ID, CHANNEL_ID, USER_ID, Harness
 from tests.test_admin_slash import complete, run
 
@@ -46,12 +46,14 @@ async def archive_one_of_each(h: Harness) -> int:
     await h.store.people.ensure_user(USER_ID, "alice")
     key = h.bot.services.pipeline.character_key
     memories = h.store.memories
-    await memories.replace_core_memories(key, USER_ID, ["Alice mends nets."], reason="facts changed")
+    await memories.replace_core_memories(key, USER_ID, ["Alice mends nets."],
+                                         reason=VersionReason(Archived.FACTS_CHANGED))
     await memories.replace_core_memories(
         key, USER_ID, ["Alice mends nets.", "Alice hums."],
-        reason=f"summarization of {conversation_scope(False, False, CHANNEL_ID)}")
+        reason=VersionReason(Archived.SUMMARIZED, conversation_scope(False, False, CHANNEL_ID)))
     await memories.replace_core_memories(key, USER_ID, ["Alice fears the attic."], source=PRIVATE_SOURCE,
-                                         reason=f"summarization of {conversation_scope(True, False, 0)}")
+                                         reason=VersionReason(Archived.SUMMARIZED,
+                                                              conversation_scope(True, False, 0)))
     assert "#" in await run(h, "memories", "add", user=UID, text="Alice keeps a pet crab named Sir Pinch.")
     [choice] = await complete(h, "memories", "edit", "memory", "pinch", user=UID)
     await run(h, "memories", "edit", user=UID, memory=int(choice["value"]), text="Alice keeps a crab.")

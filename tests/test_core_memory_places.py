@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from database.records import PRIVATE_NOTE_SOURCE, PRIVATE_SOURCE, PromptRequest
+from database.records import PRIVATE_NOTE_SOURCE, PRIVATE_SOURCE, Archived, PromptRequest, VersionReason
 from memory.passtext import SUMMARY_RULES
 from memory.summarizer import CHANNEL_SOURCE
 from tests.fakes.claude_server import FakeClaude
@@ -239,7 +239,7 @@ async def test_migration_0016_makes_memories_of_unknown_origin_private(db_url: s
         assert len(dm.core_memories) == 3 and dm.notes == ["a remembered note"]
         # A version archived before 0016 comes back the same way.
         old = (await store.memories.core_memory_versions("finn", 7))[0]
-        assert old[2] == "before edit"
+        assert old[2] == VersionReason(Archived.EDITED)  # its English sentence now a code
         assert await store.memories.restore_core_memory_version(old[0])
         placed = {m.content: (m.source, m.guild_id) for m in await store.memories.placed_memories("finn", 7)}
         assert placed == {"an old summary": (PRIVATE_SOURCE, None), "an old admin note": ("admin", None)}

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.core.config import PROJECT_ROOT
+from database.records import Archived, VersionReason
 from tests.browser import chromium, needs_chromium
 from tests.dbtools import seed_dashboard_history
 from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, Harness, MakeHarness, eventually
@@ -169,7 +170,7 @@ async def test_operator_session(make_harness: MakeHarness, tmp_path: Path) -> No
         assert "Alice is allergic to kelp tea" in system and "orders kelp tea every morning" not in system
         assert model == "claude-test-default"
         versions = await h.store.memories.core_memory_versions(key, USER_ID)
-        assert versions[0][2] == "before edit"
+        assert versions[0][2] == VersionReason(Archived.EDITED)
         assert [m["content"] for m in versions[0][3]] == ["Alice orders kelp tea every morning"]
 
         # Premium: the next reply uses the premium model.
@@ -239,7 +240,8 @@ async def test_bad_input_gets_a_clear_message_and_loses_nothing(make_harness: Ma
     async def edits_archived() -> list[str]:
         """What the memory read before each edit, newest first."""
         versions = await h.store.memories.core_memory_versions(key, USER_ID)
-        return [items[0]["content"] for _, _, reason, items in versions if reason == "before edit"]
+        edited = VersionReason(Archived.EDITED)
+        return [items[0]["content"] for _, _, reason, items in versions if reason == edited]
 
     async with chromium(tmp_path / "profile") as browser:
         page = await log_in(await browser.new_page(), base)

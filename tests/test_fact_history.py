@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from database.records import ConsolidationBatch, FactRow, NewFact
+from database.records import Archived, ConsolidationBatch, FactRow, NewFact, VersionReason
 from database.store import Store
 from memory.embeddings import to_bytes
 from memory.factlines import dated, line, render
@@ -422,7 +422,8 @@ async def test_after_a_move_told_as_a_plain_add_no_request_tells_the_old_home_as
     assert (await consolidate(h)).new_facts == 1
     # what an earlier pass kept of her
     await h.store.memories.replace_core_memories(key, USER_ID, ["alice lives in Leeds, rain and all"],
-                                                 reason="earlier pass", source=PRIVATE_SOURCE)
+                                                 reason=VersionReason(Archived.SUMMARIZED, "dm"),
+                                                 source=PRIVATE_SOURCE)
 
     script.memories, script.summary = "- alice moved to York.", "alice told me she moved to York."
     await chat(h, ["big news: I moved to York last week!"], dm=True, start=1)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.core.tokens import counted
-from database.records import ConsolidationBatch, Turn
+from database.records import Archived, ConsolidationBatch, Turn, VersionReason
 from memory.svgmap import render_fact_map, shade
 from tests.fakes.discord_components import walk_components
 from tests.fakes.discord_lead import panel_texts
@@ -63,7 +63,8 @@ async def remember_everything(h: Harness, user: int, name: str, replies: int) ->
     await h.store.people.set_relationship(key, user, rapport=8)
     await h.store.checkins.set(user, name, True)  # /checkin on (the writing style came with the exchanges)
     # An archived version:
-    await h.store.memories.replace_core_memories(key, user, [f"{name} is kind"], reason="test")
+    await h.store.memories.replace_core_memories(key, user, [f"{name} is kind"],
+                                                 reason=VersionReason(Archived.FACTS_CHANGED))
     rows = await h.store.consolidation.logged_through(await h.store.consolidation.log_watermark())
     mine = tuple(i for i, m in rows if m.author_id == user)
     await h.store.consolidation.commit_consolidation(

@@ -15,10 +15,12 @@ from database.profiles import Profile
 from database.records import (
     PRIVATE_NOTE_SOURCE,
     PRIVATE_SOURCE,
+    Archived,
     NewExcerpt,
     PromptRequest,
     SeenMessage,
     Turn,
+    VersionReason,
 )
 from database.store import Store, hot_statements
 from database.threads import NewThread, ThreadChanges
@@ -100,7 +102,8 @@ async def test_private_core_memories_stay_out_of_channel_prompts(store: Store) -
     await store.people.ensure_user(5, "a")
     await store.memories.add_core_memory("finn", 5, "likes herring", source="user")
     await store.memories.replace_core_memories(
-        "finn", 5, ["told me a secret in DMs"], reason="dm summary", source=PRIVATE_SOURCE
+        "finn", 5, ["told me a secret in DMs"], reason=VersionReason(Archived.SUMMARIZED, "dm"),
+        source=PRIVATE_SOURCE
     )
     channel = await store.conversations.prompt_data_of(PromptRequest(
         "finn", 5, "channel:10", 10, recent_limit=5, before_id=None, private=False
@@ -115,8 +118,10 @@ async def test_private_core_memories_stay_out_of_channel_prompts(store: Store) -
 
 async def test_core_memory_versions_restore(store: Store) -> None:
     await store.people.ensure_user(5, "a")
-    await store.memories.replace_core_memories("finn", 5, ["v1"], reason="first")
-    await store.memories.replace_core_memories("finn", 5, ["v2"], reason="second")
+    await store.memories.replace_core_memories("finn", 5, ["v1"],
+                                               reason=VersionReason(Archived.FACTS_CHANGED))
+    await store.memories.replace_core_memories("finn", 5, ["v2"],
+                                               reason=VersionReason(Archived.FACTS_CHANGED))
     versions = await store.memories.core_memory_versions("finn", 5)
     v1 = next(v for v in versions if v[3] == [{"content": "v1", "source": "summary", "guild_id": None}])
     assert await store.memories.restore_core_memory_version(v1[0])
@@ -206,7 +211,9 @@ async def test_hot_path_statements_read_what_sqlalchemy_reads(store: Store) -> N
     await store.people.set_memory_consent(5, False)
     await store.identity.add("finn", "trait", "curious")
     await store.memories.add_core_memory("finn", 5, "likes herring")
-    await store.memories.replace_core_memories("finn", 5, ["a dm secret"], reason="dm", source=PRIVATE_SOURCE)
+    await store.memories.replace_core_memories("finn", 5, ["a dm secret"],
+                                               reason=VersionReason(Archived.SUMMARIZED, "dm"),
+                                               source=PRIVATE_SOURCE)
     await store.people.set_relationship("finn", 5, trust=7.5, formality=-2)
     await store.state.set("daily_mood", "sunny")
     await store.characters.count_interaction("finn")
@@ -447,7 +454,9 @@ async def test_the_person_read_in_one_statement_matches_the_statements_one_by_on
     await store.people.set_memory_consent(5, False)
     await store.identity.sync_seed("finn", [("trait", "warm"), ("lore", "a tea stall"), ("trait", "loyal")])
     await store.memories.add_core_memory("finn", 5, "likes herring", source="user")
-    await store.memories.replace_core_memories("finn", 5, ["a secret"], reason="dm", source=PRIVATE_SOURCE)
+    await store.memories.replace_core_memories("finn", 5, ["a secret"],
+                                               reason=VersionReason(Archived.SUMMARIZED, "dm"),
+                                               source=PRIVATE_SOURCE)
     await store.people.set_relationship("finn", 5, trust=3.5, rapport=2.0, anger=0.5, formality=-1.0)
     await store.state.set("daily_mood", "sunny")
     await store.characters.count_interaction("finn")

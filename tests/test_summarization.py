@@ -10,7 +10,7 @@ from typing import Any
 from bot.core.character import CharacterSource
 from bot.core.claude import ClaudeClient
 from bot.core.tokens import counted
-from database.records import PRIVATE_SOURCE, Turn
+from database.records import PRIVATE_SOURCE, Archived, Turn, VersionReason
 from database.store import Store
 from memory.consent import Consent
 from memory.passtext import REWRITE_CUE, parse_memories
@@ -148,8 +148,9 @@ async def test_a_long_conversation_is_summarized_and_the_next_prompt_uses_the_su
     assert [(m, s) for _, m, s in memories] == [("Alice has a cat called Miso.", CHANNEL_SOURCE),
                                                 ("Alice starts night shifts at the lighthouse.",
                                                  CHANNEL_SOURCE)]
-    # The previous (empty) version, archived.
-    assert len(await h.store.memories.core_memory_versions(key, USER_ID)) == 1
+    # The previous (empty) version, archived, with why: its code and the conversation's scope, as stored.
+    [(_, _, why, _)] = await h.store.memories.core_memory_versions(key, USER_ID)
+    assert why == VersionReason(Archived.SUMMARIZED, f"channel:{CHANNEL_ID}")
 
     # The summarization is a task in the character's voice, not a chat reply: its system says so, quotes the
     # character prompt as a reference (its "one to four sentences" is no rule for a summary), says that

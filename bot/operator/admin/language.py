@@ -24,7 +24,15 @@ from bot.core.numbers import date_time, dollars, number, percent
 from bot.core.stages import private_scope
 from bot.core.text import Page, clip
 from bot.operator.conversation_tools import InvalidInput
-from database.records import PRIVATE_SOURCES, RelationshipRecord, Usage, UserRecord, UserSummary
+from database.records import (
+    PRIVATE_SOURCES,
+    Archived,
+    RelationshipRecord,
+    Usage,
+    UserRecord,
+    UserSummary,
+    VersionReason,
+)
 from memory.relationships import relationship_guidance
 
 MAX_CHOICES = 25  # Discord's limit for autocomplete answers
@@ -237,34 +245,30 @@ def memory_source(source: str, language: str | None = None) -> str:
     return t(language, SOURCE_WORDS[source]) if source in SOURCE_WORDS else source
 
 
-# Why a core-memory version was archived, as database/memories.py and memory/summarizer.py store it (in
-# English, as rows already stored read): each form, with the line a reader sees for it.
-_ADDED = re.compile(r"before add \((?P<source>[^)]*)\)")
-_RESTORED = re.compile(r"before restore of version (?P<id>\d+)")
-_SUMMARIZED = re.compile(r"summarization of (?P<scope>\S+)")
-_FIXED_REASONS = {"before edit": N_("before an edit"), "before delete": N_("before a deletion"),
-                  "facts changed": N_("when the facts they drew on changed")}
+# Why a core-memory version was kept (database/records.py ``Archived``): the line a reader sees for each
+# code without a detail.
+_FIXED_REASONS = {Archived.EDITED: N_("before an edit"), Archived.DELETED: N_("before a deletion"),
+                  Archived.FACTS_CHANGED: N_("when the facts they drew on changed")}
 
 
-def version_reason(reason: str | None, language: str | None = None) -> str:
-    """Why a core-memory version was archived, in the reader's language (an unknown reason as stored)."""
-    if not reason:
+def version_reason(reason: VersionReason | None, language: str | None = None) -> str:
+    """Why a core-memory version was archived, in the reader's language (an unknown code as stored)."""
+    if reason is None or not reason.code:
         return t(language, "no reason")
-    if reason in _FIXED_REASONS:
-        return t(language, _FIXED_REASONS[reason])
-    if (added := _ADDED.fullmatch(reason)) is not None:
-        return t(language, "before a memory was added ({source})",
-                 source=memory_source(added["source"], language))
-    if (restored := _RESTORED.fullmatch(reason)) is not None:
-        return t(language, "before version #{id} was restored", id=int(restored["id"]))
-    if (summarized := _SUMMARIZED.fullmatch(reason)) is not None:
-        scope = summarized["scope"]
-        if private_scope(scope):
+    code, detail = reason
+    if code in _FIXED_REASONS:
+        return t(language, _FIXED_REASONS[Archived(code)])
+    if code == Archived.ADDED:
+        return t(language, "before a memory was added ({source})", source=memory_source(detail, language))
+    if code == Archived.RESTORED and detail.isdigit():
+        return t(language, "before version #{id} was restored", id=int(detail))
+    if code == Archived.SUMMARIZED:
+        if private_scope(detail):
             return t(language, "when a private conversation was summarized")
-        channel = scope.removeprefix("channel:")
+        channel = detail.removeprefix("channel:")
         if channel.isdigit():
             return t(language, "when the conversation in <#{channel}> was summarized", channel=int(channel))
-    return reason
+    return code
 
 
 def format_user_data(s: UserSummary, models: ModelSettings, language: str | None = None) -> Report:
