@@ -35,7 +35,7 @@ from bot.core.i18n import N_
 from bot.core.lines import Figure, Line
 from bot.core.localtime import snowflake_time
 from bot.core.persona.model import Persona
-from bot.core.stages import Incoming, ReplyResult, private_scope
+from bot.core.stages import Incoming, ReplyResult, private_scope, scope_channel
 from bot.core.text import clean_name, defuse
 from bot.core.tokens import count_tokens, summary_tokens
 from database.models import utcnow
@@ -304,7 +304,7 @@ class Summarizer:
                      user_id, scope, len(memories), closed)
             if self.notify is not None:
                 where = (Line(N_("their DMs")) if scope == "dm" else Line(N_("a private place")) if private
-                         else Line(N_("channel {channel}"), channel=scope.removeprefix("channel:")))
+                         else Line(N_("channel {channel}"), channel=scope_channel(scope)))
                 self.notify(Line.tn(len(dropped),
                                     "Summarized {count} message of user {user}'s conversation in {where} "
                                     "({memories} core memories)",

@@ -31,13 +31,20 @@ if TYPE_CHECKING:
 
 
 PRIVATE_SCOPE = "private:"  # a private place of a server: summarized into private memories, as a DM is
+CHANNEL_SCOPE = "channel:"
 
 
 def conversation_scope(is_dm: bool, private: bool, channel_id: int) -> str:
     """The conversation a message belongs to: the DM; a private place (issue 49); or a public channel."""
     if is_dm:
         return "dm"
-    return f"{PRIVATE_SCOPE}{channel_id}" if private else f"channel:{channel_id}"
+    return f"{PRIVATE_SCOPE}{channel_id}" if private else f"{CHANNEL_SCOPE}{channel_id}"
+
+
+def scope_channel(scope: str) -> int | None:
+    """The public channel a conversation's scope names; None for a DM, a private place or no scope."""
+    channel = scope.removeprefix(CHANNEL_SCOPE)
+    return int(channel) if channel != scope and channel.isdigit() else None
 
 
 def private_scope(scope: str) -> bool:

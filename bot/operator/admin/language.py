@@ -21,7 +21,7 @@ from bot.core.config import ModelSettings, Settings
 from bot.core.i18n import N_, t, tn
 from bot.core.lines import Figure, Line
 from bot.core.numbers import date_time, dollars, number, percent
-from bot.core.stages import private_scope
+from bot.core.stages import private_scope, scope_channel
 from bot.core.text import Page, clip
 from bot.operator.conversation_tools import InvalidInput
 from database.records import (
@@ -265,9 +265,8 @@ def version_reason(reason: VersionReason | None, language: str | None = None) ->
     if code == Archived.SUMMARIZED:
         if private_scope(detail):
             return t(language, "when a private conversation was summarized")
-        channel = detail.removeprefix("channel:")
-        if channel.isdigit():
-            return t(language, "when the conversation in <#{channel}> was summarized", channel=int(channel))
+        if (channel := scope_channel(detail)) is not None:
+            return t(language, "when the conversation in <#{channel}> was summarized", channel=channel)
     return code
 
 
