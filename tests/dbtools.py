@@ -41,9 +41,9 @@ async def reset_schema(url: str) -> None:
     await engine.dispose()
 
 
-def migrate_to(revision: str) -> Callable[[object], None]:
+def migrate_to(revision: str, *, down: bool = False) -> Callable[[object], None]:
     """For ``conn.run_sync``: bring the connection's database up to ``revision`` with Alembic (a migration
-    test starts from an older schema, fills it, then upgrades)."""
+    test starts from an older schema, fills it, then upgrades), or down to it (``down``)."""
     from alembic import command
     from alembic.config import Config
 
@@ -53,7 +53,7 @@ def migrate_to(revision: str) -> Callable[[object], None]:
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         cfg.attributes["connection"] = connection
-        command.upgrade(cfg, revision)
+        (command.downgrade if down else command.upgrade)(cfg, revision)
     return run
 
 

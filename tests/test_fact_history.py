@@ -188,24 +188,10 @@ async def test_migration_0019_keeps_every_fact_current(db_url: str) -> None:
         await store.close()
     engine = make_engine(db_url)
     async with engine.begin() as conn:  # down again: the history goes, the current facts stay
-        await conn.run_sync(downgrade_to("0018_timers"))
+        await conn.run_sync(to("0018_timers", down=True))
         left = (await conn.exec_driver_sql("SELECT fact FROM user_facts")).scalars().all()
     await engine.dispose()
     assert left == ["Alice lives in York"]
-
-
-def downgrade_to(revision: str) -> Any:
-    from alembic import command
-    from alembic.config import Config
-
-    from database.engine import MIGRATIONS
-
-    def run(connection: object) -> None:
-        cfg = Config()
-        cfg.set_main_option("script_location", str(MIGRATIONS))
-        cfg.attributes["connection"] = connection
-        command.downgrade(cfg, revision)
-    return run
 
 
 # --------------------------------------------------------------------------- over the wire

@@ -222,24 +222,8 @@ async def test_migration_0020_adds_the_open_threads_table(db_url: str) -> None:
         await store.close()
     engine = make_engine(db_url)
     async with engine.begin() as conn:  # and back down: the table goes, the rest stays
-        await conn.run_sync(down_to("0018_timers"))
+        await conn.run_sync(to("0018_timers", down=True))
         tables = await conn.run_sync(lambda c: inspect(c).get_table_names())
         await conn.run_sync(to("head"))  # the next test's database is at head again
     await engine.dispose()
     assert "open_threads" not in tables and "scheduled_jobs" in tables
-
-
-def down_to(revision: str) -> Any:
-    """For ``conn.run_sync``: down to ``revision`` (as tests/dbtools.py migrate_to goes up)."""
-    from alembic import command
-    from alembic.config import Config
-
-    from database.engine import MIGRATIONS
-
-    def run(connection: object) -> None:
-        cfg = Config()
-        cfg.set_main_option("script_location", str(MIGRATIONS))
-        cfg.attributes["connection"] = connection
-        command.downgrade(cfg, revision)
-
-    return run

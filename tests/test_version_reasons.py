@@ -8,12 +8,10 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import text
 
 from bot.operator.admin.language import version_reason
-from database.engine import MIGRATIONS, make_engine
+from database.engine import make_engine
 from database.records import Archived, VersionReason
 from database.store import Store
 from tests.dbtools import migrate_to, reset_schema
@@ -30,15 +28,6 @@ KEPT = {
     "facts changed": VersionReason(Archived.FACTS_CHANGED),
     "no form known": VersionReason("no form known"),  # as stored, with no detail
 }
-
-
-def downgrade_to(revision: str) -> object:
-    def run(connection: object) -> None:
-        cfg = Config()
-        cfg.set_main_option("script_location", str(MIGRATIONS))
-        cfg.attributes["connection"] = connection
-        command.downgrade(cfg, revision)
-    return run
 
 
 async def test_the_sentences_kept_before_become_codes_and_back(db_url: str) -> None:
@@ -66,7 +55,7 @@ async def test_the_sentences_kept_before_become_codes_and_back(db_url: str) -> N
         read = {items[0]["content"]: why for _, _, why, items in versions}
         assert read == {f"memory {n}": why for n, why in enumerate(KEPT.values())}
         async with engine.begin() as conn:
-            await conn.run_sync(downgrade_to(BEFORE))
+            await conn.run_sync(migrate_to(BEFORE, down=True))
         async with engine.connect() as conn:
             back = (await conn.execute(text("SELECT reason FROM core_memory_versions ORDER BY id"))).scalars()
             assert list(back) == list(KEPT)
