@@ -50,7 +50,6 @@ from tests.harness import (
 from tests.server_support import answer, sub
 from tests.test_activation import bot_command
 from tests.test_export_me import export
-from tests.test_fact_history import downgrade_to
 from tests.test_memory_commands import forget
 
 SAMPLES: dict[str, tuple[object, object]] = {"bool": (True, False), "int": (12345678901234567, 7),
@@ -245,7 +244,7 @@ async def test_migration_0043_moves_the_old_rows_into_the_one_table_and_back(db_
     finally:
         await store.close()
     async with engine.begin() as conn:  # and down again: the old tables hold them
-        await conn.run_sync(downgrade_to("0042_fact_gloss"))
+        await conn.run_sync(migrate_to("0042_fact_gloss", down=True))
         places = (await conn.exec_driver_sql(
             "SELECT place_type, place_id, active FROM place_settings ORDER BY place_id")).all()
         switches = (await conn.exec_driver_sql(
@@ -322,7 +321,7 @@ async def test_migration_0044_moves_a_persons_time_zone_into_the_one_table_and_b
     finally:
         await store.close()
     async with engine.begin() as conn:  # and down again: the column holds them
-        await conn.run_sync(downgrade_to("0043_scoped_settings"))
+        await conn.run_sync(migrate_to("0043_scoped_settings", down=True))
         zones = (await conn.exec_driver_sql("SELECT id, timezone FROM users ORDER BY id")).all()
         scoped = (await conn.exec_driver_sql("SELECT scope, scope_id, key FROM scoped_settings")).all()
         facts = (await conn.exec_driver_sql("SELECT fact FROM user_facts")).all()

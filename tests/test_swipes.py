@@ -47,7 +47,6 @@ from tests.harness import (
 )
 from tests.test_e2e_lookup import NEWS
 from tests.test_ensemble import make_ensemble  # noqa: F401, F811  (the fixture)
-from tests.test_fact_history import downgrade_to
 from tests.test_forget_in_flight import tables_saying
 from tests.test_memory_commands import forget
 
@@ -503,7 +502,7 @@ async def test_the_history_ids_migration_keeps_the_turns_both_ways(db_url: str) 
         await store.close()
     engine = make_engine(db_url)
     async with engine.begin() as conn:
-        await conn.run_sync(downgrade_to("0028_facts_deleted"))
+        await conn.run_sync(migrate_to("0028_facts_deleted", down=True))
     async with engine.begin() as conn:
         await conn.run_sync(migrate_to("0029_history_ids"))
         revision = "SELECT revision FROM conversations"
