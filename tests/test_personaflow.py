@@ -176,6 +176,14 @@ def test_the_extractive_summary_keeps_the_informative_sentences_in_any_language(
     assert facts[1] not in summary and facts[4] not in summary
 
 
+def test_a_japanese_sentence_ends_after_its_last_stop_and_quote() -> None:
+    """"？！" is one end, and a quote closed after its stop belongs to the sentence it ends."""
+    text = "本当？！猫のミソが来た。「ミソはどこ？」と妹が聞いた。午後は雨だった。"
+    memories = [Memory(datetime.now(UTC), "interaction", text)]
+    assert extractive_summary(memories, max_sentences=4) == text
+    assert extractive_summary(memories, max_sentences=2) == "猫のミソが来た。「ミソはどこ？」と妹が聞いた。"
+
+
 def test_a_texts_own_common_words_count_for_no_sentence() -> None:
     """No language's list of function words: a word in more than half a text's sentences is one, so
     sentences made of them win nothing (here German's "und" and "der", by their frequency alone)."""

@@ -149,8 +149,10 @@ class InMemoryStore:
 # without spaces between words (Chinese, Japanese, Thai; Korean's particles fused to its words) are read
 # as overlapping character pairs, the usual stand-in for their words. Japanese hiragana is left out: it
 # writes the grammar (particles, endings), not the things a sentence is about.
-_SENTENCE_END = re.compile(r"(?<=[.!?\u2026])\s+|(?<=[\u3002\uff01\uff1f\u061f\u0964])\s*|\n+")
-_FULL_STOP = ("\u3002", "\uff01", "\uff1f")
+# (A full-width stop followed by another, or by a closing quote or bracket, ends the sentence after those.)
+_SENTENCE_END = re.compile(r"(?<=[.!?\u2026])\s+|(?<=[\u3002\uff01\uff1f\u061f\u0964])"
+                           r"(?![\u3002\uff01\uff1f!?\u300d\u300f\uff09)\]\"'\u201d\u2019])\s*|\n+")
+_FULL_STOP = ("\u3002", "\uff01", "\uff1f", "\u300d", "\u300f", "\uff09")  # what no space follows
 _UNSPACED = ("\u0e00-\u0e7f\u3005\u30a1-\u30fa\u30fc-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
              "\uff66-\uff9f")
 _HIRAGANA = "\u3041-\u309f"
