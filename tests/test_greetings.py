@@ -1,7 +1,8 @@
 """Greetings as SillyTavern shows them (issue 44, items 5 and 8), proven by what the fake Discord receives and
 what the fake Claude is asked: a person's first DM is greeted with ``first_mes`` (posted, then stored where
-it appears), a bare hello is answered by the greeting alone, a restart never greets again, and a server
-channel opens with one of a V3 card's ``group_only_greetings`` once."""
+it appears), a hello and nothing more, in any language, is answered by the greeting alone (the voting model
+asked), a restart never greets again, and a server channel opens with one of a V3 card's
+``group_only_greetings`` once."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from tests.harness import (
     reply_requests,
     run_main,
     stop_process,
+    vote_requests,
 )
 from tests.test_memory_commands import forget
 
@@ -89,14 +91,80 @@ async def test_a_first_dm_is_greeted_before_the_answer_and_the_greeting_is_kept_
     assert [m["content"] for m in h.discord.posted(channel)].count(greeting["content"]) == 1
 
 
-async def test_a_first_dm_that_only_says_hello_is_answered_by_the_greeting(make_harness: Make,
-                                                                           tmp_path: Path) -> None:
-    h = await make_harness(character_dir=lumen_folder(tmp_path), greetings="true")
-    sent = await h.dm("hey there! 👋")
+# The operator's own greeting in each language a hello below is written in: no rendering call among them.
+OWN = {"es": "¡Hola, {{user}}! Sube.", "de": "Hallo, {{user}}! Komm herauf.",
+       "ja": "いらっしゃい、{{user}}。", "ru": "Привет, {{user}}! Поднимайся.", "ko": "어서 와, {{user}}.",
+       "fr": "Bonjour, {{user}} ! Monte."}
+HELLO_ASKED = "who has just greeted them back"  # bot/reply/greetings.py hello_prompt's question
+
+
+def multilingual_lumen(tmp_path: Path) -> Path:
+    folder = lumen_folder(tmp_path)
+    with (folder / "character.env").open("a") as env:
+        env.writelines(f"\nfirst_message_{code}={text}\n" for code, text in OWN.items())
+    return folder
+
+
+def asks_hello(body: dict[str, Any]) -> bool:
+    return HELLO_ASKED in FakeClaude.system_text(body)
+
+
+def hello_questions(h: Harness) -> list[str]:
+    """The first DMs the voting model was asked about, as it read them."""
+    return [content_text(r.body["messages"][-1]["content"]) for r in vote_requests(h) if asks_hello(r.body)]
+
+
+@pytest.mark.parametrize("hello", ["hey there! 👋", "¡Hola, Lumen!", "こんばんは", "привет 👋", "안녕하세요",
+                                   "Guten Abend", "salut"])
+async def test_a_first_dm_that_only_says_hello_in_any_language_is_answered_by_the_greeting(
+        make_harness: Make, tmp_path: Path, hello: str) -> None:
+    h = await make_harness(character_dir=multilingual_lumen(tmp_path), greetings="true")
+    h.claude.script("yes", model="claude-test-voter", match=asks_hello)
+    sent = await h.dm(hello)
     [greeting] = await h.replies(int(sent["channel_id"]), 1)
     await h.settled()
-    assert greeting["content"] == greeting_of(h)
-    assert reply_requests(h) == []  # no model call: the greeting is the answer
+    assert greeting["content"] in {greeting_of(h), *(t.replace("{{user}}", "alice") for t in OWN.values())}
+    assert hello_questions(h) == [f"<message>\n{hello}\n</message>"]  # the voting model read it
+    assert reply_requests(h) == []  # no answer asked for: the greeting is the answer
+
+
+@pytest.mark.parametrize(("said", "answer"), [
+    ("hi, I just moved to Greywick", "Welcome to the coast."),
+    ("hola, me llamo Ana y escribo poemas", "Encantada, Ana."),
+    ("こんにちは、猫を飼い始めました", "素敵ね。"),
+    ("привет, я потерял ключ от маяка", "Вот запасной."),
+])
+async def test_a_first_dm_that_says_more_than_hello_is_greeted_and_answered(
+        make_harness: Make, tmp_path: Path, said: str, answer: str) -> None:
+    h = await make_harness(character_dir=multilingual_lumen(tmp_path), greetings="true")
+    h.claude.script("no", model="claude-test-voter", match=asks_hello)
+    h.claude.script(answer, model="claude-test-default")
+    sent = await h.dm(said)
+    _, reply = await h.replies(int(sent["channel_id"]), 2)
+    assert reply["content"] == answer
+    assert hello_questions(h) == [f"<message>\n{said}\n</message>"]
+
+
+@pytest.mark.parametrize("said", ["hi! how are you?", "¿hola, qué tal?", "こんにちは？", "x" * 65])
+async def test_a_first_dm_that_asks_or_runs_long_is_answered_without_the_question(
+        make_harness: Make, tmp_path: Path, said: str) -> None:
+    h = await make_harness(character_dir=multilingual_lumen(tmp_path), greetings="true")
+    h.claude.script("Well, thank you.", model="claude-test-default")
+    sent = await h.dm(said)
+    _, reply = await h.replies(int(sent["channel_id"]), 2)
+    assert reply["content"] == "Well, thank you."
+    assert hello_questions(h) == []  # asked nothing: a question or a long message is more than a hello
+
+
+async def test_a_hello_the_voting_model_could_not_judge_is_answered(make_harness: Make,
+                                                                     tmp_path: Path) -> None:
+    h = await make_harness(character_dir=multilingual_lumen(tmp_path), greetings="true")
+    h.claude.script(status=400, model="claude-test-voter", match=asks_hello, times=None)
+    h.claude.script("Bonsoir.", model="claude-test-default")
+    sent = await h.dm("bonsoir")
+    _, reply = await h.replies(int(sent["channel_id"]), 2)
+    assert reply["content"] == "Bonsoir."  # an answer after the greeting, never a message left unanswered
+    assert len(hello_questions(h)) == 1
 
 
 async def test_a_person_whose_history_is_not_kept_is_greeted_once(make_harness: Make, tmp_path: Path) -> None:

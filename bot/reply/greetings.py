@@ -3,8 +3,11 @@
 * A person's first DM with the character: the greeting (``first_mes`` or an alternate, fixed per person,
   macros expanded for them; bot/reply/persona_runtime.py ``opening_greeting``) is posted before the answer
   and stored in the history before their message, where a new chat shows it (bot/reply/keeping.py): every
-  request of the DM then opens the same way, the first one's too. A first DM that only says hello
-  (bot/reply/deciding/triage.py ``is_hello``) is answered by the greeting alone.
+  request of the DM then opens the same way, the first one's too. A first DM that only says hello, in any
+  language ("hi Finn 👋", "¡hola!", "こんばんは", "привет"), is answered by the greeting alone: whether it
+  does is one yes/no question to the voting model (:func:`hello_prompt`), asked while the greeting is posted,
+  only of a short message that asks nothing and carries nothing. A failed question is a no (an answer after
+  the greeting costs less than a message left unanswered).
 * A server channel: the first time the character answers there, one of a V3 card's ``group_only_greetings``
   (none without them); the channel's log keeps it, as the transcript shows.
 
@@ -19,6 +22,7 @@ its own.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
@@ -27,10 +31,12 @@ from datetime import UTC, tzinfo
 from bot.core.config import ReplySettings
 from bot.core.keyed import KeyedLocks
 from bot.core.language import detect
+from bot.core.models.base import Prompt
 from bot.core.persona.macros import Moment
 from bot.core.persona.model import GREETING_POSTS, Persona
 from bot.core.stages import GreetingOutlet, Incoming, Outlet
-from bot.reply.deciding import is_hello
+from bot.core.text import is_question
+from bot.reply.deciding import Ballot
 from bot.reply.greetingwords import GreetingRenderings, own_greeting
 from bot.reply.persona_runtime import (
     channel_greeting,
@@ -44,6 +50,28 @@ from database.records import PromptData
 from database.state import State
 
 log = logging.getLogger(__name__)
+
+HELLO_PURPOSE = "hello"  # the usage rows' purpose of the question whether a first DM only says hello
+HELLO_MAX_CHARS = 64  # longer says something beyond a hello (and is never asked about)
+
+
+def hello_prompt(names: Collection[str], text: str) -> Prompt:
+    """The yes/no question whether ``text``, a person's first DM to the character called ``names``, only
+    greets: the voting model reads it in whatever language it is written."""
+    called = " or ".join(f'"{n}"' for n in names) or "the character"
+    system = ("You read the first message a person sent to a role-play character (called "
+              f"{called}), who has just greeted them back. Answer yes if the message only greets, in any "
+              "language (a hello, a good morning, a wave, perhaps with the character's name or an emoji) and "
+              "says or asks nothing else that needs an answer. Answer no if it says or asks anything more.")
+    return Prompt(system=[{"type": "text", "text": system}],
+                  messages=[{"role": "user", "content": f"<message>\n{text}\n</message>"}],
+                  parts=(("first message", text),))
+
+
+def may_be_hello(msg: Incoming) -> bool:
+    """Whether ``msg`` is worth the question at all: short, asking nothing, carrying no file or sticker."""
+    text = msg.content.strip()
+    return bool(text) and len(text) <= HELLO_MAX_CHARS and not is_question(text) and not msg.carried
 
 
 @dataclass(frozen=True)
@@ -70,7 +98,8 @@ class Opening:
 class Greeter:
     def __init__(self, replies: ReplySettings, state: State, character_key: str, own_ids: Collection[int],
                  finish: Callable[[Incoming, str], str], names: Callable[[], Collection[str]],
-                 zone: tzinfo = UTC, renderings: GreetingRenderings | None = None) -> None:
+                 zone: tzinfo = UTC, renderings: GreetingRenderings | None = None,
+                 ballot: Ballot | None = None) -> None:
         self.replies = replies  # ``greetings`` read at each reply (a section following reloads)
         self.state = state  # where each greeting shown is marked
         self.zone = zone  # the character's time zone (``timezone`` applies after a restart)
@@ -79,6 +108,7 @@ class Greeter:
         self.finish = finish  # the reply filters, as for any post
         self.names = names  # the character's names ("hey Finn" is a hello)
         self.renderings = renderings  # the card's greeting in other languages (None: always the card's)
+        self.ballot = ballot  # asks whether a first DM only says hello (None: it never does)
         self._channels: KeyedLocks[str] = KeyedLocks()  # per channel greeting mark, while one is posted
 
     def _moment(self, msg: Incoming, data: PromptData, language: str | None) -> Moment:
@@ -105,12 +135,19 @@ class Greeter:
             shown = await self.state.get(key)
             if shown:
                 return Opening(shown)
-            greeting, language = await self._in_language(persona, msg)
-            if not greeting:
-                return None  # none in their language now (a rendering failed): none in another
-            return await self._post(key, opening_greeting(persona, data, msg,
-                                                          self._moment(msg, data, language), greeting),
-                                    msg, outlet)
+            # Asked beside the greeting's making and posting: the answer waits on neither.
+            hello = asyncio.create_task(self._only_hello(msg), name="hello?") if may_be_hello(msg) else None
+            try:
+                greeting, language = await self._in_language(persona, msg)
+                if not greeting:
+                    return None  # none in their language now (a rendering failed): none in another
+                opening = await self._post(key, opening_greeting(persona, data, msg,
+                                                                 self._moment(msg, data, language), greeting),
+                                           msg, outlet)
+                return replace(opening, whole=await hello) if opening and hello else opening
+            finally:
+                if hello is not None and not hello.done():
+                    hello.cancel()
         if not persona.group_greetings:
             return None  # no read for the many cards without group greetings
         if await self.state.get(key):
@@ -155,7 +192,19 @@ class Greeter:
         ids = tuple([await poster.send(part, first=i == 0) for i, part in enumerate(parts)])
         await self.state.set(key, text)  # before anything else: from here on it is never posted again
         log.info("greeted %s in %s before answering message %s", msg.author_name, msg.scope, msg.message_id)
-        return Opening(text, parts, ids, msg.is_dm, msg.is_dm and is_hello(msg.text, self.names()))
+        return Opening(text, parts, ids, msg.is_dm)
+
+    async def _only_hello(self, msg: Incoming) -> bool:
+        """Whether the voting model reads ``msg`` as a hello and nothing more (no when it could not tell)."""
+        if self.ballot is None:
+            return False
+        try:
+            [answer] = await self.ballot.ask(hello_prompt(self.names(), msg.content.strip()), count=1,
+                                             user_id=msg.author_id, guild_id=None, purpose=HELLO_PURPOSE)
+        except Exception:  # the greeting is posted: whatever went wrong, the message is still answered
+            log.warning("could not tell whether message %s only says hello", msg.message_id, exc_info=True)
+            return False
+        return bool(answer)
 
 
 def card_language(persona: Persona, greeting: str) -> str | None:

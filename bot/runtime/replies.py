@@ -95,7 +95,7 @@ def compose_pipeline(settings: Settings, store: Store, claude: ClaudeClient, cha
                     shared.policies.of, first_look.window)
     greeter = Greeter(replies, store.state, key, accounts,
                       functools.partial(finish_text, features.reply_filters), names, runtime.zone,
-                      shared.greetings)
+                      shared.greetings, shared.ballot)
     composer = PromptComposer(store.conversations, store.log, replies, section_of(settings, ModelSettings),
                               key, greeter, runtime, accounts, features.prompt_parts, intents,
                               addressee.names_me)

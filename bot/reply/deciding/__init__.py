@@ -23,7 +23,7 @@ from bot.reply.deciding.cardwords import CardVocabulary
 from bot.reply.deciding.firstlook import CardProfile, FirstLook, Look
 from bot.reply.deciding.intent import IntentRouter
 from bot.reply.deciding.router import CharacterRouter, banter_probability, decayed_affinity, exchange_delta
-from bot.reply.deciding.triage import is_hello, parse_prefixes, skip_reason
+from bot.reply.deciding.triage import parse_prefixes, skip_reason
 from bot.reply.deciding.turns import TurnTaking
 from bot.reply.deciding.voting import Ballot, Voting
 from bot.reply.throttle import BotThrottle
@@ -32,7 +32,7 @@ __all__ = [
     "Addressee", "Ballot", "CardProfile", "CardVocabulary", "CharacterNames", "CharacterRouter",
     "Decider",
     "FirstLook", "IntentRouter", "Look", "TurnTaking",
-    "Voting", "addressed_order", "banter_probability", "decayed_affinity", "exchange_delta", "is_hello",
+    "Voting", "addressed_order", "banter_probability", "decayed_affinity", "exchange_delta",
 ]
 
 log = logging.getLogger(__name__)

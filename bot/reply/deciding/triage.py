@@ -39,13 +39,6 @@ _HAN_LETTERS = 2  # and each of their characters as this many letters
 _ACK_SEPARATORS = re.compile(r"[\s,.!?~、。，！？…;:()\[\]\"“”«»¡¿]+")
 _CUSTOM_EMOJI = re.compile(r"<a?:\w{1,32}:\d{5,25}>")
 _SHORTCODE = re.compile(r":[\w+-]{1,32}:")  # :thumbsup: as some clients send it
-def _fold(word: str) -> str:
-    """``word`` with its stretching undone: runs of one letter made one ("heyyy" -> "hey")."""
-    out: list[str] = []
-    for char in word:
-        if not out or out[-1] != char:
-            out.append(char)
-    return "".join(out)
 
 
 def is_laughter(word: str) -> bool:
@@ -81,37 +74,6 @@ def _words_in(word: str) -> int:
 def _letters(word: str) -> int:
     """A word's length as chatter reads it: a Chinese or Japanese character says as much as a short word."""
     return len(word) + (_HAN_LETTERS - 1) * len(_HAN.findall(word))
-
-
-# A hello and nothing else ("hi", "hey there!", "good morning 👋"): a person's first DM that says only this is
-# answered by the character's greeting alone (bot/reply/writer.py).
-_HELLO_WORDS = frozenset((
-    "hi", "hello", "hey", "heya", "hiya", "howdy", "yo", "sup", "hallo", "hola", "greetings", "gm", "morning",
-    "evening", "afternoon", "good", "there", "hellooo", "o/", "wave",
-))
-_HELLO_CORE = frozenset(("hi", "hello", "hey", "heya", "hiya", "howdy", "yo", "sup", "hallo", "hola",
-                         "greetings", "gm", "morning", "evening", "afternoon"))
-
-
-def is_hello(text: str, names: Collection[str] = ()) -> bool:
-    """"hi", "hello there!", "heyyy 👋", "good morning", "hey Finn" (``names``: the character's): a greeting
-    and nothing to answer beyond it."""
-    named = {w for n in names for w in n.lower().split()}
-    stripped = text.strip().lower()
-    if not stripped or len(stripped) > _ACK_MAX_CHARS:
-        return False
-    words = [w for w in _ACK_SEPARATORS.split(stripped) if w]
-    seen_core = False
-    for word in words:
-        bare = "".join(c for c in word if c.isalnum())
-        if not bare:
-            continue  # an emoji, a wave
-        folded = _fold(bare)
-        if bare in _HELLO_CORE or folded in _HELLO_CORE:
-            seen_core = True
-        elif bare not in _HELLO_WORDS and folded not in _HELLO_WORDS and bare not in named:
-            return False
-    return seen_core
 
 
 def is_acknowledgement(text: str, card_word: Callable[[str], bool] | None = None) -> bool:

@@ -97,23 +97,23 @@ class Ballot:
         self.pacer = vote_round_pacer(lambda: settings.triage.vote_window_seconds)
 
     async def ask(self, prompt: Prompt | Sequence[Prompt], *, count: int,
-                  user_id: int | None, guild_id: int | None) -> list[bool | None]:
+                  user_id: int | None, guild_id: int | None, purpose: str = "vote") -> list[bool | None]:
         """Ask the voting model ``count`` times at once (several prompts: one each, cycling); each answer is
         True/False, None if it failed. ``guild_id``: the server of the message voted on, which the votes are
-        spent for."""
+        spent for; ``purpose``: the usage rows' (another yes/no question than a vote names its own)."""
         # Where the model supports structured outputs the answer is decoded to VOTE_SCHEMA and always
         # parses; elsewhere it is the one word, read leniently (an unreadable one counts as no).
         model = self.settings.replies.voting_model
         structured = self.claude.structured(model)
         answers = await self.claude.ask_many(
-            prompt, count=count, model=model, max_tokens=VOTE_MAX_TOKENS[structured], purpose="vote",
+            prompt, count=count, model=model, max_tokens=VOTE_MAX_TOKENS[structured], purpose=purpose,
             user_id=user_id, guild_id=guild_id, timeout=self.settings.timeouts.should_reply_timeout,
             schema=VOTE_SCHEMA if structured else None)
         votes: list[bool | None] = []
         for text in answers:
             vote = None if text is None else parse_vote(text)
             if text is not None and vote is None:
-                self.claude.tally.unparsed("vote", retried=False)
+                self.claude.tally.unparsed(purpose, retried=False)
             votes.append(vote)
         return votes
 
