@@ -4,7 +4,7 @@
   macros expanded for them; bot/reply/persona_runtime.py ``opening_greeting``) is posted before the answer
   and stored in the history before their message, where a new chat shows it (bot/reply/keeping.py): every
   request of the DM then opens the same way, the first one's too. A first DM that only says hello, in any
-  language ("hi Finn 👋", "¡hola!", "こんばんは", "привет"), is answered by the greeting alone: whether it
+  language ("hi there 👋", "¡hola!", "こんばんは", "привет"), is answered by the greeting alone: whether it
   does is one yes/no question to the voting model (:func:`hello_prompt`), asked while the greeting is posted,
   only of a short message that asks nothing and carries nothing. A failed question is a no (an answer after
   the greeting costs less than a message left unanswered).
