@@ -19,7 +19,7 @@ from bot.core.config import PROJECT_ROOT
 from bot.core.persona.cards import read_card
 from bot.reply.prompting import NEW_CHAT
 from database.store import Store
-from tests.fakes import EVENT_WAIT, PROCESS_WAIT
+from tests.fakes import EVENT_WAIT
 from tests.fakes.claude_server import FakeClaude, content_text
 from tests.harness import (
     CHANNEL_ID,
@@ -31,6 +31,7 @@ from tests.harness import (
     nothing_owed,
     reply_requests,
     run_main,
+    start_main,
     stop_process,
     vote_requests,
 )
@@ -312,14 +313,6 @@ def test_import_card_warns_once_of_a_greeting_too_long_for_two_posts(tmp_path: P
 # -- kill -9 against the real process
 
 
-async def _start_main(h: Harness) -> asyncio.subprocess.Process:
-    identified = sum(1 for op, _ in h.discord.gateway_log if op == "2")
-    proc = await h.spawn_main(stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-    await h.discord.wait_for(lambda d: sum(1 for op, _ in d.gateway_log if op == "2") > identified
-                             and any(s.identified for s in d.sessions), timeout=PROCESS_WAIT, what="main.py")
-    return proc
-
-
 @pytest.mark.parametrize("where", ["dm", "channel"])
 async def test_kill_9_between_the_greeting_and_the_answer_then_restart_posts_the_answer(
         db_url: str, tmp_path: Path, where: str) -> None:
@@ -333,7 +326,7 @@ async def test_kill_9_between_the_greeting_and_the_answer_then_restart_posts_the
     await h.start_fakes()
     procs: list[asyncio.subprocess.Process] = []
     try:
-        procs.append(await _start_main(h))
+        procs.append(await start_main(h))
         h.claude.script("never finished", model="claude-test-default", delay=60)
         bot_id = int(next(iter(h.discord.bots.values()))["id"])
         question = "How many ships passed tonight?"
@@ -346,7 +339,7 @@ async def test_kill_9_between_the_greeting_and_the_answer_then_restart_posts_the
         await stop_process(procs[0])  # kill -9, the answer not written yet
 
         h.claude.script("Forty-one ships tonight.", model="claude-test-default")
-        procs.append(await _start_main(h))
+        procs.append(await start_main(h))
         await h.discord.wait_for(lambda d: len(bot_posts(h, dm)) == 2 or bool(d.duplicate_nonces),
                                  timeout=EVENT_WAIT, what="the answer, late")
         assert [p["content"] for p in bot_posts(h, dm)] == [greeting, "Forty-one ships tonight."]
@@ -373,7 +366,7 @@ async def test_two_mentions_at_the_same_moment_in_a_new_channel_get_one_group_gr
     await h.start_fakes()
     proc = None
     try:
-        proc = await _start_main(h)
+        proc = await start_main(h)
         bot_id = int(next(iter(h.discord.bots.values()))["id"])
         h.claude.script("The Narrows are calm.", model="claude-test-default", times=None)
         await asyncio.gather(*(h.discord.user_message(CHANNEL_ID, user, f"<@{bot_id}> how are the Narrows?",
