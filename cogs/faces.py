@@ -98,7 +98,7 @@ async def change_image(interaction: Interaction, field: str, image: discord.Atta
 
 
 class FaceCommands(app_commands.Group):
-    """The subgroup, one per load of this module (each bot loads its own): it holds nothing of a bot's and
+    """The subgroup, one for each bot (its setup builds it): it holds nothing of a bot's and
     reads the faces from the bot the interaction came to."""
 
     @app_commands.command(name="avatar", description="My avatar in this server.")
@@ -125,9 +125,6 @@ class FaceCommands(app_commands.Group):
     async def face_reset(self, interaction: Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         await change_face(interaction, None, "face")
-
-
-FACE = FaceCommands(name="face", description="My avatar, banner and bio in this server (server admins).")
 
 
 class DiscordFaces:
@@ -159,7 +156,8 @@ class DiscordFaces:
 
 class FaceAdmin(BotSubgroup):
     def __init__(self, bot: Kindred) -> None:
-        super().__init__(bot, FACE)
+        super().__init__(bot, FaceCommands(
+            name="face", description="My avatar, banner and bio in this server (server admins)."))
         self.faces = bot.services.part(Faces)
 
     async def cog_load(self) -> None:

@@ -24,7 +24,7 @@ def mcp_admin(interaction: Interaction) -> McpAdmin:
 
 
 class McpCommands(app_commands.Group):
-    """The subgroup, one per load of this module (each bot loads its own): it holds nothing of a bot's and
+    """The subgroup, one for each bot (its setup builds it): it holds nothing of a bot's and
     reads the MCP servers from the bot the interaction came to."""
 
     @app_commands.command(name="add",
@@ -62,12 +62,11 @@ class McpCommands(app_commands.Group):
                                                                   await answer_language(interaction)))
 
 
-MCP = McpCommands(name="mcp", description="MCP servers whose tools I may use here (server admins).")
-
-
 class McpAdminCommands(BotSubgroup):
-    pass
+    def __init__(self, bot: Kindred) -> None:
+        group = McpCommands(name="mcp", description="MCP servers whose tools I may use here (server admins).")
+        super().__init__(bot, group, FEATURE.switches)
 
 
 async def setup(bot: Kindred) -> None:
-    await bot.add_cog(McpAdminCommands(bot, MCP, FEATURE.switches))
+    await bot.add_cog(McpAdminCommands(bot))

@@ -32,7 +32,7 @@ def place_tasks(interaction: Interaction) -> PlaceTasks:
 
 
 class TaskCommands(app_commands.Group):
-    """The subgroup, one per load of this module (each bot loads its own): it holds nothing of a bot's and
+    """The subgroup, one for each bot (its setup builds it): it holds nothing of a bot's and
     reads the place tasks from the bot the interaction came to."""
 
     async def ac_zone(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
@@ -134,12 +134,11 @@ class TaskCommands(app_commands.Group):
         await tell(interaction, await place_tasks(interaction).cancel(interaction.guild_id, task, language))
 
 
-TASKS = TaskCommands(name="tasks", description="Things I do in a channel on a schedule (admins).")
-
-
 class PlaceTaskCommands(BotSubgroup):
-    pass
+    def __init__(self, bot: Kindred) -> None:
+        super().__init__(bot, TaskCommands(
+            name="tasks", description="Things I do in a channel on a schedule (admins)."))
 
 
 async def setup(bot: Kindred) -> None:
-    await bot.add_cog(PlaceTaskCommands(bot, TASKS))
+    await bot.add_cog(PlaceTaskCommands(bot))

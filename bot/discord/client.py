@@ -14,10 +14,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import importlib
 import json
 import logging
 import time
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -56,6 +57,17 @@ EXTENSIONS = ("cogs.messages", "cogs.conversation", "cogs.activation", "cogs.adm
               "cogs.memory", "cogs.me",
               "cogs.alive", "cogs.ask",
               *FEATURE_COGS)  # the features' own, from their registrations
+
+
+async def add_cogs(bot: KindredMixin, name: str) -> None:
+    """The cogs of the module ``name`` (``cogs.memory``) added to ``bot`` by the module's ``setup(bot)``.
+
+    The module is imported once, as any other: discord.py's extension loader runs a module anew at each load
+    and, at close, takes it and every module named under it out of ``sys.modules`` (a walk over all of them
+    for each). That serves reloading code into a running bot, which Kindred never does (new code is a
+    restart). What a cog holds is built by its ``setup``, one for each bot."""
+    setup: Callable[[KindredMixin], Awaitable[None]] = importlib.import_module(name).setup
+    await setup(bot)
 
 
 def configure_endpoints(settings: Settings) -> None:
@@ -213,8 +225,7 @@ class KindredMixin:
         # close that follows releases them (the model client's connections among them).
         await services.claude.verify_models()
         for name in self.extensions_to_load:
-            # a Bot's method, which the mixin gets from the Bot it is mixed into
-            await self.load_extension(name)  # type: ignore[attr-defined]
+            await add_cogs(self, name)
         know(shape_of(self.tree))  # type: ignore[attr-defined]  # the commands Kindred's lines may quote
         await translator
         # Each IDENTIFY bucket's window held for the cluster's every process (none on SQLite: one process);

@@ -15,9 +15,10 @@ from bot.operator.registration import Switch
 
 
 class BotSubgroup(commands.Cog):
-    """Subclass it once per feature (a cog's name is its class's); ``group``: the subgroup, built at module
-    level, not as a class attribute (a cog would register that as a top-level command of its own);
-    ``switches``: the feature's switches (those whose command is in this subgroup get it here)."""
+    """Subclass it once per feature (a cog's name is its class's); ``group``: the subgroup, built by the cog
+    module's ``setup`` (one for each bot), not as a class attribute (a cog would register that as a top-level
+    command of its own); ``switches``: the feature's switches (those whose command is in this subgroup get it
+    here)."""
 
     def __init__(self, bot: commands.Bot | commands.AutoShardedBot, group: app_commands.Group,
                  switches: Iterable[Switch] = ()) -> None:
@@ -25,7 +26,7 @@ class BotSubgroup(commands.Cog):
         self.group = group
         for switch in switches:
             *path, name = switch.subcommand.split() or [""]
-            if path == [group.name] and group.get_command(name) is None:  # (once per load of its module)
+            if path == [group.name] and group.get_command(name) is None:  # (once for each group)
                 group.add_command(switch_command(switch, name))
 
     async def cog_load(self) -> None:
