@@ -21,6 +21,7 @@ Discord through a variable is not seen here: the over-the-wire tests in several 
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -140,6 +141,12 @@ def functions_of(tree: ast.AST) -> Helpers:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
 
 
+@functools.cache
+def helpers_in(path: Path) -> Helpers:
+    """The functions of the module at ``path``, parsed once however many modules import from it."""
+    return functions_of(ast.parse(path.read_text(encoding="utf-8")))
+
+
 def imported_functions(tree: ast.AST) -> dict[str, list[tuple[ast.AST, Helpers, str]]]:
     """The functions (and methods) of the project's modules ``tree`` imports from (``from bot.x import y``; a
     package: each of its modules), by name."""
@@ -152,7 +159,7 @@ def imported_functions(tree: ast.AST) -> dict[str, list[tuple[ast.AST, Helpers, 
             where = path.relative_to(ROOT).as_posix()
             if not path.exists() or by_design(where):
                 continue
-            helpers = functions_of(ast.parse(path.read_text(encoding="utf-8")))
+            helpers = helpers_in(path)
             for name, function in helpers.items():
                 found.setdefault(name, []).append((function, helpers, where))
     return found
