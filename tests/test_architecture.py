@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import functools
 import re
 from collections.abc import Collection
 from pathlib import Path
@@ -17,6 +18,12 @@ ROOT = Path(__file__).resolve().parent.parent
 EDGE = (ROOT / "cogs", ROOT / "bot" / "discord")
 PACKAGES = ("bot", "cogs", "database", "memory", "personaflow")
 MAX_METHODS_PER_CLASS = 40
+
+
+@functools.cache
+def parsed(path: Path) -> ast.Module:
+    """The module at ``path``, parsed once for every check that reads it (none changes a tree)."""
+    return ast.parse(path.read_text())
 
 
 def test_no_import_cycle_between_any_two_modules() -> None:
@@ -35,7 +42,7 @@ def test_no_class_has_more_than_forty_methods() -> None:
     crowded: dict[str, int] = {}
     for package in PACKAGES:
         for path in (ROOT / package).rglob("*.py"):
-            for node in ast.walk(ast.parse(path.read_text())):
+            for node in ast.walk(parsed(path)):
                 if isinstance(node, ast.ClassDef):
                     methods = [n for n in node.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
                     if len(methods) > MAX_METHODS_PER_CLASS:
@@ -48,7 +55,7 @@ def test_each_class_name_is_defined_once() -> None:
     where: dict[str, list[str]] = {}
     for package in PACKAGES:
         for path in (ROOT / package).rglob("*.py"):
-            for node in ast.walk(ast.parse(path.read_text())):
+            for node in ast.walk(parsed(path)):
                 if isinstance(node, ast.ClassDef):
                     where.setdefault(node.name, []).append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert {name: places for name, places in where.items() if len(places) > 1} == {}
@@ -98,7 +105,7 @@ def test_the_message_flow_and_the_bot_class_name_no_feature() -> None:
     named = {}
     for module in ("bot.discord.flow", "bot.discord.client"):
         path = ROOT / (module.replace(".", "/") + ".py")
-        words = sorted(n for n in _identifiers(ast.parse(path.read_text()))
+        words = sorted(n for n in _identifiers(parsed(path))
                        if any(word in n.lower() for word in FEATURE_WORDS))
         imports = sorted(m for m in graph.find_modules_directly_imported_by(module)
                          if m.startswith(FEATURE_MODULES))
@@ -154,7 +161,7 @@ def test_settings_are_read_through_their_sections_and_swapped_not_written() -> N
     assert [f.rsplit(":", 1)[0] for f in found] == ["bot/core/config/holder.py"]
     made = [f"{path.relative_to(ROOT)}:{node.lineno}" for package in PACKAGES
             for path in sorted((ROOT / package).rglob("*.py"))
-            for node in ast.walk(ast.parse(path.read_text()))
+            for node in ast.walk(parsed(path))
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "type"
             and len(node.args) == 3]
     assert made == []
@@ -186,7 +193,7 @@ def test_services_are_built_in_the_composition_root_and_scheduled_by_one_schedul
     clock (APScheduler) is the timer loop's (bot/core/timers.py)."""
     built = []
     for path in sorted(p for edge in EDGE for p in edge.glob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text())):
+        for node in ast.walk(parsed(path)):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in SERVICES:
                 built.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.func.id}")
     assert built == []
@@ -210,11 +217,11 @@ def test_the_bot_reaches_its_services_one_way() -> None:
             and isinstance(n.value, ast.Name) and n.value.id == "self"}
     assert sorted(own & fields) == []
     guards = [f"{path.relative_to(ROOT)}:{node.lineno}" for path in (client, *(ROOT / "cogs").glob("*.py"))
-              for node in ast.walk(ast.parse(path.read_text()))
+              for node in ast.walk(parsed(path))
               if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "hasattr"]
     assert guards == []
     looked_up = [f"{path.relative_to(ROOT)}:{node.lineno}" for edge in EDGE for path in edge.glob("*.py")
-                 for node in ast.walk(ast.parse(path.read_text()))
+                 for node in ast.walk(parsed(path))
                  if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
                  and node.func.id == "getattr" and len(node.args) > 1
                  and isinstance(node.args[1], ast.Constant) and node.args[1].value in fields]
@@ -243,7 +250,7 @@ def test_no_class_in_bot_exposes_a_list_of_callables() -> None:
     lists = []
     for package in ("bot", "memory", "database"):
         for path in sorted((ROOT / package).rglob("*.py")):
-            for node in ast.walk(ast.parse(path.read_text())):
+            for node in ast.walk(parsed(path)):
                 if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Attribute)
                         and not node.target.attr.startswith("_")):
                     kind = ast.unparse(node.annotation)
@@ -285,7 +292,7 @@ def test_the_reactions_felt_get_their_correction_answers_as_alive_is_built() -> 
     assert "corrections" in inspect.signature(Alive).parameters
     set_later = [f"{path.relative_to(ROOT)}:{node.lineno}"
                  for path in sorted((ROOT / "bot").rglob("*.py"))
-                 for node in ast.walk(ast.parse(path.read_text()))
+                 for node in ast.walk(parsed(path))
                  if isinstance(node, ast.Assign)
                  for target in node.targets
                  if isinstance(target, ast.Attribute) and target.attr == "answers"
@@ -323,7 +330,7 @@ def test_cogs_build_nothing_and_register_nothing() -> None:
     found = []
     for path in sorted((ROOT / "cogs").glob("*.py")):
         module = importlib.import_module(f"cogs.{path.stem}")
-        tree = ast.parse(path.read_text())
+        tree = parsed(path)
         for node in tree.body:
             cog = getattr(module, node.name, None) if isinstance(node, ast.ClassDef) else None
             if not (inspect.isclass(cog) and issubclass(cog, commands.Cog)):
@@ -387,7 +394,7 @@ def test_a_cogs_setup_builds_only_the_cog() -> None:
     found = []
     for path in sorted((ROOT / "cogs").glob("*.py")):
         module = importlib.import_module(f"cogs.{path.stem}")
-        for fn in ast.parse(path.read_text()).body:
+        for fn in parsed(path).body:
             if not (isinstance(fn, ast.AsyncFunctionDef) and fn.name == "setup"):
                 continue
             for call in (c for c in ast.walk(fn) if isinstance(c, ast.Call) and isinstance(c.func, ast.Name)):
@@ -440,7 +447,7 @@ def test_a_pipelines_stages_are_the_sequences_to_run() -> None:
     for path in _python_files("bot", "cogs", "memory"):
         if path == REPLY_OWNER:
             continue
-        for node in ast.walk(ast.parse(path.read_text())):
+        for node in ast.walk(parsed(path)):
             if not isinstance(node, ast.Attribute) or node.attr.lstrip("_") not in STAGES_OF_A_PIPELINE:
                 continue
             owner = ast.unparse(node.value)
@@ -457,7 +464,7 @@ def test_tests_watch_a_pipeline_from_outside() -> None:
     after ``pipeline.``, nor a ``_turns``, ``_writer``... after any dot, there."""
     opened = []
     for path in sorted([*(ROOT / "tests").rglob("*.py"), *(ROOT / "benchmarks").rglob("*.py")]):
-        for node in ast.walk(ast.parse(path.read_text())):
+        for node in ast.walk(parsed(path)):
             if not isinstance(node, ast.Attribute):
                 continue
             owner = ast.unparse(node.value)
@@ -597,7 +604,7 @@ def test_one_owner_of_the_owed_replies() -> None:
     for path in _python_files("bot", "cogs", "memory"):
         if path == owner:
             continue
-        for node in ast.walk(ast.parse(path.read_text())):
+        for node in ast.walk(parsed(path)):
             if isinstance(node, ast.Assign | ast.AnnAssign):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 value = node.value
@@ -629,7 +636,7 @@ def test_who_may_talk_is_asked_through_the_one_rule() -> None:
     reaching, issuing = [], []
     for path in _python_files("bot", "cogs", "memory"):
         module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
-        for node in ast.walk(ast.parse(path.read_text())):
+        for node in ast.walk(parsed(path)):
             if module not in allowed and isinstance(node, ast.Attribute) and (
                     node.attr == "access" and ast.unparse(node.value).endswith("services")
                     or node.attr in {"refusal", "reached"} and ast.unparse(node.value).endswith("limits")):
@@ -672,7 +679,7 @@ def _poll_functions() -> set[str]:
     """The functions and values the polls' home defines with "poll" in their name (``parse_poll``)."""
     paths = [*(ROOT / "bot" / "features" / "polls").glob("*.py"), ROOT / "cogs" / "polls.py"]
     defined = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
-    return {name for path in paths for node in ast.parse(path.read_text()).body
+    return {name for path in paths for node in parsed(path).body
             for name in ([node.name] if isinstance(node, defined)
                          else [t.id for t in getattr(node, "targets", []) if isinstance(t, ast.Name)])
             if "poll" in name.lower()}
