@@ -98,7 +98,7 @@ async def change_image(interaction: Interaction, field: str, image: discord.Atta
 
 
 class FaceCommands(app_commands.Group):
-    """The subgroup, one for each bot (its setup builds it): it holds nothing of a bot's and
+    """The subgroup, one for each bot (its cog builds it): it holds nothing of a bot's and
     reads the faces from the bot the interaction came to."""
 
     @app_commands.command(name="avatar", description="My avatar in this server.")

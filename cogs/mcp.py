@@ -24,7 +24,7 @@ def mcp_admin(interaction: Interaction) -> McpAdmin:
 
 
 class McpCommands(app_commands.Group):
-    """The subgroup, one for each bot (its setup builds it): it holds nothing of a bot's and
+    """The subgroup, one for each bot (its cog builds it): it holds nothing of a bot's and
     reads the MCP servers from the bot the interaction came to."""
 
     @app_commands.command(name="add",

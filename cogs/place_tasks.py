@@ -32,7 +32,7 @@ def place_tasks(interaction: Interaction) -> PlaceTasks:
 
 
 class TaskCommands(app_commands.Group):
-    """The subgroup, one for each bot (its setup builds it): it holds nothing of a bot's and
+    """The subgroup, one for each bot (its cog builds it): it holds nothing of a bot's and
     reads the place tasks from the bot the interaction came to."""
 
     async def ac_zone(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:

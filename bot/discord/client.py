@@ -65,7 +65,7 @@ async def add_cogs(bot: KindredMixin, name: str) -> None:
     The module is imported once, as any other: discord.py's extension loader runs a module anew at each load
     and, at close, takes it and every module named under it out of ``sys.modules`` (a walk over all of them
     for each). That serves reloading code into a running bot, which Kindred never does (new code is a
-    restart). What a cog holds is built by its ``setup``, one for each bot."""
+    restart). What a cog holds is built with the cog, one for each bot."""
     setup: Callable[[KindredMixin], Awaitable[None]] = importlib.import_module(name).setup
     await setup(bot)
 

@@ -15,10 +15,10 @@ from bot.operator.registration import Switch
 
 
 class BotSubgroup(commands.Cog):
-    """Subclass it once per feature (a cog's name is its class's); ``group``: the subgroup, built by the cog
-    module's ``setup`` (one for each bot), not as a class attribute (a cog would register that as a top-level
-    command of its own); ``switches``: the feature's switches (those whose command is in this subgroup get it
-    here)."""
+    """Subclass it once per feature (a cog's name is its class's); ``group``: the subgroup, built by the
+    subclass's ``__init__`` (one for each bot), not as a class attribute (a cog would register that as a
+    top-level command of its own); ``switches``: the feature's switches (those whose command is in this
+    subgroup get it here)."""
 
     def __init__(self, bot: commands.Bot | commands.AutoShardedBot, group: app_commands.Group,
                  switches: Iterable[Switch] = ()) -> None:
