@@ -100,12 +100,12 @@ class Harness:
 
     def __init__(self, *, db_url: str, tmp_path: Path, config: dict[str, Any] | None = None,
                  character_dir: Path | None = None, bot_options: dict[str, Any] | None = None,
-                 extensions: Sequence[str] | None = None, config_file: Path | None = None) -> None:
+                 cog_modules: Sequence[str] | None = None, config_file: Path | None = None) -> None:
         self.db_url = db_url
         self.tmp_path = tmp_path
         self.config = {k: str(v) for k, v in (config or {}).items()}
         self.bot_options = bot_options or {}
-        self.extensions = list(extensions) if extensions is not None else None  # None: every cog
+        self.cog_modules = list(cog_modules) if cog_modules is not None else None  # None: every cog
         self.character_dir = character_dir or PROJECT_ROOT / "characters" / "finn"
         self.config_file = config_file  # a config.env of the test's own (None: settings from environ only)
         self.discord = FakeDiscord()
@@ -213,8 +213,8 @@ class Harness:
         settings = self.settings()
         character = CharacterSource(self.character_dir, self.config_file, environ=self.environ())
         bot = create_bot(settings, character, guild_ready_timeout=0.05, **self.bot_options)
-        if self.extensions is not None:
-            bot.extensions_to_load = list(self.extensions)
+        if self.cog_modules is not None:
+            bot.cog_modules = list(self.cog_modules)
         self.bot = bot
         track_handled(bot, self.handled_ids)
         self._runner = asyncio.create_task(bot.start(settings.secrets.discord_token), name="kindred-bot")

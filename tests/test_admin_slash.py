@@ -353,7 +353,7 @@ async def test_an_unexpected_failure_is_answered_even_without_the_user_commands_
         caplog: pytest.LogCaptureFixture) -> None:
     """The error handler belongs to the bot, not to a cog: with only the admin slash commands loaded, an
     admin command that breaks still gets the apology (and the traceback is logged)."""
-    h = Harness(db_url=db_url, tmp_path=tmp_path, extensions=["cogs.admin_slash"])
+    h = Harness(db_url=db_url, tmp_path=tmp_path, cog_modules=["cogs.admin_slash"])
     try:
         await h.start()
         assert h.bot is not None

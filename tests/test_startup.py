@@ -37,10 +37,10 @@ async def test_the_invite_asks_for_what_the_loaded_cogs_use(
     thread, and for the rest as with every cog (the README's link)."""
     import discord
 
-    from bot.discord.client import EXTENSIONS
+    from bot.discord.client import COG_MODULES
 
     dropped = ("cogs.moderation", "cogs.tickets")
-    h = Harness(db_url=db_url, tmp_path=tmp_path, extensions=[e for e in EXTENSIONS if e not in dropped])
+    h = Harness(db_url=db_url, tmp_path=tmp_path, cog_modules=[e for e in COG_MODULES if e not in dropped])
     caplog.set_level(logging.INFO, logger="kindred")
     try:
         await h.start()

@@ -53,10 +53,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.messages", "cogs.conversation", "cogs.activation", "cogs.admin", "cogs.admin_slash",
-              "cogs.memory", "cogs.me",
-              "cogs.alive", "cogs.ask",
-              *FEATURE_COGS)  # the features' own, from their registrations
+# The modules whose cogs every bot adds (``add_cogs``), in order.
+COG_MODULES = ("cogs.messages", "cogs.conversation", "cogs.activation", "cogs.admin", "cogs.admin_slash",
+               "cogs.memory", "cogs.me", "cogs.alive", "cogs.ask",
+               *FEATURE_COGS)  # the features' own, from their registrations
 
 
 async def add_cogs(bot: KindredMixin, name: str) -> None:
@@ -128,7 +128,7 @@ class KindredMixin:
         # and close ask of them may come before they exist (a failed setup_hook); everything else reads
         # ``services``, set with it.
         self._services: Services | None = None
-        self.extensions_to_load: list[str] = list(EXTENSIONS)
+        self.cog_modules: list[str] = list(COG_MODULES)
         self.skip_rounds = tuple(skip_rounds)  # the memory's rounds this process leaves out (tests)
         # The launcher asks for this (a process of its own); tests, which start many bots in one, do not.
         self.freeze_after_setup = freeze_after_setup
@@ -224,7 +224,7 @@ class KindredMixin:
         # and the closest real id), not at the first reply; the services are the bot's already, so the
         # close that follows releases them (the model client's connections among them).
         await services.claude.verify_models()
-        for name in self.extensions_to_load:
+        for name in self.cog_modules:
             await add_cogs(self, name)
         know(shape_of(self.tree))  # type: ignore[attr-defined]  # the commands Kindred's lines may quote
         await translator

@@ -389,7 +389,7 @@ class Feature:
     feature registers: loaded, validated, reloaded live and documented under its name; read as
     ``settings.section(TheirSettings)``;
     ``switches``: its per-place switches; ``server_settings``: its keys of ``/settings``
-    (:class:`ServerSetting`); ``cogs``: its slash commands' extensions; ``forget``: the rows it
+    (:class:`ServerSetting`); ``cogs``: the modules of its slash commands' cogs; ``forget``: the rows it
     deletes for a person's ``/forget_me``, in /forget_me's own transaction (the rows deleted, per table);
     ``unprompted``: the spending purposes of the calls it makes of its own accord (held to the global spend
     cap); ``build``: what it adds to the replies, from the composition root's ``Parts``; ``in_console``: its
