@@ -31,23 +31,21 @@ import numpy as np
 import Stemmer
 
 from bot.core.language import MIN_CONFIDENCE, guess, likely
+from bot.core.scripts import CJK, HAN, HIRAGANA, KATAKANA
 from memory.embeddings import GLOSS
 
 K1 = 1.2
 B = 0.75
 
-_CJK = "\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff66-\uff9f"
 # A run of Japanese, Chinese or Korean characters, or a word of any other script (its apostrophe parts too).
-_WORD = re.compile(rf"([{_CJK}]+)|([^\W_{_CJK}]+(?:['’][^\W_{_CJK}]+)*)", re.UNICODE)
-_CJK_RE = re.compile(rf"[{_CJK}]")
+_WORD = re.compile(rf"([{CJK}]+)|([^\W_{CJK}]+(?:['’][^\W_{CJK}]+)*)", re.UNICODE)
+_CJK_RE = re.compile(rf"[{CJK}]")
 # Japanese writes its content words in kanji or katakana and its grammar (particles, endings, most question
 # words) in hiragana, without spaces: a change of script is where a word begins or ends
 # ("メラニー|は|どのような|活動|をしていますか"). Han (with its repeat mark 々), katakana (with its
 # long-vowel mark), hiragana.
-_HAN, _KANA = "\u3005\u3400-\u4dbf\u4e00-\u9fff", "\u30a1-\u30fa\u30fc-\u30ff\u31f0-\u31ff\uff66-\uff9f"
-_HIRA = "\u3041-\u309f"
-_SCRIPT_RUN = re.compile(rf"[{_HAN}]+|[{_KANA}]+|[{_HIRA}]+|[^{_HAN}{_KANA}{_HIRA}\u30fb]+")
-_HIRAGANA = re.compile(rf"[{_HIRA}]+")
+_SCRIPT_RUN = re.compile(rf"[{HAN}]+|[{KATAKANA}]+|[{HIRAGANA}]+|[^{HAN}{KATAKANA}{HIRAGANA}\u30fb]+")
+_HIRAGANA = re.compile(rf"[{HIRAGANA}]+")
 # A shared word this long or longer names a thing (memory/recall.py: a message under the floor that names
 # what a fact names still recalls it); shorter ones are any language's particles.
 NAMING_LETTERS = 3
@@ -144,7 +142,7 @@ class Unit:
     kana: bool  # hiragana: in Japanese, the inflection or particle that ends the word before it
 
 
-_UNIT = re.compile(rf"([{_CJK}])|([^\W_{_CJK}]+(?:['’][^\W_{_CJK}]+)*)", re.UNICODE)
+_UNIT = re.compile(rf"([{CJK}])|([^\W_{CJK}]+(?:['’][^\W_{CJK}]+)*)", re.UNICODE)
 
 
 def units(text: str, language: str | None = None) -> list[Unit]:
@@ -164,7 +162,7 @@ def units(text: str, language: str | None = None) -> list[Unit]:
                 keys.add(found[i - 1].group(1).lower() + char)
             if i + 1 < len(found) and found[i + 1].group(1) and found[i + 1].start() == m.end():
                 keys.add(char + found[i + 1].group(1).lower())
-            kana = "\u3040" <= char <= "\u309f"
+            kana = _HIRAGANA.match(char) is not None
             out.append(Unit(m.start(), m.end(), frozenset(keys or {char}), True, kana))
             continue
         word = m.group(2).lower()

@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from bot.core.scripts import CJK
+
 MAX_LISTED = 50  # emotes named in the prompt (a big server has hundreds)
 
 # Common shortcodes the model reaches for, as unicode (what Discord's own client would show for them).
@@ -37,9 +39,8 @@ UNICODE: dict[str, str] = {
 _NAME = r"[A-Za-z0-9_+\-]{1,32}"
 # A letter of a script written without spaces (Japanese, Chinese) or glued to its particles (Korean): an
 # emote may touch one, as in "ありがとう:heart:" or "좋아요:smile:".
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f"
 # A letter or digit that is not one of those: a :name: touching it is part of a word or a time (10:30:00).
-_WORD = rf"(?![{_CJK}])\w"
+_WORD = rf"(?![{CJK}])\w"
 # Either written syntax (<a:name:id>) or a :name: that is not part of a word or a time.
 _EMOTE = re.compile(rf"<(?P<a>a?):(?P<full>\w{{2,32}}):(?P<id>\d{{1,25}})>"
                     rf"|(?<![:<])(?<!{_WORD}):(?P<name>{_NAME}):(?!{_WORD})")

@@ -26,6 +26,8 @@ from typing import Any
 
 import hanzidentifier
 
+from bot.core.scripts import CJK, HAN, HANGUL, KANA
+
 # The big Discord languages and a few near them (a close neighbour in the set keeps a message in it from
 # being forced into a big language: Italian is not Spanish, Ukrainian not Russian).
 # More languages in the set is more short English or Spanish read as one of them: with Indonesian, Swedish
@@ -39,11 +41,10 @@ NAMES = {"en": "English", "es": "Spanish", "pt": "Portuguese", "de": "German", "
 MIN_LETTERS = 4  # fewer letters than this ("ok", "lol", "xd", emoji) tell no language
 MIN_CONFIDENCE = 0.5  # the model's probability below which its guess is not taken
 
-_KANA = re.compile("[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f]")
-_HANGUL = re.compile("[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]")
-_HAN = re.compile("[\u4e00-\u9fff\u3400-\u4dbf]")
-_CJK = re.compile("[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f\uac00-\ud7af\u1100-\u11ff\u3130-\u318f"
-                  "\u4e00-\u9fff\u3400-\u4dbf]")  # any of the three above: one pass for most messages
+_KANA = re.compile(f"[{KANA}]")
+_HANGUL = re.compile(f"[{HANGUL}]")
+_HAN = re.compile(f"[{HAN}]")
+_CJK = re.compile(f"[{CJK}]")  # any of the scripts that tell the language alone: one pass for most messages
 # MIN_LETTERS letters (found without counting the rest: this runs on every message the first look reads)
 _ENOUGH_LETTERS = re.compile(rf"[^\W\d_](?:[\W\d_]*[^\W\d_]){{{MIN_LETTERS - 1}}}", re.UNICODE)
 _NOISE = re.compile(r"<a?:\w+:\d+>|<[@#]!?&?\d+>|https?://\S+", re.UNICODE)  # Discord emoji, mentions, links

@@ -8,6 +8,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from bot.core.scripts import CJK, HIRAGANA
+
 PAGE_SIZE = 10  # lines per page unless a list says otherwise
 
 # Question marks of the world's scripts: Latin (and most others), full-width (CJK), Spanish's opening one,
@@ -76,18 +78,16 @@ def clip(text: str, limit: int) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
-# Letters of the scripts that put no space after a sentence (Japanese, Chinese; Korean after a half-width
-# mark, often) and the closing quotes, brackets and markdown that may follow a sentence's mark.
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f"
-_KANA = "\u3040-\u309f"
+# The closing quotes, brackets and markdown that may follow a sentence's mark (after which Japanese and
+# Chinese put no space, nor Korean, often, after a half-width mark).
 _CLOSERS = "\"'”’»)\\]*_~」』）］】〕〉》〟＂＇"
 SENTENCE_END = re.compile(
     # A Latin-script mark, its closers (a roleplay's "*waves.*"), then a space or a CJK letter
     # ("元気?今日は").
-    rf"[.!?…]+[{_CLOSERS}]*(?=\s)|[.!?]+[{_CLOSERS}]*(?=[{_CJK}])"
+    rf"[.!?…]+[{_CLOSERS}]*(?=\s)|[.!?]+[{_CLOSERS}]*(?=[{CJK}])"
     # A full-width or ideographic mark ends a sentence by itself, with its closers; one inside a quote that
     # a particle goes on from (「元気？」と聞いた) does not.
-    rf"|[。！？｡‼⁉]+(?:[{_CLOSERS}]+(?![{_KANA}])|(?![{_CLOSERS}]))"
+    rf"|[。！？｡‼⁉]+(?:[{_CLOSERS}]+(?![{HIRAGANA}])|(?![{_CLOSERS}]))"
 )
 """Where a sentence ends, in any script: the match ends after its mark and closers (any space after it is
 the next sentence's to strip). Replies are cut here to be posted, streamed and spoken a sentence at a time."""
@@ -104,7 +104,7 @@ CLAUSE_END = re.compile(
 FIRST_CLAUSE_WORDS = 4
 FIRST_CLAUSE_CHARS = 20
 FIRST_CLAUSE_CJK = 10
-_CJK_LETTER = re.compile(f"[{_CJK}]")
+_CJK_LETTER = re.compile(f"[{CJK}]")
 
 
 def first_clause(text: str) -> str:

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from itertools import accumulate
 
+from bot.core.scripts import HAN, KANA
 from memory.lexical import is_grammar, pieces
 
 OWN_TURNS_READ = 6
@@ -45,8 +46,8 @@ _GUARD_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 _SENTENCE_END = re.compile(r"[.!?。！？\n]+")
 # Han (with 々), and Japanese kana: a text with kana is Japanese, one with Han alone Chinese, read a
 # character at a time.
-_HAN = re.compile(r"[\u3005\u3400-\u4dbf\u4e00-\u9fff]")
-_KANA = re.compile(r"[\u3041-\u309f\u30a1-\u30ff\u31f0-\u31ff\uff66-\uff9f]")
+_HAN = re.compile(f"[{HAN}]")
+_KANA = re.compile(f"[{KANA}]")
 PHRASE_WORDS = 4  # words of a phrase at most
 PHRASE_CHARACTERS = 8  # Chinese characters of a phrase at most
 OPENER_CHARACTERS = 4  # of a Chinese opener at most

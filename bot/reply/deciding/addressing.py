@@ -25,10 +25,12 @@ spaces (Japanese and Chinese put none between words, Korean and Japanese glue pa
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 
 from bot.core.persona.model import Persona
+from bot.core.scripts import HAN, HANGUL, HIRAGANA, KATAKANA
 from bot.core.stages import Incoming
 from bot.core.text import unaccented
 
@@ -62,22 +64,17 @@ _KOREAN_GLUED = ("씨", "님", "군", "양", "아", "야", "이", "가", "은", 
 _HAN_HONORIFICS = ("様", "殿", "氏", "君", "先生", "先輩", "老师", "老師", "同学", "哥", "姐")
 
 _HIRAGANA, _KATAKANA, _HANGUL, _HAN, _WORD = "hiragana", "katakana", "hangul", "han", "word"
+_SCRIPTS = tuple((re.compile(f"[{letters}]"), script) for letters, script in (
+    (HIRAGANA, _HIRAGANA), (KATAKANA, _KATAKANA), (HANGUL, _HANGUL), (HAN, _HAN)))
 
 
 def _script(char: str) -> str:
     """The script class of one character, for word edges: "" for what is no letter (space, punctuation,
     symbols, emoji), "word" for the letters and digits of the scripts written with spaces (Latin, Cyrillic,
     Greek...)."""
-    code = ord(char)
-    if 0x3040 <= code <= 0x309F:
-        return _HIRAGANA
-    if (0x30A0 <= code <= 0x30FF and code != 0x30FB) or 0x31F0 <= code <= 0x31FF:  # not the ・ between names
-        return _KATAKANA
-    if 0xAC00 <= code <= 0xD7AF or 0x1100 <= code <= 0x11FF or 0x3130 <= code <= 0x318F:
-        return _HANGUL
-    if (0x4E00 <= code <= 0x9FFF or 0x3400 <= code <= 0x4DBF or 0xF900 <= code <= 0xFAFF
-            or 0x20000 <= code <= 0x3FFFF or code == 0x3005):  # 々 repeats the kanji before it
-        return _HAN
+    for letters, script in _SCRIPTS:
+        if letters.match(char):
+            return script
     if char.isalnum() or char == "_" or unicodedata.category(char).startswith("M"):
         return _WORD
     return ""

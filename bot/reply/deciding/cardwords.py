@@ -28,6 +28,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from bot.core.claude import ClaudeClient
 from bot.core.language import MIN_CONFIDENCE, guess, name
 from bot.core.models.base import Prompt
 from bot.core.persona.model import Persona
+from bot.core.scripts import CJK
 from database.card_words import CardWordRows
 from memory.lexical import FALLBACK, terms
 
@@ -52,6 +54,7 @@ RETRY_SECONDS = 60.0  # after a failed rendering, before it is asked for again; 
 RETRY_MAX_SECONDS = 3600.0  # the longest wait between two tries
 # languages written in a script of their own: a rendering in one of them holds words in it
 OWN_SCRIPT = frozenset({"ja", "zh", "ko"})
+_CJK = re.compile(f"[{CJK}]")
 KEPT = 256  # renderings held in memory (the least used goes first)
 MAX_WORDS = 120  # of each kind in a rendering; more is cut
 MAX_WORD_CHARS = 60
@@ -167,8 +170,7 @@ def stem(vocabulary: Vocabulary, language: str) -> dict[str, float]:
 
 
 def _cjk(term: str) -> bool:
-    return any("\u3040" <= c <= "\u30ff" or "\u3400" <= c <= "\u9fff" or "\uac00" <= c <= "\ud7af"
-               for c in term)
+    return _CJK.search(term) is not None
 
 
 def prompt(card: CardText, language: str) -> Prompt:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Collection, Sequence
 
 from bot.core.i18n import N_
 from bot.core.lines import Line
+from bot.core.scripts import HAN, KANA
 from bot.core.stages import Incoming
 from bot.core.text import is_question
 
@@ -59,7 +60,7 @@ def is_laughter(word: str) -> bool:
 
 
 # Kana and Han: Chinese and Japanese, written without spaces (a character class: linear, no backtracking)
-_HAN = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
+_HAN = re.compile(f"[{KANA}{HAN}]")
 _NOT_ALNUM = re.compile(r"[\W_]+")  # what str.isalnum() refuses (\w is it and the underscore)
 _ALNUM = re.compile(r"[^\W_]")
 _ALPHA = re.compile(r"[^\W\d_]")
