@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bot.core.language import LANGUAGES, detect
+from bot.core.text import is_question
 
 ISO = re.compile(r"\b((?:19|20)\d\d)-(\d\d)-(\d\d)\b")
 _RELATIVE_KEY = re.compile(r"(\d+) (day|week|month|year) ago")
@@ -41,13 +42,12 @@ MONTH_KEYS = ("january", "february", "march", "april", "may", "june", "july", "a
 # English only, a refinement for English: a question about what was: one asked (a question mark, or opened
 # by a question word or "remind me"), in the past ("did", "was", "told", "remember"), about the person or
 # someone else, not only the character's own day ("how was your weekend?", "did you sleep well last night?").
-QUESTION = re.compile(r"[?？¿؟]|^\W*(?:what|when|where|who|whom|which|why|how|did|do|does|was|were|remind|"
+QUESTION = re.compile(r"^\W*(?:what|when|where|who|whom|which|why|how|did|do|does|was|were|remind|"
                       r"tell)\b")
 PAST = re.compile(r"\b(?:did|didn['’]?t|was|wasn['’]?t|were|weren['’]?t|happened|told|said|talked|spoke|"
                   r"mentioned|remember|recall|remind|went)\b")
 FIRST_PERSON = re.compile(r"\b(?:i|i['’]m|i['’]d|i['’]ve|me|my|mine|we|we['’]re|us|our|ours)\b")
 ABOUT_YOU = re.compile(r"\b(?:did|was|were|had)\s+(?:you|your|ya|u)\b")
-ASKED = re.compile(r"[?？¿؟]")  # a question, in any language
 SLACK = timedelta(days=1)  # a fact told late on the day before, or in another time zone
 
 
@@ -212,12 +212,12 @@ def asks_about_past(text: str, language: str | None = None) -> bool:
     language = language or detect(text)
     low = text.lower()
     if language not in (None, "en"):
-        if not ASKED.search(low):
+        if not is_question(text):
             return False
         now = datetime.now(UTC)
         span = window(text, now, language)
         return span is not None and span[0] < _midnight(now)
-    if not QUESTION.search(low) or not PAST.search(low):
+    if not (is_question(text) or QUESTION.search(low)) or not PAST.search(low):
         return False
     return not ABOUT_YOU.search(low) or FIRST_PERSON.search(low) is not None
 

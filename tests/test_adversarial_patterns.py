@@ -127,7 +127,7 @@ ENTRY_POINTS: dict[str, tuple[Callable[[str], Any], tuple[re.Pattern[str] | str,
         timewords.ISO, timewords._RELATIVE_KEY, timewords._YEAR, timewords._DAY_BEFORE, timewords._DAY_AFTER,
         "last week yesterday la semana pasada en mayo 13 October 2023 先週 2023年10月13日")),
     "time words: a question about the past": (lambda t: timewords.asked(t, NOW), (
-        timewords.QUESTION, timewords.PAST, timewords.FIRST_PERSON, timewords.ABOUT_YOU, timewords.ASKED)),
+        timewords.QUESTION, timewords.PAST, timewords.FIRST_PERSON, timewords.ABOUT_YOU, "? ？ ¿ ؟ ;")),
     "recall: a summary's clauses": (present.clauses, (present.CLAUSE,)),
     "person block: the stretch of a clause a memory says": (
         lambda t: present.said_once("alice", ["Alice lives in Leeds", t], [], t),

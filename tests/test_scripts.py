@@ -17,8 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # personaflow/core is a library of its own (it imports nothing of Kindred), so it keeps its own table
 PROJECT = ("bot", "cogs", "memory", "database", "characters", "benchmarks", "personaflow/integrations")
 # where a block of these scripts begins, written as an escape, a code point or the letter itself
-BLOCK_START = re.compile(r"\\u(?:304[01]|30a[01]|3400|4e00|ac00|1100|3130|f900)|0x(?:304[01]|30A[01]|4E00|AC00)"
-                         r"|[ぁァ一가][-–]", re.IGNORECASE)
+BLOCK_START = re.compile(r"\\u(?:304[01]|30a[01]|3400|4e00|ac00|1100|3130|f900)"
+                         r"|0x(?:304[01]|30A[01]|4E00|AC00)|[ぁァ一가][-–]", re.IGNORECASE)
 
 
 def written_again(text: str) -> list[str]:
