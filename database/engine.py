@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
@@ -191,10 +191,14 @@ class Database:
         """Run ``fn(connection)`` as one unit of work: in a transaction when ``write``; retried, whole,
         through a transient failure (see database/retry.py). ``single``: a write of one statement (an
         executemany included), atomic by itself: on PostgreSQL it needs no transaction around it."""
+        return await self._retried(lambda: self._run_once(fn, write, single))
+
+    async def _retried(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        """``attempt()``'s result, tried again, whole, through a transient failure."""
         retry: Retry | None = None  # made at the first failure: most units succeed at once
         while True:
             try:
-                result = await self._run_once(fn, write, single)
+                result = await attempt()
             except Exception as exc:
                 retry = retry or Retry(self.retry_seconds)
                 if await retry.again(exc):
@@ -257,18 +261,7 @@ class Database:
     async def write_then_read(self, write: Callable[[Connection], None],
                               read: Callable[[Connection], T]) -> T:
         """Commit ``write``, then run ``read`` on the same connection: on SQLite, one trip to its thread."""
-        retry: Retry | None = None
-        while True:
-            try:
-                result = await self._write_then_read_once(write, read)
-            except Exception as exc:
-                retry = retry or Retry(self.retry_seconds)
-                if await retry.again(exc):
-                    continue
-                raise
-            if retry is not None:
-                retry.done()
-            return result
+        return await self._retried(lambda: self._write_then_read_once(write, read))
 
     async def _write_then_read_once(self, write: Callable[[Connection], None],
                                     read: Callable[[Connection], T]) -> T:
