@@ -31,7 +31,6 @@ from bot.features.servertools.moderation import (
     MAX_TIMEOUT,
     PURGE_MAX,
     Candidate,
-    ModerationLog,
     Party,
     audit_reason,
     clean_reason,
@@ -42,6 +41,7 @@ from bot.features.servertools.moderation import (
     refusal,
     warning_detail,
 )
+from database.moderation import Moderation
 
 if TYPE_CHECKING:
     from bot.discord.client import Interaction, Kindred
@@ -79,7 +79,7 @@ class Refused(Exception):
 class ModerationCog(commands.Cog, name="Moderation"):
     def __init__(self, bot: Kindred) -> None:
         self.bot = bot
-        self.modlog = bot.services.part(ModerationLog)
+        self.moderation = bot.services.part(Moderation)
 
     def permissions_asked(self) -> tuple[discord.Permissions, str]:
         return discord.Permissions(kick_members=True, ban_members=True, moderate_members=True,
@@ -146,7 +146,7 @@ class ModerationCog(commands.Cog, name="Moderation"):
         channel (in the server's ``/settings language``, else English)."""
         guild_id = int(interaction.guild_id or 0)
         moderator = interaction.user
-        await self.modlog.record(
+        await self.moderation.record(
             guild_id,
             action,
             moderator.id,
@@ -322,7 +322,7 @@ class ModerationCog(commands.Cog, name="Moderation"):
             name = (self.bot.get_user(uid) or await self.bot.fetch_user(uid)).display_name
         except discord.HTTPException:
             pass
-        await self.modlog.record(
+        await self.moderation.record(
             guild.id, "unban", interaction.user.id, target_id=uid, reason=why
         )
         await post_notice(
@@ -424,7 +424,7 @@ class ModerationCog(commands.Cog, name="Moderation"):
         if not why:
             await tell(interaction, t(language, "A warning needs a reason."))
             return
-        number, total = await self.modlog.warn_counted(guild.id, member.id, interaction.user.id, why)
+        number, total = await self.moderation.warn(guild.id, member.id, interaction.user.id, why)
         logged = await place_language(self.bot, guild.id) or "en"
         dm_note = ""
         if notify and not await self.notify(member, "warn", guild, why):
@@ -458,7 +458,7 @@ class ModerationCog(commands.Cog, name="Moderation"):
         except Refused as exc:
             await tell(interaction, str(exc))
             return
-        rows = await self.modlog.warnings(guild.id, member.id)
+        rows = await self.moderation.warnings(guild.id, member.id)
         if not rows:
             await tell(interaction, t(language, "{name} has no warnings here.", name=member.display_name))
             return

@@ -183,7 +183,7 @@ def test_the_composition_root_hands_out_sections_that_follow_a_reload() -> None:
 
 # Long-lived services (issue 45): built once, by the composition root, never by a cog.
 SERVICES = {"ClaudeClient", "ReplyPipeline", "MemoryService", "Alive", "AccessGate", "SpendingLimits",
-            "AdminTools", "ActivityRecorder", "Places", "ModerationLog", "Polls", "PollLifecycle", "UserInfo",
+            "AdminTools", "ActivityRecorder", "Places", "Moderation", "Polls", "PollLifecycle", "UserInfo",
             "TicketDesk", "ServerSettings", "CheckInChoice", "Dashboard", "AsyncIOScheduler", "Dispatcher",
             "Cluster"}
 

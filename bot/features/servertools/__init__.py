@@ -24,7 +24,6 @@ from __future__ import annotations
 from bot.core.i18n import N_
 from bot.features.servertools.config import ServerToolSettings
 from bot.features.servertools.knowing import ServerTools
-from bot.features.servertools.moderation import ModerationLog
 from bot.features.servertools.settings import ServerSettingsBook
 from bot.features.servertools.tickets import STAFF_ROLE, TICKET_CHANNEL, TicketDesk
 from bot.features.servertools.userinfo import UserInfo
@@ -43,7 +42,7 @@ def build(parts: Parts) -> Contribution:
     tools = ServerTools(parts.holder.follow(ServerToolSettings), store.people, store.log,
                         parts.switch(LOOKING), parts.consent, parts.accounts, parts.name)
     desk = TicketDesk(store, parts.server_setting(TICKET_CHANNEL), parts.server_setting(STAFF_ROLE))
-    return Contribution(tools=(tools,), parts=(tools, ModerationLog(store.moderation), UserInfo(store.people),
+    return Contribution(tools=(tools,), parts=(tools, store.moderation, UserInfo(store.people),
                                                desk, ServerSettingsBook(store.servers, parts.server_setting)))
 
 

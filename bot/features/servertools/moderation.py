@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.core.i18n import N_, t, tn
-from database.moderation import Moderation
-from database.records import WarningRecord
 
 MAX_TIMEOUT = timedelta(days=28)  # Discord's limit for communication_disabled_until
 BULK_DELETE_MAX_AGE = timedelta(days=14)  # Discord refuses to bulk-delete older messages (50034)
@@ -214,42 +212,6 @@ def log_line(
     parts.append(t(language, "reason: {reason}", reason=reason) if reason
                  else t(language, "reason: none given"))
     return " · ".join(parts)
-
-
-class ModerationLog:
-    """The server's moderation record: every action and warning kept in the database (the cog also posts a
-    line to the server's log channel)."""
-
-    def __init__(self, moderation: Moderation) -> None:
-        self.moderation = moderation
-
-    async def record(
-        self,
-        guild_id: int,
-        action: str,
-        moderator_id: int,
-        *,
-        target_id: int | None = None,
-        channel_id: int | None = None,
-        reason: str = "",
-        detail: str = "",
-    ) -> int:
-        return await self.moderation.record(
-            guild_id, action, moderator_id, target_id=target_id, channel_id=channel_id, reason=reason,
-            detail=detail,
-        )
-
-    async def warn(self, guild_id: int, target_id: int, moderator_id: int, reason: str) -> str:
-        """Warn someone; the detail for the log line ("warning #3, 2 in total")."""
-        return warning_detail(*await self.warn_counted(guild_id, target_id, moderator_id, reason))
-
-    async def warn_counted(self, guild_id: int, target_id: int, moderator_id: int,
-                           reason: str) -> tuple[int, int]:
-        """Warn someone; the warning's number and how many the person has here now."""
-        return await self.moderation.warn(guild_id, target_id, moderator_id, reason)
-
-    async def warnings(self, guild_id: int, target_id: int) -> list[WarningRecord]:
-        return await self.moderation.warnings(guild_id, target_id)
 
 
 def warning_detail(warning_id: int, total: int, language: str = "en") -> str:
