@@ -17,6 +17,7 @@ from bot.core.config import (
     SETTINGS,
     MemorySettings,
     Setting,
+    Settings,
     choose_character_dir,
     load_settings,
 )
@@ -542,7 +543,7 @@ def test_a_feature_declares_its_own_section(claudemask: tuple[Path, Path],
     assert (err.value.file, err.value.key) == ("environment", "web_search")
     assert "off, dms, everywhere" in str(err.value)
     # Settings made without loading (a test's, the console's) read a feature's defaults.
-    assert s.with_section(LookupSettings()).section(LookupSettings) == LookupSettings()
+    assert Settings(char).section(LookupSettings) == LookupSettings()
 
 
 def test_the_docs_list_each_feature_section_under_its_feature() -> None:

@@ -20,7 +20,7 @@ import pytest
 from bot.core.character import CharacterSource
 from bot.core.config import BY_KEY, PROJECT_ROOT, SETTINGS, MemorySettings, ReplySettings, load_settings
 from bot.core.config.docs import render_example, render_markdown
-from bot.core.config.holder import SettingsHolder, section_name, section_of, snapshot
+from bot.core.config.holder import SettingsHolder, section_of, snapshot
 from bot.core.config.live import changes, live_settings
 from bot.core.config.service import LimitSettings
 from bot.core.ticker import Ticker
@@ -373,7 +373,6 @@ def test_a_reload_is_swapped_in_keeping_restart_keys(tmp_path: Path) -> None:
     assert limits.daily_token_budget == 9 and isinstance(limits, LimitSettings)
     assert access.blocked_users == "42" and access is running.access
     assert kept.blocked_users == "" and kept != access  # the copy keeps the values from before
-    assert section_name(LimitSettings) == "limits"
     assert section_of(running, LimitSettings).daily_token_budget == 9  # follows, as the running settings do
     assert section_of(first, LimitSettings) is first.limits  # a fixed Settings: its own section
     assert throttle.cooldown == 2.5  # the engine's bot-to-bot throttle reads the settings at each decision

@@ -79,14 +79,6 @@ def section_of(settings: Settings, kind: type[S]) -> S:
     return settings.section(kind)
 
 
-def section_name(kind: type) -> str:
-    """The ``Settings`` field holding the core section of type ``kind`` (``MemorySettings``: ``"memory"``)."""
-    for name, section in SECTIONS.items():
-        if section is kind:
-            return name
-    raise ValueError(f"{kind.__name__} is not a settings section")
-
-
 class Derived(Generic[K, V]):
     """Values derived from what seldom changes (a server's cached stored settings, a section a reload
     writes new values into): each kept per key and made again only when one of its sources differs from

@@ -17,10 +17,10 @@ whole :class:`Settings` reads a key through its section: ``settings.<section>.<k
 
 # No ``from __future__ import annotations`` here: keys.py reads each field's type as the class itself.
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar, cast
+from typing import ClassVar, TypeVar, cast
 
 from bot.core.config import checks
 from bot.core.config.keys import Section, Setting, declared, is_section, key, parsed_by
@@ -445,16 +445,6 @@ class Settings:
         if kind in FEATURE_SECTIONS:
             return kind()
         raise ValueError(f"{kind.__name__} is not a settings section (a feature's registers with it)")
-
-    def with_section(self, section: Any) -> "Settings":
-        """These settings with ``section`` (an instance of a section class) in place of its class's."""
-        kind = type(section)
-        name = _CORE_NAMES.get(kind)
-        if name is not None:
-            return replace(self, **{name: section})
-        if kind not in FEATURE_SECTIONS:
-            raise ValueError(f"{kind.__name__} is not a settings section")
-        return replace(self, features={**self.features, kind: section})
 
     def __repr__(self) -> str:  # secrets never reach a log line
         return f"Settings(character_dir={self.character_dir!s}, database={self.safe_database_url()})"
